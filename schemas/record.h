@@ -1,0 +1,120 @@
+/* record.h — rizz record types: encoding and validating decoding over msgpack-c.
+ *
+ * A rizz stream is a sequence of MessagePack maps. Every map carries "type" (string) and
+ * "v" (schema version, positive integer); the stream ends with an "end" record holding
+ * the number of records before it and a checksum of their bytes, so truncation is always
+ * detected (see schemas/README.md for every type, field by field). A model file (.rzm)
+ * is such a stream too: a "model" record, then "tensor" records.
+ *
+ * This header has two halves:
+ *  - building a record: rz_rec_* appends map entries to a msgpack_sbuffer through a
+ *    packer (the stream layer in pipeline/stream.h owns the buffer and sends it);
+ *  - reading a record: rz_get_* look up a field of a decoded map and validate its type
+ *    and range, reporting "record N (type): field 'x': expected ..." on failure.
+ * Typed helpers for the core record types (model config, tensor, tokens, report, error)
+ * sit on top of both.
+ */
+#ifndef RZ_RECORD_H
+#define RZ_RECORD_H
+
+#include <msgpack.h>
+#include <stdint.h>
+
+#include "rz.h"
+
+/* Hard bounds applied before any allocation driven by input. */
+#define RZ_MAX_RECORD_BYTES ((size_t)3 << 30) /* one record: 3 GiB (a 7B embedding is 0.5) */
+#define RZ_MAX_DIMS 8
+#define RZ_MAX_NAME 256
+
+/* ---- building ---------------------------------------------------------------------- */
+
+/* Starts a map with n_fields user fields after "type" and "v". */
+void rz_rec_begin(msgpack_packer *pk, const char *type, int version, int n_fields);
+void rz_rec_str(msgpack_packer *pk, const char *key, const char *val);
+void rz_rec_int(msgpack_packer *pk, const char *key, int64_t val);
+void rz_rec_f64(msgpack_packer *pk, const char *key, double val);
+void rz_rec_bool(msgpack_packer *pk, const char *key, int val);
+void rz_rec_bin(msgpack_packer *pk, const char *key, const void *data, size_t n);
+void rz_rec_key(msgpack_packer *pk, const char *key); /* then pack the value yourself */
+
+/* ---- reading ----------------------------------------------------------------------- */
+
+/* Where a record came from, for messages: "model.rzm record 3 (tensor)". */
+typedef struct {
+    const char *source; /* file name or endpoint */
+    long index;         /* 0-based record index in the stream */
+    const char *type;   /* the record's type tag (points into the object) */
+} rz_rec_ctx;
+
+/* The field's object, or NULL if absent. */
+const msgpack_object *rz_field(const msgpack_object *map, const char *key);
+/* Required fields, validated; *_opt variants leave *out unchanged when absent. */
+int rz_get_int(const msgpack_object *map, const rz_rec_ctx *c, const char *key, int64_t lo,
+               int64_t hi, int64_t *out, rz_err *e);
+int rz_get_int_opt(const msgpack_object *map, const rz_rec_ctx *c, const char *key, int64_t lo,
+                   int64_t hi, int64_t *out, rz_err *e);
+int rz_get_f64(const msgpack_object *map, const rz_rec_ctx *c, const char *key, double *out,
+               rz_err *e);
+int rz_get_f64_opt(const msgpack_object *map, const rz_rec_ctx *c, const char *key, double *out,
+                   rz_err *e);
+/* Copies a string field (NUL-terminated, at most cap-1 bytes, else an error). */
+int rz_get_str(const msgpack_object *map, const rz_rec_ctx *c, const char *key, char *out,
+               size_t cap, rz_err *e);
+int rz_get_bin(const msgpack_object *map, const rz_rec_ctx *c, const char *key,
+               const void **data, size_t *n, rz_err *e);
+/* A failure about record c's field key: formats the standard message. */
+int rz_rec_fail(rz_err *e, const rz_rec_ctx *c, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* ---- core record types ------------------------------------------------------------- */
+
+typedef enum { RZ_F32 = 0, RZ_F16, RZ_BF16, RZ_I8, RZ_U8, RZ_I32, RZ_DTYPE_COUNT } rz_dtype;
+const char *rz_dtype_name(rz_dtype t);
+size_t rz_dtype_size(rz_dtype t);
+int rz_dtype_parse(const char *s, rz_dtype *out); /* 0 on success */
+
+/* A tensor: dense, row-major, little-endian. The view points into the decoded record. */
+typedef struct {
+    char name[RZ_MAX_NAME];
+    rz_dtype dtype;
+    int ndim;
+    int64_t shape[RZ_MAX_DIMS];
+    int64_t count;     /* product of shape */
+    const void *data;  /* count * rz_dtype_size(dtype) bytes */
+} rz_tensor_view;
+
+#define RZ_TENSOR_VERSION 1
+void rz_tensor_pack(msgpack_packer *pk, const char *name, rz_dtype dt, int ndim,
+                    const int64_t *shape, const void *data);
+int rz_tensor_decode(const msgpack_object *rec, const rz_rec_ctx *c, rz_tensor_view *t,
+                     rz_err *e);
+/* Converts any float dtype of the view to f32 (dst has t->count floats). */
+int rz_tensor_to_f32(const rz_tensor_view *t, float *dst, const rz_rec_ctx *c, rz_err *e);
+
+/* Token sequence: ids as int32 little-endian in a bin field. */
+#define RZ_TOKENS_VERSION 1
+void rz_tokens_pack(msgpack_packer *pk, const int32_t *ids, size_t n, int vocab_size);
+/* Points *ids into the record (may be unaligned: copy with memcpy). */
+int rz_tokens_decode(const msgpack_object *rec, const rz_rec_ctx *c, const void **ids,
+                     size_t *n, int64_t *vocab_size, rz_err *e);
+
+/* Error record: a producer that fails mid-stream sends one instead of "end". */
+#define RZ_ERROR_VERSION 1
+void rz_error_pack(msgpack_packer *pk, const char *tool, int code, const char *msg);
+
+/* End record: count of records before it and a 64-bit FNV-1a of their bytes. */
+#define RZ_END_VERSION 1
+void rz_end_pack(msgpack_packer *pk, uint64_t count, uint64_t checksum);
+
+/* FNV-1a 64 over bytes, chainable: h = rz_checksum(h, p, n), start with RZ_CHECKSUM_INIT. */
+#define RZ_CHECKSUM_INIT 0xcbf29ce484222325ULL
+uint64_t rz_checksum(uint64_t h, const void *p, size_t n);
+
+/* Half-precision conversions used by tensors (round-to-nearest-even). */
+float rz_f16_to_f32(uint16_t h);
+uint16_t rz_f32_to_f16(float f);
+float rz_bf16_to_f32(uint16_t h);
+uint16_t rz_f32_to_bf16(float f);
+
+#endif

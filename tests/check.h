@@ -1,0 +1,80 @@
+/* check.h — the minimal test harness for rizz's C unit tests.
+ *
+ * Each test program is a list of cases; every case prints one TAP-style line
+ * ("ok - name" or "not ok - name: why"), and tests/run counts them. A case is a
+ * function; CHECK* record a failure with file:line and the values involved and let the
+ * case continue, so one run shows every broken property. main() is:
+ *
+ *     int main(void) { RUN(test_a); RUN(test_b); return check_summary(); }
+ *
+ * Data that a test needs from ../shared/data is found through RIZZ_DATA (see
+ * check_data_path); a case that needs it and cannot find it is reported as failed,
+ * never silently skipped.
+ */
+#ifndef RZ_CHECK_H
+#define RZ_CHECK_H
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int check_case_failed, check_cases_failed, check_cases_run;
+
+#define CHECK(cond)                                                               \
+    do {                                                                          \
+        if (!(cond)) {                                                            \
+            printf("#   %s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);   \
+            check_case_failed = 1;                                                \
+        }                                                                         \
+    } while (0)
+
+/* |a-b| <= tol, printing both values on failure. */
+#define CHECK_NEAR(a, b, tol)                                                     \
+    do {                                                                          \
+        double check_a_ = (double)(a), check_b_ = (double)(b);                    \
+        if (!(fabs(check_a_ - check_b_) <= (double)(tol))) {                      \
+            printf("#   %s:%d: %s = %.10g, %s = %.10g, |diff| %.3g > tol %.3g\n", \
+                   __FILE__, __LINE__, #a, check_a_, #b, check_b_,                \
+                   fabs(check_a_ - check_b_), (double)(tol));                     \
+            check_case_failed = 1;                                                \
+        }                                                                         \
+    } while (0)
+
+#define CHECK_EQ_INT(a, b)                                                        \
+    do {                                                                          \
+        long long check_a_ = (long long)(a), check_b_ = (long long)(b);           \
+        if (check_a_ != check_b_) {                                               \
+            printf("#   %s:%d: %s = %lld, expected %s = %lld\n", __FILE__,        \
+                   __LINE__, #a, check_a_, #b, check_b_);                         \
+            check_case_failed = 1;                                                \
+        }                                                                         \
+    } while (0)
+
+#define RUN(fn)                                                                   \
+    do {                                                                          \
+        check_case_failed = 0;                                                    \
+        fn();                                                                     \
+        check_cases_run++;                                                        \
+        if (check_case_failed) check_cases_failed++;                              \
+        printf("%s - %s\n", check_case_failed ? "not ok" : "ok", #fn);            \
+        fflush(stdout);                                                           \
+    } while (0)
+
+static inline int check_summary(void)
+{
+    return check_cases_failed ? 1 : 0;
+}
+
+/* Path of a file in the shared data folder: $RIZZ_DATA/name, default ../shared/data
+ * relative to the repository root (tests run from the root). */
+static inline const char *check_data_path(const char *name)
+{
+    static char buf[4096];
+    const char *dir = getenv("RIZZ_DATA");
+    if (!dir || !*dir) dir = "../shared/data";
+    snprintf(buf, sizeof buf, "%s/%s", dir, name);
+    return buf;
+}
+
+#endif

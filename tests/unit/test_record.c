@@ -1,0 +1,309 @@
+/* test_record.c — record encoding/decoding, stream framing and integrity, JSON mapping,
+ * half-precision conversions. Every expected value is computed independently of the
+ * code under test (ldexp for halves, hand-built MessagePack bytes for hostile input). */
+#include <math.h>
+#include <stdint.h>
+#include <unistd.h>
+
+#include "../check.h"
+#include "json.h"
+#include "record.h"
+#include "stream.h"
+
+static char dir[] = "/tmp/rz-test-record-XXXXXX";
+
+static const char *path(const char *name)
+{
+    static char buf[256];
+    snprintf(buf, sizeof buf, "%s/%s", dir, name);
+    return buf;
+}
+
+/* Writes a small stream: tensor f32 2x3, tensor f16 4, tokens 5, report-like record. */
+static int write_sample(const char *loc)
+{
+    rz_err e = {0};
+    rz_writer *w;
+    if (rz_writer_open(loc, NULL, &w, &e)) return 1;
+    float a[6] = {1, -2, 3.5f, 0, 1e-3f, -7};
+    int64_t sa[2] = {2, 3};
+    rz_tensor_pack(rz_writer_packer(w), "a", RZ_F32, 2, sa, a);
+    rz_writer_emit(w, &e);
+    uint16_t h[4] = {rz_f32_to_f16(1.0f), rz_f32_to_f16(-0.5f), rz_f32_to_f16(65504.0f), 0};
+    int64_t sh[1] = {4};
+    rz_tensor_pack(rz_writer_packer(w), "h", RZ_F16, 1, sh, h);
+    rz_writer_emit(w, &e);
+    int32_t ids[5] = {1, 2, 3, 510, 0};
+    rz_tokens_pack(rz_writer_packer(w), ids, 5, 512);
+    rz_writer_emit(w, &e);
+    msgpack_packer *pk = rz_writer_packer(w);
+    rz_rec_begin(pk, "note", 1, 2);
+    rz_rec_str(pk, "text", "quote \" backslash \\ newline \n tab \t é");
+    rz_rec_f64(pk, "x", 0.1);
+    rz_writer_emit(w, &e);
+    return rz_writer_close(w, &e);
+}
+
+static void test_roundtrip(void)
+{
+    CHECK(write_sample(path("s.rzs")) == 0);
+    rz_err e = {0};
+    rz_reader *r;
+    CHECK(rz_reader_open(path("s.rzs"), NULL, &r, &e) == 0);
+    const msgpack_object *rec;
+    rz_rec_ctx c;
+    rz_tensor_view t;
+    CHECK(rz_reader_next(r, &rec, &c, &e) == 0 && rec);
+    CHECK(rz_tensor_decode(rec, &c, &t, &e) == 0);
+    CHECK(strcmp(t.name, "a") == 0 && t.dtype == RZ_F32 && t.ndim == 2 && t.shape[0] == 2 && t.shape[1] == 3);
+    float back[6];
+    CHECK(rz_tensor_to_f32(&t, back, &c, &e) == 0);
+    CHECK(back[2] == 3.5f && back[5] == -7.0f);
+    CHECK(rz_reader_next(r, &rec, &c, &e) == 0 && rec);
+    CHECK(rz_tensor_decode(rec, &c, &t, &e) == 0);
+    float hb[4];
+    CHECK(rz_tensor_to_f32(&t, hb, &c, &e) == 0);
+    CHECK(hb[0] == 1.0f && hb[1] == -0.5f && hb[2] == 65504.0f && hb[3] == 0.0f);
+    CHECK(rz_reader_next(r, &rec, &c, &e) == 0 && rec);
+    const void *ids;
+    size_t n;
+    int64_t vocab;
+    CHECK(rz_tokens_decode(rec, &c, &ids, &n, &vocab, &e) == 0 && n == 5 && vocab == 512);
+    int32_t id3;
+    memcpy(&id3, (const char *)ids + 12, 4);
+    CHECK_EQ_INT(id3, 510);
+    CHECK(rz_reader_next(r, &rec, &c, &e) == 0 && rec && strcmp(c.type, "note") == 0);
+    CHECK(rz_reader_next(r, &rec, &c, &e) == 0 && rec == NULL); /* verified end */
+    rz_reader_close(r);
+}
+
+/* Every proper prefix of a stream is an error (never a short success, never a crash). */
+static void test_truncation_detected(void)
+{
+    CHECK(write_sample(path("s.rzs")) == 0);
+    FILE *f = fopen(path("s.rzs"), "rb");
+    static unsigned char buf[1 << 16];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    CHECK(n > 100);
+    int all_failed = 1;
+    for (size_t cut = 0; cut < n; cut++) {
+        f = fopen(path("cut.rzs"), "wb");
+        fwrite(buf, 1, cut, f);
+        fclose(f);
+        rz_err e = {0};
+        rz_reader *r;
+        CHECK(rz_reader_open(path("cut.rzs"), NULL, &r, &e) == 0);
+        int rc;
+        const msgpack_object *rec;
+        do rc = rz_reader_next(r, &rec, NULL, &e);
+        while (rc == 0 && rec);
+        if (rc != RZ_EINPUT) {
+            all_failed = 0;
+            printf("#   prefix of %zu bytes was accepted\n", cut);
+        }
+        rz_reader_close(r);
+    }
+    CHECK(all_failed);
+}
+
+static int read_all(const char *p, rz_err *e)
+{
+    rz_reader *r;
+    int rc = rz_reader_open(p, NULL, &r, e);
+    if (rc) return rc;
+    const msgpack_object *rec;
+    do rc = rz_reader_next(r, &rec, NULL, e);
+    while (rc == 0 && rec);
+    rz_reader_close(r);
+    return rc;
+}
+
+static void write_bytes(const char *p, const void *b, size_t n)
+{
+    FILE *f = fopen(p, "wb");
+    fwrite(b, 1, n, f);
+    fclose(f);
+}
+
+static void test_corruption_detected(void)
+{
+    CHECK(write_sample(path("s.rzs")) == 0);
+    FILE *f = fopen(path("s.rzs"), "rb");
+    static unsigned char buf[1 << 16];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    rz_err e = {0};
+    /* flip a bit inside the f32 tensor payload: still valid MessagePack, bad checksum */
+    buf[60] ^= 1;
+    write_bytes(path("flip.rzs"), buf, n);
+    CHECK(read_all(path("flip.rzs"), &e) == RZ_EINPUT);
+    CHECK(strstr(e.msg, "checksum") || strstr(e.msg, "corrupt") || strstr(e.msg, "field"));
+    buf[60] ^= 1;
+    /* trailing garbage after the end record */
+    buf[n] = 0x01;
+    write_bytes(path("trail.rzs"), buf, n + 1);
+    CHECK(read_all(path("trail.rzs"), &e) == RZ_EINPUT && strstr(e.msg, "after the end record"));
+    /* a hostile header: array32 declaring 2^32-1 elements, then nothing */
+    unsigned char evil[] = {0xdd, 0xff, 0xff, 0xff, 0xff, 0x01};
+    write_bytes(path("evil.rzs"), evil, sizeof evil);
+    CHECK(read_all(path("evil.rzs"), &e) == RZ_EINPUT);
+    /* bin32 declaring 4 GiB */
+    unsigned char evil2[] = {0x81, 0xa4, 't', 'y', 'p', 'e', 0xc6, 0xff, 0xff, 0xff, 0xff};
+    write_bytes(path("evil2.rzs"), evil2, sizeof evil2);
+    CHECK(read_all(path("evil2.rzs"), &e) == RZ_EINPUT && strstr(e.msg, "limit"));
+    /* not a map, reserved byte, map without type */
+    unsigned char notmap[] = {0x93, 1, 2, 3};
+    write_bytes(path("nm.rzs"), notmap, sizeof notmap);
+    CHECK(read_all(path("nm.rzs"), &e) == RZ_EINPUT && strstr(e.msg, "expected a map"));
+    unsigned char reserved[] = {0xc1};
+    write_bytes(path("rs.rzs"), reserved, sizeof reserved);
+    CHECK(read_all(path("rs.rzs"), &e) == RZ_EINPUT && strstr(e.msg, "corrupt"));
+    unsigned char notype[] = {0x81, 0xa1, 'x', 0x01};
+    write_bytes(path("nt.rzs"), notype, sizeof notype);
+    CHECK(read_all(path("nt.rzs"), &e) == RZ_EINPUT && strstr(e.msg, "'type'"));
+    /* empty file: no end record */
+    write_bytes(path("empty.rzs"), "", 0);
+    CHECK(read_all(path("empty.rzs"), &e) == RZ_EINPUT && strstr(e.msg, "without an end record"));
+}
+
+static void test_tensor_validation(void)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    /* shape says 2x3 f32 = 24 bytes, data has 20 */
+    rz_rec_begin(&pk, "tensor", 1, 4);
+    rz_rec_str(&pk, "name", "w");
+    rz_rec_str(&pk, "dtype", "f32");
+    rz_rec_key(&pk, "shape");
+    msgpack_pack_array(&pk, 2);
+    msgpack_pack_int(&pk, 2);
+    msgpack_pack_int(&pk, 3);
+    char zeros[20] = {0};
+    rz_rec_bin(&pk, "data", zeros, 20);
+    msgpack_unpacked up;
+    size_t off = 0;
+    msgpack_unpacked_init(&up);
+    CHECK(msgpack_unpack_next(&up, sb.data, sb.size, &off) == MSGPACK_UNPACK_SUCCESS);
+    rz_rec_ctx c = {"mem", 7, "tensor"};
+    rz_tensor_view t;
+    rz_err e = {0};
+    CHECK(rz_tensor_decode(&up.data, &c, &t, &e) == RZ_EINPUT);
+    CHECK(strstr(e.msg, "record 7") && strstr(e.msg, "'data'") && strstr(e.msg, "need 24"));
+    msgpack_unpacked_destroy(&up);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/* Halves against an independent formula: value = (-1)^s * 2^(e-15) * (1 + m/1024). */
+static void test_f16(void)
+{
+    int bad = 0;
+    for (uint32_t h = 0; h < 65536; h++) {
+        int s = h >> 15, ex = (h >> 10) & 31, m = h & 1023;
+        double want;
+        if (ex == 31) continue;
+        if (ex == 0) want = ldexp((double)m, -24);
+        else want = ldexp(1.0 + m / 1024.0, ex - 15);
+        if (s) want = -want;
+        float got = rz_f16_to_f32((uint16_t)h);
+        if ((double)got != want) bad++;
+        /* every finite half survives f32 and back */
+        if (rz_f32_to_f16(got) != (uint16_t)h && !(got == 0.0f)) bad++;
+    }
+    CHECK_EQ_INT(bad, 0);
+    /* rounding: the result is a nearest half; ties go to the even mantissa */
+    uint64_t st = 12345;
+    int notnear = 0;
+    for (int i = 0; i < 200000; i++) {
+        st ^= st << 13, st ^= st >> 7, st ^= st << 17;
+        float x = (float)ldexp((double)(st % 2000001) / 1000000.0 - 1.0, (int)(st >> 40) % 30 - 20);
+        uint16_t r = rz_f32_to_f16(x);
+        double d = fabs((double)rz_f16_to_f32(r) - x);
+        for (int k = -1; k <= 1; k += 2) {
+            uint16_t nb = (uint16_t)(r + k);
+            if ((nb & 0x7c00) == 0x7c00) continue;
+            if ((nb ^ r) & 0x8000) continue;
+            double dn = fabs((double)rz_f16_to_f32(nb) - x);
+            if (dn < d || (dn == d && (r & 1))) notnear++;
+        }
+    }
+    CHECK_EQ_INT(notnear, 0);
+    CHECK(rz_f32_to_f16(1e6f) == 0x7c00);
+    CHECK(rz_bf16_to_f32(rz_f32_to_bf16(1.0f)) == 1.0f);
+    CHECK(rz_bf16_to_f32(rz_f32_to_bf16(3.14159f)) == 3.140625f);
+}
+
+static void test_json_roundtrip(void)
+{
+    CHECK(write_sample(path("j.rzs")) == 0);
+    rz_err e = {0};
+    rz_reader *r;
+    CHECK(rz_reader_open(path("j.rzs"), NULL, &r, &e) == 0);
+    const msgpack_object *rec;
+    int same = 0, total = 0;
+    while (rz_reader_next(r, &rec, NULL, &e) == 0 && rec) {
+        char *text = NULL;
+        size_t tn = 0;
+        FILE *mem = open_memstream(&text, &tn);
+        rz_json_print(mem, rec, 1);
+        fclose(mem);
+        msgpack_sbuffer a, b;
+        msgpack_packer pa, pb;
+        msgpack_sbuffer_init(&a);
+        msgpack_sbuffer_init(&b);
+        msgpack_packer_init(&pa, &a, msgpack_sbuffer_write);
+        msgpack_packer_init(&pb, &b, msgpack_sbuffer_write);
+        msgpack_pack_object(&pa, *rec);
+        CHECK(rz_json_to_msgpack(text, tn, &pb, &e) == 0);
+        total++;
+        if (a.size == b.size && memcmp(a.data, b.data, a.size) == 0) same++;
+        else printf("#   differs: %s\n", text);
+        free(text);
+        msgpack_sbuffer_destroy(&a);
+        msgpack_sbuffer_destroy(&b);
+    }
+    rz_reader_close(r);
+    CHECK(total == 4 && same == total);
+    /* malformed JSON is an input error with a position */
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    CHECK(rz_json_to_msgpack("{\"a\": [1, 2", 11, &pk, &e) == RZ_EINPUT && strstr(e.msg, "byte"));
+    CHECK(rz_json_to_msgpack("{\"d\":{\"$bytes\":4}}", 18, &pk, &e) == RZ_EINPUT && strstr(e.msg, "--full"));
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static void test_writer_abort_leaves_nothing(void)
+{
+    rz_err e = {0};
+    rz_writer *w;
+    CHECK(rz_writer_open(path("never.rzs"), NULL, &w, &e) == 0);
+    rz_rec_begin(rz_writer_packer(w), "note", 1, 0);
+    rz_writer_emit(w, &e);
+    rz_err why = {RZ_EINPUT, "test"};
+    rz_writer_abort(w, &why);
+    CHECK(access(path("never.rzs"), F_OK) != 0);
+    /* and no temporary either */
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "ls %s | grep -q tmp", dir);
+    CHECK(system(cmd) != 0);
+}
+
+int main(void)
+{
+    if (!mkdtemp(dir)) return 1;
+    RUN(test_roundtrip);
+    RUN(test_truncation_detected);
+    RUN(test_corruption_detected);
+    RUN(test_tensor_validation);
+    RUN(test_f16);
+    RUN(test_json_roundtrip);
+    RUN(test_writer_abort_leaves_nothing);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd)) return 1;
+    return check_summary();
+}

@@ -1,0 +1,132 @@
+/* rz-cat — print any rizz record stream as JSON lines, or turn JSON lines back into a
+ * stream. The bridge between record streams and jq/shell scripts.
+ *
+ * Reading verifies the stream completely (end record, count, checksum): if rz-cat exits
+ * 0, the stream was whole. The end record itself is not printed; --from-json recomputes
+ * it, and skips any "end" line it is given, so `rz-cat --full | rz-cat --from-json`
+ * reproduces a stream byte for byte. */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "json.h"
+#include "stream.h"
+
+static const char usage[] =
+    "usage: rz-cat [--full] [IN]            stream -> JSON lines on stdout\n"
+    "       rz-cat --from-json [IN] [-o OUT] JSON lines -> stream\n"
+    "IN is '-' (default), a file, tcp://HOST:PORT or ipc://PATH.\n"
+    "  --full        print binary data as {\"$bin\": base64} (default: a summary; tensors\n"
+    "                also get \"$stats\": min, max, mean, rms)\n"
+    "  --from-json   read JSON lines (one record per line) and write a record stream\n"
+    "  --count       print only the number of records\n"
+    "Example:\n"
+    "  rz-convert stories260K.bin -o m.rzm && rz-cat m.rzm | jq -c '{name, shape}'\n";
+
+enum { OPT_FULL = RZ_OPT_TOOL_BASE, OPT_FROM_JSON, OPT_COUNT };
+
+static int to_json(rz_cli *c, const char *in, int full, int count_only, rz_err *e)
+{
+    rz_reader *r;
+    int rc = rz_reader_open(in, &c->stream, &r, e);
+    if (rc) return rc;
+    long n = 0;
+    for (;;) {
+        const msgpack_object *rec;
+        if ((rc = rz_reader_next(r, &rec, NULL, e))) break;
+        if (!rec) break;
+        if (!count_only) {
+            rz_json_print(stdout, rec, full);
+            fputc('\n', stdout);
+        }
+        n++;
+    }
+    rz_reader_close(r);
+    if (count_only && rc == RZ_OK) printf("%ld\n", n);
+    if (fflush(stdout) != 0 && rc == RZ_OK) rc = rz_fail(e, RZ_EINTERNAL, "stdout: write failed");
+    return rc;
+}
+
+static int from_json(rz_cli *c, const char *in, rz_err *e)
+{
+    FILE *f = strcmp(in, "-") == 0 ? stdin : fopen(in, "rb");
+    if (!f) return rz_fail(e, RZ_EINPUT, "%s: cannot open", in);
+    rz_writer *w;
+    int rc = rz_writer_open(c->output ? c->output : "-", &c->stream, &w, e);
+    if (rc) {
+        if (f != stdin) fclose(f);
+        return rc;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    long lineno = 0;
+    while ((len = getline(&line, &cap, f)) >= 0) {
+        lineno++;
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) len--;
+        size_t k = 0;
+        while (k < (size_t)len && (line[k] == ' ' || line[k] == '\t')) k++;
+        if (k == (size_t)len) continue; /* blank line */
+        msgpack_sbuffer sb;
+        msgpack_packer pk;
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        rc = rz_json_to_msgpack(line, (size_t)len, &pk, e);
+        if (rc == RZ_OK) { /* must be a record: a map with a type; "end" is recomputed */
+            msgpack_unpacked up;
+            size_t off = 0;
+            msgpack_unpacked_init(&up);
+            msgpack_unpack_next(&up, sb.data, sb.size, &off);
+            const msgpack_object *t = rz_field(&up.data, "type");
+            if (up.data.type != MSGPACK_OBJECT_MAP || !t || t->type != MSGPACK_OBJECT_STR)
+                rc = rz_fail(e, RZ_EINPUT, "not a record (an object with a \"type\" string)");
+            else if (!(t->via.str.size == 3 && memcmp(t->via.str.ptr, "end", 3) == 0)) {
+                msgpack_packer *wp = rz_writer_packer(w);
+                wp->callback(wp->data, sb.data, sb.size);
+                rc = rz_writer_emit(w, e);
+            }
+            msgpack_unpacked_destroy(&up);
+        }
+        msgpack_sbuffer_destroy(&sb);
+        if (rc) {
+            rz_wrap(e, "%s: line %ld", in, lineno);
+            break;
+        }
+    }
+    free(line);
+    if (f != stdin) fclose(f);
+    if (rc) {
+        rz_writer_abort(w, e);
+        return rc;
+    }
+    return rz_writer_close(w, e);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        RZ_CLI_LONGOPTS,
+        {"full", no_argument, 0, OPT_FULL},
+        {"from-json", no_argument, 0, OPT_FROM_JSON},
+        {"count", no_argument, 0, OPT_COUNT},
+        {0, 0, 0, 0}};
+    rz_cli c;
+    rz_cli_init(&c, "rz-cat", usage);
+    int full = 0, from = 0, count = 0, o;
+    while ((o = getopt_long(argc, argv, RZ_CLI_SHORTOPTS, opts, NULL)) != -1) {
+        if (rz_cli_common(&c, o, optarg)) continue;
+        switch (o) {
+        case OPT_FULL: full = 1; break;
+        case OPT_FROM_JSON: from = 1; break;
+        case OPT_COUNT: count = 1; break;
+        default: rz_cli_usage_error(&c, "unexpected option");
+        }
+    }
+    if (argc - optind > 1) rz_cli_usage_error(&c, "at most one input");
+    const char *in = optind < argc ? argv[optind] : "-";
+    rz_err e = {0};
+    int rc = from ? from_json(&c, in, &e) : to_json(&c, in, full, count, &e);
+    if (rc) rz_cli_die(&c, &e);
+    return 0;
+}
