@@ -7,6 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cblas.h>
+#include <omp.h>
+#include <unistd.h>
+
 #include "cluster.h"
 #include "json.h"
 
@@ -116,6 +120,20 @@ void rz_cli_progress(rz_cli *c, int force, const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
+}
+
+void rz_cli_threads(const rz_cli *c)
+{
+    int n = c->threads;
+    if (n <= 0) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        const char *local = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+        int ranks_here = local ? atoi(local) : 1;
+        n = (int)(cores > 0 ? cores : 1) / (ranks_here > 0 ? ranks_here : 1);
+        if (n < 1) n = 1;
+    }
+    openblas_set_num_threads(n);
+    omp_set_num_threads(n);
 }
 
 msgpack_packer *rz_report_begin(rz_cli *c, int n_fields)

@@ -1,0 +1,117 @@
+/* corpus.c — text and token-stream inputs (see corpus.h). */
+#include "corpus.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+int rz_read_file(const char *path, char **buf, size_t *n, rz_err *e)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (!f) return rz_fail(e, RZ_EINPUT, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(f);
+        return rz_fail(e, RZ_EINPUT, "%s: is a directory", path);
+    }
+    size_t cap = 1 << 20, len = 0;
+    char *b = malloc(cap + 1);
+    if (!b) {
+        if (f != stdin) fclose(f);
+        return rz_fail(e, RZ_EINTERNAL, "out of memory");
+    }
+    for (;;) {
+        if (len == cap) {
+            if (cap >= RZ_MAX_TEXT_BYTES) {
+                free(b);
+                if (f != stdin) fclose(f);
+                return rz_fail(e, RZ_EINPUT, "%s: larger than the %zu-byte limit", path, RZ_MAX_TEXT_BYTES);
+            }
+            cap *= 2;
+            char *nb = realloc(b, cap + 1);
+            if (!nb) {
+                free(b);
+                if (f != stdin) fclose(f);
+                return rz_fail(e, RZ_EINTERNAL, "out of memory reading %s", path);
+            }
+            b = nb;
+        }
+        size_t got = fread(b + len, 1, cap - len, f);
+        len += got;
+        if (got == 0) break;
+    }
+    int bad = ferror(f);
+    if (f != stdin) fclose(f);
+    if (bad) {
+        free(b);
+        return rz_fail(e, RZ_EINPUT, "%s: read failed", path);
+    }
+    b[len] = 0;
+    *buf = b;
+    *n = len;
+    return RZ_OK;
+}
+
+int rz_corpus_from_text(const rz_tokenizer *t, const char *path, int **ids, size_t *n, rz_err *e)
+{
+    char *text;
+    size_t len;
+    int rc = rz_read_file(path, &text, &len, e);
+    if (rc) return rc;
+    if (len == 0) {
+        free(text);
+        return rz_fail(e, RZ_EINPUT, "%s: the text is empty", path);
+    }
+    rc = rz_tokenizer_encode(t, text, len, 0, 0, ids, n, e);
+    free(text);
+    if (rc) return rz_wrap(e, "%s", path);
+    return RZ_OK;
+}
+
+int rz_corpus_from_stream(const char *loc, const rz_stream_opts *o, int vocab_size, int **ids,
+                          size_t *n, rz_err *e)
+{
+    rz_reader *r;
+    int rc = rz_reader_open(loc, o, &r, e);
+    if (rc) return rc;
+    int *all = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        const msgpack_object *rec;
+        rz_rec_ctx ctx;
+        if ((rc = rz_reader_next(r, &rec, &ctx, e)) || !rec) break;
+        if (strcmp(ctx.type, "tokens") != 0) continue; /* other records pass by */
+        const void *p;
+        size_t k;
+        int64_t vs;
+        if ((rc = rz_tokens_decode(rec, &ctx, &p, &k, &vs, e))) break;
+        if (vs != vocab_size) {
+            rc = rz_rec_fail(e, &ctx, "vocab_size", "tokens are for a %lld-token vocabulary, the model has %d",
+                             (long long)vs, vocab_size);
+            break;
+        }
+        if (len + k > cap) {
+            size_t nc = cap ? cap : 1 << 16;
+            while (nc < len + k) nc *= 2;
+            int *na = realloc(all, nc * sizeof *na);
+            if (!na) {
+                rc = rz_fail(e, RZ_EINTERNAL, "out of memory");
+                break;
+            }
+            all = na;
+            cap = nc;
+        }
+        memcpy(all + len, p, k * sizeof(int32_t));
+        len += k;
+    }
+    rz_reader_close(r);
+    if (rc == RZ_OK && len == 0) rc = rz_fail(e, RZ_EINPUT, "%s: no tokens in the stream", loc);
+    if (rc) {
+        free(all);
+        return rc;
+    }
+    *ids = all;
+    *n = len;
+    return RZ_OK;
+}

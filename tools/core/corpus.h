@@ -1,0 +1,28 @@
+/* corpus.h — getting evaluation/calibration tokens into memory: a UTF-8 text file
+ * through a tokenizer, or a stream of "tokens" records, bounded and validated.
+ *
+ * Text is tokenised as one stream (llama2.c encode over the whole file: one dummy-prefix
+ * space at the start, no BOS), which is how llama.cpp's perplexity tool tokenises too.
+ */
+#ifndef RZ_CORPUS_H
+#define RZ_CORPUS_H
+
+#include <stddef.h>
+
+#include "stream.h"
+#include "tokenizer.h"
+
+#define RZ_MAX_TEXT_BYTES ((size_t)1 << 32) /* 4 GiB of text at most */
+
+/* Reads a whole file ("-" = stdin), at most RZ_MAX_TEXT_BYTES. *buf is malloc'ed. */
+int rz_read_file(const char *path, char **buf, size_t *n, rz_err *e);
+
+/* Tokenises a text file; empty text or text without tokens is RZ_EINPUT. */
+int rz_corpus_from_text(const rz_tokenizer *t, const char *path, int **ids, size_t *n, rz_err *e);
+
+/* Concatenates the ids of every "tokens" record of a stream; vocab_size must match
+ * the model's (the records say which vocabulary they were made with). */
+int rz_corpus_from_stream(const char *loc, const rz_stream_opts *o, int vocab_size, int **ids,
+                          size_t *n, rz_err *e);
+
+#endif

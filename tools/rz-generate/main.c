@@ -1,0 +1,204 @@
+/* rz-generate — text from a model, as llama2.c's run does: the prompt (with BOS) is
+ * prefilled in one forward call, then one token per call with the KV cache. Greedy at
+ * --temp 0; otherwise temperature + top-p (nucleus) sampling from a seeded generator.
+ *
+ * Output: the decoded text on stdout (followed by a newline, as run prints), or with -o
+ * a stream of one "tokens" record holding prompt + generated ids. */
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "model.h"
+#include "tokenizer.h"
+
+static const char usage[] =
+    "usage: rz-generate -m MODEL -z TOKENIZER [-p PROMPT] [-n STEPS] [--temp T] [--top-p P]\n"
+    "  -m, --model LOC      llama2.c .bin or .rzm\n"
+    "  -z, --tokenizer F    tokenizer file\n"
+    "  -p, --prompt TEXT    prompt (default: empty, generation starts from BOS)\n"
+    "  -n, --steps N        total positions, prompt included, as llama2.c (default 256)\n"
+    "      --temp T         temperature; 0 = greedy (default 1.0)\n"
+    "      --top-p P        nucleus sampling mass (default 0.9; 1 = off)\n"
+    "  -o, --output LOC     write the ids as a \"tokens\" record stream instead of text\n"
+    "Example:\n"
+    "  rz-generate -m stories260K.bin -z tok512.bin --temp 0\n";
+
+enum { OPT_TEMP = RZ_OPT_TOOL_BASE, OPT_TOPP };
+
+static uint64_t rng_state;
+
+/* xorshift64*: uniform in [0, 1) with 24 bits */
+static float rng_f32(void)
+{
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    return (float)((rng_state * 0x2545F4914F6CDD1DULL) >> 40) / 16777216.0f;
+}
+
+typedef struct {
+    float p;
+    int id;
+} prob_id;
+
+static int by_prob_desc(const void *a, const void *b)
+{
+    float x = ((const prob_id *)a)->p, y = ((const prob_id *)b)->p;
+    return (x < y) - (x > y);
+}
+
+/* Samples from softmax(logits / temp), restricted to the smallest set of top tokens
+ * whose mass reaches top_p. */
+static int sample(float *logits, int V, float temp, float top_p, prob_id *buf)
+{
+    float mx = logits[0];
+    for (int i = 1; i < V; i++) mx = logits[i] > mx ? logits[i] : mx;
+    double z = 0;
+    for (int i = 0; i < V; i++) {
+        buf[i].p = expf((logits[i] - mx) / temp);
+        buf[i].id = i;
+        z += buf[i].p;
+    }
+    for (int i = 0; i < V; i++) buf[i].p = (float)(buf[i].p / z);
+    qsort(buf, (size_t)V, sizeof *buf, by_prob_desc);
+    int keep = V;
+    if (top_p < 1) {
+        double cum = 0;
+        for (int i = 0; i < V; i++) {
+            cum += buf[i].p;
+            if (cum >= top_p) {
+                keep = i + 1;
+                break;
+            }
+        }
+    }
+    double mass = 0;
+    for (int i = 0; i < keep; i++) mass += buf[i].p;
+    double r = rng_f32() * mass, cum = 0;
+    for (int i = 0; i < keep; i++) {
+        cum += buf[i].p;
+        if (r < cum) return buf[i].id;
+    }
+    return buf[keep - 1].id;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        RZ_CLI_LONGOPTS,
+        {"model", required_argument, 0, 'm'},
+        {"tokenizer", required_argument, 0, 'z'},
+        {"prompt", required_argument, 0, 'p'},
+        {"steps", required_argument, 0, 'n'},
+        {"temp", required_argument, 0, OPT_TEMP},
+        {"top-p", required_argument, 0, OPT_TOPP},
+        {0, 0, 0, 0}};
+    rz_cli c;
+    rz_cli_init(&c, "rz-generate", usage);
+    const char *model = NULL, *tok = NULL, *prompt = "";
+    int steps = 256, o;
+    float temp = 1.0f, top_p = 0.9f;
+    while ((o = getopt_long(argc, argv, RZ_CLI_SHORTOPTS "m:z:p:n:", opts, NULL)) != -1) {
+        if (rz_cli_common(&c, o, optarg)) continue;
+        switch (o) {
+        case 'm': model = optarg; break;
+        case 'z': tok = optarg; break;
+        case 'p': prompt = optarg; break;
+        case 'n': steps = (int)rz_cli_int(&c, "--steps", optarg, 1, 1 << 20); break;
+        case OPT_TEMP: temp = (float)rz_cli_f64(&c, "--temp", optarg, 0, 100); break;
+        case OPT_TOPP: top_p = (float)rz_cli_f64(&c, "--top-p", optarg, 0.001, 1); break;
+        default: rz_cli_usage_error(&c, "unexpected option");
+        }
+    }
+    if (optind < argc) rz_cli_usage_error(&c, "unexpected argument '%s'", argv[optind]);
+    if (!model || !tok) rz_cli_usage_error(&c, "-m MODEL and -z TOKENIZER are required");
+    rz_cli_threads(&c);
+    rng_state = c.seed_set ? c.seed * 2654435761ULL + 1 : 0x9E3779B97F4A7C15ULL;
+
+    rz_err e = {0};
+    rz_llama *m;
+    rz_tokenizer *t;
+    if (rz_model_load(model, &c.stream, &m, &e)) rz_cli_die(&c, &e);
+    if (rz_tokenizer_load(tok, &t, &e)) rz_cli_die(&c, &e);
+    int V = m->config.vocab_size;
+    if (rz_tokenizer_vocab_size(t) != V) {
+        rz_fail(&e, RZ_EINPUT, "%s: tokenizer has %d tokens but the model's vocabulary is %d", tok,
+                rz_tokenizer_vocab_size(t), V);
+        rz_cli_die(&c, &e);
+    }
+    if (steps > m->config.seq_len) steps = m->config.seq_len;
+    int *pids;
+    size_t np;
+    if (rz_tokenizer_encode(t, prompt, strlen(prompt), 1, 0, &pids, &np, &e)) rz_cli_die(&c, &e);
+    if ((int)np > steps) {
+        rz_fail(&e, RZ_EINPUT, "the prompt has %zu tokens, more than --steps %d", np, steps);
+        rz_cli_die(&c, &e);
+    }
+    rz_llama_state *st;
+    if (rz_llama_state_new(m, (int)np, steps, &st, &e)) rz_cli_die(&c, &e);
+    float *logits = rz_malloc((size_t)np * (size_t)V * sizeof *logits, &e);
+    prob_id *buf = rz_malloc((size_t)V * sizeof *buf, &e);
+    int32_t *out = rz_malloc(((size_t)steps + 1) * sizeof *out, &e);
+    if (!logits || !buf || !out) rz_cli_die(&c, &e);
+
+    /* prefill the prompt; its last row predicts the first new token */
+    double t0 = rz_now();
+    rz_llama_forward(m, st, pids, (int)np, 0, logits);
+    for (size_t i = 0; i < np; i++) out[i] = pids[i];
+    int n_out = (int)np, token = pids[np - 1], pos = (int)np - 1;
+    float *last = logits + (np - 1) * (size_t)V;
+    if (!c.output) /* echo the prompt as run does: pieces after BOS */
+        for (size_t i = 1; i < np; i++) {
+            size_t len;
+            const char *piece = rz_tokenizer_piece(t, pids[i - 1], pids[i], &len);
+            fwrite(piece, 1, len, stdout);
+        }
+    while (pos < steps) { /* last = the logits at position pos */
+        int next = temp == 0 ? rz_llama_argmax(last, V) : sample(last, V, temp, top_p, buf);
+        pos++;
+        if (next == RZ_TOKEN_BOS) break; /* llama2.c's stop condition */
+        if (!c.output) {
+            size_t len;
+            const char *piece = rz_tokenizer_piece(t, token, next, &len);
+            /* like run's safe_printf: drop lone control bytes */
+            if (!(len == 1 && (unsigned char)piece[0] < 32 && piece[0] != '\n' && piece[0] != '\t'))
+                fwrite(piece, 1, len, stdout);
+            fflush(stdout);
+        }
+        out[n_out++] = next;
+        token = next;
+        if (pos >= steps) break;
+        rz_llama_forward(m, st, &token, 1, pos, logits);
+        last = logits;
+    }
+    double secs = rz_now() - t0;
+    int rc = RZ_OK;
+    if (c.output) {
+        rz_writer *w;
+        if ((rc = rz_writer_open(c.output, &c.stream, &w, &e)) == RZ_OK) {
+            rz_tokens_pack(rz_writer_packer(w), out, (size_t)n_out, V);
+            if ((rc = rz_writer_emit(w, &e))) rz_writer_abort(w, &e);
+            else rc = rz_writer_close(w, &e);
+        }
+    } else {
+        putchar('\n');
+    }
+    if (rc) rz_cli_die(&c, &e);
+    if (!c.quiet) fprintf(stderr, "rz-generate: %d tokens, %.1f tokens/s\n", n_out - (int)np, (n_out - (int)np) / secs);
+    msgpack_packer *pk = rz_report_begin(&c, 3);
+    rz_rec_int(pk, "tokens_generated", n_out - (int)np);
+    rz_rec_int(pk, "prompt_tokens", (int64_t)np);
+    rz_rec_f64(pk, "tokens_per_s", (n_out - (int)np) / secs);
+    if (c.json) fflush(stdout);
+    if (rz_report_finish(&c, &e)) rz_cli_die(&c, &e);
+    free(out);
+    free(buf);
+    free(logits);
+    free(pids);
+    rz_llama_state_free(st);
+    rz_tokenizer_free(t);
+    rz_llama_free(m);
+    return 0;
+}

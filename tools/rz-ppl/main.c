@@ -1,0 +1,235 @@
+/* rz-ppl — perplexity of a model on a text (or a token stream).
+ *
+ * Windows (see tools/core/ppl.h): non-overlapping windows of --ctx positions by default,
+ * as the GPTQ and QuIP# papers evaluate; --stride for sliding windows; --bos to start
+ * every window with BOS; --skip to score only later positions (llama.cpp scores the
+ * second half: --skip ctx/2). Perplexity = exp(mean NLL over scored tokens); its
+ * standard error is ppl * sd(NLL)/sqrt(n-1) (delta method, as llama.cpp reports).
+ *
+ * Under mpirun the windows are split in contiguous blocks across ranks; each window's
+ * NLL sums are gathered to rank 0 and added in window order, so the printed numbers are
+ * the same as a single process's.
+ */
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "cluster.h"
+#include "corpus.h"
+#include "model.h"
+#include "ppl.h"
+
+static const char usage[] =
+    "usage: rz-ppl -m MODEL [-z TOKENIZER] (-f TEXT | --tokens LOC) [options]\n"
+    "Perplexity of MODEL (llama2.c .bin or .rzm) on TEXT (UTF-8, '-' = stdin) tokenised\n"
+    "by TOKENIZER (llama2.c format), or on the \"tokens\" records of a stream.\n"
+    "  -m, --model LOC      model: file, '-', tcp:// or ipc:// (.rzm streams)\n"
+    "  -z, --tokenizer F    tokenizer file (tok512.bin, tokenizer.bin)\n"
+    "  -f, --file TEXT      text to evaluate\n"
+    "      --tokens LOC     token stream instead of -f/-z\n"
+    "  -c, --ctx N          positions per window (default: the model's seq_len)\n"
+    "      --stride N       text tokens between window starts (default: no overlap)\n"
+    "      --bos            begin every window with BOS (id 1)\n"
+    "      --skip N         score only positions >= N of each window (llama.cpp: ctx/2)\n"
+    "      --max-tokens N   use only the first N tokens of the text\n"
+    "  -o, --output LOC     write the report record there (same as --report)\n"
+    "Report: ppl, nll_mean, stderr (of ppl), nll_stderr, tokens_scored, windows, ctx,\n"
+    "tokens_per_s, seconds.\n"
+    "Examples:\n"
+    "  rz-ppl -m stories260K.bin -z tok512.bin -f tinystories-valid.txt --ctx 512\n"
+    "  mpirun -np 2 rz-ppl -m stories260K.bin -z tok512.bin -f valid.txt --json\n";
+
+enum {
+    OPT_TOKENS = RZ_OPT_TOOL_BASE, OPT_STRIDE, OPT_BOS, OPT_SKIP, OPT_MAX_TOKENS
+};
+
+typedef struct {
+    const char *model, *tokenizer, *text, *tokens;
+    int ctx, stride, bos, skip;
+    long max_tokens;
+} args;
+
+static void parse(rz_cli *c, args *a, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        RZ_CLI_LONGOPTS,
+        {"model", required_argument, 0, 'm'},
+        {"tokenizer", required_argument, 0, 'z'},
+        {"file", required_argument, 0, 'f'},
+        {"ctx", required_argument, 0, 'c'},
+        {"tokens", required_argument, 0, OPT_TOKENS},
+        {"stride", required_argument, 0, OPT_STRIDE},
+        {"bos", no_argument, 0, OPT_BOS},
+        {"skip", required_argument, 0, OPT_SKIP},
+        {"max-tokens", required_argument, 0, OPT_MAX_TOKENS},
+        {0, 0, 0, 0}};
+    int o;
+    while ((o = getopt_long(argc, argv, RZ_CLI_SHORTOPTS "m:z:f:c:", opts, NULL)) != -1) {
+        if (rz_cli_common(c, o, optarg)) continue;
+        switch (o) {
+        case 'm': a->model = optarg; break;
+        case 'z': a->tokenizer = optarg; break;
+        case 'f': a->text = optarg; break;
+        case 'c': a->ctx = (int)rz_cli_int(c, "--ctx", optarg, 2, 1 << 20); break;
+        case OPT_TOKENS: a->tokens = optarg; break;
+        case OPT_STRIDE: a->stride = (int)rz_cli_int(c, "--stride", optarg, 1, 1 << 20); break;
+        case OPT_BOS: a->bos = 1; break;
+        case OPT_SKIP: a->skip = (int)rz_cli_int(c, "--skip", optarg, 0, 1 << 20); break;
+        case OPT_MAX_TOKENS: a->max_tokens = rz_cli_int(c, "--max-tokens", optarg, 1, 1L << 40); break;
+        default: rz_cli_usage_error(c, "unexpected option");
+        }
+    }
+    if (optind < argc) rz_cli_usage_error(c, "unexpected argument '%s'", argv[optind]);
+    if (!a->model) rz_cli_usage_error(c, "-m MODEL is required");
+    if (!a->text == !a->tokens) rz_cli_usage_error(c, "give exactly one of -f TEXT and --tokens LOC");
+    if (a->text && !a->tokenizer) rz_cli_usage_error(c, "-f TEXT needs -z TOKENIZER");
+    if (!c->report && c->output) c->report = c->output;
+    if (rz_cluster_size() > 1 && (strcmp(a->model, "-") == 0 || rz_is_endpoint(a->model)))
+        rz_cli_usage_error(c, "under mpirun every rank reads the model: give a file");
+}
+
+/* Rank 0 reads the tokens; every rank gets a copy. */
+static int load_tokens(rz_cli *c, const args *a, const rz_llama *m, int **ids, size_t *n, rz_err *e)
+{
+    int rc = RZ_OK;
+    uint64_t count = 0;
+    if (rz_cluster_rank() == 0) {
+        if (a->tokens) {
+            rc = rz_corpus_from_stream(a->tokens, &c->stream, m->config.vocab_size, ids, n, e);
+        } else {
+            rz_tokenizer *t = NULL;
+            rc = rz_tokenizer_load(a->tokenizer, &t, e);
+            if (rc == RZ_OK && rz_tokenizer_vocab_size(t) != m->config.vocab_size)
+                rc = rz_fail(e, RZ_EINPUT, "%s: tokenizer has %d tokens but model %s has a vocabulary of %d",
+                             a->tokenizer, rz_tokenizer_vocab_size(t), a->model, m->config.vocab_size);
+            if (rc == RZ_OK) rc = rz_corpus_from_text(t, a->text, ids, n, e);
+            if (t) rz_tokenizer_free(t);
+        }
+        if (rc) rz_cli_die(c, e);
+        if (a->max_tokens && (size_t)a->max_tokens < *n) *n = (size_t)a->max_tokens;
+        count = *n;
+    }
+    rz_cluster_bcast(&count, sizeof count);
+    if (rz_cluster_rank() != 0) {
+        *n = count;
+        *ids = rz_malloc(count * sizeof **ids, e);
+        if (!*ids) return RZ_EINTERNAL;
+    }
+    rz_cluster_bcast(*ids, count * sizeof **ids);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    rz_cluster_init(&argc, &argv);
+    rz_cli c;
+    rz_cli_init(&c, "rz-ppl", usage);
+    args a = {0};
+    parse(&c, &a, argc, argv);
+    rz_cli_threads(&c);
+    rz_err e = {0};
+
+    rz_llama *m;
+    if (rz_model_load(a.model, &c.stream, &m, &e)) rz_cli_die(&c, &e);
+    const rz_llama_config *cfg = &m->config;
+    if (!a.ctx) a.ctx = cfg->seq_len;
+    if (a.ctx > cfg->seq_len) {
+        rz_fail(&e, RZ_EINPUT, "--ctx %d is longer than the model's context of %d positions, and no "
+                               "context extension method is selected", a.ctx, cfg->seq_len);
+        rz_cli_die(&c, &e);
+    }
+    int *ids;
+    size_t n;
+    if (load_tokens(&c, &a, m, &ids, &n, &e)) rz_cli_die(&c, &e);
+
+    rz_ppl_opts po = {a.ctx, a.stride, a.bos, RZ_TOKEN_BOS, a.skip};
+    if (!po.stride) po.stride = a.ctx - (a.bos ? 1 : 0);
+    if (po.stride > a.ctx - po.bos)
+        rz_cli_usage_error(&c, "--stride %d is longer than a window's %d text tokens", po.stride, a.ctx - po.bos);
+    if (po.skip >= a.ctx) rz_cli_usage_error(&c, "--skip %d leaves nothing to score in a window of %d", po.skip, a.ctx);
+    long W = rz_ppl_windows(&po, (long)n);
+    if (W == 0) {
+        rz_fail(&e, RZ_EINPUT, "%s: %zu tokens, fewer than one window of %d; lower --ctx",
+                a.text ? a.text : a.tokens, n, a.ctx - po.bos);
+        rz_cli_die(&c, &e);
+    }
+
+    /* this rank's windows */
+    long lo, hi;
+    rz_cluster_block(W, rz_cluster_rank(), rz_cluster_size(), &lo, &hi);
+    rz_llama_state *st;
+    if (rz_llama_state_new(m, a.ctx, a.ctx, &st, &e)) rz_cli_die(&c, &e);
+    float *logits = rz_malloc((size_t)a.ctx * (size_t)cfg->vocab_size * sizeof *logits, &e);
+    int *seq = rz_malloc((size_t)a.ctx * sizeof *seq, &e);
+    unsigned char *score = rz_malloc((size_t)a.ctx, &e);
+    double *nll = rz_malloc((size_t)a.ctx * sizeof *nll, &e);
+    long *idx = rz_malloc((size_t)(hi - lo) * sizeof *idx, &e);
+    double *acc = rz_malloc((size_t)(hi - lo) * 3 * sizeof *acc, &e);
+    double *all = rz_malloc((size_t)W * 3 * sizeof *all, &e);
+    if (!logits || !seq || !score || !nll || !idx || !acc || !all) rz_cli_die(&c, &e);
+
+    double t0 = rz_now();
+    for (long k = lo; k < hi; k++) {
+        rz_ppl_acc w;
+        if (rz_ppl_eval_window(m, st, &po, ids, k, logits, seq, score, nll, &w, NULL)) {
+            rz_fail(&e, RZ_EINTERNAL, "forward failed on window %ld", k);
+            rz_cli_die(&c, &e);
+        }
+        idx[k - lo] = k;
+        acc[3 * (k - lo)] = w.sum;
+        acc[3 * (k - lo) + 1] = w.sumsq;
+        acc[3 * (k - lo) + 2] = w.count;
+        rz_cli_progress(&c, 0, "window %ld/%ld (rank 0), ppl so far %.4f", k - lo + 1, hi - lo,
+                        exp(acc[0] / (acc[2] > 0 ? acc[2] : 1)));
+    }
+    if (rz_cluster_gather_items(W, 3, idx, acc, hi - lo, all, &e)) rz_cli_die(&c, &e);
+    rz_cluster_barrier();
+    double secs = rz_now() - t0;
+
+    if (rz_cluster_rank() == 0) {
+        double sum = 0, sumsq = 0, count = 0;
+        for (long k = 0; k < W; k++) { /* window order: identical under any rank count */
+            sum += all[3 * k];
+            sumsq += all[3 * k + 1];
+            count += all[3 * k + 2];
+        }
+        double mean = sum / count;
+        double var = count > 1 ? (sumsq / count - mean * mean) * count / (count - 1) : 0;
+        double nll_se = count > 1 ? sqrt(var > 0 ? var / count : 0) : 0;
+        double ppl = exp(mean), ppl_se = ppl * nll_se;
+        double tps = (double)W * a.ctx / secs;
+        if (!c.json)
+            printf("ppl %.4f +/- %.4f  (nll %.6f nats/token, %.0f tokens scored in %ld windows of %d; %.0f tokens/s)\n",
+                   ppl, ppl_se, mean, count, W, a.ctx, tps);
+        msgpack_packer *pk = rz_report_begin(&c, 14);
+        rz_rec_f64(pk, "ppl", ppl);
+        rz_rec_f64(pk, "nll_mean", mean);
+        rz_rec_f64(pk, "stderr", ppl_se);
+        rz_rec_f64(pk, "nll_stderr", nll_se);
+        rz_rec_int(pk, "tokens_scored", (int64_t)count);
+        rz_rec_int(pk, "windows", W);
+        rz_rec_int(pk, "ctx", a.ctx);
+        rz_rec_int(pk, "stride", po.stride);
+        rz_rec_bool(pk, "bos", po.bos);
+        rz_rec_int(pk, "skip", po.skip);
+        rz_rec_f64(pk, "tokens_per_s", tps);
+        rz_rec_f64(pk, "seconds", secs);
+        rz_rec_str(pk, "model", a.model);
+        rz_rec_int(pk, "ranks", rz_cluster_size());
+        if (rz_report_finish(&c, &e)) rz_cli_die(&c, &e);
+    }
+    free(all);
+    free(acc);
+    free(idx);
+    free(nll);
+    free(score);
+    free(seq);
+    free(logits);
+    free(ids);
+    rz_llama_state_free(st);
+    rz_llama_free(m);
+    rz_cluster_finalize();
+    return 0;
+}
