@@ -19,7 +19,7 @@ check_status() {
 check_err() {
   local n=$1 want=$2 re=$3; shift 3
   "$@" >"$T/.out" 2>"$T/.err"; local rc=$?
-  if [ "$rc" -eq "$want" ] && grep -Eq "$re" "$T/.err"; then ok "$n"
+  if [ "$rc" -eq "$want" ] && grep -Eq -- "$re" "$T/.err"; then ok "$n"
   else fail "$n" "exit $rc (want $want), stderr: $(head -c 300 "$T/.err") (want /$re/)"; fi
 }
 # same NAME A B : the two strings must be equal.
