@@ -328,12 +328,14 @@ static int parse_container(jparser *jp, jnode *n, int depth)
             jp->p++;
         }
         jnode *child = NULL;
-        if ((rc = parse_value(jp, &child, depth + 1))) { free(key); return rc; }
-        child->key = key;
+        rc = parse_value(jp, &child, depth + 1);
+        if (!child) { free(key); return rc; }
+        child->key = key; /* attach even a half-parsed child, so the tree frees it */
         child->keyn = keyn;
         *tail = child;
         tail = &child->next;
         n->count++;
+        if (rc) return rc;
         skip_ws(jp);
         if (jp->p < jp->end && *jp->p == ',') { jp->p++; continue; }
         if (jp->p < jp->end && *jp->p == close) { jp->p++; break; }

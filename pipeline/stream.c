@@ -501,6 +501,25 @@ int rz_reader_open(const char *loc, const rz_stream_opts *o, rz_reader **rp, rz_
     return RZ_OK;
 }
 
+int rz_reader_open_mem(const void *data, size_t n, const char *name, rz_reader **rp, rz_err *e)
+{
+    rz_reader *r = rz_calloc(1, sizeof *r, e);
+    if (!r) return RZ_EINTERNAL;
+    rz_stream_opts_default(&r->opts);
+    r->loc = strdup(name);
+    r->checksum = RZ_CHECKSUM_INIT;
+    msgpack_unpacked_init(&r->up);
+    /* fmemopen rejects a zero-size buffer: an empty stream reads from an empty file */
+    r->f = n ? fmemopen((void *)data, n, "rb") : fopen("/dev/null", "rb");
+    r->own_f = 1;
+    if (!r->f) {
+        rz_reader_close(r);
+        return rz_fail(e, RZ_EINTERNAL, "%s: cannot open the memory buffer", name);
+    }
+    *rp = r;
+    return RZ_OK;
+}
+
 const char *rz_reader_source(const rz_reader *r) { return r->loc; }
 
 void rz_reader_close(rz_reader *r)
@@ -516,7 +535,9 @@ void rz_reader_close(rz_reader *r)
     free(r);
 }
 
-/* Makes at least `need` unconsumed bytes available, or sets eof. */
+/* Makes at least `need` unconsumed bytes available, or sets eof. The buffer grows with
+ * the bytes that actually arrive (at most doubling), never with a size the input merely
+ * declares: a 10-byte file claiming a 2 GiB record costs 64 KiB, not 2 GiB. */
 static int fill(rz_reader *r, size_t need, rz_err *e)
 {
     if (r->start > 0 && r->start == r->len) r->start = r->len = 0;
@@ -526,15 +547,15 @@ static int fill(rz_reader *r, size_t need, rz_err *e)
         r->len -= r->start;
         r->start = 0;
     }
-    if (need > r->cap) {
-        size_t cap = r->cap ? r->cap : 1 << 16;
-        while (cap < need) cap *= 2;
-        uint8_t *nb = realloc(r->buf, cap);
-        if (!nb) return rz_fail(e, RZ_EINTERNAL, "%s: out of memory for a %zu-byte record", r->loc, need);
-        r->buf = nb;
-        r->cap = cap;
-    }
     while (r->len < need && !r->eof) {
+        if (r->len == r->cap) {
+            size_t cap = r->cap ? 2 * r->cap : (size_t)1 << 16;
+            if (cap > need && need > r->cap) cap = need > ((size_t)1 << 16) ? need : (size_t)1 << 16;
+            uint8_t *nb = realloc(r->buf, cap);
+            if (!nb) return rz_fail(e, RZ_EINTERNAL, "%s: out of memory for a %zu-byte record", r->loc, need);
+            r->buf = nb;
+            r->cap = cap;
+        }
         size_t got = fread(r->buf + r->len, 1, r->cap - r->len, r->f);
         if (got == 0) {
             if (ferror(r->f)) return rz_fail(e, RZ_EINTERNAL, "%s: read failed: %s", r->loc, strerror(errno));

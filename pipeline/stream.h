@@ -56,6 +56,8 @@ uint64_t rz_writer_count(const rz_writer *w);
 typedef struct rz_reader rz_reader;
 
 int rz_reader_open(const char *location, const rz_stream_opts *o, rz_reader **r, rz_err *e);
+/* Reads a stream held in memory (tests, fuzzing); name is used in messages. */
+int rz_reader_open_mem(const void *data, size_t n, const char *name, rz_reader **r, rz_err *e);
 /* Next record: *rec valid until the next call; *rec == NULL after a verified "end". */
 int rz_reader_next(rz_reader *r, const msgpack_object **rec, rz_rec_ctx *ctx, rz_err *e);
 void rz_reader_close(rz_reader *r);

@@ -1,0 +1,27 @@
+# fuzz.sh — short libFuzzer runs of the parsers (record streams, checkpoints, tokenizer
+# files, JSON lines), seeded with valid inputs made by the tools. Runs when RZ_FUZZ_DIR
+# names the built targets (make check sets it); prints nothing otherwise.
+. "$(dirname "$0")/lib.sh"
+[ -n "${RZ_FUZZ_DIR:-}" ] || exit 0
+secs=${RZ_FUZZ_SECONDS:-15}
+for d in stream checkpoint tokenizer json; do mkdir -p "$T/$d"; done
+rz-convert --random --dim 16 --layers 1 --heads 2 --hidden 24 --vocab 40 --seq-len 8 -o "$T/stream/m.rzm"
+rz-convert --random --dim 16 --layers 1 --heads 2 --kv-heads 1 --hidden 24 --vocab 40 --seq-len 8 --unshared -o "$T/checkpoint/m.bin"
+cp "$T/stream/m.rzm" "$T/checkpoint/"
+echo '{"type":"tokens","v":1,"n":2,"vocab_size":40,"ids":{"$bin":"AQAAAAIAAAA="}}' > "$T/json/t.json"
+rz-cat --from-json "$T/json/t.json" -o "$T/stream/t.rzs"
+rz-cat --full "$T/stream/m.rzm" | head -3 | while read -r line; do echo "$line" > "$T/json/$RANDOM.json"; done
+if [ -r "$RIZZ_DATA/tok512.bin" ]; then
+  { cat "$RIZZ_DATA/tok512.bin"; head -c 6227 "$RIZZ_DATA/tinystories-valid.txt"; } > "$T/tokenizer/seed"
+fi
+for d in stream checkpoint tokenizer json; do
+  f="$RZ_FUZZ_DIR/fuzz_$d"
+  [ -x "$f" ] || { fail "fuzz_$d" "not built in $RZ_FUZZ_DIR"; continue; }
+  if "$f" -max_total_time="$secs" -rss_limit_mb=4096 -max_len=65536 -timeout=10 -artifact_prefix="$T/" \
+       "$T/$d" > "$T/fuzz.log" 2>&1; then
+    ok "fuzz_$d: $(grep -o 'Done [0-9]* runs' "$T/fuzz.log" | tail -1) in ${secs}s, no crash"
+  else
+    fail "fuzz_$d" "$(grep -E 'ERROR|SUMMARY|Test unit' "$T/fuzz.log" | head -5)"
+  fi
+done
+rm -f /tmp/rz-fuzz-*
