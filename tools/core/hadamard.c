@@ -1,0 +1,285 @@
+/* hadamard.c — random Hadamard transforms U = (H_p/√p ⊗ Q_m)·diag(s) for any n = p·m
+ * (see hadamard.h). The float and double versions are the same code; OpenMP splits rows
+ * (rz_rht_rows) or column panels (rz_rht_cols) in chunks fixed by the shape, and every
+ * row or column is transformed by the same operations whatever the chunking, so results
+ * do not depend on the thread count.
+ */
+#include "hadamard.h"
+
+#include <cblas.h>
+#include <lapacke.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn.h"
+
+enum { RHT_ROW_CHUNK = 16, RHT_COL_PANEL = 256 };
+
+int rz_rht_init(rz_rht *t, int n, uint64_t seed, rz_err *e)
+{
+    memset(t, 0, sizeof *t);
+    if (n < 1) return rz_fail(e, RZ_EINPUT, "rht: size %d must be positive", n);
+    int p = 1;
+    while (n % (2 * p) == 0) p *= 2;
+    t->n = n;
+    t->p = p;
+    t->m = n / p;
+    nn_rng rng;
+    nn_rng_seed(&rng, seed);
+    if (!(t->sign = rz_malloc(sizeof(float) * (size_t)n, e))) return e ? e->code : RZ_EINTERNAL;
+    for (int k = 0; k < n; k++) t->sign[k] = (nn_rng_u64(&rng) >> 63) ? -1.0f : 1.0f;
+    int m = t->m;
+    if (m == 1) return 0;
+    /* Haar-random orthogonal Q: Gaussian G = Q R, then column j of Q times sign(R_jj) */
+    double *tau = rz_malloc(sizeof(double) * (size_t)m, e), *diag = rz_malloc(sizeof(double) * (size_t)m, e);
+    t->Qd = rz_malloc(sizeof(double) * (size_t)m * m, e);
+    t->Qf = rz_malloc(sizeof(float) * (size_t)m * m, e);
+    if (!tau || !diag || !t->Qd || !t->Qf) {
+        free(tau);
+        free(diag);
+        rz_rht_free(t);
+        return e ? e->code : RZ_EINTERNAL;
+    }
+    for (long k = 0; k < (long)m * m; k++) t->Qd[k] = nn_rng_normal(&rng);
+    int info = LAPACKE_dgeqrf(LAPACK_ROW_MAJOR, m, m, t->Qd, m, tau);
+    for (int j = 0; j < m && !info; j++) diag[j] = t->Qd[(long)j * m + j];
+    if (!info) info = LAPACKE_dorgqr(LAPACK_ROW_MAJOR, m, m, m, t->Qd, m, tau);
+    free(tau);
+    if (info) {
+        free(diag);
+        rz_rht_free(t);
+        return rz_fail(e, RZ_EINTERNAL, "rht: QR of the %dx%d random matrix failed (info %d)", m, m, info);
+    }
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < m; j++) {
+            if (diag[j] < 0) t->Qd[(long)i * m + j] = -t->Qd[(long)i * m + j];
+            t->Qf[(long)i * m + j] = (float)t->Qd[(long)i * m + j];
+        }
+    free(diag);
+    return 0;
+}
+
+void rz_rht_free(rz_rht *t)
+{
+    free(t->sign);
+    free(t->Qf);
+    free(t->Qd);
+    memset(t, 0, sizeof *t);
+}
+
+/* ---- float ----------------------------------------------------------------------- */
+
+/* In-place orthonormal fast Walsh–Hadamard transform across the p blocks of a row laid
+ * out as p × m (x[i·m + j]): for every j, (x[0·m+j], …, x[(p−1)·m+j]) ← H_p/√p · (…). */
+static void fwht_rows_f(float *x, int p, int m)
+{
+    for (int h = 1; h < p; h <<= 1)
+        for (int i0 = 0; i0 < p; i0 += 2 * h)
+            for (int i = i0; i < i0 + h; i++) {
+                float *a = x + (long)i * m, *b = x + (long)(i + h) * m;
+                for (int j = 0; j < m; j++) {
+                    float u = a[j], v = b[j];
+                    a[j] = u + v;
+                    b[j] = u - v;
+                }
+            }
+    float c = (float)(1.0 / sqrt((double)p));
+    for (long k = 0; k < (long)p * m; k++) x[k] *= c;
+}
+
+/* The same across the p row-blocks of an n × cols panel (row stride ld): rows i·m + j
+ * and (i+h)·m + j form the butterflies, over `cols` columns. */
+static void fwht_cols_f(float *X, long ld, int p, int m, long cols)
+{
+    for (int h = 1; h < p; h <<= 1)
+        for (int i0 = 0; i0 < p; i0 += 2 * h)
+            for (int i = i0; i < i0 + h; i++)
+                for (int j = 0; j < m; j++) {
+                    float *a = X + ((long)i * m + j) * ld, *b = X + ((long)(i + h) * m + j) * ld;
+                    for (long c = 0; c < cols; c++) {
+                        float u = a[c], v = b[c];
+                        a[c] = u + v;
+                        b[c] = u - v;
+                    }
+                }
+    float s = (float)(1.0 / sqrt((double)p));
+    for (long r = 0; r < (long)p * m; r++)
+        for (long c = 0; c < cols; c++) X[r * ld + c] *= s;
+}
+
+int rz_rht_rows(const rz_rht *t, float *X, long rows, long ld, int inverse, rz_err *e)
+{
+    int n = t->n, p = t->p, m = t->m;
+    long nch = (rows + RHT_ROW_CHUNK - 1) / RHT_ROW_CHUNK;
+    float *tmp = NULL;
+    if (m > 1) {
+        size_t sz;
+        if (!rz_mul_ok((size_t)nch, (size_t)n * sizeof(float), (size_t)1 << 40, &sz))
+            return rz_fail(e, RZ_EINPUT, "rht: %ld rows of %d too large", rows, n);
+        if (!(tmp = rz_malloc(sz, e))) return e ? e->code : RZ_EINTERNAL;
+    }
+#pragma omp parallel for schedule(dynamic, 1)
+    for (long ch = 0; ch < nch; ch++) {
+        long r1 = (ch + 1) * RHT_ROW_CHUNK < rows ? (ch + 1) * RHT_ROW_CHUNK : rows;
+        float *y = tmp ? tmp + ch * n : NULL;
+        for (long r = ch * RHT_ROW_CHUNK; r < r1; r++) {
+            float *x = X + r * ld;
+            if (!inverse)
+                for (int k = 0; k < n; k++) x[k] *= t->sign[k];
+            if (m > 1) {
+                /* forward: each block x_i ← Q x_i, i.e. the p×m matrix times Qᵀ;
+                 * inverse: x_i ← Qᵀ x_i, the matrix times Q */
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, inverse ? CblasNoTrans : CblasTrans, p, m, m,
+                            1.0f, x, m, t->Qf, m, 0.0f, y, m);
+                memcpy(x, y, sizeof(float) * n);
+            }
+            fwht_rows_f(x, p, m);
+            if (inverse)
+                for (int k = 0; k < n; k++) x[k] *= t->sign[k];
+        }
+    }
+    free(tmp);
+    return 0;
+}
+
+int rz_rht_cols(const rz_rht *t, float *X, long cols, long ld, int inverse, rz_err *e)
+{
+    int n = t->n, p = t->p, m = t->m;
+    long nch = (cols + RHT_COL_PANEL - 1) / RHT_COL_PANEL;
+    float *tmp = NULL;
+    if (m > 1) {
+        size_t sz;
+        if (!rz_mul_ok((size_t)nch, (size_t)m * RHT_COL_PANEL * sizeof(float), (size_t)1 << 40, &sz))
+            return rz_fail(e, RZ_EINPUT, "rht: %ld columns too many", cols);
+        if (!(tmp = rz_malloc(sz, e))) return e ? e->code : RZ_EINTERNAL;
+    }
+#pragma omp parallel for schedule(dynamic, 1)
+    for (long ch = 0; ch < nch; ch++) {
+        long c0 = ch * RHT_COL_PANEL, w = cols - c0 < RHT_COL_PANEL ? cols - c0 : RHT_COL_PANEL;
+        float *P = X + c0, *y = tmp ? tmp + ch * (long)m * RHT_COL_PANEL : NULL;
+        if (!inverse)
+            for (int r = 0; r < n; r++)
+                for (long c = 0; c < w; c++) P[r * ld + c] *= t->sign[r];
+        if (m > 1)
+            for (int i = 0; i < p; i++) {
+                /* block rows i·m … i·m+m−1: B ← Q B (forward) or Qᵀ B (inverse) */
+                float *B = P + (long)i * m * ld;
+                cblas_sgemm(CblasRowMajor, inverse ? CblasTrans : CblasNoTrans, CblasNoTrans, m, (int)w, m,
+                            1.0f, t->Qf, m, B, (int)ld, 0.0f, y, (int)w);
+                for (int j = 0; j < m; j++) memcpy(B + j * ld, y + (long)j * w, sizeof(float) * w);
+            }
+        fwht_cols_f(P, ld, p, m, w);
+        if (inverse)
+            for (int r = 0; r < n; r++)
+                for (long c = 0; c < w; c++) P[r * ld + c] *= t->sign[r];
+    }
+    free(tmp);
+    return 0;
+}
+
+/* ---- double (the same code) ----------------------------------------------------------------------- */
+
+static void fwht_rows_d(double *x, int p, int m)
+{
+    for (int h = 1; h < p; h <<= 1)
+        for (int i0 = 0; i0 < p; i0 += 2 * h)
+            for (int i = i0; i < i0 + h; i++) {
+                double *a = x + (long)i * m, *b = x + (long)(i + h) * m;
+                for (int j = 0; j < m; j++) {
+                    double u = a[j], v = b[j];
+                    a[j] = u + v;
+                    b[j] = u - v;
+                }
+            }
+    double c = (1.0 / sqrt((double)p));
+    for (long k = 0; k < (long)p * m; k++) x[k] *= c;
+}
+
+static void fwht_cols_d(double *X, long ld, int p, int m, long cols)
+{
+    for (int h = 1; h < p; h <<= 1)
+        for (int i0 = 0; i0 < p; i0 += 2 * h)
+            for (int i = i0; i < i0 + h; i++)
+                for (int j = 0; j < m; j++) {
+                    double *a = X + ((long)i * m + j) * ld, *b = X + ((long)(i + h) * m + j) * ld;
+                    for (long c = 0; c < cols; c++) {
+                        double u = a[c], v = b[c];
+                        a[c] = u + v;
+                        b[c] = u - v;
+                    }
+                }
+    double s = (1.0 / sqrt((double)p));
+    for (long r = 0; r < (long)p * m; r++)
+        for (long c = 0; c < cols; c++) X[r * ld + c] *= s;
+}
+
+int rz_rht_rows_d(const rz_rht *t, double *X, long rows, long ld, int inverse, rz_err *e)
+{
+    int n = t->n, p = t->p, m = t->m;
+    long nch = (rows + RHT_ROW_CHUNK - 1) / RHT_ROW_CHUNK;
+    double *tmp = NULL;
+    if (m > 1) {
+        size_t sz;
+        if (!rz_mul_ok((size_t)nch, (size_t)n * sizeof(double), (size_t)1 << 40, &sz))
+            return rz_fail(e, RZ_EINPUT, "rht: %ld rows of %d too large", rows, n);
+        if (!(tmp = rz_malloc(sz, e))) return e ? e->code : RZ_EINTERNAL;
+    }
+#pragma omp parallel for schedule(dynamic, 1)
+    for (long ch = 0; ch < nch; ch++) {
+        long r1 = (ch + 1) * RHT_ROW_CHUNK < rows ? (ch + 1) * RHT_ROW_CHUNK : rows;
+        double *y = tmp ? tmp + ch * n : NULL;
+        for (long r = ch * RHT_ROW_CHUNK; r < r1; r++) {
+            double *x = X + r * ld;
+            if (!inverse)
+                for (int k = 0; k < n; k++) x[k] *= t->sign[k];
+            if (m > 1) {
+                /* forward: each block x_i ← Q x_i, i.e. the p×m matrix times Qᵀ;
+                 * inverse: x_i ← Qᵀ x_i, the matrix times Q */
+                cblas_dgemm(CblasRowMajor, CblasNoTrans, inverse ? CblasNoTrans : CblasTrans, p, m, m,
+                            1.0, x, m, t->Qd, m, 0.0, y, m);
+                memcpy(x, y, sizeof(double) * n);
+            }
+            fwht_rows_d(x, p, m);
+            if (inverse)
+                for (int k = 0; k < n; k++) x[k] *= t->sign[k];
+        }
+    }
+    free(tmp);
+    return 0;
+}
+
+int rz_rht_cols_d(const rz_rht *t, double *X, long cols, long ld, int inverse, rz_err *e)
+{
+    int n = t->n, p = t->p, m = t->m;
+    long nch = (cols + RHT_COL_PANEL - 1) / RHT_COL_PANEL;
+    double *tmp = NULL;
+    if (m > 1) {
+        size_t sz;
+        if (!rz_mul_ok((size_t)nch, (size_t)m * RHT_COL_PANEL * sizeof(double), (size_t)1 << 40, &sz))
+            return rz_fail(e, RZ_EINPUT, "rht: %ld columns too many", cols);
+        if (!(tmp = rz_malloc(sz, e))) return e ? e->code : RZ_EINTERNAL;
+    }
+#pragma omp parallel for schedule(dynamic, 1)
+    for (long ch = 0; ch < nch; ch++) {
+        long c0 = ch * RHT_COL_PANEL, w = cols - c0 < RHT_COL_PANEL ? cols - c0 : RHT_COL_PANEL;
+        double *P = X + c0, *y = tmp ? tmp + ch * (long)m * RHT_COL_PANEL : NULL;
+        if (!inverse)
+            for (int r = 0; r < n; r++)
+                for (long c = 0; c < w; c++) P[r * ld + c] *= t->sign[r];
+        if (m > 1)
+            for (int i = 0; i < p; i++) {
+                /* block rows i·m … i·m+m−1: B ← Q B (forward) or Qᵀ B (inverse) */
+                double *B = P + (long)i * m * ld;
+                cblas_dgemm(CblasRowMajor, inverse ? CblasTrans : CblasNoTrans, CblasNoTrans, m, (int)w, m,
+                            1.0, t->Qd, m, B, (int)ld, 0.0, y, (int)w);
+                for (int j = 0; j < m; j++) memcpy(B + j * ld, y + (long)j * w, sizeof(double) * w);
+            }
+        fwht_cols_d(P, ld, p, m, w);
+        if (inverse)
+            for (int r = 0; r < n; r++)
+                for (long c = 0; c < w; c++) P[r * ld + c] *= t->sign[r];
+    }
+    free(tmp);
+    return 0;
+}
