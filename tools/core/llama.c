@@ -1,0 +1,722 @@
+/* llama.c — the Llama model of llama2.c: weights, checkpoint I/O and a batched forward.
+ *
+ * Design. The forward runs T tokens per call (see rz_llama_forward). For T > 1 each
+ * linear layer is one cblas_sgemm over all T rows, x[T][in] . W[out][in]^T, and attention
+ * is two sgemms per head and block of rows (Q K^T on the causal block, then P V), so
+ * almost all the time is spent inside OpenBLAS at near its peak. For T = 1 the same
+ * products are matrix-vector (cblas_sgemv). Everything else (RMSNorm, RoPE, softmax,
+ * SwiGLU) is O(T * width) or O(T * context) and written as plain loops that gcc
+ * vectorises: no function calls in the inner loops, restrict pointers, and an exp()
+ * of our own (fast_expf) because libm's expf is not vectorised without -ffast-math.
+ * Threads: OpenBLAS's own (it splits each sgemm over the cores); the forward starts none,
+ * since OpenMP threads spinning beside OpenBLAS's on the same cores slow both down.
+ *
+ * All memory is allocated in rz_llama_state_new; the forward allocates nothing.
+ * The host is assumed little-endian, as llama2.c's files are.
+ */
+#include "llama.h"
+
+#include <cblas.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Rows of queries per attention block: the scores of one head for one block are a
+ * [ATT_BLOCK][context] matrix. Smaller blocks waste less of the causal triangle (the
+ * diagonal block is computed whole), larger ones make bigger sgemms; 64 wastes ~12% of
+ * the attention products at T = 512 and keeps the sgemms efficient. */
+#define ATT_BLOCK 64
+
+/* Tensors start on 64-byte boundaries (16 floats): aligned rows for the BLAS kernels. */
+#define ALIGN_FLOATS 16
+
+#define MAX_PARAMS ((double)((uint64_t)1 << 33))
+
+/* ---------------------------------------------------------------- configuration */
+
+int rz_llama_config_check(const rz_llama_config *c, rz_err *e)
+{
+    const int lim = 1 << 24; /* any single size; the parameter total is bounded below */
+    if (c->dim <= 0 || c->hidden_dim <= 0 || c->n_layers <= 0 || c->n_heads <= 0 || c->n_kv_heads <= 0 ||
+        c->vocab_size <= 0 || c->seq_len <= 0)
+        return rz_fail(e, RZ_EINPUT,
+                       "config: dim %d, hidden_dim %d, n_layers %d, n_heads %d, n_kv_heads %d, vocab_size %d, "
+                       "seq_len %d must all be positive",
+                       c->dim, c->hidden_dim, c->n_layers, c->n_heads, c->n_kv_heads, c->vocab_size, c->seq_len);
+    if (c->dim > lim || c->hidden_dim > lim || c->n_layers > 65536 || c->vocab_size > lim || c->seq_len > lim)
+        return rz_fail(e, RZ_EINPUT, "config: a size is over its bound (dim, hidden_dim, vocab_size, seq_len <= %d, "
+                       "n_layers <= 65536)", lim);
+    if (c->n_heads > c->dim || c->dim % c->n_heads != 0)
+        return rz_fail(e, RZ_EINPUT, "config: dim %d is not a multiple of n_heads %d", c->dim, c->n_heads);
+    if (c->n_kv_heads > c->n_heads || c->n_heads % c->n_kv_heads != 0)
+        return rz_fail(e, RZ_EINPUT, "config: n_heads %d is not a multiple of n_kv_heads %d", c->n_heads,
+                       c->n_kv_heads);
+    if ((c->dim / c->n_heads) % 2 != 0)
+        return rz_fail(e, RZ_EINPUT, "config: head size %d is odd; RoPE rotates pairs", c->dim / c->n_heads);
+    if (c->shared_classifier != 0 && c->shared_classifier != 1)
+        return rz_fail(e, RZ_EINPUT, "config: shared_classifier %d is not 0 or 1", c->shared_classifier);
+    if (!(c->rope_theta > 1.0f) || !isfinite(c->rope_theta))
+        return rz_fail(e, RZ_EINPUT, "config: rope_theta %g is not a finite number > 1", (double)c->rope_theta);
+    if (!(c->norm_eps > 0.0f) || !(c->norm_eps < 1.0f))
+        return rz_fail(e, RZ_EINPUT, "config: norm_eps %g is not in (0, 1)", (double)c->norm_eps);
+    /* Parameter count in double (exact far beyond the 2^33 bound). */
+    double dim = c->dim, hid = c->hidden_dim, kv = (double)c->dim / c->n_heads * c->n_kv_heads;
+    double per_layer = 2 * dim + (dim + 2 * kv) * dim + dim * dim + 3 * hid * dim;
+    double total = c->n_layers * per_layer + dim + (c->shared_classifier ? 1 : 2) * (double)c->vocab_size * dim;
+    if (total > MAX_PARAMS)
+        return rz_fail(e, RZ_EINPUT, "config: %.0f parameters, over the limit of 2^33", total);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- weights */
+
+static size_t round_up(size_t n) { return (n + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS; }
+
+/* Hands out n floats (rounded up to the alignment) at *off of base; NULL while counting. */
+static float *take(float *base, size_t *off, size_t n)
+{
+    float *p = base ? base + *off : NULL;
+    *off += round_up(n);
+    return p;
+}
+
+/* Lays the tensors out in one block and sets every pointer of m (m->layers must exist).
+ * With base == NULL it only counts: the return value is the floats needed. */
+static size_t layout(rz_llama *m, float *base)
+{
+    const rz_llama_config *c = &m->config;
+    size_t dim = (size_t)c->dim, hid = (size_t)c->hidden_dim, kv = dim / (size_t)c->n_heads * (size_t)c->n_kv_heads;
+    size_t off = 0;
+    m->tok_embeddings = take(base, &off, (size_t)c->vocab_size * dim);
+    for (int l = 0; l < c->n_layers; l++) {
+        rz_llama_layer *L = &m->layers[l];
+        L->attention_norm = take(base, &off, dim);
+        L->wqkv = take(base, &off, (dim + 2 * kv) * dim);
+        L->wo = take(base, &off, dim * dim);
+        L->ffn_norm = take(base, &off, dim);
+        L->w13 = take(base, &off, 2 * hid * dim);
+        L->w2 = take(base, &off, dim * hid);
+        if (base) {
+            L->wq = L->wqkv;
+            L->wk = L->wqkv + dim * dim;
+            L->wv = L->wqkv + (dim + kv) * dim;
+            L->w1 = L->w13;
+            L->w3 = L->w13 + hid * dim;
+        }
+    }
+    m->norm = take(base, &off, dim);
+    m->output = c->shared_classifier ? m->tok_embeddings : take(base, &off, (size_t)c->vocab_size * dim);
+    return off;
+}
+
+void rz_llama_free(rz_llama *m)
+{
+    if (!m) return;
+    free(m->params);
+    free(m->layers);
+    free(m);
+}
+
+int rz_llama_alloc(const rz_llama_config *c, rz_llama **out, rz_err *e)
+{
+    *out = NULL;
+    int rc = rz_llama_config_check(c, e);
+    if (rc) return rc;
+    rz_llama *m = rz_calloc(1, sizeof *m, e);
+    if (!m) return RZ_EINTERNAL;
+    m->config = *c;
+    m->layers = rz_calloc((size_t)c->n_layers, sizeof *m->layers, e);
+    if (!m->layers) {
+        rz_llama_free(m);
+        return RZ_EINTERNAL;
+    }
+    m->n_params = layout(m, NULL);
+    m->params = aligned_alloc(64, m->n_params * sizeof(float));
+    if (!m->params) {
+        rz_fail(e, RZ_EINTERNAL, "out of memory allocating %zu parameters", m->n_params);
+        rz_llama_free(m);
+        return RZ_EINTERNAL;
+    }
+    memset(m->params, 0, m->n_params * sizeof(float));
+    layout(m, m->params);
+    *out = m;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- named tensors */
+
+int rz_llama_tensor_count(const rz_llama *m)
+{
+    return 1 + 9 * m->config.n_layers + 1 + (m->config.shared_classifier ? 0 : 1);
+}
+
+/* Per-layer tensors in llama2.c's order; the name suffix and shape of each. */
+static const char *const layer_names[9] = {
+    "attention_norm.weight",     "attention.wq.weight",       "attention.wk.weight",
+    "attention.wv.weight",       "attention.wo.weight",       "ffn_norm.weight",
+    "feed_forward.w1.weight",    "feed_forward.w2.weight",    "feed_forward.w3.weight",
+};
+
+int rz_llama_tensor_at(rz_llama *m, int i, const char **name, float **data, int shape[2], int *ndim)
+{
+    const rz_llama_config *c = &m->config;
+    int dim = c->dim, kv = c->dim / c->n_heads * c->n_kv_heads, hid = c->hidden_dim;
+    if (i < 0 || i >= rz_llama_tensor_count(m)) return -1;
+    if (i == 0) {
+        snprintf(m->tensor_name, sizeof m->tensor_name, "tok_embeddings.weight");
+        *data = m->tok_embeddings, shape[0] = c->vocab_size, shape[1] = dim, *ndim = 2;
+    } else if (i <= 9 * c->n_layers) {
+        int l = (i - 1) / 9, k = (i - 1) % 9;
+        rz_llama_layer *L = &m->layers[l];
+        snprintf(m->tensor_name, sizeof m->tensor_name, "layers.%d.%s", l, layer_names[k]);
+        float *ptr[9] = {L->attention_norm, L->wq, L->wk, L->wv, L->wo, L->ffn_norm, L->w1, L->w2, L->w3};
+        int rows[9] = {dim, dim, kv, kv, dim, dim, hid, dim, hid};
+        int cols[9] = {1, dim, dim, dim, dim, 1, dim, hid, dim};
+        *data = ptr[k], shape[0] = rows[k], shape[1] = cols[k], *ndim = cols[k] == 1 ? 1 : 2;
+    } else if (i == 9 * c->n_layers + 1) {
+        snprintf(m->tensor_name, sizeof m->tensor_name, "norm.weight");
+        *data = m->norm, shape[0] = dim, shape[1] = 1, *ndim = 1;
+    } else {
+        snprintf(m->tensor_name, sizeof m->tensor_name, "output.weight");
+        *data = m->output, shape[0] = c->vocab_size, shape[1] = dim, *ndim = 2;
+    }
+    *name = m->tensor_name;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- random init */
+
+/* splitmix64's finaliser: a bijective mix, used as a counter-based generator. */
+static uint64_t mix64(uint64_t x)
+{
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
+/* Uniform in (0, 1] from counter c of stream key. */
+static double uniform(uint64_t key, uint64_t c) { return (double)((mix64(key ^ mix64(c)) >> 11) + 1) * 0x1p-53; }
+
+int rz_llama_random(const rz_llama_config *c, uint64_t seed, rz_llama **out, rz_err *e)
+{
+    int rc = rz_llama_alloc(c, out, e);
+    if (rc) return rc;
+    rz_llama *m = *out;
+    int count = rz_llama_tensor_count(m);
+    for (int i = 0; i < count; i++) {
+        const char *name;
+        float *w = NULL;
+        int shape[2] = {0, 0}, ndim = 0;
+        rz_llama_tensor_at(m, i, &name, &w, shape, &ndim);
+        long n = (long)shape[0] * shape[1];
+        if (ndim == 1) {
+            for (long k = 0; k < n; k++) w[k] = 1.0f;
+            continue;
+        }
+        /* Element k of tensor i: Box-Muller on the uniforms of counters 2(k/2), 2(k/2)+1 of
+         * the stream (seed, i); even k take the cosine, odd k the sine. Counter-based, so
+         * the loop can be split over threads and still give the same numbers. */
+        uint64_t key = mix64(seed ^ mix64((uint64_t)i + 0x5EEDull));
+#pragma omp parallel for schedule(static)
+        for (long k = 0; k < n; k++) {
+            uint64_t pair = (uint64_t)(k / 2) * 2;
+            double u1 = uniform(key, pair), u2 = uniform(key, pair + 1);
+            double r = sqrt(-2.0 * log(u1)), a = 6.283185307179586 * u2;
+            w[k] = (float)(0.02 * r * (k % 2 == 0 ? cos(a) : sin(a)));
+        }
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- llama2.c .bin files */
+
+/* Order of the arrays in a legacy file. Each per-layer kind is stored for all layers. */
+enum { K_ATT_NORM, K_WQ, K_WK, K_WV, K_WO, K_FFN_NORM, K_W1, K_W2, K_W3, N_KINDS };
+
+static float *layer_tensor(rz_llama_layer *L, int kind)
+{
+    switch (kind) {
+    case K_ATT_NORM: return L->attention_norm;
+    case K_WQ: return L->wq;
+    case K_WK: return L->wk;
+    case K_WV: return L->wv;
+    case K_WO: return L->wo;
+    case K_FFN_NORM: return L->ffn_norm;
+    case K_W1: return L->w1;
+    case K_W2: return L->w2;
+    default: return L->w3;
+    }
+}
+
+static size_t layer_tensor_size(const rz_llama_config *c, int kind)
+{
+    size_t dim = (size_t)c->dim, kv = dim / (size_t)c->n_heads * (size_t)c->n_kv_heads, hid = (size_t)c->hidden_dim;
+    switch (kind) {
+    case K_ATT_NORM: case K_FFN_NORM: return dim;
+    case K_WQ: case K_WO: return dim * dim;
+    case K_WK: case K_WV: return kv * dim;
+    default: return hid * dim;
+    }
+}
+
+/* Bytes a legacy file of this configuration has. */
+static uint64_t bin_size(const rz_llama_config *c)
+{
+    uint64_t floats = (uint64_t)c->vocab_size * (uint64_t)c->dim;
+    for (int k = 0; k < N_KINDS; k++) floats += (uint64_t)c->n_layers * layer_tensor_size(c, k);
+    floats += (uint64_t)c->dim;                                           /* final norm */
+    floats += (uint64_t)c->seq_len * (uint64_t)(c->dim / c->n_heads);    /* freq_cis real + imag */
+    if (!c->shared_classifier) floats += (uint64_t)c->vocab_size * (uint64_t)c->dim;
+    return 28 + 4 * floats;
+}
+
+/* Index of the first non-finite value of w[0..n), or -1. */
+static long first_nonfinite(const float *w, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(w[i])) return (long)i;
+    return -1;
+}
+
+int rz_llama_load_bin(const char *path, rz_llama **out, rz_err *e)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) return rz_fail(e, RZ_EINPUT, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        return rz_fail(e, RZ_EINPUT, "%s: not a regular file", path);
+    }
+    int32_t h[7];
+    if (fread(h, 4, 7, f) != 7) {
+        fclose(f);
+        return rz_fail(e, RZ_EINPUT, "%s: truncated: %lld bytes, the header needs 28", path, (long long)st.st_size);
+    }
+    rz_llama_config c = {h[0], h[1], h[2], h[3], h[4], h[5], h[6], 1, 10000.0f, 1e-5f};
+    if (h[5] < 0) {
+        c.shared_classifier = 0;
+        c.vocab_size = h[5] == INT32_MIN ? 0 : -h[5];
+    }
+    int rc = rz_llama_config_check(&c, e);
+    if (rc) {
+        fclose(f);
+        return rz_wrap(e, "%s: bad header", path);
+    }
+    uint64_t want = bin_size(&c);
+    if ((uint64_t)st.st_size != want) {
+        fclose(f);
+        return rz_fail(e, RZ_EINPUT, "%s: %lld bytes, but a llama2.c checkpoint with this header (dim %d, layers %d, "
+                       "vocab %d, seq_len %d) has %llu bytes (%s)", path, (long long)st.st_size, c.dim, c.n_layers,
+                       c.vocab_size, c.seq_len, (unsigned long long)want,
+                       (uint64_t)st.st_size < want ? "truncated" : "extra bytes at the end");
+    }
+    rz_llama *m;
+    rc = rz_llama_alloc(&c, &m, e);
+    if (rc) {
+        fclose(f);
+        return rz_wrap(e, "%s", path);
+    }
+
+    /* Read the arrays straight into place. */
+    int ok = fread(m->tok_embeddings, sizeof(float), (size_t)c.vocab_size * c.dim, f) ==
+             (size_t)c.vocab_size * c.dim;
+    for (int k = 0; k < N_KINDS && ok; k++)
+        for (int l = 0; l < c.n_layers && ok; l++) {
+            size_t n = layer_tensor_size(&c, k);
+            ok = fread(layer_tensor(&m->layers[l], k), sizeof(float), n, f) == n;
+        }
+    ok = ok && fread(m->norm, sizeof(float), (size_t)c.dim, f) == (size_t)c.dim;
+    ok = ok && fseek(f, (long)c.seq_len * (c.dim / c.n_heads) * 4, SEEK_CUR) == 0; /* freq_cis: unused */
+    if (!c.shared_classifier)
+        ok = ok && fread(m->output, sizeof(float), (size_t)c.vocab_size * c.dim, f) == (size_t)c.vocab_size * c.dim;
+    fclose(f);
+    if (!ok) {
+        rz_llama_free(m);
+        return rz_fail(e, RZ_EINTERNAL, "%s: read error", path);
+    }
+    int count = rz_llama_tensor_count(m);
+    for (int i = 0; i < count; i++) {
+        const char *name;
+        float *w = NULL;
+        int shape[2] = {0, 0}, ndim = 0;
+        rz_llama_tensor_at(m, i, &name, &w, shape, &ndim);
+        long bad = first_nonfinite(w, (size_t)shape[0] * shape[1]);
+        if (bad >= 0) {
+            rz_fail(e, RZ_EINPUT, "%s: %s has a non-finite value at index %ld", path, name, bad);
+            rz_llama_free(m);
+            return RZ_EINPUT;
+        }
+    }
+    *out = m;
+    return 0;
+}
+
+/* freq_cis as llama2.c's exporter writes them (model.py precompute_freqs_cis, float32):
+ * freq_j = 1 / theta^(2j / head_size), angle = t * freq_j, then cos and sin. */
+static int write_freq_cis(FILE *f, const rz_llama_config *c, int imag)
+{
+    int hs = c->dim / c->n_heads;
+    for (int t = 0; t < c->seq_len; t++)
+        for (int j = 0; j < hs / 2; j++) {
+            float freq = 1.0f / powf(c->rope_theta, (float)(2 * j) / (float)hs);
+            float a = (float)t * freq;
+            float v = imag ? sinf(a) : cosf(a);
+            if (fwrite(&v, 4, 1, f) != 1) return 0;
+        }
+    return 1;
+}
+
+int rz_llama_save_bin(const rz_llama *m, const char *path, rz_err *e)
+{
+    const rz_llama_config *c = &m->config;
+    size_t plen = strlen(path);
+    char *tmp = rz_malloc(plen + 16, e);
+    if (!tmp) return RZ_EINTERNAL;
+    snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        rz_fail(e, RZ_EINPUT, "%s: cannot create temporary file %s: %s", path, tmp, strerror(errno));
+        free(tmp);
+        return RZ_EINPUT;
+    }
+    fchmod(fd, 0644); /* mkstemp makes 0600; a model file is for everyone to read */
+    FILE *f = fdopen(fd, "wb");
+    if (!f) {
+        close(fd);
+        unlink(tmp);
+        free(tmp);
+        return rz_fail(e, RZ_EINTERNAL, "%s: fdopen failed", path);
+    }
+    int32_t h[7] = {c->dim, c->hidden_dim, c->n_layers, c->n_heads, c->n_kv_heads,
+                    c->shared_classifier ? c->vocab_size : -c->vocab_size, c->seq_len};
+    int ok = fwrite(h, 4, 7, f) == 7;
+    ok = ok && fwrite(m->tok_embeddings, sizeof(float), (size_t)c->vocab_size * c->dim, f) ==
+                   (size_t)c->vocab_size * c->dim;
+    for (int k = 0; k < N_KINDS && ok; k++)
+        for (int l = 0; l < c->n_layers && ok; l++) {
+            size_t n = layer_tensor_size(c, k);
+            ok = fwrite(layer_tensor(&m->layers[l], k), sizeof(float), n, f) == n;
+        }
+    ok = ok && fwrite(m->norm, sizeof(float), (size_t)c->dim, f) == (size_t)c->dim;
+    ok = ok && write_freq_cis(f, c, 0) && write_freq_cis(f, c, 1);
+    if (!c->shared_classifier)
+        ok = ok && fwrite(m->output, sizeof(float), (size_t)c->vocab_size * c->dim, f) ==
+                       (size_t)c->vocab_size * c->dim;
+    ok = (fflush(f) == 0) && ok;
+    ok = (fclose(f) == 0) && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        int err = errno;
+        unlink(tmp);
+        free(tmp);
+        return rz_fail(e, RZ_EINTERNAL, "%s: write failed: %s", path, strerror(err));
+    }
+    free(tmp);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- state */
+
+struct rz_llama_state {
+    int max_T, max_ctx;
+    float *x;           /* [max_T][dim] residual stream */
+    float *xb;          /* [max_T][dim] normalised input of a block; attention output */
+    float *qkv;         /* [max_T][dim + 2 kv_dim] queries | keys | values */
+    float *h;           /* [max_T][2 hidden] w1 x | w3 x, then silu(w1 x) * w3 x in the left half */
+    float *att;         /* [min(max_T, ATT_BLOCK)][max_ctx] scores of one head, one row block */
+    float *key_cache;   /* [n_layers][max_ctx][kv_dim] */
+    float *value_cache; /* [n_layers][max_ctx][kv_dim] */
+    float *rope_cos;    /* [max_ctx][head_size/2] cos(pos * freq_j) */
+    float *rope_sin;    /* [max_ctx][head_size/2] */
+};
+
+void rz_llama_state_free(rz_llama_state *s)
+{
+    if (!s) return;
+    free(s->x);
+    free(s->xb);
+    free(s->qkv);
+    free(s->h);
+    free(s->att);
+    free(s->key_cache);
+    free(s->value_cache);
+    free(s->rope_cos);
+    free(s->rope_sin);
+    free(s);
+}
+
+/* Zeroed 64-byte aligned array of a*b floats (sizes come from a checked config and
+ * max_ctx <= seq_len, so a*b is far from overflowing). */
+static float *alloc_floats(size_t a, size_t b, rz_err *e)
+{
+    size_t n = round_up(a * b > 0 ? a * b : 1);
+    float *p = aligned_alloc(64, n * sizeof(float));
+    if (!p) {
+        rz_fail(e, RZ_EINTERNAL, "out of memory allocating %zu floats", n);
+        return NULL;
+    }
+    memset(p, 0, n * sizeof(float));
+    return p;
+}
+
+int rz_llama_state_new(const rz_llama *m, int max_T, int max_ctx, rz_llama_state **out, rz_err *e)
+{
+    const rz_llama_config *c = &m->config;
+    *out = NULL;
+    if (max_ctx < 1 || max_ctx > c->seq_len)
+        return rz_fail(e, RZ_EINPUT, "state: max_ctx %d is not in [1, seq_len %d]", max_ctx, c->seq_len);
+    if (max_T < 1 || max_T > max_ctx)
+        return rz_fail(e, RZ_EINPUT, "state: max_T %d is not in [1, max_ctx %d]", max_T, max_ctx);
+    rz_llama_state *s = rz_calloc(1, sizeof *s, e);
+    if (!s) return RZ_EINTERNAL;
+    size_t dim = (size_t)c->dim, hs = dim / (size_t)c->n_heads, kv = hs * (size_t)c->n_kv_heads;
+    size_t T = (size_t)max_T, ctx = (size_t)max_ctx;
+    s->max_T = max_T;
+    s->max_ctx = max_ctx;
+    if (!(s->x = alloc_floats(T, dim, e)) || !(s->xb = alloc_floats(T, dim, e)) ||
+        !(s->qkv = alloc_floats(T, dim + 2 * kv, e)) || !(s->h = alloc_floats(T, 2 * (size_t)c->hidden_dim, e)) ||
+        !(s->att = alloc_floats(T < ATT_BLOCK ? T : ATT_BLOCK, ctx, e)) ||
+        !(s->key_cache = alloc_floats((size_t)c->n_layers * ctx, kv, e)) ||
+        !(s->value_cache = alloc_floats((size_t)c->n_layers * ctx, kv, e)) ||
+        !(s->rope_cos = alloc_floats(ctx, hs / 2, e)) || !(s->rope_sin = alloc_floats(ctx, hs / 2, e))) {
+        rz_llama_state_free(s);
+        return RZ_EINTERNAL;
+    }
+    /* RoPE table. run.c computes freq = 1 / theta^(2j/head_size) and the angles in float
+     * for every token; here they are computed once, in double, then rounded. */
+    for (size_t p = 0; p < ctx; p++)
+        for (size_t j = 0; j < hs / 2; j++) {
+            double freq = pow((double)c->rope_theta, -(double)(2 * j) / (double)hs);
+            s->rope_cos[p * (hs / 2) + j] = (float)cos((double)p * freq);
+            s->rope_sin[p * (hs / 2) + j] = (float)sin((double)p * freq);
+        }
+    *out = s;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- forward pieces */
+
+/* exp(x) in float, vectorisable: exp(x) = 2^n exp(r) with n = round(x / ln 2) and
+ * |r| <= ln2 / 2, exp(r) by its Taylor polynomial to r^6 (relative error < 1.3e-7, about
+ * one ulp). x is clamped to [-87, 88] so 2^n stays a normal float: exp(-87) ~ 1.6e-38
+ * stands in for anything smaller, which in a softmax or a sigmoid is indistinguishable
+ * from 0 next to the terms that matter. */
+static inline float fast_expf(float x)
+{
+    x = x < -87.0f ? -87.0f : x;
+    x = x > 88.0f ? 88.0f : x;
+    /* Adding 1.5 * 2^23 rounds x / ln2 to an integer (ties to even). */
+    float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    /* r = x - n ln2, with ln2 split in two so that n * ln2_hi is exact. */
+    float r = x - n * 0.693145751953125f;
+    r = r - n * 1.42860682030941723e-6f;
+    float p = 1.0f / 720;
+    p = p * r + 1.0f / 120;
+    p = p * r + 1.0f / 24;
+    p = p * r + 1.0f / 6;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    /* 2^n: n + 127 in the exponent field. */
+    int32_t bits = ((int32_t)n + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, 4);
+    return p * scale;
+}
+
+/* out[t] = x[t] / sqrt(mean(x[t]^2) + eps) * w for each of T rows of n. */
+static void rmsnorm(float *restrict out, const float *restrict x, const float *restrict w, int T, int n, float eps)
+{
+    for (int t = 0; t < T; t++) {
+        const float *xt = x + (size_t)t * n;
+        float *ot = out + (size_t)t * n;
+        float ss = 0.0f;
+#pragma omp simd reduction(+ : ss)
+        for (int i = 0; i < n; i++) ss += xt[i] * xt[i];
+        float inv = 1.0f / sqrtf(ss / (float)n + eps);
+        for (int i = 0; i < n; i++) ot[i] = w[i] * (xt[i] * inv);
+    }
+}
+
+/* Rotate the pairs (v[2j], v[2j+1]) of each head of a row by the angle of its position:
+ * the same head_size/2 angles for every head. n is the row width (dim or kv_dim). */
+static void rope_row(float *restrict v, int n, int hs, const float *restrict cs, const float *restrict sn)
+{
+    for (int h0 = 0; h0 < n; h0 += hs) {
+        float *restrict vh = v + h0;
+        for (int j = 0; j < hs / 2; j++) {
+            float a = vh[2 * j], b = vh[2 * j + 1];
+            vh[2 * j] = a * cs[j] - b * sn[j];
+            vh[2 * j + 1] = a * sn[j] + b * cs[j];
+        }
+    }
+}
+
+/* In-place softmax of row[0..n); row[n..width) set to 0 (the masked future). */
+static void softmax_masked(float *restrict row, int n, int width)
+{
+    float mx = row[0];
+#pragma omp simd reduction(max : mx)
+    for (int i = 0; i < n; i++) mx = row[i] > mx ? row[i] : mx;
+    float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+    for (int i = 0; i < n; i++) {
+        float v = fast_expf(row[i] - mx);
+        row[i] = v;
+        sum += v;
+    }
+    float inv = 1.0f / sum;
+    for (int i = 0; i < n; i++) row[i] *= inv;
+    for (int i = n; i < width; i++) row[i] = 0.0f;
+}
+
+/* SwiGLU on T rows of h = [w1 x | w3 x] (each hidden wide): the left half becomes
+ * silu(w1 x) * w3 x, silu(a) = a * sigmoid(a) = a / (1 + exp(-a)). */
+static void swiglu(float *restrict h, int T, int hidden)
+{
+    for (int t = 0; t < T; t++) {
+        float *restrict a = h + (size_t)t * 2 * hidden;
+        const float *restrict b = a + hidden;
+        for (int i = 0; i < hidden; i++) a[i] = a[i] / (1.0f + fast_expf(-a[i])) * b[i];
+    }
+}
+
+/* y[T][n_out] (row stride ldy) = beta y + x[T][n_in] (row stride ldx) . W[n_out][n_in]^T.
+ * One token: a matrix-vector product, which BLAS does without packing. */
+static void linear(float *y, int ldy, const float *x, int ldx, const float *W, int T, int n_in, int n_out, float beta)
+{
+    if (T == 1)
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, n_out, n_in, 1.0f, W, n_in, x, 1, beta, y, 1);
+    else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, n_out, n_in, 1.0f, x, ldx, W, n_in, beta, y, ldy);
+}
+
+/* Causal attention of T query rows (positions pos0..pos0+T-1) for one layer, output into
+ * out[T][dim]. Head h reads kv head h / (n_heads / n_kv_heads). Rows go in blocks of
+ * ATT_BLOCK: the block [t0, t1) needs keys [0, pos0 + t1), so
+ *   S[t1-t0][n] = Q_h[t0..t1) . K_h[0..n)^T / sqrt(head_size)   (sgemm, K = head_size)
+ *   softmax each row t over its own keys [0, pos0 + t], zero the rest of the row
+ *   out_h[t0..t1) = P[t1-t0][n] . V_h[0..n)                        (sgemm, K = n)  */
+static void attention(const rz_llama_config *c, rz_llama_state *s, const float *kc, const float *vc, int T, int pos0,
+                      float *out)
+{
+    int dim = c->dim, hs = dim / c->n_heads, kv_dim = hs * c->n_kv_heads, group = c->n_heads / c->n_kv_heads;
+    int qkv_w = dim + 2 * kv_dim, ctx = s->max_ctx;
+    float scale = 1.0f / sqrtf((float)hs);
+    for (int h = 0; h < c->n_heads; h++) {
+        const float *q = s->qkv + (size_t)h * hs;     /* row stride qkv_w */
+        const float *k = kc + (size_t)(h / group) * hs; /* row stride kv_dim */
+        const float *v = vc + (size_t)(h / group) * hs;
+        for (int t0 = 0; t0 < T; t0 += ATT_BLOCK) {
+            int t1 = t0 + ATT_BLOCK < T ? t0 + ATT_BLOCK : T, rows = t1 - t0, n = pos0 + t1;
+            const float *qb = q + (size_t)t0 * qkv_w;
+            float *ob = out + (size_t)t0 * dim + (size_t)h * hs;
+            if (rows == 1) {
+                cblas_sgemv(CblasRowMajor, CblasNoTrans, n, hs, scale, k, kv_dim, qb, 1, 0.0f, s->att, 1);
+                softmax_masked(s->att, n, n);
+                cblas_sgemv(CblasRowMajor, CblasTrans, n, hs, 1.0f, v, kv_dim, s->att, 1, 0.0f, ob, 1);
+                continue;
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, n, hs, scale, qb, qkv_w, k, kv_dim, 0.0f,
+                        s->att, ctx);
+            for (int r = 0; r < rows; r++) softmax_masked(s->att + (size_t)r * ctx, pos0 + t0 + r + 1, n);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hs, n, 1.0f, s->att, ctx, v, kv_dim, 0.0f,
+                        ob, dim);
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- forward */
+
+int rz_llama_forward(const rz_llama *m, rz_llama_state *s, const int *tokens, int T, int pos0, float *logits)
+{
+    const rz_llama_config *c = &m->config;
+    if (T < 1 || T > s->max_T || pos0 < 0 || pos0 > s->max_ctx - T) return RZ_EINPUT;
+    for (int t = 0; t < T; t++)
+        if (tokens[t] < 0 || tokens[t] >= c->vocab_size) return RZ_EINPUT;
+    int dim = c->dim, hid = c->hidden_dim, hs = dim / c->n_heads, kv_dim = hs * c->n_kv_heads;
+    int qkv_w = dim + 2 * kv_dim;
+    size_t cache_layer = (size_t)s->max_ctx * kv_dim;
+
+    /* x[t] = embedding of tokens[t] */
+    for (int t = 0; t < T; t++)
+        memcpy(s->x + (size_t)t * dim, m->tok_embeddings + (size_t)tokens[t] * dim, (size_t)dim * sizeof(float));
+
+    for (int l = 0; l < c->n_layers; l++) {
+        const rz_llama_layer *L = &m->layers[l];
+        float *kc = s->key_cache + l * cache_layer, *vc = s->value_cache + l * cache_layer;
+
+        /* Attention block: qkv[T][dim + 2 kv_dim] = rmsnorm(x) . [wq; wk; wv]^T */
+        rmsnorm(s->xb, s->x, L->attention_norm, T, dim, c->norm_eps);
+        linear(s->qkv, qkv_w, s->xb, dim, L->wqkv, T, dim, qkv_w, 0.0f);
+        /* RoPE on q and k at their positions, then k and v into the cache rows pos0.. */
+        for (int t = 0; t < T; t++) {
+            float *row = s->qkv + (size_t)t * qkv_w;
+            const float *cs = s->rope_cos + (size_t)(pos0 + t) * (hs / 2);
+            const float *sn = s->rope_sin + (size_t)(pos0 + t) * (hs / 2);
+            rope_row(row, dim, hs, cs, sn);
+            rope_row(row + dim, kv_dim, hs, cs, sn);
+            memcpy(kc + (size_t)(pos0 + t) * kv_dim, row + dim, (size_t)kv_dim * sizeof(float));
+            memcpy(vc + (size_t)(pos0 + t) * kv_dim, row + dim + kv_dim, (size_t)kv_dim * sizeof(float));
+        }
+        attention(c, s, kc, vc, T, pos0, s->xb);
+        /* x += att . wo^T (the residual via beta = 1) */
+        linear(s->x, dim, s->xb, dim, L->wo, T, dim, dim, 1.0f);
+
+        /* Feed-forward block: h = rmsnorm(x) . [w1; w3]^T, silu(h1) * h3, x += . w2^T */
+        rmsnorm(s->xb, s->x, L->ffn_norm, T, dim, c->norm_eps);
+        linear(s->h, 2 * hid, s->xb, dim, L->w13, T, dim, 2 * hid, 0.0f);
+        swiglu(s->h, T, hid);
+        linear(s->x, dim, s->h, 2 * hid, L->w2, T, hid, dim, 1.0f);
+    }
+
+    /* logits[T][vocab] = rmsnorm(x) . output^T */
+    rmsnorm(s->xb, s->x, m->norm, T, dim, c->norm_eps);
+    linear(logits, c->vocab_size, s->xb, dim, m->output, T, dim, c->vocab_size, 0.0f);
+    return 0;
+}
+
+double rz_llama_forward_flops(const rz_llama *m, int T, int pos0)
+{
+    const rz_llama_config *c = &m->config;
+    double dim = c->dim, hid = c->hidden_dim, hs = dim / c->n_heads, kv = hs * c->n_kv_heads;
+    double linears = (dim + 2 * kv) * dim + dim * dim + 2 * hid * dim + hid * dim;
+    double att = 0; /* multiply-adds of one head: Q K^T and P V over the blocks computed */
+    for (int t0 = 0; t0 < T; t0 += ATT_BLOCK) {
+        int t1 = t0 + ATT_BLOCK < T ? t0 + ATT_BLOCK : T;
+        att += 2.0 * (t1 - t0) * (double)(pos0 + t1) * hs;
+    }
+    return 2.0 * (c->n_layers * (T * linears + c->n_heads * att) + (double)T * dim * c->vocab_size);
+}
+
+/* ---------------------------------------------------------------- outputs */
+
+int rz_llama_argmax(const float *logits, int n)
+{
+    int best = 0;
+    for (int i = 1; i < n; i++)
+        if (logits[i] > logits[best]) best = i;
+    return best;
+}
+
+void rz_log_softmax_nll(const float *logits, int T, int vocab, const int *targets, double *nll_out)
+{
+    for (int t = 0; t < T; t++) {
+        const float *row = logits + (size_t)t * vocab;
+        if (targets[t] < 0 || targets[t] >= vocab) {
+            nll_out[t] = NAN;
+            continue;
+        }
+        double mx = row[0];
+        for (int i = 1; i < vocab; i++) mx = row[i] > mx ? row[i] : mx;
+        double sum = 0.0;
+        for (int i = 0; i < vocab; i++) sum += exp((double)row[i] - mx);
+        /* -log p = log sum exp(x - max) - (x_target - max) */
+        nll_out[t] = log(sum) - ((double)row[targets[t]] - mx);
+    }
+}

@@ -1,0 +1,119 @@
+/* llama.h — a Llama-2 architecture transformer in float32, the model of llama2.c.
+ *
+ * What is here: the configuration, the weights (loaded from llama2.c's legacy .bin
+ * checkpoint, saved back, or made at random), a per-call state (scratch + KV cache) and
+ * one forward function that runs T tokens at once. T = 1 is token-by-token decoding;
+ * T > 1 is prefill, where every linear layer is one matrix-matrix product (cblas_sgemm)
+ * over all T tokens, and attention is two sgemms per head and row block.
+ *
+ * Math (as llama2.c run.c): RMSNorm, RoPE on adjacent pairs, grouped-query causal
+ * attention, SwiGLU feed-forward, final RMSNorm, classifier. Matrices are row-major
+ * [out][in] as llama2.c stores them, so y[T][out] = x[T][in] . W^T.
+ */
+#ifndef RZ_LLAMA_H
+#define RZ_LLAMA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rz.h"
+
+typedef struct {
+    int dim;               /* model width */
+    int hidden_dim;        /* feed-forward width */
+    int n_layers;
+    int n_heads;           /* query heads; head_size = dim / n_heads */
+    int n_kv_heads;        /* key/value heads (grouped-query attention), divides n_heads */
+    int vocab_size;
+    int seq_len;           /* longest context the model supports (KV cache bound) */
+    int shared_classifier; /* 1: output.weight is tok_embeddings.weight */
+    float rope_theta;      /* 10000 in llama2.c */
+    float norm_eps;        /* 1e-5 in llama2.c */
+} rz_llama_config;
+
+/* Weights. Each layer's wq|wk|wv is one contiguous [dim + 2 kv_dim][dim] block (wqkv) and
+ * w1|w3 one [2 hidden][dim] block (w13), so the forward does one sgemm for each; wq, wk,
+ * wv, w1, w3 point into those blocks. All arrays live in one allocation (params). */
+typedef struct {
+    float *attention_norm; /* [dim] */
+    float *wqkv;           /* [dim + 2 kv_dim][dim] = wq rows, then wk rows, then wv rows */
+    float *wq;             /* [dim][dim]    = wqkv */
+    float *wk;             /* [kv_dim][dim] = wqkv + dim*dim */
+    float *wv;             /* [kv_dim][dim] = wqkv + (dim + kv_dim)*dim */
+    float *wo;             /* [dim][dim] */
+    float *ffn_norm;       /* [dim] */
+    float *w13;            /* [2 hidden][dim] = w1 rows, then w3 rows */
+    float *w1;             /* [hidden][dim] = w13 */
+    float *w3;             /* [hidden][dim] = w13 + hidden*dim */
+    float *w2;             /* [dim][hidden] */
+} rz_llama_layer;
+
+typedef struct {
+    rz_llama_config config;
+    float *tok_embeddings; /* [vocab][dim] */
+    rz_llama_layer *layers; /* [n_layers] */
+    float *norm;           /* [dim] */
+    float *output;         /* [vocab][dim]; == tok_embeddings when shared_classifier */
+    float *params;         /* the single allocation everything above points into */
+    size_t n_params;       /* floats in params (tensors padded to 64-byte boundaries) */
+    char tensor_name[64];  /* rz_llama_tensor_at's name buffer */
+} rz_llama;
+
+/* Checks a configuration: sizes positive and bounded (at most 2^33 parameters), heads
+ * dividing dim, kv heads dividing heads, even head size, norm_eps > 0, rope_theta > 1. */
+int rz_llama_config_check(const rz_llama_config *c, rz_err *e);
+
+/* Allocates a model with all weights zero (norm weights too), to be filled by name. */
+int rz_llama_alloc(const rz_llama_config *c, rz_llama **out, rz_err *e);
+void rz_llama_free(rz_llama *m);
+
+/* Deterministic random model: linears and embeddings N(0, 0.02^2), norm weights 1, from
+ * a counter-based generator, so the same (config, seed) gives the same weights anywhere. */
+int rz_llama_random(const rz_llama_config *c, uint64_t seed, rz_llama **out, rz_err *e);
+
+/* llama2.c legacy checkpoint (version 0): 7 int32 (dim, hidden_dim, n_layers, n_heads,
+ * n_kv_heads, vocab_size (negative: unshared classifier), seq_len), then float32 arrays:
+ * tok_embeddings, attention norms, wq, wk, wv, wo, ffn norms, w1, w2, w3 (each for all
+ * layers), final norm, freq_cis_real and freq_cis_imag ([seq_len][head_size/2] each,
+ * unused: RoPE is recomputed), then output if unshared. The file size must be exact;
+ * non-finite weights are rejected. rope_theta = 10000, norm_eps = 1e-5. */
+int rz_llama_load_bin(const char *path, rz_llama **out, rz_err *e);
+/* Writes the same format (freq_cis computed as llama2.c's exporter does), through a
+ * temporary file in the same directory renamed into place on success. */
+int rz_llama_save_bin(const rz_llama *m, const char *path, rz_err *e);
+
+/* Named tensors, for serialisers: i in [0, count). Names are llama2.c/Meta's
+ * ("tok_embeddings.weight", "layers.3.attention.wq.weight", "norm.weight", ...);
+ * "output.weight" only when the classifier is not shared. *name points into
+ * m->tensor_name, which the next call overwrites. shape is [rows][cols] (ndim 2) or [n] (ndim 1,
+ * shape[1] = 1). Returns 0, or -1 when i is out of range. */
+int rz_llama_tensor_count(const rz_llama *m);
+int rz_llama_tensor_at(rz_llama *m, int i, const char **name, float **data, int shape[2], int *ndim);
+
+/* Scratch and KV cache for up to max_T tokens per forward call and max_ctx positions
+ * (max_ctx <= seq_len). Everything the forward needs is allocated here. */
+typedef struct rz_llama_state rz_llama_state;
+int rz_llama_state_new(const rz_llama *m, int max_T, int max_ctx, rz_llama_state **out, rz_err *e);
+void rz_llama_state_free(rz_llama_state *s);
+
+/* Runs tokens[0..T) at positions pos0..pos0+T-1: stores their keys and values in the
+ * cache and attends causally to cache positions [0, pos0+T) (positions before pos0 must
+ * have been computed by earlier calls). logits: [T][vocab]. Returns 0, or RZ_EINPUT for
+ * T, pos0 or a token id out of range (nothing is computed then). */
+int rz_llama_forward(const rz_llama *m, rz_llama_state *s, const int *tokens, int T, int pos0,
+                     float *logits);
+
+/* Floating-point operations of one forward call: 2 x the multiply-adds of every matrix
+ * product it computes, the linears and classifier for T tokens and, for attention, the
+ * blocks Q K^T and P V actually computed (the causal triangle rounded up to whole row
+ * blocks of 64 queries; see attention() in llama.c). */
+double rz_llama_forward_flops(const rz_llama *m, int T, int pos0);
+
+/* Index of the largest value (the first one on ties). */
+int rz_llama_argmax(const float *logits, int n);
+
+/* nll_out[t] = -log softmax(logits[t])[targets[t]] for t < T, in double, with the row
+ * maximum subtracted first. A target outside [0, vocab) gives NaN. */
+void rz_log_softmax_nll(const float *logits, int T, int vocab, const int *targets, double *nll_out);
+
+#endif
