@@ -132,7 +132,9 @@ void rz_cli_threads(const rz_cli *c)
         n = (int)(cores > 0 ? cores : 1) / (ranks_here > 0 ? ranks_here : 1);
         if (n < 1) n = 1;
     }
-    openblas_set_num_threads(n);
+    /* OpenBLAS stays single-threaded: its threaded sgemm changes results with the thread
+     * count. Parallelism comes from OpenMP over fixed work splits (tools/core/linalg.h). */
+    openblas_set_num_threads(1);
     omp_set_num_threads(n);
 }
 

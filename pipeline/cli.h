@@ -75,8 +75,8 @@ void rz_cli_die(const rz_cli *c, const rz_err *e) __attribute__((noreturn));
 /* Progress line on stderr at most every ~1 s (always when force), unless --quiet. */
 void rz_cli_progress(rz_cli *c, int force, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-/* Applies --threads to OpenBLAS and OpenMP. Default: all cores, divided among the MPI
- * ranks that share this node. */
+/* Applies --threads to OpenMP (OpenBLAS itself stays single-threaded, see linalg.h).
+ * Default: all cores, divided among the MPI ranks that share this node. */
 void rz_cli_threads(const rz_cli *c);
 
 /* Option value parsers: exit 2 naming the option on a malformed or out-of-range value. */

@@ -16,6 +16,9 @@
  */
 #include "llama.h"
 
+#include "attention.h"
+#include "linalg.h"
+
 #include <cblas.h>
 #include <errno.h>
 #include <math.h>
@@ -24,12 +27,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-/* Rows of queries per attention block: the scores of one head for one block are a
- * [ATT_BLOCK][context] matrix. Smaller blocks waste less of the causal triangle (the
- * diagonal block is computed whole), larger ones make bigger sgemms; 64 wastes ~12% of
- * the attention products at T = 512 and keeps the sgemms efficient. */
-#define ATT_BLOCK 64
 
 /* Tensors start on 64-byte boundaries (16 floats): aligned rows for the BLAS kernels. */
 #define ALIGN_FLOATS 16
@@ -428,11 +425,9 @@ struct rz_llama_state {
     float *xb;          /* [max_T][dim] normalised input of a block; attention output */
     float *qkv;         /* [max_T][dim + 2 kv_dim] queries | keys | values */
     float *h;           /* [max_T][2 hidden] w1 x | w3 x, then silu(w1 x) * w3 x in the left half */
-    float *att;         /* [min(max_T, ATT_BLOCK)][max_ctx] scores of one head, one row block */
-    float *key_cache;   /* [n_layers][max_ctx][kv_dim] */
+    float *key_cache;   /* [n_layers][max_ctx][kv_dim] keys rotated at their position index */
     float *value_cache; /* [n_layers][max_ctx][kv_dim] */
-    float *rope_cos;    /* [max_ctx][head_size/2] cos(pos * freq_j) */
-    float *rope_sin;    /* [max_ctx][head_size/2] */
+    rz_attn *attn;      /* RoPE method + streaming causal attention (attention.h) */
 };
 
 void rz_llama_state_free(rz_llama_state *s)
@@ -442,11 +437,9 @@ void rz_llama_state_free(rz_llama_state *s)
     free(s->xb);
     free(s->qkv);
     free(s->h);
-    free(s->att);
     free(s->key_cache);
     free(s->value_cache);
-    free(s->rope_cos);
-    free(s->rope_sin);
+    rz_attn_free(s->attn);
     free(s);
 }
 
@@ -466,10 +459,20 @@ static float *alloc_floats(size_t a, size_t b, rz_err *e)
 
 int rz_llama_state_new(const rz_llama *m, int max_T, int max_ctx, rz_llama_state **out, rz_err *e)
 {
+    if (max_ctx < 1 || max_ctx > m->config.seq_len)
+        return rz_fail(e, RZ_EINPUT, "state: max_ctx %d is not in [1, seq_len %d]", max_ctx, m->config.seq_len);
+    rz_rope_method plain = rz_rope_default(m->config.rope_theta);
+    return rz_llama_state_new_ext(m, max_T, max_ctx, &plain, out, e);
+}
+
+int rz_llama_state_new_ext(const rz_llama *m, int max_T, int max_ctx, const rz_rope_method *rope,
+                           rz_llama_state **out, rz_err *e)
+{
     const rz_llama_config *c = &m->config;
     *out = NULL;
-    if (max_ctx < 1 || max_ctx > c->seq_len)
-        return rz_fail(e, RZ_EINPUT, "state: max_ctx %d is not in [1, seq_len %d]", max_ctx, c->seq_len);
+    /* the caller chose the method, so contexts past seq_len are its decision */
+    if (max_ctx < 1 || max_ctx > (1 << 24))
+        return rz_fail(e, RZ_EINPUT, "state: max_ctx %d is not in [1, 2^24]", max_ctx);
     if (max_T < 1 || max_T > max_ctx)
         return rz_fail(e, RZ_EINPUT, "state: max_T %d is not in [1, max_ctx %d]", max_T, max_ctx);
     rz_llama_state *s = rz_calloc(1, sizeof *s, e);
@@ -480,21 +483,16 @@ int rz_llama_state_new(const rz_llama *m, int max_T, int max_ctx, rz_llama_state
     s->max_ctx = max_ctx;
     if (!(s->x = alloc_floats(T, dim, e)) || !(s->xb = alloc_floats(T, dim, e)) ||
         !(s->qkv = alloc_floats(T, dim + 2 * kv, e)) || !(s->h = alloc_floats(T, 2 * (size_t)c->hidden_dim, e)) ||
-        !(s->att = alloc_floats(T < ATT_BLOCK ? T : ATT_BLOCK, ctx, e)) ||
         !(s->key_cache = alloc_floats((size_t)c->n_layers * ctx, kv, e)) ||
-        !(s->value_cache = alloc_floats((size_t)c->n_layers * ctx, kv, e)) ||
-        !(s->rope_cos = alloc_floats(ctx, hs / 2, e)) || !(s->rope_sin = alloc_floats(ctx, hs / 2, e))) {
+        !(s->value_cache = alloc_floats((size_t)c->n_layers * ctx, kv, e))) {
         rz_llama_state_free(s);
         return RZ_EINTERNAL;
     }
-    /* RoPE table. run.c computes freq = 1 / theta^(2j/head_size) and the angles in float
-     * for every token; here they are computed once, in double, then rounded. */
-    for (size_t p = 0; p < ctx; p++)
-        for (size_t j = 0; j < hs / 2; j++) {
-            double freq = pow((double)c->rope_theta, -(double)(2 * j) / (double)hs);
-            s->rope_cos[p * (hs / 2) + j] = (float)cos((double)p * freq);
-            s->rope_sin[p * (hs / 2) + j] = (float)sin((double)p * freq);
-        }
+    int rc = rz_attn_new(rope, c->n_heads, c->n_kv_heads, (int)hs, max_ctx, &s->attn, e);
+    if (rc) {
+        rz_llama_state_free(s);
+        return rc;
+    }
     *out = s;
     return 0;
 }
@@ -543,38 +541,6 @@ static void rmsnorm(float *restrict out, const float *restrict x, const float *r
     }
 }
 
-/* Rotate the pairs (v[2j], v[2j+1]) of each head of a row by the angle of its position:
- * the same head_size/2 angles for every head. n is the row width (dim or kv_dim). */
-static void rope_row(float *restrict v, int n, int hs, const float *restrict cs, const float *restrict sn)
-{
-    for (int h0 = 0; h0 < n; h0 += hs) {
-        float *restrict vh = v + h0;
-        for (int j = 0; j < hs / 2; j++) {
-            float a = vh[2 * j], b = vh[2 * j + 1];
-            vh[2 * j] = a * cs[j] - b * sn[j];
-            vh[2 * j + 1] = a * sn[j] + b * cs[j];
-        }
-    }
-}
-
-/* In-place softmax of row[0..n); row[n..width) set to 0 (the masked future). */
-static void softmax_masked(float *restrict row, int n, int width)
-{
-    float mx = row[0];
-#pragma omp simd reduction(max : mx)
-    for (int i = 0; i < n; i++) mx = row[i] > mx ? row[i] : mx;
-    float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-    for (int i = 0; i < n; i++) {
-        float v = fast_expf(row[i] - mx);
-        row[i] = v;
-        sum += v;
-    }
-    float inv = 1.0f / sum;
-    for (int i = 0; i < n; i++) row[i] *= inv;
-    for (int i = n; i < width; i++) row[i] = 0.0f;
-}
-
 /* SwiGLU on T rows of h = [w1 x | w3 x] (each hidden wide): the left half becomes
  * silu(w1 x) * w3 x, silu(a) = a * sigmoid(a) = a / (1 + exp(-a)). */
 static void swiglu(float *restrict h, int T, int hidden)
@@ -586,49 +552,11 @@ static void swiglu(float *restrict h, int T, int hidden)
     }
 }
 
-/* y[T][n_out] (row stride ldy) = beta y + x[T][n_in] (row stride ldx) . W[n_out][n_in]^T.
- * One token: a matrix-vector product, which BLAS does without packing. */
+/* y[T][n_out] (row stride ldy) = beta y + x[T][n_in] (row stride ldx) . W[n_out][n_in]^T,
+ * through rz_matmul_nt: the same result with any number of threads (linalg.h). */
 static void linear(float *y, int ldy, const float *x, int ldx, const float *W, int T, int n_in, int n_out, float beta)
 {
-    if (T == 1)
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, n_out, n_in, 1.0f, W, n_in, x, 1, beta, y, 1);
-    else
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, n_out, n_in, 1.0f, x, ldx, W, n_in, beta, y, ldy);
-}
-
-/* Causal attention of T query rows (positions pos0..pos0+T-1) for one layer, output into
- * out[T][dim]. Head h reads kv head h / (n_heads / n_kv_heads). Rows go in blocks of
- * ATT_BLOCK: the block [t0, t1) needs keys [0, pos0 + t1), so
- *   S[t1-t0][n] = Q_h[t0..t1) . K_h[0..n)^T / sqrt(head_size)   (sgemm, K = head_size)
- *   softmax each row t over its own keys [0, pos0 + t], zero the rest of the row
- *   out_h[t0..t1) = P[t1-t0][n] . V_h[0..n)                        (sgemm, K = n)  */
-static void attention(const rz_llama_config *c, rz_llama_state *s, const float *kc, const float *vc, int T, int pos0,
-                      float *out)
-{
-    int dim = c->dim, hs = dim / c->n_heads, kv_dim = hs * c->n_kv_heads, group = c->n_heads / c->n_kv_heads;
-    int qkv_w = dim + 2 * kv_dim, ctx = s->max_ctx;
-    float scale = 1.0f / sqrtf((float)hs);
-    for (int h = 0; h < c->n_heads; h++) {
-        const float *q = s->qkv + (size_t)h * hs;     /* row stride qkv_w */
-        const float *k = kc + (size_t)(h / group) * hs; /* row stride kv_dim */
-        const float *v = vc + (size_t)(h / group) * hs;
-        for (int t0 = 0; t0 < T; t0 += ATT_BLOCK) {
-            int t1 = t0 + ATT_BLOCK < T ? t0 + ATT_BLOCK : T, rows = t1 - t0, n = pos0 + t1;
-            const float *qb = q + (size_t)t0 * qkv_w;
-            float *ob = out + (size_t)t0 * dim + (size_t)h * hs;
-            if (rows == 1) {
-                cblas_sgemv(CblasRowMajor, CblasNoTrans, n, hs, scale, k, kv_dim, qb, 1, 0.0f, s->att, 1);
-                softmax_masked(s->att, n, n);
-                cblas_sgemv(CblasRowMajor, CblasTrans, n, hs, 1.0f, v, kv_dim, s->att, 1, 0.0f, ob, 1);
-                continue;
-            }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, n, hs, scale, qb, qkv_w, k, kv_dim, 0.0f,
-                        s->att, ctx);
-            for (int r = 0; r < rows; r++) softmax_masked(s->att + (size_t)r * ctx, pos0 + t0 + r + 1, n);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hs, n, 1.0f, s->att, ctx, v, kv_dim, 0.0f,
-                        ob, dim);
-        }
-    }
+    rz_matmul_nt(T, n_out, n_in, x, ldx, W, n_in, y, ldy, beta != 0.0f);
 }
 
 /* ---------------------------------------------------------------- forward */
@@ -654,17 +582,10 @@ int rz_llama_forward(const rz_llama *m, rz_llama_state *s, const int *tokens, in
         /* Attention block: qkv[T][dim + 2 kv_dim] = rmsnorm(x) . [wq; wk; wv]^T */
         rmsnorm(s->xb, s->x, L->attention_norm, T, dim, c->norm_eps);
         linear(s->qkv, qkv_w, s->xb, dim, L->wqkv, T, dim, qkv_w, 0.0f);
-        /* RoPE on q and k at their positions, then k and v into the cache rows pos0.. */
-        for (int t = 0; t < T; t++) {
-            float *row = s->qkv + (size_t)t * qkv_w;
-            const float *cs = s->rope_cos + (size_t)(pos0 + t) * (hs / 2);
-            const float *sn = s->rope_sin + (size_t)(pos0 + t) * (hs / 2);
-            rope_row(row, dim, hs, cs, sn);
-            rope_row(row + dim, kv_dim, hs, cs, sn);
-            memcpy(kc + (size_t)(pos0 + t) * kv_dim, row + dim, (size_t)kv_dim * sizeof(float));
-            memcpy(vc + (size_t)(pos0 + t) * kv_dim, row + dim + kv_dim, (size_t)kv_dim * sizeof(float));
-        }
-        attention(c, s, kc, vc, T, pos0, s->xb);
+        /* k, v into the cache rows pos0.. (k rotated at its position index), then causal
+         * attention of the (un-rotated) queries over cache rows [0, pos0 + T) */
+        rz_attn_store_kv(s->attn, s->qkv + dim, qkv_w, s->qkv + dim + kv_dim, qkv_w, T, pos0, kc, vc);
+        rz_attn_forward(s->attn, s->qkv, qkv_w, T, pos0, kc, vc, s->xb, dim);
         /* x += att . wo^T (the residual via beta = 1) */
         linear(s->x, dim, s->xb, dim, L->wo, T, dim, dim, 1.0f);
 
@@ -686,11 +607,11 @@ double rz_llama_forward_flops(const rz_llama *m, int T, int pos0)
     const rz_llama_config *c = &m->config;
     double dim = c->dim, hid = c->hidden_dim, hs = dim / c->n_heads, kv = hs * c->n_kv_heads;
     double linears = (dim + 2 * kv) * dim + dim * dim + 2 * hid * dim + hid * dim;
-    double att = 0; /* multiply-adds of one head: Q K^T and P V over the blocks computed */
-    for (int t0 = 0; t0 < T; t0 += ATT_BLOCK) {
-        int t1 = t0 + ATT_BLOCK < T ? t0 + ATT_BLOCK : T;
-        att += 2.0 * (t1 - t0) * (double)(pos0 + t1) * hs;
-    }
+    /* attention, per head: the query at position p meets p + 1 keys in Q K^T and as many
+     * values in P V (hs multiply-adds each): the exact causal triangle, not the masked
+     * parts of blocks that attention.c also multiplies, so this is the useful work */
+    double pairs = (double)T * pos0 + (double)T * (T + 1) / 2;
+    double att = 2.0 * pairs * hs;
     return 2.0 * (c->n_layers * (T * linears + c->n_heads * att) + (double)T * dim * c->vocab_size);
 }
 

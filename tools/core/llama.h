@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rope.h"
 #include "rz.h"
 
 typedef struct {
@@ -94,6 +95,11 @@ int rz_llama_tensor_at(rz_llama *m, int i, const char **name, float **data, int 
  * (max_ctx <= seq_len). Everything the forward needs is allocated here. */
 typedef struct rz_llama_state rz_llama_state;
 int rz_llama_state_new(const rz_llama *m, int max_T, int max_ctx, rz_llama_state **out, rz_err *e);
+/* The same with a RoPE context-extension method (rope.h): none (plain RoPE; past seq_len
+ * that is extrapolation), pi, ntk, yarn or dca. max_ctx may exceed seq_len here: the
+ * caller chose the method. rz_llama_state_new (plain RoPE) stops at seq_len. */
+int rz_llama_state_new_ext(const rz_llama *m, int max_T, int max_ctx, const rz_rope_method *rope,
+                           rz_llama_state **out, rz_err *e);
 void rz_llama_state_free(rz_llama_state *s);
 
 /* Runs tokens[0..T) at positions pos0..pos0+T-1: stores their keys and values in the
@@ -104,9 +110,9 @@ int rz_llama_forward(const rz_llama *m, rz_llama_state *s, const int *tokens, in
                      float *logits);
 
 /* Floating-point operations of one forward call: 2 x the multiply-adds of every matrix
- * product it computes, the linears and classifier for T tokens and, for attention, the
- * blocks Q K^T and P V actually computed (the causal triangle rounded up to whole row
- * blocks of 64 queries; see attention() in llama.c). */
+ * product, the linears and classifier for T tokens and, for attention, Q K^T and P V
+ * over the exact causal triangle (the useful work; masked parts of blocks that the
+ * attention also multiplies are not counted). */
 double rz_llama_forward_flops(const rz_llama *m, int T, int pos0);
 
 /* Index of the largest value (the first one on ties). */
