@@ -34,21 +34,31 @@ static const char usage[] =
     "      --bos            begin every window with BOS (id 1)\n"
     "      --skip N         score only positions >= N of each window (llama.cpp: ctx/2)\n"
     "      --max-tokens N   use only the first N tokens of the text\n"
+    "      --rope-ext M     context extension: none (plain RoPE; past the model's context\n"
+    "                       that is extrapolation), pi, ntk, yarn, dca (Dual Chunk Attention)\n"
+    "      --rope-scale F   pi/ntk/yarn: extension factor (e.g. ctx / seq_len)\n"
+    "      --chunk S        dca: chunk size, < seq_len (default 3/4 of it)\n"
+    "      --local W        dca: local window, 1..min(S, seq_len - S) (default the max)\n"
+    "      --by-position B  also report mean NLL in buckets of B positions of the window\n"
+    "                       (CSV after the summary line; \"by_position\" in the report)\n"
     "  -o, --output LOC     write the report record there (same as --report)\n"
     "Report: ppl, nll_mean, stderr (of ppl), nll_stderr, tokens_scored, windows, ctx,\n"
-    "tokens_per_s, seconds.\n"
+    "tokens_per_s, seconds, rope_ext, by_position.\n"
     "Examples:\n"
     "  rz-ppl -m stories260K.bin -z tok512.bin -f tinystories-valid.txt --ctx 512\n"
-    "  mpirun -np 2 rz-ppl -m stories260K.bin -z tok512.bin -f valid.txt --json\n";
+    "  mpirun -np 2 rz-ppl -m stories260K.bin -z tok512.bin -f valid.txt --json\n"
+    "  rz-ppl -m stories260K.bin -z tok512.bin -f long.txt --ctx 4096 --rope-ext dca --by-position 256\n";
 
 enum {
-    OPT_TOKENS = RZ_OPT_TOOL_BASE, OPT_STRIDE, OPT_BOS, OPT_SKIP, OPT_MAX_TOKENS
+    OPT_TOKENS = RZ_OPT_TOOL_BASE, OPT_STRIDE, OPT_BOS, OPT_SKIP, OPT_MAX_TOKENS, OPT_ROPE_EXT,
+    OPT_ROPE_SCALE, OPT_CHUNK, OPT_LOCAL, OPT_BY_POSITION
 };
 
 typedef struct {
     const char *model, *tokenizer, *text, *tokens;
-    int ctx, stride, bos, skip;
+    int ctx, stride, bos, skip, by_position;
     long max_tokens;
+    const char *rope_ext, *rope_scale, *chunk, *local; /* as given, parsed by rz_rope_parse */
 } args;
 
 static void parse(rz_cli *c, args *a, int argc, char **argv)
@@ -64,6 +74,11 @@ static void parse(rz_cli *c, args *a, int argc, char **argv)
         {"bos", no_argument, 0, OPT_BOS},
         {"skip", required_argument, 0, OPT_SKIP},
         {"max-tokens", required_argument, 0, OPT_MAX_TOKENS},
+        {"rope-ext", required_argument, 0, OPT_ROPE_EXT},
+        {"rope-scale", required_argument, 0, OPT_ROPE_SCALE},
+        {"chunk", required_argument, 0, OPT_CHUNK},
+        {"local", required_argument, 0, OPT_LOCAL},
+        {"by-position", required_argument, 0, OPT_BY_POSITION},
         {0, 0, 0, 0}};
     int o;
     while ((o = getopt_long(argc, argv, RZ_CLI_SHORTOPTS "m:z:f:c:", opts, NULL)) != -1) {
@@ -78,6 +93,11 @@ static void parse(rz_cli *c, args *a, int argc, char **argv)
         case OPT_BOS: a->bos = 1; break;
         case OPT_SKIP: a->skip = (int)rz_cli_int(c, "--skip", optarg, 0, 1 << 20); break;
         case OPT_MAX_TOKENS: a->max_tokens = rz_cli_int(c, "--max-tokens", optarg, 1, 1L << 40); break;
+        case OPT_ROPE_EXT: a->rope_ext = optarg; break;
+        case OPT_ROPE_SCALE: a->rope_scale = optarg; break;
+        case OPT_CHUNK: a->chunk = optarg; break;
+        case OPT_LOCAL: a->local = optarg; break;
+        case OPT_BY_POSITION: a->by_position = (int)rz_cli_int(c, "--by-position", optarg, 1, 1 << 20); break;
         default: rz_cli_usage_error(c, "unexpected option");
         }
     }
@@ -135,11 +155,15 @@ int main(int argc, char **argv)
     if (rz_model_load(a.model, &c.stream, &m, &e)) rz_cli_die(&c, &e);
     const rz_llama_config *cfg = &m->config;
     if (!a.ctx) a.ctx = cfg->seq_len;
-    if (a.ctx > cfg->seq_len) {
+    if (a.ctx > cfg->seq_len && !a.rope_ext) {
         rz_fail(&e, RZ_EINPUT, "--ctx %d is longer than the model's context of %d positions, and no "
-                               "context extension method is selected", a.ctx, cfg->seq_len);
+                               "context extension method is selected (--rope-ext)", a.ctx, cfg->seq_len);
         rz_cli_die(&c, &e);
     }
+    rz_rope_method rope;
+    if (rz_rope_parse(a.rope_ext, a.rope_scale, a.chunk, a.local, cfg->seq_len, cfg->rope_theta, &rope, &e) ||
+        rz_rope_check(&rope, cfg->dim / cfg->n_heads, &e))
+        rz_cli_die(&c, &e);
     int *ids;
     size_t n;
     if (load_tokens(&c, &a, m, &ids, &n, &e)) rz_cli_die(&c, &e);
@@ -160,50 +184,77 @@ int main(int argc, char **argv)
     long lo, hi;
     rz_cluster_block(W, rz_cluster_rank(), rz_cluster_size(), &lo, &hi);
     rz_llama_state *st;
-    if (rz_llama_state_new(m, a.ctx, a.ctx, &st, &e)) rz_cli_die(&c, &e);
+    if (rz_llama_state_new_ext(m, a.ctx, a.ctx, &rope, &st, &e)) rz_cli_die(&c, &e);
     float *logits = rz_malloc((size_t)a.ctx * (size_t)cfg->vocab_size * sizeof *logits, &e);
     int *seq = rz_malloc((size_t)a.ctx * sizeof *seq, &e);
     unsigned char *score = rz_malloc((size_t)a.ctx, &e);
     double *nll = rz_malloc((size_t)a.ctx * sizeof *nll, &e);
-    long *idx = rz_malloc((size_t)(hi - lo) * sizeof *idx, &e);
-    double *acc = rz_malloc((size_t)(hi - lo) * 3 * sizeof *acc, &e);
-    double *all = rz_malloc((size_t)W * 3 * sizeof *all, &e);
-    if (!logits || !seq || !score || !nll || !idx || !acc || !all) rz_cli_die(&c, &e);
+    /* per window: sum, sum of squares and count of scored NLLs, then (sum, count) for
+     * each position bucket; gathered in window order and summed on rank 0 */
+    int nb = a.by_position ? (a.ctx + a.by_position - 1) / a.by_position : 0, width = 3 + 2 * nb;
+    long *idx = rz_malloc((size_t)(hi - lo + 1) * sizeof *idx, &e);
+    double *acc = rz_calloc((size_t)(hi - lo + 1) * (size_t)width, sizeof *acc, &e);
+    double *all = rz_malloc((size_t)W * (size_t)width * sizeof *all, &e);
+    double *nll_pos = rz_malloc((size_t)a.ctx * sizeof *nll_pos, &e);
+    if (!logits || !seq || !score || !nll || !idx || !acc || !all || !nll_pos) rz_cli_die(&c, &e);
+    double run_sum = 0, run_count = 0;
 
     double t0 = rz_now();
     for (long k = lo; k < hi; k++) {
         rz_ppl_acc w;
-        if (rz_ppl_eval_window(m, st, &po, ids, k, logits, seq, score, nll, &w, NULL)) {
+        if (rz_ppl_eval_window(m, st, &po, ids, k, logits, seq, score, nll, &w, nll_pos)) {
             rz_fail(&e, RZ_EINTERNAL, "forward failed on window %ld", k);
             rz_cli_die(&c, &e);
         }
+        double *r = acc + (size_t)(k - lo) * (size_t)width;
         idx[k - lo] = k;
-        acc[3 * (k - lo)] = w.sum;
-        acc[3 * (k - lo) + 1] = w.sumsq;
-        acc[3 * (k - lo) + 2] = w.count;
+        r[0] = w.sum;
+        r[1] = w.sumsq;
+        r[2] = w.count;
+        for (int p = 1; p < a.ctx && nb; p++)
+            if (score[p]) {
+                r[3 + 2 * (p / a.by_position)] += nll_pos[p];
+                r[4 + 2 * (p / a.by_position)] += 1;
+            }
+        run_sum += w.sum;
+        run_count += w.count;
         rz_cli_progress(&c, 0, "window %ld/%ld (rank 0), ppl so far %.4f", k - lo + 1, hi - lo,
-                        exp(acc[0] / (acc[2] > 0 ? acc[2] : 1)));
+                        exp(run_sum / (run_count > 0 ? run_count : 1)));
     }
-    if (rz_cluster_gather_items(W, 3, idx, acc, hi - lo, all, &e)) rz_cli_die(&c, &e);
+    if (rz_cluster_gather_items(W, width, idx, acc, hi - lo, all, &e)) rz_cli_die(&c, &e);
     rz_cluster_barrier();
     double secs = rz_now() - t0;
 
     if (rz_cluster_rank() == 0) {
         double sum = 0, sumsq = 0, count = 0;
+        double *bsum = rz_calloc((size_t)nb + 1, sizeof *bsum, &e), *bcnt = rz_calloc((size_t)nb + 1, sizeof *bcnt, &e);
+        if (!bsum || !bcnt) rz_cli_die(&c, &e);
         for (long k = 0; k < W; k++) { /* window order: identical under any rank count */
-            sum += all[3 * k];
-            sumsq += all[3 * k + 1];
-            count += all[3 * k + 2];
+            const double *r = all + (size_t)k * (size_t)width;
+            sum += r[0];
+            sumsq += r[1];
+            count += r[2];
+            for (int b = 0; b < nb; b++) {
+                bsum[b] += r[3 + 2 * b];
+                bcnt[b] += r[4 + 2 * b];
+            }
         }
         double mean = sum / count;
         double var = count > 1 ? (sumsq / count - mean * mean) * count / (count - 1) : 0;
         double nll_se = count > 1 ? sqrt(var > 0 ? var / count : 0) : 0;
         double ppl = exp(mean), ppl_se = ppl * nll_se;
         double tps = (double)W * a.ctx / secs;
-        if (!c.json)
+        if (!c.json) {
             printf("ppl %.4f +/- %.4f  (nll %.6f nats/token, %.0f tokens scored in %ld windows of %d; %.0f tokens/s)\n",
                    ppl, ppl_se, mean, count, W, a.ctx, tps);
-        msgpack_packer *pk = rz_report_begin(&c, 14);
+            if (nb) printf("start,end,tokens,nll_mean,ppl\n");
+            for (int b = 0; b < nb; b++) {
+                int end = (b + 1) * a.by_position < a.ctx ? (b + 1) * a.by_position : a.ctx;
+                double bm = bcnt[b] > 0 ? bsum[b] / bcnt[b] : NAN;
+                printf("%d,%d,%.0f,%.6f,%.4f\n", b * a.by_position, end, bcnt[b], bm, exp(bm));
+            }
+        }
+        msgpack_packer *pk = rz_report_begin(&c, 16);
         rz_rec_f64(pk, "ppl", ppl);
         rz_rec_f64(pk, "nll_mean", mean);
         rz_rec_f64(pk, "stderr", ppl_se);
@@ -218,8 +269,24 @@ int main(int argc, char **argv)
         rz_rec_f64(pk, "seconds", secs);
         rz_rec_str(pk, "model", a.model);
         rz_rec_int(pk, "ranks", rz_cluster_size());
+        rz_rec_str(pk, "rope_ext", rz_rope_method_name(rope.method));
+        rz_rec_key(pk, "by_position");
+        msgpack_pack_array(pk, (size_t)nb);
+        for (int b = 0; b < nb; b++) {
+            int end = (b + 1) * a.by_position < a.ctx ? (b + 1) * a.by_position : a.ctx;
+            double bm = bcnt[b] > 0 ? bsum[b] / bcnt[b] : NAN;
+            msgpack_pack_map(pk, 5);
+            rz_rec_int(pk, "start", b * a.by_position);
+            rz_rec_int(pk, "end", end);
+            rz_rec_int(pk, "tokens", (int64_t)bcnt[b]);
+            rz_rec_f64(pk, "nll_mean", bm);
+            rz_rec_f64(pk, "ppl", exp(bm));
+        }
+        free(bsum);
+        free(bcnt);
         if (rz_report_finish(&c, &e)) rz_cli_die(&c, &e);
     }
+    free(nll_pos);
     free(all);
     free(acc);
     free(idx);
