@@ -12,11 +12,14 @@
  * For comparison it also times T = 1 decoding (matrix-vector, bound by memory bandwidth).
  *
  * usage: bench_prefill [T [runs]]
+ *        bench_prefill --flops T   FLOPs of one forward of T tokens (for bench/run.sh)
+ *        bench_prefill --peak      the sgemm peak alone, GFLOP/s
  */
 #include <cblas.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "linalg.h"
 #include "llama.h"
@@ -35,8 +38,37 @@ static double sgemm_seconds(const float *a, const float *b, float *c, int n)
     return t;
 }
 
+static double peak_gflops(int n, int runs)
+{
+    float *a = malloc(sizeof(float) * n * n), *b = malloc(sizeof(float) * n * n), *cc = malloc(sizeof(float) * n * n);
+    if (!a || !b || !cc) exit(1);
+    for (long i = 0; i < (long)n * n; i++) {
+        a[i] = (float)(i % 13) * 0.01f;
+        b[i] = (float)(i % 7) * 0.01f;
+    }
+    double best = 1e30;
+    for (int r = 0; r < runs + 1; r++) {
+        double t = sgemm_seconds(a, b, cc, n);
+        if (r > 0 && t < best) best = t;
+    }
+    free(a), free(b), free(cc);
+    return 2.0 * n * n * (double)n / best / 1e9;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "--peak") == 0) {
+        rz_linalg_threads(0);
+        printf("%.1f\n", peak_gflops(2048, 5));
+        return 0;
+    }
+    if (argc > 2 && strcmp(argv[1], "--flops") == 0) {
+        rz_llama_config c = {768, 2048, 12, 12, 12, 32000, 1024, 1, 10000.0f, 1e-5f};
+        rz_llama m = {0};
+        m.config = c;
+        printf("%.6g\n", rz_llama_forward_flops(&m, atoi(argv[2]), 0));
+        return 0;
+    }
     int T = argc > 1 ? atoi(argv[1]) : 512, runs = argc > 2 ? atoi(argv[2]) : 5;
     rz_llama_config c = {768, 2048, 12, 12, 12, 32000, 1024, 1, 10000.0f, 1e-5f};
     rz_err e = {0};

@@ -18,6 +18,7 @@
 
 #include "attention.h"
 #include "linalg.h"
+#include "stream.h"
 
 #include <cblas.h>
 #include <errno.h>
@@ -372,24 +373,10 @@ static int write_freq_cis(FILE *f, const rz_llama_config *c, int imag)
 int rz_llama_save_bin(const rz_llama *m, const char *path, rz_err *e)
 {
     const rz_llama_config *c = &m->config;
-    size_t plen = strlen(path);
-    char *tmp = rz_malloc(plen + 16, e);
-    if (!tmp) return RZ_EINTERNAL;
-    snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        rz_fail(e, RZ_EINPUT, "%s: cannot create temporary file %s: %s", path, tmp, strerror(errno));
-        free(tmp);
-        return RZ_EINPUT;
-    }
-    fchmod(fd, 0644); /* mkstemp makes 0600; a model file is for everyone to read */
-    FILE *f = fdopen(fd, "wb");
-    if (!f) {
-        close(fd);
-        unlink(tmp);
-        free(tmp);
-        return rz_fail(e, RZ_EINTERNAL, "%s: fdopen failed", path);
-    }
+    rz_outfile out; /* a temporary beside path, renamed into place when complete */
+    int rc = rz_outfile_open(&out, path, e);
+    if (rc) return rc;
+    FILE *f = out.f;
     int32_t h[7] = {c->dim, c->hidden_dim, c->n_layers, c->n_heads, c->n_kv_heads,
                     c->shared_classifier ? c->vocab_size : -c->vocab_size, c->seq_len};
     int ok = fwrite(h, 4, 7, f) == 7;
@@ -405,16 +392,11 @@ int rz_llama_save_bin(const rz_llama *m, const char *path, rz_err *e)
     if (!c->shared_classifier)
         ok = ok && fwrite(m->output, sizeof(float), (size_t)c->vocab_size * c->dim, f) ==
                        (size_t)c->vocab_size * c->dim;
-    ok = (fflush(f) == 0) && ok;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        int err = errno;
-        unlink(tmp);
-        free(tmp);
-        return rz_fail(e, RZ_EINTERNAL, "%s: write failed: %s", path, strerror(err));
+    if (!ok) {
+        rz_outfile_abort(&out);
+        return rz_fail(e, RZ_EINTERNAL, "%s: write failed: %s", path, strerror(errno));
     }
-    free(tmp);
-    return 0;
+    return rz_outfile_commit(&out, e);
 }
 
 /* ---------------------------------------------------------------- state */
@@ -428,7 +410,15 @@ struct rz_llama_state {
     float *key_cache;   /* [n_layers][max_ctx][kv_dim] keys rotated at their position index */
     float *value_cache; /* [n_layers][max_ctx][kv_dim] */
     rz_attn *attn;      /* RoPE method + streaming causal attention (attention.h) */
+    rz_llama_tap tap;   /* calibration hook (rz_llama_set_tap), NULL normally */
+    void *tap_ctx;
 };
+
+void rz_llama_set_tap(rz_llama_state *s, rz_llama_tap tap, void *ctx)
+{
+    s->tap = tap;
+    s->tap_ctx = ctx;
+}
 
 void rz_llama_state_free(rz_llama_state *s)
 {
@@ -581,18 +571,22 @@ int rz_llama_forward(const rz_llama *m, rz_llama_state *s, const int *tokens, in
 
         /* Attention block: qkv[T][dim + 2 kv_dim] = rmsnorm(x) . [wq; wk; wv]^T */
         rmsnorm(s->xb, s->x, L->attention_norm, T, dim, c->norm_eps);
+        if (s->tap) s->tap(s->tap_ctx, l, RZ_TAP_ATTN_IN, s->xb, T, dim, dim);
         linear(s->qkv, qkv_w, s->xb, dim, L->wqkv, T, dim, qkv_w, 0.0f);
         /* k, v into the cache rows pos0.. (k rotated at its position index), then causal
          * attention of the (un-rotated) queries over cache rows [0, pos0 + T) */
         rz_attn_store_kv(s->attn, s->qkv + dim, qkv_w, s->qkv + dim + kv_dim, qkv_w, T, pos0, kc, vc);
         rz_attn_forward(s->attn, s->qkv, qkv_w, T, pos0, kc, vc, s->xb, dim);
         /* x += att . wo^T (the residual via beta = 1) */
+        if (s->tap) s->tap(s->tap_ctx, l, RZ_TAP_ATTN_OUT, s->xb, T, dim, dim);
         linear(s->x, dim, s->xb, dim, L->wo, T, dim, dim, 1.0f);
 
         /* Feed-forward block: h = rmsnorm(x) . [w1; w3]^T, silu(h1) * h3, x += . w2^T */
         rmsnorm(s->xb, s->x, L->ffn_norm, T, dim, c->norm_eps);
+        if (s->tap) s->tap(s->tap_ctx, l, RZ_TAP_MLP_IN, s->xb, T, dim, dim);
         linear(s->h, 2 * hid, s->xb, dim, L->w13, T, dim, 2 * hid, 0.0f);
         swiglu(s->h, T, hid);
+        if (s->tap) s->tap(s->tap_ctx, l, RZ_TAP_MLP_DOWN, s->h, T, hid, 2 * hid);
         linear(s->x, dim, s->h, 2 * hid, L->w2, T, hid, dim, 1.0f);
     }
 
@@ -627,17 +621,23 @@ int rz_llama_argmax(const float *logits, int n)
 
 void rz_log_softmax_nll(const float *logits, int T, int vocab, const int *targets, double *nll_out)
 {
+    /* Rows are independent: OpenMP over rows, each row the same computation whatever the
+     * thread count. exp in float (fast_expf, ~1 ulp) vectorises; the sum of up to 32000
+     * terms is accumulated in double, so the log-sum-exp is good to ~1e-7 relative. */
+#pragma omp parallel for schedule(static) if (T > 1)
     for (int t = 0; t < T; t++) {
         const float *row = logits + (size_t)t * vocab;
         if (targets[t] < 0 || targets[t] >= vocab) {
             nll_out[t] = NAN;
             continue;
         }
-        double mx = row[0];
-        for (int i = 1; i < vocab; i++) mx = row[i] > mx ? row[i] : mx;
+        float mx = row[0];
+#pragma omp simd reduction(max : mx)
+        for (int i = 0; i < vocab; i++) mx = row[i] > mx ? row[i] : mx;
         double sum = 0.0;
-        for (int i = 0; i < vocab; i++) sum += exp((double)row[i] - mx);
+#pragma omp simd reduction(+ : sum)
+        for (int i = 0; i < vocab; i++) sum += (double)fast_expf(row[i] - mx);
         /* -log p = log sum exp(x - max) - (x_target - max) */
-        nll_out[t] = log(sum) - ((double)row[targets[t]] - mx);
+        nll_out[t] = log(sum) - ((double)row[targets[t]] - (double)mx);
     }
 }

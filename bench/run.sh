@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# bench/run.sh BUILD — every benchmark, printing figures and ratios (never pass/fail).
+# Results on the 2-core reference machine are in bench/README.md. Needs RIZZ_DATA for
+# the end-to-end perplexity run (the Llama-2 tokenizer.bin and the TinyStories text).
+set -uo pipefail
+B=${1:-build/release}
+D=${RIZZ_DATA:-../shared/data}
+W=${RZ_BENCH_DIR:-build/bench}; mkdir -p "$W"
+echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+echo "   load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+echo; echo "== prefill: rz_llama_forward, stories110M shape, T = 512 and 1024"
+for T in 512 1024; do "$B/bench/bench_prefill" $T 5; done
+
+echo; echo "== rz-ppl end to end (load, tokenise, forward, log-softmax), stories110M-shaped random model"
+if [ ! -s "$W/s110m.rzm" ]; then
+  bin/rz-convert -q --random --dim 768 --layers 12 --heads 12 --hidden 2048 --vocab 32000 \
+    --seq-len 1024 --seed 7 -o "$W/s110m.rzm"
+fi
+if [ -r "$D/tokenizer.bin" ] && [ -r "$D/tinystories-valid.txt" ]; then
+  for ctx in 512 1024; do
+    # windows x flops per window (rz_llama_forward_flops via bench_prefill --flops)
+    json=$(bin/rz-ppl -q -m "$W/s110m.rzm" -z "$D/tokenizer.bin" -f "$D/tinystories-valid.txt" \
+             --ctx $ctx --max-tokens $((ctx * 8)) --json)
+    tps=$(echo "$json" | grep -o '"tokens_per_s":[0-9.e+]*' | cut -d: -f2)
+    fpw=$("$B/bench/bench_prefill" --flops $ctx)
+    peak=$("$B/bench/bench_prefill" --peak)
+    awk -v c=$ctx -v tps="$tps" -v f="$fpw" -v p="$peak" 'BEGIN{
+      g = tps / c * f / 1e9;
+      printf "  ctx %4d: %6.0f tokens/s  %6.1f GFLOP/s  sgemm peak %6.1f GFLOP/s  ratio %5.1f%%\n", c, tps, g, p, 100 * g / p }'
+  done
+else
+  echo "  (skipped: $D/tokenizer.bin or tinystories-valid.txt not found)"
+fi
+
+for b in bench_attention bench_quant bench_lowrank bench_finetune bench_agent; do
+  if [ -x "$B/bench/$b" ]; then echo; echo "== $b"; "$B/bench/$b"; fi
+done
+for s in bench/*.sh; do
+  [ "$s" = bench/run.sh ] && continue
+  echo; echo "== $s"; bash "$s" "$B"
+done
