@@ -29,6 +29,16 @@ if [ -r "$D/tokenizer.bin" ] && [ -r "$D/tinystories-valid.txt" ]; then
       g = tps / c * f / 1e9;
       printf "  ctx %4d: %6.0f tokens/s  %6.1f GFLOP/s  sgemm peak %6.1f GFLOP/s  ratio %5.1f%%\n", c, tps, g, p, 100 * g / p }'
   done
+  echo; echo "== long context: rz-ppl with DCA at 4096 vs plain attention at 512 (same model)"
+  for run in "512 none" "4096 dca" "4096 none"; do
+    set -- $run
+    json=$(bin/rz-ppl -q -m "$W/s110m.rzm" -z "$D/tokenizer.bin" -f "$D/tinystories-valid.txt" \
+             --ctx $1 --rope-ext $2 --max-tokens $(( $1 > 2048 ? 2 * $1 : 8 * $1 )) --json)
+    echo "$json" | awk -v c=$1 -v m=$2 '{
+      match($0, /"tokens_per_s":[0-9.e+]*/); t = substr($0, RSTART + 15, RLENGTH - 15);
+      match($0, /"max_rss_mb":[0-9.e+]*/); r = substr($0, RSTART + 13, RLENGTH - 13);
+      printf "  ctx %4d %-4s: %6.0f tokens/s, peak memory %5.0f MB\n", c, m, t, r }'
+  done
 else
   echo "  (skipped: $D/tokenizer.bin or tinystories-valid.txt not found)"
 fi

@@ -592,8 +592,14 @@ int rz_llama_forward(const rz_llama *m, rz_llama_state *s, const int *tokens, in
 
     /* logits[T][vocab] = rmsnorm(x) . output^T */
     rmsnorm(s->xb, s->x, m->norm, T, dim, c->norm_eps);
-    linear(logits, c->vocab_size, s->xb, dim, m->output, T, dim, c->vocab_size, 0.0f);
+    if (logits) linear(logits, c->vocab_size, s->xb, dim, m->output, T, dim, c->vocab_size, 0.0f);
     return 0;
+}
+
+void rz_llama_logits(const rz_llama *m, const rz_llama_state *s, int t0, int n, float *logits)
+{
+    const rz_llama_config *c = &m->config;
+    linear(logits, c->vocab_size, s->xb + (size_t)t0 * c->dim, c->dim, m->output, n, c->dim, c->vocab_size, 0.0f);
 }
 
 double rz_llama_forward_flops(const rz_llama *m, int T, int pos0)

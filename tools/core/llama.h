@@ -102,12 +102,26 @@ int rz_llama_state_new_ext(const rz_llama *m, int max_T, int max_ctx, const rz_r
                            rz_llama_state **out, rz_err *e);
 void rz_llama_state_free(rz_llama_state *s);
 
+/* Calibration tap: when set, rz_llama_forward calls tap(ctx, layer, which, x, T, n, ld)
+ * with the input x[T][n] (row stride ld) of each layer's four linear groups just before
+ * their product: RZ_TAP_ATTN_IN (rmsnorm(x), input of wq, wk, wv), RZ_TAP_ATTN_OUT
+ * (attention output, input of wo), RZ_TAP_MLP_IN (input of w1, w3), RZ_TAP_MLP_DOWN
+ * (silu(w1 x) * w3 x, input of w2). The forward's math is unchanged; NULL removes it. */
+enum { RZ_TAP_ATTN_IN = 0, RZ_TAP_ATTN_OUT, RZ_TAP_MLP_IN, RZ_TAP_MLP_DOWN, RZ_TAP_GROUPS };
+typedef void (*rz_llama_tap)(void *ctx, int layer, int which, const float *x, int T, int n, int ld);
+void rz_llama_set_tap(rz_llama_state *s, rz_llama_tap tap, void *ctx);
+
 /* Runs tokens[0..T) at positions pos0..pos0+T-1: stores their keys and values in the
  * cache and attends causally to cache positions [0, pos0+T) (positions before pos0 must
- * have been computed by earlier calls). logits: [T][vocab]. Returns 0, or RZ_EINPUT for
+ * have been computed by earlier calls). logits: [T][vocab] (or NULL: see rz_llama_logits). Returns 0, or RZ_EINPUT for
  * T, pos0 or a token id out of range (nothing is computed then). */
 int rz_llama_forward(const rz_llama *m, rz_llama_state *s, const int *tokens, int T, int pos0,
                      float *logits);
+
+/* With logits == NULL, rz_llama_forward stops before the classifier and keeps the final
+ * normalised hidden states; this computes logits[n][vocab] for rows [t0, t0+n) of that
+ * call, so long windows need not hold T x vocab logits at once. */
+void rz_llama_logits(const rz_llama *m, const rz_llama_state *s, int t0, int n, float *logits);
 
 /* Floating-point operations of one forward call: 2 x the multiply-adds of every matrix
  * product, the linears and classifier for T tokens and, for attention, Q K^T and P V

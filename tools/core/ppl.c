@@ -31,10 +31,14 @@ int rz_ppl_eval_window(const rz_llama *m, rz_llama_state *st, const rz_ppl_opts 
 {
     int ctx = o->ctx, V = m->config.vocab_size;
     rz_ppl_window(o, text, k, seq, score);
-    int rc = rz_llama_forward(m, st, seq, ctx, 0, logits);
+    int rc = rz_llama_forward(m, st, seq, ctx, 0, NULL);
     if (rc) return rc;
-    /* logits row p-1 predicts seq[p] */
-    rz_log_softmax_nll(logits, ctx - 1, V, seq + 1, nll_tmp);
+    /* logits row p-1 predicts seq[p]; rows ctx-1 has no target */
+    for (int t0 = 0; t0 < ctx - 1; t0 += RZ_PPL_LOGIT_ROWS) {
+        int n = ctx - 1 - t0 < RZ_PPL_LOGIT_ROWS ? ctx - 1 - t0 : RZ_PPL_LOGIT_ROWS;
+        rz_llama_logits(m, st, t0, n, logits);
+        rz_log_softmax_nll(logits, n, V, seq + 1 + t0, nll_tmp + t0);
+    }
     memset(acc, 0, sizeof *acc);
     if (nll_pos) nll_pos[0] = 0;
     for (int p = 1; p < ctx; p++) {

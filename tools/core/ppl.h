@@ -35,7 +35,9 @@ typedef struct {
 } rz_ppl_acc;
 
 /* Runs window k through the model: nll_pos[p] (may be NULL) receives the NLL of
- * position p (0 where unscored). logits must hold ctx*vocab floats. */
+ * position p (0 where unscored). logits must hold RZ_PPL_LOGIT_ROWS * vocab floats: the
+ * classifier runs over slices of that many rows, so memory does not grow with ctx. */
+#define RZ_PPL_LOGIT_ROWS 256
 int rz_ppl_eval_window(const rz_llama *m, rz_llama_state *st, const rz_ppl_opts *o, const int *text,
                        long k, float *logits, int *seq, unsigned char *score, double *nll_tmp,
                        rz_ppl_acc *acc, double *nll_pos);

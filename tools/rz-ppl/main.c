@@ -14,6 +14,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "cli.h"
 #include "cluster.h"
@@ -43,7 +44,7 @@ static const char usage[] =
     "                       (CSV after the summary line; \"by_position\" in the report)\n"
     "  -o, --output LOC     write the report record there (same as --report)\n"
     "Report: ppl, nll_mean, stderr (of ppl), nll_stderr, tokens_scored, windows, ctx,\n"
-    "tokens_per_s, seconds, rope_ext, by_position.\n"
+    "tokens_per_s, seconds, rope_ext, by_position, max_rss_mb (peak memory of rank 0).\n"
     "Examples:\n"
     "  rz-ppl -m stories260K.bin -z tok512.bin -f tinystories-valid.txt --ctx 512\n"
     "  mpirun -np 2 rz-ppl -m stories260K.bin -z tok512.bin -f valid.txt --json\n"
@@ -185,7 +186,7 @@ int main(int argc, char **argv)
     rz_cluster_block(W, rz_cluster_rank(), rz_cluster_size(), &lo, &hi);
     rz_llama_state *st;
     if (rz_llama_state_new_ext(m, a.ctx, a.ctx, &rope, &st, &e)) rz_cli_die(&c, &e);
-    float *logits = rz_malloc((size_t)a.ctx * (size_t)cfg->vocab_size * sizeof *logits, &e);
+    float *logits = rz_malloc((size_t)RZ_PPL_LOGIT_ROWS * (size_t)cfg->vocab_size * sizeof *logits, &e);
     int *seq = rz_malloc((size_t)a.ctx * sizeof *seq, &e);
     unsigned char *score = rz_malloc((size_t)a.ctx, &e);
     double *nll = rz_malloc((size_t)a.ctx * sizeof *nll, &e);
@@ -254,7 +255,9 @@ int main(int argc, char **argv)
                 printf("%d,%d,%.0f,%.6f,%.4f\n", b * a.by_position, end, bcnt[b], bm, exp(bm));
             }
         }
-        msgpack_packer *pk = rz_report_begin(&c, 16);
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        msgpack_packer *pk = rz_report_begin(&c, 17);
         rz_rec_f64(pk, "ppl", ppl);
         rz_rec_f64(pk, "nll_mean", mean);
         rz_rec_f64(pk, "stderr", ppl_se);
@@ -270,6 +273,7 @@ int main(int argc, char **argv)
         rz_rec_str(pk, "model", a.model);
         rz_rec_int(pk, "ranks", rz_cluster_size());
         rz_rec_str(pk, "rope_ext", rz_rope_method_name(rope.method));
+        rz_rec_f64(pk, "max_rss_mb", (double)ru.ru_maxrss / 1024.0); /* rank 0's peak */
         rz_rec_key(pk, "by_position");
         msgpack_pack_array(pk, (size_t)nb);
         for (int b = 0; b < nb; b++) {
