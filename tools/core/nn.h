@@ -1,0 +1,122 @@
+/* nn.h — a small multi-layer perceptron core for rizz's RL agents.
+ *
+ * Design: an MLP is a stack of layers, each  y = act(LN(x Wᵀ + b)), with the layer norm
+ * (LN, learned gain/bias) and the activation (none, relu, tanh) chosen per layer. All
+ * parameters of a network live in ONE flat float array (and its gradient in another of
+ * the same length), so Adam, target-network averaging, checkpointing and gradient
+ * checks are loops over a single vector. Activations are batch-major: a mini-batch of n
+ * inputs is an n × in row-major matrix, and every matrix product goes through
+ * cblas_sgemm.
+ *
+ * The forward pass of one network can be taken several times in one training step
+ * (F on (s,z) and on (s',z), B on s' and on other states), so the activations saved for
+ * backward live in a separate nn_tape owned by the caller: nn_forward fills a tape,
+ * nn_backward reads it and ACCUMULATES parameter gradients into net->grad (zero them
+ * with nn_zero_grad once per step).
+ *
+ * Random numbers come from nn_rng (xoshiro256**), a 32-byte state that checkpoints
+ * save, so training resumes bit-exactly.
+ */
+#ifndef RZ_NN_H
+#define RZ_NN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rz.h"
+
+#define NN_MAX_LAYERS 8
+
+typedef enum { NN_ACT_NONE = 0, NN_ACT_RELU = 1, NN_ACT_TANH = 2 } nn_act;
+
+/* ---- random numbers -------------------------------------------------------------- */
+typedef struct {
+    uint64_t s[4];
+} nn_rng;
+
+void nn_rng_seed(nn_rng *r, uint64_t seed); /* splitmix64 expansion of the seed */
+uint64_t nn_rng_u64(nn_rng *r);
+double nn_rng_uniform(nn_rng *r);            /* [0, 1) with 53 random bits */
+double nn_rng_normal(nn_rng *r);             /* N(0,1), Box–Muller (no cached value) */
+int nn_rng_int(nn_rng *r, int n);            /* uniform in [0, n), n >= 1 */
+
+/* ---- the network ------------------------------------------------------------------ */
+typedef struct {
+    int in, out;   /* W is out × in (row-major), b has out entries */
+    int ln;        /* 1: layer norm over the out features (gain g, bias beta) */
+    nn_act act;
+    size_t off_W, off_b, off_g, off_beta; /* offsets into param / grad */
+} nn_layer;
+
+typedef struct {
+    int n_layers;
+    nn_layer L[NN_MAX_LAYERS];
+    size_t n_params;
+    float *param; /* n_params */
+    float *grad;  /* n_params, accumulated by nn_backward */
+} nn_mlp;
+
+/* Describes a network: sizes[0] inputs, sizes[n_layers] outputs; ln[i] and act[i] for
+ * layer i (0-based). */
+typedef struct {
+    int n_layers;
+    int sizes[NN_MAX_LAYERS + 1];
+    int ln[NN_MAX_LAYERS];
+    nn_act act[NN_MAX_LAYERS];
+} nn_spec;
+
+/* Allocates and initialises: W, b ~ U(−1/√in, 1/√in) (PyTorch's nn.Linear default),
+ * LN gain 1 and bias 0. */
+int nn_init(nn_mlp *net, const nn_spec *spec, nn_rng *rng, rz_err *e);
+void nn_free(nn_mlp *net);
+void nn_zero_grad(nn_mlp *net);
+/* dst ← src (same spec). */
+void nn_copy_params(nn_mlp *dst, const nn_mlp *src);
+/* Polyak averaging of target networks: dst ← (1−tau)·dst + tau·src. */
+void nn_soft_update(nn_mlp *dst, const nn_mlp *src, float tau);
+
+/* ---- forward / backward ------------------------------------------------------------ */
+/* Saved activations for one forward pass of up to cap rows. For layer l with n rows:
+ *   x[l]    n × in    its input (x[0] is a copy of the network input)
+ *   h[l]    n × out   x Wᵀ + b (pre-norm)
+ *   xhat[l] n × out   normalised h (LN layers only), rstd[l] n reciprocal std
+ *   y[l]    n × out   output after LN and activation (= x[l+1]) */
+typedef struct {
+    int cap, n;
+    float *x[NN_MAX_LAYERS + 1];
+    float *h[NN_MAX_LAYERS];
+    float *xhat[NN_MAX_LAYERS];
+    float *rstd[NN_MAX_LAYERS];
+    float *dbuf[2]; /* backward scratch, cap × max width each */
+} nn_tape;
+
+int nn_tape_init(nn_tape *t, const nn_mlp *net, int cap, rz_err *e);
+void nn_tape_free(nn_tape *t);
+
+/* Forward pass of n rows of X (n × in); returns the output (n × out) inside the tape. */
+const float *nn_forward(const nn_mlp *net, nn_tape *t, const float *X, int n);
+/* Backward through the last forward on tape t: dY is n × out (dL/dY). Adds dL/dθ to
+ * net->grad; writes dL/dX (n × in) to dX unless dX is NULL. */
+void nn_backward(nn_mlp *net, nn_tape *t, const float *dY, float *dX);
+
+/* ---- Adam (Kingma & Ba), with bias correction ---------------------------------------- */
+typedef struct {
+    size_t n;
+    float *m, *v;
+    int64_t t; /* steps taken */
+    float lr, beta1, beta2, eps;
+} nn_adam;
+
+int nn_adam_init(nn_adam *a, size_t n, float lr, rz_err *e);
+void nn_adam_free(nn_adam *a);
+/* θ ← θ − lr·m̂/(√v̂ + eps) with m̂ = m/(1−β1ᵗ), v̂ = v/(1−β2ᵗ). */
+void nn_adam_step(nn_adam *a, float *param, const float *grad);
+
+/* ---- small helpers --------------------------------------------------------------------- */
+/* C (m × n) = alpha · op(A) · op(B) + beta · C, row-major, through cblas_sgemm. */
+void nn_gemm(int transA, int transB, int m, int n, int k, float alpha, const float *A,
+             const float *B, float beta, float *C);
+/* Scales row v (length d) to Euclidean norm r (leaves a zero vector unchanged). */
+void nn_project_sphere(float *v, int d, float r);
+
+#endif
