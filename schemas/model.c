@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "qlayer.h"
+
 void rz_model_config_pack(msgpack_packer *pk, const rz_llama_config *c)
 {
     rz_rec_begin(pk, "model", RZ_MODEL_VERSION, 11);
@@ -149,13 +151,26 @@ static int load_rzm(const char *loc, const rz_stream_opts *o, rz_llama **out, rz
     for (;;) {
         if ((rc = rz_reader_next(r, &rec, &ctx, e))) goto done;
         if (!rec) break;
-        if (strcmp(ctx.type, "tensor") != 0) {
+        int is_q = strcmp(ctx.type, "qlayer") == 0;
+        if (!is_q && strcmp(ctx.type, "tensor") != 0) {
             rc = rz_fail(e, RZ_EINPUT, "%s: record %ld: unexpected record type \"%s\" in a model stream",
                          loc, ctx.index, ctx.type);
             goto done;
         }
+        /* a quantised linear (rz-pack): decoded to the same dense tensor (qlayer.h) */
         rz_tensor_view t;
-        if ((rc = rz_tensor_decode(rec, &ctx, &t, e))) goto done;
+        rz_qlayer_view ql;
+        if (is_q) {
+            if ((rc = rz_qlayer_decode(rec, &ctx, &ql, e))) goto done;
+            memset(&t, 0, sizeof t);
+            memcpy(t.name, ql.name, sizeof t.name);
+            t.ndim = 2;
+            t.shape[0] = ql.rows;
+            t.shape[1] = ql.cols;
+            t.count = (int64_t)ql.rows * ql.cols;
+        } else if ((rc = rz_tensor_decode(rec, &ctx, &t, e))) {
+            goto done;
+        }
         int found = -1, shape[2], ndim = 0;
         float *data = NULL;
         for (int i = 0; i < nt && found < 0; i++) {
@@ -179,7 +194,11 @@ static int load_rzm(const char *loc, const rz_stream_opts *o, rz_llama **out, rz
             rc = rz_rec_fail(e, &ctx, "shape", "tensor '%s' has the wrong shape (expected %s)", t.name, want);
             goto done;
         }
-        if ((rc = rz_tensor_to_f32(&t, data, &ctx, e))) goto done;
+        if (is_q) {
+            if ((rc = rz_qlayer_dequant(&ql, data, e))) goto done;
+        } else if ((rc = rz_tensor_to_f32(&t, data, &ctx, e))) {
+            goto done;
+        }
         for (int64_t k = 0; k < t.count; k++)
             if (!isfinite(data[k])) {
                 rc = rz_rec_fail(e, &ctx, "data", "tensor '%s' holds a non-finite value at %lld",

@@ -6,6 +6,10 @@
  * converted to f32 on load. Loading checks that every expected tensor is present once,
  * with the expected shape, and nothing else.
  *
+ * A packed model (rz-pack) holds "qlayer" records (schemas/quant.md) in place of some
+ * linear-layer tensors; rz_model_load decodes each into the dense float32 weights
+ * (codes → grid or codebook values, incoherence undone; tools/core/qlayer.h).
+ *
  * rz_model_load opens either format: a llama2.c .bin checkpoint or an .rzm stream
  * (file, "-", or a ZeroMQ endpoint), told apart by the first byte.
  */

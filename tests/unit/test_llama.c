@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "../check.h"
+#include "linalg.h"
 #include "llama.h"
 #include "tokenizer.h"
 
@@ -735,6 +736,7 @@ static void test_nll_and_argmax(void)
 
 int main(void)
 {
+    rz_linalg_threads(0); /* OpenBLAS single-threaded, OpenMP panels: as every rizz tool */
     RUN(test_config_and_names);
     RUN(test_greedy_matches_llama2c);
     RUN(test_matches_float64_reference);

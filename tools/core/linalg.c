@@ -17,11 +17,19 @@ int rz_matmul_panels(int N)
 void rz_matmul_nt(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C,
                   int ldc, int accumulate)
 {
+    static int blas_single; /* the library's policy, even for callers that never said so */
+    if (!blas_single) {
+        openblas_set_num_threads(1);
+        blas_single = 1;
+    }
     int P = rz_matmul_panels(N);
     /* panel widths rounded to 16 columns so every panel but the last is kernel-aligned */
     int w = ((N + P - 1) / P + 15) / 16 * 16;
     float beta = accumulate ? 1.0f : 0.0f;
-#pragma omp parallel for schedule(static) if (P > 1)
+    /* threads only pay off above ~4M multiply-adds (tens of microseconds); below that the
+     * panels run on this thread. Same calls either way, so the same result. */
+    int parallel = P > 1 && (double)M * N * K >= 4e6;
+#pragma omp parallel for schedule(static) if (parallel)
     for (int p = 0; p < P; p++) {
         int j0 = p * w, n = N - j0 < w ? N - j0 : w;
         if (n <= 0) continue;

@@ -630,7 +630,7 @@ void rz_log_softmax_nll(const float *logits, int T, int vocab, const int *target
     /* Rows are independent: OpenMP over rows, each row the same computation whatever the
      * thread count. exp in float (fast_expf, ~1 ulp) vectorises; the sum of up to 32000
      * terms is accumulated in double, so the log-sum-exp is good to ~1e-7 relative. */
-#pragma omp parallel for schedule(static) if (T > 1)
+#pragma omp parallel for schedule(static) if ((long)T * vocab >= (1L << 16))
     for (int t = 0; t < T; t++) {
         const float *row = logits + (size_t)t * vocab;
         if (targets[t] < 0 || targets[t] >= vocab) {

@@ -1,0 +1,86 @@
+# quant.mk — the quantisation workflow on stories260K: calibrate → quantize → pack → ppl
+# for every method, then one results table (markdown + CSV) and a plot of perplexity
+# against bits per weight.
+#
+#   make -f pipeline/quant.mk -j2            everything into out/quant/
+#   make -f pipeline/quant.mk out/quant/ldlq_3_inc.ppl.json   one method
+#
+# Text split (documented in pipeline/quant.md): the first CALIB_BYTES bytes of
+# tinystories-valid.txt are the calibration text, the rest (disjoint) the evaluation
+# text. Calibration draws WINDOWS windows of CALIB_CTX tokens from the former with
+# SEED; perplexity is rz-ppl's default non-overlapping windows of CTX tokens over the
+# latter. A method is METHOD_BITS[_inc]: rtn, ldlq (GPTQ), e8p (QuIP#'s E8P; residual at
+# 3/4 bits); _inc adds the random Hadamard incoherence processing.
+
+include $(dir $(lastword $(MAKEFILE_LIST)))rizz.mk
+
+OUT         ?= out/quant
+MODEL       ?= $(RIZZ_DATA)/stories260K.bin
+CALIB_BYTES ?= 300000
+CALIB_CTX   ?= 512
+WINDOWS     ?= 128
+SEED        ?= 1
+QFLAGS      ?=
+METHODS     ?= rtn_4 rtn_3 rtn_2 ldlq_4 ldlq_3 ldlq_2 e8p_2 e8p_3 e8p_4 \
+               rtn_4_inc rtn_3_inc rtn_2_inc ldlq_4_inc ldlq_3_inc ldlq_2_inc e8p_2_inc e8p_3_inc e8p_4_inc
+
+word_ = $(word $(2),$(subst _, ,$(1)))
+q_method = $(call word_,$(1),1)
+q_bits   = $(call word_,$(1),2)
+q_inc    = $(if $(call word_,$(1),3),--incoherence)
+
+.PHONY: quant-all
+quant-all: $(OUT)/results.md $(OUT)/results.csv $(OUT)/ppl_vs_bpw.png
+.DELETE_ON_ERROR:
+.SECONDARY:
+
+$(OUT)/calib.txt: $(TEXT)
+	@mkdir -p $(OUT)
+	head -c $(CALIB_BYTES) $< > $@.tmp && mv $@.tmp $@
+$(OUT)/eval.txt: $(TEXT)
+	@mkdir -p $(OUT)
+	tail -c +$$(( $(CALIB_BYTES) + 1 )) $< > $@.tmp && mv $@.tmp $@
+
+$(OUT)/hessians.rzs: $(OUT)/calib.txt $(MODEL)
+	$(RZ_BIN)/rz-calibrate -q -m $(MODEL) -z $(TOK) -f $< --ctx $(CALIB_CTX) --windows $(WINDOWS) --seed $(SEED) -o $@
+
+# quantised layers (+ the quantiser's summary), the packed model (+ bits per weight)
+$(OUT)/%.q: $(OUT)/hessians.rzs
+	$(RZ_BIN)/rz-quantize -q -m $(MODEL) -H $< --method $(call q_method,$*) --bits $(call q_bits,$*) \
+	  $(call q_inc,$*) --seed $(SEED) $(QFLAGS) -o $@ --json > $@.json.tmp && mv $@.json.tmp $(OUT)/$*.quant.json
+$(OUT)/%.rzm: $(OUT)/%.q
+	$(RZ_BIN)/rz-pack -q -m $(MODEL) $< -o $@ --json > $@.json.tmp && mv $@.json.tmp $(OUT)/$*.pack.json
+$(OUT)/fp32.rzm: $(MODEL)
+	@mkdir -p $(OUT)
+	$(RZ_BIN)/rz-convert -q $< -o $@
+
+$(OUT)/%.ppl.json: $(OUT)/%.rzm $(OUT)/eval.txt
+	$(RZ_BIN)/rz-ppl -q -m $< -z $(TOK) -f $(OUT)/eval.txt --ctx $(CTX) --json > $@.tmp && mv $@.tmp $@
+
+ALL := fp32 $(METHODS)
+$(OUT)/results.csv: $(ALL:%=$(OUT)/%.ppl.json)
+	{ echo "method,bits,incoherence,bpw_linears,bpw_model,bpw_stream,rel_loss_mean,ppl,ppl_stderr,nll_mean,tokens_scored"; \
+	  jq -r '["fp32",32,false,32,32,null,0,.ppl,.stderr,.nll_mean,.tokens_scored] | @csv' $(OUT)/fp32.ppl.json; \
+	  for m in $(METHODS); do \
+	    jq -rs '[.[0].method, .[0].bits, .[0].incoherence, .[1].bpw_linears, .[1].bpw_model, .[1].bpw_stream, .[0].rel_loss_mean, .[2].ppl, .[2].stderr, .[2].nll_mean, .[2].tokens_scored] | @csv' \
+	      $(OUT)/$$m.quant.json $(OUT)/$$m.pack.json $(OUT)/$$m.ppl.json; done; } | tr -d '"' > $@.tmp && mv $@.tmp $@
+
+$(OUT)/results.md: $(OUT)/results.csv
+	awk -F, 'NR==1 {print "| method | bits | incoherence | bpw (linears) | bpw (model) | rel. proxy loss | ppl | ± |"; \
+	  print "|---|---|---|---|---|---|---|---|"; next} \
+	  {printf "| %s | %s | %s | %.3f | %.3f | %.4f | %.3f | %.3f |\n", $$1, $$2, $$3, $$4, $$5, $$7, $$8, $$9}' $< > $@.tmp && mv $@.tmp $@
+
+# gnuplot: one series per method family, ppl on a log axis, fp32 as a dashed line
+$(OUT)/ppl_vs_bpw.png: $(OUT)/results.csv
+	cd $(OUT) && fp=$$(awk -F, '$$1 == "fp32" {print $$8}' results.csv) && gnuplot -e "set terminal pngcairo size 900,600; set output 'ppl_vs_bpw.png.tmp'; \
+	  set datafile separator ','; set logscale y; set xlabel 'bits per weight (quantised linears, all stored bits)'; \
+	  set ylabel 'perplexity (eval split)'; set title 'stories260K: perplexity vs bits per weight'; set key top right; set grid; set xrange [1.5:5]; \
+	  fam(m,i)= (strcol(1) eq m && strcol(3) eq i) ? 1 : NaN; \
+	  plot 'results.csv' every ::1 using 4:(fam('rtn','false')*\$$8) with linespoints title 'rtn', \
+	       '' every ::1 using 4:(fam('rtn','true')*\$$8) with linespoints title 'rtn + incoherence', \
+	       '' every ::1 using 4:(fam('ldlq','false')*\$$8) with linespoints title 'ldlq (GPTQ)', \
+	       '' every ::1 using 4:(fam('ldlq','true')*\$$8) with linespoints title 'ldlq + incoherence', \
+	       '' every ::1 using 4:(fam('e8p','false')*\$$8) with linespoints title 'e8p', \
+	       '' every ::1 using 4:(fam('e8p','true')*\$$8) with linespoints title 'e8p + incoherence (QuIP#)', \
+	       $$fp with lines dt 2 lc rgb 'black' title 'fp32 (32 bpw)'" \
+	  && mv ppl_vs_bpw.png.tmp ppl_vs_bpw.png

@@ -1,0 +1,211 @@
+/* qrecord.c — "hessian" and "qlayer" records: packing and validating decoding (qrecord.h).
+ *
+ * Decoding checks every length against the shape the record declares, so a view handed
+ * to a decoder (tools/core/qlayer.c) can be trusted to hold exactly the bytes it needs.
+ */
+#include "qrecord.h"
+
+#include <math.h>
+#include <string.h>
+
+static const char *const group_names[4] = {"attn_in", "attn_out", "mlp_in", "mlp_down"};
+static const char *const method_names[RZ_QM_COUNT] = {"rtn", "ldlq", "e8p"};
+
+const char *rz_hessian_group_name(int group)
+{
+    return group >= 0 && group < 4 ? group_names[group] : "?";
+}
+
+int rz_hessian_group_parse(const char *s)
+{
+    for (int i = 0; i < 4; i++)
+        if (strcmp(s, group_names[i]) == 0) return i;
+    return -1;
+}
+
+const char *rz_qmethod_name(int method)
+{
+    return method >= 0 && method < RZ_QM_COUNT ? method_names[method] : "?";
+}
+
+int rz_qmethod_parse(const char *s)
+{
+    for (int i = 0; i < RZ_QM_COUNT; i++)
+        if (strcmp(s, method_names[i]) == 0) return i;
+    return -1;
+}
+
+int rz_qmethod_bits_ok(int method, int bits)
+{
+    if (method == RZ_QM_E8P) return bits >= 2 && bits <= 4;
+    if (method == RZ_QM_RTN || method == RZ_QM_LDLQ) return bits == 2 || bits == 3 || bits == 4 || bits == 8;
+    return 0;
+}
+
+/* An unsigned 64-bit field (seeds, hashes), which rz_get_int's int64 cannot carry. */
+static void pack_u64(msgpack_packer *pk, const char *key, uint64_t v)
+{
+    rz_rec_key(pk, key);
+    msgpack_pack_uint64(pk, v);
+}
+
+static int get_u64(const msgpack_object *rec, const rz_rec_ctx *c, const char *key, uint64_t *out, rz_err *e)
+{
+    const msgpack_object *o = rz_field(rec, key);
+    if (!o || o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+        return rz_rec_fail(e, c, key, "missing or not an unsigned integer");
+    *out = o->via.u64;
+    return RZ_OK;
+}
+
+/* ---- hessian ------------------------------------------------------------------------ */
+
+void rz_hessian_pack(msgpack_packer *pk, const rz_hessian_view *h)
+{
+    size_t n = (size_t)h->n;
+    rz_rec_begin(pk, "hessian", RZ_HESSIAN_VERSION, 9);
+    rz_rec_int(pk, "layer", h->layer);
+    rz_rec_str(pk, "group", rz_hessian_group_name(h->group));
+    rz_rec_int(pk, "n", h->n);
+    rz_rec_int(pk, "tokens", h->tokens);
+    pack_u64(pk, "model_hash", h->model_hash);
+    rz_rec_int(pk, "windows", h->windows);
+    rz_rec_int(pk, "ctx", h->ctx);
+    rz_rec_bin(pk, "H", h->H, n * n * sizeof(double));
+    rz_rec_bin(pk, "mean_sq", h->mean_sq, n * sizeof(double));
+}
+
+int rz_hessian_decode(const msgpack_object *rec, const rz_rec_ctx *c, rz_hessian_view *h, rz_err *e)
+{
+    int64_t layer, n, tokens, windows = 0, ctx = 0;
+    char group[16];
+    int rc;
+    memset(h, 0, sizeof *h);
+    if ((rc = rz_get_int(rec, c, "layer", 0, 1 << 20, &layer, e)) || (rc = rz_get_str(rec, c, "group", group, sizeof group, e)) ||
+        (rc = rz_get_int(rec, c, "n", 1, RZ_QUANT_MAX_DIM, &n, e)) ||
+        (rc = rz_get_int(rec, c, "tokens", 1, INT64_MAX, &tokens, e)) ||
+        (rc = get_u64(rec, c, "model_hash", &h->model_hash, e)) ||
+        (rc = rz_get_int_opt(rec, c, "windows", 0, INT64_MAX, &windows, e)) ||
+        (rc = rz_get_int_opt(rec, c, "ctx", 0, INT64_MAX, &ctx, e)))
+        return rc;
+    h->group = rz_hessian_group_parse(group);
+    if (h->group < 0)
+        return rz_rec_fail(e, c, "group", "'%s' is not attn_in, attn_out, mlp_in or mlp_down", group);
+    size_t nn = (size_t)n, len;
+    if ((rc = rz_get_bin(rec, c, "H", &h->H, &len, e))) return rc;
+    if (len != nn * nn * sizeof(double))
+        return rz_rec_fail(e, c, "H", "%zu bytes, expected %zu (n = %zu, float64)", len, nn * nn * sizeof(double), nn);
+    if ((rc = rz_get_bin(rec, c, "mean_sq", &h->mean_sq, &len, e))) return rc;
+    if (len != nn * sizeof(double))
+        return rz_rec_fail(e, c, "mean_sq", "%zu bytes, expected %zu", len, nn * sizeof(double));
+    const unsigned char *p = h->H;
+    for (size_t k = 0; k < nn * nn; k++) {
+        double v;
+        memcpy(&v, p + k * sizeof v, sizeof v);
+        if (!isfinite(v)) return rz_rec_fail(e, c, "H", "non-finite value at %zu", k);
+    }
+    h->layer = (int)layer;
+    h->n = (int)n;
+    h->tokens = tokens;
+    h->windows = windows;
+    h->ctx = ctx;
+    return RZ_OK;
+}
+
+/* ---- qlayer ------------------------------------------------------------------------- */
+
+size_t rz_qlayer_codes_bytes(int method, int bits, int rows, int pcols)
+{
+    if (!rz_qmethod_bits_ok(method, bits) || rows < 1 || pcols < 1) return 0;
+    size_t w = (size_t)rows * (size_t)pcols;
+    if (method == RZ_QM_E8P) return pcols % 8 ? 0 : w / 8 * (size_t)bits; /* bits bytes per 8 weights */
+    return (w * (size_t)bits + 7) / 8;                                    /* one bit stream */
+}
+
+size_t rz_qlayer_n_scales(int method, int rows, int pcols, int group)
+{
+    if (method == RZ_QM_E8P) return 1;
+    size_t groups = group > 0 ? (size_t)((pcols + group - 1) / group) : 1;
+    return (size_t)rows * groups;
+}
+
+double rz_qlayer_payload_bits(const rz_qlayer_view *q)
+{
+    return 8.0 * (double)q->codes_n + 32.0 * (double)q->n_scales + 8.0 * (double)q->n_zeros +
+           (q->incoherent ? 128.0 : 0.0);
+}
+
+void rz_qlayer_pack(msgpack_packer *pk, const rz_qlayer_view *q)
+{
+    rz_rec_begin(pk, "qlayer", RZ_QLAYER_VERSION, 16);
+    rz_rec_str(pk, "name", q->name);
+    rz_rec_int(pk, "rows", q->rows);
+    rz_rec_int(pk, "cols", q->cols);
+    rz_rec_int(pk, "pcols", q->pcols);
+    rz_rec_str(pk, "method", rz_qmethod_name(q->method));
+    rz_rec_int(pk, "bits", q->bits);
+    rz_rec_int(pk, "group", q->group);
+    rz_rec_bool(pk, "incoherent", q->incoherent);
+    pack_u64(pk, "seed_u", q->seed_u);
+    pack_u64(pk, "seed_v", q->seed_v);
+    pack_u64(pk, "model_hash", q->model_hash);
+    rz_rec_f64(pk, "loss", q->loss);
+    rz_rec_f64(pk, "rel_loss", q->rel);
+    rz_rec_bin(pk, "codes", q->codes, q->codes_n);
+    rz_rec_bin(pk, "scales", q->scales, q->n_scales * sizeof(float));
+    rz_rec_bin(pk, "zeros", q->zeros, q->n_zeros);
+}
+
+int rz_qlayer_decode(const msgpack_object *rec, const rz_rec_ctx *c, rz_qlayer_view *q, rz_err *e)
+{
+    int64_t rows, cols, pcols, bits, group;
+    char method[16];
+    int rc;
+    memset(q, 0, sizeof *q);
+    if ((rc = rz_get_str(rec, c, "name", q->name, sizeof q->name, e)) ||
+        (rc = rz_get_int(rec, c, "rows", 1, RZ_QUANT_MAX_DIM, &rows, e)) ||
+        (rc = rz_get_int(rec, c, "cols", 1, RZ_QUANT_MAX_DIM, &cols, e)) ||
+        (rc = rz_get_int(rec, c, "pcols", 1, RZ_QUANT_MAX_DIM + 8, &pcols, e)) ||
+        (rc = rz_get_str(rec, c, "method", method, sizeof method, e)) ||
+        (rc = rz_get_int(rec, c, "bits", 1, 8, &bits, e)) ||
+        (rc = rz_get_int(rec, c, "group", 0, RZ_QUANT_MAX_DIM + 8, &group, e)) ||
+        (rc = get_u64(rec, c, "seed_u", &q->seed_u, e)) || (rc = get_u64(rec, c, "seed_v", &q->seed_v, e)) ||
+        (rc = get_u64(rec, c, "model_hash", &q->model_hash, e)) ||
+        (rc = rz_get_f64(rec, c, "loss", &q->loss, e)) || (rc = rz_get_f64(rec, c, "rel_loss", &q->rel, e)))
+        return rc;
+    const msgpack_object *inc = rz_field(rec, "incoherent");
+    if (!inc || inc->type != MSGPACK_OBJECT_BOOLEAN) return rz_rec_fail(e, c, "incoherent", "missing or not a boolean");
+    q->incoherent = inc->via.boolean;
+    q->method = rz_qmethod_parse(method);
+    if (q->method < 0) return rz_rec_fail(e, c, "method", "'%s' is not rtn, ldlq or e8p", method);
+    if (!rz_qmethod_bits_ok(q->method, (int)bits))
+        return rz_rec_fail(e, c, "bits", "%d bits is not valid for %s", (int)bits, method);
+    if (q->method == RZ_QM_E8P ? (pcols % 8 || pcols < cols || pcols >= cols + 8 || group != 0) : pcols != cols)
+        return rz_rec_fail(e, c, "pcols", "%lld is not valid for %lld columns with %s (group %lld)",
+                           (long long)pcols, (long long)cols, method, (long long)group);
+    if (group > pcols) return rz_rec_fail(e, c, "group", "%lld is wider than the row (%lld)", (long long)group, (long long)pcols);
+    q->rows = (int)rows;
+    q->cols = (int)cols;
+    q->pcols = (int)pcols;
+    q->bits = (int)bits;
+    q->group = (int)group;
+    size_t want = rz_qlayer_codes_bytes(q->method, q->bits, q->rows, q->pcols), len;
+    if ((rc = rz_get_bin(rec, c, "codes", &q->codes, &q->codes_n, e))) return rc;
+    if (q->codes_n != want) return rz_rec_fail(e, c, "codes", "%zu bytes, expected %zu", q->codes_n, want);
+    size_t ns = rz_qlayer_n_scales(q->method, q->rows, q->pcols, q->group);
+    if ((rc = rz_get_bin(rec, c, "scales", &q->scales, &len, e))) return rc;
+    if (len != ns * sizeof(float)) return rz_rec_fail(e, c, "scales", "%zu bytes, expected %zu float32", len, ns);
+    q->n_scales = ns;
+    for (size_t k = 0; k < ns; k++) {
+        float s;
+        memcpy(&s, (const unsigned char *)q->scales + k * sizeof s, sizeof s);
+        if (!isfinite(s)) return rz_rec_fail(e, c, "scales", "non-finite scale at %zu", k);
+    }
+    if ((rc = rz_get_bin(rec, c, "zeros", &q->zeros, &q->n_zeros, e))) return rc;
+    size_t nz = q->method == RZ_QM_E8P ? 0 : ns;
+    if (q->n_zeros != nz) return rz_rec_fail(e, c, "zeros", "%zu bytes, expected %zu", q->n_zeros, nz);
+    const unsigned char *z = q->zeros;
+    for (size_t k = 0; k < nz; k++)
+        if (z[k] > (1u << q->bits) - 1) return rz_rec_fail(e, c, "zeros", "zero point %u at %zu exceeds %d bits", z[k], k, q->bits);
+    return RZ_OK;
+}

@@ -1,0 +1,80 @@
+/* qrecord.h — the record types of weight quantisation (field by field in schemas/quant.md):
+ *
+ *   "hessian" (v1)  one linear-layer input group of one block: H = Σ x xᵀ / n over the n
+ *                   calibration rows x that entered it, in float64, plus the per-channel
+ *                   mean of x² (= diag H, kept for imatrix-style consumers);
+ *   "qlayer"  (v1)  one quantised linear layer: codes, scales (and zero points), the
+ *                   incoherence seeds and its proxy loss.
+ *
+ * Encoding packs a record from a view; decoding validates every field (types, ranges,
+ * payload lengths against the declared shapes, finite scales) before returning a view
+ * that points into the decoded record (payloads may be unaligned: memcpy them). Sizes
+ * are bounded (order ≤ RZ_QUANT_MAX_DIM) before any allocation a reader makes from them.
+ * Payloads are little-endian; rizz runs on little-endian hosts only.
+ */
+#ifndef RZ_QRECORD_H
+#define RZ_QRECORD_H
+
+#include <msgpack.h>
+#include <stdint.h>
+
+#include "record.h"
+
+#define RZ_HESSIAN_VERSION 1
+#define RZ_QLAYER_VERSION 1
+#define RZ_QUANT_MAX_DIM (1 << 16) /* rows, columns, Hessian order */
+
+/* Input groups, in the order of llama.h's RZ_TAP_* (attn_in, attn_out, mlp_in, mlp_down). */
+const char *rz_hessian_group_name(int group);
+int rz_hessian_group_parse(const char *s); /* -1 when unknown */
+
+typedef struct {
+    int layer;            /* transformer block */
+    int group;            /* 0..3, see rz_hessian_group_name */
+    int n;                /* order of H = input width */
+    int64_t tokens;       /* rows accumulated */
+    uint64_t model_hash;  /* rz_qlayer_model_hash of the model that produced it */
+    int64_t windows, ctx; /* calibration windows and their length (information) */
+    const void *H;        /* n·n float64, row-major */
+    const void *mean_sq;  /* n float64 */
+} rz_hessian_view;
+
+void rz_hessian_pack(msgpack_packer *pk, const rz_hessian_view *h);
+int rz_hessian_decode(const msgpack_object *rec, const rz_rec_ctx *c, rz_hessian_view *h, rz_err *e);
+
+/* Quantisation methods of a qlayer. */
+enum { RZ_QM_RTN = 0, RZ_QM_LDLQ, RZ_QM_E8P, RZ_QM_COUNT };
+const char *rz_qmethod_name(int method);
+int rz_qmethod_parse(const char *s); /* -1 when unknown */
+/* 1 if bits is valid for the method: rtn/ldlq 2, 3, 4, 8; e8p 2, 3, 4. */
+int rz_qmethod_bits_ok(int method, int bits);
+
+typedef struct {
+    char name[RZ_MAX_NAME]; /* the model tensor it replaces, e.g. layers.0.attention.wq.weight */
+    int rows, cols;         /* the tensor's shape [out][in] */
+    int pcols;              /* quantised width: cols, or for e8p cols rounded up to 8 */
+    int method, bits;
+    int group;              /* scalar grids: columns per scale group, 0 = one per row */
+    int incoherent;         /* 1: codes are of U W Vᵀ (hadamard.h) */
+    uint64_t seed_u, seed_v; /* rz_rht_init(rows, seed_u), rz_rht_init(pcols, seed_v) */
+    uint64_t model_hash;
+    double loss, rel;       /* tr(ΔW H ΔWᵀ) and loss / tr(W H Wᵀ) */
+    const void *codes;      /* see rz_qlayer_codes_bytes */
+    size_t codes_n;
+    const void *scales;     /* float32: rows·groups (scalar) or 1 (e8p: wscale) */
+    size_t n_scales;
+    const void *zeros;      /* uint8 zero points, rows·groups (scalar); none for e8p */
+    size_t n_zeros;
+} rz_qlayer_view;
+
+/* Expected payload sizes for a shape/method (0 on an invalid combination). */
+size_t rz_qlayer_codes_bytes(int method, int bits, int rows, int pcols);
+size_t rz_qlayer_n_scales(int method, int rows, int pcols, int group);
+/* Bits of everything a decoder needs: codes, scales, zero points, and the two 64-bit
+ * seeds when incoherent. */
+double rz_qlayer_payload_bits(const rz_qlayer_view *q);
+
+void rz_qlayer_pack(msgpack_packer *pk, const rz_qlayer_view *q);
+int rz_qlayer_decode(const msgpack_object *rec, const rz_rec_ctx *c, rz_qlayer_view *q, rz_err *e);
+
+#endif

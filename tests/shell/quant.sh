@@ -1,0 +1,87 @@
+# quant.sh — calibrate → quantize → pack → ppl on stories260K: the packed model gives the
+# same perplexity as the fake-quantised float32 model, bits per weight are what the
+# format stores, MPI and thread counts do not change results, and bad input (Hessians of
+# another model, missing layers/Hessians, a non-positive-definite H, unknown methods,
+# bit widths out of range) fails with a clear message, exit 2 and no output left.
+. "$(dirname "$0")/lib.sh"
+need_data stories260K.bin; need_data tok512.bin; need_data tinystories-valid.txt
+M=$RIZZ_DATA/stories260K.bin Z=$RIZZ_DATA/tok512.bin F=$RIZZ_DATA/tinystories-valid.txt
+json_field() { grep -o "\"$1\":[-0-9.e+]*" | head -1 | cut -d: -f2; }
+head -c 60000 "$F" > "$T/calib.txt"
+# evaluation: 1,024 tokens from 100 KB on (disjoint from the calibration text), tokenised once
+tail -c +100001 "$F" | head -c 8000 > "$T/eval.txt"
+rz-tokenize -q -z "$Z" -f "$T/eval.txt" -o "$T/eval.tok"
+EV="-t 1 --tokens $T/eval.tok --ctx 256 --max-tokens 1024"
+if [ -n "${RZ_SANITIZED:-}" ]; then NW=2; else NW=8; fi
+
+check "rz-calibrate writes Hessians" rz-calibrate -q -m "$M" -z "$Z" -f "$T/calib.txt" --ctx 128 -n $NW -o "$T/h.rzs"
+same "20 hessian records (5 blocks x 4 groups)" 20 "$(rz-cat --count "$T/h.rzs")"
+same "records carry n and tokens" '"n":172,"tokens":'$((NW * 128)) "$(rz-cat "$T/h.rzs" | grep -o '"n":172,"tokens":[0-9]*' | head -1)"
+
+# packed model == fake-quantised float32 model, for a scalar and a vector method
+for meth in "ldlq --bits 4" "e8p --bits 2 --incoherence" "rtn --bits 3 --group 32" "e8p --bits 3"; do
+  tag=$(echo "$meth" | tr -d ' -')
+  rz-quantize -q -t 1 -m "$M" -H "$T/h.rzs" --method $meth -o "$T/$tag.q" > /dev/null &&
+  rz-quantize -q -t 1 -m "$M" -H "$T/h.rzs" --method $meth --fake -o "$T/$tag.fake.rzm" > /dev/null &&
+  rz-pack -q -m "$M" "$T/$tag.q" -o "$T/$tag.rzm" > /dev/null
+  pf=$(rz-ppl -q -m "$T/$tag.fake.rzm" $EV --json | json_field ppl)
+  pp=$(rz-ppl -q -m "$T/$tag.rzm" $EV --json | json_field ppl)
+  [ -n "$pp" ] && same "packed ppl = fake-quant ppl ($meth: $pp)" "$pf" "$pp" || fail "packed ppl ($meth)" "no ppl"
+done
+base=$(rz-ppl -q -m "$M" $EV --json | json_field ppl)
+p4=$(rz-ppl -q -m "$T/ldlqbits4.rzm" $EV --json | json_field ppl)
+awk -v a="$base" -v b="$p4" 'BEGIN{exit !(b > a && b < a * 1.15)}' && ok "4-bit ldlq ppl $p4 within 15% of fp32 $base" || fail "4-bit ppl" "$p4 vs $base"
+
+# bits per weight: 4-bit codes + one f32 scale and one u8 zero per row over 45,312 weights
+# and 600 rows per block; the whole model adds 33,472 f32 weights (embeddings, norms)
+rz-pack -q -m "$M" "$T/ldlqbits4.q" -o "$T/again.rzm" --json > "$T/pack.json"
+same "bpw of the linears (4 + 600*40/45312)" "$(awk 'BEGIN{printf "%.6f", 4 + 600*40/45312}')" "$(awk '{printf "%.6f", $0}' <<< "$(json_field bpw_linears < "$T/pack.json")")"
+same "bpw of the model" "$(awk 'BEGIN{printf "%.6f", (5*(45312*4 + 600*40) + 32*33472) / (5*45312 + 33472)}')" "$(awk '{printf "%.6f", $0}' <<< "$(json_field bpw_model < "$T/pack.json")")"
+bytes=$(json_field bytes < "$T/pack.json"); fsize=$(stat -c %s "$T/again.rzm")
+awk -v b="$bytes" -v f="$fsize" 'BEGIN{exit !(f > b && f < b + 64)}' && ok "stream bytes $bytes = file size $fsize minus the end record" || fail "stream bytes" "$bytes vs $fsize"
+# e8p pads 172 to 176 columns: w2's codes count 176/172 of 2 bits
+same "e8p 2-bit pads w2 (64x172 -> 176): 2*176/172 + 32/(64*172)" "$(awk 'BEGIN{printf "%.3f", 2*176/172 + 32/(64*172)}')" \
+  "$(rz-quantize -m "$M" -H "$T/h.rzs" --method e8p -o "$T/x.q" | grep 'layers.0.feed_forward.w2' | awk '{print $NF}')"
+
+# thread count and MPI: identical layer records
+rz-quantize -q -t 1 -m "$M" -H "$T/h.rzs" --method ldlq --bits 3 --incoherence -o "$T/t1.q" > /dev/null
+rz-quantize -q -t 2 -m "$M" -H "$T/h.rzs" --method ldlq --bits 3 --incoherence -o "$T/t2.q" > /dev/null
+check "same layers with 1 and 2 threads" cmp "$T/t1.q" "$T/t2.q"
+if [ -z "${RZ_SANITIZED:-}" ]; then
+  mpirun -np 2 rz-quantize -q -m "$M" -H "$T/h.rzs" --method ldlq --bits 3 --incoherence -o "$T/mpi.q" > /dev/null 2>"$T/mpi.err"
+  check "mpirun -np 2 rz-quantize writes the same bytes" cmp "$T/t1.q" "$T/mpi.q"
+  mpirun -np 2 rz-calibrate -q -m "$M" -z "$Z" -f "$T/calib.txt" --ctx 128 -n $NW -o "$T/hm.rzs" 2>>"$T/mpi.err"
+  l1=$(rz-quantize -q -m "$M" -H "$T/h.rzs" --method rtn --json -o "$T/a.q" | json_field loss)
+  l2=$(rz-quantize -q -m "$M" -H "$T/hm.rzs" --method rtn --json -o "$T/b.q" | json_field loss)
+  awk -v a="$l1" -v b="$l2" 'BEGIN{d=(a-b)/a; if(d<0)d=-d; exit !(a > 0 && d < 1e-12)}' && ok "mpirun -np 2 rz-calibrate: same H to rounding (loss $l1 vs $l2)" || fail "mpi calibrate" "$l1 vs $l2"
+fi
+
+# codebook figures: E8P beats the 2-bit scalar grid (QuIP#: 0.0935 vs 0.1175 Lloyd-Max)
+mse=$(rz-quantize --codebook-mse e8p --samples 16384 --json | json_field mse)
+awk -v x="$mse" 'BEGIN{exit !(x > 0.085 && x < 0.095)}' && ok "e8p codebook mse $mse" || fail "e8p mse" "$mse"
+
+# ---- bad input: exit 2, a message naming the problem, nothing written ----
+rz-convert -q --random --dim 64 --layers 5 --heads 8 --kv-heads 4 --hidden 172 --vocab 512 --seq-len 512 -o "$T/other.rzm"
+check_err "Hessians of another model" 2 "computed for another model" rz-quantize -m "$T/other.rzm" -H "$T/h.rzs" --method rtn -o "$T/bad1.q"
+rz-cat --full "$T/h.rzs" | grep -v '"layer":3,"group":"mlp_down"' | rz-cat --from-json -o "$T/h19.rzs"
+check_err "a missing Hessian" 2 "layer 3 group mlp_down is missing" rz-quantize -m "$M" -H "$T/h19.rzs" --method ldlq -o "$T/bad2.q"
+rz-cat --full "$T/ldlqbits4.q" | grep -v 'layers.2.attention.wo' | rz-cat --from-json -o "$T/l34.q"
+check_err "a missing layer" 2 "layers.2.attention.wo.weight' is missing" rz-pack -m "$M" "$T/l34.q" -o "$T/bad3.rzm"
+check_err "layers of another model" 2 "quantised from another model" rz-pack -m "$T/other.rzm" "$T/ldlqbits4.q" -o "$T/bad4.rzm"
+check_err "a layer twice" 2 "appears twice" rz-pack -m "$M" "$T/ldlqbits4.q" "$T/l34.q" -o "$T/bad5.rzm"
+# H = -I for layer 0's attention input: not positive definite, damping cannot fix it
+B=$(for i in $(seq 0 63); do
+      awk -v i=$i 'BEGIN{for(j=0;j<64;j++) printf (i==j ? "\\x00\\x00\\x00\\x00\\x00\\x00\\xf0\\xbf" : "\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00")}' | xargs -0 printf '%b'
+    done | base64 -w0)
+rz-cat --full "$T/h.rzs" | sed "1s|\"H\":{\"\$bin\":\"[^\"]*\"}|\"H\":{\"\$bin\":\"$B\"}|" | rz-cat --from-json -o "$T/hneg.rzs"
+check_err "a non-positive-definite H (ldlq)" 2 "layers.0.attention.wq.weight: the Hessian is not positive definite even after damping" \
+  rz-quantize -m "$M" -H "$T/hneg.rzs" --method ldlq -o "$T/bad6.q"
+check_err "a non-positive-definite H (e8p)" 2 "not positive definite" rz-quantize -m "$M" -H "$T/hneg.rzs" --method e8p -o "$T/bad7.q"
+check_err "unknown method" 2 "unknown method 'gptq4'" rz-quantize -m "$M" -H "$T/h.rzs" --method gptq4 -o "$T/bad8.q"
+check_err "e8p at 8 bits" 2 "--bits 8 is out of range for e8p" rz-quantize -m "$M" -H "$T/h.rzs" --method e8p --bits 8 -o "$T/bad9.q"
+check_err "rtn at 5 bits" 2 "--bits 5 is out of range for rtn" rz-quantize -m "$M" -H "$T/h.rzs" --method rtn --bits 5 -o "$T/bad10.q"
+check_err "bits 9" 2 "bits" rz-quantize -m "$M" -H "$T/h.rzs" --method rtn --bits 9 -o "$T/bad11.q"
+check_err "unknown codebook" 2 "codebook|e8p" rz-quantize --codebook-mse e9p
+check_err "a model stream as Hessians" 2 "expected \"hessian\" records" rz-quantize -m "$M" -H "$T/other.rzm" --method rtn -o "$T/bad12.q"
+left=$(ls "$T" | grep -c '^bad' || true)
+same "no output left by the failures" 0 "$left"

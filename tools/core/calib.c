@@ -1,0 +1,77 @@
+/* calib.c — Hessian accumulation over calibration windows (see calib.h). */
+#include "calib.h"
+
+#include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
+
+int rz_calib_init(rz_calib *c, const rz_llama_config *cfg, int max_T, rz_err *e)
+{
+    memset(c, 0, sizeof *c);
+    c->n_layers = cfg->n_layers;
+    c->n[RZ_TAP_ATTN_IN] = c->n[RZ_TAP_ATTN_OUT] = c->n[RZ_TAP_MLP_IN] = cfg->dim;
+    c->n[RZ_TAP_MLP_DOWN] = cfg->hidden_dim;
+    c->max_T = max_T;
+    int ng = cfg->n_layers * RZ_TAP_GROUPS, nmax = cfg->dim > cfg->hidden_dim ? cfg->dim : cfg->hidden_dim;
+    c->S = rz_calloc((size_t)ng, sizeof *c->S, e);
+    c->tokens = rz_calloc((size_t)ng, sizeof *c->tokens, e);
+    c->tmp = rz_malloc((size_t)max_T * (size_t)nmax * sizeof *c->tmp, e);
+    if (!c->S || !c->tokens || !c->tmp) goto fail;
+    for (int i = 0; i < ng; i++) {
+        size_t n = (size_t)c->n[i % RZ_TAP_GROUPS];
+        if (!(c->S[i] = rz_calloc(n * n, sizeof(double), e))) goto fail;
+    }
+    return RZ_OK;
+fail:
+    rz_calib_free(c);
+    return RZ_EINTERNAL;
+}
+
+void rz_calib_free(rz_calib *c)
+{
+    if (c->S)
+        for (int i = 0; i < c->n_layers * RZ_TAP_GROUPS; i++) free(c->S[i]);
+    free(c->S);
+    free(c->tokens);
+    free(c->tmp);
+    memset(c, 0, sizeof *c);
+}
+
+void rz_calib_tap(void *ctx, int layer, int which, const float *x, int T, int n, int ld)
+{
+    rz_calib *c = ctx;
+    if (T > c->max_T || n != c->n[which]) return; /* cannot happen with a matching state */
+    for (int t = 0; t < T; t++)
+        for (int j = 0; j < n; j++) c->tmp[(size_t)t * n + j] = x[(size_t)t * ld + j];
+    int i = layer * RZ_TAP_GROUPS + which;
+    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, n, T, 1.0, c->tmp, n, 1.0, c->S[i], n);
+    c->tokens[i] += T;
+}
+
+void rz_calib_finish(rz_calib *c)
+{
+    for (int i = 0; i < c->n_layers * RZ_TAP_GROUPS; i++) {
+        int n = c->n[i % RZ_TAP_GROUPS];
+        double *S = c->S[i], inv = c->tokens[i] > 0 ? 1.0 / c->tokens[i] : 0.0;
+        for (int r = 0; r < n; r++)
+            for (int k = r; k < n; k++) {
+                double v = S[(size_t)r * n + k] * inv;
+                S[(size_t)r * n + k] = v;
+                S[(size_t)k * n + r] = v;
+            }
+    }
+}
+
+static uint64_t splitmix64(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+void rz_calib_windows(size_t n, int ctx, long count, uint64_t seed, long *starts)
+{
+    uint64_t s = seed, span = (uint64_t)(n - (size_t)ctx) + 1;
+    for (long k = 0; k < count; k++) starts[k] = (long)(splitmix64(&s) % span);
+}

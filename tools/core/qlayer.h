@@ -1,0 +1,66 @@
+/* qlayer.h — one quantised linear layer: quantise a weight matrix with its Hessian into
+ * the codes, scales and seeds of a "qlayer" record (schemas/qrecord.h), and decode such a
+ * record back into dense float32 weights.
+ *
+ * Quantising W (rows × cols, [out][in]) with H (cols × cols, float64):
+ *  1. e8p pads the input width to pcols = a multiple of 8 with zero columns of W and zero
+ *     rows/columns of H (the padded inputs are always 0 at inference; the codes of the
+ *     padded columns are stored and counted in the bits per weight);
+ *  2. with incoherence, W ← U W Vᵀ and H ← V H Vᵀ with random Hadamard transforms
+ *     (hadamard.h) U of size rows, V of size pcols, seeded by seed_u, seed_v, which are
+ *     derived from the user's seed and the layer's index in the model;
+ *  3. rtn: rz_rtn; ldlq: rz_ldl_factor(blk 1) + rz_gptq; e8p: rz_ldl_factor(blk 8) +
+ *     rz_ldlq_e8p (2 bits E8P, 3 and 4 bits residual E8P);
+ *  4. the quantiser's own Ŵ is transformed back (Uᵀ Ŵ V), cropped to cols, and its proxy
+ *     loss tr(ΔW H ΔWᵀ) computed against the original W and H.
+ * Decoding (rz_qlayer_dequant) recomputes Ŵ from the stored codes alone: the same
+ * grid/codebook values, the same inverse transforms. tests/unit/test_qlayer.c checks it
+ * equals step 4's Ŵ.
+ */
+#ifndef RZ_QLAYER_H
+#define RZ_QLAYER_H
+
+#include <stdint.h>
+
+#include "llama.h"
+#include "qrecord.h" /* schemas/: the record view */
+
+typedef struct {
+    int method;        /* RZ_QM_RTN, RZ_QM_LDLQ, RZ_QM_E8P */
+    int bits;          /* rtn/ldlq: 2, 3, 4, 8; e8p: 2, 3, 4 */
+    int group;         /* rtn/ldlq: columns per scale group, 0 = per row */
+    int incoherence;
+    uint64_t seed;
+    double percdamp;   /* ≤ 0: RZ_PERCDAMP */
+} rz_qopts;
+
+/* A quantised layer owning its payloads; v points into them. */
+typedef struct {
+    rz_qlayer_view v;
+    uint8_t *codes;
+    float *scales;
+    uint8_t *zeros;
+} rz_qlayer;
+
+/* Quantises W with H (see above). item = the layer's index among the model's linears
+ * (seeds the transforms); What (rows × cols, may be NULL) receives the quantiser's Ŵ.
+ * RZ_EINPUT when the damped H is not positive definite (ldlq, e8p) or options are bad. */
+int rz_qlayer_quantize(const char *name, const float *W, int rows, int cols, const double *H,
+                       const rz_qopts *o, long item, uint64_t model_hash, rz_qlayer *q, float *What,
+                       rz_err *e);
+void rz_qlayer_free(rz_qlayer *q);
+
+/* Ŵ (rows × cols) from a validated view. */
+int rz_qlayer_dequant(const rz_qlayer_view *v, float *W, rz_err *e);
+
+/* FNV-1a 64 of the config and every tensor's float32 bytes in rz_llama_tensor_at order:
+ * ties Hessians and layer records to the model they were computed from. */
+uint64_t rz_qlayer_model_hash(rz_llama *m);
+
+/* The model's linear layers in order (7 per block: wq, wk, wv, wo, w1, w2, w3): for
+ * index i in [0, 7·n_layers), its tensor name (into buf), data pointer, shape, and the
+ * Hessian group (RZ_TAP_*) of its input. */
+int rz_qlayer_linear(rz_llama *m, long i, char *buf, size_t cap, float **data, int *rows, int *cols,
+                     int *layer, int *group);
+
+#endif

@@ -1,0 +1,192 @@
+/* rz-calibrate — Hessians of every linear-layer input group from calibration text.
+ *
+ * Runs the model over --windows windows of --ctx tokens drawn with --seed from the
+ * tokenised text (calib.h) and, through the forward's tap, accumulates in float64
+ * H = Σ x xᵀ / n for each block's attention input (wq, wk, wv), attention output (wo),
+ * MLP input (w1, w3) and MLP down (w2). Output: one "hessian" record per (layer, group)
+ * in model order (schemas/quant.md), tied to the model by its hash.
+ *
+ * Under mpirun the windows are split in contiguous blocks across ranks; each rank sums
+ * its windows and the sums are added across ranks in rank order (cluster.h). The result
+ * equals the single-process one up to float64 rounding of the different summation
+ * order (relative differences ~1e-16; tests/shell/quant.sh checks 1e-12).
+ */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "calib.h"
+#include "cli.h"
+#include "cluster.h"
+#include "corpus.h"
+#include "model.h"
+#include "qlayer.h"
+
+static const char usage[] =
+    "usage: rz-calibrate -m MODEL [-z TOKENIZER] (-f TEXT | --tokens LOC) -o HESSIANS [options]\n"
+    "Runs MODEL over calibration windows of TEXT and writes one \"hessian\" record\n"
+    "(H = sum x x^T / n in float64, n, mean of x^2 per channel) for each block's four\n"
+    "linear input groups: attn_in (wq wk wv), attn_out (wo), mlp_in (w1 w3), mlp_down (w2).\n"
+    "  -m, --model LOC      model (.bin or .rzm)\n"
+    "  -z, --tokenizer F    tokenizer for -f\n"
+    "  -f, --file TEXT      calibration text\n"
+    "      --tokens LOC     token stream instead of -f/-z\n"
+    "  -c, --ctx N          tokens per window (default: min(seq_len, 512))\n"
+    "  -n, --windows N      number of windows (default 32), drawn at random offsets\n"
+    "      --seed N         window sampling seed (default 0)\n"
+    "  -o, --output LOC     the Hessian stream\n"
+    "Report (--json): windows, ctx, tokens, records, seconds, ranks.\n"
+    "Example:\n"
+    "  rz-calibrate -m stories260K.bin -z tok512.bin -f calib.txt --ctx 256 --windows 64 -o h.rzs\n"
+    "  mpirun -np 2 rz-calibrate -m stories260K.bin -z tok512.bin -f calib.txt -o h.rzs\n";
+
+enum { OPT_TOKENS = RZ_OPT_TOOL_BASE };
+
+int main(int argc, char **argv)
+{
+    rz_cluster_init(&argc, &argv);
+    rz_cli c;
+    rz_cli_init(&c, "rz-calibrate", usage);
+    static const struct option opts[] = {
+        RZ_CLI_LONGOPTS,
+        {"model", required_argument, 0, 'm'},
+        {"tokenizer", required_argument, 0, 'z'},
+        {"file", required_argument, 0, 'f'},
+        {"tokens", required_argument, 0, OPT_TOKENS},
+        {"ctx", required_argument, 0, 'c'},
+        {"windows", required_argument, 0, 'n'},
+        {0, 0, 0, 0}};
+    const char *model = NULL, *tok = NULL, *text = NULL, *tokens = NULL;
+    int ctx = 0, o;
+    long windows = 32;
+    while ((o = getopt_long(argc, argv, RZ_CLI_SHORTOPTS "m:z:f:c:n:", opts, NULL)) != -1) {
+        if (rz_cli_common(&c, o, optarg)) continue;
+        switch (o) {
+        case 'm': model = optarg; break;
+        case 'z': tok = optarg; break;
+        case 'f': text = optarg; break;
+        case OPT_TOKENS: tokens = optarg; break;
+        case 'c': ctx = (int)rz_cli_int(&c, "--ctx", optarg, 1, 1 << 20); break;
+        case 'n': windows = (long)rz_cli_int(&c, "--windows", optarg, 1, 1 << 24); break;
+        default: rz_cli_usage_error(&c, "unexpected option");
+        }
+    }
+    if (optind < argc) rz_cli_usage_error(&c, "unexpected argument '%s'", argv[optind]);
+    if (!model) rz_cli_usage_error(&c, "-m MODEL is required");
+    if (!c.output) rz_cli_usage_error(&c, "-o HESSIANS is required");
+    if (!text == !tokens) rz_cli_usage_error(&c, "give exactly one of -f TEXT and --tokens LOC");
+    if (text && !tok) rz_cli_usage_error(&c, "-f TEXT needs -z TOKENIZER");
+    if (rz_cluster_size() > 1 && (strcmp(model, "-") == 0 || rz_is_endpoint(model)))
+        rz_cli_usage_error(&c, "under mpirun every rank reads the model: give a file");
+    rz_cli_threads(&c);
+    rz_err e = {0};
+    int rank = rz_cluster_rank();
+
+    rz_llama *m;
+    if (rz_model_load(model, &c.stream, &m, &e)) rz_cli_die(&c, &e);
+    const rz_llama_config *cfg = &m->config;
+    if (!ctx) ctx = cfg->seq_len < 512 ? cfg->seq_len : 512;
+    if (ctx > cfg->seq_len) {
+        rz_fail(&e, RZ_EINPUT, "--ctx %d is longer than the model's context of %d", ctx, cfg->seq_len);
+        rz_cli_die(&c, &e);
+    }
+    uint64_t mhash = rz_qlayer_model_hash(m);
+
+    /* tokens on rank 0, broadcast */
+    int *ids = NULL;
+    size_t n = 0;
+    uint64_t count = 0;
+    if (rank == 0) {
+        int rc;
+        if (tokens) {
+            rc = rz_corpus_from_stream(tokens, &c.stream, cfg->vocab_size, &ids, &n, &e);
+        } else {
+            rz_tokenizer *t = NULL;
+            rc = rz_tokenizer_load(tok, &t, &e);
+            if (!rc && rz_tokenizer_vocab_size(t) != cfg->vocab_size)
+                rc = rz_fail(&e, RZ_EINPUT, "%s: tokenizer has %d tokens but model %s has a vocabulary of %d", tok,
+                             rz_tokenizer_vocab_size(t), model, cfg->vocab_size);
+            if (!rc) rc = rz_corpus_from_text(t, text, &ids, &n, &e);
+            if (t) rz_tokenizer_free(t);
+        }
+        if (!rc && n < (size_t)ctx)
+            rc = rz_fail(&e, RZ_EINPUT, "%s: %zu tokens, fewer than one window of %d; lower --ctx", text ? text : tokens, n, ctx);
+        if (rc) rz_cli_die(&c, &e);
+        count = n;
+    }
+    rz_cluster_bcast(&count, sizeof count);
+    if (rank != 0) {
+        n = count;
+        if (!(ids = rz_malloc(n * sizeof *ids, &e))) rz_cli_die(&c, &e);
+    }
+    rz_cluster_bcast(ids, n * sizeof *ids);
+
+    long *starts = rz_malloc((size_t)windows * sizeof *starts, &e);
+    if (!starts) rz_cli_die(&c, &e);
+    rz_calib_windows(n, ctx, windows, c.seed, starts);
+    long lo, hi;
+    rz_cluster_block(windows, rank, rz_cluster_size(), &lo, &hi);
+
+    rz_calib cal;
+    rz_llama_state *st;
+    float *logits = rz_malloc((size_t)ctx * (size_t)cfg->vocab_size * sizeof *logits, &e);
+    if (!logits || rz_calib_init(&cal, cfg, ctx, &e) || rz_llama_state_new(m, ctx, ctx, &st, &e)) rz_cli_die(&c, &e);
+    rz_llama_set_tap(st, rz_calib_tap, &cal);
+    double t0 = rz_now();
+    for (long k = lo; k < hi; k++) {
+        if (rz_llama_forward(m, st, ids + starts[k], ctx, 0, logits)) {
+            rz_fail(&e, RZ_EINTERNAL, "forward failed on window %ld", k);
+            rz_cli_die(&c, &e);
+        }
+        rz_cli_progress(&c, 0, "window %ld/%ld (rank %d)", k - lo + 1, hi - lo, rank);
+    }
+    /* sums across ranks (rank order), then H = S / n */
+    int ng = cfg->n_layers * RZ_TAP_GROUPS;
+    if (rz_cluster_size() > 1) {
+        for (int i = 0; i < ng; i++) {
+            size_t w = (size_t)cal.n[i % RZ_TAP_GROUPS];
+            rz_cluster_allreduce_sum(cal.S[i], w * w);
+        }
+        rz_cluster_allreduce_sum(cal.tokens, (size_t)ng);
+    }
+    rz_calib_finish(&cal);
+    double secs = rz_now() - t0;
+
+    if (rank == 0) {
+        rz_writer *w;
+        if (rz_writer_open(c.output, &c.stream, &w, &e)) rz_cli_die(&c, &e);
+        double *msq = rz_malloc((size_t)(cfg->dim > cfg->hidden_dim ? cfg->dim : cfg->hidden_dim) * sizeof *msq, &e);
+        if (!msq) rz_cli_die(&c, &e);
+        for (int i = 0; i < ng; i++) {
+            int nn = cal.n[i % RZ_TAP_GROUPS];
+            for (int j = 0; j < nn; j++) msq[j] = cal.S[i][(size_t)j * nn + j];
+            rz_hessian_view h = {i / RZ_TAP_GROUPS, i % RZ_TAP_GROUPS, nn, (int64_t)cal.tokens[i], mhash,
+                                 windows, ctx, cal.S[i], msq};
+            rz_hessian_pack(rz_writer_packer(w), &h);
+            if (rz_writer_emit(w, &e)) {
+                rz_writer_abort(w, &e);
+                rz_cli_die(&c, &e);
+            }
+        }
+        free(msq);
+        if (rz_writer_close(w, &e)) rz_cli_die(&c, &e);
+        rz_cli_progress(&c, 1, "%d Hessians from %ld windows of %d tokens in %.2f s", ng, windows, ctx, secs);
+        msgpack_packer *pk = rz_report_begin(&c, 7);
+        rz_rec_int(pk, "windows", windows);
+        rz_rec_int(pk, "ctx", ctx);
+        rz_rec_int(pk, "tokens", (int64_t)windows * ctx);
+        rz_rec_int(pk, "records", ng);
+        rz_rec_f64(pk, "seconds", secs);
+        rz_rec_int(pk, "ranks", rz_cluster_size());
+        rz_rec_str(pk, "model", model);
+        if (rz_report_finish(&c, &e)) rz_cli_die(&c, &e);
+    }
+    free(logits);
+    free(starts);
+    free(ids);
+    rz_calib_free(&cal);
+    rz_llama_state_free(st);
+    rz_llama_free(m);
+    rz_cluster_finalize();
+    return 0;
+}

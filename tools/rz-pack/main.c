@@ -1,0 +1,192 @@
+/* rz-pack — a model plus its quantised layers → one compressed .rzm.
+ *
+ * Reads MODEL and the "qlayer" records of one or more LAYERS streams (rz-quantize),
+ * checks that every linear layer (wq wk wv wo w1 w2 w3 of each block) is there exactly
+ * once, with its shape, quantised from this very model (hash), and writes an .rzm: the
+ * "model" record, float32 "tensor" records for what stays unquantised (token
+ * embeddings, RMSNorm weights, and the classifier when it is not shared), then the
+ * "qlayer" records (codes, scales, zero points, incoherence seeds) in model order.
+ * rz_model_load (schemas/model.h) reads it back, decoding each layer to float32.
+ *
+ * Bits per weight, counted exactly: "linears" = (code bytes + float32 scales + uint8 zero
+ * points + 2 × 64-bit seeds when incoherent) × 8 / linear weights; "model" = the same
+ * plus 32 bits for every float32 weight, over all weights; "stream" = every byte of the
+ * written records (field names, shapes, losses, framing; not the final end record) × 8
+ * over all weights.
+ */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "cluster.h"
+#include "model.h"
+#include "qlayer.h"
+
+static const char usage[] =
+    "usage: rz-pack -m MODEL LAYERS... -o OUT.rzm\n"
+    "Packs MODEL with the quantised layers of rz-quantize (one or more streams that hold\n"
+    "every linear layer once) into a compressed .rzm that rz-ppl and rz-generate load.\n"
+    "Embeddings, norms and an unshared classifier stay float32.\n"
+    "  -m, --model LOC    the model the layers were quantised from\n"
+    "  -o, --output LOC   the packed .rzm\n"
+    "Report (--json): bpw_linears, bpw_model, bpw_stream, bytes, linear_weights,\n"
+    "f32_weights, layers.\n"
+    "Example:\n"
+    "  rz-pack -m stories260K.bin q.rzs -o stories260K.e8p2.rzm && rz-ppl -m stories260K.e8p2.rzm ...\n";
+
+int main(int argc, char **argv)
+{
+    rz_cluster_init(&argc, &argv);
+    rz_cli c;
+    rz_cli_init(&c, "rz-pack", usage);
+    static const struct option opts[] = {RZ_CLI_LONGOPTS, {"model", required_argument, 0, 'm'}, {0, 0, 0, 0}};
+    const char *model = NULL;
+    int o;
+    while ((o = getopt_long(argc, argv, RZ_CLI_SHORTOPTS "m:", opts, NULL)) != -1) {
+        if (rz_cli_common(&c, o, optarg)) continue;
+        if (o == 'm') model = optarg;
+        else rz_cli_usage_error(&c, "unexpected option");
+    }
+    if (!model) rz_cli_usage_error(&c, "-m MODEL is required");
+    if (!c.output) rz_cli_usage_error(&c, "-o OUT.rzm is required");
+    if (optind >= argc) rz_cli_usage_error(&c, "give at least one LAYERS stream");
+    rz_cli_threads(&c);
+    rz_err e = {0};
+    rz_llama *m;
+    if (rz_model_load(model, &c.stream, &m, &e)) rz_cli_die(&c, &e);
+    uint64_t mhash = rz_qlayer_model_hash(m);
+    long N = 7L * m->config.n_layers;
+    void **blob = rz_calloc((size_t)N, sizeof *blob, &e);
+    size_t *len = rz_calloc((size_t)N, sizeof *len, &e);
+    double *pbits = rz_calloc((size_t)N, sizeof *pbits, &e);
+    if (!blob || !len || !pbits) rz_cli_die(&c, &e);
+    int rc = RZ_OK;
+    for (int a = optind; a < argc && !rc; a++) {
+        rz_reader *r;
+        if ((rc = rz_reader_open(argv[a], &c.stream, &r, &e))) break;
+        const msgpack_object *rec;
+        rz_rec_ctx ctx;
+        while (!(rc = rz_reader_next(r, &rec, &ctx, &e)) && rec) {
+            if (strcmp(ctx.type, "qlayer") != 0) {
+                rc = rz_fail(&e, RZ_EINPUT, "%s: record %ld: expected \"qlayer\" records (from rz-quantize), got \"%s\"",
+                             argv[a], ctx.index, ctx.type);
+                break;
+            }
+            rz_qlayer_view q;
+            if ((rc = rz_qlayer_decode(rec, &ctx, &q, &e))) break;
+            if (q.model_hash != mhash) {
+                rc = rz_fail(&e, RZ_EINPUT, "%s: record %ld (%s): quantised from another model than %s", argv[a], ctx.index,
+                             q.name, model);
+                break;
+            }
+            long found = -1;
+            for (long i = 0; i < N && found < 0; i++) {
+                char name[RZ_MAX_NAME];
+                float *W;
+                int rows, cols, layer, group;
+                rz_qlayer_linear(m, i, name, sizeof name, &W, &rows, &cols, &layer, &group);
+                if (strcmp(name, q.name) == 0) {
+                    found = i;
+                    if (rows != q.rows || cols != q.cols)
+                        rc = rz_rec_fail(&e, &ctx, "rows", "layer '%s' is %dx%d, the model's is %dx%d", q.name, q.rows, q.cols,
+                                         rows, cols);
+                }
+            }
+            if (rc) break;
+            if (found < 0) {
+                rc = rz_rec_fail(&e, &ctx, "name", "'%s' is not a linear layer of this model", q.name);
+                break;
+            }
+            if (blob[found]) {
+                rc = rz_rec_fail(&e, &ctx, "name", "layer '%s' appears twice", q.name);
+                break;
+            }
+            msgpack_sbuffer sb;
+            msgpack_sbuffer_init(&sb);
+            msgpack_packer pk;
+            msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+            msgpack_pack_object(&pk, *rec);
+            len[found] = sb.size;
+            blob[found] = msgpack_sbuffer_release(&sb);
+            pbits[found] = rz_qlayer_payload_bits(&q);
+        }
+        rz_reader_close(r);
+    }
+    for (long i = 0; !rc && i < N; i++)
+        if (!blob[i]) {
+            char name[RZ_MAX_NAME];
+            float *W;
+            int rows, cols, layer, group;
+            rz_qlayer_linear(m, i, name, sizeof name, &W, &rows, &cols, &layer, &group);
+            rc = rz_fail(&e, RZ_EINPUT, "layer '%s' is missing from the LAYERS streams", name);
+        }
+    if (rc) rz_cli_die(&c, &e);
+
+    /* write: model record, unquantised tensors (f32), quantised layers in model order */
+    rz_writer *w;
+    if (rz_writer_open(c.output, &c.stream, &w, &e)) rz_cli_die(&c, &e);
+    double bytes = 0, f32_weights = 0, lin_weights = 0, lin_bits = 0;
+    msgpack_packer *pk = rz_writer_packer(w);
+    rz_model_config_pack(pk, &m->config);
+    bytes += (double)((msgpack_sbuffer *)pk->data)->size;
+    if ((rc = rz_writer_emit(w, &e))) goto fail;
+    for (int i = 0; i < rz_llama_tensor_count(m); i++) {
+        const char *name;
+        float *data;
+        int shape[2], ndim;
+        rz_llama_tensor_at(m, i, &name, &data, shape, &ndim);
+        int quantised = 0;
+        for (long k = 0; k < N && !quantised; k++) {
+            char lname[RZ_MAX_NAME];
+            float *W;
+            int rows, cols, layer, group;
+            rz_qlayer_linear(m, k, lname, sizeof lname, &W, &rows, &cols, &layer, &group);
+            quantised = strcmp(lname, name) == 0;
+        }
+        double count = (double)shape[0] * (ndim == 2 ? shape[1] : 1);
+        if (quantised) {
+            lin_weights += count;
+            continue;
+        }
+        int64_t sh[2] = {shape[0], shape[1]};
+        rz_tensor_pack(pk, name, RZ_F32, ndim, sh, data);
+        f32_weights += count;
+        bytes += (double)((msgpack_sbuffer *)pk->data)->size;
+        if ((rc = rz_writer_emit(w, &e))) goto fail;
+    }
+    for (long i = 0; i < N; i++) {
+        pk->callback(pk->data, blob[i], len[i]);
+        bytes += (double)len[i];
+        lin_bits += pbits[i];
+        if ((rc = rz_writer_emit(w, &e))) goto fail;
+    }
+    if ((rc = rz_writer_close(w, &e))) rz_cli_die(&c, &e);
+    double total = lin_weights + f32_weights;
+    double bpw_lin = lin_bits / lin_weights, bpw_model = (lin_bits + 32.0 * f32_weights) / total, bpw_stream = 8.0 * bytes / total;
+    if (!c.json)
+        printf("packed %ld quantised linears (%.0f weights) + %.0f float32 weights (embeddings, norms%s): "
+               "%.4f bits/weight on the linears, %.4f on the whole model, %.4f counting every stream byte (%.0f bytes)\n",
+               N, lin_weights, f32_weights, m->config.shared_classifier ? "" : ", classifier", bpw_lin, bpw_model,
+               bpw_stream, bytes);
+    pk = rz_report_begin(&c, 8);
+    rz_rec_f64(pk, "bpw_linears", bpw_lin);
+    rz_rec_f64(pk, "bpw_model", bpw_model);
+    rz_rec_f64(pk, "bpw_stream", bpw_stream);
+    rz_rec_int(pk, "bytes", (int64_t)bytes);
+    rz_rec_int(pk, "linear_weights", (int64_t)lin_weights);
+    rz_rec_int(pk, "f32_weights", (int64_t)f32_weights);
+    rz_rec_int(pk, "layers", N);
+    rz_rec_str(pk, "model", model);
+    if (rz_report_finish(&c, &e)) rz_cli_die(&c, &e);
+    for (long i = 0; i < N; i++) free(blob[i]);
+    free(blob);
+    free(len);
+    free(pbits);
+    rz_llama_free(m);
+    rz_cluster_finalize();
+    return 0;
+fail:
+    rz_writer_abort(w, &e);
+    rz_cli_die(&c, &e);
+}

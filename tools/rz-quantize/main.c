@@ -1,0 +1,318 @@
+/* rz-quantize — quantise every linear layer of a model with its calibration Hessian.
+ *
+ * Reads MODEL and the "hessian" records of rz-calibrate (checked to belong to this model
+ * by its hash, one per block and input group, each of the right order), quantises the
+ * 7 linears of every block (qlayer.h: rtn, ldlq = GPTQ, e8p = block LDLQ with E8P /
+ * residual E8P, optionally incoherent) and writes one "qlayer" record per linear in
+ * model order, or with --fake an ordinary float32 .rzm holding the quantiser's own
+ * dequantised weights. A per-layer table (proxy loss, relative loss, bits per weight)
+ * and the totals are printed; --json prints the summary report instead.
+ *
+ * Under mpirun the layers are handed out dynamically (rz_cluster_dynamic_*), the encoded
+ * records gathered to rank 0 in model order (rz_cluster_gather_blobs): the output is
+ * byte-identical to a single process's.
+ *
+ * --codebook-mse NAME measures a codebook on i.i.d. N(0,1) data (rz_codebook_mse).
+ */
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "cluster.h"
+#include "model.h"
+#include "qlayer.h"
+#include "../core/quant.h"
+
+static const char usage[] =
+    "usage: rz-quantize -m MODEL -H HESSIANS --method rtn|ldlq|e8p [options] -o LAYERS\n"
+    "       rz-quantize --codebook-mse NAME [--samples N] [--seed N] [--json]\n"
+    "Quantises every linear layer (wq wk wv wo w1 w2 w3 of each block) of MODEL using the\n"
+    "Hessians of rz-calibrate and writes one \"qlayer\" record per layer (for rz-pack).\n"
+    "  -m, --model LOC       model (.bin or .rzm)\n"
+    "  -H, --hessians LOC    Hessian stream from rz-calibrate for this model\n"
+    "      --method M        rtn (round to nearest), ldlq (GPTQ in LDL form), e8p (QuIP#'s\n"
+    "                        E8P lattice codebook in block LDLQ; residual E8P at 3 and 4 bits)\n"
+    "  -b, --bits B          rtn/ldlq: 2, 3, 4 or 8 (default 4); e8p: 2, 3 or 4 (default 2)\n"
+    "  -g, --group G         rtn/ldlq: columns per scale group (default 0 = one per row)\n"
+    "      --incoherence     random Hadamard transforms W <- U W V^T, H <- V H V^T (seeded\n"
+    "                        by --seed and the layer index; undone when decoding)\n"
+    "      --percdamp F      ldlq/e8p damping: H += F mean(diag H) I (default 0.01)\n"
+    "      --fake            write a float32 .rzm with the dequantised weights instead\n"
+    "  -o, --output LOC      the layer records (or the .rzm with --fake)\n"
+    "      --codebook-mse N  MSE per coordinate of codebook N on N(0,1) samples: e8p,\n"
+    "                        e8p-rvq3, e8p-rvq4, rtn2..4, minmax2..4, lloydmax2\n"
+    "      --samples N       samples for --codebook-mse (default 262144)\n"
+    "Report (--json): method, bits, group, incoherence, layers, loss, rel_loss_mean,\n"
+    "bpw_linears, seconds, ranks; for --codebook-mse: codebook, bits, scale, mse.\n"
+    "Examples:\n"
+    "  rz-quantize -m stories260K.bin -H h.rzs --method e8p --bits 2 --incoherence -o q.rzs\n"
+    "  mpirun -np 2 rz-quantize -m m.rzm -H h.rzs --method ldlq --bits 3 -o q.rzs\n"
+    "  rz-quantize --codebook-mse e8p --json\n";
+
+enum { OPT_METHOD = RZ_OPT_TOOL_BASE, OPT_INCOH, OPT_PERCDAMP, OPT_FAKE, OPT_CBMSE, OPT_SAMPLES };
+
+static int codebook_mse(rz_cli *c, const char *name, long samples)
+{
+    rz_err e = {0};
+    double bits, scale, mse;
+    if (rz_codebook_mse(name, samples, c->seed, &bits, &scale, &mse, &e)) rz_cli_die(c, &e);
+    if (!c->json) printf("codebook %s: %.4f bits, scale %.4f, mse %.6f\n", name, bits, scale, mse);
+    msgpack_packer *pk = rz_report_begin(c, 5);
+    rz_rec_str(pk, "codebook", name);
+    rz_rec_f64(pk, "bits", bits);
+    rz_rec_f64(pk, "scale", scale);
+    rz_rec_f64(pk, "mse", mse);
+    rz_rec_int(pk, "samples", samples);
+    if (rz_report_finish(c, &e)) rz_cli_die(c, &e);
+    rz_cluster_finalize();
+    return 0;
+}
+
+/* All Hessians of the stream, indexed [layer·4 + group], validated against the model. */
+static int load_hessians(const char *loc, const rz_stream_opts *so, const rz_llama_config *cfg, uint64_t mhash,
+                         double **H, rz_err *e)
+{
+    rz_reader *r;
+    int rc = rz_reader_open(loc, so, &r, e);
+    if (rc) return rc;
+    const msgpack_object *rec;
+    rz_rec_ctx ctx;
+    for (;;) {
+        if ((rc = rz_reader_next(r, &rec, &ctx, e))) break;
+        if (!rec) break;
+        if (strcmp(ctx.type, "hessian") != 0) {
+            rc = rz_fail(e, RZ_EINPUT, "%s: record %ld: expected \"hessian\" records, got \"%s\"", loc, ctx.index, ctx.type);
+            break;
+        }
+        rz_hessian_view h;
+        if ((rc = rz_hessian_decode(rec, &ctx, &h, e))) break;
+        if (h.model_hash != mhash) {
+            rc = rz_fail(e, RZ_EINPUT, "%s: record %ld: these Hessians were computed for another model (hash %llu, this model's is %llu)",
+                         loc, ctx.index, (unsigned long long)h.model_hash, (unsigned long long)mhash);
+            break;
+        }
+        int want = h.group == RZ_TAP_MLP_DOWN ? cfg->hidden_dim : cfg->dim;
+        if (h.layer >= cfg->n_layers || h.n != want) {
+            rc = rz_fail(e, RZ_EINPUT, "%s: record %ld: layer %d group %s of order %d does not fit the model (%d layers, order %d)",
+                         loc, ctx.index, h.layer, rz_hessian_group_name(h.group), h.n, cfg->n_layers, want);
+            break;
+        }
+        int i = h.layer * RZ_TAP_GROUPS + h.group;
+        if (H[i]) {
+            rc = rz_fail(e, RZ_EINPUT, "%s: record %ld: a second Hessian for layer %d group %s", loc, ctx.index, h.layer,
+                         rz_hessian_group_name(h.group));
+            break;
+        }
+        size_t bytes = (size_t)h.n * (size_t)h.n * sizeof(double);
+        if (!(H[i] = rz_malloc(bytes, e))) {
+            rc = RZ_EINTERNAL;
+            break;
+        }
+        memcpy(H[i], h.H, bytes);
+    }
+    rz_reader_close(r);
+    for (int i = 0; !rc && i < cfg->n_layers * RZ_TAP_GROUPS; i++)
+        if (!H[i])
+            rc = rz_fail(e, RZ_EINPUT, "%s: the Hessian of layer %d group %s is missing", loc, i / RZ_TAP_GROUPS,
+                         rz_hessian_group_name(i % RZ_TAP_GROUPS));
+    return rc;
+}
+
+static void die_any_rank(const rz_cli *c, const rz_err *e)
+{
+    if (rz_cluster_size() > 1) {
+        fprintf(stderr, "%s: rank %d: %s\n", c->tool, rz_cluster_rank(), e->msg);
+        rz_cluster_abort(e->code ? e->code : 1);
+    }
+    rz_cli_die(c, e);
+}
+
+int main(int argc, char **argv)
+{
+    rz_cluster_init(&argc, &argv);
+    rz_cli c;
+    rz_cli_init(&c, "rz-quantize", usage);
+    static const struct option opts[] = {
+        RZ_CLI_LONGOPTS,
+        {"model", required_argument, 0, 'm'},
+        {"hessians", required_argument, 0, 'H'},
+        {"method", required_argument, 0, OPT_METHOD},
+        {"bits", required_argument, 0, 'b'},
+        {"group", required_argument, 0, 'g'},
+        {"incoherence", no_argument, 0, OPT_INCOH},
+        {"percdamp", required_argument, 0, OPT_PERCDAMP},
+        {"fake", no_argument, 0, OPT_FAKE},
+        {"codebook-mse", required_argument, 0, OPT_CBMSE},
+        {"samples", required_argument, 0, OPT_SAMPLES},
+        {0, 0, 0, 0}};
+    const char *model = NULL, *hess = NULL, *method = NULL, *cbmse = NULL;
+    rz_qopts q = {0};
+    q.bits = -1;
+    int fake = 0, o;
+    long samples = 262144;
+    while ((o = getopt_long(argc, argv, RZ_CLI_SHORTOPTS "m:H:b:g:", opts, NULL)) != -1) {
+        if (rz_cli_common(&c, o, optarg)) continue;
+        switch (o) {
+        case 'm': model = optarg; break;
+        case 'H': hess = optarg; break;
+        case OPT_METHOD: method = optarg; break;
+        case 'b': q.bits = (int)rz_cli_int(&c, "--bits", optarg, 1, 8); break;
+        case 'g': q.group = (int)rz_cli_int(&c, "--group", optarg, 0, RZ_QUANT_MAX_DIM); break;
+        case OPT_INCOH: q.incoherence = 1; break;
+        case OPT_PERCDAMP: q.percdamp = rz_cli_f64(&c, "--percdamp", optarg, 1e-9, 1e3); break;
+        case OPT_FAKE: fake = 1; break;
+        case OPT_CBMSE: cbmse = optarg; break;
+        case OPT_SAMPLES: samples = (long)rz_cli_int(&c, "--samples", optarg, 8, 1L << 28); break;
+        default: rz_cli_usage_error(&c, "unexpected option");
+        }
+    }
+    if (optind < argc) rz_cli_usage_error(&c, "unexpected argument '%s'", argv[optind]);
+    rz_cli_threads(&c);
+    if (cbmse) return codebook_mse(&c, cbmse, samples);
+    if (!model || !hess) rz_cli_usage_error(&c, "-m MODEL and -H HESSIANS are required");
+    if (!method) rz_cli_usage_error(&c, "--method rtn|ldlq|e8p is required");
+    if (!c.output) rz_cli_usage_error(&c, "-o LAYERS is required");
+    q.method = rz_qmethod_parse(method);
+    if (q.method < 0) rz_cli_usage_error(&c, "--method: unknown method '%s' (expected rtn, ldlq or e8p)", method);
+    if (q.bits < 0) q.bits = q.method == RZ_QM_E8P ? 2 : 4;
+    if (!rz_qmethod_bits_ok(q.method, q.bits))
+        rz_cli_usage_error(&c, "--bits %d is out of range for %s (%s)", q.bits, method,
+                           q.method == RZ_QM_E8P ? "2, 3 or 4" : "2, 3, 4 or 8");
+    if (q.method == RZ_QM_E8P && q.group) rz_cli_usage_error(&c, "--group does not apply to e8p (one scale per matrix)");
+    q.seed = c.seed;
+    if (rz_cluster_size() > 1 && (strcmp(model, "-") == 0 || rz_is_endpoint(model) || strcmp(hess, "-") == 0 || rz_is_endpoint(hess)))
+        rz_cli_usage_error(&c, "under mpirun every rank reads the model and the Hessians: give files");
+    rz_err e = {0};
+    int rank = rz_cluster_rank();
+
+    rz_llama *m;
+    if (rz_model_load(model, &c.stream, &m, &e)) rz_cli_die(&c, &e);
+    const rz_llama_config *cfg = &m->config;
+    uint64_t mhash = rz_qlayer_model_hash(m);
+    int ng = cfg->n_layers * RZ_TAP_GROUPS;
+    double **H = rz_calloc((size_t)ng, sizeof *H, &e);
+    if (!H || load_hessians(hess, &c.stream, cfg, mhash, H, &e)) rz_cli_die(&c, &e);
+
+    long N = 7L * cfg->n_layers, nloc = 0;
+    long *idx = rz_malloc((size_t)N * sizeof *idx, &e);
+    void **blobs = rz_calloc((size_t)N, sizeof *blobs, &e);
+    size_t *lens = rz_calloc((size_t)N, sizeof *lens, &e);
+    double *stats = rz_calloc((size_t)N * 3, sizeof *stats, &e), *all = rz_calloc((size_t)N * 3, sizeof *all, &e);
+    void **blobs0 = rz_calloc((size_t)N, sizeof *blobs0, &e);
+    size_t *lens0 = rz_calloc((size_t)N, sizeof *lens0, &e);
+    if (!idx || !blobs || !lens || !stats || !all || !blobs0 || !lens0) rz_cli_die(&c, &e);
+    double t0 = rz_now();
+    rz_cluster_dynamic_begin(N);
+    for (long i; (i = rz_cluster_dynamic_next()) >= 0;) {
+        char name[RZ_MAX_NAME];
+        float *W;
+        int rows, cols, layer, group;
+        rz_qlayer_linear(m, i, name, sizeof name, &W, &rows, &cols, &layer, &group);
+        float *What = fake ? rz_malloc((size_t)rows * (size_t)cols * sizeof *What, &e) : NULL;
+        rz_qlayer ql;
+        if ((fake && !What) || rz_qlayer_quantize(name, W, rows, cols, H[layer * RZ_TAP_GROUPS + group], &q, i, mhash, &ql, What, &e))
+            die_any_rank(&c, &e);
+        if (fake) { /* the blob is the dequantised matrix itself */
+            blobs[nloc] = What;
+            lens[nloc] = (size_t)rows * (size_t)cols * sizeof *What;
+        } else {
+            msgpack_sbuffer sb;
+            msgpack_sbuffer_init(&sb);
+            msgpack_packer pk;
+            msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+            rz_qlayer_pack(&pk, &ql.v);
+            lens[nloc] = sb.size;
+            blobs[nloc] = msgpack_sbuffer_release(&sb);
+        }
+        idx[nloc] = i;
+        stats[nloc * 3] = ql.v.loss;
+        stats[nloc * 3 + 1] = ql.v.rel;
+        stats[nloc * 3 + 2] = rz_qlayer_payload_bits(&ql.v);
+        nloc++;
+        rz_qlayer_free(&ql);
+        rz_cli_progress(&c, 0, "rank %d: %s done (%ld layers so far)", rank, name, nloc);
+    }
+    rz_cluster_dynamic_end();
+    if (rz_cluster_gather_items(N, 3, idx, stats, nloc, all, &e) ||
+        rz_cluster_gather_blobs(N, idx, blobs, lens, nloc, blobs0, lens0, &e))
+        die_any_rank(&c, &e);
+    double secs = rz_now() - t0;
+
+    if (rank == 0) {
+        if (fake) {
+            for (long i = 0; i < N; i++) {
+                char name[RZ_MAX_NAME];
+                float *W;
+                int rows, cols, layer, group;
+                rz_qlayer_linear(m, i, name, sizeof name, &W, &rows, &cols, &layer, &group);
+                memcpy(W, blobs0[i], lens0[i]);
+            }
+            if (rz_model_save_rzm(m, c.output, RZ_F32, &c.stream, &e)) rz_cli_die(&c, &e);
+        } else {
+            rz_writer *w;
+            if (rz_writer_open(c.output, &c.stream, &w, &e)) rz_cli_die(&c, &e);
+            for (long i = 0; i < N; i++) {
+                msgpack_packer *pk = rz_writer_packer(w);
+                pk->callback(pk->data, blobs0[i], lens0[i]); /* the record, packed by its rank */
+                if (rz_writer_emit(w, &e)) {
+                    rz_writer_abort(w, &e);
+                    rz_cli_die(&c, &e);
+                }
+            }
+            if (rz_writer_close(w, &e)) rz_cli_die(&c, &e);
+        }
+        /* table and totals (model order) */
+        FILE *tf = c.json || strcmp(c.output, "-") == 0 ? (c.quiet ? NULL : stderr) : stdout;
+        double loss = 0, rel = 0, bits = 0, weights = 0;
+        if (tf) fprintf(tf, "%-34s %11s %12s %10s %7s\n", "layer", "shape", "proxy_loss", "rel_loss", "bpw");
+        for (long i = 0; i < N; i++) {
+            char name[RZ_MAX_NAME], shape[32];
+            float *W;
+            int rows, cols, layer, group;
+            rz_qlayer_linear(m, i, name, sizeof name, &W, &rows, &cols, &layer, &group);
+            const double *s = all + i * 3;
+            double wn = (double)rows * cols;
+            snprintf(shape, sizeof shape, "%dx%d", rows, cols);
+            if (tf) fprintf(tf, "%-34s %11s %12.5g %10.5f %7.3f\n", name, shape, s[0], s[1], s[2] / wn);
+            loss += s[0];
+            rel += s[1];
+            bits += s[2];
+            weights += wn;
+        }
+        if (tf)
+            fprintf(tf, "total: %ld layers, proxy loss %.6g, mean relative loss %.6f, %.4f bits per weight "
+                        "(linears: codes + scales + zero points + seeds), %.2f s\n",
+                    N, loss, rel / N, bits / weights, secs);
+        msgpack_packer *pk = rz_report_begin(&c, 11);
+        rz_rec_str(pk, "method", method);
+        rz_rec_int(pk, "bits", q.bits);
+        rz_rec_int(pk, "group", q.group);
+        rz_rec_bool(pk, "incoherence", q.incoherence);
+        rz_rec_int(pk, "layers", N);
+        rz_rec_f64(pk, "loss", loss);
+        rz_rec_f64(pk, "rel_loss_mean", rel / N);
+        rz_rec_f64(pk, "bpw_linears", bits / weights);
+        rz_rec_f64(pk, "seconds", secs);
+        rz_rec_int(pk, "ranks", rz_cluster_size());
+        rz_rec_bool(pk, "fake", fake);
+        if (rz_report_finish(&c, &e)) rz_cli_die(&c, &e);
+    }
+    for (long i = 0; i < N; i++) {
+        free(blobs[i]);
+        free(blobs0[i]);
+    }
+    for (int i = 0; i < ng; i++) free(H[i]);
+    free(H);
+    free(idx);
+    free(blobs);
+    free(lens);
+    free(stats);
+    free(all);
+    free(blobs0);
+    free(lens0);
+    rz_llama_free(m);
+    rz_cluster_finalize();
+    return 0;
+}
