@@ -1,0 +1,677 @@
+/* train.c — forward with saved activations, full backward, and the data-parallel step
+ * gradient for training low-rank adapters (see train.h for the math and the design).
+ *
+ * Shapes in comments: N = B·T rows (batch × time flattened), dim, kv = n_kv_heads·hs,
+ * hid = hidden_dim, V = vocab, k = an adapter's rank. All activation memory is
+ * allocated by rz_train_new for max_B sequences and reused by every step.
+ */
+#include "train.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster.h"
+#include "linalg.h"
+#include "record.h"
+
+/* ---------------------------------------------------------------- adapters */
+
+const char *rz_train_matrix_name(int kind)
+{
+    static const char *names[RZ_TR_NMAT] = {"attention.wq", "attention.wk", "attention.wv", "attention.wo",
+                                            "feed_forward.w1", "feed_forward.w2", "feed_forward.w3"};
+    return kind >= 0 && kind < RZ_TR_NMAT ? names[kind] : "?";
+}
+
+rz_adapter *rz_lora_at(const rz_lora *a, int layer, int kind) { return &a->ad[layer * RZ_TR_NMAT + kind]; }
+
+/* The frozen matrix of a kind in layer l, and its [m][n] shape. */
+static float *base_matrix(rz_llama *m, int l, int kind, int *rows, int *cols)
+{
+    const rz_llama_config *c = &m->config;
+    int dim = c->dim, kv = dim / c->n_heads * c->n_kv_heads, hid = c->hidden_dim;
+    rz_llama_layer *L = &m->layers[l];
+    switch (kind) {
+    case RZ_TR_WQ: *rows = dim, *cols = dim; return L->wq;
+    case RZ_TR_WK: *rows = kv, *cols = dim; return L->wk;
+    case RZ_TR_WV: *rows = kv, *cols = dim; return L->wv;
+    case RZ_TR_WO: *rows = dim, *cols = dim; return L->wo;
+    case RZ_TR_W1: *rows = hid, *cols = dim; return L->w1;
+    case RZ_TR_W2: *rows = dim, *cols = hid; return L->w2;
+    default: *rows = hid, *cols = dim; return L->w3;
+    }
+}
+
+void rz_lora_free(rz_lora *a)
+{
+    if (!a) return;
+    free(a->ad);
+    free(a->params);
+    free(a->grads);
+    free(a);
+}
+
+int rz_lora_new(rz_llama *base, const int rank[RZ_TR_NMAT], rz_lora **out, rz_err *e)
+{
+    *out = NULL;
+    rz_lora *a = rz_calloc(1, sizeof *a, e);
+    if (!a) return RZ_EINTERNAL;
+    a->base = base;
+    a->n_layers = base->config.n_layers;
+    memcpy(a->rank, rank, sizeof a->rank);
+    a->ad = rz_calloc((size_t)a->n_layers * RZ_TR_NMAT, sizeof *a->ad, e);
+    if (!a->ad) return rz_lora_free(a), RZ_EINTERNAL;
+    size_t total = 0;
+    for (int l = 0; l < a->n_layers; l++)
+        for (int kind = 0; kind < RZ_TR_NMAT; kind++) {
+            rz_adapter *ad = rz_lora_at(a, l, kind);
+            ad->Q = base_matrix(base, l, kind, &ad->m, &ad->n);
+            ad->k = rank[kind];
+            int mn = ad->m < ad->n ? ad->m : ad->n;
+            if (ad->k < 0 || ad->k > mn) {
+                rz_fail(e, RZ_EINPUT, "rank %d for %s is outside [0, %d]", ad->k, rz_train_matrix_name(kind), mn);
+                return rz_lora_free(a), RZ_EINPUT;
+            }
+            total += (size_t)ad->k * ((size_t)ad->m + (size_t)ad->n);
+        }
+    a->n_params = total;
+    a->params = rz_calloc(total + 1, sizeof(float), e);
+    a->grads = rz_calloc(total + 1, sizeof(float), e);
+    if (!a->params || !a->grads) return rz_lora_free(a), RZ_EINTERNAL;
+    size_t off = 0;
+    for (int i = 0; i < a->n_layers * RZ_TR_NMAT; i++) {
+        rz_adapter *ad = &a->ad[i];
+        ad->L = a->params + off, ad->dL = a->grads + off;
+        off += (size_t)ad->m * ad->k;
+        ad->R = a->params + off, ad->dR = a->grads + off;
+        off += (size_t)ad->k * ad->n;
+    }
+    *out = a;
+    return 0;
+}
+
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+void rz_lora_init_lora(rz_lora *a, uint64_t seed)
+{
+    for (int i = 0; i < a->n_layers * RZ_TR_NMAT; i++) {
+        rz_adapter *ad = &a->ad[i];
+        memset(ad->L, 0, sizeof(float) * (size_t)ad->m * ad->k);
+        double bound = 1.0 / sqrt((double)ad->n);
+        uint64_t key = mix64(seed ^ mix64((uint64_t)i + 0x5151));
+        for (size_t j = 0; j < (size_t)ad->k * ad->n; j++) {
+            double u = (double)(mix64(key ^ mix64(j)) >> 11) * 0x1p-53; /* [0, 1) */
+            ad->R[j] = (float)((2 * u - 1) * bound);
+        }
+    }
+}
+
+void rz_lora_merge(const rz_lora *a, rz_llama *out)
+{
+    for (int l = 0; l < a->n_layers; l++)
+        for (int kind = 0; kind < RZ_TR_NMAT; kind++) {
+            const rz_adapter *ad = rz_lora_at(a, l, kind);
+            int m, n;
+            float *W = base_matrix(out, l, kind, &m, &n);
+            if (W != ad->Q) memcpy(W, ad->Q, sizeof(float) * (size_t)m * n);
+            /* W[m][n] += L[m][k] R[k][n] */
+            if (ad->k > 0) rz_tr_matmul_nn(m, n, ad->k, ad->L, ad->k, ad->R, n, W, n, 1);
+        }
+}
+
+uint64_t rz_lora_model_id(const rz_lora *a)
+{
+    const rz_llama_config *c = &a->base->config;
+    int64_t cfg[8] = {c->dim, c->hidden_dim, c->n_layers, c->n_heads, c->n_kv_heads, c->vocab_size, c->seq_len,
+                      c->shared_classifier};
+    float fl[2] = {c->rope_theta, c->norm_eps};
+    uint64_t h = rz_checksum(RZ_CHECKSUM_INIT, cfg, sizeof cfg);
+    h = rz_checksum(h, fl, sizeof fl);
+    int count = rz_llama_tensor_count(a->base);
+    for (int i = 0; i < count; i++) {
+        const char *name;
+        float *data;
+        int shape[2], ndim;
+        rz_llama_tensor_at(a->base, i, &name, &data, shape, &ndim);
+        h = rz_checksum(h, name, strlen(name));
+        h = rz_checksum(h, data, sizeof(float) * (size_t)shape[0] * (size_t)(ndim == 2 ? shape[1] : 1));
+    }
+    return h;
+}
+
+/* ---------------------------------------------------------------- products */
+
+/* Column panels of C as rz_matmul_nt cuts them: fixed by N, so any thread count gives
+ * the same bits. */
+static int panel_width(int N, int P) { return ((N + P - 1) / P + 15) / 16 * 16; }
+
+void rz_tr_matmul_nn(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc,
+                     int accumulate)
+{
+    if (M <= 0 || N <= 0) return;
+    int P = rz_matmul_panels(N), w = panel_width(N, P);
+    float beta = accumulate ? 1.0f : 0.0f;
+    int parallel = P > 1 && (double)M * N * K >= 4e6; /* as rz_matmul_nt: threads pay off above ~4M */
+#pragma omp parallel for schedule(static) if (parallel)
+    for (int p = 0; p < P; p++) {
+        int j0 = p * w, n = N - j0 < w ? N - j0 : w;
+        if (n <= 0) continue;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, n, K, 1.0f, A, lda, B + j0, ldb, beta, C + j0,
+                    ldc);
+    }
+}
+
+void rz_tr_matmul_tn(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc,
+                     int accumulate)
+{
+    if (M <= 0 || N <= 0) return;
+    int P = rz_matmul_panels(N), w = panel_width(N, P);
+    float beta = accumulate ? 1.0f : 0.0f;
+    int parallel = P > 1 && (double)M * N * K >= 4e6; /* as rz_matmul_nt: threads pay off above ~4M */
+#pragma omp parallel for schedule(static) if (parallel)
+    for (int p = 0; p < P; p++) {
+        int j0 = p * w, n = N - j0 < w ? N - j0 : w;
+        if (n <= 0) continue;
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, M, n, K, 1.0f, A, lda, B + j0, ldb, beta, C + j0,
+                    ldc);
+    }
+}
+
+/* ---------------------------------------------------------------- ops */
+
+/* Row-wise ops start OpenMP threads only for enough work (elements): small models do
+ * not pay for fork/join (and on a loaded machine, for waiting on a descheduled thread).
+ * Every row is computed the same way either way, so results do not change. */
+#define PAR_MIN 65536
+
+void rz_tr_rmsnorm_fwd(float *out, float *inv, const float *x, const float *w, int N, int n, float eps)
+{
+#pragma omp parallel for schedule(static) if ((long)N * n >= PAR_MIN)
+    for (int t = 0; t < N; t++) {
+        const float *xt = x + (size_t)t * n;
+        float *ot = out + (size_t)t * n;
+        float ss = 0.0f;
+        for (int i = 0; i < n; i++) ss += xt[i] * xt[i];
+        float r = 1.0f / sqrtf(ss / (float)n + eps);
+        inv[t] = r;
+        for (int i = 0; i < n; i++) ot[i] = w[i] * (xt[i] * r);
+    }
+}
+
+/* y_i = w_i x_i r, r = (Σx²/n + eps)^(-1/2), ∂r/∂x_j = −r³ x_j / n:
+ * dx_j = r w_j dy_j − (r³/n) x_j Σ_i w_i dy_i x_i. */
+void rz_tr_rmsnorm_bwd(float *dx, const float *dout, const float *x, const float *w, const float *inv, int N, int n)
+{
+#pragma omp parallel for schedule(static) if ((long)N * n >= PAR_MIN)
+    for (int t = 0; t < N; t++) {
+        const float *xt = x + (size_t)t * n, *dy = dout + (size_t)t * n;
+        float *d = dx + (size_t)t * n;
+        float r = inv[t], dot = 0.0f;
+        for (int i = 0; i < n; i++) dot += w[i] * dy[i] * xt[i];
+        float c = r * r * r * dot / (float)n;
+        for (int i = 0; i < n; i++) d[i] += r * w[i] * dy[i] - c * xt[i];
+    }
+}
+
+void rz_tr_rope(float *v, int ld, int width, int B, int T, const rz_rope *r, int inverse)
+{
+    int hs = r->head_size, half = hs / 2;
+    float sgn = inverse ? -1.0f : 1.0f; /* the transpose is the rotation by −angle */
+#pragma omp parallel for schedule(static) if ((long)B * T * width >= PAR_MIN)
+    for (int row = 0; row < B * T; row++) {
+        int p = row % T;
+        const float *cs = r->cos_t + (size_t)p * half, *sn = r->sin_t + (size_t)p * half;
+        float *vr = v + (size_t)row * ld;
+        for (int h0 = 0; h0 < width; h0 += hs)
+            for (int j = 0; j < half; j++) {
+                float a = vr[h0 + 2 * j], b = vr[h0 + 2 * j + 1], c = cs[j], s = sgn * sn[j];
+                vr[h0 + 2 * j] = a * c - b * s;
+                vr[h0 + 2 * j + 1] = a * s + b * c;
+            }
+    }
+}
+
+void rz_tr_attn_fwd(float *out, float *att, const float *q, const float *k, const float *v, int B, int T, int nh,
+                    int nkv, int hs, float scale)
+{
+    int ldq = nh * hs, ldk = nkv * hs, G = nh / nkv;
+#pragma omp parallel for schedule(static) if ((double)B * nh * T * T * hs >= 2e6)
+    for (int u = 0; u < B * nh; u++) {
+        int b = u / nh, h = u % nh, g = h / G;
+        const float *qh = q + (size_t)b * T * ldq + h * hs;
+        const float *kg = k + (size_t)b * T * ldk + g * hs, *vg = v + (size_t)b * T * ldk + g * hs;
+        float *P = att + (size_t)u * T * T;
+        /* S[T][T] = scale q_h k_gᵀ */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, scale, qh, ldq, kg, ldk, 0.0f, P, T);
+        for (int i = 0; i < T; i++) { /* causal softmax: keys j ≤ i */
+            float *Si = P + (size_t)i * T, mx = Si[0], sum = 0.0f;
+            for (int j = 1; j <= i; j++) mx = Si[j] > mx ? Si[j] : mx;
+            for (int j = 0; j <= i; j++) sum += (Si[j] = expf(Si[j] - mx));
+            float is = 1.0f / sum;
+            for (int j = 0; j <= i; j++) Si[j] *= is;
+            for (int j = i + 1; j < T; j++) Si[j] = 0.0f;
+        }
+        /* out_h[T][hs] = P v_g */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, P, T, vg, ldk, 0.0f,
+                    out + (size_t)b * T * ldq + h * hs, ldq);
+    }
+}
+
+/* Per query head: dP = dout vᵀ, dv += Pᵀ dout, dS = P ⊙ (dP − rowsum(P ⊙ dP)) · scale,
+ * dq = dS k, dk += dSᵀ q. The heads sharing a kv head run in order in one iteration. */
+void rz_tr_attn_bwd(float *dq, float *dk, float *dv, float *scratch, int nthr, const float *dout, const float *att,
+                    const float *q, const float *k, const float *v, int B, int T, int nh, int nkv, int hs,
+                    float scale)
+{
+    int ldq = nh * hs, ldk = nkv * hs, G = nh / nkv;
+#pragma omp parallel for schedule(static) num_threads(nthr) if ((double)B * nh * T * T * hs >= 2e6)
+    for (int u = 0; u < B * nkv; u++) {
+        int b = u / nkv, g = u % nkv;
+        float *dP = scratch + (size_t)omp_get_thread_num() * T * T;
+        const float *kg = k + (size_t)b * T * ldk + g * hs, *vg = v + (size_t)b * T * ldk + g * hs;
+        float *dkg = dk + (size_t)b * T * ldk + g * hs, *dvg = dv + (size_t)b * T * ldk + g * hs;
+        for (int hh = 0; hh < G; hh++) {
+            int h = g * G + hh;
+            const float *P = att + ((size_t)b * nh + h) * T * T;
+            const float *qh = q + (size_t)b * T * ldq + h * hs, *doh = dout + (size_t)b * T * ldq + h * hs;
+            float beta = hh ? 1.0f : 0.0f;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, 1.0f, doh, ldq, vg, ldk, 0.0f, dP, T);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f, P, T, doh, ldq, beta, dvg, ldk);
+            for (int i = 0; i < T; i++) {
+                const float *Pi = P + (size_t)i * T;
+                float *Di = dP + (size_t)i * T, dot = 0.0f;
+                for (int j = 0; j <= i; j++) dot += Pi[j] * Di[j];
+                for (int j = 0; j <= i; j++) Di[j] = Pi[j] * (Di[j] - dot) * scale;
+                for (int j = i + 1; j < T; j++) Di[j] = 0.0f;
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, dP, T, kg, ldk, 0.0f,
+                        dq + (size_t)b * T * ldq + h * hs, ldq);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f, dP, T, qh, ldq, beta, dkg, ldk);
+        }
+    }
+}
+
+void rz_tr_swiglu_fwd(float *g, const float *a, const float *b, int N, int hid)
+{
+#pragma omp parallel for schedule(static) if ((long)N * hid >= PAR_MIN)
+    for (int t = 0; t < N; t++)
+        for (int i = 0; i < hid; i++) {
+            size_t j = (size_t)t * hid + i;
+            g[j] = a[j] / (1.0f + expf(-a[j])) * b[j];
+        }
+}
+
+/* g = a σ(a) b: ∂g/∂a = b σ(a) (1 + a (1 − σ(a))), ∂g/∂b = a σ(a). */
+void rz_tr_swiglu_bwd(float *da, float *db, const float *dg, const float *a, const float *b, int N, int hid)
+{
+#pragma omp parallel for schedule(static) if ((long)N * hid >= PAR_MIN)
+    for (int t = 0; t < N; t++)
+        for (int i = 0; i < hid; i++) {
+            size_t j = (size_t)t * hid + i;
+            float s = 1.0f / (1.0f + expf(-a[j]));
+            da[j] = dg[j] * b[j] * s * (1.0f + a[j] * (1.0f - s));
+            db[j] = dg[j] * a[j] * s;
+        }
+}
+
+void rz_tr_linear_fwd(float *y, int accumulate, float *u, const float *x, const rz_adapter *ad, int N)
+{
+    int m = ad->m, n = ad->n, k = ad->k;
+    rz_matmul_nt(N, m, n, x, n, ad->Q, n, y, m, accumulate); /* y[N][m] (+)= x Qᵀ */
+    if (k > 0) {
+        rz_matmul_nt(N, k, n, x, n, ad->R, n, u, k, 0); /* u[N][k] = x Rᵀ */
+        rz_matmul_nt(N, m, k, u, k, ad->L, k, y, m, 1); /* y += u Lᵀ */
+    }
+}
+
+void rz_tr_linear_bwd(float *dx, int accumulate, float *du, const float *dy, const float *x, const float *u,
+                      const rz_adapter *ad, int N)
+{
+    int m = ad->m, n = ad->n, k = ad->k;
+    if (k > 0) {
+        rz_tr_matmul_tn(m, k, N, dy, m, u, k, ad->dL, k, 1); /* dL[m][k] += dyᵀ u */
+        rz_tr_matmul_nn(N, k, m, dy, m, ad->L, k, du, k, 0); /* du[N][k] = dy L */
+        rz_tr_matmul_tn(k, n, N, du, k, x, n, ad->dR, n, 1); /* dR[k][n] += duᵀ x */
+    }
+    if (dx) {
+        rz_tr_matmul_nn(N, n, m, dy, m, ad->Q, n, dx, n, accumulate);  /* dx[N][n] (+)= dy Q */
+        if (k > 0) rz_tr_matmul_nn(N, n, k, du, k, ad->R, n, dx, n, 1); /* dx += du R */
+    }
+}
+
+/* Row max and Σ exp(x − max) (terms in float, sum in double). */
+static void row_stats(const float *row, int V, float *mx, double *sum)
+{
+    float m = row[0];
+    for (int i = 1; i < V; i++) m = row[i] > m ? row[i] : m;
+    double s = 0.0;
+    for (int i = 0; i < V; i++) s += expf(row[i] - m);
+    *mx = m;
+    *sum = s;
+}
+
+double rz_tr_xent_fwd(double *nll, const float *logits, const int *targets, int N, int V)
+{
+#pragma omp parallel for schedule(static) if ((long)N * V >= PAR_MIN)
+    for (int t = 0; t < N; t++) {
+        const float *row = logits + (size_t)t * V;
+        float mx;
+        double sum;
+        row_stats(row, V, &mx, &sum);
+        nll[t] = log(sum) - ((double)row[targets[t]] - mx);
+    }
+    double total = 0.0;
+    for (int t = 0; t < N; t++) total += nll[t]; /* row order, whatever the threads */
+    return total;
+}
+
+void rz_tr_xent_bwd(float *dlogits, const float *logits, const int *targets, int N, int V, float scale)
+{
+#pragma omp parallel for schedule(static) if ((long)N * V >= PAR_MIN)
+    for (int t = 0; t < N; t++) {
+        const float *row = logits + (size_t)t * V;
+        float *d = dlogits + (size_t)t * V;
+        float mx;
+        double sum;
+        row_stats(row, V, &mx, &sum);
+        float is = (float)(1.0 / sum);
+        int y = targets[t];
+        for (int i = 0; i < V; i++) d[i] = scale * (expf(row[i] - mx) * is - (i == y ? 1.0f : 0.0f));
+    }
+}
+
+/* ---------------------------------------------------------------- training state */
+
+struct rz_train {
+    const rz_lora *a;
+    int max_B, T, B, nthr;
+    int dim, hid, kv, nh, nkv, hs, V, nl, kmax;
+    rz_rope rope;
+    size_t Nmax;
+    /* saved activations, per layer l (strides for max_B sequences) */
+    float *x;          /* [nl + 1][N][dim] block inputs; x[nl] enters the final norm */
+    float *xmid;       /* [nl][N][dim] after the attention residual */
+    float *xn1, *xn2;  /* [nl][N][dim] normalised inputs of the two blocks */
+    float *inv1, *inv2; /* [nl][N] */
+    float *q;          /* [nl][N][dim] rotated */
+    float *k, *v;      /* [nl][N][kv] (k rotated) */
+    float *att;        /* [nl][B][nh][T][T] */
+    float *ao;         /* [nl][N][dim] attention output (input of wo) */
+    float *h1, *h3, *g; /* [nl][N][hid] */
+    float *u;          /* [nl][NMAT][N][kmax] adapter products x Rᵀ */
+    float *xf, *invf;  /* [N][dim], [N] */
+    float *logits;     /* [N][V] (dlogits after backward) */
+    int *targets;      /* [N] */
+    double *nll;       /* [N] */
+    /* backward scratch */
+    float *dx, *dxn, *dq, *dk, *dv, *dao, *dh1, *dh3, *dg, *du, *dP;
+    size_t bytes;
+};
+
+static float *fl(rz_train *t, size_t n, rz_err *e)
+{
+    t->bytes += n * sizeof(float);
+    return rz_malloc(n * sizeof(float) + 64, e);
+}
+
+void rz_train_free(rz_train *t)
+{
+    if (!t) return;
+    float *arrs[] = {t->x, t->xmid, t->xn1, t->xn2, t->inv1, t->inv2, t->q, t->k, t->v, t->att, t->ao,
+                     t->h1, t->h3, t->g, t->u, t->xf, t->invf, t->logits, t->dx, t->dxn, t->dq, t->dk,
+                     t->dv, t->dao, t->dh1, t->dh3, t->dg, t->du, t->dP};
+    for (size_t i = 0; i < sizeof arrs / sizeof *arrs; i++) free(arrs[i]);
+    free(t->targets);
+    free(t->nll);
+    rz_rope_free(&t->rope);
+    free(t);
+}
+
+size_t rz_train_bytes(const rz_train *t) { return t->bytes; }
+
+int rz_train_new(const rz_lora *a, int max_B, int T, rz_train **out, rz_err *e)
+{
+    *out = NULL;
+    const rz_llama_config *c = &a->base->config;
+    if (max_B < 1 || T < 1 || T > c->seq_len)
+        return rz_fail(e, RZ_EINPUT, "training shape: %d sequences of %d positions (the model's context is %d)",
+                       max_B, T, c->seq_len);
+    rz_train *t = rz_calloc(1, sizeof *t, e);
+    if (!t) return RZ_EINTERNAL;
+    t->a = a;
+    t->max_B = max_B, t->T = T;
+    t->dim = c->dim, t->hid = c->hidden_dim, t->nh = c->n_heads, t->nkv = c->n_kv_heads;
+    t->hs = c->dim / c->n_heads, t->kv = t->hs * c->n_kv_heads, t->V = c->vocab_size, t->nl = c->n_layers;
+    t->nthr = omp_get_max_threads();
+    t->kmax = 1;
+    for (int i = 0; i < RZ_TR_NMAT; i++) t->kmax = a->rank[i] > t->kmax ? a->rank[i] : t->kmax;
+    rz_rope_method rm = rz_rope_default(c->rope_theta);
+    if (rz_rope_init(&t->rope, &rm, t->hs, T, e)) return free(t), RZ_EINTERNAL;
+    size_t N = (size_t)max_B * T, nl = (size_t)t->nl, dim = (size_t)t->dim, kv = (size_t)t->kv;
+    size_t hid = (size_t)t->hid, TT = (size_t)T * T;
+    t->Nmax = N;
+    t->x = fl(t, (nl + 1) * N * dim, e);
+    t->xmid = fl(t, nl * N * dim, e);
+    t->xn1 = fl(t, nl * N * dim, e);
+    t->xn2 = fl(t, nl * N * dim, e);
+    t->inv1 = fl(t, nl * N, e);
+    t->inv2 = fl(t, nl * N, e);
+    t->q = fl(t, nl * N * dim, e);
+    t->k = fl(t, nl * N * kv, e);
+    t->v = fl(t, nl * N * kv, e);
+    t->att = fl(t, nl * max_B * (size_t)t->nh * TT, e);
+    t->ao = fl(t, nl * N * dim, e);
+    t->h1 = fl(t, nl * N * hid, e);
+    t->h3 = fl(t, nl * N * hid, e);
+    t->g = fl(t, nl * N * hid, e);
+    t->u = fl(t, nl * RZ_TR_NMAT * N * (size_t)t->kmax, e);
+    t->xf = fl(t, N * dim, e);
+    t->invf = fl(t, N, e);
+    t->logits = fl(t, N * (size_t)t->V, e);
+    t->dx = fl(t, N * dim, e);
+    t->dxn = fl(t, N * dim, e);
+    t->dq = fl(t, N * dim, e);
+    t->dk = fl(t, N * kv, e);
+    t->dv = fl(t, N * kv, e);
+    t->dao = fl(t, N * dim, e);
+    t->dh1 = fl(t, N * hid, e);
+    t->dh3 = fl(t, N * hid, e);
+    t->dg = fl(t, N * hid, e);
+    t->du = fl(t, N * (size_t)t->kmax, e);
+    t->dP = fl(t, (size_t)t->nthr * TT, e);
+    t->targets = rz_malloc(N * sizeof(int), e);
+    t->nll = rz_malloc(N * sizeof(double), e);
+    t->bytes += N * (sizeof(int) + sizeof(double));
+    if (!t->x || !t->xmid || !t->xn1 || !t->xn2 || !t->inv1 || !t->inv2 || !t->q || !t->k || !t->v || !t->att ||
+        !t->ao || !t->h1 || !t->h3 || !t->g || !t->u || !t->xf || !t->invf || !t->logits || !t->dx || !t->dxn ||
+        !t->dq || !t->dk || !t->dv || !t->dao || !t->dh1 || !t->dh3 || !t->dg || !t->du || !t->dP ||
+        !t->targets || !t->nll) {
+        rz_train_free(t);
+        return RZ_EINTERNAL;
+    }
+    *out = t;
+    return 0;
+}
+
+const float *rz_train_logits(const rz_train *t) { return t->logits; }
+
+/* Layer-l slices of the saved arrays. */
+#define AT(arr, l, width) ((arr) + (size_t)(l) * t->Nmax * (size_t)(width))
+static float *u_at(const rz_train *t, int l, int kind)
+{
+    return t->u + ((size_t)l * RZ_TR_NMAT + (size_t)kind) * t->Nmax * (size_t)t->kmax;
+}
+
+const float *rz_train_layer_input(const rz_train *t, int l, int kind, int *N, int *width)
+{
+    *N = t->B * t->T;
+    switch (kind) {
+    case RZ_TR_WQ: case RZ_TR_WK: case RZ_TR_WV: *width = t->dim; return AT(t->xn1, l, t->dim);
+    case RZ_TR_WO: *width = t->dim; return AT(t->ao, l, t->dim);
+    case RZ_TR_W2: *width = t->hid; return AT(t->g, l, t->hid);
+    default: *width = t->dim; return AT(t->xn2, l, t->dim);
+    }
+}
+
+int rz_train_forward(rz_train *t, const int *tokens, const int *targets, int B, double *nll_sum)
+{
+    const rz_llama *m = t->a->base;
+    if (B < 1 || B > t->max_B) return RZ_EINPUT;
+    int T = t->T, N = B * T, dim = t->dim, kv = t->kv, hid = t->hid, V = t->V;
+    for (int i = 0; i < N; i++)
+        if (tokens[i] < 0 || tokens[i] >= V || (targets && (targets[i] < 0 || targets[i] >= V))) return RZ_EINPUT;
+    t->B = B;
+    float eps = m->config.norm_eps, scale = t->rope.logit_scale;
+
+    /* x0[N][dim] = embedding rows */
+    for (int i = 0; i < N; i++)
+        memcpy(t->x + (size_t)i * dim, m->tok_embeddings + (size_t)tokens[i] * dim, sizeof(float) * dim);
+
+    for (int l = 0; l < t->nl; l++) {
+        const rz_llama_layer *LW = &m->layers[l];
+        float *X = AT(t->x, l, dim), *XM = AT(t->xmid, l, dim), *XN = AT(t->x, l + 1, dim);
+        float *xn1 = AT(t->xn1, l, dim), *xn2 = AT(t->xn2, l, dim), *q = AT(t->q, l, dim);
+        float *k = AT(t->k, l, kv), *v = AT(t->v, l, kv), *ao = AT(t->ao, l, dim);
+        float *h1 = AT(t->h1, l, hid), *h3 = AT(t->h3, l, hid), *g = AT(t->g, l, hid);
+        float *att = t->att + (size_t)l * t->max_B * t->nh * (size_t)T * T;
+        /* attention block: xn1 = rmsnorm(x); q, k, v = xn1 (Q + LR)ᵀ; RoPE; attention */
+        rz_tr_rmsnorm_fwd(xn1, t->inv1 + (size_t)l * t->Nmax, X, LW->attention_norm, N, dim, eps);
+        rz_tr_linear_fwd(q, 0, u_at(t, l, RZ_TR_WQ), xn1, rz_lora_at(t->a, l, RZ_TR_WQ), N);
+        rz_tr_linear_fwd(k, 0, u_at(t, l, RZ_TR_WK), xn1, rz_lora_at(t->a, l, RZ_TR_WK), N);
+        rz_tr_linear_fwd(v, 0, u_at(t, l, RZ_TR_WV), xn1, rz_lora_at(t->a, l, RZ_TR_WV), N);
+        rz_tr_rope(q, dim, dim, B, T, &t->rope, 0);
+        rz_tr_rope(k, kv, kv, B, T, &t->rope, 0);
+        rz_tr_attn_fwd(ao, att, q, k, v, B, T, t->nh, t->nkv, t->hs, scale);
+        /* xmid = x + ao Woᵀ */
+        memcpy(XM, X, sizeof(float) * (size_t)N * dim);
+        rz_tr_linear_fwd(XM, 1, u_at(t, l, RZ_TR_WO), ao, rz_lora_at(t->a, l, RZ_TR_WO), N);
+        /* feed-forward: xn2 = rmsnorm(xmid); g = silu(xn2 W1ᵀ) ⊙ xn2 W3ᵀ; x' = xmid + g W2ᵀ */
+        rz_tr_rmsnorm_fwd(xn2, t->inv2 + (size_t)l * t->Nmax, XM, LW->ffn_norm, N, dim, eps);
+        rz_tr_linear_fwd(h1, 0, u_at(t, l, RZ_TR_W1), xn2, rz_lora_at(t->a, l, RZ_TR_W1), N);
+        rz_tr_linear_fwd(h3, 0, u_at(t, l, RZ_TR_W3), xn2, rz_lora_at(t->a, l, RZ_TR_W3), N);
+        rz_tr_swiglu_fwd(g, h1, h3, N, hid);
+        memcpy(XN, XM, sizeof(float) * (size_t)N * dim);
+        rz_tr_linear_fwd(XN, 1, u_at(t, l, RZ_TR_W2), g, rz_lora_at(t->a, l, RZ_TR_W2), N);
+    }
+    /* logits[N][V] = rmsnorm(x) outputᵀ */
+    rz_tr_rmsnorm_fwd(t->xf, t->invf, AT(t->x, t->nl, dim), m->norm, N, dim, eps);
+    rz_matmul_nt(N, V, dim, t->xf, dim, m->output, dim, t->logits, V, 0);
+    if (targets) {
+        memcpy(t->targets, targets, sizeof(int) * (size_t)N);
+        double s = rz_tr_xent_fwd(t->nll, t->logits, targets, N, V);
+        if (nll_sum) *nll_sum = s;
+    }
+    return 0;
+}
+
+void rz_train_backward(rz_train *t, float scale)
+{
+    const rz_llama *m = t->a->base;
+    int B = t->B, T = t->T, N = B * T, dim = t->dim, kv = t->kv, hid = t->hid, V = t->V;
+    float ascale = t->rope.logit_scale;
+    /* dlogits (in place), dxf[N][dim] = dlogits output, dx = rmsnorm backward */
+    rz_tr_xent_bwd(t->logits, t->logits, t->targets, N, V, scale);
+    rz_tr_matmul_nn(N, dim, V, t->logits, V, m->output, dim, t->dxn, dim, 0);
+    memset(t->dx, 0, sizeof(float) * (size_t)N * dim);
+    rz_tr_rmsnorm_bwd(t->dx, t->dxn, AT(t->x, t->nl, dim), m->norm, t->invf, N, dim);
+
+    for (int l = t->nl - 1; l >= 0; l--) {
+        const rz_llama_layer *LW = &m->layers[l];
+        float *X = AT(t->x, l, dim), *XM = AT(t->xmid, l, dim);
+        float *xn1 = AT(t->xn1, l, dim), *xn2 = AT(t->xn2, l, dim), *q = AT(t->q, l, dim);
+        float *k = AT(t->k, l, kv), *v = AT(t->v, l, kv), *ao = AT(t->ao, l, dim);
+        float *h1 = AT(t->h1, l, hid), *h3 = AT(t->h3, l, hid), *g = AT(t->g, l, hid);
+        float *att = t->att + (size_t)l * t->max_B * t->nh * (size_t)T * T;
+        /* dx holds ∂/∂x_{l+1}; x_{l+1} = xmid + g W2ᵀ */
+        rz_tr_linear_bwd(t->dg, 0, t->du, t->dx, g, u_at(t, l, RZ_TR_W2), rz_lora_at(t->a, l, RZ_TR_W2), N);
+        rz_tr_swiglu_bwd(t->dh1, t->dh3, t->dg, h1, h3, N, hid);
+        rz_tr_linear_bwd(t->dxn, 0, t->du, t->dh1, xn2, u_at(t, l, RZ_TR_W1), rz_lora_at(t->a, l, RZ_TR_W1), N);
+        rz_tr_linear_bwd(t->dxn, 1, t->du, t->dh3, xn2, u_at(t, l, RZ_TR_W3), rz_lora_at(t->a, l, RZ_TR_W3), N);
+        rz_tr_rmsnorm_bwd(t->dx, t->dxn, XM, LW->ffn_norm, t->inv2 + (size_t)l * t->Nmax, N, dim);
+        /* dx holds ∂/∂xmid; xmid = x + ao Woᵀ */
+        rz_tr_linear_bwd(t->dao, 0, t->du, t->dx, ao, u_at(t, l, RZ_TR_WO), rz_lora_at(t->a, l, RZ_TR_WO), N);
+        rz_tr_attn_bwd(t->dq, t->dk, t->dv, t->dP, t->nthr, t->dao, att, q, k, v, B, T, t->nh, t->nkv, t->hs,
+                       ascale);
+        rz_tr_rope(t->dq, dim, dim, B, T, &t->rope, 1);
+        rz_tr_rope(t->dk, kv, kv, B, T, &t->rope, 1);
+        /* the embedding is frozen: below layer 0 only the adapters' gradients matter */
+        float *dxn = l > 0 ? t->dxn : NULL;
+        rz_tr_linear_bwd(dxn, 0, t->du, t->dq, xn1, u_at(t, l, RZ_TR_WQ), rz_lora_at(t->a, l, RZ_TR_WQ), N);
+        rz_tr_linear_bwd(dxn, 1, t->du, t->dk, xn1, u_at(t, l, RZ_TR_WK), rz_lora_at(t->a, l, RZ_TR_WK), N);
+        rz_tr_linear_bwd(dxn, 1, t->du, t->dv, xn1, u_at(t, l, RZ_TR_WV), rz_lora_at(t->a, l, RZ_TR_WV), N);
+        if (l > 0) rz_tr_rmsnorm_bwd(t->dx, t->dxn, X, LW->attention_norm, t->inv1 + (size_t)l * t->Nmax, N, dim);
+    }
+}
+#undef AT
+
+/* ---------------------------------------------------------------- data and steps */
+
+uint64_t rz_train_rng_next(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
+    return mix64(z);
+}
+
+void rz_data_next(rz_data_cursor *c, const int *ids, size_t n, int T, int *tokens, int *targets)
+{
+    if (c->pos + (uint64_t)T + 1 > n) { /* new epoch at a random offset in [0, T) */
+        c->pos = rz_train_rng_next(&c->rng) % (uint64_t)T;
+        if (c->pos + (uint64_t)T + 1 > n) c->pos = 0;
+    }
+    if (tokens) memcpy(tokens, ids + c->pos, sizeof(int) * (size_t)T);
+    if (targets) memcpy(targets, ids + c->pos + 1, sizeof(int) * (size_t)T);
+    c->pos += (uint64_t)T;
+}
+
+int rz_train_step_grad(rz_train *t, rz_lora *a, const rz_step_shape *s, const int *ids, size_t n,
+                       rz_data_cursor *cur, double *acc, int *tokens, int *targets, double *loss, rz_err *e)
+{
+    int T = t->T, P = rz_cluster_size(), rank = rz_cluster_rank();
+    if (s->micro < 1 || s->batch % s->micro || s->micro > t->max_B)
+        return rz_fail(e, RZ_EINPUT, "batch %d is not a multiple of the micro-batch %d (at most %d)", s->batch,
+                       s->micro, t->max_B);
+    if (n < (size_t)T + 1) return rz_fail(e, RZ_EINPUT, "%zu tokens, fewer than one sequence of %d + 1", n, T);
+    size_t np = a->n_params;
+    int S = s->batch / s->micro, rounds = (S + P - 1) / P;
+    float scale = (float)(1.0 / ((double)s->batch * T)); /* mean over the global batch */
+    memset(acc, 0, sizeof(double) * (np + 1));
+    for (int i = 0; i < rounds; i++) {
+        int mine = i * P + rank; /* this rank's micro-batch in round i */
+        for (int j = i * P; j < S && j < (i + 1) * P; j++) /* every rank walks the same data */
+            for (int q = 0; q < s->micro; q++)
+                rz_data_next(cur, ids, n, T, j == mine ? tokens + (size_t)q * T : NULL,
+                             j == mine ? targets + (size_t)q * T : NULL);
+        if (mine < S) {
+            double nll = 0;
+            memset(a->grads, 0, sizeof(float) * np);
+            if (rz_train_forward(t, tokens, targets, s->micro, &nll))
+                return rz_fail(e, RZ_EINPUT, "a token id is outside the model's vocabulary");
+            rz_train_backward(t, scale);
+            /* rank 0 carries the running sum: the rank-order all-reduce then adds the
+             * micro-batches in exactly the one-process order */
+            if (rank == 0) {
+                for (size_t p = 0; p < np; p++) acc[p] += (double)a->grads[p];
+                acc[np] += nll;
+            } else {
+                for (size_t p = 0; p < np; p++) acc[p] = (double)a->grads[p];
+                acc[np] = nll;
+            }
+        } else {
+            memset(acc, 0, sizeof(double) * (np + 1));
+        }
+        rz_cluster_allreduce_sum(acc, np + 1);
+    }
+    for (size_t p = 0; p < np; p++) a->grads[p] = (float)acc[p];
+    *loss = acc[np] / ((double)s->batch * T);
+    return 0;
+}

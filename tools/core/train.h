@@ -1,0 +1,181 @@
+/* train.h — training the low-rank adapters of a Llama model: a forward pass that keeps
+ * its activations, the backward pass of the whole model, and the data-parallel gradient
+ * of one optimizer step (CALDERA's / LoRA's fine-tuning of L and R, everything else
+ * frozen).
+ *
+ * Every linear layer of every block (wq, wk, wv, wo, w1, w2, w3) is
+ *
+ *     y[N][m] = x[N][n] · (Q + L R)ᵀ = x Qᵀ + (x Rᵀ) Lᵀ,   Q [m][n] frozen,
+ *                                                         L [m][k], R [k][n] trained,
+ *
+ * with N = batch × time rows flattened. Q is any dense float matrix (today the loaded
+ * model's weight, or a CALDERA-quantised one written into it); k may be 0 (no adapter).
+ * The embedding table, RMSNorm weights and classifier are frozen too, so the backward
+ * pass computes gradients with respect to activations everywhere and parameter
+ * gradients only for L and R: for y = x Qᵀ + u Lᵀ, u = x Rᵀ [N][k],
+ *
+ *     dL [m][k] += dyᵀ u,   du [N][k] = dy L,   dR [k][n] += duᵀ x,
+ *     dx [N][n]  = dy Q + du R.
+ *
+ * The forward is llama.c's math (RMSNorm, plain RoPE on adjacent pairs, causal grouped-
+ * query attention, SwiGLU, final RMSNorm, classifier) but keeps what the backward needs:
+ * per layer the block input, normalised inputs and their 1/rms, rotated q and k, v, the
+ * attention probabilities [B][H][T][T], the attention output, h1 = x W1ᵀ, h3 = x W3ᵀ,
+ * the SwiGLU output and every adapter's u. Attention materialises the T × T scores (no
+ * streaming): training contexts are short. Every sequence of a batch starts at
+ * position 0.
+ *
+ * Determinism: all products are rz_matmul_nt or the NN/TN variants here, split into
+ * column panels fixed by the shape (linalg.h); attention runs one (sequence, kv-head)
+ * unit per OpenMP iteration with single-threaded sgemm; row-wise ops are per row. So
+ * gradients are bitwise independent of the thread count.
+ *
+ * Data parallelism (rz_train_step_grad): the global batch of `batch` sequences is cut
+ * into micro-batches of `micro` sequences; the gradient of each micro-batch is computed
+ * in float and the step's gradient is their sum in double in micro-batch order. Under
+ * mpirun micro-batch j is computed by rank j mod P in round j / P, and each round is
+ * one rz_cluster_allreduce_sum in which rank 0 contributes (running sum + its
+ * micro-batch): the fixed rank-order sum then performs exactly the additions of the
+ * one-process loop, so `mpirun -np P` gives bit-identical L and R for the same
+ * --batch/--micro.
+ */
+#ifndef RZ_TRAIN_H
+#define RZ_TRAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "llama.h"
+#include "rope.h"
+#include "rz.h"
+
+/* The adapted matrices of a block, in this order. */
+enum { RZ_TR_WQ, RZ_TR_WK, RZ_TR_WV, RZ_TR_WO, RZ_TR_W1, RZ_TR_W2, RZ_TR_W3, RZ_TR_NMAT };
+
+/* "attention.wq", ..., "feed_forward.w3" (the model tensor name without "layers.i." and
+ * ".weight"). */
+const char *rz_train_matrix_name(int kind);
+
+/* One adapted linear layer y = x (Q + L R)ᵀ. */
+typedef struct {
+    int m, n, k;      /* out, in, rank (k = 0: plain frozen linear) */
+    const float *Q;   /* [m][n] frozen */
+    float *L, *R;     /* [m][k], [k][n]: point into rz_lora.params */
+    float *dL, *dR;   /* their gradients: point into rz_lora.grads */
+} rz_adapter;
+
+/* All adapters of a model. params holds every L and R back to back (per layer, per
+ * matrix in RZ_TR_* order, L then R), grads the same layout: the optimizer, the
+ * all-reduce and checkpoints treat them as one vector. */
+typedef struct {
+    rz_llama *base;   /* frozen: embeddings, norms, classifier; adapter Q's point into it */
+    int n_layers;
+    int rank[RZ_TR_NMAT];
+    rz_adapter *ad;   /* [n_layers * RZ_TR_NMAT] */
+    float *params, *grads;
+    size_t n_params;
+} rz_lora;
+
+/* Adapters of rank[kind] for each matrix kind (0 ≤ rank ≤ min(m, n)), all zero, with Q
+ * pointing at base's weights (base is not copied; it must outlive the rz_lora). */
+int rz_lora_new(rz_llama *base, const int rank[RZ_TR_NMAT], rz_lora **out, rz_err *e);
+void rz_lora_free(rz_lora *a);
+rz_adapter *rz_lora_at(const rz_lora *a, int layer, int kind);
+/* LoRA's initialisation: L = 0, R uniform in ±1/sqrt(n) (kaiming-uniform, as LoRA's A),
+ * from a counter-based generator keyed by seed: the adapted model starts equal to base. */
+void rz_lora_init_lora(rz_lora *a, uint64_t seed);
+/* Writes W = Q + L R into out's matrices (out has base's config; out may be base itself,
+ * then Q is overwritten). */
+void rz_lora_merge(const rz_lora *a, rz_llama *out);
+/* Identity of the frozen model: FNV-1a 64 over the config and every tensor of base
+ * (embeddings, norms, classifier and the Q's). Checkpoints carry it. */
+uint64_t rz_lora_model_id(const rz_lora *a);
+
+/* ---- the training forward and backward --------------------------------------------- */
+
+typedef struct rz_train rz_train;
+
+/* Activations and gradients for up to max_B sequences of exactly T positions (T ≤ the
+ * model's seq_len). Allocated once; every step reuses them. */
+int rz_train_new(const rz_lora *a, int max_B, int T, rz_train **out, rz_err *e);
+void rz_train_free(rz_train *t);
+size_t rz_train_bytes(const rz_train *t); /* memory held */
+
+/* Forward of B sequences tokens[B][T] (row b = sequence b). With targets[B][T], *nll_sum
+ * = Σ −log p(target) over the B·T positions (double). Returns RZ_EINPUT for B or an id
+ * out of range. */
+int rz_train_forward(rz_train *t, const int *tokens, const int *targets, int B, double *nll_sum);
+/* logits [B*T][vocab] of the last forward (until the next backward, which overwrites them). */
+const float *rz_train_logits(const rz_train *t);
+/* The saved input [N][width] of matrix kind in layer l in the last forward (N = B·T):
+ * what the linear multiplied, e.g. for per-layer Hessians XᵀX/N. */
+const float *rz_train_layer_input(const rz_train *t, int l, int kind, int *N, int *width);
+/* Backward of scale · Σ NLL of the last forward: ADDS dL, dR into a->grads. */
+void rz_train_backward(rz_train *t, float scale);
+
+/* ---- the ops, exposed for the gradient tests ---------------------------------------- */
+
+/* out[N][n] = w ⊙ x / rms(x) per row, inv[N] = 1/sqrt(mean x² + eps). */
+void rz_tr_rmsnorm_fwd(float *out, float *inv, const float *x, const float *w, int N, int n, float eps);
+/* dx[N][n] += ∂/∂x of Σ dout ⊙ out. */
+void rz_tr_rmsnorm_bwd(float *dx, const float *dout, const float *x, const float *w, const float *inv, int N, int n);
+/* Rotates every head (hs wide) of rows v[B*T][width] (row stride ld) in place, row b*T+t
+ * at position t with r's tables; inverse = 1 applies the transpose (the backward). */
+void rz_tr_rope(float *v, int ld, int width, int B, int T, const rz_rope *r, int inverse);
+/* Causal attention: q [B*T][nh*hs], k, v [B*T][nkv*hs] (rotated), att [B][nh][T][T]
+ * probabilities (0 above the diagonal), out [B*T][nh*hs]; logits q·k·scale. */
+void rz_tr_attn_fwd(float *out, float *att, const float *q, const float *k, const float *v, int B, int T, int nh,
+                    int nkv, int hs, float scale);
+/* dq, dk, dv (overwritten) from dout and the saved att, q, k, v; scratch: T*T floats for
+ * each of nthr OpenMP threads (the loop runs on at most nthr threads). */
+void rz_tr_attn_bwd(float *dq, float *dk, float *dv, float *scratch, int nthr, const float *dout, const float *att,
+                    const float *q, const float *k, const float *v, int B, int T, int nh, int nkv, int hs,
+                    float scale);
+/* g[N][hid] = silu(a) ⊙ b;  backward: da, db (overwritten) from dg. */
+void rz_tr_swiglu_fwd(float *g, const float *a, const float *b, int N, int hid);
+void rz_tr_swiglu_bwd(float *da, float *db, const float *dg, const float *a, const float *b, int N, int hid);
+/* y[N][m] (= or += when accumulate) x Qᵀ + u Lᵀ with u[N][k] = x Rᵀ stored. */
+void rz_tr_linear_fwd(float *y, int accumulate, float *u, const float *x, const rz_adapter *ad, int N);
+/* dx[N][n] (= or += when accumulate) dy Q + du R; ad->dL += dyᵀ u, ad->dR += duᵀ x;
+ * du: scratch [N][k]. dx may be NULL (not needed). */
+void rz_tr_linear_bwd(float *dx, int accumulate, float *du, const float *dy, const float *x, const float *u,
+                      const rz_adapter *ad, int N);
+/* Σ_rows −log softmax(logits)[target] in double (nll[N] scratch, per row). */
+double rz_tr_xent_fwd(double *nll, const float *logits, const int *targets, int N, int V);
+/* dlogits = scale (softmax(logits) − onehot(target)); may alias logits. */
+void rz_tr_xent_bwd(float *dlogits, const float *logits, const int *targets, int N, int V, float scale);
+/* Deterministic panel products (linalg.h): C[M][N] (+)= A[M][K] B[K][N] and Aᵀ B for
+ * A [K][M], B [K][N]. */
+void rz_tr_matmul_nn(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc,
+                     int accumulate);
+void rz_tr_matmul_tn(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc,
+                     int accumulate);
+
+/* ---- one optimizer step's gradient, data-parallel ----------------------------------- */
+
+/* Where the next training sequence starts, and the generator that picks each epoch's
+ * starting offset. Sequences are contiguous: tokens ids[pos .. pos+T), targets
+ * ids[pos+1 .. pos+T+1), then pos += T; when fewer than T+1 tokens remain, a new epoch
+ * starts at a random offset in [0, T). */
+typedef struct {
+    uint64_t pos;
+    uint64_t rng;
+} rz_data_cursor;
+
+uint64_t rz_train_rng_next(uint64_t *state); /* splitmix64 */
+/* Fills tokens[T], targets[T] with the next sequence (n ≥ T + 1). */
+void rz_data_next(rz_data_cursor *c, const int *ids, size_t n, int T, int *tokens, int *targets);
+
+typedef struct {
+    int batch; /* sequences per optimizer step (global, over all ranks) */
+    int micro; /* sequences per micro-batch; divides batch */
+} rz_step_shape;
+
+/* The gradient of the mean NLL over the step's batch·T tokens, into a->grads (float),
+ * and that mean in *loss. Draws batch sequences from cur (identical on every rank).
+ * acc: scratch of n_params + 1 doubles. tokens/targets scratch: micro*T ints each. t must
+ * hold micro sequences. Bit-identical for any rank count (see the top of this file). */
+int rz_train_step_grad(rz_train *t, rz_lora *a, const rz_step_shape *s, const int *ids, size_t n,
+                       rz_data_cursor *cur, double *acc, int *tokens, int *targets, double *loss, rz_err *e);
+
+#endif

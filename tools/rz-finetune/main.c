@@ -1,0 +1,416 @@
+/* rz-finetune — LoRA-style fine-tuning of the low-rank adapters L, R of W ≈ Q + L R on
+ * calibration text (CALDERA §5 / LoRA), everything else frozen.
+ *
+ * The frozen Q of every linear (wq wk wv wo w1 w2 w3) is a dense float matrix from the
+ * model loader: the model's own weights (--init lora: L = 0, R small random, so training
+ * starts at the model) or the CALDERA decomposition of them (--init caldera: Q = LDLQ-
+ * or E8P-quantised W, L R the rank-K fit of the rest, under an identity Hessian or the
+ * one of the calibration text's activations). Training: next-token cross-entropy on
+ * contiguous --ctx windows of the text, AdamW with warmup + cosine/linear decay and
+ * global-norm clipping (tools/core/adamw.h), forward/backward in tools/core/train.h.
+ * Under mpirun each rank computes some micro-batches of the global batch; the all-reduce
+ * is ordered so that the result is bit-identical to one process with the same --batch
+ * and --micro (train.h). Checkpoints (schemas/train.md) hold everything needed to
+ * resume bit for bit.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "adamw.h"
+#include "cli.h"
+#include "cluster.h"
+#include "corpus.h"
+#include "lowrank.h"
+#include "model.h"
+#include "train.h"
+#include "train_ckpt.h"
+
+static const char usage[] =
+    "usage: rz-finetune -m MODEL [-z TOKENIZER] (-f TEXT | --tokens LOC) -o TUNED.rzm [options]\n"
+    "Trains low-rank adapters W = Q + L R of every linear layer of MODEL (llama2.c .bin or\n"
+    ".rzm) on TEXT with next-token cross-entropy; Q and all other weights stay frozen.\n"
+    "Writes the merged model (W = Q + L R, f32 .rzm) and/or the adapters.\n"
+    "  -m, --model F         model file\n"
+    "  -z, --tokenizer F     tokenizer for -f (llama2.c format)\n"
+    "  -f, --file TEXT       training text; --tokens LOC: a stream of \"tokens\" records\n"
+    "      --max-tokens N    use only the first N tokens\n"
+    "      --steps N         optimizer steps (default 100)\n"
+    "      --batch N         sequences per step, over all ranks (default 8)\n"
+    "      --micro N         sequences per micro-batch (default batch / ranks); the result\n"
+    "                        depends on --batch and --micro, never on ranks or threads\n"
+    "      --ctx N           positions per sequence (default min(256, seq_len))\n"
+    "      --rank K          adapter rank of every matrix (default 8)\n"
+    "      --init M          lora (L = 0, R random; default) or caldera (Q + L R fit of W)\n"
+    "      --q-method M      caldera: Q = none (0), ldlq or e8p (default ldlq)\n"
+    "      --q-bits B        caldera: bits of Q (default 2 for e8p, 4 for ldlq)\n"
+    "      --hessian H       caldera: identity (default) or data (X^T X / N of each layer's\n"
+    "                        inputs on the first batch of the text)\n"
+    "      --caldera-iters N caldera: outer iterations (default 5)\n"
+    "      --lr X            peak learning rate (default 1e-3)\n"
+    "      --min-lr X        learning rate at the end of the decay (default 0)\n"
+    "      --schedule S      cosine (default), linear or constant after warmup\n"
+    "      --warmup N        linear warmup steps (default 0)\n"
+    "      --weight-decay X  decoupled weight decay (default 0)\n"
+    "      --clip X          global gradient-norm clip, 0 = off (default 1)\n"
+    "      --adapters OUT    write the trained L, R (\"lora_adapters\" stream)\n"
+    "      --checkpoint C    write a checkpoint to C every --every steps and at the end\n"
+    "      --every N         checkpoint interval (default: only at the end)\n"
+    "      --until N         stop after step N (the schedule still spans --steps): a run in\n"
+    "                        pieces, each resuming the last one's checkpoint\n"
+    "      --resume C        continue from checkpoint C (same model, --rank, --batch,\n"
+    "                        --micro, --ctx; with the same --steps and optimizer options the\n"
+    "                        result is bit-identical to an uninterrupted run)\n"
+    "      --seed N          adapter initialisation and data order (default 0)\n"
+    "  -o, --output F        the tuned model, merged, f32 .rzm\n"
+    "Report (--json/--report): loss_first, loss_final, losses (this run), steps, first_step,\n"
+    "batch, ctx, tokens_per_s, step_seconds, trained_params, model_id, ranks, init.\n"
+    "Examples:\n"
+    "  rz-finetune -m stories260K.bin -z tok512.bin -f train.txt --steps 50 --rank 4 --lr 3e-3 -o tuned.rzm\n"
+    "  mpirun -np 2 rz-finetune -m s.bin -z tok512.bin -f train.txt --batch 8 --micro 4 --checkpoint ck \\\n"
+    "      --every 10 -o tuned.rzm && rz-ppl -m tuned.rzm -z tok512.bin -f valid.txt\n"
+    "  rz-finetune -m s.bin -z tok512.bin -f train.txt --resume ck --checkpoint ck -o tuned.rzm\n"
+    "  rz-finetune -m s.bin -z tok512.bin -f train.txt --init caldera --q-method ldlq --q-bits 2 -o t.rzm\n";
+
+enum {
+    OPT_TOKENS = RZ_OPT_TOOL_BASE, OPT_MAX_TOKENS, OPT_STEPS, OPT_BATCH, OPT_MICRO, OPT_CTX, OPT_RANK, OPT_INIT,
+    OPT_QMETHOD, OPT_QBITS, OPT_HESSIAN, OPT_CITERS, OPT_LR, OPT_MINLR, OPT_SCHEDULE, OPT_WARMUP, OPT_WD, OPT_CLIP,
+    OPT_ADAPTERS, OPT_CHECKPOINT, OPT_EVERY, OPT_RESUME, OPT_UNTIL
+};
+
+typedef struct {
+    const char *model, *tokenizer, *text, *tokens, *adapters, *checkpoint, *resume;
+    long max_tokens;
+    int steps, until, batch, micro, ctx, rank, caldera, q_method, q_bits, hess_data, citers, every;
+    rz_adamw_opts opt;
+} args;
+
+static void parse(rz_cli *c, args *a, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        RZ_CLI_LONGOPTS,
+        {"model", required_argument, 0, 'm'},
+        {"tokenizer", required_argument, 0, 'z'},
+        {"file", required_argument, 0, 'f'},
+        {"tokens", required_argument, 0, OPT_TOKENS},
+        {"max-tokens", required_argument, 0, OPT_MAX_TOKENS},
+        {"steps", required_argument, 0, OPT_STEPS},
+        {"batch", required_argument, 0, OPT_BATCH},
+        {"micro", required_argument, 0, OPT_MICRO},
+        {"ctx", required_argument, 0, OPT_CTX},
+        {"rank", required_argument, 0, OPT_RANK},
+        {"init", required_argument, 0, OPT_INIT},
+        {"q-method", required_argument, 0, OPT_QMETHOD},
+        {"q-bits", required_argument, 0, OPT_QBITS},
+        {"hessian", required_argument, 0, OPT_HESSIAN},
+        {"caldera-iters", required_argument, 0, OPT_CITERS},
+        {"lr", required_argument, 0, OPT_LR},
+        {"min-lr", required_argument, 0, OPT_MINLR},
+        {"schedule", required_argument, 0, OPT_SCHEDULE},
+        {"warmup", required_argument, 0, OPT_WARMUP},
+        {"weight-decay", required_argument, 0, OPT_WD},
+        {"clip", required_argument, 0, OPT_CLIP},
+        {"adapters", required_argument, 0, OPT_ADAPTERS},
+        {"checkpoint", required_argument, 0, OPT_CHECKPOINT},
+        {"every", required_argument, 0, OPT_EVERY},
+        {"resume", required_argument, 0, OPT_RESUME},
+        {"until", required_argument, 0, OPT_UNTIL},
+        {0, 0, 0, 0}};
+    a->steps = 100, a->batch = 8, a->rank = 8, a->q_method = RZ_CQ_LDLQ, a->citers = 5;
+    rz_adamw_defaults(&a->opt);
+    int o;
+    while ((o = getopt_long(argc, argv, RZ_CLI_SHORTOPTS "m:z:f:", opts, NULL)) != -1) {
+        if (rz_cli_common(c, o, optarg)) continue;
+        switch (o) {
+        case 'm': a->model = optarg; break;
+        case 'z': a->tokenizer = optarg; break;
+        case 'f': a->text = optarg; break;
+        case OPT_TOKENS: a->tokens = optarg; break;
+        case OPT_MAX_TOKENS: a->max_tokens = rz_cli_int(c, "--max-tokens", optarg, 2, 1L << 40); break;
+        case OPT_STEPS: a->steps = (int)rz_cli_int(c, "--steps", optarg, 1, 1 << 30); break;
+        case OPT_BATCH: a->batch = (int)rz_cli_int(c, "--batch", optarg, 1, 1 << 20); break;
+        case OPT_MICRO: a->micro = (int)rz_cli_int(c, "--micro", optarg, 1, 1 << 20); break;
+        case OPT_CTX: a->ctx = (int)rz_cli_int(c, "--ctx", optarg, 2, 1 << 20); break;
+        case OPT_RANK: a->rank = (int)rz_cli_int(c, "--rank", optarg, 0, 1 << 16); break;
+        case OPT_INIT:
+            if (!strcmp(optarg, "lora")) a->caldera = 0;
+            else if (!strcmp(optarg, "caldera")) a->caldera = 1;
+            else rz_cli_usage_error(c, "--init: expected lora or caldera, not '%s'", optarg);
+            break;
+        case OPT_QMETHOD:
+            if (!strcmp(optarg, "none")) a->q_method = RZ_CQ_NONE;
+            else if (!strcmp(optarg, "ldlq")) a->q_method = RZ_CQ_LDLQ;
+            else if (!strcmp(optarg, "e8p")) a->q_method = RZ_CQ_E8P;
+            else rz_cli_usage_error(c, "--q-method: expected none, ldlq or e8p, not '%s'", optarg);
+            a->caldera = 1;
+            break;
+        case OPT_QBITS: a->q_bits = (int)rz_cli_int(c, "--q-bits", optarg, 2, 8); break;
+        case OPT_HESSIAN:
+            if (!strcmp(optarg, "identity")) a->hess_data = 0;
+            else if (!strcmp(optarg, "data")) a->hess_data = 1;
+            else rz_cli_usage_error(c, "--hessian: expected identity or data, not '%s'", optarg);
+            break;
+        case OPT_CITERS: a->citers = (int)rz_cli_int(c, "--caldera-iters", optarg, 1, 1000); break;
+        case OPT_LR: a->opt.lr = rz_cli_f64(c, "--lr", optarg, 0, 10); break;
+        case OPT_MINLR: a->opt.min_lr = rz_cli_f64(c, "--min-lr", optarg, 0, 10); break;
+        case OPT_SCHEDULE:
+            if ((a->opt.schedule = rz_adamw_schedule_parse(optarg)) < 0)
+                rz_cli_usage_error(c, "--schedule: expected cosine, linear or constant, not '%s'", optarg);
+            break;
+        case OPT_WARMUP: a->opt.warmup = (int)rz_cli_int(c, "--warmup", optarg, 0, 1 << 30); break;
+        case OPT_WD: a->opt.weight_decay = rz_cli_f64(c, "--weight-decay", optarg, 0, 10); break;
+        case OPT_CLIP: a->opt.clip = rz_cli_f64(c, "--clip", optarg, 0, 1e30); break;
+        case OPT_ADAPTERS: a->adapters = optarg; break;
+        case OPT_CHECKPOINT: a->checkpoint = optarg; break;
+        case OPT_EVERY: a->every = (int)rz_cli_int(c, "--every", optarg, 1, 1 << 30); break;
+        case OPT_RESUME: a->resume = optarg; break;
+        case OPT_UNTIL: a->until = (int)rz_cli_int(c, "--until", optarg, 1, 1 << 30); break;
+        default: rz_cli_usage_error(c, "unexpected option");
+        }
+    }
+    if (optind < argc) rz_cli_usage_error(c, "unexpected argument '%s'", argv[optind]);
+    if (!a->model) rz_cli_usage_error(c, "-m MODEL is required");
+    if (!a->text == !a->tokens) rz_cli_usage_error(c, "give exactly one of -f TEXT and --tokens LOC");
+    if (a->text && !a->tokenizer) rz_cli_usage_error(c, "-f TEXT needs -z TOKENIZER");
+    if (!c->output && !a->adapters && !a->checkpoint)
+        rz_cli_usage_error(c, "nothing to write: give -o TUNED.rzm, --adapters OUT or --checkpoint C");
+    if (a->every && !a->checkpoint) rz_cli_usage_error(c, "--every needs --checkpoint C");
+    if (a->rank == 0) rz_cli_usage_error(c, "--rank 0 leaves nothing to train");
+    if (!a->micro) a->micro = a->batch % rz_cluster_size() == 0 ? a->batch / rz_cluster_size() : a->batch;
+    if (a->batch % a->micro) rz_cli_usage_error(c, "--batch %d is not a multiple of --micro %d", a->batch, a->micro);
+    if (!a->q_bits) a->q_bits = a->q_method == RZ_CQ_E8P ? 2 : 4;
+    if (rz_cluster_size() > 1 && (!strcmp(a->model, "-") || rz_is_endpoint(a->model)))
+        rz_cli_usage_error(c, "under mpirun every rank reads the model: give a file");
+    a->opt.total = a->steps;
+    if (!a->until || a->until > a->steps) a->until = a->steps;
+}
+
+/* Rank 0 reads the tokens; every rank gets a copy. */
+static void load_tokens(rz_cli *c, const args *a, const rz_llama *m, int **ids, size_t *n)
+{
+    rz_err e = {0};
+    uint64_t count = 0;
+    if (rz_cluster_rank() == 0) {
+        int rc;
+        if (a->tokens) {
+            rc = rz_corpus_from_stream(a->tokens, &c->stream, m->config.vocab_size, ids, n, &e);
+        } else {
+            rz_tokenizer *t = NULL;
+            rc = rz_tokenizer_load(a->tokenizer, &t, &e);
+            if (rc == RZ_OK && rz_tokenizer_vocab_size(t) != m->config.vocab_size)
+                rc = rz_fail(&e, RZ_EINPUT, "%s: tokenizer has %d tokens but model %s has a vocabulary of %d",
+                             a->tokenizer, rz_tokenizer_vocab_size(t), a->model, m->config.vocab_size);
+            if (rc == RZ_OK) rc = rz_corpus_from_text(t, a->text, ids, n, &e);
+            if (t) rz_tokenizer_free(t);
+        }
+        if (rc) rz_cli_die(c, &e);
+        if (a->max_tokens && (size_t)a->max_tokens < *n) *n = (size_t)a->max_tokens;
+        count = *n;
+    }
+    rz_cluster_bcast(&count, sizeof count);
+    if (rz_cluster_rank() != 0) {
+        *n = count;
+        *ids = rz_malloc(count * sizeof **ids + 1, &e);
+        if (!*ids) rz_cli_die(c, &e);
+    }
+    rz_cluster_bcast(*ids, count * sizeof **ids);
+}
+
+/* Per-matrix H = XᵀX / N of its inputs on the first batch of the text (model as loaded),
+ * or NULL for the identity. */
+static double *data_hessian(rz_train *t, const rz_adapter *ad, int l, int kind)
+{
+    int N, width;
+    const float *X = rz_train_layer_input(t, l, kind, &N, &width);
+    double *H = calloc((size_t)width * width, sizeof *H);
+    if (!H) return NULL;
+    for (int r = 0; r < N; r++)
+        for (int i = 0; i < width; i++) {
+            double xi = X[(size_t)r * width + i];
+            for (int j = 0; j < width; j++) H[(size_t)i * width + j] += xi * X[(size_t)r * width + j];
+        }
+    for (size_t i = 0; i < (size_t)width * width; i++) H[i] /= N;
+    (void)ad;
+    return H;
+}
+
+/* CALDERA initialisation: for every matrix, W ≈ Q + L R; Q replaces W in the model (it
+ * becomes the frozen part), L and R start the adapters. Without incoherence so that Q,
+ * L and R are in the model's own basis. */
+static void caldera_init(rz_cli *c, const args *a, rz_lora *lo, const int *ids, size_t n)
+{
+    rz_err e = {0};
+    rz_caldera_opts co;
+    rz_caldera_defaults(&co);
+    co.q_method = a->q_method;
+    co.q_bits = a->q_bits;
+    co.incoherent = 0;
+    co.lr_bits = 32;
+    co.outer = a->citers;
+    co.seed = c->seed;
+    rz_train *t = NULL;
+    if (a->hess_data) { /* one forward of the original model over the first batch */
+        int B = a->batch, T = a->ctx;
+        int *tok = malloc(sizeof(int) * (size_t)B * T);
+        rz_data_cursor cur = {0, 0};
+        if (!tok || rz_train_new(lo, B, T, &t, &e)) rz_cli_die(c, &e);
+        for (int b = 0; b < B; b++) rz_data_next(&cur, ids, n, T, tok + (size_t)b * T, NULL);
+        rz_train_forward(t, tok, NULL, B, NULL);
+        free(tok);
+    }
+    int total = lo->n_layers * RZ_TR_NMAT, done = 0;
+    for (int l = 0; l < lo->n_layers; l++)
+        for (int kind = 0; kind < RZ_TR_NMAT; kind++) {
+            rz_adapter *ad = rz_lora_at(lo, l, kind);
+            double *H = t ? data_hessian(t, ad, l, kind) : calloc((size_t)ad->n * ad->n, sizeof *H);
+            if (!H) {
+                rz_fail(&e, RZ_EINTERNAL, "out of memory for a %d x %d Hessian", ad->n, ad->n);
+                rz_cli_die(c, &e);
+            }
+            if (!t)
+                for (int i = 0; i < ad->n; i++) H[(size_t)i * ad->n + i] = 1.0;
+            co.svd = (long)ad->m * ad->n <= 512L * 512 ? RZ_SVD_EXACT : RZ_SVD_RANDOM;
+            rz_caldera fit;
+            if (rz_caldera_fit(ad->Q, H, ad->m, ad->n, ad->k, &co, &fit, &e)) {
+                rz_wrap(&e, "CALDERA fit of layers.%d.%s", l, rz_train_matrix_name(kind));
+                rz_cli_die(c, &e);
+            }
+            memcpy((float *)ad->Q, fit.Q, sizeof(float) * (size_t)ad->m * ad->n);
+            memcpy(ad->L, fit.L, sizeof(float) * (size_t)ad->m * ad->k);
+            memcpy(ad->R, fit.R, sizeof(float) * (size_t)ad->k * ad->n);
+            rz_cli_progress(c, 0, "CALDERA init: %d/%d matrices, layers.%d.%s relative error %.4f", ++done, total, l,
+                            rz_train_matrix_name(kind), fit.ref > 0 ? sqrt(fit.obj / fit.ref) : 0.0);
+            rz_caldera_free(&fit);
+            free(H);
+        }
+    rz_train_free(t);
+}
+
+int main(int argc, char **argv)
+{
+    rz_cluster_init(&argc, &argv);
+    rz_cli c;
+    rz_cli_init(&c, "rz-finetune", usage);
+    args a = {0};
+    parse(&c, &a, argc, argv);
+    rz_cli_threads(&c);
+    rz_err e = {0};
+    int rank0 = rz_cluster_rank() == 0;
+
+    rz_llama *m;
+    if (rz_model_load(a.model, &c.stream, &m, &e)) rz_cli_die(&c, &e);
+    if (!a.ctx) a.ctx = m->config.seq_len < 256 ? m->config.seq_len : 256;
+    if (a.ctx > m->config.seq_len) {
+        rz_fail(&e, RZ_EINPUT, "--ctx %d is longer than the model's context of %d positions", a.ctx,
+                m->config.seq_len);
+        rz_cli_die(&c, &e);
+    }
+    int *ids;
+    size_t n;
+    load_tokens(&c, &a, m, &ids, &n);
+    if (n < (size_t)a.ctx + 1) {
+        rz_fail(&e, RZ_EINPUT, "%s: %zu tokens, fewer than one sequence of --ctx %d + 1", a.text ? a.text : a.tokens,
+                n, a.ctx);
+        rz_cli_die(&c, &e);
+    }
+
+    int ranks[RZ_TR_NMAT];
+    for (int i = 0; i < RZ_TR_NMAT; i++) ranks[i] = a.rank;
+    rz_lora *lo;
+    if (rz_lora_new(m, ranks, &lo, &e)) rz_cli_die(&c, &e);
+    if (a.caldera) caldera_init(&c, &a, lo, ids, n);
+    else rz_lora_init_lora(lo, c.seed);
+    uint64_t model_id = rz_lora_model_id(lo);
+
+    rz_adamw opt;
+    if (rz_adamw_init(&opt, lo->n_params, &e)) rz_cli_die(&c, &e);
+    rz_ckpt_info info = {0};
+    info.total = a.steps;
+    info.cur.rng = c.seed ^ 0x6a09e667f3bcc909ULL;
+    if (a.resume) {
+        if (rz_ckpt_load(a.resume, &c.stream, model_id, &info, lo, &opt, &e)) rz_cli_die(&c, &e);
+        if (info.batch != a.batch || info.micro != a.micro || info.ctx != a.ctx) {
+            rz_fail(&e, RZ_EINPUT, "%s: the checkpoint was made with --batch %" PRId64 " --micro %" PRId64
+                    " --ctx %" PRId64 ", this run has %d, %d, %d", a.resume, info.batch, info.micro, info.ctx,
+                    a.batch, a.micro, a.ctx);
+            rz_cli_die(&c, &e);
+        }
+        rz_cli_progress(&c, 1, "resuming %s at step %" PRId64 " (loss %.4f)", a.resume, info.step, info.loss);
+    }
+    info.model_id = model_id;
+    info.batch = a.batch, info.micro = a.micro, info.ctx = a.ctx, info.total = a.steps;
+    memcpy(info.rank, ranks, sizeof ranks);
+
+    rz_train *t;
+    if (rz_train_new(lo, a.micro, a.ctx, &t, &e)) rz_cli_die(&c, &e);
+    double *acc = rz_malloc(sizeof(double) * (lo->n_params + 1), &e);
+    int *tok = rz_malloc(sizeof(int) * (size_t)a.micro * a.ctx, &e), *tgt = rz_malloc(sizeof(int) * (size_t)a.micro * a.ctx, &e);
+    double *losses = rz_calloc((size_t)a.steps + 1, sizeof *losses, &e);
+    if (!acc || !tok || !tgt || !losses) rz_cli_die(&c, &e);
+    rz_step_shape sh = {a.batch, a.micro};
+    rz_cli_progress(&c, 1, "%zu tokens, %zu trained parameters (rank %d), %d steps of %d x %d tokens, %.0f MB of "
+                    "activations per rank", n, lo->n_params, a.rank, a.steps, a.batch, a.ctx,
+                    rz_train_bytes(t) / 1e6);
+
+    long first = info.step, ran = 0;
+    double t0 = rz_now(), loss = info.loss, first_loss = NAN;
+    for (long s = info.step; s < a.until; s++) {
+        if (rz_train_step_grad(t, lo, &sh, ids, n, &info.cur, acc, tok, tgt, &loss, &e)) rz_cli_die(&c, &e);
+        double lr, gnorm = rz_adamw_step(&opt, &a.opt, lo->params, lo->grads, &lr);
+        losses[ran++] = loss;
+        if (isnan(first_loss)) first_loss = loss;
+        info.step = s + 1;
+        info.loss = loss;
+        rz_cli_progress(&c, s + 1 == a.until, "step %ld/%d  loss %.4f  lr %.3g  |g| %.3g  %.2f s/step", s + 1,
+                        a.steps, loss, lr, gnorm, (rz_now() - t0) / (double)ran);
+        if (!isfinite(loss)) {
+            rz_fail(&e, RZ_EINPUT, "the loss diverged (%g) at step %ld; lower --lr", loss, s + 1);
+            rz_cli_die(&c, &e);
+        }
+        if (rank0 && a.checkpoint && ((a.every && info.step % a.every == 0) || info.step == a.until))
+            if (rz_ckpt_save(a.checkpoint, &c.stream, &info, lo, &opt, &e)) rz_cli_die(&c, &e);
+    }
+    rz_cluster_barrier();
+    double secs = rz_now() - t0;
+    if (!ran) first_loss = loss; /* resumed at or past --until: nothing ran */
+
+    if (rank0) {
+        if (a.adapters && rz_adapters_save(a.adapters, &c.stream, model_id, lo, &e)) rz_cli_die(&c, &e);
+        if (c.output) {
+            rz_lora_merge(lo, m); /* W = Q + L R in place: Q is no longer needed */
+            if (rz_model_save_rzm(m, c.output, RZ_F32, &c.stream, &e)) rz_cli_die(&c, &e);
+        }
+        double tps = ran ? (double)ran * a.batch * a.ctx / secs : 0;
+        if (!c.json && !c.quiet)
+            fprintf(stderr, "rz-finetune: %ld steps, loss %.4f -> %.4f, %.0f tokens/s, %.3f s/step\n", ran,
+                    first_loss, loss, tps, ran ? secs / ran : 0.0);
+        char id[17];
+        snprintf(id, sizeof id, "%016" PRIx64, model_id);
+        msgpack_packer *pk = rz_report_begin(&c, 13);
+        rz_rec_f64(pk, "loss_first", first_loss);
+        rz_rec_f64(pk, "loss_final", loss);
+        rz_rec_key(pk, "losses");
+        msgpack_pack_array(pk, (size_t)ran);
+        for (long i = 0; i < ran; i++) msgpack_pack_double(pk, losses[i]);
+        rz_rec_int(pk, "steps", a.steps);
+        rz_rec_int(pk, "first_step", first);
+        rz_rec_int(pk, "batch", a.batch);
+        rz_rec_int(pk, "ctx", a.ctx);
+        rz_rec_f64(pk, "tokens_per_s", tps);
+        rz_rec_f64(pk, "step_seconds", ran ? secs / ran : 0.0);
+        rz_rec_int(pk, "trained_params", (int64_t)lo->n_params);
+        rz_rec_str(pk, "model_id", id);
+        rz_rec_int(pk, "ranks", rz_cluster_size());
+        rz_rec_str(pk, "init", a.caldera ? "caldera" : "lora");
+        if (rz_report_finish(&c, &e)) rz_cli_die(&c, &e);
+    }
+    free(losses), free(tok), free(tgt), free(acc), free(ids);
+    rz_adamw_free(&opt);
+    rz_train_free(t);
+    rz_lora_free(lo);
+    rz_llama_free(m);
+    rz_cluster_finalize();
+    return 0;
+}
