@@ -125,7 +125,8 @@ int rz_model_is_rzm(const char *loc)
     return n >= skip + 5 && head[skip] == 0xa4 && memcmp(head + skip + 1, "type", 4) == 0;
 }
 
-static int load_rzm(const char *loc, const rz_stream_opts *o, rz_llama **out, rz_err *e)
+/* ad == NULL: merge Q + L R; otherwise keep Q in the model and the pairs in *ad. */
+static int load_rzm(const char *loc, const rz_stream_opts *o, rz_llama **out, rz_lowrank_adapters *ad, rz_err *e)
 {
     rz_reader *r;
     int rc = rz_reader_open(loc, o, &r, e);
@@ -194,7 +195,29 @@ static int load_rzm(const char *loc, const rz_stream_opts *o, rz_llama **out, rz
             rc = rz_rec_fail(e, &ctx, "shape", "tensor '%s' has the wrong shape (expected %s)", t.name, want);
             goto done;
         }
-        if (is_q) {
+        if (is_q && ad) {
+            rz_lowrank_adapter *na = realloc(ad->a, (size_t)(ad->count + 1) * sizeof *na);
+            if (!na) {
+                rc = rz_fail(e, RZ_EINTERNAL, "out of memory");
+                goto done;
+            }
+            ad->a = na;
+            rz_lowrank_adapter *a = &ad->a[ad->count++];
+            memset(a, 0, sizeof *a);
+            memcpy(a->name, ql.name, sizeof a->name);
+            a->m = ql.rows;
+            a->n = ql.cols;
+            a->k = ql.rank;
+            if (a->k > 0) {
+                a->L = rz_malloc((size_t)a->m * (size_t)a->k * sizeof *a->L, e);
+                a->R = rz_malloc((size_t)a->k * (size_t)a->n * sizeof *a->R, e);
+                if (!a->L || !a->R) {
+                    rc = RZ_EINTERNAL;
+                    goto done;
+                }
+            }
+            if ((rc = rz_qlayer_dequant_parts(&ql, data, a->L, a->R, e))) goto done;
+        } else if (is_q) {
             if ((rc = rz_qlayer_dequant(&ql, data, e))) goto done;
         } else if ((rc = rz_tensor_to_f32(&t, data, &ctx, e))) {
             goto done;
@@ -229,6 +252,31 @@ done:
 
 int rz_model_load(const char *loc, const rz_stream_opts *o, rz_llama **out, rz_err *e)
 {
-    if (rz_model_is_rzm(loc)) return load_rzm(loc, o, out, e);
+    if (rz_model_is_rzm(loc)) return load_rzm(loc, o, out, NULL, e);
     return rz_llama_load_bin(loc, out, e);
+}
+
+void rz_lowrank_adapters_free(rz_lowrank_adapters *ad)
+{
+    if (!ad) return;
+    for (int i = 0; i < ad->count; i++) {
+        free(ad->a[i].L);
+        free(ad->a[i].R);
+    }
+    free(ad->a);
+    free(ad);
+}
+
+int rz_model_load_lowrank(const char *loc, const rz_stream_opts *o, rz_llama **q_model,
+                          rz_lowrank_adapters **ad, rz_err *e)
+{
+    rz_lowrank_adapters *a = rz_calloc(1, sizeof *a, e);
+    if (!a) return RZ_EINTERNAL;
+    int rc = rz_model_is_rzm(loc) ? load_rzm(loc, o, q_model, a, e) : rz_llama_load_bin(loc, q_model, e);
+    if (rc) {
+        rz_lowrank_adapters_free(a);
+        return rc;
+    }
+    *ad = a;
+    return RZ_OK;
 }

@@ -10,6 +10,7 @@
 
 static const char *const group_names[4] = {"attn_in", "attn_out", "mlp_in", "mlp_down"};
 static const char *const method_names[RZ_QM_COUNT] = {"rtn", "ldlq", "e8p"};
+static const char *const lrformat_names[RZ_LR_COUNT] = {"f32", "f16", "bf16", "grid"};
 
 const char *rz_hessian_group_name(int group)
 {
@@ -32,6 +33,18 @@ int rz_qmethod_parse(const char *s)
 {
     for (int i = 0; i < RZ_QM_COUNT; i++)
         if (strcmp(s, method_names[i]) == 0) return i;
+    return -1;
+}
+
+const char *rz_lrformat_name(int format)
+{
+    return format >= 0 && format < RZ_LR_COUNT ? lrformat_names[format] : "?";
+}
+
+int rz_lrformat_parse(const char *s)
+{
+    for (int i = 0; i < RZ_LR_COUNT; i++)
+        if (strcmp(s, lrformat_names[i]) == 0) return i;
     return -1;
 }
 
@@ -129,15 +142,35 @@ size_t rz_qlayer_n_scales(int method, int rows, int pcols, int group)
     return (size_t)rows * groups;
 }
 
+size_t rz_qlayer_lr_bytes(int format, int bits, int nvec, int len)
+{
+    if (nvec < 1 || len < 1) return 0;
+    size_t w = (size_t)nvec * (size_t)len;
+    if (format == RZ_LR_F32) return bits == 32 ? 4 * w : 0;
+    if (format == RZ_LR_F16 || format == RZ_LR_BF16) return bits == 16 ? 2 * w : 0;
+    if (format == RZ_LR_GRID && (bits == 2 || bits == 3 || bits == 4 || bits == 8)) return (w * (size_t)bits + 7) / 8;
+    return 0;
+}
+
+size_t rz_qlayer_lr_n_scales(int format, int nvec, int len, int group)
+{
+    if (format != RZ_LR_GRID) return 0;
+    size_t groups = group > 0 ? (size_t)((len + group - 1) / group) : 1;
+    return (size_t)nvec * groups;
+}
+
 double rz_qlayer_payload_bits(const rz_qlayer_view *q)
 {
-    return 8.0 * (double)q->codes_n + 32.0 * (double)q->n_scales + 8.0 * (double)q->n_zeros +
-           (q->incoherent ? 128.0 : 0.0);
+    double b = 8.0 * (double)q->codes_n + 32.0 * (double)q->n_scales + 8.0 * (double)q->n_zeros +
+               (q->incoherent ? 128.0 : 0.0);
+    if (q->rank > 0) b += 8.0 * (double)(q->L_n + q->R_n) + 40.0 * (double)(q->L_ns + q->R_ns);
+    return b;
 }
 
 void rz_qlayer_pack(msgpack_packer *pk, const rz_qlayer_view *q)
 {
-    rz_rec_begin(pk, "qlayer", RZ_QLAYER_VERSION, 16);
+    int lr = q->rank > 0, grid = lr && q->lr_format == RZ_LR_GRID;
+    rz_rec_begin(pk, "qlayer", lr ? RZ_QLAYER_VERSION_LR : RZ_QLAYER_VERSION, 16 + (lr ? 6 : 0) + (grid ? 4 : 0));
     rz_rec_str(pk, "name", q->name);
     rz_rec_int(pk, "rows", q->rows);
     rz_rec_int(pk, "cols", q->cols);
@@ -154,6 +187,85 @@ void rz_qlayer_pack(msgpack_packer *pk, const rz_qlayer_view *q)
     rz_rec_bin(pk, "codes", q->codes, q->codes_n);
     rz_rec_bin(pk, "scales", q->scales, q->n_scales * sizeof(float));
     rz_rec_bin(pk, "zeros", q->zeros, q->n_zeros);
+    if (!lr) return;
+    rz_rec_int(pk, "rank", q->rank);
+    rz_rec_str(pk, "lr_format", rz_lrformat_name(q->lr_format));
+    rz_rec_int(pk, "lr_bits", q->lr_bits);
+    rz_rec_int(pk, "lr_group", q->lr_group);
+    rz_rec_bin(pk, "L", q->L, q->L_n);
+    rz_rec_bin(pk, "R", q->R, q->R_n);
+    if (!grid) return;
+    rz_rec_bin(pk, "L_scales", q->L_scales, q->L_ns * sizeof(float));
+    rz_rec_bin(pk, "L_zeros", q->L_zeros, q->L_ns);
+    rz_rec_bin(pk, "R_scales", q->R_scales, q->R_ns * sizeof(float));
+    rz_rec_bin(pk, "R_zeros", q->R_zeros, q->R_ns);
+}
+
+/* A grid factor's scales (finite, float32) and zero points (≤ 2^bits − 1), ns of each. */
+static int decode_lr_grid(const msgpack_object *rec, const rz_rec_ctx *c, const char *skey, const char *zkey,
+                          size_t ns, int bits, const void **scales, const void **zeros, rz_err *e)
+{
+    size_t len;
+    int rc;
+    if ((rc = rz_get_bin(rec, c, skey, scales, &len, e))) return rc;
+    if (len != ns * sizeof(float)) return rz_rec_fail(e, c, skey, "%zu bytes, expected %zu float32", len, ns);
+    for (size_t k = 0; k < ns; k++) {
+        float s;
+        memcpy(&s, (const unsigned char *)*scales + k * sizeof s, sizeof s);
+        if (!isfinite(s)) return rz_rec_fail(e, c, skey, "non-finite scale at %zu", k);
+    }
+    if ((rc = rz_get_bin(rec, c, zkey, zeros, &len, e))) return rc;
+    if (len != ns) return rz_rec_fail(e, c, zkey, "%zu bytes, expected %zu", len, ns);
+    const unsigned char *z = *zeros;
+    for (size_t k = 0; k < ns; k++)
+        if (z[k] > (1u << bits) - 1) return rz_rec_fail(e, c, zkey, "zero point %u at %zu exceeds %d bits", z[k], k, bits);
+    return RZ_OK;
+}
+
+/* The optional low-rank fields (v2). Float payloads must be finite. */
+static int decode_lr(const msgpack_object *rec, const rz_rec_ctx *c, rz_qlayer_view *q, rz_err *e)
+{
+    int64_t rank = 0, bits, group;
+    char fmt[16];
+    int rc;
+    if ((rc = rz_get_int_opt(rec, c, "rank", 0, RZ_QUANT_MAX_DIM, &rank, e))) return rc;
+    if (rank == 0) return RZ_OK;
+    int mn = q->rows < q->cols ? q->rows : q->cols;
+    if (rank > mn) return rz_rec_fail(e, c, "rank", "%lld exceeds min(rows, cols) = %d", (long long)rank, mn);
+    if ((rc = rz_get_str(rec, c, "lr_format", fmt, sizeof fmt, e)) ||
+        (rc = rz_get_int(rec, c, "lr_bits", 2, 32, &bits, e)) ||
+        (rc = rz_get_int(rec, c, "lr_group", 0, RZ_QUANT_MAX_DIM + 8, &group, e)))
+        return rc;
+    q->lr_format = rz_lrformat_parse(fmt);
+    if (q->lr_format < 0) return rz_rec_fail(e, c, "lr_format", "'%s' is not f32, f16, bf16 or grid", fmt);
+    q->rank = (int)rank;
+    q->lr_bits = (int)bits;
+    q->lr_group = (int)group;
+    size_t wl = rz_qlayer_lr_bytes(q->lr_format, q->lr_bits, q->rank, q->rows);
+    size_t wr = rz_qlayer_lr_bytes(q->lr_format, q->lr_bits, q->rank, q->pcols);
+    if (!wl || !wr) return rz_rec_fail(e, c, "lr_bits", "%d bits is not valid for %s", q->lr_bits, fmt);
+    if (q->lr_format != RZ_LR_GRID && group != 0) return rz_rec_fail(e, c, "lr_group", "must be 0 for %s", fmt);
+    if ((rc = rz_get_bin(rec, c, "L", &q->L, &q->L_n, e))) return rc;
+    if (q->L_n != wl) return rz_rec_fail(e, c, "L", "%zu bytes, expected %zu", q->L_n, wl);
+    if ((rc = rz_get_bin(rec, c, "R", &q->R, &q->R_n, e))) return rc;
+    if (q->R_n != wr) return rz_rec_fail(e, c, "R", "%zu bytes, expected %zu", q->R_n, wr);
+    if (q->lr_format == RZ_LR_F32) {
+        for (int t = 0; t < 2; t++) {
+            const unsigned char *p = t ? q->R : q->L;
+            size_t n = (t ? q->R_n : q->L_n) / 4;
+            for (size_t k = 0; k < n; k++) {
+                float v;
+                memcpy(&v, p + 4 * k, 4);
+                if (!isfinite(v)) return rz_rec_fail(e, c, t ? "R" : "L", "non-finite value at %zu", k);
+            }
+        }
+    }
+    if (q->lr_format != RZ_LR_GRID) return RZ_OK;
+    q->L_ns = rz_qlayer_lr_n_scales(RZ_LR_GRID, q->rank, q->rows, q->lr_group);
+    q->R_ns = rz_qlayer_lr_n_scales(RZ_LR_GRID, q->rank, q->pcols, q->lr_group);
+    if ((rc = decode_lr_grid(rec, c, "L_scales", "L_zeros", q->L_ns, q->lr_bits, &q->L_scales, &q->L_zeros, e)))
+        return rc;
+    return decode_lr_grid(rec, c, "R_scales", "R_zeros", q->R_ns, q->lr_bits, &q->R_scales, &q->R_zeros, e);
 }
 
 int rz_qlayer_decode(const msgpack_object *rec, const rz_rec_ctx *c, rz_qlayer_view *q, rz_err *e)
@@ -207,5 +319,5 @@ int rz_qlayer_decode(const msgpack_object *rec, const rz_rec_ctx *c, rz_qlayer_v
     const unsigned char *z = q->zeros;
     for (size_t k = 0; k < nz; k++)
         if (z[k] > (1u << q->bits) - 1) return rz_rec_fail(e, c, "zeros", "zero point %u at %zu exceeds %d bits", z[k], k, q->bits);
-    return RZ_OK;
+    return decode_lr(rec, c, q, e);
 }

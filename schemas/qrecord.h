@@ -4,7 +4,10 @@
  *                   calibration rows x that entered it, in float64, plus the per-channel
  *                   mean of x² (= diag H, kept for imatrix-style consumers);
  *   "qlayer"  (v1)  one quantised linear layer: codes, scales (and zero points), the
- *                   incoherence seeds and its proxy loss.
+ *                   incoherence seeds and its proxy loss;
+ *             (v2)  the same plus a low-rank pair L [rows][k], R [k][pcols] (CALDERA,
+ *                   rz-lowrank): W ≈ Q + L·R in the (rotated) basis of the codes. A
+ *                   record without L, R is written as v1, byte for byte as before.
  *
  * Encoding packs a record from a view; decoding validates every field (types, ranges,
  * payload lengths against the declared shapes, finite scales) before returning a view
@@ -22,6 +25,7 @@
 
 #define RZ_HESSIAN_VERSION 1
 #define RZ_QLAYER_VERSION 1
+#define RZ_QLAYER_VERSION_LR 2 /* records that carry L and R */
 #define RZ_QUANT_MAX_DIM (1 << 16) /* rows, columns, Hessian order */
 
 /* Input groups, in the order of llama.h's RZ_TAP_* (attn_in, attn_out, mlp_in, mlp_down). */
@@ -49,6 +53,13 @@ int rz_qmethod_parse(const char *s); /* -1 when unknown */
 /* 1 if bits is valid for the method: rtn/ldlq 2, 3, 4, 8; e8p 2, 3, 4. */
 int rz_qmethod_bits_ok(int method, int bits);
 
+/* Storage of L and R: float32, fp16, bf16 values, or min-max grid codes (2, 3, 4, 8
+ * bits) with one float32 scale and one uint8 zero point per column of L / row of R (or
+ * per lr_group consecutive entries along it). */
+enum { RZ_LR_F32 = 0, RZ_LR_F16, RZ_LR_BF16, RZ_LR_GRID, RZ_LR_COUNT };
+const char *rz_lrformat_name(int format);
+int rz_lrformat_parse(const char *s); /* -1 when unknown */
+
 typedef struct {
     char name[RZ_MAX_NAME]; /* the model tensor it replaces, e.g. layers.0.attention.wq.weight */
     int rows, cols;         /* the tensor's shape [out][in] */
@@ -65,13 +76,30 @@ typedef struct {
     size_t n_scales;
     const void *zeros;      /* uint8 zero points, rows·groups (scalar); none for e8p */
     size_t n_zeros;
+    /* low-rank part (v2; rank 0 = none, the other fields then unused) */
+    int rank;               /* k */
+    int lr_format;          /* RZ_LR_* */
+    int lr_bits;            /* grid: 2, 3, 4, 8; 16 (f16/bf16); 32 (f32) */
+    int lr_group;           /* grid: entries per scale group along a vector, 0 = whole vector */
+    const void *L, *R;      /* values: L [rows][k], R [k][pcols] row-major; grid: bit streams
+                               of the k columns of L (k × rows) and of the k rows of R
+                               (k × pcols), packed as the scalar codes above */
+    size_t L_n, R_n;        /* bytes */
+    const void *L_scales, *R_scales; /* grid: float32, k × groups(rows) and k × groups(pcols) */
+    const void *L_zeros, *R_zeros;   /* grid: uint8, same counts */
+    size_t L_ns, R_ns;      /* scale (= zero point) counts */
 } rz_qlayer_view;
+
+/* Bytes of nvec vectors of len entries of a low-rank factor in format/bits (0 if invalid),
+ * and its scale count (grid only). */
+size_t rz_qlayer_lr_bytes(int format, int bits, int nvec, int len);
+size_t rz_qlayer_lr_n_scales(int format, int nvec, int len, int group);
 
 /* Expected payload sizes for a shape/method (0 on an invalid combination). */
 size_t rz_qlayer_codes_bytes(int method, int bits, int rows, int pcols);
 size_t rz_qlayer_n_scales(int method, int rows, int pcols, int group);
-/* Bits of everything a decoder needs: codes, scales, zero points, and the two 64-bit
- * seeds when incoherent. */
+/* Bits of everything a decoder needs: codes, scales, zero points, the two 64-bit seeds
+ * when incoherent, and L, R with their scales and zero points. */
 double rz_qlayer_payload_bits(const rz_qlayer_view *q);
 
 void rz_qlayer_pack(msgpack_packer *pk, const rz_qlayer_view *q);

@@ -201,8 +201,10 @@ static int decode_fields(int rows, int cols, int pcols, const char *method, int 
     unsigned char *codes = calloc(codes_n + 1, 1), *zeros = malloc(n_zeros + 1);
     float *scales = calloc(n_scales + 1, sizeof(float));
     memset(zeros, zero_val, n_zeros + 1);
-    rz_qlayer_view v = {"w", rows, cols, pcols, rz_qmethod_parse(method), bits, 0, 0, 0, 0, 0, 0, 0,
-                        codes, codes_n, scales, n_scales, zeros, n_zeros};
+    rz_qlayer_view v = {.name = "w", .rows = rows, .cols = cols, .pcols = pcols,
+                        .method = rz_qmethod_parse(method), .bits = bits, .codes = codes,
+                        .codes_n = codes_n, .scales = scales, .n_scales = n_scales,
+                        .zeros = zeros, .n_zeros = n_zeros};
     rz_qlayer_pack(&pk, &v);
     if (v.method < 0) { /* pack wrote "?": rewrite the method by hand */
         msgpack_sbuffer_clear(&sb);

@@ -1,7 +1,8 @@
 /* qlayer.c — quantising one linear layer into a "qlayer" record and decoding it back
- * (see qlayer.h for the steps). */
+ * (see qlayer.h for the steps); CALDERA fits (Q + L R) into v2 records and back. */
 #include "qlayer.h"
 
+#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,11 +20,23 @@ static uint64_t mix64(uint64_t a, uint64_t b)
     return z ^ (z >> 31);
 }
 
+void rz_qlayer_seeds(uint64_t seed, long item, uint64_t *seed_u, uint64_t *seed_v)
+{
+    *seed_u = mix64(seed, 2 * (uint64_t)item);
+    *seed_v = mix64(seed, 2 * (uint64_t)item + 1);
+}
+
 void rz_qlayer_free(rz_qlayer *q)
 {
     free(q->codes);
     free(q->scales);
     free(q->zeros);
+    free(q->L);
+    free(q->R);
+    free(q->L_scales);
+    free(q->R_scales);
+    free(q->L_zeros);
+    free(q->R_zeros);
     memset(q, 0, sizeof *q);
 }
 
@@ -154,12 +167,11 @@ done:
     return rc;
 }
 
-int rz_qlayer_dequant(const rz_qlayer_view *v, float *W, rz_err *e)
+/* Q in the stored (rotated) basis: rows × pcols values of the codes. */
+static void dequant_rot(const rz_qlayer_view *v, float *X)
 {
-    int rows = v->rows, pc = v->pcols, cols = v->cols;
+    int rows = v->rows, pc = v->pcols;
     size_t mn = (size_t)rows * (size_t)pc;
-    float *X = malloc(mn * sizeof *X);
-    if (!X) return rz_fail(e, RZ_EINTERNAL, "%s: out of memory", v->name);
     const uint8_t *codes = v->codes, *zeros = v->zeros;
     if (v->method == RZ_QM_E8P) {
         float s;
@@ -186,10 +198,225 @@ int rz_qlayer_dequant(const rz_qlayer_view *v, float *W, rz_err *e)
                 X[(size_t)r * pc + c] = rz_grid_value(q, s, (float)zeros[g]);
             }
     }
+}
+
+/* nvec vectors of len entries of a low-rank factor into X[vec·sv + entry·se] (values or
+ * grid codes with per-vector groups). */
+static void lr_unpack(const rz_qlayer_view *v, const void *data, const void *scales, const void *zeros, int nvec,
+                      int len, float *X, long sv, long se)
+{
+    const uint8_t *p = data, *z = zeros;
+    int G = rz_grid_groups(len, v->lr_group), gw = v->lr_group > 0 ? v->lr_group : len;
+    size_t bit = 0;
+    for (int a = 0; a < nvec; a++)
+        for (int b = 0; b < len; b++) {
+            size_t t = (size_t)a * (size_t)len + (size_t)b;
+            float x;
+            if (v->lr_format == RZ_LR_F32) {
+                memcpy(&x, p + 4 * t, 4);
+            } else if (v->lr_format == RZ_LR_F16 || v->lr_format == RZ_LR_BF16) {
+                uint16_t h;
+                memcpy(&h, p + 2 * t, 2);
+                x = v->lr_format == RZ_LR_F16 ? rz_f16_to_f32(h) : rz_bf16_to_f32(h);
+            } else {
+                int q = 0;
+                for (int i = 0; i < v->lr_bits; i++, bit++) q |= (p[bit / 8] >> (bit % 8) & 1) << i;
+                size_t g = (size_t)a * (size_t)G + (size_t)(b / gw);
+                float sc;
+                memcpy(&sc, (const uint8_t *)scales + g * sizeof sc, sizeof sc);
+                x = rz_grid_value(q, sc, (float)z[g]);
+            }
+            X[a * sv + b * se] = x;
+        }
+}
+
+/* L (rows × k) and R (k × pcols) in the stored basis. Values are stored L [rows][k];
+ * grid codes by column of L. */
+static void lr_rot(const rz_qlayer_view *v, float *L, float *R)
+{
+    int m = v->rows, k = v->rank, pc = v->pcols;
+    if (v->lr_format == RZ_LR_GRID) lr_unpack(v, v->L, v->L_scales, v->L_zeros, k, m, L, 1, k);
+    else lr_unpack(v, v->L, NULL, NULL, m, k, L, k, 1);
+    lr_unpack(v, v->R, v->R_scales, v->R_zeros, k, pc, R, pc, 1);
+}
+
+int rz_qlayer_dequant(const rz_qlayer_view *v, float *W, rz_err *e)
+{
+    int rows = v->rows, pc = v->pcols, cols = v->cols, k = v->rank;
+    size_t mn = (size_t)rows * (size_t)pc;
+    float *X = malloc(mn * sizeof *X);
+    float *L = k > 0 ? malloc((size_t)rows * (size_t)k * sizeof *L) : NULL;
+    float *R = k > 0 ? malloc((size_t)k * (size_t)pc * sizeof *R) : NULL;
+    if (!X || (k > 0 && (!L || !R))) {
+        free(X);
+        free(L);
+        free(R);
+        return rz_fail(e, RZ_EINTERNAL, "%s: out of memory", v->name);
+    }
+    dequant_rot(v, X);
+    if (k > 0) { /* the merge: X ← Q + L R */
+        lr_rot(v, L, R);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, pc, k, 1.0f, L, k, R, pc, 1.0f, X, pc);
+    }
     int rc = v->incoherent ? undo_rht(X, rows, pc, v->seed_u, v->seed_v, e) : RZ_OK;
     if (!rc)
         for (int r = 0; r < rows; r++) memcpy(W + (size_t)r * cols, X + (size_t)r * pc, (size_t)cols * sizeof *W);
     free(X);
+    free(L);
+    free(R);
+    return rc;
+}
+
+int rz_qlayer_dequant_parts(const rz_qlayer_view *v, float *Q, float *L, float *R, rz_err *e)
+{
+    int rows = v->rows, pc = v->pcols, cols = v->cols, k = v->rank, rc = RZ_OK;
+    float *X = malloc((size_t)rows * (size_t)pc * sizeof *X);
+    float *Lr = k > 0 ? malloc((size_t)rows * (size_t)k * sizeof *Lr) : NULL;
+    float *Rr = k > 0 ? malloc((size_t)k * (size_t)pc * sizeof *Rr) : NULL;
+    rz_rht U = {0}, V = {0};
+    if (!X || (k > 0 && (!Lr || !Rr))) {
+        rc = rz_fail(e, RZ_EINTERNAL, "%s: out of memory", v->name);
+        goto done;
+    }
+    if (v->incoherent && ((rc = rz_rht_init(&U, rows, v->seed_u, e)) || (rc = rz_rht_init(&V, pc, v->seed_v, e))))
+        goto done;
+    if (Q) {
+        dequant_rot(v, X);
+        if (v->incoherent && ((rc = rz_rht_cols(&U, X, pc, pc, 1, e)) || (rc = rz_rht_rows(&V, X, rows, pc, 1, e))))
+            goto done;
+        for (int r = 0; r < rows; r++) memcpy(Q + (size_t)r * cols, X + (size_t)r * pc, (size_t)cols * sizeof *Q);
+    }
+    if (k > 0 && (L || R)) {
+        lr_rot(v, Lr, Rr);
+        /* L_orig = Uᵀ L, R_orig = R V (then cropped to cols) */
+        if (v->incoherent && ((rc = rz_rht_cols(&U, Lr, k, k, 1, e)) || (rc = rz_rht_rows(&V, Rr, k, pc, 1, e))))
+            goto done;
+        if (L) memcpy(L, Lr, (size_t)rows * (size_t)k * sizeof *L);
+        if (R)
+            for (int a = 0; a < k; a++) memcpy(R + (size_t)a * cols, Rr + (size_t)a * pc, (size_t)cols * sizeof *R);
+    }
+done:
+    rz_rht_free(&U);
+    rz_rht_free(&V);
+    free(X);
+    free(Lr);
+    free(Rr);
+    return rc;
+}
+
+/* n codes of `bits` bits into a little-endian bit stream (out zeroed, ceil(n·bits/8)). */
+static void pack_codes(const uint8_t *c8, size_t n, int bits, uint8_t *out)
+{
+    size_t bit = 0;
+    for (size_t k = 0; k < n; k++, bit += (size_t)bits)
+        for (int b = 0; b < bits; b++)
+            if (c8[k] >> b & 1) out[(bit + (size_t)b) / 8] |= (uint8_t)(1u << ((bit + (size_t)b) % 8));
+}
+
+int rz_qlayer_from_caldera(const char *name, const rz_caldera *c, int rows, int cols, const float *W,
+                           const double *H, uint64_t model_hash, rz_qlayer *q, rz_err *e)
+{
+    memset(q, 0, sizeof *q);
+    const rz_caldera_opts *o = &c->opts;
+    int m = c->m, pc = c->n, k = c->k, e8 = o->q_method == RZ_CQ_E8P;
+    if (o->q_method != RZ_CQ_E8P && o->q_method != RZ_CQ_LDLQ)
+        return rz_fail(e, RZ_EINPUT, "%s: a qlayer record needs an E8P or LDLQ Q", name);
+    if (m != rows || (e8 ? pc % 8 || pc < cols || pc >= cols + 8 : pc != cols))
+        return rz_fail(e, RZ_EINPUT, "%s: fit of %d x %d does not match the layer's %d x %d", name, m, pc, rows, cols);
+    rz_qlayer_view *v = &q->v;
+    snprintf(v->name, sizeof v->name, "%s", name);
+    v->rows = rows;
+    v->cols = cols;
+    v->pcols = pc;
+    v->method = e8 ? RZ_QM_E8P : RZ_QM_LDLQ;
+    v->bits = o->q_bits;
+    v->group = e8 ? 0 : o->q_group;
+    v->incoherent = o->incoherent;
+    if (o->incoherent) {
+        v->seed_u = o->seed;
+        v->seed_v = o->seed + 1;
+    }
+    v->model_hash = model_hash;
+    size_t mn = (size_t)m * (size_t)pc, ns = rz_qlayer_n_scales(v->method, m, pc, v->group);
+    v->codes_n = rz_qlayer_codes_bytes(v->method, v->bits, m, pc);
+    q->codes = calloc(v->codes_n ? v->codes_n : 1, 1);
+    q->scales = calloc(ns, sizeof *q->scales);
+    q->zeros = e8 ? NULL : calloc(ns, 1);
+    float *Wh = malloc((size_t)rows * (size_t)cols * sizeof *Wh);
+    int rc = RZ_OK;
+    if (!v->codes_n || !q->codes || !q->scales || (!e8 && !q->zeros) || !Wh) {
+        rc = rz_fail(e, RZ_EINTERNAL, "%s: out of memory or invalid Q", name);
+        goto done;
+    }
+    if (e8) {
+        for (size_t t = 0; t < mn / 8; t++) {
+            uint32_t x = c->q_codes_e8p[t], code = v->bits == 3 ? (x >> 16) << 8 | (x & 255u) : x;
+            for (int b = 0; b < v->bits; b++) q->codes[t * (size_t)v->bits + (size_t)b] = (uint8_t)(code >> (8 * b));
+        }
+        q->scales[0] = c->q_wscale;
+    } else {
+        pack_codes(c->q_codes, mn, v->bits, q->codes);
+        memcpy(q->scales, c->q_scales, ns * sizeof *q->scales);
+        for (size_t t = 0; t < ns; t++) q->zeros[t] = (uint8_t)c->q_zeros[t];
+        v->n_zeros = ns;
+    }
+    v->n_scales = ns;
+    v->codes = q->codes;
+    v->scales = q->scales;
+    v->zeros = q->zeros;
+    if (k > 0) {
+        int b = o->lr_bits;
+        v->rank = k;
+        v->lr_bits = b;
+        v->lr_format = b == 32 ? RZ_LR_F32 : b == 16 ? (o->lr_bf16 ? RZ_LR_BF16 : RZ_LR_F16) : RZ_LR_GRID;
+        v->lr_group = v->lr_format == RZ_LR_GRID ? o->lr_group : 0;
+        v->L_n = rz_qlayer_lr_bytes(v->lr_format, b, k, m);
+        v->R_n = rz_qlayer_lr_bytes(v->lr_format, b, k, pc);
+        q->L = calloc(v->L_n ? v->L_n : 1, 1);
+        q->R = calloc(v->R_n ? v->R_n : 1, 1);
+        if (!v->L_n || !v->R_n || !q->L || !q->R) {
+            rc = rz_fail(e, RZ_EINTERNAL, "%s: out of memory or invalid L/R bits %d", name, b);
+            goto done;
+        }
+        size_t nl = (size_t)m * (size_t)k, nr = (size_t)k * (size_t)pc;
+        if (v->lr_format == RZ_LR_F32) {
+            memcpy(q->L, c->L, nl * sizeof(float));
+            memcpy(q->R, c->R, nr * sizeof(float));
+        } else if (v->lr_format != RZ_LR_GRID) {
+            uint16_t *hl = q->L, *hr = q->R;
+            int bf = v->lr_format == RZ_LR_BF16;
+            for (size_t t = 0; t < nl; t++) hl[t] = bf ? rz_f32_to_bf16(c->L[t]) : rz_f32_to_f16(c->L[t]);
+            for (size_t t = 0; t < nr; t++) hr[t] = bf ? rz_f32_to_bf16(c->R[t]) : rz_f32_to_f16(c->R[t]);
+        } else {
+            v->L_ns = rz_qlayer_lr_n_scales(RZ_LR_GRID, k, m, v->lr_group);
+            v->R_ns = rz_qlayer_lr_n_scales(RZ_LR_GRID, k, pc, v->lr_group);
+            q->L_scales = malloc(v->L_ns * sizeof(float));
+            q->R_scales = malloc(v->R_ns * sizeof(float));
+            q->L_zeros = malloc(v->L_ns);
+            q->R_zeros = malloc(v->R_ns);
+            if (!q->L_scales || !q->R_scales || !q->L_zeros || !q->R_zeros) {
+                rc = rz_fail(e, RZ_EINTERNAL, "%s: out of memory", name);
+                goto done;
+            }
+            pack_codes(c->L_codes, nl, b, q->L);
+            pack_codes(c->R_codes, nr, b, q->R);
+            memcpy(q->L_scales, c->L_scales, v->L_ns * sizeof(float));
+            memcpy(q->R_scales, c->R_scales, v->R_ns * sizeof(float));
+            for (size_t t = 0; t < v->L_ns; t++) q->L_zeros[t] = (uint8_t)c->L_zeros[t];
+            for (size_t t = 0; t < v->R_ns; t++) q->R_zeros[t] = (uint8_t)c->R_zeros[t];
+            v->L_scales = q->L_scales;
+            v->R_scales = q->R_scales;
+            v->L_zeros = q->L_zeros;
+            v->R_zeros = q->R_zeros;
+        }
+        v->L = q->L;
+        v->R = q->R;
+    }
+    /* the loss of what a reader decodes, against the original W and H */
+    if (!(rc = rz_qlayer_dequant(v, Wh, e))) rc = rz_proxy_loss(W, Wh, rows, cols, H, &v->loss, &v->rel, e);
+done:
+    free(Wh);
+    if (rc) rz_qlayer_free(q);
     return rc;
 }
 

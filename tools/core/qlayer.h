@@ -16,6 +16,13 @@
  * Decoding (rz_qlayer_dequant) recomputes Ŵ from the stored codes alone: the same
  * grid/codebook values, the same inverse transforms. tests/unit/test_qlayer.c checks it
  * equals step 4's Ŵ.
+ *
+ * Low-rank records (v2, CALDERA): rz_qlayer_from_caldera turns a rz_caldera fit of the
+ * padded matrix (lowrank.h; fitted in the rotated basis with the seeds rz_qlayer_seeds
+ * gives) into a record holding Q's codes and L, R. Decoding then computes
+ * Ŵ = Uᵀ (Q + L R) V, cropped to cols (the merge); rz_qlayer_dequant_parts returns
+ * Uᵀ Q V and the pair in the original basis, L_orig = Uᵀ L, R_orig = R V (cropped), so
+ * that Ŵ = Q_orig + L_orig R_orig.
  */
 #ifndef RZ_QLAYER_H
 #define RZ_QLAYER_H
@@ -23,6 +30,7 @@
 #include <stdint.h>
 
 #include "llama.h"
+#include "lowrank.h"
 #include "qrecord.h" /* schemas/: the record view */
 
 typedef struct {
@@ -40,6 +48,9 @@ typedef struct {
     uint8_t *codes;
     float *scales;
     uint8_t *zeros;
+    void *L, *R;                 /* low-rank payloads (rz_qlayer_from_caldera) */
+    float *L_scales, *R_scales;
+    uint8_t *L_zeros, *R_zeros;
 } rz_qlayer;
 
 /* Quantises W with H (see above). item = the layer's index among the model's linears
@@ -50,8 +61,24 @@ int rz_qlayer_quantize(const char *name, const float *W, int rows, int cols, con
                        rz_err *e);
 void rz_qlayer_free(rz_qlayer *q);
 
-/* Ŵ (rows × cols) from a validated view. */
+/* Ŵ (rows × cols) from a validated view (Q + L R when the record has a low-rank part). */
 int rz_qlayer_dequant(const rz_qlayer_view *v, float *W, rz_err *e);
+
+/* The parts of a validated view in the original basis: Q (rows × cols, may be NULL),
+ * L (rows × rank) and R (rank × cols) (both may be NULL; unused when rank is 0). */
+int rz_qlayer_dequant_parts(const rz_qlayer_view *v, float *Q, float *L, float *R, rz_err *e);
+
+/* The incoherence seeds of linear `item` (as rz_qlayer_quantize derives them). */
+void rz_qlayer_seeds(uint64_t seed, long item, uint64_t *seed_u, uint64_t *seed_v);
+
+/* The record of a CALDERA fit c of W padded to c->n = pcols columns (e8p: a multiple of
+ * 8, zero columns appended, H padded with zero rows/columns; ldlq: pcols = cols). The
+ * fit must use RZ_CQ_E8P or RZ_CQ_LDLQ; when incoherent, its seed must be seed_u with
+ * seed_v = seed_u + 1 (rz_caldera's U, V). lr_bits 32 → f32, 16 → f16 or bf16 (as fitted),
+ * else grid codes. The proxy loss is that of the decoded record against W and H
+ * (rows × cols, cols × cols). */
+int rz_qlayer_from_caldera(const char *name, const rz_caldera *c, int rows, int cols, const float *W,
+                           const double *H, uint64_t model_hash, rz_qlayer *q, rz_err *e);
 
 /* FNV-1a 64 of the config and every tensor's float32 bytes in rz_llama_tensor_at order:
  * ties Hessians and layer records to the model they were computed from. */

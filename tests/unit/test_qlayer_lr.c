@@ -1,0 +1,418 @@
+/* test_qlayer_lr.c — "qlayer" v2 records with a low-rank pair (CALDERA, rz-lowrank):
+ * a fit encodes, survives pack → unpack → validating decode, and decodes to the fit's
+ * own Ŵ = Uᵀ (Q + L R) V (rz_caldera_dense, cropped) for every L/R storage and both Q
+ * methods; rz_qlayer_dequant_parts returns L_orig = Uᵀ L, R_orig = R V and Q_orig = Uᵀ Q V
+ * checked against explicit dense U, V built from the transforms applied to the identity;
+ * payload bits follow the documented count; malformed low-rank fields are rejected and a
+ * record without them stays v1 (rank 0). At the model level, a tiny packed .rzm with Q+LR
+ * layers loads merged (rz_model_load) to exactly what rz_model_load_lowrank's Q + L R
+ * gives, layer by layer.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <unistd.h>
+
+#include "../check.h"
+#include "hadamard.h"
+#include "model.h"
+#include "lowrank.h"
+#include "qlayer.h"
+
+static uint64_t rng_state = 7;
+static double urand(void)
+{
+    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return (double)((z ^ (z >> 31)) >> 11) / 9007199254740992.0;
+}
+static double gauss(void)
+{
+    double u = urand() + 1e-300, v = urand();
+    return sqrt(-2 * log(u)) * cos(6.283185307179586 * v);
+}
+
+/* W (m × n) Gaussian plus a rank-2 part; H = XᵀX/T (n × n) of correlated inputs. */
+static void make_problem(int m, int n, float *W, double *H)
+{
+    double a[2][64], b[2][64];
+    for (int r = 0; r < 2; r++) {
+        for (int i = 0; i < m; i++) a[r][i] = gauss();
+        for (int j = 0; j < n; j++) b[r][j] = gauss();
+    }
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) W[i * n + j] = (float)(0.05 * gauss() + 0.1 * (a[0][i] * b[0][j] + a[1][i] * b[1][j]));
+    int T = 4 * n;
+    double *X = malloc(sizeof(double) * (size_t)T * n);
+    for (int t = 0; t < T; t++) {
+        double prev = 0;
+        for (int j = 0; j < n; j++) X[(size_t)t * n + j] = prev = 0.6 * prev + gauss() * (1 + j % 3);
+    }
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) {
+            double s = 0;
+            for (int t = 0; t < T; t++) s += X[(size_t)t * n + i] * X[(size_t)t * n + j];
+            H[(size_t)i * n + j] = s / T;
+        }
+    free(X);
+}
+
+/* the padded problem (pc columns; zeros appended) */
+static void pad(const float *W, const double *H, int m, int n, int pc, float *Wp, double *Hp)
+{
+    memset(Wp, 0, sizeof(float) * (size_t)m * pc);
+    memset(Hp, 0, sizeof(double) * (size_t)pc * pc);
+    for (int i = 0; i < m; i++) memcpy(Wp + i * pc, W + i * n, sizeof(float) * (size_t)n);
+    for (int i = 0; i < n; i++) memcpy(Hp + i * pc, H + i * n, sizeof(double) * (size_t)n);
+}
+
+/* pack → unpack → decode; *u keeps the object alive (destroy after use) */
+static int encode_decode(const rz_qlayer_view *in, msgpack_sbuffer *sb, msgpack_unpacked *u, rz_qlayer_view *out,
+                         int *version, rz_err *e)
+{
+    msgpack_sbuffer_init(sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    rz_qlayer_pack(&pk, in);
+    msgpack_unpacked_init(u);
+    size_t off = 0;
+    if (msgpack_unpack_next(u, sb->data, sb->size, &off) != MSGPACK_UNPACK_SUCCESS) return -1;
+    const msgpack_object *v = rz_field(&u->data, "v");
+    *version = v ? (int)v->via.i64 : -1;
+    rz_rec_ctx ctx = {"mem", 0, "qlayer"};
+    return rz_qlayer_decode(&u->data, &ctx, out, e);
+}
+
+/* explicit orthogonal matrices: U (m × m) with U x = rz_rht_cols(x) */
+static void dense_rht(const rz_rht *t, int n, double *M)
+{
+    float *X = calloc((size_t)n * n, sizeof *X);
+    for (int i = 0; i < n; i++) X[i * n + i] = 1;
+    rz_err e = {0};
+    rz_rht_cols(t, X, n, n, 0, &e); /* X = U I */
+    for (int i = 0; i < n * n; i++) M[i] = X[i];
+    free(X);
+}
+
+static double max_abs(const float *a, int n)
+{
+    double s = 0;
+    for (int i = 0; i < n; i++) s = fmax(s, fabs(a[i]));
+    return s;
+}
+
+/* One configuration: fit, record, decode, compare. */
+static void run_case(int qm, int qbits, int lr_bits, int bf16, int incoh, int m, int n, int k)
+{
+    int pc = qm == RZ_CQ_E8P ? (n + 7) / 8 * 8 : n;
+    float *W = malloc(sizeof(float) * (size_t)m * n), *Wp = malloc(sizeof(float) * (size_t)m * pc);
+    double *H = malloc(sizeof(double) * (size_t)n * n), *Hp = malloc(sizeof(double) * (size_t)pc * pc);
+    make_problem(m, n, W, H);
+    pad(W, H, m, n, pc, Wp, Hp);
+    rz_caldera_opts o;
+    rz_caldera_defaults(&o);
+    o.q_method = qm;
+    o.q_bits = qbits;
+    o.incoherent = incoh;
+    o.seed = 1234;
+    o.lr_bits = lr_bits;
+    o.lr_bf16 = bf16;
+    o.outer = 3;
+    o.inner = 2;
+    o.svd = RZ_SVD_EXACT;
+    rz_caldera c;
+    rz_err e = {0};
+    int rc = rz_caldera_fit(Wp, Hp, m, pc, k, &o, &c, &e);
+    CHECK_EQ_INT(rc, 0);
+    if (rc) {
+        printf("#   %s\n", e.msg);
+        rz_caldera_free(&c);
+        goto out;
+    }
+    rz_qlayer q;
+    rc = rz_qlayer_from_caldera("layers.0.feed_forward.w2.weight", &c, m, n, W, H, 42, &q, &e);
+    CHECK_EQ_INT(rc, 0);
+    if (rc) {
+        printf("#   %s\n", e.msg);
+        rz_caldera_free(&c);
+        goto out;
+    }
+    msgpack_sbuffer sb;
+    msgpack_unpacked u;
+    rz_qlayer_view v;
+    int version = 0;
+    rc = encode_decode(&q.v, &sb, &u, &v, &version, &e);
+    CHECK_EQ_INT(rc, 0);
+    CHECK_EQ_INT(version, k > 0 ? RZ_QLAYER_VERSION_LR : RZ_QLAYER_VERSION);
+    CHECK_EQ_INT(v.rank, k);
+    CHECK_EQ_INT(v.pcols, pc);
+    if (k > 0) {
+        int fmt = lr_bits == 32 ? RZ_LR_F32 : lr_bits == 16 ? (bf16 ? RZ_LR_BF16 : RZ_LR_F16) : RZ_LR_GRID;
+        CHECK_EQ_INT(v.lr_format, fmt);
+        CHECK_EQ_INT(v.lr_bits, lr_bits);
+    }
+    /* payload bits, counted independently */
+    double want = qm == RZ_CQ_E8P ? 2.0 * qbits / 2 * m * pc + 32 : ceil(m * (double)pc * qbits / 8) * 8 + 40.0 * m;
+    if (incoh) want += 128;
+    if (k > 0) {
+        if (lr_bits >= 16) want += (double)lr_bits * k * (m + pc);
+        else want += 8 * (ceil(k * (double)m * lr_bits / 8) + ceil(k * (double)pc * lr_bits / 8)) + 40.0 * 2 * k;
+    }
+    CHECK_NEAR(rz_qlayer_payload_bits(&v), want, 1e-9);
+
+    /* decoded Ŵ = the fit's own dense Q + L R (original basis, cropped) */
+    float *D = malloc(sizeof(float) * (size_t)m * pc), *Wh = malloc(sizeof(float) * (size_t)m * n);
+    rz_caldera_dense(&c, D, &e);
+    CHECK_EQ_INT(rz_qlayer_dequant(&v, Wh, &e), 0);
+    double scale = max_abs(D, m * pc), err = 0;
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) err = fmax(err, fabs(Wh[i * n + j] - D[i * pc + j]));
+    CHECK_NEAR(err / scale, 0, 1e-5);
+    CHECK_NEAR(q.v.loss, c.obj, 1e-4 * c.obj + 1e-9); /* the record's loss = the fit's f */
+
+    /* parts: L_orig = Uᵀ L, R_orig = R V, Q_orig = Uᵀ Q V against dense U, V */
+    float *Qo = malloc(sizeof(float) * (size_t)m * n), *Lo = malloc(sizeof(float) * (size_t)m * (k ? k : 1));
+    float *Ro = malloc(sizeof(float) * (size_t)(k ? k : 1) * n);
+    CHECK_EQ_INT(rz_qlayer_dequant_parts(&v, Qo, Lo, Ro, &e), 0);
+    double *U = calloc((size_t)m * m, sizeof *U), *V = calloc((size_t)pc * pc, sizeof *V);
+    if (incoh) {
+        dense_rht(&c.U, m, U);
+        dense_rht(&c.V, pc, V);
+    } else {
+        for (int i = 0; i < m; i++) U[i * m + i] = 1;
+        for (int i = 0; i < pc; i++) V[i * pc + i] = 1;
+    }
+    double eL = 0, eR = 0, eQ = 0, eW = 0, sL = 1e-30, sR = 1e-30;
+    for (int i = 0; i < m; i++)
+        for (int a = 0; a < k; a++) {
+            double s = 0;
+            for (int t = 0; t < m; t++) s += U[t * m + i] * c.L[t * k + a]; /* (Uᵀ L)[i][a] */
+            eL = fmax(eL, fabs(s - Lo[i * k + a]));
+            sL = fmax(sL, fabs(s));
+        }
+    for (int a = 0; a < k; a++)
+        for (int j = 0; j < n; j++) {
+            double s = 0;
+            for (int t = 0; t < pc; t++) s += c.R[a * pc + t] * V[t * pc + j]; /* (R V)[a][j] */
+            eR = fmax(eR, fabs(s - Ro[a * n + j]));
+            sR = fmax(sR, fabs(s));
+        }
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+            double s = 0;
+            for (int t = 0; t < m; t++)
+                for (int r = 0; r < pc; r++) s += U[t * m + i] * c.Q[t * pc + r] * V[r * pc + j];
+            eQ = fmax(eQ, fabs(s - Qo[i * n + j]));
+            double w = Qo[i * n + j];
+            for (int a = 0; a < k; a++) w += (double)Lo[i * k + a] * Ro[a * n + j];
+            eW = fmax(eW, fabs(w - D[i * pc + j])); /* Q_orig + L_orig R_orig = Ŵ */
+        }
+    CHECK_NEAR(eL / sL, 0, 1e-5);
+    CHECK_NEAR(eR / sR, 0, 1e-5);
+    CHECK_NEAR(eQ / scale, 0, 1e-5);
+    CHECK_NEAR(eW / scale, 0, 1e-5);
+    free(U);
+    free(V);
+    free(Qo);
+    free(Lo);
+    free(Ro);
+    free(D);
+    free(Wh);
+    msgpack_unpacked_destroy(&u);
+    msgpack_sbuffer_destroy(&sb);
+    rz_qlayer_free(&q);
+    rz_caldera_free(&c);
+out:
+    free(W);
+    free(Wp);
+    free(H);
+    free(Hp);
+}
+
+static void test_e8p_grid4_incoherent(void) { run_case(RZ_CQ_E8P, 2, 4, 0, 1, 24, 20, 3); }
+static void test_e8p_f16_incoherent(void) { run_case(RZ_CQ_E8P, 2, 16, 0, 1, 24, 20, 4); }
+static void test_e8p_bf16_plain(void) { run_case(RZ_CQ_E8P, 3, 16, 1, 0, 16, 24, 2); }
+static void test_ldlq_f32_incoherent(void) { run_case(RZ_CQ_LDLQ, 2, 32, 0, 1, 20, 12, 5); }
+static void test_ldlq_grid2_plain(void) { run_case(RZ_CQ_LDLQ, 3, 2, 0, 0, 12, 20, 2); }
+static void test_rank0_stays_v1(void) { run_case(RZ_CQ_E8P, 2, 4, 0, 1, 16, 16, 0); }
+
+/* Malformed low-rank fields: a record rebuilt from a good view with one field changed. */
+static int decode_modified(const rz_qlayer_view *good, int rank, size_t L_n, const char *fmt_override, rz_err *e)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    rz_qlayer_view v = *good;
+    v.rank = rank;
+    v.L_n = L_n;
+    if (fmt_override) v.lr_format = rz_lrformat_parse(fmt_override) >= 0 ? rz_lrformat_parse(fmt_override) : RZ_LR_COUNT;
+    rz_qlayer_pack(&pk, &v);
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    size_t off = 0;
+    msgpack_unpack_next(&u, sb.data, sb.size, &off);
+    rz_rec_ctx ctx = {"mem", 3, "qlayer"};
+    rz_qlayer_view out;
+    int rc = rz_qlayer_decode(&u.data, &ctx, &out, e);
+    msgpack_unpacked_destroy(&u);
+    msgpack_sbuffer_destroy(&sb);
+    return rc;
+}
+
+static void test_decode_rejects(void)
+{
+    int m = 16, n = 16, k = 2;
+    float *W = malloc(sizeof(float) * m * n);
+    double *H = malloc(sizeof(double) * n * n);
+    make_problem(m, n, W, H);
+    rz_caldera_opts o;
+    rz_caldera_defaults(&o);
+    o.incoherent = 0;
+    o.outer = 1;
+    o.inner = 1;
+    o.lr_bits = 32;
+    o.svd = RZ_SVD_EXACT;
+    rz_caldera c;
+    rz_err e = {0};
+    CHECK_EQ_INT(rz_caldera_fit(W, H, m, n, k, &o, &c, &e), 0);
+    rz_qlayer q;
+    CHECK_EQ_INT(rz_qlayer_from_caldera("w", &c, m, n, W, H, 1, &q, &e), 0);
+    CHECK_EQ_INT(decode_modified(&q.v, k, q.v.L_n, NULL, &e), 0);
+    CHECK_EQ_INT(decode_modified(&q.v, k, q.v.L_n - 4, NULL, &e), RZ_EINPUT);
+    CHECK(strstr(e.msg, "'L'") || strstr(e.msg, "L"));
+    CHECK_EQ_INT(decode_modified(&q.v, 17, q.v.L_n, NULL, &e), RZ_EINPUT); /* rank > min(rows, cols) */
+    CHECK(strstr(e.msg, "exceeds min(rows, cols)") != NULL);
+    CHECK_EQ_INT(decode_modified(&q.v, k, q.v.L_n, "f16", &e), RZ_EINPUT); /* 32 bits is not f16 */
+    rz_qlayer_free(&q);
+    rz_caldera_free(&c);
+    free(W);
+    free(H);
+}
+
+/* A random 2-block model packed with CALDERA layers (E8P 2-bit + 4-bit L, R, incoherent,
+ * ranks 0..3 varying): merged load vs Q + L R from rz_model_load_lowrank. */
+static void test_model_load_lowrank(void)
+{
+    rz_llama_config cfg = {0};
+    cfg.dim = 16;
+    cfg.hidden_dim = 20;
+    cfg.n_layers = 2;
+    cfg.n_heads = 2;
+    cfg.n_kv_heads = 1;
+    cfg.vocab_size = 32;
+    cfg.seq_len = 16;
+    cfg.shared_classifier = 1;
+    cfg.rope_theta = 10000;
+    cfg.norm_eps = 1e-5f;
+    rz_llama *m;
+    rz_err e = {0};
+    CHECK_EQ_INT(rz_llama_alloc(&cfg, &m, &e), 0);
+    for (int i = 0; i < rz_llama_tensor_count(m); i++) {
+        const char *name;
+        float *d;
+        int sh[2], nd;
+        rz_llama_tensor_at(m, i, &name, &d, sh, &nd);
+        for (long t = 0; t < (long)sh[0] * (nd == 2 ? sh[1] : 1); t++) d[t] = (float)(0.1 * gauss() + (nd == 1));
+    }
+    char path[] = "/tmp/test_qlayer_lr_XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    close(fd);
+    rz_stream_opts so;
+    rz_stream_opts_default(&so);
+    rz_writer *w;
+    CHECK_EQ_INT(rz_writer_open(path, &so, &w, &e), 0);
+    rz_model_config_pack(rz_writer_packer(w), &cfg);
+    rz_writer_emit(w, &e);
+    long N = 7L * cfg.n_layers;
+    for (int i = 0; i < rz_llama_tensor_count(m); i++) { /* the tensors that stay f32 */
+        const char *name;
+        float *d;
+        int sh[2], nd;
+        rz_llama_tensor_at(m, i, &name, &d, sh, &nd);
+        if (strstr(name, "attention.w") || strstr(name, "feed_forward.w")) continue;
+        int64_t s64[2] = {sh[0], sh[1]};
+        rz_tensor_pack(rz_writer_packer(w), name, RZ_F32, nd, s64, d);
+        rz_writer_emit(w, &e);
+    }
+    for (long i = 0; i < N; i++) {
+        char name[RZ_MAX_NAME];
+        float *W;
+        int rows, cols, layer, group;
+        rz_qlayer_linear(m, i, name, sizeof name, &W, &rows, &cols, &layer, &group);
+        int pc = (cols + 7) / 8 * 8;
+        double *H = malloc(sizeof(double) * (size_t)cols * cols), *Hp = malloc(sizeof(double) * (size_t)pc * pc);
+        float *Wr = malloc(sizeof(float) * (size_t)rows * cols), *Wp = malloc(sizeof(float) * (size_t)rows * pc);
+        make_problem(rows, cols, Wr, H); /* only H is used: W is the model's */
+        pad(W, H, rows, cols, pc, Wp, Hp);
+        rz_caldera_opts o;
+        rz_caldera_defaults(&o);
+        o.outer = 2;
+        o.inner = 1;
+        o.svd = RZ_SVD_EXACT;
+        o.seed = 100 + (uint64_t)i;
+        rz_caldera c;
+        rz_qlayer q;
+        CHECK_EQ_INT(rz_caldera_fit(Wp, Hp, rows, pc, (int)(i % 4), &o, &c, &e), 0);
+        CHECK_EQ_INT(rz_qlayer_from_caldera(name, &c, rows, cols, W, H, 0, &q, &e), 0);
+        rz_qlayer_pack(rz_writer_packer(w), &q.v);
+        rz_writer_emit(w, &e);
+        rz_qlayer_free(&q);
+        rz_caldera_free(&c);
+        free(H);
+        free(Hp);
+        free(Wr);
+        free(Wp);
+    }
+    CHECK_EQ_INT(rz_writer_close(w, &e), 0);
+    rz_llama *merged = NULL, *qm = NULL;
+    rz_lowrank_adapters *ad = NULL;
+    CHECK_EQ_INT(rz_model_load(path, &so, &merged, &e), 0);
+    CHECK_EQ_INT(rz_model_load_lowrank(path, &so, &qm, &ad, &e), 0);
+    if (merged && qm && ad) {
+        CHECK_EQ_INT(ad->count, N);
+        double err = 0, sc = 1e-30;
+        int ranks_ok = 1;
+        for (long i = 0; i < N && i < ad->count; i++) {
+            char name[RZ_MAX_NAME];
+            float *Wm, *Wq;
+            int rows, cols, layer, group;
+            rz_qlayer_linear(merged, i, name, sizeof name, &Wm, &rows, &cols, &layer, &group);
+            rz_qlayer_linear(qm, i, name, sizeof name, &Wq, &rows, &cols, &layer, &group);
+            const rz_lowrank_adapter *a = &ad->a[i];
+            ranks_ok &= strcmp(a->name, name) == 0 && a->m == rows && a->n == cols && a->k == (int)(i % 4);
+            for (int r = 0; r < rows; r++)
+                for (int j = 0; j < cols; j++) {
+                    double x = Wq[r * cols + j];
+                    for (int t = 0; t < a->k; t++) x += (double)a->L[r * a->k + t] * a->R[t * cols + j];
+                    err = fmax(err, fabs(x - Wm[r * cols + j]));
+                    sc = fmax(sc, fabs(Wm[r * cols + j]));
+                }
+        }
+        CHECK(ranks_ok);
+        CHECK_NEAR(err / sc, 0, 1e-5);
+        /* the tensors that are not linears load identically */
+        CHECK(memcmp(qm->tok_embeddings, merged->tok_embeddings, sizeof(float) * 32 * 16) == 0);
+    }
+    rz_lowrank_adapters_free(ad);
+    rz_llama_free(merged);
+    rz_llama_free(qm);
+    rz_llama_free(m);
+    unlink(path);
+}
+
+int main(void)
+{
+    RUN(test_model_load_lowrank);
+    RUN(test_e8p_grid4_incoherent);
+    RUN(test_e8p_f16_incoherent);
+    RUN(test_e8p_bf16_plain);
+    RUN(test_ldlq_f32_incoherent);
+    RUN(test_ldlq_grid2_plain);
+    RUN(test_rank0_stays_v1);
+    RUN(test_decode_rejects);
+    return check_summary();
+}

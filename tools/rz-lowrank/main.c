@@ -1,0 +1,640 @@
+/* rz-lowrank — CALDERA: fit every linear layer of a model as W ≈ Q + L·R with its
+ * calibration Hessian (tools/core/lowrank.h) and write one "qlayer" record per layer,
+ * v2 with L and R (schemas/quant.md), for rz-pack.
+ *
+ * Design. The Hessians are rz-calibrate's stream, checked against the model by hash,
+ * order and count (as rz-quantize). E8P needs a multiple of 8 inputs: W gets zero columns
+ * and H zero rows/columns (qlayer.h's padding); the fit runs on the padded matrix, the
+ * record keeps pcols and the reader crops. Incoherence seeds: seed_u from
+ * rz_qlayer_seeds(--seed, layer index), seed_v = seed_u + 1 (rz_caldera's U, V).
+ * Per-matrix settings: --set 'PATTERN:key=value,...' with keys rank, outer, inner, bits,
+ * lr-bits; PATTERN is an fnmatch(3) glob tried against the full tensor name
+ * (layers.3.attention.wq.weight) and against the name after "layers.N."
+ * (attention.wq.weight); later --set options override earlier ones.
+ *
+ * --budget BPW: every matrix's error curve err(k) at the candidate ranks comes from
+ * rz_rank_curve (one outer iteration per rank), rz_rank_allocate picks the ranks under
+ * the budget (bits of the linears over their weights), then the full fits run. The
+ * allocation counts Q exactly as stored (codes, scales, zero points, seeds) and L, R at
+ * lr_bits per entry plus, for grid codes, the worst-case share of their scales and zero
+ * points, so the achieved bpw (counted from the records) never exceeds the budget.
+ *
+ * Under mpirun the matrices are handed out dynamically (curves, then fits); records,
+ * per-matrix tables and figures are gathered to rank 0 and written in model order.
+ */
+#include <fnmatch.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "cluster.h"
+#include "model.h"
+#include "qlayer.h"
+#include "../core/lowrank.h"
+#include "../core/quant.h"
+
+static const char usage[] =
+    "usage: rz-lowrank -m MODEL -H HESSIANS [--rank K | --budget BPW] [options] -o LAYERS\n"
+    "Fits every linear layer (wq wk wv wo w1 w2 w3 of each block) of MODEL as W = Q + L R\n"
+    "(CALDERA: Q quantised, L, R a low-rank pair) under the Hessians of rz-calibrate and\n"
+    "writes one \"qlayer\" record per layer with L and R (for rz-pack).\n"
+    "  -m, --model LOC       model (.bin or .rzm)\n"
+    "  -H, --hessians LOC    Hessian stream from rz-calibrate for this model\n"
+    "  -k, --rank K          rank of L R for every matrix (default 16; 0 = Q alone)\n"
+    "      --budget BPW      choose the ranks so the linears take at most BPW bits per weight\n"
+    "      --candidates LIST ranks --budget may choose (default 0,1,2,4,8,16,32,64,128,256;\n"
+    "                        those above min(rows, cols) of a matrix are dropped)\n"
+    "      --lr-bits B       L and R storage: 4 (grid codes, default; 2, 3, 8 too), 16, 32\n"
+    "      --bf16            with --lr-bits 16: bf16 instead of fp16\n"
+    "      --lr-group G      grid L/R: entries per scale group (default 0 = one per vector)\n"
+    "      --q-method M      e8p (default; QuIP#'s E8P in block LDLQ) or ldlq (GPTQ grid)\n"
+    "  -b, --bits B          Q bits: e8p 2, 3, 4; ldlq 2, 3, 4, 8 (default 2)\n"
+    "  -g, --group G         ldlq Q: columns per scale group (default 0 = one per row)\n"
+    "      --outer N         outer iterations (default 20)\n"
+    "      --inner N         L/R iterations per outer one (default 5)\n"
+    "      --incoherence     random Hadamard transforms of W and H first (as QuIP#)\n"
+    "      --svd exact|random  LR initialisation (default: exact when min(m, n) <= 1024)\n"
+    "      --damp F          H damping for the LDL and Cholesky factors (default 0.01)\n"
+    "      --set 'PATTERN:key=value,...'  per-matrix settings; keys rank, outer, inner,\n"
+    "                        bits, lr-bits; PATTERN is an fnmatch glob against the full name\n"
+    "                        (layers.0.attention.wq.weight) or the name after \"layers.N.\"\n"
+    "                        (attention.wq.weight); later --set options win\n"
+    "      --fake            write a float32 .rzm of the fits' own Q + L R instead\n"
+    "  -o, --output LOC      the layer records (or the .rzm with --fake)\n"
+    "Prints per matrix the objective tr(E H E^T) after the LR and the Q step of every outer\n"
+    "iteration (-q: nothing), then per-matrix totals and a summary line.\n"
+    "Report (--json): q_method, bits, lr_bits, incoherence, layers, loss, rel_loss_total,\n"
+    "rel_loss_mean, bpw_linears, budget, ranks_chosen, seconds, ranks.\n"
+    "Examples:\n"
+    "  rz-lowrank -m stories260K.bin -H h.rzs --rank 8 --incoherence -o lr.q && rz-pack -m stories260K.bin lr.q -o m.rzm\n"
+    "  rz-lowrank -m m.bin -H h.rzs --set 'attention.*:rank=4' --set 'feed_forward.*:rank=8' -o lr.q\n"
+    "  mpirun -np 2 rz-lowrank -m m.bin -H h.rzs --budget 2.5 --lr-bits 16 -o lr.q\n";
+
+enum {
+    OPT_BUDGET = RZ_OPT_TOOL_BASE, OPT_CANDS, OPT_LRBITS, OPT_BF16, OPT_LRGROUP, OPT_QMETHOD, OPT_OUTER, OPT_INNER,
+    OPT_INCOH, OPT_SVD, OPT_DAMP, OPT_SET, OPT_FAKE
+};
+
+/* one --set: a pattern and the settings it gives (-1 = unset) */
+typedef struct {
+    char pattern[RZ_MAX_NAME];
+    int rank, outer, inner, bits, lr_bits;
+} setting;
+
+enum { MAX_SETS = 64, MAX_CANDS = 32 };
+
+static void parse_set(const rz_cli *c, const char *arg, setting *s)
+{
+    const char *colon = strrchr(arg, ':');
+    if (!colon || colon == arg || (size_t)(colon - arg) >= sizeof s->pattern)
+        rz_cli_usage_error(c, "--set '%s': expected PATTERN:key=value,...", arg);
+    memcpy(s->pattern, arg, (size_t)(colon - arg));
+    s->pattern[colon - arg] = 0;
+    s->rank = s->outer = s->inner = s->bits = s->lr_bits = -1;
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", colon + 1);
+    for (char *save = NULL, *kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(kv, '=');
+        if (!eq) rz_cli_usage_error(c, "--set '%s': '%s' is not key=value", arg, kv);
+        *eq = 0;
+        const char *v = eq + 1;
+        if (strcmp(kv, "rank") == 0) s->rank = (int)rz_cli_int(c, "--set rank", v, 0, RZ_QUANT_MAX_DIM);
+        else if (strcmp(kv, "outer") == 0) s->outer = (int)rz_cli_int(c, "--set outer", v, 1, 1000);
+        else if (strcmp(kv, "inner") == 0) s->inner = (int)rz_cli_int(c, "--set inner", v, 0, 1000);
+        else if (strcmp(kv, "bits") == 0) s->bits = (int)rz_cli_int(c, "--set bits", v, 2, 8);
+        else if (strcmp(kv, "lr-bits") == 0 || strcmp(kv, "lr_bits") == 0) s->lr_bits = (int)rz_cli_int(c, "--set lr-bits", v, 2, 32);
+        else rz_cli_usage_error(c, "--set '%s': unknown key '%s' (rank, outer, inner, bits, lr-bits)", arg, kv);
+    }
+}
+
+/* name without its "layers.N." prefix */
+static const char *short_name(const char *name)
+{
+    if (strncmp(name, "layers.", 7) != 0) return name;
+    const char *p = strchr(name + 7, '.');
+    return p ? p + 1 : name;
+}
+
+/* All Hessians of the stream, indexed [layer·4 + group], validated against the model
+ * (the same checks as rz-quantize). */
+static int load_hessians(const char *loc, const rz_stream_opts *so, const rz_llama_config *cfg, uint64_t mhash,
+                         double **H, rz_err *e)
+{
+    rz_reader *r;
+    int rc = rz_reader_open(loc, so, &r, e);
+    if (rc) return rc;
+    const msgpack_object *rec;
+    rz_rec_ctx ctx;
+    for (;;) {
+        if ((rc = rz_reader_next(r, &rec, &ctx, e))) break;
+        if (!rec) break;
+        if (strcmp(ctx.type, "hessian") != 0) {
+            rc = rz_fail(e, RZ_EINPUT, "%s: record %ld: expected \"hessian\" records, got \"%s\"", loc, ctx.index, ctx.type);
+            break;
+        }
+        rz_hessian_view h;
+        if ((rc = rz_hessian_decode(rec, &ctx, &h, e))) break;
+        if (h.model_hash != mhash) {
+            rc = rz_fail(e, RZ_EINPUT, "%s: record %ld: these Hessians were computed for another model (hash %llu, this model's is %llu)",
+                         loc, ctx.index, (unsigned long long)h.model_hash, (unsigned long long)mhash);
+            break;
+        }
+        int want = h.group == RZ_TAP_MLP_DOWN ? cfg->hidden_dim : cfg->dim;
+        if (h.layer >= cfg->n_layers || h.n != want) {
+            rc = rz_fail(e, RZ_EINPUT, "%s: record %ld: layer %d group %s of order %d does not fit the model (%d layers, order %d)",
+                         loc, ctx.index, h.layer, rz_hessian_group_name(h.group), h.n, cfg->n_layers, want);
+            break;
+        }
+        int i = h.layer * RZ_TAP_GROUPS + h.group;
+        if (H[i]) {
+            rc = rz_fail(e, RZ_EINPUT, "%s: record %ld: a second Hessian for layer %d group %s", loc, ctx.index, h.layer,
+                         rz_hessian_group_name(h.group));
+            break;
+        }
+        size_t bytes = (size_t)h.n * (size_t)h.n * sizeof(double);
+        if (!(H[i] = rz_malloc(bytes, e))) {
+            rc = RZ_EINTERNAL;
+            break;
+        }
+        memcpy(H[i], h.H, bytes);
+    }
+    rz_reader_close(r);
+    for (int i = 0; !rc && i < cfg->n_layers * RZ_TAP_GROUPS; i++)
+        if (!H[i])
+            rc = rz_fail(e, RZ_EINPUT, "%s: the Hessian of layer %d group %s is missing", loc, i / RZ_TAP_GROUPS,
+                         rz_hessian_group_name(i % RZ_TAP_GROUPS));
+    return rc;
+}
+
+static void die_any_rank(const rz_cli *c, const rz_err *e)
+{
+    if (rz_cluster_size() > 1) {
+        fprintf(stderr, "%s: rank %d: %s\n", c->tool, rz_cluster_rank(), e->msg);
+        rz_cluster_abort(e->code ? e->code : 1);
+    }
+    rz_cli_die(c, e);
+}
+
+/* One matrix's settings after the --set overrides. */
+typedef struct {
+    int rows, cols, pcols, layer, group;
+    int rank, outer, inner, bits, lr_bits;
+    char name[RZ_MAX_NAME];
+    float *W;
+} matrix;
+
+/* W padded to pc columns and H to pc × pc (zeros), malloc'd. */
+static int pad(const matrix *x, const double *H, float **Wp, double **Hp, rz_err *e)
+{
+    int r = x->rows, n = x->cols, pc = x->pcols;
+    *Wp = rz_calloc((size_t)r * (size_t)pc, sizeof **Wp, e);
+    *Hp = rz_calloc((size_t)pc * (size_t)pc, sizeof **Hp, e);
+    if (!*Wp || !*Hp) return RZ_EINTERNAL;
+    for (int i = 0; i < r; i++) memcpy(*Wp + (size_t)i * pc, x->W + (size_t)i * n, (size_t)n * sizeof(float));
+    for (int i = 0; i < n; i++) memcpy(*Hp + (size_t)i * pc, H + (size_t)i * n, (size_t)n * sizeof(double));
+    return RZ_OK;
+}
+
+/* Stored bits of Q (codes, scales, zero points, seeds), as a record counts them. */
+static double q_bits(int qm, int bits, int group, int incoh, int rows, int pc)
+{
+    int method = qm == RZ_CQ_E8P ? RZ_QM_E8P : RZ_QM_LDLQ;
+    size_t ns = rz_qlayer_n_scales(method, rows, pc, group);
+    return 8.0 * (double)rz_qlayer_codes_bytes(method, bits, rows, pc) + 32.0 * (double)ns +
+           (method == RZ_QM_E8P ? 0.0 : 8.0 * (double)ns) + (incoh ? 128.0 : 0.0);
+}
+
+int main(int argc, char **argv)
+{
+    rz_cluster_init(&argc, &argv);
+    rz_cli c;
+    rz_cli_init(&c, "rz-lowrank", usage);
+    static const struct option opts[] = {
+        RZ_CLI_LONGOPTS,
+        {"model", required_argument, 0, 'm'},
+        {"hessians", required_argument, 0, 'H'},
+        {"rank", required_argument, 0, 'k'},
+        {"budget", required_argument, 0, OPT_BUDGET},
+        {"candidates", required_argument, 0, OPT_CANDS},
+        {"lr-bits", required_argument, 0, OPT_LRBITS},
+        {"bf16", no_argument, 0, OPT_BF16},
+        {"lr-group", required_argument, 0, OPT_LRGROUP},
+        {"q-method", required_argument, 0, OPT_QMETHOD},
+        {"bits", required_argument, 0, 'b'},
+        {"group", required_argument, 0, 'g'},
+        {"outer", required_argument, 0, OPT_OUTER},
+        {"inner", required_argument, 0, OPT_INNER},
+        {"incoherence", no_argument, 0, OPT_INCOH},
+        {"svd", required_argument, 0, OPT_SVD},
+        {"damp", required_argument, 0, OPT_DAMP},
+        {"set", required_argument, 0, OPT_SET},
+        {"fake", no_argument, 0, OPT_FAKE},
+        {0, 0, 0, 0}};
+    const char *model = NULL, *hess = NULL, *qmeth = "e8p", *cands_arg = "0,1,2,4,8,16,32,64,128,256", *svd_arg = NULL;
+    int rank = 16, rank_set = 0, lr_bits = 4, bf16 = 0, lr_group = 0, bits = 2, group = 0, outer = 20, inner = 5;
+    int incoh = 0, fake = 0, nsets = 0, o;
+    double budget = 0, damp = 0;
+    static setting sets[MAX_SETS];
+    while ((o = getopt_long(argc, argv, RZ_CLI_SHORTOPTS "m:H:k:b:g:", opts, NULL)) != -1) {
+        if (rz_cli_common(&c, o, optarg)) continue;
+        switch (o) {
+        case 'm': model = optarg; break;
+        case 'H': hess = optarg; break;
+        case 'k': rank = (int)rz_cli_int(&c, "--rank", optarg, 0, RZ_QUANT_MAX_DIM); rank_set = 1; break;
+        case OPT_BUDGET: budget = rz_cli_f64(&c, "--budget", optarg, 1e-6, 64); break;
+        case OPT_CANDS: cands_arg = optarg; break;
+        case OPT_LRBITS: lr_bits = (int)rz_cli_int(&c, "--lr-bits", optarg, 2, 32); break;
+        case OPT_BF16: bf16 = 1; break;
+        case OPT_LRGROUP: lr_group = (int)rz_cli_int(&c, "--lr-group", optarg, 0, RZ_QUANT_MAX_DIM); break;
+        case OPT_QMETHOD: qmeth = optarg; break;
+        case 'b': bits = (int)rz_cli_int(&c, "--bits", optarg, 2, 8); break;
+        case 'g': group = (int)rz_cli_int(&c, "--group", optarg, 0, RZ_QUANT_MAX_DIM); break;
+        case OPT_OUTER: outer = (int)rz_cli_int(&c, "--outer", optarg, 1, 1000); break;
+        case OPT_INNER: inner = (int)rz_cli_int(&c, "--inner", optarg, 0, 1000); break;
+        case OPT_INCOH: incoh = 1; break;
+        case OPT_SVD: svd_arg = optarg; break;
+        case OPT_DAMP: damp = rz_cli_f64(&c, "--damp", optarg, 1e-9, 1e3); break;
+        case OPT_SET:
+            if (nsets == MAX_SETS) rz_cli_usage_error(&c, "at most %d --set options", MAX_SETS);
+            parse_set(&c, optarg, &sets[nsets++]);
+            break;
+        case OPT_FAKE: fake = 1; break;
+        default: rz_cli_usage_error(&c, "unexpected option");
+        }
+    }
+    if (optind < argc) rz_cli_usage_error(&c, "unexpected argument '%s'", argv[optind]);
+    rz_cli_threads(&c);
+    if (!model || !hess) rz_cli_usage_error(&c, "-m MODEL and -H HESSIANS are required");
+    if (!c.output) rz_cli_usage_error(&c, "-o LAYERS is required");
+    if (budget > 0 && rank_set) rz_cli_usage_error(&c, "give --rank or --budget, not both");
+    int qm = strcmp(qmeth, "e8p") == 0 ? RZ_CQ_E8P : strcmp(qmeth, "ldlq") == 0 ? RZ_CQ_LDLQ : -1;
+    if (qm < 0) rz_cli_usage_error(&c, "--q-method: unknown method '%s' (expected e8p or ldlq)", qmeth);
+    if (qm == RZ_CQ_E8P && group) rz_cli_usage_error(&c, "--group does not apply to e8p (one scale per matrix)");
+    int svd = -1;
+    if (svd_arg && strcmp(svd_arg, "exact") == 0) svd = RZ_SVD_EXACT;
+    else if (svd_arg && strcmp(svd_arg, "random") == 0) svd = RZ_SVD_RANDOM;
+    else if (svd_arg) rz_cli_usage_error(&c, "--svd: expected exact or random, not '%s'", svd_arg);
+    int cands[MAX_CANDS], ncands = 0;
+    {
+        char buf[512];
+        snprintf(buf, sizeof buf, "%s", cands_arg);
+        for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+            if (ncands == MAX_CANDS) rz_cli_usage_error(&c, "--candidates: at most %d ranks", MAX_CANDS);
+            cands[ncands] = (int)rz_cli_int(&c, "--candidates", t, 0, RZ_QUANT_MAX_DIM);
+            if (ncands && cands[ncands] <= cands[ncands - 1]) rz_cli_usage_error(&c, "--candidates must increase");
+            ncands++;
+        }
+        if (!ncands) rz_cli_usage_error(&c, "--candidates: no ranks");
+    }
+    if (rz_cluster_size() > 1 && (strcmp(model, "-") == 0 || rz_is_endpoint(model) || strcmp(hess, "-") == 0 || rz_is_endpoint(hess)))
+        rz_cli_usage_error(&c, "under mpirun every rank reads the model and the Hessians: give files");
+    rz_err e = {0};
+    int crank = rz_cluster_rank();
+
+    rz_llama *m;
+    if (rz_model_load(model, &c.stream, &m, &e)) rz_cli_die(&c, &e);
+    const rz_llama_config *cfg = &m->config;
+    uint64_t mhash = rz_qlayer_model_hash(m);
+    int ng = cfg->n_layers * RZ_TAP_GROUPS;
+    double **H = rz_calloc((size_t)ng, sizeof *H, &e);
+    if (!H || load_hessians(hess, &c.stream, cfg, mhash, H, &e)) rz_cli_die(&c, &e);
+
+    /* per-matrix settings, validated before any work */
+    long N = 7L * cfg->n_layers;
+    matrix *mx = rz_calloc((size_t)N, sizeof *mx, &e);
+    if (!mx) rz_cli_die(&c, &e);
+    double q_total = 0, weights = 0;
+    for (long i = 0; i < N; i++) {
+        matrix *x = &mx[i];
+        rz_qlayer_linear(m, i, x->name, sizeof x->name, &x->W, &x->rows, &x->cols, &x->layer, &x->group);
+        x->pcols = qm == RZ_CQ_E8P ? (x->cols + 7) / 8 * 8 : x->cols;
+        x->outer = outer;
+        x->inner = inner;
+        x->bits = bits;
+        x->lr_bits = lr_bits;
+        x->rank = budget > 0 ? -1 : rank; /* -1: chosen by the allocation */
+        for (int s = 0; s < nsets; s++) {
+            const setting *t = &sets[s];
+            if (fnmatch(t->pattern, x->name, 0) != 0 && fnmatch(t->pattern, short_name(x->name), 0) != 0) continue;
+            if (t->rank >= 0) x->rank = t->rank;
+            if (t->outer >= 0) x->outer = t->outer;
+            if (t->inner >= 0) x->inner = t->inner;
+            if (t->bits >= 0) x->bits = t->bits;
+            if (t->lr_bits >= 0) x->lr_bits = t->lr_bits;
+        }
+        int mn = x->rows < x->cols ? x->rows : x->cols;
+        if (x->rank > mn)
+            rz_cli_usage_error(&c, "%s: rank %d is larger than min(rows, cols) = min(%d, %d) = %d", x->name, x->rank, x->rows,
+                               x->cols, mn);
+        int qb = qm == RZ_CQ_E8P ? x->bits >= 2 && x->bits <= 4 : x->bits == 2 || x->bits == 3 || x->bits == 4 || x->bits == 8;
+        if (!qb) rz_cli_usage_error(&c, "%s: --bits %d is out of range for %s (%s)", x->name, x->bits, qmeth,
+                                    qm == RZ_CQ_E8P ? "2, 3 or 4" : "2, 3, 4 or 8");
+        int lb = x->lr_bits;
+        if (!(lb == 2 || lb == 3 || lb == 4 || lb == 8 || lb == 16 || lb == 32))
+            rz_cli_usage_error(&c, "%s: --lr-bits %d is not 2, 3, 4, 8 (grid codes), 16 or 32", x->name, lb);
+        if (lb <= 8 && x->inner < 1 && x->rank != 0)
+            rz_cli_usage_error(&c, "%s: quantised L, R (%d bits) need --inner >= 1", x->name, lb);
+        if (group > x->pcols) rz_cli_usage_error(&c, "--group %d is wider than %s's %d columns", group, x->name, x->pcols);
+        q_total += q_bits(qm, x->bits, group, incoh, x->rows, x->pcols);
+        weights += (double)x->rows * x->cols;
+    }
+    if (budget > 0 && budget < q_total / weights)
+        rz_cli_usage_error(&c, "--budget %g bits per weight is below the %.4f that Q alone needs (%s %d-bit)", budget,
+                           q_total / weights, qmeth, bits);
+
+    rz_caldera_opts base;
+    rz_caldera_defaults(&base);
+    base.q_method = qm;
+    base.q_group = group;
+    base.incoherent = incoh;
+    base.lr_bf16 = bf16;
+    base.lr_group = lr_group;
+    if (damp > 0) base.damp = damp;
+    double t0 = rz_now();
+    long nloc = 0;
+    long *idx = rz_malloc((size_t)N * sizeof *idx, &e);
+    if (!idx) rz_cli_die(&c, &e);
+
+    /* ---- --budget: error curves, then the allocation on rank 0, broadcast ---------- */
+    char chosen[4096] = "";
+    double budget_bpw = 0;
+    if (budget > 0) {
+        double *curves = rz_calloc((size_t)N * MAX_CANDS, sizeof *curves, &e);
+        double *allc = rz_calloc((size_t)N * MAX_CANDS, sizeof *allc, &e);
+        if (!curves || !allc) rz_cli_die(&c, &e);
+        rz_cluster_dynamic_begin(N);
+        for (long i; (i = rz_cluster_dynamic_next()) >= 0;) {
+            matrix *x = &mx[i];
+            int rk[MAX_CANDS], nr = 0, mn = x->rows < x->cols ? x->rows : x->cols;
+            if (x->rank >= 0) rk[nr++] = x->rank;
+            else
+                for (int t = 0; t < ncands; t++)
+                    if (cands[t] <= mn) rk[nr++] = cands[t];
+            rz_caldera_opts co = base;
+            co.q_bits = x->bits;
+            co.lr_bits = x->lr_bits;
+            co.outer = 1;
+            co.inner = x->inner;
+            co.svd = svd >= 0 ? svd : mn <= 1024 ? RZ_SVD_EXACT : RZ_SVD_RANDOM;
+            uint64_t su, sv;
+            rz_qlayer_seeds(c.seed, i, &su, &sv);
+            co.seed = su;
+            float *Wp;
+            double *Hp;
+            if (pad(x, H[x->layer * RZ_TAP_GROUPS + x->group], &Wp, &Hp, &e) ||
+                (nr && rz_rank_curve(Wp, Hp, x->rows, x->pcols, &co, rk, nr, curves + nloc * MAX_CANDS, &e))) {
+                rz_wrap(&e, "%s", x->name);
+                die_any_rank(&c, &e);
+            }
+            free(Wp);
+            free(Hp);
+            idx[nloc++] = i;
+            rz_cli_progress(&c, 0, "rank %d: curve of %s done", crank, x->name);
+        }
+        rz_cluster_dynamic_end();
+        if (rz_cluster_gather_items(N, MAX_CANDS, idx, curves, nloc, allc, &e)) die_any_rank(&c, &e);
+        int *ranks_out = rz_calloc((size_t)N, sizeof *ranks_out, &e);
+        if (!ranks_out) rz_cli_die(&c, &e);
+        if (crank == 0) {
+            rz_rank_item *items = rz_calloc((size_t)N, sizeof *items, &e);
+            int *rkall = rz_calloc((size_t)N * MAX_CANDS, sizeof *rkall, &e);
+            if (!items || !rkall) rz_cli_die(&c, &e);
+            /* L, R bits per (m + cols) entries of a rank step, worst case over matrices */
+            double lr_eff = 0;
+            for (long i = 0; i < N; i++) {
+                matrix *x = &mx[i];
+                double per = x->lr_bits * (double)(x->rows + x->pcols);
+                if (x->lr_bits <= 8)
+                    per += 40.0 * (rz_grid_groups(x->rows, lr_group) + rz_grid_groups(x->pcols, lr_group));
+                per /= (double)(x->rows + x->cols);
+                if (per > lr_eff) lr_eff = per;
+            }
+            for (long i = 0; i < N; i++) {
+                matrix *x = &mx[i];
+                int *rk = rkall + i * MAX_CANDS, nr = 0, mn = x->rows < x->cols ? x->rows : x->cols;
+                if (x->rank >= 0) rk[nr++] = x->rank;
+                else
+                    for (int t = 0; t < ncands; t++)
+                        if (cands[t] <= mn) rk[nr++] = cands[t];
+                items[i].m = x->rows;
+                items[i].n = x->cols;
+                items[i].q_bpw = q_bits(qm, x->bits, group, incoh, x->rows, x->pcols) / ((double)x->rows * x->cols);
+                items[i].ncand = nr;
+                items[i].ranks = rk;
+                items[i].err = allc + i * MAX_CANDS;
+            }
+            if (rz_rank_allocate(items, (int)N, lr_eff, budget, ranks_out, &budget_bpw, NULL, &e)) die_any_rank(&c, &e);
+            free(items);
+            free(rkall);
+        }
+        rz_cluster_bcast(ranks_out, (size_t)N * sizeof *ranks_out);
+        for (long i = 0; i < N; i++) {
+            mx[i].rank = ranks_out[i];
+            size_t l = strlen(chosen);
+            if (l + 16 < sizeof chosen) snprintf(chosen + l, sizeof chosen - l, "%s%d", i ? "," : "", ranks_out[i]);
+        }
+        free(ranks_out);
+        free(curves);
+        free(allc);
+        nloc = 0;
+    }
+
+    /* ---- the fits --------------------------------------------------------------------- */
+    enum { NS = 6 }; /* loss, ref, payload bits, rank, seconds, best outer */
+    void **blobs = rz_calloc((size_t)N, sizeof *blobs, &e), **texts = rz_calloc((size_t)N, sizeof *texts, &e);
+    size_t *lens = rz_calloc((size_t)N, sizeof *lens, &e), *tlens = rz_calloc((size_t)N, sizeof *tlens, &e);
+    void **blobs0 = rz_calloc((size_t)N, sizeof *blobs0, &e), **texts0 = rz_calloc((size_t)N, sizeof *texts0, &e);
+    size_t *lens0 = rz_calloc((size_t)N, sizeof *lens0, &e), *tlens0 = rz_calloc((size_t)N, sizeof *tlens0, &e);
+    double *stats = rz_calloc((size_t)N * NS, sizeof *stats, &e), *all = rz_calloc((size_t)N * NS, sizeof *all, &e);
+    if (!blobs || !texts || !lens || !tlens || !blobs0 || !texts0 || !lens0 || !tlens0 || !stats || !all)
+        rz_cli_die(&c, &e);
+    rz_cluster_dynamic_begin(N);
+    for (long i; (i = rz_cluster_dynamic_next()) >= 0;) {
+        matrix *x = &mx[i];
+        int mn = x->rows < x->cols ? x->rows : x->cols;
+        rz_caldera_opts co = base;
+        co.q_bits = x->bits;
+        co.lr_bits = x->lr_bits;
+        co.outer = x->outer;
+        co.inner = x->inner;
+        co.svd = svd >= 0 ? svd : mn <= 1024 ? RZ_SVD_EXACT : RZ_SVD_RANDOM;
+        uint64_t su, sv;
+        rz_qlayer_seeds(c.seed, i, &su, &sv);
+        co.seed = su;
+        const double *Hx = H[x->layer * RZ_TAP_GROUPS + x->group];
+        float *Wp;
+        double *Hp;
+        rz_caldera fitr;
+        memset(&fitr, 0, sizeof fitr);
+        double ts = rz_now();
+        if (pad(x, Hx, &Wp, &Hp, &e) || rz_caldera_fit(Wp, Hp, x->rows, x->pcols, x->rank, &co, &fitr, &e)) {
+            rz_wrap(&e, "%s", x->name);
+            die_any_rank(&c, &e);
+        }
+        rz_qlayer ql;
+        memset(&ql, 0, sizeof ql);
+        if (fake) { /* the fit's own Q + L R, cropped: the blob is the dense matrix */
+            float *D = rz_malloc((size_t)x->rows * (size_t)x->pcols * sizeof *D, &e);
+            float *Wh = rz_malloc((size_t)x->rows * (size_t)x->cols * sizeof *Wh, &e);
+            if (!D || !Wh || rz_caldera_dense(&fitr, D, &e)) die_any_rank(&c, &e);
+            for (int r = 0; r < x->rows; r++)
+                memcpy(Wh + (size_t)r * x->cols, D + (size_t)r * x->pcols, (size_t)x->cols * sizeof *Wh);
+            free(D);
+            if (rz_proxy_loss(x->W, Wh, x->rows, x->cols, Hx, &ql.v.loss, &ql.v.rel, &e)) die_any_rank(&c, &e);
+            blobs[nloc] = Wh;
+            lens[nloc] = (size_t)x->rows * (size_t)x->cols * sizeof *Wh;
+            ql.v.rank = x->rank;
+        } else {
+            if (rz_qlayer_from_caldera(x->name, &fitr, x->rows, x->cols, x->W, Hx, mhash, &ql, &e)) die_any_rank(&c, &e);
+            msgpack_sbuffer sb;
+            msgpack_sbuffer_init(&sb);
+            msgpack_packer pk;
+            msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+            rz_qlayer_pack(&pk, &ql.v);
+            lens[nloc] = sb.size;
+            blobs[nloc] = msgpack_sbuffer_release(&sb);
+        }
+        double sec = rz_now() - ts;
+        /* the convergence table of this matrix: f after the LR and the Q step of every
+         * outer iteration */
+        char *tb = NULL;
+        size_t tl = 0;
+        FILE *tf = open_memstream(&tb, &tl);
+        if (!tf) {
+            rz_fail(&e, RZ_EINTERNAL, "out of memory");
+            die_any_rank(&c, &e);
+        }
+        double ref = fitr.ref > 0 ? fitr.ref : 1.0;
+        fprintf(tf, "%s  %dx%d  rank %d  Q %s %d-bit  L,R %d-bit%s\n", x->name, x->rows, x->cols, x->rank, qmeth, x->bits,
+                x->lr_bits, incoh ? "  incoherent" : "");
+        fprintf(tf, "  %5s %13s %13s %10s %8s\n", "outer", "f after LR", "f after Q", "rel", "sec");
+        for (int t = 0; t < fitr.n_trace;) {
+            int ot = fitr.trace[t].outer;
+            double flr = NAN, fq = NAN, s = 0;
+            for (; t < fitr.n_trace && fitr.trace[t].outer == ot; t++) {
+                const rz_caldera_trace *tr = &fitr.trace[t];
+                s += tr->sec;
+                if (tr->step == RZ_CSTEP_Q) fq = tr->obj;
+                else flr = tr->obj;
+            }
+            fprintf(tf, "  %5d %13.6g %13.6g %10.6f %8.3f\n", ot, flr, fq, (isnan(fq) ? flr : fq) / ref, s);
+        }
+        fprintf(tf, "  best: outer %d, f %.6g, rel %.6f; record: loss %.6g, rel %.6f\n", fitr.best_outer, fitr.obj,
+                fitr.obj / ref, ql.v.loss, ql.v.rel);
+        fclose(tf);
+        texts[nloc] = tb;
+        tlens[nloc] = tl;
+        idx[nloc] = i;
+        double *st = stats + nloc * NS;
+        st[0] = ql.v.loss;
+        st[1] = ql.v.rel > 0 ? ql.v.loss / ql.v.rel : 0;
+        st[2] = fake ? 0 : rz_qlayer_payload_bits(&ql.v);
+        st[3] = x->rank;
+        st[4] = sec;
+        st[5] = fitr.best_outer;
+        nloc++;
+        if (!fake) rz_qlayer_free(&ql);
+        rz_caldera_free(&fitr);
+        free(Wp);
+        free(Hp);
+        rz_cli_progress(&c, 0, "rank %d: %s done (%ld matrices so far)", crank, x->name, nloc);
+    }
+    rz_cluster_dynamic_end();
+    if (rz_cluster_gather_items(N, NS, idx, stats, nloc, all, &e) ||
+        rz_cluster_gather_blobs(N, idx, blobs, lens, nloc, blobs0, lens0, &e) ||
+        rz_cluster_gather_blobs(N, idx, texts, tlens, nloc, texts0, tlens0, &e))
+        die_any_rank(&c, &e);
+    double secs = rz_now() - t0;
+
+    if (crank == 0) {
+        if (fake) {
+            for (long i = 0; i < N; i++) memcpy(mx[i].W, blobs0[i], lens0[i]);
+            if (rz_model_save_rzm(m, c.output, RZ_F32, &c.stream, &e)) rz_cli_die(&c, &e);
+        } else {
+            rz_writer *w;
+            if (rz_writer_open(c.output, &c.stream, &w, &e)) rz_cli_die(&c, &e);
+            for (long i = 0; i < N; i++) {
+                msgpack_packer *pk = rz_writer_packer(w);
+                pk->callback(pk->data, blobs0[i], lens0[i]); /* the record, packed by its rank */
+                if (rz_writer_emit(w, &e)) {
+                    rz_writer_abort(w, &e);
+                    rz_cli_die(&c, &e);
+                }
+            }
+            if (rz_writer_close(w, &e)) rz_cli_die(&c, &e);
+        }
+        FILE *tf = c.quiet ? NULL : c.json || strcmp(c.output, "-") == 0 ? stderr : stdout;
+        double loss = 0, ref = 0, rel = 0, pbits = 0;
+        for (long i = 0; i < N; i++) {
+            if (tf) fwrite(texts0[i], 1, tlens0[i], tf);
+            const double *s = all + i * NS;
+            loss += s[0];
+            ref += s[1];
+            rel += s[1] > 0 ? s[0] / s[1] : 0;
+            pbits += s[2];
+        }
+        if (tf) {
+            fprintf(tf, "\n%-34s %9s %5s %12s %10s %7s %7s\n", "layer", "shape", "rank", "proxy_loss", "rel_loss", "bpw", "sec");
+            for (long i = 0; i < N; i++) {
+                const double *s = all + i * NS;
+                char shape[32];
+                snprintf(shape, sizeof shape, "%dx%d", mx[i].rows, mx[i].cols);
+                fprintf(tf, "%-34s %9s %5d %12.5g %10.6f %7.3f %7.2f\n", mx[i].name, shape, (int)s[3], s[0],
+                        s[1] > 0 ? s[0] / s[1] : 0, s[2] / ((double)mx[i].rows * mx[i].cols), s[4]);
+            }
+        }
+        double bpw = pbits / weights;
+        if (!c.json) {
+            printf("total: %ld matrices, proxy loss %.6g, total relative loss %.6f (mean %.6f)", N, loss,
+                   ref > 0 ? loss / ref : 0, rel / N);
+            if (!fake) printf(", %.4f bits per weight (linears: Q codes, scales, seeds + L, R and their scales)", bpw);
+            printf(", %.2f s\n", secs);
+            if (budget > 0)
+                printf("budget %.4f bpw: ranks chosen %s; allocation estimate %.4f bpw, achieved %.4f bpw\n", budget, chosen,
+                       budget_bpw, bpw);
+        }
+        msgpack_packer *pk = rz_report_begin(&c, 15);
+        rz_rec_str(pk, "q_method", qmeth);
+        rz_rec_int(pk, "bits", bits);
+        rz_rec_int(pk, "lr_bits", lr_bits);
+        rz_rec_bool(pk, "incoherence", incoh);
+        rz_rec_int(pk, "layers", N);
+        rz_rec_f64(pk, "loss", loss);
+        rz_rec_f64(pk, "rel_loss_total", ref > 0 ? loss / ref : 0);
+        rz_rec_f64(pk, "rel_loss_mean", rel / N);
+        rz_rec_f64(pk, "bpw_linears", fake ? 0 : bpw);
+        rz_rec_f64(pk, "budget", budget);
+        rz_rec_str(pk, "ranks_chosen", chosen);
+        rz_rec_f64(pk, "seconds", secs);
+        rz_rec_int(pk, "ranks", rz_cluster_size());
+        rz_rec_int(pk, "outer", outer);
+        rz_rec_bool(pk, "fake", fake);
+        if (rz_report_finish(&c, &e)) rz_cli_die(&c, &e);
+    }
+    for (long i = 0; i < N; i++) {
+        free(blobs[i]);
+        free(blobs0[i]);
+        free(texts[i]);
+        free(texts0[i]);
+    }
+    for (int i = 0; i < ng; i++) free(H[i]);
+    free(H);
+    free(mx);
+    free(idx);
+    free(blobs);
+    free(lens);
+    free(texts);
+    free(tlens);
+    free(blobs0);
+    free(lens0);
+    free(texts0);
+    free(tlens0);
+    free(stats);
+    free(all);
+    rz_llama_free(m);
+    rz_cluster_finalize();
+    return 0;
+}
