@@ -30,3 +30,6 @@ check_err "unknown method" 2 "foo" rz-ppl -m "$M" -z "$Z" -f "$F" --ctx 1024 --r
 check_err "parameter given to a method that takes none" 2 "none|chunk" rz-ppl -m "$M" -z "$Z" -f "$F" --ctx 1024 --rope-ext none --chunk 100
 check_err "scale given to dca" 2 "scale" rz-ppl -m "$M" -z "$Z" -f "$F" --ctx 1024 --rope-ext dca --rope-scale 2
 check_err "pi without its scale" 2 "scale" rz-ppl -m "$M" -z "$Z" -f "$F" --ctx 1024 --rope-ext pi
+# rz-generate takes the same flags; without them it stops at the trained context
+check "rz-generate past the context with --rope-ext dca" rz-generate -q -m "$M" -z "$Z" --temp 0 -n 700 --rope-ext dca
+check_err "rz-generate: bad extension parameter" 2 "chunk" rz-generate -m "$M" -z "$Z" -n 700 --rope-ext dca --chunk 600

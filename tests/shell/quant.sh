@@ -28,6 +28,9 @@ for meth in "ldlq --bits 4" "e8p --bits 2 --incoherence" "rtn --bits 3 --group 3
   pp=$(rz-ppl -q -m "$T/$tag.rzm" $EV --json | json_field ppl)
   [ -n "$pp" ] && same "packed ppl = fake-quant ppl ($meth: $pp)" "$pf" "$pp" || fail "packed ppl ($meth)" "no ppl"
 done
+# a packed model runs past its context with Dual Chunk Attention like any model
+# (the text is tokenised from the calibration file: it has the 1,024 tokens needed)
+check "packed model with --rope-ext dca at 2x context" rz-ppl -q -t 1 -m "$T/ldlqbits4.rzm" -z "$Z" -f "$T/calib.txt" --ctx 1024 --max-tokens 1024 --rope-ext dca
 base=$(rz-ppl -q -m "$M" $EV --json | json_field ppl)
 p4=$(rz-ppl -q -m "$T/ldlqbits4.rzm" $EV --json | json_field ppl)
 awk -v a="$base" -v b="$p4" 'BEGIN{exit !(b > a && b < a * 1.15)}' && ok "4-bit ldlq ppl $p4 within 15% of fp32 $base" || fail "4-bit ppl" "$p4 vs $base"

@@ -22,10 +22,13 @@ static const char usage[] =
     "      --temp T         temperature; 0 = greedy (default 1.0)\n"
     "      --top-p P        nucleus sampling mass (default 0.9; 1 = off)\n"
     "  -o, --output LOC     write the ids as a \"tokens\" record stream instead of text\n"
+    "      --rope-ext M     generate past the model's context: none (extrapolation), pi,\n"
+    "                       ntk, yarn, dca; with --rope-scale F, --chunk S, --local W as\n"
+    "                       in rz-ppl (without it --steps stops at the model's context)\n"
     "Example:\n"
     "  rz-generate -m stories260K.bin -z tok512.bin --temp 0\n";
 
-enum { OPT_TEMP = RZ_OPT_TOOL_BASE, OPT_TOPP };
+enum { OPT_TEMP = RZ_OPT_TOOL_BASE, OPT_TOPP, OPT_ROPE_EXT, OPT_ROPE_SCALE, OPT_CHUNK, OPT_LOCAL };
 
 static uint64_t rng_state;
 
@@ -94,10 +97,15 @@ int main(int argc, char **argv)
         {"steps", required_argument, 0, 'n'},
         {"temp", required_argument, 0, OPT_TEMP},
         {"top-p", required_argument, 0, OPT_TOPP},
+        {"rope-ext", required_argument, 0, OPT_ROPE_EXT},
+        {"rope-scale", required_argument, 0, OPT_ROPE_SCALE},
+        {"chunk", required_argument, 0, OPT_CHUNK},
+        {"local", required_argument, 0, OPT_LOCAL},
         {0, 0, 0, 0}};
     rz_cli c;
     rz_cli_init(&c, "rz-generate", usage);
     const char *model = NULL, *tok = NULL, *prompt = "";
+    const char *rope_ext = NULL, *rope_scale = NULL, *chunk = NULL, *local = NULL;
     int steps = 256, o;
     float temp = 1.0f, top_p = 0.9f;
     while ((o = getopt_long(argc, argv, RZ_CLI_SHORTOPTS "m:z:p:n:", opts, NULL)) != -1) {
@@ -109,6 +117,10 @@ int main(int argc, char **argv)
         case 'n': steps = (int)rz_cli_int(&c, "--steps", optarg, 1, 1 << 20); break;
         case OPT_TEMP: temp = (float)rz_cli_f64(&c, "--temp", optarg, 0, 100); break;
         case OPT_TOPP: top_p = (float)rz_cli_f64(&c, "--top-p", optarg, 0.001, 1); break;
+        case OPT_ROPE_EXT: rope_ext = optarg; break;
+        case OPT_ROPE_SCALE: rope_scale = optarg; break;
+        case OPT_CHUNK: chunk = optarg; break;
+        case OPT_LOCAL: local = optarg; break;
         default: rz_cli_usage_error(&c, "unexpected option");
         }
     }
@@ -128,7 +140,12 @@ int main(int argc, char **argv)
                 rz_tokenizer_vocab_size(t), V);
         rz_cli_die(&c, &e);
     }
-    if (steps > m->config.seq_len) steps = m->config.seq_len;
+    /* llama2.c caps the steps at the model's context; a RoPE extension lifts the cap */
+    if (steps > m->config.seq_len && !rope_ext) steps = m->config.seq_len;
+    rz_rope_method rope;
+    if (rz_rope_parse(rope_ext, rope_scale, chunk, local, m->config.seq_len, m->config.rope_theta, &rope, &e) ||
+        rz_rope_check(&rope, m->config.dim / m->config.n_heads, &e))
+        rz_cli_die(&c, &e);
     int *pids;
     size_t np;
     if (rz_tokenizer_encode(t, prompt, strlen(prompt), 1, 0, &pids, &np, &e)) rz_cli_die(&c, &e);
@@ -137,7 +154,7 @@ int main(int argc, char **argv)
         rz_cli_die(&c, &e);
     }
     rz_llama_state *st;
-    if (rz_llama_state_new(m, (int)np, steps, &st, &e)) rz_cli_die(&c, &e);
+    if (rz_llama_state_new_ext(m, (int)np, steps, &rope, &st, &e)) rz_cli_die(&c, &e);
     float *logits = rz_malloc((size_t)np * (size_t)V * sizeof *logits, &e);
     prob_id *buf = rz_malloc((size_t)V * sizeof *buf, &e);
     int32_t *out = rz_malloc(((size_t)steps + 1) * sizeof *out, &e);
