@@ -5,7 +5,6 @@
 . "$(dirname "$0")/lib.sh"
 need_data stories260K.bin; need_data tok512.bin; need_data tinystories-valid.txt
 M=$RIZZ_DATA/stories260K.bin Z=$RIZZ_DATA/tok512.bin
-json_field() { grep -o "\"$1\":[-0-9.e+]*" | head -1 | cut -d: -f2; }
 # training text: the first 200 KB of the validation file; held out: the next 60 KB
 head -c 200000 "$RIZZ_DATA/tinystories-valid.txt" > "$T/train.txt"
 tail -c +200001 "$RIZZ_DATA/tinystories-valid.txt" | head -c 60000 > "$T/held.txt"

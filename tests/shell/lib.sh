@@ -25,3 +25,5 @@ check_err() {
 # same NAME A B : the two strings must be equal.
 same() { if [ "$2" = "$3" ]; then ok "$1"; else fail "$1" "'$2' != '$3'"; fi; }
 need_data() { [ -r "$RIZZ_DATA/$1" ] || { fail "data $1" "not found in RIZZ_DATA=$RIZZ_DATA"; exit 0; }; }
+# json_field NAME < JSON : the first numeric value of "NAME" in a JSON report.
+json_field() { grep -o "\"$1\":[-0-9.e+]*" | head -1 | cut -d: -f2; }

@@ -3,7 +3,6 @@
 . "$(dirname "$0")/lib.sh"
 need_data stories260K.bin; need_data tok512.bin; need_data tinystories-valid.txt
 M=$RIZZ_DATA/stories260K.bin Z=$RIZZ_DATA/tok512.bin F=$RIZZ_DATA/tinystories-valid.txt
-json_field() { grep -o "\"$1\":[-0-9.e+]*" | head -1 | cut -d: -f2; }
 ppl() { rz-ppl -q -m "$M" -z "$Z" -f "$F" --json "$@" | json_field ppl; }
 close() { awk -v a="$2" -v b="$3" -v t="$4" 'BEGIN{d=(a-b)/a; if(d<0)d=-d; exit !(d <= t)}' && ok "$1 ($2 vs $3)" || fail "$1" "$2 vs $3"; }
 N=4096

@@ -3,7 +3,6 @@
 . "$(dirname "$0")/lib.sh"
 need_data stories260K.bin; need_data tok512.bin; need_data tinystories-valid.txt
 M=$RIZZ_DATA/stories260K.bin Z=$RIZZ_DATA/tok512.bin F=$RIZZ_DATA/tinystories-valid.txt
-json_field() { grep -o "\"$1\":[-0-9.e+]*" | head -1 | cut -d: -f2; }
 # 8 windows of 512: small enough for the sanitizer build, large enough to mean something
 N=4096
 base=$(rz-ppl -q -m "$M" -z "$Z" -f "$F" --max-tokens $N --json | json_field ppl)

@@ -6,7 +6,6 @@
 . "$(dirname "$0")/lib.sh"
 need_data stories260K.bin; need_data tok512.bin; need_data tinystories-valid.txt
 M=$RIZZ_DATA/stories260K.bin Z=$RIZZ_DATA/tok512.bin F=$RIZZ_DATA/tinystories-valid.txt
-json_field() { grep -o "\"$1\":[-0-9.e+]*" | head -1 | cut -d: -f2; }
 head -c 60000 "$F" > "$T/calib.txt"
 # evaluation: 1,024 tokens from 100 KB on (disjoint from the calibration text), tokenised once
 tail -c +100001 "$F" | head -c 8000 > "$T/eval.txt"

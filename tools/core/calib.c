@@ -1,6 +1,9 @@
 /* calib.c — Hessian accumulation over calibration windows (see calib.h). */
 #include "calib.h"
 
+#include "qrecord.h"
+#include "stream.h"
+
 #include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,4 +77,54 @@ void rz_calib_windows(size_t n, int ctx, long count, uint64_t seed, long *starts
 {
     uint64_t s = seed, span = (uint64_t)(n - (size_t)ctx) + 1;
     for (long k = 0; k < count; k++) starts[k] = (long)(splitmix64(&s) % span);
+}
+
+/* All Hessians of the stream, indexed [layer·4 + group], validated against the model. */
+int rz_hessians_load(const char *loc, const rz_stream_opts *so, const rz_llama_config *cfg, uint64_t mhash,
+                         double **H, rz_err *e)
+{
+    rz_reader *r;
+    int rc = rz_reader_open(loc, so, &r, e);
+    if (rc) return rc;
+    const msgpack_object *rec;
+    rz_rec_ctx ctx;
+    for (;;) {
+        if ((rc = rz_reader_next(r, &rec, &ctx, e))) break;
+        if (!rec) break;
+        if (strcmp(ctx.type, "hessian") != 0) {
+            rc = rz_fail(e, RZ_EINPUT, "%s: record %ld: expected \"hessian\" records, got \"%s\"", loc, ctx.index, ctx.type);
+            break;
+        }
+        rz_hessian_view h;
+        if ((rc = rz_hessian_decode(rec, &ctx, &h, e))) break;
+        if (h.model_hash != mhash) {
+            rc = rz_fail(e, RZ_EINPUT, "%s: record %ld: these Hessians were computed for another model (hash %llu, this model's is %llu)",
+                         loc, ctx.index, (unsigned long long)h.model_hash, (unsigned long long)mhash);
+            break;
+        }
+        int want = h.group == RZ_TAP_MLP_DOWN ? cfg->hidden_dim : cfg->dim;
+        if (h.layer >= cfg->n_layers || h.n != want) {
+            rc = rz_fail(e, RZ_EINPUT, "%s: record %ld: layer %d group %s of order %d does not fit the model (%d layers, order %d)",
+                         loc, ctx.index, h.layer, rz_hessian_group_name(h.group), h.n, cfg->n_layers, want);
+            break;
+        }
+        int i = h.layer * RZ_TAP_GROUPS + h.group;
+        if (H[i]) {
+            rc = rz_fail(e, RZ_EINPUT, "%s: record %ld: a second Hessian for layer %d group %s", loc, ctx.index, h.layer,
+                         rz_hessian_group_name(h.group));
+            break;
+        }
+        size_t bytes = (size_t)h.n * (size_t)h.n * sizeof(double);
+        if (!(H[i] = rz_malloc(bytes, e))) {
+            rc = RZ_EINTERNAL;
+            break;
+        }
+        memcpy(H[i], h.H, bytes);
+    }
+    rz_reader_close(r);
+    for (int i = 0; !rc && i < cfg->n_layers * RZ_TAP_GROUPS; i++)
+        if (!H[i])
+            rc = rz_fail(e, RZ_EINPUT, "%s: the Hessian of layer %d group %s is missing", loc, i / RZ_TAP_GROUPS,
+                         rz_hessian_group_name(i % RZ_TAP_GROUPS));
+    return rc;
 }

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "llama.h"
+#include "stream.h"
 
 typedef struct {
     int n_layers;
@@ -37,5 +38,11 @@ void rz_calib_finish(rz_calib *c);
 
 /* Window starts for `count` windows of ctx tokens over n tokens (n ≥ ctx). */
 void rz_calib_windows(size_t n, int ctx, long count, uint64_t seed, long *starts);
+
+/* Reads every "hessian" record of a stream into H[layer * RZ_TAP_GROUPS + group]
+ * (malloc'ed n x n doubles; H must start all NULL), checking each against the model
+ * (hash, layer, order) and that none is missing or repeated. Errors name the record. */
+int rz_hessians_load(const char *loc, const rz_stream_opts *so, const rz_llama_config *cfg, uint64_t mhash,
+                     double **H, rz_err *e);
 
 #endif

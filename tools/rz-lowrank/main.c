@@ -29,12 +29,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "calib.h"
 #include "cli.h"
 #include "cluster.h"
 #include "model.h"
 #include "qlayer.h"
-#include "../core/lowrank.h"
-#include "../core/quant.h"
+#include "lowrank.h"
+#include "quant.h"
 
 static const char usage[] =
     "usage: rz-lowrank -m MODEL -H HESSIANS [--rank K | --budget BPW] [options] -o LAYERS\n"
@@ -116,66 +117,6 @@ static const char *short_name(const char *name)
     if (strncmp(name, "layers.", 7) != 0) return name;
     const char *p = strchr(name + 7, '.');
     return p ? p + 1 : name;
-}
-
-/* All Hessians of the stream, indexed [layer·4 + group], validated against the model
- * (the same checks as rz-quantize). */
-static int load_hessians(const char *loc, const rz_stream_opts *so, const rz_llama_config *cfg, uint64_t mhash,
-                         double **H, rz_err *e)
-{
-    rz_reader *r;
-    int rc = rz_reader_open(loc, so, &r, e);
-    if (rc) return rc;
-    const msgpack_object *rec;
-    rz_rec_ctx ctx;
-    for (;;) {
-        if ((rc = rz_reader_next(r, &rec, &ctx, e))) break;
-        if (!rec) break;
-        if (strcmp(ctx.type, "hessian") != 0) {
-            rc = rz_fail(e, RZ_EINPUT, "%s: record %ld: expected \"hessian\" records, got \"%s\"", loc, ctx.index, ctx.type);
-            break;
-        }
-        rz_hessian_view h;
-        if ((rc = rz_hessian_decode(rec, &ctx, &h, e))) break;
-        if (h.model_hash != mhash) {
-            rc = rz_fail(e, RZ_EINPUT, "%s: record %ld: these Hessians were computed for another model (hash %llu, this model's is %llu)",
-                         loc, ctx.index, (unsigned long long)h.model_hash, (unsigned long long)mhash);
-            break;
-        }
-        int want = h.group == RZ_TAP_MLP_DOWN ? cfg->hidden_dim : cfg->dim;
-        if (h.layer >= cfg->n_layers || h.n != want) {
-            rc = rz_fail(e, RZ_EINPUT, "%s: record %ld: layer %d group %s of order %d does not fit the model (%d layers, order %d)",
-                         loc, ctx.index, h.layer, rz_hessian_group_name(h.group), h.n, cfg->n_layers, want);
-            break;
-        }
-        int i = h.layer * RZ_TAP_GROUPS + h.group;
-        if (H[i]) {
-            rc = rz_fail(e, RZ_EINPUT, "%s: record %ld: a second Hessian for layer %d group %s", loc, ctx.index, h.layer,
-                         rz_hessian_group_name(h.group));
-            break;
-        }
-        size_t bytes = (size_t)h.n * (size_t)h.n * sizeof(double);
-        if (!(H[i] = rz_malloc(bytes, e))) {
-            rc = RZ_EINTERNAL;
-            break;
-        }
-        memcpy(H[i], h.H, bytes);
-    }
-    rz_reader_close(r);
-    for (int i = 0; !rc && i < cfg->n_layers * RZ_TAP_GROUPS; i++)
-        if (!H[i])
-            rc = rz_fail(e, RZ_EINPUT, "%s: the Hessian of layer %d group %s is missing", loc, i / RZ_TAP_GROUPS,
-                         rz_hessian_group_name(i % RZ_TAP_GROUPS));
-    return rc;
-}
-
-static void die_any_rank(const rz_cli *c, const rz_err *e)
-{
-    if (rz_cluster_size() > 1) {
-        fprintf(stderr, "%s: rank %d: %s\n", c->tool, rz_cluster_rank(), e->msg);
-        rz_cluster_abort(e->code ? e->code : 1);
-    }
-    rz_cli_die(c, e);
 }
 
 /* One matrix's settings after the --set overrides. */
@@ -300,7 +241,7 @@ int main(int argc, char **argv)
     uint64_t mhash = rz_qlayer_model_hash(m);
     int ng = cfg->n_layers * RZ_TAP_GROUPS;
     double **H = rz_calloc((size_t)ng, sizeof *H, &e);
-    if (!H || load_hessians(hess, &c.stream, cfg, mhash, H, &e)) rz_cli_die(&c, &e);
+    if (!H || rz_hessians_load(hess, &c.stream, cfg, mhash, H, &e)) rz_cli_die(&c, &e);
 
     /* per-matrix settings, validated before any work */
     long N = 7L * cfg->n_layers;
@@ -387,7 +328,7 @@ int main(int argc, char **argv)
             if (pad(x, H[x->layer * RZ_TAP_GROUPS + x->group], &Wp, &Hp, &e) ||
                 (nr && rz_rank_curve(Wp, Hp, x->rows, x->pcols, &co, rk, nr, curves + nloc * MAX_CANDS, &e))) {
                 rz_wrap(&e, "%s", x->name);
-                die_any_rank(&c, &e);
+                rz_cli_die(&c, &e);
             }
             free(Wp);
             free(Hp);
@@ -395,7 +336,7 @@ int main(int argc, char **argv)
             rz_cli_progress(&c, 0, "rank %d: curve of %s done", crank, x->name);
         }
         rz_cluster_dynamic_end();
-        if (rz_cluster_gather_items(N, MAX_CANDS, idx, curves, nloc, allc, &e)) die_any_rank(&c, &e);
+        if (rz_cluster_gather_items(N, MAX_CANDS, idx, curves, nloc, allc, &e)) rz_cli_die(&c, &e);
         int *ranks_out = rz_calloc((size_t)N, sizeof *ranks_out, &e);
         if (!ranks_out) rz_cli_die(&c, &e);
         if (crank == 0) {
@@ -426,7 +367,7 @@ int main(int argc, char **argv)
                 items[i].ranks = rk;
                 items[i].err = allc + i * MAX_CANDS;
             }
-            if (rz_rank_allocate(items, (int)N, lr_eff, budget, ranks_out, &budget_bpw, NULL, &e)) die_any_rank(&c, &e);
+            if (rz_rank_allocate(items, (int)N, lr_eff, budget, ranks_out, &budget_bpw, NULL, &e)) rz_cli_die(&c, &e);
             free(items);
             free(rkall);
         }
@@ -472,23 +413,23 @@ int main(int argc, char **argv)
         double ts = rz_now();
         if (pad(x, Hx, &Wp, &Hp, &e) || rz_caldera_fit(Wp, Hp, x->rows, x->pcols, x->rank, &co, &fitr, &e)) {
             rz_wrap(&e, "%s", x->name);
-            die_any_rank(&c, &e);
+            rz_cli_die(&c, &e);
         }
         rz_qlayer ql;
         memset(&ql, 0, sizeof ql);
         if (fake) { /* the fit's own Q + L R, cropped: the blob is the dense matrix */
             float *D = rz_malloc((size_t)x->rows * (size_t)x->pcols * sizeof *D, &e);
             float *Wh = rz_malloc((size_t)x->rows * (size_t)x->cols * sizeof *Wh, &e);
-            if (!D || !Wh || rz_caldera_dense(&fitr, D, &e)) die_any_rank(&c, &e);
+            if (!D || !Wh || rz_caldera_dense(&fitr, D, &e)) rz_cli_die(&c, &e);
             for (int r = 0; r < x->rows; r++)
                 memcpy(Wh + (size_t)r * x->cols, D + (size_t)r * x->pcols, (size_t)x->cols * sizeof *Wh);
             free(D);
-            if (rz_proxy_loss(x->W, Wh, x->rows, x->cols, Hx, &ql.v.loss, &ql.v.rel, &e)) die_any_rank(&c, &e);
+            if (rz_proxy_loss(x->W, Wh, x->rows, x->cols, Hx, &ql.v.loss, &ql.v.rel, &e)) rz_cli_die(&c, &e);
             blobs[nloc] = Wh;
             lens[nloc] = (size_t)x->rows * (size_t)x->cols * sizeof *Wh;
             ql.v.rank = x->rank;
         } else {
-            if (rz_qlayer_from_caldera(x->name, &fitr, x->rows, x->cols, x->W, Hx, mhash, &ql, &e)) die_any_rank(&c, &e);
+            if (rz_qlayer_from_caldera(x->name, &fitr, x->rows, x->cols, x->W, Hx, mhash, &ql, &e)) rz_cli_die(&c, &e);
             msgpack_sbuffer sb;
             msgpack_sbuffer_init(&sb);
             msgpack_packer pk;
@@ -505,7 +446,7 @@ int main(int argc, char **argv)
         FILE *tf = open_memstream(&tb, &tl);
         if (!tf) {
             rz_fail(&e, RZ_EINTERNAL, "out of memory");
-            die_any_rank(&c, &e);
+            rz_cli_die(&c, &e);
         }
         double ref = fitr.ref > 0 ? fitr.ref : 1.0;
         fprintf(tf, "%s  %dx%d  rank %d  Q %s %d-bit  L,R %d-bit%s\n", x->name, x->rows, x->cols, x->rank, qmeth, x->bits,
@@ -546,7 +487,7 @@ int main(int argc, char **argv)
     if (rz_cluster_gather_items(N, NS, idx, stats, nloc, all, &e) ||
         rz_cluster_gather_blobs(N, idx, blobs, lens, nloc, blobs0, lens0, &e) ||
         rz_cluster_gather_blobs(N, idx, texts, tlens, nloc, texts0, tlens0, &e))
-        die_any_rank(&c, &e);
+        rz_cli_die(&c, &e);
     double secs = rz_now() - t0;
 
     if (crank == 0) {

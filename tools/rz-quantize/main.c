@@ -19,11 +19,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "calib.h"
 #include "cli.h"
 #include "cluster.h"
 #include "model.h"
 #include "qlayer.h"
-#include "../core/quant.h"
+#include "quant.h"
 
 static const char usage[] =
     "usage: rz-quantize -m MODEL -H HESSIANS --method rtn|ldlq|e8p [options] -o LAYERS\n"
@@ -68,65 +69,6 @@ static int codebook_mse(rz_cli *c, const char *name, long samples)
     if (rz_report_finish(c, &e)) rz_cli_die(c, &e);
     rz_cluster_finalize();
     return 0;
-}
-
-/* All Hessians of the stream, indexed [layer·4 + group], validated against the model. */
-static int load_hessians(const char *loc, const rz_stream_opts *so, const rz_llama_config *cfg, uint64_t mhash,
-                         double **H, rz_err *e)
-{
-    rz_reader *r;
-    int rc = rz_reader_open(loc, so, &r, e);
-    if (rc) return rc;
-    const msgpack_object *rec;
-    rz_rec_ctx ctx;
-    for (;;) {
-        if ((rc = rz_reader_next(r, &rec, &ctx, e))) break;
-        if (!rec) break;
-        if (strcmp(ctx.type, "hessian") != 0) {
-            rc = rz_fail(e, RZ_EINPUT, "%s: record %ld: expected \"hessian\" records, got \"%s\"", loc, ctx.index, ctx.type);
-            break;
-        }
-        rz_hessian_view h;
-        if ((rc = rz_hessian_decode(rec, &ctx, &h, e))) break;
-        if (h.model_hash != mhash) {
-            rc = rz_fail(e, RZ_EINPUT, "%s: record %ld: these Hessians were computed for another model (hash %llu, this model's is %llu)",
-                         loc, ctx.index, (unsigned long long)h.model_hash, (unsigned long long)mhash);
-            break;
-        }
-        int want = h.group == RZ_TAP_MLP_DOWN ? cfg->hidden_dim : cfg->dim;
-        if (h.layer >= cfg->n_layers || h.n != want) {
-            rc = rz_fail(e, RZ_EINPUT, "%s: record %ld: layer %d group %s of order %d does not fit the model (%d layers, order %d)",
-                         loc, ctx.index, h.layer, rz_hessian_group_name(h.group), h.n, cfg->n_layers, want);
-            break;
-        }
-        int i = h.layer * RZ_TAP_GROUPS + h.group;
-        if (H[i]) {
-            rc = rz_fail(e, RZ_EINPUT, "%s: record %ld: a second Hessian for layer %d group %s", loc, ctx.index, h.layer,
-                         rz_hessian_group_name(h.group));
-            break;
-        }
-        size_t bytes = (size_t)h.n * (size_t)h.n * sizeof(double);
-        if (!(H[i] = rz_malloc(bytes, e))) {
-            rc = RZ_EINTERNAL;
-            break;
-        }
-        memcpy(H[i], h.H, bytes);
-    }
-    rz_reader_close(r);
-    for (int i = 0; !rc && i < cfg->n_layers * RZ_TAP_GROUPS; i++)
-        if (!H[i])
-            rc = rz_fail(e, RZ_EINPUT, "%s: the Hessian of layer %d group %s is missing", loc, i / RZ_TAP_GROUPS,
-                         rz_hessian_group_name(i % RZ_TAP_GROUPS));
-    return rc;
-}
-
-static void die_any_rank(const rz_cli *c, const rz_err *e)
-{
-    if (rz_cluster_size() > 1) {
-        fprintf(stderr, "%s: rank %d: %s\n", c->tool, rz_cluster_rank(), e->msg);
-        rz_cluster_abort(e->code ? e->code : 1);
-    }
-    rz_cli_die(c, e);
 }
 
 int main(int argc, char **argv)
@@ -193,7 +135,7 @@ int main(int argc, char **argv)
     uint64_t mhash = rz_qlayer_model_hash(m);
     int ng = cfg->n_layers * RZ_TAP_GROUPS;
     double **H = rz_calloc((size_t)ng, sizeof *H, &e);
-    if (!H || load_hessians(hess, &c.stream, cfg, mhash, H, &e)) rz_cli_die(&c, &e);
+    if (!H || rz_hessians_load(hess, &c.stream, cfg, mhash, H, &e)) rz_cli_die(&c, &e);
 
     long N = 7L * cfg->n_layers, nloc = 0;
     long *idx = rz_malloc((size_t)N * sizeof *idx, &e);
@@ -213,7 +155,7 @@ int main(int argc, char **argv)
         float *What = fake ? rz_malloc((size_t)rows * (size_t)cols * sizeof *What, &e) : NULL;
         rz_qlayer ql;
         if ((fake && !What) || rz_qlayer_quantize(name, W, rows, cols, H[layer * RZ_TAP_GROUPS + group], &q, i, mhash, &ql, What, &e))
-            die_any_rank(&c, &e);
+            rz_cli_die(&c, &e);
         if (fake) { /* the blob is the dequantised matrix itself */
             blobs[nloc] = What;
             lens[nloc] = (size_t)rows * (size_t)cols * sizeof *What;
@@ -237,7 +179,7 @@ int main(int argc, char **argv)
     rz_cluster_dynamic_end();
     if (rz_cluster_gather_items(N, 3, idx, stats, nloc, all, &e) ||
         rz_cluster_gather_blobs(N, idx, blobs, lens, nloc, blobs0, lens0, &e))
-        die_any_rank(&c, &e);
+        rz_cli_die(&c, &e);
     double secs = rz_now() - t0;
 
     if (rank == 0) {
