@@ -17,7 +17,7 @@ static void naive_forward(const nn_mlp *net, const float *x, double *y_out)
         for (int o = 0; o < L->out; o++) {
             double s = bias[o];
             for (int i = 0; i < L->in; i++) s += (double)W[(size_t)o * L->in + i] * a[i];
-            b[o] = s;
+            b[o] = L->scale * s;
         }
         if (L->ln) {
             double mu = 0, var = 0;
@@ -60,6 +60,7 @@ static void test_forward_matches_naive(void)
     nn_rng rng;
     nn_rng_seed(&rng, 1);
     nn_spec s = make_spec(7, 16, 5, 1, NN_ACT_RELU);
+    s.scale[2] = 2.5f;
     nn_mlp net;
     nn_tape t;
     CHECK(nn_init(&net, &s, &rng, NULL) == 0);
@@ -102,6 +103,7 @@ static void gradcheck(int ln, nn_act act, uint64_t seed)
     nn_rng rng;
     nn_rng_seed(&rng, seed);
     nn_spec s = make_spec(IN, H, OUT, ln, act);
+    s.scale[2] = ln ? 1.0f : 3.0f; /* the plain network also checks a fixed output scale */
     nn_mlp net;
     nn_tape t;
     CHECK(nn_init(&net, &s, &rng, NULL) == 0);

@@ -1,7 +1,7 @@
 /* nn.c — MLP forward/backward over mini-batches (cblas_sgemm), Adam, RNG.
  *
  * Per layer, with n rows, X (n × in), W (out × in), b (out):
- *   H = X Wᵀ + b                                   (sgemm NoTrans × Trans)
+ *   H = s·(X Wᵀ + b)                               (sgemm NoTrans × Trans; s fixed)
  *   LN:  μ_r = mean_k H_rk,  σ²_r = mean_k (H_rk − μ_r)²,  rstd_r = 1/√(σ²_r + 1e-5)
  *        X̂_rk = (H_rk − μ_r)·rstd_r,  P_rk = g_k X̂_rk + β_k
  *   Y = act(P)  (relu or tanh or identity)
@@ -9,7 +9,7 @@
  *   dP = dY ⊙ act'(P)   (relu: 1[Y>0]; tanh: 1 − Y²)
  *   LN:  dg_k += Σ_r dP_rk X̂_rk,  dβ_k += Σ_r dP_rk,  dX̂ = dP ⊙ g,
  *        dH_r = rstd_r·(dX̂_r − mean_k dX̂_rk − X̂_r·mean_k(dX̂_rk X̂_rk))
- *   db += Σ_r dH_r,  dW += dHᵀ X (sgemm Trans × NoTrans),  dX = dH W (sgemm).
+ *   dH ← s·dH,  db += Σ_r dH_r,  dW += dHᵀ X (sgemm Trans × NoTrans),  dX = dH W (sgemm).
  * No OpenMP reductions: every sum has a fixed order, so results repeat bit-exactly.
  */
 #include "nn.h"
@@ -81,6 +81,7 @@ int nn_init(nn_mlp *net, const nn_spec *spec, nn_rng *rng, rz_err *e)
             return rz_fail(e, RZ_EINPUT, "nn: layer %d has size %d -> %d", l, L->in, L->out);
         L->ln = spec->ln[l];
         L->act = spec->act[l];
+        L->scale = spec->scale[l] != 0 ? spec->scale[l] : 1.0f;
         L->off_W = off;
         off += (size_t)L->in * L->out;
         L->off_b = off;
@@ -205,6 +206,8 @@ const float *nn_forward(const nn_mlp *net, nn_tape *t, const float *X, int n)
         /* H = X Wᵀ + b: preload b in every row, then sgemm with beta = 1. */
         for (int r = 0; r < n; r++) memcpy(H + (size_t)r * out, b, out * sizeof(float));
         nn_gemm(0, 1, n, out, L->in, 1.0f, t->x[l], W, 1.0f, H);
+        if (L->scale != 1.0f)
+            for (size_t i = 0; i < (size_t)n * out; i++) H[i] *= L->scale;
         if (L->ln) {
             const float *g = net->param + L->off_g, *be = net->param + L->off_beta;
             for (int r = 0; r < n; r++) {
@@ -271,6 +274,8 @@ void nn_backward(nn_mlp *net, nn_tape *t, const float *dY, float *dX)
                 for (int k = 0; k < out; k++) dr[k] = rs * (dr[k] - a - xh[k] * c);
             }
         }
+        if (L->scale != 1.0f) /* H = s·(XWᵀ + b): the chain rule multiplies by s */
+            for (size_t i = 0; i < cnt; i++) d[i] *= L->scale;
         float *db = net->grad + L->off_b;
         for (int r = 0; r < n; r++)
             for (int k = 0; k < out; k++) db[k] += d[(size_t)r * out + k];

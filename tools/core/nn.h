@@ -1,7 +1,9 @@
 /* nn.h — a small multi-layer perceptron core for rizz's RL agents.
  *
- * Design: an MLP is a stack of layers, each  y = act(LN(x Wᵀ + b)), with the layer norm
- * (LN, learned gain/bias) and the activation (none, relu, tanh) chosen per layer. All
+ * Design: an MLP is a stack of layers, each  y = act(LN(s·(x Wᵀ + b))), with the layer norm
+ * (LN, learned gain/bias), the activation (none, relu, tanh) and a fixed scale s (lets an
+ * output live on a large natural scale while Adam's steps stay O(lr) in parameter units)
+ * chosen per layer. All
  * parameters of a network live in ONE flat float array (and its gradient in another of
  * the same length), so Adam, target-network averaging, checkpointing and gradient
  * checks are loops over a single vector. Activations are batch-major: a mini-batch of n
@@ -45,6 +47,7 @@ typedef struct {
     int in, out;   /* W is out × in (row-major), b has out entries */
     int ln;        /* 1: layer norm over the out features (gain g, bias beta) */
     nn_act act;
+    float scale;   /* fixed output multiplier: H = scale·(x Wᵀ + b) (1 by default) */
     size_t off_W, off_b, off_g, off_beta; /* offsets into param / grad */
 } nn_layer;
 
@@ -63,6 +66,7 @@ typedef struct {
     int sizes[NN_MAX_LAYERS + 1];
     int ln[NN_MAX_LAYERS];
     nn_act act[NN_MAX_LAYERS];
+    float scale[NN_MAX_LAYERS]; /* 0 means 1 */
 } nn_spec;
 
 /* Allocates and initialises: W, b ~ U(−1/√in, 1/√in) (PyTorch's nn.Linear default),

@@ -1,0 +1,207 @@
+/* agent.c — packing and validated decoding of rz-agent's records (see agent.md).
+ * Payload floats are f32 little-endian in bin fields, copied out with memcpy (a bin
+ * inside a msgpack buffer may be unaligned). Every decoded number is range-checked and
+ * every float checked finite, with messages naming the record and field. */
+#include "agent.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int check_version(const msgpack_object *rec, const rz_rec_ctx *c, int64_t want, rz_err *e)
+{
+    int64_t v;
+    if (rz_get_int(rec, c, "v", 1, INT32_MAX, &v, e)) return RZ_EINPUT;
+    if (v != want) return rz_rec_fail(e, c, "v", "version %lld is not supported (this build reads %lld)", (long long)v, (long long)want);
+    return RZ_OK;
+}
+
+static void env_id_pack(msgpack_packer *pk, const rz_env_id *id)
+{
+    rz_rec_str(pk, "env", id->env);
+    rz_rec_str(pk, "map", id->map ? id->map : "");
+    rz_rec_f64(pk, "slip", id->slip);
+}
+
+static int env_id_decode(const msgpack_object *rec, const rz_rec_ctx *c, rz_env_id *id, rz_err *e)
+{
+    memset(id, 0, sizeof *id);
+    if (rz_get_str(rec, c, "env", id->env, sizeof id->env, e)) return RZ_EINPUT;
+    id->map = malloc(RZ_AGENT_MAX_MAP + 1);
+    if (!id->map) return rz_fail(e, RZ_EINTERNAL, "out of memory");
+    if (rz_get_str(rec, c, "map", id->map, RZ_AGENT_MAX_MAP + 1, e)) return RZ_EINPUT;
+    if (rz_get_f64(rec, c, "slip", &id->slip, e)) return RZ_EINPUT;
+    if (!(id->slip >= 0 && id->slip <= 1)) return rz_rec_fail(e, c, "slip", "%g is not a probability in [0, 1]", id->slip);
+    return RZ_OK;
+}
+
+void rz_env_id_free(rz_env_id *id)
+{
+    free(id->map);
+    id->map = NULL;
+}
+
+int rz_env_id_same(const rz_env_id *a, const rz_env_id *b, const char *what, rz_err *e)
+{
+    if (strcmp(a->env, b->env) != 0)
+        return rz_fail(e, RZ_EINPUT, "%s: environment '%s' does not match '%s'", what, b->env, a->env);
+    if (strcmp(a->map ? a->map : "", b->map ? b->map : "") != 0)
+        return rz_fail(e, RZ_EINPUT, "%s: environment '%s' has a different map", what, b->env);
+    if (a->slip != b->slip)
+        return rz_fail(e, RZ_EINPUT, "%s: slip %g does not match %g", what, b->slip, a->slip);
+    return RZ_OK;
+}
+
+/* ---- agent_dataset ------------------------------------------------------------------ */
+void rz_dataset_header_pack(msgpack_packer *pk, const rz_dataset_header *h)
+{
+    rz_rec_begin(pk, "agent_dataset", RZ_AGENT_DATASET_VERSION, 10);
+    env_id_pack(pk, &h->env);
+    rz_rec_int(pk, "state_dim", h->state_dim);
+    rz_rec_int(pk, "act_dim", h->act_dim);
+    rz_rec_int(pk, "n_actions", h->n_actions);
+    rz_rec_str(pk, "policy", h->policy);
+    rz_rec_int(pk, "steps", h->steps);
+    rz_rec_int(pk, "seed", h->seed);
+    rz_rec_int(pk, "episode_len", h->episode_len);
+}
+
+int rz_dataset_header_decode(const msgpack_object *rec, const rz_rec_ctx *c, rz_dataset_header *h,
+                             rz_err *e)
+{
+    memset(h, 0, sizeof *h);
+    int64_t sd, ad, na;
+    if (check_version(rec, c, RZ_AGENT_DATASET_VERSION, e) || env_id_decode(rec, c, &h->env, e) ||
+        rz_get_int(rec, c, "state_dim", 1, 16, &sd, e) || rz_get_int(rec, c, "act_dim", 1, 16, &ad, e) ||
+        rz_get_int(rec, c, "n_actions", 0, 64, &na, e) ||
+        rz_get_str(rec, c, "policy", h->policy, sizeof h->policy, e) ||
+        rz_get_int(rec, c, "steps", 1, (int64_t)1 << 32, &h->steps, e) ||
+        rz_get_int(rec, c, "seed", INT64_MIN, INT64_MAX, &h->seed, e) ||
+        rz_get_int(rec, c, "episode_len", 1, 1 << 30, &h->episode_len, e))
+        return e && e->code ? e->code : RZ_EINPUT;
+    h->state_dim = (int)sd;
+    h->act_dim = (int)ad;
+    h->n_actions = (int)na;
+    return RZ_OK;
+}
+
+/* ---- agent_steps --------------------------------------------------------------------- */
+void rz_steps_pack(msgpack_packer *pk, int n, int state_dim, int act_dim, const float *s,
+                   const float *a, const float *s2)
+{
+    rz_rec_begin(pk, "agent_steps", RZ_AGENT_STEPS_VERSION, 4);
+    rz_rec_int(pk, "n", n);
+    rz_rec_bin(pk, "s", s, (size_t)n * state_dim * sizeof(float));
+    rz_rec_bin(pk, "a", a, (size_t)n * act_dim * sizeof(float));
+    rz_rec_bin(pk, "s2", s2, (size_t)n * state_dim * sizeof(float));
+}
+
+int rz_steps_count(const msgpack_object *rec, const rz_rec_ctx *c, int64_t *n, rz_err *e)
+{
+    if (check_version(rec, c, RZ_AGENT_STEPS_VERSION, e)) return RZ_EINPUT;
+    return rz_get_int(rec, c, "n", 1, RZ_AGENT_MAX_STEPS, n, e);
+}
+
+static int get_floats(const msgpack_object *rec, const rz_rec_ctx *c, const char *key, size_t count,
+                      float *out, rz_err *e)
+{
+    const void *p;
+    size_t nb;
+    if (rz_get_bin(rec, c, key, &p, &nb, e)) return RZ_EINPUT;
+    if (nb != count * sizeof(float))
+        return rz_rec_fail(e, c, key, "%zu bytes, expected %zu (f32 × %zu)", nb, count * sizeof(float), count);
+    memcpy(out, p, nb);
+    for (size_t i = 0; i < count; i++)
+        if (!isfinite(out[i])) return rz_rec_fail(e, c, key, "value %zu is not finite (%g)", i, out[i]);
+    return RZ_OK;
+}
+
+int rz_steps_decode(const msgpack_object *rec, const rz_rec_ctx *c, int state_dim, int act_dim,
+                    float *s, float *a, float *s2, rz_err *e)
+{
+    int64_t n;
+    if (rz_steps_count(rec, c, &n, e)) return RZ_EINPUT;
+    if (get_floats(rec, c, "s", (size_t)n * state_dim, s, e) || get_floats(rec, c, "a", (size_t)n * act_dim, a, e) ||
+        get_floats(rec, c, "s2", (size_t)n * state_dim, s2, e))
+        return RZ_EINPUT;
+    return RZ_OK;
+}
+
+/* ---- agent ---------------------------------------------------------------------------- */
+void rz_agent_header_pack(msgpack_packer *pk, const rz_agent_header *h)
+{
+    rz_rec_begin(pk, "agent", RZ_AGENT_VERSION, 30);
+    env_id_pack(pk, &h->env);
+    rz_rec_int(pk, "grid_obs", h->grid_obs);
+    rz_rec_str(pk, "algo", h->algo);
+    rz_rec_int(pk, "zdim", h->zdim);
+    rz_rec_int(pk, "hidden", h->hidden);
+    rz_rec_int(pk, "layers", h->layers);
+    rz_rec_int(pk, "batch", h->batch);
+    rz_rec_f64(pk, "lr_f", h->lr_f);
+    rz_rec_f64(pk, "lr_b", h->lr_b);
+    rz_rec_f64(pk, "lr_actor", h->lr_actor);
+    rz_rec_f64(pk, "gamma", h->gamma);
+    rz_rec_f64(pk, "tau", h->tau);
+    rz_rec_f64(pk, "ortho_coef", h->ortho_coef);
+    rz_rec_f64(pk, "mix_ratio", h->mix_ratio);
+    rz_rec_int(pk, "bnorm", h->bnorm);
+    rz_rec_f64(pk, "fscale", h->fscale);
+    rz_rec_f64(pk, "alpha", h->alpha);
+    rz_rec_int(pk, "lagrange", h->lagrange);
+    rz_rec_f64(pk, "alpha_target", h->alpha_target);
+    rz_rec_f64(pk, "lr_alpha", h->lr_alpha);
+    rz_rec_int(pk, "action_samples", h->action_samples);
+    rz_rec_f64(pk, "actor_noise", h->actor_noise);
+    rz_rec_f64(pk, "noise_clip", h->noise_clip);
+    rz_rec_int(pk, "steps_done", h->steps_done);
+    rz_rec_int(pk, "seed", h->seed);
+    rz_rec_str(pk, "dataset", h->dataset);
+    rz_rec_str(pk, "data_policy", h->data_policy);
+    rz_rec_int(pk, "data_steps", h->data_steps);
+}
+
+static int get_pos(const msgpack_object *rec, const rz_rec_ctx *c, const char *key, double lo, double hi,
+                   double *out, rz_err *e)
+{
+    if (rz_get_f64(rec, c, key, out, e)) return RZ_EINPUT;
+    if (!(*out >= lo && *out <= hi)) return rz_rec_fail(e, c, key, "%g is outside [%g, %g]", *out, lo, hi);
+    return RZ_OK;
+}
+
+int rz_agent_header_decode(const msgpack_object *rec, const rz_rec_ctx *c, rz_agent_header *h,
+                           rz_err *e)
+{
+    memset(h, 0, sizeof *h);
+    int64_t go, zd, hid, lay, bat, bn, lag, as;
+    if (check_version(rec, c, RZ_AGENT_VERSION, e) || env_id_decode(rec, c, &h->env, e) ||
+        rz_get_int(rec, c, "grid_obs", 0, 2, &go, e) || rz_get_str(rec, c, "algo", h->algo, sizeof h->algo, e) ||
+        rz_get_int(rec, c, "zdim", 1, 1024, &zd, e) || rz_get_int(rec, c, "hidden", 1, 8192, &hid, e) ||
+        rz_get_int(rec, c, "layers", 1, 7, &lay, e) || rz_get_int(rec, c, "batch", 2, 65536, &bat, e) ||
+        get_pos(rec, c, "lr_f", 0, 1, &h->lr_f, e) || get_pos(rec, c, "lr_b", 0, 1, &h->lr_b, e) ||
+        get_pos(rec, c, "lr_actor", 0, 1, &h->lr_actor, e) || get_pos(rec, c, "gamma", 0, 1, &h->gamma, e) ||
+        get_pos(rec, c, "tau", 0, 1, &h->tau, e) || get_pos(rec, c, "ortho_coef", 0, 1e6, &h->ortho_coef, e) ||
+        get_pos(rec, c, "mix_ratio", 0, 1, &h->mix_ratio, e) || rz_get_int(rec, c, "bnorm", 0, 1, &bn, e) ||
+        get_pos(rec, c, "fscale", 1e-6, 1e6, &h->fscale, e) ||
+        get_pos(rec, c, "alpha", 0, 1e6, &h->alpha, e) || rz_get_int(rec, c, "lagrange", 0, 1, &lag, e) ||
+        get_pos(rec, c, "alpha_target", -1e9, 1e9, &h->alpha_target, e) ||
+        get_pos(rec, c, "lr_alpha", 0, 1, &h->lr_alpha, e) ||
+        rz_get_int(rec, c, "action_samples", 0, 256, &as, e) ||
+        get_pos(rec, c, "actor_noise", 0, 10, &h->actor_noise, e) ||
+        get_pos(rec, c, "noise_clip", 0, 10, &h->noise_clip, e) ||
+        rz_get_int(rec, c, "steps_done", 0, INT64_MAX, &h->steps_done, e) ||
+        rz_get_int(rec, c, "seed", INT64_MIN, INT64_MAX, &h->seed, e) ||
+        rz_get_str(rec, c, "dataset", h->dataset, sizeof h->dataset, e) ||
+        rz_get_str(rec, c, "data_policy", h->data_policy, sizeof h->data_policy, e) ||
+        rz_get_int(rec, c, "data_steps", 0, INT64_MAX, &h->data_steps, e))
+        return e && e->code ? e->code : RZ_EINPUT;
+    h->grid_obs = (int)go;
+    h->zdim = (int)zd;
+    h->hidden = (int)hid;
+    h->layers = (int)lay;
+    h->batch = (int)bat;
+    h->bnorm = (int)bn;
+    h->lagrange = (int)lag;
+    h->action_samples = (int)as;
+    return RZ_OK;
+}

@@ -1,0 +1,80 @@
+/* agent.h — record types of rz-agent: offline RL datasets and agent checkpoints.
+ *
+ * A dataset stream:    agent_dataset (header), agent_steps × k (chunks of transitions), end.
+ * A checkpoint stream: agent (header), tensor × m (all training state, f32), end.
+ * Field by field in schemas/agent.md. The environment is identified by value (its name,
+ * the full map text and slip for grids), so an agent or dataset never depends on a map
+ * file still being around, and mixing environments is detected by comparing them.
+ */
+#ifndef RZ_AGENT_SCHEMA_H
+#define RZ_AGENT_SCHEMA_H
+
+#include <msgpack.h>
+#include <stdint.h>
+
+#include "record.h"
+#include "rz.h"
+
+#define RZ_AGENT_DATASET_VERSION 1
+#define RZ_AGENT_STEPS_VERSION 1
+#define RZ_AGENT_VERSION 1
+#define RZ_AGENT_MAX_MAP 20000     /* bytes of map text */
+#define RZ_AGENT_STEPS_CHUNK 4096  /* transitions per agent_steps record (writer side) */
+#define RZ_AGENT_MAX_STEPS 65536   /* per record (reader bound) */
+
+typedef struct {
+    char env[64];     /* "fourrooms", map file name, "pointmass-maze" */
+    char *map;        /* grid map text (malloc'd; "" for the maze) */
+    double slip;
+} rz_env_id;
+
+typedef struct {
+    rz_env_id env;
+    int state_dim, act_dim, n_actions;
+    char policy[32];
+    int64_t steps;     /* transitions in the dataset */
+    int64_t seed;
+    int64_t episode_len;
+} rz_dataset_header;
+
+void rz_dataset_header_pack(msgpack_packer *pk, const rz_dataset_header *h);
+int rz_dataset_header_decode(const msgpack_object *rec, const rz_rec_ctx *c, rz_dataset_header *h,
+                             rz_err *e);
+
+/* Transitions: n rows of s, a, s2 (f32 little-endian, row-major). */
+void rz_steps_pack(msgpack_packer *pk, int n, int state_dim, int act_dim, const float *s,
+                   const float *a, const float *s2);
+/* Copies the n transitions into s, a, s2 (caller checks *n against its room first via
+ * rz_steps_count). Sizes are validated against state_dim/act_dim. */
+int rz_steps_count(const msgpack_object *rec, const rz_rec_ctx *c, int64_t *n, rz_err *e);
+int rz_steps_decode(const msgpack_object *rec, const rz_rec_ctx *c, int state_dim, int act_dim,
+                    float *s, float *a, float *s2, rz_err *e);
+
+typedef struct {
+    rz_env_id env;
+    int grid_obs;          /* rl_grid_obs */
+    char algo[16];         /* fb, vcfb, mcfb */
+    int zdim, hidden, layers, batch;
+    double lr_f, lr_b, lr_actor, gamma, tau, ortho_coef, mix_ratio;
+    int bnorm;
+    double fscale;
+    double alpha;
+    int lagrange;
+    double alpha_target, lr_alpha;
+    int action_samples;
+    double actor_noise, noise_clip;
+    int64_t steps_done, seed;
+    char dataset[256];     /* where the training data came from (informative) */
+    char data_policy[32];
+    int64_t data_steps;
+} rz_agent_header;
+
+void rz_agent_header_pack(msgpack_packer *pk, const rz_agent_header *h);
+int rz_agent_header_decode(const msgpack_object *rec, const rz_rec_ctx *c, rz_agent_header *h,
+                           rz_err *e);
+
+void rz_env_id_free(rz_env_id *id);
+/* 0 if the two identify the same environment, else RZ_EINPUT with "what differs". */
+int rz_env_id_same(const rz_env_id *a, const rz_env_id *b, const char *what, rz_err *e);
+
+#endif

@@ -1,0 +1,80 @@
+# agent.sh — rz-agent end to end on small workloads: collect/train/eval, exact resume
+# through checkpoint files, JSON reports, and every kind of bad input exiting 2 with a
+# message naming the file/record/field and leaving no output behind.
+. "$(dirname "$0")/lib.sh"
+A=rz-agent
+small="--zdim 8 --hidden 32 --batch 32 -q"
+
+check "help" $A --help
+grep -q "Example" "$T/.out" && ok "help has an example" || fail "help has an example"
+check "train help" $A train --help
+check "version" $A --version
+check_status "no subcommand" 2 $A
+check_status "unknown subcommand" 2 $A frobnicate
+
+check "collect coverage" $A collect --env fourrooms --policy coverage --steps 3000 --seed 4 -o "$T/d.rz" -q
+check "collect room" $A collect --env fourrooms --policy room --steps 500 -o "$T/room.rz" -q
+check "collect json" $A collect --env fourrooms --policy random --steps 100 --json -o "$T/r.rz"
+grep -q '"policy":"random"' "$T/.out" && ok "collect report names the policy" || fail "collect report names the policy" "$(cat "$T/.out")"
+
+check "train 60" $A train --algo fb -d "$T/d.rz" --steps 60 $small -o "$T/a60.rz"
+check "train 30" $A train --algo fb -d "$T/d.rz" --steps 30 $small -o "$T/a30.rz"
+check "resume to 60" $A train --resume "$T/a30.rz" -d "$T/d.rz" --steps 60 -q -o "$T/r60.rz"
+cmp -s "$T/a60.rz" "$T/r60.rz" && ok "resume is bit-exact" || fail "resume is bit-exact"
+check "train vcfb" $A train --algo vcfb -d "$T/room.rz" --steps 20 $small -o "$T/v.rz"
+check "train mcfb lagrange" $A train --algo mcfb --lagrange 2 -d "$T/room.rz" --steps 20 $small -o "$T/m.rz"
+
+check "eval json" $A eval -a "$T/a60.rz" --tasks all --episodes 2 --json -q
+out=$(cat "$T/.out")
+case "$out" in *'"goal_success":'*'"reward_norm_return":'*'"tasks":[{'*) ok "eval json has per-task and aggregate fields";;
+  *) fail "eval json has per-task and aggregate fields" "$out";; esac
+check "eval table + png" $A eval -a "$T/v.rz" --tasks rewards --episodes 1 --png "$T/pic" -q
+[ -s "$T/pic-room-top-left.png" ] && ok "policy picture written" || fail "policy picture written"
+
+# ---- bad input ----------------------------------------------------------------------------
+printf '#####\n#..#\n#####\n' > "$T/ragged.txt"
+check_err "ragged map" 2 "ragged.txt.*ragged" $A collect --env "$T/ragged.txt" --steps 10 -o "$T/x.rz"
+printf '###\n###\n' > "$T/walls.txt"
+check_err "no free cell" 2 "walls.txt.*no free cell" $A collect --env "$T/walls.txt" --steps 10 -o "$T/x.rz"
+[ ! -e "$T/x.rz" ] && ok "no output after a failure" || fail "no output after a failure"
+check_err "bad policy" 2 "policy" $A collect --env fourrooms --policy greedy --steps 10 -o "$T/x.rz"
+check_err "bad algo" 2 "algo" $A train --algo dqn -d "$T/d.rz" -o "$T/x.rz"
+
+# A dataset of another environment cannot resume an agent trained on four-rooms.
+printf '.......\n.......\n' > "$T/open.txt"
+check "collect other env" $A collect --env "$T/open.txt" --steps 200 -o "$T/other.rz" -q
+check_err "dataset for another env" 2 "environment.*does not match" $A train --resume "$T/a30.rz" -d "$T/other.rz" --steps 60 -o "$T/x.rz"
+
+# Hand-made datasets: header from a real one with steps=1, then one transition.
+hdr=$(rz-cat "$T/d.rz" | head -1 | sed 's/"steps":[0-9]*/"steps":1/')
+one='AACAPwAAgD8='   # f32 (1, 1): the top-left free cell
+mk() { printf '%s\n{"type":"agent_steps","v":1,"n":1,"s":{"$bin":"%s"},"a":{"$bin":"%s"},"s2":{"$bin":"%s"}}\n' "$hdr" "$1" "$2" "$3" | rz-cat --from-json -o "$T/$4"; }
+mk "$one" 'AADgQA==' "$one" act7.rz        # action 7.0
+check_err "action out of range" 2 "act7.rz: record 1 \(agent_steps\): field 'a'" $A train --algo fb -d "$T/act7.rz" -o "$T/x.rz"
+mk "$one" 'AADAfw==' "$one" nan.rz         # action NaN
+check_err "NaN in a dataset" 2 "nan.rz: record 1 \(agent_steps\): field 'a'.*not finite" $A train --algo fb -d "$T/nan.rz" -o "$T/x.rz"
+mk 'AAAAAAAAAAA=' 'AAAAAA==' "$one" wall.rz  # state (0, 0) is a wall
+check_err "state in a wall" 2 "wall.rz: record 1 \(agent_steps\): field 's'" $A train --algo fb -d "$T/wall.rz" -o "$T/x.rz"
+check_err "agent file is not a dataset" 2 "not an rz-agent dataset" $A train --algo fb -d "$T/a30.rz" -o "$T/x.rz"
+check_err "dataset is not an agent" 2 "not an rz-agent checkpoint" $A eval -a "$T/d.rz"
+head -c 2000 "$T/a30.rz" > "$T/trunc.rz"
+check_status "truncated checkpoint" 2 $A eval -a "$T/trunc.rz"
+[ ! -e "$T/x.rz" ] && ok "still no output after failures" || fail "still no output after failures"
+
+# ---- sweep: one table; under mpirun the same table ---------------------------------------
+sw="--env fourrooms --data coverage:1000,room:300 --algos fb,vcfb --seeds 2 --steps 20 --zdim 8 --hidden 32 --batch 32 --episodes 1 -q"
+check "sweep" $A sweep $sw -o "$T/runs1.tsv" --summary "$T/sum.tsv"
+[ "$(wc -l < "$T/runs1.tsv")" -eq 9 ] && ok "sweep writes one row per run" || fail "sweep writes one row per run" "$(cat "$T/runs1.tsv")"
+grep -q "goal_success_iqm" "$T/sum.tsv" && ok "sweep summary has IQM columns" || fail "sweep summary has IQM columns"
+if [ -z "${RZ_SANITIZED:-}" ] && command -v mpirun >/dev/null; then
+  check "sweep under mpirun -np 2" mpirun -np 2 $A sweep $sw -o "$T/runs2.tsv"
+  cmp -s "$T/runs1.tsv" "$T/runs2.tsv" && ok "mpirun table equals the single-process one" || fail "mpirun table equals the single-process one"
+fi
+
+# ---- the MuJoCo maze, end to end on a tiny budget -------------------------------------------
+check "maze collect" $A collect --env pointmass-maze --policy coverage --steps 500 -o "$T/pm.rz" -q
+check "maze train" $A train --algo vcfb -d "$T/pm.rz" --steps 5 $small -o "$T/pm-a.rz"
+check "maze eval" $A eval -a "$T/pm-a.rz" --tasks goals --episodes 1 --png "$T/pm" --json -q
+[ -s "$T/pm-reach-top-left.png" ] && ok "maze picture written" || fail "maze picture written"
+check_err "maze has no reward tasks" 2 "only goal tasks" $A eval -a "$T/pm-a.rz" --tasks rewards
+check_err "slip on the maze" 2 "slip" $A collect --env pointmass-maze --slip 0.1 --steps 10 -o "$T/x.rz"

@@ -1,0 +1,265 @@
+/* test_rl_fb.c — FB / VC-FB / MC-FB: finite-difference checks of the full loss gradient
+ * (FB TD loss, the orthonormality regulariser, both conservative penalties, discrete and
+ * continuous actions), bit-exact resume from saved state, reward inference against its
+ * definition, and a two-room grid where zero-shot goal reaching must be learned in 2000
+ * steps. */
+#include <cblas.h>
+
+#include "../check.h"
+#include "fb.h"
+#include "rl_env.h"
+
+/* A random dataset with one-hot-ish observations and random actions. */
+typedef struct {
+    fb_data d;
+    float *O, *A, *O2;
+} toy_data;
+
+static void toy_make(toy_data *t, long n, int od, int n_actions, int act_dim, nn_rng *rng)
+{
+    int ad = n_actions ? 1 : act_dim;
+    t->O = malloc(n * od * sizeof(float));
+    t->O2 = malloc(n * od * sizeof(float));
+    t->A = malloc(n * ad * sizeof(float));
+    for (long i = 0; i < n * od; i++) {
+        t->O[i] = (float)(2 * nn_rng_uniform(rng) - 1);
+        t->O2[i] = (float)(2 * nn_rng_uniform(rng) - 1);
+    }
+    for (long i = 0; i < n * ad; i++)
+        t->A[i] = n_actions ? (float)nn_rng_int(rng, n_actions) : (float)(1.8 * nn_rng_uniform(rng) - 0.9);
+    t->d.n = n;
+    t->d.obs_dim = od;
+    t->d.act_dim = ad;
+    t->d.O = t->O;
+    t->d.A = t->A;
+    t->d.O2 = t->O2;
+}
+
+static void toy_free(toy_data *t) { free(t->O), free(t->A), free(t->O2); }
+
+static fb_agent *tiny_agent(fb_algo algo, int n_actions, int act_dim, uint64_t seed)
+{
+    fb_config c;
+    fb_config_default(&c, algo, 6, n_actions, act_dim);
+    c.zdim = 4;
+    c.hidden = 8;
+    c.layers = 1; /* LN + tanh hidden layer: smooth, so differences are exact to O(h⁴); relu backward is checked in test_nn */
+    c.batch = 5;
+    c.alpha = 0.7f; /* large enough that the penalty's gradient matters in the check */
+    c.action_samples = 4;
+    fb_agent *a = NULL;
+    CHECK(fb_create(&c, seed, &a, NULL) == 0);
+    return a;
+}
+
+/* Central differences of fb_loss_fixed over every parameter of F1, F2 and B, with one
+ * Richardson step (h = 1e-2 and 5e-3). The loss is a sum of O(N²) float32 products
+ * accumulated in double: rounding ≈1e-6 relative, /h → ≈2e-4; the h² truncation term —
+ * large here: products of F and B and the logsumexps are strongly curved — cancels,
+ * leaving O(h⁴). Tolerance 3e-3 relative. Targets, zs and sampled actions are fixed, so the loss is a
+ * deterministic function of the online parameters (relu kinks aside: a failure
+ * confined to a single coordinate would show as `bad` = 1, these seeds have none). */
+static void gradcheck_fb(fb_algo algo, int n_actions, int act_dim, uint64_t seed)
+{
+    nn_rng rng;
+    nn_rng_seed(&rng, seed);
+    fb_agent *a = tiny_agent(algo, n_actions, act_dim, seed);
+    if (!a) return;
+    toy_data td;
+    toy_make(&td, 20, 6, n_actions, act_dim, &rng);
+    /* One real step so targets differ from the online nets and actor/noise buffers are
+     * filled (continuous), then freeze a batch. */
+    CHECK(fb_train_step(a, &td.d, NULL, NULL) == 0);
+    long idx[5] = {3, 7, 11, 0, 19};
+    float z[5 * 4];
+    for (int i = 0; i < 20; i++) z[i] = (float)nn_rng_normal(&rng);
+    fb_stats st;
+    fb_loss_fixed(a, &td.d, idx, z, 1, &st);
+    const char *names[3] = {"F1", "F2", "B"};
+    int bad = 0, total = 0;
+    double worst = 0;
+    for (int q = 0; q < 3; q++) {
+        nn_mlp *net = fb_net(a, names[q]);
+        float *g = malloc(net->n_params * sizeof(float));
+        memcpy(g, net->grad, net->n_params * sizeof(float));
+        for (size_t i = 0; i < net->n_params; i++) {
+            /* Richardson: D(h) = (L(θ+h) − L(θ−h))/2h has error c·h² + O(h⁴), so
+             * (4·D(h/2) − D(h))/3 cancels the h² term. */
+            const float h = 1e-2f;
+            float keep = net->param[i];
+            double D[2];
+            for (int r = 0; r < 2; r++) {
+                float hh = r ? h / 2 : h;
+                net->param[i] = keep + hh;
+                double lp = fb_loss_fixed(a, &td.d, idx, z, 0, NULL);
+                net->param[i] = keep - hh;
+                double lm = fb_loss_fixed(a, &td.d, idx, z, 0, NULL);
+                net->param[i] = keep;
+                D[r] = (lp - lm) / (2 * (double)hh);
+            }
+            double fd = (4 * D[1] - D[0]) / 3, err = fabs(fd - g[i]) / (1 + fabs(fd));
+            if (err > worst) worst = err;
+            if (err > 3e-3) bad++;
+            total++;
+        }
+        free(g);
+    }
+    if (bad) printf("#   %s %s: %d of %d gradients off, worst %.3g\n", fb_algo_name(algo),
+                    n_actions ? "discrete" : "continuous", bad, total, worst);
+    CHECK_EQ_INT(bad, 0);
+    if (algo != FB_ALGO_FB) CHECK(st.penalty != 0);
+    toy_free(&td);
+    fb_destroy(a);
+}
+
+static void test_grad_fb_discrete(void) { gradcheck_fb(FB_ALGO_FB, 3, 0, 1); }
+static void test_grad_vcfb_discrete(void) { gradcheck_fb(FB_ALGO_VCFB, 3, 0, 2); }
+static void test_grad_mcfb_discrete(void) { gradcheck_fb(FB_ALGO_MCFB, 3, 0, 3); }
+static void test_grad_fb_continuous(void) { gradcheck_fb(FB_ALGO_FB, 0, 2, 4); }
+static void test_grad_vcfb_continuous(void) { gradcheck_fb(FB_ALGO_VCFB, 0, 2, 5); }
+static void test_grad_mcfb_continuous(void) { gradcheck_fb(FB_ALGO_MCFB, 0, 2, 6); }
+
+/* Training 6 steps straight equals 3 steps, a save/restore of every state array into a
+ * fresh agent (created with another seed), then 3 more — bit for bit. */
+static void test_resume_exact(void)
+{
+    for (int cont = 0; cont < 2; cont++) {
+        nn_rng rng;
+        nn_rng_seed(&rng, 21);
+        toy_data td;
+        toy_make(&td, 40, 6, cont ? 0 : 3, 2, &rng);
+        fb_agent *a = tiny_agent(FB_ALGO_VCFB, cont ? 0 : 3, 2, 7), *b = tiny_agent(FB_ALGO_VCFB, cont ? 0 : 3, 2, 7);
+        fb_agent *c = tiny_agent(FB_ALGO_VCFB, cont ? 0 : 3, 2, 99);
+        if (!a || !b || !c) return;
+        for (int i = 0; i < 6; i++) CHECK(fb_train_step(a, &td.d, NULL, NULL) == 0);
+        for (int i = 0; i < 3; i++) CHECK(fb_train_step(b, &td.d, NULL, NULL) == 0);
+        fb_tensor *tb, *tc, *ta;
+        int nb, nc, na;
+        CHECK(fb_state(b, &tb, &nb, NULL) == 0);
+        CHECK(fb_state(c, &tc, &nc, NULL) == 0);
+        CHECK_EQ_INT(nb, nc);
+        for (int k = 0; k < nb && k < nc; k++) {
+            CHECK(tb[k].n == tc[k].n && !strcmp(tb[k].name, tc[k].name));
+            memcpy(tc[k].data, tb[k].data, tb[k].n * sizeof(float));
+        }
+        fb_state_loaded(c);
+        for (int i = 0; i < 3; i++) CHECK(fb_train_step(c, &td.d, NULL, NULL) == 0);
+        CHECK_EQ_INT(fb_steps(c), 6);
+        CHECK(fb_state(a, &ta, &na, NULL) == 0);
+        free(tc);
+        CHECK(fb_state(c, &tc, &nc, NULL) == 0);
+        int same = 1;
+        for (int k = 0; k < na; k++) same &= !memcmp(ta[k].data, tc[k].data, ta[k].n * sizeof(float));
+        CHECK(same);
+        free(ta), free(tb), free(tc);
+        fb_destroy(a), fb_destroy(b), fb_destroy(c);
+        toy_free(&td);
+    }
+}
+
+/* Reward inference against its definition, recomputed from B's raw outputs:
+ * z = √d·normalize(Σ_i r_i √d·b_i/‖b_i‖). A reward that vanishes on every label gives 0. */
+static void test_infer_z_reward(void)
+{
+    nn_rng rng;
+    nn_rng_seed(&rng, 4);
+    fb_agent *a = tiny_agent(FB_ALGO_FB, 3, 0, 3);
+    if (!a) return;
+    float O[7 * 6], r[7], z[4], zero[7] = {0};
+    for (int i = 0; i < 42; i++) O[i] = (float)nn_rng_normal(&rng);
+    for (int i = 0; i < 7; i++) r[i] = (float)nn_rng_uniform(&rng);
+    CHECK(fb_infer_z_reward(a, 7, O, r, z, NULL) == 0);
+    nn_tape t;
+    CHECK(nn_tape_init(&t, fb_net(a, "B"), 7, NULL) == 0);
+    const float *Bo = nn_forward(fb_net(a, "B"), &t, O, 7);
+    double acc[4] = {0}, n2 = 0;
+    for (int i = 0; i < 7; i++) {
+        double nb = 0;
+        for (int q = 0; q < 4; q++) nb += (double)Bo[i * 4 + q] * Bo[i * 4 + q];
+        for (int q = 0; q < 4; q++) acc[q] += r[i] * 2.0 * Bo[i * 4 + q] / sqrt(nb);
+    }
+    for (int q = 0; q < 4; q++) n2 += acc[q] * acc[q];
+    for (int q = 0; q < 4; q++) CHECK_NEAR(z[q], 2.0 * acc[q] / sqrt(n2), 1e-5); /* float sums of 7 terms */
+    CHECK(fb_infer_z_reward(a, 7, O, zero, z, NULL) == 0);
+    CHECK(z[0] == 0 && z[3] == 0);
+    r[2] = NAN;
+    CHECK_EQ_INT(fb_infer_z_reward(a, 7, O, r, z, NULL), RZ_EINPUT);
+    nn_tape_free(&t);
+    fb_destroy(a);
+}
+
+static double goal_success(fb_agent *a, const rl_env *env)
+{
+    rl_task *t;
+    int nt;
+    double succ = 0;
+    if (rl_env_tasks(env, "goals", &t, &nt, NULL)) return -1;
+    for (int k = 0; k < nt; k++) {
+        fb_task_result r;
+        if (fb_eval_task(a, env, &t[k], 0, NULL, 4, 10 + k, &r, NULL, NULL)) return -1;
+        succ += r.success / nt;
+    }
+    rl_tasks_free(t, nt);
+    return succ;
+}
+
+/* FB learns: on a 2-room map with a doorway (13 free cells), full-coverage data, zero-shot
+ * goal reaching must succeed from most starts. Under the sanitizers (RZ_SANITIZED) the
+ * run is cut to 100 steps and only checks that training stays finite. */
+static void test_learns_two_rooms(void)
+{
+    int san = getenv("RZ_SANITIZED") != NULL;
+    rl_env env;
+    CHECK(rl_env_grid_parse(&env, "#######\n#..#..#\n#.....#\n#..#..#\n#######\n", "two-rooms", 0, NULL) == 0);
+    long n = 4000;
+    float *S = malloc(n * 2 * sizeof(float)), *A = malloc(n * sizeof(float)), *S2 = malloc(n * 2 * sizeof(float));
+    float *O = malloc(n * env.obs_dim * sizeof(float)), *O2 = malloc(n * env.obs_dim * sizeof(float));
+    CHECK(rl_collect(&env, RL_POL_COVERAGE, n, 1, S, A, S2, NULL) == 0);
+    for (long i = 0; i < n; i++) {
+        rl_env_obs(&env, S + 2 * i, O + i * env.obs_dim);
+        rl_env_obs(&env, S2 + 2 * i, O2 + i * env.obs_dim);
+    }
+    fb_data d = {n, env.obs_dim, 1, O, A, O2};
+    fb_config c;
+    fb_config_default(&c, FB_ALGO_FB, env.obs_dim, 5, 1);
+    c.zdim = 16;
+    c.hidden = 64;
+    c.batch = 128;
+    c.lr_f = c.lr_b = 1e-3f;
+    c.gamma = 0.95f;
+    fb_agent *a = NULL;
+    CHECK(fb_create(&c, 1, &a, NULL) == 0);
+    if (!a) return;
+    int steps = san ? 100 : 2000, ok = 1;
+    double before = san ? 0 : goal_success(a, &env);
+    fb_stats st;
+    for (int i = 0; i < steps && ok; i++) ok = fb_train_step(a, &d, &st, NULL) == 0;
+    CHECK(ok && isfinite(st.fb_loss));
+    if (!san) {
+        /* Measured 0.94 after 2000 steps (seed 1; 0.85–0.89 at 1500/2500 steps with other
+         * data seeds), untrained 0.02. The bar
+         * is set below the measurement and far above chance. */
+        double after = goal_success(a, &env);
+        printf("# two-rooms goal success: %.3f untrained, %.3f after %d steps\n", before, after, steps);
+        CHECK(after >= 0.75);
+        CHECK(after >= before + 0.3);
+    }
+    fb_destroy(a);
+    free(S), free(A), free(S2), free(O), free(O2);
+    rl_env_free(&env);
+}
+
+int main(void)
+{
+    openblas_set_num_threads(1); /* deterministic and fast at these sizes */
+    RUN(test_grad_fb_discrete);
+    RUN(test_grad_vcfb_discrete);
+    RUN(test_grad_mcfb_discrete);
+    RUN(test_grad_fb_continuous);
+    RUN(test_grad_vcfb_continuous);
+    RUN(test_grad_mcfb_continuous);
+    RUN(test_resume_exact);
+    RUN(test_infer_z_reward);
+    RUN(test_learns_two_rooms);
+    return check_summary();
+}

@@ -1,0 +1,893 @@
+/* fb.c — FB / VC-FB / MC-FB training and zero-shot inference.
+ *
+ * One training step on a batch of N transitions (s_i, a_i, s'_i), i = 1..N, d = zdim:
+ *
+ *  B(s) = √d·b(s)/‖b(s)‖ with b the B network (bnorm; Meta Motivo's normalised B).
+ *  z_i   ~ √d·normalize(N(0, I_d)); with probability mix_ratio replaced by
+ *          B(s'_j) of a uniformly drawn dataset next-state j (no gradient; the
+ *          reference code permutes the batch, which has the same distribution).
+ *  Target (no gradient): a'_i = argmax_a min_k F̄_k(s'_i, a, z_i)ᵀz_i (discrete) or
+ *          clip(π(s'_i, z_i) + clip(σε, ±c), ±1) (continuous);
+ *          M̄_ij = min_k F̄_k(s'_i, a'_i, z_i)ᵀ B̄(s'_j)                        (N × N)
+ *  Online: F_k = F_k(s_i, a_i, z_i) (N × d), Bm = B(s'_j) (N × d), M_k = F_k Bmᵀ (N × N)
+ *  L_FB   = Σ_k [ ½·mean_{i≠j}(M_k,ij − γ M̄_ij)² − mean_i M_k,ii ]
+ *          dL/dM_k,ij = (M_k,ij − γM̄_ij)/(N(N−1)) for i≠j, −1/N on the diagonal (=: G_k)
+ *          dL/dF_k = G_k Bm,  dL/dBm = Σ_k G_kᵀ F_k
+ *  L_orth = mean_{i≠j} C_ij² − 2·mean_i C_ii with C = Bm Bmᵀ
+ *          dL/dC =: H (2C/(N(N−1)) off the diagonal, −2/N on it), dL/dBm = 2 H Bm
+ *  Conservative penalty α·P (MC-FB's P depends on B too and its gradient reaches B):
+ *   VC-FB  Q_k(i,a) = F_k(s_i,a,z_i)ᵀz_i;  P = Σ_k mean_i [logsumexp_a Q_k(i,a) − Q_k(i,a_i)]
+ *   MC-FB  M_k(i,a,j) = F_k(s_i,a,z_i)ᵀBm_j; P = Σ_k mean_ij [logsumexp_a M_k(i,a,j) − M_k(i,a_i,j)]
+ *   Discrete actions take the logsumexp over all actions exactly. Continuous actions
+ *   use action_samples actions per state: half uniform in [−1,1]^m ("OOD"), a quarter
+ *   from π(s_i,z_i) and a quarter from π(s'_i,z_i), both with exploration noise.
+ *   dP/dQ(i,a) = (softmax_a − 1[a = a_i])/N (and /N² for M).
+ *   α fixed, or (lagrange) log α follows Adam on  −α·(P − target), i.e. α grows while
+ *   P exceeds the target, α = min(exp(log α), 1e6).
+ *  Total = L_FB + ortho_coef·L_orth + α·P. Adam on F_1, F_2, B; targets F̄, B̄ ← Polyak τ.
+ *  Continuous actor: maximise min_k F_k(s, π(s,z), z)ᵀz: loss −mean_i min_k Q_k, the
+ *  gradient reaching π through dL/d(action input) of F (F's own gradients discarded).
+ */
+#include "fb.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct fb_agent {
+    fb_config cfg;
+    int A;          /* output blocks of F: n_actions (discrete) or 1 */
+    int inF;        /* F input width: obs (+ act) + d */
+    nn_mlp F[2], Ft[2], B, Bt, actor;
+    nn_adam oF[2], oB, oA;
+    float alpha_state[3]; /* log α, Adam m, Adam v */
+    nn_rng rng;
+    int64_t step;
+    float counters[2], rng_img[8]; /* byte images for checkpoints */
+    /* tapes */
+    nn_tape tF[2], tFt[2], tB, tBt, tBz, tA, tAt, tFK[2], tEvalF[2], tEvalB, tEvalA;
+    /* batch workspace */
+    float *inF_buf, *inF2_buf, *o2b, *ob, *zb, *Fsel[2], *Ftsel[2], *Mk[2], *Mt, *G, *H;
+    float *Bn, *Btn, *dFout, *dB, *Mall, *noise, *ood, *inK, *dK, *inA, *dAin, *dA;
+    long *idx;
+    float *eval_in;
+};
+
+#define EVAL_CHUNK 256
+
+const char *fb_algo_name(fb_algo a)
+{
+    return a == FB_ALGO_FB ? "fb" : a == FB_ALGO_VCFB ? "vcfb" : a == FB_ALGO_MCFB ? "mcfb" : "?";
+}
+
+int fb_algo_parse(const char *s, fb_algo *a)
+{
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(s, fb_algo_name((fb_algo)i))) {
+            *a = (fb_algo)i;
+            return 0;
+        }
+    return -1;
+}
+
+void fb_config_default(fb_config *c, fb_algo algo, int obs_dim, int n_actions, int act_dim)
+{
+    memset(c, 0, sizeof *c);
+    c->algo = algo;
+    c->obs_dim = obs_dim;
+    c->n_actions = n_actions;
+    c->act_dim = n_actions > 0 ? 1 : act_dim;
+    c->zdim = 50;
+    c->hidden = 256;
+    c->layers = 2;
+    c->batch = 256;
+    c->lr_f = c->lr_b = c->lr_actor = 1e-4f;
+    c->gamma = 0.98f;
+    c->tau = 0.01f;
+    c->ortho_coef = 1.0f;
+    c->bnorm = 1;
+    c->fscale = 1.0f;
+    c->mix_ratio = 0.5f;
+    c->alpha = 0.1f;
+    c->lagrange = 0;
+    c->alpha_target = 1.0f;
+    c->lr_alpha = 1e-3f;
+    c->action_samples = 12;
+    c->actor_noise = 0.2f;
+    c->noise_clip = 0.3f;
+}
+
+const fb_config *fb_cfg(const fb_agent *a) { return &a->cfg; }
+int64_t fb_steps(const fb_agent *a) { return a->step; }
+
+nn_mlp *fb_net(fb_agent *a, const char *which)
+{
+    if (!strcmp(which, "F1")) return &a->F[0];
+    if (!strcmp(which, "F2")) return &a->F[1];
+    if (!strcmp(which, "B")) return &a->B;
+    if (!strcmp(which, "actor")) return a->cfg.n_actions ? NULL : &a->actor;
+    return NULL;
+}
+
+static nn_spec mlp_spec(int in, int hidden, int layers, int out, nn_act out_act)
+{
+    nn_spec s;
+    memset(&s, 0, sizeof s);
+    s.n_layers = layers + 1;
+    s.sizes[0] = in;
+    for (int l = 1; l <= layers; l++) s.sizes[l] = hidden;
+    s.sizes[layers + 1] = out;
+    s.ln[0] = 1;
+    s.act[0] = NN_ACT_TANH;
+    for (int l = 1; l < layers; l++) s.act[l] = NN_ACT_RELU;
+    s.act[layers] = out_act;
+    return s;
+}
+
+static float *fbuf(size_t n, int *fail, rz_err *e)
+{
+    float *p = rz_calloc(n ? n : 1, sizeof(float), e);
+    if (!p) *fail = 1;
+    return p;
+}
+
+int fb_create(const fb_config *cfg, uint64_t seed, fb_agent **out, rz_err *e)
+{
+    *out = NULL;
+    const fb_config *c = cfg;
+    if (c->zdim < 1 || c->zdim > 1024 || c->hidden < 1 || c->hidden > 8192 || c->layers < 1 ||
+        c->layers > NN_MAX_LAYERS - 1 || c->batch < 2 || c->batch > 65536 || c->obs_dim < 1 ||
+        (c->n_actions == 0 && (c->act_dim < 1 || c->act_dim > 64)) || c->n_actions > 64 ||
+        (c->n_actions == 0 && c->algo != FB_ALGO_FB && c->action_samples < 4))
+        return rz_fail(e, RZ_EINPUT, "fb: invalid configuration (zdim %d, hidden %d, layers %d, batch %d)",
+                       c->zdim, c->hidden, c->layers, c->batch);
+    fb_agent *a = rz_calloc(1, sizeof *a, e);
+    if (!a) return RZ_EINTERNAL;
+    a->cfg = *c;
+    int N = c->batch, D = c->zdim, disc = c->n_actions > 0;
+    int K = disc ? 0 : c->action_samples;
+    a->A = disc ? c->n_actions : 1;
+    a->inF = c->obs_dim + (disc ? 0 : c->act_dim) + D;
+    nn_rng_seed(&a->rng, seed);
+    a->alpha_state[0] = logf(c->alpha > 0 ? c->alpha : 1e-6f);
+    int rc = 0, fail = 0;
+    nn_spec sF = mlp_spec(a->inF, c->hidden, c->layers, a->A * D, NN_ACT_NONE);
+    sF.scale[c->layers] = c->fscale > 0 ? c->fscale : 1.0f;
+    nn_spec sB = mlp_spec(c->obs_dim, c->hidden, c->layers, D, NN_ACT_NONE);
+    for (int k = 0; k < 2 && !rc; k++) {
+        rc = nn_init(&a->F[k], &sF, &a->rng, e);
+        if (!rc) rc = nn_init(&a->Ft[k], &sF, &a->rng, e);
+        if (!rc) nn_copy_params(&a->Ft[k], &a->F[k]);
+        if (!rc) rc = nn_adam_init(&a->oF[k], a->F[k].n_params, c->lr_f, e);
+        if (!rc) rc = nn_tape_init(&a->tF[k], &a->F[k], N, e);
+        if (!rc) rc = nn_tape_init(&a->tFt[k], &a->F[k], N, e);
+        if (!rc) rc = nn_tape_init(&a->tEvalF[k], &a->F[k], EVAL_CHUNK, e);
+        if (!rc && K) rc = nn_tape_init(&a->tFK[k], &a->F[k], N * K, e);
+    }
+    if (!rc) rc = nn_init(&a->B, &sB, &a->rng, e);
+    if (!rc) rc = nn_init(&a->Bt, &sB, &a->rng, e);
+    if (!rc) nn_copy_params(&a->Bt, &a->B);
+    if (!rc) rc = nn_adam_init(&a->oB, a->B.n_params, c->lr_b, e);
+    if (!rc) rc = nn_tape_init(&a->tB, &a->B, N, e);
+    if (!rc) rc = nn_tape_init(&a->tBt, &a->B, N, e);
+    if (!rc) rc = nn_tape_init(&a->tBz, &a->B, N, e);
+    if (!rc) rc = nn_tape_init(&a->tEvalB, &a->B, EVAL_CHUNK, e);
+    if (!rc && !disc) {
+        nn_spec sA = mlp_spec(c->obs_dim + D, c->hidden, c->layers, c->act_dim, NN_ACT_TANH);
+        rc = nn_init(&a->actor, &sA, &a->rng, e);
+        if (!rc) rc = nn_adam_init(&a->oA, a->actor.n_params, c->lr_actor, e);
+        if (!rc) rc = nn_tape_init(&a->tA, &a->actor, N, e);
+        if (!rc) rc = nn_tape_init(&a->tAt, &a->actor, N, e);
+        if (!rc) rc = nn_tape_init(&a->tEvalA, &a->actor, EVAL_CHUNK, e);
+    }
+    if (rc) {
+        fb_destroy(a);
+        return rc;
+    }
+    int ad = c->act_dim;
+    a->inF_buf = fbuf((size_t)N * a->inF, &fail, e);
+    a->inF2_buf = fbuf((size_t)N * a->inF, &fail, e);
+    a->o2b = fbuf((size_t)N * c->obs_dim, &fail, e);
+    a->ob = fbuf((size_t)N * c->obs_dim, &fail, e);
+    a->zb = fbuf((size_t)N * D, &fail, e);
+    for (int k = 0; k < 2; k++) {
+        a->Fsel[k] = fbuf((size_t)N * D, &fail, e);
+        a->Ftsel[k] = fbuf((size_t)N * D, &fail, e);
+        a->Mk[k] = fbuf((size_t)N * N, &fail, e);
+    }
+    a->Mt = fbuf((size_t)N * N, &fail, e);
+    a->G = fbuf((size_t)N * N, &fail, e);
+    a->H = fbuf((size_t)N * N, &fail, e);
+    a->Bn = fbuf((size_t)N * D, &fail, e);
+    a->Btn = fbuf((size_t)N * D, &fail, e);
+    a->dFout = fbuf((size_t)N * a->A * D, &fail, e);
+    a->dB = fbuf((size_t)N * D, &fail, e);
+    if (c->algo == FB_ALGO_MCFB) a->Mall = fbuf((size_t)N * (disc ? a->A : K) * N, &fail, e);
+    a->noise = fbuf((size_t)N * ad * 3, &fail, e);
+    if (K) {
+        a->ood = fbuf((size_t)N * K * ad, &fail, e);
+        a->inK = fbuf((size_t)N * K * a->inF, &fail, e);
+        a->dK = fbuf((size_t)N * K * D, &fail, e);
+    }
+    if (!disc) {
+        a->inA = fbuf((size_t)N * (c->obs_dim + D), &fail, e);
+        a->dAin = fbuf((size_t)N * a->inF, &fail, e);
+        a->dA = fbuf((size_t)N * ad, &fail, e);
+    }
+    a->idx = rz_calloc((size_t)N, sizeof(long), e);
+    a->eval_in = fbuf((size_t)EVAL_CHUNK * (a->inF + c->obs_dim), &fail, e);
+    if (fail || !a->idx) {
+        fb_destroy(a);
+        return RZ_EINTERNAL;
+    }
+    *out = a;
+    return RZ_OK;
+}
+
+void fb_destroy(fb_agent *a)
+{
+    if (!a) return;
+    for (int k = 0; k < 2; k++) {
+        nn_free(&a->F[k]);
+        nn_free(&a->Ft[k]);
+        nn_adam_free(&a->oF[k]);
+        nn_tape_free(&a->tF[k]);
+        nn_tape_free(&a->tFt[k]);
+        nn_tape_free(&a->tFK[k]);
+        nn_tape_free(&a->tEvalF[k]);
+        free(a->Fsel[k]);
+        free(a->Ftsel[k]);
+        free(a->Mk[k]);
+    }
+    nn_free(&a->B);
+    nn_free(&a->Bt);
+    nn_free(&a->actor);
+    nn_adam_free(&a->oB);
+    nn_adam_free(&a->oA);
+    nn_tape *tapes[] = {&a->tB, &a->tBt, &a->tBz, &a->tA, &a->tAt, &a->tEvalB, &a->tEvalA};
+    for (size_t i = 0; i < sizeof tapes / sizeof *tapes; i++) nn_tape_free(tapes[i]);
+    float *bufs[] = {a->Bn, a->Btn, a->inF_buf, a->inF2_buf, a->o2b, a->ob, a->zb, a->Mt, a->G, a->H, a->dFout, a->dB,
+                     a->Mall, a->noise, a->ood, a->inK, a->dK, a->inA, a->dAin, a->dA, a->eval_in};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) free(bufs[i]);
+    free(a->idx);
+    free(a);
+}
+
+/* ---- helpers ------------------------------------------------------------------------ */
+static double dot(const float *x, const float *y, int n)
+{
+    double s = 0;
+    for (int i = 0; i < n; i++) s += (double)x[i] * y[i];
+    return s;
+}
+
+/* Row i of F's input: [obs (, act), z]. */
+static void put_inF(const fb_agent *a, float *row, const float *obs, const float *act, const float *z)
+{
+    int od = a->cfg.obs_dim, D = a->cfg.zdim;
+    memcpy(row, obs, od * sizeof(float));
+    if (!a->cfg.n_actions && act) {
+        memcpy(row + od, act, a->cfg.act_dim * sizeof(float));
+        memcpy(row + od + a->cfg.act_dim, z, D * sizeof(float));
+    } else {
+        memcpy(row + od, z, D * sizeof(float));
+    }
+}
+
+static float clampf(float x, float lo, float hi) { return x < lo ? lo : x > hi ? hi : x; }
+
+/* Actor actions for rows [obs, z] in `in` (n rows), plus optional noise n × act_dim. */
+static const float *actor_fwd(fb_agent *a, nn_tape *t, const float *in, int n)
+{
+    return nn_forward(&a->actor, t, in, n);
+}
+
+/* B's output map. With bnorm: y = √d·b/‖b‖ per row, whose Jacobian is
+ * (√d/‖b‖)(I − b̂b̂ᵀ), so dL/db = (√d/‖b‖)(dy − b̂(b̂·dy)). Without: y = b. */
+static const float *B_forward(fb_agent *a, nn_mlp *net, nn_tape *t, const float *X, int n, float *out)
+{
+    int D = a->cfg.zdim;
+    const float *raw = nn_forward(net, t, X, n);
+    if (!a->cfg.bnorm) return raw;
+    memcpy(out, raw, (size_t)n * D * sizeof(float));
+    for (int i = 0; i < n; i++) nn_project_sphere(out + (size_t)i * D, D, sqrtf((float)D));
+    return out;
+}
+
+static void B_backward(fb_agent *a, float *dY)
+{
+    int N = a->tB.n, D = a->cfg.zdim;
+    if (a->cfg.bnorm) {
+        const float *raw = a->tB.x[a->B.n_layers];
+        for (int i = 0; i < N; i++) {
+            const float *b = raw + (size_t)i * D;
+            float *dy = dY + (size_t)i * D;
+            double nb = 0, proj = 0;
+            for (int q = 0; q < D; q++) nb += (double)b[q] * b[q];
+            nb = sqrt(nb);
+            if (!(nb > 0)) continue;
+            for (int q = 0; q < D; q++) proj += dy[q] * b[q] / nb;
+            for (int q = 0; q < D; q++) dy[q] = (float)(sqrt((double)D) / nb * (dy[q] - b[q] / nb * proj));
+        }
+    }
+    nn_backward(&a->B, &a->tB, dY, NULL);
+}
+
+/* ---- the loss ------------------------------------------------------------------------ */
+double fb_loss_fixed(fb_agent *a, const fb_data *data, const long *idx, const float *z,
+                     int with_grad, fb_stats *st)
+{
+    const fb_config *c = &a->cfg;
+    int N = c->batch, D = c->zdim, A = a->A, od = c->obs_dim, ad = c->act_dim;
+    int disc = c->n_actions > 0, K = disc ? 0 : c->action_samples;
+    float alpha = c->lagrange ? fminf(expf(a->alpha_state[0]), 1e6f) : c->alpha;
+    const float *O = data->O, *O2 = data->O2, *Act = data->A;
+
+    if (with_grad) {
+        nn_zero_grad(&a->F[0]);
+        nn_zero_grad(&a->F[1]);
+        nn_zero_grad(&a->B);
+    }
+    for (int i = 0; i < N; i++) {
+        memcpy(a->ob + (size_t)i * od, O + idx[i] * od, od * sizeof(float));
+        memcpy(a->o2b + (size_t)i * od, O2 + idx[i] * od, od * sizeof(float));
+        put_inF(a, a->inF_buf + (size_t)i * a->inF, O + idx[i] * od, Act + idx[i] * ad, z + (size_t)i * D);
+    }
+
+    /* Target M̄ (N × N). */
+    if (disc) {
+        for (int i = 0; i < N; i++)
+            put_inF(a, a->inF2_buf + (size_t)i * a->inF, O2 + idx[i] * od, NULL, z + (size_t)i * D);
+        const float *T0 = nn_forward(&a->Ft[0], &a->tFt[0], a->inF2_buf, N);
+        const float *T1 = nn_forward(&a->Ft[1], &a->tFt[1], a->inF2_buf, N);
+        for (int i = 0; i < N; i++) {
+            int best = 0;
+            double bq = -1e300;
+            for (int b = 0; b < A; b++) {
+                const float *zi = z + (size_t)i * D;
+                double q = fmin(dot(T0 + ((size_t)i * A + b) * D, zi, D), dot(T1 + ((size_t)i * A + b) * D, zi, D));
+                if (q > bq) bq = q, best = b;
+            }
+            memcpy(a->Ftsel[0] + (size_t)i * D, T0 + ((size_t)i * A + best) * D, D * sizeof(float));
+            memcpy(a->Ftsel[1] + (size_t)i * D, T1 + ((size_t)i * A + best) * D, D * sizeof(float));
+        }
+    } else {
+        for (int i = 0; i < N; i++) {
+            memcpy(a->inA + (size_t)i * (od + D), O2 + idx[i] * od, od * sizeof(float));
+            memcpy(a->inA + (size_t)i * (od + D) + od, z + (size_t)i * D, D * sizeof(float));
+        }
+        const float *pi2 = actor_fwd(a, &a->tAt, a->inA, N);
+        for (int i = 0; i < N; i++) {
+            float act2[64];
+            for (int m = 0; m < ad; m++)
+                act2[m] = clampf(pi2[(size_t)i * ad + m] + a->noise[(size_t)i * ad + m], -1, 1);
+            put_inF(a, a->inF2_buf + (size_t)i * a->inF, O2 + idx[i] * od, act2, z + (size_t)i * D);
+        }
+        const float *T0 = nn_forward(&a->Ft[0], &a->tFt[0], a->inF2_buf, N);
+        const float *T1 = nn_forward(&a->Ft[1], &a->tFt[1], a->inF2_buf, N);
+        memcpy(a->Ftsel[0], T0, (size_t)N * D * sizeof(float));
+        memcpy(a->Ftsel[1], T1, (size_t)N * D * sizeof(float));
+    }
+    const float *Bbar = B_forward(a, &a->Bt, &a->tBt, a->o2b, N, a->Btn);
+    nn_gemm(0, 1, N, N, D, 1.0f, a->Ftsel[0], Bbar, 0.0f, a->Mt);
+    nn_gemm(0, 1, N, N, D, 1.0f, a->Ftsel[1], Bbar, 0.0f, a->G); /* G as scratch */
+    for (size_t q = 0; q < (size_t)N * N; q++) a->Mt[q] = fminf(a->Mt[q], a->G[q]);
+
+    /* Online forward. */
+    const float *Bm = B_forward(a, &a->B, &a->tB, a->o2b, N, a->Bn);
+    const float *Fout[2];
+    for (int k = 0; k < 2; k++) {
+        Fout[k] = nn_forward(&a->F[k], &a->tF[k], a->inF_buf, N);
+        for (int i = 0; i < N; i++) {
+            int blk = disc ? (int)Act[idx[i] * ad] : 0;
+            memcpy(a->Fsel[k] + (size_t)i * D, Fout[k] + ((size_t)i * A + blk) * D, D * sizeof(float));
+        }
+        nn_gemm(0, 1, N, N, D, 1.0f, a->Fsel[k], Bm, 0.0f, a->Mk[k]);
+    }
+    double nn1 = (double)N * (N - 1), loss_fb = 0, loss_o = 0, pen = 0, qm = 0;
+    if (with_grad) memset(a->dB, 0, (size_t)N * D * sizeof(float));
+
+    /* Orthonormality: C = Bm Bmᵀ into H, then H ← dL/dC, dB += coef·2 H Bm. */
+    nn_gemm(0, 1, N, N, D, 1.0f, Bm, Bm, 0.0f, a->H);
+    for (int i = 0; i < N; i++)
+        for (int j = 0; j < N; j++) {
+            float *h = &a->H[(size_t)i * N + j];
+            if (i == j) {
+                loss_o += -2.0 * *h / N;
+                *h = -2.0f / N;
+            } else {
+                loss_o += (double)*h * *h / nn1;
+                *h = (float)(2.0 * *h / nn1);
+            }
+        }
+    if (with_grad) nn_gemm(0, 0, N, D, N, 2.0f * c->ortho_coef, a->H, Bm, 1.0f, a->dB);
+
+    for (int k = 0; k < 2; k++) {
+        const float *M = a->Mk[k];
+        for (int i = 0; i < N; i++)
+            for (int j = 0; j < N; j++) {
+                size_t q = (size_t)i * N + j;
+                if (i == j) {
+                    loss_fb -= M[q] / N;
+                    a->G[q] = -1.0f / N;
+                } else {
+                    double diff = M[q] - c->gamma * a->Mt[q];
+                    loss_fb += 0.5 * diff * diff / nn1;
+                    a->G[q] = (float)(diff / nn1);
+                }
+            }
+        for (int i = 0; i < N; i++) qm += dot(a->Fsel[k] + (size_t)i * D, z + (size_t)i * D, D) / (2.0 * N);
+        if (!with_grad && c->algo == FB_ALGO_FB) continue;
+        float *dF = a->dFout;
+        memset(dF, 0, (size_t)N * A * D * sizeof(float));
+        if (with_grad) {
+            /* dB += G_kᵀ F_k; dF_k (selected block) = G_k Bm into Fsel scratch rows. */
+            nn_gemm(1, 0, N, D, N, 1.0f, a->G, a->Fsel[k], 1.0f, a->dB);
+            nn_gemm(0, 0, N, D, N, 1.0f, a->G, Bm, 0.0f, a->Ftsel[k]); /* Ftsel reused: dF_k */
+            for (int i = 0; i < N; i++) {
+                int blk = disc ? (int)Act[idx[i] * ad] : 0;
+                memcpy(dF + ((size_t)i * A + blk) * D, a->Ftsel[k] + (size_t)i * D, D * sizeof(float));
+            }
+        }
+        /* Conservative penalty, discrete actions: exact logsumexp over the A blocks. */
+        if (disc && c->algo == FB_ALGO_VCFB) {
+            for (int i = 0; i < N; i++) {
+                const float *zi = z + (size_t)i * D;
+                double q[64] = {0}, mx = -1e300, se = 0;
+                int ai = (int)Act[idx[i] * ad];
+                for (int b = 0; b < A; b++) {
+                    q[b] = dot(Fout[k] + ((size_t)i * A + b) * D, zi, D);
+                    if (q[b] > mx) mx = q[b];
+                }
+                for (int b = 0; b < A; b++) se += exp(q[b] - mx);
+                pen += (mx + log(se) - q[ai]) / N;
+                if (with_grad)
+                    for (int b = 0; b < A; b++) {
+                        float gq = (float)(alpha * (exp(q[b] - mx) / se - (b == ai)) / N);
+                        float *row = dF + ((size_t)i * A + b) * D;
+                        for (int m = 0; m < D; m++) row[m] += gq * zi[m];
+                    }
+            }
+        } else if (disc && c->algo == FB_ALGO_MCFB) {
+            /* Mall ((N·A) × N) = Fout_k Bmᵀ; row i·A+b, column j. */
+            nn_gemm(0, 1, N * A, N, D, 1.0f, Fout[k], Bm, 0.0f, a->Mall);
+            double n2 = (double)N * N;
+            for (int i = 0; i < N; i++) {
+                int ai = (int)Act[idx[i] * ad];
+                float *Mi = a->Mall + (size_t)i * A * N;
+                for (int j = 0; j < N; j++) {
+                    double mx = -1e300, se = 0;
+                    for (int b = 0; b < A; b++) mx = fmax(mx, Mi[(size_t)b * N + j]);
+                    for (int b = 0; b < A; b++) se += exp(Mi[(size_t)b * N + j] - mx);
+                    pen += (mx + log(se) - Mi[(size_t)ai * N + j]) / n2;
+                    for (int b = 0; b < A; b++) /* overwrite with dP·α */
+                        Mi[(size_t)b * N + j] = (float)(alpha * (exp(Mi[(size_t)b * N + j] - mx) / se - (b == ai)) / n2);
+                }
+            }
+            if (with_grad) {
+                nn_gemm(0, 0, N * A, D, N, 1.0f, a->Mall, Bm, 1.0f, dF);
+                nn_gemm(1, 0, N, D, N * A, 1.0f, a->Mall, Fout[k], 1.0f, a->dB);
+            }
+        } else if (!disc && c->algo != FB_ALGO_FB) {
+            /* Sampled actions: inK rows (i, m) = [o_i, act_im, z_i]. */
+            for (int i = 0; i < N; i++)
+                for (int m = 0; m < K; m++) {
+                    float act[64];
+                    for (int r = 0; r < ad; r++) act[r] = clampf(a->ood[((size_t)i * K + m) * ad + r], -1, 1);
+                    put_inF(a, a->inK + ((size_t)i * K + m) * a->inF, a->ob + (size_t)i * od, act, z + (size_t)i * D);
+                }
+            const float *FK = nn_forward(&a->F[k], &a->tFK[k], a->inK, N * K);
+            memset(a->dK, 0, (size_t)N * K * D * sizeof(float));
+            if (c->algo == FB_ALGO_VCFB) {
+                for (int i = 0; i < N; i++) {
+                    const float *zi = z + (size_t)i * D;
+                    double q[256], mx = -1e300, se = 0;
+                    for (int m = 0; m < K; m++) {
+                        q[m] = dot(FK + ((size_t)i * K + m) * D, zi, D);
+                        mx = fmax(mx, q[m]);
+                    }
+                    for (int m = 0; m < K; m++) se += exp(q[m] - mx);
+                    double qd = dot(a->Fsel[k] + (size_t)i * D, zi, D);
+                    pen += (mx + log(se) - qd) / N;
+                    if (with_grad) {
+                        for (int m = 0; m < K; m++) {
+                            float gq = (float)(alpha * exp(q[m] - mx) / se / N);
+                            for (int r = 0; r < D; r++) a->dK[((size_t)i * K + m) * D + r] += gq * zi[r];
+                        }
+                        for (int r = 0; r < D; r++) dF[(size_t)i * D + r] -= (float)(alpha / N) * zi[r];
+                    }
+                }
+            } else {
+                /* Mall (N·K × N) = FK Bmᵀ; the data-action measure is M_k itself. */
+                nn_gemm(0, 1, N * K, N, D, 1.0f, FK, Bm, 0.0f, a->Mall);
+                double n2 = (double)N * N;
+                for (int i = 0; i < N; i++) {
+                    float *Mi = a->Mall + (size_t)i * K * N;
+                    for (int j = 0; j < N; j++) {
+                        double mx = -1e300, se = 0;
+                        for (int m = 0; m < K; m++) mx = fmax(mx, Mi[(size_t)m * N + j]);
+                        for (int m = 0; m < K; m++) se += exp(Mi[(size_t)m * N + j] - mx);
+                        pen += (mx + log(se) - M[(size_t)i * N + j]) / n2;
+                        for (int m = 0; m < K; m++)
+                            Mi[(size_t)m * N + j] = (float)(alpha * exp(Mi[(size_t)m * N + j] - mx) / se / n2);
+                    }
+                }
+                if (with_grad) {
+                    nn_gemm(0, 0, N * K, D, N, 1.0f, a->Mall, Bm, 0.0f, a->dK);
+                    nn_gemm(1, 0, N, D, N * K, 1.0f, a->Mall, FK, 1.0f, a->dB);
+                    /* Data-action term −α/N² Σ_ij F_k(i)ᵀBm_j: dF_k(i) −= α/N² Σ_j Bm_j,
+                     * dBm_j −= α/N² Σ_i F_k(i). */
+                    for (int r = 0; r < D; r++) {
+                        double sb = 0, sf = 0;
+                        for (int j = 0; j < N; j++) sb += Bm[(size_t)j * D + r];
+                        for (int i = 0; i < N; i++) sf += a->Fsel[k][(size_t)i * D + r];
+                        for (int i = 0; i < N; i++) dF[(size_t)i * D + r] -= (float)(alpha * sb / n2);
+                        for (int j = 0; j < N; j++) a->dB[(size_t)j * D + r] -= (float)(alpha * sf / n2);
+                    }
+                }
+            }
+            if (with_grad) nn_backward(&a->F[k], &a->tFK[k], a->dK, NULL);
+        }
+        if (with_grad) nn_backward(&a->F[k], &a->tF[k], dF, NULL);
+    }
+    if (with_grad) B_backward(a, a->dB);
+    double total = loss_fb + c->ortho_coef * loss_o + (c->algo != FB_ALGO_FB ? alpha * pen : 0);
+    if (st) {
+        st->fb_loss = loss_fb;
+        st->ortho_loss = loss_o;
+        st->penalty = pen;
+        st->alpha = c->algo != FB_ALGO_FB ? alpha : 0;
+        st->q_mean = qm;
+    }
+    return total;
+}
+
+/* ---- one training step ------------------------------------------------------------- */
+static void sample_z(fb_agent *a, const fb_data *data, float *z)
+{
+    const fb_config *c = &a->cfg;
+    int N = c->batch, D = c->zdim, od = c->obs_dim;
+    float rD = sqrtf((float)D);
+    for (int i = 0; i < N; i++) {
+        for (int m = 0; m < D; m++) z[(size_t)i * D + m] = (float)nn_rng_normal(&a->rng);
+        nn_project_sphere(z + (size_t)i * D, D, rD);
+    }
+    /* Mixing: B of a uniformly drawn dataset next-state (a random permutation of the
+     * batch in the reference; a fresh uniform draw has the same distribution). */
+    int nmix = 0;
+    for (int i = 0; i < N; i++) {
+        if (nn_rng_uniform(&a->rng) < c->mix_ratio) {
+            long j = (long)(nn_rng_uniform(&a->rng) * data->n);
+            memcpy(a->o2b + (size_t)nmix * od, data->O2 + j * od, od * sizeof(float));
+            a->idx[nmix++] = i;
+        }
+    }
+    if (nmix) {
+        const float *Bz = nn_forward(&a->B, &a->tBz, a->o2b, nmix);
+        for (int q = 0; q < nmix; q++) {
+            float *zi = z + (size_t)a->idx[q] * D;
+            memcpy(zi, Bz + (size_t)q * D, D * sizeof(float));
+            nn_project_sphere(zi, D, rD);
+        }
+    }
+}
+
+int fb_train_step(fb_agent *a, const fb_data *data, fb_stats *st, rz_err *e)
+{
+    const fb_config *c = &a->cfg;
+    int N = c->batch, D = c->zdim, od = c->obs_dim, ad = c->act_dim, disc = c->n_actions > 0;
+    int K = disc ? 0 : c->action_samples;
+    if (data->n < 1 || data->obs_dim != od || data->act_dim != ad)
+        return rz_fail(e, RZ_EINPUT, "fb: dataset (obs %d, act %d, n %ld) does not match the agent (obs %d, act %d)",
+                       data->obs_dim, data->act_dim, data->n, od, ad);
+    float *z = rz_malloc((size_t)N * D * sizeof(float), e);
+    long *idx = rz_malloc((size_t)N * sizeof(long), e);
+    if (!z || !idx) {
+        free(z);
+        free(idx);
+        return RZ_EINTERNAL;
+    }
+    sample_z(a, data, z);
+    for (int i = 0; i < N; i++) idx[i] = (long)(nn_rng_uniform(&a->rng) * data->n);
+    if (!disc) {
+        for (int q = 0; q < N * ad; q++)
+            a->noise[q] = clampf((float)(c->actor_noise * nn_rng_normal(&a->rng)), -c->noise_clip, c->noise_clip);
+        if (K) {
+            /* Penalty actions: [0, K/2) uniform; then π(s_i, z_i) + noise; then π(s'_i, z_i) + noise. */
+            int Kh = K / 2, Kq = (K - Kh) / 2;
+            for (int i = 0; i < N; i++) {
+                memcpy(a->inA + (size_t)i * (od + D), data->O + idx[i] * od, od * sizeof(float));
+                memcpy(a->inA + (size_t)i * (od + D) + od, z + (size_t)i * D, D * sizeof(float));
+            }
+            const float *p1 = actor_fwd(a, &a->tA, a->inA, N);
+            for (int i = 0; i < N; i++)
+                for (int m = Kh; m < Kh + Kq; m++)
+                    for (int r = 0; r < ad; r++)
+                        a->ood[((size_t)i * K + m) * ad + r] = p1[(size_t)i * ad + r] +
+                            clampf((float)(c->actor_noise * nn_rng_normal(&a->rng)), -c->noise_clip, c->noise_clip);
+            for (int i = 0; i < N; i++)
+                memcpy(a->inA + (size_t)i * (od + D), data->O2 + idx[i] * od, od * sizeof(float));
+            const float *p2 = actor_fwd(a, &a->tA, a->inA, N);
+            for (int i = 0; i < N; i++) {
+                for (int m = 0; m < Kh; m++)
+                    for (int r = 0; r < ad; r++)
+                        a->ood[((size_t)i * K + m) * ad + r] = (float)(2 * nn_rng_uniform(&a->rng) - 1);
+                for (int m = Kh + Kq; m < K; m++)
+                    for (int r = 0; r < ad; r++)
+                        a->ood[((size_t)i * K + m) * ad + r] = p2[(size_t)i * ad + r] +
+                            clampf((float)(c->actor_noise * nn_rng_normal(&a->rng)), -c->noise_clip, c->noise_clip);
+            }
+        }
+    }
+    fb_stats s;
+    memset(&s, 0, sizeof s);
+    fb_loss_fixed(a, data, idx, z, 1, &s);
+    nn_adam_step(&a->oF[0], a->F[0].param, a->F[0].grad);
+    nn_adam_step(&a->oF[1], a->F[1].param, a->F[1].grad);
+    nn_adam_step(&a->oB, a->B.param, a->B.grad);
+    if (c->lagrange && c->algo != FB_ALGO_FB) {
+        /* d/d log α of −α(P − target) = −α(P − target); Adam on the scalar. */
+        float alpha = fminf(expf(a->alpha_state[0]), 1e6f);
+        float g = -alpha * (float)(s.penalty - c->alpha_target);
+        float *m = &a->alpha_state[1], *v = &a->alpha_state[2];
+        *m = 0.9f * *m + 0.1f * g;
+        *v = 0.999f * *v + 0.001f * g * g;
+        double t = (double)(a->step + 1);
+        double mh = *m / (1 - pow(0.9, t)), vh = *v / (1 - pow(0.999, t));
+        a->alpha_state[0] -= (float)(c->lr_alpha * mh / (sqrt(vh) + 1e-8));
+        if (a->alpha_state[0] > 13.8f) a->alpha_state[0] = 13.8f; /* α ≤ 1e6 */
+    }
+    if (!disc) {
+        /* Actor: rows [o_i, z_i] → π; F input [o_i, π, z_i]; loss −mean_i min_k F_kᵀz_i. */
+        for (int i = 0; i < N; i++) {
+            memcpy(a->inA + (size_t)i * (od + D), data->O + idx[i] * od, od * sizeof(float));
+            memcpy(a->inA + (size_t)i * (od + D) + od, z + (size_t)i * D, D * sizeof(float));
+        }
+        const float *pi = nn_forward(&a->actor, &a->tA, a->inA, N);
+        for (int i = 0; i < N; i++)
+            put_inF(a, a->inF_buf + (size_t)i * a->inF, data->O + idx[i] * od, pi + (size_t)i * ad, z + (size_t)i * D);
+        const float *Q0 = nn_forward(&a->F[0], &a->tF[0], a->inF_buf, N);
+        const float *Q1 = nn_forward(&a->F[1], &a->tF[1], a->inF_buf, N);
+        memset(a->dA, 0, (size_t)N * ad * sizeof(float));
+        double aloss = 0;
+        for (int k = 0; k < 2; k++) {
+            memset(a->dFout, 0, (size_t)N * D * sizeof(float));
+            int any = 0;
+            for (int i = 0; i < N; i++) {
+                const float *zi = z + (size_t)i * D;
+                double q0 = dot(Q0 + (size_t)i * D, zi, D), q1 = dot(Q1 + (size_t)i * D, zi, D);
+                int kmin = q1 < q0;
+                if (k == 0) aloss -= fmin(q0, q1) / N;
+                if (kmin == k) {
+                    any = 1;
+                    for (int r = 0; r < D; r++) a->dFout[(size_t)i * D + r] = -zi[r] / N;
+                }
+            }
+            if (!any) continue;
+            nn_backward(&a->F[k], &a->tF[k], a->dFout, a->dAin);
+            for (int i = 0; i < N; i++)
+                for (int r = 0; r < ad; r++) a->dA[(size_t)i * ad + r] += a->dAin[(size_t)i * a->inF + od + r];
+        }
+        nn_zero_grad(&a->actor);
+        nn_backward(&a->actor, &a->tA, a->dA, NULL);
+        nn_adam_step(&a->oA, a->actor.param, a->actor.grad);
+        s.actor_loss = aloss;
+    }
+    nn_soft_update(&a->Ft[0], &a->F[0], c->tau);
+    nn_soft_update(&a->Ft[1], &a->F[1], c->tau);
+    nn_soft_update(&a->Bt, &a->B, c->tau);
+    a->step++;
+    free(z);
+    free(idx);
+    if (st) *st = s;
+    int bad = !isfinite(s.fb_loss) || !isfinite(s.ortho_loss) || !isfinite(s.penalty);
+    if (bad) return rz_fail(e, RZ_EINTERNAL, "fb: training diverged at step %lld (loss %g, ortho %g, penalty %g)",
+                            (long long)a->step, s.fb_loss, s.ortho_loss, s.penalty);
+    return RZ_OK;
+}
+
+/* ---- inference ----------------------------------------------------------------------- */
+int fb_infer_z_reward(fb_agent *a, int n, const float *O, const float *r, float *z, rz_err *e)
+{
+    int D = a->cfg.zdim, od = a->cfg.obs_dim;
+    double acc[1024] = {0};
+    for (int i = 0; i < n; i++)
+        if (!isfinite(r[i])) return rz_fail(e, RZ_EINPUT, "reward inference: reward %d is not finite (%g)", i, r[i]);
+    for (int s0 = 0; s0 < n; s0 += EVAL_CHUNK) {
+        int m = n - s0 < EVAL_CHUNK ? n - s0 : EVAL_CHUNK;
+        const float *Bo = nn_forward(&a->B, &a->tEvalB, O + (size_t)s0 * od, m);
+        for (int i = 0; i < m; i++) {
+            double scale = 1;
+            if (a->cfg.bnorm) {
+                double nb = dot(Bo + (size_t)i * D, Bo + (size_t)i * D, D);
+                scale = nb > 0 ? sqrt(D / nb) : 0;
+            }
+            for (int q = 0; q < D; q++) acc[q] += (double)r[s0 + i] * scale * Bo[(size_t)i * D + q];
+        }
+    }
+    double nrm = 0;
+    for (int q = 0; q < D; q++) nrm += acc[q] * acc[q];
+    if (!(nrm > 0)) { /* the reward vanishes on every label: no information, z = 0 */
+        memset(z, 0, D * sizeof(float));
+        return RZ_OK;
+    }
+    for (int q = 0; q < D; q++) z[q] = (float)(acc[q] / sqrt(nrm) * sqrt((double)D));
+    return RZ_OK;
+}
+
+int fb_infer_z_goal(fb_agent *a, const float *goal_obs, float *z, rz_err *e)
+{
+    int D = a->cfg.zdim;
+    const float *Bo = nn_forward(&a->B, &a->tEvalB, goal_obs, 1);
+    memcpy(z, Bo, D * sizeof(float));
+    nn_project_sphere(z, D, sqrtf((float)D));
+    return RZ_OK;
+}
+
+int fb_act(fb_agent *a, int n, const float *O, const float *z, float *act, float *Q, rz_err *e)
+{
+    const fb_config *c = &a->cfg;
+    int D = c->zdim, od = c->obs_dim, A = a->A, ad = c->act_dim;
+    for (int s0 = 0; s0 < n; s0 += EVAL_CHUNK) {
+        int m = n - s0 < EVAL_CHUNK ? n - s0 : EVAL_CHUNK;
+        if (c->n_actions) {
+            for (int i = 0; i < m; i++) put_inF(a, a->eval_in + (size_t)i * a->inF, O + (size_t)(s0 + i) * od, NULL, z);
+            const float *F0 = nn_forward(&a->F[0], &a->tEvalF[0], a->eval_in, m);
+            const float *F1 = nn_forward(&a->F[1], &a->tEvalF[1], a->eval_in, m);
+            for (int i = 0; i < m; i++) {
+                int best = 0;
+                double bq = -1e300;
+                for (int b = 0; b < A; b++) {
+                    double q = fmin(dot(F0 + ((size_t)i * A + b) * D, z, D), dot(F1 + ((size_t)i * A + b) * D, z, D));
+                    if (q > bq) bq = q, best = b;
+                }
+                act[s0 + i] = (float)best;
+                if (Q) Q[s0 + i] = (float)bq;
+            }
+        } else {
+            float *in = a->eval_in;
+            for (int i = 0; i < m; i++) {
+                memcpy(in + (size_t)i * (od + D), O + (size_t)(s0 + i) * od, od * sizeof(float));
+                memcpy(in + (size_t)i * (od + D) + od, z, D * sizeof(float));
+            }
+            const float *pi = nn_forward(&a->actor, &a->tEvalA, in, m);
+            memcpy(act + (size_t)s0 * ad, pi, (size_t)m * ad * sizeof(float));
+            if (Q) {
+                for (int i = 0; i < m; i++)
+                    put_inF(a, in + (size_t)i * a->inF, O + (size_t)(s0 + i) * od, act + (size_t)(s0 + i) * ad, z);
+                const float *F0 = nn_forward(&a->F[0], &a->tEvalF[0], in, m);
+                const float *F1 = nn_forward(&a->F[1], &a->tEvalF[1], in, m);
+                for (int i = 0; i < m; i++)
+                    Q[s0 + i] = (float)fmin(dot(F0 + (size_t)i * D, z, D), dot(F1 + (size_t)i * D, z, D));
+            }
+        }
+    }
+    (void)e;
+    return RZ_OK;
+}
+
+/* ---- state for checkpoints ------------------------------------------------------------ */
+static int add_tensor(fb_tensor *t, int k, const char *name, float *data, size_t n)
+{
+    snprintf(t[k].name, sizeof t[k].name, "%.31s", name);
+    t[k].data = data;
+    t[k].n = n;
+    return k + 1;
+}
+
+int fb_state(fb_agent *a, fb_tensor **list, int *n, rz_err *e)
+{
+    fb_tensor *t = rz_calloc(40, sizeof *t, e);
+    if (!t) return RZ_EINTERNAL;
+    int k = 0;
+
+    const char *fn[2] = {"F1", "F2"}, *ftn[2] = {"F1.target", "F2.target"};
+    const char *fm[2] = {"F1.adam_m", "F2.adam_m"}, *fv[2] = {"F1.adam_v", "F2.adam_v"};
+    for (int q = 0; q < 2; q++) {
+        k = add_tensor(t, k, fn[q], a->F[q].param, a->F[q].n_params);
+        k = add_tensor(t, k, ftn[q], a->Ft[q].param, a->Ft[q].n_params);
+        k = add_tensor(t, k, fm[q], a->oF[q].m, a->oF[q].n);
+        k = add_tensor(t, k, fv[q], a->oF[q].v, a->oF[q].n);
+    }
+    k = add_tensor(t, k, "B", a->B.param, a->B.n_params);
+    k = add_tensor(t, k, "B.target", a->Bt.param, a->Bt.n_params);
+    k = add_tensor(t, k, "B.adam_m", a->oB.m, a->oB.n);
+    k = add_tensor(t, k, "B.adam_v", a->oB.v, a->oB.n);
+    if (!a->cfg.n_actions) {
+        k = add_tensor(t, k, "actor", a->actor.param, a->actor.n_params);
+        k = add_tensor(t, k, "actor.adam_m", a->oA.m, a->oA.n);
+        k = add_tensor(t, k, "actor.adam_v", a->oA.v, a->oA.n);
+    }
+    k = add_tensor(t, k, "alpha", a->alpha_state, 3);
+    memcpy(a->counters, &a->step, sizeof a->step);
+    memcpy(a->rng_img, a->rng.s, sizeof a->rng.s);
+    k = add_tensor(t, k, "counters", a->counters, 2);
+    k = add_tensor(t, k, "rng", a->rng_img, 8);
+    *list = t;
+    *n = k;
+    return RZ_OK;
+}
+
+void fb_state_loaded(fb_agent *a)
+{
+    memcpy(&a->step, a->counters, sizeof a->step);
+    memcpy(a->rng.s, a->rng_img, sizeof a->rng.s);
+    a->oF[0].t = a->oF[1].t = a->oB.t = a->step;
+    if (!a->cfg.n_actions) a->oA.t = a->step;
+}
+
+/* ---- zero-shot evaluation ------------------------------------------------------------ */
+static void fb_policy_cb(void *ctx, int n, const float *obs, float *act)
+{
+    void **p = ctx;
+    fb_act(p[0], n, obs, p[1], act, NULL, NULL);
+}
+
+int fb_eval_task(fb_agent *a, const rl_env *env, const rl_task *task, int n_labels,
+                 const float *label_states, int episodes, uint64_t seed, fb_task_result *res,
+                 float *z_out, rz_err *e)
+{
+    int D = a->cfg.zdim, od = env->obs_dim, sd = env->state_dim, rc = RZ_OK;
+    float *z = rz_malloc((size_t)D * sizeof(float), e), *O = NULL, *r = NULL, *starts = NULL;
+    double *ret = NULL, *V = NULL;
+    int *succ = NULL;
+    if (!z) return RZ_EINTERNAL;
+    memset(res, 0, sizeof *res);
+    if (task->is_goal) {
+        O = rz_malloc((size_t)od * sizeof(float), e);
+        if (!O) goto oom;
+        rl_env_obs(env, task->goal, O);
+        rc = fb_infer_z_goal(a, O, z, e);
+    } else {
+        if (n_labels < 1) {
+            rc = rz_fail(e, RZ_EINPUT, "task %s: reward inference needs labelled states", task->name);
+            goto out;
+        }
+        O = rz_malloc((size_t)n_labels * od * sizeof(float), e);
+        r = rz_malloc((size_t)n_labels * sizeof(float), e);
+        if (!O || !r) goto oom;
+        for (int i = 0; i < n_labels; i++) {
+            rl_env_obs(env, label_states + (size_t)i * sd, O + (size_t)i * od);
+            r[i] = (float)rl_task_reward(env, task, label_states + (size_t)i * sd);
+        }
+        rc = fb_infer_z_reward(a, n_labels, O, r, z, e);
+    }
+    if (rc) goto out;
+    if (z_out) memcpy(z_out, z, D * sizeof(float));
+    starts = rz_malloc((size_t)episodes * sd * sizeof(float), e);
+    ret = rz_malloc((size_t)episodes * sizeof(double), e);
+    succ = rz_malloc((size_t)episodes * sizeof(int), e);
+    if (!starts || !ret || !succ) goto oom;
+    nn_rng rng;
+    nn_rng_seed(&rng, seed);
+    for (int i = 0; i < episodes; i++) {
+        float *s = starts + (size_t)i * sd;
+        int tries = 0;
+        do rl_env_reset(env, &rng, s);
+        while (task->is_goal && rl_task_success(env, task, s) && ++tries < 1000);
+    }
+    void *ctx[2] = {a, z};
+    if ((rc = rl_rollout(env, task, episodes, starts, fb_policy_cb, ctx, &rng, ret, succ, e))) goto out;
+    res->episodes = episodes;
+    double sr = 0, so = 0, ss = 0;
+    for (int i = 0; i < episodes; i++) sr += ret[i], ss += succ[i];
+    res->ret = sr / episodes;
+    res->success = task->is_goal ? ss / episodes : NAN;
+    if (env->kind == RL_GRID) {
+        V = rz_malloc((size_t)env->grid.n_free * sizeof(double), e);
+        if (!V) goto oom;
+        rl_grid_vi(env, task->r, 1.0, env->horizon, 0, V, NULL);
+        for (int i = 0; i < episodes; i++) so += V[rl_grid_id(env, starts + (size_t)i * sd)];
+        res->opt = so / episodes;
+        res->norm = so > 0 ? sr / so : NAN;
+    } else {
+        res->opt = res->norm = NAN;
+    }
+    goto out;
+oom:
+    rc = RZ_EINTERNAL;
+out:
+    free(z), free(O), free(r), free(starts), free(ret), free(succ), free(V);
+    return rc;
+}

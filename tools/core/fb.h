@@ -1,0 +1,123 @@
+/* fb.h — forward–backward representations (Touati & Ollivier 2021) and the conservative
+ * variants VC-FB and MC-FB (Jeen, Bewley & Cullen, NeurIPS 2024): offline training on a
+ * transition dataset and zero-shot policies.
+ *
+ * Networks (all nn.h MLPs, first layer LN + tanh, then relu layers, linear output):
+ *   F_k(s, z) → n_actions × d       discrete actions (one output block per action), k = 1, 2
+ *   F_k(s, a, z) → d                continuous actions
+ *   B(s) → d
+ *   π(s, z) → action (tanh)         continuous actions only
+ * plus Polyak-averaged targets F̄_k, B̄. The successor measure is modelled as
+ * M^{π_z}(s, a, ds') ≈ F(s,a,z)ᵀ B(s') ρ(ds'); Q_r(s,a,z) = F(s,a,z)ᵀ z with z_r = E_ρ[r B];
+ * the policy is π_z(s) = argmax_a min_k F_k(s,a,z)ᵀz (discrete) or the actor.
+ * z is always on the sphere of radius √d (training samples, goals and reward inference).
+ * See fb.c for the losses with their gradients written out.
+ */
+#ifndef RZ_FB_H
+#define RZ_FB_H
+
+#include <stdint.h>
+
+#include "nn.h"
+#include "rl_env.h"
+#include "rz.h"
+
+typedef enum { FB_ALGO_FB = 0, FB_ALGO_VCFB = 1, FB_ALGO_MCFB = 2 } fb_algo;
+const char *fb_algo_name(fb_algo a);
+int fb_algo_parse(const char *s, fb_algo *a); /* 0 on success */
+
+typedef struct {
+    fb_algo algo;
+    int obs_dim;
+    int n_actions;     /* > 0: discrete; 0: continuous with act_dim */
+    int act_dim;
+    int zdim;          /* d */
+    int hidden;        /* width of hidden layers */
+    int layers;        /* hidden layers per network (≥ 1) */
+    int batch;         /* N */
+    float lr_f, lr_b, lr_actor;
+    float gamma, tau;  /* discount; target Polyak rate */
+    float ortho_coef;  /* weight of the orthonormality loss on B */
+    int bnorm;         /* 1: B(s) = √d·b(s)/‖b(s)‖ (Meta Motivo's l2-normalised B) */
+    float fscale;      /* fixed scale of F's output layer (M = FᵀB can reach ~1/(ρ(1−γ))) */
+    float mix_ratio;   /* fraction of zs replaced by B(s') of shuffled batch states */
+    float alpha;       /* conservative weight (fixed, or the initial value with lagrange) */
+    int lagrange;      /* 1: tune log α by gradient ascent towards alpha_target */
+    float alpha_target;
+    float lr_alpha;
+    int action_samples; /* continuous conservative penalty: actions per state (12) */
+    float actor_noise, noise_clip;
+} fb_config;
+
+/* Defaults for an environment (d = 50, 2 × 256 hidden, batch 256, γ 0.98, τ 0.01,
+ * lr 1e-4, mix 0.5, ortho 1, B normalised, α 0.1 fixed). */
+void fb_config_default(fb_config *c, fb_algo algo, int obs_dim, int n_actions, int act_dim);
+
+/* An offline dataset: n transitions, observations precomputed. A is n × act_dim floats
+ * (a discrete action is its index as a float). */
+typedef struct {
+    long n;
+    int obs_dim, act_dim;
+    const float *O, *A, *O2;
+} fb_data;
+
+typedef struct {
+    double fb_loss, ortho_loss, penalty, alpha, q_mean, actor_loss;
+} fb_stats;
+
+typedef struct fb_agent fb_agent;
+
+int fb_create(const fb_config *cfg, uint64_t seed, fb_agent **out, rz_err *e);
+void fb_destroy(fb_agent *a);
+const fb_config *fb_cfg(const fb_agent *a);
+int64_t fb_steps(const fb_agent *a);
+
+/* One gradient step on a mini-batch drawn (with replacement) from data. */
+int fb_train_step(fb_agent *a, const fb_data *data, fb_stats *st, rz_err *e);
+
+/* Zero-shot inference. z (d) for a reward: z = √d·normalize(Σ_i r_i B(o_i) / n) over
+ * labelled observations O (n × obs_dim) — the zero vector when r vanishes on every label
+ * (narrow data may never see the rewarded states); for a goal: z = √d·normalize(B(g)). */
+int fb_infer_z_reward(fb_agent *a, int n, const float *O, const float *r, float *z, rz_err *e);
+int fb_infer_z_goal(fb_agent *a, const float *goal_obs, float *z, rz_err *e);
+/* Greedy actions for n observations under one z (act: n × act_dim); Q (n, may be NULL)
+ * receives min_k F_k(o, a*, z)ᵀz. */
+int fb_act(fb_agent *a, int n, const float *O, const float *z, float *act, float *Q, rz_err *e);
+
+/* All training state as named float arrays, in a fixed order: parameters, targets, Adam
+ * moments, counters (as floats of their bytes) and the RNG — what a checkpoint saves
+ * and what fb_state_set restores for exact resume. */
+typedef struct {
+    char name[32];
+    float *data;
+    size_t n;
+} fb_tensor;
+int fb_state(fb_agent *a, fb_tensor **list, int *n, rz_err *e); /* list: free() it */
+/* After writing saved values into the arrays fb_state listed: adopts the counters and
+ * RNG (they are listed as byte images "counters" and "rng"). */
+void fb_state_loaded(fb_agent *a);
+
+/* Internals exposed for the gradient tests: the loss of the current networks on a
+ * fixed batch (indices idx, zs given), and its gradient accumulated into the online
+ * networks' grad arrays (F1, F2, B); returns the total loss. */
+double fb_loss_fixed(fb_agent *a, const fb_data *data, const long *idx, const float *z,
+                     int with_grad, fb_stats *st);
+nn_mlp *fb_net(fb_agent *a, const char *which); /* "F1", "F2", "B", "actor" */
+
+/* ---- zero-shot evaluation on an environment task ----------------------------------- */
+typedef struct {
+    int episodes;
+    double ret;       /* mean return Σ_t r(s_{t+1}) over the horizon */
+    double opt;       /* mean optimal return from the same starts (NAN if unknown) */
+    double norm;      /* Σ ret / Σ opt (NAN if unknown) */
+    double success;   /* goal tasks: fraction of episodes reaching the goal */
+} fb_task_result;
+
+/* Infers z for the task (goal: B(g); reward: from the n_labels label states, typically
+ * dataset states, labelled with the task's reward), then rolls out `episodes` episodes
+ * from uniformly drawn starts (never the goal itself) with seed. z_out (d) may be NULL. */
+int fb_eval_task(fb_agent *a, const rl_env *env, const rl_task *task, int n_labels,
+                 const float *label_states, int episodes, uint64_t seed, fb_task_result *res,
+                 float *z_out, rz_err *e);
+
+#endif

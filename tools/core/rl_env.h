@@ -1,0 +1,139 @@
+/* rl_env.h — environments for rizz's zero-shot RL agents, behind one interface.
+ *
+ * Design: an environment is a pure transition function on an explicit state vector,
+ *     next = step(state, action, rng)
+ * so datasets, rollouts and tests never depend on hidden simulator state, and a
+ * MuJoCo state round-trips through the same float vector. Two kinds:
+ *   - grid worlds from ASCII maps ('#' wall, '.' or ' ' free), state = (col, row),
+ *     observation = one-hot over the free cells, 5 discrete actions
+ *     0 stay, 1 up, 2 down, 3 left, 4 right; a move into a wall or off the map stays.
+ *     With slip probability p the chosen action is replaced by a uniform one of the 5.
+ *     Built in: "fourrooms" (Sutton, Precup & Singh's 13×13 map, 104 free cells).
+ *   - "pointmass-maze": a MuJoCo point mass (rl_mujoco.h), state (x, y, vx, vy),
+ *     observation = state, 2-D action in [−1, 1]².
+ * Rewards are functions of the state arrived in: an episode's return is
+ * Σ_{t<T} r(s_{t+1}), undiscounted over the evaluation horizon T. For grids the exact
+ * optimum of that return is computed by finite-horizon value iteration (rl_grid_vi with
+ * gamma = 1, T sweeps), which normalises scores.
+ */
+#ifndef RZ_RL_ENV_H
+#define RZ_RL_ENV_H
+
+#include <stddef.h>
+
+#include "nn.h"
+#include "rz.h"
+
+typedef enum { RL_GRID = 1, RL_POINTMASS = 2 } rl_kind;
+/* Grid observations: one-hot over free cells, plus (col, row) scaled to [−1, 1], or only
+ * the coordinates. */
+typedef enum { RL_OBS_ONEHOT = 0, RL_OBS_ONEHOT_XY = 1, RL_OBS_XY = 2 } rl_grid_obs;
+
+#define RL_GRID_ACTIONS 5
+#define RL_MAX_MAP 128 /* rows and columns */
+
+typedef struct {
+    int w, h;
+    unsigned char *wall; /* h × w, 1 = wall */
+    int n_free;
+    int *state_of;  /* h × w: free-cell id, or −1 for a wall */
+    int *cell_of;   /* n_free: row·w + col */
+    int *next;      /* n_free × 5: deterministic successor id of each action */
+} rl_grid;
+
+typedef struct {
+    rl_kind kind;
+    char name[64];      /* "fourrooms", the map file's name, "pointmass-maze" */
+    char *map_text;     /* grids: the map exactly as parsed (identity for datasets) */
+    double slip;        /* grids: probability of a uniformly random action */
+    int state_dim;      /* grid 2, pointmass 4 */
+    int obs_dim;        /* grid n_free (+2), pointmass 4 */
+    rl_grid_obs grid_obs;
+    int n_actions;      /* discrete: 5; continuous: 0 */
+    int act_dim;        /* discrete: 1 (the index as a float); continuous: 2 */
+    int horizon;        /* evaluation episode length T */
+    int episode_len;    /* data collection episode length */
+    rl_grid grid;
+    void *mj;           /* pointmass: rl_mujoco state */
+} rl_env;
+
+/* "fourrooms", "pointmass-maze" or a map file path. slip only for grids (0 ≤ p ≤ 1). */
+int rl_env_make(rl_env *env, const char *spec, double slip, rz_err *e);
+/* A grid from map text; source names it in messages ("rooms.txt"). */
+int rl_env_grid_parse(rl_env *env, const char *text, const char *source, double slip, rz_err *e);
+void rl_env_free(rl_env *env);
+
+/* A uniformly random start state (a free cell, or a free position in the maze). */
+void rl_env_reset(const rl_env *env, nn_rng *rng, float *state);
+/* next ← step(state, action). Actions are validated: a discrete index outside 0..4 or a
+ * non-finite continuous action is RZ_EINPUT. */
+int rl_env_step(const rl_env *env, const float *state, const float *action, nn_rng *rng,
+                float *next, rz_err *e);
+void rl_env_obs(const rl_env *env, const float *state, float *obs);
+void rl_env_set_grid_obs(rl_env *env, rl_grid_obs mode); /* updates obs_dim */
+/* Validates a state vector from a dataset (finite, a free cell / inside the arena). */
+int rl_env_check_state(const rl_env *env, const float *state);
+int rl_env_check_action(const rl_env *env, const float *action);
+/* Grid: free-cell id of a state (col,row), −1 if not a free cell. */
+int rl_grid_id(const rl_env *env, const float *state);
+
+/* ---- tasks --------------------------------------------------------------------- */
+typedef struct {
+    char name[48];
+    int is_goal;      /* goal-reaching: success = the goal is reached */
+    float goal[4];    /* goal state (grid: col,row; pointmass: x,y) */
+    float *r;         /* grids: reward of arriving in each free cell (n_free) */
+    double radius;    /* pointmass goal: success within this distance (m) */
+} rl_task;
+
+/* Task families: which = "goals" (every free cell / the four room goals of the maze),
+ * "rewards" (grids: the four quadrant rooms and four corners; pointmass: none), "all". */
+int rl_env_tasks(const rl_env *env, const char *which, rl_task **tasks, int *n, rz_err *e);
+void rl_tasks_free(rl_task *tasks, int n);
+double rl_task_reward(const rl_env *env, const rl_task *task, const float *state);
+int rl_task_success(const rl_env *env, const rl_task *task, const float *state);
+
+/* ---- exact values (grids) -------------------------------------------------------- */
+/* Transition probabilities of (id, a): adds P(s'|s,a) into p[n_free] (zeroed first). */
+void rl_grid_trans(const rl_env *env, int id, int a, double *p);
+/* Value iteration with rewards on arrival: Q(s,a) = Σ_s' P(s'|s,a)(r(s') + γ V(s')),
+ * V = max_a Q. iters sweeps (finite horizon when gamma = 1), or until the sup change is
+ * below tol. V is n_free; Q (n_free × 5) may be NULL. Returns the sweeps done. */
+int rl_grid_vi(const rl_env *env, const float *r, double gamma, int iters, double tol,
+               double *V, double *Q);
+
+/* ---- data collection ------------------------------------------------------------ */
+typedef enum { RL_POL_RANDOM = 0, RL_POL_COVERAGE, RL_POL_ROOM, RL_POL_COUNT } rl_policy;
+const char *rl_policy_name(rl_policy p);
+int rl_policy_parse(const char *s, rl_policy *p); /* 0 on success */
+
+/* n transitions into S, S2 (n × state_dim) and A (n × act_dim), in episodes of
+ * env->episode_len steps from rl_env_reset starts:
+ *   random    uniform actions;
+ *   coverage  grids: the least-tried action of the current cell (ties at random),
+ *             pointmass: uniform actions from starts spread over the whole maze
+ *             (the maze's reset is already uniform) with actions held for 5 steps;
+ *   room      a uniform random walk confined to the top-left room (quadrant): moves
+ *             that would leave it are never chosen — the narrow, low-quality data. */
+int rl_collect(const rl_env *env, rl_policy pol, long n, uint64_t seed, float *S, float *A,
+               float *S2, rz_err *e);
+
+/* ---- rollouts -------------------------------------------------------------------- */
+/* A policy: actions for n observations (n × obs_dim) into act (n × act_dim). */
+typedef void (*rl_policy_fn)(void *ctx, int n, const float *obs, float *act);
+
+/* E episodes of env->horizon steps from the given start states (E × state_dim):
+ * ret[i] = Σ_t r(s_{t+1}), success[i] = 1 if a goal task's goal was reached. */
+int rl_rollout(const rl_env *env, const rl_task *task, int E, const float *starts,
+               rl_policy_fn pol, void *ctx, nn_rng *rng, double *ret, int *success,
+               rz_err *e);
+
+/* ---- pictures ---------------------------------------------------------------------- */
+/* An RGB image (w × h × 3 bytes) written as PNG (stored deflate, no compression). */
+int rl_png_write(const char *path, int w, int h, const unsigned char *rgb, rz_err *e);
+/* Grid picture: walls black, cells shaded by val[n_free] (NULL: white), arrows for
+ * act[n_free] (NULL: none), goal cell (−1: none) in red; cell = px pixels. */
+int rl_grid_render(const rl_env *env, const double *val, const int *act, int goal_id, int px,
+                   const char *path, rz_err *e);
+
+#endif

@@ -1,0 +1,248 @@
+/* eval.c — `rz-agent eval`: zero-shot evaluation of a trained agent.
+ *
+ * No further training: for each task z is inferred — z = √d·normalize(B(g)) for a goal,
+ * z = √d·normalize(Σ_i r(s_i) B(s_i)) over the checkpoint's label states for a reward —
+ * and the greedy policy is rolled out for `episodes` episodes of the environment's
+ * horizon from uniform start states. Reported per task and in aggregate: success
+ * (goal reached), return, the optimal return from the same starts (grids: finite-horizon
+ * value iteration) and the normalised return Σ return / Σ optimum. */
+#include <cblas.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rl_mujoco.h"
+#include "rzagent.h"
+
+static const char usage[] =
+    "usage: rz-agent eval -a AGENT [--tasks goals|rewards|all] [--episodes N] [--seed N] [--json]\n"
+    "                     [--png PREFIX]\n"
+    "  -a, --agent AGENT  checkpoint from rz-agent train\n"
+    "  --tasks T          goals (every free cell / the maze's four rooms), rewards (grids: reach\n"
+    "                     each room, stay in each corner) or all (default)\n"
+    "  --episodes N       episodes per task (default 10)\n"
+    "  --png PREFIX       pictures: PREFIX-TASK.png of the greedy policy and Q (grids) or the\n"
+    "                     trajectories (maze), for the reward tasks and four goals\n"
+    "Output: a table on stdout, or with --json one report object with per-task and aggregate\n"
+    "success, return and normalised return.\n"
+    "Example:\n"
+    "  rz-agent eval -a fb.rz --tasks goals --episodes 5 --json | jq .goal_success\n";
+
+enum { OPT_AGENT = RZ_OPT_TOOL_BASE, OPT_TASKS, OPT_EPISODES, OPT_PNG };
+
+int ag_evaluate(fb_agent *a, const rl_env *env, const char *which, int episodes, uint64_t seed,
+                int n_labels, const float *labels, rl_task **tasks_out, fb_task_result **res_out,
+                ag_summary *sum, rz_cli *progress, rz_err *e)
+{
+    rl_task *tasks;
+    int nt, rc = rl_env_tasks(env, which, &tasks, &nt, e);
+    if (rc) return rc;
+    fb_task_result *res = rz_calloc(nt, sizeof *res, e);
+    if (!res) {
+        rl_tasks_free(tasks, nt);
+        return RZ_EINTERNAL;
+    }
+    memset(sum, 0, sizeof *sum);
+    double sr = 0, so = 0, rr = 0, ro = 0;
+    for (int k = 0; k < nt; k++) {
+        if ((rc = fb_eval_task(a, env, &tasks[k], n_labels, labels, episodes, seed + 7919 * (uint64_t)k, &res[k], NULL, e))) {
+            rz_wrap(e, "task %s", tasks[k].name);
+            free(res);
+            rl_tasks_free(tasks, nt);
+            return rc;
+        }
+        if (progress) rz_cli_progress(progress, 0, "task %d/%d %s", k + 1, nt, tasks[k].name);
+        if (tasks[k].is_goal) {
+            sum->n_goal++;
+            sum->goal_success += res[k].success;
+            sum->goals_solved += res[k].success == 1.0;
+            sr += res[k].ret;
+            so += res[k].opt;
+        } else {
+            sum->n_reward++;
+            rr += res[k].ret;
+            ro += res[k].opt;
+            sum->reward_norm += res[k].norm;
+        }
+    }
+    sum->n_tasks = nt;
+    if (sum->n_goal) {
+        sum->goal_success /= sum->n_goal;
+        sum->goals_solved /= sum->n_goal;
+        sum->goal_norm = so > 0 ? sr / so : NAN;
+    } else {
+        sum->goal_success = sum->goals_solved = sum->goal_norm = NAN;
+    }
+    /* Reward tasks: the mean over tasks of each task's Σ return / Σ optimum. */
+    sum->reward_norm = sum->n_reward && ro > 0 ? sum->reward_norm / sum->n_reward : NAN;
+    sum->all_norm = (so + ro) > 0 ? (sr + rr) / (so + ro) : NAN;
+    *tasks_out = tasks;
+    *res_out = res;
+    return RZ_OK;
+}
+
+/* Policy pictures: grids get Q (shade) and greedy arrows per cell; the maze gets rollouts. */
+static int render(fb_agent *a, const rl_env *env, const rl_task *t, int n_labels, const float *labels,
+                  const char *prefix, rz_err *e)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s-%s.png", prefix, t->name);
+    int D = fb_cfg(a)->zdim, rc;
+    float *z = rz_malloc((size_t)D * sizeof(float), e);
+    if (!z) return RZ_EINTERNAL;
+    fb_task_result r;
+    if ((rc = fb_eval_task(a, env, t, n_labels, labels, 1, 1, &r, z, e))) {
+        free(z);
+        return rc;
+    }
+    if (env->kind == RL_GRID) {
+        int ns = env->grid.n_free, od = env->obs_dim;
+        float *O = rz_malloc((size_t)ns * od * sizeof(float), e), *act = rz_malloc((size_t)ns * sizeof(float), e);
+        float *Q = rz_malloc((size_t)ns * sizeof(float), e);
+        double *q = rz_malloc((size_t)ns * sizeof(double), e);
+        int *ia = rz_malloc((size_t)ns * sizeof(int), e);
+        if (!O || !act || !Q || !q || !ia) rc = RZ_EINTERNAL;
+        else {
+            for (int s = 0; s < ns; s++) {
+                float st[2] = {(float)(env->grid.cell_of[s] % env->grid.w), (float)(env->grid.cell_of[s] / env->grid.w)};
+                rl_env_obs(env, st, O + (size_t)s * od);
+            }
+            fb_act(a, ns, O, z, act, Q, e);
+            for (int s = 0; s < ns; s++) q[s] = Q[s], ia[s] = (int)act[s];
+            rc = rl_grid_render(env, q, ia, t->is_goal ? rl_grid_id(env, t->goal) : -1, 24, path, e);
+        }
+        free(O), free(act), free(Q), free(q), free(ia);
+    } else {
+        /* Eight trajectories from seeded starts. */
+        enum { NT = 8 };
+        int T = env->horizon, sd = env->state_dim;
+        float *traj = rz_malloc((size_t)NT * T * sd * sizeof(float), e);
+        if (!traj) {
+            free(z);
+            return RZ_EINTERNAL;
+        }
+        nn_rng rng;
+        nn_rng_seed(&rng, 5);
+        float s[NT][4], obs[NT][4], act[NT][2];
+        for (int i = 0; i < NT; i++) rl_env_reset(env, &rng, s[i]);
+        rc = RZ_OK;
+        for (int k = 0; k < T && !rc; k++) {
+            for (int i = 0; i < NT; i++) rl_env_obs(env, s[i], obs[i]);
+            fb_act(a, NT, &obs[0][0], z, &act[0][0], NULL, e);
+            for (int i = 0; i < NT && !rc; i++) {
+                float nx[4];
+                rc = rl_env_step(env, s[i], act[i], &rng, nx, e);
+                memcpy(s[i], nx, sizeof nx);
+                memcpy(traj + ((size_t)i * T + k) * sd, nx, sd * sizeof(float));
+            }
+        }
+        if (!rc) rc = rl_mj_render(env, t->is_goal ? t->goal : NULL, NT, T, traj, path, e);
+        free(traj);
+    }
+    free(z);
+    return rc;
+}
+
+static void pack_num(msgpack_packer *pk, const char *key, double v)
+{
+    rz_rec_key(pk, key);
+    if (isnan(v)) msgpack_pack_nil(pk);
+    else msgpack_pack_double(pk, v);
+}
+
+int ag_eval_main(int argc, char **argv)
+{
+    static const struct option opts[] = {RZ_CLI_LONGOPTS,
+                                         {"agent", required_argument, 0, OPT_AGENT},
+                                         {"tasks", required_argument, 0, OPT_TASKS},
+                                         {"episodes", required_argument, 0, OPT_EPISODES},
+                                         {"png", required_argument, 0, OPT_PNG},
+                                         {0, 0, 0, 0}};
+    rz_cli c;
+    rz_cli_init(&c, "rz-agent eval", usage);
+    const char *agent = NULL, *which = "all", *png = NULL;
+    long episodes = 10;
+    int o;
+    while ((o = getopt_long(argc, argv, RZ_CLI_SHORTOPTS "a:", opts, NULL)) != -1) {
+        if (rz_cli_common(&c, o, optarg)) continue;
+        switch (o) {
+        case 'a':
+        case OPT_AGENT: agent = optarg; break;
+        case OPT_TASKS: which = optarg; break;
+        case OPT_EPISODES: episodes = rz_cli_int(&c, "--episodes", optarg, 1, 100000); break;
+        case OPT_PNG: png = optarg; break;
+        default: rz_cli_usage_error(&c, "unexpected option");
+        }
+    }
+    if (optind < argc) rz_cli_usage_error(&c, "unexpected argument '%s'", argv[optind]);
+    if (!agent) rz_cli_usage_error(&c, "-a AGENT is required");
+    if (strcmp(which, "goals") && strcmp(which, "rewards") && strcmp(which, "all"))
+        rz_cli_usage_error(&c, "--tasks %s: expected goals, rewards or all", which);
+    /* Small matrices: one BLAS thread unless -t asks for more (threads spinning on a busy
+     * 2-core machine cost far more than they give at batch 256). */
+    openblas_set_num_threads(c.threads > 0 ? c.threads : 1);
+    rz_err e = {0};
+    rz_agent_header h;
+    fb_agent *a;
+    rl_env env;
+    int n_labels;
+    float *labels;
+    if (ag_agent_read(agent, &c.stream, &h, &a, &env, &n_labels, &labels, &e)) rz_cli_die(&c, &e);
+    if (env.kind == RL_POINTMASS && !strcmp(which, "all")) which = "goals";
+    uint64_t seed = c.seed_set ? c.seed : 1;
+    rl_task *tasks;
+    fb_task_result *res;
+    ag_summary sum;
+    if (ag_evaluate(a, &env, which, (int)episodes, seed, n_labels, labels, &tasks, &res, &sum, &c, &e)) rz_cli_die(&c, &e);
+    if (png) {
+        int shown_goals = 0;
+        for (int k = 0; k < sum.n_tasks; k++) {
+            /* Reward tasks, and four goals spread over the list. */
+            if (tasks[k].is_goal && !(sum.n_goal <= 4 || k % (sum.n_goal / 4) == sum.n_goal / 8)) continue;
+            if (tasks[k].is_goal && ++shown_goals > 4) continue;
+            if (render(a, &env, &tasks[k], n_labels, labels, png, &e)) rz_cli_die(&c, &e);
+        }
+    }
+    if (c.json || c.report) {
+        msgpack_packer *pk = rz_report_begin(&c, 13);
+        rz_rec_str(pk, "agent", agent);
+        rz_rec_str(pk, "env", env.name);
+        rz_rec_str(pk, "algo", h.algo);
+        rz_rec_str(pk, "data_policy", h.data_policy);
+        rz_rec_int(pk, "steps_trained", h.steps_done);
+        rz_rec_int(pk, "episodes", episodes);
+        rz_rec_int(pk, "n_tasks", sum.n_tasks);
+        pack_num(pk, "goal_success", sum.goal_success);
+        pack_num(pk, "goals_solved", sum.goals_solved);
+        pack_num(pk, "goal_norm_return", sum.goal_norm);
+        pack_num(pk, "reward_norm_return", sum.reward_norm);
+        pack_num(pk, "norm_return", sum.all_norm);
+        rz_rec_key(pk, "tasks");
+        msgpack_pack_array(pk, sum.n_tasks);
+        for (int k = 0; k < sum.n_tasks; k++) {
+            msgpack_pack_map(pk, 6);
+            rz_rec_str(pk, "name", tasks[k].name);
+            rz_rec_str(pk, "kind", tasks[k].is_goal ? "goal" : "reward");
+            pack_num(pk, "success", res[k].success);
+            pack_num(pk, "return", res[k].ret);
+            pack_num(pk, "optimal_return", res[k].opt);
+            pack_num(pk, "norm_return", res[k].norm);
+        }
+        if (rz_report_finish(&c, &e)) rz_cli_die(&c, &e);
+    } else {
+        printf("%-24s %-6s %8s %9s %9s %8s\n", "task", "kind", "success", "return", "optimum", "norm");
+        for (int k = 0; k < sum.n_tasks; k++)
+            printf("%-24s %-6s %8.3f %9.2f %9.2f %8.3f\n", tasks[k].name, tasks[k].is_goal ? "goal" : "reward",
+                   res[k].success, res[k].ret, res[k].opt, res[k].norm);
+        printf("goals: %d, mean success %.3f, solved %.3f, normalised return %.3f\n", sum.n_goal, sum.goal_success,
+               sum.goals_solved, sum.goal_norm);
+        printf("rewards: %d, mean normalised return %.3f\n", sum.n_reward, sum.reward_norm);
+    }
+    rl_tasks_free(tasks, sum.n_tasks);
+    free(res), free(labels);
+    fb_destroy(a);
+    rz_env_id_free(&h.env);
+    rl_env_free(&env);
+    return 0;
+}

@@ -1,0 +1,344 @@
+/* sweep.c — `rz-agent sweep`: datasets × algorithms × seeds, each item a full
+ * collect → train → eval run, spread over MPI ranks (dynamic partition: rank 0 hands out
+ * item indices), gathered in item order to rank 0, which writes one row per run and a
+ * summary per (dataset, algorithm): the interquartile mean over seeds with a 95%
+ * percentile-bootstrap confidence interval (Agarwal et al. 2021, as Jeen et al. report).
+ *
+ * IQM of n values: sort, drop floor(n/4) from each end, average the rest (for n = 5 the
+ * middle three). Bootstrap: 2000 resamples of the seeds with replacement (fixed RNG),
+ * the 2.5% and 97.5% quantiles of their IQMs. Runs are deterministic given the seed, so
+ * `mpirun -np N` writes the same table as one process. */
+#include <cblas.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster.h"
+#include "rzagent.h"
+
+static const char usage[] =
+    "usage: rz-agent sweep --env ENV [--data SPEC,...] [--algos fb,vcfb,mcfb] [--seeds N]\n"
+    "                      [--steps N] [train options] [--tasks T] [--episodes N] -o RUNS.tsv\n"
+    "                      [--summary SUMMARY.tsv] [--json]\n"
+    "  --data SPEC,...   datasets as POLICY:STEPS (default coverage:50000,room:5000,random:1000)\n"
+    "  --algos LIST      algorithms (default fb,vcfb,mcfb)\n"
+    "  --seeds N         seeds 1..N per (dataset, algorithm) (default 5)\n"
+    "  --steps N         training steps per run (default 20000)\n"
+    "  train options     --zdim --hidden --batch --lr --gamma --alpha --lagrange --fscale, as in train\n"
+    "  --tasks T         goals, rewards or all (default all); --episodes N (default 4)\n"
+    "Under mpirun the runs are spread over the ranks; rank 0 writes the tables.\n"
+    "Example:\n"
+    "  mpirun -np 2 rz-agent sweep --env fourrooms --seeds 5 --steps 20000 -o runs.tsv\n";
+
+enum {
+    OPT_ENV = RZ_OPT_TOOL_BASE, OPT_DATA, OPT_ALGOS, OPT_SEEDS, OPT_STEPS, OPT_ZDIM, OPT_HIDDEN, OPT_BATCH, OPT_LR,
+    OPT_GAMMA, OPT_ALPHA, OPT_LAGRANGE, OPT_TASKS, OPT_EPISODES, OPT_SUMMARY, OPT_FSCALE
+};
+
+#define NMET 5 /* goal_success, goals_solved, goal_norm, reward_norm, all_norm */
+static const char *met_names[NMET] = {"goal_success", "goals_solved", "goal_norm", "reward_norm", "norm_return"};
+
+typedef struct {
+    char policy[32];
+    long steps;
+} data_spec;
+
+typedef struct {
+    const char *env;
+    data_spec *data;
+    int n_data;
+    fb_algo algos[3];
+    int n_algos, seeds;
+    long steps, zdim, hidden, batch;
+    double lr, gamma, alpha, lagrange, fscale;
+    const char *tasks;
+    int episodes;
+} sweep_cfg;
+
+/* One run: item = ((data · n_algos) + algo) · seeds + (seed − 1). */
+static int run_item(const sweep_cfg *s, long item, double *met, rz_err *e)
+{
+    int seed = (int)(item % s->seeds) + 1;
+    int ai = (int)((item / s->seeds) % s->n_algos);
+    int di = (int)(item / s->seeds / s->n_algos);
+    rl_env env;
+    int rc = rl_env_make(&env, s->env, 0, e);
+    if (rc) return rc;
+    rl_policy pol;
+    if (rl_policy_parse(s->data[di].policy, &pol)) {
+        rl_env_free(&env);
+        return rz_fail(e, RZ_EINPUT, "--data: policy '%s' is not random, coverage or room", s->data[di].policy);
+    }
+    long n = s->data[di].steps;
+    int sd = env.state_dim, ad = env.act_dim, od = env.obs_dim;
+    float *S = rz_malloc((size_t)n * sd * sizeof(float), e), *A = rz_malloc((size_t)n * ad * sizeof(float), e);
+    float *S2 = rz_malloc((size_t)n * sd * sizeof(float), e);
+    float *O = rz_malloc((size_t)n * od * sizeof(float), e), *O2 = rz_malloc((size_t)n * od * sizeof(float), e);
+    fb_agent *a = NULL;
+    rl_task *tasks = NULL;
+    fb_task_result *res = NULL;
+    ag_summary sum;
+    if (!S || !A || !S2 || !O || !O2) {
+        rc = RZ_EINTERNAL;
+        goto out;
+    }
+    if ((rc = rl_collect(&env, pol, n, (uint64_t)seed, S, A, S2, e))) goto out;
+    for (long i = 0; i < n; i++) {
+        rl_env_obs(&env, S + i * sd, O + (size_t)i * od);
+        rl_env_obs(&env, S2 + i * sd, O2 + (size_t)i * od);
+    }
+    fb_config cfg;
+    fb_config_default(&cfg, s->algos[ai], od, env.n_actions, ad);
+    int grid = env.kind == RL_GRID;
+    cfg.hidden = s->hidden ? (int)s->hidden : grid ? 128 : 256;
+    cfg.lr_f = cfg.lr_b = cfg.lr_actor = (float)(s->lr > 0 ? s->lr : grid ? 5e-4 : 1e-4);
+    cfg.gamma = (float)(s->gamma > 0 ? s->gamma : grid ? 0.95 : 0.99);
+    if (s->zdim) cfg.zdim = (int)s->zdim;
+    if (s->batch) cfg.batch = (int)s->batch;
+    cfg.fscale = (float)(s->fscale > 0 ? s->fscale : 1.0);
+    if (s->alpha >= 0) cfg.alpha = (float)s->alpha;
+    if (!isnan(s->lagrange)) cfg.lagrange = 1, cfg.alpha_target = (float)s->lagrange;
+    if ((rc = fb_create(&cfg, (uint64_t)seed, &a, e))) goto out;
+    fb_data fd = {n, od, ad, O, A, O2};
+    for (long k = 0; k < s->steps; k++)
+        if ((rc = fb_train_step(a, &fd, NULL, e))) goto out;
+    /* Labels for reward inference: the dataset's next states (up to 10000, evenly strided). */
+    long nl = n < 10000 ? n : 10000, stride = n / nl;
+    for (long i = 0; i < nl; i++) memcpy(S + i * sd, S2 + i * stride * sd, sd * sizeof(float));
+    if ((rc = ag_evaluate(a, &env, s->tasks, s->episodes, 1000 + (uint64_t)seed, (int)nl, S, &tasks, &res, &sum, NULL, e)))
+        goto out;
+    met[0] = sum.goal_success;
+    met[1] = sum.goals_solved;
+    met[2] = sum.goal_norm;
+    met[3] = sum.reward_norm;
+    met[4] = sum.all_norm;
+out:
+    if (tasks) rl_tasks_free(tasks, sum.n_tasks);
+    free(res);
+    fb_destroy(a);
+    free(S), free(A), free(S2), free(O), free(O2);
+    rl_env_free(&env);
+    return rc;
+}
+
+static int cmp_double(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return (a > b) - (a < b);
+}
+
+/* Interquartile mean of v[0..n) (NaNs dropped); NaN if none. */
+static double iqm(const double *v, int n)
+{
+    double w[256];
+    int m = 0;
+    for (int i = 0; i < n && m < 256; i++)
+        if (!isnan(v[i])) w[m++] = v[i];
+    if (!m) return NAN;
+    qsort(w, m, sizeof *w, cmp_double);
+    int cut = m / 4;
+    double s = 0;
+    for (int i = cut; i < m - cut; i++) s += w[i];
+    return s / (m - 2 * cut);
+}
+
+static void bootstrap_ci(const double *v, int n, double *lo, double *hi)
+{
+    enum { R = 2000 };
+    static double boots[R];
+    nn_rng rng;
+    nn_rng_seed(&rng, 12345);
+    double tmp[256];
+    for (int r = 0; r < R; r++) {
+        for (int i = 0; i < n; i++) tmp[i] = v[nn_rng_int(&rng, n)];
+        boots[r] = iqm(tmp, n);
+    }
+    qsort(boots, R, sizeof *boots, cmp_double);
+    *lo = boots[(int)(0.025 * R)];
+    *hi = boots[(int)(0.975 * R) - 1];
+}
+
+int ag_sweep_main(int argc, char **argv)
+{
+    static const struct option opts[] = {RZ_CLI_LONGOPTS,
+                                         {"env", required_argument, 0, OPT_ENV},
+                                         {"data", required_argument, 0, OPT_DATA},
+                                         {"algos", required_argument, 0, OPT_ALGOS},
+                                         {"seeds", required_argument, 0, OPT_SEEDS},
+                                         {"steps", required_argument, 0, OPT_STEPS},
+                                         {"zdim", required_argument, 0, OPT_ZDIM},
+                                         {"hidden", required_argument, 0, OPT_HIDDEN},
+                                         {"batch", required_argument, 0, OPT_BATCH},
+                                         {"lr", required_argument, 0, OPT_LR},
+                                         {"gamma", required_argument, 0, OPT_GAMMA},
+                                         {"alpha", required_argument, 0, OPT_ALPHA},
+                                         {"lagrange", required_argument, 0, OPT_LAGRANGE},
+                                         {"tasks", required_argument, 0, OPT_TASKS},
+                                         {"episodes", required_argument, 0, OPT_EPISODES},
+                                         {"summary", required_argument, 0, OPT_SUMMARY},
+                                         {"fscale", required_argument, 0, OPT_FSCALE},
+                                         {0, 0, 0, 0}};
+    rz_cli c;
+    rz_cli_init(&c, "rz-agent sweep", usage);
+    sweep_cfg s;
+    memset(&s, 0, sizeof s);
+    s.env = NULL;
+    s.seeds = 5;
+    s.steps = 20000;
+    s.alpha = -1;
+    s.lagrange = NAN;
+    s.tasks = "all";
+    s.episodes = 4;
+    const char *data = "coverage:50000,room:5000,random:1000", *algos = "fb,vcfb,mcfb", *summary = NULL;
+    int o;
+    while ((o = getopt_long(argc, argv, RZ_CLI_SHORTOPTS, opts, NULL)) != -1) {
+        if (rz_cli_common(&c, o, optarg)) continue;
+        switch (o) {
+        case OPT_ENV: s.env = optarg; break;
+        case OPT_DATA: data = optarg; break;
+        case OPT_ALGOS: algos = optarg; break;
+        case OPT_SEEDS: s.seeds = (int)rz_cli_int(&c, "--seeds", optarg, 1, 256); break;
+        case OPT_STEPS: s.steps = rz_cli_int(&c, "--steps", optarg, 1, 1000000000); break;
+        case OPT_ZDIM: s.zdim = rz_cli_int(&c, "--zdim", optarg, 1, 1024); break;
+        case OPT_HIDDEN: s.hidden = rz_cli_int(&c, "--hidden", optarg, 1, 8192); break;
+        case OPT_BATCH: s.batch = rz_cli_int(&c, "--batch", optarg, 2, 65536); break;
+        case OPT_LR: s.lr = rz_cli_f64(&c, "--lr", optarg, 1e-9, 1); break;
+        case OPT_GAMMA: s.gamma = rz_cli_f64(&c, "--gamma", optarg, 0, 0.9999); break;
+        case OPT_ALPHA: s.alpha = rz_cli_f64(&c, "--alpha", optarg, 0, 1e6); break;
+        case OPT_LAGRANGE: s.lagrange = rz_cli_f64(&c, "--lagrange", optarg, -1e9, 1e9); break;
+        case OPT_TASKS: s.tasks = optarg; break;
+        case OPT_EPISODES: s.episodes = (int)rz_cli_int(&c, "--episodes", optarg, 1, 100000); break;
+        case OPT_SUMMARY: summary = optarg; break;
+        case OPT_FSCALE: s.fscale = rz_cli_f64(&c, "--fscale", optarg, 1e-3, 1e5); break;
+        default: rz_cli_usage_error(&c, "unexpected option");
+        }
+    }
+    if (optind < argc) rz_cli_usage_error(&c, "unexpected argument '%s'", argv[optind]);
+    if (!s.env) rz_cli_usage_error(&c, "--env is required");
+    if (!c.output) rz_cli_usage_error(&c, "-o RUNS.tsv is required");
+    openblas_set_num_threads(c.threads > 0 ? c.threads : 1);
+    /* Parse the lists. */
+    data_spec specs[16];
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", data);
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        char *colon = strchr(tok, ':');
+        if (!colon || s.n_data == 16) rz_cli_usage_error(&c, "--data %s: expected POLICY:STEPS items", data);
+        *colon = 0;
+        snprintf(specs[s.n_data].policy, sizeof specs[0].policy, "%s", tok);
+        rl_policy p;
+        if (rl_policy_parse(tok, &p)) rz_cli_usage_error(&c, "--data: policy '%s' is not random, coverage or room", tok);
+        specs[s.n_data++].steps = rz_cli_int(&c, "--data", colon + 1, 1, 100000000);
+    }
+    s.data = specs;
+    snprintf(buf, sizeof buf, "%s", algos);
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        if (s.n_algos == 3 || fb_algo_parse(tok, &s.algos[s.n_algos]))
+            rz_cli_usage_error(&c, "--algos %s: expected up to three of fb, vcfb, mcfb", algos);
+        s.n_algos++;
+    }
+    rz_err e = {0};
+    { /* validate env and tasks once, before any rank starts work */
+        rl_env env;
+        rl_task *t;
+        int nt;
+        if (rl_env_make(&env, s.env, 0, &e)) rz_cli_die(&c, &e);
+        if (rl_env_tasks(&env, s.tasks, &t, &nt, &e)) rz_cli_die(&c, &e);
+        rl_tasks_free(t, nt);
+        rl_env_free(&env);
+    }
+    long n_items = (long)s.n_data * s.n_algos * s.seeds;
+    long *idx = rz_malloc((size_t)n_items * sizeof(long), &e);
+    double *vals = rz_malloc((size_t)n_items * NMET * sizeof(double), &e);
+    double *all = rz_malloc((size_t)n_items * NMET * sizeof(double), &e);
+    if (!idx || !vals || !all) rz_cli_die(&c, &e);
+    int rank = rz_cluster_rank();
+    long n_local = 0;
+    rz_cluster_dynamic_begin(n_items);
+    for (long it; (it = rz_cluster_dynamic_next()) >= 0;) {
+        double t0 = rz_now();
+        if (run_item(&s, it, vals + n_local * NMET, &e)) {
+            rz_cli_progress(&c, 1, "rank %d: run %ld failed: %s", rank, it, e.msg);
+            rz_cluster_abort(e.code ? e.code : 1);
+        }
+        idx[n_local++] = it;
+        rz_cli_progress(&c, 1, "rank %d: run %ld/%ld (%s:%ld %s seed %ld) goal success %.3f reward norm %.3f (%.0f s)", rank,
+                        it + 1, n_items, specs[it / s.seeds / s.n_algos].policy, specs[it / s.seeds / s.n_algos].steps,
+                        fb_algo_name(s.algos[(it / s.seeds) % s.n_algos]), it % s.seeds + 1, vals[(n_local - 1) * NMET],
+                        vals[(n_local - 1) * NMET + 3], rz_now() - t0);
+    }
+    rz_cluster_dynamic_end();
+    if (rz_cluster_gather_items(n_items, NMET, idx, vals, n_local, all, &e)) rz_cli_die(&c, &e);
+    if (rank == 0) {
+        rz_outfile f;
+        if (rz_outfile_open(&f, c.output, &e)) rz_cli_die(&c, &e);
+        fprintf(f.f, "env\tdata\tdata_steps\talgo\tseed");
+        for (int m = 0; m < NMET; m++) fprintf(f.f, "\t%s", met_names[m]);
+        fputc('\n', f.f);
+        for (long it = 0; it < n_items; it++) {
+            const data_spec *ds = &specs[it / s.seeds / s.n_algos];
+            fprintf(f.f, "%s\t%s\t%ld\t%s\t%ld", s.env, ds->policy, ds->steps, fb_algo_name(s.algos[(it / s.seeds) % s.n_algos]),
+                    it % s.seeds + 1);
+            for (int m = 0; m < NMET; m++) fprintf(f.f, "\t%.4f", all[it * NMET + m]);
+            fputc('\n', f.f);
+        }
+        if (rz_outfile_commit(&f, &e)) rz_cli_die(&c, &e);
+        rz_outfile sf;
+        int have_sf = summary != NULL;
+        if (have_sf && rz_outfile_open(&sf, summary, &e)) rz_cli_die(&c, &e);
+        if (have_sf) {
+            fprintf(sf.f, "env\tdata\tdata_steps\talgo\tseeds");
+            for (int m = 0; m < NMET; m++) fprintf(sf.f, "\t%s_iqm\t%s_lo\t%s_hi", met_names[m], met_names[m], met_names[m]);
+            fputc('\n', sf.f);
+        }
+        if (!c.json) printf("| data | algo | seeds | goal success IQM [95%% CI] | reward norm. return IQM [95%% CI] |\n|---|---|---|---|---|\n");
+        msgpack_packer *pk = NULL;
+        if (c.json || c.report) {
+            pk = rz_report_begin(&c, 3);
+            rz_rec_str(pk, "env", s.env);
+            rz_rec_int(pk, "runs", n_items);
+            rz_rec_key(pk, "summary");
+            msgpack_pack_array(pk, s.n_data * s.n_algos);
+        }
+        for (int di = 0; di < s.n_data; di++)
+            for (int ai = 0; ai < s.n_algos; ai++) {
+                double st[NMET][3];
+                for (int m = 0; m < NMET; m++) {
+                    double v[256];
+                    for (int sd = 0; sd < s.seeds; sd++) v[sd] = all[(((long)di * s.n_algos + ai) * s.seeds + sd) * NMET + m];
+                    st[m][0] = iqm(v, s.seeds);
+                    bootstrap_ci(v, s.seeds, &st[m][1], &st[m][2]);
+                }
+                if (have_sf) {
+                    fprintf(sf.f, "%s\t%s\t%ld\t%s\t%d", s.env, specs[di].policy, specs[di].steps, fb_algo_name(s.algos[ai]), s.seeds);
+                    for (int m = 0; m < NMET; m++) fprintf(sf.f, "\t%.4f\t%.4f\t%.4f", st[m][0], st[m][1], st[m][2]);
+                    fputc('\n', sf.f);
+                }
+                if (!c.json)
+                    printf("| %s:%ld | %s | %d | %.3f [%.3f, %.3f] | %.3f [%.3f, %.3f] |\n", specs[di].policy, specs[di].steps,
+                           fb_algo_name(s.algos[ai]), s.seeds, st[0][0], st[0][1], st[0][2], st[3][0], st[3][1], st[3][2]);
+                if (pk) {
+                    msgpack_pack_map(pk, 4 + NMET);
+                    rz_rec_str(pk, "data", specs[di].policy);
+                    rz_rec_int(pk, "data_steps", specs[di].steps);
+                    rz_rec_str(pk, "algo", fb_algo_name(s.algos[ai]));
+                    rz_rec_int(pk, "seeds", s.seeds);
+                    for (int m = 0; m < NMET; m++) {
+                        rz_rec_key(pk, met_names[m]);
+                        msgpack_pack_map(pk, 3);
+                        const char *k3[3] = {"iqm", "ci_lo", "ci_hi"};
+                        for (int q = 0; q < 3; q++) {
+                            rz_rec_key(pk, k3[q]);
+                            if (isnan(st[m][q])) msgpack_pack_nil(pk);
+                            else msgpack_pack_double(pk, st[m][q]);
+                        }
+                    }
+                }
+            }
+        if (have_sf && rz_outfile_commit(&sf, &e)) rz_cli_die(&c, &e);
+        if (pk && rz_report_finish(&c, &e)) rz_cli_die(&c, &e);
+    }
+    free(idx), free(vals), free(all);
+    return 0;
+}

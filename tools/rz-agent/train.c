@@ -1,0 +1,218 @@
+/* train.c — `rz-agent train`: FB / VC-FB / MC-FB on an offline dataset.
+ *
+ * The checkpoint holds every bit of training state (parameters, targets, Adam moments,
+ * log α, step counter, RNG), so `train --steps 400` equals `train --steps 200` followed by
+ * `train --resume AGENT --steps 400` bit for bit (same thread count: OpenBLAS kernels
+ * are deterministic for a fixed count). */
+#include <cblas.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rzagent.h"
+
+static const char usage[] =
+    "usage: rz-agent train --algo fb|vcfb|mcfb -d DATA [options] -o AGENT\n"
+    "       rz-agent train --resume AGENT -d DATA --steps N -o AGENT\n"
+    "  --algo A           fb (Touati & Ollivier), vcfb or mcfb (value-/measure-conservative,\n"
+    "                     Jeen et al. 2024)\n"
+    "  -d, --data DATA    dataset from rz-agent collect\n"
+    "  --steps N          total gradient steps (default 20000)\n"
+    "  --zdim D           representation dimension d (default 50)\n"
+    "  --hidden H         hidden width (grids 128, maze 256); --layers L hidden layers (2)\n"
+    "  --batch N          mini-batch (default 256)\n"
+    "  --lr X             Adam learning rate of F, B and the actor (grids 5e-4, maze 1e-4)\n"
+    "  --gamma G          discount (grids 0.95, maze 0.99); --tau T target rate (0.01)\n"
+    "  --fscale S         fixed scale of F's output layer (default 1; try ~1/(1−γ)): M = FᵀB is\n"
+    "                     large, so F learns on its natural scale while Adam steps stay small\n"
+    "  --mix R            fraction of training zs taken from B(s') (default 0.5)\n"
+    "  --alpha A          conservative weight α (fixed; default 0.1)\n"
+    "  --lagrange TARGET  tune α by a Lagrange multiplier so the penalty approaches TARGET\n"
+    "  --obs M            grid observations: onehot (default), onehot-xy, xy\n"
+    "  --resume AGENT     continue a checkpoint (its configuration is kept)\n"
+    "  --checkpoint-every N  also write -o every N steps\n"
+    "  --labels N         dataset states kept for reward inference (default 10000)\n"
+    "Example:\n"
+    "  rz-agent train --algo vcfb -d room.rz --steps 20000 --seed 2 -o vcfb.rz\n";
+
+#define FSCALE_DEFAULT 1.0
+
+enum {
+    OPT_ALGO = RZ_OPT_TOOL_BASE, OPT_DATA, OPT_STEPS, OPT_ZDIM, OPT_HIDDEN, OPT_LAYERS, OPT_BATCH, OPT_LR, OPT_GAMMA,
+    OPT_TAU, OPT_MIX, OPT_ALPHA, OPT_LAGRANGE, OPT_OBS, OPT_RESUME, OPT_CKPT, OPT_LABELS, OPT_FSCALE
+};
+
+int ag_train_main(int argc, char **argv)
+{
+    static const struct option opts[] = {RZ_CLI_LONGOPTS,
+                                         {"algo", required_argument, 0, OPT_ALGO},
+                                         {"data", required_argument, 0, OPT_DATA},
+                                         {"steps", required_argument, 0, OPT_STEPS},
+                                         {"zdim", required_argument, 0, OPT_ZDIM},
+                                         {"hidden", required_argument, 0, OPT_HIDDEN},
+                                         {"layers", required_argument, 0, OPT_LAYERS},
+                                         {"batch", required_argument, 0, OPT_BATCH},
+                                         {"lr", required_argument, 0, OPT_LR},
+                                         {"gamma", required_argument, 0, OPT_GAMMA},
+                                         {"tau", required_argument, 0, OPT_TAU},
+                                         {"mix", required_argument, 0, OPT_MIX},
+                                         {"alpha", required_argument, 0, OPT_ALPHA},
+                                         {"lagrange", required_argument, 0, OPT_LAGRANGE},
+                                         {"obs", required_argument, 0, OPT_OBS},
+                                         {"resume", required_argument, 0, OPT_RESUME},
+                                         {"checkpoint-every", required_argument, 0, OPT_CKPT},
+                                         {"labels", required_argument, 0, OPT_LABELS},
+                                         {"fscale", required_argument, 0, OPT_FSCALE},
+                                         {0, 0, 0, 0}};
+    rz_cli c;
+    rz_cli_init(&c, "rz-agent train", usage);
+    const char *algos = NULL, *data = NULL, *resume = NULL, *obs = "onehot";
+    long steps = 20000, ckpt = 0, nlabels = 10000;
+    long zdim = 0, hidden = 0, layers = 0, batch = 0;
+    double lr = 0, gamma = 0, tau = 0, mix = -1, alpha = -1, lagr = NAN, fscale = 0;
+    int o, changed = 0;
+    while ((o = getopt_long(argc, argv, RZ_CLI_SHORTOPTS "d:", opts, NULL)) != -1) {
+        if (rz_cli_common(&c, o, optarg)) continue;
+        changed += o != OPT_DATA && o != 'd' && o != OPT_STEPS && o != OPT_RESUME && o != OPT_CKPT;
+        switch (o) {
+        case OPT_ALGO: algos = optarg; break;
+        case 'd':
+        case OPT_DATA: data = optarg; break;
+        case OPT_STEPS: steps = rz_cli_int(&c, "--steps", optarg, 1, 1000000000); break;
+        case OPT_ZDIM: zdim = rz_cli_int(&c, "--zdim", optarg, 1, 1024); break;
+        case OPT_HIDDEN: hidden = rz_cli_int(&c, "--hidden", optarg, 1, 8192); break;
+        case OPT_LAYERS: layers = rz_cli_int(&c, "--layers", optarg, 1, 7); break;
+        case OPT_BATCH: batch = rz_cli_int(&c, "--batch", optarg, 2, 65536); break;
+        case OPT_LR: lr = rz_cli_f64(&c, "--lr", optarg, 1e-9, 1); break;
+        case OPT_GAMMA: gamma = rz_cli_f64(&c, "--gamma", optarg, 0, 0.9999); break;
+        case OPT_TAU: tau = rz_cli_f64(&c, "--tau", optarg, 1e-6, 1); break;
+        case OPT_MIX: mix = rz_cli_f64(&c, "--mix", optarg, 0, 1); break;
+        case OPT_ALPHA: alpha = rz_cli_f64(&c, "--alpha", optarg, 0, 1e6); break;
+        case OPT_LAGRANGE: lagr = rz_cli_f64(&c, "--lagrange", optarg, -1e9, 1e9); break;
+        case OPT_OBS: obs = optarg; break;
+        case OPT_RESUME: resume = optarg; break;
+        case OPT_CKPT: ckpt = rz_cli_int(&c, "--checkpoint-every", optarg, 1, 1000000000); break;
+        case OPT_FSCALE: fscale = rz_cli_f64(&c, "--fscale", optarg, 1e-3, 1e5); break;
+        case OPT_LABELS: nlabels = rz_cli_int(&c, "--labels", optarg, 1, 1000000); break;
+        default: rz_cli_usage_error(&c, "unexpected option");
+        }
+    }
+    if (optind < argc) rz_cli_usage_error(&c, "unexpected argument '%s'", argv[optind]);
+    if (!data) rz_cli_usage_error(&c, "-d DATA is required");
+    if (!c.output) rz_cli_usage_error(&c, "-o AGENT is required");
+    if (!resume && !algos) rz_cli_usage_error(&c, "--algo is required (fb, vcfb or mcfb)");
+    if (resume && changed > 0) rz_cli_usage_error(&c, "--resume keeps the checkpoint's configuration: only -d, --steps, --checkpoint-every, -o may be given");
+    /* Small matrices: one BLAS thread unless -t asks for more (threads spinning on a busy
+     * 2-core machine cost far more than they give at batch 256). */
+    openblas_set_num_threads(c.threads > 0 ? c.threads : 1);
+    rz_err e = {0};
+    ag_dataset d;
+    rl_env env;
+    if (ag_dataset_read(data, &c.stream, &d, &env, &e)) rz_cli_die(&c, &e);
+    rz_agent_header h;
+    memset(&h, 0, sizeof h);
+    fb_agent *a = NULL;
+    float *labels = NULL;
+    int n_labels = 0;
+    if (resume) {
+        rl_env aenv;
+        if (ag_agent_read(resume, &c.stream, &h, &a, &aenv, &n_labels, &labels, &e)) rz_cli_die(&c, &e);
+        if (rz_env_id_same(&h.env, &d.h.env, data, &e)) rz_cli_die(&c, &e);
+        if (strcmp(h.data_policy, d.h.policy) || h.data_steps != d.h.steps) {
+            rz_fail(&e, RZ_EINPUT, "%s: dataset (policy %s, %lld steps) is not the one %s was trained on (policy %s, %lld steps)",
+                    data, d.h.policy, (long long)d.h.steps, resume, h.data_policy, (long long)h.data_steps);
+            rz_cli_die(&c, &e);
+        }
+        rl_env_free(&env);
+        env = aenv;
+    } else {
+        fb_algo algo;
+        if (fb_algo_parse(algos, &algo)) rz_cli_usage_error(&c, "--algo %s: expected fb, vcfb or mcfb", algos);
+        rl_grid_obs go = !strcmp(obs, "onehot") ? RL_OBS_ONEHOT : !strcmp(obs, "onehot-xy") ? RL_OBS_ONEHOT_XY
+                         : !strcmp(obs, "xy")   ? RL_OBS_XY : (rl_grid_obs)-1;
+        if ((int)go < 0) rz_cli_usage_error(&c, "--obs %s: expected onehot, onehot-xy or xy", obs);
+        rl_env_set_grid_obs(&env, go);
+        fb_config cfg;
+        fb_config_default(&cfg, algo, env.obs_dim, env.n_actions, env.act_dim);
+        int grid = env.kind == RL_GRID;
+        cfg.hidden = hidden ? (int)hidden : grid ? 128 : 256;
+        cfg.lr_f = cfg.lr_b = cfg.lr_actor = (float)(lr > 0 ? lr : grid ? 5e-4 : 1e-4);
+        cfg.gamma = (float)(gamma > 0 ? gamma : grid ? 0.95 : 0.99);
+        if (zdim) cfg.zdim = (int)zdim;
+        if (layers) cfg.layers = (int)layers;
+        if (batch) cfg.batch = (int)batch;
+        if (tau > 0) cfg.tau = (float)tau;
+        cfg.fscale = (float)(fscale > 0 ? fscale : FSCALE_DEFAULT);
+        if (mix >= 0) cfg.mix_ratio = (float)mix;
+        if (alpha >= 0) cfg.alpha = (float)alpha;
+        if (!isnan(lagr)) {
+            cfg.lagrange = 1;
+            cfg.alpha_target = (float)lagr;
+        }
+        uint64_t seed = c.seed_set ? c.seed : 1;
+        if (fb_create(&cfg, seed, &a, &e)) rz_cli_die(&c, &e);
+        if (ag_env_id(&env, &h.env, &e)) rz_cli_die(&c, &e);
+        h.grid_obs = go;
+        ag_config_to_header(&cfg, &h);
+        h.seed = (int64_t)seed;
+        snprintf(h.dataset, sizeof h.dataset, "%.255s", data);
+        snprintf(h.data_policy, sizeof h.data_policy, "%s", d.h.policy);
+        h.data_steps = d.h.steps;
+        /* Labels: a seeded uniform sample of dataset next-states (ρ for reward inference). */
+        n_labels = (int)(nlabels < d.n ? nlabels : d.n);
+        labels = rz_malloc((size_t)n_labels * env.state_dim * sizeof(float), &e);
+        if (!labels) rz_cli_die(&c, &e);
+        nn_rng lr_rng;
+        nn_rng_seed(&lr_rng, seed ^ 0x6c6162656c73ULL);
+        for (int i = 0; i < n_labels; i++) {
+            long j = (long)(nn_rng_uniform(&lr_rng) * d.n);
+            memcpy(labels + (size_t)i * env.state_dim, d.S2 + j * env.state_dim, env.state_dim * sizeof(float));
+        }
+    }
+    float *O, *O2;
+    if (ag_dataset_obs(&env, &d, &O, &O2, &e)) rz_cli_die(&c, &e);
+    fb_data fd = {d.n, env.obs_dim, env.act_dim, O, d.A, O2};
+    const fb_config *cfg = fb_cfg(a);
+    rz_cli_progress(&c, 1, "training %s on %s (%ld transitions, %s, d=%d, %d×%d, batch %d) from step %lld to %ld",
+                    fb_algo_name(cfg->algo), env.name, d.n, d.h.policy, cfg->zdim, cfg->layers, cfg->hidden, cfg->batch,
+                    (long long)fb_steps(a), steps);
+    double t0 = rz_now();
+    int64_t first = fb_steps(a);
+    fb_stats st;
+    memset(&st, 0, sizeof st);
+    while (fb_steps(a) < steps) {
+        if (fb_train_step(a, &fd, &st, &e)) rz_cli_die(&c, &e);
+        int64_t k = fb_steps(a);
+        rz_cli_progress(&c, k == steps, "step %lld/%ld  fb %.3f  ortho %.3f  penalty %.3f  alpha %.3g  Q %.2f  (%.0f steps/s)",
+                        (long long)k, steps, st.fb_loss, st.ortho_loss, st.penalty, st.alpha, st.q_mean,
+                        (k - first) / (rz_now() - t0 + 1e-9));
+        if (ckpt && k % ckpt == 0 && k < steps) {
+            h.steps_done = k;
+            if (ag_agent_write(c.output, &c.stream, &h, a, n_labels, labels, env.state_dim, &e)) rz_cli_die(&c, &e);
+        }
+    }
+    h.steps_done = fb_steps(a);
+    if (ag_agent_write(c.output, &c.stream, &h, a, n_labels, labels, env.state_dim, &e)) rz_cli_die(&c, &e);
+    double secs = rz_now() - t0;
+    if (c.json || c.report) {
+        msgpack_packer *pk = rz_report_begin(&c, 10);
+        rz_rec_str(pk, "algo", fb_algo_name(cfg->algo));
+        rz_rec_str(pk, "env", env.name);
+        rz_rec_str(pk, "data_policy", d.h.policy);
+        rz_rec_int(pk, "steps", fb_steps(a));
+        rz_rec_f64(pk, "seconds", secs);
+        rz_rec_f64(pk, "steps_per_s", (fb_steps(a) - first) / (secs + 1e-9));
+        rz_rec_f64(pk, "fb_loss", st.fb_loss);
+        rz_rec_f64(pk, "ortho_loss", st.ortho_loss);
+        rz_rec_f64(pk, "penalty", st.penalty);
+        rz_rec_f64(pk, "alpha", st.alpha);
+        if (rz_report_finish(&c, &e)) rz_cli_die(&c, &e);
+    }
+    free(O), free(O2), free(labels);
+    fb_destroy(a);
+    rz_env_id_free(&h.env);
+    ag_dataset_free(&d);
+    rl_env_free(&env);
+    return 0;
+}
