@@ -26,15 +26,18 @@ void rz_matmul_nt(int M, int N, int K, const float *A, int lda, const float *B, 
     /* panel widths rounded to 16 columns so every panel but the last is kernel-aligned */
     int w = ((N + P - 1) / P + 15) / 16 * 16;
     float beta = accumulate ? 1.0f : 0.0f;
-    /* threads only pay off above ~4M multiply-adds (tens of microseconds); below that the
-     * panels run on this thread. Same calls either way, so the same result. */
-    int parallel = P > 1 && (double)M * N * K >= 4e6;
+    /* threads only pay off above ~1M multiply-adds (about ten microseconds); below that
+     * the panels run on this thread. Same calls either way, so the same result. */
+    int parallel = P > 1 && (double)M * N * K >= 1e6;
 #pragma omp parallel for schedule(static) if (parallel)
     for (int p = 0; p < P; p++) {
         int j0 = p * w, n = N - j0 < w ? N - j0 : w;
         if (n <= 0) continue;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, n, K, 1.0f, A, lda,
-                    B + (long)j0 * ldb, ldb, beta, C + j0, ldc);
+        if (M == 1) /* one token: matrix-vector, bound by reading B; no packing */
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, n, K, 1.0f, B + (long)j0 * ldb, ldb, A, 1, beta, C + j0, 1);
+        else
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, n, K, 1.0f, A, lda,
+                        B + (long)j0 * ldb, ldb, beta, C + j0, ldc);
     }
 }
 
