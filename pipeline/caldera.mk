@@ -57,18 +57,52 @@ $(OUT)/caldera.md: $(OUT)/caldera.csv
 	  {printf "| %s | %.3f | %.3f | %.3f | %.3f | %.2f |\n", $$1, $$2, $$3, $$5, $$6, $$7}' $< > $@.tmp && mv $@.tmp $@
 
 # ---- after rz-finetune (not part of caldera-all) ----------------------------------------
-# rz-finetune trains adapters on the calibration text only, on top of the packed CALDERA
-# model as it loads (rz_model_load merges Q + L R): --init lora adds a fresh rank-FT_RANK
-# pair, so the result is W = (Q + L R) + L' R' written merged as float32; its bpw is the
-# CALDERA model's plus the adapters' (FT_RANK · (m + n) · 32 bits per matrix, f32).
-# Training CALDERA's own L, R with Q frozen needs rz-finetune to load them with
-# rz_model_load_lowrank (schemas/model.h).
-FT_RANK  ?= 4
-FT_STEPS ?= 100
-FT_ROWS  ?= cal_r8_lr4 cal_r16_lr4
+# Every row is fine-tuned on the calibration text only (the text the Hessians came from)
+# with the same steps, batch, context, lr and seed, and evaluated on the evaluation split
+# like the rows above.
+# CALDERA rows (FT_ROWS): rz-finetune loads the packed model with rz_model_load_lowrank
+# and trains the model's own L, R (each matrix at its own rank, k = 0 ones frozen) with
+# Q frozen (--init model); --packed-out writes ft_X.rzm packed again: Q's codes as they
+# were, the tuned L, R in X's L/R format (4-bit grid: rounded once, at the end), so its
+# bits per weight are X's (rz-pack's figure still holds). ft_X.ppl.json is the ppl of
+# that packed model; ft_X.dense.ppl.json the ppl of the float merge Q + L R before the
+# final rounding (-o).
+# Controls (FT_CONTROLS: fp32, e8p 2-bit): they have no L, R, so they get a fresh
+# rank-FT_RANK float32 LoRA pair (--init lora) on top, written merged (f32).
+FT_RANK     ?= 4
+FT_STEPS    ?= 100
+FT_BATCH    ?= 8
+FT_CTX      ?= 256
+FT_LR       ?= 3e-3
+FT_ROWS     ?= cal_r4_lr4 cal_r8_lr4 cal_r16_lr4 cal_r8_lr16 cal_budget
+FT_QAT_ROWS ?= cal_r4_lr4 cal_r8_lr4 cal_r16_lr4 cal_budget
+FT_CONTROLS ?= fp32 e8p_2_inc
+FT_FLAGS    ?=
+FT = $(RZ_BIN)/rz-finetune -q -z $(TOK) -f $(OUT)/calib.txt --steps $(FT_STEPS) --batch $(FT_BATCH) \
+  --ctx $(FT_CTX) --lr $(FT_LR) --seed $(SEED) $(FT_FLAGS)
+
+$(OUT)/ft_cal_%.rzm: $(OUT)/cal_%.rzm $(OUT)/calib.txt
+	$(FT) -m $< --init model -o $(OUT)/ft_cal_$*.dense.rzm --packed-out $@ --json > $@.json.tmp \
+	  && mv $@.json.tmp $(OUT)/ft_cal_$*.ft.json
+$(OUT)/ft_cal_%.dense.ppl.json: $(OUT)/ft_cal_%.rzm $(OUT)/eval.txt
+	$(RZ_BIN)/rz-ppl -q -m $(OUT)/ft_cal_$*.dense.rzm -z $(TOK) -f $(OUT)/eval.txt --ctx $(CTX) --json > $@.tmp \
+	  && mv $@.tmp $@
+# --qat rows (4-bit L, R): every step trains at the rounded pair (straight-through), so the
+# packed result is what was trained; ftq_X.rzm is packed like X.
+$(OUT)/ftq_cal_%.rzm: $(OUT)/cal_%.rzm $(OUT)/calib.txt
+	$(FT) -m $< --init model --qat --packed-out $@ --json > $@.json.tmp && mv $@.json.tmp $(OUT)/ftq_cal_$*.ft.json
 $(OUT)/ft_%.rzm: $(OUT)/%.rzm $(OUT)/calib.txt
-	$(RZ_BIN)/rz-finetune -q -m $< -z $(TOK) -f $(OUT)/calib.txt --steps $(FT_STEPS) --rank $(FT_RANK) \
-	  --lr 3e-3 --seed $(SEED) -o $@ --json > $@.json.tmp && mv $@.json.tmp $(OUT)/ft_$*.ft.json
-caldera-finetune: $(FT_ROWS:%=$(OUT)/ft_%.ppl.json)
-	@for m in $(FT_ROWS); do printf '%s after rz-finetune: ppl %s (before %s)\n' $$m \
-	  "$$(jq .ppl $(OUT)/ft_$$m.ppl.json)" "$$(jq .ppl $(OUT)/$$m.ppl.json)"; done
+	$(FT) -m $< --init lora --rank $(FT_RANK) -o $@ --json > $@.json.tmp && mv $@.json.tmp $(OUT)/ft_$*.ft.json
+
+caldera-finetune: $(FT_ROWS:%=$(OUT)/ft_%.ppl.json) $(FT_ROWS:%=$(OUT)/ft_%.dense.ppl.json) \
+  $(FT_QAT_ROWS:%=$(OUT)/ftq_%.ppl.json) $(FT_CONTROLS:%=$(OUT)/ft_%.ppl.json)
+	@for m in $(FT_CONTROLS); do printf '%s + fresh rank-%s adapters (control): ppl %.3f -> %.3f, loss %.4f -> %.4f\n' \
+	  $$m $(FT_RANK) "$$(jq .ppl $(OUT)/$$m.ppl.json)" "$$(jq .ppl $(OUT)/ft_$$m.ppl.json)" \
+	  "$$(jq .loss_first $(OUT)/ft_$$m.ft.json)" "$$(jq .loss_final $(OUT)/ft_$$m.ft.json)"; done
+	@for m in $(FT_ROWS); do printf '%s, own L R tuned: ppl %.3f -> %.3f packed (%.3f float merge), loss %.4f -> %.4f, %s params\n' \
+	  $$m "$$(jq .ppl $(OUT)/$$m.ppl.json)" "$$(jq .ppl $(OUT)/ft_$$m.ppl.json)" "$$(jq .ppl $(OUT)/ft_$$m.dense.ppl.json)" \
+	  "$$(jq .loss_first $(OUT)/ft_$$m.ft.json)" "$$(jq .loss_final $(OUT)/ft_$$m.ft.json)" \
+	  "$$(jq .trained_params $(OUT)/ft_$$m.ft.json)"; done
+	@for m in $(FT_QAT_ROWS); do printf '%s, own L R tuned with --qat: ppl %.3f -> %.3f packed, loss %.4f -> %.4f\n' \
+	  $$m "$$(jq .ppl $(OUT)/$$m.ppl.json)" "$$(jq .ppl $(OUT)/ftq_$$m.ppl.json)" \
+	  "$$(jq .loss_first $(OUT)/ftq_$$m.ft.json)" "$$(jq .loss_final $(OUT)/ftq_$$m.ft.json)"; done

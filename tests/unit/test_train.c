@@ -445,7 +445,9 @@ static double model_obj(void *p)
     return nll / (z->B * 8);
 }
 
-static void test_model_grad(void)
+/* per_matrix: ranks differ between layers (rz_lora_new_ranks, as a packed CALDERA
+ * model's pairs), some 0 */
+static void model_grad_case(int per_matrix)
 {
     rz_llama *m = tiny_model(11, 0);
     CHECK(m != NULL);
@@ -454,7 +456,19 @@ static void test_model_grad(void)
     rz_lora *a;
     rz_train *t;
     rz_err e = {0};
-    CHECK(rz_lora_new(m, rank, &a, &e) == 0);
+    if (per_matrix) {
+        int nl = m->config.n_layers, *per = calloc((size_t)nl * RZ_TR_NMAT, sizeof *per);
+        CHECK(per != NULL);
+        if (!per) return;
+        for (int l = 0; l < nl; l++)
+            for (int k = 0; k < RZ_TR_NMAT; k++) per[l * RZ_TR_NMAT + k] = (l + k) % 3 == 0 ? 0 : 1 + (l * 5 + k) % 4;
+        CHECK(rz_lora_new_ranks(m, per, &a, &e) == 0);
+        for (int l = 0; l < nl; l++)
+            for (int k = 0; k < RZ_TR_NMAT; k++) CHECK(rz_lora_at(a, l, k)->k == per[l * RZ_TR_NMAT + k]);
+        free(per);
+    } else {
+        CHECK(rz_lora_new(m, rank, &a, &e) == 0);
+    }
     uint64_t s = 12;
     for (size_t i = 0; i < a->n_params; i++) a->params[i] = (float)(0.3 * rng_normal(&s));
     CHECK(rz_train_new(a, 2, 8, &t, &e) == 0);
@@ -475,6 +489,9 @@ static void test_model_grad(void)
     rz_lora_free(a);
     rz_llama_free(m);
 }
+
+static void test_model_grad(void) { model_grad_case(0); }
+static void test_model_grad_per_matrix(void) { model_grad_case(1); }
 
 /* Training forward = rz_llama_forward on W = Q + L R, for every sequence of a batch. */
 static void logits_case(rz_llama *m, int T, int B, int rank, double tol, uint64_t seed)
@@ -779,6 +796,7 @@ int main(void)
     RUN(test_xent_grad);
     RUN(test_embedding_classifier_grad);
     RUN(test_model_grad);
+    RUN(test_model_grad_per_matrix);
     RUN(test_forward_matches_llama);
     RUN(test_adamw_step);
     RUN(test_checkpoint_roundtrip);

@@ -420,6 +420,108 @@ done:
     return rc;
 }
 
+/* Grid codes of nvec vectors of len entries X[vec·sv + entry·se] (per-vector groups of
+ * `group` entries, 0 = whole vector) into a bit stream (zeroed), scales and zero points. */
+static void lr_encode_grid(const float *X, int nvec, int len, long sv, long se, int bits, int group,
+                           uint8_t *out, float *scales, uint8_t *zeros)
+{
+    int G = rz_grid_groups(len, group), gw = group > 0 ? group : len;
+    size_t bit = 0;
+    for (int a = 0; a < nvec; a++)
+        for (int g = 0; g < G; g++) {
+            int c0 = g * gw, c1 = c0 + gw < len ? c0 + gw : len;
+            float sc, z;
+            rz_grid_fit(X + a * sv + c0 * se, c1 - c0, se, bits, &sc, &z);
+            scales[(size_t)a * G + (size_t)g] = sc;
+            zeros[(size_t)a * G + (size_t)g] = (uint8_t)z;
+            for (int c = c0; c < c1; c++, bit += (size_t)bits) {
+                int q = rz_grid_code(X[a * sv + c * se], sc, z, bits);
+                for (int b = 0; b < bits; b++)
+                    if (q >> b & 1) out[(bit + (size_t)b) / 8] |= (uint8_t)(1u << ((bit + (size_t)b) % 8));
+            }
+        }
+}
+
+int rz_qlayer_replace_lowrank(const rz_qlayer_view *in, const float *L, const float *R, rz_qlayer *q,
+                              rz_err *e)
+{
+    memset(q, 0, sizeof *q);
+    int m = in->rows, cols = in->cols, pc = in->pcols, k = in->rank, rc = RZ_OK;
+    if (k < 1) return rz_fail(e, RZ_EINPUT, "%s: the record has no low-rank part to replace", in->name);
+    q->v = *in;
+    rz_qlayer_view *v = &q->v;
+    size_t nl = (size_t)m * (size_t)k, nr = (size_t)k * (size_t)pc;
+    float *Lr = malloc(nl * sizeof *Lr), *Rr = malloc(nr * sizeof *Rr), *Lold = malloc(nl * sizeof *Lold);
+    rz_rht U = {0}, V = {0};
+    q->codes = malloc(in->codes_n ? in->codes_n : 1);
+    q->scales = malloc(in->n_scales ? in->n_scales * sizeof(float) : 1);
+    q->zeros = malloc(in->n_zeros ? in->n_zeros : 1);
+    q->L = calloc(in->L_n ? in->L_n : 1, 1);
+    q->R = calloc(in->R_n ? in->R_n : 1, 1);
+    if (!Lr || !Rr || !Lold || !q->codes || !q->scales || !q->zeros || !q->L || !q->R) {
+        rc = rz_fail(e, RZ_EINTERNAL, "%s: out of memory", in->name);
+        goto done;
+    }
+    memcpy(q->codes, in->codes, in->codes_n);
+    if (in->n_scales) memcpy(q->scales, in->scales, in->n_scales * sizeof(float));
+    if (in->n_zeros) memcpy(q->zeros, in->zeros, in->n_zeros);
+    v->codes = q->codes;
+    v->scales = q->scales;
+    v->zeros = in->n_zeros ? q->zeros : NULL;
+    /* the stored basis: the old pair gives R's padded columns */
+    lr_rot(in, Lold, Rr);
+    if (in->incoherent && ((rc = rz_rht_init(&U, m, in->seed_u, e)) || (rc = rz_rht_init(&V, pc, in->seed_v, e))))
+        goto done;
+    if (in->incoherent && (rc = rz_rht_rows(&V, Rr, k, pc, 1, e))) goto done; /* R_orig = R V */
+    for (int a = 0; a < k; a++) memcpy(Rr + (size_t)a * pc, R + (size_t)a * cols, (size_t)cols * sizeof *Rr);
+    memcpy(Lr, L, nl * sizeof *Lr);
+    if (in->incoherent && ((rc = rz_rht_cols(&U, Lr, k, k, 0, e)) || (rc = rz_rht_rows(&V, Rr, k, pc, 0, e))))
+        goto done;
+    if (in->lr_format == RZ_LR_F32) {
+        memcpy(q->L, Lr, nl * sizeof(float));
+        memcpy(q->R, Rr, nr * sizeof(float));
+    } else if (in->lr_format == RZ_LR_F16 || in->lr_format == RZ_LR_BF16) {
+        uint16_t *hl = q->L, *hr = q->R;
+        int bf = in->lr_format == RZ_LR_BF16;
+        for (size_t t = 0; t < nl + nr; t++) {
+            float x = t < nl ? Lr[t] : Rr[t - nl];
+            if (!bf && !(fabsf(x) <= 65504.0f)) {
+                rc = rz_fail(e, RZ_EINPUT, "%s: low-rank entry %g is outside the fp16 range", in->name, x);
+                goto done;
+            }
+            uint16_t h = bf ? rz_f32_to_bf16(x) : rz_f32_to_f16(x);
+            if (t < nl) hl[t] = h;
+            else hr[t - nl] = h;
+        }
+    } else {
+        q->L_scales = malloc(in->L_ns * sizeof(float) + 1);
+        q->R_scales = malloc(in->R_ns * sizeof(float) + 1);
+        q->L_zeros = malloc(in->L_ns + 1);
+        q->R_zeros = malloc(in->R_ns + 1);
+        if (!q->L_scales || !q->R_scales || !q->L_zeros || !q->R_zeros) {
+            rc = rz_fail(e, RZ_EINTERNAL, "%s: out of memory", in->name);
+            goto done;
+        }
+        /* L's vectors are its columns, R's its rows */
+        lr_encode_grid(Lr, k, m, 1, k, in->lr_bits, in->lr_group, q->L, q->L_scales, q->L_zeros);
+        lr_encode_grid(Rr, k, pc, pc, 1, in->lr_bits, in->lr_group, q->R, q->R_scales, q->R_zeros);
+        v->L_scales = q->L_scales;
+        v->R_scales = q->R_scales;
+        v->L_zeros = q->L_zeros;
+        v->R_zeros = q->R_zeros;
+    }
+    v->L = q->L;
+    v->R = q->R;
+done:
+    rz_rht_free(&U);
+    rz_rht_free(&V);
+    free(Lr);
+    free(Rr);
+    free(Lold);
+    if (rc) rz_qlayer_free(q);
+    return rc;
+}
+
 uint64_t rz_qlayer_model_hash(rz_llama *m)
 {
     uint64_t h = rz_checksum(RZ_CHECKSUM_INIT, &m->config, sizeof m->config);

@@ -80,6 +80,18 @@ void rz_qlayer_seeds(uint64_t seed, long item, uint64_t *seed_u, uint64_t *seed_
 int rz_qlayer_from_caldera(const char *name, const rz_caldera *c, int rows, int cols, const float *W,
                            const double *H, uint64_t model_hash, rz_qlayer *q, rz_err *e);
 
+/* A copy of the v2 record view `in` (rank k > 0) with its low-rank pair replaced by L
+ * (rows × k) and R (k × cols) given in the ORIGINAL basis, as rz_qlayer_dequant_parts
+ * returns them (fine-tuned L, R with Q frozen: rz-finetune --packed-out). They are taken
+ * back to the stored basis (L ← U L; R ← [R | in's own padded columns pcols − cols] Vᵀ
+ * when incoherent) and encoded in in's format: f32 as is, f16/bf16 rounded, grid codes of
+ * in's lr_bits/lr_group with each vector's (group's) scale and zero point fitted afresh
+ * (min-max, as rz-lowrank). Q's codes, scales, zero points, the seeds, model_hash and the
+ * (pre-tuning) loss/rel are copied byte for byte. RZ_EINPUT when in has no low-rank part
+ * or an f16 value overflows. q owns its payloads (rz_qlayer_free). */
+int rz_qlayer_replace_lowrank(const rz_qlayer_view *in, const float *L, const float *R, rz_qlayer *q,
+                              rz_err *e);
+
 /* FNV-1a 64 of the config and every tensor's float32 bytes in rz_llama_tensor_at order:
  * ties Hessians and layer records to the model they were computed from. */
 uint64_t rz_qlayer_model_hash(rz_llama *m);

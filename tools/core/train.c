@@ -56,12 +56,27 @@ void rz_lora_free(rz_lora *a)
 
 int rz_lora_new(rz_llama *base, const int rank[RZ_TR_NMAT], rz_lora **out, rz_err *e)
 {
+    int nl = base->config.n_layers;
+    int *per = rz_malloc(sizeof(int) * (size_t)nl * RZ_TR_NMAT + 1, e);
+    if (!per) return RZ_EINTERNAL;
+    for (int l = 0; l < nl; l++) memcpy(per + (size_t)l * RZ_TR_NMAT, rank, sizeof(int) * RZ_TR_NMAT);
+    int rc = rz_lora_new_ranks(base, per, out, e);
+    free(per);
+    return rc;
+}
+
+int rz_lora_new_ranks(rz_llama *base, const int *ranks, rz_lora **out, rz_err *e)
+{
     *out = NULL;
     rz_lora *a = rz_calloc(1, sizeof *a, e);
     if (!a) return RZ_EINTERNAL;
     a->base = base;
     a->n_layers = base->config.n_layers;
-    memcpy(a->rank, rank, sizeof a->rank);
+    for (int kind = 0; kind < RZ_TR_NMAT; kind++) {
+        a->rank[kind] = 0;
+        for (int l = 0; l < a->n_layers; l++)
+            if (ranks[l * RZ_TR_NMAT + kind] > a->rank[kind]) a->rank[kind] = ranks[l * RZ_TR_NMAT + kind];
+    }
     a->ad = rz_calloc((size_t)a->n_layers * RZ_TR_NMAT, sizeof *a->ad, e);
     if (!a->ad) return rz_lora_free(a), RZ_EINTERNAL;
     size_t total = 0;
@@ -69,10 +84,11 @@ int rz_lora_new(rz_llama *base, const int rank[RZ_TR_NMAT], rz_lora **out, rz_er
         for (int kind = 0; kind < RZ_TR_NMAT; kind++) {
             rz_adapter *ad = rz_lora_at(a, l, kind);
             ad->Q = base_matrix(base, l, kind, &ad->m, &ad->n);
-            ad->k = rank[kind];
+            ad->k = ranks[l * RZ_TR_NMAT + kind];
             int mn = ad->m < ad->n ? ad->m : ad->n;
             if (ad->k < 0 || ad->k > mn) {
-                rz_fail(e, RZ_EINPUT, "rank %d for %s is outside [0, %d]", ad->k, rz_train_matrix_name(kind), mn);
+                rz_fail(e, RZ_EINPUT, "rank %d for layers.%d.%s is outside [0, %d]", ad->k, l,
+                        rz_train_matrix_name(kind), mn);
                 return rz_lora_free(a), RZ_EINPUT;
             }
             total += (size_t)ad->k * ((size_t)ad->m + (size_t)ad->n);

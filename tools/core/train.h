@@ -70,7 +70,8 @@ typedef struct {
 typedef struct {
     rz_llama *base;   /* frozen: embeddings, norms, classifier; adapter Q's point into it */
     int n_layers;
-    int rank[RZ_TR_NMAT];
+    int rank[RZ_TR_NMAT]; /* per kind: the largest rank of that kind over the layers (equal
+                             to every layer's with rz_lora_new) */
     rz_adapter *ad;   /* [n_layers * RZ_TR_NMAT] */
     float *params, *grads;
     size_t n_params;
@@ -79,6 +80,9 @@ typedef struct {
 /* Adapters of rank[kind] for each matrix kind (0 ≤ rank ≤ min(m, n)), all zero, with Q
  * pointing at base's weights (base is not copied; it must outlive the rz_lora). */
 int rz_lora_new(rz_llama *base, const int rank[RZ_TR_NMAT], rz_lora **out, rz_err *e);
+/* Per-matrix ranks: ranks[l·RZ_TR_NMAT + kind] for layer l (any may be 0; e.g. the
+ * pairs of a packed CALDERA model, rz_model_load_lowrank). */
+int rz_lora_new_ranks(rz_llama *base, const int *ranks, rz_lora **out, rz_err *e);
 void rz_lora_free(rz_lora *a);
 rz_adapter *rz_lora_at(const rz_lora *a, int layer, int kind);
 /* LoRA's initialisation: L = 0, R uniform in ±1/sqrt(n) (kaiming-uniform, as LoRA's A),

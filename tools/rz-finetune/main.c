@@ -3,9 +3,16 @@
  *
  * The frozen Q of every linear (wq wk wv wo w1 w2 w3) is a dense float matrix from the
  * model loader: the model's own weights (--init lora: L = 0, R small random, so training
- * starts at the model) or the CALDERA decomposition of them (--init caldera: Q = LDLQ-
+ * starts at the model), the CALDERA decomposition of them (--init caldera: Q = LDLQ-
  * or E8P-quantised W, L R the rank-K fit of the rest, under an identity Hessian or the
- * one of the calibration text's activations). Training: next-token cross-entropy on
+ * one of the calibration text's activations), or — for a packed Q + L R model (rz-lowrank
+ * + rz-pack, qlayer v2 records; --init model, the default for such a model) — the
+ * dequantised Q of every qlayer with the model's own L, R as the starting adapters, at
+ * each matrix's own rank (rz_model_load_lowrank; k = 0 matrices stay frozen).
+ * --packed-out then writes the packed model again: every record copied as it is except
+ * the qlayers with L, R, whose Q codes/scales/seeds are kept byte for byte and whose L, R
+ * are replaced by the tuned ones in the input's L/R format (rz_qlayer_replace_lowrank:
+ * the 4-bit grid rounding happens once, at the end). Training: next-token cross-entropy on
  * contiguous --ctx windows of the text, AdamW with warmup + cosine/linear decay and
  * global-norm clipping (tools/core/adamw.h), forward/backward in tools/core/train.h.
  * Under mpirun each rank computes some micro-batches of the global batch; the all-reduce
@@ -25,6 +32,7 @@
 #include "corpus.h"
 #include "lowrank.h"
 #include "model.h"
+#include "qlayer.h"
 #include "train.h"
 #include "train_ckpt.h"
 
@@ -32,7 +40,10 @@ static const char usage[] =
     "usage: rz-finetune -m MODEL [-z TOKENIZER] (-f TEXT | --tokens LOC) -o TUNED.rzm [options]\n"
     "Trains low-rank adapters W = Q + L R of every linear layer of MODEL (llama2.c .bin or\n"
     ".rzm) on TEXT with next-token cross-entropy; Q and all other weights stay frozen.\n"
-    "Writes the merged model (W = Q + L R, f32 .rzm) and/or the adapters.\n"
+    "Writes the merged model (W = Q + L R, f32 .rzm) and/or the adapters. A packed Q + L R\n"
+    "MODEL (rz-lowrank + rz-pack: qlayer records with L, R) trains its own L, R, each matrix\n"
+    "at its own rank, with Q frozen (--init model, the default for such a model), and\n"
+    "--packed-out writes it packed again (Q's codes untouched, L, R re-encoded).\n"
     "  -m, --model F         model file\n"
     "  -z, --tokenizer F     tokenizer for -f (llama2.c format)\n"
     "  -f, --file TEXT       training text; --tokens LOC: a stream of \"tokens\" records\n"
@@ -42,8 +53,10 @@ static const char usage[] =
     "      --micro N         sequences per micro-batch (default batch / ranks); the result\n"
     "                        depends on --batch and --micro, never on ranks or threads\n"
     "      --ctx N           positions per sequence (default min(256, seq_len))\n"
-    "      --rank K          adapter rank of every matrix (default 8)\n"
-    "      --init M          lora (L = 0, R random; default) or caldera (Q + L R fit of W)\n"
+    "      --rank K          adapter rank of every matrix (default 8; not with --init model)\n"
+    "      --init M          lora (L = 0, R random; default for a model without L, R),\n"
+    "                        caldera (Q + L R fit of W) or model (MODEL's own L, R with Q\n"
+    "                        frozen; default when MODEL's qlayer records carry L, R)\n"
     "      --q-method M      caldera: Q = none (0), ldlq or e8p (default ldlq)\n"
     "      --q-bits B        caldera: bits of Q (default 2 for e8p, 4 for ldlq)\n"
     "      --hessian H       caldera: identity (default) or data (X^T X / N of each layer's\n"
@@ -64,7 +77,15 @@ static const char usage[] =
     "                        --micro, --ctx; with the same --steps and optimizer options the\n"
     "                        result is bit-identical to an uninterrupted run)\n"
     "      --seed N          adapter initialisation and data order (default 0)\n"
-    "  -o, --output F        the tuned model, merged, f32 .rzm\n"
+    "  -o, --output F        the tuned model, merged, f32 .rzm (float L, R: not rounded)\n"
+    "      --packed-out F    --init model: the tuned model packed as MODEL is (same Q codes,\n"
+    "                        tuned L, R in MODEL's L/R format, rounded to its grid once at\n"
+    "                        the end); rz-ppl loads it, rz-pack's bpw still holds\n"
+    "      --qat             --init model: quantisation-aware; every step's forward and\n"
+    "                        backward use L, R rounded to MODEL's L/R format, the update goes\n"
+    "                        to the float L, R (straight-through); -o then merges the rounded\n"
+    "                        pair, = --packed-out to float rounding (checkpoints and --adapters\n"
+    "                        hold the float pair)\n"
     "Report (--json/--report): loss_first, loss_final, losses (this run), steps, first_step,\n"
     "batch, ctx, tokens_per_s, step_seconds, trained_params, model_id, ranks, init.\n"
     "Examples:\n"
@@ -72,18 +93,22 @@ static const char usage[] =
     "  mpirun -np 2 rz-finetune -m s.bin -z tok512.bin -f train.txt --batch 8 --micro 4 --checkpoint ck \\\n"
     "      --every 10 -o tuned.rzm && rz-ppl -m tuned.rzm -z tok512.bin -f valid.txt\n"
     "  rz-finetune -m s.bin -z tok512.bin -f train.txt --resume ck --checkpoint ck -o tuned.rzm\n"
-    "  rz-finetune -m s.bin -z tok512.bin -f train.txt --init caldera --q-method ldlq --q-bits 2 -o t.rzm\n";
+    "  rz-finetune -m s.bin -z tok512.bin -f train.txt --init caldera --q-method ldlq --q-bits 2 -o t.rzm\n"
+    "  rz-finetune -m cal_r8_lr4.rzm -z tok512.bin -f calib.txt --steps 100 --lr 3e-3 \\\n"
+    "      --packed-out ft_cal_r8_lr4.rzm && rz-ppl -m ft_cal_r8_lr4.rzm -z tok512.bin -f eval.txt\n";
 
 enum {
     OPT_TOKENS = RZ_OPT_TOOL_BASE, OPT_MAX_TOKENS, OPT_STEPS, OPT_BATCH, OPT_MICRO, OPT_CTX, OPT_RANK, OPT_INIT,
     OPT_QMETHOD, OPT_QBITS, OPT_HESSIAN, OPT_CITERS, OPT_LR, OPT_MINLR, OPT_SCHEDULE, OPT_WARMUP, OPT_WD, OPT_CLIP,
-    OPT_ADAPTERS, OPT_CHECKPOINT, OPT_EVERY, OPT_RESUME, OPT_UNTIL
+    OPT_ADAPTERS, OPT_CHECKPOINT, OPT_EVERY, OPT_RESUME, OPT_UNTIL, OPT_PACKED, OPT_QAT
 };
 
+enum { INIT_AUTO, INIT_LORA, INIT_CALDERA, INIT_MODEL };
+
 typedef struct {
-    const char *model, *tokenizer, *text, *tokens, *adapters, *checkpoint, *resume;
+    const char *model, *tokenizer, *text, *tokens, *adapters, *checkpoint, *resume, *packed;
     long max_tokens;
-    int steps, until, batch, micro, ctx, rank, caldera, q_method, q_bits, hess_data, citers, every;
+    int steps, until, batch, micro, ctx, rank, rank_given, q_given, init, qat, q_method, q_bits, hess_data, citers, every;
     rz_adamw_opts opt;
 } args;
 
@@ -117,6 +142,8 @@ static void parse(rz_cli *c, args *a, int argc, char **argv)
         {"every", required_argument, 0, OPT_EVERY},
         {"resume", required_argument, 0, OPT_RESUME},
         {"until", required_argument, 0, OPT_UNTIL},
+        {"packed-out", required_argument, 0, OPT_PACKED},
+        {"qat", no_argument, 0, OPT_QAT},
         {0, 0, 0, 0}};
     a->steps = 100, a->batch = 8, a->rank = 8, a->q_method = RZ_CQ_LDLQ, a->citers = 5;
     rz_adamw_defaults(&a->opt);
@@ -133,18 +160,19 @@ static void parse(rz_cli *c, args *a, int argc, char **argv)
         case OPT_BATCH: a->batch = (int)rz_cli_int(c, "--batch", optarg, 1, 1 << 20); break;
         case OPT_MICRO: a->micro = (int)rz_cli_int(c, "--micro", optarg, 1, 1 << 20); break;
         case OPT_CTX: a->ctx = (int)rz_cli_int(c, "--ctx", optarg, 2, 1 << 20); break;
-        case OPT_RANK: a->rank = (int)rz_cli_int(c, "--rank", optarg, 0, 1 << 16); break;
+        case OPT_RANK: a->rank = (int)rz_cli_int(c, "--rank", optarg, 0, 1 << 16), a->rank_given = 1; break;
         case OPT_INIT:
-            if (!strcmp(optarg, "lora")) a->caldera = 0;
-            else if (!strcmp(optarg, "caldera")) a->caldera = 1;
-            else rz_cli_usage_error(c, "--init: expected lora or caldera, not '%s'", optarg);
+            if (!strcmp(optarg, "lora")) a->init = INIT_LORA;
+            else if (!strcmp(optarg, "caldera")) a->init = INIT_CALDERA;
+            else if (!strcmp(optarg, "model")) a->init = INIT_MODEL;
+            else rz_cli_usage_error(c, "--init: expected lora, caldera or model, not '%s'", optarg);
             break;
         case OPT_QMETHOD:
             if (!strcmp(optarg, "none")) a->q_method = RZ_CQ_NONE;
             else if (!strcmp(optarg, "ldlq")) a->q_method = RZ_CQ_LDLQ;
             else if (!strcmp(optarg, "e8p")) a->q_method = RZ_CQ_E8P;
             else rz_cli_usage_error(c, "--q-method: expected none, ldlq or e8p, not '%s'", optarg);
-            a->caldera = 1;
+            a->q_given = 1;
             break;
         case OPT_QBITS: a->q_bits = (int)rz_cli_int(c, "--q-bits", optarg, 2, 8); break;
         case OPT_HESSIAN:
@@ -167,6 +195,8 @@ static void parse(rz_cli *c, args *a, int argc, char **argv)
         case OPT_EVERY: a->every = (int)rz_cli_int(c, "--every", optarg, 1, 1 << 30); break;
         case OPT_RESUME: a->resume = optarg; break;
         case OPT_UNTIL: a->until = (int)rz_cli_int(c, "--until", optarg, 1, 1 << 30); break;
+        case OPT_PACKED: a->packed = optarg; break;
+        case OPT_QAT: a->qat = 1; break;
         default: rz_cli_usage_error(c, "unexpected option");
         }
     }
@@ -174,8 +204,20 @@ static void parse(rz_cli *c, args *a, int argc, char **argv)
     if (!a->model) rz_cli_usage_error(c, "-m MODEL is required");
     if (!a->text == !a->tokens) rz_cli_usage_error(c, "give exactly one of -f TEXT and --tokens LOC");
     if (a->text && !a->tokenizer) rz_cli_usage_error(c, "-f TEXT needs -z TOKENIZER");
-    if (!c->output && !a->adapters && !a->checkpoint)
-        rz_cli_usage_error(c, "nothing to write: give -o TUNED.rzm, --adapters OUT or --checkpoint C");
+    if (a->q_given) {
+        if (a->init == INIT_LORA || a->init == INIT_MODEL) rz_cli_usage_error(c, "--q-method needs --init caldera");
+        a->init = INIT_CALDERA;
+    }
+    if (!c->output && !a->adapters && !a->checkpoint && !a->packed)
+        rz_cli_usage_error(c, "nothing to write: give -o TUNED.rzm, --packed-out P.rzm, --adapters OUT or --checkpoint C");
+    if (a->init == INIT_MODEL && a->rank_given)
+        rz_cli_usage_error(c, "--rank does not apply to --init model (each matrix keeps MODEL's own rank)");
+    if (a->packed && (a->init == INIT_LORA || a->init == INIT_CALDERA))
+        rz_cli_usage_error(c, "--packed-out needs --init model (a packed MODEL with L, R)");
+    if (a->qat && (a->init == INIT_LORA || a->init == INIT_CALDERA))
+        rz_cli_usage_error(c, "--qat needs --init model (a packed MODEL with L, R)");
+    if ((a->packed || a->qat) && (!strcmp(a->model, "-") || rz_is_endpoint(a->model)))
+        rz_cli_usage_error(c, "--packed-out and --qat read MODEL a second time: give a file");
     if (a->every && !a->checkpoint) rz_cli_usage_error(c, "--every needs --checkpoint C");
     if (a->rank == 0) rz_cli_usage_error(c, "--rank 0 leaves nothing to train");
     if (!a->micro) a->micro = a->batch % rz_cluster_size() == 0 ? a->batch / rz_cluster_size() : a->batch;
@@ -288,6 +330,135 @@ static void caldera_init(rz_cli *c, const args *a, rz_lora *lo, const int *ids, 
     rz_train_free(t);
 }
 
+/* Per-matrix ranks [n_layers][RZ_TR_NMAT] from the qlayer pairs of a packed model; 0
+ * for matrices without one. Exits 2 on a pair that is not one of the model's linears. */
+static int *pairs_ranks(rz_cli *c, const char *loc, const rz_llama *m, const rz_lowrank_adapters *ad, int *n_pairs)
+{
+    rz_err e = {0};
+    int nl = m->config.n_layers;
+    int *ranks = rz_calloc((size_t)nl * RZ_TR_NMAT + 1, sizeof *ranks, &e);
+    if (!ranks) rz_cli_die(c, &e);
+    *n_pairs = 0;
+    for (int i = 0; i < ad->count; i++) {
+        const rz_lowrank_adapter *p = &ad->a[i];
+        if (p->k == 0) continue;
+        int found = -1;
+        for (int j = 0; j < nl * RZ_TR_NMAT && found < 0; j++) {
+            char name[RZ_MAX_NAME];
+            snprintf(name, sizeof name, "layers.%d.%s.weight", j / RZ_TR_NMAT, rz_train_matrix_name(j % RZ_TR_NMAT));
+            if (!strcmp(name, p->name)) found = j;
+        }
+        if (found < 0) {
+            rz_fail(&e, RZ_EINPUT, "%s: qlayer '%s' carries L, R but is not a linear layer rz-finetune trains", loc,
+                    p->name);
+            rz_cli_die(c, &e);
+        }
+        ranks[found] = p->k;
+        ++*n_pairs;
+    }
+    return ranks;
+}
+
+/* --packed-out: MODEL's records again, each qlayer with L, R re-encoded with the tuned
+ * pair (rz_qlayer_replace_lowrank), everything else copied as read. */
+static int write_packed(const args *a, const rz_stream_opts *so, const rz_lora *lo, rz_err *e)
+{
+    rz_reader *r;
+    rz_writer *w;
+    int rc = rz_reader_open(a->model, so, &r, e);
+    if (rc) return rc;
+    if ((rc = rz_writer_open(a->packed, so, &w, e))) return rz_reader_close(r), rc;
+    const msgpack_object *rec;
+    rz_rec_ctx ctx;
+    int nl = lo->n_layers;
+    for (;;) {
+        if ((rc = rz_reader_next(r, &rec, &ctx, e))) break;
+        if (!rec) break;
+        msgpack_packer *pk = rz_writer_packer(w);
+        rz_qlayer_view ql;
+        if (!strcmp(ctx.type, "qlayer")) {
+            if ((rc = rz_qlayer_decode(rec, &ctx, &ql, e))) break;
+        } else {
+            ql.rank = 0;
+        }
+        if (ql.rank > 0) {
+            const rz_adapter *ad = NULL;
+            for (int j = 0; j < nl * RZ_TR_NMAT && !ad; j++) {
+                char name[RZ_MAX_NAME];
+                snprintf(name, sizeof name, "layers.%d.%s.weight", j / RZ_TR_NMAT, rz_train_matrix_name(j % RZ_TR_NMAT));
+                if (!strcmp(name, ql.name)) ad = rz_lora_at(lo, j / RZ_TR_NMAT, j % RZ_TR_NMAT);
+            }
+            if (!ad || ad->k != ql.rank || ad->m != ql.rows || ad->n != ql.cols) {
+                rc = rz_rec_fail(e, &ctx, "rank", "qlayer '%s' does not match the trained adapters (was %s changed?)",
+                                 ql.name, a->model);
+                break;
+            }
+            rz_qlayer nq;
+            if ((rc = rz_qlayer_replace_lowrank(&ql, ad->L, ad->R, &nq, e))) break;
+            rz_qlayer_pack(pk, &nq.v);
+            rz_qlayer_free(&nq);
+        } else {
+            msgpack_pack_object(pk, *rec);
+        }
+        if ((rc = rz_writer_emit(w, e))) break;
+    }
+    rz_reader_close(r);
+    if (rc) {
+        rz_writer_abort(w, e);
+        return rc;
+    }
+    return rz_writer_close(w, e);
+}
+
+/* --qat: every pair's record (format, grids, seeds) as MODEL holds it, by matrix index
+ * l·RZ_TR_NMAT + kind (rank 0: none). */
+static rz_qlayer *qat_templates(rz_cli *c, const args *a, const rz_lora *lo)
+{
+    rz_err e = {0};
+    int nm = lo->n_layers * RZ_TR_NMAT;
+    rz_qlayer *tm = rz_calloc((size_t)nm, sizeof *tm, &e);
+    rz_reader *r;
+    if (!tm || rz_reader_open(a->model, &c->stream, &r, &e)) rz_cli_die(c, &e);
+    const msgpack_object *rec;
+    rz_rec_ctx ctx;
+    for (;;) {
+        if (rz_reader_next(r, &rec, &ctx, &e)) rz_cli_die(c, &e);
+        if (!rec) break;
+        rz_qlayer_view ql;
+        if (strcmp(ctx.type, "qlayer") != 0) continue;
+        if (rz_qlayer_decode(rec, &ctx, &ql, &e)) rz_cli_die(c, &e);
+        for (int j = 0; j < nm && ql.rank > 0; j++) {
+            char name[RZ_MAX_NAME];
+            snprintf(name, sizeof name, "layers.%d.%s.weight", j / RZ_TR_NMAT, rz_train_matrix_name(j % RZ_TR_NMAT));
+            const rz_adapter *ad = &lo->ad[j];
+            if (strcmp(name, ql.name) != 0) continue;
+            if (ad->k != ql.rank || rz_qlayer_replace_lowrank(&ql, ad->L, ad->R, &tm[j], &e)) {
+                if (!e.code) rz_rec_fail(&e, &ctx, "rank", "qlayer '%s' changed since it was loaded", ql.name);
+                rz_cli_die(c, &e);
+            }
+        }
+    }
+    rz_reader_close(r);
+    return tm;
+}
+
+/* --qat: lo's pairs ← the float pairs of `latent` (same layout) rounded to the stored
+ * format and decoded back to the original basis. */
+static int qat_round(rz_lora *lo, const float *latent, const rz_qlayer *tm, rz_err *e)
+{
+    for (int j = 0; j < lo->n_layers * RZ_TR_NMAT; j++) {
+        rz_adapter *ad = &lo->ad[j];
+        if (!ad->k) continue;
+        rz_qlayer q;
+        const float *L = latent + (ad->L - lo->params), *R = latent + (ad->R - lo->params);
+        int rc = rz_qlayer_replace_lowrank(&tm[j].v, L, R, &q, e);
+        if (!rc) rc = rz_qlayer_dequant_parts(&q.v, NULL, ad->L, ad->R, e);
+        rz_qlayer_free(&q);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     rz_cluster_init(&argc, &argv);
@@ -299,8 +470,27 @@ int main(int argc, char **argv)
     rz_err e = {0};
     int rank0 = rz_cluster_rank() == 0;
 
+    /* a packed model with L, R: Q alone as the model, the pairs as the adapters */
     rz_llama *m;
-    if (rz_model_load(a.model, &c.stream, &m, &e)) rz_cli_die(&c, &e);
+    rz_lowrank_adapters *pairs = NULL;
+    int *ranks = NULL, n_pairs = 0;
+    if ((a.init == INIT_AUTO || a.init == INIT_MODEL) && rz_model_is_rzm(a.model)) {
+        if (rz_model_load_lowrank(a.model, &c.stream, &m, &pairs, &e)) rz_cli_die(&c, &e);
+        ranks = pairs_ranks(&c, a.model, m, pairs, &n_pairs);
+    } else if (rz_model_load(a.model, &c.stream, &m, &e)) {
+        rz_cli_die(&c, &e);
+    }
+    if (n_pairs > 0) {
+        a.init = INIT_MODEL;
+        if (a.rank_given) rz_cli_usage_error(&c, "--rank does not apply: %s carries its own L, R (--init model); "
+                                             "--init lora trains fresh adapters on the merged model", a.model);
+    } else if (a.init == INIT_MODEL || a.packed) {
+        rz_fail(&e, RZ_EINPUT, "%s: no qlayer record carries L, R (--init model, --packed-out need a packed "
+                "Q + L R model from rz-lowrank + rz-pack)", a.model);
+        rz_cli_die(&c, &e);
+    } else if (a.init == INIT_AUTO) {
+        a.init = INIT_LORA; /* nothing to merge: m is the model as rz_model_load gives it */
+    }
     if (!a.ctx) a.ctx = m->config.seq_len < 256 ? m->config.seq_len : 256;
     if (a.ctx > m->config.seq_len) {
         rz_fail(&e, RZ_EINPUT, "--ctx %d is longer than the model's context of %d positions", a.ctx,
@@ -316,12 +506,30 @@ int main(int argc, char **argv)
         rz_cli_die(&c, &e);
     }
 
-    int ranks[RZ_TR_NMAT];
-    for (int i = 0; i < RZ_TR_NMAT; i++) ranks[i] = a.rank;
     rz_lora *lo;
-    if (rz_lora_new(m, ranks, &lo, &e)) rz_cli_die(&c, &e);
-    if (a.caldera) caldera_init(&c, &a, lo, ids, n);
-    else rz_lora_init_lora(lo, c.seed);
+    rz_qlayer *qtm = NULL; /* --qat */
+    if (a.init == INIT_MODEL) {
+        if (rz_lora_new_ranks(m, ranks, &lo, &e)) rz_cli_die(&c, &e);
+        for (int i = 0; i < pairs->count; i++) /* the model's own L, R start the training */
+            for (int j = 0; j < lo->n_layers * RZ_TR_NMAT; j++) {
+                rz_adapter *ad = &lo->ad[j];
+                char name[RZ_MAX_NAME];
+                snprintf(name, sizeof name, "layers.%d.%s.weight", j / RZ_TR_NMAT, rz_train_matrix_name(j % RZ_TR_NMAT));
+                if (pairs->a[i].k > 0 && !strcmp(name, pairs->a[i].name)) {
+                    memcpy(ad->L, pairs->a[i].L, sizeof(float) * (size_t)ad->m * ad->k);
+                    memcpy(ad->R, pairs->a[i].R, sizeof(float) * (size_t)ad->k * ad->n);
+                }
+            }
+        rz_lowrank_adapters_free(pairs);
+        pairs = NULL;
+        if (a.qat) qtm = qat_templates(&c, &a, lo);
+    } else {
+        int kr[RZ_TR_NMAT];
+        for (int i = 0; i < RZ_TR_NMAT; i++) kr[i] = a.rank;
+        if (rz_lora_new(m, kr, &lo, &e)) rz_cli_die(&c, &e);
+        if (a.init == INIT_CALDERA) caldera_init(&c, &a, lo, ids, n);
+        else rz_lora_init_lora(lo, c.seed);
+    }
     uint64_t model_id = rz_lora_model_id(lo);
 
     rz_adamw opt;
@@ -341,23 +549,33 @@ int main(int argc, char **argv)
     }
     info.model_id = model_id;
     info.batch = a.batch, info.micro = a.micro, info.ctx = a.ctx, info.total = a.steps;
-    memcpy(info.rank, ranks, sizeof ranks);
+    memcpy(info.rank, lo->rank, sizeof info.rank);
 
     rz_train *t;
     if (rz_train_new(lo, a.micro, a.ctx, &t, &e)) rz_cli_die(&c, &e);
     double *acc = rz_malloc(sizeof(double) * (lo->n_params + 1), &e);
     int *tok = rz_malloc(sizeof(int) * (size_t)a.micro * a.ctx, &e), *tgt = rz_malloc(sizeof(int) * (size_t)a.micro * a.ctx, &e);
     double *losses = rz_calloc((size_t)a.steps + 1, sizeof *losses, &e);
-    if (!acc || !tok || !tgt || !losses) rz_cli_die(&c, &e);
+    float *latent = qtm ? rz_malloc(sizeof(float) * (lo->n_params + 1), &e) : NULL;
+    if (!acc || !tok || !tgt || !losses || (qtm && !latent)) rz_cli_die(&c, &e);
     rz_step_shape sh = {a.batch, a.micro};
-    rz_cli_progress(&c, 1, "%zu tokens, %zu trained parameters (rank %d), %d steps of %d x %d tokens, %.0f MB of "
-                    "activations per rank", n, lo->n_params, a.rank, a.steps, a.batch, a.ctx,
-                    rz_train_bytes(t) / 1e6);
+    if (a.init == INIT_MODEL)
+        rz_cli_progress(&c, 1, "%s: %d matrices carry L, R (largest ranks wq..w3: %d %d %d %d %d %d %d); Q frozen",
+                        a.model, n_pairs, lo->rank[0], lo->rank[1], lo->rank[2], lo->rank[3], lo->rank[4],
+                        lo->rank[5], lo->rank[6]);
+    rz_cli_progress(&c, 1, "%zu tokens, %zu trained parameters (%s), %d steps of %d x %d tokens, %.0f MB of "
+                    "activations per rank", n, lo->n_params, a.init == INIT_MODEL ? "the model's L, R" : "--rank",
+                    a.steps, a.batch, a.ctx, rz_train_bytes(t) / 1e6);
 
     long first = info.step, ran = 0;
     double t0 = rz_now(), loss = info.loss, first_loss = NAN;
     for (long s = info.step; s < a.until; s++) {
+        if (qtm) { /* the gradient at the rounded pair; the update to the float one */
+            memcpy(latent, lo->params, sizeof(float) * lo->n_params);
+            if (qat_round(lo, latent, qtm, &e)) rz_cli_die(&c, &e);
+        }
         if (rz_train_step_grad(t, lo, &sh, ids, n, &info.cur, acc, tok, tgt, &loss, &e)) rz_cli_die(&c, &e);
+        if (qtm) memcpy(lo->params, latent, sizeof(float) * lo->n_params);
         double lr, gnorm = rz_adamw_step(&opt, &a.opt, lo->params, lo->grads, &lr);
         losses[ran++] = loss;
         if (isnan(first_loss)) first_loss = loss;
@@ -378,7 +596,15 @@ int main(int argc, char **argv)
 
     if (rank0) {
         if (a.adapters && rz_adapters_save(a.adapters, &c.stream, model_id, lo, &e)) rz_cli_die(&c, &e);
+        if (a.packed && write_packed(&a, &c.stream, lo, &e)) rz_cli_die(&c, &e);
         if (c.output) {
+            if (qtm) { /* the rounded pair, as --packed-out stores it */
+                float *fl = rz_malloc(sizeof(float) * (lo->n_params + 1), &e);
+                if (!fl) rz_cli_die(&c, &e);
+                memcpy(fl, lo->params, sizeof(float) * lo->n_params);
+                if (qat_round(lo, fl, qtm, &e)) rz_cli_die(&c, &e);
+                free(fl);
+            }
             rz_lora_merge(lo, m); /* W = Q + L R in place: Q is no longer needed */
             if (rz_model_save_rzm(m, c.output, RZ_F32, &c.stream, &e)) rz_cli_die(&c, &e);
         }
@@ -403,10 +629,14 @@ int main(int argc, char **argv)
         rz_rec_int(pk, "trained_params", (int64_t)lo->n_params);
         rz_rec_str(pk, "model_id", id);
         rz_rec_int(pk, "ranks", rz_cluster_size());
-        rz_rec_str(pk, "init", a.caldera ? "caldera" : "lora");
+        rz_rec_str(pk, "init", a.init == INIT_MODEL ? "model" : a.init == INIT_CALDERA ? "caldera" : "lora");
         if (rz_report_finish(&c, &e)) rz_cli_die(&c, &e);
     }
-    free(losses), free(tok), free(tgt), free(acc), free(ids);
+    free(losses), free(tok), free(tgt), free(acc), free(ids), free(ranks), free(latent);
+    if (qtm) {
+        for (int j = 0; j < lo->n_layers * RZ_TR_NMAT; j++) rz_qlayer_free(&qtm[j]);
+        free(qtm);
+    }
     rz_adamw_free(&opt);
     rz_train_free(t);
     rz_lora_free(lo);
