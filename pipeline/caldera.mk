@@ -24,7 +24,7 @@ CAL_ROWS ?= cal_r4_lr4 cal_r8_lr4 cal_r16_lr4 cal_r4_lr16 cal_r8_lr16 cal_r16_lr
 BASE_ROWS := e8p_2_inc e8p_3_inc
 
 .PHONY: caldera-all caldera-finetune
-caldera-all: $(OUT)/caldera.md
+caldera-all: $(OUT)/caldera.md $(OUT)/all_methods.png
 
 cal_rank = $(patsubst r%,%,$(call word_,$(1),2))
 cal_lrb  = $(patsubst lr%,%,$(call word_,$(1),3))
@@ -106,3 +106,22 @@ caldera-finetune: $(FT_ROWS:%=$(OUT)/ft_%.ppl.json) $(FT_ROWS:%=$(OUT)/ft_%.dens
 	@for m in $(FT_QAT_ROWS); do printf '%s, own L R tuned with --qat: ppl %.3f -> %.3f packed, loss %.4f -> %.4f\n' \
 	  $$m "$$(jq .ppl $(OUT)/$$m.ppl.json)" "$$(jq .ppl $(OUT)/ftq_$$m.ppl.json)" \
 	  "$$(jq .loss_first $(OUT)/ftq_$$m.ft.json)" "$$(jq .loss_final $(OUT)/ftq_$$m.ft.json)"; done
+
+# One plot for both issues: perplexity vs bits per weight of every quantization method
+# (results.csv from quant.mk) and of the CALDERA rows (caldera.csv), same split.
+$(OUT)/all_methods.png: $(OUT)/results.csv $(OUT)/caldera.csv
+	cd $(OUT) && fp=$$(awk -F, '$$1 == "fp32" {print $$8}' results.csv) && gnuplot -e "set terminal pngcairo size 960,620; \
+	  set output 'all_methods.png.tmp'; set datafile separator ','; set logscale y; set grid; set key top right; \
+	  set xlabel 'bits per weight (quantised linears, all stored bits)'; set ylabel 'perplexity (eval split)'; \
+	  set title 'stories260K: every method, perplexity vs bits per weight'; set xrange [1.5:9]; \
+	  fam(m,i)= (strcol(1) eq m && strcol(3) eq i) ? 1 : NaN; cal(t)= strstrt(strcol(1), t) > 0 ? 1 : NaN; \
+	  plot 'results.csv' every ::1 using 4:(fam('rtn','false')*\$$8) with linespoints title 'rtn', \
+	       '' every ::1 using 4:(fam('ldlq','false')*\$$8) with linespoints title 'ldlq (GPTQ)', \
+	       '' every ::1 using 4:(fam('ldlq','true')*\$$8) with linespoints title 'ldlq + incoherence', \
+	       '' every ::1 using 4:(fam('e8p','false')*\$$8) with linespoints title 'e8p', \
+	       '' every ::1 using 4:(fam('e8p','true')*\$$8) with linespoints title 'e8p + incoherence (QuIP#)', \
+	       'caldera.csv' every ::1 using 2:(cal('_lr4')*\$$5) with linespoints lw 2 title 'CALDERA, 4-bit L R (ranks 4, 8, 16)', \
+	       '' every ::1 using 2:(cal('_lr16')*\$$5) with linespoints lw 2 title 'CALDERA, 16-bit L R', \
+	       '' every ::1 using 2:(cal('budget')*\$$5) with points pt 7 ps 1.5 title 'CALDERA, budgeted ranks', \
+	       $$fp with lines dt 2 lc rgb 'black' title 'fp32 (32 bpw)'" \
+	  && mv all_methods.png.tmp all_methods.png
