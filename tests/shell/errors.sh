@@ -74,7 +74,7 @@ kill -TERM $producer; wait $producer 2>/dev/null; exec 3>&-
 no_output term.rzs "SIGTERM during write"
 
 # usage: unknown options and bad values are exit 2 with a hint; --help and --version 0
-for t in rz-ppl rz-convert rz-cat rz-generate rz-tokenize; do
+for t in rz-ppl rz-convert rz-cat rz-generate rz-tokenize rz-calibrate rz-quantize rz-pack rz-lowrank rz-finetune; do
   check_err "$t: unknown option" 2 "Try '$t --help'" $t --no-such-option
   check_status "$t --help" 0 $t --help
   grep -q "Example" "$T/.out" && ok "$t --help has an example" || fail "$t --help has an example"

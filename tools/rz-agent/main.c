@@ -32,7 +32,7 @@ int main(int argc, char **argv)
         fputs(usage, argc < 2 ? stderr : stdout);
         rc = argc < 2 ? 2 : 0;
     } else if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")) {
-        printf("rz-agent %s\n", RZ_VERSION);
+        printf("rz-agent (rizz) %s\n", RZ_VERSION);
         rc = 0;
     } else if (!strcmp(argv[1], "collect")) {
         rc = ag_collect_main(argc - 1, argv + 1);
