@@ -166,15 +166,9 @@ int rz_report_finish(rz_cli *c, rz_err *e)
         msgpack_unpacked_destroy(&up);
     }
     if (c->report) {
-        rz_writer *w;
-        if ((rc = rz_writer_open(c->report, &c->stream, &w, e))) return rc;
-        msgpack_packer *pk = rz_writer_packer(w);
-        pk->callback(pk->data, report_buf.data, report_buf.size);
-        if ((rc = rz_writer_emit(w, e))) {
-            rz_writer_abort(w, e);
-            return rc;
-        }
-        rc = rz_writer_close(w, e);
+        void *rec = report_buf.data;
+        size_t len = report_buf.size;
+        rc = rz_write_records(c->report, &c->stream, &rec, &len, 1, e);
     }
     return rc;
 }

@@ -311,6 +311,27 @@ int rz_writer_emit(rz_writer *w, rz_err *e)
     return rc;
 }
 
+int rz_writer_emit_raw(rz_writer *w, const void *rec, size_t n, rz_err *e)
+{
+    msgpack_sbuffer_clear(&w->sbuf);
+    msgpack_sbuffer_write(&w->sbuf, rec, n);
+    return rz_writer_emit(w, e);
+}
+
+int rz_write_records(const char *location, const rz_stream_opts *o, void *const *recs,
+                     const size_t *lens, long count, rz_err *e)
+{
+    rz_writer *w;
+    int rc = rz_writer_open(location, o, &w, e);
+    if (rc) return rc;
+    for (long i = 0; i < count; i++)
+        if ((rc = rz_writer_emit_raw(w, recs[i], lens[i], e))) {
+            rz_writer_abort(w, e);
+            return rc;
+        }
+    return rz_writer_close(w, e);
+}
+
 static void writer_free(rz_writer *w)
 {
     if (w->zsock) zmq_close(w->zsock);

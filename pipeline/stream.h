@@ -46,6 +46,13 @@ int rz_writer_open(const char *location, const rz_stream_opts *o, rz_writer **w,
 msgpack_packer *rz_writer_packer(rz_writer *w);
 /* Sends the packed record (checksummed and counted). */
 int rz_writer_emit(rz_writer *w, rz_err *e);
+/* Sends one record that was packed elsewhere (e.g. on another MPI rank); rec must be
+ * exactly one MessagePack map. */
+int rz_writer_emit_raw(rz_writer *w, const void *rec, size_t n, rz_err *e);
+/* A whole stream of pre-packed records: open, emit each, close; nothing is left behind
+ * on failure. */
+int rz_write_records(const char *location, const rz_stream_opts *o, void *const *recs,
+                     const size_t *lens, long count, rz_err *e);
 /* Appends "end", flushes, publishes (rename) and frees. On error the output is removed. */
 int rz_writer_close(rz_writer *w, rz_err *e);
 /* Abandons the stream: error record where a reader may be waiting, temp file removed. */

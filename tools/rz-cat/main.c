@@ -82,9 +82,7 @@ static int from_json(rz_cli *c, const char *in, rz_err *e)
             if (up.data.type != MSGPACK_OBJECT_MAP || !t || t->type != MSGPACK_OBJECT_STR)
                 rc = rz_fail(e, RZ_EINPUT, "not a record (an object with a \"type\" string)");
             else if (!(t->via.str.size == 3 && memcmp(t->via.str.ptr, "end", 3) == 0)) {
-                msgpack_packer *wp = rz_writer_packer(w);
-                wp->callback(wp->data, sb.data, sb.size);
-                rc = rz_writer_emit(w, e);
+                rc = rz_writer_emit_raw(w, sb.data, sb.size, e);
             }
             msgpack_unpacked_destroy(&up);
         }

@@ -495,17 +495,8 @@ int main(int argc, char **argv)
             for (long i = 0; i < N; i++) memcpy(mx[i].W, blobs0[i], lens0[i]);
             if (rz_model_save_rzm(m, c.output, RZ_F32, &c.stream, &e)) rz_cli_die(&c, &e);
         } else {
-            rz_writer *w;
-            if (rz_writer_open(c.output, &c.stream, &w, &e)) rz_cli_die(&c, &e);
-            for (long i = 0; i < N; i++) {
-                msgpack_packer *pk = rz_writer_packer(w);
-                pk->callback(pk->data, blobs0[i], lens0[i]); /* the record, packed by its rank */
-                if (rz_writer_emit(w, &e)) {
-                    rz_writer_abort(w, &e);
-                    rz_cli_die(&c, &e);
-                }
-            }
-            if (rz_writer_close(w, &e)) rz_cli_die(&c, &e);
+            /* the records, packed by the ranks that computed them, in model order */
+            if (rz_write_records(c.output, &c.stream, blobs0, lens0, N, &e)) rz_cli_die(&c, &e);
         }
         FILE *tf = c.quiet ? NULL : c.json || strcmp(c.output, "-") == 0 ? stderr : stdout;
         double loss = 0, ref = 0, rel = 0, pbits = 0;
