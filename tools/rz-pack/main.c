@@ -156,10 +156,9 @@ int main(int argc, char **argv)
         if ((rc = rz_writer_emit(w, &e))) goto fail;
     }
     for (long i = 0; i < N; i++) {
-        pk->callback(pk->data, blob[i], len[i]);
         bytes += (double)len[i];
         lin_bits += pbits[i];
-        if ((rc = rz_writer_emit(w, &e))) goto fail;
+        if ((rc = rz_writer_emit_raw(w, blob[i], len[i], &e))) goto fail;
     }
     if ((rc = rz_writer_close(w, &e))) rz_cli_die(&c, &e);
     double total = lin_weights + f32_weights;
