@@ -1,6 +1,8 @@
 /* calib.c — Hessian accumulation over calibration windows (see calib.h). */
 #include "calib.h"
 
+#include "model.h"
+#include "qlayer.h"
 #include "qrecord.h"
 #include "stream.h"
 
@@ -127,4 +129,15 @@ int rz_hessians_load(const char *loc, const rz_stream_opts *so, const rz_llama_c
             rc = rz_fail(e, RZ_EINPUT, "%s: the Hessian of layer %d group %s is missing", loc, i / RZ_TAP_GROUPS,
                          rz_hessian_group_name(i % RZ_TAP_GROUPS));
     return rc;
+}
+
+int rz_quant_inputs_load(const char *model, const char *hess, const rz_stream_opts *so, rz_llama **m,
+                         uint64_t *mhash, double ***H, rz_err *e)
+{
+    int rc = rz_model_load(model, so, m, e);
+    if (rc) return rc;
+    *mhash = rz_qlayer_model_hash(*m);
+    *H = rz_calloc((size_t)(*m)->config.n_layers * RZ_TAP_GROUPS, sizeof **H, e);
+    if (!*H) return RZ_EINTERNAL;
+    return rz_hessians_load(hess, so, &(*m)->config, *mhash, *H, e);
 }

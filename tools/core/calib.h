@@ -45,4 +45,9 @@ void rz_calib_windows(size_t n, int ctx, long count, uint64_t seed, long *starts
 int rz_hessians_load(const char *loc, const rz_stream_opts *so, const rz_llama_config *cfg, uint64_t mhash,
                      double **H, rz_err *e);
 
+/* What rz-quantize and rz-lowrank start from: the model (any format rz_model_load
+ * reads), its identity hash, and every Hessian of the stream checked against it. */
+int rz_quant_inputs_load(const char *model, const char *hess, const rz_stream_opts *so, rz_llama **m,
+                         uint64_t *mhash, double ***H, rz_err *e);
+
 #endif

@@ -236,12 +236,11 @@ int main(int argc, char **argv)
     int crank = rz_cluster_rank();
 
     rz_llama *m;
-    if (rz_model_load(model, &c.stream, &m, &e)) rz_cli_die(&c, &e);
+    uint64_t mhash;
+    double **H;
+    if (rz_quant_inputs_load(model, hess, &c.stream, &m, &mhash, &H, &e)) rz_cli_die(&c, &e);
     const rz_llama_config *cfg = &m->config;
-    uint64_t mhash = rz_qlayer_model_hash(m);
     int ng = cfg->n_layers * RZ_TAP_GROUPS;
-    double **H = rz_calloc((size_t)ng, sizeof *H, &e);
-    if (!H || rz_hessians_load(hess, &c.stream, cfg, mhash, H, &e)) rz_cli_die(&c, &e);
 
     /* per-matrix settings, validated before any work */
     long N = 7L * cfg->n_layers;
