@@ -14,9 +14,10 @@ int rz_matmul_panels(int N)
     return p > 8 ? 8 : p;
 }
 
-void rz_matmul_nt(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C,
-                  int ldc, int accumulate)
+void rz_matmul(int trans_a, int trans_b, int M, int N, int K, const float *A, int lda, const float *B,
+               int ldb, float *C, int ldc, int accumulate)
 {
+    if (M <= 0 || N <= 0) return;
     static int blas_single; /* the library's policy, even for callers that never said so */
     if (!blas_single) {
         openblas_set_num_threads(1);
@@ -33,12 +34,20 @@ void rz_matmul_nt(int M, int N, int K, const float *A, int lda, const float *B, 
     for (int p = 0; p < P; p++) {
         int j0 = p * w, n = N - j0 < w ? N - j0 : w;
         if (n <= 0) continue;
-        if (M == 1) /* one token: matrix-vector, bound by reading B; no packing */
-            cblas_sgemv(CblasRowMajor, CblasNoTrans, n, K, 1.0f, B + (long)j0 * ldb, ldb, A, 1, beta, C + j0, 1);
+        /* columns j0.. of op(B): rows j0.. of B when transposed, columns j0.. otherwise */
+        const float *Bp = trans_b ? B + (long)j0 * ldb : B + j0;
+        if (M == 1 && !trans_a && trans_b) /* one token: matrix-vector, bound by reading B */
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, n, K, 1.0f, Bp, ldb, A, 1, beta, C + j0, 1);
         else
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, n, K, 1.0f, A, lda,
-                        B + (long)j0 * ldb, ldb, beta, C + j0, ldc);
+            cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
+                        M, n, K, 1.0f, A, lda, Bp, ldb, beta, C + j0, ldc);
     }
+}
+
+void rz_matmul_nt(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C,
+                  int ldc, int accumulate)
+{
+    rz_matmul(0, 1, M, N, K, A, lda, B, ldb, C, ldc, accumulate);
 }
 
 void rz_linalg_threads(int n)

@@ -16,6 +16,11 @@
 void rz_matmul_nt(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C,
                   int ldc, int accumulate);
 
+/* The general form: C[M][N] (+)= op(A)[M][K] . op(B)[K][N], op = transpose when trans_*
+ * (A is [K][M] then, B is [N][K]); the same fixed column panels. */
+void rz_matmul(int trans_a, int trans_b, int M, int N, int K, const float *A, int lda, const float *B,
+               int ldb, float *C, int ldc, int accumulate);
+
 /* Number of column panels rz_matmul_nt uses for N output columns. */
 int rz_matmul_panels(int N);
 

@@ -167,40 +167,16 @@ uint64_t rz_lora_model_id(const rz_lora *a)
 
 /* ---------------------------------------------------------------- products */
 
-/* Column panels of C as rz_matmul_nt cuts them: fixed by N, so any thread count gives
- * the same bits. */
-static int panel_width(int N, int P) { return ((N + P - 1) / P + 15) / 16 * 16; }
-
 void rz_tr_matmul_nn(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc,
                      int accumulate)
 {
-    if (M <= 0 || N <= 0) return;
-    int P = rz_matmul_panels(N), w = panel_width(N, P);
-    float beta = accumulate ? 1.0f : 0.0f;
-    int parallel = P > 1 && (double)M * N * K >= 4e6; /* as rz_matmul_nt: threads pay off above ~4M */
-#pragma omp parallel for schedule(static) if (parallel)
-    for (int p = 0; p < P; p++) {
-        int j0 = p * w, n = N - j0 < w ? N - j0 : w;
-        if (n <= 0) continue;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, n, K, 1.0f, A, lda, B + j0, ldb, beta, C + j0,
-                    ldc);
-    }
+    rz_matmul(0, 0, M, N, K, A, lda, B, ldb, C, ldc, accumulate);
 }
 
 void rz_tr_matmul_tn(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc,
                      int accumulate)
 {
-    if (M <= 0 || N <= 0) return;
-    int P = rz_matmul_panels(N), w = panel_width(N, P);
-    float beta = accumulate ? 1.0f : 0.0f;
-    int parallel = P > 1 && (double)M * N * K >= 4e6; /* as rz_matmul_nt: threads pay off above ~4M */
-#pragma omp parallel for schedule(static) if (parallel)
-    for (int p = 0; p < P; p++) {
-        int j0 = p * w, n = N - j0 < w ? N - j0 : w;
-        if (n <= 0) continue;
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, M, n, K, 1.0f, A, lda, B + j0, ldb, beta, C + j0,
-                    ldc);
-    }
+    rz_matmul(1, 0, M, N, K, A, lda, B, ldb, C, ldc, accumulate);
 }
 
 /* ---------------------------------------------------------------- ops */
