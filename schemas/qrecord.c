@@ -162,7 +162,7 @@ size_t rz_qlayer_lr_n_scales(int format, int nvec, int len, int group)
 double rz_qlayer_payload_bits(const rz_qlayer_view *q)
 {
     double b = 8.0 * (double)q->codes_n + 32.0 * (double)q->n_scales + 8.0 * (double)q->n_zeros +
-               (q->incoherent ? 128.0 : 0.0);
+               (q->incoherent == RZ_INCOH_IN ? 64.0 : q->incoherent ? 128.0 : 0.0); /* the seeds used */
     if (q->rank > 0) b += 8.0 * (double)(q->L_n + q->R_n) + 40.0 * (double)(q->L_ns + q->R_ns);
     return b;
 }
@@ -170,7 +170,9 @@ double rz_qlayer_payload_bits(const rz_qlayer_view *q)
 void rz_qlayer_pack(msgpack_packer *pk, const rz_qlayer_view *q)
 {
     int lr = q->rank > 0, grid = lr && q->lr_format == RZ_LR_GRID;
-    rz_rec_begin(pk, "qlayer", lr ? RZ_QLAYER_VERSION_LR : RZ_QLAYER_VERSION, 16 + (lr ? 6 : 0) + (grid ? 4 : 0));
+    int one_sided = q->incoherent == RZ_INCOH_IN;
+    rz_rec_begin(pk, "qlayer", lr ? RZ_QLAYER_VERSION_LR : RZ_QLAYER_VERSION,
+                 16 + one_sided + (lr ? 6 : 0) + (grid ? 4 : 0));
     rz_rec_str(pk, "name", q->name);
     rz_rec_int(pk, "rows", q->rows);
     rz_rec_int(pk, "cols", q->cols);
@@ -178,7 +180,8 @@ void rz_qlayer_pack(msgpack_packer *pk, const rz_qlayer_view *q)
     rz_rec_str(pk, "method", rz_qmethod_name(q->method));
     rz_rec_int(pk, "bits", q->bits);
     rz_rec_int(pk, "group", q->group);
-    rz_rec_bool(pk, "incoherent", q->incoherent);
+    rz_rec_bool(pk, "incoherent", q->incoherent != RZ_INCOH_NONE);
+    if (one_sided) rz_rec_str(pk, "incoherence_sides", "in"); /* absent: both sides */
     pack_u64(pk, "seed_u", q->seed_u);
     pack_u64(pk, "seed_v", q->seed_v);
     pack_u64(pk, "model_hash", q->model_hash);
@@ -287,7 +290,17 @@ int rz_qlayer_decode(const msgpack_object *rec, const rz_rec_ctx *c, rz_qlayer_v
         return rc;
     const msgpack_object *inc = rz_field(rec, "incoherent");
     if (!inc || inc->type != MSGPACK_OBJECT_BOOLEAN) return rz_rec_fail(e, c, "incoherent", "missing or not a boolean");
-    q->incoherent = inc->via.boolean;
+    q->incoherent = inc->via.boolean ? RZ_INCOH_BOTH : RZ_INCOH_NONE;
+    const msgpack_object *sides = rz_field(rec, "incoherence_sides");
+    if (sides) {
+        char sd[8];
+        int rs = rz_get_str(rec, c, "incoherence_sides", sd, sizeof sd, e);
+        if (rs) return rs;
+        if (strcmp(sd, "in") != 0 && strcmp(sd, "both") != 0)
+            return rz_rec_fail(e, c, "incoherence_sides", "'%s' is not \"in\" or \"both\"", sd);
+        if (!inc->via.boolean) return rz_rec_fail(e, c, "incoherence_sides", "given for a layer that is not incoherent");
+        if (strcmp(sd, "in") == 0) q->incoherent = RZ_INCOH_IN;
+    }
     q->method = rz_qmethod_parse(method);
     if (q->method < 0) return rz_rec_fail(e, c, "method", "'%s' is not rtn, ldlq or e8p", method);
     if (!rz_qmethod_bits_ok(q->method, (int)bits))

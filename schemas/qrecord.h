@@ -23,6 +23,10 @@
 
 #include "record.h"
 
+/* Incoherence of a qlayer (rz_qlayer_view.incoherent): none, random Hadamard on both
+ * sides (W ← U W Vᵀ, QuIP#), or on the input side only (W ← W Vᵀ; U is the identity). */
+enum { RZ_INCOH_NONE = 0, RZ_INCOH_BOTH = 1, RZ_INCOH_IN = 2 };
+
 #define RZ_HESSIAN_VERSION 1
 #define RZ_QLAYER_VERSION 1
 #define RZ_QLAYER_VERSION_LR 2 /* records that carry L and R */
@@ -66,7 +70,7 @@ typedef struct {
     int pcols;              /* quantised width: cols, or for e8p cols rounded up to 8 */
     int method, bits;
     int group;              /* scalar grids: columns per scale group, 0 = one per row */
-    int incoherent;         /* 1: codes are of U W Vᵀ (hadamard.h) */
+    int incoherent;         /* RZ_INCOH_*: codes are of U W Vᵀ (both) or W Vᵀ (in) */
     uint64_t seed_u, seed_v; /* rz_rht_init(rows, seed_u), rz_rht_init(pcols, seed_v) */
     uint64_t model_hash;
     double loss, rel;       /* tr(ΔW H ΔWᵀ) and loss / tr(W H Wᵀ) */

@@ -18,7 +18,7 @@ same "20 hessian records (5 blocks x 4 groups)" 20 "$(rz-cat --count "$T/h.rzs")
 same "records carry n and tokens" '"n":172,"tokens":'$((NW * 128)) "$(rz-cat "$T/h.rzs" | grep -o '"n":172,"tokens":[0-9]*' | head -1)"
 
 # packed model == fake-quantised float32 model, for a scalar and a vector method
-for meth in "ldlq --bits 4" "e8p --bits 2 --incoherence" "rtn --bits 3 --group 32" "e8p --bits 3"; do
+for meth in "ldlq --bits 4" "e8p --bits 2 --incoherence" "rtn --bits 3 --group 32" "e8p --bits 3" "ldlq --bits 3 --incoherence=in"; do
   tag=$(echo "$meth" | tr -d ' -')
   rz-quantize -q -t 1 -m "$M" -H "$T/h.rzs" --method $meth -o "$T/$tag.q" > /dev/null &&
   rz-quantize -q -t 1 -m "$M" -H "$T/h.rzs" --method $meth --fake -o "$T/$tag.fake.rzm" > /dev/null &&
@@ -29,6 +29,9 @@ for meth in "ldlq --bits 4" "e8p --bits 2 --incoherence" "rtn --bits 3 --group 3
 done
 # a packed model runs past its context with Dual Chunk Attention like any model
 # (the text is tokenised from the calibration file: it has the 1,024 tokens needed)
+# one-sided incoherence: recorded in the layer records, one 64-bit seed per layer
+same "input-side incoherence recorded" 35 "$(rz-cat "$T/ldlqbits3incoherence=in.q" | grep -c '"incoherent":true,"incoherence_sides":"in"')"
+check_err "unknown incoherence side" 2 "expected both or in" rz-quantize -m "$M" -H "$T/h.rzs" --method ldlq --incoherence=out -o "$T/bad_side.q"
 check "packed model with --rope-ext dca at 2x context" rz-ppl -q -t 1 -m "$T/ldlqbits4.rzm" -z "$Z" -f "$T/calib.txt" --ctx 1024 --max-tokens 1024 --rope-ext dca
 base=$(rz-ppl -q -m "$M" $EV --json | json_field ppl)
 p4=$(rz-ppl -q -m "$T/ldlqbits4.rzm" $EV --json | json_field ppl)

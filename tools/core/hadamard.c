@@ -16,6 +16,13 @@
 
 enum { RHT_ROW_CHUNK = 16, RHT_COL_PANEL = 256 };
 
+void rz_rht_init_identity(rz_rht *t, int n)
+{
+    memset(t, 0, sizeof *t);
+    t->n = n;
+    t->identity = 1;
+}
+
 int rz_rht_init(rz_rht *t, int n, uint64_t seed, rz_err *e)
 {
     memset(t, 0, sizeof *t);
@@ -110,6 +117,7 @@ static void fwht_cols_f(float *X, long ld, int p, int m, long cols)
 
 int rz_rht_rows(const rz_rht *t, float *X, long rows, long ld, int inverse, rz_err *e)
 {
+    if (t->identity) return RZ_OK;
     int n = t->n, p = t->p, m = t->m;
     long nch = (rows + RHT_ROW_CHUNK - 1) / RHT_ROW_CHUNK;
     float *tmp = NULL;
@@ -145,6 +153,7 @@ int rz_rht_rows(const rz_rht *t, float *X, long rows, long ld, int inverse, rz_e
 
 int rz_rht_cols(const rz_rht *t, float *X, long cols, long ld, int inverse, rz_err *e)
 {
+    if (t->identity) return RZ_OK;
     int n = t->n, p = t->p, m = t->m;
     long nch = (cols + RHT_COL_PANEL - 1) / RHT_COL_PANEL;
     float *tmp = NULL;
@@ -216,6 +225,7 @@ static void fwht_cols_d(double *X, long ld, int p, int m, long cols)
 
 int rz_rht_rows_d(const rz_rht *t, double *X, long rows, long ld, int inverse, rz_err *e)
 {
+    if (t->identity) return RZ_OK;
     int n = t->n, p = t->p, m = t->m;
     long nch = (rows + RHT_ROW_CHUNK - 1) / RHT_ROW_CHUNK;
     double *tmp = NULL;
@@ -251,6 +261,7 @@ int rz_rht_rows_d(const rz_rht *t, double *X, long rows, long ld, int inverse, r
 
 int rz_rht_cols_d(const rz_rht *t, double *X, long cols, long ld, int inverse, rz_err *e)
 {
+    if (t->identity) return RZ_OK;
     int n = t->n, p = t->p, m = t->m;
     long nch = (cols + RHT_COL_PANEL - 1) / RHT_COL_PANEL;
     double *tmp = NULL;

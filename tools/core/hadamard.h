@@ -30,6 +30,7 @@
 
 typedef struct {
     int n, p, m;  /* n = p·m, p a power of two, m odd */
+    int identity; /* rz_rht_init_identity: every apply is a no-op */
     float *sign;  /* [n] ±1 */
     float *Qf;    /* [m][m] row-major orthogonal, NULL when m == 1 */
     double *Qd;   /* the same in double */
@@ -38,6 +39,8 @@ typedef struct {
 /* Builds the transform of size n (n ≥ 1) from seed. Free with rz_rht_free. */
 int rz_rht_init(rz_rht *t, int n, uint64_t seed, rz_err *e);
 void rz_rht_free(rz_rht *t);
+/* The identity of size n (for one-sided incoherence): the apply functions leave X as is. */
+void rz_rht_init_identity(rz_rht *t, int n);
 
 /* Each of `rows` rows of X (length n, row stride ld ≥ n): x ← U x, or x ← Uᵀ x when
  * inverse. In matrix terms X ← X Uᵀ (or X U). */

@@ -40,11 +40,22 @@ void rz_qlayer_free(rz_qlayer *q)
     memset(q, 0, sizeof *q);
 }
 
+/* The output-side transform U of a layer: random Hadamard for two-sided incoherence,
+ * the identity for RZ_INCOH_IN (input side only). */
+static int init_u(rz_rht *U, int mode, int rows, uint64_t seed_u, rz_err *e)
+{
+    if (mode == RZ_INCOH_IN) {
+        rz_rht_init_identity(U, rows);
+        return RZ_OK;
+    }
+    return rz_rht_init(U, rows, seed_u, e);
+}
+
 /* Ŵ ← Uᵀ Ŵ V on rows × pcols (the inverse of W ← U W Vᵀ). */
-static int undo_rht(float *X, int rows, int pcols, uint64_t su, uint64_t sv, rz_err *e)
+static int undo_rht(float *X, int rows, int pcols, int mode, uint64_t su, uint64_t sv, rz_err *e)
 {
     rz_rht U = {0}, V = {0};
-    int rc = rz_rht_init(&U, rows, su, e);
+    int rc = init_u(&U, mode, rows, su, e);
     if (!rc) rc = rz_rht_init(&V, pcols, sv, e);
     if (!rc) rc = rz_rht_cols(&U, X, pcols, pcols, 1, e);
     if (!rc) rc = rz_rht_rows(&V, X, rows, pcols, 1, e);
@@ -99,7 +110,7 @@ int rz_qlayer_quantize(const char *name, const float *W, int rows, int cols, con
     for (int r = 0; r < cols; r++) memcpy(Hp + (size_t)r * pc, H + (size_t)r * cols, (size_t)cols * sizeof *H);
     if (o->incoherence) {
         rz_rht U = {0}, V = {0};
-        rc = rz_rht_init(&U, rows, v->seed_u, e);
+        rc = init_u(&U, v->incoherent, rows, v->seed_u, e);
         if (!rc) rc = rz_rht_init(&V, pc, v->seed_v, e);
         if (!rc) rc = rz_rht_cols(&U, Wp, pc, pc, 0, e);
         if (!rc) rc = rz_rht_rows(&V, Wp, rows, pc, 0, e);
@@ -151,7 +162,7 @@ int rz_qlayer_quantize(const char *name, const float *W, int rows, int cols, con
     v->scales = q->scales;
     v->zeros = q->zeros;
     /* the quantiser's own Ŵ, back in the original basis, against the original W and H */
-    if (o->incoherence && (rc = undo_rht(Q, rows, pc, v->seed_u, v->seed_v, e))) goto done;
+    if (o->incoherence && (rc = undo_rht(Q, rows, pc, v->incoherent, v->seed_u, v->seed_v, e))) goto done;
     for (int r = 0; r < rows; r++) memcpy(Wh + (size_t)r * cols, Q + (size_t)r * pc, (size_t)cols * sizeof *Wh);
     rc = rz_proxy_loss(W, Wh, rows, cols, H, &v->loss, &v->rel, e);
 done:
@@ -258,7 +269,7 @@ int rz_qlayer_dequant(const rz_qlayer_view *v, float *W, rz_err *e)
         lr_rot(v, L, R);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, pc, k, 1.0f, L, k, R, pc, 1.0f, X, pc);
     }
-    int rc = v->incoherent ? undo_rht(X, rows, pc, v->seed_u, v->seed_v, e) : RZ_OK;
+    int rc = v->incoherent ? undo_rht(X, rows, pc, v->incoherent, v->seed_u, v->seed_v, e) : RZ_OK;
     if (!rc)
         for (int r = 0; r < rows; r++) memcpy(W + (size_t)r * cols, X + (size_t)r * pc, (size_t)cols * sizeof *W);
     free(X);
@@ -278,7 +289,7 @@ int rz_qlayer_dequant_parts(const rz_qlayer_view *v, float *Q, float *L, float *
         rc = rz_fail(e, RZ_EINTERNAL, "%s: out of memory", v->name);
         goto done;
     }
-    if (v->incoherent && ((rc = rz_rht_init(&U, rows, v->seed_u, e)) || (rc = rz_rht_init(&V, pc, v->seed_v, e))))
+    if (v->incoherent && ((rc = init_u(&U, v->incoherent, rows, v->seed_u, e)) || (rc = rz_rht_init(&V, pc, v->seed_v, e))))
         goto done;
     if (Q) {
         dequant_rot(v, X);
@@ -470,7 +481,7 @@ int rz_qlayer_replace_lowrank(const rz_qlayer_view *in, const float *L, const fl
     v->zeros = in->n_zeros ? q->zeros : NULL;
     /* the stored basis: the old pair gives R's padded columns */
     lr_rot(in, Lold, Rr);
-    if (in->incoherent && ((rc = rz_rht_init(&U, m, in->seed_u, e)) || (rc = rz_rht_init(&V, pc, in->seed_v, e))))
+    if (in->incoherent && ((rc = init_u(&U, in->incoherent, m, in->seed_u, e)) || (rc = rz_rht_init(&V, pc, in->seed_v, e))))
         goto done;
     if (in->incoherent && (rc = rz_rht_rows(&V, Rr, k, pc, 1, e))) goto done; /* R_orig = R V */
     for (int a = 0; a < k; a++) memcpy(Rr + (size_t)a * pc, R + (size_t)a * cols, (size_t)cols * sizeof *Rr);

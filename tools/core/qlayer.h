@@ -37,7 +37,7 @@ typedef struct {
     int method;        /* RZ_QM_RTN, RZ_QM_LDLQ, RZ_QM_E8P */
     int bits;          /* rtn/ldlq: 2, 3, 4, 8; e8p: 2, 3, 4 */
     int group;         /* rtn/ldlq: columns per scale group, 0 = per row */
-    int incoherence;
+    int incoherence;   /* RZ_INCOH_NONE, RZ_INCOH_BOTH, RZ_INCOH_IN (qrecord.h) */
     uint64_t seed;
     double percdamp;   /* ≤ 0: RZ_PERCDAMP */
 } rz_qopts;

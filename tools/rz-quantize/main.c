@@ -37,8 +37,10 @@ static const char usage[] =
     "                        E8P lattice codebook in block LDLQ; residual E8P at 3 and 4 bits)\n"
     "  -b, --bits B          rtn/ldlq: 2, 3, 4 or 8 (default 4); e8p: 2, 3 or 4 (default 2)\n"
     "  -g, --group G         rtn/ldlq: columns per scale group (default 0 = one per row)\n"
-    "      --incoherence     random Hadamard transforms W <- U W V^T, H <- V H V^T (seeded\n"
-    "                        by --seed and the layer index; undone when decoding)\n"
+    "      --incoherence[=S] random Hadamard transforms, seeded by --seed and the layer\n"
+    "                        index, undone when decoding: S = both (default, QuIP#):\n"
+    "                        W <- U W V^T, H <- V H V^T; S = in: the input side only,\n"
+    "                        W <- W V^T (see pipeline/quant.md for why that can be better)\n"
     "      --percdamp F      ldlq/e8p damping: H += F mean(diag H) I (default 0.01)\n"
     "      --fake            write a float32 .rzm with the dequantised weights instead\n"
     "  -o, --output LOC      the layer records (or the .rzm with --fake)\n"
@@ -83,7 +85,7 @@ int main(int argc, char **argv)
         {"method", required_argument, 0, OPT_METHOD},
         {"bits", required_argument, 0, 'b'},
         {"group", required_argument, 0, 'g'},
-        {"incoherence", no_argument, 0, OPT_INCOH},
+        {"incoherence", optional_argument, 0, OPT_INCOH},
         {"percdamp", required_argument, 0, OPT_PERCDAMP},
         {"fake", no_argument, 0, OPT_FAKE},
         {"codebook-mse", required_argument, 0, OPT_CBMSE},
@@ -102,7 +104,11 @@ int main(int argc, char **argv)
         case OPT_METHOD: method = optarg; break;
         case 'b': q.bits = (int)rz_cli_int(&c, "--bits", optarg, 1, 8); break;
         case 'g': q.group = (int)rz_cli_int(&c, "--group", optarg, 0, RZ_QUANT_MAX_DIM); break;
-        case OPT_INCOH: q.incoherence = 1; break;
+        case OPT_INCOH:
+            if (!optarg || strcmp(optarg, "both") == 0) q.incoherence = RZ_INCOH_BOTH;
+            else if (strcmp(optarg, "in") == 0) q.incoherence = RZ_INCOH_IN;
+            else rz_cli_usage_error(&c, "--incoherence: expected both or in, got '%s'", optarg);
+            break;
         case OPT_PERCDAMP: q.percdamp = rz_cli_f64(&c, "--percdamp", optarg, 1e-9, 1e3); break;
         case OPT_FAKE: fake = 1; break;
         case OPT_CBMSE: cbmse = optarg; break;
@@ -217,11 +223,12 @@ int main(int argc, char **argv)
             fprintf(tf, "total: %ld layers, proxy loss %.6g, mean relative loss %.6f, %.4f bits per weight "
                         "(linears: codes + scales + zero points + seeds), %.2f s\n",
                     N, loss, rel / N, bits / weights, secs);
-        msgpack_packer *pk = rz_report_begin(&c, 11);
+        msgpack_packer *pk = rz_report_begin(&c, 12);
         rz_rec_str(pk, "method", method);
         rz_rec_int(pk, "bits", q.bits);
         rz_rec_int(pk, "group", q.group);
-        rz_rec_bool(pk, "incoherence", q.incoherence);
+        rz_rec_bool(pk, "incoherence", q.incoherence != RZ_INCOH_NONE);
+        rz_rec_str(pk, "incoherence_sides", q.incoherence == RZ_INCOH_IN ? "in" : q.incoherence ? "both" : "none");
         rz_rec_int(pk, "layers", N);
         rz_rec_f64(pk, "loss", loss);
         rz_rec_f64(pk, "rel_loss_mean", rel / N);
