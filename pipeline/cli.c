@@ -122,6 +122,12 @@ void rz_cli_progress(rz_cli *c, int force, const char *fmt, ...)
     fputc('\n', stderr);
 }
 
+void rz_cli_need_file_under_mpi(const rz_cli *c, const char *what, const char *loc)
+{
+    if (rz_cluster_size() > 1 && (strcmp(loc, "-") == 0 || rz_is_endpoint(loc)))
+        rz_cli_usage_error(c, "under mpirun every rank reads the %s: give a file, not '%s'", what, loc);
+}
+
 void rz_cli_threads(const rz_cli *c)
 {
     int n = c->threads;

@@ -79,6 +79,10 @@ void rz_cli_progress(rz_cli *c, int force, const char *fmt, ...) __attribute__((
  * Default: all cores, divided among the MPI ranks that share this node. */
 void rz_cli_threads(const rz_cli *c);
 
+/* Under mpirun every rank opens its inputs itself: a stream location ('-', tcp://,
+ * ipc://) can be read only once, so it is a usage error (exit 2) naming `what`. */
+void rz_cli_need_file_under_mpi(const rz_cli *c, const char *what, const char *loc);
+
 /* Option value parsers: exit 2 naming the option on a malformed or out-of-range value. */
 long long rz_cli_int(const rz_cli *c, const char *opt, const char *arg, long long lo, long long hi);
 double rz_cli_f64(const rz_cli *c, const char *opt, const char *arg, double lo, double hi);

@@ -76,8 +76,7 @@ int main(int argc, char **argv)
     if (!c.output) rz_cli_usage_error(&c, "-o HESSIANS is required");
     if (!text == !tokens) rz_cli_usage_error(&c, "give exactly one of -f TEXT and --tokens LOC");
     if (text && !tok) rz_cli_usage_error(&c, "-f TEXT needs -z TOKENIZER");
-    if (rz_cluster_size() > 1 && (strcmp(model, "-") == 0 || rz_is_endpoint(model)))
-        rz_cli_usage_error(&c, "under mpirun every rank reads the model: give a file");
+    rz_cli_need_file_under_mpi(&c, "model", model);
     rz_cli_threads(&c);
     rz_err e = {0};
     int rank = rz_cluster_rank();

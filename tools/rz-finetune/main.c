@@ -223,8 +223,7 @@ static void parse(rz_cli *c, args *a, int argc, char **argv)
     if (!a->micro) a->micro = a->batch % rz_cluster_size() == 0 ? a->batch / rz_cluster_size() : a->batch;
     if (a->batch % a->micro) rz_cli_usage_error(c, "--batch %d is not a multiple of --micro %d", a->batch, a->micro);
     if (!a->q_bits) a->q_bits = a->q_method == RZ_CQ_E8P ? 2 : 4;
-    if (rz_cluster_size() > 1 && (!strcmp(a->model, "-") || rz_is_endpoint(a->model)))
-        rz_cli_usage_error(c, "under mpirun every rank reads the model: give a file");
+    rz_cli_need_file_under_mpi(c, "model", a->model);
     a->opt.total = a->steps;
     if (!a->until || a->until > a->steps) a->until = a->steps;
 }

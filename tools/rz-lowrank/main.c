@@ -230,8 +230,8 @@ int main(int argc, char **argv)
         }
         if (!ncands) rz_cli_usage_error(&c, "--candidates: no ranks");
     }
-    if (rz_cluster_size() > 1 && (strcmp(model, "-") == 0 || rz_is_endpoint(model) || strcmp(hess, "-") == 0 || rz_is_endpoint(hess)))
-        rz_cli_usage_error(&c, "under mpirun every rank reads the model and the Hessians: give files");
+    rz_cli_need_file_under_mpi(&c, "model", model);
+    rz_cli_need_file_under_mpi(&c, "Hessians", hess);
     rz_err e = {0};
     int crank = rz_cluster_rank();
 

@@ -107,8 +107,7 @@ static void parse(rz_cli *c, args *a, int argc, char **argv)
     if (!a->text == !a->tokens) rz_cli_usage_error(c, "give exactly one of -f TEXT and --tokens LOC");
     if (a->text && !a->tokenizer) rz_cli_usage_error(c, "-f TEXT needs -z TOKENIZER");
     if (!c->report && c->output) c->report = c->output;
-    if (rz_cluster_size() > 1 && (strcmp(a->model, "-") == 0 || rz_is_endpoint(a->model)))
-        rz_cli_usage_error(c, "under mpirun every rank reads the model: give a file");
+    rz_cli_need_file_under_mpi(c, "model", a->model);
 }
 
 /* Rank 0 reads the tokens; every rank gets a copy. */

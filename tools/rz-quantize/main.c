@@ -130,8 +130,8 @@ int main(int argc, char **argv)
                            q.method == RZ_QM_E8P ? "2, 3 or 4" : "2, 3, 4 or 8");
     if (q.method == RZ_QM_E8P && q.group) rz_cli_usage_error(&c, "--group does not apply to e8p (one scale per matrix)");
     q.seed = c.seed;
-    if (rz_cluster_size() > 1 && (strcmp(model, "-") == 0 || rz_is_endpoint(model) || strcmp(hess, "-") == 0 || rz_is_endpoint(hess)))
-        rz_cli_usage_error(&c, "under mpirun every rank reads the model and the Hessians: give files");
+    rz_cli_need_file_under_mpi(&c, "model", model);
+    rz_cli_need_file_under_mpi(&c, "Hessians", hess);
     rz_err e = {0};
     int rank = rz_cluster_rank();
 
