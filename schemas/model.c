@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "qlayer.h"
+#include "qlinear.h"
 
 void rz_model_config_pack(msgpack_packer *pk, const rz_llama_config *c)
 {
@@ -125,8 +126,19 @@ int rz_model_is_rzm(const char *loc)
     return n >= skip + 5 && head[skip] == 0xa4 && memcmp(head + skip + 1, "type", 4) == 0;
 }
 
-/* ad == NULL: merge Q + L R; otherwise keep Q in the model and the pairs in *ad. */
-static int load_rzm(const char *loc, const rz_stream_opts *o, rz_llama **out, rz_lowrank_adapters *ad, rz_err *e)
+/* Linear index (RZ_LIN_*, 7 per layer) of tensor i of rz_llama_tensor_at, or -1. */
+static long linear_of_tensor(const rz_llama *m, int i)
+{
+    static const int lin_of[9] = {-1, RZ_LIN_WQ, RZ_LIN_WK, RZ_LIN_WV, RZ_LIN_WO, -1, RZ_LIN_W1, RZ_LIN_W2, RZ_LIN_W3};
+    if (i < 1 || i > 9 * m->config.n_layers) return -1;
+    int k = lin_of[(i - 1) % 9];
+    return k < 0 ? -1 : (long)RZ_LIN_PER_LAYER * ((i - 1) / 9) + k;
+}
+
+/* codes: quantised linears stay codes (a lazy model, rz_llama_set_qlinear); otherwise
+ * ad == NULL: merge Q + L R; else keep Q in the model and the pairs in *ad. */
+static int load_rzm(const char *loc, const rz_stream_opts *o, int codes, rz_llama **out, rz_lowrank_adapters *ad,
+                    rz_err *e)
 {
     rz_reader *r;
     int rc = rz_reader_open(loc, o, &r, e);
@@ -142,7 +154,7 @@ static int load_rzm(const char *loc, const rz_stream_opts *o, rz_llama **out, rz
     }
     rz_llama_config cfg;
     if ((rc = rz_model_config_decode(rec, &ctx, &cfg, e))) goto done;
-    if ((rc = rz_llama_alloc(&cfg, &m, e))) goto done;
+    if ((rc = (codes ? rz_llama_alloc_lazy : rz_llama_alloc)(&cfg, &m, e))) goto done;
     int nt = rz_llama_tensor_count(m);
     seen = rz_calloc((size_t)nt, 1, e);
     if (!seen) {
@@ -195,7 +207,21 @@ static int load_rzm(const char *loc, const rz_stream_opts *o, rz_llama **out, rz
             rc = rz_rec_fail(e, &ctx, "shape", "tensor '%s' has the wrong shape (expected %s)", t.name, want);
             goto done;
         }
-        if (is_q && ad) {
+        long lin = linear_of_tensor(m, found);
+        if (!data && !(codes && is_q) && !(data = rz_llama_linear_storage(m, lin, e))) {
+            rc = RZ_EINTERNAL;
+            goto done;
+        }
+        if (is_q && codes) {
+            struct rz_qlinear *q;
+            if (lin < 0) {
+                rc = rz_rec_fail(e, &ctx, "name", "'%s' is not a linear layer and cannot be quantised", t.name);
+                goto done;
+            }
+            if ((rc = rz_qlinear_new(&ql, &q, e)) || (rc = rz_llama_set_qlinear(m, lin, q, e))) goto done;
+            seen[found] = 1;
+            continue;
+        } else if (is_q && ad) {
             rz_lowrank_adapter *na = realloc(ad->a, (size_t)(ad->count + 1) * sizeof *na);
             if (!na) {
                 rc = rz_fail(e, RZ_EINTERNAL, "out of memory");
@@ -252,7 +278,13 @@ done:
 
 int rz_model_load(const char *loc, const rz_stream_opts *o, rz_llama **out, rz_err *e)
 {
-    if (rz_model_is_rzm(loc)) return load_rzm(loc, o, out, NULL, e);
+    if (rz_model_is_rzm(loc)) return load_rzm(loc, o, 0, out, NULL, e);
+    return rz_llama_load_bin(loc, out, e);
+}
+
+int rz_model_load_codes(const char *loc, const rz_stream_opts *o, rz_llama **out, rz_err *e)
+{
+    if (rz_model_is_rzm(loc)) return load_rzm(loc, o, 1, out, NULL, e);
     return rz_llama_load_bin(loc, out, e);
 }
 
@@ -272,7 +304,7 @@ int rz_model_load_lowrank(const char *loc, const rz_stream_opts *o, rz_llama **q
 {
     rz_lowrank_adapters *a = rz_calloc(1, sizeof *a, e);
     if (!a) return RZ_EINTERNAL;
-    int rc = rz_model_is_rzm(loc) ? load_rzm(loc, o, q_model, a, e) : rz_llama_load_bin(loc, q_model, e);
+    int rc = rz_model_is_rzm(loc) ? load_rzm(loc, o, 0, q_model, a, e) : rz_llama_load_bin(loc, q_model, e);
     if (rc) {
         rz_lowrank_adapters_free(a);
         return rc;

@@ -9,6 +9,7 @@
 #include "e8p.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 /* 227 |D8 + 1/2| patterns with norm² ≤ 10 in lexicographic order (first coordinate most
@@ -121,6 +122,33 @@ void rz_e81b_decode(uint32_t code, float *out)
 {
     uint32_t w = rz_e81b_grid2[code & 255u];
     for (int i = 0; i < 8; i++) out[i] = 0.5f * (float)(nib(w, i) - 8);
+}
+
+static rz_e8p_tables decode_tables;
+static pthread_once_t decode_tables_once = PTHREAD_ONCE_INIT;
+
+static void decode_tables_init(void)
+{
+    rz_e8p_tables *T = &decode_tables;
+    for (int p = 0; p < 256; p++) {
+        int odd = abs_odd(rz_e8p_abs2[p]);
+        for (int i = 0; i < 8; i++) {
+            float a = 0.5f * (float)nib(rz_e8p_abs2[p], i);
+            T->abs[p][i] = i == 7 && odd ? -a : a;
+        }
+        rz_e81b_decode((uint32_t)p, T->e81b[p]);
+    }
+    for (unsigned g0 = 0; g0 < 256; g0++) {
+        unsigned parity = (unsigned)__builtin_popcount(g0) & 1u, g = g0 ^ parity;
+        for (int i = 0; i < 8; i++) T->sign[g0][i] = (g >> e8p_shuffle[i]) & 1u ? -1.0f : 1.0f;
+        T->shift[g0] = parity ? -0.25f : 0.25f;
+    }
+}
+
+const rz_e8p_tables *rz_e8p_tables_get(void)
+{
+    pthread_once(&decode_tables_once, decode_tables_init);
+    return &decode_tables;
 }
 
 /* ---- E8P encoder ----------------------------------------------------------------- */

@@ -60,6 +60,20 @@ extern const uint32_t rz_e8p_abs2[256];
 /* The E81B points: nibble i of entry k is 2·v_k[i] + 8 ∈ {4..12}. */
 extern const uint32_t rz_e81b_grid2[256];
 
+/* Tables for bulk decoding (quantised inference decodes every weight of every forward):
+ *   E8P codeword(c) = abs[c >> 8] ⊙ sign[c & 255] + shift[c & 255]
+ * with abs the pattern already negated in coordinate 7 when Σa is odd, sign the ±1 of
+ * each coordinate after the parity fix and shuffle, shift ±1/4; E81B point(c) = e81b[c].
+ * Eight multiply-adds per codeword, which the compiler vectorises. Built on first use
+ * (thread-safe); tests/unit/test_e8p.c checks them against rz_e8p_decode on all 2^16 codes. */
+typedef struct {
+    float abs[256][8];
+    float sign[256][8];
+    float shift[256];
+    float e81b[256][8];
+} rz_e8p_tables;
+const rz_e8p_tables *rz_e8p_tables_get(void);
+
 /* One codeword from its code. out: [8]. */
 void rz_e8p_decode(uint32_t code, float *out);
 void rz_e81b_decode(uint32_t code, float *out);

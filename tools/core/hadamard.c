@@ -81,16 +81,18 @@ void rz_rht_free(rz_rht *t)
  * out as p × m (x[i·m + j]): for every j, (x[0·m+j], …, x[(p−1)·m+j]) ← H_p/√p · (…). */
 static void fwht_rows_f(float *x, int p, int m)
 {
+    /* rows i0..i0+h−1 of the p × m layout are h·m consecutive values, paired with the
+     * next h·m: one contiguous (vectorised) butterfly loop per block */
+    long hm;
     for (int h = 1; h < p; h <<= 1)
-        for (int i0 = 0; i0 < p; i0 += 2 * h)
-            for (int i = i0; i < i0 + h; i++) {
-                float *a = x + (long)i * m, *b = x + (long)(i + h) * m;
-                for (int j = 0; j < m; j++) {
-                    float u = a[j], v = b[j];
-                    a[j] = u + v;
-                    b[j] = u - v;
-                }
+        for (int i0 = 0; i0 < p; i0 += 2 * h) {
+            float *restrict a = x + (long)i0 * m, *restrict b = a + (hm = (long)h * m);
+            for (long k = 0; k < hm; k++) {
+                float u = a[k], v = b[k];
+                a[k] = u + v;
+                b[k] = u - v;
             }
+        }
     float c = (float)(1.0 / sqrt((double)p));
     for (long k = 0; k < (long)p * m; k++) x[k] *= c;
 }
@@ -113,6 +115,20 @@ static void fwht_cols_f(float *X, long ld, int p, int m, long cols)
     float s = (float)(1.0 / sqrt((double)p));
     for (long r = 0; r < (long)p * m; r++)
         for (long c = 0; c < cols; c++) X[r * ld + c] *= s;
+}
+
+/* y_i = Q x_i (or Qᵀ x_i when inverse) for the p blocks of m values of a row. */
+static void small_q_f(const float *restrict x, float *restrict y, const float *restrict Q, int p, int m, int inverse)
+{
+    for (int i = 0; i < p; i++) {
+        const float *xi = x + (long)i * m;
+        float *yi = y + (long)i * m;
+        for (int a = 0; a < m; a++) {
+            float acc = 0.0f;
+            for (int b = 0; b < m; b++) acc += (inverse ? Q[b * m + a] : Q[a * m + b]) * xi[b];
+            yi[a] = acc;
+        }
+    }
 }
 
 int rz_rht_rows(const rz_rht *t, float *X, long rows, long ld, int inverse, rz_err *e)
@@ -138,8 +154,11 @@ int rz_rht_rows(const rz_rht *t, float *X, long rows, long ld, int inverse, rz_e
             if (m > 1) {
                 /* forward: each block x_i ← Q x_i, i.e. the p×m matrix times Qᵀ;
                  * inverse: x_i ← Qᵀ x_i, the matrix times Q */
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, inverse ? CblasNoTrans : CblasTrans, p, m, m,
-                            1.0f, x, m, t->Qf, m, 0.0f, y, m);
+                if (m < 16) /* direct loops: a BLAS call per row costs more than m² flops */
+                    small_q_f(x, y, t->Qf, p, m, inverse);
+                else
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, inverse ? CblasNoTrans : CblasTrans, p, m, m,
+                                1.0f, x, m, t->Qf, m, 0.0f, y, m);
                 memcpy(x, y, sizeof(float) * n);
             }
             fwht_rows_f(x, p, m);
@@ -191,16 +210,18 @@ int rz_rht_cols(const rz_rht *t, float *X, long cols, long ld, int inverse, rz_e
 
 static void fwht_rows_d(double *x, int p, int m)
 {
+    /* rows i0..i0+h−1 of the p × m layout are h·m consecutive values, paired with the
+     * next h·m: one contiguous (vectorised) butterfly loop per block */
+    long hm;
     for (int h = 1; h < p; h <<= 1)
-        for (int i0 = 0; i0 < p; i0 += 2 * h)
-            for (int i = i0; i < i0 + h; i++) {
-                double *a = x + (long)i * m, *b = x + (long)(i + h) * m;
-                for (int j = 0; j < m; j++) {
-                    double u = a[j], v = b[j];
-                    a[j] = u + v;
-                    b[j] = u - v;
-                }
+        for (int i0 = 0; i0 < p; i0 += 2 * h) {
+            double *restrict a = x + (long)i0 * m, *restrict b = a + (hm = (long)h * m);
+            for (long k = 0; k < hm; k++) {
+                double u = a[k], v = b[k];
+                a[k] = u + v;
+                b[k] = u - v;
             }
+        }
     double c = (1.0 / sqrt((double)p));
     for (long k = 0; k < (long)p * m; k++) x[k] *= c;
 }

@@ -8,8 +8,9 @@
  * SwiGLU) is O(T * width) or O(T * context) and written as plain loops that gcc
  * vectorises: no function calls in the inner loops, restrict pointers, and an exp()
  * of our own (fast_expf) because libm's expf is not vectorised without -ffast-math.
- * Threads: OpenBLAS's own (it splits each sgemm over the cores); the forward starts none,
- * since OpenMP threads spinning beside OpenBLAS's on the same cores slow both down.
+ * Threads: the products go through linalg.h (OpenMP column panels over single-threaded
+ * OpenBLAS, the same result for any thread count), attention through attention.h.
+ * Quantised linears (rz_llama_set_qlinear) are applied from their codes (qlinear.h).
  *
  * All memory is allocated in rz_llama_state_new; the forward allocates nothing.
  * The host is assumed little-endian, as llama2.c's files are.
@@ -18,11 +19,13 @@
 
 #include "attention.h"
 #include "linalg.h"
+#include "qlinear.h"
 #include "stream.h"
 
 #include <cblas.h>
 #include <errno.h>
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,9 +86,22 @@ static float *take(float *base, size_t *off, size_t n)
 }
 
 /* Lays the tensors out in one block and sets every pointer of m (m->layers must exist).
- * With base == NULL it only counts: the return value is the floats needed. */
+ * With base == NULL it only counts: the return value is the floats needed. A lazy model
+ * (m->lazy set) leaves the linears out (rz_llama_linear_storage). */
 static size_t layout(rz_llama *m, float *base)
 {
+    if (m->lazy) {
+        const rz_llama_config *c = &m->config;
+        size_t dim = (size_t)c->dim, off = 0;
+        m->tok_embeddings = take(base, &off, (size_t)c->vocab_size * dim);
+        for (int l = 0; l < c->n_layers; l++) {
+            m->layers[l].attention_norm = take(base, &off, dim);
+            m->layers[l].ffn_norm = take(base, &off, dim);
+        }
+        m->norm = take(base, &off, dim);
+        m->output = c->shared_classifier ? m->tok_embeddings : take(base, &off, (size_t)c->vocab_size * dim);
+        return off;
+    }
     const rz_llama_config *c = &m->config;
     size_t dim = (size_t)c->dim, hid = (size_t)c->hidden_dim, kv = dim / (size_t)c->n_heads * (size_t)c->n_kv_heads;
     size_t off = 0;
@@ -114,12 +130,19 @@ static size_t layout(rz_llama *m, float *base)
 void rz_llama_free(rz_llama *m)
 {
     if (!m) return;
+    long nlin = (long)RZ_LIN_PER_LAYER * m->config.n_layers;
+    if (m->qlin)
+        for (long i = 0; i < nlin; i++) rz_qlinear_free(m->qlin[i]);
+    free(m->qlin);
+    if (m->lazy)
+        for (int b = 0; b < 4 * m->config.n_layers; b++) free(m->lazy[b]);
+    free(m->lazy);
     free(m->params);
     free(m->layers);
     free(m);
 }
 
-int rz_llama_alloc(const rz_llama_config *c, rz_llama **out, rz_err *e)
+static int alloc_model(const rz_llama_config *c, int lazy, rz_llama **out, rz_err *e)
 {
     *out = NULL;
     int rc = rz_llama_config_check(c, e);
@@ -128,6 +151,10 @@ int rz_llama_alloc(const rz_llama_config *c, rz_llama **out, rz_err *e)
     if (!m) return RZ_EINTERNAL;
     m->config = *c;
     m->layers = rz_calloc((size_t)c->n_layers, sizeof *m->layers, e);
+    if (lazy && !(m->lazy = rz_calloc(4 * (size_t)c->n_layers, sizeof *m->lazy, e))) {
+        rz_llama_free(m);
+        return RZ_EINTERNAL;
+    }
     if (!m->layers) {
         rz_llama_free(m);
         return RZ_EINTERNAL;
@@ -143,6 +170,60 @@ int rz_llama_alloc(const rz_llama_config *c, rz_llama **out, rz_err *e)
     layout(m, m->params);
     *out = m;
     return 0;
+}
+
+int rz_llama_alloc(const rz_llama_config *c, rz_llama **out, rz_err *e) { return alloc_model(c, 0, out, e); }
+int rz_llama_alloc_lazy(const rz_llama_config *c, rz_llama **out, rz_err *e) { return alloc_model(c, 1, out, e); }
+
+float *rz_llama_linear_storage(rz_llama *m, long i, rz_err *e)
+{
+    const rz_llama_config *c = &m->config;
+    if (i < 0 || i >= (long)RZ_LIN_PER_LAYER * c->n_layers) {
+        rz_fail(e, RZ_EINTERNAL, "linear %ld out of range", i);
+        return NULL;
+    }
+    int l = (int)(i / RZ_LIN_PER_LAYER), j = (int)(i % RZ_LIN_PER_LAYER);
+    rz_llama_layer *L = &m->layers[l];
+    float *const have[RZ_LIN_PER_LAYER] = {L->wq, L->wk, L->wv, L->wo, L->w1, L->w2, L->w3};
+    if (have[j]) return have[j];
+    /* a lazy model: the fused block of linear j (wq|wk|wv, wo, w1|w3, w2) */
+    size_t dim = (size_t)c->dim, hid = (size_t)c->hidden_dim, kv = dim / (size_t)c->n_heads * (size_t)c->n_kv_heads;
+    int b = j <= RZ_LIN_WV ? 0 : j == RZ_LIN_WO ? 1 : j == RZ_LIN_W2 ? 3 : 2;
+    size_t n = b == 0 ? (dim + 2 * kv) * dim : b == 1 ? dim * dim : b == 2 ? 2 * hid * dim : dim * hid;
+    float *p = aligned_alloc(64, round_up(n) * sizeof *p);
+    if (!p) {
+        rz_fail(e, RZ_EINTERNAL, "out of memory allocating %zu parameters", n);
+        return NULL;
+    }
+    memset(p, 0, round_up(n) * sizeof *p);
+    m->lazy[4 * l + b] = p;
+    if (b == 0) L->wqkv = L->wq = p, L->wk = p + dim * dim, L->wv = p + (dim + kv) * dim;
+    else if (b == 1) L->wo = p;
+    else if (b == 2) L->w13 = L->w1 = p, L->w3 = p + hid * dim;
+    else L->w2 = p;
+    float *const now[RZ_LIN_PER_LAYER] = {L->wq, L->wk, L->wv, L->wo, L->w1, L->w2, L->w3};
+    return now[j];
+}
+
+int rz_llama_set_qlinear(rz_llama *m, long i, struct rz_qlinear *q, rz_err *e)
+{
+    const rz_llama_config *c = &m->config;
+    long nlin = (long)RZ_LIN_PER_LAYER * c->n_layers;
+    int kv = c->dim / c->n_heads * c->n_kv_heads;
+    int j = (int)(i % RZ_LIN_PER_LAYER);
+    const int rows[RZ_LIN_PER_LAYER] = {c->dim, kv, kv, c->dim, c->hidden_dim, c->dim, c->hidden_dim};
+    const int cols[RZ_LIN_PER_LAYER] = {c->dim, c->dim, c->dim, c->dim, c->dim, c->hidden_dim, c->dim};
+    if (i < 0 || i >= nlin || rz_qlinear_rows(q) != rows[j] || rz_qlinear_cols(q) != cols[j]) {
+        rz_qlinear_free(q);
+        return rz_fail(e, RZ_EINTERNAL, "quantised linear %ld does not fit the model", i);
+    }
+    if (!m->qlin && !(m->qlin = rz_calloc((size_t)nlin, sizeof *m->qlin, e))) {
+        rz_qlinear_free(q);
+        return RZ_EINTERNAL;
+    }
+    rz_qlinear_free(m->qlin[i]);
+    m->qlin[i] = q;
+    return RZ_OK;
 }
 
 /* ---------------------------------------------------------------- named tensors */
@@ -412,6 +493,8 @@ struct rz_llama_state {
     rz_attn *attn;      /* RoPE method + streaming causal attention (attention.h) */
     rz_llama_tap tap;   /* calibration hook (rz_llama_set_tap), NULL normally */
     void *tap_ctx;
+    float *qscratch;    /* quantised linears' scratch (qlinear.h), NULL without them */
+    int qthreads;       /* threads that scratch has room for */
 };
 
 void rz_llama_set_tap(rz_llama_state *s, rz_llama_tap tap, void *ctx)
@@ -429,6 +512,7 @@ void rz_llama_state_free(rz_llama_state *s)
     free(s->h);
     free(s->key_cache);
     free(s->value_cache);
+    free(s->qscratch);
     rz_attn_free(s->attn);
     free(s);
 }
@@ -477,6 +561,19 @@ int rz_llama_state_new_ext(const rz_llama *m, int max_T, int max_ctx, const rz_r
         !(s->value_cache = alloc_floats((size_t)c->n_layers * ctx, kv, e))) {
         rz_llama_state_free(s);
         return RZ_EINTERNAL;
+    }
+    if (m->qlin) {
+        size_t need = 0;
+        s->qthreads = omp_get_max_threads();
+        for (long i = 0; i < (long)RZ_LIN_PER_LAYER * c->n_layers; i++)
+            if (m->qlin[i]) {
+                size_t n = rz_qlinear_scratch_floats(m->qlin[i], max_T, s->qthreads);
+                need = n > need ? n : need;
+            }
+        if (!(s->qscratch = alloc_floats(need, 1, e))) {
+            rz_llama_state_free(s);
+            return RZ_EINTERNAL;
+        }
     }
     int rc = rz_attn_new(rope, c->n_heads, c->n_kv_heads, (int)hs, max_ctx, &s->attn, e);
     if (rc) {
@@ -549,6 +646,31 @@ static void linear(float *y, int ldy, const float *x, int ldx, const float *W, i
     rz_matmul_nt(T, n_out, n_in, x, ldx, W, n_in, y, ldy, beta != 0.0f);
 }
 
+/* A fused group of linears of layer l sharing the input x: members lin[0..n) (RZ_LIN_*),
+ * whose outputs sit side by side in y (widths out[]), stored densely one after another
+ * from W. All dense: one product over the group; otherwise each member on its own,
+ * quantised ones through their codes (qlinear.h). */
+static void group_linear(const rz_llama *m, rz_llama_state *s, int l, int n, const int *lin, const int *out,
+                         const float *W, float *y, int ldy, const float *x, int ldx, int T, int n_in, float beta)
+{
+    struct rz_qlinear *const *q = m->qlin ? m->qlin + (size_t)RZ_LIN_PER_LAYER * l : NULL;
+    int any = 0, total = 0;
+    for (int k = 0; k < n; k++) {
+        any |= q && q[lin[k]];
+        total += out[k];
+    }
+    if (!any) {
+        linear(y, ldy, x, ldx, W, T, n_in, total, beta);
+        return;
+    }
+    for (int k = 0, off = 0; k < n; off += out[k], k++) {
+        if (q[lin[k]])
+            rz_qlinear_apply(q[lin[k]], T, x, ldx, y + off, ldy, beta != 0.0f, s->qscratch, s->qthreads);
+        else
+            linear(y + off, ldy, x, ldx, W + (size_t)off * n_in, T, n_in, out[k], beta);
+    }
+}
+
 /* ---------------------------------------------------------------- forward */
 
 int rz_llama_forward(const rz_llama *m, rz_llama_state *s, const int *tokens, int T, int pos0, float *logits)
@@ -572,22 +694,26 @@ int rz_llama_forward(const rz_llama *m, rz_llama_state *s, const int *tokens, in
         /* Attention block: qkv[T][dim + 2 kv_dim] = rmsnorm(x) . [wq; wk; wv]^T */
         rmsnorm(s->xb, s->x, L->attention_norm, T, dim, c->norm_eps);
         if (s->tap) s->tap(s->tap_ctx, l, RZ_TAP_ATTN_IN, s->xb, T, dim, dim);
-        linear(s->qkv, qkv_w, s->xb, dim, L->wqkv, T, dim, qkv_w, 0.0f);
+        group_linear(m, s, l, 3, (const int[]){RZ_LIN_WQ, RZ_LIN_WK, RZ_LIN_WV}, (const int[]){dim, kv_dim, kv_dim},
+                     L->wqkv, s->qkv, qkv_w, s->xb, dim, T, dim, 0.0f);
         /* k, v into the cache rows pos0.. (k rotated at its position index), then causal
          * attention of the (un-rotated) queries over cache rows [0, pos0 + T) */
         rz_attn_store_kv(s->attn, s->qkv + dim, qkv_w, s->qkv + dim + kv_dim, qkv_w, T, pos0, kc, vc);
         rz_attn_forward(s->attn, s->qkv, qkv_w, T, pos0, kc, vc, s->xb, dim);
         /* x += att . wo^T (the residual via beta = 1) */
         if (s->tap) s->tap(s->tap_ctx, l, RZ_TAP_ATTN_OUT, s->xb, T, dim, dim);
-        linear(s->x, dim, s->xb, dim, L->wo, T, dim, dim, 1.0f);
+        group_linear(m, s, l, 1, (const int[]){RZ_LIN_WO}, (const int[]){dim}, L->wo, s->x, dim, s->xb, dim, T, dim,
+                     1.0f);
 
         /* Feed-forward block: h = rmsnorm(x) . [w1; w3]^T, silu(h1) * h3, x += . w2^T */
         rmsnorm(s->xb, s->x, L->ffn_norm, T, dim, c->norm_eps);
         if (s->tap) s->tap(s->tap_ctx, l, RZ_TAP_MLP_IN, s->xb, T, dim, dim);
-        linear(s->h, 2 * hid, s->xb, dim, L->w13, T, dim, 2 * hid, 0.0f);
+        group_linear(m, s, l, 2, (const int[]){RZ_LIN_W1, RZ_LIN_W3}, (const int[]){hid, hid}, L->w13, s->h, 2 * hid,
+                     s->xb, dim, T, dim, 0.0f);
         swiglu(s->h, T, hid);
         if (s->tap) s->tap(s->tap_ctx, l, RZ_TAP_MLP_DOWN, s->h, T, hid, 2 * hid);
-        linear(s->x, dim, s->h, 2 * hid, L->w2, T, hid, dim, 1.0f);
+        group_linear(m, s, l, 1, (const int[]){RZ_LIN_W2}, (const int[]){dim}, L->w2, s->x, dim, s->h, 2 * hid, T, hid,
+                     1.0f);
     }
 
     /* logits[T][vocab] = rmsnorm(x) . output^T */

@@ -49,6 +49,8 @@ typedef struct {
     float *w2;             /* [dim][hidden] */
 } rz_llama_layer;
 
+struct rz_qlinear; /* qlinear.h */
+
 typedef struct {
     rz_llama_config config;
     float *tok_embeddings; /* [vocab][dim] */
@@ -58,6 +60,12 @@ typedef struct {
     float *params;         /* the single allocation everything above points into */
     size_t n_params;       /* floats in params (tensors padded to 64-byte boundaries) */
     char tensor_name[64];  /* rz_llama_tensor_at's name buffer */
+    /* Quantised linears kept as codes (rz_llama_set_qlinear), NULL when there are none;
+     * else [7 n_layers] in rz_llama_linear order, non-NULL entries replacing the dense
+     * tensor. Models allocated with lazy linears hold their dense linears in separately
+     * allocated fused blocks, lazy[4 l + b] for wqkv, wo, w13, w2 (NULL until used). */
+    struct rz_qlinear **qlin;
+    float **lazy;
 } rz_llama;
 
 /* Checks a configuration: sizes positive and bounded (at most 2^33 parameters), heads
@@ -66,6 +74,19 @@ int rz_llama_config_check(const rz_llama_config *c, rz_err *e);
 
 /* Allocates a model with all weights zero (norm weights too), to be filled by name. */
 int rz_llama_alloc(const rz_llama_config *c, rz_llama **out, rz_err *e);
+/* The same without the linear layers' storage: their pointers stay NULL until
+ * rz_llama_linear_storage allocates them, so a model whose linears are quantised
+ * (rz_llama_set_qlinear) never holds them in float32. */
+int rz_llama_alloc_lazy(const rz_llama_config *c, rz_llama **out, rz_err *e);
+
+/* Linear layers are numbered i in [0, 7 n_layers): layer i / 7, and i % 7 one of
+ * wq, wk, wv, wo, w1, w2, w3 (rz_qlayer_linear's order). */
+enum { RZ_LIN_WQ = 0, RZ_LIN_WK, RZ_LIN_WV, RZ_LIN_WO, RZ_LIN_W1, RZ_LIN_W2, RZ_LIN_W3, RZ_LIN_PER_LAYER };
+/* Dense storage of linear i (allocating its fused block on first use in a lazy model). */
+float *rz_llama_linear_storage(rz_llama *m, long i, rz_err *e);
+/* Makes linear i the quantised q (shape checked); m owns q from then on (also on
+ * failure). The forward then applies q instead of the dense tensor. */
+int rz_llama_set_qlinear(rz_llama *m, long i, struct rz_qlinear *q, rz_err *e);
 void rz_llama_free(rz_llama *m);
 
 /* Deterministic random model: linears and embeddings N(0, 0.02^2), norm weights 1, from
@@ -86,7 +107,8 @@ int rz_llama_save_bin(const rz_llama *m, const char *path, rz_err *e);
 /* Named tensors, for serialisers: i in [0, count). Names are llama2.c/Meta's
  * ("tok_embeddings.weight", "layers.3.attention.wq.weight", "norm.weight", ...);
  * "output.weight" only when the classifier is not shared. *name points into
- * m->tensor_name, which the next call overwrites. shape is [rows][cols] (ndim 2) or [n] (ndim 1,
+ * m->tensor_name, which the next call overwrites. *data is NULL for a linear that a
+ * lazy model has not allocated (one held as a quantised rz_qlinear). shape is [rows][cols] (ndim 2) or [n] (ndim 1,
  * shape[1] = 1). Returns 0, or -1 when i is out of range. */
 int rz_llama_tensor_count(const rz_llama *m);
 int rz_llama_tensor_at(rz_llama *m, int i, const char **name, float **data, int shape[2], int *ndim);

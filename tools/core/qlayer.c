@@ -178,36 +178,106 @@ done:
     return rc;
 }
 
-/* Q in the stored (rotated) basis: rows × pcols values of the codes. */
-static void dequant_rot(const rz_qlayer_view *v, float *X)
+/* n codes of `bits` bits from the little-endian bit stream p, starting at bit `bit`. */
+static void grid_unpack(const uint8_t *restrict p, size_t bit, int n, int bits, uint8_t *restrict q)
 {
-    int rows = v->rows, pc = v->pcols;
-    size_t mn = (size_t)rows * (size_t)pc;
-    const uint8_t *codes = v->codes, *zeros = v->zeros;
+    unsigned mask = (1u << bits) - 1u;
+    if (bit % 8 == 0) { /* from a byte boundary: whole bytes (2, 4, 8 bits) or 3-byte groups */
+        const uint8_t *restrict b = p + bit / 8;
+        int c = 0;
+        if (bits == 8) {
+            memcpy(q, b, (size_t)n);
+            return;
+        } else if (bits == 4) {
+            for (; c + 2 <= n; c += 2, b++) q[c] = *b & 15u, q[c + 1] = *b >> 4;
+        } else if (bits == 2) {
+            for (; c + 4 <= n; c += 4, b++)
+                q[c] = *b & 3u, q[c + 1] = *b >> 2 & 3u, q[c + 2] = *b >> 4 & 3u, q[c + 3] = *b >> 6;
+        } else if (bits == 3) {
+            for (; c + 8 <= n; c += 8, b += 3) {
+                uint32_t w = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16;
+                for (int k = 0; k < 8; k++) q[c + k] = (uint8_t)(w >> (3 * k) & 7u);
+            }
+        }
+        bit += (size_t)c * (size_t)bits;
+        q += c;
+        n -= c;
+        if (n == 0) return;
+    }
+    /* the rest: a bit accumulator refilled a byte at a time, never reading a byte past
+     * the last code's */
+    size_t byte = bit / 8;
+    uint64_t acc = p[byte++] >> (bit % 8);
+    int have = 8 - (int)(bit % 8);
+    for (int c = 0; c < n; c++) {
+        while (have < bits) {
+            acc |= (uint64_t)p[byte++] << have;
+            have += 8;
+        }
+        q[c] = (uint8_t)(acc & mask);
+        acc >>= bits;
+        have -= bits;
+    }
+}
+
+/* E8P rows: one 16-bit code per 8 weights (2 bits), plus an E81B byte (3 bits) or a
+ * second E8P code (4 bits) scaled by 1/r; the codeword is abs ⊙ sign + shift
+ * (rz_e8p_tables), times the layer's scale s. Arithmetic in rz_e8p_rvq_decode's order. */
+static void e8p_rows(const uint8_t *restrict c, size_t blocks, int bits, float s, float *restrict x)
+{
+    const rz_e8p_tables *tb = rz_e8p_tables_get();
+    if (bits == 2) {
+        for (size_t k = 0; k < blocks; k++, c += 2, x += 8) {
+            const float *a = tb->abs[c[1]], *sg = tb->sign[c[0]];
+            float t = tb->shift[c[0]];
+            for (int j = 0; j < 8; j++) x[j] = (a[j] * sg[j] + t) * s;
+        }
+    } else if (bits == 3) { /* [e81b, e8p lo, e8p hi] */
+        const float r = RZ_E8P_RVQ3_RSCALE;
+        for (size_t k = 0; k < blocks; k++, c += 3, x += 8) {
+            const float *a = tb->abs[c[2]], *sg = tb->sign[c[1]], *b = tb->e81b[c[0]];
+            float t = tb->shift[c[1]];
+            for (int j = 0; j < 8; j++) x[j] = (a[j] * sg[j] + t + b[j] / r) * s;
+        }
+    } else { /* [e8p₂ lo, hi, e8p₁ lo, hi] */
+        const float r = RZ_E8P_RVQ4_RSCALE;
+        for (size_t k = 0; k < blocks; k++, c += 4, x += 8) {
+            const float *a = tb->abs[c[3]], *sg = tb->sign[c[2]], *a2 = tb->abs[c[1]], *sg2 = tb->sign[c[0]];
+            float t = tb->shift[c[2]], t2 = tb->shift[c[0]];
+            for (int j = 0; j < 8; j++) x[j] = (a[j] * sg[j] + t + (a2[j] * sg2[j] + t2) / r) * s;
+        }
+    }
+}
+
+void rz_qlayer_decode_rows(const rz_qlayer_view *v, int r0, int n, float *X)
+{
+    int pc = v->pcols;
+    const uint8_t *codes = v->codes;
     if (v->method == RZ_QM_E8P) {
         float s;
         memcpy(&s, v->scales, sizeof s);
-        for (size_t k = 0; k < mn / 8; k++) {
-            uint32_t code = 0;
-            for (int b = 0; b < v->bits; b++) code |= (uint32_t)codes[k * (size_t)v->bits + (size_t)b] << (8 * b);
-            if (v->bits == 3) code = (code >> 8) << 16 | (code & 255u);
-            float out[8];
-            rz_e8p_rvq_decode(v->bits, code, out);
-            for (int i = 0; i < 8; i++) X[k * 8 + (size_t)i] = out[i] * s;
-        }
-    } else {
-        int G = rz_grid_groups(pc, v->group), gw = v->group > 0 ? v->group : pc;
-        size_t bit = 0;
-        for (int r = 0; r < rows; r++)
-            for (int c = 0; c < pc; c++, bit += (size_t)v->bits) {
-                int q = 0;
-                for (int b = 0; b < v->bits; b++)
-                    q |= (codes[(bit + (size_t)b) / 8] >> ((bit + (size_t)b) % 8) & 1) << b;
-                size_t g = (size_t)r * (size_t)G + (size_t)(c / gw);
-                float s;
-                memcpy(&s, (const uint8_t *)v->scales + g * sizeof s, sizeof s);
-                X[(size_t)r * pc + c] = rz_grid_value(q, s, (float)zeros[g]);
+        size_t nb = (size_t)pc / 8;
+        e8p_rows(codes + (size_t)r0 * nb * (size_t)v->bits, nb * (size_t)n, v->bits, s, X);
+        return;
+    }
+    int G = rz_grid_groups(pc, v->group), gw = v->group > 0 ? v->group : pc;
+    uint8_t q[256];
+    const uint8_t *zeros = v->zeros;
+    for (int i = 0; i < n; i++) {
+        size_t row = (size_t)(r0 + i);
+        float *x = X + (size_t)i * (size_t)pc;
+        for (int g = 0; g < G; g++) {
+            int c0 = g * gw, len = pc - c0 < gw ? pc - c0 : gw;
+            size_t gi = row * (size_t)G + (size_t)g;
+            float sc, z = (float)zeros[gi];
+            memcpy(&sc, (const uint8_t *)v->scales + gi * sizeof sc, sizeof sc);
+            for (int b = 0; b < len; b += 256) { /* codes unpacked 256 at a time */
+                int m = len - b < 256 ? len - b : 256;
+                grid_unpack(codes, (row * (size_t)pc + (size_t)(c0 + b)) * (size_t)v->bits, m, v->bits, q);
+                float *restrict xo = x + c0 + b;
+                for (int j = 0; j < m; j++) xo[j] = sc * ((float)q[j] - z); /* rz_grid_value */
             }
+        }
     }
 }
 
@@ -241,9 +311,8 @@ static void lr_unpack(const rz_qlayer_view *v, const void *data, const void *sca
         }
 }
 
-/* L (rows × k) and R (k × pcols) in the stored basis. Values are stored L [rows][k];
- * grid codes by column of L. */
-static void lr_rot(const rz_qlayer_view *v, float *L, float *R)
+/* Values are stored L [rows][k]; grid codes by column of L. */
+void rz_qlayer_lowrank_rot(const rz_qlayer_view *v, float *L, float *R)
 {
     int m = v->rows, k = v->rank, pc = v->pcols;
     if (v->lr_format == RZ_LR_GRID) lr_unpack(v, v->L, v->L_scales, v->L_zeros, k, m, L, 1, k);
@@ -264,9 +333,9 @@ int rz_qlayer_dequant(const rz_qlayer_view *v, float *W, rz_err *e)
         free(R);
         return rz_fail(e, RZ_EINTERNAL, "%s: out of memory", v->name);
     }
-    dequant_rot(v, X);
+    rz_qlayer_decode_rows(v, 0, rows, X);
     if (k > 0) { /* the merge: X ← Q + L R */
-        lr_rot(v, L, R);
+        rz_qlayer_lowrank_rot(v, L, R);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, pc, k, 1.0f, L, k, R, pc, 1.0f, X, pc);
     }
     int rc = v->incoherent ? undo_rht(X, rows, pc, v->incoherent, v->seed_u, v->seed_v, e) : RZ_OK;
@@ -292,13 +361,13 @@ int rz_qlayer_dequant_parts(const rz_qlayer_view *v, float *Q, float *L, float *
     if (v->incoherent && ((rc = init_u(&U, v->incoherent, rows, v->seed_u, e)) || (rc = rz_rht_init(&V, pc, v->seed_v, e))))
         goto done;
     if (Q) {
-        dequant_rot(v, X);
+        rz_qlayer_decode_rows(v, 0, rows, X);
         if (v->incoherent && ((rc = rz_rht_cols(&U, X, pc, pc, 1, e)) || (rc = rz_rht_rows(&V, X, rows, pc, 1, e))))
             goto done;
         for (int r = 0; r < rows; r++) memcpy(Q + (size_t)r * cols, X + (size_t)r * pc, (size_t)cols * sizeof *Q);
     }
     if (k > 0 && (L || R)) {
-        lr_rot(v, Lr, Rr);
+        rz_qlayer_lowrank_rot(v, Lr, Rr);
         /* L_orig = Uᵀ L, R_orig = R V (then cropped to cols) */
         if (v->incoherent && ((rc = rz_rht_cols(&U, Lr, k, k, 1, e)) || (rc = rz_rht_rows(&V, Rr, k, pc, 1, e))))
             goto done;
@@ -480,7 +549,7 @@ int rz_qlayer_replace_lowrank(const rz_qlayer_view *in, const float *L, const fl
     v->scales = q->scales;
     v->zeros = in->n_zeros ? q->zeros : NULL;
     /* the stored basis: the old pair gives R's padded columns */
-    lr_rot(in, Lold, Rr);
+    rz_qlayer_lowrank_rot(in, Lold, Rr);
     if (in->incoherent && ((rc = init_u(&U, in->incoherent, m, in->seed_u, e)) || (rc = rz_rht_init(&V, pc, in->seed_v, e))))
         goto done;
     if (in->incoherent && (rc = rz_rht_rows(&V, Rr, k, pc, 1, e))) goto done; /* R_orig = R V */

@@ -68,6 +68,13 @@ int rz_qlayer_dequant(const rz_qlayer_view *v, float *W, rz_err *e);
  * L (rows × rank) and R (rank × cols) (both may be NULL; unused when rank is 0). */
 int rz_qlayer_dequant_parts(const rz_qlayer_view *v, float *Q, float *L, float *R, rz_err *e);
 
+/* Rows [r0, r0 + n) of Q in the stored (rotated, padded) basis, from the codes of a
+ * validated view: X is n × pcols. What rz_qlayer_dequant starts from, and what quantised
+ * inference (qlinear.h) decodes panel by panel. */
+void rz_qlayer_decode_rows(const rz_qlayer_view *v, int r0, int n, float *X);
+/* L (rows × rank) and R (rank × pcols) of a v2 view in the stored basis. */
+void rz_qlayer_lowrank_rot(const rz_qlayer_view *v, float *L, float *R);
+
 /* The incoherence seeds of linear `item` (as rz_qlayer_quantize derives them). */
 void rz_qlayer_seeds(uint64_t seed, long item, uint64_t *seed_u, uint64_t *seed_v);
 

@@ -25,10 +25,12 @@ static const char usage[] =
     "      --rope-ext M     generate past the model's context: none (extrapolation), pi,\n"
     "                       ntk, yarn, dca; with --rope-scale F, --chunk S, --local W as\n"
     "                       in rz-ppl (without it --steps stops at the model's context)\n"
+    "      --dense          packed models: decode quantised layers to float32 at load\n"
+    "                       (default: keep their codes; decode works on them directly)\n"
     "Example:\n"
     "  rz-generate -m stories260K.bin -z tok512.bin --temp 0\n";
 
-enum { OPT_TEMP = RZ_OPT_TOOL_BASE, OPT_TOPP, OPT_ROPE_EXT, OPT_ROPE_SCALE, OPT_CHUNK, OPT_LOCAL };
+enum { OPT_TEMP = RZ_OPT_TOOL_BASE, OPT_TOPP, OPT_ROPE_EXT, OPT_ROPE_SCALE, OPT_CHUNK, OPT_LOCAL, OPT_DENSE };
 
 static uint64_t rng_state;
 
@@ -101,12 +103,13 @@ int main(int argc, char **argv)
         {"rope-scale", required_argument, 0, OPT_ROPE_SCALE},
         {"chunk", required_argument, 0, OPT_CHUNK},
         {"local", required_argument, 0, OPT_LOCAL},
+        {"dense", no_argument, 0, OPT_DENSE},
         {0, 0, 0, 0}};
     rz_cli c;
     rz_cli_init(&c, "rz-generate", usage);
     const char *model = NULL, *tok = NULL, *prompt = "";
     const char *rope_ext = NULL, *rope_scale = NULL, *chunk = NULL, *local = NULL;
-    int steps = 256, o;
+    int steps = 256, dense = 0, o;
     float temp = 1.0f, top_p = 0.9f;
     while ((o = getopt_long(argc, argv, RZ_CLI_SHORTOPTS "m:z:p:n:", opts, NULL)) != -1) {
         if (rz_cli_common(&c, o, optarg)) continue;
@@ -121,6 +124,7 @@ int main(int argc, char **argv)
         case OPT_ROPE_SCALE: rope_scale = optarg; break;
         case OPT_CHUNK: chunk = optarg; break;
         case OPT_LOCAL: local = optarg; break;
+        case OPT_DENSE: dense = 1; break;
         default: rz_cli_usage_error(&c, "unexpected option");
         }
     }
@@ -132,7 +136,7 @@ int main(int argc, char **argv)
     rz_err e = {0};
     rz_llama *m;
     rz_tokenizer *t;
-    if (rz_model_load(model, &c.stream, &m, &e)) rz_cli_die(&c, &e);
+    if ((dense ? rz_model_load : rz_model_load_codes)(model, &c.stream, &m, &e)) rz_cli_die(&c, &e);
     if (rz_tokenizer_load(tok, &t, &e)) rz_cli_die(&c, &e);
     int V = m->config.vocab_size;
     if (rz_tokenizer_vocab_size(t) != V) {

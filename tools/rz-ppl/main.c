@@ -42,6 +42,8 @@ static const char usage[] =
     "      --local W        dca: local window, 1..min(S, seq_len - S) (default the max)\n"
     "      --by-position B  also report mean NLL in buckets of B positions of the window\n"
     "                       (CSV after the summary line; \"by_position\" in the report)\n"
+    "      --dense          packed models: decode quantised layers to float32 at load\n"
+    "                       (default: keep their codes, decoded panel by panel in the forward)\n"
     "  -o, --output LOC     write the report record there (same as --report)\n"
     "Report: ppl, nll_mean, stderr (of ppl), nll_stderr, tokens_scored, windows, ctx,\n"
     "tokens_per_s, seconds, rope_ext, by_position, max_rss_mb (peak memory of rank 0).\n"
@@ -52,12 +54,12 @@ static const char usage[] =
 
 enum {
     OPT_TOKENS = RZ_OPT_TOOL_BASE, OPT_STRIDE, OPT_BOS, OPT_SKIP, OPT_MAX_TOKENS, OPT_ROPE_EXT,
-    OPT_ROPE_SCALE, OPT_CHUNK, OPT_LOCAL, OPT_BY_POSITION
+    OPT_ROPE_SCALE, OPT_CHUNK, OPT_LOCAL, OPT_BY_POSITION, OPT_DENSE
 };
 
 typedef struct {
     const char *model, *tokenizer, *text, *tokens;
-    int ctx, stride, bos, skip, by_position;
+    int ctx, stride, bos, skip, by_position, dense;
     long max_tokens;
     const char *rope_ext, *rope_scale, *chunk, *local; /* as given, parsed by rz_rope_parse */
 } args;
@@ -80,6 +82,7 @@ static void parse(rz_cli *c, args *a, int argc, char **argv)
         {"chunk", required_argument, 0, OPT_CHUNK},
         {"local", required_argument, 0, OPT_LOCAL},
         {"by-position", required_argument, 0, OPT_BY_POSITION},
+        {"dense", no_argument, 0, OPT_DENSE},
         {0, 0, 0, 0}};
     int o;
     while ((o = getopt_long(argc, argv, RZ_CLI_SHORTOPTS "m:z:f:c:", opts, NULL)) != -1) {
@@ -99,6 +102,7 @@ static void parse(rz_cli *c, args *a, int argc, char **argv)
         case OPT_CHUNK: a->chunk = optarg; break;
         case OPT_LOCAL: a->local = optarg; break;
         case OPT_BY_POSITION: a->by_position = (int)rz_cli_int(c, "--by-position", optarg, 1, 1 << 20); break;
+        case OPT_DENSE: a->dense = 1; break;
         default: rz_cli_usage_error(c, "unexpected option");
         }
     }
@@ -152,7 +156,7 @@ int main(int argc, char **argv)
     rz_err e = {0};
 
     rz_llama *m;
-    if (rz_model_load(a.model, &c.stream, &m, &e)) rz_cli_die(&c, &e);
+    if ((a.dense ? rz_model_load : rz_model_load_codes)(a.model, &c.stream, &m, &e)) rz_cli_die(&c, &e);
     const rz_llama_config *cfg = &m->config;
     if (!a.ctx) a.ctx = cfg->seq_len;
     if (a.ctx > cfg->seq_len && !a.rope_ext) {

@@ -1,0 +1,58 @@
+/* qlinear.h — a quantised linear layer at inference, kept as its codes.
+ *
+ * A "qlayer" record (qrecord.h) stores Q̃ (rows × pcols codes in the rotated, padded
+ * basis), maybe a low-rank pair L̃ (rows × k), R̃ (k × pcols), and the seeds of the random
+ * Hadamard transforms U (rows; the identity for input-side incoherence) and V (pcols).
+ * The layer's weight is W = crop_cols(Uᵀ (Q̃ + L̃ R̃) V). Instead of building W, the
+ * product y = x Wᵀ for T input rows x (T × cols) is taken in the rotated basis:
+ *
+ *     x̃ = pad(x) Vᵀ               each row rotated: x̃ = V x̄   (fast Hadamard, O(n log n))
+ *     ỹ = x̃ Q̃ᵀ + (x̃ R̃ᵀ) L̃ᵀ       Q̃ decoded from the codes panel by panel
+ *     y = ỹ U                     each row: y = Uᵀ ỹ
+ *
+ * as QuIP# does: the transforms cost O(T n log n), the weights stay at 2–4 bits in
+ * memory and are decoded into a small per-thread scratch panel right before use:
+ *   - T > RZ_QLINEAR_ROWPATH_T (prefill): panels of RZ_QLINEAR_PANEL rows are decoded
+ *     into L2-sized scratch and multiplied with one cblas_sgemm each;
+ *   - small T (token-by-token decode): RZ_QLINEAR_ROWS rows at a time are decoded into a
+ *     cache-resident buffer and multiplied with the T inputs (sgemv), so the matrix is
+ *     read from memory as codes only (2 bits per weight instead of 32): the memory-bound
+ *     case.
+ * Panels and rows are split over OpenMP threads in a fixed way and every output element
+ * is computed by one thread in a fixed order, so the result does not depend on the
+ * thread count (as linalg.h). It equals the dense product with the decoded W up to float
+ * rounding (the transforms move from the weights to the activations); test_qlinear
+ * checks both against a float64 product.
+ */
+#ifndef RZ_QLINEAR_H
+#define RZ_QLINEAR_H
+
+#include <stddef.h>
+
+#include "qrecord.h"
+#include "rz.h"
+
+enum { RZ_QLINEAR_PANEL = 128, RZ_QLINEAR_ROWS = 16, RZ_QLINEAR_ROWPATH_T = 4 };
+
+typedef struct rz_qlinear rz_qlinear;
+
+/* Copies the payloads of a validated view (qrecord.h) and builds the transforms; the
+ * view's record may be freed afterwards. */
+int rz_qlinear_new(const rz_qlayer_view *v, rz_qlinear **out, rz_err *e);
+void rz_qlinear_free(rz_qlinear *q);
+
+int rz_qlinear_rows(const rz_qlinear *q);
+int rz_qlinear_cols(const rz_qlinear *q);
+/* Bytes held (codes, scales, zero points, low-rank floats, transforms). */
+size_t rz_qlinear_bytes(const rz_qlinear *q);
+
+/* Scratch floats rz_qlinear_apply needs for up to T rows with `threads` threads. */
+size_t rz_qlinear_scratch_floats(const rz_qlinear *q, int T, int threads);
+
+/* y[T][rows] (row stride ldy) = x[T][cols] (row stride ldx) · Wᵀ, added to y when
+ * accumulate. scratch: rz_qlinear_scratch_floats(q, T, threads) floats; at most
+ * `threads` OpenMP threads are used. */
+void rz_qlinear_apply(const rz_qlinear *q, int T, const float *x, int ldx, float *y, int ldy, int accumulate,
+                      float *scratch, int threads);
+
+#endif
