@@ -4,13 +4,15 @@
 #
 #   make -f pipeline/quant.mk -j2            everything into out/quant/
 #   make -f pipeline/quant.mk out/quant/ldlq_3_inc.ppl.json   one method
+#   make -f pipeline/quant.mk quant-seeds   the incoherence modes over quantiser seeds
 #
 # Text split (documented in pipeline/quant.md): the first CALIB_BYTES bytes of
 # tinystories-valid.txt are the calibration text, the rest (disjoint) the evaluation
 # text. Calibration draws WINDOWS windows of CALIB_CTX tokens from the former with
 # SEED; perplexity is rz-ppl's default non-overlapping windows of CTX tokens over the
-# latter. A method is METHOD_BITS[_inc]: rtn, ldlq (GPTQ), e8p (QuIP#'s E8P; residual at
-# 3/4 bits); _inc adds the random Hadamard incoherence processing.
+# latter. A method is METHOD_BITS[_inc|_in]: rtn, ldlq (GPTQ), e8p (QuIP#'s E8P; residual
+# at 3/4 bits); _inc adds the random Hadamard incoherence processing on both sides
+# (QuIP#), _in on the input side only (--incoherence=in).
 
 include $(dir $(lastword $(MAKEFILE_LIST)))rizz.mk
 
@@ -22,14 +24,15 @@ WINDOWS     ?= 128
 SEED        ?= 1
 QFLAGS      ?=
 METHODS     ?= rtn_4 rtn_3 rtn_2 ldlq_4 ldlq_3 ldlq_2 e8p_2 e8p_3 e8p_4 \
-               rtn_4_inc rtn_3_inc rtn_2_inc ldlq_4_inc ldlq_3_inc ldlq_2_inc e8p_2_inc e8p_3_inc e8p_4_inc
+               rtn_4_inc rtn_3_inc rtn_2_inc ldlq_4_inc ldlq_3_inc ldlq_2_inc e8p_2_inc e8p_3_inc e8p_4_inc \
+               rtn_4_in rtn_3_in rtn_2_in ldlq_4_in ldlq_3_in ldlq_2_in e8p_2_in e8p_3_in e8p_4_in
 
 word_ = $(word $(2),$(subst _, ,$(1)))
 q_method = $(call word_,$(1),1)
 q_bits   = $(call word_,$(1),2)
-q_inc    = $(if $(call word_,$(1),3),--incoherence)
+q_inc    = $(if $(filter inc,$(call word_,$(1),3)),--incoherence)$(if $(filter in,$(call word_,$(1),3)),--incoherence=in)
 
-.PHONY: quant-all
+.PHONY: quant-all quant-seeds
 quant-all: $(OUT)/results.md $(OUT)/results.csv $(OUT)/ppl_vs_bpw.png
 .DELETE_ON_ERROR:
 .SECONDARY:
@@ -60,9 +63,9 @@ $(OUT)/%.ppl.json: $(OUT)/%.rzm $(OUT)/eval.txt
 ALL := fp32 $(METHODS)
 $(OUT)/results.csv: $(ALL:%=$(OUT)/%.ppl.json)
 	{ echo "method,bits,incoherence,bpw_linears,bpw_model,bpw_stream,rel_loss_mean,ppl,ppl_stderr,nll_mean,tokens_scored"; \
-	  jq -r '["fp32",32,false,32,32,null,0,.ppl,.stderr,.nll_mean,.tokens_scored] | @csv' $(OUT)/fp32.ppl.json; \
+	  jq -r '["fp32",32,"none",32,32,null,0,.ppl,.stderr,.nll_mean,.tokens_scored] | @csv' $(OUT)/fp32.ppl.json; \
 	  for m in $(METHODS); do \
-	    jq -rs '[.[0].method, .[0].bits, .[0].incoherence, .[1].bpw_linears, .[1].bpw_model, .[1].bpw_stream, .[0].rel_loss_mean, .[2].ppl, .[2].stderr, .[2].nll_mean, .[2].tokens_scored] | @csv' \
+	    jq -rs '[.[0].method, .[0].bits, .[0].incoherence_sides, .[1].bpw_linears, .[1].bpw_model, .[1].bpw_stream, .[0].rel_loss_mean, .[2].ppl, .[2].stderr, .[2].nll_mean, .[2].tokens_scored] | @csv' \
 	      $(OUT)/$$m.quant.json $(OUT)/$$m.pack.json $(OUT)/$$m.ppl.json; done; } | tr -d '"' > $@.tmp && mv $@.tmp $@
 
 $(OUT)/results.md: $(OUT)/results.csv
@@ -76,11 +79,32 @@ $(OUT)/ppl_vs_bpw.png: $(OUT)/results.csv
 	  set datafile separator ','; set logscale y; set xlabel 'bits per weight (quantised linears, all stored bits)'; \
 	  set ylabel 'perplexity (eval split)'; set title 'stories260K: perplexity vs bits per weight'; set key top right; set grid; set xrange [1.5:5]; \
 	  fam(m,i)= (strcol(1) eq m && strcol(3) eq i) ? 1 : NaN; \
-	  plot 'results.csv' every ::1 using 4:(fam('rtn','false')*\$$8) with linespoints title 'rtn', \
-	       '' every ::1 using 4:(fam('rtn','true')*\$$8) with linespoints title 'rtn + incoherence', \
-	       '' every ::1 using 4:(fam('ldlq','false')*\$$8) with linespoints title 'ldlq (GPTQ)', \
-	       '' every ::1 using 4:(fam('ldlq','true')*\$$8) with linespoints title 'ldlq + incoherence', \
-	       '' every ::1 using 4:(fam('e8p','false')*\$$8) with linespoints title 'e8p', \
-	       '' every ::1 using 4:(fam('e8p','true')*\$$8) with linespoints title 'e8p + incoherence (QuIP#)', \
+	  plot 'results.csv' every ::1 using 4:(fam('rtn','none')*\$$8) with linespoints title 'rtn', \
+	       '' every ::1 using 4:(fam('rtn','both')*\$$8) with linespoints title 'rtn + incoherence', \
+	       '' every ::1 using 4:(fam('rtn','in')*\$$8) with linespoints title 'rtn + input-side incoherence', \
+	       '' every ::1 using 4:(fam('ldlq','none')*\$$8) with linespoints title 'ldlq (GPTQ)', \
+	       '' every ::1 using 4:(fam('ldlq','both')*\$$8) with linespoints title 'ldlq + incoherence', \
+	       '' every ::1 using 4:(fam('ldlq','in')*\$$8) with linespoints title 'ldlq + input-side incoherence', \
+	       '' every ::1 using 4:(fam('e8p','none')*\$$8) with linespoints title 'e8p', \
+	       '' every ::1 using 4:(fam('e8p','both')*\$$8) with linespoints title 'e8p + incoherence (QuIP#)', \
+	       '' every ::1 using 4:(fam('e8p','in')*\$$8) with linespoints title 'e8p + input-side incoherence', \
 	       $$fp with lines dt 2 lc rgb 'black' title 'fp32 (32 bpw)'" \
 	  && mv ppl_vs_bpw.png.tmp ppl_vs_bpw.png
+
+# Seed study: the rotations are random, so their effect varies with the quantiser's seed.
+# For each SEED_STUDY method, no rotation (one run) and both / input-side incoherence for
+# every seed in QSEEDS, on the same Hessians and evaluation split.
+SEED_STUDY ?= ldlq_3 e8p_2
+QSEEDS     ?= 1 2 3 4 5
+quant-seeds: $(OUT)/seeds.csv
+$(OUT)/seeds.csv: $(OUT)/hessians.rzs $(OUT)/eval.txt
+	@set -e; d=$(OUT)/seeds.tmp; mkdir -p $$d; echo "method,bits,incoherence,seed,ppl" > $@.tmp; \
+	for m in $(SEED_STUDY); do meth=$${m%_*}; bits=$${m#*_}; \
+	  for inc in none both in; do for s in $(QSEEDS); do \
+	    [ $$inc = none ] && [ $$s != $(firstword $(QSEEDS)) ] && continue; \
+	    flag=$$( [ $$inc = none ] || echo --incoherence=$$inc ); \
+	    $(RZ_BIN)/rz-quantize -q -m $(MODEL) -H $< --method $$meth --bits $$bits $$flag --seed $$s -o $$d/q > /dev/null; \
+	    $(RZ_BIN)/rz-pack -q -m $(MODEL) $$d/q -o $$d/q.rzm > /dev/null; \
+	    p=$$($(RZ_BIN)/rz-ppl -q -m $$d/q.rzm -z $(TOK) -f $(OUT)/eval.txt --ctx $(CTX) --json | jq .ppl); \
+	    echo "$$meth,$$bits,$$inc,$$s,$$p" >> $@.tmp; done; done; done; \
+	rm -rf $$d; mv $@.tmp $@

@@ -130,7 +130,7 @@ int rz_steps_decode(const msgpack_object *rec, const rz_rec_ctx *c, int state_di
 /* ---- agent ---------------------------------------------------------------------------- */
 void rz_agent_header_pack(msgpack_packer *pk, const rz_agent_header *h)
 {
-    rz_rec_begin(pk, "agent", RZ_AGENT_VERSION, 30);
+    rz_rec_begin(pk, "agent", RZ_AGENT_VERSION, 31);
     env_id_pack(pk, &h->env);
     rz_rec_int(pk, "grid_obs", h->grid_obs);
     rz_rec_str(pk, "algo", h->algo);
@@ -147,6 +147,7 @@ void rz_agent_header_pack(msgpack_packer *pk, const rz_agent_header *h)
     rz_rec_f64(pk, "mix_ratio", h->mix_ratio);
     rz_rec_int(pk, "bnorm", h->bnorm);
     rz_rec_f64(pk, "fscale", h->fscale);
+    rz_rec_str(pk, "target", h->target_mean ? "mean" : "min");
     rz_rec_f64(pk, "alpha", h->alpha);
     rz_rec_int(pk, "lagrange", h->lagrange);
     rz_rec_f64(pk, "alpha_target", h->alpha_target);
@@ -203,5 +204,12 @@ int rz_agent_header_decode(const msgpack_object *rec, const rz_rec_ctx *c, rz_ag
     h->bnorm = (int)bn;
     h->lagrange = (int)lag;
     h->action_samples = (int)as;
+    /* "target" arrived after the first checkpoints: absent means the min they used */
+    if (rz_field(rec, "target")) {
+        char t[8];
+        if (rz_get_str(rec, c, "target", t, sizeof t, e)) return e && e->code ? e->code : RZ_EINPUT;
+        if (strcmp(t, "min") && strcmp(t, "mean")) return rz_rec_fail(e, c, "target", "'%s': expected \"min\" or \"mean\"", t);
+        h->target_mean = !strcmp(t, "mean");
+    }
     return RZ_OK;
 }

@@ -9,6 +9,7 @@
  *  Target (no gradient): a'_i = argmax_a min_k F̄_k(s'_i, a, z_i)ᵀz_i (discrete) or
  *          clip(π(s'_i, z_i) + clip(σε, ±c), ±1) (continuous);
  *          M̄_ij = min_k F̄_k(s'_i, a'_i, z_i)ᵀ B̄(s'_j)                        (N × N)
+ *          (target_mean: the mean over k in both places instead of the min)
  *  Online: F_k = F_k(s_i, a_i, z_i) (N × d), Bm = B(s'_j) (N × d), M_k = F_k Bmᵀ (N × N)
  *  L_FB   = Σ_k [ ½·mean_{i≠j}(M_k,ij − γ M̄_ij)² − mean_i M_k,ii ]
  *          dL/dM_k,ij = (M_k,ij − γM̄_ij)/(N(N−1)) for i≠j, −1/N on the diagonal (=: G_k)
@@ -346,7 +347,8 @@ double fb_loss_fixed(fb_agent *a, const fb_data *data, const long *idx, const fl
             double bq = -1e300;
             for (int b = 0; b < A; b++) {
                 const float *zi = z + (size_t)i * D;
-                double q = fmin(dot(T0 + ((size_t)i * A + b) * D, zi, D), dot(T1 + ((size_t)i * A + b) * D, zi, D));
+                double q0 = dot(T0 + ((size_t)i * A + b) * D, zi, D), q1 = dot(T1 + ((size_t)i * A + b) * D, zi, D);
+                double q = a->cfg.target_mean ? 0.5 * (q0 + q1) : fmin(q0, q1);
                 if (q > bq) bq = q, best = b;
             }
             memcpy(a->Ftsel[0] + (size_t)i * D, T0 + ((size_t)i * A + best) * D, D * sizeof(float));
@@ -372,7 +374,10 @@ double fb_loss_fixed(fb_agent *a, const fb_data *data, const long *idx, const fl
     const float *Bbar = B_forward(a, &a->Bt, &a->tBt, a->o2b, N, a->Btn);
     nn_gemm(0, 1, N, N, D, 1.0f, a->Ftsel[0], Bbar, 0.0f, a->Mt);
     nn_gemm(0, 1, N, N, D, 1.0f, a->Ftsel[1], Bbar, 0.0f, a->G); /* G as scratch */
-    for (size_t q = 0; q < (size_t)N * N; q++) a->Mt[q] = fminf(a->Mt[q], a->G[q]);
+    if (a->cfg.target_mean)
+        for (size_t q = 0; q < (size_t)N * N; q++) a->Mt[q] = 0.5f * (a->Mt[q] + a->G[q]);
+    else
+        for (size_t q = 0; q < (size_t)N * N; q++) a->Mt[q] = fminf(a->Mt[q], a->G[q]);
 
     /* Online forward. */
     const float *Bm = B_forward(a, &a->B, &a->tB, a->o2b, N, a->Bn);

@@ -41,6 +41,8 @@ typedef struct {
     int bnorm;         /* 1: B(s) = √d·b(s)/‖b(s)‖ (Meta Motivo's l2-normalised B) */
     float fscale;      /* fixed scale of F's output layer (M = FᵀB can reach ~1/(ρ(1−γ))) */
     float mix_ratio;   /* fraction of zs replaced by B(s') of shuffled batch states */
+    int target_mean;   /* 1: the TD target averages the two target F heads; 0: their min
+                          (the reference code's pessimism, which biases M̄ low) */
     float alpha;       /* conservative weight (fixed, or the initial value with lagrange) */
     int lagrange;      /* 1: tune log α by gradient ascent towards alpha_target */
     float alpha_target;

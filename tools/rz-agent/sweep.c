@@ -25,7 +25,7 @@ static const char usage[] =
     "  --algos LIST      algorithms (default fb,vcfb,mcfb)\n"
     "  --seeds N         seeds 1..N per (dataset, algorithm) (default 5)\n"
     "  --steps N         training steps per run (default 20000)\n"
-    "  train options     --zdim --hidden --batch --lr --gamma --alpha --lagrange --fscale, as in train\n"
+    "  train options     --zdim --hidden --batch --lr --gamma --alpha --lagrange --fscale --target, as in train\n"
     "  --tasks T         goals, rewards or all (default all); --episodes N (default 4)\n"
     "Under mpirun the runs are spread over the ranks; rank 0 writes the tables.\n"
     "Example:\n"
@@ -33,7 +33,7 @@ static const char usage[] =
 
 enum {
     OPT_ENV = RZ_OPT_TOOL_BASE, OPT_DATA, OPT_ALGOS, OPT_SEEDS, OPT_STEPS, OPT_ZDIM, OPT_HIDDEN, OPT_BATCH, OPT_LR,
-    OPT_GAMMA, OPT_ALPHA, OPT_LAGRANGE, OPT_TASKS, OPT_EPISODES, OPT_SUMMARY, OPT_FSCALE
+    OPT_GAMMA, OPT_ALPHA, OPT_LAGRANGE, OPT_TASKS, OPT_EPISODES, OPT_SUMMARY, OPT_FSCALE, OPT_TARGET
 };
 
 #define NMET 5 /* goal_success, goals_solved, goal_norm, reward_norm, all_norm */
@@ -52,6 +52,7 @@ typedef struct {
     int n_algos, seeds;
     long steps, zdim, hidden, batch;
     double lr, gamma, alpha, lagrange, fscale;
+    int target_mean;
     const char *tasks;
     int episodes;
 } sweep_cfg;
@@ -97,6 +98,7 @@ static int run_item(const sweep_cfg *s, long item, double *met, rz_err *e)
     if (s->zdim) cfg.zdim = (int)s->zdim;
     if (s->batch) cfg.batch = (int)s->batch;
     cfg.fscale = (float)(s->fscale > 0 ? s->fscale : 1.0);
+    cfg.target_mean = s->target_mean;
     if (s->alpha >= 0) cfg.alpha = (float)s->alpha;
     if (!isnan(s->lagrange)) cfg.lagrange = 1, cfg.alpha_target = (float)s->lagrange;
     if ((rc = fb_create(&cfg, (uint64_t)seed, &a, e))) goto out;
@@ -178,6 +180,7 @@ int ag_sweep_main(int argc, char **argv)
                                          {"episodes", required_argument, 0, OPT_EPISODES},
                                          {"summary", required_argument, 0, OPT_SUMMARY},
                                          {"fscale", required_argument, 0, OPT_FSCALE},
+                                         {"target", required_argument, 0, OPT_TARGET},
                                          {0, 0, 0, 0}};
     rz_cli c;
     rz_cli_init(&c, "rz-agent sweep", usage);
@@ -210,6 +213,10 @@ int ag_sweep_main(int argc, char **argv)
         case OPT_TASKS: s.tasks = optarg; break;
         case OPT_EPISODES: s.episodes = (int)rz_cli_int(&c, "--episodes", optarg, 1, 100000); break;
         case OPT_SUMMARY: summary = optarg; break;
+        case OPT_TARGET:
+            if (strcmp(optarg, "min") && strcmp(optarg, "mean")) rz_cli_usage_error(&c, "--target %s: expected min or mean", optarg);
+            s.target_mean = !strcmp(optarg, "mean");
+            break;
         case OPT_FSCALE: s.fscale = rz_cli_f64(&c, "--fscale", optarg, 1e-3, 1e5); break;
         default: rz_cli_usage_error(&c, "unexpected option");
         }

@@ -24,6 +24,8 @@ static const char usage[] =
     "  --batch N          mini-batch (default 256)\n"
     "  --lr X             Adam learning rate of F, B and the actor (grids 5e-4, maze 1e-4)\n"
     "  --gamma G          discount (grids 0.95, maze 0.99); --tau T target rate (0.01)\n"
+    "  --target T         TD target from the two target F heads: min (default, the\n"
+    "                     reference code's pessimism) or mean (less biased low)\n"
     "  --fscale S         fixed scale of F's output layer (default 1; try ~1/(1−γ)): M = FᵀB is\n"
     "                     large, so F learns on its natural scale while Adam steps stay small\n"
     "  --mix R            fraction of training zs taken from B(s') (default 0.5)\n"
@@ -40,7 +42,7 @@ static const char usage[] =
 
 enum {
     OPT_ALGO = RZ_OPT_TOOL_BASE, OPT_DATA, OPT_STEPS, OPT_ZDIM, OPT_HIDDEN, OPT_LAYERS, OPT_BATCH, OPT_LR, OPT_GAMMA,
-    OPT_TAU, OPT_MIX, OPT_ALPHA, OPT_LAGRANGE, OPT_OBS, OPT_RESUME, OPT_CKPT, OPT_LABELS, OPT_FSCALE
+    OPT_TAU, OPT_MIX, OPT_ALPHA, OPT_LAGRANGE, OPT_OBS, OPT_RESUME, OPT_CKPT, OPT_LABELS, OPT_FSCALE, OPT_TARGET
 };
 
 int ag_train_main(int argc, char **argv)
@@ -64,6 +66,7 @@ int ag_train_main(int argc, char **argv)
                                          {"checkpoint-every", required_argument, 0, OPT_CKPT},
                                          {"labels", required_argument, 0, OPT_LABELS},
                                          {"fscale", required_argument, 0, OPT_FSCALE},
+                                         {"target", required_argument, 0, OPT_TARGET},
                                          {0, 0, 0, 0}};
     rz_cli c;
     rz_cli_init(&c, "rz-agent train", usage);
@@ -71,7 +74,7 @@ int ag_train_main(int argc, char **argv)
     long steps = 20000, ckpt = 0, nlabels = 10000;
     long zdim = 0, hidden = 0, layers = 0, batch = 0;
     double lr = 0, gamma = 0, tau = 0, mix = -1, alpha = -1, lagr = NAN, fscale = 0;
-    int o, changed = 0;
+    int o, changed = 0, target_mean = 0;
     while ((o = getopt_long(argc, argv, RZ_CLI_SHORTOPTS "d:", opts, NULL)) != -1) {
         if (rz_cli_common(&c, o, optarg)) continue;
         changed += o != OPT_DATA && o != 'd' && o != OPT_STEPS && o != OPT_RESUME && o != OPT_CKPT;
@@ -93,6 +96,10 @@ int ag_train_main(int argc, char **argv)
         case OPT_OBS: obs = optarg; break;
         case OPT_RESUME: resume = optarg; break;
         case OPT_CKPT: ckpt = rz_cli_int(&c, "--checkpoint-every", optarg, 1, 1000000000); break;
+        case OPT_TARGET:
+            if (strcmp(optarg, "min") && strcmp(optarg, "mean")) rz_cli_usage_error(&c, "--target %s: expected min or mean", optarg);
+            target_mean = !strcmp(optarg, "mean");
+            break;
         case OPT_FSCALE: fscale = rz_cli_f64(&c, "--fscale", optarg, 1e-3, 1e5); break;
         case OPT_LABELS: nlabels = rz_cli_int(&c, "--labels", optarg, 1, 1000000); break;
         default: rz_cli_usage_error(&c, "unexpected option");
@@ -145,6 +152,7 @@ int ag_train_main(int argc, char **argv)
         if (tau > 0) cfg.tau = (float)tau;
         cfg.fscale = (float)(fscale > 0 ? fscale : FSCALE_DEFAULT);
         if (mix >= 0) cfg.mix_ratio = (float)mix;
+        cfg.target_mean = target_mean;
         if (alpha >= 0) cfg.alpha = (float)alpha;
         if (!isnan(lagr)) {
             cfg.lagrange = 1;
