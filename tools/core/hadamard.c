@@ -117,17 +117,21 @@ static void fwht_cols_f(float *X, long ld, int p, int m, long cols)
         for (long c = 0; c < cols; c++) X[r * ld + c] *= s;
 }
 
-/* y_i = Q x_i (or Qᵀ x_i when inverse) for the p blocks of m values of a row. */
-static void small_q_f(const float *restrict x, float *restrict y, const float *restrict Q, int p, int m, int inverse)
+enum { RHT_SMALL_M = 16 }; /* odd factors below this are applied by direct loops */
+
+/* x_i ← Q x_i (or Qᵀ x_i when inverse) in place for the p blocks of m < RHT_SMALL_M
+ * values of a row: a BLAS call per row would cost more than its m² flops per block. */
+static void small_q_f(float *restrict x, const float *restrict Q, int p, int m, int inverse)
 {
+    float y[RHT_SMALL_M];
     for (int i = 0; i < p; i++) {
-        const float *xi = x + (long)i * m;
-        float *yi = y + (long)i * m;
+        float *xi = x + (long)i * m;
         for (int a = 0; a < m; a++) {
             float acc = 0.0f;
             for (int b = 0; b < m; b++) acc += (inverse ? Q[b * m + a] : Q[a * m + b]) * xi[b];
-            yi[a] = acc;
+            y[a] = acc;
         }
+        memcpy(xi, y, (size_t)m * sizeof *y);
     }
 }
 
@@ -137,7 +141,7 @@ int rz_rht_rows(const rz_rht *t, float *X, long rows, long ld, int inverse, rz_e
     int n = t->n, p = t->p, m = t->m;
     long nch = (rows + RHT_ROW_CHUNK - 1) / RHT_ROW_CHUNK;
     float *tmp = NULL;
-    if (m > 1) {
+    if (m >= RHT_SMALL_M) { /* row buffers for the BLAS product with Q_m */
         size_t sz;
         if (!rz_mul_ok((size_t)nch, (size_t)n * sizeof(float), (size_t)1 << 40, &sz))
             return rz_fail(e, RZ_EINPUT, "rht: %ld rows of %d too large", rows, n);
@@ -154,12 +158,13 @@ int rz_rht_rows(const rz_rht *t, float *X, long rows, long ld, int inverse, rz_e
             if (m > 1) {
                 /* forward: each block x_i ← Q x_i, i.e. the p×m matrix times Qᵀ;
                  * inverse: x_i ← Qᵀ x_i, the matrix times Q */
-                if (m < 16) /* direct loops: a BLAS call per row costs more than m² flops */
-                    small_q_f(x, y, t->Qf, p, m, inverse);
-                else
+                if (m < RHT_SMALL_M) {
+                    small_q_f(x, t->Qf, p, m, inverse);
+                } else {
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, inverse ? CblasNoTrans : CblasTrans, p, m, m,
                                 1.0f, x, m, t->Qf, m, 0.0f, y, m);
-                memcpy(x, y, sizeof(float) * n);
+                    memcpy(x, y, sizeof(float) * n);
+                }
             }
             fwht_rows_f(x, p, m);
             if (inverse)

@@ -12,7 +12,9 @@
  * OpenBLAS, the same result for any thread count), attention through attention.h.
  * Quantised linears (rz_llama_set_qlinear) are applied from their codes (qlinear.h).
  *
- * All memory is allocated in rz_llama_state_new; the forward allocates nothing.
+ * All memory is allocated in rz_llama_state_new; the forward allocates nothing (except
+ * the row buffers of a quantised layer's Hadamard transform whose odd factor is ≥ 16,
+ * e.g. 43 for Llama's 11008: hadamard.c).
  * The host is assumed little-endian, as llama2.c's files are.
  */
 #include "llama.h"
