@@ -25,7 +25,8 @@ static const char usage[] =
     "  --algos LIST      algorithms (default fb,vcfb,mcfb)\n"
     "  --seeds N         seeds 1..N per (dataset, algorithm) (default 5)\n"
     "  --steps N         training steps per run (default 20000)\n"
-    "  train options     --zdim --hidden --batch --lr --gamma --alpha --lagrange --fscale --target, as in train\n"
+    "  train options     --zdim --hidden --batch --lr --gamma --tau --alpha --lagrange --fscale --target,\n"
+    "                    as in train\n"
     "  --tasks T         goals, rewards or all (default all); --episodes N (default 4)\n"
     "Under mpirun the runs are spread over the ranks; rank 0 writes the tables.\n"
     "Example:\n"
@@ -33,7 +34,7 @@ static const char usage[] =
 
 enum {
     OPT_ENV = RZ_OPT_TOOL_BASE, OPT_DATA, OPT_ALGOS, OPT_SEEDS, OPT_STEPS, OPT_ZDIM, OPT_HIDDEN, OPT_BATCH, OPT_LR,
-    OPT_GAMMA, OPT_ALPHA, OPT_LAGRANGE, OPT_TASKS, OPT_EPISODES, OPT_SUMMARY, OPT_FSCALE, OPT_TARGET
+    OPT_GAMMA, OPT_ALPHA, OPT_LAGRANGE, OPT_TASKS, OPT_EPISODES, OPT_SUMMARY, OPT_FSCALE, OPT_TARGET, OPT_TAU
 };
 
 #define NMET 5 /* goal_success, goals_solved, goal_norm, reward_norm, all_norm */
@@ -51,7 +52,7 @@ typedef struct {
     fb_algo algos[3];
     int n_algos, seeds;
     long steps, zdim, hidden, batch;
-    double lr, gamma, alpha, lagrange, fscale;
+    double lr, gamma, tau, alpha, lagrange, fscale;
     int target_mean;
     const char *tasks;
     int episodes;
@@ -95,6 +96,7 @@ static int run_item(const sweep_cfg *s, long item, double *met, rz_err *e)
     cfg.hidden = s->hidden ? (int)s->hidden : grid ? 128 : 256;
     cfg.lr_f = cfg.lr_b = cfg.lr_actor = (float)(s->lr > 0 ? s->lr : grid ? 5e-4 : 1e-4);
     cfg.gamma = (float)(s->gamma > 0 ? s->gamma : grid ? 0.95 : 0.99);
+    if (s->tau > 0) cfg.tau = (float)s->tau;
     if (s->zdim) cfg.zdim = (int)s->zdim;
     if (s->batch) cfg.batch = (int)s->batch;
     cfg.fscale = (float)(s->fscale > 0 ? s->fscale : 1.0);
@@ -174,6 +176,7 @@ int ag_sweep_main(int argc, char **argv)
                                          {"batch", required_argument, 0, OPT_BATCH},
                                          {"lr", required_argument, 0, OPT_LR},
                                          {"gamma", required_argument, 0, OPT_GAMMA},
+                                         {"tau", required_argument, 0, OPT_TAU},
                                          {"alpha", required_argument, 0, OPT_ALPHA},
                                          {"lagrange", required_argument, 0, OPT_LAGRANGE},
                                          {"tasks", required_argument, 0, OPT_TASKS},
@@ -208,6 +211,7 @@ int ag_sweep_main(int argc, char **argv)
         case OPT_BATCH: s.batch = rz_cli_int(&c, "--batch", optarg, 2, 65536); break;
         case OPT_LR: s.lr = rz_cli_f64(&c, "--lr", optarg, 1e-9, 1); break;
         case OPT_GAMMA: s.gamma = rz_cli_f64(&c, "--gamma", optarg, 0, 0.9999); break;
+        case OPT_TAU: s.tau = rz_cli_f64(&c, "--tau", optarg, 1e-6, 1); break;
         case OPT_ALPHA: s.alpha = rz_cli_f64(&c, "--alpha", optarg, 0, 1e6); break;
         case OPT_LAGRANGE: s.lagrange = rz_cli_f64(&c, "--lagrange", optarg, -1e9, 1e9); break;
         case OPT_TASKS: s.tasks = optarg; break;
