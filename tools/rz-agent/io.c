@@ -174,6 +174,19 @@ void ag_config_to_header(const fb_config *c, rz_agent_header *h)
     h->noise_clip = c->noise_clip;
 }
 
+void ag_config_defaults(fb_config *c, fb_algo algo, const rl_env *env)
+{
+    fb_config_default(c, algo, env->obs_dim, env->n_actions, env->act_dim);
+    int grid = env->kind == RL_GRID;
+    c->hidden = 256;
+    c->lr_f = c->lr_b = c->lr_actor = grid ? 1e-3f : 1e-4f;
+    c->gamma = grid ? 0.98f : 0.99f;
+    if (grid) {
+        c->tau = 0.05f;
+        c->target_mean = 1;
+    }
+}
+
 void ag_header_to_config(const rz_agent_header *h, const rl_env *env, fb_config *c)
 {
     fb_algo algo = FB_ALGO_FB;

@@ -36,6 +36,10 @@ int ag_agent_write(const char *path, const rz_stream_opts *o, const rz_agent_hea
 int ag_agent_read(const char *path, const rz_stream_opts *o, rz_agent_header *h, fb_agent **a,
                   rl_env *env, int *n_labels, float **labels, rz_err *e);
 void ag_header_to_config(const rz_agent_header *h, const rl_env *env, fb_config *c);
+/* fb_config_default plus rz-agent's defaults for the environment, before any flag:
+ * grids hidden 256, lr 1e-3, γ 0.98, τ 0.05, mean target (the best of the settings
+ * measured on four-rooms, pipeline/agent.md); the maze hidden 256, lr 1e-4, γ 0.99. */
+void ag_config_defaults(fb_config *c, fb_algo algo, const rl_env *env);
 void ag_config_to_header(const fb_config *c, rz_agent_header *h);
 
 int ag_collect_main(int argc, char **argv);

@@ -91,16 +91,15 @@ static int run_item(const sweep_cfg *s, long item, double *met, rz_err *e)
         rl_env_obs(&env, S2 + i * sd, O2 + (size_t)i * od);
     }
     fb_config cfg;
-    fb_config_default(&cfg, s->algos[ai], od, env.n_actions, ad);
-    int grid = env.kind == RL_GRID;
-    cfg.hidden = s->hidden ? (int)s->hidden : grid ? 128 : 256;
-    cfg.lr_f = cfg.lr_b = cfg.lr_actor = (float)(s->lr > 0 ? s->lr : grid ? 5e-4 : 1e-4);
-    cfg.gamma = (float)(s->gamma > 0 ? s->gamma : grid ? 0.95 : 0.99);
+    ag_config_defaults(&cfg, s->algos[ai], &env);
+    if (s->hidden) cfg.hidden = (int)s->hidden;
+    if (s->lr > 0) cfg.lr_f = cfg.lr_b = cfg.lr_actor = (float)s->lr;
+    if (s->gamma > 0) cfg.gamma = (float)s->gamma;
     if (s->tau > 0) cfg.tau = (float)s->tau;
     if (s->zdim) cfg.zdim = (int)s->zdim;
     if (s->batch) cfg.batch = (int)s->batch;
     cfg.fscale = (float)(s->fscale > 0 ? s->fscale : 1.0);
-    cfg.target_mean = s->target_mean;
+    if (s->target_mean >= 0) cfg.target_mean = s->target_mean;
     if (s->alpha >= 0) cfg.alpha = (float)s->alpha;
     if (!isnan(s->lagrange)) cfg.lagrange = 1, cfg.alpha_target = (float)s->lagrange;
     if ((rc = fb_create(&cfg, (uint64_t)seed, &a, e))) goto out;
@@ -189,6 +188,7 @@ int ag_sweep_main(int argc, char **argv)
     rz_cli_init(&c, "rz-agent sweep", usage);
     sweep_cfg s;
     memset(&s, 0, sizeof s);
+    s.target_mean = -1; /* the environment's default */
     s.env = NULL;
     s.seeds = 5;
     s.steps = 20000;

@@ -20,12 +20,13 @@ static const char usage[] =
     "  -d, --data DATA    dataset from rz-agent collect\n"
     "  --steps N          total gradient steps (default 20000)\n"
     "  --zdim D           representation dimension d (default 50)\n"
-    "  --hidden H         hidden width (grids 128, maze 256); --layers L hidden layers (2)\n"
+    "  --hidden H         hidden width (256); --layers L hidden layers (2)\n"
     "  --batch N          mini-batch (default 256)\n"
-    "  --lr X             Adam learning rate of F, B and the actor (grids 5e-4, maze 1e-4)\n"
-    "  --gamma G          discount (grids 0.95, maze 0.99); --tau T target rate (0.01)\n"
-    "  --target T         TD target from the two target F heads: min (default, the\n"
-    "                     reference code's pessimism) or mean (less biased low)\n"
+    "  --lr X             Adam learning rate of F, B and the actor (grids 1e-3, maze 1e-4)\n"
+    "  --gamma G          discount (grids 0.98, maze 0.99); --tau T target rate (grids\n"
+    "                     0.05, maze 0.01)\n"
+    "  --target T         TD target from the two target F heads: min (the reference\n"
+    "                     code's pessimism; maze default) or mean (less biased low; grids)\n"
     "  --fscale S         fixed scale of F's output layer (default 1; try ~1/(1−γ)): M = FᵀB is\n"
     "                     large, so F learns on its natural scale while Adam steps stay small\n"
     "  --mix R            fraction of training zs taken from B(s') (default 0.5)\n"
@@ -74,7 +75,7 @@ int ag_train_main(int argc, char **argv)
     long steps = 20000, ckpt = 0, nlabels = 10000;
     long zdim = 0, hidden = 0, layers = 0, batch = 0;
     double lr = 0, gamma = 0, tau = 0, mix = -1, alpha = -1, lagr = NAN, fscale = 0;
-    int o, changed = 0, target_mean = 0;
+    int o, changed = 0, target_mean = -1;
     while ((o = getopt_long(argc, argv, RZ_CLI_SHORTOPTS "d:", opts, NULL)) != -1) {
         if (rz_cli_common(&c, o, optarg)) continue;
         changed += o != OPT_DATA && o != 'd' && o != OPT_STEPS && o != OPT_RESUME && o != OPT_CKPT;
@@ -141,18 +142,17 @@ int ag_train_main(int argc, char **argv)
         if ((int)go < 0) rz_cli_usage_error(&c, "--obs %s: expected onehot, onehot-xy or xy", obs);
         rl_env_set_grid_obs(&env, go);
         fb_config cfg;
-        fb_config_default(&cfg, algo, env.obs_dim, env.n_actions, env.act_dim);
-        int grid = env.kind == RL_GRID;
-        cfg.hidden = hidden ? (int)hidden : grid ? 128 : 256;
-        cfg.lr_f = cfg.lr_b = cfg.lr_actor = (float)(lr > 0 ? lr : grid ? 5e-4 : 1e-4);
-        cfg.gamma = (float)(gamma > 0 ? gamma : grid ? 0.95 : 0.99);
+        ag_config_defaults(&cfg, algo, &env);
+        if (hidden) cfg.hidden = (int)hidden;
+        if (lr > 0) cfg.lr_f = cfg.lr_b = cfg.lr_actor = (float)lr;
+        if (gamma > 0) cfg.gamma = (float)gamma;
         if (zdim) cfg.zdim = (int)zdim;
         if (layers) cfg.layers = (int)layers;
         if (batch) cfg.batch = (int)batch;
         if (tau > 0) cfg.tau = (float)tau;
         cfg.fscale = (float)(fscale > 0 ? fscale : FSCALE_DEFAULT);
         if (mix >= 0) cfg.mix_ratio = (float)mix;
-        cfg.target_mean = target_mean;
+        if (target_mean >= 0) cfg.target_mean = target_mean;
         if (alpha >= 0) cfg.alpha = (float)alpha;
         if (!isnan(lagr)) {
             cfg.lagrange = 1;
