@@ -42,7 +42,8 @@ typedef struct {
     float fscale;      /* fixed scale of F's output layer (M = FᵀB can reach ~1/(ρ(1−γ))) */
     float mix_ratio;   /* fraction of zs replaced by B(s') of shuffled batch states */
     int target_mean;   /* 1: the TD target averages the two target F heads; 0: their min
-                          (the reference code's pessimism, which biases M̄ low) */
+                          (the reference code's pessimism, which biases M̄ low). Acting
+                          (fb_act, evaluation) takes the min of the online heads either way. */
     float alpha;       /* conservative weight (fixed, or the initial value with lagrange) */
     int lagrange;      /* 1: tune log α by gradient ascent towards alpha_target */
     float alpha_target;
