@@ -15,6 +15,7 @@
 #define RZ_CHECK_H
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +76,24 @@ static inline const char *check_data_path(const char *name)
     if (!dir || !*dir) dir = "../shared/data";
     snprintf(buf, sizeof buf, "%s/%s", dir, name);
     return buf;
+}
+
+/* A seeded generator for test inputs (splitmix64 and Box–Muller): the same stream on
+ * every machine. Set check_rng_state in main() before the first RUN to pick the stream. */
+static uint64_t check_rng_state = 1;
+
+static inline double check_urand(void) /* uniform in [0, 1) */
+{
+    uint64_t z = (check_rng_state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return (double)((z ^ (z >> 31)) >> 11) / 9007199254740992.0;
+}
+
+static inline double check_gauss(void) /* N(0, 1) */
+{
+    double u = check_urand() + 1e-300, v = check_urand();
+    return sqrt(-2 * log(u)) * cos(6.283185307179586 * v);
 }
 
 #endif

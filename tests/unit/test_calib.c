@@ -14,14 +14,6 @@
 #include "calib.h"
 #include "qrecord.h"
 
-static uint64_t rng_state = 12345;
-static double urand(void)
-{
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return (double)((z ^ (z >> 31)) >> 11) / 9007199254740992.0;
-}
 
 /* A second tap: naive double sums of x xᵀ for every (layer, group), plus rz_calib's. */
 typedef struct {
@@ -59,7 +51,7 @@ static void test_hessians_match_naive(void)
     rz_llama_set_tap(st, both_tap, &b);
     int toks[2][32];
     for (int w = 0; w < 2; w++)
-        for (int t = 0; t < 32; t++) toks[w][t] = (int)(urand() * c.vocab_size);
+        for (int t = 0; t < 32; t++) toks[w][t] = (int)(check_urand() * c.vocab_size);
     float *logits = malloc(sizeof(float) * 32 * (size_t)c.vocab_size);
     for (int w = 0; w < 2; w++) CHECK(rz_llama_forward(m, st, toks[w], 32, 0, logits) == 0);
     rz_calib_finish(&cal);
@@ -133,7 +125,7 @@ static void test_record(void)
 {
     int n = 5;
     double H[25], ms[5];
-    for (int i = 0; i < 25; i++) H[i] = urand();
+    for (int i = 0; i < 25; i++) H[i] = check_urand();
     for (int i = 0; i < 5; i++) ms[i] = H[i * 6];
     rz_hessian_view h = {2, RZ_TAP_MLP_DOWN, n, 640, 0xfedcba9876543210ULL, 5, 128, H, ms}, g;
     msgpack_sbuffer sb;
@@ -183,6 +175,7 @@ static void test_record(void)
 
 int main(void)
 {
+    check_rng_state = 12345; /* the stream these tests were written with */
     RUN(test_hessians_match_naive);
     RUN(test_windows);
     RUN(test_record);
