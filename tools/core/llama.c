@@ -207,15 +207,23 @@ float *rz_llama_linear_storage(rz_llama *m, long i, rz_err *e)
     return now[j];
 }
 
+int rz_llama_linear_shape(const rz_llama_config *c, long i, int *rows, int *cols)
+{
+    if (i < 0 || i >= (long)RZ_LIN_PER_LAYER * c->n_layers) return -1;
+    int j = (int)(i % RZ_LIN_PER_LAYER), kv = c->dim / c->n_heads * c->n_kv_heads;
+    const int r[RZ_LIN_PER_LAYER] = {c->dim, kv, kv, c->dim, c->hidden_dim, c->dim, c->hidden_dim};
+    const int n[RZ_LIN_PER_LAYER] = {c->dim, c->dim, c->dim, c->dim, c->dim, c->hidden_dim, c->dim};
+    *rows = r[j];
+    *cols = n[j];
+    return 0;
+}
+
 int rz_llama_set_qlinear(rz_llama *m, long i, struct rz_qlinear *q, rz_err *e)
 {
     const rz_llama_config *c = &m->config;
     long nlin = (long)RZ_LIN_PER_LAYER * c->n_layers;
-    int kv = c->dim / c->n_heads * c->n_kv_heads;
-    int j = (int)(i % RZ_LIN_PER_LAYER);
-    const int rows[RZ_LIN_PER_LAYER] = {c->dim, kv, kv, c->dim, c->hidden_dim, c->dim, c->hidden_dim};
-    const int cols[RZ_LIN_PER_LAYER] = {c->dim, c->dim, c->dim, c->dim, c->dim, c->hidden_dim, c->dim};
-    if (i < 0 || i >= nlin || rz_qlinear_rows(q) != rows[j] || rz_qlinear_cols(q) != cols[j]) {
+    int rows, cols;
+    if (rz_llama_linear_shape(c, i, &rows, &cols) || rz_qlinear_rows(q) != rows || rz_qlinear_cols(q) != cols) {
         rz_qlinear_free(q);
         return rz_fail(e, RZ_EINTERNAL, "quantised linear %ld does not fit the model", i);
     }

@@ -82,6 +82,8 @@ int rz_llama_alloc_lazy(const rz_llama_config *c, rz_llama **out, rz_err *e);
 /* Linear layers are numbered i in [0, 7 n_layers): layer i / 7, and i % 7 one of
  * wq, wk, wv, wo, w1, w2, w3 (rz_qlayer_linear's order). */
 enum { RZ_LIN_WQ = 0, RZ_LIN_WK, RZ_LIN_WV, RZ_LIN_WO, RZ_LIN_W1, RZ_LIN_W2, RZ_LIN_W3, RZ_LIN_PER_LAYER };
+/* The shape [rows][cols] = [out][in] of linear i; -1 when i is out of range. */
+int rz_llama_linear_shape(const rz_llama_config *c, long i, int *rows, int *cols);
 /* Dense storage of linear i (allocating its fused block on first use in a lazy model). */
 float *rz_llama_linear_storage(rz_llama *m, long i, rz_err *e);
 /* Makes linear i the quantised q (shape checked); m owns q from then on (also on

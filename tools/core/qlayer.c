@@ -622,17 +622,12 @@ int rz_qlayer_linear(rz_llama *m, long i, char *buf, size_t cap, float **data, i
                                          "feed_forward.w1", "feed_forward.w2", "feed_forward.w3"};
     static const int groups[7] = {RZ_TAP_ATTN_IN, RZ_TAP_ATTN_IN, RZ_TAP_ATTN_IN, RZ_TAP_ATTN_OUT,
                                   RZ_TAP_MLP_IN, RZ_TAP_MLP_DOWN, RZ_TAP_MLP_IN};
-    const rz_llama_config *c = &m->config;
-    if (i < 0 || i >= 7L * c->n_layers) return -1;
-    int l = (int)(i / 7), k = (int)(i % 7), kv = c->dim / c->n_heads * c->n_kv_heads;
+    if (rz_llama_linear_shape(&m->config, i, rows, cols)) return -1;
+    int l = (int)(i / RZ_LIN_PER_LAYER), k = (int)(i % RZ_LIN_PER_LAYER);
     const rz_llama_layer *L = &m->layers[l];
-    float *ptr[7] = {L->wq, L->wk, L->wv, L->wo, L->w1, L->w2, L->w3};
-    int r[7] = {c->dim, kv, kv, c->dim, c->hidden_dim, c->dim, c->hidden_dim};
-    int n[7] = {c->dim, c->dim, c->dim, c->dim, c->dim, c->hidden_dim, c->dim};
+    float *ptr[RZ_LIN_PER_LAYER] = {L->wq, L->wk, L->wv, L->wo, L->w1, L->w2, L->w3};
     snprintf(buf, cap, "layers.%d.%s.weight", l, names[k]);
     *data = ptr[k];
-    *rows = r[k];
-    *cols = n[k];
     *layer = l;
     *group = groups[k];
     return 0;
