@@ -187,6 +187,12 @@ void ag_config_defaults(fb_config *c, fb_algo algo, const rl_env *env)
     }
 }
 
+int ag_parse_target(rz_cli *c, const char *s)
+{
+    if (strcmp(s, "min") && strcmp(s, "mean")) rz_cli_usage_error(c, "--target %s: expected min or mean", s);
+    return !strcmp(s, "mean");
+}
+
 void ag_header_to_config(const rz_agent_header *h, const rl_env *env, fb_config *c)
 {
     fb_algo algo = FB_ALGO_FB;

@@ -40,6 +40,8 @@ void ag_header_to_config(const rz_agent_header *h, const rl_env *env, fb_config 
  * grids hidden 256, lr 1e-3, γ 0.98, τ 0.05, mean target (the best of the settings
  * measured on four-rooms, pipeline/agent.md); the maze hidden 256, lr 1e-4, γ 0.99. */
 void ag_config_defaults(fb_config *c, fb_algo algo, const rl_env *env);
+/* --target VALUE of train and sweep: 1 for "mean", 0 for "min", else a usage error. */
+int ag_parse_target(rz_cli *c, const char *s);
 void ag_config_to_header(const fb_config *c, rz_agent_header *h);
 
 int ag_collect_main(int argc, char **argv);

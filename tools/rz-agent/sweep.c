@@ -217,10 +217,7 @@ int ag_sweep_main(int argc, char **argv)
         case OPT_TASKS: s.tasks = optarg; break;
         case OPT_EPISODES: s.episodes = (int)rz_cli_int(&c, "--episodes", optarg, 1, 100000); break;
         case OPT_SUMMARY: summary = optarg; break;
-        case OPT_TARGET:
-            if (strcmp(optarg, "min") && strcmp(optarg, "mean")) rz_cli_usage_error(&c, "--target %s: expected min or mean", optarg);
-            s.target_mean = !strcmp(optarg, "mean");
-            break;
+        case OPT_TARGET: s.target_mean = ag_parse_target(&c, optarg); break;
         case OPT_FSCALE: s.fscale = rz_cli_f64(&c, "--fscale", optarg, 1e-3, 1e5); break;
         default: rz_cli_usage_error(&c, "unexpected option");
         }

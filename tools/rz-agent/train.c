@@ -97,10 +97,7 @@ int ag_train_main(int argc, char **argv)
         case OPT_OBS: obs = optarg; break;
         case OPT_RESUME: resume = optarg; break;
         case OPT_CKPT: ckpt = rz_cli_int(&c, "--checkpoint-every", optarg, 1, 1000000000); break;
-        case OPT_TARGET:
-            if (strcmp(optarg, "min") && strcmp(optarg, "mean")) rz_cli_usage_error(&c, "--target %s: expected min or mean", optarg);
-            target_mean = !strcmp(optarg, "mean");
-            break;
+        case OPT_TARGET: target_mean = ag_parse_target(&c, optarg); break;
         case OPT_FSCALE: fscale = rz_cli_f64(&c, "--fscale", optarg, 1e-3, 1e5); break;
         case OPT_LABELS: nlabels = rz_cli_int(&c, "--labels", optarg, 1, 1000000); break;
         default: rz_cli_usage_error(&c, "unexpected option");
