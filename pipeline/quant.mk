@@ -12,7 +12,8 @@
 # SEED; perplexity is rz-ppl's default non-overlapping windows of CTX tokens over the
 # latter. A method is METHOD_BITS[_inc|_in]: rtn, ldlq (GPTQ), e8p (QuIP#'s E8P; residual
 # at 3/4 bits); _inc adds the random Hadamard incoherence processing on both sides
-# (QuIP#), _in on the input side only (--incoherence=in).
+# (QuIP#), _in on the input side only (--incoherence=in); a final _sN quantises with seed N
+# instead of SEED (the calibration keeps SEED).
 
 include $(dir $(lastword $(MAKEFILE_LIST)))rizz.mk
 
@@ -31,6 +32,7 @@ word_ = $(word $(2),$(subst _, ,$(1)))
 q_method = $(call word_,$(1),1)
 q_bits   = $(call word_,$(1),2)
 q_inc    = $(if $(filter inc,$(call word_,$(1),3)),--incoherence)$(if $(filter in,$(call word_,$(1),3)),--incoherence=in)
+q_seed   = $(or $(patsubst s%,%,$(filter s%,$(subst _, ,$(1)))),$(SEED))
 
 .PHONY: quant-all quant-seeds
 quant-all: $(OUT)/results.md $(OUT)/results.csv $(OUT)/ppl_vs_bpw.png
@@ -50,7 +52,7 @@ $(OUT)/hessians.rzs: $(OUT)/calib.txt $(MODEL)
 # quantised layers (+ the quantiser's summary), the packed model (+ bits per weight)
 $(OUT)/%.q: $(OUT)/hessians.rzs
 	$(RZ_BIN)/rz-quantize -q -m $(MODEL) -H $< --method $(call q_method,$*) --bits $(call q_bits,$*) \
-	  $(call q_inc,$*) --seed $(SEED) $(QFLAGS) -o $@ --json > $@.json.tmp && mv $@.json.tmp $(OUT)/$*.quant.json
+	  $(call q_inc,$*) --seed $(call q_seed,$*) $(QFLAGS) -o $@ --json > $@.json.tmp && mv $@.json.tmp $(OUT)/$*.quant.json
 $(OUT)/%.rzm: $(OUT)/%.q
 	$(RZ_BIN)/rz-pack -q -m $(MODEL) $< -o $@ --json > $@.json.tmp && mv $@.json.tmp $(OUT)/$*.pack.json
 $(OUT)/fp32.rzm: $(MODEL)
@@ -93,18 +95,14 @@ $(OUT)/ppl_vs_bpw.png: $(OUT)/results.csv
 
 # Seed study: the rotations are random, so their effect varies with the quantiser's seed.
 # For each SEED_STUDY method, no rotation (one run) and both / input-side incoherence for
-# every seed in QSEEDS, on the same Hessians and evaluation split.
+# every seed in QSEEDS, on the same Hessians and evaluation split: the method names take a
+# seed suffix (e8p_2_in_s3), so these are ordinary targets of the rules above.
 SEED_STUDY ?= ldlq_3 e8p_2
 QSEEDS     ?= 1 2 3 4 5
+SEED_RUNS  := $(foreach m,$(SEED_STUDY),$(m) $(foreach i,inc in,$(foreach s,$(QSEEDS),$(m)_$(i)_s$(s))))
 quant-seeds: $(OUT)/seeds.csv
-$(OUT)/seeds.csv: $(OUT)/hessians.rzs $(OUT)/eval.txt
-	@set -e; d=$(OUT)/seeds.tmp; mkdir -p $$d; echo "method,bits,incoherence,seed,ppl" > $@.tmp; \
-	for m in $(SEED_STUDY); do meth=$${m%_*}; bits=$${m#*_}; \
-	  for inc in none both in; do for s in $(QSEEDS); do \
-	    [ $$inc = none ] && [ $$s != $(firstword $(QSEEDS)) ] && continue; \
-	    flag=$$( [ $$inc = none ] || echo --incoherence=$$inc ); \
-	    $(RZ_BIN)/rz-quantize -q -m $(MODEL) -H $< --method $$meth --bits $$bits $$flag --seed $$s -o $$d/q > /dev/null; \
-	    $(RZ_BIN)/rz-pack -q -m $(MODEL) $$d/q -o $$d/q.rzm > /dev/null; \
-	    p=$$($(RZ_BIN)/rz-ppl -q -m $$d/q.rzm -z $(TOK) -f $(OUT)/eval.txt --ctx $(CTX) --json | jq .ppl); \
-	    echo "$$meth,$$bits,$$inc,$$s,$$p" >> $@.tmp; done; done; done; \
-	rm -rf $$d; mv $@.tmp $@
+$(OUT)/seeds.csv: $(SEED_RUNS:%=$(OUT)/%.ppl.json)
+	{ echo "method,bits,incoherence,seed,ppl"; for r in $(SEED_RUNS); do \
+	    case $$r in *_s*) s=$${r##*_s};; *) s=$(SEED);; esac; \
+	    jq -rs --argjson s $$s '[.[0].method, .[0].bits, .[0].incoherence_sides, $$s, .[1].ppl] | @csv' \
+	      $(OUT)/$$r.quant.json $(OUT)/$$r.ppl.json; done; } | tr -d '"' > $@.tmp && mv $@.tmp $@
