@@ -130,7 +130,7 @@ int rz_steps_decode(const msgpack_object *rec, const rz_rec_ctx *c, int state_di
 /* ---- agent ---------------------------------------------------------------------------- */
 void rz_agent_header_pack(msgpack_packer *pk, const rz_agent_header *h)
 {
-    rz_rec_begin(pk, "agent", RZ_AGENT_VERSION, 31);
+    rz_rec_begin(pk, "agent", RZ_AGENT_VERSION, 32);
     env_id_pack(pk, &h->env);
     rz_rec_int(pk, "grid_obs", h->grid_obs);
     rz_rec_str(pk, "algo", h->algo);
@@ -148,6 +148,7 @@ void rz_agent_header_pack(msgpack_packer *pk, const rz_agent_header *h)
     rz_rec_int(pk, "bnorm", h->bnorm);
     rz_rec_f64(pk, "fscale", h->fscale);
     rz_rec_str(pk, "target", h->target_mean ? "mean" : "min");
+    rz_rec_f64(pk, "qloss", h->qloss);
     rz_rec_f64(pk, "alpha", h->alpha);
     rz_rec_int(pk, "lagrange", h->lagrange);
     rz_rec_f64(pk, "alpha_target", h->alpha_target);
@@ -211,5 +212,7 @@ int rz_agent_header_decode(const msgpack_object *rec, const rz_rec_ctx *c, rz_ag
         if (strcmp(t, "min") && strcmp(t, "mean")) return rz_rec_fail(e, c, "target", "'%s': expected \"min\" or \"mean\"", t);
         h->target_mean = !strcmp(t, "mean");
     }
+    /* "qloss" likewise: absent means the pure FB loss the first checkpoints trained */
+    if (rz_field(rec, "qloss") && get_pos(rec, c, "qloss", 0, 1e6, &h->qloss, e)) return RZ_EINPUT;
     return RZ_OK;
 }

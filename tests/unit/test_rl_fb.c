@@ -37,7 +37,7 @@ static void toy_make(toy_data *t, long n, int od, int n_actions, int act_dim, nn
 
 static void toy_free(toy_data *t) { free(t->O), free(t->A), free(t->O2); }
 
-static fb_agent *tiny_agent(fb_algo algo, int n_actions, int act_dim, uint64_t seed)
+static fb_agent *tiny_agent(fb_algo algo, int n_actions, int act_dim, uint64_t seed, float qloss)
 {
     fb_config c;
     fb_config_default(&c, algo, 6, n_actions, act_dim);
@@ -47,6 +47,7 @@ static fb_agent *tiny_agent(fb_algo algo, int n_actions, int act_dim, uint64_t s
     c.batch = 5;
     c.alpha = 0.7f; /* large enough that the penalty's gradient matters in the check */
     c.action_samples = 4;
+    c.qloss = qloss;
     fb_agent *a = NULL;
     CHECK(fb_create(&c, seed, &a, NULL) == 0);
     return a;
@@ -59,11 +60,11 @@ static fb_agent *tiny_agent(fb_algo algo, int n_actions, int act_dim, uint64_t s
  * leaving O(h⁴). Tolerance 3e-3 relative. Targets, zs and sampled actions are fixed, so the loss is a
  * deterministic function of the online parameters (relu kinks aside: a failure
  * confined to a single coordinate would show as `bad` = 1, these seeds have none). */
-static void gradcheck_fb(fb_algo algo, int n_actions, int act_dim, uint64_t seed)
+static void gradcheck_fb(fb_algo algo, int n_actions, int act_dim, uint64_t seed, float qloss)
 {
     nn_rng rng;
     nn_rng_seed(&rng, seed);
-    fb_agent *a = tiny_agent(algo, n_actions, act_dim, seed);
+    fb_agent *a = tiny_agent(algo, n_actions, act_dim, seed, qloss);
     if (!a) return;
     toy_data td;
     toy_make(&td, 20, 6, n_actions, act_dim, &rng);
@@ -108,16 +109,50 @@ static void gradcheck_fb(fb_algo algo, int n_actions, int act_dim, uint64_t seed
                     n_actions ? "discrete" : "continuous", bad, total, worst);
     CHECK_EQ_INT(bad, 0);
     if (algo != FB_ALGO_FB) CHECK(st.penalty != 0);
+    if (qloss > 0) CHECK(st.q_loss > 0);
     toy_free(&td);
     fb_destroy(a);
 }
 
-static void test_grad_fb_discrete(void) { gradcheck_fb(FB_ALGO_FB, 3, 0, 1); }
-static void test_grad_vcfb_discrete(void) { gradcheck_fb(FB_ALGO_VCFB, 3, 0, 2); }
-static void test_grad_mcfb_discrete(void) { gradcheck_fb(FB_ALGO_MCFB, 3, 0, 3); }
-static void test_grad_fb_continuous(void) { gradcheck_fb(FB_ALGO_FB, 0, 2, 4); }
-static void test_grad_vcfb_continuous(void) { gradcheck_fb(FB_ALGO_VCFB, 0, 2, 5); }
-static void test_grad_mcfb_continuous(void) { gradcheck_fb(FB_ALGO_MCFB, 0, 2, 6); }
+static void test_grad_fb_discrete(void) { gradcheck_fb(FB_ALGO_FB, 3, 0, 1, 0); }
+static void test_grad_vcfb_discrete(void) { gradcheck_fb(FB_ALGO_VCFB, 3, 0, 2, 0); }
+static void test_grad_mcfb_discrete(void) { gradcheck_fb(FB_ALGO_MCFB, 3, 0, 3, 0); }
+static void test_grad_fb_continuous(void) { gradcheck_fb(FB_ALGO_FB, 0, 2, 4, 0); }
+static void test_grad_vcfb_continuous(void) { gradcheck_fb(FB_ALGO_VCFB, 0, 2, 5, 0); }
+static void test_grad_mcfb_continuous(void) { gradcheck_fb(FB_ALGO_MCFB, 0, 2, 6, 0); }
+/* The Q-loss term on top (the implicit reward reads the target B̄, so it is a constant of
+ * the online parameters and the finite differences see exactly the analytic gradient). */
+static void test_grad_fb_qloss_discrete(void) { gradcheck_fb(FB_ALGO_FB, 3, 0, 7, 0.5f); }
+static void test_grad_mcfb_qloss_continuous(void) { gradcheck_fb(FB_ALGO_MCFB, 0, 2, 8, 0.5f); }
+
+/* The implicit reward's defining identity: with every z_i = z, (1/n) Σ_i r_i B_i =
+ * Cov Cov⁻¹ z = z. Cov (d = 6 from n = 40 Gaussian rows) is well conditioned, so only
+ * the 1e-6 relative ridge (error ≈ 1e-6·‖z‖·cond) and double rounding remain: 1e-4
+ * relative to ‖z‖ is a wide margin. Also: B with fewer rows than d (singular Cov) still
+ * yields finite rewards. */
+static void test_implicit_reward(void)
+{
+    enum { n = 40, d = 6 };
+    nn_rng rng;
+    nn_rng_seed(&rng, 11);
+    float B[n * d], Z[n * d], z[d];
+    double cov[d * d], work[d * n], r[n];
+    for (int p = 0; p < d; p++) z[p] = (float)nn_rng_normal(&rng);
+    for (int i = 0; i < n; i++)
+        for (int p = 0; p < d; p++) B[i * d + p] = (float)nn_rng_normal(&rng), Z[i * d + p] = z[p];
+    CHECK_EQ_INT(fb_implicit_reward(n, d, B, Z, cov, work, r), 0);
+    double zn = 0, worst = 0;
+    for (int p = 0; p < d; p++) zn += (double)z[p] * z[p];
+    for (int p = 0; p < d; p++) {
+        double acc = 0;
+        for (int i = 0; i < n; i++) acc += r[i] * B[i * d + p] / n;
+        worst = fmax(worst, fabs(acc - z[p]));
+    }
+    CHECK(worst < 1e-4 * sqrt(zn));
+    /* 3 rows in 6 dimensions: Cov has rank 3; the ridge keeps the solve defined. */
+    CHECK_EQ_INT(fb_implicit_reward(3, d, B, Z, cov, work, r), 0);
+    for (int i = 0; i < 3; i++) CHECK(isfinite(r[i]));
+}
 
 /* Training 6 steps straight equals 3 steps, a save/restore of every state array into a
  * fresh agent (created with another seed), then 3 more — bit for bit. */
@@ -128,8 +163,8 @@ static void test_resume_exact(void)
         nn_rng_seed(&rng, 21);
         toy_data td;
         toy_make(&td, 40, 6, cont ? 0 : 3, 2, &rng);
-        fb_agent *a = tiny_agent(FB_ALGO_VCFB, cont ? 0 : 3, 2, 7), *b = tiny_agent(FB_ALGO_VCFB, cont ? 0 : 3, 2, 7);
-        fb_agent *c = tiny_agent(FB_ALGO_VCFB, cont ? 0 : 3, 2, 99);
+        fb_agent *a = tiny_agent(FB_ALGO_VCFB, cont ? 0 : 3, 2, 7, 0.5f), *b = tiny_agent(FB_ALGO_VCFB, cont ? 0 : 3, 2, 7, 0.5f);
+        fb_agent *c = tiny_agent(FB_ALGO_VCFB, cont ? 0 : 3, 2, 99, 0.5f);
         if (!a || !b || !c) return;
         for (int i = 0; i < 6; i++) CHECK(fb_train_step(a, &td.d, NULL, NULL) == 0);
         for (int i = 0; i < 3; i++) CHECK(fb_train_step(b, &td.d, NULL, NULL) == 0);
@@ -163,7 +198,7 @@ static void test_infer_z_reward(void)
 {
     nn_rng rng;
     nn_rng_seed(&rng, 4);
-    fb_agent *a = tiny_agent(FB_ALGO_FB, 3, 0, 3);
+    fb_agent *a = tiny_agent(FB_ALGO_FB, 3, 0, 3, 0);
     if (!a) return;
     float O[7 * 6], r[7], z[4], zero[7] = {0};
     for (int i = 0; i < 42; i++) O[i] = (float)nn_rng_normal(&rng);
@@ -258,6 +293,9 @@ int main(void)
     RUN(test_grad_fb_continuous);
     RUN(test_grad_vcfb_continuous);
     RUN(test_grad_mcfb_continuous);
+    RUN(test_grad_fb_qloss_discrete);
+    RUN(test_grad_mcfb_qloss_continuous);
+    RUN(test_implicit_reward);
     RUN(test_resume_exact);
     RUN(test_infer_z_reward);
     RUN(test_learns_two_rooms);

@@ -25,12 +25,21 @@
  *   dP/dQ(i,a) = (softmax_a − 1[a = a_i])/N (and /N² for M).
  *   α fixed, or (lagrange) log α follows Adam on  −α·(P − target), i.e. α grows while
  *   P exceeds the target, α = min(exp(log α), 1e6).
- *  Total = L_FB + ortho_coef·L_orth + α·P. Adam on F_1, F_2, B; targets F̄, B̄ ← Polyak τ.
+ *  Q-loss (qloss > 0; Meta Motivo's q_loss): the policy only ever reads Q_k = F_kᵀz, so
+ *  this direction gets a direct, low-variance TD loss besides the N × N measure loss.
+ *  Implicit reward r_i = B̄(s'_i)ᵀ Cov⁻¹ z_i with Cov = B̄ᵀB̄/N — the reward whose
+ *  z_r = E_ρ[r B̄] is z itself. Meta Motivo reads the online B under no_grad; the target
+ *  B̄ is used here so that the loss is a plain function of the online networks (its
+ *  gradient is checked by finite differences). T_i = r_i + γ·Q̄_i with Q̄_i the target
+ *  heads' F̄_k(s'_i, a'_i, z_i)ᵀz_i combined as in M̄ (min or mean);
+ *  L_Q = Σ_k ½·mean_i (Q_k,i − T_i)²,  dL_Q/dF_k(i) = (Q_k,i − T_i)·z_i / N.
+ *  Total = L_FB + ortho_coef·L_orth + qloss·L_Q + α·P. Adam on F_1, F_2, B; targets F̄, B̄ ← Polyak τ.
  *  Continuous actor: maximise min_k F_k(s, π(s,z), z)ᵀz: loss −mean_i min_k Q_k, the
  *  gradient reaching π through dL/d(action input) of F (F's own gradients discarded).
  */
 #include "fb.h"
 
+#include <lapacke.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +59,7 @@ struct fb_agent {
     nn_tape tF[2], tFt[2], tB, tBt, tBz, tA, tAt, tFK[2], tEvalF[2], tEvalB, tEvalA;
     /* batch workspace */
     float *inF_buf, *inF2_buf, *o2b, *ob, *zb, *Fsel[2], *Ftsel[2], *Mk[2], *Mt, *G, *H;
+    double *qtarget, *cov, *covz; /* Q-loss: T_i (N), Cov (d × d), Cov⁻¹z_i (d × N) */
     float *Bn, *Btn, *dFout, *dB, *Mall, *noise, *ood, *inK, *dK, *inA, *dAin, *dA;
     long *idx;
     float *eval_in;
@@ -200,6 +210,9 @@ int fb_create(const fb_config *cfg, uint64_t seed, fb_agent **out, rz_err *e)
     a->Mt = fbuf((size_t)N * N, &fail, e);
     a->G = fbuf((size_t)N * N, &fail, e);
     a->H = fbuf((size_t)N * N, &fail, e);
+    a->qtarget = rz_calloc((size_t)N, sizeof(double), e);
+    a->cov = rz_calloc((size_t)D * D, sizeof(double), e);
+    a->covz = rz_calloc((size_t)D * N, sizeof(double), e);
     a->Bn = fbuf((size_t)N * D, &fail, e);
     a->Btn = fbuf((size_t)N * D, &fail, e);
     a->dFout = fbuf((size_t)N * a->A * D, &fail, e);
@@ -218,7 +231,7 @@ int fb_create(const fb_config *cfg, uint64_t seed, fb_agent **out, rz_err *e)
     }
     a->idx = rz_calloc((size_t)N, sizeof(long), e);
     a->eval_in = fbuf((size_t)EVAL_CHUNK * (a->inF + c->obs_dim), &fail, e);
-    if (fail || !a->idx) {
+    if (fail || !a->idx || !a->qtarget || !a->cov || !a->covz) {
         fb_destroy(a);
         return RZ_EINTERNAL;
     }
@@ -252,6 +265,9 @@ void fb_destroy(fb_agent *a)
                      a->Mall, a->noise, a->ood, a->inK, a->dK, a->inA, a->dAin, a->dA, a->eval_in};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) free(bufs[i]);
     free(a->idx);
+    free(a->qtarget);
+    free(a->cov);
+    free(a->covz);
     free(a);
 }
 
@@ -316,6 +332,30 @@ static void B_backward(fb_agent *a, float *dY)
 }
 
 /* ---- the loss ------------------------------------------------------------------------ */
+int fb_implicit_reward(int n, int d, const float *B, const float *z, double *cov, double *work, double *r)
+{
+    for (int p = 0; p < d; p++)
+        for (int q = 0; q <= p; q++) {
+            double acc = 0;
+            for (int i = 0; i < n; i++) acc += (double)B[(size_t)i * d + p] * B[(size_t)i * d + q];
+            cov[(size_t)p * d + q] = cov[(size_t)q * d + p] = acc / n;
+        }
+    /* A relative ridge keeps the solve defined when the rows span fewer than d directions
+     * (n < d, or a collapsed B early in training). */
+    double tr = 0;
+    for (int p = 0; p < d; p++) tr += cov[(size_t)p * d + p];
+    for (int p = 0; p < d; p++) cov[(size_t)p * d + p] += 1e-6 * tr / d + 1e-12;
+    for (int i = 0; i < n; i++)
+        for (int p = 0; p < d; p++) work[(size_t)p * n + i] = z[(size_t)i * d + p];
+    int info = LAPACKE_dposv(LAPACK_ROW_MAJOR, 'L', d, n, cov, d, work, n);
+    for (int i = 0; i < n; i++) {
+        double acc = 0;
+        for (int p = 0; p < d; p++) acc += work[(size_t)p * n + i] * B[(size_t)i * d + p];
+        r[i] = info ? 0.0 : acc;
+    }
+    return info;
+}
+
 double fb_loss_fixed(fb_agent *a, const fb_data *data, const long *idx, const float *z,
                      int with_grad, fb_stats *st)
 {
@@ -379,6 +419,16 @@ double fb_loss_fixed(fb_agent *a, const fb_data *data, const long *idx, const fl
     else
         for (size_t q = 0; q < (size_t)N * N; q++) a->Mt[q] = fminf(a->Mt[q], a->G[q]);
 
+    /* Q-loss targets T_i = r_i + γ Q̄_i (see the header comment). */
+    if (c->qloss > 0) {
+        fb_implicit_reward(N, D, Bbar, z, a->cov, a->covz, a->qtarget);
+        for (int i = 0; i < N; i++) {
+            double q0 = dot(a->Ftsel[0] + (size_t)i * D, z + (size_t)i * D, D);
+            double q1 = dot(a->Ftsel[1] + (size_t)i * D, z + (size_t)i * D, D);
+            a->qtarget[i] += c->gamma * (c->target_mean ? 0.5 * (q0 + q1) : fmin(q0, q1));
+        }
+    }
+
     /* Online forward. */
     const float *Bm = B_forward(a, &a->B, &a->tB, a->o2b, N, a->Bn);
     const float *Fout[2];
@@ -390,7 +440,7 @@ double fb_loss_fixed(fb_agent *a, const fb_data *data, const long *idx, const fl
         }
         nn_gemm(0, 1, N, N, D, 1.0f, a->Fsel[k], Bm, 0.0f, a->Mk[k]);
     }
-    double nn1 = (double)N * (N - 1), loss_fb = 0, loss_o = 0, pen = 0, qm = 0;
+    double nn1 = (double)N * (N - 1), loss_fb = 0, loss_o = 0, loss_q = 0, pen = 0, qm = 0;
     if (with_grad) memset(a->dB, 0, (size_t)N * D * sizeof(float));
 
     /* Orthonormality: C = Bm Bmᵀ into H, then H ← dL/dC, dB += coef·2 H Bm. */
@@ -422,7 +472,11 @@ double fb_loss_fixed(fb_agent *a, const fb_data *data, const long *idx, const fl
                     a->G[q] = (float)(diff / nn1);
                 }
             }
-        for (int i = 0; i < N; i++) qm += dot(a->Fsel[k] + (size_t)i * D, z + (size_t)i * D, D) / (2.0 * N);
+        for (int i = 0; i < N; i++) {
+            double q = dot(a->Fsel[k] + (size_t)i * D, z + (size_t)i * D, D);
+            qm += q / (2.0 * N);
+            if (c->qloss > 0) loss_q += 0.5 * (q - a->qtarget[i]) * (q - a->qtarget[i]) / N;
+        }
         if (!with_grad && c->algo == FB_ALGO_FB) continue;
         float *dF = a->dFout;
         memset(dF, 0, (size_t)N * A * D * sizeof(float));
@@ -433,6 +487,12 @@ double fb_loss_fixed(fb_agent *a, const fb_data *data, const long *idx, const fl
             for (int i = 0; i < N; i++) {
                 int blk = disc ? (int)Act[idx[i] * ad] : 0;
                 memcpy(dF + ((size_t)i * A + blk) * D, a->Ftsel[k] + (size_t)i * D, D * sizeof(float));
+                if (c->qloss > 0) {
+                    const float *zi = z + (size_t)i * D;
+                    float gq = (float)(c->qloss * (dot(a->Fsel[k] + (size_t)i * D, zi, D) - a->qtarget[i]) / N);
+                    float *row = dF + ((size_t)i * A + blk) * D;
+                    for (int r = 0; r < D; r++) row[r] += gq * zi[r];
+                }
             }
         }
         /* Conservative penalty, discrete actions: exact logsumexp over the A blocks. */
@@ -537,10 +597,11 @@ double fb_loss_fixed(fb_agent *a, const fb_data *data, const long *idx, const fl
         if (with_grad) nn_backward(&a->F[k], &a->tF[k], dF, NULL);
     }
     if (with_grad) B_backward(a, a->dB);
-    double total = loss_fb + c->ortho_coef * loss_o + (c->algo != FB_ALGO_FB ? alpha * pen : 0);
+    double total = loss_fb + c->ortho_coef * loss_o + c->qloss * loss_q + (c->algo != FB_ALGO_FB ? alpha * pen : 0);
     if (st) {
         st->fb_loss = loss_fb;
         st->ortho_loss = loss_o;
+        st->q_loss = loss_q;
         st->penalty = pen;
         st->alpha = c->algo != FB_ALGO_FB ? alpha : 0;
         st->q_mean = qm;

@@ -44,6 +44,7 @@ typedef struct {
     int target_mean;   /* 1: the TD target averages the two target F heads; 0: their min
                           (the reference code's pessimism, which biases M̄ low). Acting
                           (fb_act, evaluation) takes the min of the online heads either way. */
+    float qloss;       /* weight of the direct TD loss on Q = Fᵀz (Meta Motivo's q_loss; 0 off) */
     float alpha;       /* conservative weight (fixed, or the initial value with lagrange) */
     int lagrange;      /* 1: tune log α by gradient ascent towards alpha_target */
     float alpha_target;
@@ -65,7 +66,7 @@ typedef struct {
 } fb_data;
 
 typedef struct {
-    double fb_loss, ortho_loss, penalty, alpha, q_mean, actor_loss;
+    double fb_loss, ortho_loss, q_loss, penalty, alpha, q_mean, actor_loss;
 } fb_stats;
 
 typedef struct fb_agent fb_agent;
@@ -105,7 +106,12 @@ void fb_state_loaded(fb_agent *a);
  * networks' grad arrays (F1, F2, B); returns the total loss. */
 double fb_loss_fixed(fb_agent *a, const fb_data *data, const long *idx, const float *z,
                      int with_grad, fb_stats *st);
-nn_mlp *fb_net(fb_agent *a, const char *which); /* "F1", "F2", "B", "actor" */
+nn_mlp *fb_net(fb_agent *a, const char *which);
+/* The Q-loss's implicit reward r_i = B_iᵀ Cov⁻¹ z_i for n rows B_i, z_i (n × d each),
+ * Cov = BᵀB/n (+ a 1e-6 relative ridge): the reward whose FB embedding E[r B] is z when
+ * every z_i = z. Workspace cov (d × d) and work (d × n) doubles; r (n). Returns LAPACK's
+ * info (r = 0 when Cov is not positive definite). */
+int fb_implicit_reward(int n, int d, const float *B, const float *z, double *cov, double *work, double *r); /* "F1", "F2", "B", "actor" */
 
 /* ---- zero-shot evaluation on an environment task ----------------------------------- */
 typedef struct {

@@ -165,6 +165,7 @@ void ag_config_to_header(const fb_config *c, rz_agent_header *h)
     h->bnorm = c->bnorm;
     h->fscale = c->fscale;
     h->target_mean = c->target_mean;
+    h->qloss = c->qloss;
     h->alpha = c->alpha;
     h->lagrange = c->lagrange;
     h->alpha_target = c->alpha_target;
@@ -212,6 +213,7 @@ void ag_header_to_config(const rz_agent_header *h, const rl_env *env, fb_config 
     c->bnorm = h->bnorm;
     c->fscale = (float)h->fscale;
     c->target_mean = h->target_mean;
+    c->qloss = (float)h->qloss;
     c->alpha = (float)h->alpha;
     c->lagrange = h->lagrange;
     c->alpha_target = (float)h->alpha_target;

@@ -25,7 +25,7 @@ static const char usage[] =
     "  --algos LIST      algorithms (default fb,vcfb,mcfb)\n"
     "  --seeds N         seeds 1..N per (dataset, algorithm) (default 5)\n"
     "  --steps N         training steps per run (default 20000)\n"
-    "  train options     --zdim --hidden --batch --lr --gamma --tau --alpha --lagrange --fscale --target,\n"
+    "  train options     --zdim --hidden --batch --lr --gamma --tau --alpha --lagrange --fscale --target --qloss,\n"
     "                    as in train\n"
     "  --tasks T         goals, rewards or all (default all); --episodes N (default 4)\n"
     "Under mpirun the runs are spread over the ranks; rank 0 writes the tables.\n"
@@ -34,7 +34,8 @@ static const char usage[] =
 
 enum {
     OPT_ENV = RZ_OPT_TOOL_BASE, OPT_DATA, OPT_ALGOS, OPT_SEEDS, OPT_STEPS, OPT_ZDIM, OPT_HIDDEN, OPT_BATCH, OPT_LR,
-    OPT_GAMMA, OPT_ALPHA, OPT_LAGRANGE, OPT_TASKS, OPT_EPISODES, OPT_SUMMARY, OPT_FSCALE, OPT_TARGET, OPT_TAU
+    OPT_GAMMA, OPT_ALPHA, OPT_LAGRANGE, OPT_TASKS, OPT_EPISODES, OPT_SUMMARY, OPT_FSCALE, OPT_TARGET, OPT_TAU,
+    OPT_QLOSS
 };
 
 #define NMET 5 /* goal_success, goals_solved, goal_norm, reward_norm, all_norm */
@@ -52,7 +53,7 @@ typedef struct {
     fb_algo algos[3];
     int n_algos, seeds;
     long steps, zdim, hidden, batch;
-    double lr, gamma, tau, alpha, lagrange, fscale;
+    double lr, gamma, tau, alpha, lagrange, fscale, qloss;
     int target_mean;
     const char *tasks;
     int episodes;
@@ -100,6 +101,7 @@ static int run_item(const sweep_cfg *s, long item, double *met, rz_err *e)
     if (s->batch) cfg.batch = (int)s->batch;
     cfg.fscale = (float)(s->fscale > 0 ? s->fscale : 1.0);
     if (s->target_mean >= 0) cfg.target_mean = s->target_mean;
+    if (s->qloss >= 0) cfg.qloss = (float)s->qloss;
     if (s->alpha >= 0) cfg.alpha = (float)s->alpha;
     if (!isnan(s->lagrange)) cfg.lagrange = 1, cfg.alpha_target = (float)s->lagrange;
     if ((rc = fb_create(&cfg, (uint64_t)seed, &a, e))) goto out;
@@ -183,6 +185,7 @@ int ag_sweep_main(int argc, char **argv)
                                          {"summary", required_argument, 0, OPT_SUMMARY},
                                          {"fscale", required_argument, 0, OPT_FSCALE},
                                          {"target", required_argument, 0, OPT_TARGET},
+                                         {"qloss", required_argument, 0, OPT_QLOSS},
                                          {0, 0, 0, 0}};
     rz_cli c;
     rz_cli_init(&c, "rz-agent sweep", usage);
@@ -193,6 +196,7 @@ int ag_sweep_main(int argc, char **argv)
     s.seeds = 5;
     s.steps = 20000;
     s.alpha = -1;
+    s.qloss = -1;
     s.lagrange = NAN;
     s.tasks = "all";
     s.episodes = 4;
@@ -219,6 +223,7 @@ int ag_sweep_main(int argc, char **argv)
         case OPT_SUMMARY: summary = optarg; break;
         case OPT_TARGET: s.target_mean = ag_parse_target(&c, optarg); break;
         case OPT_FSCALE: s.fscale = rz_cli_f64(&c, "--fscale", optarg, 1e-3, 1e5); break;
+        case OPT_QLOSS: s.qloss = rz_cli_f64(&c, "--qloss", optarg, 0, 1e6); break;
         default: rz_cli_usage_error(&c, "unexpected option");
         }
     }

@@ -27,6 +27,8 @@ static const char usage[] =
     "                     0.05, maze 0.01)\n"
     "  --target T         TD target from the two target F heads: min (the reference\n"
     "                     code's pessimism; maze default) or mean (less biased low; grids)\n"
+    "  --qloss C          weight of a direct TD loss on Q = Fᵀz with the implicit reward\n"
+    "                     B(s')ᵀCov⁻¹z (Meta Motivo's q_loss; default 0)\n"
     "  --fscale S         fixed scale of F's output layer (default 1; try ~1/(1−γ)): M = FᵀB is\n"
     "                     large, so F learns on its natural scale while Adam steps stay small\n"
     "  --mix R            fraction of training zs taken from B(s') (default 0.5)\n"
@@ -43,7 +45,8 @@ static const char usage[] =
 
 enum {
     OPT_ALGO = RZ_OPT_TOOL_BASE, OPT_DATA, OPT_STEPS, OPT_ZDIM, OPT_HIDDEN, OPT_LAYERS, OPT_BATCH, OPT_LR, OPT_GAMMA,
-    OPT_TAU, OPT_MIX, OPT_ALPHA, OPT_LAGRANGE, OPT_OBS, OPT_RESUME, OPT_CKPT, OPT_LABELS, OPT_FSCALE, OPT_TARGET
+    OPT_TAU, OPT_MIX, OPT_ALPHA, OPT_LAGRANGE, OPT_OBS, OPT_RESUME, OPT_CKPT, OPT_LABELS, OPT_FSCALE, OPT_TARGET,
+    OPT_QLOSS
 };
 
 int ag_train_main(int argc, char **argv)
@@ -68,13 +71,14 @@ int ag_train_main(int argc, char **argv)
                                          {"labels", required_argument, 0, OPT_LABELS},
                                          {"fscale", required_argument, 0, OPT_FSCALE},
                                          {"target", required_argument, 0, OPT_TARGET},
+                                         {"qloss", required_argument, 0, OPT_QLOSS},
                                          {0, 0, 0, 0}};
     rz_cli c;
     rz_cli_init(&c, "rz-agent train", usage);
     const char *algos = NULL, *data = NULL, *resume = NULL, *obs = "onehot";
     long steps = 20000, ckpt = 0, nlabels = 10000;
     long zdim = 0, hidden = 0, layers = 0, batch = 0;
-    double lr = 0, gamma = 0, tau = 0, mix = -1, alpha = -1, lagr = NAN, fscale = 0;
+    double lr = 0, gamma = 0, tau = 0, mix = -1, alpha = -1, lagr = NAN, fscale = 0, qloss = -1;
     int o, changed = 0, target_mean = -1;
     while ((o = getopt_long(argc, argv, RZ_CLI_SHORTOPTS "d:", opts, NULL)) != -1) {
         if (rz_cli_common(&c, o, optarg)) continue;
@@ -99,6 +103,7 @@ int ag_train_main(int argc, char **argv)
         case OPT_CKPT: ckpt = rz_cli_int(&c, "--checkpoint-every", optarg, 1, 1000000000); break;
         case OPT_TARGET: target_mean = ag_parse_target(&c, optarg); break;
         case OPT_FSCALE: fscale = rz_cli_f64(&c, "--fscale", optarg, 1e-3, 1e5); break;
+        case OPT_QLOSS: qloss = rz_cli_f64(&c, "--qloss", optarg, 0, 1e6); break;
         case OPT_LABELS: nlabels = rz_cli_int(&c, "--labels", optarg, 1, 1000000); break;
         default: rz_cli_usage_error(&c, "unexpected option");
         }
@@ -150,6 +155,7 @@ int ag_train_main(int argc, char **argv)
         cfg.fscale = (float)(fscale > 0 ? fscale : FSCALE_DEFAULT);
         if (mix >= 0) cfg.mix_ratio = (float)mix;
         if (target_mean >= 0) cfg.target_mean = target_mean;
+        if (qloss >= 0) cfg.qloss = (float)qloss;
         if (alpha >= 0) cfg.alpha = (float)alpha;
         if (!isnan(lagr)) {
             cfg.lagrange = 1;
@@ -189,8 +195,8 @@ int ag_train_main(int argc, char **argv)
     while (fb_steps(a) < steps) {
         if (fb_train_step(a, &fd, &st, &e)) rz_cli_die(&c, &e);
         int64_t k = fb_steps(a);
-        rz_cli_progress(&c, k == steps, "step %lld/%ld  fb %.3f  ortho %.3f  penalty %.3f  alpha %.3g  Q %.2f  (%.0f steps/s)",
-                        (long long)k, steps, st.fb_loss, st.ortho_loss, st.penalty, st.alpha, st.q_mean,
+        rz_cli_progress(&c, k == steps, "step %lld/%ld  fb %.3f  ortho %.3f  qloss %.3g  penalty %.3f  alpha %.3g  Q %.2f  (%.0f steps/s)",
+                        (long long)k, steps, st.fb_loss, st.ortho_loss, st.q_loss, st.penalty, st.alpha, st.q_mean,
                         (k - first) / (rz_now() - t0 + 1e-9));
         if (ckpt && k % ckpt == 0 && k < steps) {
             h.steps_done = k;
