@@ -130,7 +130,7 @@ int rz_steps_decode(const msgpack_object *rec, const rz_rec_ctx *c, int state_di
 /* ---- agent ---------------------------------------------------------------------------- */
 void rz_agent_header_pack(msgpack_packer *pk, const rz_agent_header *h)
 {
-    rz_rec_begin(pk, "agent", RZ_AGENT_VERSION, 32);
+    rz_rec_begin(pk, "agent", RZ_AGENT_VERSION, 35);
     env_id_pack(pk, &h->env);
     rz_rec_int(pk, "grid_obs", h->grid_obs);
     rz_rec_str(pk, "algo", h->algo);
@@ -149,6 +149,9 @@ void rz_agent_header_pack(msgpack_packer *pk, const rz_agent_header *h)
     rz_rec_f64(pk, "fscale", h->fscale);
     rz_rec_str(pk, "target", h->target_mean ? "mean" : "min");
     rz_rec_f64(pk, "qloss", h->qloss);
+    rz_rec_f64(pk, "lr_decay", h->lr_decay);
+    rz_rec_int(pk, "anneal_start", h->anneal_start);
+    rz_rec_int(pk, "anneal_end", h->anneal_end);
     rz_rec_f64(pk, "alpha", h->alpha);
     rz_rec_int(pk, "lagrange", h->lagrange);
     rz_rec_f64(pk, "alpha_target", h->alpha_target);
@@ -214,5 +217,15 @@ int rz_agent_header_decode(const msgpack_object *rec, const rz_rec_ctx *c, rz_ag
     }
     /* "qloss" likewise: absent means the pure FB loss the first checkpoints trained */
     if (rz_field(rec, "qloss") && get_pos(rec, c, "qloss", 0, 1e6, &h->qloss, e)) return RZ_EINPUT;
+    /* and the annealing: absent means a constant learning rate */
+    h->lr_decay = 1;
+    if (rz_field(rec, "lr_decay") &&
+        (get_pos(rec, c, "lr_decay", 1e-12, 1, &h->lr_decay, e) ||
+         rz_get_int(rec, c, "anneal_start", 0, INT64_MAX, &h->anneal_start, e) ||
+         rz_get_int(rec, c, "anneal_end", 0, INT64_MAX, &h->anneal_end, e)))
+        return e && e->code ? e->code : RZ_EINPUT;
+    if (h->lr_decay < 1 && h->anneal_end <= h->anneal_start)
+        return rz_rec_fail(e, c, "anneal_end", "%lld: expected more than anneal_start (%lld)", (long long)h->anneal_end,
+                           (long long)h->anneal_start);
     return RZ_OK;
 }

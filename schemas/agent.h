@@ -58,6 +58,8 @@ typedef struct {
     double lr_f, lr_b, lr_actor, gamma, tau, ortho_coef, mix_ratio;
     int bnorm;
     double fscale;
+    double lr_decay;       /* final / initial learning rate (optional; 1 when absent) */
+    int64_t anneal_start, anneal_end; /* the steps it anneals between (optional) */
     double qloss;          /* weight of the direct Q TD loss (optional field; 0 when absent) */
     int target_mean;       /* "target": "min" (0) or "mean" (1) of the two target F heads */
     double alpha;

@@ -37,7 +37,7 @@ static void toy_make(toy_data *t, long n, int od, int n_actions, int act_dim, nn
 
 static void toy_free(toy_data *t) { free(t->O), free(t->A), free(t->O2); }
 
-static fb_agent *tiny_agent(fb_algo algo, int n_actions, int act_dim, uint64_t seed, float qloss)
+static void tiny_config(fb_config *cp, fb_algo algo, int n_actions, int act_dim)
 {
     fb_config c;
     fb_config_default(&c, algo, 6, n_actions, act_dim);
@@ -47,6 +47,13 @@ static fb_agent *tiny_agent(fb_algo algo, int n_actions, int act_dim, uint64_t s
     c.batch = 5;
     c.alpha = 0.7f; /* large enough that the penalty's gradient matters in the check */
     c.action_samples = 4;
+    *cp = c;
+}
+
+static fb_agent *tiny_agent(fb_algo algo, int n_actions, int act_dim, uint64_t seed, float qloss)
+{
+    fb_config c;
+    tiny_config(&c, algo, n_actions, act_dim);
     c.qloss = qloss;
     fb_agent *a = NULL;
     CHECK(fb_create(&c, seed, &a, NULL) == 0);
@@ -155,7 +162,8 @@ static void test_implicit_reward(void)
 }
 
 /* Training 6 steps straight equals 3 steps, a save/restore of every state array into a
- * fresh agent (created with another seed), then 3 more — bit for bit. */
+ * fresh agent (created with another seed), then 3 more — bit for bit. The Q-loss is on
+ * and the learning rate anneals over steps 2..5, so the restart falls inside the window. */
 static void test_resume_exact(void)
 {
     for (int cont = 0; cont < 2; cont++) {
@@ -163,8 +171,14 @@ static void test_resume_exact(void)
         nn_rng_seed(&rng, 21);
         toy_data td;
         toy_make(&td, 40, 6, cont ? 0 : 3, 2, &rng);
-        fb_agent *a = tiny_agent(FB_ALGO_VCFB, cont ? 0 : 3, 2, 7, 0.5f), *b = tiny_agent(FB_ALGO_VCFB, cont ? 0 : 3, 2, 7, 0.5f);
-        fb_agent *c = tiny_agent(FB_ALGO_VCFB, cont ? 0 : 3, 2, 99, 0.5f);
+        fb_config cfg;
+        tiny_config(&cfg, FB_ALGO_VCFB, cont ? 0 : 3, 2);
+        cfg.qloss = 0.5f;
+        cfg.lr_decay = 0.1f;
+        cfg.anneal_start = 2;
+        cfg.anneal_end = 5;
+        fb_agent *a = NULL, *b = NULL, *c = NULL;
+        CHECK(fb_create(&cfg, 7, &a, NULL) == 0 && fb_create(&cfg, 7, &b, NULL) == 0 && fb_create(&cfg, 99, &c, NULL) == 0);
         if (!a || !b || !c) return;
         for (int i = 0; i < 6; i++) CHECK(fb_train_step(a, &td.d, NULL, NULL) == 0);
         for (int i = 0; i < 3; i++) CHECK(fb_train_step(b, &td.d, NULL, NULL) == 0);
@@ -190,6 +204,54 @@ static void test_resume_exact(void)
         fb_destroy(a), fb_destroy(b), fb_destroy(c);
         toy_free(&td);
     }
+}
+
+/* The annealing schedule against its closed form, and its effect: two agents that differ
+ * only in lr_decay agree bit for bit until the window opens and differ after. */
+static void test_anneal(void)
+{
+    fb_config c;
+    tiny_config(&c, FB_ALGO_FB, 3, 0);
+    CHECK_NEAR(fb_lr_factor(&c, 1000), 1.0, 0);
+    c.lr_decay = 0.01f;
+    c.anneal_start = 10;
+    c.anneal_end = 30;
+    CHECK_NEAR(fb_lr_factor(&c, 0), 1.0, 0);
+    CHECK_NEAR(fb_lr_factor(&c, 10), 1.0, 0);
+    CHECK_NEAR(fb_lr_factor(&c, 20), 0.1, 1e-6);  /* halfway: √0.01 (float lr_decay: 1e-7 relative) */
+    CHECK_NEAR(fb_lr_factor(&c, 25), pow(0.01, 0.75), 1e-6);
+    CHECK_NEAR(fb_lr_factor(&c, 30), 0.01, 1e-8);
+    CHECK_NEAR(fb_lr_factor(&c, 1 << 30), 0.01, 1e-8);
+    fb_agent *x = NULL;
+    c.anneal_end = 10; /* an empty window is refused */
+    CHECK(fb_create(&c, 1, &x, NULL) != 0 && !x);
+    c.anneal_end = 30;
+    c.lr_decay = 0; /* so is a zero rate */
+    CHECK(fb_create(&c, 1, &x, NULL) != 0 && !x);
+
+    nn_rng rng;
+    nn_rng_seed(&rng, 5);
+    toy_data td;
+    toy_make(&td, 40, 6, 3, 0, &rng);
+    fb_config k;
+    tiny_config(&k, FB_ALGO_FB, 3, 0);
+    fb_agent *p = NULL, *q = NULL;
+    CHECK(fb_create(&k, 3, &p, NULL) == 0);
+    k.lr_decay = 0.1f, k.anneal_start = 2, k.anneal_end = 4;
+    CHECK(fb_create(&k, 3, &q, NULL) == 0);
+    if (!p || !q) return;
+    int same_before = 1, same_after = 1;
+    for (int s = 0; s < 4; s++) {
+        CHECK(fb_train_step(p, &td.d, NULL, NULL) == 0 && fb_train_step(q, &td.d, NULL, NULL) == 0);
+        nn_mlp *fp = fb_net(p, "F1"), *fq = fb_net(q, "F1");
+        int same = !memcmp(fp->param, fq->param, fp->n_params * sizeof(float));
+        if (s < 3) same_before &= same; /* steps 0..2 at the full rate (the factor is 1 at the window's start) */
+        else same_after &= same;
+    }
+    CHECK(same_before);
+    CHECK(!same_after);
+    fb_destroy(p), fb_destroy(q);
+    toy_free(&td);
 }
 
 /* Reward inference against its definition, recomputed from B's raw outputs:
@@ -297,6 +359,7 @@ int main(void)
     RUN(test_grad_mcfb_qloss_continuous);
     RUN(test_implicit_reward);
     RUN(test_resume_exact);
+    RUN(test_anneal);
     RUN(test_infer_z_reward);
     RUN(test_learns_two_rooms);
     return check_summary();

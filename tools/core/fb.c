@@ -94,6 +94,7 @@ void fb_config_default(fb_config *c, fb_algo algo, int obs_dim, int n_actions, i
     c->layers = 2;
     c->batch = 256;
     c->lr_f = c->lr_b = c->lr_actor = 1e-4f;
+    c->lr_decay = 1.0f;
     c->gamma = 0.98f;
     c->tau = 0.01f;
     c->ortho_coef = 1.0f;
@@ -153,6 +154,9 @@ int fb_create(const fb_config *cfg, uint64_t seed, fb_agent **out, rz_err *e)
         (c->n_actions == 0 && c->algo != FB_ALGO_FB && c->action_samples < 4))
         return rz_fail(e, RZ_EINPUT, "fb: invalid configuration (zdim %d, hidden %d, layers %d, batch %d)",
                        c->zdim, c->hidden, c->layers, c->batch);
+    if (!(c->lr_decay > 0 && c->lr_decay <= 1) || (c->lr_decay < 1 && !(0 <= c->anneal_start && c->anneal_start < c->anneal_end)))
+        return rz_fail(e, RZ_EINPUT, "fb: invalid annealing (decay %g from step %lld to %lld): expected 0 < decay ≤ 1, 0 ≤ start < end",
+                       c->lr_decay, (long long)c->anneal_start, (long long)c->anneal_end);
     fb_agent *a = rz_calloc(1, sizeof *a, e);
     if (!a) return RZ_EINTERNAL;
     a->cfg = *c;
@@ -610,6 +614,13 @@ double fb_loss_fixed(fb_agent *a, const fb_data *data, const long *idx, const fl
 }
 
 /* ---- one training step ------------------------------------------------------------- */
+double fb_lr_factor(const fb_config *c, int64_t step)
+{
+    if (!(c->lr_decay > 0 && c->lr_decay < 1) || step < c->anneal_start) return 1.0;
+    if (step >= c->anneal_end) return c->lr_decay;
+    return pow(c->lr_decay, (double)(step - c->anneal_start) / (double)(c->anneal_end - c->anneal_start));
+}
+
 static void sample_z(fb_agent *a, const fb_data *data, float *z)
 {
     const fb_config *c = &a->cfg;
@@ -689,6 +700,12 @@ int fb_train_step(fb_agent *a, const fb_data *data, fb_stats *st, rz_err *e)
     fb_stats s;
     memset(&s, 0, sizeof s);
     fb_loss_fixed(a, data, idx, z, 1, &s);
+    /* Late in training a smaller step averages out the mini-batch noise in F, which is
+     * what decides a greedy action when Q differs by a few percent between neighbours. */
+    double lrf = fb_lr_factor(c, a->step);
+    a->oF[0].lr = a->oF[1].lr = (float)(c->lr_f * lrf);
+    a->oB.lr = (float)(c->lr_b * lrf);
+    a->oA.lr = (float)(c->lr_actor * lrf);
     nn_adam_step(&a->oF[0], a->F[0].param, a->F[0].grad);
     nn_adam_step(&a->oF[1], a->F[1].param, a->F[1].grad);
     nn_adam_step(&a->oB, a->B.param, a->B.grad);

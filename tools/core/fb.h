@@ -36,6 +36,11 @@ typedef struct {
     int layers;        /* hidden layers per network (≥ 1) */
     int batch;         /* N */
     float lr_f, lr_b, lr_actor;
+    /* Annealing: every learning rate falls geometrically by lr_decay (the final rate over
+     * the initial, 0 < lr_decay ≤ 1; 1 = constant) between steps anneal_start and
+     * anneal_end, and stays there. A function of the step counter only, so resume is exact. */
+    float lr_decay;
+    int64_t anneal_start, anneal_end;
     float gamma, tau;  /* discount; target Polyak rate */
     float ortho_coef;  /* weight of the orthonormality loss on B */
     int bnorm;         /* 1: B(s) = √d·b(s)/‖b(s)‖ (Meta Motivo's l2-normalised B) */
@@ -52,6 +57,10 @@ typedef struct {
     int action_samples; /* continuous conservative penalty: actions per state (12) */
     float actor_noise, noise_clip;
 } fb_config;
+
+/* The learning-rate multiplier at a step: 1 before anneal_start, lr_decay from
+ * anneal_end on, lr_decay^((step − start)/(end − start)) between. */
+double fb_lr_factor(const fb_config *c, int64_t step);
 
 /* Defaults for an environment (d = 50, 2 × 256 hidden, batch 256, γ 0.98, τ 0.01,
  * lr 1e-4, mix 0.5, ortho 1, B normalised, α 0.1 fixed). */

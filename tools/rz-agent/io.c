@@ -4,6 +4,7 @@
  * end. Checkpoint: agent header, one f32 tensor per fb_state array plus "labels" (states
  * drawn from the training data, for reward inference at evaluation), end. Both are
  * written through rz_writer, so a failed run leaves no file behind. */
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,6 +167,9 @@ void ag_config_to_header(const fb_config *c, rz_agent_header *h)
     h->fscale = c->fscale;
     h->target_mean = c->target_mean;
     h->qloss = c->qloss;
+    h->lr_decay = c->lr_decay;
+    h->anneal_start = c->anneal_start;
+    h->anneal_end = c->anneal_end;
     h->alpha = c->alpha;
     h->lagrange = c->lagrange;
     h->alpha_target = c->alpha_target;
@@ -186,6 +190,34 @@ void ag_config_defaults(fb_config *c, fb_algo algo, const rl_env *env)
         c->tau = 0.05f;
         c->target_mean = 1;
     }
+}
+
+void ag_parse_anneal(rz_cli *c, const char *s, long long span[2])
+{
+    char *end;
+    errno = 0;
+    span[0] = strtoll(s, &end, 10);
+    int ok = !errno && end != s && *end == ':' && span[0] >= 0;
+    if (ok) {
+        const char *b = end + 1;
+        span[1] = strtoll(b, &end, 10);
+        ok = !errno && end != b && !*end && span[1] > span[0];
+    }
+    if (!ok) rz_cli_usage_error(c, "--anneal %s: expected START:END steps with 0 ≤ START < END", s);
+}
+
+int ag_set_anneal(fb_config *cfg, double lr_final, const long long span[2], long steps, rz_err *e)
+{
+    if (span[0] >= 0 && !(lr_final > 0))
+        return rz_fail(e, RZ_EINPUT, "--anneal needs --lr-final (the rate it anneals to)");
+    if (!(lr_final > 0)) return RZ_OK;
+    double lr = cfg->lr_f;
+    if (lr_final > lr) return rz_fail(e, RZ_EINPUT, "--lr-final %g: expected at most --lr (%g)", lr_final, lr);
+    cfg->lr_decay = (float)(lr_final / lr);
+    cfg->anneal_start = span[0] >= 0 ? span[0] : steps / 2;
+    cfg->anneal_end = span[0] >= 0 ? span[1] : steps;
+    if (cfg->anneal_end <= cfg->anneal_start) return rz_fail(e, RZ_EINPUT, "--lr-final: --steps %ld leaves nothing to anneal over", steps);
+    return RZ_OK;
 }
 
 int ag_parse_target(rz_cli *c, const char *s)
@@ -214,6 +246,9 @@ void ag_header_to_config(const rz_agent_header *h, const rl_env *env, fb_config 
     c->fscale = (float)h->fscale;
     c->target_mean = h->target_mean;
     c->qloss = (float)h->qloss;
+    c->lr_decay = (float)h->lr_decay;
+    c->anneal_start = h->anneal_start;
+    c->anneal_end = h->anneal_end;
     c->alpha = (float)h->alpha;
     c->lagrange = h->lagrange;
     c->alpha_target = (float)h->alpha_target;

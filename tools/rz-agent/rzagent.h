@@ -42,6 +42,11 @@ void ag_header_to_config(const rz_agent_header *h, const rl_env *env, fb_config 
 void ag_config_defaults(fb_config *c, fb_algo algo, const rl_env *env);
 /* --target VALUE of train and sweep: 1 for "mean", 0 for "min", else a usage error. */
 int ag_parse_target(rz_cli *c, const char *s);
+/* --anneal START:END (steps) into span; a usage error unless 0 ≤ START < END. */
+void ag_parse_anneal(rz_cli *c, const char *s, long long span[2]);
+/* --lr-final X [--anneal A:B] of train and sweep into cfg (after --lr): decay X/lr from
+ * step A to B, by default over the second half of steps. lr_final 0 = not given. */
+int ag_set_anneal(fb_config *cfg, double lr_final, const long long span[2], long steps, rz_err *e);
 void ag_config_to_header(const fb_config *c, rz_agent_header *h);
 
 int ag_collect_main(int argc, char **argv);

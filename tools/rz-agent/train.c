@@ -27,6 +27,10 @@ static const char usage[] =
     "                     0.05, maze 0.01)\n"
     "  --target T         TD target from the two target F heads: min (the reference\n"
     "                     code's pessimism; maze default) or mean (less biased low; grids)\n"
+    "  --lr-final X       anneal every learning rate geometrically from --lr to X over the\n"
+    "                     second half of --steps, or between the steps of --anneal A:B\n"
+    "                     (default: constant): late small steps average out the batch noise\n"
+    "                     in F that decides greedy actions\n"
     "  --qloss C          weight of a direct TD loss on Q = Fᵀz with the implicit reward\n"
     "                     B(s')ᵀCov⁻¹z (Meta Motivo's q_loss; default 0)\n"
     "  --fscale S         fixed scale of F's output layer (default 1; try ~1/(1−γ)): M = FᵀB is\n"
@@ -46,7 +50,7 @@ static const char usage[] =
 enum {
     OPT_ALGO = RZ_OPT_TOOL_BASE, OPT_DATA, OPT_STEPS, OPT_ZDIM, OPT_HIDDEN, OPT_LAYERS, OPT_BATCH, OPT_LR, OPT_GAMMA,
     OPT_TAU, OPT_MIX, OPT_ALPHA, OPT_LAGRANGE, OPT_OBS, OPT_RESUME, OPT_CKPT, OPT_LABELS, OPT_FSCALE, OPT_TARGET,
-    OPT_QLOSS
+    OPT_QLOSS, OPT_LR_FINAL, OPT_ANNEAL
 };
 
 int ag_train_main(int argc, char **argv)
@@ -72,13 +76,16 @@ int ag_train_main(int argc, char **argv)
                                          {"fscale", required_argument, 0, OPT_FSCALE},
                                          {"target", required_argument, 0, OPT_TARGET},
                                          {"qloss", required_argument, 0, OPT_QLOSS},
+                                         {"lr-final", required_argument, 0, OPT_LR_FINAL},
+                                         {"anneal", required_argument, 0, OPT_ANNEAL},
                                          {0, 0, 0, 0}};
     rz_cli c;
     rz_cli_init(&c, "rz-agent train", usage);
     const char *algos = NULL, *data = NULL, *resume = NULL, *obs = "onehot";
     long steps = 20000, ckpt = 0, nlabels = 10000;
     long zdim = 0, hidden = 0, layers = 0, batch = 0;
-    double lr = 0, gamma = 0, tau = 0, mix = -1, alpha = -1, lagr = NAN, fscale = 0, qloss = -1;
+    double lr = 0, gamma = 0, tau = 0, mix = -1, alpha = -1, lagr = NAN, fscale = 0, qloss = -1, lr_final = 0;
+    long long anneal[2] = {-1, -1};
     int o, changed = 0, target_mean = -1;
     while ((o = getopt_long(argc, argv, RZ_CLI_SHORTOPTS "d:", opts, NULL)) != -1) {
         if (rz_cli_common(&c, o, optarg)) continue;
@@ -104,6 +111,8 @@ int ag_train_main(int argc, char **argv)
         case OPT_TARGET: target_mean = ag_parse_target(&c, optarg); break;
         case OPT_FSCALE: fscale = rz_cli_f64(&c, "--fscale", optarg, 1e-3, 1e5); break;
         case OPT_QLOSS: qloss = rz_cli_f64(&c, "--qloss", optarg, 0, 1e6); break;
+        case OPT_LR_FINAL: lr_final = rz_cli_f64(&c, "--lr-final", optarg, 1e-12, 1); break;
+        case OPT_ANNEAL: ag_parse_anneal(&c, optarg, anneal); break;
         case OPT_LABELS: nlabels = rz_cli_int(&c, "--labels", optarg, 1, 1000000); break;
         default: rz_cli_usage_error(&c, "unexpected option");
         }
@@ -156,6 +165,7 @@ int ag_train_main(int argc, char **argv)
         if (mix >= 0) cfg.mix_ratio = (float)mix;
         if (target_mean >= 0) cfg.target_mean = target_mean;
         if (qloss >= 0) cfg.qloss = (float)qloss;
+        if (ag_set_anneal(&cfg, lr_final, anneal, steps, &e)) rz_cli_die(&c, &e);
         if (alpha >= 0) cfg.alpha = (float)alpha;
         if (!isnan(lagr)) {
             cfg.lagrange = 1;
