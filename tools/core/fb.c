@@ -822,7 +822,10 @@ int fb_act(fb_agent *a, int n, const float *O, const float *z, float *act, float
                 int best = 0;
                 double bq = -1e300;
                 for (int b = 0; b < A; b++) {
-                    double q = fmin(dot(F0 + ((size_t)i * A + b) * D, z, D), dot(F1 + ((size_t)i * A + b) * D, z, D));
+                    double q0 = dot(F0 + ((size_t)i * A + b) * D, z, D), q1 = dot(F1 + ((size_t)i * A + b) * D, z, D);
+                    /* the same combination of the heads as the TD target's a', so the policy
+                     * acted is the one whose measure F was trained on */
+                    double q = c->target_mean ? 0.5 * (q0 + q1) : fmin(q0, q1);
                     if (q > bq) bq = q, best = b;
                 }
                 act[s0 + i] = (float)best;
@@ -841,8 +844,10 @@ int fb_act(fb_agent *a, int n, const float *O, const float *z, float *act, float
                     put_inF(a, in + (size_t)i * a->inF, O + (size_t)(s0 + i) * od, act + (size_t)(s0 + i) * ad, z);
                 const float *F0 = nn_forward(&a->F[0], &a->tEvalF[0], in, m);
                 const float *F1 = nn_forward(&a->F[1], &a->tEvalF[1], in, m);
-                for (int i = 0; i < m; i++)
-                    Q[s0 + i] = (float)fmin(dot(F0 + (size_t)i * D, z, D), dot(F1 + (size_t)i * D, z, D));
+                for (int i = 0; i < m; i++) {
+                    double q0 = dot(F0 + (size_t)i * D, z, D), q1 = dot(F1 + (size_t)i * D, z, D);
+                    Q[s0 + i] = (float)(c->target_mean ? 0.5 * (q0 + q1) : fmin(q0, q1));
+                }
             }
         }
     }

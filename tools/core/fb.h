@@ -9,7 +9,8 @@
  *   π(s, z) → action (tanh)         continuous actions only
  * plus Polyak-averaged targets F̄_k, B̄. The successor measure is modelled as
  * M^{π_z}(s, a, ds') ≈ F(s,a,z)ᵀ B(s') ρ(ds'); Q_r(s,a,z) = F(s,a,z)ᵀ z with z_r = E_ρ[r B];
- * the policy is π_z(s) = argmax_a min_k F_k(s,a,z)ᵀz (discrete) or the actor.
+ * the policy is π_z(s) = argmax_a of min_k F_k(s,a,z)ᵀz, or their mean with target_mean
+ * (discrete), or the actor.
  * z is always on the sphere of radius √d (training samples, goals and reward inference).
  * See fb.c for the losses with their gradients written out.
  */
@@ -48,7 +49,8 @@ typedef struct {
     float mix_ratio;   /* fraction of zs replaced by B(s') of shuffled batch states */
     int target_mean;   /* 1: the TD target averages the two target F heads; 0: their min
                           (the reference code's pessimism, which biases M̄ low). Acting
-                          (fb_act, evaluation) takes the min of the online heads either way. */
+                          (fb_act) combines the online heads the same way, so the greedy
+                          policy is the one the target's a' follows. */
     float qloss;       /* weight of the direct TD loss on Q = Fᵀz (Meta Motivo's q_loss; 0 off) */
     float alpha;       /* conservative weight (fixed, or the initial value with lagrange) */
     int lagrange;      /* 1: tune log α by gradient ascent towards alpha_target */
@@ -94,7 +96,7 @@ int fb_train_step(fb_agent *a, const fb_data *data, fb_stats *st, rz_err *e);
 int fb_infer_z_reward(fb_agent *a, int n, const float *O, const float *r, float *z, rz_err *e);
 int fb_infer_z_goal(fb_agent *a, const float *goal_obs, float *z, rz_err *e);
 /* Greedy actions for n observations under one z (act: n × act_dim); Q (n, may be NULL)
- * receives min_k F_k(o, a*, z)ᵀz. */
+ * receives Q(o, a*) = min_k F_k(o, a*, z)ᵀz (the mean over k with target_mean). */
 int fb_act(fb_agent *a, int n, const float *O, const float *z, float *act, float *Q, rz_err *e);
 
 /* All training state as named float arrays, in a fixed order: parameters, targets, Adam
