@@ -130,7 +130,7 @@ int rz_steps_decode(const msgpack_object *rec, const rz_rec_ctx *c, int state_di
 /* ---- agent ---------------------------------------------------------------------------- */
 void rz_agent_header_pack(msgpack_packer *pk, const rz_agent_header *h)
 {
-    rz_rec_begin(pk, "agent", RZ_AGENT_VERSION, 35);
+    rz_rec_begin(pk, "agent", RZ_AGENT_VERSION, 37);
     env_id_pack(pk, &h->env);
     rz_rec_int(pk, "grid_obs", h->grid_obs);
     rz_rec_str(pk, "algo", h->algo);
@@ -149,6 +149,8 @@ void rz_agent_header_pack(msgpack_packer *pk, const rz_agent_header *h)
     rz_rec_f64(pk, "fscale", h->fscale);
     rz_rec_str(pk, "target", h->target_mean ? "mean" : "min");
     rz_rec_f64(pk, "qloss", h->qloss);
+    rz_rec_f64(pk, "traj_ratio", h->traj_ratio);
+    rz_rec_int(pk, "traj_len", h->traj_len);
     rz_rec_f64(pk, "lr_decay", h->lr_decay);
     rz_rec_int(pk, "anneal_start", h->anneal_start);
     rz_rec_int(pk, "anneal_end", h->anneal_end);
@@ -217,6 +219,12 @@ int rz_agent_header_decode(const msgpack_object *rec, const rz_rec_ctx *c, rz_ag
     }
     /* "qloss" likewise: absent means the pure FB loss the first checkpoints trained */
     if (rz_field(rec, "qloss") && get_pos(rec, c, "qloss", 0, 1e6, &h->qloss, e)) return RZ_EINPUT;
+    /* trajectory-window zs: absent means none */
+    if (rz_field(rec, "traj_ratio") &&
+        (get_pos(rec, c, "traj_ratio", 0, 1, &h->traj_ratio, e) || rz_get_int(rec, c, "traj_len", 1, 1024, &h->traj_len, e)))
+        return e && e->code ? e->code : RZ_EINPUT;
+    if (h->traj_ratio + h->mix_ratio > 1 + 1e-6)
+        return rz_rec_fail(e, c, "traj_ratio", "%g: with mix_ratio %g expected a sum of at most 1", h->traj_ratio, h->mix_ratio);
     /* and the annealing: absent means a constant learning rate */
     h->lr_decay = 1;
     if (rz_field(rec, "lr_decay") &&

@@ -60,6 +60,8 @@ typedef struct {
     double fscale;
     double lr_decay;       /* final / initial learning rate (optional; 1 when absent) */
     int64_t anneal_start, anneal_end; /* the steps it anneals between (optional) */
+    double traj_ratio;     /* fraction of trajectory-window zs (optional; 0 when absent) */
+    int64_t traj_len;
     double qloss;          /* weight of the direct Q TD loss (optional field; 0 when absent) */
     int target_mean;       /* "target": "min" (0) or "mean" (1) of the two target F heads */
     double alpha;

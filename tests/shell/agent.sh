@@ -29,9 +29,9 @@ check "resume min target to 60" $A train --resume "$T/m30.rz" -d "$T/d.rz" --ste
 cmp -s "$T/m60.rz" "$T/rm60.rz" && ok "resume keeps the min target" || fail "resume keeps the min target"
 cmp -s "$T/m60.rz" "$T/a60.rz" && fail "min target changes training" "same bytes as the default" || ok "min target changes training"
 check_err "bad --target" 2 "target.*min or mean" $A train --algo fb -d "$T/d.rz" --target max -o "$T/x.rz"
-# --lr-final with --qloss: both recorded in the checkpoint, so a resume that starts inside
-# the annealing window (steps 20..50) reproduces the straight run byte for byte
-ann="--lr-final 1e-5 --anneal 20:50 --qloss 0.1"
+# --lr-final, --qloss and --traj: recorded in the checkpoint, so a resume that starts
+# inside the annealing window (steps 20..50) reproduces the straight run byte for byte
+ann="--lr-final 1e-5 --anneal 20:50 --qloss 0.1 --traj 0.3 --traj-len 4"
 check "train 60, annealed" $A train --algo fb -d "$T/d.rz" --steps 60 $small $ann -o "$T/n60.rz"
 check "train 30, annealed" $A train --algo fb -d "$T/d.rz" --steps 30 $small $ann -o "$T/n30.rz"
 check "resume annealed to 60" $A train --resume "$T/n30.rz" -d "$T/d.rz" --steps 60 -q -o "$T/rn60.rz"
@@ -40,6 +40,7 @@ cmp -s "$T/n60.rz" "$T/a60.rz" && fail "annealing changes training" "same bytes 
 check_err "--anneal without --lr-final" 2 "anneal needs --lr-final" $A train --algo fb -d "$T/d.rz" --anneal 1:5 -o "$T/x.rz"
 check_err "bad --anneal" 2 "anneal 9:3.*START:END" $A train --algo fb -d "$T/d.rz" --lr-final 1e-5 --anneal 9:3 -o "$T/x.rz"
 check_err "--lr-final above --lr" 2 "lr-final 0.5.*at most --lr" $A train --algo fb -d "$T/d.rz" --lr-final 0.5 -o "$T/x.rz"
+check_err "--mix + --traj above 1" 2 "mix 0.8 plus --traj 0.5" $A train --algo fb -d "$T/d.rz" --mix 0.8 --traj 0.5 -o "$T/x.rz"
 check_err "--resume with --lr-final" 2 "keeps the checkpoint" $A train --resume "$T/n30.rz" -d "$T/d.rz" --lr-final 1e-6 -o "$T/x.rz"
 [ -e "$T/x.rz" ] && fail "no output after bad flags" || ok "no output after bad flags"
 check "train vcfb" $A train --algo vcfb -d "$T/room.rz" --steps 20 $small -o "$T/v.rz"

@@ -254,6 +254,59 @@ static void test_anneal(void)
     toy_free(&td);
 }
 
+/* Train 3 steps from seed 3 with the given z mixture; returns F1's parameters (malloc'd). */
+static float *train_mixture(const toy_data *td, float mix, float traj, int len, size_t *np)
+{
+    fb_config c;
+    tiny_config(&c, FB_ALGO_FB, 3, 0);
+    c.mix_ratio = mix, c.traj_ratio = traj, c.traj_len = len;
+    fb_agent *a = NULL;
+    CHECK(fb_create(&c, 3, &a, NULL) == 0);
+    if (!a) return NULL;
+    for (int s = 0; s < 3; s++) CHECK(fb_train_step(a, &td->d, NULL, NULL) == 0);
+    nn_mlp *f = fb_net(a, "F1");
+    float *p = malloc(f->n_params * sizeof(float));
+    memcpy(p, f->param, f->n_params * sizeof(float));
+    *np = f->n_params;
+    fb_destroy(a);
+    return p;
+}
+
+/* Trajectory-window zs, through identities of the sampler (every branch draws the same
+ * random numbers — the branch, then the start j — so runs are comparable):
+ *  - windows of length 1 are single next-state goals: training equals mix_ratio = 1 up to
+ *    the rounding of normalising twice (1e-5 of the parameters' scale after 3 steps);
+ *  - on data where no transition starts where the previous ended, every window is cut
+ *    after its first state, so length 8 trains bit for bit as length 1;
+ *  - on contiguous data (O[j+1] = O2[j]) length-8 windows are real averages and differ. */
+static void test_traj_windows(void)
+{
+    nn_rng rng;
+    nn_rng_seed(&rng, 17);
+    toy_data td;
+    toy_make(&td, 40, 6, 3, 0, &rng);
+    size_t n1 = 0, n8 = 0, nm = 0;
+    float *p1 = train_mixture(&td, 0, 1, 1, &n1), *p8 = train_mixture(&td, 0, 1, 8, &n8);
+    float *pm = train_mixture(&td, 1, 0, 8, &nm);
+    if (!p1 || !p8 || !pm) return;
+    CHECK(n1 == n8 && n1 == nm);
+    CHECK(!memcmp(p1, p8, n1 * sizeof(float)));
+    double worst = 0, scale = 0;
+    for (size_t i = 0; i < n1; i++) worst = fmax(worst, fabs(p1[i] - pm[i])), scale = fmax(scale, fabs(pm[i]));
+    CHECK(worst < 1e-5 * scale);
+    free(p8);
+    for (long j = 0; j + 1 < td.d.n; j++) memcpy(td.O + (j + 1) * 6, td.O2 + j * 6, 6 * sizeof(float));
+    float *q1 = train_mixture(&td, 0, 1, 1, &n1), *q8 = train_mixture(&td, 0, 1, 8, &n8);
+    if (q1 && q8) CHECK(memcmp(q1, q8, n1 * sizeof(float)) != 0);
+    fb_config c;
+    tiny_config(&c, FB_ALGO_FB, 3, 0);
+    c.mix_ratio = 0.6f, c.traj_ratio = 0.6f; /* more than all of the zs */
+    fb_agent *x = NULL;
+    CHECK(fb_create(&c, 1, &x, NULL) != 0 && !x);
+    free(p1), free(pm), free(q1), free(q8);
+    toy_free(&td);
+}
+
 /* Reward inference against its definition, recomputed from B's raw outputs:
  * z = √d·normalize(Σ_i r_i √d·b_i/‖b_i‖). A reward that vanishes on every label gives 0. */
 static void test_infer_z_reward(void)
@@ -360,6 +413,7 @@ int main(void)
     RUN(test_implicit_reward);
     RUN(test_resume_exact);
     RUN(test_anneal);
+    RUN(test_traj_windows);
     RUN(test_infer_z_reward);
     RUN(test_learns_two_rooms);
     return check_summary();

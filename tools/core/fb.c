@@ -5,7 +5,13 @@
  *  B(s) = √d·b(s)/‖b(s)‖ with b the B network (bnorm; Meta Motivo's normalised B).
  *  z_i   ~ √d·normalize(N(0, I_d)); with probability mix_ratio replaced by
  *          B(s'_j) of a uniformly drawn dataset next-state j (no gradient; the
- *          reference code permutes the batch, which has the same distribution).
+ *          reference code permutes the batch, which has the same distribution);
+ *          with probability traj_ratio by √d·normalize(mean_t B(s'_t)) over a window
+ *          of traj_len consecutive transitions (cut at an episode boundary) — the
+ *          "reach this region" rewards that room-like tasks are made of, which neither
+ *          single-state goals nor Gaussian zs (white noise over states when B is
+ *          near-orthogonal, i.e. d ≳ the number of states) resemble. Meta Motivo
+ *          embeds its expert trajectories the same way (mean B over 8-step windows).
  *  Target (no gradient): a'_i = argmax_a min_k F̄_k(s'_i, a, z_i)ᵀz_i (discrete) or
  *          clip(π(s'_i, z_i) + clip(σε, ±c), ±1) (continuous);
  *          M̄_ij = min_k F̄_k(s'_i, a'_i, z_i)ᵀ B̄(s'_j)                        (N × N)
@@ -63,6 +69,8 @@ struct fb_agent {
     float *Bn, *Btn, *dFout, *dB, *Mall, *noise, *ood, *inK, *dK, *inA, *dAin, *dA;
     long *idx;
     float *eval_in;
+    float *win_obs, *win_B; /* trajectory windows: (N·traj_len) × obs_dim and × d */
+    int *win_rows;          /* rows gathered for each windowed z */
 };
 
 #define EVAL_CHUNK 256
@@ -101,6 +109,8 @@ void fb_config_default(fb_config *c, fb_algo algo, int obs_dim, int n_actions, i
     c->bnorm = 1;
     c->fscale = 1.0f;
     c->mix_ratio = 0.5f;
+    c->traj_ratio = 0;
+    c->traj_len = 8;
     c->alpha = 0.1f;
     c->lagrange = 0;
     c->alpha_target = 1.0f;
@@ -154,6 +164,10 @@ int fb_create(const fb_config *cfg, uint64_t seed, fb_agent **out, rz_err *e)
         (c->n_actions == 0 && c->algo != FB_ALGO_FB && c->action_samples < 4))
         return rz_fail(e, RZ_EINPUT, "fb: invalid configuration (zdim %d, hidden %d, layers %d, batch %d)",
                        c->zdim, c->hidden, c->layers, c->batch);
+    if (!(c->mix_ratio >= 0 && c->traj_ratio >= 0 && c->mix_ratio + c->traj_ratio <= 1.0f + 1e-6f) ||
+        (c->traj_ratio > 0 && (c->traj_len < 1 || c->traj_len > 1024)))
+        return rz_fail(e, RZ_EINPUT, "fb: invalid z mixture (mix %g, traj %g over %d steps): expected mix + traj ≤ 1, 1 ≤ length ≤ 1024",
+                       c->mix_ratio, c->traj_ratio, c->traj_len);
     if (!(c->lr_decay > 0 && c->lr_decay <= 1) || (c->lr_decay < 1 && !(0 <= c->anneal_start && c->anneal_start < c->anneal_end)))
         return rz_fail(e, RZ_EINPUT, "fb: invalid annealing (decay %g from step %lld to %lld): expected 0 < decay ≤ 1, 0 ≤ start < end",
                        c->lr_decay, (long long)c->anneal_start, (long long)c->anneal_end);
@@ -186,7 +200,7 @@ int fb_create(const fb_config *cfg, uint64_t seed, fb_agent **out, rz_err *e)
     if (!rc) rc = nn_adam_init(&a->oB, a->B.n_params, c->lr_b, e);
     if (!rc) rc = nn_tape_init(&a->tB, &a->B, N, e);
     if (!rc) rc = nn_tape_init(&a->tBt, &a->B, N, e);
-    if (!rc) rc = nn_tape_init(&a->tBz, &a->B, N, e);
+    if (!rc) rc = nn_tape_init(&a->tBz, &a->B, N * (c->traj_ratio > 0 ? c->traj_len : 1), e);
     if (!rc) rc = nn_tape_init(&a->tEvalB, &a->B, EVAL_CHUNK, e);
     if (!rc && !disc) {
         nn_spec sA = mlp_spec(c->obs_dim + D, c->hidden, c->layers, c->act_dim, NN_ACT_TANH);
@@ -233,6 +247,12 @@ int fb_create(const fb_config *cfg, uint64_t seed, fb_agent **out, rz_err *e)
         a->dAin = fbuf((size_t)N * a->inF, &fail, e);
         a->dA = fbuf((size_t)N * ad, &fail, e);
     }
+    if (c->traj_ratio > 0) {
+        a->win_obs = fbuf((size_t)N * c->traj_len * c->obs_dim, &fail, e);
+        a->win_B = fbuf((size_t)N * c->traj_len * D, &fail, e);
+        a->win_rows = rz_calloc((size_t)N, sizeof(int), e);
+        if (!a->win_rows) fail = 1;
+    }
     a->idx = rz_calloc((size_t)N, sizeof(long), e);
     a->eval_in = fbuf((size_t)EVAL_CHUNK * (a->inF + c->obs_dim), &fail, e);
     if (fail || !a->idx || !a->qtarget || !a->cov || !a->covz) {
@@ -269,6 +289,9 @@ void fb_destroy(fb_agent *a)
                      a->Mall, a->noise, a->ood, a->inK, a->dK, a->inA, a->dAin, a->dA, a->eval_in};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) free(bufs[i]);
     free(a->idx);
+    free(a->win_obs);
+    free(a->win_B);
+    free(a->win_rows);
     free(a->qtarget);
     free(a->cov);
     free(a->covz);
@@ -624,20 +647,35 @@ double fb_lr_factor(const fb_config *c, int64_t step)
 static void sample_z(fb_agent *a, const fb_data *data, float *z)
 {
     const fb_config *c = &a->cfg;
-    int N = c->batch, D = c->zdim, od = c->obs_dim;
+    int N = c->batch, D = c->zdim, od = c->obs_dim, L = c->traj_len;
     float rD = sqrtf((float)D);
     for (int i = 0; i < N; i++) {
         for (int m = 0; m < D; m++) z[(size_t)i * D + m] = (float)nn_rng_normal(&a->rng);
         nn_project_sphere(z + (size_t)i * D, D, rD);
     }
     /* Mixing: B of a uniformly drawn dataset next-state (a random permutation of the
-     * batch in the reference; a fresh uniform draw has the same distribution). */
-    int nmix = 0;
+     * batch in the reference; a fresh uniform draw has the same distribution), or the
+     * mean B over a window of consecutive transitions. */
+    int nmix = 0, nwin = 0, rows = 0;
     for (int i = 0; i < N; i++) {
-        if (nn_rng_uniform(&a->rng) < c->mix_ratio) {
+        double u = nn_rng_uniform(&a->rng);
+        if (u < c->mix_ratio) {
             long j = (long)(nn_rng_uniform(&a->rng) * data->n);
             memcpy(a->o2b + (size_t)nmix * od, data->O2 + j * od, od * sizeof(float));
             a->idx[nmix++] = i;
+        } else if (u < c->mix_ratio + c->traj_ratio) {
+            long j = (long)(nn_rng_uniform(&a->rng) * data->n);
+            int len = 1;
+            memcpy(a->win_obs + (size_t)rows * od, data->O2 + j * od, od * sizeof(float));
+            /* extend while transition t+1 starts where t ended (the same episode) */
+            while (len < L && j + len < data->n &&
+                   !memcmp(data->O + (j + len) * od, data->O2 + (j + len - 1) * od, od * sizeof(float))) {
+                memcpy(a->win_obs + (size_t)(rows + len) * od, data->O2 + (j + len) * od, od * sizeof(float));
+                len++;
+            }
+            a->win_rows[nwin] = len;
+            a->idx[N - 1 - nwin++] = i; /* windowed zs are listed from the end of idx */
+            rows += len;
         }
     }
     if (nmix) {
@@ -645,6 +683,16 @@ static void sample_z(fb_agent *a, const fb_data *data, float *z)
         for (int q = 0; q < nmix; q++) {
             float *zi = z + (size_t)a->idx[q] * D;
             memcpy(zi, Bz + (size_t)q * D, D * sizeof(float));
+            nn_project_sphere(zi, D, rD);
+        }
+    }
+    if (nwin) {
+        const float *Bw = B_forward(a, &a->B, &a->tBz, a->win_obs, rows, a->win_B);
+        for (int q = 0, r0 = 0; q < nwin; r0 += a->win_rows[q++]) {
+            float *zi = z + (size_t)a->idx[N - 1 - q] * D;
+            memset(zi, 0, D * sizeof(float));
+            for (int r = r0; r < r0 + a->win_rows[q]; r++)
+                for (int m = 0; m < D; m++) zi[m] += Bw[(size_t)r * D + m];
             nn_project_sphere(zi, D, rD);
         }
     }

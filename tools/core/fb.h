@@ -47,6 +47,9 @@ typedef struct {
     int bnorm;         /* 1: B(s) = √d·b(s)/‖b(s)‖ (Meta Motivo's l2-normalised B) */
     float fscale;      /* fixed scale of F's output layer (M = FᵀB can reach ~1/(ρ(1−γ))) */
     float mix_ratio;   /* fraction of zs replaced by B(s') of shuffled batch states */
+    float traj_ratio;  /* fraction of zs from trajectory windows: the mean of B(s'_t) over
+                          traj_len consecutive dataset transitions (mix + traj ≤ 1) */
+    int traj_len;
     int target_mean;   /* 1: the TD target averages the two target F heads; 0: their min
                           (the reference code's pessimism, which biases M̄ low). Acting
                           (fb_act) combines the online heads the same way, so the greedy

@@ -167,6 +167,8 @@ void ag_config_to_header(const fb_config *c, rz_agent_header *h)
     h->fscale = c->fscale;
     h->target_mean = c->target_mean;
     h->qloss = c->qloss;
+    h->traj_ratio = c->traj_ratio;
+    h->traj_len = c->traj_len;
     h->lr_decay = c->lr_decay;
     h->anneal_start = c->anneal_start;
     h->anneal_end = c->anneal_end;
@@ -246,6 +248,8 @@ void ag_header_to_config(const rz_agent_header *h, const rl_env *env, fb_config 
     c->fscale = (float)h->fscale;
     c->target_mean = h->target_mean;
     c->qloss = (float)h->qloss;
+    c->traj_ratio = (float)h->traj_ratio;
+    if (h->traj_len) c->traj_len = (int)h->traj_len;
     c->lr_decay = (float)h->lr_decay;
     c->anneal_start = h->anneal_start;
     c->anneal_end = h->anneal_end;

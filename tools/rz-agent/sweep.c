@@ -26,7 +26,7 @@ static const char usage[] =
     "  --seeds N         seeds 1..N per (dataset, algorithm) (default 5)\n"
     "  --steps N         training steps per run (default 20000)\n"
     "  train options     --zdim --hidden --batch --lr --gamma --tau --alpha --lagrange --fscale --target\n"
-    "                    --qloss --lr-final --anneal,\n"
+    "                    --qloss --lr-final --anneal --traj --traj-len,\n"
     "                    as in train\n"
     "  --tasks T         goals, rewards or all (default all); --episodes N (default 4)\n"
     "Under mpirun the runs are spread over the ranks; rank 0 writes the tables.\n"
@@ -36,7 +36,7 @@ static const char usage[] =
 enum {
     OPT_ENV = RZ_OPT_TOOL_BASE, OPT_DATA, OPT_ALGOS, OPT_SEEDS, OPT_STEPS, OPT_ZDIM, OPT_HIDDEN, OPT_BATCH, OPT_LR,
     OPT_GAMMA, OPT_ALPHA, OPT_LAGRANGE, OPT_TASKS, OPT_EPISODES, OPT_SUMMARY, OPT_FSCALE, OPT_TARGET, OPT_TAU,
-    OPT_QLOSS, OPT_LR_FINAL, OPT_ANNEAL
+    OPT_QLOSS, OPT_LR_FINAL, OPT_ANNEAL, OPT_TRAJ, OPT_TRAJ_LEN
 };
 
 #define NMET 5 /* goal_success, goals_solved, goal_norm, reward_norm, all_norm */
@@ -54,7 +54,8 @@ typedef struct {
     fb_algo algos[3];
     int n_algos, seeds;
     long steps, zdim, hidden, batch;
-    double lr, gamma, tau, alpha, lagrange, fscale, qloss, lr_final;
+    double lr, gamma, tau, alpha, lagrange, fscale, qloss, lr_final, traj;
+    long traj_len;
     long long anneal[2];
     int target_mean;
     const char *tasks;
@@ -104,6 +105,8 @@ static int run_item(const sweep_cfg *s, long item, double *met, rz_err *e)
     cfg.fscale = (float)(s->fscale > 0 ? s->fscale : 1.0);
     if (s->target_mean >= 0) cfg.target_mean = s->target_mean;
     if (s->qloss >= 0) cfg.qloss = (float)s->qloss;
+    if (s->traj >= 0) cfg.traj_ratio = (float)s->traj;
+    if (s->traj_len) cfg.traj_len = (int)s->traj_len;
     if ((rc = ag_set_anneal(&cfg, s->lr_final, s->anneal, s->steps, e))) goto out;
     if (s->alpha >= 0) cfg.alpha = (float)s->alpha;
     if (!isnan(s->lagrange)) cfg.lagrange = 1, cfg.alpha_target = (float)s->lagrange;
@@ -191,6 +194,8 @@ int ag_sweep_main(int argc, char **argv)
                                          {"qloss", required_argument, 0, OPT_QLOSS},
                                          {"lr-final", required_argument, 0, OPT_LR_FINAL},
                                          {"anneal", required_argument, 0, OPT_ANNEAL},
+                                         {"traj", required_argument, 0, OPT_TRAJ},
+                                         {"traj-len", required_argument, 0, OPT_TRAJ_LEN},
                                          {0, 0, 0, 0}};
     rz_cli c;
     rz_cli_init(&c, "rz-agent sweep", usage);
@@ -202,6 +207,7 @@ int ag_sweep_main(int argc, char **argv)
     s.steps = 20000;
     s.alpha = -1;
     s.qloss = -1;
+    s.traj = -1;
     s.anneal[0] = s.anneal[1] = -1;
     s.lagrange = NAN;
     s.tasks = "all";
@@ -232,6 +238,8 @@ int ag_sweep_main(int argc, char **argv)
         case OPT_QLOSS: s.qloss = rz_cli_f64(&c, "--qloss", optarg, 0, 1e6); break;
         case OPT_LR_FINAL: s.lr_final = rz_cli_f64(&c, "--lr-final", optarg, 1e-12, 1); break;
         case OPT_ANNEAL: ag_parse_anneal(&c, optarg, s.anneal); break;
+        case OPT_TRAJ: s.traj = rz_cli_f64(&c, "--traj", optarg, 0, 1); break;
+        case OPT_TRAJ_LEN: s.traj_len = rz_cli_int(&c, "--traj-len", optarg, 1, 1024); break;
         default: rz_cli_usage_error(&c, "unexpected option");
         }
     }

@@ -36,6 +36,9 @@ static const char usage[] =
     "  --fscale S         fixed scale of F's output layer (default 1; try ~1/(1−γ)): M = FᵀB is\n"
     "                     large, so F learns on its natural scale while Adam steps stay small\n"
     "  --mix R            fraction of training zs taken from B(s') (default 0.5)\n"
+    "  --traj R           fraction of training zs that average B(s') over a window of\n"
+    "                     consecutive dataset transitions (region rewards; default 0);\n"
+    "                     --traj-len L: the window (default 8)\n"
     "  --alpha A          conservative weight α (fixed; default 0.1)\n"
     "  --lagrange TARGET  tune α by a Lagrange multiplier so the penalty approaches TARGET\n"
     "  --obs M            grid observations: onehot (default), onehot-xy, xy\n"
@@ -50,7 +53,7 @@ static const char usage[] =
 enum {
     OPT_ALGO = RZ_OPT_TOOL_BASE, OPT_DATA, OPT_STEPS, OPT_ZDIM, OPT_HIDDEN, OPT_LAYERS, OPT_BATCH, OPT_LR, OPT_GAMMA,
     OPT_TAU, OPT_MIX, OPT_ALPHA, OPT_LAGRANGE, OPT_OBS, OPT_RESUME, OPT_CKPT, OPT_LABELS, OPT_FSCALE, OPT_TARGET,
-    OPT_QLOSS, OPT_LR_FINAL, OPT_ANNEAL
+    OPT_QLOSS, OPT_LR_FINAL, OPT_ANNEAL, OPT_TRAJ, OPT_TRAJ_LEN
 };
 
 int ag_train_main(int argc, char **argv)
@@ -78,13 +81,16 @@ int ag_train_main(int argc, char **argv)
                                          {"qloss", required_argument, 0, OPT_QLOSS},
                                          {"lr-final", required_argument, 0, OPT_LR_FINAL},
                                          {"anneal", required_argument, 0, OPT_ANNEAL},
+                                         {"traj", required_argument, 0, OPT_TRAJ},
+                                         {"traj-len", required_argument, 0, OPT_TRAJ_LEN},
                                          {0, 0, 0, 0}};
     rz_cli c;
     rz_cli_init(&c, "rz-agent train", usage);
     const char *algos = NULL, *data = NULL, *resume = NULL, *obs = "onehot";
     long steps = 20000, ckpt = 0, nlabels = 10000;
     long zdim = 0, hidden = 0, layers = 0, batch = 0;
-    double lr = 0, gamma = 0, tau = 0, mix = -1, alpha = -1, lagr = NAN, fscale = 0, qloss = -1, lr_final = 0;
+    double lr = 0, gamma = 0, tau = 0, mix = -1, alpha = -1, lagr = NAN, fscale = 0, qloss = -1, lr_final = 0, traj = -1;
+    long traj_len = 0;
     long long anneal[2] = {-1, -1};
     int o, changed = 0, target_mean = -1;
     while ((o = getopt_long(argc, argv, RZ_CLI_SHORTOPTS "d:", opts, NULL)) != -1) {
@@ -113,6 +119,8 @@ int ag_train_main(int argc, char **argv)
         case OPT_QLOSS: qloss = rz_cli_f64(&c, "--qloss", optarg, 0, 1e6); break;
         case OPT_LR_FINAL: lr_final = rz_cli_f64(&c, "--lr-final", optarg, 1e-12, 1); break;
         case OPT_ANNEAL: ag_parse_anneal(&c, optarg, anneal); break;
+        case OPT_TRAJ: traj = rz_cli_f64(&c, "--traj", optarg, 0, 1); break;
+        case OPT_TRAJ_LEN: traj_len = rz_cli_int(&c, "--traj-len", optarg, 1, 1024); break;
         case OPT_LABELS: nlabels = rz_cli_int(&c, "--labels", optarg, 1, 1000000); break;
         default: rz_cli_usage_error(&c, "unexpected option");
         }
@@ -163,6 +171,10 @@ int ag_train_main(int argc, char **argv)
         if (tau > 0) cfg.tau = (float)tau;
         cfg.fscale = (float)(fscale > 0 ? fscale : FSCALE_DEFAULT);
         if (mix >= 0) cfg.mix_ratio = (float)mix;
+        if (traj >= 0) cfg.traj_ratio = (float)traj;
+        if (traj_len) cfg.traj_len = (int)traj_len;
+        if (cfg.mix_ratio + cfg.traj_ratio > 1)
+            rz_cli_usage_error(&c, "--mix %g plus --traj %g: expected at most 1", cfg.mix_ratio, cfg.traj_ratio);
         if (target_mean >= 0) cfg.target_mean = target_mean;
         if (qloss >= 0) cfg.qloss = (float)qloss;
         if (ag_set_anneal(&cfg, lr_final, anneal, steps, &e)) rz_cli_die(&c, &e);
