@@ -191,6 +191,7 @@ void ag_config_defaults(fb_config *c, fb_algo algo, const rl_env *env)
     if (grid) {
         c->tau = 0.05f;
         c->target_mean = 1;
+        c->lr_decay = 0.01f; /* annealed to lr/100 over the last third (ag_set_anneal) */
     }
 }
 
@@ -210,15 +211,17 @@ void ag_parse_anneal(rz_cli *c, const char *s, long long span[2])
 
 int ag_set_anneal(fb_config *cfg, double lr_final, const long long span[2], long steps, rz_err *e)
 {
-    if (span[0] >= 0 && !(lr_final > 0))
+    if (lr_final > 0) {
+        double lr = cfg->lr_f;
+        if (lr_final > lr) return rz_fail(e, RZ_EINPUT, "--lr-final %g: expected at most --lr (%g)", lr_final, lr);
+        cfg->lr_decay = (float)(lr_final / lr);
+    } else if (span[0] >= 0 && cfg->lr_decay >= 1) {
         return rz_fail(e, RZ_EINPUT, "--anneal needs --lr-final (the rate it anneals to)");
-    if (!(lr_final > 0)) return RZ_OK;
-    double lr = cfg->lr_f;
-    if (lr_final > lr) return rz_fail(e, RZ_EINPUT, "--lr-final %g: expected at most --lr (%g)", lr_final, lr);
-    cfg->lr_decay = (float)(lr_final / lr);
-    cfg->anneal_start = span[0] >= 0 ? span[0] : steps / 2;
+    }
+    if (cfg->lr_decay >= 1) return RZ_OK;
+    cfg->anneal_start = span[0] >= 0 ? span[0] : steps - steps / 3;
     cfg->anneal_end = span[0] >= 0 ? span[1] : steps;
-    if (cfg->anneal_end <= cfg->anneal_start) return rz_fail(e, RZ_EINPUT, "--lr-final: --steps %ld leaves nothing to anneal over", steps);
+    if (cfg->anneal_end <= cfg->anneal_start) return rz_fail(e, RZ_EINPUT, "--steps %ld leaves nothing to anneal over", steps);
     return RZ_OK;
 }
 

@@ -45,7 +45,8 @@ int ag_parse_target(rz_cli *c, const char *s);
 /* --anneal START:END (steps) into span; a usage error unless 0 ≤ START < END. */
 void ag_parse_anneal(rz_cli *c, const char *s, long long span[2]);
 /* --lr-final X [--anneal A:B] of train and sweep into cfg (after --lr): decay X/lr from
- * step A to B, by default over the second half of steps. lr_final 0 = not given. */
+ * step A to B, by default over the last third of steps. lr_final 0 = not given: the
+ * environment default's decay ratio (cfg->lr_decay) applies, over the same window. */
 int ag_set_anneal(fb_config *cfg, double lr_final, const long long span[2], long steps, rz_err *e);
 void ag_config_to_header(const fb_config *c, rz_agent_header *h);
 
