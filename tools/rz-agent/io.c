@@ -185,13 +185,19 @@ void ag_config_defaults(fb_config *c, fb_algo algo, const rl_env *env)
 {
     fb_config_default(c, algo, env->obs_dim, env->n_actions, env->act_dim);
     int grid = env->kind == RL_GRID;
-    c->hidden = 256;
+    c->hidden = grid ? 512 : 256;
     c->lr_f = c->lr_b = c->lr_actor = grid ? 1e-3f : 1e-4f;
     c->gamma = grid ? 0.98f : 0.99f;
     if (grid) {
         c->tau = 0.05f;
         c->target_mean = 1;
         c->lr_decay = 0.01f; /* annealed to lr/100 over the last third (ag_set_anneal) */
+        /* d = 80: near-orthogonal B for four-rooms' 104 cells, so a goal's neighbours
+         * stop sharing its reward (d = 50 fails next to the goal); a quarter of the zs
+         * from trajectory windows keeps region rewards on the training distribution
+         * (pipeline/agent.md) */
+        c->zdim = 80;
+        c->traj_ratio = 0.25f;
     }
 }
 
