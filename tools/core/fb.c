@@ -12,7 +12,8 @@
  *          single-state goals nor Gaussian zs (white noise over states when B is
  *          near-orthogonal, i.e. d ≳ the number of states) resemble. Meta Motivo
  *          embeds its expert trajectories the same way (mean B over 8-step windows).
- *  Target (no gradient): a'_i = argmax_a min_k F̄_k(s'_i, a, z_i)ᵀz_i (discrete) or
+ *  Target (no gradient): a'_i = argmax_a min_k F̄_k(s'_i, a, z_i)ᵀz_i (discrete; the
+ *          mean over k with target_mean, and fb_act acts the same way) or
  *          clip(π(s'_i, z_i) + clip(σε, ±c), ±1) (continuous);
  *          M̄_ij = min_k F̄_k(s'_i, a'_i, z_i)ᵀ B̄(s'_j)                        (N × N)
  *          (target_mean: the mean over k in both places instead of the min)
