@@ -51,6 +51,8 @@ check "eval json" $A eval -a "$T/a60.rz" --tasks all --episodes 2 --json -q
 out=$(cat "$T/.out")
 case "$out" in *'"goal_success":'*'"reward_norm_return":'*'"tasks":[{'*) ok "eval json has per-task and aggregate fields";;
   *) fail "eval json has per-task and aggregate fields" "$out";; esac
+check "eval every start" $A eval -a "$T/a60.rz" --tasks goals --all-starts --json -q
+grep -q '"starts":"all"' "$T/.out" && ok "every-start report says so" || fail "every-start report says so" "$(cat "$T/.out")"
 check "eval table + png" $A eval -a "$T/v.rz" --tasks rewards --episodes 1 --png "$T/pic" -q
 [ -s "$T/pic-room-top-left.png" ] && ok "policy picture written" || fail "policy picture written"
 
@@ -100,4 +102,5 @@ check "maze train" $A train --algo vcfb -d "$T/pm.rz" --steps 5 $small -o "$T/pm
 check "maze eval" $A eval -a "$T/pm-a.rz" --tasks goals --episodes 1 --png "$T/pm" --json -q
 [ -s "$T/pm-reach-top-left.png" ] && ok "maze picture written" || fail "maze picture written"
 check_err "maze has no reward tasks" 2 "only goal tasks" $A eval -a "$T/pm-a.rz" --tasks rewards
+check_err "every start on the maze" 2 "all-starts needs a grid" $A eval -a "$T/pm-a.rz" --all-starts
 check_err "slip on the maze" 2 "slip" $A collect --env pointmass-maze --slip 0.1 --steps 10 -o "$T/x.rz"

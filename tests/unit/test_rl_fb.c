@@ -346,11 +346,44 @@ static double goal_success(fb_agent *a, const rl_env *env)
     if (rl_env_tasks(env, "goals", &t, &nt, NULL)) return -1;
     for (int k = 0; k < nt; k++) {
         fb_task_result r;
-        if (fb_eval_task(a, env, &t[k], 0, NULL, 4, 10 + k, &r, NULL, NULL)) return -1;
+        if (fb_eval_task(a, env, &t[k], 0, NULL, 4, 0, 10 + k, &r, NULL, NULL)) return -1;
         succ += r.success / nt;
     }
     rl_tasks_free(t, nt);
     return succ;
+}
+
+/* fb_eval_task's every-start mode against a rollout written here from the grid's
+ * successor table: from every free cell but the goal, follow the greedy action for the
+ * horizon; with slip 0 both are exact, so the success fractions must be equal. */
+static void check_all_starts(fb_agent *a, const rl_env *env)
+{
+    rl_task *t;
+    int nt, n = env->grid.n_free, od = env->obs_dim, D = fb_cfg(a)->zdim;
+    CHECK(rl_env_tasks(env, "goals", &t, &nt, NULL) == 0);
+    float *O = malloc((size_t)n * od * sizeof(float)), *act = malloc(n * sizeof(float)), *z = malloc(D * sizeof(float));
+    for (int s = 0; s < n; s++) {
+        float st[2] = {(float)(env->grid.cell_of[s] % env->grid.w), (float)(env->grid.cell_of[s] / env->grid.w)};
+        rl_env_obs(env, st, O + (size_t)s * od);
+    }
+    int same = 1;
+    for (int k = 0; k < nt; k++) {
+        fb_task_result r;
+        CHECK(fb_eval_task(a, env, &t[k], 0, NULL, 1, 1, 1, &r, z, NULL) == 0);
+        CHECK_EQ_INT(r.episodes, n - 1);
+        int goal = rl_grid_id(env, t[k].goal), reached = 0;
+        fb_act(a, n, O, z, act, NULL, NULL);
+        for (int s = 0; s < n; s++) {
+            if (s == goal) continue;
+            int cur = s;
+            for (int step = 0; step < env->horizon && cur != goal; step++) cur = env->grid.next[cur * RL_GRID_ACTIONS + (int)act[cur]];
+            reached += cur == goal;
+        }
+        same &= r.success == (double)reached / (n - 1);
+    }
+    CHECK(same);
+    free(O), free(act), free(z);
+    rl_tasks_free(t, nt);
 }
 
 /* FB learns: on a 2-room map with a doorway (13 free cells), full-coverage data, zero-shot
@@ -394,6 +427,7 @@ static void test_learns_two_rooms(void)
         CHECK(after >= 0.75);
         CHECK(after >= before + 0.3);
     }
+    check_all_starts(a, &env);
     fb_destroy(a);
     free(S), free(A), free(S2), free(O), free(O2);
     rl_env_free(&env);

@@ -962,8 +962,8 @@ static void fb_policy_cb(void *ctx, int n, const float *obs, float *act)
 }
 
 int fb_eval_task(fb_agent *a, const rl_env *env, const rl_task *task, int n_labels,
-                 const float *label_states, int episodes, uint64_t seed, fb_task_result *res,
-                 float *z_out, rz_err *e)
+                 const float *label_states, int episodes, int all_starts, uint64_t seed,
+                 fb_task_result *res, float *z_out, rz_err *e)
 {
     int D = a->cfg.zdim, od = env->obs_dim, sd = env->state_dim, rc = RZ_OK;
     float *z = rz_malloc((size_t)D * sizeof(float), e), *O = NULL, *r = NULL, *starts = NULL;
@@ -992,14 +992,30 @@ int fb_eval_task(fb_agent *a, const rl_env *env, const rl_task *task, int n_labe
     }
     if (rc) goto out;
     if (z_out) memcpy(z_out, z, D * sizeof(float));
+    if (all_starts) {
+        if (env->kind != RL_GRID) {
+            rc = rz_fail(e, RZ_EINPUT, "task %s: every start is defined for grids only", task->name);
+            goto out;
+        }
+        episodes = env->grid.n_free - (task->is_goal ? 1 : 0);
+    }
     starts = rz_malloc((size_t)episodes * sd * sizeof(float), e);
     ret = rz_malloc((size_t)episodes * sizeof(double), e);
     succ = rz_malloc((size_t)episodes * sizeof(int), e);
     if (!starts || !ret || !succ) goto oom;
     nn_rng rng;
     nn_rng_seed(&rng, seed);
-    for (int i = 0; i < episodes; i++) {
+    for (int i = 0, cell = 0; i < episodes; i++) {
         float *s = starts + (size_t)i * sd;
+        if (all_starts) {
+            /* every free cell in id order, the goal's own cell skipped */
+            do {
+                s[0] = (float)(env->grid.cell_of[cell] % env->grid.w);
+                s[1] = (float)(env->grid.cell_of[cell] / env->grid.w);
+                cell++;
+            } while (task->is_goal && rl_task_success(env, task, s));
+            continue;
+        }
         int tries = 0;
         do rl_env_reset(env, &rng, s);
         while (task->is_goal && rl_task_success(env, task, s) && ++tries < 1000);

@@ -138,9 +138,10 @@ typedef struct {
 
 /* Infers z for the task (goal: B(g); reward: from the n_labels label states, typically
  * dataset states, labelled with the task's reward), then rolls out `episodes` episodes
- * from uniformly drawn starts (never the goal itself) with seed. z_out (d) may be NULL. */
+ * from uniformly drawn starts (never the goal itself) with seed — or, with all_starts
+ * (grids only), one episode from every free cell but the goal: exact for slip 0. z_out (d) may be NULL. */
 int fb_eval_task(fb_agent *a, const rl_env *env, const rl_task *task, int n_labels,
-                 const float *label_states, int episodes, uint64_t seed, fb_task_result *res,
-                 float *z_out, rz_err *e);
+                 const float *label_states, int episodes, int all_starts, uint64_t seed,
+                 fb_task_result *res, float *z_out, rz_err *e);
 
 #endif

@@ -21,7 +21,9 @@ static const char usage[] =
     "  -a, --agent AGENT  checkpoint from rz-agent train\n"
     "  --tasks T          goals (every free cell / the maze's four rooms), rewards (grids: reach\n"
     "                     each room, stay in each corner) or all (default)\n"
-    "  --episodes N       episodes per task (default 10)\n"
+    "  --episodes N       episodes per task (default 10), from uniformly drawn starts\n"
+    "  --all-starts       grids: instead one episode from every free cell (but a goal's\n"
+    "                     own): with slip 0 an exact score, free of start sampling\n"
     "  --png PREFIX       pictures: PREFIX-TASK.png of the greedy policy and Q (grids) or the\n"
     "                     trajectories (maze), for the reward tasks and four goals\n"
     "Output: a table on stdout, or with --json one report object with per-task and aggregate\n"
@@ -29,9 +31,9 @@ static const char usage[] =
     "Example:\n"
     "  rz-agent eval -a fb.rz --tasks goals --episodes 5 --json | jq .goal_success\n";
 
-enum { OPT_AGENT = RZ_OPT_TOOL_BASE, OPT_TASKS, OPT_EPISODES, OPT_PNG };
+enum { OPT_AGENT = RZ_OPT_TOOL_BASE, OPT_TASKS, OPT_EPISODES, OPT_PNG, OPT_ALL_STARTS };
 
-int ag_evaluate(fb_agent *a, const rl_env *env, const char *which, int episodes, uint64_t seed,
+int ag_evaluate(fb_agent *a, const rl_env *env, const char *which, int episodes, int all_starts, uint64_t seed,
                 int n_labels, const float *labels, rl_task **tasks_out, fb_task_result **res_out,
                 ag_summary *sum, rz_cli *progress, rz_err *e)
 {
@@ -46,7 +48,7 @@ int ag_evaluate(fb_agent *a, const rl_env *env, const char *which, int episodes,
     memset(sum, 0, sizeof *sum);
     double sr = 0, so = 0, rr = 0, ro = 0;
     for (int k = 0; k < nt; k++) {
-        if ((rc = fb_eval_task(a, env, &tasks[k], n_labels, labels, episodes, seed + 7919 * (uint64_t)k, &res[k], NULL, e))) {
+        if ((rc = fb_eval_task(a, env, &tasks[k], n_labels, labels, episodes, all_starts, seed + 7919 * (uint64_t)k, &res[k], NULL, e))) {
             rz_wrap(e, "task %s", tasks[k].name);
             free(res);
             rl_tasks_free(tasks, nt);
@@ -92,7 +94,7 @@ static int render(fb_agent *a, const rl_env *env, const rl_task *t, int n_labels
     float *z = rz_malloc((size_t)D * sizeof(float), e);
     if (!z) return RZ_EINTERNAL;
     fb_task_result r;
-    if ((rc = fb_eval_task(a, env, t, n_labels, labels, 1, 1, &r, z, e))) {
+    if ((rc = fb_eval_task(a, env, t, n_labels, labels, 1, 0, 1, &r, z, e))) {
         free(z);
         return rc;
     }
@@ -158,12 +160,13 @@ int ag_eval_main(int argc, char **argv)
                                          {"tasks", required_argument, 0, OPT_TASKS},
                                          {"episodes", required_argument, 0, OPT_EPISODES},
                                          {"png", required_argument, 0, OPT_PNG},
+                                         {"all-starts", no_argument, 0, OPT_ALL_STARTS},
                                          {0, 0, 0, 0}};
     rz_cli c;
     rz_cli_init(&c, "rz-agent eval", usage);
     const char *agent = NULL, *which = "all", *png = NULL;
     long episodes = 10;
-    int o;
+    int o, all_starts = 0;
     while ((o = getopt_long(argc, argv, RZ_CLI_SHORTOPTS "a:", opts, NULL)) != -1) {
         if (rz_cli_common(&c, o, optarg)) continue;
         switch (o) {
@@ -172,6 +175,7 @@ int ag_eval_main(int argc, char **argv)
         case OPT_TASKS: which = optarg; break;
         case OPT_EPISODES: episodes = rz_cli_int(&c, "--episodes", optarg, 1, 100000); break;
         case OPT_PNG: png = optarg; break;
+        case OPT_ALL_STARTS: all_starts = 1; break;
         default: rz_cli_usage_error(&c, "unexpected option");
         }
     }
@@ -194,7 +198,11 @@ int ag_eval_main(int argc, char **argv)
     rl_task *tasks;
     fb_task_result *res;
     ag_summary sum;
-    if (ag_evaluate(a, &env, which, (int)episodes, seed, n_labels, labels, &tasks, &res, &sum, &c, &e)) rz_cli_die(&c, &e);
+    if (all_starts && env.kind != RL_GRID) {
+        rz_fail(&e, RZ_EINPUT, "%s: --all-starts needs a grid environment (this agent's is %s)", agent, env.name);
+        rz_cli_die(&c, &e);
+    }
+    if (ag_evaluate(a, &env, which, (int)episodes, all_starts, seed, n_labels, labels, &tasks, &res, &sum, &c, &e)) rz_cli_die(&c, &e);
     if (png) {
         int shown_goals = 0;
         for (int k = 0; k < sum.n_tasks; k++) {
@@ -205,13 +213,14 @@ int ag_eval_main(int argc, char **argv)
         }
     }
     if (c.json || c.report) {
-        msgpack_packer *pk = rz_report_begin(&c, 13);
+        msgpack_packer *pk = rz_report_begin(&c, 14);
         rz_rec_str(pk, "agent", agent);
         rz_rec_str(pk, "env", env.name);
         rz_rec_str(pk, "algo", h.algo);
         rz_rec_str(pk, "data_policy", h.data_policy);
         rz_rec_int(pk, "steps_trained", h.steps_done);
-        rz_rec_int(pk, "episodes", episodes);
+        rz_rec_int(pk, "episodes", all_starts ? env.grid.n_free : episodes); /* a goal task: one fewer */
+        rz_rec_str(pk, "starts", all_starts ? "all" : "uniform");
         rz_rec_int(pk, "n_tasks", sum.n_tasks);
         pack_num(pk, "goal_success", sum.goal_success);
         pack_num(pk, "goals_solved", sum.goals_solved);

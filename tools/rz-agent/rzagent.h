@@ -61,7 +61,7 @@ typedef struct {
     int n_tasks, n_goal, n_reward;
     double goal_success, goals_solved, goal_norm, reward_norm, all_norm;
 } ag_summary;
-int ag_evaluate(fb_agent *a, const rl_env *env, const char *which, int episodes, uint64_t seed,
+int ag_evaluate(fb_agent *a, const rl_env *env, const char *which, int episodes, int all_starts, uint64_t seed,
                 int n_labels, const float *labels, rl_task **tasks, fb_task_result **res,
                 ag_summary *sum, rz_cli *progress, rz_err *e);
 
