@@ -1,7 +1,8 @@
 # agent.mk — zero-shot RL workflows with rz-agent (run from the repository root):
 #
 #   make -f pipeline/agent.mk agent-fourrooms   FB on full-coverage four-rooms: eval JSON
-#                                               and pictures of the learned policies
+#                                               (10 sampled starts, and every start) and
+#                                               pictures of the learned policies
 #   make -f pipeline/agent.mk agent-table       FB vs VC-FB vs MC-FB × {full coverage, one
 #                                               room, small} × SEEDS seeds over NP MPI ranks:
 #                                               runs.tsv, summary.tsv (IQM + 95% bootstrap
@@ -37,8 +38,10 @@ $(OUT)/fourrooms-fb.rz: $(OUT)/fourrooms-coverage.rz
 	$(AGENT) train --algo fb -d $< --steps $(STEPS) --seed 1 $(TRAIN_FLAGS) --checkpoint-every 5000 -o $@
 $(OUT)/fourrooms-fb.json: $(OUT)/fourrooms-fb.rz
 	$(AGENT) eval -a $< --tasks all --episodes 10 --json --png $(OUT)/fourrooms-fb -q > $@.tmp && mv $@.tmp $@
-agent-fourrooms: $(OUT)/fourrooms-fb.json
-	@grep -o '"goal_success":[^,]*,"goals_solved":[^,]*,"goal_norm_return":[^,]*,"reward_norm_return":[^,]*' $<
+$(OUT)/fourrooms-fb-all.json: $(OUT)/fourrooms-fb.rz
+	$(AGENT) eval -a $< --tasks all --all-starts --json -q > $@.tmp && mv $@.tmp $@
+agent-fourrooms: $(OUT)/fourrooms-fb.json $(OUT)/fourrooms-fb-all.json
+	@for f in $^; do echo "$$f: $$(grep -o '"goal_success":[^,]*,"goals_solved":[^,]*,"goal_norm_return":[^,]*,"reward_norm_return":[^,]*' $$f)"; done
 
 # ---- the table: algorithms × datasets × seeds, spread over MPI ranks -------------------------
 $(OUT)/runs.tsv: | $(OUT)
