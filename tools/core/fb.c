@@ -46,6 +46,7 @@
  */
 #include "fb.h"
 
+#include <cblas.h>
 #include <lapacke.h>
 #include <math.h>
 #include <stdio.h>
@@ -362,12 +363,11 @@ static void B_backward(fb_agent *a, float *dY)
 /* ---- the loss ------------------------------------------------------------------------ */
 int fb_implicit_reward(int n, int d, const float *B, const float *z, double *cov, double *work, double *r)
 {
-    for (int p = 0; p < d; p++)
-        for (int q = 0; q <= p; q++) {
-            double acc = 0;
-            for (int i = 0; i < n; i++) acc += (double)B[(size_t)i * d + p] * B[(size_t)i * d + q];
-            cov[(size_t)p * d + q] = cov[(size_t)q * d + p] = acc / n;
-        }
+    /* Cov = BᵀB/n in double through dsyrk on Bᵀ (d × n, staged in work); only the lower
+     * triangle is formed, which is all dposv reads. */
+    for (int i = 0; i < n; i++)
+        for (int p = 0; p < d; p++) work[(size_t)p * n + i] = B[(size_t)i * d + p];
+    cblas_dsyrk(CblasRowMajor, CblasLower, CblasNoTrans, d, n, 1.0 / n, work, n, 0.0, cov, d);
     /* A relative ridge keeps the solve defined when the rows span fewer than d directions
      * (n < d, or a collapsed B early in training). */
     double tr = 0;
