@@ -39,6 +39,7 @@ check "train 30, annealed" $A train --algo fb -d "$T/d.rz" --steps 30 $small $an
 check "resume annealed to 60" $A train --resume "$T/n30.rz" -d "$T/d.rz" --steps 60 -q -o "$T/rn60.rz"
 cmp -s "$T/n60.rz" "$T/rn60.rz" && ok "resume keeps the annealing" || fail "resume keeps the annealing"
 cmp -s "$T/n60.rz" "$T/a60.rz" && fail "annealing changes training" "same bytes as the default" || ok "annealing changes training"
+check "train 1 step (the default annealing window is never empty)" $A train --algo fb -d "$T/d.rz" --steps 1 $small -o "$T/one.rz"
 check_err "bad --anneal" 2 "anneal 9:3.*START:END" $A train --algo fb -d "$T/d.rz" --lr-final 1e-5 --anneal 9:3 -o "$T/x.rz"
 check_err "--lr-final above --lr" 2 "lr-final 0.5.*at most --lr" $A train --algo fb -d "$T/d.rz" --lr-final 0.5 -o "$T/x.rz"
 check_err "--mix + --traj above 1" 2 "mix 0.8 plus --traj 0.5" $A train --algo fb -d "$T/d.rz" --mix 0.8 --traj 0.5 -o "$T/x.rz"

@@ -225,7 +225,7 @@ int ag_set_anneal(fb_config *cfg, double lr_final, const long long span[2], long
         return rz_fail(e, RZ_EINPUT, "--anneal needs --lr-final (the rate it anneals to)");
     }
     if (cfg->lr_decay >= 1) return RZ_OK;
-    cfg->anneal_start = span[0] >= 0 ? span[0] : steps - steps / 3;
+    cfg->anneal_start = span[0] >= 0 ? span[0] : steps - (steps >= 3 ? steps / 3 : 1); /* a tiny run still anneals */
     cfg->anneal_end = span[0] >= 0 ? span[1] : steps;
     if (cfg->anneal_end <= cfg->anneal_start) return rz_fail(e, RZ_EINPUT, "--steps %ld leaves nothing to anneal over", steps);
     return RZ_OK;
