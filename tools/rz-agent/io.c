@@ -231,6 +231,37 @@ int ag_set_anneal(fb_config *cfg, double lr_final, const long long span[2], long
     return RZ_OK;
 }
 
+void ag_flags_init(ag_flags *f)
+{
+    memset(f, 0, sizeof *f);
+    f->mix = f->alpha = f->qloss = f->traj = -1;
+    f->lagrange = NAN;
+    f->anneal[0] = f->anneal[1] = -1;
+    f->target_mean = -1;
+}
+
+int ag_config_apply(fb_config *cfg, const ag_flags *f, long steps, rz_err *e)
+{
+    if (f->hidden) cfg->hidden = (int)f->hidden;
+    if (f->lr > 0) cfg->lr_f = cfg->lr_b = cfg->lr_actor = (float)f->lr;
+    if (f->gamma > 0) cfg->gamma = (float)f->gamma;
+    if (f->zdim) cfg->zdim = (int)f->zdim;
+    if (f->layers) cfg->layers = (int)f->layers;
+    if (f->batch) cfg->batch = (int)f->batch;
+    if (f->tau > 0) cfg->tau = (float)f->tau;
+    if (f->fscale > 0) cfg->fscale = (float)f->fscale;
+    if (f->mix >= 0) cfg->mix_ratio = (float)f->mix;
+    if (f->traj >= 0) cfg->traj_ratio = (float)f->traj;
+    if (f->traj_len) cfg->traj_len = (int)f->traj_len;
+    if (cfg->mix_ratio + cfg->traj_ratio > 1)
+        return rz_fail(e, RZ_EINPUT, "--mix %g plus --traj %g: expected at most 1", cfg->mix_ratio, cfg->traj_ratio);
+    if (f->target_mean >= 0) cfg->target_mean = f->target_mean;
+    if (f->qloss >= 0) cfg->qloss = (float)f->qloss;
+    if (f->alpha >= 0) cfg->alpha = (float)f->alpha;
+    if (!isnan(f->lagrange)) cfg->lagrange = 1, cfg->alpha_target = (float)f->lagrange;
+    return ag_set_anneal(cfg, f->lr_final, f->anneal, steps, e);
+}
+
 int ag_parse_target(rz_cli *c, const char *s)
 {
     if (strcmp(s, "min") && strcmp(s, "mean")) rz_cli_usage_error(c, "--target %s: expected min or mean", s);

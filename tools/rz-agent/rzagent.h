@@ -43,6 +43,19 @@ void ag_header_to_config(const rz_agent_header *h, const rl_env *env, fb_config 
 void ag_config_defaults(fb_config *c, fb_algo algo, const rl_env *env);
 /* --target VALUE of train and sweep: 1 for "mean", 0 for "min", else a usage error. */
 int ag_parse_target(rz_cli *c, const char *s);
+/* Training flags shared by train and sweep; "not given" is 0 for sizes and rates, −1 for
+ * mix/alpha/qloss/traj/target_mean/anneal, NaN for lagrange (ag_flags_init). */
+typedef struct {
+    long zdim, hidden, layers, batch, traj_len;
+    double lr, gamma, tau, mix, alpha, lagrange, fscale, qloss, lr_final, traj;
+    long long anneal[2];
+    int target_mean;
+} ag_flags;
+void ag_flags_init(ag_flags *f);
+/* ag_config_defaults' configuration overridden by the flags given, with the annealing
+ * window for a run of `steps`; bad combinations (mix + traj > 1, --lr-final above --lr)
+ * fail with RZ_EINPUT. */
+int ag_config_apply(fb_config *cfg, const ag_flags *f, long steps, rz_err *e);
 /* --anneal START:END (steps) into span; a usage error unless 0 ≤ START < END. */
 void ag_parse_anneal(rz_cli *c, const char *s, long long span[2]);
 /* --lr-final X [--anneal A:B] of train and sweep into cfg (after --lr): decay X/lr from

@@ -53,11 +53,8 @@ typedef struct {
     int n_data;
     fb_algo algos[3];
     int n_algos, seeds;
-    long steps, zdim, hidden, batch;
-    double lr, gamma, tau, alpha, lagrange, fscale, qloss, lr_final, traj;
-    long traj_len;
-    long long anneal[2];
-    int target_mean;
+    long steps;
+    ag_flags flags;
     const char *tasks;
     int episodes;
 } sweep_cfg;
@@ -96,20 +93,7 @@ static int run_item(const sweep_cfg *s, long item, double *met, rz_err *e)
     }
     fb_config cfg;
     ag_config_defaults(&cfg, s->algos[ai], &env);
-    if (s->hidden) cfg.hidden = (int)s->hidden;
-    if (s->lr > 0) cfg.lr_f = cfg.lr_b = cfg.lr_actor = (float)s->lr;
-    if (s->gamma > 0) cfg.gamma = (float)s->gamma;
-    if (s->tau > 0) cfg.tau = (float)s->tau;
-    if (s->zdim) cfg.zdim = (int)s->zdim;
-    if (s->batch) cfg.batch = (int)s->batch;
-    cfg.fscale = (float)(s->fscale > 0 ? s->fscale : 1.0);
-    if (s->target_mean >= 0) cfg.target_mean = s->target_mean;
-    if (s->qloss >= 0) cfg.qloss = (float)s->qloss;
-    if (s->traj >= 0) cfg.traj_ratio = (float)s->traj;
-    if (s->traj_len) cfg.traj_len = (int)s->traj_len;
-    if ((rc = ag_set_anneal(&cfg, s->lr_final, s->anneal, s->steps, e))) goto out;
-    if (s->alpha >= 0) cfg.alpha = (float)s->alpha;
-    if (!isnan(s->lagrange)) cfg.lagrange = 1, cfg.alpha_target = (float)s->lagrange;
+    if ((rc = ag_config_apply(&cfg, &s->flags, s->steps, e))) goto out;
     if ((rc = fb_create(&cfg, (uint64_t)seed, &a, e))) goto out;
     fb_data fd = {n, od, ad, O, A, O2};
     for (long k = 0; k < s->steps; k++)
@@ -201,15 +185,10 @@ int ag_sweep_main(int argc, char **argv)
     rz_cli_init(&c, "rz-agent sweep", usage);
     sweep_cfg s;
     memset(&s, 0, sizeof s);
-    s.target_mean = -1; /* the environment's default */
+    ag_flags_init(&s.flags);
     s.env = NULL;
     s.seeds = 5;
     s.steps = 20000;
-    s.alpha = -1;
-    s.qloss = -1;
-    s.traj = -1;
-    s.anneal[0] = s.anneal[1] = -1;
-    s.lagrange = NAN;
     s.tasks = "all";
     s.episodes = 4;
     const char *data = "coverage:50000,room:5000,random:1000", *algos = "fb,vcfb,mcfb", *summary = NULL;
@@ -222,24 +201,24 @@ int ag_sweep_main(int argc, char **argv)
         case OPT_ALGOS: algos = optarg; break;
         case OPT_SEEDS: s.seeds = (int)rz_cli_int(&c, "--seeds", optarg, 1, 256); break;
         case OPT_STEPS: s.steps = rz_cli_int(&c, "--steps", optarg, 1, 1000000000); break;
-        case OPT_ZDIM: s.zdim = rz_cli_int(&c, "--zdim", optarg, 1, 1024); break;
-        case OPT_HIDDEN: s.hidden = rz_cli_int(&c, "--hidden", optarg, 1, 8192); break;
-        case OPT_BATCH: s.batch = rz_cli_int(&c, "--batch", optarg, 2, 65536); break;
-        case OPT_LR: s.lr = rz_cli_f64(&c, "--lr", optarg, 1e-9, 1); break;
-        case OPT_GAMMA: s.gamma = rz_cli_f64(&c, "--gamma", optarg, 0, 0.9999); break;
-        case OPT_TAU: s.tau = rz_cli_f64(&c, "--tau", optarg, 1e-6, 1); break;
-        case OPT_ALPHA: s.alpha = rz_cli_f64(&c, "--alpha", optarg, 0, 1e6); break;
-        case OPT_LAGRANGE: s.lagrange = rz_cli_f64(&c, "--lagrange", optarg, -1e9, 1e9); break;
+        case OPT_ZDIM: s.flags.zdim = rz_cli_int(&c, "--zdim", optarg, 1, 1024); break;
+        case OPT_HIDDEN: s.flags.hidden = rz_cli_int(&c, "--hidden", optarg, 1, 8192); break;
+        case OPT_BATCH: s.flags.batch = rz_cli_int(&c, "--batch", optarg, 2, 65536); break;
+        case OPT_LR: s.flags.lr = rz_cli_f64(&c, "--lr", optarg, 1e-9, 1); break;
+        case OPT_GAMMA: s.flags.gamma = rz_cli_f64(&c, "--gamma", optarg, 0, 0.9999); break;
+        case OPT_TAU: s.flags.tau = rz_cli_f64(&c, "--tau", optarg, 1e-6, 1); break;
+        case OPT_ALPHA: s.flags.alpha = rz_cli_f64(&c, "--alpha", optarg, 0, 1e6); break;
+        case OPT_LAGRANGE: s.flags.lagrange = rz_cli_f64(&c, "--lagrange", optarg, -1e9, 1e9); break;
         case OPT_TASKS: s.tasks = optarg; break;
         case OPT_EPISODES: s.episodes = (int)rz_cli_int(&c, "--episodes", optarg, 1, 100000); break;
         case OPT_SUMMARY: summary = optarg; break;
-        case OPT_TARGET: s.target_mean = ag_parse_target(&c, optarg); break;
-        case OPT_FSCALE: s.fscale = rz_cli_f64(&c, "--fscale", optarg, 1e-3, 1e5); break;
-        case OPT_QLOSS: s.qloss = rz_cli_f64(&c, "--qloss", optarg, 0, 1e6); break;
-        case OPT_LR_FINAL: s.lr_final = rz_cli_f64(&c, "--lr-final", optarg, 1e-12, 1); break;
-        case OPT_ANNEAL: ag_parse_anneal(&c, optarg, s.anneal); break;
-        case OPT_TRAJ: s.traj = rz_cli_f64(&c, "--traj", optarg, 0, 1); break;
-        case OPT_TRAJ_LEN: s.traj_len = rz_cli_int(&c, "--traj-len", optarg, 1, 1024); break;
+        case OPT_TARGET: s.flags.target_mean = ag_parse_target(&c, optarg); break;
+        case OPT_FSCALE: s.flags.fscale = rz_cli_f64(&c, "--fscale", optarg, 1e-3, 1e5); break;
+        case OPT_QLOSS: s.flags.qloss = rz_cli_f64(&c, "--qloss", optarg, 0, 1e6); break;
+        case OPT_LR_FINAL: s.flags.lr_final = rz_cli_f64(&c, "--lr-final", optarg, 1e-12, 1); break;
+        case OPT_ANNEAL: ag_parse_anneal(&c, optarg, s.flags.anneal); break;
+        case OPT_TRAJ: s.flags.traj = rz_cli_f64(&c, "--traj", optarg, 0, 1); break;
+        case OPT_TRAJ_LEN: s.flags.traj_len = rz_cli_int(&c, "--traj-len", optarg, 1, 1024); break;
         default: rz_cli_usage_error(&c, "unexpected option");
         }
     }

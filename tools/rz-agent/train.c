@@ -49,7 +49,6 @@ static const char usage[] =
     "Example:\n"
     "  rz-agent train --algo vcfb -d room.rz --steps 20000 --seed 2 -o vcfb.rz\n";
 
-#define FSCALE_DEFAULT 1.0
 
 enum {
     OPT_ALGO = RZ_OPT_TOOL_BASE, OPT_DATA, OPT_STEPS, OPT_ZDIM, OPT_HIDDEN, OPT_LAYERS, OPT_BATCH, OPT_LR, OPT_GAMMA,
@@ -89,11 +88,9 @@ int ag_train_main(int argc, char **argv)
     rz_cli_init(&c, "rz-agent train", usage);
     const char *algos = NULL, *data = NULL, *resume = NULL, *obs = "onehot";
     long steps = 20000, ckpt = 0, nlabels = 10000;
-    long zdim = 0, hidden = 0, layers = 0, batch = 0;
-    double lr = 0, gamma = 0, tau = 0, mix = -1, alpha = -1, lagr = NAN, fscale = 0, qloss = -1, lr_final = 0, traj = -1;
-    long traj_len = 0;
-    long long anneal[2] = {-1, -1};
-    int o, changed = 0, target_mean = -1;
+    ag_flags f;
+    ag_flags_init(&f);
+    int o, changed = 0;
     while ((o = getopt_long(argc, argv, RZ_CLI_SHORTOPTS "d:", opts, NULL)) != -1) {
         if (rz_cli_common(&c, o, optarg)) continue;
         changed += o != OPT_DATA && o != 'd' && o != OPT_STEPS && o != OPT_RESUME && o != OPT_CKPT;
@@ -102,26 +99,26 @@ int ag_train_main(int argc, char **argv)
         case 'd':
         case OPT_DATA: data = optarg; break;
         case OPT_STEPS: steps = rz_cli_int(&c, "--steps", optarg, 1, 1000000000); break;
-        case OPT_ZDIM: zdim = rz_cli_int(&c, "--zdim", optarg, 1, 1024); break;
-        case OPT_HIDDEN: hidden = rz_cli_int(&c, "--hidden", optarg, 1, 8192); break;
-        case OPT_LAYERS: layers = rz_cli_int(&c, "--layers", optarg, 1, 7); break;
-        case OPT_BATCH: batch = rz_cli_int(&c, "--batch", optarg, 2, 65536); break;
-        case OPT_LR: lr = rz_cli_f64(&c, "--lr", optarg, 1e-9, 1); break;
-        case OPT_GAMMA: gamma = rz_cli_f64(&c, "--gamma", optarg, 0, 0.9999); break;
-        case OPT_TAU: tau = rz_cli_f64(&c, "--tau", optarg, 1e-6, 1); break;
-        case OPT_MIX: mix = rz_cli_f64(&c, "--mix", optarg, 0, 1); break;
-        case OPT_ALPHA: alpha = rz_cli_f64(&c, "--alpha", optarg, 0, 1e6); break;
-        case OPT_LAGRANGE: lagr = rz_cli_f64(&c, "--lagrange", optarg, -1e9, 1e9); break;
+        case OPT_ZDIM: f.zdim = rz_cli_int(&c, "--zdim", optarg, 1, 1024); break;
+        case OPT_HIDDEN: f.hidden = rz_cli_int(&c, "--hidden", optarg, 1, 8192); break;
+        case OPT_LAYERS: f.layers = rz_cli_int(&c, "--layers", optarg, 1, 7); break;
+        case OPT_BATCH: f.batch = rz_cli_int(&c, "--batch", optarg, 2, 65536); break;
+        case OPT_LR: f.lr = rz_cli_f64(&c, "--lr", optarg, 1e-9, 1); break;
+        case OPT_GAMMA: f.gamma = rz_cli_f64(&c, "--gamma", optarg, 0, 0.9999); break;
+        case OPT_TAU: f.tau = rz_cli_f64(&c, "--tau", optarg, 1e-6, 1); break;
+        case OPT_MIX: f.mix = rz_cli_f64(&c, "--mix", optarg, 0, 1); break;
+        case OPT_ALPHA: f.alpha = rz_cli_f64(&c, "--alpha", optarg, 0, 1e6); break;
+        case OPT_LAGRANGE: f.lagrange = rz_cli_f64(&c, "--lagrange", optarg, -1e9, 1e9); break;
         case OPT_OBS: obs = optarg; break;
         case OPT_RESUME: resume = optarg; break;
         case OPT_CKPT: ckpt = rz_cli_int(&c, "--checkpoint-every", optarg, 1, 1000000000); break;
-        case OPT_TARGET: target_mean = ag_parse_target(&c, optarg); break;
-        case OPT_FSCALE: fscale = rz_cli_f64(&c, "--fscale", optarg, 1e-3, 1e5); break;
-        case OPT_QLOSS: qloss = rz_cli_f64(&c, "--qloss", optarg, 0, 1e6); break;
-        case OPT_LR_FINAL: lr_final = rz_cli_f64(&c, "--lr-final", optarg, 1e-12, 1); break;
-        case OPT_ANNEAL: ag_parse_anneal(&c, optarg, anneal); break;
-        case OPT_TRAJ: traj = rz_cli_f64(&c, "--traj", optarg, 0, 1); break;
-        case OPT_TRAJ_LEN: traj_len = rz_cli_int(&c, "--traj-len", optarg, 1, 1024); break;
+        case OPT_TARGET: f.target_mean = ag_parse_target(&c, optarg); break;
+        case OPT_FSCALE: f.fscale = rz_cli_f64(&c, "--fscale", optarg, 1e-3, 1e5); break;
+        case OPT_QLOSS: f.qloss = rz_cli_f64(&c, "--qloss", optarg, 0, 1e6); break;
+        case OPT_LR_FINAL: f.lr_final = rz_cli_f64(&c, "--lr-final", optarg, 1e-12, 1); break;
+        case OPT_ANNEAL: ag_parse_anneal(&c, optarg, f.anneal); break;
+        case OPT_TRAJ: f.traj = rz_cli_f64(&c, "--traj", optarg, 0, 1); break;
+        case OPT_TRAJ_LEN: f.traj_len = rz_cli_int(&c, "--traj-len", optarg, 1, 1024); break;
         case OPT_LABELS: nlabels = rz_cli_int(&c, "--labels", optarg, 1, 1000000); break;
         default: rz_cli_usage_error(&c, "unexpected option");
         }
@@ -163,27 +160,7 @@ int ag_train_main(int argc, char **argv)
         rl_env_set_grid_obs(&env, go);
         fb_config cfg;
         ag_config_defaults(&cfg, algo, &env);
-        if (hidden) cfg.hidden = (int)hidden;
-        if (lr > 0) cfg.lr_f = cfg.lr_b = cfg.lr_actor = (float)lr;
-        if (gamma > 0) cfg.gamma = (float)gamma;
-        if (zdim) cfg.zdim = (int)zdim;
-        if (layers) cfg.layers = (int)layers;
-        if (batch) cfg.batch = (int)batch;
-        if (tau > 0) cfg.tau = (float)tau;
-        cfg.fscale = (float)(fscale > 0 ? fscale : FSCALE_DEFAULT);
-        if (mix >= 0) cfg.mix_ratio = (float)mix;
-        if (traj >= 0) cfg.traj_ratio = (float)traj;
-        if (traj_len) cfg.traj_len = (int)traj_len;
-        if (cfg.mix_ratio + cfg.traj_ratio > 1)
-            rz_cli_usage_error(&c, "--mix %g plus --traj %g: expected at most 1", cfg.mix_ratio, cfg.traj_ratio);
-        if (target_mean >= 0) cfg.target_mean = target_mean;
-        if (qloss >= 0) cfg.qloss = (float)qloss;
-        if (ag_set_anneal(&cfg, lr_final, anneal, steps, &e)) rz_cli_die(&c, &e);
-        if (alpha >= 0) cfg.alpha = (float)alpha;
-        if (!isnan(lagr)) {
-            cfg.lagrange = 1;
-            cfg.alpha_target = (float)lagr;
-        }
+        if (ag_config_apply(&cfg, &f, steps, &e)) rz_cli_die(&c, &e);
         uint64_t seed = c.seed_set ? c.seed : 1;
         if (fb_create(&cfg, seed, &a, &e)) rz_cli_die(&c, &e);
         if (ag_env_id(&env, &h.env, &e)) rz_cli_die(&c, &e);
