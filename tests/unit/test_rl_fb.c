@@ -433,6 +433,69 @@ static void test_learns_two_rooms(void)
     rl_env_free(&env);
 }
 
+/* fb_config_bytes against what fb_create really allocates (glibc's mallinfo2: bytes in
+ * use in the arena plus mmapped chunks, which include malloc's own headers and page
+ * rounding): the estimate must cover the allocation — it guards memory — and stay
+ * within 30% of it, so the cap refuses only what is really too big. Sizes are chosen so
+ * that per-allocation overhead (≈ 100 allocations × 16 bytes) is far below 1%.
+ * ASan replaces malloc and mallinfo2 then reports nothing, so the sanitizer build
+ * checks only the refusal. */
+#if defined(__SANITIZE_ADDRESS__)
+#define FB_MEASURE_MALLOC 0
+#else
+#include <malloc.h>
+#define FB_MEASURE_MALLOC 1
+static double heap_in_use(void)
+{
+    struct mallinfo2 m = mallinfo2();
+    return (double)m.uordblks + (double)m.hblkhd;
+}
+#endif
+
+static void test_memory_estimate(void)
+{
+    struct { fb_algo algo; int n_actions, act_dim, hidden, batch, traj_len; } cases[] = {
+        {FB_ALGO_FB, 5, 0, 128, 256, 0},  {FB_ALGO_MCFB, 5, 0, 96, 200, 0}, {FB_ALGO_FB, 5, 0, 64, 128, 8},
+        {FB_ALGO_VCFB, 0, 2, 128, 128, 0}, {FB_ALGO_MCFB, 0, 3, 64, 96, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        fb_config c;
+        fb_config_default(&c, cases[i].algo, 30, cases[i].n_actions, cases[i].act_dim);
+        c.hidden = cases[i].hidden;
+        c.batch = cases[i].batch;
+        c.zdim = 40;
+        if (cases[i].traj_len) c.traj_ratio = 0.25f, c.traj_len = cases[i].traj_len;
+        double est = fb_config_bytes(&c);
+        fb_agent *a = NULL;
+#if FB_MEASURE_MALLOC
+        double before = heap_in_use();
+        CHECK(fb_create(&c, 1, &a, NULL) == 0);
+        double used = heap_in_use() - before;
+        if (!(used <= est && est <= 1.3 * used))
+            printf("#   case %zu: estimate %.0f bytes, allocated %.0f (ratio %.3f)\n", i, est, used, est / used);
+        CHECK(used <= est);
+        CHECK(est <= 1.3 * used);
+#else
+        CHECK(fb_create(&c, 1, &a, NULL) == 0);
+        CHECK(est > 0);
+#endif
+        fb_destroy(a);
+    }
+    /* every size within its own bound, the product far beyond the cap: refused with
+     * the estimate in the message, before any allocation */
+    fb_config c;
+    fb_config_default(&c, FB_ALGO_MCFB, 30, 5, 0);
+    c.hidden = 8192;
+    c.layers = 7;
+    c.batch = 65536;
+    CHECK(fb_config_bytes(&c) > FB_MAX_BYTES);
+    fb_agent *a = NULL;
+    rz_err e = {0};
+    CHECK(fb_create(&c, 1, &a, &e) == RZ_EINPUT);
+    CHECK(a == NULL);
+    CHECK(strstr(e.msg, "GiB") != NULL);
+}
+
 int main(void)
 {
     openblas_set_num_threads(1); /* deterministic and fast at these sizes */
@@ -449,6 +512,7 @@ int main(void)
     RUN(test_anneal);
     RUN(test_traj_windows);
     RUN(test_infer_z_reward);
+    RUN(test_memory_estimate);
     RUN(test_learns_two_rooms);
     return check_summary();
 }

@@ -149,6 +149,40 @@ static nn_spec mlp_spec(int in, int hidden, int layers, int out, nn_act out_act)
     return s;
 }
 
+/* Floats an MLP of these sizes holds (weights, biases, layer-norm gain and shift), and
+ * *per_row the floats a tape keeps per batch row (each layer's input, the first layer's
+ * pre-norm and normalised values, the output, two backward buffers of the widest
+ * layer) — upper estimates, mirroring nn_init and nn_tape_init. */
+static double mlp_floats(int in, int hidden, int layers, int out, double *per_row)
+{
+    int width = in > hidden ? in : hidden;
+    if (out > width) width = out;
+    *per_row = in + (layers - 1.0) * hidden + hidden + 2.0 * hidden + 1 + out + 2.0 * width;
+    return (in + 3.0) * hidden + (layers - 1.0) * (hidden + 1.0) * hidden + (hidden + 1.0) * out;
+}
+
+double fb_config_bytes(const fb_config *c)
+{
+    int disc = c->n_actions > 0, A = disc ? c->n_actions : 1, K = disc ? 0 : c->action_samples;
+    int D = c->zdim, ad = c->act_dim, inF = c->obs_dim + (disc ? 0 : ad) + D;
+    double N = c->batch, L = c->traj_ratio > 0 ? c->traj_len : 1, rF, rB, rA = 0;
+    double pF = mlp_floats(inF, c->hidden, c->layers, A * D, &rF);
+    double pB = mlp_floats(c->obs_dim, c->hidden, c->layers, D, &rB);
+    double pA = disc ? 0 : mlp_floats(c->obs_dim + D, c->hidden, c->layers, ad, &rA);
+    /* parameters and gradients of F_k, F̄_k, B, B̄, π; Adam's m and v of F_k, B, π */
+    double f = 2 * 6 * pF + 6 * pB + 4 * pA;
+    /* tapes: tF, tFt, tEvalF, tFK per head; tB, tBt, tBz, tEvalB; tA, tAt, tEvalA */
+    f += 2 * rF * (2 * N + EVAL_CHUNK + N * K) + rB * (2 * N + N * L + EVAL_CHUNK) +
+         (disc ? 0 : rA * (2 * N + EVAL_CHUNK));
+    /* batch workspace: the N × N matrices (Mk ×2, Mt, G, H), MC-FB's all-action
+     * measures, the Q-loss doubles, windows, and the per-row buffers */
+    f += 5 * N * N + (c->algo == FB_ALGO_MCFB ? N * (disc ? A : K) * N : 0) + 2 * (N + D * D + D * N) +
+         N * L * (c->obs_dim + D) + N * K * (ad + inF + D) + N * (2 * inF + 4 * c->obs_dim + 9 * D + A * D + 3 * ad + 4) +
+         EVAL_CHUNK * (inF + c->obs_dim);
+    /* the allocator rounds each of the ≈ 120 blocks up to a page at worst */
+    return 4 * f + 120 * 4096.0;
+}
+
 static float *fbuf(size_t n, int *fail, rz_err *e)
 {
     float *p = rz_calloc(n ? n : 1, sizeof(float), e);
@@ -173,6 +207,13 @@ int fb_create(const fb_config *cfg, uint64_t seed, fb_agent **out, rz_err *e)
     if (!(c->lr_decay > 0 && c->lr_decay <= 1) || (c->lr_decay < 1 && !(0 <= c->anneal_start && c->anneal_start < c->anneal_end)))
         return rz_fail(e, RZ_EINPUT, "fb: invalid annealing (decay %g from step %lld to %lld): expected 0 < decay ≤ 1, 0 ≤ start < end",
                        c->lr_decay, (long long)c->anneal_start, (long long)c->anneal_end);
+    /* Each size above is bounded on its own, but not their products (hidden 8192 ×
+     * 7 layers, or batch 65536 with its N × N matrices, would want hundreds of GiB):
+     * refuse before allocating anything. */
+    double need = fb_config_bytes(c);
+    if (need > FB_MAX_BYTES)
+        return rz_fail(e, RZ_EINPUT, "fb: configuration needs about %.1f GiB (hidden %d × %d layers, batch %d, d %d): expected at most %.0f GiB",
+                       need / 1073741824.0, c->hidden, c->layers, c->batch, c->zdim, FB_MAX_BYTES / 1073741824.0);
     fb_agent *a = rz_calloc(1, sizeof *a, e);
     if (!a) return RZ_EINTERNAL;
     a->cfg = *c;
