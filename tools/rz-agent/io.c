@@ -85,25 +85,34 @@ int ag_dataset_read(const char *path, const rz_stream_opts *o, ag_dataset *d, rl
                      path, d->h.state_dim, d->h.act_dim, d->h.n_actions, env->name);
         goto out;
     }
-    size_t cap = (size_t)d->h.steps;
+    /* The header's count (up to 2^32) is a promise, not an allocation size: storage
+     * grows with the transitions that actually arrive, and more than promised is an error. */
+    size_t cap = 0;
     int sd = env->state_dim, ad = env->act_dim;
-    d->S = rz_malloc(cap * sd * sizeof(float), e);
-    d->A = rz_malloc(cap * ad * sizeof(float), e);
-    d->S2 = rz_malloc(cap * sd * sizeof(float), e);
-    if (!d->S || !d->A || !d->S2) {
-        rc = RZ_EINTERNAL;
-        goto out;
-    }
     for (;;) {
         if ((rc = rz_reader_next(r, &rec, &c, e))) goto out;
         if (!rec) break;
         if (!type_is(&c, "agent_steps")) continue; /* unknown record types are skipped */
         int64_t m;
         if ((rc = rz_steps_count(rec, &c, &m, e))) goto out;
-        if ((size_t)d->n + (size_t)m > cap) {
+        if (d->n + m > d->h.steps) {
             rc = rz_fail(e, RZ_EINPUT, "%s: record %ld (agent_steps): more transitions than the header's steps = %lld", path,
                          c.index, (long long)d->h.steps);
             goto out;
+        }
+        if ((size_t)d->n + (size_t)m > cap) {
+            size_t want = cap ? 2 * cap : 65536;
+            if (want < (size_t)d->n + (size_t)m) want = (size_t)d->n + (size_t)m;
+            if (want > (size_t)d->h.steps) want = (size_t)d->h.steps;
+            float *S = realloc(d->S, want * sd * sizeof(float)), *A = NULL, *S2 = NULL;
+            if (S) d->S = S, A = realloc(d->A, want * ad * sizeof(float));
+            if (A) d->A = A, S2 = realloc(d->S2, want * sd * sizeof(float));
+            if (!S2) {
+                rc = rz_fail(e, RZ_EINTERNAL, "%s: out of memory for %zu transitions", path, want);
+                goto out;
+            }
+            d->S2 = S2;
+            cap = want;
         }
         float *S = d->S + d->n * sd, *A = d->A + d->n * ad, *S2 = d->S2 + d->n * sd;
         if ((rc = rz_steps_decode(rec, &c, sd, ad, S, A, S2, e))) goto out;
