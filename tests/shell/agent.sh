@@ -81,10 +81,18 @@ mk "$one" 'AADAfw==' "$one" nan.rz         # action NaN
 check_err "NaN in a dataset" 2 "nan.rz: record 1 \(agent_steps\): field 'a'.*not finite" $A train --algo fb -d "$T/nan.rz" -o "$T/x.rz"
 mk 'AAAAAAAAAAA=' 'AAAAAA==' "$one" wall.rz  # state (0, 0) is a wall
 check_err "state in a wall" 2 "wall.rz: record 1 \(agent_steps\): field 's'" $A train --algo fb -d "$T/wall.rz" -o "$T/x.rz"
+hdr=$(rz-cat "$T/d.rz" | head -1 | sed 's/"steps":[0-9]*/"steps":4000000000/')
+mk "$one" 'AAAAAA==' "$one" promise.rz     # one transition where 4e9 were promised (≈ 48 GB if trusted)
+check_err "header promises more than it holds" 2 "promise.rz: 1 transitions, but the header says steps = 4000000000" $A train --algo fb -d "$T/promise.rz" -o "$T/x.rz"
 check_err "agent file is not a dataset" 2 "not an rz-agent dataset" $A train --algo fb -d "$T/a30.rz" -o "$T/x.rz"
 check_err "dataset is not an agent" 2 "not an rz-agent checkpoint" $A eval -a "$T/d.rz"
 head -c 2000 "$T/a30.rz" > "$T/trunc.rz"
 check_status "truncated checkpoint" 2 $A eval -a "$T/trunc.rz"
+# every size in range on its own (hidden ≤ 8192, layers ≤ 7, batch ≤ 65536), hundreds of
+# GiB together: refused from the header, before anything is allocated
+rz-cat --full "$T/a30.rz" | sed '1s/"hidden":32/"hidden":8192/; 1s/"layers":2/"layers":7/; 1s/"batch":32/"batch":65536/' |
+  rz-cat --from-json -o "$T/huge.rz"
+check_err "checkpoint too large to load" 2 "huge.rz: record 0 \(agent\).*GiB.*at most 4 GiB" $A eval -a "$T/huge.rz"
 [ ! -e "$T/x.rz" ] && ok "still no output after failures" || fail "still no output after failures"
 
 # ---- sweep: one table; under mpirun the same table ---------------------------------------
