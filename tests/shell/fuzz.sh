@@ -1,20 +1,24 @@
-# fuzz.sh — short libFuzzer runs of the parsers (record streams, checkpoints, tokenizer
-# files, JSON lines), seeded with valid inputs made by the tools. Runs when RZ_FUZZ_DIR
-# names the built targets (make check sets it); prints nothing otherwise.
+# fuzz.sh — short libFuzzer runs of the parsers (record streams, model checkpoints,
+# tokenizer files, JSON lines, rz-agent datasets and checkpoints), seeded with valid
+# inputs made by the tools. Runs when RZ_FUZZ_DIR names the built targets (make check
+# sets it); prints nothing otherwise.
 . "$(dirname "$0")/lib.sh"
 [ -n "${RZ_FUZZ_DIR:-}" ] || exit 0
 secs=${RZ_FUZZ_SECONDS:-15}
-for d in stream checkpoint tokenizer json; do mkdir -p "$T/$d"; done
+for d in stream checkpoint tokenizer json agent; do mkdir -p "$T/$d"; done
 rz-convert --random --dim 16 --layers 1 --heads 2 --hidden 24 --vocab 40 --seq-len 8 -o "$T/stream/m.rzm"
 rz-convert --random --dim 16 --layers 1 --heads 2 --kv-heads 1 --hidden 24 --vocab 40 --seq-len 8 --unshared -o "$T/checkpoint/m.bin"
 cp "$T/stream/m.rzm" "$T/checkpoint/"
 echo '{"type":"tokens","v":1,"n":2,"vocab_size":40,"ids":{"$bin":"AQAAAAIAAAA="}}' > "$T/json/t.json"
 rz-cat --from-json "$T/json/t.json" -o "$T/stream/t.rzs"
 rz-cat --full "$T/stream/m.rzm" | head -3 | while read -r line; do echo "$line" > "$T/json/$RANDOM.json"; done
+rz-agent collect --env fourrooms --steps 40 -q -o "$T/agent/d.rz"
+rz-agent collect --env pointmass-maze --steps 20 -q -o "$T/agent/pm.rz"
+rz-agent train --algo vcfb -d "$T/agent/d.rz" --steps 2 --zdim 4 --hidden 8 --batch 4 --labels 8 -q -o "$T/agent/a.rz"
 if [ -r "$RIZZ_DATA/tok512.bin" ]; then
   { cat "$RIZZ_DATA/tok512.bin"; head -c 6227 "$RIZZ_DATA/tinystories-valid.txt"; } > "$T/tokenizer/seed"
 fi
-for d in stream checkpoint tokenizer json; do
+for d in stream checkpoint tokenizer json agent; do
   f="$RZ_FUZZ_DIR/fuzz_$d"
   [ -x "$f" ] || { fail "fuzz_$d" "not built in $RZ_FUZZ_DIR"; continue; }
   if "$f" -max_total_time="$secs" -rss_limit_mb=4096 -max_len=65536 -timeout=10 -artifact_prefix="$T/" \
