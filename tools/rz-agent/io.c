@@ -200,7 +200,7 @@ void ag_config_defaults(fb_config *c, fb_algo algo, const rl_env *env)
     if (grid) {
         c->tau = 0.05f;
         c->target_mean = 1;
-        c->lr_decay = 0.01f; /* annealed to lr/100 over the last third (ag_set_anneal) */
+        c->lr_decay = 0.01f; /* annealed to lr/100 over the last third (set_anneal) */
         /* d = 80: near-orthogonal B for four-rooms' 104 cells, so a goal's neighbours
          * stop sharing its reward (d = 50 fails next to the goal); a quarter of the zs
          * from trajectory windows keeps region rewards on the training distribution
@@ -210,7 +210,8 @@ void ag_config_defaults(fb_config *c, fb_algo algo, const rl_env *env)
     }
 }
 
-void ag_parse_anneal(rz_cli *c, const char *s, long long span[2])
+/* --anneal START:END (steps) into span; a usage error unless 0 ≤ START < END. */
+static void parse_anneal(rz_cli *c, const char *s, long long span[2])
 {
     char *end;
     errno = 0;
@@ -224,7 +225,10 @@ void ag_parse_anneal(rz_cli *c, const char *s, long long span[2])
     if (!ok) rz_cli_usage_error(c, "--anneal %s: expected START:END steps with 0 ≤ START < END", s);
 }
 
-int ag_set_anneal(fb_config *cfg, double lr_final, const long long span[2], long steps, rz_err *e)
+/* --lr-final X [--anneal A:B] into cfg (after --lr): decay X/lr from step A to B, by
+ * default over the last third of steps. lr_final 0 = not given: the environment
+ * default's decay ratio (cfg->lr_decay) applies, over the same window. */
+static int set_anneal(fb_config *cfg, double lr_final, const long long span[2], long steps, rz_err *e)
 {
     if (lr_final > 0) {
         double lr = cfg->lr_f;
@@ -238,6 +242,34 @@ int ag_set_anneal(fb_config *cfg, double lr_final, const long long span[2], long
     cfg->anneal_end = span[0] >= 0 ? span[1] : steps;
     if (cfg->anneal_end <= cfg->anneal_start) return rz_fail(e, RZ_EINPUT, "--steps %ld leaves nothing to anneal over", steps);
     return RZ_OK;
+}
+
+int ag_flags_option(rz_cli *c, int o, const char *arg, ag_flags *f)
+{
+    switch (o) {
+    case AG_OPT_ZDIM: f->zdim = rz_cli_int(c, "--zdim", arg, 1, 1024); break;
+    case AG_OPT_HIDDEN: f->hidden = rz_cli_int(c, "--hidden", arg, 1, 8192); break;
+    case AG_OPT_LAYERS: f->layers = rz_cli_int(c, "--layers", arg, 1, 7); break;
+    case AG_OPT_BATCH: f->batch = rz_cli_int(c, "--batch", arg, 2, 65536); break;
+    case AG_OPT_LR: f->lr = rz_cli_f64(c, "--lr", arg, 1e-9, 1); break;
+    case AG_OPT_GAMMA: f->gamma = rz_cli_f64(c, "--gamma", arg, 0, 0.9999); break;
+    case AG_OPT_TAU: f->tau = rz_cli_f64(c, "--tau", arg, 1e-6, 1); break;
+    case AG_OPT_MIX: f->mix = rz_cli_f64(c, "--mix", arg, 0, 1); break;
+    case AG_OPT_ALPHA: f->alpha = rz_cli_f64(c, "--alpha", arg, 0, 1e6); break;
+    case AG_OPT_LAGRANGE: f->lagrange = rz_cli_f64(c, "--lagrange", arg, -1e9, 1e9); break;
+    case AG_OPT_FSCALE: f->fscale = rz_cli_f64(c, "--fscale", arg, 1e-3, 1e5); break;
+    case AG_OPT_TARGET:
+        if (strcmp(arg, "min") && strcmp(arg, "mean")) rz_cli_usage_error(c, "--target %s: expected min or mean", arg);
+        f->target_mean = !strcmp(arg, "mean");
+        break;
+    case AG_OPT_QLOSS: f->qloss = rz_cli_f64(c, "--qloss", arg, 0, 1e6); break;
+    case AG_OPT_LR_FINAL: f->lr_final = rz_cli_f64(c, "--lr-final", arg, 1e-12, 1); break;
+    case AG_OPT_ANNEAL: parse_anneal(c, arg, f->anneal); break;
+    case AG_OPT_TRAJ: f->traj = rz_cli_f64(c, "--traj", arg, 0, 1); break;
+    case AG_OPT_TRAJ_LEN: f->traj_len = rz_cli_int(c, "--traj-len", arg, 1, 1024); break;
+    default: return 0;
+    }
+    return 1;
 }
 
 void ag_flags_init(ag_flags *f)
@@ -268,13 +300,7 @@ int ag_config_apply(fb_config *cfg, const ag_flags *f, long steps, rz_err *e)
     if (f->qloss >= 0) cfg->qloss = (float)f->qloss;
     if (f->alpha >= 0) cfg->alpha = (float)f->alpha;
     if (!isnan(f->lagrange)) cfg->lagrange = 1, cfg->alpha_target = (float)f->lagrange;
-    return ag_set_anneal(cfg, f->lr_final, f->anneal, steps, e);
-}
-
-int ag_parse_target(rz_cli *c, const char *s)
-{
-    if (strcmp(s, "min") && strcmp(s, "mean")) rz_cli_usage_error(c, "--target %s: expected min or mean", s);
-    return !strcmp(s, "mean");
+    return set_anneal(cfg, f->lr_final, f->anneal, steps, e);
 }
 
 void ag_header_to_config(const rz_agent_header *h, const rl_env *env, fb_config *c)

@@ -41,8 +41,6 @@ void ag_header_to_config(const rz_agent_header *h, const rl_env *env, fb_config 
  * quarter trajectory-window zs (the best of the settings measured on four-rooms,
  * pipeline/agent.md); the maze hidden 256, d 50, lr 1e-4, γ 0.99, min target. */
 void ag_config_defaults(fb_config *c, fb_algo algo, const rl_env *env);
-/* --target VALUE of train and sweep: 1 for "mean", 0 for "min", else a usage error. */
-int ag_parse_target(rz_cli *c, const char *s);
 /* Training flags shared by train and sweep; "not given" is 0 for sizes and rates, −1 for
  * mix/alpha/qloss/traj/target_mean/anneal, NaN for lagrange (ag_flags_init). */
 typedef struct {
@@ -51,17 +49,31 @@ typedef struct {
     long long anneal[2];
     int target_mean;
 } ag_flags;
+/* Their getopt ids (above any tool's own) and table entries, for train's and sweep's
+ * getopt_long tables next to RZ_CLI_LONGOPTS; ag_flags_option parses one. */
+enum {
+    AG_OPT_ZDIM = RZ_OPT_TOOL_BASE + 100, AG_OPT_HIDDEN, AG_OPT_LAYERS, AG_OPT_BATCH, AG_OPT_LR, AG_OPT_GAMMA, AG_OPT_TAU,
+    AG_OPT_MIX, AG_OPT_ALPHA, AG_OPT_LAGRANGE, AG_OPT_FSCALE, AG_OPT_TARGET, AG_OPT_QLOSS, AG_OPT_LR_FINAL, AG_OPT_ANNEAL,
+    AG_OPT_TRAJ, AG_OPT_TRAJ_LEN
+};
+#define AG_FLAG_LONGOPTS                                                                                           \
+    {"zdim", required_argument, 0, AG_OPT_ZDIM}, {"hidden", required_argument, 0, AG_OPT_HIDDEN},                  \
+    {"layers", required_argument, 0, AG_OPT_LAYERS}, {"batch", required_argument, 0, AG_OPT_BATCH},                \
+    {"lr", required_argument, 0, AG_OPT_LR}, {"gamma", required_argument, 0, AG_OPT_GAMMA},                        \
+    {"tau", required_argument, 0, AG_OPT_TAU}, {"mix", required_argument, 0, AG_OPT_MIX},                          \
+    {"alpha", required_argument, 0, AG_OPT_ALPHA}, {"lagrange", required_argument, 0, AG_OPT_LAGRANGE},            \
+    {"fscale", required_argument, 0, AG_OPT_FSCALE}, {"target", required_argument, 0, AG_OPT_TARGET},              \
+    {"qloss", required_argument, 0, AG_OPT_QLOSS}, {"lr-final", required_argument, 0, AG_OPT_LR_FINAL},            \
+    {"anneal", required_argument, 0, AG_OPT_ANNEAL}, {"traj", required_argument, 0, AG_OPT_TRAJ},                  \
+    {"traj-len", required_argument, 0, AG_OPT_TRAJ_LEN}
+/* Option o with its argument into f: 1 if o is one of the training flags, else 0 (a bad
+ * value is a usage error, which exits). */
+int ag_flags_option(rz_cli *c, int o, const char *arg, ag_flags *f);
 void ag_flags_init(ag_flags *f);
 /* ag_config_defaults' configuration overridden by the flags given, with the annealing
  * window for a run of `steps`; bad combinations (mix + traj > 1, --lr-final above --lr)
  * fail with RZ_EINPUT. */
 int ag_config_apply(fb_config *cfg, const ag_flags *f, long steps, rz_err *e);
-/* --anneal START:END (steps) into span; a usage error unless 0 ≤ START < END. */
-void ag_parse_anneal(rz_cli *c, const char *s, long long span[2]);
-/* --lr-final X [--anneal A:B] of train and sweep into cfg (after --lr): decay X/lr from
- * step A to B, by default over the last third of steps. lr_final 0 = not given: the
- * environment default's decay ratio (cfg->lr_decay) applies, over the same window. */
-int ag_set_anneal(fb_config *cfg, double lr_final, const long long span[2], long steps, rz_err *e);
 void ag_config_to_header(const fb_config *c, rz_agent_header *h);
 
 int ag_collect_main(int argc, char **argv);

@@ -25,19 +25,15 @@ static const char usage[] =
     "  --algos LIST      algorithms (default fb,vcfb,mcfb)\n"
     "  --seeds N         seeds 1..N per (dataset, algorithm) (default 5)\n"
     "  --steps N         training steps per run (default 20000)\n"
-    "  train options     --zdim --hidden --batch --lr --gamma --tau --alpha --lagrange --fscale --target\n"
-    "                    --qloss --lr-final --anneal --traj --traj-len,\n"
+    "  train options     --zdim --hidden --layers --batch --lr --gamma --tau --target --lr-final\n"
+    "                    --anneal --qloss --fscale --mix --traj --traj-len --alpha --lagrange,\n"
     "                    as in train\n"
     "  --tasks T         goals, rewards or all (default all); --episodes N (default 4)\n"
     "Under mpirun the runs are spread over the ranks; rank 0 writes the tables.\n"
     "Example:\n"
     "  mpirun -np 2 rz-agent sweep --env fourrooms --seeds 5 --steps 20000 -o runs.tsv\n";
 
-enum {
-    OPT_ENV = RZ_OPT_TOOL_BASE, OPT_DATA, OPT_ALGOS, OPT_SEEDS, OPT_STEPS, OPT_ZDIM, OPT_HIDDEN, OPT_BATCH, OPT_LR,
-    OPT_GAMMA, OPT_ALPHA, OPT_LAGRANGE, OPT_TASKS, OPT_EPISODES, OPT_SUMMARY, OPT_FSCALE, OPT_TARGET, OPT_TAU,
-    OPT_QLOSS, OPT_LR_FINAL, OPT_ANNEAL, OPT_TRAJ, OPT_TRAJ_LEN
-};
+enum { OPT_ENV = RZ_OPT_TOOL_BASE, OPT_DATA, OPT_ALGOS, OPT_SEEDS, OPT_STEPS, OPT_TASKS, OPT_EPISODES, OPT_SUMMARY };
 
 #define NMET 5 /* goal_success, goals_solved, goal_norm, reward_norm, all_norm */
 static const char *met_names[NMET] = {"goal_success", "goals_solved", "goal_norm", "reward_norm", "norm_return"};
@@ -157,29 +153,15 @@ static void bootstrap_ci(const double *v, int n, double *lo, double *hi)
 int ag_sweep_main(int argc, char **argv)
 {
     static const struct option opts[] = {RZ_CLI_LONGOPTS,
+                                         AG_FLAG_LONGOPTS,
                                          {"env", required_argument, 0, OPT_ENV},
                                          {"data", required_argument, 0, OPT_DATA},
                                          {"algos", required_argument, 0, OPT_ALGOS},
                                          {"seeds", required_argument, 0, OPT_SEEDS},
                                          {"steps", required_argument, 0, OPT_STEPS},
-                                         {"zdim", required_argument, 0, OPT_ZDIM},
-                                         {"hidden", required_argument, 0, OPT_HIDDEN},
-                                         {"batch", required_argument, 0, OPT_BATCH},
-                                         {"lr", required_argument, 0, OPT_LR},
-                                         {"gamma", required_argument, 0, OPT_GAMMA},
-                                         {"tau", required_argument, 0, OPT_TAU},
-                                         {"alpha", required_argument, 0, OPT_ALPHA},
-                                         {"lagrange", required_argument, 0, OPT_LAGRANGE},
                                          {"tasks", required_argument, 0, OPT_TASKS},
                                          {"episodes", required_argument, 0, OPT_EPISODES},
                                          {"summary", required_argument, 0, OPT_SUMMARY},
-                                         {"fscale", required_argument, 0, OPT_FSCALE},
-                                         {"target", required_argument, 0, OPT_TARGET},
-                                         {"qloss", required_argument, 0, OPT_QLOSS},
-                                         {"lr-final", required_argument, 0, OPT_LR_FINAL},
-                                         {"anneal", required_argument, 0, OPT_ANNEAL},
-                                         {"traj", required_argument, 0, OPT_TRAJ},
-                                         {"traj-len", required_argument, 0, OPT_TRAJ_LEN},
                                          {0, 0, 0, 0}};
     rz_cli c;
     rz_cli_init(&c, "rz-agent sweep", usage);
@@ -194,31 +176,16 @@ int ag_sweep_main(int argc, char **argv)
     const char *data = "coverage:50000,room:5000,random:1000", *algos = "fb,vcfb,mcfb", *summary = NULL;
     int o;
     while ((o = getopt_long(argc, argv, RZ_CLI_SHORTOPTS, opts, NULL)) != -1) {
-        if (rz_cli_common(&c, o, optarg)) continue;
+        if (rz_cli_common(&c, o, optarg) || ag_flags_option(&c, o, optarg, &s.flags)) continue;
         switch (o) {
         case OPT_ENV: s.env = optarg; break;
         case OPT_DATA: data = optarg; break;
         case OPT_ALGOS: algos = optarg; break;
         case OPT_SEEDS: s.seeds = (int)rz_cli_int(&c, "--seeds", optarg, 1, 256); break;
         case OPT_STEPS: s.steps = rz_cli_int(&c, "--steps", optarg, 1, 1000000000); break;
-        case OPT_ZDIM: s.flags.zdim = rz_cli_int(&c, "--zdim", optarg, 1, 1024); break;
-        case OPT_HIDDEN: s.flags.hidden = rz_cli_int(&c, "--hidden", optarg, 1, 8192); break;
-        case OPT_BATCH: s.flags.batch = rz_cli_int(&c, "--batch", optarg, 2, 65536); break;
-        case OPT_LR: s.flags.lr = rz_cli_f64(&c, "--lr", optarg, 1e-9, 1); break;
-        case OPT_GAMMA: s.flags.gamma = rz_cli_f64(&c, "--gamma", optarg, 0, 0.9999); break;
-        case OPT_TAU: s.flags.tau = rz_cli_f64(&c, "--tau", optarg, 1e-6, 1); break;
-        case OPT_ALPHA: s.flags.alpha = rz_cli_f64(&c, "--alpha", optarg, 0, 1e6); break;
-        case OPT_LAGRANGE: s.flags.lagrange = rz_cli_f64(&c, "--lagrange", optarg, -1e9, 1e9); break;
         case OPT_TASKS: s.tasks = optarg; break;
         case OPT_EPISODES: s.episodes = (int)rz_cli_int(&c, "--episodes", optarg, 1, 100000); break;
         case OPT_SUMMARY: summary = optarg; break;
-        case OPT_TARGET: s.flags.target_mean = ag_parse_target(&c, optarg); break;
-        case OPT_FSCALE: s.flags.fscale = rz_cli_f64(&c, "--fscale", optarg, 1e-3, 1e5); break;
-        case OPT_QLOSS: s.flags.qloss = rz_cli_f64(&c, "--qloss", optarg, 0, 1e6); break;
-        case OPT_LR_FINAL: s.flags.lr_final = rz_cli_f64(&c, "--lr-final", optarg, 1e-12, 1); break;
-        case OPT_ANNEAL: ag_parse_anneal(&c, optarg, s.flags.anneal); break;
-        case OPT_TRAJ: s.flags.traj = rz_cli_f64(&c, "--traj", optarg, 0, 1); break;
-        case OPT_TRAJ_LEN: s.flags.traj_len = rz_cli_int(&c, "--traj-len", optarg, 1, 1024); break;
         default: rz_cli_usage_error(&c, "unexpected option");
         }
     }

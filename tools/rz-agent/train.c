@@ -50,39 +50,19 @@ static const char usage[] =
     "  rz-agent train --algo vcfb -d room.rz --steps 20000 --seed 2 -o vcfb.rz\n";
 
 
-enum {
-    OPT_ALGO = RZ_OPT_TOOL_BASE, OPT_DATA, OPT_STEPS, OPT_ZDIM, OPT_HIDDEN, OPT_LAYERS, OPT_BATCH, OPT_LR, OPT_GAMMA,
-    OPT_TAU, OPT_MIX, OPT_ALPHA, OPT_LAGRANGE, OPT_OBS, OPT_RESUME, OPT_CKPT, OPT_LABELS, OPT_FSCALE, OPT_TARGET,
-    OPT_QLOSS, OPT_LR_FINAL, OPT_ANNEAL, OPT_TRAJ, OPT_TRAJ_LEN
-};
+enum { OPT_ALGO = RZ_OPT_TOOL_BASE, OPT_DATA, OPT_STEPS, OPT_OBS, OPT_RESUME, OPT_CKPT, OPT_LABELS };
 
 int ag_train_main(int argc, char **argv)
 {
     static const struct option opts[] = {RZ_CLI_LONGOPTS,
+                                         AG_FLAG_LONGOPTS,
                                          {"algo", required_argument, 0, OPT_ALGO},
                                          {"data", required_argument, 0, OPT_DATA},
                                          {"steps", required_argument, 0, OPT_STEPS},
-                                         {"zdim", required_argument, 0, OPT_ZDIM},
-                                         {"hidden", required_argument, 0, OPT_HIDDEN},
-                                         {"layers", required_argument, 0, OPT_LAYERS},
-                                         {"batch", required_argument, 0, OPT_BATCH},
-                                         {"lr", required_argument, 0, OPT_LR},
-                                         {"gamma", required_argument, 0, OPT_GAMMA},
-                                         {"tau", required_argument, 0, OPT_TAU},
-                                         {"mix", required_argument, 0, OPT_MIX},
-                                         {"alpha", required_argument, 0, OPT_ALPHA},
-                                         {"lagrange", required_argument, 0, OPT_LAGRANGE},
                                          {"obs", required_argument, 0, OPT_OBS},
                                          {"resume", required_argument, 0, OPT_RESUME},
                                          {"checkpoint-every", required_argument, 0, OPT_CKPT},
                                          {"labels", required_argument, 0, OPT_LABELS},
-                                         {"fscale", required_argument, 0, OPT_FSCALE},
-                                         {"target", required_argument, 0, OPT_TARGET},
-                                         {"qloss", required_argument, 0, OPT_QLOSS},
-                                         {"lr-final", required_argument, 0, OPT_LR_FINAL},
-                                         {"anneal", required_argument, 0, OPT_ANNEAL},
-                                         {"traj", required_argument, 0, OPT_TRAJ},
-                                         {"traj-len", required_argument, 0, OPT_TRAJ_LEN},
                                          {0, 0, 0, 0}};
     rz_cli c;
     rz_cli_init(&c, "rz-agent train", usage);
@@ -94,31 +74,15 @@ int ag_train_main(int argc, char **argv)
     while ((o = getopt_long(argc, argv, RZ_CLI_SHORTOPTS "d:", opts, NULL)) != -1) {
         if (rz_cli_common(&c, o, optarg)) continue;
         changed += o != OPT_DATA && o != 'd' && o != OPT_STEPS && o != OPT_RESUME && o != OPT_CKPT;
+        if (ag_flags_option(&c, o, optarg, &f)) continue;
         switch (o) {
         case OPT_ALGO: algos = optarg; break;
         case 'd':
         case OPT_DATA: data = optarg; break;
         case OPT_STEPS: steps = rz_cli_int(&c, "--steps", optarg, 1, 1000000000); break;
-        case OPT_ZDIM: f.zdim = rz_cli_int(&c, "--zdim", optarg, 1, 1024); break;
-        case OPT_HIDDEN: f.hidden = rz_cli_int(&c, "--hidden", optarg, 1, 8192); break;
-        case OPT_LAYERS: f.layers = rz_cli_int(&c, "--layers", optarg, 1, 7); break;
-        case OPT_BATCH: f.batch = rz_cli_int(&c, "--batch", optarg, 2, 65536); break;
-        case OPT_LR: f.lr = rz_cli_f64(&c, "--lr", optarg, 1e-9, 1); break;
-        case OPT_GAMMA: f.gamma = rz_cli_f64(&c, "--gamma", optarg, 0, 0.9999); break;
-        case OPT_TAU: f.tau = rz_cli_f64(&c, "--tau", optarg, 1e-6, 1); break;
-        case OPT_MIX: f.mix = rz_cli_f64(&c, "--mix", optarg, 0, 1); break;
-        case OPT_ALPHA: f.alpha = rz_cli_f64(&c, "--alpha", optarg, 0, 1e6); break;
-        case OPT_LAGRANGE: f.lagrange = rz_cli_f64(&c, "--lagrange", optarg, -1e9, 1e9); break;
         case OPT_OBS: obs = optarg; break;
         case OPT_RESUME: resume = optarg; break;
         case OPT_CKPT: ckpt = rz_cli_int(&c, "--checkpoint-every", optarg, 1, 1000000000); break;
-        case OPT_TARGET: f.target_mean = ag_parse_target(&c, optarg); break;
-        case OPT_FSCALE: f.fscale = rz_cli_f64(&c, "--fscale", optarg, 1e-3, 1e5); break;
-        case OPT_QLOSS: f.qloss = rz_cli_f64(&c, "--qloss", optarg, 0, 1e6); break;
-        case OPT_LR_FINAL: f.lr_final = rz_cli_f64(&c, "--lr-final", optarg, 1e-12, 1); break;
-        case OPT_ANNEAL: ag_parse_anneal(&c, optarg, f.anneal); break;
-        case OPT_TRAJ: f.traj = rz_cli_f64(&c, "--traj", optarg, 0, 1); break;
-        case OPT_TRAJ_LEN: f.traj_len = rz_cli_int(&c, "--traj-len", optarg, 1, 1024); break;
         case OPT_LABELS: nlabels = rz_cli_int(&c, "--labels", optarg, 1, 1000000); break;
         default: rz_cli_usage_error(&c, "unexpected option");
         }
