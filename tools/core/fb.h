@@ -87,7 +87,7 @@ typedef struct fb_agent fb_agent;
 
 /* An upper estimate of the bytes fb_create allocates for a configuration (networks,
  * optimiser state, tapes, batch workspace). fb_create refuses more than FB_MAX_BYTES —
- * far above the largest agent the papers train (2 × 1024, batch 1024: ≈ 0.2 GiB). */
+ * far above the largest agent the papers train (2 × 1024, batch 1024, d 50: ≈ 0.3 GiB). */
 #define FB_MAX_BYTES (4.0 * 1073741824.0)
 double fb_config_bytes(const fb_config *c);
 
