@@ -3,6 +3,7 @@
  * inside a msgpack buffer may be unaligned). Every decoded number is range-checked and
  * every float checked finite, with messages naming the record and field. */
 #include "agent.h"
+#include "fb.h" /* the size bounds (FB_MAX_*) a header shares with fb_create and the CLI */
 
 #include <math.h>
 #include <stdlib.h>
@@ -183,8 +184,8 @@ int rz_agent_header_decode(const msgpack_object *rec, const rz_rec_ctx *c, rz_ag
     int64_t go, zd, hid, lay, bat, bn, lag, as;
     if (check_version(rec, c, RZ_AGENT_VERSION, e) || env_id_decode(rec, c, &h->env, e) ||
         rz_get_int(rec, c, "grid_obs", 0, 2, &go, e) || rz_get_str(rec, c, "algo", h->algo, sizeof h->algo, e) ||
-        rz_get_int(rec, c, "zdim", 1, 1024, &zd, e) || rz_get_int(rec, c, "hidden", 1, 8192, &hid, e) ||
-        rz_get_int(rec, c, "layers", 1, 7, &lay, e) || rz_get_int(rec, c, "batch", 2, 65536, &bat, e) ||
+        rz_get_int(rec, c, "zdim", 1, FB_MAX_ZDIM, &zd, e) || rz_get_int(rec, c, "hidden", 1, FB_MAX_HIDDEN, &hid, e) ||
+        rz_get_int(rec, c, "layers", 1, FB_MAX_LAYERS, &lay, e) || rz_get_int(rec, c, "batch", 2, FB_MAX_BATCH, &bat, e) ||
         get_pos(rec, c, "lr_f", 0, 1, &h->lr_f, e) || get_pos(rec, c, "lr_b", 0, 1, &h->lr_b, e) ||
         get_pos(rec, c, "lr_actor", 0, 1, &h->lr_actor, e) || get_pos(rec, c, "gamma", 0, 1, &h->gamma, e) ||
         get_pos(rec, c, "tau", 0, 1, &h->tau, e) || get_pos(rec, c, "ortho_coef", 0, 1e6, &h->ortho_coef, e) ||
@@ -221,7 +222,7 @@ int rz_agent_header_decode(const msgpack_object *rec, const rz_rec_ctx *c, rz_ag
     if (rz_field(rec, "qloss") && get_pos(rec, c, "qloss", 0, 1e6, &h->qloss, e)) return RZ_EINPUT;
     /* trajectory-window zs: absent means none */
     if (rz_field(rec, "traj_ratio") &&
-        (get_pos(rec, c, "traj_ratio", 0, 1, &h->traj_ratio, e) || rz_get_int(rec, c, "traj_len", 1, 1024, &h->traj_len, e)))
+        (get_pos(rec, c, "traj_ratio", 0, 1, &h->traj_ratio, e) || rz_get_int(rec, c, "traj_len", 1, FB_MAX_TRAJ_LEN, &h->traj_len, e)))
         return e && e->code ? e->code : RZ_EINPUT;
     if (h->traj_ratio + h->mix_ratio > 1 + 1e-6)
         return rz_rec_fail(e, c, "traj_ratio", "%g: with mix_ratio %g expected a sum of at most 1", h->traj_ratio, h->mix_ratio);

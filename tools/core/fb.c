@@ -194,16 +194,16 @@ int fb_create(const fb_config *cfg, uint64_t seed, fb_agent **out, rz_err *e)
 {
     *out = NULL;
     const fb_config *c = cfg;
-    if (c->zdim < 1 || c->zdim > 1024 || c->hidden < 1 || c->hidden > 8192 || c->layers < 1 ||
-        c->layers > NN_MAX_LAYERS - 1 || c->batch < 2 || c->batch > 65536 || c->obs_dim < 1 ||
+    if (c->zdim < 1 || c->zdim > FB_MAX_ZDIM || c->hidden < 1 || c->hidden > FB_MAX_HIDDEN || c->layers < 1 ||
+        c->layers > FB_MAX_LAYERS || c->batch < 2 || c->batch > FB_MAX_BATCH || c->obs_dim < 1 ||
         (c->n_actions == 0 && (c->act_dim < 1 || c->act_dim > 64)) || c->n_actions > 64 ||
         (c->n_actions == 0 && c->algo != FB_ALGO_FB && c->action_samples < 4))
         return rz_fail(e, RZ_EINPUT, "fb: invalid configuration (zdim %d, hidden %d, layers %d, batch %d)",
                        c->zdim, c->hidden, c->layers, c->batch);
     if (!(c->mix_ratio >= 0 && c->traj_ratio >= 0 && c->mix_ratio + c->traj_ratio <= 1.0f + 1e-6f) ||
-        (c->traj_ratio > 0 && (c->traj_len < 1 || c->traj_len > 1024)))
-        return rz_fail(e, RZ_EINPUT, "fb: invalid z mixture (mix %g, traj %g over %d steps): expected mix + traj ≤ 1, 1 ≤ length ≤ 1024",
-                       c->mix_ratio, c->traj_ratio, c->traj_len);
+        (c->traj_ratio > 0 && (c->traj_len < 1 || c->traj_len > FB_MAX_TRAJ_LEN)))
+        return rz_fail(e, RZ_EINPUT, "fb: invalid z mixture (mix %g, traj %g over %d steps): expected mix + traj ≤ 1, 1 ≤ length ≤ %d",
+                       c->mix_ratio, c->traj_ratio, c->traj_len, FB_MAX_TRAJ_LEN);
     if (!(c->lr_decay > 0 && c->lr_decay <= 1) || (c->lr_decay < 1 && !(0 <= c->anneal_start && c->anneal_start < c->anneal_end)))
         return rz_fail(e, RZ_EINPUT, "fb: invalid annealing (decay %g from step %lld to %lld): expected 0 < decay ≤ 1, 0 ≤ start < end",
                        c->lr_decay, (long long)c->anneal_start, (long long)c->anneal_end);
@@ -864,7 +864,7 @@ int fb_train_step(fb_agent *a, const fb_data *data, fb_stats *st, rz_err *e)
 int fb_infer_z_reward(fb_agent *a, int n, const float *O, const float *r, float *z, rz_err *e)
 {
     int D = a->cfg.zdim, od = a->cfg.obs_dim;
-    double acc[1024] = {0};
+    double acc[FB_MAX_ZDIM] = {0};
     for (int i = 0; i < n; i++)
         if (!isfinite(r[i])) return rz_fail(e, RZ_EINPUT, "reward inference: reward %d is not finite (%g)", i, r[i]);
     for (int s0 = 0; s0 < n; s0 += EVAL_CHUNK) {

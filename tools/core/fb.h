@@ -85,6 +85,15 @@ typedef struct {
 
 typedef struct fb_agent fb_agent;
 
+/* The sizes fb_create accepts, each on its own (the checkpoint header and the CLI use
+ * the same bounds): d, hidden width, hidden layers (+1 output layer ≤ NN_MAX_LAYERS),
+ * mini-batch, trajectory-window length. */
+#define FB_MAX_ZDIM 1024
+#define FB_MAX_HIDDEN 8192
+#define FB_MAX_LAYERS (NN_MAX_LAYERS - 1)
+#define FB_MAX_BATCH 65536
+#define FB_MAX_TRAJ_LEN 1024
+
 /* An upper estimate of the bytes fb_create allocates for a configuration (networks,
  * optimiser state, tapes, batch workspace). fb_create refuses more than FB_MAX_BYTES —
  * far above the largest agent the papers train (2 × 1024, batch 1024, d 50: ≈ 0.3 GiB). */

@@ -247,10 +247,10 @@ static int set_anneal(fb_config *cfg, double lr_final, const long long span[2], 
 int ag_flags_option(rz_cli *c, int o, const char *arg, ag_flags *f)
 {
     switch (o) {
-    case AG_OPT_ZDIM: f->zdim = rz_cli_int(c, "--zdim", arg, 1, 1024); break;
-    case AG_OPT_HIDDEN: f->hidden = rz_cli_int(c, "--hidden", arg, 1, 8192); break;
-    case AG_OPT_LAYERS: f->layers = rz_cli_int(c, "--layers", arg, 1, 7); break;
-    case AG_OPT_BATCH: f->batch = rz_cli_int(c, "--batch", arg, 2, 65536); break;
+    case AG_OPT_ZDIM: f->zdim = rz_cli_int(c, "--zdim", arg, 1, FB_MAX_ZDIM); break;
+    case AG_OPT_HIDDEN: f->hidden = rz_cli_int(c, "--hidden", arg, 1, FB_MAX_HIDDEN); break;
+    case AG_OPT_LAYERS: f->layers = rz_cli_int(c, "--layers", arg, 1, FB_MAX_LAYERS); break;
+    case AG_OPT_BATCH: f->batch = rz_cli_int(c, "--batch", arg, 2, FB_MAX_BATCH); break;
     case AG_OPT_LR: f->lr = rz_cli_f64(c, "--lr", arg, 1e-9, 1); break;
     case AG_OPT_GAMMA: f->gamma = rz_cli_f64(c, "--gamma", arg, 0, 0.9999); break;
     case AG_OPT_TAU: f->tau = rz_cli_f64(c, "--tau", arg, 1e-6, 1); break;
@@ -266,7 +266,7 @@ int ag_flags_option(rz_cli *c, int o, const char *arg, ag_flags *f)
     case AG_OPT_LR_FINAL: f->lr_final = rz_cli_f64(c, "--lr-final", arg, 1e-12, 1); break;
     case AG_OPT_ANNEAL: parse_anneal(c, arg, f->anneal); break;
     case AG_OPT_TRAJ: f->traj = rz_cli_f64(c, "--traj", arg, 0, 1); break;
-    case AG_OPT_TRAJ_LEN: f->traj_len = rz_cli_int(c, "--traj-len", arg, 1, 1024); break;
+    case AG_OPT_TRAJ_LEN: f->traj_len = rz_cli_int(c, "--traj-len", arg, 1, FB_MAX_TRAJ_LEN); break;
     default: return 0;
     }
     return 1;
