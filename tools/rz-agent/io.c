@@ -201,12 +201,14 @@ void ag_config_defaults(fb_config *c, fb_algo algo, const rl_env *env)
         c->tau = 0.05f;
         c->target_mean = 1;
         c->lr_decay = 0.01f; /* annealed to lr/100 over the last third (set_anneal) */
-        /* d = 80: near-orthogonal B for four-rooms' 104 cells, so a goal's neighbours
-         * stop sharing its reward (d = 50 fails next to the goal); a quarter of the zs
-         * from trajectory windows keeps region rewards on the training distribution
-         * (pipeline/agent.md) */
-        c->zdim = 80;
+        /* d = 128 > four-rooms' 104 cells: near-orthogonal B, so a goal's neighbours
+         * stop sharing its reward (d = 50 fails next to the goal). A quarter of the zs
+         * average B over 32-step trajectory windows — about a room's worth of cells — so
+         * region rewards are on the training distribution, which near-orthogonal B
+         * otherwise takes them off (pipeline/agent.md) */
+        c->zdim = 128;
         c->traj_ratio = 0.25f;
+        c->traj_len = 32;
     }
 }
 

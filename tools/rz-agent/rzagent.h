@@ -37,9 +37,10 @@ int ag_agent_read(const char *path, const rz_stream_opts *o, rz_agent_header *h,
                   rl_env *env, int *n_labels, float **labels, rz_err *e);
 void ag_header_to_config(const rz_agent_header *h, const rl_env *env, fb_config *c);
 /* fb_config_default plus rz-agent's defaults for the environment, before any flag:
- * grids hidden 512, d 80, lr 1e-3 annealed to 1e-5, γ 0.98, τ 0.05, mean target, a
- * quarter trajectory-window zs (the best of the settings measured on four-rooms,
- * pipeline/agent.md); the maze hidden 256, d 50, lr 1e-4, γ 0.99, min target. */
+ * grids hidden 512, d 128, lr 1e-3 annealed to 1e-5, γ 0.98, τ 0.05, mean target, a
+ * quarter of the zs from 32-step trajectory windows (the best of the settings measured
+ * on four-rooms, pipeline/agent.md); the maze hidden 256, d 50, lr 1e-4, γ 0.99, min
+ * target. */
 void ag_config_defaults(fb_config *c, fb_algo algo, const rl_env *env);
 /* Training flags shared by train and sweep; "not given" is 0 for sizes and rates, −1 for
  * mix/alpha/qloss/traj/target_mean/anneal, NaN for lagrange (ag_flags_init). */
