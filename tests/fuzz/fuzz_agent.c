@@ -4,11 +4,11 @@
  * before loading when fb_config_bytes exceeds 256 MiB: fb_create's own 4 GiB cap is
  * tested in tests/shell/agent.sh, and allocating up to it here would only hit the
  * fuzzer's memory limit. */
-#include <stdio.h>
 #include <stdlib.h>
-#include <unistd.h>
+#include <string.h>
 
 #include "../../tools/rz-agent/rzagent.h"
+#include "fuzz_file.h"
 #include "stream.h"
 
 static int small_enough(const char *path)
@@ -35,12 +35,8 @@ static int small_enough(const char *path)
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t n)
 {
-    static char path[64];
-    if (!path[0]) snprintf(path, sizeof path, "/tmp/rz-fuzz-agent-%d.rz", (int)getpid());
-    FILE *f = fopen(path, "wb");
-    if (!f) return 0;
-    fwrite(data, 1, n, f);
-    fclose(f);
+    const char *path = fuzz_file("agent.rz", data, n);
+    if (!path) return 0;
     rz_err e = {0};
     ag_dataset d;
     rl_env env;
