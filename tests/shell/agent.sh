@@ -56,6 +56,15 @@ check "eval every start" $A eval -a "$T/a60.rz" --tasks goals --all-starts --jso
 grep -q '"starts":"all"' "$T/.out" && ok "every-start report says so" || fail "every-start report says so" "$(cat "$T/.out")"
 check "eval table + png" $A eval -a "$T/v.rz" --tasks rewards --episodes 1 --png "$T/pic" -q
 [ -s "$T/pic-room-top-left.png" ] && ok "policy picture written" || fail "policy picture written"
+# ensembles: -a repeated; one agent twice acts exactly as the agent alone (its Q summed
+# twice), and the report lists every member
+check "eval alone" $A eval -a "$T/a60.rz" --tasks goals --all-starts --json -q
+alone=$(grep -o '"goal_success":[^,]*' "$T/.out")
+check "eval the agent twice" $A eval -a "$T/a60.rz" -a "$T/a60.rz" --tasks goals --all-starts --json -q
+[ "$(grep -o '"goal_success":[^,]*' "$T/.out")" = "$alone" ] && ok "an agent twice scores as the agent" || fail "an agent twice scores as the agent" "$alone vs $(cat "$T/.out")"
+check "eval an ensemble + png" $A eval -a "$T/a60.rz" -a "$T/m60.rz" -a "$T/v.rz" --tasks all --episodes 2 --png "$T/ens" --json -q
+grep -q '"ensemble":\["[^"]*a60.rz","[^"]*m60.rz","[^"]*v.rz"\]' "$T/.out" && ok "ensemble report lists its members" || fail "ensemble report lists its members" "$(cat "$T/.out")"
+[ -s "$T/ens-room-top-left.png" ] && ok "ensemble picture written" || fail "ensemble picture written"
 
 # ---- bad input ----------------------------------------------------------------------------
 printf '#####\n#..#\n#####\n' > "$T/ragged.txt"
@@ -112,4 +121,6 @@ check "maze eval" $A eval -a "$T/pm-a.rz" --tasks goals --episodes 1 --png "$T/p
 [ -s "$T/pm-reach-top-left.png" ] && ok "maze picture written" || fail "maze picture written"
 check_err "maze has no reward tasks" 2 "only goal tasks" $A eval -a "$T/pm-a.rz" --tasks rewards
 check_err "every start on the maze" 2 "all-starts needs a grid" $A eval -a "$T/pm-a.rz" --all-starts
+check "maze ensemble eval" $A eval -a "$T/pm-a.rz" -a "$T/pm-a.rz" --tasks goals --episodes 1 -q
+check_err "ensemble across environments" 2 "pm-a.rz: not the environment of .*a60.rz" $A eval -a "$T/a60.rz" -a "$T/pm-a.rz"
 check_err "slip on the maze" 2 "slip" $A collect --env pointmass-maze --slip 0.1 --steps 10 -o "$T/x.rz"

@@ -1,7 +1,7 @@
 /* test_rl_fb.c — FB / VC-FB / MC-FB: finite-difference checks of the full loss gradient
  * (FB TD loss, the orthonormality regulariser, both conservative penalties, discrete and
  * continuous actions), bit-exact resume from saved state, reward inference against its
- * definition, and a two-room grid where zero-shot goal reaching must be learned in 2000
+ * definition, ensemble actions against a one-row reference, and a two-room grid where zero-shot goal reaching must be learned in 2000
  * steps. */
 #include <cblas.h>
 
@@ -338,6 +338,105 @@ static void test_infer_z_reward(void)
     fb_destroy(a);
 }
 
+/* Reference Q_j(o, act, z) of one row, recomputed here from the raw networks one row at a
+ * time: [o (, act), z] through F1 and F2, each head's output block dotted with z, the two
+ * combined as the agent's configuration says (min, or mean with target_mean). */
+static double ref_q(fb_agent *a, const float *o, int b, const float *act, const float *z)
+{
+    const fb_config *c = fb_cfg(a);
+    int od = c->obs_dim, D = c->zdim, ad = c->n_actions ? 0 : c->act_dim;
+    float in[64];
+    memcpy(in, o, od * sizeof(float));
+    if (act) memcpy(in + od, act, ad * sizeof(float));
+    memcpy(in + od + ad, z, D * sizeof(float));
+    double q[2];
+    for (int h = 0; h < 2; h++) {
+        nn_tape t;
+        CHECK(nn_tape_init(&t, fb_net(a, h ? "F2" : "F1"), 1, NULL) == 0);
+        const float *F = nn_forward(fb_net(a, h ? "F2" : "F1"), &t, in, 1) + (ad ? 0 : (size_t)b * D);
+        q[h] = 0;
+        for (int m = 0; m < D; m++) q[h] += (double)F[m] * z[m];
+        nn_tape_free(&t);
+    }
+    return c->target_mean ? 0.5 * (q[0] + q[1]) : fmin(q[0], q[1]);
+}
+
+/* fb_ens_act against that reference: three differently initialised agents, each with its
+ * own z. Discrete: the action maximises Σ_j Q_j(o, b, z_j); continuous: it is one of the
+ * members' actor proposals π_i(o, z_i), the one with the largest Σ_j Q_j(o, π_i, z_j).
+ * Batched and one-row sgemm round differently (≈1e-6 relative on Q of order 1), so a
+ * near-tie may go either way: the chosen action's reference sum must be within 1e-4 of
+ * the best, and the reported Q (the members' mean) within 1e-4 of the reference.
+ * Properties: an ensemble of one agent twice acts exactly as the agent alone (the sum
+ * is 2·Q, exact in double); members that disagree on the actions are refused. */
+static void test_ensemble_act(void)
+{
+    enum { K = 3, N = 40 };
+    nn_rng rng;
+    nn_rng_seed(&rng, 11);
+    for (int disc = 1; disc >= 0; disc--) {
+        fb_agent *ag[K];
+        float z[K][4], O[N * 6], act[N * 2], Q[N], act1[N * 2], Q1[N];
+        const float *zp[K];
+        for (int j = 0; j < K; j++) {
+            ag[j] = tiny_agent(FB_ALGO_FB, disc ? 3 : 0, disc ? 0 : 2, 20 + j, 0);
+            if (!ag[j]) return;
+            for (int q = 0; q < 4; q++) z[j][q] = (float)nn_rng_normal(&rng);
+            zp[j] = z[j];
+        }
+        for (int i = 0; i < N * 6; i++) O[i] = (float)nn_rng_normal(&rng);
+        CHECK(fb_ens_act(ag, K, N, O, zp, act, Q, NULL) == 0);
+        int bad = 0;
+        for (int i = 0; i < N; i++) {
+            const float *o = O + i * 6;
+            double best = -1e300, chosen = 0;
+            if (disc) {
+                for (int b = 0; b < 3; b++) {
+                    double sum = 0;
+                    for (int j = 0; j < K; j++) sum += ref_q(ag[j], o, b, NULL, z[j]);
+                    best = fmax(best, sum);
+                    if (b == (int)act[i]) chosen = sum;
+                }
+            } else {
+                int found = 0;
+                for (int c = 0; c < K; c++) {
+                    float in[10], cand[2];
+                    memcpy(in, o, 6 * sizeof(float));
+                    memcpy(in + 6, z[c], 4 * sizeof(float));
+                    nn_tape t;
+                    CHECK(nn_tape_init(&t, fb_net(ag[c], "actor"), 1, NULL) == 0);
+                    memcpy(cand, nn_forward(fb_net(ag[c], "actor"), &t, in, 1), sizeof cand);
+                    nn_tape_free(&t);
+                    double sum = 0;
+                    for (int j = 0; j < K; j++) sum += ref_q(ag[j], o, 0, cand, z[j]);
+                    best = fmax(best, sum);
+                    if (fabsf(cand[0] - act[i * 2]) < 1e-5f && fabsf(cand[1] - act[i * 2 + 1]) < 1e-5f) chosen = sum, found = 1;
+                }
+                bad += !found;
+            }
+            bad += chosen < best - 1e-4 || fabs(Q[i] - chosen / K) > 1e-4;
+        }
+        CHECK_EQ_INT(bad, 0);
+        /* one agent twice = the agent */
+        fb_agent *twice[2] = {ag[0], ag[0]};
+        const float *ztw[2] = {z[0], z[0]};
+        CHECK(fb_ens_act(twice, 2, N, O, ztw, act, Q, NULL) == 0);
+        CHECK(fb_act(ag[0], N, O, z[0], act1, Q1, NULL) == 0);
+        CHECK(memcmp(act, act1, (size_t)N * (disc ? 1 : 2) * sizeof(float)) == 0);
+        for (int i = 0; i < N; i++) CHECK_NEAR(Q[i], Q1[i], 1e-6); /* (2q)/2 in double, then float */
+        for (int j = 0; j < K; j++) fb_destroy(ag[j]);
+    }
+    /* a discrete and a continuous agent cannot act together */
+    fb_agent *mixed[2] = {tiny_agent(FB_ALGO_FB, 3, 0, 1, 0), tiny_agent(FB_ALGO_FB, 0, 2, 2, 0)};
+    float zz[4] = {1, 0, 0, 0}, O[6] = {0}, act[2];
+    const float *zm[2] = {zz, zz};
+    rz_err e = {0};
+    CHECK_EQ_INT(fb_ens_act(mixed, 2, 1, O, zm, act, NULL, &e), RZ_EINPUT);
+    CHECK(strstr(e.msg, "member 1") != NULL);
+    CHECK_EQ_INT(fb_ens_act(mixed, 0, 1, O, zm, act, NULL, NULL), RZ_EINPUT);
+    fb_destroy(mixed[0]), fb_destroy(mixed[1]);
+}
+
 static double goal_success(fb_agent *a, const rl_env *env)
 {
     rl_task *t;
@@ -346,7 +445,7 @@ static double goal_success(fb_agent *a, const rl_env *env)
     if (rl_env_tasks(env, "goals", &t, &nt, NULL)) return -1;
     for (int k = 0; k < nt; k++) {
         fb_task_result r;
-        if (fb_eval_task(a, env, &t[k], 0, NULL, 4, 0, 10 + k, &r, NULL, NULL)) return -1;
+        if (fb_eval_task(&a, 1, env, &t[k], 0, NULL, 4, 0, 10 + k, &r, NULL, NULL)) return -1;
         succ += r.success / nt;
     }
     rl_tasks_free(t, nt);
@@ -369,7 +468,7 @@ static void check_all_starts(fb_agent *a, const rl_env *env)
     int same = 1;
     for (int k = 0; k < nt; k++) {
         fb_task_result r;
-        CHECK(fb_eval_task(a, env, &t[k], 0, NULL, 1, 1, 1, &r, z, NULL) == 0);
+        CHECK(fb_eval_task(&a, 1, env, &t[k], 0, NULL, 1, 1, 1, &r, &z, NULL) == 0);
         CHECK_EQ_INT(r.episodes, n - 1);
         int goal = rl_grid_id(env, t[k].goal), reached = 0;
         fb_act(a, n, O, z, act, NULL, NULL);
@@ -512,6 +611,7 @@ int main(void)
     RUN(test_anneal);
     RUN(test_traj_windows);
     RUN(test_infer_z_reward);
+    RUN(test_ensemble_act);
     RUN(test_memory_estimate);
     RUN(test_learns_two_rooms);
     return check_summary();

@@ -71,6 +71,8 @@ struct fb_agent {
     float *Bn, *Btn, *dFout, *dB, *Mall, *noise, *ood, *inK, *dK, *inA, *dAin, *dA;
     long *idx;
     float *eval_in;
+    double *ens_q;  /* EVAL_CHUNK × max(actions, FB_MAX_ENSEMBLE): summed Q of an ensemble */
+    float *ens_act; /* continuous: EVAL_CHUNK × FB_MAX_ENSEMBLE × act_dim candidate actions */
     float *win_obs, *win_B; /* trajectory windows: (N·traj_len) × obs_dim and × d */
     int *win_rows;          /* rows gathered for each windowed z */
 };
@@ -178,7 +180,7 @@ double fb_config_bytes(const fb_config *c)
      * measures, the Q-loss doubles, windows, and the per-row buffers */
     f += 5 * N * N + (c->algo == FB_ALGO_MCFB ? N * (disc ? A : K) * N : 0) + 2 * (N + D * D + D * N) +
          N * L * (c->obs_dim + D) + N * K * (ad + inF + D) + N * (2 * inF + 4 * c->obs_dim + 9 * D + A * D + 3 * ad + 4) +
-         EVAL_CHUNK * (inF + c->obs_dim);
+         EVAL_CHUNK * (inF + c->obs_dim) + EVAL_CHUNK * (2.0 * (A > FB_MAX_ENSEMBLE ? A : FB_MAX_ENSEMBLE) + (disc ? 0 : FB_MAX_ENSEMBLE * ad));
     /* the allocator rounds each of the ≈ 120 blocks up to a page at worst */
     return 4 * f + 120 * 4096.0;
 }
@@ -298,7 +300,9 @@ int fb_create(const fb_config *cfg, uint64_t seed, fb_agent **out, rz_err *e)
     }
     a->idx = rz_calloc((size_t)N, sizeof(long), e);
     a->eval_in = fbuf((size_t)EVAL_CHUNK * (a->inF + c->obs_dim), &fail, e);
-    if (fail || !a->idx || !a->qtarget || !a->cov || !a->covz) {
+    a->ens_q = rz_calloc((size_t)EVAL_CHUNK * (a->A > FB_MAX_ENSEMBLE ? a->A : FB_MAX_ENSEMBLE), sizeof(double), e);
+    if (!disc) a->ens_act = fbuf((size_t)EVAL_CHUNK * FB_MAX_ENSEMBLE * ad, &fail, e);
+    if (fail || !a->idx || !a->qtarget || !a->cov || !a->covz || !a->ens_q) {
         fb_destroy(a);
         return RZ_EINTERNAL;
     }
@@ -329,9 +333,10 @@ void fb_destroy(fb_agent *a)
     nn_tape *tapes[] = {&a->tB, &a->tBt, &a->tBz, &a->tA, &a->tAt, &a->tEvalB, &a->tEvalA};
     for (size_t i = 0; i < sizeof tapes / sizeof *tapes; i++) nn_tape_free(tapes[i]);
     float *bufs[] = {a->Bn, a->Btn, a->inF_buf, a->inF2_buf, a->o2b, a->ob, a->zb, a->Mt, a->G, a->H, a->dFout, a->dB,
-                     a->Mall, a->noise, a->ood, a->inK, a->dK, a->inA, a->dAin, a->dA, a->eval_in};
+                     a->Mall, a->noise, a->ood, a->inK, a->dK, a->inA, a->dAin, a->dA, a->eval_in, a->ens_act};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) free(bufs[i]);
     free(a->idx);
+    free(a->ens_q);
     free(a->win_obs);
     free(a->win_B);
     free(a->win_rows);
@@ -898,51 +903,114 @@ int fb_infer_z_goal(fb_agent *a, const float *goal_obs, float *z, rz_err *e)
     return RZ_OK;
 }
 
-int fb_act(fb_agent *a, int n, const float *O, const float *z, float *act, float *Q, rz_err *e)
+/* Q_a(o_i, b, z) for every discrete action b of m ≤ EVAL_CHUNK rows, the two heads
+ * combined as the TD target combines them (so the greedy policy is the one whose measure
+ * F was trained on), added into q[i·A + b]. */
+static void add_q_discrete(fb_agent *a, int m, const float *O, const float *z, double *q)
 {
+    int D = a->cfg.zdim, od = a->cfg.obs_dim, A = a->A;
+    for (int i = 0; i < m; i++) put_inF(a, a->eval_in + (size_t)i * a->inF, O + (size_t)i * od, NULL, z);
+    const float *F0 = nn_forward(&a->F[0], &a->tEvalF[0], a->eval_in, m);
+    const float *F1 = nn_forward(&a->F[1], &a->tEvalF[1], a->eval_in, m);
+    for (int i = 0; i < m; i++)
+        for (int b = 0; b < A; b++) {
+            double q0 = dot(F0 + ((size_t)i * A + b) * D, z, D), q1 = dot(F1 + ((size_t)i * A + b) * D, z, D);
+            q[(size_t)i * A + b] += a->cfg.target_mean ? 0.5 * (q0 + q1) : fmin(q0, q1);
+        }
+}
+
+/* Continuous: Q_a(o_i, act_i, z) for m rows, added into q[i·stride]. */
+static void add_q_at(fb_agent *a, int m, const float *O, const float *act, const float *z, double *q, int stride)
+{
+    int D = a->cfg.zdim, od = a->cfg.obs_dim, ad = a->cfg.act_dim;
+    for (int i = 0; i < m; i++) put_inF(a, a->eval_in + (size_t)i * a->inF, O + (size_t)i * od, act + (size_t)i * ad, z);
+    const float *F0 = nn_forward(&a->F[0], &a->tEvalF[0], a->eval_in, m);
+    const float *F1 = nn_forward(&a->F[1], &a->tEvalF[1], a->eval_in, m);
+    for (int i = 0; i < m; i++) {
+        double q0 = dot(F0 + (size_t)i * D, z, D), q1 = dot(F1 + (size_t)i * D, z, D);
+        q[(size_t)i * stride] += a->cfg.target_mean ? 0.5 * (q0 + q1) : fmin(q0, q1);
+    }
+}
+
+/* The actor's π(o_i, z) for m rows into act (m × act_dim). */
+static void actor_act(fb_agent *a, int m, const float *O, const float *z, float *act)
+{
+    int D = a->cfg.zdim, od = a->cfg.obs_dim;
+    float *in = a->eval_in;
+    for (int i = 0; i < m; i++) {
+        memcpy(in + (size_t)i * (od + D), O + (size_t)i * od, od * sizeof(float));
+        memcpy(in + (size_t)i * (od + D) + od, z, D * sizeof(float));
+    }
+    memcpy(act, actor_fwd(a, &a->tEvalA, in, m), (size_t)m * a->cfg.act_dim * sizeof(float));
+}
+
+/* An ensemble's members must agree on observations and actions. */
+static int ens_check(fb_agent *const *ag, int k, rz_err *e)
+{
+    if (k < 1 || k > FB_MAX_ENSEMBLE) return rz_fail(e, RZ_EINPUT, "ensemble of %d agents: expected 1 to %d", k, FB_MAX_ENSEMBLE);
+    const fb_config *c = &ag[0]->cfg;
+    for (int j = 1; j < k; j++)
+        if (ag[j]->cfg.obs_dim != c->obs_dim || ag[j]->cfg.n_actions != c->n_actions || ag[j]->cfg.act_dim != c->act_dim)
+            return rz_fail(e, RZ_EINPUT, "ensemble member %d: observation size %d, %d actions of size %d; member 0: %d, %d of size %d", j,
+                           ag[j]->cfg.obs_dim, ag[j]->cfg.n_actions, ag[j]->cfg.act_dim, c->obs_dim, c->n_actions, c->act_dim);
+    return RZ_OK;
+}
+
+int fb_ens_act(fb_agent *const *ag, int k, int n, const float *O, const float *const *z, float *act, float *Q,
+               rz_err *e)
+{
+    int rc = ens_check(ag, k, e);
+    if (rc) return rc;
+    fb_agent *a = ag[0];
     const fb_config *c = &a->cfg;
-    int D = c->zdim, od = c->obs_dim, A = a->A, ad = c->act_dim;
+    int od = c->obs_dim, A = a->A, ad = c->act_dim;
+    double *q = a->ens_q;
     for (int s0 = 0; s0 < n; s0 += EVAL_CHUNK) {
         int m = n - s0 < EVAL_CHUNK ? n - s0 : EVAL_CHUNK;
+        const float *Oc = O + (size_t)s0 * od;
         if (c->n_actions) {
-            for (int i = 0; i < m; i++) put_inF(a, a->eval_in + (size_t)i * a->inF, O + (size_t)(s0 + i) * od, NULL, z);
-            const float *F0 = nn_forward(&a->F[0], &a->tEvalF[0], a->eval_in, m);
-            const float *F1 = nn_forward(&a->F[1], &a->tEvalF[1], a->eval_in, m);
+            /* argmax over the actions of Σ_j Q_j(o, b, z_j) */
+            memset(q, 0, (size_t)m * A * sizeof(double));
+            for (int j = 0; j < k; j++) add_q_discrete(ag[j], m, Oc, z[j], q);
             for (int i = 0; i < m; i++) {
                 int best = 0;
-                double bq = -1e300;
-                for (int b = 0; b < A; b++) {
-                    double q0 = dot(F0 + ((size_t)i * A + b) * D, z, D), q1 = dot(F1 + ((size_t)i * A + b) * D, z, D);
-                    /* the same combination of the heads as the TD target's a', so the policy
-                     * acted is the one whose measure F was trained on */
-                    double q = c->target_mean ? 0.5 * (q0 + q1) : fmin(q0, q1);
-                    if (q > bq) bq = q, best = b;
-                }
+                for (int b = 1; b < A; b++)
+                    if (q[(size_t)i * A + b] > q[(size_t)i * A + best]) best = b;
                 act[s0 + i] = (float)best;
-                if (Q) Q[s0 + i] = (float)bq;
+                if (Q) Q[s0 + i] = (float)(q[(size_t)i * A + best] / k);
+            }
+        } else if (k == 1) {
+            actor_act(a, m, Oc, z[0], act + (size_t)s0 * ad);
+            if (Q) {
+                memset(q, 0, (size_t)m * sizeof(double));
+                add_q_at(a, m, Oc, act + (size_t)s0 * ad, z[0], q, 1);
+                for (int i = 0; i < m; i++) Q[s0 + i] = (float)q[i];
             }
         } else {
-            float *in = a->eval_in;
-            for (int i = 0; i < m; i++) {
-                memcpy(in + (size_t)i * (od + D), O + (size_t)(s0 + i) * od, od * sizeof(float));
-                memcpy(in + (size_t)i * (od + D) + od, z, D * sizeof(float));
+            /* the candidates are the members' actor proposals π_i(o, z_i); the action is
+             * the candidate with the largest Σ_j Q_j(o, π_i, z_j) */
+            float *cand = a->ens_act;
+            memset(q, 0, (size_t)m * k * sizeof(double));
+            for (int i = 0; i < k; i++) {
+                float *ci = cand + (size_t)i * EVAL_CHUNK * ad;
+                actor_act(ag[i], m, Oc, z[i], ci);
+                for (int j = 0; j < k; j++) add_q_at(ag[j], m, Oc, ci, z[j], q + i, k);
             }
-            const float *pi = nn_forward(&a->actor, &a->tEvalA, in, m);
-            memcpy(act + (size_t)s0 * ad, pi, (size_t)m * ad * sizeof(float));
-            if (Q) {
-                for (int i = 0; i < m; i++)
-                    put_inF(a, in + (size_t)i * a->inF, O + (size_t)(s0 + i) * od, act + (size_t)(s0 + i) * ad, z);
-                const float *F0 = nn_forward(&a->F[0], &a->tEvalF[0], in, m);
-                const float *F1 = nn_forward(&a->F[1], &a->tEvalF[1], in, m);
-                for (int i = 0; i < m; i++) {
-                    double q0 = dot(F0 + (size_t)i * D, z, D), q1 = dot(F1 + (size_t)i * D, z, D);
-                    Q[s0 + i] = (float)(c->target_mean ? 0.5 * (q0 + q1) : fmin(q0, q1));
-                }
+            for (int r = 0; r < m; r++) {
+                int best = 0;
+                for (int i = 1; i < k; i++)
+                    if (q[(size_t)r * k + i] > q[(size_t)r * k + best]) best = i;
+                memcpy(act + (size_t)(s0 + r) * ad, cand + ((size_t)best * EVAL_CHUNK + r) * ad, ad * sizeof(float));
+                if (Q) Q[s0 + r] = (float)(q[(size_t)r * k + best] / k);
             }
         }
     }
-    (void)e;
     return RZ_OK;
+}
+
+int fb_act(fb_agent *a, int n, const float *O, const float *z, float *act, float *Q, rz_err *e)
+{
+    return fb_ens_act(&a, 1, n, O, &z, act, Q, e);
 }
 
 /* ---- state for checkpoints ------------------------------------------------------------ */
@@ -996,27 +1064,35 @@ void fb_state_loaded(fb_agent *a)
 }
 
 /* ---- zero-shot evaluation ------------------------------------------------------------ */
+/* The rollout's policy: an ensemble with one z per member. */
+typedef struct {
+    fb_agent *const *agents;
+    int k;
+    const float *const *z;
+} ens_policy;
+
 static void fb_policy_cb(void *ctx, int n, const float *obs, float *act)
 {
-    void **p = ctx;
-    fb_act(p[0], n, obs, p[1], act, NULL, NULL);
+    const ens_policy *p = ctx;
+    fb_ens_act(p->agents, p->k, n, obs, p->z, act, NULL, NULL); /* members checked by fb_eval_task */
 }
 
-int fb_eval_task(fb_agent *a, const rl_env *env, const rl_task *task, int n_labels,
+int fb_eval_task(fb_agent *const *ag, int k, const rl_env *env, const rl_task *task, int n_labels,
                  const float *label_states, int episodes, int all_starts, uint64_t seed,
-                 fb_task_result *res, float *z_out, rz_err *e)
+                 fb_task_result *res, float *const *z_out, rz_err *e)
 {
-    int D = a->cfg.zdim, od = env->obs_dim, sd = env->state_dim, rc = RZ_OK;
-    float *z = rz_malloc((size_t)D * sizeof(float), e), *O = NULL, *r = NULL, *starts = NULL;
+    int od = env->obs_dim, sd = env->state_dim, rc = ens_check(ag, k, e);
+    if (rc) return rc;
+    float *zbuf = rz_malloc((size_t)k * FB_MAX_ZDIM * sizeof(float), e), *O = NULL, *r = NULL, *starts = NULL;
+    const float *z[FB_MAX_ENSEMBLE];
     double *ret = NULL, *V = NULL;
     int *succ = NULL;
-    if (!z) return RZ_EINTERNAL;
+    if (!zbuf) return RZ_EINTERNAL;
     memset(res, 0, sizeof *res);
     if (task->is_goal) {
         O = rz_malloc((size_t)od * sizeof(float), e);
         if (!O) goto oom;
         rl_env_obs(env, task->goal, O);
-        rc = fb_infer_z_goal(a, O, z, e);
     } else {
         if (n_labels < 1) {
             rc = rz_fail(e, RZ_EINPUT, "task %s: reward inference needs labelled states", task->name);
@@ -1029,10 +1105,19 @@ int fb_eval_task(fb_agent *a, const rl_env *env, const rl_task *task, int n_labe
             rl_env_obs(env, label_states + (size_t)i * sd, O + (size_t)i * od);
             r[i] = (float)rl_task_reward(env, task, label_states + (size_t)i * sd);
         }
-        rc = fb_infer_z_reward(a, n_labels, O, r, z, e);
+    }
+    /* every member infers its own z from the same goal or labels */
+    for (int j = 0; j < k && !rc; j++) {
+        float *zj = zbuf + (size_t)j * FB_MAX_ZDIM;
+        z[j] = zj;
+        if (ag[j]->cfg.obs_dim != od) {
+            rc = rz_fail(e, RZ_EINPUT, "task %s: agent %d observes %d numbers, the environment %d", task->name, j, ag[j]->cfg.obs_dim, od);
+            break;
+        }
+        rc = task->is_goal ? fb_infer_z_goal(ag[j], O, zj, e) : fb_infer_z_reward(ag[j], n_labels, O, r, zj, e);
+        if (!rc && z_out && z_out[j]) memcpy(z_out[j], zj, ag[j]->cfg.zdim * sizeof(float));
     }
     if (rc) goto out;
-    if (z_out) memcpy(z_out, z, D * sizeof(float));
     if (all_starts) {
         if (env->kind != RL_GRID) {
             rc = rz_fail(e, RZ_EINPUT, "task %s: every start is defined for grids only", task->name);
@@ -1061,8 +1146,8 @@ int fb_eval_task(fb_agent *a, const rl_env *env, const rl_task *task, int n_labe
         do rl_env_reset(env, &rng, s);
         while (task->is_goal && rl_task_success(env, task, s) && ++tries < 1000);
     }
-    void *ctx[2] = {a, z};
-    if ((rc = rl_rollout(env, task, episodes, starts, fb_policy_cb, ctx, &rng, ret, succ, e))) goto out;
+    ens_policy pol = {ag, k, z};
+    if ((rc = rl_rollout(env, task, episodes, starts, fb_policy_cb, &pol, &rng, ret, succ, e))) goto out;
     res->episodes = episodes;
     double sr = 0, so = 0, ss = 0;
     for (int i = 0; i < episodes; i++) sr += ret[i], ss += succ[i];
@@ -1082,6 +1167,6 @@ int fb_eval_task(fb_agent *a, const rl_env *env, const rl_task *task, int n_labe
 oom:
     rc = RZ_EINTERNAL;
 out:
-    free(z), free(O), free(r), free(starts), free(ret), free(succ), free(V);
+    free(zbuf), free(O), free(r), free(starts), free(ret), free(succ), free(V);
     return rc;
 }

@@ -117,6 +117,16 @@ int fb_infer_z_goal(fb_agent *a, const float *goal_obs, float *z, rz_err *e);
  * receives Q(o, a*) = min_k F_k(o, a*, z)ᵀz (the mean over k with target_mean). */
 int fb_act(fb_agent *a, int n, const float *O, const float *z, float *act, float *Q, rz_err *e);
 
+/* An ensemble of k agents (independently trained, same environment) acting as one
+ * policy, each member j with its own z_j (its own embedding of the task): discrete
+ * actions maximise Σ_j Q_j(o, b, z_j); continuous ones are the member proposal π_i(o, z_i)
+ * with the largest Σ_j Q_j(o, π_i, z_j). Q receives the members' mean at the action.
+ * Averaging the members' values averages out their independent approximation errors,
+ * which is what makes single greedy agents loop. k = 1 is fb_act exactly. */
+#define FB_MAX_ENSEMBLE 16
+int fb_ens_act(fb_agent *const *ag, int k, int n, const float *O, const float *const *z, float *act, float *Q,
+               rz_err *e);
+
 /* All training state as named float arrays, in a fixed order: parameters, targets, Adam
  * moments, counters (as floats of their bytes) and the RNG — what a checkpoint saves
  * and what fb_state_set restores for exact resume. */
@@ -151,12 +161,14 @@ typedef struct {
     double success;   /* goal tasks: fraction of episodes reaching the goal */
 } fb_task_result;
 
-/* Infers z for the task (goal: B(g); reward: from the n_labels label states, typically
- * dataset states, labelled with the task's reward), then rolls out `episodes` episodes
+/* Infers z for the task in each of the k agents (goal: B(g); reward: from the n_labels
+ * label states, typically dataset states, labelled with the task's reward), then rolls
+ * out the ensemble's policy (fb_ens_act; k = 1: the agent's own) for `episodes` episodes
  * from uniformly drawn starts (never the goal itself) with seed — or, with all_starts
- * (grids only), one episode from every free cell but the goal: exact for slip 0. z_out (d) may be NULL. */
-int fb_eval_task(fb_agent *a, const rl_env *env, const rl_task *task, int n_labels,
+ * (grids only), one episode from every free cell but the goal: exact for slip 0.
+ * z_out (k pointers to each member's d floats) may be NULL. */
+int fb_eval_task(fb_agent *const *ag, int k, const rl_env *env, const rl_task *task, int n_labels,
                  const float *label_states, int episodes, int all_starts, uint64_t seed,
-                 fb_task_result *res, float *z_out, rz_err *e);
+                 fb_task_result *res, float *const *z_out, rz_err *e);
 
 #endif

@@ -16,9 +16,11 @@
 #include "rzagent.h"
 
 static const char usage[] =
-    "usage: rz-agent eval -a AGENT [--tasks goals|rewards|all] [--episodes N] [--seed N] [--json]\n"
-    "                     [--png PREFIX]\n"
-    "  -a, --agent AGENT  checkpoint from rz-agent train\n"
+    "usage: rz-agent eval -a AGENT [-a AGENT2 ...] [--tasks goals|rewards|all] [--episodes N]\n"
+    "                     [--seed N] [--json] [--png PREFIX]\n"
+    "  -a, --agent AGENT  checkpoint from rz-agent train; given several times (up to 16,\n"
+    "                     same environment), their ensemble: each infers its own z and\n"
+    "                     the action maximises the sum of their Q values\n"
     "  --tasks T          goals (every free cell / the maze's four rooms), rewards (grids: reach\n"
     "                     each room, stay in each corner) or all (default)\n"
     "  --episodes N       episodes per task (default 10), from uniformly drawn starts\n"
@@ -29,11 +31,12 @@ static const char usage[] =
     "Output: a table on stdout, or with --json one report object with per-task and aggregate\n"
     "success, return and normalised return.\n"
     "Example:\n"
-    "  rz-agent eval -a fb.rz --tasks goals --episodes 5 --json | jq .goal_success\n";
+    "  rz-agent eval -a fb.rz --tasks goals --episodes 5 --json | jq .goal_success\n"
+    "  rz-agent eval -a seed1.rz -a seed2.rz -a seed3.rz --all-starts\n";
 
 enum { OPT_AGENT = RZ_OPT_TOOL_BASE, OPT_TASKS, OPT_EPISODES, OPT_PNG, OPT_ALL_STARTS };
 
-int ag_evaluate(fb_agent *a, const rl_env *env, const char *which, int episodes, int all_starts, uint64_t seed,
+int ag_evaluate(fb_agent *const *a, int n_agents, const rl_env *env, const char *which, int episodes, int all_starts, uint64_t seed,
                 int n_labels, const float *labels, rl_task **tasks_out, fb_task_result **res_out,
                 ag_summary *sum, rz_cli *progress, rz_err *e)
 {
@@ -48,7 +51,7 @@ int ag_evaluate(fb_agent *a, const rl_env *env, const char *which, int episodes,
     memset(sum, 0, sizeof *sum);
     double sr = 0, so = 0, rr = 0, ro = 0;
     for (int k = 0; k < nt; k++) {
-        if ((rc = fb_eval_task(a, env, &tasks[k], n_labels, labels, episodes, all_starts, seed + 7919 * (uint64_t)k, &res[k], NULL, e))) {
+        if ((rc = fb_eval_task(a, n_agents, env, &tasks[k], n_labels, labels, episodes, all_starts, seed + 7919 * (uint64_t)k, &res[k], NULL, e))) {
             rz_wrap(e, "task %s", tasks[k].name);
             free(res);
             rl_tasks_free(tasks, nt);
@@ -85,16 +88,18 @@ int ag_evaluate(fb_agent *a, const rl_env *env, const char *which, int episodes,
 }
 
 /* Policy pictures: grids get Q (shade) and greedy arrows per cell; the maze gets rollouts. */
-static int render(fb_agent *a, const rl_env *env, const rl_task *t, int n_labels, const float *labels,
+static int render(fb_agent *const *a, int n_agents, const rl_env *env, const rl_task *t, int n_labels, const float *labels,
                   const char *prefix, rz_err *e)
 {
     char path[1024];
     snprintf(path, sizeof path, "%s-%s.png", prefix, t->name);
-    int D = fb_cfg(a)->zdim, rc;
-    float *z = rz_malloc((size_t)D * sizeof(float), e);
+    int rc;
+    float *z = rz_malloc((size_t)n_agents * FB_MAX_ZDIM * sizeof(float), e), *zk[FB_MAX_ENSEMBLE];
     if (!z) return RZ_EINTERNAL;
+    for (int k = 0; k < n_agents; k++) zk[k] = z + (size_t)k * FB_MAX_ZDIM;
+    const float *const *zc = (const float *const *)zk;
     fb_task_result r;
-    if ((rc = fb_eval_task(a, env, t, n_labels, labels, 1, 0, 1, &r, z, e))) {
+    if ((rc = fb_eval_task(a, n_agents, env, t, n_labels, labels, 1, 0, 1, &r, zk, e))) {
         free(z);
         return rc;
     }
@@ -110,9 +115,9 @@ static int render(fb_agent *a, const rl_env *env, const rl_task *t, int n_labels
                 float st[2] = {(float)(env->grid.cell_of[s] % env->grid.w), (float)(env->grid.cell_of[s] / env->grid.w)};
                 rl_env_obs(env, st, O + (size_t)s * od);
             }
-            fb_act(a, ns, O, z, act, Q, e);
+            rc = fb_ens_act(a, n_agents, ns, O, zc, act, Q, e);
             for (int s = 0; s < ns; s++) q[s] = Q[s], ia[s] = (int)act[s];
-            rc = rl_grid_render(env, q, ia, t->is_goal ? rl_grid_id(env, t->goal) : -1, 24, path, e);
+            if (!rc) rc = rl_grid_render(env, q, ia, t->is_goal ? rl_grid_id(env, t->goal) : -1, 24, path, e);
         }
         free(O), free(act), free(Q), free(q), free(ia);
     } else {
@@ -131,7 +136,7 @@ static int render(fb_agent *a, const rl_env *env, const rl_task *t, int n_labels
         rc = RZ_OK;
         for (int k = 0; k < T && !rc; k++) {
             for (int i = 0; i < NT; i++) rl_env_obs(env, s[i], obs[i]);
-            fb_act(a, NT, &obs[0][0], z, &act[0][0], NULL, e);
+            rc = fb_ens_act(a, n_agents, NT, &obs[0][0], zc, &act[0][0], NULL, e);
             for (int i = 0; i < NT && !rc; i++) {
                 float nx[4];
                 rc = rl_env_step(env, s[i], act[i], &rng, nx, e);
@@ -164,14 +169,17 @@ int ag_eval_main(int argc, char **argv)
                                          {0, 0, 0, 0}};
     rz_cli c;
     rz_cli_init(&c, "rz-agent eval", usage);
-    const char *agent = NULL, *which = "all", *png = NULL;
+    const char *paths[FB_MAX_ENSEMBLE], *which = "all", *png = NULL;
     long episodes = 10;
-    int o, all_starts = 0;
+    int o, all_starts = 0, n_agents = 0;
     while ((o = getopt_long(argc, argv, RZ_CLI_SHORTOPTS "a:", opts, NULL)) != -1) {
         if (rz_cli_common(&c, o, optarg)) continue;
         switch (o) {
         case 'a':
-        case OPT_AGENT: agent = optarg; break;
+        case OPT_AGENT:
+            if (n_agents == FB_MAX_ENSEMBLE) rz_cli_usage_error(&c, "-a: at most %d agents in an ensemble", FB_MAX_ENSEMBLE);
+            paths[n_agents++] = optarg;
+            break;
         case OPT_TASKS: which = optarg; break;
         case OPT_EPISODES: episodes = rz_cli_int(&c, "--episodes", optarg, 1, 100000); break;
         case OPT_PNG: png = optarg; break;
@@ -180,19 +188,36 @@ int ag_eval_main(int argc, char **argv)
         }
     }
     if (optind < argc) rz_cli_usage_error(&c, "unexpected argument '%s'", argv[optind]);
-    if (!agent) rz_cli_usage_error(&c, "-a AGENT is required");
+    if (!n_agents) rz_cli_usage_error(&c, "-a AGENT is required");
     if (strcmp(which, "goals") && strcmp(which, "rewards") && strcmp(which, "all"))
         rz_cli_usage_error(&c, "--tasks %s: expected goals, rewards or all", which);
     /* Small matrices: one BLAS thread unless -t asks for more (threads spinning on a busy
      * 2-core machine cost far more than they give at batch 256). */
     openblas_set_num_threads(c.threads > 0 ? c.threads : 1);
     rz_err e = {0};
-    rz_agent_header h;
-    fb_agent *a;
-    rl_env env;
-    int n_labels;
-    float *labels;
-    if (ag_agent_read(agent, &c.stream, &h, &a, &env, &n_labels, &labels, &e)) rz_cli_die(&c, &e);
+    /* The first agent's environment and label states serve the whole ensemble; every
+     * other member must be trained on the same environment, observed the same way. */
+    rz_agent_header h, hk;
+    fb_agent *a[FB_MAX_ENSEMBLE];
+    rl_env env, envk;
+    int n_labels, nk;
+    float *labels, *lk;
+    const char *agent = paths[0];
+    if (ag_agent_read(agent, &c.stream, &h, &a[0], &env, &n_labels, &labels, &e)) rz_cli_die(&c, &e);
+    for (int k = 1; k < n_agents; k++) {
+        if (ag_agent_read(paths[k], &c.stream, &hk, &a[k], &envk, &nk, &lk, &e)) rz_cli_die(&c, &e);
+        if (rz_env_id_same(&h.env, &hk.env, "environment", &e)) {
+            rz_wrap(&e, "%s: not the environment of %s", paths[k], agent);
+            rz_cli_die(&c, &e);
+        }
+        if (hk.grid_obs != h.grid_obs) {
+            rz_fail(&e, RZ_EINPUT, "%s: grid observations %d, %s has %d: an ensemble observes one way", paths[k], hk.grid_obs, agent, h.grid_obs);
+            rz_cli_die(&c, &e);
+        }
+        free(lk);
+        rz_env_id_free(&hk.env);
+        rl_env_free(&envk);
+    }
     if (env.kind == RL_POINTMASS && !strcmp(which, "all")) which = "goals";
     uint64_t seed = c.seed_set ? c.seed : 1;
     rl_task *tasks;
@@ -202,19 +227,22 @@ int ag_eval_main(int argc, char **argv)
         rz_fail(&e, RZ_EINPUT, "%s: --all-starts needs a grid environment (this agent's is %s)", agent, env.name);
         rz_cli_die(&c, &e);
     }
-    if (ag_evaluate(a, &env, which, (int)episodes, all_starts, seed, n_labels, labels, &tasks, &res, &sum, &c, &e)) rz_cli_die(&c, &e);
+    if (ag_evaluate(a, n_agents, &env, which, (int)episodes, all_starts, seed, n_labels, labels, &tasks, &res, &sum, &c, &e)) rz_cli_die(&c, &e);
     if (png) {
         int shown_goals = 0;
         for (int k = 0; k < sum.n_tasks; k++) {
             /* Reward tasks, and four goals spread over the list. */
             if (tasks[k].is_goal && !(sum.n_goal <= 4 || k % (sum.n_goal / 4) == sum.n_goal / 8)) continue;
             if (tasks[k].is_goal && ++shown_goals > 4) continue;
-            if (render(a, &env, &tasks[k], n_labels, labels, png, &e)) rz_cli_die(&c, &e);
+            if (render(a, n_agents, &env, &tasks[k], n_labels, labels, png, &e)) rz_cli_die(&c, &e);
         }
     }
     if (c.json || c.report) {
-        msgpack_packer *pk = rz_report_begin(&c, 14);
+        msgpack_packer *pk = rz_report_begin(&c, 15);
         rz_rec_str(pk, "agent", agent);
+        rz_rec_key(pk, "ensemble"); /* every member's path; the first is "agent" */
+        msgpack_pack_array(pk, n_agents);
+        for (int k = 0; k < n_agents; k++) msgpack_pack_str_with_body(pk, paths[k], strlen(paths[k]));
         rz_rec_str(pk, "env", env.name);
         rz_rec_str(pk, "algo", h.algo);
         rz_rec_str(pk, "data_policy", h.data_policy);
@@ -250,7 +278,7 @@ int ag_eval_main(int argc, char **argv)
     }
     rl_tasks_free(tasks, sum.n_tasks);
     free(res), free(labels);
-    fb_destroy(a);
+    for (int k = 0; k < n_agents; k++) fb_destroy(a[k]);
     rz_env_id_free(&h.env);
     rl_env_free(&env);
     return 0;

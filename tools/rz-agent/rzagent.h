@@ -82,12 +82,13 @@ int ag_train_main(int argc, char **argv);
 int ag_eval_main(int argc, char **argv);
 int ag_sweep_main(int argc, char **argv);
 
-/* Evaluation over a task family; fills per-task results (caller frees *res). */
+/* Evaluation over a task family of one agent or an ensemble (fb_ens_act); fills per-task
+ * results (caller frees *res). */
 typedef struct {
     int n_tasks, n_goal, n_reward;
     double goal_success, goals_solved, goal_norm, reward_norm, all_norm;
 } ag_summary;
-int ag_evaluate(fb_agent *a, const rl_env *env, const char *which, int episodes, int all_starts, uint64_t seed,
+int ag_evaluate(fb_agent *const *a, int n_agents, const rl_env *env, const char *which, int episodes, int all_starts, uint64_t seed,
                 int n_labels, const float *labels, rl_task **tasks, fb_task_result **res,
                 ag_summary *sum, rz_cli *progress, rz_err *e);
 

@@ -97,7 +97,7 @@ static int run_item(const sweep_cfg *s, long item, double *met, rz_err *e)
     /* Labels for reward inference: the dataset's next states (up to 10000, evenly strided). */
     long nl = n < 10000 ? n : 10000, stride = n / nl;
     for (long i = 0; i < nl; i++) memcpy(S + i * sd, S2 + i * stride * sd, sd * sizeof(float));
-    if ((rc = ag_evaluate(a, &env, s->tasks, s->episodes, 0, 1000 + (uint64_t)seed, (int)nl, S, &tasks, &res, &sum, NULL, e)))
+    if ((rc = ag_evaluate(&a, 1, &env, s->tasks, s->episodes, 0, 1000 + (uint64_t)seed, (int)nl, S, &tasks, &res, &sum, NULL, e)))
         goto out;
     met[0] = sum.goal_success;
     met[1] = sum.goals_solved;
