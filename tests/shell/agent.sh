@@ -65,6 +65,8 @@ check "eval the agent twice" $A eval -a "$T/a60.rz" -a "$T/a60.rz" --tasks goals
 check "eval an ensemble + png" $A eval -a "$T/a60.rz" -a "$T/m60.rz" -a "$T/v.rz" --tasks all --episodes 2 --png "$T/ens" --json -q
 grep -q '"ensemble":\["[^"]*a60.rz","[^"]*m60.rz","[^"]*v.rz"\]' "$T/.out" && ok "ensemble report lists its members" || fail "ensemble report lists its members" "$(cat "$T/.out")"
 [ -s "$T/ens-room-top-left.png" ] && ok "ensemble picture written" || fail "ensemble picture written"
+many=""; for i in $(seq 17); do many="$many -a $T/a60.rz"; done
+check_err "17 members" 2 "at most 16 agents" $A eval $many
 
 # ---- bad input ----------------------------------------------------------------------------
 printf '#####\n#..#\n#####\n' > "$T/ragged.txt"

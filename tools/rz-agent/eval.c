@@ -5,7 +5,9 @@
  * and the greedy policy is rolled out for `episodes` episodes of the environment's
  * horizon from uniform start states. Reported per task and in aggregate: success
  * (goal reached), return, the optimal return from the same starts (grids: finite-horizon
- * value iteration) and the normalised return Σ return / Σ optimum. */
+ * value iteration) and the normalised return Σ return / Σ optimum. Several -a make an
+ * ensemble (fb_ens_act): each member infers its own z, the action maximises their summed Q;
+ * the first checkpoint's environment and label states serve all of them. */
 #include <cblas.h>
 #include <getopt.h>
 #include <math.h>
