@@ -1,8 +1,8 @@
 /* test_rl_fb.c — FB / VC-FB / MC-FB: finite-difference checks of the full loss gradient
  * (FB TD loss, the orthonormality regulariser, both conservative penalties, discrete and
  * continuous actions), bit-exact resume from saved state, reward inference against its
- * definition, ensemble actions against a one-row reference, and a two-room grid where zero-shot goal reaching must be learned in 2000
- * steps. */
+ * definition, ensemble actions against a one-row reference, and a two-room grid where
+ * zero-shot goal reaching must be learned in 2000 steps. */
 #include <cblas.h>
 
 #include "../check.h"
