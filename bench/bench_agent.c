@@ -13,7 +13,7 @@
 #include <stdlib.h>
 
 #include "fb.h"
-#include "rl_env.h"
+#include "env.h"
 
 static double mlp_flops(const nn_mlp *m, double n, int backward)
 {

@@ -22,7 +22,7 @@
 #include "linalg.h"
 #include "llama.h"
 #include "model.h"
-#include "train.h"
+#include "lora.h"
 
 static void die(const rz_err *e)
 {

@@ -20,7 +20,7 @@
 #include <string.h>
 
 #include "linalg.h"
-#include "lowrank.h"
+#include "caldera.h"
 #include "rz.h"
 
 static uint64_t rng_next(uint64_t *s)

@@ -21,10 +21,10 @@
 #include <string.h>
 
 #include "e8p.h"
-#include "hadamard.h"
+#include "rht.h"
 #include "linalg.h"
 #include "nn.h"
-#include "quant.h"
+#include "ldlq.h"
 #include "rz.h"
 
 static void die(const rz_err *e)

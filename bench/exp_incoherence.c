@@ -17,11 +17,11 @@
 #include <string.h>
 
 #include "calib.h"
-#include "hadamard.h"
+#include "rht.h"
 #include "linalg.h"
 #include "model.h"
 #include "qlayer.h"
-#include "quant.h"
+#include "ldlq.h"
 
 static const char *const variant_name[3] = {"no rotation", "input side only (V)", "both sides (U, V)"};
 

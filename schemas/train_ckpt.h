@@ -18,7 +18,7 @@
 
 #include "adamw.h"
 #include "stream.h"
-#include "train.h"
+#include "lora.h"
 
 #define RZ_TRAIN_CKPT_VERSION 1
 #define RZ_ADAPTERS_VERSION 1

@@ -14,7 +14,7 @@
 #include "../check.h"
 #include "e8p.h"
 #include "nn.h"
-#include "quant.h"
+#include "ldlq.h"
 
 static int sanitized(void)
 {

@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "../check.h"
-#include "hadamard.h"
+#include "rht.h"
 #include "linalg.h"
 #include "nn.h"
 

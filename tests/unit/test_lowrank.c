@@ -23,8 +23,8 @@
 
 #include "../check.h"
 #include "e8p.h"
-#include "lowrank.h"
-#include "quant.h"
+#include "caldera.h"
+#include "ldlq.h"
 #include "record.h"
 
 /* Under ASan/UBSan (RZ_SANITIZED=1) the randomized allocation checks run fewer trials. */

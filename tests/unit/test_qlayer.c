@@ -10,7 +10,7 @@
 #include "../check.h"
 #include "e8p.h"
 #include "qlayer.h"
-#include "../../tools/core/quant.h"
+#include "ldlq.h"
 
 
 /* W (m × n) Gaussian with a few large rows; H = XᵀX/T of correlated inputs. */

@@ -15,9 +15,9 @@
 #include <unistd.h>
 
 #include "../check.h"
-#include "hadamard.h"
+#include "rht.h"
 #include "model.h"
-#include "lowrank.h"
+#include "caldera.h"
 #include "qlayer.h"
 
 

@@ -15,7 +15,7 @@
 #include "e8p.h"
 #include "qlayer.h"
 #include "qlinear.h"
-#include "quant.h"
+#include "ldlq.h"
 
 
 /* W (m × n) Gaussian; H = XᵀX/T of correlated inputs (positive definite). */

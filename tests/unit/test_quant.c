@@ -16,7 +16,7 @@
 #include "e8p.h"
 #include "linalg.h"
 #include "nn.h"
-#include "quant.h"
+#include "ldlq.h"
 
 static int sanitized(void)
 {

@@ -7,7 +7,7 @@
 
 #include "../check.h"
 #include "fb.h"
-#include "rl_env.h"
+#include "env.h"
 
 /* A random dataset with one-hot-ish observations and random actions. */
 typedef struct {

@@ -3,7 +3,7 @@
 #include <unistd.h>
 
 #include "../check.h"
-#include "rl_env.h"
+#include "env.h"
 
 static void test_fourrooms_shape(void)
 {

@@ -2,8 +2,8 @@
  * through mjData exactly, free motion matches the damped-mass closed form, walls block,
  * steps are pure functions of (state, action), collection stays valid, bad input fails. */
 #include "../check.h"
-#include "rl_env.h"
-#include "rl_mujoco.h"
+#include "env.h"
+#include "mujoco_env.h"
 
 static void test_roundtrip(void)
 {

@@ -36,7 +36,7 @@
 #include "llama.h"
 #include "model.h"
 #include "tokenizer.h"
-#include "train.h"
+#include "lora.h"
 #include "train_ckpt.h"
 
 static int sanitized(void)

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rl_mujoco.h"
+#include "mujoco_env.h"
 #include "rzagent.h"
 
 static const char usage[] =

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rl_mujoco.h"
+#include "mujoco_env.h"
 #include "rzagent.h"
 #include "stream.h"
 

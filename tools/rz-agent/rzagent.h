@@ -6,7 +6,7 @@
 #include "agent.h" /* schemas/agent.h: the record types */
 #include "cli.h"
 #include "fb.h"
-#include "rl_env.h"
+#include "env.h"
 
 /* An in-memory dataset. */
 typedef struct {

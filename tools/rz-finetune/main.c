@@ -30,10 +30,10 @@
 #include "cli.h"
 #include "cluster.h"
 #include "corpus.h"
-#include "lowrank.h"
+#include "caldera.h"
 #include "model.h"
 #include "qlayer.h"
-#include "train.h"
+#include "lora.h"
 #include "train_ckpt.h"
 
 static const char usage[] =

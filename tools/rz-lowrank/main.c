@@ -34,8 +34,8 @@
 #include "cluster.h"
 #include "model.h"
 #include "qlayer.h"
-#include "lowrank.h"
-#include "quant.h"
+#include "caldera.h"
+#include "ldlq.h"
 
 static const char usage[] =
     "usage: rz-lowrank -m MODEL -H HESSIANS [--rank K | --budget BPW] [options] -o LAYERS\n"

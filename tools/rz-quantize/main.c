@@ -24,7 +24,7 @@
 #include "cluster.h"
 #include "model.h"
 #include "qlayer.h"
-#include "quant.h"
+#include "ldlq.h"
 
 static const char usage[] =
     "usage: rz-quantize -m MODEL -H HESSIANS --method rtn|ldlq|e8p [options] -o LAYERS\n"

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hadamard.h"
+#include "rht.h"
 #include "qlayer.h"
 
 struct rz_qlinear {

@@ -32,7 +32,7 @@
  * (dtrsm, right side, lower). The damping λ only affects this starting point; the inner
  * updates and the reported f use the undamped H.
  */
-#include "lowrank.h"
+#include "caldera.h"
 
 #include <cblas.h>
 #include <lapacke.h>
@@ -42,7 +42,7 @@
 #include <string.h>
 
 #include "linalg.h"
-#include "quant.h"
+#include "ldlq.h"
 #include "record.h"
 
 /* ---- small tools ------------------------------------------------------------------- */

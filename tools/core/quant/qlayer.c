@@ -9,8 +9,8 @@
 #include <string.h>
 
 #include "e8p.h"
-#include "hadamard.h"
-#include "quant.h"
+#include "rht.h"
+#include "ldlq.h"
 
 static uint64_t mix64(uint64_t a, uint64_t b)
 {

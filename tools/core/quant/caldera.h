@@ -42,7 +42,7 @@
 
 #include <stdint.h>
 
-#include "hadamard.h"
+#include "rht.h"
 #include "rz.h"
 
 /* ---- options -------------------------------------------------------------------- */

@@ -6,7 +6,7 @@
  * probabilities under slip p are
  *     P(s'|s,a) = (1−p)·1[s' = next(s,a)] + (p/5)·Σ_b 1[s' = next(s,b)].
  */
-#include "rl_env.h"
+#include "env.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rl_mujoco.h"
+#include "mujoco_env.h"
 
 static const char fourrooms_map[] =
     "#############\n"

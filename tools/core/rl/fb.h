@@ -20,7 +20,7 @@
 #include <stdint.h>
 
 #include "nn.h"
-#include "rl_env.h"
+#include "env.h"
 #include "rz.h"
 
 typedef enum { FB_ALGO_FB = 0, FB_ALGO_VCFB = 1, FB_ALGO_MCFB = 2 } fb_algo;

@@ -7,7 +7,7 @@
  * independent problems), so OpenMP threads take chunks and OpenBLAS stays
  * single-threaded; the chunk size depends only on m, never on the thread count.
  */
-#include "quant.h"
+#include "ldlq.h"
 
 #include <cblas.h>
 #include <lapacke.h>

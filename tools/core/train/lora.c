@@ -5,7 +5,7 @@
  * hid = hidden_dim, V = vocab, k = an adapter's rank. All activation memory is
  * allocated by rz_train_new for max_B sequences and reused by every step.
  */
-#include "train.h"
+#include "lora.h"
 
 #include <cblas.h>
 #include <math.h>

@@ -4,7 +4,7 @@
  * row or column is transformed by the same operations whatever the chunking, so results
  * do not depend on the thread count.
  */
-#include "hadamard.h"
+#include "rht.h"
 
 #include <cblas.h>
 #include <lapacke.h>

@@ -30,7 +30,7 @@
 #include <stdint.h>
 
 #include "llama.h"
-#include "lowrank.h"
+#include "caldera.h"
 #include "qrecord.h" /* schemas/: the record view */
 
 typedef struct {

@@ -13,7 +13,7 @@
  * the state vector and action only. The mjModel/mjData pair is owned by the env and
  * reused (the env is therefore not shared between threads).
  */
-#include "rl_mujoco.h"
+#include "mujoco_env.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -13,7 +13,7 @@
 #define RZ_RL_MUJOCO_H
 
 #include "nn.h"
-#include "rl_env.h"
+#include "env.h"
 #include "rz.h"
 
 /* The MJCF text of the maze (static storage). */
