@@ -1,4 +1,4 @@
-/* bench_finetune.c — time of one adapter fine-tuning step (train.h + adamw.h): forward
+/* bench_finetune.c — time of one adapter fine-tuning step (lora.h + adamw.h): forward
  * with saved activations, backward, AdamW, for stories260K (the real model) and a random
  * stories110M-shaped model (dim 768, 12 layers, 12 heads, hidden 2048, vocab 32000).
  * Figures only, never pass/fail.

@@ -1,4 +1,4 @@
-/* bench_lowrank.c — speed of CALDERA's fit (lowrank.h) on one 4096 × 4096 layer at rank
+/* bench_lowrank.c — speed of CALDERA's fit (caldera.h) on one 4096 × 4096 layer at rank
  * 64: time per outer iteration and its parts, and the objective after every step.
  * Figures only, never pass/fail.
  *

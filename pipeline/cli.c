@@ -139,7 +139,7 @@ void rz_cli_threads(const rz_cli *c)
         if (n < 1) n = 1;
     }
     /* OpenBLAS stays single-threaded: its threaded sgemm changes results with the thread
-     * count. Parallelism comes from OpenMP over fixed work splits (tools/core/linalg.h). */
+     * count. Parallelism comes from OpenMP over fixed work splits (tools/core/util/linalg.h). */
     openblas_set_num_threads(1);
     omp_set_num_threads(n);
 }

@@ -8,7 +8,7 @@
  *
  * A packed model (rz-pack) holds "qlayer" records (schemas/quant.md) in place of some
  * linear-layer tensors; rz_model_load decodes each into the dense float32 weights
- * (codes → grid or codebook values, incoherence undone; tools/core/qlayer.h), while
+ * (codes → grid or codebook values, incoherence undone; tools/core/quant/qlayer.h), while
  * rz_model_load_codes keeps them as codes for inference. A qlayer
  * with a low-rank part (rz-lowrank, CALDERA) is merged: W = Q + L·R, dense float32.
  * rz_model_load_lowrank instead keeps the parts apart for training L, R with Q frozen.
@@ -36,7 +36,7 @@ int rz_model_save_rzm(rz_llama *m, const char *loc, rz_dtype dtype, const rz_str
                       rz_err *e);
 /* Loads a model from a llama2.c .bin file or an .rzm stream. */
 int rz_model_load(const char *loc, const rz_stream_opts *o, rz_llama **out, rz_err *e);
-/* The same for inference: qlayer records stay as their codes (tools/core/qlinear.h,
+/* The same for inference: qlayer records stay as their codes (tools/core/quant/qlinear.h,
  * rz_llama_set_qlinear; the model is allocated lazily, so their float32 weights never
  * exist) and the forward decodes them panel by panel. rz_llama_tensor_at then gives
  * data NULL for those linears: such a model runs, it is not saved or hashed. */

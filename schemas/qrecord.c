@@ -1,7 +1,7 @@
 /* qrecord.c — "hessian" and "qlayer" records: packing and validating decoding (qrecord.h).
  *
  * Decoding checks every length against the shape the record declares, so a view handed
- * to a decoder (tools/core/qlayer.c) can be trusted to hold exactly the bytes it needs.
+ * to a decoder (tools/core/quant/qlayer.c) can be trusted to hold exactly the bytes it needs.
  */
 #include "qrecord.h"
 

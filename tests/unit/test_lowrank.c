@@ -1,9 +1,9 @@
 /* test_lowrank.c — CALDERA's fit W ≈ Q + L R under a Hessian, and the rank allocation,
  * each against an independent computation.
  *
- * References are written here in double from the definitions, not from lowrank.c's
+ * References are written here in double from the definitions, not from caldera.c's
  * recipes: the best H-weighted rank-k approximation from the eigendecomposition of H
- * (symmetric square root) and dgesvd (lowrank.c uses a Cholesky factor and dgesdd or a
+ * (symmetric square root) and dgesvd (caldera.c uses a Cholesky factor and dgesdd or a
  * randomized range finder); the L and R updates from the normal equations solved by
  * Gaussian elimination (for R, the full H-weighted system in Kronecker form, so that the
  * cancellation of H is checked rather than assumed); objectives by rz_proxy_loss (double)

@@ -3,7 +3,7 @@
  *
  * The reference for the LDL path is a slow block elimination in double written from
  * the LDLQ definition (H = Ū D Ūᵀ, Ū unit block-upper; Ŵ = Q(W + (W − Ŵ)(Ū − I))), not
- * from GPTQ's Cholesky-of-the-inverse recipe that quant.c uses. Hessians are
+ * from GPTQ's Cholesky-of-the-inverse recipe that ldlq.c uses. Hessians are
  * H = XᵀX/T of correlated, unevenly scaled inputs, so their spectra decay like real
  * calibration Hessians.
  */

@@ -1,4 +1,4 @@
-/* test_train.c — the adapter-training core (train.h), AdamW (adamw.h) and training
+/* test_train.c — the adapter-training core (lora.h), AdamW (adamw.h) and training
  * checkpoints (schemas/train_ckpt.h), each against an independent computation.
  *
  * Gradients: every backward op and the whole model are checked against central

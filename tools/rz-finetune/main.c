@@ -14,10 +14,10 @@
  * are replaced by the tuned ones in the input's L/R format (rz_qlayer_replace_lowrank:
  * the 4-bit grid rounding happens once, at the end). Training: next-token cross-entropy on
  * contiguous --ctx windows of the text, AdamW with warmup + cosine/linear decay and
- * global-norm clipping (tools/core/adamw.h), forward/backward in tools/core/train.h.
+ * global-norm clipping (tools/core/train/adamw.h), forward/backward in tools/core/train/lora.h.
  * Under mpirun each rank computes some micro-batches of the global batch; the all-reduce
  * is ordered so that the result is bit-identical to one process with the same --batch
- * and --micro (train.h). Checkpoints (schemas/train.md) hold everything needed to
+ * and --micro (lora.h). Checkpoints (schemas/train.md) hold everything needed to
  * resume bit for bit.
  */
 #include <getopt.h>

@@ -1,5 +1,5 @@
 /* rz-lowrank — CALDERA: fit every linear layer of a model as W ≈ Q + L·R with its
- * calibration Hessian (tools/core/lowrank.h) and write one "qlayer" record per layer,
+ * calibration Hessian (tools/core/quant/caldera.h) and write one "qlayer" record per layer,
  * v2 with L and R (schemas/quant.md), for rz-pack.
  *
  * Design. The Hessians are rz-calibrate's stream, checked against the model by hash,

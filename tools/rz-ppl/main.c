@@ -1,6 +1,6 @@
 /* rz-ppl — perplexity of a model on a text (or a token stream).
  *
- * Windows (see tools/core/ppl.h): non-overlapping windows of --ctx positions by default,
+ * Windows (see tools/core/lm/ppl.h): non-overlapping windows of --ctx positions by default,
  * as the GPTQ and QuIP# papers evaluate; --stride for sliding windows; --bos to start
  * every window with BOS; --skip to score only later positions (llama.cpp scores the
  * second half: --skip ctx/2). Perplexity = exp(mean NLL over scored tokens); its

@@ -1,5 +1,5 @@
-/* lowrank.c — CALDERA's alternating fit W ≈ Q + L R under a Hessian, and rank allocation
- * under a bit budget (see lowrank.h for the algorithm, the basis of the results and the
+/* caldera.c — CALDERA's alternating fit W ≈ Q + L R under a Hessian, and rank allocation
+ * under a bit budget (see caldera.h for the algorithm, the basis of the results and the
  * numbers).
  *
  * Layout. Internally L is kept transposed, Lt = Lᵀ (k × m): every product then has the
@@ -254,7 +254,7 @@ static int quant_lr(float *X, int rows, int len, const rz_caldera_opts *o, uint8
         }
         return 0;
     }
-    /* rz_rtn's grid (quant.h), row by row; a parallel region only when the work pays for
+    /* rz_rtn's grid (ldlq.h), row by row; a parallel region only when the work pays for
      * it (on a loaded machine every barrier can cost a scheduler time slice) */
     int G = rz_grid_groups(len, o->lr_group), gw = o->lr_group > 0 ? o->lr_group : len, bits = o->lr_bits;
 #pragma omp parallel for schedule(static) if (cnt > (1L << 16))

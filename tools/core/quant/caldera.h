@@ -1,4 +1,4 @@
-/* lowrank.h — CALDERA: fit a weight matrix as W ≈ Q + L·R (Q quantised at low precision,
+/* caldera.h — CALDERA: fit a weight matrix as W ≈ Q + L·R (Q quantised at low precision,
  * L, R a low-rank pair at 4/16/32 bits) under the layer's Hessian, and the allocation of
  * ranks across matrices under a global bit budget.
  *
@@ -17,7 +17,7 @@
  *            finder with power iterations (Halko–Martinsson–Tropp; CALDERA's rand_svd).
  *     inner  `inner` alternating exact least-squares updates against the undamped H:
  *            L ← Y H Rᵀ (R H Rᵀ)⁻¹, then quantise L;  R ← (LᵀL)⁻¹ Lᵀ Y, then quantise R
- *            (derivations in lowrank.c). Without quantisation each update is an exact
+ *            (derivations in caldera.c). Without quantisation each update is an exact
  *            minimiser, so f never increases along init → L → R → L → ….
  *            The step keeps its best (L, R) after a full inner iteration (CALDERA).
  *   Q step: Q ← LDLQ(W − LR) (GPTQ on a scalar grid, or QuIP#'s block LDLQ with E8P).
@@ -25,7 +25,7 @@
  * that best one is returned. No Hessian downdate (CALDERA's Q_hessian_downdate) yet.
  *
  * Incoherence (opts.incoherent): W ← U W Vᵀ, H ← V H Vᵀ with the random Hadamard
- * transforms U = rz_rht_init(m, seed), V = rz_rht_init(n, seed + 1) (hadamard.h), and the
+ * transforms U = rz_rht_init(m, seed), V = rz_rht_init(n, seed + 1) (rht.h), and the
  * whole fit runs in that rotated basis. Q, L, R (and their codes) are RETURNED IN THE
  * ROTATED BASIS, which is how they are stored and applied: y = W x ≈ Uᵀ (Q + L R) V x.
  * The fit keeps U and V; rz_caldera_dense undoes them. f is the same in both bases
@@ -64,7 +64,7 @@ typedef struct {
                            (0), or per lr_group consecutive entries along it */
     int outer;          /* outer iterations (CALDERA default 20) */
     int inner;          /* inner L/R iterations per LR step (CALDERA default 5) */
-    double damp;        /* λ = damp · mean diag H for the LDL factor (quant.h) and the
+    double damp;        /* λ = damp · mean diag H for the LDL factor (ldlq.h) and the
                            Cholesky factor of the init; ≤ 0 → RZ_PERCDAMP (0.01) */
     int svd;            /* RZ_SVD_EXACT (dgesdd of Z, for small matrices) or RZ_SVD_RANDOM */
     int svd_oversample; /* randomized: k + oversample test vectors (default 16) */
@@ -144,7 +144,7 @@ double rz_caldera_q_bits(const rz_caldera_opts *o, int m, int n);
 int rz_lowrank_update_L(const float *YH, const float *H, const float *R, int m, int n, int k,
                         float *L, rz_err *e);
 /* R-update: R (k × n) ← argmin_R tr((Y − LR) H (Y − LR)ᵀ) = (LᵀL)⁻¹ Lᵀ Y for any
- * positive definite H (H cancels; see lowrank.c), from Y (m × n) and L (m × k). */
+ * positive definite H (H cancels; see caldera.c), from Y (m × n) and L (m × k). */
 int rz_lowrank_update_R(const float *Y, const float *L, int m, int n, int k, float *R, rz_err *e);
 /* f = tr((Y − LR) H (Y − LR)ᵀ), accumulated in double. */
 int rz_lowrank_objective(const float *Y, const float *H, const float *L, const float *R, int m, int n,
@@ -169,7 +169,7 @@ typedef struct {
  * the largest error reduction per added bit; stop when no move fits or reduces the error.
  * For convex curves (error reductions per bit decreasing along each curve) every state
  * the greedy passes through before its first skipped move is optimal for the bits it
- * spends (a Lagrangian argument, see lowrank.c), so when all steps cost the same it is
+ * spends (a Lagrangian argument, see caldera.c), so when all steps cost the same it is
  * optimal, and otherwise it is within one step of the optimum:
  * err(greedy) ≤ OPT(budget − largest step). For non-convex curves it is a heuristic.
  * ranks_out[count]; bpw_out (achieved bits per weight) and err_out (Σ err) may be NULL.

@@ -1,5 +1,5 @@
-/* quant.c — scalar grids, the LDL factor of a Hessian, LDLQ/GPTQ, block LDLQ with E8P,
- * the proxy loss and the Gaussian codebook figures (see quant.h for the math).
+/* ldlq.c — scalar grids, the LDL factor of a Hessian, LDLQ/GPTQ, block LDLQ with E8P,
+ * the proxy loss and the Gaussian codebook figures (see ldlq.h for the math).
  *
  * Layout: all matrices are row-major. The LDLQ sweep works on the caller's copy of W in
  * place: columns left of the current one hold quantised values, the others the updated

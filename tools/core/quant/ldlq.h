@@ -1,4 +1,4 @@
-/* quant.h — Hessian-aware weight quantisation: round-to-nearest on uniform grids,
+/* ldlq.h — Hessian-aware weight quantisation: round-to-nearest on uniform grids,
  * LDLQ (= GPTQ/OPTQ) for scalar grids, block LDLQ for the E8P vector codebooks, and the
  * proxy loss tr(ΔW H ΔWᵀ) they minimise.
  *

@@ -7,7 +7,7 @@
  *     rows/columns of H (the padded inputs are always 0 at inference; the codes of the
  *     padded columns are stored and counted in the bits per weight);
  *  2. with incoherence, W ← U W Vᵀ and H ← V H Vᵀ with random Hadamard transforms
- *     (hadamard.h) U of size rows, V of size pcols, seeded by seed_u, seed_v, which are
+ *     (rht.h) U of size rows, V of size pcols, seeded by seed_u, seed_v, which are
  *     derived from the user's seed and the layer's index in the model;
  *  3. rtn: rz_rtn; ldlq: rz_ldl_factor(blk 1) + rz_gptq; e8p: rz_ldl_factor(blk 8) +
  *     rz_ldlq_e8p (2 bits E8P, 3 and 4 bits residual E8P);
@@ -18,7 +18,7 @@
  * equals step 4's Ŵ.
  *
  * Low-rank records (v2, CALDERA): rz_qlayer_from_caldera turns a rz_caldera fit of the
- * padded matrix (lowrank.h; fitted in the rotated basis with the seeds rz_qlayer_seeds
+ * padded matrix (caldera.h; fitted in the rotated basis with the seeds rz_qlayer_seeds
  * gives) into a record holding Q's codes and L, R. Decoding then computes
  * Ŵ = Uᵀ (Q + L R) V, cropped to cols (the merge); rz_qlayer_dequant_parts returns
  * Uᵀ Q V and the pair in the original basis, L_orig = Uᵀ L, R_orig = R V (cropped), so

@@ -1,5 +1,5 @@
-/* hadamard.c — random Hadamard transforms U = (H_p/√p ⊗ Q_m)·diag(s) for any n = p·m
- * (see hadamard.h). The float and double versions are the same code; OpenMP splits rows
+/* rht.c — random Hadamard transforms U = (H_p/√p ⊗ Q_m)·diag(s) for any n = p·m
+ * (see rht.h). The float and double versions are the same code; OpenMP splits rows
  * (rz_rht_rows) or column panels (rz_rht_cols) in chunks fixed by the shape, and every
  * row or column is transformed by the same operations whatever the chunking, so results
  * do not depend on the thread count.

@@ -1,4 +1,4 @@
-/* hadamard.h — the random Hadamard transform (RHT) that makes weights and Hessians
+/* rht.h — the random Hadamard transform (RHT) that makes weights and Hessians
  * incoherent before quantisation (QuIP#), for any size n = p·m with p = 2^k, m odd.
  *
  * The transform of a length-n vector is the orthogonal matrix

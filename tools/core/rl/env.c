@@ -1,5 +1,5 @@
-/* rl_env.c — grid worlds from ASCII maps, tasks, value iteration, collection policies,
- * rollouts and PNG pictures; the point-mass maze dispatches to rl_mujoco.c.
+/* env.c — grid worlds from ASCII maps, tasks, value iteration, collection policies,
+ * rollouts and PNG pictures; the point-mass maze dispatches to mujoco_env.c.
  *
  * A grid's free cells are numbered row-major (id 0..n_free−1); next[id·5 + a] is the
  * deterministic successor of action a, so a step is a table lookup and the transition

@@ -1,4 +1,4 @@
-/* rl_env.h — environments for rizz's zero-shot RL agents, behind one interface.
+/* env.h — environments for rizz's zero-shot RL agents, behind one interface.
  *
  * Design: an environment is a pure transition function on an explicit state vector,
  *     next = step(state, action, rng)
@@ -9,7 +9,7 @@
  *     0 stay, 1 up, 2 down, 3 left, 4 right; a move into a wall or off the map stays.
  *     With slip probability p the chosen action is replaced by a uniform one of the 5.
  *     Built in: "fourrooms" (Sutton, Precup & Singh's 13×13 map, 104 free cells).
- *   - "pointmass-maze": a MuJoCo point mass (rl_mujoco.h), state (x, y, vx, vy),
+ *   - "pointmass-maze": a MuJoCo point mass (mujoco_env.h), state (x, y, vx, vy),
  *     observation = state, 2-D action in [−1, 1]².
  * Rewards are functions of the state arrived in: an episode's return is
  * Σ_{t<T} r(s_{t+1}), undiscounted over the evaluation horizon T. For grids the exact

@@ -1,4 +1,4 @@
-/* rl_mujoco.c — the point-mass maze on MuJoCo 2.2 (Debian libmujoco-dev).
+/* mujoco_env.c — the point-mass maze on MuJoCo 2.2 (Debian libmujoco-dev).
  *
  * Model (rl_mj_xml, compiled from memory through MuJoCo's virtual file system): no
  * gravity; a sphere of radius 0.01 m and mass 0.3 kg on two slide joints x, y (damping

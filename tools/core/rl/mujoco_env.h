@@ -1,10 +1,10 @@
-/* rl_mujoco.h — the continuous point-mass maze, simulated with MuJoCo (libmujoco 2.2).
+/* mujoco_env.h — the continuous point-mass maze, simulated with MuJoCo (libmujoco 2.2).
  *
  * The project writes its own MJCF (rl_mj_xml): a 0.6 m × 0.6 m arena ([−0.3, 0.3]²) with
  * the ExoRL-style four-room layout (a cross of walls with one gap per arm), and a point
  * mass (sphere, r = 0.01 m) on two slide joints (x, y) driven by two motors (gear 1,
  * ctrl in [−1, 1] N). One environment step is 10 MuJoCo steps of 2 ms (constants and
- * the model in rl_mujoco.c). The environment is a pure function of the state vector
+ * the model in mujoco_env.c). The environment is a pure function of the state vector
  * (x, y, vx, vy): step() writes qpos/qvel into mjData, applies ctrl, integrates and
  * reads them back.
  * Without <mujoco/mujoco.h> at build time every function reports RZ_EINPUT.

@@ -1,5 +1,5 @@
-/* train.c — forward with saved activations, full backward, and the data-parallel step
- * gradient for training low-rank adapters (see train.h for the math and the design).
+/* lora.c — forward with saved activations, full backward, and the data-parallel step
+ * gradient for training low-rank adapters (see lora.h for the math and the design).
  *
  * Shapes in comments: N = B·T rows (batch × time flattened), dim, kv = n_kv_heads·hs,
  * hid = hidden_dim, V = vocab, k = an adapter's rank. All activation memory is

@@ -1,4 +1,4 @@
-/* train.h — training the low-rank adapters of a Llama model: a forward pass that keeps
+/* lora.h — training the low-rank adapters of a Llama model: a forward pass that keeps
  * its activations, the backward pass of the whole model, and the data-parallel gradient
  * of one optimizer step (CALDERA's / LoRA's fine-tuning of L and R, everything else
  * frozen).
