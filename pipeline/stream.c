@@ -174,8 +174,7 @@ int rz_is_endpoint(const char *loc)
 
 /* Splits an optional bind:/connect: prefix and fills in the loopback host for
  * "tcp://:PORT". want_bind is the side's default. */
-static int endpoint_parse(const char *loc, int default_bind, char *addr, size_t cap, int *bind,
-                          rz_err *e)
+int rz_endpoint_parse(const char *loc, int default_bind, char *addr, size_t cap, int *bind, rz_err *e)
 {
     *bind = default_bind;
     if (strncmp(loc, "bind:", 5) == 0) {
@@ -211,7 +210,7 @@ static int zsock_open(const char *loc, int type, int default_bind, const rz_stre
 {
     char addr[1024];
     int bind, rc;
-    if ((rc = endpoint_parse(loc, default_bind, addr, sizeof addr, &bind, e))) return rc;
+    if ((rc = rz_endpoint_parse(loc, default_bind, addr, sizeof addr, &bind, e))) return rc;
     void *ctx = zmq_ctx_new();
     void *s = ctx ? zmq_socket(ctx, type) : NULL;
     if (!s) {

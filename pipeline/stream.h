@@ -72,6 +72,10 @@ const char *rz_reader_source(const rz_reader *r);
 
 /* True if the location is a ZeroMQ endpoint. */
 int rz_is_endpoint(const char *location);
+/* The ZeroMQ address of an endpoint location, by the rules above: a bind:/connect:
+ * prefix sets *bind (else default_bind), "tcp://:PORT" becomes tcp://127.0.0.1:PORT,
+ * connecting to '*' is refused. For sockets other than PUSH/PULL (rz-serve). */
+int rz_endpoint_parse(const char *loc, int default_bind, char *addr, size_t cap, int *bind, rz_err *e);
 
 /* Plain output files (text, CSV, PNG data) with the same temp+rename discipline. */
 typedef struct {

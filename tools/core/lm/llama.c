@@ -738,6 +738,8 @@ void rz_llama_logits(const rz_llama *m, const rz_llama_state *s, int t0, int n, 
     linear(logits, c->vocab_size, s->xb + (size_t)t0 * c->dim, c->dim, m->output, n, c->dim, c->vocab_size, 0.0f);
 }
 
+const float *rz_llama_hidden(const rz_llama_state *s) { return s->xb; }
+
 double rz_llama_forward_flops(const rz_llama *m, int T, int pos0)
 {
     const rz_llama_config *c = &m->config;

@@ -146,6 +146,9 @@ int rz_llama_forward(const rz_llama *m, rz_llama_state *s, const int *tokens, in
  * normalised hidden states; this computes logits[n][vocab] for rows [t0, t0+n) of that
  * call, so long windows need not hold T x vocab logits at once. */
 void rz_llama_logits(const rz_llama *m, const rz_llama_state *s, int t0, int n, float *logits);
+/* The final normalised hidden states [T][dim] of the last forward call (the classifier's
+ * input; rows valid until the next call), for embeddings. */
+const float *rz_llama_hidden(const rz_llama_state *s);
 
 /* Floating-point operations of one forward call: 2 x the multiply-adds of every matrix
  * product, the linears and classifier for T tokens and, for attention, Q K^T and P V
