@@ -1,0 +1,279 @@
+/* test_icl.c — the mechanics of rz-icl against independent computations:
+ * - relevance selection returns exactly the k most similar pool vectors by a cosine
+ *   computed here (float64, written out), in ascending order, the most similar last;
+ * - k-means returns an assignment that is a fixed point: every point is nearest (by a
+ *   distance computed here) to its own centroid, and every centroid is its points' mean;
+ * - packing never exceeds the budget, keeps whole demonstrations only (the prompt is
+ *   exactly the last s rendered demonstrations + the query), and s is maximal;
+ *   a budget below one example is an error naming the item;
+ * - contextual calibration on hand-built probabilities (closed form);
+ * - the augmentation filter keeps exactly the candidates at or above both thresholds;
+ * - macro-F1 on a hand-counted confusion table; BM25 against its formula on 3 documents;
+ * - the random sample is k distinct indices, seeded.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../check.h"
+#include "augment.h"
+#include "bm25.h"
+#include "kmeans.h"
+#include "metrics.h"
+#include "pack.h"
+#include "select.h"
+#include "task.h"
+
+static uint64_t rng = 12345;
+static double urand(void) { return (double)(rz_icl_rand(&rng) >> 11) * 0x1p-53; }
+
+static void test_topk_cosine(void)
+{
+    enum { N = 200, D = 7, K = 9 };
+    float x[N * D], q[D];
+    for (int i = 0; i < N * D; i++) x[i] = (float)(urand() * 2 - 1);
+    for (int i = 0; i < D; i++) q[i] = (float)(urand() * 2 - 1);
+    memset(x + 17 * D, 0, D * sizeof(float)); /* a zero vector: cosine 0 */
+    double score[N], ref[N];
+    for (int i = 0; i < N; i++) {
+        score[i] = rz_icl_cosine(q, x + i * D, D);
+        double ab = 0, aa = 0, bb = 0;
+        for (int j = 0; j < D; j++) ab += (double)q[j] * x[i * D + j], aa += (double)q[j] * q[j], bb += (double)x[i * D + j] * x[i * D + j];
+        ref[i] = bb > 0 ? ab / (sqrt(aa) * sqrt(bb)) : 0;
+        CHECK_NEAR(score[i], ref[i], 1e-12); /* float64 sums of 7 terms: rounding ~1e-16 */
+    }
+    long out[K];
+    rz_icl_topk(ref, N, K, -1, out);
+    /* independent: count, for each chosen index, how many items beat it */
+    for (int j = 0; j < K; j++) {
+        int better = 0;
+        for (int i = 0; i < N; i++) better += ref[i] > ref[out[j]];
+        CHECK_EQ_INT(better, K - 1 - j); /* ascending: out[K-1] is the best */
+    }
+    /* skip excludes an index */
+    long out2[K];
+    rz_icl_topk(ref, N, K, out[K - 1], out2);
+    for (int j = 0; j < K; j++) CHECK(out2[j] != out[K - 1]);
+    CHECK_EQ_INT(out2[K - 1], out[K - 2]);
+}
+
+static void test_kmeans_fixed_point(void)
+{
+    enum { N = 300, D = 5, K = 6 };
+    float x[N * D];
+    for (int i = 0; i < N; i++)
+        for (int j = 0; j < D; j++) x[i * D + j] = (float)((i % K) * 3.0 + urand()); /* K blobs */
+    double cent[K * D];
+    int assign[N];
+    rz_err e = {0};
+    int it = rz_kmeans(x, N, D, K, 7, 100, cent, assign, &e);
+    CHECK(it >= 0 && it < 100);
+    long count[K] = {0};
+    double mean[K * D];
+    memset(mean, 0, sizeof mean);
+    for (int i = 0; i < N; i++) {
+        int best = 0;
+        double bd = INFINITY;
+        for (int c = 0; c < K; c++) {
+            double d = 0;
+            for (int j = 0; j < D; j++) d += ((double)x[i * D + j] - cent[c * D + j]) * ((double)x[i * D + j] - cent[c * D + j]);
+            if (d < bd) bd = d, best = c;
+        }
+        CHECK_EQ_INT(assign[i], best);
+        count[assign[i]]++;
+        for (int j = 0; j < D; j++) mean[assign[i] * D + j] += x[i * D + j];
+    }
+    for (int c = 0; c < K; c++)
+        for (int j = 0; j < D && count[c]; j++) CHECK_NEAR(cent[c * D + j], mean[c * D + j] / count[c], 1e-9);
+    long med[K];
+    rz_kmeans_medoids(x, N, D, K, cent, assign, med);
+    for (int c = 0; c < K; c++) {
+        if (!count[c]) continue;
+        CHECK(med[c] >= 0 && assign[med[c]] == c);
+        for (int i = 0; i < N; i++)
+            if (assign[i] == c) CHECK(rz_kmeans_dist2(x + i * D, cent + c * D, D) >= rz_kmeans_dist2(x + med[c] * D, cent + c * D, D));
+    }
+}
+
+/* token count stand-in: one token per space-separated word + 1 for BOS (independent
+ * of the packer, which only sees the count) */
+static int words(void *ctx, const char *s, long *n, rz_err *e)
+{
+    (void)ctx, (void)e;
+    long w = 0;
+    int in = 0;
+    for (; *s; s++) {
+        int sp = *s == ' ' || *s == '\n';
+        if (!sp && !in) w++;
+        in = !sp;
+    }
+    *n = w + 1;
+    return 0;
+}
+
+static void test_pack_budget(void)
+{
+    rz_err e = {0};
+    rz_icl_task t;
+    CHECK(rz_icl_task_builtin("sst2", &t, &e) == 0);
+    char *texts[6] = {"a b c", "d e f g h i", "j", "k l m n", "o p", "q r s t u v w x"};
+    int labels[6] = {0, 1, 0, 1, 1, 0};
+    rz_icl_pool pool = {6, texts, labels, "pool"};
+    long demos[6] = {0, 1, 2, 3, 4, 5};
+    for (long budget = 1; budget < 80; budget++) {
+        rz_icl_prompt p;
+        int rc = rz_icl_pack(&t, &pool, demos, NULL, 6, "my query words", budget, 1, words, NULL, "item 0", &p, &e);
+        /* independent: tokens of the last s demos + query, by the word count */
+        long need[7];
+        for (int s = 0; s <= 6; s++) {
+            long w = 4; /* "Review: my query words" */ /* + "Sentiment:" */
+            w += 1;
+            for (int j = 6 - s; j < 6; j++) w += 1 + (long)(strlen(texts[j]) + 1) / 2 + 2; /* Review: + words + Sentiment: label */
+            need[s] = w + 1 + 1; /* BOS + label */
+        }
+        int want = -1;
+        for (int s = 6; s >= 0 && want < 0; s--)
+            if (need[s] <= budget) want = s;
+        if (want <= 0) {
+            CHECK(rc == RZ_EINPUT);
+            CHECK(strstr(e.msg, "item 0") && strstr(e.msg, "budget"));
+            continue;
+        }
+        CHECK(rc == 0);
+        if (rc) continue;
+        CHECK_EQ_INT(p.shots, want);
+        CHECK(p.tokens + 1 <= budget);
+        /* whole demonstrations: the text is exactly the last s rendered + the query */
+        size_t off = 0;
+        for (int j = 6 - p.shots; j < 6; j++) {
+            char *r = rz_icl_render(&t, texts[j], labels[j]);
+            CHECK(strncmp(p.text + off, r, strlen(r)) == 0);
+            off += strlen(r);
+            free(r);
+        }
+        CHECK(strcmp(p.text + off, "Review: my query words\nSentiment:") == 0);
+        CHECK(strstr(p.cf_text, "Review: N/A\nSentiment:") != NULL);
+        rz_icl_prompt_free(&p);
+    }
+    /* label overrides (noise) are used */
+    int flip[2] = {1, 0};
+    rz_icl_prompt p;
+    CHECK(rz_icl_pack(&t, &pool, demos, flip, 2, "q", 1000, 1, words, NULL, "x", &p, &e) == 0);
+    CHECK(strstr(p.text, "Review: a b c\nSentiment: positive") && strstr(p.text, "i\nSentiment: negative"));
+    rz_icl_prompt_free(&p);
+    /* templates without the input slot are refused */
+    CHECK(rz_icl_task_set_template(&t, "Text only {label}", &e) == RZ_EINPUT && strstr(e.msg, "{input}"));
+    rz_icl_task_free(&t);
+}
+
+static void test_calibration(void)
+{
+    /* p = (0.7, 0.2, 0.1), p_cf = (0.5, 0.4, 0.1): q ∝ (1.4, 0.5, 1.0) / 2.9 */
+    double lp[3] = {log(0.7) - 3, log(0.2) - 3, log(0.1) - 3}; /* unnormalised: shift cancels */
+    double lcf[3] = {log(0.5), log(0.4), log(0.1)}, q[3];
+    int best = rz_icl_calibrate(lp, lcf, 3, q);
+    CHECK_NEAR(q[0], 1.4 / 2.9, 1e-12);
+    CHECK_NEAR(q[1], 0.5 / 2.9, 1e-12);
+    CHECK_NEAR(q[2], 1.0 / 2.9, 1e-12);
+    CHECK_EQ_INT(best, 0);
+    /* p_cf = (0.8, 0.1, 0.1) flips it: q ∝ (0.875, 2, 1) */
+    double lcf2[3] = {log(0.8), log(0.1), log(0.1)};
+    CHECK_EQ_INT(rz_icl_calibrate(lp, lcf2, 3, q), 1);
+    CHECK_NEAR(q[1], 2 / 3.875, 1e-12);
+    /* uncalibrated: plain softmax */
+    CHECK_EQ_INT(rz_icl_calibrate(lp, NULL, 3, q), 0);
+    CHECK_NEAR(q[2], 0.1, 1e-12);
+}
+
+static void test_filter(void)
+{
+    rz_icl_cand c[200];
+    int n = 0;
+    for (int i = 0; i < 200; i++) {
+        c[i] = (rz_icl_cand){i % 13 != 0, i % 17 == 0, urand(), 1 + 4 * urand()};
+        if (i == 5) c[i].judge = 3.0, c[i].label_p = 0.5; /* exactly at both thresholds */
+    }
+    for (int i = 0; i < 200; i++) {
+        int want = c[i].valid && !c[i].duplicate && c[i].judge >= 3.0 && c[i].label_p >= 0.5;
+        CHECK_EQ_INT(rz_icl_keep(&c[i], 3.0, 0.5), want);
+        n += want;
+    }
+    CHECK(n > 10 && n < 150);
+    CHECK(rz_icl_keep(&c[5], 3.0, 0.5));
+    /* judge: logp of "1".."5" with probabilities (0.1, 0.1, 0.2, 0.2, 0.4): E = 3.7 */
+    double lj[5] = {log(0.1), log(0.1), log(0.2), log(0.2), log(0.4)};
+    CHECK_NEAR(rz_icl_judge_score(lj), 3.7, 1e-12);
+    double lp[2] = {log(0.25), log(0.75)};
+    CHECK_NEAR(rz_icl_label_p(lp, 2, 1), 0.75, 1e-12);
+    char s[] = "  Hello\t  World \n";
+    rz_icl_norm_text(s);
+    CHECK(strcmp(s, "hello world") == 0);
+}
+
+static void test_metrics(void)
+{
+    /* gold/pred over 3 labels; per-class TP/FP/FN counted by hand:
+     * c0: TP 2 (items 0, 1) FP 1 (item 4) FN 1 (item 2) -> 2TP/(2TP+FP+FN) = 4/6;
+     * c1: TP 1 (3) FP 2 (2, 5) FN 2 (4, 6) -> 2/6; c2: TP 0 FP 1 (6) FN 1 (5) -> 0 */
+    int gold[7] = {0, 0, 0, 1, 1, 2, 1}, pred[7] = {0, 0, 1, 1, 0, 1, 2};
+    CHECK_NEAR(rz_icl_accuracy(gold, pred, 7), 3.0 / 7, 1e-15);
+    CHECK_NEAR(rz_icl_macro_f1(gold, pred, 7, 3), (4.0 / 6 + 2.0 / 6 + 0) / 3, 1e-15);
+    /* a label absent from gold and pred is left out (4 labels declared) */
+    CHECK_NEAR(rz_icl_macro_f1(gold, pred, 7, 4), (4.0 / 6 + 2.0 / 6 + 0) / 3, 1e-15);
+    double ci[4];
+    rz_icl_bootstrap(gold, pred, 7, 3, 2000, 1, ci);
+    CHECK(ci[0] <= 3.0 / 7 && ci[1] >= 3.0 / 7 && ci[0] >= 0 && ci[1] <= 1);
+    int all[50], same[50];
+    for (int i = 0; i < 50; i++) all[i] = same[i] = i % 2;
+    rz_icl_bootstrap(all, same, 50, 2, 200, 3, ci);
+    CHECK(ci[0] == 1 && ci[1] == 1);
+}
+
+static void test_bm25(void)
+{
+    const char *docs[3] = {"the cat sat", "the dog the dog ran", "a cat and a dog"};
+    rz_bm25 *b;
+    rz_err e = {0};
+    CHECK(rz_bm25_new(docs, 3, &b, &e) == 0);
+    double s[3];
+    rz_bm25_score(b, "Cat, dog!", s);
+    /* by the formula: N = 3, avgdl = (3 + 5 + 5) / 3; idf = log(1 + (3 - n + .5)/(n + .5)) */
+    double avg = 13.0 / 3, k1 = 1.5, bb = 0.75;
+    double idf_cat = log(1 + (3 - 2 + 0.5) / (2 + 0.5)), idf_dog = idf_cat;
+#define TERM(f, len) ((f) * (k1 + 1) / ((f) + k1 * (1 - bb + bb * (len) / avg)))
+    CHECK_NEAR(s[0], idf_cat * TERM(1, 3), 1e-12);
+    CHECK_NEAR(s[1], idf_dog * TERM(2, 5), 1e-12);
+    CHECK_NEAR(s[2], idf_cat * TERM(1, 5) + idf_dog * TERM(1, 5), 1e-12);
+    rz_bm25_free(b);
+}
+
+static void test_sample(void)
+{
+    long a[50], b[50];
+    rz_icl_sample(60, 50, 9, a);
+    rz_icl_sample(60, 50, 9, b);
+    int seen[60] = {0};
+    for (int i = 0; i < 50; i++) {
+        CHECK(a[i] >= 0 && a[i] < 60);
+        CHECK(!seen[a[i]]);
+        seen[a[i]] = 1;
+        CHECK_EQ_INT(a[i], b[i]);
+    }
+    rz_icl_sample(60, 50, 10, b);
+    int diff = 0;
+    for (int i = 0; i < 50; i++) diff += a[i] != b[i];
+    CHECK(diff > 0);
+}
+
+int main(void)
+{
+    RUN(test_topk_cosine);
+    RUN(test_kmeans_fixed_point);
+    RUN(test_pack_budget);
+    RUN(test_calibration);
+    RUN(test_filter);
+    RUN(test_metrics);
+    RUN(test_bm25);
+    RUN(test_sample);
+    return check_summary();
+}
