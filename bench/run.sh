@@ -43,7 +43,7 @@ else
   echo "  (skipped: $D/tokenizer.bin or tinystories-valid.txt not found)"
 fi
 
-for b in bench_attention bench_quant bench_qinfer bench_lowrank bench_lowrank_infer bench_finetune bench_agent; do
+for b in bench_attention bench_quant bench_qinfer bench_lowrank bench_lowrank_infer bench_finetune bench_agent bench_serve; do
   if [ -x "$B/bench/$b" ]; then echo; echo "== $b"; "$B/bench/$b"; fi
 done
 for s in bench/*.sh; do
