@@ -57,7 +57,8 @@ static const msgpack_object *get(const msgpack_object *m, const char *k)
     return NULL;
 }
 
-int rz_client_call(rz_client *c, const msgpack_object **reply, rz_err *e)
+/* sends c->sb; waits for the reply to it; check: an rz-serve reply to this request */
+static int call(rz_client *c, int check, const msgpack_object **reply, rz_err *e)
 {
     if (zmq_send(c->sock, "", 0, ZMQ_SNDMORE) < 0 || zmq_send(c->sock, c->sb.data, c->sb.size, 0) < 0)
         return rz_fail(e, RZ_EINPUT, "%s: cannot send a request: %s", c->loc, zmq_strerror(zmq_errno()));
@@ -99,6 +100,10 @@ int rz_client_call(rz_client *c, const msgpack_object **reply, rz_err *e)
             c->up.data.type != MSGPACK_OBJECT_MAP)
             return rz_fail(e, RZ_EINPUT, "%s: reply is not a MessagePack map (not rz-serve?)", c->loc);
         const msgpack_object *m = &c->up.data, *id = get(m, "id"), *ok = get(m, "ok");
+        if (!check) {
+            *reply = m;
+            return 0;
+        }
         if (!ok || ok->type != MSGPACK_OBJECT_BOOLEAN)
             return rz_fail(e, RZ_EINPUT, "%s: reply field 'ok': missing or not a boolean (not rz-serve?)", c->loc);
         if (!id || id->type != MSGPACK_OBJECT_POSITIVE_INTEGER || (int64_t)id->via.u64 != c->next_id) {
@@ -115,6 +120,15 @@ int rz_client_call(rz_client *c, const msgpack_object **reply, rz_err *e)
         *reply = m;
         return 0;
     }
+}
+
+int rz_client_call(rz_client *c, const msgpack_object **reply, rz_err *e) { return call(c, 1, reply, e); }
+
+int rz_client_raw(rz_client *c, const void *req, size_t n, const msgpack_object **reply, rz_err *e)
+{
+    msgpack_sbuffer_clear(&c->sb);
+    msgpack_sbuffer_write(&c->sb, req, n);
+    return call(c, 0, reply, e);
 }
 
 int rz_client_open(const char *endpoint, double timeout_s, rz_client **out, int *max_ctx, int *dim, rz_err *e)

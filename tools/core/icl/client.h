@@ -27,6 +27,10 @@ void rz_client_close(rz_client *c);
 msgpack_packer *rz_client_begin(rz_client *c, const char *op, int n_fields);
 int rz_client_call(rz_client *c, const msgpack_object **reply, rz_err *e);
 
+/* Sends req[0..n) as it is (any bytes) and returns whatever map comes back, unchecked
+ * (rz-icl request, tests). */
+int rz_client_raw(rz_client *c, const void *req, size_t n, const msgpack_object **reply, rz_err *e);
+
 /* sum[i] = log p(cont[i] | context) in nats; ntok[i] (may be NULL) its token count. */
 int rz_client_score(rz_client *c, const char *context, const char *const *cont, int n, double *sum, int *ntok,
                     rz_err *e);
