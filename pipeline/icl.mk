@@ -5,7 +5,10 @@
 # the rest is the pool. Nothing is tuned: templates, verbalisers, k and budgets are fixed
 # below before any run.
 #
-#   make -f pipeline/icl.mk                  # results in build/icl/ (about 15 min, 2 cores)
+#   make -f pipeline/icl.mk                  # results in build/icl/ (about 30 min on 2 busy cores)
+#
+# Budgets start at 512 tokens: the longest SST-2 query plus one demonstration needs
+# more than 256, and rz-icl pack refuses a budget below one example.
 #   make -f pipeline/icl.mk TEST_MAX=200 MODEL=other.bin TOK=other-tok.bin
 #
 # stories260K was trained on children's stories only: expect chance-level accuracy; the
@@ -16,7 +19,7 @@ OUT         ?= build/icl
 MODEL       ?= $(RIZZ_DATA)/stories260K.bin
 TEST_MAX    ?= 40
 POOL_N      ?= 1000
-BUDGETS     ?= 256 1024 2048
+BUDGETS     ?= 512 1024 2048
 METHODS     ?= random bm25 relevance diversity curriculum hard
 NOISE       ?= 0 0.25 0.5
 NOISE_BUDGET ?= 1024

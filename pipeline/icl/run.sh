@@ -24,6 +24,7 @@ done
 T=(--task "$task" --pool "$out/pool.txt")
 run_eval() { # DEMOS NAME BUDGET [eval flags]
   local d=$1 name=$2 b=$3; shift 3
+  [ -s "$out/e-$name-$b.json" ] && return 0  # done by an earlier, interrupted run
   "$B/rz-icl" pack "${T[@]}" --test "$out/dev.txt" --demos "$d" -z "$TOK" --budget "$b" -q --json \
     -o "$out/p-$name-$b.rzs" > "$out/pack-$name-$b.json"
   "$B/rz-icl" eval --task "$task" --prompts "$out/p-$name-$b.rzs" --server "$S" -q --json "$@" \
@@ -32,6 +33,7 @@ run_eval() { # DEMOS NAME BUDGET [eval flags]
   echo "$task $name budget $b: $(grep -o '"accuracy":[0-9.]*' "$out/e-$name-$b.json")" >&2
 }
 for m in $METHODS; do
+  [ -s "$out/d-$m.rzs" ] ||
   "$B/rz-icl" select "${T[@]}" --test "$out/dev.txt" --test-max "$TEST_MAX" --method "$m" -k $K \
     --server "$S" --seed 1 -q --json -o "$out/d-$m.rzs" > "$out/select-$m.json"
   for b in $BUDGETS; do run_eval "$out/d-$m.rzs" "$m" "$b"; done
