@@ -92,3 +92,4 @@ check_err "wrong-protocol server" 2 "push.sock" rz-icl eval --task sst2 --prompt
 kill -TERM "$spid"; wait "$spid"; rc=$?
 same "SIGTERM: exit 0" "$rc" 0
 grep -q '"requests":' "$T/serve.json" && ok "SIGTERM: report written" || fail "SIGTERM: report written" "$(cat "$T/serve.json" "$T/serve.err")"
+[ -e "$T/serve.sock" ] && fail "SIGTERM: ipc socket file removed" || ok "SIGTERM: ipc socket file removed"

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include "cluster.h"
@@ -369,5 +370,11 @@ done:
     if (pa.back) zmq_close(pa.back);
     if (pa.control) zmq_close(pa.control);
     zmq_ctx_term(zctx);
+    /* rank 0 bound the front: an ipc:// endpoint's socket file is ours to remove */
+    char addr[1024];
+    int bind;
+    if (rank == 0 && ok && rz_endpoint_parse(o->endpoint, 1, addr, sizeof addr, &bind, NULL) == 0 && bind &&
+        strncmp(addr, "ipc://", 6) == 0)
+        unlink(addr + 6);
     return rc;
 }
