@@ -41,6 +41,8 @@ struct rz_tokenizer {
     uint32_t table_mask;     /* table_size - 1, table_size a power of two >= 2 vocab */
     int space_id;            /* id of the piece " " (dummy prefix), -1 if absent */
     char byte_piece[256][2]; /* raw byte i followed by NUL, what <0xII> decodes to */
+    int byte_id[256];        /* byte-fallback id of raw byte i, -1 if none */
+    int bos_id, eos_id;
 };
 
 /* ---------------------------------------------------------------- hashing */
@@ -187,59 +189,100 @@ int rz_tokenizer_load(const char *path, rz_tokenizer **out, rz_err *e)
                        path, nvocab);
     }
 
-    /* Pass 2: fill the tables. */
-    rz_tokenizer *t = rz_calloc(1, sizeof *t, e);
-    if (!t) {
-        free(buf);
-        return RZ_EINTERNAL;
+    /* Pass 2: the pieces in place, then the common constructor. */
+    const char **piece = rz_malloc(nvocab * sizeof *piece, e);
+    int *plen = rz_malloc(nvocab * sizeof *plen, e);
+    float *score = rz_malloc(nvocab * sizeof *score, e);
+    rc = piece && plen && score ? RZ_OK : RZ_EINTERNAL;
+    pos = 4;
+    for (size_t id = 0; id < nvocab && rc == RZ_OK; id++) {
+        score[id] = rd_f32(buf + pos);
+        plen[id] = rd_i32(buf + pos + 4);
+        piece[id] = (const char *)buf + pos + 8;
+        pos += 8 + (size_t)plen[id];
     }
+    rz_tokenizer_spec sp = {(int)nvocab, piece, plen, score, NULL, RZ_TOKEN_BOS, RZ_TOKEN_EOS};
+    if (rc == RZ_OK && (rc = rz_tokenizer_build(&sp, out, e))) rz_wrap(e, "%s", path);
+    free(piece);
+    free(plen);
+    free(score);
+    free(buf);
+    return rc;
+}
+
+int rz_tokenizer_build(const rz_tokenizer_spec *sp, rz_tokenizer **out, rz_err *e)
+{
+    *out = NULL;
+    size_t nvocab = sp->n > 0 ? (size_t)sp->n : 0, nbytes = 0;
+    int maxlen = 1;
+    if (nvocab < 3 || nvocab > RZ_TOK_MAX_VOCAB)
+        return rz_fail(e, RZ_EINPUT, "vocabulary of %d pieces is not in [3, %d]", sp->n, RZ_TOK_MAX_VOCAB);
+    if (sp->bos < 0 || sp->bos >= sp->n || sp->eos < 0 || sp->eos >= sp->n)
+        return rz_fail(e, RZ_EINPUT, "BOS id %d or EOS id %d is outside the vocabulary of %d", sp->bos, sp->eos, sp->n);
+    for (size_t id = 0; id < nvocab; id++) {
+        if (sp->len[id] < 0 || sp->len[id] > RZ_TOK_MAX_PIECE || !isfinite(sp->score[id]))
+            return rz_fail(e, RZ_EINPUT, "piece %zu: length %d not in [0, %d] or score not finite", id, sp->len[id],
+                           RZ_TOK_MAX_PIECE);
+        if (sp->len[id] > maxlen) maxlen = sp->len[id];
+        nbytes += (size_t)sp->len[id] + 1;
+    }
+    if (nbytes > UINT32_MAX) return rz_fail(e, RZ_EINPUT, "vocabulary pieces total %zu bytes, over 4 GiB", nbytes);
+    rz_tokenizer *t = rz_calloc(1, sizeof *t, e);
+    if (!t) return RZ_EINTERNAL;
     uint32_t tsize = 16;
     while (tsize < 2 * nvocab) tsize *= 2;
     t->vocab_size = (int)nvocab;
     t->max_token_length = maxlen;
+    t->bos_id = sp->bos;
+    t->eos_id = sp->eos;
     t->score = rz_malloc(nvocab * sizeof *t->score, e);
     t->len = rz_malloc(nvocab * sizeof *t->len, e);
     t->off = rz_malloc(nvocab * sizeof *t->off, e);
     t->bytes = rz_malloc(nbytes, e);
     t->table = rz_malloc(tsize * sizeof *t->table, e);
     if (!t->score || !t->len || !t->off || !t->bytes || !t->table) {
-        free(buf);
         rz_tokenizer_free(t);
         return RZ_EINTERNAL;
     }
     t->table_mask = tsize - 1;
     for (uint32_t i = 0; i < tsize; i++) t->table[i] = -1;
-    pos = 4;
     size_t boff = 0;
     for (size_t id = 0; id < nvocab; id++) {
-        t->score[id] = rd_f32(buf + pos);
-        t->len[id] = rd_i32(buf + pos + 4);
-        pos += 8;
+        t->score[id] = sp->score[id];
+        t->len[id] = sp->len[id];
         t->off[id] = (uint32_t)boff;
-        memcpy(t->bytes + boff, buf + pos, (size_t)t->len[id]);
+        memcpy(t->bytes + boff, sp->piece[id], (size_t)t->len[id]);
         t->bytes[boff + (size_t)t->len[id]] = '\0';
-        pos += (size_t)t->len[id];
         boff += (size_t)t->len[id] + 1;
         /* Insert unless an equal piece is already there: duplicates resolve to the lowest
-         * id (run.c's bsearch would return an arbitrary one; real vocabularies have none). */
+         * id (run.c's bsearch would return an arbitrary one; real vocabularies have none).
+         * Pieces the spec marks unmatchable (control tokens) are never looked up. */
         const char *p = t->bytes + t->off[id];
+        if (sp->matchable && !sp->matchable[id]) continue;
         if (lookup2(t, p, (size_t)t->len[id], "", 0) < 0) {
             uint32_t slot = (uint32_t)hash2(p, (size_t)t->len[id], "", 0) & t->table_mask;
             while (t->table[slot] >= 0) slot = (slot + 1) & t->table_mask;
             t->table[slot] = (int32_t)id;
         }
     }
-    free(buf);
     t->space_id = lookup2(t, " ", 1, "", 0);
     for (int i = 0; i < 256; i++) {
         t->byte_piece[i][0] = (char)i;
         t->byte_piece[i][1] = '\0';
+        /* byte fallback: the piece <0xII> (SentencePiece spells it in upper case), else id
+         * i + 3 where llama2.c's run.c puts it */
+        char hex[8];
+        snprintf(hex, sizeof hex, "<0x%02X>", i);
+        int id = lookup2(t, hex, 6, "", 0);
+        t->byte_id[i] = id >= 0 ? id : i + 3 < t->vocab_size ? i + 3 : -1;
     }
     *out = t;
     return 0;
 }
 
 int rz_tokenizer_vocab_size(const rz_tokenizer *t) { return t->vocab_size; }
+int rz_tokenizer_bos(const rz_tokenizer *t) { return t->bos_id; }
+int rz_tokenizer_eos(const rz_tokenizer *t) { return t->eos_id; }
 
 /* ---------------------------------------------------------------- decoding */
 
@@ -260,7 +303,7 @@ const char *rz_tokenizer_piece(const rz_tokenizer *t, int prev, int id, size_t *
     const char *p = t->bytes + t->off[id];
     size_t n = (size_t)t->len[id];
     /* After BOS SentencePiece drops the leading space of the first word. */
-    if (prev == RZ_TOKEN_BOS && n > 0 && p[0] == ' ') {
+    if (prev == t->bos_id && n > 0 && p[0] == ' ') {
         p++;
         n--;
     }
@@ -391,7 +434,7 @@ int rz_tokenizer_encode(const rz_tokenizer *t, const char *text, size_t len, int
 
     /* Initial symbols: BOS, dummy prefix, then each code point (or its bytes). */
     int32_t m = 0;
-    if (bos) id[m++] = RZ_TOKEN_BOS;
+    if (bos) id[m++] = t->bos_id;
     if (len > 0) id[m++] = t->space_id;
     for (size_t i = 0; i < len;) {
         size_t k = utf8_len(s + i, len - i);
@@ -400,11 +443,11 @@ int rz_tokenizer_encode(const rz_tokenizer *t, const char *text, size_t len, int
             id[m++] = v;
         } else {
             for (size_t j = 0; j < k; j++) {
-                int b = (int)s[i + j] + 3;
-                if (b >= t->vocab_size) {
+                int b = t->byte_id[s[i + j]];
+                if (b < 0) {
                     free(id), free(next), free(prev), free(h.a);
-                    return rz_fail(e, RZ_EINPUT, "byte 0x%02x at offset %zu needs byte-fallback id %d, vocabulary has %d",
-                                   s[i + j], i + j, b, t->vocab_size);
+                    return rz_fail(e, RZ_EINPUT, "byte 0x%02x at offset %zu has no byte-fallback piece in a vocabulary of %d",
+                                   s[i + j], i + j, t->vocab_size);
                 }
                 id[m++] = b;
             }
@@ -433,7 +476,7 @@ int rz_tokenizer_encode(const rz_tokenizer *t, const char *text, size_t len, int
     /* Read the list out in place (symbol 0 is always the head: merges keep the left). */
     size_t count = 0;
     for (int32_t i = m > 0 ? 0 : -1; i >= 0; i = next[i]) id[count++] = id[i];
-    if (eos) id[count++] = RZ_TOKEN_EOS;
+    if (eos) id[count++] = t->eos_id;
     free(next), free(prev), free(h.a);
     int *res = rz_malloc((count ? count : 1) * sizeof *res, e);
     if (!res) {
