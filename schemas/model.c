@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "qlayer.h"
+#include "modelfile.h"
 #include "qlinear.h"
 
 void rz_model_config_pack(msgpack_packer *pk, const rz_llama_config *c)
@@ -279,13 +280,13 @@ done:
 int rz_model_load(const char *loc, const rz_stream_opts *o, rz_llama **out, rz_err *e)
 {
     if (rz_model_is_rzm(loc)) return load_rzm(loc, o, 0, out, NULL, e);
-    return rz_llama_load_bin(loc, out, e);
+    return rz_modelfile_load(loc, out, e);
 }
 
 int rz_model_load_codes(const char *loc, const rz_stream_opts *o, rz_llama **out, rz_err *e)
 {
     if (rz_model_is_rzm(loc)) return load_rzm(loc, o, 1, out, NULL, e);
-    return rz_llama_load_bin(loc, out, e);
+    return rz_modelfile_load(loc, out, e);
 }
 
 void rz_lowrank_adapters_free(rz_lowrank_adapters *ad)
@@ -304,7 +305,7 @@ int rz_model_load_lowrank(const char *loc, const rz_stream_opts *o, rz_llama **q
 {
     rz_lowrank_adapters *a = rz_calloc(1, sizeof *a, e);
     if (!a) return RZ_EINTERNAL;
-    int rc = rz_model_is_rzm(loc) ? load_rzm(loc, o, 0, q_model, a, e) : rz_llama_load_bin(loc, q_model, e);
+    int rc = rz_model_is_rzm(loc) ? load_rzm(loc, o, 0, q_model, a, e) : rz_modelfile_load(loc, q_model, e);
     if (rc) {
         rz_lowrank_adapters_free(a);
         return rc;

@@ -13,8 +13,9 @@
  * with a low-rank part (rz-lowrank, CALDERA) is merged: W = Q + L·R, dense float32.
  * rz_model_load_lowrank instead keeps the parts apart for training L, R with Q frozen.
  *
- * rz_model_load opens either format: a llama2.c .bin checkpoint or an .rzm stream
- * (file, "-", or a ZeroMQ endpoint), told apart by the first byte.
+ * rz_model_load opens an .rzm stream (file, "-", or a ZeroMQ endpoint), told apart by
+ * the first byte, or else a file through rz_modelfile_load (modelfile.h: a llama2.c
+ * .bin checkpoint, a GGUF file or a Hugging Face folder).
  */
 #ifndef RZ_MODEL_H
 #define RZ_MODEL_H

@@ -20,6 +20,7 @@
 #include "cluster.h"
 #include "corpus.h"
 #include "model.h"
+#include "modelfile.h"
 #include "qlayer.h"
 
 static const char usage[] =
@@ -75,7 +76,8 @@ int main(int argc, char **argv)
     if (!model) rz_cli_usage_error(&c, "-m MODEL is required");
     if (!c.output) rz_cli_usage_error(&c, "-o HESSIANS is required");
     if (!text == !tokens) rz_cli_usage_error(&c, "give exactly one of -f TEXT and --tokens LOC");
-    if (text && !tok) rz_cli_usage_error(&c, "-f TEXT needs -z TOKENIZER");
+    if (text && !tok && !rz_modelfile_has_tokenizer(model))
+        rz_cli_usage_error(&c, "-f TEXT needs -z TOKENIZER (MODEL carries none)");
     rz_cli_need_file_under_mpi(&c, "model", model);
     rz_cli_threads(&c);
     rz_err e = {0};
@@ -101,9 +103,9 @@ int main(int argc, char **argv)
             rc = rz_corpus_from_stream(tokens, &c.stream, cfg->vocab_size, &ids, &n, &e);
         } else {
             rz_tokenizer *t = NULL;
-            rc = rz_tokenizer_load(tok, &t, &e);
+            rc = rz_tokenizer_open(tok, model, &t, NULL, &e);
             if (!rc && rz_tokenizer_vocab_size(t) != cfg->vocab_size)
-                rc = rz_fail(&e, RZ_EINPUT, "%s: tokenizer has %d tokens but model %s has a vocabulary of %d", tok,
+                rc = rz_fail(&e, RZ_EINPUT, "%s: tokenizer has %d tokens but model %s has a vocabulary of %d", tok ? tok : model,
                              rz_tokenizer_vocab_size(t), model, cfg->vocab_size);
             if (!rc) rc = rz_corpus_from_text(t, text, &ids, &n, &e);
             if (t) rz_tokenizer_free(t);

@@ -32,6 +32,7 @@
 #include "corpus.h"
 #include "caldera.h"
 #include "model.h"
+#include "modelfile.h"
 #include "qlayer.h"
 #include "lora.h"
 #include "train_ckpt.h"
@@ -203,7 +204,8 @@ static void parse(rz_cli *c, args *a, int argc, char **argv)
     if (optind < argc) rz_cli_usage_error(c, "unexpected argument '%s'", argv[optind]);
     if (!a->model) rz_cli_usage_error(c, "-m MODEL is required");
     if (!a->text == !a->tokens) rz_cli_usage_error(c, "give exactly one of -f TEXT and --tokens LOC");
-    if (a->text && !a->tokenizer) rz_cli_usage_error(c, "-f TEXT needs -z TOKENIZER");
+    if (a->text && !a->tokenizer && !rz_modelfile_has_tokenizer(a->model))
+        rz_cli_usage_error(c, "-f TEXT needs -z TOKENIZER (MODEL carries none)");
     if (a->q_given) {
         if (a->init == INIT_LORA || a->init == INIT_MODEL) rz_cli_usage_error(c, "--q-method needs --init caldera");
         a->init = INIT_CALDERA;
@@ -239,10 +241,10 @@ static void load_tokens(rz_cli *c, const args *a, const rz_llama *m, int **ids, 
             rc = rz_corpus_from_stream(a->tokens, &c->stream, m->config.vocab_size, ids, n, &e);
         } else {
             rz_tokenizer *t = NULL;
-            rc = rz_tokenizer_load(a->tokenizer, &t, &e);
+            rc = rz_tokenizer_open(a->tokenizer, a->model, &t, NULL, &e);
             if (rc == RZ_OK && rz_tokenizer_vocab_size(t) != m->config.vocab_size)
                 rc = rz_fail(&e, RZ_EINPUT, "%s: tokenizer has %d tokens but model %s has a vocabulary of %d",
-                             a->tokenizer, rz_tokenizer_vocab_size(t), a->model, m->config.vocab_size);
+                             a->tokenizer ? a->tokenizer : a->model, rz_tokenizer_vocab_size(t), a->model, m->config.vocab_size);
             if (rc == RZ_OK) rc = rz_corpus_from_text(t, a->text, ids, n, &e);
             if (t) rz_tokenizer_free(t);
         }

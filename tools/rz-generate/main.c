@@ -11,12 +11,13 @@
 
 #include "cli.h"
 #include "model.h"
+#include "modelfile.h"
 #include "tokenizer.h"
 
 static const char usage[] =
     "usage: rz-generate -m MODEL -z TOKENIZER [-p PROMPT] [-n STEPS] [--temp T] [--top-p P]\n"
     "  -m, --model LOC      llama2.c .bin or .rzm\n"
-    "  -z, --tokenizer F    tokenizer file\n"
+    "  -z, --tokenizer F    tokenizer file (default: a GGUF model's own)\n"
     "  -p, --prompt TEXT    prompt (default: empty, generation starts from BOS)\n"
     "  -n, --steps N        total positions, prompt included, as llama2.c (default 256)\n"
     "      --temp T         temperature; 0 = greedy (default 1.0)\n"
@@ -129,7 +130,8 @@ int main(int argc, char **argv)
         }
     }
     if (optind < argc) rz_cli_usage_error(&c, "unexpected argument '%s'", argv[optind]);
-    if (!model || !tok) rz_cli_usage_error(&c, "-m MODEL and -z TOKENIZER are required");
+    if (!model || (!tok && !rz_modelfile_has_tokenizer(model)))
+        rz_cli_usage_error(&c, "-m MODEL and -z TOKENIZER are required (-z is optional for GGUF models)");
     rz_cli_threads(&c);
     rng_state = c.seed_set ? c.seed * 2654435761ULL + 1 : 0x9E3779B97F4A7C15ULL;
 
@@ -137,10 +139,10 @@ int main(int argc, char **argv)
     rz_llama *m;
     rz_tokenizer *t;
     if ((dense ? rz_model_load : rz_model_load_codes)(model, &c.stream, &m, &e)) rz_cli_die(&c, &e);
-    if (rz_tokenizer_load(tok, &t, &e)) rz_cli_die(&c, &e);
+    if (rz_tokenizer_open(tok, model, &t, NULL, &e)) rz_cli_die(&c, &e);
     int V = m->config.vocab_size;
     if (rz_tokenizer_vocab_size(t) != V) {
-        rz_fail(&e, RZ_EINPUT, "%s: tokenizer has %d tokens but the model's vocabulary is %d", tok,
+        rz_fail(&e, RZ_EINPUT, "%s: tokenizer has %d tokens but the model's vocabulary is %d", tok ? tok : model,
                 rz_tokenizer_vocab_size(t), V);
         rz_cli_die(&c, &e);
     }

@@ -3,7 +3,11 @@
  * Windows (see tools/core/lm/ppl.h): non-overlapping windows of --ctx positions by default,
  * as the GPTQ and QuIP# papers evaluate; --stride for sliding windows; --bos to start
  * every window with BOS; --skip to score only later positions (llama.cpp scores the
- * second half: --skip ctx/2). Perplexity = exp(mean NLL over scored tokens); its
+ * second half: --skip ctx/2). --protocol llamacpp is llama-perplexity's protocol exactly
+ * (ppl.h): the text tokenised with BOS in front, windows of --ctx tokens (default 512)
+ * whose first token is overwritten by BOS, positions ctx/2+1 .. ctx-1 scored, at least
+ * two windows, and --ctx past the model's context allowed (plain RoPE, as llama.cpp
+ * runs it; GGUF files written by llama.cpp's llama2.c converter say 128). Perplexity = exp(mean NLL over scored tokens); its
  * standard error is ppl * sd(NLL)/sqrt(n-1) (delta method, as llama.cpp reports).
  *
  * Under mpirun the windows are split in contiguous blocks across ranks; each window's
@@ -20,20 +24,25 @@
 #include "cluster.h"
 #include "corpus.h"
 #include "model.h"
+#include "modelfile.h"
 #include "ppl.h"
 
 static const char usage[] =
     "usage: rz-ppl -m MODEL [-z TOKENIZER] (-f TEXT | --tokens LOC) [options]\n"
-    "Perplexity of MODEL (llama2.c .bin or .rzm) on TEXT (UTF-8, '-' = stdin) tokenised\n"
+    "Perplexity of MODEL (llama2.c .bin, .rzm or GGUF) on TEXT (UTF-8, '-' = stdin) tokenised\n"
     "by TOKENIZER (llama2.c format), or on the \"tokens\" records of a stream.\n"
     "  -m, --model LOC      model: file, '-', tcp:// or ipc:// (.rzm streams)\n"
-    "  -z, --tokenizer F    tokenizer file (tok512.bin, tokenizer.bin)\n"
+    "  -z, --tokenizer F    tokenizer file (tok512.bin, tokenizer.bin, a GGUF; default:\n"
+    "                       the model's own, for GGUF models)\n"
     "  -f, --file TEXT      text to evaluate\n"
     "      --tokens LOC     token stream instead of -f/-z\n"
     "  -c, --ctx N          positions per window (default: the model's seq_len)\n"
     "      --stride N       text tokens between window starts (default: no overlap)\n"
     "      --bos            begin every window with BOS (id 1)\n"
-    "      --skip N         score only positions >= N of each window (llama.cpp: ctx/2)\n"
+    "      --skip N         score only positions >= N of each window\n"
+    "      --protocol P     plain (the options above) or llamacpp: llama-perplexity's\n"
+    "                       windows (BOS overwrites each window's first token, second half\n"
+    "                       scored, --ctx default 512, text tokenised with BOS in front)\n"
     "      --max-tokens N   use only the first N tokens of the text\n"
     "      --rope-ext M     context extension: none (plain RoPE; past the model's context\n"
     "                       that is extrapolation), pi, ntk, yarn, dca (Dual Chunk Attention)\n"
@@ -49,17 +58,18 @@ static const char usage[] =
     "tokens_per_s, seconds, rope_ext, by_position, max_rss_mb (peak memory of rank 0).\n"
     "Examples:\n"
     "  rz-ppl -m stories260K.bin -z tok512.bin -f tinystories-valid.txt --ctx 512\n"
+    "  rz-ppl -m stories260K-f32.gguf -f tinystories-valid.txt --protocol llamacpp\n"
     "  mpirun -np 2 rz-ppl -m stories260K.bin -z tok512.bin -f valid.txt --json\n"
     "  rz-ppl -m stories260K.bin -z tok512.bin -f long.txt --ctx 4096 --rope-ext dca --by-position 256\n";
 
 enum {
     OPT_TOKENS = RZ_OPT_TOOL_BASE, OPT_STRIDE, OPT_BOS, OPT_SKIP, OPT_MAX_TOKENS, OPT_ROPE_EXT,
-    OPT_ROPE_SCALE, OPT_CHUNK, OPT_LOCAL, OPT_BY_POSITION, OPT_DENSE
+    OPT_ROPE_SCALE, OPT_CHUNK, OPT_LOCAL, OPT_BY_POSITION, OPT_DENSE, OPT_PROTOCOL
 };
 
 typedef struct {
     const char *model, *tokenizer, *text, *tokens;
-    int ctx, stride, bos, skip, by_position, dense;
+    int ctx, stride, bos, skip, by_position, dense, llamacpp;
     long max_tokens;
     const char *rope_ext, *rope_scale, *chunk, *local; /* as given, parsed by rz_rope_parse */
 } args;
@@ -83,6 +93,7 @@ static void parse(rz_cli *c, args *a, int argc, char **argv)
         {"local", required_argument, 0, OPT_LOCAL},
         {"by-position", required_argument, 0, OPT_BY_POSITION},
         {"dense", no_argument, 0, OPT_DENSE},
+        {"protocol", required_argument, 0, OPT_PROTOCOL},
         {0, 0, 0, 0}};
     int o;
     while ((o = getopt_long(argc, argv, RZ_CLI_SHORTOPTS "m:z:f:c:", opts, NULL)) != -1) {
@@ -103,19 +114,29 @@ static void parse(rz_cli *c, args *a, int argc, char **argv)
         case OPT_LOCAL: a->local = optarg; break;
         case OPT_BY_POSITION: a->by_position = (int)rz_cli_int(c, "--by-position", optarg, 1, 1 << 20); break;
         case OPT_DENSE: a->dense = 1; break;
+        case OPT_PROTOCOL:
+            if (strcmp(optarg, "llamacpp") != 0 && strcmp(optarg, "plain") != 0)
+                rz_cli_usage_error(c, "--protocol '%s': expected plain or llamacpp", optarg);
+            a->llamacpp = strcmp(optarg, "llamacpp") == 0;
+            break;
         default: rz_cli_usage_error(c, "unexpected option");
         }
     }
     if (optind < argc) rz_cli_usage_error(c, "unexpected argument '%s'", argv[optind]);
     if (!a->model) rz_cli_usage_error(c, "-m MODEL is required");
     if (!a->text == !a->tokens) rz_cli_usage_error(c, "give exactly one of -f TEXT and --tokens LOC");
-    if (a->text && !a->tokenizer) rz_cli_usage_error(c, "-f TEXT needs -z TOKENIZER");
+    if (a->text && !a->tokenizer && !rz_modelfile_has_tokenizer(a->model))
+        rz_cli_usage_error(c, "-f TEXT needs -z TOKENIZER (MODEL carries none)");
+    if (a->llamacpp && (a->stride || a->bos || a->skip || a->rope_ext))
+        rz_cli_usage_error(c, "--protocol llamacpp fixes the windows: no --stride, --bos, --skip or --rope-ext");
     if (!c->report && c->output) c->report = c->output;
     rz_cli_need_file_under_mpi(c, "model", a->model);
 }
 
-/* Rank 0 reads the tokens; every rank gets a copy. */
-static int load_tokens(rz_cli *c, const args *a, const rz_llama *m, int **ids, size_t *n, rz_err *e)
+/* Rank 0 reads the tokens; every rank gets a copy. *bos: the tokenizer's BOS id. With
+ * --protocol llamacpp a text gets BOS in front when its tokenizer adds one, as
+ * llama.cpp's tokenize(text, add_special = true) does. */
+static int load_tokens(rz_cli *c, const args *a, const rz_llama *m, int **ids, size_t *n, int *bos, rz_err *e)
 {
     int rc = RZ_OK;
     uint64_t count = 0;
@@ -124,11 +145,23 @@ static int load_tokens(rz_cli *c, const args *a, const rz_llama *m, int **ids, s
             rc = rz_corpus_from_stream(a->tokens, &c->stream, m->config.vocab_size, ids, n, e);
         } else {
             rz_tokenizer *t = NULL;
-            rc = rz_tokenizer_load(a->tokenizer, &t, e);
+            int add_bos = 0;
+            rc = rz_tokenizer_open(a->tokenizer, a->model, &t, &add_bos, e);
             if (rc == RZ_OK && rz_tokenizer_vocab_size(t) != m->config.vocab_size)
                 rc = rz_fail(e, RZ_EINPUT, "%s: tokenizer has %d tokens but model %s has a vocabulary of %d",
-                             a->tokenizer, rz_tokenizer_vocab_size(t), a->model, m->config.vocab_size);
+                             a->tokenizer ? a->tokenizer : a->model, rz_tokenizer_vocab_size(t), a->model, m->config.vocab_size);
             if (rc == RZ_OK) rc = rz_corpus_from_text(t, a->text, ids, n, e);
+            if (rc == RZ_OK) *bos = rz_tokenizer_bos(t);
+            if (rc == RZ_OK && a->llamacpp && add_bos) {
+                int *b = realloc(*ids, (*n + 1) * sizeof **ids);
+                if (!b) rc = rz_fail(e, RZ_EINTERNAL, "out of memory");
+                else {
+                    memmove(b + 1, b, *n * sizeof *b);
+                    b[0] = *bos;
+                    *ids = b;
+                    *n += 1;
+                }
+            }
             if (t) rz_tokenizer_free(t);
         }
         if (rc) rz_cli_die(c, e);
@@ -136,6 +169,7 @@ static int load_tokens(rz_cli *c, const args *a, const rz_llama *m, int **ids, s
         count = *n;
     }
     rz_cluster_bcast(&count, sizeof count);
+    rz_cluster_bcast(bos, sizeof *bos);
     if (rz_cluster_rank() != 0) {
         *n = count;
         *ids = rz_malloc(count * sizeof **ids, e);
@@ -158,8 +192,8 @@ int main(int argc, char **argv)
     rz_llama *m;
     if ((a.dense ? rz_model_load : rz_model_load_codes)(a.model, &c.stream, &m, &e)) rz_cli_die(&c, &e);
     const rz_llama_config *cfg = &m->config;
-    if (!a.ctx) a.ctx = cfg->seq_len;
-    if (a.ctx > cfg->seq_len && !a.rope_ext) {
+    if (!a.ctx) a.ctx = a.llamacpp ? 512 : cfg->seq_len;
+    if (a.ctx > cfg->seq_len && !a.rope_ext && !a.llamacpp) {
         rz_fail(&e, RZ_EINPUT, "--ctx %d is longer than the model's context of %d positions, and no "
                                "context extension method is selected (--rope-ext)", a.ctx, cfg->seq_len);
         rz_cli_die(&c, &e);
@@ -170,11 +204,20 @@ int main(int argc, char **argv)
         rz_cli_die(&c, &e);
     int *ids;
     size_t n;
-    if (load_tokens(&c, &a, m, &ids, &n, &e)) rz_cli_die(&c, &e);
+    int bos_id = RZ_TOKEN_BOS;
+    if (load_tokens(&c, &a, m, &ids, &n, &bos_id, &e)) rz_cli_die(&c, &e);
 
-    rz_ppl_opts po = {a.ctx, a.stride, a.bos, RZ_TOKEN_BOS, a.skip};
+    rz_ppl_opts po = {a.ctx, a.stride, a.bos, bos_id, a.skip, 0};
+    if (a.llamacpp) {
+        po = (rz_ppl_opts){a.ctx, a.ctx, 1, bos_id, a.ctx / 2 + 1, 1};
+        if (n < 2 * (size_t)a.ctx) {
+            rz_fail(&e, RZ_EINPUT, "%s: %zu tokens; llama.cpp's protocol needs at least 2 x --ctx = %d",
+                    a.text ? a.text : a.tokens, n, 2 * a.ctx);
+            rz_cli_die(&c, &e);
+        }
+    }
     if (!po.stride) po.stride = a.ctx - (a.bos ? 1 : 0);
-    if (po.stride > a.ctx - po.bos)
+    if (po.stride > a.ctx - (po.bos && !po.bos_replace))
         rz_cli_usage_error(&c, "--stride %d is longer than a window's %d text tokens", po.stride, a.ctx - po.bos);
     if (po.skip >= a.ctx) rz_cli_usage_error(&c, "--skip %d leaves nothing to score in a window of %d", po.skip, a.ctx);
     long W = rz_ppl_windows(&po, (long)n);
@@ -260,7 +303,7 @@ int main(int argc, char **argv)
         }
         struct rusage ru;
         getrusage(RUSAGE_SELF, &ru);
-        msgpack_packer *pk = rz_report_begin(&c, 17);
+        msgpack_packer *pk = rz_report_begin(&c, 18);
         rz_rec_f64(pk, "ppl", ppl);
         rz_rec_f64(pk, "nll_mean", mean);
         rz_rec_f64(pk, "stderr", ppl_se);
@@ -271,6 +314,7 @@ int main(int argc, char **argv)
         rz_rec_int(pk, "stride", po.stride);
         rz_rec_bool(pk, "bos", po.bos);
         rz_rec_int(pk, "skip", po.skip);
+        rz_rec_str(pk, "protocol", a.llamacpp ? "llamacpp" : "plain");
         rz_rec_f64(pk, "tokens_per_s", tps);
         rz_rec_f64(pk, "seconds", secs);
         rz_rec_str(pk, "model", a.model);

@@ -7,11 +7,12 @@
 
 #include "cli.h"
 #include "corpus.h"
+#include "modelfile.h"
 
 static const char usage[] =
     "usage: rz-tokenize -z TOKENIZER -f TEXT [--bos] [--chunk N] -o LOC\n"
     "       rz-tokenize -z TOKENIZER --decode [IN]\n"
-    "  -z, --tokenizer F   llama2.c tokenizer file\n"
+    "  -z, --tokenizer F   llama2.c tokenizer file, or a GGUF model (its vocabulary)\n"
     "  -f, --file TEXT     UTF-8 text ('-' = stdin)\n"
     "      --bos           start with BOS (id 1)\n"
     "      --chunk N       ids per \"tokens\" record (default 65536)\n"
@@ -53,7 +54,7 @@ int main(int argc, char **argv)
     if (!decode && !c.output) rz_cli_usage_error(&c, "-o LOC is required");
     rz_err e = {0};
     rz_tokenizer *t;
-    if (rz_tokenizer_load(tok, &t, &e)) rz_cli_die(&c, &e);
+    if (rz_tokenizer_open(tok, NULL, &t, NULL, &e)) rz_cli_die(&c, &e);
     int V = rz_tokenizer_vocab_size(t);
     int *ids;
     size_t n;

@@ -5,19 +5,19 @@
 
 long rz_ppl_windows(const rz_ppl_opts *o, long n)
 {
-    long L = o->ctx - (o->bos ? 1 : 0);
+    long L = o->ctx - (o->bos && !o->bos_replace ? 1 : 0);
     if (L <= 0 || n < L) return 0;
     return 1 + (n - L) / o->stride;
 }
 
 void rz_ppl_window(const rz_ppl_opts *o, const int *text, long k, int *seq, unsigned char *score)
 {
-    int b = o->bos ? 1 : 0;
+    int b = o->bos && !o->bos_replace ? 1 : 0;
     long L = o->ctx - b, start = k * o->stride;
     /* text tokens below `fresh` were already scored by window k-1 */
     long fresh = k == 0 ? 0 : (k - 1) * o->stride + L;
-    if (b) seq[0] = o->bos_id;
     for (long i = 0; i < L; i++) seq[b + i] = text[start + i];
+    if (o->bos) seq[0] = o->bos_id; /* prepended (b = 1) or overwriting text[start] */
     int first = o->skip > 1 ? o->skip : 1;
     for (int p = 0; p < o->ctx; p++) {
         long text_index = start + p - b;

@@ -8,6 +8,12 @@
  * does). In window k the prediction of sequence position p (from the logits at p-1) is
  * scored iff p >= max(1, skip) and, for k > 0, its text token was not already covered
  * by window k-1 — so every text token is scored at most once.
+ *
+ * llama.cpp's protocol (llama-perplexity; bos_replace): windows of L = ctx text tokens
+ * at stride ctx, whose FIRST TOKEN IS OVERWRITTEN by BOS (not prepended), and only the
+ * predictions of positions p >= ctx/2 + 1 scored (skip = ctx/2 + 1: logits at
+ * ctx/2 .. ctx-2, the "second half"), ctx - ctx/2 - 1 tokens per window. llama.cpp
+ * tokenises the whole file with BOS in front (add_bos), so text[0] is BOS there.
  */
 #ifndef RZ_PPL_H
 #define RZ_PPL_H
@@ -19,7 +25,8 @@ typedef struct {
     int stride; /* text tokens between window starts */
     int bos;    /* prepend BOS (id bos_id) to every window */
     int bos_id;
-    int skip;   /* do not score positions below this (e.g. ctx/2 as llama.cpp) */
+    int skip;   /* do not score positions below this (llama.cpp: ctx/2 + 1) */
+    int bos_replace; /* with bos: BOS overwrites the window's first text token (llama.cpp) */
 } rz_ppl_opts;
 
 /* Number of whole windows over n text tokens (0 if there is not even one). */

@@ -1,0 +1,30 @@
+/* modelfile.c — dispatch to the model and tokenizer readers (see modelfile.h). */
+#include "modelfile.h"
+
+#include <sys/stat.h>
+
+#include "gguf.h"
+
+int rz_modelfile_load(const char *path, rz_llama **out, rz_err *e)
+{
+    if (rz_gguf_is_file(path)) return rz_gguf_load_model(path, out, e);
+    return rz_llama_load_bin(path, out, e);
+}
+
+int rz_modelfile_has_tokenizer(const char *model)
+{
+    return model && rz_gguf_is_file(model);
+}
+
+int rz_tokenizer_open(const char *tok, const char *model, rz_tokenizer **out, int *add_bos, rz_err *e)
+{
+    *out = NULL;
+    if (add_bos) *add_bos = 1;
+    const char *src = tok ? tok : model;
+    if (!src) return rz_fail(e, RZ_EINPUT, "no tokenizer given (-z)");
+    if (rz_gguf_is_file(src)) return rz_gguf_load_tokenizer(src, out, add_bos, e);
+    if (!tok)
+        return rz_fail(e, RZ_EINPUT, "%s: this model carries no tokenizer (llama2.c .bin or .rzm): give -z TOKENIZER",
+                       model);
+    return rz_tokenizer_load(tok, out, e);
+}
