@@ -465,3 +465,15 @@ int rz_json_to_msgpack(const char *text, size_t n, msgpack_packer *pk, rz_err *e
     jfree(root);
     return rc;
 }
+
+int rz_json_parse(const char *text, size_t n, msgpack_sbuffer *buf, msgpack_unpacked *out, rz_err *e)
+{
+    msgpack_unpacked_init(out);
+    msgpack_sbuffer_init(buf);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, buf, msgpack_sbuffer_write);
+    int rc = rz_json_to_msgpack(text, n, &pk, e);
+    if (rc == RZ_OK && msgpack_unpack_next(out, buf->data, buf->size, NULL) != MSGPACK_UNPACK_SUCCESS)
+        rc = rz_fail(e, RZ_EINTERNAL, "JSON: re-reading the packed value failed");
+    return rc;
+}

@@ -18,5 +18,9 @@
 void rz_json_print(FILE *out, const msgpack_object *o, int full);
 /* Parses one JSON value from text[0..n) and packs it. Trailing whitespace only. */
 int rz_json_to_msgpack(const char *text, size_t n, msgpack_packer *pk, rz_err *e);
+/* Parses one JSON value into *out, whose strings point into *buf (both initialised
+ * here; release with msgpack_unpacked_destroy and msgpack_sbuffer_destroy, also after a
+ * failure). */
+int rz_json_parse(const char *text, size_t n, msgpack_sbuffer *buf, msgpack_unpacked *out, rz_err *e);
 
 #endif

@@ -1,11 +1,11 @@
 # fuzz.sh — short libFuzzer runs of the parsers (record streams, model checkpoints,
-# tokenizer files, GGUF files, JSON lines, rz-agent datasets and checkpoints, rz-serve requests), seeded with valid
+# tokenizer files, GGUF and safetensors files, JSON lines, rz-agent datasets and checkpoints, rz-serve requests), seeded with valid
 # inputs made by the tools. Runs when RZ_FUZZ_DIR names the built targets (make check
 # sets it); prints nothing otherwise.
 . "$(dirname "$0")/lib.sh"
 [ -n "${RZ_FUZZ_DIR:-}" ] || exit 0
 secs=${RZ_FUZZ_SECONDS:-15}
-for d in stream checkpoint tokenizer json agent serve gguf; do mkdir -p "$T/$d"; done
+for d in stream checkpoint tokenizer json agent serve gguf safetensors; do mkdir -p "$T/$d"; done
 rz-convert --random --dim 16 --layers 1 --heads 2 --hidden 24 --vocab 40 --seq-len 8 -o "$T/stream/m.rzm"
 rz-convert --random --dim 16 --layers 1 --heads 2 --kv-heads 1 --hidden 24 --vocab 40 --seq-len 8 --unshared -o "$T/checkpoint/m.bin"
 cp "$T/stream/m.rzm" "$T/checkpoint/"
@@ -24,7 +24,12 @@ printf '\x83\xa2id\x01\xa2op\xa5count\xa4text\xa1t' > "$T/serve/count"
 printf '\x84\xa2id\x01\xa2op\xa5score\xa7context\xa1a\xadcontinuations\x91\xa1b' > "$T/serve/score"
 # GGUF: the header of llama.cpp's file (metadata, tokenizer and tensor table, 14 KB)
 [ -r "$RIZZ_DATA/stories260K-f32.gguf" ] && head -c 65536 "$RIZZ_DATA/stories260K-f32.gguf" > "$T/gguf/head"
-for d in stream checkpoint tokenizer json agent serve gguf; do
+# safetensors: a tiny HF folder's weights and tokenizer.json (tests/shell/hf_build.py)
+if [ -r "$RIZZ_DATA/tok512.bin" ]; then
+  python3 "$(dirname "$0")/hf_build.py" "$T/checkpoint/m.bin" "$RIZZ_DATA/tok512.bin" "$T/hfs"
+  cp "$T/hfs/model.safetensors" "$T/hfs/tokenizer.json" "$T/safetensors/"
+fi
+for d in stream checkpoint tokenizer json agent serve gguf safetensors; do
   f="$RZ_FUZZ_DIR/fuzz_$d"
   [ -x "$f" ] || { fail "fuzz_$d" "not built in $RZ_FUZZ_DIR"; continue; }
   if "$f" -max_total_time="$secs" -rss_limit_mb=4096 -max_len=65536 -timeout=10 -artifact_prefix="$T/" \

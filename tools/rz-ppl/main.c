@@ -29,11 +29,11 @@
 
 static const char usage[] =
     "usage: rz-ppl -m MODEL [-z TOKENIZER] (-f TEXT | --tokens LOC) [options]\n"
-    "Perplexity of MODEL (llama2.c .bin, .rzm or GGUF) on TEXT (UTF-8, '-' = stdin) tokenised\n"
-    "by TOKENIZER (llama2.c format), or on the \"tokens\" records of a stream.\n"
+    "Perplexity of MODEL (llama2.c .bin, .rzm, GGUF, Hugging Face folder) on TEXT (UTF-8,\n"
+    "'-' = stdin) tokenised by TOKENIZER, or on the \"tokens\" records of a stream.\n"
     "  -m, --model LOC      model: file, '-', tcp:// or ipc:// (.rzm streams)\n"
-    "  -z, --tokenizer F    tokenizer file (tok512.bin, tokenizer.bin, a GGUF; default:\n"
-    "                       the model's own, for GGUF models)\n"
+    "  -z, --tokenizer F    tokenizer file (tok512.bin, tokenizer.bin, a GGUF, a\n"
+    "                       tokenizer.json; default: a GGUF or HF model's own)\n"
     "  -f, --file TEXT      text to evaluate\n"
     "      --tokens LOC     token stream instead of -f/-z\n"
     "  -c, --ctx N          positions per window (default: the model's seq_len)\n"

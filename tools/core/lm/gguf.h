@@ -51,12 +51,4 @@ int rz_gguf_load_tokenizer(const char *path, rz_tokenizer **out, int *add_bos, r
  * "blk.3.attn_q.weight"); 0, or -1 if rz_name is not a Llama tensor name. */
 int rz_gguf_name(const char *rz_name, char *out, size_t n);
 
-/* Writing: m as a GGUF v3 file at path (temporary + rename), its linears and
- * embeddings in type f32, f16 or q8_0 (norms always f32, as llama.cpp keeps them;
- * q8_0 only where a row length is a multiple of 32, else the tensor is f16 — llama.cpp
- * does the same fallback per tensor), the metadata keys of llama.cpp's converter and
- * the tokenizer (may be NULL: then no tokenizer.* keys). */
-typedef enum { RZ_GGUF_F32 = 0, RZ_GGUF_F16 = 1, RZ_GGUF_Q8_0 = 8 } rz_gguf_type;
-int rz_gguf_save(rz_llama *m, const rz_tokenizer *tok, rz_gguf_type type, const char *path, rz_err *e);
-
 #endif
