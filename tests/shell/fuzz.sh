@@ -22,8 +22,13 @@ fi
 # {"id":1,"op":"score","context":"a","continuations":["b"]}
 printf '\x83\xa2id\x01\xa2op\xa5count\xa4text\xa1t' > "$T/serve/count"
 printf '\x84\xa2id\x01\xa2op\xa5score\xa7context\xa1a\xadcontinuations\x91\xa1b' > "$T/serve/score"
-# GGUF: the header of llama.cpp's file (metadata, tokenizer and tensor table, 14 KB)
+# GGUF: the header of llama.cpp's file (metadata, tokenizer and tensor table, 14 KB), and
+# a whole small model written by rz-convert (q8_0, so all three tensor types occur)
 [ -r "$RIZZ_DATA/stories260K-f32.gguf" ] && head -c 65536 "$RIZZ_DATA/stories260K-f32.gguf" > "$T/gguf/head"
+if [ -r "$RIZZ_DATA/tok512.bin" ]; then
+  rz-convert --random --dim 32 --layers 1 --heads 2 --kv-heads 1 --hidden 40 --vocab 512 --seq-len 8 -o "$T/g.bin"
+  rz-convert -q "$T/g.bin" -z "$RIZZ_DATA/tok512.bin" --dtype q8_0 -o "$T/gguf/small.gguf"
+fi
 # safetensors: a tiny HF folder's weights and tokenizer.json (tests/shell/hf_build.py)
 if [ -r "$RIZZ_DATA/tok512.bin" ]; then
   python3 "$(dirname "$0")/hf_build.py" "$T/checkpoint/m.bin" "$RIZZ_DATA/tok512.bin" "$T/hfs"

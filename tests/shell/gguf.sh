@@ -76,3 +76,21 @@ done
 python3 "$H/gguf_mutate.py" "$G32" "$T/gpt2.gguf" tok_gpt2
 check_err "gpt2 tokenizer refused, -z asked for" 2 "gpt2.gguf: tokenizer.ggml.model 'gpt2'.*-z" rz-ppl -m "$T/gpt2.gguf" -f "$F"
 check_err "a .bin model without -z" 2 "needs -z" rz-ppl -m "$M" -f "$F"
+
+# the writer: rz-convert .bin -> GGUF gives llama.cpp's own files back: every key, value,
+# tensor name, shape, type, data byte and the alignment, except llama.context_length
+# (llama.cpp's llama2.c converter writes 128; rizz the model's 512)
+rz-convert -q "$M" -z "$Z" -o "$T/w32.gguf"
+rz-convert -q "$M" -z "$Z" --dtype f16 -o "$T/w16.gguf"
+check "rz-convert f32 GGUF = llama.cpp's file but for context_length" python3 "$H/gguf_compare.py" "$T/w32.gguf" "$G32" llama.context_length
+check "rz-convert f16 GGUF = llama-quantize's F16 file but for context_length" python3 "$H/gguf_compare.py" "$T/w16.gguf" "$G16" llama.context_length
+same "round trip .bin -> GGUF -> rz-ppl: identical nll" "$bin512" "$(rz-ppl -q -m "$T/w32.gguf" -f "$F" --max-tokens $N --json | json_field nll_mean)"
+rz-convert -q "$T/w32.gguf" -o "$T/w32.rzm"
+same "GGUF -> .rzm (tokenizer-free) with -z: identical nll" "$bin512" "$(rz-ppl -q -m "$T/w32.rzm" -z "$Z" -f "$F" --max-tokens $N --json | json_field nll_mean)"
+# q8_0: 8-bit weights (per-block bound checked in test_gguf); w2's rows of 172 stay f16
+rz-convert -q "$M" -z "$Z" --dtype q8_0 -o "$T/w8.gguf"
+p8=$(rz-ppl -q -m "$T/w8.gguf" -f "$F" --max-tokens $N --json | json_field nll_mean)
+awk -v a="$bin512" -v b="$p8" 'BEGIN{d=(a-b)/a; if(d<0)d=-d; exit !(d < 5e-3 && d > 0)}' \
+  && ok "q8_0 GGUF nll $p8 within 0.5% of f32's $bin512 (and not equal)" || fail "q8_0 GGUF nll" "$p8 vs $bin512"
+check_err "GGUF output needs a tokenizer" 2 "stories260K.bin: .*-z" rz-convert "$M" -o "$T/notok.gguf"
+check_err "q8_0 is for GGUF only" 2 "q8_0 is for GGUF" rz-convert "$M" --dtype q8_0 -o "$T/x.rzm"

@@ -12,6 +12,7 @@
  * - q8_0 and bf16 (absent from the shared files): a tiny GGUF is written here byte by
  *   byte, and the loaded weights compared with values dequantised here (d * q; bf16 =
  *   the upper 16 bits of the float).
+ * - The writer's q8_0 (rz_gguf_save): every weight within its block's quantisation step.
  */
 #include <stdint.h>
 
@@ -255,6 +256,52 @@ static void test_q8_0_bf16(void)
     remove(path);
 }
 
+/* The writer's q8_0: each value within the block's quantisation step of the original:
+ * |d16·q - x| <= |d16 - d|·127 + d16/2 (rounding to the grid of d16, whose f16 rounding
+ * moves every grid point by at most 127·|d16 - d|), d = max|x|/127 of the block. */
+static void test_q8_0_write_bound(void)
+{
+    rz_llama *b = load_bin(), *g = NULL;
+    rz_tokenizer *t = NULL;
+    rz_err e = {0};
+    const char *path = "/tmp/rz-test-gguf-q8.gguf";
+    CHECK(b && rz_tokenizer_load(check_data_path("tok512.bin"), &t, &e) == 0);
+    if (!b || !t) goto out;
+    CHECK(rz_gguf_save(b, t, RZ_GGUF_Q8_0, path, &e) == 0);
+    CHECK(rz_gguf_load_model(path, &g, &e) == 0);
+    if (!g) goto out;
+    long bad = 0, exact = 0, total = 0;
+    for (int i = 0; i < rz_llama_tensor_count(g); i++) {
+        const char *name;
+        float *gd, *bd;
+        int gs[2], bs[2], gn, bn;
+        rz_llama_tensor_at(g, i, &name, &gd, gs, &gn);
+        rz_llama_tensor_at(b, i < rz_llama_tensor_count(b) ? i : 0, &name, &bd, bs, &bn);
+        if (gn != 2) continue;
+        size_t n = (size_t)gs[0] * (size_t)gs[1];
+        int q8 = gs[1] % 32 == 0;
+        for (size_t k0 = 0; k0 < n; k0 += 32) {
+            float amax = 0;
+            for (size_t k = k0; k < k0 + 32 && k < n; k++) amax = fmaxf(amax, fabsf(bd[k]));
+            float d = amax / 127, d16 = rz_f16_to_f32(rz_f32_to_f16(d));
+            for (size_t k = k0; k < k0 + 32 && k < n; k++, total++) {
+                float err = fabsf(gd[k] - bd[k]);
+                if (q8 ? !(err <= fabsf(d16 - d) * 127 + d16 / 2 + 1e-7f)
+                       : !(err <= ldexpf(fabsf(bd[k]), -11) + ldexpf(1, -25)))
+                    bad++;
+                exact += err == 0;
+            }
+        }
+    }
+    CHECK_EQ_INT(bad, 0);
+    CHECK(exact < total / 2); /* really quantised */
+out:
+    remove(path);
+    rz_llama_free(b);
+    rz_llama_free(g);
+    rz_tokenizer_free(t);
+}
+
 int main(void)
 {
     check_rng_state = 19;
@@ -262,5 +309,6 @@ int main(void)
     RUN(test_f16_is_rounded_bin);
     RUN(test_tokenizer_ids);
     RUN(test_q8_0_bf16);
+    RUN(test_q8_0_write_bound);
     return check_summary();
 }

@@ -51,4 +51,11 @@ int rz_gguf_load_tokenizer(const char *path, rz_tokenizer **out, int *add_bos, r
  * "blk.3.attn_q.weight"); 0, or -1 if rz_name is not a Llama tensor name. */
 int rz_gguf_name(const char *rz_name, char *out, size_t n);
 
+/* Writing (gguf_write.c): m as a GGUF v3 file at path (temporary + rename) with the
+ * keys, tensor set, order and alignment of llama.cpp's converter, the tokenizer
+ * embedded (tok may be NULL: no tokenizer.* keys). Matrices in type f32, f16 or q8_0
+ * (q8_0 where the row length is a multiple of 32, else f16); norms always f32. */
+typedef enum { RZ_GGUF_F32 = 0, RZ_GGUF_F16 = 1, RZ_GGUF_Q8_0 = 8 } rz_gguf_type;
+int rz_gguf_save(rz_llama *m, const rz_tokenizer *tok, rz_gguf_type type, const char *path, rz_err *e);
+
 #endif

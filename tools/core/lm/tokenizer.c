@@ -284,6 +284,18 @@ int rz_tokenizer_vocab_size(const rz_tokenizer *t) { return t->vocab_size; }
 int rz_tokenizer_bos(const rz_tokenizer *t) { return t->bos_id; }
 int rz_tokenizer_eos(const rz_tokenizer *t) { return t->eos_id; }
 
+const char *rz_tokenizer_raw(const rz_tokenizer *t, int id, size_t *len)
+{
+    if (id < 0 || id >= t->vocab_size) return NULL;
+    *len = (size_t)t->len[id];
+    return t->bytes + t->off[id];
+}
+
+float rz_tokenizer_score(const rz_tokenizer *t, int id)
+{
+    return id < 0 || id >= t->vocab_size ? 0.0f : t->score[id];
+}
+
 /* ---------------------------------------------------------------- decoding */
 
 static int hexval(char c)

@@ -51,6 +51,9 @@ int rz_tokenizer_build(const rz_tokenizer_spec *sp, rz_tokenizer **out, rz_err *
 
 int rz_tokenizer_vocab_size(const rz_tokenizer *t);
 int rz_tokenizer_bos(const rz_tokenizer *t); /* 1 for llama2.c files */
+/* Piece id as stored (no byte or BOS decoding), for writers; NULL out of range. */
+const char *rz_tokenizer_raw(const rz_tokenizer *t, int id, size_t *len);
+float rz_tokenizer_score(const rz_tokenizer *t, int id);
 int rz_tokenizer_eos(const rz_tokenizer *t); /* 2 for llama2.c files */
 
 /* Encode len bytes of UTF-8 text. bos/eos non-zero prepend BOS / append EOS. On success
