@@ -65,7 +65,7 @@ fi
 for k in tensor_count:"tensor_count 1099511627776" offset_past_end:"blk.4.ffn_norm.weight.*past the end" \
          overlap:"overlap" dtype_unknown:"token_embd.weight.*unknown \(99\)" dtype_q4k:"token_embd.weight.*q4_K" \
          arch:"general.architecture 'qwen2' is not supported" dims_overflow:"token_embd.weight.*dimension 0" \
-         string_len:"key 0: length" dup_tensor:"appears twice"; do
+         string_len:"key 0: length" dup_tensor:"appears twice" blocks:"describe [0-9]+ weights, the data section holds"; do
   python3 "$H/gguf_mutate.py" "$G32" "$T/bad_${k%%:*}.gguf" "${k%%:*}"
   check_err "damaged GGUF: ${k%%:*}" 2 "bad_${k%%:*}.gguf: .*${k#*:}" rz-ppl -m "$T/bad_${k%%:*}.gguf" -z "$Z" -f "$F"
 done

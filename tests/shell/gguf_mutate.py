@@ -6,7 +6,7 @@ KIND: tensor_count (set to 2^40), offset_past_end (last tensor's offset beyond t
 overlap (second tensor's offset = first's), dtype_unknown (type 99), dtype_q4k (type 12),
 arch (general.architecture 'llama' -> 'qwen2'), dims_overflow (a dimension of 2^62),
 string_len (the first key's length = 2^60), dup_tensor (a tensor renamed as an earlier one),
-tok_gpt2 (tokenizer.ggml.model = 'gpt2').
+tok_gpt2 (tokenizer.ggml.model = 'gpt2'), blocks (llama.block_count = 60000).
 The header is walked with the format's own rules (plain struct, independent of the C
 reader) so each damage lands exactly on the named field.
 """
@@ -82,6 +82,8 @@ def main():
         i, j = next((i, j) for i in range(len(ts)) for j in range(i + 1, len(ts)) if names[i][1] == names[j][1])
         (oi, li), (oj, _) = names[i], names[j]
         b[oj + 8:oj + 8 + li] = b[oi + 8:oi + 8 + li]
+    elif kind == 'blocks':  # llama.block_count 60000: a 5 GB model claimed by a 1 MB file
+        struct.pack_into('<I', b, kv['llama.block_count'], 60000)
     elif kind == 'tok_gpt2':  # tokenizer.ggml.model 'llama' -> 'gpt2', the header kept aligned
         o = kv['tokenizer.ggml.model']
         assert b[o:o + 13] == struct.pack('<Q', 5) + b'llama'

@@ -27,6 +27,8 @@ cp -r "$T/hf2" "$T/noshard"; rm "$T/noshard/model-00002-of-00002.safetensors"
 check_err "missing shard" 2 "model-00002-of-00002.safetensors: missing shard" rz-ppl -m "$T/noshard" -f "$F"
 cp -r "$T/hf" "$T/badcfg"; sed -i 's/"intermediate_size": 172/"intermediate_size": 160/' "$T/badcfg/config.json"
 check_err "config disagreeing with the tensor shapes" 2 "model.safetensors: tensor 'model.layers.0.mlp.gate_proj.weight' has shape \[172, 64\], config.json says \[160, 64\]" rz-ppl -m "$T/badcfg" -f "$F"
+cp -r "$T/hf" "$T/huge"; sed -i 's/"num_hidden_layers": 5/"num_hidden_layers": 60000/' "$T/huge/config.json"
+check_err "config.json claiming more weights than the files hold (no allocation)" 2 "describes [0-9]+ weights, the safetensors hold" rz-ppl -m "$T/huge" -f "$F"
 cp -r "$T/hf" "$T/mistral"; sed -i 's/LlamaForCausalLM/MistralForCausalLM/; s/"model_type": "llama"/"model_type": "mistral"/' "$T/mistral/config.json"
 check_err "unsupported architecture named" 2 "config.json: architectures/model_type 'MistralForCausalLM' is not supported" rz-ppl -m "$T/mistral" -f "$F"
 for k in header_len:"header length" overlap:"overlaps the previous tensor" dtype:"dtype 'I8' is not supported" \

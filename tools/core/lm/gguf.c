@@ -565,7 +565,15 @@ int rz_gguf_load_model(const char *path, rz_llama **out, rz_err *e)
     if (rc) return rc;
     rz_llama_config c;
     rz_llama *m = NULL;
-    if ((rc = model_config(&g, &c, e)) || (rc = rz_llama_alloc(&c, &m, e))) goto done;
+    if ((rc = model_config(&g, &c, e))) goto done;
+    /* every weight takes at least one byte of the file (q8_0: 34/32): nothing larger
+     * than the file describes is allocated */
+    if (rz_llama_param_count(&c) > (double)(g.size - g.data)) {
+        rc = rz_fail(e, RZ_EINPUT, "%s: the llama.* keys describe %.0f weights, the data section holds %zu bytes", path,
+                     rz_llama_param_count(&c), g.size - g.data);
+        goto done;
+    }
+    if ((rc = rz_llama_alloc(&c, &m, e))) goto done;
     for (int i = 0; i < rz_llama_tensor_count(m) && !rc; i++) {
         const char *name;
         float *data;

@@ -264,7 +264,15 @@ int rz_hf_load_model(const char *dir, rz_llama **out, rz_err *e)
     if (rc) return rc;
     rz_safetensors *s = NULL;
     rz_llama *m = NULL;
-    if ((rc = open_shards(dir, &s, &ns, e)) || (rc = rz_llama_alloc(&c, &m, e))) goto done;
+    if ((rc = open_shards(dir, &s, &ns, e))) goto done;
+    double bytes = 0; /* every weight takes at least 2 bytes (F16/BF16) of the shards */
+    for (int k = 0; k < ns; k++) bytes += (double)(s[k].size - s[k].data);
+    if (rz_llama_param_count(&c) * 2 > bytes) {
+        rc = rz_fail(e, RZ_EINPUT, "%s: config.json describes %.0f weights, the safetensors hold %.0f data bytes", dir,
+                     rz_llama_param_count(&c), bytes);
+        goto done;
+    }
+    if ((rc = rz_llama_alloc(&c, &m, e))) goto done;
     int hd = c.dim / c.n_heads;
     long found = 0;
     for (int i = 0; i < rz_llama_tensor_count(m) && !rc; i++) {

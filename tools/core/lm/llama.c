@@ -66,13 +66,18 @@ int rz_llama_config_check(const rz_llama_config *c, rz_err *e)
         return rz_fail(e, RZ_EINPUT, "config: rope_theta %g is not a finite number > 1", (double)c->rope_theta);
     if (!(c->norm_eps > 0.0f) || !(c->norm_eps < 1.0f))
         return rz_fail(e, RZ_EINPUT, "config: norm_eps %g is not in (0, 1)", (double)c->norm_eps);
-    /* Parameter count in double (exact far beyond the 2^33 bound). */
-    double dim = c->dim, hid = c->hidden_dim, kv = (double)c->dim / c->n_heads * c->n_kv_heads;
-    double per_layer = 2 * dim + (dim + 2 * kv) * dim + dim * dim + 3 * hid * dim;
-    double total = c->n_layers * per_layer + dim + (c->shared_classifier ? 1 : 2) * (double)c->vocab_size * dim;
+    double total = rz_llama_param_count(c);
     if (total > MAX_PARAMS)
         return rz_fail(e, RZ_EINPUT, "config: %.0f parameters, over the limit of 2^33", total);
     return 0;
+}
+
+/* Parameter count in double (exact far beyond the 2^33 bound); heads must divide dim. */
+double rz_llama_param_count(const rz_llama_config *c)
+{
+    double dim = c->dim, hid = c->hidden_dim, kv = (double)c->dim / c->n_heads * c->n_kv_heads;
+    double per_layer = 2 * dim + (dim + 2 * kv) * dim + dim * dim + 3 * hid * dim;
+    return c->n_layers * per_layer + dim + (c->shared_classifier ? 1 : 2) * (double)c->vocab_size * dim;
 }
 
 /* ---------------------------------------------------------------- weights */

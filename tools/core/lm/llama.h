@@ -71,6 +71,9 @@ typedef struct {
 /* Checks a configuration: sizes positive and bounded (at most 2^33 parameters), heads
  * dividing dim, kv heads dividing heads, even head size, norm_eps > 0, rope_theta > 1. */
 int rz_llama_config_check(const rz_llama_config *c, rz_err *e);
+/* Weights of a checked configuration (readers compare it with the bytes a file holds
+ * before allocating a model from a header). */
+double rz_llama_param_count(const rz_llama_config *c);
 
 /* Allocates a model with all weights zero (norm weights too), to be filled by name. */
 int rz_llama_alloc(const rz_llama_config *c, rz_llama **out, rz_err *e);
