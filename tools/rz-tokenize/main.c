@@ -12,7 +12,8 @@
 static const char usage[] =
     "usage: rz-tokenize -z TOKENIZER -f TEXT [--bos] [--chunk N] -o LOC\n"
     "       rz-tokenize -z TOKENIZER --decode [IN]\n"
-    "  -z, --tokenizer F   llama2.c tokenizer file, or a GGUF model (its vocabulary)\n"
+    "  -z, --tokenizer F   llama2.c tokenizer file, a GGUF model (its vocabulary) or a\n"
+    "                      tokenizer.json\n"
     "  -f, --file TEXT     UTF-8 text ('-' = stdin)\n"
     "      --bos           start with BOS (id 1)\n"
     "      --chunk N       ids per \"tokens\" record (default 65536)\n"
