@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "icl_cli.h"
+#include "modelfile.h"
 #include "pack.h"
 
 static int count_tokens(void *ctx, const char *text, long *n, rz_err *e)
@@ -26,7 +27,7 @@ int icl_pack(icl_args *a)
     if (!a->demos || !a->tokenizer || !a->budget)
         rz_cli_usage_error(&a->c, "--demos LOC, -z TOKENIZER and --budget TOKENS are required");
     rz_tokenizer *tok;
-    if (rz_tokenizer_load(a->tokenizer, &tok, &e)) icl_die(a, &e);
+    if (rz_tokenizer_open(a->tokenizer, NULL, &tok, NULL, &e)) icl_die(a, &e); /* llama2.c, GGUF or tokenizer.json */
     long label_tokens = 0;
     for (int c = 0; c < t.n_labels; c++) {
         int *ids;

@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "cluster.h"
 #include "model.h"
+#include "modelfile.h"
 #include "serve.h"
 
 static const char usage[] =
@@ -81,7 +82,8 @@ int main(int argc, char **argv)
         }
     }
     if (optind < argc) rz_cli_usage_error(&c, "unexpected argument '%s'", argv[optind]);
-    if (!model || !tok || !endpoint) rz_cli_usage_error(&c, "-m MODEL, -z TOKENIZER and -e ENDPOINT are required");
+    if (!model || (!tok && !rz_modelfile_has_tokenizer(model)) || !endpoint)
+        rz_cli_usage_error(&c, "-m MODEL, -z TOKENIZER (optional for GGUF/HF models) and -e ENDPOINT are required");
     if (!rz_is_endpoint(endpoint)) rz_cli_usage_error(&c, "-e %s: expected tcp://HOST:PORT or ipc://PATH", endpoint);
     rz_cli_need_file_under_mpi(&c, "model", model);
     rz_cli_threads(&c);
@@ -90,7 +92,7 @@ int main(int argc, char **argv)
     rz_llama *m;
     rz_tokenizer *t;
     if ((dense ? rz_model_load : rz_model_load_codes)(model, &c.stream, &m, &e)) rz_cli_die(&c, &e);
-    if (rz_tokenizer_load(tok, &t, &e)) rz_cli_die(&c, &e);
+    if (rz_tokenizer_open(tok, model, &t, NULL, &e)) rz_cli_die(&c, &e);
     if (!ctx) ctx = m->config.seq_len;
     if (ctx > m->config.seq_len && !rope_ext) {
         rz_fail(&e, RZ_EINPUT, "--ctx %d is longer than the model's context of %d and no --rope-ext is given", ctx,
