@@ -380,6 +380,16 @@ static void cmd_eval(rz_cli *c, const args *a)
             rz_maze_decode(t, &held, info.objective, 0, 1, 1, pred, &one, &e) || rz_maze_alloc(held.n, &m, &e) ||
             rz_maze_parse(&m, held.tokens, held.len[0], &e))
             rz_cli_die(c, &e);
+        if (!c->quiet) { /* the true and decoded path tokens, for a look */
+            char b[32];
+            fprintf(stderr, "rz-maze: maze 0 true   :");
+            for (int i = held.pstart[0] + 1; i < held.len[0]; i++)
+                fprintf(stderr, " %s", rz_maze_token_name(held.n, held.tokens[i], b));
+            fprintf(stderr, "\nrz-maze: maze 0 decoded:");
+            for (int i = held.pstart[0] + 1; i < held.T && (i == held.pstart[0] + 1 || pred[i - 1] != RZ_MZ_PATH_END); i++)
+                fprintf(stderr, " %s", rz_maze_token_name(held.n, pred[i], b));
+            fprintf(stderr, "\n");
+        }
         int np = 0, *cells = malloc(sizeof(int) * (size_t)held.T);
         for (int i = held.pstart[0] + 1; cells && i < held.T && pred[i] >= RZ_MZ_CELL0; i++) cells[np++] = pred[i] - RZ_MZ_CELL0;
         if (!cells || rz_maze_png(a->png, &m, cells, np, &e)) rz_cli_die(c, &e);
@@ -389,7 +399,7 @@ static void cmd_eval(rz_cli *c, const args *a)
         rz_lora_free(lo);
     }
     if (rz_cluster_rank() == 0) {
-        msgpack_packer *pk = rz_report_begin(c, 8);
+        msgpack_packer *pk = rz_report_begin(c, 9);
         rz_rec_str(pk, "objective", rz_maze_objective_name(info.objective));
         rz_rec_int(pk, "n", info.n);
         rz_rec_int(pk, "step", info.step);
@@ -397,6 +407,7 @@ static void cmd_eval(rz_cli *c, const args *a)
         rz_rec_int(pk, "exact", sc.exact);
         rz_rec_int(pk, "valid", sc.valid);
         rz_rec_f64(pk, "exact_rate", (double)sc.exact / (double)sc.count);
+        rz_rec_f64(pk, "valid_rate", (double)sc.valid / (double)sc.count);
         rz_rec_f64(pk, "seconds", secs);
         if (rz_report_finish(c, &e)) rz_cli_die(c, &e);
     }
