@@ -8,8 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rht.h"
+#include "qdot.h"
 #include "qlayer.h"
+#include "rht.h"
 
 struct rz_qlinear {
     rz_qlayer_view v;   /* points into the copies below (low-rank fields unused) */
@@ -20,6 +21,7 @@ struct rz_qlinear {
     float *L, *R;       /* L̃ [rows][k], R̃ [k][pcols] in the stored basis */
     int rot_in, rot_out; /* V and U are real transforms (not the identity) */
     rz_rht U, V;
+    int isa;            /* qdot.h variant of the T ≤ RZ_QLINEAR_ROWPATH_T path */
 };
 
 static void *dup_bytes(const void *p, size_t n, rz_err *e)
@@ -83,6 +85,8 @@ void rz_qlinear_free(rz_qlinear *q)
     free(q);
 }
 
+void rz_qlinear_set_isa(rz_qlinear *q, int isa) { q->isa = isa; }
+
 int rz_qlinear_rows(const rz_qlinear *q) { return q->v.rows; }
 int rz_qlinear_cols(const rz_qlinear *q) { return q->v.cols; }
 
@@ -125,17 +129,14 @@ void rz_qlinear_apply(const rz_qlinear *q, int T, const float *x, int ldx, float
     int blas_threads = openblas_get_num_threads();
     if (blas_threads != 1) openblas_set_num_threads(1);
     if (T <= RZ_QLINEAR_ROWPATH_T) {
-        /* RZ_QLINEAR_ROWS rows of Q̃ at a time into a cache-resident buffer, multiplied
-         * with the T inputs (matrix-vector); chunks of rows per thread fixed by the shape */
+        /* fused decode-and-dot (qdot.h): the codes are read once, no row of Q̃ is
+         * materialised; RZ_QLINEAR_ROWS rows per chunk, chunks split over the threads
+         * (each output element is one kernel call's, whatever the split) */
         int nchunks = (rows + RZ_QLINEAR_ROWS - 1) / RZ_QLINEAR_ROWS;
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && (long)rows * pc >= (1L << 16))
         for (int ci = 0; ci < nchunks; ci++) {
-            float *w = dec + (size_t)omp_get_thread_num() * RZ_QLINEAR_PANEL * pc;
             int r0 = ci * RZ_QLINEAR_ROWS, n = rows - r0 < RZ_QLINEAR_ROWS ? rows - r0 : RZ_QLINEAR_ROWS;
-            rz_qlayer_decode_rows(&q->v, r0, n, w);
-            for (int t = 0; t < T; t++)
-                cblas_sgemv(CblasRowMajor, CblasNoTrans, n, pc, 1.0f, w, pc, xt + (size_t)t * pc, 1, 0.0f,
-                            yt + (size_t)t * rows + r0, 1);
+            rz_qdot_rows(&q->v, q->isa, r0, n, T, xt, pc, yt + r0, rows);
         }
     } else {
         int np = (rows + RZ_QLINEAR_PANEL - 1) / RZ_QLINEAR_PANEL;

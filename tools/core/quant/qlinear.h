@@ -14,10 +14,10 @@
  * memory and are decoded into a small per-thread scratch panel right before use:
  *   - T > RZ_QLINEAR_ROWPATH_T (prefill): panels of RZ_QLINEAR_PANEL rows are decoded
  *     into L2-sized scratch and multiplied with one cblas_sgemm each;
- *   - small T (token-by-token decode): RZ_QLINEAR_ROWS rows at a time are decoded into a
- *     cache-resident buffer and multiplied with the T inputs (sgemv), so the matrix is
- *     read from memory as codes only (2 bits per weight instead of 32): the memory-bound
- *     case.
+ *   - small T (token-by-token decode): fused decode-and-dot kernels (qdot.h) read the
+ *     codes once and multiply each decoded block of 8 weights into the T accumulators
+ *     in registers, so the matrix is read from memory as codes only (2 bits per weight
+ *     instead of 32) and never written back as floats: the memory-bound case.
  * Panels and rows are split over OpenMP threads in a fixed way and every output element
  * is computed by one thread in a fixed order, so the result does not depend on the
  * thread count (as linalg.h). It equals the dense product with the decoded W up to float
@@ -45,6 +45,10 @@ int rz_qlinear_rows(const rz_qlinear *q);
 int rz_qlinear_cols(const rz_qlinear *q);
 /* Bytes held (codes, scales, zero points, low-rank floats, transforms). */
 size_t rz_qlinear_bytes(const rz_qlinear *q);
+
+/* The qdot.h kernel variant of the small-T path (RZ_QDOT_AUTO by default; benches and
+ * tests force RZ_QDOT_REF). */
+void rz_qlinear_set_isa(rz_qlinear *q, int isa);
 
 /* Scratch floats rz_qlinear_apply needs for up to T rows with `threads` threads. */
 size_t rz_qlinear_scratch_floats(const rz_qlinear *q, int T, int threads);
