@@ -88,6 +88,14 @@ void rz_qlinear_free(rz_qlinear *q)
 void rz_qlinear_set_isa(rz_qlinear *q, int isa) { q->isa = isa; }
 
 int rz_qlinear_rows(const rz_qlinear *q) { return q->v.rows; }
+
+int rz_qlinear_row_ok(const rz_qlinear *q)
+{
+    return !q->rot_in && !q->rot_out && q->k == 0 && q->v.pcols == q->v.cols;
+}
+
+void rz_qlinear_row(const rz_qlinear *q, int r, float *out) { rz_qlayer_decode_rows(&q->v, r, 1, out); }
+
 int rz_qlinear_cols(const rz_qlinear *q) { return q->v.cols; }
 
 static size_t rht_bytes(const rz_rht *t, int used)

@@ -43,6 +43,12 @@ void rz_qlinear_free(rz_qlinear *q);
 
 int rz_qlinear_rows(const rz_qlinear *q);
 int rz_qlinear_cols(const rz_qlinear *q);
+
+/* Row r of W (cols floats) decoded from the codes, for a layer read row by row (a
+ * quantised embedding table): possible when rz_qlinear_row_ok, i.e. no incoherence
+ * transform, no low-rank part and no padding (scalar grids: pcols = cols). */
+int rz_qlinear_row_ok(const rz_qlinear *q);
+void rz_qlinear_row(const rz_qlinear *q, int r, float *out);
 /* Bytes held (codes, scales, zero points, low-rank floats, transforms). */
 size_t rz_qlinear_bytes(const rz_qlinear *q);
 
