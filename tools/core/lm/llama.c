@@ -39,7 +39,8 @@
 
 #define MAX_PARAMS ((double)((uint64_t)1 << 33))
 
-/* Rows per call of a quantised classifier (bounds its scratch at RZ_CLS_ROWS x vocab). */
+/* Rows per call of a quantised classifier with an output-side transform (bounds its
+ * scratch at RZ_CLS_ROWS x vocab). */
 #define RZ_CLS_ROWS 64
 
 /* ---------------------------------------------------------------- configuration */
@@ -630,8 +631,10 @@ int rz_llama_state_new_ext(const rz_llama *m, int max_T, int max_ctx, const rz_r
                 size_t n = rz_qlinear_scratch_floats(m->qlin[i], max_T, s->qthreads);
                 need = n > need ? n : need;
             }
-        if (m->qout) { /* the classifier runs RZ_CLS_ROWS rows at a time (classifier()) */
-            size_t n = rz_qlinear_scratch_floats(m->qout, max_T < RZ_CLS_ROWS ? max_T : RZ_CLS_ROWS, s->qthreads);
+        if (m->qout) { /* see classifier() */
+            size_t n = rz_qlinear_direct_ok(m->qout)
+                           ? rz_qlinear_scratch_floats_direct(m->qout, max_T, s->qthreads)
+                           : rz_qlinear_scratch_floats(m->qout, max_T < RZ_CLS_ROWS ? max_T : RZ_CLS_ROWS, s->qthreads);
             need = n > need ? n : need;
         }
         if (!(s->qscratch = alloc_floats(need, 1, e))) {
@@ -736,7 +739,9 @@ static void group_linear(const rz_llama *m, rz_llama_state *s, int l, int n, con
 }
 
 /* logits[T][vocab] = x[T][dim] . output^T: dense through linear(), quantised through the
- * codes, RZ_CLS_ROWS rows at a time so the scratch does not grow with T x vocab. */
+ * codes: all T rows in one call written straight into logits (each panel of the table is
+ * decoded once per call), or RZ_CLS_ROWS rows at a time when the table has an output-side
+ * transform, so the scratch never grows with T x vocab. */
 static void classifier(const rz_llama *m, const rz_llama_state *s, const float *x, int T, float *logits)
 {
     const rz_llama_config *c = &m->config;
@@ -744,8 +749,9 @@ static void classifier(const rz_llama *m, const rz_llama_state *s, const float *
         linear(logits, c->vocab_size, x, c->dim, m->output, T, c->dim, c->vocab_size, 0.0f);
         return;
     }
-    for (int t0 = 0; t0 < T; t0 += RZ_CLS_ROWS) {
-        int n = T - t0 < RZ_CLS_ROWS ? T - t0 : RZ_CLS_ROWS;
+    int slice = rz_qlinear_direct_ok(m->qout) ? T : RZ_CLS_ROWS;
+    for (int t0 = 0; t0 < T; t0 += slice) {
+        int n = T - t0 < slice ? T - t0 : slice;
         rz_qlinear_apply(m->qout, n, x + (size_t)t0 * c->dim, c->dim, logits + (size_t)t0 * c->vocab_size,
                          c->vocab_size, 0, s->qscratch, s->qthreads);
     }

@@ -59,6 +59,12 @@ void rz_qlinear_set_isa(rz_qlinear *q, int isa);
 /* Scratch floats rz_qlinear_apply needs for up to T rows with `threads` threads. */
 size_t rz_qlinear_scratch_floats(const rz_qlinear *q, int T, int threads);
 
+/* A call without accumulate to a layer with rz_qlinear_direct_ok (no output-side
+ * transform) writes y directly and needs only rz_qlinear_scratch_floats_direct floats,
+ * which do not grow with rows (a 32000-row classifier over many tokens). */
+int rz_qlinear_direct_ok(const rz_qlinear *q);
+size_t rz_qlinear_scratch_floats_direct(const rz_qlinear *q, int T, int threads);
+
 /* y[T][rows] (row stride ldy) = x[T][cols] (row stride ldx) · Wᵀ, added to y when
  * accumulate. scratch: rz_qlinear_scratch_floats(q, T, threads) floats; at most
  * `threads` OpenMP threads are used. */
