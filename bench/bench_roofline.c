@@ -16,7 +16,8 @@
  *    ratio = measured / bound. Prefill: one forward of T tokens with logits, tokens/s
  *    and GFLOP/s (rz_llama_forward_flops) against a threaded 2048³ sgemm measured here.
  *
- * usage: bench_roofline [runs [threads [T [dec]]]]   (defaults 3, 2, 512, 128)
+ * usage: bench_roofline [runs [threads [T [dec [only]]]]]   (defaults 3, 2, 512, 128;
+ *        only = a format index 0..10 to run that one)
  *        bench_roofline --kernels [rows]   one thread, one rows × 768 matrix per format
  *            (default 8192: 6.3M weights, larger than L2 at every width): ns per weight
  *            and GB/s of codes for T = 1 of the reference and AVX2 kernels and of the
@@ -264,7 +265,7 @@ int main(int argc, char **argv)
         return 0;
     }
     int runs = argc > 1 ? atoi(argv[1]) : 3, threads = argc > 2 ? atoi(argv[2]) : 2;
-    int T = argc > 3 ? atoi(argv[3]) : 512, dec = argc > 4 ? atoi(argv[4]) : 128;
+    int T = argc > 3 ? atoi(argv[3]) : 512, dec = argc > 4 ? atoi(argv[4]) : 128, only = argc > 5 ? atoi(argv[5]) : -1;
     if (runs < 1) runs = 1;
     if (threads < 1) threads = 1;
     rz_linalg_threads(threads);
@@ -308,6 +309,7 @@ int main(int argc, char **argv)
     printf("%-24s %9s %9s %10s %10s %7s %12s %9s %7s\n", "weights", "MB weights", "MB/token", "decode t/s", "bound t/s",
            "ratio", "prefill t/s", "GFLOP/s", "of peak");
     for (size_t f = 0; f < sizeof fmts / sizeof fmts[0]; f++) {
+        if (only >= 0 && (size_t)only != f) continue;
         double wb;
         rz_llama *m = make_model(&c, &fmts[f], &wb);
         double pf, dc;
