@@ -3,30 +3,21 @@
  *
  * The output format follows the output name (*.bin -> llama2.c, anything else -> .rzm)
  * unless --to says otherwise. Outputs appear only when complete. */
-#include <getopt.h>
 #include <string.h>
 
 #include "cli.h"
 #include "model.h"
 
-static const char usage[] =
-    "usage: rz-convert IN -o OUT [--to bin|rzm] [--dtype f32|f16|bf16]\n"
-    "       rz-convert --random --dim D --layers L --heads H [--kv-heads K] --hidden F\n"
-    "                  --vocab V --seq-len S [--unshared] [--seed N] -o OUT\n"
-    "IN is a llama2.c .bin checkpoint or an .rzm stream (file, '-', tcp://, ipc://).\n"
-    "  --to FMT       output format: bin (llama2.c legacy) or rzm (record stream);\n"
-    "                 default from OUT's name: *.bin -> bin, else rzm\n"
-    "  --dtype T      .rzm tensor storage: f32 (default), f16, bf16\n"
-    "  --random       a random model (linears N(0, 0.02^2), norms 1) from --seed (default 1)\n"
-    "  --unshared     random model with its own classifier (default: shared embeddings)\n"
-    "Examples:\n"
-    "  rz-convert stories260K.bin -o stories260K.rzm\n"
-    "  rz-convert --random --dim 768 --layers 12 --heads 12 --hidden 2048 --vocab 32000 \\\n"
-    "             --seq-len 1024 --seed 7 -o s110m.rzm\n";
-
-enum {
-    OPT_TO = RZ_OPT_TOOL_BASE, OPT_DTYPE, OPT_RANDOM, OPT_DIM, OPT_LAYERS, OPT_HEADS,
-    OPT_KV_HEADS, OPT_HIDDEN, OPT_VOCAB, OPT_SEQ_LEN, OPT_UNSHARED
+static const rz_cli_tool tool = {
+    .name = "rz-convert",
+    .summary = "convert a model between llama2.c .bin and .rzm, or make a random one",
+    .usage = "rz-convert IN -o OUT [--to bin|rzm] [--dtype f32|f16|bf16]\n"
+             "rz-convert --random --dim D --layers L --heads H [--kv-heads K] --hidden F\n"
+             "           --vocab V --seq-len S [--unshared] [--seed N] -o OUT\n",
+    .about = "IN is a llama2.c .bin checkpoint or an .rzm stream (file, '-', tcp://, ipc://).\n",
+    .examples = "rz-convert stories260K.bin -o stories260K.rzm\n"
+                "rz-convert --random --dim 768 --layers 12 --heads 12 --hidden 2048 --vocab 32000 \\\n"
+                "           --seq-len 1024 --seed 7 -o s110m.rzm\n",
 };
 
 static int ends_with(const char *s, const char *suffix)
@@ -35,56 +26,46 @@ static int ends_with(const char *s, const char *suffix)
     return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
+static void opt_to(rz_cli *c, const char *arg, void *to)
+{
+    if (strcmp(arg, "bin") && strcmp(arg, "rzm")) rz_cli_usage_error(c, "--to: expected bin or rzm, got '%s'", arg);
+    *(const char **)to = arg;
+}
+
+static void opt_dtype(rz_cli *c, const char *arg, void *dtype)
+{
+    rz_dtype *d = dtype;
+    if (rz_dtype_parse(arg, d) || (*d != RZ_F32 && *d != RZ_F16 && *d != RZ_BF16))
+        rz_cli_usage_error(c, "--dtype: expected f32, f16 or bf16, got '%s'", arg);
+}
+
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        RZ_CLI_LONGOPTS,
-        {"to", required_argument, 0, OPT_TO},
-        {"dtype", required_argument, 0, OPT_DTYPE},
-        {"random", no_argument, 0, OPT_RANDOM},
-        {"dim", required_argument, 0, OPT_DIM},
-        {"layers", required_argument, 0, OPT_LAYERS},
-        {"heads", required_argument, 0, OPT_HEADS},
-        {"kv-heads", required_argument, 0, OPT_KV_HEADS},
-        {"hidden", required_argument, 0, OPT_HIDDEN},
-        {"vocab", required_argument, 0, OPT_VOCAB},
-        {"seq-len", required_argument, 0, OPT_SEQ_LEN},
-        {"unshared", no_argument, 0, OPT_UNSHARED},
-        {0, 0, 0, 0}};
     rz_cli c;
-    rz_cli_init(&c, "rz-convert", usage);
     const char *to = NULL;
     rz_dtype dtype = RZ_F32;
-    int random = 0, o;
+    int random = 0;
     rz_llama_config cfg = {0, 0, 0, 0, 0, 0, 0, 1, 10000.0f, 1e-5f};
     const int max = 1 << 24;
-    while ((o = getopt_long(argc, argv, RZ_CLI_SHORTOPTS, opts, NULL)) != -1) {
-        if (rz_cli_common(&c, o, optarg)) continue;
-        switch (o) {
-        case OPT_TO:
-            if (strcmp(optarg, "bin") && strcmp(optarg, "rzm"))
-                rz_cli_usage_error(&c, "--to: expected bin or rzm, got '%s'", optarg);
-            to = optarg;
-            break;
-        case OPT_DTYPE:
-            if (rz_dtype_parse(optarg, &dtype) || (dtype != RZ_F32 && dtype != RZ_F16 && dtype != RZ_BF16))
-                rz_cli_usage_error(&c, "--dtype: expected f32, f16 or bf16, got '%s'", optarg);
-            break;
-        case OPT_RANDOM: random = 1; break;
-        case OPT_DIM: cfg.dim = (int)rz_cli_int(&c, "--dim", optarg, 1, max); break;
-        case OPT_LAYERS: cfg.n_layers = (int)rz_cli_int(&c, "--layers", optarg, 1, 4096); break;
-        case OPT_HEADS: cfg.n_heads = (int)rz_cli_int(&c, "--heads", optarg, 1, 4096); break;
-        case OPT_KV_HEADS: cfg.n_kv_heads = (int)rz_cli_int(&c, "--kv-heads", optarg, 1, 4096); break;
-        case OPT_HIDDEN: cfg.hidden_dim = (int)rz_cli_int(&c, "--hidden", optarg, 1, max); break;
-        case OPT_VOCAB: cfg.vocab_size = (int)rz_cli_int(&c, "--vocab", optarg, 1, max); break;
-        case OPT_SEQ_LEN: cfg.seq_len = (int)rz_cli_int(&c, "--seq-len", optarg, 1, max); break;
-        case OPT_UNSHARED: cfg.shared_classifier = 0; break;
-        default: rz_cli_usage_error(&c, "unexpected option");
-        }
-    }
+    rz_opt opts[] = {
+        RZ_O_FN("to", 0, "FMT", opt_to, &to,
+                "output format: bin (llama2.c legacy) or rzm (record stream);\n"
+                "default from OUT's name: *.bin -> bin, else rzm"),
+        RZ_O_FN("dtype", 0, "T", opt_dtype, &dtype, ".rzm tensor storage: f32 (default), f16, bf16"),
+        RZ_O_FLAG("random", 0, random, "a random model (linears N(0, 0.02^2), norms 1) from --seed (default 1)"),
+        RZ_O_INT("dim", 0, "D", cfg.dim, 1, max, "random model: embedding width"),
+        RZ_O_INT("layers", 0, "L", cfg.n_layers, 1, 4096, "random model: transformer layers"),
+        RZ_O_INT("heads", 0, "H", cfg.n_heads, 1, 4096, "random model: attention heads"),
+        RZ_O_INT("kv-heads", 0, "K", cfg.n_kv_heads, 1, 4096, "random model: key/value heads (default --heads)"),
+        RZ_O_INT("hidden", 0, "F", cfg.hidden_dim, 1, max, "random model: feed-forward width"),
+        RZ_O_INT("vocab", 0, "V", cfg.vocab_size, 1, max, "random model: vocabulary size"),
+        RZ_O_INT("seq-len", 0, "S", cfg.seq_len, 1, max, "random model: context length"),
+        RZ_O_SET("unshared", 0, cfg.shared_classifier, 0, "random model with its own classifier (default: shared embeddings)"),
+        RZ_O_END};
+    int first = rz_cli_parse(&c, &tool, opts, argc, argv);
     if (!c.output) rz_cli_usage_error(&c, "-o OUT is required");
-    if (random == (optind < argc)) rz_cli_usage_error(&c, "give either IN or --random");
-    if (argc - optind > 1) rz_cli_usage_error(&c, "one input only");
+    if (random == (first < argc)) rz_cli_usage_error(&c, "give either IN or --random");
+    if (argc - first > 1) rz_cli_usage_error(&c, "one input only");
     if (!to) to = ends_with(c.output, ".bin") ? "bin" : "rzm";
     if (strcmp(to, "bin") == 0 && (strcmp(c.output, "-") == 0 || rz_is_endpoint(c.output)))
         rz_cli_usage_error(&c, "a llama2.c .bin is written to a file only");
@@ -99,7 +80,7 @@ int main(int argc, char **argv)
         if (!c.seed_set) c.seed = 1;
         rc = rz_llama_random(&cfg, c.seed, &m, &e);
     } else {
-        rc = rz_model_load(argv[optind], &c.stream, &m, &e);
+        rc = rz_model_load(argv[first], &c.stream, &m, &e);
     }
     if (rc == RZ_OK) {
         rz_cli_progress(&c, 0, "writing %s (%s)", c.output, to);
