@@ -237,7 +237,7 @@ static void common_table(rz_cli *c, const rz_opt *tool_opts, rz_opt out[11])
         RZ_O_FLAG("json", 0, c->json, "print the report as one JSON object on stdout"),
         RZ_O_STR("report", 0, "LOC", c->report, "write the report as a record stream (file, '-' or endpoint)"),
         RZ_O_FN("threads", 't', "N", opt_threads, NULL, "BLAS/OpenMP threads (default: all cores)"),
-        RZ_O_FN("seed", 0, "N", opt_seed, NULL, "random seed"),
+        RZ_O_FN("seed", 0, "N", opt_seed, NULL, c->decl && c->decl->seed_help ? c->decl->seed_help : "random seed"),
         RZ_O_FN("timeout", 0, "SEC", opt_timeout, NULL, "ZeroMQ: fail when a peer is silent this long (default 30)"),
         RZ_O_FLAG("quiet", 'q', c->quiet, "no progress on stderr"),
         RZ_O_FN("help", 'h', NULL, opt_help, (void *)tool_opts, "this help"),

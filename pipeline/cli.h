@@ -155,6 +155,7 @@ struct rz_cli_tool {
     const char *examples;    /* example command lines, each ending in '\n', or NULL */
     const char *report;      /* the report's fields, "a, b, c" (schemas/README.md), or NULL */
     const char *output_help; /* what -o means for this tool (replaces the common line), or NULL */
+    const char *seed_help;   /* what --seed means for this tool, or NULL */
 };
 
 /* Initialises c (rz_cli_init), parses argv against the common options and opts, and
