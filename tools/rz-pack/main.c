@@ -18,7 +18,6 @@
  * written records (field names, shapes, losses, framing; not the final end record) × 8
  * over all weights.
  */
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,49 +26,41 @@
 #include "model.h"
 #include "qlayer.h"
 
-static const char usage[] =
-    "usage: rz-pack -m MODEL LAYERS... -o OUT.rzm\n"
-    "Packs MODEL with the quantised layers of rz-quantize (one or more streams that hold\n"
-    "every linear layer once) into a compressed .rzm that rz-ppl and rz-generate load.\n"
-    "Norms stay float32; embeddings and an unshared classifier too unless --embed-bits.\n"
-    "  -m, --model LOC      the model the layers were quantised from\n"
-    "  -o, --output LOC     the packed .rzm\n"
-    "  --embed-bits B       8 or 4: store tok_embeddings (and an unshared classifier) as\n"
-    "                       rtn codes (default 32: float32)\n"
-    "  --embed-group G      columns per scale at --embed-bits (default 0 = per row at 8 bits,\n"
-    "                       32 at 4 bits)\n"
-    "Report (--json): bpw_linears, bpw_model, bpw_stream, bpw_tables, bytes, linear_weights,\n"
-    "f32_weights, table_weights, layers.\n"
-    "Example:\n"
-    "  rz-pack -m stories260K.bin q.rzs -o stories260K.e8p2.rzm && rz-ppl -m stories260K.e8p2.rzm ...\n"
-    "  rz-pack -m stories260K.bin q.rzs --embed-bits 4 -o s.e8p2.emb4.rzm\n";
+static const rz_cli_tool tool = {
+    .name = "rz-pack",
+    .summary = "a model plus its quantised layers into one compressed .rzm",
+    .usage = "rz-pack -m MODEL LAYERS... -o OUT.rzm\n",
+    .about = "Packs MODEL with the quantised layers of rz-quantize (one or more streams that hold\n"
+             "every linear layer once) into a compressed .rzm that rz-ppl and rz-generate load.\n"
+             "Norms stay float32; embeddings and an unshared classifier too unless --embed-bits.\n",
+    .examples = "rz-pack -m stories260K.bin q.rzs -o stories260K.e8p2.rzm && rz-ppl -m stories260K.e8p2.rzm ...\n"
+                "rz-pack -m stories260K.bin q.rzs --embed-bits 4 -o s.e8p2.emb4.rzm\n",
+    .report = "bpw_linears, bpw_model, bpw_stream, bpw_tables, bytes, linear_weights, f32_weights, table_weights, layers",
+    .output_help = "the packed .rzm",
+};
 
 int main(int argc, char **argv)
 {
     rz_cluster_init(&argc, &argv);
     rz_cli c;
-    rz_cli_init(&c, "rz-pack", usage);
-    enum { OPT_EMBED_BITS = RZ_OPT_TOOL_BASE, OPT_EMBED_GROUP };
-    static const struct option opts[] = {RZ_CLI_LONGOPTS,
-                                         {"model", required_argument, 0, 'm'},
-                                         {"embed-bits", required_argument, 0, OPT_EMBED_BITS},
-                                         {"embed-group", required_argument, 0, OPT_EMBED_GROUP},
-                                         {0, 0, 0, 0}};
     const char *model = NULL;
-    int o, ebits = 32, egroup = -1;
-    while ((o = getopt_long(argc, argv, RZ_CLI_SHORTOPTS "m:", opts, NULL)) != -1) {
-        if (rz_cli_common(&c, o, optarg)) continue;
-        if (o == 'm') model = optarg;
-        else if (o == OPT_EMBED_BITS) ebits = (int)rz_cli_int(&c, "--embed-bits", optarg, 4, 32);
-        else if (o == OPT_EMBED_GROUP) egroup = (int)rz_cli_int(&c, "--embed-group", optarg, 0, RZ_QUANT_MAX_DIM);
-        else rz_cli_usage_error(&c, "unexpected option");
-    }
+    int ebits = 32, egroup = -1;
+    rz_opt opts[] = {
+        RZ_O_STR("model", 'm', "LOC", model, "the model the layers were quantised from"),
+        RZ_O_INT("embed-bits", 0, "B", ebits, 4, 32,
+                 "8 or 4: store tok_embeddings (and an unshared classifier) as\n"
+                 "rtn codes (default 32: float32)"),
+        RZ_O_INT("embed-group", 0, "G", egroup, 0, RZ_QUANT_MAX_DIM,
+                 "columns per scale at --embed-bits (default 0 = per row at 8 bits,\n"
+                 "32 at 4 bits)"),
+        RZ_O_END};
+    int first = rz_cli_parse(&c, &tool, opts, argc, argv);
     if (ebits != 32 && ebits != 8 && ebits != 4) rz_cli_usage_error(&c, "--embed-bits: expected 8, 4 or 32, got %d", ebits);
     if (egroup >= 0 && ebits == 32) rz_cli_usage_error(&c, "--embed-group needs --embed-bits 8 or 4");
     if (egroup < 0) egroup = ebits == 4 ? 32 : 0;
     if (!model) rz_cli_usage_error(&c, "-m MODEL is required");
     if (!c.output) rz_cli_usage_error(&c, "-o OUT.rzm is required");
-    if (optind >= argc) rz_cli_usage_error(&c, "give at least one LAYERS stream");
+    if (first >= argc) rz_cli_usage_error(&c, "give at least one LAYERS stream");
     rz_cli_threads(&c);
     rz_err e = {0};
     rz_llama *m;
@@ -81,7 +72,7 @@ int main(int argc, char **argv)
     double *pbits = rz_calloc((size_t)N, sizeof *pbits, &e);
     if (!blob || !len || !pbits) rz_cli_die(&c, &e);
     int rc = RZ_OK;
-    for (int a = optind; a < argc && !rc; a++) {
+    for (int a = first; a < argc && !rc; a++) {
         rz_reader *r;
         if ((rc = rz_reader_open(argv[a], &c.stream, &r, &e))) break;
         const msgpack_object *rec;
