@@ -289,11 +289,12 @@ int rz_cli_parse(rz_cli *c, const rz_cli_tool *t, rz_opt *opts, int argc, char *
     char shorts[2 * RZ_CLI_MAX_OPTS + 1];
     size_t ns = 0;
     for (int i = 0; i < n; i++) {
-        int has_arg = flat[i]->arg ? required_argument : no_argument;
+        int has_arg = !flat[i]->arg ? no_argument : flat[i]->optional ? optional_argument : required_argument;
         lo[i] = (struct option){flat[i]->name, has_arg, 0, flat[i]->shortname ? flat[i]->shortname : 256 + i};
         if (flat[i]->shortname) {
             shorts[ns++] = (char)flat[i]->shortname;
             if (has_arg) shorts[ns++] = ':';
+            if (has_arg == optional_argument) shorts[ns++] = ':';
         }
     }
     lo[n] = (struct option){0, 0, 0, 0};
@@ -348,7 +349,7 @@ static void print_opts(FILE *f, const rz_opt *opts, int man)
         if (o->shortname) len = snprintf(left, sizeof left, "-%c, --%s", o->shortname, o->name);
         else len = snprintf(left, sizeof left, "%s--%s", man ? "" : "    ", o->name);
         if (o->arg && len > 0 && (size_t)len < sizeof left)
-            len += snprintf(left + len, sizeof left - (size_t)len, " %s", o->arg);
+            len += snprintf(left + len, sizeof left - (size_t)len, o->optional ? "[=%s]" : " %s", o->arg);
         if (man) {
             fprintf(f, "       %s\n", left);
             print_indented(f, o->help ? o->help : "", 0, 14);

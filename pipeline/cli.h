@@ -119,6 +119,7 @@ struct rz_opt {
     } to;
     void *ctx;         /* RZ_ARG_FN: passed to fn */
     double lo, hi;     /* range of INT/LONG/F64/F32; FLAG: the value stored */
+    int optional;      /* the argument may be left out (--name or --name=ARG; fn gets NULL) */
     int seen;          /* set by rz_cli_parse: how many times the option was given */
 };
 
@@ -143,6 +144,9 @@ struct rz_opt {
      .lo = (lo_), .hi = (hi_)}
 #define RZ_O_FN(name_, short_, arg_, fn_, ctx_, help_) \
     {.name = name_, .shortname = short_, .arg = arg_, .help = help_, .kind = RZ_ARG_FN, .to.fn = (fn_), .ctx = (ctx_)}
+#define RZ_O_FN_OPTARG(name_, short_, arg_, fn_, ctx_, help_)                                           \
+    {.name = name_, .shortname = short_, .arg = arg_, .help = help_, .kind = RZ_ARG_FN, .to.fn = (fn_), \
+     .ctx = (ctx_), .optional = 1}
 #define RZ_O_TABLE(tab) {.kind = RZ_ARG_TABLE, .to.table = (tab)}
 #define RZ_O_END {.kind = RZ_ARG_END}
 
