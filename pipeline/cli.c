@@ -464,7 +464,22 @@ const char *rz_cli_records_out(const rz_cli *c)
     const char *loc = c->output ? c->output : "-";
     if (strcmp(loc, "-") == 0 && isatty(STDOUT_FILENO))
         rz_cli_usage_error(c, "refusing to write records to a terminal; use -o FILE or a pipe");
+    if (strcmp(loc, "-") == 0 && c->json)
+        rz_cli_usage_error(c, "--json and the records would share stdout; use -o FILE (or --report LOC)");
     return loc;
+}
+
+void rz_cli_default_input(const rz_cli *c, const char **text, const char **tokens, const char *tokenizer)
+{
+    if (*text || *tokens) return;
+    if (tokenizer) *text = "-";
+    else *tokens = rz_cli_records_in(c, NULL, "token");
+}
+
+FILE *rz_cli_text_out(const rz_cli *c, const char *records)
+{
+    if (!(c->json || (records && strcmp(records, "-") == 0))) return stdout;
+    return c->quiet ? NULL : stderr;
 }
 
 const char *rz_cli_records_in(const rz_cli *c, const char *loc, const char *what)

@@ -37,7 +37,7 @@ int ag_collect_main(int argc, char **argv)
     if (first < argc) rz_cli_usage_error(&c, "unexpected argument '%s'", argv[first]);
     if (!envs) rz_cli_usage_error(&c, "--env is required");
     if (!steps) rz_cli_usage_error(&c, "--steps is required");
-    if (!c.output) rz_cli_usage_error(&c, "-o DATA is required");
+    c.output = rz_cli_records_out(&c);
     rl_policy pol;
     if (rl_policy_parse(pols, &pol)) rz_cli_usage_error(&c, "--policy %s: expected random, coverage or room", pols);
     rz_err e = {0};

@@ -24,7 +24,7 @@
 static const rz_cli_tool tool = {
     .name = "rz-calibrate",
     .summary = "Hessians of every linear layer's inputs from calibration text",
-    .usage = "rz-calibrate -m MODEL [-z TOKENIZER] (-f TEXT | --tokens LOC) -o HESSIANS [options]\n",
+    .usage = "rz-calibrate -m MODEL [-z TOKENIZER] [-f TEXT | --tokens LOC] [-o HESSIANS] [options]\n",
     .about = "Runs MODEL over calibration windows of TEXT and writes one \"hessian\" record\n"
              "(H = sum x x^T / n in float64, n, mean of x^2 per channel) for each block's four\n"
              "linear input groups: attn_in (wq wk wv), attn_out (wo), mlp_in (w1 w3), mlp_down (w2).\n",
@@ -53,7 +53,8 @@ int main(int argc, char **argv)
     int first = rz_cli_parse(&c, &tool, opts, argc, argv);
     if (first < argc) rz_cli_usage_error(&c, "unexpected argument '%s'", argv[first]);
     if (!model) rz_cli_usage_error(&c, "-m MODEL is required");
-    if (!c.output) rz_cli_usage_error(&c, "-o HESSIANS is required");
+    c.output = rz_cli_records_out(&c);
+    rz_cli_default_input(&c, &text, &tokens, tok);
     if (!text == !tokens) rz_cli_usage_error(&c, "give exactly one of -f TEXT and --tokens LOC");
     if (text && !tok) rz_cli_usage_error(&c, "-f TEXT needs -z TOKENIZER");
     rz_cli_need_file_under_mpi(&c, "model", model);

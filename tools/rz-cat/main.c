@@ -48,7 +48,7 @@ static int from_json(rz_cli *c, const char *in, rz_err *e)
     FILE *f = strcmp(in, "-") == 0 ? stdin : fopen(in, "rb");
     if (!f) return rz_fail(e, RZ_EINPUT, "%s: cannot open", in);
     rz_writer *w;
-    int rc = rz_writer_open(c->output ? c->output : "-", &c->stream, &w, e);
+    int rc = rz_writer_open(rz_cli_records_out(c), &c->stream, &w, e);
     if (rc) {
         if (f != stdin) fclose(f);
         return rc;
@@ -109,7 +109,7 @@ int main(int argc, char **argv)
         RZ_O_END};
     int first = rz_cli_parse(&c, &tool, opts, argc, argv);
     if (argc - first > 1) rz_cli_usage_error(&c, "at most one input");
-    const char *in = first < argc ? argv[first] : "-";
+    const char *in = first < argc ? argv[first] : from ? "-" : rz_cli_records_in(&c, NULL, "stream");
     rz_err e = {0};
     int rc = from ? from_json(&c, in, &e) : to_json(&c, in, full, count, &e);
     if (rc) rz_cli_die(&c, &e);

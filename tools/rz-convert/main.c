@@ -11,11 +11,13 @@
 static const rz_cli_tool tool = {
     .name = "rz-convert",
     .summary = "convert a model between llama2.c .bin and .rzm, or make a random one",
-    .usage = "rz-convert IN -o OUT [--to bin|rzm] [--dtype f32|f16|bf16]\n"
+    .usage = "rz-convert [IN] [-o OUT] [--to bin|rzm] [--dtype f32|f16|bf16]\n"
              "rz-convert --random --dim D --layers L --heads H [--kv-heads K] --hidden F\n"
              "           --vocab V --seq-len S [--unshared] [--seed N] -o OUT\n",
-    .about = "IN is a llama2.c .bin checkpoint or an .rzm stream (file, '-', tcp://, ipc://).\n",
+    .about = "IN is a llama2.c .bin checkpoint or an .rzm stream (file, '-', tcp://, ipc://);\n"
+             "it defaults to stdin (an .rzm stream), OUT to stdout (.rzm; never a terminal).\n",
     .examples = "rz-convert stories260K.bin -o stories260K.rzm\n"
+                "rz-convert stories260K.bin | rz-cat | jq -c .name\n"
                 "rz-convert --random --dim 768 --layers 12 --heads 12 --hidden 2048 --vocab 32000 \\\n"
                 "           --seq-len 1024 --seed 7 -o s110m.rzm\n",
 };
@@ -63,9 +65,10 @@ int main(int argc, char **argv)
         RZ_O_SET("unshared", 0, cfg.shared_classifier, 0, "random model with its own classifier (default: shared embeddings)"),
         RZ_O_END};
     int first = rz_cli_parse(&c, &tool, opts, argc, argv);
-    if (!c.output) rz_cli_usage_error(&c, "-o OUT is required");
-    if (random == (first < argc)) rz_cli_usage_error(&c, "give either IN or --random");
+    if (random && first < argc) rz_cli_usage_error(&c, "give either IN or --random");
     if (argc - first > 1) rz_cli_usage_error(&c, "one input only");
+    const char *in = random ? NULL : rz_cli_records_in(&c, first < argc ? argv[first] : NULL, "model");
+    c.output = rz_cli_records_out(&c);
     if (!to) to = ends_with(c.output, ".bin") ? "bin" : "rzm";
     if (strcmp(to, "bin") == 0 && (strcmp(c.output, "-") == 0 || rz_is_endpoint(c.output)))
         rz_cli_usage_error(&c, "a llama2.c .bin is written to a file only");
@@ -80,7 +83,7 @@ int main(int argc, char **argv)
         if (!c.seed_set) c.seed = 1;
         rc = rz_llama_random(&cfg, c.seed, &m, &e);
     } else {
-        rc = rz_model_load(argv[first], &c.stream, &m, &e);
+        rc = rz_model_load(in, &c.stream, &m, &e);
     }
     if (rc == RZ_OK) {
         rz_cli_progress(&c, 0, "writing %s (%s)", c.output, to);

@@ -39,7 +39,7 @@
 static const rz_cli_tool tool = {
     .name = "rz-lowrank",
     .summary = "CALDERA: every linear layer as a quantised matrix plus a low-rank pair",
-    .usage = "rz-lowrank -m MODEL -H HESSIANS [--rank K | --budget BPW] [options] -o LAYERS\n",
+    .usage = "rz-lowrank -m MODEL -H HESSIANS [--rank K | --budget BPW] [options] [-o LAYERS]\n",
     .about = "Fits every linear layer (wq wk wv wo w1 w2 w3 of each block) of MODEL as W = Q + L R\n"
              "(CALDERA: Q quantised, L, R a low-rank pair) under the Hessians of rz-calibrate and\n"
              "writes one \"qlayer\" record per layer with L and R (for rz-pack).\n"
@@ -176,7 +176,7 @@ int main(int argc, char **argv)
     if (first < argc) rz_cli_usage_error(&c, "unexpected argument '%s'", argv[first]);
     rz_cli_threads(&c);
     if (!model || !hess) rz_cli_usage_error(&c, "-m MODEL and -H HESSIANS are required");
-    if (!c.output) rz_cli_usage_error(&c, "-o LAYERS is required");
+    c.output = rz_cli_records_out(&c);
     if (budget > 0 && rank_set) rz_cli_usage_error(&c, "give --rank or --budget, not both");
     int qm = strcmp(qmeth, "e8p") == 0 ? RZ_CQ_E8P : strcmp(qmeth, "ldlq") == 0 ? RZ_CQ_LDLQ : -1;
     if (qm < 0) rz_cli_usage_error(&c, "--q-method: unknown method '%s' (expected e8p or ldlq)", qmeth);
@@ -485,13 +485,14 @@ int main(int argc, char **argv)
             }
         }
         double bpw = pbits / weights;
-        if (!c.json) {
-            printf("total: %ld matrices, proxy loss %.6g, total relative loss %.6f (mean %.6f)", N, loss,
+        FILE *sf = rz_cli_text_out(&c, c.output);
+        if (!c.json && sf) {
+            fprintf(sf, "total: %ld matrices, proxy loss %.6g, total relative loss %.6f (mean %.6f)", N, loss,
                    ref > 0 ? loss / ref : 0, rel / N);
-            if (!fake) printf(", %.4f bits per weight (linears: Q codes, scales, seeds + L, R and their scales)", bpw);
-            printf(", %.2f s\n", secs);
+            if (!fake) fprintf(sf, ", %.4f bits per weight (linears: Q codes, scales, seeds + L, R and their scales)", bpw);
+            fprintf(sf, ", %.2f s\n", secs);
             if (budget > 0)
-                printf("budget %.4f bpw: ranks chosen %s; allocation estimate %.4f bpw, achieved %.4f bpw\n", budget, chosen,
+                fprintf(sf, "budget %.4f bpw: ranks chosen %s; allocation estimate %.4f bpw, achieved %.4f bpw\n", budget, chosen,
                        budget_bpw, bpw);
         }
         msgpack_packer *pk = rz_report_begin(&c, 15);

@@ -29,7 +29,7 @@
 static const rz_cli_tool tool = {
     .name = "rz-pack",
     .summary = "a model plus its quantised layers into one compressed .rzm",
-    .usage = "rz-pack -m MODEL LAYERS... -o OUT.rzm\n",
+    .usage = "rz-pack -m MODEL LAYERS... [-o OUT.rzm]\n",
     .about = "Packs MODEL with the quantised layers of rz-quantize (one or more streams that hold\n"
              "every linear layer once) into a compressed .rzm that rz-ppl and rz-generate load.\n"
              "Norms stay float32; embeddings and an unshared classifier too unless --embed-bits.\n",
@@ -59,7 +59,7 @@ int main(int argc, char **argv)
     if (egroup >= 0 && ebits == 32) rz_cli_usage_error(&c, "--embed-group needs --embed-bits 8 or 4");
     if (egroup < 0) egroup = ebits == 4 ? 32 : 0;
     if (!model) rz_cli_usage_error(&c, "-m MODEL is required");
-    if (!c.output) rz_cli_usage_error(&c, "-o OUT.rzm is required");
+    c.output = rz_cli_records_out(&c);
     if (first >= argc) rz_cli_usage_error(&c, "give at least one LAYERS stream");
     rz_cli_threads(&c);
     rz_err e = {0};
@@ -188,8 +188,9 @@ int main(int argc, char **argv)
     double total = lin_weights + f32_weights + table_weights;
     double bpw_lin = lin_bits / lin_weights, bpw_model = (lin_bits + table_bits + 32.0 * f32_weights) / total,
            bpw_stream = 8.0 * bytes / total, bpw_tables = table_weights > 0 ? table_bits / table_weights : 32.0;
-    if (!c.json)
-        printf("packed %ld quantised linears (%.0f weights) + %.0f table weights at %.4f bits + %.0f float32 weights: "
+    FILE *tf = rz_cli_text_out(&c, c.output);
+    if (!c.json && tf)
+        fprintf(tf, "packed %ld quantised linears (%.0f weights) + %.0f table weights at %.4f bits + %.0f float32 weights: "
                "%.4f bits/weight on the linears, %.4f on the whole model, %.4f counting every stream byte (%.0f bytes)\n",
                N, lin_weights, table_weights, bpw_tables, f32_weights, bpw_lin, bpw_model, bpw_stream, bytes);
     pk = rz_report_begin(&c, 10);

@@ -24,9 +24,10 @@
 static const rz_cli_tool tool = {
     .name = "rz-ppl",
     .summary = "perplexity of a model on a text or a token stream",
-    .usage = "rz-ppl -m MODEL [-z TOKENIZER] (-f TEXT | --tokens LOC) [options]\n",
+    .usage = "rz-ppl -m MODEL [-z TOKENIZER] [-f TEXT | --tokens LOC] [options]\n",
     .about = "Perplexity of MODEL (llama2.c .bin or .rzm) on TEXT (UTF-8, '-' = stdin) tokenised\n"
-             "by TOKENIZER (llama2.c format), or on the \"tokens\" records of a stream.\n",
+             "by TOKENIZER (llama2.c format), or on the \"tokens\" records of a stream; without -f\n"
+             "and --tokens, stdin is the text (with -z) or the token stream (without).\n",
     .examples = "rz-ppl -m stories260K.bin -z tok512.bin -f tinystories-valid.txt --ctx 512\n"
                 "mpirun -np 2 rz-ppl -m stories260K.bin -z tok512.bin -f valid.txt --json\n"
                 "rz-ppl -m stories260K.bin -z tok512.bin -f long.txt --ctx 4096 --rope-ext dca --by-position 256\n",
@@ -70,6 +71,7 @@ static void parse(rz_cli *c, args *a, int argc, char **argv)
     int first = rz_cli_parse(c, &tool, opts, argc, argv);
     if (first < argc) rz_cli_usage_error(c, "unexpected argument '%s'", argv[first]);
     if (!a->model) rz_cli_usage_error(c, "-m MODEL is required");
+    rz_cli_default_input(c, &a->text, &a->tokens, a->tokenizer);
     if (!a->text == !a->tokens) rz_cli_usage_error(c, "give exactly one of -f TEXT and --tokens LOC");
     if (a->text && !a->tokenizer) rz_cli_usage_error(c, "-f TEXT needs -z TOKENIZER");
     if (!c->report && c->output) c->report = c->output;

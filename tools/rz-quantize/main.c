@@ -28,7 +28,7 @@
 static const rz_cli_tool tool = {
     .name = "rz-quantize",
     .summary = "quantise every linear layer of a model with its calibration Hessian",
-    .usage = "rz-quantize -m MODEL -H HESSIANS --method rtn|ldlq|e8p [options] -o LAYERS\n"
+    .usage = "rz-quantize -m MODEL -H HESSIANS --method rtn|ldlq|e8p [options] [-o LAYERS]\n"
              "rz-quantize --codebook-mse NAME [--samples N] [--seed N] [--json]\n",
     .about = "Quantises every linear layer (wq wk wv wo w1 w2 w3 of each block) of MODEL using the\n"
              "Hessians of rz-calibrate and writes one \"qlayer\" record per layer (for rz-pack).\n",
@@ -100,7 +100,7 @@ int main(int argc, char **argv)
     if (cbmse) return codebook_mse(&c, cbmse, samples);
     if (!model || !hess) rz_cli_usage_error(&c, "-m MODEL and -H HESSIANS are required");
     if (!method) rz_cli_usage_error(&c, "--method rtn|ldlq|e8p is required");
-    if (!c.output) rz_cli_usage_error(&c, "-o LAYERS is required");
+    c.output = rz_cli_records_out(&c);
     q.method = rz_qmethod_parse(method);
     if (q.method < 0) rz_cli_usage_error(&c, "--method: unknown method '%s' (expected rtn, ldlq or e8p)", method);
     if (q.bits < 0) q.bits = q.method == RZ_QM_E8P ? 2 : 4;

@@ -10,9 +10,11 @@
 static const rz_cli_tool tool = {
     .name = "rz-tokenize",
     .summary = "text to a stream of token records, or token records back to text",
-    .usage = "rz-tokenize -z TOKENIZER -f TEXT [--bos] [--chunk N] -o LOC\n"
+    .usage = "rz-tokenize -z TOKENIZER [-f TEXT] [--bos] [--chunk N] [-o LOC]\n"
              "rz-tokenize -z TOKENIZER --decode [IN]\n",
-    .examples = "rz-tokenize -z tok512.bin -f valid.txt -o tcp://:5555 &\n"
+    .about = "TEXT defaults to stdin, LOC to stdout (never a terminal), IN to stdin.\n",
+    .examples = "rz-tokenize -z tok512.bin < valid.txt | rz-ppl -m stories260K.bin --tokens -\n"
+                "rz-tokenize -z tok512.bin -f valid.txt -o tcp://:5555 &\n"
                 "rz-ppl -m stories260K.bin --tokens tcp://127.0.0.1:5555\n",
 };
 
@@ -24,15 +26,17 @@ int main(int argc, char **argv)
     long chunk = 65536;
     rz_opt opts[] = {
         RZ_O_STR("tokenizer", 'z', "F", tok, "llama2.c tokenizer file"),
-        RZ_O_STR("file", 'f', "TEXT", text, "UTF-8 text ('-' = stdin)"),
+        RZ_O_STR("file", 'f', "TEXT", text, "UTF-8 text ('-' = stdin, the default)"),
         RZ_O_FLAG("bos", 0, bos, "start with BOS (id 1)"),
         RZ_O_LONG("chunk", 0, "N", chunk, 1, 1 << 28, "ids per \"tokens\" record (default 65536)"),
         RZ_O_FLAG("decode", 0, decode, "print the text of a token stream (default IN '-')"),
         RZ_O_END};
     int first = rz_cli_parse(&c, &tool, opts, argc, argv);
     if (!tok) rz_cli_usage_error(&c, "-z TOKENIZER is required");
-    if (!decode && !text) rz_cli_usage_error(&c, "-f TEXT is required");
-    if (!decode && !c.output) rz_cli_usage_error(&c, "-o LOC is required");
+    if (!decode) {
+        if (!text) text = "-";
+        c.output = rz_cli_records_out(&c);
+    }
     rz_err e = {0};
     rz_tokenizer *t;
     if (rz_tokenizer_load(tok, &t, &e)) rz_cli_die(&c, &e);
@@ -40,7 +44,7 @@ int main(int argc, char **argv)
     int *ids;
     size_t n;
     if (decode) {
-        const char *in = first < argc ? argv[first] : "-";
+        const char *in = rz_cli_records_in(&c, first < argc ? argv[first] : NULL, "token");
         if (rz_corpus_from_stream(in, &c.stream, V, &ids, &n, &e)) rz_cli_die(&c, &e);
         for (size_t i = 0; i < n; i++) {
             size_t len;
