@@ -30,7 +30,7 @@ static const rz_cli_tool tool = {
              "linear input groups: attn_in (wq wk wv), attn_out (wo), mlp_in (w1 w3), mlp_down (w2).\n",
     .examples = "rz-calibrate -m stories260K.bin -z tok512.bin -f calib.txt --ctx 256 --windows 64 -o h.rzs\n"
                 "mpirun -np 2 rz-calibrate -m stories260K.bin -z tok512.bin -f calib.txt -o h.rzs\n",
-    .report = "windows, ctx, tokens, records, seconds, ranks",
+    .report = "windows, ctx, tokens, records, seconds, ranks, model",
     .output_help = "the Hessian stream",
     .seed_help = "window sampling seed (default 0)",
 };

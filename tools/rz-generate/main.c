@@ -17,6 +17,7 @@ static const rz_cli_tool tool = {
     .summary = "text from a model (greedy or temperature + top-p sampling)",
     .usage = "rz-generate -m MODEL -z TOKENIZER [-p PROMPT] [-n STEPS] [--temp T] [--top-p P]\n",
     .examples = "rz-generate -m stories260K.bin -z tok512.bin --temp 0\n",
+    .report = "tokens_generated, prompt_tokens, tokens_per_s",
     .output_help = "write the ids as a \"tokens\" record stream instead of text",
 };
 

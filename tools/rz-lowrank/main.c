@@ -49,7 +49,7 @@ static const rz_cli_tool tool = {
                 "rz-lowrank -m m.bin -H h.rzs --set 'attention.*:rank=4' --set 'feed_forward.*:rank=8' -o lr.q\n"
                 "mpirun -np 2 rz-lowrank -m m.bin -H h.rzs --budget 2.5 --lr-bits 16 -o lr.q\n",
     .report = "q_method, bits, lr_bits, incoherence, layers, loss, rel_loss_total, rel_loss_mean, bpw_linears, "
-              "budget, ranks_chosen, seconds, ranks",
+              "budget, ranks_chosen, seconds, ranks, outer, fake",
     .output_help = "the layer records (or the .rzm with --fake)",
 };
 

@@ -35,7 +35,8 @@ static const rz_cli_tool tool = {
              "Norms stay float32; embeddings and an unshared classifier too unless --embed-bits.\n",
     .examples = "rz-pack -m stories260K.bin q.rzs -o stories260K.e8p2.rzm && rz-ppl -m stories260K.e8p2.rzm ...\n"
                 "rz-pack -m stories260K.bin q.rzs --embed-bits 4 -o s.e8p2.emb4.rzm\n",
-    .report = "bpw_linears, bpw_model, bpw_stream, bpw_tables, bytes, linear_weights, f32_weights, table_weights, layers",
+    .report = "bpw_linears, bpw_model, bpw_stream, bpw_tables, bytes, linear_weights, f32_weights, table_weights, layers, "
+              "model",
     .output_help = "the packed .rzm",
 };
 

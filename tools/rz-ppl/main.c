@@ -31,8 +31,8 @@ static const rz_cli_tool tool = {
     .examples = "rz-ppl -m stories260K.bin -z tok512.bin -f tinystories-valid.txt --ctx 512\n"
                 "mpirun -np 2 rz-ppl -m stories260K.bin -z tok512.bin -f valid.txt --json\n"
                 "rz-ppl -m stories260K.bin -z tok512.bin -f long.txt --ctx 4096 --rope-ext dca --by-position 256\n",
-    .report = "ppl, nll_mean, stderr, nll_stderr, tokens_scored, windows, ctx, tokens_per_s, seconds, rope_ext, "
-              "by_position, max_rss_mb",
+    .report = "ppl, nll_mean, stderr, nll_stderr, tokens_scored, windows, ctx, stride, bos, skip, tokens_per_s, "
+              "seconds, model, ranks, rope_ext, max_rss_mb, by_position",
     .output_help = "write the report record there (same as --report)",
 };
 

@@ -35,8 +35,8 @@ static const rz_cli_tool tool = {
     .examples = "rz-quantize -m stories260K.bin -H h.rzs --method e8p --bits 2 --incoherence -o q.rzs\n"
                 "mpirun -np 2 rz-quantize -m m.rzm -H h.rzs --method ldlq --bits 3 -o q.rzs\n"
                 "rz-quantize --codebook-mse e8p --json\n",
-    .report = "method, bits, group, incoherence, layers, loss, rel_loss_mean, bpw_linears, seconds, ranks; "
-              "for --codebook-mse: codebook, bits, scale, mse",
+    .report = "method, bits, group, incoherence, incoherence_sides, layers, loss, rel_loss_mean, bpw_linears, "
+              "seconds, ranks, fake; for --codebook-mse: codebook, bits, scale, mse, samples",
     .output_help = "the layer records (or the .rzm with --fake)",
 };
 
