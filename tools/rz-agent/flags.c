@@ -51,7 +51,7 @@ void ag_flags_opts(ag_flags *f, rz_opt out[AG_FLAG_OPTS])
                  "last third of --steps, or between the steps of --anneal A:B\n"
                  "(grids: --lr/100, maze: constant): late small steps average out\n"
                  "the batch noise in F that decides greedy actions (the window is\n"
-                 "fixed by the first run: --resume keeps it)"),
+                 "fixed by the first run: resuming it keeps it)"),
         RZ_O_FN("anneal", 0, "A:B", opt_anneal, f->anneal, "the steps --lr-final anneals between"),
         RZ_O_F64("qloss", 0, "C", f->qloss, 0, 1e6,
                  "weight of a direct TD loss on Q = Fᵀz with the implicit reward\n"
