@@ -20,6 +20,15 @@ same "rz-ppl -z TOK < text" "$base" "$(rz-ppl -q -m "$T/s.rzm" -z "$Z" --max-tok
 same "rz-tokenize | rz-ppl (tokens on stdin)" "$base" \
   "$(rz-tokenize -q -z "$Z" -f "$F" | rz-ppl -q -m "$T/s.rzm" --max-tokens $N --json | json_field ppl)"
 
+# rz-finetune likewise: one step's loss from text on stdin = from a token stream on stdin
+# = from -f FILE (where the text is tokenised in-process)
+ft="--max-tokens 3000 --steps 1 --ctx 16 --batch 2 --rank 2 --json"
+l0=$(rz-finetune -q -m "$T/s.rzm" -z "$Z" -f "$F" $ft -o "$T/ft0.rzm" | json_field loss_first)
+[ -n "$l0" ] && ok "rz-finetune -f FILE ($l0)" || fail "rz-finetune -f FILE"
+same "rz-finetune -z TOK < text" "$l0" "$(rz-finetune -q -m "$T/s.rzm" -z "$Z" $ft -o "$T/ft1.rzm" < "$F" | json_field loss_first)"
+same "rz-tokenize | rz-finetune" "$l0" \
+  "$(rz-tokenize -q -z "$Z" < "$F" | rz-finetune -q -m "$T/s.rzm" $ft -o "$T/ft2.rzm" | json_field loss_first)"
+
 # rz-convert to stdout: the same bytes as to a file; rz-cat reads stdin by default.
 rz-convert "$M" > "$T/stdout.rzm"
 check "rz-convert m.bin > FILE equals -o FILE" cmp "$T/stdout.rzm" "$T/s.rzm"

@@ -38,13 +38,14 @@
 static const rz_cli_tool tool = {
     .name = "rz-finetune",
     .summary = "LoRA-style fine-tuning of the low-rank adapters L, R of W = Q + L R",
-    .usage = "rz-finetune -m MODEL [-z TOKENIZER] (-f TEXT | --tokens LOC) -o TUNED.rzm [options]\n",
+    .usage = "rz-finetune -m MODEL [-z TOKENIZER] [-f TEXT | --tokens LOC] -o TUNED.rzm [options]\n",
     .about = "Trains low-rank adapters W = Q + L R of every linear layer of MODEL (llama2.c .bin or\n"
              ".rzm) on TEXT with next-token cross-entropy; Q and all other weights stay frozen.\n"
              "Writes the merged model (W = Q + L R, f32 .rzm) and/or the adapters. A packed Q + L R\n"
              "MODEL (rz-lowrank + rz-pack: qlayer records with L, R) trains its own L, R, each matrix\n"
              "at its own rank, with Q frozen (--init model, the default for such a model), and\n"
-             "--packed-out writes it packed again (Q's codes untouched, L, R re-encoded).\n",
+             "--packed-out writes it packed again (Q's codes untouched, L, R re-encoded).\n"
+             "Without -f and --tokens, stdin is the text (with -z) or the token stream (without).\n",
     .examples = "rz-finetune -m stories260K.bin -z tok512.bin -f train.txt --steps 50 --rank 4 --lr 3e-3 -o tuned.rzm\n"
                 "mpirun -np 2 rz-finetune -m s.bin -z tok512.bin -f train.txt --batch 8 --micro 4 --checkpoint ck \\\n"
                 "    --every 10 -o tuned.rzm && rz-ppl -m tuned.rzm -z tok512.bin -f valid.txt\n"
@@ -159,6 +160,7 @@ static void parse(rz_cli *c, args *a, int argc, char **argv)
     a->q_given = rz_cli_opt(opts, "q-method")->seen > 0;
     if (first < argc) rz_cli_usage_error(c, "unexpected argument '%s'", argv[first]);
     if (!a->model) rz_cli_usage_error(c, "-m MODEL is required");
+    rz_cli_default_input(c, &a->text, &a->tokens, a->tokenizer);
     if (!a->text == !a->tokens) rz_cli_usage_error(c, "give exactly one of -f TEXT and --tokens LOC");
     if (a->text && !a->tokenizer) rz_cli_usage_error(c, "-f TEXT needs -z TOKENIZER");
     if (a->q_given) {
