@@ -247,16 +247,38 @@ static void common_table(rz_cli *c, const rz_opt *tool_opts, rz_opt out[11])
     memcpy(out, t, sizeof t);
 }
 
+/* The entries of opts and the tables it includes, in order, into flat; returns how many
+ * there are (which may exceed RZ_CLI_MAX_OPTS: only that many are stored). */
 static int flatten(rz_opt *opts, rz_opt **flat, int n, int depth)
 {
     for (rz_opt *o = opts; o && o->kind != RZ_ARG_END; o++) {
         if (o->kind == RZ_ARG_TABLE) {
             if (depth < 4) n = flatten(o->to.table, flat, n, depth + 1);
-        } else if (n < RZ_CLI_MAX_OPTS) {
-            flat[n++] = o;
+        } else {
+            if (n < RZ_CLI_MAX_OPTS) flat[n] = o;
+            n++;
         }
     }
     return n;
+}
+
+/* A table that cannot work (too many entries, a name or short name declared twice, e.g.
+ * a tool redeclaring a common option) is the program's bug, not the user's: exit 1. */
+static void check_table(const rz_cli *c, rz_opt **flat, int n)
+{
+    const char *bad = NULL;
+    char buf[96];
+    if (n > RZ_CLI_MAX_OPTS) bad = "too many options";
+    for (int i = 0; i < n && !bad; i++)
+        for (int j = 0; j < i && !bad; j++)
+            if (strcmp(flat[i]->name, flat[j]->name) == 0 ||
+                (flat[i]->shortname && flat[i]->shortname == flat[j]->shortname)) {
+                snprintf(buf, sizeof buf, "option --%s declared twice", flat[i]->name);
+                bad = buf;
+            }
+    if (!bad) return;
+    fprintf(stderr, "%s: internal error: %s\n", c->tool, bad);
+    exit(RZ_EINTERNAL);
 }
 
 static void apply(rz_cli *c, rz_opt *o, const char *arg)
@@ -285,6 +307,7 @@ int rz_cli_parse(rz_cli *c, const rz_cli_tool *t, rz_opt *opts, int argc, char *
     rz_opt *flat[RZ_CLI_MAX_OPTS];
     int n = flatten(common, flat, 0, 0);
     n = flatten(opts, flat, n, 0);
+    check_table(c, flat, n);
     struct option lo[RZ_CLI_MAX_OPTS + 1];
     char shorts[2 * RZ_CLI_MAX_OPTS + 1];
     size_t ns = 0;
