@@ -50,8 +50,15 @@ enum {
     RZ_OPT_TOOL_BASE = 1100 /* tools number their own long-only options from here */
 };
 
-/* ---- Old interface (a tool's own getopt loop); kept until every tool declares its
- * options with rz_opt tables. ---- */
+/* ---- Old interface (a tool's own getopt loop and usage string). Deprecated: no tool
+ * here uses it; it stays only so that tools written against it still build. To move a
+ * tool over: declare its flags as an rz_opt table (RZ_O_*: one entry per flag, in place
+ * of the OPT_* enum, the struct option entry, the switch case and the usage line) and
+ * an rz_cli_tool (name, summary, usage lines without "usage: ", about, examples, report
+ * fields as listed in schemas/README.md); call rz_cli_parse in place of rz_cli_init +
+ * the getopt_long loop + rz_cli_common, and use its result in place of optind; where
+ * the output is a record stream, c.output = rz_cli_records_out(&c) replaces
+ * "-o is required". Remove this section with the last user. ---- */
 
 /* The common entries, for a tool's getopt_long table; end the table with {0}. */
 #define RZ_CLI_LONGOPTS                                                   \
