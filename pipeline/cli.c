@@ -217,6 +217,7 @@ static void opt_timeout(rz_cli *c, const char *arg, void *ctx)
 {
     (void)ctx;
     c->stream.timeout_s = rz_cli_f64(c, "--timeout", arg, 0.01, 1e6);
+    c->timeout_set = 1;
 }
 
 static void opt_threads(rz_cli *c, const char *arg, void *ctx)
@@ -238,7 +239,9 @@ static void common_table(rz_cli *c, const rz_opt *tool_opts, rz_opt out[11])
         RZ_O_STR("report", 0, "LOC", c->report, "write the report as a record stream (file, '-' or endpoint)"),
         RZ_O_FN("threads", 't', "N", opt_threads, NULL, "BLAS/OpenMP threads (default: all cores)"),
         RZ_O_FN("seed", 0, "N", opt_seed, NULL, c->decl && c->decl->seed_help ? c->decl->seed_help : "random seed"),
-        RZ_O_FN("timeout", 0, "SEC", opt_timeout, NULL, "ZeroMQ: fail when a peer is silent this long (default 30)"),
+        RZ_O_FN("timeout", 0, "SEC", opt_timeout, NULL,
+                c->decl && c->decl->timeout_help ? c->decl->timeout_help
+                                                 : "ZeroMQ: fail when a peer is silent this long (default 30)"),
         RZ_O_FLAG("quiet", 'q', c->quiet, "no progress on stderr"),
         RZ_O_FN("help", 'h', NULL, opt_help, (void *)tool_opts, "this help"),
         RZ_O_FN("man", 0, NULL, opt_man, (void *)tool_opts, "this help as a manual page"),
@@ -438,8 +441,8 @@ void rz_cli_print_help(const rz_cli_tool *t, const rz_opt *opts, FILE *f)
         print_opts(f, opts, 0);
     }
     if (t->report) {
-        fputs("Report fields (--json, --report; schemas/README.md):", f);
-        print_wrapped(f, t->report, 52, 2);
+        fputs("Report fields (--json, --report; see schemas/):", f);
+        print_wrapped(f, t->report, 45, 2);
     }
     if (t->examples) {
         fputs(strchr(t->examples, '\n') && strchr(t->examples, '\n')[1] ? "Examples:\n" : "Example:\n", f);

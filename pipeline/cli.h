@@ -92,6 +92,7 @@ typedef struct rz_cli {
     double t_start;
     double t_last_progress;
     const rz_cli_tool *decl; /* set by rz_cli_parse */
+    int timeout_set;         /* --timeout was given (rz_cli_parse) */
 } rz_cli;
 
 /* ---- Declared-once options ---- */
@@ -167,6 +168,7 @@ struct rz_cli_tool {
     const char *report;      /* the report's fields, "a, b, c" (schemas/README.md), or NULL */
     const char *output_help; /* what -o means for this tool (replaces the common line), or NULL */
     const char *seed_help;   /* what --seed means for this tool, or NULL */
+    const char *timeout_help; /* what --timeout means for this tool, or NULL */
 };
 
 /* Initialises c (rz_cli_init), parses argv against the common options and opts, and
