@@ -21,7 +21,7 @@ mentioned() {
     grep -oE -- '--[a-z][a-z0-9-]*' | sed 's/^--//' | sort -u
 }
 
-for t in rz-ppl rz-generate rz-convert rz-tokenize rz-cat rz-calibrate rz-quantize rz-pack rz-lowrank rz-finetune rz-serve \
+for t in rz-ppl rz-generate rz-convert rz-tokenize rz-cat rz-calibrate rz-quantize rz-pack rz-lowrank rz-finetune rz-serve rz-icl \
          "rz-agent collect" "rz-agent train" "rz-agent eval" "rz-agent sweep"; do
   set -- $t
   check "$t --help" "$@" --help
