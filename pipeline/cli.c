@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -177,4 +178,340 @@ int rz_report_finish(rz_cli *c, rz_err *e)
         rc = rz_write_records(c->report, &c->stream, &rec, &len, 1, e);
     }
     return rc;
+}
+
+/* ---- Declared-once options ---- */
+
+#define RZ_CLI_MAX_OPTS 160 /* common + a tool's entries, after expanding included tables */
+
+static void opt_help(rz_cli *c, const char *arg, void *ctx)
+{
+    (void)arg;
+    rz_cli_print_help(c->decl, ctx, stdout);
+    exit(0);
+}
+
+static void opt_man(rz_cli *c, const char *arg, void *ctx)
+{
+    (void)arg;
+    rz_cli_print_man(c->decl, ctx, stdout);
+    exit(0);
+}
+
+static void opt_version(rz_cli *c, const char *arg, void *ctx)
+{
+    (void)arg;
+    (void)ctx;
+    printf("%s (rizz) %s\n", c->tool, RZ_VERSION);
+    exit(0);
+}
+
+static void opt_seed(rz_cli *c, const char *arg, void *ctx)
+{
+    (void)ctx;
+    c->seed = (uint64_t)rz_cli_int(c, "--seed", arg, 0, INT64_MAX);
+    c->seed_set = 1;
+}
+
+static void opt_timeout(rz_cli *c, const char *arg, void *ctx)
+{
+    (void)ctx;
+    c->stream.timeout_s = rz_cli_f64(c, "--timeout", arg, 0.01, 1e6);
+    c->timeout_set = 1;
+}
+
+static void opt_threads(rz_cli *c, const char *arg, void *ctx)
+{
+    (void)ctx;
+    c->threads = (int)rz_cli_int(c, "--threads", arg, 1, 1024);
+}
+
+/* The common options of every tool, declared once; the help entries get the tool's table
+ * as ctx so that they can print it. */
+static void common_table(rz_cli *c, const rz_opt *tool_opts, rz_opt out[11])
+{
+    const char *oh = c->decl && c->decl->output_help
+                         ? c->decl->output_help
+                         : "where results go: '-' (stdout), a file, tcp://HOST:PORT or ipc://PATH";
+    rz_opt t[11] = {
+        RZ_O_STR("output", 'o', "LOC", c->output, oh),
+        RZ_O_FLAG("json", 0, c->json, "print the report as one JSON object on stdout"),
+        RZ_O_STR("report", 0, "LOC", c->report, "write the report as a record stream (file, '-' or endpoint)"),
+        RZ_O_FN("threads", 't', "N", opt_threads, NULL, "BLAS/OpenMP threads (default: all cores)"),
+        RZ_O_FN("seed", 0, "N", opt_seed, NULL, c->decl && c->decl->seed_help ? c->decl->seed_help : "random seed"),
+        RZ_O_FN("timeout", 0, "SEC", opt_timeout, NULL,
+                c->decl && c->decl->timeout_help ? c->decl->timeout_help
+                                                 : "ZeroMQ: fail when a peer is silent this long (default 30)"),
+        RZ_O_FLAG("quiet", 'q', c->quiet, "no progress on stderr"),
+        RZ_O_FN("help", 'h', NULL, opt_help, (void *)tool_opts, "this help"),
+        RZ_O_FN("man", 0, NULL, opt_man, (void *)tool_opts, "this help as a manual page"),
+        RZ_O_FN("version", 'V', NULL, opt_version, NULL, "version"),
+        RZ_O_END};
+    memcpy(out, t, sizeof t);
+}
+
+/* The entries of opts and the tables it includes, in order, into flat; returns how many
+ * there are (which may exceed RZ_CLI_MAX_OPTS: only that many are stored). */
+static int flatten(rz_opt *opts, rz_opt **flat, int n, int depth)
+{
+    for (rz_opt *o = opts; o && o->kind != RZ_ARG_END; o++) {
+        if (o->kind == RZ_ARG_TABLE) {
+            if (depth < 4) n = flatten(o->to.table, flat, n, depth + 1);
+        } else {
+            if (n < RZ_CLI_MAX_OPTS) flat[n] = o;
+            n++;
+        }
+    }
+    return n;
+}
+
+/* A table that cannot work (too many entries, a name or short name declared twice, e.g.
+ * a tool redeclaring a common option) is the program's bug, not the user's: exit 1. */
+static void check_table(const rz_cli *c, rz_opt **flat, int n)
+{
+    const char *bad = NULL;
+    char buf[96];
+    if (n > RZ_CLI_MAX_OPTS) bad = "too many options";
+    for (int i = 0; i < n && !bad; i++)
+        for (int j = 0; j < i && !bad; j++)
+            if (strcmp(flat[i]->name, flat[j]->name) == 0 ||
+                (flat[i]->shortname && flat[i]->shortname == flat[j]->shortname)) {
+                snprintf(buf, sizeof buf, "option --%s declared twice", flat[i]->name);
+                bad = buf;
+            }
+    if (!bad) return;
+    fprintf(stderr, "%s: internal error: %s\n", c->tool, bad);
+    exit(RZ_EINTERNAL);
+}
+
+static void apply(rz_cli *c, rz_opt *o, const char *arg)
+{
+    char flag[64];
+    snprintf(flag, sizeof flag, "--%s", o->name);
+    o->seen++;
+    switch (o->kind) {
+    case RZ_ARG_FLAG: *o->to.i = (int)o->lo; break;
+    case RZ_ARG_STR: *o->to.s = arg; break;
+    case RZ_ARG_INT: *o->to.i = (int)rz_cli_int(c, flag, arg, (long long)o->lo, (long long)o->hi); break;
+    case RZ_ARG_LONG: *o->to.l = (long)rz_cli_int(c, flag, arg, (long long)o->lo, (long long)o->hi); break;
+    case RZ_ARG_F64: *o->to.d = rz_cli_f64(c, flag, arg, o->lo, o->hi); break;
+    case RZ_ARG_F32: *o->to.f = (float)rz_cli_f64(c, flag, arg, o->lo, o->hi); break;
+    case RZ_ARG_FN: o->to.fn(c, arg, o->ctx); break;
+    default: break;
+    }
+}
+
+int rz_cli_parse(rz_cli *c, const rz_cli_tool *t, rz_opt *opts, int argc, char **argv)
+{
+    rz_cli_init(c, t->name, NULL);
+    c->decl = t;
+    rz_opt common[11];
+    common_table(c, opts, common);
+    rz_opt *flat[RZ_CLI_MAX_OPTS];
+    int n = flatten(common, flat, 0, 0);
+    n = flatten(opts, flat, n, 0);
+    check_table(c, flat, n);
+    struct option lo[RZ_CLI_MAX_OPTS + 1];
+    char shorts[2 * RZ_CLI_MAX_OPTS + 1];
+    size_t ns = 0;
+    for (int i = 0; i < n; i++) {
+        int has_arg = !flat[i]->arg ? no_argument : flat[i]->optional ? optional_argument : required_argument;
+        lo[i] = (struct option){flat[i]->name, has_arg, 0, flat[i]->shortname ? flat[i]->shortname : 256 + i};
+        if (flat[i]->shortname) {
+            shorts[ns++] = (char)flat[i]->shortname;
+            if (has_arg) shorts[ns++] = ':';
+            if (has_arg == optional_argument) shorts[ns++] = ':';
+        }
+    }
+    lo[n] = (struct option){0, 0, 0, 0};
+    shorts[ns] = 0;
+    int code;
+    while ((code = getopt_long(argc, argv, shorts, lo, NULL)) != -1) {
+        int k = code >= 256 ? code - 256 : -1;
+        for (int i = 0; i < n && k < 0; i++)
+            if (flat[i]->shortname == code) k = i;
+        if (k < 0 || k >= n) rz_cli_usage_error(c, "unknown option or missing argument (see above)");
+        apply(c, flat[k], optarg);
+    }
+    return optind;
+}
+
+const rz_opt *rz_cli_opt(const rz_opt *opts, const char *name)
+{
+    for (const rz_opt *o = opts; o && o->kind != RZ_ARG_END; o++) {
+        if (o->kind == RZ_ARG_TABLE) {
+            const rz_opt *r = rz_cli_opt(o->to.table, name);
+            if (r) return r;
+        } else if (strcmp(o->name, name) == 0) {
+            return o;
+        }
+    }
+    return NULL;
+}
+
+/* Prints `text`'s lines, the first after `first` characters already on the line, every
+ * line indented to column `col`. */
+static void print_indented(FILE *f, const char *text, int first, int col)
+{
+    int at = first;
+    for (const char *p = text; *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        fprintf(f, "%*s%.*s\n", col > at ? col - at : 1, "", (int)len, p);
+        at = 0;
+        p += len + (nl ? 1 : 0);
+    }
+}
+
+static void print_opts(FILE *f, const rz_opt *opts, int man)
+{
+    for (const rz_opt *o = opts; o && o->kind != RZ_ARG_END; o++) {
+        if (o->kind == RZ_ARG_TABLE) {
+            print_opts(f, o->to.table, man);
+            continue;
+        }
+        char left[96];
+        int len;
+        if (o->shortname) len = snprintf(left, sizeof left, "-%c, --%s", o->shortname, o->name);
+        else len = snprintf(left, sizeof left, "%s--%s", man ? "" : "    ", o->name);
+        if (o->arg && len > 0 && (size_t)len < sizeof left)
+            len += snprintf(left + len, sizeof left - (size_t)len, o->optional ? "[=%s]" : " %s", o->arg);
+        if (man) {
+            fprintf(f, "       %s\n", left);
+            print_indented(f, o->help ? o->help : "", 0, 14);
+        } else {
+            fprintf(f, "  %s", left);
+            if (len + 2 > 21) { /* too wide: the help goes on the next line */
+                fputc('\n', f);
+                print_indented(f, o->help ? o->help : "", 0, 23);
+            } else {
+                print_indented(f, o->help ? o->help : "", len + 2, 23);
+            }
+        }
+    }
+}
+
+/* "a, b, c" wrapped to lines of at most 88 columns; `first` characters are already on the
+ * line, continuation lines start at column `col`. */
+static void print_wrapped(FILE *f, const char *list, int first, int col)
+{
+    int at = first;
+    for (const char *p = list; *p;) {
+        size_t len = strcspn(p, " ");
+        if (at > col && at + 1 + (int)len > 88) {
+            fprintf(f, "\n%*s", col, "");
+            at = col;
+        } else if (at == 0) {
+            fprintf(f, "%*s", col, "");
+            at = col;
+        } else {
+            fputc(' ', f);
+            at++;
+        }
+        fprintf(f, "%.*s", (int)len, p);
+        at += (int)len;
+        p += len;
+        while (*p == ' ') p++;
+    }
+    fputc('\n', f);
+}
+
+static void print_lines(FILE *f, const char *text, const char *first_prefix, const char *prefix)
+{
+    int line = 0;
+    for (const char *p = text; p && *p; line++) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        fprintf(f, "%s%.*s\n", line ? prefix : first_prefix, (int)len, p);
+        p += len + (nl ? 1 : 0);
+    }
+}
+
+void rz_cli_print_help(const rz_cli_tool *t, const rz_opt *opts, FILE *f)
+{
+    rz_cli dummy;
+    memset(&dummy, 0, sizeof dummy);
+    dummy.decl = t;
+    rz_opt common[11];
+    common_table(&dummy, opts, common);
+    print_lines(f, t->usage, "usage: ", "       ");
+    print_lines(f, t->about ? t->about : t->summary, "", "");
+    if (opts && opts->kind != RZ_ARG_END) {
+        fputs("Options:\n", f);
+        print_opts(f, opts, 0);
+    }
+    if (t->report) {
+        fputs("Report fields (--json, --report; see schemas/):", f);
+        print_wrapped(f, t->report, 45, 2);
+    }
+    if (t->examples) {
+        fputs(strchr(t->examples, '\n') && strchr(t->examples, '\n')[1] ? "Examples:\n" : "Example:\n", f);
+        print_lines(f, t->examples, "  ", "  ");
+    }
+    fputs("Common options:\n", f);
+    print_opts(f, common, 0);
+    fputs("Exit status: 0 success, 2 bad input or usage, 1 internal error.\n", f);
+}
+
+void rz_cli_print_man(const rz_cli_tool *t, const rz_opt *opts, FILE *f)
+{
+    rz_cli dummy;
+    memset(&dummy, 0, sizeof dummy);
+    dummy.decl = t;
+    rz_opt common[11];
+    common_table(&dummy, opts, common);
+    fprintf(f, "NAME\n       %s - %s\n\nSYNOPSIS\n", t->name, t->summary);
+    print_lines(f, t->usage, "       ", "       ");
+    if (t->about) {
+        fputs("\nDESCRIPTION\n", f);
+        print_lines(f, t->about, "       ", "       ");
+    }
+    if (opts && opts->kind != RZ_ARG_END) {
+        fputs("\nOPTIONS\n", f);
+        print_opts(f, opts, 1);
+    }
+    fputs("\nCOMMON OPTIONS\n", f);
+    print_opts(f, common, 1);
+    if (t->report) {
+        fputs("\nREPORT FIELDS\n", f);
+        print_wrapped(f, t->report, 0, 7);
+    }
+    if (t->examples) {
+        fputs("\nEXAMPLES\n", f);
+        print_lines(f, t->examples, "       ", "       ");
+    }
+    fputs("\nEXIT STATUS\n       0 success, 2 bad input or usage, 1 internal error.\n", f);
+}
+
+/* ---- Pipeline ends ---- */
+
+const char *rz_cli_records_out(const rz_cli *c)
+{
+    const char *loc = c->output ? c->output : "-";
+    if (strcmp(loc, "-") == 0 && isatty(STDOUT_FILENO))
+        rz_cli_usage_error(c, "refusing to write records to a terminal; use -o FILE or a pipe");
+    if (strcmp(loc, "-") == 0 && c->json)
+        rz_cli_usage_error(c, "--json and the records would share stdout; use -o FILE (or --report LOC)");
+    return loc;
+}
+
+void rz_cli_default_input(const rz_cli *c, const char **text, const char **tokens, const char *tokenizer)
+{
+    if (*text || *tokens) return;
+    if (tokenizer) *text = "-";
+    else *tokens = rz_cli_records_in(c, NULL, "token");
+}
+
+FILE *rz_cli_text_out(const rz_cli *c, const char *records)
+{
+    if (!(c->json || (records && strcmp(records, "-") == 0))) return stdout;
+    return c->quiet ? NULL : stderr;
+}
+
+const char *rz_cli_records_in(const rz_cli *c, const char *loc, const char *what)
+{
+    if (!loc) loc = "-";
+    if (strcmp(loc, "-") == 0 && isatty(STDIN_FILENO))
+        rz_cli_usage_error(c, "refusing to read %s records from a terminal; give a file or a pipe", what);
+    return loc;
 }

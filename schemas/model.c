@@ -136,6 +136,28 @@ static long linear_of_tensor(const rz_llama *m, int i)
     return k < 0 ? -1 : (long)RZ_LIN_PER_LAYER * ((i - 1) / 9) + k;
 }
 
+/* RZ_TABLE_EMB / RZ_TABLE_OUT for tensor i (tok_embeddings, output), else -1. */
+static int table_of_tensor(const rz_llama *m, int i)
+{
+    if (i == 0) return RZ_TABLE_EMB;
+    return i == 9 * m->config.n_layers + 2 ? RZ_TABLE_OUT : -1;
+}
+
+/* A qlayer record standing for a non-linear tensor: only the embedding table or the
+ * classifier (schemas/quant.md, "Packed model"), both without a low-rank part; the
+ * embedding (also the classifier when shared) is read one row per token, so it must be a
+ * scalar grid (rtn, ldlq) without incoherence. */
+static int check_qtable(const rz_qlayer_view *q, int table, const rz_rec_ctx *ctx, rz_err *e)
+{
+    if (table < 0) return rz_rec_fail(e, ctx, "name", "'%s' is neither a linear layer nor a table and cannot be quantised", q->name);
+    if (q->rank > 0) return rz_rec_fail(e, ctx, "rank", "'%s': a quantised table cannot carry a low-rank part", q->name);
+    if (table == RZ_TABLE_EMB && (q->method == RZ_QM_E8P || q->incoherent))
+        return rz_rec_fail(e, ctx, q->incoherent ? "incoherent" : "method",
+                           "'%s' is read one row per token: it must be rtn or ldlq without incoherence (got %s%s)",
+                           q->name, rz_qmethod_name(q->method), q->incoherent ? " with incoherence" : "");
+    return RZ_OK;
+}
+
 /* codes: quantised linears stay codes (a lazy model, rz_llama_set_qlinear); otherwise
  * ad == NULL: merge Q + L R; else keep Q in the model and the pairs in *ad. */
 static int load_rzm(const char *loc, const rz_stream_opts *o, int codes, rz_llama **out, rz_lowrank_adapters *ad,
@@ -209,20 +231,21 @@ static int load_rzm(const char *loc, const rz_stream_opts *o, int codes, rz_llam
             goto done;
         }
         long lin = linear_of_tensor(m, found);
-        if (!data && !(codes && is_q) && !(data = rz_llama_linear_storage(m, lin, e))) {
+        int table = table_of_tensor(m, found);
+        if (is_q && lin < 0 && (rc = check_qtable(&ql, table, &ctx, e))) goto done;
+        if (!data && !(codes && is_q) &&
+            !(data = lin >= 0 ? rz_llama_linear_storage(m, lin, e) : rz_llama_table_storage(m, table, e))) {
             rc = RZ_EINTERNAL;
             goto done;
         }
         if (is_q && codes) {
             struct rz_qlinear *q;
-            if (lin < 0) {
-                rc = rz_rec_fail(e, &ctx, "name", "'%s' is not a linear layer and cannot be quantised", t.name);
+            if ((rc = rz_qlinear_new(&ql, &q, e)) ||
+                (rc = lin >= 0 ? rz_llama_set_qlinear(m, lin, q, e) : rz_llama_set_qtable(m, table, q, e)))
                 goto done;
-            }
-            if ((rc = rz_qlinear_new(&ql, &q, e)) || (rc = rz_llama_set_qlinear(m, lin, q, e))) goto done;
             seen[found] = 1;
             continue;
-        } else if (is_q && ad) {
+        } else if (is_q && ad && lin >= 0) {
             rz_lowrank_adapter *na = realloc(ad->a, (size_t)(ad->count + 1) * sizeof *na);
             if (!na) {
                 rc = rz_fail(e, RZ_EINTERNAL, "out of memory");

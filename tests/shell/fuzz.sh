@@ -5,7 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 [ -n "${RZ_FUZZ_DIR:-}" ] || exit 0
 secs=${RZ_FUZZ_SECONDS:-15}
-for d in stream checkpoint tokenizer json agent serve gguf safetensors; do mkdir -p "$T/$d"; done
+for d in stream checkpoint tokenizer json agent serve maze gguf safetensors; do mkdir -p "$T/$d"; done
 rz-convert --random --dim 16 --layers 1 --heads 2 --hidden 24 --vocab 40 --seq-len 8 -o "$T/stream/m.rzm"
 rz-convert --random --dim 16 --layers 1 --heads 2 --kv-heads 1 --hidden 24 --vocab 40 --seq-len 8 --unshared -o "$T/checkpoint/m.bin"
 cp "$T/stream/m.rzm" "$T/checkpoint/"
@@ -15,6 +15,11 @@ rz-cat --full "$T/stream/m.rzm" | head -3 | while read -r line; do echo "$line" 
 rz-agent collect --env fourrooms --steps 40 -q -o "$T/agent/d.rz"
 rz-agent collect --env pointmass-maze --steps 20 -q -o "$T/agent/pm.rz"
 rz-agent train --algo vcfb -d "$T/agent/d.rz" --steps 2 --zdim 4 --hidden 8 --batch 4 --labels 8 -q -o "$T/agent/a.rz"
+rz-maze gen -n 3 --count 4 -q -o "$T/maze/g.rz"
+rz-maze train --objective mlmu --dim 8 --layers 1 --heads 2 --steps 1 --batch 2 -q -o "$T/maze/c.rz" "$T/maze/g.rz"
+{ printf '\000'; cat "$T/maze/g.rz"; } > "$T/maze/seed-set"
+{ printf '\003'; cat "$T/maze/c.rz"; } > "$T/maze/seed-ckpt"
+rm -f "$T/maze/g.rz" "$T/maze/c.rz"
 if [ -r "$RIZZ_DATA/tok512.bin" ]; then
   { cat "$RIZZ_DATA/tok512.bin"; head -c 6227 "$RIZZ_DATA/tinystories-valid.txt"; } > "$T/tokenizer/seed"
 fi
@@ -34,7 +39,7 @@ if [ -r "$RIZZ_DATA/tok512.bin" ]; then
   python3 "$(dirname "$0")/hf_build.py" "$T/checkpoint/m.bin" "$RIZZ_DATA/tok512.bin" "$T/hfs"
   cp "$T/hfs/model.safetensors" "$T/hfs/tokenizer.json" "$T/safetensors/"
 fi
-for d in stream checkpoint tokenizer json agent serve gguf safetensors; do
+for d in stream checkpoint tokenizer json agent serve maze gguf safetensors; do
   f="$RZ_FUZZ_DIR/fuzz_$d"
   [ -x "$f" ] || { fail "fuzz_$d" "not built in $RZ_FUZZ_DIR"; continue; }
   if "$f" -max_total_time="$secs" -rss_limit_mb=4096 -max_len=65536 -timeout=10 -artifact_prefix="$T/" \

@@ -1,58 +1,43 @@
 /* collect.c — `rz-agent collect`: roll a behaviour policy in an environment and write the
  * transitions as a dataset stream that records how it was made (policy, size, seed). */
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "rzagent.h"
 
-static const char usage[] =
-    "usage: rz-agent collect --env fourrooms|MAPFILE|pointmass-maze --policy POLICY --steps N\n"
-    "                        [--seed N] [--slip P] [--episode-len N] -o DATA\n"
-    "  --env E          fourrooms (built in), a map file ('#' wall, '.' or ' ' free, equal-length\n"
-    "                   rows), or pointmass-maze (MuJoCo)\n"
-    "  --policy P       random    uniform random actions from uniform start states\n"
-    "                   coverage  grids: least-tried action in each cell (full coverage);\n"
-    "                             maze: random actions held 5 steps from uniform starts\n"
-    "                   room      random walk confined to the top-left room (low quality)\n"
-    "  --steps N        number of transitions (small N = the 'small' low-quality dataset)\n"
-    "  --slip P         grids: probability that a random action replaces the chosen one\n"
-    "  --episode-len N  steps per episode before a reset (default: the env's horizon)\n"
-    "Example:\n"
-    "  rz-agent collect --env fourrooms --policy room --steps 5000 --seed 3 -o room.rz\n";
-
-enum { OPT_ENV = RZ_OPT_TOOL_BASE, OPT_POLICY, OPT_STEPS, OPT_SLIP, OPT_EPLEN };
+static const rz_cli_tool tool = {
+    .name = "rz-agent collect",
+    .summary = "an offline dataset of transitions from an environment and a behaviour policy",
+    .usage = "rz-agent collect --env fourrooms|MAPFILE|pointmass-maze --policy POLICY --steps N\n"
+             "                 [--seed N] [--slip P] [--episode-len N] -o DATA\n",
+    .examples = "rz-agent collect --env fourrooms --policy room --steps 5000 --seed 3 -o room.rz\n",
+    .report = "env, policy, steps, seed, output",
+};
 
 int ag_collect_main(int argc, char **argv)
 {
-    static const struct option opts[] = {RZ_CLI_LONGOPTS,
-                                         {"env", required_argument, 0, OPT_ENV},
-                                         {"policy", required_argument, 0, OPT_POLICY},
-                                         {"steps", required_argument, 0, OPT_STEPS},
-                                         {"slip", required_argument, 0, OPT_SLIP},
-                                         {"episode-len", required_argument, 0, OPT_EPLEN},
-                                         {0, 0, 0, 0}};
     rz_cli c;
-    rz_cli_init(&c, "rz-agent collect", usage);
     const char *envs = NULL, *pols = "random";
     long steps = 0, eplen = 0;
     double slip = 0;
-    int o;
-    while ((o = getopt_long(argc, argv, RZ_CLI_SHORTOPTS, opts, NULL)) != -1) {
-        if (rz_cli_common(&c, o, optarg)) continue;
-        switch (o) {
-        case OPT_ENV: envs = optarg; break;
-        case OPT_POLICY: pols = optarg; break;
-        case OPT_STEPS: steps = rz_cli_int(&c, "--steps", optarg, 1, 100000000); break;
-        case OPT_SLIP: slip = rz_cli_f64(&c, "--slip", optarg, 0, 1); break;
-        case OPT_EPLEN: eplen = rz_cli_int(&c, "--episode-len", optarg, 1, 1000000); break;
-        default: rz_cli_usage_error(&c, "unexpected option");
-        }
-    }
-    if (optind < argc) rz_cli_usage_error(&c, "unexpected argument '%s'", argv[optind]);
+    rz_opt opts[] = {
+        RZ_O_STR("env", 0, "E", envs,
+                 "fourrooms (built in), a map file ('#' wall, '.' or ' ' free, equal-length\n"
+                 "rows), or pointmass-maze (MuJoCo)"),
+        RZ_O_STR("policy", 0, "P", pols,
+                 "random    uniform random actions from uniform start states\n"
+                 "coverage  grids: least-tried action in each cell (full coverage);\n"
+                 "          maze: random actions held 5 steps from uniform starts\n"
+                 "room      random walk confined to the top-left room (low quality)"),
+        RZ_O_LONG("steps", 0, "N", steps, 1, 100000000, "number of transitions (small N = the 'small' low-quality dataset)"),
+        RZ_O_F64("slip", 0, "P", slip, 0, 1, "grids: probability that a random action replaces the chosen one"),
+        RZ_O_LONG("episode-len", 0, "N", eplen, 1, 1000000, "steps per episode before a reset (default: the env's horizon)"),
+        RZ_O_END};
+    int first = rz_cli_parse(&c, &tool, opts, argc, argv);
+    if (first < argc) rz_cli_usage_error(&c, "unexpected argument '%s'", argv[first]);
     if (!envs) rz_cli_usage_error(&c, "--env is required");
     if (!steps) rz_cli_usage_error(&c, "--steps is required");
-    if (!c.output) rz_cli_usage_error(&c, "-o DATA is required");
+    c.output = rz_cli_records_out(&c);
     rl_policy pol;
     if (rl_policy_parse(pols, &pol)) rz_cli_usage_error(&c, "--policy %s: expected random, coverage or room", pols);
     rz_err e = {0};

@@ -9,7 +9,6 @@
  * ensemble (fb_ens_act): each member infers its own z, the action maximises their summed Q;
  * the first checkpoint's environment and label states serve all of them. */
 #include <cblas.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,26 +16,31 @@
 #include "mujoco_env.h"
 #include "rzagent.h"
 
-static const char usage[] =
-    "usage: rz-agent eval -a AGENT [-a AGENT2 ...] [--tasks goals|rewards|all] [--episodes N]\n"
-    "                     [--seed N] [--json] [--png PREFIX]\n"
-    "  -a, --agent AGENT  checkpoint from rz-agent train; given several times (up to 16,\n"
-    "                     same environment), their ensemble: each infers its own z and\n"
-    "                     the action maximises the sum of their Q values\n"
-    "  --tasks T          goals (every free cell / the maze's four rooms), rewards (grids: reach\n"
-    "                     each room, stay in each corner) or all (default)\n"
-    "  --episodes N       episodes per task (default 10), from uniformly drawn starts\n"
-    "  --all-starts       grids: instead one episode from every free cell (but a goal's\n"
-    "                     own): with slip 0 an exact score, free of start sampling\n"
-    "  --png PREFIX       pictures: PREFIX-TASK.png of the greedy policy and Q (grids) or the\n"
-    "                     trajectories (maze), for the reward tasks and four goals\n"
-    "Output: a table on stdout, or with --json one report object with per-task and aggregate\n"
-    "success, return and normalised return.\n"
-    "Example:\n"
-    "  rz-agent eval -a fb.rz --tasks goals --episodes 5 --json | jq .goal_success\n"
-    "  rz-agent eval -a seed1.rz -a seed2.rz -a seed3.rz --all-starts\n";
+static const rz_cli_tool tool = {
+    .name = "rz-agent eval",
+    .summary = "zero-shot goal and reward tasks of a trained agent (or an ensemble)",
+    .usage = "rz-agent eval -a AGENT [-a AGENT2 ...] [--tasks goals|rewards|all] [--episodes N]\n"
+             "              [--seed N] [--json] [--png PREFIX]\n",
+    .about = "Output: a table on stdout, or with --json one report object with per-task and aggregate\n"
+             "success, return and normalised return.\n",
+    .examples = "rz-agent eval -a fb.rz --tasks goals --episodes 5 --json | jq .goal_success\n"
+                "rz-agent eval -a seed1.rz -a seed2.rz -a seed3.rz --all-starts\n",
+    .report = "agent, ensemble, env, algo, data_policy, steps_trained, episodes, starts, n_tasks, goal_success, "
+              "goals_solved, goal_norm_return, reward_norm_return, norm_return, tasks",
+};
 
-enum { OPT_AGENT = RZ_OPT_TOOL_BASE, OPT_TASKS, OPT_EPISODES, OPT_PNG, OPT_ALL_STARTS };
+/* -a: one more member of the ensemble */
+typedef struct {
+    const char **paths;
+    int n;
+} agent_list;
+
+static void opt_agent(rz_cli *c, const char *arg, void *list)
+{
+    agent_list *l = list;
+    if (l->n == FB_MAX_ENSEMBLE) rz_cli_usage_error(c, "-a: at most %d agents in an ensemble", FB_MAX_ENSEMBLE);
+    l->paths[l->n++] = arg;
+}
 
 int ag_evaluate(fb_agent *const *a, int n_agents, const rl_env *env, const char *which, int episodes, int all_starts, uint64_t seed,
                 int n_labels, const float *labels, rl_task **tasks_out, fb_task_result **res_out,
@@ -162,34 +166,30 @@ static void pack_num(msgpack_packer *pk, const char *key, double v)
 
 int ag_eval_main(int argc, char **argv)
 {
-    static const struct option opts[] = {RZ_CLI_LONGOPTS,
-                                         {"agent", required_argument, 0, OPT_AGENT},
-                                         {"tasks", required_argument, 0, OPT_TASKS},
-                                         {"episodes", required_argument, 0, OPT_EPISODES},
-                                         {"png", required_argument, 0, OPT_PNG},
-                                         {"all-starts", no_argument, 0, OPT_ALL_STARTS},
-                                         {0, 0, 0, 0}};
     rz_cli c;
-    rz_cli_init(&c, "rz-agent eval", usage);
     const char *paths[FB_MAX_ENSEMBLE], *which = "all", *png = NULL;
     long episodes = 10;
-    int o, all_starts = 0, n_agents = 0;
-    while ((o = getopt_long(argc, argv, RZ_CLI_SHORTOPTS "a:", opts, NULL)) != -1) {
-        if (rz_cli_common(&c, o, optarg)) continue;
-        switch (o) {
-        case 'a':
-        case OPT_AGENT:
-            if (n_agents == FB_MAX_ENSEMBLE) rz_cli_usage_error(&c, "-a: at most %d agents in an ensemble", FB_MAX_ENSEMBLE);
-            paths[n_agents++] = optarg;
-            break;
-        case OPT_TASKS: which = optarg; break;
-        case OPT_EPISODES: episodes = rz_cli_int(&c, "--episodes", optarg, 1, 100000); break;
-        case OPT_PNG: png = optarg; break;
-        case OPT_ALL_STARTS: all_starts = 1; break;
-        default: rz_cli_usage_error(&c, "unexpected option");
-        }
-    }
-    if (optind < argc) rz_cli_usage_error(&c, "unexpected argument '%s'", argv[optind]);
+    int all_starts = 0;
+    agent_list agents = {paths, 0};
+    rz_opt opts[] = {
+        RZ_O_FN("agent", 'a', "AGENT", opt_agent, &agents,
+                "checkpoint from rz-agent train; given several times (up to 16,\n"
+                "same environment), their ensemble: each infers its own z and\n"
+                "the action maximises the sum of their Q values"),
+        RZ_O_STR("tasks", 0, "T", which,
+                 "goals (every free cell / the maze's four rooms), rewards (grids: reach\n"
+                 "each room, stay in each corner) or all (default)"),
+        RZ_O_LONG("episodes", 0, "N", episodes, 1, 100000, "episodes per task (default 10), from uniformly drawn starts"),
+        RZ_O_FLAG("all-starts", 0, all_starts,
+                  "grids: instead one episode from every free cell (but a goal's\n"
+                  "own): with slip 0 an exact score, free of start sampling"),
+        RZ_O_STR("png", 0, "PREFIX", png,
+                 "pictures: PREFIX-TASK.png of the greedy policy and Q (grids) or the\n"
+                 "trajectories (maze), for the reward tasks and four goals"),
+        RZ_O_END};
+    int first = rz_cli_parse(&c, &tool, opts, argc, argv);
+    int n_agents = agents.n;
+    if (first < argc) rz_cli_usage_error(&c, "unexpected argument '%s'", argv[first]);
     if (!n_agents) rz_cli_usage_error(&c, "-a AGENT is required");
     if (strcmp(which, "goals") && strcmp(which, "rewards") && strcmp(which, "all"))
         rz_cli_usage_error(&c, "--tasks %s: expected goals, rewards or all", which);

@@ -4,7 +4,6 @@
  * end. Checkpoint: agent header, one f32 tensor per fb_state array plus "labels" (states
  * drawn from the training data, for reward inference at evaluation), end. Both are
  * written through rz_writer, so a failed run leaves no file behind. */
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -212,21 +211,6 @@ void ag_config_defaults(fb_config *c, fb_algo algo, const rl_env *env)
     }
 }
 
-/* --anneal START:END (steps) into span; a usage error unless 0 ≤ START < END. */
-static void parse_anneal(rz_cli *c, const char *s, long long span[2])
-{
-    char *end;
-    errno = 0;
-    span[0] = strtoll(s, &end, 10);
-    int ok = !errno && end != s && *end == ':' && span[0] >= 0;
-    if (ok) {
-        const char *b = end + 1;
-        span[1] = strtoll(b, &end, 10);
-        ok = !errno && end != b && !*end && span[1] > span[0];
-    }
-    if (!ok) rz_cli_usage_error(c, "--anneal %s: expected START:END steps with 0 ≤ START < END", s);
-}
-
 /* --lr-final X [--anneal A:B] into cfg (after --lr): decay X/lr from step A to B, by
  * default over the last third of steps. lr_final 0 = not given: the environment
  * default's decay ratio (cfg->lr_decay) applies, over the same window. */
@@ -244,34 +228,6 @@ static int set_anneal(fb_config *cfg, double lr_final, const long long span[2], 
     cfg->anneal_end = span[0] >= 0 ? span[1] : steps;
     if (cfg->anneal_end <= cfg->anneal_start) return rz_fail(e, RZ_EINPUT, "--steps %ld leaves nothing to anneal over", steps);
     return RZ_OK;
-}
-
-int ag_flags_option(rz_cli *c, int o, const char *arg, ag_flags *f)
-{
-    switch (o) {
-    case AG_OPT_ZDIM: f->zdim = rz_cli_int(c, "--zdim", arg, 1, FB_MAX_ZDIM); break;
-    case AG_OPT_HIDDEN: f->hidden = rz_cli_int(c, "--hidden", arg, 1, FB_MAX_HIDDEN); break;
-    case AG_OPT_LAYERS: f->layers = rz_cli_int(c, "--layers", arg, 1, FB_MAX_LAYERS); break;
-    case AG_OPT_BATCH: f->batch = rz_cli_int(c, "--batch", arg, 2, FB_MAX_BATCH); break;
-    case AG_OPT_LR: f->lr = rz_cli_f64(c, "--lr", arg, 1e-9, 1); break;
-    case AG_OPT_GAMMA: f->gamma = rz_cli_f64(c, "--gamma", arg, 0, 0.9999); break;
-    case AG_OPT_TAU: f->tau = rz_cli_f64(c, "--tau", arg, 1e-6, 1); break;
-    case AG_OPT_MIX: f->mix = rz_cli_f64(c, "--mix", arg, 0, 1); break;
-    case AG_OPT_ALPHA: f->alpha = rz_cli_f64(c, "--alpha", arg, 0, 1e6); break;
-    case AG_OPT_LAGRANGE: f->lagrange = rz_cli_f64(c, "--lagrange", arg, -1e9, 1e9); break;
-    case AG_OPT_FSCALE: f->fscale = rz_cli_f64(c, "--fscale", arg, 1e-3, 1e5); break;
-    case AG_OPT_TARGET:
-        if (strcmp(arg, "min") && strcmp(arg, "mean")) rz_cli_usage_error(c, "--target %s: expected min or mean", arg);
-        f->target_mean = !strcmp(arg, "mean");
-        break;
-    case AG_OPT_QLOSS: f->qloss = rz_cli_f64(c, "--qloss", arg, 0, 1e6); break;
-    case AG_OPT_LR_FINAL: f->lr_final = rz_cli_f64(c, "--lr-final", arg, 1e-12, 1); break;
-    case AG_OPT_ANNEAL: parse_anneal(c, arg, f->anneal); break;
-    case AG_OPT_TRAJ: f->traj = rz_cli_f64(c, "--traj", arg, 0, 1); break;
-    case AG_OPT_TRAJ_LEN: f->traj_len = rz_cli_int(c, "--traj-len", arg, 1, FB_MAX_TRAJ_LEN); break;
-    default: return 0;
-    }
-    return 1;
 }
 
 void ag_flags_init(ag_flags *f)

@@ -12,25 +12,30 @@
 #include "cluster.h"
 #include "rzagent.h"
 
-static const char usage[] =
-    "usage: rz-agent collect --env fourrooms|MAPFILE|pointmass-maze --policy random|coverage|room\n"
-    "                        --steps N [--seed N] [--slip P] -o DATA\n"
-    "       rz-agent train --algo fb|vcfb|mcfb -d DATA [--steps N] [--zdim D] [--seed N] -o AGENT\n"
-    "       rz-agent eval -a AGENT --tasks goals|rewards|all [--episodes N] [--json]\n"
-    "       rz-agent sweep --env ENV [--seeds N] [--algos fb,vcfb,mcfb] [--data SPEC,...] -o TABLE\n"
-    "Run 'rz-agent SUBCOMMAND --help' for every option.\n"
-    "Example (four-rooms, full coverage, zero-shot goals):\n"
-    "  rz-agent collect --env fourrooms --policy coverage --steps 50000 -o d.rz\n"
-    "  rz-agent train --algo fb -d d.rz --steps 20000 -o fb.rz\n"
-    "  rz-agent eval -a fb.rz --tasks all --json\n";
+static const rz_cli_tool tool = {
+    .name = "rz-agent",
+    .summary = "zero-shot reinforcement learning with forward-backward representations",
+    .usage = "rz-agent collect --env fourrooms|MAPFILE|pointmass-maze --policy random|coverage|room\n"
+             "                 --steps N [--seed N] [--slip P] -o DATA\n"
+             "rz-agent train --algo fb|vcfb|mcfb -d DATA [--steps N] [--zdim D] [--seed N] -o AGENT\n"
+             "rz-agent eval -a AGENT --tasks goals|rewards|all [--episodes N] [--json]\n"
+             "rz-agent sweep --env ENV [--seeds N] [--algos fb,vcfb,mcfb] [--data SPEC,...] -o TABLE\n",
+    .about = "Run 'rz-agent SUBCOMMAND --help' for every option.\n",
+    .examples = "rz-agent collect --env fourrooms --policy coverage --steps 50000 -o d.rz\n"
+                "rz-agent train --algo fb -d d.rz --steps 20000 -o fb.rz\n"
+                "rz-agent eval -a fb.rz --tasks all --json\n",
+};
 
 int main(int argc, char **argv)
 {
     rz_cluster_init(&argc, &argv);
     int rc = 2;
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-        fputs(usage, argc < 2 ? stderr : stdout);
+        rz_cli_print_help(&tool, NULL, argc < 2 ? stderr : stdout);
         rc = argc < 2 ? 2 : 0;
+    } else if (!strcmp(argv[1], "--man")) {
+        rz_cli_print_man(&tool, NULL, stdout);
+        rc = 0;
     } else if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")) {
         printf("rz-agent (rizz) %s\n", RZ_VERSION);
         rc = 0;
@@ -43,7 +48,8 @@ int main(int argc, char **argv)
     } else if (!strcmp(argv[1], "sweep")) {
         rc = ag_sweep_main(argc - 1, argv + 1);
     } else {
-        fprintf(stderr, "rz-agent: unknown subcommand '%s' (collect, train, eval or sweep)\n%s", argv[1], usage);
+        fprintf(stderr, "rz-agent: unknown subcommand '%s' (collect, train, eval or sweep)\n", argv[1]);
+        rz_cli_print_help(&tool, NULL, stderr);
         rc = 2;
     }
     rz_cluster_finalize();

@@ -50,26 +50,10 @@ typedef struct {
     long long anneal[2];
     int target_mean;
 } ag_flags;
-/* Their getopt ids (above any tool's own) and table entries, for train's and sweep's
- * getopt_long tables next to RZ_CLI_LONGOPTS; ag_flags_option parses one. */
-enum {
-    AG_OPT_ZDIM = RZ_OPT_TOOL_BASE + 100, AG_OPT_HIDDEN, AG_OPT_LAYERS, AG_OPT_BATCH, AG_OPT_LR, AG_OPT_GAMMA, AG_OPT_TAU,
-    AG_OPT_MIX, AG_OPT_ALPHA, AG_OPT_LAGRANGE, AG_OPT_FSCALE, AG_OPT_TARGET, AG_OPT_QLOSS, AG_OPT_LR_FINAL, AG_OPT_ANNEAL,
-    AG_OPT_TRAJ, AG_OPT_TRAJ_LEN
-};
-#define AG_FLAG_LONGOPTS                                                                                           \
-    {"zdim", required_argument, 0, AG_OPT_ZDIM}, {"hidden", required_argument, 0, AG_OPT_HIDDEN},                  \
-    {"layers", required_argument, 0, AG_OPT_LAYERS}, {"batch", required_argument, 0, AG_OPT_BATCH},                \
-    {"lr", required_argument, 0, AG_OPT_LR}, {"gamma", required_argument, 0, AG_OPT_GAMMA},                        \
-    {"tau", required_argument, 0, AG_OPT_TAU}, {"mix", required_argument, 0, AG_OPT_MIX},                          \
-    {"alpha", required_argument, 0, AG_OPT_ALPHA}, {"lagrange", required_argument, 0, AG_OPT_LAGRANGE},            \
-    {"fscale", required_argument, 0, AG_OPT_FSCALE}, {"target", required_argument, 0, AG_OPT_TARGET},              \
-    {"qloss", required_argument, 0, AG_OPT_QLOSS}, {"lr-final", required_argument, 0, AG_OPT_LR_FINAL},            \
-    {"anneal", required_argument, 0, AG_OPT_ANNEAL}, {"traj", required_argument, 0, AG_OPT_TRAJ},                  \
-    {"traj-len", required_argument, 0, AG_OPT_TRAJ_LEN}
-/* Option o with its argument into f: 1 if o is one of the training flags, else 0 (a bad
- * value is a usage error, which exits). */
-int ag_flags_option(rz_cli *c, int o, const char *arg, ag_flags *f);
+/* Their option entries (flags.c), filling f, for train's and sweep's tables
+ * (RZ_O_TABLE); a bad value is a usage error, which exits. */
+enum { AG_FLAG_OPTS = 18 };
+void ag_flags_opts(ag_flags *f, rz_opt out[AG_FLAG_OPTS]);
 void ag_flags_init(ag_flags *f);
 /* ag_config_defaults' configuration overridden by the flags given, with the annealing
  * window for a run of `steps`; bad combinations (mix + traj > 1, --lr-final above --lr)

@@ -9,7 +9,6 @@
  * the 2.5% and 97.5% quantiles of their IQMs. Runs are deterministic given the seed, so
  * `mpirun -np N` writes the same table as one process. */
 #include <cblas.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,23 +16,17 @@
 #include "cluster.h"
 #include "rzagent.h"
 
-static const char usage[] =
-    "usage: rz-agent sweep --env ENV [--data SPEC,...] [--algos fb,vcfb,mcfb] [--seeds N]\n"
-    "                      [--steps N] [train options] [--tasks T] [--episodes N] -o RUNS.tsv\n"
-    "                      [--summary SUMMARY.tsv] [--json]\n"
-    "  --data SPEC,...   datasets as POLICY:STEPS (default coverage:50000,room:5000,random:1000)\n"
-    "  --algos LIST      algorithms (default fb,vcfb,mcfb)\n"
-    "  --seeds N         seeds 1..N per (dataset, algorithm) (default 5)\n"
-    "  --steps N         training steps per run (default 20000)\n"
-    "  train options     --zdim --hidden --layers --batch --lr --gamma --tau --target --lr-final\n"
-    "                    --anneal --qloss --fscale --mix --traj --traj-len --alpha --lagrange,\n"
-    "                    as in train\n"
-    "  --tasks T         goals, rewards or all (default all); --episodes N (default 4)\n"
-    "Under mpirun the runs are spread over the ranks; rank 0 writes the tables.\n"
-    "Example:\n"
-    "  mpirun -np 2 rz-agent sweep --env fourrooms --seeds 5 --steps 20000 -o runs.tsv\n";
-
-enum { OPT_ENV = RZ_OPT_TOOL_BASE, OPT_DATA, OPT_ALGOS, OPT_SEEDS, OPT_STEPS, OPT_TASKS, OPT_EPISODES, OPT_SUMMARY };
+static const rz_cli_tool tool = {
+    .name = "rz-agent sweep",
+    .summary = "datasets x algorithms x seeds, spread over MPI ranks, one table",
+    .usage = "rz-agent sweep --env ENV [--data SPEC,...] [--algos fb,vcfb,mcfb] [--seeds N]\n"
+             "               [--steps N] [train options] [--tasks T] [--episodes N] -o RUNS.tsv\n"
+             "               [--summary SUMMARY.tsv] [--json]\n",
+    .about = "Under mpirun the runs are spread over the ranks; rank 0 writes the tables.\n",
+    .examples = "mpirun -np 2 rz-agent sweep --env fourrooms --seeds 5 --steps 20000 -o runs.tsv\n",
+    .report = "env, runs, summary",
+    .output_help = "the table of runs (TSV)",
+};
 
 #define NMET 5 /* goal_success, goals_solved, goal_norm, reward_norm, all_norm */
 static const char *met_names[NMET] = {"goal_success", "goals_solved", "goal_norm", "reward_norm", "norm_return"};
@@ -152,19 +145,7 @@ static void bootstrap_ci(const double *v, int n, double *lo, double *hi)
 
 int ag_sweep_main(int argc, char **argv)
 {
-    static const struct option opts[] = {RZ_CLI_LONGOPTS,
-                                         AG_FLAG_LONGOPTS,
-                                         {"env", required_argument, 0, OPT_ENV},
-                                         {"data", required_argument, 0, OPT_DATA},
-                                         {"algos", required_argument, 0, OPT_ALGOS},
-                                         {"seeds", required_argument, 0, OPT_SEEDS},
-                                         {"steps", required_argument, 0, OPT_STEPS},
-                                         {"tasks", required_argument, 0, OPT_TASKS},
-                                         {"episodes", required_argument, 0, OPT_EPISODES},
-                                         {"summary", required_argument, 0, OPT_SUMMARY},
-                                         {0, 0, 0, 0}};
     rz_cli c;
-    rz_cli_init(&c, "rz-agent sweep", usage);
     sweep_cfg s;
     memset(&s, 0, sizeof s);
     ag_flags_init(&s.flags);
@@ -174,22 +155,21 @@ int ag_sweep_main(int argc, char **argv)
     s.tasks = "all";
     s.episodes = 4;
     const char *data = "coverage:50000,room:5000,random:1000", *algos = "fb,vcfb,mcfb", *summary = NULL;
-    int o;
-    while ((o = getopt_long(argc, argv, RZ_CLI_SHORTOPTS, opts, NULL)) != -1) {
-        if (rz_cli_common(&c, o, optarg) || ag_flags_option(&c, o, optarg, &s.flags)) continue;
-        switch (o) {
-        case OPT_ENV: s.env = optarg; break;
-        case OPT_DATA: data = optarg; break;
-        case OPT_ALGOS: algos = optarg; break;
-        case OPT_SEEDS: s.seeds = (int)rz_cli_int(&c, "--seeds", optarg, 1, 256); break;
-        case OPT_STEPS: s.steps = rz_cli_int(&c, "--steps", optarg, 1, 1000000000); break;
-        case OPT_TASKS: s.tasks = optarg; break;
-        case OPT_EPISODES: s.episodes = (int)rz_cli_int(&c, "--episodes", optarg, 1, 100000); break;
-        case OPT_SUMMARY: summary = optarg; break;
-        default: rz_cli_usage_error(&c, "unexpected option");
-        }
-    }
-    if (optind < argc) rz_cli_usage_error(&c, "unexpected argument '%s'", argv[optind]);
+    rz_opt flag_opts[AG_FLAG_OPTS];
+    ag_flags_opts(&s.flags, flag_opts);
+    rz_opt opts[] = {
+        RZ_O_STR("env", 0, "ENV", s.env, "environment, as in collect"),
+        RZ_O_STR("data", 0, "SPEC,...", data, "datasets as POLICY:STEPS (default coverage:50000,room:5000,random:1000)"),
+        RZ_O_STR("algos", 0, "LIST", algos, "algorithms (default fb,vcfb,mcfb)"),
+        RZ_O_INT("seeds", 0, "N", s.seeds, 1, 256, "seeds 1..N per (dataset, algorithm) (default 5)"),
+        RZ_O_LONG("steps", 0, "N", s.steps, 1, 1000000000, "training steps per run (default 20000)"),
+        RZ_O_TABLE(flag_opts),
+        RZ_O_STR("tasks", 0, "T", s.tasks, "goals, rewards or all (default all)"),
+        RZ_O_INT("episodes", 0, "N", s.episodes, 1, 100000, "episodes per task (default 4)"),
+        RZ_O_STR("summary", 0, "SUMMARY.tsv", summary, "also write the IQM summary per (dataset, algorithm)"),
+        RZ_O_END};
+    int first = rz_cli_parse(&c, &tool, opts, argc, argv);
+    if (first < argc) rz_cli_usage_error(&c, "unexpected argument '%s'", argv[first]);
     if (!s.env) rz_cli_usage_error(&c, "--env is required");
     if (!c.output) rz_cli_usage_error(&c, "-o RUNS.tsv is required");
     openblas_set_num_threads(c.threads > 0 ? c.threads : 1);

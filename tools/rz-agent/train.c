@@ -5,89 +5,47 @@
  * `train --resume AGENT --steps 400` bit for bit (same thread count: OpenBLAS kernels
  * are deterministic for a fixed count). */
 #include <cblas.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "rzagent.h"
 
-static const char usage[] =
-    "usage: rz-agent train --algo fb|vcfb|mcfb -d DATA [options] -o AGENT\n"
-    "       rz-agent train --resume AGENT -d DATA --steps N -o AGENT\n"
-    "  --algo A           fb (Touati & Ollivier), vcfb or mcfb (value-/measure-conservative,\n"
-    "                     Jeen et al. 2024)\n"
-    "  -d, --data DATA    dataset from rz-agent collect\n"
-    "  --steps N          total gradient steps (default 20000)\n"
-    "  --zdim D           representation dimension d (grids 128, maze 50)\n"
-    "  --hidden H         hidden width (grids 512, maze 256); --layers L hidden layers (2)\n"
-    "  --batch N          mini-batch (default 256)\n"
-    "  --lr X             Adam learning rate of F, B and the actor (grids 1e-3, maze 1e-4)\n"
-    "  --gamma G          discount (grids 0.98, maze 0.99); --tau T target rate (grids\n"
-    "                     0.05, maze 0.01)\n"
-    "  --target T         TD target from the two target F heads: min (the reference\n"
-    "                     code's pessimism; maze default) or mean (less biased low; grids)\n"
-    "  --lr-final X       anneal every learning rate geometrically from --lr to X over the\n"
-    "                     last third of --steps, or between the steps of --anneal A:B\n"
-    "                     (grids: --lr/100, maze: constant): late small steps average out\n"
-    "                     the batch noise in F that decides greedy actions (the window is\n"
-    "                     fixed by the first run: --resume keeps it)\n"
-    "  --qloss C          weight of a direct TD loss on Q = Fᵀz with the implicit reward\n"
-    "                     B(s')ᵀCov⁻¹z (Meta Motivo's q_loss; default 0)\n"
-    "  --fscale S         fixed scale of F's output layer (default 1; try ~1/(1−γ)): M = FᵀB is\n"
-    "                     large, so F learns on its natural scale while Adam steps stay small\n"
-    "  --mix R            fraction of training zs taken from B(s') (default 0.5)\n"
-    "  --traj R           fraction of training zs that average B(s') over a window of\n"
-    "                     consecutive dataset transitions (region rewards; grids 0.25,\n"
-    "                     maze 0); --traj-len L: the window (grids 32, maze 8)\n"
-    "  --alpha A          conservative weight α (fixed; default 0.1)\n"
-    "  --lagrange TARGET  tune α by a Lagrange multiplier so the penalty approaches TARGET\n"
-    "  --obs M            grid observations: onehot (default), onehot-xy, xy\n"
-    "  --resume AGENT     continue a checkpoint (its configuration is kept)\n"
-    "  --checkpoint-every N  also write -o every N steps\n"
-    "  --labels N         dataset states kept for reward inference (default 10000)\n"
-    "Example:\n"
-    "  rz-agent train --algo vcfb -d room.rz --steps 20000 --seed 2 -o vcfb.rz\n";
-
-
-enum { OPT_ALGO = RZ_OPT_TOOL_BASE, OPT_DATA, OPT_STEPS, OPT_OBS, OPT_RESUME, OPT_CKPT, OPT_LABELS };
+static const rz_cli_tool tool = {
+    .name = "rz-agent train",
+    .summary = "FB / VC-FB / MC-FB on an offline dataset, checkpointed as a record stream",
+    .usage = "rz-agent train --algo fb|vcfb|mcfb -d DATA [options] -o AGENT\n"
+             "rz-agent train --resume AGENT -d DATA --steps N -o AGENT\n",
+    .examples = "rz-agent train --algo vcfb -d room.rz --steps 20000 --seed 2 -o vcfb.rz\n",
+    .report = "algo, env, data_policy, steps, seconds, steps_per_s, fb_loss, ortho_loss, penalty, alpha",
+};
 
 int ag_train_main(int argc, char **argv)
 {
-    static const struct option opts[] = {RZ_CLI_LONGOPTS,
-                                         AG_FLAG_LONGOPTS,
-                                         {"algo", required_argument, 0, OPT_ALGO},
-                                         {"data", required_argument, 0, OPT_DATA},
-                                         {"steps", required_argument, 0, OPT_STEPS},
-                                         {"obs", required_argument, 0, OPT_OBS},
-                                         {"resume", required_argument, 0, OPT_RESUME},
-                                         {"checkpoint-every", required_argument, 0, OPT_CKPT},
-                                         {"labels", required_argument, 0, OPT_LABELS},
-                                         {0, 0, 0, 0}};
     rz_cli c;
-    rz_cli_init(&c, "rz-agent train", usage);
     const char *algos = NULL, *data = NULL, *resume = NULL, *obs = "onehot";
     long steps = 20000, ckpt = 0, nlabels = 10000;
     ag_flags f;
     ag_flags_init(&f);
-    int o, changed = 0;
-    while ((o = getopt_long(argc, argv, RZ_CLI_SHORTOPTS "d:", opts, NULL)) != -1) {
-        if (rz_cli_common(&c, o, optarg)) continue;
-        changed += o != OPT_DATA && o != 'd' && o != OPT_STEPS && o != OPT_RESUME && o != OPT_CKPT;
-        if (ag_flags_option(&c, o, optarg, &f)) continue;
-        switch (o) {
-        case OPT_ALGO: algos = optarg; break;
-        case 'd':
-        case OPT_DATA: data = optarg; break;
-        case OPT_STEPS: steps = rz_cli_int(&c, "--steps", optarg, 1, 1000000000); break;
-        case OPT_OBS: obs = optarg; break;
-        case OPT_RESUME: resume = optarg; break;
-        case OPT_CKPT: ckpt = rz_cli_int(&c, "--checkpoint-every", optarg, 1, 1000000000); break;
-        case OPT_LABELS: nlabels = rz_cli_int(&c, "--labels", optarg, 1, 1000000); break;
-        default: rz_cli_usage_error(&c, "unexpected option");
-        }
-    }
-    if (optind < argc) rz_cli_usage_error(&c, "unexpected argument '%s'", argv[optind]);
+    rz_opt flag_opts[AG_FLAG_OPTS];
+    ag_flags_opts(&f, flag_opts);
+    rz_opt opts[] = {
+        RZ_O_STR("algo", 0, "A", algos,
+                 "fb (Touati & Ollivier), vcfb or mcfb (value-/measure-conservative,\n"
+                 "Jeen et al. 2024)"),
+        RZ_O_STR("data", 'd', "DATA", data, "dataset from rz-agent collect"),
+        RZ_O_LONG("steps", 0, "N", steps, 1, 1000000000, "total gradient steps (default 20000)"),
+        RZ_O_TABLE(flag_opts),
+        RZ_O_STR("obs", 0, "M", obs, "grid observations: onehot (default), onehot-xy, xy"),
+        RZ_O_STR("resume", 0, "AGENT", resume, "continue a checkpoint (its configuration is kept)"),
+        RZ_O_LONG("checkpoint-every", 0, "N", ckpt, 1, 1000000000, "also write -o every N steps"),
+        RZ_O_LONG("labels", 0, "N", nlabels, 1, 1000000, "dataset states kept for reward inference (default 10000)"),
+        RZ_O_END};
+    int operand = rz_cli_parse(&c, &tool, opts, argc, argv);
+    /* options that would change the configuration a checkpoint keeps */
+    int changed = rz_cli_opt(opts, "algo")->seen + rz_cli_opt(opts, "obs")->seen + rz_cli_opt(opts, "labels")->seen;
+    for (const rz_opt *o = flag_opts; o->kind != RZ_ARG_END; o++) changed += o->seen;
+    if (operand < argc) rz_cli_usage_error(&c, "unexpected argument '%s'", argv[operand]);
     if (!data) rz_cli_usage_error(&c, "-d DATA is required");
     if (!c.output) rz_cli_usage_error(&c, "-o AGENT is required");
     if (!resume && !algos) rz_cli_usage_error(&c, "--algo is required (fb, vcfb or mcfb)");

@@ -11,7 +11,6 @@
  * equals the single-process one up to float64 rounding of the different summation
  * order (relative differences ~1e-16; tests/shell/quant.sh checks 1e-12).
  */
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,58 +22,41 @@
 #include "modelfile.h"
 #include "qlayer.h"
 
-static const char usage[] =
-    "usage: rz-calibrate -m MODEL [-z TOKENIZER] (-f TEXT | --tokens LOC) -o HESSIANS [options]\n"
-    "Runs MODEL over calibration windows of TEXT and writes one \"hessian\" record\n"
-    "(H = sum x x^T / n in float64, n, mean of x^2 per channel) for each block's four\n"
-    "linear input groups: attn_in (wq wk wv), attn_out (wo), mlp_in (w1 w3), mlp_down (w2).\n"
-    "  -m, --model LOC      model (.bin or .rzm)\n"
-    "  -z, --tokenizer F    tokenizer for -f\n"
-    "  -f, --file TEXT      calibration text\n"
-    "      --tokens LOC     token stream instead of -f/-z\n"
-    "  -c, --ctx N          tokens per window (default: min(seq_len, 512))\n"
-    "  -n, --windows N      number of windows (default 32), drawn at random offsets\n"
-    "      --seed N         window sampling seed (default 0)\n"
-    "  -o, --output LOC     the Hessian stream\n"
-    "Report (--json): windows, ctx, tokens, records, seconds, ranks.\n"
-    "Example:\n"
-    "  rz-calibrate -m stories260K.bin -z tok512.bin -f calib.txt --ctx 256 --windows 64 -o h.rzs\n"
-    "  mpirun -np 2 rz-calibrate -m stories260K.bin -z tok512.bin -f calib.txt -o h.rzs\n";
-
-enum { OPT_TOKENS = RZ_OPT_TOOL_BASE };
+static const rz_cli_tool tool = {
+    .name = "rz-calibrate",
+    .summary = "Hessians of every linear layer's inputs from calibration text",
+    .usage = "rz-calibrate -m MODEL [-z TOKENIZER] [-f TEXT | --tokens LOC] [-o HESSIANS] [options]\n",
+    .about = "Runs MODEL over calibration windows of TEXT and writes one \"hessian\" record\n"
+             "(H = sum x x^T / n in float64, n, mean of x^2 per channel) for each block's four\n"
+             "linear input groups: attn_in (wq wk wv), attn_out (wo), mlp_in (w1 w3), mlp_down (w2).\n",
+    .examples = "rz-calibrate -m stories260K.bin -z tok512.bin -f calib.txt --ctx 256 --windows 64 -o h.rzs\n"
+                "mpirun -np 2 rz-calibrate -m stories260K.bin -z tok512.bin -f calib.txt -o h.rzs\n",
+    .report = "windows, ctx, tokens, records, seconds, ranks, model",
+    .output_help = "the Hessian stream",
+    .seed_help = "window sampling seed (default 0)",
+};
 
 int main(int argc, char **argv)
 {
     rz_cluster_init(&argc, &argv);
     rz_cli c;
-    rz_cli_init(&c, "rz-calibrate", usage);
-    static const struct option opts[] = {
-        RZ_CLI_LONGOPTS,
-        {"model", required_argument, 0, 'm'},
-        {"tokenizer", required_argument, 0, 'z'},
-        {"file", required_argument, 0, 'f'},
-        {"tokens", required_argument, 0, OPT_TOKENS},
-        {"ctx", required_argument, 0, 'c'},
-        {"windows", required_argument, 0, 'n'},
-        {0, 0, 0, 0}};
     const char *model = NULL, *tok = NULL, *text = NULL, *tokens = NULL;
-    int ctx = 0, o;
+    int ctx = 0;
     long windows = 32;
-    while ((o = getopt_long(argc, argv, RZ_CLI_SHORTOPTS "m:z:f:c:n:", opts, NULL)) != -1) {
-        if (rz_cli_common(&c, o, optarg)) continue;
-        switch (o) {
-        case 'm': model = optarg; break;
-        case 'z': tok = optarg; break;
-        case 'f': text = optarg; break;
-        case OPT_TOKENS: tokens = optarg; break;
-        case 'c': ctx = (int)rz_cli_int(&c, "--ctx", optarg, 1, 1 << 20); break;
-        case 'n': windows = (long)rz_cli_int(&c, "--windows", optarg, 1, 1 << 24); break;
-        default: rz_cli_usage_error(&c, "unexpected option");
-        }
-    }
-    if (optind < argc) rz_cli_usage_error(&c, "unexpected argument '%s'", argv[optind]);
+    rz_opt opts[] = {
+        RZ_O_STR("model", 'm', "LOC", model, "model (.bin or .rzm)"),
+        RZ_O_STR("tokenizer", 'z', "F", tok, "tokenizer for -f (llama2.c, a GGUF or a tokenizer.json;\n"
+                 "default: a GGUF or HF model's own)"),
+        RZ_O_STR("file", 'f', "TEXT", text, "calibration text"),
+        RZ_O_STR("tokens", 0, "LOC", tokens, "token stream instead of -f/-z"),
+        RZ_O_INT("ctx", 'c', "N", ctx, 1, 1 << 20, "tokens per window (default: min(seq_len, 512))"),
+        RZ_O_LONG("windows", 'n', "N", windows, 1, 1 << 24, "number of windows (default 32), drawn at random offsets"),
+        RZ_O_END};
+    int first = rz_cli_parse(&c, &tool, opts, argc, argv);
+    if (first < argc) rz_cli_usage_error(&c, "unexpected argument '%s'", argv[first]);
     if (!model) rz_cli_usage_error(&c, "-m MODEL is required");
-    if (!c.output) rz_cli_usage_error(&c, "-o HESSIANS is required");
+    c.output = rz_cli_records_out(&c);
+    rz_cli_default_input(&c, &text, &tokens, tok ? tok : rz_modelfile_has_tokenizer(model) ? model : NULL);
     if (!text == !tokens) rz_cli_usage_error(&c, "give exactly one of -f TEXT and --tokens LOC");
     if (text && !tok && !rz_modelfile_has_tokenizer(model))
         rz_cli_usage_error(&c, "-f TEXT needs -z TOKENIZER (MODEL carries none)");

@@ -5,7 +5,6 @@
  * 0, the stream was whole. The end record itself is not printed; --from-json recomputes
  * it, and skips any "end" line it is given, so `rz-cat --full | rz-cat --from-json`
  * reproduces a stream byte for byte. */
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,18 +12,14 @@
 #include "json.h"
 #include "stream.h"
 
-static const char usage[] =
-    "usage: rz-cat [--full] [IN]            stream -> JSON lines on stdout\n"
-    "       rz-cat --from-json [IN] [-o OUT] JSON lines -> stream\n"
-    "IN is '-' (default), a file, tcp://HOST:PORT or ipc://PATH.\n"
-    "  --full        print binary data as {\"$bin\": base64} (default: a summary; tensors\n"
-    "                also get \"$stats\": min, max, mean, rms)\n"
-    "  --from-json   read JSON lines (one record per line) and write a record stream\n"
-    "  --count       print only the number of records\n"
-    "Example:\n"
-    "  rz-convert stories260K.bin -o m.rzm && rz-cat m.rzm | jq -c '{name, shape}'\n";
-
-enum { OPT_FULL = RZ_OPT_TOOL_BASE, OPT_FROM_JSON, OPT_COUNT };
+static const rz_cli_tool tool = {
+    .name = "rz-cat",
+    .summary = "print a record stream as JSON lines, or JSON lines back to a stream",
+    .usage = "rz-cat [--full] [IN]            stream -> JSON lines on stdout\n"
+             "rz-cat --from-json [IN] [-o OUT] JSON lines -> stream\n",
+    .about = "IN is '-' (default), a file, tcp://HOST:PORT or ipc://PATH.\n",
+    .examples = "rz-convert stories260K.bin -o m.rzm && rz-cat m.rzm | jq -c '{name, shape}'\n",
+};
 
 static int to_json(rz_cli *c, const char *in, int full, int count_only, rz_err *e)
 {
@@ -53,7 +48,7 @@ static int from_json(rz_cli *c, const char *in, rz_err *e)
     FILE *f = strcmp(in, "-") == 0 ? stdin : fopen(in, "rb");
     if (!f) return rz_fail(e, RZ_EINPUT, "%s: cannot open", in);
     rz_writer *w;
-    int rc = rz_writer_open(c->output ? c->output : "-", &c->stream, &w, e);
+    int rc = rz_writer_open(rz_cli_records_out(c), &c->stream, &w, e);
     if (rc) {
         if (f != stdin) fclose(f);
         return rc;
@@ -103,26 +98,18 @@ static int from_json(rz_cli *c, const char *in, rz_err *e)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        RZ_CLI_LONGOPTS,
-        {"full", no_argument, 0, OPT_FULL},
-        {"from-json", no_argument, 0, OPT_FROM_JSON},
-        {"count", no_argument, 0, OPT_COUNT},
-        {0, 0, 0, 0}};
     rz_cli c;
-    rz_cli_init(&c, "rz-cat", usage);
-    int full = 0, from = 0, count = 0, o;
-    while ((o = getopt_long(argc, argv, RZ_CLI_SHORTOPTS, opts, NULL)) != -1) {
-        if (rz_cli_common(&c, o, optarg)) continue;
-        switch (o) {
-        case OPT_FULL: full = 1; break;
-        case OPT_FROM_JSON: from = 1; break;
-        case OPT_COUNT: count = 1; break;
-        default: rz_cli_usage_error(&c, "unexpected option");
-        }
-    }
-    if (argc - optind > 1) rz_cli_usage_error(&c, "at most one input");
-    const char *in = optind < argc ? argv[optind] : "-";
+    int full = 0, from = 0, count = 0;
+    rz_opt opts[] = {
+        RZ_O_FLAG("full", 0, full,
+                  "print binary data as {\"$bin\": base64} (default: a summary; tensors\n"
+                  "also get \"$stats\": min, max, mean, rms)"),
+        RZ_O_FLAG("from-json", 0, from, "read JSON lines (one record per line) and write a record stream"),
+        RZ_O_FLAG("count", 0, count, "print only the number of records"),
+        RZ_O_END};
+    int first = rz_cli_parse(&c, &tool, opts, argc, argv);
+    if (argc - first > 1) rz_cli_usage_error(&c, "at most one input");
+    const char *in = first < argc ? argv[first] : from ? "-" : rz_cli_records_in(&c, NULL, "stream");
     rz_err e = {0};
     int rc = from ? from_json(&c, in, &e) : to_json(&c, in, full, count, &e);
     if (rc) rz_cli_die(&c, &e);

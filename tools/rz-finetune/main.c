@@ -20,7 +20,6 @@
  * and --micro (lora.h). Checkpoints (schemas/train.md) hold everything needed to
  * resume bit for bit.
  */
-#include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
@@ -37,71 +36,28 @@
 #include "lora.h"
 #include "train_ckpt.h"
 
-static const char usage[] =
-    "usage: rz-finetune -m MODEL [-z TOKENIZER] (-f TEXT | --tokens LOC) -o TUNED.rzm [options]\n"
-    "Trains low-rank adapters W = Q + L R of every linear layer of MODEL (llama2.c .bin or\n"
-    ".rzm) on TEXT with next-token cross-entropy; Q and all other weights stay frozen.\n"
-    "Writes the merged model (W = Q + L R, f32 .rzm) and/or the adapters. A packed Q + L R\n"
-    "MODEL (rz-lowrank + rz-pack: qlayer records with L, R) trains its own L, R, each matrix\n"
-    "at its own rank, with Q frozen (--init model, the default for such a model), and\n"
-    "--packed-out writes it packed again (Q's codes untouched, L, R re-encoded).\n"
-    "  -m, --model F         model file\n"
-    "  -z, --tokenizer F     tokenizer for -f (llama2.c format)\n"
-    "  -f, --file TEXT       training text; --tokens LOC: a stream of \"tokens\" records\n"
-    "      --max-tokens N    use only the first N tokens\n"
-    "      --steps N         optimizer steps (default 100)\n"
-    "      --batch N         sequences per step, over all ranks (default 8)\n"
-    "      --micro N         sequences per micro-batch (default batch / ranks); the result\n"
-    "                        depends on --batch and --micro, never on ranks or threads\n"
-    "      --ctx N           positions per sequence (default min(256, seq_len))\n"
-    "      --rank K          adapter rank of every matrix (default 8; not with --init model)\n"
-    "      --init M          lora (L = 0, R random; default for a model without L, R),\n"
-    "                        caldera (Q + L R fit of W) or model (MODEL's own L, R with Q\n"
-    "                        frozen; default when MODEL's qlayer records carry L, R)\n"
-    "      --q-method M      caldera: Q = none (0), ldlq or e8p (default ldlq)\n"
-    "      --q-bits B        caldera: bits of Q (default 2 for e8p, 4 for ldlq)\n"
-    "      --hessian H       caldera: identity (default) or data (X^T X / N of each layer's\n"
-    "                        inputs on the first batch of the text)\n"
-    "      --caldera-iters N caldera: outer iterations (default 5)\n"
-    "      --lr X            peak learning rate (default 1e-3)\n"
-    "      --min-lr X        learning rate at the end of the decay (default 0)\n"
-    "      --schedule S      cosine (default), linear or constant after warmup\n"
-    "      --warmup N        linear warmup steps (default 0)\n"
-    "      --weight-decay X  decoupled weight decay (default 0)\n"
-    "      --clip X          global gradient-norm clip, 0 = off (default 1)\n"
-    "      --adapters OUT    write the trained L, R (\"lora_adapters\" stream)\n"
-    "      --checkpoint C    write a checkpoint to C every --every steps and at the end\n"
-    "      --every N         checkpoint interval (default: only at the end)\n"
-    "      --until N         stop after step N (the schedule still spans --steps): a run in\n"
-    "                        pieces, each resuming the last one's checkpoint\n"
-    "      --resume C        continue from checkpoint C (same model, --rank, --batch,\n"
-    "                        --micro, --ctx; with the same --steps and optimizer options the\n"
-    "                        result is bit-identical to an uninterrupted run)\n"
-    "      --seed N          adapter initialisation and data order (default 0)\n"
-    "  -o, --output F        the tuned model, merged, f32 .rzm (float L, R: not rounded)\n"
-    "      --packed-out F    --init model: the tuned model packed as MODEL is (same Q codes,\n"
-    "                        tuned L, R in MODEL's L/R format, rounded to its grid once at\n"
-    "                        the end); rz-ppl loads it, rz-pack's bpw still holds\n"
-    "      --qat             --init model: quantisation-aware; every step's forward and\n"
-    "                        backward use L, R rounded to MODEL's L/R format, the update goes\n"
-    "                        to the float L, R (straight-through); -o then merges the rounded\n"
-    "                        pair, = --packed-out to float rounding (checkpoints and --adapters\n"
-    "                        hold the float pair)\n"
-    "Report (--json/--report): loss_first, loss_final, losses (this run), steps, first_step,\n"
-    "batch, ctx, tokens_per_s, step_seconds, trained_params, model_id, ranks, init.\n"
-    "Examples:\n"
-    "  rz-finetune -m stories260K.bin -z tok512.bin -f train.txt --steps 50 --rank 4 --lr 3e-3 -o tuned.rzm\n"
-    "  mpirun -np 2 rz-finetune -m s.bin -z tok512.bin -f train.txt --batch 8 --micro 4 --checkpoint ck \\\n"
-    "      --every 10 -o tuned.rzm && rz-ppl -m tuned.rzm -z tok512.bin -f valid.txt\n"
-    "  rz-finetune -m s.bin -z tok512.bin -f train.txt --resume ck --checkpoint ck -o tuned.rzm\n"
-    "  rz-finetune -m s.bin -z tok512.bin -f train.txt --init caldera --q-method ldlq --q-bits 2 -o t.rzm\n"
-    "  rz-finetune -m cal_r8_lr4.rzm -z tok512.bin -f calib.txt --steps 100 --lr 3e-3 \\\n"
-    "      --packed-out ft_cal_r8_lr4.rzm && rz-ppl -m ft_cal_r8_lr4.rzm -z tok512.bin -f eval.txt\n";
-
-enum {
-    OPT_TOKENS = RZ_OPT_TOOL_BASE, OPT_MAX_TOKENS, OPT_STEPS, OPT_BATCH, OPT_MICRO, OPT_CTX, OPT_RANK, OPT_INIT,
-    OPT_QMETHOD, OPT_QBITS, OPT_HESSIAN, OPT_CITERS, OPT_LR, OPT_MINLR, OPT_SCHEDULE, OPT_WARMUP, OPT_WD, OPT_CLIP,
-    OPT_ADAPTERS, OPT_CHECKPOINT, OPT_EVERY, OPT_RESUME, OPT_UNTIL, OPT_PACKED, OPT_QAT
+static const rz_cli_tool tool = {
+    .name = "rz-finetune",
+    .summary = "LoRA-style fine-tuning of the low-rank adapters L, R of W = Q + L R",
+    .usage = "rz-finetune -m MODEL [-z TOKENIZER] [-f TEXT | --tokens LOC] -o TUNED.rzm [options]\n",
+    .about = "Trains low-rank adapters W = Q + L R of every linear layer of MODEL (llama2.c .bin or\n"
+             ".rzm) on TEXT with next-token cross-entropy; Q and all other weights stay frozen.\n"
+             "Writes the merged model (W = Q + L R, f32 .rzm) and/or the adapters. A packed Q + L R\n"
+             "MODEL (rz-lowrank + rz-pack: qlayer records with L, R) trains its own L, R, each matrix\n"
+             "at its own rank, with Q frozen (--init model, the default for such a model), and\n"
+             "--packed-out writes it packed again (Q's codes untouched, L, R re-encoded).\n"
+             "Without -f and --tokens, stdin is the text (with -z) or the token stream (without).\n",
+    .examples = "rz-finetune -m stories260K.bin -z tok512.bin -f train.txt --steps 50 --rank 4 --lr 3e-3 -o tuned.rzm\n"
+                "mpirun -np 2 rz-finetune -m s.bin -z tok512.bin -f train.txt --batch 8 --micro 4 --checkpoint ck \\\n"
+                "    --every 10 -o tuned.rzm && rz-ppl -m tuned.rzm -z tok512.bin -f valid.txt\n"
+                "rz-finetune -m s.bin -z tok512.bin -f train.txt --resume ck --checkpoint ck -o tuned.rzm\n"
+                "rz-finetune -m s.bin -z tok512.bin -f train.txt --init caldera --q-method ldlq --q-bits 2 -o t.rzm\n"
+                "rz-finetune -m cal_r8_lr4.rzm -z tok512.bin -f calib.txt --steps 100 --lr 3e-3 \\\n"
+                "    --packed-out ft_cal_r8_lr4.rzm && rz-ppl -m ft_cal_r8_lr4.rzm -z tok512.bin -f eval.txt\n",
+    .report = "loss_first, loss_final, losses, steps, first_step, batch, ctx, tokens_per_s, step_seconds, "
+              "trained_params, model_id, ranks, init",
+    .output_help = "the tuned model, merged, f32 .rzm (float L, R: not rounded)",
+    .seed_help = "adapter initialisation and data order (default 0)",
 };
 
 enum { INIT_AUTO, INIT_LORA, INIT_CALDERA, INIT_MODEL };
@@ -113,96 +69,101 @@ typedef struct {
     rz_adamw_opts opt;
 } args;
 
+static void opt_init(rz_cli *c, const char *arg, void *init)
+{
+    int *v = init;
+    if (!strcmp(arg, "lora")) *v = INIT_LORA;
+    else if (!strcmp(arg, "caldera")) *v = INIT_CALDERA;
+    else if (!strcmp(arg, "model")) *v = INIT_MODEL;
+    else rz_cli_usage_error(c, "--init: expected lora, caldera or model, not '%s'", arg);
+}
+
+static void opt_q_method(rz_cli *c, const char *arg, void *q_method)
+{
+    int *v = q_method;
+    if (!strcmp(arg, "none")) *v = RZ_CQ_NONE;
+    else if (!strcmp(arg, "ldlq")) *v = RZ_CQ_LDLQ;
+    else if (!strcmp(arg, "e8p")) *v = RZ_CQ_E8P;
+    else rz_cli_usage_error(c, "--q-method: expected none, ldlq or e8p, not '%s'", arg);
+}
+
+static void opt_hessian(rz_cli *c, const char *arg, void *hess_data)
+{
+    int *v = hess_data;
+    if (!strcmp(arg, "identity")) *v = 0;
+    else if (!strcmp(arg, "data")) *v = 1;
+    else rz_cli_usage_error(c, "--hessian: expected identity or data, not '%s'", arg);
+}
+
+static void opt_schedule(rz_cli *c, const char *arg, void *schedule)
+{
+    int *v = schedule;
+    if ((*v = rz_adamw_schedule_parse(arg)) < 0)
+        rz_cli_usage_error(c, "--schedule: expected cosine, linear or constant, not '%s'", arg);
+}
+
 static void parse(rz_cli *c, args *a, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        RZ_CLI_LONGOPTS,
-        {"model", required_argument, 0, 'm'},
-        {"tokenizer", required_argument, 0, 'z'},
-        {"file", required_argument, 0, 'f'},
-        {"tokens", required_argument, 0, OPT_TOKENS},
-        {"max-tokens", required_argument, 0, OPT_MAX_TOKENS},
-        {"steps", required_argument, 0, OPT_STEPS},
-        {"batch", required_argument, 0, OPT_BATCH},
-        {"micro", required_argument, 0, OPT_MICRO},
-        {"ctx", required_argument, 0, OPT_CTX},
-        {"rank", required_argument, 0, OPT_RANK},
-        {"init", required_argument, 0, OPT_INIT},
-        {"q-method", required_argument, 0, OPT_QMETHOD},
-        {"q-bits", required_argument, 0, OPT_QBITS},
-        {"hessian", required_argument, 0, OPT_HESSIAN},
-        {"caldera-iters", required_argument, 0, OPT_CITERS},
-        {"lr", required_argument, 0, OPT_LR},
-        {"min-lr", required_argument, 0, OPT_MINLR},
-        {"schedule", required_argument, 0, OPT_SCHEDULE},
-        {"warmup", required_argument, 0, OPT_WARMUP},
-        {"weight-decay", required_argument, 0, OPT_WD},
-        {"clip", required_argument, 0, OPT_CLIP},
-        {"adapters", required_argument, 0, OPT_ADAPTERS},
-        {"checkpoint", required_argument, 0, OPT_CHECKPOINT},
-        {"every", required_argument, 0, OPT_EVERY},
-        {"resume", required_argument, 0, OPT_RESUME},
-        {"until", required_argument, 0, OPT_UNTIL},
-        {"packed-out", required_argument, 0, OPT_PACKED},
-        {"qat", no_argument, 0, OPT_QAT},
-        {0, 0, 0, 0}};
     a->steps = 100, a->batch = 8, a->rank = 8, a->q_method = RZ_CQ_LDLQ, a->citers = 5;
     rz_adamw_defaults(&a->opt);
-    int o;
-    while ((o = getopt_long(argc, argv, RZ_CLI_SHORTOPTS "m:z:f:", opts, NULL)) != -1) {
-        if (rz_cli_common(c, o, optarg)) continue;
-        switch (o) {
-        case 'm': a->model = optarg; break;
-        case 'z': a->tokenizer = optarg; break;
-        case 'f': a->text = optarg; break;
-        case OPT_TOKENS: a->tokens = optarg; break;
-        case OPT_MAX_TOKENS: a->max_tokens = rz_cli_int(c, "--max-tokens", optarg, 2, 1L << 40); break;
-        case OPT_STEPS: a->steps = (int)rz_cli_int(c, "--steps", optarg, 1, 1 << 30); break;
-        case OPT_BATCH: a->batch = (int)rz_cli_int(c, "--batch", optarg, 1, 1 << 20); break;
-        case OPT_MICRO: a->micro = (int)rz_cli_int(c, "--micro", optarg, 1, 1 << 20); break;
-        case OPT_CTX: a->ctx = (int)rz_cli_int(c, "--ctx", optarg, 2, 1 << 20); break;
-        case OPT_RANK: a->rank = (int)rz_cli_int(c, "--rank", optarg, 0, 1 << 16), a->rank_given = 1; break;
-        case OPT_INIT:
-            if (!strcmp(optarg, "lora")) a->init = INIT_LORA;
-            else if (!strcmp(optarg, "caldera")) a->init = INIT_CALDERA;
-            else if (!strcmp(optarg, "model")) a->init = INIT_MODEL;
-            else rz_cli_usage_error(c, "--init: expected lora, caldera or model, not '%s'", optarg);
-            break;
-        case OPT_QMETHOD:
-            if (!strcmp(optarg, "none")) a->q_method = RZ_CQ_NONE;
-            else if (!strcmp(optarg, "ldlq")) a->q_method = RZ_CQ_LDLQ;
-            else if (!strcmp(optarg, "e8p")) a->q_method = RZ_CQ_E8P;
-            else rz_cli_usage_error(c, "--q-method: expected none, ldlq or e8p, not '%s'", optarg);
-            a->q_given = 1;
-            break;
-        case OPT_QBITS: a->q_bits = (int)rz_cli_int(c, "--q-bits", optarg, 2, 8); break;
-        case OPT_HESSIAN:
-            if (!strcmp(optarg, "identity")) a->hess_data = 0;
-            else if (!strcmp(optarg, "data")) a->hess_data = 1;
-            else rz_cli_usage_error(c, "--hessian: expected identity or data, not '%s'", optarg);
-            break;
-        case OPT_CITERS: a->citers = (int)rz_cli_int(c, "--caldera-iters", optarg, 1, 1000); break;
-        case OPT_LR: a->opt.lr = rz_cli_f64(c, "--lr", optarg, 0, 10); break;
-        case OPT_MINLR: a->opt.min_lr = rz_cli_f64(c, "--min-lr", optarg, 0, 10); break;
-        case OPT_SCHEDULE:
-            if ((a->opt.schedule = rz_adamw_schedule_parse(optarg)) < 0)
-                rz_cli_usage_error(c, "--schedule: expected cosine, linear or constant, not '%s'", optarg);
-            break;
-        case OPT_WARMUP: a->opt.warmup = (int)rz_cli_int(c, "--warmup", optarg, 0, 1 << 30); break;
-        case OPT_WD: a->opt.weight_decay = rz_cli_f64(c, "--weight-decay", optarg, 0, 10); break;
-        case OPT_CLIP: a->opt.clip = rz_cli_f64(c, "--clip", optarg, 0, 1e30); break;
-        case OPT_ADAPTERS: a->adapters = optarg; break;
-        case OPT_CHECKPOINT: a->checkpoint = optarg; break;
-        case OPT_EVERY: a->every = (int)rz_cli_int(c, "--every", optarg, 1, 1 << 30); break;
-        case OPT_RESUME: a->resume = optarg; break;
-        case OPT_UNTIL: a->until = (int)rz_cli_int(c, "--until", optarg, 1, 1 << 30); break;
-        case OPT_PACKED: a->packed = optarg; break;
-        case OPT_QAT: a->qat = 1; break;
-        default: rz_cli_usage_error(c, "unexpected option");
-        }
-    }
-    if (optind < argc) rz_cli_usage_error(c, "unexpected argument '%s'", argv[optind]);
+    rz_opt opts[] = {
+        RZ_O_STR("model", 'm', "F", a->model, "model file"),
+        RZ_O_STR("tokenizer", 'z', "F", a->tokenizer, "tokenizer for -f (llama2.c, a GGUF or a tokenizer.json;\n"
+                 "default: a GGUF or HF model's own)"),
+        RZ_O_STR("file", 'f', "TEXT", a->text, "training text"),
+        RZ_O_STR("tokens", 0, "LOC", a->tokens, "a stream of \"tokens\" records instead of -f/-z"),
+        RZ_O_LONG("max-tokens", 0, "N", a->max_tokens, 2, 1L << 40, "use only the first N tokens"),
+        RZ_O_INT("steps", 0, "N", a->steps, 1, 1 << 30, "optimizer steps (default 100)"),
+        RZ_O_INT("batch", 0, "N", a->batch, 1, 1 << 20, "sequences per step, over all ranks (default 8)"),
+        RZ_O_INT("micro", 0, "N", a->micro, 1, 1 << 20,
+                 "sequences per micro-batch (default batch / ranks); the result\n"
+                 "depends on --batch and --micro, never on ranks or threads"),
+        RZ_O_INT("ctx", 0, "N", a->ctx, 2, 1 << 20, "positions per sequence (default min(256, seq_len))"),
+        RZ_O_INT("rank", 0, "K", a->rank, 0, 1 << 16, "adapter rank of every matrix (default 8; not with --init model)"),
+        RZ_O_FN("init", 0, "M", opt_init, &a->init,
+                "lora (L = 0, R random; default for a model without L, R),\n"
+                "caldera (Q + L R fit of W) or model (MODEL's own L, R with Q\n"
+                "frozen; default when MODEL's qlayer records carry L, R)"),
+        RZ_O_FN("q-method", 0, "M", opt_q_method, &a->q_method, "caldera: Q = none (0), ldlq or e8p (default ldlq)"),
+        RZ_O_INT("q-bits", 0, "B", a->q_bits, 2, 8, "caldera: bits of Q (default 2 for e8p, 4 for ldlq)"),
+        RZ_O_FN("hessian", 0, "H", opt_hessian, &a->hess_data,
+                "caldera: identity (default) or data (X^T X / N of each layer's\n"
+                "inputs on the first batch of the text)"),
+        RZ_O_INT("caldera-iters", 0, "N", a->citers, 1, 1000, "caldera: outer iterations (default 5)"),
+        RZ_O_F64("lr", 0, "X", a->opt.lr, 0, 10, "peak learning rate (default 1e-3)"),
+        RZ_O_F64("min-lr", 0, "X", a->opt.min_lr, 0, 10, "learning rate at the end of the decay (default 0)"),
+        RZ_O_FN("schedule", 0, "S", opt_schedule, &a->opt.schedule, "cosine (default), linear or constant after warmup"),
+        RZ_O_INT("warmup", 0, "N", a->opt.warmup, 0, 1 << 30, "linear warmup steps (default 0)"),
+        RZ_O_F64("weight-decay", 0, "X", a->opt.weight_decay, 0, 10, "decoupled weight decay (default 0)"),
+        RZ_O_F64("clip", 0, "X", a->opt.clip, 0, 1e30, "global gradient-norm clip, 0 = off (default 1)"),
+        RZ_O_STR("adapters", 0, "OUT", a->adapters, "write the trained L, R (\"lora_adapters\" stream)"),
+        RZ_O_STR("checkpoint", 0, "C", a->checkpoint, "write a checkpoint to C every --every steps and at the end"),
+        RZ_O_INT("every", 0, "N", a->every, 1, 1 << 30, "checkpoint interval (default: only at the end)"),
+        RZ_O_INT("until", 0, "N", a->until, 1, 1 << 30,
+                 "stop after step N (the schedule still spans --steps): a run in\n"
+                 "pieces, each resuming the last one's checkpoint"),
+        RZ_O_STR("resume", 0, "C", a->resume,
+                 "continue from checkpoint C (same model, --rank, --batch,\n"
+                 "--micro, --ctx; with the same --steps and optimizer options the\n"
+                 "result is bit-identical to an uninterrupted run)"),
+        RZ_O_STR("packed-out", 0, "F", a->packed,
+                 "--init model: the tuned model packed as MODEL is (same Q codes,\n"
+                 "tuned L, R in MODEL's L/R format, rounded to its grid once at\n"
+                 "the end); rz-ppl loads it, rz-pack's bpw still holds"),
+        RZ_O_FLAG("qat", 0, a->qat,
+                  "--init model: quantisation-aware; every step's forward and\n"
+                  "backward use L, R rounded to MODEL's L/R format, the update goes\n"
+                  "to the float L, R (straight-through); -o then merges the rounded\n"
+                  "pair, = --packed-out to float rounding (checkpoints and --adapters\n"
+                  "hold the float pair)"),
+        RZ_O_END};
+    int first = rz_cli_parse(c, &tool, opts, argc, argv);
+    a->rank_given = rz_cli_opt(opts, "rank")->seen > 0;
+    a->q_given = rz_cli_opt(opts, "q-method")->seen > 0;
+    if (first < argc) rz_cli_usage_error(c, "unexpected argument '%s'", argv[first]);
     if (!a->model) rz_cli_usage_error(c, "-m MODEL is required");
+    rz_cli_default_input(c, &a->text, &a->tokens,
+                         a->tokenizer ? a->tokenizer : rz_modelfile_has_tokenizer(a->model) ? a->model : NULL);
     if (!a->text == !a->tokens) rz_cli_usage_error(c, "give exactly one of -f TEXT and --tokens LOC");
     if (a->text && !a->tokenizer && !rz_modelfile_has_tokenizer(a->model))
         rz_cli_usage_error(c, "-f TEXT needs -z TOKENIZER (MODEL carries none)");
@@ -464,7 +425,6 @@ int main(int argc, char **argv)
 {
     rz_cluster_init(&argc, &argv);
     rz_cli c;
-    rz_cli_init(&c, "rz-finetune", usage);
     args a = {0};
     parse(&c, &a, argc, argv);
     rz_cli_threads(&c);

@@ -4,7 +4,6 @@
  *
  * Output: the decoded text on stdout (followed by a newline, as run prints), or with -o
  * a stream of one "tokens" record holding prompt + generated ids. */
-#include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,24 +13,14 @@
 #include "modelfile.h"
 #include "tokenizer.h"
 
-static const char usage[] =
-    "usage: rz-generate -m MODEL -z TOKENIZER [-p PROMPT] [-n STEPS] [--temp T] [--top-p P]\n"
-    "  -m, --model LOC      llama2.c .bin or .rzm\n"
-    "  -z, --tokenizer F    tokenizer file (default: a GGUF model's own)\n"
-    "  -p, --prompt TEXT    prompt (default: empty, generation starts from BOS)\n"
-    "  -n, --steps N        total positions, prompt included, as llama2.c (default 256)\n"
-    "      --temp T         temperature; 0 = greedy (default 1.0)\n"
-    "      --top-p P        nucleus sampling mass (default 0.9; 1 = off)\n"
-    "  -o, --output LOC     write the ids as a \"tokens\" record stream instead of text\n"
-    "      --rope-ext M     generate past the model's context: none (extrapolation), pi,\n"
-    "                       ntk, yarn, dca; with --rope-scale F, --chunk S, --local W as\n"
-    "                       in rz-ppl (without it --steps stops at the model's context)\n"
-    "      --dense          packed models: decode quantised layers to float32 at load\n"
-    "                       (default: keep their codes; decode works on them directly)\n"
-    "Example:\n"
-    "  rz-generate -m stories260K.bin -z tok512.bin --temp 0\n";
-
-enum { OPT_TEMP = RZ_OPT_TOOL_BASE, OPT_TOPP, OPT_ROPE_EXT, OPT_ROPE_SCALE, OPT_CHUNK, OPT_LOCAL, OPT_DENSE };
+static const rz_cli_tool tool = {
+    .name = "rz-generate",
+    .summary = "text from a model (greedy or temperature + top-p sampling)",
+    .usage = "rz-generate -m MODEL [-z TOKENIZER] [-p PROMPT] [-n STEPS] [--temp T] [--top-p P]\n",
+    .examples = "rz-generate -m stories260K.bin -z tok512.bin --temp 0\n",
+    .report = "tokens_generated, prompt_tokens, tokens_per_s",
+    .output_help = "write the ids as a \"tokens\" record stream instead of text",
+};
 
 static uint64_t rng_state;
 
@@ -92,44 +81,31 @@ static int sample(float *logits, int V, float temp, float top_p, prob_id *buf)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        RZ_CLI_LONGOPTS,
-        {"model", required_argument, 0, 'm'},
-        {"tokenizer", required_argument, 0, 'z'},
-        {"prompt", required_argument, 0, 'p'},
-        {"steps", required_argument, 0, 'n'},
-        {"temp", required_argument, 0, OPT_TEMP},
-        {"top-p", required_argument, 0, OPT_TOPP},
-        {"rope-ext", required_argument, 0, OPT_ROPE_EXT},
-        {"rope-scale", required_argument, 0, OPT_ROPE_SCALE},
-        {"chunk", required_argument, 0, OPT_CHUNK},
-        {"local", required_argument, 0, OPT_LOCAL},
-        {"dense", no_argument, 0, OPT_DENSE},
-        {0, 0, 0, 0}};
     rz_cli c;
-    rz_cli_init(&c, "rz-generate", usage);
     const char *model = NULL, *tok = NULL, *prompt = "";
     const char *rope_ext = NULL, *rope_scale = NULL, *chunk = NULL, *local = NULL;
-    int steps = 256, dense = 0, o;
+    int steps = 256, dense = 0;
     float temp = 1.0f, top_p = 0.9f;
-    while ((o = getopt_long(argc, argv, RZ_CLI_SHORTOPTS "m:z:p:n:", opts, NULL)) != -1) {
-        if (rz_cli_common(&c, o, optarg)) continue;
-        switch (o) {
-        case 'm': model = optarg; break;
-        case 'z': tok = optarg; break;
-        case 'p': prompt = optarg; break;
-        case 'n': steps = (int)rz_cli_int(&c, "--steps", optarg, 1, 1 << 20); break;
-        case OPT_TEMP: temp = (float)rz_cli_f64(&c, "--temp", optarg, 0, 100); break;
-        case OPT_TOPP: top_p = (float)rz_cli_f64(&c, "--top-p", optarg, 0.001, 1); break;
-        case OPT_ROPE_EXT: rope_ext = optarg; break;
-        case OPT_ROPE_SCALE: rope_scale = optarg; break;
-        case OPT_CHUNK: chunk = optarg; break;
-        case OPT_LOCAL: local = optarg; break;
-        case OPT_DENSE: dense = 1; break;
-        default: rz_cli_usage_error(&c, "unexpected option");
-        }
-    }
-    if (optind < argc) rz_cli_usage_error(&c, "unexpected argument '%s'", argv[optind]);
+    rz_opt opts[] = {
+        RZ_O_STR("model", 'm', "LOC", model, "llama2.c .bin, .rzm, GGUF or Hugging Face folder"),
+        RZ_O_STR("tokenizer", 'z', "F", tok, "tokenizer file (default: a GGUF or HF model's own)"),
+        RZ_O_STR("prompt", 'p', "TEXT", prompt, "prompt (default: empty, generation starts from BOS)"),
+        RZ_O_INT("steps", 'n', "N", steps, 1, 1 << 20, "total positions, prompt included, as llama2.c (default 256)"),
+        RZ_O_F32("temp", 0, "T", temp, 0, 100, "temperature; 0 = greedy (default 1.0)"),
+        RZ_O_F32("top-p", 0, "P", top_p, 0.001, 1, "nucleus sampling mass (default 0.9; 1 = off)"),
+        RZ_O_STR("rope-ext", 0, "M", rope_ext,
+                 "generate past the model's context: none (extrapolation), pi,\n"
+                 "ntk, yarn, dca, as in rz-ppl (without it --steps stops at the\n"
+                 "model's context)"),
+        RZ_O_STR("rope-scale", 0, "F", rope_scale, "pi/ntk/yarn: extension factor"),
+        RZ_O_STR("chunk", 0, "S", chunk, "dca: chunk size"),
+        RZ_O_STR("local", 0, "W", local, "dca: local window"),
+        RZ_O_FLAG("dense", 0, dense,
+                  "packed models: decode quantised layers to float32 at load\n"
+                  "(default: keep their codes; decode works on them directly)"),
+        RZ_O_END};
+    int first = rz_cli_parse(&c, &tool, opts, argc, argv);
+    if (first < argc) rz_cli_usage_error(&c, "unexpected argument '%s'", argv[first]);
     if (!model || (!tok && !rz_modelfile_has_tokenizer(model)))
         rz_cli_usage_error(&c, "-m MODEL and -z TOKENIZER are required (-z is optional for GGUF models)");
     rz_cli_threads(&c);

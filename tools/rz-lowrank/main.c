@@ -23,7 +23,6 @@
  * per-matrix tables and figures are gathered to rank 0 and written in model order.
  */
 #include <fnmatch.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,46 +36,21 @@
 #include "caldera.h"
 #include "ldlq.h"
 
-static const char usage[] =
-    "usage: rz-lowrank -m MODEL -H HESSIANS [--rank K | --budget BPW] [options] -o LAYERS\n"
-    "Fits every linear layer (wq wk wv wo w1 w2 w3 of each block) of MODEL as W = Q + L R\n"
-    "(CALDERA: Q quantised, L, R a low-rank pair) under the Hessians of rz-calibrate and\n"
-    "writes one \"qlayer\" record per layer with L and R (for rz-pack).\n"
-    "  -m, --model LOC       model (.bin or .rzm)\n"
-    "  -H, --hessians LOC    Hessian stream from rz-calibrate for this model\n"
-    "  -k, --rank K          rank of L R for every matrix (default 16; 0 = Q alone)\n"
-    "      --budget BPW      choose the ranks so the linears take at most BPW bits per weight\n"
-    "      --candidates LIST ranks --budget may choose (default 0,1,2,4,8,16,32,64,128,256;\n"
-    "                        those above min(rows, cols) of a matrix are dropped)\n"
-    "      --lr-bits B       L and R storage: 4 (grid codes, default; 2, 3, 8 too), 16, 32\n"
-    "      --bf16            with --lr-bits 16: bf16 instead of fp16\n"
-    "      --lr-group G      grid L/R: entries per scale group (default 0 = one per vector)\n"
-    "      --q-method M      e8p (default; QuIP#'s E8P in block LDLQ) or ldlq (GPTQ grid)\n"
-    "  -b, --bits B          Q bits: e8p 2, 3, 4; ldlq 2, 3, 4, 8 (default 2)\n"
-    "  -g, --group G         ldlq Q: columns per scale group (default 0 = one per row)\n"
-    "      --outer N         outer iterations (default 20)\n"
-    "      --inner N         L/R iterations per outer one (default 5)\n"
-    "      --incoherence     random Hadamard transforms of W and H first (as QuIP#)\n"
-    "      --svd exact|random  LR initialisation (default: exact when min(m, n) <= 1024)\n"
-    "      --damp F          H damping for the LDL and Cholesky factors (default 0.01)\n"
-    "      --set 'PATTERN:key=value,...'  per-matrix settings; keys rank, outer, inner,\n"
-    "                        bits, lr-bits; PATTERN is an fnmatch glob against the full name\n"
-    "                        (layers.0.attention.wq.weight) or the name after \"layers.N.\"\n"
-    "                        (attention.wq.weight); later --set options win\n"
-    "      --fake            write a float32 .rzm of the fits' own Q + L R instead\n"
-    "  -o, --output LOC      the layer records (or the .rzm with --fake)\n"
-    "Prints per matrix the objective tr(E H E^T) after the LR and the Q step of every outer\n"
-    "iteration (-q: nothing), then per-matrix totals and a summary line.\n"
-    "Report (--json): q_method, bits, lr_bits, incoherence, layers, loss, rel_loss_total,\n"
-    "rel_loss_mean, bpw_linears, budget, ranks_chosen, seconds, ranks.\n"
-    "Examples:\n"
-    "  rz-lowrank -m stories260K.bin -H h.rzs --rank 8 --incoherence -o lr.q && rz-pack -m stories260K.bin lr.q -o m.rzm\n"
-    "  rz-lowrank -m m.bin -H h.rzs --set 'attention.*:rank=4' --set 'feed_forward.*:rank=8' -o lr.q\n"
-    "  mpirun -np 2 rz-lowrank -m m.bin -H h.rzs --budget 2.5 --lr-bits 16 -o lr.q\n";
-
-enum {
-    OPT_BUDGET = RZ_OPT_TOOL_BASE, OPT_CANDS, OPT_LRBITS, OPT_BF16, OPT_LRGROUP, OPT_QMETHOD, OPT_OUTER, OPT_INNER,
-    OPT_INCOH, OPT_SVD, OPT_DAMP, OPT_SET, OPT_FAKE
+static const rz_cli_tool tool = {
+    .name = "rz-lowrank",
+    .summary = "CALDERA: every linear layer as a quantised matrix plus a low-rank pair",
+    .usage = "rz-lowrank -m MODEL -H HESSIANS [--rank K | --budget BPW] [options] [-o LAYERS]\n",
+    .about = "Fits every linear layer (wq wk wv wo w1 w2 w3 of each block) of MODEL as W = Q + L R\n"
+             "(CALDERA: Q quantised, L, R a low-rank pair) under the Hessians of rz-calibrate and\n"
+             "writes one \"qlayer\" record per layer with L and R (for rz-pack).\n"
+             "Prints per matrix the objective tr(E H E^T) after the LR and the Q step of every outer\n"
+             "iteration (-q: nothing), then per-matrix totals and a summary line.\n",
+    .examples = "rz-lowrank -m stories260K.bin -H h.rzs --rank 8 --incoherence -o lr.q && rz-pack -m stories260K.bin lr.q -o m.rzm\n"
+                "rz-lowrank -m m.bin -H h.rzs --set 'attention.*:rank=4' --set 'feed_forward.*:rank=8' -o lr.q\n"
+                "mpirun -np 2 rz-lowrank -m m.bin -H h.rzs --budget 2.5 --lr-bits 16 -o lr.q\n",
+    .report = "q_method, bits, lr_bits, incoherence, layers, loss, rel_loss_total, rel_loss_mean, bpw_linears, "
+              "budget, ranks_chosen, seconds, ranks, outer, fake",
+    .output_help = "the layer records (or the .rzm with --fake)",
 };
 
 /* one --set: a pattern and the settings it gives (-1 = unset) */
@@ -109,6 +83,19 @@ static void parse_set(const rz_cli *c, const char *arg, setting *s)
         else if (strcmp(kv, "lr-bits") == 0 || strcmp(kv, "lr_bits") == 0) s->lr_bits = (int)rz_cli_int(c, "--set lr-bits", v, 2, 32);
         else rz_cli_usage_error(c, "--set '%s': unknown key '%s' (rank, outer, inner, bits, lr-bits)", arg, kv);
     }
+}
+
+/* the --set options given so far */
+typedef struct {
+    setting *sets;
+    int n;
+} setting_list;
+
+static void opt_set(rz_cli *c, const char *arg, void *list)
+{
+    setting_list *l = list;
+    if (l->n == MAX_SETS) rz_cli_usage_error(c, "at most %d --set options", MAX_SETS);
+    parse_set(c, arg, &l->sets[l->n++]);
 }
 
 /* name without its "layers.N." prefix */
@@ -152,64 +139,44 @@ int main(int argc, char **argv)
 {
     rz_cluster_init(&argc, &argv);
     rz_cli c;
-    rz_cli_init(&c, "rz-lowrank", usage);
-    static const struct option opts[] = {
-        RZ_CLI_LONGOPTS,
-        {"model", required_argument, 0, 'm'},
-        {"hessians", required_argument, 0, 'H'},
-        {"rank", required_argument, 0, 'k'},
-        {"budget", required_argument, 0, OPT_BUDGET},
-        {"candidates", required_argument, 0, OPT_CANDS},
-        {"lr-bits", required_argument, 0, OPT_LRBITS},
-        {"bf16", no_argument, 0, OPT_BF16},
-        {"lr-group", required_argument, 0, OPT_LRGROUP},
-        {"q-method", required_argument, 0, OPT_QMETHOD},
-        {"bits", required_argument, 0, 'b'},
-        {"group", required_argument, 0, 'g'},
-        {"outer", required_argument, 0, OPT_OUTER},
-        {"inner", required_argument, 0, OPT_INNER},
-        {"incoherence", no_argument, 0, OPT_INCOH},
-        {"svd", required_argument, 0, OPT_SVD},
-        {"damp", required_argument, 0, OPT_DAMP},
-        {"set", required_argument, 0, OPT_SET},
-        {"fake", no_argument, 0, OPT_FAKE},
-        {0, 0, 0, 0}};
     const char *model = NULL, *hess = NULL, *qmeth = "e8p", *cands_arg = "0,1,2,4,8,16,32,64,128,256", *svd_arg = NULL;
-    int rank = 16, rank_set = 0, lr_bits = 4, bf16 = 0, lr_group = 0, bits = 2, group = 0, outer = 20, inner = 5;
-    int incoh = 0, fake = 0, nsets = 0, o;
+    int rank = 16, lr_bits = 4, bf16 = 0, lr_group = 0, bits = 2, group = 0, outer = 20, inner = 5;
+    int incoh = 0, fake = 0;
     double budget = 0, damp = 0;
     static setting sets[MAX_SETS];
-    while ((o = getopt_long(argc, argv, RZ_CLI_SHORTOPTS "m:H:k:b:g:", opts, NULL)) != -1) {
-        if (rz_cli_common(&c, o, optarg)) continue;
-        switch (o) {
-        case 'm': model = optarg; break;
-        case 'H': hess = optarg; break;
-        case 'k': rank = (int)rz_cli_int(&c, "--rank", optarg, 0, RZ_QUANT_MAX_DIM); rank_set = 1; break;
-        case OPT_BUDGET: budget = rz_cli_f64(&c, "--budget", optarg, 1e-6, 64); break;
-        case OPT_CANDS: cands_arg = optarg; break;
-        case OPT_LRBITS: lr_bits = (int)rz_cli_int(&c, "--lr-bits", optarg, 2, 32); break;
-        case OPT_BF16: bf16 = 1; break;
-        case OPT_LRGROUP: lr_group = (int)rz_cli_int(&c, "--lr-group", optarg, 0, RZ_QUANT_MAX_DIM); break;
-        case OPT_QMETHOD: qmeth = optarg; break;
-        case 'b': bits = (int)rz_cli_int(&c, "--bits", optarg, 2, 8); break;
-        case 'g': group = (int)rz_cli_int(&c, "--group", optarg, 0, RZ_QUANT_MAX_DIM); break;
-        case OPT_OUTER: outer = (int)rz_cli_int(&c, "--outer", optarg, 1, 1000); break;
-        case OPT_INNER: inner = (int)rz_cli_int(&c, "--inner", optarg, 0, 1000); break;
-        case OPT_INCOH: incoh = 1; break;
-        case OPT_SVD: svd_arg = optarg; break;
-        case OPT_DAMP: damp = rz_cli_f64(&c, "--damp", optarg, 1e-9, 1e3); break;
-        case OPT_SET:
-            if (nsets == MAX_SETS) rz_cli_usage_error(&c, "at most %d --set options", MAX_SETS);
-            parse_set(&c, optarg, &sets[nsets++]);
-            break;
-        case OPT_FAKE: fake = 1; break;
-        default: rz_cli_usage_error(&c, "unexpected option");
-        }
-    }
-    if (optind < argc) rz_cli_usage_error(&c, "unexpected argument '%s'", argv[optind]);
+    setting_list set_list = {sets, 0};
+    rz_opt opts[] = {
+        RZ_O_STR("model", 'm', "LOC", model, "model (.bin or .rzm)"),
+        RZ_O_STR("hessians", 'H', "LOC", hess, "Hessian stream from rz-calibrate for this model"),
+        RZ_O_INT("rank", 'k', "K", rank, 0, RZ_QUANT_MAX_DIM, "rank of L R for every matrix (default 16; 0 = Q alone)"),
+        RZ_O_F64("budget", 0, "BPW", budget, 1e-6, 64, "choose the ranks so the linears take at most BPW bits per weight"),
+        RZ_O_STR("candidates", 0, "LIST", cands_arg,
+                 "ranks --budget may choose (default 0,1,2,4,8,16,32,64,128,256;\n"
+                 "those above min(rows, cols) of a matrix are dropped)"),
+        RZ_O_INT("lr-bits", 0, "B", lr_bits, 2, 32, "L and R storage: 4 (grid codes, default; 2, 3, 8 too), 16, 32"),
+        RZ_O_FLAG("bf16", 0, bf16, "with --lr-bits 16: bf16 instead of fp16"),
+        RZ_O_INT("lr-group", 0, "G", lr_group, 0, RZ_QUANT_MAX_DIM, "grid L/R: entries per scale group (default 0 = one per vector)"),
+        RZ_O_STR("q-method", 0, "M", qmeth, "e8p (default; QuIP#'s E8P in block LDLQ) or ldlq (GPTQ grid)"),
+        RZ_O_INT("bits", 'b', "B", bits, 2, 8, "Q bits: e8p 2, 3, 4; ldlq 2, 3, 4, 8 (default 2)"),
+        RZ_O_INT("group", 'g', "G", group, 0, RZ_QUANT_MAX_DIM, "ldlq Q: columns per scale group (default 0 = one per row)"),
+        RZ_O_INT("outer", 0, "N", outer, 1, 1000, "outer iterations (default 20)"),
+        RZ_O_INT("inner", 0, "N", inner, 0, 1000, "L/R iterations per outer one (default 5)"),
+        RZ_O_FLAG("incoherence", 0, incoh, "random Hadamard transforms of W and H first (as QuIP#)"),
+        RZ_O_STR("svd", 0, "exact|random", svd_arg, "LR initialisation (default: exact when min(m, n) <= 1024)"),
+        RZ_O_F64("damp", 0, "F", damp, 1e-9, 1e3, "H damping for the LDL and Cholesky factors (default 0.01)"),
+        RZ_O_FN("set", 0, "'PATTERN:key=value,...'", opt_set, &set_list,
+                "per-matrix settings; keys rank, outer, inner,\n"
+                "bits, lr-bits; PATTERN is an fnmatch glob against the full name\n"
+                "(layers.0.attention.wq.weight) or the name after \"layers.N.\"\n"
+                "(attention.wq.weight); later --set options win"),
+        RZ_O_FLAG("fake", 0, fake, "write a float32 .rzm of the fits' own Q + L R instead"),
+        RZ_O_END};
+    int first = rz_cli_parse(&c, &tool, opts, argc, argv);
+    int rank_set = rz_cli_opt(opts, "rank")->seen > 0, nsets = set_list.n;
+    if (first < argc) rz_cli_usage_error(&c, "unexpected argument '%s'", argv[first]);
     rz_cli_threads(&c);
     if (!model || !hess) rz_cli_usage_error(&c, "-m MODEL and -H HESSIANS are required");
-    if (!c.output) rz_cli_usage_error(&c, "-o LAYERS is required");
+    c.output = rz_cli_records_out(&c);
     if (budget > 0 && rank_set) rz_cli_usage_error(&c, "give --rank or --budget, not both");
     int qm = strcmp(qmeth, "e8p") == 0 ? RZ_CQ_E8P : strcmp(qmeth, "ldlq") == 0 ? RZ_CQ_LDLQ : -1;
     if (qm < 0) rz_cli_usage_error(&c, "--q-method: unknown method '%s' (expected e8p or ldlq)", qmeth);
@@ -518,13 +485,14 @@ int main(int argc, char **argv)
             }
         }
         double bpw = pbits / weights;
-        if (!c.json) {
-            printf("total: %ld matrices, proxy loss %.6g, total relative loss %.6f (mean %.6f)", N, loss,
+        FILE *sf = rz_cli_text_out(&c, c.output);
+        if (!c.json && sf) {
+            fprintf(sf, "total: %ld matrices, proxy loss %.6g, total relative loss %.6f (mean %.6f)", N, loss,
                    ref > 0 ? loss / ref : 0, rel / N);
-            if (!fake) printf(", %.4f bits per weight (linears: Q codes, scales, seeds + L, R and their scales)", bpw);
-            printf(", %.2f s\n", secs);
+            if (!fake) fprintf(sf, ", %.4f bits per weight (linears: Q codes, scales, seeds + L, R and their scales)", bpw);
+            fprintf(sf, ", %.2f s\n", secs);
             if (budget > 0)
-                printf("budget %.4f bpw: ranks chosen %s; allocation estimate %.4f bpw, achieved %.4f bpw\n", budget, chosen,
+                fprintf(sf, "budget %.4f bpw: ranks chosen %s; allocation estimate %.4f bpw, achieved %.4f bpw\n", budget, chosen,
                        budget_bpw, bpw);
         }
         msgpack_packer *pk = rz_report_begin(&c, 15);

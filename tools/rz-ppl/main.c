@@ -14,7 +14,6 @@
  * NLL sums are gathered to rank 0 and added in window order, so the printed numbers are
  * the same as a single process's.
  */
-#include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,44 +26,21 @@
 #include "modelfile.h"
 #include "ppl.h"
 
-static const char usage[] =
-    "usage: rz-ppl -m MODEL [-z TOKENIZER] (-f TEXT | --tokens LOC) [options]\n"
-    "Perplexity of MODEL (llama2.c .bin, .rzm, GGUF, Hugging Face folder) on TEXT (UTF-8,\n"
-    "'-' = stdin) tokenised by TOKENIZER, or on the \"tokens\" records of a stream.\n"
-    "  -m, --model LOC      model: file, '-', tcp:// or ipc:// (.rzm streams)\n"
-    "  -z, --tokenizer F    tokenizer file (tok512.bin, tokenizer.bin, a GGUF, a\n"
-    "                       tokenizer.json; default: a GGUF or HF model's own)\n"
-    "  -f, --file TEXT      text to evaluate\n"
-    "      --tokens LOC     token stream instead of -f/-z\n"
-    "  -c, --ctx N          positions per window (default: the model's seq_len)\n"
-    "      --stride N       text tokens between window starts (default: no overlap)\n"
-    "      --bos            begin every window with BOS (id 1)\n"
-    "      --skip N         score only positions >= N of each window\n"
-    "      --protocol P     plain (the options above) or llamacpp: llama-perplexity's\n"
-    "                       windows (BOS overwrites each window's first token, second half\n"
-    "                       scored, --ctx default 512, text tokenised with BOS in front)\n"
-    "      --max-tokens N   use only the first N tokens of the text\n"
-    "      --rope-ext M     context extension: none (plain RoPE; past the model's context\n"
-    "                       that is extrapolation), pi, ntk, yarn, dca (Dual Chunk Attention)\n"
-    "      --rope-scale F   pi/ntk/yarn: extension factor (e.g. ctx / seq_len)\n"
-    "      --chunk S        dca: chunk size, < seq_len (default 3/4 of it)\n"
-    "      --local W        dca: local window, 1..min(S, seq_len - S) (default the max)\n"
-    "      --by-position B  also report mean NLL in buckets of B positions of the window\n"
-    "                       (CSV after the summary line; \"by_position\" in the report)\n"
-    "      --dense          packed models: decode quantised layers to float32 at load\n"
-    "                       (default: keep their codes, decoded panel by panel in the forward)\n"
-    "  -o, --output LOC     write the report record there (same as --report)\n"
-    "Report: ppl, nll_mean, stderr (of ppl), nll_stderr, tokens_scored, windows, ctx,\n"
-    "tokens_per_s, seconds, rope_ext, by_position, max_rss_mb (peak memory of rank 0).\n"
-    "Examples:\n"
-    "  rz-ppl -m stories260K.bin -z tok512.bin -f tinystories-valid.txt --ctx 512\n"
-    "  rz-ppl -m stories260K-f32.gguf -f tinystories-valid.txt --protocol llamacpp\n"
-    "  mpirun -np 2 rz-ppl -m stories260K.bin -z tok512.bin -f valid.txt --json\n"
-    "  rz-ppl -m stories260K.bin -z tok512.bin -f long.txt --ctx 4096 --rope-ext dca --by-position 256\n";
-
-enum {
-    OPT_TOKENS = RZ_OPT_TOOL_BASE, OPT_STRIDE, OPT_BOS, OPT_SKIP, OPT_MAX_TOKENS, OPT_ROPE_EXT,
-    OPT_ROPE_SCALE, OPT_CHUNK, OPT_LOCAL, OPT_BY_POSITION, OPT_DENSE, OPT_PROTOCOL
+static const rz_cli_tool tool = {
+    .name = "rz-ppl",
+    .summary = "perplexity of a model on a text or a token stream",
+    .usage = "rz-ppl -m MODEL [-z TOKENIZER] [-f TEXT | --tokens LOC] [options]\n",
+    .about = "Perplexity of MODEL (llama2.c .bin, .rzm, GGUF, Hugging Face folder) on TEXT (UTF-8,\n"
+             "'-' = stdin) tokenised by TOKENIZER (default: a GGUF or HF model's own), or on the\n"
+             "\"tokens\" records of a stream; without -f and --tokens, stdin is the text (with a\n"
+             "tokenizer) or the token stream (without).\n",
+    .examples = "rz-ppl -m stories260K.bin -z tok512.bin -f tinystories-valid.txt --ctx 512\n"
+                "rz-ppl -m stories260K-f32.gguf -f tinystories-valid.txt --protocol llamacpp\n"
+                "mpirun -np 2 rz-ppl -m stories260K.bin -z tok512.bin -f valid.txt --json\n"
+                "rz-ppl -m stories260K.bin -z tok512.bin -f long.txt --ctx 4096 --rope-ext dca --by-position 256\n",
+    .report = "ppl, nll_mean, stderr, nll_stderr, tokens_scored, windows, ctx, stride, bos, skip, protocol, "
+              "tokens_per_s, seconds, model, ranks, rope_ext, max_rss_mb, by_position",
+    .output_help = "write the report record there (same as --report)",
 };
 
 typedef struct {
@@ -74,56 +50,49 @@ typedef struct {
     const char *rope_ext, *rope_scale, *chunk, *local; /* as given, parsed by rz_rope_parse */
 } args;
 
+static void opt_protocol(rz_cli *c, const char *arg, void *ctx)
+{
+    if (strcmp(arg, "llamacpp") != 0 && strcmp(arg, "plain") != 0)
+        rz_cli_usage_error(c, "--protocol '%s': expected plain or llamacpp", arg);
+    *(int *)ctx = strcmp(arg, "llamacpp") == 0;
+}
+
 static void parse(rz_cli *c, args *a, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        RZ_CLI_LONGOPTS,
-        {"model", required_argument, 0, 'm'},
-        {"tokenizer", required_argument, 0, 'z'},
-        {"file", required_argument, 0, 'f'},
-        {"ctx", required_argument, 0, 'c'},
-        {"tokens", required_argument, 0, OPT_TOKENS},
-        {"stride", required_argument, 0, OPT_STRIDE},
-        {"bos", no_argument, 0, OPT_BOS},
-        {"skip", required_argument, 0, OPT_SKIP},
-        {"max-tokens", required_argument, 0, OPT_MAX_TOKENS},
-        {"rope-ext", required_argument, 0, OPT_ROPE_EXT},
-        {"rope-scale", required_argument, 0, OPT_ROPE_SCALE},
-        {"chunk", required_argument, 0, OPT_CHUNK},
-        {"local", required_argument, 0, OPT_LOCAL},
-        {"by-position", required_argument, 0, OPT_BY_POSITION},
-        {"dense", no_argument, 0, OPT_DENSE},
-        {"protocol", required_argument, 0, OPT_PROTOCOL},
-        {0, 0, 0, 0}};
-    int o;
-    while ((o = getopt_long(argc, argv, RZ_CLI_SHORTOPTS "m:z:f:c:", opts, NULL)) != -1) {
-        if (rz_cli_common(c, o, optarg)) continue;
-        switch (o) {
-        case 'm': a->model = optarg; break;
-        case 'z': a->tokenizer = optarg; break;
-        case 'f': a->text = optarg; break;
-        case 'c': a->ctx = (int)rz_cli_int(c, "--ctx", optarg, 2, 1 << 20); break;
-        case OPT_TOKENS: a->tokens = optarg; break;
-        case OPT_STRIDE: a->stride = (int)rz_cli_int(c, "--stride", optarg, 1, 1 << 20); break;
-        case OPT_BOS: a->bos = 1; break;
-        case OPT_SKIP: a->skip = (int)rz_cli_int(c, "--skip", optarg, 0, 1 << 20); break;
-        case OPT_MAX_TOKENS: a->max_tokens = rz_cli_int(c, "--max-tokens", optarg, 1, 1L << 40); break;
-        case OPT_ROPE_EXT: a->rope_ext = optarg; break;
-        case OPT_ROPE_SCALE: a->rope_scale = optarg; break;
-        case OPT_CHUNK: a->chunk = optarg; break;
-        case OPT_LOCAL: a->local = optarg; break;
-        case OPT_BY_POSITION: a->by_position = (int)rz_cli_int(c, "--by-position", optarg, 1, 1 << 20); break;
-        case OPT_DENSE: a->dense = 1; break;
-        case OPT_PROTOCOL:
-            if (strcmp(optarg, "llamacpp") != 0 && strcmp(optarg, "plain") != 0)
-                rz_cli_usage_error(c, "--protocol '%s': expected plain or llamacpp", optarg);
-            a->llamacpp = strcmp(optarg, "llamacpp") == 0;
-            break;
-        default: rz_cli_usage_error(c, "unexpected option");
-        }
-    }
-    if (optind < argc) rz_cli_usage_error(c, "unexpected argument '%s'", argv[optind]);
+    rz_opt opts[] = {
+        RZ_O_STR("model", 'm', "LOC", a->model, "model: file, '-', tcp:// or ipc:// (.rzm streams)"),
+        RZ_O_STR("tokenizer", 'z', "F", a->tokenizer, "tokenizer file (tok512.bin, tokenizer.bin, a GGUF, a\n"
+                 "tokenizer.json; default: a GGUF or HF model's own)"),
+        RZ_O_STR("file", 'f', "TEXT", a->text, "text to evaluate"),
+        RZ_O_STR("tokens", 0, "LOC", a->tokens, "token stream instead of -f/-z"),
+        RZ_O_INT("ctx", 'c', "N", a->ctx, 2, 1 << 20, "positions per window (default: the model's seq_len)"),
+        RZ_O_INT("stride", 0, "N", a->stride, 1, 1 << 20, "text tokens between window starts (default: no overlap)"),
+        RZ_O_FLAG("bos", 0, a->bos, "begin every window with BOS (id 1)"),
+        RZ_O_INT("skip", 0, "N", a->skip, 0, 1 << 20, "score only positions >= N of each window (llama.cpp: ctx/2)"),
+        RZ_O_LONG("max-tokens", 0, "N", a->max_tokens, 1, 1L << 40, "use only the first N tokens of the text"),
+        RZ_O_FN("protocol", 0, "P", opt_protocol, &a->llamacpp,
+                "plain (the options above) or llamacpp: llama-perplexity's\n"
+                "windows (BOS overwrites each window's first token, second half\n"
+                "scored, --ctx default 512, text tokenised with BOS in front)"),
+        RZ_O_STR("rope-ext", 0, "M", a->rope_ext,
+                 "context extension: none (plain RoPE; past the model's context\n"
+                 "that is extrapolation), pi, ntk, yarn, dca (Dual Chunk Attention)"),
+        RZ_O_STR("rope-scale", 0, "F", a->rope_scale, "pi/ntk/yarn: extension factor (e.g. ctx / seq_len)"),
+        RZ_O_STR("chunk", 0, "S", a->chunk, "dca: chunk size, < seq_len (default 3/4 of it)"),
+        RZ_O_STR("local", 0, "W", a->local, "dca: local window, 1..min(S, seq_len - S) (default the max)"),
+        RZ_O_INT("by-position", 0, "B", a->by_position, 1, 1 << 20,
+                 "also report mean NLL in buckets of B positions of the window\n"
+                 "(CSV after the summary line; \"by_position\" in the report)"),
+        RZ_O_FLAG("dense", 0, a->dense,
+                  "packed models: decode quantised layers to float32 at load\n"
+                  "(default: keep their codes, decoded panel by panel in the forward)"),
+        RZ_O_END};
+    int first = rz_cli_parse(c, &tool, opts, argc, argv);
+    if (first < argc) rz_cli_usage_error(c, "unexpected argument '%s'", argv[first]);
     if (!a->model) rz_cli_usage_error(c, "-m MODEL is required");
+    /* a GGUF or HF model's own tokenizer counts as -z: stdin is then text */
+    rz_cli_default_input(c, &a->text, &a->tokens,
+                         a->tokenizer ? a->tokenizer : rz_modelfile_has_tokenizer(a->model) ? a->model : NULL);
     if (!a->text == !a->tokens) rz_cli_usage_error(c, "give exactly one of -f TEXT and --tokens LOC");
     if (a->text && !a->tokenizer && !rz_modelfile_has_tokenizer(a->model))
         rz_cli_usage_error(c, "-f TEXT needs -z TOKENIZER (MODEL carries none)");
@@ -183,7 +152,6 @@ int main(int argc, char **argv)
 {
     rz_cluster_init(&argc, &argv);
     rz_cli c;
-    rz_cli_init(&c, "rz-ppl", usage);
     args a = {0};
     parse(&c, &a, argc, argv);
     rz_cli_threads(&c);

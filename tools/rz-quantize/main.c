@@ -14,7 +14,6 @@
  *
  * --codebook-mse NAME measures a codebook on i.i.d. N(0,1) data (rz_codebook_mse).
  */
-#include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,35 +25,28 @@
 #include "qlayer.h"
 #include "ldlq.h"
 
-static const char usage[] =
-    "usage: rz-quantize -m MODEL -H HESSIANS --method rtn|ldlq|e8p [options] -o LAYERS\n"
-    "       rz-quantize --codebook-mse NAME [--samples N] [--seed N] [--json]\n"
-    "Quantises every linear layer (wq wk wv wo w1 w2 w3 of each block) of MODEL using the\n"
-    "Hessians of rz-calibrate and writes one \"qlayer\" record per layer (for rz-pack).\n"
-    "  -m, --model LOC       model (.bin or .rzm)\n"
-    "  -H, --hessians LOC    Hessian stream from rz-calibrate for this model\n"
-    "      --method M        rtn (round to nearest), ldlq (GPTQ in LDL form), e8p (QuIP#'s\n"
-    "                        E8P lattice codebook in block LDLQ; residual E8P at 3 and 4 bits)\n"
-    "  -b, --bits B          rtn/ldlq: 2, 3, 4 or 8 (default 4); e8p: 2, 3 or 4 (default 2)\n"
-    "  -g, --group G         rtn/ldlq: columns per scale group (default 0 = one per row)\n"
-    "      --incoherence[=S] random Hadamard transforms, seeded by --seed and the layer\n"
-    "                        index, undone when decoding: S = both (default, QuIP#):\n"
-    "                        W <- U W V^T, H <- V H V^T; S = in: the input side only,\n"
-    "                        W <- W V^T (see pipeline/quant.md for why that can be better)\n"
-    "      --percdamp F      ldlq/e8p damping: H += F mean(diag H) I (default 0.01)\n"
-    "      --fake            write a float32 .rzm with the dequantised weights instead\n"
-    "  -o, --output LOC      the layer records (or the .rzm with --fake)\n"
-    "      --codebook-mse N  MSE per coordinate of codebook N on N(0,1) samples: e8p,\n"
-    "                        e8p-rvq3, e8p-rvq4, rtn2..4, minmax2..4, lloydmax2\n"
-    "      --samples N       samples for --codebook-mse (default 262144)\n"
-    "Report (--json): method, bits, group, incoherence, layers, loss, rel_loss_mean,\n"
-    "bpw_linears, seconds, ranks; for --codebook-mse: codebook, bits, scale, mse.\n"
-    "Examples:\n"
-    "  rz-quantize -m stories260K.bin -H h.rzs --method e8p --bits 2 --incoherence -o q.rzs\n"
-    "  mpirun -np 2 rz-quantize -m m.rzm -H h.rzs --method ldlq --bits 3 -o q.rzs\n"
-    "  rz-quantize --codebook-mse e8p --json\n";
+static const rz_cli_tool tool = {
+    .name = "rz-quantize",
+    .summary = "quantise every linear layer of a model with its calibration Hessian",
+    .usage = "rz-quantize -m MODEL -H HESSIANS --method rtn|ldlq|e8p [options] [-o LAYERS]\n"
+             "rz-quantize --codebook-mse NAME [--samples N] [--seed N] [--json]\n",
+    .about = "Quantises every linear layer (wq wk wv wo w1 w2 w3 of each block) of MODEL using the\n"
+             "Hessians of rz-calibrate and writes one \"qlayer\" record per layer (for rz-pack).\n",
+    .examples = "rz-quantize -m stories260K.bin -H h.rzs --method e8p --bits 2 --incoherence -o q.rzs\n"
+                "mpirun -np 2 rz-quantize -m m.rzm -H h.rzs --method ldlq --bits 3 -o q.rzs\n"
+                "rz-quantize --codebook-mse e8p --json\n",
+    .report = "method, bits, group, incoherence, incoherence_sides, layers, loss, rel_loss_mean, bpw_linears, "
+              "seconds, ranks, fake; for --codebook-mse: codebook, bits, scale, mse, samples",
+    .output_help = "the layer records (or the .rzm with --fake)",
+};
 
-enum { OPT_METHOD = RZ_OPT_TOOL_BASE, OPT_INCOH, OPT_PERCDAMP, OPT_FAKE, OPT_CBMSE, OPT_SAMPLES };
+static void opt_incoherence(rz_cli *c, const char *arg, void *incoherence)
+{
+    int *incoh = incoherence;
+    if (!arg || strcmp(arg, "both") == 0) *incoh = RZ_INCOH_BOTH;
+    else if (strcmp(arg, "in") == 0) *incoh = RZ_INCOH_IN;
+    else rz_cli_usage_error(c, "--incoherence: expected both or in, got '%s'", arg);
+}
 
 static int codebook_mse(rz_cli *c, const char *name, long samples)
 {
@@ -77,51 +69,38 @@ int main(int argc, char **argv)
 {
     rz_cluster_init(&argc, &argv);
     rz_cli c;
-    rz_cli_init(&c, "rz-quantize", usage);
-    static const struct option opts[] = {
-        RZ_CLI_LONGOPTS,
-        {"model", required_argument, 0, 'm'},
-        {"hessians", required_argument, 0, 'H'},
-        {"method", required_argument, 0, OPT_METHOD},
-        {"bits", required_argument, 0, 'b'},
-        {"group", required_argument, 0, 'g'},
-        {"incoherence", optional_argument, 0, OPT_INCOH},
-        {"percdamp", required_argument, 0, OPT_PERCDAMP},
-        {"fake", no_argument, 0, OPT_FAKE},
-        {"codebook-mse", required_argument, 0, OPT_CBMSE},
-        {"samples", required_argument, 0, OPT_SAMPLES},
-        {0, 0, 0, 0}};
     const char *model = NULL, *hess = NULL, *method = NULL, *cbmse = NULL;
     rz_qopts q = {0};
     q.bits = -1;
-    int fake = 0, o;
+    int fake = 0;
     long samples = 262144;
-    while ((o = getopt_long(argc, argv, RZ_CLI_SHORTOPTS "m:H:b:g:", opts, NULL)) != -1) {
-        if (rz_cli_common(&c, o, optarg)) continue;
-        switch (o) {
-        case 'm': model = optarg; break;
-        case 'H': hess = optarg; break;
-        case OPT_METHOD: method = optarg; break;
-        case 'b': q.bits = (int)rz_cli_int(&c, "--bits", optarg, 1, 8); break;
-        case 'g': q.group = (int)rz_cli_int(&c, "--group", optarg, 0, RZ_QUANT_MAX_DIM); break;
-        case OPT_INCOH:
-            if (!optarg || strcmp(optarg, "both") == 0) q.incoherence = RZ_INCOH_BOTH;
-            else if (strcmp(optarg, "in") == 0) q.incoherence = RZ_INCOH_IN;
-            else rz_cli_usage_error(&c, "--incoherence: expected both or in, got '%s'", optarg);
-            break;
-        case OPT_PERCDAMP: q.percdamp = rz_cli_f64(&c, "--percdamp", optarg, 1e-9, 1e3); break;
-        case OPT_FAKE: fake = 1; break;
-        case OPT_CBMSE: cbmse = optarg; break;
-        case OPT_SAMPLES: samples = (long)rz_cli_int(&c, "--samples", optarg, 8, 1L << 28); break;
-        default: rz_cli_usage_error(&c, "unexpected option");
-        }
-    }
-    if (optind < argc) rz_cli_usage_error(&c, "unexpected argument '%s'", argv[optind]);
+    rz_opt opts[] = {
+        RZ_O_STR("model", 'm', "LOC", model, "model (.bin or .rzm)"),
+        RZ_O_STR("hessians", 'H', "LOC", hess, "Hessian stream from rz-calibrate for this model"),
+        RZ_O_STR("method", 0, "M", method,
+                 "rtn (round to nearest), ldlq (GPTQ in LDL form), e8p (QuIP#'s\n"
+                 "E8P lattice codebook in block LDLQ; residual E8P at 3 and 4 bits)"),
+        RZ_O_INT("bits", 'b', "B", q.bits, 1, 8, "rtn/ldlq: 2, 3, 4 or 8 (default 4); e8p: 2, 3 or 4 (default 2)"),
+        RZ_O_INT("group", 'g', "G", q.group, 0, RZ_QUANT_MAX_DIM, "rtn/ldlq: columns per scale group (default 0 = one per row)"),
+        RZ_O_FN_OPTARG("incoherence", 0, "S", opt_incoherence, &q.incoherence,
+                       "random Hadamard transforms, seeded by --seed and the layer\n"
+                       "index, undone when decoding: S = both (default, QuIP#):\n"
+                       "W <- U W V^T, H <- V H V^T; S = in: the input side only,\n"
+                       "W <- W V^T (see pipeline/quant.md for why that can be better)"),
+        RZ_O_F64("percdamp", 0, "F", q.percdamp, 1e-9, 1e3, "ldlq/e8p damping: H += F mean(diag H) I (default 0.01)"),
+        RZ_O_FLAG("fake", 0, fake, "write a float32 .rzm with the dequantised weights instead"),
+        RZ_O_STR("codebook-mse", 0, "N", cbmse,
+                 "MSE per coordinate of codebook N on N(0,1) samples: e8p,\n"
+                 "e8p-rvq3, e8p-rvq4, rtn2..4, minmax2..4, lloydmax2"),
+        RZ_O_LONG("samples", 0, "N", samples, 8, 1L << 28, "samples for --codebook-mse (default 262144)"),
+        RZ_O_END};
+    int first = rz_cli_parse(&c, &tool, opts, argc, argv);
+    if (first < argc) rz_cli_usage_error(&c, "unexpected argument '%s'", argv[first]);
     rz_cli_threads(&c);
     if (cbmse) return codebook_mse(&c, cbmse, samples);
     if (!model || !hess) rz_cli_usage_error(&c, "-m MODEL and -H HESSIANS are required");
     if (!method) rz_cli_usage_error(&c, "--method rtn|ldlq|e8p is required");
-    if (!c.output) rz_cli_usage_error(&c, "-o LAYERS is required");
+    c.output = rz_cli_records_out(&c);
     q.method = rz_qmethod_parse(method);
     if (q.method < 0) rz_cli_usage_error(&c, "--method: unknown method '%s' (expected rtn, ldlq or e8p)", method);
     if (q.bits < 0) q.bits = q.method == RZ_QM_E8P ? 2 : 4;

@@ -1,6 +1,5 @@
 /* rz-serve — one model as a service: score / generate / embed / tokenize / count over
  * ZeroMQ (tools/core/icl/serve.h; requests and replies in schemas/serve.md). */
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,28 +10,20 @@
 #include "modelfile.h"
 #include "serve.h"
 
-static const char usage[] =
-    "usage: rz-serve -m MODEL -z TOKENIZER -e ENDPOINT [options]\n"
-    "Holds MODEL and answers MessagePack requests (schemas/serve.md) on ENDPOINT, a ZeroMQ\n"
-    "ROUTER socket: score (log-prob of continuations after a context, the context's KV\n"
-    "computed once), generate, embed, tokenize, count, info. Under mpirun every rank is a\n"
-    "replica behind rank 0's socket. Stops on SIGTERM/SIGINT (and after --timeout).\n"
-    "  -m, --model LOC      llama2.c .bin or .rzm (packed models run from their codes)\n"
-    "  -z, --tokenizer F    tokenizer file (llama2.c format)\n"
-    "  -e, --endpoint LOC   tcp://:PORT (binds 127.0.0.1; write the '*' host out for every\n"
-    "                       interface), tcp://HOST:PORT or ipc://PATH\n"
-    "  -c, --ctx N          longest context + continuation in tokens (default: seq_len)\n"
-    "      --rope-ext M     none, pi, ntk, yarn, dca: contexts past the model's (with\n"
-    "      --rope-scale F   --rope-scale / --chunk / --local as in rz-ppl)\n"
-    "      --chunk S, --local W\n"
-    "      --dense          packed models: decode quantised layers to float32 at load\n"
-    "      --timeout SEC    stop after SEC seconds without a request (default: never)\n"
-    "Report (on exit): requests, errors, busy_s, seconds, ctx, ranks.\n"
-    "Example:\n"
-    "  rz-serve -m stories260K.bin -z tok512.bin -e ipc:///tmp/rz.sock &\n"
-    "  mpirun -np 2 rz-serve -m stories260K.bin -z tok512.bin -e tcp://:5600 --ctx 2048 --rope-ext dca\n";
-
-enum { OPT_ROPE_EXT = RZ_OPT_TOOL_BASE, OPT_ROPE_SCALE, OPT_CHUNK, OPT_LOCAL, OPT_DENSE };
+static const rz_cli_tool tool = {
+    .name = "rz-serve",
+    .summary = "one model as a service over ZeroMQ: score, generate, embed, tokenize, count",
+    .usage = "rz-serve -m MODEL [-z TOKENIZER] -e ENDPOINT [options]\n",
+    .about = "Holds MODEL and answers MessagePack requests (schemas/serve.md) on ENDPOINT, a ZeroMQ\n"
+             "ROUTER socket: score (log-prob of continuations after a context, the context's KV\n"
+             "computed once), generate, embed, tokenize, count, info. Under mpirun every rank is a\n"
+             "replica behind rank 0's socket. Stops on SIGTERM/SIGINT (and after --timeout).\n",
+    .examples = "rz-serve -m stories260K.bin -z tok512.bin -e ipc:///tmp/rz.sock &\n"
+                "mpirun -np 2 rz-serve -m stories260K.bin -z tok512.bin -e tcp://:5600 --ctx 2048 --rope-ext dca\n",
+    .report = "requests, errors, busy_s, seconds, ctx, ranks",
+    .timeout_help = "stop after SEC seconds without a request (default: never); also the\n"
+                    "ZeroMQ peer silence limit",
+};
 
 static volatile sig_atomic_t stop_flag;
 static void on_signal(int sig) { (void)sig, stop_flag = 1; }
@@ -47,41 +38,29 @@ static void on_ready(void *ctx, const char *endpoint)
 int main(int argc, char **argv)
 {
     rz_cluster_init(&argc, &argv);
-    static const struct option opts[] = {
-        RZ_CLI_LONGOPTS,
-        {"model", required_argument, 0, 'm'},
-        {"tokenizer", required_argument, 0, 'z'},
-        {"endpoint", required_argument, 0, 'e'},
-        {"ctx", required_argument, 0, 'c'},
-        {"rope-ext", required_argument, 0, OPT_ROPE_EXT},
-        {"rope-scale", required_argument, 0, OPT_ROPE_SCALE},
-        {"chunk", required_argument, 0, OPT_CHUNK},
-        {"local", required_argument, 0, OPT_LOCAL},
-        {"dense", no_argument, 0, OPT_DENSE},
-        {0, 0, 0, 0}};
     rz_cli c;
-    rz_cli_init(&c, "rz-serve", usage);
     const char *model = NULL, *tok = NULL, *endpoint = NULL, *rope_ext = NULL, *rope_scale = NULL, *chunk = NULL,
                *local = NULL;
-    int ctx = 0, dense = 0, o;
+    int ctx = 0, dense = 0;
     double idle = 0;
-    while ((o = getopt_long(argc, argv, RZ_CLI_SHORTOPTS "m:z:e:c:", opts, NULL)) != -1) {
-        if (o == RZ_OPT_TIMEOUT) idle = rz_cli_f64(&c, "--timeout", optarg, 0.001, 1e9);
-        if (rz_cli_common(&c, o, optarg)) continue;
-        switch (o) {
-        case 'm': model = optarg; break;
-        case 'z': tok = optarg; break;
-        case 'e': endpoint = optarg; break;
-        case 'c': ctx = (int)rz_cli_int(&c, "--ctx", optarg, 2, 1 << 22); break;
-        case OPT_ROPE_EXT: rope_ext = optarg; break;
-        case OPT_ROPE_SCALE: rope_scale = optarg; break;
-        case OPT_CHUNK: chunk = optarg; break;
-        case OPT_LOCAL: local = optarg; break;
-        case OPT_DENSE: dense = 1; break;
-        default: rz_cli_usage_error(&c, "unexpected option");
-        }
-    }
-    if (optind < argc) rz_cli_usage_error(&c, "unexpected argument '%s'", argv[optind]);
+    rz_opt opts[] = {
+        RZ_O_STR("model", 'm', "LOC", model, "llama2.c .bin, .rzm (packed models run from their codes), GGUF\n"
+                 "or Hugging Face folder"),
+        RZ_O_STR("tokenizer", 'z', "F", tok, "tokenizer file (llama2.c format, a GGUF or a tokenizer.json;\n"
+                 "default: a GGUF or HF model's own)"),
+        RZ_O_STR("endpoint", 'e', "LOC", endpoint,
+                 "tcp://:PORT (binds 127.0.0.1; write the '*' host out for every\n"
+                 "interface), tcp://HOST:PORT or ipc://PATH"),
+        RZ_O_INT("ctx", 'c', "N", ctx, 2, 1 << 22, "longest context + continuation in tokens (default: seq_len)"),
+        RZ_O_STR("rope-ext", 0, "M", rope_ext, "none, pi, ntk, yarn, dca: contexts past the model's (as in rz-ppl)"),
+        RZ_O_STR("rope-scale", 0, "F", rope_scale, "pi/ntk/yarn: extension factor"),
+        RZ_O_STR("chunk", 0, "S", chunk, "dca: chunk size"),
+        RZ_O_STR("local", 0, "W", local, "dca: local window"),
+        RZ_O_FLAG("dense", 0, dense, "packed models: decode quantised layers to float32 at load"),
+        RZ_O_END};
+    int first = rz_cli_parse(&c, &tool, opts, argc, argv);
+    if (c.timeout_set) idle = c.stream.timeout_s;
+    if (first < argc) rz_cli_usage_error(&c, "unexpected argument '%s'", argv[first]);
     if (!model || (!tok && !rz_modelfile_has_tokenizer(model)) || !endpoint)
         rz_cli_usage_error(&c, "-m MODEL, -z TOKENIZER (optional for GGUF/HF models) and -e ENDPOINT are required");
     if (!rz_is_endpoint(endpoint)) rz_cli_usage_error(&c, "-e %s: expected tcp://HOST:PORT or ipc://PATH", endpoint);

@@ -1,7 +1,6 @@
 /* rz-tokenize — text to a stream of "tokens" records (llama2.c encoding of the whole
  * text as one stream), so that token ids can be made once and fed to rz-ppl and other
  * tools over files, pipes or ZeroMQ. --decode turns a token stream back into text. */
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,50 +8,38 @@
 #include "corpus.h"
 #include "modelfile.h"
 
-static const char usage[] =
-    "usage: rz-tokenize -z TOKENIZER -f TEXT [--bos] [--chunk N] -o LOC\n"
-    "       rz-tokenize -z TOKENIZER --decode [IN]\n"
-    "  -z, --tokenizer F   llama2.c tokenizer file, a GGUF model (its vocabulary) or a\n"
-    "                      tokenizer.json\n"
-    "  -f, --file TEXT     UTF-8 text ('-' = stdin)\n"
-    "      --bos           start with BOS (id 1)\n"
-    "      --chunk N       ids per \"tokens\" record (default 65536)\n"
-    "      --decode        print the text of a token stream (default IN '-')\n"
-    "Example:\n"
-    "  rz-tokenize -z tok512.bin -f valid.txt -o tcp://:5555 &\n"
-    "  rz-ppl -m stories260K.bin --tokens tcp://127.0.0.1:5555\n";
-
-enum { OPT_BOS = RZ_OPT_TOOL_BASE, OPT_CHUNK, OPT_DECODE };
+static const rz_cli_tool tool = {
+    .name = "rz-tokenize",
+    .summary = "text to a stream of token records, or token records back to text",
+    .usage = "rz-tokenize -z TOKENIZER [-f TEXT] [--bos] [--chunk N] [-o LOC]\n"
+             "rz-tokenize -z TOKENIZER --decode [IN]\n",
+    .about = "TEXT defaults to stdin, LOC to stdout (never a terminal), IN to stdin.\n",
+    .examples = "rz-tokenize -z tok512.bin < valid.txt | rz-ppl -m stories260K.bin --tokens -\n"
+                "rz-tokenize -z tok512.bin -f valid.txt -o tcp://:5555 &\n"
+                "rz-ppl -m stories260K.bin --tokens tcp://127.0.0.1:5555\n",
+};
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        RZ_CLI_LONGOPTS,
-        {"tokenizer", required_argument, 0, 'z'},
-        {"file", required_argument, 0, 'f'},
-        {"bos", no_argument, 0, OPT_BOS},
-        {"chunk", required_argument, 0, OPT_CHUNK},
-        {"decode", no_argument, 0, OPT_DECODE},
-        {0, 0, 0, 0}};
     rz_cli c;
-    rz_cli_init(&c, "rz-tokenize", usage);
     const char *tok = NULL, *text = NULL;
-    int bos = 0, decode = 0, o;
+    int bos = 0, decode = 0;
     long chunk = 65536;
-    while ((o = getopt_long(argc, argv, RZ_CLI_SHORTOPTS "z:f:", opts, NULL)) != -1) {
-        if (rz_cli_common(&c, o, optarg)) continue;
-        switch (o) {
-        case 'z': tok = optarg; break;
-        case 'f': text = optarg; break;
-        case OPT_BOS: bos = 1; break;
-        case OPT_CHUNK: chunk = rz_cli_int(&c, "--chunk", optarg, 1, 1 << 28); break;
-        case OPT_DECODE: decode = 1; break;
-        default: rz_cli_usage_error(&c, "unexpected option");
-        }
-    }
+    rz_opt opts[] = {
+        RZ_O_STR("tokenizer", 'z', "F", tok,
+                 "llama2.c tokenizer file, a GGUF model (its vocabulary) or a\n"
+                 "tokenizer.json"),
+        RZ_O_STR("file", 'f', "TEXT", text, "UTF-8 text ('-' = stdin, the default)"),
+        RZ_O_FLAG("bos", 0, bos, "start with BOS (id 1)"),
+        RZ_O_LONG("chunk", 0, "N", chunk, 1, 1 << 28, "ids per \"tokens\" record (default 65536)"),
+        RZ_O_FLAG("decode", 0, decode, "print the text of a token stream (default IN '-')"),
+        RZ_O_END};
+    int first = rz_cli_parse(&c, &tool, opts, argc, argv);
     if (!tok) rz_cli_usage_error(&c, "-z TOKENIZER is required");
-    if (!decode && !text) rz_cli_usage_error(&c, "-f TEXT is required");
-    if (!decode && !c.output) rz_cli_usage_error(&c, "-o LOC is required");
+    if (!decode) {
+        if (!text) text = "-";
+        c.output = rz_cli_records_out(&c);
+    }
     rz_err e = {0};
     rz_tokenizer *t;
     if (rz_tokenizer_open(tok, NULL, &t, NULL, &e)) rz_cli_die(&c, &e);
@@ -60,7 +47,7 @@ int main(int argc, char **argv)
     int *ids;
     size_t n;
     if (decode) {
-        const char *in = optind < argc ? argv[optind] : "-";
+        const char *in = rz_cli_records_in(&c, first < argc ? argv[first] : NULL, "token");
         if (rz_corpus_from_stream(in, &c.stream, V, &ids, &n, &e)) rz_cli_die(&c, &e);
         for (size_t i = 0; i < n; i++) {
             size_t len;
@@ -71,7 +58,7 @@ int main(int argc, char **argv)
         rz_tokenizer_free(t);
         return 0;
     }
-    if (optind < argc) rz_cli_usage_error(&c, "unexpected argument '%s'", argv[optind]);
+    if (first < argc) rz_cli_usage_error(&c, "unexpected argument '%s'", argv[first]);
     char *buf;
     size_t len;
     if (rz_read_file(text, &buf, &len, &e)) rz_cli_die(&c, &e);

@@ -39,6 +39,10 @@
 
 #define MAX_PARAMS ((double)((uint64_t)1 << 33))
 
+/* Rows per call of a quantised classifier with an output-side transform (bounds its
+ * scratch at RZ_CLS_ROWS x vocab). */
+#define RZ_CLS_ROWS 64
+
 /* ---------------------------------------------------------------- configuration */
 
 int rz_llama_config_check(const rz_llama_config *c, rz_err *e)
@@ -94,20 +98,19 @@ static float *take(float *base, size_t *off, size_t n)
 
 /* Lays the tensors out in one block and sets every pointer of m (m->layers must exist).
  * With base == NULL it only counts: the return value is the floats needed. A lazy model
- * (m->lazy set) leaves the linears out (rz_llama_linear_storage). */
+ * (m->lazy set) leaves the linears (rz_llama_linear_storage) and the embedding and
+ * classifier tables (rz_llama_table_storage) out. */
 static size_t layout(rz_llama *m, float *base)
 {
     if (m->lazy) {
         const rz_llama_config *c = &m->config;
         size_t dim = (size_t)c->dim, off = 0;
-        m->tok_embeddings = take(base, &off, (size_t)c->vocab_size * dim);
         for (int l = 0; l < c->n_layers; l++) {
             m->layers[l].attention_norm = take(base, &off, dim);
             m->layers[l].ffn_norm = take(base, &off, dim);
         }
         m->norm = take(base, &off, dim);
-        m->output = c->shared_classifier ? m->tok_embeddings : take(base, &off, (size_t)c->vocab_size * dim);
-        return off;
+        return off; /* tok_embeddings, output: rz_llama_table_storage */
     }
     const rz_llama_config *c = &m->config;
     size_t dim = (size_t)c->dim, hid = (size_t)c->hidden_dim, kv = dim / (size_t)c->n_heads * (size_t)c->n_kv_heads;
@@ -144,6 +147,10 @@ void rz_llama_free(rz_llama *m)
     if (m->lazy)
         for (int b = 0; b < 4 * m->config.n_layers; b++) free(m->lazy[b]);
     free(m->lazy);
+    if (m->qout != m->qemb) rz_qlinear_free(m->qout);
+    rz_qlinear_free(m->qemb);
+    free(m->emb_alloc);
+    free(m->out_alloc);
     free(m->params);
     free(m->layers);
     free(m);
@@ -210,6 +217,50 @@ float *rz_llama_linear_storage(rz_llama *m, long i, rz_err *e)
     else L->w2 = p;
     float *const now[RZ_LIN_PER_LAYER] = {L->wq, L->wk, L->wv, L->wo, L->w1, L->w2, L->w3};
     return now[j];
+}
+
+float *rz_llama_table_storage(rz_llama *m, int which, rz_err *e)
+{
+    const rz_llama_config *c = &m->config;
+    if (c->shared_classifier) which = RZ_TABLE_EMB;
+    float **have = which == RZ_TABLE_EMB ? &m->tok_embeddings : &m->output;
+    if (*have) return *have;
+    size_t n = round_up((size_t)c->vocab_size * (size_t)c->dim);
+    float *p = aligned_alloc(64, n * sizeof *p);
+    if (!p) {
+        rz_fail(e, RZ_EINTERNAL, "out of memory allocating %zu parameters", n);
+        return NULL;
+    }
+    memset(p, 0, n * sizeof *p);
+    *(which == RZ_TABLE_EMB ? &m->emb_alloc : &m->out_alloc) = p;
+    *have = p;
+    if (c->shared_classifier) m->output = p;
+    return p;
+}
+
+int rz_llama_set_qtable(rz_llama *m, int which, struct rz_qlinear *q, rz_err *e)
+{
+    const rz_llama_config *c = &m->config;
+    const char *what = which == RZ_TABLE_EMB ? "tok_embeddings.weight" : "output.weight";
+    if (rz_qlinear_rows(q) != c->vocab_size || rz_qlinear_cols(q) != c->dim) {
+        rz_qlinear_free(q);
+        return rz_fail(e, RZ_EINPUT, "%s: a quantised table must be %d x %d", what, c->vocab_size, c->dim);
+    }
+    if (which == RZ_TABLE_EMB && !rz_qlinear_row_ok(q)) {
+        rz_qlinear_free(q);
+        return rz_fail(e, RZ_EINPUT,
+                       "%s: a quantised embedding is decoded one row per token and must be rtn or ldlq "
+                       "without incoherence or a low-rank part", what);
+    }
+    if (which == RZ_TABLE_EMB) {
+        if (m->qout != m->qemb) rz_qlinear_free(m->qemb);
+        m->qemb = q;
+        if (c->shared_classifier) m->qout = q;
+    } else {
+        if (m->qout != m->qemb) rz_qlinear_free(m->qout);
+        m->qout = q;
+    }
+    return RZ_OK;
 }
 
 int rz_llama_linear_shape(const rz_llama_config *c, long i, int *rows, int *cols)
@@ -577,14 +628,20 @@ int rz_llama_state_new_ext(const rz_llama *m, int max_T, int max_ctx, const rz_r
         rz_llama_state_free(s);
         return RZ_EINTERNAL;
     }
-    if (m->qlin) {
+    if (m->qlin || m->qout) {
         size_t need = 0;
         s->qthreads = omp_get_max_threads();
-        for (long i = 0; i < (long)RZ_LIN_PER_LAYER * c->n_layers; i++)
+        for (long i = 0; m->qlin && i < (long)RZ_LIN_PER_LAYER * c->n_layers; i++)
             if (m->qlin[i]) {
                 size_t n = rz_qlinear_scratch_floats(m->qlin[i], max_T, s->qthreads);
                 need = n > need ? n : need;
             }
+        if (m->qout) { /* see classifier() */
+            size_t n = rz_qlinear_direct_ok(m->qout)
+                           ? rz_qlinear_scratch_floats_direct(m->qout, max_T, s->qthreads)
+                           : rz_qlinear_scratch_floats(m->qout, max_T < RZ_CLS_ROWS ? max_T : RZ_CLS_ROWS, s->qthreads);
+            need = n > need ? n : need;
+        }
         if (!(s->qscratch = alloc_floats(need, 1, e))) {
             rz_llama_state_free(s);
             return RZ_EINTERNAL;
@@ -686,6 +743,25 @@ static void group_linear(const rz_llama *m, rz_llama_state *s, int l, int n, con
     }
 }
 
+/* logits[T][vocab] = x[T][dim] . output^T: dense through linear(), quantised through the
+ * codes: all T rows in one call written straight into logits (each panel of the table is
+ * decoded once per call), or RZ_CLS_ROWS rows at a time when the table has an output-side
+ * transform, so the scratch never grows with T x vocab. */
+static void classifier(const rz_llama *m, const rz_llama_state *s, const float *x, int T, float *logits)
+{
+    const rz_llama_config *c = &m->config;
+    if (!m->qout) {
+        linear(logits, c->vocab_size, x, c->dim, m->output, T, c->dim, c->vocab_size, 0.0f);
+        return;
+    }
+    int slice = rz_qlinear_direct_ok(m->qout) ? T : RZ_CLS_ROWS;
+    for (int t0 = 0; t0 < T; t0 += slice) {
+        int n = T - t0 < slice ? T - t0 : slice;
+        rz_qlinear_apply(m->qout, n, x + (size_t)t0 * c->dim, c->dim, logits + (size_t)t0 * c->vocab_size,
+                         c->vocab_size, 0, s->qscratch, s->qthreads);
+    }
+}
+
 /* ---------------------------------------------------------------- forward */
 
 int rz_llama_forward(const rz_llama *m, rz_llama_state *s, const int *tokens, int T, int pos0, float *logits)
@@ -699,8 +775,10 @@ int rz_llama_forward(const rz_llama *m, rz_llama_state *s, const int *tokens, in
     size_t cache_layer = (size_t)s->max_ctx * kv_dim;
 
     /* x[t] = embedding of tokens[t] */
-    for (int t = 0; t < T; t++)
-        memcpy(s->x + (size_t)t * dim, m->tok_embeddings + (size_t)tokens[t] * dim, (size_t)dim * sizeof(float));
+    for (int t = 0; t < T; t++) {
+        if (m->qemb) rz_qlinear_row(m->qemb, tokens[t], s->x + (size_t)t * dim); /* decoded from its codes */
+        else memcpy(s->x + (size_t)t * dim, m->tok_embeddings + (size_t)tokens[t] * dim, (size_t)dim * sizeof(float));
+    }
 
     for (int l = 0; l < c->n_layers; l++) {
         const rz_llama_layer *L = &m->layers[l];
@@ -733,14 +811,13 @@ int rz_llama_forward(const rz_llama *m, rz_llama_state *s, const int *tokens, in
 
     /* logits[T][vocab] = rmsnorm(x) . output^T */
     rmsnorm(s->xb, s->x, m->norm, T, dim, c->norm_eps);
-    if (logits) linear(logits, c->vocab_size, s->xb, dim, m->output, T, dim, c->vocab_size, 0.0f);
+    if (logits) classifier(m, s, s->xb, T, logits);
     return 0;
 }
 
 void rz_llama_logits(const rz_llama *m, const rz_llama_state *s, int t0, int n, float *logits)
 {
-    const rz_llama_config *c = &m->config;
-    linear(logits, c->vocab_size, s->xb + (size_t)t0 * c->dim, c->dim, m->output, n, c->dim, c->vocab_size, 0.0f);
+    classifier(m, s, s->xb + (size_t)t0 * m->config.dim, n, logits);
 }
 
 const float *rz_llama_hidden(const rz_llama_state *s) { return s->xb; }

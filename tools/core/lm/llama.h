@@ -66,6 +66,12 @@ typedef struct {
      * allocated fused blocks, lazy[4 l + b] for wqkv, wo, w13, w2 (NULL until used). */
     struct rz_qlinear **qlin;
     float **lazy;
+    /* Quantised token embeddings / classifier (rz_llama_set_qtable), NULL when float32.
+     * qout == qemb when the classifier is shared. A lazy model allocates the float32
+     * tables only on demand (rz_llama_table_storage): a quantised one never exists in
+     * float32. */
+    struct rz_qlinear *qemb, *qout;
+    float *emb_alloc, *out_alloc;
 } rz_llama;
 
 /* Checks a configuration: sizes positive and bounded (at most 2^33 parameters), heads
@@ -93,6 +99,18 @@ float *rz_llama_linear_storage(rz_llama *m, long i, rz_err *e);
  * failure). The forward then applies q instead of the dense tensor. */
 int rz_llama_set_qlinear(rz_llama *m, long i, struct rz_qlinear *q, rz_err *e);
 void rz_llama_free(rz_llama *m);
+
+/* The vocab × dim tables: RZ_TABLE_EMB (tok_embeddings) and RZ_TABLE_OUT (the classifier,
+ * output.weight; the same table when shared). */
+enum { RZ_TABLE_EMB = 0, RZ_TABLE_OUT };
+/* Float32 storage of a table (allocated on first use in a lazy model). */
+float *rz_llama_table_storage(rz_llama *m, int which, rz_err *e);
+/* Makes a table the quantised q (shape vocab × dim checked); m owns q from then on (also on
+ * failure). The embedding is decoded one row per token, so it must be rz_qlinear_row_ok
+ * (no incoherence, no low-rank part, no padding): RZ_EINPUT otherwise. The classifier is
+ * applied with rz_qlinear_apply (fused kernels for T ≤ 4). With a shared classifier, the
+ * embedding's q serves both (which = RZ_TABLE_EMB). */
+int rz_llama_set_qtable(rz_llama *m, int which, struct rz_qlinear *q, rz_err *e);
 
 /* Deterministic random model: linears and embeddings N(0, 0.02^2), norm weights 1, from
  * a counter-based generator, so the same (config, seed) gives the same weights anywhere. */

@@ -178,6 +178,20 @@ done:
     return rc;
 }
 
+int rz_qlayer_quantize_table(const char *name, const float *W, int rows, int cols, int bits, int group,
+                             uint64_t model_hash, rz_qlayer *q, rz_err *e)
+{
+    memset(q, 0, sizeof *q);
+    if (cols < 1 || cols > RZ_QUANT_MAX_DIM) return rz_fail(e, RZ_EINPUT, "%s: %d columns out of range", name, cols);
+    double *H = calloc((size_t)cols * (size_t)cols, sizeof *H);
+    if (!H) return rz_fail(e, RZ_EINTERNAL, "%s: out of memory", name);
+    for (int j = 0; j < cols; j++) H[(size_t)j * (size_t)cols + (size_t)j] = 1.0;
+    rz_qopts o = {RZ_QM_RTN, bits, group, RZ_INCOH_NONE, 0, 0};
+    int rc = rz_qlayer_quantize(name, W, rows, cols, H, &o, 0, model_hash, q, NULL, e);
+    free(H);
+    return rc;
+}
+
 /* n codes of `bits` bits from the little-endian bit stream p, starting at bit `bit`. */
 static void grid_unpack(const uint8_t *restrict p, size_t bit, int n, int bits, uint8_t *restrict q)
 {

@@ -61,6 +61,13 @@ int rz_qlayer_quantize(const char *name, const float *W, int rows, int cols, con
                        rz_err *e);
 void rz_qlayer_free(rz_qlayer *q);
 
+/* A vocab × dim table (token embeddings, classifier) by round to nearest on the min-max
+ * grid of `bits` bits, per row (group 0) or per `group` columns, no incoherence: the
+ * form a packed model's engine reads one row at a time (schemas/quant.md). H = I, so the
+ * record's loss is ‖ΔW‖²_F. */
+int rz_qlayer_quantize_table(const char *name, const float *W, int rows, int cols, int bits, int group,
+                             uint64_t model_hash, rz_qlayer *q, rz_err *e);
+
 /* Ŵ (rows × cols) from a validated view (Q + L R when the record has a low-rank part). */
 int rz_qlayer_dequant(const rz_qlayer_view *v, float *W, rz_err *e);
 

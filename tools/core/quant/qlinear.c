@@ -8,8 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rht.h"
+#include "qdot.h"
 #include "qlayer.h"
+#include "rht.h"
 
 struct rz_qlinear {
     rz_qlayer_view v;   /* points into the copies below (low-rank fields unused) */
@@ -20,6 +21,7 @@ struct rz_qlinear {
     float *L, *R;       /* L̃ [rows][k], R̃ [k][pcols] in the stored basis */
     int rot_in, rot_out; /* V and U are real transforms (not the identity) */
     rz_rht U, V;
+    int isa;            /* qdot.h variant of the T ≤ RZ_QLINEAR_ROWPATH_T path */
 };
 
 static void *dup_bytes(const void *p, size_t n, rz_err *e)
@@ -83,7 +85,17 @@ void rz_qlinear_free(rz_qlinear *q)
     free(q);
 }
 
+void rz_qlinear_set_isa(rz_qlinear *q, int isa) { q->isa = isa; }
+
 int rz_qlinear_rows(const rz_qlinear *q) { return q->v.rows; }
+
+int rz_qlinear_row_ok(const rz_qlinear *q)
+{
+    return !q->rot_in && !q->rot_out && q->k == 0 && q->v.pcols == q->v.cols;
+}
+
+void rz_qlinear_row(const rz_qlinear *q, int r, float *out) { rz_qlayer_decode_rows(&q->v, r, 1, out); }
+
 int rz_qlinear_cols(const rz_qlinear *q) { return q->v.cols; }
 
 static size_t rht_bytes(const rz_rht *t, int used)
@@ -99,12 +111,21 @@ size_t rz_qlinear_bytes(const rz_qlinear *q)
            rht_bytes(&q->U, q->rot_out);
 }
 
-/* Scratch layout (floats): x̃ [T][pcols] | ỹ [T][rows] | x̃R̃ᵀ [T][k] | per-thread decode
- * buffers, each RZ_QLINEAR_PANEL rows of pcols (the row path uses the first row). */
+/* Scratch layout (floats): x̃ [T][pcols] | ỹ [T][rows] (not in direct calls) | x̃R̃ᵀ [T][k] |
+ * per-thread decode buffers, each RZ_QLINEAR_PANEL rows of pcols (prefill only). */
 size_t rz_qlinear_scratch_floats(const rz_qlinear *q, int T, int threads)
 {
     size_t pc = (size_t)q->v.pcols;
     return (size_t)T * (pc + (size_t)q->v.rows + (size_t)q->k) + (size_t)(threads > 0 ? threads : 1) * RZ_QLINEAR_PANEL * pc;
+}
+
+int rz_qlinear_direct_ok(const rz_qlinear *q) { return !q->rot_out; }
+
+size_t rz_qlinear_scratch_floats_direct(const rz_qlinear *q, int T, int threads)
+{
+    if (q->rot_out) return rz_qlinear_scratch_floats(q, T, threads);
+    size_t pc = (size_t)q->v.pcols;
+    return (size_t)T * (pc + (size_t)q->k) + (size_t)(threads > 0 ? threads : 1) * RZ_QLINEAR_PANEL * pc;
 }
 
 void rz_qlinear_apply(const rz_qlinear *q, int T, const float *x, int ldx, float *y, int ldy, int accumulate,
@@ -112,7 +133,10 @@ void rz_qlinear_apply(const rz_qlinear *q, int T, const float *x, int ldx, float
 {
     int rows = q->v.rows, cols = q->v.cols, pc = q->v.pcols, k = q->k;
     if (threads < 1) threads = 1;
-    float *xt = scratch, *yt = xt + (size_t)T * pc, *lt = yt + (size_t)T * rows, *dec = lt + (size_t)T * k;
+    /* direct: no output transform and nothing to add to, so ỹ is written straight into y */
+    int direct = !q->rot_out && !accumulate, ldt = direct ? ldy : rows;
+    float *xt = scratch, *yt = direct ? y : xt + (size_t)T * pc;
+    float *lt = direct ? xt + (size_t)T * pc : yt + (size_t)T * rows, *dec = lt + (size_t)T * k;
 
     /* x̃ = V pad(x), row by row */
     for (int t = 0; t < T; t++) {
@@ -125,17 +149,14 @@ void rz_qlinear_apply(const rz_qlinear *q, int T, const float *x, int ldx, float
     int blas_threads = openblas_get_num_threads();
     if (blas_threads != 1) openblas_set_num_threads(1);
     if (T <= RZ_QLINEAR_ROWPATH_T) {
-        /* RZ_QLINEAR_ROWS rows of Q̃ at a time into a cache-resident buffer, multiplied
-         * with the T inputs (matrix-vector); chunks of rows per thread fixed by the shape */
+        /* fused decode-and-dot (qdot.h): the codes are read once, no row of Q̃ is
+         * materialised; RZ_QLINEAR_ROWS rows per chunk, chunks split over the threads
+         * (each output element is one kernel call's, whatever the split) */
         int nchunks = (rows + RZ_QLINEAR_ROWS - 1) / RZ_QLINEAR_ROWS;
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && (long)rows * pc >= (1L << 16))
         for (int ci = 0; ci < nchunks; ci++) {
-            float *w = dec + (size_t)omp_get_thread_num() * RZ_QLINEAR_PANEL * pc;
             int r0 = ci * RZ_QLINEAR_ROWS, n = rows - r0 < RZ_QLINEAR_ROWS ? rows - r0 : RZ_QLINEAR_ROWS;
-            rz_qlayer_decode_rows(&q->v, r0, n, w);
-            for (int t = 0; t < T; t++)
-                cblas_sgemv(CblasRowMajor, CblasNoTrans, n, pc, 1.0f, w, pc, xt + (size_t)t * pc, 1, 0.0f,
-                            yt + (size_t)t * rows + r0, 1);
+            rz_qdot_rows(&q->v, q->isa, r0, n, T, xt, pc, yt + r0, ldt);
         }
     } else {
         int np = (rows + RZ_QLINEAR_PANEL - 1) / RZ_QLINEAR_PANEL;
@@ -144,16 +165,17 @@ void rz_qlinear_apply(const rz_qlinear *q, int T, const float *x, int ldx, float
             float *w = dec + (size_t)omp_get_thread_num() * RZ_QLINEAR_PANEL * pc;
             int r0 = p * RZ_QLINEAR_PANEL, n = rows - r0 < RZ_QLINEAR_PANEL ? rows - r0 : RZ_QLINEAR_PANEL;
             rz_qlayer_decode_rows(&q->v, r0, n, w);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, n, pc, 1.0f, xt, pc, w, pc, 0.0f, yt + r0, rows);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, n, pc, 1.0f, xt, pc, w, pc, 0.0f, yt + r0, ldt);
         }
     }
     /* + (x̃ R̃ᵀ) L̃ᵀ: two thin products (k ≪ rows, pcols) */
     if (k > 0) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, k, pc, 1.0f, xt, pc, q->R, pc, 0.0f, lt, k);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, rows, k, 1.0f, lt, k, q->L, k, 1.0f, yt, rows);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, rows, k, 1.0f, lt, k, q->L, k, 1.0f, yt, ldt);
     }
     if (blas_threads != 1) openblas_set_num_threads(blas_threads);
 
+    if (direct) return;
     /* y = Uᵀ ỹ, row by row */
     if (q->rot_out) rz_rht_rows(&q->U, yt, T, rows, 1, NULL);
     for (int t = 0; t < T; t++) {

@@ -14,10 +14,10 @@
  * memory and are decoded into a small per-thread scratch panel right before use:
  *   - T > RZ_QLINEAR_ROWPATH_T (prefill): panels of RZ_QLINEAR_PANEL rows are decoded
  *     into L2-sized scratch and multiplied with one cblas_sgemm each;
- *   - small T (token-by-token decode): RZ_QLINEAR_ROWS rows at a time are decoded into a
- *     cache-resident buffer and multiplied with the T inputs (sgemv), so the matrix is
- *     read from memory as codes only (2 bits per weight instead of 32): the memory-bound
- *     case.
+ *   - small T (token-by-token decode): fused decode-and-dot kernels (qdot.h) read the
+ *     codes once and multiply each decoded block of 8 weights into the T accumulators
+ *     in registers, so the matrix is read from memory as codes only (2 bits per weight
+ *     instead of 32) and never written back as floats: the memory-bound case.
  * Panels and rows are split over OpenMP threads in a fixed way and every output element
  * is computed by one thread in a fixed order, so the result does not depend on the
  * thread count (as linalg.h). It equals the dense product with the decoded W up to float
@@ -43,11 +43,27 @@ void rz_qlinear_free(rz_qlinear *q);
 
 int rz_qlinear_rows(const rz_qlinear *q);
 int rz_qlinear_cols(const rz_qlinear *q);
+
+/* Row r of W (cols floats) decoded from the codes, for a layer read row by row (a
+ * quantised embedding table): possible when rz_qlinear_row_ok, i.e. no incoherence
+ * transform, no low-rank part and no padding (scalar grids: pcols = cols). */
+int rz_qlinear_row_ok(const rz_qlinear *q);
+void rz_qlinear_row(const rz_qlinear *q, int r, float *out);
 /* Bytes held (codes, scales, zero points, low-rank floats, transforms). */
 size_t rz_qlinear_bytes(const rz_qlinear *q);
 
+/* The qdot.h kernel variant of the small-T path (RZ_QDOT_AUTO by default; benches and
+ * tests force RZ_QDOT_REF). */
+void rz_qlinear_set_isa(rz_qlinear *q, int isa);
+
 /* Scratch floats rz_qlinear_apply needs for up to T rows with `threads` threads. */
 size_t rz_qlinear_scratch_floats(const rz_qlinear *q, int T, int threads);
+
+/* A call without accumulate to a layer with rz_qlinear_direct_ok (no output-side
+ * transform) writes y directly and needs only rz_qlinear_scratch_floats_direct floats,
+ * which do not grow with rows (a 32000-row classifier over many tokens). */
+int rz_qlinear_direct_ok(const rz_qlinear *q);
+size_t rz_qlinear_scratch_floats_direct(const rz_qlinear *q, int T, int threads);
 
 /* y[T][rows] (row stride ldy) = x[T][cols] (row stride ldx) · Wᵀ, added to y when
  * accumulate. scratch: rz_qlinear_scratch_floats(q, T, threads) floats; at most

@@ -109,6 +109,22 @@ int rz_lora_new_ranks(rz_llama *base, const int *ranks, rz_lora **out, rz_err *e
     return 0;
 }
 
+int rz_lora_full_grads(rz_lora *a, rz_llama *g, rz_err *e)
+{
+    const rz_llama_config *c = &a->base->config, *d = &g->config;
+    if (c->dim != d->dim || c->hidden_dim != d->hidden_dim || c->n_layers != d->n_layers ||
+        c->n_heads != d->n_heads || c->n_kv_heads != d->n_kv_heads || c->vocab_size != d->vocab_size ||
+        c->shared_classifier != d->shared_classifier)
+        return rz_fail(e, RZ_EINPUT, "gradient model: its config differs from the trained model's");
+    for (int l = 0; l < a->n_layers; l++)
+        for (int kind = 0; kind < RZ_TR_NMAT; kind++) {
+            int r, cl;
+            rz_lora_at(a, l, kind)->dQ = base_matrix(g, l, kind, &r, &cl);
+        }
+    a->gbase = g;
+    return 0;
+}
+
 static uint64_t mix64(uint64_t x)
 {
     x ^= x >> 30;
@@ -215,6 +231,16 @@ void rz_tr_rmsnorm_bwd(float *dx, const float *dout, const float *x, const float
     }
 }
 
+void rz_tr_rmsnorm_bwd_w(float *dw, const float *dout, const float *x, const float *inv, int N, int n)
+{
+#pragma omp parallel for schedule(static) if ((long)N * n >= PAR_MIN)
+    for (int i = 0; i < n; i++) { /* one weight per iteration, rows in order: deterministic */
+        float s = 0.0f;
+        for (int t = 0; t < N; t++) s += dout[(size_t)t * n + i] * x[(size_t)t * n + i] * inv[t];
+        dw[i] += s;
+    }
+}
+
 void rz_tr_rope(float *v, int ld, int width, int B, int T, const rz_rope *r, int inverse)
 {
     int hs = r->head_size, half = hs / 2;
@@ -236,6 +262,21 @@ void rz_tr_rope(float *v, int ld, int width, int B, int T, const rz_rope *r, int
 void rz_tr_attn_fwd(float *out, float *att, const float *q, const float *k, const float *v, int B, int T, int nh,
                     int nkv, int hs, float scale)
 {
+    rz_tr_attn_fwd_mask(out, att, q, k, v, B, T, nh, nkv, hs, scale, 1);
+}
+
+void rz_tr_attn_bwd(float *dq, float *dk, float *dv, float *scratch, int nthr, const float *dout, const float *att,
+                    const float *q, const float *k, const float *v, int B, int T, int nh, int nkv, int hs,
+                    float scale)
+{
+    rz_tr_attn_bwd_mask(dq, dk, dv, scratch, nthr, dout, att, q, k, v, B, T, nh, nkv, hs, scale, 1);
+}
+
+/* Query row i sees keys [0, last] with last = i (causal) or T − 1 (bidirectional); the
+ * probabilities past last are 0, so the backward's row loops stop at the same last. */
+void rz_tr_attn_fwd_mask(float *out, float *att, const float *q, const float *k, const float *v, int B, int T,
+                         int nh, int nkv, int hs, float scale, int causal)
+{
     int ldq = nh * hs, ldk = nkv * hs, G = nh / nkv;
 #pragma omp parallel for schedule(static) if ((double)B * nh * T * T * hs >= 2e6)
     for (int u = 0; u < B * nh; u++) {
@@ -245,13 +286,14 @@ void rz_tr_attn_fwd(float *out, float *att, const float *q, const float *k, cons
         float *P = att + (size_t)u * T * T;
         /* S[T][T] = scale q_h k_gᵀ */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, scale, qh, ldq, kg, ldk, 0.0f, P, T);
-        for (int i = 0; i < T; i++) { /* causal softmax: keys j ≤ i */
+        for (int i = 0; i < T; i++) { /* softmax over keys j ≤ last */
+            int last = causal ? i : T - 1;
             float *Si = P + (size_t)i * T, mx = Si[0], sum = 0.0f;
-            for (int j = 1; j <= i; j++) mx = Si[j] > mx ? Si[j] : mx;
-            for (int j = 0; j <= i; j++) sum += (Si[j] = expf(Si[j] - mx));
+            for (int j = 1; j <= last; j++) mx = Si[j] > mx ? Si[j] : mx;
+            for (int j = 0; j <= last; j++) sum += (Si[j] = expf(Si[j] - mx));
             float is = 1.0f / sum;
-            for (int j = 0; j <= i; j++) Si[j] *= is;
-            for (int j = i + 1; j < T; j++) Si[j] = 0.0f;
+            for (int j = 0; j <= last; j++) Si[j] *= is;
+            for (int j = last + 1; j < T; j++) Si[j] = 0.0f;
         }
         /* out_h[T][hs] = P v_g */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, P, T, vg, ldk, 0.0f,
@@ -261,9 +303,9 @@ void rz_tr_attn_fwd(float *out, float *att, const float *q, const float *k, cons
 
 /* Per query head: dP = dout vᵀ, dv += Pᵀ dout, dS = P ⊙ (dP − rowsum(P ⊙ dP)) · scale,
  * dq = dS k, dk += dSᵀ q. The heads sharing a kv head run in order in one iteration. */
-void rz_tr_attn_bwd(float *dq, float *dk, float *dv, float *scratch, int nthr, const float *dout, const float *att,
-                    const float *q, const float *k, const float *v, int B, int T, int nh, int nkv, int hs,
-                    float scale)
+void rz_tr_attn_bwd_mask(float *dq, float *dk, float *dv, float *scratch, int nthr, const float *dout,
+                         const float *att, const float *q, const float *k, const float *v, int B, int T, int nh,
+                         int nkv, int hs, float scale, int causal)
 {
     int ldq = nh * hs, ldk = nkv * hs, G = nh / nkv;
 #pragma omp parallel for schedule(static) num_threads(nthr) if ((double)B * nh * T * T * hs >= 2e6)
@@ -280,11 +322,12 @@ void rz_tr_attn_bwd(float *dq, float *dk, float *dv, float *scratch, int nthr, c
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, 1.0f, doh, ldq, vg, ldk, 0.0f, dP, T);
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f, P, T, doh, ldq, beta, dvg, ldk);
             for (int i = 0; i < T; i++) {
+                int last = causal ? i : T - 1;
                 const float *Pi = P + (size_t)i * T;
                 float *Di = dP + (size_t)i * T, dot = 0.0f;
-                for (int j = 0; j <= i; j++) dot += Pi[j] * Di[j];
-                for (int j = 0; j <= i; j++) Di[j] = Pi[j] * (Di[j] - dot) * scale;
-                for (int j = i + 1; j < T; j++) Di[j] = 0.0f;
+                for (int j = 0; j <= last; j++) dot += Pi[j] * Di[j];
+                for (int j = 0; j <= last; j++) Di[j] = Pi[j] * (Di[j] - dot) * scale;
+                for (int j = last + 1; j < T; j++) Di[j] = 0.0f;
             }
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, dP, T, kg, ldk, 0.0f,
                         dq + (size_t)b * T * ldq + h * hs, ldq);
@@ -330,6 +373,7 @@ void rz_tr_linear_bwd(float *dx, int accumulate, float *du, const float *dy, con
                       const rz_adapter *ad, int N)
 {
     int m = ad->m, n = ad->n, k = ad->k;
+    if (ad->dQ) rz_tr_matmul_tn(m, n, N, dy, m, x, n, ad->dQ, n, 1); /* dQ[m][n] += dyᵀ x */
     if (k > 0) {
         rz_tr_matmul_tn(m, k, N, dy, m, u, k, ad->dL, k, 1); /* dL[m][k] += dyᵀ u */
         rz_tr_matmul_nn(N, k, m, dy, m, ad->L, k, du, k, 0); /* du[N][k] = dy L */
@@ -357,6 +401,10 @@ double rz_tr_xent_fwd(double *nll, const float *logits, const int *targets, int 
 #pragma omp parallel for schedule(static) if ((long)N * V >= PAR_MIN)
     for (int t = 0; t < N; t++) {
         const float *row = logits + (size_t)t * V;
+        if (targets[t] == RZ_TR_IGNORE) {
+            nll[t] = 0.0;
+            continue;
+        }
         float mx;
         double sum;
         row_stats(row, V, &mx, &sum);
@@ -373,6 +421,10 @@ void rz_tr_xent_bwd(float *dlogits, const float *logits, const int *targets, int
     for (int t = 0; t < N; t++) {
         const float *row = logits + (size_t)t * V;
         float *d = dlogits + (size_t)t * V;
+        if (targets[t] == RZ_TR_IGNORE) {
+            memset(d, 0, sizeof(float) * (size_t)V);
+            continue;
+        }
         float mx;
         double sum;
         row_stats(row, V, &mx, &sum);
@@ -386,7 +438,7 @@ void rz_tr_xent_bwd(float *dlogits, const float *logits, const int *targets, int
 
 struct rz_train {
     const rz_lora *a;
-    int max_B, T, B, nthr;
+    int max_B, T, B, nthr, causal;
     int dim, hid, kv, nh, nkv, hs, V, nl, kmax;
     rz_rope rope;
     size_t Nmax;
@@ -404,6 +456,7 @@ struct rz_train {
     float *xf, *invf;  /* [N][dim], [N] */
     float *logits;     /* [N][V] (dlogits after backward) */
     int *targets;      /* [N] */
+    int *tokens;       /* [N] inputs (the embedding gradient's rows) */
     double *nll;       /* [N] */
     /* backward scratch */
     float *dx, *dxn, *dq, *dk, *dv, *dao, *dh1, *dh3, *dg, *du, *dP;
@@ -424,6 +477,7 @@ void rz_train_free(rz_train *t)
                      t->dv, t->dao, t->dh1, t->dh3, t->dg, t->du, t->dP};
     for (size_t i = 0; i < sizeof arrs / sizeof *arrs; i++) free(arrs[i]);
     free(t->targets);
+    free(t->tokens);
     free(t->nll);
     rz_rope_free(&t->rope);
     free(t);
@@ -441,7 +495,7 @@ int rz_train_new(const rz_lora *a, int max_B, int T, rz_train **out, rz_err *e)
     rz_train *t = rz_calloc(1, sizeof *t, e);
     if (!t) return RZ_EINTERNAL;
     t->a = a;
-    t->max_B = max_B, t->T = T;
+    t->max_B = max_B, t->T = T, t->causal = 1;
     t->dim = c->dim, t->hid = c->hidden_dim, t->nh = c->n_heads, t->nkv = c->n_kv_heads;
     t->hs = c->dim / c->n_heads, t->kv = t->hs * c->n_kv_heads, t->V = c->vocab_size, t->nl = c->n_layers;
     t->nthr = omp_get_max_threads();
@@ -482,12 +536,13 @@ int rz_train_new(const rz_lora *a, int max_B, int T, rz_train **out, rz_err *e)
     t->du = fl(t, N * (size_t)t->kmax, e);
     t->dP = fl(t, (size_t)t->nthr * TT, e);
     t->targets = rz_malloc(N * sizeof(int), e);
+    t->tokens = rz_malloc(N * sizeof(int), e);
     t->nll = rz_malloc(N * sizeof(double), e);
-    t->bytes += N * (sizeof(int) + sizeof(double));
+    t->bytes += N * (2 * sizeof(int) + sizeof(double));
     if (!t->x || !t->xmid || !t->xn1 || !t->xn2 || !t->inv1 || !t->inv2 || !t->q || !t->k || !t->v || !t->att ||
         !t->ao || !t->h1 || !t->h3 || !t->g || !t->u || !t->xf || !t->invf || !t->logits || !t->dx || !t->dxn ||
         !t->dq || !t->dk || !t->dv || !t->dao || !t->dh1 || !t->dh3 || !t->dg || !t->du || !t->dP ||
-        !t->targets || !t->nll) {
+        !t->targets || !t->tokens || !t->nll) {
         rz_train_free(t);
         return RZ_EINTERNAL;
     }
@@ -496,6 +551,8 @@ int rz_train_new(const rz_lora *a, int max_B, int T, rz_train **out, rz_err *e)
 }
 
 const float *rz_train_logits(const rz_train *t) { return t->logits; }
+
+void rz_train_set_causal(rz_train *t, int causal) { t->causal = causal != 0; }
 
 /* Layer-l slices of the saved arrays. */
 #define AT(arr, l, width) ((arr) + (size_t)(l) * t->Nmax * (size_t)(width))
@@ -521,8 +578,11 @@ int rz_train_forward(rz_train *t, const int *tokens, const int *targets, int B, 
     if (B < 1 || B > t->max_B) return RZ_EINPUT;
     int T = t->T, N = B * T, dim = t->dim, kv = t->kv, hid = t->hid, V = t->V;
     for (int i = 0; i < N; i++)
-        if (tokens[i] < 0 || tokens[i] >= V || (targets && (targets[i] < 0 || targets[i] >= V))) return RZ_EINPUT;
+        if (tokens[i] < 0 || tokens[i] >= V ||
+            (targets && targets[i] != RZ_TR_IGNORE && (targets[i] < 0 || targets[i] >= V)))
+            return RZ_EINPUT;
     t->B = B;
+    memcpy(t->tokens, tokens, sizeof(int) * (size_t)N);
     float eps = m->config.norm_eps, scale = t->rope.logit_scale;
 
     /* x0[N][dim] = embedding rows */
@@ -543,7 +603,7 @@ int rz_train_forward(rz_train *t, const int *tokens, const int *targets, int B, 
         rz_tr_linear_fwd(v, 0, u_at(t, l, RZ_TR_WV), xn1, rz_lora_at(t->a, l, RZ_TR_WV), N);
         rz_tr_rope(q, dim, dim, B, T, &t->rope, 0);
         rz_tr_rope(k, kv, kv, B, T, &t->rope, 0);
-        rz_tr_attn_fwd(ao, att, q, k, v, B, T, t->nh, t->nkv, t->hs, scale);
+        rz_tr_attn_fwd_mask(ao, att, q, k, v, B, T, t->nh, t->nkv, t->hs, scale, t->causal);
         /* xmid = x + ao Woᵀ */
         memcpy(XM, X, sizeof(float) * (size_t)N * dim);
         rz_tr_linear_fwd(XM, 1, u_at(t, l, RZ_TR_WO), ao, rz_lora_at(t->a, l, RZ_TR_WO), N);
@@ -569,13 +629,16 @@ int rz_train_forward(rz_train *t, const int *tokens, const int *targets, int B, 
 void rz_train_backward(rz_train *t, float scale)
 {
     const rz_llama *m = t->a->base;
+    rz_llama *G = t->a->gbase; /* NULL: embeddings, norms and classifier frozen */
     int B = t->B, T = t->T, N = B * T, dim = t->dim, kv = t->kv, hid = t->hid, V = t->V;
     float ascale = t->rope.logit_scale;
     /* dlogits (in place), dxf[N][dim] = dlogits output, dx = rmsnorm backward */
     rz_tr_xent_bwd(t->logits, t->logits, t->targets, N, V, scale);
+    if (G) rz_tr_matmul_tn(V, dim, N, t->logits, V, t->xf, dim, G->output, dim, 1); /* dOut += dlogitsᵀ xf */
     rz_tr_matmul_nn(N, dim, V, t->logits, V, m->output, dim, t->dxn, dim, 0);
     memset(t->dx, 0, sizeof(float) * (size_t)N * dim);
     rz_tr_rmsnorm_bwd(t->dx, t->dxn, AT(t->x, t->nl, dim), m->norm, t->invf, N, dim);
+    if (G) rz_tr_rmsnorm_bwd_w(G->norm, t->dxn, AT(t->x, t->nl, dim), t->invf, N, dim);
 
     for (int l = t->nl - 1; l >= 0; l--) {
         const rz_llama_layer *LW = &m->layers[l];
@@ -590,19 +653,27 @@ void rz_train_backward(rz_train *t, float scale)
         rz_tr_linear_bwd(t->dxn, 0, t->du, t->dh1, xn2, u_at(t, l, RZ_TR_W1), rz_lora_at(t->a, l, RZ_TR_W1), N);
         rz_tr_linear_bwd(t->dxn, 1, t->du, t->dh3, xn2, u_at(t, l, RZ_TR_W3), rz_lora_at(t->a, l, RZ_TR_W3), N);
         rz_tr_rmsnorm_bwd(t->dx, t->dxn, XM, LW->ffn_norm, t->inv2 + (size_t)l * t->Nmax, N, dim);
+        if (G) rz_tr_rmsnorm_bwd_w(G->layers[l].ffn_norm, t->dxn, XM, t->inv2 + (size_t)l * t->Nmax, N, dim);
         /* dx holds ∂/∂xmid; xmid = x + ao Woᵀ */
         rz_tr_linear_bwd(t->dao, 0, t->du, t->dx, ao, u_at(t, l, RZ_TR_WO), rz_lora_at(t->a, l, RZ_TR_WO), N);
-        rz_tr_attn_bwd(t->dq, t->dk, t->dv, t->dP, t->nthr, t->dao, att, q, k, v, B, T, t->nh, t->nkv, t->hs,
-                       ascale);
+        rz_tr_attn_bwd_mask(t->dq, t->dk, t->dv, t->dP, t->nthr, t->dao, att, q, k, v, B, T, t->nh, t->nkv,
+                            t->hs, ascale, t->causal);
         rz_tr_rope(t->dq, dim, dim, B, T, &t->rope, 1);
         rz_tr_rope(t->dk, kv, kv, B, T, &t->rope, 1);
-        /* the embedding is frozen: below layer 0 only the adapters' gradients matter */
-        float *dxn = l > 0 ? t->dxn : NULL;
+        /* a frozen embedding: below layer 0 only the adapters' gradients matter */
+        float *dxn = l > 0 || G ? t->dxn : NULL;
         rz_tr_linear_bwd(dxn, 0, t->du, t->dq, xn1, u_at(t, l, RZ_TR_WQ), rz_lora_at(t->a, l, RZ_TR_WQ), N);
         rz_tr_linear_bwd(dxn, 1, t->du, t->dk, xn1, u_at(t, l, RZ_TR_WK), rz_lora_at(t->a, l, RZ_TR_WK), N);
         rz_tr_linear_bwd(dxn, 1, t->du, t->dv, xn1, u_at(t, l, RZ_TR_WV), rz_lora_at(t->a, l, RZ_TR_WV), N);
-        if (l > 0) rz_tr_rmsnorm_bwd(t->dx, t->dxn, X, LW->attention_norm, t->inv1 + (size_t)l * t->Nmax, N, dim);
+        if (l > 0 || G) rz_tr_rmsnorm_bwd(t->dx, t->dxn, X, LW->attention_norm, t->inv1 + (size_t)l * t->Nmax, N, dim);
+        if (G) rz_tr_rmsnorm_bwd_w(G->layers[l].attention_norm, t->dxn, X, t->inv1 + (size_t)l * t->Nmax, N, dim);
     }
+    if (G) /* dx holds ∂/∂x0: embedding rows, in row order (a token may repeat) */
+        for (int i = 0; i < N; i++) {
+            float *de = G->tok_embeddings + (size_t)t->tokens[i] * dim;
+            const float *d = t->dx + (size_t)i * dim;
+            for (int j = 0; j < dim; j++) de[j] += d[j];
+        }
 }
 #undef AT
 

@@ -62,6 +62,7 @@ typedef struct {
     const float *Q;   /* [m][n] frozen */
     float *L, *R;     /* [m][k], [k][n]: point into rz_lora.params */
     float *dL, *dR;   /* their gradients: point into rz_lora.grads */
+    float *dQ;        /* [m][n] gradient of Q, or NULL (Q frozen): rz_lora_full_grads */
 } rz_adapter;
 
 /* All adapters of a model. params holds every L and R back to back (per layer, per
@@ -75,6 +76,8 @@ typedef struct {
     rz_adapter *ad;   /* [n_layers * RZ_TR_NMAT] */
     float *params, *grads;
     size_t n_params;
+    rz_llama *gbase;  /* full-parameter training: the gradient of every tensor of base
+                         (same config and layout), or NULL (base frozen) */
 } rz_lora;
 
 /* Adapters of rank[kind] for each matrix kind (0 ≤ rank ≤ min(m, n)), all zero, with Q
@@ -88,6 +91,13 @@ rz_adapter *rz_lora_at(const rz_lora *a, int layer, int kind);
 /* LoRA's initialisation: L = 0, R uniform in ±1/sqrt(n) (kaiming-uniform, as LoRA's A),
  * from a counter-based generator keyed by seed: the adapted model starts equal to base. */
 void rz_lora_init_lora(rz_lora *a, uint64_t seed);
+/* Full-parameter training: from now on the backward also ADDS the gradient of every
+ * tensor of a->base (embeddings, norms, classifier, every Q) into g's matching tensor;
+ * g must have base's config (rz_llama_alloc). With all ranks 0 this trains the whole
+ * model: the optimizer updates base->params with g->params (same layout, padding stays
+ * 0). The extra products: dQ [m][n] += dyᵀ x per linear, dOut [V][dim] += dlogitsᵀ xf,
+ * dw_i += Σ_t dy_ti x_ti r_t per RMSNorm weight, and embedding rows dE[tok] += dx0. */
+int rz_lora_full_grads(rz_lora *a, rz_llama *g, rz_err *e);
 /* Writes W = Q + L R into out's matrices (out has base's config; out may be base itself,
  * then Q is overwritten). */
 void rz_lora_merge(const rz_lora *a, rz_llama *out);
@@ -105,9 +115,17 @@ int rz_train_new(const rz_lora *a, int max_B, int T, rz_train **out, rz_err *e);
 void rz_train_free(rz_train *t);
 size_t rz_train_bytes(const rz_train *t); /* memory held */
 
+/* Attention mask of the forward and backward: causal = 1 (the default, a decoder: key j
+ * ≤ query i) or 0 (bidirectional, every key visible: an encoder, as MLM-U trains). */
+void rz_train_set_causal(rz_train *t, int causal);
+
+/* A target of RZ_TR_IGNORE is not scored: its row adds nothing to the NLL and gets a zero
+ * gradient (loss on some positions only, e.g. the path tokens of a maze). */
+#define RZ_TR_IGNORE (-1)
+
 /* Forward of B sequences tokens[B][T] (row b = sequence b). With targets[B][T], *nll_sum
- * = Σ −log p(target) over the B·T positions (double). Returns RZ_EINPUT for B or an id
- * out of range. */
+ * = Σ −log p(target) over the B·T positions (double; RZ_TR_IGNORE targets skipped).
+ * Returns RZ_EINPUT for B or an id out of range. */
 int rz_train_forward(rz_train *t, const int *tokens, const int *targets, int B, double *nll_sum);
 /* logits [B*T][vocab] of the last forward (until the next backward, which overwrites them). */
 const float *rz_train_logits(const rz_train *t);
@@ -123,11 +141,16 @@ void rz_train_backward(rz_train *t, float scale);
 void rz_tr_rmsnorm_fwd(float *out, float *inv, const float *x, const float *w, int N, int n, float eps);
 /* dx[N][n] += ∂/∂x of Σ dout ⊙ out. */
 void rz_tr_rmsnorm_bwd(float *dx, const float *dout, const float *x, const float *w, const float *inv, int N, int n);
+/* dw[n] += ∂/∂w of Σ dout ⊙ out = Σ_t dout_t ⊙ x_t · inv_t (rows summed in order). */
+void rz_tr_rmsnorm_bwd_w(float *dw, const float *dout, const float *x, const float *inv, int N, int n);
 /* Rotates every head (hs wide) of rows v[B*T][width] (row stride ld) in place, row b*T+t
  * at position t with r's tables; inverse = 1 applies the transpose (the backward). */
 void rz_tr_rope(float *v, int ld, int width, int B, int T, const rz_rope *r, int inverse);
-/* Causal attention: q [B*T][nh*hs], k, v [B*T][nkv*hs] (rotated), att [B][nh][T][T]
- * probabilities (0 above the diagonal), out [B*T][nh*hs]; logits q·k·scale. */
+/* Attention: q [B*T][nh*hs], k, v [B*T][nkv*hs] (rotated), att [B][nh][T][T]
+ * probabilities, out [B*T][nh*hs]; logits q·k·scale. causal = 1: key j ≤ query i (att 0
+ * above the diagonal); 0: every key (bidirectional). rz_tr_attn_fwd/bwd are causal. */
+void rz_tr_attn_fwd_mask(float *out, float *att, const float *q, const float *k, const float *v, int B, int T,
+                         int nh, int nkv, int hs, float scale, int causal);
 void rz_tr_attn_fwd(float *out, float *att, const float *q, const float *k, const float *v, int B, int T, int nh,
                     int nkv, int hs, float scale);
 /* dq, dk, dv (overwritten) from dout and the saved att, q, k, v; scratch: T*T floats for
@@ -135,18 +158,23 @@ void rz_tr_attn_fwd(float *out, float *att, const float *q, const float *k, cons
 void rz_tr_attn_bwd(float *dq, float *dk, float *dv, float *scratch, int nthr, const float *dout, const float *att,
                     const float *q, const float *k, const float *v, int B, int T, int nh, int nkv, int hs,
                     float scale);
+void rz_tr_attn_bwd_mask(float *dq, float *dk, float *dv, float *scratch, int nthr, const float *dout,
+                         const float *att, const float *q, const float *k, const float *v, int B, int T, int nh,
+                         int nkv, int hs, float scale, int causal);
 /* g[N][hid] = silu(a) ⊙ b;  backward: da, db (overwritten) from dg. */
 void rz_tr_swiglu_fwd(float *g, const float *a, const float *b, int N, int hid);
 void rz_tr_swiglu_bwd(float *da, float *db, const float *dg, const float *a, const float *b, int N, int hid);
 /* y[N][m] (= or += when accumulate) x Qᵀ + u Lᵀ with u[N][k] = x Rᵀ stored. */
 void rz_tr_linear_fwd(float *y, int accumulate, float *u, const float *x, const rz_adapter *ad, int N);
-/* dx[N][n] (= or += when accumulate) dy Q + du R; ad->dL += dyᵀ u, ad->dR += duᵀ x;
+/* dx[N][n] (= or += when accumulate) dy Q + du R; ad->dL += dyᵀ u, ad->dR += duᵀ x,
+ * ad->dQ += dyᵀ x when ad->dQ is set;
  * du: scratch [N][k]. dx may be NULL (not needed). */
 void rz_tr_linear_bwd(float *dx, int accumulate, float *du, const float *dy, const float *x, const float *u,
                       const rz_adapter *ad, int N);
-/* Σ_rows −log softmax(logits)[target] in double (nll[N] scratch, per row). */
+/* Σ_rows −log softmax(logits)[target] in double (nll[N] scratch, per row; rows with target
+ * RZ_TR_IGNORE give 0). */
 double rz_tr_xent_fwd(double *nll, const float *logits, const int *targets, int N, int V);
-/* dlogits = scale (softmax(logits) − onehot(target)); may alias logits. */
+/* dlogits = scale (softmax(logits) − onehot(target)) (0 for RZ_TR_IGNORE); may alias logits. */
 void rz_tr_xent_bwd(float *dlogits, const float *logits, const int *targets, int N, int V, float scale);
 /* Deterministic panel products (linalg.h): C[M][N] (+)= A[M][K] B[K][N] and Aᵀ B for
  * A [K][M], B [K][N]. */

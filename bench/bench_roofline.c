@@ -1,0 +1,325 @@
+/* bench_roofline.c — decode and prefill speed of every weight format against the
+ * machine's memory-bandwidth bound (issue: fused decode kernels, low-bit tables).
+ *
+ * 1. Read bandwidth: each of n threads sums its contiguous share of a 512 MiB float
+ *    buffer (far beyond the last-level cache), best of 3, for n = 1 .. threads.
+ * 2. Models shaped like stories110M (dim 768, 12 layers, 12 heads, hidden 2048, vocab
+ *    32000, shared classifier). Weights: float32 (rz_llama_random), or every linear as
+ *    one code format with random codes (speed does not depend on the code values; every
+ *    format of qdot.h is read the same way whatever they are) and the embedding /
+ *    classifier table float32 or rtn 8-bit per row or 4-bit per 32 columns.
+ * 3. Per format: bytes read per generated token = every linear's codes + scales + zero
+ *    points (float32: 4 bytes per weight), the classifier table (float32 or its codes),
+ *    one embedding row, and the KV cache (2 · layers · (p + 1) · kv_dim · 4 bytes at
+ *    position p, averaged over the decoded positions 0 .. dec − 1). Bound = bandwidth(threads) / bytes per
+ *    token; decode tokens/s = `dec` single-token steps with logits, best of `runs`;
+ *    ratio = measured / bound. Prefill: one forward of T tokens with logits, tokens/s
+ *    and GFLOP/s (rz_llama_forward_flops) against a threaded 2048³ sgemm measured here.
+ *
+ * usage: bench_roofline [runs [threads [T [dec [only]]]]]   (defaults 3, 2, 512, 128;
+ *        only = a format index 0..10 to run that one)
+ *        bench_roofline --kernels [rows]   one thread, one rows × 768 matrix per format
+ *            (default 8192: 6.3M weights, larger than L2 at every width): ns per weight
+ *            and GB/s of codes for T = 1 of the reference and AVX2 kernels and of the
+ *            previous path (16 rows decoded to float, then sgemv).
+ */
+#include <cblas.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "linalg.h"
+#include "llama.h"
+#include "qdot.h"
+#include "qlayer.h"
+#include "qlinear.h"
+#include "rz.h"
+
+static void die(const rz_err *e)
+{
+    fprintf(stderr, "bench_roofline: %s\n", e->msg);
+    exit(1);
+}
+
+static uint64_t rng = 88172645463325252ull;
+static uint32_t next_u32(void)
+{
+    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+    return (uint32_t)(rng >> 16);
+}
+
+/* GB/s of n threads each summing its share of buf (count floats), best of 3. */
+static double read_gbs(const float *buf, size_t count, int n, float *sink)
+{
+    double best = 1e30;
+    for (int r = 0; r < 3; r++) {
+        float total = 0;
+        double t0 = rz_now();
+#pragma omp parallel num_threads(n) reduction(+ : total)
+        {
+            int id = omp_get_thread_num(), nt = omp_get_num_threads();
+            size_t a = count * (size_t)id / (size_t)nt, b = count * (size_t)(id + 1) / (size_t)nt;
+            float acc[16] = {0};
+            for (size_t i = a; i + 16 <= b; i += 16)
+#pragma omp simd
+                for (int j = 0; j < 16; j++) acc[j] += buf[i + (size_t)j];
+            for (int j = 0; j < 16; j++) total += acc[j];
+        }
+        double t = rz_now() - t0;
+        *sink += total;
+        if (t < best) best = t;
+    }
+    return (double)count * sizeof(float) / best / 1e9;
+}
+
+typedef struct {
+    const char *label;
+    int method, bits, group, incoh; /* method < 0: float32 linears */
+    int tbits, tgroup;              /* table: 32 = float32 */
+} fmt;
+
+/* A qlinear of the format with random codes (scales ~ 0.02 so activations stay sane). */
+static rz_qlinear *random_qlinear(const fmt *f, int method, int bits, int group, int incoh, int rows, int cols,
+                                  uint64_t seed, double *bytes)
+{
+    rz_qlayer_view v;
+    memset(&v, 0, sizeof v);
+    snprintf(v.name, sizeof v.name, "bench");
+    v.rows = rows, v.cols = cols, v.pcols = method == RZ_QM_E8P ? (cols + 7) / 8 * 8 : cols;
+    v.method = method, v.bits = bits, v.group = group, v.incoherent = incoh;
+    v.seed_u = seed, v.seed_v = seed + 1;
+    v.codes_n = rz_qlayer_codes_bytes(method, bits, rows, v.pcols);
+    v.n_scales = rz_qlayer_n_scales(method, rows, v.pcols, group);
+    uint8_t *codes = malloc(v.codes_n), *zeros = NULL;
+    float *scales = malloc(v.n_scales * sizeof *scales);
+    for (size_t i = 0; i < v.codes_n; i++) codes[i] = (uint8_t)next_u32();
+    for (size_t i = 0; i < v.n_scales; i++) scales[i] = method == RZ_QM_E8P ? 0.02f : 0.02f / (float)(1 << bits);
+    if (method != RZ_QM_E8P) {
+        v.n_zeros = v.n_scales;
+        zeros = malloc(v.n_zeros);
+        for (size_t i = 0; i < v.n_zeros; i++) zeros[i] = (uint8_t)((1 << bits) / 2);
+    }
+    v.codes = codes, v.scales = scales, v.zeros = zeros;
+    rz_qlinear *q;
+    rz_err e = {0};
+    if (rz_qlinear_new(&v, &q, &e)) die(&e);
+    *bytes += (double)v.codes_n + 4.0 * (double)v.n_scales + (double)v.n_zeros;
+    free(codes), free(scales), free(zeros);
+    (void)f;
+    return q;
+}
+
+/* The model of format f; *wbytes = bytes of weights read per decoded token (linears,
+ * classifier, one embedding row). */
+static rz_llama *make_model(const rz_llama_config *c, const fmt *f, double *wbytes)
+{
+    rz_err e = {0};
+    rz_llama *m;
+    double lin = 0, table = 0;
+    if (f->method < 0) {
+        if (rz_llama_random(c, 7, &m, &e)) die(&e);
+        for (long i = 0; i < (long)RZ_LIN_PER_LAYER * c->n_layers; i++) {
+            int r, k;
+            rz_llama_linear_shape(c, i, &r, &k);
+            lin += 4.0 * r * k;
+        }
+    } else {
+        if (rz_llama_alloc_lazy(c, &m, &e)) die(&e);
+        for (int l = 0; l < c->n_layers; l++)
+            for (int j = 0; j < c->dim; j++) m->layers[l].attention_norm[j] = m->layers[l].ffn_norm[j] = 1.0f;
+        for (int j = 0; j < c->dim; j++) m->norm[j] = 1.0f;
+        for (long i = 0; i < (long)RZ_LIN_PER_LAYER * c->n_layers; i++) {
+            int r, k;
+            rz_llama_linear_shape(c, i, &r, &k);
+            rz_qlinear *q = random_qlinear(f, f->method, f->bits, f->group, f->incoh, r, k, 1000 + (uint64_t)i, &lin);
+            if (rz_llama_set_qlinear(m, i, q, &e)) die(&e);
+        }
+    }
+    if (f->tbits == 32) {
+        float *t = m->tok_embeddings ? m->tok_embeddings : rz_llama_table_storage(m, RZ_TABLE_EMB, &e);
+        if (!t) die(&e);
+        if (f->method >= 0)
+            for (size_t i = 0; i < (size_t)c->vocab_size * c->dim; i++) t[i] = 0.02f * ((float)(next_u32() & 1023) / 512.0f - 1.0f);
+        table = 4.0 * c->vocab_size * c->dim;
+    } else {
+        rz_qlinear *q = random_qlinear(f, RZ_QM_RTN, f->tbits, f->tgroup, RZ_INCOH_NONE, c->vocab_size, c->dim, 5, &table);
+        if (rz_llama_set_qtable(m, RZ_TABLE_EMB, q, &e)) die(&e);
+    }
+    *wbytes = lin + table + table / c->vocab_size; /* + one embedding row */
+    return m;
+}
+
+/* best-of-runs seconds of one prefill of T tokens and of dec single-token steps. */
+static void time_model(const rz_llama *m, int runs, int T, int dec, double *prefill, double *decode)
+{
+    rz_err e = {0};
+    rz_llama_state *s;
+    if (rz_llama_state_new(m, T, m->config.seq_len, &s, &e)) die(&e);
+    int *tok = malloc(sizeof(int) * (size_t)T);
+    float *logits = malloc(sizeof(float) * (size_t)T * m->config.vocab_size);
+    for (int t = 0; t < T; t++) tok[t] = (t * 7919 + 13) % m->config.vocab_size;
+    *prefill = *decode = 1e30;
+    for (int r = 0; r < runs; r++) {
+        double t0 = rz_now();
+        rz_llama_forward(m, s, tok, T, 0, logits);
+        double t1 = rz_now();
+        for (int p = 0; p < dec; p++) rz_llama_forward(m, s, tok + p, 1, p, logits);
+        double t2 = rz_now();
+        if (t1 - t0 < *prefill) *prefill = t1 - t0;
+        if (t2 - t1 < *decode) *decode = t2 - t1;
+    }
+    free(tok);
+    free(logits);
+    rz_llama_state_free(s);
+}
+
+static double sgemm_peak(int threads)
+{
+    int n = 2048;
+    float *a = malloc(sizeof(float) * n * n), *b = malloc(sizeof(float) * n * n), *c = malloc(sizeof(float) * n * n);
+    for (long i = 0; i < (long)n * n; i++) a[i] = b[i] = 0.001f * (float)(i % 97);
+    openblas_set_num_threads(threads);
+    double best = 1e30;
+    for (int r = 0; r < 3; r++) {
+        double t0 = rz_now();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+        double t = rz_now() - t0;
+        if (t < best) best = t;
+    }
+    openblas_set_num_threads(1);
+    free(a), free(b), free(c);
+    return 2.0 * n * n * (double)n / best / 1e9;
+}
+
+/* Seconds per call of fn over the matrix, best of 5 (at least 0.05 s each). */
+static double kernel_seconds(const rz_qlayer_view *v, int isa, const float *x, float *y, float *dec)
+{
+    double best = 1e30;
+    for (int r = 0; r < 5; r++) {
+        int reps = 0;
+        double t0 = rz_now(), t;
+        do {
+            if (isa >= 0) {
+                rz_qdot_rows(v, isa, 0, v->rows, 1, x, v->pcols, y, v->rows);
+            } else {
+                for (int r0 = 0; r0 < v->rows; r0 += 16) {
+                    rz_qlayer_decode_rows(v, r0, 16, dec);
+                    cblas_sgemv(CblasRowMajor, CblasNoTrans, 16, v->pcols, 1.0f, dec, v->pcols, x, 1, 0.0f, y + r0, 1);
+                }
+            }
+            reps++;
+            t = rz_now() - t0;
+        } while (t < 0.05);
+        if (t / reps < best) best = t / reps;
+    }
+    return best;
+}
+
+static void kernels(int rows)
+{
+    openblas_set_num_threads(1);
+    const int fm[][3] = {{RZ_QM_E8P, 2, 0}, {RZ_QM_E8P, 3, 0}, {RZ_QM_E8P, 4, 0}, {RZ_QM_RTN, 2, 0},
+                         {RZ_QM_RTN, 3, 32}, {RZ_QM_RTN, 4, 0}, {RZ_QM_RTN, 4, 32}, {RZ_QM_RTN, 8, 0}};
+    int cols = 768;
+    float *x = malloc(sizeof(float) * cols), *y = malloc(sizeof(float) * rows), *dec = malloc(sizeof(float) * 16 * cols);
+    for (int j = 0; j < cols; j++) x[j] = (float)(j % 13) / 13.0f - 0.5f;
+    printf("one thread, %d x %d, T = 1: ns/weight (GB/s of codes + scales)\n", rows, cols);
+    printf("%-12s %16s %16s %16s\n", "format", "ref", "avx2", "decode+sgemv");
+    for (size_t f = 0; f < sizeof fm / sizeof fm[0]; f++) {
+        fmt F = {"", fm[f][0], fm[f][1], fm[f][2], 0, 32, 0};
+        rz_qlayer_view v;
+        memset(&v, 0, sizeof v);
+        v.rows = rows, v.cols = cols, v.pcols = cols, v.method = F.method, v.bits = F.bits, v.group = F.group;
+        v.codes_n = rz_qlayer_codes_bytes(v.method, v.bits, rows, cols);
+        v.n_scales = rz_qlayer_n_scales(v.method, rows, cols, v.group);
+        uint8_t *codes = malloc(v.codes_n), *zeros = malloc(v.n_scales);
+        float *scales = malloc(sizeof(float) * v.n_scales);
+        for (size_t i = 0; i < v.codes_n; i++) codes[i] = (uint8_t)next_u32();
+        for (size_t i = 0; i < v.n_scales; i++) scales[i] = 0.01f, zeros[i] = 1;
+        v.codes = codes, v.scales = scales, v.zeros = v.method == RZ_QM_E8P ? NULL : zeros;
+        v.n_zeros = v.method == RZ_QM_E8P ? 0 : v.n_scales;
+        double bytes = (double)v.codes_n + 5.0 * v.n_zeros + (v.n_zeros ? 0 : 4), w = (double)rows * cols;
+        char label[32];
+        snprintf(label, sizeof label, "%s%d%s", rz_qmethod_name(v.method), v.bits, v.group ? " g32" : "");
+        printf("%-12s", label);
+        int isas[3] = {RZ_QDOT_REF, RZ_QDOT_AVX2, -1};
+        for (int k = 0; k < 3; k++) {
+            if (isas[k] == RZ_QDOT_AVX2 && !rz_qdot_have(RZ_QDOT_AVX2)) {
+                printf(" %16s", "-");
+                continue;
+            }
+            double t = kernel_seconds(&v, isas[k], x, y, dec);
+            printf("   %5.3f (%5.1f)", t / w * 1e9, bytes / t / 1e9);
+        }
+        printf("\n");
+        free(codes), free(zeros), free(scales);
+    }
+    free(x), free(y), free(dec);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "--kernels") == 0) {
+        kernels(argc > 2 ? atoi(argv[2]) : 8192);
+        return 0;
+    }
+    int runs = argc > 1 ? atoi(argv[1]) : 3, threads = argc > 2 ? atoi(argv[2]) : 2;
+    int T = argc > 3 ? atoi(argv[3]) : 512, dec = argc > 4 ? atoi(argv[4]) : 128, only = argc > 5 ? atoi(argv[5]) : -1;
+    if (runs < 1) runs = 1;
+    if (threads < 1) threads = 1;
+    rz_linalg_threads(threads);
+    printf("kernels: %s (no AVX-512 variant)\n", rz_qdot_name(rz_qdot_best()));
+
+    size_t count = (size_t)128 << 20; /* 512 MiB */
+    float *buf = malloc(count * sizeof *buf), sink = 0;
+    for (size_t i = 0; i < count; i++) buf[i] = (float)(i & 7);
+    double bw_at = 0;
+    printf("read bandwidth (512 MiB, best of 3):");
+    for (int n = 1; n <= threads; n++) {
+        double g = read_gbs(buf, count, n, &sink);
+        printf("  %d thread%s %.1f GB/s", n, n > 1 ? "s" : "", g);
+        if (n == threads) bw_at = g;
+    }
+    printf("%s\n", sink == 12345.0f ? " " : "");
+    free(buf);
+    double peak = sgemm_peak(threads);
+    printf("sgemm peak (2048^3, %d threads): %.1f GFLOP/s\n", threads, peak);
+
+    rz_llama_config c = {768, 2048, 12, 12, 12, 32000, 1024, 1, 10000.0f, 1e-5f};
+    /* KV cache bytes per decoded token: step p (positions 0 .. dec - 1, after the prefill's
+     * own cache) reads p + 1 keys and values per layer; averaged */
+    double kv = 2.0 * c.n_layers * c.dim * 4.0 * ((dec + 1) / 2.0);
+    const fmt fmts[] = {
+        {"f32", -1, 0, 0, 0, 32, 0},
+        {"e8p2 rht, f32 table", RZ_QM_E8P, 2, 0, RZ_INCOH_BOTH, 32, 0},
+        {"e8p2 rht, 4-bit table", RZ_QM_E8P, 2, 0, RZ_INCOH_BOTH, 4, 32},
+        {"e8p2 rht, 8-bit table", RZ_QM_E8P, 2, 0, RZ_INCOH_BOTH, 8, 0},
+        {"e8p3 rht, 4-bit table", RZ_QM_E8P, 3, 0, RZ_INCOH_BOTH, 4, 32},
+        {"e8p4 rht, 4-bit table", RZ_QM_E8P, 4, 0, RZ_INCOH_BOTH, 4, 32},
+        {"rtn2 row, 4-bit table", RZ_QM_RTN, 2, 0, RZ_INCOH_NONE, 4, 32},
+        {"rtn3 g32, 4-bit table", RZ_QM_RTN, 3, 32, RZ_INCOH_NONE, 4, 32},
+        {"rtn4 row, 4-bit table", RZ_QM_RTN, 4, 0, RZ_INCOH_NONE, 4, 32},
+        {"rtn4 g32, 4-bit table", RZ_QM_RTN, 4, 32, RZ_INCOH_NONE, 4, 32},
+        {"rtn8 row, 8-bit table", RZ_QM_RTN, 8, 0, RZ_INCOH_NONE, 8, 0},
+    };
+    printf("stories110M shape, %d threads, decode: %d steps after a %d-token prefill (KV cache read %.1f MB/token), "
+           "best of %d\n", threads, dec, T, kv / 1e6, runs);
+    printf("(decode steps rerun positions 0 .. %d: the KV cache read is the average over them)\n", dec - 1);
+    printf("%-24s %9s %9s %10s %10s %7s %12s %9s %7s\n", "weights", "MB weights", "MB/token", "decode t/s", "bound t/s",
+           "ratio", "prefill t/s", "GFLOP/s", "of peak");
+    for (size_t f = 0; f < sizeof fmts / sizeof fmts[0]; f++) {
+        if (only >= 0 && (size_t)only != f) continue;
+        double wb;
+        rz_llama *m = make_model(&c, &fmts[f], &wb);
+        double pf, dc;
+        time_model(m, runs, T, dec, &pf, &dc);
+        double bytes = wb + kv, bound = bw_at * 1e9 / bytes, tps = dec / dc;
+        double gf = rz_llama_forward_flops(m, T, 0) / pf / 1e9;
+        printf("%-24s %9.1f %9.1f %10.1f %10.1f %6.0f%% %12.0f %9.1f %6.0f%%\n", fmts[f].label, wb / 1e6, bytes / 1e6, tps, bound,
+               100 * tps / bound, T / pf, gf, 100 * gf / peak);
+        fflush(stdout);
+        rz_llama_free(m);
+    }
+    return 0;
+}

@@ -1,0 +1,58 @@
+# decode.sh — token-by-token decoding from the codes on stories260K: packed models with
+# quantised token embeddings / classifier (rz-pack --embed-bits) store exactly the bits
+# they should, run from their codes (fused kernels, tools/core/quant/qdot.h) with the same
+# perplexity and the same greedy text as the same file decoded to float32 at load
+# (--dense), for any thread count; tables quantised in a form the engine cannot read row
+# by row, and bad --embed-* options, exit 2.
+. "$(dirname "$0")/lib.sh"
+need_data stories260K.bin; need_data tok512.bin; need_data tinystories-valid.txt
+M=$RIZZ_DATA/stories260K.bin Z=$RIZZ_DATA/tok512.bin F=$RIZZ_DATA/tinystories-valid.txt
+head -c 60000 "$F" > "$T/calib.txt"
+tail -c +100001 "$F" | head -c 8000 > "$T/eval.txt"
+rz-tokenize -q -z "$Z" -f "$T/eval.txt" -o "$T/eval.tok"
+EV="-t 1 --tokens $T/eval.tok --ctx 256 --max-tokens 1024"
+
+check "rz-calibrate" rz-calibrate -q -t 1 -m "$M" -z "$Z" -f "$T/calib.txt" --ctx 128 -n 2 -o "$T/h.rzs"
+check "rz-quantize e8p 2-bit + RHT" rz-quantize -q -t 1 -m "$M" -H "$T/h.rzs" --method e8p --bits 2 --incoherence -o "$T/e2.q"
+check "rz-quantize ldlq 4-bit" rz-quantize -q -t 1 -m "$M" -H "$T/h.rzs" --method ldlq --bits 4 -o "$T/l4.q"
+rz-pack -q -m "$M" "$T/e2.q" --embed-bits 4 -o "$T/e2.emb4.rzm" --json > "$T/p4.json"
+rz-pack -q -m "$M" "$T/l4.q" --embed-bits 8 -o "$T/l4.emb8.rzm" --json > "$T/p8.json"
+rz-pack -q -m "$M" "$T/l4.q" --embed-bits 4 --embed-group 16 -o "$T/l4.emb4g16.rzm" --json > "$T/p4g16.json"
+
+# bits: the shared 512 x 64 table, per row at 8 bits (8 + 40/64: one f32 scale and one u8
+# zero point per 64-wide row), per group of 32 (16) at 4 bits (4 + 40/32, 4 + 40/16)
+same "8-bit table: 8 + 40/64 bpw" 8.625 "$(json_field bpw_tables < "$T/p8.json")"
+same "4-bit table, groups of 32: 4 + 40/32 bpw" 5.25 "$(json_field bpw_tables < "$T/p4.json")"
+same "4-bit table, groups of 16: 4 + 40/16 bpw" 6.5 "$(json_field bpw_tables < "$T/p4g16.json")"
+same "table weights 512 x 64" 32768 "$(json_field table_weights < "$T/p8.json")"
+# the whole model: linears at their bits + the table + 704 float32 norm weights
+bl=$(json_field bpw_linears < "$T/p8.json")
+same "bpw of the whole model with an 8-bit table" \
+  "$(awk -v b="$bl" 'BEGIN{printf "%.6f", (b*226560 + 8.625*32768 + 32*704) / (226560 + 32768 + 704)}')" \
+  "$(awk '{printf "%.6f", $0}' <<< "$(json_field bpw_model < "$T/p8.json")")"
+same "table stored as one qlayer record (rtn, 8 bits)" 1 \
+  "$(rz-cat "$T/l4.emb8.rzm" | grep -c '"name":"tok_embeddings.weight","rows":512,"cols":64,"pcols":64,"method":"rtn","bits":8')"
+
+# from the codes (fused kernels, quantised embedding rows and classifier) = decoded at load
+for f in e2.emb4 l4.emb8 l4.emb4g16; do
+  pd=$(rz-ppl -q --dense -m "$T/$f.rzm" $EV --json | json_field ppl)
+  pc=$(rz-ppl -q -m "$T/$f.rzm" $EV --json | json_field ppl)
+  # float rounding only (transforms on the activations, sums in another order): 1e-5
+  awk -v a="$pd" -v b="$pc" 'BEGIN{d=(a-b)/a; if(d<0)d=-d; exit !(b > 0 && d < 1e-5)}' &&
+    ok "$f: ppl from the codes = --dense to 1e-5 ($pc vs $pd)" || fail "$f ppl" "$pc vs $pd"
+  g1=$(rz-generate -q -t 1 -m "$T/$f.rzm" -z "$Z" --temp 0 -n 200)
+  g2=$(rz-generate -q -t 2 -m "$T/$f.rzm" -z "$Z" --temp 0 -n 200)
+  gd=$(rz-generate -q -t 2 --dense -m "$T/$f.rzm" -z "$Z" --temp 0 -n 200)
+  [ -n "$g1" ] && [ "$g1" = "$gd" ] && ok "$f: greedy text from the codes = --dense" || fail "$f greedy" "$g1 /// $gd"
+  same "$f: greedy text, 1 thread = 2 threads" "$g1" "$g2"
+done
+
+# an embedding read one row per token cannot carry incoherence (nor be e8p): exit 2 in
+# both load modes, naming the record and field
+rz-cat --full "$T/l4.emb8.rzm" | jq -c 'if .name == "tok_embeddings.weight" then .incoherent = true | .seed_u = 3 | .seed_v = 4 else . end' |
+  rz-cat --from-json -o "$T/bad.rzm"
+check_err "incoherent embedding table, from the codes" 2 "tok_embeddings.weight.*read one row per token" rz-ppl -q -m "$T/bad.rzm" $EV
+check_err "incoherent embedding table, --dense" 2 "field 'incoherent'" rz-ppl -q --dense -m "$T/bad.rzm" $EV
+check_err "--embed-bits 5" 2 "expected 8, 4 or 32" rz-pack -m "$M" "$T/l4.q" --embed-bits 5 -o "$T/x.rzm"
+check_err "--embed-group without --embed-bits" 2 "needs --embed-bits" rz-pack -m "$M" "$T/l4.q" --embed-group 16 -o "$T/x.rzm"
+[ ! -e "$T/x.rzm" ] && ok "nothing written on bad options" || fail "x.rzm exists"

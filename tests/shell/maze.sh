@@ -1,0 +1,58 @@
+# maze.sh — rz-maze end to end: generation is deterministic and splits never overlap;
+# a resumed training run equals an uninterrupted one bit for bit, and so do other
+# thread counts and mpirun -np 2/3 (same --batch/--micro); eval under mpirun gives the
+# one-process counts; bad input exits 2 naming the field and leaves no output.
+. "$(dirname "$0")/lib.sh"
+san=${RZ_SANITIZED:-}
+check "rz-maze --help has an example" sh -c "rz-maze --help | grep -q 'rz-maze gen -n 5'"
+
+# 1. generation
+check "gen 4x4" rz-maze gen -q -n 4 --count 300 --seed 2 -o "$T/a.rz"
+rz-maze gen -q -n 4 --count 300 --seed 2 -o "$T/b.rz"
+check "same seed, same bytes" cmp "$T/a.rz" "$T/b.rz"
+rz-maze gen -q -n 4 --count 40 --seed 2 --first 1000000 --exclude "$T/a.rz" -o "$T/held.rz" --json > "$T/g.json"
+same "held-out split excludes the training mazes" "$(json_field excluded < "$T/g.json")" 300
+check "gen picture" rz-maze gen -q -n 6 --count 1 -o "$T/one.rz" --png "$T/one.png"
+check "picture is a PNG" sh -c "head -c 8 '$T/one.png' | od -An -c | grep -q 'P   N   G'"
+
+# 2. training: resume, threads, ranks
+n=6; [ -n "$san" ] && n=3
+TR="rz-maze train -q --objective mlmu --dim 16 --layers 2 --heads 2 --batch 8 --micro 2 --warmup 2 --seed 5"
+$TR --steps $n -o "$T/full" "$T/a.rz" 2>"$T/err" && ok "train $n steps" || fail "train" "$(tail -3 "$T/err")"
+$TR --steps $n --until 2 --checkpoint "$T/ck" "$T/a.rz" 2>/dev/null
+$TR --steps $n --resume "$T/ck" -o "$T/resumed" "$T/a.rz" 2>/dev/null
+check "resumed run = uninterrupted run (bit for bit)" cmp "$T/full" "$T/resumed"
+$TR --steps $n -t 1 -o "$T/t1" "$T/a.rz" 2>/dev/null
+check "1 thread = default threads (bit for bit)" cmp "$T/full" "$T/t1"
+if [ -z "$san" ]; then
+  for np in 2 3; do
+    mpirun -np $np $TR --steps $n -o "$T/mpi$np" "$T/a.rz" > "$T/mpi.out" 2>&1
+    check "mpirun -np $np = one process (bit for bit)" cmp "$T/full" "$T/mpi$np"
+  done
+  rz-maze eval -q -m "$T/full" --json "$T/held.rz" > "$T/e1.json"
+  mpirun -np 2 rz-maze eval -q -m "$T/full" --json "$T/held.rz" > "$T/e2.json" 2>/dev/null
+  same "eval under mpirun -np 2 = one process" "$(grep -o '"mazes.*"valid":[0-9]*' "$T/e1.json")" \
+    "$(grep -o '"mazes.*"valid":[0-9]*' "$T/e2.json")"
+fi
+TN="rz-maze train -q --objective next --dim 16 --layers 2 --heads 2 --batch 8 --warmup 2 --steps 2"
+check "next-token objective trains" $TN -o "$T/next" "$T/a.rz"
+check "eval with a picture" rz-maze eval -q -m "$T/next" --png "$T/ev.png" "$T/held.rz"
+
+# 3. bad input
+check_err "size below 2" 2 "-n" rz-maze gen -n 1 -o "$T/bad.rz"
+check_err "size too large for the vocabulary" 2 "-n" rz-maze gen -n 65 -o "$T/bad.rz"
+rz-maze gen -q -n 5 --count 5 -o "$T/five.rz"
+check_err "a 5x5 stream for a 4x4 model" 2 "field 'n'.*5x5.*4x4" rz-maze eval -m "$T/full" "$T/five.rz"
+check_err "resume with another objective" 2 "objective" \
+  rz-maze train -q --objective next --dim 16 --layers 2 --heads 2 --batch 8 --micro 2 --seed 5 --steps $n \
+  --resume "$T/ck" -o "$T/bad.rz" "$T/a.rz"
+check_err "a maze stream as checkpoint" 2 "maze_checkpoint" rz-maze eval -m "$T/a.rz" "$T/held.rz"
+# corrupt one header field of the checkpoint (dim 16 -> 17 in its JSON view) and rebuild it
+rz-cat --full "$T/full" > "$T/ck.json"
+sed '1s/"dim":16/"dim":17/' "$T/ck.json" > "$T/bad.json"
+rz-cat --from-json "$T/bad.json" -o "$T/badck.rz"
+check_err "corrupted checkpoint: field named" 2 "field 'dim'|tensor.*shape|field 'shape'" rz-maze eval -m "$T/badck.rz" "$T/held.rz"
+head -c 3000 "$T/full" > "$T/trunc.rz"
+check_err "truncated checkpoint" 2 "trunc|end" rz-maze eval -m "$T/trunc.rz" "$T/held.rz"
+check_err "--micro must divide --batch" 2 "divide" $TR --micro 3 --steps 1 -o "$T/bad.rz" "$T/a.rz"
+[ ! -e "$T/bad.rz" ] && ok "failed runs leave no output" || fail "failed runs leave no output"

@@ -1,0 +1,325 @@
+/* test_maze.c — the maze core (tools/core/maze), each property against an independent
+ * computation.
+ *
+ * Generator: edges are counted from the open bits directly and connectivity is checked
+ * with a union-find written here, so "perfect maze = spanning tree" (n²−1 passages,
+ * connected) and "extra K adds exactly K openings" do not trust n_passages; BFS path
+ * lengths are compared with Bellman–Ford relaxation (a different algorithm) on mazes
+ * with loops. Tokens round-trip through the parser and the record codec. MLM-U masks:
+ * the empirical mean rate over 20000 samples against 1/2 (E[r] for r ~ U(0,1)); the
+ * prompt is never masked. A tiny training set is fitted to 100% exact paths by both
+ * objectives (the gradients themselves are checked in test_train_full.c).
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../check.h"
+#include "lora.h"
+#include "maze.h"
+#include "maze_rec.h"
+#include "maze_train.h"
+#include "mlmu.h"
+#include "stream.h"
+
+/* ---- graph references ------------------------------------------------------------ */
+
+static int uf_find(int *p, int x)
+{
+    while (p[x] != x) x = p[x] = p[p[x]];
+    return x;
+}
+
+/* Passages counted from the bits; *components among cells touching a passage or being
+ * the origin; *maxdeg the largest degree. */
+static int count_edges(const rz_maze *m, int *components, int *maxdeg, int *cells)
+{
+    int n = m->n, N = n * n, edges = 0, *p = malloc(sizeof(int) * N), *deg = calloc(N, sizeof(int));
+    for (int c = 0; c < N; c++) p[c] = c;
+    for (int c = 0; c < N; c++) {
+        if ((m->open[c] & 1) && c % n != n - 1) edges++, deg[c]++, deg[c + 1]++, p[uf_find(p, c)] = uf_find(p, c + 1);
+        if ((m->open[c] & 2) && c + n < N) edges++, deg[c]++, deg[c + n]++, p[uf_find(p, c)] = uf_find(p, c + n);
+    }
+    int comp = 0, md = 0, used = 0;
+    for (int c = 0; c < N; c++) {
+        if (deg[c] == 0 && c != m->origin) continue;
+        used++;
+        md = deg[c] > md ? deg[c] : md;
+        comp += uf_find(p, c) == c;
+    }
+    *components = comp, *maxdeg = md, *cells = used;
+    free(p), free(deg);
+    return edges;
+}
+
+static void test_dfs_spanning_tree(void)
+{
+    rz_err e = {0};
+    for (int n = 2; n <= 9; n++) {
+        rz_maze m;
+        CHECK(rz_maze_alloc(n, &m, &e) == 0);
+        for (uint64_t idx = 0; idx < 40; idx++) {
+            rz_maze_dfs(&m, 7, idx, 1, 0);
+            int comp, md, cells, edges = count_edges(&m, &comp, &md, &cells);
+            CHECK(edges == n * n - 1); /* a tree on n² vertices */
+            CHECK(comp == 1 && cells == n * n);
+            CHECK(m.n_passages == edges);
+            CHECK(m.origin != m.target);
+            CHECK(rz_maze_path_valid(&m, m.path, m.path_len));
+        }
+        rz_maze_free(&m);
+    }
+}
+
+static void test_dfs_extra_openings(void)
+{
+    rz_err e = {0};
+    rz_maze m;
+    CHECK(rz_maze_alloc(6, &m, &e) == 0);
+    for (int K = 0; K <= 12; K += 3)
+        for (uint64_t idx = 0; idx < 20; idx++) {
+            rz_maze_dfs(&m, 3, idx, 1, K);
+            int comp, md, cells, edges = count_edges(&m, &comp, &md, &cells);
+            CHECK(edges == 35 + K);
+            CHECK(comp == 1);
+        }
+    rz_maze_free(&m);
+}
+
+static void test_corridor(void)
+{
+    rz_err e = {0};
+    rz_maze m;
+    CHECK(rz_maze_alloc(7, &m, &e) == 0);
+    for (uint64_t idx = 0; idx < 50; idx++) {
+        rz_maze_dfs(&m, 5, idx, 0, 0);
+        int comp, md, cells, edges = count_edges(&m, &comp, &md, &cells);
+        CHECK(comp == 1 && md <= 2 && edges == cells - 1); /* a simple path */
+    }
+    rz_maze_free(&m);
+}
+
+static void test_same_seed_same_bytes(void)
+{
+    rz_err e = {0};
+    rz_maze a, b;
+    CHECK(rz_maze_alloc(8, &a, &e) == 0 && rz_maze_alloc(8, &b, &e) == 0);
+    int cap = rz_maze_max_tokens(8, 4), *ta = malloc(sizeof(int) * cap), *tb = malloc(sizeof(int) * cap);
+    rz_maze_dfs(&a, 11, 123, 1, 4);
+    rz_maze_dfs(&b, 11, 123, 1, 4);
+    int na = rz_maze_tokens(&a, ta, cap), nb = rz_maze_tokens(&b, tb, cap);
+    CHECK(na == nb && na > 0 && !memcmp(ta, tb, sizeof(int) * na));
+    rz_maze_dfs(&b, 11, 124, 1, 4);
+    nb = rz_maze_tokens(&b, tb, cap);
+    CHECK(na != nb || memcmp(ta, tb, sizeof(int) * na)); /* another index, another maze */
+    rz_maze_dfs(&b, 12, 123, 1, 4);
+    nb = rz_maze_tokens(&b, tb, cap);
+    CHECK(na != nb || memcmp(ta, tb, sizeof(int) * na)); /* another seed too */
+    free(ta), free(tb);
+    rz_maze_free(&a), rz_maze_free(&b);
+}
+
+/* BFS length = Bellman–Ford distance on mazes with loops */
+static void test_bfs_shortest(void)
+{
+    rz_err e = {0};
+    rz_maze m;
+    int n = 6, N = 36, dist[36];
+    CHECK(rz_maze_alloc(n, &m, &e) == 0);
+    for (uint64_t idx = 0; idx < 60; idx++) {
+        rz_maze_dfs(&m, 9, idx, 1, 8);
+        for (int c = 0; c < N; c++) dist[c] = 1 << 20;
+        dist[m.origin] = 0;
+        for (int it = 0; it < N; it++)
+            for (int a = 0; a < N; a++)
+                for (int b = 0; b < N; b++)
+                    if (rz_maze_is_open(&m, a, b) && dist[a] + 1 < dist[b]) dist[b] = dist[a] + 1;
+        CHECK(m.path_len == dist[m.target] + 1);
+        CHECK(rz_maze_path_valid(&m, m.path, m.path_len));
+    }
+    rz_maze_free(&m);
+}
+
+static void test_tokens_roundtrip(void)
+{
+    rz_err e = {0};
+    rz_maze m, p;
+    int n = 5;
+    CHECK(rz_maze_alloc(n, &m, &e) == 0 && rz_maze_alloc(n, &p, &e) == 0);
+    int cap = rz_maze_max_tokens(n, 3), *tok = malloc(sizeof(int) * cap);
+    uint8_t *mask = malloc(cap);
+    for (uint64_t idx = 0; idx < 30; idx++) {
+        rz_maze_dfs(&m, 1, idx, 1, (int)(idx % 4));
+        int nt = rz_maze_tokens(&m, tok, cap), ps = rz_maze_path_start(tok, nt);
+        CHECK(tok[0] == RZ_MZ_ADJ_START && tok[nt - 1] == RZ_MZ_PATH_END);
+        CHECK(nt == 3 * m.n_passages + 10 + m.path_len);
+        CHECK(rz_maze_parse(&p, tok, nt, &e) == 0);
+        CHECK(!memcmp(p.open, m.open, (size_t)n * n) && p.origin == m.origin && p.target == m.target);
+        CHECK(p.path_len == m.path_len && !memcmp(p.path, m.path, sizeof(int) * m.path_len));
+        /* through the record codec */
+        for (int i = 0; i < nt; i++) mask[i] = i > ps;
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer pk;
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        rz_maze_rec_pack(&pk, n, (int64_t)idx, tok, mask, nt, ps);
+        msgpack_unpacked u;
+        msgpack_unpacked_init(&u);
+        CHECK(msgpack_unpack_next(&u, sb.data, sb.size, NULL) == MSGPACK_UNPACK_SUCCESS);
+        rz_rec_ctx c = {"mem", 0, "maze"};
+        rz_maze_rec r;
+        CHECK(rz_maze_rec_decode(&u.data, &c, &r, &e) == 0);
+        CHECK(r.n == n && r.n_tokens == nt && r.path_start == ps && r.index == (int64_t)idx);
+        int same = 1;
+        for (int i = 0; i < nt; i++) same &= rz_maze_rec_token(&r, i) == tok[i] && r.mask[i] == mask[i];
+        CHECK(same);
+        msgpack_unpacked_destroy(&u);
+        msgpack_sbuffer_destroy(&sb);
+    }
+    /* a passage between non-neighbours is refused, naming the position */
+    rz_maze_dfs(&m, 1, 0, 1, 0);
+    int nt = rz_maze_tokens(&m, tok, cap);
+    tok[1] = RZ_MZ_CELL0 + 0, tok[2] = RZ_MZ_CELL0 + 24;
+    CHECK(rz_maze_parse(&p, tok, nt, &e) == RZ_EINPUT && strstr(e.msg, "position 1"));
+    (void)nt;
+    free(tok), free(mask);
+    rz_maze_free(&m), rz_maze_free(&p);
+}
+
+/* ---- sets and examples -------------------------------------------------------------- */
+
+/* A set of count n×n mazes built in memory (as rz_maze_set_load pads them). */
+static void make_set(rz_maze_set *s, int n, long count, uint64_t seed, int T)
+{
+    rz_err e = {0};
+    rz_maze m;
+    rz_maze_alloc(n, &m, &e);
+    s->n = n, s->T = T, s->count = count;
+    s->tokens = malloc(sizeof(int) * (size_t)T * count);
+    s->mask = calloc((size_t)T * count, 1);
+    s->pstart = malloc(sizeof(int) * count), s->len = malloc(sizeof(int) * count);
+    s->index = malloc(sizeof(int64_t) * count);
+    for (long q = 0; q < count; q++) {
+        rz_maze_dfs(&m, seed, (uint64_t)q, 1, 0);
+        int *row = s->tokens + (size_t)q * T, nt = rz_maze_tokens(&m, row, T), ps = rz_maze_path_start(row, nt);
+        for (int i = nt; i < T; i++) row[i] = RZ_MZ_PAD;
+        for (int i = ps + 1; i < nt; i++) s->mask[(size_t)q * T + i] = 1;
+        s->pstart[q] = ps, s->len[q] = nt, s->index[q] = q;
+    }
+    rz_maze_free(&m);
+}
+
+static void test_mlmu_mask_stats(void)
+{
+    rz_maze_set s;
+    int T = rz_maze_max_tokens(5, 0);
+    make_set(&s, 5, 50, 2, T);
+    int *tok = malloc(sizeof(int) * T), *tgt = malloc(sizeof(int) * T);
+    double masked = 0, region = 0;
+    int prompt_touched = 0, bad_target = 0;
+    const int K = 20000;
+    for (int k = 0; k < K; k++) {
+        long q = k % s.count;
+        rz_maze_example(&s, RZ_MZ_MLMU, 77, (uint64_t)k, q, tok, tgt);
+        const int *src = s.tokens + (size_t)q * T;
+        for (int i = 0; i < T; i++) {
+            if (i <= s.pstart[q]) prompt_touched += tok[i] != src[i] || tgt[i] != RZ_TR_IGNORE;
+            else {
+                region++;
+                if (tok[i] == RZ_MZ_MASK) masked++, bad_target += tgt[i] != src[i];
+                else bad_target += tgt[i] != RZ_TR_IGNORE || tok[i] != src[i];
+            }
+        }
+    }
+    /* mean over samples of r is 1/2; the sample mean of 20000 U(0,1) draws has sd
+     * sqrt(1/12/20000) = 0.002 (plus a smaller binomial term): 0.01 is 5 sd */
+    double rate = masked / region;
+    printf("#   MLM-U mask rate %.4f over %.0f path positions\n", rate, region);
+    CHECK(fabs(rate - 0.5) < 0.01);
+    CHECK(prompt_touched == 0);
+    CHECK(bad_target == 0);
+    /* next-token: targets exactly the predictable positions, shifted by one */
+    int nscored = rz_maze_example(&s, RZ_MZ_NEXT, 77, 0, 3, tok, tgt), want = 0;
+    for (int i = 0; i + 1 < T; i++) {
+        int p = s.mask[3 * (size_t)T + i + 1];
+        want += p;
+        CHECK(tgt[i] == (p ? s.tokens[3 * (size_t)T + i + 1] : RZ_TR_IGNORE));
+    }
+    CHECK(nscored == want && want == s.len[3] - s.pstart[3] - 1);
+    free(tok), free(tgt);
+    rz_maze_set_free(&s);
+}
+
+static void test_path_through_wall_rejected(void)
+{
+    rz_err e = {0};
+    rz_maze m;
+    CHECK(rz_maze_alloc(5, &m, &e) == 0);
+    rz_maze_dfs(&m, 4, 0, 1, 0);
+    CHECK(rz_maze_path_valid(&m, m.path, m.path_len));
+    /* a closed wall between neighbours a | b (a perfect 5×5 maze has 40 − 24 = 16) */
+    int a = -1, b = -1;
+    for (int c = 0; c < 25 && a < 0; c++) {
+        if (c % 5 != 4 && !rz_maze_is_open(&m, c, c + 1)) a = c, b = c + 1;
+        else if (c + 5 < 25 && !rz_maze_is_open(&m, c, c + 5)) a = c, b = c + 5;
+    }
+    CHECK(a >= 0);
+    m.origin = a, m.target = b;
+    int p[2] = {a, b};
+    CHECK(!rz_maze_path_valid(&m, p, 2)); /* one step, through the wall */
+    /* the true path between them (around the wall) is valid */
+    CHECK(rz_maze_bfs(&m) > 2 && rz_maze_path_valid(&m, m.path, m.path_len));
+    /* a jump (non-neighbours) is refused too */
+    int far[2] = {0, 24};
+    m.origin = 0, m.target = 24;
+    CHECK(!rz_maze_path_valid(&m, far, 2));
+    rz_maze_free(&m);
+}
+
+/* ---- training ----------------------------------------------------------------------- */
+
+static void overfit_case(int objective, int steps)
+{
+    rz_maze_set s;
+    make_set(&s, 3, 8, 6, rz_maze_max_tokens(3, 0));
+    rz_maze_ckpt info;
+    memset(&info, 0, sizeof info);
+    info.objective = objective;
+    rz_llama_config *c = &info.config;
+    c->dim = 32, c->hidden_dim = 64, c->n_layers = 2, c->n_heads = 2, c->n_kv_heads = 2;
+    c->rope_theta = 10000.0f, c->norm_eps = 1e-5f;
+    info.total = steps, info.batch = 8, info.micro = 8, info.seed = 5;
+    rz_adamw_defaults(&info.opt);
+    info.opt.lr = 3e-3, info.opt.min_lr = 3e-4, info.opt.warmup = 20, info.opt.total = steps, info.opt.clip = 1.0;
+    rz_maze_trainer tr;
+    rz_err e = {0};
+    CHECK(rz_maze_trainer_new(&tr, &info, &s, NULL, NULL, &e) == 0);
+    double loss = 0, gn, lr;
+    for (int i = 0; i < steps; i++) CHECK(rz_maze_trainer_step(&tr, &loss, &gn, &lr, &e) == 0);
+    rz_maze_score sc = {0, 0, 0};
+    CHECK(rz_maze_evaluate(tr.model, &s, objective, 0, 8, &sc, &e) == 0);
+    printf("#   %s: loss %.4f after %d steps, %ld/%ld exact, %ld valid\n", rz_maze_objective_name(objective), loss,
+           steps, sc.exact, sc.count, sc.valid);
+    CHECK(sc.count == 8 && sc.exact == 8 && sc.valid == 8);
+    rz_maze_trainer_free(&tr);
+    rz_maze_set_free(&s);
+}
+
+static void test_overfit_mlmu(void) { overfit_case(RZ_MZ_MLMU, 800); }
+static void test_overfit_next(void) { overfit_case(RZ_MZ_NEXT, 300); }
+
+int main(void)
+{
+    RUN(test_dfs_spanning_tree);
+    RUN(test_dfs_extra_openings);
+    RUN(test_corridor);
+    RUN(test_same_seed_same_bytes);
+    RUN(test_bfs_shortest);
+    RUN(test_tokens_roundtrip);
+    RUN(test_mlmu_mask_stats);
+    RUN(test_path_through_wall_rejected);
+    RUN(test_overfit_mlmu);
+    RUN(test_overfit_next);
+    return check_summary();
+}

@@ -1,0 +1,234 @@
+/* maze_ckpt.c — rz-maze checkpoints (maze_ckpt.h). 64-bit values are written as 16 hex
+ * digits so JSON views (rz-cat, jq) keep them exact. */
+#include "maze_ckpt.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "maze.h"
+#include "mlmu.h"
+#include "record.h"
+
+static void pack_hex(msgpack_packer *pk, const char *key, uint64_t v)
+{
+    char s[17];
+    snprintf(s, sizeof s, "%016" PRIx64, v);
+    rz_rec_str(pk, key, s);
+}
+
+static int get_hex(const msgpack_object *rec, const rz_rec_ctx *c, const char *key, uint64_t *out, rz_err *e)
+{
+    char s[32], *end;
+    int rc = rz_get_str(rec, c, key, s, sizeof s, e);
+    if (rc) return rc;
+    if (strlen(s) != 16) return rz_rec_fail(e, c, key, "expected 16 hex digits");
+    *out = strtoull(s, &end, 16);
+    if (*end) return rz_rec_fail(e, c, key, "expected 16 hex digits");
+    return 0;
+}
+
+int rz_maze_ckpt_save(const char *loc, const rz_stream_opts *o, const rz_maze_ckpt *in, rz_llama *m,
+                      const rz_adamw *opt, rz_err *e)
+{
+    rz_writer *w;
+    if (rz_writer_open(loc, o, &w, e)) return e->code;
+    msgpack_packer *pk = rz_writer_packer(w);
+    const rz_llama_config *c = &in->config;
+    rz_rec_begin(pk, "maze_checkpoint", RZ_MAZE_CKPT_VERSION, 23);
+    rz_rec_int(pk, "n", in->n);
+    rz_rec_str(pk, "objective", rz_maze_objective_name(in->objective));
+    rz_rec_int(pk, "dim", c->dim);
+    rz_rec_int(pk, "hidden_dim", c->hidden_dim);
+    rz_rec_int(pk, "n_layers", c->n_layers);
+    rz_rec_int(pk, "n_heads", c->n_heads);
+    rz_rec_int(pk, "n_kv_heads", c->n_kv_heads);
+    rz_rec_int(pk, "seq_len", c->seq_len);
+    rz_rec_int(pk, "step", in->step);
+    rz_rec_int(pk, "total", in->total);
+    rz_rec_int(pk, "batch", in->batch);
+    rz_rec_int(pk, "micro", in->micro);
+    pack_hex(pk, "seed", in->seed);
+    pack_hex(pk, "samples", in->samples);
+    pack_hex(pk, "set_id", in->set_id);
+    rz_rec_f64(pk, "lr", in->opt.lr);
+    rz_rec_f64(pk, "min_lr", in->opt.min_lr);
+    rz_rec_f64(pk, "weight_decay", in->opt.weight_decay);
+    rz_rec_f64(pk, "clip", in->opt.clip);
+    rz_rec_int(pk, "warmup", in->opt.warmup);
+    rz_rec_str(pk, "schedule", rz_adamw_schedule_name(in->opt.schedule));
+    rz_rec_f64(pk, "loss", in->loss);
+    rz_rec_bool(pk, "moments", opt != NULL);
+    if (rz_writer_emit(w, e)) goto fail;
+    int count = rz_llama_tensor_count(m);
+    for (int i = 0; i < count; i++) {
+        const char *name;
+        float *d;
+        int sh[2], nd;
+        rz_llama_tensor_at(m, i, &name, &d, sh, &nd);
+        int64_t shape[2] = {sh[0], sh[1]};
+        rz_tensor_pack(rz_writer_packer(w), name, RZ_F32, nd, shape, d);
+        if (rz_writer_emit(w, e)) goto fail;
+    }
+    if (opt) {
+        int64_t shape[1] = {(int64_t)opt->n};
+        rz_tensor_pack(rz_writer_packer(w), "adamw.m", RZ_F32, 1, shape, opt->m);
+        if (rz_writer_emit(w, e)) goto fail;
+        rz_tensor_pack(rz_writer_packer(w), "adamw.v", RZ_F32, 1, shape, opt->v);
+        if (rz_writer_emit(w, e)) goto fail;
+    }
+    return rz_writer_close(w, e);
+fail:
+    rz_writer_abort(w, e);
+    return e->code;
+}
+
+static int get_i(const msgpack_object *r, const rz_rec_ctx *c, const char *k, int64_t lo, int64_t hi, int *out,
+                 rz_err *e)
+{
+    int64_t v;
+    int rc = rz_get_int(r, c, k, lo, hi, &v, e);
+    if (!rc) *out = (int)v;
+    return rc;
+}
+
+static int get_header(const msgpack_object *r, const rz_rec_ctx *c, rz_maze_ckpt *in, int *moments, rz_err *e)
+{
+    char obj[16], sched[16];
+    rz_llama_config *cf = &in->config;
+    int rc;
+    memset(in, 0, sizeof *in);
+    rz_adamw_defaults(&in->opt);
+    if ((rc = get_i(r, c, "n", RZ_MAZE_MIN, RZ_MAZE_MAX, &in->n, e))) return rc;
+    if ((rc = rz_get_str(r, c, "objective", obj, sizeof obj, e))) return rc;
+    if ((in->objective = rz_maze_objective_parse(obj)) < 0)
+        return rz_rec_fail(e, c, "objective", "'%s', expected next or mlmu", obj);
+    if ((rc = get_i(r, c, "dim", 1, 1 << 14, &cf->dim, e)) || (rc = get_i(r, c, "hidden_dim", 1, 1 << 16, &cf->hidden_dim, e)) ||
+        (rc = get_i(r, c, "n_layers", 1, 256, &cf->n_layers, e)) || (rc = get_i(r, c, "n_heads", 1, 1024, &cf->n_heads, e)) ||
+        (rc = get_i(r, c, "n_kv_heads", 1, 1024, &cf->n_kv_heads, e)) ||
+        (rc = get_i(r, c, "seq_len", 1, 1 << 16, &cf->seq_len, e)))
+        return rc;
+    cf->vocab_size = rz_maze_vocab(in->n), cf->shared_classifier = 0, cf->rope_theta = 10000.0f, cf->norm_eps = 1e-5f;
+    if ((rc = rz_get_int(r, c, "step", 0, INT32_MAX, &in->step, e)) ||
+        (rc = rz_get_int(r, c, "total", 1, INT32_MAX, &in->total, e)) ||
+        (rc = rz_get_int(r, c, "batch", 1, 1 << 20, &in->batch, e)) ||
+        (rc = rz_get_int(r, c, "micro", 1, 1 << 20, &in->micro, e)) || (rc = get_hex(r, c, "seed", &in->seed, e)) ||
+        (rc = get_hex(r, c, "samples", &in->samples, e)) || (rc = get_hex(r, c, "set_id", &in->set_id, e)) ||
+        (rc = rz_get_f64(r, c, "lr", &in->opt.lr, e)) || (rc = rz_get_f64(r, c, "min_lr", &in->opt.min_lr, e)) ||
+        (rc = rz_get_f64(r, c, "weight_decay", &in->opt.weight_decay, e)) ||
+        (rc = rz_get_f64(r, c, "clip", &in->opt.clip, e)) ||
+        (rc = get_i(r, c, "warmup", 0, INT32_MAX, &in->opt.warmup, e)) ||
+        (rc = rz_get_str(r, c, "schedule", sched, sizeof sched, e)) || (rc = rz_get_f64(r, c, "loss", &in->loss, e)))
+        return rc;
+    if (in->step > in->total) return rz_rec_fail(e, c, "step", "%lld is past total %lld", (long long)in->step, (long long)in->total);
+    if (in->batch % in->micro) return rz_rec_fail(e, c, "micro", "does not divide batch");
+    if ((in->opt.schedule = rz_adamw_schedule_parse(sched)) < 0)
+        return rz_rec_fail(e, c, "schedule", "'%s', expected cosine, linear or constant", sched);
+    if (!(in->opt.lr >= 0 && in->opt.lr < 1e3)) return rz_rec_fail(e, c, "lr", "expected a rate in [0, 1000)");
+    in->opt.total = (int)in->total;
+    const msgpack_object *mo = rz_field(r, "moments");
+    if (!mo || mo->type != MSGPACK_OBJECT_BOOLEAN) return rz_rec_fail(e, c, "moments", "expected a boolean");
+    *moments = mo->via.boolean;
+    rz_err ce = {0};
+    if (rz_llama_config_check(cf, &ce)) return rz_rec_fail(e, c, "dim", "model shape: %s", ce.msg);
+    /* bound the allocation the header asks for: 2^27 floats (512 MB) is far above any
+     * maze model (the 10x10 ones have ~10^6) */
+    double np = 2.0 * cf->vocab_size * cf->dim +
+                (double)cf->n_layers * (4.0 * cf->dim * cf->dim + 3.0 * cf->dim * cf->hidden_dim);
+    if (np > (double)(1 << 27)) return rz_rec_fail(e, c, "dim", "a model of %.3g parameters: at most 2^27", np);
+    return 0;
+}
+
+int rz_maze_ckpt_load(const char *loc, const rz_stream_opts *o, rz_maze_ckpt *in, rz_llama **mp, rz_adamw *opt,
+                      rz_err *e)
+{
+    *mp = NULL;
+    if (opt) memset(opt, 0, sizeof *opt);
+    rz_reader *r;
+    if (rz_reader_open(loc, o, &r, e)) return e->code;
+    rz_llama *m = NULL;
+    char *seen = NULL;
+    int rc = 0, moments = 0, count = 0;
+    long idx = 0;
+    for (;;) {
+        const msgpack_object *rec;
+        rz_rec_ctx c;
+        if ((rc = rz_reader_next(r, &rec, &c, e))) break;
+        if (!rec) break;
+        if (idx++ == 0) {
+            if (strcmp(c.type, "maze_checkpoint")) {
+                rc = rz_fail(e, RZ_EINPUT, "%s record 0: type '%s', expected 'maze_checkpoint'", c.source, c.type);
+                break;
+            }
+            if ((rc = get_header(rec, &c, in, &moments, e))) break;
+            if (opt && !moments) {
+                rc = rz_rec_fail(e, &c, "moments", "false: a trained model, not a training checkpoint (no AdamW state)");
+                break;
+            }
+            if ((rc = rz_llama_alloc(&in->config, &m, e))) break;
+            count = rz_llama_tensor_count(m);
+            if (!(seen = rz_calloc((size_t)count + 2, 1, e))) { rc = RZ_EINTERNAL; break; }
+            if (opt && (rc = rz_adamw_init(opt, m->n_params, e))) break;
+            continue;
+        }
+        rz_tensor_view tv;
+        if (strcmp(c.type, "tensor")) {
+            rc = rz_fail(e, RZ_EINPUT, "%s record %ld: type '%s', expected 'tensor'", c.source, c.index, c.type);
+            break;
+        }
+        if ((rc = rz_tensor_decode(rec, &c, &tv, e))) break;
+        int slot = -1;
+        float *dst = NULL;
+        int64_t want[2] = {0, 1};
+        int wnd = 1;
+        if (!strcmp(tv.name, "adamw.m") || !strcmp(tv.name, "adamw.v")) {
+            slot = count + (tv.name[6] == 'v');
+            want[0] = (int64_t)m->n_params;
+            dst = opt ? (tv.name[6] == 'm' ? opt->m : opt->v) : NULL;
+        } else {
+            for (int i = 0; i < count && slot < 0; i++) {
+                const char *nm;
+                float *d;
+                int sh[2], nd;
+                rz_llama_tensor_at(m, i, &nm, &d, sh, &nd);
+                if (!strcmp(nm, tv.name)) slot = i, dst = d, want[0] = sh[0], want[1] = sh[1], wnd = nd;
+            }
+        }
+        if (slot < 0) { rc = rz_rec_fail(e, &c, "name", "unknown tensor '%s'", tv.name); break; }
+        if (seen[slot]) { rc = rz_rec_fail(e, &c, "name", "tensor '%s' appears twice", tv.name); break; }
+        seen[slot] = 1;
+        if (tv.ndim != wnd || tv.shape[0] != want[0] || (wnd == 2 && tv.shape[1] != want[1])) {
+            rc = rz_rec_fail(e, &c, "shape", "tensor '%s': expected [%lld%s%lld]", tv.name, (long long)want[0],
+                             wnd == 2 ? ", " : "", wnd == 2 ? (long long)want[1] : 0LL);
+            if (wnd == 1) rc = rz_rec_fail(e, &c, "shape", "tensor '%s': expected [%lld]", tv.name, (long long)want[0]);
+            break;
+        }
+        if (tv.dtype != RZ_F32) { rc = rz_rec_fail(e, &c, "dtype", "expected f32"); break; }
+        if (dst) memcpy(dst, tv.data, sizeof(float) * (size_t)tv.count);
+    }
+    rz_reader_close(r);
+    if (!rc && idx == 0) rc = rz_fail(e, RZ_EINPUT, "%s: empty stream, expected a maze_checkpoint", loc);
+    if (!rc) {
+        for (int i = 0; i < count + (moments ? 2 : 0); i++) {
+            if (seen[i]) continue;
+            const char *nm = i == count ? "adamw.m" : i == count + 1 ? "adamw.v" : NULL;
+            if (!nm) {
+                float *d;
+                int sh[2], nd;
+                rz_llama_tensor_at(m, i, &nm, &d, sh, &nd);
+            }
+            rc = rz_fail(e, RZ_EINPUT, "%s: tensor '%s' is missing", loc, nm);
+            break;
+        }
+    }
+    free(seen);
+    if (rc) {
+        rz_llama_free(m);
+        if (opt) rz_adamw_free(opt);
+        return rc;
+    }
+    if (opt) opt->step = (long)in->step;
+    *mp = m;
+    return 0;
+}

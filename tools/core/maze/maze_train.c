@@ -1,0 +1,122 @@
+/* maze_train.c — rz-maze training state, steps and data-parallel evaluation
+ * (maze_train.h). */
+#include "maze_train.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster.h"
+
+void rz_maze_trainer_free(rz_maze_trainer *tr)
+{
+    rz_train_free(tr->t);
+    rz_lora_free(tr->lora);
+    rz_llama_free(tr->grad);
+    rz_llama_free(tr->model);
+    rz_adamw_free(&tr->adam);
+    rz_maze_cursor_free(&tr->cur);
+    free(tr->acc);
+    free(tr->tokens);
+    free(tr->targets);
+    memset(tr, 0, sizeof *tr);
+}
+
+static int mismatch(rz_err *e, const char *loc, const char *field, const char *what)
+{
+    return rz_fail(e, RZ_EINPUT, "%s: field '%s': the checkpoint's %s differs from this run's (resume with the same "
+                                 "options and data)", loc, field, what);
+}
+
+int rz_maze_trainer_new(rz_maze_trainer *tr, const rz_maze_ckpt *info, const rz_maze_set *set, const char *resume,
+                        const rz_stream_opts *so, rz_err *e)
+{
+    memset(tr, 0, sizeof *tr);
+    tr->info = *info;
+    tr->set = set;
+    rz_llama_config *c = &tr->info.config;
+    c->vocab_size = rz_maze_vocab(set->n), c->seq_len = set->T, c->shared_classifier = 0;
+    tr->info.n = set->n;
+    tr->info.set_id = rz_maze_set_id(set);
+    if (resume) {
+        rz_maze_ckpt ck;
+        if (rz_maze_ckpt_load(resume, so, &ck, &tr->model, &tr->adam, e)) return e->code;
+        const rz_llama_config *d = &ck.config;
+        int rc = 0;
+        if (ck.n != set->n) rc = mismatch(e, resume, "n", "maze size");
+        else if (ck.objective != info->objective) rc = mismatch(e, resume, "objective", "objective");
+        else if (d->dim != c->dim || d->hidden_dim != c->hidden_dim || d->n_layers != c->n_layers ||
+                 d->n_heads != c->n_heads || d->n_kv_heads != c->n_kv_heads)
+            rc = mismatch(e, resume, "dim", "model shape");
+        else if (d->seq_len != c->seq_len) rc = mismatch(e, resume, "seq_len", "sequence length");
+        else if (ck.batch != info->batch || ck.micro != info->micro) rc = mismatch(e, resume, "batch", "batch shape");
+        else if (ck.seed != info->seed) rc = mismatch(e, resume, "seed", "seed");
+        else if (ck.set_id != tr->info.set_id) rc = mismatch(e, resume, "set_id", "training set");
+        else if (ck.total != info->total) rc = mismatch(e, resume, "total", "step count");
+        if (rc) return rz_maze_trainer_free(tr), rc;
+        tr->info.step = ck.step, tr->info.samples = ck.samples, tr->info.loss = ck.loss;
+    } else {
+        if (rz_llama_random(c, tr->info.seed, &tr->model, e)) return e->code;
+        if (rz_adamw_init(&tr->adam, tr->model->n_params, e)) return rz_maze_trainer_free(tr), e->code;
+        tr->info.step = 0, tr->info.samples = 0;
+    }
+    int ranks[RZ_TR_NMAT] = {0};
+    int B = (int)tr->info.micro;
+    if (rz_llama_alloc(&tr->model->config, &tr->grad, e) || rz_lora_new(tr->model, ranks, &tr->lora, e) ||
+        rz_lora_full_grads(tr->lora, tr->grad, e) || rz_train_new(tr->lora, B, set->T, &tr->t, e) ||
+        rz_maze_cursor_init(&tr->cur, set->count, e))
+        return rz_maze_trainer_free(tr), e->code;
+    rz_train_set_causal(tr->t, info->objective != RZ_MZ_MLMU);
+    tr->cur.k = tr->info.samples;
+    size_t np = tr->model->n_params, T = (size_t)set->T;
+    tr->acc = rz_malloc(sizeof(double) * (np + 2), e);
+    tr->tokens = rz_malloc(sizeof(int) * T * (size_t)B, e);
+    tr->targets = rz_malloc(sizeof(int) * T * (size_t)B, e);
+    if (!tr->acc || !tr->tokens || !tr->targets) return rz_maze_trainer_free(tr), RZ_EINTERNAL;
+    return 0;
+}
+
+int rz_maze_trainer_step(rz_maze_trainer *tr, double *loss, double *gnorm, double *lr, rz_err *e)
+{
+    rz_maze_step_opts o = {tr->info.objective, tr->info.seed, (int)tr->info.batch, (int)tr->info.micro};
+    rz_train_set_causal(tr->t, tr->info.objective != RZ_MZ_MLMU);
+    if (rz_maze_step_grad(tr->t, tr->lora, tr->set, &o, &tr->cur, tr->acc, tr->tokens, tr->targets, loss, e))
+        return e->code;
+    *gnorm = rz_adamw_step(&tr->adam, &tr->info.opt, tr->model->params, tr->grad->params, lr);
+    tr->info.step++;
+    tr->info.samples = tr->cur.k;
+    tr->info.loss = *loss;
+    return 0;
+}
+
+int rz_maze_trainer_save(rz_maze_trainer *tr, const char *loc, const rz_stream_opts *so, int with_moments, rz_err *e)
+{
+    if (rz_cluster_rank() != 0) return 0;
+    return rz_maze_ckpt_save(loc, so, &tr->info, tr->model, with_moments ? &tr->adam : NULL, e);
+}
+
+int rz_maze_evaluate(rz_llama *model, const rz_maze_set *set, int objective, long count, int B, rz_maze_score *sc,
+                     rz_err *e)
+{
+    if (count <= 0 || count > set->count) count = set->count;
+    if (set->T > model->config.seq_len)
+        return rz_fail(e, RZ_EINPUT, "held-out mazes of %d tokens, longer than the model's context %d", set->T,
+                       model->config.seq_len);
+    int ranks[RZ_TR_NMAT] = {0};
+    rz_lora *a = NULL;
+    rz_train *t = NULL;
+    long lo, hi;
+    rz_cluster_block(count, rz_cluster_rank(), rz_cluster_size(), &lo, &hi);
+    int rc = rz_lora_new(model, ranks, &a, e);
+    if (!rc) rc = rz_train_new(a, B, set->T, &t, e);
+    rz_maze_score mine = {0, 0, 0};
+    if (!rc && hi > lo) rc = rz_maze_decode(t, set, objective, lo, hi, B, NULL, &mine, e);
+    rz_train_free(t);
+    rz_lora_free(a);
+    /* every rank reaches the reduction, failed or not, so none waits forever */
+    double v[4] = {(double)mine.count, (double)mine.exact, (double)mine.valid, rc ? 1.0 : 0.0};
+    rz_cluster_allreduce_sum(v, 4);
+    if (rc) return rc;
+    if (v[3] > 0) return rz_fail(e, RZ_EINTERNAL, "evaluation failed on another rank");
+    sc->count = (long)v[0], sc->exact = (long)v[1], sc->valid = (long)v[2];
+    return 0;
+}

@@ -1,0 +1,45 @@
+/* maze_train.h — one rz-maze training run's state: the model (a Llama-architecture
+ * transformer sized for the maze vocabulary), its full-parameter gradient, the training
+ * core of lora.h (all ranks 0: no adapters; rz_lora_full_grads), AdamW, the sample
+ * cursor; and the data-parallel evaluation of a held-out set.
+ *
+ * One step: rz_maze_step_grad (mlmu.h) → global-norm clip + AdamW with warm-up and
+ * cosine decay over model->params (the whole parameter block, gradient in the same
+ * layout). A checkpoint taken after any step resumes to the same bits.
+ */
+#ifndef RZ_MAZE_TRAIN_H
+#define RZ_MAZE_TRAIN_H
+
+#include "maze_ckpt.h"
+#include "mlmu.h"
+
+typedef struct {
+    rz_maze_ckpt info;  /* shape, options and position (what a checkpoint holds) */
+    rz_llama *model, *grad;
+    rz_lora *lora;      /* ranks 0: the training core's view of model */
+    rz_train *t;        /* micro sequences of set->T */
+    rz_adamw adam;
+    rz_maze_cursor cur;
+    double *acc;
+    int *tokens, *targets;
+    const rz_maze_set *set;
+} rz_maze_trainer;
+
+/* A random model for set (vocab from set->n, seq_len = set->T) with info's shape, or
+ * (resume != NULL) the checkpoint's model, moments and position; info's options must then
+ * match the checkpoint's (objective, batch, micro, seed, training set, model shape) or
+ * RZ_EINPUT names the differing field. */
+int rz_maze_trainer_new(rz_maze_trainer *tr, const rz_maze_ckpt *info, const rz_maze_set *set, const char *resume,
+                        const rz_stream_opts *so, rz_err *e);
+void rz_maze_trainer_free(rz_maze_trainer *tr);
+/* One optimizer step; loss, gradient norm and rate of the step. */
+int rz_maze_trainer_step(rz_maze_trainer *tr, double *loss, double *gnorm, double *lr, rz_err *e);
+int rz_maze_trainer_save(rz_maze_trainer *tr, const char *loc, const rz_stream_opts *so, int with_moments, rz_err *e);
+
+/* Decodes and scores the first `count` sequences of set (0: all) with model; under
+ * mpirun every rank takes a contiguous block and the counts are summed (identical on
+ * every rank). B: sequences per forward. pred (rank 0's block only, or NULL). */
+int rz_maze_evaluate(rz_llama *model, const rz_maze_set *set, int objective, long count, int B,
+                     rz_maze_score *sc, rz_err *e);
+
+#endif

@@ -1,0 +1,105 @@
+/* mlmu.h — training a transformer on maze paths with next-token prediction or MLM-U
+ * (Nolte et al., "Transformers Can Navigate Mazes With Multi-Step Prediction"), and
+ * exact-path evaluation. Both objectives run the SAME model and training core
+ * (lora.h: forward, backward with full weight gradients, rz_lora_full_grads); they
+ * differ only in the attention mask and in what each sequence's inputs and targets are.
+ *
+ * A maze set holds sequences padded with <PAD> to T positions; region(s) = the
+ * positions after <PATH_START> (path cells, <PATH_END>, padding).
+ *   next-token: causal attention; input = the tokens, target at i = token i+1 when i+1
+ *     is a predictable path position (the record's mask: cells and <PATH_END>), else
+ *     ignored. Greedy decoding from <PATH_START>.
+ *   MLM-U: bidirectional attention; per sample draw r ~ U(0,1) and mask every position
+ *     of region(s) independently with probability r (the input becomes <MASK>, the
+ *     target the true token; every other position is visible and not scored — the
+ *     prompt and <PATH_START> are never masked). Decoding: every region position starts
+ *     as <MASK> and is filled left to right, one token per forward (the argmax at the
+ *     first masked position), until <PATH_END>.
+ * The loss of a step is the mean NLL over the scored positions of its global batch.
+ *
+ * Sample order and masks are functions of (seed, sample number k): sample k uses
+ * sequence perm_e[k mod S] with e = k div S and perm_e a seeded Fisher–Yates
+ * permutation of the S training sequences, and its mask stream is keyed by (seed, k).
+ * Nothing depends on the rank count or on how the run was cut by checkpoints.
+ *
+ * Data parallelism: as rz_train_step_grad (lora.h) — micro-batch j by rank j mod P,
+ * rank 0 carrying the running double sum into each rank-order all-reduce, so any rank
+ * count gives the bits of the one-process run.
+ */
+#ifndef RZ_MLMU_H
+#define RZ_MLMU_H
+
+#include <stdint.h>
+
+#include "lora.h"
+#include "maze.h"
+#include "stream.h"
+
+enum { RZ_MZ_NEXT = 0, RZ_MZ_MLMU = 1 };
+const char *rz_maze_objective_name(int obj); /* "next", "mlmu" */
+int rz_maze_objective_parse(const char *s);  /* -1 if unknown */
+
+typedef struct {
+    int n, T;      /* lattice size, padded length */
+    long count;
+    int *tokens;   /* [count][T] */
+    uint8_t *mask; /* [count][T] predictable path positions (the record's mask) */
+    int *pstart;   /* [count] position of <PATH_START> */
+    int *len;      /* [count] tokens before padding */
+    int64_t *index;
+} rz_maze_set;
+
+/* Reads a maze stream (at most max_count mazes, 0 = all). n: the expected lattice size
+ * (0: the first record's); T: pad length (0: the longest sequence). A record of another
+ * size or longer than T is RZ_EINPUT naming the record and field. */
+int rz_maze_set_load(const char *loc, const rz_stream_opts *o, int n, int T, long max_count, rz_maze_set *s,
+                     rz_err *e);
+void rz_maze_set_free(rz_maze_set *s);
+/* FNV-1a over n, T and every sequence: the identity of a training set in checkpoints. */
+uint64_t rz_maze_set_id(const rz_maze_set *s);
+
+/* Inputs and targets (RZ_TR_IGNORE where not scored) of sample k, which uses sequence
+ * seq of s. Returns the number of scored positions. */
+int rz_maze_example(const rz_maze_set *s, int objective, uint64_t seed, uint64_t k, long seq, int *tokens,
+                    int *targets);
+
+/* The sample → sequence order: perm holds the permutation of epoch `epoch` (−1: none). */
+typedef struct {
+    uint64_t k; /* samples consumed */
+    int64_t epoch;
+    long *perm; /* [S] */
+} rz_maze_cursor;
+int rz_maze_cursor_init(rz_maze_cursor *c, long S, rz_err *e);
+void rz_maze_cursor_free(rz_maze_cursor *c);
+long rz_maze_cursor_seq(rz_maze_cursor *c, long S, uint64_t seed, uint64_t k);
+
+typedef struct {
+    int objective;
+    uint64_t seed;
+    int batch, micro; /* sequences per step (global), per micro-batch */
+} rz_maze_step_opts;
+
+/* The gradient of the step's mean loss over the next batch samples into
+ * a->gbase->params (a full-gradient rz_lora, rz_lora_full_grads), the loss in *loss.
+ * acc: n_params + 2 doubles; tokens, targets: micro·T ints. Advances cur->k by batch. */
+int rz_maze_step_grad(rz_train *t, rz_lora *a, const rz_maze_set *s, const rz_maze_step_opts *o,
+                      rz_maze_cursor *cur, double *acc, int *tokens, int *targets, double *loss, rz_err *e);
+
+typedef struct {
+    long count, exact, valid;
+} rz_maze_score;
+
+/* Decodes the paths of sequences [lo, hi) of s (t made for up to B sequences of s->T,
+ * its attention mask set here) and scores them: exact = the decoded path is the true
+ * one token for token (ending in <PATH_END>), valid = it goes from origin to target
+ * through open passages only (rz_maze_path_valid). pred (or NULL): [hi−lo][T] decoded
+ * sequences. Scores ADD into sc. */
+int rz_maze_decode(rz_train *t, const rz_maze_set *s, int objective, long lo, long hi, int B, int *pred,
+                   rz_maze_score *sc, rz_err *e);
+/* Validity of a decoded sequence against the true one (the maze is parsed from truth into
+ * m, allocated for the set's n):
+ * the cells after <PATH_START> up to <PATH_END>. Returns 1 valid; *exact 1 when equal. */
+int rz_maze_judge(rz_maze *m, const int *truth, int truth_len, int pstart, const int *pred, int T, int *exact,
+                  rz_err *e);
+
+#endif

@@ -1,0 +1,297 @@
+/* qdot.c — fused decode-and-dot kernels for token-by-token decoding (see qdot.h): a
+ * portable reference and an AVX2 + FMA variant chosen at run time.
+ *
+ * Code layouts (schemas/quant.md): e8p rows are pcols/8 codes of `bits` bytes each,
+ * little-endian ([sign byte, pattern] at 2 bits; [e81b, sign, pattern] at 3; [sign₂,
+ * pattern₂, sign₁, pattern₁] at 4); scalar grids are one bit stream of rows × pcols codes
+ * with rows × G scales and zero points. */
+#include "qdot.h"
+
+#include <pthread.h>
+#include <string.h>
+
+#include "e8p.h"
+#include "ldlq.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#define QDOT_X86 1
+#include <immintrin.h>
+#else
+#define QDOT_X86 0
+#endif
+
+int rz_qdot_have(int isa)
+{
+    if (isa == RZ_QDOT_AUTO || isa == RZ_QDOT_REF) return 1;
+#if QDOT_X86
+    if (isa == RZ_QDOT_AVX2) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
+    return 0;
+}
+
+int rz_qdot_best(void) { return rz_qdot_have(RZ_QDOT_AVX2) ? RZ_QDOT_AVX2 : RZ_QDOT_REF; }
+
+const char *rz_qdot_name(int isa)
+{
+    static const char *const names[RZ_QDOT_COUNT] = {"auto", "ref", "avx2"};
+    return isa >= 0 && isa < RZ_QDOT_COUNT ? names[isa] : "?";
+}
+
+/* Code k of a little-endian bit stream of b-bit codes starting at bit `bit`: reads the
+ * one or two bytes it spans, never past them. */
+static inline unsigned code_at(const uint8_t *p, size_t bit, int b)
+{
+    size_t byte = bit >> 3;
+    unsigned sh = (unsigned)(bit & 7), w = (unsigned)p[byte] >> sh;
+    if (sh + (unsigned)b > 8) w |= (unsigned)p[byte + 1] << (8 - sh);
+    return w & ((1u << b) - 1u);
+}
+
+static inline float scale_at(const rz_qlayer_view *v, size_t g)
+{
+    float s;
+    memcpy(&s, (const uint8_t *)v->scales + g * sizeof s, sizeof s);
+    return s;
+}
+
+/* ---------------------------------------------------------------- reference */
+
+/* One E8P-family codeword times s, exactly as rz_qlayer_decode_rows computes it. */
+static void ref_e8p_block(const rz_e8p_tables *tb, const uint8_t *c, int bits, float s, float *w)
+{
+    if (bits == 2) {
+        const float *a = tb->abs[c[1]], *sg = tb->sign[c[0]];
+        float t = tb->shift[c[0]];
+        for (int j = 0; j < 8; j++) w[j] = (a[j] * sg[j] + t) * s;
+    } else if (bits == 3) {
+        const float r = RZ_E8P_RVQ3_RSCALE, *a = tb->abs[c[2]], *sg = tb->sign[c[1]], *b = tb->e81b[c[0]];
+        float t = tb->shift[c[1]];
+        for (int j = 0; j < 8; j++) w[j] = (a[j] * sg[j] + t + b[j] / r) * s;
+    } else {
+        const float r = RZ_E8P_RVQ4_RSCALE, *a = tb->abs[c[3]], *sg = tb->sign[c[2]], *a2 = tb->abs[c[1]],
+                    *sg2 = tb->sign[c[0]];
+        float t = tb->shift[c[2]], t2 = tb->shift[c[0]];
+        for (int j = 0; j < 8; j++) w[j] = (a[j] * sg[j] + t + (a2[j] * sg2[j] + t2) / r) * s;
+    }
+}
+
+/* One weight at a time: w decoded, acc += w · x in column order. */
+static void ref_rows(const rz_qlayer_view *v, int r0, int n, int T, const float *x, int ldx, float *y, int ldy)
+{
+    int pc = v->pcols;
+    const uint8_t *codes = v->codes;
+    for (int i = 0; i < n; i++) {
+        size_t row = (size_t)(r0 + i);
+        float acc[RZ_QDOT_MAX_T] = {0};
+        if (v->method == RZ_QM_E8P) {
+            const rz_e8p_tables *tb = rz_e8p_tables_get();
+            float s = scale_at(v, 0), w[8];
+            size_t nb = (size_t)pc / 8;
+            const uint8_t *c = codes + row * nb * (size_t)v->bits;
+            for (size_t b = 0; b < nb; b++, c += v->bits) {
+                ref_e8p_block(tb, c, v->bits, s, w);
+                for (int t = 0; t < T; t++)
+                    for (int j = 0; j < 8; j++) acc[t] += w[j] * x[(size_t)t * ldx + 8 * b + (size_t)j];
+            }
+        } else {
+            int G = rz_grid_groups(pc, v->group), gw = v->group > 0 ? v->group : pc;
+            const uint8_t *zeros = v->zeros;
+            for (int c = 0; c < pc; c++) {
+                size_t g = row * (size_t)G + (size_t)(c / gw);
+                unsigned q = code_at(codes, (row * (size_t)pc + (size_t)c) * (size_t)v->bits, v->bits);
+                float w = scale_at(v, g) * ((float)q - (float)zeros[g]); /* rz_grid_value */
+                for (int t = 0; t < T; t++) acc[t] += w * x[(size_t)t * ldx + c];
+            }
+        }
+        for (int t = 0; t < T; t++) y[(size_t)t * ldy + i] = acc[t];
+    }
+}
+
+/* ---------------------------------------------------------------- AVX2 + FMA */
+
+#if QDOT_X86
+#define AVX2 __attribute__((target("avx2,fma")))
+#define AVX2_INLINE static inline __attribute__((always_inline, target("avx2,fma")))
+
+/* 32-byte aligned copies of the E8P tables (e8p.h), the E81B points pre-divided by the
+ * 3-bit residual scale. Built once. */
+typedef struct {
+    _Alignas(32) float a[256][8]; /* pattern, coordinate 7 negated when Σa is odd */
+    _Alignas(32) float s[256][8]; /* ±1 per coordinate, from the sign byte */
+    _Alignas(32) float b3[256][8]; /* E81B point / 2.04 */
+    float t[256];                  /* ±1/4 */
+} kt_tables;
+static kt_tables kt;
+static pthread_once_t kt_once = PTHREAD_ONCE_INIT;
+static void kt_init(void)
+{
+    const rz_e8p_tables *tb = rz_e8p_tables_get();
+    for (int k = 0; k < 256; k++) {
+        for (int j = 0; j < 8; j++) {
+            kt.a[k][j] = tb->abs[k][j];
+            kt.s[k][j] = tb->sign[k][j];
+            kt.b3[k][j] = tb->e81b[k][j] / RZ_E8P_RVQ3_RSCALE;
+        }
+        kt.t[k] = tb->shift[k];
+    }
+}
+
+/* Sum of the 8 lanes in a fixed order. */
+AVX2_INLINE float hsum(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+    return _mm_cvtss_f32(s);
+}
+
+/* The 8-weight codeword at c (bits bytes), unscaled. */
+AVX2_INLINE __m256 e8p_word(const uint8_t *c, int bits)
+{
+    if (bits == 2) return _mm256_fmadd_ps(_mm256_load_ps(kt.a[c[1]]), _mm256_load_ps(kt.s[c[0]]), _mm256_set1_ps(kt.t[c[0]]));
+    if (bits == 3) {
+        __m256 w = _mm256_fmadd_ps(_mm256_load_ps(kt.a[c[2]]), _mm256_load_ps(kt.s[c[1]]), _mm256_set1_ps(kt.t[c[1]]));
+        return _mm256_add_ps(w, _mm256_load_ps(kt.b3[c[0]]));
+    }
+    __m256 w1 = _mm256_fmadd_ps(_mm256_load_ps(kt.a[c[3]]), _mm256_load_ps(kt.s[c[2]]), _mm256_set1_ps(kt.t[c[2]]));
+    __m256 w2 = _mm256_fmadd_ps(_mm256_load_ps(kt.a[c[1]]), _mm256_load_ps(kt.s[c[0]]), _mm256_set1_ps(kt.t[c[0]]));
+    return _mm256_fmadd_ps(w2, _mm256_set1_ps(1.0f / RZ_E8P_RVQ4_RSCALE), w1);
+}
+
+/* Rows of an e8p matrix for T (a constant after inlining) inputs: two accumulators per
+ * input (even and odd blocks) so consecutive FMAs do not wait on each other. */
+AVX2_INLINE void e8p_rows_avx2(const rz_qlayer_view *v, int r0, int n, const int T, const float *x, int ldx,
+                               float *y, int ldy)
+{
+    int bits = v->bits;
+    size_t nb = (size_t)v->pcols / 8;
+    float s = scale_at(v, 0);
+    for (int i = 0; i < n; i++) {
+        const uint8_t *c = (const uint8_t *)v->codes + (size_t)(r0 + i) * nb * (size_t)bits;
+        __m256 acc0[RZ_QDOT_MAX_T], acc1[RZ_QDOT_MAX_T];
+        for (int t = 0; t < T; t++) acc0[t] = acc1[t] = _mm256_setzero_ps();
+        size_t b = 0;
+        for (; b + 2 <= nb; b += 2, c += 2 * bits) {
+            __m256 w0 = e8p_word(c, bits), w1 = e8p_word(c + bits, bits);
+            for (int t = 0; t < T; t++) {
+                const float *xt = x + (size_t)t * ldx + 8 * b;
+                acc0[t] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xt), acc0[t]);
+                acc1[t] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xt + 8), acc1[t]);
+            }
+        }
+        if (b < nb) {
+            __m256 w0 = e8p_word(c, bits);
+            for (int t = 0; t < T; t++)
+                acc0[t] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x + (size_t)t * ldx + 8 * b), acc0[t]);
+        }
+        for (int t = 0; t < T; t++) y[(size_t)t * ldy + i] = s * hsum(_mm256_add_ps(acc0[t], acc1[t]));
+    }
+}
+
+/* Codes k..k+7 of a b-bit stream (b ∈ {2, 3, 4, 8}) starting at bit `bit`, as 8 int32.
+ * b < 8: the 8b ≤ 32 bits are read as one 64-bit word (shifted to the block's bit
+ * offset) when 8 bytes are inside the stream, else byte by byte; then broadcast and
+ * shifted lane i by i·b. */
+AVX2_INLINE __m256i grid_codes8(const uint8_t *p, size_t nbytes, size_t bit, int b, __m256i shifts, __m256i mask)
+{
+    size_t byte = bit >> 3;
+    if (b == 8) return _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(p + byte)));
+    uint64_t w = 0;
+    if (byte + 8 <= nbytes) memcpy(&w, p + byte, 8);
+    else memcpy(&w, p + byte, nbytes - byte);
+    w >>= bit & 7;
+    return _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32((int)(uint32_t)w), shifts), mask);
+}
+
+/* Rows of a scalar-grid matrix: per group, Σ (q − z) x in vectors (q − z exact), times
+ * the group's scale into the row's vector accumulator; a group's last len mod 8
+ * columns one at a time. */
+AVX2_INLINE void grid_rows_avx2(const rz_qlayer_view *v, int r0, int n, const int T, const float *x, int ldx,
+                                float *y, int ldy)
+{
+    int pc = v->pcols, b = v->bits, G = rz_grid_groups(pc, v->group), gw = v->group > 0 ? v->group : pc;
+    const uint8_t *codes = v->codes, *zeros = v->zeros;
+    size_t nbytes = v->codes_n;
+    const __m256i shifts = _mm256_setr_epi32(0, b, 2 * b, 3 * b, 4 * b, 5 * b, 6 * b, 7 * b);
+    const __m256i mask = _mm256_set1_epi32((1 << b) - 1);
+    for (int i = 0; i < n; i++) {
+        size_t row = (size_t)(r0 + i);
+        __m256 racc[RZ_QDOT_MAX_T];
+        float tail[RZ_QDOT_MAX_T];
+        for (int t = 0; t < T; t++) racc[t] = _mm256_setzero_ps(), tail[t] = 0.0f;
+        for (int g = 0; g < G; g++) {
+            int c0 = g * gw, c1 = c0 + gw < pc ? c0 + gw : pc, c = c0;
+            size_t gi = row * (size_t)G + (size_t)g;
+            int z = zeros[gi];
+            const __m256i zv = _mm256_set1_epi32(z);
+            __m256 g0[RZ_QDOT_MAX_T], g1[RZ_QDOT_MAX_T];
+            float gt[RZ_QDOT_MAX_T];
+            for (int t = 0; t < T; t++) g0[t] = g1[t] = _mm256_setzero_ps(), gt[t] = 0.0f;
+            size_t bit = (row * (size_t)pc + (size_t)c) * (size_t)b;
+            for (; c + 16 <= c1; c += 16, bit += 16 * (size_t)b) {
+                __m256 w0 = _mm256_cvtepi32_ps(_mm256_sub_epi32(grid_codes8(codes, nbytes, bit, b, shifts, mask), zv));
+                __m256 w1 = _mm256_cvtepi32_ps(
+                    _mm256_sub_epi32(grid_codes8(codes, nbytes, bit + 8 * (size_t)b, b, shifts, mask), zv));
+                for (int t = 0; t < T; t++) {
+                    const float *xt = x + (size_t)t * ldx + c;
+                    g0[t] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xt), g0[t]);
+                    g1[t] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xt + 8), g1[t]);
+                }
+            }
+            for (; c + 8 <= c1; c += 8, bit += 8 * (size_t)b) {
+                __m256 w0 = _mm256_cvtepi32_ps(_mm256_sub_epi32(grid_codes8(codes, nbytes, bit, b, shifts, mask), zv));
+                for (int t = 0; t < T; t++)
+                    g0[t] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x + (size_t)t * ldx + c), g0[t]);
+            }
+            for (; c < c1; c++, bit += (size_t)b) {
+                float w = (float)((int)code_at(codes, bit, b) - z);
+                for (int t = 0; t < T; t++) gt[t] += w * x[(size_t)t * ldx + c];
+            }
+            float sc = scale_at(v, gi);
+            const __m256 scv = _mm256_set1_ps(sc);
+            for (int t = 0; t < T; t++) {
+                racc[t] = _mm256_fmadd_ps(_mm256_add_ps(g0[t], g1[t]), scv, racc[t]);
+                tail[t] += sc * gt[t];
+            }
+        }
+        for (int t = 0; t < T; t++) y[(size_t)t * ldy + i] = hsum(racc[t]) + tail[t];
+    }
+}
+
+/* One instantiation per T so the token loops are unrolled with the accumulators in
+ * registers. */
+#define QDOT_T_SWITCH(fn)                                         \
+    switch (T) {                                                  \
+    case 1: fn(v, r0, n, 1, x, ldx, y, ldy); break;               \
+    case 2: fn(v, r0, n, 2, x, ldx, y, ldy); break;               \
+    case 3: fn(v, r0, n, 3, x, ldx, y, ldy); break;               \
+    default: fn(v, r0, n, 4, x, ldx, y, ldy); break;              \
+    }
+
+static AVX2 void avx2_rows(const rz_qlayer_view *v, int r0, int n, int T, const float *x, int ldx, float *y, int ldy)
+{
+    if (v->method == RZ_QM_E8P) {
+        pthread_once(&kt_once, kt_init);
+        QDOT_T_SWITCH(e8p_rows_avx2);
+    } else {
+        QDOT_T_SWITCH(grid_rows_avx2);
+    }
+}
+#endif
+
+void rz_qdot_rows(const rz_qlayer_view *v, int isa, int r0, int n, int T, const float *x, int ldx, float *y,
+                  int ldy)
+{
+    if (n <= 0 || T <= 0) return;
+    if (isa == RZ_QDOT_AUTO) isa = rz_qdot_best();
+#if QDOT_X86
+    if (isa == RZ_QDOT_AVX2 && T <= RZ_QDOT_MAX_T && rz_qdot_have(RZ_QDOT_AVX2)) {
+        avx2_rows(v, r0, n, T, x, ldx, y, ldy);
+        return;
+    }
+#endif
+    for (int t0 = 0; t0 < T; t0 += RZ_QDOT_MAX_T) {
+        int tn = T - t0 < RZ_QDOT_MAX_T ? T - t0 : RZ_QDOT_MAX_T;
+        ref_rows(v, r0, n, tn, x + (size_t)t0 * ldx, ldx, y + (size_t)t0 * ldy, ldy);
+    }
+}

@@ -1,0 +1,73 @@
+/* flags.c — the training flags `rz-agent train` and `rz-agent sweep` share, declared once
+ * as rz_opt entries (cli.h) that fill an ag_flags; each tool includes them in its own
+ * table with RZ_O_TABLE, so the parser and both --help texts come from these lines. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rzagent.h"
+
+/* --anneal START:END (steps) into span; a usage error unless 0 ≤ START < END. */
+static void parse_anneal(rz_cli *c, const char *s, long long span[2])
+{
+    char *end;
+    errno = 0;
+    span[0] = strtoll(s, &end, 10);
+    int ok = !errno && end != s && *end == ':' && span[0] >= 0;
+    if (ok) {
+        const char *b = end + 1;
+        span[1] = strtoll(b, &end, 10);
+        ok = !errno && end != b && !*end && span[1] > span[0];
+    }
+    if (!ok) rz_cli_usage_error(c, "--anneal %s: expected START:END steps with 0 ≤ START < END", s);
+}
+
+static void opt_anneal(rz_cli *c, const char *arg, void *span)
+{
+    parse_anneal(c, arg, span);
+}
+
+static void opt_target(rz_cli *c, const char *arg, void *target_mean)
+{
+    if (strcmp(arg, "min") && strcmp(arg, "mean")) rz_cli_usage_error(c, "--target %s: expected min or mean", arg);
+    *(int *)target_mean = !strcmp(arg, "mean");
+}
+
+void ag_flags_opts(ag_flags *f, rz_opt out[AG_FLAG_OPTS])
+{
+    rz_opt t[AG_FLAG_OPTS] = {
+        RZ_O_LONG("zdim", 0, "D", f->zdim, 1, FB_MAX_ZDIM, "representation dimension d (grids 128, maze 50)"),
+        RZ_O_LONG("hidden", 0, "H", f->hidden, 1, FB_MAX_HIDDEN, "hidden width (grids 512, maze 256)"),
+        RZ_O_LONG("layers", 0, "L", f->layers, 1, FB_MAX_LAYERS, "hidden layers (2)"),
+        RZ_O_LONG("batch", 0, "N", f->batch, 2, FB_MAX_BATCH, "mini-batch (default 256)"),
+        RZ_O_F64("lr", 0, "X", f->lr, 1e-9, 1, "Adam learning rate of F, B and the actor (grids 1e-3, maze 1e-4)"),
+        RZ_O_F64("gamma", 0, "G", f->gamma, 0, 0.9999, "discount (grids 0.98, maze 0.99)"),
+        RZ_O_F64("tau", 0, "T", f->tau, 1e-6, 1, "target rate (grids 0.05, maze 0.01)"),
+        RZ_O_FN("target", 0, "T", opt_target, &f->target_mean,
+                "TD target from the two target F heads: min (the reference\n"
+                "code's pessimism; maze default) or mean (less biased low; grids)"),
+        RZ_O_F64("lr-final", 0, "X", f->lr_final, 1e-12, 1,
+                 "anneal every learning rate geometrically from --lr to X over the\n"
+                 "last third of --steps, or between the steps of --anneal A:B\n"
+                 "(grids: --lr/100, maze: constant): late small steps average out\n"
+                 "the batch noise in F that decides greedy actions (the window is\n"
+                 "fixed by the first run: resuming it keeps it)"),
+        RZ_O_FN("anneal", 0, "A:B", opt_anneal, f->anneal, "the steps --lr-final anneals between"),
+        RZ_O_F64("qloss", 0, "C", f->qloss, 0, 1e6,
+                 "weight of a direct TD loss on Q = Fᵀz with the implicit reward\n"
+                 "B(s')ᵀCov⁻¹z (Meta Motivo's q_loss; default 0)"),
+        RZ_O_F64("fscale", 0, "S", f->fscale, 1e-3, 1e5,
+                 "fixed scale of F's output layer (default 1; try ~1/(1−γ)): M = FᵀB is\n"
+                 "large, so F learns on its natural scale while Adam steps stay small"),
+        RZ_O_F64("mix", 0, "R", f->mix, 0, 1, "fraction of training zs taken from B(s') (default 0.5)"),
+        RZ_O_F64("traj", 0, "R", f->traj, 0, 1,
+                 "fraction of training zs that average B(s') over a window of\n"
+                 "consecutive dataset transitions (region rewards; grids 0.25,\n"
+                 "maze 0)"),
+        RZ_O_LONG("traj-len", 0, "L", f->traj_len, 1, FB_MAX_TRAJ_LEN, "--traj's window (grids 32, maze 8)"),
+        RZ_O_F64("alpha", 0, "A", f->alpha, 0, 1e6, "conservative weight α (fixed; default 0.1)"),
+        RZ_O_F64("lagrange", 0, "TARGET", f->lagrange, -1e9, 1e9,
+                 "tune α by a Lagrange multiplier so the penalty approaches TARGET"),
+        RZ_O_END};
+    memcpy(out, t, sizeof t);
+}
