@@ -1,5 +1,5 @@
 /* test_train.c — the adapter-training core (lora.h), AdamW (adamw.h) and training
- * checkpoints (schemas/train_ckpt.h), each against an independent computation.
+ * checkpoints (tools/core/train/checkpoint.h), each against an independent computation.
  *
  * Gradients: every backward op and the whole model are checked against central
  * differences (f(x + h) − f(x − h)) / 2h of a scalar objective accumulated in double.
@@ -37,7 +37,7 @@
 #include "model.h"
 #include "tokenizer.h"
 #include "lora.h"
-#include "train_ckpt.h"
+#include "checkpoint.h"
 
 static int sanitized(void)
 {

@@ -33,7 +33,7 @@
 #include "model.h"
 #include "qlayer.h"
 #include "lora.h"
-#include "train_ckpt.h"
+#include "checkpoint.h"
 
 static const rz_cli_tool tool = {
     .name = "rz-finetune",

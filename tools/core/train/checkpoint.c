@@ -1,7 +1,7 @@
-/* train_ckpt.c — "train_checkpoint" and "lora_adapters" streams (see train_ckpt.h and
+/* checkpoint.c — "train_checkpoint" and "lora_adapters" streams (see checkpoint.h and
  * train.md). 64-bit identities and generator states are written as 16 hex digits, so
  * they survive JSON views (rz-cat, jq) exactly. */
-#include "train_ckpt.h"
+#include "checkpoint.h"
 
 #include <inttypes.h>
 #include <stdio.h>
