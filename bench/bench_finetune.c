@@ -21,7 +21,7 @@
 #include "adamw.h"
 #include "linalg.h"
 #include "llama.h"
-#include "model.h"
+#include "model_io.h"
 #include "lora.h"
 
 static void die(const rz_err *e)

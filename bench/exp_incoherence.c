@@ -19,7 +19,7 @@
 #include "calib.h"
 #include "rht.h"
 #include "linalg.h"
-#include "model.h"
+#include "model_io.h"
 #include "qlayer.h"
 #include "ldlq.h"
 

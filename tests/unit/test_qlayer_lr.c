@@ -16,7 +16,7 @@
 
 #include "../check.h"
 #include "rht.h"
-#include "model.h"
+#include "model_io.h"
 #include "caldera.h"
 #include "qlayer.h"
 

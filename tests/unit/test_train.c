@@ -34,7 +34,7 @@
 #include "corpus.h"
 #include "linalg.h"
 #include "llama.h"
-#include "model.h"
+#include "model_io.h"
 #include "tokenizer.h"
 #include "lora.h"
 #include "checkpoint.h"

@@ -30,7 +30,7 @@
 #include "cluster.h"
 #include "corpus.h"
 #include "caldera.h"
-#include "model.h"
+#include "model_io.h"
 #include "qlayer.h"
 #include "lora.h"
 #include "checkpoint.h"

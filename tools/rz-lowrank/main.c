@@ -31,7 +31,7 @@
 #include "calib.h"
 #include "cli.h"
 #include "cluster.h"
-#include "model.h"
+#include "model_io.h"
 #include "qlayer.h"
 #include "caldera.h"
 #include "ldlq.h"

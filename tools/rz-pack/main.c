@@ -9,7 +9,7 @@
  * With --embed-bits 8 or 4 the token embeddings (and an unshared classifier) are stored
  * as rtn "qlayer" records instead (per row at 8 bits, per group of --embed-group
  * columns, default 32, at 4 bits), which the engine reads from their codes.
- * rz_model_load (schemas/model.h) reads it back, decoding each layer to float32.
+ * rz_model_load (tools/core/lm/model_io.h) reads it back, decoding each layer to float32.
  *
  * Bits per weight, counted exactly: "linears" = (code bytes + float32 scales + uint8 zero
  * points + 2 × 64-bit seeds when incoherent) × 8 / linear weights; "model" = the same
@@ -23,7 +23,7 @@
 
 #include "cli.h"
 #include "cluster.h"
-#include "model.h"
+#include "model_io.h"
 #include "qlayer.h"
 
 static const rz_cli_tool tool = {

@@ -18,7 +18,7 @@
 #include "cli.h"
 #include "cluster.h"
 #include "corpus.h"
-#include "model.h"
+#include "model_io.h"
 #include "ppl.h"
 
 static const rz_cli_tool tool = {

@@ -1,7 +1,7 @@
 /* calib.c — Hessian accumulation over calibration windows (see calib.h). */
 #include "calib.h"
 
-#include "model.h"
+#include "model_io.h"
 #include "qlayer.h"
 #include "qrecord.h"
 #include "stream.h"

@@ -37,47 +37,9 @@
 /* Tensors start on 64-byte boundaries (16 floats): aligned rows for the BLAS kernels. */
 #define ALIGN_FLOATS 16
 
-#define MAX_PARAMS ((double)((uint64_t)1 << 33))
-
 /* Rows per call of a quantised classifier with an output-side transform (bounds its
  * scratch at RZ_CLS_ROWS x vocab). */
 #define RZ_CLS_ROWS 64
-
-/* ---------------------------------------------------------------- configuration */
-
-int rz_llama_config_check(const rz_llama_config *c, rz_err *e)
-{
-    const int lim = 1 << 24; /* any single size; the parameter total is bounded below */
-    if (c->dim <= 0 || c->hidden_dim <= 0 || c->n_layers <= 0 || c->n_heads <= 0 || c->n_kv_heads <= 0 ||
-        c->vocab_size <= 0 || c->seq_len <= 0)
-        return rz_fail(e, RZ_EINPUT,
-                       "config: dim %d, hidden_dim %d, n_layers %d, n_heads %d, n_kv_heads %d, vocab_size %d, "
-                       "seq_len %d must all be positive",
-                       c->dim, c->hidden_dim, c->n_layers, c->n_heads, c->n_kv_heads, c->vocab_size, c->seq_len);
-    if (c->dim > lim || c->hidden_dim > lim || c->n_layers > 65536 || c->vocab_size > lim || c->seq_len > lim)
-        return rz_fail(e, RZ_EINPUT, "config: a size is over its bound (dim, hidden_dim, vocab_size, seq_len <= %d, "
-                       "n_layers <= 65536)", lim);
-    if (c->n_heads > c->dim || c->dim % c->n_heads != 0)
-        return rz_fail(e, RZ_EINPUT, "config: dim %d is not a multiple of n_heads %d", c->dim, c->n_heads);
-    if (c->n_kv_heads > c->n_heads || c->n_heads % c->n_kv_heads != 0)
-        return rz_fail(e, RZ_EINPUT, "config: n_heads %d is not a multiple of n_kv_heads %d", c->n_heads,
-                       c->n_kv_heads);
-    if ((c->dim / c->n_heads) % 2 != 0)
-        return rz_fail(e, RZ_EINPUT, "config: head size %d is odd; RoPE rotates pairs", c->dim / c->n_heads);
-    if (c->shared_classifier != 0 && c->shared_classifier != 1)
-        return rz_fail(e, RZ_EINPUT, "config: shared_classifier %d is not 0 or 1", c->shared_classifier);
-    if (!(c->rope_theta > 1.0f) || !isfinite(c->rope_theta))
-        return rz_fail(e, RZ_EINPUT, "config: rope_theta %g is not a finite number > 1", (double)c->rope_theta);
-    if (!(c->norm_eps > 0.0f) || !(c->norm_eps < 1.0f))
-        return rz_fail(e, RZ_EINPUT, "config: norm_eps %g is not in (0, 1)", (double)c->norm_eps);
-    /* Parameter count in double (exact far beyond the 2^33 bound). */
-    double dim = c->dim, hid = c->hidden_dim, kv = (double)c->dim / c->n_heads * c->n_kv_heads;
-    double per_layer = 2 * dim + (dim + 2 * kv) * dim + dim * dim + 3 * hid * dim;
-    double total = c->n_layers * per_layer + dim + (c->shared_classifier ? 1 : 2) * (double)c->vocab_size * dim;
-    if (total > MAX_PARAMS)
-        return rz_fail(e, RZ_EINPUT, "config: %.0f parameters, over the limit of 2^33", total);
-    return 0;
-}
 
 /* ---------------------------------------------------------------- weights */
 

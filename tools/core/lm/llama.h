@@ -16,21 +16,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "model.h" /* schemas/: rz_llama_config, the "model" record's fields */
 #include "rope.h"
 #include "rz.h"
 
-typedef struct {
-    int dim;               /* model width */
-    int hidden_dim;        /* feed-forward width */
-    int n_layers;
-    int n_heads;           /* query heads; head_size = dim / n_heads */
-    int n_kv_heads;        /* key/value heads (grouped-query attention), divides n_heads */
-    int vocab_size;
-    int seq_len;           /* longest context the model supports (KV cache bound) */
-    int shared_classifier; /* 1: output.weight is tok_embeddings.weight */
-    float rope_theta;      /* 10000 in llama2.c */
-    float norm_eps;        /* 1e-5 in llama2.c */
-} rz_llama_config;
 
 /* Weights. Each layer's wq|wk|wv is one contiguous [dim + 2 kv_dim][dim] block (wqkv) and
  * w1|w3 one [2 hidden][dim] block (w13), so the forward does one sgemm for each; wq, wk,
@@ -73,10 +62,6 @@ typedef struct {
     struct rz_qlinear *qemb, *qout;
     float *emb_alloc, *out_alloc;
 } rz_llama;
-
-/* Checks a configuration: sizes positive and bounded (at most 2^33 parameters), heads
- * dividing dim, kv heads dividing heads, even head size, norm_eps > 0, rope_theta > 1. */
-int rz_llama_config_check(const rz_llama_config *c, rz_err *e);
 
 /* Allocates a model with all weights zero (norm weights too), to be filled by name. */
 int rz_llama_alloc(const rz_llama_config *c, rz_llama **out, rz_err *e);
