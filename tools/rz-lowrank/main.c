@@ -216,7 +216,7 @@ int main(int argc, char **argv)
     double q_total = 0, weights = 0;
     for (long i = 0; i < N; i++) {
         matrix *x = &mx[i];
-        rz_qlayer_linear(m, i, x->name, sizeof x->name, &x->W, &x->rows, &x->cols, &x->layer, &x->group);
+        rz_llama_linear(m, i, x->name, sizeof x->name, &x->W, &x->rows, &x->cols, &x->layer, &x->group);
         x->pcols = qm == RZ_CQ_E8P ? (x->cols + 7) / 8 * 8 : x->cols;
         x->outer = outer;
         x->inner = inner;

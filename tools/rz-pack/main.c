@@ -66,7 +66,7 @@ int main(int argc, char **argv)
     rz_err e = {0};
     rz_llama *m;
     if (rz_model_load(model, &c.stream, &m, &e)) rz_cli_die(&c, &e);
-    uint64_t mhash = rz_qlayer_model_hash(m);
+    uint64_t mhash = rz_llama_model_hash(m);
     long N = 7L * m->config.n_layers;
     void **blob = rz_calloc((size_t)N, sizeof *blob, &e);
     size_t *len = rz_calloc((size_t)N, sizeof *len, &e);
@@ -96,7 +96,7 @@ int main(int argc, char **argv)
                 char name[RZ_MAX_NAME];
                 float *W;
                 int rows, cols, layer, group;
-                rz_qlayer_linear(m, i, name, sizeof name, &W, &rows, &cols, &layer, &group);
+                rz_llama_linear(m, i, name, sizeof name, &W, &rows, &cols, &layer, &group);
                 if (strcmp(name, q.name) == 0) {
                     found = i;
                     if (rows != q.rows || cols != q.cols)
@@ -129,7 +129,7 @@ int main(int argc, char **argv)
             char name[RZ_MAX_NAME];
             float *W;
             int rows, cols, layer, group;
-            rz_qlayer_linear(m, i, name, sizeof name, &W, &rows, &cols, &layer, &group);
+            rz_llama_linear(m, i, name, sizeof name, &W, &rows, &cols, &layer, &group);
             rc = rz_fail(&e, RZ_EINPUT, "layer '%s' is missing from the LAYERS streams", name);
         }
     if (rc) rz_cli_die(&c, &e);
@@ -152,7 +152,7 @@ int main(int argc, char **argv)
             char lname[RZ_MAX_NAME];
             float *W;
             int rows, cols, layer, group;
-            rz_qlayer_linear(m, k, lname, sizeof lname, &W, &rows, &cols, &layer, &group);
+            rz_llama_linear(m, k, lname, sizeof lname, &W, &rows, &cols, &layer, &group);
             quantised = strcmp(lname, name) == 0;
         }
         double count = (double)shape[0] * (ndim == 2 ? shape[1] : 1);

@@ -71,7 +71,7 @@ int rz_llama_alloc(const rz_llama_config *c, rz_llama **out, rz_err *e);
 int rz_llama_alloc_lazy(const rz_llama_config *c, rz_llama **out, rz_err *e);
 
 /* Linear layers are numbered i in [0, 7 n_layers): layer i / 7, and i % 7 one of
- * wq, wk, wv, wo, w1, w2, w3 (rz_qlayer_linear's order). */
+ * wq, wk, wv, wo, w1, w2, w3 (rz_llama_linear's order). */
 enum { RZ_LIN_WQ = 0, RZ_LIN_WK, RZ_LIN_WV, RZ_LIN_WO, RZ_LIN_W1, RZ_LIN_W2, RZ_LIN_W3, RZ_LIN_PER_LAYER };
 /* The shape [rows][cols] = [out][in] of linear i; -1 when i is out of range. */
 int rz_llama_linear_shape(const rz_llama_config *c, long i, int *rows, int *cols);
@@ -165,5 +165,15 @@ int rz_llama_argmax(const float *logits, int n);
 /* nll_out[t] = -log softmax(logits[t])[targets[t]] for t < T, in double, with the row
  * maximum subtracted first. A target outside [0, vocab) gives NaN. */
 void rz_log_softmax_nll(const float *logits, int T, int vocab, const int *targets, double *nll_out);
+
+/* FNV-1a 64 of the config and every tensor's float32 bytes in rz_llama_tensor_at order:
+ * ties Hessians and layer records to the model they were computed from. */
+uint64_t rz_llama_model_hash(rz_llama *m);
+
+/* The model's linear layers in order (7 per block: wq, wk, wv, wo, w1, w2, w3): for
+ * index i in [0, 7·n_layers), its tensor name (into buf), data pointer, shape, and the
+ * Hessian group (RZ_TAP_*) of its input. */
+int rz_llama_linear(rz_llama *m, long i, char *buf, size_t cap, float **data, int *rows, int *cols,
+                     int *layer, int *group);
 
 #endif
