@@ -129,8 +129,6 @@ int rl_rollout(const rl_env *env, const rl_task *task, int E, const float *start
                rz_err *e);
 
 /* ---- pictures ---------------------------------------------------------------------- */
-/* An RGB image (w × h × 3 bytes) written as PNG (stored deflate, no compression). */
-int rl_png_write(const char *path, int w, int h, const unsigned char *rgb, rz_err *e);
 /* Grid picture: walls black, cells shaded by val[n_free] (NULL: white), arrows for
  * act[n_free] (NULL: none), goal cell (−1: none) in red; cell = px pixels. */
 int rl_grid_render(const rl_env *env, const double *val, const int *act, int goal_id, int px,

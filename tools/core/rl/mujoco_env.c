@@ -14,6 +14,7 @@
  * reused (the env is therefore not shared between threads).
  */
 #include "mujoco_env.h"
+#include "png.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -257,7 +258,7 @@ int rl_mj_render(const rl_env *env, const float *goal, int n_traj, int len, cons
             const float *s = traj + ((size_t)i * len + t) * env->state_dim;
             dot(img, W, s[0], s[1], t == 0 ? 4 : 1, pal[i % 8][0], pal[i % 8][1], pal[i % 8][2]);
         }
-    int rc = rl_png_write(path, W, W, img, e);
+    int rc = rz_png_write(path, W, W, img, e);
     free(img);
     return rc;
 }
