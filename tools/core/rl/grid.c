@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "png.h"
+#include "pngenc.h"
 
 static const char fourrooms_map[] =
     "#############\n"

@@ -14,7 +14,7 @@
  * reused (the env is therefore not shared between threads).
  */
 #include "mujoco_env.h"
-#include "png.h"
+#include "pngenc.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
-/* png.c — RGB images as PNG files: stored (uncompressed) deflate blocks inside zlib
- * framing (Adler-32), CRC-32 per chunk (see png.h). */
-#include "png.h"
+/* pngenc.c — RGB images as PNG files: stored (uncompressed) deflate blocks inside zlib
+ * framing (Adler-32), CRC-32 per chunk (see pngenc.h). */
+#include "pngenc.h"
 
 #include <stdint.h>
 #include <stdio.h>
