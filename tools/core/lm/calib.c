@@ -4,6 +4,7 @@
 #include "model_io.h"
 #include "qlayer.h"
 #include "qrecord.h"
+#include "rng.h"
 #include "stream.h"
 
 #include <cblas.h>
@@ -67,18 +68,10 @@ void rz_calib_finish(rz_calib *c)
     }
 }
 
-static uint64_t splitmix64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
 void rz_calib_windows(size_t n, int ctx, long count, uint64_t seed, long *starts)
 {
     uint64_t s = seed, span = (uint64_t)(n - (size_t)ctx) + 1;
-    for (long k = 0; k < count; k++) starts[k] = (long)(splitmix64(&s) % span);
+    for (long k = 0; k < count; k++) starts[k] = (long)(rz_splitmix64(&s) % span);
 }
 
 /* All Hessians of the stream, indexed [layer·4 + group], validated against the model. */

@@ -21,6 +21,7 @@
 
 #include "attention.h"
 #include "linalg.h"
+#include "rng.h"
 #include "qlinear.h"
 #include "stream.h"
 
@@ -292,14 +293,8 @@ int rz_llama_tensor_at(rz_llama *m, int i, const char **name, float **data, int 
 
 /* ---------------------------------------------------------------- random init */
 
-/* splitmix64's finaliser: a bijective mix, used as a counter-based generator. */
-static uint64_t mix64(uint64_t x)
-{
-    x += 0x9E3779B97F4A7C15ull;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
-}
+/* splitmix64's output at state x (rng.h), used as a counter-based generator. */
+static uint64_t mix64(uint64_t x) { return rz_splitmix64_at(x); }
 
 /* Uniform in (0, 1] from counter c of stream key. */
 static double uniform(uint64_t key, uint64_t c) { return (double)((mix64(key ^ mix64(c)) >> 11) + 1) * 0x1p-53; }

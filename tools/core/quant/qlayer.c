@@ -11,14 +11,10 @@
 #include "e8p.h"
 #include "rht.h"
 #include "ldlq.h"
+#include "rng.h"
 
-static uint64_t mix64(uint64_t a, uint64_t b)
-{
-    uint64_t z = a ^ (b * 0x9e3779b97f4a7c15ULL) ^ 0x5851f42d4c957f2dULL;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
+/* A seed per (seed, counter b): splitmix64's finaliser of a keyed word (rng.h). */
+static uint64_t mix64(uint64_t a, uint64_t b) { return rz_mix64(a ^ (b * RZ_SPLITMIX_GAMMA) ^ 0x5851f42d4c957f2dULL); }
 
 void rz_qlayer_seeds(uint64_t seed, long item, uint64_t *seed_u, uint64_t *seed_v)
 {

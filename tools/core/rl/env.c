@@ -28,13 +28,13 @@ void rl_env_free(rl_env *env)
 }
 
 /* ---- dynamics ------------------------------------------------------------------- */
-void rl_env_reset(const rl_env *env, nn_rng *rng, float *state) { env->ops->reset(env, rng, state); }
+void rl_env_reset(const rl_env *env, rz_rng *rng, float *state) { env->ops->reset(env, rng, state); }
 
 int rl_env_check_state(const rl_env *env, const float *state) { return env->ops->check_state(env, state); }
 
 int rl_env_check_action(const rl_env *env, const float *action) { return env->ops->check_action(env, action); }
 
-int rl_env_step(const rl_env *env, const float *state, const float *action, nn_rng *rng,
+int rl_env_step(const rl_env *env, const float *state, const float *action, rz_rng *rng,
                 float *next, rz_err *e)
 {
     if (!rl_env_check_action(env, action))
@@ -92,8 +92,8 @@ int rl_collect(const rl_env *env, rl_policy pol, long n, uint64_t seed, float *S
                float *S2, rz_err *e)
 {
     const rl_env_ops *ops = env->ops;
-    nn_rng rng;
-    nn_rng_seed(&rng, seed);
+    rz_rng rng;
+    rz_rng_seed(&rng, seed);
     int sd = env->state_dim, ad = env->act_dim;
     float cur[4], act[2] = {0, 0}, nxt[4];
     void *scratch = NULL;
@@ -135,7 +135,7 @@ int rl_collect(const rl_env *env, rl_policy pol, long n, uint64_t seed, float *S
 
 /* ---- rollouts -------------------------------------------------------------------- */
 int rl_rollout(const rl_env *env, const rl_task *task, int E, const float *starts,
-               rl_policy_fn pol, void *ctx, nn_rng *rng, double *ret, int *success, rz_err *e)
+               rl_policy_fn pol, void *ctx, rz_rng *rng, double *ret, int *success, rz_err *e)
 {
     int sd = env->state_dim, od = env->obs_dim, ad = env->act_dim, rc = RZ_OK;
     float *S = rz_malloc((size_t)E * sd * sizeof(float), e);

@@ -73,10 +73,10 @@ int rl_env_grid_load(rl_env *env, const char *path, double slip, rz_err *e);
 void rl_env_free(rl_env *env);
 
 /* A uniformly random start state (a free cell, or a free position in the maze). */
-void rl_env_reset(const rl_env *env, nn_rng *rng, float *state);
+void rl_env_reset(const rl_env *env, rz_rng *rng, float *state);
 /* next ← step(state, action). Actions are validated: a discrete index outside 0..4 or a
  * non-finite continuous action is RZ_EINPUT. */
-int rl_env_step(const rl_env *env, const float *state, const float *action, nn_rng *rng,
+int rl_env_step(const rl_env *env, const float *state, const float *action, rz_rng *rng,
                 float *next, rz_err *e);
 void rl_env_obs(const rl_env *env, const float *state, float *obs);
 void rl_env_set_grid_obs(rl_env *env, rl_grid_obs mode); /* updates obs_dim */
@@ -137,11 +137,11 @@ struct rl_env_ops {
     const char *action_range; /* a valid action, in words, for messages */
     int (*make)(rl_env *env, const char *spec, double slip, rz_err *e);
     void (*free)(rl_env *env); /* the kind's own storage (env.c frees map_text) */
-    void (*reset)(const rl_env *env, nn_rng *rng, float *state);
+    void (*reset)(const rl_env *env, rz_rng *rng, float *state);
     int (*check_state)(const rl_env *env, const float *state);
     int (*check_action)(const rl_env *env, const float *action);
     /* action already checked by check_action */
-    int (*step)(const rl_env *env, const float *state, const float *action, nn_rng *rng, float *next, rz_err *e);
+    int (*step)(const rl_env *env, const float *state, const float *action, rz_rng *rng, float *next, rz_err *e);
     void (*obs)(const rl_env *env, const float *state, float *obs);
     /* the task families asked for (at least one of goals, rewards) */
     int (*tasks)(const rl_env *env, int goals, int rewards, rl_task **tasks, int *n, rz_err *e);
@@ -152,7 +152,7 @@ struct rl_env_ops {
      * confine_room: a "room" step that leaves the room is redone from a new start. */
     int (*in_room0)(const rl_env *env, const float *state);
     size_t (*collect_scratch)(const rl_env *env, rl_policy pol);
-    void (*collect_act)(const rl_env *env, rl_policy pol, int t, const float *cur, void *scratch, nn_rng *rng,
+    void (*collect_act)(const rl_env *env, rl_policy pol, int t, const float *cur, void *scratch, rz_rng *rng,
                         float *act);
     int confine_room;
 };
@@ -165,7 +165,7 @@ typedef void (*rl_policy_fn)(void *ctx, int n, const float *obs, float *act);
 /* E episodes of env->horizon steps from the given start states (E × state_dim):
  * ret[i] = Σ_t r(s_{t+1}), success[i] = 1 if a goal task's goal was reached. */
 int rl_rollout(const rl_env *env, const rl_task *task, int E, const float *starts,
-               rl_policy_fn pol, void *ctx, nn_rng *rng, double *ret, int *success,
+               rl_policy_fn pol, void *ctx, rz_rng *rng, double *ret, int *success,
                rz_err *e);
 
 /* ---- pictures ---------------------------------------------------------------------- */

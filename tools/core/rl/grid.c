@@ -208,9 +208,9 @@ static void grid_state(const rl_env *env, int id, float *state)
     state[1] = (float)(env->grid.cell_of[id] / env->grid.w);
 }
 
-static void grid_reset(const rl_env *env, nn_rng *rng, float *state)
+static void grid_reset(const rl_env *env, rz_rng *rng, float *state)
 {
-    grid_state(env, nn_rng_int(rng, env->grid.n_free), state);
+    grid_state(env, rz_rng_int(rng, env->grid.n_free), state);
 }
 
 static int grid_check_state(const rl_env *env, const float *state) { return rl_grid_id(env, state) >= 0; }
@@ -222,13 +222,13 @@ static int grid_check_action(const rl_env *env, const float *action)
     return a >= 0 && a < RL_GRID_ACTIONS && a == floorf(a);
 }
 
-static int grid_step(const rl_env *env, const float *state, const float *action, nn_rng *rng, float *next,
+static int grid_step(const rl_env *env, const float *state, const float *action, rz_rng *rng, float *next,
                      rz_err *e)
 {
     int id = rl_grid_id(env, state);
     if (id < 0) return rz_fail(e, RZ_EINPUT, "%s: state (%g, %g) is not a free cell", env->name, state[0], state[1]);
     int a = (int)action[0];
-    if (env->slip > 0 && nn_rng_uniform(rng) < env->slip) a = nn_rng_int(rng, RL_GRID_ACTIONS);
+    if (env->slip > 0 && rz_rng_uniform(rng) < env->slip) a = rz_rng_int(rng, RL_GRID_ACTIONS);
     grid_state(env, env->grid.next[id * RL_GRID_ACTIONS + a], next);
     return RZ_OK;
 }
@@ -379,7 +379,7 @@ static size_t grid_collect_scratch(const rl_env *env, rl_policy pol)
     return pol == RL_POL_COVERAGE ? (size_t)env->grid.n_free * RL_GRID_ACTIONS * sizeof(long) : 0;
 }
 
-static void grid_collect_act(const rl_env *env, rl_policy pol, int t, const float *cur, void *scratch, nn_rng *rng,
+static void grid_collect_act(const rl_env *env, rl_policy pol, int t, const float *cur, void *scratch, rz_rng *rng,
                              float *act)
 {
     (void)t;
@@ -387,21 +387,21 @@ static void grid_collect_act(const rl_env *env, rl_policy pol, int t, const floa
     long *tries = scratch;
     int id = rl_grid_id(env, cur), a = 0;
     if (pol == RL_POL_RANDOM) {
-        a = nn_rng_int(rng, RL_GRID_ACTIONS);
+        a = rz_rng_int(rng, RL_GRID_ACTIONS);
     } else if (pol == RL_POL_COVERAGE) {
         long lo = -1;
         int ties = 0;
         for (int b = 0; b < RL_GRID_ACTIONS; b++) {
             long c = tries[id * RL_GRID_ACTIONS + b];
             if (lo < 0 || c < lo) lo = c, ties = 1, a = b;
-            else if (c == lo && nn_rng_int(rng, ++ties) == 0) a = b; /* reservoir tie-break */
+            else if (c == lo && rz_rng_int(rng, ++ties) == 0) a = b; /* reservoir tie-break */
         }
         tries[id * RL_GRID_ACTIONS + a]++;
     } else {
         int ok[RL_GRID_ACTIONS], m = 0;
         for (int b = 0; b < RL_GRID_ACTIONS; b++)
             if (!grid_in_room0(g, id) || grid_in_room0(g, g->next[id * RL_GRID_ACTIONS + b])) ok[m++] = b;
-        a = ok[nn_rng_int(rng, m)];
+        a = ok[rz_rng_int(rng, m)];
     }
     act[0] = (float)a;
 }

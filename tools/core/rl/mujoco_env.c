@@ -92,12 +92,12 @@ int rl_mj_check_state(const rl_env *env, const float *s)
     return fabsf(s[0]) <= 0.3f && fabsf(s[1]) <= 0.3f && fabsf(s[2]) <= 10 && fabsf(s[3]) <= 10;
 }
 
-void rl_mj_reset(const rl_env *env, nn_rng *rng, float *state)
+void rl_mj_reset(const rl_env *env, rz_rng *rng, float *state)
 {
     (void)env;
     do {
-        state[0] = (float)(0.6 * nn_rng_uniform(rng) - 0.3);
-        state[1] = (float)(0.6 * nn_rng_uniform(rng) - 0.3);
+        state[0] = (float)(0.6 * rz_rng_uniform(rng) - 0.3);
+        state[1] = (float)(0.6 * rz_rng_uniform(rng) - 0.3);
     } while (in_wall(state[0], state[1], 0.005f));
     state[2] = state[3] = 0;
 }
@@ -280,7 +280,7 @@ static int pm_check_action(const rl_env *env, const float *action)
     return 1;
 }
 
-static int pm_step(const rl_env *env, const float *state, const float *action, nn_rng *rng, float *next, rz_err *e)
+static int pm_step(const rl_env *env, const float *state, const float *action, rz_rng *rng, float *next, rz_err *e)
 {
     (void)rng; /* deterministic dynamics */
     return rl_mj_step(env, state, action, next, e);
@@ -331,13 +331,13 @@ static int pm_in_room0(const rl_env *env, const float *state)
 }
 
 /* Uniform actions; coverage holds each for 5 steps (longer reach). */
-static void pm_collect_act(const rl_env *env, rl_policy pol, int t, const float *cur, void *scratch, nn_rng *rng,
+static void pm_collect_act(const rl_env *env, rl_policy pol, int t, const float *cur, void *scratch, rz_rng *rng,
                            float *act)
 {
     (void)cur;
     (void)scratch;
     if (pol != RL_POL_COVERAGE || t % 5 == 0)
-        for (int k = 0; k < env->act_dim; k++) act[k] = (float)(2 * nn_rng_uniform(rng) - 1);
+        for (int k = 0; k < env->act_dim; k++) act[k] = (float)(2 * rz_rng_uniform(rng) - 1);
 }
 
 const rl_env_ops rl_pointmass_ops = {

@@ -15,6 +15,7 @@
 
 #include "cluster.h"
 #include "linalg.h"
+#include "rng.h"
 #include "record.h"
 
 /* ---------------------------------------------------------------- adapters */
@@ -125,24 +126,15 @@ int rz_lora_full_grads(rz_lora *a, rz_llama *g, rz_err *e)
     return 0;
 }
 
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-}
-
 void rz_lora_init_lora(rz_lora *a, uint64_t seed)
 {
     for (int i = 0; i < a->n_layers * RZ_TR_NMAT; i++) {
         rz_adapter *ad = &a->ad[i];
         memset(ad->L, 0, sizeof(float) * (size_t)ad->m * ad->k);
         double bound = 1.0 / sqrt((double)ad->n);
-        uint64_t key = mix64(seed ^ mix64((uint64_t)i + 0x5151));
+        uint64_t key = rz_mix64(seed ^ rz_mix64((uint64_t)i + 0x5151));
         for (size_t j = 0; j < (size_t)ad->k * ad->n; j++) {
-            double u = (double)(mix64(key ^ mix64(j)) >> 11) * 0x1p-53; /* [0, 1) */
+            double u = (double)(rz_mix64(key ^ rz_mix64(j)) >> 11) * 0x1p-53; /* [0, 1) */
             ad->R[j] = (float)((2 * u - 1) * bound);
         }
     }
@@ -679,11 +671,7 @@ void rz_train_backward(rz_train *t, float scale)
 
 /* ---------------------------------------------------------------- data and steps */
 
-uint64_t rz_train_rng_next(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
-    return mix64(z);
-}
+uint64_t rz_train_rng_next(uint64_t *s) { return rz_splitmix64(s); }
 
 void rz_data_next(rz_data_cursor *c, const int *ids, size_t n, int T, int *tokens, int *targets)
 {
