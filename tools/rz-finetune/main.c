@@ -260,9 +260,9 @@ static void caldera_init(rz_cli *c, const args *a, rz_lora *lo, const int *ids, 
         rz_train_forward(t, tok, NULL, B, NULL);
         free(tok);
     }
-    int total = lo->n_layers * RZ_TR_NMAT, done = 0;
+    int total = lo->n_layers * RZ_LIN_PER_LAYER, done = 0;
     for (int l = 0; l < lo->n_layers; l++)
-        for (int kind = 0; kind < RZ_TR_NMAT; kind++) {
+        for (int kind = 0; kind < RZ_LIN_PER_LAYER; kind++) {
             rz_adapter *ad = rz_lora_at(lo, l, kind);
             double *H = t ? data_hessian(t, ad, l, kind) : calloc((size_t)ad->n * ad->n, sizeof *H);
             if (!H) {
@@ -274,38 +274,33 @@ static void caldera_init(rz_cli *c, const args *a, rz_lora *lo, const int *ids, 
             co.svd = (long)ad->m * ad->n <= 512L * 512 ? RZ_SVD_EXACT : RZ_SVD_RANDOM;
             rz_caldera fit;
             if (rz_caldera_fit(ad->Q, H, ad->m, ad->n, ad->k, &co, &fit, &e)) {
-                rz_wrap(&e, "CALDERA fit of layers.%d.%s", l, rz_train_matrix_name(kind));
+                rz_wrap(&e, "CALDERA fit of layers.%d.%s", l, rz_lin_name(kind));
                 rz_cli_die(c, &e);
             }
             memcpy((float *)ad->Q, fit.Q, sizeof(float) * (size_t)ad->m * ad->n);
             memcpy(ad->L, fit.L, sizeof(float) * (size_t)ad->m * ad->k);
             memcpy(ad->R, fit.R, sizeof(float) * (size_t)ad->k * ad->n);
             rz_cli_progress(c, 0, "CALDERA init: %d/%d matrices, layers.%d.%s relative error %.4f", ++done, total, l,
-                            rz_train_matrix_name(kind), fit.ref > 0 ? sqrt(fit.obj / fit.ref) : 0.0);
+                            rz_lin_name(kind), fit.ref > 0 ? sqrt(fit.obj / fit.ref) : 0.0);
             rz_caldera_free(&fit);
             free(H);
         }
     rz_train_free(t);
 }
 
-/* Per-matrix ranks [n_layers][RZ_TR_NMAT] from the qlayer pairs of a packed model; 0
+/* Per-matrix ranks [n_layers][RZ_LIN_PER_LAYER] from the qlayer pairs of a packed model; 0
  * for matrices without one. Exits 2 on a pair that is not one of the model's linears. */
 static int *pairs_ranks(rz_cli *c, const char *loc, const rz_llama *m, const rz_lowrank_adapters *ad, int *n_pairs)
 {
     rz_err e = {0};
     int nl = m->config.n_layers;
-    int *ranks = rz_calloc((size_t)nl * RZ_TR_NMAT + 1, sizeof *ranks, &e);
+    int *ranks = rz_calloc((size_t)nl * RZ_LIN_PER_LAYER + 1, sizeof *ranks, &e);
     if (!ranks) rz_cli_die(c, &e);
     *n_pairs = 0;
     for (int i = 0; i < ad->count; i++) {
         const rz_lowrank_adapter *p = &ad->a[i];
         if (p->k == 0) continue;
-        int found = -1;
-        for (int j = 0; j < nl * RZ_TR_NMAT && found < 0; j++) {
-            char name[RZ_MAX_NAME];
-            snprintf(name, sizeof name, "layers.%d.%s.weight", j / RZ_TR_NMAT, rz_train_matrix_name(j % RZ_TR_NMAT));
-            if (!strcmp(name, p->name)) found = j;
-        }
+        long found = rz_lin_find(nl, p->name);
         if (found < 0) {
             rz_fail(&e, RZ_EINPUT, "%s: qlayer '%s' carries L, R but is not a linear layer rz-finetune trains", loc,
                     p->name);
@@ -340,12 +335,8 @@ static int write_packed(const args *a, const rz_stream_opts *so, const rz_lora *
             ql.rank = 0;
         }
         if (ql.rank > 0) {
-            const rz_adapter *ad = NULL;
-            for (int j = 0; j < nl * RZ_TR_NMAT && !ad; j++) {
-                char name[RZ_MAX_NAME];
-                snprintf(name, sizeof name, "layers.%d.%s.weight", j / RZ_TR_NMAT, rz_train_matrix_name(j % RZ_TR_NMAT));
-                if (!strcmp(name, ql.name)) ad = rz_lora_at(lo, j / RZ_TR_NMAT, j % RZ_TR_NMAT);
-            }
+            long j = rz_lin_find(nl, ql.name);
+            const rz_adapter *ad = j < 0 ? NULL : &lo->ad[j];
             if (!ad || ad->k != ql.rank || ad->m != ql.rows || ad->n != ql.cols) {
                 rc = rz_rec_fail(e, &ctx, "rank", "qlayer '%s' does not match the trained adapters (was %s changed?)",
                                  ql.name, a->model);
@@ -369,11 +360,11 @@ static int write_packed(const args *a, const rz_stream_opts *so, const rz_lora *
 }
 
 /* --qat: every pair's record (format, grids, seeds) as MODEL holds it, by matrix index
- * l·RZ_TR_NMAT + kind (rank 0: none). */
+ * l·RZ_LIN_PER_LAYER + kind (rank 0: none). */
 static rz_qlayer *qat_templates(rz_cli *c, const args *a, const rz_lora *lo)
 {
     rz_err e = {0};
-    int nm = lo->n_layers * RZ_TR_NMAT;
+    int nm = lo->n_layers * RZ_LIN_PER_LAYER;
     rz_qlayer *tm = rz_calloc((size_t)nm, sizeof *tm, &e);
     rz_reader *r;
     if (!tm || rz_reader_open(a->model, &c->stream, &r, &e)) rz_cli_die(c, &e);
@@ -385,11 +376,9 @@ static rz_qlayer *qat_templates(rz_cli *c, const args *a, const rz_lora *lo)
         rz_qlayer_view ql;
         if (strcmp(ctx.type, "qlayer") != 0) continue;
         if (rz_qlayer_decode(rec, &ctx, &ql, &e)) rz_cli_die(c, &e);
-        for (int j = 0; j < nm && ql.rank > 0; j++) {
-            char name[RZ_MAX_NAME];
-            snprintf(name, sizeof name, "layers.%d.%s.weight", j / RZ_TR_NMAT, rz_train_matrix_name(j % RZ_TR_NMAT));
+        long j = ql.rank > 0 ? rz_lin_find(lo->n_layers, ql.name) : -1;
+        if (j >= 0) {
             const rz_adapter *ad = &lo->ad[j];
-            if (strcmp(name, ql.name) != 0) continue;
             if (ad->k != ql.rank || rz_qlayer_replace_lowrank(&ql, ad->L, ad->R, &tm[j], &e)) {
                 if (!e.code) rz_rec_fail(&e, &ctx, "rank", "qlayer '%s' changed since it was loaded", ql.name);
                 rz_cli_die(c, &e);
@@ -404,7 +393,7 @@ static rz_qlayer *qat_templates(rz_cli *c, const args *a, const rz_lora *lo)
  * format and decoded back to the original basis. */
 static int qat_round(rz_lora *lo, const float *latent, const rz_qlayer *tm, rz_err *e)
 {
-    for (int j = 0; j < lo->n_layers * RZ_TR_NMAT; j++) {
+    for (int j = 0; j < lo->n_layers * RZ_LIN_PER_LAYER; j++) {
         rz_adapter *ad = &lo->ad[j];
         if (!ad->k) continue;
         rz_qlayer q;
@@ -467,22 +456,20 @@ int main(int argc, char **argv)
     rz_qlayer *qtm = NULL; /* --qat */
     if (a.init == INIT_MODEL) {
         if (rz_lora_new_ranks(m, ranks, &lo, &e)) rz_cli_die(&c, &e);
-        for (int i = 0; i < pairs->count; i++) /* the model's own L, R start the training */
-            for (int j = 0; j < lo->n_layers * RZ_TR_NMAT; j++) {
+        for (int i = 0; i < pairs->count; i++) { /* the model's own L, R start the training */
+            long j = pairs->a[i].k > 0 ? rz_lin_find(lo->n_layers, pairs->a[i].name) : -1;
+            if (j >= 0) {
                 rz_adapter *ad = &lo->ad[j];
-                char name[RZ_MAX_NAME];
-                snprintf(name, sizeof name, "layers.%d.%s.weight", j / RZ_TR_NMAT, rz_train_matrix_name(j % RZ_TR_NMAT));
-                if (pairs->a[i].k > 0 && !strcmp(name, pairs->a[i].name)) {
-                    memcpy(ad->L, pairs->a[i].L, sizeof(float) * (size_t)ad->m * ad->k);
-                    memcpy(ad->R, pairs->a[i].R, sizeof(float) * (size_t)ad->k * ad->n);
-                }
+                memcpy(ad->L, pairs->a[i].L, sizeof(float) * (size_t)ad->m * ad->k);
+                memcpy(ad->R, pairs->a[i].R, sizeof(float) * (size_t)ad->k * ad->n);
             }
+        }
         rz_lowrank_adapters_free(pairs);
         pairs = NULL;
         if (a.qat) qtm = qat_templates(&c, &a, lo);
     } else {
-        int kr[RZ_TR_NMAT];
-        for (int i = 0; i < RZ_TR_NMAT; i++) kr[i] = a.rank;
+        int kr[RZ_LIN_PER_LAYER];
+        for (int i = 0; i < RZ_LIN_PER_LAYER; i++) kr[i] = a.rank;
         if (rz_lora_new(m, kr, &lo, &e)) rz_cli_die(&c, &e);
         if (a.init == INIT_CALDERA) caldera_init(&c, &a, lo, ids, n);
         else rz_lora_init_lora(lo, c.seed);
@@ -591,7 +578,7 @@ int main(int argc, char **argv)
     }
     free(losses), free(tok), free(tgt), free(acc), free(ids), free(ranks), free(latent);
     if (qtm) {
-        for (int j = 0; j < lo->n_layers * RZ_TR_NMAT; j++) rz_qlayer_free(&qtm[j]);
+        for (int j = 0; j < lo->n_layers * RZ_LIN_PER_LAYER; j++) rz_qlayer_free(&qtm[j]);
         free(qtm);
     }
     rz_adamw_free(&opt);

@@ -371,7 +371,7 @@ static void cmd_eval(rz_cli *c, const args *a)
     if (rz_maze_evaluate(model, &held, info.objective, 0, B, &sc, &e)) rz_cli_die(c, &e);
     double secs = rz_now() - t0;
     if (a->png && rz_cluster_rank() == 0) { /* the first maze, decoded again on rank 0 */
-        int ranks[RZ_TR_NMAT] = {0}, *pred = malloc(sizeof(int) * (size_t)held.T);
+        int ranks[RZ_LIN_PER_LAYER] = {0}, *pred = malloc(sizeof(int) * (size_t)held.T);
         rz_lora *lo = NULL;
         rz_train *t = NULL;
         rz_maze m;

@@ -91,19 +91,11 @@ int main(int argc, char **argv)
                              q.name, model);
                 break;
             }
-            long found = -1;
-            for (long i = 0; i < N && found < 0; i++) {
-                char name[RZ_MAX_NAME];
-                float *W;
-                int rows, cols, layer, group;
-                rz_llama_linear(m, i, name, sizeof name, &W, &rows, &cols, &layer, &group);
-                if (strcmp(name, q.name) == 0) {
-                    found = i;
-                    if (rows != q.rows || cols != q.cols)
-                        rc = rz_rec_fail(&e, &ctx, "rows", "layer '%s' is %dx%d, the model's is %dx%d", q.name, q.rows, q.cols,
-                                         rows, cols);
-                }
-            }
+            long found = rz_lin_find(m->config.n_layers, q.name);
+            int rows, cols;
+            if (found >= 0 && !rz_llama_linear_shape(&m->config, found, &rows, &cols) && (rows != q.rows || cols != q.cols))
+                rc = rz_rec_fail(&e, &ctx, "rows", "layer '%s' is %dx%d, the model's is %dx%d", q.name, q.rows, q.cols,
+                                 rows, cols);
             if (rc) break;
             if (found < 0) {
                 rc = rz_rec_fail(&e, &ctx, "name", "'%s' is not a linear layer of this model", q.name);
@@ -147,14 +139,7 @@ int main(int argc, char **argv)
         float *data;
         int shape[2], ndim;
         rz_llama_tensor_at(m, i, &name, &data, shape, &ndim);
-        int quantised = 0;
-        for (long k = 0; k < N && !quantised; k++) {
-            char lname[RZ_MAX_NAME];
-            float *W;
-            int rows, cols, layer, group;
-            rz_llama_linear(m, k, lname, sizeof lname, &W, &rows, &cols, &layer, &group);
-            quantised = strcmp(lname, name) == 0;
-        }
+        int quantised = rz_lin_find(m->config.n_layers, name) >= 0;
         double count = (double)shape[0] * (ndim == 2 ? shape[1] : 1);
         if (quantised) {
             lin_weights += count;

@@ -838,17 +838,47 @@ uint64_t rz_llama_model_hash(rz_llama *m)
 int rz_llama_linear(rz_llama *m, long i, char *buf, size_t cap, float **data, int *rows, int *cols,
                      int *layer, int *group)
 {
-    static const char *const names[7] = {"attention.wq", "attention.wk", "attention.wv", "attention.wo",
-                                         "feed_forward.w1", "feed_forward.w2", "feed_forward.w3"};
     static const int groups[7] = {RZ_TAP_ATTN_IN, RZ_TAP_ATTN_IN, RZ_TAP_ATTN_IN, RZ_TAP_ATTN_OUT,
                                   RZ_TAP_MLP_IN, RZ_TAP_MLP_DOWN, RZ_TAP_MLP_IN};
     if (rz_llama_linear_shape(&m->config, i, rows, cols)) return -1;
     int l = (int)(i / RZ_LIN_PER_LAYER), k = (int)(i % RZ_LIN_PER_LAYER);
     const rz_llama_layer *L = &m->layers[l];
     float *ptr[RZ_LIN_PER_LAYER] = {L->wq, L->wk, L->wv, L->wo, L->w1, L->w2, L->w3};
-    snprintf(buf, cap, "layers.%d.%s.weight", l, names[k]);
+    rz_lin_tensor_name(i, buf, cap);
     *data = ptr[k];
     *layer = l;
     *group = groups[k];
     return 0;
+}
+
+const char *rz_lin_name(int kind)
+{
+    static const char *const names[RZ_LIN_PER_LAYER] = {"attention.wq",    "attention.wk",    "attention.wv",
+                                                        "attention.wo",    "feed_forward.w1", "feed_forward.w2",
+                                                        "feed_forward.w3"};
+    return kind >= 0 && kind < RZ_LIN_PER_LAYER ? names[kind] : "?";
+}
+
+void rz_lin_tensor_name(long i, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "layers.%ld.%s.weight", i / RZ_LIN_PER_LAYER, rz_lin_name((int)(i % RZ_LIN_PER_LAYER)));
+}
+
+long rz_lin_find(int n_layers, const char *name)
+{
+    /* "layers." digits "." kind ".weight", the layer written as rz_lin_tensor_name writes it */
+    if (strncmp(name, "layers.", 7) != 0) return -1;
+    const char *p = name + 7;
+    if (*p < '0' || *p > '9' || (*p == '0' && p[1] != '.')) return -1;
+    long l = 0;
+    while (*p >= '0' && *p <= '9') {
+        l = 10 * l + (*p++ - '0');
+        if (l >= n_layers) return -1;
+    }
+    if (*p++ != '.') return -1;
+    for (int k = 0; k < RZ_LIN_PER_LAYER; k++) {
+        size_t n = strlen(rz_lin_name(k));
+        if (strncmp(p, rz_lin_name(k), n) == 0 && strcmp(p + n, ".weight") == 0) return l * RZ_LIN_PER_LAYER + k;
+    }
+    return -1;
 }

@@ -70,9 +70,17 @@ int rz_llama_alloc(const rz_llama_config *c, rz_llama **out, rz_err *e);
  * (rz_llama_set_qlinear) never holds them in float32. */
 int rz_llama_alloc_lazy(const rz_llama_config *c, rz_llama **out, rz_err *e);
 
-/* Linear layers are numbered i in [0, 7 n_layers): layer i / 7, and i % 7 one of
- * wq, wk, wv, wo, w1, w2, w3 (rz_llama_linear's order). */
+/* The seven linear layers of a block — the one table every user shares (quantisation,
+ * calibration, training, loading). Linear layers are numbered i in [0, 7 n_layers):
+ * layer i / 7, and i % 7 one of wq, wk, wv, wo, w1, w2, w3. */
 enum { RZ_LIN_WQ = 0, RZ_LIN_WK, RZ_LIN_WV, RZ_LIN_WO, RZ_LIN_W1, RZ_LIN_W2, RZ_LIN_W3, RZ_LIN_PER_LAYER };
+/* "attention.wq", ..., "feed_forward.w3": the tensor name without "layers.l." and
+ * ".weight"; "?" out of range. */
+const char *rz_lin_name(int kind);
+/* The full tensor name of linear i ("layers.3.attention.wq.weight") into buf. */
+void rz_lin_tensor_name(long i, char *buf, size_t cap);
+/* The linear index of a full tensor name in a model of n_layers, or -1 (not a linear). */
+long rz_lin_find(int n_layers, const char *name);
 /* The shape [rows][cols] = [out][in] of linear i; -1 when i is out of range. */
 int rz_llama_linear_shape(const rz_llama_config *c, long i, int *rows, int *cols);
 /* Dense storage of linear i (allocating its fused block on first use in a lazy model). */

@@ -29,7 +29,7 @@ typedef struct {
     rz_data_cursor cur; /* next data position and generator state */
     uint64_t model_id;  /* rz_lora_model_id of the frozen model */
     int64_t batch, micro, ctx;
-    int rank[RZ_TR_NMAT];
+    int rank[RZ_LIN_PER_LAYER];
     double loss;        /* mean loss of the last step */
 } rz_ckpt_info;
 
