@@ -187,37 +187,6 @@ static void parse(rz_cli *c, args *a, int argc, char **argv)
     if (!a->until || a->until > a->steps) a->until = a->steps;
 }
 
-/* Rank 0 reads the tokens; every rank gets a copy. */
-static void load_tokens(rz_cli *c, const args *a, const rz_llama *m, int **ids, size_t *n)
-{
-    rz_err e = {0};
-    uint64_t count = 0;
-    if (rz_cluster_rank() == 0) {
-        int rc;
-        if (a->tokens) {
-            rc = rz_corpus_from_stream(a->tokens, &c->stream, m->config.vocab_size, ids, n, &e);
-        } else {
-            rz_tokenizer *t = NULL;
-            rc = rz_tokenizer_load(a->tokenizer, &t, &e);
-            if (rc == RZ_OK && rz_tokenizer_vocab_size(t) != m->config.vocab_size)
-                rc = rz_fail(&e, RZ_EINPUT, "%s: tokenizer has %d tokens but model %s has a vocabulary of %d",
-                             a->tokenizer, rz_tokenizer_vocab_size(t), a->model, m->config.vocab_size);
-            if (rc == RZ_OK) rc = rz_corpus_from_text(t, a->text, ids, n, &e);
-            if (t) rz_tokenizer_free(t);
-        }
-        if (rc) rz_cli_die(c, &e);
-        if (a->max_tokens && (size_t)a->max_tokens < *n) *n = (size_t)a->max_tokens;
-        count = *n;
-    }
-    rz_cluster_bcast(&count, sizeof count);
-    if (rz_cluster_rank() != 0) {
-        *n = count;
-        *ids = rz_malloc(count * sizeof **ids + 1, &e);
-        if (!*ids) rz_cli_die(c, &e);
-    }
-    rz_cluster_bcast(*ids, count * sizeof **ids);
-}
-
 /* Per-matrix H = XᵀX / N of its inputs on the first batch of the text (model as loaded),
  * or NULL for the identity. */
 static double *data_hessian(rz_train *t, const rz_adapter *ad, int l, int kind)
@@ -445,7 +414,9 @@ int main(int argc, char **argv)
     }
     int *ids;
     size_t n;
-    load_tokens(&c, &a, m, &ids, &n);
+    if (rz_corpus_load_bcast(a.tokens, &c.stream, a.text, a.tokenizer, m->config.vocab_size, a.model,
+                             (size_t)a.max_tokens, &ids, &n, &e))
+        rz_cli_die(&c, &e);
     if (n < (size_t)a.ctx + 1) {
         rz_fail(&e, RZ_EINPUT, "%s: %zu tokens, fewer than one sequence of --ctx %d + 1", a.text ? a.text : a.tokens,
                 n, a.ctx);
