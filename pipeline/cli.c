@@ -158,7 +158,8 @@ msgpack_packer *rz_report_begin(rz_cli *c, int n_fields)
 
 int rz_report_finish(rz_cli *c, rz_err *e)
 {
-    int rc = RZ_OK;
+    int rc = rz_rec_check(report_buf.data, report_buf.size, e); /* the hand count matched the fields */
+    if (rc) return rc;
     if (c->json) {
         msgpack_unpacked up;
         size_t off = 0;
