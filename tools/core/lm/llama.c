@@ -824,7 +824,15 @@ void rz_log_softmax_nll(const float *logits, int T, int vocab, const int *target
 
 uint64_t rz_llama_model_hash(rz_llama *m)
 {
-    uint64_t h = rz_checksum(RZ_CHECKSUM_INIT, &m->config, sizeof m->config);
+    /* the configuration field by field — the same bytes the struct held when this hash
+     * was defined (eight int32 then two float32, no padding), so existing files keep
+     * their hash and a field added to rz_llama_config does not change it */
+    const rz_llama_config *c = &m->config;
+    int32_t ints[8] = {c->dim, c->hidden_dim, c->n_layers, c->n_heads, c->n_kv_heads, c->vocab_size, c->seq_len,
+                       c->shared_classifier};
+    float fl[2] = {c->rope_theta, c->norm_eps};
+    uint64_t h = rz_checksum(RZ_CHECKSUM_INIT, ints, sizeof ints);
+    h = rz_checksum(h, fl, sizeof fl);
     for (int i = 0; i < rz_llama_tensor_count(m); i++) {
         const char *name;
         float *data;
