@@ -30,6 +30,7 @@
 #include "cluster.h"
 #include "corpus.h"
 #include "caldera.h"
+#include "calib.h"
 #include "model_io.h"
 #include "qlayer.h"
 #include "lora.h"
@@ -187,21 +188,21 @@ static void parse(rz_cli *c, args *a, int argc, char **argv)
     if (!a->until || a->until > a->steps) a->until = a->steps;
 }
 
-/* Per-matrix H = XᵀX / N of its inputs on the first batch of the text (model as loaded),
- * or NULL for the identity. */
-static double *data_hessian(rz_train *t, const rz_adapter *ad, int l, int kind)
+/* Per-matrix H = XᵀX / N of its inputs on the first batch of the text (model as loaded;
+ * calib.h's Gram matrix), or NULL when out of memory. */
+static double *data_hessian(rz_train *t, int l, int kind)
 {
     int N, width;
     const float *X = rz_train_layer_input(t, l, kind, &N, &width);
-    double *H = calloc((size_t)width * width, sizeof *H);
-    if (!H) return NULL;
-    for (int r = 0; r < N; r++)
-        for (int i = 0; i < width; i++) {
-            double xi = X[(size_t)r * width + i];
-            for (int j = 0; j < width; j++) H[(size_t)i * width + j] += xi * X[(size_t)r * width + j];
-        }
-    for (size_t i = 0; i < (size_t)width * width; i++) H[i] /= N;
-    (void)ad;
+    double *H = calloc((size_t)width * width, sizeof *H), *tmp = malloc((size_t)N * width * sizeof *tmp);
+    if (H && tmp) {
+        rz_gram_add(H, X, N, width, width, tmp);
+        rz_gram_finish(H, width, N);
+    } else {
+        free(H);
+        H = NULL;
+    }
+    free(tmp);
     return H;
 }
 
@@ -233,7 +234,7 @@ static void caldera_init(rz_cli *c, const args *a, rz_lora *lo, const int *ids, 
     for (int l = 0; l < lo->n_layers; l++)
         for (int kind = 0; kind < RZ_LIN_PER_LAYER; kind++) {
             rz_adapter *ad = rz_lora_at(lo, l, kind);
-            double *H = t ? data_hessian(t, ad, l, kind) : calloc((size_t)ad->n * ad->n, sizeof *H);
+            double *H = t ? data_hessian(t, l, kind) : calloc((size_t)ad->n * ad->n, sizeof *H);
             if (!H) {
                 rz_fail(&e, RZ_EINTERNAL, "out of memory for a %d x %d Hessian", ad->n, ad->n);
                 rz_cli_die(c, &e);
