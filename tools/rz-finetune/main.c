@@ -30,11 +30,11 @@
 #include "cluster.h"
 #include "corpus.h"
 #include "caldera.h"
-#include "calib.h"
 #include "model_io.h"
 #include "qlayer.h"
 #include "lora.h"
 #include "checkpoint.h"
+#include "lora_caldera.h"
 
 static const rz_cli_tool tool = {
     .name = "rz-finetune",
@@ -188,74 +188,11 @@ static void parse(rz_cli *c, args *a, int argc, char **argv)
     if (!a->until || a->until > a->steps) a->until = a->steps;
 }
 
-/* Per-matrix H = XᵀX / N of its inputs on the first batch of the text (model as loaded;
- * calib.h's Gram matrix), or NULL when out of memory. */
-static double *data_hessian(rz_train *t, int l, int kind)
+/* rz_lora_caldera_init's progress line (after every matrix) */
+static void caldera_progress(void *ctx, int done, int total, long lin, double rel)
 {
-    int N, width;
-    const float *X = rz_train_layer_input(t, l, kind, &N, &width);
-    double *H = calloc((size_t)width * width, sizeof *H), *tmp = malloc((size_t)N * width * sizeof *tmp);
-    if (H && tmp) {
-        rz_gram_add(H, X, N, width, width, tmp);
-        rz_gram_finish(H, width, N);
-    } else {
-        free(H);
-        H = NULL;
-    }
-    free(tmp);
-    return H;
-}
-
-/* CALDERA initialisation: for every matrix, W ≈ Q + L R; Q replaces W in the model (it
- * becomes the frozen part), L and R start the adapters. Without incoherence so that Q,
- * L and R are in the model's own basis. */
-static void caldera_init(rz_cli *c, const args *a, rz_lora *lo, const int *ids, size_t n)
-{
-    rz_err e = {0};
-    rz_caldera_opts co;
-    rz_caldera_defaults(&co);
-    co.q_method = a->q_method;
-    co.q_bits = a->q_bits;
-    co.incoherent = 0;
-    co.lr_bits = 32;
-    co.outer = a->citers;
-    co.seed = c->seed;
-    rz_train *t = NULL;
-    if (a->hess_data) { /* one forward of the original model over the first batch */
-        int B = a->batch, T = a->ctx;
-        int *tok = malloc(sizeof(int) * (size_t)B * T);
-        rz_data_cursor cur = {0, 0};
-        if (!tok || rz_train_new(lo, B, T, &t, &e)) rz_cli_die(c, &e);
-        for (int b = 0; b < B; b++) rz_data_next(&cur, ids, n, T, tok + (size_t)b * T, NULL);
-        rz_train_forward(t, tok, NULL, B, NULL);
-        free(tok);
-    }
-    int total = lo->n_layers * RZ_LIN_PER_LAYER, done = 0;
-    for (int l = 0; l < lo->n_layers; l++)
-        for (int kind = 0; kind < RZ_LIN_PER_LAYER; kind++) {
-            rz_adapter *ad = rz_lora_at(lo, l, kind);
-            double *H = t ? data_hessian(t, l, kind) : calloc((size_t)ad->n * ad->n, sizeof *H);
-            if (!H) {
-                rz_fail(&e, RZ_EINTERNAL, "out of memory for a %d x %d Hessian", ad->n, ad->n);
-                rz_cli_die(c, &e);
-            }
-            if (!t)
-                for (int i = 0; i < ad->n; i++) H[(size_t)i * ad->n + i] = 1.0;
-            co.svd = (long)ad->m * ad->n <= 512L * 512 ? RZ_SVD_EXACT : RZ_SVD_RANDOM;
-            rz_caldera fit;
-            if (rz_caldera_fit(ad->Q, H, ad->m, ad->n, ad->k, &co, &fit, &e)) {
-                rz_wrap(&e, "CALDERA fit of layers.%d.%s", l, rz_lin_name(kind));
-                rz_cli_die(c, &e);
-            }
-            memcpy((float *)ad->Q, fit.Q, sizeof(float) * (size_t)ad->m * ad->n);
-            memcpy(ad->L, fit.L, sizeof(float) * (size_t)ad->m * ad->k);
-            memcpy(ad->R, fit.R, sizeof(float) * (size_t)ad->k * ad->n);
-            rz_cli_progress(c, 0, "CALDERA init: %d/%d matrices, layers.%d.%s relative error %.4f", ++done, total, l,
-                            rz_lin_name(kind), fit.ref > 0 ? sqrt(fit.obj / fit.ref) : 0.0);
-            rz_caldera_free(&fit);
-            free(H);
-        }
-    rz_train_free(t);
+    rz_cli_progress(ctx, 0, "CALDERA init: %d/%d matrices, layers.%ld.%s relative error %.4f", done, total,
+                    lin / RZ_LIN_PER_LAYER, rz_lin_name((int)(lin % RZ_LIN_PER_LAYER)), rel);
 }
 
 /* Per-matrix ranks [n_layers][RZ_LIN_PER_LAYER] from the qlayer pairs of a packed model; 0
@@ -443,7 +380,10 @@ int main(int argc, char **argv)
         int kr[RZ_LIN_PER_LAYER];
         for (int i = 0; i < RZ_LIN_PER_LAYER; i++) kr[i] = a.rank;
         if (rz_lora_new(m, kr, &lo, &e)) rz_cli_die(&c, &e);
-        if (a.init == INIT_CALDERA) caldera_init(&c, &a, lo, ids, n);
+        if (a.init == INIT_CALDERA) {
+            rz_lora_caldera_opts co = {a.q_method, a.q_bits, a.citers, c.seed, a.hess_data ? a.batch : 0, a.ctx};
+            if (rz_lora_caldera_init(lo, &co, ids, n, caldera_progress, &c, &e)) rz_cli_die(&c, &e);
+        }
         else rz_lora_init_lora(lo, c.seed);
     }
     uint64_t model_id = rz_lora_model_id(lo);
