@@ -35,6 +35,7 @@
 #include "lora.h"
 #include "checkpoint.h"
 #include "lora_caldera.h"
+#include "lora_packed.h"
 
 static const rz_cli_tool tool = {
     .name = "rz-finetune",
@@ -195,124 +196,6 @@ static void caldera_progress(void *ctx, int done, int total, long lin, double re
                     lin / RZ_LIN_PER_LAYER, rz_lin_name((int)(lin % RZ_LIN_PER_LAYER)), rel);
 }
 
-/* Per-matrix ranks [n_layers][RZ_LIN_PER_LAYER] from the qlayer pairs of a packed model; 0
- * for matrices without one. Exits 2 on a pair that is not one of the model's linears. */
-static int *pairs_ranks(rz_cli *c, const char *loc, const rz_llama *m, const rz_lowrank_adapters *ad, int *n_pairs)
-{
-    rz_err e = {0};
-    int nl = m->config.n_layers;
-    int *ranks = rz_calloc((size_t)nl * RZ_LIN_PER_LAYER + 1, sizeof *ranks, &e);
-    if (!ranks) rz_cli_die(c, &e);
-    *n_pairs = 0;
-    for (int i = 0; i < ad->count; i++) {
-        const rz_lowrank_adapter *p = &ad->a[i];
-        if (p->k == 0) continue;
-        long found = rz_lin_find(nl, p->name);
-        if (found < 0) {
-            rz_fail(&e, RZ_EINPUT, "%s: qlayer '%s' carries L, R but is not a linear layer rz-finetune trains", loc,
-                    p->name);
-            rz_cli_die(c, &e);
-        }
-        ranks[found] = p->k;
-        ++*n_pairs;
-    }
-    return ranks;
-}
-
-/* --packed-out: MODEL's records again, each qlayer with L, R re-encoded with the tuned
- * pair (rz_qlayer_replace_lowrank), everything else copied as read. */
-static int write_packed(const args *a, const rz_stream_opts *so, const rz_lora *lo, rz_err *e)
-{
-    rz_reader *r;
-    rz_writer *w;
-    int rc = rz_reader_open(a->model, so, &r, e);
-    if (rc) return rc;
-    if ((rc = rz_writer_open(a->packed, so, &w, e))) return rz_reader_close(r), rc;
-    const msgpack_object *rec;
-    rz_rec_ctx ctx;
-    int nl = lo->n_layers;
-    for (;;) {
-        if ((rc = rz_reader_next(r, &rec, &ctx, e))) break;
-        if (!rec) break;
-        msgpack_packer *pk = rz_writer_packer(w);
-        rz_qlayer_view ql;
-        if (!strcmp(ctx.type, "qlayer")) {
-            if ((rc = rz_qlayer_decode(rec, &ctx, &ql, e))) break;
-        } else {
-            ql.rank = 0;
-        }
-        if (ql.rank > 0) {
-            long j = rz_lin_find(nl, ql.name);
-            const rz_adapter *ad = j < 0 ? NULL : &lo->ad[j];
-            if (!ad || ad->k != ql.rank || ad->m != ql.rows || ad->n != ql.cols) {
-                rc = rz_rec_fail(e, &ctx, "rank", "qlayer '%s' does not match the trained adapters (was %s changed?)",
-                                 ql.name, a->model);
-                break;
-            }
-            rz_qlayer nq;
-            if ((rc = rz_qlayer_replace_lowrank(&ql, ad->L, ad->R, &nq, e))) break;
-            rz_qlayer_pack(pk, &nq.v);
-            rz_qlayer_free(&nq);
-        } else {
-            msgpack_pack_object(pk, *rec);
-        }
-        if ((rc = rz_writer_emit(w, e))) break;
-    }
-    rz_reader_close(r);
-    if (rc) {
-        rz_writer_abort(w, e);
-        return rc;
-    }
-    return rz_writer_close(w, e);
-}
-
-/* --qat: every pair's record (format, grids, seeds) as MODEL holds it, by matrix index
- * l·RZ_LIN_PER_LAYER + kind (rank 0: none). */
-static rz_qlayer *qat_templates(rz_cli *c, const args *a, const rz_lora *lo)
-{
-    rz_err e = {0};
-    int nm = lo->n_layers * RZ_LIN_PER_LAYER;
-    rz_qlayer *tm = rz_calloc((size_t)nm, sizeof *tm, &e);
-    rz_reader *r;
-    if (!tm || rz_reader_open(a->model, &c->stream, &r, &e)) rz_cli_die(c, &e);
-    const msgpack_object *rec;
-    rz_rec_ctx ctx;
-    for (;;) {
-        if (rz_reader_next(r, &rec, &ctx, &e)) rz_cli_die(c, &e);
-        if (!rec) break;
-        rz_qlayer_view ql;
-        if (strcmp(ctx.type, "qlayer") != 0) continue;
-        if (rz_qlayer_decode(rec, &ctx, &ql, &e)) rz_cli_die(c, &e);
-        long j = ql.rank > 0 ? rz_lin_find(lo->n_layers, ql.name) : -1;
-        if (j >= 0) {
-            const rz_adapter *ad = &lo->ad[j];
-            if (ad->k != ql.rank || rz_qlayer_replace_lowrank(&ql, ad->L, ad->R, &tm[j], &e)) {
-                if (!e.code) rz_rec_fail(&e, &ctx, "rank", "qlayer '%s' changed since it was loaded", ql.name);
-                rz_cli_die(c, &e);
-            }
-        }
-    }
-    rz_reader_close(r);
-    return tm;
-}
-
-/* --qat: lo's pairs ← the float pairs of `latent` (same layout) rounded to the stored
- * format and decoded back to the original basis. */
-static int qat_round(rz_lora *lo, const float *latent, const rz_qlayer *tm, rz_err *e)
-{
-    for (int j = 0; j < lo->n_layers * RZ_LIN_PER_LAYER; j++) {
-        rz_adapter *ad = &lo->ad[j];
-        if (!ad->k) continue;
-        rz_qlayer q;
-        const float *L = latent + (ad->L - lo->params), *R = latent + (ad->R - lo->params);
-        int rc = rz_qlayer_replace_lowrank(&tm[j].v, L, R, &q, e);
-        if (!rc) rc = rz_qlayer_dequant_parts(&q.v, NULL, ad->L, ad->R, e);
-        rz_qlayer_free(&q);
-        if (rc) return rc;
-    }
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     rz_cluster_init(&argc, &argv);
@@ -329,7 +212,7 @@ int main(int argc, char **argv)
     int *ranks = NULL, n_pairs = 0;
     if ((a.init == INIT_AUTO || a.init == INIT_MODEL) && rz_model_is_rzm(a.model)) {
         if (rz_model_load_lowrank(a.model, &c.stream, &m, &pairs, &e)) rz_cli_die(&c, &e);
-        ranks = pairs_ranks(&c, a.model, m, pairs, &n_pairs);
+        if (!(ranks = rz_lora_pair_ranks(a.model, m, pairs, &n_pairs, &e))) rz_cli_die(&c, &e);
     } else if (rz_model_load(a.model, &c.stream, &m, &e)) {
         rz_cli_die(&c, &e);
     }
@@ -375,7 +258,7 @@ int main(int argc, char **argv)
         }
         rz_lowrank_adapters_free(pairs);
         pairs = NULL;
-        if (a.qat) qtm = qat_templates(&c, &a, lo);
+        if (a.qat && !(qtm = rz_lora_qat_templates(a.model, &c.stream, lo, &e))) rz_cli_die(&c, &e);
     } else {
         int kr[RZ_LIN_PER_LAYER];
         for (int i = 0; i < RZ_LIN_PER_LAYER; i++) kr[i] = a.rank;
@@ -428,7 +311,7 @@ int main(int argc, char **argv)
     for (long s = info.step; s < a.until; s++) {
         if (qtm) { /* the gradient at the rounded pair; the update to the float one */
             memcpy(latent, lo->params, sizeof(float) * lo->n_params);
-            if (qat_round(lo, latent, qtm, &e)) rz_cli_die(&c, &e);
+            if (rz_lora_qat_round(lo, latent, qtm, &e)) rz_cli_die(&c, &e);
         }
         if (rz_train_step_grad(t, lo, &sh, ids, n, &info.cur, acc, tok, tgt, &loss, &e)) rz_cli_die(&c, &e);
         if (qtm) memcpy(lo->params, latent, sizeof(float) * lo->n_params);
@@ -452,13 +335,13 @@ int main(int argc, char **argv)
 
     if (rank0) {
         if (a.adapters && rz_adapters_save(a.adapters, &c.stream, model_id, lo, &e)) rz_cli_die(&c, &e);
-        if (a.packed && write_packed(&a, &c.stream, lo, &e)) rz_cli_die(&c, &e);
+        if (a.packed && rz_lora_write_packed(a.model, a.packed, &c.stream, lo, &e)) rz_cli_die(&c, &e);
         if (c.output) {
             if (qtm) { /* the rounded pair, as --packed-out stores it */
                 float *fl = rz_malloc(sizeof(float) * (lo->n_params + 1), &e);
                 if (!fl) rz_cli_die(&c, &e);
                 memcpy(fl, lo->params, sizeof(float) * lo->n_params);
-                if (qat_round(lo, fl, qtm, &e)) rz_cli_die(&c, &e);
+                if (rz_lora_qat_round(lo, fl, qtm, &e)) rz_cli_die(&c, &e);
                 free(fl);
             }
             rz_lora_merge(lo, m); /* W = Q + L R in place: Q is no longer needed */
