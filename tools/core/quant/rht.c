@@ -1,5 +1,10 @@
 /* rht.c — random Hadamard transforms U = (H_p/√p ⊗ Q_m)·diag(s) for any n = p·m
- * (see rht.h). The float and double versions are the same code; OpenMP splits rows
+ * (see rht.h). The float and double versions are the same algorithm written twice: C has
+ * no generics, and one body shared through a macro template or a run-time element size
+ * would hide the math or cost the float path (inference, weight transforms) its
+ * vectorised butterflies; the float path also applies small odd factors (m < 16) by
+ * direct loops where the double path (H ← V H Vᵀ, once per matrix) calls dgemm, and
+ * merging them would change the bits of quantised layers with such factors. OpenMP splits rows
  * (rz_rht_rows) or column panels (rz_rht_cols) in chunks fixed by the shape, and every
  * row or column is transformed by the same operations whatever the chunking, so results
  * do not depend on the thread count.
