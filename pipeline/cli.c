@@ -62,6 +62,13 @@ double rz_cli_f64(const rz_cli *c, const char *opt, const char *arg, double lo, 
     return v;
 }
 
+const char *rz_cli_output(const rz_cli *c, const char *loc)
+{
+    rz_err e = {0};
+    if (rz_output_check(loc, &e)) rz_cli_die(c, &e);
+    return loc;
+}
+
 int rz_cli_common(rz_cli *c, int opt, const char *arg)
 {
     switch (opt) {
@@ -73,10 +80,10 @@ int rz_cli_common(rz_cli *c, int opt, const char *arg)
         printf("%s (rizz) %s\n", c->tool, RZ_VERSION);
         exit(0);
     case RZ_OPT_QUIET: c->quiet = 1; return 1;
-    case RZ_OPT_OUTPUT: c->output = arg; return 1;
+    case RZ_OPT_OUTPUT: c->output = rz_cli_output(c, arg); return 1;
     case RZ_OPT_THREADS: c->threads = (int)rz_cli_int(c, "--threads", arg, 1, 1024); return 1;
     case RZ_OPT_JSON: c->json = 1; return 1;
-    case RZ_OPT_REPORT: c->report = arg; return 1;
+    case RZ_OPT_REPORT: c->report = rz_cli_output(c, arg); return 1;
     case RZ_OPT_SEED:
         c->seed = (uint64_t)rz_cli_int(c, "--seed", arg, 0, INT64_MAX);
         c->seed_set = 1;

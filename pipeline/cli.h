@@ -214,6 +214,11 @@ void rz_cli_threads(const rz_cli *c);
  * ipc://) can be read only once, so it is a usage error (exit 2) naming `what`. */
 void rz_cli_need_file_under_mpi(const rz_cli *c, const char *what, const char *loc);
 
+/* An output location given on the command line, checked before any work: a directory,
+ * a missing or read-only folder exits 2 naming it (rz_output_check). -o and --report
+ * are checked by rz_cli_common; tools pass their other outputs through this. */
+const char *rz_cli_output(const rz_cli *c, const char *loc);
+
 /* Option value parsers: exit 2 naming the option on a malformed or out-of-range value. */
 long long rz_cli_int(const rz_cli *c, const char *opt, const char *arg, long long lo, long long hi);
 double rz_cli_f64(const rz_cli *c, const char *opt, const char *arg, double lo, double hi);

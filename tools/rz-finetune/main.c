@@ -169,6 +169,10 @@ static void parse(rz_cli *c, args *a, int argc, char **argv)
     }
     if (!c->output && !a->adapters && !a->checkpoint && !a->packed)
         rz_cli_usage_error(c, "nothing to write: give -o TUNED.rzm, --packed-out P.rzm, --adapters OUT or --checkpoint C");
+    /* every output checked before the work (-o and --report by the shared CLI) */
+    const char *outs[] = {a->adapters, a->checkpoint, a->packed};
+    for (int i = 0; i < 3; i++)
+        if (outs[i]) rz_cli_output(c, outs[i]);
     if (a->init == INIT_MODEL && a->rank_given)
         rz_cli_usage_error(c, "--rank does not apply to --init model (each matrix keeps MODEL's own rank)");
     if (a->packed && (a->init == INIT_LORA || a->init == INIT_CALDERA))
