@@ -812,7 +812,8 @@ int rz_reader_next(rz_reader *r, const msgpack_object **rec, rz_rec_ctx *ctx, rz
     type[t->via.str.size] = 0;
     c.type = type;
     int64_t v;
-    if ((rc = rz_get_int(o, &c, "v", 1, 1000, &v, e))) return rc;
+    if ((rc = rz_get_int(o, &c, "v", 1, INT32_MAX, &v, e))) return rc;
+    if ((rc = rz_rec_version_check(&c, type, v, e))) return rc;
     if (strcmp(type, "end") == 0) {
         int64_t count;
         uint64_t sum;
