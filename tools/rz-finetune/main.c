@@ -485,6 +485,8 @@ int main(int argc, char **argv)
         pairs = NULL;
         if (a.qat) qtm = qat_templates(&c, &a, lo);
     } else {
+        rz_lowrank_adapters_free(pairs); /* an .rzm without L, R pairs: the empty list */
+        pairs = NULL;
         int kr[RZ_TR_NMAT];
         for (int i = 0; i < RZ_TR_NMAT; i++) kr[i] = a.rank;
         if (rz_lora_new(m, kr, &lo, &e)) rz_cli_die(&c, &e);
@@ -504,6 +506,17 @@ int main(int argc, char **argv)
             rz_fail(&e, RZ_EINPUT, "%s: the checkpoint was made with --batch %" PRId64 " --micro %" PRId64
                     " --ctx %" PRId64 ", this run has %d, %d, %d", a.resume, info.batch, info.micro, info.ctx,
                     a.batch, a.micro, a.ctx);
+            rz_cli_die(&c, &e);
+        }
+        if (info.step > info.total) {
+            rz_fail(&e, RZ_EINPUT, "%s: field 'step': step %" PRId64 " is beyond the checkpoint's own "
+                    "total_steps %" PRId64 " (corrupt or forged checkpoint)", a.resume, info.step, info.total);
+            rz_cli_die(&c, &e);
+        }
+        if (info.step >= a.until) {
+            rz_fail(&e, RZ_EINPUT, "%s: the checkpoint is at step %" PRId64 " and this run stops at step %d: "
+                    "nothing is left to train (raise --steps%s)", a.resume, info.step, a.until,
+                    a.until < a.steps ? " or --until" : "");
             rz_cli_die(&c, &e);
         }
         rz_cli_progress(&c, 1, "resuming %s at step %" PRId64 " (loss %.4f)", a.resume, info.step, info.loss);
@@ -553,7 +566,7 @@ int main(int argc, char **argv)
     }
     rz_cluster_barrier();
     double secs = rz_now() - t0;
-    if (!ran) first_loss = loss; /* resumed at or past --until: nothing ran */
+    if (!ran) first_loss = loss; /* cannot happen: a resume with nothing to train exits 2 */
 
     if (rank0) {
         if (a.adapters && rz_adapters_save(a.adapters, &c.stream, model_id, lo, &e)) rz_cli_die(&c, &e);
