@@ -31,3 +31,26 @@ check "--steps 4 resumes the step-2 checkpoint" $FT --steps 4 --resume "$T/ck" -
 # ---- rz-finetune on an .rzm model without L, R pairs (the sanitizer build runs this too:
 # a leak there made the ASan build exit 1 on a successful run)
 check "rz-finetune on an .rzm model (no L, R pairs)" rz-finetune -m "$T/m.rzm" $FTA --steps 1 --adapters "$T/ad_rzm"
+
+# ---- rz-cat --from-json: numbers beyond 64 bits and lone surrogates are rejected
+j() { printf '%s\n' "$1" > "$T/in.jsonl"; }
+j '{"type":"tokens","v":1,"n":123456789012345678901234567890}'
+check_err "30-digit integer → exit 2 naming line and field" 2 "line 1: JSON: field 'n': integer out of the 64-bit range" \
+  rz-cat --from-json "$T/in.jsonl" -o "$T/j.rzs"
+j '{"type":"tokens","v":1,"n":-99999999999999999999}'
+check_err "20-digit negative integer → exit 2" 2 "field 'n': integer out of" rz-cat --from-json "$T/in.jsonl" -o "$T/j.rzs"
+j '{"type":"tokens","v":1,"n":18446744073709551615,"m":-9223372036854775808}'
+check "the 64-bit limits themselves are accepted" rz-cat --from-json "$T/in.jsonl" -o "$T/j.rzs"
+same "... and read back exactly" "$(rz-cat "$T/j.rzs" | grep -o '"n":[0-9]*,"m":-[0-9]*')" '"n":18446744073709551615,"m":-9223372036854775808'
+j '{"type":"tokens","v":1,"s":"\ud800"}'
+check_err "lone high surrogate → exit 2" 2 "line 1: JSON: field 's': lone UTF-16 surrogate" rz-cat --from-json "$T/in.jsonl" -o "$T/j.rzs"
+j '{"type":"tokens","v":1,"s":"a\udc00b"}'
+check_err "lone low surrogate → exit 2" 2 "lone UTF-16 surrogate" rz-cat --from-json "$T/in.jsonl" -o "$T/j.rzs"
+j '{"type":"tokens","v":1,"s":"\ud83d\ude00"}'
+rz-cat --from-json "$T/in.jsonl" -o "$T/j.rzs"
+same "a surrogate pair is one 4-byte UTF-8 character" "$(printf %s "$(rz-cat "$T/j.rzs" | grep -o '"s":"[^"]*"')" | od -An -tx1 | tr -d ' \n')" \
+  "$(printf '"s":"\xf0\x9f\x98\x80"' | od -An -tx1 | tr -d ' \n')"
+j '{"type":"tokens","v":1,"s":"ok"}
+{"type":"tokens","v":1,"s":"\udfff"}'
+rz-cat --from-json "$T/in.jsonl" -o "$T/rej.rzs" 2>/dev/null
+[ ! -e "$T/rej.rzs" ] && ok "no stream left by a rejected JSON input" || fail "no stream left by a rejected JSON input"
