@@ -46,8 +46,9 @@ long long rz_cli_int(const rz_cli *c, const char *opt, const char *arg, long lon
     char *end;
     errno = 0;
     long long v = strtoll(arg, &end, 10);
-    if (errno || end == arg || *end)
-        rz_cli_usage_error(c, "%s: expected an integer, got '%s'", opt, arg);
+    if (end == arg || *end) rz_cli_usage_error(c, "%s: expected an integer, got '%s'", opt, arg);
+    if (errno == ERANGE) /* an integer, just beyond what strtoll holds */
+        rz_cli_usage_error(c, "%s: %s is out of range [%lld, %lld]", opt, arg, lo, hi);
     if (v < lo || v > hi) rz_cli_usage_error(c, "%s: %lld is out of range [%lld, %lld]", opt, v, lo, hi);
     return v;
 }

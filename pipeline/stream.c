@@ -830,9 +830,18 @@ int rz_reader_next(rz_reader *r, const msgpack_object **rec, rz_rec_ctx *ctx, rz
             return rz_rec_fail(e, &c, "checksum", "mismatch: the records' bytes were altered");
         if (r->f) { /* nothing may follow the end record in a file */
             if ((rc = fill(r, 1, e))) return rc;
-            if (r->len > r->start)
-                return rz_fail(e, RZ_EINPUT, "%s: %zu unexpected bytes after the end record",
-                               r->loc, r->len - r->start);
+            if (r->len > r->start) { /* count all of them, not just what is buffered */
+                unsigned long long extra = r->len - r->start;
+                struct stat st;
+                long pos = ftell(r->f);
+                int whole = fstat(fileno(r->f), &st) == 0 && S_ISREG(st.st_mode) && pos >= 0 && st.st_size >= pos;
+                if (whole) extra += (unsigned long long)(st.st_size - pos);
+                uint8_t b = r->buf[r->start];
+                return rz_fail(e, RZ_EINPUT, "%s: %s%llu unexpected bytes after the end record%s", r->loc,
+                               whole ? "" : "at least ", extra,
+                               (b >= 0x80 && b <= 0x8f) || b == 0xde || b == 0xdf
+                                   ? " (they start with a record: a second stream appended?)" : "");
+            }
         }
         r->ended = 1;
         return RZ_OK;

@@ -54,3 +54,17 @@ j '{"type":"tokens","v":1,"s":"ok"}
 {"type":"tokens","v":1,"s":"\udfff"}'
 rz-cat --from-json "$T/in.jsonl" -o "$T/rej.rzs" 2>/dev/null
 [ ! -e "$T/rej.rzs" ] && ok "no stream left by a rejected JSON input" || fail "no stream left by a rejected JSON input"
+
+# ---- messages that say what is really wrong (exit codes were right)
+cat "$T/m.rzm" "$T/m.rzm" > "$T/twice.rzm"
+size=$(stat -c %s "$T/m.rzm")
+check_err "a second model appended: all $size trailing bytes counted" 2 "twice.rzm: $size unexpected bytes after the end record.*second stream" \
+  rz-ppl -m "$T/twice.rzm" -z "$Z" -f "$T/text.txt"
+{ head -c 20 "$M"; printf '\x00\x00\x00\x80'; tail -c +25 "$M"; } > "$T/vmin.bin"
+check_err ".bin with vocab_size INT_MIN → its real value in the message" 2 "vmin.bin.*vocab_size is -2147483648" \
+  rz-ppl -m "$T/vmin.bin" -z "$Z" -f "$T/text.txt"
+mkdir "$T/tokdir"
+check_err "a directory as tokenizer → 'is a directory'" 2 "tokdir: is a directory" rz-ppl -m "$M" -z "$T/tokdir" -f "$T/text.txt"
+check_err "--seed 18446744073709551615 → out of range (not 'expected an integer')" 2 "seed: 18446744073709551615 is out of range" \
+  rz-ppl -m "$M" -z "$Z" -f "$T/text.txt" --seed 18446744073709551615
+check_err "--seed abc → expected an integer" 2 "seed: expected an integer" rz-ppl -m "$M" -z "$Z" -f "$T/text.txt" --seed abc
