@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "blas.h"
 #include "cluster.h"
 #include "json.h"
 
@@ -39,6 +40,9 @@ void rz_cli_init(rz_cli *c, const char *tool, const char *usage)
     rz_stream_opts_default(&c->stream);
     c->stream.tool = tool;
     c->t_start = c->t_last_progress = rz_now();
+    /* OpenBLAS kernels: the best the CPU supports, verified (tools/core/util/blas.h) */
+    const rz_blas_status *bs = rz_blas_startup();
+    if (bs->warning[0] && rz_cluster_rank() == 0) fprintf(stderr, "%s: warning: %s\n", tool, bs->warning);
 }
 
 long long rz_cli_int(const rz_cli *c, const char *opt, const char *arg, long long lo, long long hi)
