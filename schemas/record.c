@@ -4,6 +4,7 @@
 #include "record.h"
 
 #include "agent.h"
+#include "icl.h"
 #include "qrecord.h"
 
 #include <math.h>
@@ -409,6 +410,9 @@ static const struct {
     {"agent_steps", RZ_AGENT_STEPS_VERSION, RZ_AGENT_STEPS_VERSION},
     {"train_checkpoint", 1, 1},
     {"lora_adapters", 1, 1},
+    {"icl_demos", RZ_ICL_DEMOS_VERSION, RZ_ICL_DEMOS_VERSION},
+    {"icl_prompt", RZ_ICL_PROMPT_VERSION, RZ_ICL_PROMPT_VERSION},
+    {"icl_pred", RZ_ICL_PRED_VERSION, RZ_ICL_PRED_VERSION},
     {"report", 1, 1},
 };
 
