@@ -424,6 +424,9 @@ int rz_cli_parse(rz_cli *c, const rz_cli_tool *t, rz_opt *opts, int argc, char *
         if (k < 0 || k >= n) rz_cli_usage_error(c, "unknown option or missing argument (see above)");
         apply(c, flat[k], optarg);
     }
+    /* outputs checked before any work: a directory, a missing or read-only folder → exit 2 */
+    if (c->output) rz_cli_output(c, c->output);
+    if (c->report) rz_cli_output(c, c->report);
     return optind;
 }
 

@@ -189,16 +189,17 @@ static int tmp_create(const char *path, char **tmp_out, FILE **f_out, int *kind,
         *kind = OUT_NAMED;
         tmp_sweep_dead(path);
         snprintf(tmp, n, "%s.tmp.%ld.XXXXXX", path, (long)getpid());
+        tmp_register(tmp); /* before the file exists: mkstemp fills in this buffer */
         fd = mkstemp(tmp);
         if (fd < 0) {
             int err = errno;
+            tmp_unregister(tmp);
             free(tmp);
             return rz_fail(e, out_errclass(err), "%s: cannot create output: %s", path, strerror(err));
         }
         mode_t um = umask(0);
         umask(um);
         fchmod(fd, 0666 & ~um);
-        tmp_register(tmp);
     }
     FILE *f = fdopen(fd, "wb");
     if (!f) {
