@@ -206,13 +206,26 @@ void rz_cli_die(const rz_cli *c, const rz_err *e) __attribute__((noreturn));
 /* Progress line on stderr at most every ~1 s (always when force), unless --quiet. */
 void rz_cli_progress(rz_cli *c, int force, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* Under mpirun: every rank must run the same command on the same input files. Compares
+ * the command lines (all but -t/--threads, -q, --timeout) and the contents of every
+ * input file they name across ranks; on any difference exits 2 naming the option and
+ * the ranks. A no-op in plain runs. Called by rz_cli_threads; tools that do not call
+ * that call this after parsing. */
+void rz_cli_agree(const rz_cli *c);
+
 /* Applies --threads to OpenMP (OpenBLAS itself stays single-threaded, see linalg.h).
- * Default: all cores, divided among the MPI ranks that share this node. */
+ * Default: all cores, divided among the MPI ranks that share this node. Starts with
+ * rz_cli_agree. */
 void rz_cli_threads(const rz_cli *c);
 
 /* Under mpirun every rank opens its inputs itself: a stream location ('-', tcp://,
  * ipc://) can be read only once, so it is a usage error (exit 2) naming `what`. */
 void rz_cli_need_file_under_mpi(const rz_cli *c, const char *what, const char *loc);
+
+/* An output location given on the command line, checked before any work: a directory,
+ * a missing or read-only folder exits 2 naming it (rz_output_check). -o and --report
+ * are checked by rz_cli_common; tools pass their other outputs through this. */
+const char *rz_cli_output(const rz_cli *c, const char *loc);
 
 /* Option value parsers: exit 2 naming the option on a malformed or out-of-range value. */
 long long rz_cli_int(const rz_cli *c, const char *opt, const char *arg, long long lo, long long hi);

@@ -172,6 +172,7 @@ int ag_sweep_main(int argc, char **argv)
     if (first < argc) rz_cli_usage_error(&c, "unexpected argument '%s'", argv[first]);
     if (!s.env) rz_cli_usage_error(&c, "--env is required");
     if (!c.output) rz_cli_usage_error(&c, "-o RUNS.tsv is required");
+    rz_cli_agree(&c); /* under mpirun: same command, same files on every rank */
     openblas_set_num_threads(c.threads > 0 ? c.threads : 1);
     /* Parse the lists. */
     data_spec specs[16];

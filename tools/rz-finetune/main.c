@@ -171,6 +171,10 @@ static void parse(rz_cli *c, args *a, int argc, char **argv)
     }
     if (!c->output && !a->adapters && !a->checkpoint && !a->packed)
         rz_cli_usage_error(c, "nothing to write: give -o TUNED.rzm, --packed-out P.rzm, --adapters OUT or --checkpoint C");
+    /* every output checked before the work (-o and --report by the shared CLI) */
+    const char *outs[] = {a->adapters, a->checkpoint, a->packed};
+    for (int i = 0; i < 3; i++)
+        if (outs[i]) rz_cli_output(c, outs[i]);
     if (a->init == INIT_MODEL && a->rank_given)
         rz_cli_usage_error(c, "--rank does not apply to --init model (each matrix keeps MODEL's own rank)");
     if (a->packed && (a->init == INIT_LORA || a->init == INIT_CALDERA))
@@ -260,6 +264,8 @@ int main(int argc, char **argv)
         pairs = NULL;
         if (a.qat && !(qtm = rz_lora_qat_templates(a.model, &c.stream, lo, &e))) rz_cli_die(&c, &e);
     } else {
+        rz_lowrank_adapters_free(pairs); /* an .rzm without L, R pairs: the empty list */
+        pairs = NULL;
         int kr[RZ_LIN_PER_LAYER];
         for (int i = 0; i < RZ_LIN_PER_LAYER; i++) kr[i] = a.rank;
         if (rz_lora_new(m, kr, &lo, &e)) rz_cli_die(&c, &e);
@@ -282,6 +288,17 @@ int main(int argc, char **argv)
             rz_fail(&e, RZ_EINPUT, "%s: the checkpoint was made with --batch %" PRId64 " --micro %" PRId64
                     " --ctx %" PRId64 ", this run has %d, %d, %d", a.resume, info.batch, info.micro, info.ctx,
                     a.batch, a.micro, a.ctx);
+            rz_cli_die(&c, &e);
+        }
+        if (info.step > info.total) {
+            rz_fail(&e, RZ_EINPUT, "%s: field 'step': step %" PRId64 " is beyond the checkpoint's own "
+                    "total_steps %" PRId64 " (corrupt or forged checkpoint)", a.resume, info.step, info.total);
+            rz_cli_die(&c, &e);
+        }
+        if (info.step >= a.until) {
+            rz_fail(&e, RZ_EINPUT, "%s: the checkpoint is at step %" PRId64 " and this run stops at step %d: "
+                    "nothing is left to train (raise --steps%s)", a.resume, info.step, a.until,
+                    a.until < a.steps ? " or --until" : "");
             rz_cli_die(&c, &e);
         }
         rz_cli_progress(&c, 1, "resuming %s at step %" PRId64 " (loss %.4f)", a.resume, info.step, info.loss);
@@ -331,7 +348,7 @@ int main(int argc, char **argv)
     }
     rz_cluster_barrier();
     double secs = rz_now() - t0;
-    if (!ran) first_loss = loss; /* resumed at or past --until: nothing ran */
+    if (!ran) first_loss = loss; /* cannot happen: a resume with nothing to train exits 2 */
 
     if (rank0) {
         if (a.adapters && rz_adapters_save(a.adapters, &c.stream, model_id, lo, &e)) rz_cli_die(&c, &e);

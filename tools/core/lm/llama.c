@@ -396,9 +396,14 @@ int rz_llama_load_bin(const char *path, rz_llama **out, rz_err *e)
         return rz_fail(e, RZ_EINPUT, "%s: truncated: %lld bytes, the header needs 28", path, (long long)st.st_size);
     }
     rz_llama_config c = {h[0], h[1], h[2], h[3], h[4], h[5], h[6], 1, 10000.0f, 1e-5f};
+    if (h[5] == INT32_MIN) { /* -INT32_MIN does not exist: say what the file holds */
+        fclose(f);
+        return rz_fail(e, RZ_EINPUT, "%s: bad header: vocab_size is %d (negative means an unshared "
+                       "classifier of -vocab_size rows; that has no positive counterpart)", path, h[5]);
+    }
     if (h[5] < 0) {
         c.shared_classifier = 0;
-        c.vocab_size = h[5] == INT32_MIN ? 0 : -h[5];
+        c.vocab_size = -h[5];
     }
     int rc = rz_llama_config_check(&c, e);
     if (rc) {
