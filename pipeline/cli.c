@@ -40,7 +40,7 @@ void rz_cli_init(rz_cli *c, const char *tool, const char *usage)
     rz_stream_opts_default(&c->stream);
     c->stream.tool = tool;
     c->t_start = c->t_last_progress = rz_now();
-    /* OpenBLAS kernels: the best the CPU supports, verified (tools/core/util/blas.h) */
+    /* OpenBLAS kernels: the best the CPU supports, verified (pipeline/blas.h) */
     const rz_blas_status *bs = rz_blas_startup();
     if (bs->warning[0] && rz_cluster_rank() == 0) fprintf(stderr, "%s: warning: %s\n", tool, bs->warning);
 }
