@@ -17,6 +17,7 @@
  * names it; devices and FIFOs are written in place (see "output files" below).
  */
 #include "stream.h"
+#include "versions.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -70,9 +70,6 @@ int rz_get_str(const msgpack_object *map, const rz_rec_ctx *c, const char *key, 
 int rz_get_bin(const msgpack_object *map, const rz_rec_ctx *c, const char *key,
                const void **data, size_t *n, rz_err *e);
 /* A failure about record c's field key: formats the standard message. */
-/* The record's version v against the versions this build reads for its type: RZ_EINPUT
- * naming the record and field 'v' when unknown (types without a table entry pass). */
-int rz_rec_version_check(const rz_rec_ctx *c, const char *type, int64_t v, rz_err *e);
 int rz_rec_fail(rz_err *e, const rz_rec_ctx *c, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
