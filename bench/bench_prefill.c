@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blas.h"
 #include "linalg.h"
 #include "llama.h"
 #include "rz.h"
@@ -57,6 +58,7 @@ static double peak_gflops(int n, int runs)
 
 int main(int argc, char **argv)
 {
+    rz_blas_startup(); /* the kernels the programs run (blas.h), not the library's guess */
     if (argc > 1 && strcmp(argv[1], "--peak") == 0) {
         rz_linalg_threads(0);
         printf("%.1f\n", peak_gflops(2048, 5));

@@ -9,6 +9,7 @@
 #include "cluster.h"
 
 #include <limits.h>
+#include <stdio.h>
 #include <mpi.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +20,12 @@ static long *dyn_counter;
 static long dyn_n;
 static long dyn_local; /* plain-run counter */
 
+static int argc_;
+static char **argv_;
+
 void rz_cluster_init(int *argc, char ***argv)
 {
+    argc_ = *argc, argv_ = *argv;
     if (active) return;
     if (!getenv("OMPI_COMM_WORLD_SIZE") && !getenv("PMI_SIZE") && !getenv("PMIX_RANK")) return;
     int provided;
@@ -28,6 +33,60 @@ void rz_cluster_init(int *argc, char ***argv)
     MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
     MPI_Comm_size(MPI_COMM_WORLD, &size_);
     active = 1;
+    argc_ = *argc, argv_ = *argv; /* MPI_Init may have removed its own arguments */
+}
+
+char **rz_cluster_argv(int *argc)
+{
+    *argc = argc_;
+    return argv_;
+}
+
+/* Rank 0's item list is broadcast (count, then each item's length and bytes); every
+ * rank finds its first item that differs; an all-gather of (index, item) lets every
+ * rank write the same message. */
+int rz_cluster_agree(const char *const *items, int n, rz_err *e)
+{
+    if (size_ <= 1) return RZ_OK;
+    enum { W = 160 };
+    int n0 = n;
+    rz_cluster_bcast(&n0, sizeof n0);
+    int bad = -1; /* first differing index, -1 = none */
+    for (int i = 0; i < n0; i++) {
+        int len = i < n && rank_ == 0 ? (int)strlen(items[i]) : 0;
+        rz_cluster_bcast(&len, sizeof len);
+        char *buf = malloc((size_t)len + 1);
+        if (!buf) rz_cluster_abort(RZ_EINTERNAL);
+        if (rank_ == 0) memcpy(buf, items[i], (size_t)len);
+        rz_cluster_bcast(buf, (size_t)len);
+        buf[len] = 0;
+        if (bad < 0 && (i >= n || strcmp(buf, items[i]) != 0)) bad = i;
+        free(buf);
+    }
+    if (bad < 0 && n > n0) bad = n0; /* this rank has more items */
+    struct { int bad; char item[W]; } mine = {bad, ""}, *all = calloc((size_t)size_, sizeof *all);
+    if (!all) rz_cluster_abort(RZ_EINTERNAL);
+    if (bad >= 0) snprintf(mine.item, W, "%s", bad < n ? items[bad] : "(nothing)");
+    MPI_Allgather(&mine, sizeof mine, MPI_BYTE, all, sizeof mine, MPI_BYTE, MPI_COMM_WORLD);
+    int r = 1;
+    while (r < size_ && all[r].bad < 0) r++;
+    if (r == size_) {
+        free(all);
+        return RZ_OK;
+    }
+    /* rank 0's item at the same index, sent by rank r's index */
+    int at = all[r].bad;
+    char zero[W] = "(nothing)";
+    if (rank_ == 0 && at < n) snprintf(zero, W, "%s", items[at]);
+    rz_cluster_bcast(zero, W);
+    char ranks[W] = "";
+    for (int q = 1, o = 0; q < size_ && o < W - 8; q++)
+        if (all[q].bad >= 0) o += snprintf(ranks + o, (size_t)(W - o), "%s%d", o ? "," : "", q);
+    rz_fail(e, RZ_EINPUT, "ranks disagree on their inputs: rank 0 has %s, rank %d has %s "
+                          "(ranks differing from rank 0: %s); every rank must run the same "
+                          "command on the same files", zero, r, all[r].item, ranks);
+    free(all);
+    return RZ_EINPUT;
 }
 
 void rz_cluster_finalize(void)

@@ -51,6 +51,13 @@ int rz_cluster_gather_blobs(long n_total, const long *idx, void *const *blobs_lo
                             const size_t *lens_local, long n_local, void **blobs_out,
                             size_t *lens_out, rz_err *e);
 
+/* The command line given to rz_cluster_init (after MPI_Init took its own arguments);
+ * the array getopt permutes is the same one. */
+char **rz_cluster_argv(int *argc);
+/* Every rank passes its list of items (strings such as "--ctx 512"); RZ_EINPUT on every
+ * rank when any rank's list differs from rank 0's, naming the first differing item on
+ * rank 0 and on the lowest such rank, and all differing ranks. Plain runs: RZ_OK. */
+int rz_cluster_agree(const char *const *items, int n, rz_err *e);
 /* Broadcast a block of bytes from rank 0. */
 void rz_cluster_bcast(void *buf, size_t n);
 /* All-reduce (sum) of doubles in a fixed order: gathered to 0, summed by rank, broadcast.

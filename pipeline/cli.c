@@ -10,34 +10,26 @@
 
 #include <cblas.h>
 #include <omp.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "blas.h"
 #include "cluster.h"
 #include "json.h"
-
-const char rz_cli_common_help[] =
-    "Common options:\n"
-    "  -o, --output LOC     where results go: '-' (stdout), a file, tcp://HOST:PORT or ipc://PATH\n"
-    "      --json           print the report as one JSON object on stdout\n"
-    "      --report LOC     write the report as a record stream (file, '-' or endpoint)\n"
-    "  -t, --threads N      BLAS/OpenMP threads (default: all cores)\n"
-    "      --seed N         random seed\n"
-    "      --timeout SEC    ZeroMQ: fail when a peer is silent this long (default 30)\n"
-    "  -q, --quiet          no progress on stderr\n"
-    "  -h, --help           this help;  -V, --version  version\n"
-    "Exit status: 0 success, 2 bad input or usage, 1 internal error.\n";
 
 static msgpack_sbuffer report_buf;
 static msgpack_packer report_pk;
 
-void rz_cli_init(rz_cli *c, const char *tool, const char *usage)
+static void cli_init(rz_cli *c, const char *tool)
 {
     memset(c, 0, sizeof *c);
     c->tool = tool;
-    c->usage = usage;
     rz_stream_opts_default(&c->stream);
     c->stream.tool = tool;
     c->t_start = c->t_last_progress = rz_now();
+    /* OpenBLAS kernels: the best the CPU supports, verified (pipeline/blas.h) */
+    const rz_blas_status *bs = rz_blas_startup();
+    if (bs->warning[0] && rz_cluster_rank() == 0) fprintf(stderr, "%s: warning: %s\n", tool, bs->warning);
 }
 
 long long rz_cli_int(const rz_cli *c, const char *opt, const char *arg, long long lo, long long hi)
@@ -45,8 +37,9 @@ long long rz_cli_int(const rz_cli *c, const char *opt, const char *arg, long lon
     char *end;
     errno = 0;
     long long v = strtoll(arg, &end, 10);
-    if (errno || end == arg || *end)
-        rz_cli_usage_error(c, "%s: expected an integer, got '%s'", opt, arg);
+    if (end == arg || *end) rz_cli_usage_error(c, "%s: expected an integer, got '%s'", opt, arg);
+    if (errno == ERANGE) /* an integer, just beyond what strtoll holds */
+        rz_cli_usage_error(c, "%s: %s is out of range [%lld, %lld]", opt, arg, lo, hi);
     if (v < lo || v > hi) rz_cli_usage_error(c, "%s: %lld is out of range [%lld, %lld]", opt, v, lo, hi);
     return v;
 }
@@ -62,29 +55,88 @@ double rz_cli_f64(const rz_cli *c, const char *opt, const char *arg, double lo, 
     return v;
 }
 
-int rz_cli_common(rz_cli *c, int opt, const char *arg)
+#define MAX_OUTPUTS 16
+static const char *outputs[MAX_OUTPUTS]; /* option values that name outputs */
+
+const char *rz_cli_output(const rz_cli *c, const char *loc)
 {
-    switch (opt) {
-    case RZ_OPT_HELP:
-        fputs(c->usage, stdout);
-        fputs(rz_cli_common_help, stdout);
-        exit(0);
-    case RZ_OPT_VERSION:
-        printf("%s (rizz) %s\n", c->tool, RZ_VERSION);
-        exit(0);
-    case RZ_OPT_QUIET: c->quiet = 1; return 1;
-    case RZ_OPT_OUTPUT: c->output = arg; return 1;
-    case RZ_OPT_THREADS: c->threads = (int)rz_cli_int(c, "--threads", arg, 1, 1024); return 1;
-    case RZ_OPT_JSON: c->json = 1; return 1;
-    case RZ_OPT_REPORT: c->report = arg; return 1;
-    case RZ_OPT_SEED:
-        c->seed = (uint64_t)rz_cli_int(c, "--seed", arg, 0, INT64_MAX);
-        c->seed_set = 1;
-        return 1;
-    case RZ_OPT_TIMEOUT: c->stream.timeout_s = rz_cli_f64(c, "--timeout", arg, 0.01, 1e6); return 1;
-    case '?': rz_cli_usage_error(c, "unknown option or missing argument (see above)");
-    default: return 0;
+    rz_err e = {0};
+    if (rz_output_check(loc, &e)) rz_cli_die(c, &e);
+    for (int i = 0; i < MAX_OUTPUTS; i++)
+        if (!outputs[i]) {
+            outputs[i] = loc;
+            break;
+        }
+    return loc;
+}
+
+static int is_output(const char *tok)
+{
+    size_t n = strlen(tok);
+    for (int i = 0; i < MAX_OUTPUTS && outputs[i]; i++)
+        if (outputs[i] >= tok && outputs[i] <= tok + n) return 1;
+    return 0;
+}
+
+/* 64-bit FNV-1a over 8-byte words (the tail zero-padded) of a whole file: 0 if unreadable. */
+static uint64_t file_hash(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    uint64_t h = 1469598103934665603ULL, buf[8192];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
+        if (n % 8) memset((char *)buf + n, 0, 8 - n % 8);
+        for (size_t i = 0; i < (n + 7) / 8; i++) h = (h ^ buf[i]) * 1099511628211ULL;
+        h = (h ^ n) * 1099511628211ULL;
     }
+    fclose(f);
+    return h;
+}
+
+/* Options that cannot change results: threads (deterministic threading), progress,
+ * ZeroMQ patience. 1 = the option alone, 2 = it takes the next token as its value. */
+static int ignored_option(const char *tok)
+{
+    if (!strcmp(tok, "-q") || !strcmp(tok, "--quiet") || !strncmp(tok, "--timeout=", 10) ||
+        !strncmp(tok, "--threads=", 10) || (!strncmp(tok, "-t", 2) && tok[2]))
+        return 1;
+    if (!strcmp(tok, "-t") || !strcmp(tok, "--threads") || !strcmp(tok, "--timeout")) return 2;
+    return 0;
+}
+
+void rz_cli_agree(const rz_cli *c)
+{
+    if (rz_cluster_size() <= 1) return;
+    int argc;
+    char **argv = rz_cluster_argv(&argc);
+    char **items = calloc((size_t)argc + 1, sizeof *items);
+    int n = 0;
+    for (int i = 1; items && i < argc; i++) {
+        const char *tok = argv[i];
+        int ign = ignored_option(tok);
+        if (ign) {
+            i += ign - 1;
+            continue;
+        }
+        /* a value: named after its option; an input file: by its content as well */
+        const char *opt = tok[0] != '-' && i > 1 && argv[i - 1][0] == '-' ? argv[i - 1] : "";
+        const char *val = tok[0] == '-' ? strchr(tok, '=') : tok;
+        val = val && tok[0] == '-' ? val + 1 : val;
+        struct stat st;
+        char hash[40] = "";
+        if (val && !is_output(tok) && stat(val, &st) == 0 && S_ISREG(st.st_mode))
+            snprintf(hash, sizeof hash, " (content %016llx)", (unsigned long long)file_hash(val));
+        size_t len = strlen(opt) + strlen(tok) + strlen(hash) + 2;
+        if (!(items[n] = malloc(len))) break;
+        snprintf(items[n++], len, "%s%s%s%s", opt, *opt ? " " : "", tok, hash);
+    }
+    rz_err e = {0};
+    int rc = items ? rz_cluster_agree((const char *const *)items, n, &e)
+                   : rz_fail(&e, RZ_EINTERNAL, "out of memory");
+    for (int i = 0; items && i < n; i++) free(items[i]);
+    free(items);
+    if (rc) rz_cli_die(c, &e);
 }
 
 void rz_cli_usage_error(const rz_cli *c, const char *fmt, ...)
@@ -131,6 +183,7 @@ void rz_cli_need_file_under_mpi(const rz_cli *c, const char *what, const char *l
 
 void rz_cli_threads(const rz_cli *c)
 {
+    rz_cli_agree(c);
     int n = c->threads;
     if (n <= 0) {
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -158,7 +211,8 @@ msgpack_packer *rz_report_begin(rz_cli *c, int n_fields)
 
 int rz_report_finish(rz_cli *c, rz_err *e)
 {
-    int rc = RZ_OK;
+    int rc = rz_rec_check(report_buf.data, report_buf.size, e); /* the hand count matched the fields */
+    if (rc) return rc;
     if (c->json) {
         msgpack_unpacked up;
         size_t off = 0;
@@ -303,7 +357,7 @@ static void apply(rz_cli *c, rz_opt *o, const char *arg)
 
 int rz_cli_parse(rz_cli *c, const rz_cli_tool *t, rz_opt *opts, int argc, char **argv)
 {
-    rz_cli_init(c, t->name, NULL);
+    cli_init(c, t->name);
     c->decl = t;
     rz_opt common[11];
     common_table(c, opts, common);
@@ -333,6 +387,9 @@ int rz_cli_parse(rz_cli *c, const rz_cli_tool *t, rz_opt *opts, int argc, char *
         if (k < 0 || k >= n) rz_cli_usage_error(c, "unknown option or missing argument (see above)");
         apply(c, flat[k], optarg);
     }
+    /* outputs checked before any work: a directory, a missing or read-only folder → exit 2 */
+    if (c->output) rz_cli_output(c, c->output);
+    if (c->report) rz_cli_output(c, c->report);
     return optind;
 }
 

@@ -6,6 +6,8 @@
  * times its own size. */
 #include "json.h"
 
+#include <errno.h>
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,10 +170,15 @@ typedef struct jnode {
 typedef struct {
     const char *p, *end, *start;
     rz_err *e;
+    const char *key; /* the member being parsed, for messages (NULL: none) */
+    size_t keyn;
 } jparser;
 
 static int jfail(jparser *jp, const char *what)
 {
+    if (jp->key)
+        return rz_fail(jp->e, RZ_EINPUT, "JSON: field '%.*s': %s at byte %ld", (int)(jp->keyn > 64 ? 64 : jp->keyn),
+                       jp->key, what, (long)(jp->p - jp->start));
     return rz_fail(jp->e, RZ_EINPUT, "JSON: %s at byte %ld", what, (long)(jp->p - jp->start));
 }
 
@@ -264,6 +271,11 @@ static int parse_string(jparser *jp, char **out, size_t *outn)
                     jp->p += 6;
                 }
             }
+            /* a surrogate left unpaired has no UTF-8 encoding: reject, never store it */
+            if (cp >= 0xd800 && cp < 0xe000) {
+                free(s);
+                return jfail(jp, "lone UTF-16 surrogate in \\u escape (not valid Unicode)");
+            }
             put_utf8(s, &o, cp); /* \uXXXX is 6 bytes in, at most 4 out */
             break;
         }
@@ -328,7 +340,9 @@ static int parse_container(jparser *jp, jnode *n, int depth)
             jp->p++;
         }
         jnode *child = NULL;
+        if (key) jp->key = key, jp->keyn = keyn;
         rc = parse_value(jp, &child, depth + 1);
+        if (key) jp->key = NULL; /* the message of a later error names no freed key */
         if (!child) { free(key); return rc; }
         child->key = key; /* attach even a half-parsed child, so the tree frees it */
         child->keyn = keyn;
@@ -392,6 +406,7 @@ static int parse_value(jparser *jp, jnode **out, int depth)
         }
         buf[k] = 0;
         char *endp;
+        errno = 0;
         if (is_float) {
             n->kind = J_F64;
             n->f = strtod(buf, &endp);
@@ -403,6 +418,11 @@ static int parse_value(jparser *jp, jnode **out, int depth)
             n->u = strtoull(buf, &endp, 10);
         }
         if (endp != buf + k || k == 0) return jfail(jp, "malformed number");
+        /* strtoll/strtoull clamp to the 64-bit limits: never store a different number */
+        if (!is_float && errno == ERANGE) return jfail(jp, "integer out of the 64-bit range");
+        if (is_float && !isfinite(n->f)) return jfail(jp, "number too large for a float64");
+        if (jp->p + k < jp->end && k == sizeof buf - 1 && strchr("+-0123456789.eE", jp->p[k]))
+            return jfail(jp, "number longer than 63 characters");
         jp->p += k;
         return RZ_OK;
     }
@@ -454,7 +474,7 @@ static void pack_node(msgpack_packer *pk, const jnode *n)
 
 int rz_json_to_msgpack(const char *text, size_t n, msgpack_packer *pk, rz_err *e)
 {
-    jparser jp = {text, text + n, text, e};
+    jparser jp = {text, text + n, text, e, NULL, 0};
     jnode *root = NULL;
     int rc = parse_value(&jp, &root, 0);
     if (rc == RZ_OK) {

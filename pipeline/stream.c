@@ -12,11 +12,14 @@
  * early — killed producer, truncated file, vanished peer — has no valid "end" and is
  * an error, never a silently short result.
  *
- * Half-written files. A written file lives under a temporary name in the target folder
- * until rz_writer_close renames it; SIGINT/SIGTERM handlers remove live temporaries.
+ * Half-written files. A written file is an unnamed O_TMPFILE file (or a named
+ * temporary where the filesystem has none) in the target folder until rz_writer_close
+ * names it; devices and FIFOs are written in place (see "output files" below).
  */
 #include "stream.h"
+#include "versions.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -33,7 +36,21 @@ void rz_stream_opts_default(rz_stream_opts *o)
     o->tool = "rizz";
 }
 
-/* ---- temporary files removed on signals -------------------------------------------- */
+/* ---- output files ------------------------------------------------------------------ */
+/* Three kinds of file output (enum out_kind):
+ *  OUT_ANON   the data goes to an unnamed file made with O_TMPFILE in the target folder;
+ *             when complete it is linked under a temporary name and renamed over the
+ *             target. A process killed mid-write (even by SIGKILL) leaves nothing: the
+ *             kernel frees an unnamed file with its last descriptor.
+ *  OUT_NAMED  where the filesystem has no O_TMPFILE: a named temporary
+ *             "PATH.tmp.PID.XXXXXX", renamed on completion; SIGINT/SIGTERM/SIGHUP remove
+ *             it, and the temporaries of dead processes (PID no longer running on this
+ *             machine) are removed by the next writer of the same PATH.
+ *  OUT_DIRECT an existing output that is not a regular file (a device such as /dev/null,
+ *             a FIFO, a socket) is opened and written in place: replacing it by a
+ *             regular file would destroy it, and a FIFO's reader wants the stream.
+ * An existing directory, a missing or read-only folder are bad input (exit 2). */
+enum out_kind { OUT_NONE, OUT_ANON, OUT_NAMED, OUT_DIRECT };
 
 #define MAX_LIVE_TMP 32
 static char *volatile live_tmp[MAX_LIVE_TMP];
@@ -68,60 +85,189 @@ static void tmp_unregister(const char *path)
         if (live_tmp[i] == path) live_tmp[i] = NULL;
 }
 
-/* Creates PATH.tmp.XXXXXX beside path; mode 0666 & ~umask like an ordinary file. */
-static int tmp_create(const char *path, char **tmp_out, FILE **f_out, rz_err *e)
+/* errno of a failed create/open/rename → exit class: the user's path is at fault (2)
+ * unless the system is (1). */
+static int out_errclass(int err)
 {
-    size_t n = strlen(path) + 16;
+    switch (err) {
+    case ENOENT: case EACCES: case ENOTDIR: case EISDIR: case EROFS: case EPERM:
+    case ENAMETOOLONG: case ELOOP: case EEXIST: case ENXIO:
+        return RZ_EINPUT;
+    default: return RZ_EINTERNAL;
+    }
+}
+
+/* Folder of path into buf ("." when none). */
+static void out_dir(const char *path, char *buf, size_t n)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash) snprintf(buf, n, ".");
+    else if (slash == path) snprintf(buf, n, "/");
+    else snprintf(buf, n, "%.*s", (int)(slash - path), path);
+}
+
+int rz_output_check(const char *path, rz_err *e)
+{
+    if (strcmp(path, "-") == 0 || rz_is_endpoint(path)) return RZ_OK;
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        if (S_ISDIR(st.st_mode))
+            return rz_fail(e, RZ_EINPUT, "%s: is a directory, expected an output file name", path);
+        if (!S_ISREG(st.st_mode)) {
+            if (access(path, W_OK) != 0)
+                return rz_fail(e, RZ_EINPUT, "%s: cannot write: %s", path, strerror(errno));
+            return RZ_OK;
+        }
+    }
+    char dir[4096];
+    out_dir(path, dir, sizeof dir);
+    if (access(dir, W_OK | X_OK) != 0)
+        return rz_fail(e, RZ_EINPUT, "%s: cannot create output in folder '%s': %s", path, dir,
+                       strerror(errno));
+    return RZ_OK;
+}
+
+/* Removes "BASE.tmp.PID.*" beside path whose PID is not a running process. */
+static void tmp_sweep_dead(const char *path)
+{
+    char dir[4096];
+    out_dir(path, dir, sizeof dir);
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    size_t bl = strlen(base);
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (strncmp(de->d_name, base, bl) != 0 || strncmp(de->d_name + bl, ".tmp.", 5) != 0) continue;
+        char *end;
+        long pid = strtol(de->d_name + bl + 5, &end, 10);
+        if (end == de->d_name + bl + 5 || *end != '.' || pid <= 0) continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+        char full[8192];
+        snprintf(full, sizeof full, "%s/%s", dir, de->d_name);
+        unlink(full);
+    }
+    closedir(d);
+}
+
+/* Opens the output for path: *kind, *f, and *tmp (the temporary name pattern for
+ * OUT_ANON/OUT_NAMED, else NULL). Mode 0666 & ~umask like an ordinary file. */
+static int tmp_create(const char *path, char **tmp_out, FILE **f_out, int *kind, rz_err *e)
+{
+    *tmp_out = NULL;
+    int rc = rz_output_check(path, e);
+    if (rc) return rc;
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        int fd = open(path, O_WRONLY | O_CLOEXEC); /* a FIFO waits here for its reader */
+        FILE *f = fd < 0 ? NULL : fdopen(fd, "wb");
+        if (!f) {
+            int err = errno;
+            if (fd >= 0) close(fd);
+            return rz_fail(e, out_errclass(err), "%s: cannot open output: %s", path, strerror(err));
+        }
+        *kind = OUT_DIRECT;
+        *f_out = f;
+        return RZ_OK;
+    }
+    size_t n = strlen(path) + 48;
     char *tmp = rz_malloc(n, e);
     if (!tmp) return RZ_EINTERNAL;
-    snprintf(tmp, n, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        int err = errno;
-        free(tmp);
-        return rz_fail(e, err == ENOENT || err == EACCES || err == ENOTDIR ? RZ_EINPUT : RZ_EINTERNAL,
-                       "%s: cannot create output: %s", path, strerror(err));
+    char dir[4096];
+    out_dir(path, dir, sizeof dir);
+    int fd = -1;
+#ifdef O_TMPFILE
+    /* naming the file later goes through /proc/self/fd (or CAP_DAC_READ_SEARCH): without
+     * /proc, take the named path from the start. RZ_TEST_NO_TMPFILE: tests of that path. */
+    if (!getenv("RZ_TEST_NO_TMPFILE") && access("/proc/self/fd", X_OK) == 0)
+        fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
+#endif
+    if (fd >= 0) {
+        *kind = OUT_ANON;
+        snprintf(tmp, n, "%s.tmp.%ld.", path, (long)getpid());
+    } else {
+        *kind = OUT_NAMED;
+        tmp_sweep_dead(path);
+        snprintf(tmp, n, "%s.tmp.%ld.XXXXXX", path, (long)getpid());
+        tmp_register(tmp); /* before the file exists: mkstemp fills in this buffer */
+        fd = mkstemp(tmp);
+        if (fd < 0) {
+            int err = errno;
+            tmp_unregister(tmp);
+            free(tmp);
+            return rz_fail(e, out_errclass(err), "%s: cannot create output: %s", path, strerror(err));
+        }
+        mode_t um = umask(0);
+        umask(um);
+        fchmod(fd, 0666 & ~um);
     }
-    mode_t um = umask(0);
-    umask(um);
-    fchmod(fd, 0666 & ~um);
     FILE *f = fdopen(fd, "wb");
     if (!f) {
         close(fd);
-        unlink(tmp);
+        if (*kind == OUT_NAMED) unlink(tmp), tmp_unregister(tmp);
         free(tmp);
         return rz_fail(e, RZ_EINTERNAL, "%s: fdopen failed", path);
     }
-    tmp_register(tmp);
     *tmp_out = tmp;
     *f_out = f;
     return RZ_OK;
 }
 
-static int tmp_publish(FILE *f, char *tmp, const char *path, rz_err *e)
+/* An unnamed file gets a name: linked as tmp + a counter (EEXIST: next counter). */
+static int tmp_link_anon(FILE *f, char *tmp, size_t cap, int *err)
+{
+    size_t base = strlen(tmp);
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fileno(f));
+    for (int i = 0; i < 1000; i++) {
+        snprintf(tmp + base, cap - base, "%d", i);
+        if (linkat(fileno(f), "", AT_FDCWD, tmp, AT_EMPTY_PATH) == 0 ||
+            (errno != EEXIST && linkat(AT_FDCWD, proc, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) == 0)) {
+            tmp_register(tmp);
+            return 0;
+        }
+        if (errno != EEXIST) break;
+        tmp[base] = 0;
+    }
+    *err = errno;
+    return -1;
+}
+
+static int tmp_publish(FILE *f, char *tmp, int kind, const char *path, rz_err *e)
 {
     int bad = ferror(f);
     bad |= fflush(f) != 0;
+    int err = errno;
+    if (kind == OUT_DIRECT) {
+        bad |= fclose(f) != 0;
+        if (bad) return rz_fail(e, RZ_EINTERNAL, "%s: write failed: %s", path, strerror(errno));
+        return RZ_OK;
+    }
+    if (!bad && kind == OUT_ANON && tmp_link_anon(f, tmp, strlen(path) + 48, &err) != 0) {
+        fclose(f);
+        return rz_fail(e, out_errclass(err), "%s: cannot name the finished output: %s", path, strerror(err));
+    }
     bad |= fclose(f) != 0;
     if (bad) {
         unlink(tmp);
         tmp_unregister(tmp);
-        return rz_fail(e, RZ_EINTERNAL, "%s: write failed: %s", path, strerror(errno));
+        return rz_fail(e, RZ_EINTERNAL, "%s: write failed: %s", path, strerror(err ? err : errno));
     }
     if (rename(tmp, path) != 0) {
-        int err = errno;
+        err = errno;
         unlink(tmp);
         tmp_unregister(tmp);
-        return rz_fail(e, RZ_EINTERNAL, "%s: rename from temporary failed: %s", path, strerror(err));
+        return rz_fail(e, out_errclass(err), "%s: cannot replace the output: %s", path, strerror(err));
     }
     tmp_unregister(tmp);
     return RZ_OK;
 }
 
-static void tmp_discard(FILE *f, char *tmp)
+static void tmp_discard(FILE *f, char *tmp, int kind)
 {
     if (f) fclose(f);
-    if (tmp) {
+    if (tmp && kind == OUT_NAMED) {
         unlink(tmp);
         tmp_unregister(tmp);
     }
@@ -136,7 +282,7 @@ int rz_outfile_open(rz_outfile *o, const char *path, rz_err *e)
     }
     o->path = strdup(path);
     if (!o->path) return rz_fail(e, RZ_EINTERNAL, "out of memory");
-    int rc = tmp_create(path, &o->tmp, &o->f, e);
+    int rc = tmp_create(path, &o->tmp, &o->f, &o->kind, e);
     if (rc) {
         free(o->path);
         o->path = NULL;
@@ -147,7 +293,7 @@ int rz_outfile_open(rz_outfile *o, const char *path, rz_err *e)
 int rz_outfile_commit(rz_outfile *o, rz_err *e)
 {
     int rc = RZ_OK;
-    if (o->tmp) rc = tmp_publish(o->f, o->tmp, o->path, e);
+    if (o->kind) rc = tmp_publish(o->f, o->tmp, o->kind, o->path, e);
     else if (o->f && fflush(o->f) != 0) rc = rz_fail(e, RZ_EINTERNAL, "write to stdout failed");
     free(o->tmp);
     free(o->path);
@@ -157,7 +303,7 @@ int rz_outfile_commit(rz_outfile *o, rz_err *e)
 
 void rz_outfile_abort(rz_outfile *o)
 {
-    if (o->tmp) tmp_discard(o->f, o->tmp);
+    if (o->kind) tmp_discard(o->f, o->tmp, o->kind);
     free(o->tmp);
     free(o->path);
     memset(o, 0, sizeof *o);
@@ -242,7 +388,8 @@ struct rz_writer {
     char *loc;
     rz_stream_opts opts;
     FILE *f;           /* file or stdout */
-    char *tmp;         /* temp name when writing a file */
+    char *tmp;         /* temporary name (pattern) when writing a file */
+    int kind;          /* enum out_kind; OUT_NONE for stdout and sockets */
     void *zctx, *zsock;
     msgpack_sbuffer sbuf;
     msgpack_packer pk;
@@ -268,7 +415,7 @@ int rz_writer_open(const char *loc, const rz_stream_opts *o, rz_writer **wp, rz_
                                        "use -o FILE, a pipe, or rz-cat");
         else w->f = stdout;
     } else {
-        rc = tmp_create(loc, &w->tmp, &w->f, e);
+        rc = tmp_create(loc, &w->tmp, &w->f, &w->kind, e);
     }
     if (rc) {
         msgpack_sbuffer_destroy(&w->sbuf);
@@ -297,12 +444,16 @@ static int send_bytes(rz_writer *w, const void *p, size_t n, rz_err *e)
         return RZ_OK;
     }
     if (fwrite(p, 1, n, w->f) != n)
-        return rz_fail(e, RZ_EINTERNAL, "%s: write failed: %s", w->tmp ? w->loc : "stdout", strerror(errno));
+        return rz_fail(e, RZ_EINTERNAL, "%s: write failed: %s", w->kind ? w->loc : "stdout", strerror(errno));
     return RZ_OK;
 }
 
 int rz_writer_emit(rz_writer *w, rz_err *e)
 {
+    if (rz_rec_check(w->sbuf.data, w->sbuf.size, e)) { /* a miscounted record never leaves */
+        msgpack_sbuffer_clear(&w->sbuf);
+        return RZ_EINTERNAL;
+    }
     w->checksum = rz_checksum(w->checksum, w->sbuf.data, w->sbuf.size);
     int rc = send_bytes(w, w->sbuf.data, w->sbuf.size, e);
     msgpack_sbuffer_clear(&w->sbuf);
@@ -346,13 +497,13 @@ int rz_writer_close(rz_writer *w, rz_err *e)
     msgpack_sbuffer_clear(&w->sbuf);
     rz_end_pack(&w->pk, w->count, w->checksum);
     int rc = send_bytes(w, w->sbuf.data, w->sbuf.size, e);
-    if (rc == RZ_OK && w->tmp) {
-        rc = tmp_publish(w->f, w->tmp, w->loc, e);
+    if (rc == RZ_OK && w->kind) {
+        rc = tmp_publish(w->f, w->tmp, w->kind, w->loc, e);
         w->f = NULL;
     } else if (rc == RZ_OK && w->f && fflush(w->f) != 0) {
         rc = rz_fail(e, RZ_EINTERNAL, "stdout: write failed: %s", strerror(errno));
-    } else if (rc != RZ_OK && w->tmp) {
-        tmp_discard(w->f, w->tmp);
+    } else if (rc != RZ_OK && w->kind) {
+        tmp_discard(w->f, w->tmp, w->kind);
         w->f = NULL;
     }
     writer_free(w);
@@ -362,8 +513,8 @@ int rz_writer_close(rz_writer *w, rz_err *e)
 void rz_writer_abort(rz_writer *w, const rz_err *why)
 {
     if (!w) return;
-    if (w->tmp) {
-        tmp_discard(w->f, w->tmp);
+    if (w->kind == OUT_ANON || w->kind == OUT_NAMED) {
+        tmp_discard(w->f, w->tmp, w->kind);
         w->f = NULL;
     } else {
         /* A reader is waiting on the other end: tell it why, briefly. */
@@ -377,6 +528,7 @@ void rz_writer_abort(rz_writer *w, const rz_err *why)
         }
         send_bytes(w, w->sbuf.data, w->sbuf.size, NULL);
         if (w->f) fflush(w->f);
+        if (w->kind == OUT_DIRECT) fclose(w->f); /* a device or FIFO: cannot be removed */
     }
     writer_free(w);
 }
@@ -668,7 +820,8 @@ int rz_reader_next(rz_reader *r, const msgpack_object **rec, rz_rec_ctx *ctx, rz
     type[t->via.str.size] = 0;
     c.type = type;
     int64_t v;
-    if ((rc = rz_get_int(o, &c, "v", 1, 1000, &v, e))) return rc;
+    if ((rc = rz_get_int(o, &c, "v", 1, INT32_MAX, &v, e))) return rc;
+    if ((rc = rz_rec_version_check(&c, type, v, e))) return rc;
     if (strcmp(type, "end") == 0) {
         int64_t count;
         uint64_t sum;
@@ -685,9 +838,18 @@ int rz_reader_next(rz_reader *r, const msgpack_object **rec, rz_rec_ctx *ctx, rz
             return rz_rec_fail(e, &c, "checksum", "mismatch: the records' bytes were altered");
         if (r->f) { /* nothing may follow the end record in a file */
             if ((rc = fill(r, 1, e))) return rc;
-            if (r->len > r->start)
-                return rz_fail(e, RZ_EINPUT, "%s: %zu unexpected bytes after the end record",
-                               r->loc, r->len - r->start);
+            if (r->len > r->start) { /* count all of them, not just what is buffered */
+                unsigned long long extra = r->len - r->start;
+                struct stat st;
+                long pos = ftell(r->f);
+                int whole = fstat(fileno(r->f), &st) == 0 && S_ISREG(st.st_mode) && pos >= 0 && st.st_size >= pos;
+                if (whole) extra += (unsigned long long)(st.st_size - pos);
+                uint8_t b = r->buf[r->start];
+                return rz_fail(e, RZ_EINPUT, "%s: %s%llu unexpected bytes after the end record%s", r->loc,
+                               whole ? "" : "at least ", extra,
+                               (b >= 0x80 && b <= 0x8f) || b == 0xde || b == 0xdf
+                                   ? " (they start with a record: a second stream appended?)" : "");
+            }
         }
         r->ended = 1;
         return RZ_OK;

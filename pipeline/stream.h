@@ -3,7 +3,8 @@
  * A location names a transport:
  *   "-"                   stdin (reading) or stdout (writing)
  *   a path                a file; a written file appears only when the stream is
- *                         complete (temp file in the same folder, renamed on close)
+ *                         complete (unnamed temp file in the same folder, named on
+ *                         close); a device or FIFO is written in place
  *   tcp://HOST:PORT       ZeroMQ. Writers bind a PUSH socket, readers connect a PULL
  *   ipc://PATH            socket (prefix "bind:" or "connect:" to swap). A bare host
  *                         ("tcp://:5555") means 127.0.0.1; listening on every interface
@@ -81,7 +82,12 @@ int rz_endpoint_parse(const char *loc, int default_bind, char *addr, size_t cap,
 typedef struct {
     FILE *f;
     char *path, *tmp;
+    int kind; /* 0 = stdout; else how the file is written (stream.c, "output files") */
 } rz_outfile;
+/* Up-front check that path can be written (before the work): "-" and endpoints pass;
+ * an existing directory, a missing, unwritable or read-only folder, an unwritable device
+ * → RZ_EINPUT naming the path. */
+int rz_output_check(const char *path, rz_err *e);
 int rz_outfile_open(rz_outfile *o, const char *path, rz_err *e); /* "-" = stdout */
 int rz_outfile_commit(rz_outfile *o, rz_err *e);
 void rz_outfile_abort(rz_outfile *o);

@@ -3,6 +3,7 @@
  * presence, msgpack type and range, and every size against the bytes really present. */
 #include "record.h"
 
+
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,6 +19,34 @@ static void pack_cstr(msgpack_packer *pk, const char *s)
 }
 
 void rz_rec_key(msgpack_packer *pk, const char *key) { pack_cstr(pk, key); }
+
+/* The "type" string of a record we built (rz_rec_begin's first field), or "?". */
+static void built_type(const unsigned char *b, size_t n, char *out, size_t cap)
+{
+    snprintf(out, cap, "?");
+    size_t o = n > 0 && (b[0] & 0xf0) == 0x80 ? 1 : n > 0 && b[0] == 0xde ? 3 : n > 0 && b[0] == 0xdf ? 5 : 0;
+    if (o == 0 || o + 6 > n || memcmp(b + o, "\xa4type", 5) != 0) return;
+    o += 5;
+    size_t len = (b[o] & 0xe0) == 0xa0 ? (size_t)(b[o] & 0x1f) : 0;
+    if ((b[o] & 0xe0) == 0xa0 && o + 1 + len <= n && len < cap) snprintf(out, cap, "%.*s", (int)len, (const char *)b + o + 1);
+}
+
+int rz_rec_check(const void *buf, size_t n, rz_err *e)
+{
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    size_t off = 0;
+    msgpack_unpack_return r = msgpack_unpack_next(&up, buf, n, &off);
+    msgpack_unpacked_destroy(&up);
+    if (r == MSGPACK_UNPACK_SUCCESS && off == n) return RZ_OK;
+    char type[64];
+    built_type(buf, n, type, sizeof type);
+    if (r == MSGPACK_UNPACK_SUCCESS)
+        return rz_fail(e, RZ_EINTERNAL, "internal error: record '%s' was built with a field count below the fields "
+                       "written (%zu of its %zu bytes lie past the map)", type, n - off, n);
+    return rz_fail(e, RZ_EINTERNAL, "internal error: record '%s' was built with a field count above the fields "
+                   "written (the map is incomplete)", type);
+}
 
 void rz_rec_begin(msgpack_packer *pk, const char *type, int version, int n_fields)
 {
@@ -385,3 +414,4 @@ uint16_t rz_f32_to_bf16(float f)
     x += 0x7fff + ((x >> 16) & 1);
     return (uint16_t)(x >> 16);
 }
+

@@ -131,11 +131,11 @@ static void bootstrap_ci(const double *v, int n, double *lo, double *hi)
 {
     enum { R = 2000 };
     static double boots[R];
-    nn_rng rng;
-    nn_rng_seed(&rng, 12345);
+    rz_rng rng;
+    rz_rng_seed(&rng, 12345);
     double tmp[256];
     for (int r = 0; r < R; r++) {
-        for (int i = 0; i < n; i++) tmp[i] = v[nn_rng_int(&rng, n)];
+        for (int i = 0; i < n; i++) tmp[i] = v[rz_rng_int(&rng, n)];
         boots[r] = iqm(tmp, n);
     }
     qsort(boots, R, sizeof *boots, cmp_double);
@@ -172,6 +172,7 @@ int ag_sweep_main(int argc, char **argv)
     if (first < argc) rz_cli_usage_error(&c, "unexpected argument '%s'", argv[first]);
     if (!s.env) rz_cli_usage_error(&c, "--env is required");
     if (!c.output) rz_cli_usage_error(&c, "-o RUNS.tsv is required");
+    rz_cli_agree(&c); /* under mpirun: same command, same files on every rank */
     openblas_set_num_threads(c.threads > 0 ? c.threads : 1);
     /* Parse the lists. */
     data_spec specs[16];

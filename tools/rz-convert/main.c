@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "cli.h"
+#include "model_io.h"
 #include "gguf.h"
-#include "model.h"
 #include "modelfile.h"
 
 static const rz_cli_tool tool = {

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "model.h"
+#include "model_io.h"
 #include "modelfile.h"
 #include "tokenizer.h"
 

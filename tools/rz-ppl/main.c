@@ -19,10 +19,11 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "blas.h"
 #include "cli.h"
 #include "cluster.h"
 #include "corpus.h"
-#include "model.h"
+#include "model_io.h"
 #include "modelfile.h"
 #include "ppl.h"
 
@@ -39,7 +40,8 @@ static const rz_cli_tool tool = {
                 "mpirun -np 2 rz-ppl -m stories260K.bin -z tok512.bin -f valid.txt --json\n"
                 "rz-ppl -m stories260K.bin -z tok512.bin -f long.txt --ctx 4096 --rope-ext dca --by-position 256\n",
     .report = "ppl, nll_mean, stderr, nll_stderr, tokens_scored, windows, ctx, stride, bos, skip, protocol, "
-              "tokens_per_s, seconds, model, ranks, rope_ext, max_rss_mb, by_position",
+              "tokens_per_s, seconds, model, ranks, rope_ext, max_rss_mb, blas_core, blas_cpu, blas_check, "
+              "blas_sgemm_gflops, by_position",
     .output_help = "write the report record there (same as --report)",
 };
 
@@ -271,7 +273,8 @@ int main(int argc, char **argv)
         }
         struct rusage ru;
         getrusage(RUSAGE_SELF, &ru);
-        msgpack_packer *pk = rz_report_begin(&c, 18);
+        const rz_blas_status *bs = rz_blas_status_get();
+        msgpack_packer *pk = rz_report_begin(&c, 22);
         rz_rec_f64(pk, "ppl", ppl);
         rz_rec_f64(pk, "nll_mean", mean);
         rz_rec_f64(pk, "stderr", ppl_se);
@@ -289,6 +292,10 @@ int main(int argc, char **argv)
         rz_rec_int(pk, "ranks", rz_cluster_size());
         rz_rec_str(pk, "rope_ext", rz_rope_method_name(rope.method));
         rz_rec_f64(pk, "max_rss_mb", (double)ru.ru_maxrss / 1024.0); /* rank 0's peak */
+        rz_rec_str(pk, "blas_core", bs->core);
+        rz_rec_str(pk, "blas_cpu", bs->cpu);
+        rz_rec_bool(pk, "blas_check", bs->check_ok);
+        rz_rec_f64(pk, "blas_sgemm_gflops", rz_blas_sgemm_gflops(256, 5)); /* 1 thread, ~5 ms */
         rz_rec_key(pk, "by_position");
         msgpack_pack_array(pk, (size_t)nb);
         for (int b = 0; b < nb; b++) {

@@ -18,11 +18,13 @@
  */
 #include "tokenizer.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* Limits checked before sizing anything from the file. */
 #define RZ_TOK_MAX_VOCAB (1 << 20)
@@ -92,7 +94,13 @@ static float rd_f32(const unsigned char *p)
 static int read_file(const char *path, size_t max, unsigned char **buf, size_t *size, rz_err *e)
 {
     FILE *f = fopen(path, "rb");
-    if (!f) return rz_fail(e, RZ_EINPUT, "%s: cannot open tokenizer file", path);
+    if (!f) return rz_fail(e, RZ_EINPUT, "%s: cannot open tokenizer file: %s", path, strerror(errno));
+    struct stat st; /* a directory opens, and "seeks" to LONG_MAX: say what it is */
+    if (fstat(fileno(f), &st) == 0 && !S_ISREG(st.st_mode)) {
+        fclose(f);
+        return rz_fail(e, RZ_EINPUT, "%s: %s, expected a tokenizer file", path,
+                       S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file");
+    }
     if (fseek(f, 0, SEEK_END) != 0) {
         fclose(f);
         return rz_fail(e, RZ_EINPUT, "%s: cannot seek (not a regular file?)", path);
