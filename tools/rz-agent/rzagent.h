@@ -43,16 +43,20 @@ void ag_header_to_config(const rz_agent_header *h, const rl_env *env, fb_config 
  * target. */
 void ag_config_defaults(fb_config *c, fb_algo algo, const rl_env *env);
 /* Training flags shared by train and sweep; "not given" is 0 for sizes and rates, −1 for
- * mix/alpha/qloss/traj/target_mean/anneal, NaN for lagrange (ag_flags_init). */
+ * mix/alpha/qloss/traj/target_mean/anneal/grad_clip/cpen_ref, NaN for lagrange, +∞ for
+ * --lagrange auto (ag_flags_init). */
 typedef struct {
     long zdim, hidden, layers, batch, traj_len;
     double lr, gamma, tau, mix, alpha, lagrange, fscale, qloss, lr_final, traj;
     long long anneal[2];
     int target_mean;
+    double grad_clip; /* −1: not given */
+    int cpen_ref;     /* −1: not given */
+    int reference;    /* --reference: fb_config_reference before the other flags */
 } ag_flags;
 /* Their option entries (flags.c), filling f, for train's and sweep's tables
  * (RZ_O_TABLE); a bad value is a usage error, which exits. */
-enum { AG_FLAG_OPTS = 18 };
+enum { AG_FLAG_OPTS = 21 };
 void ag_flags_opts(ag_flags *f, rz_opt out[AG_FLAG_OPTS]);
 void ag_flags_init(ag_flags *f);
 /* ag_config_defaults' configuration overridden by the flags given, with the annealing
