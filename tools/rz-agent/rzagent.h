@@ -69,12 +69,19 @@ int ag_collect_main(int argc, char **argv);
 int ag_train_main(int argc, char **argv);
 int ag_eval_main(int argc, char **argv);
 int ag_sweep_main(int argc, char **argv);
+int ag_data_main(int argc, char **argv);
 
 /* Evaluation over a task family of one agent or an ensemble (fb_ens_act); fills per-task
  * results (caller frees *res). */
 typedef struct {
     int n_tasks, n_goal, n_reward;
     double goal_success, goals_solved, goal_norm, reward_norm, all_norm;
+    /* the same over the tasks inside the support of the label states (rl_task_in_support:
+     * the goal is a label state / the reward is non-zero on one): the data's ceiling made
+     * visible. in_support (n_tasks, owned by the caller like res) flags each task. */
+    int n_goal_in, n_reward_in;
+    double goal_success_in, reward_norm_in;
+    unsigned char *in_support;
 } ag_summary;
 int ag_evaluate(fb_agent *const *a, int n_agents, const rl_env *env, const char *which, int episodes, int all_starts, uint64_t seed,
                 int n_labels, const float *labels, rl_task **tasks, fb_task_result **res,
