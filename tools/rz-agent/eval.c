@@ -27,7 +27,8 @@ static const rz_cli_tool tool = {
     .examples = "rz-agent eval -a fb.rz --tasks goals --episodes 5 --json | jq .goal_success\n"
                 "rz-agent eval -a seed1.rz -a seed2.rz -a seed3.rz --all-starts\n",
     .report = "agent, ensemble, env, algo, data_policy, steps_trained, episodes, starts, n_tasks, goal_success, "
-              "goals_solved, goal_norm_return, reward_norm_return, norm_return, tasks",
+              "goals_solved, goal_norm_return, reward_norm_return, norm_return, n_goals_in_support, "
+              "goal_success_in_support, n_rewards_in_support, reward_norm_return_in_support, tasks",
 };
 
 /* -a: one more member of the ensemble */
