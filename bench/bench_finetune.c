@@ -21,7 +21,7 @@
 #include "adamw.h"
 #include "linalg.h"
 #include "llama.h"
-#include "model.h"
+#include "model_io.h"
 #include "lora.h"
 
 static void die(const rz_err *e)
@@ -35,7 +35,7 @@ static double step_flops(const rz_lora *a, int N, int T)
     const rz_llama_config *c = &a->base->config;
     double lin = 0, ad = 0;
     for (int l = 0; l < a->n_layers; l++)
-        for (int kind = 0; kind < RZ_TR_NMAT; kind++) {
+        for (int kind = 0; kind < RZ_LIN_PER_LAYER; kind++) {
             const rz_adapter *x = rz_lora_at(a, l, kind);
             lin += (double)x->m * x->n;
             ad += (double)x->k * (x->m + x->n);
@@ -48,8 +48,8 @@ static double step_flops(const rz_lora *a, int N, int T)
 static void run(const char *label, rz_llama *m, int B, int T, int rank, int steps)
 {
     rz_err e = {0};
-    int ranks[RZ_TR_NMAT];
-    for (int i = 0; i < RZ_TR_NMAT; i++) ranks[i] = rank;
+    int ranks[RZ_LIN_PER_LAYER];
+    for (int i = 0; i < RZ_LIN_PER_LAYER; i++) ranks[i] = rank;
     rz_lora *a;
     rz_train *t;
     rz_adamw opt;

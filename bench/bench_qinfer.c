@@ -68,7 +68,7 @@ int main(int argc, char **argv)
         char name[RZ_MAX_NAME];
         float *W;
         int rows, cols, layer, group;
-        rz_qlayer_linear(m, i, name, sizeof name, &W, &rows, &cols, &layer, &group);
+        rz_llama_linear(m, i, name, sizeof name, &W, &rows, &cols, &layer, &group);
         dense_bytes += 4.0 * rows * cols;
     }
     double pf, dc;
@@ -91,7 +91,7 @@ int main(int argc, char **argv)
             char name[RZ_MAX_NAME];
             float *W;
             int rows, cols, layer, group;
-            rz_qlayer_linear(qm, i, name, sizeof name, &W, &rows, &cols, &layer, &group);
+            rz_llama_linear(qm, i, name, sizeof name, &W, &rows, &cols, &layer, &group);
             double *H = calloc((size_t)cols * cols, sizeof *H);
             for (int j = 0; j < cols; j++) H[(size_t)j * cols + j] = 1.0;
             rz_qlayer q;

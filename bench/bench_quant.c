@@ -23,7 +23,7 @@
 #include "e8p.h"
 #include "rht.h"
 #include "linalg.h"
-#include "nn.h"
+#include "rng.h"
 #include "ldlq.h"
 #include "rz.h"
 
@@ -61,8 +61,8 @@ int main(int argc, char **argv)
     rz_linalg_threads(threads);
     int m = n, T = n, lrows = m < 512 ? m : 512;
     rz_err e = {0};
-    nn_rng r;
-    nn_rng_seed(&r, 2024);
+    rz_rng r;
+    rz_rng_seed(&r, 2024);
 
     /* inputs X (stored transposed, n × T) and H = XᵀX/T */
     double t0 = rz_now();
@@ -71,18 +71,18 @@ int main(int argc, char **argv)
     float *W = malloc(sizeof(float) * (size_t)m * n), *Wh = malloc(sizeof(float) * (size_t)m * n);
     uint32_t *codes = malloc(sizeof(uint32_t) * (size_t)m * n / 8);
     if (!Xt || !Hf || !H || !sig || !W || !Wh || !codes) return 1;
-    for (int j = 0; j < n; j++) sig[j] = exp(0.5 * nn_rng_normal(&r));
+    for (int j = 0; j < n; j++) sig[j] = exp(0.5 * rz_rng_normal(&r));
     for (int t = 0; t < T; t++) {
-        double f = nn_rng_normal(&r), prev = 0;
+        double f = rz_rng_normal(&r), prev = 0;
         for (int j = 0; j < n; j++) {
-            double v = 0.8 * prev + 0.6 * nn_rng_normal(&r) + 0.3 * f;
+            double v = 0.8 * prev + 0.6 * rz_rng_normal(&r) + 0.3 * f;
             prev = v;
             Xt[(long)j * T + t] = (float)(sig[j] * v / sqrt((double)T));
         }
     }
     rz_matmul_nt(n, n, T, Xt, T, Xt, T, Hf, n, 0);
     for (long k = 0; k < (long)n * n; k++) H[k] = Hf[k];
-    for (long k = 0; k < (long)m * n; k++) W[k] = (float)(0.02 * nn_rng_normal(&r));
+    for (long k = 0; k < (long)m * n; k++) W[k] = (float)(0.02 * rz_rng_normal(&r));
     printf("bench_quant: W %d x %d, H %d x %d from %d correlated inputs, %d threads (setup %.1f s)\n", m, n, n,
            n, T, threads, rz_now() - t0);
 

@@ -19,7 +19,7 @@
 #include "calib.h"
 #include "rht.h"
 #include "linalg.h"
-#include "model.h"
+#include "model_io.h"
 #include "qlayer.h"
 #include "ldlq.h"
 
@@ -87,7 +87,7 @@ int main(int argc, char **argv)
             char name[128];
             float *W;
             int rows, cols, layer, group;
-            rz_qlayer_linear(m, i, name, sizeof name, &W, &rows, &cols, &layer, &group);
+            rz_llama_linear(m, i, name, sizeof name, &W, &rows, &cols, &layer, &group);
             double rel = quantise(W, rows, cols, H[layer * RZ_TAP_GROUPS + group], bits, v, i, &e);
             if (rel < 0) {
                 fprintf(stderr, "exp_incoherence: %s: %s\n", name, e.msg);

@@ -9,7 +9,7 @@ W=${RZ_BENCH_DIR:-build/bench}; mkdir -p "$W"
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "   load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 
-echo; echo "== BLAS: OpenBLAS kernels at start-up (tools/core/util/blas.h), sgemm peak, rz-ppl per core"
+echo; echo "== BLAS: OpenBLAS kernels at start-up (pipeline/blas.h), sgemm peak, rz-ppl per core"
 if [ ! -s "$W/s110m.rzm" ]; then
   bin/rz-convert -q --random --dim 768 --layers 12 --heads 12 --hidden 2048 --vocab 32000 \
     --seq-len 1024 --seed 7 -o "$W/s110m.rzm"

@@ -17,30 +17,17 @@
 #include "cluster.h"
 #include "json.h"
 
-const char rz_cli_common_help[] =
-    "Common options:\n"
-    "  -o, --output LOC     where results go: '-' (stdout), a file, tcp://HOST:PORT or ipc://PATH\n"
-    "      --json           print the report as one JSON object on stdout\n"
-    "      --report LOC     write the report as a record stream (file, '-' or endpoint)\n"
-    "  -t, --threads N      BLAS/OpenMP threads (default: all cores)\n"
-    "      --seed N         random seed\n"
-    "      --timeout SEC    ZeroMQ: fail when a peer is silent this long (default 30)\n"
-    "  -q, --quiet          no progress on stderr\n"
-    "  -h, --help           this help;  -V, --version  version\n"
-    "Exit status: 0 success, 2 bad input or usage, 1 internal error.\n";
-
 static msgpack_sbuffer report_buf;
 static msgpack_packer report_pk;
 
-void rz_cli_init(rz_cli *c, const char *tool, const char *usage)
+static void cli_init(rz_cli *c, const char *tool)
 {
     memset(c, 0, sizeof *c);
     c->tool = tool;
-    c->usage = usage;
     rz_stream_opts_default(&c->stream);
     c->stream.tool = tool;
     c->t_start = c->t_last_progress = rz_now();
-    /* OpenBLAS kernels: the best the CPU supports, verified (tools/core/util/blas.h) */
+    /* OpenBLAS kernels: the best the CPU supports, verified (pipeline/blas.h) */
     const rz_blas_status *bs = rz_blas_startup();
     if (bs->warning[0] && rz_cluster_rank() == 0) fprintf(stderr, "%s: warning: %s\n", tool, bs->warning);
 }
@@ -152,31 +139,6 @@ void rz_cli_agree(const rz_cli *c)
     if (rc) rz_cli_die(c, &e);
 }
 
-int rz_cli_common(rz_cli *c, int opt, const char *arg)
-{
-    switch (opt) {
-    case RZ_OPT_HELP:
-        fputs(c->usage, stdout);
-        fputs(rz_cli_common_help, stdout);
-        exit(0);
-    case RZ_OPT_VERSION:
-        printf("%s (rizz) %s\n", c->tool, RZ_VERSION);
-        exit(0);
-    case RZ_OPT_QUIET: c->quiet = 1; return 1;
-    case RZ_OPT_OUTPUT: c->output = rz_cli_output(c, arg); return 1;
-    case RZ_OPT_THREADS: c->threads = (int)rz_cli_int(c, "--threads", arg, 1, 1024); return 1;
-    case RZ_OPT_JSON: c->json = 1; return 1;
-    case RZ_OPT_REPORT: c->report = rz_cli_output(c, arg); return 1;
-    case RZ_OPT_SEED:
-        c->seed = (uint64_t)rz_cli_int(c, "--seed", arg, 0, INT64_MAX);
-        c->seed_set = 1;
-        return 1;
-    case RZ_OPT_TIMEOUT: c->stream.timeout_s = rz_cli_f64(c, "--timeout", arg, 0.01, 1e6); return 1;
-    case '?': rz_cli_usage_error(c, "unknown option or missing argument (see above)");
-    default: return 0;
-    }
-}
-
 void rz_cli_usage_error(const rz_cli *c, const char *fmt, ...)
 {
     va_list ap;
@@ -249,7 +211,8 @@ msgpack_packer *rz_report_begin(rz_cli *c, int n_fields)
 
 int rz_report_finish(rz_cli *c, rz_err *e)
 {
-    int rc = RZ_OK;
+    int rc = rz_rec_check(report_buf.data, report_buf.size, e); /* the hand count matched the fields */
+    if (rc) return rc;
     if (c->json) {
         msgpack_unpacked up;
         size_t off = 0;
@@ -394,7 +357,7 @@ static void apply(rz_cli *c, rz_opt *o, const char *arg)
 
 int rz_cli_parse(rz_cli *c, const rz_cli_tool *t, rz_opt *opts, int argc, char **argv)
 {
-    rz_cli_init(c, t->name, NULL);
+    cli_init(c, t->name);
     c->decl = t;
     rz_opt common[11];
     common_table(c, opts, common);

@@ -37,50 +37,10 @@
 
 #include "stream.h"
 
-enum {
-    RZ_OPT_HELP = 'h',
-    RZ_OPT_VERSION = 'V',
-    RZ_OPT_QUIET = 'q',
-    RZ_OPT_OUTPUT = 'o',
-    RZ_OPT_THREADS = 't',
-    RZ_OPT_JSON = 1000,
-    RZ_OPT_REPORT,
-    RZ_OPT_SEED,
-    RZ_OPT_TIMEOUT,
-    RZ_OPT_TOOL_BASE = 1100 /* tools number their own long-only options from here */
-};
-
-/* ---- Old interface (a tool's own getopt loop and usage string). Deprecated: no tool
- * here uses it; it stays only so that tools written against it still build. To move a
- * tool over: declare its flags as an rz_opt table (RZ_O_*: one entry per flag, in place
- * of the OPT_* enum, the struct option entry, the switch case and the usage line) and
- * an rz_cli_tool (name, summary, usage lines without "usage: ", about, examples, report
- * fields as listed in schemas/README.md); call rz_cli_parse in place of rz_cli_init +
- * the getopt_long loop + rz_cli_common, and use its result in place of optind; where
- * the output is a record stream, c.output = rz_cli_records_out(&c) replaces
- * "-o is required". Remove this section with the last user. ---- */
-
-/* The common entries, for a tool's getopt_long table; end the table with {0}. */
-#define RZ_CLI_LONGOPTS                                                   \
-    {"help", no_argument, 0, RZ_OPT_HELP},                                \
-    {"version", no_argument, 0, RZ_OPT_VERSION},                          \
-    {"quiet", no_argument, 0, RZ_OPT_QUIET},                              \
-    {"output", required_argument, 0, RZ_OPT_OUTPUT},                      \
-    {"threads", required_argument, 0, RZ_OPT_THREADS},                    \
-    {"json", no_argument, 0, RZ_OPT_JSON},                                \
-    {"report", required_argument, 0, RZ_OPT_REPORT},                      \
-    {"seed", required_argument, 0, RZ_OPT_SEED},                          \
-    {"timeout", required_argument, 0, RZ_OPT_TIMEOUT}
-#define RZ_CLI_SHORTOPTS "hVqo:t:"
-
-/* Help text for the common flags, for a tool's usage(). */
-extern const char rz_cli_common_help[];
-
 typedef struct rz_cli_tool rz_cli_tool;
 
 typedef struct rz_cli {
     const char *tool;     /* "rz-ppl" */
-    const char *usage;    /* full --help text of the tool */
     int quiet;
     int json;
     const char *output;   /* -o; NULL if not given */
@@ -171,7 +131,7 @@ struct rz_cli_tool {
     const char *timeout_help; /* what --timeout means for this tool, or NULL */
 };
 
-/* Initialises c (rz_cli_init), parses argv against the common options and opts, and
+/* Initialises c, parses argv against the common options and opts, and
  * returns the index of the first operand (GNU order: options may follow operands).
  * --help/--man/--version print and exit 0; a bad option or value exits 2. */
 int rz_cli_parse(rz_cli *c, const rz_cli_tool *t, rz_opt *opts, int argc, char **argv);
@@ -195,11 +155,7 @@ void rz_cli_default_input(const rz_cli *c, const char **text, const char **token
  * or the --json report already use it; then stderr, or nowhere with --quiet. */
 FILE *rz_cli_text_out(const rz_cli *c, const char *records);
 
-void rz_cli_init(rz_cli *c, const char *tool, const char *usage);
-/* Handles a common option code: returns 1 if handled, 0 if not a common option.
- * --help and --version print and exit 0; a malformed value exits 2 with a message. */
-int rz_cli_common(rz_cli *c, int opt, const char *arg);
-/* After getopt: "unknown option" etc. -> usage hint and exit 2. */
+/* A usage error: "tool: message", a hint to --help, exit 2. */
 void rz_cli_usage_error(const rz_cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
 /* Print "tool: message" to stderr and exit with e->code (never 0). */
 void rz_cli_die(const rz_cli *c, const rz_err *e) __attribute__((noreturn));
@@ -224,7 +180,7 @@ void rz_cli_need_file_under_mpi(const rz_cli *c, const char *what, const char *l
 
 /* An output location given on the command line, checked before any work: a directory,
  * a missing or read-only folder exits 2 naming it (rz_output_check). -o and --report
- * are checked by rz_cli_common; tools pass their other outputs through this. */
+ * are checked by rz_cli_parse; tools pass their other outputs through this. */
 const char *rz_cli_output(const rz_cli *c, const char *loc);
 
 /* Option value parsers: exit 2 naming the option on a malformed or out-of-range value. */

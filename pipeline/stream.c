@@ -17,6 +17,7 @@
  * names it; devices and FIFOs are written in place (see "output files" below).
  */
 #include "stream.h"
+#include "versions.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -449,6 +450,10 @@ static int send_bytes(rz_writer *w, const void *p, size_t n, rz_err *e)
 
 int rz_writer_emit(rz_writer *w, rz_err *e)
 {
+    if (rz_rec_check(w->sbuf.data, w->sbuf.size, e)) { /* a miscounted record never leaves */
+        msgpack_sbuffer_clear(&w->sbuf);
+        return RZ_EINTERNAL;
+    }
     w->checksum = rz_checksum(w->checksum, w->sbuf.data, w->sbuf.size);
     int rc = send_bytes(w, w->sbuf.data, w->sbuf.size, e);
     msgpack_sbuffer_clear(&w->sbuf);

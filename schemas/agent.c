@@ -3,7 +3,6 @@
  * inside a msgpack buffer may be unaligned). Every decoded number is range-checked and
  * every float checked finite, with messages naming the record and field. */
 #include "agent.h"
-#include "fb.h" /* the size bounds (FB_MAX_*) a header shares with fb_create and the CLI */
 
 #include <math.h>
 #include <stdlib.h>

@@ -22,6 +22,16 @@
 #define RZ_AGENT_STEPS_CHUNK 4096  /* transitions per agent_steps record (writer side) */
 #define RZ_AGENT_MAX_STEPS 65536   /* per record (reader bound) */
 
+/* The agent sizes a checkpoint header may declare, each on its own (fb_create and the
+ * CLI use the same bounds; tools/core/rl/fb.h): d, hidden width, hidden layers (+1
+ * output layer = nn.h's NN_MAX_LAYERS, checked there), mini-batch, trajectory-window
+ * length. */
+#define FB_MAX_ZDIM 1024
+#define FB_MAX_HIDDEN 8192
+#define FB_MAX_LAYERS 7
+#define FB_MAX_BATCH 65536
+#define FB_MAX_TRAJ_LEN 1024
+
 typedef struct {
     char env[64];     /* "fourrooms", map file name, "pointmass-maze" */
     char *map;        /* grid map text (malloc'd; "" for the maze) */

@@ -159,11 +159,32 @@ size_t rz_qlayer_lr_n_scales(int format, int nvec, int len, int group)
     return (size_t)nvec * groups;
 }
 
+/* Stored sizes in bits: a float32 scale, a uint8 zero point, a 64-bit seed. */
+#define SCALE_BITS 32.0
+#define ZERO_BITS 8.0
+static double seed_bits(int incoherent) { return incoherent == RZ_INCOH_IN ? 64.0 : incoherent ? 128.0 : 0.0; }
+
 double rz_qlayer_payload_bits(const rz_qlayer_view *q)
 {
-    double b = 8.0 * (double)q->codes_n + 32.0 * (double)q->n_scales + 8.0 * (double)q->n_zeros +
-               (q->incoherent == RZ_INCOH_IN ? 64.0 : q->incoherent ? 128.0 : 0.0); /* the seeds used */
-    if (q->rank > 0) b += 8.0 * (double)(q->L_n + q->R_n) + 40.0 * (double)(q->L_ns + q->R_ns);
+    double b = 8.0 * (double)q->codes_n + SCALE_BITS * (double)q->n_scales + ZERO_BITS * (double)q->n_zeros +
+               seed_bits(q->incoherent); /* the seeds used */
+    if (q->rank > 0) b += 8.0 * (double)(q->L_n + q->R_n) + (SCALE_BITS + ZERO_BITS) * (double)(q->L_ns + q->R_ns);
+    return b;
+}
+
+double rz_qlayer_q_bits(int method, int bits, int rows, int pcols, int group, int incoherent)
+{
+    size_t ns = rz_qlayer_n_scales(method, rows, pcols, group);
+    return 8.0 * (double)rz_qlayer_codes_bytes(method, bits, rows, pcols) + SCALE_BITS * (double)ns +
+           (method == RZ_QM_E8P ? 0.0 : ZERO_BITS * (double)ns) + seed_bits(incoherent);
+}
+
+double rz_qlayer_lr_step_bits(int lr_bits, int rows, int pcols, int lr_group)
+{
+    double b = lr_bits * (double)(rows + pcols);
+    if (lr_bits <= 8)
+        b += (SCALE_BITS + ZERO_BITS) * (double)(rz_qlayer_lr_n_scales(RZ_LR_GRID, 1, rows, lr_group) +
+                                                 rz_qlayer_lr_n_scales(RZ_LR_GRID, 1, pcols, lr_group));
     return b;
 }
 

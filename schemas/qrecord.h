@@ -41,7 +41,7 @@ typedef struct {
     int group;            /* 0..3, see rz_hessian_group_name */
     int n;                /* order of H = input width */
     int64_t tokens;       /* rows accumulated */
-    uint64_t model_hash;  /* rz_qlayer_model_hash of the model that produced it */
+    uint64_t model_hash;  /* rz_llama_model_hash of the model that produced it */
     int64_t windows, ctx; /* calibration windows and their length (information) */
     const void *H;        /* n·n float64, row-major */
     const void *mean_sq;  /* n float64 */
@@ -105,6 +105,12 @@ size_t rz_qlayer_n_scales(int method, int rows, int pcols, int group);
 /* Bits of everything a decoder needs: codes, scales, zero points, the two 64-bit seeds
  * when incoherent, and L, R with their scales and zero points. */
 double rz_qlayer_payload_bits(const rz_qlayer_view *q);
+/* The same accounting before any record exists, for budgets: Q's bits for a shape and
+ * method (incoherent: RZ_INCOH_*), and the bits one rank step of L, R adds — lr_bits per
+ * entry of the new column of L (rows) and row of R (pcols), plus for grid codes
+ * (lr_bits <= 8) a float32 scale and a uint8 zero point per lr_group-wide group. */
+double rz_qlayer_q_bits(int method, int bits, int rows, int pcols, int group, int incoherent);
+double rz_qlayer_lr_step_bits(int lr_bits, int rows, int pcols, int lr_group);
 
 void rz_qlayer_pack(msgpack_packer *pk, const rz_qlayer_view *q);
 int rz_qlayer_decode(const msgpack_object *rec, const rz_rec_ctx *c, rz_qlayer_view *q, rz_err *e);

@@ -3,9 +3,6 @@
  * presence, msgpack type and range, and every size against the bytes really present. */
 #include "record.h"
 
-#include "agent.h"
-#include "icl.h"
-#include "qrecord.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -22,6 +19,34 @@ static void pack_cstr(msgpack_packer *pk, const char *s)
 }
 
 void rz_rec_key(msgpack_packer *pk, const char *key) { pack_cstr(pk, key); }
+
+/* The "type" string of a record we built (rz_rec_begin's first field), or "?". */
+static void built_type(const unsigned char *b, size_t n, char *out, size_t cap)
+{
+    snprintf(out, cap, "?");
+    size_t o = n > 0 && (b[0] & 0xf0) == 0x80 ? 1 : n > 0 && b[0] == 0xde ? 3 : n > 0 && b[0] == 0xdf ? 5 : 0;
+    if (o == 0 || o + 6 > n || memcmp(b + o, "\xa4type", 5) != 0) return;
+    o += 5;
+    size_t len = (b[o] & 0xe0) == 0xa0 ? (size_t)(b[o] & 0x1f) : 0;
+    if ((b[o] & 0xe0) == 0xa0 && o + 1 + len <= n && len < cap) snprintf(out, cap, "%.*s", (int)len, (const char *)b + o + 1);
+}
+
+int rz_rec_check(const void *buf, size_t n, rz_err *e)
+{
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    size_t off = 0;
+    msgpack_unpack_return r = msgpack_unpack_next(&up, buf, n, &off);
+    msgpack_unpacked_destroy(&up);
+    if (r == MSGPACK_UNPACK_SUCCESS && off == n) return RZ_OK;
+    char type[64];
+    built_type(buf, n, type, sizeof type);
+    if (r == MSGPACK_UNPACK_SUCCESS)
+        return rz_fail(e, RZ_EINTERNAL, "internal error: record '%s' was built with a field count below the fields "
+                       "written (%zu of its %zu bytes lie past the map)", type, n - off, n);
+    return rz_fail(e, RZ_EINTERNAL, "internal error: record '%s' was built with a field count above the fields "
+                   "written (the map is incomplete)", type);
+}
 
 void rz_rec_begin(msgpack_packer *pk, const char *type, int version, int n_fields)
 {
@@ -390,42 +415,3 @@ uint16_t rz_f32_to_bf16(float f)
     return (uint16_t)(x >> 16);
 }
 
-/* Versions this build reads, per record type (schemas/README.md). The model and
- * training records' constants live in headers above this layer's record code
- * (RZ_MODEL_VERSION, RZ_TRAIN_CKPT_VERSION, RZ_ADAPTERS_VERSION): keep them in step.
- * Types not listed are passed on; the code that reads them checks their fields. */
-static const struct {
-    const char *type;
-    int lo, hi;
-} known_versions[] = {
-    {"end", RZ_END_VERSION, RZ_END_VERSION},
-    {"error", RZ_ERROR_VERSION, RZ_ERROR_VERSION},
-    {"tensor", RZ_TENSOR_VERSION, RZ_TENSOR_VERSION},
-    {"tokens", RZ_TOKENS_VERSION, RZ_TOKENS_VERSION},
-    {"model", 1, 1},
-    {"hessian", RZ_HESSIAN_VERSION, RZ_HESSIAN_VERSION},
-    {"qlayer", RZ_QLAYER_VERSION, RZ_QLAYER_VERSION_LR},
-    {"agent", RZ_AGENT_VERSION, RZ_AGENT_VERSION},
-    {"agent_dataset", RZ_AGENT_DATASET_VERSION, RZ_AGENT_DATASET_VERSION},
-    {"agent_steps", RZ_AGENT_STEPS_VERSION, RZ_AGENT_STEPS_VERSION},
-    {"train_checkpoint", 1, 1},
-    {"lora_adapters", 1, 1},
-    {"icl_demos", RZ_ICL_DEMOS_VERSION, RZ_ICL_DEMOS_VERSION},
-    {"icl_prompt", RZ_ICL_PROMPT_VERSION, RZ_ICL_PROMPT_VERSION},
-    {"icl_pred", RZ_ICL_PRED_VERSION, RZ_ICL_PRED_VERSION},
-    {"report", 1, 1},
-};
-
-int rz_rec_version_check(const rz_rec_ctx *c, const char *type, int64_t v, rz_err *e)
-{
-    for (size_t i = 0; i < sizeof known_versions / sizeof *known_versions; i++) {
-        if (strcmp(type, known_versions[i].type) != 0) continue;
-        if (v >= known_versions[i].lo && v <= known_versions[i].hi) return RZ_OK;
-        if (known_versions[i].lo == known_versions[i].hi)
-            return rz_rec_fail(e, c, "v", "version %lld is not known to this build (it reads version %d)",
-                               (long long)v, known_versions[i].lo);
-        return rz_rec_fail(e, c, "v", "version %lld is not known to this build (it reads versions %d-%d)",
-                           (long long)v, known_versions[i].lo, known_versions[i].hi);
-    }
-    return RZ_OK;
-}

@@ -37,6 +37,12 @@ void rz_rec_f64(msgpack_packer *pk, const char *key, double val);
 void rz_rec_bool(msgpack_packer *pk, const char *key, int val);
 void rz_rec_bin(msgpack_packer *pk, const char *key, const void *data, size_t n);
 void rz_rec_key(msgpack_packer *pk, const char *key); /* then pack the value yourself */
+/* The field count of rz_rec_begin is written by hand, so every built record is checked
+ * before it leaves (rz_writer_emit, rz_report_finish): buf[0..n) must be exactly one
+ * complete MessagePack object. A count too high leaves the map short of fields, a count
+ * too low leaves the last fields outside it — either is RZ_EINTERNAL naming the record
+ * type, instead of a reader silently dropping the fields past the count. */
+int rz_rec_check(const void *buf, size_t n, rz_err *e);
 
 /* ---- reading ----------------------------------------------------------------------- */
 
@@ -64,9 +70,6 @@ int rz_get_str(const msgpack_object *map, const rz_rec_ctx *c, const char *key, 
 int rz_get_bin(const msgpack_object *map, const rz_rec_ctx *c, const char *key,
                const void **data, size_t *n, rz_err *e);
 /* A failure about record c's field key: formats the standard message. */
-/* The record's version v against the versions this build reads for its type: RZ_EINPUT
- * naming the record and field 'v' when unknown (types without a table entry pass). */
-int rz_rec_version_check(const rz_rec_ctx *c, const char *type, int64_t v, rz_err *e);
 int rz_rec_fail(rz_err *e, const rz_rec_ctx *c, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 

@@ -1,13 +1,12 @@
 /* fuzz_agent.c — libFuzzer target: any bytes as an rz-agent dataset and as an rz-agent
- * checkpoint, through the loaders rz-agent itself uses (tools/rz-agent/io.c, compiled in
- * by the GNUmakefile). A checkpoint whose header asks for a large network is skipped
- * before loading when fb_config_bytes exceeds 256 MiB: fb_create's own 4 GiB cap is
+ * checkpoint, through the loaders rz-agent itself uses (tools/core/rl/agent_io.c). A
+ * checkpoint whose header asks for a large network is skipped before loading when fb_config_bytes exceeds 256 MiB: fb_create's own 4 GiB cap is
  * tested in tests/shell/agent.sh, and allocating up to it here would only hit the
  * fuzzer's memory limit. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../tools/rz-agent/rzagent.h"
+#include "agent_io.h"
 #include "fuzz_file.h"
 #include "stream.h"
 

@@ -2,7 +2,7 @@
  * entry points the tools use (llama2.c .bin or .rzm, told apart by the first byte),
  * decoding quantised layers and tables at load and keeping them as codes. */
 #include "fuzz_file.h"
-#include "model.h"
+#include "model_io.h"
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t n)
 {

@@ -1,4 +1,4 @@
-# blas.sh — OpenBLAS kernels at start-up (tools/core/util/blas.h): the exact sgemm
+# blas.sh — OpenBLAS kernels at start-up (pipeline/blas.h): the exact sgemm
 # self-check runs and rz-ppl reports blas_core; a CPU that supports better kernels than
 # the library picked gets them (in process, or by one re-exec), a user's
 # OPENBLAS_CORETYPE is kept, and kernels failing the check fall back with one warning.

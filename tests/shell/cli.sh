@@ -22,7 +22,7 @@ mentioned() {
 }
 
 for t in rz-ppl rz-generate rz-convert rz-tokenize rz-cat rz-calibrate rz-quantize rz-pack rz-lowrank rz-finetune rz-serve rz-icl \
-         "rz-agent collect" "rz-agent train" "rz-agent eval" "rz-agent sweep"; do
+         "rz-agent collect" "rz-agent train" "rz-agent eval" "rz-agent sweep" "rz-maze gen" "rz-maze train" "rz-maze eval"; do
   set -- $t
   check "$t --help" "$@" --help
   "$@" --man > "$T/man" 2>&1 && grep -q '^SYNOPSIS' "$T/man" && grep -q '^COMMON OPTIONS' "$T/man" &&
@@ -41,4 +41,6 @@ for t in rz-ppl rz-cat "rz-agent eval"; do
     "$(grep -xE 'help|json|man|output|quiet|report|seed|threads|timeout|version' "$T/declared" | tr '\n' ' ' | sed 's/ $//')"
 done
 check "rz-agent --help" rz-agent --help
+check "rz-maze --help" rz-maze --help
+check_status "rz-maze with no command: exit 2" 2 rz-maze
 check_status "rz-agent with no subcommand: exit 2" 2 rz-agent

@@ -39,8 +39,8 @@ check "next-token objective trains" $TN -o "$T/next" "$T/a.rz"
 check "eval with a picture" rz-maze eval -q -m "$T/next" --png "$T/ev.png" "$T/held.rz"
 
 # 3. bad input
-check_err "size below 2" 2 "-n" rz-maze gen -n 1 -o "$T/bad.rz"
-check_err "size too large for the vocabulary" 2 "-n" rz-maze gen -n 65 -o "$T/bad.rz"
+check_err "size below 2" 2 "-n|--size" rz-maze gen -n 1 -o "$T/bad.rz"
+check_err "size too large for the vocabulary" 2 "-n|--size" rz-maze gen -n 65 -o "$T/bad.rz"
 rz-maze gen -q -n 5 --count 5 -o "$T/five.rz"
 check_err "a 5x5 stream for a 4x4 model" 2 "field 'n'.*5x5.*4x4" rz-maze eval -m "$T/full" "$T/five.rz"
 check_err "resume with another objective" 2 "objective" \

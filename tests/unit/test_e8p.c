@@ -13,7 +13,7 @@
 
 #include "../check.h"
 #include "e8p.h"
-#include "nn.h"
+#include "rng.h"
 #include "ldlq.h"
 
 static int sanitized(void)
@@ -223,16 +223,16 @@ static void test_encode_equals_brute_force(void)
     int nvec = sanitized() ? 40 : 1000;
     float *grid = malloc(sizeof(float) * 8 * 65536);
     for (uint32_t c = 0; c < 65536; c++) rz_e8p_decode(c, grid + 8 * c);
-    nn_rng rng;
-    nn_rng_seed(&rng, 12345);
+    rz_rng rng;
+    rz_rng_seed(&rng, 12345);
     int worse = 0, code_diff = 0, ties = 0;
     for (int v = 0; v < nvec; v++) {
         float x[8], q[8];
         /* Gaussian at scales 0.3 … 3, and points near codewords */
         double s = v % 4 == 0 ? 0.3 : v % 4 == 1 ? 1.0 : v % 4 == 2 ? 3.0 : 0.05;
-        uint32_t near = (uint32_t)(nn_rng_u64(&rng) & 0xffff);
+        uint32_t near = (uint32_t)(rz_rng_u64(&rng) & 0xffff);
         for (int i = 0; i < 8; i++)
-            x[i] = (float)(s * nn_rng_normal(&rng) + (v % 4 == 3 ? grid[8 * near + i] : 0.0f));
+            x[i] = (float)(s * rz_rng_normal(&rng) + (v % 4 == 3 ? grid[8 * near + i] : 0.0f));
         uint16_t code;
         rz_e8p_encode(x, 1, &code, q);
         double best = 1e300, second = 1e300;
@@ -273,9 +273,9 @@ static void test_rvq_consistency(void)
     float *x = malloc(sizeof(float) * 8 * nvec), *q = malloc(sizeof(float) * 8 * nvec);
     float *q2 = malloc(sizeof(float) * 8 * nvec);
     uint32_t *codes = malloc(sizeof(uint32_t) * nvec);
-    nn_rng rng;
-    nn_rng_seed(&rng, 7);
-    for (int k = 0; k < 8 * nvec; k++) x[k] = (float)nn_rng_normal(&rng);
+    rz_rng rng;
+    rz_rng_seed(&rng, 7);
+    for (int k = 0; k < 8 * nvec; k++) x[k] = (float)rz_rng_normal(&rng);
     double err[5] = {0};
     for (int bits = 2; bits <= 4; bits++) {
         CHECK_EQ_INT(rz_e8p_rvq_encode(bits, x, nvec, codes, q), 0);

@@ -15,7 +15,7 @@
 #include "../check.h"
 #include "rht.h"
 #include "linalg.h"
-#include "nn.h"
+#include "rng.h"
 
 static int sanitized(void)
 {
@@ -57,12 +57,12 @@ static void check_size(int n, int rows_dense)
     CHECK_EQ_INT(rz_rht_init(&t, n, 1000 + n, &e), 0);
     CHECK_EQ_INT(t.p * t.m, n);
     CHECK(t.m % 2 == 1);
-    nn_rng r;
-    nn_rng_seed(&r, n);
+    rz_rng r;
+    rz_rng_seed(&r, n);
     int R = 3; /* rows of test data */
     float *X = malloc(sizeof(float) * R * n), *Y = malloc(sizeof(float) * R * n);
     double *Xd = malloc(sizeof(double) * R * n);
-    for (long k = 0; k < (long)R * n; k++) Xd[k] = X[k] = (float)nn_rng_normal(&r);
+    for (long k = 0; k < (long)R * n; k++) Xd[k] = X[k] = (float)rz_rng_normal(&r);
     memcpy(Y, X, sizeof(float) * R * n);
     CHECK_EQ_INT(rz_rht_rows(&t, Y, R, n, 0, &e), 0);
     double *row = malloc(sizeof(double) * n), worst = 0;
@@ -174,13 +174,13 @@ static void test_layer_roundtrip(void)
     rz_err e = {0};
     CHECK_EQ_INT(rz_rht_init(&U, out, 1, &e), 0);
     CHECK_EQ_INT(rz_rht_init(&V, in, 2, &e), 0);
-    nn_rng r;
-    nn_rng_seed(&r, 3);
+    rz_rng r;
+    rz_rng_seed(&r, 3);
     float *W = malloc(sizeof(float) * out * in), *W0 = malloc(sizeof(float) * out * in);
     double *H = malloc(sizeof(double) * in * in), *H0 = malloc(sizeof(double) * in * in);
     double *X = malloc(sizeof(double) * 2 * in * in);
-    for (int k = 0; k < out * in; k++) W0[k] = W[k] = (float)nn_rng_normal(&r);
-    for (int k = 0; k < 2 * in * in; k++) X[k] = nn_rng_normal(&r);
+    for (int k = 0; k < out * in; k++) W0[k] = W[k] = (float)rz_rng_normal(&r);
+    for (int k = 0; k < 2 * in * in; k++) X[k] = rz_rng_normal(&r);
     for (int i = 0; i < in; i++)
         for (int j = 0; j < in; j++) {
             double s = 0;

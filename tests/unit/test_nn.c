@@ -57,8 +57,8 @@ static nn_spec make_spec(int in, int h, int out, int ln, nn_act act)
 
 static void test_forward_matches_naive(void)
 {
-    nn_rng rng;
-    nn_rng_seed(&rng, 1);
+    rz_rng rng;
+    rz_rng_seed(&rng, 1);
     nn_spec s = make_spec(7, 16, 5, 1, NN_ACT_RELU);
     s.scale[2] = 2.5f;
     nn_mlp net;
@@ -67,12 +67,12 @@ static void test_forward_matches_naive(void)
     /* Non-trivial LN gains/biases so they matter. */
     for (int l = 0; l < 2; l++)
         for (int k = 0; k < 16; k++) {
-            net.param[net.L[l].off_g + k] = (float)(0.5 + nn_rng_uniform(&rng));
-            net.param[net.L[l].off_beta + k] = (float)(nn_rng_uniform(&rng) - 0.5);
+            net.param[net.L[l].off_g + k] = (float)(0.5 + rz_rng_uniform(&rng));
+            net.param[net.L[l].off_beta + k] = (float)(rz_rng_uniform(&rng) - 0.5);
         }
     CHECK(nn_tape_init(&t, &net, 9, NULL) == 0);
     float X[9 * 7];
-    for (int i = 0; i < 9 * 7; i++) X[i] = (float)(2 * nn_rng_uniform(&rng) - 1);
+    for (int i = 0; i < 9 * 7; i++) X[i] = (float)(2 * rz_rng_uniform(&rng) - 1);
     const float *Y = nn_forward(&net, &t, X, 9);
     double worst = 0;
     for (int r = 0; r < 9; r++) {
@@ -100,8 +100,8 @@ static double probe_loss(const nn_mlp *net, nn_tape *t, const float *X, int n, c
 static void gradcheck(int ln, nn_act act, uint64_t seed)
 {
     enum { N = 4, IN = 5, H = 6, OUT = 3 };
-    nn_rng rng;
-    nn_rng_seed(&rng, seed);
+    rz_rng rng;
+    rz_rng_seed(&rng, seed);
     nn_spec s = make_spec(IN, H, OUT, ln, act);
     s.scale[2] = ln ? 1.0f : 3.0f; /* the plain network also checks a fixed output scale */
     nn_mlp net;
@@ -110,13 +110,13 @@ static void gradcheck(int ln, nn_act act, uint64_t seed)
     if (ln)
         for (int l = 0; l < 2; l++)
             for (int k = 0; k < H; k++) {
-                net.param[net.L[l].off_g + k] = (float)(0.5 + nn_rng_uniform(&rng));
-                net.param[net.L[l].off_beta + k] = (float)(0.4 * nn_rng_uniform(&rng) - 0.2);
+                net.param[net.L[l].off_g + k] = (float)(0.5 + rz_rng_uniform(&rng));
+                net.param[net.L[l].off_beta + k] = (float)(0.4 * rz_rng_uniform(&rng) - 0.2);
             }
     CHECK(nn_tape_init(&t, &net, N, NULL) == 0);
     float X[N * IN], C[N * OUT], dX[N * IN];
-    for (int i = 0; i < N * IN; i++) X[i] = (float)(2 * nn_rng_uniform(&rng) - 1);
-    for (int i = 0; i < N * OUT; i++) C[i] = (float)(2 * nn_rng_uniform(&rng) - 1);
+    for (int i = 0; i < N * IN; i++) X[i] = (float)(2 * rz_rng_uniform(&rng) - 1);
+    for (int i = 0; i < N * OUT; i++) C[i] = (float)(2 * rz_rng_uniform(&rng) - 1);
     nn_zero_grad(&net);
     nn_forward(&net, &t, X, N);
     nn_backward(&net, &t, C, dX);
@@ -163,8 +163,8 @@ static void test_gradcheck_plain_relu(void) { gradcheck(0, NN_ACT_RELU, 13); }
 /* Gradients accumulate across backward calls: two identical passes give twice one. */
 static void test_grad_accumulates(void)
 {
-    nn_rng rng;
-    nn_rng_seed(&rng, 5);
+    rz_rng rng;
+    rz_rng_seed(&rng, 5);
     nn_spec s = make_spec(3, 4, 2, 1, NN_ACT_RELU);
     nn_mlp net;
     nn_tape t;
@@ -211,8 +211,8 @@ static void test_adam_closed_form(void)
 
 static void test_soft_update(void)
 {
-    nn_rng rng;
-    nn_rng_seed(&rng, 9);
+    rz_rng rng;
+    rz_rng_seed(&rng, 9);
     nn_spec s = make_spec(2, 3, 1, 0, NN_ACT_RELU);
     nn_mlp a, b;
     CHECK(nn_init(&a, &s, &rng, NULL) == 0);
@@ -230,26 +230,26 @@ static void test_soft_update(void)
  * 1/√200000 = 0.0022, of a variance ≈ √2/√200000 = 0.0032; tolerances are 5σ. */
 static void test_rng_moments(void)
 {
-    nn_rng r;
-    nn_rng_seed(&r, 42);
+    rz_rng r;
+    rz_rng_seed(&r, 42);
     const int n = 200000;
     double s = 0, s2 = 0, u = 0;
     long cnt[5] = {0};
     for (int i = 0; i < n; i++) {
-        double x = nn_rng_normal(&r);
+        double x = rz_rng_normal(&r);
         s += x;
         s2 += x * x;
-        u += nn_rng_uniform(&r);
-        cnt[nn_rng_int(&r, 5)]++;
+        u += rz_rng_uniform(&r);
+        cnt[rz_rng_int(&r, 5)]++;
     }
     CHECK_NEAR(s / n, 0, 0.011);
     CHECK_NEAR(s2 / n, 1, 0.016);
     CHECK_NEAR(u / n, 0.5, 5 * 0.2887 / sqrt(n));
     for (int k = 0; k < 5; k++) CHECK_NEAR(cnt[k] / (double)n, 0.2, 5 * 0.4 / sqrt(n));
-    nn_rng a, b;
-    nn_rng_seed(&a, 7);
-    nn_rng_seed(&b, 7);
-    CHECK(nn_rng_u64(&a) == nn_rng_u64(&b));
+    rz_rng a, b;
+    rz_rng_seed(&a, 7);
+    rz_rng_seed(&b, 7);
+    CHECK(rz_rng_u64(&a) == rz_rng_u64(&b));
 }
 
 static void test_project_sphere(void)

@@ -9,6 +9,7 @@
 
 #include "../check.h"
 #include "e8p.h"
+#include "llama.h"
 #include "qlayer.h"
 #include "ldlq.h"
 
@@ -235,17 +236,17 @@ static void test_model_hash(void)
     rz_llama *a, *b;
     rz_err e = {0};
     CHECK(rz_llama_random(&c, 1, &a, &e) == 0 && rz_llama_random(&c, 1, &b, &e) == 0);
-    CHECK(rz_qlayer_model_hash(a) == rz_qlayer_model_hash(b));
+    CHECK(rz_llama_model_hash(a) == rz_llama_model_hash(b));
     b->layers[1].w2[5] += 1e-3f;
-    CHECK(rz_qlayer_model_hash(a) != rz_qlayer_model_hash(b));
+    CHECK(rz_llama_model_hash(a) != rz_llama_model_hash(b));
     /* the linears in order, with their Hessian groups */
     char name[RZ_MAX_NAME];
     float *W;
     int rows, cols, layer, group;
-    CHECK(rz_qlayer_linear(a, 12, name, sizeof name, &W, &rows, &cols, &layer, &group) == 0);
+    CHECK(rz_llama_linear(a, 12, name, sizeof name, &W, &rows, &cols, &layer, &group) == 0);
     CHECK(strcmp(name, "layers.1.feed_forward.w2.weight") == 0 && W == a->layers[1].w2 && rows == 16 && cols == 24 &&
           layer == 1 && group == RZ_TAP_MLP_DOWN);
-    CHECK(rz_qlayer_linear(a, 14, name, sizeof name, &W, &rows, &cols, &layer, &group) == -1);
+    CHECK(rz_llama_linear(a, 14, name, sizeof name, &W, &rows, &cols, &layer, &group) == -1);
     rz_llama_free(a);
     rz_llama_free(b);
 }

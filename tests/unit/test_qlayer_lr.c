@@ -16,7 +16,7 @@
 
 #include "../check.h"
 #include "rht.h"
-#include "model.h"
+#include "model_io.h"
 #include "caldera.h"
 #include "qlayer.h"
 
@@ -329,7 +329,7 @@ static void test_model_load_lowrank(void)
         char name[RZ_MAX_NAME];
         float *W;
         int rows, cols, layer, group;
-        rz_qlayer_linear(m, i, name, sizeof name, &W, &rows, &cols, &layer, &group);
+        rz_llama_linear(m, i, name, sizeof name, &W, &rows, &cols, &layer, &group);
         int pc = (cols + 7) / 8 * 8;
         double *H = malloc(sizeof(double) * (size_t)cols * cols), *Hp = malloc(sizeof(double) * (size_t)pc * pc);
         float *Wr = malloc(sizeof(float) * (size_t)rows * cols), *Wp = malloc(sizeof(float) * (size_t)rows * pc);
@@ -367,8 +367,8 @@ static void test_model_load_lowrank(void)
             char name[RZ_MAX_NAME];
             float *Wm, *Wq;
             int rows, cols, layer, group;
-            rz_qlayer_linear(merged, i, name, sizeof name, &Wm, &rows, &cols, &layer, &group);
-            rz_qlayer_linear(qm, i, name, sizeof name, &Wq, &rows, &cols, &layer, &group);
+            rz_llama_linear(merged, i, name, sizeof name, &Wm, &rows, &cols, &layer, &group);
+            rz_llama_linear(qm, i, name, sizeof name, &Wq, &rows, &cols, &layer, &group);
             const rz_lowrank_adapter *a = &ad->a[i];
             ranks_ok &= strcmp(a->name, name) == 0 && a->m == rows && a->n == cols && a->k == (int)(i % 4);
             for (int r = 0; r < rows; r++)

@@ -15,7 +15,7 @@
 #include "../check.h"
 #include "e8p.h"
 #include "linalg.h"
-#include "nn.h"
+#include "rng.h"
 #include "ldlq.h"
 
 static int sanitized(void)
@@ -31,16 +31,16 @@ static int sanitized(void)
  * column 0). */
 static double *make_hessian_rho(int n, uint64_t seed, int dead, double rho, double factor)
 {
-    nn_rng r;
-    nn_rng_seed(&r, seed);
+    rz_rng r;
+    rz_rng_seed(&r, seed);
     int T = 3 * n;
     double *X = malloc(sizeof(double) * (size_t)T * n), *sig = malloc(sizeof(double) * n);
     double *H = calloc((size_t)n * n, sizeof(double));
-    for (int j = 0; j < n; j++) sig[j] = exp(0.7 * nn_rng_normal(&r));
+    for (int j = 0; j < n; j++) sig[j] = exp(0.7 * rz_rng_normal(&r));
     for (int t = 0; t < T; t++) {
-        double f = nn_rng_normal(&r), prev = 0.0;
+        double f = rz_rng_normal(&r), prev = 0.0;
         for (int j = 0; j < n; j++) {
-            double v = rho * prev + sqrt(1 - rho * rho) * nn_rng_normal(&r) + factor * f;
+            double v = rho * prev + sqrt(1 - rho * rho) * rz_rng_normal(&r) + factor * f;
             prev = v;
             X[(long)t * n + j] = j == dead ? 0.0 : sig[j] * v;
         }
@@ -60,10 +60,10 @@ static double *make_hessian(int n, uint64_t seed, int dead)
 
 static float *make_weights(int m, int n, uint64_t seed)
 {
-    nn_rng r;
-    nn_rng_seed(&r, seed);
+    rz_rng r;
+    rz_rng_seed(&r, seed);
     float *W = malloc(sizeof(float) * (size_t)m * n);
-    for (long k = 0; k < (long)m * n; k++) W[k] = (float)(0.02 * nn_rng_normal(&r));
+    for (long k = 0; k < (long)m * n; k++) W[k] = (float)(0.02 * rz_rng_normal(&r));
     return W;
 }
 

@@ -15,18 +15,18 @@ typedef struct {
     float *O, *A, *O2;
 } toy_data;
 
-static void toy_make(toy_data *t, long n, int od, int n_actions, int act_dim, nn_rng *rng)
+static void toy_make(toy_data *t, long n, int od, int n_actions, int act_dim, rz_rng *rng)
 {
     int ad = n_actions ? 1 : act_dim;
     t->O = malloc(n * od * sizeof(float));
     t->O2 = malloc(n * od * sizeof(float));
     t->A = malloc(n * ad * sizeof(float));
     for (long i = 0; i < n * od; i++) {
-        t->O[i] = (float)(2 * nn_rng_uniform(rng) - 1);
-        t->O2[i] = (float)(2 * nn_rng_uniform(rng) - 1);
+        t->O[i] = (float)(2 * rz_rng_uniform(rng) - 1);
+        t->O2[i] = (float)(2 * rz_rng_uniform(rng) - 1);
     }
     for (long i = 0; i < n * ad; i++)
-        t->A[i] = n_actions ? (float)nn_rng_int(rng, n_actions) : (float)(1.8 * nn_rng_uniform(rng) - 0.9);
+        t->A[i] = n_actions ? (float)rz_rng_int(rng, n_actions) : (float)(1.8 * rz_rng_uniform(rng) - 0.9);
     t->d.n = n;
     t->d.obs_dim = od;
     t->d.act_dim = ad;
@@ -69,8 +69,8 @@ static fb_agent *tiny_agent(fb_algo algo, int n_actions, int act_dim, uint64_t s
  * confined to a single coordinate would show as `bad` = 1, these seeds have none). */
 static void gradcheck_fb(fb_algo algo, int n_actions, int act_dim, uint64_t seed, float qloss)
 {
-    nn_rng rng;
-    nn_rng_seed(&rng, seed);
+    rz_rng rng;
+    rz_rng_seed(&rng, seed);
     fb_agent *a = tiny_agent(algo, n_actions, act_dim, seed, qloss);
     if (!a) return;
     toy_data td;
@@ -80,7 +80,7 @@ static void gradcheck_fb(fb_algo algo, int n_actions, int act_dim, uint64_t seed
     CHECK(fb_train_step(a, &td.d, NULL, NULL) == 0);
     long idx[5] = {3, 7, 11, 0, 19};
     float z[5 * 4];
-    for (int i = 0; i < 20; i++) z[i] = (float)nn_rng_normal(&rng);
+    for (int i = 0; i < 20; i++) z[i] = (float)rz_rng_normal(&rng);
     fb_stats st;
     fb_loss_fixed(a, &td.d, idx, z, 1, &st);
     const char *names[3] = {"F1", "F2", "B"};
@@ -140,13 +140,13 @@ static void test_grad_mcfb_qloss_continuous(void) { gradcheck_fb(FB_ALGO_MCFB, 0
 static void test_implicit_reward(void)
 {
     enum { n = 40, d = 6 };
-    nn_rng rng;
-    nn_rng_seed(&rng, 11);
+    rz_rng rng;
+    rz_rng_seed(&rng, 11);
     float B[n * d], Z[n * d], z[d];
     double cov[d * d], work[d * n], r[n];
-    for (int p = 0; p < d; p++) z[p] = (float)nn_rng_normal(&rng);
+    for (int p = 0; p < d; p++) z[p] = (float)rz_rng_normal(&rng);
     for (int i = 0; i < n; i++)
-        for (int p = 0; p < d; p++) B[i * d + p] = (float)nn_rng_normal(&rng), Z[i * d + p] = z[p];
+        for (int p = 0; p < d; p++) B[i * d + p] = (float)rz_rng_normal(&rng), Z[i * d + p] = z[p];
     CHECK_EQ_INT(fb_implicit_reward(n, d, B, Z, cov, work, r), 0);
     double zn = 0, worst = 0;
     for (int p = 0; p < d; p++) zn += (double)z[p] * z[p];
@@ -167,8 +167,8 @@ static void test_implicit_reward(void)
 static void test_resume_exact(void)
 {
     for (int cont = 0; cont < 2; cont++) {
-        nn_rng rng;
-        nn_rng_seed(&rng, 21);
+        rz_rng rng;
+        rz_rng_seed(&rng, 21);
         toy_data td;
         toy_make(&td, 40, 6, cont ? 0 : 3, 2, &rng);
         fb_config cfg;
@@ -229,8 +229,8 @@ static void test_anneal(void)
     c.lr_decay = 0; /* so is a zero rate */
     CHECK(fb_create(&c, 1, &x, NULL) != 0 && !x);
 
-    nn_rng rng;
-    nn_rng_seed(&rng, 5);
+    rz_rng rng;
+    rz_rng_seed(&rng, 5);
     toy_data td;
     toy_make(&td, 40, 6, 3, 0, &rng);
     fb_config k;
@@ -281,8 +281,8 @@ static float *train_mixture(const toy_data *td, float mix, float traj, int len, 
  *  - on contiguous data (O[j+1] = O2[j]) length-8 windows are real averages and differ. */
 static void test_traj_windows(void)
 {
-    nn_rng rng;
-    nn_rng_seed(&rng, 17);
+    rz_rng rng;
+    rz_rng_seed(&rng, 17);
     toy_data td;
     toy_make(&td, 40, 6, 3, 0, &rng);
     size_t n1 = 0, n8 = 0, nm = 0;
@@ -311,13 +311,13 @@ static void test_traj_windows(void)
  * z = √d·normalize(Σ_i r_i √d·b_i/‖b_i‖). A reward that vanishes on every label gives 0. */
 static void test_infer_z_reward(void)
 {
-    nn_rng rng;
-    nn_rng_seed(&rng, 4);
+    rz_rng rng;
+    rz_rng_seed(&rng, 4);
     fb_agent *a = tiny_agent(FB_ALGO_FB, 3, 0, 3, 0);
     if (!a) return;
     float O[7 * 6], r[7], z[4], zero[7] = {0};
-    for (int i = 0; i < 42; i++) O[i] = (float)nn_rng_normal(&rng);
-    for (int i = 0; i < 7; i++) r[i] = (float)nn_rng_uniform(&rng);
+    for (int i = 0; i < 42; i++) O[i] = (float)rz_rng_normal(&rng);
+    for (int i = 0; i < 7; i++) r[i] = (float)rz_rng_uniform(&rng);
     CHECK(fb_infer_z_reward(a, 7, O, r, z, NULL) == 0);
     nn_tape t;
     CHECK(nn_tape_init(&t, fb_net(a, "B"), 7, NULL) == 0);
@@ -372,8 +372,8 @@ static double ref_q(fb_agent *a, const float *o, int b, const float *act, const 
 static void test_ensemble_act(void)
 {
     enum { K = 3, N = 40 };
-    nn_rng rng;
-    nn_rng_seed(&rng, 11);
+    rz_rng rng;
+    rz_rng_seed(&rng, 11);
     for (int disc = 1; disc >= 0; disc--) {
         fb_agent *ag[K];
         float z[K][4], O[N * 6], act[N * 2], Q[N], act1[N * 2], Q1[N];
@@ -381,10 +381,10 @@ static void test_ensemble_act(void)
         for (int j = 0; j < K; j++) {
             ag[j] = tiny_agent(FB_ALGO_FB, disc ? 3 : 0, disc ? 0 : 2, 20 + j, 0);
             if (!ag[j]) return;
-            for (int q = 0; q < 4; q++) z[j][q] = (float)nn_rng_normal(&rng);
+            for (int q = 0; q < 4; q++) z[j][q] = (float)rz_rng_normal(&rng);
             zp[j] = z[j];
         }
-        for (int i = 0; i < N * 6; i++) O[i] = (float)nn_rng_normal(&rng);
+        for (int i = 0; i < N * 6; i++) O[i] = (float)rz_rng_normal(&rng);
         CHECK(fb_ens_act(ag, K, N, O, zp, act, Q, NULL) == 0);
         int bad = 0;
         for (int i = 0; i < N; i++) {

@@ -21,8 +21,8 @@ static void test_fourrooms_shape(void)
 static void step_to(const rl_env *env, float c, float r, int a, float *out)
 {
     float s[2] = {c, r}, act = (float)a;
-    nn_rng rng;
-    nn_rng_seed(&rng, 1);
+    rz_rng rng;
+    rz_rng_seed(&rng, 1);
     CHECK(rl_env_step(env, s, &act, &rng, out, NULL) == 0);
 }
 
@@ -50,8 +50,8 @@ static void test_bad_actions(void)
 {
     rl_env env;
     CHECK(rl_env_make(&env, "fourrooms", 0, NULL) == 0);
-    nn_rng rng;
-    nn_rng_seed(&rng, 1);
+    rz_rng rng;
+    rz_rng_seed(&rng, 1);
     float s[2] = {1, 1}, n[2], bad[3] = {5, -1, 1.5f};
     for (int i = 0; i < 3; i++) {
         rz_err e = {0};
@@ -90,8 +90,8 @@ static void test_slip_statistics(void)
 {
     rl_env env;
     CHECK(rl_env_grid_parse(&env, "...\n...\n...\n", "open", 1.0, NULL) == 0);
-    nn_rng rng;
-    nn_rng_seed(&rng, 3);
+    rz_rng rng;
+    rz_rng_seed(&rng, 3);
     long cnt[9] = {0};
     float s[2] = {1, 1}, a = 4, n[2];
     for (int i = 0; i < 50000; i++) {
@@ -256,8 +256,8 @@ static void test_rollout_optimal(void)
     double ret[2];
     int succ[2];
     vi_pol ctx = {&env, pi, 0};
-    nn_rng rng;
-    nn_rng_seed(&rng, 1);
+    rz_rng rng;
+    rz_rng_seed(&rng, 1);
     CHECK(rl_rollout(&env, &t[0], 2, starts, vi_policy, &ctx, &rng, ret, succ, NULL) == 0);
     CHECK_NEAR(ret[0], V[rl_grid_id(&env, starts)], 1e-9);
     CHECK_NEAR(ret[1], V[rl_grid_id(&env, starts + 2)], 1e-9);

@@ -78,10 +78,10 @@ typedef struct {
 
 static void toy_make(toy *t, int n_actions, int ad, uint64_t seed)
 {
-    nn_rng r;
-    nn_rng_seed(&r, seed);
-    for (int i = 0; i < 64 * OD; i++) t->O[i] = (float)(2 * nn_rng_uniform(&r) - 1), t->O2[i] = (float)(2 * nn_rng_uniform(&r) - 1);
-    for (int i = 0; i < 64 * ad; i++) t->A[i] = n_actions ? (float)nn_rng_int(&r, n_actions) : (float)(1.8 * nn_rng_uniform(&r) - 0.9);
+    rz_rng r;
+    rz_rng_seed(&r, seed);
+    for (int i = 0; i < 64 * OD; i++) t->O[i] = (float)(2 * rz_rng_uniform(&r) - 1), t->O2[i] = (float)(2 * rz_rng_uniform(&r) - 1);
+    for (int i = 0; i < 64 * ad; i++) t->A[i] = n_actions ? (float)rz_rng_int(&r, n_actions) : (float)(1.8 * rz_rng_uniform(&r) - 0.9);
     t->d.n = 64, t->d.obs_dim = OD, t->d.act_dim = ad, t->d.O = t->O, t->d.A = t->A, t->d.O2 = t->O2;
 }
 
@@ -98,9 +98,9 @@ static fb_agent *tiny(fb_algo algo, int n_actions, int ad, int target_mean, int 
 
 static void sphere_z(float *z, int n, int d, uint64_t seed)
 {
-    nn_rng r;
-    nn_rng_seed(&r, seed);
-    for (int i = 0; i < n * d; i++) z[i] = (float)nn_rng_normal(&r);
+    rz_rng r;
+    rz_rng_seed(&r, seed);
+    for (int i = 0; i < n * d; i++) z[i] = (float)rz_rng_normal(&r);
     for (int i = 0; i < n; i++) nn_project_sphere(z + i * d, d, sqrtf((float)d));
 }
 

@@ -1,5 +1,5 @@
 /* test_train.c — the adapter-training core (lora.h), AdamW (adamw.h) and training
- * checkpoints (schemas/train_ckpt.h), each against an independent computation.
+ * checkpoints (tools/core/train/checkpoint.h), each against an independent computation.
  *
  * Gradients: every backward op and the whole model are checked against central
  * differences (f(x + h) − f(x − h)) / 2h of a scalar objective accumulated in double.
@@ -34,10 +34,10 @@
 #include "corpus.h"
 #include "linalg.h"
 #include "llama.h"
-#include "model.h"
+#include "model_io.h"
 #include "tokenizer.h"
 #include "lora.h"
-#include "train_ckpt.h"
+#include "checkpoint.h"
 
 static int sanitized(void)
 {
@@ -452,19 +452,19 @@ static void model_grad_case(int per_matrix)
     rz_llama *m = tiny_model(11, 0);
     CHECK(m != NULL);
     if (!m) return;
-    int rank[RZ_TR_NMAT] = {3, 0, 2, 3, 2, 3, 1}; /* wk without adapter */
+    int rank[RZ_LIN_PER_LAYER] = {3, 0, 2, 3, 2, 3, 1}; /* wk without adapter */
     rz_lora *a;
     rz_train *t;
     rz_err e = {0};
     if (per_matrix) {
-        int nl = m->config.n_layers, *per = calloc((size_t)nl * RZ_TR_NMAT, sizeof *per);
+        int nl = m->config.n_layers, *per = calloc((size_t)nl * RZ_LIN_PER_LAYER, sizeof *per);
         CHECK(per != NULL);
         if (!per) return;
         for (int l = 0; l < nl; l++)
-            for (int k = 0; k < RZ_TR_NMAT; k++) per[l * RZ_TR_NMAT + k] = (l + k) % 3 == 0 ? 0 : 1 + (l * 5 + k) % 4;
+            for (int k = 0; k < RZ_LIN_PER_LAYER; k++) per[l * RZ_LIN_PER_LAYER + k] = (l + k) % 3 == 0 ? 0 : 1 + (l * 5 + k) % 4;
         CHECK(rz_lora_new_ranks(m, per, &a, &e) == 0);
         for (int l = 0; l < nl; l++)
-            for (int k = 0; k < RZ_TR_NMAT; k++) CHECK(rz_lora_at(a, l, k)->k == per[l * RZ_TR_NMAT + k]);
+            for (int k = 0; k < RZ_LIN_PER_LAYER; k++) CHECK(rz_lora_at(a, l, k)->k == per[l * RZ_LIN_PER_LAYER + k]);
         free(per);
     } else {
         CHECK(rz_lora_new(m, rank, &a, &e) == 0);
@@ -497,8 +497,8 @@ static void test_model_grad_per_matrix(void) { model_grad_case(1); }
 static void logits_case(rz_llama *m, int T, int B, int rank, double tol, uint64_t seed)
 {
     rz_err e = {0};
-    int ranks[RZ_TR_NMAT];
-    for (int i = 0; i < RZ_TR_NMAT; i++) ranks[i] = rank;
+    int ranks[RZ_LIN_PER_LAYER];
+    for (int i = 0; i < RZ_LIN_PER_LAYER; i++) ranks[i] = rank;
     rz_lora *a;
     rz_train *t;
     rz_llama_state *st;
@@ -649,7 +649,7 @@ static void test_loss_decreases(void)
         return;
     }
     int steps = 40, T = 64; /* the same under the sanitizers: ~10 s there */
-    int ranks[RZ_TR_NMAT] = {4, 4, 4, 4, 4, 4, 4};
+    int ranks[RZ_LIN_PER_LAYER] = {4, 4, 4, 4, 4, 4, 4};
     rz_err e = {0};
     rz_lora *a;
     rz_train *t;
@@ -691,7 +691,7 @@ static void test_loss_decreases(void)
 static void test_checkpoint_roundtrip(void)
 {
     rz_llama *m = tiny_model(31, 1);
-    int rank[RZ_TR_NMAT] = {2, 0, 1, 2, 3, 1, 2};
+    int rank[RZ_LIN_PER_LAYER] = {2, 0, 1, 2, 3, 1, 2};
     rz_lora *a, *b;
     rz_adamw oa, ob;
     rz_err e = {0};
@@ -728,7 +728,7 @@ static void test_checkpoint_roundtrip(void)
     CHECK(rz_adapters_load(path, NULL, 0, b, &e) == 0);
     CHECK(memcmp(a->params, b->params, sizeof(float) * a->n_params) == 0);
     rz_lora *c;
-    int rank2[RZ_TR_NMAT] = {2, 0, 1, 2, 3, 1, 1};
+    int rank2[RZ_LIN_PER_LAYER] = {2, 0, 1, 2, 3, 1, 1};
     CHECK(rz_lora_new(m, rank2, &c, &e) == 0);
     CHECK(rz_adapters_load(path, NULL, 0, c, &e2) == RZ_EINPUT);
     /* a truncated checkpoint */
@@ -754,7 +754,7 @@ static void test_threads_bitwise(void)
         CHECK(0);
         return;
     }
-    int ranks[RZ_TR_NMAT] = {4, 4, 4, 4, 4, 4, 4};
+    int ranks[RZ_LIN_PER_LAYER] = {4, 4, 4, 4, 4, 4, 4};
     rz_err e = {0};
     rz_lora *a;
     rz_train *t;

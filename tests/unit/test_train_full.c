@@ -149,7 +149,7 @@ static void full_grad_case(int causal)
     rz_lora *a = NULL;
     rz_train *t = NULL;
     rz_err e = {0};
-    int ranks[RZ_TR_NMAT] = {0};
+    int ranks[RZ_LIN_PER_LAYER] = {0};
     CHECK(rz_llama_random(&c, 21, &m, &e) == 0 && rz_llama_alloc(&c, &g, &e) == 0);
     /* O(1) activations: scale the N(0, 0.02²) weights up */
     for (size_t i = 0; i < m->n_params; i++) m->params[i] *= 15.0f;

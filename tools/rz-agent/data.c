@@ -2,69 +2,52 @@
  * removed, subsampled) or from a fixed sub-optimal policy (offline.h does the work). The
  * output's policy field names the design ("coverage-drop0.50", "coverage-n1000",
  * "goal37-eps0.30"), so train --resume and the tables tell the designs apart. */
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "offline.h"
 #include "rzagent.h"
 
-static const char usage[] =
-    "usage: rz-agent data -d DATA --drop-pairs F [--seed N] -o OUT\n"
-    "       rz-agent data -d DATA --subsample N [--seed N] -o OUT\n"
-    "       rz-agent data --env fourrooms|MAPFILE --goal-policy CELL [--eps E] --trajs N --len L\n"
-    "                     [--seed N] -o OUT\n"
-    "  --drop-pairs F   grids: remove every transition of a fraction F (e.g. 0.25, 0.5, 0.75)\n"
-    "                   of the (cell, action) pairs present, chosen at random (seeded) while\n"
-    "                   keeping an action in every covered cell: states covered, actions not\n"
-    "  --subsample N    keep N transitions chosen uniformly at random (seeded), in order\n"
-    "  --goal-policy C  grids: N trajectories of L steps of the greedy policy for reaching\n"
-    "                   free cell C (its id), a uniform action with probability E (default\n"
-    "                   0.3) — a few demonstrations of one sub-optimal behaviour\n"
-    "Example:\n"
-    "  rz-agent data -d coverage.rz --drop-pairs 0.5 --seed 3 -o drop50.rz\n";
-
-enum { OPT_DATA = RZ_OPT_TOOL_BASE, OPT_DROP, OPT_SUB, OPT_ENV, OPT_GOAL, OPT_EPS, OPT_TRAJS, OPT_LEN };
+static const rz_cli_tool tool = {
+    .name = "rz-agent data",
+    .summary = "the study's dataset designs: pairs removed, subsampled, or a few trajectories of one policy",
+    .usage = "rz-agent data -d DATA --drop-pairs F [--seed N] -o OUT\n"
+             "       rz-agent data -d DATA --subsample N [--seed N] -o OUT\n"
+             "       rz-agent data --env fourrooms|MAPFILE --goal-policy CELL [--eps E] --trajs N --len L\n"
+             "                     [--seed N] -o OUT\n",
+    .examples = "rz-agent data -d coverage.rz --drop-pairs 0.5 --seed 3 -o drop50.rz\n",
+    .report = "policy, steps, seed, output",
+};
 
 int ag_data_main(int argc, char **argv)
 {
-    static const struct option opts[] = {RZ_CLI_LONGOPTS,
-                                         {"data", required_argument, 0, OPT_DATA},
-                                         {"drop-pairs", required_argument, 0, OPT_DROP},
-                                         {"subsample", required_argument, 0, OPT_SUB},
-                                         {"env", required_argument, 0, OPT_ENV},
-                                         {"goal-policy", required_argument, 0, OPT_GOAL},
-                                         {"eps", required_argument, 0, OPT_EPS},
-                                         {"trajs", required_argument, 0, OPT_TRAJS},
-                                         {"len", required_argument, 0, OPT_LEN},
-                                         {0, 0, 0, 0}};
     rz_cli c;
-    rz_cli_init(&c, "rz-agent data", usage);
     const char *in = NULL, *envs = NULL;
     double drop = -1, eps = 0.3;
     long sub = -1, goal = -1, trajs = 0, len = 0;
-    int o;
-    while ((o = getopt_long(argc, argv, "d:" RZ_CLI_SHORTOPTS, opts, NULL)) != -1) {
-        if (rz_cli_common(&c, o, optarg)) continue;
-        switch (o) {
-        case 'd':
-        case OPT_DATA: in = optarg; break;
-        case OPT_DROP: drop = rz_cli_f64(&c, "--drop-pairs", optarg, 0, 0.999); break;
-        case OPT_SUB: sub = rz_cli_int(&c, "--subsample", optarg, 1, 100000000); break;
-        case OPT_ENV: envs = optarg; break;
-        case OPT_GOAL: goal = rz_cli_int(&c, "--goal-policy", optarg, 0, 1000000); break;
-        case OPT_EPS: eps = rz_cli_f64(&c, "--eps", optarg, 0, 1); break;
-        case OPT_TRAJS: trajs = rz_cli_int(&c, "--trajs", optarg, 1, 1000000); break;
-        case OPT_LEN: len = rz_cli_int(&c, "--len", optarg, 1, 1000000); break;
-        default: rz_cli_usage_error(&c, "unexpected option");
-        }
-    }
-    if (optind < argc) rz_cli_usage_error(&c, "unexpected argument '%s'", argv[optind]);
+    rz_opt opts[] = {
+        RZ_O_STR("data", 'd', "DATA", in, "the dataset to derive from (--drop-pairs, --subsample)"),
+        RZ_O_F64("drop-pairs", 0, "F", drop, 0, 0.999,
+                 "grids: remove every transition of a fraction F (e.g. 0.25, 0.5, 0.75)\n"
+                 "of the (cell, action) pairs present, chosen at random (seeded) while\n"
+                 "keeping an action in every covered cell: states covered, actions not"),
+        RZ_O_LONG("subsample", 0, "N", sub, 1, 100000000, "keep N transitions chosen uniformly at random (seeded), in order"),
+        RZ_O_STR("env", 0, "E", envs, "--goal-policy: fourrooms or a map file"),
+        RZ_O_LONG("goal-policy", 0, "C", goal, 0, 1000000,
+                  "grids: N trajectories of L steps of the greedy policy for reaching\n"
+                  "free cell C (its id), a uniform action with probability E (default\n"
+                  "0.3) — a few demonstrations of one sub-optimal behaviour"),
+        RZ_O_F64("eps", 0, "E", eps, 0, 1, "--goal-policy: probability of a uniform action (default 0.3)"),
+        RZ_O_LONG("trajs", 0, "N", trajs, 1, 1000000, "--goal-policy: number of trajectories"),
+        RZ_O_LONG("len", 0, "L", len, 1, 1000000, "--goal-policy: steps per trajectory"),
+        RZ_O_END};
+    int first = rz_cli_parse(&c, &tool, opts, argc, argv);
+    if (first < argc) rz_cli_usage_error(&c, "unexpected argument '%s'", argv[first]);
     if ((drop >= 0) + (sub >= 0) + (goal >= 0) != 1) rz_cli_usage_error(&c, "give one of --drop-pairs, --subsample, --goal-policy");
     if (goal < 0 && (!in || envs)) rz_cli_usage_error(&c, "--drop-pairs and --subsample read -d DATA (and take no --env)");
     if (goal >= 0 && (in || !envs || !trajs || !len)) rz_cli_usage_error(&c, "--goal-policy needs --env, --trajs and --len (and no -d)");
     if (goal >= 0 && trajs * len > 100000000) rz_cli_usage_error(&c, "--trajs × --len: expected at most 100000000 transitions");
-    if (!c.output) rz_cli_usage_error(&c, "-o OUT is required");
+    c.output = rz_cli_records_out(&c);
     uint64_t seed = c.seed_set ? c.seed : 1;
     rz_err e = {0};
     rl_env env;

@@ -148,8 +148,8 @@ static int render(fb_agent *const *a, int n_agents, const rl_env *env, const rl_
             free(z);
             return RZ_EINTERNAL;
         }
-        nn_rng rng;
-        nn_rng_seed(&rng, 5);
+        rz_rng rng;
+        rz_rng_seed(&rng, 5);
         float s[NT][4], obs[NT][4], act[NT][2];
         for (int i = 0; i < NT; i++) rl_env_reset(env, &rng, s[i]);
         rc = RZ_OK;

@@ -1,41 +1,15 @@
 /* rzagent.h — internals shared by rz-agent's subcommands (collect, train, eval, sweep):
- * loading/saving datasets and checkpoints as record streams, and environment identity. */
+ * training flags, defaults, evaluation. Datasets, checkpoints and environment identity
+ * are the library's (tools/core/rl/agent_io.h). */
 #ifndef RZ_AGENT_TOOL_H
 #define RZ_AGENT_TOOL_H
 
 #include "agent.h" /* schemas/agent.h: the record types */
+#include "agent_io.h" /* tools/core/rl: datasets and checkpoints */
 #include "cli.h"
 #include "fb.h"
 #include "env.h"
 
-/* An in-memory dataset. */
-typedef struct {
-    rz_dataset_header h;
-    long n;
-    float *S, *A, *S2; /* n × state_dim, n × act_dim, n × state_dim */
-} ag_dataset;
-
-/* The environment a record's identity names (grid map text parsed again). */
-int ag_env_from_id(const rz_env_id *id, rl_env *env, rz_err *e);
-/* Identity of a live environment (map text duplicated). */
-int ag_env_id(const rl_env *env, rz_env_id *id, rz_err *e);
-
-int ag_dataset_write(const char *path, const rz_stream_opts *o, const rl_env *env, const ag_dataset *d, rz_err *e);
-/* Reads and validates: every state a free cell / inside the arena, every action in range,
- * counts as declared. env receives the dataset's environment. */
-int ag_dataset_read(const char *path, const rz_stream_opts *o, ag_dataset *d, rl_env *env, rz_err *e);
-void ag_dataset_free(ag_dataset *d);
-
-/* Observations of a dataset for training (O, O2: n × obs_dim). */
-int ag_dataset_obs(const rl_env *env, const ag_dataset *d, float **O, float **O2, rz_err *e);
-
-/* Checkpoints: header, every fb_state tensor, and "labels" (states for reward inference). */
-int ag_agent_write(const char *path, const rz_stream_opts *o, const rz_agent_header *h, fb_agent *a,
-                   int n_labels, const float *labels, int state_dim, rz_err *e);
-/* Loads a checkpoint: header, agent with its full state, env, labels (malloc'd). */
-int ag_agent_read(const char *path, const rz_stream_opts *o, rz_agent_header *h, fb_agent **a,
-                  rl_env *env, int *n_labels, float **labels, rz_err *e);
-void ag_header_to_config(const rz_agent_header *h, const rl_env *env, fb_config *c);
 /* fb_config_default plus rz-agent's defaults for the environment, before any flag:
  * grids hidden 512, d 128, lr 1e-3 annealed to 1e-5, γ 0.98, τ 0.05, mean target, a
  * quarter of the zs from 32-step trajectory windows (the best of the settings measured
@@ -63,7 +37,6 @@ void ag_flags_init(ag_flags *f);
  * window for a run of `steps`; bad combinations (mix + traj > 1, --lr-final above --lr)
  * fail with RZ_EINPUT. */
 int ag_config_apply(fb_config *cfg, const ag_flags *f, long steps, rz_err *e);
-void ag_config_to_header(const fb_config *c, rz_agent_header *h);
 
 int ag_collect_main(int argc, char **argv);
 int ag_train_main(int argc, char **argv);

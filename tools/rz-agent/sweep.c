@@ -131,11 +131,11 @@ static void bootstrap_ci(const double *v, int n, double *lo, double *hi)
 {
     enum { R = 2000 };
     static double boots[R];
-    nn_rng rng;
-    nn_rng_seed(&rng, 12345);
+    rz_rng rng;
+    rz_rng_seed(&rng, 12345);
     double tmp[256];
     for (int r = 0; r < R; r++) {
-        for (int i = 0; i < n; i++) tmp[i] = v[nn_rng_int(&rng, n)];
+        for (int i = 0; i < n; i++) tmp[i] = v[rz_rng_int(&rng, n)];
         boots[r] = iqm(tmp, n);
     }
     qsort(boots, R, sizeof *boots, cmp_double);

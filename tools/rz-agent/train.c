@@ -96,10 +96,10 @@ int ag_train_main(int argc, char **argv)
         n_labels = (int)(nlabels < d.n ? nlabels : d.n);
         labels = rz_malloc((size_t)n_labels * env.state_dim * sizeof(float), &e);
         if (!labels) rz_cli_die(&c, &e);
-        nn_rng lr_rng;
-        nn_rng_seed(&lr_rng, seed ^ 0x6c6162656c73ULL);
+        rz_rng lr_rng;
+        rz_rng_seed(&lr_rng, seed ^ 0x6c6162656c73ULL);
         for (int i = 0; i < n_labels; i++) {
-            long j = (long)(nn_rng_uniform(&lr_rng) * d.n);
+            long j = (long)(rz_rng_uniform(&lr_rng) * d.n);
             memcpy(labels + (size_t)i * env.state_dim, d.S2 + j * env.state_dim, env.state_dim * sizeof(float));
         }
     }

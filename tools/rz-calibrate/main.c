@@ -18,7 +18,7 @@
 #include "cli.h"
 #include "cluster.h"
 #include "corpus.h"
-#include "model.h"
+#include "model_io.h"
 #include "qlayer.h"
 
 static const rz_cli_tool tool = {
@@ -70,36 +70,16 @@ int main(int argc, char **argv)
         rz_fail(&e, RZ_EINPUT, "--ctx %d is longer than the model's context of %d", ctx, cfg->seq_len);
         rz_cli_die(&c, &e);
     }
-    uint64_t mhash = rz_qlayer_model_hash(m);
+    uint64_t mhash = rz_llama_model_hash(m);
 
     /* tokens on rank 0, broadcast */
     int *ids = NULL;
     size_t n = 0;
-    uint64_t count = 0;
-    if (rank == 0) {
-        int rc;
-        if (tokens) {
-            rc = rz_corpus_from_stream(tokens, &c.stream, cfg->vocab_size, &ids, &n, &e);
-        } else {
-            rz_tokenizer *t = NULL;
-            rc = rz_tokenizer_load(tok, &t, &e);
-            if (!rc && rz_tokenizer_vocab_size(t) != cfg->vocab_size)
-                rc = rz_fail(&e, RZ_EINPUT, "%s: tokenizer has %d tokens but model %s has a vocabulary of %d", tok,
-                             rz_tokenizer_vocab_size(t), model, cfg->vocab_size);
-            if (!rc) rc = rz_corpus_from_text(t, text, &ids, &n, &e);
-            if (t) rz_tokenizer_free(t);
-        }
-        if (!rc && n < (size_t)ctx)
-            rc = rz_fail(&e, RZ_EINPUT, "%s: %zu tokens, fewer than one window of %d; lower --ctx", text ? text : tokens, n, ctx);
-        if (rc) rz_cli_die(&c, &e);
-        count = n;
+    if (rz_corpus_load_bcast(tokens, &c.stream, text, tok, cfg->vocab_size, model, 0, &ids, &n, &e)) rz_cli_die(&c, &e);
+    if (n < (size_t)ctx) { /* every rank holds the same n */
+        rz_fail(&e, RZ_EINPUT, "%s: %zu tokens, fewer than one window of %d; lower --ctx", text ? text : tokens, n, ctx);
+        rz_cli_die(&c, &e);
     }
-    rz_cluster_bcast(&count, sizeof count);
-    if (rank != 0) {
-        n = count;
-        if (!(ids = rz_malloc(n * sizeof *ids, &e))) rz_cli_die(&c, &e);
-    }
-    rz_cluster_bcast(ids, n * sizeof *ids);
 
     long *starts = rz_malloc((size_t)windows * sizeof *starts, &e);
     if (!starts) rz_cli_die(&c, &e);

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "model.h"
+#include "model_io.h"
 
 static const rz_cli_tool tool = {
     .name = "rz-convert",

@@ -30,10 +30,12 @@
 #include "cluster.h"
 #include "corpus.h"
 #include "caldera.h"
-#include "model.h"
+#include "model_io.h"
 #include "qlayer.h"
 #include "lora.h"
-#include "train_ckpt.h"
+#include "checkpoint.h"
+#include "lora_caldera.h"
+#include "lora_packed.h"
 
 static const rz_cli_tool tool = {
     .name = "rz-finetune",
@@ -191,234 +193,11 @@ static void parse(rz_cli *c, args *a, int argc, char **argv)
     if (!a->until || a->until > a->steps) a->until = a->steps;
 }
 
-/* Rank 0 reads the tokens; every rank gets a copy. */
-static void load_tokens(rz_cli *c, const args *a, const rz_llama *m, int **ids, size_t *n)
+/* rz_lora_caldera_init's progress line (after every matrix) */
+static void caldera_progress(void *ctx, int done, int total, long lin, double rel)
 {
-    rz_err e = {0};
-    uint64_t count = 0;
-    if (rz_cluster_rank() == 0) {
-        int rc;
-        if (a->tokens) {
-            rc = rz_corpus_from_stream(a->tokens, &c->stream, m->config.vocab_size, ids, n, &e);
-        } else {
-            rz_tokenizer *t = NULL;
-            rc = rz_tokenizer_load(a->tokenizer, &t, &e);
-            if (rc == RZ_OK && rz_tokenizer_vocab_size(t) != m->config.vocab_size)
-                rc = rz_fail(&e, RZ_EINPUT, "%s: tokenizer has %d tokens but model %s has a vocabulary of %d",
-                             a->tokenizer, rz_tokenizer_vocab_size(t), a->model, m->config.vocab_size);
-            if (rc == RZ_OK) rc = rz_corpus_from_text(t, a->text, ids, n, &e);
-            if (t) rz_tokenizer_free(t);
-        }
-        if (rc) rz_cli_die(c, &e);
-        if (a->max_tokens && (size_t)a->max_tokens < *n) *n = (size_t)a->max_tokens;
-        count = *n;
-    }
-    rz_cluster_bcast(&count, sizeof count);
-    if (rz_cluster_rank() != 0) {
-        *n = count;
-        *ids = rz_malloc(count * sizeof **ids + 1, &e);
-        if (!*ids) rz_cli_die(c, &e);
-    }
-    rz_cluster_bcast(*ids, count * sizeof **ids);
-}
-
-/* Per-matrix H = XᵀX / N of its inputs on the first batch of the text (model as loaded),
- * or NULL for the identity. */
-static double *data_hessian(rz_train *t, const rz_adapter *ad, int l, int kind)
-{
-    int N, width;
-    const float *X = rz_train_layer_input(t, l, kind, &N, &width);
-    double *H = calloc((size_t)width * width, sizeof *H);
-    if (!H) return NULL;
-    for (int r = 0; r < N; r++)
-        for (int i = 0; i < width; i++) {
-            double xi = X[(size_t)r * width + i];
-            for (int j = 0; j < width; j++) H[(size_t)i * width + j] += xi * X[(size_t)r * width + j];
-        }
-    for (size_t i = 0; i < (size_t)width * width; i++) H[i] /= N;
-    (void)ad;
-    return H;
-}
-
-/* CALDERA initialisation: for every matrix, W ≈ Q + L R; Q replaces W in the model (it
- * becomes the frozen part), L and R start the adapters. Without incoherence so that Q,
- * L and R are in the model's own basis. */
-static void caldera_init(rz_cli *c, const args *a, rz_lora *lo, const int *ids, size_t n)
-{
-    rz_err e = {0};
-    rz_caldera_opts co;
-    rz_caldera_defaults(&co);
-    co.q_method = a->q_method;
-    co.q_bits = a->q_bits;
-    co.incoherent = 0;
-    co.lr_bits = 32;
-    co.outer = a->citers;
-    co.seed = c->seed;
-    rz_train *t = NULL;
-    if (a->hess_data) { /* one forward of the original model over the first batch */
-        int B = a->batch, T = a->ctx;
-        int *tok = malloc(sizeof(int) * (size_t)B * T);
-        rz_data_cursor cur = {0, 0};
-        if (!tok || rz_train_new(lo, B, T, &t, &e)) rz_cli_die(c, &e);
-        for (int b = 0; b < B; b++) rz_data_next(&cur, ids, n, T, tok + (size_t)b * T, NULL);
-        rz_train_forward(t, tok, NULL, B, NULL);
-        free(tok);
-    }
-    int total = lo->n_layers * RZ_TR_NMAT, done = 0;
-    for (int l = 0; l < lo->n_layers; l++)
-        for (int kind = 0; kind < RZ_TR_NMAT; kind++) {
-            rz_adapter *ad = rz_lora_at(lo, l, kind);
-            double *H = t ? data_hessian(t, ad, l, kind) : calloc((size_t)ad->n * ad->n, sizeof *H);
-            if (!H) {
-                rz_fail(&e, RZ_EINTERNAL, "out of memory for a %d x %d Hessian", ad->n, ad->n);
-                rz_cli_die(c, &e);
-            }
-            if (!t)
-                for (int i = 0; i < ad->n; i++) H[(size_t)i * ad->n + i] = 1.0;
-            co.svd = (long)ad->m * ad->n <= 512L * 512 ? RZ_SVD_EXACT : RZ_SVD_RANDOM;
-            rz_caldera fit;
-            if (rz_caldera_fit(ad->Q, H, ad->m, ad->n, ad->k, &co, &fit, &e)) {
-                rz_wrap(&e, "CALDERA fit of layers.%d.%s", l, rz_train_matrix_name(kind));
-                rz_cli_die(c, &e);
-            }
-            memcpy((float *)ad->Q, fit.Q, sizeof(float) * (size_t)ad->m * ad->n);
-            memcpy(ad->L, fit.L, sizeof(float) * (size_t)ad->m * ad->k);
-            memcpy(ad->R, fit.R, sizeof(float) * (size_t)ad->k * ad->n);
-            rz_cli_progress(c, 0, "CALDERA init: %d/%d matrices, layers.%d.%s relative error %.4f", ++done, total, l,
-                            rz_train_matrix_name(kind), fit.ref > 0 ? sqrt(fit.obj / fit.ref) : 0.0);
-            rz_caldera_free(&fit);
-            free(H);
-        }
-    rz_train_free(t);
-}
-
-/* Per-matrix ranks [n_layers][RZ_TR_NMAT] from the qlayer pairs of a packed model; 0
- * for matrices without one. Exits 2 on a pair that is not one of the model's linears. */
-static int *pairs_ranks(rz_cli *c, const char *loc, const rz_llama *m, const rz_lowrank_adapters *ad, int *n_pairs)
-{
-    rz_err e = {0};
-    int nl = m->config.n_layers;
-    int *ranks = rz_calloc((size_t)nl * RZ_TR_NMAT + 1, sizeof *ranks, &e);
-    if (!ranks) rz_cli_die(c, &e);
-    *n_pairs = 0;
-    for (int i = 0; i < ad->count; i++) {
-        const rz_lowrank_adapter *p = &ad->a[i];
-        if (p->k == 0) continue;
-        int found = -1;
-        for (int j = 0; j < nl * RZ_TR_NMAT && found < 0; j++) {
-            char name[RZ_MAX_NAME];
-            snprintf(name, sizeof name, "layers.%d.%s.weight", j / RZ_TR_NMAT, rz_train_matrix_name(j % RZ_TR_NMAT));
-            if (!strcmp(name, p->name)) found = j;
-        }
-        if (found < 0) {
-            rz_fail(&e, RZ_EINPUT, "%s: qlayer '%s' carries L, R but is not a linear layer rz-finetune trains", loc,
-                    p->name);
-            rz_cli_die(c, &e);
-        }
-        ranks[found] = p->k;
-        ++*n_pairs;
-    }
-    return ranks;
-}
-
-/* --packed-out: MODEL's records again, each qlayer with L, R re-encoded with the tuned
- * pair (rz_qlayer_replace_lowrank), everything else copied as read. */
-static int write_packed(const args *a, const rz_stream_opts *so, const rz_lora *lo, rz_err *e)
-{
-    rz_reader *r;
-    rz_writer *w;
-    int rc = rz_reader_open(a->model, so, &r, e);
-    if (rc) return rc;
-    if ((rc = rz_writer_open(a->packed, so, &w, e))) return rz_reader_close(r), rc;
-    const msgpack_object *rec;
-    rz_rec_ctx ctx;
-    int nl = lo->n_layers;
-    for (;;) {
-        if ((rc = rz_reader_next(r, &rec, &ctx, e))) break;
-        if (!rec) break;
-        msgpack_packer *pk = rz_writer_packer(w);
-        rz_qlayer_view ql;
-        if (!strcmp(ctx.type, "qlayer")) {
-            if ((rc = rz_qlayer_decode(rec, &ctx, &ql, e))) break;
-        } else {
-            ql.rank = 0;
-        }
-        if (ql.rank > 0) {
-            const rz_adapter *ad = NULL;
-            for (int j = 0; j < nl * RZ_TR_NMAT && !ad; j++) {
-                char name[RZ_MAX_NAME];
-                snprintf(name, sizeof name, "layers.%d.%s.weight", j / RZ_TR_NMAT, rz_train_matrix_name(j % RZ_TR_NMAT));
-                if (!strcmp(name, ql.name)) ad = rz_lora_at(lo, j / RZ_TR_NMAT, j % RZ_TR_NMAT);
-            }
-            if (!ad || ad->k != ql.rank || ad->m != ql.rows || ad->n != ql.cols) {
-                rc = rz_rec_fail(e, &ctx, "rank", "qlayer '%s' does not match the trained adapters (was %s changed?)",
-                                 ql.name, a->model);
-                break;
-            }
-            rz_qlayer nq;
-            if ((rc = rz_qlayer_replace_lowrank(&ql, ad->L, ad->R, &nq, e))) break;
-            rz_qlayer_pack(pk, &nq.v);
-            rz_qlayer_free(&nq);
-        } else {
-            msgpack_pack_object(pk, *rec);
-        }
-        if ((rc = rz_writer_emit(w, e))) break;
-    }
-    rz_reader_close(r);
-    if (rc) {
-        rz_writer_abort(w, e);
-        return rc;
-    }
-    return rz_writer_close(w, e);
-}
-
-/* --qat: every pair's record (format, grids, seeds) as MODEL holds it, by matrix index
- * l·RZ_TR_NMAT + kind (rank 0: none). */
-static rz_qlayer *qat_templates(rz_cli *c, const args *a, const rz_lora *lo)
-{
-    rz_err e = {0};
-    int nm = lo->n_layers * RZ_TR_NMAT;
-    rz_qlayer *tm = rz_calloc((size_t)nm, sizeof *tm, &e);
-    rz_reader *r;
-    if (!tm || rz_reader_open(a->model, &c->stream, &r, &e)) rz_cli_die(c, &e);
-    const msgpack_object *rec;
-    rz_rec_ctx ctx;
-    for (;;) {
-        if (rz_reader_next(r, &rec, &ctx, &e)) rz_cli_die(c, &e);
-        if (!rec) break;
-        rz_qlayer_view ql;
-        if (strcmp(ctx.type, "qlayer") != 0) continue;
-        if (rz_qlayer_decode(rec, &ctx, &ql, &e)) rz_cli_die(c, &e);
-        for (int j = 0; j < nm && ql.rank > 0; j++) {
-            char name[RZ_MAX_NAME];
-            snprintf(name, sizeof name, "layers.%d.%s.weight", j / RZ_TR_NMAT, rz_train_matrix_name(j % RZ_TR_NMAT));
-            const rz_adapter *ad = &lo->ad[j];
-            if (strcmp(name, ql.name) != 0) continue;
-            if (ad->k != ql.rank || rz_qlayer_replace_lowrank(&ql, ad->L, ad->R, &tm[j], &e)) {
-                if (!e.code) rz_rec_fail(&e, &ctx, "rank", "qlayer '%s' changed since it was loaded", ql.name);
-                rz_cli_die(c, &e);
-            }
-        }
-    }
-    rz_reader_close(r);
-    return tm;
-}
-
-/* --qat: lo's pairs ← the float pairs of `latent` (same layout) rounded to the stored
- * format and decoded back to the original basis. */
-static int qat_round(rz_lora *lo, const float *latent, const rz_qlayer *tm, rz_err *e)
-{
-    for (int j = 0; j < lo->n_layers * RZ_TR_NMAT; j++) {
-        rz_adapter *ad = &lo->ad[j];
-        if (!ad->k) continue;
-        rz_qlayer q;
-        const float *L = latent + (ad->L - lo->params), *R = latent + (ad->R - lo->params);
-        int rc = rz_qlayer_replace_lowrank(&tm[j].v, L, R, &q, e);
-        if (!rc) rc = rz_qlayer_dequant_parts(&q.v, NULL, ad->L, ad->R, e);
-        rz_qlayer_free(&q);
-        if (rc) return rc;
-    }
-    return 0;
+    rz_cli_progress(ctx, 0, "CALDERA init: %d/%d matrices, layers.%ld.%s relative error %.4f", done, total,
+                    lin / RZ_LIN_PER_LAYER, rz_lin_name((int)(lin % RZ_LIN_PER_LAYER)), rel);
 }
 
 int main(int argc, char **argv)
@@ -437,7 +216,7 @@ int main(int argc, char **argv)
     int *ranks = NULL, n_pairs = 0;
     if ((a.init == INIT_AUTO || a.init == INIT_MODEL) && rz_model_is_rzm(a.model)) {
         if (rz_model_load_lowrank(a.model, &c.stream, &m, &pairs, &e)) rz_cli_die(&c, &e);
-        ranks = pairs_ranks(&c, a.model, m, pairs, &n_pairs);
+        if (!(ranks = rz_lora_pair_ranks(a.model, m, pairs, &n_pairs, &e))) rz_cli_die(&c, &e);
     } else if (rz_model_load(a.model, &c.stream, &m, &e)) {
         rz_cli_die(&c, &e);
     }
@@ -460,7 +239,9 @@ int main(int argc, char **argv)
     }
     int *ids;
     size_t n;
-    load_tokens(&c, &a, m, &ids, &n);
+    if (rz_corpus_load_bcast(a.tokens, &c.stream, a.text, a.tokenizer, m->config.vocab_size, a.model,
+                             (size_t)a.max_tokens, &ids, &n, &e))
+        rz_cli_die(&c, &e);
     if (n < (size_t)a.ctx + 1) {
         rz_fail(&e, RZ_EINPUT, "%s: %zu tokens, fewer than one sequence of --ctx %d + 1", a.text ? a.text : a.tokens,
                 n, a.ctx);
@@ -471,26 +252,27 @@ int main(int argc, char **argv)
     rz_qlayer *qtm = NULL; /* --qat */
     if (a.init == INIT_MODEL) {
         if (rz_lora_new_ranks(m, ranks, &lo, &e)) rz_cli_die(&c, &e);
-        for (int i = 0; i < pairs->count; i++) /* the model's own L, R start the training */
-            for (int j = 0; j < lo->n_layers * RZ_TR_NMAT; j++) {
+        for (int i = 0; i < pairs->count; i++) { /* the model's own L, R start the training */
+            long j = pairs->a[i].k > 0 ? rz_lin_find(lo->n_layers, pairs->a[i].name) : -1;
+            if (j >= 0) {
                 rz_adapter *ad = &lo->ad[j];
-                char name[RZ_MAX_NAME];
-                snprintf(name, sizeof name, "layers.%d.%s.weight", j / RZ_TR_NMAT, rz_train_matrix_name(j % RZ_TR_NMAT));
-                if (pairs->a[i].k > 0 && !strcmp(name, pairs->a[i].name)) {
-                    memcpy(ad->L, pairs->a[i].L, sizeof(float) * (size_t)ad->m * ad->k);
-                    memcpy(ad->R, pairs->a[i].R, sizeof(float) * (size_t)ad->k * ad->n);
-                }
+                memcpy(ad->L, pairs->a[i].L, sizeof(float) * (size_t)ad->m * ad->k);
+                memcpy(ad->R, pairs->a[i].R, sizeof(float) * (size_t)ad->k * ad->n);
             }
+        }
         rz_lowrank_adapters_free(pairs);
         pairs = NULL;
-        if (a.qat) qtm = qat_templates(&c, &a, lo);
+        if (a.qat && !(qtm = rz_lora_qat_templates(a.model, &c.stream, lo, &e))) rz_cli_die(&c, &e);
     } else {
         rz_lowrank_adapters_free(pairs); /* an .rzm without L, R pairs: the empty list */
         pairs = NULL;
-        int kr[RZ_TR_NMAT];
-        for (int i = 0; i < RZ_TR_NMAT; i++) kr[i] = a.rank;
+        int kr[RZ_LIN_PER_LAYER];
+        for (int i = 0; i < RZ_LIN_PER_LAYER; i++) kr[i] = a.rank;
         if (rz_lora_new(m, kr, &lo, &e)) rz_cli_die(&c, &e);
-        if (a.init == INIT_CALDERA) caldera_init(&c, &a, lo, ids, n);
+        if (a.init == INIT_CALDERA) {
+            rz_lora_caldera_opts co = {a.q_method, a.q_bits, a.citers, c.seed, a.hess_data ? a.batch : 0, a.ctx};
+            if (rz_lora_caldera_init(lo, &co, ids, n, caldera_progress, &c, &e)) rz_cli_die(&c, &e);
+        }
         else rz_lora_init_lora(lo, c.seed);
     }
     uint64_t model_id = rz_lora_model_id(lo);
@@ -546,7 +328,7 @@ int main(int argc, char **argv)
     for (long s = info.step; s < a.until; s++) {
         if (qtm) { /* the gradient at the rounded pair; the update to the float one */
             memcpy(latent, lo->params, sizeof(float) * lo->n_params);
-            if (qat_round(lo, latent, qtm, &e)) rz_cli_die(&c, &e);
+            if (rz_lora_qat_round(lo, latent, qtm, &e)) rz_cli_die(&c, &e);
         }
         if (rz_train_step_grad(t, lo, &sh, ids, n, &info.cur, acc, tok, tgt, &loss, &e)) rz_cli_die(&c, &e);
         if (qtm) memcpy(lo->params, latent, sizeof(float) * lo->n_params);
@@ -570,13 +352,13 @@ int main(int argc, char **argv)
 
     if (rank0) {
         if (a.adapters && rz_adapters_save(a.adapters, &c.stream, model_id, lo, &e)) rz_cli_die(&c, &e);
-        if (a.packed && write_packed(&a, &c.stream, lo, &e)) rz_cli_die(&c, &e);
+        if (a.packed && rz_lora_write_packed(a.model, a.packed, &c.stream, lo, &e)) rz_cli_die(&c, &e);
         if (c.output) {
             if (qtm) { /* the rounded pair, as --packed-out stores it */
                 float *fl = rz_malloc(sizeof(float) * (lo->n_params + 1), &e);
                 if (!fl) rz_cli_die(&c, &e);
                 memcpy(fl, lo->params, sizeof(float) * lo->n_params);
-                if (qat_round(lo, fl, qtm, &e)) rz_cli_die(&c, &e);
+                if (rz_lora_qat_round(lo, fl, qtm, &e)) rz_cli_die(&c, &e);
                 free(fl);
             }
             rz_lora_merge(lo, m); /* W = Q + L R in place: Q is no longer needed */
@@ -608,7 +390,7 @@ int main(int argc, char **argv)
     }
     free(losses), free(tok), free(tgt), free(acc), free(ids), free(ranks), free(latent);
     if (qtm) {
-        for (int j = 0; j < lo->n_layers * RZ_TR_NMAT; j++) rz_qlayer_free(&qtm[j]);
+        for (int j = 0; j < lo->n_layers * RZ_LIN_PER_LAYER; j++) rz_qlayer_free(&qtm[j]);
         free(qtm);
     }
     rz_adamw_free(&opt);

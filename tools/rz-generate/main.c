@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "model.h"
+#include "model_io.h"
 #include "tokenizer.h"
 
 static const rz_cli_tool tool = {

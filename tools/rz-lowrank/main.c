@@ -31,7 +31,7 @@
 #include "calib.h"
 #include "cli.h"
 #include "cluster.h"
-#include "model.h"
+#include "model_io.h"
 #include "qlayer.h"
 #include "caldera.h"
 #include "ldlq.h"
@@ -129,10 +129,221 @@ static int pad(const matrix *x, const double *H, float **Wp, double **Hp, rz_err
 /* Stored bits of Q (codes, scales, zero points, seeds), as a record counts them. */
 static double q_bits(int qm, int bits, int group, int incoh, int rows, int pc)
 {
-    int method = qm == RZ_CQ_E8P ? RZ_QM_E8P : RZ_QM_LDLQ;
-    size_t ns = rz_qlayer_n_scales(method, rows, pc, group);
-    return 8.0 * (double)rz_qlayer_codes_bytes(method, bits, rows, pc) + 32.0 * (double)ns +
-           (method == RZ_QM_E8P ? 0.0 : 8.0 * (double)ns) + (incoh ? 128.0 : 0.0);
+    return rz_qlayer_q_bits(qm == RZ_CQ_E8P ? RZ_QM_E8P : RZ_QM_LDLQ, bits, rows, pc, group,
+                            incoh ? RZ_INCOH_BOTH : RZ_INCOH_NONE);
+}
+
+/* What every matrix's fit shares. */
+typedef struct {
+    rz_cli *c;
+    double **H; /* [layer·RZ_TAP_GROUPS + group] */
+    const rz_caldera_opts *base;
+    int svd, incoh, fake;
+    const char *qmeth;
+    uint64_t mhash;
+} fit_env;
+
+/* The CALDERA options of matrix i: its settings over the shared ones, `outer` outer
+ * iterations, its own seed. */
+static rz_caldera_opts matrix_opts(const fit_env *f, const matrix *x, long i, int outer)
+{
+    int mn = x->rows < x->cols ? x->rows : x->cols;
+    rz_caldera_opts co = *f->base;
+    co.q_bits = x->bits;
+    co.lr_bits = x->lr_bits;
+    co.outer = outer;
+    co.inner = x->inner;
+    co.svd = f->svd >= 0 ? f->svd : mn <= 1024 ? RZ_SVD_EXACT : RZ_SVD_RANDOM;
+    uint64_t su, sv;
+    rz_qlayer_seeds(f->c->seed, i, &su, &sv);
+    co.seed = su;
+    return co;
+}
+
+enum { NS = 6 }; /* per-matrix figures: loss, ref, payload bits, rank, seconds, best outer */
+
+/* Fits matrix i (index i in model order): its record (with fake: the dense Q + L R,
+ * cropped) into *blob, its convergence table into *text, its figures into st[NS]. */
+static void fit_matrix(const fit_env *f, const matrix *x, long i, void **blob, size_t *len, void **text, size_t *tlen,
+                       double *st)
+{
+    rz_err ebuf = {0}, *e = &ebuf;
+    rz_caldera_opts co = matrix_opts(f, x, i, x->outer);
+    const double *Hx = f->H[x->layer * RZ_TAP_GROUPS + x->group];
+    float *Wp;
+    double *Hp;
+    rz_caldera fitr;
+    memset(&fitr, 0, sizeof fitr);
+    double ts = rz_now();
+    if (pad(x, Hx, &Wp, &Hp, e) || rz_caldera_fit(Wp, Hp, x->rows, x->pcols, x->rank, &co, &fitr, e)) {
+        rz_wrap(e, "%s", x->name);
+        rz_cli_die(f->c, e);
+    }
+    rz_qlayer ql;
+    memset(&ql, 0, sizeof ql);
+    if (f->fake) { /* the fit's own Q + L R, cropped: the blob is the dense matrix */
+        float *D = rz_malloc((size_t)x->rows * (size_t)x->pcols * sizeof *D, e);
+        float *Wh = rz_malloc((size_t)x->rows * (size_t)x->cols * sizeof *Wh, e);
+        if (!D || !Wh || rz_caldera_dense(&fitr, D, e)) rz_cli_die(f->c, e);
+        for (int r = 0; r < x->rows; r++)
+            memcpy(Wh + (size_t)r * x->cols, D + (size_t)r * x->pcols, (size_t)x->cols * sizeof *Wh);
+        free(D);
+        if (rz_proxy_loss(x->W, Wh, x->rows, x->cols, Hx, &ql.v.loss, &ql.v.rel, e)) rz_cli_die(f->c, e);
+        *blob = Wh;
+        *len = (size_t)x->rows * (size_t)x->cols * sizeof *Wh;
+        ql.v.rank = x->rank;
+    } else {
+        if (rz_qlayer_from_caldera(x->name, &fitr, x->rows, x->cols, x->W, Hx, f->mhash, &ql, e)) rz_cli_die(f->c, e);
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer pk;
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        rz_qlayer_pack(&pk, &ql.v);
+        *len = sb.size;
+        *blob = msgpack_sbuffer_release(&sb);
+    }
+    double sec = rz_now() - ts;
+    /* the convergence table of this matrix: f after the LR and the Q step of every
+     * outer iteration */
+    char *tb = NULL;
+    size_t tl = 0;
+    FILE *tf = open_memstream(&tb, &tl);
+    if (!tf) {
+        rz_fail(e, RZ_EINTERNAL, "out of memory");
+        rz_cli_die(f->c, e);
+    }
+    double ref = fitr.ref > 0 ? fitr.ref : 1.0;
+    fprintf(tf, "%s  %dx%d  rank %d  Q %s %d-bit  L,R %d-bit%s\n", x->name, x->rows, x->cols, x->rank, f->qmeth, x->bits,
+            x->lr_bits, f->incoh ? "  incoherent" : "");
+    fprintf(tf, "  %5s %13s %13s %10s %8s\n", "outer", "f after LR", "f after Q", "rel", "sec");
+    for (int t = 0; t < fitr.n_trace;) {
+        int ot = fitr.trace[t].outer;
+        double flr = NAN, fq = NAN, s = 0;
+        for (; t < fitr.n_trace && fitr.trace[t].outer == ot; t++) {
+            const rz_caldera_trace *tr = &fitr.trace[t];
+            s += tr->sec;
+            if (tr->step == RZ_CSTEP_Q) fq = tr->obj;
+            else flr = tr->obj;
+        }
+        fprintf(tf, "  %5d %13.6g %13.6g %10.6f %8.3f\n", ot, flr, fq, (isnan(fq) ? flr : fq) / ref, s);
+    }
+    fprintf(tf, "  best: outer %d, f %.6g, rel %.6f; record: loss %.6g, rel %.6f\n", fitr.best_outer, fitr.obj,
+            fitr.obj / ref, ql.v.loss, ql.v.rel);
+    fclose(tf);
+    *text = tb;
+    *tlen = tl;
+    st[0] = ql.v.loss;
+    st[1] = ql.v.rel > 0 ? ql.v.loss / ql.v.rel : 0;
+    st[2] = f->fake ? 0 : rz_qlayer_payload_bits(&ql.v);
+    st[3] = x->rank;
+    st[4] = sec;
+    st[5] = fitr.best_outer;
+    if (!f->fake) rz_qlayer_free(&ql);
+    rz_caldera_free(&fitr);
+    free(Wp);
+    free(Hp);
+}
+
+/* Rank 0: the per-matrix convergence tables (texts, in model order) and the per-matrix
+ * totals table to tf (NULL: none); the sums of loss, reference, relative loss and payload
+ * bits over the matrices (all: N × NS figures). */
+static void summarise(FILE *tf, const matrix *mx, long N, void *const *texts, const size_t *tlens, const double *all,
+                      double *loss, double *ref, double *rel, double *pbits)
+{
+    for (long i = 0; i < N; i++) {
+        if (tf) fwrite(texts[i], 1, tlens[i], tf);
+        const double *s = all + i * NS;
+        *loss += s[0];
+        *ref += s[1];
+        *rel += s[1] > 0 ? s[0] / s[1] : 0;
+        *pbits += s[2];
+    }
+    if (!tf) return;
+    fprintf(tf, "\n%-34s %9s %5s %12s %10s %7s %7s\n", "layer", "shape", "rank", "proxy_loss", "rel_loss", "bpw", "sec");
+    for (long i = 0; i < N; i++) {
+        const double *s = all + i * NS;
+        char shape[32];
+        snprintf(shape, sizeof shape, "%dx%d", mx[i].rows, mx[i].cols);
+        fprintf(tf, "%-34s %9s %5d %12.5g %10.6f %7.3f %7.2f\n", mx[i].name, shape, (int)s[3], s[0],
+                s[1] > 0 ? s[0] / s[1] : 0, s[2] / ((double)mx[i].rows * mx[i].cols), s[4]);
+    }
+}
+
+/* --budget: every matrix's error curve over its candidate ranks (the ranks of the job
+ * share the matrices), the allocation on rank 0 (rz_rank_allocate), broadcast into
+ * mx[].rank; chosen lists the ranks, *budget_bpw the allocation's estimate. */
+static void budget_ranks(const fit_env *f, matrix *mx, long N, const int *cands, int ncands, int lr_group, int group,
+                         int qm, double budget, long *idx, char *chosen, size_t cap, double *budget_bpw)
+{
+    rz_err e = {0};
+    int crank = rz_cluster_rank(), incoh = f->incoh;
+    long nloc = 0;
+    double *curves = rz_calloc((size_t)N * MAX_CANDS, sizeof *curves, &e);
+    double *allc = rz_calloc((size_t)N * MAX_CANDS, sizeof *allc, &e);
+    if (!curves || !allc) rz_cli_die(f->c, &e);
+    rz_cluster_dynamic_begin(N);
+    for (long i; (i = rz_cluster_dynamic_next()) >= 0;) {
+        matrix *x = &mx[i];
+        int rk[MAX_CANDS], nr = 0, mn = x->rows < x->cols ? x->rows : x->cols;
+        if (x->rank >= 0) rk[nr++] = x->rank;
+        else
+            for (int t = 0; t < ncands; t++)
+                if (cands[t] <= mn) rk[nr++] = cands[t];
+        rz_caldera_opts co = matrix_opts(f, x, i, 1);
+        float *Wp;
+        double *Hp;
+        if (pad(x, f->H[x->layer * RZ_TAP_GROUPS + x->group], &Wp, &Hp, &e) ||
+            (nr && rz_rank_curve(Wp, Hp, x->rows, x->pcols, &co, rk, nr, curves + nloc * MAX_CANDS, &e))) {
+            rz_wrap(&e, "%s", x->name);
+            rz_cli_die(f->c, &e);
+        }
+        free(Wp);
+        free(Hp);
+        idx[nloc++] = i;
+        rz_cli_progress(f->c, 0, "rank %d: curve of %s done", crank, x->name);
+    }
+    rz_cluster_dynamic_end();
+    if (rz_cluster_gather_items(N, MAX_CANDS, idx, curves, nloc, allc, &e)) rz_cli_die(f->c, &e);
+    int *ranks_out = rz_calloc((size_t)N, sizeof *ranks_out, &e);
+    if (!ranks_out) rz_cli_die(f->c, &e);
+    if (crank == 0) {
+        rz_rank_item *items = rz_calloc((size_t)N, sizeof *items, &e);
+        int *rkall = rz_calloc((size_t)N * MAX_CANDS, sizeof *rkall, &e);
+        if (!items || !rkall) rz_cli_die(f->c, &e);
+        /* L, R bits per (m + cols) entries of a rank step, worst case over matrices */
+        double lr_eff = 0;
+        for (long i = 0; i < N; i++) {
+            matrix *x = &mx[i];
+            double per = rz_qlayer_lr_step_bits(x->lr_bits, x->rows, x->pcols, lr_group) / (double)(x->rows + x->cols);
+            if (per > lr_eff) lr_eff = per;
+        }
+        for (long i = 0; i < N; i++) {
+            matrix *x = &mx[i];
+            int *rk = rkall + i * MAX_CANDS, nr = 0, mn = x->rows < x->cols ? x->rows : x->cols;
+            if (x->rank >= 0) rk[nr++] = x->rank;
+            else
+                for (int t = 0; t < ncands; t++)
+                    if (cands[t] <= mn) rk[nr++] = cands[t];
+            items[i].m = x->rows;
+            items[i].n = x->cols;
+            items[i].q_bpw = q_bits(qm, x->bits, group, incoh, x->rows, x->pcols) / ((double)x->rows * x->cols);
+            items[i].ncand = nr;
+            items[i].ranks = rk;
+            items[i].err = allc + i * MAX_CANDS;
+        }
+        if (rz_rank_allocate(items, (int)N, lr_eff, budget, ranks_out, budget_bpw, NULL, &e)) rz_cli_die(f->c, &e);
+        free(items);
+        free(rkall);
+    }
+    rz_cluster_bcast(ranks_out, (size_t)N * sizeof *ranks_out);
+    for (long i = 0; i < N; i++) {
+        mx[i].rank = ranks_out[i];
+        size_t l = strlen(chosen);
+        if (l + 16 < cap) snprintf(chosen + l, cap - l, "%s%d", i ? "," : "", ranks_out[i]);
+    }
+    free(ranks_out);
+    free(curves);
+    free(allc);
 }
 
 int main(int argc, char **argv)
@@ -216,7 +427,7 @@ int main(int argc, char **argv)
     double q_total = 0, weights = 0;
     for (long i = 0; i < N; i++) {
         matrix *x = &mx[i];
-        rz_qlayer_linear(m, i, x->name, sizeof x->name, &x->W, &x->rows, &x->cols, &x->layer, &x->group);
+        rz_llama_linear(m, i, x->name, sizeof x->name, &x->W, &x->rows, &x->cols, &x->layer, &x->group);
         x->pcols = qm == RZ_CQ_E8P ? (x->cols + 7) / 8 * 8 : x->cols;
         x->outer = outer;
         x->inner = inner;
@@ -260,6 +471,7 @@ int main(int argc, char **argv)
     base.lr_bf16 = bf16;
     base.lr_group = lr_group;
     if (damp > 0) base.damp = damp;
+    const fit_env fe = {&c, H, &base, svd, incoh, fake, qmeth, mhash};
     double t0 = rz_now();
     long nloc = 0;
     long *idx = rz_malloc((size_t)N * sizeof *idx, &e);
@@ -268,89 +480,10 @@ int main(int argc, char **argv)
     /* ---- --budget: error curves, then the allocation on rank 0, broadcast ---------- */
     char chosen[4096] = "";
     double budget_bpw = 0;
-    if (budget > 0) {
-        double *curves = rz_calloc((size_t)N * MAX_CANDS, sizeof *curves, &e);
-        double *allc = rz_calloc((size_t)N * MAX_CANDS, sizeof *allc, &e);
-        if (!curves || !allc) rz_cli_die(&c, &e);
-        rz_cluster_dynamic_begin(N);
-        for (long i; (i = rz_cluster_dynamic_next()) >= 0;) {
-            matrix *x = &mx[i];
-            int rk[MAX_CANDS], nr = 0, mn = x->rows < x->cols ? x->rows : x->cols;
-            if (x->rank >= 0) rk[nr++] = x->rank;
-            else
-                for (int t = 0; t < ncands; t++)
-                    if (cands[t] <= mn) rk[nr++] = cands[t];
-            rz_caldera_opts co = base;
-            co.q_bits = x->bits;
-            co.lr_bits = x->lr_bits;
-            co.outer = 1;
-            co.inner = x->inner;
-            co.svd = svd >= 0 ? svd : mn <= 1024 ? RZ_SVD_EXACT : RZ_SVD_RANDOM;
-            uint64_t su, sv;
-            rz_qlayer_seeds(c.seed, i, &su, &sv);
-            co.seed = su;
-            float *Wp;
-            double *Hp;
-            if (pad(x, H[x->layer * RZ_TAP_GROUPS + x->group], &Wp, &Hp, &e) ||
-                (nr && rz_rank_curve(Wp, Hp, x->rows, x->pcols, &co, rk, nr, curves + nloc * MAX_CANDS, &e))) {
-                rz_wrap(&e, "%s", x->name);
-                rz_cli_die(&c, &e);
-            }
-            free(Wp);
-            free(Hp);
-            idx[nloc++] = i;
-            rz_cli_progress(&c, 0, "rank %d: curve of %s done", crank, x->name);
-        }
-        rz_cluster_dynamic_end();
-        if (rz_cluster_gather_items(N, MAX_CANDS, idx, curves, nloc, allc, &e)) rz_cli_die(&c, &e);
-        int *ranks_out = rz_calloc((size_t)N, sizeof *ranks_out, &e);
-        if (!ranks_out) rz_cli_die(&c, &e);
-        if (crank == 0) {
-            rz_rank_item *items = rz_calloc((size_t)N, sizeof *items, &e);
-            int *rkall = rz_calloc((size_t)N * MAX_CANDS, sizeof *rkall, &e);
-            if (!items || !rkall) rz_cli_die(&c, &e);
-            /* L, R bits per (m + cols) entries of a rank step, worst case over matrices */
-            double lr_eff = 0;
-            for (long i = 0; i < N; i++) {
-                matrix *x = &mx[i];
-                double per = x->lr_bits * (double)(x->rows + x->pcols);
-                if (x->lr_bits <= 8)
-                    per += 40.0 * (rz_grid_groups(x->rows, lr_group) + rz_grid_groups(x->pcols, lr_group));
-                per /= (double)(x->rows + x->cols);
-                if (per > lr_eff) lr_eff = per;
-            }
-            for (long i = 0; i < N; i++) {
-                matrix *x = &mx[i];
-                int *rk = rkall + i * MAX_CANDS, nr = 0, mn = x->rows < x->cols ? x->rows : x->cols;
-                if (x->rank >= 0) rk[nr++] = x->rank;
-                else
-                    for (int t = 0; t < ncands; t++)
-                        if (cands[t] <= mn) rk[nr++] = cands[t];
-                items[i].m = x->rows;
-                items[i].n = x->cols;
-                items[i].q_bpw = q_bits(qm, x->bits, group, incoh, x->rows, x->pcols) / ((double)x->rows * x->cols);
-                items[i].ncand = nr;
-                items[i].ranks = rk;
-                items[i].err = allc + i * MAX_CANDS;
-            }
-            if (rz_rank_allocate(items, (int)N, lr_eff, budget, ranks_out, &budget_bpw, NULL, &e)) rz_cli_die(&c, &e);
-            free(items);
-            free(rkall);
-        }
-        rz_cluster_bcast(ranks_out, (size_t)N * sizeof *ranks_out);
-        for (long i = 0; i < N; i++) {
-            mx[i].rank = ranks_out[i];
-            size_t l = strlen(chosen);
-            if (l + 16 < sizeof chosen) snprintf(chosen + l, sizeof chosen - l, "%s%d", i ? "," : "", ranks_out[i]);
-        }
-        free(ranks_out);
-        free(curves);
-        free(allc);
-        nloc = 0;
-    }
+    if (budget > 0)
+        budget_ranks(&fe, mx, N, cands, ncands, lr_group, group, qm, budget, idx, chosen, sizeof chosen, &budget_bpw);
 
     /* ---- the fits --------------------------------------------------------------------- */
-    enum { NS = 6 }; /* loss, ref, payload bits, rank, seconds, best outer */
     void **blobs = rz_calloc((size_t)N, sizeof *blobs, &e), **texts = rz_calloc((size_t)N, sizeof *texts, &e);
     size_t *lens = rz_calloc((size_t)N, sizeof *lens, &e), *tlens = rz_calloc((size_t)N, sizeof *tlens, &e);
     void **blobs0 = rz_calloc((size_t)N, sizeof *blobs0, &e), **texts0 = rz_calloc((size_t)N, sizeof *texts0, &e);
@@ -360,94 +493,10 @@ int main(int argc, char **argv)
         rz_cli_die(&c, &e);
     rz_cluster_dynamic_begin(N);
     for (long i; (i = rz_cluster_dynamic_next()) >= 0;) {
-        matrix *x = &mx[i];
-        int mn = x->rows < x->cols ? x->rows : x->cols;
-        rz_caldera_opts co = base;
-        co.q_bits = x->bits;
-        co.lr_bits = x->lr_bits;
-        co.outer = x->outer;
-        co.inner = x->inner;
-        co.svd = svd >= 0 ? svd : mn <= 1024 ? RZ_SVD_EXACT : RZ_SVD_RANDOM;
-        uint64_t su, sv;
-        rz_qlayer_seeds(c.seed, i, &su, &sv);
-        co.seed = su;
-        const double *Hx = H[x->layer * RZ_TAP_GROUPS + x->group];
-        float *Wp;
-        double *Hp;
-        rz_caldera fitr;
-        memset(&fitr, 0, sizeof fitr);
-        double ts = rz_now();
-        if (pad(x, Hx, &Wp, &Hp, &e) || rz_caldera_fit(Wp, Hp, x->rows, x->pcols, x->rank, &co, &fitr, &e)) {
-            rz_wrap(&e, "%s", x->name);
-            rz_cli_die(&c, &e);
-        }
-        rz_qlayer ql;
-        memset(&ql, 0, sizeof ql);
-        if (fake) { /* the fit's own Q + L R, cropped: the blob is the dense matrix */
-            float *D = rz_malloc((size_t)x->rows * (size_t)x->pcols * sizeof *D, &e);
-            float *Wh = rz_malloc((size_t)x->rows * (size_t)x->cols * sizeof *Wh, &e);
-            if (!D || !Wh || rz_caldera_dense(&fitr, D, &e)) rz_cli_die(&c, &e);
-            for (int r = 0; r < x->rows; r++)
-                memcpy(Wh + (size_t)r * x->cols, D + (size_t)r * x->pcols, (size_t)x->cols * sizeof *Wh);
-            free(D);
-            if (rz_proxy_loss(x->W, Wh, x->rows, x->cols, Hx, &ql.v.loss, &ql.v.rel, &e)) rz_cli_die(&c, &e);
-            blobs[nloc] = Wh;
-            lens[nloc] = (size_t)x->rows * (size_t)x->cols * sizeof *Wh;
-            ql.v.rank = x->rank;
-        } else {
-            if (rz_qlayer_from_caldera(x->name, &fitr, x->rows, x->cols, x->W, Hx, mhash, &ql, &e)) rz_cli_die(&c, &e);
-            msgpack_sbuffer sb;
-            msgpack_sbuffer_init(&sb);
-            msgpack_packer pk;
-            msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-            rz_qlayer_pack(&pk, &ql.v);
-            lens[nloc] = sb.size;
-            blobs[nloc] = msgpack_sbuffer_release(&sb);
-        }
-        double sec = rz_now() - ts;
-        /* the convergence table of this matrix: f after the LR and the Q step of every
-         * outer iteration */
-        char *tb = NULL;
-        size_t tl = 0;
-        FILE *tf = open_memstream(&tb, &tl);
-        if (!tf) {
-            rz_fail(&e, RZ_EINTERNAL, "out of memory");
-            rz_cli_die(&c, &e);
-        }
-        double ref = fitr.ref > 0 ? fitr.ref : 1.0;
-        fprintf(tf, "%s  %dx%d  rank %d  Q %s %d-bit  L,R %d-bit%s\n", x->name, x->rows, x->cols, x->rank, qmeth, x->bits,
-                x->lr_bits, incoh ? "  incoherent" : "");
-        fprintf(tf, "  %5s %13s %13s %10s %8s\n", "outer", "f after LR", "f after Q", "rel", "sec");
-        for (int t = 0; t < fitr.n_trace;) {
-            int ot = fitr.trace[t].outer;
-            double flr = NAN, fq = NAN, s = 0;
-            for (; t < fitr.n_trace && fitr.trace[t].outer == ot; t++) {
-                const rz_caldera_trace *tr = &fitr.trace[t];
-                s += tr->sec;
-                if (tr->step == RZ_CSTEP_Q) fq = tr->obj;
-                else flr = tr->obj;
-            }
-            fprintf(tf, "  %5d %13.6g %13.6g %10.6f %8.3f\n", ot, flr, fq, (isnan(fq) ? flr : fq) / ref, s);
-        }
-        fprintf(tf, "  best: outer %d, f %.6g, rel %.6f; record: loss %.6g, rel %.6f\n", fitr.best_outer, fitr.obj,
-                fitr.obj / ref, ql.v.loss, ql.v.rel);
-        fclose(tf);
-        texts[nloc] = tb;
-        tlens[nloc] = tl;
+        fit_matrix(&fe, &mx[i], i, &blobs[nloc], &lens[nloc], &texts[nloc], &tlens[nloc], stats + nloc * NS);
         idx[nloc] = i;
-        double *st = stats + nloc * NS;
-        st[0] = ql.v.loss;
-        st[1] = ql.v.rel > 0 ? ql.v.loss / ql.v.rel : 0;
-        st[2] = fake ? 0 : rz_qlayer_payload_bits(&ql.v);
-        st[3] = x->rank;
-        st[4] = sec;
-        st[5] = fitr.best_outer;
         nloc++;
-        if (!fake) rz_qlayer_free(&ql);
-        rz_caldera_free(&fitr);
-        free(Wp);
-        free(Hp);
-        rz_cli_progress(&c, 0, "rank %d: %s done (%ld matrices so far)", crank, x->name, nloc);
+        rz_cli_progress(&c, 0, "rank %d: %s done (%ld matrices so far)", crank, mx[i].name, nloc);
     }
     rz_cluster_dynamic_end();
     if (rz_cluster_gather_items(N, NS, idx, stats, nloc, all, &e) ||
@@ -466,24 +515,7 @@ int main(int argc, char **argv)
         }
         FILE *tf = c.quiet ? NULL : c.json || strcmp(c.output, "-") == 0 ? stderr : stdout;
         double loss = 0, ref = 0, rel = 0, pbits = 0;
-        for (long i = 0; i < N; i++) {
-            if (tf) fwrite(texts0[i], 1, tlens0[i], tf);
-            const double *s = all + i * NS;
-            loss += s[0];
-            ref += s[1];
-            rel += s[1] > 0 ? s[0] / s[1] : 0;
-            pbits += s[2];
-        }
-        if (tf) {
-            fprintf(tf, "\n%-34s %9s %5s %12s %10s %7s %7s\n", "layer", "shape", "rank", "proxy_loss", "rel_loss", "bpw", "sec");
-            for (long i = 0; i < N; i++) {
-                const double *s = all + i * NS;
-                char shape[32];
-                snprintf(shape, sizeof shape, "%dx%d", mx[i].rows, mx[i].cols);
-                fprintf(tf, "%-34s %9s %5d %12.5g %10.6f %7.3f %7.2f\n", mx[i].name, shape, (int)s[3], s[0],
-                        s[1] > 0 ? s[0] / s[1] : 0, s[2] / ((double)mx[i].rows * mx[i].cols), s[4]);
-            }
-        }
+        summarise(tf, mx, N, texts0, tlens0, all, &loss, &ref, &rel, &pbits);
         double bpw = pbits / weights;
         FILE *sf = rz_cli_text_out(&c, c.output);
         if (!c.json && sf) {

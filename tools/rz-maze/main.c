@@ -5,7 +5,6 @@
  *   rz-maze eval  exact-path and valid-path accuracy of a trained model on held-out mazes
  *
  * parse → load → core calls (tools/core/maze) → report. */
-#include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -19,57 +18,58 @@
 #include "maze_rec.h"
 #include "maze_train.h"
 
-static const char usage_text[] =
-    "usage: rz-maze gen   -n SIZE [--count N] [--first I] [--seed S] [--no-forks] [--extra K]\n"
-    "                     [--exclude MAZES] [--png FILE] -o MAZES\n"
-    "       rz-maze train --objective next|mlmu [model and optimizer options] [-o CKPT] MAZES\n"
-    "       rz-maze eval  -m CKPT [--count N] [--batch B] [--png FILE] HELDOUT\n"
-    "\n"
-    "gen: mazes index I .. I+N-1 of seed S on an SIZE x SIZE lattice (randomised DFS; --no-forks: one\n"
-    "  corridor; --extra K: K more openings, loops), deduplicated (and not in --exclude), shortest\n"
-    "  path by BFS, as 'maze' records (schemas/maze.md). Disjoint index ranges give the train/held-out\n"
-    "  split. --png draws the first maze with its path.\n"
-    "train: full-parameter training of one transformer (Llama block: RMSNorm, RoPE, SwiGLU) with\n"
-    "  next-token prediction (causal attention, loss on the path) or MLM-U (bidirectional attention,\n"
-    "  path tokens masked at a rate r ~ U(0,1) per sequence). AdamW, warm-up + cosine, clipping.\n"
-    "  --dim D (64) --layers L (4) --heads H (4) --hidden F (4D) --ctx T (longest maze)\n"
-    "  --steps N (1000) --batch B (32) --micro M (B) --lr (1e-3) --min-lr (1e-4) --warmup (50)\n"
-    "  --weight-decay (0.01) --clip (1.0) --checkpoint FILE [--every K] [--resume FILE] [--until S]\n"
-    "  --eval HELDOUT [--eval-every K] [--eval-count N]: accuracy during training (in the report)\n"
-    "  -o CKPT: the final checkpoint (model + optimizer state; rz-maze eval reads it)\n"
-    "eval: decodes every held-out path (MLM-U: left to right, one masked token per forward;\n"
-    "  next-token: greedy) and reports exact and valid path rates; mpirun splits the set.\n"
-    "  --png FILE draws the first held-out maze with its true (green) and predicted (red) path.\n"
-    "\n"
-    "example:\n"
-    "  rz-maze gen -n 5 --count 20000 -o train.rz && rz-maze gen -n 5 --first 1000000 --count 500 \\\n"
-    "    --exclude train.rz -o test.rz\n"
-    "  rz-maze train --objective mlmu --steps 600 --eval test.rz -o m.ckpt train.rz\n"
-    "  rz-maze eval -m m.ckpt --json test.rz\n";
-
-enum {
-    O_COUNT = RZ_OPT_TOOL_BASE, O_FIRST, O_NOFORKS, O_EXTRA, O_EXCLUDE, O_PNG, O_OBJ, O_DIM, O_LAYERS, O_HEADS,
-    O_HIDDEN, O_CTX, O_STEPS, O_BATCH, O_MICRO, O_LR, O_MINLR, O_WARMUP, O_WD, O_CLIP, O_CKPT, O_EVERY, O_RESUME,
-    O_UNTIL, O_EVAL, O_EVAL_EVERY, O_EVAL_COUNT
+static const rz_cli_tool tool_main = {
+    .name = "rz-maze",
+    .summary = "maze navigation: multi-step prediction (MLM-U) vs next-token training",
+    .usage = "rz-maze gen   -n SIZE [--count N] [--first I] [--no-forks] [--extra K] [--exclude MAZES] -o MAZES\n"
+             "rz-maze train --objective next|mlmu [model and optimizer options] [-o CKPT] MAZES\n"
+             "rz-maze eval  -m CKPT [--count N] [--batch B] [--png FILE] HELDOUT\n",
+    .about = "Run 'rz-maze COMMAND --help' for every option.\n",
+    .examples = "rz-maze gen -n 5 --count 20000 -o train.rz && rz-maze gen -n 5 --first 1000000 --count 500 \\\n"
+                "  --exclude train.rz -o test.rz\n"
+                "rz-maze train --objective mlmu --steps 600 --eval test.rz -o m.ckpt train.rz\n"
+                "rz-maze eval -m m.ckpt --json test.rz\n",
 };
 
-static const struct option longopts[] = {
-    RZ_CLI_LONGOPTS,
-    {"count", required_argument, 0, O_COUNT}, {"first", required_argument, 0, O_FIRST},
-    {"no-forks", no_argument, 0, O_NOFORKS}, {"extra", required_argument, 0, O_EXTRA},
-    {"exclude", required_argument, 0, O_EXCLUDE}, {"png", required_argument, 0, O_PNG},
-    {"objective", required_argument, 0, O_OBJ}, {"dim", required_argument, 0, O_DIM},
-    {"layers", required_argument, 0, O_LAYERS}, {"heads", required_argument, 0, O_HEADS},
-    {"hidden", required_argument, 0, O_HIDDEN}, {"ctx", required_argument, 0, O_CTX},
-    {"steps", required_argument, 0, O_STEPS}, {"batch", required_argument, 0, O_BATCH},
-    {"micro", required_argument, 0, O_MICRO}, {"lr", required_argument, 0, O_LR},
-    {"min-lr", required_argument, 0, O_MINLR}, {"warmup", required_argument, 0, O_WARMUP},
-    {"weight-decay", required_argument, 0, O_WD}, {"clip", required_argument, 0, O_CLIP},
-    {"checkpoint", required_argument, 0, O_CKPT}, {"every", required_argument, 0, O_EVERY},
-    {"resume", required_argument, 0, O_RESUME}, {"until", required_argument, 0, O_UNTIL},
-    {"eval", required_argument, 0, O_EVAL}, {"eval-every", required_argument, 0, O_EVAL_EVERY},
-    {"eval-count", required_argument, 0, O_EVAL_COUNT}, {"model", required_argument, 0, 'm'},
-    {"size", required_argument, 0, 'n'}, {0, 0, 0, 0}};
+static const rz_cli_tool tool_gen = {
+    .name = "rz-maze gen",
+    .summary = "DFS mazes as a 'maze' record stream (and a picture)",
+    .usage = "rz-maze gen -n SIZE [--count N] [--first I] [--seed S] [--no-forks] [--extra K]\n"
+             "            [--exclude MAZES] [--png FILE] -o MAZES\n",
+    .about = "Mazes index I .. I+N-1 of seed S on an SIZE x SIZE lattice (randomised DFS), deduplicated\n"
+             "(and not in --exclude), shortest path by BFS, as 'maze' records (schemas/maze.md).\n"
+             "Disjoint index ranges give the train/held-out split.\n",
+    .examples = "rz-maze gen -n 5 --count 20000 -o train.rz\n"
+                "rz-maze gen -n 5 --first 1000000 --count 500 --exclude train.rz -o test.rz\n",
+    .report = "n, count, first, next_index, duplicates_skipped, excluded, mean_path_cells, vocab_size",
+    .output_help = "the maze stream (required)",
+    .seed_help = "generator seed (default 0)",
+};
+
+static const rz_cli_tool tool_train = {
+    .name = "rz-maze train",
+    .summary = "train a transformer on a maze stream: next-token prediction or MLM-U",
+    .usage = "rz-maze train --objective next|mlmu [model and optimizer options] [-o CKPT] MAZES\n",
+    .about = "Full-parameter training of one transformer (Llama block: RMSNorm, RoPE, SwiGLU) with\n"
+             "next-token prediction (causal attention, loss on the path) or MLM-U (bidirectional\n"
+             "attention, path tokens masked at a rate r ~ U(0,1) per sequence). AdamW, warm-up +\n"
+             "cosine, clipping. --eval HELDOUT: accuracy during training (in the report).\n",
+    .examples = "rz-maze train --objective mlmu --steps 600 --eval test.rz -o m.ckpt train.rz\n",
+    .report = "objective, n, mazes, ctx, params, first_step, steps, samples, loss_first, loss_final, "
+              "train_seconds, tokens_per_s, wall_seconds, evals",
+    .output_help = "the final checkpoint (model + optimizer state; rz-maze eval reads it)",
+    .seed_help = "initialisation and masking seed (default 0)",
+};
+
+static const rz_cli_tool tool_eval = {
+    .name = "rz-maze eval",
+    .summary = "exact-path and valid-path accuracy of a trained model on held-out mazes",
+    .usage = "rz-maze eval -m CKPT [--count N] [--batch B] [--png FILE] HELDOUT\n",
+    .about = "Decodes every held-out path (MLM-U: left to right, one masked token per forward;\n"
+             "next-token: greedy) and reports exact and valid path rates; mpirun splits the set.\n",
+    .examples = "rz-maze eval -m m.ckpt --json test.rz\n",
+    .report = "objective, n, step, mazes, exact, valid, exact_rate, valid_rate, seconds",
+};
 
 typedef struct {
     int cmd; /* 0 gen, 1 train, 2 eval */
@@ -80,67 +80,87 @@ typedef struct {
     const char *exclude, *png, *ckpt, *resume, *eval, *model, *input;
 } args;
 
+static void opt_objective(rz_cli *c, const char *arg, void *ctx)
+{
+    args *a = ctx;
+    if ((a->objective = rz_maze_objective_parse(arg)) < 0)
+        rz_cli_usage_error(c, "--objective: '%s', expected next or mlmu", arg);
+}
+
+/* Top level: --help, --man, --version, or a command. Returns the command (0, 1, 2). */
+static int command(int argc, char **argv)
+{
+    const char *cmd = argc > 1 ? argv[1] : "";
+    if (!strcmp(cmd, "gen")) return 0;
+    if (!strcmp(cmd, "train")) return 1;
+    if (!strcmp(cmd, "eval")) return 2;
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help")) rz_cli_print_help(&tool_main, NULL, stdout), exit(0);
+    if (!strcmp(cmd, "--man")) rz_cli_print_man(&tool_main, NULL, stdout), exit(0);
+    if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version")) printf("rz-maze (rizz) %s\n", RZ_VERSION), exit(0);
+    if (*cmd && *cmd != '-') fprintf(stderr, "rz-maze: unknown command '%s' (gen, train or eval)\n", cmd);
+    else fprintf(stderr, "rz-maze: expected a command: gen, train or eval\n");
+    fprintf(stderr, "Try 'rz-maze --help'.\n");
+    exit(RZ_EINPUT);
+}
+
 static void parse(rz_cli *c, args *a, int argc, char **argv)
 {
     memset(a, 0, sizeof *a);
     a->forks = 1, a->objective = -1, a->dim = 64, a->layers = 4, a->heads = 4, a->steps = 1000, a->batch = 32;
     a->lr = 1e-3, a->min_lr = 1e-4, a->warmup = 50, a->wd = 0.01, a->clip = 1.0, a->count = -1;
-    const char *cmd = argc > 1 ? argv[1] : "";
-    if (!strcmp(cmd, "gen")) a->cmd = 0;
-    else if (!strcmp(cmd, "train")) a->cmd = 1;
-    else if (!strcmp(cmd, "eval")) a->cmd = 2;
-    else {
-        int opt;
-        while ((opt = getopt_long(argc, argv, RZ_CLI_SHORTOPTS, longopts, NULL)) != -1) rz_cli_common(c, opt, optarg);
-        rz_cli_usage_error(c, "expected a command: gen, train or eval");
-    }
+    a->cmd = command(argc, argv);
     argc--, argv++;
-    int opt;
-    while ((opt = getopt_long(argc, argv, RZ_CLI_SHORTOPTS "n:m:", longopts, NULL)) != -1) {
-        if (rz_cli_common(c, opt, optarg)) continue;
-        switch (opt) {
-        case 'n': a->n = (int)rz_cli_int(c, "-n", optarg, 2, RZ_MAZE_MAX); break;
-        case 'm': a->model = optarg; break;
-        case O_COUNT: a->count = (long)rz_cli_int(c, "--count", optarg, 1, 100000000); break;
-        case O_FIRST: a->first = (long)rz_cli_int(c, "--first", optarg, 0, 1LL << 40); break;
-        case O_NOFORKS: a->forks = 0; break;
-        case O_EXTRA: a->extra = (int)rz_cli_int(c, "--extra", optarg, 0, 1 << 20); break;
-        case O_EXCLUDE: a->exclude = optarg; break;
-        case O_PNG: a->png = optarg; break;
-        case O_OBJ:
-            if ((a->objective = rz_maze_objective_parse(optarg)) < 0)
-                rz_cli_usage_error(c, "--objective: '%s', expected next or mlmu", optarg);
-            break;
-        case O_DIM: a->dim = (int)rz_cli_int(c, "--dim", optarg, 2, 4096); break;
-        case O_LAYERS: a->layers = (int)rz_cli_int(c, "--layers", optarg, 1, 64); break;
-        case O_HEADS: a->heads = (int)rz_cli_int(c, "--heads", optarg, 1, 256); break;
-        case O_HIDDEN: a->hidden = (int)rz_cli_int(c, "--hidden", optarg, 1, 65536); break;
-        case O_CTX: a->ctx = (int)rz_cli_int(c, "--ctx", optarg, 11, 65536); break;
-        case O_STEPS: a->steps = (int)rz_cli_int(c, "--steps", optarg, 1, 100000000); break;
-        case O_BATCH: a->batch = (int)rz_cli_int(c, "--batch", optarg, 1, 1 << 20); break;
-        case O_MICRO: a->micro = (int)rz_cli_int(c, "--micro", optarg, 1, 1 << 20); break;
-        case O_LR: a->lr = rz_cli_f64(c, "--lr", optarg, 0, 10); break;
-        case O_MINLR: a->min_lr = rz_cli_f64(c, "--min-lr", optarg, 0, 10); break;
-        case O_WARMUP: a->warmup = (int)rz_cli_int(c, "--warmup", optarg, 0, 100000000); break;
-        case O_WD: a->wd = rz_cli_f64(c, "--weight-decay", optarg, 0, 10); break;
-        case O_CLIP: a->clip = rz_cli_f64(c, "--clip", optarg, 0, 1e9); break;
-        case O_CKPT: a->ckpt = optarg; break;
-        case O_EVERY: a->every = (int)rz_cli_int(c, "--every", optarg, 1, 100000000); break;
-        case O_RESUME: a->resume = optarg; break;
-        case O_UNTIL: a->until = (int)rz_cli_int(c, "--until", optarg, 1, 100000000); break;
-        case O_EVAL: a->eval = optarg; break;
-        case O_EVAL_EVERY: a->eval_every = (int)rz_cli_int(c, "--eval-every", optarg, 1, 100000000); break;
-        case O_EVAL_COUNT: a->eval_count = (long)rz_cli_int(c, "--eval-count", optarg, 1, 100000000); break;
-        default: rz_cli_usage_error(c, "unknown option");
-        }
-    }
-    if (optind < argc) a->input = argv[optind++];
-    if (optind < argc) rz_cli_usage_error(c, "unexpected argument '%s'", argv[optind]);
-    if (a->cmd == 0 && !a->n) rz_cli_usage_error(c, "gen: -n SIZE is required");
-    if (a->cmd == 0 && !c->output) rz_cli_usage_error(c, "gen: -o MAZES is required");
-    if (a->cmd == 1 && a->objective < 0) rz_cli_usage_error(c, "train: --objective next|mlmu is required");
-    if (a->cmd >= 1 && !a->input) rz_cli_usage_error(c, "%s: a maze stream is required", argv[0]);
-    if (a->cmd == 2 && !a->model) rz_cli_usage_error(c, "eval: -m CKPT is required");
+    rz_opt gen[] = {
+        RZ_O_INT("size", 'n', "SIZE", a->n, 2, RZ_MAZE_MAX, "maze side: SIZE x SIZE cells (required)"),
+        RZ_O_LONG("count", 0, "N", a->count, 1, 100000000, "mazes to write (default 1000)"),
+        RZ_O_LONG("first", 0, "I", a->first, 0, 1LL << 40, "first generator index (default 0)"),
+        RZ_O_SET("no-forks", 0, a->forks, 0, "one corridor: no side branches"),
+        RZ_O_INT("extra", 0, "K", a->extra, 0, 1 << 20, "K more openings after the DFS (loops; default 0)"),
+        RZ_O_STR("exclude", 0, "MAZES", a->exclude, "leave out the mazes of this stream (another split)"),
+        RZ_O_STR("png", 0, "FILE", a->png, "draw the first maze with its path"),
+        RZ_O_END};
+    rz_opt train[] = {
+        RZ_O_FN("objective", 0, "next|mlmu", opt_objective, a, "next-token (causal) or MLM-U (bidirectional) (required)"),
+        RZ_O_INT("dim", 0, "D", a->dim, 2, 4096, "model width (default 64)"),
+        RZ_O_INT("layers", 0, "L", a->layers, 1, 64, "transformer blocks (default 4)"),
+        RZ_O_INT("heads", 0, "H", a->heads, 1, 256, "attention heads; D / H even (default 4)"),
+        RZ_O_INT("hidden", 0, "F", a->hidden, 1, 65536, "feed-forward width (default 4D)"),
+        RZ_O_INT("ctx", 0, "T", a->ctx, 11, 65536, "padded sequence length (default: the longest maze)"),
+        RZ_O_INT("steps", 0, "N", a->steps, 1, 100000000, "optimizer steps (default 1000)"),
+        RZ_O_INT("batch", 0, "B", a->batch, 1, 1 << 20, "sequences per step (default 32)"),
+        RZ_O_INT("micro", 0, "M", a->micro, 1, 1 << 20, "sequences per forward; divides B (default B)"),
+        RZ_O_F64("lr", 0, "LR", a->lr, 0, 10, "peak learning rate (default 1e-3)"),
+        RZ_O_F64("min-lr", 0, "LR", a->min_lr, 0, 10, "learning rate at the end of the cosine (default 1e-4)"),
+        RZ_O_INT("warmup", 0, "N", a->warmup, 0, 100000000, "warm-up steps (default 50)"),
+        RZ_O_F64("weight-decay", 0, "W", a->wd, 0, 10, "AdamW weight decay (default 0.01)"),
+        RZ_O_F64("clip", 0, "C", a->clip, 0, 1e9, "gradient norm clipping (default 1.0)"),
+        RZ_O_STR("checkpoint", 0, "FILE", a->ckpt, "write a checkpoint at the end (and every --every K steps)"),
+        RZ_O_INT("every", 0, "K", a->every, 1, 100000000, "checkpoint period in steps"),
+        RZ_O_STR("resume", 0, "FILE", a->resume, "continue from a checkpoint"),
+        RZ_O_INT("until", 0, "S", a->until, 1, 100000000, "stop after step S (of --steps; resume later)"),
+        RZ_O_STR("eval", 0, "HELDOUT", a->eval, "held-out mazes scored during training"),
+        RZ_O_INT("eval-every", 0, "K", a->eval_every, 1, 100000000, "score --eval every K steps (and at the end)"),
+        RZ_O_LONG("eval-count", 0, "N", a->eval_count, 1, 100000000, "score at most N --eval mazes"),
+        RZ_O_LONG("count", 0, "N", a->count, 1, 100000000, "train on at most N mazes (default all)"),
+        RZ_O_END};
+    rz_opt eval[] = {
+        RZ_O_STR("model", 'm', "CKPT", a->model, "a checkpoint of rz-maze train (required)"),
+        RZ_O_LONG("count", 0, "N", a->count, 1, 100000000, "score at most N mazes (default all)"),
+        RZ_O_INT("batch", 0, "B", a->batch, 1, 1 << 20, "mazes per forward (default 32)"),
+        RZ_O_STR("png", 0, "FILE", a->png,
+                 "draw the first held-out maze with its true (green) and predicted (red) path"),
+        RZ_O_END};
+    const rz_cli_tool *t[] = {&tool_gen, &tool_train, &tool_eval};
+    rz_opt *opts[] = {gen, train, eval};
+    int first = rz_cli_parse(c, t[a->cmd], opts[a->cmd], argc, argv);
+    if (first < argc) a->input = argv[first++];
+    if (first < argc) rz_cli_usage_error(c, "unexpected argument '%s'", argv[first]);
+    if (a->cmd == 0 && !a->n) rz_cli_usage_error(c, "-n SIZE is required");
+    if (a->cmd == 0 && !c->output) rz_cli_usage_error(c, "-o MAZES is required");
+    if (a->cmd == 0 && a->input) rz_cli_usage_error(c, "unexpected argument '%s'", a->input);
+    if (a->cmd == 1 && a->objective < 0) rz_cli_usage_error(c, "--objective next|mlmu is required");
+    if (a->cmd >= 1 && !a->input) rz_cli_usage_error(c, "a maze stream is required");
+    if (a->cmd == 2 && !a->model) rz_cli_usage_error(c, "-m CKPT is required");
     if (!a->micro) a->micro = a->batch;
     if (a->batch % a->micro) rz_cli_usage_error(c, "--micro %d does not divide --batch %d", a->micro, a->batch);
     if (!a->hidden) a->hidden = 4 * a->dim;
@@ -371,7 +391,7 @@ static void cmd_eval(rz_cli *c, const args *a)
     if (rz_maze_evaluate(model, &held, info.objective, 0, B, &sc, &e)) rz_cli_die(c, &e);
     double secs = rz_now() - t0;
     if (a->png && rz_cluster_rank() == 0) { /* the first maze, decoded again on rank 0 */
-        int ranks[RZ_TR_NMAT] = {0}, *pred = malloc(sizeof(int) * (size_t)held.T);
+        int ranks[RZ_LIN_PER_LAYER] = {0}, *pred = malloc(sizeof(int) * (size_t)held.T);
         rz_lora *lo = NULL;
         rz_train *t = NULL;
         rz_maze m;
@@ -419,7 +439,6 @@ int main(int argc, char **argv)
 {
     rz_cluster_init(&argc, &argv);
     rz_cli c;
-    rz_cli_init(&c, "rz-maze", usage_text);
     args a;
     parse(&c, &a, argc, argv);
     rz_cli_threads(&c);

@@ -9,7 +9,7 @@
  * With --embed-bits 8 or 4 the token embeddings (and an unshared classifier) are stored
  * as rtn "qlayer" records instead (per row at 8 bits, per group of --embed-group
  * columns, default 32, at 4 bits), which the engine reads from their codes.
- * rz_model_load (schemas/model.h) reads it back, decoding each layer to float32.
+ * rz_model_load (tools/core/lm/model_io.h) reads it back, decoding each layer to float32.
  *
  * Bits per weight, counted exactly: "linears" = (code bytes + float32 scales + uint8 zero
  * points + 2 × 64-bit seeds when incoherent) × 8 / linear weights; "model" = the same
@@ -23,7 +23,7 @@
 
 #include "cli.h"
 #include "cluster.h"
-#include "model.h"
+#include "model_io.h"
 #include "qlayer.h"
 
 static const rz_cli_tool tool = {
@@ -66,7 +66,7 @@ int main(int argc, char **argv)
     rz_err e = {0};
     rz_llama *m;
     if (rz_model_load(model, &c.stream, &m, &e)) rz_cli_die(&c, &e);
-    uint64_t mhash = rz_qlayer_model_hash(m);
+    uint64_t mhash = rz_llama_model_hash(m);
     long N = 7L * m->config.n_layers;
     void **blob = rz_calloc((size_t)N, sizeof *blob, &e);
     size_t *len = rz_calloc((size_t)N, sizeof *len, &e);
@@ -91,19 +91,11 @@ int main(int argc, char **argv)
                              q.name, model);
                 break;
             }
-            long found = -1;
-            for (long i = 0; i < N && found < 0; i++) {
-                char name[RZ_MAX_NAME];
-                float *W;
-                int rows, cols, layer, group;
-                rz_qlayer_linear(m, i, name, sizeof name, &W, &rows, &cols, &layer, &group);
-                if (strcmp(name, q.name) == 0) {
-                    found = i;
-                    if (rows != q.rows || cols != q.cols)
-                        rc = rz_rec_fail(&e, &ctx, "rows", "layer '%s' is %dx%d, the model's is %dx%d", q.name, q.rows, q.cols,
-                                         rows, cols);
-                }
-            }
+            long found = rz_lin_find(m->config.n_layers, q.name);
+            int rows, cols;
+            if (found >= 0 && !rz_llama_linear_shape(&m->config, found, &rows, &cols) && (rows != q.rows || cols != q.cols))
+                rc = rz_rec_fail(&e, &ctx, "rows", "layer '%s' is %dx%d, the model's is %dx%d", q.name, q.rows, q.cols,
+                                 rows, cols);
             if (rc) break;
             if (found < 0) {
                 rc = rz_rec_fail(&e, &ctx, "name", "'%s' is not a linear layer of this model", q.name);
@@ -129,7 +121,7 @@ int main(int argc, char **argv)
             char name[RZ_MAX_NAME];
             float *W;
             int rows, cols, layer, group;
-            rz_qlayer_linear(m, i, name, sizeof name, &W, &rows, &cols, &layer, &group);
+            rz_llama_linear(m, i, name, sizeof name, &W, &rows, &cols, &layer, &group);
             rc = rz_fail(&e, RZ_EINPUT, "layer '%s' is missing from the LAYERS streams", name);
         }
     if (rc) rz_cli_die(&c, &e);
@@ -147,14 +139,7 @@ int main(int argc, char **argv)
         float *data;
         int shape[2], ndim;
         rz_llama_tensor_at(m, i, &name, &data, shape, &ndim);
-        int quantised = 0;
-        for (long k = 0; k < N && !quantised; k++) {
-            char lname[RZ_MAX_NAME];
-            float *W;
-            int rows, cols, layer, group;
-            rz_qlayer_linear(m, k, lname, sizeof lname, &W, &rows, &cols, &layer, &group);
-            quantised = strcmp(lname, name) == 0;
-        }
+        int quantised = rz_lin_find(m->config.n_layers, name) >= 0;
         double count = (double)shape[0] * (ndim == 2 ? shape[1] : 1);
         if (quantised) {
             lin_weights += count;

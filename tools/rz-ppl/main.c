@@ -19,7 +19,7 @@
 #include "cli.h"
 #include "cluster.h"
 #include "corpus.h"
-#include "model.h"
+#include "model_io.h"
 #include "ppl.h"
 
 static const rz_cli_tool tool = {
@@ -80,37 +80,6 @@ static void parse(rz_cli *c, args *a, int argc, char **argv)
     rz_cli_need_file_under_mpi(c, "model", a->model);
 }
 
-/* Rank 0 reads the tokens; every rank gets a copy. */
-static int load_tokens(rz_cli *c, const args *a, const rz_llama *m, int **ids, size_t *n, rz_err *e)
-{
-    int rc = RZ_OK;
-    uint64_t count = 0;
-    if (rz_cluster_rank() == 0) {
-        if (a->tokens) {
-            rc = rz_corpus_from_stream(a->tokens, &c->stream, m->config.vocab_size, ids, n, e);
-        } else {
-            rz_tokenizer *t = NULL;
-            rc = rz_tokenizer_load(a->tokenizer, &t, e);
-            if (rc == RZ_OK && rz_tokenizer_vocab_size(t) != m->config.vocab_size)
-                rc = rz_fail(e, RZ_EINPUT, "%s: tokenizer has %d tokens but model %s has a vocabulary of %d",
-                             a->tokenizer, rz_tokenizer_vocab_size(t), a->model, m->config.vocab_size);
-            if (rc == RZ_OK) rc = rz_corpus_from_text(t, a->text, ids, n, e);
-            if (t) rz_tokenizer_free(t);
-        }
-        if (rc) rz_cli_die(c, e);
-        if (a->max_tokens && (size_t)a->max_tokens < *n) *n = (size_t)a->max_tokens;
-        count = *n;
-    }
-    rz_cluster_bcast(&count, sizeof count);
-    if (rz_cluster_rank() != 0) {
-        *n = count;
-        *ids = rz_malloc(count * sizeof **ids, e);
-        if (!*ids) return RZ_EINTERNAL;
-    }
-    rz_cluster_bcast(*ids, count * sizeof **ids);
-    return rc;
-}
-
 int main(int argc, char **argv)
 {
     rz_cluster_init(&argc, &argv);
@@ -135,7 +104,9 @@ int main(int argc, char **argv)
         rz_cli_die(&c, &e);
     int *ids;
     size_t n;
-    if (load_tokens(&c, &a, m, &ids, &n, &e)) rz_cli_die(&c, &e);
+    if (rz_corpus_load_bcast(a.tokens, &c.stream, a.text, a.tokenizer, m->config.vocab_size, a.model,
+                             (size_t)a.max_tokens, &ids, &n, &e))
+        rz_cli_die(&c, &e);
 
     rz_ppl_opts po = {a.ctx, a.stride, a.bos, RZ_TOKEN_BOS, a.skip};
     if (!po.stride) po.stride = a.ctx - (a.bos ? 1 : 0);

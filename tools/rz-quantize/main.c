@@ -21,7 +21,7 @@
 #include "calib.h"
 #include "cli.h"
 #include "cluster.h"
-#include "model.h"
+#include "model_io.h"
 #include "qlayer.h"
 #include "ldlq.h"
 
@@ -135,7 +135,7 @@ int main(int argc, char **argv)
         char name[RZ_MAX_NAME];
         float *W;
         int rows, cols, layer, group;
-        rz_qlayer_linear(m, i, name, sizeof name, &W, &rows, &cols, &layer, &group);
+        rz_llama_linear(m, i, name, sizeof name, &W, &rows, &cols, &layer, &group);
         float *What = fake ? rz_malloc((size_t)rows * (size_t)cols * sizeof *What, &e) : NULL;
         rz_qlayer ql;
         if ((fake && !What) || rz_qlayer_quantize(name, W, rows, cols, H[layer * RZ_TAP_GROUPS + group], &q, i, mhash, &ql, What, &e))
@@ -172,7 +172,7 @@ int main(int argc, char **argv)
                 char name[RZ_MAX_NAME];
                 float *W;
                 int rows, cols, layer, group;
-                rz_qlayer_linear(m, i, name, sizeof name, &W, &rows, &cols, &layer, &group);
+                rz_llama_linear(m, i, name, sizeof name, &W, &rows, &cols, &layer, &group);
                 memcpy(W, blobs0[i], lens0[i]);
             }
             if (rz_model_save_rzm(m, c.output, RZ_F32, &c.stream, &e)) rz_cli_die(&c, &e);
@@ -188,7 +188,7 @@ int main(int argc, char **argv)
             char name[RZ_MAX_NAME], shape[32];
             float *W;
             int rows, cols, layer, group;
-            rz_qlayer_linear(m, i, name, sizeof name, &W, &rows, &cols, &layer, &group);
+            rz_llama_linear(m, i, name, sizeof name, &W, &rows, &cols, &layer, &group);
             const double *s = all + i * 3;
             double wn = (double)rows * cols;
             snprintf(shape, sizeof shape, "%dx%d", rows, cols);

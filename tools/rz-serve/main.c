@@ -6,7 +6,7 @@
 
 #include "cli.h"
 #include "cluster.h"
-#include "model.h"
+#include "model_io.h"
 #include "serve.h"
 
 static const rz_cli_tool tool = {

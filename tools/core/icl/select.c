@@ -4,13 +4,9 @@
 #include <math.h>
 #include <stdlib.h>
 
-uint64_t rz_icl_rand(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
+#include "rng.h"
+
+uint64_t rz_icl_rand(uint64_t *s) { return rz_splitmix64(s); /* util/rng.h */ }
 
 long rz_icl_rand_below(uint64_t *s, long n)
 {

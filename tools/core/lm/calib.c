@@ -1,9 +1,10 @@
 /* calib.c — Hessian accumulation over calibration windows (see calib.h). */
 #include "calib.h"
 
-#include "model.h"
+#include "model_io.h"
 #include "qlayer.h"
 #include "qrecord.h"
+#include "rng.h"
 #include "stream.h"
 
 #include <cblas.h>
@@ -42,43 +43,42 @@ void rz_calib_free(rz_calib *c)
     memset(c, 0, sizeof *c);
 }
 
+void rz_gram_add(double *S, const float *x, int T, int n, int ld, double *tmp)
+{
+    for (int t = 0; t < T; t++)
+        for (int j = 0; j < n; j++) tmp[(size_t)t * n + j] = x[(size_t)t * ld + j];
+    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, n, T, 1.0, tmp, n, 1.0, S, n);
+}
+
+void rz_gram_finish(double *S, int n, double rows)
+{
+    double inv = rows > 0 ? 1.0 / rows : 0.0;
+    for (int r = 0; r < n; r++)
+        for (int k = r; k < n; k++) {
+            double v = S[(size_t)r * n + k] * inv;
+            S[(size_t)r * n + k] = v;
+            S[(size_t)k * n + r] = v;
+        }
+}
+
 void rz_calib_tap(void *ctx, int layer, int which, const float *x, int T, int n, int ld)
 {
     rz_calib *c = ctx;
     if (T > c->max_T || n != c->n[which]) return; /* cannot happen with a matching state */
-    for (int t = 0; t < T; t++)
-        for (int j = 0; j < n; j++) c->tmp[(size_t)t * n + j] = x[(size_t)t * ld + j];
     int i = layer * RZ_TAP_GROUPS + which;
-    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, n, T, 1.0, c->tmp, n, 1.0, c->S[i], n);
+    rz_gram_add(c->S[i], x, T, n, ld, c->tmp);
     c->tokens[i] += T;
 }
 
 void rz_calib_finish(rz_calib *c)
 {
-    for (int i = 0; i < c->n_layers * RZ_TAP_GROUPS; i++) {
-        int n = c->n[i % RZ_TAP_GROUPS];
-        double *S = c->S[i], inv = c->tokens[i] > 0 ? 1.0 / c->tokens[i] : 0.0;
-        for (int r = 0; r < n; r++)
-            for (int k = r; k < n; k++) {
-                double v = S[(size_t)r * n + k] * inv;
-                S[(size_t)r * n + k] = v;
-                S[(size_t)k * n + r] = v;
-            }
-    }
-}
-
-static uint64_t splitmix64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
+    for (int i = 0; i < c->n_layers * RZ_TAP_GROUPS; i++) rz_gram_finish(c->S[i], c->n[i % RZ_TAP_GROUPS], c->tokens[i]);
 }
 
 void rz_calib_windows(size_t n, int ctx, long count, uint64_t seed, long *starts)
 {
     uint64_t s = seed, span = (uint64_t)(n - (size_t)ctx) + 1;
-    for (long k = 0; k < count; k++) starts[k] = (long)(splitmix64(&s) % span);
+    for (long k = 0; k < count; k++) starts[k] = (long)(rz_splitmix64(&s) % span);
 }
 
 /* All Hessians of the stream, indexed [layer·4 + group], validated against the model. */
@@ -136,7 +136,7 @@ int rz_quant_inputs_load(const char *model, const char *hess, const rz_stream_op
 {
     int rc = rz_model_load(model, so, m, e);
     if (rc) return rc;
-    *mhash = rz_qlayer_model_hash(*m);
+    *mhash = rz_llama_model_hash(*m);
     *H = rz_calloc((size_t)(*m)->config.n_layers * RZ_TAP_GROUPS, sizeof **H, e);
     if (!*H) return RZ_EINTERNAL;
     return rz_hessians_load(hess, so, &(*m)->config, *mhash, *H, e);

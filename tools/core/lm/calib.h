@@ -31,6 +31,11 @@ typedef struct {
 
 int rz_calib_init(rz_calib *c, const rz_llama_config *cfg, int max_T, rz_err *e);
 void rz_calib_free(rz_calib *c);
+/* The Gram matrix of rows, the one implementation: S (n × n, upper triangle) += xᵀx for
+ * x[T][n] (row stride ld), converted to double in tmp (T × n) and one dsyrk; then
+ * rz_gram_finish mirrors S and divides it by the row count: S = XᵀX / rows. */
+void rz_gram_add(double *S, const float *x, int T, int n, int ld, double *tmp);
+void rz_gram_finish(double *S, int n, double rows);
 /* The tap: pass to rz_llama_set_tap with ctx = the rz_calib. */
 void rz_calib_tap(void *ctx, int layer, int which, const float *x, int T, int n, int ld);
 /* Mirrors the upper triangles and divides every sum by its row count: S becomes H. */

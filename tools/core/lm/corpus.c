@@ -1,6 +1,8 @@
 /* corpus.c — text and token-stream inputs (see corpus.h). */
 #include "corpus.h"
 
+#include "cluster.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,5 +115,48 @@ int rz_corpus_from_stream(const char *loc, const rz_stream_opts *o, int vocab_si
     }
     *ids = all;
     *n = len;
+    return RZ_OK;
+}
+
+int rz_corpus_load_bcast(const char *tokens, const rz_stream_opts *o, const char *text, const char *tokenizer,
+                         int vocab_size, const char *model, size_t max_tokens, int **ids, size_t *n, rz_err *e)
+{
+    int rc = RZ_OK;
+    uint64_t count = UINT64_MAX; /* what rank 0 sends when it failed */
+    *ids = NULL;
+    *n = 0;
+    if (rz_cluster_rank() == 0) {
+        if (tokens) {
+            rc = rz_corpus_from_stream(tokens, o, vocab_size, ids, n, e);
+        } else {
+            rz_tokenizer *t = NULL;
+            rc = rz_tokenizer_load(tokenizer, &t, e);
+            if (rc == RZ_OK && rz_tokenizer_vocab_size(t) != vocab_size)
+                rc = rz_fail(e, RZ_EINPUT, "%s: tokenizer has %d tokens but model %s has a vocabulary of %d", tokenizer,
+                             rz_tokenizer_vocab_size(t), model, vocab_size);
+            if (rc == RZ_OK) rc = rz_corpus_from_text(t, text, ids, n, e);
+            if (t) rz_tokenizer_free(t);
+        }
+        if (rc == RZ_OK) {
+            if (max_tokens && max_tokens < *n) *n = max_tokens;
+            count = *n;
+        }
+    }
+    rz_cluster_bcast(&count, sizeof count);
+    if (count == UINT64_MAX) {
+        if (rz_cluster_rank() == 0) {
+            free(*ids);
+            *ids = NULL;
+            *n = 0;
+            return rc;
+        }
+        return rz_fail(e, RZ_EINPUT, "rank 0 could not read the tokens");
+    }
+    if (rz_cluster_rank() != 0) {
+        *n = count;
+        *ids = rz_malloc((count + 1) * sizeof **ids, e);
+        if (!*ids) return RZ_EINTERNAL; /* rank 0 goes on into the broadcast: the caller must abort */
+    }
+    rz_cluster_bcast(*ids, count * sizeof **ids);
     return RZ_OK;
 }

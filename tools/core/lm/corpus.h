@@ -25,4 +25,14 @@ int rz_corpus_from_text(const rz_tokenizer *t, const char *path, int **ids, size
 int rz_corpus_from_stream(const char *loc, const rz_stream_opts *o, int vocab_size, int **ids,
                           size_t *n, rz_err *e);
 
+/* The tokens of a run, on every rank: rank 0 reads them — the "tokens" records of
+ * stream `tokens` when it is given, else text file `text` tokenised with tokenizer file
+ * `tokenizer`, whose vocabulary must be vocab_size (`model` names the model in that
+ * message) — keeps the first max_tokens (0: all) and broadcasts them (rz_cluster_bcast;
+ * alone, rank 0 is everything). *ids is malloc'd with room for one more id. An error on
+ * rank 0 is returned there, and to the other ranks as RZ_EINPUT "rank 0 could not read
+ * the tokens", so no rank is left waiting. */
+int rz_corpus_load_bcast(const char *tokens, const rz_stream_opts *o, const char *text, const char *tokenizer,
+                         int vocab_size, const char *model, size_t max_tokens, int **ids, size_t *n, rz_err *e);
+
 #endif

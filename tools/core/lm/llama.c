@@ -21,6 +21,7 @@
 
 #include "attention.h"
 #include "linalg.h"
+#include "rng.h"
 #include "qlinear.h"
 #include "stream.h"
 
@@ -37,47 +38,9 @@
 /* Tensors start on 64-byte boundaries (16 floats): aligned rows for the BLAS kernels. */
 #define ALIGN_FLOATS 16
 
-#define MAX_PARAMS ((double)((uint64_t)1 << 33))
-
 /* Rows per call of a quantised classifier with an output-side transform (bounds its
  * scratch at RZ_CLS_ROWS x vocab). */
 #define RZ_CLS_ROWS 64
-
-/* ---------------------------------------------------------------- configuration */
-
-int rz_llama_config_check(const rz_llama_config *c, rz_err *e)
-{
-    const int lim = 1 << 24; /* any single size; the parameter total is bounded below */
-    if (c->dim <= 0 || c->hidden_dim <= 0 || c->n_layers <= 0 || c->n_heads <= 0 || c->n_kv_heads <= 0 ||
-        c->vocab_size <= 0 || c->seq_len <= 0)
-        return rz_fail(e, RZ_EINPUT,
-                       "config: dim %d, hidden_dim %d, n_layers %d, n_heads %d, n_kv_heads %d, vocab_size %d, "
-                       "seq_len %d must all be positive",
-                       c->dim, c->hidden_dim, c->n_layers, c->n_heads, c->n_kv_heads, c->vocab_size, c->seq_len);
-    if (c->dim > lim || c->hidden_dim > lim || c->n_layers > 65536 || c->vocab_size > lim || c->seq_len > lim)
-        return rz_fail(e, RZ_EINPUT, "config: a size is over its bound (dim, hidden_dim, vocab_size, seq_len <= %d, "
-                       "n_layers <= 65536)", lim);
-    if (c->n_heads > c->dim || c->dim % c->n_heads != 0)
-        return rz_fail(e, RZ_EINPUT, "config: dim %d is not a multiple of n_heads %d", c->dim, c->n_heads);
-    if (c->n_kv_heads > c->n_heads || c->n_heads % c->n_kv_heads != 0)
-        return rz_fail(e, RZ_EINPUT, "config: n_heads %d is not a multiple of n_kv_heads %d", c->n_heads,
-                       c->n_kv_heads);
-    if ((c->dim / c->n_heads) % 2 != 0)
-        return rz_fail(e, RZ_EINPUT, "config: head size %d is odd; RoPE rotates pairs", c->dim / c->n_heads);
-    if (c->shared_classifier != 0 && c->shared_classifier != 1)
-        return rz_fail(e, RZ_EINPUT, "config: shared_classifier %d is not 0 or 1", c->shared_classifier);
-    if (!(c->rope_theta > 1.0f) || !isfinite(c->rope_theta))
-        return rz_fail(e, RZ_EINPUT, "config: rope_theta %g is not a finite number > 1", (double)c->rope_theta);
-    if (!(c->norm_eps > 0.0f) || !(c->norm_eps < 1.0f))
-        return rz_fail(e, RZ_EINPUT, "config: norm_eps %g is not in (0, 1)", (double)c->norm_eps);
-    /* Parameter count in double (exact far beyond the 2^33 bound). */
-    double dim = c->dim, hid = c->hidden_dim, kv = (double)c->dim / c->n_heads * c->n_kv_heads;
-    double per_layer = 2 * dim + (dim + 2 * kv) * dim + dim * dim + 3 * hid * dim;
-    double total = c->n_layers * per_layer + dim + (c->shared_classifier ? 1 : 2) * (double)c->vocab_size * dim;
-    if (total > MAX_PARAMS)
-        return rz_fail(e, RZ_EINPUT, "config: %.0f parameters, over the limit of 2^33", total);
-    return 0;
-}
 
 /* ---------------------------------------------------------------- weights */
 
@@ -330,14 +293,8 @@ int rz_llama_tensor_at(rz_llama *m, int i, const char **name, float **data, int 
 
 /* ---------------------------------------------------------------- random init */
 
-/* splitmix64's finaliser: a bijective mix, used as a counter-based generator. */
-static uint64_t mix64(uint64_t x)
-{
-    x += 0x9E3779B97F4A7C15ull;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
-}
+/* splitmix64's output at state x (rng.h), used as a counter-based generator. */
+static uint64_t mix64(uint64_t x) { return rz_splitmix64_at(x); }
 
 /* Uniform in (0, 1] from counter c of stream key. */
 static double uniform(uint64_t key, uint64_t c) { return (double)((mix64(key ^ mix64(c)) >> 11) + 1) * 0x1p-53; }
@@ -866,4 +823,75 @@ void rz_log_softmax_nll(const float *logits, int T, int vocab, const int *target
         /* -log p = log sum exp(x - max) - (x_target - max) */
         nll_out[t] = log(sum) - ((double)row[targets[t]] - (double)mx);
     }
+}
+
+/* ---------------------------------------------------------------- identity and linears */
+
+uint64_t rz_llama_model_hash(rz_llama *m)
+{
+    /* the configuration field by field — the same bytes the struct held when this hash
+     * was defined (eight int32 then two float32, no padding), so existing files keep
+     * their hash and a field added to rz_llama_config does not change it */
+    const rz_llama_config *c = &m->config;
+    int32_t ints[8] = {c->dim, c->hidden_dim, c->n_layers, c->n_heads, c->n_kv_heads, c->vocab_size, c->seq_len,
+                       c->shared_classifier};
+    float fl[2] = {c->rope_theta, c->norm_eps};
+    uint64_t h = rz_checksum(RZ_CHECKSUM_INIT, ints, sizeof ints);
+    h = rz_checksum(h, fl, sizeof fl);
+    for (int i = 0; i < rz_llama_tensor_count(m); i++) {
+        const char *name;
+        float *data;
+        int shape[2], ndim;
+        rz_llama_tensor_at(m, i, &name, &data, shape, &ndim);
+        h = rz_checksum(h, data, (size_t)shape[0] * (size_t)(ndim == 2 ? shape[1] : 1) * sizeof *data);
+    }
+    return h;
+}
+
+int rz_llama_linear(rz_llama *m, long i, char *buf, size_t cap, float **data, int *rows, int *cols,
+                     int *layer, int *group)
+{
+    static const int groups[7] = {RZ_TAP_ATTN_IN, RZ_TAP_ATTN_IN, RZ_TAP_ATTN_IN, RZ_TAP_ATTN_OUT,
+                                  RZ_TAP_MLP_IN, RZ_TAP_MLP_DOWN, RZ_TAP_MLP_IN};
+    if (rz_llama_linear_shape(&m->config, i, rows, cols)) return -1;
+    int l = (int)(i / RZ_LIN_PER_LAYER), k = (int)(i % RZ_LIN_PER_LAYER);
+    const rz_llama_layer *L = &m->layers[l];
+    float *ptr[RZ_LIN_PER_LAYER] = {L->wq, L->wk, L->wv, L->wo, L->w1, L->w2, L->w3};
+    rz_lin_tensor_name(i, buf, cap);
+    *data = ptr[k];
+    *layer = l;
+    *group = groups[k];
+    return 0;
+}
+
+const char *rz_lin_name(int kind)
+{
+    static const char *const names[RZ_LIN_PER_LAYER] = {"attention.wq",    "attention.wk",    "attention.wv",
+                                                        "attention.wo",    "feed_forward.w1", "feed_forward.w2",
+                                                        "feed_forward.w3"};
+    return kind >= 0 && kind < RZ_LIN_PER_LAYER ? names[kind] : "?";
+}
+
+void rz_lin_tensor_name(long i, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "layers.%ld.%s.weight", i / RZ_LIN_PER_LAYER, rz_lin_name((int)(i % RZ_LIN_PER_LAYER)));
+}
+
+long rz_lin_find(int n_layers, const char *name)
+{
+    /* "layers." digits "." kind ".weight", the layer written as rz_lin_tensor_name writes it */
+    if (strncmp(name, "layers.", 7) != 0) return -1;
+    const char *p = name + 7;
+    if (*p < '0' || *p > '9' || (*p == '0' && p[1] != '.')) return -1;
+    long l = 0;
+    while (*p >= '0' && *p <= '9') {
+        l = 10 * l + (*p++ - '0');
+        if (l >= n_layers) return -1;
+    }
+    if (*p++ != '.') return -1;
+    for (int k = 0; k < RZ_LIN_PER_LAYER; k++) {
+        size_t n = strlen(rz_lin_name(k));
+        if (strncmp(p, rz_lin_name(k), n) == 0 && strcmp(p + n, ".weight") == 0) return l * RZ_LIN_PER_LAYER + k;
+    }
+    return -1;
 }

@@ -16,21 +16,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "model.h" /* schemas/: rz_llama_config, the "model" record's fields */
 #include "rope.h"
 #include "rz.h"
 
-typedef struct {
-    int dim;               /* model width */
-    int hidden_dim;        /* feed-forward width */
-    int n_layers;
-    int n_heads;           /* query heads; head_size = dim / n_heads */
-    int n_kv_heads;        /* key/value heads (grouped-query attention), divides n_heads */
-    int vocab_size;
-    int seq_len;           /* longest context the model supports (KV cache bound) */
-    int shared_classifier; /* 1: output.weight is tok_embeddings.weight */
-    float rope_theta;      /* 10000 in llama2.c */
-    float norm_eps;        /* 1e-5 in llama2.c */
-} rz_llama_config;
 
 /* Weights. Each layer's wq|wk|wv is one contiguous [dim + 2 kv_dim][dim] block (wqkv) and
  * w1|w3 one [2 hidden][dim] block (w13), so the forward does one sgemm for each; wq, wk,
@@ -74,10 +63,6 @@ typedef struct {
     float *emb_alloc, *out_alloc;
 } rz_llama;
 
-/* Checks a configuration: sizes positive and bounded (at most 2^33 parameters), heads
- * dividing dim, kv heads dividing heads, even head size, norm_eps > 0, rope_theta > 1. */
-int rz_llama_config_check(const rz_llama_config *c, rz_err *e);
-
 /* Allocates a model with all weights zero (norm weights too), to be filled by name. */
 int rz_llama_alloc(const rz_llama_config *c, rz_llama **out, rz_err *e);
 /* The same without the linear layers' storage: their pointers stay NULL until
@@ -85,9 +70,17 @@ int rz_llama_alloc(const rz_llama_config *c, rz_llama **out, rz_err *e);
  * (rz_llama_set_qlinear) never holds them in float32. */
 int rz_llama_alloc_lazy(const rz_llama_config *c, rz_llama **out, rz_err *e);
 
-/* Linear layers are numbered i in [0, 7 n_layers): layer i / 7, and i % 7 one of
- * wq, wk, wv, wo, w1, w2, w3 (rz_qlayer_linear's order). */
+/* The seven linear layers of a block — the one table every user shares (quantisation,
+ * calibration, training, loading). Linear layers are numbered i in [0, 7 n_layers):
+ * layer i / 7, and i % 7 one of wq, wk, wv, wo, w1, w2, w3. */
 enum { RZ_LIN_WQ = 0, RZ_LIN_WK, RZ_LIN_WV, RZ_LIN_WO, RZ_LIN_W1, RZ_LIN_W2, RZ_LIN_W3, RZ_LIN_PER_LAYER };
+/* "attention.wq", ..., "feed_forward.w3": the tensor name without "layers.l." and
+ * ".weight"; "?" out of range. */
+const char *rz_lin_name(int kind);
+/* The full tensor name of linear i ("layers.3.attention.wq.weight") into buf. */
+void rz_lin_tensor_name(long i, char *buf, size_t cap);
+/* The linear index of a full tensor name in a model of n_layers, or -1 (not a linear). */
+long rz_lin_find(int n_layers, const char *name);
 /* The shape [rows][cols] = [out][in] of linear i; -1 when i is out of range. */
 int rz_llama_linear_shape(const rz_llama_config *c, long i, int *rows, int *cols);
 /* Dense storage of linear i (allocating its fused block on first use in a lazy model). */
@@ -180,5 +173,19 @@ int rz_llama_argmax(const float *logits, int n);
 /* nll_out[t] = -log softmax(logits[t])[targets[t]] for t < T, in double, with the row
  * maximum subtracted first. A target outside [0, vocab) gives NaN. */
 void rz_log_softmax_nll(const float *logits, int T, int vocab, const int *targets, double *nll_out);
+
+/* The model's identity: FNV-1a 64 of the config (its eight integer fields as int32, then
+ * rope_theta and norm_eps as float32, in struct order) and every tensor's float32 bytes
+ * in rz_llama_tensor_at order: ties Hessians and layer records to the model they were
+ * computed from. Training checkpoints carry rz_lora_model_id instead (lora.h: the same
+ * weights, config as int64 and tensor names also hashed), kept so that existing
+ * checkpoints stay valid. */
+uint64_t rz_llama_model_hash(rz_llama *m);
+
+/* The model's linear layers in order (7 per block: wq, wk, wv, wo, w1, w2, w3): for
+ * index i in [0, 7·n_layers), its tensor name (into buf), data pointer, shape, and the
+ * Hessian group (RZ_TAP_*) of its input. */
+int rz_llama_linear(rz_llama *m, long i, char *buf, size_t cap, float **data, int *rows, int *cols,
+                     int *layer, int *group);
 
 #endif

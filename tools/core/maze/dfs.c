@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lora.h" /* rz_train_rng_next: splitmix64 */
+#include "rng.h" /* rz_splitmix64 */
 #include "maze.h"
 #include "record.h"
 
@@ -40,12 +40,12 @@ void rz_maze_free(rz_maze *m)
 uint64_t rz_maze_key(uint64_t seed, uint64_t index)
 {
     uint64_t s = seed ^ 0x6D617A65ULL; /* "maze" */
-    uint64_t a = rz_train_rng_next(&s);
+    uint64_t a = rz_splitmix64(&s);
     s = a ^ (index * 0xD1342543DE82EF95ULL);
-    return rz_train_rng_next(&s);
+    return rz_splitmix64(&s);
 }
 
-static int below(uint64_t *s, int k) { return (int)(rz_train_rng_next(s) % (uint64_t)k); }
+static int below(uint64_t *s, int k) { return (int)(rz_splitmix64(s) % (uint64_t)k); }
 
 /* Neighbour of cell c in direction d (0 right, 1 down, 2 left, 3 up), or -1. */
 static int step(int n, int c, int d)
@@ -177,7 +177,7 @@ void rz_maze_dfs(rz_maze *m, uint64_t seed, uint64_t index, int forks, int extra
         }
     for (int c = 0; c < N; c++) m->open[c] &= (uint8_t)~VIS;
     /* the rest of the stream orders the token form's passages */
-    m->key = rz_train_rng_next(&s);
+    m->key = rz_splitmix64(&s);
     rz_maze_bfs(m);
 }
 

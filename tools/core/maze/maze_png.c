@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "env.h" /* rl_png_write */
+#include "pngenc.h" /* rz_png_write */
 
 #define CELL 24
 
@@ -49,7 +49,7 @@ int rz_maze_png(const char *path, const rz_maze *m, const int *pred, int pred_le
         int d = abs(a - b);
         if (d == n || (d == 1 && a / n == b / n)) segment(img, W, n, a, b, CELL / 8, red);
     }
-    int rc = rl_png_write(path, W, W, img, e);
+    int rc = rz_png_write(path, W, W, img, e);
     free(img);
     return rc;
 }

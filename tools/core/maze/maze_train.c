@@ -59,7 +59,7 @@ int rz_maze_trainer_new(rz_maze_trainer *tr, const rz_maze_ckpt *info, const rz_
         if (rz_adamw_init(&tr->adam, tr->model->n_params, e)) return rz_maze_trainer_free(tr), e->code;
         tr->info.step = 0, tr->info.samples = 0;
     }
-    int ranks[RZ_TR_NMAT] = {0};
+    int ranks[RZ_LIN_PER_LAYER] = {0};
     int B = (int)tr->info.micro;
     if (rz_llama_alloc(&tr->model->config, &tr->grad, e) || rz_lora_new(tr->model, ranks, &tr->lora, e) ||
         rz_lora_full_grads(tr->lora, tr->grad, e) || rz_train_new(tr->lora, B, set->T, &tr->t, e) ||
@@ -101,7 +101,7 @@ int rz_maze_evaluate(rz_llama *model, const rz_maze_set *set, int objective, lon
     if (set->T > model->config.seq_len)
         return rz_fail(e, RZ_EINPUT, "held-out mazes of %d tokens, longer than the model's context %d", set->T,
                        model->config.seq_len);
-    int ranks[RZ_TR_NMAT] = {0};
+    int ranks[RZ_LIN_PER_LAYER] = {0};
     rz_lora *a = NULL;
     rz_train *t = NULL;
     long lo, hi;

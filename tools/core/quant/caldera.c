@@ -44,21 +44,15 @@
 #include "linalg.h"
 #include "ldlq.h"
 #include "record.h"
+#include "rng.h"
 
 /* ---- small tools ------------------------------------------------------------------- */
 
-/* splitmix64 and Box–Muller: the randomized SVD's Gaussian test matrix from opts.seed. */
-static uint64_t sm64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
+/* splitmix64 (rng.h) and Box–Muller: the randomized SVD's Gaussian test matrix from
+ * opts.seed. */
 static double gauss(uint64_t *s)
 {
-    double u1 = ((sm64(s) >> 11) + 1.0) * 0x1.0p-53, u2 = (sm64(s) >> 11) * 0x1.0p-53;
+    double u1 = ((rz_splitmix64(s) >> 11) + 1.0) * 0x1.0p-53, u2 = (rz_splitmix64(s) >> 11) * 0x1.0p-53;
     return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
 }
 

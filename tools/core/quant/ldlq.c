@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "e8p.h"
-#include "nn.h"
+#include "rng.h"
 
 enum { LDLQ_ROWS = 64, RZ_LDL_MAXBLK = 64 };
 
@@ -537,9 +537,9 @@ int rz_codebook_mse(const char *name, long samples, uint64_t seed, double *bits,
         free(part);
         return e ? e->code : RZ_EINTERNAL;
     }
-    nn_rng rng;
-    nn_rng_seed(&rng, seed);
-    for (long k = 0; k < count; k++) x[k] = (float)nn_rng_normal(&rng);
+    rz_rng rng;
+    rz_rng_seed(&rng, seed);
+    for (long k = 0; k < count; k++) x[k] = (float)rz_rng_normal(&rng);
     double s_best = 1.0, m_best;
     if (cb.kind == CB_MINMAX) {
         m_best = cb_mse_at(&cb, x, count, 1.0, part);

@@ -11,14 +11,10 @@
 #include "e8p.h"
 #include "rht.h"
 #include "ldlq.h"
+#include "rng.h"
 
-static uint64_t mix64(uint64_t a, uint64_t b)
-{
-    uint64_t z = a ^ (b * 0x9e3779b97f4a7c15ULL) ^ 0x5851f42d4c957f2dULL;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
+/* A seed per (seed, counter b): splitmix64's finaliser of a keyed word (rng.h). */
+static uint64_t mix64(uint64_t a, uint64_t b) { return rz_mix64(a ^ (b * RZ_SPLITMIX_GAMMA) ^ 0x5851f42d4c957f2dULL); }
 
 void rz_qlayer_seeds(uint64_t seed, long item, uint64_t *seed_u, uint64_t *seed_v)
 {
@@ -614,35 +610,4 @@ done:
     free(Lold);
     if (rc) rz_qlayer_free(q);
     return rc;
-}
-
-uint64_t rz_qlayer_model_hash(rz_llama *m)
-{
-    uint64_t h = rz_checksum(RZ_CHECKSUM_INIT, &m->config, sizeof m->config);
-    for (int i = 0; i < rz_llama_tensor_count(m); i++) {
-        const char *name;
-        float *data;
-        int shape[2], ndim;
-        rz_llama_tensor_at(m, i, &name, &data, shape, &ndim);
-        h = rz_checksum(h, data, (size_t)shape[0] * (size_t)(ndim == 2 ? shape[1] : 1) * sizeof *data);
-    }
-    return h;
-}
-
-int rz_qlayer_linear(rz_llama *m, long i, char *buf, size_t cap, float **data, int *rows, int *cols,
-                     int *layer, int *group)
-{
-    static const char *const names[7] = {"attention.wq", "attention.wk", "attention.wv", "attention.wo",
-                                         "feed_forward.w1", "feed_forward.w2", "feed_forward.w3"};
-    static const int groups[7] = {RZ_TAP_ATTN_IN, RZ_TAP_ATTN_IN, RZ_TAP_ATTN_IN, RZ_TAP_ATTN_OUT,
-                                  RZ_TAP_MLP_IN, RZ_TAP_MLP_DOWN, RZ_TAP_MLP_IN};
-    if (rz_llama_linear_shape(&m->config, i, rows, cols)) return -1;
-    int l = (int)(i / RZ_LIN_PER_LAYER), k = (int)(i % RZ_LIN_PER_LAYER);
-    const rz_llama_layer *L = &m->layers[l];
-    float *ptr[RZ_LIN_PER_LAYER] = {L->wq, L->wk, L->wv, L->wo, L->w1, L->w2, L->w3};
-    snprintf(buf, cap, "layers.%d.%s.weight", l, names[k]);
-    *data = ptr[k];
-    *layer = l;
-    *group = groups[k];
-    return 0;
 }

@@ -29,7 +29,6 @@
 
 #include <stdint.h>
 
-#include "llama.h"
 #include "caldera.h"
 #include "qrecord.h" /* schemas/: the record view */
 
@@ -105,15 +104,5 @@ int rz_qlayer_from_caldera(const char *name, const rz_caldera *c, int rows, int 
  * or an f16 value overflows. q owns its payloads (rz_qlayer_free). */
 int rz_qlayer_replace_lowrank(const rz_qlayer_view *in, const float *L, const float *R, rz_qlayer *q,
                               rz_err *e);
-
-/* FNV-1a 64 of the config and every tensor's float32 bytes in rz_llama_tensor_at order:
- * ties Hessians and layer records to the model they were computed from. */
-uint64_t rz_qlayer_model_hash(rz_llama *m);
-
-/* The model's linear layers in order (7 per block: wq, wk, wv, wo, w1, w2, w3): for
- * index i in [0, 7·n_layers), its tensor name (into buf), data pointer, shape, and the
- * Hessian group (RZ_TAP_*) of its input. */
-int rz_qlayer_linear(rz_llama *m, long i, char *buf, size_t cap, float **data, int *rows, int *cols,
-                     int *layer, int *group);
 
 #endif

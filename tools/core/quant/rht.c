@@ -1,5 +1,10 @@
 /* rht.c — random Hadamard transforms U = (H_p/√p ⊗ Q_m)·diag(s) for any n = p·m
- * (see rht.h). The float and double versions are the same code; OpenMP splits rows
+ * (see rht.h). The float and double versions are the same algorithm written twice: C has
+ * no generics, and one body shared through a macro template or a run-time element size
+ * would hide the math or cost the float path (inference, weight transforms) its
+ * vectorised butterflies; the float path also applies small odd factors (m < 16) by
+ * direct loops where the double path (H ← V H Vᵀ, once per matrix) calls dgemm, and
+ * merging them would change the bits of quantised layers with such factors. OpenMP splits rows
  * (rz_rht_rows) or column panels (rz_rht_cols) in chunks fixed by the shape, and every
  * row or column is transformed by the same operations whatever the chunking, so results
  * do not depend on the thread count.
@@ -12,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nn.h"
+#include "rng.h"
 
 enum { RHT_ROW_CHUNK = 16, RHT_COL_PANEL = 256 };
 
@@ -32,10 +37,10 @@ int rz_rht_init(rz_rht *t, int n, uint64_t seed, rz_err *e)
     t->n = n;
     t->p = p;
     t->m = n / p;
-    nn_rng rng;
-    nn_rng_seed(&rng, seed);
+    rz_rng rng;
+    rz_rng_seed(&rng, seed);
     if (!(t->sign = rz_malloc(sizeof(float) * (size_t)n, e))) return e ? e->code : RZ_EINTERNAL;
-    for (int k = 0; k < n; k++) t->sign[k] = (nn_rng_u64(&rng) >> 63) ? -1.0f : 1.0f;
+    for (int k = 0; k < n; k++) t->sign[k] = (rz_rng_u64(&rng) >> 63) ? -1.0f : 1.0f;
     int m = t->m;
     if (m == 1) return 0;
     /* Haar-random orthogonal Q: Gaussian G = Q R, then column j of Q times sign(R_jj) */
@@ -48,7 +53,7 @@ int rz_rht_init(rz_rht *t, int n, uint64_t seed, rz_err *e)
         rz_rht_free(t);
         return e ? e->code : RZ_EINTERNAL;
     }
-    for (long k = 0; k < (long)m * m; k++) t->Qd[k] = nn_rng_normal(&rng);
+    for (long k = 0; k < (long)m * m; k++) t->Qd[k] = rz_rng_normal(&rng);
     int info = LAPACKE_dgeqrf(LAPACK_ROW_MAJOR, m, m, t->Qd, m, tau);
     for (int j = 0; j < m && !info; j++) diag[j] = t->Qd[(long)j * m + j];
     if (!info) info = LAPACKE_dorgqr(LAPACK_ROW_MAJOR, m, m, m, t->Qd, m, tau);

@@ -15,6 +15,10 @@
  * Σ_{t<T} r(s_{t+1}), undiscounted over the evaluation horizon T. For grids the exact
  * optimum of that return is computed by finite-horizon value iteration (rl_grid_vi with
  * gamma = 1, T sweeps), which normalises scores.
+ *
+ * Each kind is one table of functions (rl_env_ops, below: rl_grid_ops in grid.c,
+ * rl_pointmass_ops in mujoco_env.c); env.c dispatches through env->ops and never
+ * branches on the kind, so a new kind is a new table, not edits across env.c.
  */
 #ifndef RZ_RL_ENV_H
 #define RZ_RL_ENV_H
@@ -41,8 +45,11 @@ typedef struct {
     int *next;      /* n_free × 5: deterministic successor id of each action */
 } rl_grid;
 
+typedef struct rl_env_ops rl_env_ops; /* a kind's functions, below */
+
 typedef struct {
     rl_kind kind;
+    const rl_env_ops *ops; /* the kind's functions (rl_grid_ops, rl_pointmass_ops) */
     char name[64];      /* "fourrooms", the map file's name, "pointmass-maze" */
     char *map_text;     /* grids: the map exactly as parsed (identity for datasets) */
     double slip;        /* grids: probability of a uniformly random action */
@@ -61,13 +68,15 @@ typedef struct {
 int rl_env_make(rl_env *env, const char *spec, double slip, rz_err *e);
 /* A grid from map text; source names it in messages ("rooms.txt"). */
 int rl_env_grid_parse(rl_env *env, const char *text, const char *source, double slip, rz_err *e);
+/* A grid from a map file (what rl_env_make does with a name that is no kind's). */
+int rl_env_grid_load(rl_env *env, const char *path, double slip, rz_err *e);
 void rl_env_free(rl_env *env);
 
 /* A uniformly random start state (a free cell, or a free position in the maze). */
-void rl_env_reset(const rl_env *env, nn_rng *rng, float *state);
+void rl_env_reset(const rl_env *env, rz_rng *rng, float *state);
 /* next ← step(state, action). Actions are validated: a discrete index outside 0..4 or a
  * non-finite continuous action is RZ_EINPUT. */
-int rl_env_step(const rl_env *env, const float *state, const float *action, nn_rng *rng,
+int rl_env_step(const rl_env *env, const float *state, const float *action, rz_rng *rng,
                 float *next, rz_err *e);
 void rl_env_obs(const rl_env *env, const float *state, float *obs);
 void rl_env_set_grid_obs(rl_env *env, rl_grid_obs mode); /* updates obs_dim */
@@ -118,6 +127,37 @@ int rl_policy_parse(const char *s, rl_policy *p); /* 0 on success */
 int rl_collect(const rl_env *env, rl_policy pol, long n, uint64_t seed, float *S, float *A,
                float *S2, rz_err *e);
 
+/* ---- kinds ----------------------------------------------------------------------- */
+/* What env.c asks of a kind (grid.c: rl_grid_ops; mujoco_env.c: rl_pointmass_ops).
+ * env.c never branches on the kind: rl_env_* call these, and rl_env_make picks the
+ * table whose spec is the name asked for. A new kind defines one table and joins
+ * env.c's kinds[]. */
+struct rl_env_ops {
+    const char *spec;         /* the name rl_env_make knows it by ("fourrooms") */
+    const char *action_range; /* a valid action, in words, for messages */
+    int (*make)(rl_env *env, const char *spec, double slip, rz_err *e);
+    void (*free)(rl_env *env); /* the kind's own storage (env.c frees map_text) */
+    void (*reset)(const rl_env *env, rz_rng *rng, float *state);
+    int (*check_state)(const rl_env *env, const float *state);
+    int (*check_action)(const rl_env *env, const float *action);
+    /* action already checked by check_action */
+    int (*step)(const rl_env *env, const float *state, const float *action, rz_rng *rng, float *next, rz_err *e);
+    void (*obs)(const rl_env *env, const float *state, float *obs);
+    /* the task families asked for (at least one of goals, rewards) */
+    int (*tasks)(const rl_env *env, int goals, int rewards, rl_task **tasks, int *n, rz_err *e);
+    double (*reward)(const rl_env *env, const rl_task *task, const float *state);
+    int (*success)(const rl_env *env, const rl_task *goal_task, const float *state); /* task->is_goal */
+    /* rl_collect: is a state in the top-left room ("room" policy); bytes of zeroed
+     * scratch a policy needs (0: none); the action at step t of an episode from cur;
+     * confine_room: a "room" step that leaves the room is redone from a new start. */
+    int (*in_room0)(const rl_env *env, const float *state);
+    size_t (*collect_scratch)(const rl_env *env, rl_policy pol);
+    void (*collect_act)(const rl_env *env, rl_policy pol, int t, const float *cur, void *scratch, rz_rng *rng,
+                        float *act);
+    int confine_room;
+};
+extern const rl_env_ops rl_grid_ops, rl_pointmass_ops;
+
 /* ---- rollouts -------------------------------------------------------------------- */
 /* A policy: actions for n observations (n × obs_dim) into act (n × act_dim). */
 typedef void (*rl_policy_fn)(void *ctx, int n, const float *obs, float *act);
@@ -125,12 +165,10 @@ typedef void (*rl_policy_fn)(void *ctx, int n, const float *obs, float *act);
 /* E episodes of env->horizon steps from the given start states (E × state_dim):
  * ret[i] = Σ_t r(s_{t+1}), success[i] = 1 if a goal task's goal was reached. */
 int rl_rollout(const rl_env *env, const rl_task *task, int E, const float *starts,
-               rl_policy_fn pol, void *ctx, nn_rng *rng, double *ret, int *success,
+               rl_policy_fn pol, void *ctx, rz_rng *rng, double *ret, int *success,
                rz_err *e);
 
 /* ---- pictures ---------------------------------------------------------------------- */
-/* An RGB image (w × h × 3 bytes) written as PNG (stored deflate, no compression). */
-int rl_png_write(const char *path, int w, int h, const unsigned char *rgb, rz_err *e);
 /* Grid picture: walls black, cells shaded by val[n_free] (NULL: white), arrows for
  * act[n_free] (NULL: none), goal cell (−1: none) in red; cell = px pixels. */
 int rl_grid_render(const rl_env *env, const double *val, const int *act, int goal_id, int px,

@@ -65,7 +65,7 @@ struct fb_agent {
     nn_mlp F[2], Ft[2], B, Bt, actor;
     nn_adam oF[2], oB, oA;
     float alpha_state[3]; /* log α, Adam m, Adam v */
-    nn_rng rng;
+    rz_rng rng;
     int64_t step;
     float counters[2], rng_img[8]; /* byte images for checkpoints */
     /* tapes */
@@ -278,7 +278,7 @@ int fb_create(const fb_config *cfg, uint64_t seed, fb_agent **out, rz_err *e)
     int K = disc ? 0 : c->action_samples;
     a->A = disc ? c->n_actions : 1;
     a->inF = c->obs_dim + (disc ? 0 : c->act_dim) + D;
-    nn_rng_seed(&a->rng, seed);
+    rz_rng_seed(&a->rng, seed);
     a->alpha_state[0] = logf(c->alpha > 0 ? c->alpha : 1e-6f);
     int rc = 0, fail = 0;
     nn_spec sF = mlp_spec(a->inF, c->hidden, c->layers, a->A * D, NN_ACT_NONE);
@@ -753,7 +753,7 @@ static void sample_z(fb_agent *a, const fb_data *data, float *z)
     int N = c->batch, D = c->zdim, od = c->obs_dim, L = c->traj_len;
     float rD = sqrtf((float)D);
     for (int i = 0; i < N; i++) {
-        for (int m = 0; m < D; m++) z[(size_t)i * D + m] = (float)nn_rng_normal(&a->rng);
+        for (int m = 0; m < D; m++) z[(size_t)i * D + m] = (float)rz_rng_normal(&a->rng);
         nn_project_sphere(z + (size_t)i * D, D, rD);
     }
     /* Mixing: B of a uniformly drawn dataset next-state (a random permutation of the
@@ -761,13 +761,13 @@ static void sample_z(fb_agent *a, const fb_data *data, float *z)
      * mean B over a window of consecutive transitions. */
     int nmix = 0, nwin = 0, rows = 0;
     for (int i = 0; i < N; i++) {
-        double u = nn_rng_uniform(&a->rng);
+        double u = rz_rng_uniform(&a->rng);
         if (u < c->mix_ratio) {
-            long j = (long)(nn_rng_uniform(&a->rng) * data->n);
+            long j = (long)(rz_rng_uniform(&a->rng) * data->n);
             memcpy(a->o2b + (size_t)nmix * od, data->O2 + j * od, od * sizeof(float));
             a->idx[nmix++] = i;
         } else if (u < c->mix_ratio + c->traj_ratio) {
-            long j = (long)(nn_rng_uniform(&a->rng) * data->n);
+            long j = (long)(rz_rng_uniform(&a->rng) * data->n);
             int len = 1;
             memcpy(a->win_obs + (size_t)rows * od, data->O2 + j * od, od * sizeof(float));
             /* extend while transition t+1 starts where t ended (the same episode) */
@@ -827,18 +827,18 @@ static void penalty_sample(fb_agent *a, const fb_data *data, const long *idx, co
             for (int m = Kh; m < Kh + Kq; m++)
                 for (int r = 0; r < ad; r++)
                     a->ood[((size_t)i * K + m) * ad + r] = p1[(size_t)i * ad + r] +
-                        clampf((float)(c->actor_noise * nn_rng_normal(&a->rng)), -c->noise_clip, c->noise_clip);
+                        clampf((float)(c->actor_noise * rz_rng_normal(&a->rng)), -c->noise_clip, c->noise_clip);
         for (int i = 0; i < N; i++)
             memcpy(a->inA + (size_t)i * (od + D), data->O2 + idx[i] * od, od * sizeof(float));
         const float *p2 = actor_fwd(a, &a->tA, a->inA, N);
         for (int i = 0; i < N; i++) {
             for (int m = 0; m < Kh; m++)
                 for (int r = 0; r < ad; r++)
-                    a->ood[((size_t)i * K + m) * ad + r] = (float)(2 * nn_rng_uniform(&a->rng) - 1);
+                    a->ood[((size_t)i * K + m) * ad + r] = (float)(2 * rz_rng_uniform(&a->rng) - 1);
             for (int m = Kh + Kq; m < K; m++)
                 for (int r = 0; r < ad; r++)
                     a->ood[((size_t)i * K + m) * ad + r] = p2[(size_t)i * ad + r] +
-                        clampf((float)(c->actor_noise * nn_rng_normal(&a->rng)), -c->noise_clip, c->noise_clip);
+                        clampf((float)(c->actor_noise * rz_rng_normal(&a->rng)), -c->noise_clip, c->noise_clip);
         }
         return;
     }
@@ -849,11 +849,11 @@ static void penalty_sample(fb_agent *a, const fb_data *data, const long *idx, co
             float *act = a->ood + ((size_t)i * K + m) * ad;
             a->ood_at[(size_t)i * K + m] = m >= Ko + Kc && m < Ko + 2 * Kc;
             if (m < Ko)
-                for (int r = 0; r < ad; r++) act[r] = (float)(2 * nn_rng_uniform(&a->rng) - 1);
+                for (int r = 0; r < ad; r++) act[r] = (float)(2 * rz_rng_uniform(&a->rng) - 1);
             else if (m < Ko + Kc)
                 for (int r = 0; r < ad; r++)
                     act[r] = p1[(size_t)i * ad + r] +
-                             clampf((float)(c->actor_noise * nn_rng_normal(&a->rng)), -c->noise_clip, c->noise_clip);
+                             clampf((float)(c->actor_noise * rz_rng_normal(&a->rng)), -c->noise_clip, c->noise_clip);
             else if (m >= Ko + 2 * Kc)
                 memcpy(act, data->A + idx[i] * ad, ad * sizeof(float));
         }
@@ -863,7 +863,7 @@ static void penalty_sample(fb_agent *a, const fb_data *data, const long *idx, co
         for (int m = Ko + Kc; m < Ko + 2 * Kc; m++)
             for (int r = 0; r < ad; r++)
                 a->ood[((size_t)i * K + m) * ad + r] =
-                    p2[(size_t)i * ad + r] + clampf((float)(c->actor_noise * nn_rng_normal(&a->rng)), -c->noise_clip, c->noise_clip);
+                    p2[(size_t)i * ad + r] + clampf((float)(c->actor_noise * rz_rng_normal(&a->rng)), -c->noise_clip, c->noise_clip);
 }
 
 const float *fb_penalty_sample(fb_agent *a, const fb_data *data, const long *idx, const float *z, const unsigned char **at)
@@ -890,10 +890,10 @@ int fb_train_step(fb_agent *a, const fb_data *data, fb_stats *st, rz_err *e)
         return RZ_EINTERNAL;
     }
     sample_z(a, data, z);
-    for (int i = 0; i < N; i++) idx[i] = (long)(nn_rng_uniform(&a->rng) * data->n);
+    for (int i = 0; i < N; i++) idx[i] = (long)(rz_rng_uniform(&a->rng) * data->n);
     if (!disc) {
         for (int q = 0; q < N * ad; q++)
-            a->noise[q] = clampf((float)(c->actor_noise * nn_rng_normal(&a->rng)), -c->noise_clip, c->noise_clip);
+            a->noise[q] = clampf((float)(c->actor_noise * rz_rng_normal(&a->rng)), -c->noise_clip, c->noise_clip);
         if (K) penalty_sample(a, data, idx, z);
     }
     fb_stats s;
@@ -1227,8 +1227,8 @@ int fb_eval_task(fb_agent *const *ag, int k, const rl_env *env, const rl_task *t
     ret = rz_malloc((size_t)episodes * sizeof(double), e);
     succ = rz_malloc((size_t)episodes * sizeof(int), e);
     if (!starts || !ret || !succ) goto oom;
-    nn_rng rng;
-    nn_rng_seed(&rng, seed);
+    rz_rng rng;
+    rz_rng_seed(&rng, seed);
     for (int i = 0, cell = 0; i < episodes; i++) {
         float *s = starts + (size_t)i * sd;
         if (all_starts) {

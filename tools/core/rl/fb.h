@@ -19,6 +19,7 @@
 
 #include <stdint.h>
 
+#include "agent.h" /* schemas/: FB_MAX_* size bounds */
 #include "nn.h"
 #include "env.h"
 #include "rz.h"
@@ -114,14 +115,11 @@ typedef struct {
 
 typedef struct fb_agent fb_agent;
 
-/* The sizes fb_create accepts, each on its own (the checkpoint header and the CLI use
- * the same bounds): d, hidden width, hidden layers (+1 output layer ≤ NN_MAX_LAYERS),
- * mini-batch, trajectory-window length. */
-#define FB_MAX_ZDIM 1024
-#define FB_MAX_HIDDEN 8192
-#define FB_MAX_LAYERS (NN_MAX_LAYERS - 1)
-#define FB_MAX_BATCH 65536
-#define FB_MAX_TRAJ_LEN 1024
+/* The sizes fb_create accepts, each on its own: FB_MAX_ZDIM, FB_MAX_HIDDEN,
+ * FB_MAX_LAYERS, FB_MAX_BATCH, FB_MAX_TRAJ_LEN, defined with the checkpoint record they
+ * bound (schemas/agent.h), so the header decoder, fb_create and the CLI share them.
+ * Hidden layers + 1 output layer must fit an nn_mlp: */
+_Static_assert(FB_MAX_LAYERS == NN_MAX_LAYERS - 1, "FB_MAX_LAYERS hidden layers + 1 output = NN_MAX_LAYERS");
 
 /* An upper estimate of the bytes fb_create allocates for a configuration (networks,
  * optimiser state, tapes, batch workspace). fb_create refuses more than FB_MAX_BYTES —

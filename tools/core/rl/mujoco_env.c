@@ -14,6 +14,7 @@
  * reused (the env is therefore not shared between threads).
  */
 #include "mujoco_env.h"
+#include "pngenc.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -91,12 +92,12 @@ int rl_mj_check_state(const rl_env *env, const float *s)
     return fabsf(s[0]) <= 0.3f && fabsf(s[1]) <= 0.3f && fabsf(s[2]) <= 10 && fabsf(s[3]) <= 10;
 }
 
-void rl_mj_reset(const rl_env *env, nn_rng *rng, float *state)
+void rl_mj_reset(const rl_env *env, rz_rng *rng, float *state)
 {
     (void)env;
     do {
-        state[0] = (float)(0.6 * nn_rng_uniform(rng) - 0.3);
-        state[1] = (float)(0.6 * nn_rng_uniform(rng) - 0.3);
+        state[0] = (float)(0.6 * rz_rng_uniform(rng) - 0.3);
+        state[1] = (float)(0.6 * rz_rng_uniform(rng) - 0.3);
     } while (in_wall(state[0], state[1], 0.005f));
     state[2] = state[3] = 0;
 }
@@ -137,6 +138,7 @@ int rl_mj_make(rl_env *env, rz_err *e)
         return rz_fail(e, RZ_EINTERNAL, "MuJoCo: mj_makeData failed");
     }
     env->kind = RL_POINTMASS;
+    env->ops = &rl_pointmass_ops;
     snprintf(env->name, sizeof env->name, "pointmass-maze");
     env->state_dim = 4;
     env->obs_dim = 4;
@@ -257,7 +259,102 @@ int rl_mj_render(const rl_env *env, const float *goal, int n_traj, int len, cons
             const float *s = traj + ((size_t)i * len + t) * env->state_dim;
             dot(img, W, s[0], s[1], t == 0 ? 4 : 1, pal[i % 8][0], pal[i % 8][1], pal[i % 8][2]);
         }
-    int rc = rl_png_write(path, W, W, img, e);
+    int rc = rz_png_write(path, W, W, img, e);
     free(img);
     return rc;
 }
+
+/* ---- the kind's ops (env.h) ---------------------------------------------------------- */
+static int pm_make(rl_env *env, const char *spec, double slip, rz_err *e)
+{
+    (void)spec;
+    memset(env, 0, sizeof *env);
+    if (slip != 0) return rz_fail(e, RZ_EINPUT, "pointmass-maze: --slip applies to grid worlds only");
+    return rl_mj_make(env, e);
+}
+
+static int pm_check_action(const rl_env *env, const float *action)
+{
+    for (int k = 0; k < env->act_dim; k++)
+        if (!(action[k] >= -1 && action[k] <= 1)) return 0;
+    return 1;
+}
+
+static int pm_step(const rl_env *env, const float *state, const float *action, rz_rng *rng, float *next, rz_err *e)
+{
+    (void)rng; /* deterministic dynamics */
+    return rl_mj_step(env, state, action, next, e);
+}
+
+static void pm_obs(const rl_env *env, const float *state, float *obs)
+{
+    memcpy(obs, state, (size_t)env->obs_dim * sizeof(float));
+}
+
+/* The four room goals; no reward tasks. */
+static int pm_tasks(const rl_env *env, int goals, int rewards, rl_task **tasks, int *n, rz_err *e)
+{
+    (void)env;
+    (void)rewards;
+    static const char *names[4] = {"reach-top-left", "reach-top-right", "reach-bottom-left", "reach-bottom-right"};
+    int cnt = goals ? 4 : 0;
+    if (cnt == 0) return rz_fail(e, RZ_EINPUT, "pointmass-maze: only goal tasks exist (use --tasks goals)");
+    rl_task *t = rz_calloc(cnt, sizeof *t, e);
+    if (!t) return RZ_EINTERNAL;
+    for (int k = 0; k < cnt; k++) {
+        snprintf(t[k].name, sizeof t[k].name, "%s", names[k]);
+        t[k].is_goal = 1;
+        rl_mj_goal(k, t[k].goal);
+        t[k].radius = RL_MJ_GOAL_RADIUS;
+    }
+    *tasks = t;
+    *n = cnt;
+    return RZ_OK;
+}
+
+static double pm_reward(const rl_env *env, const rl_task *task, const float *state)
+{
+    return rl_task_success(env, task, state) ? 1.0 : 0.0;
+}
+
+static int pm_success(const rl_env *env, const rl_task *task, const float *state)
+{
+    (void)env;
+    double dx = state[0] - task->goal[0], dy = state[1] - task->goal[1];
+    return dx * dx + dy * dy <= task->radius * task->radius;
+}
+
+static int pm_in_room0(const rl_env *env, const float *state)
+{
+    (void)env;
+    return rl_mj_in_room0(state);
+}
+
+/* Uniform actions; coverage holds each for 5 steps (longer reach). */
+static void pm_collect_act(const rl_env *env, rl_policy pol, int t, const float *cur, void *scratch, rz_rng *rng,
+                           float *act)
+{
+    (void)cur;
+    (void)scratch;
+    if (pol != RL_POL_COVERAGE || t % 5 == 0)
+        for (int k = 0; k < env->act_dim; k++) act[k] = (float)(2 * rz_rng_uniform(rng) - 1);
+}
+
+const rl_env_ops rl_pointmass_ops = {
+    .spec = "pointmass-maze",
+    .action_range = "[-1, 1]",
+    .make = pm_make,
+    .free = rl_mj_free,
+    .reset = rl_mj_reset,
+    .check_state = rl_mj_check_state,
+    .check_action = pm_check_action,
+    .step = pm_step,
+    .obs = pm_obs,
+    .tasks = pm_tasks,
+    .reward = pm_reward,
+    .success = pm_success,
+    .in_room0 = pm_in_room0,
+    .collect_scratch = NULL,
+    .collect_act = pm_collect_act,
+    .confine_room = 1,
+};

@@ -20,7 +20,7 @@
 const char *rl_mj_xml(void);
 int rl_mj_make(rl_env *env, rz_err *e);
 void rl_mj_free(rl_env *env);
-void rl_mj_reset(const rl_env *env, nn_rng *rng, float *state);
+void rl_mj_reset(const rl_env *env, rz_rng *rng, float *state);
 int rl_mj_step(const rl_env *env, const float *state, const float *action, float *next, rz_err *e);
 /* 1 if the state is finite and inside the arena. */
 int rl_mj_check_state(const rl_env *env, const float *state);

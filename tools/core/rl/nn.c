@@ -21,53 +21,8 @@
 
 #define NN_LN_EPS 1e-5f
 
-/* ---- RNG: xoshiro256** seeded by splitmix64 ---------------------------------------- */
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-void nn_rng_seed(nn_rng *r, uint64_t seed)
-{
-    uint64_t x = seed;
-    for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&x);
-}
-
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-uint64_t nn_rng_u64(nn_rng *r)
-{
-    uint64_t *s = r->s;
-    uint64_t out = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return out;
-}
-
-double nn_rng_uniform(nn_rng *r) { return (double)(nn_rng_u64(r) >> 11) * 0x1.0p-53; }
-
-double nn_rng_normal(nn_rng *r)
-{
-    double u1 = nn_rng_uniform(r), u2 = nn_rng_uniform(r);
-    if (u1 < 1e-300) u1 = 1e-300;
-    return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
-}
-
-int nn_rng_int(nn_rng *r, int n)
-{
-    /* Multiply-shift: bias below 2^-32 for the n (< 2^31) used here. */
-    return (int)(((nn_rng_u64(r) >> 32) * (uint64_t)n) >> 32);
-}
-
 /* ---- construction ---------------------------------------------------------------- */
-int nn_init(nn_mlp *net, const nn_spec *spec, nn_rng *rng, rz_err *e)
+int nn_init(nn_mlp *net, const nn_spec *spec, rz_rng *rng, rz_err *e)
 {
     memset(net, 0, sizeof *net);
     if (spec->n_layers < 1 || spec->n_layers > NN_MAX_LAYERS)
@@ -105,9 +60,9 @@ int nn_init(nn_mlp *net, const nn_spec *spec, nn_rng *rng, rz_err *e)
         nn_layer *L = &net->L[l];
         float bound = 1.0f / sqrtf((float)L->in);
         for (size_t i = 0; i < (size_t)L->in * L->out; i++)
-            net->param[L->off_W + i] = (float)((2.0 * nn_rng_uniform(rng) - 1.0) * bound);
+            net->param[L->off_W + i] = (float)((2.0 * rz_rng_uniform(rng) - 1.0) * bound);
         for (int i = 0; i < L->out; i++)
-            net->param[L->off_b + i] = (float)((2.0 * nn_rng_uniform(rng) - 1.0) * bound);
+            net->param[L->off_b + i] = (float)((2.0 * rz_rng_uniform(rng) - 1.0) * bound);
         if (L->ln)
             for (int i = 0; i < L->out; i++) net->param[L->off_g + i] = 1.0f;
     }

@@ -16,8 +16,8 @@
  * nn_backward reads it and ACCUMULATES parameter gradients into net->grad (zero them
  * with nn_zero_grad once per step).
  *
- * Random numbers come from nn_rng (xoshiro256**), a 32-byte state that checkpoints
- * save, so training resumes bit-exactly.
+ * Random numbers come from rz_rng (util/rng.h, xoshiro256**), a 32-byte state that
+ * checkpoints save, so training resumes bit-exactly.
  */
 #ifndef RZ_NN_H
 #define RZ_NN_H
@@ -25,22 +25,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rng.h" /* util/: rz_rng */
 #include "rz.h"
 
 #define NN_MAX_LAYERS 8
 
 typedef enum { NN_ACT_NONE = 0, NN_ACT_RELU = 1, NN_ACT_TANH = 2 } nn_act;
-
-/* ---- random numbers -------------------------------------------------------------- */
-typedef struct {
-    uint64_t s[4];
-} nn_rng;
-
-void nn_rng_seed(nn_rng *r, uint64_t seed); /* splitmix64 expansion of the seed */
-uint64_t nn_rng_u64(nn_rng *r);
-double nn_rng_uniform(nn_rng *r);            /* [0, 1) with 53 random bits */
-double nn_rng_normal(nn_rng *r);             /* N(0,1), Box–Muller (no cached value) */
-int nn_rng_int(nn_rng *r, int n);            /* uniform in [0, n), n >= 1 */
 
 /* ---- the network ------------------------------------------------------------------ */
 typedef struct {
@@ -71,7 +61,7 @@ typedef struct {
 
 /* Allocates and initialises: W, b ~ U(−1/√in, 1/√in) (PyTorch's nn.Linear default),
  * LN gain 1 and bias 0. */
-int nn_init(nn_mlp *net, const nn_spec *spec, nn_rng *rng, rz_err *e);
+int nn_init(nn_mlp *net, const nn_spec *spec, rz_rng *rng, rz_err *e);
 void nn_free(nn_mlp *net);
 void nn_zero_grad(nn_mlp *net);
 /* dst ← src (same spec). */

@@ -61,10 +61,10 @@ int rl_data_drop_pairs(const rl_env *env, long *n, float *S, float *A, float *S2
                      want, P, cells, P - cells);
         goto out;
     }
-    nn_rng rng;
-    nn_rng_seed(&rng, seed);
+    rz_rng rng;
+    rz_rng_seed(&rng, seed);
     for (long q = P - 1; q > 0; q--) { /* Fisher–Yates */
-        long j = (long)(nn_rng_u64(&rng) % (uint64_t)(q + 1)), t = pairs[q];
+        long j = (long)(rz_rng_u64(&rng) % (uint64_t)(q + 1)), t = pairs[q];
         pairs[q] = pairs[j], pairs[j] = t;
     }
     long removed = 0;
@@ -88,11 +88,11 @@ int rl_data_subsample(long *n, int sd, int ad, float *S, float *A, float *S2, lo
     if (m < 0 || m > *n) return rz_fail(e, RZ_EINPUT, "subsampling %ld of %ld transitions: expected at most %ld", m, *n, *n);
     unsigned char *keep = rz_malloc((size_t)(*n > 0 ? *n : 1), e);
     if (!keep) return RZ_EINTERNAL;
-    nn_rng rng;
-    nn_rng_seed(&rng, seed);
+    rz_rng rng;
+    rz_rng_seed(&rng, seed);
     long kept = 0;
     for (long i = 0; i < *n; i++) {
-        keep[i] = (double)(*n - i) * nn_rng_uniform(&rng) < (double)(m - kept);
+        keep[i] = (double)(*n - i) * rz_rng_uniform(&rng) < (double)(m - kept);
         kept += keep[i];
     }
     *n = compact(*n, sd, ad, S, A, S2, keep);
@@ -117,8 +117,8 @@ int rl_data_policy_trajs(const rl_env *env, int goal_id, double eps, int n_traj,
     }
     r[goal_id] = 1;
     rl_grid_vi(env, r, 0.9, 1000, 1e-9, V, Q);
-    nn_rng rng;
-    nn_rng_seed(&rng, seed);
+    rz_rng rng;
+    rz_rng_seed(&rng, seed);
     int sd = env->state_dim;
     for (int t = 0; t < n_traj && !rc; t++) {
         float s[4];
@@ -128,7 +128,7 @@ int rl_data_policy_trajs(const rl_env *env, int goal_id, double eps, int n_traj,
             int id = rl_grid_id(env, s), a = 0;
             for (int b = 1; b < nA; b++)
                 if (Q[(size_t)id * nA + b] > Q[(size_t)id * nA + a]) a = b;
-            if (nn_rng_uniform(&rng) < eps) a = nn_rng_int(&rng, nA);
+            if (rz_rng_uniform(&rng) < eps) a = rz_rng_int(&rng, nA);
             memcpy(S + row * sd, s, sd * sizeof(float));
             A[row] = (float)a;
             rc = rl_env_step(env, s, &A[row], &rng, S2 + row * sd, e);

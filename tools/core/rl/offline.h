@@ -5,7 +5,7 @@
  * actions; grids: the action index as a float), S2 (n × sd next states). Builders that
  * shrink a dataset compact it in place, keeping the surviving transitions in their order
  * (trajectory windows in fb.c rely on consecutive rows), and return the new count.
- * Every choice is a function of the seed only (rz's splitmix RNG through nn_rng).
+ * Every choice is a function of the seed only (rz's splitmix RNG through rz_rng).
  */
 #ifndef RZ_RL_OFFLINE_H
 #define RZ_RL_OFFLINE_H

@@ -15,18 +15,12 @@
 
 #include "cluster.h"
 #include "linalg.h"
+#include "rng.h"
 #include "record.h"
 
 /* ---------------------------------------------------------------- adapters */
 
-const char *rz_train_matrix_name(int kind)
-{
-    static const char *names[RZ_TR_NMAT] = {"attention.wq", "attention.wk", "attention.wv", "attention.wo",
-                                            "feed_forward.w1", "feed_forward.w2", "feed_forward.w3"};
-    return kind >= 0 && kind < RZ_TR_NMAT ? names[kind] : "?";
-}
-
-rz_adapter *rz_lora_at(const rz_lora *a, int layer, int kind) { return &a->ad[layer * RZ_TR_NMAT + kind]; }
+rz_adapter *rz_lora_at(const rz_lora *a, int layer, int kind) { return &a->ad[layer * RZ_LIN_PER_LAYER + kind]; }
 
 /* The frozen matrix of a kind in layer l, and its [m][n] shape. */
 static float *base_matrix(rz_llama *m, int l, int kind, int *rows, int *cols)
@@ -35,12 +29,12 @@ static float *base_matrix(rz_llama *m, int l, int kind, int *rows, int *cols)
     int dim = c->dim, kv = dim / c->n_heads * c->n_kv_heads, hid = c->hidden_dim;
     rz_llama_layer *L = &m->layers[l];
     switch (kind) {
-    case RZ_TR_WQ: *rows = dim, *cols = dim; return L->wq;
-    case RZ_TR_WK: *rows = kv, *cols = dim; return L->wk;
-    case RZ_TR_WV: *rows = kv, *cols = dim; return L->wv;
-    case RZ_TR_WO: *rows = dim, *cols = dim; return L->wo;
-    case RZ_TR_W1: *rows = hid, *cols = dim; return L->w1;
-    case RZ_TR_W2: *rows = dim, *cols = hid; return L->w2;
+    case RZ_LIN_WQ: *rows = dim, *cols = dim; return L->wq;
+    case RZ_LIN_WK: *rows = kv, *cols = dim; return L->wk;
+    case RZ_LIN_WV: *rows = kv, *cols = dim; return L->wv;
+    case RZ_LIN_WO: *rows = dim, *cols = dim; return L->wo;
+    case RZ_LIN_W1: *rows = hid, *cols = dim; return L->w1;
+    case RZ_LIN_W2: *rows = dim, *cols = hid; return L->w2;
     default: *rows = hid, *cols = dim; return L->w3;
     }
 }
@@ -54,12 +48,12 @@ void rz_lora_free(rz_lora *a)
     free(a);
 }
 
-int rz_lora_new(rz_llama *base, const int rank[RZ_TR_NMAT], rz_lora **out, rz_err *e)
+int rz_lora_new(rz_llama *base, const int rank[RZ_LIN_PER_LAYER], rz_lora **out, rz_err *e)
 {
     int nl = base->config.n_layers;
-    int *per = rz_malloc(sizeof(int) * (size_t)nl * RZ_TR_NMAT + 1, e);
+    int *per = rz_malloc(sizeof(int) * (size_t)nl * RZ_LIN_PER_LAYER + 1, e);
     if (!per) return RZ_EINTERNAL;
-    for (int l = 0; l < nl; l++) memcpy(per + (size_t)l * RZ_TR_NMAT, rank, sizeof(int) * RZ_TR_NMAT);
+    for (int l = 0; l < nl; l++) memcpy(per + (size_t)l * RZ_LIN_PER_LAYER, rank, sizeof(int) * RZ_LIN_PER_LAYER);
     int rc = rz_lora_new_ranks(base, per, out, e);
     free(per);
     return rc;
@@ -72,23 +66,23 @@ int rz_lora_new_ranks(rz_llama *base, const int *ranks, rz_lora **out, rz_err *e
     if (!a) return RZ_EINTERNAL;
     a->base = base;
     a->n_layers = base->config.n_layers;
-    for (int kind = 0; kind < RZ_TR_NMAT; kind++) {
+    for (int kind = 0; kind < RZ_LIN_PER_LAYER; kind++) {
         a->rank[kind] = 0;
         for (int l = 0; l < a->n_layers; l++)
-            if (ranks[l * RZ_TR_NMAT + kind] > a->rank[kind]) a->rank[kind] = ranks[l * RZ_TR_NMAT + kind];
+            if (ranks[l * RZ_LIN_PER_LAYER + kind] > a->rank[kind]) a->rank[kind] = ranks[l * RZ_LIN_PER_LAYER + kind];
     }
-    a->ad = rz_calloc((size_t)a->n_layers * RZ_TR_NMAT, sizeof *a->ad, e);
+    a->ad = rz_calloc((size_t)a->n_layers * RZ_LIN_PER_LAYER, sizeof *a->ad, e);
     if (!a->ad) return rz_lora_free(a), RZ_EINTERNAL;
     size_t total = 0;
     for (int l = 0; l < a->n_layers; l++)
-        for (int kind = 0; kind < RZ_TR_NMAT; kind++) {
+        for (int kind = 0; kind < RZ_LIN_PER_LAYER; kind++) {
             rz_adapter *ad = rz_lora_at(a, l, kind);
             ad->Q = base_matrix(base, l, kind, &ad->m, &ad->n);
-            ad->k = ranks[l * RZ_TR_NMAT + kind];
+            ad->k = ranks[l * RZ_LIN_PER_LAYER + kind];
             int mn = ad->m < ad->n ? ad->m : ad->n;
             if (ad->k < 0 || ad->k > mn) {
                 rz_fail(e, RZ_EINPUT, "rank %d for layers.%d.%s is outside [0, %d]", ad->k, l,
-                        rz_train_matrix_name(kind), mn);
+                        rz_lin_name(kind), mn);
                 return rz_lora_free(a), RZ_EINPUT;
             }
             total += (size_t)ad->k * ((size_t)ad->m + (size_t)ad->n);
@@ -98,7 +92,7 @@ int rz_lora_new_ranks(rz_llama *base, const int *ranks, rz_lora **out, rz_err *e
     a->grads = rz_calloc(total + 1, sizeof(float), e);
     if (!a->params || !a->grads) return rz_lora_free(a), RZ_EINTERNAL;
     size_t off = 0;
-    for (int i = 0; i < a->n_layers * RZ_TR_NMAT; i++) {
+    for (int i = 0; i < a->n_layers * RZ_LIN_PER_LAYER; i++) {
         rz_adapter *ad = &a->ad[i];
         ad->L = a->params + off, ad->dL = a->grads + off;
         off += (size_t)ad->m * ad->k;
@@ -117,7 +111,7 @@ int rz_lora_full_grads(rz_lora *a, rz_llama *g, rz_err *e)
         c->shared_classifier != d->shared_classifier)
         return rz_fail(e, RZ_EINPUT, "gradient model: its config differs from the trained model's");
     for (int l = 0; l < a->n_layers; l++)
-        for (int kind = 0; kind < RZ_TR_NMAT; kind++) {
+        for (int kind = 0; kind < RZ_LIN_PER_LAYER; kind++) {
             int r, cl;
             rz_lora_at(a, l, kind)->dQ = base_matrix(g, l, kind, &r, &cl);
         }
@@ -125,24 +119,15 @@ int rz_lora_full_grads(rz_lora *a, rz_llama *g, rz_err *e)
     return 0;
 }
 
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-}
-
 void rz_lora_init_lora(rz_lora *a, uint64_t seed)
 {
-    for (int i = 0; i < a->n_layers * RZ_TR_NMAT; i++) {
+    for (int i = 0; i < a->n_layers * RZ_LIN_PER_LAYER; i++) {
         rz_adapter *ad = &a->ad[i];
         memset(ad->L, 0, sizeof(float) * (size_t)ad->m * ad->k);
         double bound = 1.0 / sqrt((double)ad->n);
-        uint64_t key = mix64(seed ^ mix64((uint64_t)i + 0x5151));
+        uint64_t key = rz_mix64(seed ^ rz_mix64((uint64_t)i + 0x5151));
         for (size_t j = 0; j < (size_t)ad->k * ad->n; j++) {
-            double u = (double)(mix64(key ^ mix64(j)) >> 11) * 0x1p-53; /* [0, 1) */
+            double u = (double)(rz_mix64(key ^ rz_mix64(j)) >> 11) * 0x1p-53; /* [0, 1) */
             ad->R[j] = (float)((2 * u - 1) * bound);
         }
     }
@@ -151,7 +136,7 @@ void rz_lora_init_lora(rz_lora *a, uint64_t seed)
 void rz_lora_merge(const rz_lora *a, rz_llama *out)
 {
     for (int l = 0; l < a->n_layers; l++)
-        for (int kind = 0; kind < RZ_TR_NMAT; kind++) {
+        for (int kind = 0; kind < RZ_LIN_PER_LAYER; kind++) {
             const rz_adapter *ad = rz_lora_at(a, l, kind);
             int m, n;
             float *W = base_matrix(out, l, kind, &m, &n);
@@ -500,7 +485,7 @@ int rz_train_new(const rz_lora *a, int max_B, int T, rz_train **out, rz_err *e)
     t->hs = c->dim / c->n_heads, t->kv = t->hs * c->n_kv_heads, t->V = c->vocab_size, t->nl = c->n_layers;
     t->nthr = omp_get_max_threads();
     t->kmax = 1;
-    for (int i = 0; i < RZ_TR_NMAT; i++) t->kmax = a->rank[i] > t->kmax ? a->rank[i] : t->kmax;
+    for (int i = 0; i < RZ_LIN_PER_LAYER; i++) t->kmax = a->rank[i] > t->kmax ? a->rank[i] : t->kmax;
     rz_rope_method rm = rz_rope_default(c->rope_theta);
     if (rz_rope_init(&t->rope, &rm, t->hs, T, e)) return free(t), RZ_EINTERNAL;
     size_t N = (size_t)max_B * T, nl = (size_t)t->nl, dim = (size_t)t->dim, kv = (size_t)t->kv;
@@ -520,7 +505,7 @@ int rz_train_new(const rz_lora *a, int max_B, int T, rz_train **out, rz_err *e)
     t->h1 = fl(t, nl * N * hid, e);
     t->h3 = fl(t, nl * N * hid, e);
     t->g = fl(t, nl * N * hid, e);
-    t->u = fl(t, nl * RZ_TR_NMAT * N * (size_t)t->kmax, e);
+    t->u = fl(t, nl * RZ_LIN_PER_LAYER * N * (size_t)t->kmax, e);
     t->xf = fl(t, N * dim, e);
     t->invf = fl(t, N, e);
     t->logits = fl(t, N * (size_t)t->V, e);
@@ -558,16 +543,16 @@ void rz_train_set_causal(rz_train *t, int causal) { t->causal = causal != 0; }
 #define AT(arr, l, width) ((arr) + (size_t)(l) * t->Nmax * (size_t)(width))
 static float *u_at(const rz_train *t, int l, int kind)
 {
-    return t->u + ((size_t)l * RZ_TR_NMAT + (size_t)kind) * t->Nmax * (size_t)t->kmax;
+    return t->u + ((size_t)l * RZ_LIN_PER_LAYER + (size_t)kind) * t->Nmax * (size_t)t->kmax;
 }
 
 const float *rz_train_layer_input(const rz_train *t, int l, int kind, int *N, int *width)
 {
     *N = t->B * t->T;
     switch (kind) {
-    case RZ_TR_WQ: case RZ_TR_WK: case RZ_TR_WV: *width = t->dim; return AT(t->xn1, l, t->dim);
-    case RZ_TR_WO: *width = t->dim; return AT(t->ao, l, t->dim);
-    case RZ_TR_W2: *width = t->hid; return AT(t->g, l, t->hid);
+    case RZ_LIN_WQ: case RZ_LIN_WK: case RZ_LIN_WV: *width = t->dim; return AT(t->xn1, l, t->dim);
+    case RZ_LIN_WO: *width = t->dim; return AT(t->ao, l, t->dim);
+    case RZ_LIN_W2: *width = t->hid; return AT(t->g, l, t->hid);
     default: *width = t->dim; return AT(t->xn2, l, t->dim);
     }
 }
@@ -598,22 +583,22 @@ int rz_train_forward(rz_train *t, const int *tokens, const int *targets, int B, 
         float *att = t->att + (size_t)l * t->max_B * t->nh * (size_t)T * T;
         /* attention block: xn1 = rmsnorm(x); q, k, v = xn1 (Q + LR)ᵀ; RoPE; attention */
         rz_tr_rmsnorm_fwd(xn1, t->inv1 + (size_t)l * t->Nmax, X, LW->attention_norm, N, dim, eps);
-        rz_tr_linear_fwd(q, 0, u_at(t, l, RZ_TR_WQ), xn1, rz_lora_at(t->a, l, RZ_TR_WQ), N);
-        rz_tr_linear_fwd(k, 0, u_at(t, l, RZ_TR_WK), xn1, rz_lora_at(t->a, l, RZ_TR_WK), N);
-        rz_tr_linear_fwd(v, 0, u_at(t, l, RZ_TR_WV), xn1, rz_lora_at(t->a, l, RZ_TR_WV), N);
+        rz_tr_linear_fwd(q, 0, u_at(t, l, RZ_LIN_WQ), xn1, rz_lora_at(t->a, l, RZ_LIN_WQ), N);
+        rz_tr_linear_fwd(k, 0, u_at(t, l, RZ_LIN_WK), xn1, rz_lora_at(t->a, l, RZ_LIN_WK), N);
+        rz_tr_linear_fwd(v, 0, u_at(t, l, RZ_LIN_WV), xn1, rz_lora_at(t->a, l, RZ_LIN_WV), N);
         rz_tr_rope(q, dim, dim, B, T, &t->rope, 0);
         rz_tr_rope(k, kv, kv, B, T, &t->rope, 0);
         rz_tr_attn_fwd_mask(ao, att, q, k, v, B, T, t->nh, t->nkv, t->hs, scale, t->causal);
         /* xmid = x + ao Woᵀ */
         memcpy(XM, X, sizeof(float) * (size_t)N * dim);
-        rz_tr_linear_fwd(XM, 1, u_at(t, l, RZ_TR_WO), ao, rz_lora_at(t->a, l, RZ_TR_WO), N);
+        rz_tr_linear_fwd(XM, 1, u_at(t, l, RZ_LIN_WO), ao, rz_lora_at(t->a, l, RZ_LIN_WO), N);
         /* feed-forward: xn2 = rmsnorm(xmid); g = silu(xn2 W1ᵀ) ⊙ xn2 W3ᵀ; x' = xmid + g W2ᵀ */
         rz_tr_rmsnorm_fwd(xn2, t->inv2 + (size_t)l * t->Nmax, XM, LW->ffn_norm, N, dim, eps);
-        rz_tr_linear_fwd(h1, 0, u_at(t, l, RZ_TR_W1), xn2, rz_lora_at(t->a, l, RZ_TR_W1), N);
-        rz_tr_linear_fwd(h3, 0, u_at(t, l, RZ_TR_W3), xn2, rz_lora_at(t->a, l, RZ_TR_W3), N);
+        rz_tr_linear_fwd(h1, 0, u_at(t, l, RZ_LIN_W1), xn2, rz_lora_at(t->a, l, RZ_LIN_W1), N);
+        rz_tr_linear_fwd(h3, 0, u_at(t, l, RZ_LIN_W3), xn2, rz_lora_at(t->a, l, RZ_LIN_W3), N);
         rz_tr_swiglu_fwd(g, h1, h3, N, hid);
         memcpy(XN, XM, sizeof(float) * (size_t)N * dim);
-        rz_tr_linear_fwd(XN, 1, u_at(t, l, RZ_TR_W2), g, rz_lora_at(t->a, l, RZ_TR_W2), N);
+        rz_tr_linear_fwd(XN, 1, u_at(t, l, RZ_LIN_W2), g, rz_lora_at(t->a, l, RZ_LIN_W2), N);
     }
     /* logits[N][V] = rmsnorm(x) outputᵀ */
     rz_tr_rmsnorm_fwd(t->xf, t->invf, AT(t->x, t->nl, dim), m->norm, N, dim, eps);
@@ -648,23 +633,23 @@ void rz_train_backward(rz_train *t, float scale)
         float *h1 = AT(t->h1, l, hid), *h3 = AT(t->h3, l, hid), *g = AT(t->g, l, hid);
         float *att = t->att + (size_t)l * t->max_B * t->nh * (size_t)T * T;
         /* dx holds ∂/∂x_{l+1}; x_{l+1} = xmid + g W2ᵀ */
-        rz_tr_linear_bwd(t->dg, 0, t->du, t->dx, g, u_at(t, l, RZ_TR_W2), rz_lora_at(t->a, l, RZ_TR_W2), N);
+        rz_tr_linear_bwd(t->dg, 0, t->du, t->dx, g, u_at(t, l, RZ_LIN_W2), rz_lora_at(t->a, l, RZ_LIN_W2), N);
         rz_tr_swiglu_bwd(t->dh1, t->dh3, t->dg, h1, h3, N, hid);
-        rz_tr_linear_bwd(t->dxn, 0, t->du, t->dh1, xn2, u_at(t, l, RZ_TR_W1), rz_lora_at(t->a, l, RZ_TR_W1), N);
-        rz_tr_linear_bwd(t->dxn, 1, t->du, t->dh3, xn2, u_at(t, l, RZ_TR_W3), rz_lora_at(t->a, l, RZ_TR_W3), N);
+        rz_tr_linear_bwd(t->dxn, 0, t->du, t->dh1, xn2, u_at(t, l, RZ_LIN_W1), rz_lora_at(t->a, l, RZ_LIN_W1), N);
+        rz_tr_linear_bwd(t->dxn, 1, t->du, t->dh3, xn2, u_at(t, l, RZ_LIN_W3), rz_lora_at(t->a, l, RZ_LIN_W3), N);
         rz_tr_rmsnorm_bwd(t->dx, t->dxn, XM, LW->ffn_norm, t->inv2 + (size_t)l * t->Nmax, N, dim);
         if (G) rz_tr_rmsnorm_bwd_w(G->layers[l].ffn_norm, t->dxn, XM, t->inv2 + (size_t)l * t->Nmax, N, dim);
         /* dx holds ∂/∂xmid; xmid = x + ao Woᵀ */
-        rz_tr_linear_bwd(t->dao, 0, t->du, t->dx, ao, u_at(t, l, RZ_TR_WO), rz_lora_at(t->a, l, RZ_TR_WO), N);
+        rz_tr_linear_bwd(t->dao, 0, t->du, t->dx, ao, u_at(t, l, RZ_LIN_WO), rz_lora_at(t->a, l, RZ_LIN_WO), N);
         rz_tr_attn_bwd_mask(t->dq, t->dk, t->dv, t->dP, t->nthr, t->dao, att, q, k, v, B, T, t->nh, t->nkv,
                             t->hs, ascale, t->causal);
         rz_tr_rope(t->dq, dim, dim, B, T, &t->rope, 1);
         rz_tr_rope(t->dk, kv, kv, B, T, &t->rope, 1);
         /* a frozen embedding: below layer 0 only the adapters' gradients matter */
         float *dxn = l > 0 || G ? t->dxn : NULL;
-        rz_tr_linear_bwd(dxn, 0, t->du, t->dq, xn1, u_at(t, l, RZ_TR_WQ), rz_lora_at(t->a, l, RZ_TR_WQ), N);
-        rz_tr_linear_bwd(dxn, 1, t->du, t->dk, xn1, u_at(t, l, RZ_TR_WK), rz_lora_at(t->a, l, RZ_TR_WK), N);
-        rz_tr_linear_bwd(dxn, 1, t->du, t->dv, xn1, u_at(t, l, RZ_TR_WV), rz_lora_at(t->a, l, RZ_TR_WV), N);
+        rz_tr_linear_bwd(dxn, 0, t->du, t->dq, xn1, u_at(t, l, RZ_LIN_WQ), rz_lora_at(t->a, l, RZ_LIN_WQ), N);
+        rz_tr_linear_bwd(dxn, 1, t->du, t->dk, xn1, u_at(t, l, RZ_LIN_WK), rz_lora_at(t->a, l, RZ_LIN_WK), N);
+        rz_tr_linear_bwd(dxn, 1, t->du, t->dv, xn1, u_at(t, l, RZ_LIN_WV), rz_lora_at(t->a, l, RZ_LIN_WV), N);
         if (l > 0 || G) rz_tr_rmsnorm_bwd(t->dx, t->dxn, X, LW->attention_norm, t->inv1 + (size_t)l * t->Nmax, N, dim);
         if (G) rz_tr_rmsnorm_bwd_w(G->layers[l].attention_norm, t->dxn, X, t->inv1 + (size_t)l * t->Nmax, N, dim);
     }
@@ -679,11 +664,7 @@ void rz_train_backward(rz_train *t, float scale)
 
 /* ---------------------------------------------------------------- data and steps */
 
-uint64_t rz_train_rng_next(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
-    return mix64(z);
-}
+uint64_t rz_train_rng_next(uint64_t *s) { return rz_splitmix64(s); }
 
 void rz_data_next(rz_data_cursor *c, const int *ids, size_t n, int T, int *tokens, int *targets)
 {

@@ -49,12 +49,8 @@
 #include "rope.h"
 #include "rz.h"
 
-/* The adapted matrices of a block, in this order. */
-enum { RZ_TR_WQ, RZ_TR_WK, RZ_TR_WV, RZ_TR_WO, RZ_TR_W1, RZ_TR_W2, RZ_TR_W3, RZ_TR_NMAT };
-
-/* "attention.wq", ..., "feed_forward.w3" (the model tensor name without "layers.i." and
- * ".weight"). */
-const char *rz_train_matrix_name(int kind);
+/* The adapted matrices of a block are its seven linears, in llama.h's order (RZ_LIN_*,
+ * RZ_LIN_PER_LAYER of them, named by rz_lin_name). */
 
 /* One adapted linear layer y = x (Q + L R)ᵀ. */
 typedef struct {
@@ -66,14 +62,14 @@ typedef struct {
 } rz_adapter;
 
 /* All adapters of a model. params holds every L and R back to back (per layer, per
- * matrix in RZ_TR_* order, L then R), grads the same layout: the optimizer, the
+ * matrix in RZ_LIN_* order, L then R), grads the same layout: the optimizer, the
  * all-reduce and checkpoints treat them as one vector. */
 typedef struct {
     rz_llama *base;   /* frozen: embeddings, norms, classifier; adapter Q's point into it */
     int n_layers;
-    int rank[RZ_TR_NMAT]; /* per kind: the largest rank of that kind over the layers (equal
+    int rank[RZ_LIN_PER_LAYER]; /* per kind: the largest rank of that kind over the layers (equal
                              to every layer's with rz_lora_new) */
-    rz_adapter *ad;   /* [n_layers * RZ_TR_NMAT] */
+    rz_adapter *ad;   /* [n_layers * RZ_LIN_PER_LAYER] */
     float *params, *grads;
     size_t n_params;
     rz_llama *gbase;  /* full-parameter training: the gradient of every tensor of base
@@ -82,8 +78,8 @@ typedef struct {
 
 /* Adapters of rank[kind] for each matrix kind (0 ≤ rank ≤ min(m, n)), all zero, with Q
  * pointing at base's weights (base is not copied; it must outlive the rz_lora). */
-int rz_lora_new(rz_llama *base, const int rank[RZ_TR_NMAT], rz_lora **out, rz_err *e);
-/* Per-matrix ranks: ranks[l·RZ_TR_NMAT + kind] for layer l (any may be 0; e.g. the
+int rz_lora_new(rz_llama *base, const int rank[RZ_LIN_PER_LAYER], rz_lora **out, rz_err *e);
+/* Per-matrix ranks: ranks[l·RZ_LIN_PER_LAYER + kind] for layer l (any may be 0; e.g. the
  * pairs of a packed CALDERA model, rz_model_load_lowrank). */
 int rz_lora_new_ranks(rz_llama *base, const int *ranks, rz_lora **out, rz_err *e);
 void rz_lora_free(rz_lora *a);
@@ -101,8 +97,11 @@ int rz_lora_full_grads(rz_lora *a, rz_llama *g, rz_err *e);
 /* Writes W = Q + L R into out's matrices (out has base's config; out may be base itself,
  * then Q is overwritten). */
 void rz_lora_merge(const rz_lora *a, rz_llama *out);
-/* Identity of the frozen model: FNV-1a 64 over the config and every tensor of base
- * (embeddings, norms, classifier and the Q's). Checkpoints carry it. */
+/* Identity of the frozen model: FNV-1a 64 over the config (as int64) and every tensor of
+ * base, name and float32 bytes (embeddings, norms, classifier and the Q's). Checkpoints
+ * carry it. It is not rz_llama_model_hash (llama.h, what Hessians and qlayers carry)
+ * only because every saved checkpoint holds this value: switching would need a
+ * checkpoint version 2 that still verifies version 1 this way. */
 uint64_t rz_lora_model_id(const rz_lora *a);
 
 /* ---- the training forward and backward --------------------------------------------- */

@@ -4,6 +4,10 @@
 
 #include <cblas.h>
 #include <omp.h>
+#include <pthread.h>
+
+static pthread_once_t blas_single_once = PTHREAD_ONCE_INIT;
+static void blas_single(void) { openblas_set_num_threads(1); }
 
 int rz_matmul_panels(int N)
 {
@@ -18,11 +22,9 @@ void rz_matmul(int trans_a, int trans_b, int M, int N, int K, const float *A, in
                int ldb, float *C, int ldc, int accumulate)
 {
     if (M <= 0 || N <= 0) return;
-    static int blas_single; /* the library's policy, even for callers that never said so */
-    if (!blas_single) {
-        openblas_set_num_threads(1);
-        blas_single = 1;
-    }
+    /* the library's policy, even for callers that never said so; once per process, and
+     * pthread_once makes the first call safe when several threads make it together */
+    pthread_once(&blas_single_once, blas_single);
     int P = rz_matmul_panels(N);
     /* panel widths rounded to 16 columns so every panel but the last is kernel-aligned */
     int w = ((N + P - 1) / P + 15) / 16 * 16;

@@ -1,4 +1,4 @@
-/* train_ckpt.h — training checkpoints and adapter streams of rz-finetune
+/* checkpoint.h — training checkpoints and adapter streams of rz-finetune
  * (field by field in schemas/train.md).
  *
  * A checkpoint is a record stream: one "train_checkpoint" record (step, data cursor, RNG
@@ -11,8 +11,8 @@
  * An adapter stream ("lora_adapters" record, then L and R tensors) is the trained
  * result alone, for merging or inspection.
  */
-#ifndef RZ_SCHEMA_TRAIN_H
-#define RZ_SCHEMA_TRAIN_H
+#ifndef RZ_TRAIN_CHECKPOINT_H
+#define RZ_TRAIN_CHECKPOINT_H
 
 #include <stdint.h>
 
@@ -29,7 +29,7 @@ typedef struct {
     rz_data_cursor cur; /* next data position and generator state */
     uint64_t model_id;  /* rz_lora_model_id of the frozen model */
     int64_t batch, micro, ctx;
-    int rank[RZ_TR_NMAT];
+    int rank[RZ_LIN_PER_LAYER];
     double loss;        /* mean loss of the last step */
 } rz_ckpt_info;
 

@@ -1,7 +1,7 @@
-/* train_ckpt.c — "train_checkpoint" and "lora_adapters" streams (see train_ckpt.h and
+/* checkpoint.c — "train_checkpoint" and "lora_adapters" streams (see checkpoint.h and
  * train.md). 64-bit identities and generator states are written as 16 hex digits, so
  * they survive JSON views (rz-cat, jq) exactly. */
-#include "train_ckpt.h"
+#include "checkpoint.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -31,16 +31,16 @@ static int get_hex(const msgpack_object *rec, const rz_rec_ctx *c, const char *k
 static void pack_ranks(msgpack_packer *pk, const int *rank)
 {
     rz_rec_key(pk, "rank");
-    msgpack_pack_array(pk, RZ_TR_NMAT);
-    for (int i = 0; i < RZ_TR_NMAT; i++) msgpack_pack_int(pk, rank[i]);
+    msgpack_pack_array(pk, RZ_LIN_PER_LAYER);
+    for (int i = 0; i < RZ_LIN_PER_LAYER; i++) msgpack_pack_int(pk, rank[i]);
 }
 
 static int get_ranks(const msgpack_object *rec, const rz_rec_ctx *c, int *rank, rz_err *e)
 {
     const msgpack_object *f = rz_field(rec, "rank");
-    if (!f || f->type != MSGPACK_OBJECT_ARRAY || f->via.array.size != RZ_TR_NMAT)
-        return rz_rec_fail(e, c, "rank", "expected an array of %d ranks (wq wk wv wo w1 w2 w3)", RZ_TR_NMAT);
-    for (int i = 0; i < RZ_TR_NMAT; i++) {
+    if (!f || f->type != MSGPACK_OBJECT_ARRAY || f->via.array.size != RZ_LIN_PER_LAYER)
+        return rz_rec_fail(e, c, "rank", "expected an array of %d ranks (wq wk wv wo w1 w2 w3)", RZ_LIN_PER_LAYER);
+    for (int i = 0; i < RZ_LIN_PER_LAYER; i++) {
         const msgpack_object *x = &f->via.array.ptr[i];
         if (x->type != MSGPACK_OBJECT_POSITIVE_INTEGER || x->via.u64 > (1 << 24))
             return rz_rec_fail(e, c, "rank", "entry %d is not a rank (uint <= 2^24)", i);
@@ -60,11 +60,11 @@ typedef struct {
 static int slots(const rz_lora *a, const rz_adamw *opt, slot **out, int *count, rz_err *e)
 {
     int per = opt ? 6 : 2, n = 0;
-    slot *s = rz_calloc((size_t)a->n_layers * RZ_TR_NMAT * per + 1, sizeof *s, e);
+    slot *s = rz_calloc((size_t)a->n_layers * RZ_LIN_PER_LAYER * per + 1, sizeof *s, e);
     if (!s) return RZ_EINTERNAL;
     static const char *suffix[3] = {"", ".adam_m", ".adam_v"};
     for (int l = 0; l < a->n_layers; l++)
-        for (int kind = 0; kind < RZ_TR_NMAT; kind++) {
+        for (int kind = 0; kind < RZ_LIN_PER_LAYER; kind++) {
             const rz_adapter *ad = rz_lora_at(a, l, kind);
             if (!ad->k) continue;
             for (int which = 0; which < 2; which++) { /* L, R */
@@ -72,7 +72,7 @@ static int slots(const rz_lora *a, const rz_adamw *opt, slot **out, int *count, 
                 size_t off = (size_t)(p - a->params);
                 for (int v = 0; v < (opt ? 3 : 1); v++) {
                     slot *x = &s[n++];
-                    snprintf(x->name, sizeof x->name, "layers.%d.%s.%s%s", l, rz_train_matrix_name(kind),
+                    snprintf(x->name, sizeof x->name, "layers.%d.%s.%s%s", l, rz_lin_name(kind),
                              which ? "R" : "L", suffix[v]);
                     x->data = v == 0 ? p : v == 1 ? opt->m + off : opt->v + off;
                     x->shape[0] = which ? ad->k : ad->m;
@@ -253,7 +253,7 @@ int rz_adapters_load(const char *loc, const rz_stream_opts *o, uint64_t expect_i
     int rc = rz_reader_open(loc, o, &r, e);
     if (rc) return rc;
     slot *s = NULL;
-    int n = 0, rank[RZ_TR_NMAT];
+    int n = 0, rank[RZ_LIN_PER_LAYER];
     const msgpack_object *rec;
     rz_rec_ctx ctx;
     uint64_t id = 0;
