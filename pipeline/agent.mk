@@ -11,6 +11,14 @@
 #                                               runs.tsv, summary.tsv (IQM + 95% bootstrap
 #                                               CI), table.md and table.png
 #   make -f pipeline/agent.mk agent-pointmass   the MuJoCo point-mass maze (FB and VC-FB)
+#   make -f pipeline/agent.mk agent-study       the low-quality-data study's runs: FB / VC-FB /
+#                                               MC-FB with the reference's settings
+#                                               (--reference) on pairs removed (25/50/75%),
+#                                               subsamples (100k/10k/1k) and few fixed-policy
+#                                               trajectories, scored overall and in support.
+#                                               Defaults are a smoke budget (STUDY_STEPS 200,
+#                                               STUDY_SEEDS 1), not the study: that needs
+#                                               ≥ 5 seeds and long budgets
 #
 # Variables: STEPS (training steps per run), SEEDS, NP (MPI ranks), OUT (results folder),
 # ENSEMBLE (members of agent-ensemble).
@@ -30,7 +38,7 @@ PM_STEPS ?= 30000
 TABLE_DATA ?= coverage:50000,room:5000,random:1000
 ENSEMBLE ?= 5
 
-.PHONY: agent-fourrooms agent-ensemble agent-table agent-pointmass agent-all
+.PHONY: agent-fourrooms agent-ensemble agent-table agent-pointmass agent-study agent-all
 agent-all: agent-fourrooms agent-table agent-pointmass
 
 $(OUT):
@@ -78,3 +86,31 @@ $(OUT)/pointmass-%.json: $(OUT)/pointmass-%.rz
 	$(AGENT) eval -a $< --tasks goals --episodes 10 --json --png $(OUT)/pointmass-$* -q > $@.tmp && mv $@.tmp $@
 agent-pointmass: $(OUT)/pointmass-fb.json $(OUT)/pointmass-vcfb.json
 	@for f in $^; do echo "$$f: $$(grep -o '"goal_success":[^,]*' $$f)"; done
+
+# ---- the low-quality-data study (Jeen et al.'s claim) ----------------------------------------
+STUDY_STEPS ?= 200
+STUDY_SEEDS ?= 1
+STUDY_FLAGS ?=
+STUDY_DATA  ?= drop25 drop50 drop75 n100000 n10000 n1000 few
+SD := $(OUT)/study
+$(SD):
+	mkdir -p $@
+$(SD)/coverage.rz: | $(SD)
+	$(AGENT) collect --env fourrooms --policy coverage --steps 100000 --seed 1 -q -o $@
+$(SD)/drop%.rz: $(SD)/coverage.rz
+	$(AGENT) data -d $< --drop-pairs 0.$* --seed 1 -q -o $@
+$(SD)/n%.rz: $(SD)/coverage.rz
+	$(AGENT) data -d $< --subsample $* --seed 1 -q -o $@
+# ten 100-step demonstrations of an ε-greedy walk to one goal cell (id 37)
+$(SD)/few.rz: | $(SD)
+	$(AGENT) data --env fourrooms --goal-policy 37 --eps 0.3 --trajs 10 --len 100 --seed 1 -q -o $@
+define study_run
+$(SD)/$(1)-$(2)-s$(3).rz: $(SD)/$(1).rz
+	$(AGENT) train --algo $(2) -d $$< --steps $(STUDY_STEPS) --seed $(3) --reference $(STUDY_FLAGS) -q -o $$@
+$(SD)/$(1)-$(2)-s$(3).json: $(SD)/$(1)-$(2)-s$(3).rz
+	$(AGENT) eval -a $$< --tasks all --all-starts --json -q > $$@.tmp && mv $$@.tmp $$@
+STUDY_RUNS += $(SD)/$(1)-$(2)-s$(3).json
+endef
+$(foreach d,$(STUDY_DATA),$(foreach a,fb vcfb mcfb,$(foreach s,$(shell seq $(STUDY_SEEDS)),$(eval $(call study_run,$(d),$(a),$(s))))))
+agent-study: $(STUDY_RUNS)
+	@for f in $^; do echo "$$(basename $$f .json): $$(grep -o '"goal_success":[^,]*' $$f) $$(grep -o '"n_goals_in_support":[^,]*,"goal_success_in_support":[^,]*,"n_rewards_in_support":[^,]*,"reward_norm_return_in_support":[^,]*' $$f)"; done

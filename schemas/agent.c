@@ -130,7 +130,7 @@ int rz_steps_decode(const msgpack_object *rec, const rz_rec_ctx *c, int state_di
 /* ---- agent ---------------------------------------------------------------------------- */
 void rz_agent_header_pack(msgpack_packer *pk, const rz_agent_header *h)
 {
-    rz_rec_begin(pk, "agent", RZ_AGENT_VERSION, 37);
+    rz_rec_begin(pk, "agent", RZ_AGENT_VERSION, 39);
     env_id_pack(pk, &h->env);
     rz_rec_int(pk, "grid_obs", h->grid_obs);
     rz_rec_str(pk, "algo", h->algo);
@@ -161,6 +161,8 @@ void rz_agent_header_pack(msgpack_packer *pk, const rz_agent_header *h)
     rz_rec_int(pk, "action_samples", h->action_samples);
     rz_rec_f64(pk, "actor_noise", h->actor_noise);
     rz_rec_f64(pk, "noise_clip", h->noise_clip);
+    rz_rec_f64(pk, "grad_clip", h->grad_clip);
+    rz_rec_str(pk, "cpen", h->cpen_ref ? "ref" : "s");
     rz_rec_int(pk, "steps_done", h->steps_done);
     rz_rec_int(pk, "seed", h->seed);
     rz_rec_str(pk, "dataset", h->dataset);
@@ -225,6 +227,16 @@ int rz_agent_header_decode(const msgpack_object *rec, const rz_rec_ctx *c, rz_ag
         return e && e->code ? e->code : RZ_EINPUT;
     if (h->traj_ratio + h->mix_ratio > 1 + 1e-6)
         return rz_rec_fail(e, c, "traj_ratio", "%g: with mix_ratio %g expected a sum of at most 1", h->traj_ratio, h->mix_ratio);
+    /* gradient clipping and the continuous penalty's sampling arrived with the study of
+     * low-quality data: absent means what the checkpoints before it trained with (no
+     * clipping, OOD/actor actions all evaluated at s) */
+    if (rz_field(rec, "grad_clip") && get_pos(rec, c, "grad_clip", 0, 1e6, &h->grad_clip, e)) return RZ_EINPUT;
+    if (rz_field(rec, "cpen")) {
+        char t[8];
+        if (rz_get_str(rec, c, "cpen", t, sizeof t, e)) return e && e->code ? e->code : RZ_EINPUT;
+        if (strcmp(t, "ref") && strcmp(t, "s")) return rz_rec_fail(e, c, "cpen", "'%s': expected \"ref\" or \"s\"", t);
+        h->cpen_ref = !strcmp(t, "ref");
+    }
     /* and the annealing: absent means a constant learning rate */
     h->lr_decay = 1;
     if (rz_field(rec, "lr_decay") &&

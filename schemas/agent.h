@@ -79,6 +79,8 @@ typedef struct {
     double alpha_target, lr_alpha;
     int action_samples;
     double actor_noise, noise_clip;
+    double grad_clip;      /* gradient-element clamp of F and B (optional; 0 = none when absent) */
+    int cpen_ref;          /* "cpen": continuous penalty "ref" (1) or "s" (0; optional, "s" when absent) */
     int64_t steps_done, seed;
     char dataset[256];     /* where the training data came from (informative) */
     char data_policy[32];

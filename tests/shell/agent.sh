@@ -17,6 +17,20 @@ check "collect room" $A collect --env fourrooms --policy room --steps 500 -o "$T
 check "collect json" $A collect --env fourrooms --policy random --steps 100 --json -o "$T/r.rz"
 grep -q '"policy":"random"' "$T/.out" && ok "collect report names the policy" || fail "collect report names the policy" "$(cat "$T/.out")"
 
+# the study's dataset designs: half the (cell, action) pairs of the full-coverage data
+# removed (260 of 520), a 1000-transition subsample, a few fixed-policy trajectories
+check "data drop-pairs" $A data -d "$T/d.rz" --drop-pairs 0.5 --seed 3 -o "$T/drop.rz"
+grep -q "removed 260 of 520 cell-action pairs" "$T/.err" && ok "drop-pairs removes exactly half the pairs" || fail "drop-pairs removes exactly half the pairs" "$(cat "$T/.err")"
+check "data subsample" $A data -d "$T/d.rz" --subsample 1000 --seed 3 --json -o "$T/n1000.rz"
+grep -q '"policy":"coverage-n1000","steps":1000' "$T/.out" && ok "subsample keeps 1000 and names the design" || fail "subsample keeps 1000 and names the design" "$(cat "$T/.out")"
+check "data goal-policy" $A data --env fourrooms --goal-policy 37 --trajs 4 --len 50 -o "$T/few.rz" -q
+check_status "drop-pairs beyond coverage" 2 $A data -d "$T/few.rz" --drop-pairs 0.9 -o "$T/x.rz"
+[ ! -e "$T/x.rz" ] && ok "refused design leaves no file" || fail "refused design leaves no file"
+check "train --reference" $A train --algo vcfb -d "$T/drop.rz" --steps 20 $small --reference --json -o "$T/ref.rz"
+grep -q '"alpha":0.9' "$T/.out" && ok "reference alpha starts at 1 and follows the Lagrange rule" || fail "reference alpha starts at 1 and follows the Lagrange rule" "$(cat "$T/.out")"
+check "eval in support" $A eval -a "$T/ref.rz" --episodes 1 --json
+grep -q '"n_goals_in_support":104,' "$T/.out" && ok "full state coverage: every goal in support" || fail "full state coverage: every goal in support" "$(cat "$T/.out" | head -c 400)"
+
 # the grid default anneals the learning rate over the last third of --steps; one explicit
 # window for the 60-step run and the 30-step run it is resumed from
 check "train 60" $A train --algo fb -d "$T/d.rz" --steps 60 $small --anneal 40:60 -o "$T/a60.rz"

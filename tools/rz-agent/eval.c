@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "mujoco_env.h"
+#include "offline.h"
 #include "rzagent.h"
 
 static const rz_cli_tool tool = {
@@ -26,7 +27,8 @@ static const rz_cli_tool tool = {
     .examples = "rz-agent eval -a fb.rz --tasks goals --episodes 5 --json | jq .goal_success\n"
                 "rz-agent eval -a seed1.rz -a seed2.rz -a seed3.rz --all-starts\n",
     .report = "agent, ensemble, env, algo, data_policy, steps_trained, episodes, starts, n_tasks, goal_success, "
-              "goals_solved, goal_norm_return, reward_norm_return, norm_return, tasks",
+              "goals_solved, goal_norm_return, reward_norm_return, norm_return, n_goals_in_support, "
+              "goal_success_in_support, n_rewards_in_support, reward_norm_return_in_support, tasks",
 };
 
 /* -a: one more member of the ensemble */
@@ -55,15 +57,24 @@ int ag_evaluate(fb_agent *const *a, int n_agents, const rl_env *env, const char 
         return RZ_EINTERNAL;
     }
     memset(sum, 0, sizeof *sum);
+    sum->in_support = rz_calloc(nt, 1, e);
+    if (!sum->in_support) {
+        free(res);
+        rl_tasks_free(tasks, nt);
+        return RZ_EINTERNAL;
+    }
     double sr = 0, so = 0, rr = 0, ro = 0;
     for (int k = 0; k < nt; k++) {
         if ((rc = fb_eval_task(a, n_agents, env, &tasks[k], n_labels, labels, episodes, all_starts, seed + 7919 * (uint64_t)k, &res[k], NULL, e))) {
             rz_wrap(e, "task %s", tasks[k].name);
-            free(res);
+            free(res), free(sum->in_support);
             rl_tasks_free(tasks, nt);
             return rc;
         }
         if (progress) rz_cli_progress(progress, 0, "task %d/%d %s", k + 1, nt, tasks[k].name);
+        int in = sum->in_support[k] = (unsigned char)rl_task_in_support(env, &tasks[k], n_labels, labels);
+        if (in && tasks[k].is_goal) sum->n_goal_in++, sum->goal_success_in += res[k].success;
+        if (in && !tasks[k].is_goal) sum->n_reward_in++, sum->reward_norm_in += res[k].norm;
         if (tasks[k].is_goal) {
             sum->n_goal++;
             sum->goal_success += res[k].success;
@@ -88,6 +99,8 @@ int ag_evaluate(fb_agent *const *a, int n_agents, const rl_env *env, const char 
     /* Reward tasks: the mean over tasks of each task's Σ return / Σ optimum. */
     sum->reward_norm = sum->n_reward && ro > 0 ? sum->reward_norm / sum->n_reward : NAN;
     sum->all_norm = (so + ro) > 0 ? (sr + rr) / (so + ro) : NAN;
+    sum->goal_success_in = sum->n_goal_in ? sum->goal_success_in / sum->n_goal_in : NAN;
+    sum->reward_norm_in = sum->n_reward_in ? sum->reward_norm_in / sum->n_reward_in : NAN;
     *tasks_out = tasks;
     *res_out = res;
     return RZ_OK;
@@ -240,7 +253,7 @@ int ag_eval_main(int argc, char **argv)
         }
     }
     if (c.json || c.report) {
-        msgpack_packer *pk = rz_report_begin(&c, 15);
+        msgpack_packer *pk = rz_report_begin(&c, 19);
         rz_rec_str(pk, "agent", agent);
         rz_rec_key(pk, "ensemble"); /* every member's path; the first is "agent" */
         msgpack_pack_array(pk, n_agents);
@@ -257,16 +270,23 @@ int ag_eval_main(int argc, char **argv)
         pack_num(pk, "goal_norm_return", sum.goal_norm);
         pack_num(pk, "reward_norm_return", sum.reward_norm);
         pack_num(pk, "norm_return", sum.all_norm);
+        /* the tasks inside the data's support (the label states): the ceiling in view */
+        rz_rec_int(pk, "n_goals_in_support", sum.n_goal_in);
+        pack_num(pk, "goal_success_in_support", sum.goal_success_in);
+        rz_rec_int(pk, "n_rewards_in_support", sum.n_reward_in);
+        pack_num(pk, "reward_norm_return_in_support", sum.reward_norm_in);
         rz_rec_key(pk, "tasks");
         msgpack_pack_array(pk, sum.n_tasks);
         for (int k = 0; k < sum.n_tasks; k++) {
-            msgpack_pack_map(pk, 6);
+            msgpack_pack_map(pk, 7);
             rz_rec_str(pk, "name", tasks[k].name);
             rz_rec_str(pk, "kind", tasks[k].is_goal ? "goal" : "reward");
             pack_num(pk, "success", res[k].success);
             pack_num(pk, "return", res[k].ret);
             pack_num(pk, "optimal_return", res[k].opt);
             pack_num(pk, "norm_return", res[k].norm);
+            rz_rec_key(pk, "in_support");
+            sum.in_support[k] ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
         }
         if (rz_report_finish(&c, &e)) rz_cli_die(&c, &e);
     } else {
@@ -277,9 +297,11 @@ int ag_eval_main(int argc, char **argv)
         printf("goals: %d, mean success %.3f, solved %.3f, normalised return %.3f\n", sum.n_goal, sum.goal_success,
                sum.goals_solved, sum.goal_norm);
         printf("rewards: %d, mean normalised return %.3f\n", sum.n_reward, sum.reward_norm);
+        printf("inside the data's support: goals %d, mean success %.3f; rewards %d, mean normalised return %.3f\n",
+               sum.n_goal_in, sum.goal_success_in, sum.n_reward_in, sum.reward_norm_in);
     }
     rl_tasks_free(tasks, sum.n_tasks);
-    free(res), free(labels);
+    free(res), free(labels), free(sum.in_support);
     for (int k = 0; k < n_agents; k++) fb_destroy(a[k]);
     rz_env_id_free(&h.env);
     rl_env_free(&env);

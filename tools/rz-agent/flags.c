@@ -2,6 +2,7 @@
  * as rz_opt entries (cli.h) that fill an ag_flags; each tool includes them in its own
  * table with RZ_O_TABLE, so the parser and both --help texts come from these lines. */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,6 +32,19 @@ static void opt_target(rz_cli *c, const char *arg, void *target_mean)
 {
     if (strcmp(arg, "min") && strcmp(arg, "mean")) rz_cli_usage_error(c, "--target %s: expected min or mean", arg);
     *(int *)target_mean = !strcmp(arg, "mean");
+}
+
+/* --lagrange TARGET, or auto: the target derived for the exact logsumexp (+∞ marks it;
+ * ag_config_apply computes fb_lagrange_target for the environment's action count) */
+static void opt_lagrange(rz_cli *c, const char *arg, void *lagrange)
+{
+    *(double *)lagrange = !strcmp(arg, "auto") ? INFINITY : rz_cli_f64(c, "--lagrange", arg, -1e9, 1e9);
+}
+
+static void opt_cpen(rz_cli *c, const char *arg, void *cpen_ref)
+{
+    if (strcmp(arg, "ref") && strcmp(arg, "s")) rz_cli_usage_error(c, "--cpen %s: expected ref or s", arg);
+    *(int *)cpen_ref = !strcmp(arg, "ref");
 }
 
 void ag_flags_opts(ag_flags *f, rz_opt out[AG_FLAG_OPTS])
@@ -66,8 +80,18 @@ void ag_flags_opts(ag_flags *f, rz_opt out[AG_FLAG_OPTS])
                  "maze 0)"),
         RZ_O_LONG("traj-len", 0, "L", f->traj_len, 1, FB_MAX_TRAJ_LEN, "--traj's window (grids 32, maze 8)"),
         RZ_O_F64("alpha", 0, "A", f->alpha, 0, 1e6, "conservative weight α (fixed; default 0.1)"),
-        RZ_O_F64("lagrange", 0, "TARGET", f->lagrange, -1e9, 1e9,
-                 "tune α by a Lagrange multiplier so the penalty approaches TARGET"),
+        RZ_O_FN("lagrange", 0, "TARGET", opt_lagrange, &f->lagrange,
+                "tune α by a Lagrange multiplier so the penalty approaches TARGET;\n"
+                "auto: the target derived for the exact logsumexp over the\n"
+                "discrete actions (48.17 for 5), α from 1 unless --alpha"),
+        RZ_O_F64("grad-clip", 0, "C", f->grad_clip, 0, 1e6, "clamp every gradient element of F and B to [−C, C] (default 0: off)"),
+        RZ_O_FN("cpen", 0, "ref|s", opt_cpen, &f->cpen_ref,
+                "continuous penalty samples: the reference's (π(s') at s', data-\n"
+                "action copies) or all at s (default s)"),
+        RZ_O_FLAG("reference", 0, f->reference,
+                  "the reference's settings (Jeen et al.): --target min --lagrange\n"
+                  "auto --alpha 1 --grad-clip 1 (--cpen ref for continuous\n"
+                  "actions, target 50); flags given override them"),
         RZ_O_END};
     memcpy(out, t, sizeof t);
 }

@@ -55,6 +55,8 @@ void ag_flags_init(ag_flags *f)
     f->lagrange = NAN;
     f->anneal[0] = f->anneal[1] = -1;
     f->target_mean = -1;
+    f->grad_clip = -1;
+    f->cpen_ref = -1;
 }
 
 int ag_config_apply(fb_config *cfg, const ag_flags *f, long steps, rz_err *e)
@@ -72,9 +74,23 @@ int ag_config_apply(fb_config *cfg, const ag_flags *f, long steps, rz_err *e)
     if (f->traj_len) cfg->traj_len = (int)f->traj_len;
     if (cfg->mix_ratio + cfg->traj_ratio > 1)
         return rz_fail(e, RZ_EINPUT, "--mix %g plus --traj %g: expected at most 1", cfg->mix_ratio, cfg->traj_ratio);
+    if (f->reference) {
+        /* the reference's settings first, so that any flag given overrides them */
+        fb_config_reference(cfg);
+        if (!cfg->n_actions) cfg->cpen_ref = 1;
+    }
+    if (f->grad_clip >= 0) cfg->grad_clip = (float)f->grad_clip;
+    if (f->cpen_ref >= 0) cfg->cpen_ref = f->cpen_ref;
     if (f->target_mean >= 0) cfg->target_mean = f->target_mean;
     if (f->qloss >= 0) cfg->qloss = (float)f->qloss;
     if (f->alpha >= 0) cfg->alpha = (float)f->alpha;
-    if (!isnan(f->lagrange)) cfg->lagrange = 1, cfg->alpha_target = (float)f->lagrange;
+    if (isinf(f->lagrange)) {
+        if (cfg->n_actions < 2) return rz_fail(e, RZ_EINPUT, "--lagrange auto: defined for discrete actions; give the target for continuous ones");
+        cfg->lagrange = 1;
+        cfg->alpha_target = (float)fb_lagrange_target(cfg->n_actions, FB_REF_TAU, FB_REF_SAMPLES, FB_REF_DATA_COPIES);
+        if (f->alpha < 0) cfg->alpha = 1.0f; /* the reference's α starts at 1 */
+    } else if (!isnan(f->lagrange)) {
+        cfg->lagrange = 1, cfg->alpha_target = (float)f->lagrange;
+    }
     return set_anneal(cfg, f->lr_final, f->anneal, steps, e);
 }

@@ -4,6 +4,7 @@
  *   rz-agent train    FB / VC-FB / MC-FB on a dataset, checkpoint as a record stream
  *   rz-agent eval     zero-shot goal and reward tasks, report success and returns
  *   rz-agent sweep    seeds × datasets × algorithms (spread over MPI ranks), one table
+ *   rz-agent data     the study's dataset designs: pairs removed, subsampled, few trajectories
  *
  * Each subcommand lives in its own file; this one dispatches and holds the shared help. */
 #include <stdio.h>
@@ -19,7 +20,8 @@ static const rz_cli_tool tool = {
              "                 --steps N [--seed N] [--slip P] -o DATA\n"
              "rz-agent train --algo fb|vcfb|mcfb -d DATA [--steps N] [--zdim D] [--seed N] -o AGENT\n"
              "rz-agent eval -a AGENT --tasks goals|rewards|all [--episodes N] [--json]\n"
-             "rz-agent sweep --env ENV [--seeds N] [--algos fb,vcfb,mcfb] [--data SPEC,...] -o TABLE\n",
+             "rz-agent sweep --env ENV [--seeds N] [--algos fb,vcfb,mcfb] [--data SPEC,...] -o TABLE\n"
+             "rz-agent data -d DATA --drop-pairs F | --subsample N [--seed N] -o OUT\n",
     .about = "Run 'rz-agent SUBCOMMAND --help' for every option.\n",
     .examples = "rz-agent collect --env fourrooms --policy coverage --steps 50000 -o d.rz\n"
                 "rz-agent train --algo fb -d d.rz --steps 20000 -o fb.rz\n"
@@ -47,8 +49,10 @@ int main(int argc, char **argv)
         rc = ag_eval_main(argc - 1, argv + 1);
     } else if (!strcmp(argv[1], "sweep")) {
         rc = ag_sweep_main(argc - 1, argv + 1);
+    } else if (!strcmp(argv[1], "data")) {
+        rc = ag_data_main(argc - 1, argv + 1);
     } else {
-        fprintf(stderr, "rz-agent: unknown subcommand '%s' (collect, train, eval or sweep)\n", argv[1]);
+        fprintf(stderr, "rz-agent: unknown subcommand '%s' (collect, train, eval, sweep or data)\n", argv[1]);
         rz_cli_print_help(&tool, NULL, stderr);
         rc = 2;
     }

@@ -17,16 +17,20 @@
  * target. */
 void ag_config_defaults(fb_config *c, fb_algo algo, const rl_env *env);
 /* Training flags shared by train and sweep; "not given" is 0 for sizes and rates, −1 for
- * mix/alpha/qloss/traj/target_mean/anneal, NaN for lagrange (ag_flags_init). */
+ * mix/alpha/qloss/traj/target_mean/anneal/grad_clip/cpen_ref, NaN for lagrange, +∞ for
+ * --lagrange auto (ag_flags_init). */
 typedef struct {
     long zdim, hidden, layers, batch, traj_len;
     double lr, gamma, tau, mix, alpha, lagrange, fscale, qloss, lr_final, traj;
     long long anneal[2];
     int target_mean;
+    double grad_clip; /* −1: not given */
+    int cpen_ref;     /* −1: not given */
+    int reference;    /* --reference: fb_config_reference before the other flags */
 } ag_flags;
 /* Their option entries (flags.c), filling f, for train's and sweep's tables
  * (RZ_O_TABLE); a bad value is a usage error, which exits. */
-enum { AG_FLAG_OPTS = 18 };
+enum { AG_FLAG_OPTS = 21 };
 void ag_flags_opts(ag_flags *f, rz_opt out[AG_FLAG_OPTS]);
 void ag_flags_init(ag_flags *f);
 /* ag_config_defaults' configuration overridden by the flags given, with the annealing
@@ -38,12 +42,19 @@ int ag_collect_main(int argc, char **argv);
 int ag_train_main(int argc, char **argv);
 int ag_eval_main(int argc, char **argv);
 int ag_sweep_main(int argc, char **argv);
+int ag_data_main(int argc, char **argv);
 
 /* Evaluation over a task family of one agent or an ensemble (fb_ens_act); fills per-task
  * results (caller frees *res). */
 typedef struct {
     int n_tasks, n_goal, n_reward;
     double goal_success, goals_solved, goal_norm, reward_norm, all_norm;
+    /* the same over the tasks inside the support of the label states (rl_task_in_support:
+     * the goal is a label state / the reward is non-zero on one): the data's ceiling made
+     * visible. in_support (n_tasks, owned by the caller like res) flags each task. */
+    int n_goal_in, n_reward_in;
+    double goal_success_in, reward_norm_in;
+    unsigned char *in_support;
 } ag_summary;
 int ag_evaluate(fb_agent *const *a, int n_agents, const rl_env *env, const char *which, int episodes, int all_starts, uint64_t seed,
                 int n_labels, const float *labels, rl_task **tasks, fb_task_result **res,

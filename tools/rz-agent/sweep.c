@@ -70,7 +70,7 @@ static int run_item(const sweep_cfg *s, long item, double *met, rz_err *e)
     fb_agent *a = NULL;
     rl_task *tasks = NULL;
     fb_task_result *res = NULL;
-    ag_summary sum;
+    ag_summary sum = {0};
     if (!S || !A || !S2 || !O || !O2) {
         rc = RZ_EINTERNAL;
         goto out;
@@ -99,7 +99,7 @@ static int run_item(const sweep_cfg *s, long item, double *met, rz_err *e)
     met[4] = sum.all_norm;
 out:
     if (tasks) rl_tasks_free(tasks, sum.n_tasks);
-    free(res);
+    free(res), free(sum.in_support);
     fb_destroy(a);
     free(S), free(A), free(S2), free(O), free(O2);
     rl_env_free(&env);

@@ -189,6 +189,8 @@ void ag_config_to_header(const fb_config *c, rz_agent_header *h)
     h->action_samples = c->action_samples;
     h->actor_noise = c->actor_noise;
     h->noise_clip = c->noise_clip;
+    h->grad_clip = c->grad_clip;
+    h->cpen_ref = c->cpen_ref;
 }
 
 void ag_header_to_config(const rz_agent_header *h, const rl_env *env, fb_config *c)
@@ -223,6 +225,8 @@ void ag_header_to_config(const rz_agent_header *h, const rl_env *env, fb_config 
     c->action_samples = h->action_samples;
     c->actor_noise = (float)h->actor_noise;
     c->noise_clip = (float)h->noise_clip;
+    c->grad_clip = (float)h->grad_clip;
+    c->cpen_ref = h->cpen_ref;
 }
 
 int ag_agent_write(const char *path, const rz_stream_opts *o, const rz_agent_header *h, fb_agent *a,

@@ -118,7 +118,8 @@ int rl_collect(const rl_env *env, rl_policy pol, long n, uint64_t seed, float *S
             return rc;
         }
         if (pol == RL_POL_ROOM && ops->confine_room && !ops->in_room0(env, nxt)) {
-            /* Confined: a step leaving the room is replaced by standing still there. */
+            /* Confined: a step leaving the room is not recorded; the episode ends there and
+             * the next transition starts a fresh episode inside the room. */
             t = env->episode_len;
             i--;
             continue;

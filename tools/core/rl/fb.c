@@ -28,10 +28,15 @@
  *   MC-FB  M_k(i,a,j) = F_k(s_i,a,z_i)ᵀBm_j; P = Σ_k mean_ij [logsumexp_a M_k(i,a,j) − M_k(i,a_i,j)]
  *   Discrete actions take the logsumexp over all actions exactly. Continuous actions
  *   use action_samples actions per state: half uniform in [−1,1]^m ("OOD"), a quarter
- *   from π(s_i,z_i) and a quarter from π(s'_i,z_i), both with exploration noise.
+ *   from π(s_i,z_i) and a quarter from π(s'_i,z_i), both with exploration noise, all
+ *   evaluated at s_i (cpen_ref = 0); or the reference's (cpen_ref = 1): half uniform,
+ *   a sixth π(s_i,z_i) at s_i, a sixth π(s'_i,z_i) evaluated at s'_i, and a sixth
+ *   copies of the data action a_i (penalty_sample).
  *   dP/dQ(i,a) = (softmax_a − 1[a = a_i])/N (and /N² for M).
  *   α fixed, or (lagrange) log α follows Adam on  −α·(P − target), i.e. α grows while
- *   P exceeds the target, α = min(exp(log α), 1e6).
+ *   P exceeds the target, α = min(exp(log α), 1e6) (fb_lagrange_step; the target for an
+ *   exact discrete logsumexp is derived in fb.h, fb_lagrange_target).
+ *  grad_clip > 0: every gradient element of F_1, F_2, B clamped to ±grad_clip before Adam.
  *  Q-loss (qloss > 0; Meta Motivo's q_loss): the policy only ever reads Q_k = F_kᵀz, so
  *  this direction gets a direct, low-variance TD loss besides the N × N measure loss.
  *  Implicit reward r_i = B̄(s'_i)ᵀ Cov⁻¹ z_i with Cov = B̄ᵀB̄/N — the reward whose
@@ -70,6 +75,7 @@ struct fb_agent {
     double *qtarget, *cov, *covz; /* Q-loss: T_i (N), Cov (d × d), Cov⁻¹z_i (d × N) */
     float *Bn, *Btn, *dFout, *dB, *Mall, *noise, *ood, *inK, *dK, *inA, *dAin, *dA;
     long *idx;
+    unsigned char *ood_at; /* N·K: penalty sample evaluated at s'_i (1) or s_i (0) */
     float *eval_in;
     double *ens_q;  /* EVAL_CHUNK × max(actions, FB_MAX_ENSEMBLE): summed Q of an ensemble */
     float *ens_act; /* continuous: EVAL_CHUNK × FB_MAX_ENSEMBLE × act_dim candidate actions */
@@ -122,6 +128,54 @@ void fb_config_default(fb_config *c, fb_algo algo, int obs_dim, int n_actions, i
     c->action_samples = 12;
     c->actor_noise = 0.2f;
     c->noise_clip = 0.3f;
+}
+
+double fb_lagrange_target(int n_actions, double ref_tau, int ref_samples, int ref_data_copies)
+{
+    /* Per head the reference's penalty with Δ: log(c + (K − c)·e^Δ) = ref_tau/2, so
+     * e^Δ = (e^{ref_tau/2} − c)/(K − c); ours: 2·log(1 + (A − 1)·e^Δ) (see fb.h).
+     * Computed in logs: Δ = ref_tau/2 + log(1 − c·e^{−ref_tau/2}) − log(K − c). */
+    int c = ref_data_copies, K = ref_samples;
+    if (n_actions < 2 || K - c < 1 || c < 0 || !(ref_tau / 2 > log(c > 0 ? c : 1e-300))) return NAN;
+    double h = ref_tau / 2, delta = h + log1p(-c * exp(-h)) - log((double)(K - c));
+    double x = log((double)(n_actions - 1)) + delta; /* log((A − 1)e^Δ) */
+    return 2.0 * (x > 0 ? x + log1p(exp(-x)) : log1p(exp(x)));
+}
+
+void fb_config_reference(fb_config *c)
+{
+    c->target_mean = 0;
+    c->alpha = 1.0f;
+    c->lagrange = 1;
+    c->grad_clip = 1.0f;
+    if (c->n_actions > 1) c->alpha_target = (float)fb_lagrange_target(c->n_actions, FB_REF_TAU, FB_REF_SAMPLES, FB_REF_DATA_COPIES);
+    else c->alpha_target = (float)FB_REF_TAU; /* continuous: the reference's own sampled penalty and τ */
+}
+
+void fb_target_combine(size_t n, const float *M0, const float *M1, int mean, float *out)
+{
+    if (mean)
+        for (size_t q = 0; q < n; q++) out[q] = 0.5f * (M0[q] + M1[q]);
+    else
+        for (size_t q = 0; q < n; q++) out[q] = fminf(M0[q], M1[q]);
+}
+
+void fb_clip_grad(float *g, size_t n, float clip)
+{
+    for (size_t q = 0; q < n; q++) g[q] = g[q] < -clip ? -clip : g[q] > clip ? clip : g[q];
+}
+
+void fb_lagrange_step(float *state, double penalty, double target, double lr, int64_t t)
+{
+    /* d/d log α of −α(P − target) = −α(P − target); Adam on the scalar. */
+    float alpha = fminf(expf(state[0]), 1e6f);
+    float g = -alpha * (float)(penalty - target);
+    float *m = &state[1], *v = &state[2];
+    *m = 0.9f * *m + 0.1f * g;
+    *v = 0.999f * *v + 0.001f * g * g;
+    double mh = *m / (1 - pow(0.9, (double)t)), vh = *v / (1 - pow(0.999, (double)t));
+    state[0] -= (float)(lr * mh / (sqrt(vh) + 1e-8));
+    if (state[0] > 13.8f) state[0] = 13.8f; /* α ≤ 1e6 */
 }
 
 const fb_config *fb_cfg(const fb_agent *a) { return &a->cfg; }
@@ -199,7 +253,8 @@ int fb_create(const fb_config *cfg, uint64_t seed, fb_agent **out, rz_err *e)
     if (c->zdim < 1 || c->zdim > FB_MAX_ZDIM || c->hidden < 1 || c->hidden > FB_MAX_HIDDEN || c->layers < 1 ||
         c->layers > FB_MAX_LAYERS || c->batch < 2 || c->batch > FB_MAX_BATCH || c->obs_dim < 1 ||
         (c->n_actions == 0 && (c->act_dim < 1 || c->act_dim > 64)) || c->n_actions > 64 ||
-        (c->n_actions == 0 && c->algo != FB_ALGO_FB && c->action_samples < 4))
+        (c->n_actions == 0 && c->algo != FB_ALGO_FB && (c->action_samples < 4 || c->action_samples > 256 || (c->cpen_ref && c->action_samples < 6))) ||
+        !(c->grad_clip >= 0))
         return rz_fail(e, RZ_EINPUT, "fb: invalid configuration (zdim %d, hidden %d, layers %d, batch %d)",
                        c->zdim, c->hidden, c->layers, c->batch);
     if (!(c->mix_ratio >= 0 && c->traj_ratio >= 0 && c->mix_ratio + c->traj_ratio <= 1.0f + 1e-6f) ||
@@ -286,6 +341,8 @@ int fb_create(const fb_config *cfg, uint64_t seed, fb_agent **out, rz_err *e)
         a->ood = fbuf((size_t)N * K * ad, &fail, e);
         a->inK = fbuf((size_t)N * K * a->inF, &fail, e);
         a->dK = fbuf((size_t)N * K * D, &fail, e);
+        a->ood_at = rz_calloc((size_t)N * K, 1, e);
+        if (!a->ood_at) fail = 1;
     }
     if (!disc) {
         a->inA = fbuf((size_t)N * (c->obs_dim + D), &fail, e);
@@ -336,6 +393,7 @@ void fb_destroy(fb_agent *a)
                      a->Mall, a->noise, a->ood, a->inK, a->dK, a->inA, a->dAin, a->dA, a->eval_in, a->ens_act};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) free(bufs[i]);
     free(a->idx);
+    free(a->ood_at);
     free(a->ens_q);
     free(a->win_obs);
     free(a->win_B);
@@ -488,10 +546,7 @@ double fb_loss_fixed(fb_agent *a, const fb_data *data, const long *idx, const fl
     const float *Bbar = B_forward(a, &a->Bt, &a->tBt, a->o2b, N, a->Btn);
     nn_gemm(0, 1, N, N, D, 1.0f, a->Ftsel[0], Bbar, 0.0f, a->Mt);
     nn_gemm(0, 1, N, N, D, 1.0f, a->Ftsel[1], Bbar, 0.0f, a->G); /* G as scratch */
-    if (a->cfg.target_mean)
-        for (size_t q = 0; q < (size_t)N * N; q++) a->Mt[q] = 0.5f * (a->Mt[q] + a->G[q]);
-    else
-        for (size_t q = 0; q < (size_t)N * N; q++) a->Mt[q] = fminf(a->Mt[q], a->G[q]);
+    fb_target_combine((size_t)N * N, a->Mt, a->G, a->cfg.target_mean, a->Mt);
 
     /* Q-loss targets T_i = r_i + γ Q̄_i (see the header comment). */
     if (c->qloss > 0) {
@@ -614,7 +669,8 @@ double fb_loss_fixed(fb_agent *a, const fb_data *data, const long *idx, const fl
                 for (int m = 0; m < K; m++) {
                     float act[64];
                     for (int r = 0; r < ad; r++) act[r] = clampf(a->ood[((size_t)i * K + m) * ad + r], -1, 1);
-                    put_inF(a, a->inK + ((size_t)i * K + m) * a->inF, a->ob + (size_t)i * od, act, z + (size_t)i * D);
+                    const float *o = a->ood_at[(size_t)i * K + m] ? a->o2b : a->ob; /* s'_i or s_i */
+                    put_inF(a, a->inK + ((size_t)i * K + m) * a->inF, o + (size_t)i * od, act, z + (size_t)i * D);
                 }
             const float *FK = nn_forward(&a->F[k], &a->tFK[k], a->inK, N * K);
             memset(a->dK, 0, (size_t)N * K * D * sizeof(float));
@@ -745,6 +801,79 @@ static void sample_z(fb_agent *a, const fb_data *data, float *z)
     }
 }
 
+/* The continuous penalty's K actions per batch row i into a->ood (N·K × act_dim), and
+ * which state each is evaluated at into a->ood_at (N·K; 0: s_i, 1: s'_i).
+ *  cpen_ref = 0 (the first checkpoints'): [0, K/2) uniform in [−1,1]^m, then
+ *    (K − K/2)/2 of π(s_i, z_i) + noise, then the rest π(s'_i, z_i) + noise — all at s_i.
+ *  cpen_ref = 1 (the reference's): with Kc = (K − K/2)/3 and Ko = K − 3·Kc:
+ *    [0, Ko) uniform at s_i; [Ko, Ko+Kc) π(s_i, z_i) + noise at s_i;
+ *    [Ko+Kc, Ko+2Kc) π(s'_i, z_i) + noise at s'_i; [Ko+2Kc, K) copies of a_i at s_i
+ *    (F of the data action inside the logsumexp, with its gradient).
+ * noise = clip(actor_noise·ε, ±noise_clip), ε ~ N(0, 1); actions are clamped to [−1, 1]
+ * where F reads them. */
+static void penalty_sample(fb_agent *a, const fb_data *data, const long *idx, const float *z)
+{
+    const fb_config *c = &a->cfg;
+    int N = c->batch, D = c->zdim, od = c->obs_dim, ad = c->act_dim, K = c->action_samples;
+    for (int i = 0; i < N; i++) {
+        memcpy(a->inA + (size_t)i * (od + D), data->O + idx[i] * od, od * sizeof(float));
+        memcpy(a->inA + (size_t)i * (od + D) + od, z + (size_t)i * D, D * sizeof(float));
+    }
+    if (!c->cpen_ref) {
+        int Kh = K / 2, Kq = (K - Kh) / 2;
+        memset(a->ood_at, 0, (size_t)N * K);
+        const float *p1 = actor_fwd(a, &a->tA, a->inA, N);
+        for (int i = 0; i < N; i++)
+            for (int m = Kh; m < Kh + Kq; m++)
+                for (int r = 0; r < ad; r++)
+                    a->ood[((size_t)i * K + m) * ad + r] = p1[(size_t)i * ad + r] +
+                        clampf((float)(c->actor_noise * rz_rng_normal(&a->rng)), -c->noise_clip, c->noise_clip);
+        for (int i = 0; i < N; i++)
+            memcpy(a->inA + (size_t)i * (od + D), data->O2 + idx[i] * od, od * sizeof(float));
+        const float *p2 = actor_fwd(a, &a->tA, a->inA, N);
+        for (int i = 0; i < N; i++) {
+            for (int m = 0; m < Kh; m++)
+                for (int r = 0; r < ad; r++)
+                    a->ood[((size_t)i * K + m) * ad + r] = (float)(2 * rz_rng_uniform(&a->rng) - 1);
+            for (int m = Kh + Kq; m < K; m++)
+                for (int r = 0; r < ad; r++)
+                    a->ood[((size_t)i * K + m) * ad + r] = p2[(size_t)i * ad + r] +
+                        clampf((float)(c->actor_noise * rz_rng_normal(&a->rng)), -c->noise_clip, c->noise_clip);
+        }
+        return;
+    }
+    int Kc = (K - K / 2) / 3, Ko = K - 3 * Kc;
+    const float *p1 = actor_fwd(a, &a->tA, a->inA, N);
+    for (int i = 0; i < N; i++)
+        for (int m = 0; m < K; m++) {
+            float *act = a->ood + ((size_t)i * K + m) * ad;
+            a->ood_at[(size_t)i * K + m] = m >= Ko + Kc && m < Ko + 2 * Kc;
+            if (m < Ko)
+                for (int r = 0; r < ad; r++) act[r] = (float)(2 * rz_rng_uniform(&a->rng) - 1);
+            else if (m < Ko + Kc)
+                for (int r = 0; r < ad; r++)
+                    act[r] = p1[(size_t)i * ad + r] +
+                             clampf((float)(c->actor_noise * rz_rng_normal(&a->rng)), -c->noise_clip, c->noise_clip);
+            else if (m >= Ko + 2 * Kc)
+                memcpy(act, data->A + idx[i] * ad, ad * sizeof(float));
+        }
+    for (int i = 0; i < N; i++) memcpy(a->inA + (size_t)i * (od + D), data->O2 + idx[i] * od, od * sizeof(float));
+    const float *p2 = actor_fwd(a, &a->tA, a->inA, N);
+    for (int i = 0; i < N; i++)
+        for (int m = Ko + Kc; m < Ko + 2 * Kc; m++)
+            for (int r = 0; r < ad; r++)
+                a->ood[((size_t)i * K + m) * ad + r] =
+                    p2[(size_t)i * ad + r] + clampf((float)(c->actor_noise * rz_rng_normal(&a->rng)), -c->noise_clip, c->noise_clip);
+}
+
+const float *fb_penalty_sample(fb_agent *a, const fb_data *data, const long *idx, const float *z, const unsigned char **at)
+{
+    if (a->cfg.n_actions || a->cfg.algo == FB_ALGO_FB) return NULL;
+    penalty_sample(a, data, idx, z);
+    if (at) *at = a->ood_at;
+    return a->ood;
+}
+
 int fb_train_step(fb_agent *a, const fb_data *data, fb_stats *st, rz_err *e)
 {
     const fb_config *c = &a->cfg;
@@ -765,32 +894,7 @@ int fb_train_step(fb_agent *a, const fb_data *data, fb_stats *st, rz_err *e)
     if (!disc) {
         for (int q = 0; q < N * ad; q++)
             a->noise[q] = clampf((float)(c->actor_noise * rz_rng_normal(&a->rng)), -c->noise_clip, c->noise_clip);
-        if (K) {
-            /* Penalty actions: [0, K/2) uniform; then π(s_i, z_i) + noise; then π(s'_i, z_i) + noise. */
-            int Kh = K / 2, Kq = (K - Kh) / 2;
-            for (int i = 0; i < N; i++) {
-                memcpy(a->inA + (size_t)i * (od + D), data->O + idx[i] * od, od * sizeof(float));
-                memcpy(a->inA + (size_t)i * (od + D) + od, z + (size_t)i * D, D * sizeof(float));
-            }
-            const float *p1 = actor_fwd(a, &a->tA, a->inA, N);
-            for (int i = 0; i < N; i++)
-                for (int m = Kh; m < Kh + Kq; m++)
-                    for (int r = 0; r < ad; r++)
-                        a->ood[((size_t)i * K + m) * ad + r] = p1[(size_t)i * ad + r] +
-                            clampf((float)(c->actor_noise * rz_rng_normal(&a->rng)), -c->noise_clip, c->noise_clip);
-            for (int i = 0; i < N; i++)
-                memcpy(a->inA + (size_t)i * (od + D), data->O2 + idx[i] * od, od * sizeof(float));
-            const float *p2 = actor_fwd(a, &a->tA, a->inA, N);
-            for (int i = 0; i < N; i++) {
-                for (int m = 0; m < Kh; m++)
-                    for (int r = 0; r < ad; r++)
-                        a->ood[((size_t)i * K + m) * ad + r] = (float)(2 * rz_rng_uniform(&a->rng) - 1);
-                for (int m = Kh + Kq; m < K; m++)
-                    for (int r = 0; r < ad; r++)
-                        a->ood[((size_t)i * K + m) * ad + r] = p2[(size_t)i * ad + r] +
-                            clampf((float)(c->actor_noise * rz_rng_normal(&a->rng)), -c->noise_clip, c->noise_clip);
-            }
-        }
+        if (K) penalty_sample(a, data, idx, z);
     }
     fb_stats s;
     memset(&s, 0, sizeof s);
@@ -801,21 +905,15 @@ int fb_train_step(fb_agent *a, const fb_data *data, fb_stats *st, rz_err *e)
     a->oF[0].lr = a->oF[1].lr = (float)(c->lr_f * lrf);
     a->oB.lr = (float)(c->lr_b * lrf);
     a->oA.lr = (float)(c->lr_actor * lrf);
+    if (c->grad_clip > 0) { /* the reference clamps each gradient element of F and B */
+        fb_clip_grad(a->F[0].grad, a->F[0].n_params, c->grad_clip);
+        fb_clip_grad(a->F[1].grad, a->F[1].n_params, c->grad_clip);
+        fb_clip_grad(a->B.grad, a->B.n_params, c->grad_clip);
+    }
     nn_adam_step(&a->oF[0], a->F[0].param, a->F[0].grad);
     nn_adam_step(&a->oF[1], a->F[1].param, a->F[1].grad);
     nn_adam_step(&a->oB, a->B.param, a->B.grad);
-    if (c->lagrange && c->algo != FB_ALGO_FB) {
-        /* d/d log α of −α(P − target) = −α(P − target); Adam on the scalar. */
-        float alpha = fminf(expf(a->alpha_state[0]), 1e6f);
-        float g = -alpha * (float)(s.penalty - c->alpha_target);
-        float *m = &a->alpha_state[1], *v = &a->alpha_state[2];
-        *m = 0.9f * *m + 0.1f * g;
-        *v = 0.999f * *v + 0.001f * g * g;
-        double t = (double)(a->step + 1);
-        double mh = *m / (1 - pow(0.9, t)), vh = *v / (1 - pow(0.999, t));
-        a->alpha_state[0] -= (float)(c->lr_alpha * mh / (sqrt(vh) + 1e-8));
-        if (a->alpha_state[0] > 13.8f) a->alpha_state[0] = 13.8f; /* α ≤ 1e6 */
-    }
+    if (c->lagrange && c->algo != FB_ALGO_FB) fb_lagrange_step(a->alpha_state, s.penalty, c->alpha_target, c->lr_alpha, a->step + 1);
     if (!disc) {
         /* Actor: rows [o_i, z_i] → π; F input [o_i, π, z_i]; loss −mean_i min_k F_kᵀz_i. */
         for (int i = 0; i < N; i++) {

@@ -61,12 +61,41 @@ typedef struct {
     float alpha_target;
     float lr_alpha;
     int action_samples; /* continuous conservative penalty: actions per state (12) */
+    float grad_clip;    /* > 0: clamp every gradient element of F_1, F_2 and B to
+                           [−grad_clip, grad_clip] before Adam (the reference clamps to
+                           [−1, 1]); 0: no clipping (the first checkpoints' training) */
     float actor_noise, noise_clip;
+    int cpen_ref;       /* continuous penalty: 1 the reference's samples (π(s′) evaluated at s′,
+                           copies of the data action; action_samples ≥ 6), 0 all at s */
 } fb_config;
 
 /* The learning-rate multiplier at a step: 1 before anneal_start, lr_decay from
  * anneal_end on, lr_decay^((step − start)/(end − start)) between. */
 double fb_lr_factor(const fb_config *c, int64_t step);
+
+/* The Lagrange target τ for a conservative penalty taken as an exact logsumexp over A
+ * discrete actions (summed over the two F heads), chosen so that the tolerated
+ * over-estimation Δ of the non-data actions is the reference's. Per head and state,
+ * with the data action at value q and the other A − 1 actions at q + Δ,
+ *     lse_a Q − Q(a_data) = log(1 + (A − 1)·e^Δ),
+ * so α stops growing once 2·log(1 + (A − 1)e^Δ) ≤ τ. The reference (Jeen et al.) uses
+ * τ_ref = 50 for a 12-sample logsumexp of which 2 samples are copies of the data action
+ * and 10 are other actions: log(2 + 10·e^Δ) = τ_ref/2 gives Δ = log((e^25 − 2)/10)
+ * ≈ 22.70, and for A = 5 τ = 2·log(1 + 4e^Δ) ≈ 48.17. The penalty can never fall below
+ * 2·log A under uniform data (Jensen: lse_a Q ≥ log A + mean_a Q), so any target at or
+ * under 2·log A (≈ 3.22 for 5 actions; the old built-in 1.0) drives α to its clamp.
+ * fb_lagrange_target(A, ref_tau, ref_samples, ref_data_copies) returns τ, or NAN when
+ * the reference's figures admit no Δ (ref_tau/2 ≤ log ref_data_copies, A < 2, or no
+ * non-data samples). */
+double fb_lagrange_target(int n_actions, double ref_tau, int ref_samples, int ref_data_copies);
+#define FB_REF_TAU 50.0       /* the reference's target_conservative_penalty */
+#define FB_REF_SAMPLES 12     /* its total_action_samples */
+#define FB_REF_DATA_COPIES 2  /* its data-action copies among them (12 − 6 OOD) / 3 */
+
+/* The reference's settings for a discrete-action study on top of any config: the
+ * elementwise min of the two target heads, α from 1 tuned by the Lagrange rule towards
+ * fb_lagrange_target(n_actions, FB_REF_*), every gradient element clamped to [−1, 1]. */
+void fb_config_reference(fb_config *c);
 
 /* Defaults for an environment (d = 50, 2 × 256 hidden, batch 256, γ 0.98, τ 0.01,
  * lr 1e-4, mix 0.5, ortho 1, B normalised, α 0.1 fixed). */
@@ -141,9 +170,25 @@ void fb_state_loaded(fb_agent *a);
 /* Internals exposed for the gradient tests: the loss of the current networks on a
  * fixed batch (indices idx, zs given), and its gradient accumulated into the online
  * networks' grad arrays (F1, F2, B); returns the total loss. */
+/* The TD target's combination of the two target heads' measures, elementwise over n
+ * entries: out = min(M0, M1) (mean = 0) or (M0 + M1)/2 (mean = 1). out may alias M0. */
+void fb_target_combine(size_t n, const float *M0, const float *M1, int mean, float *out);
+/* Clamps each of the n gradient elements to [−clip, clip] (clip > 0). */
+void fb_clip_grad(float *g, size_t n, float clip);
+/* One Lagrange step on state[3] = {log α, Adam m, Adam v} at Adam step t ≥ 1: gradient
+ * descent on L(log α) = −α·(P − target) (so α grows while the penalty P exceeds the
+ * target), log α ≤ log 1e6. */
+void fb_lagrange_step(float *state, double penalty, double target, double lr, int64_t t);
+
 double fb_loss_fixed(fb_agent *a, const fb_data *data, const long *idx, const float *z,
                      int with_grad, fb_stats *st);
 nn_mlp *fb_net(fb_agent *a, const char *which);
+/* Continuous VC-/MC-FB: draws the penalty's action_samples actions for each batch row
+ * (idx, z as in fb_loss_fixed; consumes the agent's RNG) — the layout is written out in
+ * fb.c — and returns them (N·K × act_dim, row i·K + m), with *at (N·K) set to 1 where
+ * F is evaluated at s'_i and 0 at s_i. fb_loss_fixed then uses exactly these samples.
+ * NULL for discrete actions or plain FB. */
+const float *fb_penalty_sample(fb_agent *a, const fb_data *data, const long *idx, const float *z, const unsigned char **at);
 /* The Q-loss's implicit reward r_i = B_iᵀ Cov⁻¹ z_i for n rows B_i, z_i (n × d each),
  * Cov = BᵀB/n (+ a 1e-6 relative ridge): the reward whose FB embedding E[r B] is z when
  * every z_i = z. Workspace cov (d × d) and work (d × n) doubles; r (n). Returns LAPACK's

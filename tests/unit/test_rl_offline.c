@@ -1,0 +1,178 @@
+/* test_rl_offline.c — the study's dataset builders (offline.h): the fraction of
+ * state-action pairs removed exactly with every covered state kept, uniform seeded
+ * subsampling (chi-square over many seeds), the fixed-policy trajectories, and in-support
+ * task selection on a hand case. */
+#include "../check.h"
+#include "offline.h"
+
+static const char *two_rooms = "#######\n#..#..#\n#.....#\n#..#..#\n#######\n";
+
+/* Distinct (cell, action) pairs and covered cells of a grid dataset, counted here. */
+static void census(const rl_env *env, long n, const float *S, const float *A, unsigned char *pair, long *P, long *cells)
+{
+    int ns = env->grid.n_free;
+    memset(pair, 0, (size_t)ns * 5);
+    for (long i = 0; i < n; i++) pair[rl_grid_id(env, S + 2 * i) * 5 + (int)A[i]] = 1;
+    *P = *cells = 0;
+    for (int s = 0; s < ns; s++) {
+        int any = 0;
+        for (int a = 0; a < 5; a++) *P += pair[s * 5 + a], any |= pair[s * 5 + a];
+        *cells += any;
+    }
+}
+
+static void test_drop_pairs(void)
+{
+    rl_env env;
+    CHECK(rl_env_make(&env, "fourrooms", 0, NULL) == 0);
+    long n0 = 6000;
+    float *S = malloc(n0 * 2 * sizeof(float)), *A = malloc(n0 * sizeof(float)), *S2 = malloc(n0 * 2 * sizeof(float));
+    float *T = malloc(n0 * 2 * sizeof(float)), *B = malloc(n0 * sizeof(float)), *T2 = malloc(n0 * 2 * sizeof(float));
+    CHECK(rl_collect(&env, RL_POL_COVERAGE, n0, 3, S, A, S2, NULL) == 0);
+    int ns = env.grid.n_free;
+    unsigned char *p0 = malloc(ns * 5), *p1 = malloc(ns * 5), *p2 = malloc(ns * 5);
+    long P0, C0, P1, C1;
+    census(&env, n0, S, A, p0, &P0, &C0);
+    CHECK(P0 == 5L * ns && C0 == ns); /* the coverage policy tries every pair */
+    const double fr[3] = {0.25, 0.5, 0.75};
+    for (int f = 0; f < 3; f++) {
+        long n = n0, before = 0, removed = 0;
+        memcpy(T, S, n0 * 2 * sizeof(float)), memcpy(B, A, n0 * sizeof(float)), memcpy(T2, S2, n0 * 2 * sizeof(float));
+        CHECK(rl_data_drop_pairs(&env, &n, T, B, T2, fr[f], 7, &before, &removed, NULL) == 0);
+        census(&env, n, T, B, p1, &P1, &C1);
+        long want = lround(fr[f] * P0);
+        CHECK(before == P0 && removed == want && P1 == P0 - want); /* exactly the fraction */
+        CHECK(C1 == C0);                                           /* every state still covered */
+        /* every transition of a kept pair survives, in order: walk the original */
+        long j = 0, bad = 0;
+        for (long i = 0; i < n0; i++) {
+            if (!p1[rl_grid_id(&env, S + 2 * i) * 5 + (int)A[i]]) continue;
+            if (j >= n || memcmp(S + 2 * i, T + 2 * j, 8) || A[i] != B[j] || memcmp(S2 + 2 * i, T2 + 2 * j, 8)) bad++;
+            j++;
+        }
+        CHECK(bad == 0 && j == n);
+        /* the same seed removes the same pairs, another seed others */
+        long m = n0;
+        memcpy(T, S, n0 * 2 * sizeof(float)), memcpy(B, A, n0 * sizeof(float)), memcpy(T2, S2, n0 * 2 * sizeof(float));
+        CHECK(rl_data_drop_pairs(&env, &m, T, B, T2, fr[f], 8, NULL, NULL, NULL) == 0);
+        census(&env, m, T, B, p2, &P1, &C1);
+        CHECK(P1 == P0 - want && memcmp(p1, p2, ns * 5));
+    }
+    /* 85% would leave some cell without any action: refused, data untouched */
+    long n = n0;
+    CHECK(rl_data_drop_pairs(&env, &n, T, B, T2, 0.85, 1, NULL, NULL, NULL) == RZ_EINPUT && n == n0);
+    free(S), free(A), free(S2), free(T), free(B), free(T2), free(p0), free(p1), free(p2);
+    rl_env_free(&env);
+}
+
+/* Each of n = 20 rows kept with probability m/n = 1/4: over 4000 seeds the counts'
+ * Pearson statistic is compared with χ²(19) at p = 0.001 (43.82). Sampling without
+ * replacement makes the counts negatively correlated, which only shrinks the statistic
+ * (by (n − m)/(n − 1)), so the bound is conservative. Row i carries i in its state. */
+static void test_subsample(void)
+{
+    enum { NR = 20, M = 5, SEEDS = 4000 };
+    long cnt[NR] = {0}, exact = 0, ordered = 0;
+    float S[NR * 2], A[NR], S2[NR * 2];
+    for (int s = 0; s < SEEDS; s++) {
+        for (int i = 0; i < NR; i++) S[2 * i] = S2[2 * i] = (float)i, S[2 * i + 1] = S2[2 * i + 1] = 0, A[i] = (float)(i % 5);
+        long n = NR;
+        CHECK(rl_data_subsample(&n, 2, 1, S, A, S2, M, 1000 + s, NULL) == 0);
+        exact += n == M;
+        int ok = 1;
+        for (long i = 0; i < n; i++) {
+            int r = (int)S[2 * i];
+            cnt[r]++;
+            if ((i && S[2 * i] <= S[2 * i - 2]) || A[i] != (float)(r % 5) || S2[2 * i] != (float)r) ok = 0;
+        }
+        ordered += ok;
+    }
+    CHECK(exact == SEEDS && ordered == SEEDS);
+    double E = (double)SEEDS * M / NR, chi = 0;
+    for (int i = 0; i < NR; i++) chi += (cnt[i] - E) * (cnt[i] - E) / E;
+    printf("# subsample chi-square %.2f (19 df; 0.1%% point 43.82)\n", chi);
+    CHECK(chi < 43.82);
+    /* seeded: the same seed keeps the same rows */
+    float X[NR * 2], Y[NR * 2];
+    for (int i = 0; i < NR; i++) S[2 * i] = (float)i, S[2 * i + 1] = 0, A[i] = 0;
+    memcpy(X, S, sizeof X), memcpy(Y, S, sizeof Y);
+    float Ax[NR], Ay[NR], X2[NR * 2], Y2[NR * 2];
+    memcpy(Ax, A, sizeof Ax), memcpy(Ay, A, sizeof Ay), memcpy(X2, S, sizeof X2), memcpy(Y2, S, sizeof Y2);
+    long nx = NR, ny = NR;
+    CHECK(rl_data_subsample(&nx, 2, 1, X, Ax, X2, M, 42, NULL) == 0 && rl_data_subsample(&ny, 2, 1, Y, Ay, Y2, M, 42, NULL) == 0);
+    CHECK(nx == M && ny == M && !memcmp(X, Y, M * 2 * sizeof(float)));
+    long nz = NR;
+    CHECK(rl_data_subsample(&nz, 2, 1, S, A, S, NR + 1, 1, NULL) == RZ_EINPUT);
+}
+
+/* Shortest path length from cell `from` to `to` by breadth-first search over the grid's
+ * deterministic successors (independent of value iteration). */
+static int bfs(const rl_env *env, int from, int to)
+{
+    int ns = env->grid.n_free, dist[256], queue[256], h = 0, t = 0;
+    for (int s = 0; s < ns; s++) dist[s] = -1;
+    dist[from] = 0, queue[t++] = from;
+    while (h < t) {
+        int s = queue[h++];
+        for (int a = 0; a < 5; a++) {
+            int q = env->grid.next[s * 5 + a];
+            if (dist[q] < 0) dist[q] = dist[s] + 1, queue[t++] = q;
+        }
+    }
+    return dist[to];
+}
+
+/* Greedy for a goal with eps 0 on a deterministic grid: every trajectory reaches the goal
+ * first after exactly the shortest-path number of steps; consecutive rows chain. */
+static void test_policy_trajs(void)
+{
+    rl_env env;
+    CHECK(rl_env_grid_parse(&env, two_rooms, "two-rooms", 0, NULL) == 0);
+    int ns = env.grid.n_free, nt = 6, len = ns, goal = ns - 1;
+    float *S = malloc(nt * len * 2 * sizeof(float)), *A = malloc(nt * len * sizeof(float)), *S2 = malloc(nt * len * 2 * sizeof(float));
+    CHECK(rl_data_policy_trajs(&env, goal, 0.0, nt, len, 5, S, A, S2, NULL) == 0);
+    for (int t = 0; t < nt; t++) {
+        int first = -1, start = rl_grid_id(&env, S + 2L * t * len);
+        for (int k = 0; k < len; k++) {
+            long r = (long)t * len + k;
+            if (first < 0 && rl_grid_id(&env, S2 + 2 * r) == goal) first = k + 1;
+            if (k) CHECK(!memcmp(S + 2 * r, S2 + 2 * (r - 1), 8));
+        }
+        if (start != goal) CHECK(first == bfs(&env, start, goal));
+    }
+    free(S), free(A), free(S2);
+    rl_env_free(&env);
+}
+
+/* Two rooms: the states are the left room's 6 cells (columns 1–2). */
+static void test_in_support(void)
+{
+    rl_env env;
+    CHECK(rl_env_grid_parse(&env, two_rooms, "two-rooms", 0, NULL) == 0);
+    float st[6 * 2] = {1, 1, 2, 1, 1, 2, 2, 2, 1, 3, 2, 3};
+    rl_task g = {0};
+    g.is_goal = 1;
+    g.goal[0] = 2, g.goal[1] = 2;
+    CHECK(rl_task_in_support(&env, &g, 6, st) == 1);
+    g.goal[0] = 5, g.goal[1] = 1; /* right room */
+    CHECK(rl_task_in_support(&env, &g, 6, st) == 0);
+    g.goal[0] = 3, g.goal[1] = 2; /* the doorway */
+    CHECK(rl_task_in_support(&env, &g, 6, st) == 0);
+    rl_task r = {0};
+    float rew[64] = {0};
+    r.r = rew;
+    rew[rl_grid_id(&env, (float[]){5, 3})] = 1; /* reward only in the right room */
+    CHECK(rl_task_in_support(&env, &r, 6, st) == 0);
+    rew[rl_grid_id(&env, (float[]){1, 3})] = -0.5f; /* and a (negative) one in the left */
+    CHECK(rl_task_in_support(&env, &r, 6, st) == 1);
+    rl_env_free(&env);
+}
+
+int main(void)
+{
+    RUN(test_drop_pairs);
+    RUN(test_subsample);
+    RUN(test_policy_trajs);
+    RUN(test_in_support);
+    return check_summary();
+}

@@ -1,0 +1,151 @@
+/* offline.c — dataset builders for the low-quality-data study; see offline.h.
+ *
+ * Pair removal: the P distinct (cell, action) pairs present are listed in id order and
+ * shuffled (Fisher–Yates on the seed); walking the shuffled list, a pair is removed
+ * while its cell still has another present action, until round(frac·P) are gone. The
+ * walk can only fail to reach the count when fewer than that many pairs are removable,
+ * which is exactly P − (covered cells) < count — checked before touching the data.
+ * Subsampling: algorithm S keeps row i with probability (m − kept)/(n − i), which gives
+ * every m-subset the same probability and exactly m rows. */
+#include "offline.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Keeps the rows with keep[i] set, in order; returns their count. */
+static long compact(long n, int sd, int ad, float *S, float *A, float *S2, const unsigned char *keep)
+{
+    long w = 0;
+    for (long i = 0; i < n; i++) {
+        if (!keep[i]) continue;
+        if (w != i) {
+            memmove(S + w * sd, S + i * sd, sd * sizeof(float));
+            memmove(A + w * ad, A + i * ad, ad * sizeof(float));
+            memmove(S2 + w * sd, S2 + i * sd, sd * sizeof(float));
+        }
+        w++;
+    }
+    return w;
+}
+
+int rl_data_drop_pairs(const rl_env *env, long *n, float *S, float *A, float *S2, double frac, uint64_t seed,
+                       long *pairs_before, long *pairs_removed, rz_err *e)
+{
+    if (env->kind != RL_GRID) return rz_fail(e, RZ_EINPUT, "removing state-action pairs: defined for grids only");
+    if (!(frac >= 0 && frac < 1)) return rz_fail(e, RZ_EINPUT, "removing a fraction %g of the pairs: expected 0 ≤ fraction < 1", frac);
+    int ns = env->grid.n_free, nA = env->n_actions;
+    unsigned char *present = rz_calloc((size_t)ns * nA, 1, e), *keep = rz_malloc((size_t)(*n > 0 ? *n : 1), e);
+    int *left = rz_calloc((size_t)ns, sizeof(int), e); /* present actions per cell */
+    long *pairs = rz_malloc((size_t)ns * nA * sizeof(long), e);
+    int rc = RZ_OK;
+    if (!present || !keep || !left || !pairs) {
+        rc = RZ_EINTERNAL;
+        goto out;
+    }
+    for (long i = 0; i < *n; i++) {
+        int id = rl_grid_id(env, S + i * env->state_dim), a = (int)A[i];
+        if (id < 0 || a < 0 || a >= nA) {
+            rc = rz_fail(e, RZ_EINPUT, "transition %ld: state or action outside the grid", i);
+            goto out;
+        }
+        if (!present[id * nA + a]) present[id * nA + a] = 1, left[id]++;
+    }
+    long P = 0, cells = 0;
+    for (int q = 0; q < ns * nA; q++)
+        if (present[q]) pairs[P++] = q;
+    for (int s = 0; s < ns; s++) cells += left[s] > 0;
+    long want = lround(frac * (double)P);
+    if (want > P - cells) {
+        rc = rz_fail(e, RZ_EINPUT, "removing %ld of %ld pairs keeps an action in each of the %ld covered cells only up to %ld: expected a smaller fraction",
+                     want, P, cells, P - cells);
+        goto out;
+    }
+    rz_rng rng;
+    rz_rng_seed(&rng, seed);
+    for (long q = P - 1; q > 0; q--) { /* Fisher–Yates */
+        long j = (long)(rz_rng_u64(&rng) % (uint64_t)(q + 1)), t = pairs[q];
+        pairs[q] = pairs[j], pairs[j] = t;
+    }
+    long removed = 0;
+    for (long q = 0; q < P && removed < want; q++) {
+        int id = (int)(pairs[q] / nA);
+        if (left[id] < 2) continue;
+        present[pairs[q]] = 2; /* removed */
+        left[id]--, removed++;
+    }
+    for (long i = 0; i < *n; i++) keep[i] = present[rl_grid_id(env, S + i * env->state_dim) * nA + (int)A[i]] == 1;
+    *n = compact(*n, env->state_dim, env->act_dim, S, A, S2, keep);
+    if (pairs_before) *pairs_before = P;
+    if (pairs_removed) *pairs_removed = removed;
+out:
+    free(present), free(keep), free(left), free(pairs);
+    return rc;
+}
+
+int rl_data_subsample(long *n, int sd, int ad, float *S, float *A, float *S2, long m, uint64_t seed, rz_err *e)
+{
+    if (m < 0 || m > *n) return rz_fail(e, RZ_EINPUT, "subsampling %ld of %ld transitions: expected at most %ld", m, *n, *n);
+    unsigned char *keep = rz_malloc((size_t)(*n > 0 ? *n : 1), e);
+    if (!keep) return RZ_EINTERNAL;
+    rz_rng rng;
+    rz_rng_seed(&rng, seed);
+    long kept = 0;
+    for (long i = 0; i < *n; i++) {
+        keep[i] = (double)(*n - i) * rz_rng_uniform(&rng) < (double)(m - kept);
+        kept += keep[i];
+    }
+    *n = compact(*n, sd, ad, S, A, S2, keep);
+    free(keep);
+    return RZ_OK;
+}
+
+int rl_data_policy_trajs(const rl_env *env, int goal_id, double eps, int n_traj, int len, uint64_t seed, float *S,
+                         float *A, float *S2, rz_err *e)
+{
+    if (env->kind != RL_GRID) return rz_fail(e, RZ_EINPUT, "policy trajectories: defined for grids only");
+    int ns = env->grid.n_free, nA = env->n_actions;
+    if (goal_id < 0 || goal_id >= ns || !(eps >= 0 && eps <= 1) || n_traj < 1 || len < 1)
+        return rz_fail(e, RZ_EINPUT, "policy trajectories: goal cell %d of %d, eps %g, %d × %d steps: expected a free cell, 0 ≤ eps ≤ 1, positive counts",
+                       goal_id, ns, eps, n_traj, len);
+    float *r = rz_calloc((size_t)ns, sizeof(float), e);
+    double *V = rz_malloc((size_t)ns * sizeof(double), e), *Q = rz_malloc((size_t)ns * nA * sizeof(double), e);
+    int rc = RZ_OK;
+    if (!r || !V || !Q) {
+        rc = RZ_EINTERNAL;
+        goto out;
+    }
+    r[goal_id] = 1;
+    rl_grid_vi(env, r, 0.9, 1000, 1e-9, V, Q);
+    rz_rng rng;
+    rz_rng_seed(&rng, seed);
+    int sd = env->state_dim;
+    for (int t = 0; t < n_traj && !rc; t++) {
+        float s[4];
+        rl_env_reset(env, &rng, s);
+        for (int k = 0; k < len && !rc; k++) {
+            long row = (long)t * len + k;
+            int id = rl_grid_id(env, s), a = 0;
+            for (int b = 1; b < nA; b++)
+                if (Q[(size_t)id * nA + b] > Q[(size_t)id * nA + a]) a = b;
+            if (rz_rng_uniform(&rng) < eps) a = rz_rng_int(&rng, nA);
+            memcpy(S + row * sd, s, sd * sizeof(float));
+            A[row] = (float)a;
+            rc = rl_env_step(env, s, &A[row], &rng, S2 + row * sd, e);
+            memcpy(s, S2 + row * sd, sd * sizeof(float));
+        }
+    }
+out:
+    free(r), free(V), free(Q);
+    return rc;
+}
+
+int rl_task_in_support(const rl_env *env, const rl_task *task, long n, const float *states)
+{
+    int sd = env->state_dim;
+    for (long i = 0; i < n; i++) {
+        const float *s = states + i * sd;
+        if (task->is_goal ? rl_task_success(env, task, s) : rl_task_reward(env, task, s) != 0) return 1;
+    }
+    return 0;
+}

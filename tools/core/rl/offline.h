@@ -1,0 +1,46 @@
+/* offline.h — dataset builders for the low-quality-data study (Jeen, Bewley & Cullen,
+ * NeurIPS 2024) and the in-support task test that shows an evaluation's ceiling.
+ *
+ * A dataset here is n transitions as three row-major arrays: S (n × sd states), A (n × ad
+ * actions; grids: the action index as a float), S2 (n × sd next states). Builders that
+ * shrink a dataset compact it in place, keeping the surviving transitions in their order
+ * (trajectory windows in fb.c rely on consecutive rows), and return the new count.
+ * Every choice is a function of the seed only (rz's splitmix RNG through rz_rng).
+ */
+#ifndef RZ_RL_OFFLINE_H
+#define RZ_RL_OFFLINE_H
+
+#include <stdint.h>
+
+#include "env.h"
+#include "rz.h"
+
+/* Grids: removes every transition of exactly round(frac · P) of the P distinct
+ * (cell, action) pairs present, chosen uniformly at random (seeded) among the pairs whose
+ * removal keeps at least one action of their cell in the data — so every state the data
+ * covered stays covered and only actions go missing (the paper's mechanism: states
+ * covered, actions not). Fails (RZ_EINPUT) when frac is outside [0, 1) or the count
+ * exceeds P minus the covered cells. *pairs_before / *pairs_removed (may be NULL) receive
+ * P and the number removed. Returns the new transition count via *n. */
+int rl_data_drop_pairs(const rl_env *env, long *n, float *S, float *A, float *S2, double frac, uint64_t seed,
+                       long *pairs_before, long *pairs_removed, rz_err *e);
+
+/* Keeps exactly m of the n transitions, every m-subset equally likely (selection
+ * sampling, Knuth's algorithm S; seeded), in their original order. m ≤ n. */
+int rl_data_subsample(long *n, int sd, int ad, float *S, float *A, float *S2, long m, uint64_t seed, rz_err *e);
+
+/* Grids: n_traj trajectories of len steps from uniform starts under one fixed
+ * sub-optimal policy — greedy for the goal task `goal_id` (a free-cell id), with
+ * probability eps replaced by a uniform action — the "few demonstrations of a mediocre
+ * behaviour" design. S, A, S2 hold n_traj·len rows. */
+int rl_data_policy_trajs(const rl_env *env, int goal_id, double eps, int n_traj, int len, uint64_t seed, float *S,
+                         float *A, float *S2, rz_err *e);
+
+/* Whether a task lies inside the support of a set of n states (sd each; typically the
+ * dataset's next states or a checkpoint's label states): a goal task when its goal state
+ * is one of them (grids: the same cell; the point mass: within the task's radius), a
+ * reward task when its reward is non-zero on at least one of them — otherwise reward
+ * inference sees r = 0 everywhere and z carries no information. */
+int rl_task_in_support(const rl_env *env, const rl_task *task, long n, const float *states);
+
+#endif
