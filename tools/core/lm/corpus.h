@@ -9,13 +9,10 @@
 
 #include <stddef.h>
 
+#include "readfile.h"
 #include "stream.h"
 #include "tokenizer.h"
 
-#define RZ_MAX_TEXT_BYTES ((size_t)1 << 32) /* 4 GiB of text at most */
-
-/* Reads a whole file ("-" = stdin), at most RZ_MAX_TEXT_BYTES. *buf is malloc'ed. */
-int rz_read_file(const char *path, char **buf, size_t *n, rz_err *e);
 
 /* Tokenises a text file; empty text or text without tokens is RZ_EINPUT. */
 int rz_corpus_from_text(const rz_tokenizer *t, const char *path, int **ids, size_t *n, rz_err *e);

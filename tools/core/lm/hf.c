@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "corpus.h"
+#include "readfile.h"
 #include "json.h"
 #include "record.h"
 #include "safetensors.h"
