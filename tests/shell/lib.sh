@@ -22,8 +22,20 @@ check_err() {
   if [ "$rc" -eq "$want" ] && grep -Eq -- "$re" "$T/.err"; then ok "$n"
   else fail "$n" "exit $rc (want $want), stderr: $(head -c 300 "$T/.err") (want /$re/)"; fi
 }
-# same NAME A B : the two strings must be equal.
-same() { if [ "$2" = "$3" ]; then ok "$1"; else fail "$1" "'$2' != '$3'"; fi; }
+# is_num V : V is one finite decimal number (what json_field and printf %f print).
+is_num() { [[ $1 =~ ^[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$ ]]; }
+# same NAME A B : the two strings must be equal, and a real value: neither empty, not the
+# md5sum of empty output, and a number-like value (only the characters json_field
+# collects) must be a whole number — so two failed extractions never compare equal.
+same() {
+  local v
+  for v in "$2" "$3"; do
+    if [ -z "$v" ]; then fail "$1" "empty value ('$2' vs '$3')"; return; fi
+    if [ "$v" = "d41d8cd98f00b204e9800998ecf8427e  -" ]; then fail "$1" "md5sum of empty output"; return; fi
+    if [[ $v =~ ^[-+0-9.eE]+$ ]] && ! is_num "$v"; then fail "$1" "'$v' is not a number"; return; fi
+  done
+  if [ "$2" = "$3" ]; then ok "$1"; else fail "$1" "'$2' != '$3'"; fi
+}
 need_data() { [ -r "$RIZZ_DATA/$1" ] || { fail "data $1" "not found in RIZZ_DATA=$RIZZ_DATA"; exit 0; }; }
 # json_field NAME < JSON : the first numeric value of "NAME" in a JSON report.
 json_field() { grep -o "\"$1\":[-0-9.e+]*" | head -1 | cut -d: -f2; }

@@ -60,7 +60,7 @@ same "a later --set wins (layers.1.*.w2.*)" "1" "$(rk layers.1.feed_forward.w2.w
 # f16 L, R cost 16 bits per entry and fit at least as well as 4-bit ones
 l4=$(rz-lowrank -q $LR --rank 4 --incoherence --json -o "$T/a.q" | json_field loss)
 l16=$(rz-lowrank -q $LR --rank 4 --incoherence --lr-bits 16 --json -o "$T/b.q" | json_field loss)
-awk -v a="$l4" -v b="$l16" 'BEGIN{exit !(b <= a * 1.05)}' && ok "16-bit L, R loss $l16 <= 4-bit $l4 (+5%)" || fail "lr-bits 16" "$l16 vs $l4"
+is_num "$l4" && is_num "$l16" && awk -v a="$l4" -v b="$l16" 'BEGIN{exit !(a > 0 && b > 0 && b <= a * 1.05)}' && ok "16-bit L, R loss $l16 <= 4-bit $l4 (+5%)" || fail "lr-bits 16" "$l16 vs $l4"
 
 # budget: chosen ranks, achieved bpw within the budget (counted by rz-pack)
 rz-lowrank -q $LR --budget 2.8 --candidates 0,2,4,8 --json -o "$T/bud.q" > "$T/bud.json"
