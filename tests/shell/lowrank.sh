@@ -38,6 +38,16 @@ pf=$(rz-ppl -q -m "$T/r4.fake.rzm" $EV --json | json_field ppl)
 pp=$(rz-ppl -q -m "$T/r4.rzm" $EV --json | json_field ppl)
 awk -v a="$pf" -v b="$pp" 'BEGIN{d=(a-b)/a; if(d<0)d=-d; exit !(a > 0 && d < 1e-5)}' \
   && ok "packed Q+LR ppl $pp = dense Q+LR ppl $pf" || fail "packed ppl" "$pp vs $pf"
+# Quality against fp32 and against Q alone at equal Q (same method, bits and iterations,
+# rank 0): L R is fitted to the residual W - Q under the same proxy loss, and rank 0 is
+# one of the points it can take, so Q + L R must not be worse; CALDERA (Saha et al.,
+# NeurIPS 2024) reports lower perplexity than Q alone for every rank > 0 it tries. Both
+# stay above fp32 and below 512 (the uniform prediction over the vocabulary).
+rz-lowrank -q $LR --rank 0 --incoherence -o "$T/r0.q" > /dev/null && rz-pack -q -m "$M" "$T/r0.q" -o "$T/r0.rzm" > /dev/null
+p0=$(rz-ppl -q -m "$T/r0.rzm" $EV --json | json_field ppl)
+pfp=$(rz-ppl -q -m "$M" $EV --json | json_field ppl)
+is_num "$p0" && is_num "$pp" && is_num "$pfp" && awk -v f="$pfp" -v a="$pp" -v b="$p0" 'BEGIN{exit !(f > 1 && f < a && a < b && b < 512)}' \
+  && ok "ppl: fp32 $pfp < Q + LR (rank 4) $pp < Q alone (rank 0) $p0 < 512" || fail "Q + LR between fp32 and Q alone" "fp32 $pfp, rank 4 $pp, rank 0 $p0"
 bl=$(rz-lowrank -q $LR --rank 4 --incoherence --json -o "$T/r4c.q" | json_field bpw_linears)
 bp=$(json_field bpw_linears < "$T/pack.json")
 same "bpw of rz-lowrank = bpw of rz-pack" "$(printf %.6f "$bl")" "$(printf %.6f "$bp")"
