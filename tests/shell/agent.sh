@@ -186,10 +186,10 @@ iqm_out=$(awk -F'\t' 'NR == FNR { if (FNR > 1) for (m = 0; m < 5; m++) v[m, FNR 
     print "checked " checked }' "$T/runs5.tsv" "$T/sum5.tsv")
 [ "$iqm_out" = "checked 5" ] && [ "$(wc -l < "$T/runs5.tsv")" -eq 6 ] && ok "sweep IQM = mean of the middle three seeds, CI within the seeds' range" \
   || fail "sweep IQM and CI as numbers" "$iqm_out"
-if [ -z "${RZ_SANITIZED:-}" ] && command -v mpirun >/dev/null; then
-  check "sweep under mpirun -np 2" mpirun -np 2 $A sweep $sw -o "$T/runs2.tsv"
-  cmp -s "$T/runs1.tsv" "$T/runs2.tsv" && ok "mpirun table equals the single-process one" || fail "mpirun table equals the single-process one"
-fi
+for np in 2 3; do   # both builds: the sanitizers watch the MPI paths too
+  check "sweep under mpirun -np $np" mpi $np $A sweep $sw -o "$T/runs$np.tsv"
+  cmp -s "$T/runs1.tsv" "$T/runs$np.tsv" && ok "mpirun -np $np table equals the single-process one" || fail "mpirun -np $np table equals the single-process one"
+done
 
 # ---- the MuJoCo maze, end to end on a tiny budget -------------------------------------------
 check "maze collect" $A collect --env pointmass-maze --policy coverage --steps 500 -o "$T/pm.rz" -q
