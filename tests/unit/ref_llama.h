@@ -29,6 +29,11 @@ typedef struct {
     double *rms_out;  /* [dim] */
     double *cls;      /* [vocab][dim]: emb or its own array */
     double *kcache, *vcache; /* [layers][seq_len][kv_dim] */
+    /* Optional: called with the input of each linear-layer group of each layer, in the
+     * order 0 attention input (of wq, wk, wv), 1 attention output (of wo), 2 MLP input
+     * (of w1, w3), 3 MLP down input (of w2) — llama.h's RZ_TAP_* order. NULL: none. */
+    void (*tap)(void *ctx, int layer, int group, const double *x, int n);
+    void *tap_ctx;
 } ref_model;
 
 static double *ref_read(FILE *f, size_t n)
@@ -67,6 +72,7 @@ static int ref_load(const char *path, ref_model *r)
     fseek(f, (long)r->seq_len * r->head_size * 4, SEEK_CUR); /* freq_cis real, imag */
     r->cls = h[5] > 0 ? r->emb : ref_read(f, (size_t)r->vocab * D);
     fclose(f);
+    r->tap = NULL, r->tap_ctx = NULL;
     r->kcache = calloc(L * (size_t)r->seq_len * KV, sizeof(double));
     r->vcache = calloc(L * (size_t)r->seq_len * KV, sizeof(double));
     return 0;
@@ -123,6 +129,7 @@ static void ref_forward(ref_model *r, int token, int pos, double *logits)
         double *kc = r->kcache + (size_t)l * r->seq_len * KV, *vc = r->vcache + (size_t)l * r->seq_len * KV;
         double *k = kc + (size_t)pos * KV, *v = vc + (size_t)pos * KV;
         ref_rmsnorm(xn, x, r->rms_att + (size_t)l * D, D);
+        if (r->tap) r->tap(r->tap_ctx, l, 0, xn, D);
         ref_matvec(q, r->wq + (size_t)l * D * D, xn, D, D);
         ref_matvec(k, r->wk + (size_t)l * KV * D, xn, KV, D);
         ref_matvec(v, r->wv + (size_t)l * KV * D, xn, KV, D);
@@ -144,12 +151,15 @@ static void ref_forward(ref_model *r, int token, int pos, double *logits)
                 att[h * HS + i] = o;
             }
         }
+        if (r->tap) r->tap(r->tap_ctx, l, 1, att, D);
         ref_matvec(tmp, r->wo + (size_t)l * D * D, att, D, D);
         for (int i = 0; i < D; i++) x[i] += tmp[i];
         ref_rmsnorm(xn, x, r->rms_ffn + (size_t)l * D, D);
+        if (r->tap) r->tap(r->tap_ctx, l, 2, xn, D);
         ref_matvec(a, r->w1 + (size_t)l * HID * D, xn, HID, D);
         ref_matvec(b, r->w3 + (size_t)l * HID * D, xn, HID, D);
         for (int i = 0; i < HID; i++) a[i] = a[i] / (1.0 + exp(-a[i])) * b[i];
+        if (r->tap) r->tap(r->tap_ctx, l, 3, a, HID);
         ref_matvec(tmp, r->w2 + (size_t)l * D * HID, a, D, HID);
         for (int i = 0; i < D; i++) x[i] += tmp[i];
     }
