@@ -36,6 +36,9 @@ same() {
   done
   if [ "$2" = "$3" ]; then ok "$1"; else fail "$1" "'$2' != '$3'"; fi
 }
+# none NAME VALUE : VALUE must be empty (e.g. the list of things missing); what `same NAME
+# "" VALUE` used to express — same now refuses empty values.
+none() { if [ -z "$2" ]; then ok "$1"; else fail "$1" "expected nothing, got '$2'"; fi; }
 need_data() { [ -r "$RIZZ_DATA/$1" ] || { fail "data $1" "not found in RIZZ_DATA=$RIZZ_DATA"; exit 0; }; }
 # json_field NAME < JSON : the first numeric value of "NAME" in a JSON report.
 json_field() { grep -o "\"$1\":[-0-9.e+]*" | head -1 | cut -d: -f2; }
