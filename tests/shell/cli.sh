@@ -31,7 +31,7 @@ for t in rz-ppl rz-generate rz-convert rz-tokenize rz-cat rz-calibrate rz-quanti
   check_err "$t --no-such-flag: exit 2" 2 "Try '$t --help'" "$@" --no-such-flag
   declared "$@" > "$T/declared"
   mentioned "$1" "$@" > "$T/mentioned"
-  same "$t: every flag its help text names is declared" "" "$(comm -23 "$T/mentioned" "$T/declared" | tr '\n' ' ')"
+  none "$t: every flag its help text names is declared" "$(comm -23 "$T/mentioned" "$T/declared" | tr '\n' ' ')"
 done
 # the common options are declared once, for every tool
 for t in rz-ppl rz-cat "rz-agent eval"; do

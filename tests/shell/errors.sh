@@ -40,36 +40,45 @@ check_err "JSON that is not a record" 2 "line 1" sh -c "echo '[1,2]' | rz-cat --
 no_output x.rzs "failed rz-cat --from-json"
 
 # a producer killed mid-stream: over a pipe the reader sees EOF without "end"; over
-# tcp:// it waits --timeout seconds and then says so. Never a short success.
-mkfifo "$T/fifo"
-( rz-cat --from-json "$T/fifo" -o - | rz-cat > "$T/pipe.out" 2> "$T/pipe.err"; echo $? > "$T/pipe.rc" ) &
+# tcp:// it waits --timeout seconds and then says so. Never a short success. Each kill
+# waits for an event (wait_for polls a condition), never for a fixed time.
+wait_for() { local i; for i in $(seq 1200); do eval "$1" && return 0; sleep 0.05; done; return 1; }
+mkfifo "$T/fifo" "$T/mid"
+rz-cat --from-json "$T/fifo" -o - > "$T/mid" &
+producer=$!
+( rz-cat < "$T/mid" > "$T/pipe.out" 2> "$T/pipe.err"; echo $? > "$T/pipe.rc" ) &
 consumer=$!
 exec 3> "$T/fifo"
 echo '{"type":"note","v":1,"i":1}' >&3
-sleep 0.5
-pkill -KILL -f "rz-cat --from-json $T/fifo" ; exec 3>&-
+# the producer buffers its pipe output until it ends, so the kill may land before or
+# after it has read the line: both are a stream without its end record, same outcome
+kill -KILL $producer; exec 3>&-
 wait $consumer
 same "pipe: killed producer -> exit 2" "2" "$(cat "$T/pipe.rc")"
 grep -q "without an end record" "$T/pipe.err" && ok "pipe: killed producer -> message" || fail "pipe: killed producer message" "$(cat "$T/pipe.err")"
-port=$((20000 + RANDOM % 20000))
 rm -f "$T/fifo"; mkfifo "$T/fifo"
-( rz-cat --timeout 2 "tcp://127.0.0.1:$port" > "$T/tcp.out" 2> "$T/tcp.err"; echo $? > "$T/tcp.rc" ) &
-consumer=$!
-rz-cat --from-json "$T/fifo" -o "tcp://:$port" 2>/dev/null &
-producer=$!
-exec 3> "$T/fifo"
-echo '{"type":"note","v":1,"i":1}' >&3
-sleep 0.5
-kill -KILL $producer; exec 3>&-
-wait $consumer
-same "tcp: killed producer -> exit 2" "2" "$(cat "$T/tcp.rc")"
-grep -q "no record for 2 s" "$T/tcp.err" && ok "tcp: killed producer -> message after --timeout" || fail "tcp: killed producer message" "$(cat "$T/tcp.err")"
-grep -q '"i":1' "$T/tcp.out" && ok "tcp: records before the kill were delivered" || fail "tcp: delivered records"
-# SIGTERM during a file write leaves neither the file nor its temporary
+exec 3<> "$T/fifo"   # held open read-write so the producer's open never blocks
+if bg_listen rz-cat --from-json "$T/fifo" -o "tcp://:@PORT@"; then
+  producer=$BG_PID
+  ( rz-cat --timeout 2 "tcp://127.0.0.1:$PORT" > "$T/tcp.out" 2> "$T/tcp.err"; echo $? > "$T/tcp.rc" ) &
+  consumer=$!
+  echo '{"type":"note","v":1,"i":1}' >&3
+  wait_for 'grep -q "\"i\":1" "$T/tcp.out"'   # the first record has arrived
+  kill -KILL $producer; exec 3>&-
+  wait $consumer
+  same "tcp: killed producer -> exit 2" "2" "$(cat "$T/tcp.rc")"
+  grep -q "no record for 2 s" "$T/tcp.err" && ok "tcp: killed producer -> message after --timeout" || fail "tcp: killed producer message" "$(cat "$T/tcp.err")"
+  grep -q '"i":1' "$T/tcp.out" && ok "tcp: records before the kill were delivered" || fail "tcp: delivered records"
+else exec 3>&-; fail "tcp: producer listens" "$(head -c 300 "$T/.bg.err")"; fi
+# SIGTERM during a file write leaves neither the file nor its temporary: killed once the
+# output is open (the write has begun)
 rm -f "$T/fifo"; mkfifo "$T/fifo"
 rz-cat --from-json "$T/fifo" -o "$T/term.rzs" &
 producer=$!
-exec 3> "$T/fifo"; echo '{"type":"note","v":1}' >&3; sleep 0.3
+exec 3> "$T/fifo"; echo '{"type":"note","v":1}' >&3
+# (the temporary may be unnamed — O_TMPFILE — so look at the writer's open files: one in
+# $T other than the FIFO)
+wait_for 'ls -l /proc/$producer/fd 2>/dev/null | grep "$T/" | grep -vq "fifo"' || fail "SIGTERM during write: the output is open"
 kill -TERM $producer; wait $producer 2>/dev/null; exec 3>&-
 no_output term.rzs "SIGTERM during write"
 

@@ -29,10 +29,11 @@ same "ppl with text on stdin" "$base" "$(rz-ppl -q -m "$M" -z "$Z" -f - --max-to
 rz-tokenize -q -z "$Z" -f "$F" -o "ipc://$T/tok.ipc" --timeout 20 &
 same "ppl with tokens over ipc://" "$base" "$(rz-ppl -q -m "$M" --tokens "ipc://$T/tok.ipc" --timeout 20 --max-tokens $N --json | json_field ppl)"
 wait
-port=$((20000 + RANDOM % 20000))
-rz-convert -q "$M" -o "tcp://:$port" --timeout 20 &
-same "ppl with the model over tcp://127.0.0.1" "$base" "$(rz-ppl -q -m "tcp://127.0.0.1:$port" --timeout 20 -z "$Z" -f "$F" --max-tokens $N --json | json_field ppl)"
-wait
+# a free port, the reader started once the writer listens (bg_listen: no sleeps, retries)
+if bg_listen rz-convert -q "$M" -o "tcp://:@PORT@" --timeout 60; then
+  same "ppl with the model over tcp://127.0.0.1" "$base" "$(rz-ppl -q -m "tcp://127.0.0.1:$PORT" --timeout 60 -z "$Z" -f "$F" --max-tokens $N --json | json_field ppl)"
+  wait $BG_PID
+else fail "ppl with the model over tcp://127.0.0.1" "writer never listened: $(head -c 300 "$T/.bg.err")"; fi
 
 # f16 storage changes weights by <= 2^-11 relative: ppl moves, but by little
 p16=$(rz-convert "$M" --dtype f16 -o - | rz-ppl -q -m - -z "$Z" -f "$F" --max-tokens $N --json | json_field ppl)

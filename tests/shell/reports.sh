@@ -89,7 +89,7 @@ compare rz-serve "$T/serve.json" main rz-serve
 # with six report shapes, listed in schemas/icl.md as prose, not compared here)
 cat $DOCS | grep '^### `rz-' | sed 's/^### `//; s/`$//' | sort > "$T/doc_tools"
 sort "$T/compared" > "$T/compared_sorted"
-same "every report table in schemas/ is checked" "" "$(comm -23 "$T/doc_tools" "$T/compared_sorted" | tr '\n' ' ')"
+none "every report table in schemas/ is checked" "$(comm -23 "$T/doc_tools" "$T/compared_sorted" | tr '\n' ' ')"
 for t in rz-convert rz-tokenize rz-cat rz-icl; do
   if $t --help | grep -q '^Report fields'; then fail "$t: --help lists report fields but the tool has no report"
   else ok "$t: no report, none listed"; fi

@@ -4,6 +4,9 @@
  *    straight from the embedding table, so its H is known without running the forward;
  *  - every group's H equals a naive float64 Σ x xᵀ / n over rows captured by a second
  *    tap (checks dsyrk, the row stride of the MLP-down input, the symmetric fill);
+ *  - all 20 Hessians of stories260K (5 layers × 4 groups) against Σ x xᵀ / n of the
+ *    inputs computed by the float64 reference forward (ref_llama.h, its own .bin parser
+ *    and naive loops), so no tapped row is compared with itself;
  *  - the record decodes to the same numbers and rejects inconsistent lengths.
  */
 #include <math.h>
@@ -13,6 +16,7 @@
 #include "../check.h"
 #include "calib.h"
 #include "qrecord.h"
+#include "ref_llama.h"
 
 
 /* A second tap: naive double sums of x xᵀ for every (layer, group), plus rz_calib's. */
@@ -87,6 +91,84 @@ static void test_hessians_match_naive(void)
     free(x);
     free(logits);
     for (int i = 0; i < 3 * RZ_TAP_GROUPS; i++) free(b.naive[i]);
+    rz_llama_state_free(st);
+    rz_calib_free(&cal);
+    rz_llama_free(m);
+}
+
+/* The reference's tap: float64 Σ x xᵀ per (layer, group). */
+typedef struct {
+    double *S[8 * RZ_TAP_GROUPS];
+    long rows[8 * RZ_TAP_GROUPS];
+} ref_sums;
+
+static void ref_tap(void *ctx, int layer, int group, const double *x, int n)
+{
+    ref_sums *r = ctx;
+    double *S = r->S[layer * RZ_TAP_GROUPS + group];
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) S[(size_t)i * n + j] += x[i] * x[j];
+    r->rows[layer * RZ_TAP_GROUPS + group]++;
+}
+
+static void test_stories_hessians_vs_reference(void)
+{
+    enum { W = 96 }; /* one window; the reference is O(W²) per layer, fine under ASan */
+    rz_err e = {0};
+    rz_llama *m = NULL;
+    ref_model r;
+    if (rz_llama_load_bin(check_data_path("stories260K.bin"), &m, &e) != 0 ||
+        ref_load(check_data_path("stories260K.bin"), &r) != 0) {
+        printf("#   cannot load stories260K.bin: %s\n", e.msg);
+        CHECK(0);
+        rz_llama_free(m);
+        return;
+    }
+    const rz_llama_config *c = &m->config;
+    CHECK_EQ_INT(c->n_layers, 5);
+    rz_calib cal;
+    CHECK(rz_calib_init(&cal, c, W, &e) == 0);
+    rz_llama_state *st;
+    CHECK(rz_llama_state_new(m, W, W, &st, &e) == 0);
+    rz_llama_set_tap(st, rz_calib_tap, &cal);
+    int toks[W];
+    toks[0] = 1; /* BOS, then ordinary tokens */
+    for (int t = 1; t < W; t++) toks[t] = 3 + (int)(check_urand() * (c->vocab_size - 3));
+    float *logits = malloc(sizeof(float) * W * (size_t)c->vocab_size);
+    CHECK(rz_llama_forward(m, st, toks, W, 0, logits) == 0);
+    rz_calib_finish(&cal);
+
+    ref_sums rs = {{0}, {0}};
+    int G = c->n_layers * RZ_TAP_GROUPS;
+    for (int i = 0; i < G; i++) {
+        int n = i % RZ_TAP_GROUPS == RZ_TAP_MLP_DOWN ? c->hidden_dim : c->dim;
+        rs.S[i] = calloc((size_t)n * n, sizeof(double));
+    }
+    r.tap = ref_tap, r.tap_ctx = &rs;
+    double *rl = malloc(sizeof(double) * c->vocab_size);
+    for (int t = 0; t < W; t++) ref_forward(&r, toks[t], t, rl);
+    /* Tolerance: the float32 forward's inputs carry ~1e-6 relative rounding (test_llama
+     * finds logits within 2.4e-5 of values ~25), so H = Σ x xᵀ / n within a few 1e-6 of
+     * its largest entry; 1e-4 leaves a margin of 20+ and is far below what a wrong tap
+     * does (a missing norm weight, the wo output instead of its input, w1 x without the
+     * w3 x factor, another layer's rows: O(1) relative changes). */
+    double worst = 0;
+    for (int i = 0; i < G; i++) {
+        int n = cal.n[i % RZ_TAP_GROUPS];
+        CHECK_EQ_INT(rs.rows[i], W);
+        CHECK_NEAR(cal.tokens[i], W, 0);
+        double hmax = 0, dmax = 0;
+        for (size_t k = 0; k < (size_t)n * n; k++) hmax = fmax(hmax, fabs(rs.S[i][k] / W));
+        for (size_t k = 0; k < (size_t)n * n; k++) dmax = fmax(dmax, fabs(cal.S[i][k] - rs.S[i][k] / W));
+        double rel = hmax > 0 ? dmax / hmax : INFINITY;
+        if (!(rel < 1e-4)) printf("#   layer %d group %d: max |H - H_ref| = %.3g of max |H_ref| %.3g\n", i / RZ_TAP_GROUPS, i % RZ_TAP_GROUPS, dmax, hmax);
+        CHECK(hmax > 0 && rel < 1e-4);
+        worst = fmax(worst, rel);
+    }
+    printf("#   %d Hessians of stories260K vs the float64 reference: worst relative difference %.2e\n", G, worst);
+    for (int i = 0; i < G; i++) free(rs.S[i]);
+    free(rl), free(logits);
+    ref_free(&r);
     rz_llama_state_free(st);
     rz_calib_free(&cal);
     rz_llama_free(m);
@@ -177,6 +259,7 @@ int main(void)
 {
     check_rng_state = 12345; /* the stream these tests were written with */
     RUN(test_hessians_match_naive);
+    RUN(test_stories_hessians_vs_reference);
     RUN(test_windows);
     RUN(test_record);
     return check_summary();

@@ -33,7 +33,9 @@ static void test_dynamic_and_gather(void)
     double *vals = malloc(2 * n * sizeof *vals), *all = malloc(2 * n * sizeof *all);
     long k = 0, i;
     rz_cluster_dynamic_begin(n);
-    while ((i = rz_cluster_dynamic_next()) >= 0) {
+    long first = rz_cluster_dynamic_next();
+    rz_cluster_barrier(); /* every rank has fetched once before anyone fetches again */
+    for (i = first; i >= 0; i = rz_cluster_dynamic_next()) {
         idx[k] = i;
         vals[2 * k] = (double)i * i;      /* item i's result: (i^2, -i) */
         vals[2 * k + 1] = -(double)i;
@@ -46,10 +48,17 @@ static void test_dynamic_and_gather(void)
         CHECK(rc == 0);
         for (long j = 0; j < n; j++) CHECK(all[2 * j] == (double)j * j && all[2 * j + 1] == -(double)j);
     }
-    /* every rank took at least one item when items outnumber ranks (the counter is shared) */
     double mine = (double)k;
     rz_cluster_allreduce_sum(&mine, 1);
     CHECK(mine == (double)n);
+    /* every rank took at least one item when items outnumber ranks (the counter is
+     * shared): each rank's first fetch happens before the barrier, so no rank can drain
+     * the counter before the others have fetched once */
+    double took[64] = {0};
+    CHECK(size <= 64);
+    if (rank < 64) took[rank] = first >= 0 && first < n ? 1.0 : 0.0;
+    rz_cluster_allreduce_sum(took, 64);
+    for (int r = 0; r < size && r < 64; r++) CHECK(took[r] == 1.0);
     free(idx);
     free(vals);
     free(all);
@@ -90,19 +99,26 @@ static void test_gather_blobs(void)
 
 static void test_allreduce_deterministic(void)
 {
-    /* values whose float sum depends on order: summing in rank order must give the
-     * same bits on every rank, equal to the sequential sum in rank order */
-    double v[3] = {1e16 * (rank + 1), 1.0 + rank, -1e16 * (rank + 1)};
-    double w[3];
-    memcpy(w, v, sizeof v);
-    rz_cluster_allreduce_sum(w, 3);
-    double expect[3] = {0, 0, 0};
-    for (int r = 0; r < size; r++) {
-        expect[0] += 1e16 * (r + 1);
-        expect[1] += 1.0 + r;
-        expect[2] += -1e16 * (r + 1);
+    /* Values whose double sum depends on the order within one element: ranks 0, 1, 2
+     * contribute the six orderings of {1e16, 1, -1e16} (element j, rank r: perm[j][r];
+     * ranks from 3 on add 0). 1e16 + 1 rounds back to 1e16 (ulp 2, tie to even), so
+     * summing left to right in rank order gives 0 for the orderings that put 1 next to
+     * a 1e16 first, and 1 for those where the two 1e16s cancel first: the exact
+     * rank-order result {0, 1, 0, 0, 1, 0} (3 ranks). A tree reduction, reversed order or
+     * any other association changes some element (e.g. element 1: 1e16 + (-1e16 + 1) = 0).
+     * With 2 ranks, a + b is commutative: only the exact sum is checked there. */
+    static const double perm[6][3] = {{1e16, 1, -1e16}, {1e16, -1e16, 1}, {1, 1e16, -1e16},
+                                      {1, -1e16, 1e16}, {-1e16, 1e16, 1}, {-1e16, 1, 1e16}};
+    static const double expect3[6] = {0, 1, 0, 0, 1, 0}; /* by hand, see above */
+    double w[6];
+    for (int j = 0; j < 6; j++) w[j] = rank < 3 ? perm[j][rank] : 0.0;
+    rz_cluster_allreduce_sum(w, 6);
+    for (int j = 0; j < 6; j++) {
+        double left = 0; /* left to right in rank order, the first min(size, 3) ranks */
+        for (int r = 0; r < size && r < 3; r++) left += perm[j][r];
+        CHECK(w[j] == left);
+        if (size == 3) CHECK(w[j] == expect3[j]);
     }
-    CHECK(w[0] == expect[0] && w[1] == expect[1] && w[2] == expect[2]);
     float f[2] = {0.5f, (float)rank};
     rz_cluster_allreduce_sum_f32(f, 2);
     CHECK(f[0] == 0.5f * size && f[1] == (float)(size * (size - 1) / 2));

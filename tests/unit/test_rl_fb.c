@@ -132,6 +132,316 @@ static void test_grad_mcfb_continuous(void) { gradcheck_fb(FB_ALGO_MCFB, 0, 2, 6
 static void test_grad_fb_qloss_discrete(void) { gradcheck_fb(FB_ALGO_FB, 3, 0, 7, 0.5f); }
 static void test_grad_mcfb_qloss_continuous(void) { gradcheck_fb(FB_ALGO_MCFB, 0, 2, 8, 0.5f); }
 
+/* ---- the losses by value: a hand-written float64 statement on a 3-row batch ----------
+ * The networks are evaluated here one row at a time (nn_forward, tested against its own
+ * reference in test_nn); everything after them — the target action, M̄, L_FB, L_orth, the
+ * VC-FB and MC-FB penalties, the actor loss — is written out below from the definitions
+ * in fb.c's header, in double, with plain loops. A fresh agent's targets are copies of
+ * its online networks (fb_create), and its exploration-noise buffer is zero, so the
+ * targets are computable here too. Tolerance 1e-5 relative: the only differences are
+ * float32 gemm/dot rounding (≈1e-6) against double sums; a wrong mean (N² for N(N−1)),
+ * a missing γ, α or norm, the wrong action block or logsumexp axis moves the values by
+ * percents. */
+static void fwd1(nn_mlp *net, const float *in, float *out)
+{
+    nn_tape t;
+    CHECK(nn_tape_init(&t, net, 1, NULL) == 0);
+    const float *y = nn_forward(net, &t, in, 1);
+    memcpy(out, y, net->L[net->n_layers - 1].out * sizeof(float));
+    nn_tape_free(&t);
+}
+
+static double dotd(const float *a, const float *b, int n)
+{
+    double s = 0;
+    for (int i = 0; i < n; i++) s += (double)a[i] * b[i];
+    return s;
+}
+
+/* B(s) = √d b/‖b‖ (bnorm) for the three next states. */
+static void ref_B(fb_agent *a, const float *o2, double B[3][8])
+{
+    int D = fb_cfg(a)->zdim;
+    float b[8];
+    for (int j = 0; j < 3; j++) {
+        fwd1(fb_net(a, "B"), o2 + (size_t)j * fb_cfg(a)->obs_dim, b);
+        double nb = sqrt(dotd(b, b, D));
+        for (int m = 0; m < D; m++) B[j][m] = fb_cfg(a)->bnorm ? sqrt((double)D) * b[m] / nb : b[m];
+    }
+}
+
+static double comb(const fb_config *c, double q0, double q1) { return c->target_mean ? 0.5 * (q0 + q1) : fmin(q0, q1); }
+
+/* L_FB and L_orth of rows with online F_k(s_i, a_i, z_i) = Fs[k][i], target rows
+ * T[k][i] = F̄_k(s'_i, a'_i, z_i), and B rows (online = target here). */
+static void ref_fb_orth(const fb_config *c, double Fs[2][3][8], double T[2][3][8], double B[3][8], double *lfb, double *lo)
+{
+    int N = 3, D = c->zdim;
+    double nn1 = N * (N - 1.0);
+    *lfb = 0, *lo = 0;
+    for (int i = 0; i < N; i++)
+        for (int j = 0; j < N; j++) {
+            double Mbar = comb(c, 0, 0), t0 = 0, t1 = 0, C = 0;
+            for (int m = 0; m < D; m++) t0 += T[0][i][m] * B[j][m], t1 += T[1][i][m] * B[j][m], C += B[i][m] * B[j][m];
+            Mbar = comb(c, t0, t1);
+            *lo += i == j ? -2 * C / N : C * C / nn1;
+            for (int k = 0; k < 2; k++) {
+                double M = 0;
+                for (int m = 0; m < D; m++) M += Fs[k][i][m] * B[j][m];
+                *lfb += i == j ? -M / N : 0.5 * (M - c->gamma * Mbar) * (M - c->gamma * Mbar) / nn1;
+            }
+        }
+}
+
+static void values_discrete(fb_algo algo, uint64_t seed)
+{
+    fb_config c;
+    tiny_config(&c, algo, 3, 0);
+    c.batch = 3;
+    fb_agent *a = NULL;
+    CHECK(fb_create(&c, seed, &a, NULL) == 0);
+    if (!a) return;
+    rz_rng rng;
+    rz_rng_seed(&rng, seed + 100);
+    toy_data td;
+    toy_make(&td, 20, 6, 3, 0, &rng);
+    long idx[3] = {4, 9, 17};
+    float z[3 * 4];
+    for (int i = 0; i < 12; i++) z[i] = (float)rz_rng_normal(&rng);
+    fb_stats st;
+    double total = fb_loss_fixed(a, &td.d, idx, z, 0, &st);
+
+    int N = 3, D = c.zdim, A = 3, od = 6;
+    double Fall[2][3][3][8], Fs[2][3][8], T[2][3][8], B[3][8];
+    float in[16], out[32], o2[3 * 6];
+    for (int i = 0; i < N; i++) memcpy(o2 + i * od, td.O2 + idx[i] * od, od * sizeof(float));
+    ref_B(a, o2, B);
+    for (int i = 0; i < N; i++) {
+        const float *zi = z + i * D;
+        int ai = (int)td.A[idx[i]];
+        double Tq[2][3][8];
+        for (int k = 0; k < 2; k++) {
+            memcpy(in, td.O + idx[i] * od, od * sizeof(float)), memcpy(in + od, zi, D * sizeof(float));
+            fwd1(fb_net(a, k ? "F2" : "F1"), in, out);
+            for (int b = 0; b < A; b++)
+                for (int m = 0; m < D; m++) Fall[k][i][b][m] = out[b * D + m];
+            for (int m = 0; m < D; m++) Fs[k][i][m] = Fall[k][i][ai][m];
+            memcpy(in, td.O2 + idx[i] * od, od * sizeof(float)); /* target input [s'_i, z_i] */
+            fwd1(fb_net(a, k ? "F2" : "F1"), in, out);
+            for (int b = 0; b < A; b++)
+                for (int m = 0; m < D; m++) Tq[k][b][m] = out[b * D + m];
+        }
+        /* a'_i = argmax_b comb_k F̄_k(s'_i, b, z_i)ᵀz_i */
+        int best = 0;
+        double bq = -1e300;
+        for (int b = 0; b < A; b++) {
+            double q0 = 0, q1 = 0;
+            for (int m = 0; m < D; m++) q0 += Tq[0][b][m] * zi[m], q1 += Tq[1][b][m] * zi[m];
+            if (comb(&c, q0, q1) > bq) bq = comb(&c, q0, q1), best = b;
+        }
+        for (int k = 0; k < 2; k++)
+            for (int m = 0; m < D; m++) T[k][i][m] = Tq[k][best][m];
+    }
+    double lfb, lo, pen = 0;
+    ref_fb_orth(&c, Fs, T, B, &lfb, &lo);
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < N; i++) {
+            int ai = (int)td.A[idx[i]];
+            if (algo == FB_ALGO_VCFB) { /* Σ_k mean_i [lse_b Q_k(i,b) − Q_k(i,a_i)], Q = Fᵀz_i */
+                double q[3], se = 0;
+                for (int b = 0; b < A; b++) {
+                    q[b] = 0;
+                    for (int m = 0; m < D; m++) q[b] += Fall[k][i][b][m] * z[i * D + m];
+                    se += exp(q[b]);
+                }
+                pen += (log(se) - q[ai]) / N;
+            } else if (algo == FB_ALGO_MCFB) { /* Σ_k mean_ij [lse_b M_k(i,b,j) − M_k(i,a_i,j)] */
+                for (int j = 0; j < N; j++) {
+                    double mm[3], se = 0;
+                    for (int b = 0; b < A; b++) {
+                        mm[b] = 0;
+                        for (int m = 0; m < D; m++) mm[b] += Fall[k][i][b][m] * B[j][m];
+                        se += exp(mm[b]);
+                    }
+                    pen += (log(se) - mm[ai]) / (N * N);
+                }
+            }
+        }
+    double want = lfb + c.ortho_coef * lo + (algo != FB_ALGO_FB ? c.alpha * pen : 0);
+    printf("#   %s: L_FB %.6f (ref %.6f), L_orth %.6f (ref %.6f), P %.6f (ref %.6f), total %.6f (ref %.6f)\n",
+           fb_algo_name(algo), st.fb_loss, lfb, st.ortho_loss, lo, st.penalty, pen, total, want);
+    CHECK_NEAR(st.fb_loss, lfb, 1e-5 * (1 + fabs(lfb)));
+    CHECK_NEAR(st.ortho_loss, lo, 1e-5 * (1 + fabs(lo)));
+    if (algo != FB_ALGO_FB) {
+        CHECK(pen > 0.1); /* a real penalty: logsumexp over 3 actions exceeds the data action's value */
+        CHECK_NEAR(st.penalty, pen, 1e-5 * (1 + fabs(pen)));
+    }
+    CHECK_NEAR(total, want, 1e-5 * (1 + fabs(want)));
+    toy_free(&td);
+    fb_destroy(a);
+}
+
+static void test_values_fb_3rows(void) { values_discrete(FB_ALGO_FB, 11); }
+static void test_values_vcfb_3rows(void) { values_discrete(FB_ALGO_VCFB, 12); }
+static void test_values_mcfb_3rows(void) { values_discrete(FB_ALGO_MCFB, 13); }
+
+/* The continuous (point-mass shaped: 4 observations, 2 actions) FB path by value: the
+ * target action is the actor's own π(s'_i, z_i) clipped to [−1, 1] (a fresh agent's noise
+ * buffer is zero), M̄, L_FB and L_orth as above, and the actor loss −mean_i min_k
+ * F_k(s_i, π(s_i, z_i), z_i)ᵀz_i. */
+static void test_values_continuous_3rows(void)
+{
+    fb_config c;
+    fb_config_default(&c, FB_ALGO_FB, 4, 0, 2);
+    c.zdim = 4, c.hidden = 8, c.layers = 1, c.batch = 3;
+    fb_agent *a = NULL;
+    CHECK(fb_create(&c, 21, &a, NULL) == 0);
+    if (!a) return;
+    rz_rng rng;
+    rz_rng_seed(&rng, 121);
+    toy_data td;
+    toy_make(&td, 20, 4, 0, 2, &rng);
+    long idx[3] = {2, 8, 15};
+    float z[3 * 4];
+    for (int i = 0; i < 12; i++) z[i] = (float)rz_rng_normal(&rng);
+    fb_stats st;
+    double total = fb_loss_fixed(a, &td.d, idx, z, 0, &st);
+    double aloss = fb_actor_loss_fixed(a, &td.d, idx, z, 0);
+    int N = 3, D = 4, od = 4, ad = 2;
+    double Fs[2][3][8], T[2][3][8], B[3][8], aref = 0;
+    float in[16], out[8], pi[2], o2[3 * 4];
+    for (int i = 0; i < N; i++) memcpy(o2 + i * od, td.O2 + idx[i] * od, od * sizeof(float));
+    ref_B(a, o2, B);
+    for (int i = 0; i < N; i++) {
+        const float *zi = z + i * D;
+        double q[2];
+        /* target: a' = clip(π(s'_i, z_i), ±1); F̄_k(s'_i, a', z_i) */
+        memcpy(in, td.O2 + idx[i] * od, od * sizeof(float)), memcpy(in + od, zi, D * sizeof(float));
+        fwd1(fb_net(a, "actor"), in, pi);
+        for (int k = 0; k < 2; k++) {
+            memcpy(in, td.O2 + idx[i] * od, od * sizeof(float));
+            for (int r = 0; r < ad; r++) in[od + r] = pi[r] < -1 ? -1 : pi[r] > 1 ? 1 : pi[r];
+            memcpy(in + od + ad, zi, D * sizeof(float));
+            fwd1(fb_net(a, k ? "F2" : "F1"), in, out);
+            for (int m = 0; m < D; m++) T[k][i][m] = out[m];
+            /* online: F_k(s_i, a_i, z_i) */
+            memcpy(in, td.O + idx[i] * od, od * sizeof(float)), memcpy(in + od, td.A + idx[i] * ad, ad * sizeof(float));
+            memcpy(in + od + ad, zi, D * sizeof(float));
+            fwd1(fb_net(a, k ? "F2" : "F1"), in, out);
+            for (int m = 0; m < D; m++) Fs[k][i][m] = out[m];
+        }
+        /* actor loss row: π(s_i, z_i), then min_k F_k(s_i, π, z_i)ᵀz_i */
+        memcpy(in, td.O + idx[i] * od, od * sizeof(float)), memcpy(in + od, zi, D * sizeof(float));
+        fwd1(fb_net(a, "actor"), in, pi);
+        for (int k = 0; k < 2; k++) {
+            memcpy(in, td.O + idx[i] * od, od * sizeof(float)), memcpy(in + od, pi, ad * sizeof(float));
+            memcpy(in + od + ad, zi, D * sizeof(float));
+            fwd1(fb_net(a, k ? "F2" : "F1"), in, out);
+            q[k] = dotd(out, zi, D);
+        }
+        aref -= fmin(q[0], q[1]) / N;
+    }
+    double lfb, lo;
+    ref_fb_orth(&c, Fs, T, B, &lfb, &lo);
+    printf("#   continuous: L_FB %.6f (ref %.6f), L_orth %.6f (ref %.6f), actor %.6f (ref %.6f)\n", st.fb_loss, lfb,
+           st.ortho_loss, lo, aloss, aref);
+    CHECK_NEAR(st.fb_loss, lfb, 1e-5 * (1 + fabs(lfb)));
+    CHECK_NEAR(st.ortho_loss, lo, 1e-5 * (1 + fabs(lo)));
+    CHECK_NEAR(total, lfb + c.ortho_coef * lo, 1e-5 * (1 + fabs(lfb)));
+    CHECK_NEAR(aloss, aref, 1e-5 * (1 + fabs(aref)));
+    CHECK(fabs(aref) > 1e-3);
+    toy_free(&td);
+    fb_destroy(a);
+}
+
+/* The actor's gradient by central differences (as gradcheck_fb, Richardson), with a floor
+ * on its size: a gradient that is zero everywhere (actor disconnected from F's action
+ * input) would match differences of a constant loss, so at least half of the parameters
+ * must have |g| > 1e-4 and the largest must exceed 1e-2. */
+static void test_grad_actor(void)
+{
+    fb_config c;
+    fb_config_default(&c, FB_ALGO_FB, 4, 0, 2);
+    c.zdim = 4, c.hidden = 8, c.layers = 1, c.batch = 5;
+    fb_agent *a = NULL;
+    CHECK(fb_create(&c, 31, &a, NULL) == 0);
+    if (!a) return;
+    rz_rng rng;
+    rz_rng_seed(&rng, 131);
+    toy_data td;
+    toy_make(&td, 20, 4, 0, 2, &rng);
+    CHECK(fb_train_step(a, &td.d, NULL, NULL) == 0); /* F, B, actor away from their init */
+    long idx[5] = {1, 5, 9, 13, 18};
+    float z[5 * 4];
+    for (int i = 0; i < 20; i++) z[i] = (float)rz_rng_normal(&rng);
+    fb_actor_loss_fixed(a, &td.d, idx, z, 1);
+    nn_mlp *net = fb_net(a, "actor");
+    float *g = malloc(net->n_params * sizeof(float));
+    memcpy(g, net->grad, net->n_params * sizeof(float));
+    int bad = 0, big = 0;
+    double worst = 0, gmax = 0;
+    for (size_t i = 0; i < net->n_params; i++) {
+        const float h = 1e-2f;
+        float keep = net->param[i];
+        double D2[2];
+        for (int r = 0; r < 2; r++) {
+            float hh = r ? h / 2 : h;
+            net->param[i] = keep + hh;
+            double lp = fb_actor_loss_fixed(a, &td.d, idx, z, 0);
+            net->param[i] = keep - hh;
+            double lm = fb_actor_loss_fixed(a, &td.d, idx, z, 0);
+            net->param[i] = keep;
+            D2[r] = (lp - lm) / (2 * (double)hh);
+        }
+        double fd = (4 * D2[1] - D2[0]) / 3, err = fabs(fd - g[i]) / (1 + fabs(fd));
+        worst = fmax(worst, err);
+        if (err > 3e-3) bad++;
+        if (fabs(g[i]) > 1e-4) big++;
+        gmax = fmax(gmax, fabs(g[i]));
+    }
+    printf("#   actor: %zu parameters, worst error %.2e, %d with |g| > 1e-4, max |g| %.3g\n", net->n_params, worst, big, gmax);
+    CHECK_EQ_INT(bad, 0);
+    CHECK(2 * big >= (int)net->n_params && gmax > 1e-2);
+    free(g);
+    toy_free(&td);
+    fb_destroy(a);
+}
+
+/* Lagrange α by value: Adam's first step on log α moves it by exactly lr_alpha against
+ * the sign of its gradient −α(P − target) (m̂ = g, v̂ = g², step lr·g/(|g| + 1e-8)): α
+ * grows by e^{lr} when the step's penalty P exceeds the target, shrinks by e^{−lr} when
+ * it is below. */
+static void test_lagrange_alpha(void)
+{
+    for (int up = 0; up < 2; up++) {
+        fb_config c;
+        tiny_config(&c, FB_ALGO_MCFB, 3, 0);
+        c.lagrange = 1;
+        c.alpha = 0.5f;
+        c.lr_alpha = 0.05f;
+        c.alpha_target = up ? 1e-3f : 1e3f; /* P is O(1): below 1e3, above 1e-3 */
+        fb_agent *a = NULL;
+        CHECK(fb_create(&c, 41 + up, &a, NULL) == 0);
+        if (!a) return;
+        rz_rng rng;
+        rz_rng_seed(&rng, 141);
+        toy_data td;
+        toy_make(&td, 20, 6, 3, 0, &rng);
+        fb_stats s0, s1;
+        CHECK(fb_train_step(a, &td.d, &s0, NULL) == 0);
+        long idx[5] = {0, 1, 2, 3, 4};
+        float z[20] = {0};
+        fb_loss_fixed(a, &td.d, idx, z, 0, &s1);
+        double want = 0.5 * exp(up ? c.lr_alpha : -c.lr_alpha);
+        printf("#   %s: P %.4f vs target %g: alpha %.6f -> %.6f (want %.6f)\n", up ? "above" : "below", s0.penalty,
+               c.alpha_target, s0.alpha, s1.alpha, want);
+        CHECK_NEAR(s0.alpha, 0.5, 1e-6);
+        CHECK_NEAR(s1.alpha, want, 1e-5);
+        toy_free(&td);
+        fb_destroy(a);
+    }
+}
+
 /* The implicit reward's defining identity: with every z_i = z, (1/n) Σ_i r_i B_i =
  * Cov Cov⁻¹ z = z. Cov (d = 6 from n = 40 Gaussian rows) is well conditioned, so only
  * the 1e-6 relative ridge (error ≈ 1e-6·‖z‖·cond) and double rounding remain: 1e-4
@@ -606,6 +916,12 @@ int main(void)
     RUN(test_grad_mcfb_continuous);
     RUN(test_grad_fb_qloss_discrete);
     RUN(test_grad_mcfb_qloss_continuous);
+    RUN(test_values_fb_3rows);
+    RUN(test_values_vcfb_3rows);
+    RUN(test_values_mcfb_3rows);
+    RUN(test_values_continuous_3rows);
+    RUN(test_grad_actor);
+    RUN(test_lagrange_alpha);
     RUN(test_implicit_reward);
     RUN(test_resume_exact);
     RUN(test_anneal);

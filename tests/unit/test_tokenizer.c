@@ -365,14 +365,11 @@ static void test_roundtrip(void)
         free(story);
         return;
     }
-    /* The whole 600 KB file in one go: also shows the encoder is not quadratic. */
+    /* The whole 600 KB file in one go (its speed is bench/bench_tokenizer's business: a
+     * wall-clock bound in a test fails on a loaded machine, not on a slow encoder). */
     int *ids;
     size_t n, dl;
-    double t0 = rz_now();
     CHECK_EQ_INT(rz_tokenizer_encode(t, story, story_len, 0, 0, &ids, &n, &e), 0);
-    double secs = rz_now() - t0;
-    printf("#   tinystories-valid.txt: %zu bytes -> %zu tokens in %.3f s\n", story_len, n, secs);
-    CHECK(secs < (sanitized() ? 20.0 : 2.0));
     char *d = decode_all(t, ids, n, &dl);
     CHECK(dl == story_len + 1 && d[0] == ' ' && memcmp(d + 1, story, story_len) == 0);
     free(d), free(ids);

@@ -4,10 +4,11 @@
  * summary per (dataset, algorithm): the interquartile mean over seeds with a 95%
  * percentile-bootstrap confidence interval (Agarwal et al. 2021, as Jeen et al. report).
  *
- * IQM of n values: sort, drop floor(n/4) from each end, average the rest (for n = 5 the
- * middle three). Bootstrap: 2000 resamples of the seeds with replacement (fixed RNG),
- * the 2.5% and 97.5% quantiles of their IQMs. Runs are deterministic given the seed, so
- * `mpirun -np N` writes the same table as one process. */
+ * IQM of n values (rl_iqm, tools/core/rl/stats.c): sort, drop floor(n/4) from each end,
+ * average the rest (for n = 5 the middle three). Bootstrap (rl_bootstrap_ci): 2000
+ * resamples of the seeds with replacement (fixed RNG), the 2.5% and 97.5% quantiles of
+ * their IQMs. Runs are deterministic given the seed, so `mpirun -np N` writes the same
+ * table as one process. */
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 
 #include "cluster.h"
 #include "rzagent.h"
+#include "stats.h"
 
 static const rz_cli_tool tool = {
     .name = "rz-agent sweep",
@@ -104,43 +106,6 @@ out:
     free(S), free(A), free(S2), free(O), free(O2);
     rl_env_free(&env);
     return rc;
-}
-
-static int cmp_double(const void *x, const void *y)
-{
-    double a = *(const double *)x, b = *(const double *)y;
-    return (a > b) - (a < b);
-}
-
-/* Interquartile mean of v[0..n) (NaNs dropped); NaN if none. */
-static double iqm(const double *v, int n)
-{
-    double w[256];
-    int m = 0;
-    for (int i = 0; i < n && m < 256; i++)
-        if (!isnan(v[i])) w[m++] = v[i];
-    if (!m) return NAN;
-    qsort(w, m, sizeof *w, cmp_double);
-    int cut = m / 4;
-    double s = 0;
-    for (int i = cut; i < m - cut; i++) s += w[i];
-    return s / (m - 2 * cut);
-}
-
-static void bootstrap_ci(const double *v, int n, double *lo, double *hi)
-{
-    enum { R = 2000 };
-    static double boots[R];
-    rz_rng rng;
-    rz_rng_seed(&rng, 12345);
-    double tmp[256];
-    for (int r = 0; r < R; r++) {
-        for (int i = 0; i < n; i++) tmp[i] = v[rz_rng_int(&rng, n)];
-        boots[r] = iqm(tmp, n);
-    }
-    qsort(boots, R, sizeof *boots, cmp_double);
-    *lo = boots[(int)(0.025 * R)];
-    *hi = boots[(int)(0.975 * R) - 1];
 }
 
 int ag_sweep_main(int argc, char **argv)
@@ -263,8 +228,8 @@ int ag_sweep_main(int argc, char **argv)
                 for (int m = 0; m < NMET; m++) {
                     double v[256];
                     for (int sd = 0; sd < s.seeds; sd++) v[sd] = all[(((long)di * s.n_algos + ai) * s.seeds + sd) * NMET + m];
-                    st[m][0] = iqm(v, s.seeds);
-                    bootstrap_ci(v, s.seeds, &st[m][1], &st[m][2]);
+                    st[m][0] = rl_iqm(v, s.seeds);
+                    rl_bootstrap_ci(v, s.seeds, &st[m][1], &st[m][2]);
                 }
                 if (have_sf) {
                     fprintf(sf.f, "%s\t%s\t%ld\t%s\t%d", s.env, specs[di].policy, specs[di].steps, fb_algo_name(s.algos[ai]), s.seeds);

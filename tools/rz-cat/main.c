@@ -34,6 +34,7 @@ static int to_json(rz_cli *c, const char *in, int full, int count_only, rz_err *
         if (!count_only) {
             rz_json_print(stdout, rec, full);
             fputc('\n', stdout);
+            fflush(stdout); /* each record visible downstream as it arrives (live streams) */
         }
         n++;
     }

@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "model_io.h"
 #include "modelfile.h"
+#include "sampler.h"
 #include "tokenizer.h"
 
 static const rz_cli_tool tool = {
@@ -31,52 +32,6 @@ static float rng_f32(void)
     rng_state ^= rng_state << 25;
     rng_state ^= rng_state >> 27;
     return (float)((rng_state * 0x2545F4914F6CDD1DULL) >> 40) / 16777216.0f;
-}
-
-typedef struct {
-    float p;
-    int id;
-} prob_id;
-
-static int by_prob_desc(const void *a, const void *b)
-{
-    float x = ((const prob_id *)a)->p, y = ((const prob_id *)b)->p;
-    return (x < y) - (x > y);
-}
-
-/* Samples from softmax(logits / temp), restricted to the smallest set of top tokens
- * whose mass reaches top_p. */
-static int sample(float *logits, int V, float temp, float top_p, prob_id *buf)
-{
-    float mx = logits[0];
-    for (int i = 1; i < V; i++) mx = logits[i] > mx ? logits[i] : mx;
-    double z = 0;
-    for (int i = 0; i < V; i++) {
-        buf[i].p = expf((logits[i] - mx) / temp);
-        buf[i].id = i;
-        z += buf[i].p;
-    }
-    for (int i = 0; i < V; i++) buf[i].p = (float)(buf[i].p / z);
-    qsort(buf, (size_t)V, sizeof *buf, by_prob_desc);
-    int keep = V;
-    if (top_p < 1) {
-        double cum = 0;
-        for (int i = 0; i < V; i++) {
-            cum += buf[i].p;
-            if (cum >= top_p) {
-                keep = i + 1;
-                break;
-            }
-        }
-    }
-    double mass = 0;
-    for (int i = 0; i < keep; i++) mass += buf[i].p;
-    double r = rng_f32() * mass, cum = 0;
-    for (int i = 0; i < keep; i++) {
-        cum += buf[i].p;
-        if (r < cum) return buf[i].id;
-    }
-    return buf[keep - 1].id;
 }
 
 int main(int argc, char **argv)
@@ -138,7 +93,7 @@ int main(int argc, char **argv)
     rz_llama_state *st;
     if (rz_llama_state_new_ext(m, (int)np, steps, &rope, &st, &e)) rz_cli_die(&c, &e);
     float *logits = rz_malloc((size_t)np * (size_t)V * sizeof *logits, &e);
-    prob_id *buf = rz_malloc((size_t)V * sizeof *buf, &e);
+    rz_prob_id *buf = rz_malloc((size_t)V * sizeof *buf, &e);
     int32_t *out = rz_malloc(((size_t)steps + 1) * sizeof *out, &e);
     if (!logits || !buf || !out) rz_cli_die(&c, &e);
 
@@ -155,7 +110,7 @@ int main(int argc, char **argv)
             fwrite(piece, 1, len, stdout);
         }
     while (pos < steps) { /* last = the logits at position pos */
-        int next = temp == 0 ? rz_llama_argmax(last, V) : sample(last, V, temp, top_p, buf);
+        int next = temp == 0 ? rz_llama_argmax(last, V) : rz_sample_top_p(last, V, temp, top_p, rng_f32(), buf);
         pos++;
         if (next == RZ_TOKEN_BOS) break; /* llama2.c's stop condition */
         if (!c.output) {

@@ -51,6 +51,9 @@ int main(int argc, char **argv)
         if (rz_corpus_from_stream(in, &c.stream, V, &ids, &n, &e)) rz_cli_die(&c, &e);
         for (size_t i = 0; i < n; i++) {
             size_t len;
+            /* BOS and EOS stand for no text (run.c never prints them); the piece after
+             * BOS still drops its leading space */
+            if (ids[i] == RZ_TOKEN_BOS || ids[i] == RZ_TOKEN_EOS) continue;
             const char *piece = rz_tokenizer_piece(t, i ? ids[i - 1] : -1, ids[i], &len);
             fwrite(piece, 1, len, stdout);
         }

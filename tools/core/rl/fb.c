@@ -739,6 +739,50 @@ double fb_loss_fixed(fb_agent *a, const fb_data *data, const long *idx, const fl
     return total;
 }
 
+/* The actor's loss on a fixed batch (continuous actions): −mean_i min_k F_k(s_i, π(s_i, z_i),
+ * z_i)ᵀz_i, and with with_grad its gradient in the actor's grad array (through dL/d(action
+ * input) of F; F's grad arrays are left dirty — fb_loss_fixed zeroes them). */
+double fb_actor_loss_fixed(fb_agent *a, const fb_data *data, const long *idx, const float *z, int with_grad)
+{
+    const fb_config *c = &a->cfg;
+    int N = c->batch, D = c->zdim, od = c->obs_dim, ad = c->act_dim;
+    /* Actor: rows [o_i, z_i] → π; F input [o_i, π, z_i]; loss −mean_i min_k F_kᵀz_i. */
+    for (int i = 0; i < N; i++) {
+        memcpy(a->inA + (size_t)i * (od + D), data->O + idx[i] * od, od * sizeof(float));
+        memcpy(a->inA + (size_t)i * (od + D) + od, z + (size_t)i * D, D * sizeof(float));
+    }
+    const float *pi = nn_forward(&a->actor, &a->tA, a->inA, N);
+    for (int i = 0; i < N; i++)
+        put_inF(a, a->inF_buf + (size_t)i * a->inF, data->O + idx[i] * od, pi + (size_t)i * ad, z + (size_t)i * D);
+    const float *Q0 = nn_forward(&a->F[0], &a->tF[0], a->inF_buf, N);
+    const float *Q1 = nn_forward(&a->F[1], &a->tF[1], a->inF_buf, N);
+    memset(a->dA, 0, (size_t)N * ad * sizeof(float));
+    double aloss = 0;
+    for (int k = 0; k < 2; k++) {
+        memset(a->dFout, 0, (size_t)N * D * sizeof(float));
+        int any = 0;
+        for (int i = 0; i < N; i++) {
+            const float *zi = z + (size_t)i * D;
+            double q0 = dot(Q0 + (size_t)i * D, zi, D), q1 = dot(Q1 + (size_t)i * D, zi, D);
+            int kmin = q1 < q0;
+            if (k == 0) aloss -= fmin(q0, q1) / N;
+            if (kmin == k) {
+                any = 1;
+                for (int r = 0; r < D; r++) a->dFout[(size_t)i * D + r] = -zi[r] / N;
+            }
+        }
+        if (!any) continue;
+        nn_backward(&a->F[k], &a->tF[k], a->dFout, a->dAin);
+        for (int i = 0; i < N; i++)
+            for (int r = 0; r < ad; r++) a->dA[(size_t)i * ad + r] += a->dAin[(size_t)i * a->inF + od + r];
+    }
+    if (with_grad) {
+        nn_zero_grad(&a->actor);
+        nn_backward(&a->actor, &a->tA, a->dA, NULL);
+    }
+    return aloss;
+}
+
 /* ---- one training step ------------------------------------------------------------- */
 double fb_lr_factor(const fb_config *c, int64_t step)
 {
@@ -915,40 +959,8 @@ int fb_train_step(fb_agent *a, const fb_data *data, fb_stats *st, rz_err *e)
     nn_adam_step(&a->oB, a->B.param, a->B.grad);
     if (c->lagrange && c->algo != FB_ALGO_FB) fb_lagrange_step(a->alpha_state, s.penalty, c->alpha_target, c->lr_alpha, a->step + 1);
     if (!disc) {
-        /* Actor: rows [o_i, z_i] → π; F input [o_i, π, z_i]; loss −mean_i min_k F_kᵀz_i. */
-        for (int i = 0; i < N; i++) {
-            memcpy(a->inA + (size_t)i * (od + D), data->O + idx[i] * od, od * sizeof(float));
-            memcpy(a->inA + (size_t)i * (od + D) + od, z + (size_t)i * D, D * sizeof(float));
-        }
-        const float *pi = nn_forward(&a->actor, &a->tA, a->inA, N);
-        for (int i = 0; i < N; i++)
-            put_inF(a, a->inF_buf + (size_t)i * a->inF, data->O + idx[i] * od, pi + (size_t)i * ad, z + (size_t)i * D);
-        const float *Q0 = nn_forward(&a->F[0], &a->tF[0], a->inF_buf, N);
-        const float *Q1 = nn_forward(&a->F[1], &a->tF[1], a->inF_buf, N);
-        memset(a->dA, 0, (size_t)N * ad * sizeof(float));
-        double aloss = 0;
-        for (int k = 0; k < 2; k++) {
-            memset(a->dFout, 0, (size_t)N * D * sizeof(float));
-            int any = 0;
-            for (int i = 0; i < N; i++) {
-                const float *zi = z + (size_t)i * D;
-                double q0 = dot(Q0 + (size_t)i * D, zi, D), q1 = dot(Q1 + (size_t)i * D, zi, D);
-                int kmin = q1 < q0;
-                if (k == 0) aloss -= fmin(q0, q1) / N;
-                if (kmin == k) {
-                    any = 1;
-                    for (int r = 0; r < D; r++) a->dFout[(size_t)i * D + r] = -zi[r] / N;
-                }
-            }
-            if (!any) continue;
-            nn_backward(&a->F[k], &a->tF[k], a->dFout, a->dAin);
-            for (int i = 0; i < N; i++)
-                for (int r = 0; r < ad; r++) a->dA[(size_t)i * ad + r] += a->dAin[(size_t)i * a->inF + od + r];
-        }
-        nn_zero_grad(&a->actor);
-        nn_backward(&a->actor, &a->tA, a->dA, NULL);
+        s.actor_loss = fb_actor_loss_fixed(a, data, idx, z, 1);
         nn_adam_step(&a->oA, a->actor.param, a->actor.grad);
-        s.actor_loss = aloss;
     }
     nn_soft_update(&a->Ft[0], &a->F[0], c->tau);
     nn_soft_update(&a->Ft[1], &a->F[1], c->tau);

@@ -182,6 +182,9 @@ void fb_lagrange_step(float *state, double penalty, double target, double lr, in
 
 double fb_loss_fixed(fb_agent *a, const fb_data *data, const long *idx, const float *z,
                      int with_grad, fb_stats *st);
+/* Continuous actions: the actor's loss −mean_i min_k F_k(s_i, π(s_i, z_i), z_i)ᵀz_i on the
+ * same kind of fixed batch, and (with_grad) its gradient in the actor's grad array. */
+double fb_actor_loss_fixed(fb_agent *a, const fb_data *data, const long *idx, const float *z, int with_grad);
 nn_mlp *fb_net(fb_agent *a, const char *which);
 /* Continuous VC-/MC-FB: draws the penalty's action_samples actions for each batch row
  * (idx, z as in fb_loss_fixed; consumes the agent's RNG) — the layout is written out in
