@@ -33,8 +33,16 @@ int rz_tokenizer_open(const char *tok, const char *model, rz_tokenizer **out, in
     if (rz_gguf_is_file(src)) return rz_gguf_load_tokenizer(src, out, add_bos, e);
     struct stat st;
     size_t n = strlen(src);
-    if ((stat(src, &st) == 0 && S_ISDIR(st.st_mode)) || (n >= 5 && strcmp(src + n - 5, ".json") == 0))
-        return rz_hf_load_tokenizer(src, out, e);
+    int isdir = stat(src, &st) == 0 && S_ISDIR(st.st_mode);
+    if (isdir) {
+        char p[4096];
+        snprintf(p, sizeof p, "%s/tokenizer.json", src);
+        if (stat(p, &st) != 0)
+            return rz_fail(e, RZ_EINPUT,
+                           "%s: is a directory without tokenizer.json (expected a llama2.c tokenizer file, a GGUF "
+                           "model or a Hugging Face folder)", src);
+    }
+    if (isdir || (n >= 5 && strcmp(src + n - 5, ".json") == 0)) return rz_hf_load_tokenizer(src, out, e);
     if (!tok)
         return rz_fail(e, RZ_EINPUT, "%s: this model carries no tokenizer (llama2.c .bin or .rzm): give -z TOKENIZER",
                        model);
