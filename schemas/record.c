@@ -4,9 +4,11 @@
 #include "record.h"
 
 
+#include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- building ---------------------------------------------------------------------- */
@@ -193,6 +195,24 @@ int rz_get_str(const msgpack_object *map, const rz_rec_ctx *c, const char *key, 
     memcpy(out, o->via.str.ptr, o->via.str.size);
     out[o->via.str.size] = 0;
     return RZ_OK;
+}
+
+void rz_rec_hex64(msgpack_packer *pk, const char *key, uint64_t v)
+{
+    char s[17];
+    snprintf(s, sizeof s, "%016" PRIx64, v);
+    rz_rec_str(pk, key, s);
+}
+
+int rz_get_hex64(const msgpack_object *map, const rz_rec_ctx *c, const char *key, uint64_t *out, rz_err *e)
+{
+    char s[32], *end;
+    int rc = rz_get_str(map, c, key, s, sizeof s, e);
+    if (rc) return rc;
+    if (strlen(s) != 16) return rz_rec_fail(e, c, key, "expected 16 hex digits");
+    *out = strtoull(s, &end, 16);
+    if (*end) return rz_rec_fail(e, c, key, "expected 16 hex digits");
+    return 0;
 }
 
 int rz_get_bin(const msgpack_object *map, const rz_rec_ctx *c, const char *key,

@@ -67,6 +67,11 @@ int rz_get_f64_opt(const msgpack_object *map, const rz_rec_ctx *c, const char *k
 /* Copies a string field (NUL-terminated, at most cap-1 bytes, else an error). */
 int rz_get_str(const msgpack_object *map, const rz_rec_ctx *c, const char *key, char *out,
                size_t cap, rz_err *e);
+/* A 64-bit identity or generator state as a string of 16 hex digits, so JSON views
+ * (rz-cat, jq) keep it exact; the getter accepts exactly 16 hex digits. */
+void rz_rec_hex64(msgpack_packer *pk, const char *key, uint64_t v);
+int rz_get_hex64(const msgpack_object *map, const rz_rec_ctx *c, const char *key, uint64_t *out,
+                 rz_err *e);
 int rz_get_bin(const msgpack_object *map, const rz_rec_ctx *c, const char *key,
                const void **data, size_t *n, rz_err *e);
 /* A failure about record c's field key: formats the standard message. */

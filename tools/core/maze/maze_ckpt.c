@@ -11,24 +11,6 @@
 #include "mlmu.h"
 #include "record.h"
 
-static void pack_hex(msgpack_packer *pk, const char *key, uint64_t v)
-{
-    char s[17];
-    snprintf(s, sizeof s, "%016" PRIx64, v);
-    rz_rec_str(pk, key, s);
-}
-
-static int get_hex(const msgpack_object *rec, const rz_rec_ctx *c, const char *key, uint64_t *out, rz_err *e)
-{
-    char s[32], *end;
-    int rc = rz_get_str(rec, c, key, s, sizeof s, e);
-    if (rc) return rc;
-    if (strlen(s) != 16) return rz_rec_fail(e, c, key, "expected 16 hex digits");
-    *out = strtoull(s, &end, 16);
-    if (*end) return rz_rec_fail(e, c, key, "expected 16 hex digits");
-    return 0;
-}
-
 int rz_maze_ckpt_save(const char *loc, const rz_stream_opts *o, const rz_maze_ckpt *in, rz_llama *m,
                       const rz_adamw *opt, rz_err *e)
 {
@@ -49,9 +31,9 @@ int rz_maze_ckpt_save(const char *loc, const rz_stream_opts *o, const rz_maze_ck
     rz_rec_int(pk, "total", in->total);
     rz_rec_int(pk, "batch", in->batch);
     rz_rec_int(pk, "micro", in->micro);
-    pack_hex(pk, "seed", in->seed);
-    pack_hex(pk, "samples", in->samples);
-    pack_hex(pk, "set_id", in->set_id);
+    rz_rec_hex64(pk, "seed", in->seed);
+    rz_rec_hex64(pk, "samples", in->samples);
+    rz_rec_hex64(pk, "set_id", in->set_id);
     rz_rec_f64(pk, "lr", in->opt.lr);
     rz_rec_f64(pk, "min_lr", in->opt.min_lr);
     rz_rec_f64(pk, "weight_decay", in->opt.weight_decay);
@@ -113,8 +95,8 @@ static int get_header(const msgpack_object *r, const rz_rec_ctx *c, rz_maze_ckpt
     if ((rc = rz_get_int(r, c, "step", 0, INT32_MAX, &in->step, e)) ||
         (rc = rz_get_int(r, c, "total", 1, INT32_MAX, &in->total, e)) ||
         (rc = rz_get_int(r, c, "batch", 1, 1 << 20, &in->batch, e)) ||
-        (rc = rz_get_int(r, c, "micro", 1, 1 << 20, &in->micro, e)) || (rc = get_hex(r, c, "seed", &in->seed, e)) ||
-        (rc = get_hex(r, c, "samples", &in->samples, e)) || (rc = get_hex(r, c, "set_id", &in->set_id, e)) ||
+        (rc = rz_get_int(r, c, "micro", 1, 1 << 20, &in->micro, e)) || (rc = rz_get_hex64(r, c, "seed", &in->seed, e)) ||
+        (rc = rz_get_hex64(r, c, "samples", &in->samples, e)) || (rc = rz_get_hex64(r, c, "set_id", &in->set_id, e)) ||
         (rc = rz_get_f64(r, c, "lr", &in->opt.lr, e)) || (rc = rz_get_f64(r, c, "min_lr", &in->opt.min_lr, e)) ||
         (rc = rz_get_f64(r, c, "weight_decay", &in->opt.weight_decay, e)) ||
         (rc = rz_get_f64(r, c, "clip", &in->opt.clip, e)) ||

@@ -10,24 +10,6 @@
 
 #include "record.h"
 
-static void pack_hex(msgpack_packer *pk, const char *key, uint64_t v)
-{
-    char s[17];
-    snprintf(s, sizeof s, "%016" PRIx64, v);
-    rz_rec_str(pk, key, s);
-}
-
-static int get_hex(const msgpack_object *rec, const rz_rec_ctx *c, const char *key, uint64_t *out, rz_err *e)
-{
-    char s[32], *end;
-    int rc = rz_get_str(rec, c, key, s, sizeof s, e);
-    if (rc) return rc;
-    if (strlen(s) != 16) return rz_rec_fail(e, c, key, "expected 16 hex digits");
-    *out = strtoull(s, &end, 16);
-    if (*end) return rz_rec_fail(e, c, key, "expected 16 hex digits");
-    return 0;
-}
-
 static void pack_ranks(msgpack_packer *pk, const int *rank)
 {
     rz_rec_key(pk, "rank");
@@ -154,8 +136,8 @@ int rz_ckpt_save(const char *loc, const rz_stream_opts *o, const rz_ckpt_info *i
     rz_rec_int(pk, "step", info->step);
     rz_rec_int(pk, "total_steps", info->total);
     rz_rec_int(pk, "data_pos", (int64_t)info->cur.pos);
-    pack_hex(pk, "rng", info->cur.rng);
-    pack_hex(pk, "model_id", info->model_id);
+    rz_rec_hex64(pk, "rng", info->cur.rng);
+    rz_rec_hex64(pk, "model_id", info->model_id);
     rz_rec_int(pk, "batch", info->batch);
     rz_rec_int(pk, "micro", info->micro);
     rz_rec_int(pk, "ctx", info->ctx);
@@ -197,8 +179,8 @@ int rz_ckpt_load(const char *loc, const rz_stream_opts *o, uint64_t expect_id, r
     if ((rc = rz_get_int(rec, &ctx, "step", 0, INT64_MAX, &info->step, e)) ||
         (rc = rz_get_int(rec, &ctx, "total_steps", 0, INT64_MAX, &info->total, e)) ||
         (rc = rz_get_int(rec, &ctx, "data_pos", 0, INT64_MAX, &pos, e)) ||
-        (rc = get_hex(rec, &ctx, "rng", &info->cur.rng, e)) ||
-        (rc = get_hex(rec, &ctx, "model_id", &info->model_id, e)) ||
+        (rc = rz_get_hex64(rec, &ctx, "rng", &info->cur.rng, e)) ||
+        (rc = rz_get_hex64(rec, &ctx, "model_id", &info->model_id, e)) ||
         (rc = rz_get_int(rec, &ctx, "batch", 1, 1 << 30, &info->batch, e)) ||
         (rc = rz_get_int(rec, &ctx, "micro", 1, 1 << 30, &info->micro, e)) ||
         (rc = rz_get_int(rec, &ctx, "ctx", 1, 1 << 30, &info->ctx, e)) ||
@@ -236,7 +218,7 @@ int rz_adapters_save(const char *loc, const rz_stream_opts *o, uint64_t model_id
     if ((rc = rz_writer_open(loc, o, &w, e))) return free(s), rc;
     msgpack_packer *pk = rz_writer_packer(w);
     rz_rec_begin(pk, "lora_adapters", RZ_ADAPTERS_VERSION, 3);
-    pack_hex(pk, "model_id", model_id);
+    rz_rec_hex64(pk, "model_id", model_id);
     rz_rec_int(pk, "n_layers", a->n_layers);
     pack_ranks(pk, a->rank);
     if ((rc = rz_writer_emit(w, e)) || (rc = write_tensors(w, s, n, e))) {
@@ -263,7 +245,7 @@ int rz_adapters_load(const char *loc, const rz_stream_opts *o, uint64_t expect_i
         rc = rz_fail(e, RZ_EINPUT, "%s: record 0: expected a \"lora_adapters\" record", loc);
         goto done;
     }
-    if ((rc = get_hex(rec, &ctx, "model_id", &id, e)) || (rc = rz_get_int(rec, &ctx, "n_layers", 1, 65536, &nl, e)) ||
+    if ((rc = rz_get_hex64(rec, &ctx, "model_id", &id, e)) || (rc = rz_get_int(rec, &ctx, "n_layers", 1, 65536, &nl, e)) ||
         (rc = get_ranks(rec, &ctx, rank, e)))
         goto done;
     if (expect_id && id != expect_id) {
