@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -369,6 +370,11 @@ static int zsock_open(const char *loc, int type, int default_bind, const rz_stre
     zmq_setsockopt(s, type == ZMQ_PUSH ? ZMQ_SNDHWM : ZMQ_RCVHWM, &hwm, sizeof hwm);
     zmq_setsockopt(s, type == ZMQ_PUSH ? ZMQ_SNDTIMEO : ZMQ_RCVTIMEO, &ms, sizeof ms);
     zmq_setsockopt(s, ZMQ_LINGER, type == ZMQ_PUSH ? &ms : &zero, sizeof ms);
+    /* A connecting PUSH socket would otherwise queue records for a peer that never
+     * answers and drop them at close: with IMMEDIATE, sends wait (then time out) until a
+     * reader is connected, as a binding writer's do. */
+    int one = 1;
+    if (type == ZMQ_PUSH) zmq_setsockopt(s, ZMQ_IMMEDIATE, &one, sizeof one);
     int64_t maxmsg = (int64_t)RZ_MAX_RECORD_BYTES;
     zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
     if ((bind ? zmq_bind(s, addr) : zmq_connect(s, addr)) != 0) {
@@ -497,6 +503,22 @@ int rz_writer_close(rz_writer *w, rz_err *e)
     msgpack_sbuffer_clear(&w->sbuf);
     rz_end_pack(&w->pk, w->count, w->checksum);
     int rc = send_bytes(w, w->sbuf.data, w->sbuf.size, e);
+    if (rc == RZ_OK && w->zsock) {
+        /* zmq_ctx_term returns as soon as every queued record is handed to the peer, or
+         * after the linger time (the timeout) with the rest dropped: a term that lasts the
+         * whole linger time means records may be lost — an error, not a silent exit 0. */
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        zmq_close(w->zsock);
+        zmq_ctx_term(w->zctx);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        w->zsock = w->zctx = NULL;
+        double held = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+        if (w->opts.timeout_s > 0 && held >= 0.99 * w->opts.timeout_s)
+            rc = rz_fail(e, RZ_EINPUT, "%s: the reader did not take the last records within %g s "
+                                       "(reader gone?): the stream may be incomplete",
+                         w->loc, w->opts.timeout_s);
+    }
     if (rc == RZ_OK && w->kind) {
         rc = tmp_publish(w->f, w->tmp, w->kind, w->loc, e);
         w->f = NULL;

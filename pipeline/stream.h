@@ -11,6 +11,9 @@
  *                         needs the star host written out: "tcp://" "*:5555".
  * Each record is one msgpack map (one ZeroMQ message). High-water marks make a fast
  * producer block rather than drop; a silent peer becomes an error after opts.timeout_s.
+ * A writer never reports success for records no reader took: it sends only to a
+ * connected reader (a connecting writer waits for one), and a close whose last records
+ * are still queued after the timeout fails.
  *
  * Writing: rz_writer_open, then for each record rz_writer_packer + rz_rec_* calls and
  * rz_writer_emit; rz_writer_close appends the "end" record (count + checksum) and

@@ -37,6 +37,16 @@ if bg_listen rz-cat --timeout 30 "bind:tcp://:@PORT@" > "$T/got2.json"; then
     || fail "tcp: swapped sides" "reader $rc, writer $wrc: $(head -c 300 "$T/w2.err")"
 else fail "binding reader listens" "$(head -c 300 "$T/.bg.err")"; fi
 
+# a connecting writer with no reader at all: it must not queue the records and exit 0 at
+# close having dropped them (ZeroMQ's default for connect), but fail after its timeout
+port=$(free_port)
+t0=$(date +%s)
+rz-cat --timeout 2 --from-json "$T/n.json" -o "connect:tcp://127.0.0.1:$port" 2> "$T/w4.err"; wrc=$?
+t1=$(date +%s)
+[ $wrc -eq 2 ] && grep -q "no reader" "$T/w4.err" && [ $((t1 - t0)) -lt 20 ] \
+  && ok "connecting writer with no reader: exit 2 after its timeout, nothing claimed delivered" \
+  || fail "connecting writer with no reader" "exit $wrc after $((t1 - t0)) s: $(head -c 300 "$T/w4.err")"
+
 # the same over ipc://: the socket file appears when the reader has bound (waited for)
 rz-cat --timeout 30 "bind:ipc://$T/s.ipc" > "$T/got3.json" 2> "$T/r3.err" &
 rpid=$!
