@@ -39,6 +39,11 @@ if [ -r "$RIZZ_DATA/tok512.bin" ]; then
   python3 "$(dirname "$0")/hf_build.py" "$T/checkpoint/m.bin" "$RIZZ_DATA/tok512.bin" "$T/hfs"
   cp "$T/hfs/model.safetensors" "$T/hfs/tokenizer.json" "$T/safetensors/"
 fi
+# every target in tests/fuzz runs here: one missing from the list above is a failure
+for src in "$(dirname "$0")"/../fuzz/fuzz_*.c; do
+  d=$(basename "$src" .c); d=${d#fuzz_}
+  [ -d "$T/$d" ] || fail "fuzz_$d" "tests/fuzz/fuzz_$d.c has no seed folder in fuzz.sh: add it to the lists"
+done
 for d in stream checkpoint tokenizer json agent serve maze gguf safetensors; do
   f="$RZ_FUZZ_DIR/fuzz_$d"
   [ -x "$f" ] || { fail "fuzz_$d" "not built in $RZ_FUZZ_DIR"; continue; }
