@@ -209,9 +209,10 @@ int rz_get_hex64(const msgpack_object *map, const rz_rec_ctx *c, const char *key
     char s[32], *end;
     int rc = rz_get_str(map, c, key, s, sizeof s, e);
     if (rc) return rc;
-    if (strlen(s) != 16) return rz_rec_fail(e, c, key, "expected 16 hex digits");
+    /* exactly 16 hex digits: strtoull alone would take a leading space, sign or "0x" */
+    if (strlen(s) != 16 || strspn(s, "0123456789abcdefABCDEF") != 16)
+        return rz_rec_fail(e, c, key, "expected 16 hex digits");
     *out = strtoull(s, &end, 16);
-    if (*end) return rz_rec_fail(e, c, key, "expected 16 hex digits");
     return 0;
 }
 
