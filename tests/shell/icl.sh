@@ -44,12 +44,15 @@ same "greedy generation repeatable" "$g1" "$g2"
 echo "$g1" | grep -q '"stop_reason":"stop"' && ! echo "$g1" | grep -q '"text":"[^"]*\.' && ok "stop string ends and is cut" || fail "stop string ends and is cut" "$g1"
 
 # the steps: select (random, bm25), pack, eval (+ calibrate)
-check "select random" rz-icl select --task sst2 --pool "$TR" --test "$DV" --method random -k 8 --test-max 12 -q -o "$T/d.rzs"
+check "select random" rz-icl select --task sst2 --pool "$TR" --test "$DV" --method random -k 8 --test-max 12 -q -o "$T/d.rzs" --json
+cp "$T/.out" "$T/select.json"
 check "select bm25" rz-icl select --task sst2 --pool "$TR" --test "$DV" --method bm25 -k 8 --test-max 12 --pool-max 300 -q -o "$T/db.rzs"
 check "pack" rz-icl pack --task sst2 --pool "$TR" --test "$DV" --demos "$T/d.rzs" -z "$Z" --budget 300 -q -o "$T/p.rzs" --json
+cp "$T/.out" "$T/pack.json"
 tok_max=$(json_field tokens_max < "$T/.out")
 [ -n "$tok_max" ] && [ "$tok_max" -le 300 ] && ok "pack within budget ($tok_max <= 300)" || fail "pack within budget" "$tok_max"
 check "noise" rz-icl noise --task sst2 --pool "$TR" --demos "$T/d.rzs" --rate 0.25 -o "$T/dn.rzs" -q --json
+cp "$T/.out" "$T/noise.json"
 same "noise flips round(0.25 * 8) per item" "$(json_field flipped < "$T/.out")" 24
 rz-icl eval --task sst2 --prompts "$T/p.rzs" --server "$S" --json -q --calibrate > "$T/e1.json" 2> "$T/e1.err" \
   && ok "eval" || fail "eval" "$(cat "$T/e1.err")"
@@ -68,6 +71,21 @@ if command -v mpirun >/dev/null; then
       "$(json_field accuracy < "$T/e3.json") $(json_field accuracy_lo < "$T/e3.json") $(json_field macro_f1 < "$T/e3.json")" "$acc1 $lo1 $f11"
   else fail "replicated rz-serve starts" "$(cat "$T/serve2.err")"; fi
 fi
+
+# each command's --json keys = its list under "Reports" in schemas/icl.md, in order
+# (augment is not run here: it needs a generating model and minutes)
+icl_doc_fields() {
+  awk -v c="- $1:" 'index($0, c) == 1 { on = 1 } on && /^- / && index($0, c) != 1 { exit }
+    on && /^$/ { exit } on { print }' "$(dirname "$0")/../../schemas/icl.md" |
+    grep -o '`[a-z_0-9]*`' | tr -d '`'
+}
+if command -v jq >/dev/null; then
+  for c in select pack noise eval; do
+    f=$T/$c.json; [ $c = eval ] && f=$T/e1.json
+    same "rz-icl $c: --json keys = schemas/icl.md" "$(icl_doc_fields $c | tr '\n' ' ')" \
+      "$(jq -r 'keys_unsorted[]' "$f" 2>/dev/null | grep -vx 'type\|v\|tool\|version' | tr '\n' ' ')"
+  done
+else ok "# SKIP jq not installed: rz-icl report fields not compared"; fi
 
 # bad inputs: exit 2 naming file, line, field
 printf '1 good review\n1\n' > "$T/nolabel.txt"

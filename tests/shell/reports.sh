@@ -86,7 +86,7 @@ compare rz-serve "$T/serve.json" main rz-serve
 
 # every field table in the docs belongs to a tool compared above, and a tool without a
 # table has no "Report fields" in its --help (rz-icl: one declaration for six commands
-# with six report shapes, listed in schemas/icl.md as prose, not compared here)
+# with six report shapes, listed in schemas/icl.md as prose and compared in icl.sh)
 cat $DOCS | grep '^### `rz-' | sed 's/^### `//; s/`$//' | sort > "$T/doc_tools"
 sort "$T/compared" > "$T/compared_sorted"
 none "every report table in schemas/ is checked" "$(comm -23 "$T/doc_tools" "$T/compared_sorted" | tr '\n' ' ')"
