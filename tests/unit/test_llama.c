@@ -19,22 +19,16 @@
 #include "llama.h"
 #include "tokenizer.h"
 #include "ref_llama.h"
+#include "readfile.h"
 
 static int sanitized(void) { return getenv("RZ_SANITIZED") != NULL; }
 
+/* the whole file (NUL-terminated), or NULL: rz_read_file without its message */
 static char *read_all(const char *path, size_t *n)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    rewind(f);
-    char *b = malloc((size_t)sz + 1);
-    if (fread(b, 1, (size_t)sz, f) != (size_t)sz) sz = 0;
-    b[sz] = 0;
-    fclose(f);
-    *n = (size_t)sz;
-    return b;
+    char *b = NULL;
+    rz_err e = {0};
+    return rz_read_file(path, &b, n, &e) == RZ_OK ? b : NULL;
 }
 
 static const char *tmp_path(const char *tag)
