@@ -78,7 +78,7 @@ int main(int argc, char **argv)
     /* tokens on rank 0, broadcast */
     int *ids = NULL;
     size_t n = 0;
-    if (rz_corpus_load_bcast(tokens, &c.stream, text, tok, cfg->vocab_size, model, 0, &ids, &n, &e)) rz_cli_die(&c, &e);
+    if (rz_corpus_load_bcast(tokens, &c.stream, text, tok, cfg->vocab_size, model, 0, 0, NULL, &ids, &n, &e)) rz_cli_die(&c, &e);
     if (n < (size_t)ctx) { /* every rank holds the same n */
         rz_fail(&e, RZ_EINPUT, "%s: %zu tokens, fewer than one window of %d; lower --ctx", text ? text : tokens, n, ctx);
         rz_cli_die(&c, &e);

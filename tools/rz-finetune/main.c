@@ -244,7 +244,7 @@ int main(int argc, char **argv)
     int *ids;
     size_t n;
     if (rz_corpus_load_bcast(a.tokens, &c.stream, a.text, a.tokenizer, m->config.vocab_size, a.model,
-                             (size_t)a.max_tokens, &ids, &n, &e))
+                             (size_t)a.max_tokens, 0, NULL, &ids, &n, &e))
         rz_cli_die(&c, &e);
     if (n < (size_t)a.ctx + 1) {
         rz_fail(&e, RZ_EINPUT, "%s: %zu tokens, fewer than one sequence of --ctx %d + 1", a.text ? a.text : a.tokens,

@@ -104,52 +104,6 @@ static void parse(rz_cli *c, args *a, int argc, char **argv)
     rz_cli_need_file_under_mpi(c, "model", a->model);
 }
 
-/* Rank 0 reads the tokens; every rank gets a copy. *bos: the tokenizer's BOS id. With
- * --protocol llamacpp a text gets BOS in front when its tokenizer adds one, as
- * llama.cpp's tokenize(text, add_special = true) does. */
-static int load_tokens(rz_cli *c, const args *a, const rz_llama *m, int **ids, size_t *n, int *bos, rz_err *e)
-{
-    int rc = RZ_OK;
-    uint64_t count = 0;
-    if (rz_cluster_rank() == 0) {
-        if (a->tokens) {
-            rc = rz_corpus_from_stream(a->tokens, &c->stream, m->config.vocab_size, ids, n, e);
-        } else {
-            rz_tokenizer *t = NULL;
-            int add_bos = 0;
-            rc = rz_tokenizer_open(a->tokenizer, a->model, &t, &add_bos, e);
-            if (rc == RZ_OK && rz_tokenizer_vocab_size(t) != m->config.vocab_size)
-                rc = rz_fail(e, RZ_EINPUT, "%s: tokenizer has %d tokens but model %s has a vocabulary of %d",
-                             a->tokenizer ? a->tokenizer : a->model, rz_tokenizer_vocab_size(t), a->model, m->config.vocab_size);
-            if (rc == RZ_OK) rc = rz_corpus_from_text(t, a->text, ids, n, e);
-            if (rc == RZ_OK) *bos = rz_tokenizer_bos(t);
-            if (rc == RZ_OK && a->llamacpp && add_bos) {
-                int *b = realloc(*ids, (*n + 1) * sizeof **ids);
-                if (!b) rc = rz_fail(e, RZ_EINTERNAL, "out of memory");
-                else {
-                    memmove(b + 1, b, *n * sizeof *b);
-                    b[0] = *bos;
-                    *ids = b;
-                    *n += 1;
-                }
-            }
-            if (t) rz_tokenizer_free(t);
-        }
-        if (rc) rz_cli_die(c, e);
-        if (a->max_tokens && (size_t)a->max_tokens < *n) *n = (size_t)a->max_tokens;
-        count = *n;
-    }
-    rz_cluster_bcast(&count, sizeof count);
-    rz_cluster_bcast(bos, sizeof *bos);
-    if (rz_cluster_rank() != 0) {
-        *n = count;
-        *ids = rz_malloc(count * sizeof **ids, e);
-        if (!*ids) return RZ_EINTERNAL;
-    }
-    rz_cluster_bcast(*ids, count * sizeof **ids);
-    return rc;
-}
-
 int main(int argc, char **argv)
 {
     rz_cluster_init(&argc, &argv);
@@ -175,7 +129,9 @@ int main(int argc, char **argv)
     int *ids;
     size_t n;
     int bos_id = RZ_TOKEN_BOS;
-    if (load_tokens(&c, &a, m, &ids, &n, &bos_id, &e)) rz_cli_die(&c, &e);
+    if (rz_corpus_load_bcast(a.tokens, &c.stream, a.text, a.tokenizer, cfg->vocab_size, a.model,
+                             (size_t)a.max_tokens, a.llamacpp, &bos_id, &ids, &n, &e))
+        rz_cli_die(&c, &e);
 
     rz_ppl_opts po = {a.ctx, a.stride, a.bos, bos_id, a.skip, 0};
     if (a.llamacpp) {

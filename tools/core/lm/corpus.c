@@ -74,7 +74,8 @@ int rz_corpus_from_stream(const char *loc, const rz_stream_opts *o, int vocab_si
 }
 
 int rz_corpus_load_bcast(const char *tokens, const rz_stream_opts *o, const char *text, const char *tokenizer,
-                         int vocab_size, const char *model, size_t max_tokens, int **ids, size_t *n, rz_err *e)
+                         int vocab_size, const char *model, size_t max_tokens, int llama_bos, int *bos,
+                         int **ids, size_t *n, rz_err *e)
 {
     int rc = RZ_OK;
     uint64_t count = UINT64_MAX; /* what rank 0 sends when it failed */
@@ -85,12 +86,25 @@ int rz_corpus_load_bcast(const char *tokens, const rz_stream_opts *o, const char
             rc = rz_corpus_from_stream(tokens, o, vocab_size, ids, n, e);
         } else {
             rz_tokenizer *t = NULL;
-            rc = rz_tokenizer_open(tokenizer, model, &t, NULL, e); /* NULL: the model's own (GGUF, HF) */
+            int add_bos = 0;
+            rc = rz_tokenizer_open(tokenizer, model, &t, &add_bos, e); /* NULL: the model's own (GGUF, HF) */
             if (rc == RZ_OK && rz_tokenizer_vocab_size(t) != vocab_size)
                 rc = rz_fail(e, RZ_EINPUT, "%s: tokenizer has %d tokens but model %s has a vocabulary of %d",
                              tokenizer ? tokenizer : model,
                              rz_tokenizer_vocab_size(t), model, vocab_size);
             if (rc == RZ_OK) rc = rz_corpus_from_text(t, text, ids, n, e);
+            if (rc == RZ_OK && bos) *bos = rz_tokenizer_bos(t);
+            if (rc == RZ_OK && llama_bos && add_bos) { /* llama.cpp: tokenize(text, add_special) */
+                int *b = realloc(*ids, (*n + 2) * sizeof **ids);
+                if (!b) {
+                    rc = rz_fail(e, RZ_EINTERNAL, "out of memory");
+                } else {
+                    memmove(b + 1, b, *n * sizeof *b);
+                    b[0] = rz_tokenizer_bos(t);
+                    *ids = b;
+                    *n += 1;
+                }
+            }
             if (t) rz_tokenizer_free(t);
         }
         if (rc == RZ_OK) {
@@ -98,6 +112,7 @@ int rz_corpus_load_bcast(const char *tokens, const rz_stream_opts *o, const char
             count = *n;
         }
     }
+    if (bos) rz_cluster_bcast(bos, sizeof *bos);
     rz_cluster_bcast(&count, sizeof count);
     if (count == UINT64_MAX) {
         if (rz_cluster_rank() == 0) {

@@ -28,8 +28,13 @@ int rz_corpus_from_stream(const char *loc, const rz_stream_opts *o, int vocab_si
  * whose vocabulary must be vocab_size (`model` also names the model in that message) — keeps the first max_tokens (0: all) and broadcasts them (rz_cluster_bcast;
  * alone, rank 0 is everything). *ids is malloc'd with room for one more id. An error on
  * rank 0 is returned there, and to the other ranks as RZ_EINPUT "rank 0 could not read
- * the tokens", so no rank is left waiting. */
+ * the tokens", so no rank is left waiting.
+ * bos (may be NULL): set to the tokenizer's BOS id when a text is tokenised (left as is
+ * for a token stream), on every rank. llama_bos: a text gets that BOS in front when its
+ * tokenizer adds one, as llama.cpp's tokenize(text, add_special = true) does (before
+ * max_tokens is applied). */
 int rz_corpus_load_bcast(const char *tokens, const rz_stream_opts *o, const char *text, const char *tokenizer,
-                         int vocab_size, const char *model, size_t max_tokens, int **ids, size_t *n, rz_err *e);
+                         int vocab_size, const char *model, size_t max_tokens, int llama_bos, int *bos,
+                         int **ids, size_t *n, rz_err *e);
 
 #endif
