@@ -18,13 +18,20 @@
  *
  * usage: bench_roofline [runs [threads [T [dec [only]]]]]   (defaults 3, 2, 512, 128;
  *        only = a format index 0..10 to run that one)
+ *        bench_roofline --decode F [threads [dec]]   format F only (index as above),
+ *            no bandwidth or sgemm: decode tokens/s by wall time and by the process's
+ *            CPU time (CPU seconds / threads: on a shared machine the wall figure
+ *            measures the scheduler, the CPU figure what one core of our own would give;
+ *            with one thread it is exact up to cache sharing), plus the same without logits
+ *            (the difference is the classifier's share).
  *        bench_roofline --kernels [rows]   one thread, one rows × 768 matrix per format
- *            (default 8192: 6.3M weights, larger than L2 at every width): ns per weight
+ *            (default 8192: 6.3M weights, larger than L2 at every width): CPU ns per weight
  *            and GB/s of codes for T = 1 of the reference and AVX2 kernels and of the
  *            previous path (16 rows decoded to float, then sgemv).
  */
 #include <cblas.h>
 #include <omp.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,6 +117,21 @@ static rz_qlinear *random_qlinear(const fmt *f, int method, int bits, int group,
     return q;
 }
 
+static const fmt FMTS[] = {
+    {"f32", -1, 0, 0, 0, 32, 0},
+    {"e8p2 rht, f32 table", RZ_QM_E8P, 2, 0, RZ_INCOH_BOTH, 32, 0},
+    {"e8p2 rht, 4-bit table", RZ_QM_E8P, 2, 0, RZ_INCOH_BOTH, 4, 32},
+    {"e8p2 rht, 8-bit table", RZ_QM_E8P, 2, 0, RZ_INCOH_BOTH, 8, 0},
+    {"e8p3 rht, 4-bit table", RZ_QM_E8P, 3, 0, RZ_INCOH_BOTH, 4, 32},
+    {"e8p4 rht, 4-bit table", RZ_QM_E8P, 4, 0, RZ_INCOH_BOTH, 4, 32},
+    {"rtn2 row, 4-bit table", RZ_QM_RTN, 2, 0, RZ_INCOH_NONE, 4, 32},
+    {"rtn3 g32, 4-bit table", RZ_QM_RTN, 3, 32, RZ_INCOH_NONE, 4, 32},
+    {"rtn4 row, 4-bit table", RZ_QM_RTN, 4, 0, RZ_INCOH_NONE, 4, 32},
+    {"rtn4 g32, 4-bit table", RZ_QM_RTN, 4, 32, RZ_INCOH_NONE, 4, 32},
+    {"rtn8 row, 8-bit table", RZ_QM_RTN, 8, 0, RZ_INCOH_NONE, 8, 0},
+};
+#define NFMTS (sizeof FMTS / sizeof FMTS[0])
+
 /* The model of format f; *wbytes = bytes of weights read per decoded token (linears,
  * classifier, one embedding row). */
 static rz_llama *make_model(const rz_llama_config *c, const fmt *f, double *wbytes)
@@ -174,6 +196,44 @@ static void time_model(const rz_llama *m, int runs, int T, int dec, double *pref
     rz_llama_state_free(s);
 }
 
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* --decode: dec steps of format f, best of runs, with and without logits; wall and
+ * CPU-time rates. */
+static void decode_only(const rz_llama_config *c, const fmt *f, int threads, int dec, int runs)
+{
+    double wb, kvb = 2.0 * c->n_layers * c->dim * 4.0 * ((dec + 1) / 2.0);
+    rz_llama *m = make_model(c, f, &wb);
+    rz_err e = {0};
+    rz_llama_state *s;
+    if (rz_llama_state_new(m, 1, c->seq_len, &s, &e)) die(&e);
+    float *logits = malloc(sizeof(float) * (size_t)c->vocab_size);
+    printf("%-24s %.1f MB/token, %d threads, %d steps, best of %d\n", f->label, (wb + kvb) / 1e6, threads, dec, runs);
+    for (int with = 1; with >= 0; with--) {
+        double wall = 1e30, cpu = 1e30;
+        for (int r = 0; r < runs; r++) {
+            double t0 = rz_now(), c0 = cpu_now();
+            for (int p = 0; p < dec; p++) {
+                int tok = (p * 7919 + 13) % c->vocab_size;
+                rz_llama_forward(m, s, &tok, 1, p, with ? logits : NULL);
+            }
+            double t = rz_now() - t0, cp = (cpu_now() - c0) / threads;
+            if (t < wall) wall = t;
+            if (cp < cpu) cpu = cp;
+        }
+        printf("  %-14s wall %7.1f tokens/s   CPU time %7.1f tokens/s (%.3f ms/token/thread)\n",
+               with ? "with logits" : "without logits", dec / wall, dec / cpu, 1e3 * cpu / dec);
+    }
+    free(logits);
+    rz_llama_state_free(s);
+    rz_llama_free(m);
+}
+
 static double sgemm_peak(int threads)
 {
     int n = 2048;
@@ -192,13 +252,21 @@ static double sgemm_peak(int threads)
     return 2.0 * n * n * (double)n / best / 1e9;
 }
 
-/* Seconds per call of fn over the matrix, best of 5 (at least 0.05 s each). */
+static double thread_cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* CPU seconds of this thread per call over the matrix, best of 5 (at least 0.05 s
+ * each): CPU time, not wall time, so that other jobs sharing the core do not count. */
 static double kernel_seconds(const rz_qlayer_view *v, int isa, const float *x, float *y, float *dec)
 {
     double best = 1e30;
     for (int r = 0; r < 5; r++) {
         int reps = 0;
-        double t0 = rz_now(), t;
+        double t0 = thread_cpu_now(), t;
         do {
             if (isa >= 0) {
                 rz_qdot_rows(v, isa, 0, v->rows, 1, x, v->pcols, y, v->rows);
@@ -209,7 +277,7 @@ static double kernel_seconds(const rz_qlayer_view *v, int isa, const float *x, f
                 }
             }
             reps++;
-            t = rz_now() - t0;
+            t = thread_cpu_now() - t0;
         } while (t < 0.05);
         if (t / reps < best) best = t / reps;
     }
@@ -224,7 +292,7 @@ static void kernels(int rows)
     int cols = 768;
     float *x = malloc(sizeof(float) * cols), *y = malloc(sizeof(float) * rows), *dec = malloc(sizeof(float) * 16 * cols);
     for (int j = 0; j < cols; j++) x[j] = (float)(j % 13) / 13.0f - 0.5f;
-    printf("one thread, %d x %d, T = 1: ns/weight (GB/s of codes + scales)\n", rows, cols);
+    printf("one thread, %d x %d, T = 1: CPU ns/weight (GB/s of codes + scales)\n", rows, cols);
     printf("%-12s %16s %16s %16s\n", "format", "ref", "avx2", "decode+sgemv");
     for (size_t f = 0; f < sizeof fm / sizeof fm[0]; f++) {
         fmt F = {"", fm[f][0], fm[f][1], fm[f][2], 0, 32, 0};
@@ -264,6 +332,15 @@ int main(int argc, char **argv)
         kernels(argc > 2 ? atoi(argv[2]) : 8192);
         return 0;
     }
+    rz_llama_config c = {768, 2048, 12, 12, 12, 32000, 1024, 1, 10000.0f, 1e-5f};
+    if (argc > 2 && strcmp(argv[1], "--decode") == 0) {
+        int f = atoi(argv[2]), th = argc > 3 ? atoi(argv[3]) : 2, dec = argc > 4 ? atoi(argv[4]) : 128;
+        if (f < 0 || f >= (int)NFMTS) return 2;
+        if (th < 1) th = 1;
+        rz_linalg_threads(th);
+        decode_only(&c, &FMTS[f], th, dec, 3);
+        return 0;
+    }
     int runs = argc > 1 ? atoi(argv[1]) : 3, threads = argc > 2 ? atoi(argv[2]) : 2;
     int T = argc > 3 ? atoi(argv[3]) : 512, dec = argc > 4 ? atoi(argv[4]) : 128, only = argc > 5 ? atoi(argv[5]) : -1;
     if (runs < 1) runs = 1;
@@ -286,37 +363,23 @@ int main(int argc, char **argv)
     double peak = sgemm_peak(threads);
     printf("sgemm peak (2048^3, %d threads): %.1f GFLOP/s\n", threads, peak);
 
-    rz_llama_config c = {768, 2048, 12, 12, 12, 32000, 1024, 1, 10000.0f, 1e-5f};
     /* KV cache bytes per decoded token: step p (positions 0 .. dec - 1, after the prefill's
      * own cache) reads p + 1 keys and values per layer; averaged */
     double kv = 2.0 * c.n_layers * c.dim * 4.0 * ((dec + 1) / 2.0);
-    const fmt fmts[] = {
-        {"f32", -1, 0, 0, 0, 32, 0},
-        {"e8p2 rht, f32 table", RZ_QM_E8P, 2, 0, RZ_INCOH_BOTH, 32, 0},
-        {"e8p2 rht, 4-bit table", RZ_QM_E8P, 2, 0, RZ_INCOH_BOTH, 4, 32},
-        {"e8p2 rht, 8-bit table", RZ_QM_E8P, 2, 0, RZ_INCOH_BOTH, 8, 0},
-        {"e8p3 rht, 4-bit table", RZ_QM_E8P, 3, 0, RZ_INCOH_BOTH, 4, 32},
-        {"e8p4 rht, 4-bit table", RZ_QM_E8P, 4, 0, RZ_INCOH_BOTH, 4, 32},
-        {"rtn2 row, 4-bit table", RZ_QM_RTN, 2, 0, RZ_INCOH_NONE, 4, 32},
-        {"rtn3 g32, 4-bit table", RZ_QM_RTN, 3, 32, RZ_INCOH_NONE, 4, 32},
-        {"rtn4 row, 4-bit table", RZ_QM_RTN, 4, 0, RZ_INCOH_NONE, 4, 32},
-        {"rtn4 g32, 4-bit table", RZ_QM_RTN, 4, 32, RZ_INCOH_NONE, 4, 32},
-        {"rtn8 row, 8-bit table", RZ_QM_RTN, 8, 0, RZ_INCOH_NONE, 8, 0},
-    };
     printf("stories110M shape, %d threads, decode: %d steps after a %d-token prefill (KV cache read %.1f MB/token), "
            "best of %d\n", threads, dec, T, kv / 1e6, runs);
     printf("(decode steps rerun positions 0 .. %d: the KV cache read is the average over them)\n", dec - 1);
     printf("%-24s %9s %9s %10s %10s %7s %12s %9s %7s\n", "weights", "MB weights", "MB/token", "decode t/s", "bound t/s",
            "ratio", "prefill t/s", "GFLOP/s", "of peak");
-    for (size_t f = 0; f < sizeof fmts / sizeof fmts[0]; f++) {
+    for (size_t f = 0; f < NFMTS; f++) {
         if (only >= 0 && (size_t)only != f) continue;
         double wb;
-        rz_llama *m = make_model(&c, &fmts[f], &wb);
+        rz_llama *m = make_model(&c, &FMTS[f], &wb);
         double pf, dc;
         time_model(m, runs, T, dec, &pf, &dc);
         double bytes = wb + kv, bound = bw_at * 1e9 / bytes, tps = dec / dc;
         double gf = rz_llama_forward_flops(m, T, 0) / pf / 1e9;
-        printf("%-24s %9.1f %9.1f %10.1f %10.1f %6.0f%% %12.0f %9.1f %6.0f%%\n", fmts[f].label, wb / 1e6, bytes / 1e6, tps, bound,
+        printf("%-24s %9.1f %9.1f %10.1f %10.1f %6.0f%% %12.0f %9.1f %6.0f%%\n", FMTS[f].label, wb / 1e6, bytes / 1e6, tps, bound,
                100 * tps / bound, T / pf, gf, 100 * gf / peak);
         fflush(stdout);
         rz_llama_free(m);
