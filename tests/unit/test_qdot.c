@@ -4,7 +4,10 @@
  *    checked against a bit-by-bit decoder in test_qlinear) for every code format (e8p
  *    2/3/4 bits, scalar grids 2/3/4/8 bits per row and with groups that do and do not
  *    divide the width), odd sizes (rows 1, 172, 176; widths 176, 172, 1) and T = 1..4,
- *    on random codes that cover every code value, starting mid-matrix;
+ *    on random codes that cover every code value, starting mid-matrix; widths 256, 200
+ *    and 2176 for the AVX2 "lane" kernel of 2/4/8-bit grids (whole 32-byte blocks of
+ *    codes: 2 blocks; 1 block and a tail; more inputs than one chunk of its transposed
+ *    copy at T = 4) with one and two groups per block;
  *  - through rz_qlinear_apply (rotations on both sides), the result is bitwise the same
  *    for 1 and 2 threads, with either variant.
  */
@@ -23,7 +26,8 @@ typedef struct {
 } fmt;
 static const fmt fmts[] = {{RZ_QM_E8P, 2, 0},  {RZ_QM_E8P, 3, 0},  {RZ_QM_E8P, 4, 0},  {RZ_QM_RTN, 2, 0},
                            {RZ_QM_RTN, 3, 0},  {RZ_QM_RTN, 4, 0},  {RZ_QM_RTN, 8, 0},  {RZ_QM_LDLQ, 2, 16},
-                           {RZ_QM_LDLQ, 3, 40}, {RZ_QM_RTN, 4, 32}, {RZ_QM_RTN, 8, 24}, {RZ_QM_RTN, 3, 8}};
+                           {RZ_QM_LDLQ, 3, 40}, {RZ_QM_RTN, 4, 32}, {RZ_QM_RTN, 8, 24}, {RZ_QM_RTN, 3, 8},
+                           {RZ_QM_RTN, 2, 64},  {RZ_QM_RTN, 4, 64},  {RZ_QM_RTN, 8, 16}};
 enum { NFMT = sizeof fmts / sizeof fmts[0] };
 
 /* A view with random codes (every byte uniform: all 2^16 E8P codes and all grid codes
@@ -83,11 +87,12 @@ static double worst_ratio(const float *y, int ldy, const float *x, const float *
 
 static void test_kernels(void)
 {
-    const int shapes[][2] = {{176, 172}, {172, 176}, {1, 172}, {176, 1}, {3, 176}};
+    const int shapes[][2] = {{176, 172}, {172, 176}, {1, 172}, {176, 1}, {3, 176}, {7, 256}, {9, 200}, {3, 2176}};
+    enum { NSHAPE = sizeof shapes / sizeof shapes[0] };
     int isas[2] = {RZ_QDOT_REF, RZ_QDOT_AVX2}, nisa = rz_qdot_have(RZ_QDOT_AVX2) ? 2 : 1;
     printf("# variants tested: ref%s (no AVX-512 variant exists)\n", nisa == 2 ? ", avx2" : " (this CPU has no AVX2+FMA)");
     for (int f = 0; f < NFMT; f++)
-        for (int s = 0; s < 5; s++) {
+        for (int s = 0; s < NSHAPE; s++) {
             int rows = shapes[s][0], cols = shapes[s][1];
             rz_qlayer_view v = random_view(&fmts[f], rows, cols);
             int pc = v.pcols, r0 = rows > 2 ? rows / 3 : 0, n = rows - r0;

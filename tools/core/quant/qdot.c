@@ -145,11 +145,11 @@ AVX2_INLINE float hsum(__m256 v)
     return _mm_cvtss_f32(s);
 }
 
-/* The 8-weight codeword at c (bits bytes), unscaled. */
-AVX2_INLINE __m256 e8p_word(const uint8_t *c, int bits)
+/* The 8-weight codeword at c (BITS bytes, a constant after inlining), unscaled. */
+AVX2_INLINE __m256 e8p_word(const uint8_t *c, const int BITS)
 {
-    if (bits == 2) return _mm256_fmadd_ps(_mm256_load_ps(kt.a[c[1]]), _mm256_load_ps(kt.s[c[0]]), _mm256_set1_ps(kt.t[c[0]]));
-    if (bits == 3) {
+    if (BITS == 2) return _mm256_fmadd_ps(_mm256_load_ps(kt.a[c[1]]), _mm256_load_ps(kt.s[c[0]]), _mm256_set1_ps(kt.t[c[0]]));
+    if (BITS == 3) {
         __m256 w = _mm256_fmadd_ps(_mm256_load_ps(kt.a[c[2]]), _mm256_load_ps(kt.s[c[1]]), _mm256_set1_ps(kt.t[c[1]]));
         return _mm256_add_ps(w, _mm256_load_ps(kt.b3[c[0]]));
     }
@@ -158,33 +158,59 @@ AVX2_INLINE __m256 e8p_word(const uint8_t *c, int bits)
     return _mm256_fmadd_ps(w2, _mm256_set1_ps(1.0f / RZ_E8P_RVQ4_RSCALE), w1);
 }
 
-/* Rows of an e8p matrix for T (a constant after inlining) inputs: two accumulators per
- * input (even and odd blocks) so consecutive FMAs do not wait on each other. */
-AVX2_INLINE void e8p_rows_avx2(const rz_qlayer_view *v, int r0, int n, const int T, const float *x, int ldx,
-                               float *y, int ldy)
+/* The 2-bit codeword of the 16-bit code g | p << 8 held in the low bits of w. */
+AVX2_INLINE __m256 e8p2_word(uint32_t w)
 {
-    int bits = v->bits;
+    unsigned g = w & 255u, p = (w >> 8) & 255u;
+    return _mm256_fmadd_ps(_mm256_load_ps(kt.a[p]), _mm256_load_ps(kt.s[g]), _mm256_set1_ps(kt.t[g]));
+}
+
+/* Rows of an e8p matrix for T inputs (T, BITS constants after inlining). The loop is
+ * bound by the latency of the FMA chains (4 cycles each), not by memory: NA = 4
+ * accumulators per input for T ≤ 2 (blocks b ≡ 0..3 mod 4 each to their own), 2 for
+ * larger T (whose T chains interleave anyway). At 2 bits the codes of NA blocks are read
+ * as one word (the loop is otherwise bound by loads: three table rows per block). */
+AVX2_INLINE void e8p_rows_avx2(const rz_qlayer_view *v, int r0, int n, const int T, const int BITS, const float *x,
+                               int ldx, float *y, int ldy)
+{
+    enum { NAMAX = 4 };
+    const int NA = T <= 2 ? 4 : 2;
     size_t nb = (size_t)v->pcols / 8;
     float s = scale_at(v, 0);
     for (int i = 0; i < n; i++) {
-        const uint8_t *c = (const uint8_t *)v->codes + (size_t)(r0 + i) * nb * (size_t)bits;
-        __m256 acc0[RZ_QDOT_MAX_T], acc1[RZ_QDOT_MAX_T];
-        for (int t = 0; t < T; t++) acc0[t] = acc1[t] = _mm256_setzero_ps();
+        const uint8_t *c = (const uint8_t *)v->codes + (size_t)(r0 + i) * nb * (size_t)BITS;
+        __m256 acc[NAMAX][RZ_QDOT_MAX_T];
+        for (int a = 0; a < NA; a++)
+            for (int t = 0; t < T; t++) acc[a][t] = _mm256_setzero_ps();
         size_t b = 0;
-        for (; b + 2 <= nb; b += 2, c += 2 * bits) {
-            __m256 w0 = e8p_word(c, bits), w1 = e8p_word(c + bits, bits);
+        for (; b + (size_t)NA <= nb; b += (size_t)NA, c += NA * BITS) {
+            __m256 w[NAMAX];
+            if (BITS == 2 && NA == 4) {
+                uint64_t q;
+                memcpy(&q, c, 8);
+                for (int a = 0; a < 4; a++) w[a] = e8p2_word((uint32_t)(q >> (16 * a)));
+            } else if (BITS == 2) {
+                uint32_t q;
+                memcpy(&q, c, 4);
+                w[0] = e8p2_word(q), w[1] = e8p2_word(q >> 16);
+            } else {
+                for (int a = 0; a < NA; a++) w[a] = e8p_word(c + a * BITS, BITS);
+            }
             for (int t = 0; t < T; t++) {
                 const float *xt = x + (size_t)t * ldx + 8 * b;
-                acc0[t] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xt), acc0[t]);
-                acc1[t] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xt + 8), acc1[t]);
+                for (int a = 0; a < NA; a++) acc[a][t] = _mm256_fmadd_ps(w[a], _mm256_loadu_ps(xt + 8 * a), acc[a][t]);
             }
         }
-        if (b < nb) {
-            __m256 w0 = e8p_word(c, bits);
+        for (int a = 0; b < nb; b++, a++, c += BITS) {
+            __m256 w0 = e8p_word(c, BITS);
             for (int t = 0; t < T; t++)
-                acc0[t] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x + (size_t)t * ldx + 8 * b), acc0[t]);
+                acc[a][t] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x + (size_t)t * ldx + 8 * b), acc[a][t]);
         }
-        for (int t = 0; t < T; t++) y[(size_t)t * ldy + i] = s * hsum(_mm256_add_ps(acc0[t], acc1[t]));
+        for (int t = 0; t < T; t++) {
+            __m256 sum = _mm256_add_ps(acc[0][t], acc[1][t]);
+            if (NA == 4) sum = _mm256_add_ps(sum, _mm256_add_ps(acc[2][t], acc[3][t]));
+            y[(size_t)t * ldy + i] = s * hsum(sum);
+        }
     }
 }
 
@@ -258,23 +284,121 @@ AVX2_INLINE void grid_rows_avx2(const rz_qlayer_view *v, int r0, int n, const in
     }
 }
 
+/* Scalar grids at b ∈ {2, 4} bits, "lane" layout: a 32-byte block of codes is read
+ * as 8 little-endian 32-bit lanes, lane i holding the cpl = 32/b codes of columns
+ * base + cpl·i .. base + cpl·i + cpl − 1, so vector k = (block >> k·b) & mask holds
+ * column base + cpl·i + k in lane i: one shift and one mask per 8 weights, no shuffles.
+ * The inputs are transposed to match once per call (xp[k][i] = x[base + cpl·i + k] per
+ * block of bw = 8·cpl columns). Each lane lies in one group when the group width is a
+ * multiple of 4·cpl (or the whole row): then lanes 0–3 and 4–7 take the scales and zero
+ * points of at most two groups, subtracted as integers (q − z exact) and applied to the
+ * block's partial sums per lane. Columns past the last full block go one at a time.
+ * lane_ok says when this applies; otherwise grid_rows_avx2. */
+static int lane_ok(const rz_qlayer_view *v)
+{
+    int b = v->bits, pc = v->pcols, gw = v->group > 0 ? v->group : pc;
+    if (b != 2 && b != 4) return 0; /* 8 bits: grid_rows_avx2's byte loads are faster */
+    if ((size_t)pc * (size_t)b % 8 != 0) return 0;   /* rows start on a byte */
+    if (pc < 8 * (32 / b)) return 0;                  /* not one full block */
+    return gw >= pc || gw % (4 * (32 / b)) == 0;
+}
+
+enum { LANE_XP = 8192 }; /* floats of transposed input per chunk (32 KiB of stack) */
+
+AVX2_INLINE void lane_rows_avx2(const rz_qlayer_view *v, int r0, int n, const int T, const int B, const float *x,
+                                int ldx, float *y, int ldy)
+{
+    const int cpl = 32 / B, bw = 8 * cpl;
+    int pc = v->pcols, G = rz_grid_groups(pc, v->group), gw = v->group > 0 ? v->group : pc;
+    int nblk = pc / bw, chb = LANE_XP / (T * bw);
+    const uint8_t *codes = v->codes, *zeros = v->zeros;
+    const float *scales = v->scales;
+    const __m256i mask = _mm256_set1_epi32((1 << B) - 1);
+    _Alignas(32) float xp[LANE_XP];
+    for (int cb0 = 0; cb0 < nblk; cb0 += chb) {
+        int cb1 = cb0 + chb < nblk ? cb0 + chb : nblk, nc = cb1 - cb0;
+        for (int t = 0; t < T; t++)
+            for (int blk = 0; blk < nc; blk++) {
+                const float *xs = x + (size_t)t * ldx + (size_t)(cb0 + blk) * bw;
+                float *xd = xp + ((size_t)t * nc + blk) * bw;
+                for (int k = 0; k < cpl; k++)
+                    for (int l = 0; l < 8; l++) xd[k * 8 + l] = xs[cpl * l + k];
+            }
+        for (int i = 0; i < n; i++) {
+            size_t row = (size_t)(r0 + i);
+            const uint8_t *rc = codes + row * (size_t)pc * (size_t)B / 8;
+            const float *rs = scales + row * (size_t)G;
+            const uint8_t *rz = zeros + row * (size_t)G;
+            __m256 racc[RZ_QDOT_MAX_T];
+            for (int t = 0; t < T; t++) racc[t] = _mm256_setzero_ps();
+            for (int blk = cb0; blk < cb1; blk++) {
+                int base = blk * bw, g0 = base / gw, g1 = (base + 4 * cpl) / gw;
+                __m256 sv;
+                __m256i zv;
+                if (g0 == g1) {
+                    sv = _mm256_set1_ps(rs[g0]);
+                    zv = _mm256_set1_epi32(rz[g0]);
+                } else {
+                    sv = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_set1_ps(rs[g0])), _mm_set1_ps(rs[g1]), 1);
+                    zv = _mm256_insertf128_si256(_mm256_castsi128_si256(_mm_set1_epi32(rz[g0])), _mm_set1_epi32(rz[g1]), 1);
+                }
+                __m256i q = _mm256_loadu_si256((const __m256i *)(const void *)(rc + (size_t)base * B / 8));
+                const float *xb = xp + (size_t)(blk - cb0) * bw;
+                __m256 a0[RZ_QDOT_MAX_T], a1[RZ_QDOT_MAX_T];
+                for (int t = 0; t < T; t++) a0[t] = a1[t] = _mm256_setzero_ps();
+                for (int k = 0; k < cpl; k += 2) {
+                    __m256 w0 = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_and_si256(q, mask), zv));
+                    q = _mm256_srli_epi32(q, B);
+                    __m256 w1 = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_and_si256(q, mask), zv));
+                    q = _mm256_srli_epi32(q, B);
+                    for (int t = 0; t < T; t++) {
+                        const float *xk = xb + (size_t)t * nc * bw + (size_t)k * 8;
+                        a0[t] = _mm256_fmadd_ps(w0, _mm256_load_ps(xk), a0[t]);
+                        a1[t] = _mm256_fmadd_ps(w1, _mm256_load_ps(xk + 8), a1[t]);
+                    }
+                }
+                for (int t = 0; t < T; t++) racc[t] = _mm256_fmadd_ps(_mm256_add_ps(a0[t], a1[t]), sv, racc[t]);
+            }
+            for (int t = 0; t < T; t++) {
+                float part = hsum(racc[t]);
+                y[(size_t)t * ldy + i] = cb0 == 0 ? part : y[(size_t)t * ldy + i] + part;
+            }
+        }
+    }
+    if (nblk * bw == pc) return;
+    for (int i = 0; i < n; i++) { /* the columns past the last full block */
+        size_t row = (size_t)(r0 + i);
+        for (int c = nblk * bw; c < pc; c++) {
+            size_t g = row * (size_t)G + (size_t)(c / gw);
+            float w = scale_at(v, g) * (float)((int)code_at(codes, (row * (size_t)pc + (size_t)c) * (size_t)B, B) - (int)zeros[g]);
+            for (int t = 0; t < T; t++) y[(size_t)t * ldy + i] += w * x[(size_t)t * ldx + c];
+        }
+    }
+}
+
 /* One instantiation per T so the token loops are unrolled with the accumulators in
  * registers. */
-#define QDOT_T_SWITCH(fn)                                         \
-    switch (T) {                                                  \
-    case 1: fn(v, r0, n, 1, x, ldx, y, ldy); break;               \
-    case 2: fn(v, r0, n, 2, x, ldx, y, ldy); break;               \
-    case 3: fn(v, r0, n, 3, x, ldx, y, ldy); break;               \
-    default: fn(v, r0, n, 4, x, ldx, y, ldy); break;              \
+#define QDOT_T_SWITCH(fn, ...)                                         \
+    switch (T) {                                                       \
+    case 1: fn(v, r0, n, 1, __VA_ARGS__ x, ldx, y, ldy); break;        \
+    case 2: fn(v, r0, n, 2, __VA_ARGS__ x, ldx, y, ldy); break;        \
+    case 3: fn(v, r0, n, 3, __VA_ARGS__ x, ldx, y, ldy); break;        \
+    default: fn(v, r0, n, 4, __VA_ARGS__ x, ldx, y, ldy); break;       \
     }
 
 static AVX2 void avx2_rows(const rz_qlayer_view *v, int r0, int n, int T, const float *x, int ldx, float *y, int ldy)
 {
     if (v->method == RZ_QM_E8P) {
         pthread_once(&kt_once, kt_init);
-        QDOT_T_SWITCH(e8p_rows_avx2);
+        if (v->bits == 2) QDOT_T_SWITCH(e8p_rows_avx2, 2, )
+        else if (v->bits == 3) QDOT_T_SWITCH(e8p_rows_avx2, 3, )
+        else QDOT_T_SWITCH(e8p_rows_avx2, 4, )
+    } else if (lane_ok(v)) {
+        if (v->bits == 2) QDOT_T_SWITCH(lane_rows_avx2, 2, )
+        else if (v->bits == 4) QDOT_T_SWITCH(lane_rows_avx2, 4, )
+        else QDOT_T_SWITCH(lane_rows_avx2, 8, )
     } else {
-        QDOT_T_SWITCH(grid_rows_avx2);
+        QDOT_T_SWITCH(grid_rows_avx2, )
     }
 }
 #endif

@@ -16,9 +16,13 @@
  *   e8p 3 bits   w = E8P + E81B / 2.04 (the residual table pre-divided).
  *   e8p 4 bits   w = E8P₁ + E8P₂ / 3.45.
  *   rtn / ldlq   per group of `group` columns (or the row): Σ_j (q_j − z) x_j in float
- *                with q_j − z an exact small integer, times the group's scale. The
- *                codes of 8 weights (b bytes at b bits) are unpacked with one broadcast,
- *                a variable shift and a mask.
+ *                with q_j − z an exact small integer, times the group's scale. At 2 and
+ *                4 bits with groups of a multiple of 64 (2 bits) or 32 (4 bits) columns
+ *                or one per row ("lane" kernel): 32 bytes of codes are read as 8 lanes of
+ *                32 bits, vector k = (lanes >> k·b) & mask, against a copy of the input
+ *                transposed to match once per call (so calls should cover many rows);
+ *                otherwise the codes of 8 weights (b bytes at b bits) are unpacked with
+ *                one broadcast, a variable shift and a mask.
  *
  * Variants: RZ_QDOT_REF is portable C (one weight at a time, decoded exactly as
  * rz_qlayer_decode_rows does, summed in order): the reference the tests compare the
