@@ -150,13 +150,19 @@ void rz_qlinear_apply(const rz_qlinear *q, int T, const float *x, int ldx, float
     if (blas_threads != 1) openblas_set_num_threads(1);
     if (T <= RZ_QLINEAR_ROWPATH_T) {
         /* fused decode-and-dot (qdot.h): the codes are read once, no row of Q̃ is
-         * materialised; RZ_QLINEAR_ROWS rows per chunk, chunks split over the threads
-         * (each output element is one kernel call's, whatever the split) */
+         * materialised; each thread takes one contiguous range of RZ_QLINEAR_ROWS-row
+         * chunks in one kernel call (per-call set-up such as the lane kernel's transposed
+         * input is paid once per thread); each output element is computed the same way
+         * whatever the split, so the result does not depend on the thread count */
         int nchunks = (rows + RZ_QLINEAR_ROWS - 1) / RZ_QLINEAR_ROWS;
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && (long)rows * pc >= (1L << 16))
-        for (int ci = 0; ci < nchunks; ci++) {
-            int r0 = ci * RZ_QLINEAR_ROWS, n = rows - r0 < RZ_QLINEAR_ROWS ? rows - r0 : RZ_QLINEAR_ROWS;
-            rz_qdot_rows(&q->v, q->isa, r0, n, T, xt, pc, yt + r0, ldt);
+        int nt = threads > 1 && (long)rows * pc >= (1L << 16) ? threads : 1;
+        if (nt > nchunks) nt = nchunks;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+        {
+            int id = omp_get_thread_num(), n = omp_get_num_threads();
+            int c0 = (int)((long)nchunks * id / n), c1 = (int)((long)nchunks * (id + 1) / n);
+            int r0 = c0 * RZ_QLINEAR_ROWS, r1 = c1 * RZ_QLINEAR_ROWS < rows ? c1 * RZ_QLINEAR_ROWS : rows;
+            if (r1 > r0) rz_qdot_rows(&q->v, q->isa, r0, r1 - r0, T, xt, pc, yt + r0, ldt);
         }
     } else {
         int np = (rows + RZ_QLINEAR_PANEL - 1) / RZ_QLINEAR_PANEL;
