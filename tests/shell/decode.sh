@@ -3,7 +3,7 @@
 # they should, run from their codes (fused kernels, tools/core/quant/qdot.h) with the same
 # perplexity and the same greedy text as the same file decoded to float32 at load
 # (--dense), for any thread count; tables quantised in a form the engine cannot read row
-# by row, and bad --embed-* options, exit 2.
+# by row (incoherent, or e8p), and bad --embed-* options, exit 2.
 . "$(dirname "$0")/lib.sh"
 need_data stories260K.bin; need_data tok512.bin; need_data tinystories-valid.txt
 M=$RIZZ_DATA/stories260K.bin Z=$RIZZ_DATA/tok512.bin F=$RIZZ_DATA/tinystories-valid.txt
@@ -53,6 +53,16 @@ rz-cat --full "$T/l4.emb8.rzm" | jq -c 'if .name == "tok_embeddings.weight" then
   rz-cat --from-json -o "$T/bad.rzm"
 check_err "incoherent embedding table, from the codes" 2 "tok_embeddings.weight.*read one row per token" rz-ppl -q -m "$T/bad.rzm" $EV
 check_err "incoherent embedding table, --dense" 2 "field 'incoherent'" rz-ppl -q --dense -m "$T/bad.rzm" $EV
+# the same table as a well-formed e8p record (4-bit RVQ codes are 4 bytes per 8 weights,
+# as many bytes as the 4-bit grid's; one scale, no zero points): e8p is allowed in a
+# qlayer record but not for a table read one row per token: exit 2, every load mode
+one=$(printf '\315\314\114\075' | base64)  # the float32 0.05, little-endian
+rz-cat --full "$T/l4.emb4g16.rzm" |
+  jq -c --arg s "$one" 'if .name == "tok_embeddings.weight" then .method = "e8p" | .bits = 4 | .group = 0 | .scales = {"$bin": $s} | .zeros = {"$bin": ""} else . end' |
+  rz-cat --from-json -o "$T/bad_e8p.rzm"
+check_err "e8p embedding table, from the codes" 2 "field 'method'.*tok_embeddings.weight.*got e8p" rz-ppl -q -m "$T/bad_e8p.rzm" $EV
+check_err "e8p embedding table, --dense" 2 "tok_embeddings.weight.*got e8p" rz-ppl -q --dense -m "$T/bad_e8p.rzm" $EV
+check_err "e8p embedding table, rz-generate" 2 "tok_embeddings.weight.*got e8p" rz-generate -q -m "$T/bad_e8p.rzm" -z "$Z" --temp 0 -n 5
 check_err "--embed-bits 5" 2 "expected 8, 4 or 32" rz-pack -m "$M" "$T/l4.q" --embed-bits 5 -o "$T/x.rzm"
 check_err "--embed-group without --embed-bits" 2 "needs --embed-bits" rz-pack -m "$M" "$T/l4.q" --embed-group 16 -o "$T/x.rzm"
 [ ! -e "$T/x.rzm" ] && ok "nothing written on bad options" || fail "x.rzm exists"
