@@ -152,7 +152,9 @@ int rz_rht_rows(const rz_rht *t, float *X, long rows, long ld, int inverse, rz_e
             return rz_fail(e, RZ_EINPUT, "rht: %ld rows of %d too large", rows, n);
         if (!(tmp = rz_malloc(sz, e))) return e ? e->code : RZ_EINTERNAL;
     }
-#pragma omp parallel for schedule(dynamic, 1)
+    /* one chunk (a decode step's T <= 16 rows): no parallel region, whose fork and join
+     * would cost more than the transform and wait on every thread of the team */
+#pragma omp parallel for schedule(dynamic, 1) if (nch > 1)
     for (long ch = 0; ch < nch; ch++) {
         long r1 = (ch + 1) * RHT_ROW_CHUNK < rows ? (ch + 1) * RHT_ROW_CHUNK : rows;
         float *y = tmp ? tmp + ch * n : NULL;
@@ -266,7 +268,9 @@ int rz_rht_rows_d(const rz_rht *t, double *X, long rows, long ld, int inverse, r
             return rz_fail(e, RZ_EINPUT, "rht: %ld rows of %d too large", rows, n);
         if (!(tmp = rz_malloc(sz, e))) return e ? e->code : RZ_EINTERNAL;
     }
-#pragma omp parallel for schedule(dynamic, 1)
+    /* one chunk (a decode step's T <= 16 rows): no parallel region, whose fork and join
+     * would cost more than the transform and wait on every thread of the team */
+#pragma omp parallel for schedule(dynamic, 1) if (nch > 1)
     for (long ch = 0; ch < nch; ch++) {
         long r1 = (ch + 1) * RHT_ROW_CHUNK < rows ? (ch + 1) * RHT_ROW_CHUNK : rows;
         double *y = tmp ? tmp + ch * n : NULL;
