@@ -214,6 +214,67 @@ AVX2_INLINE void e8p_rows_avx2(const rz_qlayer_view *v, int r0, int n, const int
     }
 }
 
+/* e8p 2 bits, T ≤ 2 (token-by-token decoding): the shift t = ±1/4 of each block is
+ * taken out of the weights, Σ_j (a_j s_j + t) x_j = Σ_j a_j s_j x_j + t Σ_j x_j, so a block
+ * costs two table rows (a, s) instead of three loads; the t Σx terms of 8 blocks at once
+ * from the parities of their 8 sign bytes (t = −1/4 for odd ones, e8p.h) against the
+ * block sums of x, computed once per call (xs: T × nb floats, nb·T ≤ E8P2_XS). Blocks
+ * past the last group of 8 go through e8p_word as in e8p_rows_avx2. */
+enum { E8P2_XS = 4096 };
+
+AVX2_INLINE void e8p2_rows_avx2(const rz_qlayer_view *v, int r0, int n, const int T, const float *x, int ldx,
+                                float *y, int ldy)
+{
+    size_t nb = (size_t)v->pcols / 8, n8 = nb / 8 * 8;
+    float s = scale_at(v, 0);
+    _Alignas(32) float xs[E8P2_XS];
+    for (int t = 0; t < T; t++)
+        for (size_t b = 0; b < n8; b++) {
+            const float *xb = x + (size_t)t * ldx + 8 * b;
+            float a = 0.0f;
+            for (int j = 0; j < 8; j++) a += xb[j];
+            xs[(size_t)t * nb + b] = a;
+        }
+    const __m128i nib = _mm_set1_epi8(0x0F), even = _mm_set1_epi16(0x00FF);
+    const __m128i par4 = _mm_setr_epi8(0, 1, 1, 0, 1, 0, 0, 1, 1, 0, 0, 1, 0, 1, 1, 0); /* parity of a nibble */
+    const __m256 quarter = _mm256_set1_ps(0.25f);
+    for (int i = 0; i < n; i++) {
+        const uint8_t *c = (const uint8_t *)v->codes + (size_t)(r0 + i) * nb * 2;
+        __m256 acc[4][RZ_QDOT_MAX_T], tacc[RZ_QDOT_MAX_T];
+        for (int t = 0; t < T; t++) acc[0][t] = acc[1][t] = acc[2][t] = acc[3][t] = tacc[t] = _mm256_setzero_ps();
+        size_t b = 0;
+        for (; b < n8; b += 8, c += 16) {
+            __m128i c16 = _mm_loadu_si128((const __m128i *)(const void *)c);
+            __m128i p = _mm_xor_si128(_mm_shuffle_epi8(par4, _mm_and_si128(c16, nib)),
+                                      _mm_shuffle_epi8(par4, _mm_and_si128(_mm_srli_epi16(c16, 4), nib)));
+            __m256i odd = _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_and_si128(p, even)), 31);
+            __m256 tv = _mm256_xor_ps(quarter, _mm256_castsi256_ps(odd)); /* ±1/4 per block */
+            for (int t = 0; t < T; t++) tacc[t] = _mm256_fmadd_ps(tv, _mm256_loadu_ps(xs + (size_t)t * nb + b), tacc[t]);
+            for (int h = 0; h < 2; h++) {
+                uint64_t q;
+                memcpy(&q, c + 8 * h, 8);
+                for (int a = 0; a < 4; a++) {
+                    unsigned g = (unsigned)(q >> (16 * a)) & 255u, pt = (unsigned)(q >> (16 * a + 8)) & 255u;
+                    __m256 w = _mm256_mul_ps(_mm256_load_ps(kt.a[pt]), _mm256_load_ps(kt.s[g]));
+                    for (int t = 0; t < T; t++) {
+                        const float *xt = x + (size_t)t * ldx + 8 * (b + 4 * (size_t)h + (size_t)a);
+                        acc[a][t] = _mm256_fmadd_ps(w, _mm256_loadu_ps(xt), acc[a][t]);
+                    }
+                }
+            }
+        }
+        for (int a = 0; b < nb; b++, a = (a + 1) & 3, c += 2) {
+            __m256 w0 = e8p_word(c, 2);
+            for (int t = 0; t < T; t++)
+                acc[a][t] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x + (size_t)t * ldx + 8 * b), acc[a][t]);
+        }
+        for (int t = 0; t < T; t++) {
+            __m256 sum = _mm256_add_ps(_mm256_add_ps(acc[0][t], acc[1][t]), _mm256_add_ps(acc[2][t], acc[3][t]));
+            y[(size_t)t * ldy + i] = s * hsum(_mm256_add_ps(sum, tacc[t]));
+        }
+    }
+}
+
 /* Codes k..k+7 of a b-bit stream (b ∈ {2, 3, 4, 8}) starting at bit `bit`, as 8 int32.
  * b < 8: the 8b ≤ 32 bits are read as one 64-bit word (shifted to the block's bit
  * offset) when 8 bytes are inside the stream, else byte by byte; then broadcast and
@@ -390,7 +451,10 @@ static AVX2 void avx2_rows(const rz_qlayer_view *v, int r0, int n, int T, const 
 {
     if (v->method == RZ_QM_E8P) {
         pthread_once(&kt_once, kt_init);
-        if (v->bits == 2) QDOT_T_SWITCH(e8p_rows_avx2, 2, )
+        if (v->bits == 2 && T <= 2 && (size_t)T * (size_t)(v->pcols / 8) <= E8P2_XS) {
+            if (T == 1) e8p2_rows_avx2(v, r0, n, 1, x, ldx, y, ldy);
+            else e8p2_rows_avx2(v, r0, n, 2, x, ldx, y, ldy);
+        } else if (v->bits == 2) QDOT_T_SWITCH(e8p_rows_avx2, 2, )
         else if (v->bits == 3) QDOT_T_SWITCH(e8p_rows_avx2, 3, )
         else QDOT_T_SWITCH(e8p_rows_avx2, 4, )
     } else if (lane_ok(v)) {
