@@ -12,7 +12,9 @@
  *
  *   e8p 2 bits   w = (a ⊙ s + t) with a = pattern (code >> 8), s = ±1 signs and t = ±1/4
  *                from the sign byte (e8p.h tables: three loads and one FMA per 8
- *                weights); y = wscale · Σ.
+ *                weights); y = wscale · Σ. For T ≤ 2 the AVX2 kernel takes t out:
+ *                Σ (a ⊙ s)·x + t Σx, the t of 8 blocks from their sign bytes' parities
+ *                at once against block sums of x (two table loads per 8 weights).
  *   e8p 3 bits   w = E8P + E81B / 2.04 (the residual table pre-divided).
  *   e8p 4 bits   w = E8P₁ + E8P₂ / 3.45.
  *   rtn / ldlq   per group of `group` columns (or the row): Σ_j (q_j − z) x_j in float
