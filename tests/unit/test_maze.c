@@ -7,8 +7,10 @@
  * lengths are compared with Bellman–Ford relaxation (a different algorithm) on mazes
  * with loops. Tokens round-trip through the parser and the record codec. MLM-U masks:
  * the empirical mean rate over 20000 samples against 1/2 (E[r] for r ~ U(0,1)); the
- * prompt is never masked. A tiny training set is fitted to 100% exact paths by both
- * objectives (the gradients themselves are checked in test_train_full.c).
+ * prompt is never masked; the padding after <PATH_END> is always <MASK> and never
+ * scored (the reference keeps padding out of attention and loss). A tiny training set
+ * is fitted to 100% exact paths by both objectives (the gradients themselves are
+ * checked in test_train_full.c).
  */
 #include <math.h>
 #include <stdint.h>
@@ -217,7 +219,7 @@ static void test_mlmu_mask_stats(void)
     make_set(&s, 5, 50, 2, T);
     int *tok = malloc(sizeof(int) * T), *tgt = malloc(sizeof(int) * T);
     double masked = 0, region = 0;
-    int prompt_touched = 0, bad_target = 0;
+    int prompt_touched = 0, bad_target = 0, pad_wrong = 0;
     const int K = 20000;
     for (int k = 0; k < K; k++) {
         long q = k % s.count;
@@ -225,7 +227,9 @@ static void test_mlmu_mask_stats(void)
         const int *src = s.tokens + (size_t)q * T;
         for (int i = 0; i < T; i++) {
             if (i <= s.pstart[q]) prompt_touched += tok[i] != src[i] || tgt[i] != RZ_TR_IGNORE;
-            else {
+            else if (!s.mask[(size_t)q * T + i]) { /* padding: always <MASK>, never scored */
+                pad_wrong += tok[i] != RZ_MZ_MASK || tgt[i] != RZ_TR_IGNORE;
+            } else {
                 region++;
                 if (tok[i] == RZ_MZ_MASK) masked++, bad_target += tgt[i] != src[i];
                 else bad_target += tgt[i] != RZ_TR_IGNORE || tok[i] != src[i];
@@ -239,6 +243,7 @@ static void test_mlmu_mask_stats(void)
     CHECK(fabs(rate - 0.5) < 0.01);
     CHECK(prompt_touched == 0);
     CHECK(bad_target == 0);
+    CHECK(pad_wrong == 0);
     /* next-token: targets exactly the predictable positions, shifted by one */
     int nscored = rz_maze_example(&s, RZ_MZ_NEXT, 77, 0, 3, tok, tgt), want = 0;
     for (int i = 0; i + 1 < T; i++) {

@@ -166,6 +166,10 @@ int rz_maze_example(const rz_maze_set *s, int objective, uint64_t seed, uint64_t
     for (int i = 0; i < T; i++) {
         targets[i] = RZ_TR_IGNORE;
         if (i <= ps) continue; /* the prompt and <PATH_START>: always visible */
+        if (!mk[i]) { /* past <PATH_END>: <MASK>, unscored — as in decoding, never seen */
+            tokens[i] = RZ_MZ_MASK;
+            continue;
+        }
         double u = (double)(rz_train_rng_next(&st) >> 11) * 0x1.0p-53;
         if (u < r) tokens[i] = RZ_MZ_MASK, targets[i] = src[i], scored++;
     }

@@ -9,12 +9,17 @@
  *   next-token: causal attention; input = the tokens, target at i = token i+1 when i+1
  *     is a predictable path position (the record's mask: cells and <PATH_END>), else
  *     ignored. Greedy decoding from <PATH_START>.
- *   MLM-U: bidirectional attention; per sample draw r ~ U(0,1) and mask every position
- *     of region(s) independently with probability r (the input becomes <MASK>, the
- *     target the true token; every other position is visible and not scored — the
- *     prompt and <PATH_START> are never masked). Decoding: every region position starts
- *     as <MASK> and is filled left to right, one token per forward (the argmax at the
- *     first masked position), until <PATH_END>.
+ *   MLM-U: bidirectional attention; per sample draw r ~ U(0,1) and mask every
+ *     predictable path position (the record's mask: the cells and <PATH_END>)
+ *     independently with probability r (the input becomes <MASK>, the target the true
+ *     token; every other position is visible and not scored — the prompt and
+ *     <PATH_START> are never masked). The positions after <PATH_END> (padding) are
+ *     always <MASK> and never scored, as the reference leaves padding out of both the
+ *     attention and the loss: a visible <PAD> would tell the model the path's length,
+ *     which decoding never knows, and scoring it would fill most of the loss with a
+ *     trivial token. Decoding: every region position starts as <MASK> and is filled
+ *     left to right, one token per forward (the argmax at the first masked position),
+ *     until <PATH_END>.
  * The loss of a step is the mean NLL over the scored positions of its global batch.
  *
  * Sample order and masks are functions of (seed, sample number k): sample k uses
