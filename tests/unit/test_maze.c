@@ -311,6 +311,41 @@ static void overfit_case(int objective, int steps)
     rz_maze_set_free(&s);
 }
 
+/* The reference's initialisation: every matrix's sample std is 1/sqrt(3 fan_in) (fan_in
+ * = its columns), norms stay 1; --init-std S gives S. A matrix of m·k ≥ 4096 normal draws
+ * has a sample std within 3·(1/sqrt(2·4096)) ≈ 3.3% of the target at 3 sd: 5% tolerance. */
+static void test_init_weights(void)
+{
+    rz_err e = {0};
+    rz_llama_config c = {0};
+    c.dim = 64, c.hidden_dim = 256, c.n_layers = 2, c.n_heads = 4, c.n_kv_heads = 4, c.vocab_size = 37;
+    c.seq_len = 16, c.rope_theta = 10000.0f, c.norm_eps = 1e-5f;
+    for (int pass = 0; pass < 2; pass++) {
+        rz_llama *m;
+        CHECK(rz_llama_random(&c, 3, &m, &e) == 0);
+        double S = pass ? 0.05 : 0;
+        rz_maze_init_weights(m, S);
+        for (int i = 0; i < rz_llama_tensor_count(m); i++) {
+            const char *name;
+            float *w;
+            int shape[2], nd;
+            rz_llama_tensor_at(m, i, &name, &w, shape, &nd);
+            long cnt = (long)shape[0] * (nd == 2 ? shape[1] : 1);
+            double ss = 0;
+            for (long k = 0; k < cnt; k++) ss += (double)w[k] * w[k];
+            double sd = sqrt(ss / (double)cnt);
+            if (nd == 2) {
+                double want = S > 0 ? S : 1.0 / sqrt(3.0 * shape[1]);
+                if (fabs(sd / want - 1) > 0.05) printf("#   %s: std %.4f, expected %.4f\n", name, sd, want);
+                CHECK(fabs(sd / want - 1) < 0.05);
+            } else {
+                CHECK(sd == 1.0);
+            }
+        }
+        rz_llama_free(m);
+    }
+}
+
 static void test_overfit_mlmu(void) { overfit_case(RZ_MZ_MLMU, 800); }
 static void test_overfit_next(void) { overfit_case(RZ_MZ_NEXT, 300); }
 
@@ -324,6 +359,7 @@ int main(void)
     RUN(test_tokens_roundtrip);
     RUN(test_mlmu_mask_stats);
     RUN(test_path_through_wall_rejected);
+    RUN(test_init_weights);
     RUN(test_overfit_mlmu);
     RUN(test_overfit_next);
     return check_summary();

@@ -38,6 +38,7 @@ static const rz_cli_tool tool_gen = {
              "            [--exclude MAZES] [--png FILE] -o MAZES\n",
     .about = "Mazes index I .. I+N-1 of seed S on an SIZE x SIZE lattice (randomised DFS), deduplicated\n"
              "(and not in --exclude), shortest path by BFS, as 'maze' records (schemas/maze.md).\n"
+
              "Disjoint index ranges give the train/held-out split.\n",
     .examples = "rz-maze gen -n 5 --count 20000 -o train.rz\n"
                 "rz-maze gen -n 5 --first 1000000 --count 500 --exclude train.rz -o test.rz\n",
@@ -76,7 +77,7 @@ typedef struct {
     int n, forks, extra, objective, dim, layers, heads, hidden, ctx, steps, batch, micro, warmup, every, until;
     int eval_every;
     long count, first, eval_count;
-    double lr, min_lr, wd, clip;
+    double lr, min_lr, wd, clip, init_std;
     const char *exclude, *png, *ckpt, *resume, *eval, *model, *input;
 } args;
 
@@ -134,6 +135,8 @@ static void parse(rz_cli *c, args *a, int argc, char **argv)
         RZ_O_INT("warmup", 0, "N", a->warmup, 0, 100000000, "warm-up steps (default 50)"),
         RZ_O_F64("weight-decay", 0, "W", a->wd, 0, 10, "AdamW weight decay (default 0.01)"),
         RZ_O_F64("clip", 0, "C", a->clip, 0, 1e9, "gradient norm clipping (default 1.0)"),
+        RZ_O_F64("init-std", 0, "S", a->init_std, 0, 10,
+                 "initial weights N(0, S^2) (default 0: the reference's, 1/sqrt(3 fan_in))"),
         RZ_O_STR("checkpoint", 0, "FILE", a->ckpt, "write a checkpoint at the end (and every --every K steps)"),
         RZ_O_INT("every", 0, "K", a->every, 1, 100000000, "checkpoint period in steps"),
         RZ_O_STR("resume", 0, "FILE", a->resume, "continue from a checkpoint"),
@@ -295,6 +298,7 @@ static void cmd_train(rz_cli *c, const args *a)
     rz_maze_ckpt info;
     memset(&info, 0, sizeof info);
     info.objective = a->objective;
+    info.init_std = a->init_std;
     rz_llama_config *cf = &info.config;
     cf->dim = a->dim, cf->hidden_dim = a->hidden, cf->n_layers = a->layers, cf->n_heads = a->heads;
     cf->n_kv_heads = a->heads, cf->rope_theta = 10000.0f, cf->norm_eps = 1e-5f;

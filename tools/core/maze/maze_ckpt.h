@@ -29,6 +29,8 @@ typedef struct {
     uint64_t set_id;  /* rz_maze_set_id of the training set */
     rz_adamw_opts opt;
     double loss;      /* mean loss of the last step */
+    double init_std;  /* a new model's weights: 0 = the reference's (see maze_train.h),
+                       * > 0 = N(0, init_std); not stored (a resumed run has its weights) */
 } rz_maze_ckpt;
 
 /* Writes info, m's tensors and (opt non-NULL) the moments. */

@@ -2,6 +2,7 @@
  * (maze_train.h). */
 #include "maze_train.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +20,22 @@ void rz_maze_trainer_free(rz_maze_trainer *tr)
     free(tr->tokens);
     free(tr->targets);
     memset(tr, 0, sizeof *tr);
+}
+
+void rz_maze_init_weights(rz_llama *m, double std)
+{
+    int count = rz_llama_tensor_count(m);
+    for (int i = 0; i < count; i++) {
+        const char *name;
+        float *w = NULL;
+        int shape[2] = {0, 0}, ndim = 0;
+        rz_llama_tensor_at(m, i, &name, &w, shape, &ndim);
+        if (ndim != 2) continue; /* norms stay 1 */
+        double want = std > 0 ? std : 1.0 / sqrt(3.0 * shape[1]);
+        float f = (float)(want / 0.02); /* rz_llama_random draws N(0, 0.02²) */
+        size_t n = (size_t)shape[0] * (size_t)shape[1];
+        for (size_t k = 0; k < n; k++) w[k] *= f;
+    }
 }
 
 static int mismatch(rz_err *e, const char *loc, const char *field, const char *what)
@@ -56,6 +73,7 @@ int rz_maze_trainer_new(rz_maze_trainer *tr, const rz_maze_ckpt *info, const rz_
         tr->info.step = ck.step, tr->info.samples = ck.samples, tr->info.loss = ck.loss;
     } else {
         if (rz_llama_random(c, tr->info.seed, &tr->model, e)) return e->code;
+        rz_maze_init_weights(tr->model, info->init_std);
         if (rz_adamw_init(&tr->adam, tr->model->n_params, e)) return rz_maze_trainer_free(tr), e->code;
         tr->info.step = 0, tr->info.samples = 0;
     }

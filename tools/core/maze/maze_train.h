@@ -25,6 +25,16 @@ typedef struct {
     const rz_maze_set *set;
 } rz_maze_trainer;
 
+/* Scales a random model (rz_llama_random: every matrix N(0, 0.02²), norms 1) to the
+ * initialisation of the MLM-U reference, PyTorch's defaults for nn.Linear (uniform on
+ * ±1/√fan_in, so std 1/√(3·fan_in)) on every matrix, fan_in = its columns (the
+ * embedding too: the reference ties it to the classifier). std (> 0) instead gives every
+ * matrix N(0, std²). Why it matters: at dim 64 the 0.02 of GPT-2's dim-768 recipe
+ * makes q·k ≈ 0 and the attention uniform, a plateau that MLM-U — whose masked queries
+ * must find their neighbours by position before anything else — sits on far longer
+ * than next-token (pipeline/maze.md). */
+void rz_maze_init_weights(rz_llama *m, double std);
+
 /* A random model for set (vocab from set->n, seq_len = set->T) with info's shape, or
  * (resume != NULL) the checkpoint's model, moments and position; info's options must then
  * match the checkpoint's (objective, batch, micro, seed, training set, model shape) or
