@@ -143,6 +143,50 @@ static void test_bfs_shortest(void)
     rz_maze_free(&m);
 }
 
+/* A* mazes: with no walls every neighbour pair is open (2n(n−1) passages) and the plan
+ * is a Manhattan path; with walls the A* plan's length is the Bellman–Ford distance and
+ * the plan is valid; the same (seed, index) gives the same tokens, and the token form
+ * parses back to the same walls, origin, target and path. */
+static void test_astar(void)
+{
+    rz_err e = {0};
+    rz_maze m, p;
+    int n = 7, N = 49, dist[49], cap = rz_maze_max_tokens(7, 36);
+    int *ta = malloc(sizeof(int) * cap), *tb = malloc(sizeof(int) * cap);
+    CHECK(rz_maze_alloc(n, &m, &e) == 0 && rz_maze_alloc(n, &p, &e) == 0);
+    for (uint64_t idx = 0; idx < 20; idx++) {
+        CHECK(rz_maze_astar_gen(&m, 3, idx, 0.0) == 1);
+        CHECK(m.n_passages == 2 * n * (n - 1));
+        int di = m.origin / n - m.target / n, dj = m.origin % n - m.target % n;
+        CHECK(m.path_len == abs(di) + abs(dj) + 1);
+        CHECK(rz_maze_path_valid(&m, m.path, m.path_len));
+    }
+    long walls_seen = 0;
+    for (uint64_t idx = 0; idx < 80; idx++) {
+        CHECK(rz_maze_astar_gen(&m, 5, idx, 0.35) == 1);
+        for (int c = 0; c < N; c++) dist[c] = 1 << 20;
+        dist[m.origin] = 0;
+        for (int it = 0; it < N; it++)
+            for (int a = 0; a < N; a++)
+                for (int b = 0; b < N; b++)
+                    if (rz_maze_is_open(&m, a, b) && dist[a] + 1 < dist[b]) dist[b] = dist[a] + 1;
+        CHECK(dist[m.target] < (1 << 20) && m.path_len == dist[m.target] + 1);
+        CHECK(rz_maze_path_valid(&m, m.path, m.path_len));
+        walls_seen += 2 * n * (n - 1) - m.n_passages;
+        int na = rz_maze_tokens(&m, ta, cap);
+        CHECK(na > 0 && rz_maze_parse(&p, ta, na, &e) == 0);
+        CHECK(p.origin == m.origin && p.target == m.target && p.path_len == m.path_len);
+        CHECK(!memcmp(p.open, m.open, (size_t)N) && !memcmp(p.path, m.path, sizeof(int) * (size_t)m.path_len));
+        rz_maze_astar_gen(&p, 5, idx, 0.35); /* again: the same bytes */
+        int nb = rz_maze_tokens(&p, tb, cap);
+        CHECK(na == nb && !memcmp(ta, tb, sizeof(int) * (size_t)na));
+    }
+    CHECK(walls_seen > 0); /* density 0.35 closes passages */
+    CHECK(rz_maze_astar_gen(&m, 5, 0, 0.9) == 0 || m.path_len > 0); /* hopeless density: 0 or a real plan */
+    free(ta), free(tb);
+    rz_maze_free(&m), rz_maze_free(&p);
+}
+
 static void test_tokens_roundtrip(void)
 {
     rz_err e = {0};
@@ -356,6 +400,7 @@ int main(void)
     RUN(test_corridor);
     RUN(test_same_seed_same_bytes);
     RUN(test_bfs_shortest);
+    RUN(test_astar);
     RUN(test_tokens_roundtrip);
     RUN(test_mlmu_mask_stats);
     RUN(test_path_through_wall_rejected);

@@ -33,12 +33,13 @@ static const rz_cli_tool tool_main = {
 
 static const rz_cli_tool tool_gen = {
     .name = "rz-maze gen",
-    .summary = "DFS mazes as a 'maze' record stream (and a picture)",
+    .summary = "DFS or A* mazes as a 'maze' record stream (and a picture)",
     .usage = "rz-maze gen -n SIZE [--count N] [--first I] [--seed S] [--no-forks] [--extra K]\n"
-             "            [--exclude MAZES] [--png FILE] -o MAZES\n",
+             "            [--astar DENSITY] [--exclude MAZES] [--png FILE] -o MAZES\n",
     .about = "Mazes index I .. I+N-1 of seed S on an SIZE x SIZE lattice (randomised DFS), deduplicated\n"
              "(and not in --exclude), shortest path by BFS, as 'maze' records (schemas/maze.md).\n"
-
+             "--astar DENSITY: A* mazes instead (random wall cells, start and goal, the A* plan;\n"
+             "train them with --ctx covering the longest sequence).\n"
              "Disjoint index ranges give the train/held-out split.\n",
     .examples = "rz-maze gen -n 5 --count 20000 -o train.rz\n"
                 "rz-maze gen -n 5 --first 1000000 --count 500 --exclude train.rz -o test.rz\n",
@@ -77,7 +78,7 @@ typedef struct {
     int n, forks, extra, objective, dim, layers, heads, hidden, ctx, steps, batch, micro, warmup, every, until;
     int eval_every;
     long count, first, eval_count;
-    double lr, min_lr, wd, clip, init_std;
+    double lr, min_lr, wd, clip, init_std, astar;
     const char *exclude, *png, *ckpt, *resume, *eval, *model, *input;
 } args;
 
@@ -117,6 +118,8 @@ static void parse(rz_cli *c, args *a, int argc, char **argv)
         RZ_O_LONG("first", 0, "I", a->first, 0, 1LL << 40, "first generator index (default 0)"),
         RZ_O_SET("no-forks", 0, a->forks, 0, "one corridor: no side branches"),
         RZ_O_INT("extra", 0, "K", a->extra, 0, 1 << 20, "K more openings after the DFS (loops; default 0)"),
+        RZ_O_F64("astar", 0, "DENSITY", a->astar, 0, 0.9,
+                 "A* mazes instead of DFS: wall cells at DENSITY, the A* plan (e.g. 0.3)"),
         RZ_O_STR("exclude", 0, "MAZES", a->exclude, "leave out the mazes of this stream (another split)"),
         RZ_O_STR("png", 0, "FILE", a->png, "draw the first maze with its path"),
         RZ_O_END};
@@ -225,7 +228,9 @@ static void cmd_gen(rz_cli *c, const args *a)
     long excluded = (long)hs.used;
     rz_maze m;
     if (rz_maze_alloc(a->n, &m, &e)) rz_cli_die(c, &e);
-    int cap = rz_maze_max_tokens(a->n, a->extra), *tok = malloc(sizeof(int) * (size_t)cap);
+    /* A*: up to 2n(n−1) passages, the (n−1)² beyond a spanning tree's n²−1 */
+    int cap = rz_maze_max_tokens(a->n, a->astar > 0 ? (a->n - 1) * (a->n - 1) : a->extra);
+    int *tok = malloc(sizeof(int) * (size_t)cap);
     uint8_t *mask = malloc((size_t)cap);
     rz_writer *w;
     if (!tok || !mask) rz_fail(&e, RZ_EINTERNAL, "out of memory"), rz_cli_die(c, &e);
@@ -239,7 +244,15 @@ static void cmd_gen(rz_cli *c, const args *a)
                     idx - (uint64_t)a->first);
             rz_writer_abort(w, &e), rz_cli_die(c, &e);
         }
-        rz_maze_dfs(&m, c->seed, idx, a->forks, a->extra);
+        if (a->astar > 0) {
+            if (!rz_maze_astar_gen(&m, c->seed, idx, a->astar)) {
+                rz_fail(&e, RZ_EINPUT, "--astar %g: no solvable %dx%d maze in 1000 draws at index %" PRIu64,
+                        a->astar, a->n, a->n, idx);
+                rz_writer_abort(w, &e), rz_cli_die(c, &e);
+            }
+        } else {
+            rz_maze_dfs(&m, c->seed, idx, a->forks, a->extra);
+        }
         int fresh = hset_add(&hs, rz_maze_hash(&m));
         if (fresh < 0) rz_fail(&e, RZ_EINTERNAL, "out of memory"), rz_writer_abort(w, &e), rz_cli_die(c, &e);
         if (!fresh) { dup++; continue; }

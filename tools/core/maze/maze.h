@@ -78,6 +78,19 @@ void rz_maze_free(rz_maze *m);
  * (perfect maze), 0 one corridor. extra: loop openings (fewer if the maze has fewer closed
  * walls inside it). */
 void rz_maze_dfs(rz_maze *m, uint64_t seed, uint64_t index, int forks, int extra);
+/* A*-style maze `index` of seed (astar.c; Searchformer's maze task): every cell is a
+ * wall with probability density, the passages are all pairs of 4-neighbouring free
+ * cells, origin and target are distinct free cells drawn uniformly, and the path is the
+ * A* plan (rz_maze_astar). Draws again from the same (seed, index) stream until the
+ * target is reachable (at most 1000 times). Returns 1, or 0 if no solvable maze was
+ * drawn (density too high). A wall cell is a cell without passages, so the token form,
+ * rz_maze_parse, BFS and rz_maze_path_valid treat it like any other maze. */
+int rz_maze_astar_gen(rz_maze *m, uint64_t seed, uint64_t index, double density);
+/* A* from m->origin to m->target with the Manhattan heuristic (consistent on the unit
+ * grid, so the plan is a shortest path); open-list ties go to the larger g, then the
+ * smaller cell index. Path into m->path / path_len; returns the length in cells, 0 if
+ * unreachable. */
+int rz_maze_astar(rz_maze *m);
 /* 1 if a and b (cells) are 4-neighbours with the passage between them open. */
 int rz_maze_is_open(const rz_maze *m, int a, int b);
 /* BFS shortest path from m->origin to m->target into m->path / path_len; returns the
