@@ -78,7 +78,7 @@ typedef struct {
     int n, forks, extra, objective, dim, layers, heads, hidden, ctx, steps, batch, micro, warmup, every, until;
     int eval_every;
     long count, first, eval_count;
-    double lr, min_lr, wd, clip, init_std, astar;
+    double lr, min_lr, wd, clip, init_std, astar, theta;
     const char *exclude, *png, *ckpt, *resume, *eval, *model, *input;
 } args;
 
@@ -109,7 +109,7 @@ static void parse(rz_cli *c, args *a, int argc, char **argv)
 {
     memset(a, 0, sizeof *a);
     a->forks = 1, a->objective = -1, a->dim = 64, a->layers = 4, a->heads = 4, a->steps = 1000, a->batch = 32;
-    a->lr = 1e-3, a->min_lr = 1e-4, a->warmup = 50, a->wd = 0.01, a->clip = 1.0, a->count = -1;
+    a->theta = 10000, a->lr = 1e-3, a->min_lr = 1e-4, a->warmup = 50, a->wd = 0.01, a->clip = 1.0, a->count = -1;
     a->cmd = command(argc, argv);
     argc--, argv++;
     rz_opt gen[] = {
@@ -129,6 +129,7 @@ static void parse(rz_cli *c, args *a, int argc, char **argv)
         RZ_O_INT("layers", 0, "L", a->layers, 1, 64, "transformer blocks (default 4)"),
         RZ_O_INT("heads", 0, "H", a->heads, 1, 256, "attention heads; D / H even (default 4)"),
         RZ_O_INT("hidden", 0, "F", a->hidden, 1, 65536, "feed-forward width (default 4D)"),
+        RZ_O_F64("rope-theta", 0, "B", a->theta, 2, 1e9, "RoPE base (default 10000)"),
         RZ_O_INT("ctx", 0, "T", a->ctx, 11, 65536, "padded sequence length (default: the longest maze)"),
         RZ_O_INT("steps", 0, "N", a->steps, 1, 100000000, "optimizer steps (default 1000)"),
         RZ_O_INT("batch", 0, "B", a->batch, 1, 1 << 20, "sequences per step (default 32)"),
@@ -314,7 +315,7 @@ static void cmd_train(rz_cli *c, const args *a)
     info.init_std = a->init_std;
     rz_llama_config *cf = &info.config;
     cf->dim = a->dim, cf->hidden_dim = a->hidden, cf->n_layers = a->layers, cf->n_heads = a->heads;
-    cf->n_kv_heads = a->heads, cf->rope_theta = 10000.0f, cf->norm_eps = 1e-5f;
+    cf->n_kv_heads = a->heads, cf->rope_theta = (float)a->theta, cf->norm_eps = 1e-5f;
     info.total = a->steps, info.batch = a->batch, info.micro = a->micro, info.seed = c->seed;
     rz_adamw_defaults(&info.opt);
     info.opt.lr = a->lr, info.opt.min_lr = a->min_lr, info.opt.weight_decay = a->wd, info.opt.clip = a->clip;

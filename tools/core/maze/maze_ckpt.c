@@ -18,7 +18,7 @@ int rz_maze_ckpt_save(const char *loc, const rz_stream_opts *o, const rz_maze_ck
     if (rz_writer_open(loc, o, &w, e)) return e->code;
     msgpack_packer *pk = rz_writer_packer(w);
     const rz_llama_config *c = &in->config;
-    rz_rec_begin(pk, "maze_checkpoint", RZ_MAZE_CKPT_VERSION, 23);
+    rz_rec_begin(pk, "maze_checkpoint", RZ_MAZE_CKPT_VERSION, 24);
     rz_rec_int(pk, "n", in->n);
     rz_rec_str(pk, "objective", rz_maze_objective_name(in->objective));
     rz_rec_int(pk, "dim", c->dim);
@@ -27,6 +27,7 @@ int rz_maze_ckpt_save(const char *loc, const rz_stream_opts *o, const rz_maze_ck
     rz_rec_int(pk, "n_heads", c->n_heads);
     rz_rec_int(pk, "n_kv_heads", c->n_kv_heads);
     rz_rec_int(pk, "seq_len", c->seq_len);
+    rz_rec_f64(pk, "rope_theta", c->rope_theta);
     rz_rec_int(pk, "step", in->step);
     rz_rec_int(pk, "total", in->total);
     rz_rec_int(pk, "batch", in->batch);
@@ -92,6 +93,10 @@ static int get_header(const msgpack_object *r, const rz_rec_ctx *c, rz_maze_ckpt
         (rc = get_i(r, c, "seq_len", 1, 1 << 16, &cf->seq_len, e)))
         return rc;
     cf->vocab_size = rz_maze_vocab(in->n), cf->shared_classifier = 0, cf->rope_theta = 10000.0f, cf->norm_eps = 1e-5f;
+    double theta = 10000.0; /* absent in checkpoints written before the field */
+    if ((rc = rz_get_f64_opt(r, c, "rope_theta", &theta, e))) return rc;
+    if (!(theta >= 2 && theta <= 1e9)) return rz_rec_fail(e, c, "rope_theta", "%g, expected 2 to 1e9", theta);
+    cf->rope_theta = (float)theta;
     if ((rc = rz_get_int(r, c, "step", 0, INT32_MAX, &in->step, e)) ||
         (rc = rz_get_int(r, c, "total", 1, INT32_MAX, &in->total, e)) ||
         (rc = rz_get_int(r, c, "batch", 1, 1 << 20, &in->batch, e)) ||

@@ -62,7 +62,7 @@ int rz_maze_trainer_new(rz_maze_trainer *tr, const rz_maze_ckpt *info, const rz_
         if (ck.n != set->n) rc = mismatch(e, resume, "n", "maze size");
         else if (ck.objective != info->objective) rc = mismatch(e, resume, "objective", "objective");
         else if (d->dim != c->dim || d->hidden_dim != c->hidden_dim || d->n_layers != c->n_layers ||
-                 d->n_heads != c->n_heads || d->n_kv_heads != c->n_kv_heads)
+                 d->n_heads != c->n_heads || d->n_kv_heads != c->n_kv_heads || d->rope_theta != c->rope_theta)
             rc = mismatch(e, resume, "dim", "model shape");
         else if (d->seq_len != c->seq_len) rc = mismatch(e, resume, "seq_len", "sequence length");
         else if (ck.batch != info->batch || ck.micro != info->micro) rc = mismatch(e, resume, "batch", "batch shape");
