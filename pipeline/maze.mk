@@ -9,8 +9,16 @@
 #                                           steps, mazes seen and training seconds
 #                                           (compare.md, made by pipeline/maze-table.sh)
 #
+#   make -f pipeline/maze.mk maze-seeds     maze-compare for every seed of SEEDS (each in
+#                                           OUT/seedS), then seeds.md: mean and spread of
+#                                           the held-out exact rate per objective and step
+#
 # Variables: N (lattice size), TRAIN / HELD (mazes), STEPS, BATCH, MODEL (shape flags),
-# LR, EVAL_EVERY, THREADS (per run; 1 keeps a shared machine usable), SEED, OUT.
+# LR, WARMUP, EVAL_EVERY, THREADS (per run; 1 keeps a shared machine usable), SEED, OUT;
+# ROPE (RoPE base), INIT (0: the reference's initialisation, else N(0, INIT^2));
+# ASTAR (a wall density: A* mazes instead of DFS; set CTX to the longest sequence, e.g.
+# 7 N^2 + 11, so held-out mazes fit). 10x10, for example:
+#   make -f pipeline/maze.mk maze-compare N=10 BATCH=16 MODEL="--dim 128 --layers 4 --heads 4"
 # Every product is written atomically (rz-maze writes through temporary files, the JSON
 # reports go through .tmp), so an interrupted make resumes at the first missing file.
 
@@ -28,9 +36,17 @@ LR     ?= 2e-3
 EVAL_EVERY ?= 100
 THREADS ?= 1
 SEED   ?= 1
+SEEDS  ?= 1 2 3
+WARMUP ?= 50
+ROPE   ?= 10000
+INIT   ?= 0
+ASTAR  ?=
+CTX    ?=
 RUN    := $(OUT)/$(N)x$(N)
+GENOPT := $(if $(ASTAR),--astar $(ASTAR))
+CTXOPT := $(if $(CTX),--ctx $(CTX))
 
-.PHONY: maze-quick maze-compare
+.PHONY: maze-quick maze-compare maze-seeds
 .SECONDARY:
 
 $(OUT):
@@ -38,14 +54,15 @@ $(OUT):
 
 # training mazes: indices 0.. of SEED; held-out: indices from 10^9, minus any training maze
 $(RUN)-train.rz: | $(OUT)
-	$(MAZE) gen -q -n $(N) --count $(TRAIN) --seed $(SEED) -o $@
+	$(MAZE) gen -q -n $(N) $(GENOPT) --count $(TRAIN) --seed $(SEED) -o $@
 $(RUN)-held.rz: $(RUN)-train.rz
-	$(MAZE) gen -q -n $(N) --count $(HELD) --seed $(SEED) --first 1000000000 --exclude $< -o $@
+	$(MAZE) gen -q -n $(N) $(GENOPT) --count $(HELD) --seed $(SEED) --first 1000000000 --exclude $< -o $@
 
 # one objective: the training report carries the accuracy curve; the checkpoint is the model
 $(RUN)-%.json: $(RUN)-train.rz $(RUN)-held.rz
-	$(MAZE) train -t $(THREADS) --objective $* $(MODEL) --steps $(STEPS) --batch $(BATCH) --lr $(LR) \
-	  --warmup 50 --seed $(SEED) --eval $(RUN)-held.rz --eval-every $(EVAL_EVERY) \
+	$(MAZE) train -t $(THREADS) --objective $* $(MODEL) $(CTXOPT) --rope-theta $(ROPE) --init-std $(INIT) \
+	  --steps $(STEPS) --batch $(BATCH) --lr $(LR) \
+	  --warmup $(WARMUP) --seed $(SEED) --eval $(RUN)-held.rz --eval-every $(EVAL_EVERY) \
 	  -o $(RUN)-$*.ckpt --json $< > $@.tmp && mv $@.tmp $@
 $(RUN)-%-eval.json: $(RUN)-%.json
 	$(MAZE) eval -t $(THREADS) -q -m $(RUN)-$*.ckpt --png $(RUN)-$*.png --json $(RUN)-held.rz > $@.tmp && mv $@.tmp $@
@@ -56,4 +73,12 @@ maze-quick: $(RUN)-mlmu-eval.json
 $(OUT)/compare-$(N).md: $(RUN)-mlmu.json $(RUN)-next.json
 	$(RIZZ)/pipeline/maze-table.sh $^ > $@.tmp && mv $@.tmp $@
 maze-compare: $(OUT)/compare-$(N).md
+	@cat $<
+
+# several seeds: one maze-compare per seed (its own data and initialisation), then the
+# spread per objective and step (pipeline/maze-seeds.sh)
+$(OUT)/seeds-$(N).md:
+	for s in $(SEEDS); do $(MAKE) -f $(RIZZ)/pipeline/maze.mk maze-compare SEED=$$s OUT=$(OUT)/seed$$s || exit 1; done
+	$(RIZZ)/pipeline/maze-seeds.sh $(foreach s,$(SEEDS),$(OUT)/seed$(s)/$(N)x$(N)-mlmu.json $(OUT)/seed$(s)/$(N)x$(N)-next.json) > $@.tmp && mv $@.tmp $@
+maze-seeds: $(OUT)/seeds-$(N).md
 	@cat $<
