@@ -39,7 +39,7 @@ static const rz_cli_tool tool_gen = {
     .about = "Mazes index I .. I+N-1 of seed S on an SIZE x SIZE lattice (randomised DFS), deduplicated\n"
              "(and not in --exclude), shortest path by BFS, as 'maze' records (schemas/maze.md).\n"
              "--astar DENSITY: A* mazes instead (random wall cells, start and goal, the A* plan;\n"
-             "train them with --ctx covering the longest sequence).\n"
+             "train on them with a context that holds the longest sequence).\n"
              "Disjoint index ranges give the train/held-out split.\n",
     .examples = "rz-maze gen -n 5 --count 20000 -o train.rz\n"
                 "rz-maze gen -n 5 --first 1000000 --count 500 --exclude train.rz -o test.rz\n",
