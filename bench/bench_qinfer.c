@@ -79,9 +79,9 @@ int main(int argc, char **argv)
     struct {
         const char *label;
         rz_qopts o;
-    } fmt[3] = {{"e8p 2-bit, inc. both", {RZ_QM_E8P, 2, 0, RZ_INCOH_BOTH, 1, 0}},
-                {"e8p 4-bit, inc. both", {RZ_QM_E8P, 4, 0, RZ_INCOH_BOTH, 1, 0}},
-                {"rtn 4-bit, per row", {RZ_QM_RTN, 4, 0, RZ_INCOH_NONE, 1, 0}}};
+    } fmt[3] = {{"e8p 2-bit, inc. both", {RZ_QM_E8P, 2, 0, RZ_INCOH_BOTH, 1, 0, 0, 0, 0}},
+                {"e8p 4-bit, inc. both", {RZ_QM_E8P, 4, 0, RZ_INCOH_BOTH, 1, 0, 0, 0, 0}},
+                {"rtn 4-bit, per row", {RZ_QM_RTN, 4, 0, RZ_INCOH_NONE, 1, 0, 0, 0, 0}}};
     for (int f = 0; f < 3; f++) {
         if (only >= 0 && f != only) continue;
         rz_llama *qm;

@@ -78,7 +78,7 @@ static void test_roundtrip_all_methods(void)
         {RZ_QM_E8P, 3, 0}, {RZ_QM_E8P, 4, 0}};
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++)
         for (int inc = 0; inc < 2; inc++) {
-            rz_qopts o = {cases[k].method, cases[k].bits, cases[k].group, inc, 5, 0};
+            rz_qopts o = {cases[k].method, cases[k].bits, cases[k].group, inc, 5, 0, 0, 0, 0};
             rz_qlayer q;
             rz_err e = {0};
             int rc = rz_qlayer_quantize("layers.0.attention.wq.weight", W, M, N, H, &o, 3, 42, &q, Wh, &e);
@@ -126,7 +126,7 @@ static void test_equals_core(void)
     make_problem(M, N, W, H);
     rz_err e = {0};
     rz_qlayer q;
-    rz_qopts o = {RZ_QM_RTN, 3, 0, 0, 0, 0};
+    rz_qopts o = {RZ_QM_RTN, 3, 0, 0, 0, 0, 0, 0, 0};
     CHECK(rz_qlayer_quantize("x", W, M, N, H, &o, 0, 0, &q, Wh, &e) == 0);
     CHECK(rz_rtn(W, M, N, 3, 0, ref, NULL, NULL, NULL, &e) == 0);
     CHECK(memcmp(Wh, ref, sizeof ref) == 0);
@@ -166,7 +166,7 @@ static void test_not_positive_definite(void)
     double H[N * N] = {0};
     for (int i = 0; i < M * N; i++) W[i] = (float)check_gauss();
     for (int i = 0; i < N; i++) H[i * N + i] = i == 3 ? -5.0 : 1.0;
-    rz_qopts o = {RZ_QM_LDLQ, 4, 0, 0, 0, 0};
+    rz_qopts o = {RZ_QM_LDLQ, 4, 0, 0, 0, 0, 0, 0, 0};
     rz_qlayer q;
     rz_err e = {0};
     CHECK(rz_qlayer_quantize("layers.1.feed_forward.w2.weight", W, M, N, H, &o, 0, 0, &q, NULL, &e) == RZ_EINPUT);

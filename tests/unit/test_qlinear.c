@@ -92,7 +92,7 @@ static void test_decode_rows(void)
     double H[N * N];
     make_problem(M, N, W, H);
     for (int k = 0; k < NCASES; k++) {
-        rz_qopts o = {cases[k].method, cases[k].bits, cases[k].group, RZ_INCOH_NONE, 3, 0};
+        rz_qopts o = {cases[k].method, cases[k].bits, cases[k].group, RZ_INCOH_NONE, 3, 0, 0, 0, 0};
         rz_qlayer q;
         rz_err e = {0};
         CHECK_EQ_INT(rz_qlayer_quantize("layers.0.attention.wq.weight", W, M, N, H, &o, 0, 1, &q, NULL, &e), 0);
@@ -136,7 +136,7 @@ static void run_apply(const qcase *qc, int incoh, int rank, int rows, int cols)
     float *W = malloc(sizeof(float) * (size_t)rows * cols), *Wd = malloc(sizeof(float) * (size_t)rows * cols);
     double *H = malloc(sizeof(double) * (size_t)cols * cols);
     make_problem(rows, cols, W, H);
-    rz_qopts o = {qc->method, qc->bits, qc->group, incoh, 11, 0};
+    rz_qopts o = {qc->method, qc->bits, qc->group, incoh, 11, 0, 0, 0, 0};
     rz_qlayer q;
     rz_err e = {0};
     CHECK_EQ_INT(rz_qlayer_quantize("layers.1.feed_forward.w2.weight", W, rows, cols, H, &o, 12, 1, &q, NULL, &e), 0);

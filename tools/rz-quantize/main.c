@@ -13,6 +13,12 @@
  * byte-identical to a single process's.
  *
  * --codebook-mse NAME measures a codebook on i.i.d. N(0,1) data (rz_codebook_mse).
+ *
+ * e8p defaults (qflags.h): QuIP#'s target RMS (0.9 at 2 bits, 0.98 at 3, 1.03 at 4), its
+ * 10 tune passes, and rizz's scale search over 6 smaller targets, which fixes one scale
+ * per matrix clipping the large rows of near-low-rank matrices (pipeline/quant.md,
+ * "E8P at 4 bits"). --tune-iters 0 --scale-search 0 is the block LDLQ of QuIP#'s paper
+ * without refinement (rizz before these options).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -24,6 +30,8 @@
 #include "model_io.h"
 #include "qlayer.h"
 #include "ldlq.h"
+#include "qflags.h"
+#include "e8p.h"
 
 static const rz_cli_tool tool = {
     .name = "rz-quantize",
@@ -31,12 +39,15 @@ static const rz_cli_tool tool = {
     .usage = "rz-quantize -m MODEL -H HESSIANS --method rtn|ldlq|e8p [options] [-o LAYERS]\n"
              "rz-quantize --codebook-mse NAME [--samples N] [--seed N] [--json]\n",
     .about = "Quantises every linear layer (wq wk wv wo w1 w2 w3 of each block) of MODEL using the\n"
-             "Hessians of rz-calibrate and writes one \"qlayer\" record per layer (for rz-pack).\n",
+             "Hessians of rz-calibrate and writes one \"qlayer\" record per layer (for rz-pack).\n"
+             "e8p defaults: --target-rms 0.9 at 2 bits, 0.98 at 3, 1.03 at 4 (QuIP#), --tune-iters 10\n"
+             "(QuIP#), --scale-search 6 (rizz: one scale per matrix otherwise clips the large rows\n"
+             "of near-low-rank matrices; pipeline/quant.md).\n",
     .examples = "rz-quantize -m stories260K.bin -H h.rzs --method e8p --bits 2 --incoherence -o q.rzs\n"
                 "mpirun -np 2 rz-quantize -m m.rzm -H h.rzs --method ldlq --bits 3 -o q.rzs\n"
                 "rz-quantize --codebook-mse e8p --json\n",
     .report = "method, bits, group, incoherence, incoherence_sides, layers, loss, rel_loss_mean, bpw_linears, "
-              "seconds, ranks, fake; for --codebook-mse: codebook, bits, scale, mse, samples",
+              "seconds, ranks, fake, target_rms, tune_iters, scale_search; for --codebook-mse: codebook, bits, scale, mse, samples",
     .output_help = "the layer records (or the .rzm with --fake)",
 };
 
@@ -74,6 +85,9 @@ int main(int argc, char **argv)
     q.bits = -1;
     int fake = 0;
     long samples = 262144;
+    rz_e8p_opts eo = {0, 0.0f, 10, 6, 0};
+    rz_opt qflags[RZ_QFLAGS_N + 1];
+    rz_qflags_table(qflags, &eo);
     rz_opt opts[] = {
         RZ_O_STR("model", 'm', "LOC", model, "model (.bin or .rzm)"),
         RZ_O_STR("hessians", 'H', "LOC", hess, "Hessian stream from rz-calibrate for this model"),
@@ -88,6 +102,7 @@ int main(int argc, char **argv)
                        "W <- U W V^T, H <- V H V^T; S = in: the input side only,\n"
                        "W <- W V^T (see pipeline/quant.md for why that can be better)"),
         RZ_O_F64("percdamp", 0, "F", q.percdamp, 1e-9, 1e3, "ldlq/e8p damping: H += F mean(diag H) I (default 0.01)"),
+        RZ_O_TABLE(qflags),
         RZ_O_FLAG("fake", 0, fake, "write a float32 .rzm with the dequantised weights instead"),
         RZ_O_STR("codebook-mse", 0, "N", cbmse,
                  "MSE per coordinate of codebook N on N(0,1) samples: e8p,\n"
@@ -109,6 +124,9 @@ int main(int argc, char **argv)
                            q.method == RZ_QM_E8P ? "2, 3 or 4" : "2, 3, 4 or 8");
     if (q.method == RZ_QM_E8P && q.group) rz_cli_usage_error(&c, "--group does not apply to e8p (one scale per matrix)");
     q.seed = c.seed;
+    q.target_rms = eo.target_rms;
+    q.tune_iters = eo.tune_iters;
+    q.scale_search = eo.scale_search;
     rz_cli_need_file_under_mpi(&c, "model", model);
     rz_cli_need_file_under_mpi(&c, "Hessians", hess);
     rz_err e = {0};
@@ -202,7 +220,7 @@ int main(int argc, char **argv)
             fprintf(tf, "total: %ld layers, proxy loss %.6g, mean relative loss %.6f, %.4f bits per weight "
                         "(linears: codes + scales + zero points + seeds), %.2f s\n",
                     N, loss, rel / N, bits / weights, secs);
-        msgpack_packer *pk = rz_report_begin(&c, 12);
+        msgpack_packer *pk = rz_report_begin(&c, 15);
         rz_rec_str(pk, "method", method);
         rz_rec_int(pk, "bits", q.bits);
         rz_rec_int(pk, "group", q.group);
@@ -215,6 +233,10 @@ int main(int argc, char **argv)
         rz_rec_f64(pk, "seconds", secs);
         rz_rec_int(pk, "ranks", rz_cluster_size());
         rz_rec_bool(pk, "fake", fake);
+        int e8 = q.method == RZ_QM_E8P;
+        rz_rec_f64(pk, "target_rms", e8 ? (q.target_rms > 0 ? q.target_rms : q.bits == 2 ? 0.9 : rz_e8p_opt_scale(q.bits)) : 0.0);
+        rz_rec_int(pk, "tune_iters", e8 ? q.tune_iters : 0);
+        rz_rec_int(pk, "scale_search", e8 ? q.scale_search : 0);
         if (rz_report_finish(&c, &e)) rz_cli_die(&c, &e);
     }
     for (long i = 0; i < N; i++) {

@@ -335,31 +335,183 @@ static void e8p_colq(void *vctx, float *X, long ldx, int r0, int rows, int j, in
     }
 }
 
-int rz_ldlq_e8p(const float *W, int m, int n, const rz_ldl *f, int bits, float target_rms,
-                int lazy, float *What, uint32_t *codes, float *wscale, rz_err *e)
+/* The damped Hessian the LDL factor f was built from, in float: H + λI, dead columns'
+ * diagonals 1 + λ (as rz_ldl_factor). Also the inverse of each b × b diagonal block
+ * (Hinv: [n/b][b][b], double Cholesky). NULL on failure. */
+static float *damped_h(const double *H, int n, const rz_ldl *f, float **Hinv, rz_err *e)
+{
+    int b = f->blk, nb = n / b;
+    float *D = rz_malloc(sizeof(float) * (size_t)n * n, e);
+    *Hinv = rz_malloc(sizeof(float) * (size_t)nb * b * b, e);
+    double *A = rz_malloc(sizeof(double) * (size_t)b * b, e);
+    if (!D || !*Hinv || !A) goto fail;
+    for (long i = 0; i < n; i++)
+        for (long j = 0; j < n; j++) {
+            double v = H[i * n + j];
+            if (f->dead[i] || f->dead[j]) v = i == j ? 1.0 : 0.0;
+            if (i == j) v += f->damp;
+            D[i * n + j] = (float)v;
+        }
+    for (int k = 0; k < nb; k++) {
+        long k0 = (long)k * b;
+        for (int i = 0; i < b; i++)
+            for (int j = 0; j < b; j++) A[i * b + j] = D[(k0 + i) * n + k0 + j];
+        if (LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', b, A, b) || LAPACKE_dpotri(LAPACK_ROW_MAJOR, 'L', b, A, b)) {
+            rz_fail(e, RZ_EINPUT, "e8p tune: diagonal block %d of the damped Hessian is not positive definite", k);
+            goto fail;
+        }
+        for (int i = 0; i < b; i++)
+            for (int j = 0; j < b; j++) (*Hinv)[((long)k * b + i) * b + j] = (float)(i >= j ? A[i * b + j] : A[j * b + i]);
+    }
+    free(A);
+    return D;
+fail:
+    free(D);
+    free(A);
+    free(*Hinv);
+    *Hinv = NULL;
+    return NULL;
+}
+
+/* One tune pass over a chunk of rows. T: the scaled target W/s (rows × n, ld n), X: the
+ * current Ŵ/s (updated in place), Dl: scratch rows × n for T − X, codes: the chunk's
+ * codes (rows × n/8) or NULL. */
+static void e8p_tune_chunk(const float *T, float *X, float *Dl, uint32_t *codes, int rows, int n, int bits,
+                           const float *Hd, const float *Hinv)
+{
+    float G[LDLQ_ROWS * 8], t[LDLQ_ROWS * 8], q[LDLQ_ROWS * 8];
+    uint32_t c[LDLQ_ROWS];
+    for (long k = 0; k < (long)rows * n; k++) Dl[k] = T[k] - X[k];
+    for (int j = 0; j < n; j += 8) {
+        /* G = (T − X) H[:, j:j+8], t = X_j + G H_jj⁻¹ */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, 8, n, 1.0f, Dl, n, Hd + j, n, 0.0f, G, 8);
+        const float *Hi = Hinv + (long)(j / 8) * 64;
+        for (int r = 0; r < rows; r++)
+            for (int a = 0; a < 8; a++) {
+                float v = X[(long)r * n + j + a];
+                for (int b = 0; b < 8; b++) v += G[r * 8 + b] * Hi[b * 8 + a];
+                t[r * 8 + a] = v;
+            }
+        rz_e8p_rvq_encode(bits, t, rows, c, q);
+        for (int r = 0; r < rows; r++) {
+            /* keep the row's block unless the new codeword is closer to t in H_jj's metric */
+            double dn = 0.0, dold = 0.0, un[8], uo[8];
+            for (int a = 0; a < 8; a++) {
+                un[a] = (double)q[r * 8 + a] - t[r * 8 + a];
+                uo[a] = (double)X[(long)r * n + j + a] - t[r * 8 + a];
+            }
+            for (int a = 0; a < 8; a++)
+                for (int b = 0; b < 8; b++) {
+                    double h = Hd[(long)(j + a) * n + j + b];
+                    dn += un[a] * h * un[b];
+                    dold += uo[a] * h * uo[b];
+                }
+            if (!(dn < dold)) continue;
+            for (int a = 0; a < 8; a++) {
+                X[(long)r * n + j + a] = q[r * 8 + a];
+                Dl[(long)r * n + j + a] = T[(long)r * n + j + a] - q[r * 8 + a];
+            }
+            if (codes) codes[(long)r * (n / 8) + j / 8] = c[r];
+        }
+    }
+}
+
+/* tune_iters passes over all rows (OpenMP over chunks of rows, as rz_ldlq). */
+static int e8p_tune(const float *T, float *X, uint32_t *codes, int m, int n, int bits, int iters, const float *Hd,
+                    const float *Hinv, rz_err *e)
+{
+    int nch = (m + LDLQ_ROWS - 1) / LDLQ_ROWS, failed = 0;
+#pragma omp parallel for schedule(dynamic, 1) reduction(| : failed)
+    for (int ch = 0; ch < nch; ch++) {
+        int r0 = ch * LDLQ_ROWS, rows = m - r0 < LDLQ_ROWS ? m - r0 : LDLQ_ROWS;
+        float *Dl = malloc(sizeof(float) * (size_t)rows * n);
+        if (!Dl) {
+            failed = 1;
+            continue;
+        }
+        for (int it = 0; it < iters; it++)
+            e8p_tune_chunk(T + (long)r0 * n, X + (long)r0 * n, Dl, codes ? codes + (long)r0 * (n / 8) : NULL, rows,
+                           n, bits, Hd, Hinv);
+        free(Dl);
+    }
+    return failed ? rz_fail(e, RZ_EINTERNAL, "e8p tune: out of memory") : 0;
+}
+
+int rz_ldlq_e8p_ex(const float *W, int m, int n, const rz_ldl *f, const double *H, const rz_e8p_opts *o,
+                   float *What, uint32_t *codes, float *wscale, double *loss, rz_err *e)
 {
     if (check_shape(m, n, e)) return e ? e->code : RZ_EINPUT;
+    int bits = o->bits;
     if (bits < 2 || bits > 4) return rz_fail(e, RZ_EINPUT, "e8p: %d bits is not one of 2, 3, 4", bits);
     if (n % 8) return rz_fail(e, RZ_EINPUT, "e8p: %d columns is not a multiple of 8", n);
     if (f && f->blk != 8) return rz_fail(e, RZ_EINPUT, "e8p: the LDL factor has block %d, not 8", f->blk);
-    if (target_rms <= 0) target_rms = bits == 2 ? 0.9f : rz_e8p_opt_scale(bits);
+    if (o->tune_iters < 0 || o->scale_search < 0 || o->scale_search > 12)
+        return rz_fail(e, RZ_EINPUT, "e8p: tune passes %d (>= 0) or scale search %d (0..12) out of range",
+                       o->tune_iters, o->scale_search);
+    if ((o->tune_iters > 0 || o->scale_search > 0) && !H)
+        return rz_fail(e, RZ_EINPUT, "e8p: tune passes and the scale search need the Hessian");
+    if (o->tune_iters > 0 && !f) return rz_fail(e, RZ_EINPUT, "e8p: tune passes need the LDL factor");
+    float target_rms = o->target_rms > 0 ? o->target_rms : bits == 2 ? 0.9f : rz_e8p_opt_scale(bits);
     long mn = (long)m * n;
-    if (What != W) memcpy(What, W, sizeof(float) * (size_t)mn);
+    int ntry = o->scale_search + 1;
+    float *W0 = rz_malloc(sizeof(float) * (size_t)mn, e), *T = rz_malloc(sizeof(float) * (size_t)mn, e);
+    float *X = ntry > 1 ? rz_malloc(sizeof(float) * (size_t)mn, e) : What;
+    uint32_t *cx = ntry > 1 && codes ? rz_malloc(sizeof(uint32_t) * (size_t)(mn / 8), e) : codes;
+    float *Hd = NULL, *Hinv = NULL;
+    int rc = 0;
+    if (!W0 || !T || !X || (codes && !cx)) {
+        rc = e ? e->code : RZ_EINTERNAL;
+        goto done;
+    }
+    if (o->tune_iters > 0 && !(Hd = damped_h(H, n, f, &Hinv, e))) {
+        rc = e ? e->code : RZ_EINTERNAL;
+        goto done;
+    }
+    /* W with dead columns zeroed, and its RMS */
+    memcpy(W0, W, sizeof(float) * (size_t)mn);
     if (f && f->n_dead)
         for (int r = 0; r < m; r++)
             for (int c = 0; c < n; c++)
-                if (f->dead[c]) What[(long)r * n + c] = 0.0f;
+                if (f->dead[c]) W0[(long)r * n + c] = 0.0f;
     double ss = 0.0;
-    for (long k = 0; k < mn; k++) ss += (double)What[k] * What[k];
-    double rms = sqrt(ss / (double)mn);
-    float s = rms > 0 ? (float)(rms / target_rms) : 0.0f;
-    *wscale = s;
-    float inv = s > 0 ? 1.0f / s : 0.0f;
-    for (long k = 0; k < mn; k++) What[k] *= inv;
-    e8p_ctx c = {n, bits, codes};
-    int rc = rz_ldlq(What, m, n, n, f, 8, lazy, e8p_colq, &c, e);
-    for (long k = 0; k < mn; k++) What[k] *= s;
+    for (long k = 0; k < mn; k++) ss += (double)W0[k] * W0[k];
+    double rms = sqrt(ss / (double)mn), best = INFINITY;
+    for (int i = 0; i < ntry; i++) {
+        double tgt = target_rms * pow(2.0, -i / 6.0);
+        float s = rms > 0 ? (float)(rms / tgt) : 0.0f, inv = s > 0 ? 1.0f / s : 0.0f;
+        /* T = W/s, the codebook's input (s = 0 for W = 0: all zeros, Ŵ = 0) */
+        for (long k = 0; k < mn; k++) X[k] = T[k] = W0[k] * inv;
+        e8p_ctx c = {n, bits, cx};
+        rc = rz_ldlq(X, m, n, n, f, 8, o->lazy, e8p_colq, &c, e);
+        if (!rc && o->tune_iters > 0) rc = e8p_tune(T, X, cx, m, n, bits, o->tune_iters, Hd, Hinv, e);
+        for (long k = 0; k < mn; k++) X[k] *= s;
+        double l = 0.0;
+        if (!rc && H) rc = rz_proxy_loss(W, X, m, n, H, &l, NULL, e);
+        if (rc) goto done;
+        if (i == 0 || l < best) {
+            best = l;
+            *wscale = s;
+            if (X != What) memcpy(What, X, sizeof(float) * (size_t)mn);
+            if (cx != codes) memcpy(codes, cx, sizeof(uint32_t) * (size_t)(mn / 8));
+        }
+        if (s == 0.0f) break;
+    }
+    if (loss) *loss = H ? best : 0.0;
+done:
+    free(W0);
+    free(T);
+    if (X != What) free(X);
+    if (cx != codes) free(cx);
+    free(Hd);
+    free(Hinv);
     return rc;
+}
+
+int rz_ldlq_e8p(const float *W, int m, int n, const rz_ldl *f, int bits, float target_rms,
+                int lazy, float *What, uint32_t *codes, float *wscale, rz_err *e)
+{
+    rz_e8p_opts o = {bits, target_rms, 0, 0, lazy};
+    return rz_ldlq_e8p_ex(W, m, n, f, NULL, &o, What, codes, wscale, NULL, e);
 }
 
 /* ---- proxy loss ------------------------------------------------------------------ */

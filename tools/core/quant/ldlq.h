@@ -108,6 +108,38 @@ int rz_gptq(const float *W, int m, int n, const rz_ldl *f, int bits, int group, 
 int rz_ldlq_e8p(const float *W, int m, int n, const rz_ldl *f, int bits, float target_rms,
                 int lazy, float *What, uint32_t *codes, float *wscale, rz_err *e);
 
+/* Block LDLQ with E8P and the reference's extra steps (pipeline/quant.md, "E8P at 4 bits").
+ * tune_iters: QuIP#'s quip_tune_iters refinement passes after the LDLQ sweep. Each pass
+ * visits the column blocks k left to right and re-quantises
+ *     Ŵ_k ← Q(Ŵ_k + (W − Ŵ) H_{:,k} H_kk⁻¹)
+ * — the minimiser of tr(ΔW H ΔWᵀ) over block k with the other blocks fixed is that
+ * argument t, and the loss is (x − t) H_kk (x − t)ᵀ + const in the block's value x — with
+ * H the damped Hessian of f (H + λI, dead columns as f). Unlike QuIP#'s loop, a row keeps
+ * its old block when the new codeword is not closer to t in that H_kk metric (Q is
+ * nearest in the Euclidean metric, not in H_kk's), so a pass never increases the damped
+ * proxy loss of any row.
+ * scale_search > 0: the matrix scale rms(W)/target is tried for target = target_rms·2^(−i/6),
+ * i = 0 … scale_search (0.5 × target_rms at 6), each with the whole LDLQ (+ tune), and
+ * the one with the lowest undamped proxy loss tr(ΔW H ΔWᵀ) is kept (ties: the larger
+ * target). One scale per matrix cannot serve rows of unequal norms: the random Hadamard
+ * transforms equalise the rows of a matrix only when it is far from low rank (a rank-one
+ * u vᵀ stays (U u)(V v)ᵀ, whose rows scale with the entries of U u), and E8P's bounded
+ * codebook then clips the large rows; a smaller target trades their clipping against the
+ * small rows' rounding. */
+typedef struct {
+    int bits;         /* 2, 3, 4 */
+    float target_rms; /* ≤ 0: as rz_ldlq_e8p */
+    int tune_iters;   /* 0 = none (QuIP#'s and CALDERA's default is 10) */
+    int scale_search; /* 0 = the one target; 1 … 12 = that many smaller ones too */
+    int lazy;         /* ≤ 0: RZ_LAZY */
+} rz_e8p_opts;
+
+/* As rz_ldlq_e8p with the options above. H: n × n, the (undamped) Hessian f was factored
+ * from; needed when tune_iters or scale_search is set (may be NULL otherwise). *loss
+ * (may be NULL) = tr(ΔW H ΔWᵀ) of the result when H is given, else 0. */
+int rz_ldlq_e8p_ex(const float *W, int m, int n, const rz_ldl *f, const double *H, const rz_e8p_opts *o,
+                   float *What, uint32_t *codes, float *wscale, double *loss, rz_err *e);
+
 /* ---- losses and codebook figures ------------------------------------------------------ */
 
 /* loss = tr(ΔW H ΔWᵀ), ΔW = What − W, and rel = loss / tr(W H Wᵀ) (either may be NULL),

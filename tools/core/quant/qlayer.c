@@ -131,7 +131,8 @@ int rz_qlayer_quantize(const char *name, const float *W, int rows, int cols, con
         int lazy = o->group > 0 ? o->group * ((RZ_LAZY + o->group - 1) / o->group) : 0;
         rc = rz_gptq(Wp, rows, pc, &f, o->bits, o->group, lazy, Q, c8, q->scales, zf, e);
     } else {
-        rc = rz_ldlq_e8p(Wp, rows, pc, &f, o->bits, 0, 0, Q, c32, q->scales, e);
+        rz_e8p_opts eo = {o->bits, o->target_rms, o->tune_iters, o->scale_search, 0};
+        rc = rz_ldlq_e8p_ex(Wp, rows, pc, &f, Hp, &eo, Q, c32, q->scales, NULL, e);
     }
     if (rc) {
         rz_wrap(e, "%s", name);
@@ -182,7 +183,7 @@ int rz_qlayer_quantize_table(const char *name, const float *W, int rows, int col
     double *H = calloc((size_t)cols * (size_t)cols, sizeof *H);
     if (!H) return rz_fail(e, RZ_EINTERNAL, "%s: out of memory", name);
     for (int j = 0; j < cols; j++) H[(size_t)j * (size_t)cols + (size_t)j] = 1.0;
-    rz_qopts o = {RZ_QM_RTN, bits, group, RZ_INCOH_NONE, 0, 0};
+    rz_qopts o = {RZ_QM_RTN, bits, group, RZ_INCOH_NONE, 0, 0, 0, 0, 0};
     int rc = rz_qlayer_quantize(name, W, rows, cols, H, &o, 0, model_hash, q, NULL, e);
     free(H);
     return rc;

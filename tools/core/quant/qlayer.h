@@ -10,7 +10,8 @@
  *     (rht.h) U of size rows, V of size pcols, seeded by seed_u, seed_v, which are
  *     derived from the user's seed and the layer's index in the model;
  *  3. rtn: rz_rtn; ldlq: rz_ldl_factor(blk 1) + rz_gptq; e8p: rz_ldl_factor(blk 8) +
- *     rz_ldlq_e8p (2 bits E8P, 3 and 4 bits residual E8P);
+ *     rz_ldlq_e8p_ex (2 bits E8P, 3 and 4 bits residual E8P; target RMS, tune passes and
+ *     scale search from the options, with the rotated, padded H);
  *  4. the quantiser's own Ŵ is transformed back (Uᵀ Ŵ V), cropped to cols, and its proxy
  *     loss tr(ΔW H ΔWᵀ) computed against the original W and H.
  * Decoding (rz_qlayer_dequant) recomputes Ŵ from the stored codes alone: the same
@@ -39,6 +40,11 @@ typedef struct {
     int incoherence;   /* RZ_INCOH_NONE, RZ_INCOH_BOTH, RZ_INCOH_IN (qrecord.h) */
     uint64_t seed;
     double percdamp;   /* ≤ 0: RZ_PERCDAMP */
+    /* e8p only (ldlq.h rz_e8p_opts; 0 = none, as QuIP#'s code before its tune passes):
+     * target_rms ≤ 0 = rz_ldlq_e8p's default */
+    float target_rms;
+    int tune_iters;
+    int scale_search;
 } rz_qopts;
 
 /* A quantised layer owning its payloads; v points into them. */
