@@ -167,6 +167,7 @@ static rz_caldera_opts opts_plain(void)
 {
     rz_caldera_opts o;
     rz_caldera_defaults(&o);
+    o.h_reg = 0; /* f against the undamped H, as these checks compute it */
     o.q_method = RZ_CQ_NONE;
     o.incoherent = 0;
     o.lr_bits = 32;
@@ -364,6 +365,7 @@ static void test_monotone(void)
     for (int quant = 0; quant < 2; quant++) {
         rz_caldera_opts o;
         rz_caldera_defaults(&o);
+        o.h_reg = 0; /* f against the undamped H, as these checks compute it */
         o.q_bits = 2, o.outer = 3, o.inner = 6, o.svd_oversample = 0, o.svd_power = 0; /* a rough init */
         o.lr_bits = quant ? 4 : 32;
         rz_caldera c;
@@ -440,6 +442,7 @@ static void test_lowrank_beats_q_alone(void)
     for (int v = 0; v < 3; v++) {
         rz_caldera_opts o;
         rz_caldera_defaults(&o);
+        o.h_reg = 0; /* f against the undamped H, as these checks compute it */
         o.outer = 4, o.inner = 3;
         if (v == 1) o.q_method = RZ_CQ_LDLQ, o.q_bits = 3, o.q_group = 32, o.incoherent = 0, o.lr_bits = 16;
         if (v == 2) o.q_bits = 3, o.incoherent = 0, o.lr_bits = 16, o.lr_bf16 = 1;
@@ -480,6 +483,7 @@ static void test_incoherent_basis(void)
     float *W = make_w(m, n, 6, 0.3, 52), *Wh = malloc(sizeof(float) * m * n), *Hf = to_float(H, (long)n * n);
     rz_caldera_opts o;
     rz_caldera_defaults(&o);
+    o.h_reg = 0; /* f against the undamped H, as these checks compute it */
     o.outer = 3, o.inner = 2, o.lr_group = 16, o.seed = 7;
     rz_caldera c;
     rz_err e = {0};
@@ -539,7 +543,9 @@ static void test_singular_hessian(void)
     float *W = make_w(m, n, 3, 0.2, 92), *Wh = malloc(sizeof(float) * m * n);
     rz_caldera_opts o;
     rz_caldera_defaults(&o);
+    o.h_reg = 0; /* f against the undamped H, as these checks compute it */
     o.q_method = RZ_CQ_LDLQ, o.q_bits = 4, o.incoherent = 0, o.lr_bits = 32, o.outer = 3, o.inner = 3;
+    o.q_downdate = 0; /* the downdated H_Q (+ αI) has no dead column for LDLQ to zero */
     double f[2] = {0, 0};
     for (int a = 0; a < 2; a++) {
         rz_caldera c;
@@ -577,6 +583,7 @@ static void test_thread_independence(void)
     float *W = make_w(m, n, 12, 0.3, 62);
     rz_caldera_opts o;
     rz_caldera_defaults(&o);
+    o.h_reg = 0; /* f against the undamped H, as these checks compute it */
     o.outer = 2, o.inner = 2;
     rz_caldera c[2];
     rz_err e = {0};
@@ -607,6 +614,7 @@ static void test_fit_rejects(void)
     float *W = make_w(m, n, 2, 0.1, 72);
     rz_caldera_opts o;
     rz_caldera_defaults(&o);
+    o.h_reg = 0; /* f against the undamped H, as these checks compute it */
     o.outer = 1, o.inner = 1;
     rz_caldera c;
     rz_err e = {0};
@@ -800,6 +808,102 @@ static void test_rank_curve(void)
     free(H), free(W[0]), free(W[1]);
 }
 
+/* ---- the Hessian downdate and the regularised H ---------------------------------------- */
+
+/* rz_caldera_downdate against alg.py's definition, in double: M = chol(H) (lower),
+ * V = the top-k right singular vectors of L R M (dgesvd of the m × n product, L random of
+ * full column rank), H_Q = H − M V Vᵀ Mᵀ, lifted by −λ_min if negative, + 0.01·mean|diag|·I.
+ * caldera.c computes H − H Rᵀ (R H Rᵀ)⁻¹ R H instead; both are double, and the entries of
+ * H are O(1) with condition ~10³, so agreement to 1e-8 of max |H| leaves room for the
+ * rounding of the two routes and nothing else. Also: directions R H-whitened are removed
+ * (R H_Q Rᵀ ≈ 0 before the regularisation), i.e. the result is not just H + αI. */
+static void test_downdate_definition(void)
+{
+    int m = 12, n = 24;
+    for (int k = 1; k <= 5; k += 2) {
+        uint64_t s = 600 + k;
+        double *H = make_hessian(n, 601 + k, 0.8, 1e-3), *M = malloc(sizeof(double) * n * n);
+        double *Z = calloc((size_t)m * n, sizeof(double)), *Ld = malloc(sizeof(double) * m * k);
+        double *ref = malloc(sizeof(double) * n * n), *got = malloc(sizeof(double) * n * n);
+        float *R = malloc(sizeof(float) * k * n);
+        for (int t = 0; t < m * k; t++) Ld[t] = rng_normal(&s);
+        for (int t = 0; t < k * n; t++) R[t] = (float)rng_normal(&s);
+        memcpy(M, H, sizeof(double) * n * n);
+        CHECK_EQ_INT(LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', n, M, n), 0);
+        for (int i = 0; i < n; i++)
+            for (int j = i + 1; j < n; j++) M[i * n + j] = 0;
+        for (int i = 0; i < m; i++) /* Z = L R M */
+            for (int j = 0; j < n; j++)
+                for (int r = 0; r < k; r++)
+                    for (int l = 0; l < n; l++) Z[i * n + j] += Ld[i * k + r] * R[r * n + l] * M[l * n + j];
+        double *S = malloc(sizeof(double) * n), *Vt = malloc(sizeof(double) * n * n), sup[64];
+        CHECK_EQ_INT(LAPACKE_dgesvd(LAPACK_ROW_MAJOR, 'N', 'A', m, n, Z, n, S, NULL, 1, Vt, n, sup), 0);
+        double *MV = calloc((size_t)n * k, sizeof(double)); /* M V, n × k */
+        for (int i = 0; i < n; i++)
+            for (int r = 0; r < k; r++)
+                for (int l = 0; l < n; l++) MV[i * k + r] += M[i * n + l] * Vt[r * n + l];
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++) {
+                double v = H[i * n + j];
+                for (int r = 0; r < k; r++) v -= MV[i * k + r] * MV[j * k + r];
+                ref[i * n + j] = v;
+            }
+        /* R H_Q Rᵀ before the regularisation: ~0 against R H Rᵀ */
+        double rhr = 0, rqr = 0;
+        for (int a = 0; a < n; a++)
+            for (int b = 0; b < n; b++) {
+                rhr += (double)R[a] * H[a * n + b] * R[b];
+                rqr += (double)R[a] * ref[a * n + b] * R[b];
+            }
+        double *T = malloc(sizeof(double) * n * n), *w = malloc(sizeof(double) * n), mean = 0, hmax = 0;
+        memcpy(T, ref, sizeof(double) * n * n);
+        CHECK_EQ_INT(LAPACKE_dsyev(LAPACK_ROW_MAJOR, 'N', 'U', n, T, n, w), 0);
+        for (int i = 0; i < n; i++)
+            if (w[0] < 0) ref[i * n + i] -= w[0];
+        for (int i = 0; i < n; i++) mean += fabs(ref[i * n + i]) / n;
+        for (int i = 0; i < n; i++) ref[i * n + i] += 0.01 * mean;
+        rz_err e = {0};
+        CHECK_EQ_INT(rz_caldera_downdate(H, R, n, k, 0.01, got, &e), 0);
+        double worst = 0;
+        for (int t = 0; t < n * n; t++) {
+            worst = fmax(worst, fabs(got[t] - ref[t]));
+            hmax = fmax(hmax, fabs(H[t]));
+        }
+        printf("# downdate n %d k %d: max |fast - definition| = %.2e (max |H| %.2f), r'H_Q r / r'H r = %.1e\n", n, k,
+               worst, hmax, rqr / rhr);
+        CHECK(worst < 1e-8 * hmax);
+        CHECK(fabs(rqr) < 1e-8 * rhr);
+        free(H), free(M), free(Z), free(Ld), free(ref), free(got), free(R), free(S), free(Vt), free(MV), free(T), free(w);
+    }
+}
+
+/* h_reg (CALDERA's regularised H in every step): the fit's f is the proxy loss of its
+ * dense Ŵ under H + h_reg·mean(diag H)·I, computed here from the definition. */
+static void test_hreg_objective(void)
+{
+    int m = 32, n = 48, k = 4;
+    double *H = make_hessian(n, 611, 0.8, 1e-3), *Hr = malloc(sizeof(double) * n * n), mean = 0;
+    float *W = make_w(m, n, 4, 0.2, 612), *Wh = malloc(sizeof(float) * m * n);
+    for (int i = 0; i < n; i++) mean += H[i * n + i] / n;
+    memcpy(Hr, H, sizeof(double) * n * n);
+    for (int i = 0; i < n; i++) Hr[i * n + i] += 0.01 * mean;
+    rz_caldera_opts o;
+    rz_caldera_defaults(&o);
+    o.outer = 3, o.inner = 5;
+    rz_caldera c;
+    rz_err e = {0};
+    CHECK_EQ_INT(rz_caldera_fit(W, H, m, n, k, &o, &c, &e), 0);
+    CHECK_EQ_INT(rz_caldera_dense(&c, Wh, &e), 0);
+    double fr, f0;
+    rz_proxy_loss(W, Wh, m, n, Hr, &fr, NULL, &e);
+    rz_proxy_loss(W, Wh, m, n, H, &f0, NULL, &e);
+    printf("# h_reg 0.01: f %.6g, loss under H_reg %.6g, under H %.6g\n", c.obj, fr, f0);
+    CHECK_NEAR(c.obj, fr, 1e-5 * c.ref); /* float products, as test_best_rank_k */
+    CHECK(fabs(c.obj - f0) > 1e-3 * c.obj); /* the regularisation is visible in f */
+    rz_caldera_free(&c);
+    free(H), free(Hr), free(W), free(Wh);
+}
+
 int main(void)
 {
     RUN(test_best_rank_k);
@@ -813,5 +917,7 @@ int main(void)
     RUN(test_rank_allocate_bruteforce);
     RUN(test_rank_allocate_rejects);
     RUN(test_rank_curve);
+    RUN(test_downdate_definition);
+    RUN(test_hreg_objective);
     return check_summary();
 }

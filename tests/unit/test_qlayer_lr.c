@@ -100,6 +100,7 @@ static void run_case(int qm, int qbits, int lr_bits, int bf16, int incoh, int m,
     pad(W, H, m, n, pc, Wp, Hp);
     rz_caldera_opts o;
     rz_caldera_defaults(&o);
+    o.h_reg = 0; /* f against the undamped H, as these checks compute it */
     o.q_method = qm;
     o.q_bits = qbits;
     o.incoherent = incoh;
@@ -257,6 +258,7 @@ static void test_decode_rejects(void)
     make_problem(m, n, W, H);
     rz_caldera_opts o;
     rz_caldera_defaults(&o);
+    o.h_reg = 0; /* f against the undamped H, as these checks compute it */
     o.incoherent = 0;
     o.outer = 1;
     o.inner = 1;
@@ -337,6 +339,7 @@ static void test_model_load_lowrank(void)
         pad(W, H, rows, cols, pc, Wp, Hp);
         rz_caldera_opts o;
         rz_caldera_defaults(&o);
+        o.h_reg = 0; /* f against the undamped H, as these checks compute it */
         o.outer = 2;
         o.inner = 1;
         o.svd = RZ_SVD_EXACT;

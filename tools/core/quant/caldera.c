@@ -44,7 +44,12 @@
 #include "linalg.h"
 #include "ldlq.h"
 #include "record.h"
+#include "e8p.h"
 #include "rng.h"
+
+/* percdamp for LDL factors of Hessians that are already regularised: numerically none
+ * (rz_ldl_factor takes ≤ 0 as its default 0.01) */
+#define LDL_NODAMP 1e-12
 
 /* ---- small tools ------------------------------------------------------------------- */
 
@@ -317,6 +322,54 @@ int rz_lowrank_objective(const float *Y, const float *H, const float *L, const f
     return 0;
 }
 
+/* ---- the Hessian downdate ----------------------------------------------------------- */
+
+int rz_caldera_downdate(const double *H, const float *R, int n, int k, double sigma2, double *Hout, rz_err *e)
+{
+    if (n < 1 || k < 0) return rz_fail(e, RZ_EINPUT, "downdate: order %d, rank %d", n, k);
+    size_t nn = (size_t)n * n;
+    memcpy(Hout, H, sizeof(double) * nn);
+    if (k > 0) {
+        /* G = R H (k × n), A = G Rᵀ = R H Rᵀ (k × k), X = A⁺ G; H ← H − Gᵀ X */
+        double *G = rz_malloc(sizeof(double) * (size_t)k * n, e), *A = rz_malloc(sizeof(double) * (size_t)k * k, e);
+        double *Rd = rz_malloc(sizeof(double) * (size_t)k * n, e), *X = rz_malloc(sizeof(double) * (size_t)k * n, e);
+        int rc = 0;
+        if (!G || !A || !Rd || !X) rc = e ? e->code : RZ_EINTERNAL;
+        if (!rc) {
+            for (size_t t = 0; t < (size_t)k * n; t++) Rd[t] = R[t];
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, k, n, n, 1.0, Rd, n, H, n, 0.0, G, n);
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, k, k, n, 1.0, G, n, Rd, n, 0.0, A, k);
+            for (int i = 0; i < k; i++)
+                for (int j = 0; j < i; j++) A[(long)i * k + j] = A[(long)j * k + i] = 0.5 * (A[(long)i * k + j] + A[(long)j * k + i]);
+            /* spd_solve's right-hand sides are contiguous k-vectors: column j of G */
+            for (int r = 0; r < k; r++)
+                for (int j = 0; j < n; j++) X[(long)j * k + r] = G[(long)r * n + j];
+            rc = spd_solve(A, k, X, n, e);
+        }
+        if (!rc) /* Hout −= Gᵀ X', X' (k × n) stored as n × k row-major = X */
+            cblas_dgemm(CblasRowMajor, CblasTrans, CblasTrans, n, n, k, -1.0, G, n, X, k, 1.0, Hout, n);
+        free(G), free(A), free(Rd), free(X);
+        if (rc) return rc;
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < i; j++)
+                Hout[(long)i * n + j] = Hout[(long)j * n + i] = 0.5 * (Hout[(long)i * n + j] + Hout[(long)j * n + i]);
+    }
+    /* as alg.py: lift the spectrum to ≥ 0, then add α I, α = mean |diag| · sigma2 */
+    double *T = rz_malloc(sizeof(double) * (nn + (size_t)n), e);
+    if (!T) return e ? e->code : RZ_EINTERNAL;
+    memcpy(T, Hout, sizeof(double) * nn);
+    int info = LAPACKE_dsyev(LAPACK_ROW_MAJOR, 'N', 'U', n, T, n, T + nn);
+    double lmin = info ? 0.0 : T[nn];
+    free(T);
+    if (info) return rz_fail(e, RZ_EINTERNAL, "downdate: dsyev failed (info %d)", info);
+    double mean = 0.0;
+    if (lmin < 0)
+        for (int i = 0; i < n; i++) Hout[(long)i * n + i] -= lmin;
+    for (int i = 0; i < n; i++) mean += fabs(Hout[(long)i * n + i]) / n;
+    for (int i = 0; i < n; i++) Hout[(long)i * n + i] += mean * sigma2;
+    return 0;
+}
+
 /* ---- options ------------------------------------------------------------------------- */
 
 void rz_caldera_defaults(rz_caldera_opts *o)
@@ -327,8 +380,12 @@ void rz_caldera_defaults(rz_caldera_opts *o)
     o->incoherent = 1;
     o->lr_bits = 4;
     o->outer = 20;
-    o->inner = 5;
+    o->inner = 50;
     o->damp = RZ_PERCDAMP;
+    o->h_reg = 0.01;
+    o->q_downdate = 1;
+    o->q_tune_iters = 10;
+    o->q_scale_search = 0;
     o->svd = RZ_SVD_RANDOM;
     o->svd_oversample = 16;
     o->svd_power = 2;
@@ -373,6 +430,10 @@ static int check_opts(const rz_caldera_opts *o, int m, int n, int k, rz_err *e)
         return rz_fail(e, RZ_EINPUT, "caldera: negative SVD oversampling %d or power iterations %d",
                        o->svd_oversample, o->svd_power);
     if (!isfinite(o->damp)) return rz_fail(e, RZ_EINPUT, "caldera: damping is not finite");
+    if (!(o->h_reg >= 0 && o->h_reg < 1e3)) return rz_fail(e, RZ_EINPUT, "caldera: H regularisation %g", o->h_reg);
+    if (o->q_tune_iters < 0 || o->q_scale_search < 0 || o->q_scale_search > 12)
+        return rz_fail(e, RZ_EINPUT, "caldera: Q tune passes %d (>= 0) or scale search %d (0..12)", o->q_tune_iters,
+                       o->q_scale_search);
     return 0;
 }
 
@@ -588,14 +649,22 @@ static int fit(const float *W0, double *Hd, int m, int n, int k, const rz_calder
     int rc = 0, quant_lr_on = o->lr_bits < 32;
     double t0 = rz_now();
     float *Wr = NULL, *Hf = NULL, *Cf = NULL, *Y = NULL, *YH = NULL, *E = NULL, *EH = NULL, *G = NULL;
-    double *Cd = NULL;
-    rz_ldl ldl = {0};
+    double *Cd = NULL, *Hq0 = NULL, *Hq = NULL;
+    rz_ldl ldl = {0}, ldl_dd = {0};
     lr_pair cur = {0}, stepbest = {0}, best = {0};
     q_state qc = {0}, qb = {0};
 
     c->m = m, c->n = n, c->k = k, c->opts = *o;
     c->outer_run = (k == 0 || o->q_method == RZ_CQ_NONE) ? 1 : o->outer;
-    double damp = o->damp > 0 ? o->damp : RZ_PERCDAMP;
+    /* h_reg > 0 (CALDERA): H ← H + h_reg·mean(diag H)·I once, used by every step, and no
+     * further damping (LDL_NODAMP: numerically none); else the damping λ of the init and
+     * the LDL factor only */
+    double damp = o->h_reg > 0 ? 0.0 : o->damp > 0 ? o->damp : RZ_PERCDAMP;
+    if (o->h_reg > 0) {
+        double mean = 0.0;
+        for (int i = 0; i < n; i++) mean += Hd[(long)i * n + i] / n;
+        for (int i = 0; i < n; i++) Hd[(long)i * n + i] += o->h_reg * mean;
+    }
 
     if (!(Wr = rz_malloc(sizeof(float) * mn, e))) goto fail;
     memcpy(Wr, W0, sizeof(float) * mn);
@@ -617,10 +686,16 @@ static int fit(const float *W0, double *Hd, int m, int n, int k, const rz_calder
     c->t_outer = rz_calloc((size_t)o->outer, sizeof(double), e);
     if (!c->trace || !c->t_outer) goto fail;
 
-    /* the LDL factor for LDLQ (damped inside), then the damped Cholesky factor in Hd */
+    /* the LDL factor for LDLQ (damped inside), the H the Q step's tune passes, scale search
+     * and downdate start from (Hq0: H_reg, or H + λI), then the damped Cholesky factor in Hd */
+    int qblk = o->q_method == RZ_CQ_E8P ? 8 : 1;
     if (o->q_method != RZ_CQ_NONE &&
-        (rc = rz_ldl_factor(Hd, n, o->q_method == RZ_CQ_E8P ? 8 : 1, damp, &ldl, e)))
+        (rc = rz_ldl_factor(Hd, n, qblk, damp > 0 ? damp : LDL_NODAMP, &ldl, e)))
         goto out;
+    if (o->q_method != RZ_CQ_NONE && (!(Hq0 = rz_malloc(sizeof(double) * nn, e)) ||
+                                      (o->q_downdate && k > 0 && !(Hq = rz_malloc(sizeof(double) * nn, e)))))
+        goto fail;
+    if (Hq0) memcpy(Hq0, Hd, sizeof(double) * nn);
     if (k > 0) {
         double mean = 0.0;
         for (int i = 0; i < n; i++) mean += Hd[(long)i * n + i];
@@ -630,6 +705,7 @@ static int fit(const float *W0, double *Hd, int m, int n, int k, const rz_calder
             goto out;
         }
         for (int i = 0; i < n; i++) Hd[(long)i * n + i] += damp * mean;
+        if (Hq) memcpy(Hq0, Hd, sizeof(double) * nn); /* the downdate starts from a definite H */
         int info = LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', n, Hd, n);
         if (info) {
             rc = rz_fail(e, RZ_EINPUT, "caldera: H + %g I is not positive definite (minor %d); raise the damping",
@@ -704,14 +780,26 @@ static int fit(const float *W0, double *Hd, int m, int n, int k, const rz_calder
             }
         }
         if (o->q_method != RZ_CQ_NONE) {
-            /* ---- Q step: Q = LDLQ(W − L R) ---- */
+            /* ---- Q step: Q = LDLQ(W − L R), under the downdated H when asked ---- */
             memcpy(E, Wr, sizeof(float) * mn);
             pgemm(1, 0, m, n, k, -1.0f, cur.Lt, m, cur.R, n, 1.0f, E, n);
-            if (o->q_method == RZ_CQ_E8P)
-                rc = rz_ldlq_e8p(E, m, n, &ldl, o->q_bits, o->q_target_rms, 0, qc.Q, qc.c8, &qc.ws, e);
-            else {
+            const rz_ldl *lq = &ldl;
+            const double *Hqs = Hq0;
+            if (Hq) {
+                rz_ldl_free(&ldl_dd);
+                if ((rc = rz_caldera_downdate(Hq0, cur.R, n, k, RZ_CALDERA_SIGMA_REG2, Hq, e)) ||
+                    (rc = rz_ldl_factor(Hq, n, qblk, LDL_NODAMP, &ldl_dd, e)))
+                    goto out;
+                lq = &ldl_dd;
+                Hqs = Hq;
+            }
+            if (o->q_method == RZ_CQ_E8P) {
+                rz_e8p_opts eo = {o->q_bits, o->q_target_rms > 0 ? o->q_target_rms : rz_e8p_opt_scale(o->q_bits),
+                                  o->q_tune_iters, o->q_scale_search, 0};
+                rc = rz_ldlq_e8p_ex(E, m, n, lq, Hqs, &eo, qc.Q, qc.c8, &qc.ws, NULL, e);
+            } else {
                 int lazy = (o->q_group > 0 && RZ_LAZY % o->q_group && o->q_group % RZ_LAZY) ? o->q_group : 0;
-                rc = rz_gptq(E, m, n, &ldl, o->q_bits, o->q_group, lazy, qc.Q, qc.c, qc.s, qc.z, e);
+                rc = rz_gptq(E, m, n, lq, o->q_bits, o->q_group, lazy, qc.Q, qc.c, qc.s, qc.z, e);
             }
             if (rc) goto out;
             /* Y = W − Q, Y H; f from E = (W − LR) − Q and E H = Y H − L G */
@@ -750,7 +838,9 @@ fail:
     if (!rc) rc = RZ_EINTERNAL;
 out:
     free(Wr), free(Hf), free(Cf), free(Y), free(YH), free(E), free(EH), free(G), free(Cd), free(Hd);
+    free(Hq0), free(Hq);
     rz_ldl_free(&ldl);
+    rz_ldl_free(&ldl_dd);
     lr_free(&cur), lr_free(&stepbest), lr_free(&best);
     q_free(&qc), q_free(&qb);
     return rc;

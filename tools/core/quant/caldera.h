@@ -20,9 +20,32 @@
  *            (derivations in caldera.c). Without quantisation each update is an exact
  *            minimiser, so f never increases along init → L → R → L → ….
  *            The step keeps its best (L, R) after a full inner iteration (CALDERA).
- *   Q step: Q ← LDLQ(W − LR) (GPTQ on a scalar grid, or QuIP#'s block LDLQ with E8P).
+ *   Q step: Q ← LDLQ(W − LR) (GPTQ on a scalar grid, or QuIP#'s block LDLQ with E8P,
+ *          with QuIP#'s tune passes and optionally rizz's scale search, ldlq.h), under
+ *          the downdated Hessian (q_downdate, CALDERA's Q_hessian_downdate):
+ *              H_Q = H − M V Vᵀ Mᵀ,  H = M Mᵀ (Cholesky), V the top-k right singular
+ *              vectors of L R M,
+ *          so LDLQ does not spend its error budget on the directions L·R refits; then,
+ *          as alg.py, the spectrum is lifted to ≥ 0 and α I added, α = 0.01·mean|diag H_Q|.
+ *          For L of full column rank, V spans the rows of R M, and
+ *              H_Q = H − H Rᵀ (R H Rᵀ)⁻¹ R H
+ *          (the conditional covariance of x given R x): that is what rz_caldera_downdate
+ *          computes, from k × k systems (pseudo-inverse when singular).
  * After every step from the first Q step on, the decomposition with the lowest f is kept;
- * that best one is returned. No Hessian downdate (CALDERA's Q_hessian_downdate) yet.
+ * that best one is returned.
+ *
+ * The Hessian (h_reg > 0, CALDERA's layer_quantization: H / mean(diag) + sigma_reg I):
+ * H ← H + h_reg·mean(diag H)·I once, before everything, and that H is used in every
+ * step — the init, the inner updates, f and the best-of choice, LDLQ — with no further
+ * damping. (The division by mean(diag) only rescales f.) h_reg = 0: rizz's earlier
+ * scheme, the undamped H in the inner updates and f, H + λI (λ = damp·mean diag) for
+ * the init and the LDL factor.
+ *
+ * Defaults = CALDERA's reference run (pilancilab/caldera shell_scripts/
+ * run_quantize_save_caldera.sh and dataclasses.py): h_reg 0.01, 50 inner iterations
+ * (LPLR_ITERS), the downdate on, 10 tune passes (quip_tune_iters), E8P input RMS 1.03
+ * (alg.py scales Q's residual by the codebook's opt_scale, not by QuIP#'s README 0.9),
+ * no scale search (rizz's, not the reference's).
  *
  * Incoherence (opts.incoherent): W ← U W Vᵀ, H ← V H Vᵀ with the random Hadamard
  * transforms U = rz_rht_init(m, seed), V = rz_rht_init(n, seed + 1) (rht.h), and the
@@ -54,7 +77,13 @@ typedef struct {
     int q_method;       /* RZ_CQ_NONE (Q ≡ 0: pure low-rank fit), RZ_CQ_LDLQ, RZ_CQ_E8P */
     int q_bits;         /* LDLQ: 2, 3, 4, 8 (min-max grid); E8P: 2, 3, 4 */
     int q_group;        /* LDLQ: 0 = one grid per row, g > 0 = per g columns */
-    float q_target_rms; /* E8P: input RMS of the codebook, ≤ 0 = rz_ldlq_e8p's default */
+    float q_target_rms; /* E8P: input RMS of the codebook, ≤ 0 = rz_e8p_opt_scale(q_bits)
+                           (1.03 at 2 bits, as alg.py) */
+    int q_tune_iters;   /* E8P: tune passes after LDLQ (QuIP#'s quip_tune_iters; default 10) */
+    int q_scale_search; /* E8P: rz_e8p_opts.scale_search (default 0) */
+    int q_downdate;     /* 1: Q's LDLQ under the downdated H (default 1) */
+    double h_reg;       /* > 0: H + h_reg·mean(diag)·I in every step (default 0.01); 0: the
+                           damping below for the init and LDL only */
     int incoherent;     /* 1: random Hadamard transform of W and H first (see above) */
     uint64_t seed;      /* RHT seeds (seed, seed + 1) and the randomized SVD's test matrix */
     int lr_bits;        /* 4 (LoRA-style min-max grid; 2, 3, 8 also work), 16 (fp16 or bf16
@@ -63,17 +92,18 @@ typedef struct {
     int lr_group;       /* grid L/R: one grid (scale, zero) per column of L and per row of R
                            (0), or per lr_group consecutive entries along it */
     int outer;          /* outer iterations (CALDERA default 20) */
-    int inner;          /* inner L/R iterations per LR step (CALDERA default 5) */
-    double damp;        /* λ = damp · mean diag H for the LDL factor (ldlq.h) and the
-                           Cholesky factor of the init; ≤ 0 → RZ_PERCDAMP (0.01) */
+    int inner;          /* inner L/R iterations per LR step (CALDERA's run script: 50) */
+    double damp;        /* h_reg = 0 only: λ = damp · mean diag H for the LDL factor
+                           (ldlq.h) and the Cholesky factor of the init; ≤ 0 → RZ_PERCDAMP */
     int svd;            /* RZ_SVD_EXACT (dgesdd of Z, for small matrices) or RZ_SVD_RANDOM */
     int svd_oversample; /* randomized: k + oversample test vectors (default 16) */
     int svd_power;      /* randomized: power (subspace) iterations (default 2) */
 } rz_caldera_opts;
 
 /* CALDERA's defaults where they apply: E8P 2-bit Q with incoherence, seed 0, L and R at
- * 4 bits (its reference script's LR_BITS), 20 outer and 5 inner iterations, damp 0.01,
- * randomized SVD with 16 extra vectors and 2 power iterations. */
+ * 4 bits (its reference script's LR_BITS), 20 outer and 50 inner iterations, H
+ * regularised by 0.01 in every step, the Hessian downdate, 10 tune passes, E8P input RMS
+ * 1.03, randomized SVD with 16 extra vectors and 2 power iterations. */
 void rz_caldera_defaults(rz_caldera_opts *o);
 
 /* ---- result ------------------------------------------------------------------------ */
@@ -149,6 +179,13 @@ int rz_lowrank_update_R(const float *Y, const float *L, int m, int n, int k, flo
 /* f = tr((Y − LR) H (Y − LR)ᵀ), accumulated in double. */
 int rz_lowrank_objective(const float *Y, const float *H, const float *L, const float *R, int m, int n,
                          int k, double *obj, rz_err *e);
+
+/* The downdate of the Q step (see the top): Hout (n × n) = H − H Rᵀ (R H Rᵀ)⁺ R H for
+ * H (n × n, symmetric positive definite) and R (k × n), then lifted by −λ_min when its
+ * smallest eigenvalue λ_min is negative, then + sigma2·mean|diag|·I. k = 0: H plus the
+ * regularisation. */
+#define RZ_CALDERA_SIGMA_REG2 0.01
+int rz_caldera_downdate(const double *H, const float *R, int n, int k, double sigma2, double *Hout, rz_err *e);
 
 /* ---- rank allocation ----------------------------------------------------------------- */
 
