@@ -21,6 +21,11 @@
  *
  * Under mpirun the matrices are handed out dynamically (curves, then fits); records,
  * per-matrix tables and figures are gathered to rank 0 and written in model order.
+ *
+ * Defaults = CALDERA's reference run (caldera.h): --inner 50, --h-reg 0.01, --downdate 1,
+ * --tune-iters 10, --target-rms 1.03 (E8P's opt_scale, as alg.py), --scale-search 0.
+ * rizz's earlier scheme is --inner 5 --h-reg 0 --downdate 0 --tune-iters 0
+ * --target-rms 0.9 (pipeline/caldera.md's ablation).
  */
 #include <fnmatch.h>
 #include <math.h>
@@ -35,6 +40,8 @@
 #include "qlayer.h"
 #include "caldera.h"
 #include "ldlq.h"
+#include "qflags.h"
+#include "e8p.h"
 
 static const rz_cli_tool tool = {
     .name = "rz-lowrank",
@@ -44,12 +51,15 @@ static const rz_cli_tool tool = {
              "(CALDERA: Q quantised, L, R a low-rank pair) under the Hessians of rz-calibrate and\n"
              "writes one \"qlayer\" record per layer with L and R (for rz-pack).\n"
              "Prints per matrix the objective tr(E H E^T) after the LR and the Q step of every outer\n"
-             "iteration (-q: nothing), then per-matrix totals and a summary line.\n",
+             "iteration (-q: nothing), then per-matrix totals and a summary line.\n"
+             "Defaults follow CALDERA's reference run: --inner 50, --h-reg 0.01, --downdate 1,\n"
+             "--tune-iters 10, --target-rms 1.03, --scale-search 0.\n",
     .examples = "rz-lowrank -m stories260K.bin -H h.rzs --rank 8 --incoherence -o lr.q && rz-pack -m stories260K.bin lr.q -o m.rzm\n"
                 "rz-lowrank -m m.bin -H h.rzs --set 'attention.*:rank=4' --set 'feed_forward.*:rank=8' -o lr.q\n"
                 "mpirun -np 2 rz-lowrank -m m.bin -H h.rzs --budget 2.5 --lr-bits 16 -o lr.q\n",
     .report = "q_method, bits, lr_bits, incoherence, layers, loss, rel_loss_total, rel_loss_mean, bpw_linears, "
-              "budget, ranks_chosen, seconds, ranks, outer, fake",
+              "budget, ranks_chosen, seconds, ranks, outer, fake, inner, h_reg, downdate, target_rms, tune_iters, "
+              "scale_search",
     .output_help = "the layer records (or the .rzm with --fake)",
 };
 
@@ -351,9 +361,12 @@ int main(int argc, char **argv)
     rz_cluster_init(&argc, &argv);
     rz_cli c;
     const char *model = NULL, *hess = NULL, *qmeth = "e8p", *cands_arg = "0,1,2,4,8,16,32,64,128,256", *svd_arg = NULL;
-    int rank = 16, lr_bits = 4, bf16 = 0, lr_group = 0, bits = 2, group = 0, outer = 20, inner = 5;
-    int incoh = 0, fake = 0;
-    double budget = 0, damp = 0;
+    int rank = 16, lr_bits = 4, bf16 = 0, lr_group = 0, bits = 2, group = 0, outer = 20, inner = 50;
+    int incoh = 0, fake = 0, downdate = 1;
+    double budget = 0, damp = 0, h_reg = 0.01;
+    rz_e8p_opts eo = {0, 0.0f, 10, 0, 0}; /* target 0: E8P's opt_scale for --bits (1.03 at 2) */
+    rz_opt qflags[RZ_QFLAGS_N + 1];
+    rz_qflags_table(qflags, &eo);
     static setting sets[MAX_SETS];
     setting_list set_list = {sets, 0};
     rz_opt opts[] = {
@@ -371,10 +384,17 @@ int main(int argc, char **argv)
         RZ_O_INT("bits", 'b', "B", bits, 2, 8, "Q bits: e8p 2, 3, 4; ldlq 2, 3, 4, 8 (default 2)"),
         RZ_O_INT("group", 'g', "G", group, 0, RZ_QUANT_MAX_DIM, "ldlq Q: columns per scale group (default 0 = one per row)"),
         RZ_O_INT("outer", 0, "N", outer, 1, 1000, "outer iterations (default 20)"),
-        RZ_O_INT("inner", 0, "N", inner, 0, 1000, "L/R iterations per outer one (default 5)"),
+        RZ_O_INT("inner", 0, "N", inner, 0, 1000, "L/R iterations per outer one (default 50, CALDERA's run script)"),
         RZ_O_FLAG("incoherence", 0, incoh, "random Hadamard transforms of W and H first (as QuIP#)"),
         RZ_O_STR("svd", 0, "exact|random", svd_arg, "LR initialisation (default: exact when min(m, n) <= 1024)"),
-        RZ_O_F64("damp", 0, "F", damp, 1e-9, 1e3, "H damping for the LDL and Cholesky factors (default 0.01)"),
+        RZ_O_F64("h-reg", 0, "F", h_reg, 0, 1e3,
+                 "H + F mean(diag H) I in every step: init, L/R updates, objective,\n"
+                 "LDLQ (default 0.01, CALDERA); 0: undamped H except --damp below"),
+        RZ_O_F64("damp", 0, "F", damp, 1e-9, 1e3, "--h-reg 0 only: H damping for the LDL and Cholesky factors (default 0.01)"),
+        RZ_O_INT("downdate", 0, "0|1", downdate, 0, 1,
+                 "Q's LDLQ under H - H R^T (R H R^T)^-1 R H, the Hessian without the\n"
+                 "directions L R refits (CALDERA's Q_hessian_downdate; default 1)"),
+        RZ_O_TABLE(qflags),
         RZ_O_FN("set", 0, "'PATTERN:key=value,...'", opt_set, &set_list,
                 "per-matrix settings; keys rank, outer, inner,\n"
                 "bits, lr-bits; PATTERN is an fnmatch glob against the full name\n"
@@ -471,6 +491,11 @@ int main(int argc, char **argv)
     base.lr_bf16 = bf16;
     base.lr_group = lr_group;
     if (damp > 0) base.damp = damp;
+    base.h_reg = h_reg;
+    base.q_downdate = downdate;
+    base.q_target_rms = eo.target_rms;
+    base.q_tune_iters = eo.tune_iters;
+    base.q_scale_search = eo.scale_search;
     const fit_env fe = {&c, H, &base, svd, incoh, fake, qmeth, mhash};
     double t0 = rz_now();
     long nloc = 0;
@@ -527,7 +552,7 @@ int main(int argc, char **argv)
                 fprintf(sf, "budget %.4f bpw: ranks chosen %s; allocation estimate %.4f bpw, achieved %.4f bpw\n", budget, chosen,
                        budget_bpw, bpw);
         }
-        msgpack_packer *pk = rz_report_begin(&c, 15);
+        msgpack_packer *pk = rz_report_begin(&c, 21);
         rz_rec_str(pk, "q_method", qmeth);
         rz_rec_int(pk, "bits", bits);
         rz_rec_int(pk, "lr_bits", lr_bits);
@@ -543,6 +568,12 @@ int main(int argc, char **argv)
         rz_rec_int(pk, "ranks", rz_cluster_size());
         rz_rec_int(pk, "outer", outer);
         rz_rec_bool(pk, "fake", fake);
+        rz_rec_int(pk, "inner", inner);
+        rz_rec_f64(pk, "h_reg", h_reg);
+        rz_rec_int(pk, "downdate", downdate);
+        rz_rec_f64(pk, "target_rms", qm != RZ_CQ_E8P ? 0.0 : eo.target_rms > 0 ? eo.target_rms : rz_e8p_opt_scale(bits));
+        rz_rec_int(pk, "tune_iters", eo.tune_iters);
+        rz_rec_int(pk, "scale_search", eo.scale_search);
         if (rz_report_finish(&c, &e)) rz_cli_die(&c, &e);
     }
     for (long i = 0; i < N; i++) {
