@@ -904,6 +904,66 @@ static void test_hreg_objective(void)
     free(H), free(Hr), free(W), free(Wh);
 }
 
+/* The E8P codeword of a 16-bit code from e8p.h's layout, written here: bits 15..8 pick the
+ * magnitude pattern (nibbles 2·a_i of rz_e8p_abs2, itself rebuilt from its definition by
+ * test_e8p.c), bits 7..0 the signs with the parity fix, shuffle and shift. */
+static void e8p_ref_decode(unsigned code, double *out)
+{
+    static const int shuffle[8] = {0, 4, 1, 5, 2, 6, 3, 7};
+    uint32_t w = rz_e8p_abs2[(code >> 8) & 255u];
+    unsigned g = code & 255u, ones = 0, sum2 = 0;
+    for (int b = 0; b < 8; b++) ones += g >> b & 1u;
+    for (int i = 0; i < 8; i++) sum2 += w >> (4 * i) & 15u;
+    g ^= ones & 1u;
+    for (int i = 0; i < 8; i++) {
+        double a = 0.5 * (double)(w >> (4 * i) & 15u);
+        if (i == 7 && (sum2 / 2) % 2) a = -a;
+        if (g >> shuffle[i] & 1u) a = -a;
+        out[i] = a + ((ones & 1u) ? -0.25 : 0.25);
+    }
+}
+
+/* lr_e8p (alg.py's L/R format): the fit's dequantised Lᵀ and R equal scale · (first stage
+ * + second stage / 3.45) of their codes, decoded by e8p_ref_decode (float against double:
+ * 1e-6 relative); the scale is the RMS of what was quantised, so the decoded matrices
+ * have RMS within the 4-bit codebook's error of it. */
+static void test_lr_e8p_decode(void)
+{
+    int m = 24, n = 32, k = 4;
+    double *H = make_hessian(n, 621, 0.8, 1e-3);
+    float *W = make_w(m, n, 4, 0.2, 622);
+    rz_caldera_opts o;
+    rz_caldera_defaults(&o);
+    o.lr_e8p = 1, o.lr_bits = 4, o.outer = 3, o.inner = 4, o.incoherent = 0;
+    rz_caldera c;
+    rz_err e = {0};
+    CHECK_EQ_INT(rz_caldera_fit(W, H, m, n, k, &o, &c, &e), 0);
+    CHECK(c.L_codes_e8p && c.R_codes_e8p && c.L_scale > 0 && c.R_scale > 0);
+    double worst = 0, v1[8], v2[8];
+    for (int t = 0; t < k * m / 8; t++) { /* Lᵀ row-major: entry (r, i) = L[i][r] */
+        e8p_ref_decode(c.L_codes_e8p[t] >> 16, v1);
+        e8p_ref_decode(c.L_codes_e8p[t] & 0xffffu, v2);
+        for (int a = 0; a < 8; a++) {
+            int f = 8 * t + a, r = f / m, i = f % m;
+            double want = c.L_scale * (v1[a] + v2[a] / 3.45);
+            worst = fmax(worst, fabs(c.L[i * k + r] - want) / c.L_scale);
+        }
+    }
+    for (int t = 0; t < k * n / 8; t++) {
+        e8p_ref_decode(c.R_codes_e8p[t] >> 16, v1);
+        e8p_ref_decode(c.R_codes_e8p[t] & 0xffffu, v2);
+        for (int a = 0; a < 8; a++)
+            worst = fmax(worst, fabs(c.R[8 * t + a] - c.R_scale * (v1[a] + v2[a] / 3.45)) / c.R_scale);
+    }
+    printf("# E8P-RVQ4 L/R: max |fit - reference decode| / scale = %.2e, f/ref %.4g\n", worst, c.obj / c.ref);
+    CHECK(worst < 1e-6);
+    rz_caldera_free(&c);
+    float *W2 = make_w(20, n, 4, 0.2, 623);
+    CHECK_EQ_INT(rz_caldera_fit(W2, H, 20, n, 3, &o, &c, &e), RZ_EINPUT); /* 3·20 is not a multiple of 8 */
+    rz_caldera_free(&c);
+    free(H), free(W), free(W2);
+}
+
 int main(void)
 {
     RUN(test_best_rank_k);
@@ -919,5 +979,6 @@ int main(void)
     RUN(test_rank_curve);
     RUN(test_downdate_definition);
     RUN(test_hreg_objective);
+    RUN(test_lr_e8p_decode);
     return check_summary();
 }

@@ -362,7 +362,7 @@ int main(int argc, char **argv)
     rz_cli c;
     const char *model = NULL, *hess = NULL, *qmeth = "e8p", *cands_arg = "0,1,2,4,8,16,32,64,128,256", *svd_arg = NULL;
     int rank = 16, lr_bits = 4, bf16 = 0, lr_group = 0, bits = 2, group = 0, outer = 20, inner = 50;
-    int incoh = 0, fake = 0, downdate = 1;
+    int incoh = 0, fake = 0, downdate = 1, lr_e8p = 0;
     double budget = 0, damp = 0, h_reg = 0.01;
     rz_e8p_opts eo = {0, 0.0f, 10, 0, 0}; /* target 0: E8P's opt_scale for --bits (1.03 at 2) */
     rz_opt qflags[RZ_QFLAGS_N + 1];
@@ -379,6 +379,9 @@ int main(int argc, char **argv)
                  "those above min(rows, cols) of a matrix are dropped)"),
         RZ_O_INT("lr-bits", 0, "B", lr_bits, 2, 32, "L and R storage: 4 (grid codes, default; 2, 3, 8 too), 16, 32"),
         RZ_O_FLAG("bf16", 0, bf16, "with --lr-bits 16: bf16 instead of fp16"),
+        RZ_O_FLAG("lr-e8p", 0, lr_e8p,
+                  "L and R with E8P-RVQ (--lr-bits 2, 3, 4) and one RMS scale per\n"
+                  "matrix, as CALDERA's reference; no record format yet: --fake only"),
         RZ_O_INT("lr-group", 0, "G", lr_group, 0, RZ_QUANT_MAX_DIM, "grid L/R: entries per scale group (default 0 = one per vector)"),
         RZ_O_STR("q-method", 0, "M", qmeth, "e8p (default; QuIP#'s E8P in block LDLQ) or ldlq (GPTQ grid)"),
         RZ_O_INT("bits", 'b', "B", bits, 2, 8, "Q bits: e8p 2, 3, 4; ldlq 2, 3, 4, 8 (default 2)"),
@@ -409,6 +412,7 @@ int main(int argc, char **argv)
     if (!model || !hess) rz_cli_usage_error(&c, "-m MODEL and -H HESSIANS are required");
     c.output = rz_cli_records_out(&c);
     if (budget > 0 && rank_set) rz_cli_usage_error(&c, "give --rank or --budget, not both");
+    if (lr_e8p && !fake) rz_cli_usage_error(&c, "--lr-e8p: no layer record holds E8P L/R yet; add --fake");
     int qm = strcmp(qmeth, "e8p") == 0 ? RZ_CQ_E8P : strcmp(qmeth, "ldlq") == 0 ? RZ_CQ_LDLQ : -1;
     if (qm < 0) rz_cli_usage_error(&c, "--q-method: unknown method '%s' (expected e8p or ldlq)", qmeth);
     if (qm == RZ_CQ_E8P && group) rz_cli_usage_error(&c, "--group does not apply to e8p (one scale per matrix)");
@@ -492,6 +496,7 @@ int main(int argc, char **argv)
     base.lr_group = lr_group;
     if (damp > 0) base.damp = damp;
     base.h_reg = h_reg;
+    base.lr_e8p = lr_e8p;
     base.q_downdate = downdate;
     base.q_target_rms = eo.target_rms;
     base.q_tune_iters = eo.tune_iters;

@@ -240,10 +240,22 @@ static double objective(const float *Y, const float *YH, const float *Lt, const 
 /* Quantises the rows (each `len` long) of X (rows × len) in place as opts say: the
  * min-max grid (codes, scales, zeros as rz_rtn), or an fp16/bf16 round trip. */
 static int quant_lr(float *X, int rows, int len, const rz_caldera_opts *o, uint8_t *codes, float *scales,
-                    float *zeros, rz_err *e)
+                    float *zeros, uint32_t *lat, float *lat_scale, rz_err *e)
 {
     long cnt = (long)rows * len;
     if (o->lr_bits == 32 || cnt == 0) return 0;
+    if (o->lr_e8p) {
+        /* alg.py's quantize_matrix: the whole matrix (Lᵀ for L) in consecutive 8-vectors,
+         * divided by its RMS (input RMS 1, no opt_scale), E8P-RVQ, times the RMS again */
+        double ss = 0.0;
+        for (long t = 0; t < cnt; t++) ss += (double)X[t] * X[t];
+        float sc = (float)sqrt(ss / (double)cnt), inv = sc > 0 ? 1.0f / sc : 0.0f;
+        for (long t = 0; t < cnt; t++) X[t] *= inv;
+        rz_e8p_rvq_encode(o->lr_bits, X, cnt / 8, lat, X);
+        for (long t = 0; t < cnt; t++) X[t] *= sc;
+        *lat_scale = sc;
+        return 0;
+    }
     if (o->lr_bits == 16) {
         for (long t = 0; t < cnt; t++) {
             if (!o->lr_bf16 && !(fabsf(X[t]) <= 65504.0f))
@@ -419,6 +431,12 @@ static int check_opts(const rz_caldera_opts *o, int m, int n, int k, rz_err *e)
     if (b != 2 && b != 3 && b != 4 && b != 8 && b != 16 && b != 32)
         return rz_fail(e, RZ_EINPUT, "caldera: L/R bits %d is not one of 2, 3, 4, 8 (grid), 16, 32", b);
     if (o->lr_group < 0) return rz_fail(e, RZ_EINPUT, "caldera: L/R group %d is negative", o->lr_group);
+    if (o->lr_e8p && k > 0 && b < 32) {
+        if (b < 2 || b > 4) return rz_fail(e, RZ_EINPUT, "caldera: E8P L/R take 2, 3 or 4 bits, not %d", b);
+        if (((long)k * m) % 8 || ((long)k * n) % 8)
+            return rz_fail(e, RZ_EINPUT, "caldera: E8P L/R need rank x rows and rank x cols (%d x %d, %d x %d) to be "
+                           "multiples of 8", k, m, k, n);
+    }
     if (o->outer < 1 || o->inner < 0)
         return rz_fail(e, RZ_EINPUT, "caldera: %d outer / %d inner iterations (need >= 1 / >= 0)", o->outer,
                        o->inner);
@@ -540,6 +558,8 @@ typedef struct {
     float *Lt, *R;
     uint8_t *Lc, *Rc;
     float *Ls, *Lz, *Rs, *Rz;
+    uint32_t *Le, *Re; /* lr_e8p: E8P-RVQ codes of Lᵀ and R (8 entries each) */
+    float Lsc, Rsc;    /* lr_e8p: their per-matrix scales */
 } lr_pair;
 
 static int lr_alloc(lr_pair *p, int m, int n, int k, const rz_caldera_opts *o, rz_err *e)
@@ -549,7 +569,11 @@ static int lr_alloc(lr_pair *p, int m, int n, int k, const rz_caldera_opts *o, r
     p->Lt = rz_calloc(kk * m, sizeof(float), e);
     p->R = rz_calloc(kk * n, sizeof(float), e);
     if (!p->Lt || !p->R) return e ? e->code : RZ_EINTERNAL;
-    if (o->lr_bits <= 8) {
+    if (o->lr_e8p && o->lr_bits <= 8) {
+        p->Le = rz_calloc(kk * m / 8 + 1, sizeof(uint32_t), e);
+        p->Re = rz_calloc(kk * n / 8 + 1, sizeof(uint32_t), e);
+        if (!p->Le || !p->Re) return e ? e->code : RZ_EINTERNAL;
+    } else if (o->lr_bits <= 8) {
         size_t gl = (size_t)rz_grid_groups(m, o->lr_group), gr = (size_t)rz_grid_groups(n, o->lr_group);
         p->Lc = rz_calloc(kk * m, 1, e);
         p->Rc = rz_calloc(kk * n, 1, e);
@@ -566,7 +590,11 @@ static void lr_copy(lr_pair *d, const lr_pair *s, int m, int n, int k, const rz_
 {
     memcpy(d->Lt, s->Lt, sizeof(float) * (size_t)k * m);
     memcpy(d->R, s->R, sizeof(float) * (size_t)k * n);
-    if (o->lr_bits <= 8) {
+    if (o->lr_e8p && o->lr_bits <= 8) {
+        memcpy(d->Le, s->Le, sizeof(uint32_t) * ((size_t)k * m / 8));
+        memcpy(d->Re, s->Re, sizeof(uint32_t) * ((size_t)k * n / 8));
+        d->Lsc = s->Lsc, d->Rsc = s->Rsc;
+    } else if (o->lr_bits <= 8) {
         size_t gl = (size_t)rz_grid_groups(m, o->lr_group), gr = (size_t)rz_grid_groups(n, o->lr_group);
         memcpy(d->Lc, s->Lc, (size_t)k * m);
         memcpy(d->Rc, s->Rc, (size_t)k * n);
@@ -580,6 +608,7 @@ static void lr_copy(lr_pair *d, const lr_pair *s, int m, int n, int k, const rz_
 static void lr_free(lr_pair *p)
 {
     free(p->Lt), free(p->R), free(p->Lc), free(p->Rc), free(p->Ls), free(p->Lz), free(p->Rs), free(p->Rz);
+    free(p->Le), free(p->Re);
     memset(p, 0, sizeof *p);
 }
 
@@ -753,11 +782,11 @@ static int fit(const float *W0, double *Hd, int m, int n, int k, const rz_calder
             }
             for (int j = 1; j <= o->inner; j++) {
                 if ((rc = update_L(YH, G, cur.R, m, n, k, cur.Lt, e)) ||
-                    (rc = quant_lr(cur.Lt, k, m, o, cur.Lc, cur.Ls, cur.Lz, e)))
+                    (rc = quant_lr(cur.Lt, k, m, o, cur.Lc, cur.Ls, cur.Lz, cur.Le, &cur.Lsc, e)))
                     goto out;
                 push_trace(c, it, j, RZ_CSTEP_L, objective(Y, YH, cur.Lt, cur.R, G, m, n, k, E, EH), &tick);
                 if ((rc = update_R(Y, cur.Lt, m, n, k, cur.R, e)) ||
-                    (rc = quant_lr(cur.R, k, n, o, cur.Rc, cur.Rs, cur.Rz, e)))
+                    (rc = quant_lr(cur.R, k, n, o, cur.Rc, cur.Rs, cur.Rz, cur.Re, &cur.Rsc, e)))
                     goto out;
                 pgemm(0, 0, k, n, n, 1.0f, cur.R, n, Hf, n, 0.0f, G, n);
                 f = objective(Y, YH, cur.Lt, cur.R, G, m, n, k, E, EH);
@@ -830,6 +859,8 @@ static int fit(const float *W0, double *Hd, int m, int n, int k, const rz_calder
     for (int i = 0; i < m; i++)
         for (int r = 0; r < k; r++) c->L[(long)i * k + r] = best.Lt[(long)r * m + i];
     c->R = best.R, c->L_codes = best.Lc, c->R_codes = best.Rc;
+    c->L_codes_e8p = best.Le, c->R_codes_e8p = best.Re, c->L_scale = best.Lsc, c->R_scale = best.Rsc;
+    best.Le = best.Re = NULL;
     c->L_scales = best.Ls, c->L_zeros = best.Lz, c->R_scales = best.Rs, c->R_zeros = best.Rz;
     best.R = NULL, best.Lc = best.Rc = NULL, best.Ls = best.Lz = best.Rs = best.Rz = NULL;
     goto out;
@@ -885,7 +916,7 @@ int rz_caldera_fit_f(const float *W, const float *H, int m, int n, int k, const 
 void rz_caldera_free(rz_caldera *c)
 {
     free(c->Q), free(c->q_codes_e8p), free(c->q_codes), free(c->q_scales), free(c->q_zeros);
-    free(c->L), free(c->R), free(c->L_codes), free(c->R_codes);
+    free(c->L), free(c->R), free(c->L_codes), free(c->R_codes), free(c->L_codes_e8p), free(c->R_codes_e8p);
     free(c->L_scales), free(c->L_zeros), free(c->R_scales), free(c->R_zeros);
     free(c->trace), free(c->t_outer);
     rz_rht_free(&c->U);

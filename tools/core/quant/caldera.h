@@ -89,6 +89,10 @@ typedef struct {
     int lr_bits;        /* 4 (LoRA-style min-max grid; 2, 3, 8 also work), 16 (fp16 or bf16
                            round trip), 32 (f32, no quantisation) */
     int lr_bf16;        /* lr_bits 16: 0 = fp16, 1 = bf16 */
+    int lr_e8p;         /* 1: L and R with E8P-RVQ (lr_bits 2, 3, 4) and one RMS scale per
+                           matrix, as alg.py (Lᵀ and R flattened into 8-vectors; rank·rows and
+                           rank·cols multiples of 8). No record format stores these yet:
+                           fits only (rz-lowrank --fake). Default 0: the grid below */
     int lr_group;       /* grid L/R: one grid (scale, zero) per column of L and per row of R
                            (0), or per lr_group consecutive entries along it */
     int outer;          /* outer iterations (CALDERA default 20) */
@@ -132,6 +136,9 @@ typedef struct {
     float *R;               /* k × n, dequantised */
     uint8_t *L_codes;       /* grid L/R (lr_bits ≤ 8): k × m, row r = column r of L */
     uint8_t *R_codes;       /* grid L/R: k × n */
+    uint32_t *L_codes_e8p;  /* lr_e8p: k·m/8 codes of Lᵀ (k × m row-major, in 8-vectors) */
+    uint32_t *R_codes_e8p;  /* lr_e8p: k·n/8 codes of R */
+    float L_scale, R_scale; /* lr_e8p: Lᵀ = L_scale · decode, R = R_scale · decode */
     float *L_scales, *L_zeros; /* grid L/R: k × rz_grid_groups(m, lr_group) */
     float *R_scales, *R_zeros; /* grid L/R: k × rz_grid_groups(n, lr_group) */
     rz_rht U, V;            /* incoherent: the transforms (n = 0 otherwise) */

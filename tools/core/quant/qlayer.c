@@ -412,6 +412,8 @@ int rz_qlayer_from_caldera(const char *name, const rz_caldera *c, int rows, int 
     int m = c->m, pc = c->n, k = c->k, e8 = o->q_method == RZ_CQ_E8P;
     if (o->q_method != RZ_CQ_E8P && o->q_method != RZ_CQ_LDLQ)
         return rz_fail(e, RZ_EINPUT, "%s: a qlayer record needs an E8P or LDLQ Q", name);
+    if (o->lr_e8p && k > 0 && o->lr_bits < 32)
+        return rz_fail(e, RZ_EINPUT, "%s: no qlayer record format holds E8P L/R yet (fit with --fake)", name);
     if (m != rows || (e8 ? pc % 8 || pc < cols || pc >= cols + 8 : pc != cols))
         return rz_fail(e, RZ_EINPUT, "%s: fit of %d x %d does not match the layer's %d x %d", name, m, pc, rows, cols);
     rz_qlayer_view *v = &q->v;
