@@ -5,6 +5,7 @@
 #   make -f pipeline/quant.mk -j2            everything into out/quant/
 #   make -f pipeline/quant.mk out/quant/ldlq_3_inc.ppl.json   one method
 #   make -f pipeline/quant.mk quant-seeds   the incoherence modes over quantiser seeds
+#   make -f pipeline/quant.mk quant-e8p4    E8P 4-bit: each cause of its gap to ldlq alone
 #
 # Text split (documented in pipeline/quant.md): the first CALIB_BYTES bytes of
 # tinystories-valid.txt are the calibration text, the rest (disjoint) the evaluation
@@ -106,3 +107,55 @@ $(OUT)/seeds.csv: $(SEED_RUNS:%=$(OUT)/%.ppl.json)
 	    case $$r in *_s*) s=$${r##*_s};; *) s=$(SEED);; esac; \
 	    jq -rs --argjson s $$s '[.[0].method, .[0].bits, .[0].incoherence_sides, $$s, .[1].ppl] | @csv' \
 	      $(OUT)/$$r.quant.json $(OUT)/$$r.ppl.json; done; } | tr -d '"' > $@.tmp && mv $@.tmp $@
+
+# E8P at 4 bits, each suspected cause of its gap to ldlq alone (pipeline/quant.md, "E8P at
+# 4 bits"): both-sided incoherence, quantiser seeds E8P4_SEEDS, the same Hessians and
+# evaluation split. rz-quantize variants (flags below) and, for the causes that are not
+# options, bench/exp_e8p4 (per-row scales, residual stage outside the feedback, no
+# feedback). All write fake-quantised float32 models (rz-quantize --fake: the same
+# perplexity as the packed model, tests/shell/quant.sh), which rz-ppl evaluates fast.
+# Result: e8p4.csv.
+E8P4_SEEDS  ?= 1 2
+E8P4_VARS   := old t090 tune search new ldlq
+E8P4_old    := --method e8p --tune-iters 0 --scale-search 0
+E8P4_t090   := --method e8p --tune-iters 0 --scale-search 0 --target-rms 0.9
+E8P4_tune   := --method e8p --tune-iters 10 --scale-search 0
+E8P4_search := --method e8p --tune-iters 0 --scale-search 6
+E8P4_new    := --method e8p --tune-iters 10 --scale-search 6
+E8P4_ldlq   := --method ldlq
+E8P4_EXP    := rowscale residout nofb
+EXP_E8P4    ?= $(RIZZ)/build/release/bench/exp_e8p4
+e8p4_var  = $(word 1,$(subst _s, ,$(1)))
+e8p4_seed = $(word 2,$(subst _s, ,$(1)))
+
+$(OUT)/e8p4-%.rzm: $(OUT)/hessians.rzs
+	$(RZ_BIN)/rz-quantize -q -t 1 -m $(MODEL) -H $< --bits 4 --incoherence --seed $(call e8p4_seed,$*) \
+	  $(E8P4_$(call e8p4_var,$*)) --fake -o $@ --json > $@.json.tmp && mv $@.json.tmp $(OUT)/e8p4-$*.quant.json
+$(EXP_E8P4):
+	$(MAKE) -C $(RIZZ) $(EXP_E8P4)
+# one exp_e8p4 run writes the three variants of a seed
+$(OUT)/e8p4x_s%.txt: $(OUT)/hessians.rzs | $(EXP_E8P4)
+	$(EXP_E8P4) $(MODEL) $< 4 $* $(OUT)/e8p4x_s$* > $@.tmp && mv $@.tmp $@
+$(foreach v,$(E8P4_EXP),$(eval $(OUT)/e8p4x_s%-$(v).rzm: $(OUT)/e8p4x_s%.txt ; @test -f $$@))
+
+# the ablations' perplexity: the first ABL_TOKENS tokens of the evaluation split, one
+# thread (short runs on a shared machine; ± grows to ~0.09 at ppl 8, from 0.07 on all)
+ABL_TOKENS ?= 32768
+ABL_PPL = $(RZ_BIN)/rz-ppl -q -t 1 --max-tokens $(ABL_TOKENS) -z $(TOK) -f $(OUT)/eval.txt --ctx $(CTX) --json
+$(OUT)/e8p4-%.ppl.json: $(OUT)/e8p4-%.rzm $(OUT)/eval.txt
+	$(ABL_PPL) -m $< > $@.tmp && mv $@.tmp $@
+$(OUT)/e8p4x_%.ppl.json: $(OUT)/e8p4x_%.rzm $(OUT)/eval.txt
+	$(ABL_PPL) -m $< > $@.tmp && mv $@.tmp $@
+$(OUT)/abl-fp32.ppl.json: $(OUT)/fp32.rzm $(OUT)/eval.txt
+	$(ABL_PPL) -m $< > $@.tmp && mv $@.tmp $@
+
+E8P4_RUNS := $(foreach s,$(E8P4_SEEDS),$(foreach v,$(E8P4_VARS),e8p4-$(v)_s$(s)) $(foreach v,$(E8P4_EXP),e8p4x_s$(s)-$(v)))
+.PHONY: quant-e8p4
+quant-e8p4: $(OUT)/e8p4.csv
+$(OUT)/e8p4.csv: $(E8P4_RUNS:%=$(OUT)/%.ppl.json) $(OUT)/abl-fp32.ppl.json
+	{ echo "variant,seed,rel_loss_mean,ppl,ppl_stderr"; jq -r '["fp32", 0, 0, .ppl, .stderr] | @csv' $(OUT)/abl-fp32.ppl.json; for s in $(E8P4_SEEDS); do \
+	    for v in $(E8P4_VARS); do jq -rs --arg v $$v --argjson s $$s '[$$v, $$s, .[0].rel_loss_mean, .[1].ppl, .[1].stderr] | @csv' \
+	      $(OUT)/e8p4-$${v}_s$$s.quant.json $(OUT)/e8p4-$${v}_s$$s.ppl.json; done; \
+	    for v in $(E8P4_EXP); do l=$$(awk -v v=$$v '$$5 == v {print $$10}' $(OUT)/e8p4x_s$$s.txt); \
+	      jq -r --arg v $$v --argjson s $$s --argjson l $$l '[$$v, $$s, $$l, .ppl, .stderr] | @csv' $(OUT)/e8p4x_s$$s-$$v.ppl.json; done; \
+	  done; } | tr -d '"' > $@.tmp && mv $@.tmp $@
