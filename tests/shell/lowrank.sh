@@ -76,7 +76,10 @@ is_num "$l4" && is_num "$l16" && awk -v a="$l4" -v b="$l16" 'BEGIN{exit !(a > 0 
 rz-lowrank -q $LR --budget 2.8 --candidates 0,2,4,8 --json -o "$T/bud.q" > "$T/bud.json"
 rz-pack -q -m "$M" "$T/bud.q" -o "$T/bud.rzm" --json > "$T/budp.json"
 bb=$(json_field bpw_linears < "$T/budp.json"); ch=$(json_str ranks_chosen < "$T/bud.json")
-awk -v b="$bb" 'BEGIN{exit !(b <= 2.8 && b > 2.2)}' && ok "--budget 2.8: achieved $bb bpw" || fail "budget" "$bb"
+# (the lower bound only says the budget bought something beyond Q's 2.0x bpw: the greedy
+# stops where no larger rank lowers a matrix's error, and with the Hessian downdate on by
+# default some curves stop falling early, pipeline/caldera_ref.md)
+awk -v b="$bb" 'BEGIN{exit !(b <= 2.8 && b > 2.1)}' && ok "--budget 2.8: achieved $bb bpw" || fail "budget" "$bb"
 same "35 chosen ranks" 35 "$(tr ',' '\n' <<< "$ch" | grep -c .)"
 [ -n "$(tr ',' '\n' <<< "$ch" | grep -v '^0$')" ] && ok "budget buys some rank ($ch)" || fail "budget ranks" "$ch"
 
