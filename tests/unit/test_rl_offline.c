@@ -1,7 +1,9 @@
 /* test_rl_offline.c — the study's dataset builders (offline.h): the fraction of
  * state-action pairs removed exactly with every covered state kept, uniform seeded
  * subsampling (chi-square over many seeds), the fixed-policy trajectories, and in-support
- * task selection on a hand case. */
+ * task selection on a hand case, and the validation / test split of the tasks. */
+#include <string.h>
+
 #include "../check.h"
 #include "offline.h"
 
@@ -168,8 +170,42 @@ static void test_in_support(void)
     rl_env_free(&env);
 }
 
+/* The validation split: on four-rooms 26 of the 104 goals (cell id ≡ 3 mod 4, counted
+ * here from the cell ids) are validation tasks, no reward task is; rl_tasks_split keeps
+ * exactly one side, in order, and the two sides partition the tasks. */
+static void test_task_split(void)
+{
+    rl_env env;
+    CHECK(rl_env_make(&env, "fourrooms", 0, NULL) == 0);
+    rl_task *all, *val, *test;
+    int n, nv, nt;
+    CHECK(rl_env_tasks(&env, "all", &all, &n, NULL) == 0);
+    CHECK(rl_env_tasks(&env, "all", &val, &nv, NULL) == 0);
+    CHECK(rl_env_tasks(&env, "all", &test, &nt, NULL) == 0);
+    CHECK(n == 112);
+    rl_tasks_split(&env, val, &nv, 1);
+    rl_tasks_split(&env, test, &nt, 0);
+    int want_val = 0;
+    for (int c = 0; c < env.grid.n_free; c++) want_val += c % 4 == 3;
+    CHECK(want_val == 26);
+    CHECK(nv == want_val && nt == n - want_val);
+    int iv = 0, it = 0;
+    for (int k = 0; k < n; k++) { /* each task lands on exactly one side, order kept */
+        int is_val = all[k].is_goal && rl_grid_id(&env, all[k].goal) % 4 == 3;
+        const rl_task *side = is_val ? &val[iv++] : &test[it++];
+        CHECK(!strcmp(side->name, all[k].name));
+        CHECK(rl_task_is_validation(&env, &all[k]) == is_val);
+    }
+    CHECK(iv == nv && it == nt);
+    rl_tasks_free(all, n);
+    rl_tasks_free(val, nv);
+    rl_tasks_free(test, nt);
+    rl_env_free(&env);
+}
+
 int main(void)
 {
+    RUN(test_task_split);
     RUN(test_drop_pairs);
     RUN(test_subsample);
     RUN(test_policy_trajs);

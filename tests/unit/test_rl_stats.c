@@ -8,7 +8,13 @@
  *     every start: the optimum is T − d + 1 for a start at BFS distance d ≤ T from the
  *     goal (arrival rewards; the goal can be held by staying), computed by a breadth-
  *     first search written here, not by the value iteration the code uses; the BFS-greedy
- *     policy scores exactly that optimum in rollouts, so its normalised return is 1. */
+ *     policy scores exactly that optimum in rollouts, so its normalised return is 1;
+ *   - rl_best (checkpoint selection) on hand validation curves: the step kept is the
+ *     first argmax, found here by a plain scan, and the updates that report a new best
+ *     are exactly the strict running maxima (NaN never wins, ties keep the earlier);
+ *   - rl_kv_line on hand lines: the key is everything before the last tab. */
+#include <string.h>
+
 #include "../check.h"
 #include "env.h"
 #include "fb.h"
@@ -186,9 +192,46 @@ static void test_eval_norm_return(void)
     rl_env_free(&env);
 }
 
+static void test_best_selection(void)
+{
+    /* A hand curve: rises, dips, ties its maximum at step 2500, NaN at 3000. */
+    const double curve[8] = {0.10, 0.30, 0.25, 0.55, 0.40, 0.55, NAN, 0.50};
+    const int new_best[8] = {1, 1, 0, 1, 0, 0, 0, 0};
+    rl_best b;
+    rl_best_init(&b);
+    CHECK(b.step == -1 && isinf(b.score) && b.score < 0);
+    int arg = 0; /* the first argmax, by a scan written differently: index of max, < only */
+    for (int k = 1; k < 8; k++)
+        if (!isnan(curve[k]) && curve[k] > curve[arg]) arg = k;
+    for (int k = 0; k < 8; k++) CHECK(rl_best_update(&b, 500 * (k + 1), curve[k]) == new_best[k]);
+    CHECK(b.step == 500 * (arg + 1) && b.step == 2000);
+    CHECK(b.score == 0.55);
+    /* a NaN first point, then a negative score: −∞ start, so the negative one wins */
+    rl_best_init(&b);
+    CHECK(rl_best_update(&b, 1, NAN) == 0 && b.step == -1);
+    CHECK(rl_best_update(&b, 2, -3.0) == 1 && b.step == 2);
+}
+
+static void test_kv_line(void)
+{
+    char key[16];
+    double v;
+    const char a[] = "n1000\tfb\tbest\t0.25\n";
+    CHECK(rl_kv_line(a, strlen(a), key, sizeof key, &v) == 0);
+    CHECK(!strcmp(key, "n1000\tfb\tbest") && v == 0.25);
+    const char b[] = "k\tnan\r\n";
+    CHECK(rl_kv_line(b, strlen(b), key, sizeof key, &v) == 0 && !strcmp(key, "k") && isnan(v));
+    const char *bad[] = {"novalue", "\t1", "k\t", "k\t1x", "k\t 1 2", "0123456789abcdef\t1"};
+    for (int i = 0; i < 6; i++) CHECK(rl_kv_line(bad[i], strlen(bad[i]), key, sizeof key, &v) == -1);
+    const char nul[] = {'k', 0, '\t', '1'};
+    CHECK(rl_kv_line(nul, 4, key, sizeof key, &v) == -1);
+}
+
 int main(void)
 {
     RUN(test_iqm_hand_cases);
+    RUN(test_best_selection);
+    RUN(test_kv_line);
     RUN(test_bootstrap_constant);
     RUN(test_bootstrap_quantiles);
     RUN(test_eval_norm_return);

@@ -149,3 +149,22 @@ int rl_task_in_support(const rl_env *env, const rl_task *task, long n, const flo
     }
     return 0;
 }
+
+int rl_task_is_validation(const rl_env *env, const rl_task *task)
+{
+    return env->kind == RL_GRID && task->is_goal && rl_grid_id(env, task->goal) % 4 == 3;
+}
+
+void rl_tasks_split(const rl_env *env, rl_task *tasks, int *n, int val)
+{
+    int w = 0;
+    for (int k = 0; k < *n; k++) {
+        if (rl_task_is_validation(env, &tasks[k]) != !!val) {
+            free(tasks[k].r);
+            continue;
+        }
+        if (w != k) tasks[w] = tasks[k];
+        w++;
+    }
+    *n = w;
+}

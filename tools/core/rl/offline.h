@@ -43,4 +43,14 @@ int rl_data_policy_trajs(const rl_env *env, int goal_id, double eps, int n_traj,
  * inference sees r = 0 everywhere and z carries no information. */
 int rl_task_in_support(const rl_env *env, const rl_task *task, long n, const float *states);
 
+/* Validation / test split of the tasks, for checkpoint selection that never sees the
+ * reported tasks: on grids the goal tasks whose goal cell id is ≡ 3 (mod 4) are the
+ * validation set (26 of four-rooms' 104 goals), every other task — the remaining goals
+ * and all reward tasks — is a test task. Other environments have no validation tasks
+ * (the maze's four goals are too few to split). rl_task_is_validation says which side a
+ * task is on; rl_tasks_split keeps only one side (val = 1: validation, 0: test) of the
+ * *n tasks in place, in order, freeing the others' reward tables. */
+int rl_task_is_validation(const rl_env *env, const rl_task *task);
+void rl_tasks_split(const rl_env *env, rl_task *tasks, int *n, int val);
+
 #endif
