@@ -47,6 +47,33 @@ grep -q '"alpha":0.9' "$T/.out" && ok "reference alpha starts at 1 and follows t
 check "eval in support" $A eval -a "$T/ref.rz" --episodes 1 --json
 grep -q '"n_goals_in_support":104,' "$T/.out" && ok "full state coverage: every goal in support" || fail "full state coverage: every goal in support" "$(cat "$T/.out" | head -c 400)"
 
+# checkpoint selection by validation: scoring the validation goals every 10 steps leaves the
+# trained bits alone; --best holds the step of the curve's first maximum (read back from
+# the CSV here), and evaluating it on the validation split with the same starts reproduces
+# that score; --split test and val partition the tasks (78 + 8 rewards vs 26 goals)
+check "train --val-every" $A train --algo fb -d "$T/drop.rz" --steps 40 $small --seed 5 --val-every 10 --best "$T/best.rz" --curve "$T/curve.csv" --json -o "$T/val.rz"
+cp "$T/.out" "$T/val.json"
+check "train without validation" $A train --algo fb -d "$T/drop.rz" --steps 40 $small --seed 5 -o "$T/val2.rz"
+same_state "validation leaves training unchanged" "$T/val.rz" "$T/val2.rz"
+[ "$(wc -l < "$T/curve.csv")" -eq 5 ] && head -1 "$T/curve.csv" | grep -q '^step,.*,val_goal_success$' && ok "curve: header and one row per validation point" || fail "curve: header and one row per validation point" "$(cat "$T/curve.csv")"
+best_csv=$(awk -F, 'NR > 1 && (b == "" || $7 > b) {b = $7; s = $1} END {print s}' "$T/curve.csv")
+same "best step is the curve's first argmax" "$(json_field best_step < "$T/val.json")" "$best_csv"
+same "best checkpoint holds that step" "$(rz-cat "$T/best.rz" | grep -o '"steps_done":[0-9]*' | cut -d: -f2)" "$best_csv"
+check "eval best on the validation goals" $A eval -a "$T/best.rz" --tasks goals --split val --episodes 4 --seed 4242 --json -q
+same "best checkpoint's validation score reproduces" "$(json_field goal_success < "$T/.out")" "$(json_field best_val_goal_success < "$T/val.json")"
+grep -q '"n_tasks":26,' "$T/.out" && ok "validation split: 26 goals" || fail "validation split: 26 goals" "$(head -c 300 "$T/.out")"
+check "eval test split" $A eval -a "$T/best.rz" --split test --episodes 1 --json -q
+grep -q '"n_tasks":86,' "$T/.out" && ok "test split: the other 78 goals and 8 rewards" || fail "test split: the other 78 goals and 8 rewards" "$(head -c 300 "$T/.out")"
+check_status "bad --split" 2 $A eval -a "$T/best.rz" --split train
+check_status "--best without --val-every" 2 $A train --algo fb -d "$T/drop.rz" --steps 5 $small --best "$T/x.rz" -o "$T/x.rz"
+printf 'fb\t1\nfb\t2\nvcfb\t5\nfb\t3\nfb\tnan\nfb\t4\nfb\t100\n' > "$T/kv.tsv"
+check "iqm" $A iqm "$T/kv.tsv" -o "$T/kv-sum.tsv"
+# fb: 1 2 3 4 100 (NaN dropped) → the middle three average 3; vcfb: one value
+same "iqm of a key = mean of the middle three" "$(awk -F'\t' '$1 == "fb" {print $2, $3}' "$T/kv-sum.tsv")" "5 3.0000"
+same "iqm of a single value" "$(awk -F'\t' '$1 == "vcfb" {print $3, $4, $5}' "$T/kv-sum.tsv")" "5.0000 5.0000 5.0000"
+printf 'fb 1\n' > "$T/kv-bad.tsv"
+check_err "iqm bad line" 2 "kv-bad.tsv: line 1: expected KEY<TAB>NUMBER" $A iqm "$T/kv-bad.tsv"
+
 # the grid default anneals the learning rate over the last third of --steps; one explicit
 # window for the 60-step run and the 30-step run it is resumed from
 check "train 60" $A train --algo fb -d "$T/d.rz" --steps 60 $small --anneal 40:60 -o "$T/a60.rz"

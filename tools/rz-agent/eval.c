@@ -20,8 +20,8 @@
 static const rz_cli_tool tool = {
     .name = "rz-agent eval",
     .summary = "zero-shot goal and reward tasks of a trained agent (or an ensemble)",
-    .usage = "rz-agent eval -a AGENT [-a AGENT2 ...] [--tasks goals|rewards|all] [--episodes N]\n"
-             "              [--seed N] [--json] [--png PREFIX]\n",
+    .usage = "rz-agent eval -a AGENT [-a AGENT2 ...] [--tasks goals|rewards|all] [--split val|test]\n"
+             "              [--episodes N] [--seed N] [--json] [--png PREFIX]\n",
     .about = "Output: a table on stdout, or with --json one report object with per-task and aggregate\n"
              "success, return and normalised return.\n",
     .examples = "rz-agent eval -a fb.rz --tasks goals --episodes 5 --json | jq .goal_success\n"
@@ -48,9 +48,17 @@ int ag_evaluate(fb_agent *const *a, int n_agents, const rl_env *env, const char 
                 int n_labels, const float *labels, rl_task **tasks_out, fb_task_result **res_out,
                 ag_summary *sum, rz_cli *progress, rz_err *e)
 {
+    /* "FAMILY:val" / "FAMILY:test": only that side of the validation split (offline.h) */
+    char fam[16];
+    const char *colon = strchr(which, ':');
+    int split = !colon ? -1 : !strcmp(colon + 1, "val") ? 1 : !strcmp(colon + 1, "test") ? 0 : -2;
+    if (split == -2 || (colon && colon - which >= (long)sizeof fam))
+        return rz_fail(e, RZ_EINPUT, "tasks %s: expected FAMILY, FAMILY:val or FAMILY:test", which);
+    snprintf(fam, sizeof fam, "%.*s", colon ? (int)(colon - which) : 15, which);
     rl_task *tasks;
-    int nt, rc = rl_env_tasks(env, which, &tasks, &nt, e);
+    int nt, rc = rl_env_tasks(env, fam, &tasks, &nt, e);
     if (rc) return rc;
+    if (split >= 0) rl_tasks_split(env, tasks, &nt, split);
     fb_task_result *res = rz_calloc(nt, sizeof *res, e);
     if (!res) {
         rl_tasks_free(tasks, nt);
@@ -180,7 +188,7 @@ static void pack_num(msgpack_packer *pk, const char *key, double v)
 int ag_eval_main(int argc, char **argv)
 {
     rz_cli c;
-    const char *paths[FB_MAX_ENSEMBLE], *which = "all", *png = NULL;
+    const char *paths[FB_MAX_ENSEMBLE], *which = "all", *png = NULL, *split = NULL;
     long episodes = 10;
     int all_starts = 0;
     agent_list agents = {paths, 0};
@@ -193,6 +201,9 @@ int ag_eval_main(int argc, char **argv)
                  "goals (every free cell / the maze's four rooms), rewards (grids: reach\n"
                  "each room, stay in each corner) or all (default)"),
         RZ_O_LONG("episodes", 0, "N", episodes, 1, 100000, "episodes per task (default 10), from uniformly drawn starts"),
+        RZ_O_STR("split", 0, "S", split,
+                 "grids: only the validation goals (val: goal cell id ≡ 3 mod 4, what\n"
+                 "train --val-every selects on) or every other task (test)"),
         RZ_O_FLAG("all-starts", 0, all_starts,
                   "grids: instead one episode from every free cell (but a goal's\n"
                   "own): with slip 0 an exact score, free of start sampling"),
@@ -206,6 +217,7 @@ int ag_eval_main(int argc, char **argv)
     if (!n_agents) rz_cli_usage_error(&c, "-a AGENT is required");
     if (strcmp(which, "goals") && strcmp(which, "rewards") && strcmp(which, "all"))
         rz_cli_usage_error(&c, "--tasks %s: expected goals, rewards or all", which);
+    if (split && strcmp(split, "val") && strcmp(split, "test")) rz_cli_usage_error(&c, "--split %s: expected val or test", split);
     /* Small matrices: one BLAS thread unless -t asks for more (threads spinning on a busy
      * 2-core machine cost far more than they give at batch 256). */
     openblas_set_num_threads(c.threads > 0 ? c.threads : 1);
@@ -234,6 +246,8 @@ int ag_eval_main(int argc, char **argv)
         rl_env_free(&envk);
     }
     if (env.kind == RL_POINTMASS && !strcmp(which, "all")) which = "goals";
+    char which_split[32];
+    if (split) snprintf(which_split, sizeof which_split, "%s:%s", which, split), which = which_split;
     uint64_t seed = c.seed_set ? c.seed : 1;
     rl_task *tasks;
     fb_task_result *res;

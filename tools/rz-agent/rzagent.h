@@ -43,9 +43,11 @@ int ag_train_main(int argc, char **argv);
 int ag_eval_main(int argc, char **argv);
 int ag_sweep_main(int argc, char **argv);
 int ag_data_main(int argc, char **argv);
+int ag_iqm_main(int argc, char **argv);
 
 /* Evaluation over a task family of one agent or an ensemble (fb_ens_act); fills per-task
- * results (caller frees *res). */
+ * results (caller frees *res). which: goals, rewards or all, optionally with ":val" or
+ * ":test" for one side of the validation split (offline.h rl_tasks_split). */
 typedef struct {
     int n_tasks, n_goal, n_reward;
     double goal_success, goals_solved, goal_norm, reward_norm, all_norm;

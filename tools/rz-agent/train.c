@@ -1,5 +1,16 @@
 /* train.c — `rz-agent train`: FB / VC-FB / MC-FB on an offline dataset.
  *
+ * With --val-every N the agent is scored every N steps (and at the end) on the
+ * validation goals only (offline.h: goal cells ≡ 3 mod 4, never the reported test
+ * tasks), --val-episodes sampled starts per goal with a fixed seed; the checkpoint with
+ * the strictly best validation goal success so far is written to --best (the reference's
+ * selection, Jeen et al., which keeps the checkpoint of the best evaluation every 20k
+ * steps — there on the reported tasks themselves). --curve writes the learning curve as
+ * CSV (step, the training statistics averaged over the interval, validation success),
+ * rewritten whole at each point. Validation uses no training RNG, so it leaves the
+ * trained bits unchanged; --resume restarts the selection (the best so far is not kept
+ * in the checkpoint).
+ *
  * The checkpoint holds every bit of training state (parameters, targets, Adam moments,
  * log α, step counter, RNG), so `train --steps 400` equals `train --steps 200` followed by
  * `train --resume AGENT --steps 400` bit for bit (same thread count: OpenBLAS kernels
@@ -9,7 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "offline.h"
 #include "rzagent.h"
+#include "stats.h"
 
 static const rz_cli_tool tool = {
     .name = "rz-agent train",
@@ -17,14 +30,67 @@ static const rz_cli_tool tool = {
     .usage = "rz-agent train --algo fb|vcfb|mcfb -d DATA [options] -o AGENT\n"
              "rz-agent train --resume AGENT -d DATA --steps N -o AGENT\n",
     .examples = "rz-agent train --algo vcfb -d room.rz --steps 20000 --seed 2 -o vcfb.rz\n",
-    .report = "algo, env, data_policy, steps, seconds, steps_per_s, fb_loss, ortho_loss, penalty, alpha",
+    .report = "algo, env, data_policy, steps, seconds, steps_per_s, fb_loss, ortho_loss, penalty, alpha, "
+              "best_step, best_val_goal_success",
 };
+
+/* The learning curve: one CSV row per validation point, kept in memory and written whole
+ * (temp + rename) each time, so the file is always complete. */
+typedef struct {
+    char *buf;
+    size_t len, cap;
+    double sum[5]; /* fb, ortho, penalty, alpha, Q: sums over the current interval */
+    long n;
+} curve;
+
+static int curve_row(curve *cv, const char *path, int64_t step, double val, rz_err *e)
+{
+    static const char head[] = "step,fb_loss,ortho_loss,penalty,alpha,q_mean,val_goal_success\n";
+    char row[320];
+    double k = cv->n > 0 ? (double)cv->n : 1.0;
+    int w = snprintf(row, sizeof row, "%s%lld,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g\n", cv->len ? "" : head, (long long)step,
+                     cv->sum[0] / k, cv->sum[1] / k, cv->sum[2] / k, cv->sum[3] / k, cv->sum[4] / k, val);
+    if (cv->len + (size_t)w > cv->cap) {
+        size_t cap = 2 * (cv->cap + (size_t)w);
+        char *nb = realloc(cv->buf, cap);
+        if (!nb) return rz_fail(e, RZ_EINTERNAL, "out of memory for the learning curve");
+        cv->buf = nb, cv->cap = cap;
+    }
+    memcpy(cv->buf + cv->len, row, (size_t)w);
+    cv->len += (size_t)w;
+    memset(cv->sum, 0, sizeof cv->sum);
+    cv->n = 0;
+    if (!path) return RZ_OK;
+    rz_outfile o;
+    int rc = rz_outfile_open(&o, path, e);
+    if (rc) return rc;
+    if (fwrite(cv->buf, 1, cv->len, o.f) != cv->len) {
+        rz_outfile_abort(&o);
+        return rz_fail(e, RZ_EINTERNAL, "%s: write failed", path);
+    }
+    return rz_outfile_commit(&o, e);
+}
+
+/* Validation goal success of the current agent (the goals of the validation split). */
+static int validate(fb_agent *a, const rl_env *env, int episodes, int n_labels, const float *labels, double *score, rz_err *e)
+{
+    rl_task *tasks;
+    fb_task_result *res;
+    ag_summary sum;
+    int rc = ag_evaluate(&a, 1, env, "goals:val", episodes, 0, 4242, n_labels, labels, &tasks, &res, &sum, NULL, e);
+    if (rc) return rc;
+    *score = sum.goal_success;
+    rl_tasks_free(tasks, sum.n_tasks);
+    free(res), free(sum.in_support);
+    return RZ_OK;
+}
 
 int ag_train_main(int argc, char **argv)
 {
     rz_cli c;
     const char *algos = NULL, *data = NULL, *resume = NULL, *obs = "onehot";
-    long steps = 20000, ckpt = 0, nlabels = 10000;
+    long steps = 20000, ckpt = 0, nlabels = 10000, val_every = 0, val_episodes = 4;
+    const char *best_path = NULL, *curve_path = NULL;
     ag_flags f;
     ag_flags_init(&f);
     rz_opt flag_opts[AG_FLAG_OPTS];
@@ -40,6 +106,12 @@ int ag_train_main(int argc, char **argv)
         RZ_O_STR("resume", 0, "AGENT", resume, "continue a checkpoint (its configuration is kept)"),
         RZ_O_LONG("checkpoint-every", 0, "N", ckpt, 1, 1000000000, "also write -o every N steps"),
         RZ_O_LONG("labels", 0, "N", nlabels, 1, 1000000, "dataset states kept for reward inference (default 10000)"),
+        RZ_O_LONG("val-every", 0, "N", val_every, 1, 1000000000,
+                  "grids: every N steps and at the end, score the validation goals\n"
+                  "(cell id ≡ 3 mod 4; eval --split test reports the others)"),
+        RZ_O_LONG("val-episodes", 0, "E", val_episodes, 1, 10000, "--val-every: sampled starts per validation goal (default 4)"),
+        RZ_O_STR("best", 0, "AGENT", best_path, "--val-every: write the checkpoint of the best validation score here"),
+        RZ_O_STR("curve", 0, "CSV", curve_path, "--val-every: the learning curve (training losses, validation success)"),
         RZ_O_END};
     int operand = rz_cli_parse(&c, &tool, opts, argc, argv);
     /* options that would change the configuration a checkpoint keeps */
@@ -49,6 +121,7 @@ int ag_train_main(int argc, char **argv)
     if (!data) rz_cli_usage_error(&c, "-d DATA is required");
     if (!c.output) rz_cli_usage_error(&c, "-o AGENT is required");
     if (!resume && !algos) rz_cli_usage_error(&c, "--algo is required (fb, vcfb or mcfb)");
+    if ((best_path || curve_path) && !val_every) rz_cli_usage_error(&c, "--best and --curve need --val-every N");
     if (resume && changed > 0) rz_cli_usage_error(&c, "--resume keeps the checkpoint's configuration: only -d, --steps, --checkpoint-every, -o may be given");
     /* Small matrices: one BLAS thread unless -t asks for more (threads spinning on a busy
      * 2-core machine cost far more than they give at batch 256). */
@@ -114,9 +187,30 @@ int ag_train_main(int argc, char **argv)
     int64_t first = fb_steps(a);
     fb_stats st;
     memset(&st, 0, sizeof st);
+    if (val_every && env.kind != RL_GRID) {
+        rz_fail(&e, RZ_EINPUT, "%s: --val-every needs a grid environment (validation goals), not %s", data, env.name);
+        rz_cli_die(&c, &e);
+    }
+    rl_best best;
+    rl_best_init(&best);
+    curve cv = {0};
     while (fb_steps(a) < steps) {
         if (fb_train_step(a, &fd, &st, &e)) rz_cli_die(&c, &e);
         int64_t k = fb_steps(a);
+        double sv[5] = {st.fb_loss, st.ortho_loss, st.penalty, st.alpha, st.q_mean};
+        for (int q = 0; q < 5; q++) cv.sum[q] += sv[q];
+        cv.n++;
+        if (val_every && (k % val_every == 0 || k == steps)) {
+            double score;
+            if (validate(a, &env, (int)val_episodes, n_labels, labels, &score, &e)) rz_cli_die(&c, &e);
+            if (curve_row(&cv, curve_path, k, score, &e)) rz_cli_die(&c, &e);
+            if (rl_best_update(&best, k, score) && best_path) {
+                h.steps_done = k;
+                if (ag_agent_write(best_path, &c.stream, &h, a, n_labels, labels, env.state_dim, &e)) rz_cli_die(&c, &e);
+            }
+            rz_cli_progress(&c, 1, "step %lld: validation goal success %.3f (best %.3f at step %lld)", (long long)k, score,
+                            best.score, (long long)best.step);
+        }
         rz_cli_progress(&c, k == steps, "step %lld/%ld  fb %.3f  ortho %.3f  qloss %.3g  penalty %.3f  alpha %.3g  Q %.2f  (%.0f steps/s)",
                         (long long)k, steps, st.fb_loss, st.ortho_loss, st.q_loss, st.penalty, st.alpha, st.q_mean,
                         (k - first) / (rz_now() - t0 + 1e-9));
@@ -129,7 +223,7 @@ int ag_train_main(int argc, char **argv)
     if (ag_agent_write(c.output, &c.stream, &h, a, n_labels, labels, env.state_dim, &e)) rz_cli_die(&c, &e);
     double secs = rz_now() - t0;
     if (c.json || c.report) {
-        msgpack_packer *pk = rz_report_begin(&c, 10);
+        msgpack_packer *pk = rz_report_begin(&c, 12);
         rz_rec_str(pk, "algo", fb_algo_name(cfg->algo));
         rz_rec_str(pk, "env", env.name);
         rz_rec_str(pk, "data_policy", d.h.policy);
@@ -140,9 +234,13 @@ int ag_train_main(int argc, char **argv)
         rz_rec_f64(pk, "ortho_loss", st.ortho_loss);
         rz_rec_f64(pk, "penalty", st.penalty);
         rz_rec_f64(pk, "alpha", st.alpha);
+        rz_rec_int(pk, "best_step", best.step); /* −1 without --val-every */
+        rz_rec_key(pk, "best_val_goal_success");
+        if (best.step < 0) msgpack_pack_nil(pk);
+        else msgpack_pack_double(pk, best.score);
         if (rz_report_finish(&c, &e)) rz_cli_die(&c, &e);
     }
-    free(O), free(O2), free(labels);
+    free(O), free(O2), free(labels), free(cv.buf);
     fb_destroy(a);
     rz_env_id_free(&h.env);
     ag_dataset_free(&d);
