@@ -2,9 +2,9 @@
  * d = 50 and 3 × 256 MLPs (F1, F2, B; discrete four-rooms observations, 5 actions), on
  * the BLAS threads given (default 2), and the achieved GFLOP/s.
  *
- * FLOPs per step are counted from the shapes, not measured: an MLP forward on n rows is
- * 2n·Σ_l in_l·out_l; its backward adds the same for dW and again for dX on every layer
- * but the first. One step runs: F1, F2 forward+backward; F̄1, F̄2 forward; B forward+
+ * FLOPs per step are counted from the shapes, not measured (nn_mlp_flops: an MLP forward
+ * on n rows is 2n·Σ_l in_l·out_l; its backward adds the same for dW and again for dX on
+ * every layer but the first). One step runs: F1, F2 forward+backward; F̄1, F̄2 forward; B forward+
  * backward; B̄ forward; B forward on the ~mix·n rows whose z comes from B; and ten n × n × d
  * products (M̄ twice, M_k twice, C = BBᵀ, its gradient, Gᵀ F and G B twice each) =
  * 20 n² d. Element-wise work (layer norm, losses, Adam) is not counted. */
@@ -14,17 +14,6 @@
 
 #include "fb.h"
 #include "env.h"
-
-static double mlp_flops(const nn_mlp *m, double n, int backward)
-{
-    double f = 0;
-    for (int l = 0; l < m->n_layers; l++) {
-        double w = (double)m->L[l].in * m->L[l].out;
-        f += 2 * n * w;
-        if (backward) f += 2 * n * w + (l > 0 ? 2 * n * w : 0);
-    }
-    return f;
-}
 
 static int bench(fb_algo algo, int threads, int batch, int steps)
 {
@@ -55,9 +44,9 @@ static int bench(fb_algo algo, int threads, int batch, int steps)
         if (fb_train_step(a, &d, NULL, &e)) return fprintf(stderr, "%s\n", e.msg), 1;
     double dt = rz_now() - t0;
     double N = batch, D = c.zdim;
-    double flops = 2 * mlp_flops(fb_net(a, "F1"), N, 1) + 2 * mlp_flops(fb_net(a, "F1"), N, 0) +
-                   mlp_flops(fb_net(a, "B"), N, 1) + mlp_flops(fb_net(a, "B"), N, 0) +
-                   mlp_flops(fb_net(a, "B"), c.mix_ratio * N, 0) + 20 * N * N * D;
+    double flops = 2 * nn_mlp_flops(fb_net(a, "F1"), N, 1) + 2 * nn_mlp_flops(fb_net(a, "F1"), N, 0) +
+                   nn_mlp_flops(fb_net(a, "B"), N, 1) + nn_mlp_flops(fb_net(a, "B"), N, 0) +
+                   nn_mlp_flops(fb_net(a, "B"), c.mix_ratio * N, 0) + 20 * N * N * D;
     if (algo == FB_ALGO_MCFB) flops += 2 * (3 * 2 * N * 5 * N * D); /* M_all, dF, dB per head */
     printf("bench_agent: %-5s batch %d, d %d, 3x%d MLPs, %d BLAS threads: %.1f steps/s, %.2f GFLOP/step, %.1f GFLOP/s\n",
            fb_algo_name(algo), batch, c.zdim, c.hidden, threads, steps / dt, flops / 1e9, flops * steps / dt / 1e9);

@@ -76,6 +76,7 @@ for b in bench_tokenizer bench_attention bench_quant bench_qinfer bench_lowrank 
   if [ -x "$B/bench/$b" ]; then echo; echo "== $b"; "$B/bench/$b"; fi
 done
 [ -x "$B/bench/bench_maze" ] && { echo; echo "== bench_maze"; "$B/bench/bench_maze" 3 0 "$("$B/bench/bench_prefill" --peak)"; }
+[ -x "$B/bench/bench_fb_ref" ] && { echo; echo "== bench_fb_ref (FB at the reference's widths, % of sgemm peak)"; "$B/bench/bench_fb_ref" 1; "$B/bench/bench_fb_ref" 2; }
 for s in bench/*.sh; do
   [ "$s" = bench/run.sh ] && continue
   echo; echo "== $s"; bash "$s" "$B"

@@ -260,9 +260,25 @@ static void test_project_sphere(void)
     CHECK_NEAR(v[1], 8, 1e-5);
 }
 
+/* nn_mlp_flops on 7 → 16 → 16 → 5, by hand: weights 7·16 + 16·16 + 16·5 = 448, so a
+ * forward on 10 rows is 2·10·448 = 8960; backward adds 8960 for dW and 2·10·(256 + 80)
+ * = 6720 for dX of the two layers after the first. */
+static void test_mlp_flops(void)
+{
+    rz_rng rng;
+    rz_rng_seed(&rng, 3);
+    nn_spec s = make_spec(7, 16, 5, 1, NN_ACT_RELU);
+    nn_mlp net;
+    CHECK(nn_init(&net, &s, &rng, NULL) == 0);
+    CHECK(nn_mlp_flops(&net, 10, 0) == 8960.0);
+    CHECK(nn_mlp_flops(&net, 10, 1) == 8960.0 + 8960.0 + 6720.0);
+    nn_free(&net);
+}
+
 int main(void)
 {
     RUN(test_forward_matches_naive);
+    RUN(test_mlp_flops);
     RUN(test_gradcheck_ln_relu);
     RUN(test_gradcheck_ln_tanh);
     RUN(test_gradcheck_plain_relu);

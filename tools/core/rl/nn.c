@@ -280,3 +280,14 @@ void nn_adam_step(nn_adam *a, float *param, const float *grad)
         param[i] -= step * a->m[i] / (sqrtf(a->v[i]) * rbc2 + a->eps);
     }
 }
+
+double nn_mlp_flops(const nn_mlp *m, double n, int backward)
+{
+    double f = 0;
+    for (int l = 0; l < m->n_layers; l++) {
+        double w = (double)m->L[l].in * m->L[l].out;
+        f += 2 * n * w;
+        if (backward) f += 2 * n * w + (l > 0 ? 2 * n * w : 0);
+    }
+    return f;
+}

@@ -92,6 +92,11 @@ const float *nn_forward(const nn_mlp *net, nn_tape *t, const float *X, int n);
 /* Backward through the last forward on tape t: dY is n × out (dL/dY). Adds dL/dθ to
  * net->grad; writes dL/dX (n × in) to dX unless dX is NULL. */
 void nn_backward(nn_mlp *net, nn_tape *t, const float *dY, float *dX);
+/* Matrix-multiply FLOPs of a forward on n rows, 2n·Σ_l in_l·out_l, plus with backward
+ * the same again for dW and for dX on every layer but the first (whose input gradient
+ * nn_backward skips when dX is NULL) — what benchmarks divide by time. Element-wise work
+ * (layer norm, activations, Adam) is not counted. */
+double nn_mlp_flops(const nn_mlp *net, double n, int backward);
 
 /* ---- Adam (Kingma & Ba), with bias correction ---------------------------------------- */
 typedef struct {
