@@ -11,17 +11,21 @@
 #                                               runs.tsv, summary.tsv (IQM + 95% bootstrap
 #                                               CI), table.md and table.png
 #   make -f pipeline/agent.mk agent-pointmass   the MuJoCo point-mass maze (FB and VC-FB)
-#   make -f pipeline/agent.mk agent-study       the low-quality-data study's runs: FB / VC-FB /
-#                                               MC-FB with the reference's settings
-#                                               (--reference) on pairs removed (25/50/75%),
+#   make -j2 -f pipeline/agent.mk study-seeds   the low-quality-data study's runs, seed by seed:
+#                                               FB / VC-FB / MC-FB with the reference's
+#                                               settings (--reference, τ calibrated) on full
+#                                               coverage, pairs removed (25/50/75%),
 #                                               subsamples (100k/10k/1k) and few fixed-policy
-#                                               trajectories, scored overall and in support.
-#                                               Defaults are a smoke budget (STUDY_STEPS 200,
-#                                               STUDY_SEEDS 1), not the study: that needs
-#                                               ≥ 5 seeds and long budgets
+#                                               trajectories; best checkpoint by validation
+#                                               goals beside the final one, learning curves
+#   make -f pipeline/agent.mk agent-study       (after study-seeds) the study's table: IQM +
+#                                               95% bootstrap CIs over STUDY_SEEDS seeds on
+#                                               the test tasks, overall and in support,
+#                                               table.md, size.png, curves.png
 #
 # Variables: STEPS (training steps per run), SEEDS, NP (MPI ranks), OUT (results folder),
-# ENSEMBLE (members of agent-ensemble).
+# ENSEMBLE (members of agent-ensemble); the study: STUDY_STEPS, STUDY_SEEDS, STUDY_VAL (validation
+# interval), STUDY_EPISODES (test episodes per task), STUDY_NET (widths), STUDY_DATA (designs).
 # Every product is written atomically by rz-agent, so an interrupted make never leaves a
 # half-written target; rerunning resumes at the first missing file.
 
@@ -88,10 +92,15 @@ agent-pointmass: $(OUT)/pointmass-fb.json $(OUT)/pointmass-vcfb.json
 	@for f in $^; do echo "$$f: $$(grep -o '"goal_success":[^,]*' $$f)"; done
 
 # ---- the low-quality-data study (Jeen et al.'s claim) ----------------------------------------
-STUDY_STEPS ?= 200
-STUDY_SEEDS ?= 1
+# Budget (the whole study ≈ 75 CPU-minutes on this 2-core machine; pipeline/agent.md): 2×64
+# networks, batch 128, d 50, 1000 steps per run, 5 seeds, validation every 125 steps.
+STUDY_STEPS ?= 1000
+STUDY_SEEDS ?= 5
+STUDY_VAL   ?= 125
+STUDY_EPISODES ?= 10
+STUDY_NET   ?= --hidden 64 --batch 128 --zdim 50
 STUDY_FLAGS ?=
-STUDY_DATA  ?= drop25 drop50 drop75 n100000 n10000 n1000 few
+STUDY_DATA  ?= n100000 drop25 drop50 drop75 n10000 n1000 few
 SD := $(OUT)/study
 $(SD):
 	mkdir -p $@
@@ -104,13 +113,36 @@ $(SD)/n%.rz: $(SD)/coverage.rz
 # ten 100-step demonstrations of an ε-greedy walk to one goal cell (id 37)
 $(SD)/few.rz: | $(SD)
 	$(AGENT) data --env fourrooms --goal-policy 37 --eps 0.3 --trajs 10 --len 100 --seed 1 -q -o $@
+# The Lagrange target τ of VC-FB / MC-FB, calibrated (pipeline/agent.md): the penalty an
+# unpenalised agent (α = 0) reaches on the full-coverage data at the study's budget — the
+# mean of its learning curve's penalty over the second half of training. τ tolerates the
+# action-value gaps full coverage shows and pushes back anything above them.
+$(SD)/tau-%.txt: $(SD)/n100000.rz
+	$(AGENT) train --algo $* -d $< --steps $(STUDY_STEPS) --seed 99 --target min --grad-clip 1 --alpha 0 \
+	  $(STUDY_NET) --val-every $(STUDY_VAL) --curve $(SD)/tau-$*.csv -q -o $(SD)/tau-$*.rz
+	awk -F, -v s=$(STUDY_STEPS) 'NR > 1 && $$1 > s / 2 {t += $$4; n++} END {printf "%.2f\n", t / n}' $(SD)/tau-$*.csv > $@.tmp && mv $@.tmp $@
+STUDY_TAU = $(if $(filter fb,$(1)),,--lagrange $$$$(cat $(SD)/tau-$(1).txt))
+STUDY_TAU_DEP = $(if $(filter fb,$(1)),,$(SD)/tau-$(1).txt)
 define study_run
-$(SD)/$(1)-$(2)-s$(3).rz: $(SD)/$(1).rz
-	$(AGENT) train --algo $(2) -d $$< --steps $(STUDY_STEPS) --seed $(3) --reference $(STUDY_FLAGS) -q -o $$@
+$(SD)/$(1)-$(2)-s$(3).rz: $(SD)/$(1).rz $(call STUDY_TAU_DEP,$(2))
+	$(AGENT) train --algo $(2) -d $$< --steps $(STUDY_STEPS) --seed $(3) --reference $(call STUDY_TAU,$(2)) $(STUDY_NET) $(STUDY_FLAGS) \
+	  --val-every $(STUDY_VAL) --best $(SD)/$(1)-$(2)-s$(3)-best.rz --curve $(SD)/$(1)-$(2)-s$(3).csv -q -o $$@
 $(SD)/$(1)-$(2)-s$(3).json: $(SD)/$(1)-$(2)-s$(3).rz
-	$(AGENT) eval -a $$< --tasks all --all-starts --json -q > $$@.tmp && mv $$@.tmp $$@
+	$(AGENT) eval -a $(SD)/$(1)-$(2)-s$(3)-best.rz --split test --episodes $(STUDY_EPISODES) --json -q > $$@.tmp && mv $$@.tmp $(SD)/$(1)-$(2)-s$(3)-best.json
+	$(AGENT) eval -a $$< --split test --episodes $(STUDY_EPISODES) --json -q > $$@.tmp && mv $$@.tmp $$@
 STUDY_RUNS += $(SD)/$(1)-$(2)-s$(3).json
+study-seed-$(3): $(SD)/$(1)-$(2)-s$(3).json
 endef
-$(foreach d,$(STUDY_DATA),$(foreach a,fb vcfb mcfb,$(foreach s,$(shell seq $(STUDY_SEEDS)),$(eval $(call study_run,$(d),$(a),$(s))))))
-agent-study: $(STUDY_RUNS)
-	@for f in $^; do echo "$$(basename $$f .json): $$(grep -o '"goal_success":[^,]*' $$f) $$(grep -o '"n_goals_in_support":[^,]*,"goal_success_in_support":[^,]*,"n_rewards_in_support":[^,]*,"reward_norm_return_in_support":[^,]*' $$f)"; done
+$(foreach s,$(shell seq $(STUDY_SEEDS)),$(foreach d,$(STUDY_DATA),$(foreach a,fb vcfb mcfb,$(eval $(call study_run,$(d),$(a),$(s))))))
+# `make -f pipeline/agent.mk study-seeds` runs seed by seed (each seed's runs two at a time
+# under -j2), so an interrupted study has whole seeds of every design; agent-study then
+# writes the table from whatever it finds complete.
+.PHONY: study-seeds $(addprefix study-seed-,$(shell seq $(STUDY_SEEDS)))
+study-seeds:
+	for s in $$(seq $(STUDY_SEEDS)); do $(MAKE) -f $(firstword $(MAKEFILE_LIST)) study-seed-$$s || exit 1; done
+# the table (IQM + 95% bootstrap CI per design × algorithm × checkpoint), the size plot and
+# the learning curves
+$(SD)/table.md: $(STUDY_RUNS)
+	$(RIZZ)/pipeline/agent/study.sh $(SD) "$(STUDY_DATA)" $(STUDY_SEEDS) $(AGENT)
+agent-study: $(SD)/table.md
+	@cat $<
