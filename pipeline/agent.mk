@@ -121,8 +121,16 @@ $(SD)/tau-%.txt: $(SD)/n100000.rz
 	$(AGENT) train --algo $* -d $< --steps $(STUDY_STEPS) --seed 99 --target min --grad-clip 1 --alpha 0 \
 	  $(STUDY_NET) --val-every $(STUDY_VAL) --curve $(SD)/tau-$*.csv -q -o $(SD)/tau-$*.rz
 	awk -F, -v s=$(STUDY_STEPS) 'NR > 1 && $$1 > s / 2 {t += $$4; n++} END {printf "%.2f\n", t / n}' $(SD)/tau-$*.csv > $@.tmp && mv $@.tmp $@
+# STUDY_LAGRANGE=auto instead: the target derived from the reference's τ = 50 for an exact
+# logsumexp over the 5 actions (48.17, fb.h fb_lagrange_target), for the comparison.
+STUDY_LAGRANGE ?= calibrated
+ifeq ($(STUDY_LAGRANGE),auto)
+STUDY_TAU =
+STUDY_TAU_DEP =
+else
 STUDY_TAU = $(if $(filter fb,$(1)),,--lagrange $$$$(cat $(SD)/tau-$(1).txt))
 STUDY_TAU_DEP = $(if $(filter fb,$(1)),,$(SD)/tau-$(1).txt)
+endif
 define study_run
 $(SD)/$(1)-$(2)-s$(3).rz: $(SD)/$(1).rz $(call STUDY_TAU_DEP,$(2))
 	$(AGENT) train --algo $(2) -d $$< --steps $(STUDY_STEPS) --seed $(3) --reference $(call STUDY_TAU,$(2)) $(STUDY_NET) $(STUDY_FLAGS) \
