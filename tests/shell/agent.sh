@@ -39,6 +39,11 @@ check "data drop-pairs" $A data -d "$T/d.rz" --drop-pairs 0.5 --seed 3 -o "$T/dr
 grep -q "removed 260 of 520 cell-action pairs" "$T/.err" && ok "drop-pairs removes exactly half the pairs" || fail "drop-pairs removes exactly half the pairs" "$(cat "$T/.err")"
 check "data subsample" $A data -d "$T/d.rz" --subsample 1000 --seed 3 --json -o "$T/n1000.rz"
 grep -q '"policy":"coverage-n1000","steps":1000' "$T/.out" && ok "subsample keeps 1000 and names the design" || fail "subsample keeps 1000 and names the design" "$(cat "$T/.out")"
+# the reach ceiling: full coverage connects every pair; --reach writes nothing
+check "data reach" $A data -d "$T/d.rz" --reach --json -q
+same "full coverage reaches every (start, goal) pair" "$(json_field reach < "$T/.out")" "1.0"
+check "data reach of a design" $A data -d "$T/drop.rz" --reach --json -q
+r=$(json_field reach < "$T/.out"); awk -v r="$r" 'BEGIN{exit !(r != "" && r > 0 && r < 1)}' && ok "half the pairs removed: reach strictly between 0 and 1" || fail "half the pairs removed: reach strictly between 0 and 1" "$r"
 check "data goal-policy" $A data --env fourrooms --goal-policy 37 --trajs 4 --len 50 -o "$T/few.rz" -q
 check_status "drop-pairs beyond coverage" 2 $A data -d "$T/few.rz" --drop-pairs 0.9 -o "$T/x.rz"
 [ ! -e "$T/x.rz" ] && ok "refused design leaves no file" || fail "refused design leaves no file"

@@ -203,8 +203,26 @@ static void test_task_split(void)
     rl_env_free(&env);
 }
 
+/* The reach ceiling on the two-room map (13 free cells, 156 ordered pairs), by hand: the
+ * data is the path (1,1) → (2,1) → (2,2) → (3,2) plus a self-loop at (5,3); pairs with
+ * a data path: 3 + 2 + 1 = 6 (the loop reaches nothing new), within 1 step only the 3
+ * edges, within 2 steps 5. */
+static void test_reach(void)
+{
+    rl_env env;
+    CHECK(rl_env_grid_parse(&env, two_rooms, "two-rooms", 0, NULL) == 0);
+    float S[] = {1, 1, 2, 1, 2, 2, 5, 3}, S2[] = {2, 1, 2, 2, 3, 2, 5, 3};
+    CHECK(env.grid.n_free == 13);
+    CHECK_NEAR(rl_data_reach(&env, 4, S, S2, 40, NULL), 6.0 / 156, 1e-15);
+    CHECK_NEAR(rl_data_reach(&env, 4, S, S2, 1, NULL), 3.0 / 156, 1e-15);
+    CHECK_NEAR(rl_data_reach(&env, 4, S, S2, 2, NULL), 5.0 / 156, 1e-15);
+    CHECK(rl_data_reach(&env, 0, S, S2, 40, NULL) == 0);
+    rl_env_free(&env);
+}
+
 int main(void)
 {
+    RUN(test_reach);
     RUN(test_task_split);
     RUN(test_drop_pairs);
     RUN(test_subsample);

@@ -168,3 +168,35 @@ void rl_tasks_split(const rl_env *env, rl_task *tasks, int *n, int val)
     }
     *n = w;
 }
+
+double rl_data_reach(const rl_env *env, long n, const float *S, const float *S2, int horizon, rz_err *e)
+{
+    int ns = env->grid.n_free, sd = env->state_dim;
+    /* adjacency as a dense ns × ns byte matrix (four-rooms: 104² bytes) */
+    unsigned char *adj = rz_calloc((size_t)ns * ns, 1, e);
+    int *dist = rz_malloc((size_t)ns * sizeof(int), e), *queue = rz_malloc((size_t)ns * sizeof(int), e);
+    if (!adj || !dist || !queue) {
+        free(adj), free(dist), free(queue);
+        return -1;
+    }
+    for (long i = 0; i < n; i++) {
+        int a = rl_grid_id(env, S + i * sd), b = rl_grid_id(env, S2 + i * sd);
+        if (a >= 0 && b >= 0) adj[(size_t)a * ns + b] = 1;
+    }
+    long reach = 0;
+    for (int s = 0; s < ns; s++) {
+        for (int k = 0; k < ns; k++) dist[k] = -1;
+        int head = 0, tail = 0;
+        dist[s] = 0;
+        queue[tail++] = s;
+        while (head < tail) {
+            int u = queue[head++];
+            if (dist[u] == horizon) continue;
+            for (int v = 0; v < ns; v++)
+                if (adj[(size_t)u * ns + v] && dist[v] < 0) dist[v] = dist[u] + 1, queue[tail++] = v;
+        }
+        for (int g = 0; g < ns; g++) reach += g != s && dist[g] > 0;
+    }
+    free(adj), free(dist), free(queue);
+    return ns > 1 ? (double)reach / ((double)ns * (ns - 1)) : 0;
+}

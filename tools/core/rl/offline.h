@@ -43,6 +43,15 @@ int rl_data_policy_trajs(const rl_env *env, int goal_id, double eps, int n_traj,
  * inference sees r = 0 everywhere and z carries no information. */
 int rl_task_in_support(const rl_env *env, const rl_task *task, long n, const float *states);
 
+/* Grids: the fraction of ordered (start, goal) cell pairs, start ≠ goal, whose goal can be
+ * reached from the start within `horizon` steps using only the n transitions S → S2 of
+ * the data (breadth-first search over the directed graph of observed transitions; the
+ * action taken does not matter, only that the data shows the step). A policy that keeps
+ * to the data's own (state, action) pairs — what the conservative penalties push
+ * towards — can reach no more goal-start pairs than this; a policy that takes unseen
+ * actions may, by luck of the generalisation. −1 on allocation failure (e set). */
+double rl_data_reach(const rl_env *env, long n, const float *S, const float *S2, int horizon, rz_err *e);
+
 /* Validation / test split of the tasks, for checkpoint selection that never sees the
  * reported tasks: on grids the goal tasks whose goal cell id is ≡ 3 (mod 4) are the
  * validation set (26 of four-rooms' 104 goals), every other task — the remaining goals
