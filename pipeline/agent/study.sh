@@ -5,7 +5,8 @@
 #   DIR/summary.tsv  IQM over seeds and its 95% percentile-bootstrap CI per design × algo ×
 #                    checkpoint × metric (rz-agent iqm: tools/core/rl/stats.c)
 #   DIR/table.md     the same as a markdown table (goal success and reward return, overall
-#                    and inside the data's support, test tasks only)
+#                    and inside the data's support, test tasks only), with each design's
+#                    reach ceiling (rz-agent data --reach) and the median best step
 #   DIR/size.png     goal success (test goals) vs dataset size, FB / VC-FB / MC-FB, CIs
 #   DIR/curves.png   mean validation goal success over training per design and algorithm
 set -eu
@@ -17,7 +18,7 @@ for d in $designs; do for a in $algos; do for s in $(seq "$seeds"); do
   for ck in final best; do
     f="$dir/$d-$a-s$s.json"; [ "$ck" = best ] && f="$dir/$d-$a-s$s-best.json"
     [ -f "$f" ] || continue
-    for m in goal_success reward_norm_return goal_success_in_support reward_norm_return_in_support; do
+    for m in goal_success reward_norm_return goal_success_in_support reward_norm_return_in_support n_goals_in_support; do
       printf '%s\t%s\t%s\t%s\t%s\n' "$d" "$a" "$ck" "$m" "$(num $m "$f")" >> "$dir/runs.tsv.tmp"
     done
   done
@@ -29,14 +30,16 @@ mv "$dir/runs.tsv.tmp" "$dir/runs.tsv"
 "$agent" iqm "$dir/runs.tsv" -o "$dir/summary.tsv"
 # summary.tsv columns: design algo checkpoint metric n iqm lo hi (the key holds 4 fields)
 {
-  echo "| data | algo | seeds | goal success, final | goal success, best-by-validation | reward return, final | reward return, best | goals in support: success, final | rewards in support: return, final |"
-  echo "|---|---|---|---|---|---|---|---|---|"
-  for d in $designs; do for a in $algos; do
-    awk -F'\t' -v d="$d" -v a="$a" '
-      $1 == d && $2 == a { v[$3 "/" $4] = sprintf("%.3f [%.3f, %.3f]", $6, $7, $8); n[$3 "/" $4] = $5 }
-      END { printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", d, a, n["final/goal_success"],
+  echo "| data | reach ceiling | algo | seeds | goal success, final | goal success, best by validation | reward return, final | reward return, best | test goals in support | their success, final | best step (IQM) |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|"
+  for d in $designs; do
+    reach=$("$agent" data -d "$dir/$d.rz" --reach --json -q | grep -o '"reach":[^,}]*' | cut -d: -f2)
+    for a in $algos; do
+    awk -F'\t' -v d="$d" -v a="$a" -v r="$reach" '
+      $1 == d && $2 == a { v[$3 "/" $4] = sprintf("%.3f [%.3f, %.3f]", $6, $7, $8); n[$3 "/" $4] = $5; m[$3 "/" $4] = $6 }
+      END { printf "| %s | %.3f | %s | %s | %s | %s | %s | %s | %.0f | %s | %.0f |\n", d, r, a, n["final/goal_success"],
             v["final/goal_success"], v["best/goal_success"], v["final/reward_norm_return"], v["best/reward_norm_return"],
-            v["final/goal_success_in_support"], v["final/reward_norm_return_in_support"] }' "$dir/summary.tsv"
+            m["final/n_goals_in_support"], v["final/goal_success_in_support"], m["best_step/step"] }' "$dir/summary.tsv"
   done; done
 } > "$dir/table.md.tmp"
 mv "$dir/table.md.tmp" "$dir/table.md"
