@@ -1,11 +1,12 @@
 # fuzz.sh — short libFuzzer runs of the parsers (record streams, model checkpoints,
-# tokenizer files, GGUF and safetensors files, JSON lines, rz-agent datasets and checkpoints, rz-serve requests), seeded with valid
+# tokenizer files, GGUF and safetensors files, JSON lines, rz-agent datasets and checkpoints, rz-serve requests,
+# rz-agent iqm's table lines), seeded with valid
 # inputs made by the tools. Runs when RZ_FUZZ_DIR names the built targets (make check
 # sets it); prints nothing otherwise.
 . "$(dirname "$0")/lib.sh"
 [ -n "${RZ_FUZZ_DIR:-}" ] || exit 0
 secs=${RZ_FUZZ_SECONDS:-15}
-for d in stream checkpoint tokenizer json agent serve maze gguf safetensors; do mkdir -p "$T/$d"; done
+for d in stream checkpoint tokenizer json agent serve maze gguf safetensors kvline; do mkdir -p "$T/$d"; done
 rz-convert --random --dim 16 --layers 1 --heads 2 --hidden 24 --vocab 40 --seq-len 8 -o "$T/stream/m.rzm"
 rz-convert --random --dim 16 --layers 1 --heads 2 --kv-heads 1 --hidden 24 --vocab 40 --seq-len 8 --unshared -o "$T/checkpoint/m.bin"
 cp "$T/stream/m.rzm" "$T/checkpoint/"
@@ -39,12 +40,15 @@ if [ -r "$RIZZ_DATA/tok512.bin" ]; then
   python3 "$(dirname "$0")/hf_build.py" "$T/checkpoint/m.bin" "$RIZZ_DATA/tok512.bin" "$T/hfs"
   cp "$T/hfs/model.safetensors" "$T/hfs/tokenizer.json" "$T/safetensors/"
 fi
+# rz-agent iqm's KEY<TAB>VALUE lines
+printf 'n1000\tfb\tbest\tgoal_success\t0.25\n' > "$T/kvline/line"
+printf 'k\tnan\r\n' > "$T/kvline/nan"
 # every target in tests/fuzz runs here: one missing from the list above is a failure
 for src in "$(dirname "$0")"/../fuzz/fuzz_*.c; do
   d=$(basename "$src" .c); d=${d#fuzz_}
   [ -d "$T/$d" ] || fail "fuzz_$d" "tests/fuzz/fuzz_$d.c has no seed folder in fuzz.sh: add it to the lists"
 done
-for d in stream checkpoint tokenizer json agent serve maze gguf safetensors; do
+for d in stream checkpoint tokenizer json agent serve maze gguf safetensors kvline; do
   f="$RZ_FUZZ_DIR/fuzz_$d"
   [ -x "$f" ] || { fail "fuzz_$d" "not built in $RZ_FUZZ_DIR"; continue; }
   if "$f" -max_total_time="$secs" -rss_limit_mb=4096 -max_len=65536 -timeout=10 -artifact_prefix="$T/" \
