@@ -79,7 +79,7 @@ done; done
   echo 'set terminal pngcairo size 1400,700 noenhanced'
   echo "set output \"$dir/curves.png.tmp\""
   echo 'set multiplot layout 2,4 title "validation goal success during training (mean over seeds)"'
-  echo 'set yrange [0:1]; set key top left; set xlabel "step"'
+  echo 'set yrange [0:*]; set xtics 250; set key top left; set xlabel "step"'
   for d in $designs; do
     echo "set title \"$d\""
     echo "plot \"$tmp.c.$d.fb\" w l lc rgb \"#1f77b4\" t \"FB\", \"$tmp.c.$d.vcfb\" w l lc rgb \"#d62728\" t \"VC-FB\", \"$tmp.c.$d.mcfb\" w l lc rgb \"#2ca02c\" t \"MC-FB\""
