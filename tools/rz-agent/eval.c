@@ -203,7 +203,7 @@ int ag_eval_main(int argc, char **argv)
         RZ_O_LONG("episodes", 0, "N", episodes, 1, 100000, "episodes per task (default 10), from uniformly drawn starts"),
         RZ_O_STR("split", 0, "S", split,
                  "grids: only the validation goals (val: goal cell id ≡ 3 mod 4, what\n"
-                 "train --val-every selects on) or every other task (test)"),
+                 "train's validation selects on) or every other task (test)"),
         RZ_O_FLAG("all-starts", 0, all_starts,
                   "grids: instead one episode from every free cell (but a goal's\n"
                   "own): with slip 0 an exact score, free of start sampling"),

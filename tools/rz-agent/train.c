@@ -108,7 +108,7 @@ int ag_train_main(int argc, char **argv)
         RZ_O_LONG("labels", 0, "N", nlabels, 1, 1000000, "dataset states kept for reward inference (default 10000)"),
         RZ_O_LONG("val-every", 0, "N", val_every, 1, 1000000000,
                   "grids: every N steps and at the end, score the validation goals\n"
-                  "(cell id ≡ 3 mod 4; eval --split test reports the others)"),
+                  "(cell id ≡ 3 mod 4; eval's test split reports the others)"),
         RZ_O_LONG("val-episodes", 0, "E", val_episodes, 1, 10000, "--val-every: sampled starts per validation goal (default 4)"),
         RZ_O_STR("best", 0, "AGENT", best_path, "--val-every: write the checkpoint of the best validation score here"),
         RZ_O_STR("curve", 0, "CSV", curve_path, "--val-every: the learning curve (training losses, validation success)"),
