@@ -65,6 +65,8 @@ rz-finetune -q -m "$M" -z "$Z" -f "$F" --max-tokens 2000 --steps 1 --ctx 16 --ba
 compare rz-finetune "$T/ft.json" main rz-finetune
 rz-agent collect -q --env fourrooms --policy random --steps 300 -o "$T/d.rz" --json > "$T/col.json"
 compare "rz-agent collect" "$T/col.json" main rz-agent collect
+rz-agent data -q -d "$T/d.rz" --subsample 100 -o "$T/d100.rz" --json > "$T/data.json"
+compare "rz-agent data" "$T/data.json" main rz-agent data
 small="--zdim 8 --hidden 16 --batch 16"
 rz-agent train -q --algo fb -d "$T/d.rz" --steps 5 $small -o "$T/a.rz" --json > "$T/train.json"
 compare "rz-agent train" "$T/train.json" main rz-agent train
