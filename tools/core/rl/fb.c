@@ -190,7 +190,7 @@ nn_mlp *fb_net(fb_agent *a, const char *which)
     return NULL;
 }
 
-static nn_spec mlp_spec(int in, int hidden, int layers, int out, nn_act out_act)
+nn_spec fb_mlp_spec(int in, int hidden, int layers, int out, nn_act out_act)
 {
     nn_spec s;
     memset(&s, 0, sizeof s);
@@ -281,9 +281,9 @@ int fb_create(const fb_config *cfg, uint64_t seed, fb_agent **out, rz_err *e)
     rz_rng_seed(&a->rng, seed);
     a->alpha_state[0] = logf(c->alpha > 0 ? c->alpha : 1e-6f);
     int rc = 0, fail = 0;
-    nn_spec sF = mlp_spec(a->inF, c->hidden, c->layers, a->A * D, NN_ACT_NONE);
+    nn_spec sF = fb_mlp_spec(a->inF, c->hidden, c->layers, a->A * D, NN_ACT_NONE);
     sF.scale[c->layers] = c->fscale > 0 ? c->fscale : 1.0f;
-    nn_spec sB = mlp_spec(c->obs_dim, c->hidden, c->layers, D, NN_ACT_NONE);
+    nn_spec sB = fb_mlp_spec(c->obs_dim, c->hidden, c->layers, D, NN_ACT_NONE);
     for (int k = 0; k < 2 && !rc; k++) {
         rc = nn_init(&a->F[k], &sF, &a->rng, e);
         if (!rc) rc = nn_init(&a->Ft[k], &sF, &a->rng, e);
@@ -303,7 +303,7 @@ int fb_create(const fb_config *cfg, uint64_t seed, fb_agent **out, rz_err *e)
     if (!rc) rc = nn_tape_init(&a->tBz, &a->B, N * (c->traj_ratio > 0 ? c->traj_len : 1), e);
     if (!rc) rc = nn_tape_init(&a->tEvalB, &a->B, EVAL_CHUNK, e);
     if (!rc && !disc) {
-        nn_spec sA = mlp_spec(c->obs_dim + D, c->hidden, c->layers, c->act_dim, NN_ACT_TANH);
+        nn_spec sA = fb_mlp_spec(c->obs_dim + D, c->hidden, c->layers, c->act_dim, NN_ACT_TANH);
         rc = nn_init(&a->actor, &sA, &a->rng, e);
         if (!rc) rc = nn_adam_init(&a->oA, a->actor.n_params, c->lr_actor, e);
         if (!rc) rc = nn_tape_init(&a->tA, &a->actor, N, e);
@@ -910,6 +910,12 @@ static void penalty_sample(fb_agent *a, const fb_data *data, const long *idx, co
                     p2[(size_t)i * ad + r] + clampf((float)(c->actor_noise * rz_rng_normal(&a->rng)), -c->noise_clip, c->noise_clip);
 }
 
+nn_adam *fb_adam(fb_agent *a, const char *which)
+{
+    if (!strcmp(which, "actor")) return a->cfg.n_actions ? NULL : &a->oA;
+    return NULL;
+}
+
 const float *fb_penalty_sample(fb_agent *a, const fb_data *data, const long *idx, const float *z, const unsigned char **at)
 {
     if (a->cfg.n_actions || a->cfg.algo == FB_ALGO_FB) return NULL;
@@ -921,8 +927,7 @@ const float *fb_penalty_sample(fb_agent *a, const fb_data *data, const long *idx
 int fb_train_step(fb_agent *a, const fb_data *data, fb_stats *st, rz_err *e)
 {
     const fb_config *c = &a->cfg;
-    int N = c->batch, D = c->zdim, od = c->obs_dim, ad = c->act_dim, disc = c->n_actions > 0;
-    int K = disc ? 0 : c->action_samples;
+    int N = c->batch, D = c->zdim, od = c->obs_dim, ad = c->act_dim;
     if (data->n < 1 || data->obs_dim != od || data->act_dim != ad)
         return rz_fail(e, RZ_EINPUT, "fb: dataset (obs %d, act %d, n %ld) does not match the agent (obs %d, act %d)",
                        data->obs_dim, data->act_dim, data->n, od, ad);
@@ -935,6 +940,18 @@ int fb_train_step(fb_agent *a, const fb_data *data, fb_stats *st, rz_err *e)
     }
     sample_z(a, data, z);
     for (int i = 0; i < N; i++) idx[i] = (long)(rz_rng_uniform(&a->rng) * data->n);
+    int rc = fb_update_fixed(a, data, idx, z, 1, st, e);
+    free(z);
+    free(idx);
+    return rc;
+}
+
+int fb_update_fixed(fb_agent *a, const fb_data *data, const long *idx, const float *z, int actor, fb_stats *st,
+                    rz_err *e)
+{
+    const fb_config *c = &a->cfg;
+    int N = c->batch, ad = c->act_dim, disc = c->n_actions > 0;
+    int K = disc ? 0 : c->action_samples;
     if (!disc) {
         for (int q = 0; q < N * ad; q++)
             a->noise[q] = clampf((float)(c->actor_noise * rz_rng_normal(&a->rng)), -c->noise_clip, c->noise_clip);
@@ -958,7 +975,7 @@ int fb_train_step(fb_agent *a, const fb_data *data, fb_stats *st, rz_err *e)
     nn_adam_step(&a->oF[1], a->F[1].param, a->F[1].grad);
     nn_adam_step(&a->oB, a->B.param, a->B.grad);
     if (c->lagrange && c->algo != FB_ALGO_FB) fb_lagrange_step(a->alpha_state, s.penalty, c->alpha_target, c->lr_alpha, a->step + 1);
-    if (!disc) {
+    if (!disc && actor) {
         s.actor_loss = fb_actor_loss_fixed(a, data, idx, z, 1);
         nn_adam_step(&a->oA, a->actor.param, a->actor.grad);
     }
@@ -966,8 +983,6 @@ int fb_train_step(fb_agent *a, const fb_data *data, fb_stats *st, rz_err *e)
     nn_soft_update(&a->Ft[1], &a->F[1], c->tau);
     nn_soft_update(&a->Bt, &a->B, c->tau);
     a->step++;
-    free(z);
-    free(idx);
     if (st) *st = s;
     int bad = !isfinite(s.fb_loss) || !isfinite(s.ortho_loss) || !isfinite(s.penalty);
     if (bad) return rz_fail(e, RZ_EINTERNAL, "fb: training diverged at step %lld (loss %g, ortho %g, penalty %g)",

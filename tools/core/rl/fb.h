@@ -135,6 +135,19 @@ int64_t fb_steps(const fb_agent *a);
 /* One gradient step on a mini-batch drawn (with replacement) from data. */
 int fb_train_step(fb_agent *a, const fb_data *data, fb_stats *st, rz_err *e);
 
+/* The same step on a batch chosen by the caller: rows idx of data with the zs given
+ * (N × d), the target action noise and conservative samples drawn here from the agent's
+ * RNG; with actor = 0 the continuous actor is left alone (FB-CPR trains it with its own
+ * loss, fbcpr.h). fb_train_step = sample_z + uniform idx + fb_update_fixed(…, 1, …). */
+int fb_update_fixed(fb_agent *a, const fb_data *data, const long *idx, const float *z, int actor, fb_stats *st,
+                    rz_err *e);
+/* The MLP layout every FB network uses: `layers` hidden layers of `hidden` units, the
+ * first LN + tanh, then relu, and an output layer of `out` units with out_act. */
+nn_spec fb_mlp_spec(int in, int hidden, int layers, int out, nn_act out_act);
+/* The actor's Adam state ("actor"; NULL for discrete actions), for a caller that trains
+ * the actor with another loss. */
+nn_adam *fb_adam(fb_agent *a, const char *which);
+
 /* Zero-shot inference. z (d) for a reward: z = √d·normalize(Σ_i r_i B(o_i) / n) over
  * labelled observations O (n × obs_dim) — the zero vector when r vanishes on every label
  * (narrow data may never see the rewarded states); for a goal: z = √d·normalize(B(g)). */
