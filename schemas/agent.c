@@ -301,3 +301,55 @@ int rz_traj_decode(const msgpack_object *rec, const rz_rec_ctx *c, int state_dim
     if (rz_traj_count(rec, c, &n, e) || rz_get_str(rec, c, "name", name, name_cap, e)) return RZ_EINPUT;
     return get_floats(rec, c, "s", (size_t)n * state_dim, s, e);
 }
+
+/* ---- agent_online ------------------------------------------------------------------------ */
+void rz_online_header_pack(msgpack_packer *pk, const rz_online_header *h)
+{
+    rz_rec_begin(pk, "agent_online", RZ_AGENT_ONLINE_VERSION, 21);
+    rz_rec_int(pk, "cpr", h->cpr);
+    rz_rec_int(pk, "seq_length", h->seq_length);
+    rz_rec_f64(pk, "goal_ratio", h->goal_ratio);
+    rz_rec_f64(pk, "expert_ratio", h->expert_ratio);
+    rz_rec_f64(pk, "reg_coeff", h->reg_coeff);
+    rz_rec_int(pk, "scale_reg", h->scale_reg);
+    rz_rec_f64(pk, "grad_penalty", h->grad_penalty);
+    rz_rec_f64(pk, "lr_disc", h->lr_disc);
+    rz_rec_f64(pk, "lr_critic", h->lr_critic);
+    rz_rec_f64(pk, "critic_tau", h->critic_tau);
+    rz_rec_int(pk, "disc_hidden", h->disc_hidden);
+    rz_rec_int(pk, "disc_layers", h->disc_layers);
+    rz_rec_int(pk, "n_envs", h->n_envs);
+    rz_rec_int(pk, "buffer", h->buffer);
+    rz_rec_int(pk, "seed_steps", h->seed_steps);
+    rz_rec_int(pk, "update_every", h->update_every);
+    rz_rec_int(pk, "updates", h->updates);
+    rz_rec_int(pk, "z_every", h->z_every);
+    rz_rec_int(pk, "episode_len", h->episode_len);
+    rz_rec_int(pk, "env_steps", h->env_steps);
+    rz_rec_str(pk, "expert", h->expert);
+}
+
+int rz_online_header_decode(const msgpack_object *rec, const rz_rec_ctx *c, rz_online_header *h, rz_err *e)
+{
+    memset(h, 0, sizeof *h);
+    int64_t cpr, sl, sr, dh, dl, ne, up, ze;
+    if (check_version(rec, c, RZ_AGENT_ONLINE_VERSION, e) || rz_get_int(rec, c, "cpr", 0, 1, &cpr, e) ||
+        rz_get_int(rec, c, "seq_length", 1, FB_MAX_TRAJ_LEN, &sl, e) ||
+        get_pos(rec, c, "goal_ratio", 0, 1, &h->goal_ratio, e) || get_pos(rec, c, "expert_ratio", 0, 1, &h->expert_ratio, e) ||
+        get_pos(rec, c, "reg_coeff", 0, 1e6, &h->reg_coeff, e) || rz_get_int(rec, c, "scale_reg", 0, 1, &sr, e) ||
+        get_pos(rec, c, "grad_penalty", 0, 1e6, &h->grad_penalty, e) || get_pos(rec, c, "lr_disc", 0, 1, &h->lr_disc, e) ||
+        get_pos(rec, c, "lr_critic", 0, 1, &h->lr_critic, e) || get_pos(rec, c, "critic_tau", 0, 1, &h->critic_tau, e) ||
+        rz_get_int(rec, c, "disc_hidden", 1, FB_MAX_HIDDEN, &dh, e) || rz_get_int(rec, c, "disc_layers", 1, FB_MAX_LAYERS, &dl, e) ||
+        rz_get_int(rec, c, "n_envs", 1, 4096, &ne, e) || rz_get_int(rec, c, "buffer", 1, (int64_t)1 << 26, &h->buffer, e) ||
+        rz_get_int(rec, c, "seed_steps", 0, INT64_MAX, &h->seed_steps, e) ||
+        rz_get_int(rec, c, "update_every", 1, 1 << 20, &h->update_every, e) || rz_get_int(rec, c, "updates", 0, 1 << 20, &up, e) ||
+        rz_get_int(rec, c, "z_every", 1, 1 << 30, &ze, e) || rz_get_int(rec, c, "episode_len", 1, 1 << 30, &h->episode_len, e) ||
+        rz_get_int(rec, c, "env_steps", 0, INT64_MAX, &h->env_steps, e) ||
+        rz_get_str(rec, c, "expert", h->expert, sizeof h->expert, e))
+        return e && e->code ? e->code : RZ_EINPUT;
+    if (h->goal_ratio + h->expert_ratio > 1 + 1e-6)
+        return rz_rec_fail(e, c, "expert_ratio", "%g: with goal_ratio %g expected a sum of at most 1", h->expert_ratio, h->goal_ratio);
+    h->cpr = (int)cpr, h->seq_length = (int)sl, h->scale_reg = (int)sr, h->disc_hidden = (int)dh, h->disc_layers = (int)dl;
+    h->n_envs = (int)ne, h->updates = (int)up, h->z_every = (int)ze;
+    return RZ_OK;
+}

@@ -119,6 +119,22 @@ int rz_traj_count(const msgpack_object *rec, const rz_rec_ctx *c, int64_t *n, rz
 int rz_traj_decode(const msgpack_object *rec, const rz_rec_ctx *c, int state_dim, char *name, size_t name_cap,
                    float *s, rz_err *e);
 
+/* ---- online training (rz-agent online): the record after an agent header ----------------
+ * A checkpoint of online training is an agent checkpoint (agent, tensors, end) with an
+ * agent_online record after the header and more tensors: "cpr.*" (discriminator and
+ * critics, fbcpr.h), "online.*" (environment states, rollout zs, counters, RNG) and
+ * "replay.*" (the replay buffer). Readers of plain agents skip them. */
+#define RZ_AGENT_ONLINE_VERSION 1
+typedef struct {
+    int cpr, seq_length, scale_reg, disc_hidden, disc_layers;
+    double goal_ratio, expert_ratio, reg_coeff, grad_penalty, lr_disc, lr_critic, critic_tau;
+    int n_envs, updates, z_every;
+    int64_t buffer, seed_steps, update_every, episode_len, env_steps;
+    char expert[256]; /* the expert stream trained against (informative; "" without CPR) */
+} rz_online_header;
+void rz_online_header_pack(msgpack_packer *pk, const rz_online_header *h);
+int rz_online_header_decode(const msgpack_object *rec, const rz_rec_ctx *c, rz_online_header *h, rz_err *e);
+
 void rz_env_id_free(rz_env_id *id);
 /* 0 if the two identify the same environment, else RZ_EINPUT with "what differs". */
 int rz_env_id_same(const rz_env_id *a, const rz_env_id *b, const char *what, rz_err *e);

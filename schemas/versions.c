@@ -38,6 +38,7 @@ static const struct {
     {"report", 1, 1},
     {"agent_expert", RZ_AGENT_EXPERT_VERSION, RZ_AGENT_EXPERT_VERSION},
     {"agent_traj", RZ_AGENT_TRAJ_VERSION, RZ_AGENT_TRAJ_VERSION},
+    {"agent_online", RZ_AGENT_ONLINE_VERSION, RZ_AGENT_ONLINE_VERSION},
 };
 
 int rz_rec_version_check(const rz_rec_ctx *c, const char *type, int64_t v, rz_err *e)

@@ -1,0 +1,427 @@
+/* online.c — the online FB / FB-CPR loop and its checkpoints (see online.h). */
+#include "online.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent_io.h"
+
+struct rl_online {
+    const rl_env *env;
+    fbcpr *c;
+    fb_agent *fb;
+    rl_expert *x;
+    rl_online_config cfg;
+    rl_replay rb;
+    rz_rng rng;
+    int64_t env_steps, n_updates;
+    int N, L, od, sd, ad, D;
+    float *cur, *curz, *tclock; /* n_envs × sd, n_envs × D, n_envs int64 byte images (2 floats each) */
+    float counters[4], rng_img[8];
+    float *O, *A, *O2, *Z, *EO, *EO2, *obs, *act, *next, *gobs, *ze;
+    long *idx;
+    fbcpr_stats last;
+};
+
+void rl_online_config_default(rl_online_config *c, const rl_env *env)
+{
+    c->n_envs = 4;
+    c->buffer = 100000;
+    c->seed_steps = 2000;
+    c->update_every = 4;
+    c->updates = 1;
+    c->z_every = 50;
+    c->episode_len = env->episode_len > 0 ? env->episode_len : 200;
+}
+
+int64_t rl_online_env_steps(const rl_online *o) { return o->env_steps; }
+int64_t rl_online_updates(const rl_online *o) { return o->n_updates; }
+const rl_replay *rl_online_replay(const rl_online *o) { return &o->rb; }
+const fbcpr_stats *rl_online_last(const rl_online *o) { return &o->last; }
+void rl_online_attach_expert(rl_online *o, rl_expert *x) { o->x = x; }
+
+static float *fb_(size_t n, int *fail, rz_err *e)
+{
+    float *p = rz_calloc(n ? n : 1, sizeof(float), e);
+    if (!p) *fail = 1;
+    return p;
+}
+
+static int64_t clock_get(const rl_online *o, int i)
+{
+    int64_t t;
+    memcpy(&t, o->tclock + 2 * i, sizeof t);
+    return t;
+}
+static void clock_set(rl_online *o, int i, int64_t t) { memcpy(o->tclock + 2 * i, &t, sizeof t); }
+
+int rl_online_create(const rl_env *env, fbcpr *c, rl_expert *x, const rl_online_config *oc, uint64_t seed,
+                     rl_online **out, rz_err *e)
+{
+    *out = NULL;
+    const fbcpr_config *cc = fbcpr_cfg(c);
+    fb_agent *fb = fbcpr_fb(c);
+    const fb_config *f = fb_cfg(fb);
+    if (env->n_actions || f->obs_dim != env->obs_dim || f->act_dim != env->act_dim)
+        return rz_fail(e, RZ_EINPUT, "online: agent (obs %d, act %d) does not fit environment %s (obs %d, act %d, %d discrete)",
+                       f->obs_dim, f->act_dim, env->name, env->obs_dim, env->act_dim, env->n_actions);
+    if (oc->n_envs < 1 || oc->n_envs > 4096 || oc->update_every < 1 || oc->updates < 0 || oc->z_every < 1 ||
+        oc->episode_len < 1 || oc->seed_steps < 0)
+        return rz_fail(e, RZ_EINPUT, "online: invalid loop (envs %d, update every %ld × %d, z every %d, episode %d)", oc->n_envs,
+                       oc->update_every, oc->updates, oc->z_every, oc->episode_len);
+    if (cc->cpr && x && rl_expert_windows(x, cc->seq_length + 1) < 1)
+        return rz_fail(e, RZ_EINPUT, "online: the expert data has no trajectory of %d states (seq_length + 1)",
+                       cc->seq_length + 1);
+    rl_online *o = rz_calloc(1, sizeof *o, e);
+    if (!o) return RZ_EINTERNAL;
+    o->env = env, o->c = c, o->fb = fb, o->x = x, o->cfg = *oc;
+    o->N = f->batch, o->L = cc->seq_length, o->od = env->obs_dim, o->sd = env->state_dim, o->ad = env->act_dim, o->D = f->zdim;
+    rz_rng_seed(&o->rng, seed);
+    int rc = rl_replay_init(&o->rb, oc->buffer, o->sd, o->ad, o->D, e), fail = 0;
+    if (rc) {
+        free(o);
+        return rc;
+    }
+    int N = o->N, ne = oc->n_envs, L1 = o->L + 1;
+    o->cur = fb_((size_t)ne * o->sd, &fail, e);
+    o->curz = fb_((size_t)ne * o->D, &fail, e);
+    o->tclock = fb_((size_t)ne * 2, &fail, e);
+    o->O = fb_((size_t)N * o->od, &fail, e);
+    o->A = fb_((size_t)N * o->ad, &fail, e);
+    o->O2 = fb_((size_t)N * o->od, &fail, e);
+    o->Z = fb_((size_t)N * o->D, &fail, e);
+    o->EO = fb_((size_t)N * o->od, &fail, e);
+    o->EO2 = fb_((size_t)N * o->od, &fail, e);
+    o->obs = fb_((size_t)(L1 > ne ? L1 : ne) * o->od, &fail, e);
+    o->act = fb_((size_t)o->ad, &fail, e);
+    o->next = fb_((size_t)o->sd, &fail, e);
+    o->gobs = fb_((size_t)o->od, &fail, e);
+    o->ze = fb_((size_t)L1 * o->D, &fail, e);
+    o->idx = rz_calloc((size_t)N, sizeof(long), e);
+    if (fail || !o->idx) {
+        rl_online_free(o);
+        return RZ_EINTERNAL;
+    }
+    *out = o;
+    return RZ_OK;
+}
+
+void rl_online_free(rl_online *o)
+{
+    if (!o) return;
+    rl_replay_free(&o->rb);
+    float *b[] = {o->cur, o->curz, o->tclock, o->O, o->A, o->O2, o->Z, o->EO, o->EO2, o->obs, o->act, o->next, o->gobs, o->ze};
+    for (size_t i = 0; i < sizeof b / sizeof *b; i++) free(b[i]);
+    free(o->idx);
+    free(o);
+}
+
+/* A rollout z for environment i from the mixture (see online.h). */
+static void new_z(rl_online *o, int i)
+{
+    int ng = 0, nz = 0;
+    if (o->rb.size > 0) {
+        long j = (long)(rz_rng_uniform(&o->rng) * o->rb.size);
+        rl_env_obs(o->env, o->rb.S2 + (size_t)j * o->sd, o->gobs);
+        ng = 1;
+    }
+    if (fbcpr_cfg(o->c)->cpr && o->x) {
+        long nw = rl_expert_windows(o->x, o->L);
+        long s0 = rl_expert_window(o->x, o->L, (long)(rz_rng_uniform(&o->rng) * nw));
+        for (int t = 0; t < o->L; t++) rl_env_obs(o->env, o->x->S + (size_t)(s0 + t) * o->sd, o->obs + (size_t)t * o->od);
+        fbcpr_encode_expert(o->c, o->L, o->obs, o->ze);
+        nz = 1;
+    }
+    fbcpr_sample_z(o->c, 1, ng, o->gobs, nz, o->ze, o->curz + (size_t)i * o->D, NULL);
+}
+
+static void reset_env(rl_online *o, int i)
+{
+    rl_env_reset(o->env, &o->rng, o->cur + (size_t)i * o->sd);
+    clock_set(o, i, 0);
+    new_z(o, i);
+}
+
+/* The training batch: N uniform replay rows, N/L expert windows of L + 1 states. */
+static void draw_batch(rl_online *o, fbcpr_batch *b)
+{
+    const rl_env *env = o->env;
+    int N = o->N, od = o->od, sd = o->sd, ad = o->ad, D = o->D, L = o->L;
+    rl_replay_sample(&o->rb, &o->rng, N, o->idx);
+    for (int i = 0; i < N; i++) {
+        long j = o->idx[i];
+        rl_env_obs(env, o->rb.S + (size_t)j * sd, o->O + (size_t)i * od);
+        rl_env_obs(env, o->rb.S2 + (size_t)j * sd, o->O2 + (size_t)i * od);
+        memcpy(o->A + (size_t)i * ad, o->rb.A + (size_t)j * ad, ad * sizeof(float));
+        memcpy(o->Z + (size_t)i * D, o->rb.Z + (size_t)j * D, D * sizeof(float));
+    }
+    if (fbcpr_cfg(o->c)->cpr && o->x) {
+        long nw = rl_expert_windows(o->x, L + 1);
+        for (int w = 0; w < N / L; w++) {
+            long s0 = rl_expert_window(o->x, L + 1, (long)(rz_rng_uniform(&o->rng) * nw));
+            for (int t = 0; t < L; t++) {
+                rl_env_obs(env, o->x->S + (size_t)(s0 + t) * sd, o->EO + (size_t)(w * L + t) * od);
+                rl_env_obs(env, o->x->S + (size_t)(s0 + t + 1) * sd, o->EO2 + (size_t)(w * L + t) * od);
+            }
+        }
+    }
+    *b = (fbcpr_batch){o->O, o->A, o->O2, o->Z, o->EO, o->EO2};
+}
+
+int rl_online_run(rl_online *o, int64_t until, void (*progress)(void *ctx, const rl_online *o), void *ctx, rz_err *e)
+{
+    const rl_env *env = o->env;
+    const fb_config *f = fb_cfg(o->fb);
+    int ne = o->cfg.n_envs, sd = o->sd, ad = o->ad, D = o->D, rc;
+    if (fbcpr_cfg(o->c)->cpr && !o->x) return rz_fail(e, RZ_EINPUT, "online: FB-CPR needs expert data");
+    if (o->env_steps == 0)
+        for (int i = 0; i < ne; i++) reset_env(o, i);
+    while (o->env_steps < until) {
+        int64_t before = o->env_steps;
+        for (int i = 0; i < ne; i++) {
+            float *s = o->cur + (size_t)i * sd, *z = o->curz + (size_t)i * D;
+            if (o->env_steps < o->cfg.seed_steps) {
+                for (int r = 0; r < ad; r++) o->act[r] = (float)(2 * rz_rng_uniform(&o->rng) - 1);
+            } else {
+                rl_env_obs(env, s, o->obs);
+                if ((rc = fb_act(o->fb, 1, o->obs, z, o->act, NULL, e))) return rc;
+                for (int r = 0; r < ad; r++) {
+                    float n = (float)(f->actor_noise * rz_rng_normal(&o->rng));
+                    n = n < -f->noise_clip ? -f->noise_clip : n > f->noise_clip ? f->noise_clip : n;
+                    float a = o->act[r] + n;
+                    o->act[r] = a < -1 ? -1 : a > 1 ? 1 : a;
+                }
+            }
+            if ((rc = rl_env_step(env, s, o->act, &o->rng, o->next, e))) return rc;
+            rl_replay_push(&o->rb, s, o->act, o->next, z);
+            memcpy(s, o->next, sd * sizeof(float));
+            int64_t t = clock_get(o, i) + 1;
+            clock_set(o, i, t);
+            o->env_steps++;
+            if (t >= o->cfg.episode_len) reset_env(o, i);
+            else if (t % o->cfg.z_every == 0) new_z(o, i);
+        }
+        int64_t rounds = o->env_steps / o->cfg.update_every - before / o->cfg.update_every;
+        if (o->env_steps < o->cfg.seed_steps || o->rb.size < o->N) continue;
+        for (int64_t r = 0; r < rounds * o->cfg.updates; r++) {
+            fbcpr_batch b;
+            draw_batch(o, &b);
+            if ((rc = fbcpr_update(o->c, &b, &o->last, e))) return rc;
+            o->n_updates++;
+        }
+        if (rounds && progress) progress(ctx, o);
+    }
+    return RZ_OK;
+}
+
+/* ---- checkpoints ------------------------------------------------------------------------ */
+void rl_online_header(const rl_online *o, rz_online_header *h)
+{
+    const fbcpr_config *c = fbcpr_cfg(o->c);
+    memset(h, 0, sizeof *h);
+    h->cpr = c->cpr, h->seq_length = c->seq_length, h->scale_reg = c->scale_reg;
+    h->disc_hidden = c->disc_hidden, h->disc_layers = c->disc_layers;
+    h->goal_ratio = c->goal_ratio, h->expert_ratio = c->expert_ratio, h->reg_coeff = c->reg_coeff;
+    h->grad_penalty = c->grad_penalty, h->lr_disc = c->lr_disc, h->lr_critic = c->lr_critic, h->critic_tau = c->critic_tau;
+    h->n_envs = o->cfg.n_envs, h->updates = o->cfg.updates, h->z_every = o->cfg.z_every;
+    h->buffer = o->cfg.buffer, h->seed_steps = o->cfg.seed_steps, h->update_every = o->cfg.update_every;
+    h->episode_len = o->cfg.episode_len, h->env_steps = o->env_steps;
+}
+
+void rl_online_from_header(const rz_online_header *h, fbcpr_config *c, rl_online_config *oc)
+{
+    fbcpr_config_default(c);
+    c->cpr = h->cpr, c->seq_length = h->seq_length, c->scale_reg = h->scale_reg;
+    c->disc_hidden = h->disc_hidden, c->disc_layers = h->disc_layers;
+    c->goal_ratio = (float)h->goal_ratio, c->expert_ratio = (float)h->expert_ratio, c->reg_coeff = (float)h->reg_coeff;
+    c->grad_penalty = (float)h->grad_penalty, c->lr_disc = (float)h->lr_disc, c->lr_critic = (float)h->lr_critic;
+    c->critic_tau = (float)h->critic_tau;
+    oc->n_envs = h->n_envs, oc->updates = h->updates, oc->z_every = h->z_every, oc->buffer = (long)h->buffer;
+    oc->seed_steps = (long)h->seed_steps, oc->update_every = (long)h->update_every, oc->episode_len = (int)h->episode_len;
+}
+
+/* The online tensors: environment states, zs, clocks, counters, RNG. */
+static int online_tensors(rl_online *o, fb_tensor *t)
+{
+    int ne = o->cfg.n_envs, k = 0;
+    int64_t cnt[2] = {o->env_steps, o->n_updates};
+    memcpy(o->counters, cnt, sizeof cnt);
+    memcpy(o->rng_img, o->rng.s, sizeof o->rng.s);
+    const char *nm[5] = {"online.cur", "online.z", "online.clock", "online.counters", "online.rng"};
+    float *d[5] = {o->cur, o->curz, o->tclock, o->counters, o->rng_img};
+    size_t n[5] = {(size_t)ne * o->sd, (size_t)ne * o->D, (size_t)ne * 2, 4, 8};
+    for (; k < 5; k++) {
+        snprintf(t[k].name, sizeof t[k].name, "%s", nm[k]);
+        t[k].data = d[k];
+        t[k].n = n[k];
+    }
+    return k;
+}
+
+static void online_loaded(rl_online *o)
+{
+    int64_t cnt[2];
+    memcpy(cnt, o->counters, sizeof cnt);
+    o->env_steps = cnt[0], o->n_updates = cnt[1];
+    memcpy(o->rng.s, o->rng_img, sizeof o->rng.s);
+}
+
+int rl_online_save(rl_online *o, const char *path, const rz_stream_opts *so, rz_agent_header *h, int n_labels,
+                   const char *expert_path, rz_err *e)
+{
+    fb_tensor *tf = NULL, *tc = NULL, to[10];
+    int nf, nc, rc;
+    if ((rc = fb_state(o->fb, &tf, &nf, e))) return rc;
+    if ((rc = fbcpr_state(o->c, &tc, &nc, e))) {
+        free(tf);
+        return rc;
+    }
+    int no = online_tensors(o, to);
+    no += rl_replay_tensors(&o->rb, to + no);
+    long nl = o->rb.size < n_labels ? o->rb.size : n_labels;
+    float *labels = rz_malloc((size_t)(nl ? nl : 1) * o->sd * sizeof(float), e);
+    rz_writer *w = NULL;
+    if (!labels) {
+        rc = RZ_EINTERNAL;
+        goto out;
+    }
+    for (long i = 0; i < nl; i++) /* evenly spaced rows: no RNG, so saving never changes the run */
+        memcpy(labels + (size_t)i * o->sd, o->rb.S2 + (size_t)(i * o->rb.size / nl) * o->sd, o->sd * sizeof(float));
+    ag_config_to_header(fb_cfg(o->fb), h);
+    h->steps_done = fb_steps(o->fb);
+    h->data_steps = o->env_steps;
+    snprintf(h->data_policy, sizeof h->data_policy, "%s", fbcpr_cfg(o->c)->cpr ? "online-fbcpr" : "online-fb");
+    rz_online_header oh;
+    rl_online_header(o, &oh);
+    snprintf(oh.expert, sizeof oh.expert, "%s", expert_path ? expert_path : "");
+    if ((rc = rz_writer_open(path, so, &w, e))) goto out;
+    rz_agent_header_pack(rz_writer_packer(w), h);
+    if ((rc = rz_writer_emit(w, e))) goto fail;
+    rz_online_header_pack(rz_writer_packer(w), &oh);
+    if ((rc = rz_writer_emit(w, e))) goto fail;
+    fb_tensor *lists[3] = {tf, tc, to};
+    int counts[3] = {nf, nc, no};
+    for (int q = 0; q < 3; q++)
+        for (int k = 0; k < counts[q]; k++) {
+            if (lists[q][k].n == 0) continue; /* an empty buffer's arrays */
+            int64_t shape[1] = {(int64_t)lists[q][k].n};
+            rz_tensor_pack(rz_writer_packer(w), lists[q][k].name, RZ_F32, 1, shape, lists[q][k].data);
+            if ((rc = rz_writer_emit(w, e))) goto fail;
+        }
+    if (nl) {
+        int64_t shape[2] = {nl, o->sd};
+        rz_tensor_pack(rz_writer_packer(w), "labels", RZ_F32, 2, shape, labels);
+        if ((rc = rz_writer_emit(w, e))) goto fail;
+    }
+    rc = rz_writer_close(w, e);
+    goto out;
+fail:
+    rz_writer_abort(w, e);
+out:
+    free(labels), free(tf), free(tc);
+    return rc;
+}
+
+static int type_is(const rz_rec_ctx *c, const char *t) { return c->type && !strcmp(c->type, t); }
+
+int rl_online_load(const char *path, const rz_stream_opts *so, rz_agent_header *h, rz_online_header *oh,
+                   fb_agent **fbp, fbcpr **cp, rl_online **op, rl_env *env, rz_err *e)
+{
+    *fbp = NULL, *cp = NULL, *op = NULL;
+    int n_labels = 0, rc;
+    float *labels = NULL;
+    if ((rc = ag_agent_read(path, so, h, fbp, env, &n_labels, &labels, e))) return rc;
+    free(labels);
+    rz_reader *r = NULL;
+    fb_tensor *tc = NULL, to[10];
+    unsigned char seen[40] = {0};
+    int nc = 0, no = 0, have_oh = 0;
+    if ((rc = rz_reader_open(path, so, &r, e))) goto out;
+    const msgpack_object *rec;
+    rz_rec_ctx c;
+    for (;;) {
+        if ((rc = rz_reader_next(r, &rec, &c, e))) goto out;
+        if (!rec) break;
+        if (type_is(&c, "agent_online")) {
+            if ((rc = rz_online_header_decode(rec, &c, oh, e))) goto out;
+            fbcpr_config cc;
+            rl_online_config oc;
+            rl_online_from_header(oh, &cc, &oc);
+            if ((rc = fbcpr_create(*fbp, &cc, 0, cp, e)) || (rc = rl_online_create(env, *cp, NULL, &oc, 0, op, e))) {
+                rz_wrap(e, "%s: record %ld (agent_online)", path, c.index);
+                goto out;
+            }
+            if ((rc = fbcpr_state(*cp, &tc, &nc, e))) goto out;
+            no = online_tensors(*op, to);
+            no += rl_replay_tensors(&(*op)->rb, to + no);
+            have_oh = 1;
+            continue;
+        }
+        if (!type_is(&c, "tensor") || !have_oh) continue;
+        rz_tensor_view tv;
+        if ((rc = rz_tensor_decode(rec, &c, &tv, e))) goto out;
+        fb_tensor *t = NULL;
+        int slot = -1;
+        for (int k = 0; k < nc && !t; k++)
+            if (!strcmp(tc[k].name, tv.name)) t = &tc[k], slot = k;
+        for (int k = 0; k < no && !t; k++)
+            if (!strcmp(to[k].name, tv.name)) t = &to[k], slot = nc + k;
+        if (!t) continue;
+        if (!strcmp(tv.name, "replay.meta") && tv.count == 4 && tv.dtype == RZ_F32) {
+            /* the saved size fixes the other replay arrays' lengths; checked fully below */
+            int64_t m[2];
+            memcpy(m, tv.data, sizeof m);
+            if (m[1] < 0 || m[1] > (*op)->rb.cap) {
+                rc = rz_rec_fail(e, &c, "data", "replay.meta: size %lld outside the buffer's capacity %ld", (long long)m[1],
+                                 (*op)->rb.cap);
+                goto out;
+            }
+            (*op)->rb.size = (long)m[1];
+            rl_replay_tensors(&(*op)->rb, to + 5); /* the online tensors come first (5) */
+        }
+        if (tv.dtype != RZ_F32 || tv.count != (int64_t)t->n) {
+            rc = rz_rec_fail(e, &c, "shape", "tensor '%s' has %lld values, expected %zu f32", tv.name, (long long)tv.count, t->n);
+            goto out;
+        }
+        memcpy(t->data, tv.data, t->n * sizeof(float));
+        int bytes = strstr(tv.name, "counters") || strstr(tv.name, "rng") || strstr(tv.name, "clock") || strstr(tv.name, "meta");
+        for (size_t q = 0; q < t->n && !bytes; q++)
+            if (!isfinite(t->data[q])) {
+                rc = rz_rec_fail(e, &c, "data", "tensor '%s' value %zu is not finite", tv.name, q);
+                goto out;
+            }
+        seen[slot] = 1;
+    }
+    if (!have_oh) {
+        rc = rz_fail(e, RZ_EINPUT, "%s: no agent_online record: not a checkpoint of online training", path);
+        goto out;
+    }
+    for (int k = 0; k < nc + no; k++) {
+        fb_tensor *t = k < nc ? &tc[k] : &to[k - nc];
+        if (!seen[k] && t->n) {
+            rc = rz_fail(e, RZ_EINPUT, "%s: tensor '%s' is missing", path, t->name);
+            goto out;
+        }
+    }
+    fbcpr_state_loaded(*cp);
+    online_loaded(*op);
+    if ((rc = rl_replay_loaded(&(*op)->rb, env, path, e))) goto out;
+    for (int i = 0; i < (*op)->cfg.n_envs; i++)
+        if (!rl_env_check_state(env, (*op)->cur + (size_t)i * (*op)->sd) || clock_get(*op, i) < 0 ||
+            clock_get(*op, i) >= (*op)->cfg.episode_len) {
+            rc = rz_fail(e, RZ_EINPUT, "%s: tensor 'online.cur'/'online.clock': environment %d's state or clock is not valid", path, i);
+            goto out;
+        }
+out:
+    if (r) rz_reader_close(r);
+    free(tc);
+    if (rc) {
+        rl_online_free(*op), fbcpr_destroy(*cp), fb_destroy(*fbp);
+        *op = NULL, *cp = NULL, *fbp = NULL;
+        rl_env_free(env);
+        rz_env_id_free(&h->env);
+    }
+    return rc;
+}

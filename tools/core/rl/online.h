@@ -1,0 +1,77 @@
+/* online.h — online FB / FB-CPR training over any rl_env kind (env.h's ops table).
+ *
+ * The loop, all of it a function of the seed:
+ *   n_envs environments step in rounds (one step each, in order). Each acts with
+ *   clip(π(o, z_i) + clip(actor_noise·N(0, 1), ±noise_clip), ±1) — uniform actions during
+ *   the first seed_steps environment steps — and pushes (s, a, s', z_i) into the replay
+ *   buffer (replay.h). An environment is reset after episode_len steps; its z_i is
+ *   redrawn at a reset and every z_every steps, from the FB-CPR mixture (fbcpr_sample_z)
+ *   over a uniformly drawn replay next-state (goal), one uniformly drawn expert window
+ *   of seq_length states (expert, cpr only) and the sphere.
+ *   Updates: whenever env_steps crosses a multiple of update_every, `updates` calls of
+ *   fbcpr_update (once the buffer holds a batch and the seed steps are done), each on N
+ *   uniform replay rows and N/L expert windows of L + 1 consecutive states (obs of
+ *   states t … t+L−1 and of their successors). updates/update_every is the update-to-
+ *   data ratio.
+ * Everything that evolves (networks, optimisers, RNGs, buffer, environment states, zs,
+ * episode clocks, counters) is in the checkpoint (rl_online_save), so a run cut in two
+ * and resumed reproduces the uncut run bit for bit.
+ * One thread: the networks' BLAS calls are where the time goes; environment workers on
+ * threads or MPI ranks are not built (see pipeline/fbcpr.md).
+ */
+#ifndef RZ_RL_ONLINE_H
+#define RZ_RL_ONLINE_H
+
+#include <stdint.h>
+
+#include "agent.h"
+#include "env.h"
+#include "expert.h"
+#include "fbcpr.h"
+#include "replay.h"
+#include "stream.h"
+
+typedef struct {
+    int n_envs;
+    long buffer;       /* replay capacity (transitions) */
+    long seed_steps;   /* environment steps with uniform actions first */
+    long update_every; /* environment steps between rounds of updates */
+    int updates;       /* updates per round */
+    int z_every;       /* steps between rollout-z redraws */
+    int episode_len;
+} rl_online_config;
+
+void rl_online_config_default(rl_online_config *c, const rl_env *env);
+
+typedef struct rl_online rl_online;
+
+/* env, c (and its fb agent) and x (NULL without CPR) are borrowed and must outlive o. */
+int rl_online_create(const rl_env *env, fbcpr *c, rl_expert *x, const rl_online_config *oc, uint64_t seed,
+                     rl_online **out, rz_err *e);
+void rl_online_free(rl_online *o);
+int64_t rl_online_env_steps(const rl_online *o);
+int64_t rl_online_updates(const rl_online *o);
+const rl_replay *rl_online_replay(const rl_online *o);
+const fbcpr_stats *rl_online_last(const rl_online *o);
+
+/* Runs until env_steps ≥ until. progress (may be NULL) is called after each round of
+ * updates with the step count. */
+int rl_online_run(rl_online *o, int64_t until, void (*progress)(void *ctx, const rl_online *o), void *ctx, rz_err *e);
+
+/* Checkpoint: an agent checkpoint (agent_io.h) whose header h is completed here
+ * (configuration, steps, identity), plus agent_online and the cpr./online./replay.
+ * tensors (schemas/agent.md). labels: up to n_labels evenly spaced replay next-states. */
+int rl_online_save(rl_online *o, const char *path, const rz_stream_opts *so, rz_agent_header *h, int n_labels,
+                   const char *expert_path, rz_err *e);
+/* Resumes: the agent (ag_agent_read), then the online record and tensors. Returns the
+ * live objects (free with rl_online_free, fbcpr_destroy, fb_destroy, rl_env_free);
+ * oh receives the online header (its expert path, for the caller to reload: x is
+ * attached with rl_online_attach_expert before running). */
+int rl_online_load(const char *path, const rz_stream_opts *so, rz_agent_header *h, rz_online_header *oh,
+                   fb_agent **fb, fbcpr **c, rl_online **o, rl_env *env, rz_err *e);
+void rl_online_attach_expert(rl_online *o, rl_expert *x);
+/* The online header of a live run (for reports and checkpoints). */
+void rl_online_header(const rl_online *o, rz_online_header *oh);
+void rl_online_from_header(const rz_online_header *oh, fbcpr_config *cc, rl_online_config *oc);
+
+#endif
