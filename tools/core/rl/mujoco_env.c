@@ -66,7 +66,7 @@ const char *rl_mj_xml(void) { return maze_xml; }
 
 /* Free space test used by resets and state checks: inside the arena and at least the
  * ball's radius (+ margin) away from every wall box. */
-static int in_wall(float x, float y, float margin)
+int rl_mj_in_wall(float x, float y, float margin)
 {
     float r = 0.01f + margin;
     if (fabsf(x) > 0.3f - r || fabsf(y) > 0.3f - r) return 1;
@@ -98,7 +98,7 @@ void rl_mj_reset(const rl_env *env, rz_rng *rng, float *state)
     do {
         state[0] = (float)(0.6 * rz_rng_uniform(rng) - 0.3);
         state[1] = (float)(0.6 * rz_rng_uniform(rng) - 0.3);
-    } while (in_wall(state[0], state[1], 0.005f));
+    } while (rl_mj_in_wall(state[0], state[1], 0.005f));
     state[2] = state[3] = 0;
 }
 
@@ -247,7 +247,7 @@ int rl_mj_render(const rl_env *env, const float *goal, int n_traj, int len, cons
     for (int py = 0; py < W; py++)
         for (int px = 0; px < W; px++) {
             float x = px / 500.0f - 0.3f, y = 0.3f - py / 500.0f;
-            int wall = in_wall(x, y, -0.01f);
+            int wall = rl_mj_in_wall(x, y, -0.01f);
             unsigned char *q = img + ((size_t)py * W + px) * 3;
             q[0] = q[1] = q[2] = wall ? 40 : 245;
         }

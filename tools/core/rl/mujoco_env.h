@@ -24,6 +24,9 @@ void rl_mj_reset(const rl_env *env, rz_rng *rng, float *state);
 int rl_mj_step(const rl_env *env, const float *state, const float *action, float *next, rz_err *e);
 /* 1 if the state is finite and inside the arena. */
 int rl_mj_check_state(const rl_env *env, const float *state);
+/* 1 if a ball at (x, y) would be within margin of a wall or outside the arena (the
+ * free-space test of resets; the expert planner's cell test). */
+int rl_mj_in_wall(float x, float y, float margin);
 /* Goal centres of the four rooms (top-left, top-right, bottom-left, bottom-right). */
 void rl_mj_goal(int k, float *xy);
 /* 1 if (x,y) is in the top-left room (for the narrow "room" dataset). */

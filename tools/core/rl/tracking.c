@@ -1,0 +1,75 @@
+/* tracking.c — zero-shot tracking of expert trajectories (see tracking.h). */
+#include "tracking.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int rl_track_fb(void *ctx, const float *obs, int n, const float *window, float *act, rz_err *e)
+{
+    fb_agent *a = ctx;
+    int D = fb_cfg(a)->zdim, od = fb_cfg(a)->obs_dim;
+    float z[FB_MAX_ZDIM], b[FB_MAX_ZDIM];
+    double m[FB_MAX_ZDIM] = {0};
+    for (int t = 0; t < n; t++) {
+        int rc = fb_infer_z_goal(a, window + (size_t)t * od, b, e);
+        if (rc) return rc;
+        for (int q = 0; q < D; q++) m[q] += b[q];
+    }
+    for (int q = 0; q < D; q++) z[q] = (float)(m[q] / n);
+    nn_project_sphere(z, D, sqrtf((float)D));
+    return fb_act(a, 1, obs, z, act, NULL, e);
+}
+
+int rl_track_eval(const rl_env *env, const rl_expert *x, int first, int count, int L, int dims, rl_track_fn pol,
+                  void *ctx, double *per, double *mean, float *path, rz_err *e)
+{
+    int sd = env->state_dim, od = env->obs_dim, rc = RZ_OK;
+    if (first < 0 || count < 1 || first + count > x->n_traj || L < 1 || dims < 1 || dims > od)
+        return rz_fail(e, RZ_EINPUT, "tracking: trajectories %d … %d of %d, window %d, dims %d of %d", first,
+                       first + count - 1, x->n_traj, L, dims, od);
+    long tmax = 0;
+    for (int k = first; k < first + count; k++)
+        if (x->start[k + 1] - x->start[k] - 1 > tmax) tmax = x->start[k + 1] - x->start[k] - 1;
+    float *win = rz_malloc((size_t)L * od * sizeof(float), e), *s = rz_malloc((size_t)2 * sd * sizeof(float), e);
+    float *o = rz_malloc((size_t)2 * od * sizeof(float), e), *act = rz_malloc((size_t)env->act_dim * sizeof(float), e);
+    rz_rng rng;
+    rz_rng_seed(&rng, 0); /* the maze is deterministic; a kind with noise gets a fixed stream */
+    double tot = 0;
+    if (!win || !s || !o || !act) {
+        rc = RZ_EINTERNAL;
+        goto out;
+    }
+    for (int k = first; k < first + count && !rc; k++) {
+        const float *E = x->S + (size_t)x->start[k] * sd;
+        long T = x->start[k + 1] - x->start[k] - 1;
+        memcpy(s, E, sd * sizeof(float));
+        float *pk = path ? path + (size_t)(k - first) * (tmax + 1) * sd : NULL;
+        if (pk) memcpy(pk, s, sd * sizeof(float));
+        double d = 0;
+        for (long t = 0; t < T; t++) {
+            long w0 = t + 1, w1 = t + L; /* window s^e_{t+1} … s^e_{t+L}, clamped */
+            if (w1 > T) w1 = T, w0 = T - L + 1 > 1 ? T - L + 1 : 1;
+            int n = (int)(w1 - w0 + 1);
+            for (int q = 0; q < n; q++) rl_env_obs(env, E + (size_t)(w0 + q) * sd, win + (size_t)q * od);
+            rl_env_obs(env, s, o);
+            if ((rc = pol(ctx, o, n, win, act, e))) break;
+            if ((rc = rl_env_step(env, s, act, &rng, s + sd, e))) break;
+            memcpy(s, s + sd, sd * sizeof(float));
+            rl_env_obs(env, s, o);
+            rl_env_obs(env, E + (size_t)(t + 1) * sd, o + od);
+            double dd = 0;
+            for (int q = 0; q < dims; q++) dd += ((double)o[q] - o[od + q]) * ((double)o[q] - o[od + q]);
+            d += sqrt(dd) / T;
+            if (pk) memcpy(pk + (size_t)(t + 1) * sd, s, sd * sizeof(float));
+        }
+        if (pk)
+            for (long t = T + 1; t <= tmax; t++) memcpy(pk + (size_t)t * sd, pk + (size_t)T * sd, sd * sizeof(float));
+        if (per) per[k - first] = d;
+        tot += d / count;
+    }
+    *mean = tot;
+out:
+    free(win), free(s), free(o), free(act);
+    return rc;
+}
