@@ -6,6 +6,9 @@
  *   rz-agent sweep    seeds × datasets × algorithms (spread over MPI ranks), one table
  *   rz-agent data     the study's dataset designs: pairs removed, subsampled, few trajectories
  *   rz-agent iqm      IQM and bootstrap CI per key of a KEY<TAB>VALUE table of runs
+ *   rz-agent online   online FB, or FB-CPR towards unlabelled expert trajectories (--cpr)
+ *   rz-agent expert   point-mass expert trajectories (A* + PD), states only
+ *   rz-agent track    zero-shot tracking of expert trajectories, IQM over agents
  *
  * Each subcommand lives in its own file; this one dispatches and holds the shared help. */
 #include <stdio.h>
@@ -23,7 +26,11 @@ static const rz_cli_tool tool = {
              "rz-agent eval -a AGENT --tasks goals|rewards|all [--episodes N] [--json]\n"
              "rz-agent sweep --env ENV [--seeds N] [--algos fb,vcfb,mcfb] [--data SPEC,...] -o TABLE\n"
              "rz-agent data -d DATA --drop-pairs F | --subsample N [--seed N] -o OUT\n"
-             "rz-agent iqm [TABLE] [-o OUT.tsv]\n",
+             "rz-agent iqm [TABLE] [-o OUT.tsv]\n"
+
+             "rz-agent online --env pointmass-maze [--cpr --expert EXPERT] --steps N -o CKPT\n"
+             "rz-agent expert --env pointmass-maze --trajectories N -o EXPERT\n"
+             "rz-agent track --expert EXPERT [--dims D] AGENT...\n",
     .about = "Run 'rz-agent SUBCOMMAND --help' for every option.\n",
     .examples = "rz-agent collect --env fourrooms --policy coverage --steps 50000 -o d.rz\n"
                 "rz-agent train --algo fb -d d.rz --steps 20000 -o fb.rz\n"
@@ -55,8 +62,14 @@ int main(int argc, char **argv)
         rc = ag_data_main(argc - 1, argv + 1);
     } else if (!strcmp(argv[1], "iqm")) {
         rc = ag_iqm_main(argc - 1, argv + 1);
+    } else if (!strcmp(argv[1], "online")) {
+        rc = ag_online_main(argc - 1, argv + 1);
+    } else if (!strcmp(argv[1], "expert")) {
+        rc = ag_expert_main(argc - 1, argv + 1);
+    } else if (!strcmp(argv[1], "track")) {
+        rc = ag_track_main(argc - 1, argv + 1);
     } else {
-        fprintf(stderr, "rz-agent: unknown subcommand '%s' (collect, train, eval, sweep, data or iqm)\n", argv[1]);
+        fprintf(stderr, "rz-agent: unknown subcommand '%s' (collect, train, eval, sweep, data, iqm, online, expert or track)\n", argv[1]);
         rz_cli_print_help(&tool, NULL, stderr);
         rc = 2;
     }

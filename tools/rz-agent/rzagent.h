@@ -44,6 +44,9 @@ int ag_eval_main(int argc, char **argv);
 int ag_sweep_main(int argc, char **argv);
 int ag_data_main(int argc, char **argv);
 int ag_iqm_main(int argc, char **argv);
+int ag_online_main(int argc, char **argv);
+int ag_expert_main(int argc, char **argv);
+int ag_track_main(int argc, char **argv);
 
 /* Evaluation over a task family of one agent or an ensemble (fb_ens_act); fills per-task
  * results (caller frees *res). which: goals, rewards or all, optionally with ":val" or

@@ -1,0 +1,44 @@
+# fbcpr.sh — rz-agent online / expert / track end to end on tiny budgets: point-mass
+# expert data, online FB-CPR and FB, bit-identical resume through checkpoint files, the
+# online checkpoint read by eval and track, JSON reports, and bad expert data / corrupted
+# checkpoints exiting 2 with a message naming the file and field.
+. "$(dirname "$0")/lib.sh"
+A=rz-agent
+tiny="--hidden 32 --zdim 8 --batch 32 --disc-hidden 32 --seed-steps 200 --envs 2 -q"
+
+check "online help" $A online --help
+grep -q "Example" "$T/.out" && ok "online help has an example" || fail "online help has an example"
+check "expert" $A expert --env pointmass-maze --trajectories 20 --seed 1 --json -o "$T/ex.rz"
+grep -q '"reached":20' "$T/.out" && ok "every planned trajectory reaches its goal" || fail "every planned trajectory reaches its goal" "$(cat "$T/.out")"
+check "held-out expert" $A expert --trajectories 4 --seed 9 -o "$T/held.rz" -q
+check "online fbcpr" $A online --env pointmass-maze --cpr --expert "$T/ex.rz" --steps 600 $tiny --json -o "$T/cpr.rz"
+for f in env_steps updates disc_loss grad_penalty critic_loss q_fb updates_per_s; do
+  v=$(json_field $f < "$T/.out"); is_num "$v" && ok "online report $f" || fail "online report $f" "'$v'"
+done
+check "online fb" $A online --env pointmass-maze --steps 600 $tiny -o "$T/fb.rz"
+check "online half" $A online --env pointmass-maze --cpr --expert "$T/ex.rz" --steps 300 $tiny -o "$T/half.rz"
+check "online resume" $A online --resume "$T/half.rz" --steps 600 -q -o "$T/full.rz"
+cmp -s "$T/full.rz" "$T/cpr.rz" && ok "resume reproduces the uncut run byte for byte" || fail "resume reproduces the uncut run byte for byte"
+check "eval reads an online checkpoint" $A eval -a "$T/cpr.rz" --tasks goals --episodes 2 -q
+check "track" $A track --expert "$T/held.rz" --dims 2 --json "$T/cpr.rz" "$T/fb.rz"
+v=$(json_field iqm < "$T/.out"); is_num "$v" && ok "track report iqm" || fail "track report iqm" "'$v'"
+
+check_err "--cpr without --expert" 2 "needs --expert" $A online --env pointmass-maze --cpr --steps 10 -o "$T/x.rz"
+check_err "resume with a changed option" 2 "keeps the checkpoint" $A online --resume "$T/half.rz" --reg 1 --steps 600 -o "$T/x.rz"
+check_err "discrete environment" 2 "continuous" $A online --env fourrooms --steps 10 -o "$T/x.rz"
+# hand-made expert streams: the real header with a changed state size / one NaN state
+hdr=$(rz-cat "$T/ex.rz" | head -1 | sed 's/"trajectories":[0-9]*/"trajectories":1/; s/"steps":[0-9]*/"steps":2/')
+mkx() { printf '%s\n{"type":"agent_traj","v":1,"name":"x","n":2,"s":{"$bin":"%s"}}\n' "$1" "$2" | rz-cat --from-json -o "$T/$3"; }
+good='mpkZvpqZGT4AAAAAAAAAAJqZGb6amRk+AAAAAAAAAAA='  # two states (−0.15, 0.15, 0, 0): rest in the top-left room
+mkx "$hdr" "$good" good.rz
+check "hand-made expert accepted" $A track --expert "$T/good.rz" --window 1 "$T/fb.rz" -q
+mkx "$(printf '%s' "$hdr" | sed 's/"state_dim":4/"state_dim":3/')" "$good" dim3.rz
+check_err "expert of the wrong state size" 2 "dim3.rz.*state_dim.*4 floats" $A online --env pointmass-maze --cpr --expert "$T/dim3.rz" --steps 10 -o "$T/x.rz"
+mkx "$hdr" 'AADAf5qZGT4AAAAAAAAAAJqZGb6amRk+AAAAAAAAAAA=' nan.rz
+check_err "NaN expert state" 2 "nan.rz: record 1 \(agent_traj\): field 's'.*not finite" $A online --env pointmass-maze --cpr --expert "$T/nan.rz" --steps 10 -o "$T/x.rz"
+# corrupted checkpoints: a replay array renamed away, a truncated file
+rz-cat --full "$T/half.rz" | sed 's/"name":"replay.S2"/"name":"replay.Sx"/' | rz-cat --from-json -o "$T/bad.rz"
+check_err "checkpoint without its replay array" 2 "bad.rz: tensor 'replay.S2' is missing" $A online --resume "$T/bad.rz" --steps 600 -o "$T/x.rz"
+head -c 5000 "$T/half.rz" > "$T/trunc.rz"
+check_status "truncated checkpoint" 2 $A online --resume "$T/trunc.rz" --steps 600 -o "$T/x.rz"
+[ -e "$T/x.rz" ] && fail "nothing written on failure" || ok "nothing written on failure"

@@ -1,0 +1,205 @@
+/* online_cmd.c — `rz-agent online`: online FB, or FB-CPR with --cpr and an expert stream,
+ * on any continuous-action environment (tools/core/rl/online.h for the loop, fbcpr.h
+ * for the update). The checkpoint is an agent checkpoint (rz-agent eval reads it) plus
+ * the online state, so `online --steps 20000` equals `online --steps 10000` followed by
+ * `online --resume CKPT --steps 20000` bit for bit (same BLAS thread count). */
+#include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "online.h"
+#include "rzagent.h"
+
+static const rz_cli_tool tool = {
+    .name = "rz-agent online",
+    .summary = "online FB, or FB-CPR regularised towards unlabelled expert trajectories",
+    .usage = "rz-agent online --env pointmass-maze [--cpr --expert EXPERT] [--steps N] [options] -o CKPT\n"
+             "rz-agent online --resume CKPT [--expert EXPERT] --steps N -o CKPT\n",
+    .examples = "rz-agent expert --env pointmass-maze --trajectories 200 -o expert.rz\n"
+                "rz-agent online --env pointmass-maze --cpr --expert expert.rz --steps 50000 -o cpr.rz\n"
+                "rz-agent track -a cpr.rz --expert held.rz --dims 2 --json\n",
+    .report = "env, cpr, env_steps, updates, seconds, env_steps_per_s, updates_per_s, fb_loss, ortho_loss, "
+              "actor_loss, disc_loss, disc_expert, disc_train, grad_penalty, critic_loss, disc_reward, q_disc, q_fb",
+};
+
+typedef struct {
+    long envs, buffer, seed_steps, update_every, updates, z_every, episode_len, seq, disc_hidden, disc_layers;
+    double goal, expert, reg, gp, lr_disc, lr_critic;
+} online_flags;
+
+static void progress(void *ctx, const rl_online *o)
+{
+    rz_cli *c = ctx;
+    const fbcpr_stats *s = rl_online_last(o);
+    rz_cli_progress(c, 0, "env step %lld  updates %lld  fb %.3f  actor %.3f  disc %.3f  gp %.3f  critic %.3f  r %.2f",
+                    (long long)rl_online_env_steps(o), (long long)rl_online_updates(o), s->fb.fb_loss, s->actor_loss,
+                    s->disc_loss, s->gp, s->critic_loss, s->reward);
+}
+
+/* A fresh run's configuration from the defaults and the flags given. */
+static int setup_new(rz_cli *c, const rz_opt *opts, const ag_flags *f, const online_flags *of, int cpr, const rl_env *env,
+                     long steps, fb_config *cfg, fbcpr_config *cc, rl_online_config *oc, rz_err *e)
+{
+    ag_config_defaults(cfg, FB_ALGO_FB, env);
+    rl_online_config_default(oc, env);
+#define SET(name, dst, val) \
+    if (rz_cli_opt(opts, name)->seen) dst = val
+    SET("envs", oc->n_envs, (int)of->envs);
+    SET("buffer", oc->buffer, of->buffer);
+    SET("seed-steps", oc->seed_steps, of->seed_steps);
+    SET("update-every", oc->update_every, of->update_every);
+    SET("updates", oc->updates, (int)of->updates);
+    SET("z-every", oc->z_every, (int)of->z_every);
+    SET("episode-len", oc->episode_len, (int)of->episode_len);
+    if (ag_config_apply(cfg, f, steps / oc->update_every * oc->updates, e)) return RZ_EINPUT;
+    fbcpr_config_default(cc);
+    cc->cpr = cpr;
+    SET("seq-length", cc->seq_length, (int)of->seq);
+    SET("goal-ratio", cc->goal_ratio, (float)of->goal);
+    SET("expert-ratio", cc->expert_ratio, (float)of->expert);
+    SET("reg", cc->reg_coeff, (float)of->reg);
+    SET("grad-penalty", cc->grad_penalty, (float)of->gp);
+    SET("lr-disc", cc->lr_disc, (float)of->lr_disc);
+    SET("lr-critic", cc->lr_critic, (float)of->lr_critic);
+    SET("disc-hidden", cc->disc_hidden, (int)of->disc_hidden);
+    SET("disc-layers", cc->disc_layers, (int)of->disc_layers);
+#undef SET
+    (void)c;
+    return RZ_OK;
+}
+
+int ag_online_main(int argc, char **argv)
+{
+    rz_cli c;
+    const char *envs = NULL, *expert = NULL, *resume = NULL;
+    long steps = 20000, ckpt = 0, nlabels = 10000;
+    int cpr = 0;
+    ag_flags f;
+    ag_flags_init(&f);
+    rz_opt flag_opts[AG_FLAG_OPTS];
+    ag_flags_opts(&f, flag_opts);
+    online_flags of = {0};
+    rz_opt opts[] = {
+        RZ_O_STR("env", 0, "E", envs, "a continuous-action environment (pointmass-maze, or another kind's name)"),
+        RZ_O_FLAG("cpr", 0, cpr, "FB-CPR: regularise the policy towards --expert (default: plain online FB)"),
+        RZ_O_STR("expert", 0, "EXPERT", expert, "unlabelled expert stream (agent_expert; rz-agent expert)"),
+        RZ_O_LONG("steps", 0, "N", steps, 1, 2000000000, "total environment steps (default 20000)"),
+        RZ_O_LONG("envs", 0, "N", of.envs, 1, 4096, "environments stepped in turn (default 4)"),
+        RZ_O_LONG("buffer", 0, "N", of.buffer, 1, 1L << 26, "replay capacity, FIFO (default 100000)"),
+        RZ_O_LONG("seed-steps", 0, "N", of.seed_steps, 0, 2000000000, "first environment steps with uniform actions (2000)"),
+        RZ_O_LONG("update-every", 0, "N", of.update_every, 1, 1 << 20, "environment steps between rounds of updates (4)"),
+        RZ_O_LONG("updates", 0, "N", of.updates, 0, 1 << 20, "gradient steps per round (1)"),
+        RZ_O_LONG("z-every", 0, "N", of.z_every, 1, 1 << 30, "steps between rollout-z redraws (50)"),
+        RZ_O_LONG("episode-len", 0, "N", of.episode_len, 1, 1 << 30, "steps between resets (the env's)"),
+        RZ_O_LONG("seq-length", 0, "L", of.seq, 1, FB_MAX_TRAJ_LEN, "expert window length, divides --batch (8)"),
+        RZ_O_F64("goal-ratio", 0, "R", of.goal, 0, 1, "zs from B(replay next-state) (0.2)"),
+        RZ_O_F64("expert-ratio", 0, "R", of.expert, 0, 1, "zs from expert windows, --cpr (0.6)"),
+        RZ_O_F64("reg", 0, "C", of.reg, 0, 1e6, "weight of the discriminator critic in the actor loss (0.01)"),
+        RZ_O_F64("grad-penalty", 0, "C", of.gp, 0, 1e6, "discriminator gradient-penalty weight (10)"),
+        RZ_O_F64("lr-disc", 0, "X", of.lr_disc, 1e-9, 1, "discriminator learning rate (1e-5)"),
+        RZ_O_F64("lr-critic", 0, "X", of.lr_critic, 1e-9, 1, "critic learning rate (1e-4)"),
+        RZ_O_LONG("disc-hidden", 0, "H", of.disc_hidden, 1, FB_MAX_HIDDEN, "discriminator width (256)"),
+        RZ_O_LONG("disc-layers", 0, "L", of.disc_layers, 1, FB_MAX_LAYERS, "discriminator hidden layers (2)"),
+        RZ_O_TABLE(flag_opts),
+        RZ_O_STR("resume", 0, "CKPT", resume, "continue an online checkpoint (its configuration is kept)"),
+        RZ_O_LONG("checkpoint-every", 0, "N", ckpt, 1, 2000000000, "also write -o every N environment steps"),
+        RZ_O_LONG("labels", 0, "N", nlabels, 1, 1000000, "replay states kept for reward inference (10000)"),
+        RZ_O_END};
+    int operand = rz_cli_parse(&c, &tool, opts, argc, argv);
+    if (operand < argc) rz_cli_usage_error(&c, "unexpected argument '%s'", argv[operand]);
+    if (!c.output) rz_cli_usage_error(&c, "-o CKPT is required");
+    int changed = 0;
+    for (const rz_opt *o = opts; o->kind != RZ_ARG_END; o++)
+        if (o->kind != RZ_ARG_TABLE && o->seen && strcmp(o->name, "steps") && strcmp(o->name, "expert") &&
+            strcmp(o->name, "resume") && strcmp(o->name, "checkpoint-every"))
+            changed++;
+    for (const rz_opt *o = flag_opts; o->kind != RZ_ARG_END; o++) changed += o->seen;
+    if (resume && changed) rz_cli_usage_error(&c, "--resume keeps the checkpoint's configuration: only --expert, --steps, --checkpoint-every, -o may be given");
+    if (!resume && !envs) rz_cli_usage_error(&c, "--env is required");
+    if (!resume && cpr && !expert) rz_cli_usage_error(&c, "--cpr needs --expert EXPERT");
+    openblas_set_num_threads(c.threads > 0 ? c.threads : 1);
+    rz_err e = {0};
+    rl_env env;
+    rz_agent_header h;
+    memset(&h, 0, sizeof h);
+    fb_agent *a = NULL;
+    fbcpr *cp = NULL;
+    rl_online *o = NULL;
+    rl_expert x;
+    memset(&x, 0, sizeof x);
+    int have_x = 0;
+    if (resume) {
+        rz_online_header oh;
+        if (rl_online_load(resume, &c.stream, &h, &oh, &a, &cp, &o, &env, &e)) rz_cli_die(&c, &e);
+        cpr = oh.cpr;
+        if (cpr && !expert) expert = oh.expert[0] ? strdup(oh.expert) : NULL;
+        if (cpr && !expert) rz_cli_usage_error(&c, "%s records no expert stream: give --expert", resume);
+    } else {
+        if (rl_env_make(&env, envs, 0, &e)) rz_cli_die(&c, &e);
+        fb_config cfg;
+        fbcpr_config cc;
+        rl_online_config oc;
+        if (setup_new(&c, opts, &f, &of, cpr, &env, steps, &cfg, &cc, &oc, &e)) rz_cli_die(&c, &e);
+        uint64_t seed = c.seed_set ? c.seed : 1;
+        if (fb_create(&cfg, seed, &a, &e) || fbcpr_create(a, &cc, seed ^ 0x637072ULL, &cp, &e) ||
+            rl_online_create(&env, cp, NULL, &oc, seed ^ 0x6f6e6c696e65ULL, &o, &e))
+            rz_cli_die(&c, &e);
+        if (ag_env_id(&env, &h.env, &e)) rz_cli_die(&c, &e);
+        h.seed = (int64_t)seed;
+        snprintf(h.dataset, sizeof h.dataset, "online");
+    }
+    if (cpr) {
+        rl_env xenv;
+        if (rl_expert_read(expert, &c.stream, &env, &x, &xenv, &e)) rz_cli_die(&c, &e);
+        rl_env_free(&xenv);
+        have_x = 1;
+        rl_online_attach_expert(o, &x);
+        long nw = rl_expert_windows(&x, fbcpr_cfg(cp)->seq_length + 1);
+        if (nw < 1) {
+            rz_fail(&e, RZ_EINPUT, "%s: no trajectory has %d states (seq_length + 1)", expert, fbcpr_cfg(cp)->seq_length + 1);
+            rz_cli_die(&c, &e);
+        }
+    }
+    rz_cli_progress(&c, 1, "online %s on %s from env step %lld to %ld", cpr ? "FB-CPR" : "FB", env.name,
+                    (long long)rl_online_env_steps(o), steps);
+    double t0 = rz_now();
+    int64_t s0 = rl_online_env_steps(o), u0 = rl_online_updates(o);
+    for (int64_t next = s0; next < steps;) {
+        next = ckpt ? (next / ckpt + 1) * ckpt : steps;
+        if (next > steps) next = steps;
+        if (rl_online_run(o, next, progress, &c, &e)) rz_cli_die(&c, &e);
+        if (next < steps && rl_online_save(o, c.output, &c.stream, &h, (int)nlabels, cpr ? expert : NULL, &e)) rz_cli_die(&c, &e);
+    }
+    if (rl_online_save(o, c.output, &c.stream, &h, (int)nlabels, cpr ? expert : NULL, &e)) rz_cli_die(&c, &e);
+    double secs = rz_now() - t0;
+    if (c.json || c.report) {
+        const fbcpr_stats *s = rl_online_last(o);
+        msgpack_packer *pk = rz_report_begin(&c, 18);
+        rz_rec_str(pk, "env", env.name);
+        rz_rec_int(pk, "cpr", cpr);
+        rz_rec_int(pk, "env_steps", rl_online_env_steps(o));
+        rz_rec_int(pk, "updates", rl_online_updates(o));
+        rz_rec_f64(pk, "seconds", secs);
+        rz_rec_f64(pk, "env_steps_per_s", (rl_online_env_steps(o) - s0) / (secs + 1e-9));
+        rz_rec_f64(pk, "updates_per_s", (rl_online_updates(o) - u0) / (secs + 1e-9));
+        rz_rec_f64(pk, "fb_loss", s->fb.fb_loss);
+        rz_rec_f64(pk, "ortho_loss", s->fb.ortho_loss);
+        rz_rec_f64(pk, "actor_loss", s->actor_loss);
+        rz_rec_f64(pk, "disc_loss", s->disc_loss);
+        rz_rec_f64(pk, "disc_expert", s->disc_expert);
+        rz_rec_f64(pk, "disc_train", s->disc_train);
+        rz_rec_f64(pk, "grad_penalty", s->gp);
+        rz_rec_f64(pk, "critic_loss", s->critic_loss);
+        rz_rec_f64(pk, "disc_reward", s->reward);
+        rz_rec_f64(pk, "q_disc", s->q_disc);
+        rz_rec_f64(pk, "q_fb", s->q_fb);
+        if (rz_report_finish(&c, &e)) rz_cli_die(&c, &e);
+    }
+    rl_online_free(o);
+    fbcpr_destroy(cp);
+    fb_destroy(a);
+    if (have_x) rl_expert_free(&x);
+    rz_env_id_free(&h.env);
+    rl_env_free(&env);
+    return 0;
+}
