@@ -11,6 +11,10 @@ int rl_replay_init(rl_replay *r, long cap, int sd, int ad, int zd, rz_err *e)
     memset(r, 0, sizeof *r);
     if (cap < 1 || cap > (1L << 26))
         return rz_fail(e, RZ_EINPUT, "replay buffer of %ld transitions: expected 1 … %ld", cap, 1L << 26);
+    double bytes = (double)cap * (2.0 * sd + ad + zd) * sizeof(float);
+    if (bytes > RL_REPLAY_MAX_BYTES)
+        return rz_fail(e, RZ_EINPUT, "replay buffer of %ld transitions needs %.1f GiB: expected at most %.0f GiB", cap,
+                       bytes / 1073741824.0, RL_REPLAY_MAX_BYTES / 1073741824.0);
     r->cap = cap, r->sd = sd, r->ad = ad, r->zd = zd;
     r->S = rz_malloc((size_t)cap * sd * sizeof(float), e);
     r->A = rz_malloc((size_t)cap * ad * sizeof(float), e);

@@ -27,6 +27,9 @@ typedef struct {
     float meta[4];         /* head, size as int64 byte images (checkpoints) */
 } rl_replay;
 
+/* cap × (2·state + action + z) floats, bounded before allocating (a checkpoint header
+ * names the capacity). */
+#define RL_REPLAY_MAX_BYTES (8.0 * 1073741824.0)
 int rl_replay_init(rl_replay *r, long cap, int sd, int ad, int zd, rz_err *e);
 void rl_replay_free(rl_replay *r);
 void rl_replay_push(rl_replay *r, const float *s, const float *a, const float *s2, const float *z);

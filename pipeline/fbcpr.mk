@@ -1,0 +1,62 @@
+# fbcpr.mk — FB-CPR (Meta Motivo's conditional policy regularisation) against plain
+# online FB on the point-mass maze, at a small budget (run from the repository root):
+#
+#   make -f pipeline/fbcpr.mk fbcpr-table   expert data (A* + PD), SEEDS seeds of online
+#                                           FB-CPR and online FB (STEPS environment steps
+#                                           each), tracking of held-out expert
+#                                           trajectories (IQM + 95% bootstrap CI over
+#                                           seeds), zero-shot goal reaching per seed,
+#                                           table.md and a picture of the tracked paths
+#
+# Variables: STEPS (environment steps per run), SEEDS, OUT, NET (network sizes, shared by
+# both methods), LOOP (collection/update schedule). Every product is written atomically
+# by rz-agent, so an interrupted make resumes at the first missing file.
+
+RIZZ   ?= $(abspath $(dir $(lastword $(MAKEFILE_LIST)))/..)
+RZ_BIN ?= $(RIZZ)/bin
+AGENT  := $(RZ_BIN)/rz-agent
+OUT    ?= results/fbcpr
+STEPS  ?= 20000
+SEEDS  ?= 5
+NET    ?= --hidden 64 --zdim 16 --batch 64 --disc-hidden 64
+LOOP   ?= --envs 4 --seed-steps 2000 --update-every 4 --updates 1
+NICE   ?= nice -n 10
+SEED_LIST := $(shell seq 1 $(SEEDS))
+
+.PHONY: fbcpr-table
+$(OUT):
+	mkdir -p $@
+
+# 200 training trajectories and 20 held-out ones (other starts and goals)
+$(OUT)/expert.rz: | $(OUT)
+	$(AGENT) expert --env pointmass-maze --trajectories 200 --seed 1 -q -o $@
+$(OUT)/held-out.rz: | $(OUT)
+	$(AGENT) expert --env pointmass-maze --trajectories 20 --seed 1001 -q -o $@
+
+$(OUT)/cpr-s%.rz: $(OUT)/expert.rz
+	$(NICE) $(AGENT) online --env pointmass-maze --cpr --expert $< --steps $(STEPS) --seed $* $(NET) $(LOOP) -q -o $@
+$(OUT)/fb-s%.rz: | $(OUT)
+	$(NICE) $(AGENT) online --env pointmass-maze --steps $(STEPS) --seed $* $(NET) $(LOOP) -q -o $@
+
+$(OUT)/cpr-goals-s%.json: $(OUT)/cpr-s%.rz
+	$(NICE) $(AGENT) eval -a $< --tasks goals --episodes 20 --seed 7 --json -q > $@.tmp && mv $@.tmp $@
+$(OUT)/fb-goals-s%.json: $(OUT)/fb-s%.rz
+	$(NICE) $(AGENT) eval -a $< --tasks goals --episodes 20 --seed 7 --json -q > $@.tmp && mv $@.tmp $@
+
+$(OUT)/track-%.json: $(OUT)/held-out.rz $(foreach s,$(SEED_LIST),$(OUT)/%-s$(s).rz)
+	$(NICE) $(AGENT) track --expert $< --dims 2 --png $(OUT)/track-$*.png --json -q $(filter %.rz,$(wordlist 2,1000,$^)) > $@.tmp && mv $@.tmp $@
+
+GOALS = $(foreach m,cpr fb,$(foreach s,$(SEED_LIST),$(OUT)/$(m)-goals-s$(s).json))
+$(OUT)/table.md: $(OUT)/track-cpr.json $(OUT)/track-fb.json $(GOALS)
+	@{ echo "| method | tracking distance (m), IQM [95% CI] over $(SEEDS) seeds | per seed | goal success per seed (4 rooms × 20 episodes) |"; \
+	   echo "|---|---|---|---|"; \
+	   for m in cpr fb; do \
+	     t=$(OUT)/track-$$m.json; \
+	     iqm=$$(grep -o '"iqm":[-0-9.e]*' $$t | cut -d: -f2); lo=$$(grep -o '"ci_lo":[-0-9.e]*' $$t | cut -d: -f2); hi=$$(grep -o '"ci_hi":[-0-9.e]*' $$t | cut -d: -f2); \
+	     per=$$(grep -o '"mean_dist":[-0-9.e]*' $$t | cut -d: -f2 | xargs printf '%.4f ' ); \
+	     g=$$(for s in $(SEED_LIST); do grep -o '"goal_success":[-0-9.e]*' $(OUT)/$$m-goals-s$$s.json | cut -d: -f2; done | xargs printf '%.3f '); \
+	     printf '| %s | %.4f [%.4f, %.4f] | %s| %s|\n' $$([ $$m = cpr ] && echo FB-CPR || echo FB) $$iqm $$lo $$hi "$$per" "$$g"; \
+	   done; } > $@.tmp && mv $@.tmp $@
+	@cat $@
+
+fbcpr-table: $(OUT)/table.md
