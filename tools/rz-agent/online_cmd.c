@@ -128,11 +128,12 @@ int ag_online_main(int argc, char **argv)
     rl_expert x;
     memset(&x, 0, sizeof x);
     int have_x = 0;
+    char expert_buf[sizeof ((rz_online_header *)0)->expert];
     if (resume) {
         rz_online_header oh;
         if (rl_online_load(resume, &c.stream, &h, &oh, &a, &cp, &o, &env, &e)) rz_cli_die(&c, &e);
         cpr = oh.cpr;
-        if (cpr && !expert) expert = oh.expert[0] ? strdup(oh.expert) : NULL;
+        if (cpr && !expert && oh.expert[0]) expert = memcpy(expert_buf, oh.expert, sizeof expert_buf);
         if (cpr && !expert) rz_cli_usage_error(&c, "%s records no expert stream: give --expert", resume);
     } else {
         if (rl_env_make(&env, envs, 0, &e)) rz_cli_die(&c, &e);
