@@ -12,7 +12,8 @@
 #                                           table.md and a picture of the tracked paths
 #
 # Variables: STEPS (environment steps per run), SEEDS, OUT, NET (network sizes, shared by
-# both methods), LOOP (collection/update schedule). Every product is written atomically
+# both methods), LOOP (collection/update schedule), CPR_FLAGS (FB-CPR's own settings, e.g.
+# --reg 1 --lr-disc 1e-4; default the reference's). Every product is written atomically
 # by rz-agent, so an interrupted make resumes at the first missing file.
 
 RIZZ   ?= $(abspath $(dir $(lastword $(MAKEFILE_LIST)))/..)
@@ -30,9 +31,12 @@ LOOP   ?= --envs 4 --seed-steps $(SEED_STEPS) --update-every $(UPDATE_EVERY) --u
 # transitions of the maze's coverage data (random actions held 5 steps, uniform starts)
 OFF_UPDATES = $(shell echo $$(( ($(STEPS) - $(SEED_STEPS)) / $(UPDATE_EVERY) )))
 NICE   ?= nice -n 10
+CPR_FLAGS ?=
 SEED_LIST := $(shell seq 1 $(SEEDS))
 
 .PHONY: fbcpr-table
+# the agents and datasets are products, not intermediates: keep them
+.SECONDARY:
 $(OUT):
 	mkdir -p $@
 
@@ -43,9 +47,9 @@ $(OUT)/held-out.rz: | $(OUT)
 	$(AGENT) expert --env pointmass-maze --trajectories 20 --seed 1001 -q -o $@
 
 $(OUT)/cpr-s%.rz: $(OUT)/expert.rz
-	$(NICE) $(AGENT) online --env pointmass-maze --cpr --expert $< --steps $(STEPS) --seed $* $(NET) $(LOOP) -q -o $@
+	$(NICE) $(AGENT) online --env pointmass-maze --cpr --expert $< --steps $(STEPS) --seed $* $(NET) $(LOOP) $(CPR_FLAGS) -q --report $(OUT)/cpr-s$*.report -o $@
 $(OUT)/fb-s%.rz: | $(OUT)
-	$(NICE) $(AGENT) online --env pointmass-maze --steps $(STEPS) --seed $* $(NET) $(LOOP) -q -o $@
+	$(NICE) $(AGENT) online --env pointmass-maze --steps $(STEPS) --seed $* $(NET) $(LOOP) -q --report $(OUT)/fb-s$*.report -o $@
 
 $(OUT)/coverage-s%.rz: | $(OUT)
 	$(AGENT) collect --env pointmass-maze --policy coverage --steps $(STEPS) --seed $* -q -o $@
@@ -72,7 +76,9 @@ $(OUT)/table.md: $(OUT)/track-cpr.json $(OUT)/track-fb.json $(OUT)/track-offline
 	     per=$$(grep -o '"mean_dist":[-0-9.e]*' $$t | cut -d: -f2 | xargs printf '%.4f ' ); \
 	     g=$$(for s in $(SEED_LIST); do grep -o '"goal_success":[-0-9.e]*' $(OUT)/$$m-goals-s$$s.json | cut -d: -f2; done | xargs printf '%.3f '); \
 	     printf '| %s | %.4f [%.4f, %.4f] | %s| %s|\n' "$$(case $$m in cpr) echo FB-CPR;; fb) echo 'FB (online)';; *) echo 'FB (offline, coverage data)';; esac)" $$iqm $$lo $$hi "$$per" "$$g"; \
-	   done; } > $@.tmp && mv $@.tmp $@
+	   done; \
+	   printf '| zero action (stays at the start) | %.4f | | |\n' $$(grep -o '"still_dist":[-0-9.e]*' $(OUT)/track-fb.json | cut -d: -f2); \
+	 } > $@.tmp && mv $@.tmp $@
 	@cat $@
 
 fbcpr-table: $(OUT)/table.md

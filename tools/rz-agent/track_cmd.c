@@ -63,8 +63,16 @@ static const rz_cli_tool track_tool = {
     .summary = "zero-shot tracking of expert trajectories: z_t from the expert's next states",
     .usage = "rz-agent track --expert EXPERT [--window L] [--dims D] [--count N] [--png FILE] AGENT...\n",
     .examples = "rz-agent track --expert held-out.rz --dims 2 --json cpr-1.rz cpr-2.rz cpr-3.rz\n",
-    .report = "expert, env, trajectories, window, dims, agents (per agent: agent, mean_dist), iqm, ci_lo, ci_hi",
+    .report = "expert, env, trajectories, window, dims, still_dist, agents (per agent: agent, mean_dist), iqm, ci_lo, ci_hi",
 };
+
+/* The reference that needs no agent: zero action (the point mass stays where it starts). */
+static int still(void *ctx, const float *obs, int n, const float *window, float *act, rz_err *e)
+{
+    (void)obs, (void)n, (void)window, (void)e;
+    memset(act, 0, (size_t)*(int *)ctx * sizeof(float));
+    return 0;
+}
 
 int ag_track_main(int argc, char **argv)
 {
@@ -89,8 +97,10 @@ int ag_track_main(int argc, char **argv)
     int n = count && count < x.n_traj ? (int)count : x.n_traj;
     if (!dims) dims = env.obs_dim;
     if (dims > env.obs_dim) rz_cli_usage_error(&c, "--dims %ld: the observation has %d components", dims, env.obs_dim);
-    double *mean = rz_calloc((size_t)n_agents, sizeof(double), &e);
+    double *mean = rz_calloc((size_t)n_agents, sizeof(double), &e), still_dist;
     if (!mean) rz_cli_die(&c, &e);
+    if (rl_track_eval(&env, &x, 0, n, (int)L, (int)dims, still, &env.act_dim, NULL, &still_dist, NULL, &e)) rz_cli_die(&c, &e);
+    rz_cli_progress(&c, 1, "zero action (staying at the start): mean distance %.4f", still_dist);
     for (int k = 0; k < n_agents; k++) {
         rz_agent_header h;
         fb_agent *a;
@@ -122,12 +132,13 @@ int ag_track_main(int argc, char **argv)
     rl_bootstrap_ci(mean, n_agents, &lo, &hi);
     rz_cli_progress(&c, 1, "IQM %.4f  95%% CI [%.4f, %.4f] over %d agents", iqm, lo, hi, n_agents);
     if (c.json || c.report) {
-        msgpack_packer *pk = rz_report_begin(&c, 9);
+        msgpack_packer *pk = rz_report_begin(&c, 10);
         rz_rec_str(pk, "expert", expert);
         rz_rec_str(pk, "env", env.name);
         rz_rec_int(pk, "trajectories", n);
         rz_rec_int(pk, "window", L);
         rz_rec_int(pk, "dims", dims);
+        rz_rec_f64(pk, "still_dist", still_dist);
         rz_rec_key(pk, "agents");
         msgpack_pack_array(pk, n_agents);
         for (int k = 0; k < n_agents; k++) {
