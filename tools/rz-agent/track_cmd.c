@@ -84,7 +84,9 @@ int ag_track_main(int argc, char **argv)
         RZ_O_LONG("window", 0, "L", L, 1, FB_MAX_TRAJ_LEN, "expert states ahead embedded into z_t (8, FB-CPR's seq_length)"),
         RZ_O_LONG("dims", 0, "D", dims, 1, 4096, "observation components in the distance (default all; the maze: 2 = position)"),
         RZ_O_LONG("count", 0, "N", count, 1, 1000000, "track the first N trajectories (default all)"),
-        RZ_O_STR("png", 0, "FILE", png, "point mass: the first agent's rollouts over the maze (expert paths in the same picture)"),
+        RZ_O_STR("png", 0, "FILE", png,
+                 "point mass: the first agent's rollouts over the maze into FILE, the\n"
+                 "expert trajectories they track into FILE with -expert before .png"),
         RZ_O_END};
     int first = rz_cli_parse(&c, &track_tool, opts, argc, argv);
     int n_agents = argc - first;
@@ -122,6 +124,18 @@ int ag_track_main(int argc, char **argv)
         if (traj) {
             if (env.kind != RL_POINTMASS) rz_cli_usage_error(&c, "--png draws the point-mass maze only");
             if (rl_mj_render(&env, NULL, n, (int)tmax, traj, png, &e)) rz_cli_die(&c, &e);
+            /* the expert paths, each padded with its last state, in the same colours */
+            for (int q = 0; q < n; q++)
+                for (long t = 0; t < tmax; t++) {
+                    long last = x.start[q + 1] - x.start[q] - 1, r = t < last ? t : last;
+                    memcpy(traj + ((size_t)q * tmax + t) * env.state_dim, x.S + (size_t)(x.start[q] + r) * env.state_dim,
+                           env.state_dim * sizeof(float));
+                }
+            char xp[1024];
+            size_t pl = strlen(png);
+            int dot = pl > 4 && !strcmp(png + pl - 4, ".png");
+            snprintf(xp, sizeof xp, "%.*s-expert.png", (int)(dot ? pl - 4 : pl), png);
+            if (rl_mj_render(&env, NULL, n, (int)tmax, traj, xp, &e)) rz_cli_die(&c, &e);
             free(traj);
         }
         fb_destroy(a);
