@@ -26,6 +26,7 @@ v=$(json_field iqm < "$T/.out"); is_num "$v" && ok "track report iqm" || fail "t
 check_err "--cpr without --expert" 2 "needs --expert" $A online --env pointmass-maze --cpr --steps 10 -o "$T/x.rz"
 check_err "resume with a changed option" 2 "keeps the checkpoint" $A online --resume "$T/half.rz" --reg 1 --steps 600 -o "$T/x.rz"
 check_err "discrete environment" 2 "continuous" $A online --env fourrooms --steps 10 -o "$T/x.rz"
+check_err "an offline-only flag" 2 "mix does not apply to online" $A online --env pointmass-maze --mix 0.3 --steps 10 -o "$T/x.rz"
 # hand-made expert streams: the real header with a changed state size / one NaN state
 hdr=$(rz-cat "$T/ex.rz" | head -1 | sed 's/"trajectories":[0-9]*/"trajectories":1/; s/"steps":[0-9]*/"steps":2/')
 mkx() { printf '%s\n{"type":"agent_traj","v":1,"name":"x","n":2,"s":{"$bin":"%s"}}\n' "$1" "$2" | rz-cat --from-json -o "$T/$3"; }

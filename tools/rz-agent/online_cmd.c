@@ -116,6 +116,12 @@ int ag_online_main(int argc, char **argv)
     for (const rz_opt *o = flag_opts; o->kind != RZ_ARG_END; o++) changed += o->seen;
     if (resume && changed) rz_cli_usage_error(&c, "--resume keeps the checkpoint's configuration: only --expert, --steps, --checkpoint-every, -o may be given");
     if (!resume && !envs) rz_cli_usage_error(&c, "--env is required");
+    /* training flags of the offline agents that online training does not use */
+    const char *unused[] = {"mix", "traj", "traj-len", "alpha", "lagrange", "cpen", "reference"};
+    for (size_t q = 0; q < sizeof unused / sizeof *unused; q++)
+        if (rz_cli_opt(flag_opts, unused[q])->seen)
+            rz_cli_usage_error(&c, "--%s does not apply to online training (zs come from --goal-ratio/--expert-ratio; no conservative penalty)",
+                               unused[q]);
     if (!resume && cpr && !expert) rz_cli_usage_error(&c, "--cpr needs --expert EXPERT");
     openblas_set_num_threads(c.threads > 0 ? c.threads : 1);
     rz_err e = {0};
