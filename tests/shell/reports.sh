@@ -75,6 +75,13 @@ compare "rz-agent eval" "$T/eval.json" main rz-agent eval
 rz-agent sweep -q --env fourrooms --seeds 1 --steps 5 --data random:300 --algos fb --tasks rewards --episodes 1 \
   $small -o "$T/runs.tsv" --json > "$T/sweep.json"
 compare "rz-agent sweep" "$T/sweep.json" main rz-agent sweep
+rz-agent expert -q --trajectories 3 -o "$T/ex.rz" --json > "$T/expert.json"
+compare "rz-agent expert" "$T/expert.json" main rz-agent expert
+rz-agent online -q --env pointmass-maze --cpr --expert "$T/ex.rz" --steps 40 --seed-steps 20 --envs 1 --hidden 8 --zdim 4 \
+  --batch 8 --disc-hidden 8 --seq-length 2 -o "$T/on.rz" --json > "$T/online.json"
+compare "rz-agent online" "$T/online.json" main rz-agent online
+rz-agent track -q --expert "$T/ex.rz" "$T/on.rz" --json > "$T/track.json"
+compare "rz-agent track" "$T/track.json" main rz-agent track
 rz-maze gen -q -n 3 --count 4 -o "$T/mz.rz" --json > "$T/mzgen.json"
 compare "rz-maze gen" "$T/mzgen.json" main rz-maze gen
 rz-maze train -q --objective next --dim 8 --layers 1 --heads 2 --batch 2 --steps 1 --warmup 0 \

@@ -63,7 +63,7 @@ static const rz_cli_tool track_tool = {
     .summary = "zero-shot tracking of expert trajectories: z_t from the expert's next states",
     .usage = "rz-agent track --expert EXPERT [--window L] [--dims D] [--count N] [--png FILE] AGENT...\n",
     .examples = "rz-agent track --expert held-out.rz --dims 2 --json cpr-1.rz cpr-2.rz cpr-3.rz\n",
-    .report = "expert, env, trajectories, window, dims, still_dist, agents (per agent: agent, mean_dist), iqm, ci_lo, ci_hi",
+    .report = "expert, env, trajectories, window, dims, still_dist, agents, iqm, ci_lo, ci_hi",
 };
 
 /* The reference that needs no agent: zero action (the point mass stays where it starts). */
