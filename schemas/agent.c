@@ -249,3 +249,55 @@ int rz_agent_header_decode(const msgpack_object *rec, const rz_rec_ctx *c, rz_ag
                            (long long)h->anneal_start);
     return RZ_OK;
 }
+
+/* ---- agent_expert / agent_traj ----------------------------------------------------------- */
+void rz_expert_header_pack(msgpack_packer *pk, const rz_expert_header *h)
+{
+    rz_rec_begin(pk, "agent_expert", RZ_AGENT_EXPERT_VERSION, 8);
+    env_id_pack(pk, &h->env);
+    rz_rec_int(pk, "state_dim", h->state_dim);
+    rz_rec_int(pk, "trajectories", h->trajectories);
+    rz_rec_int(pk, "steps", h->steps);
+    rz_rec_str(pk, "source", h->source);
+    rz_rec_int(pk, "seed", h->seed);
+}
+
+int rz_expert_header_decode(const msgpack_object *rec, const rz_rec_ctx *c, rz_expert_header *h, rz_err *e)
+{
+    memset(h, 0, sizeof *h);
+    int64_t sd;
+    if (check_version(rec, c, RZ_AGENT_EXPERT_VERSION, e) || env_id_decode(rec, c, &h->env, e) ||
+        rz_get_int(rec, c, "state_dim", 1, RZ_AGENT_MAX_STATE, &sd, e) ||
+        rz_get_int(rec, c, "trajectories", 1, RZ_AGENT_MAX_TRAJS, &h->trajectories, e) ||
+        rz_get_int(rec, c, "steps", 1, (int64_t)1 << 32, &h->steps, e) ||
+        rz_get_str(rec, c, "source", h->source, sizeof h->source, e) ||
+        rz_get_int(rec, c, "seed", INT64_MIN, INT64_MAX, &h->seed, e))
+        return e && e->code ? e->code : RZ_EINPUT;
+    h->state_dim = (int)sd;
+    if (h->steps < h->trajectories)
+        return rz_rec_fail(e, c, "steps", "%lld states for %lld trajectories: expected at least one state each",
+                           (long long)h->steps, (long long)h->trajectories);
+    return RZ_OK;
+}
+
+void rz_traj_pack(msgpack_packer *pk, const char *name, int n, int state_dim, const float *s)
+{
+    rz_rec_begin(pk, "agent_traj", RZ_AGENT_TRAJ_VERSION, 3);
+    rz_rec_str(pk, "name", name ? name : "");
+    rz_rec_int(pk, "n", n);
+    rz_rec_bin(pk, "s", s, (size_t)n * state_dim * sizeof(float));
+}
+
+int rz_traj_count(const msgpack_object *rec, const rz_rec_ctx *c, int64_t *n, rz_err *e)
+{
+    if (check_version(rec, c, RZ_AGENT_TRAJ_VERSION, e)) return RZ_EINPUT;
+    return rz_get_int(rec, c, "n", 1, RZ_AGENT_MAX_STEPS, n, e);
+}
+
+int rz_traj_decode(const msgpack_object *rec, const rz_rec_ctx *c, int state_dim, char *name, size_t name_cap,
+                   float *s, rz_err *e)
+{
+    int64_t n;
+    if (rz_traj_count(rec, c, &n, e) || rz_get_str(rec, c, "name", name, name_cap, e)) return RZ_EINPUT;
+    return get_floats(rec, c, "s", (size_t)n * state_dim, s, e);
+}

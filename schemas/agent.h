@@ -91,6 +91,34 @@ void rz_agent_header_pack(msgpack_packer *pk, const rz_agent_header *h);
 int rz_agent_header_decode(const msgpack_object *rec, const rz_rec_ctx *c, rz_agent_header *h,
                            rz_err *e);
 
+/* ---- unlabelled expert behaviour (FB-CPR) ---------------------------------------------
+ * An expert stream: agent_expert (header), agent_traj × trajectories, end. States only —
+ * no actions, rewards or task labels: what FB-CPR's discriminator imitates. Each
+ * agent_traj is one trajectory, consecutive env states s_0 … s_{n-1} as the env's own
+ * state vector (rl_env state_dim), so observations are recomputed by the reader's env. */
+#define RZ_AGENT_EXPERT_VERSION 1
+#define RZ_AGENT_TRAJ_VERSION 1
+#define RZ_AGENT_MAX_STATE 4096   /* state_dim of an expert stream (reader bound) */
+#define RZ_AGENT_MAX_TRAJS 1000000
+
+typedef struct {
+    rz_env_id env;
+    int state_dim;
+    int64_t trajectories;  /* agent_traj records that follow */
+    int64_t steps;         /* states over all of them */
+    char source[64];       /* how the behaviour was made ("astar-pd", "keyframe-pd", …) */
+    int64_t seed;
+} rz_expert_header;
+
+void rz_expert_header_pack(msgpack_packer *pk, const rz_expert_header *h);
+int rz_expert_header_decode(const msgpack_object *rec, const rz_rec_ctx *c, rz_expert_header *h, rz_err *e);
+/* One trajectory: name (≤ 63 bytes, informative: "stand", "path-3"), n states. */
+void rz_traj_pack(msgpack_packer *pk, const char *name, int n, int state_dim, const float *s);
+/* n (1 … RZ_AGENT_MAX_STEPS) before the caller makes room; then the states (finite). */
+int rz_traj_count(const msgpack_object *rec, const rz_rec_ctx *c, int64_t *n, rz_err *e);
+int rz_traj_decode(const msgpack_object *rec, const rz_rec_ctx *c, int state_dim, char *name, size_t name_cap,
+                   float *s, rz_err *e);
+
 void rz_env_id_free(rz_env_id *id);
 /* 0 if the two identify the same environment, else RZ_EINPUT with "what differs". */
 int rz_env_id_same(const rz_env_id *a, const rz_env_id *b, const char *what, rz_err *e);

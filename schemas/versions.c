@@ -36,6 +36,8 @@ static const struct {
     {"icl_pred", RZ_ICL_PRED_VERSION, RZ_ICL_PRED_VERSION},
     {"maze", RZ_MAZE_REC_VERSION, RZ_MAZE_REC_VERSION},
     {"report", 1, 1},
+    {"agent_expert", RZ_AGENT_EXPERT_VERSION, RZ_AGENT_EXPERT_VERSION},
+    {"agent_traj", RZ_AGENT_TRAJ_VERSION, RZ_AGENT_TRAJ_VERSION},
 };
 
 int rz_rec_version_check(const rz_rec_ctx *c, const char *type, int64_t v, rz_err *e)
