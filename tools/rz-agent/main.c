@@ -5,6 +5,7 @@
  *   rz-agent eval     zero-shot goal and reward tasks, report success and returns
  *   rz-agent sweep    seeds × datasets × algorithms (spread over MPI ranks), one table
  *   rz-agent data     the study's dataset designs: pairs removed, subsampled, few trajectories
+ *   rz-agent keyframes  keyframe motions PD-tracked on the humanoid: an unlabelled expert set
  *
  * Each subcommand lives in its own file; this one dispatches and holds the shared help. */
 #include <stdio.h>
@@ -16,12 +17,13 @@
 static const rz_cli_tool tool = {
     .name = "rz-agent",
     .summary = "zero-shot reinforcement learning with forward-backward representations",
-    .usage = "rz-agent collect --env fourrooms|MAPFILE|pointmass-maze --policy random|coverage|room\n"
+    .usage = "rz-agent collect --env fourrooms|MAPFILE|pointmass-maze|humanoid --policy random|coverage|room\n"
              "                 --steps N [--seed N] [--slip P] -o DATA\n"
              "rz-agent train --algo fb|vcfb|mcfb -d DATA [--steps N] [--zdim D] [--seed N] -o AGENT\n"
              "rz-agent eval -a AGENT --tasks goals|rewards|all [--episodes N] [--json]\n"
              "rz-agent sweep --env ENV [--seeds N] [--algos fb,vcfb,mcfb] [--data SPEC,...] -o TABLE\n"
-             "rz-agent data -d DATA --drop-pairs F | --subsample N [--seed N] -o OUT\n",
+             "rz-agent data -d DATA --drop-pairs F | --subsample N [--seed N] -o OUT\n"
+             "rz-agent keyframes [--model PATH] [--repeats N] [--picture PNG] -o EXPERT MOTION.kf...\n",
     .about = "Run 'rz-agent SUBCOMMAND --help' for every option.\n",
     .examples = "rz-agent collect --env fourrooms --policy coverage --steps 50000 -o d.rz\n"
                 "rz-agent train --algo fb -d d.rz --steps 20000 -o fb.rz\n"
@@ -51,8 +53,10 @@ int main(int argc, char **argv)
         rc = ag_sweep_main(argc - 1, argv + 1);
     } else if (!strcmp(argv[1], "data")) {
         rc = ag_data_main(argc - 1, argv + 1);
+    } else if (!strcmp(argv[1], "keyframes")) {
+        rc = ag_keyframes_main(argc - 1, argv + 1);
     } else {
-        fprintf(stderr, "rz-agent: unknown subcommand '%s' (collect, train, eval, sweep or data)\n", argv[1]);
+        fprintf(stderr, "rz-agent: unknown subcommand '%s' (collect, train, eval, sweep, data or keyframes)\n", argv[1]);
         rz_cli_print_help(&tool, NULL, stderr);
         rc = 2;
     }

@@ -112,7 +112,7 @@ int rl_hum_make(rl_env *env, const char *path, rz_err *e)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
-        return rz_fail(e, RZ_EINPUT, "humanoid: cannot open the model file %s (install libmujoco-samples, or name a copy as humanoid:PATH)",
+        return rz_fail(e, RZ_EINPUT, "humanoid: cannot open the model file %s (install libmujoco-samples, or name another copy: --model PATH, or --env humanoid:PATH)",
                        path);
     fclose(f);
     char err[1000] = "";
