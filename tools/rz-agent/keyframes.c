@@ -59,7 +59,7 @@ int ag_keyframes_main(int argc, char **argv)
     for (int m = 0; m < nm; m++)
         if (rl_kf_load(argv[first + m], &k[m], &e)) rz_cli_die(&c, &e);
     rl_expert x;
-    if (rl_expert_init(&x, &env, "keyframes", (int64_t)o.seed, &e)) rz_cli_die(&c, &e);
+    if (rl_expert_init(&x, &env, "keyframe-pd", (int64_t)o.seed, &e)) rz_cli_die(&c, &e);
     rz_cli_progress(&c, 1, "tracking %d motions × %d repeats on %s", nm, o.repeats, env.map_text);
     if (rl_pdtrack_expert(&env, k, nm, &o, &x, kept, fell, &e)) rz_cli_die(&c, &e);
     int falls = 0;
