@@ -139,7 +139,7 @@ static void line(unsigned char *img, int W, int H, int x0, int y0, int x1, int y
 int rl_pdtrack_plot(const rl_env *env, const rl_keyframes *k, const int *map, int len, const float *S,
                     const double *qref, const char *path, rz_err *e)
 {
-    enum { PW = 720, PH = 90, FIG = 200 };
+    enum { PW = 480, PH = 52, FIG = 150 };
     int np = k->nj < 6 ? k->nj : 6, W = PW, H = np * PH + FIG, nj = rl_hum_joints(env), sd = env->state_dim;
     unsigned char *img = rz_malloc((size_t)W * H * 3, e);
     if (!img) return RZ_EINTERNAL;
@@ -167,19 +167,21 @@ int rl_pdtrack_plot(const rl_env *env, const rl_keyframes *k, const int *map, in
             }
         }
     }
-    /* stick figures: side view (x right, z up), 100 px per metre, one every 0.5 s */
-    int every = (int)lround(0.5 / DT), nfig = (len - 1) / every + 1, gy = np * PH + FIG - 10;
+    /* stick figures: side view (x right, z up), the 1.7 m of a standing figure in the
+     * strip's height, one every 0.5 s */
+    int every = (int)lround(0.5 / DT), nfig = (len - 1) / every + 1, gy = np * PH + FIG - 6;
+    double ppm = (FIG - 12) / 1.7;
     for (int f = 0; f < nfig; f++) {
         const float *s = S + (size_t)f * every * sd;
         float xyz[3 * 64];
         int parent[64], nb = rl_hum_bodies(env, s, 64, xyz, parent);
         int cx = (int)((f + 0.5) * W / (nfig > 0 ? nfig : 1));
-        for (int x = cx - 30; x < cx + 30; x++) px(img, W, H, x, gy, black);
+        for (int x = cx - 20; x < cx + 20; x++) px(img, W, H, x, gy, black);
         for (int b = 0; b < nb; b++) {
             if (parent[b] < 0) continue;
             const float *a = xyz + 3 * b, *c = xyz + 3 * parent[b];
-            line(img, W, H, cx + (int)lround((a[0] - s[0]) * 100), gy - (int)lround(a[2] * 100),
-                 cx + (int)lround((c[0] - s[0]) * 100), gy - (int)lround(c[2] * 100), pal[b % 6]);
+            line(img, W, H, cx + (int)lround((a[0] - s[0]) * ppm), gy - (int)lround(a[2] * ppm),
+                 cx + (int)lround((c[0] - s[0]) * ppm), gy - (int)lround(c[2] * ppm), pal[b % 6]);
         }
     }
     int rc = rz_png_write(path, W, H, img, e);
