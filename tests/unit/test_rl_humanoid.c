@@ -185,6 +185,14 @@ static void test_rewards(void)
     memcpy(s, crouch->goal, sizeof s);
     s[2] += 0.11f;
     CHECK(!rl_task_success(&env, crouch, s));
+    /* no goal is met by a start state (episodes start standing) */
+    rz_rng rng;
+    rz_rng_seed(&rng, 11);
+    for (int i = 0; i < n; i++)
+        if (t[i].is_goal) {
+            rl_env_reset(&env, &rng, s);
+            CHECK(!rl_task_success(&env, &t[i], s));
+        }
     /* the crouch goal: hips −45°, knees −90°, ankles −45°, lower than standing */
     int k = rl_hum_joint_find(&env, "left_knee");
     CHECK_NEAR(crouch->goal[rl_hum_qpos_index(&env, k)], -M_PI / 2, 1e-6);

@@ -26,18 +26,22 @@ static double clamp01(double x) { return x < 0 ? 0 : x > 1 ? 1 : x; }
  * 45°, knees 90°, ankles −45° so the feet stay flat (the foot's pitch is hip − knee +
  * ankle about +y; the knee's axis is −y) and the torso upright over the feet. Arms up:
  * the shoulder angles that put both hands highest (found by a grid search over the
- * shoulders' ranges with rl_hum_hand_heights; the elbows straight). */
+ * shoulders' ranges with rl_hum_hand_heights; the elbows straight). Both at once: the
+ * PD servo holds it too. No goal is the standing pose itself: every episode starts
+ * there (rl_env_reset), so it would be reached before any action. */
 typedef struct {
     const char *name;
-    const char *joint[6];
-    double deg[6];
+    const char *joint[10];
+    double deg[10];
 } hum_pose;
 static const hum_pose poses[] = {
-    {"pose-stand", {NULL}, {0}},
     {"pose-crouch", {"right_hip_y", "left_hip_y", "right_knee", "left_knee", "right_ankle_y", "left_ankle_y"},
      {-45, -45, -90, -90, -45, -45}},
-    {"pose-arms-up", {"right_shoulder1", "right_shoulder2", "left_shoulder1", "left_shoulder2", "right_elbow", "left_elbow"},
-     {-85, -25, 85, 25, 0, 0}},
+    {"pose-arms-up", {"right_shoulder1", "right_shoulder2", "left_shoulder1", "left_shoulder2"}, {-85, -25, 85, 25}},
+    {"pose-crouch-arms-up",
+     {"right_hip_y", "left_hip_y", "right_knee", "left_knee", "right_ankle_y", "left_ankle_y", "right_shoulder1",
+      "right_shoulder2", "left_shoulder1", "left_shoulder2"},
+     {-45, -45, -90, -90, -45, -45, -85, -25, 85, 25}},
 };
 #define N_POSES ((int)(sizeof poses / sizeof *poses))
 
@@ -404,7 +408,7 @@ static int hum_tasks(const rl_env *env, int goals, int rewards, rl_task **tasks,
     for (int k = 0; k < ng; k++) {
         rl_task *g = &t[nr + k];
         double q[RL_HUM_MAX_JOINTS] = {0};
-        for (int i = 0; i < 6 && poses[k].joint[i]; i++) {
+        for (int i = 0; i < 10 && poses[k].joint[i]; i++) {
             int j = rl_hum_joint_find(env, poses[k].joint[i]);
             if (j >= 0) q[j] = poses[k].deg[i] * M_PI / 180;
         }

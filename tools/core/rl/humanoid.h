@@ -30,9 +30,10 @@
  *                      the same with S = −1 (x is the direction the model faces)
  *   "raise-arms"       h · mean over both hands of clamp01((z_hand − z) / 0.3)
  *                      (hand centres by forward kinematics; stock pose: z_hand = z + 0.06)
- *   goals "pose-stand", "pose-crouch", "pose-arms-up": a whole target state (hinges as
- *   listed in humanoid.c, upright, feet on the floor, at rest); success (reward 1) when
- *   the hinges' RMS error is below 0.2 rad, |z − z_goal| < 0.1 m and up > 0.9.
+ *   goals "pose-crouch", "pose-arms-up", "pose-crouch-arms-up": a whole target state
+ *   (hinges as listed in humanoid.c, upright, feet on the floor, at rest); success
+ *   (reward 1) when the hinges' RMS error is below 0.2 rad, |z − z_goal| < 0.1 m and
+ *   up > 0.9. (Not the standing pose: episodes start there.)
  */
 #ifndef RZ_RL_HUMANOID_H
 #define RZ_RL_HUMANOID_H
