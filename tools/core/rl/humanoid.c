@@ -112,8 +112,14 @@ static double pose_height(const hum_sim *p, const double *q)
     return -lowest_point(p);
 }
 
+/* MuJoCo's default warning handler prints and appends to MUJOCO_LOG.TXT in the current
+ * folder; the library never prints, and step() reads the same warnings from
+ * mjData.warning and reports them as errors. */
+static void quiet_warning(const char *msg) { (void)msg; }
+
 int rl_hum_make(rl_env *env, const char *path, rz_err *e)
 {
+    mju_user_warning = quiet_warning;
     FILE *f = fopen(path, "rb");
     if (!f)
         return rz_fail(e, RZ_EINPUT, "humanoid: cannot open the model file %s (install libmujoco-samples, or name another copy: --model PATH, or --env humanoid:PATH)",
