@@ -306,6 +306,25 @@ static void test_keyframe_bad(void)
 
 /* Binding to the model: an unknown joint and an angle outside a joint's range name the
  * file, line and joint. */
+/* rl_collect on the humanoid: a random policy falls within ~1 s, and a fallen state
+ * starts a fresh episode, so no transition starts from a fallen state (S2 may be one). */
+static void test_collect_falls(void)
+{
+    long n = 600;
+    float *S = malloc(n * 55 * sizeof(float)), *A = malloc(n * 21 * sizeof(float)), *S2 = malloc(n * 55 * sizeof(float));
+    CHECK(rl_collect(&env, RL_POL_RANDOM, n, 5, S, A, S2, NULL) == 0);
+    int fallen_s = 0, fallen_s2 = 0;
+    for (long i = 0; i < n; i++) {
+        fallen_s += rl_env_terminal(&env, S + i * 55);
+        fallen_s2 += rl_env_terminal(&env, S2 + i * 55);
+        for (int k = 0; k < 21; k++) CHECK(A[i * 21 + k] >= -1 && A[i * 21 + k] <= 1);
+    }
+    CHECK_EQ_INT(fallen_s, 0);
+    CHECK(fallen_s2 > 0); /* and it did fall */
+    CHECK(rl_collect(&env, RL_POL_ROOM, 10, 5, S, A, S2, NULL) == RZ_EINPUT); /* no rooms */
+    free(S), free(A), free(S2);
+}
+
 static void test_keyframe_bind(void)
 {
     rl_keyframes k;
@@ -391,8 +410,8 @@ int main(void)
     RUN(test_keyframe_bad);
     if (!have_model() || rl_env_make(&env, "humanoid", 0, NULL) != 0) {
         const char *names[] = {"test_loads", "test_roundtrip_and_purity", "test_falls", "test_rewards", "test_bad_states",
-                               "test_keyframe_bind", "test_track_expert"};
-        for (int i = 0; i < 7; i++) {
+                               "test_collect_falls", "test_keyframe_bind", "test_track_expert"};
+        for (int i = 0; i < 8; i++) {
             if (have_model()) printf("not ok - %s: the humanoid model does not load\n", names[i]);
             else skip(names[i]);
         }
@@ -403,6 +422,7 @@ int main(void)
     RUN(test_falls);
     RUN(test_rewards);
     RUN(test_bad_states);
+    RUN(test_collect_falls);
     RUN(test_keyframe_bind);
     RUN(test_track_expert);
     rl_env_free(&env);
