@@ -72,7 +72,7 @@ fi
 echo; echo "== roofline: read bandwidth, bytes per token and decode/prefill speed of every format"
 "$B/bench/bench_roofline" --kernels
 "$B/bench/bench_roofline" 3 2
-for b in bench_tokenizer bench_attention bench_quant bench_qinfer bench_lowrank bench_lowrank_infer bench_finetune bench_agent bench_fbcpr bench_serve; do
+for b in bench_tokenizer bench_attention bench_quant bench_qinfer bench_lowrank bench_lowrank_infer bench_finetune bench_agent bench_fbcpr bench_humanoid bench_serve; do
   if [ -x "$B/bench/$b" ]; then echo; echo "== $b"; "$B/bench/$b"; fi
 done
 [ -x "$B/bench/bench_maze" ] && { echo; echo "== bench_maze"; "$B/bench/bench_maze" 3 0 "$("$B/bench/bench_prefill" --peak)"; }

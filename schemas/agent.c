@@ -72,7 +72,7 @@ int rz_dataset_header_decode(const msgpack_object *rec, const rz_rec_ctx *c, rz_
     memset(h, 0, sizeof *h);
     int64_t sd, ad, na;
     if (check_version(rec, c, RZ_AGENT_DATASET_VERSION, e) || env_id_decode(rec, c, &h->env, e) ||
-        rz_get_int(rec, c, "state_dim", 1, 16, &sd, e) || rz_get_int(rec, c, "act_dim", 1, 16, &ad, e) ||
+        rz_get_int(rec, c, "state_dim", 1, 64, &sd, e) || rz_get_int(rec, c, "act_dim", 1, 64, &ad, e) ||
         rz_get_int(rec, c, "n_actions", 0, 64, &na, e) ||
         rz_get_str(rec, c, "policy", h->policy, sizeof h->policy, e) ||
         rz_get_int(rec, c, "steps", 1, (int64_t)1 << 32, &h->steps, e) ||

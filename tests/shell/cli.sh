@@ -22,7 +22,7 @@ mentioned() {
 }
 
 for t in rz-ppl rz-generate rz-convert rz-tokenize rz-cat rz-calibrate rz-quantize rz-pack rz-lowrank rz-finetune rz-serve rz-icl \
-         "rz-agent collect" "rz-agent train" "rz-agent eval" "rz-agent sweep" "rz-maze gen" "rz-maze train" "rz-maze eval"; do
+         "rz-agent collect" "rz-agent train" "rz-agent eval" "rz-agent sweep" "rz-agent keyframes" "rz-maze gen" "rz-maze train" "rz-maze eval"; do
   set -- $t
   check "$t --help" "$@" --help
   "$@" --man > "$T/man" 2>&1 && grep -q '^SYNOPSIS' "$T/man" && grep -q '^COMMON OPTIONS' "$T/man" &&

@@ -27,6 +27,7 @@ echo "FAKE-APT \$*"
 case "\$*" in *" install "*)
   mkdir -p "$d/inc/mujoco"
   for h in zmq.h msgpack.h lapacke.h cblas.h mpi.h mujoco/mujoco.h; do : > "$d/inc/\$h"; done
+  mkdir -p "$d/share/mujoco/model/humanoid"; : > "$d/share/mujoco/model/humanoid/humanoid.xml"
   echo '#define FAKEDEP 42' > "$d/inc/fakedep.h";;
 esac
 EOF
@@ -36,7 +37,7 @@ EOF
 for target in demo test check; do
   d=$T/$target; mkproj "$d"
   # -j2: the failure reported on a fresh machine came with parallel make too
-  make -C "$d" -j2 --no-print-directory "$target" DEPS_INC="$d/inc" SUDO="$d/fake-sudo" \
+  make -C "$d" -j2 --no-print-directory "$target" DEPS_INC="$d/inc" DEPS_SHARE="$d/share" SUDO="$d/fake-sudo" \
        EXTRA_CFLAGS="-I$d/inc" OPT=-O0 WARN= > "$d/log" 2>&1
   rc=$?
   first_cc=$(grep -n '^CC ' "$d/log" | head -1 | cut -d: -f1)
@@ -52,7 +53,7 @@ grep -q "demo ran" "$T/demo/log" && ok "make demo ran the demo after installing 
   || fail "make demo ran the demo" "$(tail -c 300 "$T/demo/log")"
 # and with everything present nothing is installed
 d=$T/present; mkproj "$d"; "$d/fake-sudo" x install y >/dev/null
-make -C "$d" --no-print-directory demo DEPS_INC="$d/inc" SUDO="$d/fake-sudo" EXTRA_CFLAGS="-I$d/inc" OPT=-O0 WARN= > "$d/log" 2>&1
+make -C "$d" --no-print-directory demo DEPS_INC="$d/inc" DEPS_SHARE="$d/share" SUDO="$d/fake-sudo" EXTRA_CFLAGS="-I$d/inc" OPT=-O0 WARN= > "$d/log" 2>&1
 if [ $? -eq 0 ] && ! grep -q FAKE-APT "$d/log"; then ok "make demo with the packages present installs nothing"
 else fail "make demo with the packages present installs nothing" "$(head -c 400 "$d/log")"; fi
 # .ci/run runs exactly the README's quick-start commands, and no `make deps`

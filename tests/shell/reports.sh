@@ -89,6 +89,12 @@ rz-maze train -q --objective next --dim 8 --layers 1 --heads 2 --batch 2 --steps
 compare "rz-maze train" "$T/mztrain.json" main rz-maze train
 rz-maze eval -q -m "$T/mz.ck" "$T/mz.rz" --json > "$T/mzeval.json"
 compare "rz-maze eval" "$T/mzeval.json" main rz-maze eval
+if [ -r /usr/share/mujoco/model/humanoid/humanoid.xml ]; then
+  rz-agent keyframes -q --hold 0 -o "$T/kf.rz" "$(dirname "$0")/../../pipeline/motions/crouch.kf" --json > "$T/kf.json"
+  compare "rz-agent keyframes" "$T/kf.json" main rz-agent keyframes
+else
+  ok "rz-agent keyframes # SKIP the humanoid model (libmujoco-samples) is absent"; echo "rz-agent keyframes" >> "$T/compared"
+fi
 # rz-serve reports when it exits: here after --timeout seconds without a request
 rz-serve -q -m "$M" -z "$Z" -e "ipc://$T/serve" -t 1 --timeout 0.3 --json > "$T/serve.json"
 compare rz-serve "$T/serve.json" main rz-serve

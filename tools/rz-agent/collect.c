@@ -8,8 +8,8 @@
 static const rz_cli_tool tool = {
     .name = "rz-agent collect",
     .summary = "an offline dataset of transitions from an environment and a behaviour policy",
-    .usage = "rz-agent collect --env fourrooms|MAPFILE|pointmass-maze --policy POLICY --steps N\n"
-             "                 [--seed N] [--slip P] [--episode-len N] -o DATA\n",
+    .usage = "rz-agent collect --env fourrooms|MAPFILE|pointmass-maze|humanoid --policy POLICY --steps N\n"
+             "                 [--seed N] [--slip P] [--episode-len N] [--model PATH] -o DATA\n",
     .examples = "rz-agent collect --env fourrooms --policy room --steps 5000 --seed 3 -o room.rz\n",
     .report = "env, policy, steps, seed, output",
 };
@@ -17,13 +17,14 @@ static const rz_cli_tool tool = {
 int ag_collect_main(int argc, char **argv)
 {
     rz_cli c;
-    const char *envs = NULL, *pols = "random";
+    const char *envs = NULL, *pols = "random", *model = NULL;
     long steps = 0, eplen = 0;
     double slip = 0;
     rz_opt opts[] = {
         RZ_O_STR("env", 0, "E", envs,
                  "fourrooms (built in), a map file ('#' wall, '.' or ' ' free, equal-length\n"
-                 "rows), or pointmass-maze (MuJoCo)"),
+                 "rows), pointmass-maze or humanoid (MuJoCo)"),
+        AG_OPT_MODEL(model),
         RZ_O_STR("policy", 0, "P", pols,
                  "random    uniform random actions from uniform start states\n"
                  "coverage  grids: least-tried action in each cell (full coverage);\n"
@@ -42,7 +43,9 @@ int ag_collect_main(int argc, char **argv)
     if (rl_policy_parse(pols, &pol)) rz_cli_usage_error(&c, "--policy %s: expected random, coverage or room", pols);
     rz_err e = {0};
     rl_env env;
-    if (rl_env_make(&env, envs, slip, &e)) rz_cli_die(&c, &e);
+    char spec[4200];
+    if (ag_env_spec(envs, model, spec, sizeof spec, &e)) rz_cli_die(&c, &e);
+    if (rl_env_make(&env, spec, slip, &e)) rz_cli_die(&c, &e);
     if (eplen) env.episode_len = (int)eplen;
     uint64_t seed = c.seed_set ? c.seed : 1;
     ag_dataset d;

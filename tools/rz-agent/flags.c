@@ -95,3 +95,12 @@ void ag_flags_opts(ag_flags *f, rz_opt out[AG_FLAG_OPTS])
         RZ_O_END};
     memcpy(out, t, sizeof t);
 }
+
+int ag_env_spec(const char *env, const char *model, char *spec, size_t n, rz_err *e)
+{
+    if (model && strcmp(env, "humanoid"))
+        return rz_fail(e, RZ_EINPUT, "--model applies to --env humanoid only (not %s)", env);
+    if ((size_t)snprintf(spec, n, "%s%s%s", env, model ? ":" : "", model ? model : "") >= n)
+        return rz_fail(e, RZ_EINPUT, "--model %.64s…: path too long", model);
+    return RZ_OK;
+}

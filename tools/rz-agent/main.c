@@ -9,6 +9,7 @@
  *   rz-agent online   online FB, or FB-CPR towards unlabelled expert trajectories (--cpr)
  *   rz-agent expert   point-mass expert trajectories (A* + PD), states only
  *   rz-agent track    zero-shot tracking of expert trajectories, IQM over agents
+ *   rz-agent keyframes  keyframe motions PD-tracked on the humanoid: an unlabelled expert set
  *
  * Each subcommand lives in its own file; this one dispatches and holds the shared help. */
 #include <stdio.h>
@@ -20,17 +21,17 @@
 static const rz_cli_tool tool = {
     .name = "rz-agent",
     .summary = "zero-shot reinforcement learning with forward-backward representations",
-    .usage = "rz-agent collect --env fourrooms|MAPFILE|pointmass-maze --policy random|coverage|room\n"
+    .usage = "rz-agent collect --env fourrooms|MAPFILE|pointmass-maze|humanoid --policy random|coverage|room\n"
              "                 --steps N [--seed N] [--slip P] -o DATA\n"
              "rz-agent train --algo fb|vcfb|mcfb -d DATA [--steps N] [--zdim D] [--seed N] -o AGENT\n"
              "rz-agent eval -a AGENT --tasks goals|rewards|all [--episodes N] [--json]\n"
              "rz-agent sweep --env ENV [--seeds N] [--algos fb,vcfb,mcfb] [--data SPEC,...] -o TABLE\n"
              "rz-agent data -d DATA --drop-pairs F | --subsample N [--seed N] -o OUT\n"
              "rz-agent iqm [TABLE] [-o OUT.tsv]\n"
-
              "rz-agent online --env pointmass-maze [--cpr --expert EXPERT] --steps N -o CKPT\n"
              "rz-agent expert --env pointmass-maze --trajectories N -o EXPERT\n"
-             "rz-agent track --expert EXPERT [--dims D] AGENT...\n",
+             "rz-agent track --expert EXPERT [--dims D] AGENT...\n"
+             "rz-agent keyframes [--model PATH] [--repeats N] [--picture PNG] -o EXPERT MOTION.kf...\n",
     .about = "Run 'rz-agent SUBCOMMAND --help' for every option.\n",
     .examples = "rz-agent collect --env fourrooms --policy coverage --steps 50000 -o d.rz\n"
                 "rz-agent train --algo fb -d d.rz --steps 20000 -o fb.rz\n"
@@ -68,8 +69,10 @@ int main(int argc, char **argv)
         rc = ag_expert_main(argc - 1, argv + 1);
     } else if (!strcmp(argv[1], "track")) {
         rc = ag_track_main(argc - 1, argv + 1);
+    } else if (!strcmp(argv[1], "keyframes")) {
+        rc = ag_keyframes_main(argc - 1, argv + 1);
     } else {
-        fprintf(stderr, "rz-agent: unknown subcommand '%s' (collect, train, eval, sweep, data, iqm, online, expert or track)\n", argv[1]);
+        fprintf(stderr, "rz-agent: unknown subcommand '%s' (collect, train, eval, sweep, data, iqm, online, expert, track or keyframes)\n", argv[1]);
         rz_cli_print_help(&tool, NULL, stderr);
         rc = 2;
     }

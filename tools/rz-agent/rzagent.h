@@ -38,7 +38,17 @@ void ag_flags_init(ag_flags *f);
  * fail with RZ_EINPUT. */
 int ag_config_apply(fb_config *cfg, const ag_flags *f, long steps, rz_err *e);
 
+/* --model PATH, declared once for every subcommand that makes an environment: the
+ * humanoid's MuJoCo model file. ag_env_spec joins it to --env ("humanoid:PATH"); a model
+ * with another environment is a usage mistake (RZ_EINPUT). */
+#define AG_OPT_MODEL(var)                                                                     \
+    RZ_O_STR("model", 0, "PATH", var,                                                        \
+             "humanoid: the MuJoCo model file (default the one libmujoco-samples installs,\n" \
+             "/usr/share/mujoco/model/humanoid/humanoid.xml)")
+int ag_env_spec(const char *env, const char *model, char *spec, size_t n, rz_err *e);
+
 int ag_collect_main(int argc, char **argv);
+int ag_keyframes_main(int argc, char **argv);
 int ag_train_main(int argc, char **argv);
 int ag_eval_main(int argc, char **argv);
 int ag_sweep_main(int argc, char **argv);

@@ -17,6 +17,13 @@
 int ag_env_from_id(const rz_env_id *id, rl_env *env, rz_err *e)
 {
     if (!strcmp(id->env, "pointmass-maze")) return rl_env_make(env, "pointmass-maze", id->slip, e);
+    if (!strcmp(id->env, "humanoid")) {
+        /* the humanoid's map text is its model file's path */
+        char spec[4200];
+        if (!id->map || strlen(id->map) > 4096) return rz_fail(e, RZ_EINPUT, "environment 'humanoid': model path missing or too long");
+        snprintf(spec, sizeof spec, "humanoid%s%s", *id->map ? ":" : "", id->map);
+        return rl_env_make(env, spec, id->slip, e);
+    }
     if (!id->map || !*id->map) return rz_fail(e, RZ_EINPUT, "environment '%s': no map text", id->env);
     return rl_env_grid_parse(env, id->map, id->env, id->slip, e);
 }

@@ -11,12 +11,18 @@
 #include <string.h>
 
 /* The kinds rl_env_make knows by name; any other name is a grid map file. */
-static const rl_env_ops *const kinds[] = {&rl_grid_ops, &rl_pointmass_ops};
+static const rl_env_ops *const kinds[] = {&rl_grid_ops, &rl_pointmass_ops, &rl_humanoid_ops};
 
+/* A kind is asked for by its spec, or by "spec:ARG" when it takes an argument (the
+ * kind's make() gets the whole string and reads ARG itself). */
 int rl_env_make(rl_env *env, const char *spec, double slip, rz_err *e)
 {
-    for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++)
-        if (strcmp(spec, kinds[k]->spec) == 0) return kinds[k]->make(env, spec, slip, e);
+    for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++) {
+        size_t n = strlen(kinds[k]->spec);
+        if (strcmp(spec, kinds[k]->spec) == 0 ||
+            (kinds[k]->arg && strncmp(spec, kinds[k]->spec, n) == 0 && spec[n] == ':'))
+            return kinds[k]->make(env, spec, slip, e);
+    }
     return rl_env_grid_load(env, spec, slip, e);
 }
 
@@ -33,6 +39,11 @@ void rl_env_reset(const rl_env *env, rz_rng *rng, float *state) { env->ops->rese
 int rl_env_check_state(const rl_env *env, const float *state) { return env->ops->check_state(env, state); }
 
 int rl_env_check_action(const rl_env *env, const float *action) { return env->ops->check_action(env, action); }
+
+int rl_env_terminal(const rl_env *env, const float *state)
+{
+    return env->ops->terminal ? env->ops->terminal(env, state) : 0;
+}
 
 int rl_env_step(const rl_env *env, const float *state, const float *action, rz_rng *rng,
                 float *next, rz_err *e)
@@ -95,7 +106,9 @@ int rl_collect(const rl_env *env, rl_policy pol, long n, uint64_t seed, float *S
     rz_rng rng;
     rz_rng_seed(&rng, seed);
     int sd = env->state_dim, ad = env->act_dim;
-    float cur[4], act[2] = {0, 0}, nxt[4];
+    float cur[RL_MAX_STATE], act[RL_MAX_ACT] = {0}, nxt[RL_MAX_STATE];
+    if (pol == RL_POL_ROOM && !ops->in_room0)
+        return rz_fail(e, RZ_EINPUT, "%s: the room policy applies to grids and the point-mass maze only", env->name);
     void *scratch = NULL;
     size_t scratch_bytes = ops->collect_scratch ? ops->collect_scratch(env, pol) : 0;
     if (scratch_bytes > 0 && !(scratch = rz_calloc(scratch_bytes, 1, e))) return RZ_EINTERNAL;
@@ -129,6 +142,7 @@ int rl_collect(const rl_env *env, rl_policy pol, long n, uint64_t seed, float *S
         memcpy(S2 + i * sd, nxt, sd * sizeof(float));
         memcpy(cur, nxt, sd * sizeof(float));
         t++;
+        if (rl_env_terminal(env, cur)) t = env->episode_len; /* fell: a fresh start */
     }
     free(scratch);
     return RZ_OK;
@@ -142,7 +156,8 @@ int rl_rollout(const rl_env *env, const rl_task *task, int E, const float *start
     float *S = rz_malloc((size_t)E * sd * sizeof(float), e);
     float *O = rz_malloc((size_t)E * od * sizeof(float), e);
     float *Ac = rz_malloc((size_t)E * ad * sizeof(float), e);
-    if (!S || !O || !Ac) {
+    unsigned char *done = rz_calloc((size_t)E, 1, e); /* episode i reached a terminal state */
+    if (!S || !O || !Ac || !done) {
         rc = RZ_EINTERNAL;
         goto out;
     }
@@ -155,14 +170,17 @@ int rl_rollout(const rl_env *env, const rl_task *task, int E, const float *start
         for (int i = 0; i < E; i++) rl_env_obs(env, S + i * sd, O + (size_t)i * od);
         pol(ctx, E, O, Ac);
         for (int i = 0; i < E; i++) {
-            float nx[4];
+            float nx[RL_MAX_STATE];
+            if (done[i]) continue;
             if ((rc = rl_env_step(env, S + i * sd, Ac + i * ad, rng, nx, e))) goto out;
             memcpy(S + i * sd, nx, sd * sizeof(float));
             ret[i] += rl_task_reward(env, task, nx);
             if (rl_task_success(env, task, nx)) success[i] = 1;
+            done[i] = (unsigned char)rl_env_terminal(env, nx);
         }
     }
 out:
+    free(done);
     free(S);
     free(O);
     free(Ac);

@@ -11,6 +11,9 @@
  *     Built in: "fourrooms" (Sutton, Precup & Singh's 13×13 map, 104 free cells).
  *   - "pointmass-maze": a MuJoCo point mass (mujoco_env.h), state (x, y, vx, vy),
  *     observation = state, 2-D action in [−1, 1]².
+ *   - "humanoid" or "humanoid:MODEL.xml": MuJoCo's own humanoid (humanoid.h), state
+ *     (qpos, qvel), 21 torques in [−1, 1], and episodes that end when it falls
+ *     (rl_env_terminal).
  * Rewards are functions of the state arrived in: an episode's return is
  * Σ_{t<T} r(s_{t+1}), undiscounted over the evaluation horizon T. For grids the exact
  * optimum of that return is computed by finite-horizon value iteration (rl_grid_vi with
@@ -28,13 +31,16 @@
 #include "nn.h"
 #include "rz.h"
 
-typedef enum { RL_GRID = 1, RL_POINTMASS = 2 } rl_kind;
+typedef enum { RL_GRID = 1, RL_POINTMASS = 2, RL_HUMANOID = 3 } rl_kind;
 /* Grid observations: one-hot over free cells, plus (col, row) scaled to [−1, 1], or only
  * the coordinates. */
 typedef enum { RL_OBS_ONEHOT = 0, RL_OBS_ONEHOT_XY = 1, RL_OBS_XY = 2 } rl_grid_obs;
 
 #define RL_GRID_ACTIONS 5
 #define RL_MAX_MAP 128 /* rows and columns */
+/* Bounds on any kind's vectors, for fixed-size scratch (the humanoid: 55 and 21). */
+#define RL_MAX_STATE 64
+#define RL_MAX_ACT 32
 
 typedef struct {
     int w, h;
@@ -51,20 +57,22 @@ typedef struct {
     rl_kind kind;
     const rl_env_ops *ops; /* the kind's functions (rl_grid_ops, rl_pointmass_ops) */
     char name[64];      /* "fourrooms", the map file's name, "pointmass-maze" */
-    char *map_text;     /* grids: the map exactly as parsed (identity for datasets) */
+    char *map_text;     /* grids: the map exactly as parsed; humanoid: the model file's
+                         * path (identity for datasets) */
     double slip;        /* grids: probability of a uniformly random action */
-    int state_dim;      /* grid 2, pointmass 4 */
-    int obs_dim;        /* grid n_free (+2), pointmass 4 */
+    int state_dim;      /* grid 2, pointmass 4, humanoid nq + nv = 55 */
+    int obs_dim;        /* grid n_free (+2), pointmass 4, humanoid 53 */
     rl_grid_obs grid_obs;
     int n_actions;      /* discrete: 5; continuous: 0 */
-    int act_dim;        /* discrete: 1 (the index as a float); continuous: 2 */
+    int act_dim;        /* discrete: 1 (the index as a float); continuous: 2, humanoid 21 */
     int horizon;        /* evaluation episode length T */
     int episode_len;    /* data collection episode length */
     rl_grid grid;
-    void *mj;           /* pointmass: rl_mujoco state */
+    void *mj;           /* pointmass, humanoid: the kind's MuJoCo state */
 } rl_env;
 
-/* "fourrooms", "pointmass-maze" or a map file path. slip only for grids (0 ≤ p ≤ 1). */
+/* "fourrooms", "pointmass-maze", "humanoid[:MODEL.xml]" or a map file path. slip only for
+ * grids (0 ≤ p ≤ 1). */
 int rl_env_make(rl_env *env, const char *spec, double slip, rz_err *e);
 /* A grid from map text; source names it in messages ("rooms.txt"). */
 int rl_env_grid_parse(rl_env *env, const char *text, const char *source, double slip, rz_err *e);
@@ -83,6 +91,8 @@ void rl_env_set_grid_obs(rl_env *env, rl_grid_obs mode); /* updates obs_dim */
 /* Validates a state vector from a dataset (finite, a free cell / inside the arena). */
 int rl_env_check_state(const rl_env *env, const float *state);
 int rl_env_check_action(const rl_env *env, const float *action);
+/* 1 if the episode ends in this state (the humanoid fell); kinds without an end: 0. */
+int rl_env_terminal(const rl_env *env, const float *state);
 /* Grid: free-cell id of a state (col,row), −1 if not a free cell. */
 int rl_grid_id(const rl_env *env, const float *state);
 
@@ -90,9 +100,12 @@ int rl_grid_id(const rl_env *env, const float *state);
 typedef struct {
     char name[48];
     int is_goal;      /* goal-reaching: success = the goal is reached */
-    float goal[4];    /* goal state (grid: col,row; pointmass: x,y) */
+    float goal[RL_MAX_STATE]; /* goal state (grid: col,row; pointmass: x,y; humanoid:
+                               * a whole target state, qpos then zero qvel) */
     float *r;         /* grids: reward of arriving in each free cell (n_free) */
     double radius;    /* pointmass goal: success within this distance (m) */
+    int fn;           /* humanoid: which reward function (humanoid.h) */
+    double target;    /* humanoid: the task's set speed (m/s) */
 } rl_task;
 
 /* Task families: which = "goals" (every free cell / the four room goals of the maze),
@@ -117,7 +130,7 @@ const char *rl_policy_name(rl_policy p);
 int rl_policy_parse(const char *s, rl_policy *p); /* 0 on success */
 
 /* n transitions into S, S2 (n × state_dim) and A (n × act_dim), in episodes of
- * env->episode_len steps from rl_env_reset starts:
+ * env->episode_len steps (or until a terminal state) from rl_env_reset starts:
  *   random    uniform actions;
  *   coverage  grids: the least-tried action of the current cell (ties at random),
  *             pointmass: uniform actions from starts spread over the whole maze
@@ -134,6 +147,7 @@ int rl_collect(const rl_env *env, rl_policy pol, long n, uint64_t seed, float *S
  * env.c's kinds[]. */
 struct rl_env_ops {
     const char *spec;         /* the name rl_env_make knows it by ("fourrooms") */
+    const char *arg;          /* non-NULL: the kind also takes "spec:ARG" (what ARG is) */
     const char *action_range; /* a valid action, in words, for messages */
     int (*make)(rl_env *env, const char *spec, double slip, rz_err *e);
     void (*free)(rl_env *env); /* the kind's own storage (env.c frees map_text) */
@@ -147,23 +161,26 @@ struct rl_env_ops {
     int (*tasks)(const rl_env *env, int goals, int rewards, rl_task **tasks, int *n, rz_err *e);
     double (*reward)(const rl_env *env, const rl_task *task, const float *state);
     int (*success)(const rl_env *env, const rl_task *goal_task, const float *state); /* task->is_goal */
+    int (*terminal)(const rl_env *env, const float *state); /* NULL: episodes never end early */
     /* rl_collect: is a state in the top-left room ("room" policy); bytes of zeroed
      * scratch a policy needs (0: none); the action at step t of an episode from cur;
-     * confine_room: a "room" step that leaves the room is redone from a new start. */
+     * confine_room: a "room" step that leaves the room is redone from a new start.
+     * in_room0 NULL: the kind has no "room" policy. */
     int (*in_room0)(const rl_env *env, const float *state);
     size_t (*collect_scratch)(const rl_env *env, rl_policy pol);
     void (*collect_act)(const rl_env *env, rl_policy pol, int t, const float *cur, void *scratch, rz_rng *rng,
                         float *act);
     int confine_room;
 };
-extern const rl_env_ops rl_grid_ops, rl_pointmass_ops;
+extern const rl_env_ops rl_grid_ops, rl_pointmass_ops, rl_humanoid_ops;
 
 /* ---- rollouts -------------------------------------------------------------------- */
 /* A policy: actions for n observations (n × obs_dim) into act (n × act_dim). */
 typedef void (*rl_policy_fn)(void *ctx, int n, const float *obs, float *act);
 
 /* E episodes of env->horizon steps from the given start states (E × state_dim):
- * ret[i] = Σ_t r(s_{t+1}), success[i] = 1 if a goal task's goal was reached. */
+ * ret[i] = Σ_t r(s_{t+1}), success[i] = 1 if a goal task's goal was reached. An episode
+ * that reaches a terminal state (rl_env_terminal) ends there: no later rewards. */
 int rl_rollout(const rl_env *env, const rl_task *task, int E, const float *starts,
                rl_policy_fn pol, void *ctx, rz_rng *rng, double *ret, int *success,
                rz_err *e);
