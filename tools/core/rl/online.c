@@ -200,7 +200,9 @@ int rl_online_run(rl_online *o, int64_t until, void (*progress)(void *ctx, const
             int64_t t = clock_get(o, i) + 1;
             clock_set(o, i, t);
             o->env_steps++;
-            if (t >= o->cfg.episode_len) reset_env(o, i);
+            /* an episode ends at its length or at a terminal state (the humanoid's fall); the
+             * fallen transition stays in the buffer with a bootstrapped target (no done flag yet) */
+            if (t >= o->cfg.episode_len || rl_env_terminal(env, o->next)) reset_env(o, i);
             else if (t % o->cfg.z_every == 0) new_z(o, i);
         }
         int64_t rounds = o->env_steps / o->cfg.update_every - before / o->cfg.update_every;
