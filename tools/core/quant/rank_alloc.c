@@ -4,7 +4,10 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+
+#include "json.h"
 
 int rz_rank_knapsack(const rz_rank_choice *items, int count, double budget_bits, long max_cells, int *choice_out,
                      double *bits_out, double *cost_out, rz_err *e)
@@ -86,4 +89,74 @@ int rz_rank_knapsack(const rz_rank_choice *items, int count, double budget_bits,
     if (bits_out) *bits_out = bits;
     if (cost_out) *cost_out = cost;
     return 0;
+}
+
+/* ---- curves from an earlier report ---------------------------------------------------- */
+
+static const msgpack_object *map_get(const msgpack_object *o, const char *key)
+{
+    if (o->type != MSGPACK_OBJECT_MAP) return NULL;
+    size_t kl = strlen(key);
+    for (uint32_t i = 0; i < o->via.map.size; i++) {
+        const msgpack_object *k = &o->via.map.ptr[i].key;
+        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == kl && !memcmp(k->via.str.ptr, key, kl))
+            return &o->via.map.ptr[i].val;
+    }
+    return NULL;
+}
+
+static int as_double(const msgpack_object *o, double *v)
+{
+    if (o->type == MSGPACK_OBJECT_FLOAT64 || o->type == MSGPACK_OBJECT_FLOAT32) *v = o->via.f64;
+    else if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) *v = (double)o->via.u64;
+    else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) *v = (double)o->via.i64;
+    else return 0;
+    return isfinite(*v);
+}
+
+static int curves_check(const msgpack_object *root, const char *objective, uint64_t model_hash, int count,
+                        int max_cands, int *cand_rk, double *value, int *cand_n, rz_err *e)
+{
+    const msgpack_object *ob = map_get(root, "objective"), *mh = map_get(root, "model_hash"),
+                         *cv = map_get(root, "curves");
+    if (!ob || ob->type != MSGPACK_OBJECT_STR || ob->via.str.size != strlen(objective) ||
+        memcmp(ob->via.str.ptr, objective, ob->via.str.size))
+        return rz_fail(e, RZ_EINPUT, "curves: field 'objective': expected \"%s\"", objective);
+    char want[17];
+    snprintf(want, sizeof want, "%016llx", (unsigned long long)model_hash);
+    if (!mh || mh->type != MSGPACK_OBJECT_STR || mh->via.str.size != 16 || memcmp(mh->via.str.ptr, want, 16))
+        return rz_fail(e, RZ_EINPUT, "curves: field 'model_hash': expected \"%s\" (this model and Hessians)", want);
+    if (!cv || cv->type != MSGPACK_OBJECT_ARRAY || cv->via.array.size != (uint32_t)count)
+        return rz_fail(e, RZ_EINPUT, "curves: field 'curves': expected an array of %d curves, one per matrix", count);
+    for (int i = 0; i < count; i++) {
+        const msgpack_object *c = &cv->via.array.ptr[i];
+        if (c->type != MSGPACK_OBJECT_ARRAY || c->via.array.size < 1 || c->via.array.size > (uint32_t)max_cands)
+            return rz_fail(e, RZ_EINPUT, "curves: field 'curves[%d]': expected 1 to %d [rank, value] pairs", i,
+                           max_cands);
+        cand_n[i] = (int)c->via.array.size;
+        for (int j = 0; j < cand_n[i]; j++) {
+            const msgpack_object *p = &c->via.array.ptr[j];
+            double r, v;
+            if (p->type != MSGPACK_OBJECT_ARRAY || p->via.array.size != 2 || !as_double(&p->via.array.ptr[0], &r) ||
+                !as_double(&p->via.array.ptr[1], &v) || r != floor(r) || r < 0 || r > 1e6 ||
+                (j > 0 && r <= cand_rk[i * max_cands + j - 1]))
+                return rz_fail(e, RZ_EINPUT, "curves: field 'curves[%d][%d]': expected [rank, value] with an integer "
+                               "rank above the previous one and a finite value", i, j);
+            cand_rk[i * max_cands + j] = (int)r;
+            value[i * max_cands + j] = v;
+        }
+    }
+    return 0;
+}
+
+int rz_rank_curves_parse(const char *json, size_t n, const char *objective, uint64_t model_hash, int count,
+                         int max_cands, int *cand_rk, double *value, int *cand_n, rz_err *e)
+{
+    msgpack_sbuffer buf;
+    msgpack_unpacked root;
+    int rc = rz_json_parse(json, n, &buf, &root, e);
+    if (!rc) rc = curves_check(&root.data, objective, model_hash, count, max_cands, cand_rk, value, cand_n, e);
+    msgpack_unpacked_destroy(&root);
+    msgpack_sbuffer_destroy(&buf);
+    return rc;
 }

@@ -21,6 +21,9 @@
 #ifndef RZ_RANK_ALLOC_H
 #define RZ_RANK_ALLOC_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "rz.h"
 
 typedef struct {
@@ -33,5 +36,16 @@ typedef struct {
  * max_cells ≤ 0: 1 << 20. RZ_EINPUT: the cheapest choices exceed the budget, bad lists. */
 int rz_rank_knapsack(const rz_rank_choice *items, int count, double budget_bits, long max_cells, int *choice_out,
                      double *bits_out, double *cost_out, rz_err *e);
+
+/* Reading back measured curves: the --json report of an earlier `rz-lowrank --budget`
+ * run (its "curves": per matrix an array of [rank, value] pairs in increasing rank;
+ * "objective"; "model_hash" as 16 hex digits; "layers" = count). The curves do not
+ * depend on the budget, so allocations at other budgets reuse them. Fills
+ * cand_rk[count·max_cands], value[count·max_cands] and cand_n[count]. RZ_EINPUT, naming
+ * the field and what was expected, for anything else: another objective or model, a
+ * different count, a curve longer than max_cands, ranks not increasing or negative,
+ * values not finite. */
+int rz_rank_curves_parse(const char *json, size_t n, const char *objective, uint64_t model_hash, int count,
+                         int max_cands, int *cand_rk, double *value, int *cand_n, rz_err *e);
 
 #endif
