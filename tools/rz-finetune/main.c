@@ -477,10 +477,6 @@ int main(int argc, char **argv)
         char id[17];
         snprintf(id, sizeof id, "%016" PRIx64, model_id);
         msgpack_packer *pk = rz_report_begin(&c, 17);
-        rz_rec_str(pk, "loss_kind", u.tc ? "kl" : "nll");
-        rz_rec_int(pk, "best_step", a.holdout ? u.best_step : (int64_t)info.step);
-        rz_rec_f64(pk, "holdout_first", a.holdout ? u.first : NAN);
-        rz_rec_f64(pk, "holdout_best", a.holdout ? u.best_v : NAN);
         rz_rec_f64(pk, "loss_first", first_loss);
         rz_rec_f64(pk, "loss_final", loss);
         rz_rec_key(pk, "losses");
@@ -496,6 +492,10 @@ int main(int argc, char **argv)
         rz_rec_str(pk, "model_id", id);
         rz_rec_int(pk, "ranks", rz_cluster_size());
         rz_rec_str(pk, "init", a.init == INIT_MODEL ? "model" : a.init == INIT_CALDERA ? "caldera" : "lora");
+        rz_rec_str(pk, "loss_kind", u.tc ? "kl" : "nll");
+        rz_rec_int(pk, "best_step", a.holdout ? u.best_step : (int64_t)info.step);
+        rz_rec_f64(pk, "holdout_first", a.holdout ? u.first : NAN);
+        rz_rec_f64(pk, "holdout_best", a.holdout ? u.best_v : NAN);
         if (rz_report_finish(&c, &e)) rz_cli_die(&c, &e);
     }
     free(losses), free(tok), free(tgt), free(acc), free(ids), free(ranks), free(latent);

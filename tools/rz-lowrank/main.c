@@ -729,9 +729,6 @@ int main(int argc, char **argv)
                         budget, chosen, budget_bpw, bpw, use_kl ? "sum of per-matrix KLs" : "total proxy loss", predicted);
         }
         msgpack_packer *pk = rz_report_begin(&c, 19);
-        char hx[17];
-        snprintf(hx, sizeof hx, "%016llx", (unsigned long long)mhash);
-        rz_rec_str(pk, "model_hash", hx);
         rz_rec_str(pk, "q_method", qmeth);
         rz_rec_int(pk, "bits", bits);
         rz_rec_int(pk, "lr_bits", lr_bits);
@@ -748,6 +745,9 @@ int main(int argc, char **argv)
         rz_rec_int(pk, "outer", outer);
         rz_rec_bool(pk, "fake", fake);
         report_curves(pk, budget, use_kl, predicted, N, cand_rk, curves, cand_n);
+        char hx[17];
+        snprintf(hx, sizeof hx, "%016llx", (unsigned long long)mhash);
+        rz_rec_str(pk, "model_hash", hx);
         if (rz_report_finish(&c, &e)) rz_cli_die(&c, &e);
     }
     for (long i = 0; i < N; i++) {
