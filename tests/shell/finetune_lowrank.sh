@@ -19,6 +19,7 @@ qpart() { rz-cat --full "$1" | jq -c 'select(.type=="qlayer") | [.name,.rows,.co
 lrpart() { rz-cat --full "$1" | jq -c 'select(.type=="qlayer") | [.L,.R,.L_scales,.R_scales,.L_zeros,.R_zeros]'; }
 others() { rz-cat --full "$1" | jq -c 'select(.type!="qlayer" and .type!="end")'; }
 
+rz-convert -q --random --dim 64 --layers 5 --heads 8 --kv-heads 4 --hidden 172 --vocab 256 --seq-len 512 -o "$T/otherv.rzm"
 check "rz-calibrate" rz-calibrate -q -t 1 -m "$M" -z "$Z" -f "$T/calib.txt" --ctx 128 -n $NW -o "$T/h.rzs"
 # 2-bit E8P Q with incoherence (w2 is 172 wide: padded to 176); ranks 4, w2 2, layer 1 0
 # except its w2; L, R as 4-bit grids, and a second model with f32 L, R
@@ -53,6 +54,17 @@ if [ -z "$san" ]; then
     && ok "4-bit L, R: eval ppl $p0 -> $pd dense, $pp packed (after the final rounding)" \
     || fail "4-bit ppl" "$p0 -> $pd dense, $pp packed"
 fi
+
+# 1a. --distill to the float model with --holdout: the KL is the loss, it falls on the
+# held-out windows, the best step's L, R are written (packed and dense agree on bpw)
+$FT -m "$T/g.rzm" --steps $steps --distill "$M" --holdout 2 --eval-every 2 -o "$T/kd.rzm" --packed-out "$T/kp.rzm" \
+  --json > "$T/k.json" 2> "$T/err" && ok "--distill --holdout runs" || fail "distill" "$(tail -3 "$T/err")"
+same "loss_kind kl" kl "$(jq -r .loss_kind "$T/k.json")"
+jq -e '.holdout_best < .holdout_first and .holdout_first > 0 and .best_step > 0' "$T/k.json" > /dev/null \
+  && ok "held-out KL falls: $(jq -c '[.holdout_first, .holdout_best, .best_step]' "$T/k.json")" || fail "held-out KL" "$(cat "$T/k.json")"
+check_err "--holdout with --resume" 2 "not with --resume" $FT -m "$T/g.rzm" --steps 2 --holdout 2 --resume "$T/none" -o "$T/bad.rzm"
+check_err "teacher of another vocabulary" 2 "teacher's vocabulary" \
+  $FT -m "$T/g.rzm" --steps 2 --distill "$T/otherv.rzm" -o "$T/bad.rzm"
 
 # 1b. --qat: steps at the rounded 4-bit pair; -o merges the rounded pair = --packed-out
 $FT -m "$T/g.rzm" --steps $steps --qat -o "$T/qd.rzm" --packed-out "$T/qp.rzm" --json > "$T/q.json" 2> "$T/err" \

@@ -82,6 +82,25 @@ bb=$(json_field bpw_linears < "$T/budp.json"); ch=$(json_str ranks_chosen < "$T/
 awk -v b="$bb" 'BEGIN{exit !(b <= 2.8 && b > 2.1)}' && ok "--budget 2.8: achieved $bb bpw" || fail "budget" "$bb"
 same "35 chosen ranks" 35 "$(tr ',' '\n' <<< "$ch" | grep -c .)"
 [ -n "$(tr ',' '\n' <<< "$ch" | grep -v '^0$')" ] && ok "budget buys some rank ($ch)" || fail "budget ranks" "$ch"
+# budget with the measured objective (KL from the float model, each matrix alone): the
+# allocation's bits are the records' (rz-pack counts the same), and --curves re-reads the
+# report's curves: the same ranks without measuring, and another budget from them too
+KL="--objective kl -z $Z -f $T/calib.txt --probe-windows 2 --probe-ctx 32 --candidates 0,2,4,8"
+rz-lowrank -q $LR --budget 2.8 $KL --json -o "$T/kl.q" > "$T/kl.json"
+rz-pack -q -m "$M" "$T/kl.q" -o "$T/kl.rzm" --json > "$T/klp.json"
+kb=$(json_field bpw_linears < "$T/klp.json"); kc=$(json_str ranks_chosen < "$T/kl.json")
+awk -v b="$kb" 'BEGIN{exit !(b <= 2.8 && b > 2.2)}' && ok "--objective kl --budget 2.8: achieved $kb bpw" || fail "kl budget" "$kb"
+same "kl: objective reported" kl "$(json_str objective < "$T/kl.json")"
+same "kl: 35 curves of 4 candidates" 35 "$(jq '[.curves[] | select(length == 4)] | length' "$T/kl.json")"
+rz-lowrank -q $LR --budget 2.8 --candidates 0,2,4,8 --curves "$T/kl.json" --json -o "$T/kl2.q" > "$T/kl2.json"
+same "--curves: the same ranks" "$kc" "$(json_str ranks_chosen < "$T/kl2.json")"
+check "--curves: the same records" cmp "$T/kl.q" "$T/kl2.q"
+check_err "--curves at other candidates" 2 "other ranks than --candidates" \
+  rz-lowrank $LR --budget 2.8 --candidates 0,2,4 --curves "$T/kl.json" -o "$T/bad7.q"
+check_err "--curves of another objective" 2 "field 'objective': expected \"proxy\"" \
+  rz-lowrank $LR --budget 2.8 --candidates 0,2,4,8 --objective proxy --curves "$T/kl.json" -o "$T/bad8.q"
+check_err "-f without --objective kl" 2 "only used by --objective kl" \
+  rz-lowrank $LR --budget 2.8 --objective proxy -z "$Z" -f "$T/calib.txt" -o "$T/bad9.q"
 
 for np in 2 3; do   # both builds: the sanitizers watch the MPI paths too
   mpi $np rz-lowrank -q $LR --rank 4 --incoherence -o "$T/mpi$np.q" > /dev/null 2> "$T/mpi.err"

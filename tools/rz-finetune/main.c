@@ -13,7 +13,12 @@
  * the qlayers with L, R, whose Q codes/scales/seeds are kept byte for byte and whose L, R
  * are replaced by the tuned ones in the input's L/R format (rz_qlayer_replace_lowrank:
  * the 4-bit grid rounding happens once, at the end). Training: next-token cross-entropy on
- * contiguous --ctx windows of the text, AdamW with warmup + cosine/linear decay and
+ * contiguous --ctx windows of the text, or with --distill TEACHER the KL divergence from
+ * the float TEACHER's next-token distribution on the same windows (CALDERA's and QuIP#'s
+ * fine-tuning: recovery of the float model, not adaptation to the text; distill.h).
+ * --holdout W keeps the last W windows of the text out of training and evaluates the
+ * loss (KL or NLL) on them before the first step and every --eval-every steps; the L, R
+ * of the best evaluation are what is written. AdamW with warmup + cosine/linear decay and
  * global-norm clipping (tools/core/train/adamw.h), forward/backward in tools/core/train/lora.h.
  * Under mpirun each rank computes some micro-batches of the global batch; the all-reduce
  * is ordered so that the result is bit-identical to one process with the same --batch
@@ -37,6 +42,7 @@
 #include "checkpoint.h"
 #include "lora_caldera.h"
 #include "lora_packed.h"
+#include "distill.h"
 
 static const rz_cli_tool tool = {
     .name = "rz-finetune",
@@ -55,9 +61,11 @@ static const rz_cli_tool tool = {
                 "rz-finetune -m s.bin -z tok512.bin -f train.txt --resume ck --checkpoint ck -o tuned.rzm\n"
                 "rz-finetune -m s.bin -z tok512.bin -f train.txt --init caldera --q-method ldlq --q-bits 2 -o t.rzm\n"
                 "rz-finetune -m cal_r8_lr4.rzm -z tok512.bin -f calib.txt --steps 100 --lr 3e-3 \\\n"
-                "    --packed-out ft_cal_r8_lr4.rzm && rz-ppl -m ft_cal_r8_lr4.rzm -z tok512.bin -f eval.txt\n",
+                "    --packed-out ft_cal_r8_lr4.rzm && rz-ppl -m ft_cal_r8_lr4.rzm -z tok512.bin -f eval.txt\n"
+                "rz-finetune -m cal_r8_lr4.rzm -z tok512.bin -f calib.txt --distill stories260K.bin --holdout 16 \\\n"
+                "    --packed-out ft_cal_r8_lr4.rzm\n",
     .report = "loss_first, loss_final, losses, steps, first_step, batch, ctx, tokens_per_s, step_seconds, "
-              "trained_params, model_id, ranks, init",
+              "trained_params, model_id, ranks, init, loss_kind, best_step, holdout_first, holdout_best",
     .output_help = "the tuned model, merged, f32 .rzm (float L, R: not rounded)",
     .seed_help = "adapter initialisation and data order (default 0)",
 };
@@ -65,9 +73,10 @@ static const rz_cli_tool tool = {
 enum { INIT_AUTO, INIT_LORA, INIT_CALDERA, INIT_MODEL };
 
 typedef struct {
-    const char *model, *tokenizer, *text, *tokens, *adapters, *checkpoint, *resume, *packed;
+    const char *model, *tokenizer, *text, *tokens, *adapters, *checkpoint, *resume, *packed, *teacher;
     long max_tokens;
     int steps, until, batch, micro, ctx, rank, rank_given, q_given, init, qat, q_method, q_bits, hess_data, citers, every;
+    int holdout, eval_every;
     rz_adamw_opts opt;
 } args;
 
@@ -106,7 +115,7 @@ static void opt_schedule(rz_cli *c, const char *arg, void *schedule)
 
 static void parse(rz_cli *c, args *a, int argc, char **argv)
 {
-    a->steps = 100, a->batch = 8, a->rank = 8, a->q_method = RZ_CQ_LDLQ, a->citers = 5;
+    a->steps = 100, a->batch = 8, a->rank = 8, a->q_method = RZ_CQ_LDLQ, a->citers = 5, a->eval_every = 10;
     rz_adamw_defaults(&a->opt);
     rz_opt opts[] = {
         RZ_O_STR("model", 'm', "F", a->model, "model file"),
@@ -138,6 +147,13 @@ static void parse(rz_cli *c, args *a, int argc, char **argv)
         RZ_O_INT("warmup", 0, "N", a->opt.warmup, 0, 1 << 30, "linear warmup steps (default 0)"),
         RZ_O_F64("weight-decay", 0, "X", a->opt.weight_decay, 0, 10, "decoupled weight decay (default 0)"),
         RZ_O_F64("clip", 0, "X", a->opt.clip, 0, 1e30, "global gradient-norm clip, 0 = off (default 1)"),
+        RZ_O_STR("distill", 0, "TEACHER", a->teacher,
+                 "train to TEACHER's next-token distribution (KL, soft targets;\n"
+                 "TEACHER = the float model) instead of the text's next tokens"),
+        RZ_O_INT("holdout", 0, "W", a->holdout, 1, 1 << 20,
+                 "keep the last W windows of --ctx tokens out of training; the\n"
+                 "L, R of the step with the lowest loss on them are written"),
+        RZ_O_INT("eval-every", 0, "N", a->eval_every, 1, 1 << 30, "--holdout: evaluation interval in steps (default 10)"),
         RZ_O_STR("adapters", 0, "OUT", a->adapters, "write the trained L, R (\"lora_adapters\" stream)"),
         RZ_O_STR("checkpoint", 0, "C", a->checkpoint, "write a checkpoint to C every --every steps and at the end"),
         RZ_O_INT("every", 0, "N", a->every, 1, 1 << 30, "checkpoint interval (default: only at the end)"),
@@ -188,6 +204,8 @@ static void parse(rz_cli *c, args *a, int argc, char **argv)
     if ((a->packed || a->qat) && (!strcmp(a->model, "-") || rz_is_endpoint(a->model)))
         rz_cli_usage_error(c, "--packed-out and --qat read MODEL a second time: give a file");
     if (a->every && !a->checkpoint) rz_cli_usage_error(c, "--every needs --checkpoint C");
+    if (a->holdout && (a->resume || a->until))
+        rz_cli_usage_error(c, "--holdout keeps the best step of one run: not with --resume or --until");
     if (a->rank == 0) rz_cli_usage_error(c, "--rank 0 leaves nothing to train");
     if (!a->micro) a->micro = a->batch % rz_cluster_size() == 0 ? a->batch / rz_cluster_size() : a->batch;
     if (a->batch % a->micro) rz_cli_usage_error(c, "--batch %d is not a multiple of --micro %d", a->batch, a->micro);
@@ -202,6 +220,82 @@ static void caldera_progress(void *ctx, int done, int total, long lin, double re
 {
     rz_cli_progress(ctx, 0, "CALDERA init: %d/%d matrices, layers.%ld.%s relative error %.4f", done, total,
                     lin / RZ_LIN_PER_LAYER, rz_lin_name((int)(lin % RZ_LIN_PER_LAYER)), rel);
+}
+
+/* --distill and --holdout: the teacher, the held-out windows and the best L, R so far. */
+typedef struct {
+    rz_llama *mt;        /* --distill: the float teacher */
+    rz_teacher *tc;
+    float *tlogp;        /* [micro·ctx·vocab] the teacher's log-probabilities of a micro-batch */
+    size_t n_train;      /* tokens trained on: all but the held-out tail */
+    const int *held;     /* --holdout: the last W·ctx + 1 tokens */
+    int W;
+    rz_kl_probe *probe;  /* --distill: KL on the held-out windows; NULL: NLL */
+    float *best;         /* L, R of the best evaluation */
+    double best_v, first;
+    long best_step;
+} tuning;
+
+static void tuning_setup(rz_cli *c, const args *a, const rz_llama *m, const int *ids, size_t n, tuning *u)
+{
+    rz_err e = {0};
+    u->n_train = n;
+    if (a->teacher) {
+        if (rz_model_load(a->teacher, &c->stream, &u->mt, &e)) rz_cli_die(c, &e);
+        if (u->mt->config.vocab_size != m->config.vocab_size || u->mt->config.seq_len < a->ctx) {
+            rz_fail(&e, RZ_EINPUT, "%s: the teacher's vocabulary (%d) must be the model's (%d) and its context (%d) "
+                    "at least --ctx %d", a->teacher, u->mt->config.vocab_size, m->config.vocab_size,
+                    u->mt->config.seq_len, a->ctx);
+            rz_cli_die(c, &e);
+        }
+        if (rz_teacher_new(u->mt, a->micro, a->ctx, &u->tc, &e)) rz_cli_die(c, &e);
+        if (!(u->tlogp = rz_malloc(sizeof(float) * (size_t)a->micro * a->ctx * m->config.vocab_size, &e)))
+            rz_cli_die(c, &e);
+    }
+    if (!a->holdout) return;
+    size_t need = (size_t)a->holdout * a->ctx + 1;
+    if (n < need + (size_t)a->ctx + 1) {
+        rz_fail(&e, RZ_EINPUT, "%zu tokens: --holdout %d windows of %d leave less than one training sequence", n,
+                a->holdout, a->ctx);
+        rz_cli_die(c, &e);
+    }
+    u->n_train = n - need;
+    u->held = ids + u->n_train;
+    u->W = a->holdout;
+    if (u->mt && rz_kl_probe_new(u->mt, u->held, need, a->holdout, a->ctx, a->micro, &u->probe, &e)) rz_cli_die(c, &e);
+}
+
+/* --holdout: the held-out loss of the current L, R (rounded first with --qat, as they
+ * are stored), kept when it is the best so far (or at step 0). */
+static void tuning_eval(rz_cli *c, const args *a, tuning *u, rz_train *t, rz_lora *lo, const rz_qlayer *qtm,
+                        float *latent, long step)
+{
+    rz_err e = {0};
+    if (!u->best && !(u->best = rz_malloc(sizeof(float) * (lo->n_params + 1), &e))) rz_cli_die(c, &e);
+    if (qtm) {
+        memcpy(latent, lo->params, sizeof(float) * lo->n_params);
+        if (rz_lora_qat_round(lo, latent, qtm, &e)) rz_cli_die(c, &e);
+    }
+    double v = 0;
+    int rc = u->probe ? rz_kl_probe_student(u->probe, t, a->micro, &v, &e)
+                      : rz_train_eval_nll(t, u->held, (size_t)u->W * a->ctx + 1, u->W, a->ctx, a->micro, &v, &e);
+    if (qtm) memcpy(lo->params, latent, sizeof(float) * lo->n_params);
+    if (rc) rz_cli_die(c, &e);
+    if (step == 0) u->first = v;
+    if (step == 0 || v < u->best_v) {
+        u->best_v = v, u->best_step = step;
+        memcpy(u->best, lo->params, sizeof(float) * lo->n_params);
+    }
+    rz_cli_progress(c, 1, "held-out %s at step %ld: %.5f (best %.5f at step %ld)", u->probe ? "KL" : "NLL", step, v,
+                    u->best_v, u->best_step);
+}
+
+static void tuning_free(tuning *u)
+{
+    rz_kl_probe_free(u->probe);
+    rz_teacher_free(u->tc);
+    rz_llama_free(u->mt);
+    free(u->tlogp), free(u->best);
 }
 
 int main(int argc, char **argv)
@@ -252,6 +346,8 @@ int main(int argc, char **argv)
         rz_cli_die(&c, &e);
     }
 
+    tuning u = {0};
+    tuning_setup(&c, &a, m, ids, n, &u);
     rz_lora *lo;
     rz_qlayer *qtm = NULL; /* --qat */
     if (a.init == INIT_MODEL) {
@@ -317,6 +413,7 @@ int main(int argc, char **argv)
     int *tok = rz_malloc(sizeof(int) * (size_t)a.micro * a.ctx, &e), *tgt = rz_malloc(sizeof(int) * (size_t)a.micro * a.ctx, &e);
     double *losses = rz_calloc((size_t)a.steps + 1, sizeof *losses, &e);
     float *latent = qtm ? rz_malloc(sizeof(float) * (lo->n_params + 1), &e) : NULL;
+    if (a.holdout) tuning_eval(&c, &a, &u, t, lo, qtm, latent, info.step);
     if (!acc || !tok || !tgt || !losses || (qtm && !latent)) rz_cli_die(&c, &e);
     rz_step_shape sh = {a.batch, a.micro};
     if (a.init == INIT_MODEL)
@@ -334,7 +431,9 @@ int main(int argc, char **argv)
             memcpy(latent, lo->params, sizeof(float) * lo->n_params);
             if (rz_lora_qat_round(lo, latent, qtm, &e)) rz_cli_die(&c, &e);
         }
-        if (rz_train_step_grad(t, lo, &sh, ids, n, &info.cur, acc, tok, tgt, &loss, &e)) rz_cli_die(&c, &e);
+        if (u.tc ? rz_distill_step_grad(t, lo, u.tc, &sh, ids, u.n_train, &info.cur, acc, tok, u.tlogp, &loss, &e)
+                 : rz_train_step_grad(t, lo, &sh, ids, u.n_train, &info.cur, acc, tok, tgt, &loss, &e))
+            rz_cli_die(&c, &e);
         if (qtm) memcpy(lo->params, latent, sizeof(float) * lo->n_params);
         double lr, gnorm = rz_adamw_step(&opt, &a.opt, lo->params, lo->grads, &lr);
         losses[ran++] = loss;
@@ -349,7 +448,10 @@ int main(int argc, char **argv)
         }
         if (rank0 && a.checkpoint && ((a.every && info.step % a.every == 0) || info.step == a.until))
             if (rz_ckpt_save(a.checkpoint, &c.stream, &info, lo, &opt, &e)) rz_cli_die(&c, &e);
+        if (a.holdout && (info.step % a.eval_every == 0 || info.step == a.until))
+            tuning_eval(&c, &a, &u, t, lo, qtm, latent, info.step);
     }
+    if (a.holdout) memcpy(lo->params, u.best, sizeof(float) * lo->n_params); /* the best evaluation's L, R */
     rz_cluster_barrier();
     double secs = rz_now() - t0;
     if (!ran) first_loss = loss; /* cannot happen: a resume with nothing to train exits 2 */
@@ -374,7 +476,7 @@ int main(int argc, char **argv)
                     first_loss, loss, tps, ran ? secs / ran : 0.0);
         char id[17];
         snprintf(id, sizeof id, "%016" PRIx64, model_id);
-        msgpack_packer *pk = rz_report_begin(&c, 13);
+        msgpack_packer *pk = rz_report_begin(&c, 17);
         rz_rec_f64(pk, "loss_first", first_loss);
         rz_rec_f64(pk, "loss_final", loss);
         rz_rec_key(pk, "losses");
@@ -390,6 +492,10 @@ int main(int argc, char **argv)
         rz_rec_str(pk, "model_id", id);
         rz_rec_int(pk, "ranks", rz_cluster_size());
         rz_rec_str(pk, "init", a.init == INIT_MODEL ? "model" : a.init == INIT_CALDERA ? "caldera" : "lora");
+        rz_rec_str(pk, "loss_kind", u.tc ? "kl" : "nll");
+        rz_rec_int(pk, "best_step", a.holdout ? u.best_step : (int64_t)info.step);
+        rz_rec_f64(pk, "holdout_first", a.holdout ? u.first : NAN);
+        rz_rec_f64(pk, "holdout_best", a.holdout ? u.best_v : NAN);
         if (rz_report_finish(&c, &e)) rz_cli_die(&c, &e);
     }
     free(losses), free(tok), free(tgt), free(acc), free(ids), free(ranks), free(latent);
@@ -398,6 +504,7 @@ int main(int argc, char **argv)
         free(qtm);
     }
     rz_adamw_free(&opt);
+    tuning_free(&u);
     rz_train_free(t);
     rz_lora_free(lo);
     rz_llama_free(m);

@@ -12,12 +12,25 @@
  * (layers.3.attention.wq.weight) and against the name after "layers.N."
  * (attention.wq.weight); later --set options override earlier ones.
  *
- * --budget BPW: every matrix's error curve err(k) at the candidate ranks comes from
- * rz_rank_curve (one outer iteration per rank), rz_rank_allocate picks the ranks under
- * the budget (bits of the linears over their weights), then the full fits run. The
- * allocation counts Q exactly as stored (codes, scales, zero points, seeds) and L, R at
- * lr_bits per entry plus, for grid codes, the worst-case share of their scales and zero
- * points, so the achieved bpw (counted from the records) never exceeds the budget.
+ * --budget BPW: every matrix gets a curve c(k) over the candidate ranks and the ranks
+ * minimising Σ c_i(k_i) under the budget (bits of the linears over their weights) are
+ * chosen exactly (rz_rank_knapsack, rank_alloc.h), then the full fits run. Each
+ * candidate's bits are that matrix's own: Q as stored (codes, scales, zero points,
+ * seeds) plus k rank steps of L, R (rz_qlayer_lr_step_bits: lr_bits per entry, and for
+ * grid codes one scale and zero point per vector or group), which is what its record
+ * will count; the achieved bpw (from the records) equals the allocation's figure.
+ * The curve (--objective):
+ *   kl     (default with -f) the MEASURED end-loss change: the mean KL divergence of the
+ *          model's next-token distribution from the float model's, over --probe-windows
+ *          windows of --probe-ctx tokens of the calibration text -f, with this matrix
+ *          alone replaced by its fit Q + L R at rank k (all others float; distill.h's
+ *          probe). It is invariant under the model's exact symmetries (wq·a with wk/a,
+ *          wv·a with wo/a, w3·a with w2/a), unlike the proxy below, and it sees each
+ *          matrix's effect on the output rather than on its own layer.
+ *   proxy  tr(ΔW H ΔWᵀ) of the fit, absolute (the old objective: it scales with a² under
+ *          those symmetries, so it gives ranks to whichever of wq/wk is larger).
+ * Both fit each candidate with --curve-outer outer iterations (default: --outer, the
+ * fits the final model gets). Σ c_i(k_i) is reported as the allocation's prediction.
  *
  * Under mpirun the matrices are handed out dynamically (curves, then fits); records,
  * per-matrix tables and figures are gathered to rank 0 and written in model order.
@@ -39,9 +52,13 @@
 #include "model_io.h"
 #include "qlayer.h"
 #include "caldera.h"
+#include "corpus.h"
+#include "distill.h"
 #include "ldlq.h"
 #include "qflags.h"
 #include "e8p.h"
+#include "rank_alloc.h"
+#include "readfile.h"
 
 static const rz_cli_tool tool = {
     .name = "rz-lowrank",
@@ -56,10 +73,11 @@ static const rz_cli_tool tool = {
              "--tune-iters 10, --target-rms 1.03, --scale-search 0.\n",
     .examples = "rz-lowrank -m stories260K.bin -H h.rzs --rank 8 --incoherence -o lr.q && rz-pack -m stories260K.bin lr.q -o m.rzm\n"
                 "rz-lowrank -m m.bin -H h.rzs --set 'attention.*:rank=4' --set 'feed_forward.*:rank=8' -o lr.q\n"
-                "mpirun -np 2 rz-lowrank -m m.bin -H h.rzs --budget 2.5 --lr-bits 16 -o lr.q\n",
+                "mpirun -np 2 rz-lowrank -m m.bin -H h.rzs --budget 2.5 --lr-bits 16 -o lr.q\n"
+                "rz-lowrank -m m.bin -H h.rzs -z tok.bin -f calib.txt --budget 2.95 --candidates 0,2,4,8,16,32 --incoherence -o lr.q\n",
     .report = "q_method, bits, lr_bits, incoherence, layers, loss, rel_loss_total, rel_loss_mean, bpw_linears, "
               "budget, ranks_chosen, seconds, ranks, outer, fake, inner, h_reg, downdate, target_rms, tune_iters, "
-              "scale_search",
+              "scale_search, objective, predicted, curves, model_hash",
     .output_help = "the layer records (or the .rzm with --fake)",
 };
 
@@ -279,71 +297,170 @@ static void summarise(FILE *tf, const matrix *mx, long N, void *const *texts, co
     }
 }
 
-/* --budget: every matrix's error curve over its candidate ranks (the ranks of the job
- * share the matrices), the allocation on rank 0 (rz_rank_allocate), broadcast into
- * mx[].rank; chosen lists the ranks, *budget_bpw the allocation's estimate. */
+/* The candidate ranks of matrix x (its own --set rank, or the --candidates that fit). */
+static int matrix_cands(const matrix *x, const int *cands, int ncands, int *rk)
+{
+    int nr = 0, mn = x->rows < x->cols ? x->rows : x->cols;
+    if (x->rank >= 0) rk[nr++] = x->rank;
+    else
+        for (int t = 0; t < ncands; t++)
+            if (cands[t] <= mn) rk[nr++] = cands[t];
+    return nr;
+}
+
+/* Matrix i's candidate fits over rk[nr], with `outer` outer iterations and the matrix's
+ * own seed (as the final fit): proxy[j] = the fit's tr(ΔW H ΔWᵀ) and, when dense is not
+ * NULL, *dense = the fits' Q + L R cropped to rows × cols, nr of them back to back. */
+static void matrix_curve(const fit_env *f, const matrix *x, long i, const int *rk, int nr, int outer, double *proxy,
+                         float **dense)
+{
+    rz_err e = {0};
+    rz_caldera_opts co = matrix_opts(f, x, i, outer);
+    float *Wp, *D = NULL;
+    double *Hp;
+    size_t mn = (size_t)x->rows * x->cols;
+    if (pad(x, f->H[x->layer * RZ_TAP_GROUPS + x->group], &Wp, &Hp, &e)) rz_cli_die(f->c, &e);
+    if (dense && (!(D = rz_malloc(sizeof *D * (size_t)x->rows * x->pcols, &e)) ||
+                  !(*dense = rz_malloc(sizeof **dense * mn * (size_t)nr, &e))))
+        rz_cli_die(f->c, &e);
+    for (int j = 0; j < nr; j++) {
+        rz_caldera fit;
+        int rc = rz_caldera_fit(Wp, Hp, x->rows, x->pcols, rk[j], &co, &fit, &e);
+        proxy[j] = fit.obj;
+        if (!rc && dense) {
+            rc = rz_caldera_dense(&fit, D, &e);
+            for (int r = 0; !rc && r < x->rows; r++)
+                memcpy(*dense + mn * j + (size_t)r * x->cols, D + (size_t)r * x->pcols, sizeof *D * (size_t)x->cols);
+        }
+        rz_caldera_free(&fit);
+        if (rc) {
+            rz_wrap(&e, "%s: fit at rank %d", x->name, rk[j]);
+            rz_cli_die(f->c, &e);
+        }
+    }
+    free(Wp), free(Hp), free(D);
+}
+
+/* --objective kl: how the curves are measured. */
+typedef struct {
+    rz_kl_probe *probe; /* over pm, a float copy of the model (the teacher: its distribution) */
+    rz_llama *pm;
+    int base;           /* baseline of the other matrices: < 0 float, else the candidate rank ≤ base */
+    int rounds;         /* rounds ≥ 2 re-measure around the previous round's allocation */
+} kl_env;
+
+/* Sets matrix i of the probe's model to candidate b of dense[i] (b < 0: the float W). */
+static void probe_set(const kl_env *k, const matrix *x, long i, float *const *dense, int b)
+{
+    char name[RZ_MAX_NAME];
+    float *W;
+    int r, c, l, g;
+    rz_llama_linear(k->pm, i, name, sizeof name, &W, &r, &c, &l, &g);
+    size_t mn = (size_t)x->rows * x->cols;
+    memcpy(W, b < 0 ? x->W : dense[i] + mn * b, sizeof *W * mn);
+}
+
+/* Rank 0, --objective kl: the curves (curves[i·MAX_CANDS + j] = KL with matrix i at
+ * candidate j and every other at the baseline, minus the baseline's KL: the first-order
+ * change around the baseline) and the allocation ch of each round; *predicted = baseline
+ * KL + Σ the chosen changes. */
+static void kl_rounds(const fit_env *f, const kl_env *k, const matrix *mx, long N, float *const *dense,
+                      const int *rkall, const int *cand_n, rz_rank_choice *items, double budget_bits, int *ch,
+                      double *curves, double *got, double *predicted)
+{
+    rz_err e = {0};
+    int *base_of = rz_calloc((size_t)N, sizeof *base_of, &e);
+    if (!base_of) rz_cli_die(f->c, &e);
+    for (int round = 0; round < k->rounds; round++) {
+        for (long i = 0; i < N; i++) { /* the baseline */
+            int b = -1;
+            for (int j = 0; round == 0 && k->base >= 0 && j < cand_n[i]; j++)
+                if (rkall[i * MAX_CANDS + j] <= k->base) b = j;
+            probe_set(k, &mx[i], i, dense, base_of[i] = round ? ch[i] : b);
+        }
+        double kl0;
+        if (rz_kl_probe_model(k->probe, &kl0, &e)) rz_cli_die(f->c, &e);
+        for (long i = 0; i < N; i++) {
+            for (int j = 0; j < cand_n[i]; j++) {
+                double v = kl0; /* the baseline's own candidate: no evaluation needed */
+                size_t mn = (size_t)mx[i].rows * mx[i].cols;
+                if (j != base_of[i] && rz_kl_probe_swap(k->probe, i, dense[i] + mn * j, &v, &e)) rz_cli_die(f->c, &e);
+                curves[i * MAX_CANDS + j] = v - kl0;
+            }
+            rz_cli_progress(f->c, 0, "KL round %d: curve of %s done", round + 1, mx[i].name);
+        }
+        if (rz_rank_knapsack(items, (int)N, budget_bits, 0, ch, got, predicted, &e)) rz_cli_die(f->c, &e);
+        *predicted += kl0;
+        rz_cli_progress(f->c, 1, "KL round %d: baseline KL %.5f, predicted KL of the allocation %.5f", round + 1, kl0,
+                        *predicted);
+    }
+    free(base_of);
+}
+
+/* --budget: every matrix's candidate fits (the ranks of the job share the matrices), then
+ * on rank 0 the curves (proxy: the fits' proxy losses; kl: kl_rounds) and the exact
+ * allocation (rz_rank_knapsack over each candidate's own bits), broadcast into mx[].rank;
+ * chosen lists the ranks, *budget_bpw the allocation's bits per weight, *predicted its
+ * prediction, curves_out[N·MAX_CANDS] the curves (rank 0) at the ranks
+ * cand_rk[N·MAX_CANDS] (cand_n[N] of each). have_curves: curves_out came from --curves. */
 static void budget_ranks(const fit_env *f, matrix *mx, long N, const int *cands, int ncands, int lr_group, int group,
-                         int qm, double budget, long *idx, char *chosen, size_t cap, double *budget_bpw)
+                         int qm, double budget, double weights, const kl_env *kl, int curve_outer, long *idx,
+                         char *chosen, size_t cap, double *budget_bpw, double *predicted, double *curves_out,
+                         int *cand_rk, int *cand_n, int have_curves)
 {
     rz_err e = {0};
     int crank = rz_cluster_rank(), incoh = f->incoh;
     long nloc = 0;
     double *curves = rz_calloc((size_t)N * MAX_CANDS, sizeof *curves, &e);
-    double *allc = rz_calloc((size_t)N * MAX_CANDS, sizeof *allc, &e);
-    if (!curves || !allc) rz_cli_die(f->c, &e);
-    rz_cluster_dynamic_begin(N);
-    for (long i; (i = rz_cluster_dynamic_next()) >= 0;) {
+    void **dl = rz_calloc((size_t)N, sizeof *dl, &e), **dense = rz_calloc((size_t)N, sizeof *dense, &e);
+    size_t *ll = rz_calloc((size_t)N, sizeof *ll, &e), *lens = rz_calloc((size_t)N, sizeof *lens, &e);
+    if (!curves || !dl || !dense || !ll || !lens) rz_cli_die(f->c, &e);
+    rz_cluster_dynamic_begin(have_curves ? 0 : N); /* --curves: measured before, read in main */
+    for (long i; !have_curves && (i = rz_cluster_dynamic_next()) >= 0;) {
         matrix *x = &mx[i];
-        int rk[MAX_CANDS], nr = 0, mn = x->rows < x->cols ? x->rows : x->cols;
-        if (x->rank >= 0) rk[nr++] = x->rank;
-        else
-            for (int t = 0; t < ncands; t++)
-                if (cands[t] <= mn) rk[nr++] = cands[t];
-        rz_caldera_opts co = matrix_opts(f, x, i, 1);
-        float *Wp;
-        double *Hp;
-        if (pad(x, f->H[x->layer * RZ_TAP_GROUPS + x->group], &Wp, &Hp, &e) ||
-            (nr && rz_rank_curve(Wp, Hp, x->rows, x->pcols, &co, rk, nr, curves + nloc * MAX_CANDS, &e))) {
-            rz_wrap(&e, "%s", x->name);
-            rz_cli_die(f->c, &e);
-        }
-        free(Wp);
-        free(Hp);
+        int rk[MAX_CANDS], nr = matrix_cands(x, cands, ncands, rk);
+        matrix_curve(f, x, i, rk, nr, curve_outer > 0 ? curve_outer : x->outer, curves + nloc * MAX_CANDS,
+                     kl ? (float **)&dl[nloc] : NULL);
+        ll[nloc] = kl ? sizeof(float) * (size_t)x->rows * x->cols * (size_t)nr : 0;
         idx[nloc++] = i;
-        rz_cli_progress(f->c, 0, "rank %d: curve of %s done", crank, x->name);
+        rz_cli_progress(f->c, 0, "rank %d: fits of %s done", crank, x->name);
     }
     rz_cluster_dynamic_end();
-    if (rz_cluster_gather_items(N, MAX_CANDS, idx, curves, nloc, allc, &e)) rz_cli_die(f->c, &e);
+    if (!have_curves && (rz_cluster_gather_items(N, MAX_CANDS, idx, curves, nloc, curves_out, &e) ||
+                         (kl && rz_cluster_gather_blobs(N, idx, dl, ll, nloc, dense, lens, &e))))
+        rz_cli_die(f->c, &e);
     int *ranks_out = rz_calloc((size_t)N, sizeof *ranks_out, &e);
     if (!ranks_out) rz_cli_die(f->c, &e);
     if (crank == 0) {
-        rz_rank_item *items = rz_calloc((size_t)N, sizeof *items, &e);
-        int *rkall = rz_calloc((size_t)N * MAX_CANDS, sizeof *rkall, &e);
-        if (!items || !rkall) rz_cli_die(f->c, &e);
-        /* L, R bits per (m + cols) entries of a rank step, worst case over matrices */
-        double lr_eff = 0;
+        rz_rank_choice *items = rz_calloc((size_t)N, sizeof *items, &e);
+        int *rkall = rz_calloc((size_t)N * MAX_CANDS, sizeof *rkall, &e), *ch = rz_calloc((size_t)N, sizeof *ch, &e);
+        double *bits = rz_calloc((size_t)N * MAX_CANDS, sizeof *bits, &e), got = 0;
+        if (!items || !rkall || !ch || !bits) rz_cli_die(f->c, &e);
         for (long i = 0; i < N; i++) {
             matrix *x = &mx[i];
-            double per = rz_qlayer_lr_step_bits(x->lr_bits, x->rows, x->pcols, lr_group) / (double)(x->rows + x->cols);
-            if (per > lr_eff) lr_eff = per;
-        }
-        for (long i = 0; i < N; i++) {
-            matrix *x = &mx[i];
-            int *rk = rkall + i * MAX_CANDS, nr = 0, mn = x->rows < x->cols ? x->rows : x->cols;
-            if (x->rank >= 0) rk[nr++] = x->rank;
-            else
-                for (int t = 0; t < ncands; t++)
-                    if (cands[t] <= mn) rk[nr++] = cands[t];
-            items[i].m = x->rows;
-            items[i].n = x->cols;
-            items[i].q_bpw = q_bits(qm, x->bits, group, incoh, x->rows, x->pcols) / ((double)x->rows * x->cols);
+            int *rk = rkall + i * MAX_CANDS, nr = matrix_cands(x, cands, ncands, rk);
+            if (have_curves && (nr != cand_n[i] || memcmp(rk, cand_rk + i * MAX_CANDS, sizeof *rk * (size_t)nr))) {
+                rz_fail(&e, RZ_EINPUT, "--curves: curve %ld (%s) was measured at other ranks than --candidates gives it",
+                        i, x->name);
+                rz_cli_die(f->c, &e);
+            }
+            double qb = q_bits(qm, x->bits, group, incoh, x->rows, x->pcols);
+            double step = rz_qlayer_lr_step_bits(x->lr_bits, x->rows, x->pcols, lr_group);
+            for (int j = 0; j < nr; j++) bits[i * MAX_CANDS + j] = qb + rk[j] * step;
+            memcpy(cand_rk + i * MAX_CANDS, rk, sizeof *rk * (size_t)nr);
+            cand_n[i] = nr;
             items[i].ncand = nr;
-            items[i].ranks = rk;
-            items[i].err = allc + i * MAX_CANDS;
+            items[i].bits = bits + i * MAX_CANDS;
+            items[i].cost = curves_out + i * MAX_CANDS;
         }
-        if (rz_rank_allocate(items, (int)N, lr_eff, budget, ranks_out, budget_bpw, NULL, &e)) rz_cli_die(f->c, &e);
-        free(items);
-        free(rkall);
+        if (kl && !have_curves)
+            kl_rounds(f, kl, mx, N, (float *const *)dense, rkall, cand_n, items, budget * weights, ch, curves_out, &got,
+                      predicted);
+        else if (rz_rank_knapsack(items, (int)N, budget * weights, 0, ch, &got, predicted, &e))
+            rz_cli_die(f->c, &e);
+        for (long i = 0; i < N; i++) ranks_out[i] = rkall[i * MAX_CANDS + ch[i]];
+        *budget_bpw = got / weights;
+        free(items), free(rkall), free(ch), free(bits);
     }
     rz_cluster_bcast(ranks_out, (size_t)N * sizeof *ranks_out);
     for (long i = 0; i < N; i++) {
@@ -351,9 +468,58 @@ static void budget_ranks(const fit_env *f, matrix *mx, long N, const int *cands,
         size_t l = strlen(chosen);
         if (l + 16 < cap) snprintf(chosen + l, cap - l, "%s%d", i ? "," : "", ranks_out[i]);
     }
-    free(ranks_out);
-    free(curves);
-    free(allc);
+    for (long i = 0; i < N; i++) free(dl[i]), free(dense[i]);
+    free(ranks_out), free(curves), free(dl), free(dense), free(ll), free(lens);
+}
+
+/* --budget's inputs: the curves of an earlier report (--curves: into cand_rk, curves,
+ * cand_n) or, for --objective kl, the float copy of the model and the probe of its
+ * distribution on the first windows of the calibration text (rank 0; k->probe NULL on
+ * the others). */
+static void budget_curves_in(rz_cli *c, const char *curves_in, const char *text, const char *tokenizer,
+                             const char *model, uint64_t mhash, int use_kl, long N, int windows, int ctx,
+                             int *cand_rk, double *curves, int *cand_n, kl_env *k)
+{
+    rz_err e = {0};
+    if (curves_in) { /* measured before: read, checked against this model */
+        char *buf;
+        size_t len;
+        if (rz_read_file(curves_in, &buf, &len, &e) ||
+            rz_rank_curves_parse(buf, len, use_kl ? "kl" : "proxy", mhash, (int)N, MAX_CANDS, cand_rk, curves, cand_n,
+                                 &e)) {
+            rz_wrap(&e, "%s", curves_in);
+            rz_cli_die(c, &e);
+        }
+        free(buf);
+    } else if (use_kl) {
+        int *ids;
+        size_t nt;
+        if (rz_model_load(model, &c->stream, &k->pm, &e) ||
+            rz_corpus_load_bcast(NULL, &c->stream, text, tokenizer, k->pm->config.vocab_size, model,
+                                 (size_t)windows * ctx + 1, 0, NULL, &ids, &nt, &e) ||
+            (rz_cluster_rank() == 0 && rz_kl_probe_new(k->pm, ids, nt, windows, ctx, 4, &k->probe, &e)))
+            rz_cli_die(c, &e);
+        free(ids);
+    }
+}
+
+/* The --budget fields of the report: objective, prediction, per matrix [rank, value] of
+ * every candidate. */
+static void report_curves(msgpack_packer *pk, double budget, int use_kl, double predicted, long N,
+                          const int *cand_rk, const double *curves, const int *cand_n)
+{
+    rz_rec_str(pk, "objective", budget > 0 ? (use_kl ? "kl" : "proxy") : "");
+    rz_rec_f64(pk, "predicted", predicted);
+    rz_rec_key(pk, "curves");
+    msgpack_pack_array(pk, budget > 0 ? (size_t)N : 0);
+    for (long i = 0; budget > 0 && i < N; i++) {
+        msgpack_pack_array(pk, (size_t)cand_n[i]);
+        for (int j = 0; j < cand_n[i]; j++) {
+            msgpack_pack_array(pk, 2);
+            msgpack_pack_int(pk, cand_rk[i * MAX_CANDS + j]);
+            msgpack_pack_double(pk, curves[i * MAX_CANDS + j]);
+        }
+    }
 }
 
 int main(int argc, char **argv)
@@ -361,12 +527,14 @@ int main(int argc, char **argv)
     rz_cluster_init(&argc, &argv);
     rz_cli c;
     const char *model = NULL, *hess = NULL, *qmeth = "e8p", *cands_arg = "0,1,2,4,8,16,32,64,128,256", *svd_arg = NULL;
+    const char *tokenizer = NULL, *text = NULL, *objective = NULL, *curves_in = NULL;
     int rank = 16, lr_bits = 4, bf16 = 0, lr_group = 0, bits = 2, group = 0, outer = 20, inner = 50;
     int incoh = 0, fake = 0, downdate = 1, lr_e8p = 0;
     double budget = 0, damp = 0, h_reg = 0.01;
     rz_e8p_opts eo = {0, 0.0f, 10, 0, 0}; /* target 0: E8P's opt_scale for --bits (1.03 at 2) */
     rz_opt qflags[RZ_QFLAGS_N + 1];
     rz_qflags_table(qflags, &eo);
+    int probe_windows = 8, probe_ctx = 256, curve_outer = 0, kl_base = -1, kl_rounds_n = 1;
     static setting sets[MAX_SETS];
     setting_list set_list = {sets, 0};
     rz_opt opts[] = {
@@ -377,6 +545,21 @@ int main(int argc, char **argv)
         RZ_O_STR("candidates", 0, "LIST", cands_arg,
                  "ranks --budget may choose (default 0,1,2,4,8,16,32,64,128,256;\n"
                  "those above min(rows, cols) of a matrix are dropped)"),
+        RZ_O_STR("objective", 0, "kl|proxy", objective,
+                 "--budget's curve per matrix and rank: kl (measured KL from the\n"
+                 "float model with that matrix alone quantised, on -f; default\n"
+                 "with -f) or proxy (tr(dW H dW^T); default without -f)"),
+        RZ_O_STR("tokenizer", 'z', "F", tokenizer, "--objective kl: tokenizer of -f"),
+        RZ_O_STR("file", 'f', "TEXT", text, "--objective kl: calibration text"),
+        RZ_O_INT("probe-windows", 0, "N", probe_windows, 1, 1 << 20, "--objective kl: windows of -f (default 8)"),
+        RZ_O_INT("probe-ctx", 0, "T", probe_ctx, 2, 1 << 20, "--objective kl: tokens per window (default 256)"),
+        RZ_O_STR("curves", 0, "REPORT", curves_in,
+                 "--budget: take the curves from the --json report of an earlier\n"
+                 "--budget run on this model (same --objective, --candidates)\n"
+                 "instead of measuring them again"),
+        RZ_O_INT("kl-base", 0, "K", kl_base, 0, RZ_QUANT_MAX_DIM, "--objective kl: the others at candidate rank <= K (default float)"),
+        RZ_O_INT("kl-rounds", 0, "N", kl_rounds_n, 1, 100, "--objective kl: re-measure around each allocation (default 1)"),
+        RZ_O_INT("curve-outer", 0, "N", curve_outer, 1, 1000, "--budget: outer iterations of each curve fit (default --outer)"),
         RZ_O_INT("lr-bits", 0, "B", lr_bits, 2, 32, "L and R storage: 4 (grid codes, default; 2, 3, 8 too), 16, 32"),
         RZ_O_FLAG("bf16", 0, bf16, "with --lr-bits 16: bf16 instead of fp16"),
         RZ_O_FLAG("lr-e8p", 0, lr_e8p,
@@ -413,6 +596,15 @@ int main(int argc, char **argv)
     c.output = rz_cli_records_out(&c);
     if (budget > 0 && rank_set) rz_cli_usage_error(&c, "give --rank or --budget, not both");
     if (lr_e8p && !fake) rz_cli_usage_error(&c, "--lr-e8p: no layer record holds E8P L/R yet; add --fake");
+    int use_kl = objective ? strcmp(objective, "kl") == 0 : text != NULL;
+    if (objective && !use_kl && strcmp(objective, "proxy") != 0)
+        rz_cli_usage_error(&c, "--objective: expected kl or proxy, not '%s'", objective);
+    if (curves_in && !objective) use_kl = 1;
+    if (use_kl && !curves_in && (!text || !tokenizer))
+        rz_cli_usage_error(&c, "--objective kl needs -f TEXT and -z TOKENIZER (or --curves)");
+    if (!use_kl && text) rz_cli_usage_error(&c, "-f is only used by --objective kl");
+    if ((objective || curve_outer || curves_in) && budget <= 0)
+        rz_cli_usage_error(&c, "--objective, --curves and --curve-outer need --budget");
     int qm = strcmp(qmeth, "e8p") == 0 ? RZ_CQ_E8P : strcmp(qmeth, "ldlq") == 0 ? RZ_CQ_LDLQ : -1;
     if (qm < 0) rz_cli_usage_error(&c, "--q-method: unknown method '%s' (expected e8p or ldlq)", qmeth);
     if (qm == RZ_CQ_E8P && group) rz_cli_usage_error(&c, "--group does not apply to e8p (one scale per matrix)");
@@ -472,8 +664,7 @@ int main(int argc, char **argv)
             rz_cli_usage_error(&c, "%s: rank %d is larger than min(rows, cols) = min(%d, %d) = %d", x->name, x->rank, x->rows,
                                x->cols, mn);
         int qb = qm == RZ_CQ_E8P ? x->bits >= 2 && x->bits <= 4 : x->bits == 2 || x->bits == 3 || x->bits == 4 || x->bits == 8;
-        if (!qb) rz_cli_usage_error(&c, "%s: --bits %d is out of range for %s (%s)", x->name, x->bits, qmeth,
-                                    qm == RZ_CQ_E8P ? "2, 3 or 4" : "2, 3, 4 or 8");
+        if (!qb) rz_cli_usage_error(&c, "%s: --bits %d is out of range for %s (%s)", x->name, x->bits, qmeth, qm == RZ_CQ_E8P ? "2, 3 or 4" : "2, 3, 4 or 8");
         int lb = x->lr_bits;
         if (!(lb == 2 || lb == 3 || lb == 4 || lb == 8 || lb == 16 || lb == 32))
             rz_cli_usage_error(&c, "%s: --lr-bits %d is not 2, 3, 4, 8 (grid codes), 16 or 32", x->name, lb);
@@ -507,11 +698,21 @@ int main(int argc, char **argv)
     long *idx = rz_malloc((size_t)N * sizeof *idx, &e);
     if (!idx) rz_cli_die(&c, &e);
 
-    /* ---- --budget: error curves, then the allocation on rank 0, broadcast ---------- */
     char chosen[4096] = "";
-    double budget_bpw = 0;
-    if (budget > 0)
-        budget_ranks(&fe, mx, N, cands, ncands, lr_group, group, qm, budget, idx, chosen, sizeof chosen, &budget_bpw);
+    double budget_bpw = 0, predicted = 0;
+    double *curves = rz_calloc((size_t)N * MAX_CANDS, sizeof *curves, &e);
+    int *cand_rk = rz_calloc((size_t)N * MAX_CANDS, sizeof *cand_rk, &e), *cand_n = rz_calloc((size_t)N, sizeof *cand_n, &e);
+    if (!curves || !cand_rk || !cand_n) rz_cli_die(&c, &e);
+    if (budget > 0) { /* --budget: the curves, then the allocation on rank 0, broadcast */
+        kl_env k = {NULL, NULL, kl_base, kl_rounds_n};
+        budget_curves_in(&c, curves_in, text, tokenizer, model, mhash, use_kl, N, probe_windows, probe_ctx, cand_rk,
+                         curves, cand_n, &k);
+        budget_ranks(&fe, mx, N, cands, ncands, lr_group, group, qm, budget, weights, use_kl ? &k : NULL, curve_outer,
+                     idx, chosen,
+                     sizeof chosen, &budget_bpw, &predicted, curves, cand_rk, cand_n, curves_in != NULL);
+        rz_kl_probe_free(k.probe);
+        rz_llama_free(k.pm);
+    }
 
     /* ---- the fits --------------------------------------------------------------------- */
     void **blobs = rz_calloc((size_t)N, sizeof *blobs, &e), **texts = rz_calloc((size_t)N, sizeof *texts, &e);
@@ -554,10 +755,10 @@ int main(int argc, char **argv)
             if (!fake) fprintf(sf, ", %.4f bits per weight (linears: Q codes, scales, seeds + L, R and their scales)", bpw);
             fprintf(sf, ", %.2f s\n", secs);
             if (budget > 0)
-                fprintf(sf, "budget %.4f bpw: ranks chosen %s; allocation estimate %.4f bpw, achieved %.4f bpw\n", budget, chosen,
-                       budget_bpw, bpw);
+                fprintf(sf, "budget %.4f bpw: ranks chosen %s; allocation %.4f bpw, achieved %.4f bpw; predicted %s %.6g\n",
+                        budget, chosen, budget_bpw, bpw, use_kl ? "sum of per-matrix KLs" : "total proxy loss", predicted);
         }
-        msgpack_packer *pk = rz_report_begin(&c, 21);
+        msgpack_packer *pk = rz_report_begin(&c, 25);
         rz_rec_str(pk, "q_method", qmeth);
         rz_rec_int(pk, "bits", bits);
         rz_rec_int(pk, "lr_bits", lr_bits);
@@ -579,6 +780,8 @@ int main(int argc, char **argv)
         rz_rec_f64(pk, "target_rms", qm != RZ_CQ_E8P ? 0.0 : eo.target_rms > 0 ? eo.target_rms : rz_e8p_opt_scale(bits));
         rz_rec_int(pk, "tune_iters", eo.tune_iters);
         rz_rec_int(pk, "scale_search", eo.scale_search);
+        report_curves(pk, budget, use_kl, predicted, N, cand_rk, curves, cand_n);
+        rz_rec_hex64(pk, "model_hash", mhash);
         if (rz_report_finish(&c, &e)) rz_cli_die(&c, &e);
     }
     for (long i = 0; i < N; i++) {
@@ -588,19 +791,8 @@ int main(int argc, char **argv)
         free(texts0[i]);
     }
     for (int i = 0; i < ng; i++) free(H[i]);
-    free(H);
-    free(mx);
-    free(idx);
-    free(blobs);
-    free(lens);
-    free(texts);
-    free(tlens);
-    free(blobs0);
-    free(lens0);
-    free(texts0);
-    free(tlens0);
-    free(stats);
-    free(all);
+    free(H), free(mx), free(idx), free(blobs), free(lens), free(texts), free(tlens);
+    free(blobs0), free(lens0), free(texts0), free(tlens0), free(stats), free(all), free(curves), free(cand_rk), free(cand_n);
     rz_llama_free(m);
     rz_cluster_finalize();
     return 0;

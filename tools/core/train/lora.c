@@ -613,12 +613,21 @@ int rz_train_forward(rz_train *t, const int *tokens, const int *targets, int B, 
 
 void rz_train_backward(rz_train *t, float scale)
 {
+    rz_tr_xent_bwd(t->logits, t->logits, t->targets, t->B * t->T, t->V, scale); /* dlogits in place */
+    rz_train_backward_logits(t);
+}
+
+float *rz_train_dlogits(rz_train *t) { return t->logits; }
+int rz_train_ctx(const rz_train *t) { return t->T; }
+int rz_train_max_batch(const rz_train *t) { return t->max_B; }
+
+void rz_train_backward_logits(rz_train *t)
+{
     const rz_llama *m = t->a->base;
     rz_llama *G = t->a->gbase; /* NULL: embeddings, norms and classifier frozen */
     int B = t->B, T = t->T, N = B * T, dim = t->dim, kv = t->kv, hid = t->hid, V = t->V;
     float ascale = t->rope.logit_scale;
-    /* dlogits (in place), dxf[N][dim] = dlogits output, dx = rmsnorm backward */
-    rz_tr_xent_bwd(t->logits, t->logits, t->targets, N, V, scale);
+    /* t->logits holds dlogits; dxf[N][dim] = dlogits output, dx = rmsnorm backward */
     if (G) rz_tr_matmul_tn(V, dim, N, t->logits, V, t->xf, dim, G->output, dim, 1); /* dOut += dlogitsᵀ xf */
     rz_tr_matmul_nn(N, dim, V, t->logits, V, m->output, dim, t->dxn, dim, 0);
     memset(t->dx, 0, sizeof(float) * (size_t)N * dim);

@@ -113,6 +113,8 @@ typedef struct rz_train rz_train;
 int rz_train_new(const rz_lora *a, int max_B, int T, rz_train **out, rz_err *e);
 void rz_train_free(rz_train *t);
 size_t rz_train_bytes(const rz_train *t); /* memory held */
+int rz_train_ctx(const rz_train *t);       /* T */
+int rz_train_max_batch(const rz_train *t); /* max_B */
 
 /* Attention mask of the forward and backward: causal = 1 (the default, a decoder: key j
  * ≤ query i) or 0 (bidirectional, every key visible: an encoder, as MLM-U trains). */
@@ -133,6 +135,11 @@ const float *rz_train_logits(const rz_train *t);
 const float *rz_train_layer_input(const rz_train *t, int l, int kind, int *N, int *width);
 /* Backward of scale · Σ NLL of the last forward: ADDS dL, dR into a->grads. */
 void rz_train_backward(rz_train *t, float scale);
+/* Any other loss of the logits (distillation, distill.h): write ∂loss/∂logits [B*T][vocab]
+ * over the last forward's logits (rz_train_dlogits: the same buffer, so read the logits
+ * first), then rz_train_backward_logits ADDS dL, dR into a->grads as rz_train_backward. */
+float *rz_train_dlogits(rz_train *t);
+void rz_train_backward_logits(rz_train *t);
 
 /* ---- the ops, exposed for the gradient tests ---------------------------------------- */
 
