@@ -522,6 +522,69 @@ static void report_curves(msgpack_packer *pk, double budget, int use_kl, double 
     }
 }
 
+/* --objective: 1 for the measured KL (the default with -f or --curves), 0 for the proxy. */
+static int use_kl_objective(rz_cli *c, const char *objective, const char *text, const char *tokenizer,
+                            const char *curves_in, int curve_outer, double budget)
+{
+    int use_kl = objective ? strcmp(objective, "kl") == 0 : text != NULL;
+    if (objective && !use_kl && strcmp(objective, "proxy") != 0)
+        rz_cli_usage_error(c, "--objective: expected kl or proxy, not '%s'", objective);
+    if (curves_in && !objective) use_kl = 1;
+    if (use_kl && !curves_in && (!text || !tokenizer))
+        rz_cli_usage_error(c, "--objective kl needs -f TEXT and -z TOKENIZER (or --curves)");
+    if (!use_kl && text) rz_cli_usage_error(c, "-f is only used by --objective kl");
+    if ((objective || curve_outer || curves_in) && budget <= 0)
+        rz_cli_usage_error(c, "--objective, --curves and --curve-outer need --budget");
+    return use_kl;
+}
+
+/* --svd: exact, random or unset (-1: by size). */
+static int parse_svd(rz_cli *c, const char *svd_arg)
+{
+    if (!svd_arg) return -1;
+    if (strcmp(svd_arg, "exact") == 0) return RZ_SVD_EXACT;
+    if (strcmp(svd_arg, "random") == 0) return RZ_SVD_RANDOM;
+    rz_cli_usage_error(c, "--svd: expected exact or random, not '%s'", svd_arg);
+    return -1;
+}
+
+/* --candidates: increasing ranks into cands[MAX_CANDS]; returns their number. */
+static int parse_candidates(rz_cli *c, const char *arg, int *cands)
+{
+    char buf[512];
+    int n = 0;
+    snprintf(buf, sizeof buf, "%s", arg);
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        if (n == MAX_CANDS) rz_cli_usage_error(c, "--candidates: at most %d ranks", MAX_CANDS);
+        cands[n] = (int)rz_cli_int(c, "--candidates", t, 0, RZ_QUANT_MAX_DIM);
+        if (n && cands[n] <= cands[n - 1]) rz_cli_usage_error(c, "--candidates must increase");
+        n++;
+    }
+    if (!n) rz_cli_usage_error(c, "--candidates: no ranks");
+    return n;
+}
+
+/* The CALDERA options every matrix shares (the reference's defaults, then the flags). */
+static rz_caldera_opts base_opts(int qm, int group, int incoh, int bf16, int lr_group, double damp, double h_reg,
+                                 int lr_e8p, int downdate, const rz_e8p_opts *eo)
+{
+    rz_caldera_opts base;
+    rz_caldera_defaults(&base);
+    base.q_method = qm;
+    base.q_group = group;
+    base.incoherent = incoh;
+    base.lr_bf16 = bf16;
+    base.lr_group = lr_group;
+    if (damp > 0) base.damp = damp;
+    base.h_reg = h_reg;
+    base.lr_e8p = lr_e8p;
+    base.q_downdate = downdate;
+    base.q_target_rms = eo->target_rms;
+    base.q_tune_iters = eo->tune_iters;
+    base.q_scale_search = eo->scale_search;
+    return base;
+}
+
 int main(int argc, char **argv)
 {
     rz_cluster_init(&argc, &argv);
@@ -596,34 +659,12 @@ int main(int argc, char **argv)
     c.output = rz_cli_records_out(&c);
     if (budget > 0 && rank_set) rz_cli_usage_error(&c, "give --rank or --budget, not both");
     if (lr_e8p && !fake) rz_cli_usage_error(&c, "--lr-e8p: no layer record holds E8P L/R yet; add --fake");
-    int use_kl = objective ? strcmp(objective, "kl") == 0 : text != NULL;
-    if (objective && !use_kl && strcmp(objective, "proxy") != 0)
-        rz_cli_usage_error(&c, "--objective: expected kl or proxy, not '%s'", objective);
-    if (curves_in && !objective) use_kl = 1;
-    if (use_kl && !curves_in && (!text || !tokenizer))
-        rz_cli_usage_error(&c, "--objective kl needs -f TEXT and -z TOKENIZER (or --curves)");
-    if (!use_kl && text) rz_cli_usage_error(&c, "-f is only used by --objective kl");
-    if ((objective || curve_outer || curves_in) && budget <= 0)
-        rz_cli_usage_error(&c, "--objective, --curves and --curve-outer need --budget");
+    int use_kl = use_kl_objective(&c, objective, text, tokenizer, curves_in, curve_outer, budget);
     int qm = strcmp(qmeth, "e8p") == 0 ? RZ_CQ_E8P : strcmp(qmeth, "ldlq") == 0 ? RZ_CQ_LDLQ : -1;
     if (qm < 0) rz_cli_usage_error(&c, "--q-method: unknown method '%s' (expected e8p or ldlq)", qmeth);
     if (qm == RZ_CQ_E8P && group) rz_cli_usage_error(&c, "--group does not apply to e8p (one scale per matrix)");
-    int svd = -1;
-    if (svd_arg && strcmp(svd_arg, "exact") == 0) svd = RZ_SVD_EXACT;
-    else if (svd_arg && strcmp(svd_arg, "random") == 0) svd = RZ_SVD_RANDOM;
-    else if (svd_arg) rz_cli_usage_error(&c, "--svd: expected exact or random, not '%s'", svd_arg);
-    int cands[MAX_CANDS], ncands = 0;
-    {
-        char buf[512];
-        snprintf(buf, sizeof buf, "%s", cands_arg);
-        for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-            if (ncands == MAX_CANDS) rz_cli_usage_error(&c, "--candidates: at most %d ranks", MAX_CANDS);
-            cands[ncands] = (int)rz_cli_int(&c, "--candidates", t, 0, RZ_QUANT_MAX_DIM);
-            if (ncands && cands[ncands] <= cands[ncands - 1]) rz_cli_usage_error(&c, "--candidates must increase");
-            ncands++;
-        }
-        if (!ncands) rz_cli_usage_error(&c, "--candidates: no ranks");
-    }
+    int svd = parse_svd(&c, svd_arg);
+    int cands[MAX_CANDS], ncands = parse_candidates(&c, cands_arg, cands);
     rz_cli_need_file_under_mpi(&c, "model", model);
     rz_cli_need_file_under_mpi(&c, "Hessians", hess);
     rz_err e = {0};
@@ -678,20 +719,7 @@ int main(int argc, char **argv)
         rz_cli_usage_error(&c, "--budget %g bits per weight is below the %.4f that Q alone needs (%s %d-bit)", budget,
                            q_total / weights, qmeth, bits);
 
-    rz_caldera_opts base;
-    rz_caldera_defaults(&base);
-    base.q_method = qm;
-    base.q_group = group;
-    base.incoherent = incoh;
-    base.lr_bf16 = bf16;
-    base.lr_group = lr_group;
-    if (damp > 0) base.damp = damp;
-    base.h_reg = h_reg;
-    base.lr_e8p = lr_e8p;
-    base.q_downdate = downdate;
-    base.q_target_rms = eo.target_rms;
-    base.q_tune_iters = eo.tune_iters;
-    base.q_scale_search = eo.scale_search;
+    rz_caldera_opts base = base_opts(qm, group, incoh, bf16, lr_group, damp, h_reg, lr_e8p, downdate, &eo);
     const fit_env fe = {&c, H, &base, svd, incoh, fake, qmeth, mhash};
     double t0 = rz_now();
     long nloc = 0;
