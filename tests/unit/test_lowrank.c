@@ -36,20 +36,6 @@ static int sanitized(void)
 
 /* ---- problems ------------------------------------------------------------------------ */
 
-static uint64_t rng_next(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
-static double rng_normal(uint64_t *s)
-{
-    double u1 = ((rng_next(s) >> 11) + 1.0) * 0x1.0p-53, u2 = (rng_next(s) >> 11) * 0x1.0p-53;
-    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
-}
-
 /* H (n × n, double) = XᵀX/T + ridge·mean(diag)·I for T = 2n samples of
  * x_j = σ_j (ρ x_{j−1} + √(1−ρ²) g_j + 0.3 f), σ_j log-normal. */
 static double *make_hessian(int n, uint64_t seed, double rho, double ridge)
