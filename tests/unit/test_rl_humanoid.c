@@ -13,6 +13,7 @@
 #include "expert.h"
 #include "humanoid.h"
 #include "keyframe.h"
+#include "online.h"
 #include "pdtrack.h"
 
 static int have_model(void) { return access(RL_HUM_MODEL_DEFAULT, R_OK) == 0; }
@@ -402,6 +403,47 @@ static void test_track_expert(void)
     rl_kf_free(&k);
 }
 
+/* The online loop restarts an environment that fell: with random torques (all steps are
+ * seed steps, so no updates) the humanoid falls every ~20 steps, so of 400 transitions
+ * some must end in a fall (S2 terminal, else the test says nothing) and none may start
+ * from a fallen state (S terminal: the loop carried on from the floor). */
+static void test_online_restarts_after_fall(void)
+{
+    NEED_MODEL("test_online_restarts_after_fall");
+    fb_config f;
+    fb_config_default(&f, FB_ALGO_FB, env.obs_dim, 0, env.act_dim);
+    f.zdim = 4, f.hidden = 8, f.layers = 2, f.batch = 8;
+    fb_agent *fb = NULL;
+    fbcpr *c = NULL;
+    rl_online *o = NULL;
+    CHECK(fb_create(&f, 5, &fb, NULL) == 0);
+    fbcpr_config cc;
+    fbcpr_config_default(&cc);
+    cc.cpr = 0;
+    CHECK(fb && fbcpr_create(fb, &cc, 6, &c, NULL) == 0);
+    rl_online_config oc;
+    rl_online_config_default(&oc, &env);
+    oc.n_envs = 1, oc.buffer = 400, oc.seed_steps = 1000, oc.episode_len = 1000;
+    rz_err e = {0};
+    CHECK(c && rl_online_create(&env, c, NULL, &oc, 7, &o, &e) == 0);
+    if (o && rl_online_run(o, 400, NULL, NULL, &e) == 0) {
+        const rl_replay *r = rl_online_replay(o);
+        int from_fallen = 0, falls = 0;
+        for (long i = 0; i < r->size; i++) {
+            from_fallen += rl_env_terminal(&env, r->S + (size_t)i * r->sd);
+            falls += rl_env_terminal(&env, r->S2 + (size_t)i * r->sd);
+        }
+        CHECK_EQ_INT(r->size, 400);
+        CHECK(falls > 0);
+        CHECK_EQ_INT(from_fallen, 0);
+    } else {
+        CHECK(!"rl_online_run");
+    }
+    rl_online_free(o);
+    fbcpr_destroy(c);
+    fb_destroy(fb);
+}
+
 static void skip(const char *name) { NEED_MODEL(name); }
 
 int main(void)
@@ -410,8 +452,9 @@ int main(void)
     RUN(test_keyframe_bad);
     if (!have_model() || rl_env_make(&env, "humanoid", 0, NULL) != 0) {
         const char *names[] = {"test_loads", "test_roundtrip_and_purity", "test_falls", "test_rewards", "test_bad_states",
-                               "test_collect_falls", "test_keyframe_bind", "test_track_expert"};
-        for (int i = 0; i < 8; i++) {
+                               "test_collect_falls", "test_keyframe_bind", "test_track_expert",
+                               "test_online_restarts_after_fall"};
+        for (int i = 0; i < 9; i++) {
             if (have_model()) printf("not ok - %s: the humanoid model does not load\n", names[i]);
             else skip(names[i]);
         }
@@ -425,6 +468,7 @@ int main(void)
     RUN(test_collect_falls);
     RUN(test_keyframe_bind);
     RUN(test_track_expert);
+    RUN(test_online_restarts_after_fall);
     rl_env_free(&env);
     return check_summary();
 }
