@@ -1139,7 +1139,7 @@ int fb_act(fb_agent *a, int n, const float *O, const float *z, float *act, float
 }
 
 /* ---- state for checkpoints ------------------------------------------------------------ */
-static int add_tensor(fb_tensor *t, int k, const char *name, float *data, size_t n)
+int fb_tensor_add(fb_tensor *t, int k, const char *name, float *data, size_t n)
 {
     snprintf(t[k].name, sizeof t[k].name, "%.31s", name);
     t[k].data = data;
@@ -1156,25 +1156,25 @@ int fb_state(fb_agent *a, fb_tensor **list, int *n, rz_err *e)
     const char *fn[2] = {"F1", "F2"}, *ftn[2] = {"F1.target", "F2.target"};
     const char *fm[2] = {"F1.adam_m", "F2.adam_m"}, *fv[2] = {"F1.adam_v", "F2.adam_v"};
     for (int q = 0; q < 2; q++) {
-        k = add_tensor(t, k, fn[q], a->F[q].param, a->F[q].n_params);
-        k = add_tensor(t, k, ftn[q], a->Ft[q].param, a->Ft[q].n_params);
-        k = add_tensor(t, k, fm[q], a->oF[q].m, a->oF[q].n);
-        k = add_tensor(t, k, fv[q], a->oF[q].v, a->oF[q].n);
+        k = fb_tensor_add(t, k, fn[q], a->F[q].param, a->F[q].n_params);
+        k = fb_tensor_add(t, k, ftn[q], a->Ft[q].param, a->Ft[q].n_params);
+        k = fb_tensor_add(t, k, fm[q], a->oF[q].m, a->oF[q].n);
+        k = fb_tensor_add(t, k, fv[q], a->oF[q].v, a->oF[q].n);
     }
-    k = add_tensor(t, k, "B", a->B.param, a->B.n_params);
-    k = add_tensor(t, k, "B.target", a->Bt.param, a->Bt.n_params);
-    k = add_tensor(t, k, "B.adam_m", a->oB.m, a->oB.n);
-    k = add_tensor(t, k, "B.adam_v", a->oB.v, a->oB.n);
+    k = fb_tensor_add(t, k, "B", a->B.param, a->B.n_params);
+    k = fb_tensor_add(t, k, "B.target", a->Bt.param, a->Bt.n_params);
+    k = fb_tensor_add(t, k, "B.adam_m", a->oB.m, a->oB.n);
+    k = fb_tensor_add(t, k, "B.adam_v", a->oB.v, a->oB.n);
     if (!a->cfg.n_actions) {
-        k = add_tensor(t, k, "actor", a->actor.param, a->actor.n_params);
-        k = add_tensor(t, k, "actor.adam_m", a->oA.m, a->oA.n);
-        k = add_tensor(t, k, "actor.adam_v", a->oA.v, a->oA.n);
+        k = fb_tensor_add(t, k, "actor", a->actor.param, a->actor.n_params);
+        k = fb_tensor_add(t, k, "actor.adam_m", a->oA.m, a->oA.n);
+        k = fb_tensor_add(t, k, "actor.adam_v", a->oA.v, a->oA.n);
     }
-    k = add_tensor(t, k, "alpha", a->alpha_state, 3);
+    k = fb_tensor_add(t, k, "alpha", a->alpha_state, 3);
     memcpy(a->counters, &a->step, sizeof a->step);
     memcpy(a->rng_img, a->rng.s, sizeof a->rng.s);
-    k = add_tensor(t, k, "counters", a->counters, 2);
-    k = add_tensor(t, k, "rng", a->rng_img, 8);
+    k = fb_tensor_add(t, k, "counters", a->counters, 2);
+    k = fb_tensor_add(t, k, "rng", a->rng_img, 8);
     *list = t;
     *n = k;
     return RZ_OK;

@@ -176,6 +176,8 @@ typedef struct {
     size_t n;
 } fb_tensor;
 int fb_state(fb_agent *a, fb_tensor **list, int *n, rz_err *e); /* list: free() it */
+/* t[k] = (name, data, n); returns k + 1 (names longer than 31 bytes are cut). */
+int fb_tensor_add(fb_tensor *t, int k, const char *name, float *data, size_t n);
 /* After writing saved values into the arrays fb_state listed: adopts the counters and
  * RNG (they are listed as byte images "counters" and "rng"). */
 void fb_state_loaded(fb_agent *a);

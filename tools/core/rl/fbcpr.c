@@ -511,36 +511,28 @@ int fbcpr_update(fbcpr *c, const fbcpr_batch *b, fbcpr_stats *st, rz_err *e)
 }
 
 /* ---- state ----------------------------------------------------------------------------------- */
-static int add(fb_tensor *t, int k, const char *name, float *data, size_t n)
-{
-    snprintf(t[k].name, sizeof t[k].name, "%s", name);
-    t[k].data = data;
-    t[k].n = n;
-    return k + 1;
-}
-
 int fbcpr_state(fbcpr *c, fb_tensor **list, int *n, rz_err *e)
 {
     fb_tensor *t = rz_calloc(24, sizeof *t, e);
     if (!t) return RZ_EINTERNAL;
     int k = 0;
     if (c->cfg.cpr) {
-        k = add(t, k, "cpr.D", c->Dn.param, c->Dn.n_params);
-        k = add(t, k, "cpr.D.adam_m", c->oD.m, c->oD.n);
-        k = add(t, k, "cpr.D.adam_v", c->oD.v, c->oD.n);
+        k = fb_tensor_add(t, k, "cpr.D", c->Dn.param, c->Dn.n_params);
+        k = fb_tensor_add(t, k, "cpr.D.adam_m", c->oD.m, c->oD.n);
+        k = fb_tensor_add(t, k, "cpr.D.adam_v", c->oD.v, c->oD.n);
         const char *nm[2][4] = {{"cpr.C1", "cpr.C1.target", "cpr.C1.adam_m", "cpr.C1.adam_v"},
                                 {"cpr.C2", "cpr.C2.target", "cpr.C2.adam_m", "cpr.C2.adam_v"}};
         for (int q = 0; q < 2; q++) {
-            k = add(t, k, nm[q][0], c->C[q].param, c->C[q].n_params);
-            k = add(t, k, nm[q][1], c->Ct[q].param, c->Ct[q].n_params);
-            k = add(t, k, nm[q][2], c->oC[q].m, c->oC[q].n);
-            k = add(t, k, nm[q][3], c->oC[q].v, c->oC[q].n);
+            k = fb_tensor_add(t, k, nm[q][0], c->C[q].param, c->C[q].n_params);
+            k = fb_tensor_add(t, k, nm[q][1], c->Ct[q].param, c->Ct[q].n_params);
+            k = fb_tensor_add(t, k, nm[q][2], c->oC[q].m, c->oC[q].n);
+            k = fb_tensor_add(t, k, nm[q][3], c->oC[q].v, c->oC[q].n);
         }
     }
     memcpy(c->counters, &c->step, sizeof c->step);
     memcpy(c->rng_img, c->rng.s, sizeof c->rng.s);
-    k = add(t, k, "cpr.counters", c->counters, 2);
-    k = add(t, k, "cpr.rng", c->rng_img, 8);
+    k = fb_tensor_add(t, k, "cpr.counters", c->counters, 2);
+    k = fb_tensor_add(t, k, "cpr.rng", c->rng_img, 8);
     *list = t;
     *n = k;
     return RZ_OK;

@@ -254,11 +254,7 @@ static int online_tensors(rl_online *o, fb_tensor *t)
     const char *nm[5] = {"online.cur", "online.z", "online.clock", "online.counters", "online.rng"};
     float *d[5] = {o->cur, o->curz, o->tclock, o->counters, o->rng_img};
     size_t n[5] = {(size_t)ne * o->sd, (size_t)ne * o->D, (size_t)ne * 2, 4, 8};
-    for (; k < 5; k++) {
-        snprintf(t[k].name, sizeof t[k].name, "%s", nm[k]);
-        t[k].data = d[k];
-        t[k].n = n[k];
-    }
+    while (k < 5) k = fb_tensor_add(t, k, nm[k], d[k], n[k]);
     return k;
 }
 
