@@ -27,13 +27,6 @@
 #include "ldlq.h"
 #include "record.h"
 
-/* Under ASan/UBSan (RZ_SANITIZED=1) the randomized allocation checks run fewer trials. */
-static int sanitized(void)
-{
-    const char *s = getenv("RZ_SANITIZED");
-    return s && *s && strcmp(s, "0");
-}
-
 /* ---- problems ------------------------------------------------------------------------ */
 
 /* H (n × n, double) = XᵀX/T + ridge·mean(diag)·I for T = 2n samples of
@@ -625,175 +618,6 @@ static void test_fit_rejects(void)
     free(H), free(W);
 }
 
-/* ---- rank allocation -------------------------------------------------------------------------- */
-
-typedef struct {
-    int m, n, nc;
-    int ranks[6];
-    double err[6];
-} alloc_mat;
-
-/* Brute force: the minimum of Σ err over all candidate combinations within `budget` bits. */
-static double brute(const alloc_mat *A, int count, double lr_bits, double qbpw, double budget)
-{
-    int idx[8] = {0};
-    double best = INFINITY;
-    for (;;) {
-        double bits = 0, err = 0;
-        for (int i = 0; i < count; i++) {
-            bits += qbpw * A[i].m * A[i].n + lr_bits * A[i].ranks[idx[i]] * (double)(A[i].m + A[i].n);
-            err += A[i].err[idx[i]];
-        }
-        if (bits <= budget * (1 + 1e-12) && err < best) best = err;
-        int i = 0;
-        while (i < count && ++idx[i] == A[i].nc) idx[i++] = 0;
-        if (i == count) break;
-    }
-    return best;
-}
-
-/* err(k) = a·exp(−b·k) + c: convex and decreasing in k, hence in the stored bits. */
-static void convex_curve(alloc_mat *A, uint64_t *s)
-{
-    double a = 1 + 9 * (rng_next(s) >> 11) * 0x1.0p-53, b = 0.01 + 0.1 * (rng_next(s) >> 11) * 0x1.0p-53;
-    for (int j = 0; j < A->nc; j++) A->err[j] = a * exp(-b * A->ranks[j]) + 0.1;
-}
-
-static void run_alloc(const alloc_mat *A, int count, double lr_bits, double qbpw, double bpw, int *ranks,
-                      double *got_bpw, double *err, int *rc)
-{
-    rz_rank_item it[8];
-    for (int i = 0; i < count; i++) {
-        it[i].m = A[i].m, it[i].n = A[i].n, it[i].q_bpw = qbpw, it[i].ncand = A[i].nc;
-        it[i].ranks = A[i].ranks, it[i].err = A[i].err;
-    }
-    rz_err e = {0};
-    *rc = rz_rank_allocate(it, count, lr_bits, bpw, ranks, got_bpw, err, &e);
-}
-
-static void test_rank_allocate_bruteforce(void)
-{
-    uint64_t s = 99;
-    double lr_bits = 4, qbpw = 2;
-    int worst_equal = 0, trials = sanitized() ? 60 : 300, nonconvex_subopt = 0;
-    /* equal step costs: m + n = 128 for all, ranks 0, 8, …, 32: greedy = optimum */
-    for (int trial = 0; trial < trials; trial++) {
-        alloc_mat A[3] = {{64, 64, 5, {0, 8, 16, 24, 32}, {0}}, {32, 96, 5, {0, 8, 16, 24, 32}, {0}},
-                          {96, 32, 5, {0, 8, 16, 24, 32}, {0}}};
-        double W = 0;
-        for (int i = 0; i < 3; i++) {
-            convex_curve(&A[i], &s);
-            W += A[i].m * A[i].n;
-        }
-        double bpw = qbpw + (rng_next(&s) >> 11) * 0x1.0p-53 * 5.0; /* up to beyond the max ranks */
-        int ranks[3], rc;
-        double got, err;
-        run_alloc(A, 3, lr_bits, qbpw, bpw, ranks, &got, &err, &rc);
-        CHECK_EQ_INT(rc, 0);
-        double opt = brute(A, 3, lr_bits, qbpw, bpw * W);
-        if (fabs(err - opt) > 1e-12 * opt) worst_equal++;
-        CHECK(got <= bpw * (1 + 1e-12));
-    }
-    printf("# equal step costs: greedy != brute force in %d of %d instances\n", worst_equal, trials);
-    CHECK_EQ_INT(worst_equal, 0);
-
-    /* unequal sizes and uneven candidates: OPT(B) ≤ greedy ≤ OPT(B − largest step) */
-    int bound_fail = 0, exact = 0;
-    for (int trial = 0; trial < trials; trial++) {
-        alloc_mat A[4] = {{64, 64, 5, {0}, {0}}, {128, 32, 5, {0}, {0}}, {48, 200, 5, {0}, {0}}, {16, 300, 5, {0}, {0}}};
-        double W = 0, dmax = 0;
-        for (int i = 0; i < 4; i++) {
-            int r = 0;
-            for (int j = 0; j < 5; j++) {
-                A[i].ranks[j] = r;
-                r += 1 + (int)(rng_next(&s) % 4); /* ≤ 16 = min(m, n) of the 16 × 300 matrix */
-            }
-            convex_curve(&A[i], &s);
-            W += A[i].m * A[i].n;
-            for (int j = 1; j < 5; j++)
-                dmax = fmax(dmax, lr_bits * (A[i].ranks[j] - A[i].ranks[j - 1]) * (double)(A[i].m + A[i].n));
-        }
-        double bpw = qbpw + (rng_next(&s) >> 11) * 0x1.0p-53 * 1.0;
-        int ranks[4], rc;
-        double got, err;
-        run_alloc(A, 4, lr_bits, qbpw, bpw, ranks, &got, &err, &rc);
-        CHECK_EQ_INT(rc, 0);
-        double opt = brute(A, 4, lr_bits, qbpw, bpw * W), opt_lo = brute(A, 4, lr_bits, qbpw, bpw * W - dmax);
-        if (!(err >= opt - 1e-12 * opt && err <= opt_lo + 1e-12 * opt_lo)) bound_fail++;
-        exact += fabs(err - opt) <= 1e-12 * opt;
-        CHECK(got <= bpw * (1 + 1e-12));
-
-        /* the same with non-convex curves (a plateau then a cliff): informational only */
-        for (int i = 0; i < 4; i++) {
-            A[i].err[0] = 1.0, A[i].err[1] = 0.99, A[i].err[2] = 0.98, A[i].err[3] = 0.2, A[i].err[4] = 0.19;
-        }
-        run_alloc(A, 4, lr_bits, qbpw, bpw, ranks, &got, &err, &rc);
-        nonconvex_subopt += err > brute(A, 4, lr_bits, qbpw, bpw * W) * (1 + 1e-12);
-    }
-    printf("# unequal step costs: bound violated in %d of %d; exactly optimal in %d\n", bound_fail, trials, exact);
-    printf("# non-convex curves (plateau then cliff): greedy suboptimal in %d of %d (a heuristic there)\n",
-           nonconvex_subopt, trials);
-    CHECK_EQ_INT(bound_fail, 0);
-}
-
-static void test_rank_allocate_rejects(void)
-{
-    int r1[3] = {0, 8, 16}, r2[3] = {0, 40, 80}, r3[3] = {0, 16, 8};
-    double e1[3] = {3, 2, 1.5};
-    rz_rank_item it[2] = {{64, 64, 2.0, 3, r1, e1}, {64, 64, 2.0, 3, r1, e1}};
-    int ranks[2];
-    rz_err e = {0};
-    CHECK_EQ_INT(rz_rank_allocate(it, 2, 4, 1.9, ranks, NULL, NULL, &e), RZ_EINPUT); /* Q alone needs 2 */
-    CHECK(strstr(e.msg, "below") != NULL);
-    printf("# %s\n", e.msg);
-    it[1].ranks = r2; /* 80 > min(64, 64) */
-    CHECK_EQ_INT(rz_rank_allocate(it, 2, 4, 3.0, ranks, NULL, NULL, &e), RZ_EINPUT);
-    CHECK(strstr(e.msg, "80") != NULL);
-    printf("# %s\n", e.msg);
-    it[1].ranks = r3; /* not increasing */
-    CHECK_EQ_INT(rz_rank_allocate(it, 2, 4, 3.0, ranks, NULL, NULL, &e), RZ_EINPUT);
-    printf("# %s\n", e.msg);
-    /* exactly Q's bits: allowed, every matrix stays at its smallest candidate */
-    it[1].ranks = r1;
-    double bpw;
-    CHECK_EQ_INT(rz_rank_allocate(it, 2, 4, 2.0, ranks, &bpw, NULL, &e), 0);
-    CHECK_EQ_INT(ranks[0] + ranks[1], 0);
-    CHECK_NEAR(bpw, 2.0, 1e-12);
-}
-
-/* rz_rank_curve with Q ≡ 0 and exact f32 factors gives the best rank-k errors, which
- * strictly decrease with k (σ_k > 0, Eckart–Young); fed to the allocator with an L/R
- * budget of half a bit per weight the choice respects it. */
-static void test_rank_curve(void)
-{
-    int m = 32, n = 48, ranks[4] = {0, 2, 4, 8};
-    double *H = make_hessian(n, 81, 0.6, 0.05), err[2][4];
-    float *W[2] = {make_w(m, n, 6, 0.2, 82), make_w(m, n, 3, 0.05, 83)};
-    rz_caldera_opts o = opts_plain();
-    rz_err e = {0};
-    for (int a = 0; a < 2; a++) {
-        CHECK_EQ_INT(rz_rank_curve(W[a], H, m, n, &o, ranks, 4, err[a], &e), 0);
-        for (int j = 1; j < 4; j++) CHECK(err[a][j] < err[a][j - 1]);
-        printf("# curve %d: %.4g %.4g %.4g %.4g\n", a, err[a][0], err[a][1], err[a][2], err[a][3]);
-    }
-    /* fp16 L/R at 3.5 bits per weight: 3.5·2·32·48 bits pay for Σ k ≤ 8 (16·(32+48) bits
-     * per unit of rank); the curves are convex here (drops per bit fall along each), so the
-     * greedy must match the brute-force optimum over the 16 combinations */
-    rz_rank_item it[2] = {{m, n, 0.0, 4, ranks, err[0]}, {m, n, 0.0, 4, ranks, err[1]}};
-    int out[2];
-    double bpw, got;
-    CHECK_EQ_INT(rz_rank_allocate(it, 2, 16, 3.5, out, &bpw, &got, &e), 0);
-    double opt = INFINITY;
-    for (int a = 0; a < 4; a++)
-        for (int b = 0; b < 4; b++)
-            if (16.0 * (ranks[a] + ranks[b]) * (m + n) <= 3.5 * 2 * m * n) opt = fmin(opt, err[0][a] + err[1][b]);
-    printf("# allocation at 3.5 bpw of fp16 L/R: ranks %d %d, %.3f bpw, error %.5g (brute force %.5g)\n", out[0],
-           out[1], bpw, got, opt);
-    CHECK(bpw <= 3.5);
-    CHECK_NEAR(got, opt, 1e-12 * opt);
-    free(H), free(W[0]), free(W[1]);
-}
-
 /* ---- the Hessian downdate and the regularised H ---------------------------------------- */
 
 /* rz_caldera_downdate against alg.py's definition, in double: M = chol(H) (lower),
@@ -960,9 +784,6 @@ int main(void)
     RUN(test_singular_hessian);
     RUN(test_thread_independence);
     RUN(test_fit_rejects);
-    RUN(test_rank_allocate_bruteforce);
-    RUN(test_rank_allocate_rejects);
-    RUN(test_rank_curve);
     RUN(test_downdate_definition);
     RUN(test_hreg_objective);
     RUN(test_lr_e8p_decode);

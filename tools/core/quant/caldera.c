@@ -1,6 +1,5 @@
-/* caldera.c — CALDERA's alternating fit W ≈ Q + L R under a Hessian, and rank allocation
- * under a bit budget (see caldera.h for the algorithm, the basis of the results and the
- * numbers).
+/* caldera.c — CALDERA's alternating fit W ≈ Q + L R under a Hessian (see caldera.h for
+ * the algorithm, the basis of the results and the numbers).
  *
  * Layout. Internally L is kept transposed, Lt = Lᵀ (k × m): every product then has the
  * long dimension (m or n) as its output columns, which is what the panel split of
@@ -934,103 +933,6 @@ int rz_caldera_dense(const rz_caldera *c, float *What, rz_err *e)
         int rc = rz_rht_cols(&c->U, What, n, n, 1, e);
         if (!rc) rc = rz_rht_rows(&c->V, What, m, n, 1, e);
         return rc;
-    }
-    return 0;
-}
-
-/* ---- rank allocation ------------------------------------------------------------------ */
-
-/* Why the greedy is optimal for convex curves, up to its first skipped move. Let the
- * greedy have taken moves in order of decreasing ratio (error drop per bit) and stopped at
- * state S with cost c(S), the last ratio taken being ρ. Convexity means each curve's
- * ratios decrease along it, so in S every matrix sits where its next step's ratio is ≤ ρ
- * and its last step's ratio ≥ ρ: S minimises Σ_i err_i(k_i) + ρ·Σ_i bits_i(k_i) over all
- * allocations (each term separately). For any allocation A with bits(A) ≤ c(S):
- * err(A) ≥ err(S) + ρ·(c(S) − bits(A)) ≥ err(S). When the next move no longer fits,
- * c(S) > budget − (its cost), hence err(S) ≤ OPT(budget − largest step), and the moves
- * that still fit afterwards only lower the error. With equal step costs nothing fits after
- * the first skip, so the greedy is optimal. */
-int rz_rank_allocate(const rz_rank_item *items, int count, double lr_bits, double budget_bpw, int *ranks_out,
-                     double *bpw_out, double *err_out, rz_err *e)
-{
-    if (count < 1 || !items) return rz_fail(e, RZ_EINPUT, "rank allocation: no matrices");
-    if (!(lr_bits > 0) || !isfinite(lr_bits) || !isfinite(budget_bpw))
-        return rz_fail(e, RZ_EINPUT, "rank allocation: L/R bits %g and budget %g bpw must be positive and finite",
-                       lr_bits, budget_bpw);
-    double total_w = 0.0, used = 0.0;
-    for (int i = 0; i < count; i++) {
-        const rz_rank_item *it = &items[i];
-        if (it->m < 1 || it->n < 1 || it->ncand < 1 || !it->ranks || !it->err || !(it->q_bpw >= 0) ||
-            !isfinite(it->q_bpw))
-            return rz_fail(e, RZ_EINPUT, "rank allocation: matrix %d: bad size %d x %d, Q %g bpw or %d candidates",
-                           i, it->m, it->n, it->q_bpw, it->ncand);
-        int mn = it->m < it->n ? it->m : it->n;
-        for (int j = 0; j < it->ncand; j++) {
-            if (it->ranks[j] < 0 || it->ranks[j] > mn)
-                return rz_fail(e, RZ_EINPUT, "rank allocation: matrix %d (%d x %d): candidate rank %d is not in 0..%d",
-                               i, it->m, it->n, it->ranks[j], mn);
-            if (j > 0 && it->ranks[j] <= it->ranks[j - 1])
-                return rz_fail(e, RZ_EINPUT, "rank allocation: matrix %d: candidate ranks must increase (%d after %d)",
-                               i, it->ranks[j], it->ranks[j - 1]);
-            if (!isfinite(it->err[j]))
-                return rz_fail(e, RZ_EINPUT, "rank allocation: matrix %d: error at rank %d is not finite", i,
-                               it->ranks[j]);
-        }
-        total_w += (double)it->m * it->n;
-        used += it->q_bpw * it->m * it->n + lr_bits * it->ranks[0] * (double)(it->m + it->n);
-    }
-    double budget = budget_bpw * total_w, slack = 1e-12 * budget;
-    if (used > budget + slack)
-        return rz_fail(e, RZ_EINPUT,
-                       "rank allocation: budget %.4f bits per weight is below the %.4f that Q and the smallest "
-                       "candidate ranks need",
-                       budget_bpw, used / total_w);
-    int *cur = rz_calloc((size_t)count, sizeof(int), e);
-    if (!cur) return e ? e->code : RZ_EINTERNAL;
-    for (;;) {
-        int bi = -1, bj = -1;
-        double bratio = 0.0, bbits = 0.0;
-        for (int i = 0; i < count; i++) {
-            const rz_rank_item *it = &items[i];
-            for (int j = cur[i] + 1; j < it->ncand; j++) {
-                double dbits = lr_bits * (it->ranks[j] - it->ranks[cur[i]]) * (double)(it->m + it->n);
-                double gain = it->err[cur[i]] - it->err[j];
-                if (used + dbits > budget + slack || !(gain > 0)) continue;
-                if (gain / dbits > bratio) {
-                    bratio = gain / dbits;
-                    bi = i, bj = j, bbits = dbits;
-                }
-            }
-        }
-        if (bi < 0) break;
-        cur[bi] = bj;
-        used += bbits;
-    }
-    double err = 0.0;
-    for (int i = 0; i < count; i++) {
-        ranks_out[i] = items[i].ranks[cur[i]];
-        err += items[i].err[cur[i]];
-    }
-    free(cur);
-    if (bpw_out) *bpw_out = used / total_w;
-    if (err_out) *err_out = err;
-    return 0;
-}
-
-int rz_rank_curve(const float *W, const double *H, int m, int n, const rz_caldera_opts *o, const int *ranks,
-                  int ncand, double *err, rz_err *e)
-{
-    rz_caldera_opts one = *o;
-    one.outer = 1;
-    for (int j = 0; j < ncand; j++) {
-        rz_caldera c;
-        int rc = rz_caldera_fit(W, H, m, n, ranks[j], &one, &c, e);
-        err[j] = c.obj;
-        rz_caldera_free(&c);
-        if (rc) {
-            rz_wrap(e, "rank curve at rank %d", ranks[j]);
-            return rc;
-        }
     }
     return 0;
 }

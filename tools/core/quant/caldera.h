@@ -1,6 +1,6 @@
 /* caldera.h — CALDERA: fit a weight matrix as W ≈ Q + L·R (Q quantised at low precision,
- * L, R a low-rank pair at 4/16/32 bits) under the layer's Hessian, and the allocation of
- * ranks across matrices under a global bit budget.
+ * L, R a low-rank pair at 4/16/32 bits) under the layer's Hessian. (Ranks across matrices
+ * under a bit budget: rank_alloc.h.)
  *
  * Objective (Saha et al., NeurIPS 2024; pilancilab/caldera alg.py). W: m × n row-major
  * [out][in], H: n × n, H = Σ x xᵀ / N over the layer's inputs (symmetric PSD):
@@ -193,38 +193,5 @@ int rz_lowrank_objective(const float *Y, const float *H, const float *L, const f
  * regularisation. */
 #define RZ_CALDERA_SIGMA_REG2 0.01
 int rz_caldera_downdate(const double *H, const float *R, int n, int k, double sigma2, double *Hout, rz_err *e);
-
-/* ---- rank allocation ----------------------------------------------------------------- */
-
-/* One matrix: its size, the bits per weight of its Q, and err(k) at ncand candidate ranks
- * (strictly increasing, 0 ≤ rank ≤ min(m, n)). */
-typedef struct {
-    int m, n;
-    double q_bpw;
-    int ncand;
-    const int *ranks;
-    const double *err;
-} rz_rank_item;
-
-/* Chooses one candidate per matrix to minimise Σ err_i(k_i) subject to
- *     Σ_i (q_bpw_i·m_i·n_i + lr_bits·k_i·(m_i + n_i)) ≤ budget_bpw · Σ_i m_i·n_i.
- * Greedy: start at every matrix's smallest candidate; repeatedly take, among the moves
- * that still fit (matrix i from its current candidate to any larger one), the one with
- * the largest error reduction per added bit; stop when no move fits or reduces the error.
- * For convex curves (error reductions per bit decreasing along each curve) every state
- * the greedy passes through before its first skipped move is optimal for the bits it
- * spends (a Lagrangian argument, see caldera.c), so when all steps cost the same it is
- * optimal, and otherwise it is within one step of the optimum:
- * err(greedy) ≤ OPT(budget − largest step). For non-convex curves it is a heuristic.
- * ranks_out[count]; bpw_out (achieved bits per weight) and err_out (Σ err) may be NULL.
- * RZ_EINPUT: budget below what Q and the smallest ranks need, rank > min(m, n), bad
- * candidate lists. */
-int rz_rank_allocate(const rz_rank_item *items, int count, double lr_bits, double budget_bpw,
-                     int *ranks_out, double *bpw_out, double *err_out, rz_err *e);
-
-/* err(k) for a matrix at each of ncand candidate ranks: f of a CALDERA fit with opts but
- * one outer iteration (LR on W, then Q on W − LR), a cheap estimate of the curve. */
-int rz_rank_curve(const float *W, const double *H, int m, int n, const rz_caldera_opts *o,
-                  const int *ranks, int ncand, double *err, rz_err *e);
 
 #endif

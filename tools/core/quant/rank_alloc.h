@@ -12,9 +12,9 @@
  * exceeds the budget. With u = 1 and integer bit counts (what records have) the result
  * is the exact optimum; with u > 1 it is the optimum of a budget at most count·u bits
  * tighter (each matrix's rounding is below one unit). Ties: the smaller bit count, then
- * the lower candidate index — deterministic. Unlike the greedy rz_rank_allocate
- * (caldera.h) it needs no convexity of the curves: measured loss curves are noisy and
- * need not be convex or even monotone.
+ * the lower candidate index — deterministic. Unlike a greedy by error drop per bit it
+ * needs no convexity of the curves: measured loss curves are noisy and need not be
+ * convex or even monotone.
  *
  * Memory: count · (cells + 1) bytes of back-pointers plus two rows of doubles.
  */
