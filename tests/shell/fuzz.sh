@@ -1,12 +1,12 @@
 # fuzz.sh — short libFuzzer runs of the parsers (record streams, model checkpoints,
 # tokenizer files, GGUF and safetensors files, JSON lines, rz-agent datasets, checkpoints, expert streams and online checkpoints,
-# keyframe motions, rz-serve requests, rz-agent iqm's table lines), seeded with valid
+# keyframe motions, rz-serve requests, rz-agent iqm's table lines, rz-lowrank --curves reports), seeded with valid
 # inputs made by the tools. Runs when RZ_FUZZ_DIR names the built targets (make check
 # sets it); prints nothing otherwise.
 . "$(dirname "$0")/lib.sh"
 [ -n "${RZ_FUZZ_DIR:-}" ] || exit 0
 secs=${RZ_FUZZ_SECONDS:-15}
-for d in stream checkpoint tokenizer json agent serve maze gguf safetensors kvline expert online keyframe; do mkdir -p "$T/$d"; done
+for d in stream checkpoint tokenizer json agent serve maze gguf safetensors kvline expert online keyframe rank_curves; do mkdir -p "$T/$d"; done
 rz-convert --random --dim 16 --layers 1 --heads 2 --hidden 24 --vocab 40 --seq-len 8 -o "$T/stream/m.rzm"
 rz-convert --random --dim 16 --layers 1 --heads 2 --kv-heads 1 --hidden 24 --vocab 40 --seq-len 8 --unshared -o "$T/checkpoint/m.bin"
 cp "$T/stream/m.rzm" "$T/checkpoint/"
@@ -21,6 +21,8 @@ rz-agent expert --env pointmass-maze --trajectories 3 -q -o "$T/expert/e.rz"
 rz-agent online --env pointmass-maze --cpr --expert "$T/expert/e.rz" --steps 40 --seed-steps 20 --envs 1 --hidden 8 \
   --zdim 4 --batch 8 --disc-hidden 8 --seq-length 2 --buffer 64 --labels 8 -q -o "$T/online/o.rz"
 rz-maze gen -n 3 --count 4 -q -o "$T/maze/g.rz"
+# rz-lowrank --curves: a report's curves (3 matrices, the target's model hash), by hand
+echo '{"type":"report","v":1,"tool":"rz-lowrank","layers":3,"objective":"kl","model_hash":"0123456789abcdef","curves":[[[0,0.9],[2,0.5],[4,0.25]],[[0,1.5],[8,0.1]],[[0,2],[2,1],[4,0.5],[8,0.2]]]}' > "$T/rank_curves/report.json"
 cp "$(dirname "$0")"/../../pipeline/motions/*.kf "$T/keyframe/"
 # an expert stream: the humanoid's crouch as tracked (when libmujoco-samples is installed)
 [ -r /usr/share/mujoco/model/humanoid/humanoid.xml ] &&
@@ -56,7 +58,7 @@ for src in "$(dirname "$0")"/../fuzz/fuzz_*.c; do
   d=$(basename "$src" .c); d=${d#fuzz_}
   [ -d "$T/$d" ] || fail "fuzz_$d" "tests/fuzz/fuzz_$d.c has no seed folder in fuzz.sh: add it to the lists"
 done
-for d in stream checkpoint tokenizer json agent serve maze gguf safetensors kvline expert online keyframe; do
+for d in stream checkpoint tokenizer json agent serve maze gguf safetensors kvline expert online keyframe rank_curves; do
   f="$RZ_FUZZ_DIR/fuzz_$d"
   [ -x "$f" ] || { fail "fuzz_$d" "not built in $RZ_FUZZ_DIR"; continue; }
   if "$f" -max_total_time="$secs" -rss_limit_mb=4096 -max_len=65536 -timeout=10 -artifact_prefix="$T/" \
