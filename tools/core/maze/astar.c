@@ -9,18 +9,6 @@
 #include "maze.h"
 #include "rng.h" /* rz_splitmix64 */
 
-/* Neighbour of cell c in direction d (0 right, 1 down, 2 left, 3 up), or -1. */
-static int nb(int n, int c, int d)
-{
-    int i = c / n, j = c % n;
-    switch (d) {
-    case 0: return j + 1 < n ? c + 1 : -1;
-    case 1: return i + 1 < n ? c + n : -1;
-    case 2: return j > 0 ? c - 1 : -1;
-    default: return i > 0 ? c - n : -1;
-    }
-}
-
 static int manhattan(int n, int a, int b)
 {
     int di = a / n - b / n, dj = a % n - b % n;
@@ -51,7 +39,7 @@ int rz_maze_astar(rz_maze *m)
         int gc = g[best];
         g[best] = CLOSED + gc; /* closed, g kept */
         for (int d = 0; d < 4; d++) {
-            int b = nb(n, best, d);
+            int b = rz_maze_step(n, best, d);
             if (b < 0 || !rz_maze_is_open(m, best, b)) continue;
             if (g[b] >= CLOSED) continue; /* a consistent heuristic never reopens */
             if (g[b] < 0 || gc + 1 < g[b]) g[b] = gc + 1, par[b] = best;
@@ -79,7 +67,7 @@ int rz_maze_astar_gen(rz_maze *m, uint64_t seed, uint64_t index, double density)
         m->n_passages = 0;
         for (int c = 0; c < N; c++)
             for (int d = 0; d < 2; d++) {
-                int b = nb(n, c, d);
+                int b = rz_maze_step(n, c, d);
                 if (b >= 0 && !wall[c] && !wall[b]) m->open[c] |= (uint8_t)(1 << d), m->n_passages++;
             }
         /* start and goal: distinct free cells, drawn uniformly */

@@ -47,8 +47,7 @@ uint64_t rz_maze_key(uint64_t seed, uint64_t index)
 
 static int below(uint64_t *s, int k) { return (int)(rz_splitmix64(s) % (uint64_t)k); }
 
-/* Neighbour of cell c in direction d (0 right, 1 down, 2 left, 3 up), or -1. */
-static int step(int n, int c, int d)
+int rz_maze_step(int n, int c, int d)
 {
     int i = c / n, j = c % n;
     switch (d) {
@@ -86,7 +85,7 @@ int rz_maze_bfs(rz_maze *m)
     while (head < tail) {
         int c = queue[head++];
         for (int d = 0; d < 4; d++) {
-            int b = step(m->n, c, d);
+            int b = rz_maze_step(m->n, c, d);
             if (b >= 0 && dist[b] < 0 && rz_maze_is_open(m, c, b)) dist[b] = dist[c] + 1, queue[tail++] = b;
         }
     }
@@ -98,7 +97,7 @@ int rz_maze_bfs(rz_maze *m)
         m->path[k] = c;
         if (k == 0) break;
         for (int d = 0; d < 4; d++) {
-            int b = step(m->n, c, d);
+            int b = rz_maze_step(m->n, c, d);
             if (b >= 0 && dist[b] == dist[c] - 1 && rz_maze_is_open(m, c, b)) {
                 c = b;
                 break;
@@ -133,7 +132,7 @@ void rz_maze_dfs(rz_maze *m, uint64_t seed, uint64_t index, int forks, int extra
     while (top > 0) {
         int c = stack[top - 1], cand[4], k = 0;
         for (int d = 0; d < 4; d++) {
-            int b = step(n, c, d);
+            int b = rz_maze_step(n, c, d);
             if (b >= 0 && !(m->open[b] & VIS)) cand[k++] = b;
         }
         if (k == 0) {
@@ -153,7 +152,7 @@ void rz_maze_dfs(rz_maze *m, uint64_t seed, uint64_t index, int forks, int extra
     {
         for (int c = 0; c < N; c++)
             for (int d = 0; d < 2; d++) {
-                int b = step(n, c, d);
+                int b = rz_maze_step(n, c, d);
                 if (b >= 0 && (m->open[c] & VIS) && (m->open[b] & VIS) && !(m->open[c] & (1 << d)))
                     walls[nw++] = c * 2 + d;
             }

@@ -92,6 +92,9 @@ int rz_maze_astar_gen(rz_maze *m, uint64_t seed, uint64_t index, double density)
  * unreachable. */
 int rz_maze_astar(rz_maze *m);
 /* 1 if a and b (cells) are 4-neighbours with the passage between them open. */
+/* Neighbour of cell c of an n×n lattice in direction d (0 right, 1 down, 2 left,
+ * 3 up), or -1 off the lattice. */
+int rz_maze_step(int n, int c, int d);
 int rz_maze_is_open(const rz_maze *m, int a, int b);
 /* BFS shortest path from m->origin to m->target into m->path / path_len; returns the
  * length in cells, or 0 if the target is unreachable. */
