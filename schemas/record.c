@@ -436,3 +436,5 @@ uint16_t rz_f32_to_bf16(float f)
     return (uint16_t)(x >> 16);
 }
 
+
+int rz_rec_type_is(const rz_rec_ctx *c, const char *t) { return c->type && !strcmp(c->type, t); }

@@ -53,6 +53,8 @@ typedef struct {
     const char *type;   /* the record's type tag (points into the object) */
 } rz_rec_ctx;
 
+/* 1 if the record's type tag is t. */
+int rz_rec_type_is(const rz_rec_ctx *c, const char *t);
 /* The field's object, or NULL if absent. */
 const msgpack_object *rz_field(const msgpack_object *map, const char *key);
 /* Required fields, validated; *_opt variants leave *out unchanged when absent. */

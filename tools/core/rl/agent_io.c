@@ -65,8 +65,6 @@ void ag_dataset_free(ag_dataset *d)
     memset(d, 0, sizeof *d);
 }
 
-static int type_is(const rz_rec_ctx *c, const char *t) { return c->type && !strcmp(c->type, t); }
-
 int ag_dataset_read(const char *path, const rz_stream_opts *o, ag_dataset *d, rl_env *env, rz_err *e)
 {
     memset(d, 0, sizeof *d);
@@ -77,7 +75,7 @@ int ag_dataset_read(const char *path, const rz_stream_opts *o, ag_dataset *d, rl
     const msgpack_object *rec;
     rz_rec_ctx c;
     if ((rc = rz_reader_next(r, &rec, &c, e))) goto out;
-    if (!rec || !type_is(&c, "agent_dataset")) {
+    if (!rec || !rz_rec_type_is(&c, "agent_dataset")) {
         rc = rz_fail(e, RZ_EINPUT, "%s: not an rz-agent dataset (first record is %s, expected agent_dataset)", path,
                      rec ? c.type : "the end");
         goto out;
@@ -100,7 +98,7 @@ int ag_dataset_read(const char *path, const rz_stream_opts *o, ag_dataset *d, rl
     for (;;) {
         if ((rc = rz_reader_next(r, &rec, &c, e))) goto out;
         if (!rec) break;
-        if (!type_is(&c, "agent_steps")) continue; /* unknown record types are skipped */
+        if (!rz_rec_type_is(&c, "agent_steps")) continue; /* unknown record types are skipped */
         int64_t m;
         if ((rc = rz_steps_count(rec, &c, &m, e))) goto out;
         if (d->n + m > d->h.steps) {
@@ -282,7 +280,7 @@ int ag_agent_read(const char *path, const rz_stream_opts *o, rz_agent_header *h,
     const msgpack_object *rec;
     rz_rec_ctx c;
     if ((rc = rz_reader_next(r, &rec, &c, e))) goto out;
-    if (!rec || !type_is(&c, "agent")) {
+    if (!rec || !rz_rec_type_is(&c, "agent")) {
         rc = rz_fail(e, RZ_EINPUT, "%s: not an rz-agent checkpoint (first record is %s, expected agent)", path,
                      rec ? c.type : "the end");
         goto out;
@@ -310,7 +308,7 @@ int ag_agent_read(const char *path, const rz_stream_opts *o, rz_agent_header *h,
     for (;;) {
         if ((rc = rz_reader_next(r, &rec, &c, e))) goto out;
         if (!rec) break;
-        if (!type_is(&c, "tensor")) continue;
+        if (!rz_rec_type_is(&c, "tensor")) continue;
         rz_tensor_view tv;
         if ((rc = rz_tensor_decode(rec, &c, &tv, e))) goto out;
         if (!strcmp(tv.name, "labels")) {

@@ -68,8 +68,6 @@ fail:
     return rc;
 }
 
-static int type_is(const rz_rec_ctx *c, const char *t) { return c->type && !strcmp(c->type, t); }
-
 int rl_expert_read(const char *path, const rz_stream_opts *o, const rl_env *want_env, rl_expert *x, rl_env *env,
                    rz_err *e)
 {
@@ -82,7 +80,7 @@ int rl_expert_read(const char *path, const rz_stream_opts *o, const rl_env *want
     rz_rec_ctx c;
     float *buf = NULL;
     if ((rc = rz_reader_next(r, &rec, &c, e))) goto out;
-    if (!rec || !type_is(&c, "agent_expert")) {
+    if (!rec || !rz_rec_type_is(&c, "agent_expert")) {
         rc = rz_fail(e, RZ_EINPUT, "%s: not an expert stream (first record is %s, expected agent_expert)", path,
                      rec ? c.type : "the end");
         goto out;
@@ -132,7 +130,7 @@ int rl_expert_read(const char *path, const rz_stream_opts *o, const rl_env *want
     for (;;) {
         if ((rc = rz_reader_next(r, &rec, &c, e))) goto out;
         if (!rec) break;
-        if (!type_is(&c, "agent_traj")) continue; /* unknown record types are skipped */
+        if (!rz_rec_type_is(&c, "agent_traj")) continue; /* unknown record types are skipped */
         int64_t m;
         char name[64];
         if ((rc = rz_traj_count(rec, &c, &m, e))) goto out;

@@ -322,8 +322,6 @@ out:
     return rc;
 }
 
-static int type_is(const rz_rec_ctx *c, const char *t) { return c->type && !strcmp(c->type, t); }
-
 int rl_online_load(const char *path, const rz_stream_opts *so, rz_agent_header *h, rz_online_header *oh,
                    fb_agent **fbp, fbcpr **cp, rl_online **op, rl_env *env, rz_err *e)
 {
@@ -342,7 +340,7 @@ int rl_online_load(const char *path, const rz_stream_opts *so, rz_agent_header *
     for (;;) {
         if ((rc = rz_reader_next(r, &rec, &c, e))) goto out;
         if (!rec) break;
-        if (type_is(&c, "agent_online")) {
+        if (rz_rec_type_is(&c, "agent_online")) {
             if ((rc = rz_online_header_decode(rec, &c, oh, e))) goto out;
             fbcpr_config cc;
             rl_online_config oc;
@@ -357,7 +355,7 @@ int rl_online_load(const char *path, const rz_stream_opts *so, rz_agent_header *
             have_oh = 1;
             continue;
         }
-        if (!type_is(&c, "tensor") || !have_oh) continue;
+        if (!rz_rec_type_is(&c, "tensor") || !have_oh) continue;
         rz_tensor_view tv;
         if ((rc = rz_tensor_decode(rec, &c, &tv, e))) goto out;
         fb_tensor *t = NULL;
