@@ -108,6 +108,10 @@ $(SD)/coverage.rz: | $(SD)
 	$(AGENT) collect --env fourrooms --policy coverage --steps 100000 --seed 1 -q -o $@
 $(SD)/drop%.rz: $(SD)/coverage.rz
 	$(AGENT) data -d $< --drop-pairs 0.$* --seed 1 -q -o $@
+# the same removal keeping the data's reach at 1 (rz-agent data --keep-reach): missing
+# actions without unreachable goals; e.g. STUDY_DATA="reach25 reach50 reach70"
+$(SD)/reach%.rz: $(SD)/coverage.rz
+	$(AGENT) data -d $< --drop-pairs 0.$* --keep-reach --seed 1 -q -o $@
 $(SD)/n%.rz: $(SD)/coverage.rz
 	$(AGENT) data -d $< --subsample $* --seed 1 -q -o $@
 # ten 100-step demonstrations of an ε-greedy walk to one goal cell (id 37)

@@ -44,6 +44,14 @@ check "data reach" $A data -d "$T/d.rz" --reach --json -q
 same "full coverage reaches every (start, goal) pair" "$(json_field reach < "$T/.out")" "1.0"
 check "data reach of a design" $A data -d "$T/drop.rz" --reach --json -q
 r=$(json_field reach < "$T/.out"); awk -v r="$r" 'BEGIN{exit !(r != "" && r > 0 && r < 1)}' && ok "half the pairs removed: reach strictly between 0 and 1" || fail "half the pairs removed: reach strictly between 0 and 1" "$r"
+# the same half removed while keeping the reach: every (start, goal) pair stays connected
+check "data drop-pairs --keep-reach" $A data -d "$T/d.rz" --drop-pairs 0.5 --keep-reach --seed 3 --json -o "$T/dropr.rz"
+same "--keep-reach keeps the reach at 1" "$(json_field reach < "$T/.out")" "1.0"
+grep -q '"policy":"coverage-drop0.50-reach"' "$T/.out" && ok "--keep-reach names the design" || fail "--keep-reach names the design" "$(cat "$T/.out")"
+check_status "--keep-reach beyond what keeps the reach" 2 $A data -d "$T/d.rz" --drop-pairs 0.79 --keep-reach -o "$T/x.rz"
+grep -q "keeping the data's reach: only" "$T/.err" && ok "--keep-reach refusal says how many could go" || fail "--keep-reach refusal says how many could go" "$(cat "$T/.err")"
+[ ! -e "$T/x.rz" ] && ok "refused --keep-reach design leaves no file" || fail "refused --keep-reach design leaves no file"
+check_status "--keep-reach without --drop-pairs" 2 $A data -d "$T/d.rz" --subsample 10 --keep-reach -o "$T/x.rz"
 check "data goal-policy" $A data --env fourrooms --goal-policy 37 --trajs 4 --len 50 -o "$T/few.rz" -q
 check_status "drop-pairs beyond coverage" 2 $A data -d "$T/few.rz" --drop-pairs 0.9 -o "$T/x.rz"
 [ ! -e "$T/x.rz" ] && ok "refused design leaves no file" || fail "refused design leaves no file"

@@ -1,7 +1,9 @@
 /* test_rl_offline.c — the study's dataset builders (offline.h): the fraction of
  * state-action pairs removed exactly with every covered state kept, uniform seeded
  * subsampling (chi-square over many seeds), the fixed-policy trajectories, and in-support
- * task selection on a hand case, and the validation / test split of the tasks. */
+ * task selection on a hand case, the validation / test split of the tasks, and pair
+ * removal that keeps the data's reach (checked by Floyd–Warshall, not by breadth-first
+ * search as offline.c counts it). */
 #include <string.h>
 
 #include "../check.h"
@@ -40,7 +42,7 @@ static void test_drop_pairs(void)
     for (int f = 0; f < 3; f++) {
         long n = n0, before = 0, removed = 0;
         memcpy(T, S, n0 * 2 * sizeof(float)), memcpy(B, A, n0 * sizeof(float)), memcpy(T2, S2, n0 * 2 * sizeof(float));
-        CHECK(rl_data_drop_pairs(&env, &n, T, B, T2, fr[f], 7, &before, &removed, NULL) == 0);
+        CHECK(rl_data_drop_pairs(&env, &n, T, B, T2, fr[f], 0, 7, &before, &removed, NULL) == 0);
         census(&env, n, T, B, p1, &P1, &C1);
         long want = lround(fr[f] * P0);
         CHECK(before == P0 && removed == want && P1 == P0 - want); /* exactly the fraction */
@@ -56,14 +58,103 @@ static void test_drop_pairs(void)
         /* the same seed removes the same pairs, another seed others */
         long m = n0;
         memcpy(T, S, n0 * 2 * sizeof(float)), memcpy(B, A, n0 * sizeof(float)), memcpy(T2, S2, n0 * 2 * sizeof(float));
-        CHECK(rl_data_drop_pairs(&env, &m, T, B, T2, fr[f], 8, NULL, NULL, NULL) == 0);
+        CHECK(rl_data_drop_pairs(&env, &m, T, B, T2, fr[f], 0, 8, NULL, NULL, NULL) == 0);
         census(&env, m, T, B, p2, &P1, &C1);
         CHECK(P1 == P0 - want && memcmp(p1, p2, ns * 5));
     }
     /* 85% would leave some cell without any action: refused, data untouched */
     long n = n0;
-    CHECK(rl_data_drop_pairs(&env, &n, T, B, T2, 0.85, 1, NULL, NULL, NULL) == RZ_EINPUT && n == n0);
+    CHECK(rl_data_drop_pairs(&env, &n, T, B, T2, 0.85, 0, 1, NULL, NULL, NULL) == RZ_EINPUT && n == n0);
     free(S), free(A), free(S2), free(T), free(B), free(T2), free(p0), free(p1), free(p2);
+    rl_env_free(&env);
+}
+
+/* Ordered (start, goal ≠ start) cell pairs within `horizon` steps of the data's
+ * transitions, by Floyd–Warshall over hop counts — a different algorithm from
+ * offline.c's breadth-first count. */
+static long reach_fw(const rl_env *env, long n, const float *S, const float *S2, int horizon)
+{
+    int ns = env->grid.n_free;
+    int *d = malloc((size_t)ns * ns * sizeof(int));
+    for (int i = 0; i < ns * ns; i++) d[i] = 1 << 28;
+    for (long i = 0; i < n; i++) {
+        int a = rl_grid_id(env, S + 2 * i), b = rl_grid_id(env, S2 + 2 * i);
+        if (a != b) d[a * ns + b] = 1;
+    }
+    for (int k = 0; k < ns; k++)
+        for (int i = 0; i < ns; i++)
+            for (int j = 0; j < ns; j++)
+                if (d[i * ns + k] + d[k * ns + j] < d[i * ns + j]) d[i * ns + j] = d[i * ns + k] + d[k * ns + j];
+    long r = 0;
+    for (int i = 0; i < ns; i++)
+        for (int j = 0; j < ns; j++) r += i != j && d[i * ns + j] <= horizon;
+    free(d);
+    return r;
+}
+
+/* keep_reach on four-rooms' coverage data: exactly the fraction goes, every covered cell
+ * keeps an action, and the reach count stays the full data's — while the plain walk at
+ * 50% loses reach (so the flag is what keeps it). On the two-room map with a horizon of
+ * one step, reach is the set of direct moves, so the removable pairs are exactly those
+ * that go nowhere (walls, "stay"): counted here from the data, a fraction of that many
+ * pairs goes and one pair more is refused with the data untouched. */
+static void test_drop_pairs_keep_reach(void)
+{
+    rl_env env;
+    CHECK(rl_env_make(&env, "fourrooms", 0, NULL) == 0);
+    long n0 = 6000;
+    float *S = malloc(n0 * 2 * sizeof(float)), *A = malloc(n0 * sizeof(float)), *S2 = malloc(n0 * 2 * sizeof(float));
+    float *T = malloc(n0 * 2 * sizeof(float)), *B = malloc(n0 * sizeof(float)), *T2 = malloc(n0 * 2 * sizeof(float));
+    CHECK(rl_collect(&env, RL_POL_COVERAGE, n0, 3, S, A, S2, NULL) == 0);
+    int ns = env.grid.n_free;
+    unsigned char *p0 = malloc(ns * 5), *p1 = malloc(ns * 5);
+    long P0, C0, P1, C1, r0 = reach_fw(&env, n0, S, S2, env.horizon);
+    census(&env, n0, S, A, p0, &P0, &C0);
+    CHECK(r0 == (long)ns * (ns - 1)); /* full coverage connects every pair */
+    const double fr[2] = {0.25, 0.5};
+    for (int f = 0; f < 2; f++) {
+        long n = n0, removed = 0;
+        memcpy(T, S, n0 * 2 * sizeof(float)), memcpy(B, A, n0 * sizeof(float)), memcpy(T2, S2, n0 * 2 * sizeof(float));
+        CHECK(rl_data_drop_pairs(&env, &n, T, B, T2, fr[f], 1, 11, NULL, &removed, NULL) == 0);
+        census(&env, n, T, B, p1, &P1, &C1);
+        CHECK(removed == lround(fr[f] * P0) && P1 == P0 - removed && C1 == C0);
+        CHECK(reach_fw(&env, n, T, T2, env.horizon) == r0);
+    }
+    long n = n0;
+    memcpy(T, S, n0 * 2 * sizeof(float)), memcpy(B, A, n0 * sizeof(float)), memcpy(T2, S2, n0 * 2 * sizeof(float));
+    CHECK(rl_data_drop_pairs(&env, &n, T, B, T2, 0.5, 0, 11, NULL, NULL, NULL) == 0);
+    CHECK(reach_fw(&env, n, T, T2, env.horizon) < r0);
+    rl_env_free(&env);
+
+    CHECK(rl_env_grid_parse(&env, two_rooms, "two-rooms", 0, NULL) == 0);
+    env.horizon = 1;
+    ns = env.grid.n_free;
+    CHECK(rl_collect(&env, RL_POL_COVERAGE, n0, 3, S, A, S2, NULL) == 0);
+    census(&env, n0, S, A, p0, &P0, &C0);
+    CHECK(P0 == 5L * ns);
+    long idle = 0; /* pairs whose every transition stays in its cell (the grid is deterministic) */
+    for (int q = 0; q < ns * 5; q++) {
+        int moves = 0;
+        for (long i = 0; i < n0; i++)
+            if (rl_grid_id(&env, S + 2 * i) * 5 + (int)A[i] == q) moves |= memcmp(S + 2 * i, S2 + 2 * i, 8) != 0;
+        idle += !moves;
+    }
+    CHECK(idle > 0 && idle < P0 - C0);
+    for (int more = 0; more < 2; more++) {
+        long removed = 0;
+        n = n0;
+        memcpy(T, S, n0 * 2 * sizeof(float)), memcpy(B, A, n0 * sizeof(float)), memcpy(T2, S2, n0 * 2 * sizeof(float));
+        int rc = rl_data_drop_pairs(&env, &n, T, B, T2, (double)(idle + more) / (double)P0, 1, 5, NULL, &removed, NULL);
+        if (more) {
+            CHECK(rc == RZ_EINPUT && n == n0 && !memcmp(T, S, n0 * 2 * sizeof(float)) && !memcmp(B, A, n0 * sizeof(float)));
+        } else {
+            CHECK(rc == 0 && removed == idle);
+            long stay = 0; /* only the idle pairs went: every transition left moves */
+            for (long i = 0; i < n; i++) stay += memcmp(T + 2 * i, T2 + 2 * i, 8) == 0;
+            CHECK(stay == 0);
+        }
+    }
+    free(S), free(A), free(S2), free(T), free(B), free(T2), free(p0), free(p1);
     rl_env_free(&env);
 }
 
@@ -225,6 +316,7 @@ int main(void)
     RUN(test_reach);
     RUN(test_task_split);
     RUN(test_drop_pairs);
+    RUN(test_drop_pairs_keep_reach);
     RUN(test_subsample);
     RUN(test_policy_trajs);
     RUN(test_in_support);

@@ -1,7 +1,7 @@
 /* data.c — `rz-agent data`: the study's dataset designs from an existing dataset (pairs
  * removed, subsampled) or from a fixed sub-optimal policy (offline.h does the work). The
- * output's policy field names the design ("coverage-drop0.50", "coverage-n1000",
- * "goal37-eps0.30"), so train --resume and the tables tell the designs apart. */
+ * output's policy field names the design ("coverage-drop0.50", "coverage-drop0.50-reach",
+ * "coverage-n1000", "goal37-eps0.30"), so train --resume and the tables tell the designs apart. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,12 +12,13 @@
 static const rz_cli_tool tool = {
     .name = "rz-agent data",
     .summary = "the study's dataset designs: pairs removed, subsampled, or a few trajectories of one policy",
-    .usage = "rz-agent data -d DATA --drop-pairs F [--seed N] -o OUT\n"
+    .usage = "rz-agent data -d DATA --drop-pairs F [--keep-reach] [--seed N] -o OUT\n"
              "       rz-agent data -d DATA --reach [--json]\n"
              "       rz-agent data -d DATA --subsample N [--seed N] -o OUT\n"
              "       rz-agent data --env fourrooms|MAPFILE --goal-policy CELL [--eps E] --trajs N --len L\n"
              "                     [--seed N] -o OUT\n",
-    .examples = "rz-agent data -d coverage.rz --drop-pairs 0.5 --seed 3 -o drop50.rz\n",
+    .examples = "rz-agent data -d coverage.rz --drop-pairs 0.5 --seed 3 -o drop50.rz\n"
+                "rz-agent data -d coverage.rz --drop-pairs 0.5 --keep-reach -o drop50r.rz\n",
     .report = "policy, steps, seed, output, reach",
 };
 
@@ -27,13 +28,17 @@ int ag_data_main(int argc, char **argv)
     const char *in = NULL, *envs = NULL;
     double drop = -1, eps = 0.3;
     long sub = -1, goal = -1, trajs = 0, len = 0;
-    int reach_only = 0;
+    int reach_only = 0, keep_reach = 0;
     rz_opt opts[] = {
         RZ_O_STR("data", 'd', "DATA", in, "the dataset to derive from (--drop-pairs, --subsample)"),
         RZ_O_F64("drop-pairs", 0, "F", drop, 0, 0.999,
                  "grids: remove every transition of a fraction F (e.g. 0.25, 0.5, 0.75)\n"
                  "of the (cell, action) pairs present, chosen at random (seeded) while\n"
                  "keeping an action in every covered cell: states covered, actions not"),
+        RZ_O_FLAG("keep-reach", 0, keep_reach,
+                  "--drop-pairs: also keep every pair whose loss would disconnect a\n"
+                  "(start, goal) pair the data connected (the reach ceiling stays put);\n"
+                  "fails, writing nothing, if the fraction cannot be reached that way"),
         RZ_O_LONG("subsample", 0, "N", sub, 1, 100000000, "keep N transitions chosen uniformly at random (seeded), in order"),
         RZ_O_STR("env", 0, "E", envs, "--goal-policy: fourrooms or a map file"),
         RZ_O_LONG("goal-policy", 0, "C", goal, 0, 1000000,
@@ -52,6 +57,7 @@ int ag_data_main(int argc, char **argv)
     if (first < argc) rz_cli_usage_error(&c, "unexpected argument '%s'", argv[first]);
     if ((drop >= 0) + (sub >= 0) + (goal >= 0) + reach_only != 1)
         rz_cli_usage_error(&c, "give one of --drop-pairs, --subsample, --goal-policy, --reach");
+    if (keep_reach && drop < 0) rz_cli_usage_error(&c, "--keep-reach goes with --drop-pairs");
     if (goal < 0 && (!in || envs)) rz_cli_usage_error(&c, "--drop-pairs and --subsample read -d DATA (and take no --env)");
     if (goal >= 0 && (in || !envs || !trajs || !len)) rz_cli_usage_error(&c, "--goal-policy needs --env, --trajs and --len (and no -d)");
     if (goal >= 0 && trajs * len > 100000000) rz_cli_usage_error(&c, "--trajs × --len: expected at most 100000000 transitions");
@@ -70,11 +76,11 @@ int ag_data_main(int argc, char **argv)
         }
         long n = d.n, before = 0, removed = 0;
         int rc = reach_only ? RZ_OK
-                 : drop >= 0 ? rl_data_drop_pairs(&env, &n, d.S, d.A, d.S2, drop, seed, &before, &removed, &e)
+                 : drop >= 0 ? rl_data_drop_pairs(&env, &n, d.S, d.A, d.S2, drop, keep_reach, seed, &before, &removed, &e)
                            : rl_data_subsample(&n, env.state_dim, env.act_dim, d.S, d.A, d.S2, sub, seed, &e);
         if (rc) rz_cli_die(&c, &e);
         if (drop >= 0) {
-            snprintf(design, sizeof design, "%.18s-drop%.2f", d.h.policy, drop);
+            snprintf(design, sizeof design, "%.14s-drop%.2f%s", d.h.policy, drop, keep_reach ? "-reach" : "");
             rz_cli_progress(&c, 1, "%s: removed %ld of %ld cell-action pairs, %ld of %ld transitions kept", in, removed, before, n, d.n);
         } else if (!reach_only) {
             snprintf(design, sizeof design, "%.18s-n%ld", d.h.policy, sub);

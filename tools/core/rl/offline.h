@@ -19,11 +19,16 @@
  * (cell, action) pairs present, chosen uniformly at random (seeded) among the pairs whose
  * removal keeps at least one action of their cell in the data — so every state the data
  * covered stays covered and only actions go missing (the paper's mechanism: states
- * covered, actions not). Fails (RZ_EINPUT) when frac is outside [0, 1) or the count
- * exceeds P minus the covered cells. *pairs_before / *pairs_removed (may be NULL) receive
- * P and the number removed. Returns the new transition count via *n. */
-int rl_data_drop_pairs(const rl_env *env, long *n, float *S, float *A, float *S2, double frac, uint64_t seed,
-                       long *pairs_before, long *pairs_removed, rz_err *e);
+ * covered, actions not). keep_reach ≠ 0 also skips every pair whose removal would lower
+ * the data's reach (rl_data_reach within env->horizon): every (start, goal) pair the data
+ * connected stays connected, so missing actions are out of distribution without making
+ * any goal unreachable by the data's own steps. Fails (RZ_EINPUT, data untouched) when
+ * frac is outside [0, 1), the count exceeds P minus the covered cells, or (keep_reach)
+ * the seeded walk finds fewer removable pairs than the count. *pairs_before /
+ * *pairs_removed (may be NULL) receive P and the number removed. Returns the new
+ * transition count via *n. */
+int rl_data_drop_pairs(const rl_env *env, long *n, float *S, float *A, float *S2, double frac, int keep_reach,
+                       uint64_t seed, long *pairs_before, long *pairs_removed, rz_err *e);
 
 /* Keeps exactly m of the n transitions, every m-subset equally likely (selection
  * sampling, Knuth's algorithm S; seeded), in their original order. m ≤ n. */
