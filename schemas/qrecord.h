@@ -41,7 +41,7 @@ typedef struct {
     int group;            /* 0..3, see rz_hessian_group_name */
     int n;                /* order of H = input width */
     int64_t tokens;       /* rows accumulated */
-    uint64_t model_hash;  /* rz_llama_model_hash of the model that produced it */
+    uint64_t model_hash;  /* rz_llama_identity (RZ_ID_LAYERS) of the model that produced it */
     int64_t windows, ctx; /* calibration windows and their length (information) */
     const void *H;        /* n·n float64, row-major */
     const void *mean_sq;  /* n float64 */

@@ -689,7 +689,7 @@ static void test_checkpoint_roundtrip(void)
         oa.m[i] = (float)rng_normal(&s);
         oa.v[i] = (float)fabs(rng_normal(&s));
     }
-    rz_ckpt_info info = {7, 20, {1234, 0xfedcba9876543210ULL}, rz_lora_model_id(a), 4, 2, 8, {0}, 1.25};
+    rz_ckpt_info info = {7, 20, {1234, 0xfedcba9876543210ULL}, rz_llama_identity(a->base, RZ_ID_CHECKPOINT), 4, 2, 8, {0}, 1.25};
     memcpy(info.rank, rank, sizeof rank);
     char path[] = "/tmp/rz_test_train_ckXXXXXX";
     int fd = mkstemp(path);
@@ -697,7 +697,7 @@ static void test_checkpoint_roundtrip(void)
     close(fd);
     CHECK(rz_ckpt_save(path, NULL, &info, a, &oa, &e) == 0);
     rz_ckpt_info back;
-    CHECK(rz_ckpt_load(path, NULL, rz_lora_model_id(b), &back, b, &ob, &e) == 0);
+    CHECK(rz_ckpt_load(path, NULL, rz_llama_identity(b->base, RZ_ID_CHECKPOINT), &back, b, &ob, &e) == 0);
     CHECK(memcmp(a->params, b->params, sizeof(float) * a->n_params) == 0);
     CHECK(memcmp(oa.m, ob.m, sizeof(float) * a->n_params) == 0 && memcmp(oa.v, ob.v, sizeof(float) * a->n_params) == 0);
     CHECK(back.step == 7 && ob.step == 7 && back.cur.pos == 1234 && back.cur.rng == 0xfedcba9876543210ULL);
@@ -705,7 +705,7 @@ static void test_checkpoint_roundtrip(void)
     /* another model: the same shapes, one weight changed */
     m->norm[0] += 1.0f;
     rz_err e2 = {0};
-    CHECK(rz_ckpt_load(path, NULL, rz_lora_model_id(b), &back, b, &ob, &e2) == RZ_EINPUT);
+    CHECK(rz_ckpt_load(path, NULL, rz_llama_identity(b->base, RZ_ID_CHECKPOINT), &back, b, &ob, &e2) == RZ_EINPUT);
     CHECK(strstr(e2.msg, "another model") != NULL);
     printf("#   %s\n", e2.msg);
     /* adapters: a round trip, and rank mismatch */
@@ -721,7 +721,7 @@ static void test_checkpoint_roundtrip(void)
     CHECK(rz_ckpt_save(path, NULL, &info, a, &oa, &e) == 0);
     CHECK(truncate(path, 200) == 0);
     m->norm[0] -= 1.0f;
-    CHECK(rz_ckpt_load(path, NULL, rz_lora_model_id(b), &back, b, &ob, &e2) != 0);
+    CHECK(rz_ckpt_load(path, NULL, rz_llama_identity(b->base, RZ_ID_CHECKPOINT), &back, b, &ob, &e2) != 0);
     unlink(path);
     rz_lora_free(c);
     rz_adamw_free(&oa), rz_adamw_free(&ob);

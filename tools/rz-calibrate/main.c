@@ -73,7 +73,7 @@ int main(int argc, char **argv)
         rz_fail(&e, RZ_EINPUT, "--ctx %d is longer than the model's context of %d", ctx, cfg->seq_len);
         rz_cli_die(&c, &e);
     }
-    uint64_t mhash = rz_llama_model_hash(m);
+    uint64_t mhash = rz_llama_identity(m, RZ_ID_LAYERS);
 
     /* tokens on rank 0, broadcast */
     int *ids = NULL;

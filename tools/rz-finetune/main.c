@@ -375,7 +375,7 @@ int main(int argc, char **argv)
         }
         else rz_lora_init_lora(lo, c.seed);
     }
-    uint64_t model_id = rz_lora_model_id(lo);
+    uint64_t model_id = rz_llama_identity(lo->base, RZ_ID_CHECKPOINT);
 
     rz_adamw opt;
     if (rz_adamw_init(&opt, lo->n_params, &e)) rz_cli_die(&c, &e);

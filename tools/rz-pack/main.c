@@ -66,7 +66,7 @@ int main(int argc, char **argv)
     rz_err e = {0};
     rz_llama *m;
     if (rz_model_load(model, &c.stream, &m, &e)) rz_cli_die(&c, &e);
-    uint64_t mhash = rz_llama_model_hash(m);
+    uint64_t mhash = rz_llama_identity(m, RZ_ID_LAYERS);
     long N = 7L * m->config.n_layers;
     void **blob = rz_calloc((size_t)N, sizeof *blob, &e);
     size_t *len = rz_calloc((size_t)N, sizeof *len, &e);

@@ -136,7 +136,7 @@ int rz_quant_inputs_load(const char *model, const char *hess, const rz_stream_op
 {
     int rc = rz_model_load(model, so, m, e);
     if (rc) return rc;
-    *mhash = rz_llama_model_hash(*m);
+    *mhash = rz_llama_identity(*m, RZ_ID_LAYERS);
     *H = rz_calloc((size_t)(*m)->config.n_layers * RZ_TAP_GROUPS, sizeof **H, e);
     if (!*H) return RZ_EINTERNAL;
     return rz_hessians_load(hess, so, &(*m)->config, *mhash, *H, e);

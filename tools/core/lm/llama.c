@@ -827,22 +827,27 @@ void rz_log_softmax_nll(const float *logits, int T, int vocab, const int *target
 
 /* ---------------------------------------------------------------- identity and linears */
 
-uint64_t rz_llama_model_hash(rz_llama *m)
+uint64_t rz_llama_identity(rz_llama *m, int flavour)
 {
-    /* the configuration field by field — the same bytes the struct held when this hash
-     * was defined (eight int32 then two float32, no padding), so existing files keep
-     * their hash and a field added to rz_llama_config does not change it */
+    /* the configuration field by field — the bytes the struct held when the layer
+     * identity was defined (eight int32 then two float32, no padding), or eight int64
+     * for checkpoints — so existing files keep their value and a field added to
+     * rz_llama_config changes neither */
     const rz_llama_config *c = &m->config;
-    int32_t ints[8] = {c->dim, c->hidden_dim, c->n_layers, c->n_heads, c->n_kv_heads, c->vocab_size, c->seq_len,
+    int64_t ints[8] = {c->dim, c->hidden_dim, c->n_layers, c->n_heads, c->n_kv_heads, c->vocab_size, c->seq_len,
                        c->shared_classifier};
+    int32_t ints32[8];
+    for (int k = 0; k < 8; k++) ints32[k] = (int32_t)ints[k];
     float fl[2] = {c->rope_theta, c->norm_eps};
-    uint64_t h = rz_checksum(RZ_CHECKSUM_INIT, ints, sizeof ints);
+    uint64_t h = flavour == RZ_ID_CHECKPOINT ? rz_checksum(RZ_CHECKSUM_INIT, ints, sizeof ints)
+                                             : rz_checksum(RZ_CHECKSUM_INIT, ints32, sizeof ints32);
     h = rz_checksum(h, fl, sizeof fl);
     for (int i = 0; i < rz_llama_tensor_count(m); i++) {
         const char *name;
         float *data;
         int shape[2], ndim;
         rz_llama_tensor_at(m, i, &name, &data, shape, &ndim);
+        if (flavour == RZ_ID_CHECKPOINT) h = rz_checksum(h, name, strlen(name));
         h = rz_checksum(h, data, (size_t)shape[0] * (size_t)(ndim == 2 ? shape[1] : 1) * sizeof *data);
     }
     return h;

@@ -174,13 +174,15 @@ int rz_llama_argmax(const float *logits, int n);
  * maximum subtracted first. A target outside [0, vocab) gives NaN. */
 void rz_log_softmax_nll(const float *logits, int T, int vocab, const int *targets, double *nll_out);
 
-/* The model's identity: FNV-1a 64 of the config (its eight integer fields as int32, then
+/* The model's identity: FNV-1a 64 of the config (its eight integer fields, then
  * rope_theta and norm_eps as float32, in struct order) and every tensor's float32 bytes
- * in rz_llama_tensor_at order: ties Hessians and layer records to the model they were
- * computed from. Training checkpoints carry rz_lora_model_id instead (lora.h: the same
- * weights, config as int64 and tensor names also hashed), kept so that existing
- * checkpoints stay valid. */
-uint64_t rz_llama_model_hash(rz_llama *m);
+ * in rz_llama_tensor_at order. Two flavours, because files of both are in use and must
+ * keep verifying: RZ_ID_LAYERS (the integers as int32) ties Hessians and layer records
+ * to the model they were computed from; RZ_ID_CHECKPOINT (the integers as int64, and
+ * each tensor's name hashed before its bytes) is what training checkpoints carry for
+ * their frozen model. */
+enum { RZ_ID_LAYERS = 0, RZ_ID_CHECKPOINT = 1 };
+uint64_t rz_llama_identity(rz_llama *m, int flavour);
 
 /* The model's linear layers in order (7 per block: wq, wk, wv, wo, w1, w2, w3): for
  * index i in [0, 7·n_layers), its tensor name (into buf), data pointer, shape, and the

@@ -27,7 +27,7 @@ typedef struct {
     int64_t step;       /* optimizer updates done */
     int64_t total;      /* steps of the run (schedule length) */
     rz_data_cursor cur; /* next data position and generator state */
-    uint64_t model_id;  /* rz_lora_model_id of the frozen model */
+    uint64_t model_id;  /* rz_llama_identity (RZ_ID_CHECKPOINT) of the frozen model */
     int64_t batch, micro, ctx;
     int rank[RZ_LIN_PER_LAYER];
     double loss;        /* mean loss of the last step */

@@ -146,26 +146,6 @@ void rz_lora_merge(const rz_lora *a, rz_llama *out)
         }
 }
 
-uint64_t rz_lora_model_id(const rz_lora *a)
-{
-    const rz_llama_config *c = &a->base->config;
-    int64_t cfg[8] = {c->dim, c->hidden_dim, c->n_layers, c->n_heads, c->n_kv_heads, c->vocab_size, c->seq_len,
-                      c->shared_classifier};
-    float fl[2] = {c->rope_theta, c->norm_eps};
-    uint64_t h = rz_checksum(RZ_CHECKSUM_INIT, cfg, sizeof cfg);
-    h = rz_checksum(h, fl, sizeof fl);
-    int count = rz_llama_tensor_count(a->base);
-    for (int i = 0; i < count; i++) {
-        const char *name;
-        float *data;
-        int shape[2], ndim;
-        rz_llama_tensor_at(a->base, i, &name, &data, shape, &ndim);
-        h = rz_checksum(h, name, strlen(name));
-        h = rz_checksum(h, data, sizeof(float) * (size_t)shape[0] * (size_t)(ndim == 2 ? shape[1] : 1));
-    }
-    return h;
-}
-
 /* ---------------------------------------------------------------- products */
 
 void rz_tr_matmul_nn(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc,

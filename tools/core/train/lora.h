@@ -97,12 +97,6 @@ int rz_lora_full_grads(rz_lora *a, rz_llama *g, rz_err *e);
 /* Writes W = Q + L R into out's matrices (out has base's config; out may be base itself,
  * then Q is overwritten). */
 void rz_lora_merge(const rz_lora *a, rz_llama *out);
-/* Identity of the frozen model: FNV-1a 64 over the config (as int64) and every tensor of
- * base, name and float32 bytes (embeddings, norms, classifier and the Q's). Checkpoints
- * carry it. It is not rz_llama_model_hash (llama.h, what Hessians and qlayers carry)
- * only because every saved checkpoint holds this value: switching would need a
- * checkpoint version 2 that still verifies version 1 this way. */
-uint64_t rz_lora_model_id(const rz_lora *a);
 
 /* ---- the training forward and backward --------------------------------------------- */
 
