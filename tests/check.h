@@ -112,4 +112,50 @@ static inline double rng_normal(uint64_t *s)
     return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
 }
 
+/* n floats drawn N(0, sd²) from the test's own generator (malloc'd; at least one). */
+static inline float *rng_randn(size_t n, double sd, uint64_t *s)
+{
+    float *x = malloc(sizeof(float) * (n ? n : 1));
+    for (size_t i = 0; i < n; i++) x[i] = (float)(sd * rng_normal(s));
+    return x;
+}
+
+/* Whether the suite runs under ASan/UBSan (RZ_SANITIZED set, non-empty and not "0"):
+ * tests that take long there shrink their sizes. */
+static inline int check_sanitized(void)
+{
+    const char *s = getenv("RZ_SANITIZED");
+    return s && *s && strcmp(s, "0");
+}
+
+/* The finite-difference gradient check: grad[i] against the central difference
+ * (f(x + h e_i) − f(x − h e_i)) / 2h of a scalar objective f (computed in double from
+ * float ops) for every i, or a spread of max_checks indices (0: all). A value fails when
+ * |fd − g| > atol + rtol·|g| with atol = atol_rel·(1 + |f(x)|) and rtol = 1e-2 — each
+ * caller justifies its atol_rel from the rounding term δ|f|/h and the truncation term
+ * h²·|f‴|/6 at its step. Returns the failures and prints the first four and the worst
+ * ratio; f is called once more at x so its outputs are the unperturbed ones. */
+typedef double (*check_objective)(void *ctx);
+static inline int check_fd(const char *what, check_objective f, void *ctx, float *x, size_t n, const float *grad, float h,
+                           size_t max_checks, double atol_rel)
+{
+    double f0 = f(ctx), atol = atol_rel * (1 + fabs(f0)), rtol = 1e-2, worst = 0;
+    size_t step = max_checks && n > max_checks ? n / max_checks : 1;
+    int bad = 0;
+    for (size_t i = 0; i < n; i += step) {
+        float x0 = x[i];
+        x[i] = x0 + h;
+        double fp = f(ctx);
+        x[i] = x0 - h;
+        double fm = f(ctx);
+        x[i] = x0;
+        double fd = (fp - fm) / (2.0 * (double)h), r = fabs(fd - grad[i]) / (atol + rtol * fabs(grad[i]));
+        worst = r > worst ? r : worst;
+        if (r > 1 && bad++ < 4) printf("#   %s[%zu]: analytic %.8g, finite difference %.8g\n", what, i, grad[i], fd);
+    }
+    f(ctx);
+    printf("#   %s: %zu values, worst error / tolerance %.3f\n", what, (n + step - 1) / step, worst);
+    return bad;
+}
+
 #endif

@@ -23,7 +23,6 @@
 #include "attention.h"
 #include "rope.h"
 
-static int sanitized(void) { return getenv("RZ_SANITIZED") != NULL; }
 
 /* Deterministic uniforms in [-1, 1) (xorshift64*). */
 static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
@@ -191,7 +190,7 @@ static void test_dca_vs_reference(void)
         {40, 40, 80, 170, 130, 2, 1, 8},
     };
     for (size_t k = 0; k < sizeof cfg / sizeof cfg[0]; k++) {
-        int T = sanitized() ? cfg[k].T_san : cfg[k].T;
+        int T = check_sanitized() ? cfg[k].T_san : cfg[k].T;
         inputs in = make_inputs(T, cfg[k].nh, cfg[k].nkv, cfg[k].hs);
         rz_rope_method m = dca_method(cfg[k].s, cfg[k].w, cfg[k].c);
         size_t n = (size_t)T * cfg[k].nh * cfg[k].hs;
@@ -255,7 +254,7 @@ static void test_dca_differs_beyond_chunk(void)
  * rounding only, ~2e-7 observed; 2e-6 bound. */
 static void test_decode_equals_prefill(void)
 {
-    int T = sanitized() ? 200 : RZ_ATTN_KBLOCK + 100; /* prefill spans several query and key blocks */
+    int T = check_sanitized() ? 200 : RZ_ATTN_KBLOCK + 100; /* prefill spans several query and key blocks */
     rz_rope_method ms[6];
     for (int i = 0; i < 6; i++) ms[i] = rz_rope_default(10000.0);
     ms[1].method = RZ_ROPE_PI, ms[1].scale = 4;
@@ -286,7 +285,7 @@ static void test_decode_equals_prefill(void)
 static void test_threads_bitwise(void)
 {
     int saved = omp_get_max_threads();
-    int T = sanitized() ? 200 : 400;
+    int T = check_sanitized() ? 200 : 400;
     inputs in = make_inputs(T, 6, 2, 16);
     size_t n = (size_t)T * 96;
     rz_rope_method ms[2] = {rz_rope_default(10000.0), dca_method(96, 32, 128)};

@@ -30,28 +30,6 @@
 #include "qrecord.h"
 #include "rank_alloc.h"
 
-typedef double (*objective)(void *ctx);
-
-/* grad[i] against (f(x + h e_i) − f(x − h e_i)) / 2h; returns the failures. */
-static int fd_check(const char *what, objective f, void *ctx, float *x, size_t n, const float *grad, float h)
-{
-    double f0 = f(ctx), atol = 5e-5 * (1 + fabs(f0)), rtol = 1e-2, worst = 0;
-    int bad = 0;
-    for (size_t i = 0; i < n; i++) {
-        float x0 = x[i];
-        x[i] = x0 + h;
-        double fp = f(ctx);
-        x[i] = x0 - h;
-        double fm = f(ctx);
-        x[i] = x0;
-        double fd = (fp - fm) / (2.0 * (double)h), r = fabs(fd - grad[i]) / (atol + rtol * fabs(grad[i]));
-        worst = r > worst ? r : worst;
-        if (r > 1 && bad++ < 4) printf("#   %s[%zu]: analytic %.8g, finite difference %.8g\n", what, i, grad[i], fd);
-    }
-    printf("#   %s: %zu values, worst error / tolerance %.3f\n", what, n, worst);
-    return bad;
-}
-
 /* ---- the KL loss and its gradient -------------------------------------------------------- */
 
 typedef struct {
@@ -92,7 +70,7 @@ static void test_kl_loss_grad(void)
     CHECK_NEAR(rz_tr_kl_fwd(row, zt, tl, N, V), 0.0, 1e-6);
     rz_tr_kl_bwd(g, z, tl, N, V, 1.0f);
     kl_ctx c = {N, V, z, tl, row};
-    CHECK_EQ_INT(fd_check("dKL/dlogits", kl_obj, &c, z, N * V, g, 1e-2f), 0);
+    CHECK_EQ_INT(check_fd("dKL/dlogits", kl_obj, &c, z, N * V, g, 1e-2f, 0, 5e-5), 0);
     /* in place (dlogits aliasing the logits), as the training step uses it */
     float za[N * V];
     memcpy(za, z, sizeof za);
@@ -176,7 +154,7 @@ static void test_distill_model_grad(void)
     for (size_t i = 0; i < a->n_params; i++) gmean += fabs(g[i]) / (double)a->n_params;
     printf("# mean |g| %.3g\n", gmean);
     CHECK(gmean > 20 * 5e-5 * (1 + f0)); /* not vacuous: the gradients are well above atol */
-    CHECK_EQ_INT(fd_check("distillation dL,dR", model_obj, &z, a->params, a->n_params, g, 1e-2f), 0);
+    CHECK_EQ_INT(check_fd("distillation dL,dR", model_obj, &z, a->params, a->n_params, g, 1e-2f, 0, 5e-5), 0);
     /* the model itself as the teacher and L R = 0: loss and gradient 0 */
     rz_teacher_free(tc);
     CHECK_EQ_INT(rz_teacher_new(m, B, T, &tc, &e), 0);

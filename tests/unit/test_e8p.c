@@ -16,12 +16,6 @@
 #include "rng.h"
 #include "ldlq.h"
 
-static int sanitized(void)
-{
-    const char *s = getenv("RZ_SANITIZED");
-    return s && *s && strcmp(s, "0");
-}
-
 static int nibble(uint32_t w, int i) { return (int)((w >> (4 * i)) & 15u); }
 
 /* Enumerates the points v of D8 + 1/2 in [−7/2, 7/2]^8 (coordinates k + 1/2, stored
@@ -220,7 +214,7 @@ static void test_encode_decode_roundtrip(void)
  * codewords are within 1e-3 of each other (a near tie). */
 static void test_encode_equals_brute_force(void)
 {
-    int nvec = sanitized() ? 40 : 1000;
+    int nvec = check_sanitized() ? 40 : 1000;
     float *grid = malloc(sizeof(float) * 8 * 65536);
     for (uint32_t c = 0; c < 65536; c++) rz_e8p_decode(c, grid + 8 * c);
     rz_rng rng;
@@ -315,7 +309,7 @@ static void test_rvq_consistency(void)
  * against the best uniform 3/4-bit grids. */
 static void test_gaussian_mse(void)
 {
-    long n = sanitized() ? 1 << 13 : 1 << 16;
+    long n = check_sanitized() ? 1 << 13 : 1 << 16;
     double b, s, mse_e8p, mse_lm, mse_r3, mse_r4, mse_u3, mse_u4, mse_u2;
     rz_err e = {0};
     CHECK_EQ_INT(rz_codebook_mse("e8p", n, 1, &b, &s, &mse_e8p, &e), 0);

@@ -21,7 +21,6 @@
 #include "ref_llama.h"
 #include "readfile.h"
 
-static int sanitized(void) { return getenv("RZ_SANITIZED") != NULL; }
 
 /* the whole file (NUL-terminated), or NULL: rz_read_file without its message */
 static char *read_all(const char *path, size_t *n)
@@ -211,7 +210,7 @@ static void test_matches_float64_reference(void)
         free(ids);
         return;
     }
-    int W = sanitized() ? 128 : 512, V = m->config.vocab_size;
+    int W = check_sanitized() ? 128 : 512, V = m->config.vocab_size;
     rz_err e = {0};
     rz_llama_state *s;
     CHECK_EQ_INT(rz_llama_state_new(m, W, W, &s, &e), 0);

@@ -46,8 +46,8 @@ static void decode_equals_prefill(const char *ext, const char *scale, int T)
     rz_llama_state_free(dec);
 }
 
-static void test_dca(void) { decode_equals_prefill("dca", NULL, getenv("RZ_SANITIZED") ? 560 : 1024); }
-static void test_yarn(void) { decode_equals_prefill("yarn", "2", getenv("RZ_SANITIZED") ? 560 : 1024); }
+static void test_dca(void) { decode_equals_prefill("dca", NULL, check_sanitized() ? 560 : 1024); }
+static void test_yarn(void) { decode_equals_prefill("yarn", "2", check_sanitized() ? 560 : 1024); }
 static void test_ntk(void) { decode_equals_prefill("ntk", "2", 600); }
 static void test_extrapolation(void) { decode_equals_prefill("none", NULL, 600); }
 

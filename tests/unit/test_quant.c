@@ -18,12 +18,6 @@
 #include "rng.h"
 #include "ldlq.h"
 
-static int sanitized(void)
-{
-    const char *s = getenv("RZ_SANITIZED");
-    return s && *s && strcmp(s, "0");
-}
-
 /* H = XᵀX/T (n × n, double) for T = 3n samples of x_j = σ_j (ρ x_{j−1} + √(1−ρ²) g_j + c·f),
  * an AR(1) chain across features plus a common factor f, with log-normal feature scales
  * σ_j. make_hessian (ρ = 0.9, c = 0.5) is strongly correlated, condition numbers of
@@ -350,7 +344,7 @@ static void test_proxy_loss_direct(void)
 static void test_ldlq_beats_rtn(void)
 {
     int shapes[6][2] = {{32, 64}, {48, 172}, {64, 128}, {40, 256}, {24, 96}, {33, 64}};
-    int ns = sanitized() ? 2 : 6;
+    int ns = check_sanitized() ? 2 : 6;
     for (int s = 0; s < ns; s++) {
         int m = shapes[s][0], n = shapes[s][1];
         /* strongly correlated inputs for even s, mildly correlated for odd s */

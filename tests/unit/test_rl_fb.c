@@ -800,7 +800,7 @@ static void check_all_starts(fb_agent *a, const rl_env *env)
  * run is cut to 100 steps and only checks that training stays finite. */
 static void test_learns_two_rooms(void)
 {
-    int san = getenv("RZ_SANITIZED") != NULL;
+    int san = check_sanitized();
     rl_env env;
     CHECK(rl_env_grid_parse(&env, "#######\n#..#..#\n#.....#\n#..#..#\n#######\n", "two-rooms", 0, NULL) == 0);
     long n = 4000;

@@ -152,7 +152,6 @@ static uint32_t rnd(void)
     return (uint32_t)(rng_state >> 16);
 }
 
-static int sanitized(void) { return getenv("RZ_SANITIZED") != NULL; }
 
 /* Encode with both encoders and compare; reports the first difference. */
 static int same_as_ref(const rz_tokenizer *t, const ref_vocab *v, const char *text, size_t len, int bos, int eos)
@@ -280,7 +279,7 @@ static void test_matches_reference(void)
     char *story = read_all(check_data_path("tinystories-valid.txt"), &story_len);
     CHECK(story != NULL);
     if (!story) return;
-    int rounds = sanitized() ? 15 : 120;
+    int rounds = check_sanitized() ? 15 : 120;
     for (int fi = 0; fi < 2; fi++) {
         rz_err e = {0};
         rz_tokenizer *t;

@@ -39,57 +39,11 @@
 #include "lora.h"
 #include "checkpoint.h"
 
-static int sanitized(void)
-{
-    const char *s = getenv("RZ_SANITIZED");
-    return s && *s && strcmp(s, "0");
-}
-
-static float *randn(size_t n, double sd, uint64_t *s)
-{
-    float *x = malloc(sizeof(float) * (n ? n : 1));
-    for (size_t i = 0; i < n; i++) x[i] = (float)(sd * rng_normal(s));
-    return x;
-}
-
 static double dot_d(const float *a, const float *b, size_t n)
 {
     double s = 0;
     for (size_t i = 0; i < n; i++) s += (double)a[i] * b[i];
     return s;
-}
-
-/* ---- the finite-difference checker --------------------------------------------------- */
-
-typedef double (*objective)(void *ctx);
-
-/* Compares grad[i] with the central difference of f in x[i] for every i (or a spread of
- * max_checks indices). Returns the number of failures; prints the first few. */
-static int fd_check(const char *what, objective f, void *ctx, float *x, size_t n, const float *grad, float h,
-                    size_t max_checks)
-{
-    double f0 = f(ctx), atol = 5e-4 * (1 + fabs(f0)), rtol = 1e-2;
-    size_t step = max_checks && n > max_checks ? n / max_checks : 1;
-    int bad = 0;
-    double worst = 0;
-    for (size_t i = 0; i < n; i += step) {
-        float x0 = x[i];
-        x[i] = x0 + h;
-        double fp = f(ctx);
-        x[i] = x0 - h;
-        double fm = f(ctx);
-        x[i] = x0;
-        double fd = (fp - fm) / (2.0 * (double)h), err = fabs(fd - grad[i]);
-        double r = err / (atol + rtol * fabs(grad[i]));
-        worst = r > worst ? r : worst;
-        if (r > 1) {
-            if (bad < 4) printf("#   %s[%zu]: analytic %.8g, finite difference %.8g\n", what, i, grad[i], fd);
-            bad++;
-        }
-    }
-    f(ctx); /* leave the outputs of the unperturbed inputs behind */
-    printf("#   %s: %zu values, worst error / tolerance %.3f\n", what, (n + step - 1) / step, worst);
-    return bad;
 }
 
 /* ---- per-op checks: objective Σ c ⊙ op(inputs) --------------------------------------- */
@@ -111,12 +65,12 @@ static void test_rmsnorm_grad(void)
     uint64_t s = 1;
     norm_ctx z = {3, 16, NULL, NULL, NULL, NULL, NULL};
     size_t n = (size_t)z.N * z.n;
-    z.x = randn(n, 1, &s), z.w = randn((size_t)z.n, 1, &s), z.c = randn(n, 1, &s);
+    z.x = rng_randn(n, 1, &s), z.w = rng_randn((size_t)z.n, 1, &s), z.c = rng_randn(n, 1, &s);
     z.out = malloc(sizeof(float) * n), z.inv = malloc(sizeof(float) * (size_t)z.N);
     float *dx = calloc(n, sizeof(float));
     norm_obj(&z);
     rz_tr_rmsnorm_bwd(dx, z.c, z.x, z.w, z.inv, z.N, z.n);
-    CHECK(fd_check("rmsnorm dx", norm_obj, &z, z.x, n, dx, 1e-2f, 0) == 0);
+    CHECK(check_fd("rmsnorm dx", norm_obj, &z, z.x, n, dx, 1e-2f, 0, 5e-4) == 0);
     /* forward against the definition in double */
     double worst = 0;
     for (int t = 0; t < z.N; t++) {
@@ -156,7 +110,7 @@ static void test_rope_grad(void)
     CHECK(rz_rope_init(&r, &m, 8, 6, &e) == 0);
     rope_ctx z = {2, 6, 16, NULL, NULL, NULL, &r};
     size_t n = (size_t)z.B * z.T * z.width;
-    z.v = randn(n, 1, &s), z.c = randn(n, 1, &s), z.tmp = malloc(sizeof(float) * n);
+    z.v = rng_randn(n, 1, &s), z.c = rng_randn(n, 1, &s), z.tmp = malloc(sizeof(float) * n);
     /* forward = rz_rope_rotate of each row at its position */
     rope_obj(&z);
     int same = 1;
@@ -171,7 +125,7 @@ static void test_rope_grad(void)
     float *dv = malloc(sizeof(float) * n);
     memcpy(dv, z.c, sizeof(float) * n);
     rz_tr_rope(dv, z.width, z.width, z.B, z.T, &r, 1);
-    CHECK(fd_check("rope dv", rope_obj, &z, z.v, n, dv, 1e-2f, 0) == 0);
+    CHECK(check_fd("rope dv", rope_obj, &z, z.v, n, dv, 1e-2f, 0, 5e-4) == 0);
     free(z.v), free(z.c), free(z.tmp), free(dv);
     rz_rope_free(&r);
 }
@@ -195,7 +149,7 @@ static void test_attention_grad(void)
     /* grouped-query: 4 query heads over 2 kv heads */
     attn_ctx z = {2, 7, 4, 2, 4, 0.5f, NULL, NULL, NULL, NULL, NULL, NULL};
     size_t nq = (size_t)z.B * z.T * z.nh * z.hs, nk = (size_t)z.B * z.T * z.nkv * z.hs;
-    z.q = randn(nq, 1, &s), z.k = randn(nk, 1, &s), z.v = randn(nk, 1, &s), z.c = randn(nq, 1, &s);
+    z.q = rng_randn(nq, 1, &s), z.k = rng_randn(nk, 1, &s), z.v = rng_randn(nk, 1, &s), z.c = rng_randn(nq, 1, &s);
     z.out = malloc(sizeof(float) * nq), z.att = malloc(sizeof(float) * (size_t)z.B * z.nh * z.T * z.T);
     attn_obj(&z);
     /* forward against a direct double loop */
@@ -224,9 +178,9 @@ static void test_attention_grad(void)
     int nthr = omp_get_max_threads();
     float *scr = malloc(sizeof(float) * (size_t)nthr * z.T * z.T);
     rz_tr_attn_bwd(dq, dk, dv, scr, nthr, z.c, z.att, z.q, z.k, z.v, z.B, z.T, z.nh, z.nkv, z.hs, z.scale);
-    CHECK(fd_check("attention dq", attn_obj, &z, z.q, nq, dq, 1e-2f, 0) == 0);
-    CHECK(fd_check("attention dk", attn_obj, &z, z.k, nk, dk, 1e-2f, 0) == 0);
-    CHECK(fd_check("attention dv", attn_obj, &z, z.v, nk, dv, 1e-2f, 0) == 0);
+    CHECK(check_fd("attention dq", attn_obj, &z, z.q, nq, dq, 1e-2f, 0, 5e-4) == 0);
+    CHECK(check_fd("attention dk", attn_obj, &z, z.k, nk, dk, 1e-2f, 0, 5e-4) == 0);
+    CHECK(check_fd("attention dv", attn_obj, &z, z.v, nk, dv, 1e-2f, 0, 5e-4) == 0);
     free(z.q), free(z.k), free(z.v), free(z.c), free(z.out), free(z.att), free(dq), free(dk), free(dv), free(scr);
 }
 
@@ -247,7 +201,7 @@ static void test_swiglu_grad(void)
     uint64_t s = 4;
     swiglu_ctx z = {3, 10, NULL, NULL, NULL, NULL};
     size_t n = 30;
-    z.a = randn(n, 2, &s), z.b = randn(n, 1, &s), z.c = randn(n, 1, &s), z.g = malloc(sizeof(float) * n);
+    z.a = rng_randn(n, 2, &s), z.b = rng_randn(n, 1, &s), z.c = rng_randn(n, 1, &s), z.g = malloc(sizeof(float) * n);
     float *da = malloc(sizeof(float) * n), *db = malloc(sizeof(float) * n);
     swiglu_obj(&z);
     double worst = 0;
@@ -255,8 +209,8 @@ static void test_swiglu_grad(void)
         worst = fmax(worst, fabs(z.g[i] - z.a[i] / (1 + exp(-(double)z.a[i])) * z.b[i]));
     CHECK(worst < 1e-5);
     rz_tr_swiglu_bwd(da, db, z.c, z.a, z.b, z.N, z.hid);
-    CHECK(fd_check("swiglu da", swiglu_obj, &z, z.a, n, da, 1e-2f, 0) == 0);
-    CHECK(fd_check("swiglu db", swiglu_obj, &z, z.b, n, db, 1e-2f, 0) == 0);
+    CHECK(check_fd("swiglu da", swiglu_obj, &z, z.a, n, da, 1e-2f, 0, 5e-4) == 0);
+    CHECK(check_fd("swiglu db", swiglu_obj, &z, z.b, n, db, 1e-2f, 0, 5e-4) == 0);
     free(z.a), free(z.b), free(z.c), free(z.g), free(da), free(db);
 }
 
@@ -281,11 +235,11 @@ static void linear_case(int k, uint64_t seed)
     z.N = 5;
     int m = 7, n = 6;
     z.ad.m = m, z.ad.n = n, z.ad.k = k;
-    float *Q = randn((size_t)m * n, 0.5, &s);
+    float *Q = rng_randn((size_t)m * n, 0.5, &s);
     z.ad.Q = Q;
-    z.ad.L = randn((size_t)m * k, 0.5, &s), z.ad.R = randn((size_t)k * n, 0.5, &s);
+    z.ad.L = rng_randn((size_t)m * k, 0.5, &s), z.ad.R = rng_randn((size_t)k * n, 0.5, &s);
     z.ad.dL = calloc((size_t)m * k + 1, sizeof(float)), z.ad.dR = calloc((size_t)k * n + 1, sizeof(float));
-    z.x = randn((size_t)z.N * n, 1, &s), z.c = randn((size_t)z.N * m, 1, &s);
+    z.x = rng_randn((size_t)z.N * n, 1, &s), z.c = rng_randn((size_t)z.N * m, 1, &s);
     z.y = malloc(sizeof(float) * z.N * m), z.u = malloc(sizeof(float) * (z.N * k + 1));
     float *dx = malloc(sizeof(float) * z.N * n), *du = malloc(sizeof(float) * (z.N * k + 1));
     lin_obj(&z);
@@ -303,10 +257,10 @@ static void linear_case(int k, uint64_t seed)
         }
     CHECK(worst < 1e-5);
     rz_tr_linear_bwd(dx, 0, du, z.c, z.x, z.u, &z.ad, z.N);
-    CHECK(fd_check("linear dx", lin_obj, &z, z.x, (size_t)z.N * n, dx, 1e-2f, 0) == 0);
+    CHECK(check_fd("linear dx", lin_obj, &z, z.x, (size_t)z.N * n, dx, 1e-2f, 0, 5e-4) == 0);
     if (k) {
-        CHECK(fd_check("linear dL", lin_obj, &z, z.ad.L, (size_t)m * k, z.ad.dL, 1e-2f, 0) == 0);
-        CHECK(fd_check("linear dR", lin_obj, &z, z.ad.R, (size_t)k * n, z.ad.dR, 1e-2f, 0) == 0);
+        CHECK(check_fd("linear dL", lin_obj, &z, z.ad.L, (size_t)m * k, z.ad.dL, 1e-2f, 0, 5e-4) == 0);
+        CHECK(check_fd("linear dR", lin_obj, &z, z.ad.R, (size_t)k * n, z.ad.dR, 1e-2f, 0, 5e-4) == 0);
     }
     free(Q), free(z.ad.L), free(z.ad.R), free(z.ad.dL), free(z.ad.dR), free(z.x), free(z.c), free(z.y), free(z.u);
     free(dx), free(du);
@@ -336,7 +290,7 @@ static void test_xent_grad(void)
     uint64_t s = 7;
     xent_ctx z = {4, 11, NULL, NULL, NULL};
     size_t n = 44;
-    z.logits = randn(n, 2, &s);
+    z.logits = rng_randn(n, 2, &s);
     int targets[4] = {0, 10, 3, 3};
     z.targets = targets;
     z.nll = malloc(sizeof(double) * 4);
@@ -346,7 +300,7 @@ static void test_xent_grad(void)
     CHECK_NEAR(xent_obj(&z), total, 1e-5);
     float *d = malloc(sizeof(float) * n);
     rz_tr_xent_bwd(d, z.logits, targets, 4, 11, 1.0f);
-    CHECK(fd_check("cross-entropy dlogits", xent_obj, &z, z.logits, n, d, 1e-2f, 0) == 0);
+    CHECK(check_fd("cross-entropy dlogits", xent_obj, &z, z.logits, n, d, 1e-2f, 0, 5e-4) == 0);
     free(z.logits), free(z.nll), free(d);
 }
 
@@ -374,7 +328,7 @@ static void test_embedding_classifier_grad(void)
     uint64_t s = 8;
     int tokens[5] = {1, 4, 4, 0, 6}, targets[5] = {4, 4, 0, 6, 2};
     emb_ctx z = {5, 9, 8, tokens, targets, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
-    z.E = randn(72, 1, &s), z.w = randn(8, 1, &s);
+    z.E = rng_randn(72, 1, &s), z.w = rng_randn(8, 1, &s);
     z.x = malloc(sizeof(float) * 40), z.xf = malloc(sizeof(float) * 40), z.inv = malloc(sizeof(float) * 5);
     z.logits = malloc(sizeof(float) * 45), z.nll = malloc(sizeof(double) * 5);
     emb_obj(&z);
@@ -385,7 +339,7 @@ static void test_embedding_classifier_grad(void)
     rz_tr_rmsnorm_bwd(dx, dxf, z.x, z.w, z.inv, 5, 8);
     for (int t = 0; t < 5; t++) /* embedding: scatter-add dx into the rows read */
         for (int i = 0; i < 8; i++) dE[tokens[t] * 8 + i] += dx[t * 8 + i];
-    CHECK(fd_check("embedding+classifier dE", emb_obj, &z, z.E, 72, dE, 1e-2f, 0) == 0);
+    CHECK(check_fd("embedding+classifier dE", emb_obj, &z, z.E, 72, dE, 1e-2f, 0, 5e-4) == 0);
     free(z.E), free(z.w), free(z.x), free(z.xf), free(z.inv), free(z.logits), free(z.nll), free(dE), free(dxf), free(dx);
 }
 
@@ -464,8 +418,8 @@ static void model_grad_case(int per_matrix)
     model_obj(&z);
     memset(a->grads, 0, sizeof(float) * a->n_params);
     rz_train_backward(t, 1.0f / 16);
-    size_t checks = sanitized() ? 150 : 0;
-    CHECK(fd_check("model dL,dR", model_obj, &z, a->params, a->n_params, a->grads, 1e-2f, checks) == 0);
+    size_t checks = check_sanitized() ? 150 : 0;
+    CHECK(check_fd("model dL,dR", model_obj, &z, a->params, a->n_params, a->grads, 1e-2f, checks, 5e-4) == 0);
     double gmax = 0, gmean = 0;
     for (size_t i = 0; i < a->n_params; i++) gmax = fmax(gmax, fabs(a->grads[i])), gmean += fabs(a->grads[i]);
     gmean /= (double)a->n_params;
@@ -535,7 +489,7 @@ static void test_forward_matches_llama(void)
         CHECK(0);
         return;
     }
-    logits_case(s260, sanitized() ? 16 : 64, 2, 4, 1e-3, 23);
+    logits_case(s260, check_sanitized() ? 16 : 64, 2, 4, 1e-3, 23);
     rz_llama_free(s260);
 }
 
