@@ -28,6 +28,7 @@
 #include "llama.h"
 #include "lora.h"
 #include "qrecord.h"
+#include "tiny_llama.h"
 #include "rank_alloc.h"
 
 /* ---- the KL loss and its gradient -------------------------------------------------------- */
@@ -78,26 +79,6 @@ static void test_kl_loss_grad(void)
     CHECK(memcmp(za, g, sizeof za) == 0);
 }
 
-/* ---- a tiny model ------------------------------------------------------------------------- */
-
-static rz_llama *tiny_model(uint64_t seed)
-{
-    rz_llama_config c = {16, 24, 2, 4, 2, 32, 16, 0, 10000.0f, 1e-5f}; /* own classifier, scaled below */
-    rz_llama *m = NULL;
-    rz_err e = {0};
-    if (rz_llama_random(&c, seed, &m, &e)) return NULL;
-    int count = rz_llama_tensor_count(m);
-    for (int i = 0; i < count; i++) { /* O(1) activations, as test_train.c */
-        const char *name;
-        float *d;
-        int sh[2], nd;
-        rz_llama_tensor_at(m, i, &name, &d, sh, &nd);
-        if (nd == 2 && strstr(name, "tok_embeddings") == NULL)
-            for (int j = 0; j < sh[0] * sh[1]; j++) d[j] *= 15.0f;
-    }
-    return m;
-}
-
 /* the student's mean KL on fixed tokens against fixed teacher log-probabilities */
 typedef struct {
     rz_train *t;
@@ -118,7 +99,7 @@ static double model_obj(void *p)
  * adapted student against a teacher (another random model) on the step's own tokens. */
 static void test_distill_model_grad(void)
 {
-    rz_llama *m = tiny_model(5);
+    rz_llama *m = tiny_llama(5, 0);
     CHECK(m != NULL);
     if (!m) return;
     enum { B = 2, T = 8 };
@@ -129,7 +110,7 @@ static void test_distill_model_grad(void)
     rz_teacher *tc;
     CHECK_EQ_INT(rz_lora_new(m, rank, &a, &e), 0);
     CHECK_EQ_INT(rz_train_new(a, B, T, &t, &e), 0);
-    rz_llama *mt = tiny_model(7); /* another model as the teacher: O(1) KL and gradients */
+    rz_llama *mt = tiny_llama(7, 0); /* another model as the teacher: O(1) KL and gradients */
     CHECK(mt != NULL);
     if (!mt) return;
     CHECK_EQ_INT(rz_teacher_new(mt, B, T, &tc, &e), 0);
@@ -311,7 +292,7 @@ static void allocate(rz_llama *m, int *ch_kl, int *ch_proxy, double *kl_out)
 
 static void test_allocation_invariance(void)
 {
-    rz_llama *m = tiny_model(31);
+    rz_llama *m = tiny_llama(31, 0);
     CHECK(m != NULL);
     if (!m) return;
     int nl = m->config.n_layers, nm = 7 * nl, kl_a[64], px_a[64], kl_b[64], px_b[64];

@@ -38,6 +38,7 @@
 #include "tokenizer.h"
 #include "lora.h"
 #include "checkpoint.h"
+#include "tiny_llama.h"
 
 static double dot_d(const float *a, const float *b, size_t n)
 {
@@ -345,32 +346,6 @@ static void test_embedding_classifier_grad(void)
 
 /* ---- the whole model ----------------------------------------------------------------- */
 
-static rz_llama_config tiny_config(void)
-{
-    rz_llama_config c = {16, 24, 2, 4, 2, 32, 16, 1, 10000.0f, 1e-5f};
-    return c;
-}
-
-/* A random tiny model with weights scaled to O(1) activations (N(0, 0.3²)). */
-static rz_llama *tiny_model(uint64_t seed, int shared)
-{
-    rz_llama_config c = tiny_config();
-    c.shared_classifier = shared;
-    rz_llama *m = NULL;
-    rz_err e = {0};
-    if (rz_llama_random(&c, seed, &m, &e)) return NULL;
-    int count = rz_llama_tensor_count(m);
-    for (int i = 0; i < count; i++) {
-        const char *name;
-        float *d;
-        int sh[2], nd;
-        rz_llama_tensor_at(m, i, &name, &d, sh, &nd);
-        if (nd == 2 && strstr(name, "tok_embeddings") == NULL)
-            for (int j = 0; j < sh[0] * sh[1]; j++) d[j] *= 15.0f;
-    }
-    return m;
-}
-
 typedef struct {
     rz_train *t;
     const int *tokens, *targets;
@@ -389,7 +364,7 @@ static double model_obj(void *p)
  * model's pairs), some 0 */
 static void model_grad_case(int per_matrix)
 {
-    rz_llama *m = tiny_model(11, 0);
+    rz_llama *m = tiny_llama(11, 0);
     CHECK(m != NULL);
     if (!m) return;
     int rank[RZ_LIN_PER_LAYER] = {3, 0, 2, 3, 2, 3, 1}; /* wk without adapter */
@@ -479,7 +454,7 @@ static void logits_case(rz_llama *m, int T, int B, int rank, double tol, uint64_
  * term (which moves logits by O(0.1)). */
 static void test_forward_matches_llama(void)
 {
-    rz_llama *m = tiny_model(21, 1);
+    rz_llama *m = tiny_llama(21, 1);
     if (m) logits_case(m, 9, 2, 2, 1e-3, 22);
     rz_llama_free(m);
     rz_err e = {0};
@@ -630,7 +605,7 @@ static void test_loss_decreases(void)
 
 static void test_checkpoint_roundtrip(void)
 {
-    rz_llama *m = tiny_model(31, 1);
+    rz_llama *m = tiny_llama(31, 1);
     int rank[RZ_LIN_PER_LAYER] = {2, 0, 1, 2, 3, 1, 2};
     rz_lora *a, *b;
     rz_adamw oa, ob;
