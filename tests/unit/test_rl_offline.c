@@ -25,14 +25,41 @@ static void census(const rl_env *env, long n, const float *S, const float *A, un
     }
 }
 
+/* A grid dataset of n0 coverage-policy transitions (S, A, S2; seed 3) and a working copy
+ * (T, B, T2) that each builder call shrinks in place; cov_reset restores the copy. */
+typedef struct {
+    long n0;
+    float *S, *A, *S2, *T, *B, *T2;
+} cov_data;
+
+static void cov_reset(cov_data *d)
+{
+    memcpy(d->T, d->S, d->n0 * 2 * sizeof(float)), memcpy(d->B, d->A, d->n0 * sizeof(float));
+    memcpy(d->T2, d->S2, d->n0 * 2 * sizeof(float));
+}
+
+static void cov_make(cov_data *d, const rl_env *env, long n0)
+{
+    d->n0 = n0;
+    d->S = malloc(n0 * 2 * sizeof(float)), d->A = malloc(n0 * sizeof(float)), d->S2 = malloc(n0 * 2 * sizeof(float));
+    d->T = malloc(n0 * 2 * sizeof(float)), d->B = malloc(n0 * sizeof(float)), d->T2 = malloc(n0 * 2 * sizeof(float));
+    CHECK(rl_collect(env, RL_POL_COVERAGE, n0, 3, d->S, d->A, d->S2, NULL) == 0);
+    cov_reset(d);
+}
+
+static void cov_free(cov_data *d)
+{
+    free(d->S), free(d->A), free(d->S2), free(d->T), free(d->B), free(d->T2);
+}
+
 static void test_drop_pairs(void)
 {
     rl_env env;
     CHECK(rl_env_make(&env, "fourrooms", 0, NULL) == 0);
     long n0 = 6000;
-    float *S = malloc(n0 * 2 * sizeof(float)), *A = malloc(n0 * sizeof(float)), *S2 = malloc(n0 * 2 * sizeof(float));
-    float *T = malloc(n0 * 2 * sizeof(float)), *B = malloc(n0 * sizeof(float)), *T2 = malloc(n0 * 2 * sizeof(float));
-    CHECK(rl_collect(&env, RL_POL_COVERAGE, n0, 3, S, A, S2, NULL) == 0);
+    cov_data d;
+    cov_make(&d, &env, n0);
+    float *S = d.S, *A = d.A, *S2 = d.S2, *T = d.T, *B = d.B, *T2 = d.T2;
     int ns = env.grid.n_free;
     unsigned char *p0 = malloc(ns * 5), *p1 = malloc(ns * 5), *p2 = malloc(ns * 5);
     long P0, C0, P1, C1;
@@ -41,7 +68,7 @@ static void test_drop_pairs(void)
     const double fr[3] = {0.25, 0.5, 0.75};
     for (int f = 0; f < 3; f++) {
         long n = n0, before = 0, removed = 0;
-        memcpy(T, S, n0 * 2 * sizeof(float)), memcpy(B, A, n0 * sizeof(float)), memcpy(T2, S2, n0 * 2 * sizeof(float));
+        cov_reset(&d);
         CHECK(rl_data_drop_pairs(&env, &n, T, B, T2, fr[f], 0, 7, &before, &removed, NULL) == 0);
         census(&env, n, T, B, p1, &P1, &C1);
         long want = lround(fr[f] * P0);
@@ -57,7 +84,7 @@ static void test_drop_pairs(void)
         CHECK(bad == 0 && j == n);
         /* the same seed removes the same pairs, another seed others */
         long m = n0;
-        memcpy(T, S, n0 * 2 * sizeof(float)), memcpy(B, A, n0 * sizeof(float)), memcpy(T2, S2, n0 * 2 * sizeof(float));
+        cov_reset(&d);
         CHECK(rl_data_drop_pairs(&env, &m, T, B, T2, fr[f], 0, 8, NULL, NULL, NULL) == 0);
         census(&env, m, T, B, p2, &P1, &C1);
         CHECK(P1 == P0 - want && memcmp(p1, p2, ns * 5));
@@ -65,7 +92,7 @@ static void test_drop_pairs(void)
     /* 85% would leave some cell without any action: refused, data untouched */
     long n = n0;
     CHECK(rl_data_drop_pairs(&env, &n, T, B, T2, 0.85, 0, 1, NULL, NULL, NULL) == RZ_EINPUT && n == n0);
-    free(S), free(A), free(S2), free(T), free(B), free(T2), free(p0), free(p1), free(p2);
+    cov_free(&d), free(p0), free(p1), free(p2);
     rl_env_free(&env);
 }
 
@@ -103,9 +130,9 @@ static void test_drop_pairs_keep_reach(void)
     rl_env env;
     CHECK(rl_env_make(&env, "fourrooms", 0, NULL) == 0);
     long n0 = 6000;
-    float *S = malloc(n0 * 2 * sizeof(float)), *A = malloc(n0 * sizeof(float)), *S2 = malloc(n0 * 2 * sizeof(float));
-    float *T = malloc(n0 * 2 * sizeof(float)), *B = malloc(n0 * sizeof(float)), *T2 = malloc(n0 * 2 * sizeof(float));
-    CHECK(rl_collect(&env, RL_POL_COVERAGE, n0, 3, S, A, S2, NULL) == 0);
+    cov_data d;
+    cov_make(&d, &env, n0);
+    float *S = d.S, *A = d.A, *S2 = d.S2, *T = d.T, *B = d.B, *T2 = d.T2;
     int ns = env.grid.n_free;
     unsigned char *p0 = malloc(ns * 5), *p1 = malloc(ns * 5);
     long P0, C0, P1, C1, r0 = reach_fw(&env, n0, S, S2, env.horizon);
@@ -114,14 +141,14 @@ static void test_drop_pairs_keep_reach(void)
     const double fr[2] = {0.25, 0.5};
     for (int f = 0; f < 2; f++) {
         long n = n0, removed = 0;
-        memcpy(T, S, n0 * 2 * sizeof(float)), memcpy(B, A, n0 * sizeof(float)), memcpy(T2, S2, n0 * 2 * sizeof(float));
+        cov_reset(&d);
         CHECK(rl_data_drop_pairs(&env, &n, T, B, T2, fr[f], 1, 11, NULL, &removed, NULL) == 0);
         census(&env, n, T, B, p1, &P1, &C1);
         CHECK(removed == lround(fr[f] * P0) && P1 == P0 - removed && C1 == C0);
         CHECK(reach_fw(&env, n, T, T2, env.horizon) == r0);
     }
     long n = n0;
-    memcpy(T, S, n0 * 2 * sizeof(float)), memcpy(B, A, n0 * sizeof(float)), memcpy(T2, S2, n0 * 2 * sizeof(float));
+    cov_reset(&d);
     CHECK(rl_data_drop_pairs(&env, &n, T, B, T2, 0.5, 0, 11, NULL, NULL, NULL) == 0);
     CHECK(reach_fw(&env, n, T, T2, env.horizon) < r0);
     rl_env_free(&env);
@@ -143,7 +170,7 @@ static void test_drop_pairs_keep_reach(void)
     for (int more = 0; more < 2; more++) {
         long removed = 0;
         n = n0;
-        memcpy(T, S, n0 * 2 * sizeof(float)), memcpy(B, A, n0 * sizeof(float)), memcpy(T2, S2, n0 * 2 * sizeof(float));
+        cov_reset(&d);
         int rc = rl_data_drop_pairs(&env, &n, T, B, T2, (double)(idle + more) / (double)P0, 1, 5, NULL, &removed, NULL);
         if (more) {
             CHECK(rc == RZ_EINPUT && n == n0 && !memcmp(T, S, n0 * 2 * sizeof(float)) && !memcmp(B, A, n0 * sizeof(float)));
@@ -154,7 +181,7 @@ static void test_drop_pairs_keep_reach(void)
             CHECK(stay == 0);
         }
     }
-    free(S), free(A), free(S2), free(T), free(B), free(T2), free(p0), free(p1);
+    cov_free(&d), free(p0), free(p1);
     rl_env_free(&env);
 }
 
