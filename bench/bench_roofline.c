@@ -205,15 +205,17 @@ static double cpu_now(void)
 
 /* --decode: dec steps of format f, best of runs, with and without logits; wall and
  * CPU-time rates. */
-static void decode_only(const rz_llama_config *c, const fmt *f, int threads, int dec, int runs)
+static void decode_only(const rz_llama_config *c, const fmt *f, int threads, int dec, int runs, int isa)
 {
     double wb, kvb = 2.0 * c->n_layers * c->dim * 4.0 * ((dec + 1) / 2.0);
     rz_llama *m = make_model(c, f, &wb);
+    rz_llama_set_qdot(m, isa);
     rz_err e = {0};
     rz_llama_state *s;
     if (rz_llama_state_new(m, 1, c->seq_len, &s, &e)) die(&e);
     float *logits = malloc(sizeof(float) * (size_t)c->vocab_size);
-    printf("%-24s %.1f MB/token, %d threads, %d steps, best of %d\n", f->label, (wb + kvb) / 1e6, threads, dec, runs);
+    printf("%-24s %.1f MB/token, %d threads, %d steps, best of %d, kernels %s\n", f->label, (wb + kvb) / 1e6, threads,
+           dec, runs, rz_qdot_name(isa == RZ_QDOT_AUTO ? rz_qdot_best() : isa == RZ_QDOT_AUTO_I8 ? rz_qdot_best_i8() : isa));
     for (int with = 1; with >= 0; with--) {
         double wall = 1e30, cpu = 1e30;
         for (int r = 0; r < runs; r++) {
@@ -293,7 +295,7 @@ static void kernels(int rows)
     float *x = malloc(sizeof(float) * cols), *y = malloc(sizeof(float) * rows), *dec = malloc(sizeof(float) * 16 * cols);
     for (int j = 0; j < cols; j++) x[j] = (float)(j % 13) / 13.0f - 0.5f;
     printf("one thread, %d x %d, T = 1: CPU ns/weight (GB/s of codes + scales)\n", rows, cols);
-    printf("%-12s %16s %16s %16s\n", "format", "ref", "avx2", "decode+sgemv");
+    printf("%-12s %16s %16s %16s %16s\n", "format", "ref", "avx2", "avx2-i8", "decode+sgemv");
     for (size_t f = 0; f < sizeof fm / sizeof fm[0]; f++) {
         fmt F = {"", fm[f][0], fm[f][1], fm[f][2], 0, 32, 0};
         rz_qlayer_view v;
@@ -311,9 +313,9 @@ static void kernels(int rows)
         char label[32];
         snprintf(label, sizeof label, "%s%d%s", rz_qmethod_name(v.method), v.bits, v.group ? " g32" : "");
         printf("%-12s", label);
-        int isas[3] = {RZ_QDOT_REF, RZ_QDOT_AVX2, -1};
-        for (int k = 0; k < 3; k++) {
-            if (isas[k] == RZ_QDOT_AVX2 && !rz_qdot_have(RZ_QDOT_AVX2)) {
+        int isas[4] = {RZ_QDOT_REF, RZ_QDOT_AVX2, RZ_QDOT_AVX2_I8, -1};
+        for (int k = 0; k < 4; k++) {
+            if (isas[k] > 0 && !rz_qdot_have(isas[k])) {
                 printf(" %16s", "-");
                 continue;
             }
@@ -335,10 +337,11 @@ int main(int argc, char **argv)
     rz_llama_config c = {768, 2048, 12, 12, 12, 32000, 1024, 1, 10000.0f, 1e-5f};
     if (argc > 2 && strcmp(argv[1], "--decode") == 0) {
         int f = atoi(argv[2]), th = argc > 3 ? atoi(argv[3]) : 2, dec = argc > 4 ? atoi(argv[4]) : 128;
+        int isa = argc > 5 && strcmp(argv[5], "i8") == 0 ? RZ_QDOT_AUTO_I8 : RZ_QDOT_AUTO;
         if (f < 0 || f >= (int)NFMTS) return 2;
         if (th < 1) th = 1;
         rz_linalg_threads(th);
-        decode_only(&c, &FMTS[f], th, dec, 3);
+        decode_only(&c, &FMTS[f], th, dec, 3, isa);
         return 0;
     }
     int runs = argc > 1 ? atoi(argv[1]) : 3, threads = argc > 2 ? atoi(argv[2]) : 2;

@@ -8,8 +8,12 @@
  *    and 2176 for the AVX2 "lane" kernel of 2/4/8-bit grids (whole 32-byte blocks of
  *    codes: 2 blocks; 1 block and a tail; more inputs than one chunk of its transposed
  *    copy at T = 4) with one and two groups per block;
+ *  - the int8-input variants (e8p 2-bit, 4-bit grids; the other formats take the float
+ *    path) equal the float64 product with the dequantised inputs x̂ to the same float
+ *    rounding bound, and the product with the true inputs to a bound that follows from
+ *    the int8 step; a non-finite input gives NaN, a zero input 0;
  *  - through rz_qlinear_apply (rotations on both sides), the result is bitwise the same
- *    for 1 and 2 threads, with either variant.
+ *    for 1 and 2 threads, with every variant.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -85,42 +89,121 @@ static double worst_ratio(const float *y, int ldy, const float *x, const float *
     return worst;
 }
 
+/* Whether the int8 variants quantise the inputs for this view (qdot.h: e8p 2 bits; 4-bit
+ * grids with an even width and groups of a multiple of 32 columns or one per row), and
+ * the block of columns that share one input scale. */
+static int i8_applies(const rz_qlayer_view *v, int *qb)
+{
+    int gw = v->group > 0 ? v->group : v->pcols;
+    *qb = v->method == RZ_QM_E8P ? 256 : 32;
+    if (v->method == RZ_QM_E8P) return v->bits == 2;
+    return v->bits == 4 && v->pcols % 2 == 0 && (gw >= v->pcols || gw % 32 == 0);
+}
+
+/* The int8 inputs as qdot.h specifies them, written out here: per block of qb columns
+ * m = max |x|, xq = rint(x · (127/m)) in float, x̂ = (m/127) · xq (in double). Also
+ * returns ‖x̂ − x‖'s bound sqrt(Σ_j (m_B(j)/254)²) in *step. */
+static void i8_dequant(const float *x, int pc, int qb, double *xh, double *step)
+{
+    double st = 0;
+    for (int b0 = 0; b0 < pc; b0 += qb) {
+        int b1 = b0 + qb < pc ? b0 + qb : pc;
+        float m = 0;
+        for (int j = b0; j < b1; j++) m = fmaxf(m, fabsf(x[j]));
+        for (int j = b0; j < b1; j++) xh[j] = m > 0 ? (double)(m / 127.0f) * (double)rintf(x[j] * (127.0f / m)) : 0.0;
+        st += (b1 - b0) * ((double)m / 254) * ((double)m / 254);
+    }
+    *step = sqrt(st);
+}
+
 static void test_kernels(void)
 {
-    const int shapes[][2] = {{176, 172}, {172, 176}, {1, 172}, {176, 1}, {3, 176}, {7, 256}, {9, 200}, {3, 2176}};
+    const int shapes[][2] = {{176, 172}, {172, 176}, {1, 172}, {176, 1}, {3, 176}, {7, 256}, {9, 200}, {3, 2176}, {5, 768}};
     enum { NSHAPE = sizeof shapes / sizeof shapes[0] };
-    int isas[2] = {RZ_QDOT_REF, RZ_QDOT_AVX2}, nisa = rz_qdot_have(RZ_QDOT_AVX2) ? 2 : 1;
-    printf("# variants tested: ref%s (no AVX-512 variant exists)\n", nisa == 2 ? ", avx2" : " (this CPU has no AVX2+FMA)");
+    int isas[4] = {RZ_QDOT_REF, RZ_QDOT_REF_I8, RZ_QDOT_AVX2, RZ_QDOT_AVX2_I8}, nisa = rz_qdot_have(RZ_QDOT_AVX2) ? 4 : 2;
+    printf("# variants tested: ref, ref-i8%s (no AVX-512 variant exists)\n",
+           nisa == 4 ? ", avx2, avx2-i8" : " (this CPU has no AVX2+FMA)");
     for (int f = 0; f < NFMT; f++)
         for (int s = 0; s < NSHAPE; s++) {
             int rows = shapes[s][0], cols = shapes[s][1];
             rz_qlayer_view v = random_view(&fmts[f], rows, cols);
-            int pc = v.pcols, r0 = rows > 2 ? rows / 3 : 0, n = rows - r0;
+            int pc = v.pcols, r0 = rows > 2 ? rows / 3 : 0, n = rows - r0, qb;
+            int i8 = i8_applies(&v, &qb);
             float *Qd = malloc(sizeof(float) * (size_t)n * pc);
             rz_qlayer_decode_rows(&v, r0, n, Qd);
             for (int T = 1; T <= RZ_QDOT_MAX_T; T++) {
                 int ldy = n + 3;
                 float *x = malloc(sizeof(float) * (size_t)T * pc), *y = malloc(sizeof(float) * (size_t)T * ldy);
+                float *xh = malloc(sizeof(float) * (size_t)T * pc);
+                double *xd = malloc(sizeof(double) * (size_t)pc), step[RZ_QDOT_MAX_T];
                 for (int i = 0; i < T * pc; i++) x[i] = (float)check_gauss();
+                for (int t = 0; t < T; t++) {
+                    i8_dequant(x + (size_t)t * pc, pc, qb, xd, &step[t]);
+                    for (int j = 0; j < pc; j++) xh[(size_t)t * pc + j] = (float)xd[j]; /* exact: ≤ 24 bits */
+                }
                 for (int k = 0; k < nisa; k++) {
+                    int q8 = i8 && (isas[k] == RZ_QDOT_REF_I8 || isas[k] == RZ_QDOT_AVX2_I8);
                     rz_qdot_rows(&v, isas[k], r0, n, T, x, pc, y, ldy);
                     /* y is a float32 sum of pcols products, so |y − Σ w_j x_j| ≤ γ_n Σ|w_j x_j|
                      * ≤ 1.01 n u ‖x‖‖w‖ (u = 2⁻²⁴, Cauchy–Schwarz). The kernels' weights differ
                      * from the decoded ones by ≤ 3 roundings each (scale applied per group, not
                      * per weight; residual ·(1/r) instead of /r): ≤ 3u‖x‖‖w‖ more. So the ratio
                      * ≤ 1.01 + 3/n; the bound 2 + 48/n has margin. A single wrong weight errs by
-                     * ~‖w‖‖x‖/n, a ratio of ~2²⁴/n² ≥ 500 at these sizes. */
-                    double r = worst_ratio(y, ldy, x, Qd, T, n, pc), bound = 2.0 + 48.0 / pc;
+                     * ~‖w‖‖x‖/n, a ratio of ~2²⁴/n² ≥ 500 at these sizes. The int8 variants
+                     * are held to the same bound against the product with x̂ (their integer
+                     * sums are exact; only the per-block scaling and the final sums round). */
+                    double r = worst_ratio(y, ldy, q8 ? xh : x, Qd, T, n, pc), bound = 2.0 + 48.0 / pc;
                     if (!(r <= bound))
                         printf("#   %s %s %d bits group %d, %d x %d, T %d: ratio %g > %g\n", rz_qdot_name(isas[k]),
                                rz_qmethod_name(v.method), v.bits, v.group, rows, cols, T, r, bound);
                     CHECK(r <= bound);
+                    if (!q8) continue;
+                    /* Against the true x: |ŷ − y| ≤ |Σ w (x̂ − x)| + the rounding above
+                     * ≤ ‖w‖ ‖x̂ − x‖ + (2 + 48/n) n u ‖w‖ ‖x̂‖, and |x̂_j − x_j| ≤ d/2 = m_B/254
+                     * (round to nearest on the int8 step d = m_B/127, plus ≤ 2 float roundings
+                     * of x·(127/m): the factor 1.001). That is the int8 step's worst case;
+                     * typical errors are ~sqrt(pcols/3) times smaller (the roundings are
+                     * independent). */
+                    for (int t = 0; t < T; t++) {
+                        double nx = 0;
+                        for (int j = 0; j < pc; j++) nx += (double)xh[(size_t)t * pc + j] * xh[(size_t)t * pc + j];
+                        for (int i = 0; i < n; i++) {
+                            double s64 = 0, nw = 0;
+                            for (int j = 0; j < pc; j++) {
+                                s64 += (double)x[(size_t)t * pc + j] * Qd[(size_t)i * pc + j];
+                                nw += (double)Qd[(size_t)i * pc + j] * Qd[(size_t)i * pc + j];
+                            }
+                            double tol = sqrt(nw) * (1.001 * step[t] + bound * pc * 0x1p-24 * sqrt(nx)) + 1e-300;
+                            CHECK(fabs(y[(size_t)t * ldy + i] - s64) <= tol);
+                        }
+                    }
                 }
-                free(x), free(y);
+                free(x), free(y), free(xh), free(xd);
             }
             free(Qd);
             free_view(&v);
         }
+}
+
+/* The int8 variants pass a non-finite input on as NaN (as the float path would), and an
+ * all-zero input gives 0. */
+static void test_i8_special(void)
+{
+    const fmt use[2] = {fmts[0], fmts[13]};
+    for (int f = 0; f < 2; f++) {
+        rz_qlayer_view v = random_view(&use[f], 4, 512);
+        float x[512] = {0}, y[4];
+        for (int isa = RZ_QDOT_REF_I8; isa <= RZ_QDOT_AVX2_I8; isa++) {
+            if (!rz_qdot_have(isa)) continue;
+            x[300] = 0;
+            rz_qdot_rows(&v, isa, 0, 4, 1, x, 512, y, 4);
+            for (int i = 0; i < 4; i++) CHECK(y[i] == 0.0f);
+            x[300] = INFINITY;
+            rz_qdot_rows(&v, isa, 0, 4, 1, x, 512, y, 4);
+            for (int i = 0; i < 4; i++) CHECK(isnan(y[i]));
+        }
+        free_view(&v);
+    }
 }
 
 /* rz_qlinear_apply's small-T path with U, V rotations: 1 and 2 threads bitwise equal
@@ -134,8 +217,8 @@ static void test_threads(void)
         rz_qlinear *q;
         rz_err e = {0};
         CHECK_EQ_INT(rz_qlinear_new(&v, &q, &e), 0);
-        for (int isa = RZ_QDOT_REF; isa <= RZ_QDOT_AVX2; isa++) {
-            if (!rz_qdot_have(isa)) continue;
+        for (int isa = RZ_QDOT_REF; isa <= RZ_QDOT_AVX2_I8; isa++) {
+            if (isa == RZ_QDOT_AUTO_I8 || !rz_qdot_have(isa)) continue;
             rz_qlinear_set_isa(q, isa);
             for (int T = 1; T <= 4; T++) {
                 float *x = malloc(sizeof(float) * T * 172), *y1 = malloc(sizeof(float) * T * 400),
@@ -157,6 +240,7 @@ int main(void)
 {
     check_rng_state = 2020;
     RUN(test_kernels);
+    RUN(test_i8_special);
     RUN(test_threads);
     return check_summary();
 }

@@ -221,6 +221,15 @@ int rz_llama_set_qtable(rz_llama *m, int which, struct rz_qlinear *q, rz_err *e)
     return RZ_OK;
 }
 
+void rz_llama_set_qdot(rz_llama *m, int isa)
+{
+    long nlin = (long)RZ_LIN_PER_LAYER * m->config.n_layers;
+    for (long i = 0; m->qlin && i < nlin; i++)
+        if (m->qlin[i]) rz_qlinear_set_isa(m->qlin[i], isa);
+    if (m->qemb) rz_qlinear_set_isa(m->qemb, isa);
+    if (m->qout) rz_qlinear_set_isa(m->qout, isa);
+}
+
 int rz_llama_linear_shape(const rz_llama_config *c, long i, int *rows, int *cols)
 {
     if (i < 0 || i >= (long)RZ_LIN_PER_LAYER * c->n_layers) return -1;

@@ -101,6 +101,9 @@ float *rz_llama_table_storage(rz_llama *m, int which, rz_err *e);
  * applied with rz_qlinear_apply (fused kernels for T ≤ 4). With a shared classifier, the
  * embedding's q serves both (which = RZ_TABLE_EMB). */
 int rz_llama_set_qtable(rz_llama *m, int which, struct rz_qlinear *q, rz_err *e);
+/* The qdot.h kernel variant of every quantised linear and table for T ≤ 4 tokens
+ * (RZ_QDOT_AUTO by default; RZ_QDOT_AUTO_I8 for int8 inputs). */
+void rz_llama_set_qdot(rz_llama *m, int isa);
 
 /* Deterministic random model: linears and embeddings N(0, 0.02^2), norm weights 1, from
  * a counter-based generator, so the same (config, seed) gives the same weights anywhere. */

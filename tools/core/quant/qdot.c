@@ -7,6 +7,8 @@
  * with rows × G scales and zero points. */
 #include "qdot.h"
 
+#include <float.h>
+#include <math.h>
 #include <pthread.h>
 #include <string.h>
 
@@ -22,18 +24,21 @@
 
 int rz_qdot_have(int isa)
 {
-    if (isa == RZ_QDOT_AUTO || isa == RZ_QDOT_REF) return 1;
+    if (isa == RZ_QDOT_AUTO || isa == RZ_QDOT_REF || isa == RZ_QDOT_AUTO_I8 || isa == RZ_QDOT_REF_I8) return 1;
 #if QDOT_X86
-    if (isa == RZ_QDOT_AVX2) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (isa == RZ_QDOT_AVX2 || isa == RZ_QDOT_AVX2_I8)
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #endif
     return 0;
 }
 
 int rz_qdot_best(void) { return rz_qdot_have(RZ_QDOT_AVX2) ? RZ_QDOT_AVX2 : RZ_QDOT_REF; }
 
+int rz_qdot_best_i8(void) { return rz_qdot_have(RZ_QDOT_AVX2_I8) ? RZ_QDOT_AVX2_I8 : RZ_QDOT_REF_I8; }
+
 const char *rz_qdot_name(int isa)
 {
-    static const char *const names[RZ_QDOT_COUNT] = {"auto", "ref", "avx2"};
+    static const char *const names[RZ_QDOT_COUNT] = {"auto", "ref", "avx2", "auto-i8", "ref-i8", "avx2-i8"};
     return isa >= 0 && isa < RZ_QDOT_COUNT ? names[isa] : "?";
 }
 
@@ -107,6 +112,96 @@ static void ref_rows(const rz_qlayer_view *v, int r0, int n, int T, const float 
     }
 }
 
+/* ---------------------------------------------------------------- int8 activations */
+
+/* The int8 variants (qdot.h) quantise each input row in blocks of I8_QB_E8P (e8p 2-bit)
+ * or I8_QB_GRID (4-bit grids: the 32-column groups of a classifier) columns, when
+ * i8_ok; other formats take the float path. T · pcols ≤ I8_QMAX bounds the stack copies. */
+enum { I8_QMAX = 16384, I8_QB_E8P = 256, I8_QB_GRID = 32, I8_NQ = I8_QMAX / I8_QB_GRID + RZ_QDOT_MAX_T };
+
+static int i8_ok(const rz_qlayer_view *v, int T)
+{
+    int pc = v->pcols, gw = v->group > 0 ? v->group : pc;
+    if (T > RZ_QDOT_MAX_T || (size_t)T * (size_t)pc > I8_QMAX) return 0;
+    if (v->method == RZ_QM_E8P) return v->bits == 2;
+    return v->bits == 4 && pc % 2 == 0 && (gw >= pc || gw % I8_QB_GRID == 0);
+}
+
+/* x[0..n) in blocks of qb: d[k] = max |x| / 127 over block k and q = rint(x · (127 / max)),
+ * so |q| ≤ 127 and |d·q − x| ≤ d/2 (plus one float rounding). A block with max |x| < 10⁻³⁰
+ * (all zero) has d = 0, q = 0; a block holding a NaN or ±inf has d = NaN, q = 0 (the NaN reaches y, as the
+ * float path's would). Shared by both int8 variants, so they see the same q and d. */
+static void i8_quant(const float *x, int n, int qb, int8_t *q, float *d)
+{
+    for (int b0 = 0, k = 0; b0 < n; b0 += qb, k++) {
+        int b1 = b0 + qb < n ? b0 + qb : n, bad = 0;
+        float m = 0.0f;
+        for (int j = b0; j < b1; j++) {
+            float a = fabsf(x[j]);
+            bad |= !(a <= FLT_MAX);
+            m = a > m ? a : m;
+        }
+        if (bad) {
+            d[k] = NAN;
+            memset(q + b0, 0, (size_t)(b1 - b0));
+            continue;
+        }
+        float id = m < 1e-30f ? 0.0f : 127.0f / m; /* (127/m finite) */
+        d[k] = m < 1e-30f ? 0.0f : m / 127.0f;
+        /* rint by the 1.5·2²³ trick (exact round-to-nearest-even for |v| ≤ 127.5 in the
+         * default rounding mode; gcc vectorises it, not lrintf) */
+        for (int j = b0; j < b1; j++) q[j] = (int8_t)(int)((x[j] * id + 0x1.8p23f) - 0x1.8p23f);
+    }
+}
+
+/* The int8 reference: the same quantised inputs, exact integer sums per block, the block
+ * scales applied in double. y = Σ_j w_j · d q_j exactly up to the final rounding to float:
+ *   e8p 2 bits  y = s Σ_B d_B Σ_{b ⊂ B} (½ Σ_j (2a⊙sign)_j q_j + t_b Σ_j q_j)   (2a⊙sign ∈ {±1, ±3, ±5})
+ *   4-bit grid  y = Σ_c scale_g d_c (Σ_j q_j xq_j − z_g Σ_j xq_j)   (c: 32-column blocks, g ∋ c) */
+static void ref_i8_rows(const rz_qlayer_view *v, int r0, int n, int T, const float *x, int ldx, float *y, int ldy)
+{
+    int pc = v->pcols, e8 = v->method == RZ_QM_E8P, qb = e8 ? I8_QB_E8P : I8_QB_GRID, nq = (pc + qb - 1) / qb;
+    int8_t qs[I8_QMAX];
+    float ds[I8_NQ];
+    for (int t = 0; t < T; t++) i8_quant(x + (size_t)t * ldx, pc, qb, qs + (size_t)t * pc, ds + (size_t)t * nq);
+    const rz_e8p_tables *tb = e8 ? rz_e8p_tables_get() : NULL;
+    int G = rz_grid_groups(pc, v->group), gw = v->group > 0 ? v->group : pc;
+    for (int i = 0; i < n; i++) {
+        size_t row = (size_t)(r0 + i);
+        for (int t = 0; t < T; t++) {
+            const int8_t *xt = qs + (size_t)t * pc;
+            const float *dt = ds + (size_t)t * nq;
+            double acc = 0;
+            if (e8) {
+                const uint8_t *c = (const uint8_t *)v->codes + row * (size_t)pc / 8 * 2;
+                for (int b = 0; b < pc / 8; b++, c += 2) {
+                    long I = 0, X = 0;
+                    for (int j = 0; j < 8; j++) {
+                        long w2 = lrintf(2.0f * tb->abs[c[1]][j] * tb->sign[c[0]][j]);
+                        I += w2 * xt[8 * b + j];
+                        X += xt[8 * b + j];
+                    }
+                    acc += (double)dt[8 * b / qb] * (0.5 * (double)I + (double)tb->shift[c[0]] * (double)X);
+                }
+                acc *= (double)scale_at(v, 0);
+            } else {
+                const uint8_t *zeros = v->zeros;
+                for (int c = 0; c < nq; c++) {
+                    int j0 = c * qb, j1 = j0 + qb < pc ? j0 + qb : pc;
+                    size_t g = row * (size_t)G + (size_t)(j0 / gw);
+                    long I = 0, X = 0;
+                    for (int j = j0; j < j1; j++) {
+                        I += (long)code_at(v->codes, (row * (size_t)pc + (size_t)j) * 4, 4) * xt[j];
+                        X += xt[j];
+                    }
+                    acc += (double)scale_at(v, g) * (double)dt[c] * (double)(I - (long)zeros[g] * X);
+                }
+            }
+            y[(size_t)t * ldy + i] = (float)acc;
+        }
+    }
+}
+
 /* ---------------------------------------------------------------- AVX2 + FMA */
 
 #if QDOT_X86
@@ -120,6 +215,7 @@ typedef struct {
     _Alignas(32) float s[256][8]; /* ±1 per coordinate, from the sign byte */
     _Alignas(32) float b3[256][8]; /* E81B point / 2.04 */
     float t[256];                  /* ±1/4 */
+    uint64_t a2[256];              /* 2·a as 8 int8 (±1, 3, 5), coordinate 7's sign as in a */
 } kt_tables;
 static kt_tables kt;
 static pthread_once_t kt_once = PTHREAD_ONCE_INIT;
@@ -133,6 +229,9 @@ static void kt_init(void)
             kt.b3[k][j] = tb->e81b[k][j] / RZ_E8P_RVQ3_RSCALE;
         }
         kt.t[k] = tb->shift[k];
+        uint64_t w = 0;
+        for (int j = 0; j < 8; j++) w |= (uint64_t)(uint8_t)(int8_t)lrintf(2.0f * tb->abs[k][j]) << (8 * j);
+        kt.a2[k] = w;
     }
 }
 
@@ -437,6 +536,184 @@ AVX2_INLINE void lane_rows_avx2(const rz_qlayer_view *v, int r0, int n, const in
     }
 }
 
+/* e8p 2 bits with int8 inputs (RZ_QDOT_AVX2_I8; formula at ref_i8_rows). Per 8 codewords
+ * (64 weights, 16 bytes of codes): the sign bytes' parities (nibble table) give the ±1/4
+ * shifts, taken out as in e8p2_rows_avx2 (t · d_B Σ_j q_j per block, in float), and the
+ * parity fix of bit 0; each sign byte is copied to its codeword's 8 bytes (pshufb) and
+ * tested against the bit of each coordinate (shuffle {0,4,1,5,2,6,3,7}: 0xFF where it is
+ * negated); the patterns 2a come from an int8 table, 4 codewords per vector; w = (2a ^ m)
+ * − m. Products: maddubs(|q|, sign(w, q)) (|w q| ≤ 635, pairs in int16), summed in int16
+ * over a block of 256 columns (≤ 8 pairs per lane: |sum| ≤ 10160 < 2¹⁵), then widened,
+ * converted and scaled by d_B / 2. Codewords past the last group of 8 in a block go one
+ * at a time. */
+AVX2_INLINE void e8p2_i8_rows_avx2(const rz_qlayer_view *v, int r0, int n, const int T, const float *x, int ldx,
+                                   float *y, int ldy)
+{
+    const int pc = v->pcols, nb = pc / 8, nq = (pc + I8_QB_E8P - 1) / I8_QB_E8P, bpq = I8_QB_E8P / 8;
+    const float s = scale_at(v, 0);
+    _Alignas(32) int8_t xq[I8_QMAX];
+    _Alignas(32) uint8_t xa[I8_QMAX];
+    _Alignas(32) float xs[I8_QMAX / 8];
+    float d[I8_NQ], dh[I8_NQ];
+    for (int t = 0; t < T; t++) {
+        int8_t *qt = xq + (size_t)t * pc;
+        i8_quant(x + (size_t)t * ldx, pc, I8_QB_E8P, qt, d + (size_t)t * nq);
+        for (int j = 0; j < pc; j++) xa[(size_t)t * pc + j] = (uint8_t)(qt[j] < 0 ? -qt[j] : qt[j]);
+        for (int b = 0; b < nb; b++) {
+            int X = 0;
+            for (int j = 0; j < 8; j++) X += qt[8 * b + j];
+            xs[(size_t)t * nb + b] = d[(size_t)t * nq + b / bpq] * (float)X;
+        }
+        for (int k = 0; k < nq; k++) dh[(size_t)t * nq + k] = 0.5f * d[(size_t)t * nq + k];
+    }
+    const __m128i nib = _mm_set1_epi8(0x0F), even = _mm_set1_epi16(0x00FF);
+    const __m128i par4 = _mm_setr_epi8(0, 1, 1, 0, 1, 0, 0, 1, 1, 0, 0, 1, 0, 1, 1, 0);
+    const __m256i bitsel = _mm256_set1_epi64x(0x8008400420021001LL); /* bytes 1,16,2,32,4,64,8,128 */
+    const __m256i rep0 = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2, 4, 4, 4, 4, 4, 4, 4, 4, 6, 6,
+                                          6, 6, 6, 6, 6, 6);
+    const __m256i rep1 = _mm256_add_epi8(rep0, _mm256_set1_epi8(8));
+    const __m256i ones = _mm256_set1_epi16(1);
+    const __m256 quarter = _mm256_set1_ps(0.25f);
+    for (int i = 0; i < n; i++) {
+        const uint8_t *c = (const uint8_t *)v->codes + (size_t)(r0 + i) * (size_t)nb * 2;
+        __m256 facc[RZ_QDOT_MAX_T], tacc[RZ_QDOT_MAX_T];
+        float tail[RZ_QDOT_MAX_T];
+        for (int t = 0; t < T; t++) facc[t] = tacc[t] = _mm256_setzero_ps(), tail[t] = 0.0f;
+        for (int B = 0; B < nq; B++) {
+            int b0 = B * bpq, b1 = b0 + bpq < nb ? b0 + bpq : nb, b8 = b0 + (b1 - b0) / 8 * 8, b = b0;
+            __m256i a16[RZ_QDOT_MAX_T];
+            for (int t = 0; t < T; t++) a16[t] = _mm256_setzero_si256();
+            for (; b < b8; b += 8) {
+                const uint8_t *cb = c + 2 * (size_t)b;
+                __m128i c16 = _mm_loadu_si128((const __m128i *)(const void *)cb);
+                __m128i p = _mm_xor_si128(_mm_shuffle_epi8(par4, _mm_and_si128(c16, nib)),
+                                          _mm_shuffle_epi8(par4, _mm_and_si128(_mm_srli_epi16(c16, 4), nib)));
+                p = _mm_and_si128(p, even); /* parity of each sign byte, 0/1, at the even bytes */
+                __m256 tv = _mm256_xor_ps(quarter, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(p), 31)));
+                for (int t = 0; t < T; t++) tacc[t] = _mm256_fmadd_ps(tv, _mm256_loadu_ps(xs + (size_t)t * nb + b), tacc[t]);
+                __m256i g2 = _mm256_broadcastsi128_si256(_mm_xor_si128(c16, p)); /* sign bytes after the fix */
+                for (int h = 0; h < 2; h++) {
+                    __m256i rep = _mm256_shuffle_epi8(g2, h ? rep1 : rep0);
+                    __m256i m = _mm256_cmpeq_epi8(_mm256_and_si256(rep, bitsel), bitsel);
+                    const uint8_t *ch = cb + 8 * h;
+                    __m256i A = _mm256_set_epi64x((long long)kt.a2[ch[7]], (long long)kt.a2[ch[5]],
+                                                  (long long)kt.a2[ch[3]], (long long)kt.a2[ch[1]]);
+                    __m256i w = _mm256_sub_epi8(_mm256_xor_si256(A, m), m);
+                    for (int t = 0; t < T; t++) {
+                        size_t o = (size_t)t * pc + 8 * ((size_t)b + 4 * (size_t)h);
+                        __m256i qv = _mm256_loadu_si256((const __m256i *)(const void *)(xq + o));
+                        __m256i av = _mm256_loadu_si256((const __m256i *)(const void *)(xa + o));
+                        a16[t] = _mm256_add_epi16(a16[t], _mm256_maddubs_epi16(av, _mm256_sign_epi8(w, qv)));
+                    }
+                }
+            }
+            for (int t = 0; t < T; t++)
+                facc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(a16[t], ones)),
+                                          _mm256_set1_ps(dh[(size_t)t * nq + B]), facc[t]);
+            for (; b < b1; b++) { /* the block's last nb mod 8 codewords */
+                const uint8_t *cb = c + 2 * (size_t)b;
+                for (int t = 0; t < T; t++) {
+                    const int8_t *qt = xq + (size_t)t * pc + 8 * (size_t)b;
+                    int I = 0;
+                    for (int j = 0; j < 8; j++)
+                        I += (int)(int8_t)(kt.a2[cb[1]] >> (8 * j)) * (kt.s[cb[0]][j] < 0 ? -qt[j] : qt[j]);
+                    tail[t] += dh[(size_t)t * nq + B] * (float)I + kt.t[cb[0]] * xs[(size_t)t * nb + b];
+                }
+            }
+        }
+        for (int t = 0; t < T; t++) y[(size_t)t * ldy + i] = s * (hsum(_mm256_add_ps(facc[t], tacc[t])) + tail[t]);
+    }
+}
+
+/* 4-bit grids with int8 inputs (RZ_QDOT_AVX2_I8; formula at ref_i8_rows). 32 bytes of
+ * codes hold 64 columns, the low nibbles the even ones and the high nibbles the odd
+ * ones: the inputs are split to match once per call (per 64 columns: 32 even, 32 odd),
+ * so maddubs(nibbles, inputs) needs no shuffle (q ∈ 0..15 unsigned, |q x| ≤ 1905, a pair
+ * and its odd partner ≤ 7620 in int16). Four such blocks (256 columns, 8 input blocks
+ * of 32) are reduced with two hadds to one int32 per 32 columns, Σ q x − z Σ x taken in
+ * int32 and scaled by scale_g · d_c in float. Columns past the last 256 go one at a time. */
+AVX2_INLINE void grid4_i8_rows_avx2(const rz_qlayer_view *v, int r0, int n, const int T, const float *x, int ldx,
+                                    float *y, int ldy)
+{
+    const int pc = v->pcols, nc = (pc + I8_QB_GRID - 1) / I8_QB_GRID, nu = pc / 256;
+    const int G = rz_grid_groups(pc, v->group), gw = v->group > 0 ? v->group : pc;
+    const uint8_t *zeros = v->zeros;
+    _Alignas(32) int8_t xq[I8_QMAX], xd[I8_QMAX];
+    _Alignas(32) float d[I8_NQ];
+    _Alignas(32) int X[I8_NQ];
+    for (int t = 0; t < T; t++) {
+        int8_t *qt = xq + (size_t)t * pc, *dt = xd + (size_t)t * pc;
+        i8_quant(x + (size_t)t * ldx, pc, I8_QB_GRID, qt, d + (size_t)t * nc);
+        for (int c = 0; c < nc; c++) {
+            int j1 = 32 * c + 32 < pc ? 32 * c + 32 : pc, a = 0;
+            for (int j = 32 * c; j < j1; j++) a += qt[j];
+            X[(size_t)t * nc + c] = a;
+        }
+        for (int k = 0; k < 4 * nu; k++)
+            for (int j = 0; j < 32; j++) dt[64 * k + j] = qt[64 * k + 2 * j], dt[64 * k + 32 + j] = qt[64 * k + 2 * j + 1];
+    }
+    const __m256i nib = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+    const __m256i perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    for (int i = 0; i < n; i++) {
+        size_t row = (size_t)(r0 + i);
+        const uint8_t *rc = (const uint8_t *)v->codes + row * (size_t)pc / 2;
+        const float *rs = (const float *)v->scales + row * (size_t)G;
+        const uint8_t *rz = zeros + row * (size_t)G;
+        __m256 facc[RZ_QDOT_MAX_T];
+        double tail[RZ_QDOT_MAX_T];
+        for (int t = 0; t < T; t++) facc[t] = _mm256_setzero_ps(), tail[t] = 0;
+        for (int u = 0; u < nu; u++) {
+            __m256 sv;
+            __m256i zv;
+            if (G == 1) { /* one group per row */
+                sv = _mm256_set1_ps(rs[0]);
+                zv = _mm256_set1_epi32(rz[0]);
+            } else if (gw == 32) {
+                sv = _mm256_loadu_ps(rs + 8 * u);
+                zv = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(rz + 8 * u)));
+            } else {
+                _Alignas(32) float sc[8];
+                _Alignas(32) int zc[8];
+                for (int k = 0; k < 8; k++) {
+                    int g = (256 * u + 32 * k) / gw;
+                    sc[k] = rs[g], zc[k] = rz[g];
+                }
+                sv = _mm256_load_ps(sc);
+                zv = _mm256_load_si256((const __m256i *)(const void *)zc);
+            }
+            __m256i vk[4][RZ_QDOT_MAX_T];
+            for (int k = 0; k < 4; k++) {
+                __m256i qv = _mm256_loadu_si256((const __m256i *)(const void *)(rc + 128 * (size_t)u + 32 * (size_t)k));
+                __m256i lo = _mm256_and_si256(qv, nib), hi = _mm256_and_si256(_mm256_srli_epi16(qv, 4), nib);
+                for (int t = 0; t < T; t++) {
+                    const int8_t *xe = xd + (size_t)t * pc + 256 * (size_t)u + 64 * (size_t)k;
+                    __m256i pe = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(const void *)xe));
+                    __m256i po = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(const void *)(xe + 32)));
+                    vk[k][t] = _mm256_madd_epi16(_mm256_add_epi16(pe, po), ones);
+                }
+            }
+            for (int t = 0; t < T; t++) {
+                __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(vk[0][t], vk[1][t]), _mm256_hadd_epi32(vk[2][t], vk[3][t]));
+                h = _mm256_permutevar8x32_epi32(h, perm); /* one int32 per 32 columns, in order */
+                __m256i Xv = _mm256_loadu_si256((const __m256i *)(const void *)(X + (size_t)t * nc + 8 * (size_t)u));
+                __m256i is = _mm256_sub_epi32(h, _mm256_mullo_epi32(zv, Xv));
+                __m256 sd = _mm256_mul_ps(sv, _mm256_loadu_ps(d + (size_t)t * nc + 8 * (size_t)u));
+                facc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(is), sd, facc[t]);
+            }
+        }
+        for (int c = 8 * nu; c < nc; c++) { /* the columns past the last 256 */
+            int j0 = 32 * c, j1 = j0 + 32 < pc ? j0 + 32 : pc, g = j0 / gw;
+            for (int t = 0; t < T; t++) {
+                const int8_t *qt = xq + (size_t)t * pc;
+                int I = 0;
+                for (int j = j0; j < j1; j++) I += (int)code_at(rc, (size_t)j * 4, 4) * qt[j];
+                tail[t] += (double)(rs[g] * d[(size_t)t * nc + c]) * (double)(I - (int)rz[g] * X[(size_t)t * nc + c]);
+            }
+        }
+        for (int t = 0; t < T; t++) y[(size_t)t * ldy + i] = (float)((double)hsum(facc[t]) + tail[t]);
+    }
+}
+
 /* One instantiation per T so the token loops are unrolled with the accumulators in
  * registers. */
 #define QDOT_T_SWITCH(fn, ...)                                         \
@@ -465,6 +742,17 @@ static AVX2 void avx2_rows(const rz_qlayer_view *v, int r0, int n, int T, const 
         QDOT_T_SWITCH(grid_rows_avx2, )
     }
 }
+
+static AVX2 void avx2_i8_rows(const rz_qlayer_view *v, int r0, int n, int T, const float *x, int ldx, float *y,
+                              int ldy)
+{
+    if (v->method == RZ_QM_E8P) {
+        pthread_once(&kt_once, kt_init);
+        QDOT_T_SWITCH(e8p2_i8_rows_avx2, )
+    } else {
+        QDOT_T_SWITCH(grid4_i8_rows_avx2, )
+    }
+}
 #endif
 
 void rz_qdot_rows(const rz_qlayer_view *v, int isa, int r0, int n, int T, const float *x, int ldx, float *y,
@@ -472,6 +760,21 @@ void rz_qdot_rows(const rz_qlayer_view *v, int isa, int r0, int n, int T, const 
 {
     if (n <= 0 || T <= 0) return;
     if (isa == RZ_QDOT_AUTO) isa = rz_qdot_best();
+    if (isa == RZ_QDOT_AUTO_I8) isa = rz_qdot_best_i8();
+    if (isa == RZ_QDOT_AVX2_I8 && !rz_qdot_have(RZ_QDOT_AVX2_I8)) isa = RZ_QDOT_REF_I8;
+    if (isa == RZ_QDOT_REF_I8 || isa == RZ_QDOT_AVX2_I8) {
+        if (!i8_ok(v, T)) isa = isa == RZ_QDOT_AVX2_I8 ? RZ_QDOT_AVX2 : RZ_QDOT_REF; /* the float path */
+#if QDOT_X86
+        else if (isa == RZ_QDOT_AVX2_I8) {
+            avx2_i8_rows(v, r0, n, T, x, ldx, y, ldy);
+            return;
+        }
+#endif
+        else {
+            ref_i8_rows(v, r0, n, T, x, ldx, y, ldy);
+            return;
+        }
+    }
 #if QDOT_X86
     if (isa == RZ_QDOT_AVX2 && T <= RZ_QDOT_MAX_T && rz_qdot_have(RZ_QDOT_AVX2)) {
         avx2_rows(v, r0, n, T, x, ldx, y, ldy);

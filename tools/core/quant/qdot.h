@@ -26,9 +26,24 @@
  *                otherwise the codes of 8 weights (b bytes at b bits) are unpacked with
  *                one broadcast, a variable shift and a mask.
  *
+ * int8 inputs (RZ_QDOT_REF_I8, RZ_QDOT_AVX2_I8, RZ_QDOT_AUTO_I8), as llama.cpp's Q8 dot
+ * products: each input row is quantised per call to int8 in blocks of 256 columns (e8p
+ * 2 bits: rotated inputs, no outliers) or 32 (4-bit grids: the classifier's groups),
+ * d = max|x| / 127, q = rint(x / d) (so x̂ = d q is within d/2 of x), and the products
+ * are exact integer sums (maddubs) scaled per block:
+ *   e8p 2 bits   Σ_j (2 a s)_j q_j with 2 a s ∈ {±1, ±3, ±5} (the ±1/4 shift as above);
+ *   4-bit grid   Σ_j q_j xq_j − z Σ_j xq_j per 32 columns, times scale · d.
+ * So y = Σ_j Q̃[r][j] x̂[j] to float rounding: the only extra error is the input rounding,
+ * |Σ w (x̂ − x)| ≤ ‖w‖ · sqrt(Σ_j (d_j / 2)²) at worst (test_qdot holds both variants to
+ * that). Other formats (e8p 3/4 bits, 2/3/8-bit grids) and T · pcols > 16384 take the
+ * float path unchanged. Cost per weight on a Zen 3 core (bench_roofline --kernels): the
+ * 4-bit grid 3× less than in float; e8p 2 bits about the same (its codebook lookups,
+ * not the products, bound it), which is why the float path stays the default (AUTO).
+ *
  * Variants: RZ_QDOT_REF is portable C (one weight at a time, decoded exactly as
  * rz_qlayer_decode_rows does, summed in order): the reference the tests compare the
- * SIMD variant against. RZ_QDOT_AVX2 needs AVX2 + FMA (compiled with a target attribute,
+ * SIMD variant against (RZ_QDOT_REF_I8: the int8 arithmetic in plain C, sums exact,
+ * scaling in double). RZ_QDOT_AVX2 and _I8 need AVX2 + FMA (compiled with a target attribute,
  * chosen at run time with __builtin_cpu_supports). There is no AVX-512 variant: it could
  * not be tested on the machines at hand. RZ_QDOT_AUTO picks the best the CPU has, the
  * same for every call in a process, so results do not depend on the thread count (each
@@ -44,18 +59,20 @@
 
 #include "qrecord.h"
 
-enum { RZ_QDOT_AUTO = 0, RZ_QDOT_REF, RZ_QDOT_AVX2, RZ_QDOT_COUNT };
+enum { RZ_QDOT_AUTO = 0, RZ_QDOT_REF, RZ_QDOT_AVX2, RZ_QDOT_AUTO_I8, RZ_QDOT_REF_I8, RZ_QDOT_AVX2_I8, RZ_QDOT_COUNT };
 enum { RZ_QDOT_MAX_T = 4 };
 
 /* 1 if this CPU runs the variant (AUTO and REF: always). */
 int rz_qdot_have(int isa);
-/* The variant AUTO resolves to on this CPU. */
+/* The variant AUTO (float) and AUTO_I8 (int8 inputs) resolve to on this CPU. */
 int rz_qdot_best(void);
+int rz_qdot_best_i8(void);
 const char *rz_qdot_name(int isa);
 
 /* y[t·ldy + i] = Σ_j Q̃[r0 + i][j] x[t·ldx + j] for i < n, t < T (1 ≤ T ≤ RZ_QDOT_MAX_T),
  * j < pcols; y is overwritten. isa: RZ_QDOT_* (a variant the CPU lacks falls back to
- * REF). The view may have a low-rank part: it is ignored (Q̃ only). */
+ * REF, or REF_I8 for AVX2_I8). The int8 variants quantise x inside each call (the same
+ * way whatever rows a call covers, so a row split over threads gives the same bits). The view may have a low-rank part: it is ignored (Q̃ only). */
 void rz_qdot_rows(const rz_qlayer_view *v, int isa, int r0, int n, int T, const float *x, int ldx, float *y,
                   int ldy);
 
