@@ -2,7 +2,7 @@
 # quantised token embeddings / classifier (rz-pack --embed-bits) store exactly the bits
 # they should, run from their codes (fused kernels, tools/core/quant/qdot.h) with the same
 # perplexity and the same greedy text as the same file decoded to float32 at load
-# (--dense), for any thread count; tables quantised in a form the engine cannot read row
+# (--dense), for any thread count (also with --int8 inputs); tables quantised in a form the engine cannot read row
 # by row (incoherent, or e8p), and bad --embed-* options, exit 2.
 . "$(dirname "$0")/lib.sh"
 need_data stories260K.bin; need_data tok512.bin; need_data tinystories-valid.txt
@@ -45,6 +45,12 @@ for f in e2.emb4 l4.emb8 l4.emb4g16; do
   gd=$(rz-generate -q -t 2 --dense -m "$T/$f.rzm" -z "$Z" --temp 0 -n 200)
   [ -n "$g1" ] && [ "$g1" = "$gd" ] && ok "$f: greedy text from the codes = --dense" || fail "$f greedy" "$g1 /// $gd"
   same "$f: greedy text, 1 thread = 2 threads" "$g1" "$g2"
+  # int8 inputs (--int8: e8p 2-bit and 4-bit grid layers): the same bits for any thread
+  # count (each kernel call quantises the whole input row); what they cost in quality is
+  # bench/act8.sh's, not a test's, business
+  i1=$(rz-generate -q -t 1 --int8 -m "$T/$f.rzm" -z "$Z" --temp 0 -n 200)
+  i2=$(rz-generate -q -t 2 --int8 -m "$T/$f.rzm" -z "$Z" --temp 0 -n 200)
+  [ -n "$i1" ] && [ "$i1" = "$i2" ] && ok "$f: --int8 greedy text, 1 thread = 2 threads" || fail "$f --int8" "$i1 /// $i2"
 done
 
 # an embedding read one row per token cannot carry incoherence (nor be e8p): exit 2 in
