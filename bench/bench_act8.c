@@ -77,10 +77,10 @@ int main(int argc, char **argv)
     float *ref = malloc(sizeof(float) * (size_t)scored * V), *cur = malloc(sizeof(float) * (size_t)scored * V);
     if (!ref || !cur || scored == 0) return 1;
     printf("%s: %d tokens in windows of %d, token by token, %ld positions scored\n", argv[1], ntok, ctx, scored);
-    const char *names[3] = {"codes, float kernels", "codes, int8 inputs", "dense float32 (sgemv)"};
-    for (int r = 0; r < 3; r++) {
-        if (r < 2) rz_llama_set_qdot(mq, r == 0 ? RZ_QDOT_AUTO : RZ_QDOT_AUTO_I8);
-        double ppl = run(r < 2 ? mq : md, ids, ntok, ctx, r == 0 ? ref : cur);
+    const char *names[4] = {"codes, float kernels", "codes, int8 inputs", "dense float32 (sgemv)", "codes, ref-i8 (portable)"};
+    for (int r = 0; r < 4; r++) {
+        if (r != 2) rz_llama_set_qdot(mq, r == 0 ? RZ_QDOT_AUTO : r == 1 ? RZ_QDOT_AUTO_I8 : RZ_QDOT_REF_I8);
+        double ppl = run(r != 2 ? mq : md, ids, ntok, ctx, r == 0 ? ref : cur);
         if (r == 0) {
             printf("  %-24s ppl %.4f\n", names[r], ppl);
             continue;

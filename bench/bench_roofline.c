@@ -13,12 +13,15 @@
  *    one embedding row, and the KV cache (2 · layers · (p + 1) · kv_dim · 4 bytes at
  *    position p, averaged over the decoded positions 0 .. dec − 1). Bound = bandwidth(threads) / bytes per
  *    token; decode tokens/s = `dec` single-token steps with logits, best of `runs`;
- *    ratio = measured / bound. Prefill: one forward of T tokens with logits, tokens/s
+ *    ratio = measured / bound; the same with int8 inputs to the kernels (qdot.h
+ *    RZ_QDOT_AUTO_I8; 0 for float32), its ratio against the bytes it reads (e8p 2 bits:
+ *    the linears re-coded at 4 bits per weight, 21 MB more). Prefill: one forward of T tokens with logits, tokens/s
  *    and GFLOP/s (rz_llama_forward_flops) against a threaded 2048³ sgemm measured here.
  *
  * usage: bench_roofline [runs [threads [T [dec [only]]]]]   (defaults 3, 2, 512, 128;
  *        only = a format index 0..10 to run that one)
- *        bench_roofline --decode F [threads [dec]]   format F only (index as above),
+ *        bench_roofline --decode F [threads [dec [i8]]]   format F only (index as above; i8:
+ *            int8 inputs to the kernels),
  *            no bandwidth or sgemm: decode tokens/s by wall time and by the process's
  *            CPU time (CPU seconds / threads: on a shared machine the wall figure
  *            measures the scheduler, the CPU figure what one core of our own would give;
@@ -26,7 +29,7 @@
  *            (the difference is the classifier's share).
  *        bench_roofline --kernels [rows]   one thread, one rows × 768 matrix per format
  *            (default 8192: 6.3M weights, larger than L2 at every width): CPU ns per weight
- *            and GB/s of codes for T = 1 of the reference and AVX2 kernels and of the
+ *            and GB/s of codes for T = 1 of the reference, AVX2 and AVX2 int8-input kernels and of the
  *            previous path (16 rows decoded to float, then sgemv).
  */
 #include <cblas.h>
@@ -323,6 +326,24 @@ static void kernels(int rows)
             printf("   %5.3f (%5.1f)", t / w * 1e9, bytes / t / 1e9);
         }
         printf("\n");
+        if (v.method == RZ_QM_E8P && v.bits == 2 && rz_qdot_have(RZ_QDOT_AVX2_I8)) {
+            uint8_t *nib = malloc(rz_qdot_e8p2n_bytes(&v));
+            rz_qdot_e8p2n_encode(&v, nib);
+            double best = 1e30;
+            for (int r = 0; r < 5; r++) {
+                int reps = 0;
+                double t0 = thread_cpu_now(), t;
+                do {
+                    rz_qdot_rows_e8p2n(&v, nib, RZ_QDOT_AVX2_I8, 0, v.rows, 1, x, v.pcols, y, v.rows);
+                    reps++;
+                    t = thread_cpu_now() - t0;
+                } while (t < 0.05);
+                if (t / reps < best) best = t / reps;
+            }
+            printf("%-12s %16s %16s   %5.3f (%5.1f)   (re-coded as nibbles, 4 bits per weight)\n", "e8p2 nib", "", "",
+                   best / w * 1e9, (double)rz_qdot_e8p2n_bytes(&v) / best / 1e9);
+            free(nib);
+        }
         free(codes), free(zeros), free(scales);
     }
     free(x), free(y), free(dec);
@@ -372,18 +393,32 @@ int main(int argc, char **argv)
     printf("stories110M shape, %d threads, decode: %d steps after a %d-token prefill (KV cache read %.1f MB/token), "
            "best of %d\n", threads, dec, T, kv / 1e6, runs);
     printf("(decode steps rerun positions 0 .. %d: the KV cache read is the average over them)\n", dec - 1);
-    printf("%-24s %9s %9s %10s %10s %7s %12s %9s %7s\n", "weights", "MB weights", "MB/token", "decode t/s", "bound t/s",
-           "ratio", "prefill t/s", "GFLOP/s", "of peak");
+    printf("%-24s %9s %9s %10s %10s %7s %10s %7s %12s %9s %7s\n", "weights", "MB weights", "MB/token", "decode t/s",
+           "bound t/s", "ratio", "int8 t/s", "ratio", "prefill t/s", "GFLOP/s", "of peak");
     for (size_t f = 0; f < NFMTS; f++) {
         if (only >= 0 && (size_t)only != f) continue;
         double wb;
         rz_llama *m = make_model(&c, &FMTS[f], &wb);
-        double pf, dc;
+        double pf, dc, pf1, dc8 = 0;
         time_model(m, runs, T, dec, &pf, &dc);
-        double bytes = wb + kv, bound = bw_at * 1e9 / bytes, tps = dec / dc;
+        if (FMTS[f].method >= 0) { /* the same decode with int8 inputs (qdot.h AUTO_I8) */
+            rz_llama_set_qdot(m, RZ_QDOT_AUTO_I8);
+            time_model(m, runs, 1, dec, &pf1, &dc8);
+        }
+        /* int8 inputs on e8p 2 bits read the nibble re-coding (4 bits per weight, qdot.h),
+         * not the 2-bit codes: its own bound */
+        double lw = 0;
+        for (long i = 0; i < (long)RZ_LIN_PER_LAYER * c.n_layers; i++) {
+            int r, k;
+            rz_llama_linear_shape(&c, i, &r, &k);
+            lw += (double)r * k;
+        }
+        double bytes8 = wb + kv + (FMTS[f].method == RZ_QM_E8P && FMTS[f].bits == 2 ? lw / 4 : 0);
+        double bytes = wb + kv, bound = bw_at * 1e9 / bytes, tps = dec / dc, t8 = dc8 > 0 ? dec / dc8 : 0;
+        double bound8 = bw_at * 1e9 / bytes8;
         double gf = rz_llama_forward_flops(m, T, 0) / pf / 1e9;
-        printf("%-24s %9.1f %9.1f %10.1f %10.1f %6.0f%% %12.0f %9.1f %6.0f%%\n", FMTS[f].label, wb / 1e6, bytes / 1e6, tps, bound,
-               100 * tps / bound, T / pf, gf, 100 * gf / peak);
+        printf("%-24s %9.1f %9.1f %10.1f %10.1f %6.0f%% %10.1f %6.0f%% %12.0f %9.1f %6.0f%%\n", FMTS[f].label, wb / 1e6,
+               bytes / 1e6, tps, bound, 100 * tps / bound, t8, 100 * t8 / bound8, T / pf, gf, 100 * gf / peak);
         fflush(stdout);
         rz_llama_free(m);
     }

@@ -11,7 +11,9 @@
  *  - the int8-input variants (e8p 2-bit, 4-bit grids; the other formats take the float
  *    path) equal the float64 product with the dequantised inputs x̂ to the same float
  *    rounding bound, and the product with the true inputs to a bound that follows from
- *    the int8 step; a non-finite input gives NaN, a zero input 0;
+ *    the int8 step; a non-finite input gives NaN, a zero input 0; the same for e8p 2-bit
+ *    codes re-coded as nibbles (rz_qdot_e8p2n_encode: widths with and without a tail past
+ *    the last 64 columns);
  *  - through rz_qlinear_apply (rotations on both sides), the result is bitwise the same
  *    for 1 and 2 threads, with every variant.
  */
@@ -177,6 +179,16 @@ static void test_kernels(void)
                             CHECK(fabs(y[(size_t)t * ldy + i] - s64) <= tol);
                         }
                     }
+                }
+                if (v.method == RZ_QM_E8P && v.bits == 2 && rz_qdot_have(RZ_QDOT_AVX2_I8)) {
+                    /* the nibble re-coding (qdot.h): the same bound against x̂ */
+                    uint8_t *nib = malloc(rz_qdot_e8p2n_bytes(&v) + 1);
+                    rz_qdot_e8p2n_encode(&v, nib);
+                    rz_qdot_rows_e8p2n(&v, nib, RZ_QDOT_AVX2_I8, r0, n, T, x, pc, y, ldy);
+                    double r = worst_ratio(y, ldy, xh, Qd, T, n, pc), bound = 2.0 + 48.0 / pc;
+                    if (!(r <= bound)) printf("#   e8p2n %d x %d, T %d: ratio %g > %g\n", rows, cols, T, r, bound);
+                    CHECK(r <= bound);
+                    free(nib);
                 }
                 free(x), free(y), free(xh), free(xd);
             }

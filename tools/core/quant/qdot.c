@@ -625,6 +625,79 @@ AVX2_INLINE void e8p2_i8_rows_avx2(const rz_qlayer_view *v, int r0, int n, const
     }
 }
 
+/* e8p 2 bits re-coded as nibbles (rz_qdot_e8p2n_encode), int8 inputs. Every codeword
+ * value is 4(a s + t) ∈ {±1, ±3, …, ±11}: nibble k = (4w + 11)/2 ∈ 0..11, so the kernel is
+ * the 4-bit grid's without the shuffles: per 64 columns 32 bytes, low nibbles columns
+ * 0–31 and high nibbles 32–63 in order, maddubs(k, q) (|k q| ≤ 1397, ≤ 8 pairs per int16
+ * lane per 256 columns: ≤ 22352 < 2¹⁵); per block of 256 columns Σ 4w q = 2 Σ k q − 11 Σ q
+ * in int32 (the −11 Σ q in lane 0), times d_B/4. Columns past the last 64 go through the
+ * codes one codeword at a time. */
+AVX2_INLINE void e8p2n_rows_avx2(const rz_qlayer_view *v, const uint8_t *nib, int r0, int n, const int T,
+                                 const float *x, int ldx, float *y, int ldy)
+{
+    const int pc = v->pcols, nb = pc / 8, nq = (pc + I8_QB_E8P - 1) / I8_QB_E8P, n64 = pc / 64;
+    const size_t rowb = (size_t)n64 * 32;
+    const float s = scale_at(v, 0);
+    _Alignas(32) int8_t xq[I8_QMAX];
+    float d[I8_NQ], dq[I8_NQ];
+    int X11[I8_NQ];
+    for (int t = 0; t < T; t++) {
+        int8_t *qt = xq + (size_t)t * pc;
+        i8_quant(x + (size_t)t * ldx, pc, I8_QB_E8P, qt, d + (size_t)t * nq);
+        for (int B = 0; B < nq; B++) {
+            int j1 = 64 * n64 < 256 * (B + 1) ? 64 * n64 : 256 * (B + 1), X = 0;
+            for (int j = 256 * B; j < j1; j++) X += qt[j];
+            X11[(size_t)t * nq + B] = 11 * X; /* over the nibble-coded columns of block B */
+            dq[(size_t)t * nq + B] = 0.25f * d[(size_t)t * nq + B];
+        }
+    }
+    const __m256i nibm = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+    for (int i = 0; i < n; i++) {
+        const uint8_t *rn = nib + (size_t)(r0 + i) * rowb;
+        const uint8_t *c = (const uint8_t *)v->codes + (size_t)(r0 + i) * (size_t)nb * 2;
+        __m256 facc[RZ_QDOT_MAX_T];
+        float tail[RZ_QDOT_MAX_T];
+        for (int t = 0; t < T; t++) facc[t] = _mm256_setzero_ps(), tail[t] = 0.0f;
+        for (int B = 0; B < nq; B++) {
+            int k0 = 4 * B, k1 = k0 + 4 < n64 ? k0 + 4 : n64;
+            if (k1 > k0) {
+                __m256i a16[RZ_QDOT_MAX_T];
+                for (int t = 0; t < T; t++) a16[t] = _mm256_setzero_si256();
+                for (int k = k0; k < k1; k++) {
+                    __m256i qv = _mm256_loadu_si256((const __m256i *)(const void *)(rn + 32 * (size_t)k));
+                    __m256i lo = _mm256_and_si256(qv, nibm), hi = _mm256_and_si256(_mm256_srli_epi16(qv, 4), nibm);
+                    for (int t = 0; t < T; t++) {
+                        const int8_t *xk = xq + (size_t)t * pc + 64 * (size_t)k;
+                        __m256i p0 = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(const void *)xk));
+                        __m256i p1 = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(const void *)(xk + 32)));
+                        a16[t] = _mm256_add_epi16(a16[t], _mm256_add_epi16(p0, p1));
+                    }
+                }
+                for (int t = 0; t < T; t++) {
+                    __m256i i32 = _mm256_slli_epi32(_mm256_madd_epi16(a16[t], ones), 1);
+                    i32 = _mm256_sub_epi32(i32, _mm256_setr_epi32(X11[(size_t)t * nq + B], 0, 0, 0, 0, 0, 0, 0));
+                    facc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i32), _mm256_set1_ps(dq[(size_t)t * nq + B]), facc[t]);
+                }
+            }
+        }
+        for (int b = 8 * n64; b < nb; b++) { /* the codewords past the last 64 columns */
+            const uint8_t *cb = c + 2 * (size_t)b;
+            int B = 8 * b / I8_QB_E8P;
+            for (int t = 0; t < T; t++) {
+                const int8_t *qt = xq + (size_t)t * pc + 8 * (size_t)b;
+                int I = 0;
+                for (int j = 0; j < 8; j++) {
+                    int w4 = 2 * (int)(int8_t)(kt.a2[cb[1]] >> (8 * j)) * (kt.s[cb[0]][j] < 0 ? -1 : 1) +
+                             (kt.t[cb[0]] < 0 ? -1 : 1);
+                    I += w4 * qt[j];
+                }
+                tail[t] += dq[(size_t)t * nq + B] * (float)I;
+            }
+        }
+        for (int t = 0; t < T; t++) y[(size_t)t * ldy + i] = s * (hsum(facc[t]) + tail[t]);
+    }
+}
+
 /* 4-bit grids with int8 inputs (RZ_QDOT_AVX2_I8; formula at ref_i8_rows). 32 bytes of
  * codes hold 64 columns, the low nibbles the even ones and the high nibbles the odd
  * ones: the inputs are split to match once per call (per 64 columns: 32 even, 32 odd),
@@ -753,6 +826,18 @@ static AVX2 void avx2_i8_rows(const rz_qlayer_view *v, int r0, int n, int T, con
         QDOT_T_SWITCH(grid4_i8_rows_avx2, )
     }
 }
+
+static AVX2 void avx2_e8p2n_rows(const rz_qlayer_view *v, const uint8_t *nib, int r0, int n, int T, const float *x,
+                                 int ldx, float *y, int ldy)
+{
+    pthread_once(&kt_once, kt_init);
+    switch (T) {
+    case 1: e8p2n_rows_avx2(v, nib, r0, n, 1, x, ldx, y, ldy); break;
+    case 2: e8p2n_rows_avx2(v, nib, r0, n, 2, x, ldx, y, ldy); break;
+    case 3: e8p2n_rows_avx2(v, nib, r0, n, 3, x, ldx, y, ldy); break;
+    default: e8p2n_rows_avx2(v, nib, r0, n, 4, x, ldx, y, ldy); break;
+    }
+}
 #endif
 
 void rz_qdot_rows(const rz_qlayer_view *v, int isa, int r0, int n, int T, const float *x, int ldx, float *y,
@@ -785,4 +870,45 @@ void rz_qdot_rows(const rz_qlayer_view *v, int isa, int r0, int n, int T, const 
         int tn = T - t0 < RZ_QDOT_MAX_T ? T - t0 : RZ_QDOT_MAX_T;
         ref_rows(v, r0, n, tn, x + (size_t)t0 * ldx, ldx, y + (size_t)t0 * ldy, ldy);
     }
+}
+
+size_t rz_qdot_e8p2n_bytes(const rz_qlayer_view *v)
+{
+    if (v->method != RZ_QM_E8P || v->bits != 2) return 0;
+    return (size_t)v->rows * (size_t)(v->pcols / 64) * 32;
+}
+
+void rz_qdot_e8p2n_encode(const rz_qlayer_view *v, uint8_t *nib)
+{
+    const rz_e8p_tables *tb = rz_e8p_tables_get();
+    int pc = v->pcols, n64 = pc / 64;
+    for (size_t r = 0; r < (size_t)v->rows; r++) {
+        const uint8_t *c = (const uint8_t *)v->codes + r * (size_t)pc / 8 * 2;
+        uint8_t *o = nib + r * (size_t)n64 * 32;
+        for (int col = 0; col < 64 * n64; col++) {
+            const uint8_t *cw = c + 2 * (size_t)(col / 8);
+            int j = col % 8;
+            int w4 = (int)lrintf(4.0f * (tb->abs[cw[1]][j] * tb->sign[cw[0]][j] + tb->shift[cw[0]]));
+            unsigned k = (unsigned)(w4 + 11) / 2; /* 0..11 */
+            int blk = col / 64, i = col % 64;
+            uint8_t *byte = o + 32 * blk + (i % 32);
+            *byte = i < 32 ? (uint8_t)((*byte & 0xF0) | k) : (uint8_t)((*byte & 0x0F) | (k << 4));
+        }
+    }
+}
+
+void rz_qdot_rows_e8p2n(const rz_qlayer_view *v, const uint8_t *nib, int isa, int r0, int n, int T, const float *x,
+                        int ldx, float *y, int ldy)
+{
+    if (n <= 0 || T <= 0) return;
+    if (isa == RZ_QDOT_AUTO_I8) isa = rz_qdot_best_i8();
+#if QDOT_X86
+    if (isa == RZ_QDOT_AVX2_I8 && nib && v->method == RZ_QM_E8P && v->bits == 2 && i8_ok(v, T) &&
+        rz_qdot_have(RZ_QDOT_AVX2_I8)) {
+        avx2_e8p2n_rows(v, nib, r0, n, T, x, ldx, y, ldy);
+        return;
+    }
+#endif
+    (void)nib;
+    rz_qdot_rows(v, isa, r0, n, T, x, ldx, y, ldy);
 }

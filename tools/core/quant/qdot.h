@@ -76,4 +76,16 @@ const char *rz_qdot_name(int isa);
 void rz_qdot_rows(const rz_qlayer_view *v, int isa, int r0, int n, int T, const float *x, int ldx, float *y,
                   int ldy);
 
+/* e8p 2 bits re-coded for the int8 kernels: each weight's 4w = 4(a s + t) ∈ {±1, …, ±11}
+ * as a nibble (4w + 11)/2, 32 bytes per 64 columns (low nibbles columns 0–31, high
+ * 32–63), rows × (pcols/64) · 32 bytes (0 for other formats); columns past the last
+ * multiple of 64 stay in the codes. Twice the codes' bytes, but no codebook lookups:
+ * the int8 kernel over them costs what a 4-bit grid's does (bench_roofline --kernels).
+ * rz_qdot_rows_e8p2n uses nib with RZ_QDOT_AVX2_I8 / AUTO_I8 on a CPU with AVX2 and
+ * is rz_qdot_rows otherwise (the same y as ref-i8 up to float rounding either way). */
+size_t rz_qdot_e8p2n_bytes(const rz_qlayer_view *v);
+void rz_qdot_e8p2n_encode(const rz_qlayer_view *v, uint8_t *nib);
+void rz_qdot_rows_e8p2n(const rz_qlayer_view *v, const uint8_t *nib, int isa, int r0, int n, int T, const float *x,
+                        int ldx, float *y, int ldy);
+
 #endif

@@ -22,6 +22,7 @@ struct rz_qlinear {
     int rot_in, rot_out; /* V and U are real transforms (not the identity) */
     rz_rht U, V;
     int isa;            /* qdot.h variant of the T ≤ RZ_QLINEAR_ROWPATH_T path */
+    uint8_t *nib;       /* e8p 2 bits re-coded for the int8 kernels (qdot.h), or NULL */
 };
 
 static void *dup_bytes(const void *p, size_t n, rz_err *e)
@@ -76,6 +77,7 @@ void rz_qlinear_free(rz_qlinear *q)
 {
     if (!q) return;
     free(q->codes);
+    free(q->nib);
     free(q->scales);
     free(q->zeros);
     free(q->L);
@@ -85,7 +87,18 @@ void rz_qlinear_free(rz_qlinear *q)
     free(q);
 }
 
-void rz_qlinear_set_isa(rz_qlinear *q, int isa) { q->isa = isa; }
+void rz_qlinear_set_isa(rz_qlinear *q, int isa)
+{
+    q->isa = isa;
+    int i8 = isa == RZ_QDOT_AUTO_I8 || isa == RZ_QDOT_AVX2_I8;
+    size_t nb = rz_qdot_e8p2n_bytes(&q->v);
+    if (i8 && nb > 0 && !q->nib && rz_qdot_have(RZ_QDOT_AVX2_I8) && (q->nib = malloc(nb)))
+        rz_qdot_e8p2n_encode(&q->v, q->nib); /* (if malloc fails, the codes serve) */
+    if (!i8) {
+        free(q->nib);
+        q->nib = NULL;
+    }
+}
 
 int rz_qlinear_rows(const rz_qlinear *q) { return q->v.rows; }
 
@@ -106,7 +119,7 @@ static size_t rht_bytes(const rz_rht *t, int used)
 
 size_t rz_qlinear_bytes(const rz_qlinear *q)
 {
-    return sizeof *q + q->v.codes_n + q->v.n_scales * sizeof(float) + q->v.n_zeros +
+    return sizeof *q + q->v.codes_n + (q->nib ? rz_qdot_e8p2n_bytes(&q->v) : 0) + q->v.n_scales * sizeof(float) + q->v.n_zeros +
            (size_t)q->k * ((size_t)q->v.rows + (size_t)q->v.pcols) * sizeof(float) + rht_bytes(&q->V, q->rot_in) +
            rht_bytes(&q->U, q->rot_out);
 }
@@ -162,7 +175,7 @@ void rz_qlinear_apply(const rz_qlinear *q, int T, const float *x, int ldx, float
             int id = omp_get_thread_num(), n = omp_get_num_threads();
             int c0 = (int)((long)nchunks * id / n), c1 = (int)((long)nchunks * (id + 1) / n);
             int r0 = c0 * RZ_QLINEAR_ROWS, r1 = c1 * RZ_QLINEAR_ROWS < rows ? c1 * RZ_QLINEAR_ROWS : rows;
-            if (r1 > r0) rz_qdot_rows(&q->v, q->isa, r0, r1 - r0, T, xt, pc, yt + r0, ldt);
+            if (r1 > r0) rz_qdot_rows_e8p2n(&q->v, q->nib, q->isa, r0, r1 - r0, T, xt, pc, yt + r0, ldt);
         }
     } else {
         int np = (rows + RZ_QLINEAR_PANEL - 1) / RZ_QLINEAR_PANEL;

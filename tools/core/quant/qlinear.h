@@ -53,7 +53,9 @@ void rz_qlinear_row(const rz_qlinear *q, int r, float *out);
 size_t rz_qlinear_bytes(const rz_qlinear *q);
 
 /* The qdot.h kernel variant of the small-T path (RZ_QDOT_AUTO by default; benches and
- * tests force RZ_QDOT_REF). */
+ * tests force RZ_QDOT_REF). An int8 variant on an e8p 2-bit layer (with AVX2) also keeps
+ * the weights re-coded as nibbles (rz_qdot_e8p2n_encode: 4 bits per weight in memory
+ * besides the 2-bit codes, which prefill still reads); any other variant frees them. */
 void rz_qlinear_set_isa(rz_qlinear *q, int isa);
 
 /* Scratch floats rz_qlinear_apply needs for up to T rows with `threads` threads. */
