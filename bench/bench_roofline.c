@@ -181,9 +181,10 @@ static void time_model(const rz_llama *m, int runs, int T, int dec, double *pref
     rz_err e = {0};
     rz_llama_state *s;
     if (rz_llama_state_new(m, T, m->config.seq_len, &s, &e)) die(&e);
-    int *tok = malloc(sizeof(int) * (size_t)T);
+    int nt = T > dec ? T : dec; /* the decode steps read tok[0 .. dec) */
+    int *tok = malloc(sizeof(int) * (size_t)nt);
     float *logits = malloc(sizeof(float) * (size_t)T * m->config.vocab_size);
-    for (int t = 0; t < T; t++) tok[t] = (t * 7919 + 13) % m->config.vocab_size;
+    for (int t = 0; t < nt; t++) tok[t] = (t * 7919 + 13) % m->config.vocab_size;
     *prefill = *decode = 1e30;
     for (int r = 0; r < runs; r++) {
         double t0 = rz_now();
