@@ -214,6 +214,12 @@ static void decode_only(const rz_llama_config *c, const fmt *f, int threads, int
     double wb, kvb = 2.0 * c->n_layers * c->dim * 4.0 * ((dec + 1) / 2.0);
     rz_llama *m = make_model(c, f, &wb);
     rz_llama_set_qdot(m, isa);
+    if (isa == RZ_QDOT_AUTO_I8 && f->method == RZ_QM_E8P && f->bits == 2) /* the nibble re-coding (qdot.h) */
+        for (long i = 0; i < (long)RZ_LIN_PER_LAYER * c->n_layers; i++) {
+            int r, k;
+            rz_llama_linear_shape(c, i, &r, &k);
+            wb += (double)r * k / 4;
+        }
     rz_err e = {0};
     rz_llama_state *s;
     if (rz_llama_state_new(m, 1, c->seq_len, &s, &e)) die(&e);

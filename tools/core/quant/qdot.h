@@ -37,19 +37,22 @@
  * |Σ w (x̂ − x)| ≤ ‖w‖ · sqrt(Σ_j (d_j / 2)²) at worst (test_qdot holds both variants to
  * that). Other formats (e8p 3/4 bits, 2/3/8-bit grids) and T · pcols > 16384 take the
  * float path unchanged. Cost per weight on a Zen 3 core (bench_roofline --kernels): the
- * 4-bit grid 3× less than in float; e8p 2 bits about the same (its codebook lookups,
- * not the products, bound it), which is why the float path stays the default (AUTO).
+ * 4-bit grid 3× less than in float; e8p 2 bits from its codes about the same (the
+ * codebook lookups, not the products, bound it), but 3.7× less from the nibble
+ * re-coding below (rz_qdot_rows_e8p2n). The float path stays the default (AUTO): int8
+ * inputs change the logits by the int8 step (bench/act8.sh), so greedy text can differ
+ * from --dense's.
  *
  * Variants: RZ_QDOT_REF is portable C (one weight at a time, decoded exactly as
  * rz_qlayer_decode_rows does, summed in order): the reference the tests compare the
  * SIMD variant against (RZ_QDOT_REF_I8: the int8 arithmetic in plain C, sums exact,
- * scaling in double). RZ_QDOT_AVX2 and _I8 need AVX2 + FMA (compiled with a target attribute,
- * chosen at run time with __builtin_cpu_supports). There is no AVX-512 variant: it could
+ * scaling in double). RZ_QDOT_AVX2 and _I8 need AVX2 + FMA (compiled with a target
+ * attribute, chosen at run time with __builtin_cpu_supports). There is no AVX-512 variant: it could
  * not be tested on the machines at hand. RZ_QDOT_AUTO picks the best the CPU has, the
  * same for every call in a process, so results do not depend on the thread count (each
  * output element is computed by one call, in a fixed order).
  *
- * Accuracy: both variants equal the float64 product with the decoded rows up to
+ * Accuracy: the float variants equal the float64 product with the decoded rows up to
  * float32 rounding of the sums, |error| ≲ pcols · 2⁻²⁴ · ‖x̃‖ · ‖Q̃_r‖ (test_qdot).
  * The AVX2 variant reads up to 7 bytes past a block's codes only when they lie inside
  * the view's codes_n (it checks), so any validated view can be passed.
@@ -72,7 +75,8 @@ const char *rz_qdot_name(int isa);
 /* y[t·ldy + i] = Σ_j Q̃[r0 + i][j] x[t·ldx + j] for i < n, t < T (1 ≤ T ≤ RZ_QDOT_MAX_T),
  * j < pcols; y is overwritten. isa: RZ_QDOT_* (a variant the CPU lacks falls back to
  * REF, or REF_I8 for AVX2_I8). The int8 variants quantise x inside each call (the same
- * way whatever rows a call covers, so a row split over threads gives the same bits). The view may have a low-rank part: it is ignored (Q̃ only). */
+ * way whatever rows a call covers, so a row split over threads gives the same bits).
+ * The view may have a low-rank part: it is ignored (Q̃ only). */
 void rz_qdot_rows(const rz_qlayer_view *v, int isa, int r0, int n, int T, const float *x, int ldx, float *y,
                   int ldy);
 
