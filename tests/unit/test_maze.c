@@ -10,7 +10,8 @@
  * prompt is never masked; the padding after <PATH_END> is always <MASK> and never
  * scored (the reference keeps padding out of attention and loss). A tiny training set
  * is fitted to 100% exact paths by both objectives (the gradients themselves are
- * checked in test_train_full.c).
+ * checked in test_train_full.c). Eval's teacher-forced single steps are recounted one
+ * row at a time, with legal moves read from the generator's open bits.
  */
 #include <math.h>
 #include <stdint.h>
@@ -390,6 +391,77 @@ static void test_init_weights(void)
     }
 }
 
+/* Teacher-forced single steps (rz_maze_step_scores through rz_maze_evaluate_steps, rows
+ * of 3 so forwards cut across mazes) against a one-row-at-a-time loop written here: each
+ * path position's input built by hand, its own argmax, and the legal-move check read
+ * from the generator's open bits (not from the token parser). On 60 mazes a random model
+ * makes right steps, legal wrong moves and jumps, so every count is exercised. Exact
+ * equality: both sides take the argmax of the logits of the same rows, and the products
+ * treat a row alike whatever rows share its forward. */
+static int open_pair(const rz_maze *m, int a, int b)
+{
+    int n = m->n, lo = a < b ? a : b, hi = a < b ? b : a;
+    return (hi == lo + 1 && lo % n != n - 1 && (m->open[lo] & 1)) || (hi == lo + n && (m->open[lo] & 2));
+}
+
+static void test_step_scores(void)
+{
+    int n = 4, T = rz_maze_max_tokens(n, 0), V = rz_maze_vocab(n), N = n * n;
+    rz_maze_set s;
+    make_set(&s, n, 60, 9, T);
+    rz_err e = {0};
+    rz_llama_config c = {0};
+    c.dim = 32, c.hidden_dim = 64, c.n_layers = 2, c.n_heads = 2, c.n_kv_heads = 2, c.vocab_size = V;
+    c.seq_len = T, c.rope_theta = 10000.0f, c.norm_eps = 1e-5f;
+    rz_llama *model;
+    CHECK(rz_llama_random(&c, 7, &model, &e) == 0);
+    rz_maze_init_weights(model, 0);
+    int ranks[RZ_LIN_PER_LAYER] = {0};
+    rz_lora *a;
+    rz_train *t;
+    CHECK(rz_lora_new(model, ranks, &a, &e) == 0 && rz_train_new(a, 1, T, &t, &e) == 0);
+    rz_maze m;
+    rz_maze_alloc(n, &m, &e);
+    int *row = malloc(sizeof(int) * (size_t)T);
+    for (int obj = 0; obj < 2; obj++) {
+        rz_maze_steps got = {0, 0, 0, 0}, want = {0, 0, 0, 0};
+        CHECK(rz_maze_evaluate_steps(model, &s, obj, 0, 3, &got, &e) == 0);
+        rz_train_set_causal(t, obj == RZ_MZ_NEXT);
+        long masked = 0;
+        for (long q = 0; q < s.count; q++) {
+            const int *src = s.tokens + (size_t)q * T;
+            rz_maze_dfs(&m, 9, (uint64_t)q, 1, 0); /* the same maze, from the generator */
+            for (int i = 0; i < T; i++) masked += s.mask[(size_t)q * T + i];
+            for (int i = s.pstart[q] + 1; i < s.len[q]; i++) {
+                for (int j = 0; j < T; j++) row[j] = j < i ? src[j] : obj == RZ_MZ_MLMU ? RZ_MZ_MASK : RZ_MZ_PAD;
+                CHECK(rz_train_forward(t, row, NULL, 1, NULL) == 0);
+                const float *lg = rz_train_logits(t) + (size_t)(obj == RZ_MZ_MLMU ? i : i - 1) * V;
+                int y = 0;
+                for (int v = 1; v < V; v++) y = lg[v] > lg[y] ? v : y;
+                want.steps++;
+                if (y == src[i]) {
+                    want.right++;
+                } else if (src[i - 1] >= RZ_MZ_CELL0 && src[i] >= RZ_MZ_CELL0) {
+                    want.wrong_cell++;
+                    want.wrong_open += y >= RZ_MZ_CELL0 && y < RZ_MZ_CELL0 + N &&
+                                       open_pair(&m, src[i - 1] - RZ_MZ_CELL0, y - RZ_MZ_CELL0);
+                }
+            }
+        }
+        printf("#   %s: %ld steps, %ld right, %ld wrong cells, %ld of them legal moves\n",
+               rz_maze_objective_name(obj), got.steps, got.right, got.wrong_cell, got.wrong_open);
+        CHECK(got.steps == masked && want.steps == masked);
+        CHECK(got.right == want.right && got.wrong_cell == want.wrong_cell && got.wrong_open == want.wrong_open);
+        CHECK(want.right > 0 && want.wrong_cell > want.wrong_open && want.wrong_open > 0); /* every count used */
+    }
+    free(row);
+    rz_maze_free(&m);
+    rz_train_free(t);
+    rz_lora_free(a);
+    rz_llama_free(model);
+    rz_maze_set_free(&s);
+}
+
 static void test_overfit_mlmu(void) { overfit_case(RZ_MZ_MLMU, 800); }
 static void test_overfit_next(void) { overfit_case(RZ_MZ_NEXT, 300); }
 
@@ -405,6 +477,7 @@ int main(void)
     RUN(test_mlmu_mask_stats);
     RUN(test_path_through_wall_rejected);
     RUN(test_init_weights);
+    RUN(test_step_scores);
     RUN(test_overfit_mlmu);
     RUN(test_overfit_next);
     return check_summary();

@@ -68,9 +68,12 @@ static const rz_cli_tool tool_eval = {
     .summary = "exact-path and valid-path accuracy of a trained model on held-out mazes",
     .usage = "rz-maze eval -m CKPT [--count N] [--batch B] [--png FILE] HELDOUT\n",
     .about = "Decodes every held-out path (MLM-U: left to right, one masked token per forward;\n"
-             "next-token: greedy) and reports exact and valid path rates; mpirun splits the set.\n",
+             "next-token: greedy) and reports exact and valid path rates; mpirun splits the set.\n"
+             "Single steps: each path token predicted from the true path before it (step_accuracy),\n"
+             "and how many wrong cells were a legal move (an open neighbour of the previous cell).\n",
     .examples = "rz-maze eval -m m.ckpt --json test.rz\n",
-    .report = "objective, n, step, mazes, exact, valid, exact_rate, valid_rate, seconds",
+    .report = "objective, n, step, mazes, exact, valid, exact_rate, valid_rate, seconds, step_accuracy, "
+              "wrong_steps, wrong_steps_open",
 };
 
 typedef struct {
@@ -408,6 +411,8 @@ static void cmd_eval(rz_cli *c, const args *a)
     double t0 = rz_now();
     if (rz_maze_evaluate(model, &held, info.objective, 0, B, &sc, &e)) rz_cli_die(c, &e);
     double secs = rz_now() - t0;
+    rz_maze_steps st = {0, 0, 0, 0};
+    if (rz_maze_evaluate_steps(model, &held, info.objective, 0, B, &st, &e)) rz_cli_die(c, &e);
     if (a->png && rz_cluster_rank() == 0) { /* the first maze, decoded again on rank 0 */
         int ranks[RZ_LIN_PER_LAYER] = {0}, *pred = malloc(sizeof(int) * (size_t)held.T);
         rz_lora *lo = NULL;
@@ -437,7 +442,7 @@ static void cmd_eval(rz_cli *c, const args *a)
         rz_lora_free(lo);
     }
     if (rz_cluster_rank() == 0) {
-        msgpack_packer *pk = rz_report_begin(c, 9);
+        msgpack_packer *pk = rz_report_begin(c, 12);
         rz_rec_str(pk, "objective", rz_maze_objective_name(info.objective));
         rz_rec_int(pk, "n", info.n);
         rz_rec_int(pk, "step", info.step);
@@ -447,6 +452,9 @@ static void cmd_eval(rz_cli *c, const args *a)
         rz_rec_f64(pk, "exact_rate", (double)sc.exact / (double)sc.count);
         rz_rec_f64(pk, "valid_rate", (double)sc.valid / (double)sc.count);
         rz_rec_f64(pk, "seconds", secs);
+        rz_rec_f64(pk, "step_accuracy", st.steps ? (double)st.right / (double)st.steps : 0.0);
+        rz_rec_int(pk, "wrong_steps", st.wrong_cell);
+        rz_rec_int(pk, "wrong_steps_open", st.wrong_open);
         if (rz_report_finish(c, &e)) rz_cli_die(c, &e);
     }
     rz_maze_set_free(&held);

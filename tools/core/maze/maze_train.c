@@ -112,8 +112,10 @@ int rz_maze_trainer_save(rz_maze_trainer *tr, const char *loc, const rz_stream_o
     return rz_maze_ckpt_save(loc, so, &tr->info, tr->model, with_moments ? &tr->adam : NULL, e);
 }
 
-int rz_maze_evaluate(rz_llama *model, const rz_maze_set *set, int objective, long count, int B, rz_maze_score *sc,
-                     rz_err *e)
+/* Runs one of the two scorers (steps != NULL: single steps) on this rank's block, then
+ * sums the counts over the ranks. */
+static int evaluate(rz_llama *model, const rz_maze_set *set, int objective, long count, int B, rz_maze_score *sc,
+                    rz_maze_steps *steps, rz_err *e)
 {
     if (count <= 0 || count > set->count) count = set->count;
     if (set->T > model->config.seq_len)
@@ -127,14 +129,35 @@ int rz_maze_evaluate(rz_llama *model, const rz_maze_set *set, int objective, lon
     int rc = rz_lora_new(model, ranks, &a, e);
     if (!rc) rc = rz_train_new(a, B, set->T, &t, e);
     rz_maze_score mine = {0, 0, 0};
-    if (!rc && hi > lo) rc = rz_maze_decode(t, set, objective, lo, hi, B, NULL, &mine, e);
+    rz_maze_steps ms = {0, 0, 0, 0};
+    if (!rc && hi > lo)
+        rc = steps ? rz_maze_step_scores(t, set, objective, lo, hi, B, &ms, e)
+                   : rz_maze_decode(t, set, objective, lo, hi, B, NULL, &mine, e);
     rz_train_free(t);
     rz_lora_free(a);
     /* every rank reaches the reduction, failed or not, so none waits forever */
-    double v[4] = {(double)mine.count, (double)mine.exact, (double)mine.valid, rc ? 1.0 : 0.0};
-    rz_cluster_allreduce_sum(v, 4);
+    double v[8] = {(double)mine.count, (double)mine.exact, (double)mine.valid, (double)ms.steps, (double)ms.right,
+                   (double)ms.wrong_cell, (double)ms.wrong_open, rc ? 1.0 : 0.0};
+    rz_cluster_allreduce_sum(v, 8);
     if (rc) return rc;
-    if (v[3] > 0) return rz_fail(e, RZ_EINTERNAL, "evaluation failed on another rank");
-    sc->count = (long)v[0], sc->exact = (long)v[1], sc->valid = (long)v[2];
+    if (v[7] > 0) return rz_fail(e, RZ_EINTERNAL, "evaluation failed on another rank");
+    if (steps) {
+        steps->steps = (long)v[3], steps->right = (long)v[4], steps->wrong_cell = (long)v[5];
+        steps->wrong_open = (long)v[6];
+    } else {
+        sc->count = (long)v[0], sc->exact = (long)v[1], sc->valid = (long)v[2];
+    }
     return 0;
+}
+
+int rz_maze_evaluate(rz_llama *model, const rz_maze_set *set, int objective, long count, int B, rz_maze_score *sc,
+                     rz_err *e)
+{
+    return evaluate(model, set, objective, count, B, sc, NULL, e);
+}
+
+int rz_maze_evaluate_steps(rz_llama *model, const rz_maze_set *set, int objective, long count, int B,
+                           rz_maze_steps *st, rz_err *e)
+{
+    return evaluate(model, set, objective, count, B, NULL, st, e);
 }

@@ -51,5 +51,9 @@ int rz_maze_trainer_save(rz_maze_trainer *tr, const char *loc, const rz_stream_o
  * every rank). B: sequences per forward. pred (rank 0's block only, or NULL). */
 int rz_maze_evaluate(rz_llama *model, const rz_maze_set *set, int objective, long count, int B,
                      rz_maze_score *sc, rz_err *e);
+/* The same split and sum for the teacher-forced single steps of rz_maze_step_scores
+ * (mlmu.h) on the first `count` sequences; st is overwritten. */
+int rz_maze_evaluate_steps(rz_llama *model, const rz_maze_set *set, int objective, long count, int B,
+                           rz_maze_steps *st, rz_err *e);
 
 #endif

@@ -350,3 +350,62 @@ int rz_maze_decode(rz_train *t, const rz_maze_set *s, int objective, long lo, lo
     rz_maze_free(&m);
     return rc;
 }
+
+/* ---------------------------------------------------------------- single steps */
+
+/* One forward over rows [0, nb) — row r is (sequence q[r], position at[r]) — and their
+ * scores. */
+static int score_steps(rz_train *t, const rz_maze_set *s, int objective, const int *tok, const long *q,
+                       const int *at, int nb, rz_maze *m, rz_maze_steps *st, rz_err *e)
+{
+    int T = s->T, V = rz_maze_vocab(s->n), N = s->n * s->n;
+    if (rz_train_forward(t, tok, NULL, nb, NULL))
+        return rz_fail(e, RZ_EINPUT, "single steps: a token outside the model's vocabulary");
+    const float *logits = rz_train_logits(t);
+    for (int r = 0; r < nb; r++) {
+        const int *src = s->tokens + (size_t)q[r] * T;
+        int i = at[r], read = objective == RZ_MZ_MLMU ? i : i - 1;
+        int y = argmax(logits + ((size_t)r * T + (size_t)read) * V, V), truth = src[i];
+        st->steps++;
+        if (y == truth) {
+            st->right++;
+            continue;
+        }
+        int prev = src[i - 1] - RZ_MZ_CELL0, want = truth - RZ_MZ_CELL0, got = y - RZ_MZ_CELL0;
+        if (prev < 0 || prev >= N || want < 0 || want >= N) continue; /* the first cell, or <PATH_END> */
+        if (rz_maze_parse(m, src, s->len[q[r]], e)) return rz_wrap(e, "maze %ld", q[r]);
+        st->wrong_cell++;
+        st->wrong_open += got >= 0 && got < N && rz_maze_is_open(m, prev, got);
+    }
+    return 0;
+}
+
+int rz_maze_step_scores(rz_train *t, const rz_maze_set *s, int objective, long lo, long hi, int B,
+                        rz_maze_steps *st, rz_err *e)
+{
+    int T = s->T, rc = 0, nb = 0;
+    rz_train_set_causal(t, objective != RZ_MZ_MLMU);
+    int *tok = rz_malloc(sizeof(int) * (size_t)B * T, e), *at = rz_malloc(sizeof(int) * (size_t)B, e);
+    long *q = rz_malloc(sizeof(long) * (size_t)B, e);
+    rz_maze m;
+    if (!tok || !at || !q || rz_maze_alloc(s->n, &m, e)) {
+        free(tok), free(at), free(q);
+        return e->code ? e->code : RZ_EINTERNAL;
+    }
+    for (long k = lo; k < hi && !rc; k++) {
+        const int *src = s->tokens + (size_t)k * T;
+        const uint8_t *mk = s->mask + (size_t)k * T;
+        for (int i = s->pstart[k] + 1; i < s->len[k] && !rc; i++) {
+            if (!mk[i]) continue;
+            int *row = tok + (size_t)nb * T; /* the true tokens before i, then the decoder's filler */
+            memcpy(row, src, sizeof(int) * (size_t)i);
+            for (int j = i; j < T; j++) row[j] = objective == RZ_MZ_MLMU ? RZ_MZ_MASK : RZ_MZ_PAD;
+            q[nb] = k, at[nb] = i;
+            if (++nb == B) rc = score_steps(t, s, objective, tok, q, at, nb, &m, st, e), nb = 0;
+        }
+    }
+    if (nb && !rc) rc = score_steps(t, s, objective, tok, q, at, nb, &m, st, e);
+    free(tok), free(at), free(q);
+    rz_maze_free(&m);
+    return rc;
+}

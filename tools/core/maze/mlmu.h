@@ -101,6 +101,21 @@ typedef struct {
  * sequences. Scores ADD into sc. */
 int rz_maze_decode(rz_train *t, const rz_maze_set *s, int objective, long lo, long hi, int B, int *pred,
                    rz_maze_score *sc, rz_err *e);
+/* Teacher-forced single steps, the diagnosis of a model that decodes few paths: for every
+ * predictable path position i (cells and <PATH_END>) of sequences [lo, hi), the
+ * argmax prediction given the true path before i — MLM-U: positions ≥ i are <MASK>
+ * (exactly the decoder's input at i), read at i; next-token: causal, read at i − 1.
+ * steps: positions scored; right: argmax = truth; wrong_cell: wrong where the truth is
+ * a cell after the first (i − 1 holds a cell); wrong_open: of those, predictions that
+ * are an open neighbour of the cell at i − 1 (a legal move, the wrong branch) — the
+ * rest jump through a wall or off the lattice. Rows of up to B (t made for B
+ * sequences of s->T; its attention mask set here). Counts ADD into st. */
+typedef struct {
+    long steps, right, wrong_cell, wrong_open;
+} rz_maze_steps;
+int rz_maze_step_scores(rz_train *t, const rz_maze_set *s, int objective, long lo, long hi, int B,
+                        rz_maze_steps *st, rz_err *e);
+
 /* Validity of a decoded sequence against the true one (the maze is parsed from truth into
  * m, allocated for the set's n):
  * the cells after <PATH_START> up to <PATH_END>. Returns 1 valid; *exact 1 when equal. */
