@@ -6,15 +6,18 @@
 #                                           the final eval JSON and a picture
 #   make -f pipeline/maze.mk maze-compare   MLM-U and next-token on the same model size and
 #                                           data: held-out exact / valid path rate against
-#                                           steps, mazes seen and training seconds
-#                                           (compare.md, made by pipeline/maze-table.sh)
+#                                           steps, mazes seen and training seconds, and the
+#                                           final models' single steps (rz-maze eval)
+#                                           (compare-N.md, made by pipeline/maze-table.sh)
 #
 #   make -f pipeline/maze.mk maze-seeds     maze-compare for every seed of SEEDS (each in
 #                                           OUT/seedS), then seeds.md: mean and spread of
 #                                           the held-out exact rate per objective and step
 #
 # Variables: N (lattice size), TRAIN / HELD (mazes), STEPS, BATCH, MODEL (shape flags),
-# LR, WARMUP, EVAL_EVERY, THREADS (per run; 1 keeps a shared machine usable), SEED, OUT;
+# LR, WARMUP, EVAL_EVERY, THREADS (per run; 1 keeps a shared machine usable: with other
+# jobs on the cores, two OpenMP threads wait for each other and a step got 2-5x slower,
+# pipeline/maze.md), SEED, OUT;
 # ROPE (RoPE base), INIT (0: the reference's initialisation, else N(0, INIT^2));
 # ASTAR (a wall density: A* mazes instead of DFS; set CTX to the longest sequence, e.g.
 # 7 N^2 + 11, so held-out mazes fit). 10x10, for example:
@@ -27,13 +30,13 @@ RZ_BIN ?= $(RIZZ)/bin
 MAZE   := $(RZ_BIN)/rz-maze
 OUT    ?= results/maze
 N      ?= 5
-TRAIN  ?= 20000
+TRAIN  ?= 100000
 HELD   ?= 200
-STEPS  ?= 500
+STEPS  ?= 1500
 BATCH  ?= 32
 MODEL  ?= --dim 64 --layers 4 --heads 4
 LR     ?= 2e-3
-EVAL_EVERY ?= 100
+EVAL_EVERY ?= 300
 THREADS ?= 1
 SEED   ?= 1
 SEEDS  ?= 1 2 3
@@ -70,7 +73,7 @@ $(RUN)-%-eval.json: $(RUN)-%.json
 maze-quick: $(RUN)-mlmu-eval.json
 	@cat $<; echo
 
-$(OUT)/compare-$(N).md: $(RUN)-mlmu.json $(RUN)-next.json
+$(OUT)/compare-$(N).md: $(RUN)-mlmu.json $(RUN)-next.json $(RUN)-mlmu-eval.json $(RUN)-next-eval.json
 	$(RIZZ)/pipeline/maze-table.sh $^ > $@.tmp && mv $@.tmp $@
 maze-compare: $(OUT)/compare-$(N).md
 	@cat $<
