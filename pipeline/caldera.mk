@@ -20,11 +20,22 @@
 #                with that matrix at the candidate and the others at rank K (--kl-base K),
 #                KL_ROUNDS rounds (each re-measured around the last allocation)
 #   cal_px_r8    the old objective (Σ absolute proxy losses) under cal_r8_lr4's bits
-# Every CALDERA fit: OUTER outer / INNER inner iterations, seed SEED.
+#   X_sN         row X with quantiser seed N (RHT signs, SVD) instead of SEED; for the
+#                allocation rows cal_kl_rK_sN keeps cal_kl_rK's measured curves
+#                (--curves: the same ranks) and refits every matrix with seed N
+# Every CALDERA fit: OUTER outer / INNER inner iterations and rz-lowrank's defaults (the
+# reference's steps) except CAL_FLAGS: --downdate 0, because the Hessian downdate raised
+# the proxy loss and the perplexity on this model in pipeline/caldera_ref.md's ablation
+# (uniform and allocated rows get the same flags).
+#
+#   make -f pipeline/caldera.mk -j2 caldera-seeds      uniform vs allocated at r4/r8 bits, SEEDS
 
 OUT      ?= out/caldera
 OUTER    ?= 20
-INNER    ?= 5
+INNER    ?= 50
+CAL_FLAGS ?= --downdate 0
+SEEDS    ?= 1 2 3
+SEED_RANKS ?= 4 8
 CANDS    ?= 0,2,4,8,16,32
 PROBE    ?= --probe-windows 8 --probe-ctx 256
 KL_ROUNDS ?= 2
@@ -38,7 +49,8 @@ ALLOC    ?= cal_kl_r4 cal_kl_r8 cal_kl_r16 cal_px_r8
 BASE_ROWS := e8p_2_inc e8p_3_inc
 CAL_ROWS = $(UNIFORM) $(ALLOC)
 LOWRANK = $(MPI) $(RZ_BIN)/rz-lowrank -q -t $(THREADS) -m $(MODEL) --lr-bits 4 --q-method e8p --bits 2 --incoherence \
-  --outer $(OUTER) --inner $(INNER) --seed $(SEED)
+  --outer $(OUTER) --inner $(INNER) $(CAL_FLAGS)
+cal_seed = $(call q_seed,$(1))
 
 .PHONY: caldera-all caldera-finetune caldera-plot
 caldera-all: $(OUT)/caldera.md
@@ -49,15 +61,32 @@ budget_of = $$(jq .bpw_linears $(OUT)/cal_r$(1)_lr4.pack.json)
 
 # uniform rank (+ the tool's report: losses, bpw, seconds) and the packed model
 $(OUT)/cal_r%.lr: $(OUT)/hessians.rzs
-	$(LOWRANK) -H $< --rank $(call cal_rank,cal_r$*) -o $@ --json > $@.json.tmp && mv $@.json.tmp $(OUT)/cal_r$*.quant.json
+	$(LOWRANK) -H $< --seed $(call cal_seed,cal_r$*) --rank $(call cal_rank,cal_r$*) -o $@ --json > $@.json.tmp && mv $@.json.tmp $(OUT)/cal_r$*.quant.json
 # measured-KL allocation at cal_rK_lr4's bits, the others at rank K while one is measured
 $(OUT)/cal_kl_r%.lr: $(OUT)/hessians.rzs $(OUT)/calib.txt $(OUT)/cal_r%_lr4.rzm
-	$(LOWRANK) -H $< --budget $(call budget_of,$*) --candidates $(CANDS) --objective kl -z $(TOK) -f $(OUT)/calib.txt \
+	$(LOWRANK) -H $< --seed $(SEED) --budget $(call budget_of,$*) --candidates $(CANDS) --objective kl -z $(TOK) -f $(OUT)/calib.txt \
 	  $(PROBE) --kl-base $* --kl-rounds $(KL_ROUNDS) -o $@ --json > $@.json.tmp && mv $@.json.tmp $(OUT)/cal_kl_r$*.quant.json
 # the old objective at the same bits
 $(OUT)/cal_px_r%.lr: $(OUT)/hessians.rzs $(OUT)/cal_r%_lr4.rzm
-	$(LOWRANK) -H $< --budget $(call budget_of,$*) --candidates $(CANDS) --objective proxy -o $@ --json > $@.json.tmp \
+	$(LOWRANK) -H $< --seed $(SEED) --budget $(call budget_of,$*) --candidates $(CANDS) --objective proxy -o $@ --json > $@.json.tmp \
 	  && mv $@.json.tmp $(OUT)/cal_px_r$*.quant.json
+# Q alone (rank 0) at 2 and 3 bits, with the CALDERA fits' own Q settings: the e8p rows
+# of the table in the same scheme (quant.mk's e8p_B_inc rows are rz-quantize's, with its
+# own defaults). cal_qB.lr gives the bits (rz-pack), cal_qB.fake.rzm the float32 model of
+# the same fit for a fast rz-ppl (a packed E8P model evaluates from its codes).
+$(OUT)/cal_q%.lr: $(OUT)/hessians.rzs
+	$(subst --bits 2,--bits $*,$(LOWRANK)) -H $< --seed $(SEED) --rank 0 -o $@ --json > $@.json.tmp && mv $@.json.tmp $(OUT)/cal_q$*.quant.json
+$(OUT)/cal_q%.fake.rzm: $(OUT)/hessians.rzs
+	$(subst --bits 2,--bits $*,$(LOWRANK)) -H $< --seed $(SEED) --rank 0 --fake -o $@ --json > $@.json.tmp && rm $@.json.tmp
+$(OUT)/cal_q%.abl.json: $(OUT)/cal_q%.fake.rzm $(OUT)/cal_q%.rzm $(OUT)/eval.txt
+	$(ABL_PPL) -m $< > $@.tmp && mv $@.tmp $@
+# the allocation with another quantiser seed: cal_kl_rK's curves (same ranks), fits with seed N
+define cal_kl_seed
+$(OUT)/cal_kl_r$(1)_s$(2).lr: $(OUT)/hessians.rzs $(OUT)/cal_kl_r$(1).lr
+	$$(LOWRANK) -H $$< --seed $(2) --budget $$(call budget_of,$(1)) --candidates $$(CANDS) --objective kl \
+	  --curves $(OUT)/cal_kl_r$(1).quant.json -o $$@ --json > $$@.json.tmp && mv $$@.json.tmp $(OUT)/cal_kl_r$(1)_s$(2).quant.json
+endef
+$(foreach k,$(SEED_RANKS),$(foreach n,$(filter-out $(SEED),$(SEEDS)),$(eval $(call cal_kl_seed,$(k),$(n)))))
 $(OUT)/cal_%.rzm: $(OUT)/cal_%.lr
 	$(RZ_BIN)/rz-pack -q -m $(MODEL) $< -o $@ --json > $@.json.tmp && mv $@.json.tmp $(OUT)/cal_$*.pack.json
 
@@ -115,4 +144,37 @@ $(OUT)/finetune.md: $(FT_ALL:%=$(OUT)/%.ppl.json) $(FT_ALL:%=$(OUT)/%.dense.ppl.
 	      $(OUT)/$$x.pack.json $(OUT)/e8p_2_inc.pack.json $(OUT)/$$r.ft.json $(OUT)/$$r.ppl.json $(OUT)/$$r.dense.ppl.json; done; } \
 	  > $@.tmp && mv $@.tmp $@
 caldera-finetune: $(OUT)/finetune.md
+	@cat $<
+
+# ---- uniform vs allocated over quantiser seeds (not part of caldera-all) ------------------
+# For each K in SEED_RANKS: cal_rK_lr4 and cal_kl_rK with every seed of SEEDS (seed SEED
+# is the plain row), perplexity on the first ABL_TOKENS tokens of the evaluation split
+# (quant.mk's ABL_PPL: the grid is 4 rows x seeds on a shared machine; the rows share those
+# tokens, so their paired differences keep most of the precision; fp32 gives
+# abl-fp32.ppl.json). caldera_seeds.csv: one line per fit; caldera_seeds.md: per row the
+# mean perplexity over the seeds ± their standard deviation / sqrt(n) and the largest
+# evaluation ±, and per K the paired difference allocated − uniform (same seed, same
+# evaluation tokens) with its mean ± sd / sqrt(n).
+seed_row = $(if $(filter $(SEED),$(2)),$(1),$(1)_s$(2))
+SEED_ROWS = $(foreach k,$(SEED_RANKS),$(foreach n,$(SEEDS),$(call seed_row,cal_r$(k)_lr4,$(n)) $(call seed_row,cal_kl_r$(k),$(n))))
+$(OUT)/%.abl.json: $(OUT)/%.rzm $(OUT)/eval.txt
+	$(ABL_PPL) -m $< > $@.tmp && mv $@.tmp $@
+$(OUT)/caldera_seeds.csv: $(SEED_ROWS:%=$(OUT)/%.abl.json) $(OUT)/abl-fp32.ppl.json
+	{ echo "row,rank,seed,bpw_linears,proxy_loss,predicted,ppl,ppl_stderr"; \
+	  for k in $(SEED_RANKS); do for n in $(SEEDS); do for r in cal_r$${k}_lr4 cal_kl_r$$k; do \
+	    m=$$r; [ $$n = $(SEED) ] || m=$${r}_s$$n; \
+	    jq -rs --arg r $$r --argjson k $$k --argjson n $$n '[$$r, $$k, $$n, .[1].bpw_linears, .[0].loss, (.[0].predicted // ""), .[2].ppl, .[2].stderr] | @csv' \
+	      $(OUT)/$$m.quant.json $(OUT)/$$m.pack.json $(OUT)/$$m.abl.json; done; done; done; } | tr -d '"' > $@.tmp && mv $@.tmp $@
+$(OUT)/caldera_seeds.md: $(OUT)/caldera_seeds.csv $(OUT)/abl-fp32.ppl.json
+	awk -F, -v fp=$$(jq .ppl $(OUT)/abl-fp32.ppl.json) -v fe=$$(jq .stderr $(OUT)/abl-fp32.ppl.json) 'NR > 1 { k = $$1; if (!(k in n)) o[++no] = k; if (!($$2 in ks)) ok[++nk] = $$2; if (!($$3 in ns)) os[++nn] = $$3; n[k]++; s[k] += $$7; q[k] += $$7 * $$7; b[k] = $$4; if ($$8 > e[k]) e[k] = $$8; \
+	    p[k] += $$5; seeds[k] = seeds[k] sprintf(" %.3f", $$7); v[$$2, $$3, ($$1 ~ /kl/)] = $$7; ks[$$2] = 1; ns[$$3] = 1 } \
+	  END { printf "fp32 on these tokens: %.3f ± %.3f\n\n", fp, fe; print "| row | bpw (linears) | seeds | mean proxy loss | ppl per seed | mean ppl | ± seeds | largest ± eval |"; \
+	    print "|---|---|---|---|---|---|---|---|"; \
+	    for (i = 1; i <= no; i++) { k = o[i]; m = s[k] / n[k]; sd = n[k] > 1 ? sqrt((q[k] - n[k] * m * m) / (n[k] - 1)) : 0; \
+	      printf "| %s | %.4f | %d | %.2f |%s | %.3f | %.3f | %.3f |\n", k, b[k], n[k], p[k] / n[k], seeds[k], m, sd / sqrt(n[k]), e[k] } \
+	    print ""; print "| rank | paired Δppl (allocated − uniform) per seed | mean | ± seeds |"; print "|---|---|---|---|"; \
+	    for (i = 1; i <= nk; i++) { r = ok[i]; c = 0; t = 0; tt = 0; l = ""; for (j = 1; j <= nn; j++) { x = os[j]; if (!((r, x, 1) in v && (r, x, 0) in v)) continue; d = v[r, x, 1] - v[r, x, 0]; c++; t += d; tt += d * d; l = l sprintf(" %+.3f", d) } \
+	      m = t / c; sd = c > 1 ? sqrt((tt - c * m * m) / (c - 1)) : 0; printf "| %s |%s | %+.3f | %.3f |\n", r, l, m, sd / sqrt(c) } }' $< > $@.tmp && mv $@.tmp $@
+.PHONY: caldera-seeds
+caldera-seeds: $(OUT)/caldera_seeds.md
 	@cat $<
