@@ -1,9 +1,10 @@
-# caldera.mk — CALDERA on stories260K: fp32, QuIP#-like e8p 2-bit (and 3-bit) with
-# incoherence, CALDERA (rz-lowrank: W ≈ Q + L·R, Q = 2-bit E8P with incoherence, L and R
+# caldera.mk — CALDERA on stories260K: fp32, Q alone (2-bit and 3-bit E8P with
+# incoherence, the CALDERA fits' own Q: rows cal_q2, cal_q3), CALDERA (rz-lowrank: W ≈ Q + L·R, Q = 2-bit E8P with incoherence, L and R
 # at 4 bits) at uniform ranks 4/8/16, the rank allocation on the measured end loss at the
 # same bits per weight as each uniform rank, the old proxy-loss allocation for comparison,
 # and fine-tuning by distillation to the float model; columns bits per weight (linears,
-# whole model), perplexity on the evaluation split ±, the allocation's prediction.
+# whole model), perplexity ± on the first ABL_TOKENS (32,768) tokens of the evaluation
+# split (quant.mk's ABL_PPL), the allocation's predicted and measured probe KL.
 #
 #   make -f pipeline/caldera.mk -j2                        the main table into out/caldera/
 #   make -f pipeline/caldera.mk -j2 OUT=/tmp/cres          elsewhere
@@ -45,8 +46,8 @@ include $(dir $(lastword $(MAKEFILE_LIST)))quant.mk
 .DEFAULT_GOAL := caldera-all
 
 UNIFORM  ?= cal_r4_lr4 cal_r8_lr4 cal_r16_lr4
-ALLOC    ?= cal_kl_r4 cal_kl_r8 cal_kl_r16 cal_px_r8
-BASE_ROWS := e8p_2_inc e8p_3_inc
+ALLOC    ?= cal_kl_r4 cal_kl_r8
+BASE_ROWS := cal_q2 cal_q3
 CAL_ROWS = $(UNIFORM) $(ALLOC)
 LOWRANK = $(MPI) $(RZ_BIN)/rz-lowrank -q -t $(THREADS) -m $(MODEL) --lr-bits 4 --q-method e8p --bits 2 --incoherence \
   --outer $(OUTER) --inner $(INNER) $(CAL_FLAGS)
@@ -90,20 +91,23 @@ $(foreach k,$(SEED_RANKS),$(foreach n,$(filter-out $(SEED),$(SEEDS)),$(eval $(ca
 $(OUT)/cal_%.rzm: $(OUT)/cal_%.lr
 	$(RZ_BIN)/rz-pack -q -m $(MODEL) $< -o $@ --json > $@.json.tmp && mv $@.json.tmp $(OUT)/cal_$*.pack.json
 
-# one CSV line per row: name, bpw linears, bpw model, total proxy loss, ppl, ±, predicted
-# (allocation rows: Σ KL or Σ proxy of the choice), seconds, ranks
-$(OUT)/caldera.csv: $(OUT)/fp32.ppl.json $(BASE_ROWS:%=$(OUT)/%.ppl.json) $(CAL_ROWS:%=$(OUT)/%.ppl.json)
-	{ echo "row,bpw_linears,bpw_model,proxy_loss,ppl,ppl_stderr,predicted,seconds,ranks"; \
-	  jq -r '["fp32",32,32,0,.ppl,.stderr,"","",""] | @csv' $(OUT)/fp32.ppl.json; \
+# one CSV line per row (SEED's fits): name, bpw linears, bpw model, total proxy loss, ppl
+# and ± on the first ABL_TOKENS tokens of the evaluation split (as caldera_seeds.md), the
+# allocation's predicted probe KL, the probe KL measured of its first baseline (uniform
+# rank K) and of itself, seconds, ranks (space-separated)
+$(OUT)/caldera.csv: $(OUT)/abl-fp32.ppl.json $(BASE_ROWS:%=$(OUT)/%.abl.json) $(CAL_ROWS:%=$(OUT)/%.abl.json)
+	{ echo "row,bpw_linears,bpw_model,proxy_loss,ppl,ppl_stderr,predicted,kl_baseline,kl_measured,seconds,ranks"; \
+	  jq -r '["fp32",32,32,0,.ppl,.stderr,"","","","",""] | @csv' $(OUT)/abl-fp32.ppl.json; \
 	  for m in $(BASE_ROWS) $(CAL_ROWS); do \
 	    jq -rs --arg m $$m '[$$m, .[1].bpw_linears, .[1].bpw_model, .[0].loss, .[2].ppl, .[2].stderr, \
-	      (.[0].predicted // ""), .[0].seconds, (.[0].ranks_chosen // "")] | @csv' \
-	      $(OUT)/$$m.quant.json $(OUT)/$$m.pack.json $(OUT)/$$m.ppl.json; done; } | tr -d '"' > $@.tmp && mv $@.tmp $@
+	      (.[0].predicted // ""), (.[0].kl_baselines[0]? // ""), (if (.[0].kl_measured // 0) > 0 then .[0].kl_measured else "" end), \
+	      .[0].seconds, (.[0].ranks_chosen // "" | gsub(",";" "))] | @csv' \
+	      $(OUT)/$$m.quant.json $(OUT)/$$m.pack.json $(OUT)/$$m.abl.json; done; } | tr -d '"' > $@.tmp && mv $@.tmp $@
 
 $(OUT)/caldera.md: $(OUT)/caldera.csv
-	awk -F, 'NR==1 {print "| row | bpw (linears) | bpw (model) | total proxy loss | ppl | ± | predicted |"; \
-	  print "|---|---|---|---|---|---|---|"; next} \
-	  {printf "| %s | %.3f | %.3f | %.4g | %.3f | %.3f | %s |\n", $$1, $$2, $$3, $$4, $$5, $$6, $$7}' $< > $@.tmp && mv $@.tmp $@
+	awk -F, 'NR==1 {print "| row | bpw (linears) | bpw (model) | total proxy loss | ppl | ± | predicted probe KL | probe KL of uniform rank K | probe KL measured |"; \
+	  print "|---|---|---|---|---|---|---|---|---|"; next} \
+	  {printf "| %s | %.3f | %.3f | %.4g | %.3f | %.3f | %s | %s | %s |\n", $$1, $$2, $$3, $$4, $$5, $$6, $$7, $$8, $$9}' $< > $@.tmp && mv $@.tmp $@
 
 # ---- fine-tuning (not part of caldera-all) -----------------------------------------------
 # As CALDERA/QuIP# fine-tune: distillation to the float model's next-token distribution
@@ -112,8 +116,9 @@ $(OUT)/caldera.md: $(OUT)/caldera.csv
 #   ftd_X.rzm        packed as X (Q's codes untouched, the tuned L, R re-rounded to X's
 #                    4-bit grid once at the end): X's bits per weight exactly (rizz's rows)
 #   ftd_X.dense.rzm  the float merge Q + L R: the factors at full precision (the reference's
-#                    rows); their honest bits: Q's (e8p_2_inc's bpw) + 16 bits per entry of
-#                    L and R (trained_params)
+#                    rows); their honest bits: Q's (cal_q2's bpw: the same Q format) + 16
+#                    bits per entry of L and R (trained_params)
+# Perplexity as the main table: the first ABL_TOKENS tokens of the evaluation split.
 # and fth_X: the same with hard labels (next-token cross-entropy on the text), the control.
 FT_STEPS    ?= 100
 FT_BATCH    ?= 8
@@ -131,17 +136,17 @@ $(OUT)/ftd_%.rzm: $(OUT)/%.rzm $(OUT)/calib.txt
 	  && mv $@.json.tmp $(OUT)/ftd_$*.ft.json
 $(OUT)/fth_%.rzm: $(OUT)/%.rzm $(OUT)/calib.txt
 	$(FT) -m $< -o $(OUT)/fth_$*.dense.rzm --packed-out $@ --json > $@.json.tmp && mv $@.json.tmp $(OUT)/fth_$*.ft.json
-$(OUT)/ft%.dense.ppl.json: $(OUT)/ft%.rzm $(OUT)/eval.txt
-	$(RZ_BIN)/rz-ppl -q -m $(OUT)/ft$*.dense.rzm -z $(TOK) -f $(OUT)/eval.txt --ctx $(CTX) --json > $@.tmp && mv $@.tmp $@
+$(OUT)/ft%.dense.abl.json: $(OUT)/ft%.rzm $(OUT)/eval.txt
+	$(ABL_PPL) -m $(OUT)/ft$*.dense.rzm > $@.tmp && mv $@.tmp $@
 
 FT_ALL = $(FT_ROWS:%=ftd_%) $(FTH_ROWS:%=fth_%)
-$(OUT)/finetune.md: $(FT_ALL:%=$(OUT)/%.ppl.json) $(FT_ALL:%=$(OUT)/%.dense.ppl.json) $(OUT)/e8p_2_inc.pack.json
+$(OUT)/finetune.md: $(FT_ALL:%=$(OUT)/%.abl.json) $(FT_ALL:%=$(OUT)/%.dense.abl.json) $(OUT)/cal_q2.rzm
 	{ echo "| row | loss | bpw (linears), re-rounded | ppl | ± | bpw (linears), factors fp16 | ppl | ± | held-out loss first → best (step) |"; \
 	  echo "|---|---|---|---|---|---|---|---|---|"; \
 	  for r in $(FT_ALL); do x=$${r#ft?_}; \
 	    jq -rs --arg r $$r '.[0] as $$p | .[1] as $$q | .[2] as $$f | .[3] as $$a | .[4] as $$b | \
 	      "| \($$r) | \($$f.loss_kind) | \($$p.bpw_linears*1000|round/1000) | \($$a.ppl*1000|round/1000) | \($$a.stderr*1000|round/1000) | \(($$q.bpw_linears + 16*$$f.trained_params/$$p.linear_weights)*1000|round/1000) | \($$b.ppl*1000|round/1000) | \($$b.stderr*1000|round/1000) | \($$f.holdout_first*10000|round/10000) → \($$f.holdout_best*10000|round/10000) (\($$f.best_step)) |"' \
-	      $(OUT)/$$x.pack.json $(OUT)/e8p_2_inc.pack.json $(OUT)/$$r.ft.json $(OUT)/$$r.ppl.json $(OUT)/$$r.dense.ppl.json; done; } \
+	      $(OUT)/$$x.pack.json $(OUT)/cal_q2.pack.json $(OUT)/$$r.ft.json $(OUT)/$$r.abl.json $(OUT)/$$r.dense.abl.json; done; } \
 	  > $@.tmp && mv $@.tmp $@
 caldera-finetune: $(OUT)/finetune.md
 	@cat $<
