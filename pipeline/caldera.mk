@@ -95,7 +95,7 @@ $(OUT)/cal_%.rzm: $(OUT)/cal_%.lr
 # and ± on the first ABL_TOKENS tokens of the evaluation split (as caldera_seeds.md), the
 # allocation's predicted probe KL, the probe KL measured of its first baseline (uniform
 # rank K) and of itself, seconds, ranks (space-separated)
-$(OUT)/caldera.csv: $(OUT)/abl-fp32.ppl.json $(BASE_ROWS:%=$(OUT)/%.abl.json) $(CAL_ROWS:%=$(OUT)/%.abl.json)
+$(OUT)/caldera.csv: FORCE $(OUT)/abl-fp32.ppl.json $(BASE_ROWS:%=$(OUT)/%.abl.json) $(CAL_ROWS:%=$(OUT)/%.abl.json)
 	{ echo "row,bpw_linears,bpw_model,proxy_loss,ppl,ppl_stderr,predicted,kl_baseline,kl_measured,seconds,ranks"; \
 	  jq -r '["fp32",32,32,0,.ppl,.stderr,"","","","",""] | @csv' $(OUT)/abl-fp32.ppl.json; \
 	  for m in $(BASE_ROWS) $(CAL_ROWS); do \
@@ -164,7 +164,9 @@ seed_row = $(if $(filter $(SEED),$(2)),$(1),$(1)_s$(2))
 SEED_ROWS = $(foreach k,$(SEED_RANKS),$(foreach n,$(SEEDS),$(call seed_row,cal_r$(k)_lr4,$(n)) $(call seed_row,cal_kl_r$(k),$(n))))
 $(OUT)/%.abl.json: $(OUT)/%.rzm $(OUT)/eval.txt
 	$(ABL_PPL) -m $< > $@.tmp && mv $@.tmp $@
-$(OUT)/caldera_seeds.csv: $(SEED_ROWS:%=$(OUT)/%.abl.json) $(OUT)/abl-fp32.ppl.json
+# (FORCE: quant.mk's .SECONDARY makes every file intermediate, so a row added to SEEDS
+# would otherwise not be built while the table is newer than the rows it has)
+$(OUT)/caldera_seeds.csv: $(SEED_ROWS:%=$(OUT)/%.abl.json) $(OUT)/abl-fp32.ppl.json FORCE
 	{ echo "row,rank,seed,bpw_linears,proxy_loss,predicted,ppl,ppl_stderr"; \
 	  for k in $(SEED_RANKS); do for n in $(SEEDS); do for r in cal_r$${k}_lr4 cal_kl_r$$k; do \
 	    m=$$r; [ $$n = $(SEED) ] || m=$${r}_s$$n; \
@@ -183,3 +185,6 @@ $(OUT)/caldera_seeds.md: $(OUT)/caldera_seeds.csv $(OUT)/abl-fp32.ppl.json
 .PHONY: caldera-seeds
 caldera-seeds: $(OUT)/caldera_seeds.md
 	@cat $<
+
+.PHONY: FORCE
+FORCE:
