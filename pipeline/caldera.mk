@@ -96,18 +96,18 @@ $(OUT)/cal_%.rzm: $(OUT)/cal_%.lr
 # allocation's predicted probe KL, the probe KL measured of its first baseline (uniform
 # rank K) and of itself, seconds, ranks (space-separated)
 $(OUT)/caldera.csv: FORCE $(OUT)/abl-fp32.ppl.json $(BASE_ROWS:%=$(OUT)/%.abl.json) $(CAL_ROWS:%=$(OUT)/%.abl.json)
+	ROW='[$$m, .[1].bpw_linears, .[1].bpw_model, .[0].loss, .[2].ppl, .[2].stderr, (if .[0].budget > 0 then .[0].predicted else "" end), (.[0].kl_baselines[0]? // ""), (if (.[0].kl_measured // 0) > 0 then .[0].kl_measured else "" end), .[0].seconds, (.[0].ranks_chosen // "" | gsub(",";" "))] | @csv'; \
 	{ echo "row,bpw_linears,bpw_model,proxy_loss,ppl,ppl_stderr,predicted,kl_baseline,kl_measured,seconds,ranks"; \
 	  jq -r '["fp32",32,32,0,.ppl,.stderr,"","","","",""] | @csv' $(OUT)/abl-fp32.ppl.json; \
 	  for m in $(BASE_ROWS) $(CAL_ROWS); do \
-	    jq -rs --arg m $$m '[$$m, .[1].bpw_linears, .[1].bpw_model, .[0].loss, .[2].ppl, .[2].stderr, \
-	      (.[0].predicted // ""), (.[0].kl_baselines[0]? // ""), (if (.[0].kl_measured // 0) > 0 then .[0].kl_measured else "" end), \
-	      .[0].seconds, (.[0].ranks_chosen // "" | gsub(",";" "))] | @csv' \
+	    jq -rs --arg m $$m "$$ROW" \
 	      $(OUT)/$$m.quant.json $(OUT)/$$m.pack.json $(OUT)/$$m.abl.json; done; } | tr -d '"' > $@.tmp && mv $@.tmp $@
 
 $(OUT)/caldera.md: $(OUT)/caldera.csv
 	awk -F, 'NR==1 {print "| row | bpw (linears) | bpw (model) | total proxy loss | ppl | ± | predicted probe KL | probe KL of uniform rank K | probe KL measured |"; \
 	  print "|---|---|---|---|---|---|---|---|---|"; next} \
-	  {printf "| %s | %.3f | %.3f | %.4g | %.3f | %.3f | %s | %s | %s |\n", $$1, $$2, $$3, $$4, $$5, $$6, $$7, $$8, $$9}' $< > $@.tmp && mv $@.tmp $@
+	  {for (i = 7; i <= 9; i++) if ($$i != "") $$i = sprintf("%.3f", $$i); \
+	   printf "| %s | %.3f | %.3f | %.4g | %.3f | %.3f | %s | %s | %s |\n", $$1, $$2, $$3, $$4, $$5, $$6, $$7, $$8, $$9}' $< > $@.tmp && mv $@.tmp $@
 
 # ---- fine-tuning (not part of caldera-all) -----------------------------------------------
 # As CALDERA/QuIP# fine-tune: distillation to the float model's next-token distribution
@@ -144,8 +144,7 @@ $(OUT)/finetune.md: $(FT_ALL:%=$(OUT)/%.abl.json) $(FT_ALL:%=$(OUT)/%.dense.abl.
 	{ echo "| row | loss | bpw (linears), re-rounded | ppl | ± | bpw (linears), factors fp16 | ppl | ± | held-out loss first → best (step) |"; \
 	  echo "|---|---|---|---|---|---|---|---|---|"; \
 	  for r in $(FT_ALL); do x=$${r#ft?_}; \
-	    jq -rs --arg r $$r '.[0] as $$p | .[1] as $$q | .[2] as $$f | .[3] as $$a | .[4] as $$b | \
-	      "| \($$r) | \($$f.loss_kind) | \($$p.bpw_linears*1000|round/1000) | \($$a.ppl*1000|round/1000) | \($$a.stderr*1000|round/1000) | \(($$q.bpw_linears + 16*$$f.trained_params/$$p.linear_weights)*1000|round/1000) | \($$b.ppl*1000|round/1000) | \($$b.stderr*1000|round/1000) | \($$f.holdout_first*10000|round/10000) → \($$f.holdout_best*10000|round/10000) (\($$f.best_step)) |"' \
+	    jq -rs --arg r $$r '.[0] as $$p | .[1] as $$q | .[2] as $$f | .[3] as $$a | .[4] as $$b | "| \($$r) | \($$f.loss_kind) | \($$p.bpw_linears*1000|round/1000) | \($$a.ppl*1000|round/1000) | \($$a.stderr*1000|round/1000) | \(($$q.bpw_linears + 16*$$f.trained_params/$$p.linear_weights)*1000|round/1000) | \($$b.ppl*1000|round/1000) | \($$b.stderr*1000|round/1000) | \($$f.holdout_first*10000|round/10000) → \($$f.holdout_best*10000|round/10000) (\($$f.best_step)) |"' \
 	      $(OUT)/$$x.pack.json $(OUT)/cal_q2.pack.json $(OUT)/$$r.ft.json $(OUT)/$$r.abl.json $(OUT)/$$r.dense.abl.json; done; } \
 	  > $@.tmp && mv $@.tmp $@
 caldera-finetune: $(OUT)/finetune.md
@@ -170,7 +169,7 @@ $(OUT)/caldera_seeds.csv: $(SEED_ROWS:%=$(OUT)/%.abl.json) $(OUT)/abl-fp32.ppl.j
 	{ echo "row,rank,seed,bpw_linears,proxy_loss,predicted,ppl,ppl_stderr"; \
 	  for k in $(SEED_RANKS); do for n in $(SEEDS); do for r in cal_r$${k}_lr4 cal_kl_r$$k; do \
 	    m=$$r; [ $$n = $(SEED) ] || m=$${r}_s$$n; \
-	    jq -rs --arg r $$r --argjson k $$k --argjson n $$n '[$$r, $$k, $$n, .[1].bpw_linears, .[0].loss, (.[0].predicted // ""), .[2].ppl, .[2].stderr] | @csv' \
+	    jq -rs --arg r $$r --argjson k $$k --argjson n $$n '[$$r, $$k, $$n, .[1].bpw_linears, .[0].loss, (if .[0].budget > 0 then .[0].predicted else "" end), .[2].ppl, .[2].stderr] | @csv' \
 	      $(OUT)/$$m.quant.json $(OUT)/$$m.pack.json $(OUT)/$$m.abl.json; done; done; done; } | tr -d '"' > $@.tmp && mv $@.tmp $@
 $(OUT)/caldera_seeds.md: $(OUT)/caldera_seeds.csv $(OUT)/abl-fp32.ppl.json
 	awk -F, -v fp=$$(jq .ppl $(OUT)/abl-fp32.ppl.json) -v fe=$$(jq .stderr $(OUT)/abl-fp32.ppl.json) 'NR > 1 { k = $$1; if (!(k in n)) o[++no] = k; if (!($$2 in ks)) ok[++nk] = $$2; if (!($$3 in ns)) os[++nn] = $$3; n[k]++; s[k] += $$7; q[k] += $$7 * $$7; b[k] = $$4; if ($$8 > e[k]) e[k] = $$8; \
