@@ -1,7 +1,8 @@
 # caldera.mk — CALDERA on stories260K: fp32, Q alone (2-bit and 3-bit E8P with
 # incoherence, the CALDERA fits' own Q: rows cal_q2, cal_q3), CALDERA (rz-lowrank: W ≈ Q + L·R, Q = 2-bit E8P with incoherence, L and R
 # at 4 bits) at uniform ranks 4/8/16, the rank allocation on the measured end loss at the
-# same bits per weight as each uniform rank, the old proxy-loss allocation for comparison,
+# bits per weight as uniform ranks 4 and 8 (ALLOC='... cal_kl_r16 cal_px_r8' adds rank 16's
+# and the old proxy-loss allocation at rank 8's bits),
 # and fine-tuning by distillation to the float model; columns bits per weight (linears,
 # whole model), perplexity ± on the first ABL_TOKENS (32,768) tokens of the evaluation
 # split (quant.mk's ABL_PPL), the allocation's predicted and measured probe KL.
