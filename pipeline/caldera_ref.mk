@@ -12,7 +12,9 @@
 # same perplexity, tests/shell/lowrank.sh), so rz-ppl is fast (quant.mk's ABL_PPL: the first
 # ABL_TOKENS tokens of the evaluation split, one thread); the bits per weight do
 # not depend on the values, so one fit of the same format (cr_bpw, 1 outer iteration)
-# gives the bpw column. Result: caldera_ref.csv.
+# gives the bpw column. Result: caldera_ref.csv, and caldera_ref.md: per variant the
+# means over the seeds, ± = their standard deviation / sqrt(n), and the paired change of
+# perplexity against "old" (same seed, same evaluation tokens) with its ± over seeds.
 
 OUT ?= out/caldera_ref
 include $(dir $(lastword $(MAKEFILE_LIST)))quant.mk
@@ -30,9 +32,9 @@ CR_search := --scale-search 6
 CR_lre8p  := --lr-e8p
 CR_nodd   := --downdate 0
 CR_VARS   ?= old inner hreg dd tune t103 ref search lre8p nodd
-CR_SEEDS  ?= 1
-CR_VARS2  ?= old ref search
-CR_SEEDS2 ?= 2
+CR_SEEDS  ?= 1 2 3
+CR_VARS2  ?=
+CR_SEEDS2 ?=
 CR_RANK   ?= 8
 CR_FIT    := --rank $(CR_RANK) --lr-bits 4 --q-method e8p --bits 2 --incoherence --outer 20
 cr_var  = $(word 1,$(subst _s, ,$(1)))
@@ -50,7 +52,19 @@ $(OUT)/cr-%.ppl.json: $(OUT)/cr-%.rzm $(OUT)/eval.txt
 CR_RUNS := $(foreach s,$(CR_SEEDS),$(foreach v,$(CR_VARS),cr-$(v)_s$(s))) \
            $(foreach s,$(CR_SEEDS2),$(foreach v,$(CR_VARS2),cr-$(v)_s$(s)))
 .PHONY: caldera-ref
-caldera-ref: $(OUT)/caldera_ref.csv
+caldera-ref: $(OUT)/caldera_ref.md
+	@cat $<
+$(OUT)/caldera_ref.md: $(OUT)/caldera_ref.csv
+	awk -F, 'NR > 2 { k = $$1; if (!(k in n)) o[++no] = k; n[k]++; s[k] += $$6; q[k] += $$6 * $$6; lt[k] += $$3; lm[k] += $$4; \
+	    if ($$7 > e[k]) e[k] = $$7; v[k, $$2] = $$6; sd_[k] = sd_[k] sprintf(" %.2f", $$6); seeds[k] = seeds[k] " " $$2 } \
+	  END { print "| variant | seeds | rel. loss total | rel. loss mean | ppl per seed | mean ppl | ± seeds | Δppl vs old (paired) | ± |"; \
+	    print "|---|---|---|---|---|---|---|---|---|"; \
+	    for (i = 1; i <= no; i++) { k = o[i]; m = s[k] / n[k]; sd = n[k] > 1 ? sqrt((q[k] - n[k] * m * m) / (n[k] - 1)) : 0; \
+	      c = 0; t = 0; tt = 0; split(substr(seeds[k], 2), ss, " "); \
+	      for (j in ss) if ((("old", ss[j]) in v)) { d = v[k, ss[j]] - v["old", ss[j]]; c++; t += d; tt += d * d } \
+	      dm = c ? t / c : 0; dsd = c > 1 ? sqrt((tt - c * dm * dm) / (c - 1)) / sqrt(c) : 0; \
+	      printf "| %s | %d | %.5f | %.4f |%s | %.3f | %.3f | %+.3f | %.3f |\n", k, n[k], lt[k] / n[k], lm[k] / n[k], sd_[k], m, \
+	        sd / sqrt(n[k]), dm, dsd } }' $< > $@.tmp && mv $@.tmp $@
 $(OUT)/caldera_ref.csv: $(CR_RUNS:%=$(OUT)/%.ppl.json) $(OUT)/cr_bpw.json $(OUT)/abl-fp32.ppl.json
 	{ echo "variant,seed,rel_loss_total,rel_loss_mean,bpw_linears,ppl,ppl_stderr,seconds"; b=$$(jq .bpw_linears $(OUT)/cr_bpw.json); \
 	  jq -r '["fp32", 0, 0, 0, 32, .ppl, .stderr, 0] | @csv' $(OUT)/abl-fp32.ppl.json; \

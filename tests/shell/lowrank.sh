@@ -97,6 +97,16 @@ same "kl: 35 curves of 4 candidates" 35 "$(jq '[.curves[] | select(length == 4)]
 rz-lowrank -q $LR --budget 2.8 --candidates 0,2,4,8 --curves "$T/kl.json" --json -o "$T/kl2.q" > "$T/kl2.json"
 same "--curves: the same ranks" "$kc" "$(json_str ranks_chosen < "$T/kl2.json")"
 check "--curves: the same records" cmp "$T/kl.q" "$T/kl2.q"
+# the measured KL of the allocation: a second round's baseline is the first round's
+# allocation, so a 2-round run's kl_baselines[1] is the 1-round run's kl_measured exactly
+# (the written model, probed after the allocation), and --curves measures nothing
+rz-lowrank -q $LR --budget 2.8 $KL --kl-rounds 2 --json -o "$T/klr2.q" > "$T/klr2.json"
+same "kl: one baseline per round" 2 "$(jq '.kl_baselines | length' "$T/klr2.json")"
+same "kl: round 2's baseline = the 1-round allocation's measured KL" "$(jq .kl_measured "$T/kl.json")" \
+  "$(jq '.kl_baselines[1]' "$T/klr2.json")"
+jq -e '.kl_measured > 0 and .kl_measured != .kl_baselines[0]' "$T/kl.json" > /dev/null \
+  && ok "kl: the allocation's own KL, not the baseline's" || fail "kl_measured" "$(jq -c '[.kl_measured, .kl_baselines]' "$T/kl.json")"
+same "--curves: nothing measured" "0 0" "$(jq -r '"\(.kl_measured) \(.kl_baselines | length)"' "$T/kl2.json")"
 check_err "--curves at other candidates" 2 "other ranks than --candidates" \
   rz-lowrank $LR --budget 2.8 --candidates 0,2,4 --curves "$T/kl.json" -o "$T/bad7.q"
 check_err "--curves of another objective" 2 "field 'objective': expected \"proxy\"" \

@@ -77,7 +77,7 @@ static const rz_cli_tool tool = {
                 "rz-lowrank -m m.bin -H h.rzs -z tok.bin -f calib.txt --budget 2.95 --candidates 0,2,4,8,16,32 --incoherence -o lr.q\n",
     .report = "q_method, bits, lr_bits, incoherence, layers, loss, rel_loss_total, rel_loss_mean, bpw_linears, "
               "budget, ranks_chosen, seconds, ranks, outer, fake, inner, h_reg, downdate, target_rms, tune_iters, "
-              "scale_search, objective, predicted, curves, model_hash",
+              "scale_search, objective, predicted, curves, model_hash, kl_baselines, kl_measured",
     .output_help = "the layer records (or the .rzm with --fake)",
 };
 
@@ -347,6 +347,9 @@ typedef struct {
     rz_llama *pm;
     int base;           /* baseline of the other matrices: < 0 float, else the candidate rank ≤ base */
     int rounds;         /* rounds ≥ 2 re-measure around the previous round's allocation */
+    double *measured;   /* [rounds + 1] (rank 0, measured curves only): the probe KL of each
+                         * round's baseline, then of the final allocation (the model the
+                         * fits write: the final fits are the candidate fits) */
 } kl_env;
 
 /* Sets matrix i of the probe's model to candidate b of dense[i] (b < 0: the float W). */
@@ -393,7 +396,11 @@ static void kl_rounds(const fit_env *f, const kl_env *k, const matrix *mx, long 
         *predicted += kl0;
         rz_cli_progress(f->c, 1, "KL round %d: baseline KL %.5f, predicted KL of the allocation %.5f", round + 1, kl0,
                         *predicted);
+        k->measured[round] = kl0;
     }
+    for (long i = 0; i < N; i++) probe_set(k, &mx[i], i, dense, ch[i]); /* the allocation itself, measured */
+    if (rz_kl_probe_model(k->probe, &k->measured[k->rounds], &e)) rz_cli_die(f->c, &e);
+    rz_cli_progress(f->c, 1, "KL of the allocation: predicted %.5f, measured %.5f", *predicted, k->measured[k->rounds]);
     free(base_of);
 }
 
@@ -730,9 +737,11 @@ int main(int argc, char **argv)
     double budget_bpw = 0, predicted = 0;
     double *curves = rz_calloc((size_t)N * MAX_CANDS, sizeof *curves, &e);
     int *cand_rk = rz_calloc((size_t)N * MAX_CANDS, sizeof *cand_rk, &e), *cand_n = rz_calloc((size_t)N, sizeof *cand_n, &e);
-    if (!curves || !cand_rk || !cand_n) rz_cli_die(&c, &e);
+    double *kl_measured = rz_calloc((size_t)kl_rounds_n + 1, sizeof *kl_measured, &e);
+    if (!curves || !cand_rk || !cand_n || !kl_measured) rz_cli_die(&c, &e);
+    int have_measured = budget > 0 && use_kl && !curves_in;
     if (budget > 0) { /* --budget: the curves, then the allocation on rank 0, broadcast */
-        kl_env k = {NULL, NULL, kl_base, kl_rounds_n};
+        kl_env k = {NULL, NULL, kl_base, kl_rounds_n, kl_measured};
         budget_curves_in(&c, curves_in, text, tokenizer, model, mhash, use_kl, N, probe_windows, probe_ctx, cand_rk,
                          curves, cand_n, &k);
         budget_ranks(&fe, mx, N, cands, ncands, lr_group, group, qm, budget, weights, use_kl ? &k : NULL, curve_outer,
@@ -786,7 +795,7 @@ int main(int argc, char **argv)
                 fprintf(sf, "budget %.4f bpw: ranks chosen %s; allocation %.4f bpw, achieved %.4f bpw; predicted %s %.6g\n",
                         budget, chosen, budget_bpw, bpw, use_kl ? "sum of per-matrix KLs" : "total proxy loss", predicted);
         }
-        msgpack_packer *pk = rz_report_begin(&c, 25);
+        msgpack_packer *pk = rz_report_begin(&c, 27);
         rz_rec_str(pk, "q_method", qmeth);
         rz_rec_int(pk, "bits", bits);
         rz_rec_int(pk, "lr_bits", lr_bits);
@@ -810,6 +819,10 @@ int main(int argc, char **argv)
         rz_rec_int(pk, "scale_search", eo.scale_search);
         report_curves(pk, budget, use_kl, predicted, N, cand_rk, curves, cand_n);
         rz_rec_hex64(pk, "model_hash", mhash);
+        rz_rec_key(pk, "kl_baselines");
+        msgpack_pack_array(pk, have_measured ? (size_t)kl_rounds_n : 0);
+        for (int r = 0; have_measured && r < kl_rounds_n; r++) msgpack_pack_double(pk, kl_measured[r]);
+        rz_rec_f64(pk, "kl_measured", have_measured ? kl_measured[kl_rounds_n] : 0.0);
         if (rz_report_finish(&c, &e)) rz_cli_die(&c, &e);
     }
     for (long i = 0; i < N; i++) {
@@ -821,6 +834,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < ng; i++) free(H[i]);
     free(H), free(mx), free(idx), free(blobs), free(lens), free(texts), free(tlens);
     free(blobs0), free(lens0), free(texts0), free(tlens0), free(stats), free(all), free(curves), free(cand_rk), free(cand_n);
+    free(kl_measured);
     rz_llama_free(m);
     rz_cluster_finalize();
     return 0;
