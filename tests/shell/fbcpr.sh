@@ -40,6 +40,11 @@ check_err "NaN expert state" 2 "nan.rz: record 1 \(agent_traj\): field 's'.*not 
 # corrupted checkpoints: a replay array renamed away, a truncated file
 rz-cat --full "$T/half.rz" | sed 's/"name":"replay.S2"/"name":"replay.Sx"/' | rz-cat --from-json -o "$T/bad.rz"
 check_err "checkpoint without its replay array" 2 "bad.rz: tensor 'replay.S2' is missing" $A online --resume "$T/bad.rz" --steps 600 -o "$T/x.rz"
+rz-cat --full "$T/half.rz" | sed 's/"name":"replay.done"/"name":"replay.dx"/' | rz-cat --from-json -o "$T/bad.rz"
+check_err "checkpoint without its terminal flags" 2 "bad.rz: tensor 'replay.done' is missing" $A online --resume "$T/bad.rz" --steps 600 -o "$T/x.rz"
+# a version-1 checkpoint (no terminal flags: falls bootstrapped) is refused, not resumed
+rz-cat --full "$T/half.rz" | sed 's/"type":"agent_online","v":2/"type":"agent_online","v":1/' | rz-cat --from-json -o "$T/v1.rz"
+check_err "version-1 online checkpoint" 2 "v1.rz: record 1 \\(agent_online\\).*version 1" $A online --resume "$T/v1.rz" --steps 600 -o "$T/x.rz"
 head -c 5000 "$T/half.rz" > "$T/trunc.rz"
 check_status "truncated checkpoint" 2 $A online --resume "$T/trunc.rz" --steps 600 -o "$T/x.rz"
 [ -e "$T/x.rz" ] && fail "nothing written on failure" || ok "nothing written on failure"

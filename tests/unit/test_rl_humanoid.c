@@ -406,7 +406,9 @@ static void test_track_expert(void)
 /* The online loop restarts an environment that fell: with random torques (all steps are
  * seed steps, so no updates) the humanoid falls every ~20 steps, so of 400 transitions
  * some must end in a fall (S2 terminal, else the test says nothing) and none may start
- * from a fallen state (S terminal: the loop carried on from the floor). */
+ * from a fallen state (S terminal: the loop carried on from the floor). Each row's done
+ * flag (what the TD targets read) is 1 exactly where S2 is terminal, tested by the
+ * environment's own rl_env_terminal, and 0 on the other rows. */
 static void test_online_restarts_after_fall(void)
 {
     NEED_MODEL("test_online_restarts_after_fall");
@@ -428,13 +430,41 @@ static void test_online_restarts_after_fall(void)
     CHECK(c && rl_online_create(&env, c, NULL, &oc, 7, &o, &e) == 0);
     if (o && rl_online_run(o, 400, NULL, NULL, &e) == 0) {
         const rl_replay *r = rl_online_replay(o);
-        int from_fallen = 0, falls = 0;
+        int from_fallen = 0, falls = 0, flag_wrong = 0, flagged = 0;
         for (long i = 0; i < r->size; i++) {
             from_fallen += rl_env_terminal(&env, r->S + (size_t)i * r->sd);
-            falls += rl_env_terminal(&env, r->S2 + (size_t)i * r->sd);
+            int fell = rl_env_terminal(&env, r->S2 + (size_t)i * r->sd);
+            falls += fell;
+            flagged += r->done[i] == 1.0f;
+            flag_wrong += r->done[i] != (fell ? 1.0f : 0.0f);
         }
         CHECK_EQ_INT(r->size, 400);
         CHECK(falls > 0);
+        CHECK_EQ_INT(flagged, falls);
+        CHECK_EQ_INT(flag_wrong, 0);
+        /* and a training batch carries each row's flag: find the replay row whose next
+         * observation the batch row holds, compare flags (batches of 8 until a fall shows) */
+        int batch_falls = 0, batch_wrong = 0, unmatched = 0;
+        float ob[RL_MAX_STATE];
+        for (int draw = 0; draw < 200 && !batch_falls; draw++) {
+            fbcpr_batch b;
+            rl_online_draw_batch(o, &b);
+            for (int i = 0; i < f.batch; i++) {
+                long j = 0;
+                for (; j < r->size; j++) {
+                    rl_env_obs(&env, r->S2 + (size_t)j * r->sd, ob);
+                    if (!memcmp(ob, b.O2 + (size_t)i * env.obs_dim, env.obs_dim * sizeof(float))) break;
+                }
+                if (j == r->size) {
+                    unmatched++;
+                    continue;
+                }
+                batch_falls += b.done[i] == 1.0f;
+                batch_wrong += b.done[i] != r->done[j];
+            }
+        }
+        CHECK(batch_falls > 0);
+        CHECK_EQ_INT(batch_wrong + unmatched, 0);
         CHECK_EQ_INT(from_fallen, 0);
     } else {
         CHECK(!"rl_online_run");
