@@ -105,9 +105,10 @@ static void test_tracking_score(void)
     rl_expert x;
     CHECK(rl_expert_init(&x, &env, "t", 0, NULL) == 0);
     CHECK(pm_expert_make(&env, 2, 4, &x, NULL, NULL) == 0);
-    double per[2], mean;
+    double per[2], mean, up = -1;
     int calls = 0;
-    CHECK(rl_track_eval(&env, &x, 0, 2, 8, 2, zero_policy, &calls, per, &mean, NULL, NULL) == 0);
+    CHECK(rl_track_eval(&env, &x, 0, 2, 8, 2, zero_policy, &calls, per, &mean, &up, NULL, NULL) == 0);
+    CHECK(up == 1.0); /* the point mass has no terminal states */
     /* the same with the test's own loop: zero force from s^e_0 (the ball starts at rest
      * and stays), distance in (x, y) to each expert state */
     double want_mean = 0;

@@ -15,6 +15,7 @@
 
 #include "mujoco_env.h"
 #include "offline.h"
+#include "tracking.h"
 #include "rzagent.h"
 
 static const rz_cli_tool tool = {
@@ -73,7 +74,10 @@ int ag_evaluate(fb_agent *const *a, int n_agents, const rl_env *env, const char 
     }
     double sr = 0, so = 0, rr = 0, ro = 0;
     for (int k = 0; k < nt; k++) {
-        if ((rc = fb_eval_task(a, n_agents, env, &tasks[k], n_labels, labels, episodes, all_starts, seed + 7919 * (uint64_t)k, &res[k], NULL, e))) {
+        uint64_t sk = seed + 7919 * (uint64_t)k;
+        rc = n_agents ? fb_eval_task(a, n_agents, env, &tasks[k], n_labels, labels, episodes, all_starts, sk, &res[k], NULL, e)
+                      : rl_eval_random(env, &tasks[k], episodes, sk, &res[k], e);
+        if (rc) {
             rz_wrap(e, "task %s", tasks[k].name);
             free(res), free(sum->in_support);
             rl_tasks_free(tasks, nt);
@@ -190,7 +194,7 @@ int ag_eval_main(int argc, char **argv)
     rz_cli c;
     const char *paths[FB_MAX_ENSEMBLE], *which = "all", *png = NULL, *split = NULL;
     long episodes = 10;
-    int all_starts = 0;
+    int all_starts = 0, random_pol = 0;
     agent_list agents = {paths, 0};
     rz_opt opts[] = {
         RZ_O_FN("agent", 'a', "AGENT", opt_agent, &agents,
@@ -210,6 +214,9 @@ int ag_eval_main(int argc, char **argv)
         RZ_O_STR("png", 0, "PREFIX", png,
                  "pictures: PREFIX-TASK.png of the greedy policy and Q (grids) or the\n"
                  "trajectories (maze), for the reward tasks and four goals"),
+        RZ_O_FLAG("random", 0, random_pol,
+                  "continuous actions: score uniform random actions instead of the\n"
+                  "agent (the floor; -a still names the environment), same tasks and starts"),
         RZ_O_END};
     int first = rz_cli_parse(&c, &tool, opts, argc, argv);
     int n_agents = agents.n;
@@ -256,7 +263,10 @@ int ag_eval_main(int argc, char **argv)
         rz_fail(&e, RZ_EINPUT, "%s: --all-starts needs a grid environment (this agent's is %s)", agent, env.name);
         rz_cli_die(&c, &e);
     }
-    if (ag_evaluate(a, n_agents, &env, which, (int)episodes, all_starts, seed, n_labels, labels, &tasks, &res, &sum, &c, &e)) rz_cli_die(&c, &e);
+    if (random_pol && (env.n_actions || png)) rz_cli_usage_error(&c, "--random: continuous actions only, without --png");
+    if (ag_evaluate(a, random_pol ? 0 : n_agents, &env, which, (int)episodes, all_starts, seed, n_labels, labels, &tasks, &res,
+                    &sum, &c, &e))
+        rz_cli_die(&c, &e);
     if (png) {
         int shown_goals = 0;
         for (int k = 0; k < sum.n_tasks; k++) {
