@@ -36,10 +36,22 @@ static void random_cb(void *ctx, int n, const float *obs, float *act)
     for (int q = 0; q < n * r->act_dim; q++) act[q] = (float)(2 * rz_rng_uniform(&r->rng) - 1);
 }
 
-int rl_eval_random(const rl_env *env, const rl_task *task, int episodes, uint64_t seed, fb_task_result *res, rz_err *e)
+typedef struct {
+    fb_agent *a;
+    const float *z;
+    int fail;
+} z_policy;
+
+static void z_cb(void *ctx, int n, const float *obs, float *act)
 {
-    if (env->n_actions || episodes < 1)
-        return rz_fail(e, RZ_EINPUT, "random-policy evaluation: %s has discrete actions or %d episodes", env->name, episodes);
+    z_policy *p = ctx;
+    if (fb_act(p->a, n, obs, p->z, act, NULL, NULL)) p->fail = 1;
+}
+
+/* episodes from fb_eval_task's starts (seed), policy pol; res as fb_eval_task's */
+static int rollout_scored(const rl_env *env, const rl_task *task, int episodes, uint64_t seed, rl_policy_fn pol, void *ctx,
+                          fb_task_result *res, rz_err *e)
+{
     int sd = env->state_dim;
     float *starts = rz_malloc((size_t)episodes * sd * sizeof(float), e);
     double *ret = rz_malloc((size_t)episodes * sizeof(double), e);
@@ -52,9 +64,7 @@ int rl_eval_random(const rl_env *env, const rl_task *task, int episodes, uint64_
             do rl_env_reset(env, &rng, starts + (size_t)i * sd);
             while (task->is_goal && rl_task_success(env, task, starts + (size_t)i * sd) && ++tries < 1000);
         }
-        rl_track_random pol = {.act_dim = env->act_dim};
-        rz_rng_seed(&pol.rng, seed ^ 0x9e3779b97f4a7c15ull);
-        rc = rl_rollout(env, task, episodes, starts, random_cb, &pol, &rng, ret, succ, e);
+        rc = rl_rollout(env, task, episodes, starts, pol, ctx, &rng, ret, succ, e);
         if (!rc) {
             double sr = 0, ss = 0;
             for (int i = 0; i < episodes; i++) sr += ret[i], ss += succ[i];
@@ -66,6 +76,41 @@ int rl_eval_random(const rl_env *env, const rl_task *task, int episodes, uint64_
         }
     }
     free(starts), free(ret), free(succ);
+    return rc;
+}
+
+int rl_eval_random(const rl_env *env, const rl_task *task, int episodes, uint64_t seed, fb_task_result *res, rz_err *e)
+{
+    if (env->n_actions || episodes < 1)
+        return rz_fail(e, RZ_EINPUT, "random-policy evaluation: %s has discrete actions or %d episodes", env->name, episodes);
+    rl_track_random pol = {.act_dim = env->act_dim};
+    rz_rng_seed(&pol.rng, seed ^ 0x9e3779b97f4a7c15ull);
+    return rollout_scored(env, task, episodes, seed, random_cb, &pol, res, e);
+}
+
+int rl_eval_goal_labels(fb_agent *a, const rl_env *env, const rl_task *task, int n_labels, const float *labels,
+                        int episodes, uint64_t seed, fb_task_result *res, rz_err *e)
+{
+    int od = env->obs_dim, sd = env->state_dim, rc;
+    if (!task->is_goal || n_labels < 1 || episodes < 1 || env->n_actions)
+        return rz_fail(e, RZ_EINPUT, "task %s: goal inference from labels needs a goal task, labels and continuous actions",
+                       task->name);
+    float *O = rz_malloc((size_t)n_labels * od * sizeof(float), e), *r = rz_malloc((size_t)n_labels * sizeof(float), e);
+    float z[FB_MAX_ZDIM];
+    if (!O || !r) {
+        free(O), free(r);
+        return RZ_EINTERNAL;
+    }
+    for (int i = 0; i < n_labels; i++) {
+        rl_env_obs(env, labels + (size_t)i * sd, O + (size_t)i * od);
+        r[i] = (float)rl_task_reward(env, task, labels + (size_t)i * sd);
+    }
+    rc = fb_infer_z_reward(a, n_labels, O, r, z, e);
+    free(O), free(r);
+    if (rc) return rc;
+    z_policy p = {a, z, 0};
+    rc = rollout_scored(env, task, episodes, seed, z_cb, &p, res, e);
+    if (!rc && p.fail) rc = rz_fail(e, RZ_EINTERNAL, "task %s: the policy failed", task->name);
     return rc;
 }
 

@@ -49,6 +49,15 @@ int rl_track_random_act(void *ctx, const float *obs, int n, const float *window,
  * place here: continuous kinds only). */
 int rl_eval_random(const rl_env *env, const rl_task *task, int episodes, uint64_t seed, fb_task_result *res, rz_err *e);
 
+/* A goal task scored as fb_eval_task does (same starts, success, return) but with z
+ * inferred from labels instead of z = B(goal): the goal's reward (1 within its radius)
+ * on the n_labels label states and z = fb_infer_z_reward — the mean B of the data
+ * states at the goal whatever their velocity, where B(goal) embeds the goal at rest.
+ * No label at the goal: z = 0 (fb_infer_z_reward's convention). A diagnostic of goal
+ * inference (`rz-agent eval --goal-z labels`). */
+int rl_eval_goal_labels(fb_agent *a, const rl_env *env, const rl_task *task, int n_labels, const float *labels,
+                        int episodes, uint64_t seed, fb_task_result *res, rz_err *e);
+
 /* The FB policy for rl_track_eval: ctx is the fb_agent. */
 int rl_track_fb(void *ctx, const float *obs, int n, const float *window, float *act, rz_err *e);
 
