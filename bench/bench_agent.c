@@ -28,7 +28,7 @@ static int bench(fb_algo algo, int threads, int batch, int steps)
         rl_env_obs(&env, S + 2 * i, O + i * env.obs_dim);
         rl_env_obs(&env, S2 + 2 * i, O2 + i * env.obs_dim);
     }
-    fb_data d = {n, env.obs_dim, 1, O, A, O2};
+    fb_data d = {n, env.obs_dim, 1, O, A, O2, NULL};
     fb_config c;
     fb_config_default(&c, algo, env.obs_dim, 5, 1);
     c.batch = batch;

@@ -80,7 +80,7 @@ int main(int argc, char **argv)
         rl_env_obs(&env, S + 2 * i, O + i * env.obs_dim);
         rl_env_obs(&env, S2 + 2 * i, O2 + i * env.obs_dim);
     }
-    fb_data d = {n, env.obs_dim, 1, O, A, O2};
+    fb_data d = {n, env.obs_dim, 1, O, A, O2, NULL};
     int rc = 0;
     for (int k = 0; k < 3 && !rc; k++) rc = bench((fb_algo)k, threads, hidden, batch, steps, &d, env.obs_dim);
     free(S), free(A), free(S2), free(O), free(O2);

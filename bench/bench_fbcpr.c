@@ -43,7 +43,7 @@ static int updates(const rl_env *env, rl_expert *x, int cpr, int batch, int n, d
         rl_env_obs(env, x->S + (size_t)(w + i % L) * 4, EO + (size_t)i * od);
         rl_env_obs(env, x->S + (size_t)(w + i % L + 1) * 4, EO2 + (size_t)i * od);
     }
-    fbcpr_batch b = {O, A, O2, Z, EO, EO2};
+    fbcpr_batch b = {O, A, O2, Z, EO, EO2, NULL};
     fbcpr_update(c, &b, NULL, &e);
     double t0 = rz_now();
     for (int i = 0; i < n; i++)

@@ -11,6 +11,10 @@
 #                                           seeds), zero-shot goal reaching per seed,
 #                                           table.md and a picture of the tracked paths
 #
+#   make -f pipeline/fbcpr.mk fbcpr-goal-diag      the same agents' goal success with z
+#                                           from labels at the goal, and random actions
+#   make -f pipeline/fbcpr.mk humanoid-table       the humanoid (see its section below)
+#
 # Variables: STEPS (environment steps per run), SEEDS, OUT, NET (network sizes, shared by
 # both methods), LOOP (collection/update schedule), CPR_FLAGS (FB-CPR's own settings, e.g.
 # --reg 1 --lr-disc 1e-4; default the reference's). Every product is written atomically
@@ -82,3 +86,77 @@ $(OUT)/table.md: $(OUT)/track-cpr.json $(OUT)/track-fb.json $(OUT)/track-offline
 	@cat $@
 
 fbcpr-table: $(OUT)/table.md
+
+# goal diagnostic (item "reward and goal tasks not worse than offline FB"): the same
+# agents' goal success with z inferred from the label states at the goal instead of
+# z = B(goal) (the goal at rest), and uniform random actions from the same starts
+#   make -f pipeline/fbcpr.mk fbcpr-goal-diag [DIAG_SEEDS=1]
+DIAG_SEEDS ?= $(SEEDS)
+DIAG_LIST := $(shell seq 1 $(DIAG_SEEDS))
+$(OUT)/%-goals-labels.json: $(OUT)/%.rz
+	$(NICE) $(AGENT) eval -a $< --tasks goals --goal-z labels --episodes 20 --seed 7 --json -q > $@.tmp && mv $@.tmp $@
+$(OUT)/random-goals.json: $(OUT)/fb-s1.rz
+	$(NICE) $(AGENT) eval -a $< --random --tasks goals --episodes 20 --seed 7 --json -q > $@.tmp && mv $@.tmp $@
+DIAG = $(OUT)/random-goals.json $(foreach m,cpr fb offline,$(foreach s,$(DIAG_LIST),$(OUT)/$(m)-goals-s$(s).json $(OUT)/$(m)-s$(s)-goals-labels.json))
+.PHONY: fbcpr-goal-diag
+fbcpr-goal-diag: $(DIAG)
+	@{ echo "| method | seed | goal success, z = B(goal) | goal success, z from labels at the goal |"; echo "|---|---|---|---|"; \
+	   for m in cpr fb offline; do for s in $(DIAG_LIST); do \
+	     printf '| %s | %s | %.3f | %.3f |\n' $$m $$s $$(grep -o '"goal_success":[-0-9.e]*' $(OUT)/$$m-goals-s$$s.json | cut -d: -f2) \
+	       $$(grep -o '"goal_success":[-0-9.e]*' $(OUT)/$$m-s$$s-goals-labels.json | cut -d: -f2); done; done; \
+	   printf '| uniform random actions | | %.3f (same starts) | |\n' $$(grep -o '"goal_success":[-0-9.e]*' $(OUT)/random-goals.json | cut -d: -f2); \
+	 } > $(OUT)/goal-diag.md.tmp && mv $(OUT)/goal-diag.md.tmp $(OUT)/goal-diag.md
+	@cat $(OUT)/goal-diag.md
+
+# ---- the humanoid (MuJoCo's humanoid.xml) -----------------------------------------------
+#   make -f pipeline/fbcpr.mk humanoid-table      expert data (keyframe motions PD-tracked),
+#                                                 H_SEEDS seeds of online FB-CPR and FB
+#                                                 (H_STEPS environment steps each), tracking
+#                                                 of held-out motions (distance to the
+#                                                 expert's qpos, episodes that do not fall)
+#                                                 and the stand-still reward, with a random
+#                                                 policy as the floor; H_OUT/table.md
+# Runs go one at a time in seed order (cpr-s1, fb-s1, cpr-s2, …) so that a cut budget
+# still leaves whole seeds of both methods.
+H_OUT   ?= results/fbcpr-humanoid
+H_STEPS ?= 50000
+H_SEEDS ?= 5
+H_SEED_LIST := $(shell seq 1 $(H_SEEDS))
+MOTIONS := $(sort $(wildcard $(RIZZ)/pipeline/motions/*.kf))
+H_RUNS  := $(foreach s,$(H_SEED_LIST),$(H_OUT)/cpr-s$(s).rz $(H_OUT)/fb-s$(s).rz)
+
+$(H_OUT):
+	mkdir -p $@
+# training motions (8 jittered repeats of each) and held-out ones (other jitter draws)
+$(H_OUT)/expert.rz: $(MOTIONS) | $(H_OUT)
+	$(AGENT) keyframes --repeats 8 --seed 1 -q -o $@ $(MOTIONS)
+$(H_OUT)/held-out.rz: $(MOTIONS) | $(H_OUT)
+	$(AGENT) keyframes --repeats 2 --seed 1001 -q -o $@ $(MOTIONS)
+
+$(H_OUT)/cpr-s%.rz: $(H_OUT)/expert.rz
+	$(NICE) $(AGENT) online --env humanoid --cpr --expert $< --steps $(H_STEPS) --seed $* $(NET) $(LOOP) $(CPR_FLAGS) -t 1 -q --report $(H_OUT)/cpr-s$*.report -o $@
+$(H_OUT)/fb-s%.rz: | $(H_OUT)
+	$(NICE) $(AGENT) online --env humanoid --steps $(H_STEPS) --seed $* $(NET) $(LOOP) -t 1 -q --report $(H_OUT)/fb-s$*.report -o $@
+
+.PHONY: humanoid-train humanoid-table
+# one run at a time, in seed order, whatever -j says
+humanoid-train: $(H_OUT)/expert.rz
+	for f in $(H_RUNS); do $(MAKE) -f $(firstword $(MAKEFILE_LIST)) $$f || exit 1; done
+
+# evaluation: the reward tasks and goal poses (10 episodes each; random actions with the
+# seed's own draws), tracking of the held-out motions by every seed's agent (the random
+# floor comes with it), the joint-angle picture of seed 1 tracking the first motion
+$(H_OUT)/%-tasks.json: $(H_OUT)/%.rz
+	$(NICE) $(AGENT) eval -a $< --tasks all --episodes 10 --seed 7 -t 1 --json -q > $@.tmp && mv $@.tmp $@
+$(H_OUT)/random-s%-tasks.json: $(H_OUT)/fb-s1.rz
+	$(NICE) $(AGENT) eval -a $< --random --tasks all --episodes 10 --seed $* -t 1 --json -q > $@.tmp && mv $@.tmp $@
+$(H_OUT)/track-%.json: $(H_OUT)/held-out.rz $(foreach s,$(H_SEED_LIST),$(H_OUT)/%-s$(s).rz)
+	$(NICE) $(AGENT) track --expert $< --dims 26 --png $(H_OUT)/track-$*.png -t 1 --json -q $(filter %.rz,$(wordlist 2,1000,$^)) > $@.tmp && mv $@.tmp $@
+
+H_EVAL = $(H_OUT)/track-cpr.json $(H_OUT)/track-fb.json \
+         $(foreach s,$(H_SEED_LIST),$(H_OUT)/cpr-s$(s)-tasks.json $(H_OUT)/fb-s$(s)-tasks.json $(H_OUT)/random-s$(s)-tasks.json)
+$(H_OUT)/table.md: $(H_EVAL)
+	$(RIZZ)/pipeline/fbcpr-humanoid-table.sh $(H_OUT) $(H_SEEDS) $(AGENT)
+
+humanoid-table: humanoid-train
+	$(MAKE) -f $(firstword $(MAKEFILE_LIST)) $(H_OUT)/table.md

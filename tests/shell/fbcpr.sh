@@ -22,6 +22,13 @@ cmp -s "$T/full.rz" "$T/cpr.rz" && ok "resume reproduces the uncut run byte for 
 check "eval reads an online checkpoint" $A eval -a "$T/cpr.rz" --tasks goals --episodes 2 -q
 check "track" $A track --expert "$T/held.rz" --dims 2 --json "$T/cpr.rz" "$T/fb.rz"
 v=$(json_field iqm < "$T/.out"); is_num "$v" && ok "track report iqm" || fail "track report iqm" "'$v'"
+for f in random_iqm upright_iqm still_upright; do
+  v=$(json_field $f < "$T/.out"); is_num "$v" && ok "track report $f" || fail "track report $f" "'$v'"
+done
+check "eval --random (the floor)" $A eval -a "$T/cpr.rz" --random --tasks goals --episodes 2 --json
+v=$(json_field goal_success < "$T/.out"); is_num "$v" && ok "random floor goal_success" || fail "random floor goal_success" "'$v'"
+check "eval --goal-z labels" $A eval -a "$T/cpr.rz" --goal-z labels --tasks goals --episodes 2 -q
+check_err "eval --goal-z of an unknown kind" 2 "expected goal or labels" $A eval -a "$T/cpr.rz" --goal-z pose -q
 
 check_err "--cpr without --expert" 2 "needs --expert" $A online --env pointmass-maze --cpr --steps 10 -o "$T/x.rz"
 check_err "resume with a changed option" 2 "keeps the checkpoint" $A online --resume "$T/half.rz" --reg 1 --steps 600 -o "$T/x.rz"
@@ -40,6 +47,11 @@ check_err "NaN expert state" 2 "nan.rz: record 1 \(agent_traj\): field 's'.*not 
 # corrupted checkpoints: a replay array renamed away, a truncated file
 rz-cat --full "$T/half.rz" | sed 's/"name":"replay.S2"/"name":"replay.Sx"/' | rz-cat --from-json -o "$T/bad.rz"
 check_err "checkpoint without its replay array" 2 "bad.rz: tensor 'replay.S2' is missing" $A online --resume "$T/bad.rz" --steps 600 -o "$T/x.rz"
+rz-cat --full "$T/half.rz" | sed 's/"name":"replay.done"/"name":"replay.dx"/' | rz-cat --from-json -o "$T/bad.rz"
+check_err "checkpoint without its terminal flags" 2 "bad.rz: tensor 'replay.done' is missing" $A online --resume "$T/bad.rz" --steps 600 -o "$T/x.rz"
+# a version-1 checkpoint (no terminal flags: falls bootstrapped) is refused, not resumed
+rz-cat --full "$T/half.rz" | sed 's/"type":"agent_online","v":2/"type":"agent_online","v":1/' | rz-cat --from-json -o "$T/v1.rz"
+check_err "version-1 online checkpoint" 2 "v1.rz: record 1 \\(agent_online\\).*version 1" $A online --resume "$T/v1.rz" --steps 600 -o "$T/x.rz"
 head -c 5000 "$T/half.rz" > "$T/trunc.rz"
 check_status "truncated checkpoint" 2 $A online --resume "$T/trunc.rz" --steps 600 -o "$T/x.rz"
 [ -e "$T/x.rz" ] && fail "nothing written on failure" || ok "nothing written on failure"

@@ -33,6 +33,7 @@ static void toy_make(toy_data *t, long n, int od, int n_actions, int act_dim, rz
     t->d.O = t->O;
     t->d.A = t->A;
     t->d.O2 = t->O2;
+    t->d.done = NULL;
 }
 
 static void toy_free(toy_data *t) { free(t->O), free(t->A), free(t->O2); }
@@ -67,6 +68,8 @@ static fb_agent *tiny_agent(fb_algo algo, int n_actions, int act_dim, uint64_t s
  * leaving O(h⁴). Tolerance 3e-3 relative. Targets, zs and sampled actions are fixed, so the loss is a
  * deterministic function of the online parameters (relu kinks aside: a failure
  * confined to a single coordinate would show as `bad` = 1, these seeds have none). */
+static const float *gradcheck_done; /* non-NULL: the data's done flags (20 rows) */
+
 static void gradcheck_fb(fb_algo algo, int n_actions, int act_dim, uint64_t seed, float qloss)
 {
     rz_rng rng;
@@ -75,6 +78,7 @@ static void gradcheck_fb(fb_algo algo, int n_actions, int act_dim, uint64_t seed
     if (!a) return;
     toy_data td;
     toy_make(&td, 20, 6, n_actions, act_dim, &rng);
+    td.d.done = gradcheck_done;
     /* One real step so targets differ from the online nets and actor/noise buffers are
      * filled (continuous), then freeze a batch. */
     CHECK(fb_train_step(a, &td.d, NULL, NULL) == 0);
@@ -131,6 +135,16 @@ static void test_grad_mcfb_continuous(void) { gradcheck_fb(FB_ALGO_MCFB, 0, 2, 6
  * the online parameters and the finite differences see exactly the analytic gradient). */
 static void test_grad_fb_qloss_discrete(void) { gradcheck_fb(FB_ALGO_FB, 3, 0, 7, 0.5f); }
 static void test_grad_mcfb_qloss_continuous(void) { gradcheck_fb(FB_ALGO_MCFB, 0, 2, 8, 0.5f); }
+/* Terminal rows (done = 1: s' fell) do not bootstrap: their M̄ and Q̄ terms carry γ·0.
+ * Rows 3 and 11 of the batch (idx 3, 7, 11, 0, 19) are terminal, 7, 0, 19 are not. */
+static void test_grad_fb_done(void)
+{
+    static const float done[20] = {[3] = 1, [11] = 1, [5] = 1};
+    gradcheck_done = done;
+    gradcheck_fb(FB_ALGO_FB, 0, 2, 9, 0.5f);
+    gradcheck_fb(FB_ALGO_FB, 3, 0, 10, 0.5f);
+    gradcheck_done = NULL;
+}
 
 /* ---- the losses by value: a hand-written float64 statement on a 3-row batch ----------
  * The networks are evaluated here one row at a time (nn_forward, tested against its own
@@ -173,8 +187,10 @@ static void ref_B(fb_agent *a, const float *o2, double B[3][8])
 static double comb(const fb_config *c, double q0, double q1) { return c->target_mean ? 0.5 * (q0 + q1) : fmin(q0, q1); }
 
 /* L_FB and L_orth of rows with online F_k(s_i, a_i, z_i) = Fs[k][i], target rows
- * T[k][i] = F̄_k(s'_i, a'_i, z_i), and B rows (online = target here). */
-static void ref_fb_orth(const fb_config *c, double Fs[2][3][8], double T[2][3][8], double B[3][8], double *lfb, double *lo)
+ * T[k][i] = F̄_k(s'_i, a'_i, z_i), and B rows (online = target here). done (N, may be
+ * NULL): row i's s' is terminal, so its target term is dropped (not bootstrapped). */
+static void ref_fb_orth(const fb_config *c, double Fs[2][3][8], double T[2][3][8], double B[3][8], const float *done,
+                        double *lfb, double *lo)
 {
     int N = 3, D = c->zdim;
     double nn1 = N * (N - 1.0);
@@ -188,10 +204,13 @@ static void ref_fb_orth(const fb_config *c, double Fs[2][3][8], double T[2][3][8
             for (int k = 0; k < 2; k++) {
                 double M = 0;
                 for (int m = 0; m < D; m++) M += Fs[k][i][m] * B[j][m];
+                if (done && done[i]) Mbar = 0; /* no bootstrap from a terminal s'_i */
                 *lfb += i == j ? -M / N : 0.5 * (M - c->gamma * Mbar) * (M - c->gamma * Mbar) / nn1;
             }
         }
 }
+
+static const float *values_done; /* non-NULL: the 20 data rows' done flags */
 
 static void values_discrete(fb_algo algo, uint64_t seed)
 {
@@ -205,6 +224,7 @@ static void values_discrete(fb_algo algo, uint64_t seed)
     rz_rng_seed(&rng, seed + 100);
     toy_data td;
     toy_make(&td, 20, 6, 3, 0, &rng);
+    td.d.done = values_done;
     long idx[3] = {4, 9, 17};
     float z[3 * 4];
     for (int i = 0; i < 12; i++) z[i] = (float)rz_rng_normal(&rng);
@@ -243,7 +263,9 @@ static void values_discrete(fb_algo algo, uint64_t seed)
             for (int m = 0; m < D; m++) T[k][i][m] = Tq[k][best][m];
     }
     double lfb, lo, pen = 0;
-    ref_fb_orth(&c, Fs, T, B, &lfb, &lo);
+    float done_rows[3];
+    for (int i = 0; i < N; i++) done_rows[i] = values_done ? values_done[idx[i]] : 0;
+    ref_fb_orth(&c, Fs, T, B, done_rows, &lfb, &lo);
     for (int k = 0; k < 2; k++)
         for (int i = 0; i < N; i++) {
             int ai = (int)td.A[idx[i]];
@@ -284,6 +306,14 @@ static void values_discrete(fb_algo algo, uint64_t seed)
 static void test_values_fb_3rows(void) { values_discrete(FB_ALGO_FB, 11); }
 static void test_values_vcfb_3rows(void) { values_discrete(FB_ALGO_VCFB, 12); }
 static void test_values_mcfb_3rows(void) { values_discrete(FB_ALGO_MCFB, 13); }
+/* Row 9 of the batch (4, 9, 17) ends in a terminal state: its M̄ terms are dropped. */
+static void test_values_fb_done_3rows(void)
+{
+    static const float done[20] = {[9] = 1, [5] = 1};
+    values_done = done;
+    values_discrete(FB_ALGO_FB, 14);
+    values_done = NULL;
+}
 
 /* The continuous (point-mass shaped: 4 observations, 2 actions) FB path by value: the
  * target action is the actor's own π(s'_i, z_i) clipped to [−1, 1] (a fresh agent's noise
@@ -342,7 +372,7 @@ static void test_values_continuous_3rows(void)
         aref -= fmin(q[0], q[1]) / N;
     }
     double lfb, lo;
-    ref_fb_orth(&c, Fs, T, B, &lfb, &lo);
+    ref_fb_orth(&c, Fs, T, B, NULL, &lfb, &lo);
     printf("#   continuous: L_FB %.6f (ref %.6f), L_orth %.6f (ref %.6f), actor %.6f (ref %.6f)\n", st.fb_loss, lfb,
            st.ortho_loss, lo, aloss, aref);
     CHECK_NEAR(st.fb_loss, lfb, 1e-5 * (1 + fabs(lfb)));
@@ -811,7 +841,7 @@ static void test_learns_two_rooms(void)
         rl_env_obs(&env, S + 2 * i, O + i * env.obs_dim);
         rl_env_obs(&env, S2 + 2 * i, O2 + i * env.obs_dim);
     }
-    fb_data d = {n, env.obs_dim, 1, O, A, O2};
+    fb_data d = {n, env.obs_dim, 1, O, A, O2, NULL};
     fb_config c;
     fb_config_default(&c, FB_ALGO_FB, env.obs_dim, 5, 1);
     c.zdim = 16;
@@ -916,9 +946,11 @@ int main(void)
     RUN(test_grad_mcfb_continuous);
     RUN(test_grad_fb_qloss_discrete);
     RUN(test_grad_mcfb_qloss_continuous);
+    RUN(test_grad_fb_done);
     RUN(test_values_fb_3rows);
     RUN(test_values_vcfb_3rows);
     RUN(test_values_mcfb_3rows);
+    RUN(test_values_fb_done_3rows);
     RUN(test_values_continuous_3rows);
     RUN(test_grad_actor);
     RUN(test_lagrange_alpha);

@@ -2,7 +2,8 @@
  * (BCE + gradient penalty, through the hand-written double backward), the critic's TD
  * loss and the regularised actor loss; the gradient penalty's value and gradient on a
  * hand-built network; expert window embeddings against fb's own goal embedding; the z
- * mixture's proportions and the origin of each z; an update in both modes. */
+ * mixture's proportions and the origin of each z; an update in both modes; the done
+ * flag (terminal rows do not bootstrap) in the critic's and FB's TD targets. */
 #include "../check.h"
 #include "fbcpr.h"
 
@@ -14,11 +15,14 @@ typedef struct {
     float O[NB * OD], A[NB * AD], O2[NB * OD], Z[NB * ZD], EO[NB * OD], EO2[NB * OD];
 } toy;
 
+static float toy_qloss; /* > 0: the FB agent's Q-loss weight (its T_i bootstraps too) */
+
 static void toy_make(toy *t, int cpr, uint64_t seed)
 {
     fb_config f;
     fb_config_default(&f, FB_ALGO_FB, OD, 0, AD);
     f.zdim = ZD, f.hidden = 8, f.layers = 2, f.batch = NB;
+    if (toy_qloss > 0) f.qloss = toy_qloss;
     CHECK(fb_create(&f, seed, &t->fb, NULL) == 0);
     fbcpr_config cc;
     fbcpr_config_default(&cc);
@@ -146,7 +150,7 @@ static float noise_fixed[NB * AD];
 static double critic_loss(toy *t, int with_grad, void *ctx)
 {
     (void)ctx;
-    return fbcpr_critic_loss_fixed(t->c, t->O, t->A, t->O2, t->Z, noise_fixed, with_grad, NULL);
+    return fbcpr_critic_loss_fixed(t->c, t->O, t->A, t->O2, ctx, t->Z, noise_fixed, with_grad, NULL);
 }
 
 static void test_grad_critic(void)
@@ -161,6 +165,69 @@ static void test_grad_critic(void)
     }
     CHECK_EQ_INT(gradcheck(&t, fbcpr_net(t.c, "C1"), critic_loss, NULL, "critic head 1", NULL, 1e-2f), 0);
     CHECK_EQ_INT(gradcheck(&t, fbcpr_net(t.c, "C2"), critic_loss, NULL, "critic head 2", NULL, 1e-2f), 0);
+    toy_free(&t);
+}
+
+/* ---- the done flag ----------------------------------------------------------------------------
+ * A terminal row's target must not bootstrap: y_i = r_i + γ(1 − done_i)·target_i. The
+ * check does not go through that product: with every row terminal, the loss must equal
+ * the flag-free loss after the target networks are zeroed (a zero MLP outputs exactly 0,
+ * so both sides compute r_i + 0 and agree bit for bit); and the targets must matter
+ * without flags (the check is not vacuous). Mixed flags: finite differences (the
+ * critic's here; FB's in test_rl_fb.c's gradcheck_fb, whose batches suit them). */
+static float done_all[NB] = {1, 1, 1, 1, 1, 1, 1, 1}, done_mixed[NB] = {1, 0, 0, 1, 0, 1, 0, 0};
+
+static void zero_tensors(fb_tensor *list, int n, const char *a, const char *b)
+{
+    int found = 0;
+    for (int k = 0; k < n; k++)
+        if (!strcmp(list[k].name, a) || !strcmp(list[k].name, b)) memset(list[k].data, 0, list[k].n * sizeof(float)), found++;
+    CHECK_EQ_INT(found, 2);
+}
+
+static void test_done_critic(void)
+{
+    toy t;
+    toy_make(&t, 1, 17);
+    for (int i = 0; i < NB * AD; i++) noise_fixed[i] = 0.05f * (float)((i % 5) - 2);
+    CHECK_EQ_INT(gradcheck(&t, fbcpr_net(t.c, "C1"), critic_loss, done_mixed, "critic head 1, mixed done", NULL, 1e-2f), 0);
+    double terminal = critic_loss(&t, 0, done_all), plain = critic_loss(&t, 0, NULL);
+    printf("#   critic loss: every row terminal %.6f, no flags %.6f\n", terminal, plain);
+    CHECK(fabs(terminal - plain) > 1e-4);
+    fb_tensor *list;
+    int n;
+    CHECK(fbcpr_state(t.c, &list, &n, NULL) == 0);
+    zero_tensors(list, n, "cpr.C1.target", "cpr.C2.target");
+    CHECK(critic_loss(&t, 0, NULL) == terminal);
+    free(list);
+    toy_free(&t);
+}
+
+static long idx_fixed[NB] = {0, 1, 2, 3, 4, 5, 6, 7};
+
+static double fb_loss_done(toy *t, int with_grad, void *ctx)
+{
+    fb_data d = {NB, OD, AD, t->O, t->A, t->O2, ctx};
+    return fb_loss_fixed(t->fb, &d, idx_fixed, t->Z, with_grad, NULL);
+}
+
+static void test_done_fb(void)
+{
+    toy t;
+    toy_qloss = 0.01f; /* the Q-loss target T_i = r_i + γ_i Q̄_i is covered too (small: its
+                        * implicit rewards on 8 rows of d 4 are large, and a loss of O(100)
+                        * in float leaves finite differences too little precision) */
+    toy_make(&t, 0, 18);
+    toy_qloss = 0;
+    double terminal = fb_loss_done(&t, 0, done_all), plain = fb_loss_done(&t, 0, NULL);
+    printf("#   FB loss: every row terminal %.6f, no flags %.6f\n", terminal, plain);
+    CHECK(fabs(terminal - plain) > 1e-4);
+    fb_tensor *list;
+    int n;
+    CHECK(fb_state(t.fb, &list, &n, NULL) == 0);
+    zero_tensors(list, n, "F1.target", "F2.target");
+    CHECK(fb_loss_done(&t, 0, NULL) == terminal);
+    free(list);
     toy_free(&t);
 }
 
@@ -302,7 +369,7 @@ static void test_update(void)
         nn_mlp *Dn = fbcpr_net(t.c, "D"), *C1 = fbcpr_net(t.c, "C1");
         float *d0 = cpr ? malloc(Dn->n_params * sizeof(float)) : NULL, *c0 = cpr ? malloc(C1->n_params * sizeof(float)) : NULL;
         if (cpr) memcpy(d0, Dn->param, Dn->n_params * sizeof(float)), memcpy(c0, C1->param, C1->n_params * sizeof(float));
-        fbcpr_batch b = {t.O, t.A, t.O2, t.Z, t.EO, t.EO2};
+        fbcpr_batch b = {t.O, t.A, t.O2, t.Z, t.EO, t.EO2, NULL};
         fbcpr_stats st;
         for (int s = 0; s < 3; s++) CHECK(fbcpr_update(t.c, &b, &st, NULL) == 0);
         CHECK(memcmp(a0, actor->param, actor->n_params * sizeof(float)) != 0);
@@ -321,6 +388,8 @@ int main(void)
     RUN(test_grad_disc);
     RUN(test_grad_critic);
     RUN(test_grad_actor);
+    RUN(test_done_critic);
+    RUN(test_done_fb);
     RUN(test_gp_hand);
     RUN(test_encode_expert);
     RUN(test_mixture);

@@ -15,6 +15,7 @@
 #include "keyframe.h"
 #include "online.h"
 #include "pdtrack.h"
+#include "tracking.h"
 
 static int have_model(void) { return access(RL_HUM_MODEL_DEFAULT, R_OK) == 0; }
 #define NEED_MODEL(name)                                                                                \
@@ -346,6 +347,13 @@ static void test_keyframe_bind(void)
 /* PD tracking of a crouch: the knees follow the target (error under 0.2 rad at the
  * deepest point, where the target has been still for 1 s), nothing falls, the same seed
  * gives the same bits, and the expert stream reads back bit for bit. */
+static int limp(void *ctx, const float *obs, int n, const float *window, float *act, rz_err *e)
+{
+    (void)ctx, (void)obs, (void)n, (void)window, (void)e;
+    memset(act, 0, 21 * sizeof(float));
+    return 0;
+}
+
 static void test_track_expert(void)
 {
     const char *text = "rz-keyframes 1\nname crouch\njoints right_hip_y left_hip_y right_knee left_knee right_ankle_y left_ankle_y\n"
@@ -390,6 +398,29 @@ static void test_track_expert(void)
     } else {
         printf("#   %s\n", e.msg);
     }
+    /* tracking's upright fraction: zero torques (a limp body) from each trajectory's
+     * start, counted by the test's own loop over rl_env_terminal */
+    {
+        double mean, up = -1;
+        CHECK(rl_track_eval(&env, &x1, 0, 2, 8, 26, limp, NULL, NULL, &mean, &up, NULL, &e) == 0);
+        int n_up = 0;
+        for (int q = 0; q < 2; q++) {
+            float s[64], s2[64], a[21] = {0};
+            memcpy(s, x1.S + (size_t)x1.start[q] * env.state_dim, env.state_dim * sizeof(float));
+            rz_rng g;
+            rz_rng_seed(&g, 0);
+            int down = 0;
+            for (long u = 0; u < x1.start[q + 1] - x1.start[q] - 1; u++) {
+                CHECK(rl_env_step(&env, s, a, &g, s2, NULL) == 0);
+                memcpy(s, s2, env.state_dim * sizeof(float));
+                down |= rl_env_terminal(&env, s);
+            }
+            n_up += !down;
+        }
+        printf("#   limp body: upright %.2f (want %.2f)\n", up, n_up / 2.0);
+        CHECK(n_up < 2); /* it does fall: the check is not vacuous */
+        CHECK(up == n_up / 2.0);
+    }
     /* a NaN state in the stream is refused naming the file */
     x1.S[5 * env.state_dim + 30] = NAN;
     CHECK(rl_expert_write(path, NULL, &x1, &e) == 0);
@@ -406,7 +437,9 @@ static void test_track_expert(void)
 /* The online loop restarts an environment that fell: with random torques (all steps are
  * seed steps, so no updates) the humanoid falls every ~20 steps, so of 400 transitions
  * some must end in a fall (S2 terminal, else the test says nothing) and none may start
- * from a fallen state (S terminal: the loop carried on from the floor). */
+ * from a fallen state (S terminal: the loop carried on from the floor). Each row's done
+ * flag (what the TD targets read) is 1 exactly where S2 is terminal, tested by the
+ * environment's own rl_env_terminal, and 0 on the other rows. */
 static void test_online_restarts_after_fall(void)
 {
     NEED_MODEL("test_online_restarts_after_fall");
@@ -428,13 +461,41 @@ static void test_online_restarts_after_fall(void)
     CHECK(c && rl_online_create(&env, c, NULL, &oc, 7, &o, &e) == 0);
     if (o && rl_online_run(o, 400, NULL, NULL, &e) == 0) {
         const rl_replay *r = rl_online_replay(o);
-        int from_fallen = 0, falls = 0;
+        int from_fallen = 0, falls = 0, flag_wrong = 0, flagged = 0;
         for (long i = 0; i < r->size; i++) {
             from_fallen += rl_env_terminal(&env, r->S + (size_t)i * r->sd);
-            falls += rl_env_terminal(&env, r->S2 + (size_t)i * r->sd);
+            int fell = rl_env_terminal(&env, r->S2 + (size_t)i * r->sd);
+            falls += fell;
+            flagged += r->done[i] == 1.0f;
+            flag_wrong += r->done[i] != (fell ? 1.0f : 0.0f);
         }
         CHECK_EQ_INT(r->size, 400);
         CHECK(falls > 0);
+        CHECK_EQ_INT(flagged, falls);
+        CHECK_EQ_INT(flag_wrong, 0);
+        /* and a training batch carries each row's flag: find the replay row whose next
+         * observation the batch row holds, compare flags (batches of 8 until a fall shows) */
+        int batch_falls = 0, batch_wrong = 0, unmatched = 0;
+        float ob[RL_MAX_STATE];
+        for (int draw = 0; draw < 200 && !batch_falls; draw++) {
+            fbcpr_batch b;
+            rl_online_draw_batch(o, &b);
+            for (int i = 0; i < f.batch; i++) {
+                long j = 0;
+                for (; j < r->size; j++) {
+                    rl_env_obs(&env, r->S2 + (size_t)j * r->sd, ob);
+                    if (!memcmp(ob, b.O2 + (size_t)i * env.obs_dim, env.obs_dim * sizeof(float))) break;
+                }
+                if (j == r->size) {
+                    unmatched++;
+                    continue;
+                }
+                batch_falls += b.done[i] == 1.0f;
+                batch_wrong += b.done[i] != r->done[j];
+            }
+        }
+        CHECK(batch_falls > 0);
+        CHECK_EQ_INT(batch_wrong + unmatched, 0);
         CHECK_EQ_INT(from_fallen, 0);
     } else {
         CHECK(!"rl_online_run");
@@ -442,6 +503,49 @@ static void test_online_restarts_after_fall(void)
     rl_online_free(o);
     fbcpr_destroy(c);
     fb_destroy(fb);
+}
+
+/* The random-action floor of a reward task (rl_eval_random, what `rz-agent eval --random`
+ * reports) against the test's own loop: 3 episodes of the stand task from rl_env_reset
+ * starts (seed 5), uniform torques from their own RNG (seed 5 ^ the documented constant)
+ * for every episode at every step, rewards summed until the body falls. */
+static void test_eval_random(void)
+{
+    NEED_MODEL("test_eval_random");
+    rl_task *tasks;
+    int nt, st = -1;
+    CHECK(rl_env_tasks(&env, "rewards", &tasks, &nt, NULL) == 0);
+    for (int k = 0; k < nt; k++)
+        if (!strcmp(tasks[k].name, "stand")) st = k;
+    CHECK(st >= 0);
+    if (st < 0) return;
+    fb_task_result res;
+    rz_err e = {0};
+    CHECK(rl_eval_random(&env, &tasks[st], 3, 5, &res, &e) == 0);
+    enum { E = 3 };
+    float S[E][64], a[E][21], nx[64];
+    rz_rng g, ga;
+    rz_rng_seed(&g, 5);
+    rz_rng_seed(&ga, 5 ^ 0x9e3779b97f4a7c15ull);
+    for (int i = 0; i < E; i++) rl_env_reset(&env, &g, S[i]);
+    double sum = 0;
+    int alive[E] = {1, 1, 1}, falls = 0;
+    for (int t = 0; t < env.horizon; t++) {
+        for (int i = 0; i < E; i++)
+            for (int q = 0; q < 21; q++) a[i][q] = (float)(2 * rz_rng_uniform(&ga) - 1);
+        for (int i = 0; i < E; i++) {
+            if (!alive[i]) continue;
+            CHECK(rl_env_step(&env, S[i], a[i], &g, nx, NULL) == 0);
+            memcpy(S[i], nx, env.state_dim * sizeof(float));
+            sum += rl_task_reward(&env, &tasks[st], nx);
+            if (rl_env_terminal(&env, nx)) alive[i] = 0, falls++;
+        }
+    }
+    printf("#   random torques on stand: mean return %.4f (want %.4f), %d of 3 fell\n", res.ret, sum / E, falls);
+    CHECK(falls > 0); /* random torques topple it: the episode end is exercised */
+    CHECK_NEAR(res.ret, sum / E, 1e-12);
+    CHECK(res.episodes == 3 && isnan(res.norm));
+    rl_tasks_free(tasks, nt);
 }
 
 static void skip(const char *name) { NEED_MODEL(name); }
@@ -453,8 +557,8 @@ int main(void)
     if (!have_model() || rl_env_make(&env, "humanoid", 0, NULL) != 0) {
         const char *names[] = {"test_loads", "test_roundtrip_and_purity", "test_falls", "test_rewards", "test_bad_states",
                                "test_collect_falls", "test_keyframe_bind", "test_track_expert",
-                               "test_online_restarts_after_fall"};
-        for (int i = 0; i < 9; i++) {
+                               "test_online_restarts_after_fall", "test_eval_random"};
+        for (int i = 0; i < 10; i++) {
             if (have_model()) printf("not ok - %s: the humanoid model does not load\n", names[i]);
             else skip(names[i]);
         }
@@ -469,6 +573,7 @@ int main(void)
     RUN(test_keyframe_bind);
     RUN(test_track_expert);
     RUN(test_online_restarts_after_fall);
+    RUN(test_eval_random);
     rl_env_free(&env);
     return check_summary();
 }

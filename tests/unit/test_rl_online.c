@@ -11,7 +11,7 @@ static void test_replay_wrap(void)
     CHECK(rl_replay_init(&r, 5, 4, 2, 3, NULL) == 0);
     for (int t = 0; t < 8; t++) {
         float s[4] = {0.01f * t, 0, 0, 0}, a[2] = {0.1f * t, 0}, s2[4] = {0.01f * t + 0.005f, 0, 0, 0}, z[3] = {(float)t, 0, 0};
-        rl_replay_push(&r, s, a, s2, z);
+        rl_replay_push(&r, s, a, s2, z, t % 3 == 0);
         CHECK_EQ_INT(r.size, t + 1 < 5 ? t + 1 : 5);
     }
     CHECK_EQ_INT(r.head, 3);
@@ -21,6 +21,7 @@ static void test_replay_wrap(void)
         CHECK_EQ_INT((int)r.Z[p * 3], want[p]);
         CHECK_NEAR(r.S[p * 4], 0.01f * want[p], 1e-7);
         CHECK_NEAR(r.A[p * 2], 0.1f * want[p], 1e-7);
+        CHECK(r.done[p] == (want[p] % 3 == 0 ? 1.0f : 0.0f)); /* pushed with done = t % 3 == 0 */
     }
     rz_rng g;
     rz_rng_seed(&g, 1);
@@ -32,8 +33,9 @@ static void test_replay_wrap(void)
     /* validation of a loaded buffer */
     rl_env env;
     CHECK(rl_env_make(&env, "pointmass-maze", 0, NULL) == 0);
-    fb_tensor t[5];
-    rl_replay_tensors(&r, t);
+    fb_tensor t[6];
+    CHECK_EQ_INT(rl_replay_tensors(&r, t), 6);
+    CHECK(!strcmp(t[5].name, "replay.done") && t[5].data == r.done && t[5].n == 5);
     rz_err e = {0};
     CHECK(rl_replay_loaded(&r, &env, "x.ckpt", &e) == 0);
     r.S2[2 * 4] = 7.0f; /* outside the arena */
@@ -42,6 +44,9 @@ static void test_replay_wrap(void)
     r.Z[4 * 3 + 1] = NAN;
     CHECK(rl_replay_loaded(&r, &env, "x.ckpt", &e) == RZ_EINPUT && strstr(e.msg, "replay.Z"));
     r.Z[4 * 3 + 1] = 0;
+    r.done[1] = 0.5f; /* a flag is 0 or 1 */
+    CHECK(rl_replay_loaded(&r, &env, "x.ckpt", &e) == RZ_EINPUT && strstr(e.msg, "replay.done"));
+    r.done[1] = 0;
     int64_t m[2] = {2, 4}; /* not full, so head must equal size */
     memcpy(r.meta, m, sizeof m);
     CHECK(rl_replay_loaded(&r, &env, "x.ckpt", &e) == RZ_EINPUT && strstr(e.msg, "replay.meta"));
@@ -102,7 +107,8 @@ static int same_state(run *a, run *b)
     for (int k = 0; k < na && same; k++) same &= ta[k].n == tb[k].n && !memcmp(ta[k].data, tb[k].data, ta[k].n * 4);
     free(ta), free(tb);
     const rl_replay *ra = rl_online_replay(a->o), *rb = rl_online_replay(b->o);
-    same &= ra->size == rb->size && ra->head == rb->head && !memcmp(ra->S, rb->S, ra->size * 16) && !memcmp(ra->Z, rb->Z, ra->size * 32);
+    same &= ra->size == rb->size && ra->head == rb->head && !memcmp(ra->S, rb->S, ra->size * 16) && !memcmp(ra->Z, rb->Z, ra->size * 32) &&
+            !memcmp(ra->done, rb->done, ra->size * 4);
     return same;
 }
 

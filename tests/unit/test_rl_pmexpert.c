@@ -105,9 +105,10 @@ static void test_tracking_score(void)
     rl_expert x;
     CHECK(rl_expert_init(&x, &env, "t", 0, NULL) == 0);
     CHECK(pm_expert_make(&env, 2, 4, &x, NULL, NULL) == 0);
-    double per[2], mean;
+    double per[2], mean, up = -1;
     int calls = 0;
-    CHECK(rl_track_eval(&env, &x, 0, 2, 8, 2, zero_policy, &calls, per, &mean, NULL, NULL) == 0);
+    CHECK(rl_track_eval(&env, &x, 0, 2, 8, 2, zero_policy, &calls, per, &mean, &up, NULL, NULL) == 0);
+    CHECK(up == 1.0); /* the point mass has no terminal states */
     /* the same with the test's own loop: zero force from s^e_0 (the ball starts at rest
      * and stays), distance in (x, y) to each expert state */
     double want_mean = 0;
@@ -133,10 +134,42 @@ static void test_tracking_score(void)
     rl_env_free(&env);
 }
 
+/* Goal inference from labels against fb_eval_task's z = B(goal): with the goal state as
+ * the only label (reward 1 there), z = √d·normalize(B(goal)) either way, so the two
+ * evaluations (same starts, same RNG) agree exactly; with labels away from the goal
+ * the label z is 0 and the result differs (the check is not vacuous). */
+static void test_goal_labels(void)
+{
+    rl_env env;
+    CHECK(rl_env_make(&env, "pointmass-maze", 0, NULL) == 0);
+    fb_config f;
+    fb_config_default(&f, FB_ALGO_FB, env.obs_dim, 0, env.act_dim);
+    f.zdim = 8, f.hidden = 16, f.layers = 2, f.batch = 8;
+    fb_agent *a = NULL;
+    CHECK(fb_create(&f, 3, &a, NULL) == 0);
+    rl_task *tasks;
+    int nt;
+    CHECK(rl_env_tasks(&env, "goals", &tasks, &nt, NULL) == 0);
+    fb_task_result r1, r2, r3;
+    rz_err e = {0};
+    CHECK(fb_eval_task(&a, 1, &env, &tasks[1], 0, NULL, 60, 0, 11, &r1, NULL, &e) == 0);
+    float lab[4] = {tasks[1].goal[0], tasks[1].goal[1], 0, 0}, far[4] = {-0.25f, -0.25f, 0, 0};
+    CHECK(rl_eval_goal_labels(a, &env, &tasks[1], 1, lab, 60, 11, &r2, &e) == 0);
+    printf("#   B(goal): success %.3f return %.3f; labels: success %.3f return %.3f\n", r1.success, r1.ret, r2.success, r2.ret);
+    CHECK(r1.ret > 0); /* some episodes pass the goal: the identity compares real returns */
+    CHECK(r1.success == r2.success && r1.ret == r2.ret && r1.episodes == r2.episodes);
+    CHECK(rl_eval_goal_labels(a, &env, &tasks[1], 1, far, 60, 11, &r3, &e) == 0);
+    CHECK(r3.ret != r1.ret || r3.success != r1.success);
+    rl_tasks_free(tasks, nt);
+    fb_destroy(a);
+    rl_env_free(&env);
+}
+
 int main(void)
 {
     RUN(test_astar);
     RUN(test_expert_make);
     RUN(test_tracking_score);
+    RUN(test_goal_labels);
     return check_summary();
 }

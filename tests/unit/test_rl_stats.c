@@ -149,7 +149,7 @@ static void test_eval_norm_return(void)
         rl_env_obs(&env, S + 2 * i, O + (size_t)i * env.obs_dim);
         rl_env_obs(&env, S2 + 2 * i, O2 + (size_t)i * env.obs_dim);
     }
-    fb_data fd = {ND, env.obs_dim, 1, O, A, O2};
+    fb_data fd = {ND, env.obs_dim, 1, O, A, O2, NULL};
     for (int k = 0; k < 60; k++) CHECK(fb_train_step(a, &fd, NULL, &e) == 0);
     double ret_all = 0;
     int n = env.grid.n_free, T = env.horizon, *dist = malloc(n * sizeof(int));

@@ -82,7 +82,7 @@ static void toy_make(toy *t, int n_actions, int ad, uint64_t seed)
     rz_rng_seed(&r, seed);
     for (int i = 0; i < 64 * OD; i++) t->O[i] = (float)(2 * rz_rng_uniform(&r) - 1), t->O2[i] = (float)(2 * rz_rng_uniform(&r) - 1);
     for (int i = 0; i < 64 * ad; i++) t->A[i] = n_actions ? (float)rz_rng_int(&r, n_actions) : (float)(1.8 * rz_rng_uniform(&r) - 0.9);
-    t->d.n = 64, t->d.obs_dim = OD, t->d.act_dim = ad, t->d.O = t->O, t->d.A = t->A, t->d.O2 = t->O2;
+    t->d.n = 64, t->d.obs_dim = OD, t->d.act_dim = ad, t->d.O = t->O, t->d.A = t->A, t->d.O2 = t->O2, t->d.done = NULL;
 }
 
 static fb_agent *tiny(fb_algo algo, int n_actions, int ad, int target_mean, int cpen_ref, int K, float clip)

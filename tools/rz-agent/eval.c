@@ -15,6 +15,7 @@
 
 #include "mujoco_env.h"
 #include "offline.h"
+#include "tracking.h"
 #include "rzagent.h"
 
 static const rz_cli_tool tool = {
@@ -43,6 +44,9 @@ static void opt_agent(rz_cli *c, const char *arg, void *list)
     if (l->n == FB_MAX_ENSEMBLE) rz_cli_usage_error(c, "-a: at most %d agents in an ensemble", FB_MAX_ENSEMBLE);
     l->paths[l->n++] = arg;
 }
+
+/* --goal-z labels: goal tasks take z from labelled states (rl_eval_goal_labels) */
+static int goal_z_labels;
 
 int ag_evaluate(fb_agent *const *a, int n_agents, const rl_env *env, const char *which, int episodes, int all_starts, uint64_t seed,
                 int n_labels, const float *labels, rl_task **tasks_out, fb_task_result **res_out,
@@ -73,7 +77,12 @@ int ag_evaluate(fb_agent *const *a, int n_agents, const rl_env *env, const char 
     }
     double sr = 0, so = 0, rr = 0, ro = 0;
     for (int k = 0; k < nt; k++) {
-        if ((rc = fb_eval_task(a, n_agents, env, &tasks[k], n_labels, labels, episodes, all_starts, seed + 7919 * (uint64_t)k, &res[k], NULL, e))) {
+        uint64_t sk = seed + 7919 * (uint64_t)k;
+        if (!n_agents) rc = rl_eval_random(env, &tasks[k], episodes, sk, &res[k], e);
+        else if (goal_z_labels && tasks[k].is_goal)
+            rc = rl_eval_goal_labels(a[0], env, &tasks[k], n_labels, labels, episodes, sk, &res[k], e);
+        else rc = fb_eval_task(a, n_agents, env, &tasks[k], n_labels, labels, episodes, all_starts, sk, &res[k], NULL, e);
+        if (rc) {
             rz_wrap(e, "task %s", tasks[k].name);
             free(res), free(sum->in_support);
             rl_tasks_free(tasks, nt);
@@ -190,7 +199,8 @@ int ag_eval_main(int argc, char **argv)
     rz_cli c;
     const char *paths[FB_MAX_ENSEMBLE], *which = "all", *png = NULL, *split = NULL;
     long episodes = 10;
-    int all_starts = 0;
+    int all_starts = 0, random_pol = 0;
+    const char *goal_z = "goal";
     agent_list agents = {paths, 0};
     rz_opt opts[] = {
         RZ_O_FN("agent", 'a', "AGENT", opt_agent, &agents,
@@ -210,6 +220,13 @@ int ag_eval_main(int argc, char **argv)
         RZ_O_STR("png", 0, "PREFIX", png,
                  "pictures: PREFIX-TASK.png of the greedy policy and Q (grids) or the\n"
                  "trajectories (maze), for the reward tasks and four goals"),
+        RZ_O_FLAG("random", 0, random_pol,
+                  "continuous actions: score uniform random actions instead of the\n"
+                  "agent (the floor; -a still names the environment), same tasks and starts"),
+        RZ_O_STR("goal-z", 0, "HOW", goal_z,
+                 "goal tasks' z: goal (default, z = B(goal), the goal at rest) or labels\n"
+                 "(inferred like a reward from the label states within the goal's radius;\n"
+                 "one agent, continuous actions: a diagnostic of goal inference)"),
         RZ_O_END};
     int first = rz_cli_parse(&c, &tool, opts, argc, argv);
     int n_agents = agents.n;
@@ -256,7 +273,14 @@ int ag_eval_main(int argc, char **argv)
         rz_fail(&e, RZ_EINPUT, "%s: --all-starts needs a grid environment (this agent's is %s)", agent, env.name);
         rz_cli_die(&c, &e);
     }
-    if (ag_evaluate(a, n_agents, &env, which, (int)episodes, all_starts, seed, n_labels, labels, &tasks, &res, &sum, &c, &e)) rz_cli_die(&c, &e);
+    if (random_pol && (env.n_actions || png)) rz_cli_usage_error(&c, "--random: continuous actions only, without --png");
+    if (strcmp(goal_z, "goal") && strcmp(goal_z, "labels")) rz_cli_usage_error(&c, "--goal-z %s: expected goal or labels", goal_z);
+    goal_z_labels = !strcmp(goal_z, "labels");
+    if (goal_z_labels && (n_agents > 1 || env.n_actions || png))
+        rz_cli_usage_error(&c, "--goal-z labels: one agent, continuous actions, without --png");
+    if (ag_evaluate(a, random_pol ? 0 : n_agents, &env, which, (int)episodes, all_starts, seed, n_labels, labels, &tasks, &res,
+                    &sum, &c, &e))
+        rz_cli_die(&c, &e);
     if (png) {
         int shown_goals = 0;
         for (int k = 0; k < sum.n_tasks; k++) {

@@ -71,6 +71,8 @@ typedef struct {
     double goal_success_in, reward_norm_in;
     unsigned char *in_support;
 } ag_summary;
+/* n_agents 0: uniform random actions instead of a policy (rl_eval_random; the floor),
+ * on the same tasks and starts. */
 int ag_evaluate(fb_agent *const *a, int n_agents, const rl_env *env, const char *which, int episodes, int all_starts, uint64_t seed,
                 int n_labels, const float *labels, rl_task **tasks, fb_task_result **res,
                 ag_summary *sum, rz_cli *progress, rz_err *e);

@@ -86,7 +86,7 @@ static int run_item(const sweep_cfg *s, long item, double *met, rz_err *e)
     ag_config_defaults(&cfg, s->algos[ai], &env);
     if ((rc = ag_config_apply(&cfg, &s->flags, s->steps, e))) goto out;
     if ((rc = fb_create(&cfg, (uint64_t)seed, &a, e))) goto out;
-    fb_data fd = {n, od, ad, O, A, O2};
+    fb_data fd = {n, od, ad, O, A, O2, NULL};
     for (long k = 0; k < s->steps; k++)
         if ((rc = fb_train_step(a, &fd, NULL, e))) goto out;
     /* Labels for reward inference: the dataset's next states (up to 10000, evenly strided). */

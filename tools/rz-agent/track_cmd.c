@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "mujoco_env.h"
+#include "pdtrack.h"
 #include "pointmass_expert.h"
 #include "rzagent.h"
 #include "stats.h"
@@ -63,7 +64,11 @@ static const rz_cli_tool track_tool = {
     .summary = "zero-shot tracking of expert trajectories: z_t from the expert's next states",
     .usage = "rz-agent track --expert EXPERT [--window L] [--dims D] [--count N] [--png FILE] AGENT...\n",
     .examples = "rz-agent track --expert held-out.rz --dims 2 --json cpr-1.rz cpr-2.rz cpr-3.rz\n",
-    .report = "expert, env, trajectories, window, dims, still_dist, agents, iqm, ci_lo, ci_hi",
+    .report = "expert, env, trajectories, window, dims, still_dist, still_upright, random, random_iqm, random_ci_lo, "
+              "random_ci_hi, agents, iqm, ci_lo, ci_hi, upright_iqm, upright_ci_lo, upright_ci_hi",
+    .about = "The floors: zero actions (still_*) and uniform random actions (random_*: one run per agent,\n"
+             "seeds 1, 2, …, with its IQM and CI over those runs). upright: the fraction of episodes in\n"
+             "which the agent never reached a terminal state (the humanoid never fell).\n",
 };
 
 /* The reference that needs no agent: zero action (the point mass stays where it starts). */
@@ -86,7 +91,9 @@ int ag_track_main(int argc, char **argv)
         RZ_O_LONG("count", 0, "N", count, 1, 1000000, "track the first N trajectories (default all)"),
         RZ_O_STR("png", 0, "FILE", png,
                  "point mass: the first agent's rollouts over the maze into FILE, the\n"
-                 "expert trajectories they track into FILE with -expert before .png"),
+                 "expert trajectories they track into FILE with -expert before .png;\n"
+                 "humanoid: six joint angles of the first agent tracking the first\n"
+                 "trajectory against the expert's (grey), and its stick figures"),
         RZ_O_END};
     int first = rz_cli_parse(&c, &track_tool, opts, argc, argv);
     int n_agents = argc - first;
@@ -99,10 +106,21 @@ int ag_track_main(int argc, char **argv)
     int n = count && count < x.n_traj ? (int)count : x.n_traj;
     if (!dims) dims = env.obs_dim;
     if (dims > env.obs_dim) rz_cli_usage_error(&c, "--dims %ld: the observation has %d components", dims, env.obs_dim);
-    double *mean = rz_calloc((size_t)n_agents, sizeof(double), &e), still_dist;
+    double *mean = rz_calloc((size_t)4 * n_agents, sizeof(double), &e), still_dist, still_up;
     if (!mean) rz_cli_die(&c, &e);
-    if (rl_track_eval(&env, &x, 0, n, (int)L, (int)dims, still, &env.act_dim, NULL, &still_dist, NULL, &e)) rz_cli_die(&c, &e);
-    rz_cli_progress(&c, 1, "zero action (staying at the start): mean distance %.4f", still_dist);
+    double *up = mean + n_agents, *rnd = mean + 2 * n_agents, *rnd_up = mean + 3 * n_agents;
+    if (rl_track_eval(&env, &x, 0, n, (int)L, (int)dims, still, &env.act_dim, NULL, &still_dist, &still_up, NULL, &e))
+        rz_cli_die(&c, &e);
+    rz_cli_progress(&c, 1, "zero action: mean distance %.4f, upright %.3f", still_dist, still_up);
+    for (int k = 0; k < n_agents; k++) {
+        rl_track_random r = {.act_dim = env.act_dim};
+        rz_rng_seed(&r.rng, (uint64_t)k + 1);
+        if (rl_track_eval(&env, &x, 0, n, (int)L, (int)dims, rl_track_random_act, &r, NULL, &rnd[k], &rnd_up[k], NULL, &e))
+            rz_cli_die(&c, &e);
+    }
+    double rlo, rhi, riqm = rl_iqm(rnd, n_agents);
+    rl_bootstrap_ci(rnd, n_agents, &rlo, &rhi);
+    rz_cli_progress(&c, 1, "random actions: IQM distance %.4f [%.4f, %.4f] over %d seeds", riqm, rlo, rhi, n_agents);
     for (int k = 0; k < n_agents; k++) {
         rz_agent_header h;
         fb_agent *a;
@@ -119,10 +137,14 @@ int ag_track_main(int argc, char **argv)
         for (int q = 0; q < n; q++) tmax = x.start[q + 1] - x.start[q] > tmax ? x.start[q + 1] - x.start[q] : tmax;
         float *traj = png && k == 0 ? rz_malloc((size_t)n * tmax * env.state_dim * sizeof(float), &e) : NULL;
         if (png && k == 0 && !traj) rz_cli_die(&c, &e);
-        if (rl_track_eval(&aenv, &x, 0, n, (int)L, (int)dims, rl_track_fb, a, NULL, &mean[k], traj, &e)) rz_cli_die(&c, &e);
-        rz_cli_progress(&c, 1, "%s: mean distance %.4f over %d trajectories", path, mean[k], n);
-        if (traj) {
-            if (env.kind != RL_POINTMASS) rz_cli_usage_error(&c, "--png draws the point-mass maze only");
+        if (rl_track_eval(&aenv, &x, 0, n, (int)L, (int)dims, rl_track_fb, a, NULL, &mean[k], &up[k], traj, &e))
+            rz_cli_die(&c, &e);
+        rz_cli_progress(&c, 1, "%s: mean distance %.4f, upright %.3f over %d trajectories", path, mean[k], up[k], n);
+        if (traj && env.kind == RL_HUMANOID) {
+            if (rl_pdtrack_plot_vs(&env, (int)(x.start[1] - x.start[0]), traj, x.S, png, &e)) rz_cli_die(&c, &e);
+            free(traj);
+        } else if (traj) {
+            if (env.kind != RL_POINTMASS) rz_cli_usage_error(&c, "--png draws the point-mass maze and the humanoid only");
             if (rl_mj_render(&env, NULL, n, (int)tmax, traj, png, &e)) rz_cli_die(&c, &e);
             /* the expert paths, each padded with its last state, in the same colours */
             for (int q = 0; q < n; q++)
@@ -144,25 +166,44 @@ int ag_track_main(int argc, char **argv)
     }
     double lo, hi, iqm = rl_iqm(mean, n_agents);
     rl_bootstrap_ci(mean, n_agents, &lo, &hi);
-    rz_cli_progress(&c, 1, "IQM %.4f  95%% CI [%.4f, %.4f] over %d agents", iqm, lo, hi, n_agents);
+    double ulo, uhi, uiqm = rl_iqm(up, n_agents);
+    rl_bootstrap_ci(up, n_agents, &ulo, &uhi);
+    rz_cli_progress(&c, 1, "IQM %.4f  95%% CI [%.4f, %.4f] over %d agents; upright IQM %.3f [%.3f, %.3f]", iqm, lo, hi,
+                    n_agents, uiqm, ulo, uhi);
     if (c.json || c.report) {
-        msgpack_packer *pk = rz_report_begin(&c, 10);
+        msgpack_packer *pk = rz_report_begin(&c, 18);
         rz_rec_str(pk, "expert", expert);
         rz_rec_str(pk, "env", env.name);
         rz_rec_int(pk, "trajectories", n);
         rz_rec_int(pk, "window", L);
         rz_rec_int(pk, "dims", dims);
         rz_rec_f64(pk, "still_dist", still_dist);
+        rz_rec_f64(pk, "still_upright", still_up);
+        rz_rec_key(pk, "random");
+        msgpack_pack_array(pk, n_agents);
+        for (int k = 0; k < n_agents; k++) {
+            msgpack_pack_map(pk, 3);
+            rz_rec_int(pk, "seed", k + 1);
+            rz_rec_f64(pk, "random_dist", rnd[k]);
+            rz_rec_f64(pk, "random_upright", rnd_up[k]);
+        }
+        rz_rec_f64(pk, "random_iqm", riqm);
+        rz_rec_f64(pk, "random_ci_lo", rlo);
+        rz_rec_f64(pk, "random_ci_hi", rhi);
         rz_rec_key(pk, "agents");
         msgpack_pack_array(pk, n_agents);
         for (int k = 0; k < n_agents; k++) {
-            msgpack_pack_map(pk, 2);
+            msgpack_pack_map(pk, 3);
             rz_rec_str(pk, "agent", argv[first + k]);
             rz_rec_f64(pk, "mean_dist", mean[k]);
+            rz_rec_f64(pk, "upright", up[k]);
         }
         rz_rec_f64(pk, "iqm", iqm);
         rz_rec_f64(pk, "ci_lo", lo);
         rz_rec_f64(pk, "ci_hi", hi);
+        rz_rec_f64(pk, "upright_iqm", uiqm);
+        rz_rec_f64(pk, "upright_ci_lo", ulo);
+        rz_rec_f64(pk, "upright_ci_hi", uhi);
         if (rz_report_finish(&c, &e)) rz_cli_die(&c, &e);
     }
     free(mean);

@@ -178,7 +178,7 @@ int ag_train_main(int argc, char **argv)
     }
     float *O, *O2;
     if (ag_dataset_obs(&env, &d, &O, &O2, &e)) rz_cli_die(&c, &e);
-    fb_data fd = {d.n, env.obs_dim, env.act_dim, O, d.A, O2};
+    fb_data fd = {d.n, env.obs_dim, env.act_dim, O, d.A, O2, NULL};
     const fb_config *cfg = fb_cfg(a);
     rz_cli_progress(&c, 1, "training %s on %s (%ld transitions, %s, d=%d, %d×%d, batch %d) from step %lld to %ld",
                     fb_algo_name(cfg->algo), env.name, d.n, d.h.policy, cfg->zdim, cfg->layers, cfg->hidden, cfg->batch,

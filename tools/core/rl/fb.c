@@ -18,8 +18,10 @@
  *          M̄_ij = min_k F̄_k(s'_i, a'_i, z_i)ᵀ B̄(s'_j)                        (N × N)
  *          (target_mean: the mean over k in both places instead of the min)
  *  Online: F_k = F_k(s_i, a_i, z_i) (N × d), Bm = B(s'_j) (N × d), M_k = F_k Bmᵀ (N × N)
- *  L_FB   = Σ_k [ ½·mean_{i≠j}(M_k,ij − γ M̄_ij)² − mean_i M_k,ii ]
- *          dL/dM_k,ij = (M_k,ij − γM̄_ij)/(N(N−1)) for i≠j, −1/N on the diagonal (=: G_k)
+ *  L_FB   = Σ_k [ ½·mean_{i≠j}(M_k,ij − γ_i M̄_ij)² − mean_i M_k,ii ]
+ *          γ_i = γ·(1 − done_i): a terminal s'_i (fb_data.done) does not bootstrap
+ *          (Meta Motivo's `discount * ~terminated`), and γ_i replaces γ in T_i below too
+ *          dL/dM_k,ij = (M_k,ij − γ_i M̄_ij)/(N(N−1)) for i≠j, −1/N on the diagonal (=: G_k)
  *          dL/dF_k = G_k Bm,  dL/dBm = Σ_k G_kᵀ F_k
  *  L_orth = mean_{i≠j} C_ij² − 2·mean_i C_ii with C = Bm Bmᵀ
  *          dL/dC =: H (2C/(N(N−1)) off the diagonal, −2/N on it), dL/dBm = 2 H Bm
@@ -42,7 +44,7 @@
  *  Implicit reward r_i = B̄(s'_i)ᵀ Cov⁻¹ z_i with Cov = B̄ᵀB̄/N — the reward whose
  *  z_r = E_ρ[r B̄] is z itself. Meta Motivo reads the online B under no_grad; the target
  *  B̄ is used here so that the loss is a plain function of the online networks (its
- *  gradient is checked by finite differences). T_i = r_i + γ·Q̄_i with Q̄_i the target
+ *  gradient is checked by finite differences). T_i = r_i + γ_i·Q̄_i with Q̄_i the target
  *  heads' F̄_k(s'_i, a'_i, z_i)ᵀz_i combined as in M̄ (min or mean);
  *  L_Q = Σ_k ½·mean_i (Q_k,i − T_i)²,  dL_Q/dF_k(i) = (Q_k,i − T_i)·z_i / N.
  *  Total = L_FB + ortho_coef·L_orth + qloss·L_Q + α·P. Adam on F_1, F_2, B; targets F̄, B̄ ← Polyak τ.
@@ -73,6 +75,7 @@ struct fb_agent {
     /* batch workspace */
     float *inF_buf, *inF2_buf, *o2b, *ob, *zb, *Fsel[2], *Ftsel[2], *Mk[2], *Mt, *G, *H;
     double *qtarget, *cov, *covz; /* Q-loss: T_i (N), Cov (d × d), Cov⁻¹z_i (d × N) */
+    float *gam;                   /* N: each row's discount γ·(1 − done) */
     float *Bn, *Btn, *dFout, *dB, *Mall, *noise, *ood, *inK, *dK, *inA, *dAin, *dA;
     long *idx;
     unsigned char *ood_at; /* N·K: penalty sample evaluated at s'_i (1) or s_i (0) */
@@ -233,7 +236,7 @@ double fb_config_bytes(const fb_config *c)
     /* batch workspace: the N × N matrices (Mk ×2, Mt, G, H), MC-FB's all-action
      * measures, the Q-loss doubles, windows, and the per-row buffers */
     f += 5 * N * N + (c->algo == FB_ALGO_MCFB ? N * (disc ? A : K) * N : 0) + 2 * (N + D * D + D * N) +
-         N * L * (c->obs_dim + D) + N * K * (ad + inF + D) + N * (2 * inF + 4 * c->obs_dim + 9 * D + A * D + 3 * ad + 4) +
+         N * L * (c->obs_dim + D) + N * K * (ad + inF + D) + N * (2 * inF + 4 * c->obs_dim + 9 * D + A * D + 3 * ad + 5) +
          EVAL_CHUNK * (inF + c->obs_dim) + EVAL_CHUNK * (2.0 * (A > FB_MAX_ENSEMBLE ? A : FB_MAX_ENSEMBLE) + (disc ? 0 : FB_MAX_ENSEMBLE * ad));
     /* the allocator rounds each of the ≈ 120 blocks up to a page at worst */
     return 4 * f + 120 * 4096.0;
@@ -329,6 +332,7 @@ int fb_create(const fb_config *cfg, uint64_t seed, fb_agent **out, rz_err *e)
     a->G = fbuf((size_t)N * N, &fail, e);
     a->H = fbuf((size_t)N * N, &fail, e);
     a->qtarget = rz_calloc((size_t)N, sizeof(double), e);
+    a->gam = rz_calloc((size_t)N, sizeof(float), e);
     a->cov = rz_calloc((size_t)D * D, sizeof(double), e);
     a->covz = rz_calloc((size_t)D * N, sizeof(double), e);
     a->Bn = fbuf((size_t)N * D, &fail, e);
@@ -359,7 +363,7 @@ int fb_create(const fb_config *cfg, uint64_t seed, fb_agent **out, rz_err *e)
     a->eval_in = fbuf((size_t)EVAL_CHUNK * (a->inF + c->obs_dim), &fail, e);
     a->ens_q = rz_calloc((size_t)EVAL_CHUNK * (a->A > FB_MAX_ENSEMBLE ? a->A : FB_MAX_ENSEMBLE), sizeof(double), e);
     if (!disc) a->ens_act = fbuf((size_t)EVAL_CHUNK * FB_MAX_ENSEMBLE * ad, &fail, e);
-    if (fail || !a->idx || !a->qtarget || !a->cov || !a->covz || !a->ens_q) {
+    if (fail || !a->idx || !a->qtarget || !a->gam || !a->cov || !a->covz || !a->ens_q) {
         fb_destroy(a);
         return RZ_EINTERNAL;
     }
@@ -399,6 +403,7 @@ void fb_destroy(fb_agent *a)
     free(a->win_B);
     free(a->win_rows);
     free(a->qtarget);
+    free(a->gam);
     free(a->cov);
     free(a->covz);
     free(a);
@@ -496,6 +501,9 @@ double fb_loss_fixed(fb_agent *a, const fb_data *data, const long *idx, const fl
     int disc = c->n_actions > 0, K = disc ? 0 : c->action_samples;
     float alpha = c->lagrange ? fminf(expf(a->alpha_state[0]), 1e6f) : c->alpha;
     const float *O = data->O, *O2 = data->O2, *Act = data->A;
+    /* γ_i = γ·(1 − done_i): terminal rows do not bootstrap */
+    float *gam = a->gam;
+    for (int i = 0; i < N; i++) gam[i] = c->gamma * (data->done ? 1.0f - data->done[idx[i]] : 1.0f);
 
     if (with_grad) {
         nn_zero_grad(&a->F[0]);
@@ -554,7 +562,7 @@ double fb_loss_fixed(fb_agent *a, const fb_data *data, const long *idx, const fl
         for (int i = 0; i < N; i++) {
             double q0 = dot(a->Ftsel[0] + (size_t)i * D, z + (size_t)i * D, D);
             double q1 = dot(a->Ftsel[1] + (size_t)i * D, z + (size_t)i * D, D);
-            a->qtarget[i] += c->gamma * (c->target_mean ? 0.5 * (q0 + q1) : fmin(q0, q1));
+            a->qtarget[i] += gam[i] * (c->target_mean ? 0.5 * (q0 + q1) : fmin(q0, q1));
         }
     }
 
@@ -596,7 +604,7 @@ double fb_loss_fixed(fb_agent *a, const fb_data *data, const long *idx, const fl
                     loss_fb -= M[q] / N;
                     a->G[q] = -1.0f / N;
                 } else {
-                    double diff = M[q] - c->gamma * a->Mt[q];
+                    double diff = M[q] - gam[i] * a->Mt[q];
                     loss_fb += 0.5 * diff * diff / nn1;
                     a->G[q] = (float)(diff / nn1);
                 }

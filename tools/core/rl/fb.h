@@ -102,11 +102,14 @@ void fb_config_reference(fb_config *c);
 void fb_config_default(fb_config *c, fb_algo algo, int obs_dim, int n_actions, int act_dim);
 
 /* An offline dataset: n transitions, observations precomputed. A is n × act_dim floats
- * (a discrete action is its index as a float). */
+ * (a discrete action is its index as a float). done (n, may be NULL = never) is 1 where
+ * s' is terminal (the humanoid fell): that row's targets do not bootstrap, i.e. its
+ * discount is γ·(1 − done), as the reference's `discount * ~terminated`. */
 typedef struct {
     long n;
     int obs_dim, act_dim;
     const float *O, *A, *O2;
+    const float *done;
 } fb_data;
 
 typedef struct {

@@ -17,7 +17,8 @@
  *   with torch.autograd.grad(create_graph = True).)
  * Critic C_k(s, a, z) (fb_mlp_spec, one output), pessimism 0.5 over two heads — the mean
  * minus half the mean absolute pairwise difference, which for two heads is their min:
- *   y_i = logit D(s_i, z_i) + γ·min_k C̄_k(s'_i, a'_i, z_i),  a'_i = clip(π(s'_i, z_i) + ε_i, ±1)
+ *   y_i = logit D(s_i, z_i) + γ(1 − done_i)·min_k C̄_k(s'_i, a'_i, z_i),  a'_i = clip(π(s'_i, z_i) + ε_i, ±1)
+ *   (done_i = 1: s'_i is terminal, no bootstrap — the reference's `discount * ~terminated`)
  *   L_C = Σ_k ½·mean_i (C_k(s_i, a_i, z_i) − y_i)²,  dL/dC_k,i = (C_k,i − y_i)/N.
  * Actor, a_i = clip(π(s_i, z_i) + ε_i, ±1) (the clip passes the gradient straight through,
  * as the reference's truncated normal does), k* the argmin head:
@@ -388,12 +389,12 @@ void fbcpr_logit(fbcpr *c, int n, const float *O, const float *Z, float *out)
 }
 
 /* ---- critic --------------------------------------------------------------------------------- */
-double fbcpr_critic_loss_fixed(fbcpr *c, const float *O, const float *A, const float *O2, const float *Z,
-                               const float *noise, int with_grad, fbcpr_stats *st)
+double fbcpr_critic_loss_fixed(fbcpr *c, const float *O, const float *A, const float *O2, const float *done,
+                               const float *Z, const float *noise, int with_grad, fbcpr_stats *st)
 {
     int N = c->N;
     float gamma = fb_cfg(c->fb)->gamma;
-    /* y = logit D(s, z) + γ min_k C̄_k(s', a', z) */
+    /* y = logit D(s, z) + γ(1 − done) min_k C̄_k(s', a', z) */
     fbcpr_logit(c, N, O, Z, c->y);
     double rmean = 0;
     for (int i = 0; i < N; i++) rmean += c->y[i] / N;
@@ -401,7 +402,7 @@ double fbcpr_critic_loss_fixed(fbcpr *c, const float *O, const float *A, const f
     cat3(c->inC2, N, O2, c->od, c->act, c->ad, Z, c->D);
     const float *T0 = nn_forward(&c->Ct[0], &c->tCt[0], c->inC2, N);
     const float *T1 = nn_forward(&c->Ct[1], &c->tCt[1], c->inC2, N);
-    for (int i = 0; i < N; i++) c->y[i] += gamma * fminf(T0[i], T1[i]);
+    for (int i = 0; i < N; i++) c->y[i] += gamma * (done ? 1.0f - done[i] : 1.0f) * fminf(T0[i], T1[i]);
     cat3(c->inC1, N, O, c->od, A, c->ad, Z, c->D);
     double loss = 0;
     for (int k = 0; k < 2; k++) {
@@ -475,7 +476,7 @@ int fbcpr_update(fbcpr *c, const fbcpr_batch *b, fbcpr_stats *st, rz_err *e)
     memset(&s, 0, sizeof s);
     const fb_config *f = fb_cfg(c->fb);
     double lrf = fb_lr_factor(f, fb_steps(c->fb));
-    fb_data data = {.n = N, .obs_dim = c->od, .act_dim = c->ad, .O = b->O, .A = b->A, .O2 = b->O2};
+    fb_data data = {.n = N, .obs_dim = c->od, .act_dim = c->ad, .O = b->O, .A = b->A, .O2 = b->O2, .done = b->done};
     int rc;
     if (c->cfg.cpr) {
         fbcpr_encode_expert(c, N, b->EO2, c->ze);
@@ -488,7 +489,7 @@ int fbcpr_update(fbcpr *c, const fbcpr_batch *b, fbcpr_stats *st, rz_err *e)
     if ((rc = fb_update_fixed(c->fb, &data, c->idx, c->z, !c->cfg.cpr, &s.fb, e))) return rc;
     if (c->cfg.cpr) {
         draw_noise(c, N, c->noise);
-        fbcpr_critic_loss_fixed(c, b->O, b->A, b->O2, c->z, c->noise, 1, &s);
+        fbcpr_critic_loss_fixed(c, b->O, b->A, b->O2, b->done, c->z, c->noise, 1, &s);
         for (int k = 0; k < 2; k++) {
             c->oC[k].lr = (float)(c->cfg.lr_critic * lrf);
             nn_adam_step(&c->oC[k], c->C[k].param, c->C[k].grad);

@@ -16,7 +16,8 @@
  *              of radius √d (the reference relabels every row: relabel_ratio 1);
  *   FB         fb_update_fixed on the batch with those zs (fb.h), the actor left out;
  *   critic     C_k(s, a, z) → ℝ, k = 1, 2, by TD on the reward r = log D/(1 − D) = the
- *              logit: y = r + γ·min_k C̄_k(s', a', z), a' = π(s', z) + clipped noise;
+ *              logit: y = r + γ(1 − done)·min_k C̄_k(s', a', z), a' = π(s', z) + clipped
+ *              noise (done: s' terminal; FB's targets take the same γ(1 − done));
  *   actor      a = π(s, z) + clipped noise; loss
  *                −reg_coeff·w·mean_i min_k C_k(s_i, a_i, z_i) − mean_i min_k F_k(s_i, a_i, z_i)ᵀz_i
  *              with w = mean_i |min_k F_kᵀz| held fixed (scale_reg; 1 without);
@@ -58,9 +59,11 @@ typedef struct {
 } fbcpr_stats;
 
 /* A batch: N train rows (O, A, O2: N × obs/act/obs; Z: N × d the rollout zs) and, for
- * cpr, N expert rows EO, EO2 (N × obs; rows w·L … w·L + L − 1 one window). */
+ * cpr, N expert rows EO, EO2 (N × obs; rows w·L … w·L + L − 1 one window). done (N, may
+ * be NULL = never) is 1 where O2 is terminal: the FB and critic targets of that row do
+ * not bootstrap (discount γ·(1 − done), the reference's `discount * ~terminated`). */
 typedef struct {
-    const float *O, *A, *O2, *Z, *EO, *EO2;
+    const float *O, *A, *O2, *Z, *EO, *EO2, *done;
 } fbcpr_batch;
 
 typedef struct fbcpr fbcpr;
@@ -86,13 +89,13 @@ void fbcpr_sample_z(fbcpr *c, int n, int n_goal, const float *goal_obs, int n_ze
 /* The losses on fixed inputs, for the gradient tests (with_grad: the gradient
  * accumulated into the networks' grad arrays after zeroing them):
  *   discriminator: N rows each side, alpha (N) the interpolation weights;
- *   critic: noise (N × act) for a' (C̄ and π fixed);
+ *   critic: noise (N × act) for a' (C̄ and π fixed), done (N, may be NULL) the terminal flags;
  *   actor: noise (N × act), w the scale_reg weight (< 0: computed, and returned in *w_out).
  * fbcpr_net: "D", "C1", "C2" (and fb_net for F, B, actor). */
 double fbcpr_disc_loss_fixed(fbcpr *c, const float *EO, const float *ze, const float *O, const float *Z,
                              const float *alpha, int with_grad, fbcpr_stats *st);
-double fbcpr_critic_loss_fixed(fbcpr *c, const float *O, const float *A, const float *O2, const float *Z,
-                               const float *noise, int with_grad, fbcpr_stats *st);
+double fbcpr_critic_loss_fixed(fbcpr *c, const float *O, const float *A, const float *O2, const float *done,
+                               const float *Z, const float *noise, int with_grad, fbcpr_stats *st);
 double fbcpr_actor_loss_fixed(fbcpr *c, const float *O, const float *Z, const float *noise, double w,
                               double *w_out, int with_grad, fbcpr_stats *st);
 /* The gradient penalty alone: mean_i (‖∇_x D(X_i)‖ − 1)² over n rows X (n × (obs + d)),

@@ -20,7 +20,7 @@ struct rl_online {
     int N, L, od, sd, ad, D;
     float *cur, *curz, *tclock; /* n_envs × sd, n_envs × D, n_envs int64 byte images (2 floats each) */
     float counters[4], rng_img[8];
-    float *O, *A, *O2, *Z, *EO, *EO2, *obs, *act, *next, *gobs, *ze;
+    float *O, *A, *O2, *Z, *EO, *EO2, *done, *obs, *act, *next, *gobs, *ze;
     long *idx;
     fbcpr_stats last;
 };
@@ -94,6 +94,7 @@ int rl_online_create(const rl_env *env, fbcpr *c, rl_expert *x, const rl_online_
     o->Z = fb_((size_t)N * o->D, &fail, e);
     o->EO = fb_((size_t)N * o->od, &fail, e);
     o->EO2 = fb_((size_t)N * o->od, &fail, e);
+    o->done = fb_((size_t)N, &fail, e);
     o->obs = fb_((size_t)(L1 > ne ? L1 : ne) * o->od, &fail, e);
     o->act = fb_((size_t)o->ad, &fail, e);
     o->next = fb_((size_t)o->sd, &fail, e);
@@ -112,7 +113,7 @@ void rl_online_free(rl_online *o)
 {
     if (!o) return;
     rl_replay_free(&o->rb);
-    float *b[] = {o->cur, o->curz, o->tclock, o->O, o->A, o->O2, o->Z, o->EO, o->EO2, o->obs, o->act, o->next, o->gobs, o->ze};
+    float *b[] = {o->cur, o->curz, o->tclock, o->O, o->A, o->O2, o->Z, o->EO, o->EO2, o->done, o->obs, o->act, o->next, o->gobs, o->ze};
     for (size_t i = 0; i < sizeof b / sizeof *b; i++) free(b[i]);
     free(o->idx);
     free(o);
@@ -145,7 +146,7 @@ static void reset_env(rl_online *o, int i)
 }
 
 /* The training batch: N uniform replay rows, N/L expert windows of L + 1 states. */
-static void draw_batch(rl_online *o, fbcpr_batch *b)
+void rl_online_draw_batch(rl_online *o, fbcpr_batch *b)
 {
     const rl_env *env = o->env;
     int N = o->N, od = o->od, sd = o->sd, ad = o->ad, D = o->D, L = o->L;
@@ -156,6 +157,7 @@ static void draw_batch(rl_online *o, fbcpr_batch *b)
         rl_env_obs(env, o->rb.S2 + (size_t)j * sd, o->O2 + (size_t)i * od);
         memcpy(o->A + (size_t)i * ad, o->rb.A + (size_t)j * ad, ad * sizeof(float));
         memcpy(o->Z + (size_t)i * D, o->rb.Z + (size_t)j * D, D * sizeof(float));
+        o->done[i] = o->rb.done[j];
     }
     if (fbcpr_cfg(o->c)->cpr && o->x) {
         long nw = rl_expert_windows(o->x, L + 1);
@@ -167,7 +169,7 @@ static void draw_batch(rl_online *o, fbcpr_batch *b)
             }
         }
     }
-    *b = (fbcpr_batch){o->O, o->A, o->O2, o->Z, o->EO, o->EO2};
+    *b = (fbcpr_batch){o->O, o->A, o->O2, o->Z, o->EO, o->EO2, o->done};
 }
 
 int rl_online_run(rl_online *o, int64_t until, void (*progress)(void *ctx, const rl_online *o), void *ctx, rz_err *e)
@@ -195,21 +197,23 @@ int rl_online_run(rl_online *o, int64_t until, void (*progress)(void *ctx, const
                 }
             }
             if ((rc = rl_env_step(env, s, o->act, &o->rng, o->next, e))) return rc;
-            rl_replay_push(&o->rb, s, o->act, o->next, z);
+            /* a terminal next state (the humanoid's fall) is stored as done: its targets do
+             * not bootstrap; an episode cut by its length is not terminal */
+            int done = rl_env_terminal(env, o->next);
+            rl_replay_push(&o->rb, s, o->act, o->next, z, done);
             memcpy(s, o->next, sd * sizeof(float));
             int64_t t = clock_get(o, i) + 1;
             clock_set(o, i, t);
             o->env_steps++;
-            /* an episode ends at its length or at a terminal state (the humanoid's fall); the
-             * fallen transition stays in the buffer with a bootstrapped target (no done flag yet) */
-            if (t >= o->cfg.episode_len || rl_env_terminal(env, o->next)) reset_env(o, i);
+            /* an episode ends at its length or at a terminal state (the humanoid's fall) */
+            if (t >= o->cfg.episode_len || done) reset_env(o, i);
             else if (t % o->cfg.z_every == 0) new_z(o, i);
         }
         int64_t rounds = o->env_steps / o->cfg.update_every - before / o->cfg.update_every;
         if (o->env_steps < o->cfg.seed_steps || o->rb.size < o->N) continue;
         for (int64_t r = 0; r < rounds * o->cfg.updates; r++) {
             fbcpr_batch b;
-            draw_batch(o, &b);
+            rl_online_draw_batch(o, &b);
             if ((rc = fbcpr_update(o->c, &b, &o->last, e))) return rc;
             o->n_updates++;
         }
@@ -269,7 +273,7 @@ static void online_loaded(rl_online *o)
 int rl_online_save(rl_online *o, const char *path, const rz_stream_opts *so, rz_agent_header *h, int n_labels,
                    const char *expert_path, rz_err *e)
 {
-    fb_tensor *tf = NULL, *tc = NULL, to[10];
+    fb_tensor *tf = NULL, *tc = NULL, to[12]; /* 5 online + 6 replay */
     int nf, nc, rc;
     if ((rc = fb_state(o->fb, &tf, &nf, e))) return rc;
     if ((rc = fbcpr_state(o->c, &tc, &nc, e))) {
@@ -331,7 +335,7 @@ int rl_online_load(const char *path, const rz_stream_opts *so, rz_agent_header *
     if ((rc = ag_agent_read(path, so, h, fbp, env, &n_labels, &labels, e))) return rc;
     free(labels);
     rz_reader *r = NULL;
-    fb_tensor *tc = NULL, to[10];
+    fb_tensor *tc = NULL, to[12];
     unsigned char seen[40] = {0};
     int nc = 0, no = 0, have_oh = 0;
     if ((rc = rz_reader_open(path, so, &r, e))) goto out;

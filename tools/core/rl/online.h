@@ -3,8 +3,10 @@
  * The loop, all of it a function of the seed:
  *   n_envs environments step in rounds (one step each, in order). Each acts with
  *   clip(π(o, z_i) + clip(actor_noise·N(0, 1), ±noise_clip), ±1) — uniform actions during
- *   the first seed_steps environment steps — and pushes (s, a, s', z_i) into the replay
- *   buffer (replay.h). An environment is reset after episode_len steps; its z_i is
+ *   the first seed_steps environment steps — and pushes (s, a, s', z_i, done) into the
+ *   replay buffer (replay.h), done = rl_env_terminal(s') (the humanoid fell: that row's
+ *   TD targets do not bootstrap). An environment is reset after episode_len steps or at a
+ *   terminal state; its z_i is
  *   redrawn at a reset and every z_every steps, from the FB-CPR mixture (fbcpr_sample_z)
  *   over a uniformly drawn replay next-state (goal), one uniformly drawn expert window
  *   of seq_length states (expert, cpr only) and the sphere.
@@ -53,6 +55,11 @@ int64_t rl_online_env_steps(const rl_online *o);
 int64_t rl_online_updates(const rl_online *o);
 const rl_replay *rl_online_replay(const rl_online *o);
 const fbcpr_stats *rl_online_last(const rl_online *o);
+
+/* One training batch as the loop draws it (consumes the run's RNG; the arrays belong to o
+ * and are overwritten by the next draw): N replay rows with their done flags, and the
+ * expert windows with CPR. For tests of what an update sees. */
+void rl_online_draw_batch(rl_online *o, fbcpr_batch *b);
 
 /* Runs until env_steps ≥ until. progress (may be NULL) is called after each round of
  * updates with the step count. */

@@ -189,6 +189,25 @@ int rl_pdtrack_plot(const rl_env *env, const rl_keyframes *k, const int *map, in
     return rc;
 }
 
+int rl_pdtrack_plot_vs(const rl_env *env, int len, const float *S, const float *R, const char *path, rz_err *e)
+{
+    static const char *names[6] = {"right_hip_y", "left_hip_y", "right_knee", "left_knee", "right_shoulder1", "left_shoulder1"};
+    rl_keyframes k; /* rl_pdtrack_plot reads only the panel count */
+    memset(&k, 0, sizeof k);
+    k.nj = 6;
+    int map[6], nj = rl_hum_joints(env), sd = env->state_dim;
+    for (int p = 0; p < 6; p++)
+        if ((map[p] = rl_hum_joint_find(env, names[p])) < 0)
+            return rz_fail(e, RZ_EINPUT, "%s: the model has no joint '%s' to draw", env->name, names[p]);
+    double *q = rz_malloc((size_t)len * nj * sizeof(double), e);
+    if (!q) return RZ_EINTERNAL;
+    for (int t = 0; t < len; t++)
+        for (int j = 0; j < nj; j++) q[(size_t)t * nj + j] = R[(size_t)t * sd + rl_hum_qpos_index(env, j)];
+    int rc = rl_pdtrack_plot(env, &k, map, len, S, q, path, e);
+    free(q);
+    return rc;
+}
+
 int rl_pdtrack_picture(const rl_env *env, const rl_keyframes *k, const rl_pdtrack_opts *o, const char *path, rz_err *e)
 {
     int map[RL_KF_MAX_JOINTS], T = rl_pdtrack_steps(k, o, 1), len, fell, rc;

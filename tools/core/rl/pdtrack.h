@@ -53,6 +53,11 @@ int rl_pdtrack_expert(const rl_env *env, const rl_keyframes *motions, int n_moti
 int rl_pdtrack_plot(const rl_env *env, const rl_keyframes *k, const int *map, int len, const float *S,
                     const double *qref, const char *path, rz_err *e);
 
+/* The same picture for two state sequences of len states: six joints the motions move
+ * most (hips and knees in y, both shoulders) of S (colour) against a reference R (grey;
+ * an expert trajectory a policy tracked), and stick figures of S. */
+int rl_pdtrack_plot_vs(const rl_env *env, int len, const float *S, const float *R, const char *path, rz_err *e);
+
 /* rl_pdtrack_plot of the motion's repeat 0 (as written), tracked from o->seed's start. */
 int rl_pdtrack_picture(const rl_env *env, const rl_keyframes *k, const rl_pdtrack_opts *o, const char *path, rz_err *e);
 

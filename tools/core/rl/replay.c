@@ -11,7 +11,7 @@ int rl_replay_init(rl_replay *r, long cap, int sd, int ad, int zd, rz_err *e)
     memset(r, 0, sizeof *r);
     if (cap < 1 || cap > (1L << 26))
         return rz_fail(e, RZ_EINPUT, "replay buffer of %ld transitions: expected 1 … %ld", cap, 1L << 26);
-    double bytes = (double)cap * (2.0 * sd + ad + zd) * sizeof(float);
+    double bytes = (double)cap * (2.0 * sd + ad + zd + 1) * sizeof(float);
     if (bytes > RL_REPLAY_MAX_BYTES)
         return rz_fail(e, RZ_EINPUT, "replay buffer of %ld transitions needs %.1f GiB: expected at most %.0f GiB", cap,
                        bytes / 1073741824.0, RL_REPLAY_MAX_BYTES / 1073741824.0);
@@ -20,7 +20,8 @@ int rl_replay_init(rl_replay *r, long cap, int sd, int ad, int zd, rz_err *e)
     r->A = rz_malloc((size_t)cap * ad * sizeof(float), e);
     r->S2 = rz_malloc((size_t)cap * sd * sizeof(float), e);
     r->Z = rz_malloc((size_t)cap * zd * sizeof(float), e);
-    if (!r->S || !r->A || !r->S2 || !r->Z) {
+    r->done = rz_malloc((size_t)cap * sizeof(float), e);
+    if (!r->S || !r->A || !r->S2 || !r->Z || !r->done) {
         rl_replay_free(r);
         return RZ_EINTERNAL;
     }
@@ -29,17 +30,18 @@ int rl_replay_init(rl_replay *r, long cap, int sd, int ad, int zd, rz_err *e)
 
 void rl_replay_free(rl_replay *r)
 {
-    free(r->S), free(r->A), free(r->S2), free(r->Z);
+    free(r->S), free(r->A), free(r->S2), free(r->Z), free(r->done);
     memset(r, 0, sizeof *r);
 }
 
-void rl_replay_push(rl_replay *r, const float *s, const float *a, const float *s2, const float *z)
+void rl_replay_push(rl_replay *r, const float *s, const float *a, const float *s2, const float *z, int done)
 {
     long h = r->head;
     memcpy(r->S + (size_t)h * r->sd, s, r->sd * sizeof(float));
     memcpy(r->A + (size_t)h * r->ad, a, r->ad * sizeof(float));
     memcpy(r->S2 + (size_t)h * r->sd, s2, r->sd * sizeof(float));
     memcpy(r->Z + (size_t)h * r->zd, z, r->zd * sizeof(float));
+    r->done[h] = done ? 1.0f : 0.0f;
     r->head = (h + 1) % r->cap;
     if (r->size < r->cap) r->size++;
 }
@@ -65,7 +67,8 @@ int rl_replay_tensors(rl_replay *r, fb_tensor *t)
     put(&t[2], "replay.A", r->A, (size_t)r->size * r->ad);
     put(&t[3], "replay.S2", r->S2, (size_t)r->size * r->sd);
     put(&t[4], "replay.Z", r->Z, (size_t)r->size * r->zd);
-    return 5;
+    put(&t[5], "replay.done", r->done, (size_t)r->size);
+    return 6;
 }
 
 int rl_replay_loaded(rl_replay *r, const rl_env *env, const char *what, rz_err *e)
@@ -84,6 +87,7 @@ int rl_replay_loaded(rl_replay *r, const rl_env *env, const char *what, rz_err *
                           : !rl_env_check_action(env, r->A + (size_t)i * r->ad) ? "replay.A"
                           : !rl_env_check_state(env, r->S2 + (size_t)i * r->sd) ? "replay.S2"
                           : !zok                                                ? "replay.Z"
+                          : r->done[i] != 0.0f && r->done[i] != 1.0f            ? "replay.done"
                                                                                 : NULL;
         if (bad) return rz_fail(e, RZ_EINPUT, "%s: tensor '%s': row %ld is not valid in environment %s", what, bad, i, env->name);
     }
