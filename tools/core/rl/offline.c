@@ -8,7 +8,8 @@
  * With keep_reach the walk also skips a pair whose loss would lower the reach count
  * (reach_count below: ordered cell pairs connected within the horizon by the data's
  * transitions). A pair's transitions give it a set of next cells; edge u → v of the cell
- * graph lives while any present pair of u leads to v (edge_n counts them), so removing a
+ * graph lives while any present pair of u leads to v (edge_n counts them: at most u's
+ * n_actions pairs, 5 on a grid, so a byte per edge, as in rl_data_reach), so removing a
  * pair that takes no edge's last pair cannot change reach, and only the others cost a
  * breadth-first recount. The greedy walk is not a maximum: when it ends short of the
  * count the data is left untouched and the error says how many pairs could go.
@@ -40,7 +41,7 @@ static long compact(long n, int sd, int ad, float *S, float *A, float *S2, const
 /* Ordered (start, goal ≠ start) pairs of the ns cells whose goal is within `horizon` steps
  * of the start along edges with edge_n[u·ns + v] > 0 (breadth-first from every start).
  * dist and queue: ns ints each. */
-static long reach_count(int ns, const int *edge_n, int horizon, int *dist, int *queue)
+static long reach_count(int ns, const unsigned char *edge_n, int horizon, int *dist, int *queue)
 {
     long reach = 0;
     for (int s = 0; s < ns; s++) {
@@ -61,11 +62,15 @@ static long reach_count(int ns, const int *edge_n, int horizon, int *dist, int *
 
 /* Removes pair q = id·nA + a from the edge counts (sign −1) or puts it back (+1); returns
  * whether some edge lost its last pair. nxt: the pair's next cells (P × ns bytes). */
-static int pair_edges(int *edge_n, const unsigned char *nxt, int ns, int nA, long q, int sign)
+static int pair_edges(unsigned char *edge_n, const unsigned char *nxt, int ns, int nA, long q, int sign)
 {
     int u = (int)(q / nA), cut = 0;
     for (int v = 0; v < ns; v++)
-        if (nxt[(size_t)q * ns + v]) cut |= (edge_n[(size_t)u * ns + v] += sign) == 0;
+        if (nxt[(size_t)q * ns + v]) {
+            unsigned char *c = &edge_n[(size_t)u * ns + v];
+            *c = (unsigned char)(*c + sign);
+            cut |= *c == 0;
+        }
     return cut;
 }
 
@@ -81,8 +86,9 @@ int rl_data_drop_pairs(const rl_env *env, long *n, float *S, float *A, float *S2
     /* keep_reach only: each pair's next cells, the cell graph's edge counts, BFS scratch */
     size_t gsz = keep_reach ? (size_t)ns : 1;
     unsigned char *nxt = rz_calloc(gsz * nA * gsz, 1, e);
-    int *edge_n = rz_calloc(gsz * gsz, sizeof(int), e), *dist = rz_malloc(gsz * sizeof(int), e),
-        *queue = rz_malloc(gsz * sizeof(int), e);
+    unsigned char *edge_n = rz_calloc(gsz * gsz, 1, e);
+    int *dist = rz_malloc(gsz * sizeof(int), e), *queue = rz_malloc(gsz * sizeof(int), e);
+    assert(nA < 256); /* edge counts fit a byte */
     int rc = RZ_OK;
     if (!present || !keep || !left || !pairs || !nxt || !edge_n || !dist || !queue) {
         rc = RZ_EINTERNAL;
@@ -234,8 +240,8 @@ void rl_tasks_split(const rl_env *env, rl_task *tasks, int *n, int val)
 double rl_data_reach(const rl_env *env, long n, const float *S, const float *S2, int horizon, rz_err *e)
 {
     int ns = env->grid.n_free, sd = env->state_dim;
-    /* adjacency as a dense ns × ns matrix (four-rooms: 104² entries) */
-    int *adj = rz_calloc((size_t)ns * ns, sizeof(int), e);
+    /* adjacency as a dense ns × ns byte matrix (four-rooms: 104² bytes) */
+    unsigned char *adj = rz_calloc((size_t)ns * ns, 1, e);
     int *dist = rz_malloc((size_t)ns * sizeof(int), e), *queue = rz_malloc((size_t)ns * sizeof(int), e);
     if (!adj || !dist || !queue) {
         free(adj), free(dist), free(queue);
