@@ -1,46 +1,33 @@
 /* fuzz_online.c — libFuzzer target: any bytes as an online-training checkpoint through
  * the loader `rz-agent online --resume` uses (tools/core/rl/online.c). Inputs whose
  * headers ask for networks or a replay buffer over 256 MiB are skipped before loading
- * (fb_create's and rl_replay_init's own caps are far above the fuzzer's memory limit). */
+ * (fuzz_agent_size.h says why). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "agent_io.h"
+#include "fuzz_agent_size.h"
 #include "fuzz_file.h"
 #include "online.h"
-#include "stream.h"
 
-static int small_enough(const char *path)
+/* The `agent_online` header after the agent one: its replay buffer and discriminator. */
+static int online_small(rz_reader *r, const rl_env *env, const fb_config *cfg)
 {
-    rz_reader *r;
-    rz_err e = {0};
-    if (rz_reader_open(path, NULL, &r, &e)) return 0;
     const msgpack_object *rec;
     rz_rec_ctx c;
-    rz_agent_header h = {0};
     rz_online_header oh;
-    rl_env env = {0};
-    int ok = 0, have_env = 0;
-    if (!rz_reader_next(r, &rec, &c, &e) && rec && c.type && !strcmp(c.type, "agent") &&
-        !rz_agent_header_decode(rec, &c, &h, &e) && !ag_env_from_id(&h.env, &env, &e)) {
-        have_env = 1;
-        fb_config cfg;
-        ag_header_to_config(&h, &env, &cfg);
-        if (fb_config_bytes(&cfg) <= 256.0 * 1048576 && !rz_reader_next(r, &rec, &c, &e) && rec && c.type &&
-            !strcmp(c.type, "agent_online") && !rz_online_header_decode(rec, &c, &oh, &e))
-            ok = (double)oh.buffer * (2.0 * env.state_dim + env.act_dim + cfg.zdim) * 4 <= 256.0 * 1048576 &&
-                 (double)oh.disc_hidden * oh.disc_hidden * oh.disc_layers * 4 <= 64.0 * 1048576;
-    }
-    if (have_env) rl_env_free(&env);
-    rz_env_id_free(&h.env);
-    rz_reader_close(r);
-    return ok;
+    rz_err e = {0};
+    if (rz_reader_next(r, &rec, &c, &e) || !rec || !c.type || strcmp(c.type, "agent_online") ||
+        rz_online_header_decode(rec, &c, &oh, &e))
+        return 0;
+    return (double)oh.buffer * (2.0 * env->state_dim + env->act_dim + cfg->zdim) * 4 <= FUZZ_AGENT_MAX_BYTES &&
+           (double)oh.disc_hidden * oh.disc_hidden * oh.disc_layers * 4 <= 64.0 * 1048576;
 }
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t n)
 {
     const char *path = fuzz_file("online.rz", data, n);
-    if (!path || !small_enough(path)) return 0;
+    if (!path || !fuzz_agent_small(path, online_small)) return 0;
     rz_err e = {0};
     rz_agent_header h;
     rz_online_header oh;
