@@ -714,6 +714,17 @@ int rz_reader_open_mem(const void *data, size_t n, const char *name, rz_reader *
     return RZ_OK;
 }
 
+int rz_reader_first(rz_reader *r, const char *type, const char *what, const msgpack_object **rec, rz_rec_ctx *ctx,
+                    rz_err *e)
+{
+    int rc = rz_reader_next(r, rec, ctx, e);
+    if (rc) return rc;
+    if (!*rec || !rz_rec_type_is(ctx, type))
+        return rz_fail(e, RZ_EINPUT, "%s: not %s (first record is %s, expected %s)", r->loc, what,
+                       *rec ? ctx->type : "the end", type);
+    return RZ_OK;
+}
+
 const char *rz_reader_source(const rz_reader *r) { return r->loc; }
 
 void rz_reader_close(rz_reader *r)

@@ -71,6 +71,10 @@ int rz_reader_open(const char *location, const rz_stream_opts *o, rz_reader **r,
 int rz_reader_open_mem(const void *data, size_t n, const char *name, rz_reader **r, rz_err *e);
 /* Next record: *rec valid until the next call; *rec == NULL after a verified "end". */
 int rz_reader_next(rz_reader *r, const msgpack_object **rec, rz_rec_ctx *ctx, rz_err *e);
+/* The stream's first record, which must be of TYPE; otherwise RZ_EINPUT "SOURCE: not WHAT
+ * (first record is X, expected TYPE)". Call it before any rz_reader_next. */
+int rz_reader_first(rz_reader *r, const char *type, const char *what, const msgpack_object **rec, rz_rec_ctx *ctx,
+                    rz_err *e);
 void rz_reader_close(rz_reader *r);
 const char *rz_reader_source(const rz_reader *r);
 

@@ -44,6 +44,7 @@ mkx "$(printf '%s' "$hdr" | sed 's/"state_dim":4/"state_dim":3/')" "$good" dim3.
 check_err "expert of the wrong state size" 2 "dim3.rz.*state_dim.*4 floats" $A online --env pointmass-maze --cpr --expert "$T/dim3.rz" --steps 10 -o "$T/x.rz"
 mkx "$hdr" 'AADAf5qZGT4AAAAAAAAAAJqZGb6amRk+AAAAAAAAAAA=' nan.rz
 check_err "NaN expert state" 2 "nan.rz: record 1 \(agent_traj\): field 's'.*not finite" $A online --env pointmass-maze --cpr --expert "$T/nan.rz" --steps 10 -o "$T/x.rz"
+check_err "a checkpoint as expert data" 2 "fb.rz: not an expert stream \(first record is agent, expected agent_expert\)" $A online --env pointmass-maze --cpr --expert "$T/fb.rz" --steps 10 -o "$T/x.rz"
 # corrupted checkpoints: a replay array renamed away, a truncated file
 rz-cat --full "$T/half.rz" | sed 's/"name":"replay.S2"/"name":"replay.Sx"/' | rz-cat --from-json -o "$T/bad.rz"
 check_err "checkpoint without its replay array" 2 "bad.rz: tensor 'replay.S2' is missing" $A online --resume "$T/bad.rz" --steps 600 -o "$T/x.rz"

@@ -74,12 +74,7 @@ int ag_dataset_read(const char *path, const rz_stream_opts *o, ag_dataset *d, rl
     if (rc) return rc;
     const msgpack_object *rec;
     rz_rec_ctx c;
-    if ((rc = rz_reader_next(r, &rec, &c, e))) goto out;
-    if (!rec || !rz_rec_type_is(&c, "agent_dataset")) {
-        rc = rz_fail(e, RZ_EINPUT, "%s: not an rz-agent dataset (first record is %s, expected agent_dataset)", path,
-                     rec ? c.type : "the end");
-        goto out;
-    }
+    if ((rc = rz_reader_first(r, "agent_dataset", "an rz-agent dataset", &rec, &c, e))) goto out;
     if ((rc = rz_dataset_header_decode(rec, &c, &d->h, e))) goto out;
     if ((rc = ag_env_from_id(&d->h.env, env, e))) {
         rz_wrap(e, "%s: record 0 (agent_dataset)", path);
@@ -279,12 +274,7 @@ int ag_agent_read(const char *path, const rz_stream_opts *o, rz_agent_header *h,
     unsigned char *seen = NULL;
     const msgpack_object *rec;
     rz_rec_ctx c;
-    if ((rc = rz_reader_next(r, &rec, &c, e))) goto out;
-    if (!rec || !rz_rec_type_is(&c, "agent")) {
-        rc = rz_fail(e, RZ_EINPUT, "%s: not an rz-agent checkpoint (first record is %s, expected agent)", path,
-                     rec ? c.type : "the end");
-        goto out;
-    }
+    if ((rc = rz_reader_first(r, "agent", "an rz-agent checkpoint", &rec, &c, e))) goto out;
     if ((rc = rz_agent_header_decode(rec, &c, h, e))) goto out;
     if ((rc = ag_env_from_id(&h->env, env, e))) goto out;
     have_env = 1;

@@ -79,12 +79,7 @@ int rl_expert_read(const char *path, const rz_stream_opts *o, const rl_env *want
     const msgpack_object *rec;
     rz_rec_ctx c;
     float *buf = NULL;
-    if ((rc = rz_reader_next(r, &rec, &c, e))) goto out;
-    if (!rec || !rz_rec_type_is(&c, "agent_expert")) {
-        rc = rz_fail(e, RZ_EINPUT, "%s: not an expert stream (first record is %s, expected agent_expert)", path,
-                     rec ? c.type : "the end");
-        goto out;
-    }
+    if ((rc = rz_reader_first(r, "agent_expert", "an expert stream", &rec, &c, e))) goto out;
     rz_expert_header h;
     if ((rc = rz_expert_header_decode(rec, &c, &h, e))) {
         rz_env_id_free(&h.env);
