@@ -1155,29 +1155,30 @@ int fb_tensor_add(fb_tensor *t, int k, const char *name, float *data, size_t n)
     return k + 1;
 }
 
+int fb_tensor_add_net(fb_tensor *t, int k, const char *name, nn_mlp *net, nn_mlp *target, nn_adam *opt)
+{
+    char nm[32];
+    k = fb_tensor_add(t, k, name, net->param, net->n_params);
+    if (target) {
+        snprintf(nm, sizeof nm, "%.20s.target", name);
+        k = fb_tensor_add(t, k, nm, target->param, target->n_params);
+    }
+    snprintf(nm, sizeof nm, "%.20s.adam_m", name);
+    k = fb_tensor_add(t, k, nm, opt->m, opt->n);
+    snprintf(nm, sizeof nm, "%.20s.adam_v", name);
+    return fb_tensor_add(t, k, nm, opt->v, opt->n);
+}
+
 int fb_state(fb_agent *a, fb_tensor **list, int *n, rz_err *e)
 {
     fb_tensor *t = rz_calloc(40, sizeof *t, e);
     if (!t) return RZ_EINTERNAL;
     int k = 0;
 
-    const char *fn[2] = {"F1", "F2"}, *ftn[2] = {"F1.target", "F2.target"};
-    const char *fm[2] = {"F1.adam_m", "F2.adam_m"}, *fv[2] = {"F1.adam_v", "F2.adam_v"};
-    for (int q = 0; q < 2; q++) {
-        k = fb_tensor_add(t, k, fn[q], a->F[q].param, a->F[q].n_params);
-        k = fb_tensor_add(t, k, ftn[q], a->Ft[q].param, a->Ft[q].n_params);
-        k = fb_tensor_add(t, k, fm[q], a->oF[q].m, a->oF[q].n);
-        k = fb_tensor_add(t, k, fv[q], a->oF[q].v, a->oF[q].n);
-    }
-    k = fb_tensor_add(t, k, "B", a->B.param, a->B.n_params);
-    k = fb_tensor_add(t, k, "B.target", a->Bt.param, a->Bt.n_params);
-    k = fb_tensor_add(t, k, "B.adam_m", a->oB.m, a->oB.n);
-    k = fb_tensor_add(t, k, "B.adam_v", a->oB.v, a->oB.n);
-    if (!a->cfg.n_actions) {
-        k = fb_tensor_add(t, k, "actor", a->actor.param, a->actor.n_params);
-        k = fb_tensor_add(t, k, "actor.adam_m", a->oA.m, a->oA.n);
-        k = fb_tensor_add(t, k, "actor.adam_v", a->oA.v, a->oA.n);
-    }
+    k = fb_tensor_add_net(t, k, "F1", &a->F[0], &a->Ft[0], &a->oF[0]);
+    k = fb_tensor_add_net(t, k, "F2", &a->F[1], &a->Ft[1], &a->oF[1]);
+    k = fb_tensor_add_net(t, k, "B", &a->B, &a->Bt, &a->oB);
+    if (!a->cfg.n_actions) k = fb_tensor_add_net(t, k, "actor", &a->actor, NULL, &a->oA);
     k = fb_tensor_add(t, k, "alpha", a->alpha_state, 3);
     memcpy(a->counters, &a->step, sizeof a->step);
     memcpy(a->rng_img, a->rng.s, sizeof a->rng.s);

@@ -181,6 +181,9 @@ typedef struct {
 int fb_state(fb_agent *a, fb_tensor **list, int *n, rz_err *e); /* list: free() it */
 /* t[k] = (name, data, n); returns k + 1 (names longer than 31 bytes are cut). */
 int fb_tensor_add(fb_tensor *t, int k, const char *name, float *data, size_t n);
+/* A network's state: NAME (parameters), NAME.target (when target is given), NAME.adam_m,
+ * NAME.adam_v; returns the next k. */
+int fb_tensor_add_net(fb_tensor *t, int k, const char *name, nn_mlp *net, nn_mlp *target, nn_adam *opt);
 /* After writing saved values into the arrays fb_state listed: adopts the counters and
  * RNG (they are listed as byte images "counters" and "rng"). */
 void fb_state_loaded(fb_agent *a);

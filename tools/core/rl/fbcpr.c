@@ -518,17 +518,9 @@ int fbcpr_state(fbcpr *c, fb_tensor **list, int *n, rz_err *e)
     if (!t) return RZ_EINTERNAL;
     int k = 0;
     if (c->cfg.cpr) {
-        k = fb_tensor_add(t, k, "cpr.D", c->Dn.param, c->Dn.n_params);
-        k = fb_tensor_add(t, k, "cpr.D.adam_m", c->oD.m, c->oD.n);
-        k = fb_tensor_add(t, k, "cpr.D.adam_v", c->oD.v, c->oD.n);
-        const char *nm[2][4] = {{"cpr.C1", "cpr.C1.target", "cpr.C1.adam_m", "cpr.C1.adam_v"},
-                                {"cpr.C2", "cpr.C2.target", "cpr.C2.adam_m", "cpr.C2.adam_v"}};
-        for (int q = 0; q < 2; q++) {
-            k = fb_tensor_add(t, k, nm[q][0], c->C[q].param, c->C[q].n_params);
-            k = fb_tensor_add(t, k, nm[q][1], c->Ct[q].param, c->Ct[q].n_params);
-            k = fb_tensor_add(t, k, nm[q][2], c->oC[q].m, c->oC[q].n);
-            k = fb_tensor_add(t, k, nm[q][3], c->oC[q].v, c->oC[q].n);
-        }
+        k = fb_tensor_add_net(t, k, "cpr.D", &c->Dn, NULL, &c->oD);
+        k = fb_tensor_add_net(t, k, "cpr.C1", &c->C[0], &c->Ct[0], &c->oC[0]);
+        k = fb_tensor_add_net(t, k, "cpr.C2", &c->C[1], &c->Ct[1], &c->oC[1]);
     }
     memcpy(c->counters, &c->step, sizeof c->step);
     memcpy(c->rng_img, c->rng.s, sizeof c->rng.s);
