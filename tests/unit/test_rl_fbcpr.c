@@ -177,12 +177,21 @@ static void test_grad_critic(void)
  * critic's here; FB's in test_rl_fb.c's gradcheck_fb, whose batches suit them). */
 static float done_all[NB] = {1, 1, 1, 1, 1, 1, 1, 1}, done_mixed[NB] = {1, 0, 0, 1, 0, 1, 0, 0};
 
-static void zero_tensors(fb_tensor *list, int n, const char *a, const char *b)
+/* LOSS with every row terminal differs from LOSS without flags, and equals it once the
+ * target networks TA and TB (in the state LIST) are zeroed: a terminal row keeps only the
+ * reward, exactly what a zero bootstrap leaves. Frees LIST. */
+static void check_terminal(toy *t, const char *what, double (*loss)(toy *, int, void *), fb_tensor *list, int n,
+                           const char *ta, const char *tb)
 {
+    double terminal = loss(t, 0, done_all), plain = loss(t, 0, NULL);
+    printf("#   %s: every row terminal %.6f, no flags %.6f\n", what, terminal, plain);
+    CHECK(fabs(terminal - plain) > 1e-4);
     int found = 0;
     for (int k = 0; k < n; k++)
-        if (!strcmp(list[k].name, a) || !strcmp(list[k].name, b)) memset(list[k].data, 0, list[k].n * sizeof(float)), found++;
+        if (!strcmp(list[k].name, ta) || !strcmp(list[k].name, tb)) memset(list[k].data, 0, list[k].n * sizeof(float)), found++;
     CHECK_EQ_INT(found, 2);
+    CHECK(loss(t, 0, NULL) == terminal);
+    free(list);
 }
 
 static void test_done_critic(void)
@@ -191,15 +200,10 @@ static void test_done_critic(void)
     toy_make(&t, 1, 17);
     for (int i = 0; i < NB * AD; i++) noise_fixed[i] = 0.05f * (float)((i % 5) - 2);
     CHECK_EQ_INT(gradcheck(&t, fbcpr_net(t.c, "C1"), critic_loss, done_mixed, "critic head 1, mixed done", NULL, 1e-2f), 0);
-    double terminal = critic_loss(&t, 0, done_all), plain = critic_loss(&t, 0, NULL);
-    printf("#   critic loss: every row terminal %.6f, no flags %.6f\n", terminal, plain);
-    CHECK(fabs(terminal - plain) > 1e-4);
     fb_tensor *list;
     int n;
     CHECK(fbcpr_state(t.c, &list, &n, NULL) == 0);
-    zero_tensors(list, n, "cpr.C1.target", "cpr.C2.target");
-    CHECK(critic_loss(&t, 0, NULL) == terminal);
-    free(list);
+    check_terminal(&t, "critic loss", critic_loss, list, n, "cpr.C1.target", "cpr.C2.target");
     toy_free(&t);
 }
 
@@ -219,15 +223,10 @@ static void test_done_fb(void)
                         * in float leaves finite differences too little precision) */
     toy_make(&t, 0, 18);
     toy_qloss = 0;
-    double terminal = fb_loss_done(&t, 0, done_all), plain = fb_loss_done(&t, 0, NULL);
-    printf("#   FB loss: every row terminal %.6f, no flags %.6f\n", terminal, plain);
-    CHECK(fabs(terminal - plain) > 1e-4);
     fb_tensor *list;
     int n;
     CHECK(fb_state(t.fb, &list, &n, NULL) == 0);
-    zero_tensors(list, n, "F1.target", "F2.target");
-    CHECK(fb_loss_done(&t, 0, NULL) == terminal);
-    free(list);
+    check_terminal(&t, "FB loss", fb_loss_done, list, n, "F1.target", "F2.target");
     toy_free(&t);
 }
 
