@@ -24,6 +24,7 @@
 #include <sys/resource.h>
 
 #include "attention.h"
+#include "blas.h"
 #include "rz.h"
 
 enum { HEADS = 12, HS = 64, DIM = HEADS * HS, CTX_TRAINED = 1024, LAYERS = 12, HIDDEN = 2048, VOCAB = 32000 };
@@ -78,25 +79,6 @@ static timing time_layer(const rz_rope_method *m, int T, int runs)
     free(q), free(k), free(v), free(kc), free(vc), free(out);
     rz_attn_free(a);
     return t;
-}
-
-/* GFLOP/s of one 1024^3 sgemm on one OpenBLAS thread (best of runs): the per-core peak
- * the attention's blocked sgemms are to be compared with. */
-static double sgemm_peak_1thread(int runs)
-{
-    int n = 1024, saved = openblas_get_num_threads();
-    float *a = rand_floats((size_t)n * n, 6), *b = rand_floats((size_t)n * n, 7), *c = malloc(sizeof(float) * n * n);
-    openblas_set_num_threads(1);
-    double best = 1e30;
-    for (int r = 0; r < runs + 1; r++) {
-        double t0 = rz_now();
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
-        double dt = rz_now() - t0;
-        if (r > 0 && dt < best) best = dt;
-    }
-    openblas_set_num_threads(saved);
-    free(a), free(b), free(c);
-    return 2.0 * n * n * (double)n / best / 1e9;
 }
 
 static double useful_gflop(int T) { return 4.0 * HS * HEADS * (double)T * (T + 1) / 2 / 1e9; }
@@ -155,7 +137,7 @@ int main(int argc, char **argv)
            T_long / plain_long.prefill, useful_gflop(T_long) / plain_long.prefill, plain_long.decode * 1e3);
     printf("  %-26s %9.1f %11.0f %9.1f %12.3f\n", "plain T=512", plain_short.prefill * 1e3,
            T_short / plain_short.prefill, useful_gflop(T_short) / plain_short.prefill, plain_short.decode * 1e3);
-    double peak = sgemm_peak_1thread(runs);
+    double peak = rz_blas_sgemm_gflops(1024, 1, runs); /* the per-core peak */
     printf("  sgemm peak, one thread: %.1f GFLOP/s; dca@4096 runs at %.0f%% of it per thread (%d threads)\n", peak,
            100 * useful_gflop(T_long) / dca_long.prefill / peak / omp_get_max_threads(), omp_get_max_threads());
     printf("  ratios: tokens/s dca@4096 / plain@512 = %.3f (the causal work per token grows 8x); "

@@ -46,7 +46,7 @@ static int bench(fb_algo algo, int threads, int hidden, int batch, int steps, co
     for (int i = 0; i < steps; i++)
         if (fb_train_step(a, d, NULL, &e)) return fprintf(stderr, "bench_fb_ref: %s\n", e.msg), 1;
     double dt = rz_now() - t0;
-    double peak = rz_blas_sgemm_gflops(1024, 3);
+    double peak = rz_blas_sgemm_gflops(1024, 0, 3);
     double N = batch, D = c.zdim, zb = c.mix_ratio + c.traj_ratio;
     double flops = 2 * nn_mlp_flops(fb_net(a, "F1"), N, 1) + 2 * nn_mlp_flops(fb_net(a, "F1"), N, 0) +
                    nn_mlp_flops(fb_net(a, "B"), N, 1) + nn_mlp_flops(fb_net(a, "B"), N, 0) +

@@ -39,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blas.h"
 #include "linalg.h"
 #include "llama.h"
 #include "qdot.h"
@@ -246,24 +247,6 @@ static void decode_only(const rz_llama_config *c, const fmt *f, int threads, int
     rz_llama_free(m);
 }
 
-static double sgemm_peak(int threads)
-{
-    int n = 2048;
-    float *a = malloc(sizeof(float) * n * n), *b = malloc(sizeof(float) * n * n), *c = malloc(sizeof(float) * n * n);
-    for (long i = 0; i < (long)n * n; i++) a[i] = b[i] = 0.001f * (float)(i % 97);
-    openblas_set_num_threads(threads);
-    double best = 1e30;
-    for (int r = 0; r < 3; r++) {
-        double t0 = rz_now();
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
-        double t = rz_now() - t0;
-        if (t < best) best = t;
-    }
-    openblas_set_num_threads(1);
-    free(a), free(b), free(c);
-    return 2.0 * n * n * (double)n / best / 1e9;
-}
-
 static double thread_cpu_now(void)
 {
     struct timespec ts;
@@ -391,7 +374,7 @@ int main(int argc, char **argv)
     }
     printf("%s\n", sink == 12345.0f ? " " : "");
     free(buf);
-    double peak = sgemm_peak(threads);
+    double peak = rz_blas_sgemm_gflops(2048, threads, 3);
     printf("sgemm peak (2048^3, %d threads): %.1f GFLOP/s\n", threads, peak);
 
     /* KV cache bytes per decoded token: step p (positions 0 .. dec - 1, after the prefill's

@@ -70,21 +70,24 @@ int rz_blas_selfcheck(void)
     return 0;
 }
 
-double rz_blas_sgemm_gflops(int n, int reps)
+double rz_blas_sgemm_gflops(int n, int threads, int reps)
 {
     float *a = malloc(sizeof(float) * (size_t)n * n * 3);
     if (!a) return 0;
     float *b = a + (size_t)n * n, *c = b + (size_t)n * n;
     for (size_t i = 0; i < (size_t)n * n; i++) a[i] = b[i] = (float)(i % 7) * 0.125f;
+    int saved = openblas_get_num_threads();
+    if (threads > 0) openblas_set_num_threads(threads);
     double best = 1e30;
-    for (int r = 0; r < reps; r++) {
+    for (int r = -1; r < reps; r++) {
         struct timespec t0, t1;
         clock_gettime(CLOCK_MONOTONIC, &t0);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
         clock_gettime(CLOCK_MONOTONIC, &t1);
         double s = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
-        if (s < best) best = s;
+        if (r >= 0 && s < best) best = s;
     }
+    openblas_set_num_threads(saved);
     free(a);
     return best > 0 ? 2.0 * n * n * (double)n / best / 1e9 : 0;
 }

@@ -251,7 +251,7 @@ int main(int argc, char **argv)
         rz_rec_str(pk, "blas_core", bs->core);
         rz_rec_str(pk, "blas_cpu", bs->cpu);
         rz_rec_bool(pk, "blas_check", bs->check_ok);
-        rz_rec_f64(pk, "blas_sgemm_gflops", rz_blas_sgemm_gflops(256, 5)); /* 1 thread, ~5 ms */
+        rz_rec_f64(pk, "blas_sgemm_gflops", rz_blas_sgemm_gflops(256, 1, 5)); /* 1 thread, ~5 ms */
         rz_rec_key(pk, "by_position");
         msgpack_pack_array(pk, (size_t)nb);
         for (int b = 0; b < nb; b++) {
