@@ -8,6 +8,21 @@
  * (rz_rht_rows) or column panels (rz_rht_cols) in chunks fixed by the shape, and every
  * row or column is transformed by the same operations whatever the chunking, so results
  * do not depend on the thread count.
+ *
+ * Rows in float (rz_rht_rows: activations at inference, one row per token) take a fast
+ * path that computes bit for bit what the straightforward loops (rz_rht_rows_ref) do:
+ * every butterfly adds and subtracts the same two floats in the same stage order, the
+ * signs and the 1/√p scale are the same single multiplications, and the small-Q sums
+ * are taken in the same order; only the loop structure changes. With m = 1 the
+ * butterflies of stages 1, 2, 4 run inside an 8-float AVX2 register and the later stages
+ * two at a time (radix 4) in registers, the signs folded into the first pass and the
+ * scale (and inverse signs) into the last: ~log2(p)/2 passes over the row instead of
+ * log2(p) + 2 loops of 1-, 2-, 4-float trips. With 1 < m < 16 the row is first
+ * de-interleaved into m contiguous sequences of p (the Q_m product taken on the way),
+ * each gets the m = 1 butterflies, and the scale (and signs) are applied on the way
+ * back. Rows of a call that fit in one chunk (a decode step's T ≤ 16) run on the
+ * calling thread without an OpenMP region. tests/unit/test_hadamard.c checks the fast
+ * path against rz_rht_rows_ref bit for bit and both against the dense U.
  */
 #include "rht.h"
 
@@ -18,6 +33,13 @@
 #include <string.h>
 
 #include "rng.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#define RHT_X86 1
+#include <immintrin.h>
+#else
+#define RHT_X86 0
+#endif
 
 enum { RHT_ROW_CHUNK = 16, RHT_COL_PANEL = 256 };
 
@@ -140,7 +162,7 @@ static void small_q_f(float *restrict x, const float *restrict Q, int p, int m, 
     }
 }
 
-int rz_rht_rows(const rz_rht *t, float *X, long rows, long ld, int inverse, rz_err *e)
+int rz_rht_rows_ref(const rz_rht *t, float *X, long rows, long ld, int inverse, rz_err *e)
 {
     if (t->identity) return RZ_OK;
     int n = t->n, p = t->p, m = t->m;
@@ -176,6 +198,214 @@ int rz_rht_rows(const rz_rht *t, float *X, long rows, long ld, int inverse, rz_e
             fwht_rows_f(x, p, m);
             if (inverse)
                 for (int k = 0; k < n; k++) x[k] *= t->sign[k];
+        }
+    }
+    free(tmp);
+    return 0;
+}
+
+/* ---- float rows, fast path (bit for bit rz_rht_rows_ref; see the file head) ---------- */
+
+enum { RHT_STACK = 8192 }; /* de-interleaving buffer (floats) on the stack: n ≤ this */
+
+/* Butterflies H_p of one contiguous row of p floats (all log2 p stages, in order), with
+ * x ← x ⊙ pre before them (pre may be NULL), then, when scale, x ← x · c and x ← x ⊙
+ * post (post may be NULL) after them: the operations of the reference, fused. */
+static void fwht_plain(float *restrict x, int p, const float *restrict pre, const float *restrict post, int scale,
+                       float c)
+{
+    if (pre)
+        for (int k = 0; k < p; k++) x[k] *= pre[k];
+    for (int h = 1; h < p; h <<= 1)
+        for (int i0 = 0; i0 < p; i0 += 2 * h) {
+            float *restrict a = x + i0, *restrict b = a + h;
+            for (int k = 0; k < h; k++) {
+                float u = a[k], v = b[k];
+                a[k] = u + v;
+                b[k] = u - v;
+            }
+        }
+    if (scale) {
+        for (int k = 0; k < p; k++) x[k] *= c;
+        if (post)
+            for (int k = 0; k < p; k++) x[k] *= post[k];
+    }
+}
+
+#if RHT_X86
+#define RHT_AVX2 __attribute__((target("avx2")))
+#define RHT_AVX2_INLINE static inline __attribute__((always_inline, target("avx2")))
+
+/* The last pass's epilogue: v · c, then ⊙ post. */
+RHT_AVX2_INLINE __m256 rht_out(__m256 v, int scale, __m256 c, const float *post, int k)
+{
+    if (!scale) return v;
+    v = _mm256_mul_ps(v, c);
+    return post ? _mm256_mul_ps(v, _mm256_loadu_ps(post + k)) : v;
+}
+
+/* One butterfly pair on 8 lanes: (u, v) ← (u + v, u − v). */
+#define RHT_BFLY(u, v)                        \
+    do {                                      \
+        __m256 s_ = _mm256_add_ps(u, v);      \
+        v = _mm256_sub_ps(u, v);              \
+        u = s_;                               \
+    } while (0)
+
+/* fwht_plain for p ≥ 8 with AVX2: stages 1, 2, 4 inside each register (partner lanes by
+ * a permute: sum where the lane is the pair's first, partner − lane where it is the
+ * second, i.e. u − v), then stages 8, 16, … two at a time over 4 registers
+ * (a, b, c, d h apart: stage h pairs a–b and c–d, stage 2h a–c and b–d), one last
+ * radix-2 pass when their count is odd. */
+RHT_AVX2 static void fwht_avx2(float *restrict x, int p, const float *restrict pre, const float *restrict post,
+                               int scale, float cf)
+{
+    __m256 c = _mm256_set1_ps(cf);
+    int last = p == 8; /* stages 1, 2, 4 are all the stages */
+    for (int k = 0; k < p; k += 8) {
+        __m256 v = _mm256_loadu_ps(x + k), s;
+        if (pre) v = _mm256_mul_ps(v, _mm256_loadu_ps(pre + k));
+        s = _mm256_permute_ps(v, 0xB1); /* h = 1: lanes 1 0 3 2 … */
+        v = _mm256_blend_ps(_mm256_add_ps(v, s), _mm256_sub_ps(s, v), 0xAA);
+        s = _mm256_permute_ps(v, 0x4E); /* h = 2: lanes 2 3 0 1 … */
+        v = _mm256_blend_ps(_mm256_add_ps(v, s), _mm256_sub_ps(s, v), 0xCC);
+        s = _mm256_permute2f128_ps(v, v, 0x01); /* h = 4: the other half */
+        v = _mm256_blend_ps(_mm256_add_ps(v, s), _mm256_sub_ps(s, v), 0xF0);
+        _mm256_storeu_ps(x + k, last ? rht_out(v, scale, c, post, k) : v);
+    }
+    int h = 8;
+    for (; 4 * h <= p; h *= 4) {
+        last = 4 * h == p;
+        for (int i0 = 0; i0 < p; i0 += 4 * h)
+            for (int k = i0; k < i0 + h; k += 8) {
+                __m256 a = _mm256_loadu_ps(x + k), b = _mm256_loadu_ps(x + k + h);
+                __m256 d = _mm256_loadu_ps(x + k + 3 * h), e = _mm256_loadu_ps(x + k + 2 * h);
+                RHT_BFLY(a, b);
+                RHT_BFLY(e, d);
+                RHT_BFLY(a, e);
+                RHT_BFLY(b, d);
+                _mm256_storeu_ps(x + k, rht_out(a, last && scale, c, post, k));
+                _mm256_storeu_ps(x + k + h, rht_out(b, last && scale, c, post, k + h));
+                _mm256_storeu_ps(x + k + 2 * h, rht_out(e, last && scale, c, post, k + 2 * h));
+                _mm256_storeu_ps(x + k + 3 * h, rht_out(d, last && scale, c, post, k + 3 * h));
+            }
+    }
+    if (2 * h == p) /* one stage left */
+        for (int k = 0; k < h; k += 8) {
+            __m256 a = _mm256_loadu_ps(x + k), b = _mm256_loadu_ps(x + k + h);
+            RHT_BFLY(a, b);
+            _mm256_storeu_ps(x + k, rht_out(a, scale, c, post, k));
+            _mm256_storeu_ps(x + k + h, rht_out(b, scale, c, post, k + h));
+        }
+}
+#endif
+
+static int rht_portable; /* rz_rht_portable */
+
+void rz_rht_portable(int on) { rht_portable = on; }
+
+static int rht_have_avx2(void)
+{
+#if RHT_X86
+    return !rht_portable && __builtin_cpu_supports("avx2");
+#else
+    return 0;
+#endif
+}
+
+static void fwht_fast(float *x, int p, const float *pre, const float *post, int scale, float c)
+{
+#if RHT_X86
+    if (p >= 8 && rht_have_avx2()) {
+        fwht_avx2(x, p, pre, post, scale, c);
+        return;
+    }
+#endif
+    fwht_plain(x, p, pre, post, scale, c);
+}
+
+/* w[a·p + i] = (Q x_i)[a], or (Qᵀ x_i)[a] when inverse, for the p blocks x_i of m
+ * values of x: each sum over b in small_q_f's order, from 0. */
+static inline __attribute__((always_inline)) void deint_q(const float *restrict x, float *restrict w,
+                                                          const float *restrict Q, int p, int m, int inverse)
+{
+    float q[RHT_SMALL_M * RHT_SMALL_M];
+    for (int a = 0; a < m; a++)
+        for (int b = 0; b < m; b++) q[a * m + b] = inverse ? Q[b * m + a] : Q[a * m + b];
+    for (int i = 0; i < p; i++)
+        for (int a = 0; a < m; a++) {
+            float acc = 0.0f;
+            for (int b = 0; b < m; b++) acc += q[a * m + b] * x[(long)i * m + b];
+            w[(long)a * p + i] = acc;
+        }
+}
+
+/* x[i·m + a] = w[a·p + i] · c, then · s[i·m + a] when s is given (the inverse's signs). */
+static inline __attribute__((always_inline)) void reint(const float *restrict w, float *restrict x, int p, int m,
+                                                        float c, const float *restrict s)
+{
+    for (int i = 0; i < p; i++)
+        for (int a = 0; a < m; a++) x[(long)i * m + a] = w[(long)a * p + i] * c;
+    if (s)
+        for (long k = 0; k < (long)p * m; k++) x[k] *= s[k];
+}
+
+/* One row x (n = p·m floats) of the transform. y: n floats of scratch when m ≥
+ * RHT_SMALL_M (the BLAS product with Q_m), else unused. */
+static void row_fast(const rz_rht *t, float *restrict x, int inverse, float *y)
+{
+    int n = t->n, p = t->p, m = t->m;
+    float c = (float)(1.0 / sqrt((double)p));
+    const float *s = t->sign;
+    if (m == 1) {
+        fwht_fast(x, p, inverse ? NULL : s, inverse ? s : NULL, 1, c);
+        return;
+    }
+    if (m >= RHT_SMALL_M || n > RHT_STACK) { /* the reference's own steps */
+        if (!inverse)
+            for (int k = 0; k < n; k++) x[k] *= s[k];
+        if (m < RHT_SMALL_M) {
+            small_q_f(x, t->Qf, p, m, inverse);
+        } else {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, inverse ? CblasNoTrans : CblasTrans, p, m, m, 1.0f, x, m, t->Qf,
+                        m, 0.0f, y, m);
+            memcpy(x, y, sizeof(float) * n);
+        }
+        fwht_rows_f(x, p, m);
+        if (inverse)
+            for (int k = 0; k < n; k++) x[k] *= s[k];
+        return;
+    }
+    _Alignas(32) float w[RHT_STACK];
+    if (!inverse)
+        for (int k = 0; k < n; k++) x[k] *= s[k];
+    if (m == 3) deint_q(x, w, t->Qf, p, 3, inverse); /* a constant stride: vectorised */
+    else deint_q(x, w, t->Qf, p, m, inverse);
+    for (int a = 0; a < m; a++) fwht_fast(w + (long)a * p, p, NULL, NULL, 0, c); /* across blocks, for this a */
+    if (m == 3) reint(w, x, p, 3, c, inverse ? s : NULL);
+    else reint(w, x, p, m, c, inverse ? s : NULL);
+}
+
+int rz_rht_rows(const rz_rht *t, float *X, long rows, long ld, int inverse, rz_err *e)
+{
+    if (t->identity) return RZ_OK;
+    int n = t->n, m = t->m;
+    long nch = (rows + RHT_ROW_CHUNK - 1) / RHT_ROW_CHUNK;
+    float *tmp = NULL;
+    if (m >= RHT_SMALL_M) { /* row buffers for the BLAS product with Q_m */
+        size_t sz;
+        if (!rz_mul_ok((size_t)nch, (size_t)n * sizeof(float), (size_t)1 << 40, &sz))
+            return rz_fail(e, RZ_EINPUT, "rht: %ld rows of %d too large", rows, n);
+        if (!(tmp = rz_malloc(sz, e))) return e ? e->code : RZ_EINTERNAL;
+    }
+    if (nch <= 1) { /* a decode step's T ≤ 16 rows: no OpenMP region (its fork and join
+                     * would cost more than the transform) */
+        for (long r = 0; r < rows; r++) row_fast(t, X + r * ld, inverse, tmp);
+    } else {
+#pragma omp parallel for schedule(dynamic, 1)
+        for (long ch = 0; ch < nch; ch++) {
+            long r1 = (ch + 1) * RHT_ROW_CHUNK < rows ? (ch + 1) * RHT_ROW_CHUNK : rows;
+            for (long r = ch * RHT_ROW_CHUNK; r < r1; r++) row_fast(t, X + r * ld, inverse, tmp ? tmp + ch * n : NULL);
         }
     }
     free(tmp);

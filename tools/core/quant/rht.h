@@ -45,6 +45,14 @@ void rz_rht_init_identity(rz_rht *t, int n);
 /* Each of `rows` rows of X (length n, row stride ld ≥ n): x ← U x, or x ← Uᵀ x when
  * inverse. In matrix terms X ← X Uᵀ (or X U). */
 int rz_rht_rows(const rz_rht *t, float *X, long rows, long ld, int inverse, rz_err *e);
+/* The same by the straightforward loops (a pass per butterfly stage, separate sign and
+ * scale passes): rz_rht_rows gives these bits exactly, faster; kept as the reference its
+ * tests compare against. */
+int rz_rht_rows_ref(const rz_rht *t, float *X, long rows, long ld, int inverse, rz_err *e);
+/* For tests: on = 1 makes rz_rht_rows use its portable loops instead of its AVX2 code
+ * (the same bits either way); 0 (the default) restores the choice by CPU. Not
+ * thread-safe: set it before transforms run. */
+void rz_rht_portable(int on);
 int rz_rht_rows_d(const rz_rht *t, double *X, long rows, long ld, int inverse, rz_err *e);
 
 /* Each of `cols` columns of X (n rows, row stride ld ≥ cols): X ← U X, or Uᵀ X. */
