@@ -5,13 +5,17 @@
  *  - rz_qlinear_apply (x̃ = V x, Q̃ decoded panel by panel or row by row, y = Uᵀ ỹ) equals
  *    a float64 product with the dense Ŵ that rz_qlayer_dequant builds, for every method,
  *    all three incoherence modes, odd shapes, both T paths and a low-rank part; the
- *    result is bitwise the same for 1 and 2 threads; accumulate adds.
+ *    result is bitwise the same for 1 and 2 threads; accumulate adds;
+ *  - rz_qlinear_apply_group (one region for a group reading the same input, input
+ *    transforms shared when the seeds agree) equals the members' rz_qlinear_apply calls
+ *    bit for bit, for 1, 2 and 3 threads, T = 1..5, float and int8 kernels.
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../check.h"
+#include "qdot.h"
 #include "e8p.h"
 #include "qlayer.h"
 #include "qlinear.h"
@@ -207,6 +211,94 @@ static void test_apply_lowrank(void)
     run_apply(&cases[0], RZ_INCOH_NONE, 4, 130, 24);
 }
 
+/* A view with random codes (any E8P code and any grid code decodes to a valid weight). */
+static rz_qlinear *random_member(int method, int bits, int group, int incoh, int rows, int cols, uint64_t seed_v,
+                                 int rank)
+{
+    rz_qlayer_view v;
+    memset(&v, 0, sizeof v);
+    snprintf(v.name, sizeof v.name, "member");
+    v.rows = rows, v.cols = cols, v.pcols = method == RZ_QM_E8P ? (cols + 7) / 8 * 8 : cols;
+    v.method = method, v.bits = bits, v.group = group, v.incoherent = incoh;
+    v.seed_u = seed_v * 31 + (uint64_t)rows, v.seed_v = seed_v;
+    v.codes_n = rz_qlayer_codes_bytes(method, bits, rows, v.pcols);
+    v.n_scales = rz_qlayer_n_scales(method, rows, v.pcols, group);
+    uint8_t *codes = malloc(v.codes_n), *zeros = NULL;
+    float *scales = malloc(v.n_scales * sizeof *scales), *L = NULL, *R = NULL;
+    for (size_t i = 0; i < v.codes_n; i++) codes[i] = (uint8_t)(check_gauss() * 1e4);
+    for (size_t i = 0; i < v.n_scales; i++) scales[i] = (float)(0.01 + 0.01 * fabs(check_gauss()));
+    if (method != RZ_QM_E8P) {
+        v.n_zeros = v.n_scales;
+        zeros = malloc(v.n_zeros);
+        for (size_t i = 0; i < v.n_zeros; i++) zeros[i] = (uint8_t)(1 << (bits - 1));
+    }
+    v.codes = codes, v.scales = scales, v.zeros = zeros;
+    if (rank > 0) {
+        L = malloc(sizeof(float) * (size_t)rows * rank);
+        R = malloc(sizeof(float) * (size_t)rank * v.pcols);
+        for (int i = 0; i < rows * rank; i++) L[i] = (float)(0.1 * check_gauss());
+        for (int i = 0; i < rank * v.pcols; i++) R[i] = (float)(0.1 * check_gauss());
+        v.rank = rank, v.lr_format = RZ_LR_F32, v.lr_bits = 32, v.L = L, v.R = R;
+        v.L_n = sizeof(float) * (size_t)rows * rank, v.R_n = sizeof(float) * (size_t)rank * v.pcols;
+    }
+    rz_qlinear *q = NULL;
+    rz_err e = {0};
+    CHECK_EQ_INT(rz_qlinear_new(&v, &q, &e), 0);
+    free(codes), free(scales), free(zeros), free(L), free(R);
+    return q;
+}
+
+/* A group as a decode step meets it (several members big enough to split over threads,
+ * 192 = 64·3 columns so V has an odd factor): members 0, 1 and 4 share seed_v (one
+ * input transform), member 2 has its own and input-side incoherence only, member 3 none
+ * (a 4-bit grid), member 4 a low-rank part. The group call must give exactly the bits
+ * of the five separate calls (which test_apply_* hold to float64 products) — the same
+ * operations in the same order, only scheduled differently — for any thread count. */
+static void test_apply_group(void)
+{
+    enum { NM = 5, COLS = 192 };
+    rz_qlinear *g[NM] = {
+        random_member(RZ_QM_E8P, 2, 0, RZ_INCOH_BOTH, 400, COLS, 7, 0),
+        random_member(RZ_QM_E8P, 2, 0, RZ_INCOH_BOTH, 176, COLS, 7, 0),
+        random_member(RZ_QM_E8P, 2, 0, RZ_INCOH_IN, 352, COLS, 9, 0),
+        random_member(RZ_QM_RTN, 4, 32, RZ_INCOH_NONE, 352, COLS, 0, 0),
+        random_member(RZ_QM_E8P, 3, 0, RZ_INCOH_BOTH, 100, COLS, 7, 3),
+    };
+    CHECK(rz_qlinear_same_input_rht(g[0], g[1]) && rz_qlinear_same_input_rht(g[0], g[4]));
+    CHECK(!rz_qlinear_same_input_rht(g[0], g[2]) && !rz_qlinear_same_input_rht(g[2], g[3]));
+    int total = 0;
+    for (int k = 0; k < NM; k++) total += rz_qlinear_rows(g[k]);
+    long bad = 0, calls = 0;
+    for (int isa = 0; isa < 2; isa++) {
+        for (int k = 0; k < NM; k++) rz_qlinear_set_isa(g[k], isa ? RZ_QDOT_AUTO_I8 : RZ_QDOT_AUTO);
+        for (int T = 1; T <= 5; T++) {
+            int ldx = COLS + 3, ldy = total + 7;
+            size_t ny = (size_t)T * ldy, ns = rz_qlinear_scratch_floats_group(g, NM, T, 3);
+            float *x = malloc(sizeof(float) * (size_t)T * ldx), *y0 = malloc(sizeof(float) * ny);
+            float *ya = malloc(sizeof(float) * ny), *yb = malloc(sizeof(float) * ny), *scr = malloc(sizeof(float) * ns);
+            for (int i = 0; i < T * ldx; i++) x[i] = (float)check_gauss();
+            for (size_t i = 0; i < ny; i++) y0[i] = (float)check_gauss();
+            for (int acc = 0; acc < 2; acc++) {
+                memcpy(ya, y0, sizeof(float) * ny);
+                for (int k = 0, off = 0; k < NM; off += rz_qlinear_rows(g[k]), k++)
+                    rz_qlinear_apply(g[k], T, x, ldx, ya + off, ldy, acc, scr, 1);
+                for (int th = 1; th <= 3; th++) {
+                    memcpy(yb, y0, sizeof(float) * ny);
+                    rz_qlinear_apply_group(g, NM, T, x, ldx, yb, ldy, acc, scr, th);
+                    calls++;
+                    if (memcmp(ya, yb, sizeof(float) * ny)) {
+                        if (bad++ < 5) printf("#   isa %d T %d accumulate %d threads %d: group != members\n", isa, T, acc, th);
+                    }
+                }
+            }
+            free(x), free(y0), free(ya), free(yb), free(scr);
+        }
+    }
+    printf("# %ld of %ld group calls differ from the separate calls\n", bad, calls);
+    CHECK_EQ_INT(bad, 0);
+    for (int k = 0; k < NM; k++) rz_qlinear_free(g[k]);
+}
+
 int main(void)
 {
     check_rng_state = 12345; /* the stream these tests were written with */
@@ -214,5 +306,6 @@ int main(void)
     RUN(test_decode_rows);
     RUN(test_apply_all_methods);
     RUN(test_apply_lowrank);
+    RUN(test_apply_group);
     return check_summary();
 }

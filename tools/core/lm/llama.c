@@ -602,6 +602,20 @@ int rz_llama_state_new_ext(const rz_llama *m, int max_T, int max_ctx, const rz_r
                 size_t n = rz_qlinear_scratch_floats(m->qlin[i], max_T, s->qthreads);
                 need = n > need ? n : need;
             }
+        /* the groups group_linear applies together: wq|wk|wv and w1|w3 */
+        for (int l = 0; m->qlin && l < c->n_layers; l++) {
+            struct rz_qlinear *const *q = m->qlin + (size_t)RZ_LIN_PER_LAYER * l;
+            if (q[RZ_LIN_WQ] && q[RZ_LIN_WK] && q[RZ_LIN_WV]) {
+                struct rz_qlinear *g[3] = {q[RZ_LIN_WQ], q[RZ_LIN_WK], q[RZ_LIN_WV]};
+                size_t n = rz_qlinear_scratch_floats_group(g, 3, max_T, s->qthreads);
+                need = n > need ? n : need;
+            }
+            if (q[RZ_LIN_W1] && q[RZ_LIN_W3]) {
+                struct rz_qlinear *g[2] = {q[RZ_LIN_W1], q[RZ_LIN_W3]};
+                size_t n = rz_qlinear_scratch_floats_group(g, 2, max_T, s->qthreads);
+                need = n > need ? n : need;
+            }
+        }
         if (m->qout) { /* see classifier() */
             size_t n = rz_qlinear_direct_ok(m->qout)
                            ? rz_qlinear_scratch_floats_direct(m->qout, max_T, s->qthreads)
@@ -699,6 +713,14 @@ static void group_linear(const rz_llama *m, rz_llama_state *s, int l, int n, con
     }
     if (!any) {
         linear(y, ldy, x, ldx, W, T, n_in, total, beta);
+        return;
+    }
+    int all = 1;
+    for (int k = 0; k < n; k++) all &= q[lin[k]] != NULL;
+    if (all && n <= RZ_LIN_PER_LAYER) { /* one OpenMP region for the group at decode (qlinear.h) */
+        struct rz_qlinear *g[RZ_LIN_PER_LAYER];
+        for (int k = 0; k < n; k++) g[k] = q[lin[k]];
+        rz_qlinear_apply_group(g, n, T, x, ldx, y, ldy, beta != 0.0f, s->qscratch, s->qthreads);
         return;
     }
     for (int k = 0, off = 0; k < n; off += out[k], k++) {

@@ -206,3 +206,136 @@ void rz_qlinear_apply(const rz_qlinear *q, int T, const float *x, int ldx, float
             memcpy(yr, s, (size_t)rows * sizeof *yr);
     }
 }
+
+/* ---------------------------------------------------------------- groups */
+
+enum { QL_GROUP_MAX = 8 };
+
+int rz_qlinear_same_input_rht(const rz_qlinear *a, const rz_qlinear *b)
+{
+    return a->rot_in && b->rot_in && a->v.pcols == b->v.pcols && a->v.cols == b->v.cols && a->v.seed_v == b->v.seed_v;
+}
+
+/* Scratch of the decode path (T ≤ RZ_QLINEAR_ROWPATH_T): per member x̃ [T][pcols] (unless
+ * shared with an earlier member), ỹ [T][rows], x̃R̃ᵀ [T][k]. */
+static size_t group_small_floats(rz_qlinear *const *q, int n, int T)
+{
+    size_t need = 0;
+    for (int k = 0; k < n; k++) {
+        int shared = 0;
+        for (int j = 0; j < k && !shared; j++) shared = rz_qlinear_same_input_rht(q[j], q[k]);
+        need += (size_t)T * ((shared ? 0 : (size_t)q[k]->v.pcols) + (size_t)q[k]->v.rows + (size_t)q[k]->k);
+    }
+    return need;
+}
+
+size_t rz_qlinear_scratch_floats_group(rz_qlinear *const *q, int n, int T, int threads)
+{
+    size_t need = T <= RZ_QLINEAR_ROWPATH_T && n <= QL_GROUP_MAX ? group_small_floats(q, n, T) : 0;
+    for (int k = 0; k < n; k++) {
+        size_t one = rz_qlinear_scratch_floats(q[k], T, threads);
+        need = one > need ? one : need;
+    }
+    return need;
+}
+
+void rz_qlinear_apply_group(rz_qlinear *const *q, int n, int T, const float *x, int ldx, float *y, int ldy,
+                            int accumulate, float *scratch, int threads)
+{
+    if (threads < 1) threads = 1;
+    if (T > RZ_QLINEAR_ROWPATH_T || n > QL_GROUP_MAX) {
+        for (int k = 0, off = 0; k < n; off += q[k]->v.rows, k++)
+            rz_qlinear_apply(q[k], T, x, ldx, y + off, ldy, accumulate, scratch, threads);
+        return;
+    }
+    /* scratch: member k's x̃ (xt[k], maybe an earlier member's), ỹ (yt[k]), x̃R̃ᵀ (lt[k]) */
+    float *xt[QL_GROUP_MAX], *yt[QL_GROUP_MAX], *lt[QL_GROUP_MAX];
+    int own_x[QL_GROUP_MAX], off[QL_GROUP_MAX], nchunks[QL_GROUP_MAX], nt_k[QL_GROUP_MAX];
+    float *s = scratch;
+    long work = 0;
+    for (int k = 0; k < n; k++) {
+        const rz_qlinear *a = q[k];
+        off[k] = k ? off[k - 1] + q[k - 1]->v.rows : 0;
+        own_x[k] = 1;
+        for (int j = 0; j < k && own_x[k]; j++)
+            if (rz_qlinear_same_input_rht(q[j], a)) {
+                own_x[k] = 0;
+                xt[k] = xt[j];
+            }
+        if (own_x[k]) {
+            xt[k] = s;
+            s += (size_t)T * (size_t)a->v.pcols;
+        }
+        yt[k] = s;
+        s += (size_t)T * (size_t)a->v.rows;
+        lt[k] = s;
+        s += (size_t)T * (size_t)a->k;
+        nchunks[k] = (a->v.rows + RZ_QLINEAR_ROWS - 1) / RZ_QLINEAR_ROWS;
+        /* as rz_qlinear_apply: small matrices are not worth splitting */
+        nt_k[k] = threads > 1 && (long)a->v.rows * a->v.pcols >= (1L << 16) ? threads : 1;
+        work += (long)a->v.rows * a->v.pcols;
+    }
+    int nt = threads > 1 && work >= (1L << 16) ? threads : 1;
+    int blas_threads = openblas_get_num_threads();
+    if (blas_threads != 1) openblas_set_num_threads(1);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        int id = omp_get_thread_num(), th = omp_get_num_threads();
+        /* 1. x̃_k = V_k pad(x): member k on thread k mod th (the same operations on any) */
+        for (int k = 0; k < n; k++) {
+            const rz_qlinear *a = q[k];
+            if (!own_x[k] || k % th != id) continue;
+            int cols = a->v.cols, pc = a->v.pcols;
+            for (int t = 0; t < T; t++) {
+                memcpy(xt[k] + (size_t)t * pc, x + (size_t)t * ldx, (size_t)cols * sizeof(float));
+                memset(xt[k] + (size_t)t * pc + cols, 0, (size_t)(pc - cols) * sizeof(float));
+            }
+            if (a->rot_in) rz_rht_rows(&a->V, xt[k], T, pc, 0, NULL);
+        }
+#pragma omp barrier
+        /* 2. ỹ_k = x̃_k Q̃_kᵀ: each member's chunks of rows split as rz_qlinear_apply splits
+         * them (a member too small to split runs on thread k mod th) */
+        for (int k = 0; k < n; k++) {
+            const rz_qlinear *a = q[k];
+            int m = nt_k[k] < th ? nt_k[k] : th, me;
+            if (m > nchunks[k]) m = nchunks[k];
+            if (m <= 1) {
+                if (k % th != id) continue;
+                m = 1, me = 0;
+            } else {
+                if (id >= m) continue;
+                me = id;
+            }
+            int direct = !a->rot_out && !accumulate;
+            float *yk = direct ? y + off[k] : yt[k];
+            int ldt = direct ? ldy : a->v.rows;
+            int c0 = (int)((long)nchunks[k] * me / m), c1 = (int)((long)nchunks[k] * (me + 1) / m);
+            int r0 = c0 * RZ_QLINEAR_ROWS, r1 = c1 * RZ_QLINEAR_ROWS < a->v.rows ? c1 * RZ_QLINEAR_ROWS : a->v.rows;
+            if (r1 > r0) rz_qdot_rows_e8p2n(&a->v, a->nib, a->isa, r0, r1 - r0, T, xt[k], a->v.pcols, yk + r0, ldt);
+        }
+#pragma omp barrier
+        /* 3. + (x̃ R̃ᵀ) L̃ᵀ, y_k = U_kᵀ ỹ_k (+ y): member k on thread k mod th */
+        for (int k = 0; k < n; k++) {
+            const rz_qlinear *a = q[k];
+            if (k % th != id) continue;
+            int rows = a->v.rows, pc = a->v.pcols, kr = a->k, direct = !a->rot_out && !accumulate;
+            float *yk = direct ? y + off[k] : yt[k];
+            int ldt = direct ? ldy : rows;
+            if (kr > 0) {
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, kr, pc, 1.0f, xt[k], pc, a->R, pc, 0.0f, lt[k], kr);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, rows, kr, 1.0f, lt[k], kr, a->L, kr, 1.0f, yk, ldt);
+            }
+            if (direct) continue;
+            if (a->rot_out) rz_rht_rows(&a->U, yt[k], T, rows, 1, NULL);
+            for (int t = 0; t < T; t++) {
+                float *yr = y + (size_t)t * ldy + off[k];
+                const float *sr = yt[k] + (size_t)t * rows;
+                if (accumulate)
+                    for (int r = 0; r < rows; r++) yr[r] += sr[r];
+                else
+                    memcpy(yr, sr, (size_t)rows * sizeof *yr);
+            }
+        }
+    }
+    if (blas_threads != 1) openblas_set_num_threads(blas_threads);
+}

@@ -73,4 +73,22 @@ size_t rz_qlinear_scratch_floats_direct(const rz_qlinear *q, int T, int threads)
 void rz_qlinear_apply(const rz_qlinear *q, int T, const float *x, int ldx, float *y, int ldy, int accumulate,
                       float *scratch, int threads);
 
+/* A group of n layers that read the same input x (wq|wk|wv, w1|w3), their outputs side by
+ * side in y: member k writes columns off_k = Σ_{j<k} rows_j .. off_k + rows_k − 1 of each
+ * of the T rows of y (row stride ldy), added when accumulate. Bit for bit the n calls
+ * rz_qlinear_apply(q[k], T, x, ldx, y + off_k, ldy, …), for any thread count; for
+ * T ≤ RZ_QLINEAR_ROWPATH_T (decode) it takes them in one OpenMP region of `threads`:
+ *   1. the input transforms x̃_k = V_k pad(x), one member per thread in turn; members
+ *      whose V is the same transform (same pcols and seed_v: quantised with a shared
+ *      input seed, qlayer.h rz_qopts.share_in) share one x̃;
+ *   2. every member's rows split over the threads (the fused kernels);
+ *   3. the low-rank terms and output transforms y_k = U_kᵀ ỹ_k, one member per thread.
+ * Larger T calls rz_qlinear_apply per member (prefill is BLAS-bound, unchanged).
+ * scratch: rz_qlinear_scratch_floats_group(q, n, T, threads) floats. */
+void rz_qlinear_apply_group(rz_qlinear *const *q, int n, int T, const float *x, int ldx, float *y, int ldy,
+                            int accumulate, float *scratch, int threads);
+size_t rz_qlinear_scratch_floats_group(rz_qlinear *const *q, int n, int T, int threads);
+/* 1 when a and b apply the same input transform (both rotated, same pcols and seed_v). */
+int rz_qlinear_same_input_rht(const rz_qlinear *a, const rz_qlinear *b);
+
 #endif
