@@ -3,7 +3,9 @@
 # they should, run from their codes (fused kernels, tools/core/quant/qdot.h) with the same
 # perplexity and the same greedy text as the same file decoded to float32 at load
 # (--dense), for any thread count (also with --int8 inputs); tables quantised in a form the engine cannot read row
-# by row (incoherent, or e8p), and bad --embed-* options, exit 2.
+# by row (incoherent, or e8p), and bad --embed-* options, exit 2. A model quantised with
+# --share-input-rht (wq, wk, wv and w1, w3 with one input transform each, computed once
+# per token) stores one seed_v per input and decodes the same way.
 . "$(dirname "$0")/lib.sh"
 need_data stories260K.bin; need_data tok512.bin; need_data tinystories-valid.txt
 M=$RIZZ_DATA/stories260K.bin Z=$RIZZ_DATA/tok512.bin F=$RIZZ_DATA/tinystories-valid.txt
@@ -14,8 +16,10 @@ EV="-t 1 --tokens $T/eval.tok --ctx 256 --max-tokens 1024"
 
 check "rz-calibrate" rz-calibrate -q -t 1 -m "$M" -z "$Z" -f "$T/calib.txt" --ctx 128 -n 2 -o "$T/h.rzs"
 check "rz-quantize e8p 2-bit + RHT" rz-quantize -q -t 1 -m "$M" -H "$T/h.rzs" --method e8p --bits 2 --incoherence -o "$T/e2.q"
+check "rz-quantize e8p 2-bit + RHT, shared input transforms" rz-quantize -q -t 1 -m "$M" -H "$T/h.rzs" --method e8p --bits 2 --incoherence --share-input-rht -o "$T/e2s.q"
 check "rz-quantize ldlq 4-bit" rz-quantize -q -t 1 -m "$M" -H "$T/h.rzs" --method ldlq --bits 4 -o "$T/l4.q"
 rz-pack -q -m "$M" "$T/e2.q" --embed-bits 4 -o "$T/e2.emb4.rzm" --json > "$T/p4.json"
+rz-pack -q -m "$M" "$T/e2s.q" --embed-bits 4 -o "$T/e2s.emb4.rzm"
 rz-pack -q -m "$M" "$T/l4.q" --embed-bits 8 -o "$T/l4.emb8.rzm" --json > "$T/p8.json"
 rz-pack -q -m "$M" "$T/l4.q" --embed-bits 4 --embed-group 16 -o "$T/l4.emb4g16.rzm" --json > "$T/p4g16.json"
 
@@ -33,8 +37,15 @@ same "bpw of the whole model with an 8-bit table" \
 same "table stored as one qlayer record (rtn, 8 bits)" 1 \
   "$(rz-cat "$T/l4.emb8.rzm" | grep -c '"name":"tok_embeddings.weight","rows":512,"cols":64,"pcols":64,"method":"rtn","bits":8')"
 
+# --share-input-rht: per layer, wq wk wv carry one seed_v and w1 w3 another (5 layers: 10
+# distinct input seeds for those 25 records); without the flag all 35 differ
+sv() { rz-cat "$1" | jq -r 'select(.name != null and (.name | test("wq|wk|wv|w1|w3"))) | .seed_v' | sort -u | wc -l; }
+same "--share-input-rht: one seed_v per input (wq|wk|wv, w1|w3)" 10 "$(sv "$T/e2s.q")"
+same "without it: one seed_v per layer" 25 "$(sv "$T/e2.q")"
+check_err "--share-input-rht without --incoherence" 2 "needs --incoherence" rz-quantize -q -m "$M" -H "$T/h.rzs" --method e8p --share-input-rht -o "$T/x.q"
+
 # from the codes (fused kernels, quantised embedding rows and classifier) = decoded at load
-for f in e2.emb4 l4.emb8 l4.emb4g16; do
+for f in e2.emb4 e2s.emb4 l4.emb8 l4.emb4g16; do
   pd=$(rz-ppl -q --dense -m "$T/$f.rzm" $EV --json | json_field ppl)
   pc=$(rz-ppl -q -m "$T/$f.rzm" $EV --json | json_field ppl)
   # float rounding only (transforms on the activations, sums in another order): 1e-5

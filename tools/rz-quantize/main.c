@@ -46,7 +46,7 @@ static const rz_cli_tool tool = {
     .examples = "rz-quantize -m stories260K.bin -H h.rzs --method e8p --bits 2 --incoherence -o q.rzs\n"
                 "mpirun -np 2 rz-quantize -m m.rzm -H h.rzs --method ldlq --bits 3 -o q.rzs\n"
                 "rz-quantize --codebook-mse e8p --json\n",
-    .report = "method, bits, group, incoherence, incoherence_sides, layers, loss, rel_loss_mean, bpw_linears, "
+    .report = "method, bits, group, incoherence, incoherence_sides, share_input_rht, layers, loss, rel_loss_mean, bpw_linears, "
               "seconds, ranks, fake, target_rms, tune_iters, scale_search; for --codebook-mse: codebook, bits, scale, mse, samples",
     .output_help = "the layer records (or the .rzm with --fake)",
 };
@@ -83,7 +83,7 @@ int main(int argc, char **argv)
     const char *model = NULL, *hess = NULL, *method = NULL, *cbmse = NULL;
     rz_qopts q = {0};
     q.bits = -1;
-    int fake = 0;
+    int fake = 0, share_in = 0;
     long samples = 262144;
     rz_e8p_opts eo = {0, 0.0f, 10, 6, 0};
     rz_opt qflags[RZ_QFLAGS_N + 1];
@@ -101,6 +101,10 @@ int main(int argc, char **argv)
                        "index, undone when decoding: S = both (default, QuIP#):\n"
                        "W <- U W V^T, H <- V H V^T; S = in: the input side only,\n"
                        "W <- W V^T (see pipeline/quant.md for why that can be better)"),
+        RZ_O_FLAG("share-input-rht", 0, share_in,
+                  "with --incoherence: layers reading the same input (wq, wk, wv;\n"
+                  "w1, w3) get one input transform V (seeded by --seed and the\n"
+                  "layer's input), computed once per token at inference"),
         RZ_O_F64("percdamp", 0, "F", q.percdamp, 1e-9, 1e3, "ldlq/e8p damping: H += F mean(diag H) I (default 0.01)"),
         RZ_O_TABLE(qflags),
         RZ_O_FLAG("fake", 0, fake, "write a float32 .rzm with the dequantised weights instead"),
@@ -123,6 +127,7 @@ int main(int argc, char **argv)
         rz_cli_usage_error(&c, "--bits %d is out of range for %s (%s)", q.bits, method,
                            q.method == RZ_QM_E8P ? "2, 3 or 4" : "2, 3, 4 or 8");
     if (q.method == RZ_QM_E8P && q.group) rz_cli_usage_error(&c, "--group does not apply to e8p (one scale per matrix)");
+    if (share_in && q.incoherence == RZ_INCOH_NONE) rz_cli_usage_error(&c, "--share-input-rht needs --incoherence");
     q.seed = c.seed;
     q.target_rms = eo.target_rms;
     q.tune_iters = eo.tune_iters;
@@ -156,7 +161,10 @@ int main(int argc, char **argv)
         rz_llama_linear(m, i, name, sizeof name, &W, &rows, &cols, &layer, &group);
         float *What = fake ? rz_malloc((size_t)rows * (size_t)cols * sizeof *What, &e) : NULL;
         rz_qlayer ql;
-        if ((fake && !What) || rz_qlayer_quantize(name, W, rows, cols, H[layer * RZ_TAP_GROUPS + group], &q, i, mhash, &ql, What, &e))
+        /* with --share-input-rht, V is keyed by the input the layer reads (its Hessian) */
+        long in_key = share_in ? 1 + (long)layer * RZ_TAP_GROUPS + group : 0;
+        if ((fake && !What) ||
+            rz_qlayer_quantize_keyed(name, W, rows, cols, H[layer * RZ_TAP_GROUPS + group], &q, i, in_key, mhash, &ql, What, &e))
             rz_cli_die(&c, &e);
         if (fake) { /* the blob is the dequantised matrix itself */
             blobs[nloc] = What;
@@ -220,12 +228,13 @@ int main(int argc, char **argv)
             fprintf(tf, "total: %ld layers, proxy loss %.6g, mean relative loss %.6f, %.4f bits per weight "
                         "(linears: codes + scales + zero points + seeds), %.2f s\n",
                     N, loss, rel / N, bits / weights, secs);
-        msgpack_packer *pk = rz_report_begin(&c, 15);
+        msgpack_packer *pk = rz_report_begin(&c, 16);
         rz_rec_str(pk, "method", method);
         rz_rec_int(pk, "bits", q.bits);
         rz_rec_int(pk, "group", q.group);
         rz_rec_bool(pk, "incoherence", q.incoherence != RZ_INCOH_NONE);
         rz_rec_str(pk, "incoherence_sides", q.incoherence == RZ_INCOH_IN ? "in" : q.incoherence ? "both" : "none");
+        rz_rec_bool(pk, "share_input_rht", share_in);
         rz_rec_int(pk, "layers", N);
         rz_rec_f64(pk, "loss", loss);
         rz_rec_f64(pk, "rel_loss_mean", rel / N);

@@ -22,6 +22,9 @@ void rz_qlayer_seeds(uint64_t seed, long item, uint64_t *seed_u, uint64_t *seed_
     *seed_v = mix64(seed, 2 * (uint64_t)item + 1);
 }
 
+/* counters 2^62 + key: apart from the items' 2·item, 2·item + 1 */
+uint64_t rz_qlayer_seed_shared_v(uint64_t seed, long in_key) { return mix64(seed, ((uint64_t)1 << 62) + (uint64_t)in_key); }
+
 void rz_qlayer_free(rz_qlayer *q)
 {
     free(q->codes);
@@ -64,6 +67,13 @@ int rz_qlayer_quantize(const char *name, const float *W, int rows, int cols, con
                        const rz_qopts *o, long item, uint64_t model_hash, rz_qlayer *q, float *What,
                        rz_err *e)
 {
+    return rz_qlayer_quantize_keyed(name, W, rows, cols, H, o, item, 0, model_hash, q, What, e);
+}
+
+int rz_qlayer_quantize_keyed(const char *name, const float *W, int rows, int cols, const double *H,
+                             const rz_qopts *o, long item, long in_key, uint64_t model_hash, rz_qlayer *q,
+                             float *What, rz_err *e)
+{
     memset(q, 0, sizeof *q);
     if (!rz_qmethod_bits_ok(o->method, o->bits))
         return rz_fail(e, RZ_EINPUT, "%d bits is not valid for %s", o->bits, rz_qmethod_name(o->method));
@@ -84,7 +94,7 @@ int rz_qlayer_quantize(const char *name, const float *W, int rows, int cols, con
     v->model_hash = model_hash;
     if (o->incoherence) {
         v->seed_u = mix64(o->seed, 2 * (uint64_t)item);
-        v->seed_v = mix64(o->seed, 2 * (uint64_t)item + 1);
+        v->seed_v = in_key > 0 ? rz_qlayer_seed_shared_v(o->seed, in_key) : mix64(o->seed, 2 * (uint64_t)item + 1);
     }
     size_t mn = (size_t)rows * (size_t)pc, ns = rz_qlayer_n_scales(o->method, rows, pc, o->group);
     float *Wp = calloc(mn, sizeof *Wp), *Q = calloc(mn, sizeof *Q), *zf = calloc(ns, sizeof *zf);

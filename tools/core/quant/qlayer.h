@@ -64,6 +64,14 @@ typedef struct {
 int rz_qlayer_quantize(const char *name, const float *W, int rows, int cols, const double *H,
                        const rz_qopts *o, long item, uint64_t model_hash, rz_qlayer *q, float *What,
                        rz_err *e);
+/* The same with the input transform V keyed by in_key > 0 instead of the layer's item
+ * (seed_v = rz_qlayer_seed_shared_v(seed, in_key)), so layers quantised with the same
+ * in_key — those reading the same input: wq, wk, wv; w1, w3 — share one V, which
+ * inference computes once per token (qlinear.h rz_qlinear_apply_group); in_key 0 is
+ * rz_qlayer_quantize. The record format is unchanged: every record carries its seed_v. */
+int rz_qlayer_quantize_keyed(const char *name, const float *W, int rows, int cols, const double *H,
+                             const rz_qopts *o, long item, long in_key, uint64_t model_hash, rz_qlayer *q,
+                             float *What, rz_err *e);
 void rz_qlayer_free(rz_qlayer *q);
 
 /* A vocab × dim table (token embeddings, classifier) by round to nearest on the min-max
@@ -87,8 +95,11 @@ void rz_qlayer_decode_rows(const rz_qlayer_view *v, int r0, int n, float *X);
 /* L (rows × rank) and R (rank × pcols) of a v2 view in the stored basis. */
 void rz_qlayer_lowrank_rot(const rz_qlayer_view *v, float *L, float *R);
 
-/* The incoherence seeds of linear `item` (as rz_qlayer_quantize derives them). */
+/* The incoherence seeds of linear `item` (as rz_qlayer_quantize derives them with
+ * in_key 0). */
 void rz_qlayer_seeds(uint64_t seed, long item, uint64_t *seed_u, uint64_t *seed_v);
+/* seed_v of the layers quantised with in_key > 0 (rz_qlayer_quantize_keyed). */
+uint64_t rz_qlayer_seed_shared_v(uint64_t seed, long in_key);
 
 /* The record of a CALDERA fit c of W padded to c->n = pcols columns (e8p: a multiple of
  * 8, zero columns appended, H padded with zero rows/columns; ldlq: pcols = cols). The
