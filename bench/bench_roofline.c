@@ -7,7 +7,9 @@
  *    32000, shared classifier). Weights: float32 (rz_llama_random), or every linear as
  *    one code format with random codes (speed does not depend on the code values; every
  *    format of qdot.h is read the same way whatever they are) and the embedding /
- *    classifier table float32 or rtn 8-bit per row or 4-bit per 32 columns.
+ *    classifier table float32 or rtn 8-bit per row or 4-bit per 32 columns. The last
+ *    format is e8p 2-bit with the 4-bit table again, with wq|wk|wv and w1|w3 sharing one
+ *    input transform each (rz-quantize --share-input-rht).
  * 3. Per format: bytes read per generated token = every linear's codes + scales + zero
  *    points (float32: 4 bytes per weight), the classifier table (float32 or its codes),
  *    one embedding row, and the KV cache (2 · layers · (p + 1) · kv_dim · 4 bytes at
@@ -19,7 +21,7 @@
  *    and GFLOP/s (rz_llama_forward_flops) against a threaded 2048³ sgemm measured here.
  *
  * usage: bench_roofline [runs [threads [T [dec [only]]]]]   (defaults 3, 2, 512, 128;
- *        only = a format index 0..10 to run that one)
+ *        only = a format index 0..11 to run that one)
  *        bench_roofline --decode F [threads [dec [i8]]]   format F only (index as above; i8:
  *            int8 inputs to the kernels),
  *            no bandwidth or sgemm: decode tokens/s by wall time and by the process's
@@ -88,18 +90,19 @@ typedef struct {
     const char *label;
     int method, bits, group, incoh; /* method < 0: float32 linears */
     int tbits, tgroup;              /* table: 32 = float32 */
+    int share_in;                   /* seed_v per input (rz-quantize --share-input-rht) */
 } fmt;
 
 /* A qlinear of the format with random codes (scales ~ 0.02 so activations stay sane). */
 static rz_qlinear *random_qlinear(const fmt *f, int method, int bits, int group, int incoh, int rows, int cols,
-                                  uint64_t seed, double *bytes)
+                                  uint64_t seed, uint64_t seed_v, double *bytes)
 {
     rz_qlayer_view v;
     memset(&v, 0, sizeof v);
     snprintf(v.name, sizeof v.name, "bench");
     v.rows = rows, v.cols = cols, v.pcols = method == RZ_QM_E8P ? (cols + 7) / 8 * 8 : cols;
     v.method = method, v.bits = bits, v.group = group, v.incoherent = incoh;
-    v.seed_u = seed, v.seed_v = seed + 1;
+    v.seed_u = seed, v.seed_v = seed_v;
     v.codes_n = rz_qlayer_codes_bytes(method, bits, rows, v.pcols);
     v.n_scales = rz_qlayer_n_scales(method, rows, v.pcols, group);
     uint8_t *codes = malloc(v.codes_n), *zeros = NULL;
@@ -122,17 +125,18 @@ static rz_qlinear *random_qlinear(const fmt *f, int method, int bits, int group,
 }
 
 static const fmt FMTS[] = {
-    {"f32", -1, 0, 0, 0, 32, 0},
-    {"e8p2 rht, f32 table", RZ_QM_E8P, 2, 0, RZ_INCOH_BOTH, 32, 0},
-    {"e8p2 rht, 4-bit table", RZ_QM_E8P, 2, 0, RZ_INCOH_BOTH, 4, 32},
-    {"e8p2 rht, 8-bit table", RZ_QM_E8P, 2, 0, RZ_INCOH_BOTH, 8, 0},
-    {"e8p3 rht, 4-bit table", RZ_QM_E8P, 3, 0, RZ_INCOH_BOTH, 4, 32},
-    {"e8p4 rht, 4-bit table", RZ_QM_E8P, 4, 0, RZ_INCOH_BOTH, 4, 32},
-    {"rtn2 row, 4-bit table", RZ_QM_RTN, 2, 0, RZ_INCOH_NONE, 4, 32},
-    {"rtn3 g32, 4-bit table", RZ_QM_RTN, 3, 32, RZ_INCOH_NONE, 4, 32},
-    {"rtn4 row, 4-bit table", RZ_QM_RTN, 4, 0, RZ_INCOH_NONE, 4, 32},
-    {"rtn4 g32, 4-bit table", RZ_QM_RTN, 4, 32, RZ_INCOH_NONE, 4, 32},
-    {"rtn8 row, 8-bit table", RZ_QM_RTN, 8, 0, RZ_INCOH_NONE, 8, 0},
+    {"f32", -1, 0, 0, 0, 32, 0, 0},
+    {"e8p2 rht, f32 table", RZ_QM_E8P, 2, 0, RZ_INCOH_BOTH, 32, 0, 0},
+    {"e8p2 rht, 4-bit table", RZ_QM_E8P, 2, 0, RZ_INCOH_BOTH, 4, 32, 0},
+    {"e8p2 rht, 8-bit table", RZ_QM_E8P, 2, 0, RZ_INCOH_BOTH, 8, 0, 0},
+    {"e8p3 rht, 4-bit table", RZ_QM_E8P, 3, 0, RZ_INCOH_BOTH, 4, 32, 0},
+    {"e8p4 rht, 4-bit table", RZ_QM_E8P, 4, 0, RZ_INCOH_BOTH, 4, 32, 0},
+    {"rtn2 row, 4-bit table", RZ_QM_RTN, 2, 0, RZ_INCOH_NONE, 4, 32, 0},
+    {"rtn3 g32, 4-bit table", RZ_QM_RTN, 3, 32, RZ_INCOH_NONE, 4, 32, 0},
+    {"rtn4 row, 4-bit table", RZ_QM_RTN, 4, 0, RZ_INCOH_NONE, 4, 32, 0},
+    {"rtn4 g32, 4-bit table", RZ_QM_RTN, 4, 32, RZ_INCOH_NONE, 4, 32, 0},
+    {"rtn8 row, 8-bit table", RZ_QM_RTN, 8, 0, RZ_INCOH_NONE, 8, 0, 0},
+    {"e8p2 rht shared V, 4-bit", RZ_QM_E8P, 2, 0, RZ_INCOH_BOTH, 4, 32, 1},
 };
 #define NFMTS (sizeof FMTS / sizeof FMTS[0])
 
@@ -158,7 +162,12 @@ static rz_llama *make_model(const rz_llama_config *c, const fmt *f, double *wbyt
         for (long i = 0; i < (long)RZ_LIN_PER_LAYER * c->n_layers; i++) {
             int r, k;
             rz_llama_linear_shape(c, i, &r, &k);
-            rz_qlinear *q = random_qlinear(f, f->method, f->bits, f->group, f->incoh, r, k, 1000 + (uint64_t)i, &lin);
+            /* with share_in, wq|wk|wv and w1|w3 take one seed_v each (by RZ_LIN_*: the first
+             * member's item), as rz-quantize --share-input-rht gives them */
+            static const int vkey[RZ_LIN_PER_LAYER] = {0, 0, 0, 3, 4, 5, 4};
+            long j = i % RZ_LIN_PER_LAYER, vi = f->share_in ? i - j + vkey[j] : i;
+            rz_qlinear *q = random_qlinear(f, f->method, f->bits, f->group, f->incoh, r, k, 1000 + (uint64_t)i,
+                                           1001 + (uint64_t)vi, &lin);
             if (rz_llama_set_qlinear(m, i, q, &e)) die(&e);
         }
     }
@@ -169,7 +178,7 @@ static rz_llama *make_model(const rz_llama_config *c, const fmt *f, double *wbyt
             for (size_t i = 0; i < (size_t)c->vocab_size * c->dim; i++) t[i] = 0.02f * ((float)(next_u32() & 1023) / 512.0f - 1.0f);
         table = 4.0 * c->vocab_size * c->dim;
     } else {
-        rz_qlinear *q = random_qlinear(f, RZ_QM_RTN, f->tbits, f->tgroup, RZ_INCOH_NONE, c->vocab_size, c->dim, 5, &table);
+        rz_qlinear *q = random_qlinear(f, RZ_QM_RTN, f->tbits, f->tgroup, RZ_INCOH_NONE, c->vocab_size, c->dim, 5, 6, &table);
         if (rz_llama_set_qtable(m, RZ_TABLE_EMB, q, &e)) die(&e);
     }
     *wbytes = lin + table + table / c->vocab_size; /* + one embedding row */
@@ -290,7 +299,7 @@ static void kernels(int rows)
     printf("one thread, %d x %d, T = 1: CPU ns/weight (GB/s of codes + scales)\n", rows, cols);
     printf("%-12s %16s %16s %16s %16s\n", "format", "ref", "avx2", "avx2-i8", "decode+sgemv");
     for (size_t f = 0; f < sizeof fm / sizeof fm[0]; f++) {
-        fmt F = {"", fm[f][0], fm[f][1], fm[f][2], 0, 32, 0};
+        fmt F = {"", fm[f][0], fm[f][1], fm[f][2], 0, 32, 0, 0};
         rz_qlayer_view v;
         memset(&v, 0, sizeof v);
         v.rows = rows, v.cols = cols, v.pcols = cols, v.method = F.method, v.bits = F.bits, v.group = F.group;
