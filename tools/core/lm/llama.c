@@ -10,7 +10,9 @@
  * of our own (fast_expf) because libm's expf is not vectorised without -ffast-math.
  * Threads: the products go through linalg.h (OpenMP column panels over single-threaded
  * OpenBLAS, the same result for any thread count), attention through attention.h.
- * Quantised linears (rz_llama_set_qlinear) are applied from their codes (qlinear.h).
+ * Quantised linears (rz_llama_set_qlinear) are applied from their codes (qlinear.h);
+ * the layers that read one input (wq|wk|wv, w1|w3) as one group, which at decode is one
+ * OpenMP region with their activation transforms spread over the threads.
  *
  * All memory is allocated in rz_llama_state_new; the forward allocates nothing (except
  * the row buffers of a quantised layer's Hadamard transform whose odd factor is ≥ 16,
