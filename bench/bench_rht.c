@@ -10,7 +10,8 @@
  * With a shared input transform (wq|wk|wv and w1|w3 quantised with one seed_v: qlinear.h
  * rz_qlinear_apply_group) the inputs drop to 4 per layer (wqkv, wo, w13 at 768, w2 at
  * 2048). The bench times one rz_rht_rows call of each kind (T = 1, best of 5 runs of at
- * least 0.05 s of CPU) and prints the per-token total both ways.
+ * least 0.05 s of CPU) and prints the per-token total both ways, then what a 512-token
+ * prefill spends in them (one thread; all 512 rows of a linear in one call).
  *
  * usage: bench_rht [n_small [n_big]]   (defaults 768 2048)
  *        bench_rht --step [i8]   where one thread's decode step goes, by linear: the 84
@@ -22,6 +23,7 @@
  *            taken in model order, so the codes stream from memory as in a step.
  *            Best of 5 passes of 20 tokens. i8: int8 inputs (rz-generate --int8).
  */
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,9 +43,9 @@ static double thread_cpu_now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* CPU seconds per call on one row of n, best of 5: rz_rht_rows, or rz_rht_rows_ref when
- * ref (the loops rz_rht_rows replaced; the same bits). */
-static double per_call(int n, int inverse, int ref)
+/* CPU seconds per call on `rows` rows of n (one thread), best of 5: rz_rht_rows, or
+ * rz_rht_rows_ref when ref (the loops rz_rht_rows replaced; the same bits). */
+static double per_call_rows(int n, int rows, int inverse, int ref)
 {
     rz_rht t;
     rz_err e = {0};
@@ -51,15 +53,16 @@ static double per_call(int n, int inverse, int ref)
         fprintf(stderr, "bench_rht: %s\n", e.msg);
         exit(1);
     }
-    float *x = malloc(sizeof(float) * (size_t)n);
-    for (int i = 0; i < n; i++) x[i] = (float)((i * 37) % 101) / 101.0f - 0.5f;
+    float *x = malloc(sizeof(float) * (size_t)n * (size_t)rows);
+    for (long i = 0; i < (long)n * rows; i++) x[i] = (float)((i * 37) % 101) / 101.0f - 0.5f;
+    int reps_per = rows > 1 ? 1 : 200;
     double best = 1e30;
     for (int r = 0; r < 5; r++) {
         long reps = 0;
         double t0 = thread_cpu_now(), dt;
-        do { /* 200 calls between clock reads: reading the thread's CPU clock is a system call */
-            for (int k = 0; k < 200; k++) (ref ? rz_rht_rows_ref : rz_rht_rows)(&t, x, 1, n, inverse, NULL);
-            reps += 200;
+        do { /* 200 one-row calls between clock reads: reading the thread's CPU clock is a system call */
+            for (int k = 0; k < reps_per; k++) (ref ? rz_rht_rows_ref : rz_rht_rows)(&t, x, rows, n, inverse, NULL);
+            reps += reps_per;
             dt = thread_cpu_now() - t0;
         } while (dt < 0.05);
         if (dt / reps < best) best = dt / reps;
@@ -68,6 +71,8 @@ static double per_call(int n, int inverse, int ref)
     rz_rht_free(&t);
     return best;
 }
+
+static double per_call(int n, int inverse, int ref) { return per_call_rows(n, 1, inverse, ref); }
 
 static uint64_t rng = 88172645463325252ull;
 static uint32_t next_u32(void)
@@ -206,5 +211,14 @@ int main(int argc, char **argv)
     printf("per token, %d layers, ms (reference / fast): each linear its own input transform %.3f / %.3f; "
            "wq|wk|wv and w1|w3 sharing one %.3f / %.3f\n",
            layers, 1e3 * own[1], 1e3 * own[0], 1e3 * shared[1], 1e3 * shared[0]);
+    /* prefill: every linear transforms all T rows in one call (rows in chunks of 16) */
+    int T = 512;
+    omp_set_num_threads(1);
+    double pf[2];
+    for (int ref = 1; ref >= 0; ref--)
+        pf[ref] = layers * (6 * per_call_rows(ns, T, 0, ref) + per_call_rows(nb, T, 0, ref) + 5 * per_call_rows(ns, T, 1, ref) +
+                            2 * per_call_rows(nb, T, 1, ref));
+    printf("prefill of %d tokens, one thread, each linear its own transforms, ms (reference / fast): %.1f / %.1f\n", T,
+           1e3 * pf[1], 1e3 * pf[0]);
     return 0;
 }

@@ -16,7 +16,8 @@
  *
  * All memory is allocated in rz_llama_state_new; the forward allocates nothing (except
  * the row buffers of a quantised layer's Hadamard transform whose odd factor is ≥ 16,
- * e.g. 43 for Llama's 11008: rht.c).
+ * e.g. 43 for Llama's 11008, when a call has more than 16 rows or rows longer than
+ * 8192: rht.c).
  * The host is assumed little-endian, as llama2.c's files are.
  */
 #include "llama.h"

@@ -21,7 +21,7 @@
  * de-interleaved into m contiguous sequences of p (the Q_m product taken on the way),
  * each gets the m = 1 butterflies, and the scale (and signs) are applied on the way
  * back. Rows of a call that fit in one chunk (a decode step's T ≤ 16) run on the
- * calling thread without an OpenMP region. tests/unit/test_hadamard.c checks the fast
+ * calling thread without an OpenMP region, and allocate nothing when n ≤ 8192. tests/unit/test_hadamard.c checks the fast
  * path against rz_rht_rows_ref bit for bit and both against the dense U.
  */
 #include "rht.h"
@@ -392,14 +392,21 @@ int rz_rht_rows(const rz_rht *t, float *X, long rows, long ld, int inverse, rz_e
     int n = t->n, m = t->m;
     long nch = (rows + RHT_ROW_CHUNK - 1) / RHT_ROW_CHUNK;
     float *tmp = NULL;
+    if (nch <= 1 && (m < RHT_SMALL_M || n <= RHT_STACK)) {
+        /* a decode step's T ≤ 16 rows: no OpenMP region (its fork and join would cost
+         * more than the transform), and no allocation (the BLAS path's row buffer on
+         * the stack) */
+        _Alignas(32) float y[m >= RHT_SMALL_M ? RHT_STACK : 1];
+        for (long r = 0; r < rows; r++) row_fast(t, X + r * ld, inverse, y);
+        return 0;
+    }
     if (m >= RHT_SMALL_M) { /* row buffers for the BLAS product with Q_m */
         size_t sz;
         if (!rz_mul_ok((size_t)nch, (size_t)n * sizeof(float), (size_t)1 << 40, &sz))
             return rz_fail(e, RZ_EINPUT, "rht: %ld rows of %d too large", rows, n);
         if (!(tmp = rz_malloc(sz, e))) return e ? e->code : RZ_EINTERNAL;
     }
-    if (nch <= 1) { /* a decode step's T ≤ 16 rows: no OpenMP region (its fork and join
-                     * would cost more than the transform) */
+    if (nch <= 1) {
         for (long r = 0; r < rows; r++) row_fast(t, X + r * ld, inverse, tmp);
     } else {
 #pragma omp parallel for schedule(dynamic, 1)
