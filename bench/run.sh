@@ -72,6 +72,9 @@ fi
 echo; echo "== roofline: read bandwidth, bytes per token and decode/prefill speed of every format"
 "$B/bench/bench_roofline" --kernels
 "$B/bench/bench_roofline" 3 2
+echo; echo "== activation Hadamard transforms (decode and prefill) and where a one-thread decode step goes"
+"$B/bench/bench_rht"
+"$B/bench/bench_rht" --step i8
 for b in bench_tokenizer bench_attention bench_quant bench_qinfer bench_lowrank bench_lowrank_infer bench_finetune bench_agent bench_fbcpr bench_humanoid bench_serve; do
   if [ -x "$B/bench/$b" ]; then echo; echo "== $b"; "$B/bench/$b"; fi
 done
