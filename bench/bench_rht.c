@@ -21,7 +21,8 @@
  *            rz_qlinear_apply (T = 1) and of its fused kernel alone (rz_qdot_rows_e8p2n
  *            over all rows); the difference is the transforms plus copies. Layers are
  *            taken in model order, so the codes stream from memory as in a step.
- *            Best of 5 passes of 20 tokens. i8: int8 inputs (rz-generate --int8).
+ *            Best of 5 passes of 20 tokens. i8: int8 inputs (rz-generate --int8). Then
+ *            one token's attention over positions 0 .. 127 of a 12-layer KV cache.
  */
 #include <omp.h>
 #include <stdio.h>
@@ -29,6 +30,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "attention.h"
 #include "llama.h"
 #include "qdot.h"
 #include "qlayer.h"
@@ -180,6 +182,33 @@ static void step(int i8)
         sa += apply[k], sk += kern[k];
     }
     printf("%-10s %9.3f\n", "classifier", 1e3 * apply[RZ_LIN_PER_LAYER]);
+    /* attention of one token over positions 0 .. 127 of a KV cache per layer (as
+     * bench_roofline's decode steps), averaged over the positions */
+    {
+        enum { CTX = 128 };
+        rz_rope_method rm = rz_rope_default(10000.0);
+        rz_attn *at;
+        rz_err e = {0};
+        if (rz_attn_new(&rm, c.n_heads, c.n_kv_heads, c.dim / c.n_heads, CTX, &at, &e)) {
+            fprintf(stderr, "bench_rht: %s\n", e.msg);
+            exit(1);
+        }
+        size_t per = (size_t)CTX * (size_t)c.dim;
+        float *kc = malloc(sizeof(float) * per * (size_t)L), *vc = malloc(sizeof(float) * per * (size_t)L);
+        for (size_t i = 0; i < per * (size_t)L; i++) kc[i] = vc[i] = (float)((i * 37) % 101) / 101.0f - 0.5f;
+        double best = 1e30;
+        for (int run = 0; run < 5; run++) {
+            double t0 = thread_cpu_now();
+            for (int pos = 0; pos < CTX; pos++)
+                for (int l = 0; l < L; l++)
+                    rz_attn_forward(at, x, c.dim, 1, pos, kc + (size_t)l * per, vc + (size_t)l * per, y, c.dim);
+            double t = (thread_cpu_now() - t0) / CTX;
+            if (t < best) best = t;
+        }
+        printf("%-10s %9.3f   (one token, 12 layers, positions 0..%d averaged)\n", "attention", 1e3 * best, CTX - 1);
+        free(kc), free(vc);
+        rz_attn_free(at);
+    }
     printf("%-10s %9.3f %9.3f %12.3f   (+ classifier = %.3f ms)\n", "linears", 1e3 * sa, 1e3 * sk, 1e3 * (sa - sk),
            1e3 * (sa + apply[RZ_LIN_PER_LAYER]));
     for (long i = 0; i < (long)RZ_LIN_PER_LAYER * L; i++) free_q(&q[i]);
