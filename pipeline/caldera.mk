@@ -37,8 +37,14 @@ OUTER    ?= 20
 INNER    ?= 50
 CAL_FLAGS ?= --downdate 0
 SEEDS    ?= 1 2 3
-SEED_RANKS ?= 4 8
+SEED_RANKS ?= 4 8 16
 CANDS    ?= 0,2,4,8,16,32
+# rank 16's budget: the average rank is 16, so a cap of 32 (2x the mean) would bind on the
+# matrices the measurement favours (wk already reached 32 at rank 8's bits); 64 is full rank
+# of every 64-wide matrix (wk/wv, 32 x 64, stop at 32: rz-lowrank drops candidates above
+# min(rows, cols))
+CANDS_16 ?= 0,2,4,8,16,32,64
+cands_of = $(or $(CANDS_$(1)),$(CANDS))
 PROBE    ?= --probe-windows 8 --probe-ctx 256
 KL_ROUNDS ?= 2
 MPI      ?=
@@ -47,7 +53,7 @@ include $(dir $(lastword $(MAKEFILE_LIST)))quant.mk
 .DEFAULT_GOAL := caldera-all
 
 UNIFORM  ?= cal_r4_lr4 cal_r8_lr4 cal_r16_lr4
-ALLOC    ?= cal_kl_r4 cal_kl_r8
+ALLOC    ?= cal_kl_r4 cal_kl_r8 cal_kl_r16
 BASE_ROWS := cal_q2 cal_q3
 CAL_ROWS = $(UNIFORM) $(ALLOC)
 LOWRANK = $(MPI) $(RZ_BIN)/rz-lowrank -q -t $(THREADS) -m $(MODEL) --lr-bits 4 --q-method e8p --bits 2 --incoherence \
@@ -66,11 +72,11 @@ $(OUT)/cal_r%.lr: $(OUT)/hessians.rzs
 	$(LOWRANK) -H $< --seed $(call cal_seed,cal_r$*) --rank $(call cal_rank,cal_r$*) -o $@ --json > $@.json.tmp && mv $@.json.tmp $(OUT)/cal_r$*.quant.json
 # measured-KL allocation at cal_rK_lr4's bits, the others at rank K while one is measured
 $(OUT)/cal_kl_r%.lr: $(OUT)/hessians.rzs $(OUT)/calib.txt $(OUT)/cal_r%_lr4.rzm
-	$(LOWRANK) -H $< --seed $(SEED) --budget $(call budget_of,$*) --candidates $(CANDS) --objective kl -z $(TOK) -f $(OUT)/calib.txt \
+	$(LOWRANK) -H $< --seed $(SEED) --budget $(call budget_of,$*) --candidates $(call cands_of,$*) --objective kl -z $(TOK) -f $(OUT)/calib.txt \
 	  $(PROBE) --kl-base $* --kl-rounds $(KL_ROUNDS) -o $@ --json > $@.json.tmp && mv $@.json.tmp $(OUT)/cal_kl_r$*.quant.json
 # the old objective at the same bits
 $(OUT)/cal_px_r%.lr: $(OUT)/hessians.rzs $(OUT)/cal_r%_lr4.rzm
-	$(LOWRANK) -H $< --seed $(SEED) --budget $(call budget_of,$*) --candidates $(CANDS) --objective proxy -o $@ --json > $@.json.tmp \
+	$(LOWRANK) -H $< --seed $(SEED) --budget $(call budget_of,$*) --candidates $(call cands_of,$*) --objective proxy -o $@ --json > $@.json.tmp \
 	  && mv $@.json.tmp $(OUT)/cal_px_r$*.quant.json
 # Q alone (rank 0) at 2 and 3 bits, with the CALDERA fits' own Q settings: the e8p rows
 # of the table in the same scheme (quant.mk's e8p_B_inc rows are rz-quantize's, with its
@@ -85,7 +91,7 @@ $(OUT)/cal_q%.abl.json: $(OUT)/cal_q%.fake.rzm $(OUT)/cal_q%.rzm $(OUT)/eval.txt
 # the allocation with another quantiser seed: cal_kl_rK's curves (same ranks), fits with seed N
 define cal_kl_seed
 $(OUT)/cal_kl_r$(1)_s$(2).lr: $(OUT)/hessians.rzs $(OUT)/cal_kl_r$(1).lr
-	$$(LOWRANK) -H $$< --seed $(2) --budget $$(call budget_of,$(1)) --candidates $$(CANDS) --objective kl \
+	$$(LOWRANK) -H $$< --seed $(2) --budget $$(call budget_of,$(1)) --candidates $$(call cands_of,$(1)) --objective kl \
 	  --curves $(OUT)/cal_kl_r$(1).quant.json -o $$@ --json > $$@.json.tmp && mv $$@.json.tmp $(OUT)/cal_kl_r$(1)_s$(2).quant.json
 endef
 $(foreach k,$(SEED_RANKS),$(foreach n,$(filter-out $(SEED),$(SEEDS)),$(eval $(call cal_kl_seed,$(k),$(n)))))
