@@ -1,8 +1,8 @@
 # caldera.mk — CALDERA on stories260K: fp32, Q alone (2-bit and 3-bit E8P with
 # incoherence, the CALDERA fits' own Q: rows cal_q2, cal_q3), CALDERA (rz-lowrank: W ≈ Q + L·R, Q = 2-bit E8P with incoherence, L and R
 # at 4 bits) at uniform ranks 4/8/16, the rank allocation on the measured end loss at the
-# bits per weight as uniform ranks 4 and 8 (ALLOC='... cal_kl_r16 cal_px_r8' adds rank 16's
-# and the old proxy-loss allocation at rank 8's bits),
+# bits per weight as uniform ranks 4, 8 and 16 (ALLOC='... cal_px_r8' adds the old
+# proxy-loss allocation at rank 8's bits),
 # and fine-tuning by distillation to the float model; columns bits per weight (linears,
 # whole model), perplexity ± on the first ABL_TOKENS (32,768) tokens of the evaluation
 # split (quant.mk's ABL_PPL), the allocation's predicted and measured probe KL.
@@ -17,7 +17,8 @@
 # seed 1), the rest is the evaluation text. Rows:
 #   cal_rK_lr4   uniform rank K, 4-bit L/R
 #   cal_kl_rK    ranks chosen by rz-lowrank --objective kl under the bits of cal_rK_lr4
-#                (its achieved bpw_linears as the budget): per matrix and candidate rank the
+#                (its achieved bpw_linears as the budget), candidate ranks CANDS (CANDS_K if
+#                set: rank 16's go up to 64): per matrix and candidate rank the
 #                measured KL from the float model on PROBE windows of the calibration text
 #                with that matrix at the candidate and the others at rank K (--kl-base K),
 #                KL_ROUNDS rounds (each re-measured around the last allocation)
@@ -30,7 +31,7 @@
 # the proxy loss and the perplexity on this model in pipeline/caldera_ref.md's ablation
 # (uniform and allocated rows get the same flags).
 #
-#   make -f pipeline/caldera.mk -j2 caldera-seeds      uniform vs allocated at r4/r8 bits, SEEDS
+#   make -f pipeline/caldera.mk -j2 caldera-seeds      uniform vs allocated at r4/r8/r16 bits, SEEDS
 
 OUT      ?= out/caldera
 OUTER    ?= 20
@@ -190,6 +191,25 @@ $(OUT)/caldera_seeds.md: $(OUT)/caldera_seeds.csv $(OUT)/abl-fp32.ppl.json
 	      m = t / c; sd = c > 1 ? sqrt((tt - c * m * m) / (c - 1)) : 0; printf "| %s |%s | %+.3f | %.3f |\n", r, l, m, sd / sqrt(c) } }' $< > $@.tmp && mv $@.tmp $@
 .PHONY: caldera-seeds
 caldera-seeds: $(OUT)/caldera_seeds.md
+	@cat $<
+
+# The probe KL out of sample: the allocation chose its ranks on the probe (the first PROBE
+# windows of the calibration text) and its kl_measured is on those same windows. X.hkl.json:
+# the KL from the float model on the last FT_HOLDOUT windows of FT_CTX tokens of the
+# calibration text (disjoint from the probe), as rz-finetune --distill --holdout measures it
+# before its first step (holdout_first; the one step's L, R are discarded).
+# caldera_hkl.md: per row of caldera-seeds the held-out KL per seed and its mean.
+$(OUT)/%.hkl.json: $(OUT)/%.rzm $(OUT)/calib.txt
+	$(RZ_BIN)/rz-finetune -q -t $(THREADS) -z $(TOK) -f $(OUT)/calib.txt --steps 1 --batch $(FT_BATCH) --ctx $(FT_CTX) \
+	  --seed $(SEED) --holdout $(FT_HOLDOUT) --distill $(MODEL) -m $< -o $@.rzm.tmp --json > $@.tmp && rm -f $@.rzm.tmp && mv $@.tmp $@
+$(OUT)/caldera_hkl.md: $(SEED_ROWS:%=$(OUT)/%.hkl.json) FORCE
+	{ echo "| row | held-out KL per seed | mean |"; echo "|---|---|---|"; \
+	  for k in $(SEED_RANKS); do for r in cal_r$${k}_lr4 cal_kl_r$$k; do l=""; \
+	    for n in $(SEEDS); do m=$$r; [ $$n = $(SEED) ] || m=$${r}_s$$n; l="$$l $$(jq .holdout_first $(OUT)/$$m.hkl.json)"; done; \
+	    echo "$$r$$l" | awk '{ s = 0; l = ""; for (i = 2; i <= NF; i++) { s += $$i; l = l sprintf(" %.4f", $$i) } printf "| %s |%s | %.4f |\n", $$1, l, s / (NF - 1) }'; \
+	  done; done; } > $@.tmp && mv $@.tmp $@
+.PHONY: caldera-heldout
+caldera-heldout: $(OUT)/caldera_hkl.md
 	@cat $<
 
 .PHONY: FORCE
