@@ -1,6 +1,10 @@
 /* test_rl_online.c — the replay buffer (wrap-around, uniform sampling below the size,
  * validation of a loaded buffer) and the online loop: a run cut in two, checkpointed
- * and resumed reproduces the uncut run bit for bit, with FB-CPR and with plain FB. */
+ * and resumed reproduces the uncut run bit for bit, with FB-CPR and with plain FB; batched
+ * acting equals row-at-a-time. */
+#include <math.h>
+#include <stdio.h>
+
 #include "../check.h"
 #include "agent_io.h"
 #include "online.h"
@@ -154,6 +158,42 @@ static void resume_case(int cpr)
     remove(path);
 }
 
+/* Batched acting: fb_act_rows over rows with different zs against fb_act one row at a
+ * time. Same arithmetic per row; only the batched GEMM's blocking may reorder a dot
+ * product's sums, so 1e-5 on actions in [−1, 1] (float rounding of a 32-wide layer is
+ * ~1e-6). A batch that used one z for every row misses by far more (the zs differ). */
+static void test_act_rows(void)
+{
+    rl_env env;
+    CHECK(rl_env_make(&env, "pointmass-maze", 0, NULL) == 0);
+    fb_config f;
+    fb_config_default(&f, FB_ALGO_FB, env.obs_dim, 0, env.act_dim);
+    f.zdim = 8, f.hidden = 32, f.layers = 2, f.batch = 16;
+    fb_agent *a;
+    CHECK(fb_create(&f, 3, &a, NULL) == 0);
+    enum { n = 300 }; /* more than one 256-row chunk */
+    static float O[n * 4], Z[n * 8], act[n * 2];
+    rz_rng g;
+    rz_rng_seed(&g, 4);
+    for (int i = 0; i < n * 4; i++) O[i] = (float)(0.5 * rz_rng_uniform(&g) - 0.25);
+    for (int i = 0; i < n * 8; i++) Z[i] = (float)(3 * rz_rng_normal(&g));
+    rz_err e = {0};
+    CHECK(fb_act_rows(a, n, O, Z, act, &e) == 0);
+    double worst = 0, spread = 0;
+    for (int i = 0; i < n; i++) {
+        float one[2];
+        CHECK(fb_act(a, 1, O + i * 4, Z + i * 8, one, NULL, &e) == 0);
+        for (int r = 0; r < 2; r++) {
+            worst = fmax(worst, fabs(one[r] - act[i * 2 + r]));
+            spread = fmax(spread, fabs(act[i * 2 + r] - act[r]));
+        }
+    }
+    CHECK(worst < 1e-5);
+    CHECK(spread > 1e-2); /* the rows really act differently */
+    fb_destroy(a);
+    rl_env_free(&env);
+}
+
 static void test_resume_fbcpr(void) { resume_case(1); }
 static void test_resume_fb(void) { resume_case(0); }
 
@@ -162,5 +202,6 @@ int main(void)
     RUN(test_replay_wrap);
     RUN(test_resume_fbcpr);
     RUN(test_resume_fb);
+    RUN(test_act_rows);
     return check_summary();
 }

@@ -1066,13 +1066,14 @@ static void add_q_at(fb_agent *a, int m, const float *O, const float *act, const
 }
 
 /* The actor's π(o_i, z) for m rows into act (m × act_dim). */
-static void actor_act(fb_agent *a, int m, const float *O, const float *z, float *act)
+/* zs: the z of row i at z + i·zs (zs = 0: one z for every row; D: one z per row). */
+static void actor_act(fb_agent *a, int m, const float *O, const float *z, size_t zs, float *act)
 {
     int D = a->cfg.zdim, od = a->cfg.obs_dim;
     float *in = a->eval_in;
     for (int i = 0; i < m; i++) {
         memcpy(in + (size_t)i * (od + D), O + (size_t)i * od, od * sizeof(float));
-        memcpy(in + (size_t)i * (od + D) + od, z, D * sizeof(float));
+        memcpy(in + (size_t)i * (od + D) + od, z + (size_t)i * zs, D * sizeof(float));
     }
     memcpy(act, actor_fwd(a, &a->tEvalA, in, m), (size_t)m * a->cfg.act_dim * sizeof(float));
 }
@@ -1113,7 +1114,7 @@ int fb_ens_act(fb_agent *const *ag, int k, int n, const float *O, const float *c
                 if (Q) Q[s0 + i] = (float)(q[(size_t)i * A + best] / k);
             }
         } else if (k == 1) {
-            actor_act(a, m, Oc, z[0], act + (size_t)s0 * ad);
+            actor_act(a, m, Oc, z[0], 0, act + (size_t)s0 * ad);
             if (Q) {
                 memset(q, 0, (size_t)m * sizeof(double));
                 add_q_at(a, m, Oc, act + (size_t)s0 * ad, z[0], q, 1);
@@ -1126,7 +1127,7 @@ int fb_ens_act(fb_agent *const *ag, int k, int n, const float *O, const float *c
             memset(q, 0, (size_t)m * k * sizeof(double));
             for (int i = 0; i < k; i++) {
                 float *ci = cand + (size_t)i * EVAL_CHUNK * ad;
-                actor_act(ag[i], m, Oc, z[i], ci);
+                actor_act(ag[i], m, Oc, z[i], 0, ci);
                 for (int j = 0; j < k; j++) add_q_at(ag[j], m, Oc, ci, z[j], q + i, k);
             }
             for (int r = 0; r < m; r++) {
@@ -1144,6 +1145,17 @@ int fb_ens_act(fb_agent *const *ag, int k, int n, const float *O, const float *c
 int fb_act(fb_agent *a, int n, const float *O, const float *z, float *act, float *Q, rz_err *e)
 {
     return fb_ens_act(&a, 1, n, O, &z, act, Q, e);
+}
+
+int fb_act_rows(fb_agent *a, int n, const float *O, const float *Z, float *act, rz_err *e)
+{
+    const fb_config *c = &a->cfg;
+    if (c->n_actions) return rz_fail(e, RZ_EINPUT, "fb_act_rows: the agent's actions are discrete (%d)", c->n_actions);
+    for (int s0 = 0; s0 < n; s0 += EVAL_CHUNK) {
+        int m = n - s0 < EVAL_CHUNK ? n - s0 : EVAL_CHUNK;
+        actor_act(a, m, O + (size_t)s0 * c->obs_dim, Z + (size_t)s0 * c->zdim, c->zdim, act + (size_t)s0 * c->act_dim);
+    }
+    return RZ_OK;
 }
 
 /* ---- state for checkpoints ------------------------------------------------------------ */

@@ -159,6 +159,10 @@ int fb_infer_z_goal(fb_agent *a, const float *goal_obs, float *z, rz_err *e);
 /* Greedy actions for n observations under one z (act: n × act_dim); Q (n, may be NULL)
  * receives Q(o, a*) = min_k F_k(o, a*, z)ᵀz (the mean over k with target_mean). */
 int fb_act(fb_agent *a, int n, const float *O, const float *z, float *act, float *Q, rz_err *e);
+/* Continuous actions only: the actor's π(o_i, z_i) for n observations, each under its own
+ * z (Z: n × d) — one batched forward for many environments acting at once. Row i equals
+ * fb_act(a, 1, o_i, z_i) up to the summation order of the batched matrix product. */
+int fb_act_rows(fb_agent *a, int n, const float *O, const float *Z, float *act, rz_err *e);
 
 /* An ensemble of k agents (independently trained, same environment) acting as one
  * policy, each member j with its own z_j (its own embedding of the task): discrete
