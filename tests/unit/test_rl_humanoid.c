@@ -79,6 +79,15 @@ static void test_roundtrip_and_purity(void)
     CHECK(rl_env_step(&env, s, a, NULL, n2, NULL) == 0);
     CHECK(memcmp(n1, n2, env.state_dim * sizeof(float)) == 0);
     CHECK(memcmp(s, n1, env.state_dim * sizeof(float)) != 0); /* and it moved */
+    /* a clone (the online loop's worker instance) has its own simulator and the same bits */
+    rl_env w;
+    env.episode_len = 77; /* a caller's setting, not the kind's default: kept by the clone */
+    CHECK(rl_env_clone(&env, &w, NULL) == 0);
+    env.episode_len = 300;
+    CHECK(w.mj != env.mj && w.state_dim == env.state_dim && w.episode_len == 77);
+    CHECK(rl_env_step(&w, s, a, NULL, n2, NULL) == 0);
+    CHECK(memcmp(n1, n2, env.state_dim * sizeof(float)) == 0);
+    rl_env_free(&w);
     rl_env_obs(&env, n1, o1);
     rl_env_obs(&env, n1, o2);
     CHECK(memcmp(o1, o2, env.obs_dim * sizeof(float)) == 0);

@@ -26,6 +26,22 @@ int rl_env_make(rl_env *env, const char *spec, double slip, rz_err *e)
     return rl_env_grid_load(env, spec, slip, e);
 }
 
+int rl_env_clone(const rl_env *src, rl_env *dst, rz_err *e)
+{
+    int rc;
+    if (src->kind == RL_GRID) {
+        if ((rc = rl_env_grid_parse(dst, src->map_text, src->name, src->slip, e))) return rc;
+        rl_env_set_grid_obs(dst, src->grid_obs);
+    } else {
+        char spec[4096];
+        if (src->ops->arg && src->map_text) snprintf(spec, sizeof spec, "%s:%s", src->ops->spec, src->map_text);
+        else snprintf(spec, sizeof spec, "%s", src->ops->spec);
+        if ((rc = rl_env_make(dst, spec, src->slip, e))) return rc;
+    }
+    dst->horizon = src->horizon, dst->episode_len = src->episode_len;
+    return RZ_OK;
+}
+
 void rl_env_free(rl_env *env)
 {
     if (env->ops && env->ops->free) env->ops->free(env);

@@ -79,6 +79,10 @@ int rl_env_grid_parse(rl_env *env, const char *text, const char *source, double 
 /* A grid from a map file (what rl_env_make does with a name that is no kind's). */
 int rl_env_grid_load(rl_env *env, const char *path, double slip, rz_err *e);
 void rl_env_free(rl_env *env);
+/* A second instance of the same environment with its own simulator state (MuJoCo's
+ * mjData), for stepping on another thread: steps are pure functions of the state, so
+ * both instances give the same bits. */
+int rl_env_clone(const rl_env *src, rl_env *dst, rz_err *e);
 
 /* A uniformly random start state (a free cell, or a free position in the maze). */
 void rl_env_reset(const rl_env *env, rz_rng *rng, float *state);
