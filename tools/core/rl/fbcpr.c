@@ -268,7 +268,8 @@ void fbcpr_encode_expert(fbcpr *c, int n, const float *EO2, float *ze)
     }
 }
 
-void fbcpr_sample_z(fbcpr *c, int n, int n_goal, const float *goal_obs, int n_ze, const float *ze, float *z, int *kind)
+void fbcpr_sample_z_rng(fbcpr *c, rz_rng *rng, int n, int n_goal, const float *goal_obs, int n_ze, const float *ze, float *z,
+                        int *kind)
 {
     int D = c->D, od = c->od;
     float rD = sqrtf((float)D);
@@ -276,18 +277,18 @@ void fbcpr_sample_z(fbcpr *c, int n, int n_goal, const float *goal_obs, int n_ze
     for (int i0 = 0; i0 < n; i0 += c->N) {
         int m = n - i0 < c->N ? n - i0 : c->N, ng = 0;
         for (int i = i0; i < i0 + m; i++) {
-            double u = rz_rng_uniform(&c->rng);
+            double u = rz_rng_uniform(rng);
             float *zi = z + (size_t)i * D;
             int k = u < pg ? 0 : u < pg + pe ? 1 : 2;
             if (kind) kind[i] = k;
             if (k == 0) { /* stage the goal observation; B is applied to all of them at once */
-                int j = rz_rng_int(&c->rng, n_goal);
+                int j = rz_rng_int(rng, n_goal);
                 memcpy(c->inAct + (size_t)ng * od, goal_obs + (size_t)j * od, od * sizeof(float));
                 c->idx[ng++] = i;
             } else if (k == 1) {
-                memcpy(zi, ze + (size_t)rz_rng_int(&c->rng, n_ze) * D, D * sizeof(float));
+                memcpy(zi, ze + (size_t)rz_rng_int(rng, n_ze) * D, D * sizeof(float));
             } else {
-                for (int q = 0; q < D; q++) zi[q] = (float)rz_rng_normal(&c->rng);
+                for (int q = 0; q < D; q++) zi[q] = (float)rz_rng_normal(rng);
                 nn_project_sphere(zi, D, rD);
             }
         }
@@ -301,6 +302,11 @@ void fbcpr_sample_z(fbcpr *c, int n, int n_goal, const float *goal_obs, int n_ze
         }
     }
     for (int i = 0; i < c->N; i++) c->idx[i] = i;
+}
+
+void fbcpr_sample_z(fbcpr *c, int n, int n_goal, const float *goal_obs, int n_ze, const float *ze, float *z, int *kind)
+{
+    fbcpr_sample_z_rng(c, &c->rng, n, n_goal, goal_obs, n_ze, ze, z, kind);
 }
 
 /* ---- discriminator ---------------------------------------------------------------------- */

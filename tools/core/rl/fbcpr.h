@@ -85,6 +85,9 @@ void fbcpr_encode_expert(fbcpr *c, int n, const float *EO2, float *ze);
  * sphere. kind (n, may be NULL) receives 0 goal, 1 expert, 2 sphere. Consumes the RNG. */
 void fbcpr_sample_z(fbcpr *c, int n, int n_goal, const float *goal_obs, int n_ze, const float *ze, float *z,
                     int *kind);
+/* The same draws from the caller's RNG (the online loop's per-environment streams). */
+void fbcpr_sample_z_rng(fbcpr *c, rz_rng *rng, int n, int n_goal, const float *goal_obs, int n_ze, const float *ze,
+                        float *z, int *kind);
 
 /* The losses on fixed inputs, for the gradient tests (with_grad: the gradient
  * accumulated into the networks' grad arrays after zeroing them):
