@@ -124,7 +124,7 @@ int rz_traj_decode(const msgpack_object *rec, const rz_rec_ctx *c, int state_dim
  * agent_online record after the header and more tensors: "cpr.*" (discriminator and
  * critics, fbcpr.h), "online.*" (environment states, rollout zs, counters, RNG) and
  * "replay.*" (the replay buffer). Readers of plain agents skip them. */
-#define RZ_AGENT_ONLINE_VERSION 2 /* 2: replay.done (terminal flags) */
+#define RZ_AGENT_ONLINE_VERSION 3 /* 2: replay.done (terminal flags); 3: online.env_rng (per-environment streams) */
 typedef struct {
     int cpr, seq_length, scale_reg, disc_hidden, disc_layers;
     double goal_ratio, expert_ratio, reg_coeff, grad_penalty, lr_disc, lr_critic, critic_tau;

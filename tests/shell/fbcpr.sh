@@ -1,6 +1,7 @@
 # fbcpr.sh — rz-agent online / expert / track end to end on tiny budgets: point-mass
 # expert data, online FB-CPR and FB, bit-identical resume through checkpoint files, the
-# online checkpoint read by eval and track, JSON reports, and bad expert data / corrupted
+# online checkpoint read by eval and track, 1 and 2 environment workers writing the same
+# checkpoint, JSON reports, and bad expert data / corrupted
 # checkpoints exiting 2 with a message naming the file and field.
 . "$(dirname "$0")/lib.sh"
 A=rz-agent
@@ -15,6 +16,8 @@ check "online fbcpr" $A online --env pointmass-maze --cpr --expert "$T/ex.rz" --
 for f in env_steps updates disc_loss grad_penalty critic_loss q_fb updates_per_s; do
   v=$(json_field $f < "$T/.out"); is_num "$v" && ok "online report $f" || fail "online report $f" "'$v'"
 done
+check "online fbcpr on 2 environment workers" $A online --env pointmass-maze --cpr --expert "$T/ex.rz" --steps 600 $tiny -t 2 -o "$T/cpr2.rz"
+cmp -s "$T/cpr2.rz" "$T/cpr.rz" && ok "2 workers write the 1-worker checkpoint byte for byte" || fail "2 workers write the 1-worker checkpoint byte for byte"
 check "online fb" $A online --env pointmass-maze --steps 600 $tiny -o "$T/fb.rz"
 check "online half" $A online --env pointmass-maze --cpr --expert "$T/ex.rz" --steps 300 $tiny -o "$T/half.rz"
 check "online resume" $A online --resume "$T/half.rz" --steps 600 -q -o "$T/full.rz"
@@ -51,8 +54,12 @@ check_err "checkpoint without its replay array" 2 "bad.rz: tensor 'replay.S2' is
 rz-cat --full "$T/half.rz" | sed 's/"name":"replay.done"/"name":"replay.dx"/' | rz-cat --from-json -o "$T/bad.rz"
 check_err "checkpoint without its terminal flags" 2 "bad.rz: tensor 'replay.done' is missing" $A online --resume "$T/bad.rz" --steps 600 -o "$T/x.rz"
 # a version-1 checkpoint (no terminal flags: falls bootstrapped) is refused, not resumed
-rz-cat --full "$T/half.rz" | sed 's/"type":"agent_online","v":2/"type":"agent_online","v":1/' | rz-cat --from-json -o "$T/v1.rz"
+rz-cat --full "$T/half.rz" | sed 's/"type":"agent_online","v":3/"type":"agent_online","v":1/' | rz-cat --from-json -o "$T/v1.rz"
 check_err "version-1 online checkpoint" 2 "v1.rz: record 1 \\(agent_online\\).*version 1" $A online --resume "$T/v1.rz" --steps 600 -o "$T/x.rz"
+# a version-2 checkpoint (one RNG for every environment) is refused by resume; eval still reads its agent
+rz-cat --full "$T/half.rz" | sed 's/"type":"agent_online","v":3/"type":"agent_online","v":2/' | rz-cat --from-json -o "$T/v2.rz"
+check_err "version-2 online checkpoint" 2 "v2.rz: record 1 \\(agent_online\\).*version 2" $A online --resume "$T/v2.rz" --steps 600 -o "$T/x.rz"
+check "eval reads a version-2 online checkpoint's agent" $A eval -a "$T/v2.rz" --tasks goals --episodes 2 -q
 head -c 5000 "$T/half.rz" > "$T/trunc.rz"
 check_status "truncated checkpoint" 2 $A online --resume "$T/trunc.rz" --steps 600 -o "$T/x.rz"
 [ -e "$T/x.rz" ] && fail "nothing written on failure" || ok "nothing written on failure"

@@ -449,6 +449,42 @@ static void test_track_expert(void)
  * from a fallen state (S terminal: the loop carried on from the floor). Each row's done
  * flag (what the TD targets read) is 1 exactly where S2 is terminal, tested by the
  * environment's own rl_env_terminal, and 0 on the other rows. */
+/* Environment workers on the humanoid (falls and resets on the way): 3 environments on
+ * 1 and 2 threads fill the replay buffer with the same bits. */
+static void test_online_threads(void)
+{
+    NEED_MODEL("test_online_threads");
+    float *S2[2] = {NULL, NULL};
+    long size[2] = {0, 0};
+    for (int t = 0; t < 2; t++) {
+        fb_config f;
+        fb_config_default(&f, FB_ALGO_FB, env.obs_dim, 0, env.act_dim);
+        f.zdim = 4, f.hidden = 8, f.layers = 2, f.batch = 8;
+        fb_agent *fb = NULL;
+        fbcpr *c = NULL;
+        rl_online *o = NULL;
+        CHECK(fb_create(&f, 5, &fb, NULL) == 0);
+        fbcpr_config cc;
+        fbcpr_config_default(&cc);
+        cc.cpr = 0;
+        CHECK(fb && fbcpr_create(fb, &cc, 6, &c, NULL) == 0);
+        rl_online_config oc;
+        rl_online_config_default(&oc, &env);
+        oc.n_envs = 3, oc.buffer = 300, oc.seed_steps = 150, oc.episode_len = 60, oc.threads = t + 1;
+        CHECK(c && rl_online_create(&env, c, NULL, &oc, 7, &o, NULL) == 0);
+        rz_err e = {0};
+        CHECK(o && rl_online_run(o, 300, NULL, NULL, &e) == 0);
+        const rl_replay *r = rl_online_replay(o);
+        size[t] = r->size;
+        S2[t] = malloc((size_t)r->size * r->sd * sizeof(float));
+        if (S2[t]) memcpy(S2[t], r->S2, (size_t)r->size * r->sd * sizeof(float));
+        rl_online_free(o), fbcpr_destroy(c), fb_destroy(fb);
+    }
+    CHECK(size[0] == 300 && size[1] == 300 && S2[0] && S2[1]);
+    if (S2[0] && S2[1]) CHECK(memcmp(S2[0], S2[1], 300 * (size_t)env.state_dim * sizeof(float)) == 0);
+    free(S2[0]), free(S2[1]);
+}
+
 static void test_online_restarts_after_fall(void)
 {
     NEED_MODEL("test_online_restarts_after_fall");
@@ -566,8 +602,8 @@ int main(void)
     if (!have_model() || rl_env_make(&env, "humanoid", 0, NULL) != 0) {
         const char *names[] = {"test_loads", "test_roundtrip_and_purity", "test_falls", "test_rewards", "test_bad_states",
                                "test_collect_falls", "test_keyframe_bind", "test_track_expert",
-                               "test_online_restarts_after_fall", "test_eval_random"};
-        for (int i = 0; i < 10; i++) {
+                               "test_online_restarts_after_fall", "test_eval_random", "test_online_threads"};
+        for (int i = 0; i < 11; i++) {
             if (have_model()) printf("not ok - %s: the humanoid model does not load\n", names[i]);
             else skip(names[i]);
         }
@@ -582,6 +618,7 @@ int main(void)
     RUN(test_keyframe_bind);
     RUN(test_track_expert);
     RUN(test_online_restarts_after_fall);
+    RUN(test_online_threads);
     RUN(test_eval_random);
     rl_env_free(&env);
     return check_summary();

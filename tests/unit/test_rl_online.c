@@ -1,7 +1,7 @@
 /* test_rl_online.c — the replay buffer (wrap-around, uniform sampling below the size,
  * validation of a loaded buffer) and the online loop: a run cut in two, checkpointed
- * and resumed reproduces the uncut run bit for bit, with FB-CPR and with plain FB; batched
- * acting equals row-at-a-time. */
+ * and resumed reproduces the uncut run bit for bit, with FB-CPR and with plain FB; 1, 2 and
+ * 3 environment workers give the same checkpoint; batched acting equals row-at-a-time. */
 #include <math.h>
 #include <stdio.h>
 
@@ -158,6 +158,59 @@ static void resume_case(int cpr)
     remove(path);
 }
 
+/* Environment workers: 5 environments on 1, 2 and 3 threads (3 splits them unevenly)
+ * give the same networks, buffer and checkpoint file, byte for byte (the seed steps end
+ * inside a round: 52 = 10 rounds + 2). */
+static void test_threads(void)
+{
+    rl_env env;
+    CHECK(rl_env_make(&env, "pointmass-maze", 0, NULL) == 0);
+    rl_expert x;
+    make_expert(&env, &x);
+    rz_err e = {0};
+    run r[3];
+    char path[3][64];
+    for (int t = 0; t < 3; t++) {
+        fb_config f;
+        fb_config_default(&f, FB_ALGO_FB, env.obs_dim, 0, env.act_dim);
+        f.zdim = 8, f.hidden = 32, f.layers = 2, f.batch = 16;
+        CHECK(fb_create(&f, 5, &r[t].fb, NULL) == 0);
+        fbcpr_config cc;
+        fbcpr_config_default(&cc);
+        cc.seq_length = 4, cc.disc_hidden = 16;
+        CHECK(fbcpr_create(r[t].fb, &cc, 6, &r[t].c, NULL) == 0);
+        rl_online_config oc;
+        rl_online_config_default(&oc, &env);
+        oc.n_envs = 5, oc.buffer = 200, oc.seed_steps = 52, oc.update_every = 5, oc.updates = 1, oc.z_every = 6, oc.episode_len = 23;
+        oc.threads = t + 1;
+        CHECK(rl_online_create(&env, r[t].c, &x, &oc, 11, &r[t].o, NULL) == 0);
+        CHECK(rl_online_run(r[t].o, 300, NULL, NULL, &e) == 0);
+        snprintf(path[t], sizeof path[t], "/tmp/rz-test-online-t%d.ckpt", t + 1);
+        rz_agent_header h;
+        memset(&h, 0, sizeof h);
+        ag_env_id(&env, &h.env, NULL);
+        CHECK(rl_online_save(r[t].o, path[t], NULL, &h, 50, "lines", &e) == 0);
+        rz_env_id_free(&h.env);
+    }
+    CHECK(rl_online_updates(r[0].o) > 40);
+    for (int t = 1; t < 3; t++) {
+        CHECK(same_state(&r[0], &r[t]));
+        FILE *a = fopen(path[0], "rb"), *b = fopen(path[t], "rb");
+        CHECK(a && b);
+        int same = 1, ca, cb;
+        long n = 0;
+        do {
+            ca = fgetc(a), cb = fgetc(b), n++;
+            same &= ca == cb;
+        } while (same && ca != EOF);
+        CHECK(same && n > 1000);
+        fclose(a), fclose(b);
+    }
+    for (int t = 0; t < 3; t++) run_free(&r[t]), remove(path[t]);
+    rl_expert_free(&x);
+    rl_env_free(&env);
+}
+
 /* Batched acting: fb_act_rows over rows with different zs against fb_act one row at a
  * time. Same arithmetic per row; only the batched GEMM's blocking may reorder a dot
  * product's sums, so 1e-5 on actions in [−1, 1] (float rounding of a 32-wide layer is
@@ -202,6 +255,7 @@ int main(void)
     RUN(test_replay_wrap);
     RUN(test_resume_fbcpr);
     RUN(test_resume_fb);
+    RUN(test_threads);
     RUN(test_act_rows);
     return check_summary();
 }

@@ -84,7 +84,7 @@ int ag_online_main(int argc, char **argv)
         RZ_O_FLAG("cpr", 0, cpr, "FB-CPR: regularise the policy towards --expert (default: plain online FB)"),
         RZ_O_STR("expert", 0, "EXPERT", expert, "unlabelled expert stream (agent_expert; rz-agent expert)"),
         RZ_O_LONG("steps", 0, "N", steps, 1, 2000000000, "total environment steps (default 20000)"),
-        RZ_O_LONG("envs", 0, "N", of.envs, 1, 4096, "environments stepped in turn (default 4)"),
+        RZ_O_LONG("envs", 0, "N", of.envs, 1, 4096, "environments acting in rounds: one batched actor forward, steps on the -t workers (default 4)"),
         RZ_O_LONG("buffer", 0, "N", of.buffer, 1, 1L << 26, "replay capacity, FIFO (default 100000)"),
         RZ_O_LONG("seed-steps", 0, "N", of.seed_steps, 0, 2000000000, "first environment steps with uniform actions (2000)"),
         RZ_O_LONG("update-every", 0, "N", of.update_every, 1, 1 << 20, "environment steps between rounds of updates (4)"),
@@ -167,6 +167,7 @@ int ag_online_main(int argc, char **argv)
             rz_cli_die(&c, &e);
         }
     }
+    rl_online_set_threads(o, c.threads > 0 ? c.threads : 1); /* environment workers: same bits for any -t */
     rz_cli_progress(&c, 1, "online %s on %s from env step %lld to %ld", cpr ? "FB-CPR" : "FB", env.name,
                     (long long)rl_online_env_steps(o), steps);
     double t0 = rz_now();

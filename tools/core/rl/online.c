@@ -2,6 +2,7 @@
 #include "online.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,12 +16,18 @@ struct rl_online {
     rl_expert *x;
     rl_online_config cfg;
     rl_replay rb;
-    rz_rng rng;
+    rz_rng rng;  /* training batches */
+    rz_rng *erng; /* n_envs: environment i's stream (actions, noise, resets, z draws) */
+    float *erng_img; /* n_envs × 8: their byte images for checkpoints */
+    rl_env *wenv; /* n_wenv worker instances (wenv[0] is a clone too: env is borrowed) */
+    int n_wenv;
+    int *edone, *erc; /* n_envs: a round's terminal flags and step results */
+    rz_err *eerr;     /* n_envs: a failed step's message */
     int64_t env_steps, n_updates;
     int N, L, od, sd, ad, D;
     float *cur, *curz, *tclock; /* n_envs × sd, n_envs × D, n_envs int64 byte images (2 floats each) */
     float counters[4], rng_img[8];
-    float *O, *A, *O2, *Z, *EO, *EO2, *done, *obs, *act, *next, *gobs, *ze;
+    float *O, *A, *O2, *Z, *EO, *EO2, *done, *obs, *act, *next, *gobs, *ze; /* act, next: n_envs rows */
     long *idx;
     fbcpr_stats last;
 };
@@ -34,6 +41,7 @@ void rl_online_config_default(rl_online_config *c, const rl_env *env)
     c->updates = 1;
     c->z_every = 50;
     c->episode_len = env->episode_len > 0 ? env->episode_len : 200;
+    c->threads = 1;
 }
 
 int64_t rl_online_env_steps(const rl_online *o) { return o->env_steps; }
@@ -41,12 +49,21 @@ int64_t rl_online_updates(const rl_online *o) { return o->n_updates; }
 const rl_replay *rl_online_replay(const rl_online *o) { return &o->rb; }
 const fbcpr_stats *rl_online_last(const rl_online *o) { return &o->last; }
 void rl_online_attach_expert(rl_online *o, rl_expert *x) { o->x = x; }
+void rl_online_set_threads(rl_online *o, int threads) { o->cfg.threads = threads; }
 
 static float *fb_(size_t n, int *fail, rz_err *e)
 {
     float *p = rz_calloc(n ? n : 1, sizeof(float), e);
     if (!p) *fail = 1;
     return p;
+}
+
+/* Environment i's stream: seeded by a mix of the run seed and i (murmur3's finaliser, so
+ * neighbouring indices give unrelated splitmix64 seeds, not shifted copies). */
+static uint64_t fmix64(uint64_t h)
+{
+    h ^= h >> 33, h *= 0xff51afd7ed558ccdULL, h ^= h >> 33, h *= 0xc4ceb9fe1a85ec53ULL;
+    return h ^ (h >> 33);
 }
 
 static int64_t clock_get(const rl_online *o, int i)
@@ -79,9 +96,18 @@ int rl_online_create(const rl_env *env, fbcpr *c, rl_expert *x, const rl_online_
     o->env = env, o->c = c, o->fb = fb, o->x = x, o->cfg = *oc;
     o->N = f->batch, o->L = cc->seq_length, o->od = env->obs_dim, o->sd = env->state_dim, o->ad = env->act_dim, o->D = f->zdim;
     rz_rng_seed(&o->rng, seed);
+    o->erng = rz_calloc((size_t)oc->n_envs, sizeof *o->erng, e);
+    o->eerr = rz_calloc((size_t)oc->n_envs, sizeof *o->eerr, e);
+    o->edone = rz_calloc((size_t)oc->n_envs, sizeof(int), e);
+    o->erc = rz_calloc((size_t)oc->n_envs, sizeof(int), e);
+    if (!o->erng || !o->eerr || !o->edone || !o->erc) {
+        rl_online_free(o);
+        return RZ_EINTERNAL;
+    }
+    for (int i = 0; i < oc->n_envs; i++) rz_rng_seed(&o->erng[i], fmix64(seed ^ fmix64((uint64_t)i + 1)));
     int rc = rl_replay_init(&o->rb, oc->buffer, o->sd, o->ad, o->D, e), fail = 0;
     if (rc) {
-        free(o);
+        rl_online_free(o);
         return rc;
     }
     int N = o->N, ne = oc->n_envs, L1 = o->L + 1;
@@ -96,8 +122,9 @@ int rl_online_create(const rl_env *env, fbcpr *c, rl_expert *x, const rl_online_
     o->EO2 = fb_((size_t)N * o->od, &fail, e);
     o->done = fb_((size_t)N, &fail, e);
     o->obs = fb_((size_t)(L1 > ne ? L1 : ne) * o->od, &fail, e);
-    o->act = fb_((size_t)o->ad, &fail, e);
-    o->next = fb_((size_t)o->sd, &fail, e);
+    o->act = fb_((size_t)ne * o->ad, &fail, e);
+    o->next = fb_((size_t)ne * o->sd, &fail, e);
+    o->erng_img = fb_((size_t)ne * 8, &fail, e);
     o->gobs = fb_((size_t)o->od, &fail, e);
     o->ze = fb_((size_t)L1 * o->D, &fail, e);
     o->idx = rz_calloc((size_t)N, sizeof(long), e);
@@ -113,8 +140,10 @@ void rl_online_free(rl_online *o)
 {
     if (!o) return;
     rl_replay_free(&o->rb);
-    float *b[] = {o->cur, o->curz, o->tclock, o->O, o->A, o->O2, o->Z, o->EO, o->EO2, o->done, o->obs, o->act, o->next, o->gobs, o->ze};
+    float *b[] = {o->cur, o->curz, o->tclock, o->O, o->A, o->O2, o->Z, o->EO, o->EO2, o->done, o->obs, o->act, o->next, o->gobs, o->ze, o->erng_img};
     for (size_t i = 0; i < sizeof b / sizeof *b; i++) free(b[i]);
+    for (int k = 0; k < o->n_wenv; k++) rl_env_free(&o->wenv[k]);
+    free(o->wenv), free(o->erng), free(o->eerr), free(o->edone), free(o->erc);
     free(o->idx);
     free(o);
 }
@@ -124,23 +153,23 @@ static void new_z(rl_online *o, int i)
 {
     int ng = 0, nz = 0;
     if (o->rb.size > 0) {
-        long j = (long)(rz_rng_uniform(&o->rng) * o->rb.size);
+        long j = (long)(rz_rng_uniform(&o->erng[i]) * o->rb.size);
         rl_env_obs(o->env, o->rb.S2 + (size_t)j * o->sd, o->gobs);
         ng = 1;
     }
     if (fbcpr_cfg(o->c)->cpr && o->x) {
         long nw = rl_expert_windows(o->x, o->L);
-        long s0 = rl_expert_window(o->x, o->L, (long)(rz_rng_uniform(&o->rng) * nw));
+        long s0 = rl_expert_window(o->x, o->L, (long)(rz_rng_uniform(&o->erng[i]) * nw));
         for (int t = 0; t < o->L; t++) rl_env_obs(o->env, o->x->S + (size_t)(s0 + t) * o->sd, o->obs + (size_t)t * o->od);
         fbcpr_encode_expert(o->c, o->L, o->obs, o->ze);
         nz = 1;
     }
-    fbcpr_sample_z(o->c, 1, ng, o->gobs, nz, o->ze, o->curz + (size_t)i * o->D, NULL);
+    fbcpr_sample_z_rng(o->c, &o->erng[i], 1, ng, o->gobs, nz, o->ze, o->curz + (size_t)i * o->D, NULL);
 }
 
 static void reset_env(rl_online *o, int i)
 {
-    rl_env_reset(o->env, &o->rng, o->cur + (size_t)i * o->sd);
+    rl_env_reset(o->env, &o->erng[i], o->cur + (size_t)i * o->sd);
     clock_set(o, i, 0);
     new_z(o, i);
 }
@@ -172,41 +201,84 @@ void rl_online_draw_batch(rl_online *o, fbcpr_batch *b)
     *b = (fbcpr_batch){o->O, o->A, o->O2, o->Z, o->EO, o->EO2, o->done};
 }
 
+/* Worker instances of the environment for nt threads (MuJoCo keeps its simulator state
+ * in the instance, so two threads never share one). */
+static int workers(rl_online *o, int nt, rz_err *e)
+{
+    if (o->n_wenv >= nt) return RZ_OK;
+    rl_env *w = realloc(o->wenv, (size_t)nt * sizeof *w);
+    if (!w) return rz_fail(e, RZ_EINTERNAL, "out of memory");
+    o->wenv = w;
+    for (; o->n_wenv < nt; o->n_wenv++) {
+        memset(&w[o->n_wenv], 0, sizeof *w);
+        int rc = rl_env_clone(o->env, &w[o->n_wenv], e);
+        if (rc) return rc;
+    }
+    return RZ_OK;
+}
+
+/* Environment i's step of a round (on any thread, touching only row i): its action —
+ * uniform while k (its global step index) < seed_steps, else the batched policy action
+ * plus clipped noise — and the next state and terminal flag, from its own stream. */
+static void env_step(rl_online *o, const rl_env *w, int i, int64_t k)
+{
+    const fb_config *f = fb_cfg(o->fb);
+    int ad = o->ad;
+    float *a = o->act + (size_t)i * ad, *next = o->next + (size_t)i * o->sd;
+    rz_rng *g = &o->erng[i];
+    if (k < o->cfg.seed_steps) {
+        for (int r = 0; r < ad; r++) a[r] = (float)(2 * rz_rng_uniform(g) - 1);
+    } else {
+        for (int r = 0; r < ad; r++) {
+            float n = (float)(f->actor_noise * rz_rng_normal(g));
+            n = n < -f->noise_clip ? -f->noise_clip : n > f->noise_clip ? f->noise_clip : n;
+            float v = a[r] + n;
+            a[r] = v < -1 ? -1 : v > 1 ? 1 : v;
+        }
+    }
+    o->erc[i] = rl_env_step(w, o->cur + (size_t)i * o->sd, a, g, next, &o->eerr[i]);
+    /* a terminal next state (the humanoid's fall) is stored as done: its targets do not
+     * bootstrap; an episode cut by its length is not terminal */
+    o->edone[i] = o->erc[i] ? 0 : rl_env_terminal(w, next);
+}
+
 int rl_online_run(rl_online *o, int64_t until, void (*progress)(void *ctx, const rl_online *o), void *ctx, rz_err *e)
 {
     const rl_env *env = o->env;
-    const fb_config *f = fb_cfg(o->fb);
-    int ne = o->cfg.n_envs, sd = o->sd, ad = o->ad, D = o->D, rc;
+    int ne = o->cfg.n_envs, sd = o->sd, od = o->od, ad = o->ad, D = o->D, rc;
+    int nt = o->cfg.threads > 0 ? o->cfg.threads : omp_get_max_threads();
+    nt = nt < ne ? nt : ne;
     if (fbcpr_cfg(o->c)->cpr && !o->x) return rz_fail(e, RZ_EINPUT, "online: FB-CPR needs expert data");
+    if ((rc = workers(o, nt, e))) return rc;
     if (o->env_steps == 0)
         for (int i = 0; i < ne; i++) reset_env(o, i);
     while (o->env_steps < until) {
         int64_t before = o->env_steps;
-        for (int i = 0; i < ne; i++) {
-            float *s = o->cur + (size_t)i * sd, *z = o->curz + (size_t)i * D;
-            if (o->env_steps < o->cfg.seed_steps) {
-                for (int r = 0; r < ad; r++) o->act[r] = (float)(2 * rz_rng_uniform(&o->rng) - 1);
-            } else {
-                rl_env_obs(env, s, o->obs);
-                if ((rc = fb_act(o->fb, 1, o->obs, z, o->act, NULL, e))) return rc;
-                for (int r = 0; r < ad; r++) {
-                    float n = (float)(f->actor_noise * rz_rng_normal(&o->rng));
-                    n = n < -f->noise_clip ? -f->noise_clip : n > f->noise_clip ? f->noise_clip : n;
-                    float a = o->act[r] + n;
-                    o->act[r] = a < -1 ? -1 : a > 1 ? 1 : a;
-                }
+        /* 1. one batched actor forward for every environment past the seed steps */
+        if (before + ne > o->cfg.seed_steps) {
+            for (int i = 0; i < ne; i++) rl_env_obs(env, o->cur + (size_t)i * sd, o->obs + (size_t)i * od);
+            if ((rc = fb_act_rows(o->fb, ne, o->obs, o->curz, o->act, e))) return rc;
+        }
+        /* 2. the environments step on the workers; each touches only its own rows and
+         * stream, so the bits do not depend on the thread count or schedule */
+#pragma omp parallel for num_threads(nt) schedule(static)
+        for (int i = 0; i < ne; i++) env_step(o, &o->wenv[omp_get_thread_num()], i, before + i);
+        /* 3. in environment order: replay pushes, episode clocks, resets and z redraws */
+        for (int i = 0; i < ne; i++)
+            if (o->erc[i]) {
+                if (e) *e = o->eerr[i];
+                rz_wrap(e, "online: environment %d", i);
+                return o->erc[i];
             }
-            if ((rc = rl_env_step(env, s, o->act, &o->rng, o->next, e))) return rc;
-            /* a terminal next state (the humanoid's fall) is stored as done: its targets do
-             * not bootstrap; an episode cut by its length is not terminal */
-            int done = rl_env_terminal(env, o->next);
-            rl_replay_push(&o->rb, s, o->act, o->next, z, done);
-            memcpy(s, o->next, sd * sizeof(float));
+        for (int i = 0; i < ne; i++) {
+            float *s = o->cur + (size_t)i * sd;
+            rl_replay_push(&o->rb, s, o->act + (size_t)i * ad, o->next + (size_t)i * sd, o->curz + (size_t)i * D, o->edone[i]);
+            memcpy(s, o->next + (size_t)i * sd, sd * sizeof(float));
             int64_t t = clock_get(o, i) + 1;
             clock_set(o, i, t);
             o->env_steps++;
             /* an episode ends at its length or at a terminal state (the humanoid's fall) */
-            if (t >= o->cfg.episode_len || done) reset_env(o, i);
+            if (t >= o->cfg.episode_len || o->edone[i]) reset_env(o, i);
             else if (t % o->cfg.z_every == 0) new_z(o, i);
         }
         int64_t rounds = o->env_steps / o->cfg.update_every - before / o->cfg.update_every;
@@ -246,19 +318,22 @@ void rl_online_from_header(const rz_online_header *h, fbcpr_config *c, rl_online
     c->critic_tau = (float)h->critic_tau;
     oc->n_envs = h->n_envs, oc->updates = h->updates, oc->z_every = h->z_every, oc->buffer = (long)h->buffer;
     oc->seed_steps = (long)h->seed_steps, oc->update_every = (long)h->update_every, oc->episode_len = (int)h->episode_len;
+    oc->threads = 1;
 }
 
-/* The online tensors: environment states, zs, clocks, counters, RNG. */
+/* The online tensors: environment states, zs, clocks, counters, RNGs. */
+#define ONLINE_T 6
 static int online_tensors(rl_online *o, fb_tensor *t)
 {
     int ne = o->cfg.n_envs, k = 0;
     int64_t cnt[2] = {o->env_steps, o->n_updates};
     memcpy(o->counters, cnt, sizeof cnt);
     memcpy(o->rng_img, o->rng.s, sizeof o->rng.s);
-    const char *nm[5] = {"online.cur", "online.z", "online.clock", "online.counters", "online.rng"};
-    float *d[5] = {o->cur, o->curz, o->tclock, o->counters, o->rng_img};
-    size_t n[5] = {(size_t)ne * o->sd, (size_t)ne * o->D, (size_t)ne * 2, 4, 8};
-    while (k < 5) k = fb_tensor_add(t, k, nm[k], d[k], n[k]);
+    for (int i = 0; i < ne; i++) memcpy(o->erng_img + (size_t)i * 8, o->erng[i].s, sizeof o->erng[i].s);
+    const char *nm[ONLINE_T] = {"online.cur", "online.z", "online.clock", "online.counters", "online.rng", "online.env_rng"};
+    float *d[ONLINE_T] = {o->cur, o->curz, o->tclock, o->counters, o->rng_img, o->erng_img};
+    size_t n[ONLINE_T] = {(size_t)ne * o->sd, (size_t)ne * o->D, (size_t)ne * 2, 4, 8, (size_t)ne * 8};
+    while (k < ONLINE_T) k = fb_tensor_add(t, k, nm[k], d[k], n[k]);
     return k;
 }
 
@@ -268,12 +343,13 @@ static void online_loaded(rl_online *o)
     memcpy(cnt, o->counters, sizeof cnt);
     o->env_steps = cnt[0], o->n_updates = cnt[1];
     memcpy(o->rng.s, o->rng_img, sizeof o->rng.s);
+    for (int i = 0; i < o->cfg.n_envs; i++) memcpy(o->erng[i].s, o->erng_img + (size_t)i * 8, sizeof o->erng[i].s);
 }
 
 int rl_online_save(rl_online *o, const char *path, const rz_stream_opts *so, rz_agent_header *h, int n_labels,
                    const char *expert_path, rz_err *e)
 {
-    fb_tensor *tf = NULL, *tc = NULL, to[12]; /* 5 online + 6 replay */
+    fb_tensor *tf = NULL, *tc = NULL, to[ONLINE_T + 6]; /* online + 6 replay */
     int nf, nc, rc;
     if ((rc = fb_state(o->fb, &tf, &nf, e))) return rc;
     if ((rc = fbcpr_state(o->c, &tc, &nc, e))) {
@@ -335,7 +411,7 @@ int rl_online_load(const char *path, const rz_stream_opts *so, rz_agent_header *
     if ((rc = ag_agent_read(path, so, h, fbp, env, &n_labels, &labels, e))) return rc;
     free(labels);
     rz_reader *r = NULL;
-    fb_tensor *tc = NULL, to[12];
+    fb_tensor *tc = NULL, to[ONLINE_T + 6];
     unsigned char seen[40] = {0};
     int nc = 0, no = 0, have_oh = 0;
     if ((rc = rz_reader_open(path, so, &r, e))) goto out;
@@ -379,7 +455,7 @@ int rl_online_load(const char *path, const rz_stream_opts *so, rz_agent_header *
                 goto out;
             }
             (*op)->rb.size = (long)m[1];
-            rl_replay_tensors(&(*op)->rb, to + 5); /* the online tensors come first (5) */
+            rl_replay_tensors(&(*op)->rb, to + ONLINE_T); /* the online tensors come first */
         }
         if (tv.dtype != RZ_F32 || tv.count != (int64_t)t->n) {
             rc = rz_rec_fail(e, &c, "shape", "tensor '%s' has %lld values, expected %zu f32", tv.name, (long long)tv.count, t->n);

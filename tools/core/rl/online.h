@@ -1,15 +1,20 @@
 /* online.h — online FB / FB-CPR training over any rl_env kind (env.h's ops table).
  *
  * The loop, all of it a function of the seed:
- *   n_envs environments step in rounds (one step each, in order). Each acts with
- *   clip(π(o, z_i) + clip(actor_noise·N(0, 1), ±noise_clip), ±1) — uniform actions during
- *   the first seed_steps environment steps — and pushes (s, a, s', z_i, done) into the
- *   replay buffer (replay.h), done = rl_env_terminal(s') (the humanoid fell: that row's
- *   TD targets do not bootstrap). An environment is reset after episode_len steps or at a
- *   terminal state; its z_i is
- *   redrawn at a reset and every z_every steps, from the FB-CPR mixture (fbcpr_sample_z)
- *   over a uniformly drawn replay next-state (goal), one uniformly drawn expert window
- *   of seq_length states (expert, cpr only) and the sphere.
+ *   n_envs environments step in rounds (one step each). A round: one batched actor
+ *   forward over every environment's (o_i, z_i) (fb_act_rows); then the environment
+ *   steps on `threads` OpenMP workers (each worker its own instance of the environment:
+ *   MuJoCo's state lives in it), environment i acting with
+ *   clip(π(o_i, z_i) + clip(actor_noise·N(0, 1), ±noise_clip), ±1) — uniform actions
+ *   while its step index is below seed_steps — and drawing all of its randomness
+ *   (actions, noise, simulator noise, resets, z draws) from its own stream, seeded from
+ *   the run seed and i; then, in environment order on one thread, each pushes
+ *   (s, a, s', z_i, done) into the replay buffer (replay.h), done = rl_env_terminal(s')
+ *   (the humanoid fell: that row's TD targets do not bootstrap), and is reset after
+ *   episode_len steps or at a terminal state; its z_i is redrawn at a reset and every
+ *   z_every steps, from the FB-CPR mixture (fbcpr_sample_z_rng) over a uniformly drawn
+ *   replay next-state (goal), one uniformly drawn expert window of seq_length states
+ *   (expert, cpr only) and the sphere. So the bits do not depend on the thread count.
  *   Updates: whenever env_steps crosses a multiple of update_every, `updates` calls of
  *   fbcpr_update (once the buffer holds a batch and the seed steps are done), each on N
  *   uniform replay rows and N/L expert windows of L + 1 consecutive states (obs of
@@ -18,8 +23,8 @@
  * Everything that evolves (networks, optimisers, RNGs, buffer, environment states, zs,
  * episode clocks, counters) is in the checkpoint (rl_online_save), so a run cut in two
  * and resumed reproduces the uncut run bit for bit.
- * One thread: the networks' BLAS calls are where the time goes; environment workers on
- * threads or MPI ranks are not built (see pipeline/fbcpr.md).
+ * The networks' updates run on the calling thread (their BLAS calls are where the time
+ * goes); environment workers on MPI ranks are not built (see pipeline/fbcpr.md).
  */
 #ifndef RZ_RL_ONLINE_H
 #define RZ_RL_ONLINE_H
@@ -41,6 +46,8 @@ typedef struct {
     int updates;       /* updates per round */
     int z_every;       /* steps between rollout-z redraws */
     int episode_len;
+    int threads;       /* environment workers (0: OpenMP's default); not saved: the run's
+                        * bits do not depend on it */
 } rl_online_config;
 
 void rl_online_config_default(rl_online_config *c, const rl_env *env);
@@ -77,6 +84,8 @@ int rl_online_save(rl_online *o, const char *path, const rz_stream_opts *so, rz_
 int rl_online_load(const char *path, const rz_stream_opts *so, rz_agent_header *h, rz_online_header *oh,
                    fb_agent **fb, fbcpr **c, rl_online **o, rl_env *env, rz_err *e);
 void rl_online_attach_expert(rl_online *o, rl_expert *x);
+/* Environment workers of the next runs (0: OpenMP's default); any count gives the same bits. */
+void rl_online_set_threads(rl_online *o, int threads);
 /* The online header of a live run (for reports and checkpoints). */
 void rl_online_header(const rl_online *o, rz_online_header *oh);
 void rl_online_from_header(const rz_online_header *oh, fbcpr_config *cc, rl_online_config *oc);
