@@ -369,7 +369,7 @@ static void test_init_weights(void)
         rz_llama *m;
         CHECK(rz_llama_random(&c, 3, &m, &e) == 0);
         double S = pass ? 0.05 : 0;
-        rz_maze_init_weights(m, S);
+        rz_maze_init_weights(m, S, 0, 0);
         for (int i = 0; i < rz_llama_tensor_count(m); i++) {
             const char *name;
             float *w;
@@ -389,6 +389,44 @@ static void test_init_weights(void)
         }
         rz_llama_free(m);
     }
+}
+
+/* The shared embedding component (rz_maze_init_weights' shared = a): against the same model
+ * drawn with a = 0, w_r − √(1 − a²)·e_r must be one vector for every row r (exact up to
+ * float rounding: 1e-6 absolute on elements of ~0.04), of rms a·want (want = 1/√(3·dim);
+ * the rms of dim = 256 normals is within 3.4 sd = 15% of its target), and every other
+ * tensor must be untouched (bit-equal). */
+static void test_init_shared(void)
+{
+    rz_err e = {0};
+    rz_llama_config c = {0};
+    c.dim = 256, c.hidden_dim = 64, c.n_layers = 1, c.n_heads = 4, c.n_kv_heads = 4, c.vocab_size = 40;
+    c.seq_len = 8, c.rope_theta = 10000.0f, c.norm_eps = 1e-5f;
+    rz_llama *m0, *m1;
+    CHECK(rz_llama_random(&c, 5, &m0, &e) == 0 && rz_llama_random(&c, 5, &m1, &e) == 0);
+    double a = 0.7, b = sqrt(1 - a * a), want = 1.0 / sqrt(3.0 * c.dim);
+    rz_maze_init_weights(m0, 0, 0, 11);
+    rz_maze_init_weights(m1, 0, a, 11);
+    int d = c.dim;
+    double ss = 0, worst = 0;
+    for (int j = 0; j < d; j++) {
+        double v0 = m1->tok_embeddings[j] - b * m0->tok_embeddings[j];
+        ss += v0 * v0;
+        for (int r = 1; r < c.vocab_size; r++) {
+            double v = m1->tok_embeddings[(size_t)r * d + j] - b * m0->tok_embeddings[(size_t)r * d + j];
+            worst = fabs(v - v0) > worst ? fabs(v - v0) : worst;
+        }
+    }
+    double rms = sqrt(ss / d);
+    if (worst > 1e-6 || fabs(rms / (a * want) - 1) > 0.15)
+        printf("#   shared part: rows differ by %.3g, rms %.4f, expected %.4f\n", worst, rms, a * want);
+    CHECK(worst < 1e-6);
+    CHECK(fabs(rms / (a * want) - 1) < 0.15);
+    size_t e0 = (size_t)(m0->tok_embeddings - m0->params), e1 = e0 + (size_t)c.vocab_size * d;
+    CHECK(!memcmp(m0->params, m1->params, sizeof(float) * e0));
+    CHECK(!memcmp(m0->params + e1, m1->params + e1, sizeof(float) * (m0->n_params - e1)));
+    rz_llama_free(m0);
+    rz_llama_free(m1);
 }
 
 /* Teacher-forced single steps (rz_maze_step_scores through rz_maze_evaluate_steps, rows
@@ -415,7 +453,7 @@ static void test_step_scores(void)
     c.seq_len = T, c.rope_theta = 10000.0f, c.norm_eps = 1e-5f;
     rz_llama *model;
     CHECK(rz_llama_random(&c, 7, &model, &e) == 0);
-    rz_maze_init_weights(model, 0);
+    rz_maze_init_weights(model, 0, 0, 0);
     int ranks[RZ_LIN_PER_LAYER] = {0};
     rz_lora *a;
     rz_train *t;
@@ -477,6 +515,7 @@ int main(void)
     RUN(test_mlmu_mask_stats);
     RUN(test_path_through_wall_rejected);
     RUN(test_init_weights);
+    RUN(test_init_shared);
     RUN(test_step_scores);
     RUN(test_overfit_mlmu);
     RUN(test_overfit_next);

@@ -81,7 +81,7 @@ typedef struct {
     int n, forks, extra, objective, dim, layers, heads, hidden, ctx, steps, batch, micro, warmup, every, until;
     int eval_every;
     long count, first, eval_count;
-    double lr, min_lr, wd, clip, init_std, astar, theta;
+    double lr, min_lr, wd, clip, init_std, init_shared, astar, theta;
     const char *exclude, *png, *ckpt, *resume, *eval, *model, *input;
 } args;
 
@@ -144,6 +144,8 @@ static void parse(rz_cli *c, args *a, int argc, char **argv)
         RZ_O_F64("clip", 0, "C", a->clip, 0, 1e9, "gradient norm clipping (default 1.0)"),
         RZ_O_F64("init-std", 0, "S", a->init_std, 0, 10,
                  "initial weights N(0, S^2) (default 0: the reference's, 1/sqrt(3 fan_in))"),
+        RZ_O_F64("init-shared", 0, "A", a->init_shared, 0, 0.99,
+                 "token embeddings share a common vector with weight A (cosine A^2 between rows; default 0)"),
         RZ_O_STR("checkpoint", 0, "FILE", a->ckpt, "write a checkpoint at the end (and every --every K steps)"),
         RZ_O_INT("every", 0, "K", a->every, 1, 100000000, "checkpoint period in steps"),
         RZ_O_STR("resume", 0, "FILE", a->resume, "continue from a checkpoint"),
@@ -315,7 +317,7 @@ static void cmd_train(rz_cli *c, const args *a)
     rz_maze_ckpt info;
     memset(&info, 0, sizeof info);
     info.objective = a->objective;
-    info.init_std = a->init_std;
+    info.init_std = a->init_std, info.init_shared = a->init_shared;
     rz_llama_config *cf = &info.config;
     cf->dim = a->dim, cf->hidden_dim = a->hidden, cf->n_layers = a->layers, cf->n_heads = a->heads;
     cf->n_kv_heads = a->heads, cf->rope_theta = (float)a->theta, cf->norm_eps = 1e-5f;

@@ -31,6 +31,8 @@ typedef struct {
     double loss;      /* mean loss of the last step */
     double init_std;  /* a new model's weights: 0 = the reference's (see maze_train.h),
                        * > 0 = N(0, init_std); not stored (a resumed run has its weights) */
+    double init_shared; /* a new model's token embeddings share a common vector with this
+                         * weight (rz_maze_init_weights); 0 = none; not stored either */
 } rz_maze_ckpt;
 
 /* Writes info, m's tensors and (opt non-NULL) the moments. */

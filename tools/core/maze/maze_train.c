@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cluster.h"
+#include "rng.h"
 
 void rz_maze_trainer_free(rz_maze_trainer *tr)
 {
@@ -22,7 +23,7 @@ void rz_maze_trainer_free(rz_maze_trainer *tr)
     memset(tr, 0, sizeof *tr);
 }
 
-void rz_maze_init_weights(rz_llama *m, double std)
+void rz_maze_init_weights(rz_llama *m, double std, double shared, uint64_t seed)
 {
     int count = rz_llama_tensor_count(m);
     for (int i = 0; i < count; i++) {
@@ -35,6 +36,18 @@ void rz_maze_init_weights(rz_llama *m, double std)
         float f = (float)(want / 0.02); /* rz_llama_random draws N(0, 0.02²) */
         size_t n = (size_t)shape[0] * (size_t)shape[1];
         for (size_t k = 0; k < n; k++) w[k] *= f;
+        if (shared > 0 && w == m->tok_embeddings) {
+            /* row r ← √(1 − a²)·row r + a·c, c[dim] ~ N(0, want²) drawn once: every row keeps
+             * its std, two rows have cosine ≈ a² */
+            double b = sqrt(1.0 - shared * shared);
+            int d = shape[1];
+            for (int r = 0; r < shape[0]; r++) {
+                rz_rng g; /* the same c for every row: the same stream restarted */
+                rz_rng_seed(&g, seed ^ 0x53484152ULL /* "SHAR" */);
+                for (int j = 0; j < d; j++)
+                    w[(size_t)r * d + j] = (float)(b * w[(size_t)r * d + j] + shared * want * rz_rng_normal(&g));
+            }
+        }
     }
 }
 
@@ -73,7 +86,7 @@ int rz_maze_trainer_new(rz_maze_trainer *tr, const rz_maze_ckpt *info, const rz_
         tr->info.step = ck.step, tr->info.samples = ck.samples, tr->info.loss = ck.loss;
     } else {
         if (rz_llama_random(c, tr->info.seed, &tr->model, e)) return e->code;
-        rz_maze_init_weights(tr->model, info->init_std);
+        rz_maze_init_weights(tr->model, info->init_std, info->init_shared, info->seed);
         if (rz_adamw_init(&tr->adam, tr->model->n_params, e)) return rz_maze_trainer_free(tr), e->code;
         tr->info.step = 0, tr->info.samples = 0;
     }

@@ -33,7 +33,15 @@ typedef struct {
  * makes q·k ≈ 0 and the attention uniform, a plateau that MLM-U — whose masked queries
  * must find their neighbours by position before anything else — sits on far longer
  * than next-token (pipeline/maze.md). */
-void rz_maze_init_weights(rz_llama *m, double std);
+void rz_maze_init_weights(rz_llama *m, double std, double shared, uint64_t seed);
+/* shared = a in (0, 1): then every token embedding row becomes √(1 − a²)·row + a·c with one
+ * vector c (N(0, std²) per element, drawn from seed), so each row keeps its std and any two
+ * rows have cosine ≈ a². Why: the reference's blocks have biases (Linear and LayerNorm), so
+ * every query and key has a token-independent part from the first step, and attention by
+ * relative position alone (RoPE) — what an MLM-U <MASK> query needs to find the cells
+ * beside it — is one bias away. The Llama block here has no bias; a shared direction in
+ * every token's embedding gives its queries and keys that part instead (pipeline/maze.md:
+ * MLM-U leaves its ln 25 plateau earlier). */
 
 /* A random model for set (vocab from set->n, seq_len = set->T) with info's shape, or
  * (resume != NULL) the checkpoint's model, moments and position; info's options must then
