@@ -18,7 +18,8 @@
 # LR, WARMUP, EVAL_EVERY, THREADS (per run; 1 keeps a shared machine usable: with other
 # jobs on the cores, two OpenMP threads wait for each other and a step got 2-5x slower,
 # pipeline/maze.md), SEED, OUT;
-# ROPE (RoPE base), INIT (0: the reference's initialisation, else N(0, INIT^2));
+# ROPE (RoPE base), INIT (0: the reference's initialisation, else N(0, INIT^2)),
+# SHARED (weight of a vector common to every token embedding, rz-maze --init-shared; 0: none);
 # ASTAR (a wall density: A* mazes instead of DFS; set CTX to the longest sequence, e.g.
 # 7 N^2 + 11, so held-out mazes fit). 10x10, for example:
 #   make -f pipeline/maze.mk maze-compare N=10 BATCH=16 MODEL="--dim 128 --layers 4 --heads 4"
@@ -43,6 +44,7 @@ SEEDS  ?= 1 2 3
 WARMUP ?= 50
 ROPE   ?= 10000
 INIT   ?= 0
+SHARED ?= 0
 ASTAR  ?=
 CTX    ?=
 RUN    := $(OUT)/$(N)x$(N)
@@ -63,7 +65,7 @@ $(RUN)-held.rz: $(RUN)-train.rz
 
 # one objective: the training report carries the accuracy curve; the checkpoint is the model
 $(RUN)-%.json: $(RUN)-train.rz $(RUN)-held.rz
-	$(MAZE) train -t $(THREADS) --objective $* $(MODEL) $(CTXOPT) --rope-theta $(ROPE) --init-std $(INIT) \
+	$(MAZE) train -t $(THREADS) --objective $* $(MODEL) $(CTXOPT) --rope-theta $(ROPE) --init-std $(INIT) --init-shared $(SHARED) \
 	  --steps $(STEPS) --batch $(BATCH) --lr $(LR) \
 	  --warmup $(WARMUP) --seed $(SEED) --eval $(RUN)-held.rz --eval-every $(EVAL_EVERY) \
 	  -o $(RUN)-$*.ckpt --json $< > $@.tmp && mv $@.tmp $@
