@@ -165,16 +165,11 @@ int ag_train_main(int argc, char **argv)
         snprintf(h.dataset, sizeof h.dataset, "%.255s", data);
         snprintf(h.data_policy, sizeof h.data_policy, "%s", d.h.policy);
         h.data_steps = d.h.steps;
-        /* Labels: a seeded uniform sample of dataset next-states (ρ for reward inference). */
+        /* Labels: dataset next-states (ρ for reward inference; offline.h rl_data_labels). */
         n_labels = (int)(nlabels < d.n ? nlabels : d.n);
         labels = rz_malloc((size_t)n_labels * env.state_dim * sizeof(float), &e);
         if (!labels) rz_cli_die(&c, &e);
-        rz_rng lr_rng;
-        rz_rng_seed(&lr_rng, seed ^ 0x6c6162656c73ULL);
-        for (int i = 0; i < n_labels; i++) {
-            long j = (long)(rz_rng_uniform(&lr_rng) * d.n);
-            memcpy(labels + (size_t)i * env.state_dim, d.S2 + j * env.state_dim, env.state_dim * sizeof(float));
-        }
+        rl_data_labels(d.n, env.state_dim, d.S2, n_labels, seed, labels);
     }
     float *O, *O2;
     if (ag_dataset_obs(&env, &d, &O, &O2, &e)) rz_cli_die(&c, &e);

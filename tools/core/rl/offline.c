@@ -168,6 +168,16 @@ int rl_data_subsample(long *n, int sd, int ad, float *S, float *A, float *S2, lo
     return RZ_OK;
 }
 
+void rl_data_labels(long n, int sd, const float *S2, long m, uint64_t seed, float *out)
+{
+    rz_rng rng;
+    rz_rng_seed(&rng, seed ^ 0x6c6162656c73ULL); /* "labels" */
+    for (long i = 0; i < m; i++) {
+        long j = (long)(rz_rng_uniform(&rng) * n);
+        memcpy(out + i * sd, S2 + j * sd, sd * sizeof(float));
+    }
+}
+
 int rl_data_policy_trajs(const rl_env *env, int goal_id, double eps, int n_traj, int len, uint64_t seed, float *S,
                          float *A, float *S2, rz_err *e)
 {

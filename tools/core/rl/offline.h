@@ -34,6 +34,11 @@ int rl_data_drop_pairs(const rl_env *env, long *n, float *S, float *A, float *S2
  * sampling, Knuth's algorithm S; seeded), in their original order. m ≤ n. */
 int rl_data_subsample(long *n, int sd, int ad, float *S, float *A, float *S2, long m, uint64_t seed, rz_err *e);
 
+/* The label states a checkpoint keeps for reward inference (and for the in-support test):
+ * m rows of the n next states S2 (sd each), m ≤ n, each drawn uniformly with replacement
+ * (rz_rng seeded with seed ^ "labels"), into out (m × sd). */
+void rl_data_labels(long n, int sd, const float *S2, long m, uint64_t seed, float *out);
+
 /* Grids: n_traj trajectories of len steps from uniform starts under one fixed
  * sub-optimal policy — greedy for the goal task `goal_id` (a free-cell id), with
  * probability eps replaced by a uniform action — the "few demonstrations of a mediocre
