@@ -338,8 +338,29 @@ static void test_reach(void)
     rl_env_free(&env);
 }
 
+/* Label states: with m = n every next state is kept, in order (the in-support test then
+ * sees the data's whole support — a with-replacement draw of 64 of 64 misses ~23 rows);
+ * with m < n every label is one of the data's rows and the draw is a function of the seed. */
+static void test_labels(void)
+{
+    enum { N = 64 };
+    float S2[2 * N], out[2 * N];
+    for (int i = 0; i < N; i++) S2[2 * i] = (float)i, S2[2 * i + 1] = (float)(-i);
+    rl_data_labels(N, 2, S2, N, 7, out);
+    CHECK(!memcmp(out, S2, sizeof S2));
+    float a[2 * 10], b[2 * 10];
+    rl_data_labels(N, 2, S2, 10, 7, a);
+    rl_data_labels(N, 2, S2, 10, 7, b);
+    CHECK(!memcmp(a, b, sizeof a));
+    for (int i = 0; i < 10; i++) {
+        int j = (int)a[2 * i];
+        CHECK(j >= 0 && j < N && a[2 * i] == (float)j && a[2 * i + 1] == (float)(-j));
+    }
+}
+
 int main(void)
 {
+    RUN(test_labels);
     RUN(test_reach);
     RUN(test_task_split);
     RUN(test_drop_pairs);

@@ -170,6 +170,10 @@ int rl_data_subsample(long *n, int sd, int ad, float *S, float *A, float *S2, lo
 
 void rl_data_labels(long n, int sd, const float *S2, long m, uint64_t seed, float *out)
 {
+    if (m >= n) {
+        memcpy(out, S2, (size_t)n * sd * sizeof(float));
+        return;
+    }
     rz_rng rng;
     rz_rng_seed(&rng, seed ^ 0x6c6162656c73ULL); /* "labels" */
     for (long i = 0; i < m; i++) {

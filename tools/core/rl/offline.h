@@ -35,8 +35,11 @@ int rl_data_drop_pairs(const rl_env *env, long *n, float *S, float *A, float *S2
 int rl_data_subsample(long *n, int sd, int ad, float *S, float *A, float *S2, long m, uint64_t seed, rz_err *e);
 
 /* The label states a checkpoint keeps for reward inference (and for the in-support test):
- * m rows of the n next states S2 (sd each), m ≤ n, each drawn uniformly with replacement
- * (rz_rng seeded with seed ^ "labels"), into out (m × sd). */
+ * m rows of the n next states S2 (sd each), m ≤ n, into out (m × sd). m = n: every row,
+ * in order — the whole support, so a small dataset's in-support count is the data's own
+ * (drawing n of n with replacement would keep only ~63% of the rows and hide a cell seen
+ * once with probability 1/e). m < n: each row drawn uniformly with replacement (rz_rng
+ * seeded with seed ^ "labels"). */
 void rl_data_labels(long n, int sd, const float *S2, long m, uint64_t seed, float *out);
 
 /* Grids: n_traj trajectories of len steps from uniform starts under one fixed
