@@ -6,7 +6,7 @@
 #                    checkpoint × metric (rz-agent iqm: tools/core/rl/stats.c)
 #   DIR/table.md     the same as a markdown table (goal success and reward return, overall
 #                    and inside the data's support, test tasks only), with each design's
-#                    reach ceiling (rz-agent data --reach) and the median best step
+#                    reach ceiling (rz-agent data --reach) and the IQM of the best steps
 #   DIR/size.png     goal success (test goals) vs dataset size, FB / VC-FB / MC-FB, CIs
 #   DIR/curves.png   mean validation goal success over training per design and algorithm
 set -eu
@@ -18,7 +18,7 @@ for d in $designs; do for a in $algos; do for s in $(seq "$seeds"); do
   for ck in final best; do
     f="$dir/$d-$a-s$s.json"; [ "$ck" = best ] && f="$dir/$d-$a-s$s-best.json"
     [ -f "$f" ] || continue
-    for m in goal_success reward_norm_return goal_success_in_support reward_norm_return_in_support n_goals_in_support; do
+    for m in goal_success reward_norm_return goal_success_in_support reward_norm_return_in_support n_goals_in_support n_rewards_in_support; do
       printf '%s\t%s\t%s\t%s\t%s\n' "$d" "$a" "$ck" "$m" "$(num $m "$f")" >> "$dir/runs.tsv.tmp"
     done
   done
@@ -30,16 +30,17 @@ mv "$dir/runs.tsv.tmp" "$dir/runs.tsv"
 "$agent" iqm "$dir/runs.tsv" -o "$dir/summary.tsv"
 # summary.tsv columns: design algo checkpoint metric n iqm lo hi (the key holds 4 fields)
 {
-  echo "| data | reach ceiling | algo | seeds | goal success, final | goal success, best by validation | reward return, final | reward return, best | test goals in support | their success, final | best step (IQM) |"
-  echo "|---|---|---|---|---|---|---|---|---|---|---|"
+  echo "| data | reach ceiling | algo | seeds | goal success, final | goal success, best by validation | reward return, final | reward return, best | test goals in support | their success, final | reward tasks in support | their return, final | best step (IQM) |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
   for d in $designs; do
     reach=$("$agent" data -d "$dir/$d.rz" --reach --json -q | grep -o '"reach":[^,}]*' | cut -d: -f2)
     for a in $algos; do
     awk -F'\t' -v d="$d" -v a="$a" -v r="$reach" '
       $1 == d && $2 == a { v[$3 "/" $4] = sprintf("%.3f [%.3f, %.3f]", $6, $7, $8); n[$3 "/" $4] = $5; m[$3 "/" $4] = $6 }
-      END { printf "| %s | %.3f | %s | %s | %s | %s | %s | %s | %.0f | %s | %.0f |\n", d, r, a, n["final/goal_success"],
+      END { printf "| %s | %.3f | %s | %s | %s | %s | %s | %s | %.0f | %s | %.0f | %s | %.0f |\n", d, r, a, n["final/goal_success"],
             v["final/goal_success"], v["best/goal_success"], v["final/reward_norm_return"], v["best/reward_norm_return"],
-            m["final/n_goals_in_support"], v["final/goal_success_in_support"], m["best_step/step"] }' "$dir/summary.tsv"
+            m["final/n_goals_in_support"], v["final/goal_success_in_support"],
+            m["final/n_rewards_in_support"], v["final/reward_norm_return_in_support"], m["best_step/step"] }' "$dir/summary.tsv"
   done; done
 } > "$dir/table.md.tmp"
 mv "$dir/table.md.tmp" "$dir/table.md"
@@ -75,11 +76,15 @@ for d in $designs; do for a in $algos; do
   [ -n "$files" ] || continue
   awk -F, 'FNR > 1 {s[$1] += $7; n[$1]++} END {for (k in s) print k, s[k] / n[k]}' $files | sort -n > "$tmp.c.$d.$a"
 done; done
+# four x tics whatever the budget (the last validation step of any curve)
+last=$(cat "$tmp".c.* 2>/dev/null | awk '$1 > m {m = $1} END {print m + 0}')
+# panels: up to four per row, 350 × 350 pixels each
+nd=$(echo $designs | wc -w); cols=$(( nd < 4 ? nd : 4 )); rows=$(( (nd + 3) / 4 ))
 {
-  echo 'set terminal pngcairo size 1400,700 noenhanced'
+  echo "set terminal pngcairo size $(( cols * 350 )),$(( rows * 350 )) noenhanced"
   echo "set output \"$dir/curves.png.tmp\""
-  echo 'set multiplot layout 2,4 title "validation goal success during training (mean over seeds)"'
-  echo 'set yrange [0:*]; set xtics 250; set key top left; set xlabel "step"'
+  echo "set multiplot layout $rows,$cols title \"validation goal success during training (mean over seeds)\""
+  echo "set yrange [0:*]; set xtics $(( last > 4 ? last / 4 : 1 )); set key bottom right; set xlabel \"step\""
   for d in $designs; do
     echo "set title \"$d\""
     echo "plot \"$tmp.c.$d.fb\" w l lc rgb \"#1f77b4\" t \"FB\", \"$tmp.c.$d.vcfb\" w l lc rgb \"#d62728\" t \"VC-FB\", \"$tmp.c.$d.mcfb\" w l lc rgb \"#2ca02c\" t \"MC-FB\""
