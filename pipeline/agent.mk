@@ -120,7 +120,9 @@ $(SD)/few.rz: | $(SD)
 # The Lagrange target τ of VC-FB / MC-FB, calibrated (pipeline/agent.md): the penalty an
 # unpenalised agent (α = 0) reaches on the full-coverage data at the study's budget — the
 # mean of its learning curve's penalty over the second half of training. τ tolerates the
-# action-value gaps full coverage shows and pushes back anything above them.
+# action-value gaps full coverage shows and pushes back anything above them. τ belongs to
+# the budget (STUDY_STEPS, STUDY_NET), not to the design, and its file does not record
+# the budget: give each budget its own OUT (e.g. OUT=results/big for 10,000 steps).
 $(SD)/tau-%.txt: $(SD)/n100000.rz
 	$(AGENT) train --algo $* -d $< --steps $(STUDY_STEPS) --seed 99 --target min --grad-clip 1 --alpha 0 \
 	  $(STUDY_NET) --val-every $(STUDY_VAL) --curve $(SD)/tau-$*.csv -q -o $(SD)/tau-$*.rz
