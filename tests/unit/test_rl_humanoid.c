@@ -443,12 +443,34 @@ static void test_track_expert(void)
     rl_kf_free(&k);
 }
 
-/* The online loop restarts an environment that fell: with random torques (all steps are
- * seed steps, so no updates) the humanoid falls every ~20 steps, so of 400 transitions
- * some must end in a fall (S2 terminal, else the test says nothing) and none may start
- * from a fallen state (S terminal: the loop carried on from the floor). Each row's done
- * flag (what the TD targets read) is 1 exactly where S2 is terminal, tested by the
- * environment's own rl_env_terminal, and 0 on the other rows. */
+/* A tiny FB agent (d 4, 2 x 8) in the online loop on the humanoid, plain FB (no CPR):
+ * N environments, a buffer of BUFFER rows, SEED_STEPS random steps, episodes of
+ * EPISODE_LEN, THREADS environment workers. 0 on success. */
+static int tiny_online(int n, long buffer, long seed_steps, int episode_len, int threads, fb_agent **fb, fbcpr **c,
+                       rl_online **o, rz_err *e)
+{
+    *fb = NULL, *c = NULL, *o = NULL;
+    fb_config f;
+    fb_config_default(&f, FB_ALGO_FB, env.obs_dim, 0, env.act_dim);
+    f.zdim = 4, f.hidden = 8, f.layers = 2, f.batch = 8;
+    if (fb_create(&f, 5, fb, e)) return -1;
+    fbcpr_config cc;
+    fbcpr_config_default(&cc);
+    cc.cpr = 0;
+    if (fbcpr_create(*fb, &cc, 6, c, e)) return -1;
+    rl_online_config oc;
+    rl_online_config_default(&oc, &env);
+    oc.n_envs = n, oc.buffer = buffer, oc.seed_steps = seed_steps, oc.episode_len = episode_len, oc.threads = threads;
+    return rl_online_create(&env, *c, NULL, &oc, 7, o, e) ? -1 : 0;
+}
+
+static void tiny_online_free(fb_agent *fb, fbcpr *c, rl_online *o)
+{
+    rl_online_free(o);
+    fbcpr_destroy(c);
+    fb_destroy(fb);
+}
+
 /* Environment workers on the humanoid (falls and resets on the way): 3 environments on
  * 1 and 2 threads fill the replay buffer with the same bits. */
 static void test_online_threads(void)
@@ -457,53 +479,38 @@ static void test_online_threads(void)
     float *S2[2] = {NULL, NULL};
     long size[2] = {0, 0};
     for (int t = 0; t < 2; t++) {
-        fb_config f;
-        fb_config_default(&f, FB_ALGO_FB, env.obs_dim, 0, env.act_dim);
-        f.zdim = 4, f.hidden = 8, f.layers = 2, f.batch = 8;
-        fb_agent *fb = NULL;
-        fbcpr *c = NULL;
-        rl_online *o = NULL;
-        CHECK(fb_create(&f, 5, &fb, NULL) == 0);
-        fbcpr_config cc;
-        fbcpr_config_default(&cc);
-        cc.cpr = 0;
-        CHECK(fb && fbcpr_create(fb, &cc, 6, &c, NULL) == 0);
-        rl_online_config oc;
-        rl_online_config_default(&oc, &env);
-        oc.n_envs = 3, oc.buffer = 300, oc.seed_steps = 150, oc.episode_len = 60, oc.threads = t + 1;
-        CHECK(c && rl_online_create(&env, c, NULL, &oc, 7, &o, NULL) == 0);
+        fb_agent *fb;
+        fbcpr *c;
+        rl_online *o;
         rz_err e = {0};
+        CHECK(tiny_online(3, 300, 150, 60, t + 1, &fb, &c, &o, &e) == 0);
         CHECK(o && rl_online_run(o, 300, NULL, NULL, &e) == 0);
         const rl_replay *r = rl_online_replay(o);
         size[t] = r->size;
         S2[t] = malloc((size_t)r->size * r->sd * sizeof(float));
         if (S2[t]) memcpy(S2[t], r->S2, (size_t)r->size * r->sd * sizeof(float));
-        rl_online_free(o), fbcpr_destroy(c), fb_destroy(fb);
+        tiny_online_free(fb, c, o);
     }
     CHECK(size[0] == 300 && size[1] == 300 && S2[0] && S2[1]);
     if (S2[0] && S2[1]) CHECK(memcmp(S2[0], S2[1], 300 * (size_t)env.state_dim * sizeof(float)) == 0);
     free(S2[0]), free(S2[1]);
 }
 
+/* The online loop restarts an environment that fell: with random torques (all steps are
+ * seed steps, so no updates) the humanoid falls every ~20 steps, so of 400 transitions
+ * some must end in a fall (S2 terminal, else the test says nothing) and none may start
+ * from a fallen state (S terminal: the loop carried on from the floor). Each row's done
+ * flag (what the TD targets read) is 1 exactly where S2 is terminal, tested by the
+ * environment's own rl_env_terminal, and 0 on the other rows. */
 static void test_online_restarts_after_fall(void)
 {
     NEED_MODEL("test_online_restarts_after_fall");
-    fb_config f;
-    fb_config_default(&f, FB_ALGO_FB, env.obs_dim, 0, env.act_dim);
-    f.zdim = 4, f.hidden = 8, f.layers = 2, f.batch = 8;
-    fb_agent *fb = NULL;
-    fbcpr *c = NULL;
-    rl_online *o = NULL;
-    CHECK(fb_create(&f, 5, &fb, NULL) == 0);
-    fbcpr_config cc;
-    fbcpr_config_default(&cc);
-    cc.cpr = 0;
-    CHECK(fb && fbcpr_create(fb, &cc, 6, &c, NULL) == 0);
-    rl_online_config oc;
-    rl_online_config_default(&oc, &env);
-    oc.n_envs = 1, oc.buffer = 400, oc.seed_steps = 1000, oc.episode_len = 1000;
+    fb_agent *fb;
+    fbcpr *c;
+    rl_online *o;
     rz_err e = {0};
-    CHECK(c && rl_online_create(&env, c, NULL, &oc, 7, &o, &e) == 0);
+    CHECK(tiny_online(1, 400, 1000, 1000, 1, &fb, &c, &o, &e) == 0);
+    const int batch = 8; /* tiny_online's */
     if (o && rl_online_run(o, 400, NULL, NULL, &e) == 0) {
         const rl_replay *r = rl_online_replay(o);
         int from_fallen = 0, falls = 0, flag_wrong = 0, flagged = 0;
@@ -525,7 +532,7 @@ static void test_online_restarts_after_fall(void)
         for (int draw = 0; draw < 200 && !batch_falls; draw++) {
             fbcpr_batch b;
             rl_online_draw_batch(o, &b);
-            for (int i = 0; i < f.batch; i++) {
+            for (int i = 0; i < batch; i++) {
                 long j = 0;
                 for (; j < r->size; j++) {
                     rl_env_obs(&env, r->S2 + (size_t)j * r->sd, ob);
@@ -545,9 +552,7 @@ static void test_online_restarts_after_fall(void)
     } else {
         CHECK(!"rl_online_run");
     }
-    rl_online_free(o);
-    fbcpr_destroy(c);
-    fb_destroy(fb);
+    tiny_online_free(fb, c, o);
 }
 
 /* The random-action floor of a reward task (rl_eval_random, what `rz-agent eval --random`
