@@ -141,22 +141,60 @@ size_t rz_qlinear_scratch_floats_direct(const rz_qlinear *q, int T, int threads)
     return (size_t)T * (pc + (size_t)q->k) + (size_t)(threads > 0 ? threads : 1) * RZ_QLINEAR_PANEL * pc;
 }
 
+/* x̃ = V pad(x), row by row: x [T][ldx] → xt [T][pcols] */
+static void ql_input(const rz_qlinear *q, int T, const float *x, int ldx, float *xt)
+{
+    int cols = q->v.cols, pc = q->v.pcols;
+    for (int t = 0; t < T; t++) {
+        memcpy(xt + (size_t)t * pc, x + (size_t)t * ldx, (size_t)cols * sizeof *xt);
+        memset(xt + (size_t)t * pc + cols, 0, (size_t)(pc - cols) * sizeof *xt);
+    }
+    if (q->rot_in) rz_rht_rows(&q->V, xt, T, pc, 0, NULL);
+}
+
+/* Part me of m of the RZ_QLINEAR_ROWS-row chunks: rows [*r0, *r1). */
+static void ql_chunk_rows(int rows, int me, int m, int *r0, int *r1)
+{
+    int nchunks = (rows + RZ_QLINEAR_ROWS - 1) / RZ_QLINEAR_ROWS;
+    int c0 = (int)((long)nchunks * me / m), c1 = (int)((long)nchunks * (me + 1) / m);
+    *r0 = c0 * RZ_QLINEAR_ROWS, *r1 = c1 * RZ_QLINEAR_ROWS < rows ? c1 * RZ_QLINEAR_ROWS : rows;
+}
+
+/* ỹ += (x̃ R̃ᵀ) L̃ᵀ: two thin products (k ≪ rows, pcols); lt [T][k] scratch */
+static void ql_lowrank(const rz_qlinear *q, int T, const float *xt, float *lt, float *yt, int ldt)
+{
+    int rows = q->v.rows, pc = q->v.pcols, k = q->k;
+    if (k <= 0) return;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, k, pc, 1.0f, xt, pc, q->R, pc, 0.0f, lt, k);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, rows, k, 1.0f, lt, k, q->L, k, 1.0f, yt, ldt);
+}
+
+/* y = Uᵀ ỹ (+ y), row by row: yt [T][rows] (transformed in place) → y [T][ldy] */
+static void ql_output(const rz_qlinear *q, int T, float *yt, float *y, int ldy, int accumulate)
+{
+    int rows = q->v.rows;
+    if (q->rot_out) rz_rht_rows(&q->U, yt, T, rows, 1, NULL);
+    for (int t = 0; t < T; t++) {
+        float *yr = y + (size_t)t * ldy;
+        const float *s = yt + (size_t)t * rows;
+        if (accumulate)
+            for (int r = 0; r < rows; r++) yr[r] += s[r];
+        else
+            memcpy(yr, s, (size_t)rows * sizeof *yr);
+    }
+}
+
 void rz_qlinear_apply(const rz_qlinear *q, int T, const float *x, int ldx, float *y, int ldy, int accumulate,
                       float *scratch, int threads)
 {
-    int rows = q->v.rows, cols = q->v.cols, pc = q->v.pcols, k = q->k;
+    int rows = q->v.rows, pc = q->v.pcols, k = q->k;
     if (threads < 1) threads = 1;
     /* direct: no output transform and nothing to add to, so ỹ is written straight into y */
     int direct = !q->rot_out && !accumulate, ldt = direct ? ldy : rows;
     float *xt = scratch, *yt = direct ? y : xt + (size_t)T * pc;
     float *lt = direct ? xt + (size_t)T * pc : yt + (size_t)T * rows, *dec = lt + (size_t)T * k;
 
-    /* x̃ = V pad(x), row by row */
-    for (int t = 0; t < T; t++) {
-        memcpy(xt + (size_t)t * pc, x + (size_t)t * ldx, (size_t)cols * sizeof *xt);
-        memset(xt + (size_t)t * pc + cols, 0, (size_t)(pc - cols) * sizeof *xt);
-    }
-    if (q->rot_in) rz_rht_rows(&q->V, xt, T, pc, 0, NULL);
+    ql_input(q, T, x, ldx, xt);
 
     /* ỹ = x̃ Q̃ᵀ, Q̃ decoded from the codes */
     int blas_threads = openblas_get_num_threads();
@@ -172,9 +210,8 @@ void rz_qlinear_apply(const rz_qlinear *q, int T, const float *x, int ldx, float
         if (nt > nchunks) nt = nchunks;
 #pragma omp parallel num_threads(nt) if (nt > 1)
         {
-            int id = omp_get_thread_num(), n = omp_get_num_threads();
-            int c0 = (int)((long)nchunks * id / n), c1 = (int)((long)nchunks * (id + 1) / n);
-            int r0 = c0 * RZ_QLINEAR_ROWS, r1 = c1 * RZ_QLINEAR_ROWS < rows ? c1 * RZ_QLINEAR_ROWS : rows;
+            int r0, r1;
+            ql_chunk_rows(rows, omp_get_thread_num(), omp_get_num_threads(), &r0, &r1);
             if (r1 > r0) rz_qdot_rows_e8p2n(&q->v, q->nib, q->isa, r0, r1 - r0, T, xt, pc, yt + r0, ldt);
         }
     } else {
@@ -187,24 +224,9 @@ void rz_qlinear_apply(const rz_qlinear *q, int T, const float *x, int ldx, float
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, n, pc, 1.0f, xt, pc, w, pc, 0.0f, yt + r0, ldt);
         }
     }
-    /* + (x̃ R̃ᵀ) L̃ᵀ: two thin products (k ≪ rows, pcols) */
-    if (k > 0) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, k, pc, 1.0f, xt, pc, q->R, pc, 0.0f, lt, k);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, rows, k, 1.0f, lt, k, q->L, k, 1.0f, yt, ldt);
-    }
+    ql_lowrank(q, T, xt, lt, yt, ldt);
     if (blas_threads != 1) openblas_set_num_threads(blas_threads);
-
-    if (direct) return;
-    /* y = Uᵀ ỹ, row by row */
-    if (q->rot_out) rz_rht_rows(&q->U, yt, T, rows, 1, NULL);
-    for (int t = 0; t < T; t++) {
-        float *yr = y + (size_t)t * ldy;
-        const float *s = yt + (size_t)t * rows;
-        if (accumulate)
-            for (int r = 0; r < rows; r++) yr[r] += s[r];
-        else
-            memcpy(yr, s, (size_t)rows * sizeof *yr);
-    }
+    if (!direct) ql_output(q, T, yt, y, ldy, accumulate);
 }
 
 /* ---------------------------------------------------------------- groups */
@@ -283,14 +305,7 @@ void rz_qlinear_apply_group(rz_qlinear *const *q, int n, int T, const float *x, 
         int id = omp_get_thread_num(), th = omp_get_num_threads();
         /* 1. x̃_k = V_k pad(x): member k on thread k mod th (the same operations on any) */
         for (int k = 0; k < n; k++) {
-            const rz_qlinear *a = q[k];
-            if (!own_x[k] || k % th != id) continue;
-            int cols = a->v.cols, pc = a->v.pcols;
-            for (int t = 0; t < T; t++) {
-                memcpy(xt[k] + (size_t)t * pc, x + (size_t)t * ldx, (size_t)cols * sizeof(float));
-                memset(xt[k] + (size_t)t * pc + cols, 0, (size_t)(pc - cols) * sizeof(float));
-            }
-            if (a->rot_in) rz_rht_rows(&a->V, xt[k], T, pc, 0, NULL);
+            if (own_x[k] && k % th == id) ql_input(q[k], T, x, ldx, xt[k]);
         }
 #pragma omp barrier
         /* 2. ỹ_k = x̃_k Q̃_kᵀ: each member's chunks of rows split as rz_qlinear_apply splits
@@ -309,8 +324,8 @@ void rz_qlinear_apply_group(rz_qlinear *const *q, int n, int T, const float *x, 
             int direct = !a->rot_out && !accumulate;
             float *yk = direct ? y + off[k] : yt[k];
             int ldt = direct ? ldy : a->v.rows;
-            int c0 = (int)((long)nchunks[k] * me / m), c1 = (int)((long)nchunks[k] * (me + 1) / m);
-            int r0 = c0 * RZ_QLINEAR_ROWS, r1 = c1 * RZ_QLINEAR_ROWS < a->v.rows ? c1 * RZ_QLINEAR_ROWS : a->v.rows;
+            int r0, r1;
+            ql_chunk_rows(a->v.rows, me, m, &r0, &r1);
             if (r1 > r0) rz_qdot_rows_e8p2n(&a->v, a->nib, a->isa, r0, r1 - r0, T, xt[k], a->v.pcols, yk + r0, ldt);
         }
 #pragma omp barrier
@@ -318,23 +333,9 @@ void rz_qlinear_apply_group(rz_qlinear *const *q, int n, int T, const float *x, 
         for (int k = 0; k < n; k++) {
             const rz_qlinear *a = q[k];
             if (k % th != id) continue;
-            int rows = a->v.rows, pc = a->v.pcols, kr = a->k, direct = !a->rot_out && !accumulate;
-            float *yk = direct ? y + off[k] : yt[k];
-            int ldt = direct ? ldy : rows;
-            if (kr > 0) {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, kr, pc, 1.0f, xt[k], pc, a->R, pc, 0.0f, lt[k], kr);
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, rows, kr, 1.0f, lt[k], kr, a->L, kr, 1.0f, yk, ldt);
-            }
-            if (direct) continue;
-            if (a->rot_out) rz_rht_rows(&a->U, yt[k], T, rows, 1, NULL);
-            for (int t = 0; t < T; t++) {
-                float *yr = y + (size_t)t * ldy + off[k];
-                const float *sr = yt[k] + (size_t)t * rows;
-                if (accumulate)
-                    for (int r = 0; r < rows; r++) yr[r] += sr[r];
-                else
-                    memcpy(yr, sr, (size_t)rows * sizeof *yr);
-            }
+            int direct = !a->rot_out && !accumulate;
+            ql_lowrank(a, T, xt[k], lt[k], direct ? y + off[k] : yt[k], direct ? ldy : a->v.rows);
+            if (!direct) ql_output(a, T, yt[k], y + off[k], ldy, accumulate);
         }
     }
     if (blas_threads != 1) openblas_set_num_threads(blas_threads);
