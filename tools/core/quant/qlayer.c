@@ -93,8 +93,8 @@ int rz_qlayer_quantize_keyed(const char *name, const float *W, int rows, int col
     v->incoherent = o->incoherence;
     v->model_hash = model_hash;
     if (o->incoherence) {
-        v->seed_u = mix64(o->seed, 2 * (uint64_t)item);
-        v->seed_v = in_key > 0 ? rz_qlayer_seed_shared_v(o->seed, in_key) : mix64(o->seed, 2 * (uint64_t)item + 1);
+        rz_qlayer_seeds(o->seed, item, &v->seed_u, &v->seed_v);
+        if (in_key > 0) v->seed_v = rz_qlayer_seed_shared_v(o->seed, in_key);
     }
     size_t mn = (size_t)rows * (size_t)pc, ns = rz_qlayer_n_scales(o->method, rows, pc, o->group);
     float *Wp = calloc(mn, sizeof *Wp), *Q = calloc(mn, sizeof *Q), *zf = calloc(ns, sizeof *zf);
