@@ -4,7 +4,9 @@
 #include "record.h"
 
 
+#include <assert.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -197,6 +199,67 @@ int rz_get_str(const msgpack_object *map, const rz_rec_ctx *c, const char *key, 
     return RZ_OK;
 }
 
+/* ---- field tables ------------------------------------------------------------------ */
+void rz_rec_fields_pack(msgpack_packer *pk, const void *obj, const rz_field_spec *f, int n)
+{
+    const char *base = obj;
+    for (int i = 0; i < n; i++) {
+        const void *m = base + f[i].off;
+        switch (f[i].kind) {
+        case RZ_FK_INT: assert(f[i].size == sizeof(int)); rz_rec_int(pk, f[i].key, *(const int *)m); break;
+        case RZ_FK_I64: assert(f[i].size == sizeof(int64_t)); rz_rec_int(pk, f[i].key, *(const int64_t *)m); break;
+        case RZ_FK_F64: assert(f[i].size == sizeof(double)); rz_rec_f64(pk, f[i].key, *(const double *)m); break;
+        case RZ_FK_STR: rz_rec_str(pk, f[i].key, (const char *)m); break;
+        case RZ_FK_PICK:
+            assert(f[i].size == sizeof(int));
+            rz_rec_str(pk, f[i].key, f[i].pick[*(const int *)m != 0]);
+            break;
+        }
+    }
+}
+
+static int decode_field(const msgpack_object *rec, const rz_rec_ctx *c, char *m, const rz_field_spec *f,
+                        rz_err *e)
+{
+    int64_t v = 0;
+    double d = 0;
+    char s[64];
+    switch (f->kind) {
+    case RZ_FK_INT:
+    case RZ_FK_I64:
+        assert(f->size == (f->kind == RZ_FK_INT ? sizeof(int) : sizeof(int64_t)));
+        assert(f->kind == RZ_FK_I64 || (f->ilo >= INT_MIN && f->ihi <= INT_MAX));
+        if (rz_get_int(rec, c, f->key, f->ilo, f->ihi, &v, e)) return RZ_EINPUT;
+        if (f->kind == RZ_FK_INT) *(int *)m = (int)v;
+        else *(int64_t *)m = v;
+        return RZ_OK;
+    case RZ_FK_F64:
+        assert(f->size == sizeof(double));
+        if (rz_get_f64(rec, c, f->key, &d, e)) return RZ_EINPUT;
+        if (!(d >= f->flo && d <= f->fhi)) return rz_rec_fail(e, c, f->key, "%g is outside [%g, %g]", d, f->flo, f->fhi);
+        *(double *)m = d;
+        return RZ_OK;
+    case RZ_FK_STR: return rz_get_str(rec, c, f->key, m, f->size, e);
+    case RZ_FK_PICK:
+        assert(f->size == sizeof(int));
+        if (rz_get_str(rec, c, f->key, s, sizeof s, e)) return RZ_EINPUT;
+        for (int k = 0; k < 2; k++)
+            if (!strcmp(s, f->pick[k])) return *(int *)m = k, RZ_OK;
+        return rz_rec_fail(e, c, f->key, "'%s': expected \"%s\" or \"%s\"", s, f->pick[0], f->pick[1]);
+    }
+    return rz_fail(e, RZ_EINTERNAL, "field '%s': unknown kind", f->key);
+}
+
+int rz_rec_fields_decode(const msgpack_object *rec, const rz_rec_ctx *c, void *obj,
+                         const rz_field_spec *f, int n, rz_err *e)
+{
+    for (int i = 0; i < n; i++) {
+        if (f[i].optional && !rz_field(rec, f[i].key)) continue;
+        if (decode_field(rec, c, (char *)obj + f[i].off, &f[i], e)) return e && e->code ? e->code : RZ_EINPUT;
+    }
+    return RZ_OK;
+}
+
 void rz_rec_hex64(msgpack_packer *pk, const char *key, uint64_t v)
 {
     char s[17];
@@ -327,8 +390,8 @@ void rz_tokens_pack(msgpack_packer *pk, const int32_t *ids, size_t n, int vocab_
 int rz_tokens_decode(const msgpack_object *rec, const rz_rec_ctx *c, const void **ids,
                      size_t *n, int64_t *vocab_size, rz_err *e)
 {
-    int64_t nn;
-    size_t bytes;
+    int64_t nn = 0;
+    size_t bytes = 0;
     int rc;
     if ((rc = rz_get_int(rec, c, "n", 0, (int64_t)(RZ_MAX_RECORD_BYTES / 4), &nn, e))) return rc;
     if ((rc = rz_get_int(rec, c, "vocab_size", 1, 1 << 24, vocab_size, e))) return rc;

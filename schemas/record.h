@@ -18,6 +18,7 @@
 #define RZ_RECORD_H
 
 #include <msgpack.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "rz.h"
@@ -79,6 +80,40 @@ int rz_get_bin(const msgpack_object *map, const rz_rec_ctx *c, const char *key,
 /* A failure about record c's field key: formats the standard message. */
 int rz_rec_fail(rz_err *e, const rz_rec_ctx *c, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* ---- field tables: a header record's plain fields declared once -------------------
+ * A record whose fields are members of one C struct is described by a table of
+ * rz_field_spec; rz_rec_fields_pack writes the fields in table order and
+ * rz_rec_fields_decode reads and range-checks them with the rz_get_* messages, so a
+ * field is one line, not a packer line and a decoder line that must agree. Kinds:
+ * integers kept in an int or an int64_t member, doubles (NaN never passes a bound),
+ * char arrays, and a two-valued string kept as 0/1 in an int. An optional field may be
+ * absent (records written before it existed): its member then keeps whatever the
+ * caller put there before decoding — the decoder clears nothing. Cross-field rules and
+ * anything not a plain member (allocated strings, bins) stay with the record's code. */
+typedef enum { RZ_FK_INT, RZ_FK_I64, RZ_FK_F64, RZ_FK_STR, RZ_FK_PICK } rz_field_kind;
+typedef struct {
+    const char *key;
+    rz_field_kind kind;
+    size_t off, size;      /* offsetof / sizeof the member (size checks the kind) */
+    int64_t ilo, ihi;      /* RZ_FK_INT, RZ_FK_I64: inclusive bounds */
+    double flo, fhi;       /* RZ_FK_F64: inclusive bounds */
+    const char *pick[2];   /* RZ_FK_PICK: the strings stored for 0 and 1 */
+    int optional;
+} rz_field_spec;
+#define RZ_FSPEC_(S, k, m, kind_, opt, ...) \
+    {.key = k, .kind = kind_, .off = offsetof(S, m), .size = sizeof(((S *)0)->m), .optional = opt, __VA_ARGS__}
+#define RZ_FIELD_INT(S, m, lo, hi, opt) RZ_FSPEC_(S, #m, m, RZ_FK_INT, opt, .ilo = (lo), .ihi = (hi))
+#define RZ_FIELD_I64(S, m, lo, hi, opt) RZ_FSPEC_(S, #m, m, RZ_FK_I64, opt, .ilo = (lo), .ihi = (hi))
+#define RZ_FIELD_F64(S, m, lo, hi, opt) RZ_FSPEC_(S, #m, m, RZ_FK_F64, opt, .flo = (lo), .fhi = (hi))
+#define RZ_FIELD_STR(S, m, opt) RZ_FSPEC_(S, #m, m, RZ_FK_STR, opt, .ilo = 0)
+/* key "k" holds s0 or s1; member m (an int) holds 0 or 1 */
+#define RZ_FIELD_PICK(S, k, m, s0, s1, opt) RZ_FSPEC_(S, k, m, RZ_FK_PICK, opt, .pick = {s0, s1})
+#define RZ_NFIELDS(table) ((int)(sizeof(table) / sizeof((table)[0])))
+
+void rz_rec_fields_pack(msgpack_packer *pk, const void *obj, const rz_field_spec *f, int n);
+int rz_rec_fields_decode(const msgpack_object *rec, const rz_rec_ctx *c, void *obj,
+                         const rz_field_spec *f, int n, rz_err *e);
 
 /* ---- core record types ------------------------------------------------------------- */
 
