@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int check_case_failed, check_cases_failed, check_cases_run;
 
@@ -76,6 +77,18 @@ static inline const char *check_data_path(const char *name)
     if (!dir || !*dir) dir = "../shared/data";
     snprintf(buf, sizeof buf, "%s/%s", dir, name);
     return buf;
+}
+
+/* A scratch file for this test process: /tmp/rz-test-<pid>-name. The pid keeps two
+ * runs of one test (two checkouts, two suites) off each other's files. Four slots, so
+ * up to four paths can be live at once. */
+static inline const char *check_tmp(const char *name)
+{
+    static char buf[4][512];
+    static int slot;
+    char *p = buf[slot++ & 3];
+    snprintf(p, sizeof buf[0], "/tmp/rz-test-%ld-%s", (long)getpid(), name);
+    return p;
 }
 
 /* A seeded generator for test inputs (splitmix64 and Box–Muller): the same stream on

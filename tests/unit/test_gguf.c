@@ -154,7 +154,7 @@ static const char *const tnames[10] = {"token_embd.weight", "output_norm.weight"
 
 static void test_q8_0_bf16(void)
 {
-    const char *path = "/tmp/rz-test-gguf-tiny.gguf";
+    const char *path = check_tmp("gguf-tiny.gguf");
     /* sizes: rows of each (columns all D); kv dim = 16 */
     int rows[11] = {V, 1, 1, D, 16, 16, D, 1, D, D, D};
     uint32_t types[11] = {8, 0, 0, 30, 0, 0, 0, 0, 0, 0, 0};
@@ -264,7 +264,7 @@ static void test_q8_0_write_bound(void)
     rz_llama *b = load_bin(), *g = NULL;
     rz_tokenizer *t = NULL;
     rz_err e = {0};
-    const char *path = "/tmp/rz-test-gguf-q8.gguf";
+    const char *path = check_tmp("gguf-q8.gguf");
     CHECK(b && rz_tokenizer_load(check_data_path("tok512.bin"), &t, &e) == 0);
     if (!b || !t) goto out;
     CHECK(rz_gguf_save(b, t, RZ_GGUF_Q8_0, path, &e) == 0);

@@ -32,9 +32,9 @@ static char *read_all(const char *path, size_t *n)
 
 static const char *tmp_path(const char *tag)
 {
-    static char path[128];
-    snprintf(path, sizeof path, "/tmp/rz_test_llama_%d_%s.bin", (int)getpid(), tag);
-    return path;
+    char name[64];
+    snprintf(name, sizeof name, "llama-%s.bin", tag);
+    return check_tmp(name);
 }
 
 static rz_llama *load_stories(void)

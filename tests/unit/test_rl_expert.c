@@ -6,7 +6,7 @@
 #include "expert.h"
 #include "stream.h"
 
-static const char *tmp = "/tmp/rz-test-expert.rz";
+static const char *tmp; /* check_tmp("expert.rz"), set in main */
 
 /* A trajectory of n maze states along a line (inside the ±0.3 m arena). */
 static void line(int n, float x0, float *S)
@@ -113,6 +113,7 @@ static void test_bad_streams(void)
 
 int main(void)
 {
+    tmp = check_tmp("expert.rz");
     RUN(test_roundtrip_windows);
     RUN(test_bad_streams);
     return check_summary();

@@ -394,8 +394,7 @@ static void test_track_expert(void)
     CHECK_EQ_INT(x1.n_traj, 2);
     CHECK(x1.n == x2.n && memcmp(x1.S, x2.S, (size_t)x1.n * env.state_dim * sizeof(float)) == 0);
     CHECK(x1.start[2] - x1.start[1] != x1.start[1] || memcmp(x1.S, x1.S + x1.start[1] * env.state_dim, 4 * 55) != 0);
-    char path[64];
-    snprintf(path, sizeof path, "/tmp/rz-test-hum-%d.rz", (int)getpid());
+    const char *path = check_tmp("hum.rz");
     CHECK(rl_expert_write(path, NULL, &x1, &e) == 0);
     rl_env renv;
     CHECK(rl_expert_read(path, NULL, &env, &back, &renv, &e) == 0);

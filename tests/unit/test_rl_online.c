@@ -129,7 +129,7 @@ static void resume_case(int cpr)
     CHECK(rl_online_updates(a.o) > 100 && rl_online_replay(a.o)->size == 300);
     run_make(&b, &env, &x, cpr);
     CHECK(rl_online_run(b.o, 250, NULL, NULL, &e) == 0);
-    const char *path = "/tmp/rz-test-online.ckpt";
+    const char *path = check_tmp("online.ckpt");
     rz_agent_header h;
     memset(&h, 0, sizeof h);
     ag_env_id(&env, &h.env, NULL);
@@ -185,7 +185,7 @@ static void test_threads(void)
         oc.threads = t + 1;
         CHECK(rl_online_create(&env, r[t].c, &x, &oc, 11, &r[t].o, NULL) == 0);
         CHECK(rl_online_run(r[t].o, 300, NULL, NULL, &e) == 0);
-        snprintf(path[t], sizeof path[t], "/tmp/rz-test-online-t%d.ckpt", t + 1);
+        snprintf(path[t], sizeof path[t], "%s-t%d", check_tmp("online.ckpt"), t + 1);
         rz_agent_header h;
         memset(&h, 0, sizeof h);
         ag_env_id(&env, &h.env, NULL);
