@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "calib.h"
+#include "exp_variants.h"
 #include "e8p.h"
 #include "ldlq.h"
 #include "linalg.h"
@@ -61,10 +62,17 @@ static void residout_q(void *vc, float *X, long ldx, int r0, int rows, int j, in
     }
 }
 
+typedef struct {
+    int bits;
+    uint64_t seed;
+} e8p4_ctx;
+
 /* W (rows × cols) ← Ŵ of variant v; returns the relative proxy loss, or −1. */
-static double quantise(float *W, int rows, int cols, const double *H, int bits, int v, uint64_t seed, long item,
-                       rz_err *e)
+static double quantise(float *W, int rows, int cols, const double *H, int v, long item, void *vc, rz_err *e)
 {
+    const e8p4_ctx *ctx = vc;
+    int bits = ctx->bits;
+    uint64_t seed = ctx->seed;
     int pc = (cols + 7) / 8 * 8;
     size_t mn = (size_t)rows * pc;
     float *Wp = calloc(mn, sizeof *Wp), *Q = calloc(mn, sizeof *Q), *Wh = malloc(sizeof(float) * rows * cols);
@@ -120,47 +128,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: exp_e8p4 MODEL HESSIANS BITS SEED PREFIX\n");
         return 2;
     }
-    rz_err e = {0};
-    int bits = atoi(argv[3]);
-    uint64_t seed = strtoull(argv[4], NULL, 10);
-    if (bits < 3 || bits > 4) {
+    e8p4_ctx c = {atoi(argv[3]), strtoull(argv[4], NULL, 10)};
+    if (c.bits < 3 || c.bits > 4) {
         fprintf(stderr, "exp_e8p4: BITS must be 3 or 4\n");
         return 2;
     }
     rz_linalg_threads(0);
-    for (int v = 0; v < NV; v++) {
-        rz_llama *m;
-        uint64_t mhash;
-        double **H;
-        if (rz_quant_inputs_load(argv[1], argv[2], NULL, &m, &mhash, &H, &e)) {
-            fprintf(stderr, "exp_e8p4: %s\n", e.msg);
-            return e.code;
-        }
-        long n = 7L * m->config.n_layers;
-        double rel_sum = 0;
-        for (long i = 0; i < n; i++) {
-            char name[128];
-            float *W;
-            int rows, cols, layer, group;
-            rz_llama_linear(m, i, name, sizeof name, &W, &rows, &cols, &layer, &group);
-            double rel = quantise(W, rows, cols, H[layer * RZ_TAP_GROUPS + group], bits, v, seed, i, &e);
-            if (rel < 0) {
-                fprintf(stderr, "exp_e8p4: %s: %s\n", name, e.msg[0] ? e.msg : "out of memory");
-                return e.code ? e.code : 1;
-            }
-            rel_sum += rel;
-        }
-        char out[512];
-        snprintf(out, sizeof out, "%s-%s.rzm", argv[5], vname[v]);
-        if (rz_model_save_rzm(m, out, RZ_F32, NULL, &e)) {
-            fprintf(stderr, "exp_e8p4: %s\n", e.msg);
-            return e.code;
-        }
-        printf("e8p %d-bit seed %llu %-9s mean relative proxy loss %.5f -> %s\n", bits, (unsigned long long)seed,
-               vname[v], rel_sum / (double)n, out);
-        for (int g = 0; g < m->config.n_layers * RZ_TAP_GROUPS; g++) free(H[g]);
-        free(H);
-        rz_llama_free(m);
-    }
-    return 0;
+    char what[64];
+    snprintf(what, sizeof what, "e8p %d-bit seed %llu", c.bits, (unsigned long long)c.seed);
+    return exp_run_variants("exp_e8p4", argv[1], argv[2], NV, vname, vname, what, quantise, &c, argv[5]);
 }

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "calib.h"
+#include "exp_variants.h"
 #include "rht.h"
 #include "linalg.h"
 #include "model_io.h"
@@ -27,8 +28,9 @@ static const char *const variant_name[3] = {"no rotation", "input side only (V)"
 
 /* Quantises W [rows][cols] (in place: W <- Ŵ) with rotation variant v; returns the
  * relative proxy loss tr(ΔW H ΔWᵀ) / tr(W H Wᵀ) in the original basis. */
-static double quantise(float *W, int rows, int cols, const double *H, int bits, int v, long item, rz_err *e)
+static double quantise(float *W, int rows, int cols, const double *H, int v, long item, void *ctx, rz_err *e)
 {
+    int bits = *(const int *)ctx;
     size_t nw = (size_t)rows * cols;
     double *Hr = malloc(sizeof(double) * (size_t)cols * cols);
     float *Wr = malloc(sizeof(float) * nw), *Wq = malloc(sizeof(float) * nw);
@@ -70,41 +72,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: exp_incoherence MODEL HESSIANS BITS OUT_PREFIX\n");
         return 2;
     }
-    rz_err e = {0};
     int bits = atoi(argv[3]);
+    static const char *const tags[3] = {"v0", "v1", "v2"};
+    char what[64];
+    snprintf(what, sizeof what, "ldlq %d-bit,", bits);
     rz_linalg_threads(0);
-    for (int v = 0; v < 3; v++) {
-        rz_llama *m;
-        uint64_t mhash;
-        double **H;
-        if (rz_quant_inputs_load(argv[1], argv[2], NULL, &m, &mhash, &H, &e)) {
-            fprintf(stderr, "exp_incoherence: %s\n", e.msg);
-            return e.code;
-        }
-        long n = 7L * m->config.n_layers;
-        double rel_sum = 0;
-        for (long i = 0; i < n; i++) {
-            char name[128];
-            float *W;
-            int rows, cols, layer, group;
-            rz_llama_linear(m, i, name, sizeof name, &W, &rows, &cols, &layer, &group);
-            double rel = quantise(W, rows, cols, H[layer * RZ_TAP_GROUPS + group], bits, v, i, &e);
-            if (rel < 0) {
-                fprintf(stderr, "exp_incoherence: %s: %s\n", name, e.msg);
-                return e.code ? e.code : 1;
-            }
-            rel_sum += rel;
-        }
-        char out[512];
-        snprintf(out, sizeof out, "%s-v%d.rzm", argv[4], v);
-        if (rz_model_save_rzm(m, out, RZ_F32, NULL, &e)) {
-            fprintf(stderr, "exp_incoherence: %s\n", e.msg);
-            return e.code;
-        }
-        printf("ldlq %d-bit, %-20s mean relative proxy loss %.5f -> %s\n", bits, variant_name[v], rel_sum / (double)n, out);
-        for (int g = 0; g < m->config.n_layers * RZ_TAP_GROUPS; g++) free(H[g]);
-        free(H);
-        rz_llama_free(m);
-    }
-    return 0;
+    return exp_run_variants("exp_incoherence", argv[1], argv[2], 3, tags, variant_name, what, quantise, &bits, argv[4]);
 }
