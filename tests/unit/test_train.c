@@ -132,7 +132,7 @@ static void test_rope_grad(void)
 }
 
 typedef struct {
-    int B, T, nh, nkv, hs;
+    int B, T, nh, nkv, hs, causal;
     float scale;
     float *q, *k, *v, *c, *out, *att;
 } attn_ctx;
@@ -140,50 +140,55 @@ typedef struct {
 static double attn_obj(void *p)
 {
     attn_ctx *z = p;
-    rz_tr_attn_fwd(z->out, z->att, z->q, z->k, z->v, z->B, z->T, z->nh, z->nkv, z->hs, z->scale);
+    rz_tr_attn_fwd_mask(z->out, z->att, z->q, z->k, z->v, z->B, z->T, z->nh, z->nkv, z->hs, z->scale, z->causal);
     return dot_d(z->c, z->out, (size_t)z->B * z->T * z->nh * z->hs);
 }
 
-static void test_attention_grad(void)
+/* Attention, causal (keys j <= i) or bidirectional (every key), grouped-query: 4 query
+ * heads over 2 kv heads. */
+static void attention_case(int causal, uint64_t s)
 {
-    uint64_t s = 3;
-    /* grouped-query: 4 query heads over 2 kv heads */
-    attn_ctx z = {2, 7, 4, 2, 4, 0.5f, NULL, NULL, NULL, NULL, NULL, NULL};
+    attn_ctx z = {2, 7, 4, 2, 4, causal, 0.5f, NULL, NULL, NULL, NULL, NULL, NULL};
     size_t nq = (size_t)z.B * z.T * z.nh * z.hs, nk = (size_t)z.B * z.T * z.nkv * z.hs;
     z.q = rng_randn(nq, 1, &s), z.k = rng_randn(nk, 1, &s), z.v = rng_randn(nk, 1, &s), z.c = rng_randn(nq, 1, &s);
     z.out = malloc(sizeof(float) * nq), z.att = malloc(sizeof(float) * (size_t)z.B * z.nh * z.T * z.T);
     attn_obj(&z);
-    /* forward against a direct double loop */
+    /* forward against a direct double loop over the keys the mask lets through */
     double worst = 0;
     for (int b = 0; b < z.B; b++)
         for (int h = 0; h < z.nh; h++)
             for (int i = 0; i < z.T; i++) {
-                int g = h / (z.nh / z.nkv);
+                int g = h / (z.nh / z.nkv), nkeys = causal ? i + 1 : z.T;
                 double sc[16], mx = -1e300, sum = 0;
-                for (int j = 0; j <= i; j++) {
+                for (int j = 0; j < nkeys; j++) {
                     double d = 0;
                     for (int x = 0; x < z.hs; x++)
                         d += (double)z.q[((b * z.T + i) * z.nh + h) * z.hs + x] * z.k[((b * z.T + j) * z.nkv + g) * z.hs + x];
                     sc[j] = d * z.scale;
                     mx = fmax(mx, sc[j]);
                 }
-                for (int j = 0; j <= i; j++) sum += (sc[j] = exp(sc[j] - mx));
+                for (int j = 0; j < nkeys; j++) sum += (sc[j] = exp(sc[j] - mx));
                 for (int x = 0; x < z.hs; x++) {
                     double o = 0;
-                    for (int j = 0; j <= i; j++) o += sc[j] / sum * z.v[((b * z.T + j) * z.nkv + g) * z.hs + x];
+                    for (int j = 0; j < nkeys; j++) o += sc[j] / sum * z.v[((b * z.T + j) * z.nkv + g) * z.hs + x];
                     worst = fmax(worst, fabs(o - z.out[((b * z.T + i) * z.nh + h) * z.hs + x]));
                 }
             }
-    CHECK(worst < 1e-5);
+    CHECK(worst < 1e-5); /* float softmax and products of O(1) values: ~1e-7 per term */
     float *dq = malloc(sizeof(float) * nq), *dk = malloc(sizeof(float) * nk), *dv = malloc(sizeof(float) * nk);
     int nthr = omp_get_max_threads();
     float *scr = malloc(sizeof(float) * (size_t)nthr * z.T * z.T);
-    rz_tr_attn_bwd(dq, dk, dv, scr, nthr, z.c, z.att, z.q, z.k, z.v, z.B, z.T, z.nh, z.nkv, z.hs, z.scale);
-    CHECK(check_fd("attention dq", attn_obj, &z, z.q, nq, dq, 1e-2f, 0, 5e-4) == 0);
-    CHECK(check_fd("attention dk", attn_obj, &z, z.k, nk, dk, 1e-2f, 0, 5e-4) == 0);
-    CHECK(check_fd("attention dv", attn_obj, &z, z.v, nk, dv, 1e-2f, 0, 5e-4) == 0);
+    rz_tr_attn_bwd_mask(dq, dk, dv, scr, nthr, z.c, z.att, z.q, z.k, z.v, z.B, z.T, z.nh, z.nkv, z.hs, z.scale, causal);
+    const char *what[2][3] = {{"bidirectional dq", "bidirectional dk", "bidirectional dv"},
+                              {"causal dq", "causal dk", "causal dv"}};
+    CHECK(check_fd(what[causal][0], attn_obj, &z, z.q, nq, dq, 1e-2f, 0, 5e-4) == 0);
+    CHECK(check_fd(what[causal][1], attn_obj, &z, z.k, nk, dk, 1e-2f, 0, 5e-4) == 0);
+    CHECK(check_fd(what[causal][2], attn_obj, &z, z.v, nk, dv, 1e-2f, 0, 5e-4) == 0);
     free(z.q), free(z.k), free(z.v), free(z.c), free(z.out), free(z.att), free(dq), free(dk), free(dv), free(scr);
 }
+
+static void test_attention_grad(void) { attention_case(1, 3); }
+static void test_bidirectional_attention_grad(void) { attention_case(0, 5); }
 
 typedef struct {
     int N, hid;
@@ -706,6 +711,7 @@ int main(void)
     RUN(test_rmsnorm_grad);
     RUN(test_rope_grad);
     RUN(test_attention_grad);
+    RUN(test_bidirectional_attention_grad);
     RUN(test_swiglu_grad);
     RUN(test_linear_adapter_grad);
     RUN(test_xent_grad);

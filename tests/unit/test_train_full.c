@@ -1,7 +1,7 @@
-/* test_train_full.c — the training core's bidirectional attention and full-parameter
- * gradients (lora.h: rz_train_set_causal, rz_lora_full_grads, RZ_TR_IGNORE targets),
- * against independent computations: the attention forward against a double-precision
- * loop over every key; every gradient against central differences of the objective,
+/* test_train_full.c — the training core's full-parameter gradients of a whole model with
+ * causal and bidirectional attention (lora.h: rz_train_set_causal, rz_lora_full_grads,
+ * RZ_TR_IGNORE targets; the attention op alone, both masks, is in test_train.c): every
+ * gradient against central differences of the objective,
  * with test_train.c's tolerances (atol 5e-4·(1 + |f|), rtol 1e-2: the rounding term
  * δ|f|/h and the truncation term h²|f'''|/6 stay ≲ 1e-4 for O(1) inputs at the step
  * sizes used; a wrong term in a backward misses by orders of magnitude).
@@ -17,61 +17,6 @@
 #include "lora.h"
 
 /* ---- gradients ---------------------------------------------------------------------- */
-
-typedef struct {
-    int B, T, nh, nkv, hs;
-    float scale;
-    float *q, *k, *v, *c, *out, *att;
-} attn_ctx;
-
-static double attn_obj(void *p)
-{
-    attn_ctx *z = p;
-    rz_tr_attn_fwd_mask(z->out, z->att, z->q, z->k, z->v, z->B, z->T, z->nh, z->nkv, z->hs, z->scale, 0);
-    double s = 0;
-    for (size_t i = 0; i < (size_t)z->B * z->T * z->nh * z->hs; i++) s += (double)z->c[i] * z->out[i];
-    return s;
-}
-
-static void test_bidirectional_attention_grad(void)
-{
-    uint64_t s = 5;
-    attn_ctx z = {2, 7, 4, 2, 4, 0.5f, NULL, NULL, NULL, NULL, NULL, NULL};
-    size_t nq = (size_t)z.B * z.T * z.nh * z.hs, nk = (size_t)z.B * z.T * z.nkv * z.hs;
-    z.q = rng_randn(nq, 1, &s), z.k = rng_randn(nk, 1, &s), z.v = rng_randn(nk, 1, &s), z.c = rng_randn(nq, 1, &s);
-    z.out = malloc(sizeof(float) * nq), z.att = malloc(sizeof(float) * (size_t)z.B * z.nh * z.T * z.T);
-    attn_obj(&z);
-    /* forward against a double loop over EVERY key (later ones too) */
-    double worst = 0;
-    for (int b = 0; b < z.B; b++)
-        for (int h = 0; h < z.nh; h++)
-            for (int i = 0; i < z.T; i++) {
-                int g = h / (z.nh / z.nkv);
-                double sc[16], mx = -1e300, sum = 0;
-                for (int j = 0; j < z.T; j++) {
-                    double d = 0;
-                    for (int x = 0; x < z.hs; x++)
-                        d += (double)z.q[((b * z.T + i) * z.nh + h) * z.hs + x] * z.k[((b * z.T + j) * z.nkv + g) * z.hs + x];
-                    sc[j] = d * z.scale;
-                    mx = fmax(mx, sc[j]);
-                }
-                for (int j = 0; j < z.T; j++) sum += (sc[j] = exp(sc[j] - mx));
-                for (int x = 0; x < z.hs; x++) {
-                    double o = 0;
-                    for (int j = 0; j < z.T; j++) o += sc[j] / sum * z.v[((b * z.T + j) * z.nkv + g) * z.hs + x];
-                    worst = fmax(worst, fabs(o - z.out[((b * z.T + i) * z.nh + h) * z.hs + x]));
-                }
-            }
-    CHECK(worst < 1e-5); /* float softmax and products of O(1) values: ~1e-7 per term */
-    float *dq = malloc(sizeof(float) * nq), *dk = malloc(sizeof(float) * nk), *dv = malloc(sizeof(float) * nk);
-    int nthr = omp_get_max_threads();
-    float *scr = malloc(sizeof(float) * (size_t)nthr * z.T * z.T);
-    rz_tr_attn_bwd_mask(dq, dk, dv, scr, nthr, z.c, z.att, z.q, z.k, z.v, z.B, z.T, z.nh, z.nkv, z.hs, z.scale, 0);
-    CHECK(check_fd("bidirectional dq", attn_obj, &z, z.q, nq, dq, 1e-2f, 0, 5e-4) == 0);
-    CHECK(check_fd("bidirectional dk", attn_obj, &z, z.k, nk, dk, 1e-2f, 0, 5e-4) == 0);
-    CHECK(check_fd("bidirectional dv", attn_obj, &z, z.v, nk, dv, 1e-2f, 0, 5e-4) == 0);
-    free(z.q), free(z.k), free(z.v), free(z.c), free(z.out), free(z.att), free(dq), free(dk), free(dv), free(scr);
-}
 
 typedef struct {
     rz_train *t;
@@ -142,7 +87,6 @@ static void test_full_grad_causal(void) { full_grad_case(1); }
 
 int main(void)
 {
-    RUN(test_bidirectional_attention_grad);
     RUN(test_full_grad_bidirectional);
     RUN(test_full_grad_causal);
     return check_summary();
