@@ -224,19 +224,6 @@ void rz_tr_rope(float *v, int ld, int width, int B, int T, const rz_rope *r, int
     }
 }
 
-void rz_tr_attn_fwd(float *out, float *att, const float *q, const float *k, const float *v, int B, int T, int nh,
-                    int nkv, int hs, float scale)
-{
-    rz_tr_attn_fwd_mask(out, att, q, k, v, B, T, nh, nkv, hs, scale, 1);
-}
-
-void rz_tr_attn_bwd(float *dq, float *dk, float *dv, float *scratch, int nthr, const float *dout, const float *att,
-                    const float *q, const float *k, const float *v, int B, int T, int nh, int nkv, int hs,
-                    float scale)
-{
-    rz_tr_attn_bwd_mask(dq, dk, dv, scratch, nthr, dout, att, q, k, v, B, T, nh, nkv, hs, scale, 1);
-}
-
 /* Query row i sees keys [0, last] with last = i (causal) or T − 1 (bidirectional); the
  * probabilities past last are 0, so the backward's row loops stop at the same last. */
 void rz_tr_attn_fwd_mask(float *out, float *att, const float *q, const float *k, const float *v, int B, int T,

@@ -148,16 +148,11 @@ void rz_tr_rmsnorm_bwd_w(float *dw, const float *dout, const float *x, const flo
 void rz_tr_rope(float *v, int ld, int width, int B, int T, const rz_rope *r, int inverse);
 /* Attention: q [B*T][nh*hs], k, v [B*T][nkv*hs] (rotated), att [B][nh][T][T]
  * probabilities, out [B*T][nh*hs]; logits q·k·scale. causal = 1: key j ≤ query i (att 0
- * above the diagonal); 0: every key (bidirectional). rz_tr_attn_fwd/bwd are causal. */
+ * above the diagonal); 0: every key (bidirectional). */
 void rz_tr_attn_fwd_mask(float *out, float *att, const float *q, const float *k, const float *v, int B, int T,
                          int nh, int nkv, int hs, float scale, int causal);
-void rz_tr_attn_fwd(float *out, float *att, const float *q, const float *k, const float *v, int B, int T, int nh,
-                    int nkv, int hs, float scale);
 /* dq, dk, dv (overwritten) from dout and the saved att, q, k, v; scratch: T*T floats for
  * each of nthr OpenMP threads (the loop runs on at most nthr threads). */
-void rz_tr_attn_bwd(float *dq, float *dk, float *dv, float *scratch, int nthr, const float *dout, const float *att,
-                    const float *q, const float *k, const float *v, int B, int T, int nh, int nkv, int hs,
-                    float scale);
 void rz_tr_attn_bwd_mask(float *dq, float *dk, float *dv, float *scratch, int nthr, const float *dout,
                          const float *att, const float *q, const float *k, const float *v, int B, int T, int nh,
                          int nkv, int hs, float scale, int causal);
