@@ -9,14 +9,8 @@
 # Well under a minute on one core.
 set -uo pipefail
 B=${1:-build/release}
-D=${RIZZ_DATA:-../shared/data}
-W=$(mktemp -d); trap 'rm -rf "$W"' EXIT
-M=$D/stories260K.bin Z=$D/tok512.bin F=$D/tinystories-valid.txt
-for f in "$M" "$Z" "$F"; do [ -r "$f" ] || { echo "  (skipped: $f not found)"; exit 0; }; done
-P=bin
-head -c 60000 "$F" > "$W/calib.txt"
+CALIB_THREADS=1 . "$(dirname "$0")/stories_calib.sh"
 tail -c +100001 "$F" | head -c 40000 > "$W/eval.txt"
-$P/rz-calibrate -q -t 1 -m "$M" -z "$Z" -f "$W/calib.txt" --ctx 128 -n 8 -o "$W/h.rzs"
 for lin in "e8p --bits 2 --incoherence" "ldlq --bits 4 --group 32"; do
   $P/rz-quantize -q -t 1 -m "$M" -H "$W/h.rzs" --method $lin -o "$W/l.q" > /dev/null
   $P/rz-pack -q -m "$M" "$W/l.q" --embed-bits 4 -o "$W/p.rzm" > /dev/null

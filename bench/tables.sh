@@ -6,15 +6,9 @@
 # 100,001 on (disjoint), context 256, run from the codes. Needs RIZZ_DATA (stories260K.bin,
 # tok512.bin, tinystories-valid.txt). Takes well under a minute on an idle 2-core machine.
 set -uo pipefail
-D=${RIZZ_DATA:-../shared/data}
-W=$(mktemp -d); trap 'rm -rf "$W"' EXIT
-M=$D/stories260K.bin Z=$D/tok512.bin F=$D/tinystories-valid.txt
-for f in "$M" "$Z" "$F"; do [ -r "$f" ] || { echo "  (skipped: $f not found)"; exit 0; }; done
-P=bin
-head -c 60000 "$F" > "$W/calib.txt"
+. "$(dirname "$0")/stories_calib.sh"
 tail -c +100001 "$F" > "$W/eval.txt"
 $P/rz-tokenize -q -z "$Z" -f "$W/eval.txt" -o "$W/eval.tok"
-$P/rz-calibrate -q -t 2 -m "$M" -z "$Z" -f "$W/calib.txt" --ctx 128 -n 8 -o "$W/h.rzs"
 EV="-t 2 --tokens $W/eval.tok --ctx 256 --max-tokens 10240"
 printf "  %-26s %-22s %9s %9s %8s\n" linears tables bpw_model ppl "vs f32"
 base=$($P/rz-ppl -q -m "$M" $EV --json | grep -o '"ppl":[0-9.]*' | cut -d: -f2)
