@@ -61,11 +61,10 @@ done
 for d in stream checkpoint tokenizer json agent serve maze gguf safetensors kvline expert online keyframe rank_curves; do
   f="$RZ_FUZZ_DIR/fuzz_$d"
   [ -x "$f" ] || { fail "fuzz_$d" "not built in $RZ_FUZZ_DIR"; continue; }
-  if "$f" -max_total_time="$secs" -rss_limit_mb=4096 -max_len=65536 -timeout=10 -artifact_prefix="$T/" \
+  if TMPDIR="$T" "$f" -max_total_time="$secs" -rss_limit_mb=4096 -max_len=65536 -timeout=10 -artifact_prefix="$T/" \
        "$T/$d" > "$T/fuzz.log" 2>&1; then
     ok "fuzz_$d: $(grep -o 'Done [0-9]* runs' "$T/fuzz.log" | tail -1) in ${secs}s, no crash"
   else
     fail "fuzz_$d" "$(grep -E 'ERROR|SUMMARY|Test unit' "$T/fuzz.log" | head -5)"
   fi
 done
-rm -f /tmp/rz-fuzz-*
