@@ -117,14 +117,19 @@ $(SD)/n%.rz: $(SD)/coverage.rz
 # ten 100-step demonstrations of an ε-greedy walk to one goal cell (id 37)
 $(SD)/few.rz: | $(SD)
 	$(AGENT) data --env fourrooms --goal-policy 37 --eps 0.3 --trajs 10 --len 100 --seed 1 -q -o $@
+# the datasets are made by pattern rules, so make would delete them as intermediates after
+# each seed; keep them (agent-study reads their reach, and τ's data must stay put)
+.SECONDARY: $(addprefix $(SD)/,$(addsuffix .rz,coverage n100000 $(STUDY_DATA)))
 # The Lagrange target τ of VC-FB / MC-FB, calibrated (pipeline/agent.md): the penalty an
 # unpenalised agent (α = 0) reaches on the full-coverage data at the study's budget — the
 # mean of its learning curve's penalty over the second half of training. τ tolerates the
 # action-value gaps full coverage shows and pushes back anything above them. τ belongs to
 # the budget (STUDY_STEPS, STUDY_NET), not to the design, and its file does not record
 # the budget: give each budget its own OUT (e.g. OUT=results/big for 10,000 steps).
-$(SD)/tau-%.txt: $(SD)/n100000.rz
-	$(AGENT) train --algo $* -d $< --steps $(STUDY_STEPS) --seed 99 --target min --grad-clip 1 --alpha 0 \
+# The data is an order-only prerequisite: the seeded datasets are rebuilt bit for bit
+# when missing, and a rebuilt n100000.rz must not recalibrate τ under finished runs.
+$(SD)/tau-%.txt: | $(SD)/n100000.rz
+	$(AGENT) train --algo $* -d $(SD)/n100000.rz --steps $(STUDY_STEPS) --seed 99 --target min --grad-clip 1 --alpha 0 \
 	  $(STUDY_NET) --val-every $(STUDY_VAL) --curve $(SD)/tau-$*.csv -q -o $(SD)/tau-$*.rz
 	awk -F, -v s=$(STUDY_STEPS) 'NR > 1 && $$1 > s / 2 {t += $$4; n++} END {printf "%.2f\n", t / n}' $(SD)/tau-$*.csv > $@.tmp && mv $@.tmp $@
 # STUDY_LAGRANGE=auto instead: the target derived from the reference's τ = 50 for an exact
