@@ -123,9 +123,10 @@ int rz_steps_decode(const msgpack_object *rec, const rz_rec_ctx *c, int state_di
 
 /* ---- agent ---------------------------------------------------------------------------- */
 /* In the order they are written. "target", "qloss", the trajectory windows, the
- * annealing, "grad_clip" and "cpen" arrived after the first checkpoints: absent, they
- * mean what those checkpoints trained with (the min of the target heads, the pure FB
- * loss, no windows, a constant learning rate, no clipping, every penalty action at s) —
+ * annealing, "grad_clip", "cpen" and "norm_obs" arrived after the first checkpoints:
+ * absent, they mean what those checkpoints trained with (the min of the target heads,
+ * the pure FB loss, no windows, a constant learning rate, no clipping, every penalty
+ * action at s, raw observations) —
  * the defaults rz_agent_header_decode sets before reading. */
 #define A(kind, ...) RZ_FIELD_##kind(rz_agent_header, __VA_ARGS__)
 static const rz_field_spec agent_fields[] = {
@@ -160,6 +161,7 @@ static const rz_field_spec agent_fields[] = {
     A(F64, noise_clip, 0, 10, 0),
     A(F64, grad_clip, 0, 1e6, 1),
     RZ_FIELD_PICK(rz_agent_header, "cpen", cpen_ref, "s", "ref", 1),
+    A(INT, norm_obs, 0, 1, 1),
     A(I64, steps_done, 0, INT64_MAX, 0),
     A(I64, seed, INT64_MIN, INT64_MAX, 0),
     A(STR, dataset, 0),
@@ -268,21 +270,50 @@ static const rz_field_spec online_fields[] = {
     O(I64, episode_len, 1, 1 << 30, 0),
     O(I64, env_steps, 0, INT64_MAX, 0),
     O(STR, expert, 0),
+    /* version 4; a version-3 record has none of them (rz_online_header_decode) */
+    O(F64, norm_momentum, 0, 1, 1),
+    O(I64, z_buffer, 1, (int64_t)1 << 24, 1),
 };
 #undef O
 
+static const char *const rollout_z_names[] = {"mixture", "buffer", "sphere"};
+const char *rz_rollout_z_name(int k) { return k >= 0 && k < 3 ? rollout_z_names[k] : "?"; }
+int rz_rollout_z_parse(const char *s)
+{
+    for (int k = 0; k < 3; k++)
+        if (!strcmp(s, rollout_z_names[k])) return k;
+    return -1;
+}
+
 void rz_online_header_pack(msgpack_packer *pk, const rz_online_header *h)
 {
-    rz_rec_begin(pk, "agent_online", RZ_AGENT_ONLINE_VERSION, RZ_NFIELDS(online_fields));
+    rz_rec_begin(pk, "agent_online", RZ_AGENT_ONLINE_VERSION, RZ_NFIELDS(online_fields) + 1);
     rz_rec_fields_pack(pk, h, online_fields, RZ_NFIELDS(online_fields));
+    rz_rec_str(pk, "rollout_z", rz_rollout_z_name(h->rollout_z)); /* three values: not a table kind */
 }
 
 int rz_online_header_decode(const msgpack_object *rec, const rz_rec_ctx *c, rz_online_header *h, rz_err *e)
 {
     memset(h, 0, sizeof *h);
-    if (check_version(rec, c, RZ_AGENT_ONLINE_VERSION, e) ||
-        rz_rec_fields_decode(rec, c, h, online_fields, RZ_NFIELDS(online_fields), e))
+    /* version 3 (no normalisation, rollout zs from the mixture) reads with those defaults;
+     * version 2 and older are refused (their replay or random streams are not this loop's) */
+    int64_t v;
+    if (rz_get_int(rec, c, "v", 1, INT32_MAX, &v, e)) return RZ_EINPUT;
+    if (v < 3 || v > RZ_AGENT_ONLINE_VERSION)
+        return rz_rec_fail(e, c, "v", "version %lld is not supported (this build resumes versions 3-%d)", (long long)v,
+                           RZ_AGENT_ONLINE_VERSION);
+    h->norm_momentum = RZ_ONLINE_NORM_MOMENTUM, h->rollout_z = 0, h->z_buffer = RZ_ONLINE_Z_BUFFER;
+    if (rz_rec_fields_decode(rec, c, h, online_fields, RZ_NFIELDS(online_fields), e))
         return e && e->code ? e->code : RZ_EINPUT;
+    if (v >= 4) { /* the table reads them as optional (version 3): version 4 requires them */
+        const char *need[] = {"norm_momentum", "z_buffer", "rollout_z"};
+        for (int k = 0; k < 3; k++)
+            if (!rz_field(rec, need[k])) return rz_rec_fail(e, c, need[k], "missing (version %lld has it)", (long long)v);
+        char rz[16];
+        if (rz_get_str(rec, c, "rollout_z", rz, sizeof rz, e)) return e && e->code ? e->code : RZ_EINPUT;
+        if ((h->rollout_z = rz_rollout_z_parse(rz)) < 0)
+            return rz_rec_fail(e, c, "rollout_z", "'%s': expected \"mixture\", \"buffer\" or \"sphere\"", rz);
+    }
     if (h->goal_ratio + h->expert_ratio > 1 + 1e-6)
         return rz_rec_fail(e, c, "expert_ratio", "%g: with goal_ratio %g expected a sum of at most 1", h->expert_ratio, h->goal_ratio);
     return RZ_OK;

@@ -81,6 +81,8 @@ typedef struct {
     double actor_noise, noise_clip;
     double grad_clip;      /* gradient-element clamp of F and B (optional; 0 = none when absent) */
     int cpen_ref;          /* "cpen": continuous penalty "ref" (1) or "s" (0; optional, "s" when absent) */
+    int norm_obs;          /* running observation statistics in front of the networks (tensor
+                              "obs_norm"; optional, 0 when absent) */
     int64_t steps_done, seed;
     char dataset[256];     /* where the training data came from (informative) */
     char data_policy[32];
@@ -124,14 +126,23 @@ int rz_traj_decode(const msgpack_object *rec, const rz_rec_ctx *c, int state_dim
  * agent_online record after the header and more tensors: "cpr.*" (discriminator and
  * critics, fbcpr.h), "online.*" (environment states, rollout zs, counters, RNG) and
  * "replay.*" (the replay buffer). Readers of plain agents skip them. */
-#define RZ_AGENT_ONLINE_VERSION 3 /* 2: replay.done (terminal flags); 3: online.env_rng (per-environment streams) */
+#define RZ_AGENT_ONLINE_VERSION 4 /* 2: replay.done (terminal flags); 3: online.env_rng (per-environment streams);
+                                   * 4: norm_momentum, rollout_z, z_buffer (v3 reads with their defaults) */
 typedef struct {
     int cpr, seq_length, scale_reg, disc_hidden, disc_layers;
     double goal_ratio, expert_ratio, reg_coeff, grad_penalty, lr_disc, lr_critic, critic_tau;
     int n_envs, updates, z_every;
     int64_t buffer, seed_steps, update_every, episode_len, env_steps;
+    double norm_momentum; /* observation statistics' momentum (used when the agent's norm_obs is 1) */
+    int rollout_z;        /* rollout zs: 0 "mixture", 1 "buffer", 2 "sphere" (online.h) */
+    int64_t z_buffer;     /* capacity of the buffer of training zs (rollout_z 1) */
     char expert[256]; /* the expert stream trained against (informative; "" without CPR) */
 } rz_online_header;
+/* Defaults of the fields version 4 added, for version-3 records. */
+#define RZ_ONLINE_NORM_MOMENTUM 0.01
+#define RZ_ONLINE_Z_BUFFER 10000
+const char *rz_rollout_z_name(int k);  /* "mixture", "buffer", "sphere" */
+int rz_rollout_z_parse(const char *s); /* their index, −1 for another string */
 void rz_online_header_pack(msgpack_packer *pk, const rz_online_header *h);
 int rz_online_header_decode(const msgpack_object *rec, const rz_rec_ctx *c, rz_online_header *h, rz_err *e);
 

@@ -38,7 +38,8 @@ static const struct {
     {"report", 1, 1},
     {"agent_expert", RZ_AGENT_EXPERT_VERSION, RZ_AGENT_EXPERT_VERSION},
     {"agent_traj", RZ_AGENT_TRAJ_VERSION, RZ_AGENT_TRAJ_VERSION},
-    {"agent_online", 2, RZ_AGENT_ONLINE_VERSION}, /* v2: its agent still evaluates; resume refuses it */
+    {"agent_online", 2, RZ_AGENT_ONLINE_VERSION}, /* v2: its agent still evaluates; resume refuses it;
+                                                   * v3: resumes with v4's defaults (agent.c) */
 };
 
 int rz_rec_version_check(const rz_rec_ctx *c, const char *type, int64_t v, rz_err *e)

@@ -1,7 +1,9 @@
 # fbcpr.sh — rz-agent online / expert / track end to end on tiny budgets: point-mass
 # expert data, online FB-CPR and FB, bit-identical resume through checkpoint files, the
 # online checkpoint read by eval and track, 1 and 2 environment workers writing the same
-# checkpoint, JSON reports, and bad expert data / corrupted
+# checkpoint, JSON reports, observation normalisation and rollout zs from the buffer of
+# training zs (resume byte for byte; a version-3 checkpoint resumes with their defaults),
+# and bad expert data / corrupted
 # checkpoints exiting 2 with a message naming the file and field.
 . "$(dirname "$0")/lib.sh"
 A=rz-agent
@@ -54,12 +56,33 @@ check_err "checkpoint without its replay array" 2 "bad.rz: tensor 'replay.S2' is
 rz-cat --full "$T/half.rz" | sed 's/"name":"replay.done"/"name":"replay.dx"/' | rz-cat --from-json -o "$T/bad.rz"
 check_err "checkpoint without its terminal flags" 2 "bad.rz: tensor 'replay.done' is missing" $A online --resume "$T/bad.rz" --steps 600 -o "$T/x.rz"
 # a version-1 checkpoint (no terminal flags: falls bootstrapped) is refused, not resumed
-rz-cat --full "$T/half.rz" | sed 's/"type":"agent_online","v":3/"type":"agent_online","v":1/' | rz-cat --from-json -o "$T/v1.rz"
+rz-cat --full "$T/half.rz" | sed 's/"type":"agent_online","v":4/"type":"agent_online","v":1/' | rz-cat --from-json -o "$T/v1.rz"
 check_err "version-1 online checkpoint" 2 "v1.rz: record 1 \\(agent_online\\).*version 1" $A online --resume "$T/v1.rz" --steps 600 -o "$T/x.rz"
 # a version-2 checkpoint (one RNG for every environment) is refused by resume; eval still reads its agent
-rz-cat --full "$T/half.rz" | sed 's/"type":"agent_online","v":3/"type":"agent_online","v":2/' | rz-cat --from-json -o "$T/v2.rz"
+rz-cat --full "$T/half.rz" | sed 's/"type":"agent_online","v":4/"type":"agent_online","v":2/' | rz-cat --from-json -o "$T/v2.rz"
 check_err "version-2 online checkpoint" 2 "v2.rz: record 1 \\(agent_online\\).*version 2" $A online --resume "$T/v2.rz" --steps 600 -o "$T/x.rz"
 check "eval reads a version-2 online checkpoint's agent" $A eval -a "$T/v2.rz" --tasks goals --episodes 2 -q
+# observation normalisation (on by default: the reference's) and rollout zs from recent training zs
+check "online with the reference's rollout zs" $A online --env pointmass-maze --cpr --expert "$T/ex.rz" --steps 600 $tiny --rollout-z buffer --z-buffer 500 -o "$T/buf.rz"
+rz-cat --full "$T/buf.rz" | grep -q '"norm_obs":1' && ok "the agent header records norm_obs" || fail "the agent header records norm_obs"
+rz-cat --full "$T/buf.rz" | grep -q '"name":"online.zbuf"' && ok "the checkpoint holds the z buffer" || fail "the checkpoint holds the z buffer"
+check "online half, rollout zs from the buffer" $A online --env pointmass-maze --cpr --expert "$T/ex.rz" --steps 300 $tiny --rollout-z buffer --z-buffer 500 -o "$T/bufh.rz"
+check "resume with the z buffer" $A online --resume "$T/bufh.rz" --steps 600 -q -o "$T/buff.rz"
+cmp -s "$T/buff.rz" "$T/buf.rz" && ok "resume with normalisation and the z buffer is byte for byte" || fail "resume with normalisation and the z buffer is byte for byte"
+check_err "an unknown rollout-z rule" 2 "rollout-z 'goal': expected mixture, buffer or sphere" $A online --env pointmass-maze --rollout-z goal --steps 10 -o "$T/x.rz"
+# a version-3 checkpoint (before normalisation and rollout rules) resumes with their defaults
+check "online without normalisation" $A online --env pointmass-maze --cpr --expert "$T/ex.rz" --steps 600 $tiny --norm-obs 0 -o "$T/nn.rz"
+check "online half without normalisation" $A online --env pointmass-maze --cpr --expert "$T/ex.rz" --steps 300 $tiny --norm-obs 0 -o "$T/nnh.rz"
+rz-cat --full "$T/nnh.rz" | sed 's/"type":"agent_online","v":4/"type":"agent_online","v":3/; s/,"norm_momentum":[^,]*,"rollout_z":"mixture","z_buffer":[0-9]*//; s/,"norm_obs":0//' | rz-cat --from-json -o "$T/v3.rz"
+rz-cat --full "$T/v3.rz" | grep -q 'norm_momentum\|rollout_z\|norm_obs' && fail "the version-3 file lacks the new fields" || ok "the version-3 file lacks the new fields"
+check "resume a version-3 checkpoint" $A online --resume "$T/v3.rz" --steps 600 -q -o "$T/v3f.rz"
+cmp -s "$T/v3f.rz" "$T/nn.rz" && ok "a version-3 checkpoint resumes as the uncut run" || fail "a version-3 checkpoint resumes as the uncut run"
+rz-cat --full "$T/buf.rz" | sed 's/"rollout_z":"buffer"/"rollout_z":"recent"/' | rz-cat --from-json -o "$T/bad.rz"
+check_err "an unknown rollout_z in the record" 2 "bad.rz: record 1 \\(agent_online\\): field 'rollout_z'" $A online --resume "$T/bad.rz" --steps 900 -o "$T/x.rz"
+rz-cat --full "$T/buf.rz" | sed 's/"name":"obs_norm"/"name":"obs_nrm"/' | rz-cat --from-json -o "$T/bad.rz"
+check_err "checkpoint without its observation statistics" 2 "bad.rz: tensor 'obs_norm' is missing" $A eval -a "$T/bad.rz" --tasks goals --episodes 2 -q
+rz-cat --full "$T/buf.rz" | sed 's/"name":"online.zbuf"/"name":"online.zbx"/' | rz-cat --from-json -o "$T/bad.rz"
+check_err "checkpoint without its z buffer" 2 "bad.rz: tensor 'online.zbuf' is missing" $A online --resume "$T/bad.rz" --steps 900 -o "$T/x.rz"
 head -c 5000 "$T/half.rz" > "$T/trunc.rz"
 check_status "truncated checkpoint" 2 $A online --resume "$T/trunc.rz" --steps 600 -o "$T/x.rz"
 [ -e "$T/x.rz" ] && fail "nothing written on failure" || ok "nothing written on failure"

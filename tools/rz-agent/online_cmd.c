@@ -23,8 +23,9 @@ static const rz_cli_tool tool = {
 };
 
 typedef struct {
-    long envs, buffer, seed_steps, update_every, updates, z_every, episode_len, seq, disc_hidden, disc_layers;
-    double goal, expert, reg, gp, lr_disc, lr_critic;
+    long envs, buffer, seed_steps, update_every, updates, z_every, episode_len, seq, disc_hidden, disc_layers, norm_obs, z_buffer;
+    double goal, expert, reg, gp, lr_disc, lr_critic, norm_momentum;
+    const char *rollout_z;
 } online_flags;
 
 static void progress(void *ctx, const rl_online *o)
@@ -51,7 +52,12 @@ static int setup_new(rz_cli *c, const rz_opt *opts, const ag_flags *f, const onl
     SET("updates", oc->updates, (int)of->updates);
     SET("z-every", oc->z_every, (int)of->z_every);
     SET("episode-len", oc->episode_len, (int)of->episode_len);
+    SET("norm-momentum", oc->norm_momentum, of->norm_momentum);
+    SET("z-buffer", oc->z_buffer, of->z_buffer);
+    if (of->rollout_z && (oc->rollout_z = rz_rollout_z_parse(of->rollout_z)) < 0)
+        return rz_fail(e, RZ_EINPUT, "--rollout-z '%s': expected mixture, buffer or sphere", of->rollout_z);
     if (ag_config_apply(cfg, f, steps / oc->update_every * oc->updates, e)) return RZ_EINPUT;
+    cfg->norm_obs = (int)of->norm_obs; /* the reference's default: on */
     fbcpr_config_default(cc);
     cc->cpr = cpr;
     SET("seq-length", cc->seq_length, (int)of->seq);
@@ -78,7 +84,7 @@ int ag_online_main(int argc, char **argv)
     ag_flags_init(&f);
     rz_opt flag_opts[AG_FLAG_OPTS];
     ag_flags_opts(&f, flag_opts);
-    online_flags of = {0};
+    online_flags of = {.norm_obs = 1};
     rz_opt opts[] = {
         RZ_O_STR("env", 0, "E", envs, "a continuous-action environment (pointmass-maze, or another kind's name)"),
         RZ_O_FLAG("cpr", 0, cpr, "FB-CPR: regularise the policy towards --expert (default: plain online FB)"),
@@ -91,6 +97,10 @@ int ag_online_main(int argc, char **argv)
         RZ_O_LONG("updates", 0, "N", of.updates, 0, 1 << 20, "gradient steps per round (1)"),
         RZ_O_LONG("z-every", 0, "N", of.z_every, 1, 1 << 30, "steps between rollout-z redraws (50)"),
         RZ_O_LONG("episode-len", 0, "N", of.episode_len, 1, 1 << 30, "steps between resets (the env's)"),
+        RZ_O_LONG("norm-obs", 0, "0|1", of.norm_obs, 0, 1, "running observation statistics in front of every network (1)"),
+        RZ_O_F64("norm-momentum", 0, "M", of.norm_momentum, 0, 1, "their momentum per batch update (0.01)"),
+        RZ_O_STR("rollout-z", 0, "R", of.rollout_z, "rollout zs: mixture (fresh draws from the training mixture; default), buffer (recent training zs), sphere"),
+        RZ_O_LONG("z-buffer", 0, "N", of.z_buffer, 1, 1 << 24, "--rollout-z buffer: training zs kept (10000)"),
         RZ_O_LONG("seq-length", 0, "L", of.seq, 1, FB_MAX_TRAJ_LEN, "expert window length, divides --batch (8)"),
         RZ_O_F64("goal-ratio", 0, "R", of.goal, 0, 1, "zs from B(replay next-state) (0.2)"),
         RZ_O_F64("expert-ratio", 0, "R", of.expert, 0, 1, "zs from expert windows, --cpr (0.6)"),

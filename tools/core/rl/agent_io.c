@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "obsnorm.h"
 #include "stream.h"
 
 int ag_env_from_id(const rz_env_id *id, rl_env *env, rz_err *e)
@@ -191,6 +192,7 @@ void ag_config_to_header(const fb_config *c, rz_agent_header *h)
     h->noise_clip = c->noise_clip;
     h->grad_clip = c->grad_clip;
     h->cpen_ref = c->cpen_ref;
+    h->norm_obs = c->norm_obs;
 }
 
 void ag_header_to_config(const rz_agent_header *h, const rl_env *env, fb_config *c)
@@ -227,6 +229,7 @@ void ag_header_to_config(const rz_agent_header *h, const rl_env *env, fb_config 
     c->noise_clip = (float)h->noise_clip;
     c->grad_clip = (float)h->grad_clip;
     c->cpen_ref = h->cpen_ref;
+    c->norm_obs = h->norm_obs;
 }
 
 int ag_agent_write(const char *path, const rz_stream_opts *o, const rz_agent_header *h, fb_agent *a,
@@ -343,6 +346,14 @@ int ag_agent_read(const char *path, const rz_stream_opts *o, rz_agent_header *h,
             rc = rz_fail(e, RZ_EINPUT, "%s: tensor '%s' is missing", path, k < nt ? t[k].name : "labels");
             goto out;
         }
+    if (fb_obs_norm(a)) {
+        int bad = rl_obsnorm_check(fb_obs_norm(a), env->obs_dim);
+        if (bad >= 0) {
+            rc = rz_fail(e, RZ_EINPUT, "%s: tensor 'obs_norm' value %d: a %s must be finite%s", path, bad,
+                         bad < env->obs_dim ? "mean" : "variance", bad < env->obs_dim ? "" : " and at least 0");
+            goto out;
+        }
+    }
     fb_state_loaded(a);
 out:
     rz_reader_close(r);

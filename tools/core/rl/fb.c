@@ -52,6 +52,7 @@
  *  gradient reaching π through dL/d(action input) of F (F's own gradients discarded).
  */
 #include "fb.h"
+#include "obsnorm.h"
 
 #include <cblas.h>
 #include <lapacke.h>
@@ -80,6 +81,7 @@ struct fb_agent {
     long *idx;
     unsigned char *ood_at; /* N·K: penalty sample evaluated at s'_i (1) or s_i (0) */
     float *eval_in;
+    float *onorm, *norm_buf; /* norm_obs: statistics (2 × obs), EVAL_CHUNK × obs normalised rows */
     double *ens_q;  /* EVAL_CHUNK × max(actions, FB_MAX_ENSEMBLE): summed Q of an ensemble */
     float *ens_act; /* continuous: EVAL_CHUNK × FB_MAX_ENSEMBLE × act_dim candidate actions */
     float *win_obs, *win_B; /* trajectory windows: (N·traj_len) × obs_dim and × d */
@@ -237,7 +239,8 @@ double fb_config_bytes(const fb_config *c)
      * measures, the Q-loss doubles, windows, and the per-row buffers */
     f += 5 * N * N + (c->algo == FB_ALGO_MCFB ? N * (disc ? A : K) * N : 0) + 2 * (N + D * D + D * N) +
          N * L * (c->obs_dim + D) + N * K * (ad + inF + D) + N * (2 * inF + 4 * c->obs_dim + 9 * D + A * D + 3 * ad + 5) +
-         EVAL_CHUNK * (inF + c->obs_dim) + EVAL_CHUNK * (2.0 * (A > FB_MAX_ENSEMBLE ? A : FB_MAX_ENSEMBLE) + (disc ? 0 : FB_MAX_ENSEMBLE * ad));
+         EVAL_CHUNK * (inF + c->obs_dim) + EVAL_CHUNK * (2.0 * (A > FB_MAX_ENSEMBLE ? A : FB_MAX_ENSEMBLE) + (disc ? 0 : FB_MAX_ENSEMBLE * ad)) +
+         (c->norm_obs ? (2.0 + EVAL_CHUNK) * c->obs_dim : 0); /* observation statistics, normalised rows */
     /* the allocator rounds each of the ≈ 120 blocks up to a page at worst */
     return 4 * f + 120 * 4096.0;
 }
@@ -361,6 +364,11 @@ int fb_create(const fb_config *cfg, uint64_t seed, fb_agent **out, rz_err *e)
     }
     a->idx = rz_calloc((size_t)N, sizeof(long), e);
     a->eval_in = fbuf((size_t)EVAL_CHUNK * (a->inF + c->obs_dim), &fail, e);
+    if (c->norm_obs) {
+        a->onorm = fbuf((size_t)2 * c->obs_dim, &fail, e);
+        a->norm_buf = fbuf((size_t)EVAL_CHUNK * c->obs_dim, &fail, e);
+        if (a->onorm) rl_obsnorm_init(a->onorm, c->obs_dim);
+    }
     a->ens_q = rz_calloc((size_t)EVAL_CHUNK * (a->A > FB_MAX_ENSEMBLE ? a->A : FB_MAX_ENSEMBLE), sizeof(double), e);
     if (!disc) a->ens_act = fbuf((size_t)EVAL_CHUNK * FB_MAX_ENSEMBLE * ad, &fail, e);
     if (fail || !a->idx || !a->qtarget || !a->gam || !a->cov || !a->covz || !a->ens_q) {
@@ -394,7 +402,8 @@ void fb_destroy(fb_agent *a)
     nn_tape *tapes[] = {&a->tB, &a->tBt, &a->tBz, &a->tA, &a->tAt, &a->tEvalB, &a->tEvalA};
     for (size_t i = 0; i < sizeof tapes / sizeof *tapes; i++) nn_tape_free(tapes[i]);
     float *bufs[] = {a->Bn, a->Btn, a->inF_buf, a->inF2_buf, a->o2b, a->ob, a->zb, a->Mt, a->G, a->H, a->dFout, a->dB,
-                     a->Mall, a->noise, a->ood, a->inK, a->dK, a->inA, a->dAin, a->dA, a->eval_in, a->ens_act};
+                     a->Mall, a->noise, a->ood, a->inK, a->dK, a->inA, a->dAin, a->dA, a->eval_in, a->ens_act,
+                     a->onorm, a->norm_buf};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) free(bufs[i]);
     free(a->idx);
     free(a->ood_at);
@@ -936,6 +945,8 @@ int fb_train_step(fb_agent *a, const fb_data *data, fb_stats *st, rz_err *e)
 {
     const fb_config *c = &a->cfg;
     int N = c->batch, D = c->zdim, od = c->obs_dim, ad = c->act_dim;
+    if (c->norm_obs)
+        return rz_fail(e, RZ_EINPUT, "fb: observation normalisation is for online training (its statistics follow the replay)");
     if (data->n < 1 || data->obs_dim != od || data->act_dim != ad)
         return rz_fail(e, RZ_EINPUT, "fb: dataset (obs %d, act %d, n %ld) does not match the agent (obs %d, act %d)",
                        data->obs_dim, data->act_dim, data->n, od, ad);
@@ -999,6 +1010,24 @@ int fb_update_fixed(fb_agent *a, const fb_data *data, const long *idx, const flo
 }
 
 /* ---- inference ----------------------------------------------------------------------- */
+float *fb_obs_norm(fb_agent *a) { return a->onorm; }
+
+void fb_norm_obs(const fb_agent *a, int n, const float *O, float *out)
+{
+    int od = a->cfg.obs_dim;
+    if (a->onorm) rl_obsnorm_apply(a->onorm, od, n, O, out);
+    else if (out != O) memcpy(out, O, (size_t)n * od * sizeof(float));
+}
+
+/* What the networks read for m ≤ EVAL_CHUNK raw observations: O itself, or (norm_obs)
+ * their normalised copy in the agent's own buffer (an ensemble's members each their own). */
+static const float *obs_in(fb_agent *a, int m, const float *O)
+{
+    if (!a->onorm) return O;
+    rl_obsnorm_apply(a->onorm, a->cfg.obs_dim, m, O, a->norm_buf);
+    return a->norm_buf;
+}
+
 int fb_infer_z_reward(fb_agent *a, int n, const float *O, const float *r, float *z, rz_err *e)
 {
     int D = a->cfg.zdim, od = a->cfg.obs_dim;
@@ -1007,7 +1036,7 @@ int fb_infer_z_reward(fb_agent *a, int n, const float *O, const float *r, float 
         if (!isfinite(r[i])) return rz_fail(e, RZ_EINPUT, "reward inference: reward %d is not finite (%g)", i, r[i]);
     for (int s0 = 0; s0 < n; s0 += EVAL_CHUNK) {
         int m = n - s0 < EVAL_CHUNK ? n - s0 : EVAL_CHUNK;
-        const float *Bo = nn_forward(&a->B, &a->tEvalB, O + (size_t)s0 * od, m);
+        const float *Bo = nn_forward(&a->B, &a->tEvalB, obs_in(a, m, O + (size_t)s0 * od), m);
         for (int i = 0; i < m; i++) {
             double scale = 1;
             if (a->cfg.bnorm) {
@@ -1030,7 +1059,7 @@ int fb_infer_z_reward(fb_agent *a, int n, const float *O, const float *r, float 
 int fb_infer_z_goal(fb_agent *a, const float *goal_obs, float *z, rz_err *e)
 {
     int D = a->cfg.zdim;
-    const float *Bo = nn_forward(&a->B, &a->tEvalB, goal_obs, 1);
+    const float *Bo = nn_forward(&a->B, &a->tEvalB, obs_in(a, 1, goal_obs), 1);
     memcpy(z, Bo, D * sizeof(float));
     nn_project_sphere(z, D, sqrtf((float)D));
     return RZ_OK;
@@ -1042,6 +1071,7 @@ int fb_infer_z_goal(fb_agent *a, const float *goal_obs, float *z, rz_err *e)
 static void add_q_discrete(fb_agent *a, int m, const float *O, const float *z, double *q)
 {
     int D = a->cfg.zdim, od = a->cfg.obs_dim, A = a->A;
+    O = obs_in(a, m, O);
     for (int i = 0; i < m; i++) put_inF(a, a->eval_in + (size_t)i * a->inF, O + (size_t)i * od, NULL, z);
     const float *F0 = nn_forward(&a->F[0], &a->tEvalF[0], a->eval_in, m);
     const float *F1 = nn_forward(&a->F[1], &a->tEvalF[1], a->eval_in, m);
@@ -1056,6 +1086,7 @@ static void add_q_discrete(fb_agent *a, int m, const float *O, const float *z, d
 static void add_q_at(fb_agent *a, int m, const float *O, const float *act, const float *z, double *q, int stride)
 {
     int D = a->cfg.zdim, od = a->cfg.obs_dim, ad = a->cfg.act_dim;
+    O = obs_in(a, m, O);
     for (int i = 0; i < m; i++) put_inF(a, a->eval_in + (size_t)i * a->inF, O + (size_t)i * od, act + (size_t)i * ad, z);
     const float *F0 = nn_forward(&a->F[0], &a->tEvalF[0], a->eval_in, m);
     const float *F1 = nn_forward(&a->F[1], &a->tEvalF[1], a->eval_in, m);
@@ -1071,6 +1102,7 @@ static void actor_act(fb_agent *a, int m, const float *O, const float *z, size_t
 {
     int D = a->cfg.zdim, od = a->cfg.obs_dim;
     float *in = a->eval_in;
+    O = obs_in(a, m, O);
     for (int i = 0; i < m; i++) {
         memcpy(in + (size_t)i * (od + D), O + (size_t)i * od, od * sizeof(float));
         memcpy(in + (size_t)i * (od + D) + od, z + (size_t)i * zs, D * sizeof(float));
@@ -1196,6 +1228,7 @@ int fb_state(fb_agent *a, fb_tensor **list, int *n, rz_err *e)
     memcpy(a->rng_img, a->rng.s, sizeof a->rng.s);
     k = fb_tensor_add(t, k, "counters", a->counters, 2);
     k = fb_tensor_add(t, k, "rng", a->rng_img, 8);
+    if (a->onorm) k = fb_tensor_add(t, k, "obs_norm", a->onorm, (size_t)2 * a->cfg.obs_dim);
     *list = t;
     *n = k;
     return RZ_OK;

@@ -67,6 +67,13 @@ typedef struct {
     float actor_noise, noise_clip;
     int cpen_ref;       /* continuous penalty: 1 the reference's samples (π(s′) evaluated at s′,
                            copies of the data action; action_samples ≥ 6), 0 all at s */
+    int norm_obs;       /* 1: running observation statistics (obsnorm.h) in front of every
+                           network: fb_act, fb_act_rows, fb_ens_act, fb_infer_z_* and
+                           fb_eval_task normalise the raw observations they are given with
+                           them; the training entry points (fb_update_fixed, the *_fixed
+                           losses) take observations the caller has normalised, and the
+                           caller (online.c) updates the statistics. Online training only:
+                           fb_train_step refuses it. 0: the observations as they are. */
 } fb_config;
 
 /* The learning-rate multiplier at a step: 1 before anneal_start, lr_decay from
@@ -191,6 +198,12 @@ int fb_tensor_add_net(fb_tensor *t, int k, const char *name, nn_mlp *net, nn_mlp
 /* After writing saved values into the arrays fb_state listed: adopts the counters and
  * RNG (they are listed as byte images "counters" and "rng"). */
 void fb_state_loaded(fb_agent *a);
+/* Observation normalisation (norm_obs): the statistics (2 × obs_dim floats, obsnorm.h;
+ * listed by fb_state as "obs_norm"), NULL without norm_obs; and n raw observations O
+ * (n × obs_dim) normalised into out as every inference entry point does (a copy without
+ * norm_obs; out may alias O). */
+float *fb_obs_norm(fb_agent *a);
+void fb_norm_obs(const fb_agent *a, int n, const float *O, float *out);
 
 /* Internals exposed for the gradient tests: the loss of the current networks on a
  * fixed batch (indices idx, zs given), and its gradient accumulated into the online

@@ -517,6 +517,8 @@ int fbcpr_update(fbcpr *c, const fbcpr_batch *b, fbcpr_stats *st, rz_err *e)
     return RZ_OK;
 }
 
+const float *fbcpr_batch_z(const fbcpr *c) { return c->z; }
+
 /* ---- state ----------------------------------------------------------------------------------- */
 int fbcpr_state(fbcpr *c, fb_tensor **list, int *n, rz_err *e)
 {

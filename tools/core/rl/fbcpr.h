@@ -76,6 +76,9 @@ const fbcpr_config *fbcpr_cfg(const fbcpr *c);
 fb_agent *fbcpr_fb(fbcpr *c);
 
 int fbcpr_update(fbcpr *c, const fbcpr_batch *b, fbcpr_stats *st, rz_err *e);
+/* The N training zs of the last update (N × d, the mixture's draws the FB, critic and
+ * actor steps used; the online loop's buffer of rollout zs keeps them). */
+const float *fbcpr_batch_z(const fbcpr *c);
 
 /* Expert embeddings: EO2 (n × obs, n a multiple of L) → ze (n × d), each window's
  * √d·normalize(mean B) on all of its rows. */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "agent_io.h"
+#include "obsnorm.h"
 
 struct rl_online {
     const rl_env *env;
@@ -29,6 +30,10 @@ struct rl_online {
     float counters[4], rng_img[8];
     float *O, *A, *O2, *Z, *EO, *EO2, *done, *obs, *act, *next, *gobs, *ze; /* act, next: n_envs rows */
     long *idx;
+    float *zb;           /* z_buffer × D: training zs (RL_ROLLOUT_BUFFER; FIFO) */
+    long zb_head, zb_size;
+    float zb_meta[4];    /* head, size as int64 byte images (checkpoints) */
+    int n_online_t;      /* online tensors listed before the replay's */
     fbcpr_stats last;
 };
 
@@ -42,6 +47,9 @@ void rl_online_config_default(rl_online_config *c, const rl_env *env)
     c->z_every = 50;
     c->episode_len = env->episode_len > 0 ? env->episode_len : 200;
     c->threads = 1;
+    c->norm_momentum = RL_OBSNORM_MOMENTUM;
+    c->rollout_z = RL_ROLLOUT_MIXTURE;
+    c->z_buffer = 10000;
 }
 
 int64_t rl_online_env_steps(const rl_online *o) { return o->env_steps; }
@@ -85,9 +93,13 @@ int rl_online_create(const rl_env *env, fbcpr *c, rl_expert *x, const rl_online_
         return rz_fail(e, RZ_EINPUT, "online: agent (obs %d, act %d) does not fit environment %s (obs %d, act %d, %d discrete)",
                        f->obs_dim, f->act_dim, env->name, env->obs_dim, env->act_dim, env->n_actions);
     if (oc->n_envs < 1 || oc->n_envs > 4096 || oc->update_every < 1 || oc->updates < 0 || oc->z_every < 1 ||
-        oc->episode_len < 1 || oc->seed_steps < 0)
-        return rz_fail(e, RZ_EINPUT, "online: invalid loop (envs %d, update every %ld × %d, z every %d, episode %d)", oc->n_envs,
-                       oc->update_every, oc->updates, oc->z_every, oc->episode_len);
+        oc->episode_len < 1 || oc->seed_steps < 0 || oc->rollout_z < 0 || oc->rollout_z > 2 || oc->z_buffer < 1 ||
+        oc->z_buffer > (1L << 24) || !(oc->norm_momentum >= 0 && oc->norm_momentum <= 1))
+        return rz_fail(e, RZ_EINPUT,
+                       "online: invalid loop (envs %d, update every %ld × %d, z every %d, episode %d, rollout z %d, z buffer %ld, "
+                       "momentum %g)",
+                       oc->n_envs, oc->update_every, oc->updates, oc->z_every, oc->episode_len, oc->rollout_z, oc->z_buffer,
+                       oc->norm_momentum);
     if (cc->cpr && x && rl_expert_windows(x, cc->seq_length + 1) < 1)
         return rz_fail(e, RZ_EINPUT, "online: the expert data has no trajectory of %d states (seq_length + 1)",
                        cc->seq_length + 1);
@@ -128,6 +140,7 @@ int rl_online_create(const rl_env *env, fbcpr *c, rl_expert *x, const rl_online_
     o->gobs = fb_((size_t)o->od, &fail, e);
     o->ze = fb_((size_t)L1 * o->D, &fail, e);
     o->idx = rz_calloc((size_t)N, sizeof(long), e);
+    if (oc->rollout_z == RL_ROLLOUT_BUFFER) o->zb = fb_((size_t)oc->z_buffer * o->D, &fail, e);
     if (fail || !o->idx) {
         rl_online_free(o);
         return RZ_EINTERNAL;
@@ -140,7 +153,7 @@ void rl_online_free(rl_online *o)
 {
     if (!o) return;
     rl_replay_free(&o->rb);
-    float *b[] = {o->cur, o->curz, o->tclock, o->O, o->A, o->O2, o->Z, o->EO, o->EO2, o->done, o->obs, o->act, o->next, o->gobs, o->ze, o->erng_img};
+    float *b[] = {o->cur, o->curz, o->tclock, o->O, o->A, o->O2, o->Z, o->EO, o->EO2, o->done, o->obs, o->act, o->next, o->gobs, o->ze, o->erng_img, o->zb};
     for (size_t i = 0; i < sizeof b / sizeof *b; i++) free(b[i]);
     for (int k = 0; k < o->n_wenv; k++) rl_env_free(&o->wenv[k]);
     free(o->wenv), free(o->erng), free(o->eerr), free(o->edone), free(o->erc);
@@ -148,24 +161,52 @@ void rl_online_free(rl_online *o)
     free(o);
 }
 
-/* A rollout z for environment i from the mixture (see online.h). */
-static void new_z(rl_online *o, int i)
+/* A rollout z for environment i by the rule rollout_z (see online.h). Goals and expert
+ * windows are normalised as the update normalises them (a copy without norm_obs). */
+void rl_online_rollout_z(rl_online *o, int i, float *z)
 {
-    int ng = 0, nz = 0;
-    if (o->rb.size > 0) {
-        long j = (long)(rz_rng_uniform(&o->erng[i]) * o->rb.size);
+    int ng = 0, nz = 0, rule = o->cfg.rollout_z;
+    rz_rng *g = &o->erng[i];
+    if (rule == RL_ROLLOUT_BUFFER && o->zb_size > 0) {
+        long j = (long)(rz_rng_uniform(g) * o->zb_size);
+        memcpy(z, o->zb + (size_t)j * o->D, o->D * sizeof(float));
+        return;
+    }
+    if (rule == RL_ROLLOUT_MIXTURE && o->rb.size > 0) {
+        long j = (long)(rz_rng_uniform(g) * o->rb.size);
         rl_env_obs(o->env, o->rb.S2 + (size_t)j * o->sd, o->gobs);
+        fb_norm_obs(o->fb, 1, o->gobs, o->gobs);
         ng = 1;
     }
-    if (fbcpr_cfg(o->c)->cpr && o->x) {
+    if (rule == RL_ROLLOUT_MIXTURE && fbcpr_cfg(o->c)->cpr && o->x) {
         long nw = rl_expert_windows(o->x, o->L);
-        long s0 = rl_expert_window(o->x, o->L, (long)(rz_rng_uniform(&o->erng[i]) * nw));
+        long s0 = rl_expert_window(o->x, o->L, (long)(rz_rng_uniform(g) * nw));
         for (int t = 0; t < o->L; t++) rl_env_obs(o->env, o->x->S + (size_t)(s0 + t) * o->sd, o->obs + (size_t)t * o->od);
+        fb_norm_obs(o->fb, o->L, o->obs, o->obs);
         fbcpr_encode_expert(o->c, o->L, o->obs, o->ze);
         nz = 1;
     }
-    fbcpr_sample_z_rng(o->c, &o->erng[i], 1, ng, o->gobs, nz, o->ze, o->curz + (size_t)i * o->D, NULL);
+    /* no goal and no expert source: the sphere (fbcpr_sample_z_rng gives their shares to it) */
+    fbcpr_sample_z_rng(o->c, g, 1, ng, o->gobs, nz, o->ze, z, NULL);
 }
+
+const float *rl_online_zbuf(const rl_online *o, long *size)
+{
+    *size = o->zb_size;
+    return o->zb;
+}
+
+/* The update's N training zs into the FIFO, row by row (the oldest overwritten). */
+static void zbuf_push(rl_online *o, const float *Z, int n)
+{
+    for (int r = 0; r < n; r++) {
+        memcpy(o->zb + (size_t)o->zb_head * o->D, Z + (size_t)r * o->D, o->D * sizeof(float));
+        o->zb_head = (o->zb_head + 1) % o->cfg.z_buffer;
+        if (o->zb_size < o->cfg.z_buffer) o->zb_size++;
+    }
+}
+
+static void new_z(rl_online *o, int i) { rl_online_rollout_z(o, i, o->curz + (size_t)i * o->D); }
 
 static void reset_env(rl_online *o, int i)
 {
@@ -197,6 +238,14 @@ void rl_online_draw_batch(rl_online *o, fbcpr_batch *b)
                 rl_env_obs(env, o->x->S + (size_t)(s0 + t + 1) * sd, o->EO2 + (size_t)(w * L + t) * od);
             }
         }
+    }
+    float *st = fb_obs_norm(o->fb);
+    if (st) { /* the reference's order: statistics from O, then O2; then every input normalised */
+        rl_obsnorm_update(st, od, N, o->O, o->cfg.norm_momentum);
+        rl_obsnorm_update(st, od, N, o->O2, o->cfg.norm_momentum);
+        float *rows[4] = {o->O, o->O2, o->EO, o->EO2};
+        int nr = fbcpr_cfg(o->c)->cpr && o->x ? 4 : 2;
+        for (int q = 0; q < nr; q++) rl_obsnorm_apply(st, od, N, rows[q], rows[q]);
     }
     *b = (fbcpr_batch){o->O, o->A, o->O2, o->Z, o->EO, o->EO2, o->done};
 }
@@ -287,6 +336,7 @@ int rl_online_run(rl_online *o, int64_t until, void (*progress)(void *ctx, const
             fbcpr_batch b;
             rl_online_draw_batch(o, &b);
             if ((rc = fbcpr_update(o->c, &b, &o->last, e))) return rc;
+            if (o->zb) zbuf_push(o, fbcpr_batch_z(o->c), o->N);
             o->n_updates++;
         }
         if (rounds && progress) progress(ctx, o);
@@ -306,6 +356,7 @@ void rl_online_header(const rl_online *o, rz_online_header *h)
     h->n_envs = o->cfg.n_envs, h->updates = o->cfg.updates, h->z_every = o->cfg.z_every;
     h->buffer = o->cfg.buffer, h->seed_steps = o->cfg.seed_steps, h->update_every = o->cfg.update_every;
     h->episode_len = o->cfg.episode_len, h->env_steps = o->env_steps;
+    h->norm_momentum = o->cfg.norm_momentum, h->rollout_z = o->cfg.rollout_z, h->z_buffer = o->cfg.z_buffer;
 }
 
 void rl_online_from_header(const rz_online_header *h, fbcpr_config *c, rl_online_config *oc)
@@ -319,10 +370,12 @@ void rl_online_from_header(const rz_online_header *h, fbcpr_config *c, rl_online
     oc->n_envs = h->n_envs, oc->updates = h->updates, oc->z_every = h->z_every, oc->buffer = (long)h->buffer;
     oc->seed_steps = (long)h->seed_steps, oc->update_every = (long)h->update_every, oc->episode_len = (int)h->episode_len;
     oc->threads = 1;
+    oc->norm_momentum = h->norm_momentum, oc->rollout_z = h->rollout_z, oc->z_buffer = (long)h->z_buffer;
 }
 
-/* The online tensors: environment states, zs, clocks, counters, RNGs. */
-#define ONLINE_T 6
+/* The online tensors: environment states, zs, clocks, counters, RNGs, and with
+ * RL_ROLLOUT_BUFFER the FIFO of training zs (its meta first: the rows' count follows it). */
+#define ONLINE_T 8
 static int online_tensors(rl_online *o, fb_tensor *t)
 {
     int ne = o->cfg.n_envs, k = 0;
@@ -333,8 +386,14 @@ static int online_tensors(rl_online *o, fb_tensor *t)
     const char *nm[ONLINE_T] = {"online.cur", "online.z", "online.clock", "online.counters", "online.rng", "online.env_rng"};
     float *d[ONLINE_T] = {o->cur, o->curz, o->tclock, o->counters, o->rng_img, o->erng_img};
     size_t n[ONLINE_T] = {(size_t)ne * o->sd, (size_t)ne * o->D, (size_t)ne * 2, 4, 8, (size_t)ne * 8};
-    while (k < ONLINE_T) k = fb_tensor_add(t, k, nm[k], d[k], n[k]);
-    return k;
+    while (k < 6) k = fb_tensor_add(t, k, nm[k], d[k], n[k]);
+    if (o->zb) {
+        int64_t m[2] = {o->zb_head, o->zb_size};
+        memcpy(o->zb_meta, m, sizeof m);
+        k = fb_tensor_add(t, k, "online.zbuf_meta", o->zb_meta, 4);
+        k = fb_tensor_add(t, k, "online.zbuf", o->zb, (size_t)o->zb_size * o->D);
+    }
+    return o->n_online_t = k;
 }
 
 static void online_loaded(rl_online *o)
@@ -344,6 +403,11 @@ static void online_loaded(rl_online *o)
     o->env_steps = cnt[0], o->n_updates = cnt[1];
     memcpy(o->rng.s, o->rng_img, sizeof o->rng.s);
     for (int i = 0; i < o->cfg.n_envs; i++) memcpy(o->erng[i].s, o->erng_img + (size_t)i * 8, sizeof o->erng[i].s);
+    if (o->zb) {
+        int64_t m[2];
+        memcpy(m, o->zb_meta, sizeof m);
+        o->zb_head = (long)m[0], o->zb_size = (long)m[1];
+    }
 }
 
 int rl_online_save(rl_online *o, const char *path, const rz_stream_opts *so, rz_agent_header *h, int n_labels,
@@ -455,7 +519,21 @@ int rl_online_load(const char *path, const rz_stream_opts *so, rz_agent_header *
                 goto out;
             }
             (*op)->rb.size = (long)m[1];
-            rl_replay_tensors(&(*op)->rb, to + ONLINE_T); /* the online tensors come first */
+            rl_replay_tensors(&(*op)->rb, to + (*op)->n_online_t); /* the online tensors come first */
+        }
+        if (!strcmp(tv.name, "online.zbuf_meta") && tv.count == 4 && tv.dtype == RZ_F32) {
+            /* the saved size fixes online.zbuf's length */
+            int64_t m[2];
+            memcpy(m, tv.data, sizeof m);
+            if (m[1] < 0 || m[1] > (*op)->cfg.z_buffer || m[0] < 0 || m[0] >= (*op)->cfg.z_buffer ||
+                (m[1] < (*op)->cfg.z_buffer && m[0] != m[1])) {
+                rc = rz_rec_fail(e, &c, "data", "online.zbuf_meta: head %lld, size %lld do not fit a FIFO of %ld zs", (long long)m[0],
+                                 (long long)m[1], (*op)->cfg.z_buffer);
+                goto out;
+            }
+            (*op)->zb_size = (long)m[1];
+            for (int k = 0; k < no; k++)
+                if (!strcmp(to[k].name, "online.zbuf")) to[k].n = (size_t)m[1] * (*op)->D;
         }
         if (tv.dtype != RZ_F32 || tv.count != (int64_t)t->n) {
             rc = rz_rec_fail(e, &c, "shape", "tensor '%s' has %lld values, expected %zu f32", tv.name, (long long)tv.count, t->n);

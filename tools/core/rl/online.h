@@ -12,14 +12,20 @@
  *   (s, a, s', z_i, done) into the replay buffer (replay.h), done = rl_env_terminal(s')
  *   (the humanoid fell: that row's TD targets do not bootstrap), and is reset after
  *   episode_len steps or at a terminal state; its z_i is redrawn at a reset and every
- *   z_every steps, from the FB-CPR mixture (fbcpr_sample_z_rng) over a uniformly drawn
- *   replay next-state (goal), one uniformly drawn expert window of seq_length states
- *   (expert, cpr only) and the sphere. So the bits do not depend on the thread count.
+ *   z_every steps, by the rule rollout_z (below: by default the FB-CPR mixture over a
+ *   uniformly drawn replay next-state (goal), one uniformly drawn expert window of
+ *   seq_length states (expert, cpr only) and the sphere). So the bits do not depend on
+ *   the thread count.
  *   Updates: whenever env_steps crosses a multiple of update_every, `updates` calls of
  *   fbcpr_update (once the buffer holds a batch and the seed steps are done), each on N
  *   uniform replay rows and N/L expert windows of L + 1 consecutive states (obs of
  *   states t … t+L−1 and of their successors). updates/update_every is the update-to-
- *   data ratio.
+ *   data ratio. With the agent's norm_obs (fb.h; the reference's default), each batch
+ *   first updates the running observation statistics (obsnorm.h) with its N
+ *   observations, then with its N next observations, and every network input of the
+ *   update — replay rows and expert windows — is normalised with the updated
+ *   statistics; rollout zs embed normalised goals and expert windows, and acting
+ *   normalises through fb_act_rows, all with the statistics as they stand.
  * Everything that evolves (networks, optimisers, RNGs, buffer, environment states, zs,
  * episode clocks, counters) is in the checkpoint (rl_online_save), so a run cut in two
  * and resumed reproduces the uncut run bit for bit.
@@ -48,7 +54,22 @@ typedef struct {
     int episode_len;
     int threads;       /* environment workers (0: OpenMP's default); not saved: the run's
                         * bits do not depend on it */
+    double norm_momentum; /* observation statistics' momentum (0.01), when the agent has
+                           * norm_obs (fb.h) */
+    int rollout_z;     /* where a redrawn rollout z comes from: RL_ROLLOUT_* */
+    long z_buffer;     /* RL_ROLLOUT_BUFFER: capacity of the FIFO of training zs (10000) */
 } rl_online_config;
+
+/* Rollout zs (the reference's maybe_update_rollout_context; same redraw times):
+ *   MIXTURE  a fresh draw from the training mixture (fbcpr_sample_z_rng: goal = B of
+ *            one uniform replay next-state, expert = one uniform expert window, the
+ *            rest the sphere), from the environment's own stream;
+ *   BUFFER   a uniform row of a FIFO holding the last z_buffer training zs (every
+ *            update pushes its N mixture draws, fbcpr_batch_z, in row order) — the
+ *            reference's use_mix_rollout; the sphere while the FIFO is empty;
+ *   SPHERE   uniform on the sphere of radius √d (the reference's default without
+ *            use_mix_rollout). */
+enum { RL_ROLLOUT_MIXTURE = 0, RL_ROLLOUT_BUFFER = 1, RL_ROLLOUT_SPHERE = 2 };
 
 void rl_online_config_default(rl_online_config *c, const rl_env *env);
 
@@ -67,6 +88,13 @@ const fbcpr_stats *rl_online_last(const rl_online *o);
  * and are overwritten by the next draw): N replay rows with their done flags, and the
  * expert windows with CPR. For tests of what an update sees. */
 void rl_online_draw_batch(rl_online *o, fbcpr_batch *b);
+
+/* The rollout z an environment draws at a reset or a z_every step (the rule above;
+ * consumes environment i's stream), into z (d). For tests of the rule. */
+void rl_online_rollout_z(rl_online *o, int i, float *z);
+/* The FIFO of training zs (RL_ROLLOUT_BUFFER): its rows (size × d, row r the r-th
+ * stored, not in age order) and size. */
+const float *rl_online_zbuf(const rl_online *o, long *size);
 
 /* Runs until env_steps ≥ until. progress (may be NULL) is called after each round of
  * updates with the step count. */
