@@ -17,7 +17,9 @@
 #
 # Variables: STEPS (environment steps per run), SEEDS, OUT, NET (network sizes, shared by
 # both methods), LOOP (collection/update schedule), CPR_FLAGS (FB-CPR's own settings, e.g.
-# --reg 1 --lr-disc 1e-4; default the reference's). Every product is written atomically
+# --reg 1 --lr-disc 1e-4; default the reference's). NET also carries the online runs' own
+# flags: --norm-obs 0 (no observation normalisation: how the tables of fbcpr.md before it
+# were made), --rollout-z buffer. Every product is written atomically
 # by rz-agent, so an interrupted make resumes at the first missing file.
 
 RIZZ   ?= $(abspath $(dir $(lastword $(MAKEFILE_LIST)))/..)
