@@ -1,6 +1,6 @@
 /* fuzz_online.c — libFuzzer target: any bytes as an online-training checkpoint through
  * the loader `rz-agent online --resume` uses (tools/core/rl/online.c). Inputs whose
- * headers ask for networks or a replay buffer over 256 MiB are skipped before loading
+ * headers ask for networks, a replay buffer or a z FIFO over 256 MiB are skipped before loading
  * (fuzz_agent_size.h says why). */
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +20,8 @@ static int online_small(rz_reader *r, const rl_env *env, const fb_config *cfg)
     if (rz_reader_next(r, &rec, &c, &e) || !rec || !c.type || strcmp(c.type, "agent_online") ||
         rz_online_header_decode(rec, &c, &oh, &e))
         return 0;
-    return (double)oh.buffer * (2.0 * env->state_dim + env->act_dim + cfg->zdim) * 4 <= FUZZ_AGENT_MAX_BYTES &&
+    double zbuf = oh.rollout_z == RL_ROLLOUT_BUFFER ? (double)oh.z_buffer * cfg->zdim * 4 : 0; /* the FIFO of rollout zs */
+    return (double)oh.buffer * (2.0 * env->state_dim + env->act_dim + cfg->zdim) * 4 + zbuf <= FUZZ_AGENT_MAX_BYTES &&
            (double)oh.disc_hidden * oh.disc_hidden * oh.disc_layers * 4 <= 64.0 * 1048576;
 }
 

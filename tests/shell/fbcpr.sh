@@ -70,6 +70,7 @@ check "online half, rollout zs from the buffer" $A online --env pointmass-maze -
 check "resume with the z buffer" $A online --resume "$T/bufh.rz" --steps 600 -q -o "$T/buff.rz"
 cmp -s "$T/buff.rz" "$T/buf.rz" && ok "resume with normalisation and the z buffer is byte for byte" || fail "resume with normalisation and the z buffer is byte for byte"
 check_err "an unknown rollout-z rule" 2 "rollout-z 'goal': expected mixture, buffer or sphere" $A online --env pointmass-maze --rollout-z goal --steps 10 -o "$T/x.rz"
+check_err "a z buffer over the size bound" 2 "buffer of 16777216 rollout zs of 64 floats needs more than 1 GiB" $A online --env pointmass-maze --rollout-z buffer --z-buffer 16777216 --zdim 64 --hidden 32 --batch 32 --steps 10 -o "$T/x.rz"
 # a version-3 checkpoint (before normalisation and rollout rules) resumes with their defaults
 check "online without normalisation" $A online --env pointmass-maze --cpr --expert "$T/ex.rz" --steps 600 $tiny --norm-obs 0 -o "$T/nn.rz"
 check "online half without normalisation" $A online --env pointmass-maze --cpr --expert "$T/ex.rz" --steps 300 $tiny --norm-obs 0 -o "$T/nnh.rz"

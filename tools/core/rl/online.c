@@ -100,6 +100,9 @@ int rl_online_create(const rl_env *env, fbcpr *c, rl_expert *x, const rl_online_
                        "momentum %g)",
                        oc->n_envs, oc->update_every, oc->updates, oc->z_every, oc->episode_len, oc->rollout_z, oc->z_buffer,
                        oc->norm_momentum);
+    if (oc->rollout_z == RL_ROLLOUT_BUFFER && (double)oc->z_buffer * f->zdim * sizeof(float) > RL_ZBUF_MAX_BYTES)
+        return rz_fail(e, RZ_EINPUT, "online: a buffer of %ld rollout zs of %d floats needs more than %.0f GiB", oc->z_buffer,
+                       f->zdim, RL_ZBUF_MAX_BYTES / 1073741824.0);
     if (cc->cpr && x && rl_expert_windows(x, cc->seq_length + 1) < 1)
         return rz_fail(e, RZ_EINPUT, "online: the expert data has no trajectory of %d states (seq_length + 1)",
                        cc->seq_length + 1);

@@ -70,6 +70,9 @@ typedef struct {
  *   SPHERE   uniform on the sphere of radius √d (the reference's default without
  *            use_mix_rollout). */
 enum { RL_ROLLOUT_MIXTURE = 0, RL_ROLLOUT_BUFFER = 1, RL_ROLLOUT_SPHERE = 2 };
+/* The FIFO's z_buffer × d floats, bounded before allocating (a checkpoint names both):
+ * the reference's 10000 × 256 is 10 MB. */
+#define RL_ZBUF_MAX_BYTES (1.0 * 1073741824.0)
 
 void rl_online_config_default(rl_online_config *c, const rl_env *env);
 
