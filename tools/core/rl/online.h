@@ -87,9 +87,10 @@ int64_t rl_online_updates(const rl_online *o);
 const rl_replay *rl_online_replay(const rl_online *o);
 const fbcpr_stats *rl_online_last(const rl_online *o);
 
-/* One training batch as the loop draws it (consumes the run's RNG; the arrays belong to o
- * and are overwritten by the next draw): N replay rows with their done flags, and the
- * expert windows with CPR. For tests of what an update sees. */
+/* One training batch as the loop draws it (consumes the run's RNG and, with norm_obs,
+ * moves the observation statistics and returns normalised rows, as an update does; the
+ * arrays belong to o and are overwritten by the next draw): N replay rows with their done
+ * flags, and the expert windows with CPR. For tests of what an update sees. */
 void rl_online_draw_batch(rl_online *o, fbcpr_batch *b);
 
 /* The rollout z an environment draws at a reset or a z_every step (the rule above;
