@@ -501,7 +501,7 @@ static void test_bad_norm_checkpoint(void)
     rz_err e = {0};
     CHECK(rl_online_run(a.o, 100, NULL, NULL, &e) == 0);
     fb_obs_norm(a.fb)[5] = -0.25f;
-    const char *path = "/tmp/rz-test-online-badnorm.ckpt";
+    const char *path = check_tmp("online-badnorm.ckpt");
     rz_agent_header h;
     memset(&h, 0, sizeof h);
     ag_env_id(&env, &h.env, NULL);
