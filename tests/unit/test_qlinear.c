@@ -198,10 +198,21 @@ static void run_apply(const qcase *qc, int incoh, int rank, int rows, int cols)
 
 static void test_apply_all_methods(void)
 {
-    /* 70 rows: two panels, the second partial; 44 columns: e8p pads to 48; both sizes
+    /* 70 rows: one prefill panel (80 rows); 44 columns: e8p pads to 48; both sizes
      * have odd factors (35, 11 / 3) so the transforms use their orthogonal Q_m part */
     for (int k = 0; k < NCASES; k++)
         for (int inc = RZ_INCOH_NONE; inc <= RZ_INCOH_IN; inc++) run_apply(&cases[k], inc, 0, 70, 44);
+}
+
+/* Prefill panels (qlinear.c ql_panel_rows, from the shape only): 300 rows are two
+ * panels of 160 and 140 rows (rz_matmul_panels(300) = 2), 9000 rows nine of 912 and one
+ * of 792 (the 1024-row cap asks for 9 panels, rounded up to an even 10); the 1- and
+ * 2-thread results must still agree bitwise and equal the float64 product (run_apply). */
+static void test_apply_panels(void)
+{
+    run_apply(&cases[5], RZ_INCOH_BOTH, 0, 300, 44);
+    run_apply(&cases[0], RZ_INCOH_NONE, 0, 300, 44);
+    run_apply(&cases[3], RZ_INCOH_NONE, 0, 9000, 16);
 }
 
 static void test_apply_lowrank(void)
@@ -305,6 +316,7 @@ int main(void)
     RUN(test_e8p_tables);
     RUN(test_decode_rows);
     RUN(test_apply_all_methods);
+    RUN(test_apply_panels);
     RUN(test_apply_lowrank);
     RUN(test_apply_group);
     return check_summary();

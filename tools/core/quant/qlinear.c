@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "linalg.h"
 #include "qdot.h"
 #include "qlayer.h"
 #include "rht.h"
@@ -124,12 +125,30 @@ size_t rz_qlinear_bytes(const rz_qlinear *q)
            rht_bytes(&q->U, q->rot_out);
 }
 
+/* Rows per decoded panel of the prefill path, from the shape only (so the sgemm calls,
+ * hence the bits, do not depend on the thread count): as many panels as rz_matmul_nt
+ * would use for that many output columns (an even number up to 8, so a dense layer and
+ * a quantised one repack x̃ as rarely), more if a panel would exceed
+ * RZ_QLINEAR_PANEL_MAX rows, each a multiple of 16 rows. */
+static int ql_panel_rows(int rows)
+{
+    int P = rz_matmul_panels(rows), cap = (rows + RZ_QLINEAR_PANEL_MAX - 1) / RZ_QLINEAR_PANEL_MAX;
+    if (P < cap) P = cap + (cap & 1);
+    return ((rows + P - 1) / P + 15) / 16 * 16;
+}
+
 /* Scratch layout (floats): x̃ [T][pcols] | ỹ [T][rows] (not in direct calls) | x̃R̃ᵀ [T][k] |
- * per-thread decode buffers, each RZ_QLINEAR_PANEL rows of pcols (prefill only). */
+ * per-thread decode buffers, each ql_panel_rows(rows) rows of pcols (prefill only). */
+static size_t ql_dec_floats(const rz_qlinear *q, int T, int threads)
+{
+    if (T <= RZ_QLINEAR_ROWPATH_T) return 0;
+    return (size_t)(threads > 0 ? threads : 1) * (size_t)ql_panel_rows(q->v.rows) * (size_t)q->v.pcols;
+}
+
 size_t rz_qlinear_scratch_floats(const rz_qlinear *q, int T, int threads)
 {
     size_t pc = (size_t)q->v.pcols;
-    return (size_t)T * (pc + (size_t)q->v.rows + (size_t)q->k) + (size_t)(threads > 0 ? threads : 1) * RZ_QLINEAR_PANEL * pc;
+    return (size_t)T * (pc + (size_t)q->v.rows + (size_t)q->k) + ql_dec_floats(q, T, threads);
 }
 
 int rz_qlinear_direct_ok(const rz_qlinear *q) { return !q->rot_out; }
@@ -138,13 +157,18 @@ size_t rz_qlinear_scratch_floats_direct(const rz_qlinear *q, int T, int threads)
 {
     if (q->rot_out) return rz_qlinear_scratch_floats(q, T, threads);
     size_t pc = (size_t)q->v.pcols;
-    return (size_t)T * (pc + (size_t)q->k) + (size_t)(threads > 0 ? threads : 1) * RZ_QLINEAR_PANEL * pc;
+    return (size_t)T * (pc + (size_t)q->k) + ql_dec_floats(q, T, threads);
 }
 
+/* Threads for a row-by-row copy of T rows: all of them at prefill, one at decode (where
+ * the caller may already be inside a parallel region). Copies are exact either way. */
+static int ql_copy_threads(int T, int threads) { return T > RZ_QLINEAR_ROWPATH_T && threads > 1 ? threads : 1; }
+
 /* x̃ = V pad(x), row by row: x [T][ldx] → xt [T][pcols] */
-static void ql_input(const rz_qlinear *q, int T, const float *x, int ldx, float *xt)
+static void ql_input(const rz_qlinear *q, int T, const float *x, int ldx, float *xt, int threads)
 {
-    int cols = q->v.cols, pc = q->v.pcols;
+    int cols = q->v.cols, pc = q->v.pcols, nt = ql_copy_threads(T, threads);
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
     for (int t = 0; t < T; t++) {
         memcpy(xt + (size_t)t * pc, x + (size_t)t * ldx, (size_t)cols * sizeof *xt);
         memset(xt + (size_t)t * pc + cols, 0, (size_t)(pc - cols) * sizeof *xt);
@@ -169,14 +193,17 @@ static void ql_lowrank(const rz_qlinear *q, int T, const float *xt, float *lt, f
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, rows, k, 1.0f, lt, k, q->L, k, 1.0f, yt, ldt);
 }
 
-/* y = Uᵀ ỹ (+ y), row by row: yt [T][rows] (transformed in place) → y [T][ldy] */
-static void ql_output(const rz_qlinear *q, int T, float *yt, float *y, int ldy, int accumulate)
+/* y = Uᵀ ỹ (+ y), row by row: yt [T][ldt] (transformed in place) → y [T][ldy]; when yt
+ * is y (ỹ was written into y, not accumulating) only the transform is left. */
+static void ql_output(const rz_qlinear *q, int T, float *yt, int ldt, float *y, int ldy, int accumulate, int threads)
 {
-    int rows = q->v.rows;
-    if (q->rot_out) rz_rht_rows(&q->U, yt, T, rows, 1, NULL);
+    int rows = q->v.rows, nt = ql_copy_threads(T, threads);
+    if (q->rot_out) rz_rht_rows(&q->U, yt, T, ldt, 1, NULL);
+    if (yt == y) return;
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
     for (int t = 0; t < T; t++) {
         float *yr = y + (size_t)t * ldy;
-        const float *s = yt + (size_t)t * rows;
+        const float *s = yt + (size_t)t * ldt;
         if (accumulate)
             for (int r = 0; r < rows; r++) yr[r] += s[r];
         else
@@ -189,12 +216,16 @@ void rz_qlinear_apply(const rz_qlinear *q, int T, const float *x, int ldx, float
 {
     int rows = q->v.rows, pc = q->v.pcols, k = q->k;
     if (threads < 1) threads = 1;
-    /* direct: no output transform and nothing to add to, so ỹ is written straight into y */
-    int direct = !q->rot_out && !accumulate, ldt = direct ? ldy : rows;
-    float *xt = scratch, *yt = direct ? y : xt + (size_t)T * pc;
-    float *lt = direct ? xt + (size_t)T * pc : yt + (size_t)T * rows, *dec = lt + (size_t)T * k;
+    /* direct: no output transform and nothing to add to, so the scratch has no ỹ (the
+     * layout of rz_qlinear_scratch_floats_direct). Whenever nothing is added to y, ỹ is
+     * written straight into y, and an output transform runs there in place. */
+    int direct = !q->rot_out && !accumulate, into_y = !accumulate;
+    float *xt = scratch, *ys = direct ? NULL : xt + (size_t)T * pc;
+    float *lt = direct ? xt + (size_t)T * pc : ys + (size_t)T * rows, *dec = lt + (size_t)T * k;
+    float *yt = into_y ? y : ys;
+    int ldt = into_y ? ldy : rows;
 
-    ql_input(q, T, x, ldx, xt);
+    ql_input(q, T, x, ldx, xt, threads);
 
     /* ỹ = x̃ Q̃ᵀ, Q̃ decoded from the codes */
     int blas_threads = openblas_get_num_threads();
@@ -215,18 +246,18 @@ void rz_qlinear_apply(const rz_qlinear *q, int T, const float *x, int ldx, float
             if (r1 > r0) rz_qdot_rows_e8p2n(&q->v, q->nib, q->isa, r0, r1 - r0, T, xt, pc, yt + r0, ldt);
         }
     } else {
-        int np = (rows + RZ_QLINEAR_PANEL - 1) / RZ_QLINEAR_PANEL;
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+        int pr = ql_panel_rows(rows), np = (rows + pr - 1) / pr;
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && np > 1)
         for (int p = 0; p < np; p++) {
-            float *w = dec + (size_t)omp_get_thread_num() * RZ_QLINEAR_PANEL * pc;
-            int r0 = p * RZ_QLINEAR_PANEL, n = rows - r0 < RZ_QLINEAR_PANEL ? rows - r0 : RZ_QLINEAR_PANEL;
+            float *w = dec + (size_t)omp_get_thread_num() * (size_t)pr * pc;
+            int r0 = p * pr, n = rows - r0 < pr ? rows - r0 : pr;
             rz_qlayer_decode_rows(&q->v, r0, n, w);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, n, pc, 1.0f, xt, pc, w, pc, 0.0f, yt + r0, ldt);
         }
     }
     ql_lowrank(q, T, xt, lt, yt, ldt);
     if (blas_threads != 1) openblas_set_num_threads(blas_threads);
-    if (!direct) ql_output(q, T, yt, y, ldy, accumulate);
+    ql_output(q, T, yt, ldt, y, ldy, accumulate, threads);
 }
 
 /* ---------------------------------------------------------------- groups */
@@ -305,7 +336,7 @@ void rz_qlinear_apply_group(rz_qlinear *const *q, int n, int T, const float *x, 
         int id = omp_get_thread_num(), th = omp_get_num_threads();
         /* 1. x̃_k = V_k pad(x): member k on thread k mod th (the same operations on any) */
         for (int k = 0; k < n; k++) {
-            if (own_x[k] && k % th == id) ql_input(q[k], T, x, ldx, xt[k]);
+            if (own_x[k] && k % th == id) ql_input(q[k], T, x, ldx, xt[k], 1);
         }
 #pragma omp barrier
         /* 2. ỹ_k = x̃_k Q̃_kᵀ: each member's chunks of rows split as rz_qlinear_apply splits
@@ -335,7 +366,7 @@ void rz_qlinear_apply_group(rz_qlinear *const *q, int n, int T, const float *x, 
             if (k % th != id) continue;
             int direct = !a->rot_out && !accumulate;
             ql_lowrank(a, T, xt[k], lt[k], direct ? y + off[k] : yt[k], direct ? ldy : a->v.rows);
-            if (!direct) ql_output(a, T, yt[k], y + off[k], ldy, accumulate);
+            if (!direct) ql_output(a, T, yt[k], a->v.rows, y + off[k], ldy, accumulate, 1);
         }
     }
     if (blas_threads != 1) openblas_set_num_threads(blas_threads);

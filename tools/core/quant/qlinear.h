@@ -11,9 +11,11 @@
  *     y = ỹ U                     each row: y = Uᵀ ỹ
  *
  * as QuIP# does: the transforms cost O(T n log n), the weights stay at 2–4 bits in
- * memory and are decoded into a small per-thread scratch panel right before use:
- *   - T > RZ_QLINEAR_ROWPATH_T (prefill): panels of RZ_QLINEAR_PANEL rows are decoded
- *     into L2-sized scratch and multiplied with one cblas_sgemm each;
+ * memory and are decoded into per-thread scratch panels right before use:
+ *   - T > RZ_QLINEAR_ROWPATH_T (prefill): panels of rows are decoded into per-thread
+ *     scratch and multiplied with one cblas_sgemm each; as many panels as rz_matmul_nt
+ *     takes for a dense layer of that many rows (2–8, so x̃ is repacked as rarely as
+ *     there), more only to keep a panel ≤ RZ_QLINEAR_PANEL_MAX rows (the classifier);
  *   - small T (token-by-token decode): fused decode-and-dot kernels (qdot.h) read the
  *     codes once and multiply each decoded block of 8 weights into the T accumulators
  *     in registers, so the matrix is read from memory as codes only (2 bits per weight
@@ -32,7 +34,7 @@
 #include "qrecord.h"
 #include "rz.h"
 
-enum { RZ_QLINEAR_PANEL = 128, RZ_QLINEAR_ROWS = 16, RZ_QLINEAR_ROWPATH_T = 4 };
+enum { RZ_QLINEAR_PANEL_MAX = 1024, RZ_QLINEAR_ROWS = 16, RZ_QLINEAR_ROWPATH_T = 4 };
 
 typedef struct rz_qlinear rz_qlinear;
 
