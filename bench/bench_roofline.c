@@ -16,9 +16,11 @@
  *    position p, averaged over the decoded positions 0 .. dec − 1). Bound = bandwidth(threads) / bytes per
  *    token; decode tokens/s = `dec` single-token steps with logits, best of `runs`;
  *    ratio = measured / bound; the same with int8 inputs to the kernels (qdot.h
- *    RZ_QDOT_AUTO_I8; 0 for float32), its ratio against the bytes it reads (e8p 2 bits:
- *    the linears re-coded at 4 bits per weight, 21 MB more). Prefill: one forward of T tokens with logits, tokens/s
- *    and GFLOP/s (rz_llama_forward_flops) against a threaded 2048³ sgemm measured here.
+ *    RZ_QDOT_AUTO_I8), its ratio against the bytes it reads (e8p 2 bits: the linears
+ *    re-coded at 4 bits per weight, 21 MB more); 0 for float32 and for a format where
+ *    no layer has an int8 kernel (rtn 8-bit with the 8-bit table: the run would repeat
+ *    the float one). Prefill: one forward of T tokens with logits, tokens/s and GFLOP/s
+ *    (rz_llama_forward_flops) against a threaded 2048³ sgemm measured here.
  *
  * usage: bench_roofline [runs [threads [T [dec [only]]]]]   (defaults 3, 2, 512, 128;
  *        only = a format index 0..11 to run that one)
@@ -29,6 +31,9 @@
  *            measures the scheduler, the CPU figure what one core of our own would give;
  *            with one thread it is exact up to cache sharing), plus the same without logits
  *            (the difference is the classifier's share).
+ *        bench_roofline --prefill F [threads [T]]   format F only: one forward of T tokens
+ *            (default 512) with logits, best of 5, tokens/s by wall time and by CPU time
+ *            as --decode reports them, and GFLOP/s per thread of CPU time.
  *        bench_roofline --kernels [rows]   one thread, one rows × 768 matrix per format
  *            (default 8192: 6.3M weights, larger than L2 at every width): CPU ns per weight
  *            and GB/s of codes for T = 1 of the reference, AVX2 and AVX2 int8-input kernels and of the
@@ -256,6 +261,35 @@ static void decode_only(const rz_llama_config *c, const fmt *f, int threads, int
     rz_llama_free(m);
 }
 
+/* --prefill: one forward of T tokens with logits, best of runs; wall and CPU-time rates. */
+static void prefill_only(const rz_llama_config *c, const fmt *f, int threads, int T, int runs)
+{
+    double wb;
+    rz_llama *m = make_model(c, f, &wb);
+    rz_err e = {0};
+    rz_llama_state *s;
+    if (rz_llama_state_new(m, T, c->seq_len, &s, &e)) die(&e);
+    int *tok = malloc(sizeof(int) * (size_t)T);
+    float *logits = malloc(sizeof(float) * (size_t)T * c->vocab_size);
+    for (int t = 0; t < T; t++) tok[t] = (t * 7919 + 13) % c->vocab_size;
+    double wall = 1e30, cpu = 1e30;
+    for (int r = 0; r < runs; r++) {
+        double t0 = rz_now(), c0 = cpu_now();
+        rz_llama_forward(m, s, tok, T, 0, logits);
+        double t = rz_now() - t0, cp = (cpu_now() - c0) / threads;
+        if (t < wall) wall = t;
+        if (cp < cpu) cpu = cp;
+    }
+    double fl = rz_llama_forward_flops(m, T, 0);
+    printf("%-24s prefill T = %d, %d threads, best of %d: wall %.1f tokens/s, CPU time %.1f tokens/s "
+           "(%.1f ms/thread, %.1f GFLOP/s per thread)\n",
+           f->label, T, threads, runs, T / wall, T / cpu, 1e3 * cpu, fl / cpu / threads / 1e9);
+    free(tok);
+    free(logits);
+    rz_llama_state_free(s);
+    rz_llama_free(m);
+}
+
 static double thread_cpu_now(void)
 {
     struct timespec ts;
@@ -364,6 +398,14 @@ int main(int argc, char **argv)
         decode_only(&c, &FMTS[f], th, dec, 3, isa);
         return 0;
     }
+    if (argc > 2 && strcmp(argv[1], "--prefill") == 0) {
+        int f = atoi(argv[2]), th = argc > 3 ? atoi(argv[3]) : 2, T = argc > 4 ? atoi(argv[4]) : 512;
+        if (f < 0 || f >= (int)NFMTS || T < 1 || T > c.seq_len) return 2;
+        if (th < 1) th = 1;
+        rz_linalg_threads(th);
+        prefill_only(&c, &FMTS[f], th, T, 5);
+        return 0;
+    }
     int runs = argc > 1 ? atoi(argv[1]) : 3, threads = argc > 2 ? atoi(argv[2]) : 2;
     int T = argc > 3 ? atoi(argv[3]) : 512, dec = argc > 4 ? atoi(argv[4]) : 128, only = argc > 5 ? atoi(argv[5]) : -1;
     if (runs < 1) runs = 1;
@@ -400,7 +442,11 @@ int main(int argc, char **argv)
         rz_llama *m = make_model(&c, &FMTS[f], &wb);
         double pf, dc, pf1, dc8 = 0;
         time_model(m, runs, T, dec, &pf, &dc);
-        if (FMTS[f].method >= 0) { /* the same decode with int8 inputs (qdot.h AUTO_I8) */
+        /* the same decode with int8 inputs (qdot.h AUTO_I8), if any layer has an int8
+         * kernel (e8p 2 bits, 4-bit grids: qdot.c i8_ok); otherwise it would rerun the float
+         * path unchanged and the column shows 0 */
+        int i8_lin = (FMTS[f].method == RZ_QM_E8P && FMTS[f].bits == 2) || (FMTS[f].method == RZ_QM_RTN && FMTS[f].bits == 4);
+        if (FMTS[f].method >= 0 && (i8_lin || FMTS[f].tbits == 4)) {
             rz_llama_set_qdot(m, RZ_QDOT_AUTO_I8);
             time_model(m, runs, 1, dec, &pf1, &dc8);
         }
