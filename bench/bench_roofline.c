@@ -443,9 +443,10 @@ int main(int argc, char **argv)
         double pf, dc, pf1, dc8 = 0;
         time_model(m, runs, T, dec, &pf, &dc);
         /* the same decode with int8 inputs (qdot.h AUTO_I8), if any layer has an int8
-         * kernel (e8p 2 bits, 4-bit grids: qdot.c i8_ok); otherwise it would rerun the float
+         * kernel (e8p 2 bits, 2- and 4-bit grids: qdot.c i8_ok); otherwise it would rerun the float
          * path unchanged and the column shows 0 */
-        int i8_lin = (FMTS[f].method == RZ_QM_E8P && FMTS[f].bits == 2) || (FMTS[f].method == RZ_QM_RTN && FMTS[f].bits == 4);
+        int mb = FMTS[f].method, bb = FMTS[f].bits;
+        int i8_lin = (mb == RZ_QM_E8P && bb == 2) || (mb == RZ_QM_RTN && (bb == 2 || bb == 4));
         if (FMTS[f].method >= 0 && (i8_lin || FMTS[f].tbits == 4)) {
             rz_llama_set_qdot(m, RZ_QDOT_AUTO_I8);
             time_model(m, runs, 1, dec, &pf1, &dc8);

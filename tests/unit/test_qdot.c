@@ -8,7 +8,7 @@
  *    and 2176 for the AVX2 "lane" kernel of 2/4/8-bit grids (whole 32-byte blocks of
  *    codes: 2 blocks; 1 block and a tail; more inputs than one chunk of its transposed
  *    copy at T = 4) with one and two groups per block;
- *  - the int8-input variants (e8p 2-bit, 4-bit grids; the other formats take the float
+ *  - the int8-input variants (e8p 2-bit, 2- and 4-bit grids; the other formats take the float
  *    path) equal the float64 product with the dequantised inputs x̂ to the same float
  *    rounding bound, and the product with the true inputs to a bound that follows from
  *    the int8 step; a non-finite input gives NaN, a zero input 0; the same for e8p 2-bit
@@ -92,14 +92,16 @@ static double worst_ratio(const float *y, int ldy, const float *x, const float *
 }
 
 /* Whether the int8 variants quantise the inputs for this view (qdot.h: e8p 2 bits; 4-bit
- * grids with an even width and groups of a multiple of 32 columns or one per row), and
+ * grids with an even width, 2-bit grids with a width that is a multiple of 4, with groups
+ * of a multiple of 32 columns or one per row), and
  * the block of columns that share one input scale. */
 static int i8_applies(const rz_qlayer_view *v, int *qb)
 {
     int gw = v->group > 0 ? v->group : v->pcols;
     *qb = v->method == RZ_QM_E8P ? 256 : 32;
     if (v->method == RZ_QM_E8P) return v->bits == 2;
-    return v->bits == 4 && v->pcols % 2 == 0 && (gw >= v->pcols || gw % 32 == 0);
+    return ((v->bits == 4 && v->pcols % 2 == 0) || (v->bits == 2 && v->pcols % 4 == 0)) &&
+           (gw >= v->pcols || gw % 32 == 0);
 }
 
 /* The int8 inputs as qdot.h specifies them, written out here: per block of qb columns

@@ -115,7 +115,7 @@ static void ref_rows(const rz_qlayer_view *v, int r0, int n, int T, const float 
 /* ---------------------------------------------------------------- int8 activations */
 
 /* The int8 variants (qdot.h) quantise each input row in blocks of I8_QB_E8P (e8p 2-bit)
- * or I8_QB_GRID (4-bit grids: the 32-column groups of a classifier) columns, when
+ * or I8_QB_GRID (2- and 4-bit grids: the 32-column groups of a classifier) columns, when
  * i8_ok; other formats take the float path. T · pcols ≤ I8_QMAX bounds the stack copies. */
 enum { I8_QMAX = 16384, I8_QB_E8P = 256, I8_QB_GRID = 32, I8_NQ = I8_QMAX / I8_QB_GRID + RZ_QDOT_MAX_T };
 
@@ -124,7 +124,8 @@ static int i8_ok(const rz_qlayer_view *v, int T)
     int pc = v->pcols, gw = v->group > 0 ? v->group : pc;
     if (T > RZ_QDOT_MAX_T || (size_t)T * (size_t)pc > I8_QMAX) return 0;
     if (v->method == RZ_QM_E8P) return v->bits == 2;
-    return v->bits == 4 && pc % 2 == 0 && (gw >= pc || gw % I8_QB_GRID == 0);
+    /* rows start on a byte: pcols even at 4 bits, a multiple of 4 at 2 */
+    return ((v->bits == 4 && pc % 2 == 0) || (v->bits == 2 && pc % 4 == 0)) && (gw >= pc || gw % I8_QB_GRID == 0);
 }
 
 /* x[0..n) in blocks of qb: d[k] = max |x| / 127 over block k and q = rint(x · (127 / max)),
@@ -157,7 +158,7 @@ static void i8_quant(const float *x, int n, int qb, int8_t *q, float *d)
 /* The int8 reference: the same quantised inputs, exact integer sums per block, the block
  * scales applied in double. y = Σ_j w_j · d q_j exactly up to the final rounding to float:
  *   e8p 2 bits  y = s Σ_B d_B Σ_{b ⊂ B} (½ Σ_j (2a⊙sign)_j q_j + t_b Σ_j q_j)   (2a⊙sign ∈ {±1, ±3, ±5})
- *   4-bit grid  y = Σ_c scale_g d_c (Σ_j q_j xq_j − z_g Σ_j xq_j)   (c: 32-column blocks, g ∋ c) */
+ *   2/4-bit grid  y = Σ_c scale_g d_c (Σ_j q_j xq_j − z_g Σ_j xq_j)   (c: 32-column blocks, g ∋ c) */
 static void ref_i8_rows(const rz_qlayer_view *v, int r0, int n, int T, const float *x, int ldx, float *y, int ldy)
 {
     int pc = v->pcols, e8 = v->method == RZ_QM_E8P, qb = e8 ? I8_QB_E8P : I8_QB_GRID, nq = (pc + qb - 1) / qb;
@@ -191,7 +192,7 @@ static void ref_i8_rows(const rz_qlayer_view *v, int r0, int n, int T, const flo
                     size_t g = row * (size_t)G + (size_t)(j0 / gw);
                     long I = 0, X = 0;
                     for (int j = j0; j < j1; j++) {
-                        I += (long)code_at(v->codes, (row * (size_t)pc + (size_t)j) * 4, 4) * xt[j];
+                        I += (long)code_at(v->codes, (row * (size_t)pc + (size_t)j) * (size_t)v->bits, v->bits) * xt[j];
                         X += xt[j];
                     }
                     acc += (double)scale_at(v, g) * (double)dt[c] * (double)(I - (long)zeros[g] * X);
@@ -698,15 +699,21 @@ AVX2_INLINE void e8p2n_rows_avx2(const rz_qlayer_view *v, const uint8_t *nib, in
     }
 }
 
-/* 4-bit grids with int8 inputs (RZ_QDOT_AVX2_I8; formula at ref_i8_rows). 32 bytes of
- * codes hold 64 columns, the low nibbles the even ones and the high nibbles the odd
- * ones: the inputs are split to match once per call (per 64 columns: 32 even, 32 odd),
- * so maddubs(nibbles, inputs) needs no shuffle (q ∈ 0..15 unsigned, |q x| ≤ 1905, a pair
- * and its odd partner ≤ 7620 in int16). Four such blocks (256 columns, 8 input blocks
- * of 32) are reduced with two hadds to one int32 per 32 columns, Σ q x − z Σ x taken in
- * int32 and scaled by scale_g · d_c in float. Columns past the last 256 go one at a time. */
-AVX2_INLINE void grid4_i8_rows_avx2(const rz_qlayer_view *v, int r0, int n, const int T, const float *x, int ldx,
-                                    float *y, int ldy)
+/* 4- and 2-bit grids with int8 inputs (RZ_QDOT_AVX2_I8; formula at ref_i8_rows), B the
+ * bit width. B = 4: 32 bytes of codes hold 64 columns, the low nibbles the even ones and
+ * the high nibbles the odd ones: the inputs are split to match once per call (per 64
+ * columns: 32 even, 32 odd), so maddubs(nibbles, inputs) needs no shuffle (q ∈ 0..15
+ * unsigned, |q x| ≤ 1905, a pair and its odd partner ≤ 7620 in int16); four such blocks
+ * (256 columns, 8 input blocks of 32) are reduced with two hadds to one int32 per 32
+ * columns. B = 2: 32 bytes hold 128 columns, byte j the columns 4j..4j+3 (bits 2k of
+ * byte j: column 4j + k), so vector k = (codes >> 2k) & 3 meets a copy of the inputs
+ * permuted once per call (per 128 columns, run k holds x[4j + k], j < 32): maddubs of
+ * the four runs summed in int16 (≤ 8 products of ≤ 3 · 127: 3048), widened, one int32
+ * per 16 columns; two such units (256 columns) are reduced with one hadd. Then per 32
+ * columns Σ q x − z Σ x in int32, scaled by scale_g · d_c in float. Columns past the
+ * last 256 go one at a time. */
+AVX2_INLINE void grid_i8_rows_avx2(const rz_qlayer_view *v, int r0, int n, const int T, const int B, const float *x,
+                                   int ldx, float *y, int ldy)
 {
     const int pc = v->pcols, nc = (pc + I8_QB_GRID - 1) / I8_QB_GRID, nu = pc / 256;
     const int G = rz_grid_groups(pc, v->group), gw = v->group > 0 ? v->group : pc;
@@ -722,14 +729,19 @@ AVX2_INLINE void grid4_i8_rows_avx2(const rz_qlayer_view *v, int r0, int n, cons
             for (int j = 32 * c; j < j1; j++) a += qt[j];
             X[(size_t)t * nc + c] = a;
         }
-        for (int k = 0; k < 4 * nu; k++)
-            for (int j = 0; j < 32; j++) dt[64 * k + j] = qt[64 * k + 2 * j], dt[64 * k + 32 + j] = qt[64 * k + 2 * j + 1];
+        if (B == 4)
+            for (int k = 0; k < 4 * nu; k++)
+                for (int j = 0; j < 32; j++) dt[64 * k + j] = qt[64 * k + 2 * j], dt[64 * k + 32 + j] = qt[64 * k + 2 * j + 1];
+        else
+            for (int u = 0; u < 2 * nu; u++)
+                for (int k = 0; k < 4; k++)
+                    for (int j = 0; j < 32; j++) dt[128 * u + 32 * k + j] = qt[128 * u + 4 * j + k];
     }
-    const __m256i nib = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
-    const __m256i perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    const __m256i nib = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1), crumb = _mm256_set1_epi8(0x03);
+    const __m256i perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7), perm2 = _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7);
     for (int i = 0; i < n; i++) {
         size_t row = (size_t)(r0 + i);
-        const uint8_t *rc = (const uint8_t *)v->codes + row * (size_t)pc / 2;
+        const uint8_t *rc = (const uint8_t *)v->codes + row * (size_t)pc * (size_t)B / 8;
         const float *rs = (const float *)v->scales + row * (size_t)G;
         const uint8_t *rz = zeros + row * (size_t)G;
         __m256 facc[RZ_QDOT_MAX_T];
@@ -754,20 +766,40 @@ AVX2_INLINE void grid4_i8_rows_avx2(const rz_qlayer_view *v, int r0, int n, cons
                 sv = _mm256_load_ps(sc);
                 zv = _mm256_load_si256((const __m256i *)(const void *)zc);
             }
-            __m256i vk[4][RZ_QDOT_MAX_T];
-            for (int k = 0; k < 4; k++) {
-                __m256i qv = _mm256_loadu_si256((const __m256i *)(const void *)(rc + 128 * (size_t)u + 32 * (size_t)k));
-                __m256i lo = _mm256_and_si256(qv, nib), hi = _mm256_and_si256(_mm256_srli_epi16(qv, 4), nib);
-                for (int t = 0; t < T; t++) {
-                    const int8_t *xe = xd + (size_t)t * pc + 256 * (size_t)u + 64 * (size_t)k;
-                    __m256i pe = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(const void *)xe));
-                    __m256i po = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(const void *)(xe + 32)));
-                    vk[k][t] = _mm256_madd_epi16(_mm256_add_epi16(pe, po), ones);
+            __m256i vk[4][RZ_QDOT_MAX_T], hs[RZ_QDOT_MAX_T];
+            if (B == 4) {
+                for (int k = 0; k < 4; k++) {
+                    __m256i qv = _mm256_loadu_si256((const __m256i *)(const void *)(rc + 128 * (size_t)u + 32 * (size_t)k));
+                    __m256i lo = _mm256_and_si256(qv, nib), hi = _mm256_and_si256(_mm256_srli_epi16(qv, 4), nib);
+                    for (int t = 0; t < T; t++) {
+                        const int8_t *xe = xd + (size_t)t * pc + 256 * (size_t)u + 64 * (size_t)k;
+                        __m256i pe = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(const void *)xe));
+                        __m256i po = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(const void *)(xe + 32)));
+                        vk[k][t] = _mm256_madd_epi16(_mm256_add_epi16(pe, po), ones);
+                    }
                 }
+                for (int t = 0; t < T; t++) /* one int32 per 32 columns, in order */
+                    hs[t] = _mm256_permutevar8x32_epi32(
+                        _mm256_hadd_epi32(_mm256_hadd_epi32(vk[0][t], vk[1][t]), _mm256_hadd_epi32(vk[2][t], vk[3][t])), perm);
+            } else {
+                for (int h2 = 0; h2 < 2; h2++) {
+                    __m256i qv = _mm256_loadu_si256((const __m256i *)(const void *)(rc + 64 * (size_t)u + 32 * (size_t)h2));
+                    __m256i c0 = _mm256_and_si256(qv, crumb), c1 = _mm256_and_si256(_mm256_srli_epi16(qv, 2), crumb);
+                    __m256i c2 = _mm256_and_si256(_mm256_srli_epi16(qv, 4), crumb), c3 = _mm256_and_si256(_mm256_srli_epi16(qv, 6), crumb);
+                    for (int t = 0; t < T; t++) {
+                        const int8_t *xe = xd + (size_t)t * pc + 256 * (size_t)u + 128 * (size_t)h2;
+                        __m256i p01 = _mm256_add_epi16(_mm256_maddubs_epi16(c0, _mm256_loadu_si256((const __m256i *)(const void *)xe)),
+                                                       _mm256_maddubs_epi16(c1, _mm256_loadu_si256((const __m256i *)(const void *)(xe + 32))));
+                        __m256i p23 = _mm256_add_epi16(_mm256_maddubs_epi16(c2, _mm256_loadu_si256((const __m256i *)(const void *)(xe + 64))),
+                                                       _mm256_maddubs_epi16(c3, _mm256_loadu_si256((const __m256i *)(const void *)(xe + 96))));
+                        vk[h2][t] = _mm256_madd_epi16(_mm256_add_epi16(p01, p23), ones); /* one int32 per 16 columns */
+                    }
+                }
+                for (int t = 0; t < T; t++) /* hadd: blocks 0, 1, 4, 5 | 2, 3, 6, 7; perm2 puts them in order */
+                    hs[t] = _mm256_permutevar8x32_epi32(_mm256_hadd_epi32(vk[0][t], vk[1][t]), perm2);
             }
             for (int t = 0; t < T; t++) {
-                __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(vk[0][t], vk[1][t]), _mm256_hadd_epi32(vk[2][t], vk[3][t]));
-                h = _mm256_permutevar8x32_epi32(h, perm); /* one int32 per 32 columns, in order */
+                __m256i h = hs[t];
                 __m256i Xv = _mm256_loadu_si256((const __m256i *)(const void *)(X + (size_t)t * nc + 8 * (size_t)u));
                 __m256i is = _mm256_sub_epi32(h, _mm256_mullo_epi32(zv, Xv));
                 __m256 sd = _mm256_mul_ps(sv, _mm256_loadu_ps(d + (size_t)t * nc + 8 * (size_t)u));
@@ -779,7 +811,7 @@ AVX2_INLINE void grid4_i8_rows_avx2(const rz_qlayer_view *v, int r0, int n, cons
             for (int t = 0; t < T; t++) {
                 const int8_t *qt = xq + (size_t)t * pc;
                 int I = 0;
-                for (int j = j0; j < j1; j++) I += (int)code_at(rc, (size_t)j * 4, 4) * qt[j];
+                for (int j = j0; j < j1; j++) I += (int)code_at(rc, (size_t)j * (size_t)B, B) * qt[j];
                 tail[t] += (double)(rs[g] * d[(size_t)t * nc + c]) * (double)(I - (int)rz[g] * X[(size_t)t * nc + c]);
             }
         }
@@ -823,7 +855,8 @@ static AVX2 void avx2_i8_rows(const rz_qlayer_view *v, int r0, int n, int T, con
         pthread_once(&kt_once, kt_init);
         QDOT_T_SWITCH(e8p2_i8_rows_avx2, )
     } else {
-        QDOT_T_SWITCH(grid4_i8_rows_avx2, )
+        if (v->bits == 2) QDOT_T_SWITCH(grid_i8_rows_avx2, 2, )
+        else QDOT_T_SWITCH(grid_i8_rows_avx2, 4, )
     }
 }
 

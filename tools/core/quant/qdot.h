@@ -28,16 +28,17 @@
  *
  * int8 inputs (RZ_QDOT_REF_I8, RZ_QDOT_AVX2_I8, RZ_QDOT_AUTO_I8), as llama.cpp's Q8 dot
  * products: each input row is quantised per call to int8 in blocks of 256 columns (e8p
- * 2 bits: rotated inputs, no outliers) or 32 (4-bit grids: the classifier's groups),
+ * 2 bits: rotated inputs, no outliers) or 32 (2- and 4-bit grids: the classifier's groups),
  * d = max|x| / 127, q = rint(x / d) (so x̂ = d q is within d/2 of x), and the products
  * are exact integer sums (maddubs) scaled per block:
  *   e8p 2 bits   Σ_j (2 a s)_j q_j with 2 a s ∈ {±1, ±3, ±5} (the ±1/4 shift as above);
- *   4-bit grid   Σ_j q_j xq_j − z Σ_j xq_j per 32 columns, times scale · d.
+ *   2/4-bit grid Σ_j q_j xq_j − z Σ_j xq_j per 32 columns, times scale · d (pcols even
+ *                at 4 bits, a multiple of 4 at 2; groups of a multiple of 32 or the row).
  * So y = Σ_j Q̃[r][j] x̂[j] to float rounding: the only extra error is the input rounding,
  * |Σ w (x̂ − x)| ≤ ‖w‖ · sqrt(Σ_j (d_j / 2)²) at worst (test_qdot holds both variants to
- * that). Other formats (e8p 3/4 bits, 2/3/8-bit grids) and T · pcols > 16384 take the
+ * that). Other formats (e8p 3/4 bits, 3/8-bit grids) and T · pcols > 16384 take the
  * float path unchanged. Cost per weight on a Zen 3 core (bench_roofline --kernels): the
- * 4-bit grid 3× less than in float; e8p 2 bits from its codes about the same (the
+ * 2- and 4-bit grids 2.5–3× less than in float; e8p 2 bits from its codes about the same (the
  * codebook lookups, not the products, bound it), but 3.7× less from the nibble
  * re-coding below (rz_qdot_rows_e8p2n). The float path stays the default (AUTO): int8
  * inputs change the logits by the int8 step (bench/act8.sh), so greedy text can differ
