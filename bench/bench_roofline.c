@@ -17,9 +17,9 @@
  *    token; decode tokens/s = `dec` single-token steps with logits, best of `runs`;
  *    ratio = measured / bound; the same with int8 inputs to the kernels (qdot.h
  *    RZ_QDOT_AUTO_I8), its ratio against the bytes it reads (e8p 2 bits: the linears
- *    re-coded at 4 bits per weight, 21 MB more); 0 for float32 and for a format where
- *    no layer has an int8 kernel (rtn 8-bit with the 8-bit table: the run would repeat
- *    the float one). Prefill: one forward of T tokens with logits, tokens/s and GFLOP/s
+ *    re-coded at 4 bits per weight, 21 MB more; 3-bit grids too, 10.6 MB more); 0 for
+ *    float32 and for a format where no layer has an int8 kernel (rtn 8-bit with the
+ *    8-bit table: the run would repeat the float one). Prefill: one forward of T tokens with logits, tokens/s and GFLOP/s
  *    (rz_llama_forward_flops) against a threaded 2048³ sgemm measured here.
  *
  * usage: bench_roofline [runs [threads [T [dec [only]]]]]   (defaults 3, 2, 512, 128;
@@ -129,6 +129,14 @@ static rz_qlinear *random_qlinear(const fmt *f, int method, int bits, int group,
     return q;
 }
 
+/* Bits per weight that int8 inputs read on top of the linears' codes: their nibble
+ * re-codings (qdot.h) replace 2-bit e8p codes and 3-bit grid codes by 4 bits. */
+static int i8_extra_bits(const fmt *f)
+{
+    if (f->method == RZ_QM_E8P) return f->bits == 2 ? 2 : 0;
+    return f->method >= 0 && f->bits == 3 ? 1 : 0;
+}
+
 static const fmt FMTS[] = {
     {"f32", -1, 0, 0, 0, 32, 0, 0},
     {"e8p2 rht, f32 table", RZ_QM_E8P, 2, 0, RZ_INCOH_BOTH, 32, 0, 0},
@@ -229,11 +237,11 @@ static void decode_only(const rz_llama_config *c, const fmt *f, int threads, int
     double wb, kvb = 2.0 * c->n_layers * c->dim * 4.0 * ((dec + 1) / 2.0);
     rz_llama *m = make_model(c, f, &wb);
     rz_llama_set_qdot(m, isa);
-    if (isa == RZ_QDOT_AUTO_I8 && f->method == RZ_QM_E8P && f->bits == 2) /* the nibble re-coding (qdot.h) */
+    if (isa == RZ_QDOT_AUTO_I8) /* the nibble re-codings (qdot.h) */
         for (long i = 0; i < (long)RZ_LIN_PER_LAYER * c->n_layers; i++) {
             int r, k;
             rz_llama_linear_shape(c, i, &r, &k);
-            wb += (double)r * k / 4;
+            wb += (double)r * k * i8_extra_bits(f) / 8;
         }
     rz_err e = {0};
     rz_llama_state *s;
@@ -443,23 +451,23 @@ int main(int argc, char **argv)
         double pf, dc, pf1, dc8 = 0;
         time_model(m, runs, T, dec, &pf, &dc);
         /* the same decode with int8 inputs (qdot.h AUTO_I8), if any layer has an int8
-         * kernel (e8p 2 bits, 2- and 4-bit grids: qdot.c i8_ok); otherwise it would rerun the float
+         * kernel (e8p 2 bits, 2- and 4-bit grids, 3-bit ones re-coded: qdot.h); otherwise it would rerun the float
          * path unchanged and the column shows 0 */
         int mb = FMTS[f].method, bb = FMTS[f].bits;
-        int i8_lin = (mb == RZ_QM_E8P && bb == 2) || (mb == RZ_QM_RTN && (bb == 2 || bb == 4));
+        int i8_lin = (mb == RZ_QM_E8P && bb == 2) || (mb == RZ_QM_RTN && bb <= 4); /* 3 bits: re-coded as nibbles */
         if (FMTS[f].method >= 0 && (i8_lin || FMTS[f].tbits == 4)) {
             rz_llama_set_qdot(m, RZ_QDOT_AUTO_I8);
             time_model(m, runs, 1, dec, &pf1, &dc8);
         }
-        /* int8 inputs on e8p 2 bits read the nibble re-coding (4 bits per weight, qdot.h),
-         * not the 2-bit codes: its own bound */
+        /* int8 inputs on e8p 2 bits and 3-bit grids read the nibble re-codings (4 bits
+         * per weight, qdot.h), not the codes: their own bound */
         double lw = 0;
         for (long i = 0; i < (long)RZ_LIN_PER_LAYER * c.n_layers; i++) {
             int r, k;
             rz_llama_linear_shape(&c, i, &r, &k);
             lw += (double)r * k;
         }
-        double bytes8 = wb + kv + (FMTS[f].method == RZ_QM_E8P && FMTS[f].bits == 2 ? lw / 4 : 0);
+        double bytes8 = wb + kv + lw * i8_extra_bits(&FMTS[f]) / 8;
         double bytes = wb + kv, bound = bw_at * 1e9 / bytes, tps = dec / dc, t8 = dc8 > 0 ? dec / dc8 : 0;
         double bound8 = bw_at * 1e9 / bytes8;
         double gf = rz_llama_forward_flops(m, T, 0) / pf / 1e9;

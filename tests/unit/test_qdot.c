@@ -15,7 +15,9 @@
  *    codes re-coded as nibbles (rz_qdot_e8p2n_encode: widths with and without a tail past
  *    the last 64 columns);
  *  - through rz_qlinear_apply (rotations on both sides), the result is bitwise the same
- *    for 1 and 2 threads, with every variant.
+ *    for 1 and 2 threads, with every variant;
+ *  - 3-bit grids re-coded as nibbles for the int8 variants decode to the same weights and
+ *    are what rz_qlinear uses with them.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -250,11 +252,67 @@ static void test_threads(void)
     }
 }
 
+/* 3-bit grids re-coded as nibbles for the int8 variants (rz_qdot_grid3n_encode): the
+ * 4-bit view decodes to the same floats bit for bit (same codes q, scales and zero
+ * points; rz_qlayer_decode_rows is checked against a bit-by-bit decoder in test_qlinear),
+ * views the 4-bit int8 kernel cannot take (groups of 40 or 8 columns, an odd width) get
+ * 0 bytes, and rz_qlinear_apply with an int8 variant on a 3-bit layer gives bit for bit
+ * what that variant gives over the re-coding (whose accuracy test_kernels checks for
+ * 4-bit grids), for 1 and 2 threads. */
+static void test_grid3n(void)
+{
+    const fmt f3[4] = {{RZ_QM_RTN, 3, 0}, {RZ_QM_RTN, 3, 32}, {RZ_QM_LDLQ, 3, 40}, {RZ_QM_RTN, 3, 8}};
+    const int takes[4] = {1, 1, 0, 0};
+    const int shapes[3][2] = {{7, 172}, {100, 768}, {3, 171}};
+    for (int f = 0; f < 4; f++)
+        for (int s = 0; s < 3; s++) {
+            int rows = shapes[s][0], cols = shapes[s][1];
+            rz_qlayer_view v = random_view(&f3[f], rows, cols);
+            size_t nb = rz_qdot_grid3n_bytes(&v);
+            CHECK((nb > 0) == (takes[f] && cols % 2 == 0));
+            if (nb == 0) {
+                free_view(&v);
+                continue;
+            }
+            uint8_t *c4 = malloc(nb);
+            rz_qlayer_view v4;
+            rz_qdot_grid3n_encode(&v, c4, &v4);
+            CHECK_EQ_INT(v4.bits, 4);
+            float *a = malloc(sizeof(float) * (size_t)rows * cols), *b = malloc(sizeof(float) * (size_t)rows * cols);
+            rz_qlayer_decode_rows(&v, 0, rows, a);
+            rz_qlayer_decode_rows(&v4, 0, rows, b);
+            CHECK(memcmp(a, b, sizeof(float) * (size_t)rows * cols) == 0);
+            rz_qlinear *q;
+            rz_err e = {0};
+            CHECK_EQ_INT(rz_qlinear_new(&v, &q, &e), 0);
+            for (int isa = RZ_QDOT_REF_I8; isa <= RZ_QDOT_AVX2_I8; isa++) {
+                if (!rz_qdot_have(isa)) continue;
+                rz_qlinear_set_isa(q, isa);
+                for (int T = 1; T <= RZ_QDOT_MAX_T; T++) {
+                    float *x = malloc(sizeof(float) * T * cols), *y1 = malloc(sizeof(float) * T * rows);
+                    float *y2 = malloc(sizeof(float) * T * rows), *y3 = malloc(sizeof(float) * T * rows);
+                    float *scr = malloc(sizeof(float) * rz_qlinear_scratch_floats(q, T, 2));
+                    for (int i = 0; i < T * cols; i++) x[i] = (float)check_gauss();
+                    rz_qlinear_apply(q, T, x, cols, y1, rows, 0, scr, 1);
+                    rz_qlinear_apply(q, T, x, cols, y2, rows, 0, scr, 2);
+                    rz_qdot_rows(&v4, isa, 0, rows, T, x, cols, y3, rows);
+                    CHECK(memcmp(y1, y3, sizeof(float) * T * rows) == 0);
+                    CHECK(memcmp(y1, y2, sizeof(float) * T * rows) == 0);
+                    free(x), free(y1), free(y2), free(y3), free(scr);
+                }
+            }
+            rz_qlinear_free(q);
+            free(a), free(b), free(c4);
+            free_view(&v);
+        }
+}
+
 int main(void)
 {
     check_rng_state = 2020;
     RUN(test_kernels);
     RUN(test_i8_special);
     RUN(test_threads);
+    RUN(test_grid3n);
     return check_summary();
 }

@@ -945,3 +945,23 @@ void rz_qdot_rows_e8p2n(const rz_qlayer_view *v, const uint8_t *nib, int isa, in
     (void)nib;
     rz_qdot_rows(v, isa, r0, n, T, x, ldx, y, ldy);
 }
+
+size_t rz_qdot_grid3n_bytes(const rz_qlayer_view *v)
+{
+    if (v->method == RZ_QM_E8P || v->bits != 3) return 0;
+    rz_qlayer_view w = *v;
+    w.bits = 4;
+    if (!i8_ok(&w, 1)) return 0;
+    return rz_qlayer_codes_bytes(v->method, 4, v->rows, v->pcols);
+}
+
+void rz_qdot_grid3n_encode(const rz_qlayer_view *v, uint8_t *codes4, rz_qlayer_view *v4)
+{
+    size_t n = (size_t)v->rows * (size_t)v->pcols, nb = rz_qdot_grid3n_bytes(v);
+    memset(codes4, 0, nb);
+    for (size_t k = 0; k < n; k++) codes4[k / 2] |= (uint8_t)(code_at(v->codes, 3 * k, 3) << (4 * (k % 2)));
+    *v4 = *v;
+    v4->bits = 4;
+    v4->codes = codes4;
+    v4->codes_n = nb;
+}

@@ -93,4 +93,14 @@ void rz_qdot_e8p2n_encode(const rz_qlayer_view *v, uint8_t *nib);
 void rz_qdot_rows_e8p2n(const rz_qlayer_view *v, const uint8_t *nib, int isa, int r0, int n, int T, const float *x,
                         int ldx, float *y, int ldy);
 
+/* 3-bit grids re-coded for the int8 kernels: the same codes as nibbles (a 4-bit grid with
+ * the same scales and zero points, so every weight s (q − z) is unchanged), which the
+ * 4-bit int8 kernel reads without the 3-bit unpacking; *v4 becomes that view (codes =
+ * codes4, rz_qdot_grid3n_bytes of them). 0 bytes (nothing to do) for other formats and
+ * where the 4-bit int8 kernel would not apply (odd pcols; groups neither the row nor a
+ * multiple of 32 columns). A third more bytes than the codes per decode step, but
+ * bench_roofline --kernels puts the 4-bit int8 kernel ~10× under the 3-bit float one. */
+size_t rz_qdot_grid3n_bytes(const rz_qlayer_view *v);
+void rz_qdot_grid3n_encode(const rz_qlayer_view *v, uint8_t *codes4, rz_qlayer_view *v4);
+
 #endif

@@ -24,6 +24,8 @@ struct rz_qlinear {
     rz_rht U, V;
     int isa;            /* qdot.h variant of the T ≤ RZ_QLINEAR_ROWPATH_T path */
     uint8_t *nib;       /* e8p 2 bits re-coded for the int8 kernels (qdot.h), or NULL */
+    uint8_t *nib3;      /* 3-bit grid codes re-coded as nibbles for the int8 kernels, or NULL */
+    rz_qlayer_view v4;  /* the view over nib3 (a 4-bit grid, same scales and zero points) */
 };
 
 static void *dup_bytes(const void *p, size_t n, rz_err *e)
@@ -79,6 +81,7 @@ void rz_qlinear_free(rz_qlinear *q)
     if (!q) return;
     free(q->codes);
     free(q->nib);
+    free(q->nib3);
     free(q->scales);
     free(q->zeros);
     free(q->L);
@@ -95,10 +98,26 @@ void rz_qlinear_set_isa(rz_qlinear *q, int isa)
     size_t nb = rz_qdot_e8p2n_bytes(&q->v);
     if (i8 && nb > 0 && !q->nib && rz_qdot_have(RZ_QDOT_AVX2_I8) && (q->nib = malloc(nb)))
         rz_qdot_e8p2n_encode(&q->v, q->nib); /* (if malloc fails, the codes serve) */
+    /* 3-bit grids: the nibble copy serves the portable int8 variant too (as a 4-bit grid) */
+    int i8any = i8 || isa == RZ_QDOT_REF_I8;
+    size_t n3 = rz_qdot_grid3n_bytes(&q->v);
+    if (i8any && n3 > 0 && !q->nib3 && (q->nib3 = malloc(n3))) rz_qdot_grid3n_encode(&q->v, q->nib3, &q->v4);
     if (!i8) {
         free(q->nib);
         q->nib = NULL;
     }
+    if (!i8any) {
+        free(q->nib3);
+        q->nib3 = NULL;
+    }
+}
+
+/* The decode-path kernel call (qdot.h) for rows [r0, r0 + n): over the nibble re-coding
+ * when the int8 variants keep one, else over the codes. */
+static void ql_qdot(const rz_qlinear *q, int r0, int n, int T, const float *xt, float *yt, int ldt)
+{
+    if (q->nib3) rz_qdot_rows(&q->v4, q->isa, r0, n, T, xt, q->v.pcols, yt, ldt);
+    else rz_qdot_rows_e8p2n(&q->v, q->nib, q->isa, r0, n, T, xt, q->v.pcols, yt, ldt);
 }
 
 int rz_qlinear_rows(const rz_qlinear *q) { return q->v.rows; }
@@ -120,7 +139,8 @@ static size_t rht_bytes(const rz_rht *t, int used)
 
 size_t rz_qlinear_bytes(const rz_qlinear *q)
 {
-    return sizeof *q + q->v.codes_n + (q->nib ? rz_qdot_e8p2n_bytes(&q->v) : 0) + q->v.n_scales * sizeof(float) + q->v.n_zeros +
+    return sizeof *q + q->v.codes_n + (q->nib ? rz_qdot_e8p2n_bytes(&q->v) : 0) +
+           (q->nib3 ? rz_qdot_grid3n_bytes(&q->v) : 0) + q->v.n_scales * sizeof(float) + q->v.n_zeros +
            (size_t)q->k * ((size_t)q->v.rows + (size_t)q->v.pcols) * sizeof(float) + rht_bytes(&q->V, q->rot_in) +
            rht_bytes(&q->U, q->rot_out);
 }
@@ -243,7 +263,7 @@ void rz_qlinear_apply(const rz_qlinear *q, int T, const float *x, int ldx, float
         {
             int r0, r1;
             ql_chunk_rows(rows, omp_get_thread_num(), omp_get_num_threads(), &r0, &r1);
-            if (r1 > r0) rz_qdot_rows_e8p2n(&q->v, q->nib, q->isa, r0, r1 - r0, T, xt, pc, yt + r0, ldt);
+            if (r1 > r0) ql_qdot(q, r0, r1 - r0, T, xt, yt + r0, ldt);
         }
     } else {
         int pr = ql_panel_rows(rows), np = (rows + pr - 1) / pr;
@@ -357,7 +377,7 @@ void rz_qlinear_apply_group(rz_qlinear *const *q, int n, int T, const float *x, 
             int ldt = direct ? ldy : a->v.rows;
             int r0, r1;
             ql_chunk_rows(a->v.rows, me, m, &r0, &r1);
-            if (r1 > r0) rz_qdot_rows_e8p2n(&a->v, a->nib, a->isa, r0, r1 - r0, T, xt[k], a->v.pcols, yk + r0, ldt);
+            if (r1 > r0) ql_qdot(a, r0, r1 - r0, T, xt[k], yk + r0, ldt);
         }
 #pragma omp barrier
         /* 3. + (x̃ R̃ᵀ) L̃ᵀ, y_k = U_kᵀ ỹ_k (+ y): member k on thread k mod th */
