@@ -12,6 +12,11 @@
  * - Knapsack: the exact optimum of every small random instance (brute force over all
  *   candidate combinations) when bits are counted to the bit; with coarse units, the
  *   bound OPT(budget) ≤ result ≤ OPT(budget − count·u) and never above the budget.
+ * - Monotone fit of a curve (rz_rank_monotone): a hand-computed case, and on random
+ *   curves the min–max formula of isotonic regression, x_i = min_{s≤i} max_{t≥i}
+ *   mean(y_s … y_t) (for a non-increasing fit), a different computation from the
+ *   pool-adjacent-violators code; tolerance 1e-12 relative: both are a few means of ≤ 12
+ *   doubles, exact but for rounding of ~1e-16 per operation.
  * - Invariance: scaling wq by 4 and wk by 1/4 (and wv/wo, w3/w2 likewise) leaves the
  *   network's function unchanged; the measured-KL allocation must then be unchanged while
  *   the old objective (Σ absolute proxy losses tr(ΔW H ΔWᵀ)) moves — the reason the old
@@ -225,6 +230,49 @@ static void test_knapsack_bruteforce(void)
     printf("# %s\n", e.msg);
 }
 
+/* ---- the monotone fit of a curve against the min–max formula ------------------------------ */
+
+static void test_monotone_fit(void)
+{
+    /* by hand: 5; then 1, 3 rise → 2, 2; then 2, 4 rise → 3, 3 above 2 → all four pooled:
+     * (1 + 3 + 2 + 4) / 4 = 2.5 */
+    double y[5] = {5, 1, 3, 2, 4}, want[5] = {5, 2.5, 2.5, 2.5, 2.5}, out[5];
+    rz_rank_monotone(y, 5, out);
+    for (int j = 0; j < 5; j++) CHECK_NEAR(out[j], want[j], 1e-15);
+    rz_rank_monotone(y, 5, y); /* in place */
+    for (int j = 0; j < 5; j++) CHECK_NEAR(y[j], want[j], 1e-15);
+    uint64_t s = 7;
+    int bad = 0, not_mono = 0, changed = 0;
+    for (int trial = 0; trial < 2000; trial++) {
+        int n = 1 + (int)(rng_next(&s) % 12);
+        double v[12], x[12], x2[12];
+        for (int j = 0; j < n; j++) /* a falling trend plus noise, sometimes ties */
+            v[j] = trial % 3 ? -0.1 * j + ((rng_next(&s) >> 11) * 0x1.0p-53 - 0.5) : (double)(rng_next(&s) % 4);
+        rz_rank_monotone(v, n, x);
+        for (int i = 0; i < n; i++) {
+            double mn = INFINITY;
+            for (int a = 0; a <= i; a++) {
+                double mx = -INFINITY;
+                for (int b = i; b < n; b++) {
+                    double m = 0;
+                    for (int t = a; t <= b; t++) m += v[t];
+                    mx = fmax(mx, m / (b - a + 1));
+                }
+                mn = fmin(mn, mx);
+            }
+            bad += fabs(x[i] - mn) > 1e-12 * (1 + fabs(mn));
+            not_mono += i > 0 && x[i] > x[i - 1];
+        }
+        rz_rank_monotone(x, n, x2); /* a fitted curve is its own fit */
+        for (int i = 0; i < n; i++) changed += x2[i] != x[i];
+    }
+    printf("# monotone fit: %d values off the min-max formula, %d rises, %d changed by a second fit\n", bad, not_mono,
+           changed);
+    CHECK_EQ_INT(bad, 0);
+    CHECK_EQ_INT(not_mono, 0);
+    CHECK_EQ_INT(changed, 0);
+}
+
 /* ---- invariance of the measured objective under the model's symmetries -------------------- */
 
 enum { NCAND = 3 };
@@ -333,6 +381,7 @@ int main(void)
     RUN(test_kl_loss_grad);
     RUN(test_distill_model_grad);
     RUN(test_knapsack_bruteforce);
+    RUN(test_monotone_fit);
     RUN(test_allocation_invariance);
     return check_summary();
 }

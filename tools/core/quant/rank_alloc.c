@@ -91,6 +91,27 @@ int rz_rank_knapsack(const rz_rank_choice *items, int count, double budget_bits,
     return 0;
 }
 
+void rz_rank_monotone(const double *y, int n, double *out)
+{
+    /* blocks [start[b], start[b+1]) with mean mean[b] and size size[b], means
+     * non-increasing from block to block; a new value that rises above the last block's
+     * mean is merged with it (and the merge repeated backwards) */
+    double mean[256];
+    int size[256], nb = 0;
+    if (n < 1 || n > 255) return;
+    for (int j = 0; j < n; j++) {
+        mean[nb] = y[j], size[nb] = 1, nb++;
+        while (nb > 1 && mean[nb - 2] < mean[nb - 1]) {
+            int s = size[nb - 2] + size[nb - 1];
+            mean[nb - 2] = (mean[nb - 2] * size[nb - 2] + mean[nb - 1] * size[nb - 1]) / s;
+            size[nb - 2] = s;
+            nb--;
+        }
+    }
+    for (int b = 0, j = 0; b < nb; b++)
+        for (int t = 0; t < size[b]; t++) out[j++] = mean[b];
+}
+
 /* ---- curves from an earlier report ---------------------------------------------------- */
 
 static const msgpack_object *map_get(const msgpack_object *o, const char *key)

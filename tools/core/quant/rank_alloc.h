@@ -37,6 +37,17 @@ typedef struct {
 int rz_rank_knapsack(const rz_rank_choice *items, int count, double budget_bits, long max_cells, int *choice_out,
                      double *bits_out, double *cost_out, rz_err *e);
 
+/* The non-increasing least-squares fit of one curve: out[n] minimises Σ_j (out_j − y_j)²
+ * subject to out_0 ≥ out_1 ≥ … ≥ out_{n−1} (isotonic regression in the candidate order,
+ * i.e. in rank: more rank never costs more loss). Pool-adjacent-violators: adjacent
+ * blocks whose means rise are merged into their mean, O(n) amortised. A measured curve
+ * that rises between two ranks (the probe's and the quantiser seed's noise: the extra
+ * rank cannot hurt the fit, caldera.h's best-of tracking) is flattened to the mean of the
+ * offending values, so the knapsack cannot buy a rank for a dip that is only noise
+ * against its neighbours. Equal weights; out may alias y; n ≥ 1 (n ≤ 255 as the
+ * knapsack's lists). Idempotent: a non-increasing curve is returned unchanged. */
+void rz_rank_monotone(const double *y, int n, double *out);
+
 /* Reading back measured curves: the --json report of an earlier `rz-lowrank --budget`
  * run (its "curves": per matrix an array of [rank, value] pairs in increasing rank;
  * "objective"; "model_hash" as 16 hex digits; "layers" = count). The curves do not
