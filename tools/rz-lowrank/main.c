@@ -31,6 +31,13 @@
  *          those symmetries, so it gives ranks to whichever of wq/wk is larger).
  * Both fit each candidate with --curve-outer outer iterations (default: --outer, the
  * fits the final model gets). Σ c_i(k_i) is reported as the allocation's prediction.
+ * --curve-seeds S1,S2,…: the candidate fits are made once per quantiser seed (the seeds
+ * the final fits get from --seed Sk) and the curve is the mean over the seeds of each
+ * seed's own change (kl: that seed's fits in the baseline too; proxy: the mean loss), so
+ * that the choice follows the rank's effect rather than one seed's rounding errors; the
+ * final fits still use --seed. --monotone: every curve is replaced by its non-increasing
+ * least-squares fit in rank (rz_rank_monotone) before each knapsack; the report's curves
+ * are the ones the knapsack used (refitting a fitted curve changes nothing).
  *
  * Under mpirun the matrices are handed out dynamically (curves, then fits); records,
  * per-matrix tables and figures are gathered to rank 0 and written in model order.
@@ -77,7 +84,7 @@ static const rz_cli_tool tool = {
                 "rz-lowrank -m m.bin -H h.rzs -z tok.bin -f calib.txt --budget 2.95 --candidates 0,2,4,8,16,32 --incoherence -o lr.q\n",
     .report = "q_method, bits, lr_bits, incoherence, layers, loss, rel_loss_total, rel_loss_mean, bpw_linears, "
               "budget, ranks_chosen, seconds, ranks, outer, fake, inner, h_reg, downdate, target_rms, tune_iters, "
-              "scale_search, objective, predicted, curves, model_hash, kl_baselines, kl_measured",
+              "scale_search, objective, predicted, curves, model_hash, kl_baselines, kl_measured, curve_seeds, monotone",
     .output_help = "the layer records (or the .rzm with --fake)",
 };
 
@@ -87,7 +94,7 @@ typedef struct {
     int rank, outer, inner, bits, lr_bits;
 } setting;
 
-enum { MAX_SETS = 64, MAX_CANDS = 32 };
+enum { MAX_SETS = 64, MAX_CANDS = 32, MAX_CSEEDS = 16 };
 
 static void parse_set(const rz_cli *c, const char *arg, setting *s)
 {
@@ -169,11 +176,14 @@ typedef struct {
     int svd, incoh, fake;
     const char *qmeth;
     uint64_t mhash;
+    const uint64_t *cseeds; /* --curve-seeds: the quantiser seeds of the candidate fits */
+    int ncs;                /* ≥ 1 */
+    int monotone;           /* --monotone: each curve replaced by its non-increasing fit */
 } fit_env;
 
 /* The CALDERA options of matrix i: its settings over the shared ones, `outer` outer
- * iterations, its own seed. */
-static rz_caldera_opts matrix_opts(const fit_env *f, const matrix *x, long i, int outer)
+ * iterations, its own seed from the quantiser seed `seed` (--seed for the final fits). */
+static rz_caldera_opts matrix_opts(const fit_env *f, const matrix *x, long i, int outer, uint64_t seed)
 {
     int mn = x->rows < x->cols ? x->rows : x->cols;
     rz_caldera_opts co = *f->base;
@@ -183,7 +193,7 @@ static rz_caldera_opts matrix_opts(const fit_env *f, const matrix *x, long i, in
     co.inner = x->inner;
     co.svd = f->svd >= 0 ? f->svd : mn <= 1024 ? RZ_SVD_EXACT : RZ_SVD_RANDOM;
     uint64_t su, sv;
-    rz_qlayer_seeds(f->c->seed, i, &su, &sv);
+    rz_qlayer_seeds(seed, i, &su, &sv);
     co.seed = su;
     return co;
 }
@@ -196,7 +206,7 @@ static void fit_matrix(const fit_env *f, const matrix *x, long i, void **blob, s
                        double *st)
 {
     rz_err ebuf = {0}, *e = &ebuf;
-    rz_caldera_opts co = matrix_opts(f, x, i, x->outer);
+    rz_caldera_opts co = matrix_opts(f, x, i, x->outer, f->c->seed);
     const double *Hx = f->H[x->layer * RZ_TAP_GROUPS + x->group];
     float *Wp;
     double *Hp;
@@ -308,34 +318,40 @@ static int matrix_cands(const matrix *x, const int *cands, int ncands, int *rk)
     return nr;
 }
 
-/* Matrix i's candidate fits over rk[nr], with `outer` outer iterations and the matrix's
- * own seed (as the final fit): proxy[j] = the fit's tr(ΔW H ΔWᵀ) and, when dense is not
- * NULL, *dense = the fits' Q + L R cropped to rows × cols, nr of them back to back. */
+/* Matrix i's candidate fits over rk[nr] for every curve seed s (f->cseeds: the matrix's
+ * own seeds from each, as a final fit with --seed cseeds[s] gets them), with `outer`
+ * outer iterations: proxy[j] = the fits' tr(ΔW H ΔWᵀ), mean over the seeds, and, when
+ * dense is not NULL, *dense = the fits' Q + L R cropped to rows × cols, ncs·nr of them
+ * back to back (block s·nr + j). */
 static void matrix_curve(const fit_env *f, const matrix *x, long i, const int *rk, int nr, int outer, double *proxy,
                          float **dense)
 {
     rz_err e = {0};
-    rz_caldera_opts co = matrix_opts(f, x, i, outer);
     float *Wp, *D = NULL;
     double *Hp;
     size_t mn = (size_t)x->rows * x->cols;
     if (pad(x, f->H[x->layer * RZ_TAP_GROUPS + x->group], &Wp, &Hp, &e)) rz_cli_die(f->c, &e);
     if (dense && (!(D = rz_malloc(sizeof *D * (size_t)x->rows * x->pcols, &e)) ||
-                  !(*dense = rz_malloc(sizeof **dense * mn * (size_t)nr, &e))))
+                  !(*dense = rz_malloc(sizeof **dense * mn * (size_t)nr * (size_t)f->ncs, &e))))
         rz_cli_die(f->c, &e);
-    for (int j = 0; j < nr; j++) {
-        rz_caldera fit;
-        int rc = rz_caldera_fit(Wp, Hp, x->rows, x->pcols, rk[j], &co, &fit, &e);
-        proxy[j] = fit.obj;
-        if (!rc && dense) {
-            rc = rz_caldera_dense(&fit, D, &e);
-            for (int r = 0; !rc && r < x->rows; r++)
-                memcpy(*dense + mn * j + (size_t)r * x->cols, D + (size_t)r * x->pcols, sizeof *D * (size_t)x->cols);
-        }
-        rz_caldera_free(&fit);
-        if (rc) {
-            rz_wrap(&e, "%s: fit at rank %d", x->name, rk[j]);
-            rz_cli_die(f->c, &e);
+    for (int j = 0; j < nr; j++) proxy[j] = 0;
+    for (int s = 0; s < f->ncs; s++) {
+        rz_caldera_opts co = matrix_opts(f, x, i, outer, f->cseeds[s]);
+        for (int j = 0; j < nr; j++) {
+            rz_caldera fit;
+            int rc = rz_caldera_fit(Wp, Hp, x->rows, x->pcols, rk[j], &co, &fit, &e);
+            proxy[j] += fit.obj / f->ncs;
+            size_t blk = (size_t)s * nr + (size_t)j;
+            if (!rc && dense) {
+                rc = rz_caldera_dense(&fit, D, &e);
+                for (int r = 0; !rc && r < x->rows; r++)
+                    memcpy(*dense + mn * blk + (size_t)r * x->cols, D + (size_t)r * x->pcols, sizeof *D * (size_t)x->cols);
+            }
+            rz_caldera_free(&fit);
+            if (rc) {
+                rz_wrap(&e, "%s: fit at rank %d (curve seed %llu)", x->name, rk[j], (unsigned long long)f->cseeds[s]);
+                rz_cli_die(f->c, &e);
+            }
         }
     }
     free(Wp), free(Hp), free(D);
@@ -348,11 +364,12 @@ typedef struct {
     int base;           /* baseline of the other matrices: < 0 float, else the candidate rank ≤ base */
     int rounds;         /* rounds ≥ 2 re-measure around the previous round's allocation */
     double *measured;   /* [rounds + 1] (rank 0, measured curves only): the probe KL of each
-                         * round's baseline, then of the final allocation (the model the
-                         * fits write: the final fits are the candidate fits) */
+                         * round's baseline, then of the final allocation, means over the
+                         * curve seeds (with --curve-seeds = --seed, the default, the last is
+                         * the model the fits write: the final fits are the candidate fits) */
 } kl_env;
 
-/* Sets matrix i of the probe's model to candidate b of dense[i] (b < 0: the float W). */
+/* Sets matrix i of the probe's model to block b of dense[i] (b < 0: the float W). */
 static void probe_set(const kl_env *k, const matrix *x, long i, float *const *dense, int b)
 {
     char name[RZ_MAX_NAME];
@@ -363,10 +380,20 @@ static void probe_set(const kl_env *k, const matrix *x, long i, float *const *de
     memcpy(W, b < 0 ? x->W : dense[i] + mn * b, sizeof *W * mn);
 }
 
-/* Rank 0, --objective kl: the curves (curves[i·MAX_CANDS + j] = KL with matrix i at
- * candidate j and every other at the baseline, minus the baseline's KL: the first-order
- * change around the baseline) and the allocation ch of each round; *predicted = baseline
- * KL + Σ the chosen changes. */
+/* Each curve replaced by its non-increasing least-squares fit in rank (--monotone). */
+static void curves_monotone(double *curves, const int *cand_n, long N)
+{
+    for (long i = 0; i < N; i++) rz_rank_monotone(curves + i * MAX_CANDS, cand_n[i], curves + i * MAX_CANDS);
+}
+
+/* Rank 0, --objective kl: the curves and the allocation ch of each round. With curve
+ * seeds s = 0 … S−1 (f->cseeds; dense[i] holds S·cand_n[i] fits, block s·cand_n[i] + j):
+ *     curves[i·MAX_CANDS + j] = (1/S) Σ_s (KL_s(matrix i at candidate j, every other at
+ *                               the baseline) − KL_s(baseline)),
+ * KL_s with seed s's fits everywhere: the first-order change around the baseline,
+ * averaged over the quantiser seeds, so that no seed's particular rounding errors decide
+ * a rank; with --monotone then fitted non-increasing in rank (rz_rank_monotone).
+ * *predicted = mean baseline KL + Σ the chosen changes. */
 static void kl_rounds(const fit_env *f, const kl_env *k, const matrix *mx, long N, float *const *dense,
                       const int *rkall, const int *cand_n, rz_rank_choice *items, double budget_bits, int *ch,
                       double *curves, double *got, double *predicted)
@@ -375,31 +402,45 @@ static void kl_rounds(const fit_env *f, const kl_env *k, const matrix *mx, long 
     int *base_of = rz_calloc((size_t)N, sizeof *base_of, &e);
     if (!base_of) rz_cli_die(f->c, &e);
     for (int round = 0; round < k->rounds; round++) {
-        for (long i = 0; i < N; i++) { /* the baseline */
+        for (long i = 0; i < N; i++) { /* the baseline's candidate of every matrix */
             int b = -1;
             for (int j = 0; round == 0 && k->base >= 0 && j < cand_n[i]; j++)
                 if (rkall[i * MAX_CANDS + j] <= k->base) b = j;
-            probe_set(k, &mx[i], i, dense, base_of[i] = round ? ch[i] : b);
+            base_of[i] = round ? ch[i] : b;
+            for (int j = 0; j < cand_n[i]; j++) curves[i * MAX_CANDS + j] = 0;
         }
-        double kl0;
-        if (rz_kl_probe_model(k->probe, &kl0, &e)) rz_cli_die(f->c, &e);
-        for (long i = 0; i < N; i++) {
-            for (int j = 0; j < cand_n[i]; j++) {
-                double v = kl0; /* the baseline's own candidate: no evaluation needed */
-                size_t mn = (size_t)mx[i].rows * mx[i].cols;
-                if (j != base_of[i] && rz_kl_probe_swap(k->probe, i, dense[i] + mn * j, &v, &e)) rz_cli_die(f->c, &e);
-                curves[i * MAX_CANDS + j] = v - kl0;
+        double kl0m = 0;
+        for (int s = 0; s < f->ncs; s++) {
+            for (long i = 0; i < N; i++) probe_set(k, &mx[i], i, dense, base_of[i] < 0 ? -1 : s * cand_n[i] + base_of[i]);
+            double kl0;
+            if (rz_kl_probe_model(k->probe, &kl0, &e)) rz_cli_die(f->c, &e);
+            kl0m += kl0 / f->ncs;
+            for (long i = 0; i < N; i++) {
+                for (int j = 0; j < cand_n[i]; j++) {
+                    double v = kl0; /* the baseline's own candidate: no evaluation needed */
+                    size_t mn = (size_t)mx[i].rows * mx[i].cols, blk = (size_t)s * cand_n[i] + (size_t)j;
+                    if (j != base_of[i] && rz_kl_probe_swap(k->probe, i, dense[i] + mn * blk, &v, &e))
+                        rz_cli_die(f->c, &e);
+                    curves[i * MAX_CANDS + j] += (v - kl0) / f->ncs;
+                }
+                rz_cli_progress(f->c, 0, "KL round %d, curve seed %d of %d: curve of %s done", round + 1, s + 1, f->ncs,
+                                mx[i].name);
             }
-            rz_cli_progress(f->c, 0, "KL round %d: curve of %s done", round + 1, mx[i].name);
         }
+        if (f->monotone) curves_monotone(curves, cand_n, N);
         if (rz_rank_knapsack(items, (int)N, budget_bits, 0, ch, got, predicted, &e)) rz_cli_die(f->c, &e);
-        *predicted += kl0;
-        rz_cli_progress(f->c, 1, "KL round %d: baseline KL %.5f, predicted KL of the allocation %.5f", round + 1, kl0,
+        *predicted += kl0m;
+        rz_cli_progress(f->c, 1, "KL round %d: baseline KL %.5f, predicted KL of the allocation %.5f", round + 1, kl0m,
                         *predicted);
-        k->measured[round] = kl0;
+        k->measured[round] = kl0m;
     }
-    for (long i = 0; i < N; i++) probe_set(k, &mx[i], i, dense, ch[i]); /* the allocation itself, measured */
-    if (rz_kl_probe_model(k->probe, &k->measured[k->rounds], &e)) rz_cli_die(f->c, &e);
+    k->measured[k->rounds] = 0; /* the allocation itself, measured with every curve seed's fits */
+    for (int s = 0; s < f->ncs; s++) {
+        double v;
+        for (long i = 0; i < N; i++) probe_set(k, &mx[i], i, dense, s * cand_n[i] + ch[i]);
+        if (rz_kl_probe_model(k->probe, &v, &e)) rz_cli_die(f->c, &e);
+        k->measured[k->rounds] += v / f->ncs;
+    }
     rz_cli_progress(f->c, 1, "KL of the allocation: predicted %.5f, measured %.5f", *predicted, k->measured[k->rounds]);
     free(base_of);
 }
@@ -428,7 +469,7 @@ static void budget_ranks(const fit_env *f, matrix *mx, long N, const int *cands,
         int rk[MAX_CANDS], nr = matrix_cands(x, cands, ncands, rk);
         matrix_curve(f, x, i, rk, nr, curve_outer > 0 ? curve_outer : x->outer, curves + nloc * MAX_CANDS,
                      kl ? (float **)&dl[nloc] : NULL);
-        ll[nloc] = kl ? sizeof(float) * (size_t)x->rows * x->cols * (size_t)nr : 0;
+        ll[nloc] = kl ? sizeof(float) * (size_t)x->rows * x->cols * (size_t)nr * (size_t)f->ncs : 0;
         idx[nloc++] = i;
         rz_cli_progress(f->c, 0, "rank %d: fits of %s done", crank, x->name);
     }
@@ -463,8 +504,10 @@ static void budget_ranks(const fit_env *f, matrix *mx, long N, const int *cands,
         if (kl && !have_curves)
             kl_rounds(f, kl, mx, N, (float *const *)dense, rkall, cand_n, items, budget * weights, ch, curves_out, &got,
                       predicted);
-        else if (rz_rank_knapsack(items, (int)N, budget * weights, 0, ch, &got, predicted, &e))
-            rz_cli_die(f->c, &e);
+        else {
+            if (f->monotone) curves_monotone(curves_out, cand_n, N); /* proxy or --curves (idempotent) */
+            if (rz_rank_knapsack(items, (int)N, budget * weights, 0, ch, &got, predicted, &e)) rz_cli_die(f->c, &e);
+        }
         for (long i = 0; i < N; i++) ranks_out[i] = rkall[i * MAX_CANDS + ch[i]];
         *budget_bpw = got / weights;
         free(items), free(rkall), free(ch), free(bits);
@@ -545,6 +588,32 @@ static int use_kl_objective(rz_cli *c, const char *objective, const char *text, 
     return use_kl;
 }
 
+/* --curve-seeds: quantiser seeds into cs[MAX_CSEEDS] (none given: --seed alone), text
+ * (comma-separated, for the report) into buf[cap]; returns their number. */
+static int parse_curve_seeds(rz_cli *c, const char *arg, uint64_t *cs, char *buf, size_t cap)
+{
+    int n = 0;
+    char tmp[512];
+    buf[0] = 0;
+    if (!arg) cs[n++] = c->seed;
+    else {
+        snprintf(tmp, sizeof tmp, "%s", arg);
+        for (char *save = NULL, *t = strtok_r(tmp, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+            if (n == MAX_CSEEDS) rz_cli_usage_error(c, "--curve-seeds: at most %d seeds", MAX_CSEEDS);
+            cs[n] = (uint64_t)rz_cli_int(c, "--curve-seeds", t, 0, 1L << 62);
+            for (int j = 0; j < n; j++)
+                if (cs[j] == cs[n]) rz_cli_usage_error(c, "--curve-seeds: seed %s given twice", t);
+            n++;
+        }
+        if (!n) rz_cli_usage_error(c, "--curve-seeds: no seeds");
+    }
+    for (int j = 0; j < n; j++) {
+        size_t l = strlen(buf);
+        snprintf(buf + l, cap - l, "%s%llu", j ? "," : "", (unsigned long long)cs[j]);
+    }
+    return n;
+}
+
 /* --svd: exact, random or unset (-1: by size). */
 static int parse_svd(rz_cli *c, const char *svd_arg)
 {
@@ -597,9 +666,9 @@ int main(int argc, char **argv)
     rz_cluster_init(&argc, &argv);
     rz_cli c;
     const char *model = NULL, *hess = NULL, *qmeth = "e8p", *cands_arg = "0,1,2,4,8,16,32,64,128,256", *svd_arg = NULL;
-    const char *tokenizer = NULL, *text = NULL, *objective = NULL, *curves_in = NULL;
+    const char *tokenizer = NULL, *text = NULL, *objective = NULL, *curves_in = NULL, *cseeds_arg = NULL;
     int rank = 16, lr_bits = 4, bf16 = 0, lr_group = 0, bits = 2, group = 0, outer = 20, inner = 50;
-    int incoh = 0, fake = 0, downdate = 1, lr_e8p = 0;
+    int incoh = 0, fake = 0, downdate = 1, lr_e8p = 0, monotone = 0;
     double budget = 0, damp = 0, h_reg = 0.01;
     rz_e8p_opts eo = {0, 0.0f, 10, 0, 0}; /* target 0: E8P's opt_scale for --bits (1.03 at 2) */
     rz_opt qflags[RZ_QFLAGS_N + 1];
@@ -630,6 +699,13 @@ int main(int argc, char **argv)
         RZ_O_INT("kl-base", 0, "K", kl_base, 0, RZ_QUANT_MAX_DIM, "--objective kl: the others at candidate rank <= K (default float)"),
         RZ_O_INT("kl-rounds", 0, "N", kl_rounds_n, 1, 100, "--objective kl: re-measure around each allocation (default 1)"),
         RZ_O_INT("curve-outer", 0, "N", curve_outer, 1, 1000, "--budget: outer iterations of each curve fit (default --outer)"),
+        RZ_O_STR("curve-seeds", 0, "LIST", cseeds_arg,
+                 "--budget: measure the curves with the candidate fits of each\n"
+                 "quantiser seed of LIST (comma-separated) and average them\n"
+                 "(default: --seed alone; the final fits use --seed)"),
+        RZ_O_FLAG("monotone", 0, monotone,
+                  "--budget: replace each curve by its non-increasing least-squares\n"
+                  "fit in rank (isotonic) before choosing, in every round"),
         RZ_O_INT("lr-bits", 0, "B", lr_bits, 2, 32, "L and R storage: 4 (grid codes, default; 2, 3, 8 too), 16, 32"),
         RZ_O_FLAG("bf16", 0, bf16, "with --lr-bits 16: bf16 instead of fp16"),
         RZ_O_FLAG("lr-e8p", 0, lr_e8p,
@@ -672,6 +748,11 @@ int main(int argc, char **argv)
     if (qm == RZ_CQ_E8P && group) rz_cli_usage_error(&c, "--group does not apply to e8p (one scale per matrix)");
     int svd = parse_svd(&c, svd_arg);
     int cands[MAX_CANDS], ncands = parse_candidates(&c, cands_arg, cands);
+    if ((cseeds_arg || monotone) && budget <= 0) rz_cli_usage_error(&c, "--curve-seeds and --monotone need --budget");
+    if (cseeds_arg && curves_in) rz_cli_usage_error(&c, "--curve-seeds: the curves of --curves were measured before");
+    uint64_t cseeds[MAX_CSEEDS];
+    char cseeds_txt[MAX_CSEEDS * 21 + 1];
+    int ncs = parse_curve_seeds(&c, cseeds_arg, cseeds, cseeds_txt, sizeof cseeds_txt);
     rz_cli_need_file_under_mpi(&c, "model", model);
     rz_cli_need_file_under_mpi(&c, "Hessians", hess);
     rz_err e = {0};
@@ -727,7 +808,7 @@ int main(int argc, char **argv)
                            q_total / weights, qmeth, bits);
 
     rz_caldera_opts base = base_opts(qm, group, incoh, bf16, lr_group, damp, h_reg, lr_e8p, downdate, &eo);
-    const fit_env fe = {&c, H, &base, svd, incoh, fake, qmeth, mhash};
+    const fit_env fe = {&c, H, &base, svd, incoh, fake, qmeth, mhash, cseeds, ncs, monotone};
     double t0 = rz_now();
     long nloc = 0;
     long *idx = rz_malloc((size_t)N * sizeof *idx, &e);
@@ -795,7 +876,7 @@ int main(int argc, char **argv)
                 fprintf(sf, "budget %.4f bpw: ranks chosen %s; allocation %.4f bpw, achieved %.4f bpw; predicted %s %.6g\n",
                         budget, chosen, budget_bpw, bpw, use_kl ? "sum of per-matrix KLs" : "total proxy loss", predicted);
         }
-        msgpack_packer *pk = rz_report_begin(&c, 27);
+        msgpack_packer *pk = rz_report_begin(&c, 29);
         rz_rec_str(pk, "q_method", qmeth);
         rz_rec_int(pk, "bits", bits);
         rz_rec_int(pk, "lr_bits", lr_bits);
@@ -823,6 +904,8 @@ int main(int argc, char **argv)
         msgpack_pack_array(pk, have_measured ? (size_t)kl_rounds_n : 0);
         for (int r = 0; have_measured && r < kl_rounds_n; r++) msgpack_pack_double(pk, kl_measured[r]);
         rz_rec_f64(pk, "kl_measured", have_measured ? kl_measured[kl_rounds_n] : 0.0);
+        rz_rec_str(pk, "curve_seeds", budget > 0 && !curves_in ? cseeds_txt : "");
+        rz_rec_bool(pk, "monotone", monotone);
         if (rz_report_finish(&c, &e)) rz_cli_die(&c, &e);
     }
     for (long i = 0; i < N; i++) {
