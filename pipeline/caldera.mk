@@ -23,15 +23,24 @@
 #                with that matrix at the candidate and the others at rank K (--kl-base K),
 #                KL_ROUNDS rounds (each re-measured around the last allocation)
 #   cal_px_r8    the old objective (Σ absolute proxy losses) under cal_r8_lr4's bits
+#   cal_kls_rK   as cal_kl_rK with the curves averaged over the quantiser seeds CURVE_SEEDS
+#                (--curve-seeds: each seed's candidate fits, its own baseline; disjoint
+#                from SEEDS, so every evaluated seed is out of sample) and fitted
+#                non-increasing in rank (--monotone) in every round; final fits with SEED
+#   cal_klm_rK   cal_kl_rK's curves (seed SEED's, as measured) fitted non-increasing in
+#                rank (--curves ... --monotone): no new measurement
 #   X_sN         row X with quantiser seed N (RHT signs, SVD) instead of SEED; for the
 #                allocation rows cal_kl_rK_sN keeps cal_kl_rK's measured curves
-#                (--curves: the same ranks) and refits every matrix with seed N
+#                (--curves: the same ranks) and refits every matrix with seed N (likewise
+#                cal_kls_rK_sN, cal_klm_rK_sN)
 # Every CALDERA fit: OUTER outer / INNER inner iterations and rz-lowrank's defaults (the
 # reference's steps) except CAL_FLAGS: --downdate 0, because the Hessian downdate raised
 # the proxy loss and the perplexity on this model in pipeline/caldera_ref.md's ablation
 # (uniform and allocated rows get the same flags).
 #
 #   make -f pipeline/caldera.mk -j2 caldera-seeds      uniform vs allocated at r4/r8/r16 bits, SEEDS
+#   make -f pipeline/caldera.mk -j2 SEED_ALLOC=cal_kls caldera-heldout caldera-seeds
+#                                                      the same for another allocation (cal_kls, cal_klm)
 
 OUT      ?= out/caldera
 OUTER    ?= 20
@@ -48,6 +57,10 @@ CANDS_16 ?= 0,2,4,8,16,32,64
 cands_of = $(or $(CANDS_$(1)),$(CANDS))
 PROBE    ?= --probe-windows 8 --probe-ctx 256
 KL_ROUNDS ?= 2
+# cal_kls: the quantiser seeds its curves are averaged over (none of SEEDS)
+CURVE_SEEDS ?= 101,102
+# the allocation rows caldera-seeds and caldera-heldout compare with uniform rank
+SEED_ALLOC ?= cal_kl
 MPI      ?=
 THREADS  ?= 1
 include $(dir $(lastword $(MAKEFILE_LIST)))quant.mk
@@ -75,6 +88,15 @@ $(OUT)/cal_r%.lr: $(OUT)/hessians.rzs
 $(OUT)/cal_kl_r%.lr: $(OUT)/hessians.rzs $(OUT)/calib.txt $(OUT)/cal_r%_lr4.rzm
 	$(LOWRANK) -H $< --seed $(SEED) --budget $(call budget_of,$*) --candidates $(call cands_of,$*) --objective kl -z $(TOK) -f $(OUT)/calib.txt \
 	  $(PROBE) --kl-base $* --kl-rounds $(KL_ROUNDS) -o $@ --json > $@.json.tmp && mv $@.json.tmp $(OUT)/cal_kl_r$*.quant.json
+# the same with the curves averaged over CURVE_SEEDS and fitted monotone in rank
+$(OUT)/cal_kls_r%.lr: $(OUT)/hessians.rzs $(OUT)/calib.txt $(OUT)/cal_r%_lr4.rzm
+	$(LOWRANK) -H $< --seed $(SEED) --budget $(call budget_of,$*) --candidates $(call cands_of,$*) --objective kl -z $(TOK) -f $(OUT)/calib.txt \
+	  $(PROBE) --kl-base $* --kl-rounds $(KL_ROUNDS) --curve-seeds $(CURVE_SEEDS) --monotone -o $@ --json > $@.json.tmp \
+	  && mv $@.json.tmp $(OUT)/cal_kls_r$*.quant.json
+# cal_kl_rK's curves fitted monotone in rank (no new measurement)
+$(OUT)/cal_klm_r%.lr: $(OUT)/hessians.rzs $(OUT)/cal_kl_r%.lr
+	$(LOWRANK) -H $< --seed $(SEED) --budget $(call budget_of,$*) --candidates $(call cands_of,$*) --objective kl \
+	  --curves $(OUT)/cal_kl_r$*.quant.json --monotone -o $@ --json > $@.json.tmp && mv $@.json.tmp $(OUT)/cal_klm_r$*.quant.json
 # the old objective at the same bits
 $(OUT)/cal_px_r%.lr: $(OUT)/hessians.rzs $(OUT)/cal_r%_lr4.rzm
 	$(LOWRANK) -H $< --seed $(SEED) --budget $(call budget_of,$*) --candidates $(call cands_of,$*) --objective proxy -o $@ --json > $@.json.tmp \
@@ -89,13 +111,17 @@ $(OUT)/cal_q%.fake.rzm: $(OUT)/hessians.rzs
 	$(subst --bits 2,--bits $*,$(LOWRANK)) -H $< --seed $(SEED) --rank 0 --fake -o $@ --json > $@.json.tmp && rm $@.json.tmp
 $(OUT)/cal_q%.abl.json: $(OUT)/cal_q%.fake.rzm $(OUT)/cal_q%.rzm $(OUT)/eval.txt
 	$(ABL_PPL) -m $< > $@.tmp && mv $@.tmp $@
-# the allocation with another quantiser seed: cal_kl_rK's curves (same ranks), fits with seed N
+# the allocation P (cal_kl, cal_kls, cal_klm) with another quantiser seed: the curves of its
+# seed-SEED row (same ranks; cal_klm's are cal_kl's, fitted again), fits with seed N
+curves_of = $(if $(filter cal_klm,$(1)),cal_kl,$(1))
+mono_of = $(if $(filter cal_kl,$(1)),,--monotone)
 define cal_kl_seed
-$(OUT)/cal_kl_r$(1)_s$(2).lr: $(OUT)/hessians.rzs $(OUT)/cal_kl_r$(1).lr
+$(OUT)/$(3)_r$(1)_s$(2).lr: $(OUT)/hessians.rzs $(OUT)/$(3)_r$(1).lr
 	$$(LOWRANK) -H $$< --seed $(2) --budget $$(call budget_of,$(1)) --candidates $$(call cands_of,$(1)) --objective kl \
-	  --curves $(OUT)/cal_kl_r$(1).quant.json -o $$@ --json > $$@.json.tmp && mv $$@.json.tmp $(OUT)/cal_kl_r$(1)_s$(2).quant.json
+	  --curves $(OUT)/$(call curves_of,$(3))_r$(1).quant.json $(call mono_of,$(3)) -o $$@ --json > $$@.json.tmp \
+	  && mv $$@.json.tmp $(OUT)/$(3)_r$(1)_s$(2).quant.json
 endef
-$(foreach k,$(SEED_RANKS),$(foreach n,$(filter-out $(SEED),$(SEEDS)),$(eval $(call cal_kl_seed,$(k),$(n)))))
+$(foreach p,cal_kl cal_kls cal_klm,$(foreach k,$(SEED_RANKS),$(foreach n,$(filter-out $(SEED),$(SEEDS)),$(eval $(call cal_kl_seed,$(k),$(n),$(p))))))
 $(OUT)/cal_%.rzm: $(OUT)/cal_%.lr
 	$(RZ_BIN)/rz-pack -q -m $(MODEL) $< -o $@ --json > $@.json.tmp && mv $@.json.tmp $(OUT)/cal_$*.pack.json
 
@@ -167,19 +193,22 @@ caldera-finetune: $(OUT)/finetune.md
 # mean perplexity over the seeds ± their standard deviation / sqrt(n) and the largest
 # evaluation ±, and per K the paired difference allocated − uniform (same seed, same
 # evaluation tokens) with its mean ± sd / sqrt(n).
+# (SEED_ALLOC other than cal_kl: the allocation rows are SEED_ALLOC_rK and the tables
+# caldera_seeds-SEED_ALLOC.md, caldera_hkl-SEED_ALLOC.md)
 seed_row = $(if $(filter $(SEED),$(2)),$(1),$(1)_s$(2))
-SEED_ROWS = $(foreach k,$(SEED_RANKS),$(foreach n,$(SEEDS),$(call seed_row,cal_r$(k)_lr4,$(n)) $(call seed_row,cal_kl_r$(k),$(n))))
+SEED_ROWS = $(foreach k,$(SEED_RANKS),$(foreach n,$(SEEDS),$(call seed_row,cal_r$(k)_lr4,$(n)) $(call seed_row,$(SEED_ALLOC)_r$(k),$(n))))
+STAG := $(if $(filter cal_kl,$(SEED_ALLOC)),,-$(SEED_ALLOC))
 $(OUT)/%.abl.json: $(OUT)/%.rzm $(OUT)/eval.txt
 	$(ABL_PPL) -m $< > $@.tmp && mv $@.tmp $@
 # (FORCE: quant.mk's .SECONDARY makes every file intermediate, so a row added to SEEDS
 # would otherwise not be built while the table is newer than the rows it has)
-$(OUT)/caldera_seeds.csv: $(SEED_ROWS:%=$(OUT)/%.abl.json) $(OUT)/abl-fp32.ppl.json FORCE
+$(OUT)/caldera_seeds$(STAG).csv: $(SEED_ROWS:%=$(OUT)/%.abl.json) $(OUT)/abl-fp32.ppl.json FORCE
 	{ echo "row,rank,seed,bpw_linears,proxy_loss,predicted,ppl,ppl_stderr"; \
-	  for k in $(SEED_RANKS); do for n in $(SEEDS); do for r in cal_r$${k}_lr4 cal_kl_r$$k; do \
+	  for k in $(SEED_RANKS); do for n in $(SEEDS); do for r in cal_r$${k}_lr4 $(SEED_ALLOC)_r$$k; do \
 	    m=$$r; [ $$n = $(SEED) ] || m=$${r}_s$$n; \
 	    jq -rs --arg r $$r --argjson k $$k --argjson n $$n '[$$r, $$k, $$n, .[1].bpw_linears, .[0].loss, (if .[0].budget > 0 then .[0].predicted else "" end), .[2].ppl, .[2].stderr] | @csv' \
 	      $(OUT)/$$m.quant.json $(OUT)/$$m.pack.json $(OUT)/$$m.abl.json; done; done; done; } | tr -d '"' > $@.tmp && mv $@.tmp $@
-$(OUT)/caldera_seeds.md: $(OUT)/caldera_seeds.csv $(OUT)/abl-fp32.ppl.json
+$(OUT)/caldera_seeds$(STAG).md: $(OUT)/caldera_seeds$(STAG).csv $(OUT)/abl-fp32.ppl.json
 	awk -F, -v fp=$$(jq .ppl $(OUT)/abl-fp32.ppl.json) -v fe=$$(jq .stderr $(OUT)/abl-fp32.ppl.json) 'NR > 1 { k = $$1; if (!(k in n)) o[++no] = k; if (!($$2 in ks)) ok[++nk] = $$2; if (!($$3 in ns)) os[++nn] = $$3; n[k]++; s[k] += $$7; q[k] += $$7 * $$7; b[k] = $$4; if ($$8 > e[k]) e[k] = $$8; \
 	    p[k] += $$5; seeds[k] = seeds[k] sprintf(" %.3f", $$7); v[$$2, $$3, ($$1 ~ /kl/)] = $$7; ks[$$2] = 1; ns[$$3] = 1 } \
 	  END { printf "fp32 on these tokens: %.3f ± %.3f\n\n", fp, fe; print "| row | bpw (linears) | seeds | mean proxy loss | ppl per seed | mean ppl | ± seeds | largest ± eval |"; \
@@ -190,7 +219,7 @@ $(OUT)/caldera_seeds.md: $(OUT)/caldera_seeds.csv $(OUT)/abl-fp32.ppl.json
 	    for (i = 1; i <= nk; i++) { r = ok[i]; c = 0; t = 0; tt = 0; l = ""; for (j = 1; j <= nn; j++) { x = os[j]; if (!((r, x, 1) in v && (r, x, 0) in v)) continue; d = v[r, x, 1] - v[r, x, 0]; c++; t += d; tt += d * d; l = l sprintf(" %+.3f", d) } \
 	      m = t / c; sd = c > 1 ? sqrt((tt - c * m * m) / (c - 1)) : 0; printf "| %s |%s | %+.3f | %.3f |\n", r, l, m, sd / sqrt(c) } }' $< > $@.tmp && mv $@.tmp $@
 .PHONY: caldera-seeds
-caldera-seeds: $(OUT)/caldera_seeds.md
+caldera-seeds: $(OUT)/caldera_seeds$(STAG).md
 	@cat $<
 
 # The probe KL out of sample: the allocation chose its ranks on the probe (the first PROBE
@@ -202,14 +231,14 @@ caldera-seeds: $(OUT)/caldera_seeds.md
 $(OUT)/%.hkl.json: $(OUT)/%.rzm $(OUT)/calib.txt
 	$(RZ_BIN)/rz-finetune -q -t $(THREADS) -z $(TOK) -f $(OUT)/calib.txt --steps 1 --batch $(FT_BATCH) --ctx $(FT_CTX) \
 	  --seed $(SEED) --holdout $(FT_HOLDOUT) --distill $(MODEL) -m $< -o $@.rzm.tmp --json > $@.tmp && rm -f $@.rzm.tmp && mv $@.tmp $@
-$(OUT)/caldera_hkl.md: $(SEED_ROWS:%=$(OUT)/%.hkl.json) FORCE
+$(OUT)/caldera_hkl$(STAG).md: $(SEED_ROWS:%=$(OUT)/%.hkl.json) FORCE
 	{ echo "| row | held-out KL per seed | mean |"; echo "|---|---|---|"; \
-	  for k in $(SEED_RANKS); do for r in cal_r$${k}_lr4 cal_kl_r$$k; do l=""; \
+	  for k in $(SEED_RANKS); do for r in cal_r$${k}_lr4 $(SEED_ALLOC)_r$$k; do l=""; \
 	    for n in $(SEEDS); do m=$$r; [ $$n = $(SEED) ] || m=$${r}_s$$n; l="$$l $$(jq .holdout_first $(OUT)/$$m.hkl.json)"; done; \
 	    echo "$$r$$l" | awk '{ s = 0; l = ""; for (i = 2; i <= NF; i++) { s += $$i; l = l sprintf(" %.4f", $$i) } printf "| %s |%s | %.4f |\n", $$1, l, s / (NF - 1) }'; \
 	  done; done; } > $@.tmp && mv $@.tmp $@
 .PHONY: caldera-heldout
-caldera-heldout: $(OUT)/caldera_hkl.md
+caldera-heldout: $(OUT)/caldera_hkl$(STAG).md
 	@cat $<
 
 .PHONY: FORCE
