@@ -80,7 +80,8 @@ typedef struct {
 } run;
 
 /* norm: the agent's norm_obs; rollout: RL_ROLLOUT_* */
-static void run_make_opt(run *r, const rl_env *env, rl_expert *x, int cpr, int norm, int rollout)
+/* The tiny agent every case trains: FB (d 8, 2 x 32, batch 16) and its FB-CPR parts. */
+static void run_agent(run *r, const rl_env *env, int cpr, int norm)
 {
     fb_config f;
     fb_config_default(&f, FB_ALGO_FB, env->obs_dim, 0, env->act_dim);
@@ -90,6 +91,11 @@ static void run_make_opt(run *r, const rl_env *env, rl_expert *x, int cpr, int n
     fbcpr_config_default(&cc);
     cc.cpr = cpr, cc.seq_length = 4, cc.disc_hidden = 16;
     CHECK(fbcpr_create(r->fb, &cc, 6, &r->c, NULL) == 0);
+}
+
+static void run_make_opt(run *r, const rl_env *env, rl_expert *x, int cpr, int norm, int rollout)
+{
+    run_agent(r, env, cpr, norm);
     rl_online_config oc;
     rl_online_config_default(&oc, env);
     oc.n_envs = 2, oc.buffer = 300, oc.seed_steps = 60, oc.update_every = 4, oc.updates = 2, oc.z_every = 7, oc.episode_len = 45;
@@ -190,14 +196,7 @@ static void threads_case(int norm, int rollout)
     run r[3];
     char path[3][64];
     for (int t = 0; t < 3; t++) {
-        fb_config f;
-        fb_config_default(&f, FB_ALGO_FB, env.obs_dim, 0, env.act_dim);
-        f.zdim = 8, f.hidden = 32, f.layers = 2, f.batch = 16, f.norm_obs = norm;
-        CHECK(fb_create(&f, 5, &r[t].fb, NULL) == 0);
-        fbcpr_config cc;
-        fbcpr_config_default(&cc);
-        cc.seq_length = 4, cc.disc_hidden = 16;
-        CHECK(fbcpr_create(r[t].fb, &cc, 6, &r[t].c, NULL) == 0);
+        run_agent(&r[t], &env, 1, norm);
         rl_online_config oc;
         rl_online_config_default(&oc, &env);
         oc.n_envs = 5, oc.buffer = 200, oc.seed_steps = 52, oc.update_every = 5, oc.updates = 1, oc.z_every = 6, oc.episode_len = 23;
@@ -378,14 +377,7 @@ static void test_batch_normalised(void)
     run r[2];
     fbcpr_batch b[2];
     for (int k = 0; k < 2; k++) {
-        fb_config f;
-        fb_config_default(&f, FB_ALGO_FB, env.obs_dim, 0, env.act_dim);
-        f.zdim = 8, f.hidden = 32, f.layers = 2, f.batch = 16, f.norm_obs = k;
-        CHECK(fb_create(&f, 5, &r[k].fb, NULL) == 0);
-        fbcpr_config cc;
-        fbcpr_config_default(&cc);
-        cc.seq_length = 4, cc.disc_hidden = 16;
-        CHECK(fbcpr_create(r[k].fb, &cc, 6, &r[k].c, NULL) == 0);
+        run_agent(&r[k], &env, 1, k);
         rl_online_config oc;
         rl_online_config_default(&oc, &env);
         oc.n_envs = 2, oc.buffer = 300, oc.seed_steps = 100, oc.z_every = 7, oc.episode_len = 45;
@@ -438,14 +430,7 @@ static void test_zbuf_rule(void)
     rl_expert x;
     make_expert(&env, &x);
     run r;
-    fb_config f;
-    fb_config_default(&f, FB_ALGO_FB, env.obs_dim, 0, env.act_dim);
-    f.zdim = 8, f.hidden = 32, f.layers = 2, f.batch = 16, f.norm_obs = 1;
-    CHECK(fb_create(&f, 5, &r.fb, NULL) == 0);
-    fbcpr_config cc;
-    fbcpr_config_default(&cc);
-    cc.seq_length = 4, cc.disc_hidden = 16;
-    CHECK(fbcpr_create(r.fb, &cc, 6, &r.c, NULL) == 0);
+    run_agent(&r, &env, 1, 1);
     rl_online_config oc;
     rl_online_config_default(&oc, &env);
     oc.n_envs = 2, oc.buffer = 300, oc.seed_steps = 40, oc.update_every = 2, oc.updates = 1, oc.z_every = 7;
