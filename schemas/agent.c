@@ -128,6 +128,7 @@ int rz_steps_decode(const msgpack_object *rec, const rz_rec_ctx *c, int state_di
  * the pure FB loss, no windows, a constant learning rate, no clipping, every penalty
  * action at s, raw observations) —
  * the defaults rz_agent_header_decode sets before reading. */
+static const char *const target_names[] = {"min", "mean", NULL}, *const cpen_names[] = {"s", "ref", NULL};
 #define A(kind, ...) RZ_FIELD_##kind(rz_agent_header, __VA_ARGS__)
 static const rz_field_spec agent_fields[] = {
     A(INT, grid_obs, 0, 2, 0),
@@ -145,7 +146,7 @@ static const rz_field_spec agent_fields[] = {
     A(F64, mix_ratio, 0, 1, 0),
     A(INT, bnorm, 0, 1, 0),
     A(F64, fscale, 1e-6, 1e6, 0),
-    RZ_FIELD_PICK(rz_agent_header, "target", target_mean, "min", "mean", 1),
+    RZ_FIELD_PICK(rz_agent_header, "target", target_mean, target_names, 1),
     A(F64, qloss, 0, 1e6, 1),
     A(F64, traj_ratio, 0, 1, 1),
     A(I64, traj_len, 1, FB_MAX_TRAJ_LEN, 1),
@@ -160,7 +161,7 @@ static const rz_field_spec agent_fields[] = {
     A(F64, actor_noise, 0, 10, 0),
     A(F64, noise_clip, 0, 10, 0),
     A(F64, grad_clip, 0, 1e6, 1),
-    RZ_FIELD_PICK(rz_agent_header, "cpen", cpen_ref, "s", "ref", 1),
+    RZ_FIELD_PICK(rz_agent_header, "cpen", cpen_ref, cpen_names, 1),
     A(INT, norm_obs, 0, 1, 1),
     A(I64, steps_done, 0, INT64_MAX, 0),
     A(I64, seed, INT64_MIN, INT64_MAX, 0),
@@ -247,6 +248,14 @@ int rz_traj_decode(const msgpack_object *rec, const rz_rec_ctx *c, int state_dim
 }
 
 /* ---- agent_online ------------------------------------------------------------------------ */
+static const char *const rollout_z_names[] = {"mixture", "buffer", "sphere", NULL};
+int rz_rollout_z_parse(const char *s)
+{
+    for (int k = 0; rollout_z_names[k]; k++)
+        if (!strcmp(s, rollout_z_names[k])) return k;
+    return -1;
+}
+
 #define O(kind, ...) RZ_FIELD_##kind(rz_online_header, __VA_ARGS__)
 static const rz_field_spec online_fields[] = {
     O(INT, cpr, 0, 1, 0),
@@ -273,23 +282,14 @@ static const rz_field_spec online_fields[] = {
     /* version 4; a version-3 record has none of them (rz_online_header_decode) */
     O(F64, norm_momentum, 0, 1, 1),
     O(I64, z_buffer, 1, (int64_t)1 << 24, 1),
+    RZ_FIELD_PICK(rz_online_header, "rollout_z", rollout_z, rollout_z_names, 1),
 };
 #undef O
 
-static const char *const rollout_z_names[] = {"mixture", "buffer", "sphere"};
-const char *rz_rollout_z_name(int k) { return k >= 0 && k < 3 ? rollout_z_names[k] : "?"; }
-int rz_rollout_z_parse(const char *s)
-{
-    for (int k = 0; k < 3; k++)
-        if (!strcmp(s, rollout_z_names[k])) return k;
-    return -1;
-}
-
 void rz_online_header_pack(msgpack_packer *pk, const rz_online_header *h)
 {
-    rz_rec_begin(pk, "agent_online", RZ_AGENT_ONLINE_VERSION, RZ_NFIELDS(online_fields) + 1);
+    rz_rec_begin(pk, "agent_online", RZ_AGENT_ONLINE_VERSION, RZ_NFIELDS(online_fields));
     rz_rec_fields_pack(pk, h, online_fields, RZ_NFIELDS(online_fields));
-    rz_rec_str(pk, "rollout_z", rz_rollout_z_name(h->rollout_z)); /* three values: not a table kind */
 }
 
 int rz_online_header_decode(const msgpack_object *rec, const rz_rec_ctx *c, rz_online_header *h, rz_err *e)
@@ -309,10 +309,6 @@ int rz_online_header_decode(const msgpack_object *rec, const rz_rec_ctx *c, rz_o
         const char *need[] = {"norm_momentum", "z_buffer", "rollout_z"};
         for (int k = 0; k < 3; k++)
             if (!rz_field(rec, need[k])) return rz_rec_fail(e, c, need[k], "missing (version %lld has it)", (long long)v);
-        char rz[16];
-        if (rz_get_str(rec, c, "rollout_z", rz, sizeof rz, e)) return e && e->code ? e->code : RZ_EINPUT;
-        if ((h->rollout_z = rz_rollout_z_parse(rz)) < 0)
-            return rz_rec_fail(e, c, "rollout_z", "'%s': expected \"mixture\", \"buffer\" or \"sphere\"", rz);
     }
     if (h->goal_ratio + h->expert_ratio > 1 + 1e-6)
         return rz_rec_fail(e, c, "expert_ratio", "%g: with goal_ratio %g expected a sum of at most 1", h->expert_ratio, h->goal_ratio);

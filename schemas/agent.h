@@ -141,8 +141,7 @@ typedef struct {
 /* Defaults of the fields version 4 added, for version-3 records. */
 #define RZ_ONLINE_NORM_MOMENTUM 0.01
 #define RZ_ONLINE_Z_BUFFER 10000
-const char *rz_rollout_z_name(int k);  /* "mixture", "buffer", "sphere" */
-int rz_rollout_z_parse(const char *s); /* their index, −1 for another string */
+int rz_rollout_z_parse(const char *s); /* "mixture", "buffer", "sphere": their index, −1 for another string */
 void rz_online_header_pack(msgpack_packer *pk, const rz_online_header *h);
 int rz_online_header_decode(const msgpack_object *rec, const rz_rec_ctx *c, rz_online_header *h, rz_err *e);
 

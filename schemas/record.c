@@ -210,12 +210,26 @@ void rz_rec_fields_pack(msgpack_packer *pk, const void *obj, const rz_field_spec
         case RZ_FK_I64: assert(f[i].size == sizeof(int64_t)); rz_rec_int(pk, f[i].key, *(const int64_t *)m); break;
         case RZ_FK_F64: assert(f[i].size == sizeof(double)); rz_rec_f64(pk, f[i].key, *(const double *)m); break;
         case RZ_FK_STR: rz_rec_str(pk, f[i].key, (const char *)m); break;
-        case RZ_FK_PICK:
-            assert(f[i].size == sizeof(int));
-            rz_rec_str(pk, f[i].key, f[i].pick[*(const int *)m != 0]);
+        case RZ_FK_PICK: {
+            int k = *(const int *)m;
+            assert(f[i].size == sizeof(int) && k >= 0);
+            for (int j = 0; j < k; j++) assert(f[i].pick[j]); /* k names a string of the list */
+            rz_rec_str(pk, f[i].key, f[i].pick[k]);
             break;
         }
+        }
     }
+}
+
+/* "a", "b" or "c" into buf (cap bytes, truncated if it must be). */
+static const char *pick_list(const char *const *names, char *buf, size_t cap)
+{
+    size_t n = 0, len = 0;
+    while (names[n]) n++;
+    buf[0] = 0;
+    for (size_t k = 0; k < n && len < cap; k++)
+        len += (size_t)snprintf(buf + len, cap - len, "%s\"%s\"", k == 0 ? "" : k + 1 == n ? " or " : ", ", names[k]);
+    return buf;
 }
 
 static int decode_field(const msgpack_object *rec, const rz_rec_ctx *c, char *m, const rz_field_spec *f,
@@ -243,9 +257,10 @@ static int decode_field(const msgpack_object *rec, const rz_rec_ctx *c, char *m,
     case RZ_FK_PICK:
         assert(f->size == sizeof(int));
         if (rz_get_str(rec, c, f->key, s, sizeof s, e)) return RZ_EINPUT;
-        for (int k = 0; k < 2; k++)
+        for (int k = 0; f->pick[k]; k++)
             if (!strcmp(s, f->pick[k])) return *(int *)m = k, RZ_OK;
-        return rz_rec_fail(e, c, f->key, "'%s': expected \"%s\" or \"%s\"", s, f->pick[0], f->pick[1]);
+        char list[160];
+        return rz_rec_fail(e, c, f->key, "'%s': expected %s", s, pick_list(f->pick, list, sizeof list));
     }
     return rz_fail(e, RZ_EINTERNAL, "field '%s': unknown kind", f->key);
 }

@@ -87,7 +87,7 @@ int rz_rec_fail(rz_err *e, const rz_rec_ctx *c, const char *key, const char *fmt
  * rz_rec_fields_decode reads and range-checks them with the rz_get_* messages, so a
  * field is one line, not a packer line and a decoder line that must agree. Kinds:
  * integers kept in an int or an int64_t member, doubles (NaN never passes a bound),
- * char arrays, and a two-valued string kept as 0/1 in an int. An optional field may be
+ * char arrays, and a string from a fixed list kept as its index in an int. An optional field may be
  * absent (records written before it existed): its member then keeps whatever the
  * caller put there before decoding — the decoder clears nothing. Cross-field rules and
  * anything not a plain member (allocated strings, bins) stay with the record's code. */
@@ -98,7 +98,7 @@ typedef struct {
     size_t off, size;      /* offsetof / sizeof the member (size checks the kind) */
     int64_t ilo, ihi;      /* RZ_FK_INT, RZ_FK_I64: inclusive bounds */
     double flo, fhi;       /* RZ_FK_F64: inclusive bounds */
-    const char *pick[2];   /* RZ_FK_PICK: the strings stored for 0 and 1 */
+    const char *const *pick; /* RZ_FK_PICK: the strings (NULL-terminated); the member is the index */
     int optional;
 } rz_field_spec;
 #define RZ_FSPEC_(S, k, m, kind_, opt, ...) \
@@ -107,8 +107,8 @@ typedef struct {
 #define RZ_FIELD_I64(S, m, lo, hi, opt) RZ_FSPEC_(S, #m, m, RZ_FK_I64, opt, .ilo = (lo), .ihi = (hi))
 #define RZ_FIELD_F64(S, m, lo, hi, opt) RZ_FSPEC_(S, #m, m, RZ_FK_F64, opt, .flo = (lo), .fhi = (hi))
 #define RZ_FIELD_STR(S, m, opt) RZ_FSPEC_(S, #m, m, RZ_FK_STR, opt, .ilo = 0)
-/* key "k" holds s0 or s1; member m (an int) holds 0 or 1 */
-#define RZ_FIELD_PICK(S, k, m, s0, s1, opt) RZ_FSPEC_(S, k, m, RZ_FK_PICK, opt, .pick = {s0, s1})
+/* key "k" holds one of names[] (a NULL-terminated array); member m (an int) its index */
+#define RZ_FIELD_PICK(S, k, m, names, opt) RZ_FSPEC_(S, k, m, RZ_FK_PICK, opt, .pick = (names))
 #define RZ_NFIELDS(table) ((int)(sizeof(table) / sizeof((table)[0])))
 
 void rz_rec_fields_pack(msgpack_packer *pk, const void *obj, const rz_field_spec *f, int n);

@@ -346,9 +346,10 @@ static void test_hex64(void)
 }
 
 /* A field table packs the same bytes as the fields written by hand (msgpack-c directly,
- * not through rz_rec_*), decodes them back, keeps an absent optional member as preset,
- * and rejects an out-of-range integer, a NaN or out-of-range double, an unknown choice
- * and an over-long string, naming the field. */
+ * not through rz_rec_*), decodes them back (a choice of three by its index, the last one
+ * included), keeps an absent optional member as preset, and rejects an out-of-range
+ * integer, a NaN or out-of-range double, an unknown choice (listing the three) and an
+ * over-long string, naming the field. */
 typedef struct {
     int i;
     int64_t big;
@@ -357,12 +358,13 @@ typedef struct {
     int flag;
     double opt;
 } ft_rec;
+static const char *const ft_modes[] = {"off", "on", "auto", NULL};
 static const rz_field_spec ft_fields[] = {
     RZ_FIELD_INT(ft_rec, i, -3, 7, 0),
     RZ_FIELD_I64(ft_rec, big, 0, INT64_MAX, 0),
     RZ_FIELD_F64(ft_rec, x, 0, 1, 0),
     RZ_FIELD_STR(ft_rec, name, 0),
-    RZ_FIELD_PICK(ft_rec, "mode", flag, "off", "on", 0),
+    RZ_FIELD_PICK(ft_rec, "mode", flag, ft_modes, 0),
     RZ_FIELD_F64(ft_rec, opt, -1, 1, 1),
 };
 
@@ -396,13 +398,13 @@ static void ft_pack_hand(msgpack_sbuffer *sb, const ft_rec *r, int with_opt)
     hand_str(&pk, "big"), msgpack_pack_int64(&pk, r->big);
     hand_str(&pk, "x"), msgpack_pack_double(&pk, r->x);
     hand_str(&pk, "name"), hand_str(&pk, r->name);
-    hand_str(&pk, "mode"), hand_str(&pk, r->flag ? "on" : "off");
+    hand_str(&pk, "mode"), hand_str(&pk, r->flag == 2 ? "auto" : r->flag ? "on" : "off");
     if (with_opt) hand_str(&pk, "opt"), msgpack_pack_double(&pk, r->opt);
 }
 
 static void test_field_table(void)
 {
-    ft_rec a = {-3, INT64_MAX, 0.25, "seven77", 1, -0.5};
+    ft_rec a = {-3, INT64_MAX, 0.25, "seven77", 2, -0.5};
     msgpack_sbuffer sb, hand;
     msgpack_packer pk;
     msgpack_sbuffer_init(&sb);
@@ -417,7 +419,7 @@ static void test_field_table(void)
     ft_rec b;
     memset(&b, 0x55, sizeof b);
     CHECK(ft_decode(&sb, &b, &e) == 0);
-    CHECK(b.i == -3 && b.big == INT64_MAX && b.x == 0.25 && !strcmp(b.name, "seven77") && b.flag == 1 && b.opt == -0.5);
+    CHECK(b.i == -3 && b.big == INT64_MAX && b.x == 0.25 && !strcmp(b.name, "seven77") && b.flag == 2 && b.opt == -0.5);
 
     /* the optional field absent: the preset survives; every other field still read */
     msgpack_sbuffer_clear(&hand);
@@ -440,7 +442,7 @@ static void test_field_table(void)
         e.msg[0] = 0;
         CHECK(ft_decode(&hand, &b, &e) == RZ_EINPUT && strstr(e.msg, bad[k].field) && strstr(e.msg, "t.rz"));
     }
-    /* a string one byte too long for its array, and a choice that is neither string */
+    /* a string one byte too long for its array, and a choice that is none of the three */
     const char *keys[] = {"name", "mode"};
     const char *vals[] = {"eight888", "maybe"};
     for (int k = 0; k < 2; k++) {
@@ -454,6 +456,7 @@ static void test_field_table(void)
         hand_str(&pk, "mode"), hand_str(&pk, k == 1 ? vals[1] : "on");
         e.msg[0] = 0;
         CHECK(ft_decode(&hand, &b, &e) == RZ_EINPUT && strstr(e.msg, keys[k]));
+        if (k == 1) CHECK(strstr(e.msg, "'maybe': expected \"off\", \"on\" or \"auto\"")); /* the list, spelled out */
     }
     msgpack_sbuffer_destroy(&sb);
     msgpack_sbuffer_destroy(&hand);
