@@ -115,6 +115,13 @@ int rl_policy_parse(const char *s, rl_policy *p)
     return -1;
 }
 
+/* The default behaviour policy of the continuous kinds (ops->collect_act NULL). */
+static void uniform_collect_act(const rl_env *env, rl_policy pol, int t, rz_rng *rng, float *act)
+{
+    if (pol != RL_POL_COVERAGE || t % 5 == 0)
+        for (int k = 0; k < env->act_dim; k++) act[k] = (float)(2 * rz_rng_uniform(rng) - 1);
+}
+
 int rl_collect(const rl_env *env, rl_policy pol, long n, uint64_t seed, float *S, float *A,
                float *S2, rz_err *e)
 {
@@ -140,7 +147,10 @@ int rl_collect(const rl_env *env, rl_policy pol, long n, uint64_t seed, float *S
                 rl_env_reset(env, &rng, cur);
             }
         }
-        ops->collect_act(env, pol, t, cur, scratch, &rng, act);
+        if (ops->collect_act)
+            ops->collect_act(env, pol, t, cur, scratch, &rng, act);
+        else
+            uniform_collect_act(env, pol, t, &rng, act);
         int rc = rl_env_step(env, cur, act, &rng, nxt, e);
         if (rc) {
             free(scratch);

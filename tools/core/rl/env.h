@@ -169,7 +169,9 @@ struct rl_env_ops {
     /* rl_collect: is a state in the top-left room ("room" policy); bytes of zeroed
      * scratch a policy needs (0: none); the action at step t of an episode from cur;
      * confine_room: a "room" step that leaves the room is redone from a new start.
-     * in_room0 NULL: the kind has no "room" policy. */
+     * in_room0 NULL: the kind has no "room" policy. collect_act NULL: actions uniform
+     * in [-1, 1] per coordinate, the coverage policy holding each for 5 steps (longer
+     * reach) — the continuous kinds' behaviour policy. */
     int (*in_room0)(const rl_env *env, const float *state);
     size_t (*collect_scratch)(const rl_env *env, rl_policy pol);
     void (*collect_act)(const rl_env *env, rl_policy pol, int t, const float *cur, void *scratch, rz_rng *rng,

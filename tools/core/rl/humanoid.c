@@ -464,15 +464,6 @@ static double hum_reward(const rl_env *env, const rl_task *task, const float *s)
     return 0;
 }
 
-/* Uniform random torques; coverage holds each for 5 steps (as the maze's). */
-static void hum_collect_act(const rl_env *env, rl_policy pol, int t, const float *cur, void *scratch, rz_rng *rng,
-                            float *act)
-{
-    (void)cur, (void)scratch;
-    if (pol != RL_POL_COVERAGE || t % 5 == 0)
-        for (int k = 0; k < env->act_dim; k++) act[k] = (float)(2 * rz_rng_uniform(rng) - 1);
-}
-
 const rl_env_ops rl_humanoid_ops = {
     .spec = "humanoid",
     .arg = "the MuJoCo model file (default " RL_HUM_MODEL_DEFAULT ")",
@@ -490,6 +481,6 @@ const rl_env_ops rl_humanoid_ops = {
     .terminal = hum_terminal,
     .in_room0 = NULL,
     .collect_scratch = NULL,
-    .collect_act = hum_collect_act,
+    .collect_act = NULL, /* uniform random torques in [-1, 1] (rl_collect's default) */
     .confine_room = 0,
 };

@@ -330,16 +330,6 @@ static int pm_in_room0(const rl_env *env, const float *state)
     return rl_mj_in_room0(state);
 }
 
-/* Uniform actions; coverage holds each for 5 steps (longer reach). */
-static void pm_collect_act(const rl_env *env, rl_policy pol, int t, const float *cur, void *scratch, rz_rng *rng,
-                           float *act)
-{
-    (void)cur;
-    (void)scratch;
-    if (pol != RL_POL_COVERAGE || t % 5 == 0)
-        for (int k = 0; k < env->act_dim; k++) act[k] = (float)(2 * rz_rng_uniform(rng) - 1);
-}
-
 const rl_env_ops rl_pointmass_ops = {
     .spec = "pointmass-maze",
     .action_range = "[-1, 1]",
@@ -355,6 +345,6 @@ const rl_env_ops rl_pointmass_ops = {
     .success = pm_success,
     .in_room0 = pm_in_room0,
     .collect_scratch = NULL,
-    .collect_act = pm_collect_act,
+    .collect_act = NULL, /* uniform in [-1, 1] (rl_collect's default) */
     .confine_room = 1,
 };
