@@ -5,6 +5,7 @@
 
 
 #include <assert.h>
+#include <float.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
@@ -183,6 +184,14 @@ int rz_get_f64_opt(const msgpack_object *map, const rz_rec_ctx *c, const char *k
     return o ? get_f64(o, c, key, out, e) : RZ_OK;
 }
 
+int rz_get_bool(const msgpack_object *map, const rz_rec_ctx *c, const char *key, int *out, rz_err *e)
+{
+    const msgpack_object *o = rz_field(map, key);
+    if (!o || o->type != MSGPACK_OBJECT_BOOLEAN) return rz_rec_fail(e, c, key, "missing or not a boolean");
+    *out = o->via.boolean ? 1 : 0;
+    return RZ_OK;
+}
+
 int rz_get_str(const msgpack_object *map, const rz_rec_ctx *c, const char *key, char *out,
                size_t cap, rz_err *e)
 {
@@ -209,6 +218,8 @@ void rz_rec_fields_pack(msgpack_packer *pk, const void *obj, const rz_field_spec
         case RZ_FK_INT: assert(f[i].size == sizeof(int)); rz_rec_int(pk, f[i].key, *(const int *)m); break;
         case RZ_FK_I64: assert(f[i].size == sizeof(int64_t)); rz_rec_int(pk, f[i].key, *(const int64_t *)m); break;
         case RZ_FK_F64: assert(f[i].size == sizeof(double)); rz_rec_f64(pk, f[i].key, *(const double *)m); break;
+        case RZ_FK_F32: assert(f[i].size == sizeof(float)); rz_rec_f64(pk, f[i].key, *(const float *)m); break;
+        case RZ_FK_BOOL: assert(f[i].size == sizeof(int)); rz_rec_bool(pk, f[i].key, *(const int *)m); break;
         case RZ_FK_STR: rz_rec_str(pk, f[i].key, (const char *)m); break;
         case RZ_FK_PICK: {
             int k = *(const int *)m;
@@ -248,11 +259,15 @@ static int decode_field(const msgpack_object *rec, const rz_rec_ctx *c, char *m,
         else *(int64_t *)m = v;
         return RZ_OK;
     case RZ_FK_F64:
-        assert(f->size == sizeof(double));
+    case RZ_FK_F32:
+        assert(f->size == (f->kind == RZ_FK_F64 ? sizeof(double) : sizeof(float)));
+        assert(f->kind == RZ_FK_F64 || (f->flo >= -FLT_MAX && f->fhi <= FLT_MAX)); /* the cast is defined */
         if (rz_get_f64(rec, c, f->key, &d, e)) return RZ_EINPUT;
         if (!(d >= f->flo && d <= f->fhi)) return rz_rec_fail(e, c, f->key, "%g is outside [%g, %g]", d, f->flo, f->fhi);
-        *(double *)m = d;
+        if (f->kind == RZ_FK_F64) *(double *)m = d;
+        else *(float *)m = (float)d;
         return RZ_OK;
+    case RZ_FK_BOOL: assert(f->size == sizeof(int)); return rz_get_bool(rec, c, f->key, (int *)m, e);
     case RZ_FK_STR: return rz_get_str(rec, c, f->key, m, f->size, e);
     case RZ_FK_PICK:
         assert(f->size == sizeof(int));

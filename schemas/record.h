@@ -67,6 +67,8 @@ int rz_get_f64(const msgpack_object *map, const rz_rec_ctx *c, const char *key, 
                rz_err *e);
 int rz_get_f64_opt(const msgpack_object *map, const rz_rec_ctx *c, const char *key, double *out,
                    rz_err *e);
+/* A msgpack boolean as 0/1. */
+int rz_get_bool(const msgpack_object *map, const rz_rec_ctx *c, const char *key, int *out, rz_err *e);
 /* Copies a string field (NUL-terminated, at most cap-1 bytes, else an error). */
 int rz_get_str(const msgpack_object *map, const rz_rec_ctx *c, const char *key, char *out,
                size_t cap, rz_err *e);
@@ -86,18 +88,20 @@ int rz_rec_fail(rz_err *e, const rz_rec_ctx *c, const char *key, const char *fmt
  * rz_field_spec; rz_rec_fields_pack writes the fields in table order and
  * rz_rec_fields_decode reads and range-checks them with the rz_get_* messages, so a
  * field is one line, not a packer line and a decoder line that must agree. Kinds:
- * integers kept in an int or an int64_t member, doubles (NaN never passes a bound),
- * char arrays, and a string from a fixed list kept as its index in an int. An optional field may be
+ * integers kept in an int or an int64_t member, doubles and floats (packed as
+ * doubles; NaN never passes a bound, and a float's bounds lie within ±FLT_MAX),
+ * booleans kept as 0/1 in an int, char arrays, and a string from a fixed list kept as
+ * its index in an int. An optional field may be
  * absent (records written before it existed): its member then keeps whatever the
  * caller put there before decoding — the decoder clears nothing. Cross-field rules and
  * anything not a plain member (allocated strings, bins) stay with the record's code. */
-typedef enum { RZ_FK_INT, RZ_FK_I64, RZ_FK_F64, RZ_FK_STR, RZ_FK_PICK } rz_field_kind;
+typedef enum { RZ_FK_INT, RZ_FK_I64, RZ_FK_F64, RZ_FK_F32, RZ_FK_BOOL, RZ_FK_STR, RZ_FK_PICK } rz_field_kind;
 typedef struct {
     const char *key;
     rz_field_kind kind;
     size_t off, size;      /* offsetof / sizeof the member (size checks the kind) */
     int64_t ilo, ihi;      /* RZ_FK_INT, RZ_FK_I64: inclusive bounds */
-    double flo, fhi;       /* RZ_FK_F64: inclusive bounds */
+    double flo, fhi;       /* RZ_FK_F64, RZ_FK_F32: inclusive bounds */
     const char *const *pick; /* RZ_FK_PICK: the strings (NULL-terminated); the member is the index */
     int optional;
 } rz_field_spec;
@@ -106,6 +110,8 @@ typedef struct {
 #define RZ_FIELD_INT(S, m, lo, hi, opt) RZ_FSPEC_(S, #m, m, RZ_FK_INT, opt, .ilo = (lo), .ihi = (hi))
 #define RZ_FIELD_I64(S, m, lo, hi, opt) RZ_FSPEC_(S, #m, m, RZ_FK_I64, opt, .ilo = (lo), .ihi = (hi))
 #define RZ_FIELD_F64(S, m, lo, hi, opt) RZ_FSPEC_(S, #m, m, RZ_FK_F64, opt, .flo = (lo), .fhi = (hi))
+#define RZ_FIELD_F32(S, m, lo, hi, opt) RZ_FSPEC_(S, #m, m, RZ_FK_F32, opt, .flo = (lo), .fhi = (hi))
+#define RZ_FIELD_BOOL(S, m, opt) RZ_FSPEC_(S, #m, m, RZ_FK_BOOL, opt, .ilo = 0)
 #define RZ_FIELD_STR(S, m, opt) RZ_FSPEC_(S, #m, m, RZ_FK_STR, opt, .ilo = 0)
 /* key "k" holds one of names[] (a NULL-terminated array); member m (an int) its index */
 #define RZ_FIELD_PICK(S, k, m, names, opt) RZ_FSPEC_(S, k, m, RZ_FK_PICK, opt, .pick = (names))

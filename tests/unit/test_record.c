@@ -348,8 +348,9 @@ static void test_hex64(void)
 /* A field table packs the same bytes as the fields written by hand (msgpack-c directly,
  * not through rz_rec_*), decodes them back (a choice of three by its index, the last one
  * included), keeps an absent optional member as preset, and rejects an out-of-range
- * integer, a NaN or out-of-range double, an unknown choice (listing the three) and an
- * over-long string, naming the field. */
+ * integer, a NaN or out-of-range double or float, a boolean written as an integer, an
+ * unknown choice (listing the three) and an over-long string, naming the field. A float
+ * member round-trips exactly (float → double → float). */
 typedef struct {
     int i;
     int64_t big;
@@ -357,6 +358,8 @@ typedef struct {
     char name[8];
     int flag;
     double opt;
+    float f;
+    int on;
 } ft_rec;
 static const char *const ft_modes[] = {"off", "on", "auto", NULL};
 static const rz_field_spec ft_fields[] = {
@@ -365,6 +368,8 @@ static const rz_field_spec ft_fields[] = {
     RZ_FIELD_F64(ft_rec, x, 0, 1, 0),
     RZ_FIELD_STR(ft_rec, name, 0),
     RZ_FIELD_PICK(ft_rec, "mode", flag, ft_modes, 0),
+    RZ_FIELD_F32(ft_rec, f, -2, 2, 0),
+    RZ_FIELD_BOOL(ft_rec, on, 0),
     RZ_FIELD_F64(ft_rec, opt, -1, 1, 1),
 };
 
@@ -393,18 +398,20 @@ static void ft_pack_hand(msgpack_sbuffer *sb, const ft_rec *r, int with_opt)
 {
     msgpack_packer pk;
     msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 5 + with_opt);
+    msgpack_pack_map(&pk, 7 + with_opt);
     hand_str(&pk, "i"), msgpack_pack_int64(&pk, r->i);
     hand_str(&pk, "big"), msgpack_pack_int64(&pk, r->big);
     hand_str(&pk, "x"), msgpack_pack_double(&pk, r->x);
     hand_str(&pk, "name"), hand_str(&pk, r->name);
     hand_str(&pk, "mode"), hand_str(&pk, r->flag == 2 ? "auto" : r->flag ? "on" : "off");
+    hand_str(&pk, "f"), msgpack_pack_double(&pk, (double)r->f); /* a float travels as a double */
+    hand_str(&pk, "on"), r->on ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk);
     if (with_opt) hand_str(&pk, "opt"), msgpack_pack_double(&pk, r->opt);
 }
 
 static void test_field_table(void)
 {
-    ft_rec a = {-3, INT64_MAX, 0.25, "seven77", 2, -0.5};
+    ft_rec a = {-3, INT64_MAX, 0.25, "seven77", 2, -0.5, 0.1f, 1};
     msgpack_sbuffer sb, hand;
     msgpack_packer pk;
     msgpack_sbuffer_init(&sb);
@@ -419,7 +426,8 @@ static void test_field_table(void)
     ft_rec b;
     memset(&b, 0x55, sizeof b);
     CHECK(ft_decode(&sb, &b, &e) == 0);
-    CHECK(b.i == -3 && b.big == INT64_MAX && b.x == 0.25 && !strcmp(b.name, "seven77") && b.flag == 2 && b.opt == -0.5);
+    CHECK(b.i == -3 && b.big == INT64_MAX && b.x == 0.25 && !strcmp(b.name, "seven77") && b.flag == 2 && b.opt == -0.5 &&
+          b.f == 0.1f && b.on == 1);
 
     /* the optional field absent: the preset survives; every other field still read */
     msgpack_sbuffer_clear(&hand);
@@ -431,10 +439,12 @@ static void test_field_table(void)
 
     /* one bad value at a time, each rejected with the field's name in the message */
     struct { ft_rec r; const char *field; } bad[] = {
-        {{8, 0, 0.5, "n", 0, 0}, "'i'"},          /* int above its bound */
-        {{0, 0, NAN, "n", 0, 0}, "'x'"},          /* NaN fails every bound */
-        {{0, 0, 1.5, "n", 0, 0}, "'x'"},          /* double above its bound */
-        {{0, 0, 0.5, "n", 0, 2.0}, "'opt'"},      /* an optional field present is checked */
+        {{8, 0, 0.5, "n", 0, 0, 0, 0}, "'i'"},          /* int above its bound */
+        {{0, 0, NAN, "n", 0, 0, 0, 0}, "'x'"},          /* NaN fails every bound */
+        {{0, 0, 1.5, "n", 0, 0, 0, 0}, "'x'"},          /* double above its bound */
+        {{0, 0, 0.5, "n", 0, 2.0, 0, 0}, "'opt'"},      /* an optional field present is checked */
+        {{0, 0, 0.5, "n", 0, 0, NAN, 0}, "'f'"},  /* a float: NaN fails */
+        {{0, 0, 0.5, "n", 0, 0, 3, 0}, "'f'"},    /* a float above its bound */
     };
     for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
         msgpack_sbuffer_clear(&hand);
@@ -457,6 +467,24 @@ static void test_field_table(void)
         e.msg[0] = 0;
         CHECK(ft_decode(&hand, &b, &e) == RZ_EINPUT && strstr(e.msg, keys[k]));
         if (k == 1) CHECK(strstr(e.msg, "'maybe': expected \"off\", \"on\" or \"auto\"")); /* the list, spelled out */
+    }
+    /* a boolean written as the integer 1, and a float beyond float's range: rejected,
+     * naming the field */
+    for (int k = 0; k < 2; k++) {
+        msgpack_sbuffer_clear(&hand);
+        msgpack_packer_init(&pk, &hand, msgpack_sbuffer_write);
+        msgpack_pack_map(&pk, 7);
+        hand_str(&pk, "i"), msgpack_pack_int64(&pk, 0);
+        hand_str(&pk, "big"), msgpack_pack_int64(&pk, 0);
+        hand_str(&pk, "x"), msgpack_pack_double(&pk, 0);
+        hand_str(&pk, "name"), hand_str(&pk, "ok");
+        hand_str(&pk, "mode"), hand_str(&pk, "on");
+        hand_str(&pk, "f"), msgpack_pack_double(&pk, k == 1 ? 1e300 : 0.5);
+        hand_str(&pk, "on");
+        if (k == 0) msgpack_pack_int64(&pk, 1);
+        else msgpack_pack_true(&pk);
+        e.msg[0] = 0;
+        CHECK(ft_decode(&hand, &b, &e) == RZ_EINPUT && strstr(e.msg, k == 0 ? "'on'" : "'f'"));
     }
     msgpack_sbuffer_destroy(&sb);
     msgpack_sbuffer_destroy(&hand);
