@@ -1,60 +1,50 @@
 /* model.c — the "model" record: pack, decode, check (see model.h). */
 #include "model.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
+#include <stddef.h>
 #include <string.h>
 
 /* The parameter count a configuration may reach (floats, so 32 GiB of float32). */
 #define MAX_PARAMS ((double)((uint64_t)1 << 33))
 
+/* The record's fields after "arch" (always "llama"), in the order they are packed.
+ * Bounds here are per field; rz_llama_config_check applies the rules between them. */
+static const rz_field_spec config_fields[] = {
+    RZ_FIELD_INT(rz_llama_config, dim, 1, 1 << 24, 0),
+    RZ_FIELD_INT(rz_llama_config, hidden_dim, 1, 1 << 24, 0),
+    RZ_FIELD_INT(rz_llama_config, n_layers, 1, 1 << 24, 0),
+    RZ_FIELD_INT(rz_llama_config, n_heads, 1, 1 << 24, 0),
+    RZ_FIELD_INT(rz_llama_config, n_kv_heads, 1, 1 << 24, 0),
+    RZ_FIELD_INT(rz_llama_config, vocab_size, 1, 1 << 24, 0),
+    RZ_FIELD_INT(rz_llama_config, seq_len, 1, 1 << 24, 0),
+    RZ_FIELD_BOOL(rz_llama_config, shared_classifier, 0),
+    RZ_FIELD_F32(rz_llama_config, rope_theta, -FLT_MAX, FLT_MAX, 0),
+    RZ_FIELD_F32(rz_llama_config, norm_eps, -FLT_MAX, FLT_MAX, 0),
+};
+
 void rz_model_config_pack(msgpack_packer *pk, const rz_llama_config *c)
 {
-    rz_rec_begin(pk, "model", RZ_MODEL_VERSION, 11);
+    rz_rec_begin(pk, "model", RZ_MODEL_VERSION, 1 + RZ_NFIELDS(config_fields));
     rz_rec_str(pk, "arch", "llama");
-    rz_rec_int(pk, "dim", c->dim);
-    rz_rec_int(pk, "hidden_dim", c->hidden_dim);
-    rz_rec_int(pk, "n_layers", c->n_layers);
-    rz_rec_int(pk, "n_heads", c->n_heads);
-    rz_rec_int(pk, "n_kv_heads", c->n_kv_heads);
-    rz_rec_int(pk, "vocab_size", c->vocab_size);
-    rz_rec_int(pk, "seq_len", c->seq_len);
-    rz_rec_bool(pk, "shared_classifier", c->shared_classifier);
-    rz_rec_f64(pk, "rope_theta", c->rope_theta);
-    rz_rec_f64(pk, "norm_eps", c->norm_eps);
+    rz_rec_fields_pack(pk, c, config_fields, RZ_NFIELDS(config_fields));
 }
 
 int rz_model_config_decode(const msgpack_object *rec, const rz_rec_ctx *ctx, rz_llama_config *c,
                            rz_err *e)
 {
     char arch[32];
-    int64_t v[7];
-    static const char *const keys[7] = {"dim", "hidden_dim", "n_layers", "n_heads",
-                                        "n_kv_heads", "vocab_size", "seq_len"};
     int rc;
     if ((rc = rz_get_str(rec, ctx, "arch", arch, sizeof arch, e))) return rc;
     if (strcmp(arch, "llama") != 0)
         return rz_rec_fail(e, ctx, "arch", "'%s' is not supported (expected \"llama\")", arch);
-    for (int i = 0; i < 7; i++)
-        if ((rc = rz_get_int(rec, ctx, keys[i], 1, 1 << 24, &v[i], e))) return rc;
-    const msgpack_object *sh = rz_field(rec, "shared_classifier");
-    if (!sh || sh->type != MSGPACK_OBJECT_BOOLEAN)
-        return rz_rec_fail(e, ctx, "shared_classifier", "missing or not a boolean");
-    double theta, eps;
-    if ((rc = rz_get_f64(rec, ctx, "rope_theta", &theta, e))) return rc;
-    if ((rc = rz_get_f64(rec, ctx, "norm_eps", &eps, e))) return rc;
-    memset(c, 0, sizeof *c);
-    c->dim = (int)v[0];
-    c->hidden_dim = (int)v[1];
-    c->n_layers = (int)v[2];
-    c->n_heads = (int)v[3];
-    c->n_kv_heads = (int)v[4];
-    c->vocab_size = (int)v[5];
-    c->seq_len = (int)v[6];
-    c->shared_classifier = sh->via.boolean;
-    c->rope_theta = (float)theta;
-    c->norm_eps = (float)eps;
-    if ((rc = rz_llama_config_check(c, e))) return rz_wrap(e, "%s: record %ld (model)", ctx->source, ctx->index);
+    rz_llama_config d;
+    memset(&d, 0, sizeof d);
+    if ((rc = rz_rec_fields_decode(rec, ctx, &d, config_fields, RZ_NFIELDS(config_fields), e))) return rc;
+    if ((rc = rz_llama_config_check(&d, e))) return rz_wrap(e, "%s: record %ld (model)", ctx->source, ctx->index);
+    *c = d;
     return RZ_OK;
 }
 

@@ -309,9 +309,9 @@ int rz_qlayer_decode(const msgpack_object *rec, const rz_rec_ctx *c, rz_qlayer_v
         (rc = get_u64(rec, c, "model_hash", &q->model_hash, e)) ||
         (rc = rz_get_f64(rec, c, "loss", &q->loss, e)) || (rc = rz_get_f64(rec, c, "rel_loss", &q->rel, e)))
         return rc;
-    const msgpack_object *inc = rz_field(rec, "incoherent");
-    if (!inc || inc->type != MSGPACK_OBJECT_BOOLEAN) return rz_rec_fail(e, c, "incoherent", "missing or not a boolean");
-    q->incoherent = inc->via.boolean ? RZ_INCOH_BOTH : RZ_INCOH_NONE;
+    int inc;
+    if ((rc = rz_get_bool(rec, c, "incoherent", &inc, e))) return rc;
+    q->incoherent = inc ? RZ_INCOH_BOTH : RZ_INCOH_NONE;
     const msgpack_object *sides = rz_field(rec, "incoherence_sides");
     if (sides) {
         char sd[8];
@@ -319,7 +319,7 @@ int rz_qlayer_decode(const msgpack_object *rec, const rz_rec_ctx *c, rz_qlayer_v
         if (rs) return rs;
         if (strcmp(sd, "in") != 0 && strcmp(sd, "both") != 0)
             return rz_rec_fail(e, c, "incoherence_sides", "'%s' is not \"in\" or \"both\"", sd);
-        if (!inc->via.boolean) return rz_rec_fail(e, c, "incoherence_sides", "given for a layer that is not incoherent");
+        if (!inc) return rz_rec_fail(e, c, "incoherence_sides", "given for a layer that is not incoherent");
         if (strcmp(sd, "in") == 0) q->incoherent = RZ_INCOH_IN;
     }
     q->method = rz_qmethod_parse(method);

@@ -114,9 +114,7 @@ static int get_header(const msgpack_object *r, const rz_rec_ctx *c, rz_maze_ckpt
         return rz_rec_fail(e, c, "schedule", "'%s', expected cosine, linear or constant", sched);
     if (!(in->opt.lr >= 0 && in->opt.lr < 1e3)) return rz_rec_fail(e, c, "lr", "expected a rate in [0, 1000)");
     in->opt.total = (int)in->total;
-    const msgpack_object *mo = rz_field(r, "moments");
-    if (!mo || mo->type != MSGPACK_OBJECT_BOOLEAN) return rz_rec_fail(e, c, "moments", "expected a boolean");
-    *moments = mo->via.boolean;
+    if ((rc = rz_get_bool(r, c, "moments", moments, e))) return rc;
     rz_err ce = {0};
     if (rz_llama_config_check(cf, &ce)) return rz_rec_fail(e, c, "dim", "model shape: %s", ce.msg);
     /* bound the allocation the header asks for: 2^27 floats (512 MB) is far above any
