@@ -44,6 +44,25 @@ long long rz_cli_int(const rz_cli *c, const char *opt, const char *arg, long lon
     return v;
 }
 
+int rz_cli_ints(const rz_cli *c, const char *opt, const char *arg, long long lo, long long hi, long long *out,
+                int max)
+{
+    char item[64];
+    int n = 0;
+    for (const char *p = arg;; p++) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (len == 0) rz_cli_usage_error(c, "%s '%s': an empty item (expected integers separated by commas)", opt, arg);
+        if (n == max) rz_cli_usage_error(c, "%s '%s': more than %d items", opt, arg, max);
+        if (len >= sizeof item) rz_cli_usage_error(c, "%s: '%.*s' is not an integer", opt, (int)len, p);
+        memcpy(item, p, len);
+        item[len] = 0;
+        out[n++] = rz_cli_int(c, opt, item, lo, hi);
+        if (!comma) return n;
+        p = comma;
+    }
+}
+
 double rz_cli_f64(const rz_cli *c, const char *opt, const char *arg, double lo, double hi)
 {
     char *end;

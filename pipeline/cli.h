@@ -186,6 +186,10 @@ const char *rz_cli_output(const rz_cli *c, const char *loc);
 /* Option value parsers: exit 2 naming the option on a malformed or out-of-range value. */
 long long rz_cli_int(const rz_cli *c, const char *opt, const char *arg, long long lo, long long hi);
 double rz_cli_f64(const rz_cli *c, const char *opt, const char *arg, double lo, double hi);
+/* A comma-separated list of 1..max integers in [lo, hi] into out; returns their number.
+ * An empty list or item ("1,,2", "3,"), more than max items or a bad item exit 2. */
+int rz_cli_ints(const rz_cli *c, const char *opt, const char *arg, long long lo, long long hi, long long *out,
+                int max);
 
 /* Reports. begin returns a packer whose map has n_fields after "type", "v", "tool",
  * "version"; finish emits it per --json/--report (and to stdout as JSON if want_json). */

@@ -59,3 +59,8 @@ check_err "--curve-seeds with --curves" 2 "measured before" rz-lowrank $RC --cur
 [ ! -e "$T/bad1.q" ] && ok "no output (--curve-seeds with --curves)" || fail "output left"
 check_err "--monotone without --budget" 2 "need --budget" rz-lowrank -t 1 -m "$M" -H "$T/h.rzs" --rank 2 --monotone -o "$T/bad2.q"
 check_err "a curve seed twice" 2 "given twice" rz-lowrank $KL --curve-seeds 3,3 -o "$T/bad3.q"
+# the shared list parser: empty items and too many items are refused, not skipped
+check_err "an empty candidate between commas" 2 "--candidates '0,,4': an empty item" rz-lowrank $KL --candidates 0,,4 -o "$T/bad4.q"
+check_err "a trailing comma in the candidates" 2 "--candidates '0,4,': an empty item" rz-lowrank $KL --candidates 0,4, -o "$T/bad5.q"
+check_err "17 curve seeds" 2 "more than 16 items" rz-lowrank $KL --curve-seeds 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17 -o "$T/bad6.q"
+check_err "a curve seed that is not an integer" 2 "--curve-seeds: expected an integer, got '2x'" rz-lowrank $KL --curve-seeds 1,2x -o "$T/bad7.q"

@@ -593,19 +593,16 @@ static int use_kl_objective(rz_cli *c, const char *objective, const char *text, 
 static int parse_curve_seeds(rz_cli *c, const char *arg, uint64_t *cs, char *buf, size_t cap)
 {
     int n = 0;
-    char tmp[512];
+    long long v[MAX_CSEEDS];
     buf[0] = 0;
     if (!arg) cs[n++] = c->seed;
     else {
-        snprintf(tmp, sizeof tmp, "%s", arg);
-        for (char *save = NULL, *t = strtok_r(tmp, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-            if (n == MAX_CSEEDS) rz_cli_usage_error(c, "--curve-seeds: at most %d seeds", MAX_CSEEDS);
-            cs[n] = (uint64_t)rz_cli_int(c, "--curve-seeds", t, 0, 1L << 62);
-            for (int j = 0; j < n; j++)
-                if (cs[j] == cs[n]) rz_cli_usage_error(c, "--curve-seeds: seed %s given twice", t);
-            n++;
+        n = rz_cli_ints(c, "--curve-seeds", arg, 0, 1LL << 62, v, MAX_CSEEDS);
+        for (int i = 0; i < n; i++) {
+            cs[i] = (uint64_t)v[i];
+            for (int j = 0; j < i; j++)
+                if (v[j] == v[i]) rz_cli_usage_error(c, "--curve-seeds: seed %lld given twice", v[i]);
         }
-        if (!n) rz_cli_usage_error(c, "--curve-seeds: no seeds");
     }
     for (int j = 0; j < n; j++) {
         size_t l = strlen(buf);
@@ -627,16 +624,12 @@ static int parse_svd(rz_cli *c, const char *svd_arg)
 /* --candidates: increasing ranks into cands[MAX_CANDS]; returns their number. */
 static int parse_candidates(rz_cli *c, const char *arg, int *cands)
 {
-    char buf[512];
-    int n = 0;
-    snprintf(buf, sizeof buf, "%s", arg);
-    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        if (n == MAX_CANDS) rz_cli_usage_error(c, "--candidates: at most %d ranks", MAX_CANDS);
-        cands[n] = (int)rz_cli_int(c, "--candidates", t, 0, RZ_QUANT_MAX_DIM);
-        if (n && cands[n] <= cands[n - 1]) rz_cli_usage_error(c, "--candidates must increase");
-        n++;
+    long long v[MAX_CANDS];
+    int n = rz_cli_ints(c, "--candidates", arg, 0, RZ_QUANT_MAX_DIM, v, MAX_CANDS);
+    for (int i = 0; i < n; i++) {
+        cands[i] = (int)v[i];
+        if (i && cands[i] <= cands[i - 1]) rz_cli_usage_error(c, "--candidates must increase");
     }
-    if (!n) rz_cli_usage_error(c, "--candidates: no ranks");
     return n;
 }
 
