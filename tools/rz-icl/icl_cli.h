@@ -29,6 +29,9 @@ rz_client *icl_server(icl_args *a, int *max_ctx, int *dim);
 rz_writer *icl_writer(icl_args *a);
 void icl_emit(icl_args *a, rz_writer *w);
 void icl_close(icl_args *a, rz_writer *w);
+/* The next icl_demos record of r into *d (records of other types skipped) and its
+ * context into *ctx; 0 at the end of the stream. Dies on a read or decode error. */
+int icl_next_demos(icl_args *a, rz_reader *r, rz_icl_demos *d, rz_rec_ctx *ctx);
 void icl_die(icl_args *a, rz_err *e) __attribute__((noreturn));
 
 int icl_select(icl_args *a);

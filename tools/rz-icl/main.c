@@ -133,6 +133,19 @@ void icl_emit(icl_args *a, rz_writer *w)
     }
 }
 
+int icl_next_demos(icl_args *a, rz_reader *r, rz_icl_demos *d, rz_rec_ctx *ctx)
+{
+    rz_err e = {0};
+    for (;;) {
+        const msgpack_object *rec;
+        if (rz_reader_next(r, &rec, ctx, &e)) icl_die(a, &e);
+        if (!rec) return 0;
+        if (strcmp(ctx->type, "icl_demos")) continue;
+        if (rz_icl_demos_decode(rec, ctx, d, &e)) icl_die(a, &e);
+        return 1;
+    }
+}
+
 void icl_close(icl_args *a, rz_writer *w)
 {
     rz_err e = {0};

@@ -20,14 +20,9 @@ int icl_noise(icl_args *a)
     if (rz_reader_open(a->demos, &a->c.stream, &r, &e)) icl_die(a, &e);
     rz_writer *w = icl_writer(a);
     long records = 0, flipped = 0, total = 0;
-    for (;;) {
-        const msgpack_object *rec;
-        rz_rec_ctx ctx;
-        if (rz_reader_next(r, &rec, &ctx, &e)) icl_die(a, &e);
-        if (!rec) break;
-        if (strcmp(ctx.type, "icl_demos")) continue;
-        rz_icl_demos d;
-        if (rz_icl_demos_decode(rec, &ctx, &d, &e)) icl_die(a, &e);
+    rz_rec_ctx ctx;
+    rz_icl_demos d;
+    while (icl_next_demos(a, r, &d, &ctx)) {
         int *lab = malloc(((size_t)d.n + 1) * sizeof *lab);
         long *which = malloc(((size_t)d.n + 1) * sizeof *which);
         if (!lab || !which) {

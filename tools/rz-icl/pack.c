@@ -44,14 +44,9 @@ int icl_pack(icl_args *a)
     rz_writer *w = icl_writer(a);
     long n = 0, min_shots = -1, max_shots = 0, max_tokens = 0;
     double sum_shots = 0, sum_tokens = 0;
-    for (;;) {
-        const msgpack_object *rec;
-        rz_rec_ctx ctx;
-        if (rz_reader_next(r, &rec, &ctx, &e)) icl_die(a, &e);
-        if (!rec) break;
-        if (strcmp(ctx.type, "icl_demos")) continue;
-        rz_icl_demos d;
-        if (rz_icl_demos_decode(rec, &ctx, &d, &e)) icl_die(a, &e);
+    rz_rec_ctx ctx;
+    rz_icl_demos d;
+    while (icl_next_demos(a, r, &d, &ctx)) {
         if (d.test >= test.n) {
             rz_rec_fail(&e, &ctx, "test", "%ld is not an item of %s (%ld items)", d.test, test.path, test.n);
             icl_die(a, &e);
