@@ -574,7 +574,7 @@ static void test_nll_and_argmax(void)
     double nll[2];
     rz_log_softmax_nll(&logits[0][0], 2, 5, targets, nll);
     double z = exp(1.0) + 2 * exp(3.0) + exp(-2.0) + exp(0.5);
-    /* each exp is computed in float (fast_expf, relative error < 1.3e-7) and summed in
+    /* each exp is computed in float (rz_expf of vexp.h, relative error < 1.3e-7) and summed in
      * double, so log(sum) is off by at most ~1.3e-7: 1e-6 is the tolerance */
     CHECK_NEAR(nll[0], log(z) - 1.0, 1e-6);
     /* large logits: computed relative to the maximum, no overflow */

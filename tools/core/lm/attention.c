@@ -25,6 +25,7 @@
  * it. Keys are all stored at P_k = pos mod s, so only the queries differ between parts.
  */
 #include "attention.h"
+#include "vexp.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -117,26 +118,6 @@ int rz_attn_store_kv(const rz_attn *a, const float *k, int ldk, const float *v, 
 
 /* ---------------------------------------------------------------- streaming softmax */
 
-/* e^x in float, vectorisable (libm's expf is not, without -ffast-math). Range reduction
- * x = n ln2 + r, |r| <= ln2/2, with ln2 in two pieces so n * LN2_HI is exact for the n
- * that occur; e^r by its degree-6 Taylor polynomial (truncation < 2e-7 relative at
- * |r| = 0.347); 2^n put into the exponent bits. x is clamped to [-87, 88], so n + 127
- * stays in [1, 254]: e^-87 ~ 1.6e-38 then stands for anything smaller, negligible in a
- * softmax whose largest term is 1. Masked entries never go through here. */
-static inline float exp_f(float x)
-{
-    const float LOG2E = 1.44269504088896341f, LN2_HI = 0.693145751953125f, LN2_LO = 1.42860682030941723e-6f;
-    x = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
-    float n = x * LOG2E;
-    n = (n + 12582912.0f) - 12582912.0f; /* round to nearest integer: 1.5 * 2^23 trick */
-    float r = (x - n * LN2_HI) - n * LN2_LO;
-    float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120 + r * (1.0f / 720))))));
-    int32_t bits = ((int32_t)n + 127) << 23;
-    float two_n;
-    memcpy(&two_n, &bits, sizeof two_n);
-    return p * two_n;
-}
-
 /* State of one part for the rows of a block: Q [QB][hs] (rotated queries), acc [QB][hs],
  * m [QB], l [QB]. */
 typedef struct {
@@ -190,13 +171,13 @@ static void attend(part *P, int rows, int hs, int p0, int causal, int k0, int k1
             float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
             for (int j = 0; j < valid; j++) {
-                float p = exp_f(s[j] - m_new);
+                float p = rz_expf(s[j] - m_new);
                 s[j] = p;
                 sum += p;
             }
             for (int j = valid; j < nk; j++) s[j] = 0.0f;
             /* rescale what was accumulated against the old max (nothing yet: m_old = -inf) */
-            float alpha = m_old == -INFINITY ? 0.0f : exp_f(m_old - m_new);
+            float alpha = m_old == -INFINITY ? 0.0f : rz_expf(m_old - m_new);
             if (alpha != 1.0f) {
                 float *restrict acc = P->acc + (size_t)r * hs;
                 for (int i = 0; i < hs; i++) acc[i] *= alpha;

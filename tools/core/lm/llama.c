@@ -7,7 +7,7 @@
  * products are matrix-vector (cblas_sgemv). Everything else (RMSNorm, RoPE, softmax,
  * SwiGLU) is O(T * width) or O(T * context) and written as plain loops that gcc
  * vectorises: no function calls in the inner loops, restrict pointers, and an exp()
- * of our own (fast_expf) because libm's expf is not vectorised without -ffast-math.
+ * of our own (rz_expf, vexp.h) because libm's expf is not vectorised without -ffast-math.
  * Threads: the products go through linalg.h (OpenMP column panels over single-threaded
  * OpenBLAS, the same result for any thread count), attention through attention.h.
  * Quantised linears (rz_llama_set_qlinear) are applied from their codes (qlinear.h);
@@ -27,6 +27,7 @@
 #include "rng.h"
 #include "qlinear.h"
 #include "stream.h"
+#include "vexp.h"
 
 #include <cblas.h>
 #include <errno.h>
@@ -641,34 +642,6 @@ int rz_llama_state_new_ext(const rz_llama *m, int max_T, int max_ctx, const rz_r
 
 /* ---------------------------------------------------------------- forward pieces */
 
-/* exp(x) in float, vectorisable: exp(x) = 2^n exp(r) with n = round(x / ln 2) and
- * |r| <= ln2 / 2, exp(r) by its Taylor polynomial to r^6 (relative error < 1.3e-7, about
- * one ulp). x is clamped to [-87, 88] so 2^n stays a normal float: exp(-87) ~ 1.6e-38
- * stands in for anything smaller, which in a softmax or a sigmoid is indistinguishable
- * from 0 next to the terms that matter. */
-static inline float fast_expf(float x)
-{
-    x = x < -87.0f ? -87.0f : x;
-    x = x > 88.0f ? 88.0f : x;
-    /* Adding 1.5 * 2^23 rounds x / ln2 to an integer (ties to even). */
-    float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-    /* r = x - n ln2, with ln2 split in two so that n * ln2_hi is exact. */
-    float r = x - n * 0.693145751953125f;
-    r = r - n * 1.42860682030941723e-6f;
-    float p = 1.0f / 720;
-    p = p * r + 1.0f / 120;
-    p = p * r + 1.0f / 24;
-    p = p * r + 1.0f / 6;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
-    /* 2^n: n + 127 in the exponent field. */
-    int32_t bits = ((int32_t)n + 127) << 23;
-    float scale;
-    memcpy(&scale, &bits, 4);
-    return p * scale;
-}
-
 /* out[t] = x[t] / sqrt(mean(x[t]^2) + eps) * w for each of T rows of n. */
 static void rmsnorm(float *restrict out, const float *restrict x, const float *restrict w, int T, int n, float eps)
 {
@@ -690,7 +663,7 @@ static void swiglu(float *restrict h, int T, int hidden)
     for (int t = 0; t < T; t++) {
         float *restrict a = h + (size_t)t * 2 * hidden;
         const float *restrict b = a + hidden;
-        for (int i = 0; i < hidden; i++) a[i] = a[i] / (1.0f + fast_expf(-a[i])) * b[i];
+        for (int i = 0; i < hidden; i++) a[i] = a[i] / (1.0f + rz_expf(-a[i])) * b[i];
     }
 }
 
@@ -839,7 +812,7 @@ int rz_llama_argmax(const float *logits, int n)
 void rz_log_softmax_nll(const float *logits, int T, int vocab, const int *targets, double *nll_out)
 {
     /* Rows are independent: OpenMP over rows, each row the same computation whatever the
-     * thread count. exp in float (fast_expf, ~1 ulp) vectorises; the sum of up to 32000
+     * thread count. exp in float (rz_expf, ~1 ulp) vectorises; the sum of up to 32000
      * terms is accumulated in double, so the log-sum-exp is good to ~1e-7 relative. */
 #pragma omp parallel for schedule(static) if ((long)T * vocab >= (1L << 16))
     for (int t = 0; t < T; t++) {
@@ -853,7 +826,7 @@ void rz_log_softmax_nll(const float *logits, int T, int vocab, const int *target
         for (int i = 0; i < vocab; i++) mx = row[i] > mx ? row[i] : mx;
         double sum = 0.0;
 #pragma omp simd reduction(+ : sum)
-        for (int i = 0; i < vocab; i++) sum += (double)fast_expf(row[i] - mx);
+        for (int i = 0; i < vocab; i++) sum += (double)rz_expf(row[i] - mx);
         /* -log p = log sum exp(x - max) - (x_target - max) */
         nll_out[t] = log(sum) - ((double)row[targets[t]] - (double)mx);
     }
