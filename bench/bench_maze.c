@@ -3,22 +3,40 @@
  * for next-token (causal) and MLM-U (bidirectional) on n×n DFS mazes built in memory,
  * at the model sizes of pipeline/maze.mk. Figures only, never pass/fail.
  *
- * Work per step, N = batch × T tokens (T = the padded maze length), P = linear
- * parameters per token (all layers' matrices), C = classifier (vocab × dim):
- *   forward   2 N (P + C), attention 4 N T dim per layer (the full T × T score and P·V
- *             products: the causal mask's zero half is multiplied too, so both
- *             objectives do the same work);
- *   backward  dx and dW of every matrix 4 N (P + C), attention 8 N T dim per layer.
- * GFLOP/s counts those products; tokens/s counts padded positions (what the step
- * computes). With a peak (bench_prefill --peak, same machine and threads) it prints
- * the fraction of it.
+ * FLOPs are counted from the shapes, 2 per multiply-add of every matrix product the step
+ * makes. N = batch × T tokens (T = the padded maze length), P = linear weights per token
+ * (Σ over layers of 4 dim² + 3 dim hid: wq, wk, wv, wo, w1, w2, w3), C = classifier
+ * (vocab × dim), A = attention multiply-adds per token and layer (Q·Kᵀ and P·V over the
+ * full T × T: the causal mask's zero half is multiplied too, so both objectives do the
+ * same work) = 2 T dim:
+ *   forward   2 N (P + C) + 2 N A layers,
+ *   backward  dx and dW of every matrix 4 N (P + C) (the embedding's gradient is a row
+ *             sum, not a product), attention dP, dV, dQ, dK 4 N A layers.
+ * Not counted: norms, RoPE, softmax, SwiGLU, AdamW (the elementwise work a perfect
+ * implementation would still pay). tokens/s counts padded positions (what the step
+ * computes).
  *
- * usage: bench_maze [steps [threads [peak_gflops]]]
+ * The sgemm peak is measured in the same run (rz_blas_sgemm_gflops: OpenBLAS's 2048³
+ * sgemm on `threads` threads, best of 5), and the BLAS core in use is printed
+ * (rz_blas_startup, as the programs select it). Each configuration runs one untimed
+ * warm-up step, then `steps` timed ones; it prints the mean and the best step by wall
+ * time and the mean by CPU time (process CPU seconds / threads: on a shared machine
+ * the wall figure measures the scheduler, the CPU figure what cores of our own would
+ * give — exact for one thread up to cache sharing, inflated by OpenMP's spin-waits for
+ * more). "of peak" is the best step's GFLOP/s against the peak; under load compare the
+ * CPU figures between builds (paired, alternated runs), not the absolute rates.
+ *
+ * usage: bench_maze [steps [threads [only [nopeak]]]]   (defaults 3, 0 = all cores, all
+ *        sizes; only = 5: the 5×5 dim-64 model alone, both objectives; nopeak: skip the
+ *        peak, for profiling the steps alone)
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <omp.h>
 
+#include "blas.h"
 #include "linalg.h"
 #include "maze_train.h"
 
@@ -59,8 +77,15 @@ static void make_set(rz_maze_set *s, int n, long count)
     rz_maze_free(&m);
 }
 
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 static void run(const rz_maze_set *s, int objective, int dim, int layers, int heads, int batch, int steps,
-                double peak)
+                int threads, double peak, double cpeak)
 {
     rz_err e = {0};
     rz_maze_ckpt info;
@@ -74,39 +99,51 @@ static void run(const rz_maze_set *s, int objective, int dim, int layers, int he
     info.opt.total = steps + 1;
     rz_maze_trainer tr;
     if (rz_maze_trainer_new(&tr, &info, s, NULL, NULL, &e)) die(&e);
-    double loss, gn, lr, secs = 0;
+    double loss, gn, lr, secs = 0, best = 1e30, cpu = 0;
     for (int it = 0; it <= steps; it++) { /* step 0 warms up, not timed */
-        double t0 = rz_now();
+        double t0 = rz_now(), c0 = cpu_now();
         if (rz_maze_trainer_step(&tr, &loss, &gn, &lr, &e)) die(&e);
-        if (it) secs += rz_now() - t0;
+        double dt = rz_now() - t0, dc = cpu_now() - c0;
+        if (it) secs += dt, cpu += dc, best = dt < best ? dt : best;
     }
     double N = (double)batch * s->T, P = 0, C = (double)c->vocab_size * dim;
     for (int l = 0; l < layers; l++) P += 4.0 * dim * dim + 3.0 * dim * c->hidden_dim;
-    double att = (double)layers * s->T * dim;
-    double flops = 2 * N * (P + C) + 4 * N * att + 4 * N * (P + C) + 8 * N * att;
-    double step = secs / steps, gf = flops / step / 1e9;
-    printf("%dx%d %-4s dim %3d x %d layers, batch %d x T %d: %7.3f s/step  %7.0f tokens/s  %6.2f GFLOP/s", s->n,
-           s->n, rz_maze_objective_name(objective), dim, layers, batch, s->T, step, N / step, gf);
-    if (peak > 0) printf("  %5.1f%% of sgemm peak %.1f", 100.0 * gf / peak, peak);
-    printf("\n");
+    double A = 2.0 * s->T * dim * layers; /* attention multiply-adds per token, all layers */
+    double flops = 2 * N * (P + C) + 2 * N * A + 4 * N * (P + C) + 4 * N * A;
+    double step = secs / steps, cstep = cpu / steps / threads, gf = flops / best / 1e9;
+    printf("%dx%d %-4s dim %3d x %d, batch %d x T %d: %6.3f s/step (best %6.3f)  %6.0f tokens/s  %6.2f GFLOP/s"
+           "  %5.1f%% of peak | CPU %6.3f s/step  %6.0f tokens/s  %6.2f GFLOP/s  %5.1f%% of CPU peak\n",
+           s->n, s->n, rz_maze_objective_name(objective), dim, layers, batch, s->T, step, best, N / best, gf,
+           peak > 0 ? 100.0 * gf / peak : 0.0, cstep, N / cstep, flops / cstep / 1e9,
+           cpeak > 0 ? 100.0 * flops / cstep / 1e9 / cpeak : 0.0);
+    fflush(stdout);
     rz_maze_trainer_free(&tr);
 }
 
 int main(int argc, char **argv)
 {
     int steps = argc > 1 ? atoi(argv[1]) : 3, threads = argc > 2 ? atoi(argv[2]) : 0;
-    double peak = argc > 3 ? atof(argv[3]) : 0;
+    int only = argc > 3 ? atoi(argv[3]) : 0, nopeak = argc > 4 && !strcmp(argv[4], "nopeak");
     if (steps < 1) steps = 1;
+    const rz_blas_status *bs = rz_blas_startup(); /* the kernels the programs run */
     rz_linalg_threads(threads);
+    if (threads < 1) threads = omp_get_max_threads();
+    double c0 = cpu_now(), peak = nopeak ? 0 : rz_blas_sgemm_gflops(2048, threads, 5);
+    /* the same six products (warm-up included) by CPU time, per thread */
+    double cpeak = nopeak ? 0 : 6 * 2.0 * 2048 * 2048 * 2048 / ((cpu_now() - c0) / threads) / 1e9;
+    rz_linalg_threads(threads); /* single-threaded OpenBLAS again */
+    printf("BLAS core %s (library's choice %s, cpu %s), %d thread%s, sgemm peak (2048^3) %.1f GFLOP/s, by CPU time "
+           "%.1f\n", bs->core, bs->library, bs->cpu[0] ? bs->cpu : "-", threads, threads > 1 ? "s" : "", peak, cpeak);
     rz_maze_set s5, s10;
     make_set(&s5, 5, 256);
     for (int obj = 0; obj < 2; obj++) {
-        run(&s5, obj, 64, 4, 4, 32, steps, peak);
-        run(&s5, obj, 128, 4, 4, 32, steps, peak);
+        run(&s5, obj, 64, 4, 4, 32, steps, threads, peak, cpeak);
+        if (only != 5) run(&s5, obj, 128, 4, 4, 32, steps, threads, peak, cpeak);
     }
     rz_maze_set_free(&s5);
+    if (only == 5) return 0;
     make_set(&s10, 10, 64);
-    for (int obj = 0; obj < 2; obj++) run(&s10, obj, 128, 4, 4, 16, steps, peak);
+    for (int obj = 0; obj < 2; obj++) run(&s10, obj, 128, 4, 4, 16, steps, threads, peak, cpeak);
     rz_maze_set_free(&s10);
     return 0;
 }

@@ -78,7 +78,7 @@ echo; echo "== activation Hadamard transforms (decode and prefill) and where a o
 for b in bench_tokenizer bench_attention bench_quant bench_qinfer bench_lowrank bench_lowrank_infer bench_finetune bench_agent bench_fbcpr bench_humanoid bench_serve; do
   if [ -x "$B/bench/$b" ]; then echo; echo "== $b"; "$B/bench/$b"; fi
 done
-[ -x "$B/bench/bench_maze" ] && { echo; echo "== bench_maze"; "$B/bench/bench_maze" 3 0 "$("$B/bench/bench_prefill" --peak)"; }
+[ -x "$B/bench/bench_maze" ] && { echo; echo "== bench_maze"; "$B/bench/bench_maze" 3 0; }
 [ -x "$B/bench/bench_fb_ref" ] && { echo; echo "== bench_fb_ref (FB at the reference's widths, % of sgemm peak)"; "$B/bench/bench_fb_ref" 1; "$B/bench/bench_fb_ref" 2; }
 for s in bench/*.sh; do
   [ "$s" = bench/run.sh ] && continue
