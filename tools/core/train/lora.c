@@ -196,13 +196,24 @@ void rz_tr_rmsnorm_bwd(float *dx, const float *dout, const float *x, const float
     }
 }
 
+/* dw_i += Σ_t dout[t][i] x[t][i] inv[t], each weight's sum over rows in row order (the
+ * same bits for any thread count). Threads take blocks of 64 weights; within a block the
+ * rows are the outer loop, so the inner loop runs along a row (contiguous, vectorised)
+ * instead of striding down a column. */
+#define RMS_WBLOCK 64
 void rz_tr_rmsnorm_bwd_w(float *dw, const float *dout, const float *x, const float *inv, int N, int n)
 {
-#pragma omp parallel for schedule(static) if ((long)N * n >= PAR_MIN)
-    for (int i = 0; i < n; i++) { /* one weight per iteration, rows in order: deterministic */
-        float s = 0.0f;
-        for (int t = 0; t < N; t++) s += dout[(size_t)t * n + i] * x[(size_t)t * n + i] * inv[t];
-        dw[i] += s;
+    int nb = (n + RMS_WBLOCK - 1) / RMS_WBLOCK;
+#pragma omp parallel for schedule(static) if ((long)N * n >= PAR_MIN && nb > 1)
+    for (int bk = 0; bk < nb; bk++) {
+        int i0 = bk * RMS_WBLOCK, w = n - i0 < RMS_WBLOCK ? n - i0 : RMS_WBLOCK;
+        float s[RMS_WBLOCK] = {0};
+        for (int t = 0; t < N; t++) {
+            const float *dr = dout + (size_t)t * n + i0, *xr = x + (size_t)t * n + i0;
+            float r = inv[t];
+            for (int i = 0; i < w; i++) s[i] += dr[i] * xr[i] * r;
+        }
+        for (int i = 0; i < w; i++) dw[i0 + i] += s[i];
     }
 }
 
