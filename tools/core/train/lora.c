@@ -17,6 +17,7 @@
 #include "linalg.h"
 #include "rng.h"
 #include "record.h"
+#include "vexp.h"
 
 /* ---------------------------------------------------------------- adapters */
 
@@ -251,9 +252,17 @@ void rz_tr_attn_fwd_mask(float *out, float *att, const float *q, const float *k,
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, scale, qh, ldq, kg, ldk, 0.0f, P, T);
         for (int i = 0; i < T; i++) { /* softmax over keys j ≤ last */
             int last = causal ? i : T - 1;
-            float *Si = P + (size_t)i * T, mx = Si[0], sum = 0.0f;
+            float *restrict Si = P + (size_t)i * T, mx = Si[0], sum = 0.0f;
+            /* vectorised: rz_expf, and the max and sum as simd reductions (a fixed
+             * summation order set by the compiled code, not by the threads) */
+#pragma omp simd reduction(max : mx)
             for (int j = 1; j <= last; j++) mx = Si[j] > mx ? Si[j] : mx;
-            for (int j = 0; j <= last; j++) sum += (Si[j] = expf(Si[j] - mx));
+#pragma omp simd reduction(+ : sum)
+            for (int j = 0; j <= last; j++) {
+                float ej = rz_expf(Si[j] - mx);
+                Si[j] = ej;
+                sum += ej;
+            }
             float is = 1.0f / sum;
             for (int j = 0; j <= last; j++) Si[j] *= is;
             for (int j = last + 1; j < T; j++) Si[j] = 0.0f;
@@ -286,8 +295,9 @@ void rz_tr_attn_bwd_mask(float *dq, float *dk, float *dv, float *scratch, int nt
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f, P, T, doh, ldq, beta, dvg, ldk);
             for (int i = 0; i < T; i++) {
                 int last = causal ? i : T - 1;
-                const float *Pi = P + (size_t)i * T;
-                float *Di = dP + (size_t)i * T, dot = 0.0f;
+                const float *restrict Pi = P + (size_t)i * T;
+                float *restrict Di = dP + (size_t)i * T, dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
                 for (int j = 0; j <= last; j++) dot += Pi[j] * Di[j];
                 for (int j = 0; j <= last; j++) Di[j] = Pi[j] * (Di[j] - dot) * scale;
                 for (int j = last + 1; j < T; j++) Di[j] = 0.0f;
@@ -299,24 +309,26 @@ void rz_tr_attn_bwd_mask(float *dq, float *dk, float *dv, float *scratch, int nt
     }
 }
 
-void rz_tr_swiglu_fwd(float *g, const float *a, const float *b, int N, int hid)
+/* Both directions use rz_expf (vexp.h), so the loops vectorise. */
+void rz_tr_swiglu_fwd(float *restrict g, const float *restrict a, const float *restrict b, int N, int hid)
 {
 #pragma omp parallel for schedule(static) if ((long)N * hid >= PAR_MIN)
-    for (int t = 0; t < N; t++)
-        for (int i = 0; i < hid; i++) {
-            size_t j = (size_t)t * hid + i;
-            g[j] = a[j] / (1.0f + expf(-a[j])) * b[j];
-        }
+    for (int t = 0; t < N; t++) {
+        float *restrict gt = g + (size_t)t * hid;
+        const float *restrict at = a + (size_t)t * hid, *restrict bt = b + (size_t)t * hid;
+        for (int i = 0; i < hid; i++) gt[i] = at[i] / (1.0f + rz_expf(-at[i])) * bt[i];
+    }
 }
 
 /* g = a σ(a) b: ∂g/∂a = b σ(a) (1 + a (1 − σ(a))), ∂g/∂b = a σ(a). */
-void rz_tr_swiglu_bwd(float *da, float *db, const float *dg, const float *a, const float *b, int N, int hid)
+void rz_tr_swiglu_bwd(float *restrict da, float *restrict db, const float *restrict dg, const float *restrict a,
+                      const float *restrict b, int N, int hid)
 {
 #pragma omp parallel for schedule(static) if ((long)N * hid >= PAR_MIN)
     for (int t = 0; t < N; t++)
         for (int i = 0; i < hid; i++) {
             size_t j = (size_t)t * hid + i;
-            float s = 1.0f / (1.0f + expf(-a[j]));
+            float s = 1.0f / (1.0f + rz_expf(-a[j]));
             da[j] = dg[j] * b[j] * s * (1.0f + a[j] * (1.0f - s));
             db[j] = dg[j] * a[j] * s;
         }
