@@ -337,7 +337,7 @@ void rz_tr_swiglu_bwd(float *restrict da, float *restrict db, const float *restr
 void rz_tr_linear_fwd(float *y, int accumulate, float *u, const float *x, const rz_adapter *ad, int N)
 {
     int m = ad->m, n = ad->n, k = ad->k;
-    rz_matmul_nt(N, m, n, x, n, ad->Q, n, y, m, accumulate); /* y[N][m] (+)= x Qᵀ */
+    rz_matmul_tall(0, 1, N, m, n, x, n, ad->Q, n, y, m, accumulate); /* y[N][m] (+)= x Qᵀ */
     if (k > 0) {
         rz_matmul_nt(N, k, n, x, n, ad->R, n, u, k, 0); /* u[N][k] = x Rᵀ */
         rz_matmul_nt(N, m, k, u, k, ad->L, k, y, m, 1); /* y += u Lᵀ */
@@ -348,14 +348,14 @@ void rz_tr_linear_bwd(float *dx, int accumulate, float *du, const float *dy, con
                       const rz_adapter *ad, int N)
 {
     int m = ad->m, n = ad->n, k = ad->k;
-    if (ad->dQ) rz_tr_matmul_tn(m, n, N, dy, m, x, n, ad->dQ, n, 1); /* dQ[m][n] += dyᵀ x */
+    if (ad->dQ) rz_matmul_tall(1, 0, m, n, N, dy, m, x, n, ad->dQ, n, 1); /* dQ[m][n] += dyᵀ x */
     if (k > 0) {
         rz_tr_matmul_tn(m, k, N, dy, m, u, k, ad->dL, k, 1); /* dL[m][k] += dyᵀ u */
         rz_tr_matmul_nn(N, k, m, dy, m, ad->L, k, du, k, 0); /* du[N][k] = dy L */
         rz_tr_matmul_tn(k, n, N, du, k, x, n, ad->dR, n, 1); /* dR[k][n] += duᵀ x */
     }
     if (dx) {
-        rz_tr_matmul_nn(N, n, m, dy, m, ad->Q, n, dx, n, accumulate);  /* dx[N][n] (+)= dy Q */
+        rz_matmul_tall(0, 0, N, n, m, dy, m, ad->Q, n, dx, n, accumulate); /* dx[N][n] (+)= dy Q */
         if (k > 0) rz_tr_matmul_nn(N, n, k, du, k, ad->R, n, dx, n, 1); /* dx += du R */
     }
 }
@@ -592,7 +592,7 @@ int rz_train_forward(rz_train *t, const int *tokens, const int *targets, int B, 
     }
     /* logits[N][V] = rmsnorm(x) outputᵀ */
     rz_tr_rmsnorm_fwd(t->xf, t->invf, AT(t->x, t->nl, dim), m->norm, N, dim, eps);
-    rz_matmul_nt(N, V, dim, t->xf, dim, m->output, dim, t->logits, V, 0);
+    rz_matmul_tall(0, 1, N, V, dim, t->xf, dim, m->output, dim, t->logits, V, 0);
     if (targets) {
         memcpy(t->targets, targets, sizeof(int) * (size_t)N);
         double s = rz_tr_xent_fwd(t->nll, t->logits, targets, N, V);
@@ -619,7 +619,7 @@ void rz_train_backward_logits(rz_train *t)
     float ascale = t->rope.logit_scale;
     /* t->logits holds dlogits; dxf[N][dim] = dlogits output, dx = rmsnorm backward */
     if (G) rz_tr_matmul_tn(V, dim, N, t->logits, V, t->xf, dim, G->output, dim, 1); /* dOut += dlogitsᵀ xf */
-    rz_tr_matmul_nn(N, dim, V, t->logits, V, m->output, dim, t->dxn, dim, 0);
+    rz_matmul_tall(0, 0, N, dim, V, t->logits, V, m->output, dim, t->dxn, dim, 0);
     memset(t->dx, 0, sizeof(float) * (size_t)N * dim);
     rz_tr_rmsnorm_bwd(t->dx, t->dxn, AT(t->x, t->nl, dim), m->norm, t->invf, N, dim);
     if (G) rz_tr_rmsnorm_bwd_w(G->norm, t->dxn, AT(t->x, t->nl, dim), t->invf, N, dim);

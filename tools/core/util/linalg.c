@@ -46,6 +46,39 @@ void rz_matmul(int trans_a, int trans_b, int M, int N, int K, const float *A, in
     }
 }
 
+int rz_matmul_row_panels(int M, int N, int K)
+{
+    /* only where column panels leave one panel (N < 256) and the product is worth threads
+     * (the same ~1M multiply-adds as rz_matmul's): an even count (2 cores), one per 512
+     * rows, at most 8 (3,360 rows: 6 of 560), at least 2 (panels of >= 32 rows) */
+    if (rz_matmul_panels(N) > 1 || M < 64 || (double)M * N * K < 1e6) return 1;
+    int r = 2 * (M / 1024);
+    return r < 2 ? 2 : r > 8 ? 8 : r;
+}
+
+void rz_matmul_tall(int trans_a, int trans_b, int M, int N, int K, const float *A, int lda, const float *B,
+                    int ldb, float *C, int ldc, int accumulate)
+{
+    int R = rz_matmul_row_panels(M, N, K);
+    if (R == 1) {
+        rz_matmul(trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc, accumulate);
+        return;
+    }
+    pthread_once(&blas_single_once, blas_single);
+    float beta = accumulate ? 1.0f : 0.0f;
+    /* rows i0.. of op(A) (columns i0.. of A when transposed) and of C; heights rounded to
+     * 16 rows, as the column panels' widths */
+    int h = ((M + R - 1) / R + 15) / 16 * 16;
+#pragma omp parallel for schedule(static)
+    for (int p = 0; p < R; p++) {
+        int i0 = p * h, m = M - i0 < h ? M - i0 : h;
+        if (m <= 0) continue;
+        const float *Ap = trans_a ? A + i0 : A + (long)i0 * lda;
+        cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, m, N,
+                    K, 1.0f, Ap, lda, B, ldb, beta, C + (long)i0 * ldc, ldc);
+    }
+}
+
 void rz_matmul_nt(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C,
                   int ldc, int accumulate)
 {
