@@ -9,6 +9,11 @@
  *   truncation h²/6·|f'''| ≈ 2e-5 for O(1) third derivatives: atol 5e-5·(1 + |f|),
  *   rtol 1e-2 — ten times tighter than test_train.c, so that the O(0.1) gradients
  *   here are checked to ≈ 1e-3 relative).
+ * - Scales around the linears (rz_lora_new_scaled: the tuned RHT sign vectors,
+ *   y = a ⊙ ((x ⊙ b)(Q + L R)ᵀ)): the distillation gradient of a, b (and of L, R when
+ *   they train too) against central differences with the same tolerances; frozen L, R
+ *   get no gradient and stay put; the merged model diag(a)(Q + L R)diag(b) gives the
+ *   scaled student's logits (an exact identity up to float rounding).
  * - Knapsack: the exact optimum of every small random instance (brute force over all
  *   candidate combinations) when bits are counted to the bit; with coarse units, the
  *   bound OPT(budget) ≤ result ≤ OPT(budget − count·u) and never above the budget.
@@ -158,6 +163,96 @@ static void test_distill_model_grad(void)
     rz_llama_free(m);
     rz_llama_free(mt);
 }
+
+
+/* The scaled student (rz_lora_new_scaled) with L, R trained (train_lr 1) or frozen (0):
+ * rz_distill_step_grad's gradient of every parameter = central differences of the mean
+ * KL; then the merge diag(a)(Q + LR)diag(b) as a plain model gives the same logits. */
+static void test_distill_scaled_grad(int train_lr)
+{
+    rz_llama *m = tiny_llama(5, 0), *mt = tiny_llama(7, 0);
+    CHECK(m != NULL && mt != NULL);
+    if (!m || !mt) return;
+    enum { B = 2, T = 8 };
+    int V = m->config.vocab_size, nl = m->config.n_layers;
+    int rank[RZ_LIN_PER_LAYER] = {2, 0, 1, 2, 1, 2, 1}, *per = malloc(sizeof(int) * nl * RZ_LIN_PER_LAYER);
+    for (int l = 0; l < nl; l++) memcpy(per + l * RZ_LIN_PER_LAYER, rank, sizeof rank);
+    rz_err e = {0};
+    rz_lora *a;
+    rz_train *t;
+    rz_teacher *tc;
+    CHECK_EQ_INT(rz_lora_new_scaled(m, per, train_lr, &a, &e), 0);
+    CHECK_EQ_INT(rz_train_new(a, B, T, &t, &e), 0);
+    CHECK_EQ_INT(rz_teacher_new(mt, B, T, &tc, &e), 0);
+    uint64_t s = 11;
+    size_t n_sc = 0, n_lr = 0;
+    for (int i = 0; i < nl * RZ_LIN_PER_LAYER; i++) {
+        rz_adapter *ad = &a->ad[i];
+        n_sc += (size_t)ad->m + ad->n, n_lr += (size_t)ad->k * (ad->m + ad->n);
+        CHECK(!ad->dL == !train_lr && !ad->dR == !train_lr);
+        for (int j = 0; j < ad->m; j++) CHECK(ad->sa[j] == 1.0f); /* starts at Q + L R */
+        for (size_t j = 0; j < (size_t)ad->k * ad->m; j++) ad->L[j] = (float)(0.3 * rng_normal(&s));
+        for (size_t j = 0; j < (size_t)ad->k * ad->n; j++) ad->R[j] = (float)(0.3 * rng_normal(&s));
+        for (int j = 0; j < ad->m; j++) ad->sa[j] = (float)(1 + 0.2 * rng_normal(&s));
+        for (int j = 0; j < ad->n; j++) ad->sb[j] = (float)(1 + 0.2 * rng_normal(&s));
+    }
+    CHECK(a->n_params == n_sc + (train_lr ? n_lr : 0));
+    float *fixed0 = malloc(sizeof(float) * (n_lr + 1));
+    if (!train_lr) memcpy(fixed0, a->fixed, sizeof(float) * n_lr);
+    int ids[B * T + 1], tok[B * T];
+    for (int i = 0; i < B * T + 1; i++) ids[i] = (int)(rng_next(&s) % (uint64_t)V);
+    float *tl = malloc(sizeof(float) * B * T * V);
+    double *acc = malloc(sizeof(double) * (a->n_params + 1)), loss = 0, row[B * T];
+    rz_data_cursor cur = {0, 1};
+    rz_step_shape sh = {B, B};
+    CHECK_EQ_INT(rz_distill_step_grad(t, a, tc, &sh, ids, B * T + 1, &cur, acc, tok, tl, &loss, &e), 0);
+    float *g = malloc(sizeof(float) * a->n_params);
+    memcpy(g, a->grads, sizeof(float) * a->n_params);
+    model_ctx z = {t, ids, tl, B, T, V, row};
+    double f0 = model_obj(&z), gmean = 0;
+    CHECK_NEAR(loss, f0, 1e-9 * (1 + f0));
+    for (size_t i = 0; i < a->n_params; i++) gmean += fabs(g[i]) / (double)a->n_params;
+    printf("# scaled student (L, R %s): KL %.6g, %zu parameters, mean |g| %.3g\n", train_lr ? "trained" : "frozen",
+           f0, a->n_params, gmean);
+    CHECK(gmean > 20 * 5e-5 * (1 + f0)); /* not vacuous */
+    /* h = 3e-3, not 1e-2: a scale multiplies a whole row or column of the matrix, so the
+     * loss bends more along it; at 1e-2 the worst element was 3.2 tolerances off and at
+     * 3e-3 0.28 (÷ 11 ≈ (1e-2 / 3e-3)²: truncation, not a wrong gradient), while the
+     * forward's rounding 1e-7·|f| / h ≈ 4e-5 stays below atol 5e-5·(1 + |f|). */
+    CHECK_EQ_INT(check_fd(train_lr ? "distillation dL,dR,da,db" : "distillation da,db", model_obj, &z, a->params,
+                          a->n_params, g, 3e-3f, 0, 5e-5), 0);
+    if (!train_lr) CHECK(memcmp(fixed0, a->fixed, sizeof(float) * n_lr) == 0); /* frozen L, R untouched */
+    /* the merge: the same logits from a plain (rank-0) model holding diag(a)(Q + LR)diag(b) */
+    rz_llama *mm = tiny_llama(5, 0);
+    int zero[RZ_LIN_PER_LAYER] = {0};
+    rz_lora *a0;
+    rz_train *t0;
+    CHECK(mm != NULL);
+    if (mm) {
+        rz_lora_merge(a, mm);
+        CHECK_EQ_INT(rz_lora_new(mm, zero, &a0, &e), 0);
+        CHECK_EQ_INT(rz_train_new(a0, B, T, &t0, &e), 0);
+        rz_train_forward(t, ids, NULL, B, NULL);
+        rz_train_forward(t0, ids, NULL, B, NULL);
+        const float *y = rz_train_logits(t), *y0 = rz_train_logits(t0);
+        double worst = 0, big = 0;
+        for (int i = 0; i < B * T * V; i++) worst = fmax(worst, fabs(y[i] - y0[i])), big = fmax(big, fabs(y0[i]));
+        printf("# merged vs scaled logits: max difference %.3g (max |logit| %.3g)\n", worst, big);
+        CHECK(worst < 1e-4 * (1 + big)); /* float rounding of a few products per entry */
+        rz_train_free(t0);
+        rz_lora_free(a0);
+        rz_llama_free(mm);
+    }
+    free(g), free(tl), free(acc), free(per), free(fixed0);
+    rz_teacher_free(tc);
+    rz_train_free(t);
+    rz_lora_free(a);
+    rz_llama_free(m);
+    rz_llama_free(mt);
+}
+
+static void test_distill_scaled_grad_lr(void) { test_distill_scaled_grad(1); }
+static void test_distill_scaled_grad_only(void) { test_distill_scaled_grad(0); }
 
 /* ---- the knapsack against brute force ------------------------------------------------------ */
 
@@ -380,6 +475,8 @@ int main(void)
 {
     RUN(test_kl_loss_grad);
     RUN(test_distill_model_grad);
+    RUN(test_distill_scaled_grad_lr);
+    RUN(test_distill_scaled_grad_only);
     RUN(test_knapsack_bruteforce);
     RUN(test_monotone_fit);
     RUN(test_allocation_invariance);

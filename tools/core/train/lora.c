@@ -46,6 +46,7 @@ void rz_lora_free(rz_lora *a)
     free(a->ad);
     free(a->params);
     free(a->grads);
+    free(a->fixed);
     free(a);
 }
 
@@ -60,13 +61,16 @@ int rz_lora_new(rz_llama *base, const int rank[RZ_LIN_PER_LAYER], rz_lora **out,
     return rc;
 }
 
-int rz_lora_new_ranks(rz_llama *base, const int *ranks, rz_lora **out, rz_err *e)
+/* rz_lora_new_ranks and rz_lora_new_scaled: scaled adds a, b per matrix after every
+ * L, R; train_lr 0 keeps L, R out of params (in a->fixed, no gradients). */
+static int lora_alloc(rz_llama *base, const int *ranks, int scaled, int train_lr, rz_lora **out, rz_err *e)
 {
     *out = NULL;
     rz_lora *a = rz_calloc(1, sizeof *a, e);
     if (!a) return RZ_EINTERNAL;
     a->base = base;
     a->n_layers = base->config.n_layers;
+    a->scaled = scaled;
     for (int kind = 0; kind < RZ_LIN_PER_LAYER; kind++) {
         a->rank[kind] = 0;
         for (int l = 0; l < a->n_layers; l++)
@@ -74,7 +78,7 @@ int rz_lora_new_ranks(rz_llama *base, const int *ranks, rz_lora **out, rz_err *e
     }
     a->ad = rz_calloc((size_t)a->n_layers * RZ_LIN_PER_LAYER, sizeof *a->ad, e);
     if (!a->ad) return rz_lora_free(a), RZ_EINTERNAL;
-    size_t total = 0;
+    size_t n_lr = 0, n_sc = 0;
     for (int l = 0; l < a->n_layers; l++)
         for (int kind = 0; kind < RZ_LIN_PER_LAYER; kind++) {
             rz_adapter *ad = rz_lora_at(a, l, kind);
@@ -86,22 +90,49 @@ int rz_lora_new_ranks(rz_llama *base, const int *ranks, rz_lora **out, rz_err *e
                         rz_lin_name(kind), mn);
                 return rz_lora_free(a), RZ_EINPUT;
             }
-            total += (size_t)ad->k * ((size_t)ad->m + (size_t)ad->n);
+            n_lr += (size_t)ad->k * ((size_t)ad->m + (size_t)ad->n);
+            if (scaled) n_sc += (size_t)ad->m + (size_t)ad->n;
         }
+    size_t total = (train_lr ? n_lr : 0) + n_sc;
     a->n_params = total;
     a->params = rz_calloc(total + 1, sizeof(float), e);
     a->grads = rz_calloc(total + 1, sizeof(float), e);
+    if (!train_lr && !(a->fixed = rz_calloc(n_lr + 1, sizeof(float), e))) return rz_lora_free(a), RZ_EINTERNAL;
     if (!a->params || !a->grads) return rz_lora_free(a), RZ_EINTERNAL;
     size_t off = 0;
     for (int i = 0; i < a->n_layers * RZ_LIN_PER_LAYER; i++) {
         rz_adapter *ad = &a->ad[i];
-        ad->L = a->params + off, ad->dL = a->grads + off;
-        off += (size_t)ad->m * ad->k;
-        ad->R = a->params + off, ad->dR = a->grads + off;
-        off += (size_t)ad->k * ad->n;
+        size_t nl = (size_t)ad->m * ad->k, nr = (size_t)ad->k * ad->n;
+        if (train_lr) {
+            ad->L = a->params + off, ad->dL = a->grads + off;
+            ad->R = a->params + off + nl, ad->dR = a->grads + off + nl;
+        } else { /* frozen: dL = dR = NULL */
+            ad->L = a->fixed + off, ad->R = a->fixed + off + nl;
+        }
+        off += nl + nr;
+    }
+    off = train_lr ? n_lr : 0;
+    for (int i = 0; scaled && i < a->n_layers * RZ_LIN_PER_LAYER; i++) {
+        rz_adapter *ad = &a->ad[i];
+        ad->sa = a->params + off, ad->dsa = a->grads + off;
+        off += (size_t)ad->m;
+        ad->sb = a->params + off, ad->dsb = a->grads + off;
+        off += (size_t)ad->n;
+        for (int j = 0; j < ad->m; j++) ad->sa[j] = 1.0f;
+        for (int j = 0; j < ad->n; j++) ad->sb[j] = 1.0f;
     }
     *out = a;
     return 0;
+}
+
+int rz_lora_new_ranks(rz_llama *base, const int *ranks, rz_lora **out, rz_err *e)
+{
+    return lora_alloc(base, ranks, 0, 1, out, e);
+}
+
+int rz_lora_new_scaled(rz_llama *base, const int *ranks, int train_lr, rz_lora **out, rz_err *e)
+{
+    return lora_alloc(base, ranks, 1, train_lr, out, e);
 }
 
 int rz_lora_full_grads(rz_lora *a, rz_llama *g, rz_err *e)
@@ -144,6 +175,9 @@ void rz_lora_merge(const rz_lora *a, rz_llama *out)
             if (W != ad->Q) memcpy(W, ad->Q, sizeof(float) * (size_t)m * n);
             /* W[m][n] += L[m][k] R[k][n] */
             if (ad->k > 0) rz_tr_matmul_nn(m, n, ad->k, ad->L, ad->k, ad->R, n, W, n, 1);
+            if (ad->sa) /* W ← diag(a) W diag(b) */
+                for (int i = 0; i < m; i++)
+                    for (int j = 0; j < n; j++) W[(size_t)i * n + j] *= ad->sa[i] * ad->sb[j];
         }
 }
 
@@ -350,9 +384,9 @@ void rz_tr_linear_bwd(float *dx, int accumulate, float *du, const float *dy, con
     int m = ad->m, n = ad->n, k = ad->k;
     if (ad->dQ) rz_matmul_tall(1, 0, m, n, N, dy, m, x, n, ad->dQ, n, 1); /* dQ[m][n] += dyᵀ x */
     if (k > 0) {
-        rz_tr_matmul_tn(m, k, N, dy, m, u, k, ad->dL, k, 1); /* dL[m][k] += dyᵀ u */
-        rz_tr_matmul_nn(N, k, m, dy, m, ad->L, k, du, k, 0); /* du[N][k] = dy L */
-        rz_tr_matmul_tn(k, n, N, du, k, x, n, ad->dR, n, 1); /* dR[k][n] += duᵀ x */
+        if (ad->dL) rz_tr_matmul_tn(m, k, N, dy, m, u, k, ad->dL, k, 1); /* dL[m][k] += dyᵀ u */
+        rz_tr_matmul_nn(N, k, m, dy, m, ad->L, k, du, k, 0);             /* du[N][k] = dy L */
+        if (ad->dR) rz_tr_matmul_tn(k, n, N, du, k, x, n, ad->dR, n, 1); /* dR[k][n] += duᵀ x */
     }
     if (dx) {
         rz_matmul_tall(0, 0, N, n, m, dy, m, ad->Q, n, dx, n, accumulate); /* dx[N][n] (+)= dy Q */
@@ -428,6 +462,7 @@ struct rz_train {
     float *ao;         /* [nl][N][dim] attention output (input of wo) */
     float *h1, *h3, *g; /* [nl][N][hid] */
     float *u;          /* [nl][NMAT][N][kmax] adapter products x Rᵀ */
+    float *sx, *sz;    /* scaled adapters only: [nl][NMAT][N][wmax] x ⊙ b and z = (x ⊙ b)(Q + LR)ᵀ */
     float *xf, *invf;  /* [N][dim], [N] */
     float *logits;     /* [N][V] (dlogits after backward) */
     int *targets;      /* [N] */
@@ -435,6 +470,8 @@ struct rz_train {
     double *nll;       /* [N] */
     /* backward scratch */
     float *dx, *dxn, *dq, *dk, *dv, *dao, *dh1, *dh3, *dg, *du, *dP;
+    float *dz, *dxb;   /* scaled: [N][wmax] dy ⊙ a and ∂/∂(x ⊙ b) */
+    int wmax;          /* max(dim, hid): the widest input or output of a linear */
     size_t bytes;
 };
 
@@ -449,7 +486,7 @@ void rz_train_free(rz_train *t)
     if (!t) return;
     float *arrs[] = {t->x, t->xmid, t->xn1, t->xn2, t->inv1, t->inv2, t->q, t->k, t->v, t->att, t->ao,
                      t->h1, t->h3, t->g, t->u, t->xf, t->invf, t->logits, t->dx, t->dxn, t->dq, t->dk,
-                     t->dv, t->dao, t->dh1, t->dh3, t->dg, t->du, t->dP};
+                     t->dv, t->dao, t->dh1, t->dh3, t->dg, t->du, t->dP, t->sx, t->sz, t->dz, t->dxb};
     for (size_t i = 0; i < sizeof arrs / sizeof *arrs; i++) free(arrs[i]);
     free(t->targets);
     free(t->tokens);
@@ -510,6 +547,18 @@ int rz_train_new(const rz_lora *a, int max_B, int T, rz_train **out, rz_err *e)
     t->dg = fl(t, N * hid, e);
     t->du = fl(t, N * (size_t)t->kmax, e);
     t->dP = fl(t, (size_t)t->nthr * TT, e);
+    t->wmax = t->hid > t->dim ? t->hid : t->dim;
+    if (a->scaled) {
+        size_t slots = nl * RZ_LIN_PER_LAYER * N * (size_t)t->wmax;
+        t->sx = fl(t, slots, e);
+        t->sz = fl(t, slots, e);
+        t->dz = fl(t, N * (size_t)t->wmax, e);
+        t->dxb = fl(t, N * (size_t)t->wmax, e);
+        if (!t->sx || !t->sz || !t->dz || !t->dxb) {
+            rz_train_free(t);
+            return RZ_EINTERNAL;
+        }
+    }
     t->targets = rz_malloc(N * sizeof(int), e);
     t->tokens = rz_malloc(N * sizeof(int), e);
     t->nll = rz_malloc(N * sizeof(double), e);
@@ -534,6 +583,63 @@ void rz_train_set_causal(rz_train *t, int causal) { t->causal = causal != 0; }
 static float *u_at(const rz_train *t, int l, int kind)
 {
     return t->u + ((size_t)l * RZ_LIN_PER_LAYER + (size_t)kind) * t->Nmax * (size_t)t->kmax;
+}
+
+static float *slot(const rz_train *t, float *base, int l, int kind)
+{
+    return base + ((size_t)l * RZ_LIN_PER_LAYER + (size_t)kind) * t->Nmax * (size_t)t->wmax;
+}
+
+/* Linear (l, kind) of the forward: y[N][m] (+)= x (Q + LR)ᵀ, or with scales
+ * y (+)= a ⊙ z, z = xb (Q + LR)ᵀ, xb = x ⊙ b (xb and z saved for the backward). */
+static void lin_fwd(rz_train *t, int l, int kind, float *y, int accumulate, const float *x, int N)
+{
+    const rz_adapter *ad = rz_lora_at(t->a, l, kind);
+    float *u = u_at(t, l, kind);
+    if (!ad->sa) {
+        rz_tr_linear_fwd(y, accumulate, u, x, ad, N);
+        return;
+    }
+    int m = ad->m, n = ad->n;
+    float *xb = slot(t, t->sx, l, kind), *z = slot(t, t->sz, l, kind);
+    for (size_t r = 0; r < (size_t)N; r++)
+        for (int j = 0; j < n; j++) xb[r * n + j] = x[r * n + j] * ad->sb[j];
+    rz_tr_linear_fwd(z, 0, u, xb, ad, N);
+    for (size_t r = 0; r < (size_t)N; r++)
+        for (int i = 0; i < m; i++) y[r * m + i] = (accumulate ? y[r * m + i] : 0.0f) + ad->sa[i] * z[r * m + i];
+}
+
+/* Its backward: dx[N][n] (+)= ∂/∂x (dx may be NULL), the adapter's gradients added.
+ * Scaled: da_i += Σ_t dy_ti z_ti; dz = dy ⊙ a; dxb = dz (Q + LR) (L, R's gradients with
+ * xb and dz); db_j += Σ_t x_tj dxb_tj; dx (+)= dxb ⊙ b. Sums over rows in row order. */
+static void lin_bwd(rz_train *t, int l, int kind, float *dx, int accumulate, const float *dy, const float *x, int N)
+{
+    const rz_adapter *ad = rz_lora_at(t->a, l, kind);
+    const float *u = u_at(t, l, kind);
+    if (!ad->sa) {
+        rz_tr_linear_bwd(dx, accumulate, t->du, dy, x, u, ad, N);
+        return;
+    }
+    int m = ad->m, n = ad->n;
+    const float *xb = slot(t, t->sx, l, kind), *z = slot(t, t->sz, l, kind);
+    float *dz = t->dz, *dxb = t->dxb;
+    for (int i = 0; i < m; i++) {
+        float s = 0.0f;
+        for (size_t r = 0; r < (size_t)N; r++) s += dy[r * m + i] * z[r * m + i];
+        ad->dsa[i] += s;
+    }
+    for (size_t r = 0; r < (size_t)N; r++)
+        for (int i = 0; i < m; i++) dz[r * m + i] = dy[r * m + i] * ad->sa[i];
+    rz_tr_linear_bwd(dxb, 0, t->du, dz, xb, u, ad, N);
+    for (int j = 0; j < n; j++) {
+        float s = 0.0f;
+        for (size_t r = 0; r < (size_t)N; r++) s += x[r * n + j] * dxb[r * n + j];
+        ad->dsb[j] += s;
+    }
+    if (dx)
+        for (size_t r = 0; r < (size_t)N; r++)
+            for (int j = 0; j < n; j++)
+                dx[r * n + j] = (accumulate ? dx[r * n + j] : 0.0f) + dxb[r * n + j] * ad->sb[j];
 }
 
 const float *rz_train_layer_input(const rz_train *t, int l, int kind, int *N, int *width)
@@ -573,22 +679,22 @@ int rz_train_forward(rz_train *t, const int *tokens, const int *targets, int B, 
         float *att = t->att + (size_t)l * t->max_B * t->nh * (size_t)T * T;
         /* attention block: xn1 = rmsnorm(x); q, k, v = xn1 (Q + LR)ᵀ; RoPE; attention */
         rz_tr_rmsnorm_fwd(xn1, t->inv1 + (size_t)l * t->Nmax, X, LW->attention_norm, N, dim, eps);
-        rz_tr_linear_fwd(q, 0, u_at(t, l, RZ_LIN_WQ), xn1, rz_lora_at(t->a, l, RZ_LIN_WQ), N);
-        rz_tr_linear_fwd(k, 0, u_at(t, l, RZ_LIN_WK), xn1, rz_lora_at(t->a, l, RZ_LIN_WK), N);
-        rz_tr_linear_fwd(v, 0, u_at(t, l, RZ_LIN_WV), xn1, rz_lora_at(t->a, l, RZ_LIN_WV), N);
+        lin_fwd(t, l, RZ_LIN_WQ, q, 0, xn1, N);
+        lin_fwd(t, l, RZ_LIN_WK, k, 0, xn1, N);
+        lin_fwd(t, l, RZ_LIN_WV, v, 0, xn1, N);
         rz_tr_rope(q, dim, dim, B, T, &t->rope, 0);
         rz_tr_rope(k, kv, kv, B, T, &t->rope, 0);
         rz_tr_attn_fwd_mask(ao, att, q, k, v, B, T, t->nh, t->nkv, t->hs, scale, t->causal);
         /* xmid = x + ao Woᵀ */
         memcpy(XM, X, sizeof(float) * (size_t)N * dim);
-        rz_tr_linear_fwd(XM, 1, u_at(t, l, RZ_LIN_WO), ao, rz_lora_at(t->a, l, RZ_LIN_WO), N);
+        lin_fwd(t, l, RZ_LIN_WO, XM, 1, ao, N);
         /* feed-forward: xn2 = rmsnorm(xmid); g = silu(xn2 W1ᵀ) ⊙ xn2 W3ᵀ; x' = xmid + g W2ᵀ */
         rz_tr_rmsnorm_fwd(xn2, t->inv2 + (size_t)l * t->Nmax, XM, LW->ffn_norm, N, dim, eps);
-        rz_tr_linear_fwd(h1, 0, u_at(t, l, RZ_LIN_W1), xn2, rz_lora_at(t->a, l, RZ_LIN_W1), N);
-        rz_tr_linear_fwd(h3, 0, u_at(t, l, RZ_LIN_W3), xn2, rz_lora_at(t->a, l, RZ_LIN_W3), N);
+        lin_fwd(t, l, RZ_LIN_W1, h1, 0, xn2, N);
+        lin_fwd(t, l, RZ_LIN_W3, h3, 0, xn2, N);
         rz_tr_swiglu_fwd(g, h1, h3, N, hid);
         memcpy(XN, XM, sizeof(float) * (size_t)N * dim);
-        rz_tr_linear_fwd(XN, 1, u_at(t, l, RZ_LIN_W2), g, rz_lora_at(t->a, l, RZ_LIN_W2), N);
+        lin_fwd(t, l, RZ_LIN_W2, XN, 1, g, N);
     }
     /* logits[N][V] = rmsnorm(x) outputᵀ */
     rz_tr_rmsnorm_fwd(t->xf, t->invf, AT(t->x, t->nl, dim), m->norm, N, dim, eps);
@@ -632,23 +738,23 @@ void rz_train_backward_logits(rz_train *t)
         float *h1 = AT(t->h1, l, hid), *h3 = AT(t->h3, l, hid), *g = AT(t->g, l, hid);
         float *att = t->att + (size_t)l * t->max_B * t->nh * (size_t)T * T;
         /* dx holds ∂/∂x_{l+1}; x_{l+1} = xmid + g W2ᵀ */
-        rz_tr_linear_bwd(t->dg, 0, t->du, t->dx, g, u_at(t, l, RZ_LIN_W2), rz_lora_at(t->a, l, RZ_LIN_W2), N);
+        lin_bwd(t, l, RZ_LIN_W2, t->dg, 0, t->dx, g, N);
         rz_tr_swiglu_bwd(t->dh1, t->dh3, t->dg, h1, h3, N, hid);
-        rz_tr_linear_bwd(t->dxn, 0, t->du, t->dh1, xn2, u_at(t, l, RZ_LIN_W1), rz_lora_at(t->a, l, RZ_LIN_W1), N);
-        rz_tr_linear_bwd(t->dxn, 1, t->du, t->dh3, xn2, u_at(t, l, RZ_LIN_W3), rz_lora_at(t->a, l, RZ_LIN_W3), N);
+        lin_bwd(t, l, RZ_LIN_W1, t->dxn, 0, t->dh1, xn2, N);
+        lin_bwd(t, l, RZ_LIN_W3, t->dxn, 1, t->dh3, xn2, N);
         rz_tr_rmsnorm_bwd(t->dx, t->dxn, XM, LW->ffn_norm, t->inv2 + (size_t)l * t->Nmax, N, dim);
         if (G) rz_tr_rmsnorm_bwd_w(G->layers[l].ffn_norm, t->dxn, XM, t->inv2 + (size_t)l * t->Nmax, N, dim);
         /* dx holds ∂/∂xmid; xmid = x + ao Woᵀ */
-        rz_tr_linear_bwd(t->dao, 0, t->du, t->dx, ao, u_at(t, l, RZ_LIN_WO), rz_lora_at(t->a, l, RZ_LIN_WO), N);
+        lin_bwd(t, l, RZ_LIN_WO, t->dao, 0, t->dx, ao, N);
         rz_tr_attn_bwd_mask(t->dq, t->dk, t->dv, t->dP, t->nthr, t->dao, att, q, k, v, B, T, t->nh, t->nkv,
                             t->hs, ascale, t->causal);
         rz_tr_rope(t->dq, dim, dim, B, T, &t->rope, 1);
         rz_tr_rope(t->dk, kv, kv, B, T, &t->rope, 1);
         /* a frozen embedding: below layer 0 only the adapters' gradients matter */
         float *dxn = l > 0 || G ? t->dxn : NULL;
-        rz_tr_linear_bwd(dxn, 0, t->du, t->dq, xn1, u_at(t, l, RZ_LIN_WQ), rz_lora_at(t->a, l, RZ_LIN_WQ), N);
-        rz_tr_linear_bwd(dxn, 1, t->du, t->dk, xn1, u_at(t, l, RZ_LIN_WK), rz_lora_at(t->a, l, RZ_LIN_WK), N);
-        rz_tr_linear_bwd(dxn, 1, t->du, t->dv, xn1, u_at(t, l, RZ_LIN_WV), rz_lora_at(t->a, l, RZ_LIN_WV), N);
+        lin_bwd(t, l, RZ_LIN_WQ, dxn, 0, t->dq, xn1, N);
+        lin_bwd(t, l, RZ_LIN_WK, dxn, 1, t->dk, xn1, N);
+        lin_bwd(t, l, RZ_LIN_WV, dxn, 1, t->dv, xn1, N);
         if (l > 0 || G) rz_tr_rmsnorm_bwd(t->dx, t->dxn, X, LW->attention_norm, t->inv1 + (size_t)l * t->Nmax, N, dim);
         if (G) rz_tr_rmsnorm_bwd_w(G->layers[l].attention_norm, t->dxn, X, t->inv1 + (size_t)l * t->Nmax, N, dim);
     }

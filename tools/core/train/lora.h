@@ -59,6 +59,11 @@ typedef struct {
     float *L, *R;     /* [m][k], [k][n]: point into rz_lora.params */
     float *dL, *dR;   /* their gradients: point into rz_lora.grads */
     float *dQ;        /* [m][n] gradient of Q, or NULL (Q frozen): rz_lora_full_grads */
+    /* Diagonal scales around the linear (rz_lora_new_scaled; NULL: none):
+     * y = sa ⊙ ((x ⊙ sb) (Q + L R)ᵀ) — the RHT sign vectors of a CALDERA/QuIP# layer
+     * tuned as floats (they sit outermost, on either side of the Hadamard transforms). */
+    float *sa, *sb;   /* [m] output scale a, [n] input scale b: point into params */
+    float *dsa, *dsb; /* their gradients (grads) */
 } rz_adapter;
 
 /* All adapters of a model. params holds every L and R back to back (per layer, per
@@ -72,6 +77,8 @@ typedef struct {
     rz_adapter *ad;   /* [n_layers * RZ_LIN_PER_LAYER] */
     float *params, *grads;
     size_t n_params;
+    int scaled;       /* every adapter has sa, sb (rz_lora_new_scaled) */
+    float *fixed;     /* L, R when they are frozen (rz_lora_new_scaled, train_lr 0): not in params */
     rz_llama *gbase;  /* full-parameter training: the gradient of every tensor of base
                          (same config and layout), or NULL (base frozen) */
 } rz_lora;
@@ -82,6 +89,15 @@ int rz_lora_new(rz_llama *base, const int rank[RZ_LIN_PER_LAYER], rz_lora **out,
 /* Per-matrix ranks: ranks[l·RZ_LIN_PER_LAYER + kind] for layer l (any may be 0; e.g. the
  * pairs of a packed CALDERA model, rz_model_load_lowrank). */
 int rz_lora_new_ranks(rz_llama *base, const int *ranks, rz_lora **out, rz_err *e);
+/* rz_lora_new_ranks plus the scales a [m], b [n] of every matrix (all 1: the adapted
+ * model starts equal to Q + L R). params: with train_lr, every L, R in
+ * rz_lora_new_ranks's layout followed by every matrix's a then b (in matrix order);
+ * without, a and b alone (L, R then live in lo->fixed, frozen: their gradients are not
+ * computed, ad->dL = ad->dR = NULL). The scales' gradients, with z = (x ⊙ b)(Q + L R)ᵀ
+ * the unscaled output and dz = dy ⊙ a:
+ *     da_i = Σ_t dy_ti z_ti,   db_j = Σ_t x_tj (dz_t (Q + L R))_j,
+ * and L, R's gradients are rz_tr_linear_bwd's with input x ⊙ b and output gradient dz. */
+int rz_lora_new_scaled(rz_llama *base, const int *ranks, int train_lr, rz_lora **out, rz_err *e);
 void rz_lora_free(rz_lora *a);
 rz_adapter *rz_lora_at(const rz_lora *a, int layer, int kind);
 /* LoRA's initialisation: L = 0, R uniform in ±1/sqrt(n) (kaiming-uniform, as LoRA's A),
@@ -94,7 +110,7 @@ void rz_lora_init_lora(rz_lora *a, uint64_t seed);
  * 0). The extra products: dQ [m][n] += dyᵀ x per linear, dOut [V][dim] += dlogitsᵀ xf,
  * dw_i += Σ_t dy_ti x_ti r_t per RMSNorm weight, and embedding rows dE[tok] += dx0. */
 int rz_lora_full_grads(rz_lora *a, rz_llama *g, rz_err *e);
-/* Writes W = Q + L R into out's matrices (out has base's config; out may be base itself,
+/* Writes W = Q + L R (scaled: diag(a) (Q + L R) diag(b)) into out's matrices (out has base's config; out may be base itself,
  * then Q is overwritten). */
 void rz_lora_merge(const rz_lora *a, rz_llama *out);
 
@@ -161,8 +177,8 @@ void rz_tr_swiglu_fwd(float *g, const float *a, const float *b, int N, int hid);
 void rz_tr_swiglu_bwd(float *da, float *db, const float *dg, const float *a, const float *b, int N, int hid);
 /* y[N][m] (= or += when accumulate) x Qᵀ + u Lᵀ with u[N][k] = x Rᵀ stored. */
 void rz_tr_linear_fwd(float *y, int accumulate, float *u, const float *x, const rz_adapter *ad, int N);
-/* dx[N][n] (= or += when accumulate) dy Q + du R; ad->dL += dyᵀ u, ad->dR += duᵀ x,
- * ad->dQ += dyᵀ x when ad->dQ is set;
+/* dx[N][n] (= or += when accumulate) dy Q + du R; ad->dL += dyᵀ u, ad->dR += duᵀ x
+ * (when ad->dL is set: not for frozen L, R), ad->dQ += dyᵀ x when ad->dQ is set;
  * du: scratch [N][k]. dx may be NULL (not needed). */
 void rz_tr_linear_bwd(float *dx, int accumulate, float *du, const float *dy, const float *x, const float *u,
                       const rz_adapter *ad, int N);
