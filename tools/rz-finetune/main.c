@@ -18,7 +18,11 @@
  * fine-tuning: recovery of the float model, not adaptation to the text; distill.h).
  * --holdout W keeps the last W windows of the text out of training and evaluates the
  * loss (KL or NLL) on them before the first step and every --eval-every steps; the L, R
- * of the best evaluation are what is written. AdamW with warmup + cosine/linear decay and
+ * of the best evaluation are what is written. --rht-scales with|only also trains a scale
+ * per output row and per input column of every linear, y = a ⊙ ((x ⊙ b)(Q + L R)ᵀ) —
+ * the RHT sign vectors SU, SV of CALDERA's finetune_RHT tuned as floats, which sit
+ * outermost around the Hadamard transforms — with L, R or (only) instead of them; -o
+ * merges diag(a)(Q + L R)diag(b), --packed-out stores a, b at fp16 (qlayer v3). AdamW with warmup + cosine/linear decay and
  * global-norm clipping (tools/core/train/adamw.h), forward/backward in tools/core/train/lora.h.
  * Under mpirun each rank computes some micro-batches of the global batch; the all-reduce
  * is ordered so that the result is bit-identical to one process with the same --batch
@@ -63,20 +67,24 @@ static const rz_cli_tool tool = {
                 "rz-finetune -m cal_r8_lr4.rzm -z tok512.bin -f calib.txt --steps 100 --lr 3e-3 \\\n"
                 "    --packed-out ft_cal_r8_lr4.rzm && rz-ppl -m ft_cal_r8_lr4.rzm -z tok512.bin -f eval.txt\n"
                 "rz-finetune -m cal_r8_lr4.rzm -z tok512.bin -f calib.txt --distill stories260K.bin --holdout 16 \\\n"
-                "    --packed-out ft_cal_r8_lr4.rzm\n",
+                "    --packed-out ft_cal_r8_lr4.rzm\n"
+                "rz-finetune -m cal_r8_lr4.rzm -z tok512.bin -f calib.txt --distill stories260K.bin --holdout 16 \\\n"
+                "    --rht-scales with --packed-out fts_cal_r8_lr4.rzm\n",
     .report = "loss_first, loss_final, losses, steps, first_step, batch, ctx, tokens_per_s, step_seconds, "
-              "trained_params, model_id, ranks, init, loss_kind, best_step, holdout_first, holdout_best",
+              "trained_params, model_id, ranks, init, loss_kind, best_step, holdout_first, holdout_best, rht_scales",
     .output_help = "the tuned model, merged, f32 .rzm (float L, R: not rounded)",
     .seed_help = "adapter initialisation and data order (default 0)",
 };
 
 enum { INIT_AUTO, INIT_LORA, INIT_CALDERA, INIT_MODEL };
+enum { SCALES_OFF, SCALES_WITH, SCALES_ONLY }; /* --rht-scales */
+static const char *const scales_name[] = {"off", "with", "only"};
 
 typedef struct {
     const char *model, *tokenizer, *text, *tokens, *adapters, *checkpoint, *resume, *packed, *teacher;
     long max_tokens;
     int steps, until, batch, micro, ctx, rank, rank_given, q_given, init, qat, q_method, q_bits, hess_data, citers, every;
-    int holdout, eval_every;
+    int holdout, eval_every, scales;
     rz_adamw_opts opt;
 } args;
 
@@ -96,6 +104,14 @@ static void opt_q_method(rz_cli *c, const char *arg, void *q_method)
     else if (!strcmp(arg, "ldlq")) *v = RZ_CQ_LDLQ;
     else if (!strcmp(arg, "e8p")) *v = RZ_CQ_E8P;
     else rz_cli_usage_error(c, "--q-method: expected none, ldlq or e8p, not '%s'", arg);
+}
+
+static void opt_scales(rz_cli *c, const char *arg, void *scales)
+{
+    int *v = scales;
+    for (*v = 0; *v < 3; ++*v)
+        if (!strcmp(arg, scales_name[*v])) return;
+    rz_cli_usage_error(c, "--rht-scales: expected off, with or only, not '%s'", arg);
 }
 
 static void opt_hessian(rz_cli *c, const char *arg, void *hess_data)
@@ -168,6 +184,11 @@ static void parse(rz_cli *c, args *a, int argc, char **argv)
                  "--init model: the tuned model packed as MODEL is (same Q codes,\n"
                  "tuned L, R in MODEL's L/R format, rounded to its grid once at\n"
                  "the end); rz-ppl loads it, rz-pack's bpw still holds"),
+        RZ_O_FN("rht-scales", 0, "S", opt_scales, &a->scales,
+                "train a scale per output row and per input column of every\n"
+                "linear, y = a * ((x * b) (Q + L R)^T) (CALDERA's tuned RHT sign\n"
+                "vectors): off (default), with (a, b and L, R) or only (a, b;\n"
+                "L, R frozen). --packed-out stores a, b at fp16 (qlayer v3)"),
         RZ_O_FLAG("qat", 0, a->qat,
                   "--init model: quantisation-aware; every step's forward and\n"
                   "backward use L, R rounded to MODEL's L/R format, the update goes\n"
@@ -204,6 +225,8 @@ static void parse(rz_cli *c, args *a, int argc, char **argv)
     if ((a->packed || a->qat) && (!strcmp(a->model, "-") || rz_is_endpoint(a->model)))
         rz_cli_usage_error(c, "--packed-out and --qat read MODEL a second time: give a file");
     if (a->every && !a->checkpoint) rz_cli_usage_error(c, "--every needs --checkpoint C");
+    if (a->scales && (a->checkpoint || a->resume || a->adapters || a->qat))
+        rz_cli_usage_error(c, "--rht-scales: not with --checkpoint, --resume, --adapters or --qat (they hold L, R only)");
     if (a->holdout && (a->resume || a->until))
         rz_cli_usage_error(c, "--holdout keeps the best step of one run: not with --resume or --until");
     if (a->rank == 0) rz_cli_usage_error(c, "--rank 0 leaves nothing to train");
@@ -351,7 +374,9 @@ int main(int argc, char **argv)
     rz_lora *lo;
     rz_qlayer *qtm = NULL; /* --qat */
     if (a.init == INIT_MODEL) {
-        if (rz_lora_new_ranks(m, ranks, &lo, &e)) rz_cli_die(&c, &e);
+        if ((a.scales ? rz_lora_new_scaled(m, ranks, a.scales == SCALES_WITH, &lo, &e)
+                      : rz_lora_new_ranks(m, ranks, &lo, &e)))
+            rz_cli_die(&c, &e);
         for (int i = 0; i < pairs->count; i++) { /* the model's own L, R start the training */
             long j = pairs->a[i].k > 0 ? rz_lin_find(lo->n_layers, pairs->a[i].name) : -1;
             if (j >= 0) {
@@ -366,9 +391,14 @@ int main(int argc, char **argv)
     } else {
         rz_lowrank_adapters_free(pairs); /* an .rzm without L, R pairs: the empty list */
         pairs = NULL;
-        int kr[RZ_LIN_PER_LAYER];
-        for (int i = 0; i < RZ_LIN_PER_LAYER; i++) kr[i] = a.rank;
-        if (rz_lora_new(m, kr, &lo, &e)) rz_cli_die(&c, &e);
+        int nm = m->config.n_layers * RZ_LIN_PER_LAYER;
+        int *kr = rz_malloc(sizeof(int) * (size_t)nm, &e);
+        if (!kr) rz_cli_die(&c, &e);
+        for (int i = 0; i < nm; i++) kr[i] = a.rank;
+        if ((a.scales ? rz_lora_new_scaled(m, kr, a.scales == SCALES_WITH, &lo, &e)
+                      : rz_lora_new_ranks(m, kr, &lo, &e)))
+            rz_cli_die(&c, &e);
+        free(kr);
         if (a.init == INIT_CALDERA) {
             rz_lora_caldera_opts co = {a.q_method, a.q_bits, a.citers, c.seed, a.hess_data ? a.batch : 0, a.ctx};
             if (rz_lora_caldera_init(lo, &co, ids, n, caldera_progress, &c, &e)) rz_cli_die(&c, &e);
@@ -476,7 +506,7 @@ int main(int argc, char **argv)
                     first_loss, loss, tps, ran ? secs / ran : 0.0);
         char id[17];
         snprintf(id, sizeof id, "%016" PRIx64, model_id);
-        msgpack_packer *pk = rz_report_begin(&c, 17);
+        msgpack_packer *pk = rz_report_begin(&c, 18);
         rz_rec_f64(pk, "loss_first", first_loss);
         rz_rec_f64(pk, "loss_final", loss);
         rz_rec_key(pk, "losses");
@@ -496,6 +526,7 @@ int main(int argc, char **argv)
         rz_rec_int(pk, "best_step", a.holdout ? u.best_step : (int64_t)info.step);
         rz_rec_f64(pk, "holdout_first", a.holdout ? u.first : NAN);
         rz_rec_f64(pk, "holdout_best", a.holdout ? u.best_v : NAN);
+        rz_rec_str(pk, "rht_scales", scales_name[a.scales]);
         if (rz_report_finish(&c, &e)) rz_cli_die(&c, &e);
     }
     free(losses), free(tok), free(tgt), free(acc), free(ids), free(ranks), free(latent);
