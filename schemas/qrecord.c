@@ -169,6 +169,7 @@ double rz_qlayer_payload_bits(const rz_qlayer_view *q)
     double b = 8.0 * (double)q->codes_n + SCALE_BITS * (double)q->n_scales + ZERO_BITS * (double)q->n_zeros +
                seed_bits(q->incoherent); /* the seeds used */
     if (q->rank > 0) b += 8.0 * (double)(q->L_n + q->R_n) + (SCALE_BITS + ZERO_BITS) * (double)(q->L_ns + q->R_ns);
+    if (q->out_scale) b += 16.0 * ((double)q->rows + (double)q->cols); /* fp16 line scales */
     return b;
 }
 
@@ -191,9 +192,9 @@ double rz_qlayer_lr_step_bits(int lr_bits, int rows, int pcols, int lr_group)
 void rz_qlayer_pack(msgpack_packer *pk, const rz_qlayer_view *q)
 {
     int lr = q->rank > 0, grid = lr && q->lr_format == RZ_LR_GRID;
-    int one_sided = q->incoherent == RZ_INCOH_IN;
-    rz_rec_begin(pk, "qlayer", lr ? RZ_QLAYER_VERSION_LR : RZ_QLAYER_VERSION,
-                 16 + one_sided + (lr ? 6 : 0) + (grid ? 4 : 0));
+    int one_sided = q->incoherent == RZ_INCOH_IN, sc = q->out_scale != NULL;
+    rz_rec_begin(pk, "qlayer", sc ? RZ_QLAYER_VERSION_SCALES : lr ? RZ_QLAYER_VERSION_LR : RZ_QLAYER_VERSION,
+                 16 + one_sided + (lr ? 6 : 0) + (grid ? 4 : 0) + (sc ? 2 : 0));
     rz_rec_str(pk, "name", q->name);
     rz_rec_int(pk, "rows", q->rows);
     rz_rec_int(pk, "cols", q->cols);
@@ -211,6 +212,10 @@ void rz_qlayer_pack(msgpack_packer *pk, const rz_qlayer_view *q)
     rz_rec_bin(pk, "codes", q->codes, q->codes_n);
     rz_rec_bin(pk, "scales", q->scales, q->n_scales * sizeof(float));
     rz_rec_bin(pk, "zeros", q->zeros, q->n_zeros);
+    if (sc) {
+        rz_rec_bin(pk, "out_scale", q->out_scale, (size_t)q->rows * 2);
+        rz_rec_bin(pk, "in_scale", q->in_scale, (size_t)q->cols * 2);
+    }
     if (!lr) return;
     rz_rec_int(pk, "rank", q->rank);
     rz_rec_str(pk, "lr_format", rz_lrformat_name(q->lr_format));
@@ -243,6 +248,36 @@ static int decode_lr_grid(const msgpack_object *rec, const rz_rec_ctx *c, const 
     const unsigned char *z = *zeros;
     for (size_t k = 0; k < ns; k++)
         if (z[k] > (1u << bits) - 1) return rz_rec_fail(e, c, zkey, "zero point %u at %zu exceeds %d bits", z[k], k, bits);
+    return RZ_OK;
+}
+
+/* The optional line scales (v3): both or neither, fp16, n values each, finite; only in
+ * records of version ≥ 3. */
+static int decode_line_scales(const msgpack_object *rec, const rz_rec_ctx *c, rz_qlayer_view *q, rz_err *e)
+{
+    int has_out = rz_field(rec, "out_scale") != NULL, has_in = rz_field(rec, "in_scale") != NULL;
+    if (!has_out && !has_in) return RZ_OK;
+    const char *key = has_out ? "out_scale" : "in_scale";
+    int64_t v = 0;
+    int rc = rz_get_int(rec, c, "v", 1, 1 << 30, &v, e);
+    if (rc) return rc;
+    if (v < RZ_QLAYER_VERSION_SCALES)
+        return rz_rec_fail(e, c, key, "present in a version %lld record (line scales need version %d)",
+                           (long long)v, RZ_QLAYER_VERSION_SCALES);
+    if (!has_out || !has_in)
+        return rz_rec_fail(e, c, has_out ? "in_scale" : "out_scale", "missing (out_scale and in_scale come together)");
+    for (int t = 0; t < 2; t++) {
+        const char *k = t ? "in_scale" : "out_scale";
+        const void **dst = t ? &q->in_scale : &q->out_scale;
+        size_t want = (size_t)(t ? q->cols : q->rows), len;
+        if ((rc = rz_get_bin(rec, c, k, dst, &len, e))) return rc;
+        if (len != want * 2) return rz_rec_fail(e, c, k, "%zu bytes, expected %zu fp16", len, want);
+        for (size_t i = 0; i < want; i++) {
+            uint16_t h;
+            memcpy(&h, (const unsigned char *)*dst + 2 * i, 2);
+            if (!isfinite(rz_f16_to_f32(h))) return rz_rec_fail(e, c, k, "non-finite value at %zu", i);
+        }
+    }
     return RZ_OK;
 }
 
@@ -353,5 +388,6 @@ int rz_qlayer_decode(const msgpack_object *rec, const rz_rec_ctx *c, rz_qlayer_v
     const unsigned char *z = q->zeros;
     for (size_t k = 0; k < nz; k++)
         if (z[k] > (1u << q->bits) - 1) return rz_rec_fail(e, c, "zeros", "zero point %u at %zu exceeds %d bits", z[k], k, q->bits);
+    if ((rc = decode_line_scales(rec, c, q, e))) return rc;
     return decode_lr(rec, c, q, e);
 }

@@ -8,6 +8,10 @@
  *             (v2)  the same plus a low-rank pair L [rows][k], R [k][pcols] (CALDERA,
  *                   rz-lowrank): W ≈ Q + L·R in the (rotated) basis of the codes. A
  *                   record without L, R is written as v1, byte for byte as before.
+ *             (v3)  v1 or v2 plus fp16 scales per output row and per input column of the
+ *                   decoded matrix, Ŵ ← diag(out_scale) Ŵ diag(in_scale) (the RHT sign
+ *                   vectors tuned as floats, rz-finetune --rht-scales). Records without
+ *                   them are written as v1/v2 as before.
  *
  * Encoding packs a record from a view; decoding validates every field (types, ranges,
  * payload lengths against the declared shapes, finite scales) before returning a view
@@ -30,6 +34,7 @@ enum { RZ_INCOH_NONE = 0, RZ_INCOH_BOTH = 1, RZ_INCOH_IN = 2 };
 #define RZ_HESSIAN_VERSION 1
 #define RZ_QLAYER_VERSION 1
 #define RZ_QLAYER_VERSION_LR 2 /* records that carry L and R */
+#define RZ_QLAYER_VERSION_SCALES 3 /* records that carry out_scale and in_scale */
 #define RZ_QUANT_MAX_DIM (1 << 16) /* rows, columns, Hessian order */
 
 /* Input groups, in the order of llama.h's RZ_TAP_* (attn_in, attn_out, mlp_in, mlp_down). */
@@ -92,6 +97,9 @@ typedef struct {
     const void *L_scales, *R_scales; /* grid: float32, k × groups(rows) and k × groups(pcols) */
     const void *L_zeros, *R_zeros;   /* grid: uint8, same counts */
     size_t L_ns, R_ns;      /* scale (= zero point) counts */
+    /* line scales (v3; NULL = none, both or neither): fp16, finite, little-endian */
+    const void *out_scale;  /* rows values: row i of the decoded matrix times out_scale[i] */
+    const void *in_scale;   /* cols values: column j times in_scale[j] */
 } rz_qlayer_view;
 
 /* Bytes of nvec vectors of len entries of a low-rank factor in format/bits (0 if invalid),
@@ -103,7 +111,8 @@ size_t rz_qlayer_lr_n_scales(int format, int nvec, int len, int group);
 size_t rz_qlayer_codes_bytes(int method, int bits, int rows, int pcols);
 size_t rz_qlayer_n_scales(int method, int rows, int pcols, int group);
 /* Bits of everything a decoder needs: codes, scales, zero points, the two 64-bit seeds
- * when incoherent, and L, R with their scales and zero points. */
+ * when incoherent, L, R with their scales and zero points, and 16·(rows + cols) for
+ * the line scales (v3). */
 double rz_qlayer_payload_bits(const rz_qlayer_view *q);
 /* The same accounting before any record exists, for budgets: Q's bits for a shape and
  * method (incoherent: RZ_INCOH_*), and the bits one rank step of L, R adds — lr_bits per

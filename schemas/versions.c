@@ -25,7 +25,7 @@ static const struct {
     {"tokens", RZ_TOKENS_VERSION, RZ_TOKENS_VERSION},
     {"model", RZ_MODEL_VERSION, RZ_MODEL_VERSION},
     {"hessian", RZ_HESSIAN_VERSION, RZ_HESSIAN_VERSION},
-    {"qlayer", RZ_QLAYER_VERSION, RZ_QLAYER_VERSION_LR},
+    {"qlayer", RZ_QLAYER_VERSION, RZ_QLAYER_VERSION_SCALES}, /* v3: line scales (out_scale, in_scale) */
     {"agent", RZ_AGENT_VERSION, RZ_AGENT_VERSION},
     {"agent_dataset", RZ_AGENT_DATASET_VERSION, RZ_AGENT_DATASET_VERSION},
     {"agent_steps", RZ_AGENT_STEPS_VERSION, RZ_AGENT_STEPS_VERSION},

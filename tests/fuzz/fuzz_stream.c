@@ -1,9 +1,12 @@
 /* fuzz_stream.c — libFuzzer target: any bytes as a record stream. The reader and every
- * typed decoder must reject bad input with an error, never crash, hang or over-allocate. */
+ * typed decoder (tensor, tokens, model, qlayer with its v2 low-rank and v3 line-scale
+ * fields) must reject bad input with an error, never crash, hang or over-allocate. */
 #include <stdio.h>
 
 #include "json.h"
 #include "model.h"
+#include "qlayer.h"
+#include "qrecord.h"
 #include "record.h"
 #include "stream.h"
 
@@ -30,6 +33,13 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t n)
         rz_tokens_decode(rec, &ctx, &ids, &k, &vs, &e);
         rz_llama_config cfg;
         rz_model_config_decode(rec, &ctx, &cfg, &e);
+        rz_qlayer_view q;
+        if (rz_qlayer_decode(rec, &ctx, &q, &e) == 0) { /* a valid view: its counts and line scales */
+            static float a[RZ_QUANT_MAX_DIM], b[RZ_QUANT_MAX_DIM];
+            volatile double bits = rz_qlayer_payload_bits(&q);
+            (void)bits;
+            rz_qlayer_line_scales(&q, a, b);
+        }
         rz_json_print(devnull, rec, i & 1);
     }
     rz_reader_close(r);

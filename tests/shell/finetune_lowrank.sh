@@ -4,7 +4,9 @@
 # the training loss falls; a resumed run equals an uninterrupted one; the packed output
 # loads in rz-ppl with the ppl of the dense merged output (f32 L, R: equal to float
 # rounding; 4-bit L, R: after the final rounding, still better than before tuning);
-# --qat (steps at the rounded pair) makes -o and --packed-out agree.
+# --qat (steps at the rounded pair) makes -o and --packed-out agree. --rht-scales (a
+# scale per row and column of every linear, qlayer v3): trained with or instead of L, R,
+# stored at fp16 with Q's codes untouched, counted in the bits, refused by the codes path.
 . "$(dirname "$0")/lib.sh"
 need_data stories260K.bin; need_data tok512.bin; need_data tinystories-valid.txt
 M=$RIZZ_DATA/stories260K.bin Z=$RIZZ_DATA/tok512.bin F=$RIZZ_DATA/tinystories-valid.txt
@@ -111,3 +113,30 @@ check_err "--init model on a model without L, R" 2 "no qlayer record carries L, 
 check_err "--packed-out with --init lora" 2 "needs --init model" \
   $FT -m "$T/g.rzm" --init lora --steps 2 --packed-out "$T/bad.rzm"
 [ ! -e "$T/bad.rzm" ] && ok "failed runs leave no output" || fail "failed runs leave no output"
+
+# 1c. --rht-scales: with f32 L, R (so -o and --packed-out differ only by the fp16 scales)
+$FT -m "$T/f.rzm" --steps $steps --distill "$M" --rht-scales with -o "$T/sd.rzm" --packed-out "$T/sp.rzm" --json \
+  > "$T/s.json" 2> "$T/err" && ok "--rht-scales with" || fail "--rht-scales with" "$(tail -3 "$T/err")"
+want=$(rz-cat "$T/f.rzm" | jq -s '[.[] | select(.type=="qlayer") | (.rank // 0) * (.rows + .cols) + .rows + .cols] | add')
+same "--rht-scales with: trained parameters = Σ k (m + n) + (m + n)" "$want" "$(json_field trained_params < "$T/s.json")"
+same "--rht-scales: every qlayer is v3 with out_scale, in_scale" "$(rz-cat "$T/f.rzm" | jq -s '[.[] | select(.type=="qlayer")] | length')" \
+  "$(rz-cat "$T/sp.rzm" | jq -s '[.[] | select(.type=="qlayer" and .v==3 and .out_scale != null and .in_scale != null)] | length')"
+same "--rht-scales: Q's codes identical" "$(qpart "$T/f.rzm" | md5sum)" "$(qpart "$T/sp.rzm" | md5sum)"
+if [ -z "$san" ]; then
+  f0=$(ppl "$T/f.rzm"); sd=$(rz-ppl -q -m "$T/sd.rzm" $EV | json_field ppl); sp=$(rz-ppl -q --dense -m "$T/sp.rzm" $EV | json_field ppl)
+  # fp16 scales: each weight off by ≤ 2^-11 relative, so the ppl by ≲ 1e-3
+  awk -v a="$sd" -v b="$sp" -v z="$f0" 'BEGIN{d = a - b; if (d < 0) d = -d; exit !(d <= 2e-3 * a && b < z)}' \
+    && ok "--rht-scales: packed (v3, --dense) ppl $sp = merged $sd (rel. 2e-3; before $f0)" || fail "--rht-scales ppl" "$sd vs $sp (before $f0)"
+fi
+check_err "a v3 record on the codes path" 2 "out_scale" rz-ppl -q -m "$T/sp.rzm" $EV
+check_err "a v3 model without --rht-scales" 2 "rht-scales" $FT -m "$T/sp.rzm" --steps 2 -o "$T/bad.rzm"
+check_err "--rht-scales with --checkpoint" 2 "rht-scales" $FT -m "$T/f.rzm" --rht-scales only --steps 2 --checkpoint "$T/ck"
+# only: L, R stay as they were; a second run starts from the stored scales
+$FT -m "$T/f.rzm" --steps $steps --distill "$M" --rht-scales only --packed-out "$T/so.rzm" --json > "$T/so.json" 2> "$T/err" \
+  && ok "--rht-scales only" || fail "--rht-scales only" "$(tail -3 "$T/err")"
+same "--rht-scales only: L, R unchanged" "$(lrpart "$T/f.rzm" | md5sum)" "$(lrpart "$T/so.rzm" | md5sum)"
+$FT -m "$T/so.rzm" --steps 2 --lr 0 --distill "$M" --rht-scales only -o "$T/so2.rzm" --json > "$T/so2.json" 2> "$T/err" \
+  && ok "a v3 model trains on from its scales" || fail "v3 resume" "$(tail -3 "$T/err")"
+l2=$(json_field loss_first < "$T/so2.json"); l0=$(json_field loss_first < "$T/so.json")
+awk -v a="$l0" -v b="$l2" 'BEGIN{exit !(b < a)}' && ok "it starts from the stored scales: first loss $l2 < the untuned $l0" \
+  || fail "starts from the scales" "$l2 vs $l0"

@@ -12,6 +12,9 @@ rz-convert --random --dim 16 --layers 1 --heads 2 --kv-heads 1 --hidden 24 --voc
 cp "$T/stream/m.rzm" "$T/checkpoint/"
 echo '{"type":"tokens","v":1,"n":2,"vocab_size":40,"ids":{"$bin":"AQAAAAIAAAA="}}' > "$T/json/t.json"
 rz-cat --from-json "$T/json/t.json" -o "$T/stream/t.rzs"
+# a qlayer v3 record (2 x 2 rtn 8-bit with fp16 line scales out_scale, in_scale), by hand
+echo '{"type":"qlayer","v":3,"name":"layers.0.attention.wq.weight","rows":2,"cols":2,"pcols":2,"method":"rtn","bits":8,"group":0,"incoherent":false,"seed_u":0,"seed_v":0,"model_hash":0,"loss":0.0,"rel_loss":0.0,"codes":{"$bin":"AQIDBA=="},"scales":{"$bin":"AACAPwAAAD8="},"zeros":{"$bin":"AAE="},"out_scale":{"$bin":"ADwAOA=="},"in_scale":{"$bin":"ADwAQA=="}}' > "$T/json/q3.json"
+rz-cat --from-json "$T/json/q3.json" -o "$T/stream/q3.rzs"
 rz-cat --full "$T/stream/m.rzm" | head -3 | while read -r line; do echo "$line" > "$T/json/$RANDOM.json"; done
 rz-agent collect --env fourrooms --steps 40 -q -o "$T/agent/d.rz"
 rz-agent collect --env pointmass-maze --steps 20 -q -o "$T/agent/pm.rz"

@@ -4,7 +4,12 @@
  * methods; rz_qlayer_dequant_parts returns L_orig = Uᵀ L, R_orig = R V and Q_orig = Uᵀ Q V
  * checked against explicit dense U, V built from the transforms applied to the identity;
  * payload bits follow the documented count; malformed low-rank fields are rejected and a
- * record without them stays v1 (rank 0). At the model level, a tiny packed .rzm with Q+LR
+ * record without them stays v1 (rank 0). Line scales (v3, the tuned RHT sign vectors):
+ * a record with fp16 out_scale/in_scale survives pack → decode as version 3, decodes to
+ * diag(a) · (the v2 record's Ŵ) · diag(b) computed by hand from the fp16 values, counts
+ * 16·(rows + cols) more bits, and is refused (naming the field) when a value is NaN or
+ * infinite, a length is wrong, only one of the two is present, or the record claims
+ * version 2. At the model level, a tiny packed .rzm with Q+LR
  * layers loads merged (rz_model_load) to exactly what rz_model_load_lowrank's Q + L R
  * gives, layer by layer.
  */
@@ -281,6 +286,144 @@ static void test_decode_rejects(void)
     free(H);
 }
 
+/* v3 line scales on a v2 record (e8p, 4-bit L, R, incoherent): see the file head. */
+static int decode_view_as(const rz_qlayer_view *in, int version_override, rz_qlayer_view *out, msgpack_sbuffer *sb,
+                          msgpack_unpacked *u, rz_err *e)
+{
+    msgpack_sbuffer_init(sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    rz_qlayer_pack(&pk, in);
+    msgpack_unpacked_init(u);
+    size_t off = 0;
+    if (msgpack_unpack_next(u, sb->data, sb->size, &off) != MSGPACK_UNPACK_SUCCESS) return -1;
+    if (version_override) { /* rewrite "v" in place (a positive fixint either way) */
+        msgpack_object_kv *kv = u->data.via.map.ptr;
+        for (uint32_t i = 0; i < u->data.via.map.size; i++)
+            if (kv[i].key.via.str.size == 1 && kv[i].key.via.str.ptr[0] == 'v') kv[i].val.via.u64 = (uint64_t)version_override;
+    }
+    rz_rec_ctx ctx = {"mem", 5, "qlayer"};
+    return rz_qlayer_decode(&u->data, &ctx, out, e);
+}
+
+static void test_line_scales(void)
+{
+    int m = 24, n = 20, k = 3, pc = 24;
+    float *W = malloc(sizeof(float) * m * n), *Wp = malloc(sizeof(float) * m * pc);
+    double *H = malloc(sizeof(double) * n * n), *Hp = malloc(sizeof(double) * pc * pc);
+    make_problem(m, n, W, H);
+    pad(W, H, m, n, pc, Wp, Hp);
+    rz_caldera_opts o;
+    rz_caldera_defaults(&o);
+    o.q_method = RZ_CQ_E8P;
+    o.q_bits = 2;
+    o.incoherent = 1;
+    o.seed = 77;
+    o.lr_bits = 4;
+    o.outer = 2;
+    o.inner = 1;
+    o.svd = RZ_SVD_EXACT;
+    rz_caldera c;
+    rz_qlayer q;
+    rz_err e = {0};
+    CHECK_EQ_INT(rz_caldera_fit(Wp, Hp, m, pc, k, &o, &c, &e), 0);
+    CHECK_EQ_INT(rz_qlayer_from_caldera("layers.0.feed_forward.w2.weight", &c, m, n, W, H, 42, &q, &e), 0);
+    /* the scales: fp16 values around 1, and what they decode to */
+    uint16_t h[24 + 20];
+    double a[24], b[20];
+    for (int i = 0; i < m + n; i++) {
+        h[i] = rz_f32_to_f16((float)(1 + 0.3 * check_gauss()));
+        if (i < m) a[i] = rz_f16_to_f32(h[i]);
+        else b[i - m] = rz_f16_to_f32(h[i]);
+    }
+    float *W0 = malloc(sizeof(float) * m * n), *W1 = malloc(sizeof(float) * m * n);
+    CHECK_EQ_INT(rz_qlayer_dequant(&q.v, W0, &e), 0); /* the v2 record's Ŵ */
+    rz_qlayer_view s = q.v, out;
+    s.out_scale = h, s.in_scale = h + m;
+    msgpack_sbuffer sb;
+    msgpack_unpacked u;
+    CHECK_EQ_INT(decode_view_as(&s, 0, &out, &sb, &u, &e), 0);
+    const msgpack_object *ver = rz_field(&u.data, "v");
+    CHECK(ver && ver->via.u64 == RZ_QLAYER_VERSION_SCALES);
+    CHECK(out.out_scale && out.in_scale && memcmp(out.out_scale, h, 2 * m) == 0 && memcmp(out.in_scale, h + m, 2 * n) == 0);
+    CHECK_NEAR(rz_qlayer_payload_bits(&out), rz_qlayer_payload_bits(&q.v) + 16.0 * (m + n), 1e-9);
+    CHECK_EQ_INT(rz_qlayer_dequant(&out, W1, &e), 0);
+    double err = 0, big = 0;
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+            double want = a[i] * (double)W0[i * n + j] * b[j];
+            err = fmax(err, fabs(W1[i * n + j] - want));
+            big = fmax(big, fabs(want));
+        }
+    printf("# line scales: max |Ŵ3 − diag(a) Ŵ2 diag(b)| %.3g (max %.3g)\n", err, big);
+    CHECK(err <= 2e-6 * big); /* two float products per entry: a few ulps */
+    /* the parts stay unscaled; rz_qlayer_line_scales gives a, b */
+    float fa[24], fb[20];
+    CHECK_EQ_INT(rz_qlayer_line_scales(&out, fa, fb), 1);
+    CHECK(fa[3] == (float)a[3] && fb[7] == (float)b[7]);
+    CHECK_EQ_INT(rz_qlayer_line_scales(&q.v, fa, fb), 0);
+    msgpack_unpacked_destroy(&u);
+    msgpack_sbuffer_destroy(&sb);
+    /* replace_lowrank keeps them (copied, not pointing into the input) */
+    rz_qlayer nq;
+    float *Lo = malloc(sizeof(float) * m * k), *Ro = malloc(sizeof(float) * k * n);
+    CHECK_EQ_INT(rz_qlayer_dequant_parts(&s, NULL, Lo, Ro, &e), 0);
+    CHECK_EQ_INT(rz_qlayer_replace_lowrank(&s, Lo, Ro, &nq, &e), 0);
+    CHECK(nq.v.out_scale == nq.out_scale && nq.out_scale && memcmp(nq.out_scale, h, 2 * m) == 0);
+    rz_qlayer_free(&nq);
+    free(Lo), free(Ro);
+    /* rejected: NaN, infinity, wrong length, one of the two, version 2 */
+    uint16_t bad[24 + 20];
+    struct {
+        const char *what, *field;
+        int at, len_cut, drop, version;
+        uint16_t val;
+    } cases[] = {
+        {"NaN in out_scale", "out_scale", 5, 0, 0, 0, 0x7e00},
+        {"infinity in in_scale", "in_scale", 24 + 2, 0, 0, 0, 0x7c00},
+        {"in_scale one value short", "in_scale", -1, 1, 0, 0, 0},
+        {"out_scale without in_scale", "in_scale", -1, 0, 1, 0, 0},
+        {"scales in a version 2 record", "out_scale", -1, 0, 0, 2, 0},
+    };
+    for (size_t t = 0; t < sizeof cases / sizeof *cases; t++) {
+        memcpy(bad, h, sizeof bad);
+        if (cases[t].at >= 0) bad[cases[t].at] = cases[t].val;
+        rz_qlayer_view v = q.v;
+        v.out_scale = bad, v.in_scale = bad + m;
+        int rc;
+        if (cases[t].len_cut || cases[t].drop) { /* pack by hand: the record's own fields, changed */
+            msgpack_sbuffer_init(&sb);
+            msgpack_packer pk;
+            msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+            rz_qlayer_pack(&pk, &v);
+            msgpack_unpacked_init(&u);
+            size_t off = 0;
+            msgpack_unpack_next(&u, sb.data, sb.size, &off);
+            msgpack_object_kv *kv = u.data.via.map.ptr;
+            for (uint32_t i = 0; i < u.data.via.map.size; i++) {
+                const msgpack_object *key = &kv[i].key;
+                if (key->via.str.size == 8 && !memcmp(key->via.str.ptr, "in_scale", 8)) {
+                    if (cases[t].len_cut) kv[i].val.via.bin.size -= 2;
+                    else kv[i].key.via.str.ptr = "in_scalX"; /* the field disappears */
+                }
+            }
+            rz_rec_ctx ctx = {"mem", 5, "qlayer"};
+            rc = rz_qlayer_decode(&u.data, &ctx, &out, &e);
+        } else {
+            rc = decode_view_as(&v, cases[t].version, &out, &sb, &u, &e);
+        }
+        printf("# %s: %s\n", cases[t].what, rc ? e.msg : "accepted");
+        CHECK_EQ_INT(rc, RZ_EINPUT);
+        CHECK(rc && strstr(e.msg, cases[t].field) != NULL);
+        msgpack_unpacked_destroy(&u);
+        msgpack_sbuffer_destroy(&sb);
+    }
+    free(W0), free(W1);
+    rz_qlayer_free(&q);
+    rz_caldera_free(&c);
+    free(W), free(Wp), free(H), free(Hp);
+}
+
 /* A random 2-block model packed with CALDERA layers (E8P 2-bit + 4-bit L, R, incoherent,
  * ranks 0..3 varying): merged load vs Q + L R from rz_model_load_lowrank. */
 static void test_model_load_lowrank(void)
@@ -442,5 +585,6 @@ int main(void)
     RUN(test_ldlq_grid2_plain);
     RUN(test_rank0_stays_v1);
     RUN(test_decode_rejects);
+    RUN(test_line_scales);
     return check_summary();
 }

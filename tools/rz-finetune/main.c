@@ -341,6 +341,12 @@ int main(int argc, char **argv)
     } else if (rz_model_load(a.model, &c.stream, &m, &e)) {
         rz_cli_die(&c, &e);
     }
+    for (int i = 0; pairs && n_pairs == 0 && i < pairs->count; i++)
+        if (pairs->a[i].sa) { /* line scales without any L, R: the loaded Q lacks them */
+            rz_fail(&e, RZ_EINPUT, "%s: qlayer '%s': field 'out_scale': line scales in a model without L, R are "
+                    "not supported by rz-finetune", a.model, pairs->a[i].name);
+            rz_cli_die(&c, &e);
+        }
     if (n_pairs > 0) {
         a.init = INIT_MODEL;
         if (a.rank_given) rz_cli_usage_error(&c, "--rank does not apply: %s carries its own L, R (--init model); "
@@ -377,12 +383,23 @@ int main(int argc, char **argv)
         if ((a.scales ? rz_lora_new_scaled(m, ranks, a.scales == SCALES_WITH, &lo, &e)
                       : rz_lora_new_ranks(m, ranks, &lo, &e)))
             rz_cli_die(&c, &e);
-        for (int i = 0; i < pairs->count; i++) { /* the model's own L, R start the training */
-            long j = pairs->a[i].k > 0 ? rz_lin_find(lo->n_layers, pairs->a[i].name) : -1;
-            if (j >= 0) {
-                rz_adapter *ad = &lo->ad[j];
-                memcpy(ad->L, pairs->a[i].L, sizeof(float) * (size_t)ad->m * ad->k);
-                memcpy(ad->R, pairs->a[i].R, sizeof(float) * (size_t)ad->k * ad->n);
+        for (int i = 0; i < pairs->count; i++) { /* the model's own L, R (and a, b) start the training */
+            const rz_lowrank_adapter *p = &pairs->a[i];
+            long j = rz_lin_find(lo->n_layers, p->name);
+            if (j < 0) continue;
+            rz_adapter *ad = &lo->ad[j];
+            if (p->k > 0) {
+                memcpy(ad->L, p->L, sizeof(float) * (size_t)ad->m * ad->k);
+                memcpy(ad->R, p->R, sizeof(float) * (size_t)ad->k * ad->n);
+            }
+            if (p->sa && !ad->sa) {
+                rz_fail(&e, RZ_EINPUT, "%s: qlayer '%s' carries tuned line scales (out_scale, in_scale): give "
+                        "--rht-scales with|only to train from them (--init model)", a.model, p->name);
+                rz_cli_die(&c, &e);
+            }
+            if (p->sa) {
+                memcpy(ad->sa, p->sa, sizeof(float) * (size_t)ad->m);
+                memcpy(ad->sb, p->sb, sizeof(float) * (size_t)ad->n);
             }
         }
         rz_lowrank_adapters_free(pairs);

@@ -101,6 +101,7 @@ static int check_qtable(const rz_qlayer_view *q, int table, const rz_rec_ctx *ct
 {
     if (table < 0) return rz_rec_fail(e, ctx, "name", "'%s' is neither a linear layer nor a table and cannot be quantised", q->name);
     if (q->rank > 0) return rz_rec_fail(e, ctx, "rank", "'%s': a quantised table cannot carry a low-rank part", q->name);
+    if (q->out_scale) return rz_rec_fail(e, ctx, "out_scale", "'%s': a quantised table cannot carry line scales", q->name);
     if (table == RZ_TABLE_EMB && (q->method == RZ_QM_E8P || q->incoherent))
         return rz_rec_fail(e, ctx, q->incoherent ? "incoherent" : "method",
                            "'%s' is read one row per token: it must be rtn or ldlq without incoherence (got %s%s)",
@@ -188,6 +189,11 @@ static int load_rzm(const char *loc, const rz_stream_opts *o, int codes, rz_llam
             rc = RZ_EINTERNAL;
             goto done;
         }
+        if (is_q && codes && ql.out_scale) { /* the fused decode path does not apply them */
+            rc = rz_rec_fail(e, &ctx, "out_scale", "qlayer '%s' carries tuned line scales (v3), which decoding "
+                             "from the codes does not apply: load the dense merge (rz-ppl --dense)", ql.name);
+            goto done;
+        }
         if (is_q && codes) {
             struct rz_qlinear *q;
             if ((rc = rz_qlinear_new(&ql, &q, e)) ||
@@ -217,6 +223,15 @@ static int load_rzm(const char *loc, const rz_stream_opts *o, int codes, rz_llam
                 }
             }
             if ((rc = rz_qlayer_dequant_parts(&ql, data, a->L, a->R, e))) goto done;
+            if (ql.out_scale) { /* v3: the line scales, apart as well */
+                a->sa = rz_malloc((size_t)a->m * sizeof *a->sa, e);
+                a->sb = rz_malloc((size_t)a->n * sizeof *a->sb, e);
+                if (!a->sa || !a->sb) {
+                    rc = RZ_EINTERNAL;
+                    goto done;
+                }
+                rz_qlayer_line_scales(&ql, a->sa, a->sb);
+            }
         } else if (is_q) {
             if ((rc = rz_qlayer_dequant(&ql, data, e))) goto done;
         } else if ((rc = rz_tensor_to_f32(&t, data, &ctx, e))) {
@@ -268,6 +283,8 @@ void rz_lowrank_adapters_free(rz_lowrank_adapters *ad)
     for (int i = 0; i < ad->count; i++) {
         free(ad->a[i].L);
         free(ad->a[i].R);
+        free(ad->a[i].sa);
+        free(ad->a[i].sb);
     }
     free(ad->a);
     free(ad);

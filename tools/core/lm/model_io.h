@@ -37,11 +37,13 @@ int rz_model_load(const char *loc, const rz_stream_opts *o, rz_llama **out, rz_e
 int rz_model_load_codes(const char *loc, const rz_stream_opts *o, rz_llama **out, rz_err *e);
 /* One linear's low-rank pair in the ORIGINAL basis (L_orig = Uᵀ L, R_orig = R V): the
  * layer is W = Q + L·R with Q the model's tensor of the same name. k = 0: no pair
- * (L = R = NULL). */
+ * (L = R = NULL). A v3 record's line scales stay apart too: W = diag(sa)(Q + L·R)diag(sb)
+ * (sa = sb = NULL: none). */
 typedef struct {
     char name[RZ_MAX_NAME];
     int m, n, k;  /* W is m × n; L is m × k, R is k × n, row-major */
     float *L, *R;
+    float *sa, *sb; /* [m], [n] or NULL */
 } rz_lowrank_adapter;
 
 typedef struct {

@@ -36,6 +36,8 @@ void rz_qlayer_free(rz_qlayer *q)
     free(q->R_scales);
     free(q->L_zeros);
     free(q->R_zeros);
+    free(q->out_scale);
+    free(q->in_scale);
     memset(q, 0, sizeof *q);
 }
 
@@ -341,11 +343,27 @@ void rz_qlayer_lowrank_rot(const rz_qlayer_view *v, float *L, float *R)
     lr_unpack(v, v->R, v->R_scales, v->R_zeros, k, pc, R, pc, 1);
 }
 
+int rz_qlayer_line_scales(const rz_qlayer_view *v, float *a, float *b)
+{
+    if (!v->out_scale) return 0;
+    for (int i = 0; i < v->rows; i++) {
+        uint16_t h;
+        memcpy(&h, (const unsigned char *)v->out_scale + 2 * (size_t)i, 2);
+        a[i] = rz_f16_to_f32(h);
+    }
+    for (int j = 0; j < v->cols; j++) {
+        uint16_t h;
+        memcpy(&h, (const unsigned char *)v->in_scale + 2 * (size_t)j, 2);
+        b[j] = rz_f16_to_f32(h);
+    }
+    return 1;
+}
+
 int rz_qlayer_dequant(const rz_qlayer_view *v, float *W, rz_err *e)
 {
     int rows = v->rows, pc = v->pcols, cols = v->cols, k = v->rank;
-    size_t mn = (size_t)rows * (size_t)pc;
-    float *X = malloc(mn * sizeof *X);
+    size_t mn = (size_t)rows * (size_t)pc, nx = mn > (size_t)rows + cols ? mn : (size_t)rows + cols;
+    float *X = malloc(nx * sizeof *X); /* Ŵ, then the line scales */
     float *L = k > 0 ? malloc((size_t)rows * (size_t)k * sizeof *L) : NULL;
     float *R = k > 0 ? malloc((size_t)k * (size_t)pc * sizeof *R) : NULL;
     if (!X || (k > 0 && (!L || !R))) {
@@ -362,6 +380,10 @@ int rz_qlayer_dequant(const rz_qlayer_view *v, float *W, rz_err *e)
     int rc = v->incoherent ? undo_rht(X, rows, pc, v->incoherent, v->seed_u, v->seed_v, e) : RZ_OK;
     if (!rc)
         for (int r = 0; r < rows; r++) memcpy(W + (size_t)r * cols, X + (size_t)r * pc, (size_t)cols * sizeof *W);
+    /* v3: W ← diag(a) W diag(b), a and b decoded into X's first rows + cols floats */
+    if (!rc && rz_qlayer_line_scales(v, X, X + rows))
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < cols; c++) W[(size_t)r * cols + c] *= X[r] * X[rows + c];
     free(X);
     free(L);
     free(R);
@@ -564,6 +586,17 @@ int rz_qlayer_replace_lowrank(const rz_qlayer_view *in, const float *L, const fl
     if (!Lr || !Rr || !Lold || !q->codes || !q->scales || !q->zeros || !q->L || !q->R) {
         rc = rz_fail(e, RZ_EINTERNAL, "%s: out of memory", in->name);
         goto done;
+    }
+    if (in->out_scale) { /* v3: the line scales, copied */
+        q->out_scale = malloc((size_t)m * 2);
+        q->in_scale = malloc((size_t)cols * 2);
+        if (!q->out_scale || !q->in_scale) {
+            rc = rz_fail(e, RZ_EINTERNAL, "%s: out of memory", in->name);
+            goto done;
+        }
+        memcpy(q->out_scale, in->out_scale, (size_t)m * 2);
+        memcpy(q->in_scale, in->in_scale, (size_t)cols * 2);
+        v->out_scale = q->out_scale, v->in_scale = q->in_scale;
     }
     memcpy(q->codes, in->codes, in->codes_n);
     if (in->n_scales) memcpy(q->scales, in->scales, in->n_scales * sizeof(float));

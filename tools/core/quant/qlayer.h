@@ -56,6 +56,7 @@ typedef struct {
     void *L, *R;                 /* low-rank payloads (rz_qlayer_from_caldera) */
     float *L_scales, *R_scales;
     uint8_t *L_zeros, *R_zeros;
+    uint16_t *out_scale, *in_scale; /* v3 line scales (fp16), or NULL */
 } rz_qlayer;
 
 /* Quantises W with H (see above). item = the layer's index among the model's linears
@@ -81,12 +82,19 @@ void rz_qlayer_free(rz_qlayer *q);
 int rz_qlayer_quantize_table(const char *name, const float *W, int rows, int cols, int bits, int group,
                              uint64_t model_hash, rz_qlayer *q, rz_err *e);
 
-/* Ŵ (rows × cols) from a validated view (Q + L R when the record has a low-rank part). */
+/* Ŵ (rows × cols) from a validated view (Q + L R when the record has a low-rank part;
+ * then diag(out_scale) · Ŵ · diag(in_scale) when it has line scales, v3). */
 int rz_qlayer_dequant(const rz_qlayer_view *v, float *W, rz_err *e);
 
 /* The parts of a validated view in the original basis: Q (rows × cols, may be NULL),
- * L (rows × rank) and R (rank × cols) (both may be NULL; unused when rank is 0). */
+ * L (rows × rank) and R (rank × cols) (both may be NULL; unused when rank is 0), WITHOUT
+ * the line scales (v3): the layer is diag(a) (Q + L R) diag(b), a and b from
+ * rz_qlayer_line_scales. */
 int rz_qlayer_dequant_parts(const rz_qlayer_view *v, float *Q, float *L, float *R, rz_err *e);
+
+/* The line scales of a view as float32: a [rows], b [cols]; 0 (and a, b untouched) when
+ * the record has none, 1 when it has. */
+int rz_qlayer_line_scales(const rz_qlayer_view *v, float *a, float *b);
 
 /* Rows [r0, r0 + n) of Q in the stored (rotated, padded) basis, from the codes of a
  * validated view: X is n × pcols. What rz_qlayer_dequant starts from, and what quantised
@@ -117,7 +125,7 @@ int rz_qlayer_from_caldera(const char *name, const rz_caldera *c, int rows, int 
  * when incoherent) and encoded in in's format: f32 as is, f16/bf16 rounded, grid codes of
  * in's lr_bits/lr_group with each vector's (group's) scale and zero point fitted afresh
  * (min-max, as rz-lowrank). Q's codes, scales, zero points, the seeds, model_hash and the
- * (pre-tuning) loss/rel are copied byte for byte. RZ_EINPUT when in has no low-rank part
+ * (pre-tuning) loss/rel — and the line scales of a v3 record — are copied byte for byte. RZ_EINPUT when in has no low-rank part
  * or an f16 value overflows. q owns its payloads (rz_qlayer_free). */
 int rz_qlayer_replace_lowrank(const rz_qlayer_view *in, const float *L, const float *R, rz_qlayer *q,
                               rz_err *e);

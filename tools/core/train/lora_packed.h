@@ -20,7 +20,11 @@
 int *rz_lora_pair_ranks(const char *loc, const rz_llama *m, const rz_lowrank_adapters *ad, int *n_pairs, rz_err *e);
 
 /* The packed model's records again into out, each qlayer with L, R re-encoded with the
- * tuned pair (rz_qlayer_replace_lowrank), everything else copied as read. */
+ * tuned pair (rz_qlayer_replace_lowrank), everything else copied as read. With scaled
+ * adapters (rz_lora_new_scaled) every linear's qlayer also gets the tuned a, b at fp16
+ * as its line scales (a v3 record; RZ_EINPUT naming out_scale/in_scale when a value
+ * overflows fp16); with L, R frozen (rz_lora_new_scaled's train_lr 0) the record's L, R
+ * bytes are kept as they are. */
 int rz_lora_write_packed(const char *model, const char *out, const rz_stream_opts *so, const rz_lora *lo, rz_err *e);
 
 /* QAT: every pair's record (format, grids, seeds) as the packed model holds it, by
