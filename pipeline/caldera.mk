@@ -10,6 +10,7 @@
 #   make -f pipeline/caldera.mk -j2                        the main table into out/caldera/
 #   make -f pipeline/caldera.mk -j2 OUT=/tmp/cres          elsewhere
 #   make -f pipeline/caldera.mk -j2 caldera-finetune       + the fine-tuned rows
+#   make -f pipeline/caldera.mk caldera-finetune-rht        + the rows with the RHT sign vectors tuned
 #   make -f pipeline/caldera.mk MPI='mpirun -np 2' ...     the allocation's fits on 2 ranks
 #
 # The text split, calibration and the e8p/fp32 rules are pipeline/quant.mk's (included):
@@ -182,6 +183,47 @@ $(OUT)/finetune.md: $(FT_ALL:%=$(OUT)/%.abl.json) $(FT_ALL:%=$(OUT)/%.dense.abl.
 	      $(OUT)/$$x.pack.json $(OUT)/cal_q2.pack.json $(OUT)/$$r.ft.json $(OUT)/$$r.abl.json $(OUT)/$$r.dense.abl.json; done; } \
 	  > $@.tmp && mv $@.tmp $@
 caldera-finetune: $(OUT)/finetune.md
+	@cat $<
+
+# ---- fine-tuning with the RHT sign vectors tuned (not part of caldera-all) -----------------
+# As the reference's finetune_RHT.py: the sign vectors SU, SV of every layer's Hadamard
+# transforms tuned as floats — a scale per output row and per input column of the layer
+# (rz-finetune --rht-scales) — with L, R (ftsw_X: --rht-scales with) or alone (ftso_X:
+# only; L, R keep their bytes). Same distillation, data, steps, held-out split and seed as
+# ftd_X. Each run writes
+#   ftsX_Y.rzm        packed (qlayer v3): Q's codes untouched, L, R re-rounded to Y's 4-bit
+#                     grid (with) or kept (only), the scales at fp16; its bits from rz-pack
+#                     on its own qlayer records (ftsX_Y.pack.json: the 16 (m + n) per layer
+#                     included); perplexity with rz-ppl --dense (the codes path refuses v3)
+#   ftsX_Y.dense.rzm  the float merge diag(a) (Q + L R) diag(b): with → the factors at full
+#                     precision, their bits Q's (cal_q2's) + 16 per trained entry (L, R, a,
+#                     b: trained_params); only → L, R as stored, so the packed row's bits
+FTS_ROWS ?= cal_r8_lr4 cal_kl_r8
+FTS_MODES ?= w o
+fts_flag = $(if $(filter w,$(1)),with,only)
+define fts_rule
+$(OUT)/fts$(1)_%.rzm: $(OUT)/%.rzm $(OUT)/calib.txt
+	$$(FT) -m $$< --distill $$(MODEL) --rht-scales $$(call fts_flag,$(1)) -o $(OUT)/fts$(1)_$$*.dense.rzm --packed-out $$@ \
+	  --json > $$@.json.tmp && mv $$@.json.tmp $(OUT)/fts$(1)_$$*.ft.json
+endef
+$(foreach x,w o,$(eval $(call fts_rule,$(x))))
+$(OUT)/fts%.abl.json: $(OUT)/fts%.rzm $(OUT)/eval.txt
+	$(ABL_PPL) --dense -m $< > $@.tmp && mv $@.tmp $@
+# the bits of a v3 model: its qlayer records packed again (rz-pack counts the line scales)
+$(OUT)/fts%.pack.json: $(OUT)/fts%.rzm
+	$(RZ_BIN)/rz-cat --full $< | grep '"type":"qlayer"' | $(RZ_BIN)/rz-cat --from-json -o $@.q \
+	  && $(RZ_BIN)/rz-pack -q -m $(MODEL) $@.q -o $@.rzm --json > $@.tmp && rm $@.q $@.rzm && mv $@.tmp $@
+FTS_ALL = $(foreach x,$(FTS_MODES),$(FTS_ROWS:%=fts$(x)_%))
+$(OUT)/finetune_rht.md: $(FTS_ALL:%=$(OUT)/%.abl.json) $(FTS_ALL:%=$(OUT)/%.dense.abl.json) $(FTS_ALL:%=$(OUT)/%.pack.json) \
+  $(OUT)/cal_q2.rzm
+	{ echo "| row | scales | bpw (linears), re-rounded | ppl | ± | bpw (linears), factors fp16 | ppl | ± | held-out KL first → best (step) |"; \
+	  echo "|---|---|---|---|---|---|---|---|---|"; \
+	  for r in $(FTS_ALL); do \
+	    jq -rs --arg r $$r '.[0] as $$p | .[1] as $$q | .[2] as $$f | .[3] as $$a | .[4] as $$b | (if $$f.rht_scales == "with" then $$q.bpw_linears + 16*$$f.trained_params/$$p.linear_weights else $$p.bpw_linears end) as $$fb | "| \($$r) | \($$f.rht_scales) | \($$p.bpw_linears*1000|round/1000) | \($$a.ppl*1000|round/1000) | \($$a.stderr*1000|round/1000) | \($$fb*1000|round/1000) | \($$b.ppl*1000|round/1000) | \($$b.stderr*1000|round/1000) | \($$f.holdout_first*10000|round/10000) → \($$f.holdout_best*10000|round/10000) (\($$f.best_step)) |"' \
+	      $(OUT)/$$r.pack.json $(OUT)/cal_q2.pack.json $(OUT)/$$r.ft.json $(OUT)/$$r.abl.json $(OUT)/$$r.dense.abl.json; done; } \
+	  > $@.tmp && mv $@.tmp $@
+.PHONY: caldera-finetune-rht
+caldera-finetune-rht: $(OUT)/finetune_rht.md
 	@cat $<
 
 # ---- uniform vs allocated over quantiser seeds (not part of caldera-all) ------------------
