@@ -8,12 +8,13 @@
  *    and 2176 for the AVX2 "lane" kernel of 2/4/8-bit grids (whole 32-byte blocks of
  *    codes: 2 blocks; 1 block and a tail; more inputs than one chunk of its transposed
  *    copy at T = 4) with one and two groups per block;
- *  - the int8-input variants (e8p 2-bit, 2- and 4-bit grids; the other formats take the float
- *    path) equal the float64 product with the dequantised inputs x̂ to the same float
- *    rounding bound, and the product with the true inputs to a bound that follows from
- *    the int8 step; a non-finite input gives NaN, a zero input 0; the same for e8p 2-bit
- *    codes re-coded as nibbles (rz_qdot_e8p2n_encode: widths with and without a tail past
- *    the last 64 columns);
+ *  - the int8-input variants (e8p 2/3/4-bit, 2- and 4-bit grids; the other formats take
+ *    the float path) equal the float64 product with the dequantised inputs x̂ to the same
+ *    float rounding bound, and the product with the true inputs to a bound that follows
+ *    from the int8 step; a non-finite input gives NaN, a zero input 0; the same for e8p
+ *    codes re-coded as nibbles (rz_qdot_e8p2n_encode, one plane at 2 bits, two at 3 and
+ *    4: widths with and without a tail past the last 64 columns), which also agree with
+ *    the portable int8 reference;
  *  - through rz_qlinear_apply (rotations on both sides), the result is bitwise the same
  *    for 1 and 2 threads, with every variant;
  *  - 3-bit grids re-coded as nibbles for the int8 variants decode to the same weights and
@@ -101,7 +102,7 @@ static int i8_applies(const rz_qlayer_view *v, int *qb)
 {
     int gw = v->group > 0 ? v->group : v->pcols;
     *qb = v->method == RZ_QM_E8P ? 256 : 32;
-    if (v->method == RZ_QM_E8P) return v->bits == 2;
+    if (v->method == RZ_QM_E8P) return 1; /* 2, 3 and 4 bits */
     return ((v->bits == 4 && v->pcols % 2 == 0) || (v->bits == 2 && v->pcols % 4 == 0)) &&
            (gw >= v->pcols || gw % 32 == 0);
 }
@@ -184,15 +185,29 @@ static void test_kernels(void)
                         }
                     }
                 }
-                if (v.method == RZ_QM_E8P && v.bits == 2 && rz_qdot_have(RZ_QDOT_AVX2_I8)) {
-                    /* the nibble re-coding (qdot.h): the same bound against x̂ */
+                if (v.method == RZ_QM_E8P && rz_qdot_have(RZ_QDOT_AVX2_I8)) {
+                    /* the nibble re-coding (qdot.h; 2 bits: one plane, 3 and 4 bits: two):
+                     * the same bound against x̂, and within twice that bound of the portable
+                     * int8 reference (both are within it of the same exact sum) */
                     uint8_t *nib = malloc(rz_qdot_e8p2n_bytes(&v) + 1);
+                    float *yr = malloc(sizeof(float) * (size_t)T * ldy);
                     rz_qdot_e8p2n_encode(&v, nib);
                     rz_qdot_rows_e8p2n(&v, nib, RZ_QDOT_AVX2_I8, r0, n, T, x, pc, y, ldy);
+                    rz_qdot_rows(&v, RZ_QDOT_REF_I8, r0, n, T, x, pc, yr, ldy);
                     double r = worst_ratio(y, ldy, xh, Qd, T, n, pc), bound = 2.0 + 48.0 / pc;
-                    if (!(r <= bound)) printf("#   e8p2n %d x %d, T %d: ratio %g > %g\n", rows, cols, T, r, bound);
+                    if (!(r <= bound)) printf("#   e8p%dn %d x %d, T %d: ratio %g > %g\n", v.bits, rows, cols, T, r, bound);
                     CHECK(r <= bound);
-                    free(nib);
+                    for (int t = 0; t < T; t++) {
+                        double nx = 0;
+                        for (int j = 0; j < pc; j++) nx += (double)xh[(size_t)t * pc + j] * xh[(size_t)t * pc + j];
+                        for (int i = 0; i < n; i++) {
+                            double nw = 0;
+                            for (int j = 0; j < pc; j++) nw += (double)Qd[(size_t)i * pc + j] * Qd[(size_t)i * pc + j];
+                            CHECK(fabs(y[(size_t)t * ldy + i] - yr[(size_t)t * ldy + i]) <=
+                                  2 * bound * pc * 0x1p-24 * sqrt(nx * nw) + 1e-300);
+                        }
+                    }
+                    free(nib), free(yr);
                 }
                 free(x), free(y), free(xh), free(xd);
             }
@@ -205,19 +220,26 @@ static void test_kernels(void)
  * all-zero input gives 0. */
 static void test_i8_special(void)
 {
-    const fmt use[2] = {fmts[0], fmts[13]};
-    for (int f = 0; f < 2; f++) {
+    const fmt use[4] = {fmts[0], fmts[1], fmts[2], fmts[13]};
+    for (int f = 0; f < 4; f++) {
         rz_qlayer_view v = random_view(&use[f], 4, 512);
         float x[512] = {0}, y[4];
+        uint8_t *nib = v.method == RZ_QM_E8P ? malloc(rz_qdot_e8p2n_bytes(&v)) : NULL;
+        if (nib) rz_qdot_e8p2n_encode(&v, nib);
         for (int isa = RZ_QDOT_REF_I8; isa <= RZ_QDOT_AVX2_I8; isa++) {
             if (!rz_qdot_have(isa)) continue;
-            x[300] = 0;
-            rz_qdot_rows(&v, isa, 0, 4, 1, x, 512, y, 4);
-            for (int i = 0; i < 4; i++) CHECK(y[i] == 0.0f);
-            x[300] = INFINITY;
-            rz_qdot_rows(&v, isa, 0, 4, 1, x, 512, y, 4);
-            for (int i = 0; i < 4; i++) CHECK(isnan(y[i]));
+            for (int viaN = 0; viaN < 1 + !!nib; viaN++) { /* e8p: from the codes, then the nibbles */
+                x[300] = 0;
+                if (viaN) rz_qdot_rows_e8p2n(&v, nib, isa, 0, 4, 1, x, 512, y, 4);
+                else rz_qdot_rows(&v, isa, 0, 4, 1, x, 512, y, 4);
+                for (int i = 0; i < 4; i++) CHECK(y[i] == 0.0f);
+                x[300] = INFINITY;
+                if (viaN) rz_qdot_rows_e8p2n(&v, nib, isa, 0, 4, 1, x, 512, y, 4);
+                else rz_qdot_rows(&v, isa, 0, 4, 1, x, 512, y, 4);
+                for (int i = 0; i < 4; i++) CHECK(isnan(y[i]));
+            }
         }
+        free(nib);
         free_view(&v);
     }
 }
@@ -226,8 +248,8 @@ static void test_i8_special(void)
  * (400 × 176 codes: above the size at which the rows are split over threads). */
 static void test_threads(void)
 {
-    const fmt use[3] = {fmts[0], fmts[5], fmts[8]};
-    for (int f = 0; f < 3; f++) {
+    const fmt use[5] = {fmts[0], fmts[1], fmts[2], fmts[5], fmts[8]};
+    for (int f = 0; f < 5; f++) {
         rz_qlayer_view v = random_view(&use[f], 400, 172);
         v.incoherent = RZ_INCOH_BOTH, v.seed_u = 5, v.seed_v = 6;
         rz_qlinear *q;

@@ -114,8 +114,8 @@ static void ref_rows(const rz_qlayer_view *v, int r0, int n, int T, const float 
 
 /* ---------------------------------------------------------------- int8 activations */
 
-/* The int8 variants (qdot.h) quantise each input row in blocks of I8_QB_E8P (e8p 2-bit)
- * or I8_QB_GRID (2- and 4-bit grids: the 32-column groups of a classifier) columns, when
+/* The int8 variants (qdot.h) quantise each input row in blocks of I8_QB_E8P (e8p) or
+ * I8_QB_GRID (2- and 4-bit grids: the 32-column groups of a classifier) columns, when
  * i8_ok; other formats take the float path. T · pcols ≤ I8_QMAX bounds the stack copies. */
 enum { I8_QMAX = 16384, I8_QB_E8P = 256, I8_QB_GRID = 32, I8_NQ = I8_QMAX / I8_QB_GRID + RZ_QDOT_MAX_T };
 
@@ -123,9 +123,32 @@ static int i8_ok(const rz_qlayer_view *v, int T)
 {
     int pc = v->pcols, gw = v->group > 0 ? v->group : pc;
     if (T > RZ_QDOT_MAX_T || (size_t)T * (size_t)pc > I8_QMAX) return 0;
-    if (v->method == RZ_QM_E8P) return v->bits == 2;
+    if (v->method == RZ_QM_E8P) return v->bits >= 2 && v->bits <= 4;
     /* rows start on a byte: pcols even at 4 bits, a multiple of 4 at 2 */
     return ((v->bits == 4 && pc % 2 == 0) || (v->bits == 2 && pc % 4 == 0)) && (gw >= pc || gw % I8_QB_GRID == 0);
+}
+
+/* The integer form of one E8P-family codeword c (`bits` bytes, layouts at the top) for the
+ * int8 variants, the one copy shared by the reference, the nibble re-coding and the AVX2
+ * kernels' tails: w_j = m0_j / 4 + m1_j · e8p_c1(bits) exactly (before the layer scale),
+ *   m0 = 4 · (E8P stage 1) = 4 (a s + t) ∈ {±1, ±3, …, ±11} (odd);
+ *   m1 = 0 at 2 bits; 4 · (E8P stage 2) ∈ {±1, …, ±11} at 4 bits (c1 = 1/(4 · 3.45));
+ *        2 · (E81B point) ∈ −4..4 at 3 bits (c1 = 1/(2 · 2.04)).
+ * The table values are multiples of 1/4 (E8P) and 1/2 (E81B), so the lrintf are exact. */
+static void e8p_ints(const rz_e8p_tables *tb, const uint8_t *c, int bits, int *m0, int *m1)
+{
+    const uint8_t *c1 = c + bits - 2; /* stage 1: the last two bytes [sign, pattern] */
+    for (int j = 0; j < 8; j++) {
+        m0[j] = (int)lrintf(4.0f * (tb->abs[c1[1]][j] * tb->sign[c1[0]][j] + tb->shift[c1[0]]));
+        m1[j] = bits == 4 ? (int)lrintf(4.0f * (tb->abs[c[1]][j] * tb->sign[c[0]][j] + tb->shift[c[0]]))
+                : bits == 3 ? (int)lrintf(2.0f * tb->e81b[c[0]][j])
+                            : 0;
+    }
+}
+
+static double e8p_c1(int bits)
+{
+    return bits == 4 ? 0.25 / (double)RZ_E8P_RVQ4_RSCALE : bits == 3 ? 0.5 / (double)RZ_E8P_RVQ3_RSCALE : 0.0;
 }
 
 /* x[0..n) in blocks of qb: d[k] = max |x| / 127 over block k and q = rint(x · (127 / max)),
@@ -157,7 +180,7 @@ static void i8_quant(const float *x, int n, int qb, int8_t *q, float *d)
 
 /* The int8 reference: the same quantised inputs, exact integer sums per block, the block
  * scales applied in double. y = Σ_j w_j · d q_j exactly up to the final rounding to float:
- *   e8p 2 bits  y = s Σ_B d_B Σ_{b ⊂ B} (½ Σ_j (2a⊙sign)_j q_j + t_b Σ_j q_j)   (2a⊙sign ∈ {±1, ±3, ±5})
+ *   e8p         y = s Σ_B d_B (¼ Σ_{j∈B} m0_j q_j + c1 Σ_{j∈B} m1_j q_j)   (e8p_ints: m0, m1, c1)
  *   2/4-bit grid  y = Σ_c scale_g d_c (Σ_j q_j xq_j − z_g Σ_j xq_j)   (c: 32-column blocks, g ∋ c) */
 static void ref_i8_rows(const rz_qlayer_view *v, int r0, int n, int T, const float *x, int ldx, float *y, int ldy)
 {
@@ -174,15 +197,16 @@ static void ref_i8_rows(const rz_qlayer_view *v, int r0, int n, int T, const flo
             const float *dt = ds + (size_t)t * nq;
             double acc = 0;
             if (e8) {
-                const uint8_t *c = (const uint8_t *)v->codes + row * (size_t)pc / 8 * 2;
-                for (int b = 0; b < pc / 8; b++, c += 2) {
-                    long I = 0, X = 0;
-                    for (int j = 0; j < 8; j++) {
-                        long w2 = lrintf(2.0f * tb->abs[c[1]][j] * tb->sign[c[0]][j]);
-                        I += w2 * xt[8 * b + j];
-                        X += xt[8 * b + j];
+                const int bits = v->bits, bpq = qb / 8;
+                const uint8_t *c = (const uint8_t *)v->codes + row * (size_t)pc / 8 * (size_t)bits;
+                for (int B = 0; B < nq; B++) {
+                    long I0 = 0, I1 = 0;
+                    for (int b = B * bpq; b < (B + 1) * bpq && b < pc / 8; b++) {
+                        int m0[8], m1[8];
+                        e8p_ints(tb, c + (size_t)b * (size_t)bits, bits, m0, m1);
+                        for (int j = 0; j < 8; j++) I0 += (long)m0[j] * xt[8 * b + j], I1 += (long)m1[j] * xt[8 * b + j];
                     }
-                    acc += (double)dt[8 * b / qb] * (0.5 * (double)I + (double)tb->shift[c[0]] * (double)X);
+                    acc += (double)dt[B] * (0.25 * (double)I0 + e8p_c1(bits) * (double)I1);
                 }
                 acc *= (double)scale_at(v, 0);
             } else {
@@ -626,73 +650,84 @@ AVX2_INLINE void e8p2_i8_rows_avx2(const rz_qlayer_view *v, int r0, int n, const
     }
 }
 
-/* e8p 2 bits re-coded as nibbles (rz_qdot_e8p2n_encode), int8 inputs. Every codeword
- * value is 4(a s + t) ∈ {±1, ±3, …, ±11}: nibble k = (4w + 11)/2 ∈ 0..11, so the kernel is
- * the 4-bit grid's without the shuffles: per 64 columns 32 bytes, low nibbles columns
- * 0–31 and high nibbles 32–63 in order, maddubs(k, q) (|k q| ≤ 1397, ≤ 8 pairs per int16
- * lane per 256 columns: ≤ 22352 < 2¹⁵); per block of 256 columns Σ 4w q = 2 Σ k q − 11 Σ q
- * in int32 (the −11 Σ q in lane 0), times d_B/4. Columns past the last 64 go through the
- * codes one codeword at a time. */
+/* e8p re-coded as nibbles (rz_qdot_e8p2n_encode), int8 inputs; BITS 2, 3 or 4. Every
+ * weight is m0/4 + c1 m1 with small integers (e8p_ints), one nibble plane per stage:
+ * plane 0 k = (m0 + 11)/2 ∈ 0..11 (m0 = 2k − 11); at 4 bits plane 1 the same for the
+ * stage-2 E8P (m1 = 2k − 11); at 3 bits plane 1 k = m1 + 4 ∈ 0..8 (m1 = k − 4). So the
+ * kernel is the 4-bit grid's without the shuffles: per 64 columns 32 bytes per plane
+ * (planes side by side), low nibbles columns 0–31 and high nibbles 32–63 in order,
+ * maddubs(k, q) (|k q| ≤ 1397, ≤ 8 pairs per int16 lane per 256 columns: ≤ 22352 < 2¹⁵);
+ * per block of 256 columns and plane Σ m q = step Σ k q − off Σ q in int32 (the −off Σ q
+ * in lane 0), times d_B/4 (plane 0) and d_B c1 (plane 1), each plane its own int32 sum
+ * (c1 is not a ratio of small integers). Columns past the last 64 go through the codes
+ * one codeword at a time. */
 AVX2_INLINE void e8p2n_rows_avx2(const rz_qlayer_view *v, const uint8_t *nib, int r0, int n, const int T,
-                                 const float *x, int ldx, float *y, int ldy)
+                                 const int BITS, const float *x, int ldx, float *y, int ldy)
 {
+    const int S = BITS == 2 ? 1 : 2, st1 = BITS == 3 ? 1 : 2, off1 = BITS == 3 ? 4 : 11;
     const int pc = v->pcols, nb = pc / 8, nq = (pc + I8_QB_E8P - 1) / I8_QB_E8P, n64 = pc / 64;
-    const size_t rowb = (size_t)n64 * 32;
-    const float s = scale_at(v, 0);
+    const size_t rowb = (size_t)n64 * 32 * (size_t)S;
+    const float s = scale_at(v, 0), c1 = (float)e8p_c1(BITS);
+    const rz_e8p_tables *tb = rz_e8p_tables_get();
     _Alignas(32) int8_t xq[I8_QMAX];
-    float d[I8_NQ], dq[I8_NQ];
-    int X11[I8_NQ];
+    float d[I8_NQ], dq[I8_NQ], dq1[I8_NQ];
+    int X[I8_NQ];
     for (int t = 0; t < T; t++) {
         int8_t *qt = xq + (size_t)t * pc;
         i8_quant(x + (size_t)t * ldx, pc, I8_QB_E8P, qt, d + (size_t)t * nq);
         for (int B = 0; B < nq; B++) {
-            int j1 = 64 * n64 < 256 * (B + 1) ? 64 * n64 : 256 * (B + 1), X = 0;
-            for (int j = 256 * B; j < j1; j++) X += qt[j];
-            X11[(size_t)t * nq + B] = 11 * X; /* over the nibble-coded columns of block B */
+            int j1 = 64 * n64 < 256 * (B + 1) ? 64 * n64 : 256 * (B + 1), a = 0;
+            for (int j = 256 * B; j < j1; j++) a += qt[j];
+            X[(size_t)t * nq + B] = a; /* over the nibble-coded columns of block B */
             dq[(size_t)t * nq + B] = 0.25f * d[(size_t)t * nq + B];
+            dq1[(size_t)t * nq + B] = c1 * d[(size_t)t * nq + B];
         }
     }
     const __m256i nibm = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
     for (int i = 0; i < n; i++) {
         const uint8_t *rn = nib + (size_t)(r0 + i) * rowb;
-        const uint8_t *c = (const uint8_t *)v->codes + (size_t)(r0 + i) * (size_t)nb * 2;
+        const uint8_t *c = (const uint8_t *)v->codes + (size_t)(r0 + i) * (size_t)nb * BITS;
         __m256 facc[RZ_QDOT_MAX_T];
         float tail[RZ_QDOT_MAX_T];
         for (int t = 0; t < T; t++) facc[t] = _mm256_setzero_ps(), tail[t] = 0.0f;
         for (int B = 0; B < nq; B++) {
             int k0 = 4 * B, k1 = k0 + 4 < n64 ? k0 + 4 : n64;
             if (k1 > k0) {
-                __m256i a16[RZ_QDOT_MAX_T];
-                for (int t = 0; t < T; t++) a16[t] = _mm256_setzero_si256();
-                for (int k = k0; k < k1; k++) {
-                    __m256i qv = _mm256_loadu_si256((const __m256i *)(const void *)(rn + 32 * (size_t)k));
-                    __m256i lo = _mm256_and_si256(qv, nibm), hi = _mm256_and_si256(_mm256_srli_epi16(qv, 4), nibm);
-                    for (int t = 0; t < T; t++) {
-                        const int8_t *xk = xq + (size_t)t * pc + 64 * (size_t)k;
-                        __m256i p0 = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(const void *)xk));
-                        __m256i p1 = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(const void *)(xk + 32)));
-                        a16[t] = _mm256_add_epi16(a16[t], _mm256_add_epi16(p0, p1));
+                __m256i a16[2][RZ_QDOT_MAX_T];
+                for (int t = 0; t < T; t++) a16[0][t] = a16[1][t] = _mm256_setzero_si256();
+                for (int k = k0; k < k1; k++)
+                    for (int p = 0; p < S; p++) {
+                        __m256i qv = _mm256_loadu_si256((const __m256i *)(const void *)(rn + 32 * ((size_t)k * S + p)));
+                        __m256i lo = _mm256_and_si256(qv, nibm), hi = _mm256_and_si256(_mm256_srli_epi16(qv, 4), nibm);
+                        for (int t = 0; t < T; t++) {
+                            const int8_t *xk = xq + (size_t)t * pc + 64 * (size_t)k;
+                            __m256i p0 = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(const void *)xk));
+                            __m256i p1 = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(const void *)(xk + 32)));
+                            a16[p][t] = _mm256_add_epi16(a16[p][t], _mm256_add_epi16(p0, p1));
+                        }
                     }
-                }
                 for (int t = 0; t < T; t++) {
-                    __m256i i32 = _mm256_slli_epi32(_mm256_madd_epi16(a16[t], ones), 1);
-                    i32 = _mm256_sub_epi32(i32, _mm256_setr_epi32(X11[(size_t)t * nq + B], 0, 0, 0, 0, 0, 0, 0));
-                    facc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i32), _mm256_set1_ps(dq[(size_t)t * nq + B]), facc[t]);
+                    int Xb = X[(size_t)t * nq + B];
+                    __m256i i0 = _mm256_slli_epi32(_mm256_madd_epi16(a16[0][t], ones), 1);
+                    i0 = _mm256_sub_epi32(i0, _mm256_setr_epi32(11 * Xb, 0, 0, 0, 0, 0, 0, 0));
+                    facc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i0), _mm256_set1_ps(dq[(size_t)t * nq + B]), facc[t]);
+                    if (S == 2) {
+                        __m256i i1 = _mm256_madd_epi16(a16[1][t], ones);
+                        if (st1 == 2) i1 = _mm256_slli_epi32(i1, 1);
+                        i1 = _mm256_sub_epi32(i1, _mm256_setr_epi32(off1 * Xb, 0, 0, 0, 0, 0, 0, 0));
+                        facc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i1), _mm256_set1_ps(dq1[(size_t)t * nq + B]), facc[t]);
+                    }
                 }
             }
         }
         for (int b = 8 * n64; b < nb; b++) { /* the codewords past the last 64 columns */
-            const uint8_t *cb = c + 2 * (size_t)b;
-            int B = 8 * b / I8_QB_E8P;
+            int m0[8], m1[8], B = 8 * b / I8_QB_E8P;
+            e8p_ints(tb, c + (size_t)BITS * (size_t)b, BITS, m0, m1);
             for (int t = 0; t < T; t++) {
                 const int8_t *qt = xq + (size_t)t * pc + 8 * (size_t)b;
-                int I = 0;
-                for (int j = 0; j < 8; j++) {
-                    int w4 = 2 * (int)(int8_t)(kt.a2[cb[1]] >> (8 * j)) * (kt.s[cb[0]][j] < 0 ? -1 : 1) +
-                             (kt.t[cb[0]] < 0 ? -1 : 1);
-                    I += w4 * qt[j];
-                }
-                tail[t] += dq[(size_t)t * nq + B] * (float)I;
+                int I0 = 0, I1 = 0;
+                for (int j = 0; j < 8; j++) I0 += m0[j] * qt[j], I1 += m1[j] * qt[j];
+                tail[t] += dq[(size_t)t * nq + B] * (float)I0 + dq1[(size_t)t * nq + B] * (float)I1;
             }
         }
         for (int t = 0; t < T; t++) y[(size_t)t * ldy + i] = s * (hsum(facc[t]) + tail[t]);
@@ -860,16 +895,13 @@ static AVX2 void avx2_i8_rows(const rz_qlayer_view *v, int r0, int n, int T, con
     }
 }
 
+#define E8PN_CALL(v_, r0_, n_, T_, ...) e8p2n_rows_avx2(v_, nib, r0_, n_, T_, __VA_ARGS__)
 static AVX2 void avx2_e8p2n_rows(const rz_qlayer_view *v, const uint8_t *nib, int r0, int n, int T, const float *x,
                                  int ldx, float *y, int ldy)
 {
-    pthread_once(&kt_once, kt_init);
-    switch (T) {
-    case 1: e8p2n_rows_avx2(v, nib, r0, n, 1, x, ldx, y, ldy); break;
-    case 2: e8p2n_rows_avx2(v, nib, r0, n, 2, x, ldx, y, ldy); break;
-    case 3: e8p2n_rows_avx2(v, nib, r0, n, 3, x, ldx, y, ldy); break;
-    default: e8p2n_rows_avx2(v, nib, r0, n, 4, x, ldx, y, ldy); break;
-    }
+    if (v->bits == 2) QDOT_T_SWITCH(E8PN_CALL, 2, )
+    else if (v->bits == 3) QDOT_T_SWITCH(E8PN_CALL, 3, )
+    else QDOT_T_SWITCH(E8PN_CALL, 4, )
 }
 #endif
 
@@ -883,7 +915,9 @@ void rz_qdot_rows(const rz_qlayer_view *v, int isa, int r0, int n, int T, const 
     if (isa == RZ_QDOT_REF_I8 || isa == RZ_QDOT_AVX2_I8) {
         if (!i8_ok(v, T)) isa = isa == RZ_QDOT_AVX2_I8 ? RZ_QDOT_AVX2 : RZ_QDOT_REF; /* the float path */
 #if QDOT_X86
-        else if (isa == RZ_QDOT_AVX2_I8) {
+        else if (isa == RZ_QDOT_AVX2_I8 && !(v->method == RZ_QM_E8P && v->bits != 2)) {
+            /* (e8p 3/4 bits have an AVX2 int8 kernel only over the nibble re-coding,
+             * rz_qdot_rows_e8p2n; from the codes they take the reference below) */
             avx2_i8_rows(v, r0, n, T, x, ldx, y, ldy);
             return;
         }
@@ -907,25 +941,29 @@ void rz_qdot_rows(const rz_qlayer_view *v, int isa, int r0, int n, int T, const 
 
 size_t rz_qdot_e8p2n_bytes(const rz_qlayer_view *v)
 {
-    if (v->method != RZ_QM_E8P || v->bits != 2) return 0;
-    return (size_t)v->rows * (size_t)(v->pcols / 64) * 32;
+    if (v->method != RZ_QM_E8P || v->bits < 2 || v->bits > 4) return 0;
+    return (size_t)v->rows * (size_t)(v->pcols / 64) * 32 * (size_t)(v->bits == 2 ? 1 : 2);
 }
 
 void rz_qdot_e8p2n_encode(const rz_qlayer_view *v, uint8_t *nib)
 {
     const rz_e8p_tables *tb = rz_e8p_tables_get();
-    int pc = v->pcols, n64 = pc / 64;
+    const int bits = v->bits, S = bits == 2 ? 1 : 2, pc = v->pcols, n64 = pc / 64;
+    const size_t rowb = (size_t)n64 * 32 * (size_t)S;
+    memset(nib, 0, rz_qdot_e8p2n_bytes(v));
     for (size_t r = 0; r < (size_t)v->rows; r++) {
-        const uint8_t *c = (const uint8_t *)v->codes + r * (size_t)pc / 8 * 2;
-        uint8_t *o = nib + r * (size_t)n64 * 32;
-        for (int col = 0; col < 64 * n64; col++) {
-            const uint8_t *cw = c + 2 * (size_t)(col / 8);
-            int j = col % 8;
-            int w4 = (int)lrintf(4.0f * (tb->abs[cw[1]][j] * tb->sign[cw[0]][j] + tb->shift[cw[0]]));
-            unsigned k = (unsigned)(w4 + 11) / 2; /* 0..11 */
-            int blk = col / 64, i = col % 64;
-            uint8_t *byte = o + 32 * blk + (i % 32);
-            *byte = i < 32 ? (uint8_t)((*byte & 0xF0) | k) : (uint8_t)((*byte & 0x0F) | (k << 4));
+        const uint8_t *c = (const uint8_t *)v->codes + r * (size_t)pc / 8 * (size_t)bits;
+        uint8_t *o = nib + r * rowb;
+        for (int b = 0; b < 8 * n64; b++) { /* codeword b: columns 8b .. 8b + 7 */
+            int m[2][8];
+            e8p_ints(tb, c + (size_t)b * (size_t)bits, bits, m[0], m[1]);
+            for (int p = 0; p < S; p++)
+                for (int j = 0; j < 8; j++) {
+                    int col = 8 * b + j, i = col % 64;
+                    /* plane 0 and 4-bit plane 1: (m + 11)/2 ∈ 0..11; 3-bit plane 1: m + 4 ∈ 0..8 */
+                    unsigned k = p == 1 && bits == 3 ? (unsigned)(m[p][j] + 4) : (unsigned)(m[p][j] + 11) / 2;
+                    o[32 * ((size_t)(col / 64) * (size_t)S + (size_t)p) + (size_t)(i % 32)] |= (uint8_t)(k << (i < 32 ? 0 : 4));
+                }
         }
     }
 }
@@ -936,7 +974,7 @@ void rz_qdot_rows_e8p2n(const rz_qlayer_view *v, const uint8_t *nib, int isa, in
     if (n <= 0 || T <= 0) return;
     if (isa == RZ_QDOT_AUTO_I8) isa = rz_qdot_best_i8();
 #if QDOT_X86
-    if (isa == RZ_QDOT_AVX2_I8 && nib && v->method == RZ_QM_E8P && v->bits == 2 && i8_ok(v, T) &&
+    if (isa == RZ_QDOT_AVX2_I8 && nib && v->method == RZ_QM_E8P && i8_ok(v, T) &&
         rz_qdot_have(RZ_QDOT_AVX2_I8)) {
         avx2_e8p2n_rows(v, nib, r0, n, T, x, ldx, y, ldy);
         return;
