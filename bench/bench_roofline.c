@@ -17,7 +17,8 @@
  *    token; decode tokens/s = `dec` single-token steps with logits, best of `runs`;
  *    ratio = measured / bound; the same with int8 inputs to the kernels (qdot.h
  *    RZ_QDOT_AUTO_I8), its ratio against the bytes it reads (e8p 2 bits: the linears
- *    re-coded at 4 bits per weight, 21 MB more; 3-bit grids too, 10.6 MB more); 0 for
+ *    re-coded at 4 bits per weight, 21 MB more; 3-bit grids too, 10.6 MB more; e8p 3/4
+ *    bits at 8 bits per weight, 53.1 / 42.5 MB more); 0 for
  *    float32 and for a format where no layer has an int8 kernel (rtn 8-bit with the
  *    8-bit table: the run would repeat the float one). Prefill: one forward of T tokens with logits, tokens/s and GFLOP/s
  *    (rz_llama_forward_flops) against a threaded 2048³ sgemm measured here.
@@ -130,10 +131,11 @@ static rz_qlinear *random_qlinear(const fmt *f, int method, int bits, int group,
 }
 
 /* Bits per weight that int8 inputs read on top of the linears' codes: their nibble
- * re-codings (qdot.h) replace 2-bit e8p codes and 3-bit grid codes by 4 bits. */
+ * re-codings (qdot.h) replace 2-bit e8p codes and 3-bit grid codes by 4 bits, and 3- and
+ * 4-bit e8p (RVQ) codes by 8 (one nibble per stage). */
 static int i8_extra_bits(const fmt *f)
 {
-    if (f->method == RZ_QM_E8P) return f->bits == 2 ? 2 : 0;
+    if (f->method == RZ_QM_E8P) return f->bits == 2 ? 2 : 8 - f->bits;
     return f->method >= 0 && f->bits == 3 ? 1 : 0;
 }
 
@@ -367,7 +369,7 @@ static void kernels(int rows)
             printf("   %5.3f (%5.1f)", t / w * 1e9, bytes / t / 1e9);
         }
         printf("\n");
-        if (v.method == RZ_QM_E8P && v.bits == 2 && rz_qdot_have(RZ_QDOT_AVX2_I8)) {
+        if (v.method == RZ_QM_E8P && rz_qdot_have(RZ_QDOT_AVX2_I8)) {
             uint8_t *nib = malloc(rz_qdot_e8p2n_bytes(&v));
             rz_qdot_e8p2n_encode(&v, nib);
             double best = 1e30;
@@ -381,8 +383,10 @@ static void kernels(int rows)
                 } while (t < 0.05);
                 if (t / reps < best) best = t / reps;
             }
-            printf("%-12s %16s %16s   %5.3f (%5.1f)   (re-coded as nibbles, 4 bits per weight)\n", "e8p2 nib", "", "",
-                   best / w * 1e9, (double)rz_qdot_e8p2n_bytes(&v) / best / 1e9);
+            char nl[32];
+            snprintf(nl, sizeof nl, "e8p%d nib", v.bits);
+            printf("%-12s %16s %16s   %5.3f (%5.1f)   (re-coded as nibbles, %d bits per weight)\n", nl, "", "",
+                   best / w * 1e9, (double)rz_qdot_e8p2n_bytes(&v) / best / 1e9, v.bits == 2 ? 4 : 8);
             free(nib);
         }
         free(codes), free(zeros), free(scales);
@@ -454,7 +458,7 @@ int main(int argc, char **argv)
          * kernel (e8p 2 bits, 2- and 4-bit grids, 3-bit ones re-coded: qdot.h); otherwise it would rerun the float
          * path unchanged and the column shows 0 */
         int mb = FMTS[f].method, bb = FMTS[f].bits;
-        int i8_lin = (mb == RZ_QM_E8P && bb == 2) || (mb == RZ_QM_RTN && bb <= 4); /* 3 bits: re-coded as nibbles */
+        int i8_lin = mb == RZ_QM_E8P || (mb == RZ_QM_RTN && bb <= 4); /* grids at 3 bits: re-coded as nibbles */
         if (FMTS[f].method >= 0 && (i8_lin || FMTS[f].tbits == 4)) {
             rz_llama_set_qdot(m, RZ_QDOT_AUTO_I8);
             time_model(m, runs, 1, dec, &pf1, &dc8);

@@ -27,20 +27,24 @@
  *                one broadcast, a variable shift and a mask.
  *
  * int8 inputs (RZ_QDOT_REF_I8, RZ_QDOT_AVX2_I8, RZ_QDOT_AUTO_I8), as llama.cpp's Q8 dot
- * products: each input row is quantised per call to int8 in blocks of 256 columns (e8p
- * 2 bits: rotated inputs, no outliers) or 32 (2- and 4-bit grids: the classifier's groups),
+ * products: each input row is quantised per call to int8 in blocks of 256 columns (e8p:
+ * rotated inputs, no outliers) or 32 (2- and 4-bit grids: the classifier's groups),
  * d = max|x| / 127, q = rint(x / d) (so x̂ = d q is within d/2 of x), and the products
  * are exact integer sums (maddubs) scaled per block:
  *   e8p 2 bits   Σ_j (2 a s)_j q_j with 2 a s ∈ {±1, ±3, ±5} (the ±1/4 shift as above);
+ *   e8p 3/4 bits one integer sum per stage: w = m0/4 + c1 m1 with m0 = 4 · E8P₁ ∈ {±1, …,
+ *                ±11}, m1 = 4 · E8P₂ (4 bits, c1 = 1/(4 · 3.45)) or 2 · E81B ∈ −4..4
+ *                (3 bits, c1 = 1/(2 · 2.04)): d (Σ m0 q / 4 + c1 Σ m1 q) per block;
  *   2/4-bit grid Σ_j q_j xq_j − z Σ_j xq_j per 32 columns, times scale · d (pcols even
  *                at 4 bits, a multiple of 4 at 2; groups of a multiple of 32 or the row).
  * So y = Σ_j Q̃[r][j] x̂[j] to float rounding: the only extra error is the input rounding,
  * |Σ w (x̂ − x)| ≤ ‖w‖ · sqrt(Σ_j (d_j / 2)²) at worst (test_qdot holds both variants to
- * that). Other formats (e8p 3/4 bits, 3/8-bit grids) and T · pcols > 16384 take the
- * float path unchanged. Cost per weight on a Zen 3 core (bench_roofline --kernels): the
+ * that). Other formats (3/8-bit grids) and T · pcols > 16384 take the float path
+ * unchanged; e8p 3/4 bits have an AVX2 int8 kernel only over their nibble re-coding
+ * (rz_qdot_rows_e8p2n), from the codes the portable int8 one. Cost per weight on a Zen 3 core (bench_roofline --kernels): the
  * 2- and 4-bit grids 2.5–3× less than in float; e8p 2 bits from its codes about the same (the
  * codebook lookups, not the products, bound it), but 3.7× less from the nibble
- * re-coding below (rz_qdot_rows_e8p2n). The float path stays the default (AUTO): int8
+ * re-coding below (rz_qdot_rows_e8p2n; e8p 3/4 bits: bench/README "RVQ int8"). The float path stays the default (AUTO): int8
  * inputs change the logits by the int8 step (bench/act8.sh), so greedy text can differ
  * from --dense's.
  *
@@ -81,13 +85,16 @@ const char *rz_qdot_name(int isa);
 void rz_qdot_rows(const rz_qlayer_view *v, int isa, int r0, int n, int T, const float *x, int ldx, float *y,
                   int ldy);
 
-/* e8p 2 bits re-coded for the int8 kernels: each weight's 4w = 4(a s + t) ∈ {±1, …, ±11}
- * as a nibble (4w + 11)/2, 32 bytes per 64 columns (low nibbles columns 0–31, high
- * 32–63), rows × (pcols/64) · 32 bytes (0 for other formats); columns past the last
- * multiple of 64 stay in the codes. Twice the codes' bytes, but no codebook lookups:
- * the int8 kernel over them costs what a 4-bit grid's does (bench_roofline --kernels).
- * rz_qdot_rows_e8p2n uses nib with RZ_QDOT_AVX2_I8 / AUTO_I8 on a CPU with AVX2 and
- * is rz_qdot_rows otherwise (the same y as ref-i8 up to float rounding either way). */
+/* e8p re-coded for the int8 kernels ("e8p to nibbles"; 2, 3 and 4 bits): per 64 columns
+ * one 32-byte plane per stage (low nibbles columns 0–31, high 32–63), the planes side by
+ * side: plane 0 holds each weight's m0 = 4(a s + t) ∈ {±1, …, ±11} of the E8P stage as
+ * (m0 + 11)/2; at 4 bits plane 1 the stage-2 E8P the same way, at 3 bits 2 · E81B + 4
+ * ∈ 0..8 (qdot.c e8p_ints). rows × (pcols/64) · 32 · planes bytes (0 for other formats);
+ * columns past the last multiple of 64 stay in the codes. 2 bits: twice the codes' bytes,
+ * 3 bits 8/3, 4 bits twice, but no codebook lookups: the int8 kernel over them costs what
+ * a 4-bit grid's does per plane (bench_roofline --kernels). rz_qdot_rows_e8p2n uses nib
+ * with RZ_QDOT_AVX2_I8 / AUTO_I8 on a CPU with AVX2 and is rz_qdot_rows otherwise (the
+ * same y as ref-i8 up to float rounding either way). */
 size_t rz_qdot_e8p2n_bytes(const rz_qlayer_view *v);
 void rz_qdot_e8p2n_encode(const rz_qlayer_view *v, uint8_t *nib);
 void rz_qdot_rows_e8p2n(const rz_qlayer_view *v, const uint8_t *nib, int isa, int r0, int n, int T, const float *x,

@@ -23,7 +23,7 @@ struct rz_qlinear {
     int rot_in, rot_out; /* V and U are real transforms (not the identity) */
     rz_rht U, V;
     int isa;            /* qdot.h variant of the T ≤ RZ_QLINEAR_ROWPATH_T path */
-    uint8_t *nib;       /* e8p 2 bits re-coded for the int8 kernels (qdot.h), or NULL */
+    uint8_t *nib;       /* e8p re-coded as nibbles for the int8 kernels (qdot.h), or NULL */
     uint8_t *nib3;      /* 3-bit grid codes re-coded as nibbles for the int8 kernels, or NULL */
     rz_qlayer_view v4;  /* the view over nib3 (a 4-bit grid, same scales and zero points) */
 };

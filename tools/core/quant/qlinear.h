@@ -55,9 +55,9 @@ void rz_qlinear_row(const rz_qlinear *q, int r, float *out);
 size_t rz_qlinear_bytes(const rz_qlinear *q);
 
 /* The qdot.h kernel variant of the small-T path (RZ_QDOT_AUTO by default; benches and
- * tests force RZ_QDOT_REF). An int8 variant on an e8p 2-bit layer (with AVX2) also keeps
- * the weights re-coded as nibbles (rz_qdot_e8p2n_encode: 4 bits per weight in memory
- * besides the 2-bit codes, which prefill still reads), and on a 3-bit grid (any int8
+ * tests force RZ_QDOT_REF). An int8 variant on an e8p layer (with AVX2) also keeps
+ * the weights re-coded as nibbles (rz_qdot_e8p2n_encode: 4 bits per weight at 2 bits, 8
+ * at 3 and 4 bits, in memory besides the codes, which prefill still reads), and on a 3-bit grid (any int8
  * variant) the codes as a 4-bit grid (rz_qdot_grid3n_encode: 4 bits per weight besides
  * the 3-bit codes) that decoding reads instead; any other variant frees them. */
 void rz_qlinear_set_isa(rz_qlinear *q, int isa);
