@@ -15,7 +15,7 @@
 #                                           the held-out exact rate per objective and step
 #
 # Variables: N (lattice size), TRAIN / HELD (mazes), STEPS, BATCH, MODEL (shape flags),
-# LR, WARMUP, EVAL_EVERY, THREADS (per run; 1 keeps a shared machine usable: with other
+# LR, MIN_LR (the end of the cosine), WARMUP, EVAL_EVERY, THREADS (per run; 1 keeps a shared machine usable: with other
 # jobs on the cores, two OpenMP threads wait for each other and a step got 2-5x slower,
 # pipeline/maze.md), SEED, OUT;
 # ROPE (RoPE base), INIT (0: the reference's initialisation, else N(0, INIT^2)),
@@ -42,6 +42,7 @@ THREADS ?= 1
 SEED   ?= 1
 SEEDS  ?= 1 2 3
 WARMUP ?= 50
+MIN_LR ?= 1e-4
 ROPE   ?= 10000
 INIT   ?= 0
 SHARED ?= 0
@@ -66,7 +67,7 @@ $(RUN)-held.rz: $(RUN)-train.rz
 # one objective: the training report carries the accuracy curve; the checkpoint is the model
 $(RUN)-%.json: $(RUN)-train.rz $(RUN)-held.rz
 	$(MAZE) train -t $(THREADS) --objective $* $(MODEL) $(CTXOPT) --rope-theta $(ROPE) --init-std $(INIT) --init-shared $(SHARED) \
-	  --steps $(STEPS) --batch $(BATCH) --lr $(LR) \
+	  --steps $(STEPS) --batch $(BATCH) --lr $(LR) --min-lr $(MIN_LR) \
 	  --warmup $(WARMUP) --seed $(SEED) --eval $(RUN)-held.rz --eval-every $(EVAL_EVERY) \
 	  -o $(RUN)-$*.ckpt --json $< > $@.tmp && mv $@.tmp $@
 $(RUN)-%-eval.json: $(RUN)-%.json
