@@ -60,9 +60,11 @@ static void pad(const float *W, const double *H, int m, int n, int pc, float *Wp
     for (int i = 0; i < n; i++) memcpy(Hp + i * pc, H + i * n, sizeof(double) * (size_t)n);
 }
 
-/* pack → unpack → decode; *u keeps the object alive (destroy after use) */
-static int encode_decode(const rz_qlayer_view *in, msgpack_sbuffer *sb, msgpack_unpacked *u, rz_qlayer_view *out,
-                         int *version, rz_err *e)
+/* pack → unpack → decode; *u keeps the object alive (destroy after use). A nonzero
+ * version_override rewrites "v" before decoding (a positive fixint either way); *version
+ * is the version decoded. */
+static int encode_decode(const rz_qlayer_view *in, int version_override, msgpack_sbuffer *sb, msgpack_unpacked *u,
+                         rz_qlayer_view *out, int *version, rz_err *e)
 {
     msgpack_sbuffer_init(sb);
     msgpack_packer pk;
@@ -71,6 +73,11 @@ static int encode_decode(const rz_qlayer_view *in, msgpack_sbuffer *sb, msgpack_
     msgpack_unpacked_init(u);
     size_t off = 0;
     if (msgpack_unpack_next(u, sb->data, sb->size, &off) != MSGPACK_UNPACK_SUCCESS) return -1;
+    if (version_override) {
+        msgpack_object_kv *kv = u->data.via.map.ptr;
+        for (uint32_t i = 0; i < u->data.via.map.size; i++)
+            if (kv[i].key.via.str.size == 1 && kv[i].key.via.str.ptr[0] == 'v') kv[i].val.via.u64 = (uint64_t)version_override;
+    }
     const msgpack_object *v = rz_field(&u->data, "v");
     *version = v ? (int)v->via.i64 : -1;
     rz_rec_ctx ctx = {"mem", 0, "qlayer"};
@@ -136,7 +143,7 @@ static void run_case(int qm, int qbits, int lr_bits, int bf16, int incoh, int m,
     msgpack_unpacked u;
     rz_qlayer_view v;
     int version = 0;
-    rc = encode_decode(&q.v, &sb, &u, &v, &version, &e);
+    rc = encode_decode(&q.v, 0, &sb, &u, &v, &version, &e);
     CHECK_EQ_INT(rc, 0);
     CHECK_EQ_INT(version, k > 0 ? RZ_QLAYER_VERSION_LR : RZ_QLAYER_VERSION);
     CHECK_EQ_INT(v.rank, k);
@@ -287,25 +294,6 @@ static void test_decode_rejects(void)
 }
 
 /* v3 line scales on a v2 record (e8p, 4-bit L, R, incoherent): see the file head. */
-static int decode_view_as(const rz_qlayer_view *in, int version_override, rz_qlayer_view *out, msgpack_sbuffer *sb,
-                          msgpack_unpacked *u, rz_err *e)
-{
-    msgpack_sbuffer_init(sb);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-    rz_qlayer_pack(&pk, in);
-    msgpack_unpacked_init(u);
-    size_t off = 0;
-    if (msgpack_unpack_next(u, sb->data, sb->size, &off) != MSGPACK_UNPACK_SUCCESS) return -1;
-    if (version_override) { /* rewrite "v" in place (a positive fixint either way) */
-        msgpack_object_kv *kv = u->data.via.map.ptr;
-        for (uint32_t i = 0; i < u->data.via.map.size; i++)
-            if (kv[i].key.via.str.size == 1 && kv[i].key.via.str.ptr[0] == 'v') kv[i].val.via.u64 = (uint64_t)version_override;
-    }
-    rz_rec_ctx ctx = {"mem", 5, "qlayer"};
-    return rz_qlayer_decode(&u->data, &ctx, out, e);
-}
-
 static void test_line_scales(void)
 {
     int m = 24, n = 20, k = 3, pc = 24;
@@ -326,6 +314,7 @@ static void test_line_scales(void)
     rz_caldera c;
     rz_qlayer q;
     rz_err e = {0};
+    int ver;
     CHECK_EQ_INT(rz_caldera_fit(Wp, Hp, m, pc, k, &o, &c, &e), 0);
     CHECK_EQ_INT(rz_qlayer_from_caldera("layers.0.feed_forward.w2.weight", &c, m, n, W, H, 42, &q, &e), 0);
     /* the scales: fp16 values around 1, and what they decode to */
@@ -342,9 +331,8 @@ static void test_line_scales(void)
     s.out_scale = h, s.in_scale = h + m;
     msgpack_sbuffer sb;
     msgpack_unpacked u;
-    CHECK_EQ_INT(decode_view_as(&s, 0, &out, &sb, &u, &e), 0);
-    const msgpack_object *ver = rz_field(&u.data, "v");
-    CHECK(ver && ver->via.u64 == RZ_QLAYER_VERSION_SCALES);
+    CHECK_EQ_INT(encode_decode(&s, 0, &sb, &u, &out, &ver, &e), 0);
+    CHECK_EQ_INT(ver, RZ_QLAYER_VERSION_SCALES);
     CHECK(out.out_scale && out.in_scale && memcmp(out.out_scale, h, 2 * m) == 0 && memcmp(out.in_scale, h + m, 2 * n) == 0);
     CHECK_NEAR(rz_qlayer_payload_bits(&out), rz_qlayer_payload_bits(&q.v) + 16.0 * (m + n), 1e-9);
     CHECK_EQ_INT(rz_qlayer_dequant(&out, W1, &e), 0);
@@ -410,7 +398,7 @@ static void test_line_scales(void)
             rz_rec_ctx ctx = {"mem", 5, "qlayer"};
             rc = rz_qlayer_decode(&u.data, &ctx, &out, &e);
         } else {
-            rc = decode_view_as(&v, cases[t].version, &out, &sb, &u, &e);
+            rc = encode_decode(&v, cases[t].version, &sb, &u, &out, &ver, &e);
         }
         printf("# %s: %s\n", cases[t].what, rc ? e.msg : "accepted");
         CHECK_EQ_INT(rc, RZ_EINPUT);
