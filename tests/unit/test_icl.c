@@ -19,6 +19,7 @@
 #include "augment.h"
 #include "bm25.h"
 #include "kmeans.h"
+#include "label_noise.h"
 #include "metrics.h"
 #include "pack.h"
 #include "select.h"
@@ -265,6 +266,38 @@ static void test_sample(void)
     CHECK(diff > 0);
 }
 
+/* Label noise: exactly round(rate · n) labels change, each to another label in range
+ * (checked against the original labels, not the function's own choice); rate 0 leaves
+ * them; the same seed gives the same labels. */
+static void test_flip_labels(void)
+{
+    enum { N = 37, L = 6 };
+    int orig[N], lab[N], again[N];
+    for (int i = 0; i < N; i++) orig[i] = (i * 7) % L;
+    const double rates[] = {0.0, 0.1, 0.25, 0.5, 1.0};
+    rz_err e = {0};
+    for (size_t r = 0; r < sizeof rates / sizeof *rates; r++) {
+        memcpy(lab, orig, sizeof lab);
+        memcpy(again, orig, sizeof again);
+        int nf = rz_icl_flip_labels(lab, N, L, rates[r], 99 + r, &e);
+        CHECK_EQ_INT(nf, (int)floor(rates[r] * N + 0.5)); /* 0, 4, 9, 19, 37 */
+        int changed = 0, in_range = 1;
+        for (int i = 0; i < N; i++) {
+            changed += lab[i] != orig[i];
+            in_range &= lab[i] >= 0 && lab[i] < L;
+        }
+        CHECK_EQ_INT(changed, nf); /* a flip never lands on the label it replaces */
+        CHECK(in_range);
+        CHECK_EQ_INT(rz_icl_flip_labels(again, N, L, rates[r], 99 + r, &e), nf);
+        CHECK(memcmp(lab, again, sizeof lab) == 0);
+    }
+    /* two labels: every flip is the other one */
+    int two[N];
+    for (int i = 0; i < N; i++) two[i] = i % 2;
+    CHECK_EQ_INT(rz_icl_flip_labels(two, N, 2, 1.0, 5, &e), N);
+    for (int i = 0; i < N; i++) CHECK_EQ_INT(two[i], 1 - i % 2);
+}
+
 int main(void)
 {
     RUN(test_topk_cosine);
@@ -275,5 +308,6 @@ int main(void)
     RUN(test_metrics);
     RUN(test_bm25);
     RUN(test_sample);
+    RUN(test_flip_labels);
     return check_summary();
 }

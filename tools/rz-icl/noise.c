@@ -1,12 +1,11 @@
-/* rz-icl noise — flip a fraction of demonstration labels, seeded. In each icl_demos
- * record exactly round(rate * n) demonstrations (chosen with rz_icl_sample) get a label
- * drawn uniformly from the task's OTHER labels; the record gains a "labels" array. */
-#include <math.h>
+/* rz-icl noise — flip a fraction of demonstration labels, seeded (label_noise.h): in each
+ * icl_demos record exactly round(rate * n) demonstrations get another of the task's labels,
+ * from the seed mixed with the record's test item; the record gains a "labels" array. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "icl_cli.h"
-#include "select.h"
+#include "label_noise.h"
 
 int icl_noise(icl_args *a)
 {
@@ -23,12 +22,8 @@ int icl_noise(icl_args *a)
     rz_rec_ctx ctx;
     rz_icl_demos d;
     while (icl_next_demos(a, r, &d, &ctx)) {
-        int *lab = malloc(((size_t)d.n + 1) * sizeof *lab);
-        long *which = malloc(((size_t)d.n + 1) * sizeof *which);
-        if (!lab || !which) {
-            rz_fail(&e, RZ_EINTERNAL, "out of memory");
-            icl_die(a, &e);
-        }
+        int *lab = rz_malloc(((size_t)d.n + 1) * sizeof *lab, &e);
+        if (!lab) icl_die(a, &e);
         for (int j = 0; j < d.n; j++) {
             if (d.demos[j] >= pool.n) {
                 rz_rec_fail(&e, &ctx, "demos", "id %ld is not in %s (%ld examples)", d.demos[j], pool.path, pool.n);
@@ -36,13 +31,8 @@ int icl_noise(icl_args *a)
             }
             lab[j] = d.labels ? d.labels[j] : pool.label[d.demos[j]];
         }
-        int nf = (int)floor(a->rate * d.n + 0.5);
-        uint64_t s = a->c.seed * 0x9E3779B97F4A7C15ULL + (uint64_t)d.test;
-        rz_icl_sample(d.n, nf, s, which);
-        for (int f = 0; f < nf; f++) {
-            int j = (int)which[f], other = (int)rz_icl_rand_below(&s, t.n_labels - 1);
-            lab[j] = other >= lab[j] ? other + 1 : other;
-        }
+        int nf = rz_icl_flip_labels(lab, d.n, t.n_labels, a->rate, a->c.seed * 0x9E3779B97F4A7C15ULL + (uint64_t)d.test, &e);
+        if (nf < 0) icl_die(a, &e);
         free(d.labels);
         d.labels = lab;
         rz_icl_demos_pack(rz_writer_packer(w), &d);
@@ -50,7 +40,6 @@ int icl_noise(icl_args *a)
         records++;
         flipped += nf;
         total += d.n;
-        free(which);
         rz_icl_demos_free(&d);
     }
     rz_reader_close(r);
