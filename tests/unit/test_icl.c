@@ -268,7 +268,7 @@ static void test_sample(void)
 
 /* Label noise: exactly round(rate · n) labels change, each to another label in range
  * (checked against the original labels, not the function's own choice); rate 0 leaves
- * them; the same seed gives the same labels. */
+ * them; the same seed gives the same labels; one label is an error when a flip is due. */
 static void test_flip_labels(void)
 {
     enum { N = 37, L = 6 };
@@ -296,6 +296,9 @@ static void test_flip_labels(void)
     for (int i = 0; i < N; i++) two[i] = i % 2;
     CHECK_EQ_INT(rz_icl_flip_labels(two, N, 2, 1.0, 5, &e), N);
     for (int i = 0; i < N; i++) CHECK_EQ_INT(two[i], 1 - i % 2);
+    int one[3] = {0, 0, 0};
+    CHECK(rz_icl_flip_labels(one, 3, 1, 0.5, 5, &e) < 0 && strstr(e.msg, "two labels"));
+    CHECK_EQ_INT(rz_icl_flip_labels(one, 3, 1, 0.0, 5, &e), 0); /* nothing to flip: no error */
 }
 
 int main(void)

@@ -12,6 +12,7 @@ int rz_icl_flip_labels(int *lab, int n, int n_labels, double rate, uint64_t s, r
     assert(n >= 0 && rate >= 0 && rate <= 1);
     int nf = (int)floor(rate * n + 0.5);
     if (nf == 0) return 0;
+    if (n_labels < 2) return -rz_fail(e, RZ_EINPUT, "label noise needs at least two labels (the task has %d)", n_labels);
     long *which = rz_malloc((size_t)nf * sizeof *which, e);
     if (!which) return -RZ_EINTERNAL;
     rz_icl_sample(n, nf, s, which);

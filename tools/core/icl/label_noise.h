@@ -13,7 +13,8 @@
 #include "rz.h"
 
 /* Flips labels in lab[n] (each in [0, n_labels)) in place; returns the number flipped,
- * or a negative rz code (e set) on allocation failure. */
+ * or a negative rz code (e set) when n_labels < 2 and something was to be flipped, or
+ * on allocation failure. */
 int rz_icl_flip_labels(int *lab, int n, int n_labels, double rate, uint64_t s, rz_err *e);
 
 #endif
