@@ -231,25 +231,31 @@ void rz_tr_rmsnorm_bwd(float *dx, const float *dout, const float *x, const float
     }
 }
 
-/* dw_i += Σ_t dout[t][i] x[t][i] inv[t], each weight's sum over rows in row order (the
- * same bits for any thread count). Threads take blocks of 64 weights; within a block the
- * rows are the outer loop, so the inner loop runs along a row (contiguous, vectorised)
- * instead of striding down a column. */
-#define RMS_WBLOCK 64
-void rz_tr_rmsnorm_bwd_w(float *dw, const float *dout, const float *x, const float *inv, int N, int n)
+/* dw_i += Σ_t a[t][i] b[t][i] r[t] (r NULL: r[t] = 1, the same bits as leaving it out:
+ * × 1.0f is exact), each weight's sum over rows in row order (the same bits for any
+ * thread count). Threads take blocks of 64 weights; within a block the rows are the
+ * outer loop, so the inner loop runs along a row (contiguous, vectorised) instead of
+ * striding down a column. The RMSNorm weight gradient and the scaled linears' da, db. */
+#define COLSUM_BLOCK 64
+static void colsum_prod(float *dw, const float *a, const float *b, const float *r, int N, int n)
 {
-    int nb = (n + RMS_WBLOCK - 1) / RMS_WBLOCK;
+    int nb = (n + COLSUM_BLOCK - 1) / COLSUM_BLOCK;
 #pragma omp parallel for schedule(static) if ((long)N * n >= PAR_MIN && nb > 1)
     for (int bk = 0; bk < nb; bk++) {
-        int i0 = bk * RMS_WBLOCK, w = n - i0 < RMS_WBLOCK ? n - i0 : RMS_WBLOCK;
-        float s[RMS_WBLOCK] = {0};
+        int i0 = bk * COLSUM_BLOCK, w = n - i0 < COLSUM_BLOCK ? n - i0 : COLSUM_BLOCK;
+        float s[COLSUM_BLOCK] = {0};
         for (int t = 0; t < N; t++) {
-            const float *dr = dout + (size_t)t * n + i0, *xr = x + (size_t)t * n + i0;
-            float r = inv[t];
-            for (int i = 0; i < w; i++) s[i] += dr[i] * xr[i] * r;
+            const float *ar = a + (size_t)t * n + i0, *br = b + (size_t)t * n + i0;
+            float rt = r ? r[t] : 1.0f;
+            for (int i = 0; i < w; i++) s[i] += ar[i] * br[i] * rt;
         }
         for (int i = 0; i < w; i++) dw[i0 + i] += s[i];
     }
+}
+
+void rz_tr_rmsnorm_bwd_w(float *dw, const float *dout, const float *x, const float *inv, int N, int n)
+{
+    colsum_prod(dw, dout, x, inv, N, n);
 }
 
 void rz_tr_rope(float *v, int ld, int width, int B, int T, const rz_rope *r, int inverse)
@@ -623,19 +629,11 @@ static void lin_bwd(rz_train *t, int l, int kind, float *dx, int accumulate, con
     int m = ad->m, n = ad->n;
     const float *xb = slot(t, t->sx, l, kind), *z = slot(t, t->sz, l, kind);
     float *dz = t->dz, *dxb = t->dxb;
-    for (int i = 0; i < m; i++) {
-        float s = 0.0f;
-        for (size_t r = 0; r < (size_t)N; r++) s += dy[r * m + i] * z[r * m + i];
-        ad->dsa[i] += s;
-    }
+    colsum_prod(ad->dsa, dy, z, NULL, N, m);
     for (size_t r = 0; r < (size_t)N; r++)
         for (int i = 0; i < m; i++) dz[r * m + i] = dy[r * m + i] * ad->sa[i];
     rz_tr_linear_bwd(dxb, 0, t->du, dz, xb, u, ad, N);
-    for (int j = 0; j < n; j++) {
-        float s = 0.0f;
-        for (size_t r = 0; r < (size_t)N; r++) s += x[r * n + j] * dxb[r * n + j];
-        ad->dsb[j] += s;
-    }
+    colsum_prod(ad->dsb, x, dxb, NULL, N, n);
     if (dx)
         for (size_t r = 0; r < (size_t)N; r++)
             for (int j = 0; j < n; j++)
