@@ -239,6 +239,17 @@ static void parse(rz_cli *c, args *a, int argc, char **argv)
 }
 
 /* rz_lora_caldera_init's progress line (after every matrix) */
+/* The adapters for per-matrix ranks: plain, or with the line scales of --rht-scales
+ * (L, R trained with them, or frozen for "only"). Dies on error. */
+static rz_lora *new_adapters(rz_cli *c, const args *a, rz_llama *m, const int *ranks)
+{
+    rz_lora *lo;
+    rz_err e = {0};
+    if (a->scales ? rz_lora_new_scaled(m, ranks, a->scales == SCALES_WITH, &lo, &e) : rz_lora_new_ranks(m, ranks, &lo, &e))
+        rz_cli_die(c, &e);
+    return lo;
+}
+
 static void caldera_progress(void *ctx, int done, int total, long lin, double rel)
 {
     rz_cli_progress(ctx, 0, "CALDERA init: %d/%d matrices, layers.%ld.%s relative error %.4f", done, total,
@@ -380,9 +391,7 @@ int main(int argc, char **argv)
     rz_lora *lo;
     rz_qlayer *qtm = NULL; /* --qat */
     if (a.init == INIT_MODEL) {
-        if ((a.scales ? rz_lora_new_scaled(m, ranks, a.scales == SCALES_WITH, &lo, &e)
-                      : rz_lora_new_ranks(m, ranks, &lo, &e)))
-            rz_cli_die(&c, &e);
+        lo = new_adapters(&c, &a, m, ranks);
         for (int i = 0; i < pairs->count; i++) { /* the model's own L, R (and a, b) start the training */
             const rz_lowrank_adapter *p = &pairs->a[i];
             long j = rz_lin_find(lo->n_layers, p->name);
@@ -412,9 +421,7 @@ int main(int argc, char **argv)
         int *kr = rz_malloc(sizeof(int) * (size_t)nm, &e);
         if (!kr) rz_cli_die(&c, &e);
         for (int i = 0; i < nm; i++) kr[i] = a.rank;
-        if ((a.scales ? rz_lora_new_scaled(m, kr, a.scales == SCALES_WITH, &lo, &e)
-                      : rz_lora_new_ranks(m, kr, &lo, &e)))
-            rz_cli_die(&c, &e);
+        lo = new_adapters(&c, &a, m, kr);
         free(kr);
         if (a.init == INIT_CALDERA) {
             rz_lora_caldera_opts co = {a.q_method, a.q_bits, a.citers, c.seed, a.hess_data ? a.batch : 0, a.ctx};
