@@ -217,6 +217,11 @@ void rz_rec_fields_pack(msgpack_packer *pk, const void *obj, const rz_field_spec
         switch (f[i].kind) {
         case RZ_FK_INT: assert(f[i].size == sizeof(int)); rz_rec_int(pk, f[i].key, *(const int *)m); break;
         case RZ_FK_I64: assert(f[i].size == sizeof(int64_t)); rz_rec_int(pk, f[i].key, *(const int64_t *)m); break;
+        case RZ_FK_U64:
+            assert(f[i].size == sizeof(uint64_t));
+            rz_rec_key(pk, f[i].key);
+            msgpack_pack_uint64(pk, *(const uint64_t *)m);
+            break;
         case RZ_FK_F64: assert(f[i].size == sizeof(double)); rz_rec_f64(pk, f[i].key, *(const double *)m); break;
         case RZ_FK_F32: assert(f[i].size == sizeof(float)); rz_rec_f64(pk, f[i].key, *(const float *)m); break;
         case RZ_FK_BOOL: assert(f[i].size == sizeof(int)); rz_rec_bool(pk, f[i].key, *(const int *)m); break;
@@ -258,6 +263,15 @@ static int decode_field(const msgpack_object *rec, const rz_rec_ctx *c, char *m,
         if (f->kind == RZ_FK_INT) *(int *)m = (int)v;
         else *(int64_t *)m = v;
         return RZ_OK;
+    case RZ_FK_U64: {
+        /* the full range: a MessagePack negative integer or a float is refused */
+        const msgpack_object *o = rz_field(rec, f->key);
+        assert(f->size == sizeof(uint64_t));
+        if (!o || o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+            return rz_rec_fail(e, c, f->key, "missing or not an unsigned integer");
+        *(uint64_t *)m = o->via.u64;
+        return RZ_OK;
+    }
     case RZ_FK_F64:
     case RZ_FK_F32:
         assert(f->size == (f->kind == RZ_FK_F64 ? sizeof(double) : sizeof(float)));

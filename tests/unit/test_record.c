@@ -490,6 +490,63 @@ static void test_field_table(void)
     msgpack_sbuffer_destroy(&hand);
 }
 
+/* The unsigned 64-bit kind: the bytes are MessagePack's unsigned form as msgpack-c writes
+ * it by hand (2^64 - 1 does not fit the int64 of rz_get_int), and a negative integer or a
+ * float in its place is refused naming the field. */
+typedef struct {
+    uint64_t seed;
+} u64_rec;
+static const rz_field_spec u64_fields[] = {RZ_FIELD_U64(u64_rec, seed, 0)};
+
+static void test_field_table_u64(void)
+{
+    const uint64_t vals[] = {0, 127, 1u << 31, UINT64_MAX};
+    rz_rec_ctx c = {"t.rz", 0, "ft"};
+    for (size_t k = 0; k < sizeof vals / sizeof *vals; k++) {
+        msgpack_sbuffer sb, hand;
+        msgpack_packer pk, hp;
+        msgpack_sbuffer_init(&sb);
+        msgpack_sbuffer_init(&hand);
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        msgpack_packer_init(&hp, &hand, msgpack_sbuffer_write);
+        u64_rec a = {vals[k]}, b = {42};
+        msgpack_pack_map(&pk, 1);
+        rz_rec_fields_pack(&pk, &a, u64_fields, 1);
+        msgpack_pack_map(&hp, 1);
+        hand_str(&hp, "seed"), msgpack_pack_uint64(&hp, vals[k]);
+        CHECK(sb.size == hand.size && memcmp(sb.data, hand.data, sb.size) == 0);
+        msgpack_unpacked u;
+        msgpack_unpacked_init(&u);
+        size_t off = 0;
+        rz_err e = {0};
+        CHECK(msgpack_unpack_next(&u, sb.data, sb.size, &off) == MSGPACK_UNPACK_SUCCESS);
+        CHECK(rz_rec_fields_decode(&u.data, &c, &b, u64_fields, 1, &e) == 0 && b.seed == vals[k]);
+        msgpack_unpacked_destroy(&u);
+        msgpack_sbuffer_destroy(&sb);
+        msgpack_sbuffer_destroy(&hand);
+    }
+    for (int k = 0; k < 2; k++) {
+        msgpack_sbuffer hand;
+        msgpack_packer hp;
+        msgpack_sbuffer_init(&hand);
+        msgpack_packer_init(&hp, &hand, msgpack_sbuffer_write);
+        msgpack_pack_map(&hp, 1);
+        hand_str(&hp, "seed");
+        if (k == 0) msgpack_pack_int64(&hp, -1);
+        else msgpack_pack_double(&hp, 3.0);
+        msgpack_unpacked u;
+        msgpack_unpacked_init(&u);
+        size_t off = 0;
+        rz_err e = {0};
+        u64_rec b = {42};
+        CHECK(msgpack_unpack_next(&u, hand.data, hand.size, &off) == MSGPACK_UNPACK_SUCCESS);
+        CHECK(rz_rec_fields_decode(&u.data, &c, &b, u64_fields, 1, &e) == RZ_EINPUT && strstr(e.msg, "'seed'") &&
+              b.seed == 42);
+        msgpack_unpacked_destroy(&u);
+        msgpack_sbuffer_destroy(&hand);
+    }
+}
+
 int main(void)
 {
     if (!mkdtemp(dir)) return 1;
@@ -502,6 +559,7 @@ int main(void)
     RUN(test_writer_abort_leaves_nothing);
     RUN(test_hex64);
     RUN(test_field_table);
+    RUN(test_field_table_u64);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd)) return 1;
