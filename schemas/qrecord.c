@@ -8,8 +8,9 @@
 #include <math.h>
 #include <string.h>
 
-static const char *const group_names[4] = {"attn_in", "attn_out", "mlp_in", "mlp_down"};
-static const char *const method_names[RZ_QM_COUNT] = {"rtn", "ldlq", "e8p"};
+/* NULL-terminated: the field tables' choice lists */
+static const char *const group_names[5] = {"attn_in", "attn_out", "mlp_in", "mlp_down", NULL};
+static const char *const method_names[RZ_QM_COUNT + 1] = {"rtn", "ldlq", "e8p", NULL};
 static const char *const lrformat_names[RZ_LR_COUNT] = {"f32", "f16", "bf16", "grid"};
 
 const char *rz_hessian_group_name(int group)
@@ -55,56 +56,34 @@ int rz_qmethod_bits_ok(int method, int bits)
     return 0;
 }
 
-/* An unsigned 64-bit field (seeds, hashes), which rz_get_int's int64 cannot carry. */
-static void pack_u64(msgpack_packer *pk, const char *key, uint64_t v)
-{
-    rz_rec_key(pk, key);
-    msgpack_pack_uint64(pk, v);
-}
-
-static int get_u64(const msgpack_object *rec, const rz_rec_ctx *c, const char *key, uint64_t *out, rz_err *e)
-{
-    const msgpack_object *o = rz_field(rec, key);
-    if (!o || o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-        return rz_rec_fail(e, c, key, "missing or not an unsigned integer");
-    *out = o->via.u64;
-    return RZ_OK;
-}
-
 /* ---- hessian ------------------------------------------------------------------------ */
+
+/* The plain fields of the header, in the order they are written; H and mean_sq follow. */
+static const rz_field_spec hessian_fields[] = {
+    RZ_FIELD_INT(rz_hessian_view, layer, 0, 1 << 20, 0),
+    RZ_FIELD_PICK(rz_hessian_view, "group", group, group_names, 0),
+    RZ_FIELD_INT(rz_hessian_view, n, 1, RZ_QUANT_MAX_DIM, 0),
+    RZ_FIELD_I64(rz_hessian_view, tokens, 1, INT64_MAX, 0),
+    RZ_FIELD_U64(rz_hessian_view, model_hash, 0),
+    RZ_FIELD_I64(rz_hessian_view, windows, 0, INT64_MAX, 1),
+    RZ_FIELD_I64(rz_hessian_view, ctx, 0, INT64_MAX, 1),
+};
 
 void rz_hessian_pack(msgpack_packer *pk, const rz_hessian_view *h)
 {
     size_t n = (size_t)h->n;
-    rz_rec_begin(pk, "hessian", RZ_HESSIAN_VERSION, 9);
-    rz_rec_int(pk, "layer", h->layer);
-    rz_rec_str(pk, "group", rz_hessian_group_name(h->group));
-    rz_rec_int(pk, "n", h->n);
-    rz_rec_int(pk, "tokens", h->tokens);
-    pack_u64(pk, "model_hash", h->model_hash);
-    rz_rec_int(pk, "windows", h->windows);
-    rz_rec_int(pk, "ctx", h->ctx);
+    rz_rec_begin(pk, "hessian", RZ_HESSIAN_VERSION, RZ_NFIELDS(hessian_fields) + 2);
+    rz_rec_fields_pack(pk, h, hessian_fields, RZ_NFIELDS(hessian_fields));
     rz_rec_bin(pk, "H", h->H, n * n * sizeof(double));
     rz_rec_bin(pk, "mean_sq", h->mean_sq, n * sizeof(double));
 }
 
 int rz_hessian_decode(const msgpack_object *rec, const rz_rec_ctx *c, rz_hessian_view *h, rz_err *e)
 {
-    int64_t layer, n, tokens, windows = 0, ctx = 0;
-    char group[16];
     int rc;
-    memset(h, 0, sizeof *h);
-    if ((rc = rz_get_int(rec, c, "layer", 0, 1 << 20, &layer, e)) || (rc = rz_get_str(rec, c, "group", group, sizeof group, e)) ||
-        (rc = rz_get_int(rec, c, "n", 1, RZ_QUANT_MAX_DIM, &n, e)) ||
-        (rc = rz_get_int(rec, c, "tokens", 1, INT64_MAX, &tokens, e)) ||
-        (rc = get_u64(rec, c, "model_hash", &h->model_hash, e)) ||
-        (rc = rz_get_int_opt(rec, c, "windows", 0, INT64_MAX, &windows, e)) ||
-        (rc = rz_get_int_opt(rec, c, "ctx", 0, INT64_MAX, &ctx, e)))
-        return rc;
-    h->group = rz_hessian_group_parse(group);
-    if (h->group < 0)
-        return rz_rec_fail(e, c, "group", "'%s' is not attn_in, attn_out, mlp_in or mlp_down", group);
-    size_t nn = (size_t)n, len;
+    memset(h, 0, sizeof *h); /* windows, ctx: 0 when absent */
+    if ((rc = rz_rec_fields_decode(rec, c, h, hessian_fields, RZ_NFIELDS(hessian_fields), e))) return rc;
+    size_t nn = (size_t)h->n, len;
     if ((rc = rz_get_bin(rec, c, "H", &h->H, &len, e))) return rc;
     if (len != nn * nn * sizeof(double))
         return rz_rec_fail(e, c, "H", "%zu bytes, expected %zu (n = %zu, float64)", len, nn * nn * sizeof(double), nn);
@@ -117,11 +96,6 @@ int rz_hessian_decode(const msgpack_object *rec, const rz_rec_ctx *c, rz_hessian
         memcpy(&v, p + k * sizeof v, sizeof v);
         if (!isfinite(v)) return rz_rec_fail(e, c, "H", "non-finite value at %zu", k);
     }
-    h->layer = (int)layer;
-    h->n = (int)n;
-    h->tokens = tokens;
-    h->windows = windows;
-    h->ctx = ctx;
     return RZ_OK;
 }
 
@@ -189,26 +163,37 @@ double rz_qlayer_lr_step_bits(int lr_bits, int rows, int pcols, int lr_group)
     return b;
 }
 
+/* The plain fields, in the order they are written: the shape and method, then (after
+ * "incoherent" and the optional "incoherence_sides", written by hand: one int carries
+ * both) the seeds, the model's identity and the proxy losses; the bins follow. */
+static const rz_field_spec qlayer_head[] = {
+    RZ_FIELD_STR(rz_qlayer_view, name, 0),
+    RZ_FIELD_INT(rz_qlayer_view, rows, 1, RZ_QUANT_MAX_DIM, 0),
+    RZ_FIELD_INT(rz_qlayer_view, cols, 1, RZ_QUANT_MAX_DIM, 0),
+    RZ_FIELD_INT(rz_qlayer_view, pcols, 1, RZ_QUANT_MAX_DIM + 8, 0),
+    RZ_FIELD_PICK(rz_qlayer_view, "method", method, method_names, 0),
+    RZ_FIELD_INT(rz_qlayer_view, bits, 1, 8, 0),
+    RZ_FIELD_INT(rz_qlayer_view, group, 0, RZ_QUANT_MAX_DIM + 8, 0),
+};
+static const rz_field_spec qlayer_ids[] = {
+    RZ_FIELD_U64(rz_qlayer_view, seed_u, 0),
+    RZ_FIELD_U64(rz_qlayer_view, seed_v, 0),
+    RZ_FIELD_U64(rz_qlayer_view, model_hash, 0),
+    RZ_FIELD_F64(rz_qlayer_view, loss, -INFINITY, INFINITY, 0),     /* NaN refused; rel_loss is */
+    RZ_FIELD_F64(rz_qlayer_view, rel_loss, -INFINITY, INFINITY, 0), /* ∞ when tr(W H Wᵀ) = 0 */
+};
+
 void rz_qlayer_pack(msgpack_packer *pk, const rz_qlayer_view *q)
 {
     int lr = q->rank > 0, grid = lr && q->lr_format == RZ_LR_GRID;
     int one_sided = q->incoherent == RZ_INCOH_IN, sc = q->out_scale != NULL;
     rz_rec_begin(pk, "qlayer", sc ? RZ_QLAYER_VERSION_SCALES : lr ? RZ_QLAYER_VERSION_LR : RZ_QLAYER_VERSION,
-                 16 + one_sided + (lr ? 6 : 0) + (grid ? 4 : 0) + (sc ? 2 : 0));
-    rz_rec_str(pk, "name", q->name);
-    rz_rec_int(pk, "rows", q->rows);
-    rz_rec_int(pk, "cols", q->cols);
-    rz_rec_int(pk, "pcols", q->pcols);
-    rz_rec_str(pk, "method", rz_qmethod_name(q->method));
-    rz_rec_int(pk, "bits", q->bits);
-    rz_rec_int(pk, "group", q->group);
+                 RZ_NFIELDS(qlayer_head) + 1 + one_sided + RZ_NFIELDS(qlayer_ids) + 3 + (lr ? 6 : 0) + (grid ? 4 : 0) +
+                     (sc ? 2 : 0));
+    rz_rec_fields_pack(pk, q, qlayer_head, RZ_NFIELDS(qlayer_head));
     rz_rec_bool(pk, "incoherent", q->incoherent != RZ_INCOH_NONE);
     if (one_sided) rz_rec_str(pk, "incoherence_sides", "in"); /* absent: both sides */
-    pack_u64(pk, "seed_u", q->seed_u);
-    pack_u64(pk, "seed_v", q->seed_v);
-    pack_u64(pk, "model_hash", q->model_hash);
-    rz_rec_f64(pk, "loss", q->loss);
-    rz_rec_f64(pk, "rel_loss", q->rel);
+    rz_rec_fields_pack(pk, q, qlayer_ids, RZ_NFIELDS(qlayer_ids));
     rz_rec_bin(pk, "codes", q->codes, q->codes_n);
     rz_rec_bin(pk, "scales", q->scales, q->n_scales * sizeof(float));
     rz_rec_bin(pk, "zeros", q->zeros, q->n_zeros);
@@ -329,21 +314,13 @@ static int decode_lr(const msgpack_object *rec, const rz_rec_ctx *c, rz_qlayer_v
 
 int rz_qlayer_decode(const msgpack_object *rec, const rz_rec_ctx *c, rz_qlayer_view *q, rz_err *e)
 {
-    int64_t rows, cols, pcols, bits, group;
-    char method[16];
     int rc;
     memset(q, 0, sizeof *q);
-    if ((rc = rz_get_str(rec, c, "name", q->name, sizeof q->name, e)) ||
-        (rc = rz_get_int(rec, c, "rows", 1, RZ_QUANT_MAX_DIM, &rows, e)) ||
-        (rc = rz_get_int(rec, c, "cols", 1, RZ_QUANT_MAX_DIM, &cols, e)) ||
-        (rc = rz_get_int(rec, c, "pcols", 1, RZ_QUANT_MAX_DIM + 8, &pcols, e)) ||
-        (rc = rz_get_str(rec, c, "method", method, sizeof method, e)) ||
-        (rc = rz_get_int(rec, c, "bits", 1, 8, &bits, e)) ||
-        (rc = rz_get_int(rec, c, "group", 0, RZ_QUANT_MAX_DIM + 8, &group, e)) ||
-        (rc = get_u64(rec, c, "seed_u", &q->seed_u, e)) || (rc = get_u64(rec, c, "seed_v", &q->seed_v, e)) ||
-        (rc = get_u64(rec, c, "model_hash", &q->model_hash, e)) ||
-        (rc = rz_get_f64(rec, c, "loss", &q->loss, e)) || (rc = rz_get_f64(rec, c, "rel_loss", &q->rel, e)))
+    if ((rc = rz_rec_fields_decode(rec, c, q, qlayer_head, RZ_NFIELDS(qlayer_head), e)) ||
+        (rc = rz_rec_fields_decode(rec, c, q, qlayer_ids, RZ_NFIELDS(qlayer_ids), e)))
         return rc;
+    const char *method = rz_qmethod_name(q->method);
+    int64_t cols = q->cols, pcols = q->pcols, group = q->group;
     int inc;
     if ((rc = rz_get_bool(rec, c, "incoherent", &inc, e))) return rc;
     q->incoherent = inc ? RZ_INCOH_BOTH : RZ_INCOH_NONE;
@@ -357,19 +334,12 @@ int rz_qlayer_decode(const msgpack_object *rec, const rz_rec_ctx *c, rz_qlayer_v
         if (!inc) return rz_rec_fail(e, c, "incoherence_sides", "given for a layer that is not incoherent");
         if (strcmp(sd, "in") == 0) q->incoherent = RZ_INCOH_IN;
     }
-    q->method = rz_qmethod_parse(method);
-    if (q->method < 0) return rz_rec_fail(e, c, "method", "'%s' is not rtn, ldlq or e8p", method);
-    if (!rz_qmethod_bits_ok(q->method, (int)bits))
-        return rz_rec_fail(e, c, "bits", "%d bits is not valid for %s", (int)bits, method);
+    if (!rz_qmethod_bits_ok(q->method, q->bits))
+        return rz_rec_fail(e, c, "bits", "%d bits is not valid for %s", q->bits, method);
     if (q->method == RZ_QM_E8P ? (pcols % 8 || pcols < cols || pcols >= cols + 8 || group != 0) : pcols != cols)
         return rz_rec_fail(e, c, "pcols", "%lld is not valid for %lld columns with %s (group %lld)",
                            (long long)pcols, (long long)cols, method, (long long)group);
     if (group > pcols) return rz_rec_fail(e, c, "group", "%lld is wider than the row (%lld)", (long long)group, (long long)pcols);
-    q->rows = (int)rows;
-    q->cols = (int)cols;
-    q->pcols = (int)pcols;
-    q->bits = (int)bits;
-    q->group = (int)group;
     size_t want = rz_qlayer_codes_bytes(q->method, q->bits, q->rows, q->pcols), len;
     if ((rc = rz_get_bin(rec, c, "codes", &q->codes, &q->codes_n, e))) return rc;
     if (q->codes_n != want) return rz_rec_fail(e, c, "codes", "%zu bytes, expected %zu", q->codes_n, want);

@@ -78,7 +78,7 @@ typedef struct {
     int incoherent;         /* RZ_INCOH_*: codes are of U W Vᵀ (both) or W Vᵀ (in) */
     uint64_t seed_u, seed_v; /* rz_rht_init(rows, seed_u), rz_rht_init(pcols, seed_v) */
     uint64_t model_hash;
-    double loss, rel;       /* tr(ΔW H ΔWᵀ) and loss / tr(W H Wᵀ) */
+    double loss, rel_loss;      /* tr(ΔW H ΔWᵀ) and loss / tr(W H Wᵀ) */
     const void *codes;      /* see rz_qlayer_codes_bytes */
     size_t codes_n;
     const void *scales;     /* float32: rows·groups (scalar) or 1 (e8p: wscale) */

@@ -226,7 +226,7 @@ static void fit_matrix(const fit_env *f, const matrix *x, long i, void **blob, s
         for (int r = 0; r < x->rows; r++)
             memcpy(Wh + (size_t)r * x->cols, D + (size_t)r * x->pcols, (size_t)x->cols * sizeof *Wh);
         free(D);
-        if (rz_proxy_loss(x->W, Wh, x->rows, x->cols, Hx, &ql.v.loss, &ql.v.rel, e)) rz_cli_die(f->c, e);
+        if (rz_proxy_loss(x->W, Wh, x->rows, x->cols, Hx, &ql.v.loss, &ql.v.rel_loss, e)) rz_cli_die(f->c, e);
         *blob = Wh;
         *len = (size_t)x->rows * (size_t)x->cols * sizeof *Wh;
         ql.v.rank = x->rank;
@@ -266,12 +266,12 @@ static void fit_matrix(const fit_env *f, const matrix *x, long i, void **blob, s
         fprintf(tf, "  %5d %13.6g %13.6g %10.6f %8.3f\n", ot, flr, fq, (isnan(fq) ? flr : fq) / ref, s);
     }
     fprintf(tf, "  best: outer %d, f %.6g, rel %.6f; record: loss %.6g, rel %.6f\n", fitr.best_outer, fitr.obj,
-            fitr.obj / ref, ql.v.loss, ql.v.rel);
+            fitr.obj / ref, ql.v.loss, ql.v.rel_loss);
     fclose(tf);
     *text = tb;
     *tlen = tl;
     st[0] = ql.v.loss;
-    st[1] = ql.v.rel > 0 ? ql.v.loss / ql.v.rel : 0;
+    st[1] = ql.v.rel_loss > 0 ? ql.v.loss / ql.v.rel_loss : 0;
     st[2] = f->fake ? 0 : rz_qlayer_payload_bits(&ql.v);
     st[3] = x->rank;
     st[4] = sec;

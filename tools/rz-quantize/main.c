@@ -180,7 +180,7 @@ int main(int argc, char **argv)
         }
         idx[nloc] = i;
         stats[nloc * 3] = ql.v.loss;
-        stats[nloc * 3 + 1] = ql.v.rel;
+        stats[nloc * 3 + 1] = ql.v.rel_loss;
         stats[nloc * 3 + 2] = rz_qlayer_payload_bits(&ql.v);
         nloc++;
         rz_qlayer_free(&ql);

@@ -173,7 +173,7 @@ int rz_qlayer_quantize_keyed(const char *name, const float *W, int rows, int col
     /* the quantiser's own Ŵ, back in the original basis, against the original W and H */
     if (o->incoherence && (rc = undo_rht(Q, rows, pc, v->incoherent, v->seed_u, v->seed_v, e))) goto done;
     for (int r = 0; r < rows; r++) memcpy(Wh + (size_t)r * cols, Q + (size_t)r * pc, (size_t)cols * sizeof *Wh);
-    rc = rz_proxy_loss(W, Wh, rows, cols, H, &v->loss, &v->rel, e);
+    rc = rz_proxy_loss(W, Wh, rows, cols, H, &v->loss, &v->rel_loss, e);
 done:
     rz_ldl_free(&f);
     free(Wp);
@@ -538,7 +538,7 @@ int rz_qlayer_from_caldera(const char *name, const rz_caldera *c, int rows, int 
         v->R = q->R;
     }
     /* the loss of what a reader decodes, against the original W and H */
-    if (!(rc = rz_qlayer_dequant(v, Wh, e))) rc = rz_proxy_loss(W, Wh, rows, cols, H, &v->loss, &v->rel, e);
+    if (!(rc = rz_qlayer_dequant(v, Wh, e))) rc = rz_proxy_loss(W, Wh, rows, cols, H, &v->loss, &v->rel_loss, e);
 done:
     free(Wh);
     if (rc) rz_qlayer_free(q);
