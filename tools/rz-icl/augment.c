@@ -10,7 +10,6 @@
 #include "augment.h"
 #include "icl_cli.h"
 #include "record.h"
-#include "select.h"
 
 static uint64_t text_hash(const char *s) { return rz_checksum(RZ_CHECKSUM_INIT, s, strlen(s)); }
 
@@ -18,54 +17,6 @@ static int cmp_u64(const void *x, const void *y)
 {
     uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
     return (a > b) - (a < b);
-}
-
-static void write_example(FILE *f, const char *fmt, const char *label, const char *text)
-{
-    if (!strcmp(fmt, "trec")) fprintf(f, "%s:syn %s\n", label, text);
-    else if (!strcmp(fmt, "tsv")) fprintf(f, "%s\t%s\n", label, text);
-    else if (!strcmp(fmt, "jsonl")) {
-        fprintf(f, "{\"label\":\"%s\",\"text\":\"", label);
-        for (const char *p = text; *p; p++) {
-            if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
-            else if ((unsigned char)*p < 32) fprintf(f, "\\u%04x", (unsigned char)*p);
-            else fputc(*p, f);
-        }
-        fprintf(f, "\"}\n");
-    } else fprintf(f, "%s %s\n", label, text);
-}
-
-/* the prompt for candidate g: k real examples of label c, then the input's lead-in */
-static char *gen_prompt(const rz_icl_task *t, const rz_icl_pool *p, const long *of_label, long n_of, int k, int c,
-                        uint64_t seed)
-{
-    long *pick = malloc((size_t)k * sizeof *pick);
-    size_t cap = 1, len = 0;
-    char *out = NULL;
-    if (!pick) return NULL;
-    rz_icl_sample(n_of, k, seed, pick);
-    char **r = calloc((size_t)k, sizeof *r);
-    for (int j = 0; r && j < k; j++) {
-        r[j] = rz_icl_render(t, p->text[of_label[pick[j]]], c);
-        cap += r[j] ? strlen(r[j]) : 0;
-    }
-    const char *in = strstr(t->tmpl, "{input}");
-    cap += (size_t)(in - t->tmpl);
-    if (r && (out = malloc(cap))) {
-        for (int j = 0; j < k; j++) {
-            size_t l = r[j] ? strlen(r[j]) : 0;
-            memcpy(out + len, r[j], l);
-            len += l;
-        }
-        memcpy(out + len, t->tmpl, (size_t)(in - t->tmpl));
-        len += (size_t)(in - t->tmpl);
-        while (len && out[len - 1] == ' ') len--; /* the model writes the word's space */
-        out[len] = 0;
-    }
-    for (int j = 0; r && j < k; j++) free(r[j]);
-    free(r);
-    free(pick);
-    return out;
 }
 
 int icl_augment(icl_args *a)
@@ -105,7 +56,7 @@ int icl_augment(icl_args *a)
     for (int g = 0; g < a->n_generate; g++) {
         int c = g % L;
         uint64_t seed = a->c.seed * 0x9E3779B97F4A7C15ULL + (uint64_t)g;
-        char *prompt = gen_prompt(&t, &pool, of_label[c], n_of[c], a->k, c, seed), *text = NULL;
+        char *prompt = rz_icl_gen_prompt(&t, pool.text, of_label[c], n_of[c], a->k, c, seed), *text = NULL;
         if (!prompt || rz_client_generate(cl, prompt, a->gen_tokens, a->temperature, a->top_p, seed, "\n", &text, &e))
             icl_die(a, &e);
         free(prompt);
@@ -121,10 +72,7 @@ int icl_augment(icl_args *a)
         }
         if (cd.valid && !cd.duplicate) {
             double logp[RZ_ICL_MAX_LABELS], lj[5];
-            char *q = rz_icl_render(&t, norm, -1), *demo = rz_icl_render(&t, norm, c);
-            size_t jl = strlen(demo) + 128;
-            char *judge = malloc(jl);
-            snprintf(judge, jl, "Rate how good this example is, from 1 (bad) to 5 (good).\n\n%sRating:", demo);
+            char *q = rz_icl_render(&t, norm, -1), *judge = rz_icl_judge_prompt(&t, norm, c);
             if (rz_client_score(cl, q, (const char *const *)t.verbal, L, logp, NULL, &e) ||
                 rz_client_score(cl, judge, digits, 5, lj, NULL, &e))
                 icl_die(a, &e);
@@ -132,10 +80,10 @@ int icl_augment(icl_args *a)
             cd.judge = rz_icl_judge_score(lj);
             judge_sum += cd.judge;
             p_sum += cd.label_p;
-            free(q), free(demo), free(judge);
+            free(q), free(judge);
         }
         if (rz_icl_keep(&cd, a->min_judge, min_p)) {
-            write_example(of.f, t.format, t.name[c], norm);
+            rz_icl_pool_write(of.f, t.format, t.name[c], norm);
             kept++;
         } else {
             invalid += !cd.valid;

@@ -1,8 +1,13 @@
-/* augment.c — the keep/drop rule for synthetic demonstrations (augment.h). */
+/* augment.c — the prompts and the keep/drop rule for synthetic demonstrations (augment.h). */
 #include "augment.h"
 
 #include <ctype.h>
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "select.h"
 
 int rz_icl_keep(const rz_icl_cand *c, double min_judge, double min_label_p)
 {
@@ -44,4 +49,47 @@ void rz_icl_norm_text(char *s)
     }
     if (w > s && w[-1] == ' ') w--;
     *w = 0;
+}
+
+char *rz_icl_gen_prompt(const rz_icl_task *t, char *const *texts, const long *of_label, long n_of, int k, int c,
+                        uint64_t seed)
+{
+    long *pick = malloc((size_t)k * sizeof *pick);
+    size_t cap = 1, len = 0;
+    char *out = NULL;
+    if (!pick) return NULL;
+    rz_icl_sample(n_of, k, seed, pick);
+    char **r = calloc((size_t)k, sizeof *r);
+    for (int j = 0; r && j < k; j++) {
+        r[j] = rz_icl_render(t, texts[of_label[pick[j]]], c);
+        cap += r[j] ? strlen(r[j]) : 0;
+    }
+    const char *in = strstr(t->tmpl, "{input}");
+    cap += (size_t)(in - t->tmpl);
+    if (r && (out = malloc(cap))) {
+        for (int j = 0; j < k; j++) {
+            size_t l = r[j] ? strlen(r[j]) : 0;
+            memcpy(out + len, r[j], l);
+            len += l;
+        }
+        memcpy(out + len, t->tmpl, (size_t)(in - t->tmpl));
+        len += (size_t)(in - t->tmpl);
+        while (len && out[len - 1] == ' ') len--; /* the model writes the word's space */
+        out[len] = 0;
+    }
+    for (int j = 0; r && j < k; j++) free(r[j]);
+    free(r);
+    free(pick);
+    return out;
+}
+
+char *rz_icl_judge_prompt(const rz_icl_task *t, const char *text, int c)
+{
+    char *demo = rz_icl_render(t, text, c);
+    if (!demo) return NULL;
+    size_t jl = strlen(demo) + 128;
+    char *judge = malloc(jl);
+    if (judge) snprintf(judge, jl, "Rate how good this example is, from 1 (bad) to 5 (good).\n\n%sRating:", demo);
+    free(demo);
+    return judge;
 }

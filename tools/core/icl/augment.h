@@ -11,6 +11,10 @@
 #ifndef RZ_ICL_AUGMENT_H
 #define RZ_ICL_AUGMENT_H
 
+#include <stdint.h>
+
+#include "task.h"
+
 typedef struct {
     int valid, duplicate;
     double label_p, judge;
@@ -23,5 +27,17 @@ double rz_icl_judge_score(const double logp[5]);
 double rz_icl_label_p(const double *logp, int L, int label);
 /* In place: ASCII lower case, runs of whitespace to one space, trimmed. */
 void rz_icl_norm_text(char *s);
+
+/* The prompt that asks for a candidate of label c: k examples of that label, drawn by
+ * rz_icl_sample(n_of, k, seed) from texts[of_label[0..n_of)], each rendered with the
+ * task's template as a demonstration, then the template's text before {input} with its
+ * trailing spaces dropped (the model writes the word's own space). NULL when out of
+ * memory. k ≤ n_of. */
+char *rz_icl_gen_prompt(const rz_icl_task *t, char *const *texts, const long *of_label, long n_of, int k, int c,
+                        uint64_t seed);
+/* The judging prompt whose continuations "1".."5" give rz_icl_judge_score: an
+ * instruction, the candidate rendered as a demonstration of label c, then "Rating:".
+ * NULL when out of memory. */
+char *rz_icl_judge_prompt(const rz_icl_task *t, const char *text, int c);
 
 #endif

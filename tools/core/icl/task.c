@@ -204,6 +204,21 @@ static int split_line(const char *fmt, char *line, size_t n, const char **lab, s
     return 0;
 }
 
+void rz_icl_pool_write(FILE *f, const char *fmt, const char *label, const char *text)
+{
+    if (!strcmp(fmt, "trec")) fprintf(f, "%s:syn %s\n", label, text);
+    else if (!strcmp(fmt, "tsv")) fprintf(f, "%s\t%s\n", label, text);
+    else if (!strcmp(fmt, "jsonl")) {
+        fprintf(f, "{\"label\":\"%s\",\"text\":\"", label);
+        for (const char *p = text; *p; p++) {
+            if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
+            else if ((unsigned char)*p < 32) fprintf(f, "\\u%04x", (unsigned char)*p);
+            else fputc(*p, f);
+        }
+        fprintf(f, "\"}\n");
+    } else fprintf(f, "%s %s\n", label, text);
+}
+
 int rz_icl_pool_load(const char *path, const char *format, const rz_icl_task *t, rz_icl_pool *p, rz_err *e)
 {
     memset(p, 0, sizeof *p);

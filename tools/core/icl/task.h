@@ -20,6 +20,8 @@
 #ifndef RZ_ICL_TASK_H
 #define RZ_ICL_TASK_H
 
+#include <stdio.h>
+
 #include "rz.h"
 
 #define RZ_ICL_MAX_LABELS 64
@@ -56,6 +58,10 @@ typedef struct {
 
 int rz_icl_pool_load(const char *path, const char *format, const rz_icl_task *t, rz_icl_pool *p, rz_err *e);
 void rz_icl_pool_free(rz_icl_pool *p);
+/* One pool line of format fmt, newline included, that rz_icl_pool_load reads back as
+ * (label, text): "label text" (sst2), "label\ttext" (tsv), "label:syn text" (trec's
+ * COARSE:fine), {"label":…,"text":…} (jsonl, text escaped). text holds no newline. */
+void rz_icl_pool_write(FILE *f, const char *fmt, const char *label, const char *text);
 /* Index of the first invalid UTF-8 byte in s[0..n), or -1 when it is all valid. */
 long rz_icl_utf8_invalid(const char *s, size_t n);
 
