@@ -9,7 +9,10 @@
  * - contextual calibration on hand-built probabilities (closed form);
  * - the augmentation filter keeps exactly the candidates at or above both thresholds;
  * - macro-F1 on a hand-counted confusion table; BM25 against its formula on 3 documents;
- * - the random sample is k distinct indices, seeded.
+ * - the random sample is k distinct indices, seeded;
+ * - augment's prompts are the strings written out here from the built-in template, and
+ *   a pool line written for a synthetic example is read back by the pool parser as the
+ *   same (label, text) in every format.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -301,6 +304,68 @@ static void test_flip_labels(void)
     CHECK_EQ_INT(rz_icl_flip_labels(one, 3, 1, 0.0, 5, &e), 0); /* nothing to flip: no error */
 }
 
+static void test_augment_prompts(void)
+{
+    rz_err e = {0};
+    rz_icl_task t;
+    CHECK(rz_icl_task_builtin("sst2", &t, &e) == 0);
+    char *texts[] = {"a dull film", "great fun", "so boring"};
+    long of_label[] = {2, 0}; /* the label's examples: texts 2 and 0 */
+    /* k = 1 of 1: one demonstration, then the template's lead-in without its space */
+    char *p = rz_icl_gen_prompt(&t, texts, of_label, 1, 1, 0, 7);
+    CHECK(p && !strcmp(p, "Review: so boring\nSentiment: negative\n\nReview:"));
+    free(p);
+    /* k = 2 of 2: both demonstrations, in the sample's order (either) */
+    p = rz_icl_gen_prompt(&t, texts, of_label, 2, 2, 0, 7);
+    const char *d2 = "Review: so boring\nSentiment: negative\n\n", *d0 = "Review: a dull film\nSentiment: negative\n\n";
+    char ab[256], ba[256];
+    snprintf(ab, sizeof ab, "%s%sReview:", d2, d0);
+    snprintf(ba, sizeof ba, "%s%sReview:", d0, d2);
+    CHECK(p && (!strcmp(p, ab) || !strcmp(p, ba)));
+    free(p);
+    p = rz_icl_judge_prompt(&t, "great fun", 1);
+    CHECK(p && !strcmp(p, "Rate how good this example is, from 1 (bad) to 5 (good).\n\n"
+                          "Review: great fun\nSentiment: positive\n\nRating:"));
+    free(p);
+
+    /* write -> the pool parser: same label and text in each format (jsonl with the
+     * characters it must escape) */
+    const char *fmts[] = {"sst2", "tsv", "jsonl"};
+    const char *text[] = {"a \"quoted\" \\ back-slashed line", "plain words here"};
+    for (int f = 0; f < 3; f++) {
+        const char *path = check_tmp("pool.txt");
+        FILE *fp = fopen(path, "w");
+        CHECK(fp != NULL);
+        if (!fp) continue;
+        int nt = f == 2 ? 2 : 1; /* the quoted text only in jsonl: the others do not escape */
+        for (int i = 0; i < nt; i++) rz_icl_pool_write(fp, fmts[f], i ? "1" : "0", text[f == 2 ? i : 1]);
+        fclose(fp);
+        rz_icl_pool pool;
+        CHECK(rz_icl_pool_load(path, fmts[f], &t, &pool, &e) == 0);
+        CHECK(pool.n == nt);
+        for (int i = 0; i < nt && i < pool.n; i++)
+            CHECK(pool.label[i] == i && !strcmp(pool.text[i], text[f == 2 ? i : 1]));
+        rz_icl_pool_free(&pool);
+        remove(path);
+    }
+    rz_icl_task_free(&t);
+    /* trec: the label is written as COARSE:syn and read back as COARSE */
+    CHECK(rz_icl_task_builtin("trec", &t, &e) == 0);
+    const char *path = check_tmp("trec.txt");
+    FILE *fp = fopen(path, "w");
+    CHECK(fp != NULL);
+    if (fp) {
+        rz_icl_pool_write(fp, t.format, "LOC", "where is it ?");
+        fclose(fp);
+        rz_icl_pool pool;
+        CHECK(rz_icl_pool_load(path, NULL, &t, &pool, &e) == 0);
+        CHECK(pool.n == 1 && pool.n == 1 && !strcmp(t.name[pool.label[0]], "LOC") && !strcmp(pool.text[0], "where is it ?"));
+        rz_icl_pool_free(&pool);
+        remove(path);
+    }
+    rz_icl_task_free(&t);
+}
+
 int main(void)
 {
     RUN(test_topk_cosine);
@@ -312,5 +377,6 @@ int main(void)
     RUN(test_bm25);
     RUN(test_sample);
     RUN(test_flip_labels);
+    RUN(test_augment_prompts);
     return check_summary();
 }

@@ -32,10 +32,14 @@ int icl_augment(icl_args *a)
     double min_p = a->min_label_p >= 0 ? a->min_label_p : 1.0 / L;
     /* real examples by label; hashes of the real texts for duplicates */
     long *of_label[RZ_ICL_MAX_LABELS] = {0}, n_of[RZ_ICL_MAX_LABELS] = {0};
-    uint64_t *real = malloc((size_t)pool.n * sizeof *real), *seen = malloc((size_t)a->n_generate * sizeof *seen);
-    for (int c = 0; c < L; c++) of_label[c] = malloc((size_t)pool.n * sizeof **of_label);
+    uint64_t *real = rz_calloc((size_t)pool.n, sizeof *real, &e), *seen = NULL;
+    if (real) seen = rz_calloc((size_t)a->n_generate, sizeof *seen, &e);
+    for (int c = 0; c < L && seen; c++)
+        if (!(of_label[c] = rz_calloc((size_t)pool.n, sizeof **of_label, &e))) seen = NULL;
+    if (!real || !seen) icl_die(a, &e);
     for (long i = 0; i < pool.n; i++) {
         char *s = strdup(pool.text[i]);
+        if (!s) icl_die(a, (rz_fail(&e, RZ_EINTERNAL, "out of memory"), &e));
         rz_icl_norm_text(s);
         real[i] = text_hash(s);
         free(s);
@@ -57,11 +61,13 @@ int icl_augment(icl_args *a)
         int c = g % L;
         uint64_t seed = a->c.seed * 0x9E3779B97F4A7C15ULL + (uint64_t)g;
         char *prompt = rz_icl_gen_prompt(&t, pool.text, of_label[c], n_of[c], a->k, c, seed), *text = NULL;
+        if (!prompt) rz_fail(&e, RZ_EINTERNAL, "out of memory");
         if (!prompt || rz_client_generate(cl, prompt, a->gen_tokens, a->temperature, a->top_p, seed, "\n", &text, &e))
             icl_die(a, &e);
         free(prompt);
         rz_icl_cand cd = {1, 0, 0, 0};
         char *norm = strdup(text);
+        if (!norm) icl_die(a, (rz_fail(&e, RZ_EINTERNAL, "out of memory"), &e));
         rz_icl_norm_text(norm);
         cd.valid = norm[0] && !strchr(text, '\n') && rz_icl_utf8_invalid(text, strlen(text)) < 0;
         if (cd.valid) {
@@ -73,6 +79,7 @@ int icl_augment(icl_args *a)
         if (cd.valid && !cd.duplicate) {
             double logp[RZ_ICL_MAX_LABELS], lj[5];
             char *q = rz_icl_render(&t, norm, -1), *judge = rz_icl_judge_prompt(&t, norm, c);
+            if (!q || !judge) icl_die(a, (rz_fail(&e, RZ_EINTERNAL, "out of memory"), &e));
             if (rz_client_score(cl, q, (const char *const *)t.verbal, L, logp, NULL, &e) ||
                 rz_client_score(cl, judge, digits, 5, lj, NULL, &e))
                 icl_die(a, &e);
