@@ -26,6 +26,7 @@
 #include "metrics.h"
 #include "pack.h"
 #include "select.h"
+#include "shared_set.h"
 #include "task.h"
 
 static uint64_t rng = 12345;

@@ -5,31 +5,10 @@
 
 #include "bm25.h"
 #include "icl_cli.h"
-#include "kmeans.h"
 #include "select.h"
+#include "shared_set.h"
 
 #define EMBED_BATCH 256
-
-static int cmp_long(const void *x, const void *y)
-{
-    long a = *(const long *)x, b = *(const long *)y;
-    return (a > b) - (a < b);
-}
-
-/* the pool ids in use: all, or --pool-max of them (seeded sample, ascending) */
-static long *pool_ids(icl_args *a, long n, long *m)
-{
-    *m = a->pool_max && a->pool_max < n ? a->pool_max : n;
-    long *ids = malloc((size_t)*m * sizeof *ids);
-    if (!ids) return NULL;
-    if (*m == n) {
-        for (long i = 0; i < n; i++) ids[i] = i;
-    } else {
-        rz_icl_sample(n, (int)*m, a->c.seed ^ 0x706f6f6cULL, ids);
-        qsort(ids, (size_t)*m, sizeof *ids, cmp_long);
-    }
-    return ids;
-}
 
 /* embeddings out[n][dim] of texts, EMBED_BATCH per request */
 static void embed_all(icl_args *a, rz_client *cl, char *const *texts, const long *ids, long n, int dim, float *out)
@@ -78,8 +57,8 @@ int icl_select(icl_args *a)
     int loss = !strcmp(meth, "curriculum") || !strcmp(meth, "hard");
     if (!embed && !loss && strcmp(meth, "random") && strcmp(meth, "bm25"))
         rz_cli_usage_error(&a->c, "--method %s: expected random, relevance, bm25, diversity, curriculum or hard", meth);
-    long m, nt = a->test_max && a->test_max < test.n ? a->test_max : test.n;
-    long *ids = pool_ids(a, pool.n, &m);
+    long nt = a->test_max && a->test_max < test.n ? a->test_max : test.n;
+    long *ids = malloc((size_t)pool.n * sizeof *ids), m = ids ? rz_icl_pool_subset(pool.n, a->pool_max, a->c.seed, ids) : 0;
     int k = a->k;
     if (k > m) {
         rz_fail(&e, RZ_EINPUT, "-k %d is more than the %ld pool examples in use", k, m);
@@ -114,33 +93,14 @@ int icl_select(icl_args *a)
     int iters = 0;
     if (!strcmp(meth, "diversity") || loss || (!strcmp(meth, "random") && !a->per_item)) {
         /* one set for every test item */
+        rz_icl_set_method sm = !strcmp(meth, "diversity") ? RZ_ICL_SET_DIVERSITY
+                               : !strcmp(meth, "hard")    ? RZ_ICL_SET_HARD
+                               : loss                     ? RZ_ICL_SET_CURRICULUM
+                                                          : RZ_ICL_SET_RANDOM;
         shared = malloc((size_t)k * sizeof *shared);
-        if (!shared) icl_die(a, &e);
-        if (!strcmp(meth, "diversity")) {
-            double *cent = malloc((size_t)k * (size_t)dim * sizeof *cent);
-            int *assign = malloc((size_t)m * sizeof *assign);
-            if (!cent || !assign || (iters = rz_kmeans(pe, m, dim, k, a->c.seed, 100, cent, assign, &e)) < 0)
-                icl_die(a, &e);
-            rz_kmeans_medoids(pe, m, dim, k, cent, assign, shared);
-            int kk = 0;
-            for (int c = 0; c < k; c++)
-                if (shared[c] >= 0) shared[kk++] = ids[shared[c]];
-            k = kk; /* empty clusters give no demonstration */
-            qsort(shared, (size_t)k, sizeof *shared, cmp_long);
-            free(cent);
-            free(assign);
-        } else if (!strcmp(meth, "random") || !strcmp(meth, "curriculum")) {
-            rz_icl_sample(m, k, a->c.seed, shared);
-            if (!strcmp(meth, "curriculum")) {
-                pool_losses(a, cl, &t, &pool, ids, m, score);
-                rz_icl_sort_by(shared, k, score); /* easy -> hard */
-            }
-            for (int j = 0; j < k; j++) shared[j] = ids[shared[j]];
-        } else { /* hard: the k highest losses, easiest of them first */
-            pool_losses(a, cl, &t, &pool, ids, m, score);
-            rz_icl_topk(score, m, k, -1, shared);
-            for (int j = 0; j < k; j++) shared[j] = ids[shared[j]];
-        }
+        if (!shared) icl_die(a, (rz_fail(&e, RZ_EINTERNAL, "out of memory"), &e));
+        if (loss) pool_losses(a, cl, &t, &pool, ids, m, score);
+        if ((k = rz_icl_shared_set(sm, m, k, a->c.seed, ids, score, pe, dim, shared, &iters, &e)) < 0) icl_die(a, &e);
     }
     rz_writer *w = icl_writer(a);
     for (long i = 0; i < nt; i++) {
