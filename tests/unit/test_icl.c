@@ -9,7 +9,10 @@
  * - contextual calibration on hand-built probabilities (closed form);
  * - the augmentation filter keeps exactly the candidates at or above both thresholds;
  * - macro-F1 on a hand-counted confusion table; BM25 against its formula on 3 documents;
- * - the random sample is k distinct indices, seeded;
+ * - the random sample is k distinct indices, seeded; the shared sets: hard = the k
+ *   highest losses by a count made here, curriculum = the random set ordered by loss,
+ *   diversity = the item nearest the mean (k = 1) or every item (k = m), all mapped
+ *   through the pool ids; the --pool-max subset is sorted and distinct;
  * - augment's prompts are the strings written out here from the built-in template, and
  *   a pool line written for a synthetic example is read back by the pool parser as the
  *   same (label, text) in every format.
@@ -305,6 +308,58 @@ static void test_flip_labels(void)
     CHECK_EQ_INT(rz_icl_flip_labels(one, 3, 1, 0.0, 5, &e), 0); /* nothing to flip: no error */
 }
 
+static void test_shared_sets(void)
+{
+    enum { M = 60, K = 7 };
+    rz_err e = {0};
+    long ids[M], out[K], rnd[K];
+    double loss[M];
+    int iters;
+    for (int j = 0; j < M; j++) ids[j] = 100 + 3 * j, loss[j] = urand(); /* ids: not the identity */
+    CHECK_EQ_INT(rz_icl_shared_set(RZ_ICL_SET_HARD, M, K, 5, ids, loss, NULL, 0, out, &iters, &e), K);
+    for (int p = 0; p < K; p++) { /* easiest of the k first: p items of the set below it */
+        long j = (out[p] - 100) / 3;
+        int higher = 0;
+        for (int i = 0; i < M; i++) higher += loss[i] > loss[j];
+        CHECK_EQ_INT(higher, K - 1 - p);
+    }
+    CHECK_EQ_INT(rz_icl_shared_set(RZ_ICL_SET_RANDOM, M, K, 5, ids, NULL, NULL, 0, rnd, &iters, &e), K);
+    CHECK_EQ_INT(rz_icl_shared_set(RZ_ICL_SET_CURRICULUM, M, K, 5, ids, loss, NULL, 0, out, &iters, &e), K);
+    for (int p = 0; p < K; p++) {
+        int in = 0; /* the same items as random with the seed ... */
+        for (int q = 0; q < K; q++) in += out[p] == rnd[q];
+        CHECK_EQ_INT(in, 1);
+        CHECK((out[p] - 100) % 3 == 0 && out[p] >= 100 && out[p] < 100 + 3 * M);
+        if (p) CHECK(loss[(out[p - 1] - 100) / 3] <= loss[(out[p] - 100) / 3]); /* ... easy -> hard */
+    }
+    /* diversity, in the two cases whatever k-means' seeded start: k = 1 gives the item
+     * nearest the mean of all (computed here); k = m gives every item, ids ascending */
+    enum { P = 24 };
+    float emb[P * 2];
+    long bids[P], dout[P];
+    double mx = 0, my = 0, best = INFINITY;
+    for (int i = 0; i < P; i++) {
+        bids[i] = 1000 - i; /* descending: the output must still come out ascending */
+        emb[2 * i] = (float)(10 * urand()), emb[2 * i + 1] = (float)urand();
+        mx += emb[2 * i] / (double)P, my += emb[2 * i + 1] / (double)P;
+    }
+    int arg = -1;
+    for (int i = 0; i < P; i++) {
+        double d = (emb[2 * i] - mx) * (emb[2 * i] - mx) + (emb[2 * i + 1] - my) * (emb[2 * i + 1] - my);
+        if (d < best) best = d, arg = i;
+    }
+    CHECK_EQ_INT(rz_icl_shared_set(RZ_ICL_SET_DIVERSITY, P, 1, 9, bids, NULL, emb, 2, dout, &iters, &e), 1);
+    CHECK_EQ_INT((int)dout[0], (int)bids[arg]);
+    CHECK_EQ_INT(rz_icl_shared_set(RZ_ICL_SET_DIVERSITY, P, P, 9, bids, NULL, emb, 2, dout, &iters, &e), P);
+    for (int p = 0; p < P; p++) CHECK_EQ_INT((int)dout[p], 1000 - (P - 1) + p);
+    /* --pool-max: all when max >= n; else max distinct ids, ascending */
+    long sub[M];
+    CHECK_EQ_INT((int)rz_icl_pool_subset(M, M + 5, 3, sub), M);
+    for (int j = 0; j < M; j++) CHECK_EQ_INT((int)sub[j], j);
+    CHECK_EQ_INT((int)rz_icl_pool_subset(M, 20, 3, sub), 20);
+    for (int j = 1; j < 20; j++) CHECK(sub[j - 1] < sub[j] && sub[j] < M && sub[0] >= 0);
+}
+
 static void test_augment_prompts(void)
 {
     rz_err e = {0};
@@ -378,6 +433,7 @@ int main(void)
     RUN(test_bm25);
     RUN(test_sample);
     RUN(test_flip_labels);
+    RUN(test_shared_sets);
     RUN(test_augment_prompts);
     return check_summary();
 }
