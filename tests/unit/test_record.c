@@ -235,6 +235,13 @@ static void test_f16(void)
     CHECK(rz_bf16_to_f32(rz_f32_to_bf16(3.14159f)) == 3.140625f);
 }
 
+/* An empty buffer and a packer writing into it. */
+static void sbuf_init(msgpack_sbuffer *sb, msgpack_packer *pk)
+{
+    msgpack_sbuffer_init(sb);
+    msgpack_packer_init(pk, sb, msgpack_sbuffer_write);
+}
+
 static void test_json_roundtrip(void)
 {
     CHECK(write_sample(path("j.rzs")) == 0);
@@ -251,10 +258,8 @@ static void test_json_roundtrip(void)
         fclose(mem);
         msgpack_sbuffer a, b;
         msgpack_packer pa, pb;
-        msgpack_sbuffer_init(&a);
-        msgpack_sbuffer_init(&b);
-        msgpack_packer_init(&pa, &a, msgpack_sbuffer_write);
-        msgpack_packer_init(&pb, &b, msgpack_sbuffer_write);
+        sbuf_init(&a, &pa);
+        sbuf_init(&b, &pb);
         msgpack_pack_object(&pa, *rec);
         CHECK(rz_json_to_msgpack(text, tn, &pb, &e) == 0);
         total++;
@@ -379,18 +384,22 @@ static void hand_str(msgpack_packer *pk, const char *s)
     msgpack_pack_str_body(pk, s, strlen(s));
 }
 
-/* Decodes the first object of sb with the table into *r (preset by the caller). */
-static int ft_decode(const msgpack_sbuffer *sb, ft_rec *r, rz_err *e)
+/* Decodes the first object of sb with table f[n] into *obj (preset by the caller). */
+static int table_decode(const msgpack_sbuffer *sb, void *obj, const rz_field_spec *f, int n, rz_err *e)
 {
     msgpack_unpacked u;
     msgpack_unpacked_init(&u);
     size_t off = 0;
     rz_rec_ctx c = {"t.rz", 0, "ft"};
     int rc = msgpack_unpack_next(&u, sb->data, sb->size, &off) == MSGPACK_UNPACK_SUCCESS
-                 ? rz_rec_fields_decode(&u.data, &c, r, ft_fields, RZ_NFIELDS(ft_fields), e)
+                 ? rz_rec_fields_decode(&u.data, &c, obj, f, n, e)
                  : -1;
     msgpack_unpacked_destroy(&u);
     return rc;
+}
+static int ft_decode(const msgpack_sbuffer *sb, ft_rec *r, rz_err *e)
+{
+    return table_decode(sb, r, ft_fields, RZ_NFIELDS(ft_fields), e);
 }
 
 /* Packs r's fields by hand in the table's order ("opt" only when with_opt). */
@@ -501,48 +510,28 @@ static const rz_field_spec u64_fields[] = {RZ_FIELD_U64(u64_rec, seed, 0)};
 static void test_field_table_u64(void)
 {
     const uint64_t vals[] = {0, 127, 1u << 31, UINT64_MAX};
-    rz_rec_ctx c = {"t.rz", 0, "ft"};
-    for (size_t k = 0; k < sizeof vals / sizeof *vals; k++) {
+    /* k < 4: vals[k] packed by the table and by hand; k = 4, 5: -1 and 3.0 by hand */
+    for (int k = 0; k < 6; k++) {
         msgpack_sbuffer sb, hand;
         msgpack_packer pk, hp;
-        msgpack_sbuffer_init(&sb);
-        msgpack_sbuffer_init(&hand);
-        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-        msgpack_packer_init(&hp, &hand, msgpack_sbuffer_write);
-        u64_rec a = {vals[k]}, b = {42};
-        msgpack_pack_map(&pk, 1);
-        rz_rec_fields_pack(&pk, &a, u64_fields, 1);
-        msgpack_pack_map(&hp, 1);
-        hand_str(&hp, "seed"), msgpack_pack_uint64(&hp, vals[k]);
-        CHECK(sb.size == hand.size && memcmp(sb.data, hand.data, sb.size) == 0);
-        msgpack_unpacked u;
-        msgpack_unpacked_init(&u);
-        size_t off = 0;
+        sbuf_init(&sb, &pk);
+        sbuf_init(&hand, &hp);
+        u64_rec a = {k < 4 ? vals[k] : 0}, b = {42};
         rz_err e = {0};
-        CHECK(msgpack_unpack_next(&u, sb.data, sb.size, &off) == MSGPACK_UNPACK_SUCCESS);
-        CHECK(rz_rec_fields_decode(&u.data, &c, &b, u64_fields, 1, &e) == 0 && b.seed == vals[k]);
-        msgpack_unpacked_destroy(&u);
-        msgpack_sbuffer_destroy(&sb);
-        msgpack_sbuffer_destroy(&hand);
-    }
-    for (int k = 0; k < 2; k++) {
-        msgpack_sbuffer hand;
-        msgpack_packer hp;
-        msgpack_sbuffer_init(&hand);
-        msgpack_packer_init(&hp, &hand, msgpack_sbuffer_write);
         msgpack_pack_map(&hp, 1);
         hand_str(&hp, "seed");
-        if (k == 0) msgpack_pack_int64(&hp, -1);
-        else msgpack_pack_double(&hp, 3.0);
-        msgpack_unpacked u;
-        msgpack_unpacked_init(&u);
-        size_t off = 0;
-        rz_err e = {0};
-        u64_rec b = {42};
-        CHECK(msgpack_unpack_next(&u, hand.data, hand.size, &off) == MSGPACK_UNPACK_SUCCESS);
-        CHECK(rz_rec_fields_decode(&u.data, &c, &b, u64_fields, 1, &e) == RZ_EINPUT && strstr(e.msg, "'seed'") &&
-              b.seed == 42);
-        msgpack_unpacked_destroy(&u);
+        if (k < 4) {
+            msgpack_pack_uint64(&hp, vals[k]);
+            msgpack_pack_map(&pk, 1);
+            rz_rec_fields_pack(&pk, &a, u64_fields, 1);
+            CHECK(sb.size == hand.size && memcmp(sb.data, hand.data, sb.size) == 0);
+            CHECK(table_decode(&sb, &b, u64_fields, 1, &e) == 0 && b.seed == vals[k]);
+        } else {
+            if (k == 4) msgpack_pack_int64(&hp, -1);
+            else msgpack_pack_double(&hp, 3.0);
+            CHECK(table_decode(&hand, &b, u64_fields, 1, &e) == RZ_EINPUT && strstr(e.msg, "'seed'") && b.seed == 42);
+        }
+        msgpack_sbuffer_destroy(&sb);
         msgpack_sbuffer_destroy(&hand);
     }
 }
