@@ -209,28 +209,37 @@ int rz_get_str(const msgpack_object *map, const rz_rec_ctx *c, const char *key, 
 }
 
 /* ---- field tables ------------------------------------------------------------------ */
+/* The field's key: the member's name, or for a member of a member its last name. */
+static const char *spec_key(const rz_field_spec *f)
+{
+    const char *dot = strrchr(f->key, '.');
+    return dot ? dot + 1 : f->key;
+}
+
 void rz_rec_fields_pack(msgpack_packer *pk, const void *obj, const rz_field_spec *f, int n)
 {
     const char *base = obj;
     for (int i = 0; i < n; i++) {
         const void *m = base + f[i].off;
+        const char *key = spec_key(&f[i]);
         switch (f[i].kind) {
-        case RZ_FK_INT: assert(f[i].size == sizeof(int)); rz_rec_int(pk, f[i].key, *(const int *)m); break;
-        case RZ_FK_I64: assert(f[i].size == sizeof(int64_t)); rz_rec_int(pk, f[i].key, *(const int64_t *)m); break;
+        case RZ_FK_INT: assert(f[i].size == sizeof(int)); rz_rec_int(pk, key, *(const int *)m); break;
+        case RZ_FK_I64: assert(f[i].size == sizeof(int64_t)); rz_rec_int(pk, key, *(const int64_t *)m); break;
         case RZ_FK_U64:
             assert(f[i].size == sizeof(uint64_t));
-            rz_rec_key(pk, f[i].key);
+            rz_rec_key(pk, key);
             msgpack_pack_uint64(pk, *(const uint64_t *)m);
             break;
-        case RZ_FK_F64: assert(f[i].size == sizeof(double)); rz_rec_f64(pk, f[i].key, *(const double *)m); break;
-        case RZ_FK_F32: assert(f[i].size == sizeof(float)); rz_rec_f64(pk, f[i].key, *(const float *)m); break;
-        case RZ_FK_BOOL: assert(f[i].size == sizeof(int)); rz_rec_bool(pk, f[i].key, *(const int *)m); break;
-        case RZ_FK_STR: rz_rec_str(pk, f[i].key, (const char *)m); break;
+        case RZ_FK_HEX64: assert(f[i].size == sizeof(uint64_t)); rz_rec_hex64(pk, key, *(const uint64_t *)m); break;
+        case RZ_FK_F64: assert(f[i].size == sizeof(double)); rz_rec_f64(pk, key, *(const double *)m); break;
+        case RZ_FK_F32: assert(f[i].size == sizeof(float)); rz_rec_f64(pk, key, *(const float *)m); break;
+        case RZ_FK_BOOL: assert(f[i].size == sizeof(int)); rz_rec_bool(pk, key, *(const int *)m); break;
+        case RZ_FK_STR: rz_rec_str(pk, key, (const char *)m); break;
         case RZ_FK_PICK: {
             int k = *(const int *)m;
             assert(f[i].size == sizeof(int) && k >= 0);
             for (int j = 0; j < k; j++) assert(f[i].pick[j]); /* k names a string of the list */
-            rz_rec_str(pk, f[i].key, f[i].pick[k]);
+            rz_rec_str(pk, key, f[i].pick[k]);
             break;
         }
         }
@@ -254,51 +263,53 @@ static int decode_field(const msgpack_object *rec, const rz_rec_ctx *c, char *m,
     int64_t v = 0;
     double d = 0;
     char s[64];
+    const char *key = spec_key(f);
     switch (f->kind) {
     case RZ_FK_INT:
     case RZ_FK_I64:
         assert(f->size == (f->kind == RZ_FK_INT ? sizeof(int) : sizeof(int64_t)));
         assert(f->kind == RZ_FK_I64 || (f->ilo >= INT_MIN && f->ihi <= INT_MAX));
-        if (rz_get_int(rec, c, f->key, f->ilo, f->ihi, &v, e)) return RZ_EINPUT;
+        if (rz_get_int(rec, c, key, f->ilo, f->ihi, &v, e)) return RZ_EINPUT;
         if (f->kind == RZ_FK_INT) *(int *)m = (int)v;
         else *(int64_t *)m = v;
         return RZ_OK;
     case RZ_FK_U64: {
         /* the full range: a MessagePack negative integer or a float is refused */
-        const msgpack_object *o = rz_field(rec, f->key);
+        const msgpack_object *o = rz_field(rec, key);
         assert(f->size == sizeof(uint64_t));
         if (!o || o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-            return rz_rec_fail(e, c, f->key, "missing or not an unsigned integer");
+            return rz_rec_fail(e, c, key, "missing or not an unsigned integer");
         *(uint64_t *)m = o->via.u64;
         return RZ_OK;
     }
+    case RZ_FK_HEX64: assert(f->size == sizeof(uint64_t)); return rz_get_hex64(rec, c, key, (uint64_t *)m, e);
     case RZ_FK_F64:
     case RZ_FK_F32:
         assert(f->size == (f->kind == RZ_FK_F64 ? sizeof(double) : sizeof(float)));
         assert(f->kind == RZ_FK_F64 || (f->flo >= -FLT_MAX && f->fhi <= FLT_MAX)); /* the cast is defined */
-        if (rz_get_f64(rec, c, f->key, &d, e)) return RZ_EINPUT;
-        if (!(d >= f->flo && d <= f->fhi)) return rz_rec_fail(e, c, f->key, "%g is outside [%g, %g]", d, f->flo, f->fhi);
+        if (rz_get_f64(rec, c, key, &d, e)) return RZ_EINPUT;
+        if (!(d >= f->flo && d <= f->fhi)) return rz_rec_fail(e, c, key, "%g is outside [%g, %g]", d, f->flo, f->fhi);
         if (f->kind == RZ_FK_F64) *(double *)m = d;
         else *(float *)m = (float)d;
         return RZ_OK;
-    case RZ_FK_BOOL: assert(f->size == sizeof(int)); return rz_get_bool(rec, c, f->key, (int *)m, e);
-    case RZ_FK_STR: return rz_get_str(rec, c, f->key, m, f->size, e);
+    case RZ_FK_BOOL: assert(f->size == sizeof(int)); return rz_get_bool(rec, c, key, (int *)m, e);
+    case RZ_FK_STR: return rz_get_str(rec, c, key, m, f->size, e);
     case RZ_FK_PICK:
         assert(f->size == sizeof(int));
-        if (rz_get_str(rec, c, f->key, s, sizeof s, e)) return RZ_EINPUT;
+        if (rz_get_str(rec, c, key, s, sizeof s, e)) return RZ_EINPUT;
         for (int k = 0; f->pick[k]; k++)
             if (!strcmp(s, f->pick[k])) return *(int *)m = k, RZ_OK;
         char list[160];
-        return rz_rec_fail(e, c, f->key, "'%s': expected %s", s, pick_list(f->pick, list, sizeof list));
+        return rz_rec_fail(e, c, key, "'%s': expected %s", s, pick_list(f->pick, list, sizeof list));
     }
-    return rz_fail(e, RZ_EINTERNAL, "field '%s': unknown kind", f->key);
+    return rz_fail(e, RZ_EINTERNAL, "field '%s': unknown kind", key);
 }
 
 int rz_rec_fields_decode(const msgpack_object *rec, const rz_rec_ctx *c, void *obj,
                          const rz_field_spec *f, int n, rz_err *e)
 {
     for (int i = 0; i < n; i++) {
-        if (f[i].optional && !rz_field(rec, f[i].key)) continue;
+        if (f[i].optional && !rz_field(rec, spec_key(&f[i]))) continue;
         if (decode_field(rec, c, (char *)obj + f[i].off, &f[i], e)) return e && e->code ? e->code : RZ_EINPUT;
     }
     return RZ_OK;

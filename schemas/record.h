@@ -89,14 +89,16 @@ int rz_rec_fail(rz_err *e, const rz_rec_ctx *c, const char *key, const char *fmt
  * rz_rec_fields_decode reads and range-checks them with the rz_get_* messages, so a
  * field is one line, not a packer line and a decoder line that must agree. Kinds:
  * integers kept in an int or an int64_t member, unsigned 64-bit integers (seeds,
- * hashes: a uint64_t, written as MessagePack's unsigned form), doubles and floats (packed as
+ * hashes: a uint64_t, written as MessagePack's unsigned form, or as 16 hex digits —
+ * rz_rec_hex64 — so JSON views keep them exact), doubles and floats (packed as
  * doubles; NaN never passes a bound, and a float's bounds lie within ±FLT_MAX),
  * booleans kept as 0/1 in an int, char arrays, and a string from a fixed list kept as
  * its index in an int. An optional field may be
  * absent (records written before it existed): its member then keeps whatever the
- * caller put there before decoding — the decoder clears nothing. Cross-field rules and
+ * caller put there before decoding — the decoder clears nothing. A member of a member
+ * (RZ_FIELD_INT(S, config.dim, …)) is keyed by its last name ("dim"). Cross-field rules and
  * anything not a plain member (allocated strings, bins) stay with the record's code. */
-typedef enum { RZ_FK_INT, RZ_FK_I64, RZ_FK_U64, RZ_FK_F64, RZ_FK_F32, RZ_FK_BOOL, RZ_FK_STR, RZ_FK_PICK } rz_field_kind;
+typedef enum { RZ_FK_INT, RZ_FK_I64, RZ_FK_U64, RZ_FK_HEX64, RZ_FK_F64, RZ_FK_F32, RZ_FK_BOOL, RZ_FK_STR, RZ_FK_PICK } rz_field_kind;
 typedef struct {
     const char *key;
     rz_field_kind kind;
@@ -111,6 +113,7 @@ typedef struct {
 #define RZ_FIELD_INT(S, m, lo, hi, opt) RZ_FSPEC_(S, #m, m, RZ_FK_INT, opt, .ilo = (lo), .ihi = (hi))
 #define RZ_FIELD_I64(S, m, lo, hi, opt) RZ_FSPEC_(S, #m, m, RZ_FK_I64, opt, .ilo = (lo), .ihi = (hi))
 #define RZ_FIELD_U64(S, m, opt) RZ_FSPEC_(S, #m, m, RZ_FK_U64, opt, .ilo = 0)
+#define RZ_FIELD_HEX64(S, m, opt) RZ_FSPEC_(S, #m, m, RZ_FK_HEX64, opt, .ilo = 0)
 #define RZ_FIELD_F64(S, m, lo, hi, opt) RZ_FSPEC_(S, #m, m, RZ_FK_F64, opt, .flo = (lo), .fhi = (hi))
 #define RZ_FIELD_F32(S, m, lo, hi, opt) RZ_FSPEC_(S, #m, m, RZ_FK_F32, opt, .flo = (lo), .fhi = (hi))
 #define RZ_FIELD_BOOL(S, m, opt) RZ_FSPEC_(S, #m, m, RZ_FK_BOOL, opt, .ilo = 0)

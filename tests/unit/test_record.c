@@ -536,6 +536,42 @@ static void test_field_table_u64(void)
     }
 }
 
+/* A member of a member is keyed by its last name; HEX64 writes 16 hex digits
+ * (rz_rec_hex64's form, here packed by hand). */
+typedef struct {
+    struct {
+        int dim;
+    } config;
+    uint64_t id;
+} nest_rec;
+static const rz_field_spec nest_fields[] = {RZ_FIELD_INT(nest_rec, config.dim, 1, 9, 0), RZ_FIELD_HEX64(nest_rec, id, 0)};
+
+static void test_field_table_nested_hex(void)
+{
+    /* k = 0: good, packed by the table and by hand; 1: dim out of range; 2: id not hex */
+    for (int k = 0; k < 3; k++) {
+        msgpack_sbuffer sb, hand;
+        msgpack_packer pk, hp;
+        sbuf_init(&sb, &pk);
+        sbuf_init(&hand, &hp);
+        nest_rec a = {{7}, 0xfedcba9876543210ULL}, b = {{0}, 0};
+        rz_err e = {0};
+        msgpack_pack_map(&hp, 2);
+        hand_str(&hp, "dim"), msgpack_pack_int64(&hp, k == 1 ? 10 : 7);
+        hand_str(&hp, "id"), hand_str(&hp, k == 2 ? "fedcba987654321g" : "fedcba9876543210");
+        if (k == 0) {
+            msgpack_pack_map(&pk, 2);
+            rz_rec_fields_pack(&pk, &a, nest_fields, 2);
+            CHECK(sb.size == hand.size && memcmp(sb.data, hand.data, sb.size) == 0);
+            CHECK(table_decode(&sb, &b, nest_fields, 2, &e) == 0 && b.config.dim == 7 && b.id == a.id);
+        } else {
+            CHECK(table_decode(&hand, &b, nest_fields, 2, &e) == RZ_EINPUT && strstr(e.msg, k == 1 ? "'dim'" : "'id'"));
+        }
+        msgpack_sbuffer_destroy(&sb);
+        msgpack_sbuffer_destroy(&hand);
+    }
+}
+
 int main(void)
 {
     if (!mkdtemp(dir)) return 1;
@@ -549,6 +585,7 @@ int main(void)
     RUN(test_hex64);
     RUN(test_field_table);
     RUN(test_field_table_u64);
+    RUN(test_field_table_nested_hex);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd)) return 1;
