@@ -135,20 +135,25 @@ typedef struct {
     int B, T, nh, nkv, hs, causal;
     float scale;
     float *q, *k, *v, *c, *out, *att;
+    const uint8_t *keys; /* [B][T] or NULL */
 } attn_ctx;
 
 static double attn_obj(void *p)
 {
     attn_ctx *z = p;
-    rz_tr_attn_fwd_mask(z->out, z->att, z->q, z->k, z->v, z->B, z->T, z->nh, z->nkv, z->hs, z->scale, z->causal);
+    rz_tr_attn_fwd_mask(z->out, z->att, z->q, z->k, z->v, z->B, z->T, z->nh, z->nkv, z->hs, z->scale, z->causal,
+                        z->keys);
     return dot_d(z->c, z->out, (size_t)z->B * z->T * z->nh * z->hs);
 }
 
 /* Attention, causal (keys j <= i) or bidirectional (every key), grouped-query: 4 query
- * heads over 2 kv heads. */
-static void attention_case(int causal, uint64_t s)
+ * heads over 2 kv heads; masked = 1 adds a key mask (keys[b][j] = 0 at a few positions of
+ * each sequence, different per sequence: those are keys of their own query only). */
+static void attention_case(int causal, int masked, uint64_t s)
 {
-    attn_ctx z = {2, 7, 4, 2, 4, causal, 0.5f, NULL, NULL, NULL, NULL, NULL, NULL};
+    attn_ctx z = {2, 7, 4, 2, 4, causal, 0.5f, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    uint8_t keys[14] = {1, 1, 0, 1, 0, 0, 1, /* b = 1: */ 1, 0, 1, 1, 1, 0, 0};
+    if (masked) z.keys = keys;
     size_t nq = (size_t)z.B * z.T * z.nh * z.hs, nk = (size_t)z.B * z.T * z.nkv * z.hs;
     z.q = rng_randn(nq, 1, &s), z.k = rng_randn(nk, 1, &s), z.v = rng_randn(nk, 1, &s), z.c = rng_randn(nq, 1, &s);
     z.out = malloc(sizeof(float) * nq), z.att = malloc(sizeof(float) * (size_t)z.B * z.nh * z.T * z.T);
@@ -161,6 +166,8 @@ static void attention_case(int causal, uint64_t s)
                 int g = h / (z.nh / z.nkv), nkeys = causal ? i + 1 : z.T;
                 double sc[16], mx = -1e300, sum = 0;
                 for (int j = 0; j < nkeys; j++) {
+                    sc[j] = -INFINITY; /* exp(−inf − mx) = 0: a key outside the mask */
+                    if (z.keys && !z.keys[b * z.T + j] && j != i) continue;
                     double d = 0;
                     for (int x = 0; x < z.hs; x++)
                         d += (double)z.q[((b * z.T + i) * z.nh + h) * z.hs + x] * z.k[((b * z.T + j) * z.nkv + g) * z.hs + x];
@@ -178,17 +185,85 @@ static void attention_case(int causal, uint64_t s)
     float *dq = malloc(sizeof(float) * nq), *dk = malloc(sizeof(float) * nk), *dv = malloc(sizeof(float) * nk);
     int nthr = omp_get_max_threads();
     float *scr = malloc(sizeof(float) * (size_t)nthr * z.T * z.T);
-    rz_tr_attn_bwd_mask(dq, dk, dv, scr, nthr, z.c, z.att, z.q, z.k, z.v, z.B, z.T, z.nh, z.nkv, z.hs, z.scale, causal);
-    const char *what[2][3] = {{"bidirectional dq", "bidirectional dk", "bidirectional dv"},
-                              {"causal dq", "causal dk", "causal dv"}};
-    CHECK(check_fd(what[causal][0], attn_obj, &z, z.q, nq, dq, 1e-2f, 0, 5e-4) == 0);
-    CHECK(check_fd(what[causal][1], attn_obj, &z, z.k, nk, dk, 1e-2f, 0, 5e-4) == 0);
-    CHECK(check_fd(what[causal][2], attn_obj, &z, z.v, nk, dv, 1e-2f, 0, 5e-4) == 0);
+    rz_tr_attn_bwd_mask(dq, dk, dv, scr, nthr, z.c, z.att, z.q, z.k, z.v, z.B, z.T, z.nh, z.nkv, z.hs, z.scale, causal,
+                        z.keys);
+    const char *what[2][2][3] = {{{"bidirectional dq", "bidirectional dk", "bidirectional dv"},
+                                  {"causal dq", "causal dk", "causal dv"}},
+                                 {{"key-masked dq", "key-masked dk", "key-masked dv"},
+                                  {"causal key-masked dq", "causal key-masked dk", "causal key-masked dv"}}};
+    CHECK(check_fd(what[masked][causal][0], attn_obj, &z, z.q, nq, dq, 1e-2f, 0, 5e-4) == 0);
+    CHECK(check_fd(what[masked][causal][1], attn_obj, &z, z.k, nk, dk, 1e-2f, 0, 5e-4) == 0);
+    CHECK(check_fd(what[masked][causal][2], attn_obj, &z, z.v, nk, dv, 1e-2f, 0, 5e-4) == 0);
     free(z.q), free(z.k), free(z.v), free(z.c), free(z.out), free(z.att), free(dq), free(dk), free(dv), free(scr);
 }
 
-static void test_attention_grad(void) { attention_case(1, 3); }
-static void test_bidirectional_attention_grad(void) { attention_case(0, 5); }
+static void test_attention_grad(void) { attention_case(1, 0, 3); }
+static void test_bidirectional_attention_grad(void) { attention_case(0, 0, 5); }
+static void test_key_masked_attention_grad(void) { attention_case(0, 1, 7), attention_case(1, 1, 9); }
+
+/* A key outside the mask is read by its own query only: changing its value (by a lot)
+ * leaves every other row's output bit for bit, and its own row does change (the check
+ * can fail); its probabilities in other rows are exactly 0. */
+static void test_key_masked_value_unseen(void)
+{
+    uint64_t s = 11;
+    int B = 2, T = 9, nh = 2, hs = 4, ld = nh * hs;
+    uint8_t keys[18] = {1, 1, 1, 0, 1, 0, 1, 1, 0, /* b = 1 */ 1, 0, 1, 1, 1, 1, 1, 0, 1};
+    size_t n = (size_t)B * T * ld;
+    float *q = rng_randn(n, 1, &s), *k = rng_randn(n, 1, &s), *v = rng_randn(n, 1, &s);
+    float *o1 = malloc(sizeof(float) * n), *o2 = malloc(sizeof(float) * n);
+    float *att = malloc(sizeof(float) * (size_t)B * nh * T * T);
+    rz_tr_attn_fwd_mask(o1, att, q, k, v, B, T, nh, nh, hs, 0.5f, 0, keys);
+    int zero = 1;
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < nh; h++)
+            for (int i = 0; i < T; i++)
+                for (int j = 0; j < T; j++)
+                    if (!keys[b * T + j] && j != i) zero &= att[(((size_t)b * nh + h) * T + i) * T + j] == 0.0f;
+    CHECK(zero);
+    int j0 = 5; /* a hidden key of sequence 0 */
+    for (int x = 0; x < ld; x++) v[(size_t)j0 * ld + x] += 100.0f, k[(size_t)j0 * ld + x] -= 3.0f;
+    rz_tr_attn_fwd_mask(o2, att, q, k, v, B, T, nh, nh, hs, 0.5f, 0, keys);
+    int others_same = 1, own_changed = 0;
+    for (int r = 0; r < B * T; r++) {
+        int same = !memcmp(o1 + (size_t)r * ld, o2 + (size_t)r * ld, sizeof(float) * ld);
+        if (r == j0) own_changed = !same;
+        else others_same &= same;
+    }
+    CHECK(others_same);
+    CHECK(own_changed);
+    free(q), free(k), free(v), free(o1), free(o2), free(att);
+}
+
+/* The key-masked forward and backward give the same bits on 1 thread and on 3 (a shape
+ * above the ops' parallel threshold, B·nh·T²·hs ≥ 2e6). */
+static void test_key_masked_threads(void)
+{
+    uint64_t s = 13;
+    int B = 4, T = 96, nh = 4, hs = 16, ld = nh * hs;
+    size_t n = (size_t)B * T * ld, na = (size_t)B * nh * T * T;
+    uint8_t *keys = malloc((size_t)B * T);
+    for (int i = 0; i < B * T; i++) keys[i] = rng_next(&s) % 3 != 0;
+    float *q = rng_randn(n, 1, &s), *k = rng_randn(n, 1, &s), *v = rng_randn(n, 1, &s), *c = rng_randn(n, 1, &s);
+    float *out[2], *att[2], *dq[2], *dk[2], *dv[2];
+    int saved = omp_get_max_threads();
+    for (int r = 0; r < 2; r++) {
+        int nthr = r ? 3 : 1;
+        omp_set_num_threads(nthr);
+        out[r] = malloc(sizeof(float) * n), att[r] = malloc(sizeof(float) * na);
+        dq[r] = malloc(sizeof(float) * n), dk[r] = malloc(sizeof(float) * n), dv[r] = malloc(sizeof(float) * n);
+        float *scr = malloc(sizeof(float) * (size_t)nthr * T * T);
+        rz_tr_attn_fwd_mask(out[r], att[r], q, k, v, B, T, nh, nh, hs, 0.25f, 0, keys);
+        rz_tr_attn_bwd_mask(dq[r], dk[r], dv[r], scr, nthr, c, att[r], q, k, v, B, T, nh, nh, hs, 0.25f, 0, keys);
+        free(scr);
+    }
+    omp_set_num_threads(saved);
+    CHECK(!memcmp(out[0], out[1], sizeof(float) * n) && !memcmp(att[0], att[1], sizeof(float) * na));
+    CHECK(!memcmp(dq[0], dq[1], sizeof(float) * n) && !memcmp(dk[0], dk[1], sizeof(float) * n) &&
+          !memcmp(dv[0], dv[1], sizeof(float) * n));
+    for (int r = 0; r < 2; r++) free(out[r]), free(att[r]), free(dq[r]), free(dk[r]), free(dv[r]);
+    free(q), free(k), free(v), free(c), free(keys);
+}
 
 typedef struct {
     int N, hid;
@@ -712,6 +787,9 @@ int main(void)
     RUN(test_rope_grad);
     RUN(test_attention_grad);
     RUN(test_bidirectional_attention_grad);
+    RUN(test_key_masked_attention_grad);
+    RUN(test_key_masked_value_unseen);
+    RUN(test_key_masked_threads);
     RUN(test_swiglu_grad);
     RUN(test_linear_adapter_grad);
     RUN(test_xent_grad);

@@ -39,7 +39,9 @@ static double model_obj(void *p)
  * ~1.4× the tolerance (measured: 1e-2 → worst 1.43, 3e-3 → 0.14); rounding stays
  * δ|f|/h ≈ 1e-7·3/3e-3 = 1e-4, inside atol = 5e-4·(1 + |f|). */
 #define FD_H 3e-3f
-static void full_grad_case(int causal)
+/* hidden ≥ 0: bidirectional with rz_train_set_hidden(hidden) — the positions holding
+ * that token are keys of themselves only (MLM-U's visible keys). */
+static void full_grad_case(int causal, int hidden)
 {
     rz_llama_config c = {16, 24, 2, 4, 2, 20, 8, 0, 10000.0f, 1e-5f};
     rz_llama *m = NULL, *g = NULL;
@@ -57,18 +59,24 @@ static void full_grad_case(int causal)
     CHECK(rz_lora_new(m, ranks, &a, &e) == 0 && rz_lora_full_grads(a, g, &e) == 0);
     CHECK(rz_train_new(a, 2, 8, &t, &e) == 0);
     rz_train_set_causal(t, causal);
+    rz_train_set_hidden(t, hidden);
     uint64_t s = 31;
     int tokens[16], targets[16];
     for (int i = 0; i < 16; i++) {
-        tokens[i] = (int)(rng_next(&s) % 20);
+        tokens[i] = (int)(rng_next(&s) % 19);
         targets[i] = i % 3 == 0 ? RZ_TR_IGNORE : (int)(rng_next(&s) % 20); /* some positions unscored */
     }
+    if (hidden >= 0) /* a few hidden positions per sequence, scored ones among them */
+        tokens[2] = tokens[4] = tokens[5] = tokens[9] = tokens[14] = hidden;
     model_ctx z = {t, tokens, targets, 2};
     model_obj(&z);
     memset(g->params, 0, sizeof(float) * g->n_params);
     rz_train_backward(t, 1.0f / 10);
     size_t checks = check_sanitized() ? 300 : 0;
-    CHECK(check_fd(causal ? "causal model, every weight" : "bidirectional model, every weight", model_obj, &z,
+    CHECK(check_fd(hidden >= 0 ? "visible-keys model, every weight"
+                   : causal   ? "causal model, every weight"
+                              : "bidirectional model, every weight",
+                   model_obj, &z,
                    m->params, m->n_params, g->params, FD_H, checks, 5e-4) == 0);
     double gmean = 0;
     for (size_t i = 0; i < g->n_params; i++) gmean += fabs(g->params[i]);
@@ -81,13 +89,15 @@ static void full_grad_case(int causal)
     rz_llama_free(m);
 }
 
-static void test_full_grad_bidirectional(void) { full_grad_case(0); }
-static void test_full_grad_causal(void) { full_grad_case(1); }
+static void test_full_grad_bidirectional(void) { full_grad_case(0, -1); }
+static void test_full_grad_causal(void) { full_grad_case(1, -1); }
+static void test_full_grad_visible_keys(void) { full_grad_case(0, 19); }
 
 
 int main(void)
 {
     RUN(test_full_grad_bidirectional);
     RUN(test_full_grad_causal);
+    RUN(test_full_grad_visible_keys);
     return check_summary();
 }

@@ -277,9 +277,25 @@ void rz_tr_rope(float *v, int ld, int width, int B, int T, const rz_rope *r, int
 }
 
 /* Query row i sees keys [0, last] with last = i (causal) or T − 1 (bidirectional); the
- * probabilities past last are 0, so the backward's row loops stop at the same last. */
+ * probabilities past last are 0, so the backward's row loops stop at the same last.
+ * keys (non-NULL, [B][T]) narrows that to the keys j with keys[b][j] ≠ 0 or j = i: a
+ * separate row loop, so the keys == NULL paths keep their bits. */
+static void softmax_row_keys(float *restrict Si, int i, int last, const uint8_t *kb)
+{
+    float mx = Si[i], sum = 0.0f; /* the query itself is always a key */
+    for (int j = 0; j <= last; j++)
+        if (kb[j] && Si[j] > mx) mx = Si[j];
+    for (int j = 0; j <= last; j++) {
+        float ej = kb[j] || j == i ? rz_expf(Si[j] - mx) : 0.0f;
+        Si[j] = ej;
+        sum += ej; /* serial, in key order: the same bits for any thread count */
+    }
+    float is = 1.0f / sum;
+    for (int j = 0; j <= last; j++) Si[j] *= is;
+}
+
 void rz_tr_attn_fwd_mask(float *out, float *att, const float *q, const float *k, const float *v, int B, int T,
-                         int nh, int nkv, int hs, float scale, int causal)
+                         int nh, int nkv, int hs, float scale, int causal, const uint8_t *keys)
 {
     int ldq = nh * hs, ldk = nkv * hs, G = nh / nkv;
 #pragma omp parallel for schedule(static) if ((double)B * nh * T * T * hs >= 2e6)
@@ -287,12 +303,18 @@ void rz_tr_attn_fwd_mask(float *out, float *att, const float *q, const float *k,
         int b = u / nh, h = u % nh, g = h / G;
         const float *qh = q + (size_t)b * T * ldq + h * hs;
         const float *kg = k + (size_t)b * T * ldk + g * hs, *vg = v + (size_t)b * T * ldk + g * hs;
+        const uint8_t *kb = keys ? keys + (size_t)b * T : NULL;
         float *P = att + (size_t)u * T * T;
         /* S[T][T] = scale q_h k_gᵀ */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, scale, qh, ldq, kg, ldk, 0.0f, P, T);
         for (int i = 0; i < T; i++) { /* softmax over keys j ≤ last */
             int last = causal ? i : T - 1;
             float *restrict Si = P + (size_t)i * T, mx = Si[0], sum = 0.0f;
+            if (kb) {
+                softmax_row_keys(Si, i, last, kb);
+                for (int j = last + 1; j < T; j++) Si[j] = 0.0f;
+                continue;
+            }
             /* vectorised: rz_expf, and the max and sum as simd reductions (a fixed
              * summation order set by the compiled code, not by the threads) */
 #pragma omp simd reduction(max : mx)
@@ -307,7 +329,8 @@ void rz_tr_attn_fwd_mask(float *out, float *att, const float *q, const float *k,
             for (int j = 0; j <= last; j++) Si[j] *= is;
             for (int j = last + 1; j < T; j++) Si[j] = 0.0f;
         }
-        /* out_h[T][hs] = P v_g */
+        /* out_h[T][hs] = P v_g (a key outside the mask has P exactly 0, so its value
+         * adds exact zeros) */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, P, T, vg, ldk, 0.0f,
                     out + (size_t)b * T * ldq + h * hs, ldq);
     }
@@ -317,7 +340,7 @@ void rz_tr_attn_fwd_mask(float *out, float *att, const float *q, const float *k,
  * dq = dS k, dk += dSᵀ q. The heads sharing a kv head run in order in one iteration. */
 void rz_tr_attn_bwd_mask(float *dq, float *dk, float *dv, float *scratch, int nthr, const float *dout,
                          const float *att, const float *q, const float *k, const float *v, int B, int T, int nh,
-                         int nkv, int hs, float scale, int causal)
+                         int nkv, int hs, float scale, int causal, const uint8_t *keys)
 {
     int ldq = nh * hs, ldk = nkv * hs, G = nh / nkv;
 #pragma omp parallel for schedule(static) num_threads(nthr) if ((double)B * nh * T * T * hs >= 2e6)
@@ -325,6 +348,7 @@ void rz_tr_attn_bwd_mask(float *dq, float *dk, float *dv, float *scratch, int nt
         int b = u / nkv, g = u % nkv;
         float *dP = scratch + (size_t)omp_get_thread_num() * T * T;
         const float *kg = k + (size_t)b * T * ldk + g * hs, *vg = v + (size_t)b * T * ldk + g * hs;
+        const uint8_t *kb = keys ? keys + (size_t)b * T : NULL;
         float *dkg = dk + (size_t)b * T * ldk + g * hs, *dvg = dv + (size_t)b * T * ldk + g * hs;
         for (int hh = 0; hh < G; hh++) {
             int h = g * G + hh;
@@ -341,6 +365,9 @@ void rz_tr_attn_bwd_mask(float *dq, float *dk, float *dv, float *scratch, int nt
                 for (int j = 0; j <= last; j++) dot += Pi[j] * Di[j];
                 for (int j = 0; j <= last; j++) Di[j] = Pi[j] * (Di[j] - dot) * scale;
                 for (int j = last + 1; j < T; j++) Di[j] = 0.0f;
+                if (kb) /* keys outside the mask: P is 0 there, and so is dS, exactly */
+                    for (int j = 0; j <= last; j++)
+                        if (!kb[j] && j != i) Di[j] = 0.0f;
             }
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, dP, T, kg, ldk, 0.0f,
                         dq + (size_t)b * T * ldq + h * hs, ldq);
@@ -454,6 +481,8 @@ void rz_tr_xent_bwd(float *dlogits, const float *logits, const int *targets, int
 struct rz_train {
     const rz_lora *a;
     int max_B, T, B, nthr, causal;
+    int hidden;        /* input id whose positions are no key (but their own); −1: none */
+    uint8_t *keys;     /* [N] the last forward's key mask (hidden ≥ 0) */
     int dim, hid, kv, nh, nkv, hs, V, nl, kmax;
     rz_rope rope;
     size_t Nmax;
@@ -495,6 +524,7 @@ void rz_train_free(rz_train *t)
                      t->dv, t->dao, t->dh1, t->dh3, t->dg, t->du, t->dP, t->sx, t->sz, t->dz, t->dxb};
     for (size_t i = 0; i < sizeof arrs / sizeof *arrs; i++) free(arrs[i]);
     free(t->targets);
+    free(t->keys);
     free(t->tokens);
     free(t->nll);
     rz_rope_free(&t->rope);
@@ -513,7 +543,7 @@ int rz_train_new(const rz_lora *a, int max_B, int T, rz_train **out, rz_err *e)
     rz_train *t = rz_calloc(1, sizeof *t, e);
     if (!t) return RZ_EINTERNAL;
     t->a = a;
-    t->max_B = max_B, t->T = T, t->causal = 1;
+    t->max_B = max_B, t->T = T, t->causal = 1, t->hidden = -1;
     t->dim = c->dim, t->hid = c->hidden_dim, t->nh = c->n_heads, t->nkv = c->n_kv_heads;
     t->hs = c->dim / c->n_heads, t->kv = t->hs * c->n_kv_heads, t->V = c->vocab_size, t->nl = c->n_layers;
     t->nthr = omp_get_max_threads();
@@ -567,12 +597,13 @@ int rz_train_new(const rz_lora *a, int max_B, int T, rz_train **out, rz_err *e)
     }
     t->targets = rz_malloc(N * sizeof(int), e);
     t->tokens = rz_malloc(N * sizeof(int), e);
+    t->keys = rz_malloc(N, e);
     t->nll = rz_malloc(N * sizeof(double), e);
-    t->bytes += N * (2 * sizeof(int) + sizeof(double));
+    t->bytes += N * (2 * sizeof(int) + sizeof(double) + 1);
     if (!t->x || !t->xmid || !t->xn1 || !t->xn2 || !t->inv1 || !t->inv2 || !t->q || !t->k || !t->v || !t->att ||
         !t->ao || !t->h1 || !t->h3 || !t->g || !t->u || !t->xf || !t->invf || !t->logits || !t->dx || !t->dxn ||
         !t->dq || !t->dk || !t->dv || !t->dao || !t->dh1 || !t->dh3 || !t->dg || !t->du || !t->dP ||
-        !t->targets || !t->tokens || !t->nll) {
+        !t->targets || !t->tokens || !t->keys || !t->nll) {
         rz_train_free(t);
         return RZ_EINTERNAL;
     }
@@ -583,6 +614,7 @@ int rz_train_new(const rz_lora *a, int max_B, int T, rz_train **out, rz_err *e)
 const float *rz_train_logits(const rz_train *t) { return t->logits; }
 
 void rz_train_set_causal(rz_train *t, int causal) { t->causal = causal != 0; }
+void rz_train_set_hidden(rz_train *t, int id) { t->hidden = id < 0 ? -1 : id; }
 
 /* Layer-l slices of the saved arrays. */
 #define AT(arr, l, width) ((arr) + (size_t)(l) * t->Nmax * (size_t)(width))
@@ -662,6 +694,11 @@ int rz_train_forward(rz_train *t, const int *tokens, const int *targets, int B, 
             return RZ_EINPUT;
     t->B = B;
     memcpy(t->tokens, tokens, sizeof(int) * (size_t)N);
+    const uint8_t *keys = NULL;
+    if (t->hidden >= 0) { /* the key mask of this forward (and of its backward) */
+        for (int i = 0; i < N; i++) t->keys[i] = tokens[i] != t->hidden;
+        keys = t->keys;
+    }
     float eps = m->config.norm_eps, scale = t->rope.logit_scale;
 
     /* x0[N][dim] = embedding rows */
@@ -682,7 +719,7 @@ int rz_train_forward(rz_train *t, const int *tokens, const int *targets, int B, 
         lin_fwd(t, l, RZ_LIN_WV, v, 0, xn1, N);
         rz_tr_rope(q, dim, dim, B, T, &t->rope, 0);
         rz_tr_rope(k, kv, kv, B, T, &t->rope, 0);
-        rz_tr_attn_fwd_mask(ao, att, q, k, v, B, T, t->nh, t->nkv, t->hs, scale, t->causal);
+        rz_tr_attn_fwd_mask(ao, att, q, k, v, B, T, t->nh, t->nkv, t->hs, scale, t->causal, keys);
         /* xmid = x + ao Woᵀ */
         memcpy(XM, X, sizeof(float) * (size_t)N * dim);
         lin_fwd(t, l, RZ_LIN_WO, XM, 1, ao, N);
@@ -745,7 +782,7 @@ void rz_train_backward_logits(rz_train *t)
         /* dx holds ∂/∂xmid; xmid = x + ao Woᵀ */
         lin_bwd(t, l, RZ_LIN_WO, t->dao, 0, t->dx, ao, N);
         rz_tr_attn_bwd_mask(t->dq, t->dk, t->dv, t->dP, t->nthr, t->dao, att, q, k, v, B, T, t->nh, t->nkv,
-                            t->hs, ascale, t->causal);
+                            t->hs, ascale, t->causal, t->hidden >= 0 ? t->keys : NULL);
         rz_tr_rope(t->dq, dim, dim, B, T, &t->rope, 1);
         rz_tr_rope(t->dk, kv, kv, B, T, &t->rope, 1);
         /* a frozen embedding: below layer 0 only the adapters' gradients matter */

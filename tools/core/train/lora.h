@@ -129,6 +129,13 @@ int rz_train_max_batch(const rz_train *t); /* max_B */
 /* Attention mask of the forward and backward: causal = 1 (the default, a decoder: key j
  * ≤ query i) or 0 (bidirectional, every key visible: an encoder, as MLM-U trains). */
 void rz_train_set_causal(rz_train *t, int causal);
+/* Key mask by input token (id ≥ 0; −1, the default, turns it off): every query attends
+ * only to the positions whose input is not id, plus itself — so the positions holding id
+ * are no key to any other position, and a query among them reads the rest alone (with
+ * causal = 0: MLM-U's "visible keys", an encoder over the visible tokens whose masked
+ * queries read it layer by layer, as XLNet's query stream with shared weights). The
+ * mask is made from each forward's tokens and kept for its backward. */
+void rz_train_set_hidden(rz_train *t, int id);
 
 /* A target of RZ_TR_IGNORE is not scored: its row adds nothing to the NLL and gets a zero
  * gradient (loss on some positions only, e.g. the path tokens of a maze). */
@@ -164,14 +171,15 @@ void rz_tr_rmsnorm_bwd_w(float *dw, const float *dout, const float *x, const flo
 void rz_tr_rope(float *v, int ld, int width, int B, int T, const rz_rope *r, int inverse);
 /* Attention: q [B*T][nh*hs], k, v [B*T][nkv*hs] (rotated), att [B][nh][T][T]
  * probabilities, out [B*T][nh*hs]; logits q·k·scale. causal = 1: key j ≤ query i (att 0
- * above the diagonal); 0: every key (bidirectional). */
+ * above the diagonal); 0: every key (bidirectional). keys (or NULL) [B][T]: further, query
+ * i of sequence b sees key j only when keys[b][j] ≠ 0 or j = i (att exactly 0 elsewhere). */
 void rz_tr_attn_fwd_mask(float *out, float *att, const float *q, const float *k, const float *v, int B, int T,
-                         int nh, int nkv, int hs, float scale, int causal);
+                         int nh, int nkv, int hs, float scale, int causal, const uint8_t *keys);
 /* dq, dk, dv (overwritten) from dout and the saved att, q, k, v; scratch: T*T floats for
  * each of nthr OpenMP threads (the loop runs on at most nthr threads). */
 void rz_tr_attn_bwd_mask(float *dq, float *dk, float *dv, float *scratch, int nthr, const float *dout,
                          const float *att, const float *q, const float *k, const float *v, int B, int T, int nh,
-                         int nkv, int hs, float scale, int causal);
+                         int nkv, int hs, float scale, int causal, const uint8_t *keys);
 /* g[N][hid] = silu(a) ⊙ b;  backward: da, db (overwritten) from dg. */
 void rz_tr_swiglu_fwd(float *g, const float *a, const float *b, int N, int hid);
 void rz_tr_swiglu_bwd(float *da, float *db, const float *dg, const float *a, const float *b, int N, int hid);
