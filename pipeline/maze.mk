@@ -20,6 +20,8 @@
 # pipeline/maze.md), SEED, OUT;
 # ROPE (RoPE base), INIT (0: the reference's initialisation, else N(0, INIT^2)),
 # SHARED (weight of a vector common to every token embedding, rz-maze --init-shared; 0: none);
+# KEYS (MLM-U's attention keys, rz-maze --keys: all, or visible = the unmasked positions and
+# the query itself; next-token ignores it);
 # ASTAR (a wall density: A* mazes instead of DFS; set CTX to the longest sequence, e.g.
 # 7 N^2 + 11, so held-out mazes fit). 10x10, for example:
 #   make -f pipeline/maze.mk maze-compare N=10 BATCH=16 MODEL="--dim 128 --layers 4 --heads 4"
@@ -46,6 +48,7 @@ MIN_LR ?= 1e-4
 ROPE   ?= 10000
 INIT   ?= 0
 SHARED ?= 0
+KEYS   ?= all
 ASTAR  ?=
 CTX    ?=
 RUN    := $(OUT)/$(N)x$(N)
@@ -66,7 +69,7 @@ $(RUN)-held.rz: $(RUN)-train.rz
 
 # one objective: the training report carries the accuracy curve; the checkpoint is the model
 $(RUN)-%.json: $(RUN)-train.rz $(RUN)-held.rz
-	$(MAZE) train -t $(THREADS) --objective $* $(MODEL) $(CTXOPT) --rope-theta $(ROPE) --init-std $(INIT) --init-shared $(SHARED) \
+	$(MAZE) train -t $(THREADS) --objective $* $(MODEL) $(CTXOPT) --rope-theta $(ROPE) --init-std $(INIT) --init-shared $(SHARED) --keys $(KEYS) \
 	  --steps $(STEPS) --batch $(BATCH) --lr $(LR) --min-lr $(MIN_LR) \
 	  --warmup $(WARMUP) --seed $(SEED) --eval $(RUN)-held.rz --eval-every $(EVAL_EVERY) \
 	  -o $(RUN)-$*.ckpt --json $< > $@.tmp && mv $@.tmp $@

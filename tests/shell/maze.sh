@@ -34,6 +34,19 @@ if [ -z "$san" ]; then
   same "eval under mpirun -np 2 = one process" "$(grep -o '"mazes.*"valid":[0-9]*' "$T/e1.json")" \
     "$(grep -o '"mazes.*"valid":[0-9]*' "$T/e2.json")"
 fi
+# MLM-U with visible keys (--keys visible): its own model, and the same guarantees
+check "rz-maze train --help documents --keys" sh -c "rz-maze train --help | grep -q 'keys all|visible'"
+$TR --keys visible --steps $n -o "$T/vfull" "$T/a.rz" 2>/dev/null
+$TR --keys visible --steps $n --until 2 --checkpoint "$T/vck" "$T/a.rz" 2>/dev/null
+$TR --keys visible --steps $n --resume "$T/vck" -o "$T/vresumed" "$T/a.rz" 2>/dev/null
+check "visible keys: resumed run = uninterrupted run (bit for bit)" cmp "$T/vfull" "$T/vresumed"
+$TR --keys visible --steps $n -t 1 -o "$T/vt1" "$T/a.rz" 2>/dev/null
+check "visible keys: 1 thread = default threads (bit for bit)" cmp "$T/vfull" "$T/vt1"
+[ -n "$san" ] || { mpirun -np 2 $TR --keys visible --steps $n -o "$T/vmpi2" "$T/a.rz" > "$T/mpi.out" 2>&1
+  check "visible keys: mpirun -np 2 = one process (bit for bit)" cmp "$T/vfull" "$T/vmpi2"; }
+! cmp -s "$T/full" "$T/vfull" && ok "visible keys train another model" || fail "visible keys train another model"
+rz-maze eval -q -m "$T/vfull" --json "$T/held.rz" > "$T/ev.json"
+same "eval reads the keys mode from the checkpoint" "$(grep -o "\"keys\":\"[a-z]*\"" "$T/ev.json")" "\"keys\":\"visible\""
 TN="rz-maze train -q --objective next --dim 16 --layers 2 --heads 2 --batch 8 --warmup 2 --steps 2"
 check "next-token objective trains" $TN -o "$T/next" "$T/a.rz"
 check "eval with a picture" rz-maze eval -q -m "$T/next" --png "$T/ev.png" "$T/held.rz"
@@ -57,6 +70,15 @@ sed '1s/"rope_theta":[0-9.e+]*/"rope_theta":1/' \
 rz-cat --from-json "$T/bad.json" -o "$T/badck.rz"
 check_err "checkpoint RoPE base out of range: field named" 2 "field 'rope_theta'" rz-maze eval -m "$T/badck.rz" "$T/held.rz"
 check_err "resume with another RoPE base" 2 "dim|shape" $TR --rope-theta 100 --steps $n --resume "$T/ck" -o "$T/bad.rz" "$T/a.rz"
+sed '1s/"keys":"all"/"keys":"some"/' "$T/ck.json" > "$T/bad.json"
+rz-cat --from-json "$T/bad.json" -o "$T/badck.rz"
+check_err "checkpoint keys mode unknown: field named" 2 "field 'keys'" rz-maze eval -m "$T/badck.rz" "$T/held.rz"
+sed '1s/"keys":"all",//' "$T/ck.json" > "$T/old.json" # a checkpoint from before the field
+rz-cat --from-json "$T/old.json" -o "$T/oldck.rz"
+rz-maze eval -q -m "$T/oldck.rz" --json "$T/held.rz" > "$T/ev.json"
+same "a checkpoint without keys decodes with every key" "$(grep -o "\"keys\":\"[a-z]*\"" "$T/ev.json")" "\"keys\":\"all\""
+check_err "resume with other keys" 2 "keys" $TR --keys visible --steps $n --resume "$T/ck" -o "$T/bad.rz" "$T/a.rz"
+check_err "--keys unknown" 2 "keys" $TR --keys some --steps 1 -o "$T/bad.rz" "$T/a.rz"
 head -c 3000 "$T/full" > "$T/trunc.rz"
 check_err "truncated checkpoint" 2 "trunc|end" rz-maze eval -m "$T/trunc.rz" "$T/held.rz"
 check_err "--micro must divide --batch" 2 "divide" $TR --micro 3 --steps 1 -o "$T/bad.rz" "$T/a.rz"

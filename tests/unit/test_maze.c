@@ -348,7 +348,7 @@ static void overfit_case(int objective, int steps)
     double loss = 0, gn, lr;
     for (int i = 0; i < steps; i++) CHECK(rz_maze_trainer_step(&tr, &loss, &gn, &lr, &e) == 0);
     rz_maze_score sc = {0, 0, 0};
-    CHECK(rz_maze_evaluate(tr.model, &s, objective, 0, 8, &sc, &e) == 0);
+    CHECK(rz_maze_evaluate(tr.model, &s, objective, RZ_MZ_KEYS_ALL, 0, 8, &sc, &e) == 0);
     printf("#   %s: loss %.4f after %d steps, %ld/%ld exact, %ld valid\n", rz_maze_objective_name(objective), loss,
            steps, sc.exact, sc.count, sc.valid);
     CHECK(sc.count == 8 && sc.exact == 8 && sc.valid == 8);
@@ -463,7 +463,7 @@ static void test_step_scores(void)
     int *row = malloc(sizeof(int) * (size_t)T);
     for (int obj = 0; obj < 2; obj++) {
         rz_maze_steps got = {0, 0, 0, 0}, want = {0, 0, 0, 0};
-        CHECK(rz_maze_evaluate_steps(model, &s, obj, 0, 3, &got, &e) == 0);
+        CHECK(rz_maze_evaluate_steps(model, &s, obj, RZ_MZ_KEYS_ALL, 0, 3, &got, &e) == 0);
         rz_train_set_causal(t, obj == RZ_MZ_NEXT);
         long masked = 0;
         for (long q = 0; q < s.count; q++) {

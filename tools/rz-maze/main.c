@@ -55,9 +55,13 @@ static const rz_cli_tool tool_train = {
     .about = "Full-parameter training of one transformer (Llama block: RMSNorm, RoPE, SwiGLU) with\n"
              "next-token prediction (causal attention, loss on the path) or MLM-U (bidirectional\n"
              "attention, path tokens masked at a rate r ~ U(0,1) per sequence). AdamW, warm-up +\n"
-             "cosine, clipping. --eval HELDOUT: accuracy during training (in the report).\n",
-    .examples = "rz-maze train --objective mlmu --steps 600 --eval test.rz -o m.ckpt train.rz\n",
-    .report = "objective, n, mazes, ctx, params, first_step, steps, samples, loss_first, loss_final, "
+             "cosine, clipping. --eval HELDOUT: accuracy during training (in the report).\n"
+             "--keys visible (MLM-U): every query attends only to the unmasked positions and\n"
+             "itself, never to another <MASK> (the reference PAST encoder's keys); the checkpoint\n"
+             "records it, so rz-maze eval decodes the same way.\n",
+    .examples = "rz-maze train --objective mlmu --steps 600 --eval test.rz -o m.ckpt train.rz\n"
+                "rz-maze train --objective mlmu --keys visible --steps 600 --eval test.rz -o v.ckpt train.rz\n",
+    .report = "objective, keys, n, mazes, ctx, params, first_step, steps, samples, loss_first, loss_final, "
               "train_seconds, tokens_per_s, wall_seconds, evals",
     .output_help = "the final checkpoint (model + optimizer state; rz-maze eval reads it)",
     .seed_help = "initialisation and masking seed (default 0)",
@@ -72,13 +76,13 @@ static const rz_cli_tool tool_eval = {
              "Single steps: each path token predicted from the true path before it (step_accuracy),\n"
              "and how many wrong cells were a legal move (an open neighbour of the previous cell).\n",
     .examples = "rz-maze eval -m m.ckpt --json test.rz\n",
-    .report = "objective, n, step, mazes, exact, valid, exact_rate, valid_rate, seconds, step_accuracy, "
+    .report = "objective, keys, n, step, mazes, exact, valid, exact_rate, valid_rate, seconds, step_accuracy, "
               "wrong_steps, wrong_steps_open",
 };
 
 typedef struct {
     int cmd; /* 0 gen, 1 train, 2 eval */
-    int n, forks, extra, objective, dim, layers, heads, hidden, ctx, steps, batch, micro, warmup, every, until;
+    int n, forks, extra, objective, keys, dim, layers, heads, hidden, ctx, steps, batch, micro, warmup, every, until;
     int eval_every;
     long count, first, eval_count;
     double lr, min_lr, wd, clip, init_std, init_shared, astar, theta;
@@ -90,6 +94,12 @@ static void opt_objective(rz_cli *c, const char *arg, void *ctx)
     args *a = ctx;
     if ((a->objective = rz_maze_objective_parse(arg)) < 0)
         rz_cli_usage_error(c, "--objective: '%s', expected next or mlmu", arg);
+}
+
+static void opt_keys(rz_cli *c, const char *arg, void *ctx)
+{
+    args *a = ctx;
+    if ((a->keys = rz_maze_keys_parse(arg)) < 0) rz_cli_usage_error(c, "--keys: '%s', expected all or visible", arg);
 }
 
 /* Top level: --help, --man, --version, or a command. Returns the command (0, 1, 2). */
@@ -128,6 +138,8 @@ static void parse(rz_cli *c, args *a, int argc, char **argv)
         RZ_O_END};
     rz_opt train[] = {
         RZ_O_FN("objective", 0, "next|mlmu", opt_objective, a, "next-token (causal) or MLM-U (bidirectional) (required)"),
+        RZ_O_FN("keys", 0, "all|visible", opt_keys, a,
+                "MLM-U's attention keys: every position, or the unmasked ones and the query itself (default all)"),
         RZ_O_INT("dim", 0, "D", a->dim, 2, 4096, "model width (default 64)"),
         RZ_O_INT("layers", 0, "L", a->layers, 1, 64, "transformer blocks (default 4)"),
         RZ_O_INT("heads", 0, "H", a->heads, 1, 256, "attention heads; D / H even (default 4)"),
@@ -317,6 +329,7 @@ static void cmd_train(rz_cli *c, const args *a)
     rz_maze_ckpt info;
     memset(&info, 0, sizeof info);
     info.objective = a->objective;
+    info.keys = a->objective == RZ_MZ_MLMU ? a->keys : RZ_MZ_KEYS_ALL; /* next-token: causal either way */
     info.init_std = a->init_std, info.init_shared = a->init_shared;
     rz_llama_config *cf = &info.config;
     cf->dim = a->dim, cf->hidden_dim = a->hidden, cf->n_layers = a->layers, cf->n_heads = a->heads;
@@ -348,7 +361,7 @@ static void cmd_train(rz_cli *c, const args *a)
         int last = s + 1 == until;
         if (a->eval && ((a->eval_every && (s + 1) % a->eval_every == 0) || last)) {
             rz_maze_score sc = {0, 0, 0};
-            if (rz_maze_evaluate(tr.model, &held, a->objective, 0, a->micro, &sc, &e)) rz_cli_die(c, &e);
+            if (rz_maze_evaluate(tr.model, &held, a->objective, a->keys, 0, a->micro, &sc, &e)) rz_cli_die(c, &e);
             eval_point p = {s + 1, tr.info.samples, train_secs, (double)sc.exact / (double)sc.count,
                             (double)sc.valid / (double)sc.count};
             if (nev < cap_ev) ev[nev++] = p;
@@ -363,8 +376,9 @@ static void cmd_train(rz_cli *c, const args *a)
     rz_cluster_barrier();
     if (rank0) {
         long ran = until - first;
-        msgpack_packer *pk = rz_report_begin(c, 14);
+        msgpack_packer *pk = rz_report_begin(c, 15);
         rz_rec_str(pk, "objective", rz_maze_objective_name(a->objective));
+        rz_rec_str(pk, "keys", rz_maze_keys_name(a->keys));
         rz_rec_int(pk, "n", set.n);
         rz_rec_int(pk, "mazes", set.count);
         rz_rec_int(pk, "ctx", set.T);
@@ -411,10 +425,10 @@ static void cmd_eval(rz_cli *c, const args *a)
     int B = a->batch > 0 ? a->batch : 32;
     rz_maze_score sc = {0, 0, 0};
     double t0 = rz_now();
-    if (rz_maze_evaluate(model, &held, info.objective, 0, B, &sc, &e)) rz_cli_die(c, &e);
+    if (rz_maze_evaluate(model, &held, info.objective, info.keys, 0, B, &sc, &e)) rz_cli_die(c, &e);
     double secs = rz_now() - t0;
     rz_maze_steps st = {0, 0, 0, 0};
-    if (rz_maze_evaluate_steps(model, &held, info.objective, 0, B, &st, &e)) rz_cli_die(c, &e);
+    if (rz_maze_evaluate_steps(model, &held, info.objective, info.keys, 0, B, &st, &e)) rz_cli_die(c, &e);
     if (a->png && rz_cluster_rank() == 0) { /* the first maze, decoded again on rank 0 */
         int ranks[RZ_LIN_PER_LAYER] = {0}, *pred = malloc(sizeof(int) * (size_t)held.T);
         rz_lora *lo = NULL;
@@ -422,7 +436,7 @@ static void cmd_eval(rz_cli *c, const args *a)
         rz_maze m;
         rz_maze_score one = {0, 0, 0};
         if (!pred || rz_lora_new(model, ranks, &lo, &e) || rz_train_new(lo, 1, held.T, &t, &e) ||
-            rz_maze_decode(t, &held, info.objective, 0, 1, 1, pred, &one, &e) || rz_maze_alloc(held.n, &m, &e) ||
+            rz_maze_decode(t, &held, info.objective, info.keys, 0, 1, 1, pred, &one, &e) || rz_maze_alloc(held.n, &m, &e) ||
             rz_maze_parse(&m, held.tokens, held.len[0], &e))
             rz_cli_die(c, &e);
         if (!c->quiet) { /* the true and decoded path tokens, for a look */
@@ -444,8 +458,9 @@ static void cmd_eval(rz_cli *c, const args *a)
         rz_lora_free(lo);
     }
     if (rz_cluster_rank() == 0) {
-        msgpack_packer *pk = rz_report_begin(c, 12);
+        msgpack_packer *pk = rz_report_begin(c, 13);
         rz_rec_str(pk, "objective", rz_maze_objective_name(info.objective));
+        rz_rec_str(pk, "keys", rz_maze_keys_name(info.keys));
         rz_rec_int(pk, "n", info.n);
         rz_rec_int(pk, "step", info.step);
         rz_rec_int(pk, "mazes", sc.count);

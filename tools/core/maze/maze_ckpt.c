@@ -18,9 +18,10 @@ int rz_maze_ckpt_save(const char *loc, const rz_stream_opts *o, const rz_maze_ck
     if (rz_writer_open(loc, o, &w, e)) return e->code;
     msgpack_packer *pk = rz_writer_packer(w);
     const rz_llama_config *c = &in->config;
-    rz_rec_begin(pk, "maze_checkpoint", RZ_MAZE_CKPT_VERSION, 24);
+    rz_rec_begin(pk, "maze_checkpoint", RZ_MAZE_CKPT_VERSION, 25);
     rz_rec_int(pk, "n", in->n);
     rz_rec_str(pk, "objective", rz_maze_objective_name(in->objective));
+    rz_rec_str(pk, "keys", rz_maze_keys_name(in->keys));
     rz_rec_int(pk, "dim", c->dim);
     rz_rec_int(pk, "hidden_dim", c->hidden_dim);
     rz_rec_int(pk, "n_layers", c->n_layers);
@@ -87,6 +88,13 @@ static int get_header(const msgpack_object *r, const rz_rec_ctx *c, rz_maze_ckpt
     if ((rc = rz_get_str(r, c, "objective", obj, sizeof obj, e))) return rc;
     if ((in->objective = rz_maze_objective_parse(obj)) < 0)
         return rz_rec_fail(e, c, "objective", "'%s', expected next or mlmu", obj);
+    in->keys = RZ_MZ_KEYS_ALL; /* absent in checkpoints written before the field */
+    if (rz_field(r, "keys")) {
+        char keys[16];
+        if ((rc = rz_get_str(r, c, "keys", keys, sizeof keys, e))) return rc;
+        if ((in->keys = rz_maze_keys_parse(keys)) < 0)
+            return rz_rec_fail(e, c, "keys", "'%s', expected all or visible", keys);
+    }
     if ((rc = get_i(r, c, "dim", 1, 1 << 14, &cf->dim, e)) || (rc = get_i(r, c, "hidden_dim", 1, 1 << 16, &cf->hidden_dim, e)) ||
         (rc = get_i(r, c, "n_layers", 1, 256, &cf->n_layers, e)) || (rc = get_i(r, c, "n_heads", 1, 1024, &cf->n_heads, e)) ||
         (rc = get_i(r, c, "n_kv_heads", 1, 1024, &cf->n_kv_heads, e)) ||

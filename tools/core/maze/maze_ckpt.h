@@ -20,6 +20,7 @@
 typedef struct {
     int n;           /* lattice size: vocab = rz_maze_vocab(n) */
     int objective;   /* RZ_MZ_NEXT / RZ_MZ_MLMU */
+    int keys;        /* RZ_MZ_KEYS_ALL / _VISIBLE (mlmu.h); absent in a checkpoint: all */
     rz_llama_config config;
     int64_t step;    /* optimizer updates done */
     int64_t total;   /* steps of the schedule */

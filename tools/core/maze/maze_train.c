@@ -74,6 +74,7 @@ int rz_maze_trainer_new(rz_maze_trainer *tr, const rz_maze_ckpt *info, const rz_
         int rc = 0;
         if (ck.n != set->n) rc = mismatch(e, resume, "n", "maze size");
         else if (ck.objective != info->objective) rc = mismatch(e, resume, "objective", "objective");
+        else if (ck.keys != info->keys) rc = mismatch(e, resume, "keys", "MLM-U keys mode");
         else if (d->dim != c->dim || d->hidden_dim != c->hidden_dim || d->n_layers != c->n_layers ||
                  d->n_heads != c->n_heads || d->n_kv_heads != c->n_kv_heads || d->rope_theta != c->rope_theta)
             rc = mismatch(e, resume, "dim", "model shape");
@@ -96,7 +97,7 @@ int rz_maze_trainer_new(rz_maze_trainer *tr, const rz_maze_ckpt *info, const rz_
         rz_lora_full_grads(tr->lora, tr->grad, e) || rz_train_new(tr->lora, B, set->T, &tr->t, e) ||
         rz_maze_cursor_init(&tr->cur, set->count, e))
         return rz_maze_trainer_free(tr), e->code;
-    rz_train_set_causal(tr->t, info->objective != RZ_MZ_MLMU);
+    rz_maze_set_attention(tr->t, info->objective, info->keys);
     tr->cur.k = tr->info.samples;
     size_t np = tr->model->n_params, T = (size_t)set->T;
     tr->acc = rz_malloc(sizeof(double) * (np + 2), e);
@@ -108,8 +109,9 @@ int rz_maze_trainer_new(rz_maze_trainer *tr, const rz_maze_ckpt *info, const rz_
 
 int rz_maze_trainer_step(rz_maze_trainer *tr, double *loss, double *gnorm, double *lr, rz_err *e)
 {
-    rz_maze_step_opts o = {tr->info.objective, tr->info.seed, (int)tr->info.batch, (int)tr->info.micro};
-    rz_train_set_causal(tr->t, tr->info.objective != RZ_MZ_MLMU);
+    rz_maze_step_opts o = {tr->info.objective, tr->info.keys, tr->info.seed, (int)tr->info.batch,
+                           (int)tr->info.micro};
+    rz_maze_set_attention(tr->t, tr->info.objective, tr->info.keys);
     if (rz_maze_step_grad(tr->t, tr->lora, tr->set, &o, &tr->cur, tr->acc, tr->tokens, tr->targets, loss, e))
         return e->code;
     *gnorm = rz_adamw_step(&tr->adam, &tr->info.opt, tr->model->params, tr->grad->params, lr);
@@ -127,8 +129,8 @@ int rz_maze_trainer_save(rz_maze_trainer *tr, const char *loc, const rz_stream_o
 
 /* Runs one of the two scorers (steps != NULL: single steps) on this rank's block, then
  * sums the counts over the ranks. */
-static int evaluate(rz_llama *model, const rz_maze_set *set, int objective, long count, int B, rz_maze_score *sc,
-                    rz_maze_steps *steps, rz_err *e)
+static int evaluate(rz_llama *model, const rz_maze_set *set, int objective, int keys, long count, int B,
+                    rz_maze_score *sc, rz_maze_steps *steps, rz_err *e)
 {
     if (count <= 0 || count > set->count) count = set->count;
     if (set->T > model->config.seq_len)
@@ -144,8 +146,8 @@ static int evaluate(rz_llama *model, const rz_maze_set *set, int objective, long
     rz_maze_score mine = {0, 0, 0};
     rz_maze_steps ms = {0, 0, 0, 0};
     if (!rc && hi > lo)
-        rc = steps ? rz_maze_step_scores(t, set, objective, lo, hi, B, &ms, e)
-                   : rz_maze_decode(t, set, objective, lo, hi, B, NULL, &mine, e);
+        rc = steps ? rz_maze_step_scores(t, set, objective, keys, lo, hi, B, &ms, e)
+                   : rz_maze_decode(t, set, objective, keys, lo, hi, B, NULL, &mine, e);
     rz_train_free(t);
     rz_lora_free(a);
     /* every rank reaches the reduction, failed or not, so none waits forever */
@@ -163,14 +165,14 @@ static int evaluate(rz_llama *model, const rz_maze_set *set, int objective, long
     return 0;
 }
 
-int rz_maze_evaluate(rz_llama *model, const rz_maze_set *set, int objective, long count, int B, rz_maze_score *sc,
-                     rz_err *e)
+int rz_maze_evaluate(rz_llama *model, const rz_maze_set *set, int objective, int keys, long count, int B,
+                     rz_maze_score *sc, rz_err *e)
 {
-    return evaluate(model, set, objective, count, B, sc, NULL, e);
+    return evaluate(model, set, objective, keys, count, B, sc, NULL, e);
 }
 
-int rz_maze_evaluate_steps(rz_llama *model, const rz_maze_set *set, int objective, long count, int B,
+int rz_maze_evaluate_steps(rz_llama *model, const rz_maze_set *set, int objective, int keys, long count, int B,
                            rz_maze_steps *st, rz_err *e)
 {
-    return evaluate(model, set, objective, count, B, NULL, st, e);
+    return evaluate(model, set, objective, keys, count, B, NULL, st, e);
 }

@@ -46,7 +46,7 @@ void rz_maze_init_weights(rz_llama *m, double std, double shared, uint64_t seed)
 
 /* A random model for set (vocab from set->n, seq_len = set->T) with info's shape, or
  * (resume != NULL) the checkpoint's model, moments and position; info's options must then
- * match the checkpoint's (objective, batch, micro, seed, training set, model shape) or
+ * match the checkpoint's (objective, keys, batch, micro, seed, training set, model shape) or
  * RZ_EINPUT names the differing field. */
 int rz_maze_trainer_new(rz_maze_trainer *tr, const rz_maze_ckpt *info, const rz_maze_set *set, const char *resume,
                         const rz_stream_opts *so, rz_err *e);
@@ -58,11 +58,11 @@ int rz_maze_trainer_save(rz_maze_trainer *tr, const char *loc, const rz_stream_o
 /* Decodes and scores the first `count` sequences of set (0: all) with model; under
  * mpirun every rank takes a contiguous block and the counts are summed (identical on
  * every rank). B: sequences per forward. pred (rank 0's block only, or NULL). */
-int rz_maze_evaluate(rz_llama *model, const rz_maze_set *set, int objective, long count, int B,
+int rz_maze_evaluate(rz_llama *model, const rz_maze_set *set, int objective, int keys, long count, int B,
                      rz_maze_score *sc, rz_err *e);
 /* The same split and sum for the teacher-forced single steps of rz_maze_step_scores
  * (mlmu.h) on the first `count` sequences; st is overwritten. */
-int rz_maze_evaluate_steps(rz_llama *model, const rz_maze_set *set, int objective, long count, int B,
+int rz_maze_evaluate_steps(rz_llama *model, const rz_maze_set *set, int objective, int keys, long count, int B,
                            rz_maze_steps *st, rz_err *e);
 
 #endif

@@ -17,6 +17,21 @@ int rz_maze_objective_parse(const char *s)
     return -1;
 }
 
+const char *rz_maze_keys_name(int keys) { return keys == RZ_MZ_KEYS_VISIBLE ? "visible" : "all"; }
+
+int rz_maze_keys_parse(const char *s)
+{
+    if (!strcmp(s, "all")) return RZ_MZ_KEYS_ALL;
+    if (!strcmp(s, "visible")) return RZ_MZ_KEYS_VISIBLE;
+    return -1;
+}
+
+void rz_maze_set_attention(rz_train *t, int objective, int keys)
+{
+    rz_train_set_causal(t, objective != RZ_MZ_MLMU);
+    rz_train_set_hidden(t, objective == RZ_MZ_MLMU && keys == RZ_MZ_KEYS_VISIBLE ? RZ_MZ_MASK : -1);
+}
+
 /* ---------------------------------------------------------------- sets */
 
 void rz_maze_set_free(rz_maze_set *s)
@@ -287,11 +302,11 @@ static int argmax(const float *row, int V)
     return best;
 }
 
-int rz_maze_decode(rz_train *t, const rz_maze_set *s, int objective, long lo, long hi, int B, int *pred,
-                   rz_maze_score *sc, rz_err *e)
+int rz_maze_decode(rz_train *t, const rz_maze_set *s, int objective, int keys, long lo, long hi, int B,
+                   int *pred, rz_maze_score *sc, rz_err *e)
 {
     int T = s->T, V = rz_maze_vocab(s->n);
-    rz_train_set_causal(t, objective != RZ_MZ_MLMU);
+    rz_maze_set_attention(t, objective, keys);
     int *tok = rz_malloc(sizeof(int) * (size_t)B * T, e), *pos = rz_malloc(sizeof(int) * (size_t)B, e);
     rz_maze m;
     if (!tok || !pos || rz_maze_alloc(s->n, &m, e)) {
@@ -380,11 +395,11 @@ static int score_steps(rz_train *t, const rz_maze_set *s, int objective, const i
     return 0;
 }
 
-int rz_maze_step_scores(rz_train *t, const rz_maze_set *s, int objective, long lo, long hi, int B,
+int rz_maze_step_scores(rz_train *t, const rz_maze_set *s, int objective, int keys, long lo, long hi, int B,
                         rz_maze_steps *st, rz_err *e)
 {
     int T = s->T, rc = 0, nb = 0;
-    rz_train_set_causal(t, objective != RZ_MZ_MLMU);
+    rz_maze_set_attention(t, objective, keys);
     int *tok = rz_malloc(sizeof(int) * (size_t)B * T, e), *at = rz_malloc(sizeof(int) * (size_t)B, e);
     long *q = rz_malloc(sizeof(long) * (size_t)B, e);
     rz_maze m;

@@ -44,6 +44,19 @@ enum { RZ_MZ_NEXT = 0, RZ_MZ_MLMU = 1 };
 const char *rz_maze_objective_name(int obj); /* "next", "mlmu" */
 int rz_maze_objective_parse(const char *s);  /* -1 if unknown */
 
+/* MLM-U's keys. all: every position is a key of every query, <MASK> inputs too (the
+ * first version: a visible token's representation then depends on how many <MASK>s
+ * follow it). visible: every query reads only the visible positions (the inputs that are
+ * not <MASK>: prompt, <PATH_START>, the unmasked path tokens) plus itself — the
+ * reference PAST's encoder, whose keys leave the masked positions out, built in the one
+ * block (rz_train_set_hidden). Next-token is causal either way. */
+enum { RZ_MZ_KEYS_ALL = 0, RZ_MZ_KEYS_VISIBLE = 1 };
+const char *rz_maze_keys_name(int keys); /* "all", "visible" */
+int rz_maze_keys_parse(const char *s);   /* -1 if unknown */
+/* Sets t's attention for an objective and keys mode (training, decoding and single
+ * steps use this one function, so they agree). */
+void rz_maze_set_attention(rz_train *t, int objective, int keys);
+
 typedef struct {
     int n, T;      /* lattice size, padded length */
     long count;
@@ -80,6 +93,7 @@ long rz_maze_cursor_seq(rz_maze_cursor *c, long S, uint64_t seed, uint64_t k);
 
 typedef struct {
     int objective;
+    int keys; /* RZ_MZ_KEYS_*; the caller sets the attention (rz_maze_set_attention) */
     uint64_t seed;
     int batch, micro; /* sequences per step (global), per micro-batch */
 } rz_maze_step_opts;
@@ -95,12 +109,12 @@ typedef struct {
 } rz_maze_score;
 
 /* Decodes the paths of sequences [lo, hi) of s (t made for up to B sequences of s->T,
- * its attention mask set here) and scores them: exact = the decoded path is the true
+ * its attention mask set here for objective and keys) and scores them: exact = the decoded path is the true
  * one token for token (ending in <PATH_END>), valid = it goes from origin to target
  * through open passages only (rz_maze_path_valid). pred (or NULL): [hi−lo][T] decoded
  * sequences. Scores ADD into sc. */
-int rz_maze_decode(rz_train *t, const rz_maze_set *s, int objective, long lo, long hi, int B, int *pred,
-                   rz_maze_score *sc, rz_err *e);
+int rz_maze_decode(rz_train *t, const rz_maze_set *s, int objective, int keys, long lo, long hi, int B,
+                   int *pred, rz_maze_score *sc, rz_err *e);
 /* Teacher-forced single steps, the diagnosis of a model that decodes few paths: for every
  * predictable path position i (cells and <PATH_END>) of sequences [lo, hi), the
  * argmax prediction given the true path before i — MLM-U: positions ≥ i are <MASK>
@@ -113,7 +127,7 @@ int rz_maze_decode(rz_train *t, const rz_maze_set *s, int objective, long lo, lo
 typedef struct {
     long steps, right, wrong_cell, wrong_open;
 } rz_maze_steps;
-int rz_maze_step_scores(rz_train *t, const rz_maze_set *s, int objective, long lo, long hi, int B,
+int rz_maze_step_scores(rz_train *t, const rz_maze_set *s, int objective, int keys, long lo, long hi, int B,
                         rz_maze_steps *st, rz_err *e);
 
 /* Validity of a decoded sequence against the true one (the maze is parsed from truth into
