@@ -461,10 +461,15 @@ static void test_step_scores(void)
     rz_maze m;
     rz_maze_alloc(n, &m, &e);
     int *row = malloc(sizeof(int) * (size_t)T);
-    for (int obj = 0; obj < 2; obj++) {
+    long right_all = -1;
+    /* modes: next-token; MLM-U with every key; MLM-U with visible keys (the loop here sets
+     * the mask itself: positions holding <MASK> are keys of themselves only) */
+    for (int mode = 0; mode < 3; mode++) {
+        int obj = mode ? RZ_MZ_MLMU : RZ_MZ_NEXT, keys = mode == 2 ? RZ_MZ_KEYS_VISIBLE : RZ_MZ_KEYS_ALL;
         rz_maze_steps got = {0, 0, 0, 0}, want = {0, 0, 0, 0};
-        CHECK(rz_maze_evaluate_steps(model, &s, obj, RZ_MZ_KEYS_ALL, 0, 3, &got, &e) == 0);
+        CHECK(rz_maze_evaluate_steps(model, &s, obj, keys, 0, 3, &got, &e) == 0);
         rz_train_set_causal(t, obj == RZ_MZ_NEXT);
+        rz_train_set_hidden(t, mode == 2 ? RZ_MZ_MASK : -1);
         long masked = 0;
         for (long q = 0; q < s.count; q++) {
             const int *src = s.tokens + (size_t)q * T;
@@ -486,8 +491,11 @@ static void test_step_scores(void)
                 }
             }
         }
-        printf("#   %s: %ld steps, %ld right, %ld wrong cells, %ld of them legal moves\n",
-               rz_maze_objective_name(obj), got.steps, got.right, got.wrong_cell, got.wrong_open);
+        printf("#   %s, keys %s: %ld steps, %ld right, %ld wrong cells, %ld of them legal moves\n",
+               rz_maze_objective_name(obj), rz_maze_keys_name(keys), got.steps, got.right, got.wrong_cell,
+               got.wrong_open);
+        if (mode == 1) right_all = got.right;
+        if (mode == 2) CHECK(got.right != right_all); /* the two MLM-U masks give other predictions */
         CHECK(got.steps == masked && want.steps == masked);
         CHECK(got.right == want.right && got.wrong_cell == want.wrong_cell && got.wrong_open == want.wrong_open);
         CHECK(want.right > 0 && want.wrong_cell > want.wrong_open && want.wrong_open > 0); /* every count used */
