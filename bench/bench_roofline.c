@@ -19,8 +19,7 @@
  *    RZ_QDOT_AUTO_I8), its ratio against the bytes it reads (e8p 2 bits: the linears
  *    re-coded at 4 bits per weight, 21 MB more; 3-bit grids too, 10.6 MB more; e8p 3/4
  *    bits at 8 bits per weight, 53.1 / 42.5 MB more); 0 for
- *    float32 and for a format where no layer has an int8 kernel (rtn 8-bit with the
- *    8-bit table: the run would repeat the float one). Prefill: one forward of T tokens with logits, tokens/s and GFLOP/s
+ *    float32 (no int8 kernel). Prefill: one forward of T tokens with logits, tokens/s and GFLOP/s
  *    (rz_llama_forward_flops) against a threaded 2048³ sgemm measured here.
  *
  * usage: bench_roofline [runs [threads [T [dec [only]]]]]   (defaults 3, 2, 512, 128;
@@ -454,12 +453,10 @@ int main(int argc, char **argv)
         rz_llama *m = make_model(&c, &FMTS[f], &wb);
         double pf, dc, pf1, dc8 = 0;
         time_model(m, runs, T, dec, &pf, &dc);
-        /* the same decode with int8 inputs (qdot.h AUTO_I8), if any layer has an int8
-         * kernel (e8p 2 bits, 2- and 4-bit grids, 3-bit ones re-coded: qdot.h); otherwise it would rerun the float
-         * path unchanged and the column shows 0 */
-        int mb = FMTS[f].method, bb = FMTS[f].bits;
-        int i8_lin = mb == RZ_QM_E8P || (mb == RZ_QM_RTN && bb <= 4); /* grids at 3 bits: re-coded as nibbles */
-        if (FMTS[f].method >= 0 && (i8_lin || FMTS[f].tbits == 4)) {
+        /* the same decode with int8 inputs (qdot.h AUTO_I8): every quantised format here
+         * has an int8 kernel for its linears (e8p; 2-, 4- and 8-bit grids; 3-bit ones
+         * re-coded as nibbles); f32 has none and the column shows 0 */
+        if (FMTS[f].method >= 0) {
             rz_llama_set_qdot(m, RZ_QDOT_AUTO_I8);
             time_model(m, runs, 1, dec, &pf1, &dc8);
         }

@@ -2,7 +2,7 @@
 # quantised token embeddings / classifier (rz-pack --embed-bits) store exactly the bits
 # they should, run from their codes (fused kernels, tools/core/quant/qdot.h) with the same
 # perplexity and the same greedy text as the same file decoded to float32 at load
-# (--dense), for any thread count (also with --int8 inputs; e8p 2-, 3- and 4-bit and ldlq 4-bit linears); tables quantised in a form the engine cannot read row
+# (--dense), for any thread count (also with --int8 inputs; e8p 2-, 3- and 4-bit and ldlq 4- and 8-bit linears); tables quantised in a form the engine cannot read row
 # by row (incoherent, or e8p), and bad --embed-* options, exit 2. A model quantised with
 # --share-input-rht (wq, wk, wv and w1, w3 with one input transform each, computed once
 # per token) stores one seed_v per input and decodes the same way.
@@ -20,12 +20,14 @@ check "rz-quantize e8p 2-bit + RHT, shared input transforms" rz-quantize -q -t 1
 check "rz-quantize e8p 3-bit (RVQ) + RHT" rz-quantize -q -t 1 -m "$M" -H "$T/h.rzs" --method e8p --bits 3 --incoherence -o "$T/e3.q"
 check "rz-quantize e8p 4-bit (RVQ) + RHT" rz-quantize -q -t 1 -m "$M" -H "$T/h.rzs" --method e8p --bits 4 --incoherence -o "$T/e4.q"
 check "rz-quantize ldlq 4-bit" rz-quantize -q -t 1 -m "$M" -H "$T/h.rzs" --method ldlq --bits 4 -o "$T/l4.q"
+check "rz-quantize ldlq 8-bit" rz-quantize -q -t 1 -m "$M" -H "$T/h.rzs" --method ldlq --bits 8 -o "$T/l8.q"
 rz-pack -q -m "$M" "$T/e2.q" --embed-bits 4 -o "$T/e2.emb4.rzm" --json > "$T/p4.json"
 rz-pack -q -m "$M" "$T/e2s.q" --embed-bits 4 -o "$T/e2s.emb4.rzm"
 rz-pack -q -m "$M" "$T/e3.q" --embed-bits 4 -o "$T/e3.emb4.rzm"
 rz-pack -q -m "$M" "$T/e4.q" --embed-bits 4 -o "$T/e4.emb4.rzm"
 rz-pack -q -m "$M" "$T/l4.q" --embed-bits 8 -o "$T/l4.emb8.rzm" --json > "$T/p8.json"
 rz-pack -q -m "$M" "$T/l4.q" --embed-bits 4 --embed-group 16 -o "$T/l4.emb4g16.rzm" --json > "$T/p4g16.json"
+rz-pack -q -m "$M" "$T/l8.q" --embed-bits 8 -o "$T/l8.emb8.rzm"
 
 # bits: the shared 512 x 64 table, per row at 8 bits (8 + 40/64: one f32 scale and one u8
 # zero point per 64-wide row), per group of 32 (16) at 4 bits (4 + 40/32, 4 + 40/16)
@@ -49,7 +51,7 @@ same "without it: one seed_v per layer" 25 "$(sv "$T/e2.q")"
 check_err "--share-input-rht without --incoherence" 2 "needs --incoherence" rz-quantize -q -m "$M" -H "$T/h.rzs" --method e8p --share-input-rht -o "$T/x.q"
 
 # from the codes (fused kernels, quantised embedding rows and classifier) = decoded at load
-for f in e2.emb4 e2s.emb4 e3.emb4 e4.emb4 l4.emb8 l4.emb4g16; do
+for f in e2.emb4 e2s.emb4 e3.emb4 e4.emb4 l4.emb8 l4.emb4g16 l8.emb8; do
   pd=$(rz-ppl -q --dense -m "$T/$f.rzm" $EV --json | json_field ppl)
   pc=$(rz-ppl -q -m "$T/$f.rzm" $EV --json | json_field ppl)
   # float rounding only (transforms on the activations, sums in another order): 1e-5
@@ -60,7 +62,7 @@ for f in e2.emb4 e2s.emb4 e3.emb4 e4.emb4 l4.emb8 l4.emb4g16; do
   gd=$(rz-generate -q -t 2 --dense -m "$T/$f.rzm" -z "$Z" --temp 0 -n 200)
   [ -n "$g1" ] && [ "$g1" = "$gd" ] && ok "$f: greedy text from the codes = --dense" || fail "$f greedy" "$g1 /// $gd"
   same "$f: greedy text, 1 thread = 2 threads" "$g1" "$g2"
-  # int8 inputs (--int8: e8p 2/3/4-bit and 2/4-bit grid layers): the same bits for any thread
+  # int8 inputs (--int8: e8p 2/3/4-bit and 2/4/8-bit grid layers): the same bits for any thread
   # count (each kernel call quantises the whole input row); what they cost in quality is
   # bench/act8.sh's, not a test's, business
   i1=$(rz-generate -q -t 1 --int8 -m "$T/$f.rzm" -z "$Z" --temp 0 -n 200)

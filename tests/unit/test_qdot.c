@@ -8,10 +8,11 @@
  *    and 2176 for the AVX2 "lane" kernel of 2/4/8-bit grids (whole 32-byte blocks of
  *    codes: 2 blocks; 1 block and a tail; more inputs than one chunk of its transposed
  *    copy at T = 4) with one and two groups per block;
- *  - the int8-input variants (e8p 2/3/4-bit, 2- and 4-bit grids; the other formats take
- *    the float path) equal the float64 product with the dequantised inputs x̂ to the same
- *    float rounding bound, and the product with the true inputs to a bound that follows
- *    from the int8 step; a non-finite input gives NaN, a zero input 0; the same for e8p
+ *  - the int8-input variants (e8p 2/3/4-bit, 2-, 4- and 8-bit grids; the other formats
+ *    take the float path) equal the float64 product with the dequantised inputs x̂ to the
+ *    same float rounding bound, and the product with the true inputs to a bound that
+ *    follows from the int8 step; AVX2 int8 is within twice that bound of the portable int8
+ *    reference; a non-finite input gives NaN, a zero input 0; the same for e8p
  *    codes re-coded as nibbles (rz_qdot_e8p2n_encode, one plane at 2 bits, two at 3 and
  *    4: widths with and without a tail past the last 64 columns), which also agree with
  *    the portable int8 reference;
@@ -36,7 +37,8 @@ typedef struct {
 static const fmt fmts[] = {{RZ_QM_E8P, 2, 0},  {RZ_QM_E8P, 3, 0},  {RZ_QM_E8P, 4, 0},  {RZ_QM_RTN, 2, 0},
                            {RZ_QM_RTN, 3, 0},  {RZ_QM_RTN, 4, 0},  {RZ_QM_RTN, 8, 0},  {RZ_QM_LDLQ, 2, 16},
                            {RZ_QM_LDLQ, 3, 40}, {RZ_QM_RTN, 4, 32}, {RZ_QM_RTN, 8, 24}, {RZ_QM_RTN, 3, 8},
-                           {RZ_QM_RTN, 2, 64},  {RZ_QM_RTN, 4, 64},  {RZ_QM_RTN, 8, 16}};
+                           {RZ_QM_RTN, 2, 64},  {RZ_QM_RTN, 4, 64},  {RZ_QM_RTN, 8, 16}, {RZ_QM_LDLQ, 8, 64},
+                           {RZ_QM_RTN, 8, 32}};
 enum { NFMT = sizeof fmts / sizeof fmts[0] };
 
 /* A view with random codes (every byte uniform: all 2^16 E8P codes and all grid codes
@@ -94,8 +96,9 @@ static double worst_ratio(const float *y, int ldy, const float *x, const float *
     return worst;
 }
 
-/* Whether the int8 variants quantise the inputs for this view (qdot.h: e8p 2 bits; 4-bit
- * grids with an even width, 2-bit grids with a width that is a multiple of 4, with groups
+/* Whether the int8 variants quantise the inputs for this view (qdot.h: e8p; 4-bit grids
+ * with an even width, 2-bit grids with a width that is a multiple of 4, 8-bit grids of any
+ * width, with groups
  * of a multiple of 32 columns or one per row), and
  * the block of columns that share one input scale. */
 static int i8_applies(const rz_qlayer_view *v, int *qb)
@@ -103,7 +106,7 @@ static int i8_applies(const rz_qlayer_view *v, int *qb)
     int gw = v->group > 0 ? v->group : v->pcols;
     *qb = v->method == RZ_QM_E8P ? 256 : 32;
     if (v->method == RZ_QM_E8P) return 1; /* 2, 3 and 4 bits */
-    return ((v->bits == 4 && v->pcols % 2 == 0) || (v->bits == 2 && v->pcols % 4 == 0)) &&
+    return ((v->bits == 4 && v->pcols % 2 == 0) || (v->bits == 2 && v->pcols % 4 == 0) || v->bits == 8) &&
            (gw >= v->pcols || gw % 32 == 0);
 }
 
@@ -142,6 +145,7 @@ static void test_kernels(void)
                 int ldy = n + 3;
                 float *x = malloc(sizeof(float) * (size_t)T * pc), *y = malloc(sizeof(float) * (size_t)T * ldy);
                 float *xh = malloc(sizeof(float) * (size_t)T * pc);
+                float *yr8 = malloc(sizeof(float) * (size_t)T * ldy); /* the ref-i8 result */
                 double *xd = malloc(sizeof(double) * (size_t)pc), step[RZ_QDOT_MAX_T];
                 for (int i = 0; i < T * pc; i++) x[i] = (float)check_gauss();
                 for (int t = 0; t < T; t++) {
@@ -165,6 +169,21 @@ static void test_kernels(void)
                                rz_qmethod_name(v.method), v.bits, v.group, rows, cols, T, r, bound);
                     CHECK(r <= bound);
                     if (!q8) continue;
+                    if (isas[k] == RZ_QDOT_REF_I8) memcpy(yr8, y, sizeof(float) * (size_t)T * ldy);
+                    /* AVX2 int8 = the portable int8 reference: both are within the bound
+                     * above of the same exact sum Σ w x̂, so within twice it of each other
+                     * (a wrong block scale or zero point errs by far more) */
+                    if (isas[k] == RZ_QDOT_AVX2_I8)
+                        for (int t = 0; t < T; t++) {
+                            double nx = 0;
+                            for (int j = 0; j < pc; j++) nx += (double)xh[(size_t)t * pc + j] * xh[(size_t)t * pc + j];
+                            for (int i = 0; i < n; i++) {
+                                double nw = 0;
+                                for (int j = 0; j < pc; j++) nw += (double)Qd[(size_t)i * pc + j] * Qd[(size_t)i * pc + j];
+                                CHECK(fabs(y[(size_t)t * ldy + i] - yr8[(size_t)t * ldy + i]) <=
+                                      2 * bound * pc * 0x1p-24 * sqrt(nx * nw) + 1e-300);
+                            }
+                        }
                     /* Against the true x: |ŷ − y| ≤ |Σ w (x̂ − x)| + the rounding above
                      * ≤ ‖w‖ ‖x̂ − x‖ + (2 + 48/n) n u ‖w‖ ‖x̂‖, and |x̂_j − x_j| ≤ d/2 = m_B/254
                      * (round to nearest on the int8 step d = m_B/127, plus ≤ 2 float roundings
@@ -209,7 +228,7 @@ static void test_kernels(void)
                     }
                     free(nib), free(yr);
                 }
-                free(x), free(y), free(xh), free(xd);
+                free(x), free(y), free(xh), free(xd), free(yr8);
             }
             free(Qd);
             free_view(&v);
@@ -220,8 +239,8 @@ static void test_kernels(void)
  * all-zero input gives 0. */
 static void test_i8_special(void)
 {
-    const fmt use[4] = {fmts[0], fmts[1], fmts[2], fmts[13]};
-    for (int f = 0; f < 4; f++) {
+    const fmt use[5] = {fmts[0], fmts[1], fmts[2], fmts[13], fmts[15]};
+    for (int f = 0; f < 5; f++) {
         rz_qlayer_view v = random_view(&use[f], 4, 512);
         float x[512] = {0}, y[4];
         uint8_t *nib = v.method == RZ_QM_E8P ? malloc(rz_qdot_e8p2n_bytes(&v)) : NULL;
@@ -248,8 +267,8 @@ static void test_i8_special(void)
  * (400 × 176 codes: above the size at which the rows are split over threads). */
 static void test_threads(void)
 {
-    const fmt use[5] = {fmts[0], fmts[1], fmts[2], fmts[5], fmts[8]};
-    for (int f = 0; f < 5; f++) {
+    const fmt use[7] = {fmts[0], fmts[1], fmts[2], fmts[5], fmts[8], fmts[6], fmts[16]};
+    for (int f = 0; f < 7; f++) {
         rz_qlayer_view v = random_view(&use[f], 400, 172);
         v.incoherent = RZ_INCOH_BOTH, v.seed_u = 5, v.seed_v = 6;
         rz_qlinear *q;

@@ -124,8 +124,9 @@ static int i8_ok(const rz_qlayer_view *v, int T)
     int pc = v->pcols, gw = v->group > 0 ? v->group : pc;
     if (T > RZ_QDOT_MAX_T || (size_t)T * (size_t)pc > I8_QMAX) return 0;
     if (v->method == RZ_QM_E8P) return v->bits >= 2 && v->bits <= 4;
-    /* rows start on a byte: pcols even at 4 bits, a multiple of 4 at 2 */
-    return ((v->bits == 4 && pc % 2 == 0) || (v->bits == 2 && pc % 4 == 0)) && (gw >= pc || gw % I8_QB_GRID == 0);
+    /* rows start on a byte: pcols even at 4 bits, a multiple of 4 at 2, any at 8 */
+    return ((v->bits == 4 && pc % 2 == 0) || (v->bits == 2 && pc % 4 == 0) || v->bits == 8) &&
+           (gw >= pc || gw % I8_QB_GRID == 0);
 }
 
 /* The integer form of one E8P-family codeword c (`bits` bytes, layouts at the top) for the
@@ -181,7 +182,7 @@ static void i8_quant(const float *x, int n, int qb, int8_t *q, float *d)
 /* The int8 reference: the same quantised inputs, exact integer sums per block, the block
  * scales applied in double. y = Σ_j w_j · d q_j exactly up to the final rounding to float:
  *   e8p         y = s Σ_B d_B (¼ Σ_{j∈B} m0_j q_j + c1 Σ_{j∈B} m1_j q_j)   (e8p_ints: m0, m1, c1)
- *   2/4-bit grid  y = Σ_c scale_g d_c (Σ_j q_j xq_j − z_g Σ_j xq_j)   (c: 32-column blocks, g ∋ c) */
+ *   2/4/8-bit grid  y = Σ_c scale_g d_c (Σ_j q_j xq_j − z_g Σ_j xq_j)   (c: 32-column blocks, g ∋ c) */
 static void ref_i8_rows(const rz_qlayer_view *v, int r0, int n, int T, const float *x, int ldx, float *y, int ldy)
 {
     int pc = v->pcols, e8 = v->method == RZ_QM_E8P, qb = e8 ? I8_QB_E8P : I8_QB_GRID, nq = (pc + qb - 1) / qb;
@@ -854,6 +855,71 @@ AVX2_INLINE void grid_i8_rows_avx2(const rz_qlayer_view *v, int r0, int n, const
     }
 }
 
+/* 8-bit grids with int8 inputs (RZ_QDOT_AVX2_I8; formula at ref_i8_rows). A code
+ * q ∈ 0..255 times an input q_x ∈ −127..127 does not fit maddubs' int16 pairs (2 · 255 ·
+ * 127 > 2¹⁵), so the codes are widened to int16 with the group's zero point taken off
+ * there, w = q − z ∈ −255..255 (exact), and madd_epi16 meets the inputs widened to int16
+ * once per call: per 32 columns two madds give 8 int32 lanes of ≤ 4 products each
+ * (|lane| ≤ 4 · 255 · 127 < 2²⁴, so the conversion to float is exact), times the block's
+ * d_c into one of two float accumulators per input (alternate blocks, so the FMA chains
+ * overlap), times the group's scale into the row's accumulator at the group's end. The
+ * last pcols mod 32 columns (one partial block) go one at a time, exact in int. */
+AVX2_INLINE void grid8_i8_rows_avx2(const rz_qlayer_view *v, int r0, int n, const int T, const float *x, int ldx,
+                                    float *y, int ldy)
+{
+    const int pc = v->pcols, nc = (pc + I8_QB_GRID - 1) / I8_QB_GRID, nf = pc / I8_QB_GRID;
+    const int G = rz_grid_groups(pc, v->group), gw = v->group > 0 ? v->group : pc;
+    const int bpg = gw >= pc ? nf : gw / I8_QB_GRID; /* whole blocks per group */
+    const uint8_t *zeros = v->zeros;
+    _Alignas(32) int8_t xq[I8_QMAX];
+    _Alignas(32) int16_t xw[I8_QMAX];
+    float d[I8_NQ];
+    for (int t = 0; t < T; t++) {
+        int8_t *qt = xq + (size_t)t * pc;
+        i8_quant(x + (size_t)t * ldx, pc, I8_QB_GRID, qt, d + (size_t)t * nc);
+        for (int j = 0; j < pc; j++) xw[(size_t)t * pc + j] = qt[j];
+    }
+    for (int i = 0; i < n; i++) {
+        size_t row = (size_t)(r0 + i);
+        const uint8_t *rc = (const uint8_t *)v->codes + row * (size_t)pc;
+        const float *rs = (const float *)v->scales + row * (size_t)G;
+        const uint8_t *rz = zeros + row * (size_t)G;
+        __m256 racc[RZ_QDOT_MAX_T];
+        double tail[RZ_QDOT_MAX_T];
+        for (int t = 0; t < T; t++) racc[t] = _mm256_setzero_ps(), tail[t] = 0;
+        for (int c0 = 0, g = 0; c0 < nf; c0 += bpg, g++) {
+            int c1 = c0 + bpg < nf ? c0 + bpg : nf;
+            const __m256i zv = _mm256_set1_epi16((short)rz[g]);
+            __m256 ga[2][RZ_QDOT_MAX_T];
+            for (int t = 0; t < T; t++) ga[0][t] = ga[1][t] = _mm256_setzero_ps();
+            for (int c = c0; c < c1; c += 2)
+                for (int h = 0; h < 2 && c + h < c1; h++) { /* blocks c, c + 1: accumulators 0, 1 */
+                    const uint8_t *cb = rc + (size_t)(c + h) * I8_QB_GRID;
+                    __m256i w0 = _mm256_sub_epi16(_mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(const void *)cb)), zv);
+                    __m256i w1 = _mm256_sub_epi16(_mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(cb + 16))), zv);
+                    for (int t = 0; t < T; t++) {
+                        const int16_t *xc = xw + (size_t)t * pc + (size_t)(c + h) * I8_QB_GRID;
+                        __m256i p = _mm256_add_epi32(_mm256_madd_epi16(w0, _mm256_loadu_si256((const __m256i *)(const void *)xc)),
+                                                     _mm256_madd_epi16(w1, _mm256_loadu_si256((const __m256i *)(const void *)(xc + 16))));
+                        ga[h][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(d[(size_t)t * nc + c + h]), ga[h][t]);
+                    }
+                }
+            const __m256 sv = _mm256_set1_ps(rs[g]);
+            for (int t = 0; t < T; t++) racc[t] = _mm256_fmadd_ps(_mm256_add_ps(ga[0][t], ga[1][t]), sv, racc[t]);
+        }
+        if (nf < nc) { /* the partial block past the last 32 columns */
+            int j0 = nf * I8_QB_GRID, g = j0 / gw, z = rz[g];
+            for (int t = 0; t < T; t++) {
+                const int8_t *qt = xq + (size_t)t * pc;
+                int I = 0;
+                for (int j = j0; j < pc; j++) I += ((int)rc[j] - z) * qt[j];
+                tail[t] += (double)(rs[g] * d[(size_t)t * nc + nf]) * (double)I;
+            }
+        }
+        for (int t = 0; t < T; t++) y[(size_t)t * ldy + i] = (float)((double)hsum(racc[t]) + tail[t]);
+    }
+}
+
 /* One instantiation per T so the token loops are unrolled with the accumulators in
  * registers. */
 #define QDOT_T_SWITCH(fn, ...)                                         \
@@ -891,7 +957,8 @@ static AVX2 void avx2_i8_rows(const rz_qlayer_view *v, int r0, int n, int T, con
         QDOT_T_SWITCH(e8p2_i8_rows_avx2, )
     } else {
         if (v->bits == 2) QDOT_T_SWITCH(grid_i8_rows_avx2, 2, )
-        else QDOT_T_SWITCH(grid_i8_rows_avx2, 4, )
+        else if (v->bits == 4) QDOT_T_SWITCH(grid_i8_rows_avx2, 4, )
+        else QDOT_T_SWITCH(grid8_i8_rows_avx2, )
     }
 }
 

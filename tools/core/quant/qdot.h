@@ -36,10 +36,13 @@
  *                ±11}, m1 = 4 · E8P₂ (4 bits, c1 = 1/(4 · 3.45)) or 2 · E81B ∈ −4..4
  *                (3 bits, c1 = 1/(2 · 2.04)): d (Σ m0 q / 4 + c1 Σ m1 q) per block;
  *   2/4-bit grid Σ_j q_j xq_j − z Σ_j xq_j per 32 columns, times scale · d (pcols even
- *                at 4 bits, a multiple of 4 at 2; groups of a multiple of 32 or the row).
+ *                at 4 bits, a multiple of 4 at 2; groups of a multiple of 32 or the row);
+ *   8-bit grid   Σ_j (q_j − z) xq_j per 32 columns (madd_epi16 on the widened codes:
+ *                255 · 127 pairs overflow maddubs), times scale · d (any pcols; groups
+ *                as above).
  * So y = Σ_j Q̃[r][j] x̂[j] to float rounding: the only extra error is the input rounding,
  * |Σ w (x̂ − x)| ≤ ‖w‖ · sqrt(Σ_j (d_j / 2)²) at worst (test_qdot holds both variants to
- * that). Other formats (3/8-bit grids) and T · pcols > 16384 take the float path
+ * that). Other formats (3-bit grids: see the re-coding below; groups of other widths) and T · pcols > 16384 take the float path
  * unchanged; e8p 3/4 bits have an AVX2 int8 kernel only over their nibble re-coding
  * (rz_qdot_rows_e8p2n), from the codes the portable int8 one. Cost per weight on a Zen 3 core (bench_roofline --kernels): the
  * 2- and 4-bit grids 2.5–3× less than in float; e8p 2 bits from its codes about the same (the
