@@ -11,6 +11,12 @@
 #                                           seeds), zero-shot goal reaching per seed,
 #                                           table.md and a picture of the tracked paths
 #
+#   make -f pipeline/fbcpr.mk fbcpr-select         FB-CPR's settings chosen on validation
+#                                           trajectories and seeds of their own (below)
+#   make -f pipeline/fbcpr.mk fbcpr-select-fb      online FB on the same, for context
+#   make -f pipeline/fbcpr.mk fbcpr-final STEPS=48000
+#                                           the chosen setting against online FB on the
+#                                           held-out trajectories, seeds 1..SEEDS
 #   make -f pipeline/fbcpr.mk fbcpr-goal-diag      the same agents' goal success with z
 #                                           from labels at the goal, and random actions
 #   make -f pipeline/fbcpr.mk humanoid-table       the humanoid (see its section below)
@@ -19,7 +25,7 @@
 # both methods), LOOP (collection/update schedule), CPR_FLAGS (FB-CPR's own settings, e.g.
 # --reg 1 --lr-disc 1e-4; default the reference's). NET also carries the online runs' own
 # flags: --norm-obs 0 (no observation normalisation: how the tables of fbcpr.md before it
-# were made), --rollout-z buffer. Every product is written atomically
+# were made), --rollout-z buffer. THREADS (-t 1: one thread per job). Every product is written atomically
 # by rz-agent, so an interrupted make resumes at the first missing file.
 
 RIZZ   ?= $(abspath $(dir $(lastword $(MAKEFILE_LIST)))/..)
@@ -38,7 +44,15 @@ LOOP   ?= --envs 4 --seed-steps $(SEED_STEPS) --update-every $(UPDATE_EVERY) --u
 OFF_UPDATES = $(shell echo $$(( ($(STEPS) - $(SEED_STEPS)) / $(UPDATE_EVERY) )))
 NICE   ?= nice -n 10
 CPR_FLAGS ?=
-SEED_LIST := $(shell seq 1 $(SEEDS))
+# one thread per job (the machine is shared; the loop gives the same bits for any -t)
+THREADS ?= -t 1
+# the training seeds (fbcpr-select overrides them with SEL_SEEDS), the expert data the
+# FB-CPR runs regularise towards, the trajectories track-*.json scores, and the methods
+# table.md lists
+SEED_LIST ?= $(shell seq 1 $(SEEDS))
+EXPERT ?= $(OUT)/expert.rz
+TRACK_SET ?= $(OUT)/held-out.rz
+METHODS ?= cpr fb offline
 
 .PHONY: fbcpr-table
 # the agents and datasets are products, not intermediates: keep them
@@ -52,10 +66,10 @@ $(OUT)/expert.rz: | $(OUT)
 $(OUT)/held-out.rz: | $(OUT)
 	$(AGENT) expert --env pointmass-maze --trajectories 20 --seed 1001 -q -o $@
 
-$(OUT)/cpr-s%.rz: $(OUT)/expert.rz
-	$(NICE) $(AGENT) online --env pointmass-maze --cpr --expert $< --steps $(STEPS) --seed $* $(NET) $(LOOP) $(CPR_FLAGS) -q --report $(OUT)/cpr-s$*.report -o $@
+$(OUT)/cpr-s%.rz: $(EXPERT) | $(OUT)
+	$(NICE) $(AGENT) online --env pointmass-maze --cpr --expert $< --steps $(STEPS) --seed $* $(NET) $(LOOP) $(CPR_FLAGS) $(THREADS) -q --report $(OUT)/cpr-s$*.report -o $@
 $(OUT)/fb-s%.rz: | $(OUT)
-	$(NICE) $(AGENT) online --env pointmass-maze --steps $(STEPS) --seed $* $(NET) $(LOOP) -q --report $(OUT)/fb-s$*.report -o $@
+	$(NICE) $(AGENT) online --env pointmass-maze --steps $(STEPS) --seed $* $(NET) $(LOOP) $(THREADS) -q --report $(OUT)/fb-s$*.report -o $@
 
 $(OUT)/coverage-s%.rz: | $(OUT)
 	$(AGENT) collect --env pointmass-maze --policy coverage --steps $(STEPS) --seed $* -q -o $@
@@ -63,20 +77,20 @@ $(OUT)/offline-s%.rz: $(OUT)/coverage-s%.rz
 	$(NICE) $(AGENT) train --algo fb -d $< --steps $(OFF_UPDATES) --seed $* $(FBNET) -q -o $@
 
 $(OUT)/offline-goals-s%.json: $(OUT)/offline-s%.rz
-	$(NICE) $(AGENT) eval -a $< --tasks goals --episodes 20 --seed 7 --json -q > $@.tmp && mv $@.tmp $@
+	$(NICE) $(AGENT) eval -a $< --tasks goals --episodes 20 --seed 7 $(THREADS) --json -q > $@.tmp && mv $@.tmp $@
 $(OUT)/cpr-goals-s%.json: $(OUT)/cpr-s%.rz
-	$(NICE) $(AGENT) eval -a $< --tasks goals --episodes 20 --seed 7 --json -q > $@.tmp && mv $@.tmp $@
+	$(NICE) $(AGENT) eval -a $< --tasks goals --episodes 20 --seed 7 $(THREADS) --json -q > $@.tmp && mv $@.tmp $@
 $(OUT)/fb-goals-s%.json: $(OUT)/fb-s%.rz
-	$(NICE) $(AGENT) eval -a $< --tasks goals --episodes 20 --seed 7 --json -q > $@.tmp && mv $@.tmp $@
+	$(NICE) $(AGENT) eval -a $< --tasks goals --episodes 20 --seed 7 $(THREADS) --json -q > $@.tmp && mv $@.tmp $@
 
-$(OUT)/track-%.json: $(OUT)/held-out.rz $(foreach s,$(SEED_LIST),$(OUT)/%-s$(s).rz)
-	$(NICE) $(AGENT) track --expert $< --dims 2 --png $(OUT)/track-$*.png --json -q $(filter %.rz,$(wordlist 2,1000,$^)) > $@.tmp && mv $@.tmp $@
+$(OUT)/track-%.json: $(TRACK_SET) $(foreach s,$(SEED_LIST),$(OUT)/%-s$(s).rz)
+	$(NICE) $(AGENT) track --expert $< --dims 2 --png $(OUT)/track-$*.png $(THREADS) --json -q $(filter %.rz,$(wordlist 2,1000,$^)) > $@.tmp && mv $@.tmp $@
 
-GOALS = $(foreach m,cpr fb offline,$(foreach s,$(SEED_LIST),$(OUT)/$(m)-goals-s$(s).json))
-$(OUT)/table.md: $(OUT)/track-cpr.json $(OUT)/track-fb.json $(OUT)/track-offline.json $(GOALS)
-	@{ echo "| method | tracking distance (m), IQM [95% CI] over $(SEEDS) seeds | per seed | goal success per seed (4 rooms × 20 episodes) |"; \
+GOALS = $(foreach m,$(METHODS),$(foreach s,$(SEED_LIST),$(OUT)/$(m)-goals-s$(s).json))
+$(OUT)/table.md: $(foreach m,$(METHODS),$(OUT)/track-$(m).json) $(GOALS)
+	@{ echo "| method | tracking distance (m), IQM [95% CI] over $(words $(SEED_LIST)) seeds | per seed | goal success per seed (4 rooms × 20 episodes) |"; \
 	   echo "|---|---|---|---|"; \
-	   for m in cpr fb offline; do \
+	   for m in $(METHODS); do \
 	     t=$(OUT)/track-$$m.json; \
 	     iqm=$$(grep -o '"iqm":[-0-9.e]*' $$t | cut -d: -f2); lo=$$(grep -o '"ci_lo":[-0-9.e]*' $$t | cut -d: -f2); hi=$$(grep -o '"ci_hi":[-0-9.e]*' $$t | cut -d: -f2); \
 	     per=$$(grep -o '"mean_dist":[-0-9.e]*' $$t | cut -d: -f2 | xargs printf '%.4f ' ); \
@@ -88,6 +102,76 @@ $(OUT)/table.md: $(OUT)/track-cpr.json $(OUT)/track-fb.json $(OUT)/track-offline
 	@cat $@
 
 fbcpr-table: $(OUT)/table.md
+
+# ---- choosing FB-CPR's settings honestly (validation), then the final table ------------
+#   make -f pipeline/fbcpr.mk fbcpr-select     every candidate of CANDS (FB-CPR flags
+#                                              CAND_<name>) trained on SEL_SEEDS at SEL_STEPS,
+#                                              each scored by tracking the VALIDATION
+#                                              trajectories (expert seed VAL_SEED, disjoint
+#                                              from the held-out 1001 and the training 1);
+#                                              the lowest IQM wins (ties: the earlier in
+#                                              CANDS, the reference's default first);
+#                                              SEL_OUT/selection.md and SEL_OUT/chosen.flags
+#   make -f pipeline/fbcpr.mk fbcpr-final      the chosen flags (read from chosen.flags,
+#                                              never typed by hand) against online FB on
+#                                              seeds 1..SEEDS at STEPS, tracking the
+#                                              held-out trajectories; runs one at a time in
+#                                              seed order (cpr-s1, fb-s1, cpr-s2, …) so a
+#                                              cut budget leaves whole seeds; FINAL_OUT/table.md
+# Neither target looks at the held-out trajectories until the choice is written.
+VAL_SEED  ?= 2001
+VAL_TRAJ  ?= 20
+SEL_SEEDS ?= 6 7 8
+SEL_STEPS ?= 20000
+SEL_OUT   ?= $(OUT)/select
+FINAL_OUT ?= $(OUT)/final
+CANDS     ?= default reg0.1 reg0.1-disc1e-4 reg1-disc1e-4
+CAND_default ?=
+CAND_reg0.1 ?= --reg 0.1
+CAND_reg0.1-disc1e-4 ?= --reg 0.1 --lr-disc 1e-4
+CAND_reg1-disc1e-4 ?= --reg 1 --lr-disc 1e-4
+SUBMAKE = $(MAKE) --no-print-directory -f $(firstword $(MAKEFILE_LIST))
+
+$(OUT)/validation.rz: | $(OUT)
+	$(AGENT) expert --env pointmass-maze --trajectories $(VAL_TRAJ) --seed $(VAL_SEED) -q -o $@
+
+.PHONY: fbcpr-select fbcpr-final
+$(SEL_OUT)/selection.md: $(OUT)/expert.rz $(OUT)/validation.rz
+	$(foreach c,$(CANDS),$(SUBMAKE) OUT=$(SEL_OUT)/$(c) STEPS=$(SEL_STEPS) SEED_LIST="$(SEL_SEEDS)" \
+	    EXPERT=$(abspath $(OUT)/expert.rz) TRACK_SET=$(abspath $(OUT)/validation.rz) \
+	    CPR_FLAGS="$(CAND_$(c))" $(SEL_OUT)/$(c)/track-cpr.json || exit 1; \
+	  printf '%s\n' "$(CAND_$(c))" > $(SEL_OUT)/$(c)/flags;)
+	@{ echo "| candidate | FB-CPR flags | validation tracking (m), IQM [95% CI] over seeds $(SEL_SEEDS) | per seed |"; \
+	   echo "|---|---|---|---|"; \
+	   $(foreach c,$(CANDS),t=$(SEL_OUT)/$(c)/track-cpr.json; \
+	     printf '| %s | %s | %.4f [%.4f, %.4f] | %s|\n' $(c) "$(or $(CAND_$(c)),(reference default))" \
+	       $$(grep -o '"iqm":[-0-9.e]*' $$t | cut -d: -f2) $$(grep -o '"ci_lo":[-0-9.e]*' $$t | cut -d: -f2) \
+	       $$(grep -o '"ci_hi":[-0-9.e]*' $$t | cut -d: -f2) \
+	       "$$(grep -o '"mean_dist":[-0-9.e]*' $$t | cut -d: -f2 | xargs printf '%.4f ')";) \
+	 } > $@.tmp
+	@best=$$( { $(foreach c,$(CANDS),printf '%s %s\n' "$$(grep -o '"iqm":[-0-9.e]*' $(SEL_OUT)/$(c)/track-cpr.json | cut -d: -f2)" $(c);) } \
+	   | awk 'NR == 1 || $$1 < b { b = $$1; n = $$2 } END { print n }'); \
+	 echo "chosen (lowest validation IQM): $$best" >> $@.tmp; \
+	 cp $(SEL_OUT)/$$best/flags $(SEL_OUT)/chosen.flags.tmp && mv $(SEL_OUT)/chosen.flags.tmp $(SEL_OUT)/chosen.flags && mv $@.tmp $@
+	@cat $@
+fbcpr-select: $(SEL_OUT)/selection.md
+
+# context only, never part of the choice: online FB on the same validation seeds and
+# trajectories (FB has no CPR settings to choose)
+.PHONY: fbcpr-select-fb
+fbcpr-select-fb: $(OUT)/expert.rz $(OUT)/validation.rz
+	$(SUBMAKE) OUT=$(SEL_OUT)/fb STEPS=$(SEL_STEPS) SEED_LIST="$(SEL_SEEDS)" \
+	    TRACK_SET=$(abspath $(OUT)/validation.rz) $(SEL_OUT)/fb/track-fb.json
+	@t=$(SEL_OUT)/fb/track-fb.json; printf '| online FB | (none) | %.4f [%.4f, %.4f] | %s|\n' \
+	   $$(grep -o '"iqm":[-0-9.e]*' $$t | cut -d: -f2) $$(grep -o '"ci_lo":[-0-9.e]*' $$t | cut -d: -f2) \
+	   $$(grep -o '"ci_hi":[-0-9.e]*' $$t | cut -d: -f2) "$$(grep -o '"mean_dist":[-0-9.e]*' $$t | cut -d: -f2 | xargs printf '%.4f ')"
+
+FINAL_RUNS = $(foreach s,$(SEED_LIST),$(FINAL_OUT)/cpr-s$(s).rz $(FINAL_OUT)/fb-s$(s).rz)
+fbcpr-final: $(SEL_OUT)/selection.md $(OUT)/expert.rz $(OUT)/held-out.rz
+	for f in $(FINAL_RUNS); do $(SUBMAKE) OUT=$(FINAL_OUT) EXPERT=$(abspath $(OUT)/expert.rz) \
+	    TRACK_SET=$(abspath $(OUT)/held-out.rz) CPR_FLAGS="$$(cat $(SEL_OUT)/chosen.flags)" $$f || exit 1; done
+	$(SUBMAKE) OUT=$(FINAL_OUT) EXPERT=$(abspath $(OUT)/expert.rz) TRACK_SET=$(abspath $(OUT)/held-out.rz) \
+	    METHODS="cpr fb" $(FINAL_OUT)/table.md
 
 # goal diagnostic (item "reward and goal tasks not worse than offline FB"): the same
 # agents' goal success with z inferred from the label states at the goal instead of
