@@ -96,6 +96,22 @@ static double worst_ratio(const float *y, int ldy, const float *x, const float *
     return worst;
 }
 
+/* Two results y, yr [T][ldy] that are each within `bound` (in units of pc·u·‖x‖‖w_i‖,
+ * worst_ratio's measure) of the same exact sum Σ w x are within twice it of each other. */
+static void check_twice(const float *y, const float *yr, int ldy, const float *x, const float *Qd, int T, int n, int pc,
+                        double bound)
+{
+    for (int t = 0; t < T; t++) {
+        double nx = 0;
+        for (int j = 0; j < pc; j++) nx += (double)x[(size_t)t * pc + j] * x[(size_t)t * pc + j];
+        for (int i = 0; i < n; i++) {
+            double nw = 0;
+            for (int j = 0; j < pc; j++) nw += (double)Qd[(size_t)i * pc + j] * Qd[(size_t)i * pc + j];
+            CHECK(fabs(y[(size_t)t * ldy + i] - yr[(size_t)t * ldy + i]) <= 2 * bound * pc * 0x1p-24 * sqrt(nx * nw) + 1e-300);
+        }
+    }
+}
+
 /* Whether the int8 variants quantise the inputs for this view (qdot.h: e8p; 4-bit grids
  * with an even width, 2-bit grids with a width that is a multiple of 4, 8-bit grids of any
  * width, with groups
@@ -173,17 +189,7 @@ static void test_kernels(void)
                     /* AVX2 int8 = the portable int8 reference: both are within the bound
                      * above of the same exact sum Σ w x̂, so within twice it of each other
                      * (a wrong block scale or zero point errs by far more) */
-                    if (isas[k] == RZ_QDOT_AVX2_I8)
-                        for (int t = 0; t < T; t++) {
-                            double nx = 0;
-                            for (int j = 0; j < pc; j++) nx += (double)xh[(size_t)t * pc + j] * xh[(size_t)t * pc + j];
-                            for (int i = 0; i < n; i++) {
-                                double nw = 0;
-                                for (int j = 0; j < pc; j++) nw += (double)Qd[(size_t)i * pc + j] * Qd[(size_t)i * pc + j];
-                                CHECK(fabs(y[(size_t)t * ldy + i] - yr8[(size_t)t * ldy + i]) <=
-                                      2 * bound * pc * 0x1p-24 * sqrt(nx * nw) + 1e-300);
-                            }
-                        }
+                    if (isas[k] == RZ_QDOT_AVX2_I8) check_twice(y, yr8, ldy, xh, Qd, T, n, pc, bound);
                     /* Against the true x: |ŷ − y| ≤ |Σ w (x̂ − x)| + the rounding above
                      * ≤ ‖w‖ ‖x̂ − x‖ + (2 + 48/n) n u ‖w‖ ‖x̂‖, and |x̂_j − x_j| ≤ d/2 = m_B/254
                      * (round to nearest on the int8 step d = m_B/127, plus ≤ 2 float roundings
@@ -216,16 +222,7 @@ static void test_kernels(void)
                     double r = worst_ratio(y, ldy, xh, Qd, T, n, pc), bound = 2.0 + 48.0 / pc;
                     if (!(r <= bound)) printf("#   e8p%dn %d x %d, T %d: ratio %g > %g\n", v.bits, rows, cols, T, r, bound);
                     CHECK(r <= bound);
-                    for (int t = 0; t < T; t++) {
-                        double nx = 0;
-                        for (int j = 0; j < pc; j++) nx += (double)xh[(size_t)t * pc + j] * xh[(size_t)t * pc + j];
-                        for (int i = 0; i < n; i++) {
-                            double nw = 0;
-                            for (int j = 0; j < pc; j++) nw += (double)Qd[(size_t)i * pc + j] * Qd[(size_t)i * pc + j];
-                            CHECK(fabs(y[(size_t)t * ldy + i] - yr[(size_t)t * ldy + i]) <=
-                                  2 * bound * pc * 0x1p-24 * sqrt(nx * nw) + 1e-300);
-                        }
-                    }
+                    check_twice(y, yr, ldy, xh, Qd, T, n, pc, bound);
                     free(nib), free(yr);
                 }
                 free(x), free(y), free(xh), free(xd), free(yr8);
