@@ -8,23 +8,21 @@
 #include "cluster.h"
 #include "maze_rec.h"
 
-const char *rz_maze_objective_name(int obj) { return obj == RZ_MZ_MLMU ? "mlmu" : "next"; }
+const char *const rz_maze_objective_names[] = {"next", "mlmu", NULL}; /* RZ_MZ_* order */
+const char *const rz_maze_keys_names[] = {"all", "visible", NULL};     /* RZ_MZ_KEYS_* order */
 
-int rz_maze_objective_parse(const char *s)
+/* index of s in a NULL-terminated list, or -1 */
+static int pick(const char *const *names, const char *s)
 {
-    if (!strcmp(s, "next")) return RZ_MZ_NEXT;
-    if (!strcmp(s, "mlmu")) return RZ_MZ_MLMU;
+    for (int i = 0; names[i]; i++)
+        if (!strcmp(s, names[i])) return i;
     return -1;
 }
 
-const char *rz_maze_keys_name(int keys) { return keys == RZ_MZ_KEYS_VISIBLE ? "visible" : "all"; }
-
-int rz_maze_keys_parse(const char *s)
-{
-    if (!strcmp(s, "all")) return RZ_MZ_KEYS_ALL;
-    if (!strcmp(s, "visible")) return RZ_MZ_KEYS_VISIBLE;
-    return -1;
-}
+const char *rz_maze_objective_name(int obj) { return rz_maze_objective_names[obj == RZ_MZ_MLMU]; }
+int rz_maze_objective_parse(const char *s) { return pick(rz_maze_objective_names, s); }
+const char *rz_maze_keys_name(int keys) { return rz_maze_keys_names[keys == RZ_MZ_KEYS_VISIBLE]; }
+int rz_maze_keys_parse(const char *s) { return pick(rz_maze_keys_names, s); }
 
 void rz_maze_set_attention(rz_train *t, int objective, int keys)
 {

@@ -41,6 +41,7 @@
 #include "stream.h"
 
 enum { RZ_MZ_NEXT = 0, RZ_MZ_MLMU = 1 };
+extern const char *const rz_maze_objective_names[]; /* "next", "mlmu", NULL: by value */
 const char *rz_maze_objective_name(int obj); /* "next", "mlmu" */
 int rz_maze_objective_parse(const char *s);  /* -1 if unknown */
 
@@ -51,6 +52,7 @@ int rz_maze_objective_parse(const char *s);  /* -1 if unknown */
  * reference PAST's encoder, whose keys leave the masked positions out, built in the one
  * block (rz_train_set_hidden). Next-token is causal either way. */
 enum { RZ_MZ_KEYS_ALL = 0, RZ_MZ_KEYS_VISIBLE = 1 };
+extern const char *const rz_maze_keys_names[]; /* "all", "visible", NULL: by value */
 const char *rz_maze_keys_name(int keys); /* "all", "visible" */
 int rz_maze_keys_parse(const char *s);   /* -1 if unknown */
 /* Sets t's attention for an objective and keys mode (training, decoding and single

@@ -18,17 +18,18 @@ void rz_adamw_defaults(rz_adamw_opts *o)
     o->schedule = RZ_SCHED_COSINE;
 }
 
+const char *const rz_adamw_schedule_names[] = {"cosine", "linear", "constant", NULL}; /* RZ_SCHED_* order */
+
 int rz_adamw_schedule_parse(const char *s)
 {
-    if (!strcmp(s, "cosine")) return RZ_SCHED_COSINE;
-    if (!strcmp(s, "linear")) return RZ_SCHED_LINEAR;
-    if (!strcmp(s, "constant")) return RZ_SCHED_CONSTANT;
+    for (int i = 0; rz_adamw_schedule_names[i]; i++)
+        if (!strcmp(s, rz_adamw_schedule_names[i])) return i;
     return -1;
 }
 
 const char *rz_adamw_schedule_name(int s)
 {
-    return s == RZ_SCHED_COSINE ? "cosine" : s == RZ_SCHED_LINEAR ? "linear" : s == RZ_SCHED_CONSTANT ? "constant" : "?";
+    return s >= RZ_SCHED_COSINE && s <= RZ_SCHED_CONSTANT ? rz_adamw_schedule_names[s] : "?";
 }
 
 int rz_adamw_init(rz_adamw *a, size_t n, rz_err *e)

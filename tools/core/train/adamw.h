@@ -24,6 +24,7 @@
 #include "rz.h"
 
 enum { RZ_SCHED_COSINE = 0, RZ_SCHED_LINEAR = 1, RZ_SCHED_CONSTANT = 2 };
+extern const char *const rz_adamw_schedule_names[]; /* "cosine", "linear", "constant", NULL: by value */
 
 typedef struct {
     double lr;           /* peak learning rate */
