@@ -3,6 +3,7 @@
 #include "maze_ckpt.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,38 +12,47 @@
 #include "mlmu.h"
 #include "record.h"
 
+/* The header's fields in the order they are written ("moments" follows: it is whether
+ * the moments are saved, not a member). The model's vocabulary, norm epsilon and tied
+ * classifier are implied by n and fixed; rope_theta and keys may be absent (checkpoints
+ * written before them: 10000 and all). */
+#define S rz_maze_ckpt
+static const rz_field_spec header_fields[] = {
+    RZ_FIELD_INT(S, n, RZ_MAZE_MIN, RZ_MAZE_MAX, 0),
+    RZ_FIELD_PICK(S, "objective", objective, rz_maze_objective_names, 0),
+    RZ_FIELD_PICK(S, "keys", keys, rz_maze_keys_names, 1),
+    RZ_FIELD_INT(S, config.dim, 1, 1 << 14, 0),
+    RZ_FIELD_INT(S, config.hidden_dim, 1, 1 << 16, 0),
+    RZ_FIELD_INT(S, config.n_layers, 1, 256, 0),
+    RZ_FIELD_INT(S, config.n_heads, 1, 1024, 0),
+    RZ_FIELD_INT(S, config.n_kv_heads, 1, 1024, 0),
+    RZ_FIELD_INT(S, config.seq_len, 1, 1 << 16, 0),
+    RZ_FIELD_F32(S, config.rope_theta, 2, 1e9, 1),
+    RZ_FIELD_I64(S, step, 0, INT32_MAX, 0),
+    RZ_FIELD_I64(S, total, 1, INT32_MAX, 0),
+    RZ_FIELD_I64(S, batch, 1, 1 << 20, 0),
+    RZ_FIELD_I64(S, micro, 1, 1 << 20, 0),
+    RZ_FIELD_HEX64(S, seed, 0),
+    RZ_FIELD_HEX64(S, samples, 0),
+    RZ_FIELD_HEX64(S, set_id, 0),
+    RZ_FIELD_F64(S, opt.lr, 0, 999.999999, 0), /* [0, 1000) */
+    RZ_FIELD_F64(S, opt.min_lr, -INFINITY, INFINITY, 0),
+    RZ_FIELD_F64(S, opt.weight_decay, -INFINITY, INFINITY, 0),
+    RZ_FIELD_F64(S, opt.clip, -INFINITY, INFINITY, 0),
+    RZ_FIELD_INT(S, opt.warmup, 0, INT32_MAX, 0),
+    RZ_FIELD_PICK(S, "schedule", opt.schedule, rz_adamw_schedule_names, 0),
+    RZ_FIELD_F64(S, loss, -INFINITY, INFINITY, 0),
+};
+#undef S
+
 int rz_maze_ckpt_save(const char *loc, const rz_stream_opts *o, const rz_maze_ckpt *in, rz_llama *m,
                       const rz_adamw *opt, rz_err *e)
 {
     rz_writer *w;
     if (rz_writer_open(loc, o, &w, e)) return e->code;
     msgpack_packer *pk = rz_writer_packer(w);
-    const rz_llama_config *c = &in->config;
-    rz_rec_begin(pk, "maze_checkpoint", RZ_MAZE_CKPT_VERSION, 25);
-    rz_rec_int(pk, "n", in->n);
-    rz_rec_str(pk, "objective", rz_maze_objective_name(in->objective));
-    rz_rec_str(pk, "keys", rz_maze_keys_name(in->keys));
-    rz_rec_int(pk, "dim", c->dim);
-    rz_rec_int(pk, "hidden_dim", c->hidden_dim);
-    rz_rec_int(pk, "n_layers", c->n_layers);
-    rz_rec_int(pk, "n_heads", c->n_heads);
-    rz_rec_int(pk, "n_kv_heads", c->n_kv_heads);
-    rz_rec_int(pk, "seq_len", c->seq_len);
-    rz_rec_f64(pk, "rope_theta", c->rope_theta);
-    rz_rec_int(pk, "step", in->step);
-    rz_rec_int(pk, "total", in->total);
-    rz_rec_int(pk, "batch", in->batch);
-    rz_rec_int(pk, "micro", in->micro);
-    rz_rec_hex64(pk, "seed", in->seed);
-    rz_rec_hex64(pk, "samples", in->samples);
-    rz_rec_hex64(pk, "set_id", in->set_id);
-    rz_rec_f64(pk, "lr", in->opt.lr);
-    rz_rec_f64(pk, "min_lr", in->opt.min_lr);
-    rz_rec_f64(pk, "weight_decay", in->opt.weight_decay);
-    rz_rec_f64(pk, "clip", in->opt.clip);
-    rz_rec_int(pk, "warmup", in->opt.warmup);
-    rz_rec_str(pk, "schedule", rz_adamw_schedule_name(in->opt.schedule));
-    rz_rec_f64(pk, "loss", in->loss);
+    rz_rec_begin(pk, "maze_checkpoint", RZ_MAZE_CKPT_VERSION, RZ_NFIELDS(header_fields) + 1);
+    rz_rec_fields_pack(pk, in, header_fields, RZ_NFIELDS(header_fields));
     rz_rec_bool(pk, "moments", opt != NULL);
     if (rz_writer_emit(w, e)) goto fail;
     int count = rz_llama_tensor_count(m);
@@ -68,59 +78,17 @@ fail:
     return e->code;
 }
 
-static int get_i(const msgpack_object *r, const rz_rec_ctx *c, const char *k, int64_t lo, int64_t hi, int *out,
-                 rz_err *e)
-{
-    int64_t v;
-    int rc = rz_get_int(r, c, k, lo, hi, &v, e);
-    if (!rc) *out = (int)v;
-    return rc;
-}
-
 static int get_header(const msgpack_object *r, const rz_rec_ctx *c, rz_maze_ckpt *in, int *moments, rz_err *e)
 {
-    char obj[16], sched[16];
     rz_llama_config *cf = &in->config;
     int rc;
     memset(in, 0, sizeof *in);
     rz_adamw_defaults(&in->opt);
-    if ((rc = get_i(r, c, "n", RZ_MAZE_MIN, RZ_MAZE_MAX, &in->n, e))) return rc;
-    if ((rc = rz_get_str(r, c, "objective", obj, sizeof obj, e))) return rc;
-    if ((in->objective = rz_maze_objective_parse(obj)) < 0)
-        return rz_rec_fail(e, c, "objective", "'%s', expected next or mlmu", obj);
-    in->keys = RZ_MZ_KEYS_ALL; /* absent in checkpoints written before the field */
-    if (rz_field(r, "keys")) {
-        char keys[16];
-        if ((rc = rz_get_str(r, c, "keys", keys, sizeof keys, e))) return rc;
-        if ((in->keys = rz_maze_keys_parse(keys)) < 0)
-            return rz_rec_fail(e, c, "keys", "'%s', expected all or visible", keys);
-    }
-    if ((rc = get_i(r, c, "dim", 1, 1 << 14, &cf->dim, e)) || (rc = get_i(r, c, "hidden_dim", 1, 1 << 16, &cf->hidden_dim, e)) ||
-        (rc = get_i(r, c, "n_layers", 1, 256, &cf->n_layers, e)) || (rc = get_i(r, c, "n_heads", 1, 1024, &cf->n_heads, e)) ||
-        (rc = get_i(r, c, "n_kv_heads", 1, 1024, &cf->n_kv_heads, e)) ||
-        (rc = get_i(r, c, "seq_len", 1, 1 << 16, &cf->seq_len, e)))
-        return rc;
-    cf->vocab_size = rz_maze_vocab(in->n), cf->shared_classifier = 0, cf->rope_theta = 10000.0f, cf->norm_eps = 1e-5f;
-    double theta = 10000.0; /* absent in checkpoints written before the field */
-    if ((rc = rz_get_f64_opt(r, c, "rope_theta", &theta, e))) return rc;
-    if (!(theta >= 2 && theta <= 1e9)) return rz_rec_fail(e, c, "rope_theta", "%g, expected 2 to 1e9", theta);
-    cf->rope_theta = (float)theta;
-    if ((rc = rz_get_int(r, c, "step", 0, INT32_MAX, &in->step, e)) ||
-        (rc = rz_get_int(r, c, "total", 1, INT32_MAX, &in->total, e)) ||
-        (rc = rz_get_int(r, c, "batch", 1, 1 << 20, &in->batch, e)) ||
-        (rc = rz_get_int(r, c, "micro", 1, 1 << 20, &in->micro, e)) || (rc = rz_get_hex64(r, c, "seed", &in->seed, e)) ||
-        (rc = rz_get_hex64(r, c, "samples", &in->samples, e)) || (rc = rz_get_hex64(r, c, "set_id", &in->set_id, e)) ||
-        (rc = rz_get_f64(r, c, "lr", &in->opt.lr, e)) || (rc = rz_get_f64(r, c, "min_lr", &in->opt.min_lr, e)) ||
-        (rc = rz_get_f64(r, c, "weight_decay", &in->opt.weight_decay, e)) ||
-        (rc = rz_get_f64(r, c, "clip", &in->opt.clip, e)) ||
-        (rc = get_i(r, c, "warmup", 0, INT32_MAX, &in->opt.warmup, e)) ||
-        (rc = rz_get_str(r, c, "schedule", sched, sizeof sched, e)) || (rc = rz_get_f64(r, c, "loss", &in->loss, e)))
-        return rc;
+    in->keys = RZ_MZ_KEYS_ALL, cf->rope_theta = 10000.0f; /* when absent */
+    if ((rc = rz_rec_fields_decode(r, c, in, header_fields, RZ_NFIELDS(header_fields), e))) return rc;
+    cf->vocab_size = rz_maze_vocab(in->n), cf->shared_classifier = 0, cf->norm_eps = 1e-5f;
     if (in->step > in->total) return rz_rec_fail(e, c, "step", "%lld is past total %lld", (long long)in->step, (long long)in->total);
     if (in->batch % in->micro) return rz_rec_fail(e, c, "micro", "does not divide batch");
-    if ((in->opt.schedule = rz_adamw_schedule_parse(sched)) < 0)
-        return rz_rec_fail(e, c, "schedule", "'%s', expected cosine, linear or constant", sched);
-    if (!(in->opt.lr >= 0 && in->opt.lr < 1e3)) return rz_rec_fail(e, c, "lr", "expected a rate in [0, 1000)");
     in->opt.total = (int)in->total;
     if ((rc = rz_get_bool(r, c, "moments", moments, e))) return rc;
     rz_err ce = {0};
