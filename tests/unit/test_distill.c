@@ -105,6 +105,19 @@ static double model_obj(void *p)
     return rz_tr_kl_fwd(z->row, rz_train_logits(z->t), z->tl, z->B * z->T, z->V) / (z->B * z->T);
 }
 
+/* One rz_distill_step_grad from the start of ids[0 .. B·T] (B sequences of T, one
+ * micro-batch): *loss, the step's tokens in tok, the teacher's logits in tl. */
+static int distill_step(rz_train *t, rz_lora *a, rz_teacher *tc, int B, int T, const int *ids, int *tok, float *tl,
+                        double *loss, rz_err *e)
+{
+    double *acc = malloc(sizeof(double) * (a->n_params + 1));
+    rz_data_cursor cur = {0, 1};
+    rz_step_shape sh = {B, B};
+    int rc = acc ? rz_distill_step_grad(t, a, tc, &sh, ids, (size_t)B * T + 1, &cur, acc, tok, tl, loss, e) : RZ_EINTERNAL;
+    free(acc);
+    return rc;
+}
+
 /* rz_distill_step_grad's gradient of L, R = central differences of the mean KL of the
  * adapted student against a teacher (another random model) on the step's own tokens. */
 static void test_distill_model_grad(void)
@@ -129,10 +142,8 @@ static void test_distill_model_grad(void)
     int ids[B * T + 1], tok[B * T];
     for (int i = 0; i < B * T + 1; i++) ids[i] = (int)(rng_next(&s) % (uint64_t)V);
     float *tl = malloc(sizeof(float) * B * T * V);
-    double *acc = malloc(sizeof(double) * (a->n_params + 1)), loss = 0, row[B * T];
-    rz_data_cursor cur = {0, 1};
-    rz_step_shape sh = {B, B};
-    CHECK_EQ_INT(rz_distill_step_grad(t, a, tc, &sh, ids, B * T + 1, &cur, acc, tok, tl, &loss, &e), 0);
+    double loss = 0, row[B * T];
+    CHECK_EQ_INT(distill_step(t, a, tc, B, T, ids, tok, tl, &loss, &e), 0);
     CHECK(memcmp(tok, ids, sizeof tok) == 0); /* the step's tokens: ids[0 .. B·T) */
     float *g = malloc(sizeof(float) * a->n_params);
     memcpy(g, a->grads, sizeof(float) * a->n_params);
@@ -150,13 +161,12 @@ static void test_distill_model_grad(void)
     rz_teacher_free(tc);
     CHECK_EQ_INT(rz_teacher_new(m, B, T, &tc, &e), 0);
     memset(a->params, 0, sizeof(float) * a->n_params);
-    cur.pos = 0;
-    CHECK_EQ_INT(rz_distill_step_grad(t, a, tc, &sh, ids, B * T + 1, &cur, acc, tok, tl, &loss, &e), 0);
+    CHECK_EQ_INT(distill_step(t, a, tc, B, T, ids, tok, tl, &loss, &e), 0);
     CHECK_NEAR(loss, 0.0, 1e-6);
     double gm = 0;
     for (size_t i = 0; i < a->n_params; i++) gm = fmax(gm, fabs(a->grads[i]));
     CHECK(gm < 1e-5);
-    free(g), free(tl), free(acc);
+    free(g), free(tl);
     rz_teacher_free(tc);
     rz_train_free(t);
     rz_lora_free(a);
@@ -202,10 +212,8 @@ static void test_distill_scaled_grad(int train_lr)
     int ids[B * T + 1], tok[B * T];
     for (int i = 0; i < B * T + 1; i++) ids[i] = (int)(rng_next(&s) % (uint64_t)V);
     float *tl = malloc(sizeof(float) * B * T * V);
-    double *acc = malloc(sizeof(double) * (a->n_params + 1)), loss = 0, row[B * T];
-    rz_data_cursor cur = {0, 1};
-    rz_step_shape sh = {B, B};
-    CHECK_EQ_INT(rz_distill_step_grad(t, a, tc, &sh, ids, B * T + 1, &cur, acc, tok, tl, &loss, &e), 0);
+    double loss = 0, row[B * T];
+    CHECK_EQ_INT(distill_step(t, a, tc, B, T, ids, tok, tl, &loss, &e), 0);
     float *g = malloc(sizeof(float) * a->n_params);
     memcpy(g, a->grads, sizeof(float) * a->n_params);
     model_ctx z = {t, ids, tl, B, T, V, row};
@@ -243,7 +251,7 @@ static void test_distill_scaled_grad(int train_lr)
         rz_lora_free(a0);
         rz_llama_free(mm);
     }
-    free(g), free(tl), free(acc), free(per), free(fixed0);
+    free(g), free(tl), free(per), free(fixed0);
     rz_teacher_free(tc);
     rz_train_free(t);
     rz_lora_free(a);
