@@ -60,6 +60,25 @@ static void pad(const float *W, const double *H, int m, int n, int pc, float *Wp
     for (int i = 0; i < n; i++) memcpy(Hp + i * pc, H + i * n, sizeof(double) * (size_t)n);
 }
 
+/* The CALDERA fit of W [m][n] under H at rank k, on the problem padded to pc columns
+ * (pc = n: as it is), and its qlayer named name (record seed qseed). On failure nothing
+ * is left to free. */
+static int fit_qlayer(const char *name, const float *W, const double *H, int m, int n, int pc, int k,
+                      const rz_caldera_opts *o, uint64_t qseed, rz_caldera *c, rz_qlayer *q, rz_err *e)
+{
+    float *Wp = malloc(sizeof(float) * (size_t)m * pc);
+    double *Hp = malloc(sizeof(double) * (size_t)pc * pc);
+    int rc = Wp && Hp ? 0 : rz_fail(e, RZ_EINTERNAL, "out of memory");
+    if (!rc) {
+        pad(W, H, m, n, pc, Wp, Hp);
+        if ((rc = rz_caldera_fit(Wp, Hp, m, pc, k, o, c, e)) ||
+            (rc = rz_qlayer_from_caldera(name, c, m, n, W, H, qseed, q, e)))
+            rz_caldera_free(c);
+    }
+    free(Wp), free(Hp);
+    return rc;
+}
+
 /* pack → unpack → decode; *u keeps the object alive (destroy after use). A nonzero
  * version_override rewrites "v" before decoding (a positive fixint either way); *version
  * is the version decoded. */
@@ -106,10 +125,9 @@ static double max_abs(const float *a, int n)
 static void run_case(int qm, int qbits, int lr_bits, int bf16, int incoh, int m, int n, int k)
 {
     int pc = qm == RZ_CQ_E8P ? (n + 7) / 8 * 8 : n;
-    float *W = malloc(sizeof(float) * (size_t)m * n), *Wp = malloc(sizeof(float) * (size_t)m * pc);
-    double *H = malloc(sizeof(double) * (size_t)n * n), *Hp = malloc(sizeof(double) * (size_t)pc * pc);
+    float *W = malloc(sizeof(float) * (size_t)m * n);
+    double *H = malloc(sizeof(double) * (size_t)n * n);
     make_problem(m, n, W, H);
-    pad(W, H, m, n, pc, Wp, Hp);
     rz_caldera_opts o;
     rz_caldera_defaults(&o);
     o.h_reg = 0; /* f against the undamped H, as these checks compute it */
@@ -123,20 +141,12 @@ static void run_case(int qm, int qbits, int lr_bits, int bf16, int incoh, int m,
     o.inner = 2;
     o.svd = RZ_SVD_EXACT;
     rz_caldera c;
-    rz_err e = {0};
-    int rc = rz_caldera_fit(Wp, Hp, m, pc, k, &o, &c, &e);
-    CHECK_EQ_INT(rc, 0);
-    if (rc) {
-        printf("#   %s\n", e.msg);
-        rz_caldera_free(&c);
-        goto out;
-    }
     rz_qlayer q;
-    rc = rz_qlayer_from_caldera("layers.0.feed_forward.w2.weight", &c, m, n, W, H, 42, &q, &e);
+    rz_err e = {0};
+    int rc = fit_qlayer("layers.0.feed_forward.w2.weight", W, H, m, n, pc, k, &o, 42, &c, &q, &e);
     CHECK_EQ_INT(rc, 0);
     if (rc) {
         printf("#   %s\n", e.msg);
-        rz_caldera_free(&c);
         goto out;
     }
     msgpack_sbuffer sb;
@@ -226,9 +236,7 @@ static void run_case(int qm, int qbits, int lr_bits, int bf16, int incoh, int m,
     rz_caldera_free(&c);
 out:
     free(W);
-    free(Wp);
     free(H);
-    free(Hp);
 }
 
 static void test_e8p_grid4_incoherent(void) { run_case(RZ_CQ_E8P, 2, 4, 0, 1, 24, 20, 3); }
@@ -277,10 +285,9 @@ static void test_decode_rejects(void)
     o.lr_bits = 32;
     o.svd = RZ_SVD_EXACT;
     rz_caldera c;
-    rz_err e = {0};
-    CHECK_EQ_INT(rz_caldera_fit(W, H, m, n, k, &o, &c, &e), 0);
     rz_qlayer q;
-    CHECK_EQ_INT(rz_qlayer_from_caldera("w", &c, m, n, W, H, 1, &q, &e), 0);
+    rz_err e = {0};
+    CHECK_EQ_INT(fit_qlayer("w", W, H, m, n, n, k, &o, 1, &c, &q, &e), 0);
     CHECK_EQ_INT(decode_modified(&q.v, k, q.v.L_n, NULL, &e), 0);
     CHECK_EQ_INT(decode_modified(&q.v, k, q.v.L_n - 4, NULL, &e), RZ_EINPUT);
     CHECK(strstr(e.msg, "'L'") || strstr(e.msg, "L"));
@@ -297,10 +304,9 @@ static void test_decode_rejects(void)
 static void test_line_scales(void)
 {
     int m = 24, n = 20, k = 3, pc = 24;
-    float *W = malloc(sizeof(float) * m * n), *Wp = malloc(sizeof(float) * m * pc);
-    double *H = malloc(sizeof(double) * n * n), *Hp = malloc(sizeof(double) * pc * pc);
+    float *W = malloc(sizeof(float) * m * n);
+    double *H = malloc(sizeof(double) * n * n);
     make_problem(m, n, W, H);
-    pad(W, H, m, n, pc, Wp, Hp);
     rz_caldera_opts o;
     rz_caldera_defaults(&o);
     o.q_method = RZ_CQ_E8P;
@@ -315,8 +321,7 @@ static void test_line_scales(void)
     rz_qlayer q;
     rz_err e = {0};
     int ver;
-    CHECK_EQ_INT(rz_caldera_fit(Wp, Hp, m, pc, k, &o, &c, &e), 0);
-    CHECK_EQ_INT(rz_qlayer_from_caldera("layers.0.feed_forward.w2.weight", &c, m, n, W, H, 42, &q, &e), 0);
+    CHECK_EQ_INT(fit_qlayer("layers.0.feed_forward.w2.weight", W, H, m, n, pc, k, &o, 42, &c, &q, &e), 0);
     /* the scales: fp16 values around 1, and what they decode to */
     uint16_t h[24 + 20];
     double a[24], b[20];
@@ -409,7 +414,7 @@ static void test_line_scales(void)
     free(W0), free(W1);
     rz_qlayer_free(&q);
     rz_caldera_free(&c);
-    free(W), free(Wp), free(H), free(Hp);
+    free(W), free(H);
 }
 
 /* A random 2-block model packed with CALDERA layers (E8P 2-bit + 4-bit L, R, incoherent,
@@ -464,10 +469,9 @@ static void test_model_load_lowrank(void)
         int rows, cols, layer, group;
         rz_llama_linear(m, i, name, sizeof name, &W, &rows, &cols, &layer, &group);
         int pc = (cols + 7) / 8 * 8;
-        double *H = malloc(sizeof(double) * (size_t)cols * cols), *Hp = malloc(sizeof(double) * (size_t)pc * pc);
-        float *Wr = malloc(sizeof(float) * (size_t)rows * cols), *Wp = malloc(sizeof(float) * (size_t)rows * pc);
+        double *H = malloc(sizeof(double) * (size_t)cols * cols);
+        float *Wr = malloc(sizeof(float) * (size_t)rows * cols);
         make_problem(rows, cols, Wr, H); /* only H is used: W is the model's */
-        pad(W, H, rows, cols, pc, Wp, Hp);
         rz_caldera_opts o;
         rz_caldera_defaults(&o);
         o.h_reg = 0; /* f against the undamped H, as these checks compute it */
@@ -477,16 +481,13 @@ static void test_model_load_lowrank(void)
         o.seed = 100 + (uint64_t)i;
         rz_caldera c;
         rz_qlayer q;
-        CHECK_EQ_INT(rz_caldera_fit(Wp, Hp, rows, pc, (int)(i % 4), &o, &c, &e), 0);
-        CHECK_EQ_INT(rz_qlayer_from_caldera(name, &c, rows, cols, W, H, 0, &q, &e), 0);
+        CHECK_EQ_INT(fit_qlayer(name, W, H, rows, cols, pc, (int)(i % 4), &o, 0, &c, &q, &e), 0);
         rz_qlayer_pack(rz_writer_packer(w), &q.v);
         rz_writer_emit(w, &e);
         rz_qlayer_free(&q);
         rz_caldera_free(&c);
         free(H);
-        free(Hp);
         free(Wr);
-        free(Wp);
     }
     CHECK_EQ_INT(rz_writer_close(w, &e), 0);
     rz_llama *merged = NULL, *qm = NULL;
