@@ -315,8 +315,37 @@ static void test_keyframe_bad(void)
     }
 }
 
-/* Binding to the model: an unknown joint and an angle outside a joint's range name the
- * file, line and joint. */
+/* The joint limit at its edge: 32 names parse (with frames of 33 values), 33 names are
+ * refused on the joints line. The 33-name line once wrote past k.joint (found by
+ * fuzz_keyframe under ASan). */
+static void test_keyframe_joint_limit(void)
+{
+    for (int nj = RL_KF_MAX_JOINTS; nj <= RL_KF_MAX_JOINTS + 1; nj++) {
+        char text[2048];
+        int n = snprintf(text, sizeof text, "rz-keyframes 1\nname a\njoints");
+        for (int j = 0; j < nj; j++) n += snprintf(text + n, sizeof text - n, " j%d", j);
+        for (int f = 0; f < 2; f++) {
+            n += snprintf(text + n, sizeof text - n, "\n%d", f);
+            for (int j = 0; j < nj; j++) n += snprintf(text + n, sizeof text - n, " 1");
+        }
+        n += snprintf(text + n, sizeof text - n, "\n");
+        CHECK(n < (int)sizeof text);
+        rl_keyframes k;
+        rz_err e = {0};
+        int rc = rl_kf_parse(text, (size_t)n, "x.kf", &k, &e);
+        if (nj <= RL_KF_MAX_JOINTS) {
+            CHECK_EQ_INT(rc, 0);
+            CHECK_EQ_INT(k.nj, nj);
+            CHECK_EQ_INT(k.nf, 2);
+            CHECK(!strcmp(k.joint[nj - 1], "j31"));
+            rl_kf_free(&k);
+        } else {
+            CHECK_EQ_INT(rc, RZ_EINPUT);
+            CHECK(strstr(e.msg, "x.kf:3: field 'line'") != NULL);
+        }
+    }
+}
+
 /* rl_collect on the humanoid: a random policy falls within ~1 s, and a fallen state
  * starts a fresh episode, so no transition starts from a fallen state (S2 may be one). */
 static void test_collect_falls(void)
@@ -603,6 +632,7 @@ int main(void)
 {
     RUN(test_keyframe_parse);
     RUN(test_keyframe_bad);
+    RUN(test_keyframe_joint_limit);
     if (!have_model() || rl_env_make(&env, "humanoid", 0, NULL) != 0) {
         const char *names[] = {"test_loads", "test_roundtrip_and_purity", "test_falls", "test_rewards", "test_bad_states",
                                "test_collect_falls", "test_keyframe_bind", "test_track_expert",

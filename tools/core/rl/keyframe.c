@@ -15,7 +15,7 @@
 #include "readfile.h"
 
 #define MAX_LINE 4096
-#define MAX_TOK (RL_KF_MAX_JOINTS + 2)
+#define MAX_TOK (RL_KF_MAX_JOINTS + 1) /* "joints" and 32 names, or a time and 32 values */
 
 static int bad(rz_err *e, const rl_keyframes *k, int line, const char *field, const char *fmt, const char *got)
 {
@@ -72,7 +72,7 @@ int rl_kf_parse(const char *text, size_t n, const char *source, rl_keyframes *k,
         int nt = 0;
         for (char *s = strtok(buf, " \t\r\f\v"); s; s = strtok(NULL, " \t\r\f\v")) {
             if (nt == MAX_TOK) {
-                rc = bad(e, k, line, "line", "at most 33 values (time and 32 joints)", s);
+                rc = bad(e, k, line, "line", "at most 33 words (a time or 'joints', and 32 columns)", s);
                 break;
             }
             tok[nt++] = s;
