@@ -103,6 +103,64 @@ static void test_kmeans_fixed_point(void)
     }
 }
 
+/* k-means++'s draws against their closed form. Points 0, 1, 3 on a line, k = 2: the
+ * first seed is uniform (1/3 each); given it, the second is drawn with probability
+ * d² / Σd²: after 0 → {1: 1/10, 3: 9/10}; after 1 → {0: 1/5, 3: 4/5}; after 3 →
+ * {0: 9/13, 1: 4/13}. 30000 seeds; every ordered pair's count within 4.5 binomial σ of
+ * its probability (a false alarm per cell ~7e-6). */
+static void test_kmeans_pp_draws(void)
+{
+    const float x[3] = {0, 1, 3};
+    const double p[3][3] = {{0, 1.0 / 30, 9.0 / 30}, {1.0 / 15, 0, 4.0 / 15}, {9.0 / 39, 4.0 / 39, 0}};
+    long cnt[3][3] = {{0}};
+    int n = 30000;
+    for (int s = 0; s < n; s++) {
+        long out[2];
+        CHECK_EQ_INT(rz_kmeans_seed(x, 3, 1, 2, (uint64_t)s, out), 0);
+        cnt[out[0]][out[1]]++;
+    }
+    for (int a = 0; a < 3; a++)
+        for (int b = 0; b < 3; b++) {
+            double mu = n * p[a][b], sd = sqrt(n * p[a][b] * (1 - p[a][b]));
+            if (fabs(cnt[a][b] - mu) > 4.5 * sd + (p[a][b] == 0 ? 0 : 1)) {
+                printf("#   pair (%d, %d): %ld draws, expected %.0f ± %.0f\n", a, b, cnt[a][b], mu, sd);
+                CHECK(0);
+            }
+        }
+    /* all points equal: the seeds are still k distinct indices */
+    const float same[4] = {2, 2, 2, 2};
+    long o4[4];
+    CHECK_EQ_INT(rz_kmeans_seed(same, 4, 1, 4, 3, o4), 0);
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < i; j++) CHECK(o4[i] != o4[j]);
+}
+
+/* Separated blobs are found whatever the seed: 6 blobs of 50 points (centres 10 apart
+ * on a line, spread < 1), k = 6, 20 seeds; every run puts each blob in one cluster of
+ * its own. k-means++ seeds fail this only if two seeds land in one blob, probability
+ * ~ 6·5/2 · (spread/gap)² per draw — negligible; seeds drawn uniformly (the earlier
+ * Forgy start) merge two blobs in most runs. */
+static void test_kmeans_blobs(void)
+{
+    enum { N = 300, D = 2, K = 6 };
+    float x[N * D];
+    for (int i = 0; i < N; i++) x[i * D] = (float)((i % K) * 10.0 + urand()), x[i * D + 1] = (float)urand();
+    for (int s = 0; s < 20; s++) {
+        double cent[K * D];
+        int assign[N];
+        rz_err e = {0};
+        CHECK(rz_kmeans(x, N, D, K, (uint64_t)s, 100, cent, assign, &e) >= 0);
+        int of_blob[K];
+        for (int b = 0; b < K; b++) of_blob[b] = assign[b];
+        int ok = 1;
+        for (int i = 0; i < N; i++) ok &= assign[i] == of_blob[i % K];
+        for (int b = 0; b < K; b++)
+            for (int c = 0; c < b; c++) ok &= of_blob[b] != of_blob[c];
+        if (!ok) printf("#   seed %d: a cluster mixes blobs\n", s);
+        CHECK(ok);
+    }
+}
+
 /* token count stand-in: one token per space-separated word + 1 for BOS (independent
  * of the packer, which only sees the count) */
 static int words(void *ctx, const char *s, long *n, rz_err *e)
@@ -426,6 +484,8 @@ int main(void)
 {
     RUN(test_topk_cosine);
     RUN(test_kmeans_fixed_point);
+    RUN(test_kmeans_pp_draws);
+    RUN(test_kmeans_blobs);
     RUN(test_pack_budget);
     RUN(test_calibration);
     RUN(test_filter);

@@ -1,10 +1,11 @@
-/* kmeans.c — Lloyd's algorithm (kmeans.h). */
+/* kmeans.c — k-means++ seeding and Lloyd's algorithm (kmeans.h). */
 #include "kmeans.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "select.h"
+#include "rng.h"
 
 double rz_kmeans_dist2(const float *x, const double *c, int dim)
 {
@@ -27,18 +28,62 @@ static int nearest(const float *x, const double *cent, int k, int dim)
     return best;
 }
 
+int rz_kmeans_seed(const float *x, long n, int dim, int k, uint64_t seed, long *out)
+{
+    /* d2[p]: squared distance of point p to its nearest chosen centre; a chosen point
+     * has 0 and so is never drawn again (unless every point is at distance 0) */
+    double *d2 = malloc((size_t)n * sizeof *d2);
+    if (!d2) return -1;
+    rz_rng r;
+    rz_rng_seed(&r, seed);
+    out[0] = (long)(rz_rng_uniform(&r) * (double)n);
+    for (long p = 0; p < n; p++) d2[p] = INFINITY;
+    for (int c = 1; c < k; c++) {
+        const float *last = x + (size_t)out[c - 1] * dim;
+        double total = 0;
+        for (long p = 0; p < n; p++) {
+            double d = 0;
+            for (int i = 0; i < dim; i++) {
+                double t = (double)x[(size_t)p * dim + i] - last[i];
+                d += t * t;
+            }
+            if (d < d2[p]) d2[p] = d;
+            total += d2[p];
+        }
+        long pick = -1;
+        if (total > 0) {
+            /* the first point whose running sum passes u (sums in point order) */
+            double u = rz_rng_uniform(&r) * total, run = 0;
+            for (long p = 0; p < n && pick < 0; p++)
+                if (d2[p] > 0 && (run += d2[p]) > u) pick = p;
+            for (long p = n - 1; pick < 0; p--) /* u rounded up to the total */
+                if (d2[p] > 0) pick = p;
+        } else {
+            /* every point sits on a chosen centre: the next unchosen index, so the k
+             * seeds stay distinct points (Lloyd's then leaves some clusters empty) */
+            for (long p = 0; p < n && pick < 0; p++) {
+                int used = 0;
+                for (int j = 0; j < c; j++) used |= out[j] == p;
+                if (!used) pick = p;
+            }
+        }
+        out[c] = pick;
+    }
+    free(d2);
+    return 0;
+}
+
 int rz_kmeans(const float *x, long n, int dim, int k, uint64_t seed, int max_iter, double *cent, int *assign,
               rz_err *e)
 {
     if (k < 1 || k > n || dim < 1) return rz_fail(e, RZ_EINPUT, "k-means: k = %d clusters for %ld points", k, n), -1;
     long *init = malloc((size_t)k * sizeof *init);
     long *count = calloc((size_t)k, sizeof *count);
-    if (!init || !count) {
+    if (!init || !count || rz_kmeans_seed(x, n, dim, k, seed, init)) {
         free(init);
         free(count);
         return rz_fail(e, RZ_EINTERNAL, "out of memory (k-means)"), -1;
     }
-    rz_icl_sample(n, k, seed, init);
     for (int c = 0; c < k; c++)
         for (int i = 0; i < dim; i++) cent[(size_t)c * dim + i] = x[(size_t)init[c] * dim + i];
     for (long p = 0; p < n; p++) assign[p] = -1;
