@@ -740,6 +740,115 @@ static void test_checkpoint_roundtrip(void)
 
 /* Gradients of a step are bitwise the same with 1 and 2 OpenMP threads (fixed panels,
  * one thread per attention unit, per-row ops), on shapes that take the parallel paths. */
+/* Header fields of the checkpoint and adapter streams: a header written here by hand,
+ * every field good but one, must be refused naming that field (RZ_EINPUT: the programs
+ * exit 2). Each bad value sits just outside its field's bounds (below and, where there
+ * is one, above), or is of the wrong kind. The all-good header is the control: it gets
+ * past the header and fails only on the missing tensors. */
+typedef struct {
+    char t;        /* 'i' integer, 's' string, 'f' double, 'r' rank array of i entries (the adapters' ranks) */
+    int64_t i;
+    const char *s;
+} hdr_val;
+typedef struct {
+    const char *key;
+    hdr_val good, bad[3];
+    int nbad;
+} hdr_field;
+
+static void pack_hdr_val(msgpack_packer *pk, const char *key, hdr_val v, const int *rank)
+{
+    switch (v.t) {
+    case 'i': rz_rec_int(pk, key, v.i); break;
+    case 's': rz_rec_str(pk, key, v.s); break;
+    case 'f': rz_rec_f64(pk, key, 1.5); break;
+    case 'r':
+        rz_rec_key(pk, key);
+        msgpack_pack_array(pk, (size_t)v.i);
+        for (int k = 0; k < v.i; k++) msgpack_pack_int(pk, k < RZ_LIN_PER_LAYER ? rank[k] : 1);
+        break;
+    }
+}
+
+/* Writes a header of type `type` with fields f (field `bad` given its value v), no tensors. */
+static void write_hdr(const char *path, const char *type, const hdr_field *f, int n, int bad, hdr_val v,
+                      const int *rank)
+{
+    rz_err e = {0};
+    rz_writer *w;
+    CHECK(rz_writer_open(path, NULL, &w, &e) == 0);
+    msgpack_packer *pk = rz_writer_packer(w);
+    rz_rec_begin(pk, type, 1, n);
+    for (int i = 0; i < n; i++) pack_hdr_val(pk, f[i].key, i == bad ? v : f[i].good, rank);
+    CHECK(rz_writer_emit(w, &e) == 0);
+    CHECK(rz_writer_close(w, &e) == 0);
+}
+
+static void check_hdr_fields(const char *path, const char *type, const hdr_field *f, int n, uint64_t id,
+                             const rz_lora *a, rz_adamw *opt)
+{
+    rz_ckpt_info info;
+    for (int i = -1; i < n; i++)
+        for (int b = 0; b < (i < 0 ? 1 : f[i].nbad); b++) {
+            write_hdr(path, type, f, n, i, i < 0 ? f[0].good : f[i].bad[b], a->rank);
+            rz_err e = {0};
+            int rc = opt ? rz_ckpt_load(path, NULL, id, &info, (rz_lora *)a, opt, &e)
+                         : rz_adapters_load(path, NULL, id, (rz_lora *)a, &e);
+            char want[64];
+            snprintf(want, sizeof want, "field '%s'", i < 0 ? "" : f[i].key);
+            CHECK(rc == RZ_EINPUT);
+            if (i < 0) { /* the control: past the header, only the tensors are missing */
+                CHECK(strstr(e.msg, "is missing") && !strstr(e.msg, "field '"));
+            } else if (!strstr(e.msg, want)) {
+                printf("#   %s: bad value %d of '%s' refused as: %s\n", type, b, f[i].key, e.msg);
+                CHECK(0);
+            }
+        }
+}
+
+static void test_checkpoint_fields(void)
+{
+    rz_llama *m = tiny_llama(31, 1);
+    int rank[RZ_LIN_PER_LAYER] = {2, 0, 1, 2, 3, 1, 2};
+    rz_lora *a;
+    rz_adamw opt;
+    rz_err e = {0};
+    CHECK(rz_lora_new(m, rank, &a, &e) == 0 && rz_adamw_init(&opt, a->n_params, &e) == 0);
+    uint64_t id = rz_llama_identity(a->base, RZ_ID_CHECKPOINT);
+    char idhex[17];
+    snprintf(idhex, sizeof idhex, "%016llx", (unsigned long long)id);
+    int64_t big = ((int64_t)1 << 30) + 1, nl = a->n_layers;
+    hdr_val hex_short = {'s', 0, "0123456789abcde"}, hex_bad = {'s', 0, "0123456789abcdeg"};
+    const hdr_field ck[] = {
+        {"step", {'i', 3, 0}, {{'i', -1, 0}, {'s', 0, "3"}}, 2},
+        {"total_steps", {'i', 5, 0}, {{'i', -1, 0}}, 1},
+        {"data_pos", {'i', 0, 0}, {{'i', -1, 0}}, 1},
+        {"rng", {'s', 0, "0123456789abcdef"}, {hex_short, hex_bad}, 2},
+        {"model_id", {'s', 0, idhex}, {hex_short, hex_bad}, 2},
+        {"batch", {'i', 4, 0}, {{'i', 0, 0}, {'i', big, 0}}, 2},
+        {"micro", {'i', 2, 0}, {{'i', 0, 0}, {'i', big, 0}}, 2},
+        {"ctx", {'i', 8, 0}, {{'i', 0, 0}, {'i', big, 0}}, 2},
+        {"n_layers", {'i', nl, 0}, {{'i', 0, 0}, {'i', 65537, 0}}, 2},
+        {"rank", {'r', RZ_LIN_PER_LAYER, 0}, {{'r', RZ_LIN_PER_LAYER - 1, 0}, {'i', 2, 0}}, 2},
+        {"loss", {'f', 0, 0}, {{'s', 0, "1.5"}}, 1},
+    };
+    const hdr_field ad[] = {
+        {"model_id", {'s', 0, idhex}, {hex_short, hex_bad}, 2},
+        {"n_layers", {'i', nl, 0}, {{'i', 0, 0}, {'i', 65537, 0}}, 2},
+        {"rank", {'r', RZ_LIN_PER_LAYER, 0}, {{'r', RZ_LIN_PER_LAYER + 1, 0}, {'s', 0, "2"}}, 2},
+    };
+    char path[] = "/tmp/rz_test_train_hdrXXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    close(fd);
+    check_hdr_fields(path, "train_checkpoint", ck, (int)(sizeof ck / sizeof ck[0]), id, a, &opt);
+    check_hdr_fields(path, "lora_adapters", ad, (int)(sizeof ad / sizeof ad[0]), id, a, NULL);
+    unlink(path);
+    rz_adamw_free(&opt);
+    rz_lora_free(a);
+    rz_llama_free(m);
+}
+
 static void test_threads_bitwise(void)
 {
     rz_llama *m;
@@ -799,6 +908,7 @@ int main(void)
     RUN(test_forward_matches_llama);
     RUN(test_adamw_step);
     RUN(test_checkpoint_roundtrip);
+    RUN(test_checkpoint_fields);
     RUN(test_threads_bitwise);
     RUN(test_loss_decreases);
     return check_summary();
