@@ -120,6 +120,9 @@ typedef struct {
 #define RZ_FIELD_STR(S, m, opt) RZ_FSPEC_(S, #m, m, RZ_FK_STR, opt, .ilo = 0)
 /* key "k" holds one of names[] (a NULL-terminated array); member m (an int) its index */
 #define RZ_FIELD_PICK(S, k, m, names, opt) RZ_FSPEC_(S, k, m, RZ_FK_PICK, opt, .pick = (names))
+/* an RZ_FIELD_I64 whose key "k" is not the member's name (the member may also be a
+ * uint64_t: it is read and written as its signed twin, so its bounds lie in [0, INT64_MAX]) */
+#define RZ_FIELD_I64_AS(S, k, m, lo, hi, opt) RZ_FSPEC_(S, k, m, RZ_FK_I64, opt, .ilo = (lo), .ihi = (hi))
 #define RZ_NFIELDS(table) ((int)(sizeof(table) / sizeof((table)[0])))
 
 void rz_rec_fields_pack(msgpack_packer *pk, const void *obj, const rz_field_spec *f, int n);

@@ -10,6 +10,43 @@
 
 #include "record.h"
 
+/* The headers' plain fields, in the order they are written. n_layers is not part of the
+ * caller's rz_ckpt_info (it is the adapters'), so each header is a small struct holding
+ * it beside the rest; it is copied in before writing and compared with the adapters'
+ * after reading. What the tables cannot express stays code after them: "rank" (an
+ * array of RZ_LIN_PER_LAYER ranks, no table kind), then the checkpoint's "loss" (it is
+ * written after "rank"; read with rz_get_f64 as before, so any number — the table's
+ * F64 kind would refuse a NaN), and the cross-field rules (model_id equal to the
+ * model's, n_layers and ranks equal to the adapters'). */
+typedef struct {
+    rz_ckpt_info info;
+    int n_layers;
+} ckpt_header;
+#define S ckpt_header
+static const rz_field_spec ckpt_fields[] = {
+    RZ_FIELD_I64(S, info.step, 0, INT64_MAX, 0),
+    RZ_FIELD_I64_AS(S, "total_steps", info.total, 0, INT64_MAX, 0),
+    RZ_FIELD_I64_AS(S, "data_pos", info.cur.pos, 0, INT64_MAX, 0), /* a uint64_t below 2^63 */
+    RZ_FIELD_HEX64(S, info.cur.rng, 0),
+    RZ_FIELD_HEX64(S, info.model_id, 0),
+    RZ_FIELD_I64(S, info.batch, 1, 1 << 30, 0),
+    RZ_FIELD_I64(S, info.micro, 1, 1 << 30, 0),
+    RZ_FIELD_I64(S, info.ctx, 1, 1 << 30, 0),
+    RZ_FIELD_INT(S, n_layers, 1, 65536, 0),
+};
+#undef S
+
+typedef struct {
+    uint64_t model_id;
+    int n_layers;
+} adapters_header;
+#define S adapters_header
+static const rz_field_spec adapters_fields[] = {
+    RZ_FIELD_HEX64(S, model_id, 0),
+    RZ_FIELD_INT(S, n_layers, 1, 65536, 0),
+};
+#undef S
+
 static void pack_ranks(msgpack_packer *pk, const int *rank)
 {
     rz_rec_key(pk, "rank");
@@ -132,16 +169,9 @@ int rz_ckpt_save(const char *loc, const rz_stream_opts *o, const rz_ckpt_info *i
     rz_writer *w;
     if ((rc = rz_writer_open(loc, o, &w, e))) return free(s), rc;
     msgpack_packer *pk = rz_writer_packer(w);
-    rz_rec_begin(pk, "train_checkpoint", RZ_TRAIN_CKPT_VERSION, 11);
-    rz_rec_int(pk, "step", info->step);
-    rz_rec_int(pk, "total_steps", info->total);
-    rz_rec_int(pk, "data_pos", (int64_t)info->cur.pos);
-    rz_rec_hex64(pk, "rng", info->cur.rng);
-    rz_rec_hex64(pk, "model_id", info->model_id);
-    rz_rec_int(pk, "batch", info->batch);
-    rz_rec_int(pk, "micro", info->micro);
-    rz_rec_int(pk, "ctx", info->ctx);
-    rz_rec_int(pk, "n_layers", a->n_layers);
+    ckpt_header h = {*info, a->n_layers};
+    rz_rec_begin(pk, "train_checkpoint", RZ_TRAIN_CKPT_VERSION, RZ_NFIELDS(ckpt_fields) + 2);
+    rz_rec_fields_pack(pk, &h, ckpt_fields, RZ_NFIELDS(ckpt_fields));
     pack_ranks(pk, a->rank);
     rz_rec_f64(pk, "loss", info->loss);
     if ((rc = rz_writer_emit(w, e)) || (rc = write_tensors(w, s, n, e))) {
@@ -162,7 +192,7 @@ int rz_ckpt_load(const char *loc, const rz_stream_opts *o, uint64_t expect_id, r
     int n = 0;
     const msgpack_object *rec;
     rz_rec_ctx ctx;
-    int64_t pos = 0, nl = 0;
+    ckpt_header h;
     if ((rc = rz_reader_next(r, &rec, &ctx, e))) goto done;
     if (!rec || strcmp(ctx.type, "train_checkpoint") != 0) {
         rc = rz_fail(e, RZ_EINPUT, "%s: record 0: expected a \"train_checkpoint\" record (is this a checkpoint?)", loc);
@@ -175,19 +205,11 @@ int rz_ckpt_load(const char *loc, const rz_stream_opts *o, uint64_t expect_id, r
                          RZ_TRAIN_CKPT_VERSION);
         goto done;
     }
-    memset(info, 0, sizeof *info);
-    if ((rc = rz_get_int(rec, &ctx, "step", 0, INT64_MAX, &info->step, e)) ||
-        (rc = rz_get_int(rec, &ctx, "total_steps", 0, INT64_MAX, &info->total, e)) ||
-        (rc = rz_get_int(rec, &ctx, "data_pos", 0, INT64_MAX, &pos, e)) ||
-        (rc = rz_get_hex64(rec, &ctx, "rng", &info->cur.rng, e)) ||
-        (rc = rz_get_hex64(rec, &ctx, "model_id", &info->model_id, e)) ||
-        (rc = rz_get_int(rec, &ctx, "batch", 1, 1 << 30, &info->batch, e)) ||
-        (rc = rz_get_int(rec, &ctx, "micro", 1, 1 << 30, &info->micro, e)) ||
-        (rc = rz_get_int(rec, &ctx, "ctx", 1, 1 << 30, &info->ctx, e)) ||
-        (rc = rz_get_int(rec, &ctx, "n_layers", 1, 65536, &nl, e)) ||
-        (rc = get_ranks(rec, &ctx, info->rank, e)) || (rc = rz_get_f64(rec, &ctx, "loss", &info->loss, e)))
+    memset(&h, 0, sizeof h);
+    if ((rc = rz_rec_fields_decode(rec, &ctx, &h, ckpt_fields, RZ_NFIELDS(ckpt_fields), e)) ||
+        (rc = get_ranks(rec, &ctx, h.info.rank, e)) || (rc = rz_get_f64(rec, &ctx, "loss", &h.info.loss, e)))
         goto done;
-    info->cur.pos = (uint64_t)pos;
+    *info = h.info;
     if (info->model_id != expect_id) {
         rc = rz_fail(e, RZ_EINPUT,
                      "%s: record 0 (train_checkpoint): field 'model_id': the checkpoint was made for another "
@@ -195,9 +217,9 @@ int rz_ckpt_load(const char *loc, const rz_stream_opts *o, uint64_t expect_id, r
                      loc, info->model_id, expect_id);
         goto done;
     }
-    if (nl != a->n_layers || memcmp(info->rank, a->rank, sizeof a->rank) != 0) {
-        rc = rz_rec_fail(e, &ctx, "rank", "the checkpoint's adapters (%" PRId64 " layers, ranks %d %d %d %d %d %d %d) "
-                         "differ from this run's (--rank)", nl, info->rank[0], info->rank[1], info->rank[2],
+    if (h.n_layers != a->n_layers || memcmp(info->rank, a->rank, sizeof a->rank) != 0) {
+        rc = rz_rec_fail(e, &ctx, "rank", "the checkpoint's adapters (%d layers, ranks %d %d %d %d %d %d %d) "
+                         "differ from this run's (--rank)", h.n_layers, info->rank[0], info->rank[1], info->rank[2],
                          info->rank[3], info->rank[4], info->rank[5], info->rank[6]);
         goto done;
     }
@@ -217,9 +239,9 @@ int rz_adapters_save(const char *loc, const rz_stream_opts *o, uint64_t model_id
     rz_writer *w;
     if ((rc = rz_writer_open(loc, o, &w, e))) return free(s), rc;
     msgpack_packer *pk = rz_writer_packer(w);
-    rz_rec_begin(pk, "lora_adapters", RZ_ADAPTERS_VERSION, 3);
-    rz_rec_hex64(pk, "model_id", model_id);
-    rz_rec_int(pk, "n_layers", a->n_layers);
+    adapters_header h = {model_id, a->n_layers};
+    rz_rec_begin(pk, "lora_adapters", RZ_ADAPTERS_VERSION, RZ_NFIELDS(adapters_fields) + 1);
+    rz_rec_fields_pack(pk, &h, adapters_fields, RZ_NFIELDS(adapters_fields));
     pack_ranks(pk, a->rank);
     if ((rc = rz_writer_emit(w, e)) || (rc = write_tensors(w, s, n, e))) {
         rz_writer_abort(w, e);
@@ -238,22 +260,21 @@ int rz_adapters_load(const char *loc, const rz_stream_opts *o, uint64_t expect_i
     int n = 0, rank[RZ_LIN_PER_LAYER];
     const msgpack_object *rec;
     rz_rec_ctx ctx;
-    uint64_t id = 0;
-    int64_t nl = 0;
+    adapters_header h = {0, 0};
     if ((rc = rz_reader_next(r, &rec, &ctx, e))) goto done;
     if (!rec || strcmp(ctx.type, "lora_adapters") != 0) {
         rc = rz_fail(e, RZ_EINPUT, "%s: record 0: expected a \"lora_adapters\" record", loc);
         goto done;
     }
-    if ((rc = rz_get_hex64(rec, &ctx, "model_id", &id, e)) || (rc = rz_get_int(rec, &ctx, "n_layers", 1, 65536, &nl, e)) ||
+    if ((rc = rz_rec_fields_decode(rec, &ctx, &h, adapters_fields, RZ_NFIELDS(adapters_fields), e)) ||
         (rc = get_ranks(rec, &ctx, rank, e)))
         goto done;
-    if (expect_id && id != expect_id) {
+    if (expect_id && h.model_id != expect_id) {
         rc = rz_rec_fail(e, &ctx, "model_id", "the adapters were made for another model (id %016" PRIx64
-                         "; this model's id is %016" PRIx64 ")", id, expect_id);
+                         "; this model's id is %016" PRIx64 ")", h.model_id, expect_id);
         goto done;
     }
-    if (nl != a->n_layers || memcmp(rank, a->rank, sizeof rank) != 0) {
+    if (h.n_layers != a->n_layers || memcmp(rank, a->rank, sizeof rank) != 0) {
         rc = rz_rec_fail(e, &ctx, "rank", "ranks differ from the adapters expected");
         goto done;
     }
