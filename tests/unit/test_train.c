@@ -39,6 +39,7 @@
 #include "lora.h"
 #include "checkpoint.h"
 #include "tiny_llama.h"
+#include "vexp.h"
 
 static double dot_d(const float *a, const float *b, size_t n)
 {
@@ -263,6 +264,58 @@ static void test_key_masked_threads(void)
           !memcmp(dv[0], dv[1], sizeof(float) * n));
     for (int r = 0; r < 2; r++) free(out[r]), free(att[r]), free(dq[r]), free(dk[r]), free(dv[r]);
     free(q), free(k), free(v), free(c), free(keys);
+}
+
+/* The key-masked probabilities, bit for bit, against the row written out as a plain
+ * scalar loop (the form it had before it was vectorised): max over the keys, rz_expf of
+ * each key's s − max (0 for a hidden one), their sum serially in key order, each times
+ * 1/sum. The logits are exact — small integer q and k, a power-of-two scale — so the
+ * reference does not depend on how the library multiplies them. Every T from 1 to 40
+ * (every vector tail), causal and bidirectional, masks from none to all keys hidden. */
+static void test_key_masked_softmax_bits(void)
+{
+    uint64_t s = 17;
+    int nh = 2, hs = 4, B = 3, bad = 0, rows = 0;
+    for (int T = 1; T <= 40; T++)
+        for (int causal = 0; causal < 2; causal++) {
+            size_t n = (size_t)B * T * nh * hs;
+            float *q = malloc(sizeof(float) * n), *k = malloc(sizeof(float) * n), *v = malloc(sizeof(float) * n);
+            float *out = malloc(sizeof(float) * n), *att = malloc(sizeof(float) * (size_t)B * nh * T * T);
+            uint8_t *keys = malloc((size_t)B * T);
+            for (size_t x = 0; x < n; x++)
+                q[x] = (float)((int)(rng_next(&s) % 7) - 3), k[x] = (float)((int)(rng_next(&s) % 7) - 3), v[x] = 1.0f;
+            for (int x = 0; x < B * T; x++) { /* b = 0: every key; 1: about half; 2: none but the query */
+                int b = x / T;
+                keys[x] = b == 0 ? 1 : b == 1 ? (uint8_t)(rng_next(&s) & 1) : 0;
+            }
+            rz_tr_attn_fwd_mask(out, att, q, k, v, B, T, nh, nh, hs, 0.25f, causal, keys);
+            for (int b = 0; b < B; b++)
+                for (int h = 0; h < nh; h++)
+                    for (int i = 0; i < T; i++) {
+                        int last = causal ? i : T - 1;
+                        float S[40], P[40], mx, sum = 0.0f;
+                        for (int j = 0; j < T; j++) {
+                            float d = 0.0f; /* integers: exact in any order */
+                            for (int x = 0; x < hs; x++)
+                                d += q[((size_t)(b * T + i) * nh + h) * hs + x] * k[((size_t)(b * T + j) * nh + h) * hs + x];
+                            S[j] = 0.25f * d;
+                        }
+                        mx = S[i];
+                        for (int j = 0; j <= last; j++)
+                            if (keys[b * T + j] && S[j] > mx) mx = S[j];
+                        for (int j = 0; j < T; j++) {
+                            P[j] = j <= last && (keys[b * T + j] || j == i) ? rz_expf(S[j] - mx) : 0.0f;
+                            if (j <= last) sum += P[j];
+                        }
+                        float is = 1.0f / sum;
+                        for (int j = 0; j <= last; j++) P[j] *= is;
+                        bad += memcmp(P, att + (((size_t)b * nh + h) * T + i) * T, sizeof(float) * T) != 0;
+                        rows++;
+                    }
+            free(q), free(k), free(v), free(out), free(att), free(keys);
+        }
+    printf("#   %d rows, %d differ from the scalar row\n", rows, bad);
+    CHECK(bad == 0);
 }
 
 typedef struct {
@@ -899,6 +952,7 @@ int main(void)
     RUN(test_key_masked_attention_grad);
     RUN(test_key_masked_value_unseen);
     RUN(test_key_masked_threads);
+    RUN(test_key_masked_softmax_bits);
     RUN(test_swiglu_grad);
     RUN(test_linear_adapter_grad);
     RUN(test_xent_grad);
