@@ -280,16 +280,23 @@ void rz_tr_rope(float *v, int ld, int width, int B, int T, const rz_rope *r, int
  * probabilities past last are 0, so the backward's row loops stop at the same last.
  * keys (non-NULL, [B][T]) narrows that to the keys j with keys[b][j] ≠ 0 or j = i: a
  * separate row loop, so the keys == NULL paths keep their bits. */
-static void softmax_row_keys(float *restrict Si, int i, int last, const uint8_t *kb)
+static void softmax_row_keys(float *restrict Si, int i, int last, const uint8_t *restrict kb)
 {
+    /* Vectorised as the unmasked rows, and the same bits as a scalar loop: the max is
+     * exact in any order (a hidden key counts as −∞); every e^(s − max) is computed,
+     * rz_expf giving each lane the scalar's bits, and a hidden key's is multiplied by 0
+     * (e is finite, rz_expf clamps, so that is +0, what the scalar stored); the sum alone
+     * stays serial, in key order, so it has the same bits as ever and for any thread
+     * count (adding a hidden key's +0 changes nothing). */
     float mx = Si[i], sum = 0.0f; /* the query itself is always a key */
-    for (int j = 0; j <= last; j++)
-        if (kb[j] && Si[j] > mx) mx = Si[j];
+#pragma omp simd reduction(max : mx)
     for (int j = 0; j <= last; j++) {
-        float ej = kb[j] || j == i ? rz_expf(Si[j] - mx) : 0.0f;
-        Si[j] = ej;
-        sum += ej; /* serial, in key order: the same bits for any thread count */
+        float sj = kb[j] ? Si[j] : -INFINITY;
+        mx = sj > mx ? sj : mx;
     }
+#pragma omp simd
+    for (int j = 0; j <= last; j++) Si[j] = rz_expf(Si[j] - mx) * (float)((kb[j] != 0) | (j == i));
+    for (int j = 0; j <= last; j++) sum += Si[j];
     float is = 1.0f / sum;
     for (int j = 0; j <= last; j++) Si[j] *= is;
 }
