@@ -15,7 +15,9 @@
  *   through the pool ids; the --pool-max subset is sorted and distinct;
  * - augment's prompts are the strings written out here from the built-in template, and
  *   a pool line written for a synthetic example is read back by the pool parser as the
- *   same (label, text) in every format.
+ *   same (label, text) in every format;
+ * - the icl_demos and icl_prompt decoders read a good record's values and refuse a
+ *   record with one bad field naming that field.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -24,6 +26,8 @@
 #include "../check.h"
 #include "augment.h"
 #include "bm25.h"
+#include "field_cases.h"
+#include "icl.h"
 #include "kmeans.h"
 #include "label_noise.h"
 #include "metrics.h"
@@ -480,6 +484,79 @@ static void test_augment_prompts(void)
     rz_icl_task_free(&t);
 }
 
+/* The icl_demos and icl_prompt decoders: a record with every field good decodes to its
+ * values; with one field bad (just outside its bounds, or of the wrong kind) it is
+ * refused naming that field. */
+static int decode_case(const char *type, const fc_field *f, int n, int bad, fc_val v, rz_icl_demos *d,
+                       rz_icl_prompt_rec *p, rz_err *e)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    fc_pack_record(&pk, type, f, n, bad, v);
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    int rc = msgpack_unpack_next(&u, sb.data, sb.size, NULL) == MSGPACK_UNPACK_SUCCESS ? 0 : -1;
+    rz_rec_ctx c = {"mem", 0, type};
+    if (!rc) rc = d ? rz_icl_demos_decode(&u.data, &c, d, e) : rz_icl_prompt_decode(&u.data, &c, p, e);
+    if (p && !rc) /* the strings point into the record: check them before it goes */
+        rc = p->text_n == 3 && !memcmp(p->text, "abc", 3) && p->cf_n == 3 && !memcmp(p->cf_text, "N/A", 3) ? 0 : -2;
+    msgpack_unpacked_destroy(&u);
+    msgpack_sbuffer_destroy(&sb);
+    return rc;
+}
+
+static void check_fields(const char *type, const fc_field *f, int n, int demos)
+{
+    for (int i = 0; i < n; i++)
+        for (int b = 0; b < f[i].nbad; b++) {
+            rz_icl_demos d = {0};
+            rz_icl_prompt_rec p;
+            rz_err e = {0};
+            int rc = decode_case(type, f, n, i, f[i].bad[b], demos ? &d : NULL, demos ? NULL : &p, &e);
+            if (demos) rz_icl_demos_free(&d);
+            char want[64];
+            snprintf(want, sizeof want, "field '%s'", f[i].key);
+            if (rc != RZ_EINPUT || !strstr(e.msg, want)) {
+                printf("#   %s: bad value %d of '%s': rc %d, %s\n", type, b, f[i].key, rc, e.msg);
+                CHECK(0);
+            }
+        }
+}
+
+static void test_record_fields(void)
+{
+    const int64_t big = ((int64_t)1 << 40) + 1, ids[3] = {5, 7, 9}, labels[3] = {0, 1, 0}, neg[3] = {5, -1, 9};
+    const int64_t many[3] = {0, RZ_ICL_MAX_CLASSES, 0};
+    const fc_field demos[] = {
+        {"test", {'i', 4, 0, 0}, {{'i', -1, 0, 0}, {'i', big, 0, 0}, {'s', 0, "4", 0}}, 3},
+        {"method", {'s', 0, "random", 0}, {{'i', 3, 0, 0}, {'s', 0, "0123456789abcdef0123456789abcdef", 0}}, 2},
+        {"demos", {'a', 3, 0, ids}, {{'s', 0, "5", 0}, {'a', 3, 0, neg}}, 2},
+        {"labels", {'a', 3, 0, labels}, {{'a', 2, 0, labels}, {'a', 3, 0, many}}, 2},
+    };
+    const fc_field prompt[] = {
+        {"test", {'i', 4, 0, 0}, {{'i', -1, 0, 0}, {'i', big, 0, 0}}, 2},
+        {"gold", {'i', 1, 0, 0}, {{'i', -1, 0, 0}, {'i', RZ_ICL_MAX_CLASSES, 0, 0}}, 2},
+        {"shots", {'i', 2, 0, 0}, {{'i', -1, 0, 0}, {'i', RZ_ICL_MAX_DEMOS + 1, 0, 0}}, 2},
+        {"tokens", {'i', 100, 0, 0}, {{'i', -1, 0, 0}, {'i', big, 0, 0}}, 2},
+        {"text", {'s', 0, "abc", 0}, {{'i', 1, 0, 0}}, 1},
+        {"cf_text", {'s', 0, "N/A", 0}, {{'i', 1, 0, 0}}, 1},
+    };
+    /* the controls */
+    rz_icl_demos d;
+    rz_icl_prompt_rec p;
+    rz_err e = {0};
+    CHECK(decode_case("icl_demos", demos, 4, -1, demos[0].good, &d, NULL, &e) == 0);
+    CHECK(d.test == 4 && !strcmp(d.method, "random") && d.n == 3 && d.demos[0] == 5 && d.demos[2] == 9);
+    CHECK(d.labels && d.labels[1] == 1);
+    rz_icl_demos_free(&d);
+    CHECK(decode_case("icl_prompt", prompt, 6, -1, prompt[0].good, NULL, &p, &e) == 0);
+    CHECK(p.test == 4 && p.gold == 1 && p.shots == 2 && p.tokens == 100);
+    check_fields("icl_demos", demos, 4, 1);
+    check_fields("icl_prompt", prompt, 6, 0);
+}
+
 int main(void)
 {
     RUN(test_topk_cosine);
@@ -495,5 +572,6 @@ int main(void)
     RUN(test_flip_labels);
     RUN(test_shared_sets);
     RUN(test_augment_prompts);
+    RUN(test_record_fields);
     return check_summary();
 }
