@@ -6,11 +6,26 @@
 
 static void key(msgpack_packer *pk, const char *k) { rz_rec_key(pk, k); }
 
+/* The records' plain fields, in the order they are written; the arrays (demos, labels)
+ * and the prompt's strings (views into the record, not char arrays) stay code after
+ * them, as does labels' rule (as many as demos). test and tokens are longs, read and
+ * written by the I64 kind: */
+_Static_assert(sizeof(long) == sizeof(int64_t), "a long member is an int64_t's size");
+static const rz_field_spec demos_fields[] = {
+    RZ_FIELD_I64(rz_icl_demos, test, 0, (int64_t)1 << 40, 0),
+    RZ_FIELD_STR(rz_icl_demos, method, 0),
+};
+static const rz_field_spec prompt_fields[] = {
+    RZ_FIELD_I64(rz_icl_prompt_rec, test, 0, (int64_t)1 << 40, 0),
+    RZ_FIELD_INT(rz_icl_prompt_rec, gold, 0, RZ_ICL_MAX_CLASSES - 1, 0),
+    RZ_FIELD_INT(rz_icl_prompt_rec, shots, 0, RZ_ICL_MAX_DEMOS, 0),
+    RZ_FIELD_I64(rz_icl_prompt_rec, tokens, 0, (int64_t)1 << 40, 0),
+};
+
 void rz_icl_demos_pack(msgpack_packer *pk, const rz_icl_demos *d)
 {
-    rz_rec_begin(pk, "icl_demos", RZ_ICL_DEMOS_VERSION, d->labels ? 4 : 3);
-    rz_rec_int(pk, "test", d->test);
-    rz_rec_str(pk, "method", d->method);
+    rz_rec_begin(pk, "icl_demos", RZ_ICL_DEMOS_VERSION, RZ_NFIELDS(demos_fields) + (d->labels ? 2 : 1));
+    rz_rec_fields_pack(pk, d, demos_fields, RZ_NFIELDS(demos_fields));
     key(pk, "demos");
     msgpack_pack_array(pk, (size_t)d->n);
     for (int i = 0; i < d->n; i++) msgpack_pack_int64(pk, d->demos[i]);
@@ -46,9 +61,9 @@ static int int_array(const msgpack_object *rec, const rz_rec_ctx *c, const char 
 int rz_icl_demos_decode(const msgpack_object *rec, const rz_rec_ctx *c, rz_icl_demos *d, rz_err *e)
 {
     memset(d, 0, sizeof *d);
-    int64_t v, t;
-    if (rz_get_int(rec, c, "v", 1, RZ_ICL_DEMOS_VERSION, &v, e) || rz_get_int(rec, c, "test", 0, 1L << 40, &t, e) ||
-        rz_get_str(rec, c, "method", d->method, sizeof d->method, e))
+    int64_t v;
+    if (rz_get_int(rec, c, "v", 1, RZ_ICL_DEMOS_VERSION, &v, e) ||
+        rz_rec_fields_decode(rec, c, d, demos_fields, RZ_NFIELDS(demos_fields), e))
         return RZ_EINPUT;
     const msgpack_object *a, *l;
     if (int_array(rec, c, "demos", 0, 1L << 40, RZ_ICL_MAX_DEMOS, 1, &a, e) ||
@@ -56,7 +71,6 @@ int rz_icl_demos_decode(const msgpack_object *rec, const rz_rec_ctx *c, rz_icl_d
         return RZ_EINPUT;
     if (l && l->via.array.size != a->via.array.size)
         return rz_rec_fail(e, c, "labels", "%u items for %u demos", l->via.array.size, a->via.array.size);
-    d->test = (long)t;
     d->n = (int)a->via.array.size;
     d->demos = malloc(((size_t)d->n + 1) * sizeof *d->demos);
     if (!d->demos) return rz_fail(e, RZ_EINTERNAL, "out of memory");
@@ -80,11 +94,9 @@ void rz_icl_demos_free(rz_icl_demos *d)
 void rz_icl_prompt_pack(msgpack_packer *pk, long test, int gold, int shots, long tokens, const char *text,
                         const char *cf_text)
 {
-    rz_rec_begin(pk, "icl_prompt", RZ_ICL_PROMPT_VERSION, 6);
-    rz_rec_int(pk, "test", test);
-    rz_rec_int(pk, "gold", gold);
-    rz_rec_int(pk, "shots", shots);
-    rz_rec_int(pk, "tokens", tokens);
+    rz_icl_prompt_rec r = {.test = test, .gold = gold, .shots = shots, .tokens = tokens};
+    rz_rec_begin(pk, "icl_prompt", RZ_ICL_PROMPT_VERSION, RZ_NFIELDS(prompt_fields) + 2);
+    rz_rec_fields_pack(pk, &r, prompt_fields, RZ_NFIELDS(prompt_fields));
     rz_rec_str(pk, "text", text);
     rz_rec_str(pk, "cf_text", cf_text);
 }
@@ -101,16 +113,11 @@ static int str_field(const msgpack_object *rec, const rz_rec_ctx *c, const char 
 
 int rz_icl_prompt_decode(const msgpack_object *rec, const rz_rec_ctx *c, rz_icl_prompt_rec *p, rz_err *e)
 {
-    int64_t v, t, g, s, k;
-    if (rz_get_int(rec, c, "v", 1, RZ_ICL_PROMPT_VERSION, &v, e) || rz_get_int(rec, c, "test", 0, 1L << 40, &t, e) ||
-        rz_get_int(rec, c, "gold", 0, RZ_ICL_MAX_CLASSES - 1, &g, e) ||
-        rz_get_int(rec, c, "shots", 0, RZ_ICL_MAX_DEMOS, &s, e) || rz_get_int(rec, c, "tokens", 0, 1L << 40, &k, e) ||
+    int64_t v;
+    if (rz_get_int(rec, c, "v", 1, RZ_ICL_PROMPT_VERSION, &v, e) ||
+        rz_rec_fields_decode(rec, c, p, prompt_fields, RZ_NFIELDS(prompt_fields), e) ||
         str_field(rec, c, "text", &p->text, &p->text_n, e) || str_field(rec, c, "cf_text", &p->cf_text, &p->cf_n, e))
         return RZ_EINPUT;
-    p->test = (long)t;
-    p->gold = (int)g;
-    p->shots = (int)s;
-    p->tokens = (long)k;
     return 0;
 }
 
