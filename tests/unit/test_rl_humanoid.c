@@ -1,7 +1,7 @@
 /* test_rl_humanoid.c — MuJoCo's humanoid as an environment kind: it loads with the sizes
  * the model file implies, its standing height matches the model's geometry, states
  * round-trip bit for bit and steps are pure functions, it falls when dropped from a bad
- * pose (and a PD servo keeps it standing), the reward and goal functions give the values
+ * pose (and a PD servo keeps it standing), a fallen start lies on the floor, the reward and goal functions give the values
  * computed by hand for hand-built states, NaN and malformed states are refused, keyframe
  * files parse and fail naming file/line/field, and PD-tracked motions become an expert
  * stream that reads back unchanged. Without the model file (libmujoco-samples) every case
@@ -583,6 +583,47 @@ static void test_online_restarts_after_fall(void)
     tiny_online_free(fb, c, o);
 }
 
+/* Fallen starts (rl_hum_fall_state, 40 steps of falling as the online loop's default):
+ * of 60 from one stream every one is a valid state with the torso below the fall height
+ * (rl_env_terminal; the body lies on the floor, it did not land on its feet), and the
+ * orientations differ (the draw is random). The same seed gives the same bits. With 0
+ * steps the body hangs in the air, its lowest point RL_HUM_DROP above the floor: the
+ * torso is above the floor by at least that. */
+static void test_fall_start(void)
+{
+    rz_rng g, g2;
+    rz_rng_seed(&g, 11);
+    rz_rng_seed(&g2, 11);
+    float s[RL_MAX_STATE], s2[RL_MAX_STATE], first[RL_MAX_STATE];
+    int fallen = 0, valid = 0, same_orient = 0;
+    rz_err e = {0};
+    for (int k = 0; k < 60; k++) {
+        CHECK(rl_env_fall_start(&env, &g, 40, s, &e) == 0);
+        if (k == 0) memcpy(first, s, sizeof s);
+        else same_orient += !memcmp(first + 3, s + 3, 4 * sizeof(float));
+        fallen += rl_env_terminal(&env, s);
+        valid += rl_env_check_state(&env, s);
+    }
+    CHECK_EQ_INT(fallen, 60);
+    CHECK_EQ_INT(valid, 60);
+    CHECK_EQ_INT(same_orient, 0);
+    CHECK(rl_env_fall_start(&env, &g2, 40, s2, &e) == 0);
+    CHECK(memcmp(first, s2, env.state_dim * sizeof(float)) == 0);
+    for (int k = 0; k < 20; k++) {
+        CHECK(rl_env_fall_start(&env, &g, 0, s, &e) == 0);
+        /* the root (torso centre) is inside the body: above its lowest point */
+        CHECK(s[2] > RL_HUM_DROP);
+        double n2 = (double)s[3] * s[3] + (double)s[4] * s[4] + (double)s[5] * s[5] + (double)s[6] * s[6];
+        CHECK_NEAR(n2, 1, 1e-6); /* a unit quaternion (float rounding of each entry) */
+    }
+    /* a kind without falls says so */
+    rl_env pm;
+    CHECK(rl_env_make(&pm, "pointmass-maze", 0, NULL) == 0);
+    CHECK(!rl_env_has_falls(&pm) && rl_env_has_falls(&env));
+    CHECK(rl_env_fall_start(&pm, &g, 40, s, &e) == RZ_EINPUT && strstr(e.msg, "no fallen start") != NULL);
+    rl_env_free(&pm);
+}
+
 /* The random-action floor of a reward task (rl_eval_random, what `rz-agent eval --random`
  * reports) against the test's own loop: 3 episodes of the stand task from rl_env_reset
  * starts (seed 5), uniform torques from their own RNG (seed 5 ^ the documented constant)
@@ -636,8 +677,9 @@ int main(void)
     if (!have_model() || rl_env_make(&env, "humanoid", 0, NULL) != 0) {
         const char *names[] = {"test_loads", "test_roundtrip_and_purity", "test_falls", "test_rewards", "test_bad_states",
                                "test_collect_falls", "test_keyframe_bind", "test_track_expert",
-                               "test_online_restarts_after_fall", "test_eval_random", "test_online_threads"};
-        for (int i = 0; i < 11; i++) {
+                               "test_online_restarts_after_fall", "test_eval_random", "test_online_threads",
+                               "test_fall_start"};
+        for (int i = 0; i < 12; i++) {
             if (have_model()) printf("not ok - %s: the humanoid model does not load\n", names[i]);
             else skip(names[i]);
         }
@@ -653,6 +695,7 @@ int main(void)
     RUN(test_track_expert);
     RUN(test_online_restarts_after_fall);
     RUN(test_online_threads);
+    RUN(test_fall_start);
     RUN(test_eval_random);
     rl_env_free(&env);
     return check_summary();

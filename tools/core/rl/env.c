@@ -61,6 +61,14 @@ int rl_env_terminal(const rl_env *env, const float *state)
     return env->ops->terminal ? env->ops->terminal(env, state) : 0;
 }
 
+int rl_env_has_falls(const rl_env *env) { return env->ops->fall_start != NULL; }
+
+int rl_env_fall_start(const rl_env *env, rz_rng *rng, int steps, float *state, rz_err *e)
+{
+    if (!env->ops->fall_start) return rz_fail(e, RZ_EINPUT, "%s: the environment has no fallen start states", env->name);
+    return env->ops->fall_start(env, rng, steps, state, e);
+}
+
 int rl_env_step(const rl_env *env, const float *state, const float *action, rz_rng *rng,
                 float *next, rz_err *e)
 {

@@ -97,6 +97,10 @@ int rl_env_check_state(const rl_env *env, const float *state);
 int rl_env_check_action(const rl_env *env, const float *action);
 /* 1 if the episode ends in this state (the humanoid fell); kinds without an end: 0. */
 int rl_env_terminal(const rl_env *env, const float *state);
+/* A fallen start state (the humanoid: humanoid.h's "Fall start"); a kind without falls
+ * (rl_env_has_falls 0) is RZ_EINPUT. */
+int rl_env_has_falls(const rl_env *env);
+int rl_env_fall_start(const rl_env *env, rz_rng *rng, int steps, float *state, rz_err *e);
 /* Grid: free-cell id of a state (col,row), −1 if not a free cell. */
 int rl_grid_id(const rl_env *env, const float *state);
 
@@ -166,6 +170,9 @@ struct rl_env_ops {
     double (*reward)(const rl_env *env, const rl_task *task, const float *state);
     int (*success)(const rl_env *env, const rl_task *goal_task, const float *state); /* task->is_goal */
     int (*terminal)(const rl_env *env, const float *state); /* NULL: episodes never end early */
+    /* a fallen start state after `steps` steps of falling, from rng (online.h's
+     * --init-fall); NULL: the kind has no falls */
+    int (*fall_start)(const rl_env *env, rz_rng *rng, int steps, float *state, rz_err *e);
     /* rl_collect: is a state in the top-left room ("room" policy); bytes of zeroed
      * scratch a policy needs (0: none); the action at step t of an episode from cur;
      * confine_room: a "room" step that leaves the room is redone from a new start.

@@ -315,7 +315,39 @@ int rl_hum_pd_step(const rl_env *env, const float *state, const double *qref, do
 {
     return sim_step(env, state, NULL, qref, kp, kd, next, e);
 }
+
+int rl_hum_fall_state(const rl_env *env, rz_rng *rng, int steps, float *state, rz_err *e)
+{
+    hum_sim *p = sim(env);
+    mjModel *m = p->m;
+    mjData *d = p->d;
+    double q[4], n2;
+    do { /* four normals, normalised: a uniformly random rotation */
+        n2 = 0;
+        for (int k = 0; k < 4; k++) q[k] = rz_rng_normal(rng), n2 += q[k] * q[k];
+    } while (n2 < 1e-12);
+    mju_zero(d->qpos, m->nq);
+    for (int k = 0; k < 4; k++) d->qpos[3 + k] = q[k] / sqrt(n2);
+    mj_kinematics(m, d);
+    double z = RL_HUM_DROP - lowest_point(p); /* the lowest point RL_HUM_DROP above the floor */
+    for (int i = 0; i < env->state_dim; i++) state[i] = 0;
+    state[2] = (float)z;
+    for (int k = 0; k < 4; k++) state[3 + k] = (float)d->qpos[3 + k];
+    float a[RL_MAX_ACT], next[RL_MAX_STATE];
+    for (int t = 0; t < steps; t++) {
+        for (int j = 0; j < m->nu; j++) a[j] = (float)(rz_rng_uniform(rng) - 0.5);
+        int rc = sim_step(env, state, a, NULL, 0, 0, next, e);
+        if (rc) return rc;
+        memcpy(state, next, (size_t)env->state_dim * sizeof(float));
+    }
+    return RZ_OK;
+}
 #else
+int rl_hum_fall_state(const rl_env *env, rz_rng *rng, int steps, float *state, rz_err *e)
+{
+    (void)env, (void)rng, (void)steps, (void)state;
+    return rz_fail(e, RZ_EINPUT, "humanoid: no MuJoCo in this build");
+}
 int rl_hum_pd_step(const rl_env *env, const float *state, const double *qref, double kp, double kd, float *next,
                    rz_err *e)
 {
@@ -479,6 +511,7 @@ const rl_env_ops rl_humanoid_ops = {
     .reward = hum_reward,
     .success = hum_success,
     .terminal = hum_terminal,
+    .fall_start = rl_hum_fall_state,
     .in_room0 = NULL,
     .collect_scratch = NULL,
     .collect_act = NULL, /* uniform random torques in [-1, 1] (rl_collect's default) */

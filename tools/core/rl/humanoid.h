@@ -21,6 +21,12 @@
  *   - Reset: the standing pose (all hinges 0, upright, feet on the floor; root height
  *     computed from the model's geometry, 1.285 m for the stock file) with uniform
  *     ±0.01 rad/(rad/s) noise on the hinge angles and all velocities.
+ *   - Fall start (rl_hum_fall_state; the online loop's --init-fall): the hinges at 0, at
+ *     rest, the root in a uniformly random orientation (four normals, normalised) at the
+ *     height that puts the body's lowest point RL_HUM_DROP above the floor, then `steps`
+ *     environment steps of uniform torques in [−0.5, 0.5] — the body drops and, after
+ *     about 20 steps, lies on the floor (the reference environment, HumEnv's "Fall" start,
+ *     takes 0–4 of its steps from 1 m: its bodies start in the air; pipeline/fbcpr.md).
  *
  * Tasks (functions of the state arrived in; clamp01 = min(1, max(0, ·)),
  * z = root height, up = 1 − 2(qx² + qy²) = the world-z component of the torso's z axis):
@@ -47,6 +53,7 @@
 #define RL_HUM_FALL_Z 0.8      /* m: a 90° crouch keeps the torso near 1.05 m */
 #define RL_HUM_HIGH_Z 1.2      /* m: the standing reward is full above this */
 #define RL_HUM_MAX_JOINTS 32
+#define RL_HUM_DROP 0.2        /* m: a fall start's lowest point above the floor */
 
 /* rl_task.fn of the humanoid's tasks */
 enum { RL_HUM_TASK_STAND = 1, RL_HUM_TASK_MOVE, RL_HUM_TASK_ARMS, RL_HUM_TASK_POSE };
@@ -82,6 +89,9 @@ void rl_hum_hand_heights(const rl_env *env, const float *state, double h[2]);
  * 5 ms it holds the standing pose. The states are the same physics as step()'s. */
 int rl_hum_pd_step(const rl_env *env, const float *state, const double *qref, double kp, double kd, float *next,
                    rz_err *e);
+/* A fallen start (the contract's "Fall start"), drawing the orientation and the torques
+ * from rng. A diverging simulation is RZ_EINTERNAL. */
+int rl_hum_fall_state(const rl_env *env, rz_rng *rng, int steps, float *state, rz_err *e);
 /* Sets the state, runs mj_forward, reads it back (the round-trip test). */
 int rl_hum_roundtrip(const rl_env *env, const float *state, float *back);
 /* The first invalid entry of a state (not finite, or out of the bounds check_state
