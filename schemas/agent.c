@@ -256,6 +256,14 @@ int rz_rollout_z_parse(const char *s)
     return -1;
 }
 
+static const char *const fall_names[] = {"end", "continue", NULL};
+int rz_online_fall_parse(const char *s)
+{
+    for (int k = 0; fall_names[k]; k++)
+        if (!strcmp(s, fall_names[k])) return k;
+    return -1;
+}
+
 #define O(kind, ...) RZ_FIELD_##kind(rz_online_header, __VA_ARGS__)
 static const rz_field_spec online_fields[] = {
     O(INT, cpr, 0, 1, 0),
@@ -283,6 +291,11 @@ static const rz_field_spec online_fields[] = {
     O(F64, norm_momentum, 0, 1, 1),
     O(I64, z_buffer, 1, (int64_t)1 << 24, 1),
     RZ_FIELD_PICK(rz_online_header, "rollout_z", rollout_z, rollout_z_names, 1),
+    /* version 5; versions 3 and 4 have none of them */
+    RZ_FIELD_PICK(rz_online_header, "fall", fall, fall_names, 1),
+    O(F64, init_expert, 0, 1, 1),
+    O(F64, init_fall, 0, 1, 1),
+    O(I64, fall_steps, 0, 1000, 1),
 };
 #undef O
 
@@ -295,7 +308,8 @@ void rz_online_header_pack(msgpack_packer *pk, const rz_online_header *h)
 int rz_online_header_decode(const msgpack_object *rec, const rz_rec_ctx *c, rz_online_header *h, rz_err *e)
 {
     memset(h, 0, sizeof *h);
-    /* version 3 (no normalisation, rollout zs from the mixture) reads with those defaults;
+    /* version 3 (no normalisation, rollout zs from the mixture) and 4 (falls end episodes,
+     * default starts) read with those defaults;
      * version 2 and older are refused (their replay or random streams are not this loop's) */
     int64_t v;
     if (rz_get_int(rec, c, "v", 1, INT32_MAX, &v, e)) return RZ_EINPUT;
@@ -303,13 +317,16 @@ int rz_online_header_decode(const msgpack_object *rec, const rz_rec_ctx *c, rz_o
         return rz_rec_fail(e, c, "v", "version %lld is not supported (this build resumes versions 3-%d)", (long long)v,
                            RZ_AGENT_ONLINE_VERSION);
     h->norm_momentum = RZ_ONLINE_NORM_MOMENTUM, h->rollout_z = 0, h->z_buffer = RZ_ONLINE_Z_BUFFER;
+    h->fall = 0, h->init_expert = 0, h->init_fall = 0, h->fall_steps = RZ_ONLINE_FALL_STEPS;
     if (rz_rec_fields_decode(rec, c, h, online_fields, RZ_NFIELDS(online_fields), e))
         return e && e->code ? e->code : RZ_EINPUT;
-    if (v >= 4) { /* the table reads them as optional (version 3): version 4 requires them */
-        const char *need[] = {"norm_momentum", "z_buffer", "rollout_z"};
-        for (int k = 0; k < 3; k++)
-            if (!rz_field(rec, need[k])) return rz_rec_fail(e, c, need[k], "missing (version %lld has it)", (long long)v);
-    }
+    /* the table reads them as optional (older versions): the version that added them requires them */
+    const char *need[] = {"norm_momentum", "z_buffer", "rollout_z", "fall", "init_expert", "init_fall", "fall_steps"};
+    const int since[] = {4, 4, 4, 5, 5, 5, 5};
+    for (int k = 0; k < 7; k++)
+        if (v >= since[k] && !rz_field(rec, need[k])) return rz_rec_fail(e, c, need[k], "missing (version %lld has it)", (long long)v);
+    if (h->init_expert + h->init_fall > 1 + 1e-6)
+        return rz_rec_fail(e, c, "init_fall", "%g: with init_expert %g expected a sum of at most 1", h->init_fall, h->init_expert);
     if (h->goal_ratio + h->expert_ratio > 1 + 1e-6)
         return rz_rec_fail(e, c, "expert_ratio", "%g: with goal_ratio %g expected a sum of at most 1", h->expert_ratio, h->goal_ratio);
     return RZ_OK;

@@ -126,8 +126,9 @@ int rz_traj_decode(const msgpack_object *rec, const rz_rec_ctx *c, int state_dim
  * agent_online record after the header and more tensors: "cpr.*" (discriminator and
  * critics, fbcpr.h), "online.*" (environment states, rollout zs, counters, RNG) and
  * "replay.*" (the replay buffer). Readers of plain agents skip them. */
-#define RZ_AGENT_ONLINE_VERSION 4 /* 2: replay.done (terminal flags); 3: online.env_rng (per-environment streams);
-                                   * 4: norm_momentum, rollout_z, z_buffer (v3 reads with their defaults) */
+#define RZ_AGENT_ONLINE_VERSION 5 /* 2: replay.done (terminal flags); 3: online.env_rng (per-environment streams);
+                                   * 4: norm_momentum, rollout_z, z_buffer (v3 reads with their defaults);
+                                   * 5: fall, init_expert, init_fall, fall_steps (v3, v4 read with theirs) */
 typedef struct {
     int cpr, seq_length, scale_reg, disc_hidden, disc_layers;
     double goal_ratio, expert_ratio, reg_coeff, grad_penalty, lr_disc, lr_critic, critic_tau;
@@ -136,11 +137,17 @@ typedef struct {
     double norm_momentum; /* observation statistics' momentum (used when the agent's norm_obs is 1) */
     int rollout_z;        /* rollout zs: 0 "mixture", 1 "buffer", 2 "sphere" (online.h) */
     int64_t z_buffer;     /* capacity of the buffer of training zs (rollout_z 1) */
+    int fall;             /* 0 "end": a fall ends the episode (done 1); 1 "continue": never terminal */
+    double init_expert, init_fall; /* start-state mixture: expert data's states, fallen starts */
+    int64_t fall_steps;   /* a fallen start's steps of falling */
     char expert[256]; /* the expert stream trained against (informative; "" without CPR) */
 } rz_online_header;
 /* Defaults of the fields version 4 added, for version-3 records. */
 #define RZ_ONLINE_NORM_MOMENTUM 0.01
 #define RZ_ONLINE_Z_BUFFER 10000
+/* Defaults of the fields version 5 added, for version-3 and -4 records. */
+#define RZ_ONLINE_FALL_STEPS 40
+int rz_online_fall_parse(const char *s); /* "end", "continue": 0, 1; −1 for another string */
 int rz_rollout_z_parse(const char *s); /* "mixture", "buffer", "sphere": their index, −1 for another string */
 void rz_online_header_pack(msgpack_packer *pk, const rz_online_header *h);
 int rz_online_header_decode(const msgpack_object *rec, const rz_rec_ctx *c, rz_online_header *h, rz_err *e);

@@ -2,7 +2,8 @@
 # expert data, online FB-CPR and FB, bit-identical resume through checkpoint files, the
 # online checkpoint read by eval and track, 1 and 2 environment workers writing the same
 # checkpoint, JSON reports, observation normalisation and rollout zs from the buffer of
-# training zs (resume byte for byte; a version-3 checkpoint resumes with their defaults),
+# training zs (resume byte for byte; version-3 and -4 checkpoints resume with the defaults
+# of what they lack),
 # and bad expert data / corrupted
 # checkpoints exiting 2 with a message naming the file and field.
 . "$(dirname "$0")/lib.sh"
@@ -56,10 +57,10 @@ check_err "checkpoint without its replay array" 2 "bad.rz: tensor 'replay.S2' is
 rz-cat --full "$T/half.rz" | sed 's/"name":"replay.done"/"name":"replay.dx"/' | rz-cat --from-json -o "$T/bad.rz"
 check_err "checkpoint without its terminal flags" 2 "bad.rz: tensor 'replay.done' is missing" $A online --resume "$T/bad.rz" --steps 600 -o "$T/x.rz"
 # a version-1 checkpoint (no terminal flags: falls bootstrapped) is refused, not resumed
-rz-cat --full "$T/half.rz" | sed 's/"type":"agent_online","v":4/"type":"agent_online","v":1/' | rz-cat --from-json -o "$T/v1.rz"
+rz-cat --full "$T/half.rz" | sed 's/"type":"agent_online","v":5/"type":"agent_online","v":1/' | rz-cat --from-json -o "$T/v1.rz"
 check_err "version-1 online checkpoint" 2 "v1.rz: record 1 \\(agent_online\\).*version 1" $A online --resume "$T/v1.rz" --steps 600 -o "$T/x.rz"
 # a version-2 checkpoint (one RNG for every environment) is refused by resume; eval still reads its agent
-rz-cat --full "$T/half.rz" | sed 's/"type":"agent_online","v":4/"type":"agent_online","v":2/' | rz-cat --from-json -o "$T/v2.rz"
+rz-cat --full "$T/half.rz" | sed 's/"type":"agent_online","v":5/"type":"agent_online","v":2/' | rz-cat --from-json -o "$T/v2.rz"
 check_err "version-2 online checkpoint" 2 "v2.rz: record 1 \\(agent_online\\).*version 2" $A online --resume "$T/v2.rz" --steps 600 -o "$T/x.rz"
 check "eval reads a version-2 online checkpoint's agent" $A eval -a "$T/v2.rz" --tasks goals --episodes 2 -q
 # observation normalisation (on by default: the reference's) and rollout zs from recent training zs
@@ -71,11 +72,16 @@ check "resume with the z buffer" $A online --resume "$T/bufh.rz" --steps 600 -q 
 cmp -s "$T/buff.rz" "$T/buf.rz" && ok "resume with normalisation and the z buffer is byte for byte" || fail "resume with normalisation and the z buffer is byte for byte"
 check_err "an unknown rollout-z rule" 2 "rollout-z 'goal': expected mixture, buffer or sphere" $A online --env pointmass-maze --rollout-z goal --steps 10 -o "$T/x.rz"
 check_err "a z buffer over the size bound" 2 "buffer of 16777216 rollout zs of 64 floats needs more than 1 GiB" $A online --env pointmass-maze --rollout-z buffer --z-buffer 16777216 --zdim 64 --hidden 32 --batch 32 --steps 10 -o "$T/x.rz"
+# a version-4 checkpoint (before the fall and start rules) resumes with their defaults
+rz-cat --full "$T/half.rz" | sed 's/"type":"agent_online","v":5/"type":"agent_online","v":4/; s/,"fall":"end"//; s/,"init_expert":[^,]*//; s/,"init_fall":[^,]*//; s/,"fall_steps":[0-9]*//' | rz-cat --from-json -o "$T/v4.rz"
+rz-cat --full "$T/v4.rz" | grep -q '"fall"\|init_expert\|init_fall\|fall_steps' && fail "the version-4 file lacks the new fields" || ok "the version-4 file lacks the new fields"
+check "resume a version-4 checkpoint" $A online --resume "$T/v4.rz" --steps 600 -q -o "$T/v4f.rz"
+cmp -s "$T/v4f.rz" "$T/cpr.rz" && ok "a version-4 checkpoint resumes as the uncut run" || fail "a version-4 checkpoint resumes as the uncut run"
 # a version-3 checkpoint (before normalisation and rollout rules) resumes with their defaults
 check "online without normalisation" $A online --env pointmass-maze --cpr --expert "$T/ex.rz" --steps 600 $tiny --norm-obs 0 -o "$T/nn.rz"
 check "online half without normalisation" $A online --env pointmass-maze --cpr --expert "$T/ex.rz" --steps 300 $tiny --norm-obs 0 -o "$T/nnh.rz"
-rz-cat --full "$T/nnh.rz" | sed 's/"type":"agent_online","v":4/"type":"agent_online","v":3/; s/,"norm_momentum":[^,]*//; s/,"rollout_z":"mixture"//; s/,"z_buffer":[0-9]*//; s/,"norm_obs":0//' | rz-cat --from-json -o "$T/v3.rz"
-rz-cat --full "$T/v3.rz" | grep -q 'norm_momentum\|rollout_z\|norm_obs' && fail "the version-3 file lacks the new fields" || ok "the version-3 file lacks the new fields"
+rz-cat --full "$T/nnh.rz" | sed 's/"type":"agent_online","v":5/"type":"agent_online","v":3/; s/,"norm_momentum":[^,]*//; s/,"rollout_z":"mixture"//; s/,"z_buffer":[0-9]*//; s/,"norm_obs":0//; s/,"fall":"end"//; s/,"init_expert":[^,]*//; s/,"init_fall":[^,]*//; s/,"fall_steps":[0-9]*//' | rz-cat --from-json -o "$T/v3.rz"
+rz-cat --full "$T/v3.rz" | grep -q 'norm_momentum\|rollout_z\|norm_obs\|init_fall' && fail "the version-3 file lacks the new fields" || ok "the version-3 file lacks the new fields"
 check "resume a version-3 checkpoint" $A online --resume "$T/v3.rz" --steps 600 -q -o "$T/v3f.rz"
 cmp -s "$T/v3f.rz" "$T/nn.rz" && ok "a version-3 checkpoint resumes as the uncut run" || fail "a version-3 checkpoint resumes as the uncut run"
 rz-cat --full "$T/buf.rz" | sed 's/"rollout_z":"buffer"/"rollout_z":"recent"/' | rz-cat --from-json -o "$T/bad.rz"

@@ -471,11 +471,20 @@ static void test_track_expert(void)
     rl_kf_free(&k);
 }
 
+/* Start-state options of tiny_online_starts: fall rule, shares of expert and fallen
+ * starts, and the expert data (may be NULL). */
+typedef struct {
+    int fall;
+    double init_expert, init_fall;
+    rl_expert *x;
+} starts;
+
 /* A tiny FB agent (d 4, 2 x 8) in the online loop on the humanoid, plain FB (no CPR):
  * N environments, a buffer of BUFFER rows, SEED_STEPS random steps, episodes of
- * EPISODE_LEN, THREADS environment workers. 0 on success. */
-static int tiny_online(int n, long buffer, long seed_steps, int episode_len, int threads, fb_agent **fb, fbcpr **c,
-                       rl_online **o, rz_err *e)
+ * EPISODE_LEN, THREADS environment workers, start states by st (NULL: the defaults).
+ * 0 on success. */
+static int tiny_online_starts(int n, long buffer, long seed_steps, int episode_len, int threads, const starts *st,
+                              fb_agent **fb, fbcpr **c, rl_online **o, rz_err *e)
 {
     *fb = NULL, *c = NULL, *o = NULL;
     fb_config f;
@@ -489,7 +498,16 @@ static int tiny_online(int n, long buffer, long seed_steps, int episode_len, int
     rl_online_config oc;
     rl_online_config_default(&oc, &env);
     oc.n_envs = n, oc.buffer = buffer, oc.seed_steps = seed_steps, oc.episode_len = episode_len, oc.threads = threads;
-    return rl_online_create(&env, *c, NULL, &oc, 7, o, e) ? -1 : 0;
+    if (st) oc.fall = st->fall, oc.init_expert = st->init_expert, oc.init_fall = st->init_fall;
+    if (rl_online_create(&env, *c, NULL, &oc, 7, o, e)) return -1;
+    if (st && st->x) rl_online_attach_expert(*o, st->x);
+    return 0;
+}
+
+static int tiny_online(int n, long buffer, long seed_steps, int episode_len, int threads, fb_agent **fb, fbcpr **c,
+                       rl_online **o, rz_err *e)
+{
+    return tiny_online_starts(n, buffer, seed_steps, episode_len, threads, NULL, fb, c, o, e);
 }
 
 static void tiny_online_free(fb_agent *fb, fbcpr *c, rl_online *o)
@@ -624,6 +642,180 @@ static void test_fall_start(void)
     rl_env_free(&pm);
 }
 
+/* An expert set for the start tests: 3 trajectories of 15 states under random torques
+ * from standing starts (valid, distinct states; not terminal at first). */
+static void small_expert(rl_expert *x)
+{
+    CHECK(rl_expert_init(x, &env, "test", 1, NULL) == 0);
+    rz_rng g;
+    rz_rng_seed(&g, 21);
+    float S[15 * RL_MAX_STATE], a[RL_MAX_ACT];
+    for (int q = 0; q < 3; q++) {
+        rl_env_reset(&env, &g, S);
+        for (int t = 1; t < 15; t++) {
+            for (int k = 0; k < env.act_dim; k++) a[k] = (float)(2 * rz_rng_uniform(&g) - 1);
+            CHECK(rl_env_step(&env, S + (size_t)(t - 1) * env.state_dim, a, NULL, S + (size_t)t * env.state_dim, NULL) == 0);
+        }
+        CHECK(rl_expert_add(x, "r", 15, S, NULL) == 0);
+    }
+}
+
+/* Which expert row a state is, bit for bit (−1: none). */
+static long expert_row(const rl_expert *x, const float *s)
+{
+    for (long k = 0; k < x->n; k++)
+        if (!memcmp(x->S + (size_t)k * env.state_dim, s, env.state_dim * sizeof(float))) return k;
+    return -1;
+}
+
+/* A default start (rl_env_reset): the standing pose's root height and orientation, every
+ * hinge within ±0.01 rad of 0 (humanoid.h's reset noise). */
+static int is_default_start(const float *s)
+{
+    double q[RL_HUM_MAX_JOINTS] = {0};
+    float p[RL_MAX_STATE];
+    rl_hum_pose_state(&env, q, p);
+    if (s[2] != p[2] || s[3] != 1 || s[4] != 0 || s[5] != 0 || s[6] != 0) return 0;
+    for (int j = 0; j < rl_hum_joints(&env); j++)
+        if (fabsf(s[rl_hum_qpos_index(&env, j)]) > 0.01f) return 0;
+    return 1;
+}
+
+/* The start-state mixture (init_expert 0.5, init_fall 0.2, the rest default) over 600
+ * draws of rl_online_start_state: each start is classified by the test on its own —
+ * expert = bit-equal to a row of the expert data (and that state round-trips through
+ * MuJoCo: qpos/qvel written and read back unchanged), fall = torso below the fall height,
+ * default = the standing pose with reset noise — and must agree with the source
+ * returned; the counts are binomial(600, p): each within 5 standard deviations of 600p
+ * (±56, ±61, ±49 for p = 0.3, 0.5, 0.2; a correct rule fails this with probability
+ * below 1e-6, and the draw is fixed by the seed). */
+static void test_online_start_mixture(void)
+{
+    rl_expert x;
+    small_expert(&x);
+    fb_agent *fb;
+    fbcpr *c;
+    rl_online *o;
+    rz_err e = {0};
+    starts st = {RL_FALL_CONTINUE, 0.5, 0.2, &x};
+    CHECK(tiny_online_starts(1, 100, 100, 50, 1, &st, &fb, &c, &o, &e) == 0);
+    enum { N = 600 };
+    const double p[3] = {0.3, 0.5, 0.2}; /* RL_INIT_DEFAULT, _EXPERT, _FALL */
+    int count[3] = {0, 0, 0}, disagree = 0, roundtrip_bad = 0;
+    float s[RL_MAX_STATE], b[RL_MAX_STATE];
+    for (int k = 0; k < N && o; k++) {
+        int src = rl_online_start_state(o, 0, s, &e);
+        CHECK(src >= 0 && src <= 2);
+        if (src < 0 || src > 2) break;
+        int mine = expert_row(&x, s) >= 0 ? RL_INIT_EXPERT : rl_env_terminal(&env, s) ? RL_INIT_FALL
+                   : is_default_start(s) ? RL_INIT_DEFAULT : -1;
+        disagree += mine != src;
+        if (mine >= 0) count[mine]++;
+        if (mine == RL_INIT_EXPERT) roundtrip_bad += rl_hum_roundtrip(&env, s, b) != 0 || memcmp(s, b, env.state_dim * sizeof(float));
+    }
+    CHECK_EQ_INT(disagree, 0);
+    CHECK_EQ_INT(roundtrip_bad, 0);
+    for (int q = 0; q < 3; q++) {
+        double sd = sqrt(N * p[q] * (1 - p[q]));
+        printf("#   start source %d: %d of %d (expected %.0f ± %.0f)\n", q, count[q], N, N * p[q], 5 * sd);
+        CHECK(fabs(count[q] - N * p[q]) <= 5 * sd);
+    }
+    tiny_online_free(fb, c, o);
+    /* no expert data attached: an expert start is an error naming it, from the run too */
+    st.x = NULL;
+    st.init_expert = 1, st.init_fall = 0;
+    CHECK(tiny_online_starts(1, 100, 100, 50, 1, &st, &fb, &c, &o, &e) == 0);
+    if (o) {
+        e.code = 0;
+        CHECK(rl_online_run(o, 10, NULL, NULL, &e) == RZ_EINPUT && strstr(e.msg, "expert data") != NULL);
+    }
+    tiny_online_free(fb, c, o);
+    /* fallen starts under "fall end", or a share over 1: refused at creation */
+    st.init_expert = 0, st.init_fall = 0.2, st.fall = RL_FALL_END;
+    CHECK(tiny_online_starts(1, 100, 100, 50, 1, &st, &fb, &c, &o, &e) == -1 && strstr(e.msg, "fall 'continue'") != NULL);
+    tiny_online_free(fb, c, o);
+    st.init_expert = 0.9, st.init_fall = 0.2, st.fall = RL_FALL_CONTINUE;
+    CHECK(tiny_online_starts(1, 100, 100, 50, 1, &st, &fb, &c, &o, &e) == -1 && strstr(e.msg, "invalid start states") != NULL);
+    tiny_online_free(fb, c, o);
+    rl_expert_free(&x);
+}
+
+/* "fall continue" in the loop, with every reset from the expert data (init_expert 1):
+ * under random torques (all seed steps) 600 transitions in episodes of 100 steps. No row
+ * is terminal (done 0 everywhere) although bodies do fall (S2 below the fall height
+ * somewhere, and rows continue from fallen states: the test is not vacuous); episodes run
+ * to their length: row i continues row i − 1 (S[i] = S2[i − 1]) except at multiples of
+ * 100, where the state is an expert state, bit for bit. */
+static void test_online_fall_continue(void)
+{
+    rl_expert x;
+    small_expert(&x);
+    fb_agent *fb;
+    fbcpr *c;
+    rl_online *o;
+    rz_err e = {0};
+    starts st = {RL_FALL_CONTINUE, 1, 0, &x};
+    CHECK(tiny_online_starts(1, 600, 10000, 100, 1, &st, &fb, &c, &o, &e) == 0);
+    if (o && rl_online_run(o, 600, NULL, NULL, &e) == 0) {
+        const rl_replay *r = rl_online_replay(o);
+        int sd = r->sd, done = 0, falls = 0, from_fallen = 0, broken = 0, not_expert = 0;
+        CHECK_EQ_INT(r->size, 600);
+        for (long i = 0; i < r->size; i++) {
+            done += r->done[i] != 0;
+            falls += rl_env_terminal(&env, r->S2 + (size_t)i * sd);
+            from_fallen += rl_env_terminal(&env, r->S + (size_t)i * sd);
+            if (i % 100 == 0) not_expert += expert_row(&x, r->S + (size_t)i * sd) < 0;
+            else broken += memcmp(r->S + (size_t)i * sd, r->S2 + (size_t)(i - 1) * sd, sd * sizeof(float)) != 0;
+        }
+        printf("#   fall continue: %d of 600 next states fallen, %d rows start fallen\n", falls, from_fallen);
+        CHECK_EQ_INT(done, 0);
+        CHECK(falls > 0 && from_fallen > 0);
+        CHECK_EQ_INT(broken, 0);
+        CHECK_EQ_INT(not_expert, 0);
+    } else {
+        CHECK(!"rl_online_run");
+    }
+    tiny_online_free(fb, c, o);
+    rl_expert_free(&x);
+}
+
+/* The start mixture with fallen and expert starts: 3 environments on 1 and 2 worker
+ * threads fill the replay buffer (states, next states, done flags) with the same bits. */
+static void test_online_starts_threads(void)
+{
+    rl_expert x;
+    small_expert(&x);
+    float *S[2] = {NULL, NULL};
+    long size[2] = {0, 0};
+    int n_fallen_start = 0;
+    for (int t = 0; t < 2; t++) {
+        fb_agent *fb;
+        fbcpr *c;
+        rl_online *o;
+        rz_err e = {0};
+        starts st = {RL_FALL_CONTINUE, 0.4, 0.3, &x};
+        CHECK(tiny_online_starts(3, 300, 150, 20, t + 1, &st, &fb, &c, &o, &e) == 0);
+        CHECK(o && rl_online_run(o, 300, NULL, NULL, &e) == 0);
+        const rl_replay *r = rl_online_replay(o);
+        size[t] = r->size;
+        size_t n = (size_t)r->size * r->sd;
+        S[t] = malloc((2 * n + (size_t)r->size) * sizeof(float));
+        if (S[t]) {
+            memcpy(S[t], r->S, n * sizeof(float));
+            memcpy(S[t] + n, r->S2, n * sizeof(float));
+            memcpy(S[t] + 2 * n, r->done, (size_t)r->size * sizeof(float));
+        }
+        if (t == 0)
+            for (long i = 0; i < r->size; i++) n_fallen_start += rl_env_terminal(&env, r->S + (size_t)i * r->sd);
+        tiny_online_free(fb, c, o);
+    }
+    CHECK(n_fallen_start > 0);
+    CHECK(size[0] == 300 && size[1] == 300 && S[0] && S[1]);
+    if (S[0] && S[1]) CHECK(memcmp(S[0], S[1], (2 * 300 * (size_t)env.state_dim + 300) * sizeof(float)) == 0);
+    free(S[0]), free(S[1]);
+    rl_expert_free(&x);
+}
+
 /* The random-action floor of a reward task (rl_eval_random, what `rz-agent eval --random`
  * reports) against the test's own loop: 3 episodes of the stand task from rl_env_reset
  * starts (seed 5), uniform torques from their own RNG (seed 5 ^ the documented constant)
@@ -678,8 +870,9 @@ int main(void)
         const char *names[] = {"test_loads", "test_roundtrip_and_purity", "test_falls", "test_rewards", "test_bad_states",
                                "test_collect_falls", "test_keyframe_bind", "test_track_expert",
                                "test_online_restarts_after_fall", "test_eval_random", "test_online_threads",
-                               "test_fall_start"};
-        for (int i = 0; i < 12; i++) {
+                               "test_fall_start", "test_online_start_mixture", "test_online_fall_continue",
+                               "test_online_starts_threads"};
+        for (int i = 0; i < 15; i++) {
             if (have_model()) printf("not ok - %s: the humanoid model does not load\n", names[i]);
             else skip(names[i]);
         }
@@ -696,6 +889,9 @@ int main(void)
     RUN(test_online_restarts_after_fall);
     RUN(test_online_threads);
     RUN(test_fall_start);
+    RUN(test_online_start_mixture);
+    RUN(test_online_fall_continue);
+    RUN(test_online_starts_threads);
     RUN(test_eval_random);
     rl_env_free(&env);
     return check_summary();

@@ -18,14 +18,15 @@ static const rz_cli_tool tool = {
     .examples = "rz-agent expert --env pointmass-maze --trajectories 200 -o expert.rz\n"
                 "rz-agent online --env pointmass-maze --cpr --expert expert.rz --steps 50000 -o cpr.rz\n"
                 "rz-agent track -a cpr.rz --expert held.rz --dims 2 --json\n",
-    .report = "env, cpr, env_steps, updates, seconds, env_steps_per_s, updates_per_s, fb_loss, ortho_loss, "
+    .report = "env, cpr, fall, init_expert, init_fall, fall_steps, env_steps, updates, seconds, env_steps_per_s, updates_per_s, fb_loss, ortho_loss, "
               "actor_loss, disc_loss, disc_expert, disc_train, grad_penalty, critic_loss, disc_reward, q_disc, q_fb",
 };
 
 typedef struct {
     long envs, buffer, seed_steps, update_every, updates, z_every, episode_len, seq, disc_hidden, disc_layers, norm_obs, z_buffer;
-    double goal, expert, reg, gp, lr_disc, lr_critic, norm_momentum;
-    const char *rollout_z;
+    double goal, expert, reg, gp, lr_disc, lr_critic, norm_momentum, init_expert, init_fall;
+    long fall_steps;
+    const char *rollout_z, *fall;
 } online_flags;
 
 static void progress(void *ctx, const rl_online *o)
@@ -56,6 +57,19 @@ static int setup_new(rz_cli *c, const rz_opt *opts, const ag_flags *f, const onl
     SET("z-buffer", oc->z_buffer, of->z_buffer);
     if (of->rollout_z && (oc->rollout_z = rz_rollout_z_parse(of->rollout_z)) < 0)
         return rz_fail(e, RZ_EINPUT, "--rollout-z '%s': expected mixture, buffer or sphere", of->rollout_z);
+    if (of->fall && (oc->fall = rz_online_fall_parse(of->fall)) < 0)
+        return rz_fail(e, RZ_EINPUT, "--fall '%s': expected end or continue", of->fall);
+    SET("init-expert", oc->init_expert, of->init_expert);
+    SET("init-fall", oc->init_fall, of->init_fall);
+    SET("fall-steps", oc->fall_steps, (int)of->fall_steps);
+    if (oc->init_expert + oc->init_fall > 1 + 1e-9)
+        return rz_fail(e, RZ_EINPUT, "--init-expert %g and --init-fall %g: expected a sum of at most 1 (the rest: the default pose)",
+                       oc->init_expert, oc->init_fall);
+    if (oc->init_fall > 0 && oc->fall != RL_FALL_CONTINUE)
+        return rz_fail(e, RZ_EINPUT, "--init-fall %g needs --fall continue (under --fall end a fallen start ends its episode at once)",
+                       oc->init_fall);
+    if (oc->init_fall > 0 && !rl_env_has_falls(env))
+        return rz_fail(e, RZ_EINPUT, "--init-fall: environment %s has no falls", env->name);
     if (ag_config_apply(cfg, f, steps / oc->update_every * oc->updates, e)) return RZ_EINPUT;
     cfg->norm_obs = (int)of->norm_obs; /* the reference's default: on */
     fbcpr_config_default(cc);
@@ -101,6 +115,19 @@ int ag_online_main(int argc, char **argv)
         RZ_O_F64("norm-momentum", 0, "M", of.norm_momentum, 0, 1, "their momentum per batch update (0.01)"),
         RZ_O_STR("rollout-z", 0, "R", of.rollout_z, "rollout zs: mixture (fresh draws from the training mixture; default), buffer (recent training zs), sphere"),
         RZ_O_LONG("z-buffer", 0, "N", of.z_buffer, 1, 1 << 24, "--rollout-z buffer: training zs kept (10000)"),
+        RZ_O_STR("fall", 0, "end|continue", of.fall,
+                 "a fall (the humanoid's torso below 0.8 m) ends the episode as a\n"
+                 "terminal transition (end; default), or the fallen body stays in the\n"
+                 "episode until --episode-len, no transition terminal (continue: the\n"
+                 "reference environment's)"),
+        RZ_O_F64("init-expert", 0, "P", of.init_expert, 0, 1,
+                 "share of resets to a state drawn from --expert's states (0; needs\n"
+                 "--expert, also without --cpr)"),
+        RZ_O_F64("init-fall", 0, "P", of.init_fall, 0, 1,
+                 "share of resets to a fallen body (dropped from a random orientation,\n"
+                 "--fall-steps of random torques; needs --fall continue) (0); the rest\n"
+                 "of the resets: the default pose"),
+        RZ_O_LONG("fall-steps", 0, "N", of.fall_steps, 0, RL_FALL_STEPS_MAX, "a fallen start's steps of falling (40: it lies on the floor)"),
         RZ_O_LONG("seq-length", 0, "L", of.seq, 1, FB_MAX_TRAJ_LEN, "expert window length, divides --batch (8)"),
         RZ_O_F64("goal-ratio", 0, "R", of.goal, 0, 1, "zs from B(replay next-state) (0.2)"),
         RZ_O_F64("expert-ratio", 0, "R", of.expert, 0, 1, "zs from expert windows, --cpr (0.6)"),
@@ -133,6 +160,7 @@ int ag_online_main(int argc, char **argv)
             rz_cli_usage_error(&c, "--%s does not apply to online training (zs come from --goal-ratio/--expert-ratio; no conservative penalty)",
                                unused[q]);
     if (!resume && cpr && !expert) rz_cli_usage_error(&c, "--cpr needs --expert EXPERT");
+    if (!resume && of.init_expert > 0 && !expert) rz_cli_usage_error(&c, "--init-expert needs --expert EXPERT");
     openblas_set_num_threads(c.threads > 0 ? c.threads : 1);
     rz_err e = {0};
     rl_env env;
@@ -145,12 +173,13 @@ int ag_online_main(int argc, char **argv)
     memset(&x, 0, sizeof x);
     int have_x = 0;
     char expert_buf[sizeof ((rz_online_header *)0)->expert];
+    rz_online_header oh; /* the run's online header (for the report) */
     if (resume) {
-        rz_online_header oh;
         if (rl_online_load(resume, &c.stream, &h, &oh, &a, &cp, &o, &env, &e)) rz_cli_die(&c, &e);
         cpr = oh.cpr;
-        if (cpr && !expert && oh.expert[0]) expert = memcpy(expert_buf, oh.expert, sizeof expert_buf);
-        if (cpr && !expert) rz_cli_usage_error(&c, "%s records no expert stream: give --expert", resume);
+        int need_x = cpr || oh.init_expert > 0;
+        if (need_x && !expert && oh.expert[0]) expert = memcpy(expert_buf, oh.expert, sizeof expert_buf);
+        if (need_x && !expert) rz_cli_usage_error(&c, "%s records no expert stream: give --expert", resume);
     } else {
         if (rl_env_make(&env, envs, 0, &e)) rz_cli_die(&c, &e);
         fb_config cfg;
@@ -165,14 +194,16 @@ int ag_online_main(int argc, char **argv)
         h.seed = (int64_t)seed;
         snprintf(h.dataset, sizeof h.dataset, "online");
     }
-    if (cpr) {
+    rl_online_header(o, &oh);
+    int use_x = cpr || oh.init_expert > 0; /* the expert data: CPR's windows, expert starts */
+    if (use_x) {
         rl_env xenv;
         if (rl_expert_read(expert, &c.stream, &env, &x, &xenv, &e)) rz_cli_die(&c, &e);
         rl_env_free(&xenv);
         have_x = 1;
         rl_online_attach_expert(o, &x);
         long nw = rl_expert_windows(&x, fbcpr_cfg(cp)->seq_length + 1);
-        if (nw < 1) {
+        if (cpr && nw < 1) {
             rz_fail(&e, RZ_EINPUT, "%s: no trajectory has %d states (seq_length + 1)", expert, fbcpr_cfg(cp)->seq_length + 1);
             rz_cli_die(&c, &e);
         }
@@ -186,15 +217,19 @@ int ag_online_main(int argc, char **argv)
         next = ckpt ? (next / ckpt + 1) * ckpt : steps;
         if (next > steps) next = steps;
         if (rl_online_run(o, next, progress, &c, &e)) rz_cli_die(&c, &e);
-        if (next < steps && rl_online_save(o, c.output, &c.stream, &h, (int)nlabels, cpr ? expert : NULL, &e)) rz_cli_die(&c, &e);
+        if (next < steps && rl_online_save(o, c.output, &c.stream, &h, (int)nlabels, use_x ? expert : NULL, &e)) rz_cli_die(&c, &e);
     }
-    if (rl_online_save(o, c.output, &c.stream, &h, (int)nlabels, cpr ? expert : NULL, &e)) rz_cli_die(&c, &e);
+    if (rl_online_save(o, c.output, &c.stream, &h, (int)nlabels, use_x ? expert : NULL, &e)) rz_cli_die(&c, &e);
     double secs = rz_now() - t0;
     if (c.json || c.report) {
         const fbcpr_stats *s = rl_online_last(o);
-        msgpack_packer *pk = rz_report_begin(&c, 18);
+        msgpack_packer *pk = rz_report_begin(&c, 22);
         rz_rec_str(pk, "env", env.name);
         rz_rec_int(pk, "cpr", cpr);
+        rz_rec_str(pk, "fall", oh.fall == RL_FALL_CONTINUE ? "continue" : "end");
+        rz_rec_f64(pk, "init_expert", oh.init_expert);
+        rz_rec_f64(pk, "init_fall", oh.init_fall);
+        rz_rec_int(pk, "fall_steps", oh.fall_steps);
         rz_rec_int(pk, "env_steps", rl_online_env_steps(o));
         rz_rec_int(pk, "updates", rl_online_updates(o));
         rz_rec_f64(pk, "seconds", secs);

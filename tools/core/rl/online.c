@@ -50,6 +50,9 @@ void rl_online_config_default(rl_online_config *c, const rl_env *env)
     c->norm_momentum = RL_OBSNORM_MOMENTUM;
     c->rollout_z = RL_ROLLOUT_MIXTURE;
     c->z_buffer = 10000;
+    c->fall = RL_FALL_END;
+    c->init_expert = 0, c->init_fall = 0;
+    c->fall_steps = 40;
 }
 
 int64_t rl_online_env_steps(const rl_online *o) { return o->env_steps; }
@@ -100,6 +103,15 @@ int rl_online_create(const rl_env *env, fbcpr *c, rl_expert *x, const rl_online_
                        "momentum %g)",
                        oc->n_envs, oc->update_every, oc->updates, oc->z_every, oc->episode_len, oc->rollout_z, oc->z_buffer,
                        oc->norm_momentum);
+    if (!(oc->init_expert >= 0 && oc->init_fall >= 0 && oc->init_expert + oc->init_fall <= 1 + 1e-9) ||
+        (oc->fall != RL_FALL_END && oc->fall != RL_FALL_CONTINUE) || oc->fall_steps < 0 || oc->fall_steps > RL_FALL_STEPS_MAX)
+        return rz_fail(e, RZ_EINPUT, "online: invalid start states (init expert %g, init fall %g, fall %d, fall steps %d)",
+                       oc->init_expert, oc->init_fall, oc->fall, oc->fall_steps);
+    if (oc->init_fall > 0 && !rl_env_has_falls(env))
+        return rz_fail(e, RZ_EINPUT, "online: fallen starts (init fall %g): environment %s has no falls", oc->init_fall, env->name);
+    if (oc->init_fall > 0 && oc->fall != RL_FALL_CONTINUE)
+        return rz_fail(e, RZ_EINPUT, "online: fallen starts (init fall %g) need fall 'continue' (a fall ends the episode)",
+                       oc->init_fall);
     if (oc->rollout_z == RL_ROLLOUT_BUFFER && (double)oc->z_buffer * f->zdim * sizeof(float) > RL_ZBUF_MAX_BYTES)
         return rz_fail(e, RZ_EINPUT, "online: a buffer of %ld rollout zs of %d floats needs more than %.0f GiB", oc->z_buffer,
                        f->zdim, RL_ZBUF_MAX_BYTES / 1073741824.0);
@@ -209,13 +221,44 @@ static void zbuf_push(rl_online *o, const float *Z, int n)
     }
 }
 
+static int workers(rl_online *o, int nt, rz_err *e);
+
 static void new_z(rl_online *o, int i) { rl_online_rollout_z(o, i, o->curz + (size_t)i * o->D); }
 
-static void reset_env(rl_online *o, int i)
+int rl_online_start_state(rl_online *o, int i, float *state, rz_err *e)
 {
-    rl_env_reset(o->env, &o->erng[i], o->cur + (size_t)i * o->sd);
+    rz_rng *g = &o->erng[i];
+    const rl_online_config *c = &o->cfg;
+    int src = RL_INIT_DEFAULT;
+    if (c->init_expert + c->init_fall > 0) {
+        double u = rz_rng_uniform(g);
+        src = u < c->init_expert ? RL_INIT_EXPERT : u < c->init_expert + c->init_fall ? RL_INIT_FALL : RL_INIT_DEFAULT;
+    }
+    if (src == RL_INIT_EXPERT) {
+        if (!o->x || o->x->n < 1) {
+            rz_fail(e, RZ_EINPUT, "online: starts from the expert data (init expert %g) need expert data", c->init_expert);
+            return -1;
+        }
+        long k = (long)(rz_rng_uniform(g) * o->x->n);
+        memcpy(state, o->x->S + (size_t)k * o->sd, o->sd * sizeof(float));
+    } else if (src == RL_INIT_FALL) {
+        /* the fall's simulation runs in a worker instance (the borrowed env is the caller's) */
+        if (workers(o, 1, e) || rl_env_fall_start(&o->wenv[0], g, c->fall_steps, state, e)) return -1;
+    } else {
+        rl_env_reset(o->env, g, state);
+    }
+    return src;
+}
+
+static int reset_env(rl_online *o, int i, rz_err *e)
+{
+    if (rl_online_start_state(o, i, o->cur + (size_t)i * o->sd, e) < 0) {
+        rz_wrap(e, "online: environment %d's reset", i);
+        return e && e->code ? e->code : RZ_EINPUT;
+    }
     clock_set(o, i, 0);
     new_z(o, i);
+    return RZ_OK;
 }
 
 /* The training batch: N uniform replay rows, N/L expert windows of L + 1 states. */
@@ -290,8 +333,9 @@ static void env_step(rl_online *o, const rl_env *w, int i, int64_t k)
     }
     o->erc[i] = rl_env_step(w, o->cur + (size_t)i * o->sd, a, g, next, &o->eerr[i]);
     /* a terminal next state (the humanoid's fall) is stored as done: its targets do not
-     * bootstrap; an episode cut by its length is not terminal */
-    o->edone[i] = o->erc[i] ? 0 : rl_env_terminal(w, next);
+     * bootstrap; an episode cut by its length is not terminal, nor any state under
+     * RL_FALL_CONTINUE (a fallen body stays in the episode) */
+    o->edone[i] = o->erc[i] || o->cfg.fall == RL_FALL_CONTINUE ? 0 : rl_env_terminal(w, next);
 }
 
 int rl_online_run(rl_online *o, int64_t until, void (*progress)(void *ctx, const rl_online *o), void *ctx, rz_err *e)
@@ -302,8 +346,10 @@ int rl_online_run(rl_online *o, int64_t until, void (*progress)(void *ctx, const
     nt = nt < ne ? nt : ne;
     if (fbcpr_cfg(o->c)->cpr && !o->x) return rz_fail(e, RZ_EINPUT, "online: FB-CPR needs expert data");
     if ((rc = workers(o, nt, e))) return rc;
+    if (o->cfg.init_expert > 0 && !o->x) return rz_fail(e, RZ_EINPUT, "online: starts from the expert data need expert data");
     if (o->env_steps == 0)
-        for (int i = 0; i < ne; i++) reset_env(o, i);
+        for (int i = 0; i < ne; i++)
+            if ((rc = reset_env(o, i, e))) return rc;
     while (o->env_steps < until) {
         int64_t before = o->env_steps;
         /* 1. one batched actor forward for every environment past the seed steps */
@@ -330,8 +376,9 @@ int rl_online_run(rl_online *o, int64_t until, void (*progress)(void *ctx, const
             clock_set(o, i, t);
             o->env_steps++;
             /* an episode ends at its length or at a terminal state (the humanoid's fall) */
-            if (t >= o->cfg.episode_len || o->edone[i]) reset_env(o, i);
-            else if (t % o->cfg.z_every == 0) new_z(o, i);
+            if (t >= o->cfg.episode_len || o->edone[i]) {
+                if ((rc = reset_env(o, i, e))) return rc;
+            } else if (t % o->cfg.z_every == 0) new_z(o, i);
         }
         int64_t rounds = o->env_steps / o->cfg.update_every - before / o->cfg.update_every;
         if (o->env_steps < o->cfg.seed_steps || o->rb.size < o->N) continue;
@@ -360,6 +407,8 @@ void rl_online_header(const rl_online *o, rz_online_header *h)
     h->buffer = o->cfg.buffer, h->seed_steps = o->cfg.seed_steps, h->update_every = o->cfg.update_every;
     h->episode_len = o->cfg.episode_len, h->env_steps = o->env_steps;
     h->norm_momentum = o->cfg.norm_momentum, h->rollout_z = o->cfg.rollout_z, h->z_buffer = o->cfg.z_buffer;
+    h->fall = o->cfg.fall, h->init_expert = o->cfg.init_expert, h->init_fall = o->cfg.init_fall;
+    h->fall_steps = o->cfg.fall_steps;
 }
 
 void rl_online_from_header(const rz_online_header *h, fbcpr_config *c, rl_online_config *oc)
@@ -374,6 +423,7 @@ void rl_online_from_header(const rz_online_header *h, fbcpr_config *c, rl_online
     oc->seed_steps = (long)h->seed_steps, oc->update_every = (long)h->update_every, oc->episode_len = (int)h->episode_len;
     oc->threads = 1;
     oc->norm_momentum = h->norm_momentum, oc->rollout_z = h->rollout_z, oc->z_buffer = (long)h->z_buffer;
+    oc->fall = h->fall, oc->init_expert = h->init_expert, oc->init_fall = h->init_fall, oc->fall_steps = (int)h->fall_steps;
 }
 
 /* The online tensors: environment states, zs, clocks, counters, RNGs, and with

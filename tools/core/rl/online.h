@@ -10,8 +10,9 @@
  *   (actions, noise, simulator noise, resets, z draws) from its own stream, seeded from
  *   the run seed and i; then, in environment order on one thread, each pushes
  *   (s, a, s', z_i, done) into the replay buffer (replay.h), done = rl_env_terminal(s')
- *   (the humanoid fell: that row's TD targets do not bootstrap), and is reset after
- *   episode_len steps or at a terminal state; its z_i is redrawn at a reset and every
+ *   (the humanoid fell: that row's TD targets do not bootstrap; always 0 with
+ *   RL_FALL_CONTINUE, below), and is reset after episode_len steps or at a terminal
+ *   state, to a start state drawn by the rule below; its z_i is redrawn at a reset and every
  *   z_every steps, by the rule rollout_z (below: by default the FB-CPR mixture over a
  *   uniformly drawn replay next-state (goal), one uniformly drawn expert window of
  *   seq_length states (expert, cpr only) and the sphere). So the bits do not depend on
@@ -58,7 +59,29 @@ typedef struct {
                            * norm_obs (fb.h) */
     int rollout_z;     /* where a redrawn rollout z comes from: RL_ROLLOUT_* */
     long z_buffer;     /* RL_ROLLOUT_BUFFER: capacity of the FIFO of training zs (10000) */
+    int fall;          /* RL_FALL_END (default) or RL_FALL_CONTINUE (below) */
+    double init_expert, init_fall; /* start-state mixture (below): 0, 0 by default */
+    int fall_steps;    /* a fall start's steps of falling (40) */
 } rl_online_config;
+
+/* Falls and start states (the reference environment's, HumEnv: pipeline/fbcpr.md):
+ *   fall      RL_FALL_END: a terminal next state (rl_env_terminal: the humanoid fell) is
+ *             stored with done = 1 (its TD targets do not bootstrap) and ends the
+ *             episode; RL_FALL_CONTINUE: no transition is terminal (done = 0 on every
+ *             row), a fallen body stays in the episode until episode_len — HumEnv never
+ *             terminates.
+ *   start     at every reset, with probability init_expert a state drawn uniformly from
+ *             the expert data's states (qpos and qvel as stored; needs the expert data,
+ *             also without CPR), with probability init_fall a fallen start
+ *             (rl_env_fall_start with fall_steps: the humanoid dropped from a random
+ *             orientation), else rl_env_reset (the default pose). One uniform draw from
+ *             the environment's stream picks the source, only when init_expert +
+ *             init_fall > 0 (so the defaults draw exactly what they drew before these
+ *             options). A fall start needs a kind with falls and RL_FALL_CONTINUE (under
+ *             RL_FALL_END its first transition would end the episode). HumEnv's training
+ *             runs use "MoCapAndFall": 0.8 from the motion data, 0.2 fallen. */
+enum { RL_FALL_END = 0, RL_FALL_CONTINUE = 1 };
+enum { RL_INIT_DEFAULT = 0, RL_INIT_EXPERT = 1, RL_INIT_FALL = 2 };
 
 /* Rollout zs (the reference's maybe_update_rollout_context; same redraw times):
  *   MIXTURE  a fresh draw from the training mixture (fbcpr_sample_z_rng: goal = B of
@@ -73,6 +96,7 @@ enum { RL_ROLLOUT_MIXTURE = 0, RL_ROLLOUT_BUFFER = 1, RL_ROLLOUT_SPHERE = 2 };
 /* The FIFO's z_buffer × d floats, bounded before allocating (a checkpoint names both):
  * the reference's 10000 × 256 is 10 MB. */
 #define RL_ZBUF_MAX_BYTES (1.0 * 1073741824.0)
+#define RL_FALL_STEPS_MAX 1000 /* a fall start's steps, at most */
 
 void rl_online_config_default(rl_online_config *c, const rl_env *env);
 
@@ -96,6 +120,10 @@ void rl_online_draw_batch(rl_online *o, fbcpr_batch *b);
 /* The rollout z an environment draws at a reset or a z_every step (the rule above;
  * consumes environment i's stream), into z (d). For tests of the rule. */
 void rl_online_rollout_z(rl_online *o, int i, float *z);
+/* A start state for environment i by the rule above (consumes its stream) into state
+ * (state_dim); returns the source, RL_INIT_*, or −1 with e set (no expert data for an
+ * expert start, a diverging fall). For tests of the rule. */
+int rl_online_start_state(rl_online *o, int i, float *state, rz_err *e);
 /* The FIFO of training zs (RL_ROLLOUT_BUFFER): its rows (size × d, row r the r-th
  * stored, not in age order) and size. */
 const float *rl_online_zbuf(const rl_online *o, long *size);
