@@ -203,13 +203,21 @@ fbcpr-goal-diag: $(DIAG)
 #                                                 and the stand-still reward, with a random
 #                                                 policy as the floor; H_OUT/table.md
 # Runs go one at a time in seed order (cpr-s1, fb-s1, cpr-s2, …) so that a cut budget
-# still leaves whole seeds of both methods.
+# still leaves whole seeds of both methods. H_INIT: falls and start states of both
+# methods' runs (default none: a fall ends the episode, every start the standing pose);
+# H_INIT="$(H_REF_INIT)" is the reference environment's (HumEnv, as Meta Motivo trains:
+# never terminal, 80% of starts from the motion data — here the expert stream's states —
+# and 20% fallen); with --init-expert the FB runs read the expert stream too (for starts
+# only, no regularisation).
 H_OUT   ?= results/fbcpr-humanoid
 H_STEPS ?= 50000
 H_SEEDS ?= 5
 H_SEED_LIST := $(shell seq 1 $(H_SEEDS))
 MOTIONS := $(sort $(wildcard $(RIZZ)/pipeline/motions/*.kf))
 H_RUNS  := $(foreach s,$(H_SEED_LIST),$(H_OUT)/cpr-s$(s).rz $(H_OUT)/fb-s$(s).rz)
+H_REF_INIT := --fall continue --init-expert 0.8 --init-fall 0.2
+H_INIT  ?=
+H_FB_X  = $(if $(findstring init-expert,$(H_INIT)),--expert $(H_OUT)/expert.rz)
 
 $(H_OUT):
 	mkdir -p $@
@@ -220,9 +228,9 @@ $(H_OUT)/held-out.rz: $(MOTIONS) | $(H_OUT)
 	$(AGENT) keyframes --repeats 2 --seed 1001 -q -o $@ $(MOTIONS)
 
 $(H_OUT)/cpr-s%.rz: $(H_OUT)/expert.rz
-	$(NICE) $(AGENT) online --env humanoid --cpr --expert $< --steps $(H_STEPS) --seed $* $(NET) $(LOOP) $(CPR_FLAGS) -t 1 -q --report $(H_OUT)/cpr-s$*.report -o $@
-$(H_OUT)/fb-s%.rz: | $(H_OUT)
-	$(NICE) $(AGENT) online --env humanoid --steps $(H_STEPS) --seed $* $(NET) $(LOOP) -t 1 -q --report $(H_OUT)/fb-s$*.report -o $@
+	$(NICE) $(AGENT) online --env humanoid --cpr --expert $< --steps $(H_STEPS) --seed $* $(NET) $(LOOP) $(H_INIT) $(CPR_FLAGS) -t 1 -q --report $(H_OUT)/cpr-s$*.report -o $@
+$(H_OUT)/fb-s%.rz: | $(H_OUT) $(H_OUT)/expert.rz
+	$(NICE) $(AGENT) online --env humanoid $(H_FB_X) --steps $(H_STEPS) --seed $* $(NET) $(LOOP) $(H_INIT) -t 1 -q --report $(H_OUT)/fb-s$*.report -o $@
 
 .PHONY: humanoid-train humanoid-table
 # one run at a time, in seed order, whatever -j says
