@@ -22,7 +22,7 @@ rz-agent train --algo vcfb -d "$T/agent/d.rz" --steps 2 --zdim 4 --hidden 8 --ba
 # FB-CPR: an expert stream, and an online checkpoint with every kind of tensor
 rz-agent expert --env pointmass-maze --trajectories 3 -q -o "$T/expert/e.rz"
 rz-agent online --env pointmass-maze --cpr --expert "$T/expert/e.rz" --steps 40 --seed-steps 20 --envs 1 --hidden 8 \
-  --zdim 4 --batch 8 --disc-hidden 8 --seq-length 2 --buffer 64 --labels 8 --rollout-z buffer --z-buffer 16 -q -o "$T/online/o.rz"
+  --zdim 4 --batch 8 --disc-hidden 8 --seq-length 2 --buffer 64 --labels 8 --rollout-z buffer --z-buffer 16 --fall continue --init-expert 0.5 -q -o "$T/online/o.rz"
 rz-maze gen -n 3 --count 4 -q -o "$T/maze/g.rz"
 # rz-lowrank --curves: a report's curves (3 matrices, the target's model hash), by hand
 echo '{"type":"report","v":1,"tool":"rz-lowrank","layers":3,"objective":"kl","model_hash":"0123456789abcdef","curves":[[[0,0.9],[2,0.5],[4,0.25]],[[0,1.5],[8,0.1]],[[0,2],[2,1],[4,0.5],[8,0.2]]]}' > "$T/rank_curves/report.json"
