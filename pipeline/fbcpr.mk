@@ -20,6 +20,7 @@
 #   make -f pipeline/fbcpr.mk fbcpr-goal-diag      the same agents' goal success with z
 #                                           from labels at the goal, and random actions
 #   make -f pipeline/fbcpr.mk humanoid-table       the humanoid (see its section below)
+#   make -f pipeline/fbcpr.mk humanoid-replay      its runs' replay buffers: time on the floor
 #
 # Variables: STEPS (environment steps per run), SEEDS, OUT, NET (network sizes, shared by
 # both methods), LOOP (collection/update schedule), CPR_FLAGS (FB-CPR's own settings, e.g.
@@ -254,3 +255,11 @@ $(H_OUT)/table.md: $(H_EVAL)
 
 humanoid-table: humanoid-train
 	$(MAKE) -f $(firstword $(MAKEFILE_LIST)) $(H_OUT)/table.md
+
+# where the runs' replay buffers spend their time: shares of next states on the floor,
+# upright and between, and rows that get up (pipeline/fbcpr-replay-heights.sh)
+.PHONY: humanoid-replay
+humanoid-replay: humanoid-train
+	RZ_CAT=$(RZ_BIN)/rz-cat $(RIZZ)/pipeline/fbcpr-replay-heights.sh $(H_RUNS) > $(H_OUT)/replay-heights.tsv.tmp
+	mv $(H_OUT)/replay-heights.tsv.tmp $(H_OUT)/replay-heights.tsv
+	@cat $(H_OUT)/replay-heights.tsv
