@@ -131,9 +131,11 @@ static rz_qlinear *random_qlinear(const fmt *f, int method, int bits, int group,
 
 /* Bits per weight that int8 inputs read on top of the linears' codes: their nibble
  * re-codings (qdot.h) replace 2-bit e8p codes and 3-bit grid codes by 4 bits, and 3- and
- * 4-bit e8p (RVQ) codes by 8 (one nibble per stage). */
+ * 4-bit e8p (RVQ) codes by 8 (one nibble per stage); none for 2-bit e8p where the
+ * AVX-512 int8 kernel reads the codes. */
 static int i8_extra_bits(const fmt *f)
 {
+    if (f->method == RZ_QM_E8P && f->bits == 2 && rz_qdot_best_i8() == RZ_QDOT_AVX512_I8) return 0; /* its codes */
     if (f->method == RZ_QM_E8P) return f->bits == 2 ? 2 : 8 - f->bits;
     return f->method >= 0 && f->bits == 3 ? 1 : 0;
 }
@@ -387,6 +389,11 @@ static void kernels(int rows)
             printf("%-12s %16s %16s   %5.3f (%5.1f)   (re-coded as nibbles, %d bits per weight)\n", nl, "", "",
                    best / w * 1e9, (double)rz_qdot_e8p2n_bytes(&v) / best / 1e9, v.bits == 2 ? 4 : 8);
             free(nib);
+        }
+        if (v.method == RZ_QM_E8P && v.bits == 2 && rz_qdot_have(RZ_QDOT_AVX512_I8)) {
+            double t = kernel_seconds(&v, RZ_QDOT_AVX512_I8, x, y, dec);
+            printf("%-12s %16s %16s   %5.3f (%5.1f)   (avx512-i8, from the codes)\n", "e8p2 z", "", "", t / w * 1e9,
+                   bytes / t / 1e9);
         }
         free(codes), free(zeros), free(scales);
     }

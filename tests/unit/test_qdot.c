@@ -144,11 +144,15 @@ static void i8_dequant(const float *x, int pc, int qb, double *xh, double *step)
 
 static void test_kernels(void)
 {
-    const int shapes[][2] = {{176, 172}, {172, 176}, {1, 172}, {176, 1}, {3, 176}, {7, 256}, {9, 200}, {3, 2176}, {5, 768}};
+    /* e8p widths 320 and 512: a last chunk of 40 codewords and none for the AVX-512 kernel,
+     * whose other widths end in a chunk of ≤ 32 codewords shared by two rows */
+    const int shapes[][2] = {{176, 172}, {172, 176}, {1, 172}, {176, 1}, {3, 176}, {7, 256}, {9, 200}, {3, 2176}, {5, 768},
+                             {6, 320}, {4, 512}};
     enum { NSHAPE = sizeof shapes / sizeof shapes[0] };
-    int isas[4] = {RZ_QDOT_REF, RZ_QDOT_REF_I8, RZ_QDOT_AVX2, RZ_QDOT_AVX2_I8}, nisa = rz_qdot_have(RZ_QDOT_AVX2) ? 4 : 2;
-    printf("# variants tested: ref, ref-i8%s (no AVX-512 variant exists)\n",
-           nisa == 4 ? ", avx2, avx2-i8" : " (this CPU has no AVX2+FMA)");
+    int isas[5] = {RZ_QDOT_REF, RZ_QDOT_REF_I8, RZ_QDOT_AVX2, RZ_QDOT_AVX2_I8, RZ_QDOT_AVX512_I8};
+    int nisa = rz_qdot_have(RZ_QDOT_AVX2) ? 4 + rz_qdot_have(RZ_QDOT_AVX512_I8) : 2;
+    printf("# variants tested: ref, ref-i8%s%s\n", nisa >= 4 ? ", avx2, avx2-i8" : " (this CPU has no AVX2+FMA)",
+           nisa == 5 ? ", avx512-i8" : " (no AVX-512 VBMI/VNNI/BITALG here: avx512-i8 not tested)");
     for (int f = 0; f < NFMT; f++)
         for (int s = 0; s < NSHAPE; s++) {
             int rows = shapes[s][0], cols = shapes[s][1];
@@ -169,7 +173,7 @@ static void test_kernels(void)
                     for (int j = 0; j < pc; j++) xh[(size_t)t * pc + j] = (float)xd[j]; /* exact: ≤ 24 bits */
                 }
                 for (int k = 0; k < nisa; k++) {
-                    int q8 = i8 && (isas[k] == RZ_QDOT_REF_I8 || isas[k] == RZ_QDOT_AVX2_I8);
+                    int q8 = i8 && (isas[k] == RZ_QDOT_REF_I8 || isas[k] == RZ_QDOT_AVX2_I8 || isas[k] == RZ_QDOT_AVX512_I8);
                     rz_qdot_rows(&v, isas[k], r0, n, T, x, pc, y, ldy);
                     /* y is a float32 sum of pcols products, so |y − Σ w_j x_j| ≤ γ_n Σ|w_j x_j|
                      * ≤ 1.01 n u ‖x‖‖w‖ (u = 2⁻²⁴, Cauchy–Schwarz). The kernels' weights differ
@@ -189,7 +193,18 @@ static void test_kernels(void)
                     /* AVX2 int8 = the portable int8 reference: both are within the bound
                      * above of the same exact sum Σ w x̂, so within twice it of each other
                      * (a wrong block scale or zero point errs by far more) */
-                    if (isas[k] == RZ_QDOT_AVX2_I8) check_twice(y, yr8, ldy, xh, Qd, T, n, pc, bound);
+                    if (isas[k] == RZ_QDOT_AVX2_I8 || isas[k] == RZ_QDOT_AVX512_I8)
+                        check_twice(y, yr8, ldy, xh, Qd, T, n, pc, bound);
+                    if (isas[k] == RZ_QDOT_AVX512_I8 && n > 2) {
+                        /* rows split at an odd row (as threads may split them): the same bits,
+                         * though the AVX-512 kernel pairs rows differently */
+                        float *ys = malloc(sizeof(float) * (size_t)T * ldy);
+                        rz_qdot_rows(&v, isas[k], r0, 1, T, x, pc, ys, ldy);
+                        rz_qdot_rows(&v, isas[k], r0 + 1, n - 1, T, x, pc, ys + 1, ldy);
+                        for (int t = 0; t < T; t++)
+                            CHECK(memcmp(ys + (size_t)t * ldy, y + (size_t)t * ldy, sizeof(float) * (size_t)n) == 0);
+                        free(ys);
+                    }
                     /* Against the true x: |ŷ − y| ≤ |Σ w (x̂ − x)| + the rounding above
                      * ≤ ‖w‖ ‖x̂ − x‖ + (2 + 48/n) n u ‖w‖ ‖x̂‖, and |x̂_j − x_j| ≤ d/2 = m_B/254
                      * (round to nearest on the int8 step d = m_B/127, plus ≤ 2 float roundings
@@ -242,7 +257,7 @@ static void test_i8_special(void)
         float x[512] = {0}, y[4];
         uint8_t *nib = v.method == RZ_QM_E8P ? malloc(rz_qdot_e8p2n_bytes(&v)) : NULL;
         if (nib) rz_qdot_e8p2n_encode(&v, nib);
-        for (int isa = RZ_QDOT_REF_I8; isa <= RZ_QDOT_AVX2_I8; isa++) {
+        for (int isa = RZ_QDOT_REF_I8; isa <= RZ_QDOT_AVX512_I8; isa++) {
             if (!rz_qdot_have(isa)) continue;
             for (int viaN = 0; viaN < 1 + !!nib; viaN++) { /* e8p: from the codes, then the nibbles */
                 x[300] = 0;
@@ -271,7 +286,7 @@ static void test_threads(void)
         rz_qlinear *q;
         rz_err e = {0};
         CHECK_EQ_INT(rz_qlinear_new(&v, &q, &e), 0);
-        for (int isa = RZ_QDOT_REF; isa <= RZ_QDOT_AVX2_I8; isa++) {
+        for (int isa = RZ_QDOT_REF; isa <= RZ_QDOT_AVX512_I8; isa++) {
             if (isa == RZ_QDOT_AUTO_I8 || !rz_qdot_have(isa)) continue;
             rz_qlinear_set_isa(q, isa);
             for (int T = 1; T <= 4; T++) {
@@ -323,7 +338,7 @@ static void test_grid3n(void)
             rz_qlinear *q;
             rz_err e = {0};
             CHECK_EQ_INT(rz_qlinear_new(&v, &q, &e), 0);
-            for (int isa = RZ_QDOT_REF_I8; isa <= RZ_QDOT_AVX2_I8; isa++) {
+            for (int isa = RZ_QDOT_REF_I8; isa <= RZ_QDOT_AVX512_I8; isa++) {
                 if (!rz_qdot_have(isa)) continue;
                 rz_qlinear_set_isa(q, isa);
                 for (int T = 1; T <= RZ_QDOT_MAX_T; T++) {

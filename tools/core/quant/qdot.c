@@ -28,17 +28,27 @@ int rz_qdot_have(int isa)
 #if QDOT_X86
     if (isa == RZ_QDOT_AVX2 || isa == RZ_QDOT_AVX2_I8)
         return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (isa == RZ_QDOT_AVX512_I8)
+        return rz_qdot_have(RZ_QDOT_AVX2_I8) && __builtin_cpu_supports("avx512f") &&
+               __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+               __builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("avx512vnni") &&
+               __builtin_cpu_supports("avx512bitalg");
 #endif
     return 0;
 }
 
 int rz_qdot_best(void) { return rz_qdot_have(RZ_QDOT_AVX2) ? RZ_QDOT_AVX2 : RZ_QDOT_REF; }
 
-int rz_qdot_best_i8(void) { return rz_qdot_have(RZ_QDOT_AVX2_I8) ? RZ_QDOT_AVX2_I8 : RZ_QDOT_REF_I8; }
+int rz_qdot_best_i8(void)
+{
+    return rz_qdot_have(RZ_QDOT_AVX512_I8) ? RZ_QDOT_AVX512_I8
+           : rz_qdot_have(RZ_QDOT_AVX2_I8) ? RZ_QDOT_AVX2_I8
+                                           : RZ_QDOT_REF_I8;
+}
 
 const char *rz_qdot_name(int isa)
 {
-    static const char *const names[RZ_QDOT_COUNT] = {"auto", "ref", "avx2", "auto-i8", "ref-i8", "avx2-i8"};
+    static const char *const names[RZ_QDOT_COUNT] = {"auto", "ref", "avx2", "auto-i8", "ref-i8", "avx2-i8", "avx512-i8"};
     return isa >= 0 && isa < RZ_QDOT_COUNT ? names[isa] : "?";
 }
 
@@ -930,6 +940,171 @@ AVX2_INLINE void grid8_i8_rows_avx2(const rz_qlayer_view *v, int r0, int n, cons
     default: fn(v, r0, n, 4, __VA_ARGS__ x, ldx, y, ldy); break;       \
     }
 
+/* e8p 2 bits with int8 inputs from the codes, AVX-512 (RZ_QDOT_AVX512_I8: F, BW, VL,
+ * VBMI, VNNI, BITALG; formula at ref_i8_rows). Each weight is m0/4 with m0 = s A + τ
+ * (e8p_ints): A = 4a ∈ {±2, ±6, ±10} from the pattern byte p (coordinate 7's sign of odd
+ * patterns included), s = ±1 from bit kz.bit[j] of the sign byte after the parity fix,
+ * τ = ±1 from the parity. Per 64 codewords (512 columns) coordinate-major: the 64 sign
+ * bytes and 64 pattern bytes are split out of the codes with vpermt2b, and for each
+ * coordinate j one 64-byte vector holds u = m0 + 11 ∈ 0..22 of the 64 codewords — A from
+ * a 256-byte table per coordinate (two 128-byte vpermt2b lookups and a blend on bit 7 of
+ * p), negated where the sign bit is set, plus 11 + τ — and vpdpbusd(u, q) sums it against
+ * the inputs, transposed once per call to the same order (xt: coordinate j of codeword i
+ * of the chunk at [j][i]), into 16 int32 lanes of 4 codewords (32 columns, one int8
+ * block each) exactly (|lane| ≤ 8 · 4 · 22 · 127). Per lane Σ m0 q = Σ u q − 11 Σ q (the
+ * 11 Σ q per lane once per call), converted to float (exact) and scaled by d_B / 4.
+ * A last chunk of ≤ 32 codewords is shared by two rows (e8p2_z_rows); lanes past a row's
+ * codewords meet zero inputs. Rows are independent of how a call's rows are paired: the
+ * same operations in the same lanes either way (test_qdot splits calls at odd rows). */
+#define AVX512 __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl,avx512vbmi,avx512vnni,avx512bitalg")))
+#define AVX512_INLINE \
+    static inline __attribute__((always_inline, target("avx2,fma,avx512f,avx512bw,avx512vl,avx512vbmi,avx512vnni,avx512bitalg")))
+
+typedef struct {
+    _Alignas(64) int8_t A[8][256]; /* 4 · abs[p][j]: ±2, ±6, ±10 */
+    _Alignas(64) uint8_t bitv[8][64]; /* 64 copies of the bit of the fixed sign byte that negates coordinate j */
+} kz_tables;
+static kz_tables kz;
+static pthread_once_t kz_once = PTHREAD_ONCE_INIT;
+static void kz_init(void)
+{
+    const rz_e8p_tables *tb = rz_e8p_tables_get();
+    for (int j = 0; j < 8; j++) {
+        for (int p = 0; p < 256; p++) kz.A[j][p] = (int8_t)lrintf(4.0f * tb->abs[p][j]);
+        for (int b = 0; b < 8; b++) { /* the bit of the sign byte (after the parity fix) that negates j */
+            int all = 1;
+            for (int g = 0; g < 256 && all; g++) {
+                unsigned gf = (unsigned)g ^ (unsigned)(__builtin_popcount((unsigned)g) & 1);
+                all = (tb->sign[g][j] < 0) == (int)((gf >> b) & 1u);
+            }
+            if (all) memset(kz.bitv[j], 1 << b, 64);
+        }
+    }
+}
+
+enum { E8PZ_NCH = I8_QMAX / 512 + RZ_QDOT_MAX_T }; /* bound on T · chunks of 64 codewords */
+
+/* The 16 int32 lanes Σ u q − 11 Σ q of one chunk of 64 codewords whose code bytes are
+ * lo | hi (128 bytes), against the transposed inputs xc (T blocks of 512, stride xs) and
+ * the lanes' 11 Σ q (corr, T blocks of 16, stride cs). */
+AVX512_INLINE void e8p2_z_chunk(__m512i lo, __m512i hi, const int T, const int8_t *xc, size_t xs, const int32_t *corr,
+                                size_t cs, __m512i *e)
+{
+    const __m512i even = _mm512_set_epi8(126, 124, 122, 120, 118, 116, 114, 112, 110, 108, 106, 104, 102, 100, 98, 96,
+                                         94, 92, 90, 88, 86, 84, 82, 80, 78, 76, 74, 72, 70, 68, 66, 64, 62, 60, 58, 56,
+                                         54, 52, 50, 48, 46, 44, 42, 40, 38, 36, 34, 32, 30, 28, 26, 24, 22, 20, 18, 16,
+                                         14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i odd = _mm512_add_epi8(even, _mm512_set1_epi8(1));
+    const __m512i one = _mm512_set1_epi8(1), twelve = _mm512_set1_epi8(12), zero = _mm512_setzero_si512();
+    __m512i g = _mm512_permutex2var_epi8(lo, even, hi), p = _mm512_permutex2var_epi8(lo, odd, hi);
+    __m512i par = _mm512_and_si512(_mm512_popcnt_epi8(g), one);
+    __m512i gf = _mm512_xor_si512(g, par);
+    __m512i cv = _mm512_sub_epi8(twelve, _mm512_add_epi8(par, par)); /* 11 + τ */
+    __mmask64 k7 = _mm512_movepi8_mask(p);
+    __m512i acc[RZ_QDOT_MAX_T];
+    for (int t = 0; t < T; t++) acc[t] = _mm512_setzero_si512();
+    for (int j = 0; j < 8; j++) {
+        const int8_t *A = kz.A[j];
+        __m512i a0 = _mm512_permutex2var_epi8(_mm512_load_si512(A), p, _mm512_load_si512(A + 64));
+        __m512i a1 = _mm512_permutex2var_epi8(_mm512_load_si512(A + 128), p, _mm512_load_si512(A + 192));
+        __m512i a = _mm512_mask_blend_epi8(k7, a0, a1);
+        __mmask64 neg = _mm512_test_epi8_mask(gf, _mm512_load_si512(kz.bitv[j]));
+        __m512i u = _mm512_add_epi8(_mm512_mask_sub_epi8(a, neg, zero, a), cv);
+        for (int t = 0; t < T; t++) acc[t] = _mm512_dpbusd_epi32(acc[t], u, _mm512_load_si512(xc + (size_t)t * xs + 64 * (size_t)j));
+    }
+    for (int t = 0; t < T; t++) e[t] = _mm512_sub_epi32(acc[t], _mm512_load_si512(corr + (size_t)t * cs));
+}
+
+/* 64 bytes of codes at c: a whole load while it stays inside the view's codes (masked
+ * loads are slow on the CPUs at hand; bytes past a row meet zero inputs), else masked to
+ * the nbytes that belong to the chunk. */
+AVX512_INLINE __m512i e8p2_z_load(const rz_qlayer_view *v, const uint8_t *c, int nbytes)
+{
+    if (nbytes >= 64 || (size_t)(c - (const uint8_t *)v->codes) + 64 <= v->codes_n) return _mm512_loadu_si512(c);
+    return _mm512_maskz_loadu_epi8(nbytes <= 0 ? 0 : (((__mmask64)1 << nbytes) - 1), c);
+}
+
+AVX512_INLINE void e8p2_z_rows(const rz_qlayer_view *v, int r0, int n, const int T, const float *x, int ldx, float *y,
+                               int ldy)
+{
+    const int pc = v->pcols, nb = pc / 8, nq = (pc + I8_QB_E8P - 1) / I8_QB_E8P, nch = (nb + 63) / 64;
+    /* a last chunk of ≤ 32 codewords (e.g. 768 columns: 64 + 32) is shared by two rows:
+     * row i's codewords in lanes 0–31, row i + 1's in 32–63, so no half chunk is wasted */
+    const int mt = nb % 64, pair = mt > 0 && mt <= 32, nfull = pair ? nch - 1 : nch;
+    const float s = scale_at(v, 0);
+    _Alignas(64) int8_t xq[I8_QMAX];
+    _Alignas(64) int8_t xt[E8PZ_NCH * 512];
+    _Alignas(64) int32_t corr[E8PZ_NCH * 16];
+    _Alignas(64) float dl[E8PZ_NCH * 16];
+    float d[I8_NQ];
+    for (int t = 0; t < T; t++) {
+        const int8_t *qt = xq + (size_t)t * pc;
+        i8_quant(x + (size_t)t * ldx, pc, I8_QB_E8P, xq + (size_t)t * pc, d + (size_t)t * nq);
+        for (int ch = 0; ch < nch; ch++) {
+            int8_t *o = xt + ((size_t)t * nch + ch) * 512;
+            /* the paired tail: lanes 32–63 repeat lanes 0–31 (row i + 1 reads the same inputs) */
+            int w = pair && ch == nch - 1 ? 32 : 64;
+            for (int i = 0; i < 64; i++) {
+                int b = 64 * ch + i % w;
+                for (int j = 0; j < 8; j++) o[64 * j + i] = b < nb && i % w < (w == 32 ? mt : 64) ? qt[8 * b + j] : 0;
+            }
+            for (int k = 0; k < 16; k++) {
+                int b = 64 * ch + 4 * (k % (w / 4)), X = 0;
+                for (int i = b; i < b + 4 && i < nb; i++)
+                    for (int j = 0; j < 8; j++) X += qt[8 * i + j];
+                corr[((size_t)t * nch + ch) * 16 + k] = 11 * X;
+                dl[((size_t)t * nch + ch) * 16 + k] = b < nb ? 0.25f * d[(size_t)t * nq + b / 32] : 0.0f;
+            }
+        }
+    }
+    const size_t xs = (size_t)nch * 512, cs = (size_t)nch * 16;
+    for (int i = 0; i < n;) {
+        const int two = pair && i + 1 < n;
+        const uint8_t *c0 = (const uint8_t *)v->codes + (size_t)(r0 + i) * (size_t)nb * 2, *c1 = c0 + (size_t)nb * 2;
+        __m512 f0[RZ_QDOT_MAX_T], f1[RZ_QDOT_MAX_T];
+        __m512i e[RZ_QDOT_MAX_T];
+        for (int t = 0; t < T; t++) f0[t] = f1[t] = _mm512_setzero_ps();
+        for (int ch = 0; ch < nfull; ch++) {
+            int m2 = 2 * (nb - 64 * ch); /* code bytes of this chunk */
+            const uint8_t *cc = c0 + 128 * (size_t)ch;
+            e8p2_z_chunk(e8p2_z_load(v, cc, m2), e8p2_z_load(v, cc + 64, m2 - 64), T, xt + (size_t)ch * 512, xs,
+                         corr + (size_t)ch * 16, cs, e);
+            for (int t = 0; t < T; t++)
+                f0[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(e[t]), _mm512_load_ps(dl + (size_t)t * cs + 16 * (size_t)ch), f0[t]);
+        }
+        if (two)
+            for (int ch = 0; ch < nfull; ch++) {
+                const uint8_t *cc = c1 + 128 * (size_t)ch;
+                e8p2_z_chunk(_mm512_loadu_si512(cc), _mm512_loadu_si512(cc + 64), T, xt + (size_t)ch * 512, xs,
+                             corr + (size_t)ch * 16, cs, e); /* (a full chunk, then the tail: inside the codes) */
+                for (int t = 0; t < T; t++)
+                    f1[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(e[t]), _mm512_load_ps(dl + (size_t)t * cs + 16 * (size_t)ch), f1[t]);
+            }
+        if (pair) { /* lanes 0–7 of the tail belong to row i, 8–15 to row i + 1 (moved to 0–7) */
+            const uint8_t *c = c0 + 128 * (size_t)nfull;
+            __m512i lo = e8p2_z_load(v, c, 2 * mt), hi = two ? e8p2_z_load(v, c + (size_t)nb * 2, 2 * mt) : lo;
+            e8p2_z_chunk(lo, hi, T, xt + (size_t)nfull * 512, xs, corr + (size_t)nfull * 16, cs, e);
+            for (int t = 0; t < T; t++) {
+                __m512 ef = _mm512_cvtepi32_ps(e[t]), dv = _mm512_load_ps(dl + (size_t)t * cs + 16 * (size_t)nfull);
+                f0[t] = _mm512_mask3_fmadd_ps(ef, dv, f0[t], 0x00FF);
+                f1[t] = _mm512_mask3_fmadd_ps(_mm512_shuffle_f32x4(ef, ef, 0x4E), dv, f1[t], 0x00FF);
+            }
+        }
+        for (int t = 0; t < T; t++) {
+            y[(size_t)t * ldy + i] = s * _mm512_reduce_add_ps(f0[t]);
+            if (two) y[(size_t)t * ldy + i + 1] = s * _mm512_reduce_add_ps(f1[t]);
+        }
+        i += two ? 2 : 1;
+    }
+}
+
+static AVX512 void avx512_e8p2_rows(const rz_qlayer_view *v, int r0, int n, int T, const float *x, int ldx, float *y,
+                                    int ldy)
+{
+    pthread_once(&kz_once, kz_init);
+    QDOT_T_SWITCH(e8p2_z_rows, )
+}
+
 static AVX2 void avx2_rows(const rz_qlayer_view *v, int r0, int n, int T, const float *x, int ldx, float *y, int ldy)
 {
     if (v->method == RZ_QM_E8P) {
@@ -978,6 +1153,15 @@ void rz_qdot_rows(const rz_qlayer_view *v, int isa, int r0, int n, int T, const 
     if (n <= 0 || T <= 0) return;
     if (isa == RZ_QDOT_AUTO) isa = rz_qdot_best();
     if (isa == RZ_QDOT_AUTO_I8) isa = rz_qdot_best_i8();
+    if (isa == RZ_QDOT_AVX512_I8) {
+#if QDOT_X86
+        if (rz_qdot_have(RZ_QDOT_AVX512_I8) && v->method == RZ_QM_E8P && v->bits == 2 && i8_ok(v, T)) {
+            avx512_e8p2_rows(v, r0, n, T, x, ldx, y, ldy);
+            return;
+        }
+#endif
+        isa = RZ_QDOT_AVX2_I8; /* the other formats: the AVX2 int8 kernels */
+    }
     if (isa == RZ_QDOT_AVX2_I8 && !rz_qdot_have(RZ_QDOT_AVX2_I8)) isa = RZ_QDOT_REF_I8;
     if (isa == RZ_QDOT_REF_I8 || isa == RZ_QDOT_AVX2_I8) {
         if (!i8_ok(v, T)) isa = isa == RZ_QDOT_AVX2_I8 ? RZ_QDOT_AVX2 : RZ_QDOT_REF; /* the float path */
@@ -1040,6 +1224,11 @@ void rz_qdot_rows_e8p2n(const rz_qlayer_view *v, const uint8_t *nib, int isa, in
 {
     if (n <= 0 || T <= 0) return;
     if (isa == RZ_QDOT_AUTO_I8) isa = rz_qdot_best_i8();
+    if (isa == RZ_QDOT_AVX512_I8 && v->method == RZ_QM_E8P && v->bits == 2 && rz_qdot_have(RZ_QDOT_AVX512_I8)) {
+        rz_qdot_rows(v, isa, r0, n, T, x, ldx, y, ldy); /* from the codes: half the bytes of the nibbles */
+        return;
+    }
+    if (isa == RZ_QDOT_AVX512_I8) isa = RZ_QDOT_AVX2_I8;
 #if QDOT_X86
     if (isa == RZ_QDOT_AVX2_I8 && nib && v->method == RZ_QM_E8P && i8_ok(v, T) &&
         rz_qdot_have(RZ_QDOT_AVX2_I8)) {

@@ -51,12 +51,19 @@
  * inputs change the logits by the int8 step (bench/act8.sh), so greedy text can differ
  * from --dense's.
  *
+ * RZ_QDOT_AVX512_I8 (AVX-512 F/BW/VL/VBMI/VNNI/BITALG, e.g. Zen 4): e8p 2 bits from the
+ * codes, not the nibbles (half the bytes a decode step reads): per 64 codewords the sign
+ * and pattern bytes are split out (vpermt2b), each coordinate's 4a looked up for all 64
+ * at once in a 256-byte table (two vpermt2b, a blend), negated by its sign bit, plus 11 + τ,
+ * and summed exactly against transposed inputs with vpdpbusd; same formula and int8
+ * inputs as the other int8 variants. Other formats under it take the AVX2 int8 kernels.
+ * AUTO_I8 picks it where the CPU has it.
+ *
  * Variants: RZ_QDOT_REF is portable C (one weight at a time, decoded exactly as
  * rz_qlayer_decode_rows does, summed in order): the reference the tests compare the
  * SIMD variant against (RZ_QDOT_REF_I8: the int8 arithmetic in plain C, sums exact,
  * scaling in double). RZ_QDOT_AVX2 and _I8 need AVX2 + FMA (compiled with a target
- * attribute, chosen at run time with __builtin_cpu_supports). There is no AVX-512 variant: it could
- * not be tested on the machines at hand. RZ_QDOT_AUTO picks the best the CPU has, the
+ * attribute, chosen at run time with __builtin_cpu_supports); AVX512_I8 likewise. RZ_QDOT_AUTO picks the best the CPU has, the
  * same for every call in a process, so results do not depend on the thread count (each
  * output element is computed by one call, in a fixed order).
  *
@@ -70,7 +77,10 @@
 
 #include "qrecord.h"
 
-enum { RZ_QDOT_AUTO = 0, RZ_QDOT_REF, RZ_QDOT_AVX2, RZ_QDOT_AUTO_I8, RZ_QDOT_REF_I8, RZ_QDOT_AVX2_I8, RZ_QDOT_COUNT };
+enum {
+    RZ_QDOT_AUTO = 0, RZ_QDOT_REF, RZ_QDOT_AVX2, RZ_QDOT_AUTO_I8, RZ_QDOT_REF_I8, RZ_QDOT_AVX2_I8, RZ_QDOT_AVX512_I8,
+    RZ_QDOT_COUNT
+};
 enum { RZ_QDOT_MAX_T = 4 };
 
 /* 1 if this CPU runs the variant (AUTO and REF: always). */

@@ -94,15 +94,19 @@ void rz_qlinear_free(rz_qlinear *q)
 void rz_qlinear_set_isa(rz_qlinear *q, int isa)
 {
     q->isa = isa;
-    int i8 = isa == RZ_QDOT_AUTO_I8 || isa == RZ_QDOT_AVX2_I8;
+    int i8 = isa == RZ_QDOT_AUTO_I8 || isa == RZ_QDOT_AVX2_I8 || isa == RZ_QDOT_AVX512_I8;
     size_t nb = rz_qdot_e8p2n_bytes(&q->v);
+    /* the AVX-512 int8 kernel reads the 2-bit codes, not the nibbles */
+    int codes_only = q->v.method == RZ_QM_E8P && q->v.bits == 2 && rz_qdot_have(RZ_QDOT_AVX512_I8) &&
+                     (isa == RZ_QDOT_AVX512_I8 || (isa == RZ_QDOT_AUTO_I8 && rz_qdot_best_i8() == RZ_QDOT_AVX512_I8));
+    if (codes_only) nb = 0;
     if (i8 && nb > 0 && !q->nib && rz_qdot_have(RZ_QDOT_AVX2_I8) && (q->nib = malloc(nb)))
         rz_qdot_e8p2n_encode(&q->v, q->nib); /* (if malloc fails, the codes serve) */
     /* 3-bit grids: the nibble copy serves the portable int8 variant too (as a 4-bit grid) */
     int i8any = i8 || isa == RZ_QDOT_REF_I8;
     size_t n3 = rz_qdot_grid3n_bytes(&q->v);
     if (i8any && n3 > 0 && !q->nib3 && (q->nib3 = malloc(n3))) rz_qdot_grid3n_encode(&q->v, q->nib3, &q->v4);
-    if (!i8) {
+    if (!i8 || codes_only) {
         free(q->nib);
         q->nib = NULL;
     }
