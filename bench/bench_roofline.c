@@ -24,8 +24,9 @@
  *
  * usage: bench_roofline [runs [threads [T [dec [only]]]]]   (defaults 3, 2, 512, 128;
  *        only = a format index 0..11 to run that one)
- *        bench_roofline --decode F [threads [dec [i8]]]   format F only (index as above; i8:
- *            int8 inputs to the kernels),
+ *        bench_roofline --decode F [threads [dec [i8|i8z]]]   format F only (index as above; i8:
+ *            int8 inputs to the kernels; i8z: the same with RZ_QDOT_AVX512_I8, which reads
+ *            e8p 2-bit codes instead of their nibbles; exit 2 on a CPU without it),
  *            no bandwidth or sgemm: decode tokens/s by wall time and by the process's
  *            CPU time (CPU seconds / threads: on a shared machine the wall figure
  *            measures the scheduler, the CPU figure what one core of our own would give;
@@ -37,7 +38,8 @@
  *        bench_roofline --kernels [rows]   one thread, one rows × 768 matrix per format
  *            (default 8192: 6.3M weights, larger than L2 at every width): CPU ns per weight
  *            and GB/s of codes for T = 1 of the reference, AVX2 and AVX2 int8-input kernels and of the
- *            previous path (16 rows decoded to float, then sgemv).
+ *            previous path (16 rows decoded to float, then sgemv); e8p over nibbles ("nib") and,
+ *            where the CPU has it, the AVX-512 int8 kernel over the 2-bit codes ("e8p2 z").
  */
 #include <cblas.h>
 #include <omp.h>
@@ -133,9 +135,11 @@ static rz_qlinear *random_qlinear(const fmt *f, int method, int bits, int group,
  * re-codings (qdot.h) replace 2-bit e8p codes and 3-bit grid codes by 4 bits, and 3- and
  * 4-bit e8p (RVQ) codes by 8 (one nibble per stage); none for 2-bit e8p where the
  * AVX-512 int8 kernel reads the codes. */
+static int i8_isa = RZ_QDOT_AUTO_I8; /* the int8 variant of the decode runs (i8z: RZ_QDOT_AVX512_I8) */
+
 static int i8_extra_bits(const fmt *f)
 {
-    if (f->method == RZ_QM_E8P && f->bits == 2 && rz_qdot_best_i8() == RZ_QDOT_AVX512_I8) return 0; /* its codes */
+    if (f->method == RZ_QM_E8P && f->bits == 2 && i8_isa == RZ_QDOT_AVX512_I8) return 0; /* its codes */
     if (f->method == RZ_QM_E8P) return f->bits == 2 ? 2 : 8 - f->bits;
     return f->method >= 0 && f->bits == 3 ? 1 : 0;
 }
@@ -240,7 +244,7 @@ static void decode_only(const rz_llama_config *c, const fmt *f, int threads, int
     double wb, kvb = 2.0 * c->n_layers * c->dim * 4.0 * ((dec + 1) / 2.0);
     rz_llama *m = make_model(c, f, &wb);
     rz_llama_set_qdot(m, isa);
-    if (isa == RZ_QDOT_AUTO_I8) /* the nibble re-codings (qdot.h) */
+    if (isa == RZ_QDOT_AUTO_I8 || isa == RZ_QDOT_AVX512_I8) /* the nibble re-codings (qdot.h) */
         for (long i = 0; i < (long)RZ_LIN_PER_LAYER * c->n_layers; i++) {
             int r, k;
             rz_llama_linear_shape(c, i, &r, &k);
@@ -410,6 +414,13 @@ int main(int argc, char **argv)
     if (argc > 2 && strcmp(argv[1], "--decode") == 0) {
         int f = atoi(argv[2]), th = argc > 3 ? atoi(argv[3]) : 2, dec = argc > 4 ? atoi(argv[4]) : 128;
         int isa = argc > 5 && strcmp(argv[5], "i8") == 0 ? RZ_QDOT_AUTO_I8 : RZ_QDOT_AUTO;
+        if (argc > 5 && strcmp(argv[5], "i8z") == 0) {
+            if (!rz_qdot_have(RZ_QDOT_AVX512_I8)) {
+                fprintf(stderr, "bench_roofline: i8z: this CPU has no AVX-512 VBMI/VNNI/BITALG\n");
+                return 2;
+            }
+            isa = i8_isa = RZ_QDOT_AVX512_I8;
+        }
         if (f < 0 || f >= (int)NFMTS) return 2;
         if (th < 1) th = 1;
         rz_linalg_threads(th);
@@ -429,7 +440,8 @@ int main(int argc, char **argv)
     if (runs < 1) runs = 1;
     if (threads < 1) threads = 1;
     rz_linalg_threads(threads);
-    printf("kernels: %s (no AVX-512 variant)\n", rz_qdot_name(rz_qdot_best()));
+    printf("kernels: %s, int8 %s (avx512-i8 %s, not chosen by auto)\n", rz_qdot_name(rz_qdot_best()),
+           rz_qdot_name(rz_qdot_best_i8()), rz_qdot_have(RZ_QDOT_AVX512_I8) ? "available" : "not on this CPU");
 
     size_t count = (size_t)128 << 20; /* 512 MiB */
     float *buf = malloc(count * sizeof *buf), sink = 0;

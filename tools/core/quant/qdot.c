@@ -39,12 +39,9 @@ int rz_qdot_have(int isa)
 
 int rz_qdot_best(void) { return rz_qdot_have(RZ_QDOT_AVX2) ? RZ_QDOT_AVX2 : RZ_QDOT_REF; }
 
-int rz_qdot_best_i8(void)
-{
-    return rz_qdot_have(RZ_QDOT_AVX512_I8) ? RZ_QDOT_AVX512_I8
-           : rz_qdot_have(RZ_QDOT_AVX2_I8) ? RZ_QDOT_AVX2_I8
-                                           : RZ_QDOT_REF_I8;
-}
+/* (not AVX512_I8: on one Zen 4 core its e8p 2-bit decode step measured 0.76x the AVX2
+ * kernel over the nibbles, bench/README "seventh pass"; it is chosen by name) */
+int rz_qdot_best_i8(void) { return rz_qdot_have(RZ_QDOT_AVX2_I8) ? RZ_QDOT_AVX2_I8 : RZ_QDOT_REF_I8; }
 
 const char *rz_qdot_name(int isa)
 {
@@ -1037,22 +1034,25 @@ AVX512_INLINE void e8p2_z_rows(const rz_qlayer_view *v, int r0, int n, const int
     _Alignas(64) int32_t corr[E8PZ_NCH * 16];
     _Alignas(64) float dl[E8PZ_NCH * 16];
     float d[I8_NQ];
+    _Alignas(64) int8_t qp[I8_QMAX + 512]; /* one input, zero past pcols */
     for (int t = 0; t < T; t++) {
-        const int8_t *qt = xq + (size_t)t * pc;
         i8_quant(x + (size_t)t * ldx, pc, I8_QB_E8P, xq + (size_t)t * pc, d + (size_t)t * nq);
+        memcpy(qp, xq + (size_t)t * pc, (size_t)pc);
+        memset(qp + pc, 0, (size_t)nch * 512 - (size_t)pc);
         for (int ch = 0; ch < nch; ch++) {
+            const int8_t *src = qp + 512 * (size_t)ch;
             int8_t *o = xt + ((size_t)t * nch + ch) * 512;
             /* the paired tail: lanes 32–63 repeat lanes 0–31 (row i + 1 reads the same inputs) */
-            int w = pair && ch == nch - 1 ? 32 : 64;
-            for (int i = 0; i < 64; i++) {
-                int b = 64 * ch + i % w;
-                for (int j = 0; j < 8; j++) o[64 * j + i] = b < nb && i % w < (w == 32 ? mt : 64) ? qt[8 * b + j] : 0;
+            const int w = pair && ch == nch - 1 ? 32 : 64;
+            for (int j = 0; j < 8; j++) {
+                for (int i = 0; i < w; i++) o[64 * j + i] = src[8 * i + j];
+                if (w == 32) memcpy(o + 64 * j + 32, o + 64 * j, 32);
             }
             for (int k = 0; k < 16; k++) {
-                int b = 64 * ch + 4 * (k % (w / 4)), X = 0;
-                for (int i = b; i < b + 4 && i < nb; i++)
-                    for (int j = 0; j < 8; j++) X += qt[8 * i + j];
+                int kk = k % (w / 4), X = 0;
+                for (int j = 0; j < 32; j++) X += src[32 * kk + j];
                 corr[((size_t)t * nch + ch) * 16 + k] = 11 * X;
+                int b = 64 * ch + 4 * kk;
                 dl[((size_t)t * nch + ch) * 16 + k] = b < nb ? 0.25f * d[(size_t)t * nq + b / 32] : 0.0f;
             }
         }

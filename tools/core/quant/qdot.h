@@ -57,7 +57,9 @@
  * at once in a 256-byte table (two vpermt2b, a blend), negated by its sign bit, plus 11 + τ,
  * and summed exactly against transposed inputs with vpdpbusd; same formula and int8
  * inputs as the other int8 variants. Other formats under it take the AVX2 int8 kernels.
- * AUTO_I8 picks it where the CPU has it.
+ * Opt-in (AUTO_I8 stays on AVX2_I8): it computes ~1.5x longer per weight than the AVX2
+ * kernel over the nibbles, and a one-core decode step measured slower (bench/README,
+ * seventh pass); it can win only where two cores share too little bandwidth.
  *
  * Variants: RZ_QDOT_REF is portable C (one weight at a time, decoded exactly as
  * rz_qlayer_decode_rows does, summed in order): the reference the tests compare the
@@ -85,7 +87,8 @@ enum { RZ_QDOT_MAX_T = 4 };
 
 /* 1 if this CPU runs the variant (AUTO and REF: always). */
 int rz_qdot_have(int isa);
-/* The variant AUTO (float) and AUTO_I8 (int8 inputs) resolve to on this CPU. */
+/* The variant AUTO (float) and AUTO_I8 (int8 inputs: AVX2_I8 or REF_I8, never
+ * AVX512_I8) resolve to on this CPU. */
 int rz_qdot_best(void);
 int rz_qdot_best_i8(void);
 const char *rz_qdot_name(int isa);
