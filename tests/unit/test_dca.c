@@ -305,6 +305,35 @@ static void test_threads_bitwise(void)
     free_inputs(&in);
 }
 
+/* One decoded row far enough into the context that attention splits the heads over the
+ * threads (work = heads · positions · 2 hs ≥ 2²²: 4 heads of 64 at position 8199, and
+ * the scores fit the scratch, so the key-order path runs): the same bits with 1, 2, 4
+ * and 3 threads (heads 4 | 2 + 2 | 1 + 1 + 1 + 1 | 1 + 1 + 2). */
+static void test_decode_threads_bitwise(void)
+{
+    int saved = omp_get_max_threads();
+    omp_set_num_threads(4); /* scratch slots for 4 */
+    int T = 8200, nh = 4, nkv = 2, hs = 64, dim = nh * hs, kvd = nkv * hs;
+    inputs in = make_inputs(T, nh, nkv, hs);
+    rz_rope_method m = rz_rope_default(10000.0);
+    rz_attn *a;
+    rz_err e = {0};
+    CHECK_EQ_INT(rz_attn_new(&m, nh, nkv, hs, T, &a, &e), 0);
+    float *kc = malloc(sizeof(float) * (size_t)T * kvd), *vc = malloc(sizeof(float) * (size_t)T * kvd);
+    CHECK_EQ_INT(rz_attn_store_kv(a, in.k, kvd, in.v, kvd, T, 0, kc, vc), 0);
+    float o[4][256];
+    const int threads[4] = {1, 2, 4, 3};
+    for (int i = 0; i < 4; i++) {
+        omp_set_num_threads(threads[i]);
+        CHECK_EQ_INT(rz_attn_forward(a, in.q + (size_t)(T - 1) * dim, dim, 1, T - 1, kc, vc, o[i], dim), 0);
+    }
+    for (int i = 1; i < 4; i++) CHECK(memcmp(o[0], o[i], sizeof o[0]) == 0);
+    omp_set_num_threads(saved);
+    free(kc), free(vc);
+    rz_attn_free(a);
+    free_inputs(&in);
+}
+
 /* q and out with row strides wider than the heads (as llama.c's qkv rows are): the same
  * result as contiguous rows, q untouched, out's extra columns untouched. */
 static void test_strides(void)
@@ -371,6 +400,7 @@ int main(void)
     RUN(test_dca_differs_beyond_chunk);
     RUN(test_decode_equals_prefill);
     RUN(test_threads_bitwise);
+    RUN(test_decode_threads_bitwise);
     RUN(test_strides);
     RUN(test_memory_bounded);
     return check_summary();

@@ -259,6 +259,82 @@ static void block_range(const rz_rope *rope, long g, int *start, int *end)
     *end = (int)(b * QB + QB < s ? n * s + b * QB + QB : n * s + s);
 }
 
+/* One query row at position pos without DCA (decoding), reading the cache in key order:
+ * for each key row the scores of every head (one pass over the K rows, which lie kv_dim
+ * floats apart, instead of one strided pass per head), the softmax per head as attend
+ * does it, then acc_h += p_hj V_j,h for every head in one pass over the V rows, and
+ * merge_parts for the one part. Heads [h0, h1) here; `threads` threads take contiguous
+ * ranges of heads, and each head is computed the same way whatever range it is in (dot
+ * products and sums in a fixed order: simd loops whose order gcc fixes at compile time),
+ * so the output does not depend on the thread count. */
+static void decode_heads(rz_attn *a, const float *q, int pos, const float *kc, const float *vc, float *out, int h0,
+                         int h1)
+{
+    const rz_rope *rope = &a->rope;
+    int H = a->n_heads, hs = a->hs, group = H / a->n_kv_heads, nk = pos + 1, ld = a->kv_dim;
+    float *Q = a->scratch, *acc = Q + (size_t)H * hs, *S = acc + (size_t)H * hs, *m = S + (size_t)H * nk, *l = m + H;
+    part P = {0};
+    for (int h = h0; h < h1; h++) {
+        P.q = Q + (size_t)h * hs;
+        load_queries(rope, &P, q + (size_t)h * hs, 0, 1, pos, RZ_DCA_INTRA);
+    }
+    const float sc = rope->logit_scale;
+    for (int j = 0; j < nk; j++) {
+        const float *krow = kc + (size_t)j * ld;
+        for (int h = h0; h < h1; h++) {
+            const float *restrict kh = krow + (size_t)(h / group) * hs, *restrict qh = Q + (size_t)h * hs;
+            float d = 0.0f;
+#pragma omp simd reduction(+ : d)
+            for (int i = 0; i < hs; i++) d += qh[i] * kh[i];
+            S[(size_t)h * nk + j] = sc * d;
+        }
+    }
+    for (int h = h0; h < h1; h++) { /* attend's softmax for one row, nothing accumulated before */
+        float *restrict sh = S + (size_t)h * nk;
+        float mx = sh[0];
+#pragma omp simd reduction(max : mx)
+        for (int j = 1; j < nk; j++) mx = sh[j] > mx ? sh[j] : mx;
+        float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+        for (int j = 0; j < nk; j++) {
+            float p = rz_expf(sh[j] - mx);
+            sh[j] = p;
+            sum += p;
+        }
+        m[h] = mx, l[h] = sum;
+    }
+    memset(acc + (size_t)h0 * hs, 0, sizeof(float) * (size_t)(h1 - h0) * hs);
+    for (int j = 0; j < nk; j++) {
+        const float *vrow = vc + (size_t)j * ld;
+        for (int h = h0; h < h1; h++) {
+            const float *restrict vh = vrow + (size_t)(h / group) * hs;
+            float *restrict ah = acc + (size_t)h * hs;
+            float p = S[(size_t)h * nk + j];
+#pragma omp simd
+            for (int i = 0; i < hs; i++) ah[i] += p * vh[i];
+        }
+    }
+    part parts[N_PARTS];
+    memset(parts, 0, sizeof parts);
+    for (int h = h0; h < h1; h++) {
+        parts[0].acc = acc + (size_t)h * hs, parts[0].m = m + h, parts[0].l = l + h, parts[0].used = 1;
+        merge_parts(parts, 1, hs, out + (size_t)h * hs, 0);
+    }
+}
+
+/* decode_heads over all heads on `threads` threads; 0 if the scratch (per_thread floats
+ * of the first slot, the same for every thread count) cannot hold the scores. */
+static int decode_row(rz_attn *a, const float *q, int pos, const float *kc, const float *vc, float *out, int threads)
+{
+    int H = a->n_heads;
+    size_t need = 2 * (size_t)H * a->hs + (size_t)H * (size_t)(pos + 1) + 2 * (size_t)H;
+    if (need > a->per_thread) return 0;
+    if (threads > H) threads = H;
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+    for (int k = 0; k < threads; k++) decode_heads(a, q, pos, kc, vc, out, k * H / threads, (k + 1) * H / threads);
+    return 1;
+}
+
 int rz_attn_forward(rz_attn *a, const float *q, int ldq, int T, int pos0, const float *key_cache,
                     const float *value_cache, float *out, int ldo)
 {
@@ -276,6 +352,7 @@ int rz_attn_forward(rz_attn *a, const float *q, int ldq, int T, int pos0, const 
     if (work < 4194304.0) threads = 1;
     /* Each unit calls sgemm from its own thread: OpenBLAS must not start threads of its own
      * (nested oversubscription, and bitwise results that depend on its thread count). */
+    if (T == 1 && !dca && decode_row(a, q, pos0, key_cache, value_cache, out, threads)) return 0;
     int blas_threads = openblas_get_num_threads();
     if (blas_threads != 1) openblas_set_num_threads(1);
 

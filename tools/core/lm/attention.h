@@ -16,7 +16,8 @@
  *
  * Computation: flash-attention style. Queries go in blocks of at most RZ_ATTN_QBLOCK
  * rows (for DCA never straddling a chunk boundary); for each (head, query block) the
- * keys are streamed in blocks of RZ_ATTN_KBLOCK: S = Q K^T (sgemm; sgemv for one row),
+ * keys are streamed in blocks of RZ_ATTN_KBLOCK: S = Q K^T (sgemm; sgemv for one row
+ * of a DCA part; a decoded row without DCA reads the cache in key order, decode_row),
  * a running row max m and sum l (online softmax), acc = acc e^(m_old - m_new) + P V.
  * Memory is O(threads x QBLOCK x KBLOCK), never T x T: nothing here grows with T or the
  * context but the RoPE table.
