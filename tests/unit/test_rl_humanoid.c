@@ -227,6 +227,25 @@ static void test_bad_states(void)
     rl_hum_pose_state(&env, q, s);
     s[7] = INFINITY;
     CHECK(!rl_env_check_state(&env, s));
+    /* hinge limits are soft: the left ankle (left_ankle_x, ±50°, qpos entry 21) 1.15 rad past its lower
+     * limit (the state the simulator reached in a 1M-step run) is a state, and steps; half
+     * a turn past it (plus a little) is not, named by its qpos entry */
+    int j = rl_hum_joint_find(&env, "left_ankle_x");
+    CHECK(j >= 0);
+    if (j >= 0) {
+        double lo, hi;
+        rl_hum_joint_range(&env, j, &lo, &hi);
+        rl_hum_pose_state(&env, q, s);
+        s[rl_hum_qpos_index(&env, j)] = (float)(lo - 1.15);
+        CHECK(rl_env_check_state(&env, s));
+        CHECK(rl_env_step(&env, s, a, NULL, n, &e) == RZ_OK);
+        s[rl_hum_qpos_index(&env, j)] = (float)(lo - M_PI - 0.01);
+        CHECK(!rl_env_check_state(&env, s));
+        CHECK(rl_env_step(&env, s, a, NULL, n, &e) == RZ_EINPUT);
+        char want[32];
+        snprintf(want, sizeof want, "qpos[%d]", rl_hum_qpos_index(&env, j));
+        CHECK(strstr(e.msg, want) != NULL);
+    }
     /* actions outside [−1, 1] or NaN */
     rl_hum_pose_state(&env, q, s);
     a[20] = 1.5f;

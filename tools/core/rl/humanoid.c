@@ -265,7 +265,11 @@ int rl_hum_bad_entry(const rl_env *env, const float *s)
         double lo, hi;
         rl_hum_joint_range(env, j, &lo, &hi);
         int i = sim(env)->qadr[j];
-        if (s[i] < lo - 1 || s[i] > hi + 1) return i; /* limits are soft: 1 rad of slack */
+        /* MuJoCo's joint limits are soft: a crash into the floor pushes hinges past them
+         * (an ankle 1.15 rad past its ±50° stopped a 1M-step run when the slack was 1 rad).
+         * Half a turn past a limit is no pose of this body: that bounds hostile input
+         * while every state the simulator reaches passes. */
+        if (s[i] < lo - M_PI || s[i] > hi + M_PI) return i;
     }
     for (int i = nq; i < env->state_dim; i++)
         if (fabsf(s[i]) > 1e3f) return i;
