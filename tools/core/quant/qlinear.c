@@ -96,9 +96,10 @@ void rz_qlinear_set_isa(rz_qlinear *q, int isa)
     q->isa = isa;
     int i8 = isa == RZ_QDOT_AUTO_I8 || isa == RZ_QDOT_AVX2_I8 || isa == RZ_QDOT_AVX512_I8;
     size_t nb = rz_qdot_e8p2n_bytes(&q->v);
-    /* the AVX-512 int8 kernel reads the 2-bit codes, not the nibbles */
-    int codes_only = q->v.method == RZ_QM_E8P && q->v.bits == 2 && rz_qdot_have(RZ_QDOT_AVX512_I8) &&
-                     (isa == RZ_QDOT_AVX512_I8 || (isa == RZ_QDOT_AUTO_I8 && rz_qdot_best_i8() == RZ_QDOT_AVX512_I8));
+    /* the AVX-512 int8 kernel (chosen by name only: rz_qdot_best_i8 never returns it)
+     * reads the 2-bit codes, not the nibbles */
+    int codes_only = isa == RZ_QDOT_AVX512_I8 && q->v.method == RZ_QM_E8P && q->v.bits == 2 &&
+                     rz_qdot_have(RZ_QDOT_AVX512_I8);
     if (codes_only) nb = 0;
     if (i8 && nb > 0 && !q->nib && rz_qdot_have(RZ_QDOT_AVX2_I8) && (q->nib = malloc(nb)))
         rz_qdot_e8p2n_encode(&q->v, q->nib); /* (if malloc fails, the codes serve) */
