@@ -6,6 +6,7 @@
 # by row (incoherent, or e8p), and bad --embed-* options, exit 2. A model quantised with
 # --share-input-rht (wq, wk, wv and w1, w3 with one input transform each, computed once
 # per token) stores one seed_v per input and decodes the same way.
+# tests/run timeout: 600 (the ASan build takes ~205 s; the default 300 is too near)
 . "$(dirname "$0")/lib.sh"
 need_data stories260K.bin; need_data tok512.bin; need_data tinystories-valid.txt
 M=$RIZZ_DATA/stories260K.bin Z=$RIZZ_DATA/tok512.bin F=$RIZZ_DATA/tinystories-valid.txt

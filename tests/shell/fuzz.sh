@@ -3,6 +3,7 @@
 # keyframe motions, rz-serve requests, rz-agent iqm's table lines, rz-lowrank --curves reports), seeded with valid
 # inputs made by the tools. Runs when RZ_FUZZ_DIR names the built targets (make check
 # sets it); prints nothing otherwise.
+# tests/run timeout: 600 (14 fuzzers × RZ_FUZZ_SECONDS, ~235 s in CI under ASan's build; the default 300 is too near)
 . "$(dirname "$0")/lib.sh"
 [ -n "${RZ_FUZZ_DIR:-}" ] || exit 0
 secs=${RZ_FUZZ_SECONDS:-15}
