@@ -312,6 +312,34 @@ int rz_cluster_gather_blobs(long n_total, const long *idx, void *const *blobs_lo
     return RZ_OK;
 }
 
+/* ---- all-gather of static blocks ------------------------------------------------- */
+
+int rz_cluster_allgather_block(void *buf, long n, size_t item_bytes, rz_err *e)
+{
+    if (!active || size_ == 1) return RZ_OK;
+    if (item_bytes == 0 || item_bytes > INT_MAX || n > INT_MAX)
+        return rz_fail(e, RZ_EINTERNAL, "all-gather: %ld items of %zu bytes do not fit MPI's int counts", n, item_bytes);
+    int *cnt = malloc((size_t)size_ * sizeof *cnt), *off = malloc((size_t)size_ * sizeof *off);
+    MPI_Datatype item;
+    if (!cnt || !off) {
+        free(cnt);
+        free(off);
+        return rz_fail(e, RZ_EINTERNAL, "out of memory");
+    }
+    for (int r = 0; r < size_; r++) {
+        long lo, hi;
+        rz_cluster_block(n, r, size_, &lo, &hi);
+        cnt[r] = (int)(hi - lo), off[r] = (int)lo;
+    }
+    MPI_Type_contiguous((int)item_bytes, MPI_BYTE, &item);
+    MPI_Type_commit(&item);
+    MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, cnt, off, item, MPI_COMM_WORLD);
+    MPI_Type_free(&item);
+    free(cnt);
+    free(off);
+    return RZ_OK;
+}
+
 /* ---- deterministic all-reduce ------------------------------------------------------ */
 
 void rz_cluster_allreduce_sum(double *buf, size_t n)

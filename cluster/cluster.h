@@ -51,6 +51,14 @@ int rz_cluster_gather_blobs(long n_total, const long *idx, void *const *blobs_lo
                             const size_t *lens_local, long n_local, void **blobs_out,
                             size_t *lens_out, rz_err *e);
 
+/* All-gather of a static block partition: n items of item_bytes each in buf (n ×
+ * item_bytes); this rank holds the items of its block (rz_cluster_block(n, rank, size))
+ * in place; afterwards every rank's buf holds every item, in item order, byte for byte
+ * (data movement only, no arithmetic). Returns 0, or RZ_EINTERNAL when an item is over
+ * INT_MAX bytes. Every rank must call it with the same n and item_bytes. Plain runs: a
+ * no-op. */
+int rz_cluster_allgather_block(void *buf, long n, size_t item_bytes, rz_err *e);
+
 /* The command line given to rz_cluster_init (after MPI_Init took its own arguments);
  * the array getopt permutes is the same one. */
 char **rz_cluster_argv(int *argc);

@@ -2,6 +2,7 @@
  * `mpirun -np 2|3` from tests/shell/mpi.sh; only rank 0 prints. Expected values are
  * closed forms (sums of item indices), never outputs of the layer itself. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "../check.h"
 #include "cluster.h"
@@ -97,6 +98,31 @@ static void test_gather_blobs(void)
     free(lens);
 }
 
+/* The block all-gather: item i is the 3 bytes (i, 7i, 255 − i) mod 256; each rank writes
+ * only its own block and fills the rest with 0xEE; afterwards every rank holds every item
+ * in item order. n = 1 leaves ranks with empty blocks under -np 2/3. */
+static void test_allgather_block(void)
+{
+    long ns[3] = {11, 1, 0};
+    for (int q = 0; q < 3; q++) {
+        long n = ns[q], lo, hi;
+        unsigned char buf[3 * 11 + 1];
+        memset(buf, 0xEE, sizeof buf);
+        rz_cluster_block(n, rank, size, &lo, &hi);
+        for (long i = lo; i < hi; i++) {
+            buf[3 * i] = (unsigned char)i;
+            buf[3 * i + 1] = (unsigned char)(7 * i);
+            buf[3 * i + 2] = (unsigned char)(255 - i);
+        }
+        rz_err e = {0};
+        CHECK(rz_cluster_allgather_block(buf, n, 3, &e) == 0);
+        for (long i = 0; i < n; i++)
+            CHECK(buf[3 * i] == (unsigned char)i && buf[3 * i + 1] == (unsigned char)(7 * i) &&
+                  buf[3 * i + 2] == (unsigned char)(255 - i));
+        CHECK(buf[3 * n] == 0xEE); /* nothing written past the n items */
+    }
+}
+
 static void test_allreduce_deterministic(void)
 {
     /* Values whose double sum depends on the order within one element: ranks 0, 1, 2
@@ -139,6 +165,7 @@ int main(int argc, char **argv)
     RUN(test_block_partition);
     RUN(test_dynamic_and_gather);
     RUN(test_gather_blobs);
+    RUN(test_allgather_block);
     RUN(test_allreduce_deterministic);
     printf("# ranks: %d\n", size);
     int rc = check_summary();
