@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "agent_io.h"
+#include "cluster.h"
 #include "obsnorm.h"
 
 struct rl_online {
@@ -34,6 +35,9 @@ struct rl_online {
     long zb_head, zb_size;
     float zb_meta[4];    /* head, size as int64 byte images (checkpoints) */
     int n_online_t;      /* online tensors listed before the replay's */
+    int ranks;           /* environments spread over the MPI ranks (rl_online_set_ranks) */
+    unsigned char *xbuf; /* n_envs × xrec bytes: a round's step results for the exchange */
+    size_t xrec;
     fbcpr_stats last;
 };
 
@@ -173,6 +177,7 @@ void rl_online_free(rl_online *o)
     for (int k = 0; k < o->n_wenv; k++) rl_env_free(&o->wenv[k]);
     free(o->wenv), free(o->erng), free(o->eerr), free(o->edone), free(o->erc);
     free(o->idx);
+    free(o->xbuf);
     free(o);
 }
 
@@ -338,12 +343,44 @@ static void env_step(rl_online *o, const rl_env *w, int i, int64_t k)
     o->edone[i] = o->erc[i] || o->cfg.fall == RL_FALL_CONTINUE ? 0 : rl_env_terminal(w, next);
 }
 
+int rl_online_set_ranks(rl_online *o, int on, rz_err *e)
+{
+    int P = rz_cluster_size();
+    o->ranks = 0;
+    if (!on || P <= 1) return RZ_OK;
+    if (P > o->cfg.n_envs)
+        return rz_fail(e, RZ_EINPUT, "online: %d MPI ranks but %d environments: each rank steps a block of at least one environment",
+                       P, o->cfg.n_envs);
+    /* one environment's step results: its action, next state, terminal flag, step status,
+     * stream and (on a failed step) message */
+    o->xrec = (size_t)(o->ad + o->sd) * sizeof(float) + 2 * sizeof(int) + sizeof(rz_rng) + sizeof(rz_err);
+    if (!o->xbuf && !(o->xbuf = rz_calloc((size_t)o->cfg.n_envs, o->xrec, e))) return RZ_EINTERNAL;
+    o->ranks = 1;
+    return RZ_OK;
+}
+
+/* Environment i's step results to or from its exchange record. */
+static void xrec_io(rl_online *o, int i, int to_buf)
+{
+    unsigned char *p = o->xbuf + (size_t)i * o->xrec;
+    void *f[6] = {o->act + (size_t)i * o->ad, o->next + (size_t)i * o->sd, &o->edone[i], &o->erc[i], &o->erng[i], &o->eerr[i]};
+    size_t n[6] = {o->ad * sizeof(float), o->sd * sizeof(float), sizeof(int), sizeof(int), sizeof(rz_rng), sizeof(rz_err)};
+    for (int k = 0; k < 6; p += n[k], k++) {
+        if (to_buf) memcpy(p, f[k], n[k]);
+        else memcpy(f[k], p, n[k]);
+    }
+}
+
 int rl_online_run(rl_online *o, int64_t until, void (*progress)(void *ctx, const rl_online *o), void *ctx, rz_err *e)
 {
     const rl_env *env = o->env;
     int ne = o->cfg.n_envs, sd = o->sd, od = o->od, ad = o->ad, D = o->D, rc;
-    int nt = o->cfg.threads > 0 ? o->cfg.threads : omp_get_max_threads();
-    nt = nt < ne ? nt : ne;
+    /* this rank's environments: all of them, or its block under rl_online_set_ranks */
+    long lo = 0, hi = ne;
+    if (o->ranks) rz_cluster_block(ne, rz_cluster_rank(), rz_cluster_size(), &lo, &hi);
+    int nb = (int)(hi - lo), nt = o->cfg.threads > 0 ? o->cfg.threads : omp_get_max_threads();
+    nt = nt < nb ? nt : nb;
+    nt = nt > 0 ? nt : 1;
     if (fbcpr_cfg(o->c)->cpr && !o->x) return rz_fail(e, RZ_EINPUT, "online: FB-CPR needs expert data");
     if ((rc = workers(o, nt, e))) return rc;
     if (o->cfg.init_expert > 0 && !o->x) return rz_fail(e, RZ_EINPUT, "online: starts from the expert data need expert data");
@@ -360,7 +397,15 @@ int rl_online_run(rl_online *o, int64_t until, void (*progress)(void *ctx, const
         /* 2. the environments step on the workers; each touches only its own rows and
          * stream, so the bits do not depend on the thread count or schedule */
 #pragma omp parallel for num_threads(nt) schedule(static)
-        for (int i = 0; i < ne; i++) env_step(o, &o->wenv[omp_get_thread_num()], i, before + i);
+        for (int i = (int)lo; i < (int)hi; i++) env_step(o, &o->wenv[omp_get_thread_num()], i, before + i);
+        /* 2b. under MPI ranks: every rank stepped its block; the results are exchanged
+         * in environment order, so every rank continues with every environment's row
+         * (and stream) exactly as one process would have them */
+        if (o->ranks) {
+            for (int i = (int)lo; i < (int)hi; i++) xrec_io(o, i, 1);
+            if ((rc = rz_cluster_allgather_block(o->xbuf, ne, o->xrec, e))) return rc;
+            for (int i = 0; i < ne; i++) xrec_io(o, i, 0);
+        }
         /* 3. in environment order: replay pushes, episode clocks, resets and z redraws */
         for (int i = 0; i < ne; i++)
             if (o->erc[i]) {

@@ -31,7 +31,18 @@
  * episode clocks, counters) is in the checkpoint (rl_online_save), so a run cut in two
  * and resumed reproduces the uncut run bit for bit.
  * The networks' updates run on the calling thread (their BLAS calls are where the time
- * goes); environment workers on MPI ranks are not built (see pipeline/fbcpr.md).
+ * goes).
+ * MPI ranks (rl_online_set_ranks, under mpirun): the environments are split in contiguous
+ * blocks over the ranks (rz_cluster_block); the batched actor forward (1.) runs on every
+ * rank over every environment (a row's bits from sgemm over a block of another height
+ * need not match), each rank steps only its block (2.), and the step
+ * results — action, next state, terminal flag, status, the environment's stream — are
+ * exchanged in environment order (rz_cluster_allgather_block: bytes, no arithmetic), so
+ * every rank then runs 3. and the updates on identical inputs: the update is replicated
+ * (same bits on every rank), and the run's bits equal one process's for any rank count.
+ * Ranks only speed up the environments' steps; a data-parallel update is not built (the
+ * FB loss's off-diagonal term couples every pair of rows of a batch, so a split batch
+ * would need the other ranks' embeddings in the forward pass, not just a gradient sum).
  */
 #ifndef RZ_RL_ONLINE_H
 #define RZ_RL_ONLINE_H
@@ -144,6 +155,11 @@ int rl_online_save(rl_online *o, const char *path, const rz_stream_opts *so, rz_
 int rl_online_load(const char *path, const rz_stream_opts *so, rz_agent_header *h, rz_online_header *oh,
                    fb_agent **fb, fbcpr **c, rl_online **o, rl_env *env, rz_err *e);
 void rl_online_attach_expert(rl_online *o, rl_expert *x);
+/* Environments spread over the MPI ranks in the next runs (on = 1; see the head comment):
+ * every rank of the job must call it with the same o (same checkpoint or configuration
+ * and seed) and then call rl_online_run with the same until. A no-op in a plain run or
+ * with on = 0. RZ_EINPUT when there are more ranks than environments. */
+int rl_online_set_ranks(rl_online *o, int on, rz_err *e);
 /* Environment workers of the next runs (0: OpenMP's default); any count gives the same bits. */
 void rl_online_set_threads(rl_online *o, int threads);
 /* The online header of a live run (for reports and checkpoints). */
