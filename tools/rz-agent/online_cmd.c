@@ -2,11 +2,16 @@
  * on any continuous-action environment (tools/core/rl/online.h for the loop, fbcpr.h
  * for the update). The checkpoint is an agent checkpoint (rz-agent eval reads it) plus
  * the online state, so `online --steps 20000` equals `online --steps 10000` followed by
- * `online --resume CKPT --steps 20000` bit for bit (same BLAS thread count). */
+ * `online --resume CKPT --steps 20000` bit for bit (same BLAS thread count).
+ * Under mpirun every rank loads the same inputs (checked: rz_cli_agree), steps its block
+ * of the environments, and runs the update replicated (online.h); rank 0 alone writes
+ * the checkpoint and the report, which equal a plain run's for any rank count. */
 #include <cblas.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster.h"
 #include "online.h"
 #include "rzagent.h"
 
@@ -17,7 +22,15 @@ static const rz_cli_tool tool = {
              "rz-agent online --resume CKPT [--expert EXPERT] --steps N -o CKPT\n",
     .examples = "rz-agent expert --env pointmass-maze --trajectories 200 -o expert.rz\n"
                 "rz-agent online --env pointmass-maze --cpr --expert expert.rz --steps 50000 -o cpr.rz\n"
-                "rz-agent track -a cpr.rz --expert held.rz --dims 2 --json\n",
+                "rz-agent track -a cpr.rz --expert held.rz --dims 2 --json\n"
+                "mpirun -np 2 rz-agent online --env pointmass-maze --cpr --expert expert.rz --envs 8 -t 1 --steps 50000 -o cpr.rz\n",
+    .about = "Under mpirun (-np R, R <= --envs) the environments are split in contiguous blocks\n"
+             "over the ranks and each rank steps its block; the step results are exchanged in\n"
+             "environment order and every rank runs the same update on the same data\n"
+             "(replicated), so the checkpoint and report equal a plain run's bit for bit. Ranks\n"
+             "speed up the environment steps only: the networks' update is not split (FB's\n"
+             "loss couples every pair of rows of a batch). Every rank must be given the same\n"
+             "flags and files (and -t: BLAS threads); rank 0 alone writes -o and the report.\n",
     .report = "env, cpr, fall, init_expert, init_fall, fall_steps, env_steps, updates, seconds, env_steps_per_s, updates_per_s, fb_loss, ortho_loss, "
               "actor_loss, disc_loss, disc_expert, disc_train, grad_penalty, critic_loss, disc_reward, q_disc, q_fb",
 };
@@ -161,7 +174,12 @@ int ag_online_main(int argc, char **argv)
                                unused[q]);
     if (!resume && cpr && !expert) rz_cli_usage_error(&c, "--cpr needs --expert EXPERT");
     if (!resume && of.init_expert > 0 && !expert) rz_cli_usage_error(&c, "--init-expert needs --expert EXPERT");
-    openblas_set_num_threads(c.threads > 0 ? c.threads : 1);
+    int rank0 = rz_cluster_rank() == 0;
+    if (expert) rz_cli_need_file_under_mpi(&c, "expert stream", expert);
+    if (resume) rz_cli_need_file_under_mpi(&c, "checkpoint", resume);
+    rz_cli_agree(&c); /* the same flags and input files on every rank (a no-op in plain runs) */
+    int blas_threads = c.threads > 0 ? c.threads : 1;
+    openblas_set_num_threads(blas_threads);
     rz_err e = {0};
     rl_env env;
     rz_agent_header h;
@@ -209,6 +227,14 @@ int ag_online_main(int argc, char **argv)
         }
     }
     rl_online_set_threads(o, c.threads > 0 ? c.threads : 1); /* environment workers: same bits for any -t */
+    if (rz_cluster_size() > 1) {
+        /* the replicated update's bits on every rank need the same BLAS thread count */
+        char item[64];
+        const char *items[1] = {item};
+        snprintf(item, sizeof item, "-t %d (BLAS threads)", blas_threads);
+        if (rz_cluster_agree(items, 1, &e) || rl_online_set_ranks(o, 1, &e)) rz_cli_die(&c, &e);
+        rz_cluster_barrier(); /* every rank has read its inputs before rank 0 may replace -o */
+    }
     rz_cli_progress(&c, 1, "online %s on %s from env step %lld to %ld", cpr ? "FB-CPR" : "FB", env.name,
                     (long long)rl_online_env_steps(o), steps);
     double t0 = rz_now();
@@ -217,11 +243,12 @@ int ag_online_main(int argc, char **argv)
         next = ckpt ? (next / ckpt + 1) * ckpt : steps;
         if (next > steps) next = steps;
         if (rl_online_run(o, next, progress, &c, &e)) rz_cli_die(&c, &e);
-        if (next < steps && rl_online_save(o, c.output, &c.stream, &h, (int)nlabels, use_x ? expert : NULL, &e)) rz_cli_die(&c, &e);
+        if (rank0 && next < steps && rl_online_save(o, c.output, &c.stream, &h, (int)nlabels, use_x ? expert : NULL, &e))
+            rz_cli_die(&c, &e);
     }
-    if (rl_online_save(o, c.output, &c.stream, &h, (int)nlabels, use_x ? expert : NULL, &e)) rz_cli_die(&c, &e);
+    if (rank0 && rl_online_save(o, c.output, &c.stream, &h, (int)nlabels, use_x ? expert : NULL, &e)) rz_cli_die(&c, &e);
     double secs = rz_now() - t0;
-    if (c.json || c.report) {
+    if (rank0 && (c.json || c.report)) {
         const fbcpr_stats *s = rl_online_last(o);
         msgpack_packer *pk = rz_report_begin(&c, 22);
         rz_rec_str(pk, "env", env.name);
