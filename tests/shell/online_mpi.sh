@@ -50,3 +50,19 @@ check_err "more ranks than environments → exit 2" 2 "3 MPI ranks but 2 environ
 [ -e "$T/x.rz" ] && fail "no checkpoint after too many ranks" || ok "no checkpoint after too many ranks"
 check_err "an expert stream on stdin under mpirun → exit 2" 2 "every rank reads the expert stream: give a file" \
   mpirun -np 2 $A ${R/$T\/ex.rz/-} --steps 300 -q -o "$T/x.rz"
+# the replicated update needs the same bits on every rank: rank 1 on another OpenBLAS
+# kernel (SSE-only Nehalem; sums in another order) drifts, and the state digests compared
+# at the end of the run catch it (exit 1, no checkpoint). If that kernel happens to give
+# the same bits, the run must equal the plain one.
+if [ "$(uname -m)" = x86_64 ]; then
+  mpirun -np 1 $A $R --steps $n -q -o "$T/k.rz" : -np 1 -x OPENBLAS_CORETYPE=Nehalem $A $R --steps $n -q -o "$T/k.rz" > "$T/k.err" 2>&1
+  rc=$?
+  if [ $rc -eq 0 ]; then
+    cmp -s "$T/plain.rz" "$T/k.rz" && ok "ranks on two BLAS kernels # SKIP the kernels gave the same bits" \
+      || fail "ranks on two BLAS kernels drifted silently"
+  else
+    [ $rc -eq 1 ] && grep -q "the ranks' copies of the run differ after $n environment steps.*rank 1 has state digest" "$T/k.err" \
+      && [ ! -e "$T/k.rz" ] && ok "ranks on two BLAS kernels: the drift is an error (exit 1, no checkpoint)" \
+      || fail "ranks on two BLAS kernels: the drift is an error" "exit $rc: $(head -c 300 "$T/k.err")"
+  fi
+fi

@@ -167,6 +167,9 @@ static void resume_case_opt(int cpr, int norm, int rollout)
     CHECK_EQ_INT(rl_online_env_steps(b.o), rl_online_env_steps(a.o));
     CHECK_EQ_INT(rl_online_updates(b.o), rl_online_updates(a.o));
     CHECK(same_state(&a, &b));
+    /* the digest the ranks compare: equal for the equal states (same_state's memcmp) … */
+    uint64_t da = 0, db = 1;
+    CHECK(rl_online_digest(a.o, &da, &e) == 0 && rl_online_digest(b.o, &db, &e) == 0 && da == db);
     if (rollout == RL_ROLLOUT_BUFFER) {
         long na, nb;
         const float *za = rl_online_zbuf(a.o, &na), *zb = rl_online_zbuf(b.o, &nb);
@@ -175,6 +178,7 @@ static void resume_case_opt(int cpr, int norm, int rollout)
     /* and the comparison can fail: one more round on one side differs */
     CHECK(rl_online_run(b.o, 504, NULL, NULL, &e) == 0);
     CHECK(!same_state(&a, &b));
+    CHECK(rl_online_digest(b.o, &db, &e) == 0 && da != db); /* … and different for these */
     run_free(&a), run_free(&b);
     rz_env_id_free(&h2.env);
     rl_env_free(&env2);

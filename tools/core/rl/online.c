@@ -10,6 +10,7 @@
 #include "agent_io.h"
 #include "cluster.h"
 #include "obsnorm.h"
+#include "record.h"
 
 struct rl_online {
     const rl_env *env;
@@ -227,6 +228,7 @@ static void zbuf_push(rl_online *o, const float *Z, int n)
 }
 
 static int workers(rl_online *o, int nt, rz_err *e);
+static int ranks_agree(rl_online *o, rz_err *e);
 
 static void new_z(rl_online *o, int i) { rl_online_rollout_z(o, i, o->curz + (size_t)i * o->D); }
 
@@ -436,7 +438,7 @@ int rl_online_run(rl_online *o, int64_t until, void (*progress)(void *ctx, const
         }
         if (rounds && progress) progress(ctx, o);
     }
-    return RZ_OK;
+    return o->ranks ? ranks_agree(o, e) : RZ_OK;
 }
 
 /* ---- checkpoints ------------------------------------------------------------------------ */
@@ -508,18 +510,65 @@ static void online_loaded(rl_online *o)
     }
 }
 
+/* Every tensor of the run's state: the agent's (*tf, free it), FB-CPR's (*tc, free it),
+ * the online and replay tensors (to: ONLINE_T + 6 slots). */
+static int state_tensors(rl_online *o, fb_tensor **tf, int *nf, fb_tensor **tc, int *nc, fb_tensor *to, int *no, rz_err *e)
+{
+    int rc;
+    *tf = NULL, *tc = NULL;
+    if ((rc = fb_state(o->fb, tf, nf, e))) return rc;
+    if ((rc = fbcpr_state(o->c, tc, nc, e))) {
+        free(*tf);
+        *tf = NULL;
+        return rc;
+    }
+    *no = online_tensors(o, to);
+    *no += rl_replay_tensors(&o->rb, to + *no);
+    return RZ_OK;
+}
+
+int rl_online_digest(rl_online *o, uint64_t *digest, rz_err *e)
+{
+    fb_tensor *tf, *tc, to[ONLINE_T + 6];
+    int nf, nc, no, rc = state_tensors(o, &tf, &nf, &tc, &nc, to, &no, e);
+    if (rc) return rc;
+    uint64_t h = RZ_CHECKSUM_INIT;
+    fb_tensor *lists[3] = {tf, tc, to};
+    int counts[3] = {nf, nc, no};
+    for (int q = 0; q < 3; q++)
+        for (int k = 0; k < counts[q]; k++) {
+            h = rz_checksum(h, lists[q][k].name, strlen(lists[q][k].name));
+            h = rz_checksum(h, lists[q][k].data, lists[q][k].n * sizeof(float));
+        }
+    free(tf), free(tc);
+    *digest = h;
+    return RZ_OK;
+}
+
+/* Under ranks: every rank's state digest must equal rank 0's (the replicated update gave
+ * the same bits everywhere), else RZ_EINTERNAL naming the ranks. */
+static int ranks_agree(rl_online *o, rz_err *e)
+{
+    uint64_t d;
+    int rc = rl_online_digest(o, &d, e);
+    char item[96];
+    const char *items[1] = {item};
+    snprintf(item, sizeof item, "state digest %016llx", (unsigned long long)d);
+    if (rc || !rz_cluster_agree(items, 1, e)) return rc; /* a failed digest: every rank fails alike (out of memory aside) */
+    char why[sizeof e->msg];
+    snprintf(why, sizeof why, "%s", e ? e->msg : "");
+    return rz_fail(e, RZ_EINTERNAL,
+                   "online: the ranks' copies of the run differ after %lld environment steps (%s): the replicated update "
+                   "needs the same bits on every rank (same BLAS library, core type and thread count)",
+                   (long long)o->env_steps, why);
+}
+
 int rl_online_save(rl_online *o, const char *path, const rz_stream_opts *so, rz_agent_header *h, int n_labels,
                    const char *expert_path, rz_err *e)
 {
     fb_tensor *tf = NULL, *tc = NULL, to[ONLINE_T + 6]; /* online + 6 replay */
-    int nf, nc, rc;
-    if ((rc = fb_state(o->fb, &tf, &nf, e))) return rc;
-    if ((rc = fbcpr_state(o->c, &tc, &nc, e))) {
-        free(tf);
-        return rc;
-    }
-    int no = online_tensors(o, to);
-    no += rl_replay_tensors(&o->rb, to + no);
+    int nf, nc, no, rc;
+    if ((rc = state_tensors(o, &tf, &nf, &tc, &nc, to, &no, e))) return rc;
     long nl = o->rb.size < n_labels ? o->rb.size : n_labels;
     float *labels = rz_malloc((size_t)(nl ? nl : 1) * o->sd * sizeof(float), e);
     rz_writer *w = NULL;

@@ -40,6 +40,9 @@
  * exchanged in environment order (rz_cluster_allgather_block: bytes, no arithmetic), so
  * every rank then runs 3. and the updates on identical inputs: the update is replicated
  * (same bits on every rank), and the run's bits equal one process's for any rank count.
+ * At the end of each rl_online_run the ranks compare digests of their whole state
+ * (rl_online_digest): a rank whose copy drifted (another BLAS kernel, say) is an error
+ * (RZ_EINTERNAL naming the ranks), never a silently different run.
  * Ranks only speed up the environments' steps; a data-parallel update is not built (the
  * FB loss's off-diagonal term couples every pair of rows of a batch, so a split batch
  * would need the other ranks' embeddings in the forward pass, not just a gradient sum).
@@ -160,6 +163,9 @@ void rl_online_attach_expert(rl_online *o, rl_expert *x);
  * and seed) and then call rl_online_run with the same until. A no-op in a plain run or
  * with on = 0. RZ_EINPUT when there are more ranks than environments. */
 int rl_online_set_ranks(rl_online *o, int on, rz_err *e);
+/* A 64-bit FNV-1a digest of every tensor of the run's state (what a checkpoint holds:
+ * networks, optimisers, statistics, buffer, environments, RNGs, counters). */
+int rl_online_digest(rl_online *o, uint64_t *digest, rz_err *e);
 /* Environment workers of the next runs (0: OpenMP's default); any count gives the same bits. */
 void rl_online_set_threads(rl_online *o, int threads);
 /* The online header of a live run (for reports and checkpoints). */
