@@ -27,10 +27,11 @@ static const rz_cli_tool tool = {
     .about = "Under mpirun (-np R, R <= --envs) the environments are split in contiguous blocks\n"
              "over the ranks and each rank steps its block; the step results are exchanged in\n"
              "environment order and every rank runs the same update on the same data\n"
-             "(replicated), so the checkpoint and report equal a plain run's bit for bit. Ranks\n"
-             "speed up the environment steps only: the networks' update is not split (FB's\n"
-             "loss couples every pair of rows of a batch). Every rank must be given the same\n"
-             "flags and files (and -t: BLAS threads); rank 0 alone writes -o and the report.\n",
+             "(replicated), so the checkpoint and report equal a plain run's bit for bit.\n"
+             "Ranks can speed up the environment steps only (given free cores): the update is\n"
+             "not split (FB's loss couples every pair of rows of a batch). Every rank must be\n"
+             "given the same flags and files (and -t: BLAS threads); rank 0 alone writes -o\n"
+             "and the report; ranks whose copies of the run drift apart exit 1.\n",
     .report = "env, cpr, fall, init_expert, init_fall, fall_steps, env_steps, updates, seconds, env_steps_per_s, updates_per_s, fb_loss, ortho_loss, "
               "actor_loss, disc_loss, disc_expert, disc_train, grad_penalty, critic_loss, disc_reward, q_disc, q_fb",
 };

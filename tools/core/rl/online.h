@@ -43,7 +43,7 @@
  * At the end of each rl_online_run the ranks compare digests of their whole state
  * (rl_online_digest): a rank whose copy drifted (another BLAS kernel, say) is an error
  * (RZ_EINTERNAL naming the ranks), never a silently different run.
- * Ranks only speed up the environments' steps; a data-parallel update is not built (the
+ * Ranks can only speed up the environments' steps; a data-parallel update is not built (the
  * FB loss's off-diagonal term couples every pair of rows of a batch, so a split batch
  * would need the other ranks' embeddings in the forward pass, not just a gradient sum).
  */
