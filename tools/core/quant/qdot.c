@@ -742,6 +742,72 @@ AVX2_INLINE void e8p2n_rows_avx2(const rz_qlayer_view *v, const uint8_t *nib, in
     }
 }
 
+/* The parts of the int8 grid kernels (2 and 4 bits) that the AVX2 and AVX-512 variants
+ * share, so that they give the same bits: the inputs quantised per 32 columns with their
+ * block sums X (grid_i8_prep); per unit u of 256 columns, from hs = one exact int32
+ * Σ q xq per 32 columns, facc[t] += (hs − z X) · (scale_g · d_c) in 8 float lanes
+ * (grid_i8_unit); the columns past the last 256 one at a time in double, and
+ * y = hsum(facc) + that (grid_i8_tail). */
+AVX2_INLINE void grid_i8_prep(const float *x, int ldx, const int T, int pc, int8_t *xq, float *d, int *X)
+{
+    const int nc = (pc + I8_QB_GRID - 1) / I8_QB_GRID;
+    for (int t = 0; t < T; t++) {
+        int8_t *qt = xq + (size_t)t * pc;
+        i8_quant(x + (size_t)t * ldx, pc, I8_QB_GRID, qt, d + (size_t)t * nc);
+        for (int c = 0; c < nc; c++) {
+            int j1 = 32 * c + 32 < pc ? 32 * c + 32 : pc, a = 0;
+            for (int j = 32 * c; j < j1; j++) a += qt[j];
+            X[(size_t)t * nc + c] = a;
+        }
+    }
+}
+
+AVX2_INLINE void grid_i8_unit(int u, const __m256i *hs, const int T, int G, int gw, const float *rs, const uint8_t *rz,
+                              const int *X, const float *d, int nc, __m256 *facc)
+{
+    __m256 sv;
+    __m256i zv;
+    if (G == 1) { /* one group per row */
+        sv = _mm256_set1_ps(rs[0]);
+        zv = _mm256_set1_epi32(rz[0]);
+    } else if (gw == 32) {
+        sv = _mm256_loadu_ps(rs + 8 * u);
+        zv = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(rz + 8 * u)));
+    } else {
+        _Alignas(32) float sc[8];
+        _Alignas(32) int zc[8];
+        for (int k = 0; k < 8; k++) {
+            int g = (256 * u + 32 * k) / gw;
+            sc[k] = rs[g], zc[k] = rz[g];
+        }
+        sv = _mm256_load_ps(sc);
+        zv = _mm256_load_si256((const __m256i *)(const void *)zc);
+    }
+    for (int t = 0; t < T; t++) {
+        __m256i Xv = _mm256_loadu_si256((const __m256i *)(const void *)(X + (size_t)t * nc + 8 * (size_t)u));
+        __m256i is = _mm256_sub_epi32(hs[t], _mm256_mullo_epi32(zv, Xv));
+        __m256 sd = _mm256_mul_ps(sv, _mm256_loadu_ps(d + (size_t)t * nc + 8 * (size_t)u));
+        facc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(is), sd, facc[t]);
+    }
+}
+
+AVX2_INLINE void grid_i8_tail(const uint8_t *rc, const int B, const int T, int pc, int nu, int nc, int gw,
+                              const float *rs, const uint8_t *rz, const int8_t *xq, const int *X, const float *d,
+                              const __m256 *facc, float *y, int ldy)
+{
+    double tail[RZ_QDOT_MAX_T] = {0};
+    for (int c = 8 * nu; c < nc; c++) { /* the columns past the last 256 */
+        int j0 = 32 * c, j1 = j0 + 32 < pc ? j0 + 32 : pc, g = j0 / gw;
+        for (int t = 0; t < T; t++) {
+            const int8_t *qt = xq + (size_t)t * pc;
+            int I = 0;
+            for (int j = j0; j < j1; j++) I += (int)code_at(rc, (size_t)j * (size_t)B, B) * qt[j];
+            tail[t] += (double)(rs[g] * d[(size_t)t * nc + c]) * (double)(I - (int)rz[g] * X[(size_t)t * nc + c]);
+        }
+    }
+    for (int t = 0; t < T; t++) y[(size_t)t * ldy] = (float)((double)hsum(facc[t]) + tail[t]);
+}
+
 /* 4- and 2-bit grids with int8 inputs (RZ_QDOT_AVX2_I8; formula at ref_i8_rows), B the
  * bit width. B = 4: 32 bytes of codes hold 64 columns, the low nibbles the even ones and
  * the high nibbles the odd ones: the inputs are split to match once per call (per 64
@@ -764,14 +830,10 @@ AVX2_INLINE void grid_i8_rows_avx2(const rz_qlayer_view *v, int r0, int n, const
     _Alignas(32) int8_t xq[I8_QMAX], xd[I8_QMAX];
     _Alignas(32) float d[I8_NQ];
     _Alignas(32) int X[I8_NQ];
+    grid_i8_prep(x, ldx, T, pc, xq, d, X);
     for (int t = 0; t < T; t++) {
-        int8_t *qt = xq + (size_t)t * pc, *dt = xd + (size_t)t * pc;
-        i8_quant(x + (size_t)t * ldx, pc, I8_QB_GRID, qt, d + (size_t)t * nc);
-        for (int c = 0; c < nc; c++) {
-            int j1 = 32 * c + 32 < pc ? 32 * c + 32 : pc, a = 0;
-            for (int j = 32 * c; j < j1; j++) a += qt[j];
-            X[(size_t)t * nc + c] = a;
-        }
+        const int8_t *qt = xq + (size_t)t * pc;
+        int8_t *dt = xd + (size_t)t * pc;
         if (B == 4)
             for (int k = 0; k < 4 * nu; k++)
                 for (int j = 0; j < 32; j++) dt[64 * k + j] = qt[64 * k + 2 * j], dt[64 * k + 32 + j] = qt[64 * k + 2 * j + 1];
@@ -788,27 +850,8 @@ AVX2_INLINE void grid_i8_rows_avx2(const rz_qlayer_view *v, int r0, int n, const
         const float *rs = (const float *)v->scales + row * (size_t)G;
         const uint8_t *rz = zeros + row * (size_t)G;
         __m256 facc[RZ_QDOT_MAX_T];
-        double tail[RZ_QDOT_MAX_T];
-        for (int t = 0; t < T; t++) facc[t] = _mm256_setzero_ps(), tail[t] = 0;
+        for (int t = 0; t < T; t++) facc[t] = _mm256_setzero_ps();
         for (int u = 0; u < nu; u++) {
-            __m256 sv;
-            __m256i zv;
-            if (G == 1) { /* one group per row */
-                sv = _mm256_set1_ps(rs[0]);
-                zv = _mm256_set1_epi32(rz[0]);
-            } else if (gw == 32) {
-                sv = _mm256_loadu_ps(rs + 8 * u);
-                zv = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(rz + 8 * u)));
-            } else {
-                _Alignas(32) float sc[8];
-                _Alignas(32) int zc[8];
-                for (int k = 0; k < 8; k++) {
-                    int g = (256 * u + 32 * k) / gw;
-                    sc[k] = rs[g], zc[k] = rz[g];
-                }
-                sv = _mm256_load_ps(sc);
-                zv = _mm256_load_si256((const __m256i *)(const void *)zc);
-            }
             __m256i vk[4][RZ_QDOT_MAX_T], hs[RZ_QDOT_MAX_T];
             if (B == 4) {
                 for (int k = 0; k < 4; k++) {
@@ -841,24 +884,9 @@ AVX2_INLINE void grid_i8_rows_avx2(const rz_qlayer_view *v, int r0, int n, const
                 for (int t = 0; t < T; t++) /* hadd: blocks 0, 1, 4, 5 | 2, 3, 6, 7; perm2 puts them in order */
                     hs[t] = _mm256_permutevar8x32_epi32(_mm256_hadd_epi32(vk[0][t], vk[1][t]), perm2);
             }
-            for (int t = 0; t < T; t++) {
-                __m256i h = hs[t];
-                __m256i Xv = _mm256_loadu_si256((const __m256i *)(const void *)(X + (size_t)t * nc + 8 * (size_t)u));
-                __m256i is = _mm256_sub_epi32(h, _mm256_mullo_epi32(zv, Xv));
-                __m256 sd = _mm256_mul_ps(sv, _mm256_loadu_ps(d + (size_t)t * nc + 8 * (size_t)u));
-                facc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(is), sd, facc[t]);
-            }
+            grid_i8_unit(u, hs, T, G, gw, rs, rz, X, d, nc, facc);
         }
-        for (int c = 8 * nu; c < nc; c++) { /* the columns past the last 256 */
-            int j0 = 32 * c, j1 = j0 + 32 < pc ? j0 + 32 : pc, g = j0 / gw;
-            for (int t = 0; t < T; t++) {
-                const int8_t *qt = xq + (size_t)t * pc;
-                int I = 0;
-                for (int j = j0; j < j1; j++) I += (int)code_at(rc, (size_t)j * (size_t)B, B) * qt[j];
-                tail[t] += (double)(rs[g] * d[(size_t)t * nc + c]) * (double)(I - (int)rz[g] * X[(size_t)t * nc + c]);
-            }
-        }
-        for (int t = 0; t < T; t++) y[(size_t)t * ldy + i] = (float)((double)hsum(facc[t]) + tail[t]);
+        grid_i8_tail(rc, B, T, pc, nu, nc, gw, rs, rz, xq, X, d, facc, y + i, ldy);
     }
 }
 
