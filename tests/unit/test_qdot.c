@@ -152,7 +152,8 @@ static void test_kernels(void)
     int isas[5] = {RZ_QDOT_REF, RZ_QDOT_REF_I8, RZ_QDOT_AVX2, RZ_QDOT_AVX2_I8, RZ_QDOT_AVX512_I8};
     int nisa = rz_qdot_have(RZ_QDOT_AVX2) ? 4 + rz_qdot_have(RZ_QDOT_AVX512_I8) : 2;
     printf("# variants tested: ref, ref-i8%s%s\n", nisa >= 4 ? ", avx2, avx2-i8" : " (this CPU has no AVX2+FMA)",
-           nisa == 5 ? ", avx512-i8" : " (no AVX-512 VBMI/VNNI/BITALG here: avx512-i8 not tested)");
+           nisa == 5 ? ", avx512-i8 (e8p 2 bits from the codes; 2/4-bit grids: VNNI)"
+                     : " (no AVX-512 VBMI/VNNI/BITALG here: avx512-i8 not tested)");
     for (int f = 0; f < NFMT; f++)
         for (int s = 0; s < NSHAPE; s++) {
             int rows = shapes[s][0], cols = shapes[s][1];
@@ -166,6 +167,7 @@ static void test_kernels(void)
                 float *x = malloc(sizeof(float) * (size_t)T * pc), *y = malloc(sizeof(float) * (size_t)T * ldy);
                 float *xh = malloc(sizeof(float) * (size_t)T * pc);
                 float *yr8 = malloc(sizeof(float) * (size_t)T * ldy); /* the ref-i8 result */
+                float *ya8 = malloc(sizeof(float) * (size_t)T * ldy); /* the avx2-i8 result */
                 double *xd = malloc(sizeof(double) * (size_t)pc), step[RZ_QDOT_MAX_T];
                 for (int i = 0; i < T * pc; i++) x[i] = (float)check_gauss();
                 for (int t = 0; t < T; t++) {
@@ -190,6 +192,19 @@ static void test_kernels(void)
                     CHECK(r <= bound);
                     if (!q8) continue;
                     if (isas[k] == RZ_QDOT_REF_I8) memcpy(yr8, y, sizeof(float) * (size_t)T * ldy);
+                    if (isas[k] == RZ_QDOT_AVX2_I8) memcpy(ya8, y, sizeof(float) * (size_t)T * ldy);
+                    if ((isas[k] == RZ_QDOT_AVX512_I8 || isas[k] == RZ_QDOT_AVX2_I8) && v.method != RZ_QM_E8P) {
+                        /* grids: the AVX-512 VNNI kernels (under AVX512_I8, and AUTO_I8 unless
+                         * RZ_QDOT_ISA caps it) form the same exact int32 block sums as the
+                         * AVX2 ones and share their float epilogue: the same bits */
+                        float *ya = malloc(sizeof(float) * (size_t)T * ldy);
+                        rz_qdot_rows(&v, RZ_QDOT_AUTO_I8, r0, n, T, x, pc, ya, ldy);
+                        for (int t = 0; t < T; t++) {
+                            CHECK(memcmp(ya + (size_t)t * ldy, ya8 + (size_t)t * ldy, sizeof(float) * (size_t)n) == 0);
+                            CHECK(memcmp(y + (size_t)t * ldy, ya8 + (size_t)t * ldy, sizeof(float) * (size_t)n) == 0);
+                        }
+                        free(ya);
+                    }
                     /* AVX2 int8 = the portable int8 reference: both are within the bound
                      * above of the same exact sum Σ w x̂, so within twice it of each other
                      * (a wrong block scale or zero point errs by far more) */
@@ -240,7 +255,7 @@ static void test_kernels(void)
                     check_twice(y, yr, ldy, xh, Qd, T, n, pc, bound);
                     free(nib), free(yr);
                 }
-                free(x), free(y), free(xh), free(xd), free(yr8);
+                free(x), free(y), free(xh), free(xd), free(yr8), free(ya8);
             }
             free(Qd);
             free_view(&v);

@@ -10,6 +10,7 @@
 #include <float.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "e8p.h"
@@ -37,11 +38,32 @@ int rz_qdot_have(int isa)
     return 0;
 }
 
-int rz_qdot_best(void) { return rz_qdot_have(RZ_QDOT_AVX2) ? RZ_QDOT_AVX2 : RZ_QDOT_REF; }
+/* The environment's cap on what AUTO and AUTO_I8 pick (qdot.h): RZ_QDOT_ISA = "ref" (the
+ * portable variants), "avx2" (no AVX-512 kernels); unset or anything else: no cap. Read
+ * once per process. */
+enum { CAP_REF = 0, CAP_AVX2 = 1, CAP_NONE = 2 };
+static int isa_cap_v = CAP_NONE;
+static pthread_once_t isa_cap_once = PTHREAD_ONCE_INIT;
+static void isa_cap_init(void)
+{
+    const char *e = getenv("RZ_QDOT_ISA");
+    isa_cap_v = !e ? CAP_NONE : strcmp(e, "ref") == 0 ? CAP_REF : strcmp(e, "avx2") == 0 ? CAP_AVX2 : CAP_NONE;
+}
+static int isa_cap(void)
+{
+    pthread_once(&isa_cap_once, isa_cap_init);
+    return isa_cap_v;
+}
+
+int rz_qdot_best(void) { return rz_qdot_have(RZ_QDOT_AVX2) && isa_cap() >= CAP_AVX2 ? RZ_QDOT_AVX2 : RZ_QDOT_REF; }
 
 /* (not AVX512_I8: on one Zen 4 core its e8p 2-bit decode step measured 0.76x the AVX2
- * kernel over the nibbles, bench/README "seventh pass"; it is chosen by name) */
-int rz_qdot_best_i8(void) { return rz_qdot_have(RZ_QDOT_AVX2_I8) ? RZ_QDOT_AVX2_I8 : RZ_QDOT_REF_I8; }
+ * kernel over the nibbles, bench/README "seventh pass"; it is chosen by name. AUTO_I8
+ * still runs the AVX-512 VNNI grid kernels where the CPU has them: rz_qdot_rows) */
+int rz_qdot_best_i8(void)
+{
+    return rz_qdot_have(RZ_QDOT_AVX2_I8) && isa_cap() >= CAP_AVX2 ? RZ_QDOT_AVX2_I8 : RZ_QDOT_REF_I8;
+}
 
 const char *rz_qdot_name(int isa)
 {
@@ -1133,6 +1155,132 @@ static AVX512 void avx512_e8p2_rows(const rz_qlayer_view *v, int r0, int n, int 
     QDOT_T_SWITCH(e8p2_z_rows, )
 }
 
+/* 2- and 4-bit grids with int8 inputs, AVX-512 VNNI (F, BW, VL, VNNI; chosen by AUTO_I8
+ * and AVX512_I8; formula at ref_i8_rows). The same integers and the same float epilogue
+ * as grid_i8_rows_avx2 (grid_i8_unit, grid_i8_tail), so the same bits: only the exact
+ * int32 sums per 32 columns are formed differently. vpdpbusd(codes, inputs) takes the
+ * codes as the unsigned operand (0..2^B − 1) and the int8 inputs as the signed one and
+ * sums 4 products per int32 lane exactly (≤ 4 · 15 · 127 per call). B = 2: 64 bytes of
+ * codes hold 256 columns (one unit), byte j the columns 4j..4j+3; vector k = (codes >>
+ * 2k) & 3 meets the inputs permuted once per call (per 256 columns, run k holds x[4j + k],
+ * j < 64), so the four vpdpbusd leave lane L = Σ over columns 16L..16L+15. B = 4: 64
+ * bytes hold 128 columns, the low nibbles the even ones and the high the odd ones,
+ * against the inputs split to match once per call (per 128 columns: 64 even, 64 odd):
+ * lane L = Σ over columns 8L..8L+7, two vectors per unit. Adjacent lanes are summed by
+ * gathering the even and the odd lanes of two vectors (vpermt2d) and adding, once at 2
+ * bits and twice at 4, two units at a time (a lone last unit with itself): 16 lanes =
+ * the 8 block sums of unit u, then of u + 1. */
+#define AVX512G __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni")))
+#define AVX512G_INLINE static inline __attribute__((always_inline, target("avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni")))
+
+static int have_grid512(void)
+{
+    return rz_qdot_have(RZ_QDOT_AVX2_I8) && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+}
+
+/* Pairs of adjacent int32 lanes of a (lanes 0–7) and b (8–15) summed. */
+AVX512G_INLINE __m512i pair_sum512(__m512i a, __m512i b)
+{
+    const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i od = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    return _mm512_add_epi32(_mm512_permutex2var_epi32(a, ev, b), _mm512_permutex2var_epi32(a, od, b));
+}
+
+/* The 16 lanes (Σ q xq over 16 columns at B = 2, 8 at B = 4) of 64 bytes of codes q. */
+AVX512G_INLINE void grid_z_lanes(__m512i q, const int T, const int B, const int8_t *xe, int pc, __m512i *acc)
+{
+    if (B == 2) {
+        const __m512i m = _mm512_set1_epi8(0x03);
+        __m512i c[4] = {_mm512_and_si512(q, m), _mm512_and_si512(_mm512_srli_epi16(q, 2), m),
+                        _mm512_and_si512(_mm512_srli_epi16(q, 4), m), _mm512_and_si512(_mm512_srli_epi16(q, 6), m)};
+        for (int t = 0; t < T; t++) {
+            const int8_t *xt = xe + (size_t)t * pc;
+            __m512i a = _mm512_dpbusd_epi32(_mm512_setzero_si512(), c[0], _mm512_loadu_si512(xt));
+            a = _mm512_dpbusd_epi32(a, c[1], _mm512_loadu_si512(xt + 64));
+            a = _mm512_dpbusd_epi32(a, c[2], _mm512_loadu_si512(xt + 128));
+            acc[t] = _mm512_dpbusd_epi32(a, c[3], _mm512_loadu_si512(xt + 192));
+        }
+    } else {
+        const __m512i m = _mm512_set1_epi8(0x0F);
+        __m512i lo = _mm512_and_si512(q, m), hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), m);
+        for (int t = 0; t < T; t++) {
+            const int8_t *xt = xe + (size_t)t * pc;
+            __m512i a = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, _mm512_loadu_si512(xt));
+            acc[t] = _mm512_dpbusd_epi32(a, hi, _mm512_loadu_si512(xt + 64));
+        }
+    }
+}
+
+/* The 8 block sums of unit u (lanes 0–7) and, if two, of u + 1 (lanes 8–15). */
+AVX512G_INLINE void grid_z_units(const uint8_t *rc, int u, int two, const int T, const int B, const int8_t *xd, int pc,
+                                 __m512i *s)
+{
+    __m512i a[2][RZ_QDOT_MAX_T];
+    for (int h = 0; h < 1 + two; h++) {
+        const int8_t *xe = xd + 256 * (size_t)(u + h);
+        if (B == 2) {
+            grid_z_lanes(_mm512_loadu_si512(rc + 64 * (size_t)(u + h)), T, 2, xe, pc, a[h]);
+        } else {
+            __m512i p0[RZ_QDOT_MAX_T], p1[RZ_QDOT_MAX_T];
+            grid_z_lanes(_mm512_loadu_si512(rc + 128 * (size_t)(u + h)), T, 4, xe, pc, p0);
+            grid_z_lanes(_mm512_loadu_si512(rc + 128 * (size_t)(u + h) + 64), T, 4, xe + 128, pc, p1);
+            for (int t = 0; t < T; t++) a[h][t] = pair_sum512(p0[t], p1[t]); /* 16 columns per lane */
+        }
+    }
+    for (int t = 0; t < T; t++) s[t] = pair_sum512(a[0][t], two ? a[1][t] : a[0][t]);
+}
+
+AVX512G_INLINE void grid_i8_rows_z(const rz_qlayer_view *v, int r0, int n, const int T, const int B, const float *x,
+                                   int ldx, float *y, int ldy)
+{
+    const int pc = v->pcols, nc = (pc + I8_QB_GRID - 1) / I8_QB_GRID, nu = pc / 256;
+    const int G = rz_grid_groups(pc, v->group), gw = v->group > 0 ? v->group : pc;
+    const uint8_t *zeros = v->zeros;
+    _Alignas(64) int8_t xq[I8_QMAX], xd[I8_QMAX];
+    _Alignas(64) float d[I8_NQ];
+    _Alignas(64) int X[I8_NQ];
+    grid_i8_prep(x, ldx, T, pc, xq, d, X);
+    for (int t = 0; t < T; t++) {
+        const int8_t *qt = xq + (size_t)t * pc;
+        int8_t *dt = xd + (size_t)t * pc;
+        if (B == 4)
+            for (int k = 0; k < 2 * nu; k++)
+                for (int j = 0; j < 64; j++) dt[128 * k + j] = qt[128 * k + 2 * j], dt[128 * k + 64 + j] = qt[128 * k + 2 * j + 1];
+        else
+            for (int u = 0; u < nu; u++)
+                for (int k = 0; k < 4; k++)
+                    for (int j = 0; j < 64; j++) dt[256 * u + 64 * k + j] = qt[256 * u + 4 * j + k];
+    }
+    for (int i = 0; i < n; i++) {
+        size_t row = (size_t)(r0 + i);
+        const uint8_t *rc = (const uint8_t *)v->codes + row * (size_t)pc * (size_t)B / 8;
+        const float *rs = (const float *)v->scales + row * (size_t)G;
+        const uint8_t *rz = zeros + row * (size_t)G;
+        __m256 facc[RZ_QDOT_MAX_T];
+        for (int t = 0; t < T; t++) facc[t] = _mm256_setzero_ps();
+        for (int u = 0; u < nu; u += 2) {
+            const int two = u + 1 < nu;
+            __m512i s[RZ_QDOT_MAX_T];
+            __m256i hs[RZ_QDOT_MAX_T];
+            grid_z_units(rc, u, two, T, B, xd, pc, s);
+            for (int t = 0; t < T; t++) hs[t] = _mm512_castsi512_si256(s[t]);
+            grid_i8_unit(u, hs, T, G, gw, rs, rz, X, d, nc, facc);
+            if (!two) break;
+            for (int t = 0; t < T; t++) hs[t] = _mm512_extracti64x4_epi64(s[t], 1);
+            grid_i8_unit(u + 1, hs, T, G, gw, rs, rz, X, d, nc, facc);
+        }
+        grid_i8_tail(rc, B, T, pc, nu, nc, gw, rs, rz, xq, X, d, facc, y + i, ldy);
+    }
+}
+
+static AVX512G void avx512_grid_rows(const rz_qlayer_view *v, int r0, int n, int T, const float *x, int ldx, float *y,
+                                     int ldy)
+{
+    if (v->bits == 2) QDOT_T_SWITCH(grid_i8_rows_z, 2, )
+    else QDOT_T_SWITCH(grid_i8_rows_z, 4, )
+}
+
 static AVX2 void avx2_rows(const rz_qlayer_view *v, int r0, int n, int T, const float *x, int ldx, float *y, int ldy)
 {
     if (v->method == RZ_QM_E8P) {
@@ -1179,8 +1327,12 @@ void rz_qdot_rows(const rz_qlayer_view *v, int isa, int r0, int n, int T, const 
                   int ldy)
 {
     if (n <= 0 || T <= 0) return;
+    int zgrid = 0; /* the AVX-512 VNNI grid kernels in place of the AVX2 ones (the same bits) */
     if (isa == RZ_QDOT_AUTO) isa = rz_qdot_best();
-    if (isa == RZ_QDOT_AUTO_I8) isa = rz_qdot_best_i8();
+    if (isa == RZ_QDOT_AUTO_I8) {
+        isa = rz_qdot_best_i8();
+        zgrid = isa_cap() == CAP_NONE;
+    }
     if (isa == RZ_QDOT_AVX512_I8) {
 #if QDOT_X86
         if (rz_qdot_have(RZ_QDOT_AVX512_I8) && v->method == RZ_QM_E8P && v->bits == 2 && i8_ok(v, T)) {
@@ -1188,7 +1340,8 @@ void rz_qdot_rows(const rz_qlayer_view *v, int isa, int r0, int n, int T, const 
             return;
         }
 #endif
-        isa = RZ_QDOT_AVX2_I8; /* the other formats: the AVX2 int8 kernels */
+        isa = RZ_QDOT_AVX2_I8; /* the other formats: the AVX-512 grid kernels, else the AVX2 int8 ones */
+        zgrid = 1;
     }
     if (isa == RZ_QDOT_AVX2_I8 && !rz_qdot_have(RZ_QDOT_AVX2_I8)) isa = RZ_QDOT_REF_I8;
     if (isa == RZ_QDOT_REF_I8 || isa == RZ_QDOT_AVX2_I8) {
@@ -1197,7 +1350,10 @@ void rz_qdot_rows(const rz_qlayer_view *v, int isa, int r0, int n, int T, const 
         else if (isa == RZ_QDOT_AVX2_I8 && !(v->method == RZ_QM_E8P && v->bits != 2)) {
             /* (e8p 3/4 bits have an AVX2 int8 kernel only over the nibble re-coding,
              * rz_qdot_rows_e8p2n; from the codes they take the reference below) */
-            avx2_i8_rows(v, r0, n, T, x, ldx, y, ldy);
+            if (zgrid && v->method != RZ_QM_E8P && (v->bits == 2 || v->bits == 4) && have_grid512())
+                avx512_grid_rows(v, r0, n, T, x, ldx, y, ldy);
+            else
+                avx2_i8_rows(v, r0, n, T, x, ldx, y, ldy);
             return;
         }
 #endif
@@ -1251,8 +1407,12 @@ void rz_qdot_rows_e8p2n(const rz_qlayer_view *v, const uint8_t *nib, int isa, in
                         int ldx, float *y, int ldy)
 {
     if (n <= 0 || T <= 0) return;
+    if (v->method != RZ_QM_E8P) { /* no nibbles: the codes */
+        rz_qdot_rows(v, isa, r0, n, T, x, ldx, y, ldy);
+        return;
+    }
     if (isa == RZ_QDOT_AUTO_I8) isa = rz_qdot_best_i8();
-    if (isa == RZ_QDOT_AVX512_I8 && v->method == RZ_QM_E8P && v->bits == 2 && rz_qdot_have(RZ_QDOT_AVX512_I8)) {
+    if (isa == RZ_QDOT_AVX512_I8 && v->bits == 2 && rz_qdot_have(RZ_QDOT_AVX512_I8)) {
         rz_qdot_rows(v, isa, r0, n, T, x, ldx, y, ldy); /* from the codes: half the bytes of the nibbles */
         return;
     }

@@ -60,6 +60,16 @@
  * Opt-in (AUTO_I8 stays on AVX2_I8): it computes ~1.5x longer per weight than the AVX2
  * kernel over the nibbles, and a one-core decode step measured slower (bench/README,
  * seventh pass); it can win only where two cores share too little bandwidth.
+ * 2- and 4-bit grids (and 3-bit ones over their nibble re-coding) under AVX512_I8 and
+ * AUTO_I8 run an AVX-512 VNNI kernel (F/BW/VL/VNNI) where the CPU has one: vpdpbusd of the
+ * unpacked codes (unsigned) against the int8 inputs (signed), the same exact int32 sums
+ * per 32 columns as the AVX2 int8 kernel and the same float epilogue, so the same bits
+ * as AVX2_I8 (test_qdot); AVX2_I8 by name forces the AVX2 kernels. 8-bit grids keep the
+ * AVX2 ones.
+ *
+ * The environment variable RZ_QDOT_ISA caps what AUTO and AUTO_I8 choose (read once per
+ * process): "avx2" = no AVX-512 kernel (bitwise the same results, for timing A/B), "ref"
+ * = the portable variants (REF, REF_I8); unset or any other value: the best the CPU has.
  *
  * Variants: RZ_QDOT_REF is portable C (one weight at a time, decoded exactly as
  * rz_qlayer_decode_rows does, summed in order): the reference the tests compare the
@@ -88,7 +98,8 @@ enum { RZ_QDOT_MAX_T = 4 };
 /* 1 if this CPU runs the variant (AUTO and REF: always). */
 int rz_qdot_have(int isa);
 /* The variant AUTO (float) and AUTO_I8 (int8 inputs: AVX2_I8 or REF_I8, never
- * AVX512_I8) resolve to on this CPU. */
+ * AVX512_I8) resolve to on this CPU, under RZ_QDOT_ISA (AUTO_I8 still takes the AVX-512
+ * VNNI grid kernels, which give AVX2_I8's bits, unless RZ_QDOT_ISA is "avx2" or "ref"). */
 int rz_qdot_best(void);
 int rz_qdot_best_i8(void);
 const char *rz_qdot_name(int isa);
