@@ -912,6 +912,25 @@ AVX2_INLINE void grid_i8_rows_avx2(const rz_qlayer_view *v, int r0, int n, const
     }
 }
 
+/* The end of a row of the 8-bit int8 kernels (AVX2 and AVX-512 share it, so the same
+ * bits): the partial block past the last 32 columns one at a time, exact in int, scaled
+ * in double, and y = hsum(racc) + that. */
+AVX2_INLINE void grid8_i8_tail(const uint8_t *rc, const int T, int pc, int nf, int nc, int gw, const float *rs,
+                               const uint8_t *rz, const int8_t *xq, const float *d, const __m256 *racc, float *y, int ldy)
+{
+    double tail[RZ_QDOT_MAX_T] = {0};
+    if (nf < nc) { /* the partial block past the last 32 columns */
+        int j0 = nf * I8_QB_GRID, g = j0 / gw, z = rz[g];
+        for (int t = 0; t < T; t++) {
+            const int8_t *qt = xq + (size_t)t * pc;
+            int I = 0;
+            for (int j = j0; j < pc; j++) I += ((int)rc[j] - z) * qt[j];
+            tail[t] += (double)(rs[g] * d[(size_t)t * nc + nf]) * (double)I;
+        }
+    }
+    for (int t = 0; t < T; t++) y[(size_t)t * ldy] = (float)((double)hsum(racc[t]) + tail[t]);
+}
+
 /* 8-bit grids with int8 inputs (RZ_QDOT_AVX2_I8; formula at ref_i8_rows). A code
  * q ∈ 0..255 times an input q_x ∈ −127..127 does not fit maddubs' int16 pairs (2 · 255 ·
  * 127 > 2¹⁵), so the codes are widened to int16 with the group's zero point taken off
@@ -942,8 +961,7 @@ AVX2_INLINE void grid8_i8_rows_avx2(const rz_qlayer_view *v, int r0, int n, cons
         const float *rs = (const float *)v->scales + row * (size_t)G;
         const uint8_t *rz = zeros + row * (size_t)G;
         __m256 racc[RZ_QDOT_MAX_T];
-        double tail[RZ_QDOT_MAX_T];
-        for (int t = 0; t < T; t++) racc[t] = _mm256_setzero_ps(), tail[t] = 0;
+        for (int t = 0; t < T; t++) racc[t] = _mm256_setzero_ps();
         for (int c0 = 0, g = 0; c0 < nf; c0 += bpg, g++) {
             int c1 = c0 + bpg < nf ? c0 + bpg : nf;
             const __m256i zv = _mm256_set1_epi16((short)rz[g]);
@@ -964,16 +982,7 @@ AVX2_INLINE void grid8_i8_rows_avx2(const rz_qlayer_view *v, int r0, int n, cons
             const __m256 sv = _mm256_set1_ps(rs[g]);
             for (int t = 0; t < T; t++) racc[t] = _mm256_fmadd_ps(_mm256_add_ps(ga[0][t], ga[1][t]), sv, racc[t]);
         }
-        if (nf < nc) { /* the partial block past the last 32 columns */
-            int j0 = nf * I8_QB_GRID, g = j0 / gw, z = rz[g];
-            for (int t = 0; t < T; t++) {
-                const int8_t *qt = xq + (size_t)t * pc;
-                int I = 0;
-                for (int j = j0; j < pc; j++) I += ((int)rc[j] - z) * qt[j];
-                tail[t] += (double)(rs[g] * d[(size_t)t * nc + nf]) * (double)I;
-            }
-        }
-        for (int t = 0; t < T; t++) y[(size_t)t * ldy + i] = (float)((double)hsum(racc[t]) + tail[t]);
+        grid8_i8_tail(rc, T, pc, nf, nc, gw, rs, rz, xq, d, racc, y + i, ldy);
     }
 }
 
