@@ -394,7 +394,7 @@ static void kernels(int rows)
                    best / w * 1e9, (double)rz_qdot_e8p2n_bytes(&v) / best / 1e9, v.bits == 2 ? 4 : 8);
             free(nib);
         }
-        if (v.method != RZ_QM_E8P && (v.bits == 2 || v.bits == 4) && rz_qdot_have(RZ_QDOT_AVX512_I8)) {
+        if (v.method != RZ_QM_E8P && v.bits != 3 && rz_qdot_have(RZ_QDOT_AVX512_I8)) {
             double t = kernel_seconds(&v, RZ_QDOT_AVX512_I8, x, y, dec);
             printf("%-12s %16s %16s   %5.3f (%5.1f)   (avx512 vnni, as auto-i8 runs it)\n",
                    strcat(label, " z"), "", "", t / w * 1e9, bytes / t / 1e9);

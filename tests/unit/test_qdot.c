@@ -152,7 +152,7 @@ static void test_kernels(void)
     int isas[5] = {RZ_QDOT_REF, RZ_QDOT_REF_I8, RZ_QDOT_AVX2, RZ_QDOT_AVX2_I8, RZ_QDOT_AVX512_I8};
     int nisa = rz_qdot_have(RZ_QDOT_AVX2) ? 4 + rz_qdot_have(RZ_QDOT_AVX512_I8) : 2;
     printf("# variants tested: ref, ref-i8%s%s\n", nisa >= 4 ? ", avx2, avx2-i8" : " (this CPU has no AVX2+FMA)",
-           nisa == 5 ? ", avx512-i8 (e8p 2 bits from the codes; 2/4-bit grids: VNNI)"
+           nisa == 5 ? ", avx512-i8 (e8p 2 bits from the codes; 2/4/8-bit grids: VNNI)"
                      : " (no AVX-512 VBMI/VNNI/BITALG here: avx512-i8 not tested)");
     for (int f = 0; f < NFMT; f++)
         for (int s = 0; s < NSHAPE; s++) {

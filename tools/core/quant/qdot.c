@@ -1290,6 +1290,93 @@ static AVX512G void avx512_grid_rows(const rz_qlayer_view *v, int r0, int n, int
     else QDOT_T_SWITCH(grid_i8_rows_z, 4, )
 }
 
+/* 8-bit grids with int8 inputs, AVX-512 VNNI + VBMI (chosen where grid_i8_rows_z is, the
+ * CPU having VBMI too; formula at ref_i8_rows). The same integers per lane and the same
+ * float operations as grid8_i8_rows_avx2, so the same bits: there, lane l of a 32-column
+ * block sums (q − z) xq over the columns 2l, 2l+1, 16+2l, 17+2l (two madd_epi16). Here
+ * the code bytes of two blocks are put in that order by one vpermb (lane l = bytes
+ * 4l..4l+3), vpdpbusd sums q xq (q ∈ 0..255 unsigned, |xq| ≤ 127: 4 · 255 · 127 per
+ * lane) onto −z X_l, X_l the lane's Σ xq (inputs permuted to match and X_l formed once
+ * per call): Σ (q − z) xq exactly. The 16 lanes of blocks c, c + 1 then go to the AVX2
+ * kernel's two 8-lane accumulators; a group's odd last block alone in 256 bits. */
+#define AVX512V __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni,avx512vbmi")))
+#define AVX512V_INLINE \
+    static inline __attribute__((always_inline, target("avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni,avx512vbmi")))
+
+static int have_grid8_512(void) { return have_grid512() && __builtin_cpu_supports("avx512vbmi"); }
+
+/* column of byte k (0..31) of a permuted block: lane k/4, m = k%4 → 2l, 2l+1, 16+2l, 17+2l */
+static inline int g8z_col(int k) { return 2 * (k / 4) + (k % 4 & 1) + 16 * (k % 4 >> 1); }
+
+AVX512V_INLINE void grid8_i8_rows_z(const rz_qlayer_view *v, int r0, int n, const int T, const float *x, int ldx,
+                                    float *y, int ldy)
+{
+    const int pc = v->pcols, nc = (pc + I8_QB_GRID - 1) / I8_QB_GRID, nf = pc / I8_QB_GRID;
+    const int G = rz_grid_groups(pc, v->group), gw = v->group > 0 ? v->group : pc;
+    const int bpg = gw >= pc ? nf : gw / I8_QB_GRID; /* whole blocks per group */
+    const uint8_t *zeros = v->zeros;
+    _Alignas(64) int8_t xq[I8_QMAX], xp[I8_QMAX];
+    _Alignas(64) int32_t Xl[I8_QMAX / 4 + 16];
+    _Alignas(64) uint8_t idx[64];
+    float d[I8_NQ];
+    for (int k = 0; k < 64; k++) idx[k] = (uint8_t)(32 * (k / 32) + g8z_col(k % 32));
+    for (int t = 0; t < T; t++) {
+        int8_t *qt = xq + (size_t)t * pc, *pt = xp + (size_t)t * pc;
+        i8_quant(x + (size_t)t * ldx, pc, I8_QB_GRID, qt, d + (size_t)t * nc);
+        for (int c = 0; c < nf; c++)
+            for (int k = 0; k < 32; k++) pt[32 * c + k] = qt[32 * c + g8z_col(k)];
+        for (int l = 0; l < 8 * nf; l++)
+            Xl[(size_t)t * 8 * nf + l] = pt[4 * l] + pt[4 * l + 1] + pt[4 * l + 2] + pt[4 * l + 3];
+    }
+    const __m512i perm = _mm512_load_si512(idx);
+    const __m256i perm1 = _mm256_load_si256((const __m256i *)(const void *)idx);
+    for (int i = 0; i < n; i++) {
+        size_t row = (size_t)(r0 + i);
+        const uint8_t *rc = (const uint8_t *)v->codes + row * (size_t)pc;
+        const float *rs = (const float *)v->scales + row * (size_t)G;
+        const uint8_t *rz = zeros + row * (size_t)G;
+        __m256 racc[RZ_QDOT_MAX_T];
+        for (int t = 0; t < T; t++) racc[t] = _mm256_setzero_ps();
+        for (int c0 = 0, g = 0; c0 < nf; c0 += bpg, g++) {
+            int c1 = c0 + bpg < nf ? c0 + bpg : nf, c = c0;
+            const __m512i zv = _mm512_set1_epi32(rz[g]);
+            __m256 ga[2][RZ_QDOT_MAX_T];
+            for (int t = 0; t < T; t++) ga[0][t] = ga[1][t] = _mm256_setzero_ps();
+            for (; c + 1 < c1; c += 2) { /* blocks c, c + 1: accumulators 0, 1 */
+                __m512i q = _mm512_permutexvar_epi8(perm, _mm512_loadu_si512(rc + (size_t)c * I8_QB_GRID));
+                for (int t = 0; t < T; t++) {
+                    const int32_t *xl = Xl + (size_t)t * 8 * nf + 8 * (size_t)c;
+                    __m512i zx = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_mullo_epi32(zv, _mm512_loadu_si512(xl)));
+                    __m512i p = _mm512_dpbusd_epi32(zx, q, _mm512_loadu_si512(xp + (size_t)t * pc + (size_t)c * I8_QB_GRID));
+                    __m512 pf = _mm512_cvtepi32_ps(p);
+                    ga[0][t] = _mm256_fmadd_ps(_mm512_castps512_ps256(pf), _mm256_set1_ps(d[(size_t)t * nc + c]), ga[0][t]);
+                    ga[1][t] = _mm256_fmadd_ps(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(pf), 1)),
+                                               _mm256_set1_ps(d[(size_t)t * nc + c + 1]), ga[1][t]);
+                }
+            }
+            if (c < c1) { /* a lone block: accumulator 0 */
+                __m256i q = _mm256_permutexvar_epi8(perm1, _mm256_loadu_si256((const __m256i *)(const void *)(rc + (size_t)c * I8_QB_GRID)));
+                for (int t = 0; t < T; t++) {
+                    const int32_t *xl = Xl + (size_t)t * 8 * nf + 8 * (size_t)c;
+                    __m256i zx = _mm256_sub_epi32(_mm256_setzero_si256(),
+                                                  _mm256_mullo_epi32(_mm512_castsi512_si256(zv), _mm256_loadu_si256((const __m256i *)(const void *)xl)));
+                    __m256i p = _mm256_dpbusd_epi32(zx, q, _mm256_loadu_si256((const __m256i *)(const void *)(xp + (size_t)t * pc + (size_t)c * I8_QB_GRID)));
+                    ga[0][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(d[(size_t)t * nc + c]), ga[0][t]);
+                }
+            }
+            const __m256 sv = _mm256_set1_ps(rs[g]);
+            for (int t = 0; t < T; t++) racc[t] = _mm256_fmadd_ps(_mm256_add_ps(ga[0][t], ga[1][t]), sv, racc[t]);
+        }
+        grid8_i8_tail(rc, T, pc, nf, nc, gw, rs, rz, xq, d, racc, y + i, ldy);
+    }
+}
+
+static AVX512V void avx512_grid8_rows(const rz_qlayer_view *v, int r0, int n, int T, const float *x, int ldx, float *y,
+                                      int ldy)
+{
+    QDOT_T_SWITCH(grid8_i8_rows_z, )
+}
+
 static AVX2 void avx2_rows(const rz_qlayer_view *v, int r0, int n, int T, const float *x, int ldx, float *y, int ldy)
 {
     if (v->method == RZ_QM_E8P) {
@@ -1361,6 +1448,8 @@ void rz_qdot_rows(const rz_qlayer_view *v, int isa, int r0, int n, int T, const 
              * rz_qdot_rows_e8p2n; from the codes they take the reference below) */
             if (zgrid && v->method != RZ_QM_E8P && (v->bits == 2 || v->bits == 4) && have_grid512())
                 avx512_grid_rows(v, r0, n, T, x, ldx, y, ldy);
+            else if (zgrid && v->method != RZ_QM_E8P && v->bits == 8 && have_grid8_512())
+                avx512_grid8_rows(v, r0, n, T, x, ldx, y, ldy);
             else
                 avx2_i8_rows(v, r0, n, T, x, ldx, y, ldy);
             return;

@@ -60,12 +60,13 @@
  * Opt-in (AUTO_I8 stays on AVX2_I8): it computes ~1.5x longer per weight than the AVX2
  * kernel over the nibbles, and a one-core decode step measured slower (bench/README,
  * seventh pass); it can win only where two cores share too little bandwidth.
- * 2- and 4-bit grids (and 3-bit ones over their nibble re-coding) under AVX512_I8 and
+ * 2-, 4- and 8-bit grids (and 3-bit ones over their nibble re-coding) under AVX512_I8 and
  * AUTO_I8 run an AVX-512 VNNI kernel (F/BW/VL/VNNI) where the CPU has one: vpdpbusd of the
  * unpacked codes (unsigned) against the int8 inputs (signed), the same exact int32 sums
  * per 32 columns as the AVX2 int8 kernel and the same float epilogue, so the same bits
- * as AVX2_I8 (test_qdot); AVX2_I8 by name forces the AVX2 kernels. 8-bit grids keep the
- * AVX2 ones.
+ * as AVX2_I8 (test_qdot); AVX2_I8 by name forces the AVX2 kernels. 8-bit grids: codes
+ * (0..255) put in the AVX2 kernel's lane order by vpermb (VBMI too), vpdpbusd onto
+ * −z Σ xq per lane, the same integers and float epilogue.
  *
  * The environment variable RZ_QDOT_ISA caps what AUTO and AUTO_I8 choose (read once per
  * process): "avx2" = no AVX-512 kernel (bitwise the same results, for timing A/B), "ref"
