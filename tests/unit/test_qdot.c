@@ -199,8 +199,9 @@ static void test_kernels(void)
                          * AVX2 ones and share their float epilogue: the same bits */
                         float *ya = malloc(sizeof(float) * (size_t)T * ldy);
                         rz_qdot_rows(&v, RZ_QDOT_AUTO_I8, r0, n, T, x, pc, ya, ldy);
+                        int capped = getenv("RZ_QDOT_ISA") && strcmp(getenv("RZ_QDOT_ISA"), "ref") == 0; /* auto-i8 = ref-i8 */
                         for (int t = 0; t < T; t++) {
-                            CHECK(memcmp(ya + (size_t)t * ldy, ya8 + (size_t)t * ldy, sizeof(float) * (size_t)n) == 0);
+                            if (!capped) CHECK(memcmp(ya + (size_t)t * ldy, ya8 + (size_t)t * ldy, sizeof(float) * (size_t)n) == 0);
                             CHECK(memcmp(y + (size_t)t * ldy, ya8 + (size_t)t * ldy, sizeof(float) * (size_t)n) == 0);
                         }
                         free(ya);

@@ -1240,6 +1240,40 @@ AVX512G_INLINE void grid_z_units(const uint8_t *rc, int u, int two, const int T,
     for (int t = 0; t < T; t++) s[t] = pair_sum512(a[0][t], two ? a[1][t] : a[0][t]);
 }
 
+/* grid_i8_unit for units u and u + 1 at once (s: their 16 block sums): the integer and
+ * float operations per lane of grid_i8_unit in 16 lanes, then its two FMAs per input in
+ * the same order (unit u, then u + 1), so the same bits. */
+AVX512G_INLINE void grid_z_unit2(int u, const __m512i *s, const int T, int G, int gw, const float *rs, const uint8_t *rz,
+                                 const int *X, const float *d, int nc, __m256 *facc)
+{
+    __m512 sv;
+    __m512i zv;
+    if (G == 1) {
+        sv = _mm512_set1_ps(rs[0]);
+        zv = _mm512_set1_epi32(rz[0]);
+    } else if (gw == 32) {
+        sv = _mm512_loadu_ps(rs + 8 * u);
+        zv = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(rz + 8 * u)));
+    } else {
+        _Alignas(64) float sc[16];
+        _Alignas(64) int zc[16];
+        for (int k = 0; k < 16; k++) {
+            int g = (256 * u + 32 * k) / gw;
+            sc[k] = rs[g], zc[k] = rz[g];
+        }
+        sv = _mm512_load_ps(sc);
+        zv = _mm512_load_si512(zc);
+    }
+    for (int t = 0; t < T; t++) {
+        __m512i is = _mm512_sub_epi32(s[t], _mm512_mullo_epi32(zv, _mm512_loadu_si512(X + (size_t)t * nc + 8 * (size_t)u)));
+        __m512 sd = _mm512_mul_ps(sv, _mm512_loadu_ps(d + (size_t)t * nc + 8 * (size_t)u));
+        __m512 f = _mm512_cvtepi32_ps(is);
+        facc[t] = _mm256_fmadd_ps(_mm512_castps512_ps256(f), _mm512_castps512_ps256(sd), facc[t]);
+        facc[t] = _mm256_fmadd_ps(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(f), 1)),
+                                  _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(sd), 1)), facc[t]);
+    }
+}
+
 AVX512G_INLINE void grid_i8_rows_z(const rz_qlayer_view *v, int r0, int n, const int T, const int B, const float *x,
                                    int ldx, float *y, int ldy)
 {
@@ -1273,11 +1307,12 @@ AVX512G_INLINE void grid_i8_rows_z(const rz_qlayer_view *v, int r0, int n, const
             __m512i s[RZ_QDOT_MAX_T];
             __m256i hs[RZ_QDOT_MAX_T];
             grid_z_units(rc, u, two, T, B, xd, pc, s);
+            if (two) {
+                grid_z_unit2(u, s, T, G, gw, rs, rz, X, d, nc, facc);
+                continue;
+            }
             for (int t = 0; t < T; t++) hs[t] = _mm512_castsi512_si256(s[t]);
             grid_i8_unit(u, hs, T, G, gw, rs, rz, X, d, nc, facc);
-            if (!two) break;
-            for (int t = 0; t < T; t++) hs[t] = _mm512_extracti64x4_epi64(s[t], 1);
-            grid_i8_unit(u + 1, hs, T, G, gw, rs, rz, X, d, nc, facc);
         }
         grid_i8_tail(rc, B, T, pc, nu, nc, gw, rs, rz, xq, X, d, facc, y + i, ldy);
     }
