@@ -39,7 +39,9 @@
  *            (default 8192: 6.3M weights, larger than L2 at every width): CPU ns per weight
  *            and GB/s of codes for T = 1 of the reference, AVX2 and AVX2 int8-input kernels and of the
  *            previous path (16 rows decoded to float, then sgemv); e8p over nibbles ("nib") and,
- *            where the CPU has it, the AVX-512 int8 kernel over the 2-bit codes ("e8p2 z").
+ *            where the CPU has it, the AVX-512 int8 kernel over the 2-bit codes ("e8p2 z") and
+ *            the AVX-512 VNNI kernels of the 2/4/8-bit grids ("rtn2 z" etc., what AUTO_I8 runs;
+ *            RZ_QDOT_ISA=avx2 in the environment makes --decode's i8 runs use the AVX2 ones).
  */
 #include <cblas.h>
 #include <omp.h>
