@@ -136,7 +136,7 @@ static void test_rope_grad(void)
 }
 
 typedef struct {
-    int B, T, nh, nkv, hs, causal;
+    int B, T, nh, nkv, hs, causal, self;
     float scale;
     float *q, *k, *v, *c, *out, *att;
     const uint8_t *keys; /* [B][T] or NULL */
@@ -145,18 +145,31 @@ typedef struct {
 static double attn_obj(void *p)
 {
     attn_ctx *z = p;
-    rz_tr_attn_fwd_mask(z->out, z->att, z->q, z->k, z->v, z->B, z->T, z->nh, z->nkv, z->hs, z->scale, z->causal,
-                        z->keys);
+    if (z->self)
+        rz_tr_attn_fwd_mask(z->out, z->att, z->q, z->k, z->v, z->B, z->T, z->nh, z->nkv, z->hs, z->scale, z->causal,
+                            z->keys);
+    else
+        rz_tr_attn_fwd_keys(z->out, z->att, z->q, z->k, z->v, z->B, z->T, z->nh, z->nkv, z->hs, z->scale, z->causal,
+                            z->keys, 0);
     return dot_d(z->c, z->out, (size_t)z->B * z->T * z->nh * z->hs);
 }
 
 /* Attention, causal (keys j <= i) or bidirectional (every key), grouped-query: 4 query
  * heads over 2 kv heads; masked = 1 adds a key mask (keys[b][j] = 0 at a few positions of
- * each sequence, different per sequence: those are keys of their own query only). */
+ * each sequence, different per sequence: those are keys of their own query only);
+ * masked = 2 is the cross-attention of the PAST decoder (rz_tr_attn_fwd_keys, self = 0):
+ * the hidden positions are no key even of their own query, and sequence 1 has a single
+ * key (position 5 — so under the causal mask its rows 0–4 have none and must come out
+ * zero, gradients too). q and k, v are separate arrays in every case, so the check of dq
+ * against dk, dv is the check of a query stream apart from its memory. */
 static void attention_case(int causal, int masked, uint64_t s)
 {
-    attn_ctx z = {2, 7, 4, 2, 4, causal, 0.5f, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    attn_ctx z = {2, 7, 4, 2, 4, causal, 1, 0.5f, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
     uint8_t keys[14] = {1, 1, 0, 1, 0, 0, 1, /* b = 1: */ 1, 0, 1, 1, 1, 0, 0};
+    if (masked == 2) {
+        z.self = 0;
+        memcpy(keys + 7, (uint8_t[7]){0, 0, 0, 0, 0, 1, 0}, 7);
+    }
     if (masked) z.keys = keys;
     size_t nq = (size_t)z.B * z.T * z.nh * z.hs, nk = (size_t)z.B * z.T * z.nkv * z.hs;
     z.q = rng_randn(nq, 1, &s), z.k = rng_randn(nk, 1, &s), z.v = rng_randn(nk, 1, &s), z.c = rng_randn(nq, 1, &s);
@@ -171,7 +184,7 @@ static void attention_case(int causal, int masked, uint64_t s)
                 double sc[16], mx = -1e300, sum = 0;
                 for (int j = 0; j < nkeys; j++) {
                     sc[j] = -INFINITY; /* exp(−inf − mx) = 0: a key outside the mask */
-                    if (z.keys && !z.keys[b * z.T + j] && j != i) continue;
+                    if (z.keys && !z.keys[b * z.T + j] && (j != i || !z.self)) continue;
                     double d = 0;
                     for (int x = 0; x < z.hs; x++)
                         d += (double)z.q[((b * z.T + i) * z.nh + h) * z.hs + x] * z.k[((b * z.T + j) * z.nkv + g) * z.hs + x];
@@ -181,7 +194,8 @@ static void attention_case(int causal, int masked, uint64_t s)
                 for (int j = 0; j < nkeys; j++) sum += (sc[j] = exp(sc[j] - mx));
                 for (int x = 0; x < z.hs; x++) {
                     double o = 0;
-                    for (int j = 0; j < nkeys; j++) o += sc[j] / sum * z.v[((b * z.T + j) * z.nkv + g) * z.hs + x];
+                    for (int j = 0; j < nkeys && sum > 0; j++) /* no key: the row is 0 */
+                        o += sc[j] / sum * z.v[((b * z.T + j) * z.nkv + g) * z.hs + x];
                     worst = fmax(worst, fabs(o - z.out[((b * z.T + i) * z.nh + h) * z.hs + x]));
                 }
             }
@@ -189,12 +203,14 @@ static void attention_case(int causal, int masked, uint64_t s)
     float *dq = malloc(sizeof(float) * nq), *dk = malloc(sizeof(float) * nk), *dv = malloc(sizeof(float) * nk);
     int nthr = omp_get_max_threads();
     float *scr = malloc(sizeof(float) * (size_t)nthr * z.T * z.T);
-    rz_tr_attn_bwd_mask(dq, dk, dv, scr, nthr, z.c, z.att, z.q, z.k, z.v, z.B, z.T, z.nh, z.nkv, z.hs, z.scale, causal,
-                        z.keys);
-    const char *what[2][2][3] = {{{"bidirectional dq", "bidirectional dk", "bidirectional dv"},
+    rz_tr_attn_bwd_keys(dq, dk, dv, scr, nthr, z.c, z.att, z.q, z.k, z.v, z.B, z.T, z.nh, z.nkv, z.hs, z.scale, causal,
+                        z.keys, z.self);
+    const char *what[3][2][3] = {{{"bidirectional dq", "bidirectional dk", "bidirectional dv"},
                                   {"causal dq", "causal dk", "causal dv"}},
                                  {{"key-masked dq", "key-masked dk", "key-masked dv"},
-                                  {"causal key-masked dq", "causal key-masked dk", "causal key-masked dv"}}};
+                                  {"causal key-masked dq", "causal key-masked dk", "causal key-masked dv"}},
+                                 {{"cross dq", "cross dk", "cross dv"},
+                                  {"causal cross dq", "causal cross dk", "causal cross dv"}}};
     CHECK(check_fd(what[masked][causal][0], attn_obj, &z, z.q, nq, dq, 1e-2f, 0, 5e-4) == 0);
     CHECK(check_fd(what[masked][causal][1], attn_obj, &z, z.k, nk, dk, 1e-2f, 0, 5e-4) == 0);
     CHECK(check_fd(what[masked][causal][2], attn_obj, &z, z.v, nk, dv, 1e-2f, 0, 5e-4) == 0);
@@ -204,6 +220,7 @@ static void attention_case(int causal, int masked, uint64_t s)
 static void test_attention_grad(void) { attention_case(1, 0, 3); }
 static void test_bidirectional_attention_grad(void) { attention_case(0, 0, 5); }
 static void test_key_masked_attention_grad(void) { attention_case(0, 1, 7), attention_case(1, 1, 9); }
+static void test_cross_attention_grad(void) { attention_case(0, 2, 11), attention_case(1, 2, 13); }
 
 /* A key outside the mask is read by its own query only: changing its value (by a lot)
  * leaves every other row's output bit for bit, and its own row does change (the check
@@ -927,6 +944,7 @@ int main(void)
     RUN(test_attention_grad);
     RUN(test_bidirectional_attention_grad);
     RUN(test_key_masked_attention_grad);
+    RUN(test_cross_attention_grad);
     RUN(test_key_masked_value_unseen);
     RUN(test_key_masked_threads);
     RUN(test_key_masked_softmax_bits);

@@ -40,10 +40,14 @@ static double model_obj(void *p)
  * δ|f|/h ≈ 1e-7·3/3e-3 = 1e-4, inside atol = 5e-4·(1 + |f|). */
 #define FD_H 3e-3f
 /* hidden ≥ 0: bidirectional with rz_train_set_hidden(hidden) — the positions holding
- * that token are keys of themselves only (MLM-U's visible keys). */
-static void full_grad_case(int causal, int hidden)
+ * that token are keys of themselves only (MLM-U's visible keys). past = 1: the PAST
+ * encoder–decoder (rz_train_set_decoder): 2 encoder layers, 2 decoder layers reading
+ * the memory with the same key mask, the decoder's input the embedding row of token 18
+ * (no input holds it) — every tensor of both stacks checked, so the gradient through
+ * the memory into the encoder is too. */
+static void full_grad_case(int causal, int hidden, int past)
 {
-    rz_llama_config c = {16, 24, 2, 4, 2, 20, 8, 0, 10000.0f, 1e-5f};
+    rz_llama_config c = {16, 24, past ? 4 : 2, 4, 2, 20, 8, 0, 10000.0f, 1e-5f};
     rz_llama *m = NULL, *g = NULL;
     rz_lora *a = NULL;
     rz_train *t = NULL;
@@ -60,10 +64,11 @@ static void full_grad_case(int causal, int hidden)
     CHECK(rz_train_new(a, 2, 8, &t, &e) == 0);
     rz_train_set_causal(t, causal);
     rz_train_set_hidden(t, hidden);
+    if (past) CHECK(rz_train_set_decoder(t, 2, 18, &e) == 0);
     uint64_t s = 31;
     int tokens[16], targets[16];
     for (int i = 0; i < 16; i++) {
-        tokens[i] = (int)(rng_next(&s) % 19);
+        tokens[i] = (int)(rng_next(&s) % (past ? 18 : 19));
         targets[i] = i % 3 == 0 ? RZ_TR_IGNORE : (int)(rng_next(&s) % 20); /* some positions unscored */
     }
     if (hidden >= 0) /* a few hidden positions per sequence, scored ones among them */
@@ -73,7 +78,8 @@ static void full_grad_case(int causal, int hidden)
     memset(g->params, 0, sizeof(float) * g->n_params);
     rz_train_backward(t, 1.0f / 10);
     size_t checks = check_sanitized() ? 300 : 0;
-    CHECK(check_fd(hidden >= 0 ? "visible-keys model, every weight"
+    CHECK(check_fd(past ? "PAST encoder-decoder, every weight"
+                   : hidden >= 0 ? "visible-keys model, every weight"
                    : causal   ? "causal model, every weight"
                               : "bidirectional model, every weight",
                    model_obj, &z,
@@ -83,15 +89,23 @@ static void full_grad_case(int causal, int hidden)
     gmean /= (double)g->n_params;
     printf("#   mean |g| %.3g\n", gmean);
     CHECK(gmean > 5e-3); /* not vacuous */
+    if (past) { /* the decoder's input row and the encoder's first layer do get gradients */
+        double d18 = 0, dwq0 = 0;
+        for (int j = 0; j < c.dim; j++) d18 += fabs(g->tok_embeddings[18 * c.dim + j]);
+        for (int j = 0; j < c.dim * c.dim; j++) dwq0 += fabs(g->layers[0].wq[j]);
+        printf("#   |d emb[18]| %.3g, |d wq[0]| %.3g\n", d18, dwq0);
+        CHECK(d18 > 1e-3 && dwq0 > 1e-3);
+    }
     rz_train_free(t);
     rz_lora_free(a);
     rz_llama_free(g);
     rz_llama_free(m);
 }
 
-static void test_full_grad_bidirectional(void) { full_grad_case(0, -1); }
-static void test_full_grad_causal(void) { full_grad_case(1, -1); }
-static void test_full_grad_visible_keys(void) { full_grad_case(0, 19); }
+static void test_full_grad_bidirectional(void) { full_grad_case(0, -1, 0); }
+static void test_full_grad_causal(void) { full_grad_case(1, -1, 0); }
+static void test_full_grad_visible_keys(void) { full_grad_case(0, 19, 0); }
+static void test_full_grad_past(void) { full_grad_case(0, 19, 1); }
 
 
 int main(void)
@@ -99,5 +113,6 @@ int main(void)
     RUN(test_full_grad_bidirectional);
     RUN(test_full_grad_causal);
     RUN(test_full_grad_visible_keys);
+    RUN(test_full_grad_past);
     return check_summary();
 }

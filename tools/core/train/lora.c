@@ -288,11 +288,17 @@ static void softmax_row_keys(float *restrict Si, int i, int last, const uint8_t 
      * (e is finite, rz_expf clamps, so that is +0, what the scalar stored); the sum alone
      * stays serial, in key order, so it has the same bits as ever and for any thread
      * count (adding a hidden key's +0 changes nothing). */
-    float mx = Si[i], sum = 0.0f; /* the query itself is always a key */
+    /* i < 0 (cross-attention, no self key): the row's keys are kb's alone; a row without
+     * any key is all zeros */
+    float mx = i >= 0 ? Si[i] : -INFINITY, sum = 0.0f; /* the query itself is a key */
 #pragma omp simd reduction(max : mx)
     for (int j = 0; j <= last; j++) {
         float sj = kb[j] ? Si[j] : -INFINITY;
         mx = sj > mx ? sj : mx;
+    }
+    if (mx == -INFINITY) {
+        for (int j = 0; j <= last; j++) Si[j] = 0.0f;
+        return;
     }
 #pragma omp simd
     for (int j = 0; j <= last; j++) Si[j] = rz_expf(Si[j] - mx) * (float)((kb[j] != 0) | (j == i));
@@ -303,6 +309,12 @@ static void softmax_row_keys(float *restrict Si, int i, int last, const uint8_t 
 
 void rz_tr_attn_fwd_mask(float *out, float *att, const float *q, const float *k, const float *v, int B, int T,
                          int nh, int nkv, int hs, float scale, int causal, const uint8_t *keys)
+{
+    rz_tr_attn_fwd_keys(out, att, q, k, v, B, T, nh, nkv, hs, scale, causal, keys, 1);
+}
+
+void rz_tr_attn_fwd_keys(float *out, float *att, const float *q, const float *k, const float *v, int B, int T,
+                         int nh, int nkv, int hs, float scale, int causal, const uint8_t *keys, int self)
 {
     int ldq = nh * hs, ldk = nkv * hs, G = nh / nkv;
 #pragma omp parallel for schedule(static) if ((double)B * nh * T * T * hs >= 2e6)
@@ -318,7 +330,7 @@ void rz_tr_attn_fwd_mask(float *out, float *att, const float *q, const float *k,
             int last = causal ? i : T - 1;
             float *restrict Si = P + (size_t)i * T, mx = Si[0], sum = 0.0f;
             if (kb) {
-                softmax_row_keys(Si, i, last, kb);
+                softmax_row_keys(Si, self ? i : -1, last, kb);
                 for (int j = last + 1; j < T; j++) Si[j] = 0.0f;
                 continue;
             }
@@ -349,6 +361,13 @@ void rz_tr_attn_bwd_mask(float *dq, float *dk, float *dv, float *scratch, int nt
                          const float *att, const float *q, const float *k, const float *v, int B, int T, int nh,
                          int nkv, int hs, float scale, int causal, const uint8_t *keys)
 {
+    rz_tr_attn_bwd_keys(dq, dk, dv, scratch, nthr, dout, att, q, k, v, B, T, nh, nkv, hs, scale, causal, keys, 1);
+}
+
+void rz_tr_attn_bwd_keys(float *dq, float *dk, float *dv, float *scratch, int nthr, const float *dout,
+                         const float *att, const float *q, const float *k, const float *v, int B, int T, int nh,
+                         int nkv, int hs, float scale, int causal, const uint8_t *keys, int self)
+{
     int ldq = nh * hs, ldk = nkv * hs, G = nh / nkv;
 #pragma omp parallel for schedule(static) num_threads(nthr) if ((double)B * nh * T * T * hs >= 2e6)
     for (int u = 0; u < B * nkv; u++) {
@@ -374,7 +393,7 @@ void rz_tr_attn_bwd_mask(float *dq, float *dk, float *dv, float *scratch, int nt
                 for (int j = last + 1; j < T; j++) Di[j] = 0.0f;
                 if (kb) /* keys outside the mask: P is 0 there, and so is dS, exactly */
                     for (int j = 0; j <= last; j++)
-                        if (!kb[j] && j != i) Di[j] = 0.0f;
+                        if (!kb[j] && (j != i || !self)) Di[j] = 0.0f;
             }
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, dP, T, kg, ldk, 0.0f,
                         dq + (size_t)b * T * ldq + h * hs, ldq);
@@ -491,6 +510,13 @@ struct rz_train {
     int hidden;        /* input id whose positions are no key (but their own); −1: none */
     uint8_t *keys;     /* [N] the last forward's key mask (hidden ≥ 0) */
     int dim, hid, kv, nh, nkv, hs, V, nl, kmax;
+    int dec_from;      /* first PAST decoder layer (rz_train_set_decoder); nl: none */
+    int dec_tok;       /* the decoder's input: this token's embedding row at every position */
+    float *mem;        /* [N][dim] the memory: rmsnorm(x[dec_from]) with unit weight */
+    float *invm;       /* [N] its 1/rms */
+    float *xdec0;      /* [N][dim] the decoder's input rows */
+    float *dmem;       /* [N][dim] ∂/∂mem, summed over the decoder layers */
+    float *ones;       /* [dim] the memory norm's weight (fixed 1) */
     rz_rope rope;
     size_t Nmax;
     /* saved activations, per layer l (strides for max_B sequences) */
@@ -530,6 +556,7 @@ void rz_train_free(rz_train *t)
                      t->h1, t->h3, t->g, t->u, t->xf, t->invf, t->logits, t->dx, t->dxn, t->dq, t->dk,
                      t->dv, t->dao, t->dh1, t->dh3, t->dg, t->du, t->dP, t->sx, t->sz, t->dz, t->dxb};
     for (size_t i = 0; i < sizeof arrs / sizeof *arrs; i++) free(arrs[i]);
+    free(t->mem), free(t->invm), free(t->xdec0), free(t->dmem), free(t->ones);
     free(t->targets);
     free(t->keys);
     free(t->tokens);
@@ -550,7 +577,7 @@ int rz_train_new(const rz_lora *a, int max_B, int T, rz_train **out, rz_err *e)
     rz_train *t = rz_calloc(1, sizeof *t, e);
     if (!t) return RZ_EINTERNAL;
     t->a = a;
-    t->max_B = max_B, t->T = T, t->causal = 1, t->hidden = -1;
+    t->max_B = max_B, t->T = T, t->causal = 1, t->hidden = -1, t->dec_from = c->n_layers;
     t->dim = c->dim, t->hid = c->hidden_dim, t->nh = c->n_heads, t->nkv = c->n_kv_heads;
     t->hs = c->dim / c->n_heads, t->kv = t->hs * c->n_kv_heads, t->V = c->vocab_size, t->nl = c->n_layers;
     t->nthr = omp_get_max_threads();
@@ -623,6 +650,24 @@ const float *rz_train_logits(const rz_train *t) { return t->logits; }
 void rz_train_set_causal(rz_train *t, int causal) { t->causal = causal != 0; }
 void rz_train_set_hidden(rz_train *t, int id) { t->hidden = id < 0 ? -1 : id; }
 
+int rz_train_set_decoder(rz_train *t, int enc_layers, int token, rz_err *e)
+{
+    if (enc_layers < 1 || enc_layers >= t->nl)
+        return rz_fail(e, RZ_EINPUT, "PAST decoder: %d encoder layers of %d, expected 1 to %d", enc_layers, t->nl,
+                       t->nl - 1);
+    if (token < 0 || token >= t->V)
+        return rz_fail(e, RZ_EINPUT, "PAST decoder: input token %d outside the vocabulary of %d", token, t->V);
+    size_t N = t->Nmax, dim = (size_t)t->dim;
+    if (!t->mem) {
+        t->mem = fl(t, N * dim, e), t->invm = fl(t, N, e), t->xdec0 = fl(t, N * dim, e);
+        t->dmem = fl(t, N * dim, e), t->ones = fl(t, dim, e);
+        if (!t->mem || !t->invm || !t->xdec0 || !t->dmem || !t->ones) return RZ_EINTERNAL;
+        for (size_t i = 0; i < dim; i++) t->ones[i] = 1.0f;
+    }
+    t->dec_from = enc_layers, t->dec_tok = token;
+    return 0;
+}
+
 /* Layer-l slices of the saved arrays. */
 #define AT(arr, l, width) ((arr) + (size_t)(l) * t->Nmax * (size_t)(width))
 static float *u_at(const rz_train *t, int l, int kind)
@@ -683,7 +728,10 @@ const float *rz_train_layer_input(const rz_train *t, int l, int kind, int *N, in
 {
     *N = t->B * t->T;
     switch (kind) {
-    case RZ_LIN_WQ: case RZ_LIN_WK: case RZ_LIN_WV: *width = t->dim; return AT(t->xn1, l, t->dim);
+    case RZ_LIN_WK: case RZ_LIN_WV:
+        *width = t->dim;
+        return l >= t->dec_from ? t->mem : AT(t->xn1, l, t->dim);
+    case RZ_LIN_WQ: *width = t->dim; return AT(t->xn1, l, t->dim);
     case RZ_LIN_WO: *width = t->dim; return AT(t->ao, l, t->dim);
     case RZ_LIN_W2: *width = t->hid; return AT(t->g, l, t->hid);
     default: *width = t->dim; return AT(t->xn2, l, t->dim);
@@ -714,19 +762,28 @@ int rz_train_forward(rz_train *t, const int *tokens, const int *targets, int B, 
 
     for (int l = 0; l < t->nl; l++) {
         const rz_llama_layer *LW = &m->layers[l];
-        float *X = AT(t->x, l, dim), *XM = AT(t->xmid, l, dim), *XN = AT(t->x, l + 1, dim);
+        int dec = l >= t->dec_from; /* a PAST decoder layer: cross-attention to the memory */
+        if (l == t->dec_from) {
+            /* the memory (the encoder's output, normalised) and the decoder's input rows */
+            rz_tr_rmsnorm_fwd(t->mem, t->invm, AT(t->x, l, dim), t->ones, N, dim, eps);
+            const float *d0 = m->tok_embeddings + (size_t)t->dec_tok * dim;
+            for (int i = 0; i < N; i++) memcpy(t->xdec0 + (size_t)i * dim, d0, sizeof(float) * dim);
+        }
+        float *X = l == t->dec_from ? t->xdec0 : AT(t->x, l, dim), *XM = AT(t->xmid, l, dim);
+        float *XN = AT(t->x, l + 1, dim);
         float *xn1 = AT(t->xn1, l, dim), *xn2 = AT(t->xn2, l, dim), *q = AT(t->q, l, dim);
         float *k = AT(t->k, l, kv), *v = AT(t->v, l, kv), *ao = AT(t->ao, l, dim);
         float *h1 = AT(t->h1, l, hid), *h3 = AT(t->h3, l, hid), *g = AT(t->g, l, hid);
         float *att = t->att + (size_t)l * t->max_B * t->nh * (size_t)T * T;
-        /* attention block: xn1 = rmsnorm(x); q, k, v = xn1 (Q + LR)ᵀ; RoPE; attention */
+        /* attention block: xn1 = rmsnorm(x); q, k, v = xn1 (Q + LR)ᵀ (decoder: k, v = mem
+         * (Q + LR)ᵀ); RoPE; attention (decoder: the key mask without the self key) */
         rz_tr_rmsnorm_fwd(xn1, t->inv1 + (size_t)l * t->Nmax, X, LW->attention_norm, N, dim, eps);
         lin_fwd(t, l, RZ_LIN_WQ, q, 0, xn1, N);
-        lin_fwd(t, l, RZ_LIN_WK, k, 0, xn1, N);
-        lin_fwd(t, l, RZ_LIN_WV, v, 0, xn1, N);
+        lin_fwd(t, l, RZ_LIN_WK, k, 0, dec ? t->mem : xn1, N);
+        lin_fwd(t, l, RZ_LIN_WV, v, 0, dec ? t->mem : xn1, N);
         rz_tr_rope(q, dim, dim, B, T, &t->rope, 0);
         rz_tr_rope(k, kv, kv, B, T, &t->rope, 0);
-        rz_tr_attn_fwd_mask(ao, att, q, k, v, B, T, t->nh, t->nkv, t->hs, scale, t->causal, keys);
+        rz_tr_attn_fwd_keys(ao, att, q, k, v, B, T, t->nh, t->nkv, t->hs, scale, t->causal, keys, !dec);
         /* xmid = x + ao Woᵀ */
         memcpy(XM, X, sizeof(float) * (size_t)N * dim);
         lin_fwd(t, l, RZ_LIN_WO, XM, 1, ao, N);
@@ -772,9 +829,11 @@ void rz_train_backward_logits(rz_train *t)
     rz_tr_rmsnorm_bwd(t->dx, t->dxn, AT(t->x, t->nl, dim), m->norm, t->invf, N, dim);
     if (G) rz_tr_rmsnorm_bwd_w(G->norm, t->dxn, AT(t->x, t->nl, dim), t->invf, N, dim);
 
+    if (t->dec_from < t->nl) memset(t->dmem, 0, sizeof(float) * (size_t)N * dim);
     for (int l = t->nl - 1; l >= 0; l--) {
         const rz_llama_layer *LW = &m->layers[l];
-        float *X = AT(t->x, l, dim), *XM = AT(t->xmid, l, dim);
+        int dec = l >= t->dec_from;
+        float *X = l == t->dec_from ? t->xdec0 : AT(t->x, l, dim), *XM = AT(t->xmid, l, dim);
         float *xn1 = AT(t->xn1, l, dim), *xn2 = AT(t->xn2, l, dim), *q = AT(t->q, l, dim);
         float *k = AT(t->k, l, kv), *v = AT(t->v, l, kv), *ao = AT(t->ao, l, dim);
         float *h1 = AT(t->h1, l, hid), *h3 = AT(t->h3, l, hid), *g = AT(t->g, l, hid);
@@ -788,17 +847,29 @@ void rz_train_backward_logits(rz_train *t)
         if (G) rz_tr_rmsnorm_bwd_w(G->layers[l].ffn_norm, t->dxn, XM, t->inv2 + (size_t)l * t->Nmax, N, dim);
         /* dx holds ∂/∂xmid; xmid = x + ao Woᵀ */
         lin_bwd(t, l, RZ_LIN_WO, t->dao, 0, t->dx, ao, N);
-        rz_tr_attn_bwd_mask(t->dq, t->dk, t->dv, t->dP, t->nthr, t->dao, att, q, k, v, B, T, t->nh, t->nkv,
-                            t->hs, ascale, t->causal, t->hidden >= 0 ? t->keys : NULL);
+        rz_tr_attn_bwd_keys(t->dq, t->dk, t->dv, t->dP, t->nthr, t->dao, att, q, k, v, B, T, t->nh, t->nkv,
+                            t->hs, ascale, t->causal, t->hidden >= 0 ? t->keys : NULL, !dec);
         rz_tr_rope(t->dq, dim, dim, B, T, &t->rope, 1);
         rz_tr_rope(t->dk, kv, kv, B, T, &t->rope, 1);
         /* a frozen embedding: below layer 0 only the adapters' gradients matter */
         float *dxn = l > 0 || G ? t->dxn : NULL;
         lin_bwd(t, l, RZ_LIN_WQ, dxn, 0, t->dq, xn1, N);
-        lin_bwd(t, l, RZ_LIN_WK, dxn, 1, t->dk, xn1, N);
-        lin_bwd(t, l, RZ_LIN_WV, dxn, 1, t->dv, xn1, N);
+        /* decoder: k, v read the memory, so their input gradients sum into dmem */
+        lin_bwd(t, l, RZ_LIN_WK, dec ? t->dmem : dxn, 1, t->dk, dec ? t->mem : xn1, N);
+        lin_bwd(t, l, RZ_LIN_WV, dec ? t->dmem : dxn, 1, t->dv, dec ? t->mem : xn1, N);
         if (l > 0 || G) rz_tr_rmsnorm_bwd(t->dx, t->dxn, X, LW->attention_norm, t->inv1 + (size_t)l * t->Nmax, N, dim);
         if (G) rz_tr_rmsnorm_bwd_w(G->layers[l].attention_norm, t->dxn, X, t->inv1 + (size_t)l * t->Nmax, N, dim);
+        if (l == t->dec_from) {
+            /* dx holds ∂/∂xdec0: the decoder token's embedding row, rows in order; then
+             * the encoder's output gets the memory's gradient through its norm */
+            if (G) {
+                float *de = G->tok_embeddings + (size_t)t->dec_tok * dim;
+                for (int i = 0; i < N; i++)
+                    for (int j = 0; j < dim; j++) de[j] += t->dx[(size_t)i * dim + j];
+            }
+            memset(t->dx, 0, sizeof(float) * (size_t)N * dim);
+            rz_tr_rmsnorm_bwd(t->dx, t->dmem, AT(t->x, l, dim), t->ones, t->invm, N, dim);
+        }
     }
     if (G) /* dx holds ∂/∂x0: embedding rows, in row order (a token may repeat) */
         for (int i = 0; i < N; i++) {

@@ -137,6 +137,23 @@ void rz_train_set_causal(rz_train *t, int causal);
  * mask is made from each forward's tokens and kept for its backward. */
 void rz_train_set_hidden(rz_train *t, int id);
 
+/* The PAST encoder–decoder (Nolte et al.'s MLM-U model): layers [0, enc_layers) of the
+ * model are the encoder, layers [enc_layers, n_layers) a decoder stack with its own
+ * weights and no self-attention. The memory is the encoder's output normalised,
+ * mem = rmsnorm(x[enc_layers]) with weight 1 (the reference's ln_f; its scale is
+ * absorbed by the decoder's key and value matrices); the decoder's input at every
+ * position is the embedding row of `token` (a learned vector: give it an id no sequence
+ * holds); every decoder layer is a block whose attention takes its query from the
+ * decoder stream (wq of rmsnorm(x)) and its keys and values from the memory (wk, wv of
+ * mem), RoPE at the query's and the key's positions, with the encoder's key mask
+ * (rz_train_set_hidden) and no self key (rz_tr_attn_fwd_keys, self = 0); then the usual
+ * SwiGLU block, and the model's final norm and classifier read the decoder's output.
+ * The backward sums every decoder layer's ∂/∂mem, takes it through the memory norm into
+ * the encoder's output and on down the encoder; the decoder token's embedding row gets
+ * the sum of its rows' gradients. Set once after rz_train_new (1 ≤ enc_layers <
+ * n_layers); RZ_EINPUT otherwise. */
+int rz_train_set_decoder(rz_train *t, int enc_layers, int token, rz_err *e);
+
 /* A target of RZ_TR_IGNORE is not scored: its row adds nothing to the NLL and gets a zero
  * gradient (loss on some positions only, e.g. the path tokens of a maze). */
 #define RZ_TR_IGNORE (-1)
@@ -180,6 +197,16 @@ void rz_tr_attn_fwd_mask(float *out, float *att, const float *q, const float *k,
 void rz_tr_attn_bwd_mask(float *dq, float *dk, float *dv, float *scratch, int nthr, const float *dout,
                          const float *att, const float *q, const float *k, const float *v, int B, int T, int nh,
                          int nkv, int hs, float scale, int causal, const uint8_t *keys);
+/* The same two with the query's own key optional: self = 1 is the two above (query i
+ * always sees key i); self = 0 drops that exception, so with keys query i sees exactly
+ * the keys[b][j] ≠ 0 (a row with none is all zeros, and so are its gradients) — a
+ * cross-attention whose queries come from one stream and keys and values from another
+ * (the PAST decoder, rz_train_set_decoder), as q and k, v are separate arrays anyway. */
+void rz_tr_attn_fwd_keys(float *out, float *att, const float *q, const float *k, const float *v, int B, int T,
+                         int nh, int nkv, int hs, float scale, int causal, const uint8_t *keys, int self);
+void rz_tr_attn_bwd_keys(float *dq, float *dk, float *dv, float *scratch, int nthr, const float *dout,
+                         const float *att, const float *q, const float *k, const float *v, int B, int T, int nh,
+                         int nkv, int hs, float scale, int causal, const uint8_t *keys, int self);
 /* g[N][hid] = silu(a) ⊙ b;  backward: da, db (overwritten) from dg. */
 void rz_tr_swiglu_fwd(float *g, const float *a, const float *b, int N, int hid);
 void rz_tr_swiglu_bwd(float *da, float *db, const float *dg, const float *a, const float *b, int N, int hid);
