@@ -47,6 +47,40 @@ check "visible keys: 1 thread = default threads (bit for bit)" cmp "$T/vfull" "$
 ! cmp -s "$T/full" "$T/vfull" && ok "visible keys train another model" || fail "visible keys train another model"
 rz-maze eval -q -m "$T/vfull" --json "$T/held.rz" > "$T/ev.json"
 same "eval reads the keys mode from the checkpoint" "$(grep -o "\"keys\":\"[a-z]*\"" "$T/ev.json")" "\"keys\":\"visible\""
+# MLM-U with the PAST decoder (--arch past): its own model, the same guarantees
+check "rz-maze train --help documents --arch" sh -c "rz-maze train --help | grep -q 'arch enc|past'"
+$TR --arch past --dec-layers 1 --steps $n -o "$T/pfull" "$T/a.rz" 2>/dev/null
+$TR --arch past --dec-layers 1 --steps $n --until 2 --checkpoint "$T/pck" "$T/a.rz" 2>/dev/null
+$TR --arch past --dec-layers 1 --steps $n --resume "$T/pck" -o "$T/presumed" "$T/a.rz" 2>/dev/null
+check "past: resumed run = uninterrupted run (bit for bit)" cmp "$T/pfull" "$T/presumed"
+$TR --arch past --dec-layers 1 --steps $n -t 1 -o "$T/pt1" "$T/a.rz" 2>/dev/null
+$TR --arch past --dec-layers 1 --steps $n -t 2 -o "$T/pt2" "$T/a.rz" 2>/dev/null
+check "past: 1 thread = 2 threads (bit for bit)" cmp "$T/pt1" "$T/pt2"
+check "past: 1 thread = default threads (bit for bit)" cmp "$T/pfull" "$T/pt1"
+[ -n "$san" ] || { mpirun -np 2 $TR --arch past --dec-layers 1 --steps $n -o "$T/pmpi2" "$T/a.rz" > "$T/mpi.out" 2>&1
+  check "past: mpirun -np 2 = one process (bit for bit)" cmp "$T/pfull" "$T/pmpi2"; }
+! cmp -s "$T/vfull" "$T/pfull" && ok "past trains another model" || fail "past trains another model"
+rz-maze eval -q -m "$T/pfull" --json "$T/held.rz" > "$T/ep.json"
+same "eval reads the arch from the checkpoint" "$(grep -o "\"arch\":\"[a-z]*\"" "$T/ep.json")" "\"arch\":\"past\""
+same "past implies visible keys" "$(grep -o "\"keys\":\"[a-z]*\"" "$T/ep.json")" "\"keys\":\"visible\""
+rz-maze eval -q -m "$T/vfull" --json "$T/held.rz" > "$T/ev.json"
+same "an enc checkpoint (no arch field) decodes as enc" "$(grep -o "\"arch\":\"[a-z]*\"" "$T/ev.json")" "\"arch\":\"enc\""
+rz-cat --full "$T/vfull" | head -1 | grep -q '"arch"' && fail "enc checkpoints carry no arch field" \
+  || ok "enc checkpoints carry no arch field"
+check_err "resume a past run as enc" 2 "arch" $TR --keys visible --steps $n --resume "$T/pck" -o "$T/bad.rz" "$T/a.rz"
+check_err "resume with another decoder depth" 2 "dec_layers" $TR --arch past --dec-layers 2 --layers 1 --steps $n \
+  --resume "$T/pck" -o "$T/bad.rz" "$T/a.rz"
+check_err "next-token refuses --arch past" 2 "arch past" rz-maze train -q --objective next --arch past --steps 1 \
+  -o "$T/bad.rz" "$T/a.rz"
+check_err "--arch past with --keys all" 2 "keys" $TR --arch past --keys all --steps 1 -o "$T/bad.rz" "$T/a.rz"
+check_err "--arch unknown" 2 "arch" $TR --arch mixed --steps 1 -o "$T/bad.rz" "$T/a.rz"
+rz-cat --full "$T/pfull" > "$T/pck.json"
+sed '1s/"arch":"past"/"arch":"pest"/' "$T/pck.json" > "$T/bad.json"
+rz-cat --from-json "$T/bad.json" -o "$T/badck.rz"
+check_err "checkpoint arch unknown: field named" 2 "field 'arch'" rz-maze eval -m "$T/badck.rz" "$T/held.rz"
+sed '1s/"dec_layers":1/"dec_layers":3/' "$T/pck.json" > "$T/bad.json"
+rz-cat --from-json "$T/bad.json" -o "$T/badck.rz"
+check_err "checkpoint decoder depth out of range: field named" 2 "field 'dec_layers'" rz-maze eval -m "$T/badck.rz" "$T/held.rz"
 TN="rz-maze train -q --objective next --dim 16 --layers 2 --heads 2 --batch 8 --warmup 2 --steps 2"
 check "next-token objective trains" $TN -o "$T/next" "$T/a.rz"
 check "eval with a picture" rz-maze eval -q -m "$T/next" --png "$T/ev.png" "$T/held.rz"

@@ -329,15 +329,19 @@ static void test_path_through_wall_rejected(void)
 
 /* ---- training ----------------------------------------------------------------------- */
 
-static void overfit_case(int objective, int steps)
+/* arch past: 2 encoder layers (visible keys) and 2 decoder layers, decoded the
+ * reference's all_but_last way by rz_maze_evaluate */
+static void overfit_case(int objective, int arch, int steps)
 {
     rz_maze_set s;
     make_set(&s, 3, 8, 6, rz_maze_max_tokens(3, 0));
     rz_maze_ckpt info;
     memset(&info, 0, sizeof info);
     info.objective = objective;
+    info.arch = arch, info.dec_layers = arch == RZ_MZ_ARCH_PAST ? 2 : 0;
+    info.keys = arch == RZ_MZ_ARCH_PAST ? RZ_MZ_KEYS_VISIBLE : RZ_MZ_KEYS_ALL;
     rz_llama_config *c = &info.config;
-    c->dim = 32, c->hidden_dim = 64, c->n_layers = 2, c->n_heads = 2, c->n_kv_heads = 2;
+    c->dim = 32, c->hidden_dim = 64, c->n_layers = 2 + info.dec_layers, c->n_heads = 2, c->n_kv_heads = 2;
     c->rope_theta = 10000.0f, c->norm_eps = 1e-5f;
     info.total = steps, info.batch = 8, info.micro = 8, info.seed = 5;
     rz_adamw_defaults(&info.opt);
@@ -348,9 +352,9 @@ static void overfit_case(int objective, int steps)
     double loss = 0, gn, lr;
     for (int i = 0; i < steps; i++) CHECK(rz_maze_trainer_step(&tr, &loss, &gn, &lr, &e) == 0);
     rz_maze_score sc = {0, 0, 0};
-    CHECK(rz_maze_evaluate(tr.model, &s, objective, RZ_MZ_KEYS_ALL, 0, 8, &sc, &e) == 0);
-    printf("#   %s: loss %.4f after %d steps, %ld/%ld exact, %ld valid\n", rz_maze_objective_name(objective), loss,
-           steps, sc.exact, sc.count, sc.valid);
+    CHECK(rz_maze_evaluate(tr.model, info.dec_layers, &s, objective, info.keys, 0, 8, &sc, &e) == 0);
+    printf("#   %s, arch %s: loss %.4f after %d steps, %ld/%ld exact, %ld valid\n", rz_maze_objective_name(objective),
+           rz_maze_arch_name(arch), loss, steps, sc.exact, sc.count, sc.valid);
     CHECK(sc.count == 8 && sc.exact == 8 && sc.valid == 8);
     rz_maze_trainer_free(&tr);
     rz_maze_set_free(&s);
@@ -467,7 +471,7 @@ static void test_step_scores(void)
     for (int mode = 0; mode < 3; mode++) {
         int obj = mode ? RZ_MZ_MLMU : RZ_MZ_NEXT, keys = mode == 2 ? RZ_MZ_KEYS_VISIBLE : RZ_MZ_KEYS_ALL;
         rz_maze_steps got = {0, 0, 0, 0}, want = {0, 0, 0, 0};
-        CHECK(rz_maze_evaluate_steps(model, &s, obj, keys, 0, 3, &got, &e) == 0);
+        CHECK(rz_maze_evaluate_steps(model, 0, &s, obj, keys, 0, 3, &got, &e) == 0);
         rz_train_set_causal(t, obj == RZ_MZ_NEXT);
         rz_train_set_hidden(t, mode == 2 ? RZ_MZ_MASK : -1);
         long masked = 0;
@@ -508,8 +512,9 @@ static void test_step_scores(void)
     rz_maze_set_free(&s);
 }
 
-static void test_overfit_mlmu(void) { overfit_case(RZ_MZ_MLMU, 800); }
-static void test_overfit_next(void) { overfit_case(RZ_MZ_NEXT, 300); }
+static void test_overfit_mlmu(void) { overfit_case(RZ_MZ_MLMU, RZ_MZ_ARCH_ENC, 800); }
+static void test_overfit_next(void) { overfit_case(RZ_MZ_NEXT, RZ_MZ_ARCH_ENC, 300); }
+static void test_overfit_past(void) { overfit_case(RZ_MZ_MLMU, RZ_MZ_ARCH_PAST, 800); }
 
 int main(void)
 {
@@ -527,5 +532,6 @@ int main(void)
     RUN(test_step_scores);
     RUN(test_overfit_mlmu);
     RUN(test_overfit_next);
+    RUN(test_overfit_past);
     return check_summary();
 }

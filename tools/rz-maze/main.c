@@ -58,10 +58,15 @@ static const rz_cli_tool tool_train = {
              "cosine, clipping. --eval HELDOUT: accuracy during training (in the report).\n"
              "--keys visible (MLM-U): every query attends only to the unmasked positions and\n"
              "itself, never to another <MASK> (the reference PAST encoder's keys); the checkpoint\n"
-             "records it, so rz-maze eval decodes the same way.\n",
+             "records it, so rz-maze eval decodes the same way.\n"
+             "--arch past (MLM-U): the reference's PAST encoder-decoder: --layers encoder blocks with\n"
+             "the visible keys, then --dec-layers decoder blocks with their own weights and no\n"
+             "self-attention, whose input is one learned vector and whose every block attends to\n"
+             "the encoder's final output (visible positions only); the logits are the decoder's.\n",
     .examples = "rz-maze train --objective mlmu --steps 600 --eval test.rz -o m.ckpt train.rz\n"
-                "rz-maze train --objective mlmu --keys visible --steps 600 --eval test.rz -o v.ckpt train.rz\n",
-    .report = "objective, keys, n, mazes, ctx, params, first_step, steps, samples, loss_first, loss_final, "
+                "rz-maze train --objective mlmu --keys visible --steps 600 --eval test.rz -o v.ckpt train.rz\n"
+                "rz-maze train --objective mlmu --arch past --steps 600 --eval test.rz -o p.ckpt train.rz\n",
+    .report = "objective, keys, arch, n, mazes, ctx, params, first_step, steps, samples, loss_first, loss_final, "
               "train_seconds, tokens_per_s, wall_seconds, evals",
     .output_help = "the final checkpoint (model + optimizer state; rz-maze eval reads it)",
     .seed_help = "initialisation and masking seed (default 0)",
@@ -76,13 +81,13 @@ static const rz_cli_tool tool_eval = {
              "Single steps: each path token predicted from the true path before it (step_accuracy),\n"
              "and how many wrong cells were a legal move (an open neighbour of the previous cell).\n",
     .examples = "rz-maze eval -m m.ckpt --json test.rz\n",
-    .report = "objective, keys, n, step, mazes, exact, valid, exact_rate, valid_rate, seconds, step_accuracy, "
+    .report = "objective, keys, arch, n, step, mazes, exact, valid, exact_rate, valid_rate, seconds, step_accuracy, "
               "wrong_steps, wrong_steps_open",
 };
 
 typedef struct {
     int cmd; /* 0 gen, 1 train, 2 eval */
-    int n, forks, extra, objective, keys, dim, layers, heads, hidden, ctx, steps, batch, micro, warmup, every, until;
+    int n, forks, extra, objective, keys, keys_set, arch, dec_layers, dim, layers, heads, hidden, ctx, steps, batch, micro, warmup, every, until;
     int eval_every;
     long count, first, eval_count;
     double lr, min_lr, wd, clip, init_std, init_shared, astar, theta;
@@ -100,6 +105,13 @@ static void opt_keys(rz_cli *c, const char *arg, void *ctx)
 {
     args *a = ctx;
     if ((a->keys = rz_maze_keys_parse(arg)) < 0) rz_cli_usage_error(c, "--keys: '%s', expected all or visible", arg);
+    a->keys_set = 1;
+}
+
+static void opt_arch(rz_cli *c, const char *arg, void *ctx)
+{
+    args *a = ctx;
+    if ((a->arch = rz_maze_arch_parse(arg)) < 0) rz_cli_usage_error(c, "--arch: '%s', expected enc or past", arg);
 }
 
 /* Top level: --help, --man, --version, or a command. Returns the command (0, 1, 2). */
@@ -140,8 +152,11 @@ static void parse(rz_cli *c, args *a, int argc, char **argv)
         RZ_O_FN("objective", 0, "next|mlmu", opt_objective, a, "next-token (causal) or MLM-U (bidirectional) (required)"),
         RZ_O_FN("keys", 0, "all|visible", opt_keys, a,
                 "MLM-U's attention keys: every position, or the unmasked ones and the query itself (default all)"),
+        RZ_O_FN("arch", 0, "enc|past", opt_arch, a,
+                "MLM-U's model: one encoder, or the PAST encoder-decoder (--keys visible) (default enc)"),
         RZ_O_INT("dim", 0, "D", a->dim, 2, 4096, "model width (default 64)"),
-        RZ_O_INT("layers", 0, "L", a->layers, 1, 64, "transformer blocks (default 4)"),
+        RZ_O_INT("layers", 0, "L", a->layers, 1, 64, "transformer blocks (default 4; past: the encoder's)"),
+        RZ_O_INT("dec-layers", 0, "L", a->dec_layers, 1, 64, "past: decoder blocks (default --layers)"),
         RZ_O_INT("heads", 0, "H", a->heads, 1, 256, "attention heads; D / H even (default 4)"),
         RZ_O_INT("hidden", 0, "F", a->hidden, 1, 65536, "feed-forward width (default 4D)"),
         RZ_O_F64("rope-theta", 0, "B", a->theta, 2, 1e9, "RoPE base (default 10000)"),
@@ -183,6 +198,15 @@ static void parse(rz_cli *c, args *a, int argc, char **argv)
     if (a->cmd == 0 && !c->output) rz_cli_usage_error(c, "-o MAZES is required");
     if (a->cmd == 0 && a->input) rz_cli_usage_error(c, "unexpected argument '%s'", a->input);
     if (a->cmd == 1 && a->objective < 0) rz_cli_usage_error(c, "--objective next|mlmu is required");
+    if (a->arch == RZ_MZ_ARCH_PAST) {
+        if (a->objective != RZ_MZ_MLMU) rz_cli_usage_error(c, "--arch past is MLM-U's model: use --objective mlmu");
+        if (a->keys_set && a->keys != RZ_MZ_KEYS_VISIBLE)
+            rz_cli_usage_error(c, "--arch past reads the visible keys: --keys all does not apply");
+        a->keys = RZ_MZ_KEYS_VISIBLE;
+        if (!a->dec_layers) a->dec_layers = a->layers;
+    } else if (a->dec_layers) {
+        rz_cli_usage_error(c, "--dec-layers needs --arch past");
+    }
     if (a->cmd >= 1 && !a->input) rz_cli_usage_error(c, "a maze stream is required");
     if (a->cmd == 2 && !a->model) rz_cli_usage_error(c, "-m CKPT is required");
     if (!a->micro) a->micro = a->batch;
@@ -330,9 +354,11 @@ static void cmd_train(rz_cli *c, const args *a)
     memset(&info, 0, sizeof info);
     info.objective = a->objective;
     info.keys = a->objective == RZ_MZ_MLMU ? a->keys : RZ_MZ_KEYS_ALL; /* next-token: causal either way */
+    info.arch = a->arch, info.dec_layers = a->arch == RZ_MZ_ARCH_PAST ? a->dec_layers : 0;
     info.init_std = a->init_std, info.init_shared = a->init_shared;
     rz_llama_config *cf = &info.config;
-    cf->dim = a->dim, cf->hidden_dim = a->hidden, cf->n_layers = a->layers, cf->n_heads = a->heads;
+    cf->dim = a->dim, cf->hidden_dim = a->hidden, cf->n_layers = a->layers + info.dec_layers;
+    cf->n_heads = a->heads;
     cf->n_kv_heads = a->heads, cf->rope_theta = (float)a->theta, cf->norm_eps = 1e-5f;
     info.total = a->steps, info.batch = a->batch, info.micro = a->micro, info.seed = c->seed;
     rz_adamw_defaults(&info.opt);
@@ -361,7 +387,7 @@ static void cmd_train(rz_cli *c, const args *a)
         int last = s + 1 == until;
         if (a->eval && ((a->eval_every && (s + 1) % a->eval_every == 0) || last)) {
             rz_maze_score sc = {0, 0, 0};
-            if (rz_maze_evaluate(tr.model, &held, a->objective, a->keys, 0, a->micro, &sc, &e)) rz_cli_die(c, &e);
+            if (rz_maze_evaluate(tr.model, tr.info.dec_layers, &held, a->objective, a->keys, 0, a->micro, &sc, &e)) rz_cli_die(c, &e);
             eval_point p = {s + 1, tr.info.samples, train_secs, (double)sc.exact / (double)sc.count,
                             (double)sc.valid / (double)sc.count};
             if (nev < cap_ev) ev[nev++] = p;
@@ -376,9 +402,10 @@ static void cmd_train(rz_cli *c, const args *a)
     rz_cluster_barrier();
     if (rank0) {
         long ran = until - first;
-        msgpack_packer *pk = rz_report_begin(c, 15);
+        msgpack_packer *pk = rz_report_begin(c, 16);
         rz_rec_str(pk, "objective", rz_maze_objective_name(a->objective));
         rz_rec_str(pk, "keys", rz_maze_keys_name(a->keys));
+        rz_rec_str(pk, "arch", rz_maze_arch_name(a->arch));
         rz_rec_int(pk, "n", set.n);
         rz_rec_int(pk, "mazes", set.count);
         rz_rec_int(pk, "ctx", set.T);
@@ -425,17 +452,17 @@ static void cmd_eval(rz_cli *c, const args *a)
     int B = a->batch > 0 ? a->batch : 32;
     rz_maze_score sc = {0, 0, 0};
     double t0 = rz_now();
-    if (rz_maze_evaluate(model, &held, info.objective, info.keys, 0, B, &sc, &e)) rz_cli_die(c, &e);
+    if (rz_maze_evaluate(model, info.dec_layers, &held, info.objective, info.keys, 0, B, &sc, &e)) rz_cli_die(c, &e);
     double secs = rz_now() - t0;
     rz_maze_steps st = {0, 0, 0, 0};
-    if (rz_maze_evaluate_steps(model, &held, info.objective, info.keys, 0, B, &st, &e)) rz_cli_die(c, &e);
+    if (rz_maze_evaluate_steps(model, info.dec_layers, &held, info.objective, info.keys, 0, B, &st, &e)) rz_cli_die(c, &e);
     if (a->png && rz_cluster_rank() == 0) { /* the first maze, decoded again on rank 0 */
-        int ranks[RZ_LIN_PER_LAYER] = {0}, *pred = malloc(sizeof(int) * (size_t)held.T);
+        int *pred = malloc(sizeof(int) * (size_t)held.T);
         rz_lora *lo = NULL;
         rz_train *t = NULL;
         rz_maze m;
         rz_maze_score one = {0, 0, 0};
-        if (!pred || rz_lora_new(model, ranks, &lo, &e) || rz_train_new(lo, 1, held.T, &t, &e) ||
+        if (!pred || rz_maze_core_new(model, NULL, info.dec_layers, 1, held.T, &lo, &t, &e) ||
             rz_maze_decode(t, &held, info.objective, info.keys, 0, 1, 1, pred, &one, &e) || rz_maze_alloc(held.n, &m, &e) ||
             rz_maze_parse(&m, held.tokens, held.len[0], &e))
             rz_cli_die(c, &e);
@@ -458,9 +485,10 @@ static void cmd_eval(rz_cli *c, const args *a)
         rz_lora_free(lo);
     }
     if (rz_cluster_rank() == 0) {
-        msgpack_packer *pk = rz_report_begin(c, 13);
+        msgpack_packer *pk = rz_report_begin(c, 14);
         rz_rec_str(pk, "objective", rz_maze_objective_name(info.objective));
         rz_rec_str(pk, "keys", rz_maze_keys_name(info.keys));
+        rz_rec_str(pk, "arch", rz_maze_arch_name(info.arch));
         rz_rec_int(pk, "n", info.n);
         rz_rec_int(pk, "step", info.step);
         rz_rec_int(pk, "mazes", sc.count);

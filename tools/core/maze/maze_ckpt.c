@@ -42,8 +42,13 @@ static const rz_field_spec header_fields[] = {
     RZ_FIELD_INT(S, opt.warmup, 0, INT32_MAX, 0),
     RZ_FIELD_PICK(S, "schedule", opt.schedule, rz_adamw_schedule_names, 0),
     RZ_FIELD_F64(S, loss, -INFINITY, INFINITY, 0),
+    /* written for past checkpoints only (an enc checkpoint keeps the bytes it had before
+     * the fields existed); absent: enc, no decoder */
+    RZ_FIELD_PICK(S, "arch", arch, rz_maze_arch_names, 1),
+    RZ_FIELD_INT(S, dec_layers, 0, 255, 1),
 };
 #undef S
+#define N_ARCH_FIELDS 2 /* the last two: arch, dec_layers */
 
 int rz_maze_ckpt_save(const char *loc, const rz_stream_opts *o, const rz_maze_ckpt *in, rz_llama *m,
                       const rz_adamw *opt, rz_err *e)
@@ -51,8 +56,9 @@ int rz_maze_ckpt_save(const char *loc, const rz_stream_opts *o, const rz_maze_ck
     rz_writer *w;
     if (rz_writer_open(loc, o, &w, e)) return e->code;
     msgpack_packer *pk = rz_writer_packer(w);
-    rz_rec_begin(pk, "maze_checkpoint", RZ_MAZE_CKPT_VERSION, RZ_NFIELDS(header_fields) + 1);
-    rz_rec_fields_pack(pk, in, header_fields, RZ_NFIELDS(header_fields));
+    int nf = RZ_NFIELDS(header_fields) - (in->arch == RZ_MZ_ARCH_ENC ? N_ARCH_FIELDS : 0);
+    rz_rec_begin(pk, "maze_checkpoint", RZ_MAZE_CKPT_VERSION, nf + 1);
+    rz_rec_fields_pack(pk, in, header_fields, nf);
     rz_rec_bool(pk, "moments", opt != NULL);
     if (rz_writer_emit(w, e)) goto fail;
     int count = rz_llama_tensor_count(m);
@@ -85,7 +91,17 @@ static int get_header(const msgpack_object *r, const rz_rec_ctx *c, rz_maze_ckpt
     memset(in, 0, sizeof *in);
     rz_adamw_defaults(&in->opt);
     in->keys = RZ_MZ_KEYS_ALL, cf->rope_theta = 10000.0f; /* when absent */
+    in->arch = RZ_MZ_ARCH_ENC, in->dec_layers = 0;
     if ((rc = rz_rec_fields_decode(r, c, in, header_fields, RZ_NFIELDS(header_fields), e))) return rc;
+    if (in->arch == RZ_MZ_ARCH_ENC && in->dec_layers != 0)
+        return rz_rec_fail(e, c, "dec_layers", "%d for arch enc, expected 0", in->dec_layers);
+    if (in->arch == RZ_MZ_ARCH_PAST && (in->dec_layers < 1 || in->dec_layers >= cf->n_layers))
+        return rz_rec_fail(e, c, "dec_layers", "%d for arch past with n_layers %d, expected 1 to %d", in->dec_layers,
+                           cf->n_layers, cf->n_layers - 1);
+    if (in->arch == RZ_MZ_ARCH_PAST && in->objective != RZ_MZ_MLMU)
+        return rz_rec_fail(e, c, "arch", "past with objective next, expected mlmu");
+    if (in->arch == RZ_MZ_ARCH_PAST && in->keys != RZ_MZ_KEYS_VISIBLE)
+        return rz_rec_fail(e, c, "keys", "all with arch past, expected visible");
     cf->vocab_size = rz_maze_vocab(in->n), cf->shared_classifier = 0, cf->norm_eps = 1e-5f;
     if (in->step > in->total) return rz_rec_fail(e, c, "step", "%lld is past total %lld", (long long)in->step, (long long)in->total);
     if (in->batch % in->micro) return rz_rec_fail(e, c, "micro", "does not divide batch");

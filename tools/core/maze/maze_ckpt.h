@@ -21,6 +21,8 @@ typedef struct {
     int n;           /* lattice size: vocab = rz_maze_vocab(n) */
     int objective;   /* RZ_MZ_NEXT / RZ_MZ_MLMU */
     int keys;        /* RZ_MZ_KEYS_ALL / _VISIBLE (mlmu.h); absent in a checkpoint: all */
+    int arch;        /* RZ_MZ_ARCH_ENC / _PAST (mlmu.h); absent in a checkpoint: enc */
+    int dec_layers;  /* past: the last dec_layers of config.n_layers are the decoder; enc: 0 */
     rz_llama_config config;
     int64_t step;    /* optimizer updates done */
     int64_t total;   /* steps of the schedule */

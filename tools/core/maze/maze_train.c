@@ -75,6 +75,8 @@ int rz_maze_trainer_new(rz_maze_trainer *tr, const rz_maze_ckpt *info, const rz_
         if (ck.n != set->n) rc = mismatch(e, resume, "n", "maze size");
         else if (ck.objective != info->objective) rc = mismatch(e, resume, "objective", "objective");
         else if (ck.keys != info->keys) rc = mismatch(e, resume, "keys", "MLM-U keys mode");
+        else if (ck.arch != info->arch) rc = mismatch(e, resume, "arch", "architecture");
+        else if (ck.dec_layers != info->dec_layers) rc = mismatch(e, resume, "dec_layers", "decoder depth");
         else if (d->dim != c->dim || d->hidden_dim != c->hidden_dim || d->n_layers != c->n_layers ||
                  d->n_heads != c->n_heads || d->n_kv_heads != c->n_kv_heads || d->rope_theta != c->rope_theta)
             rc = mismatch(e, resume, "dim", "model shape");
@@ -91,10 +93,9 @@ int rz_maze_trainer_new(rz_maze_trainer *tr, const rz_maze_ckpt *info, const rz_
         if (rz_adamw_init(&tr->adam, tr->model->n_params, e)) return rz_maze_trainer_free(tr), e->code;
         tr->info.step = 0, tr->info.samples = 0;
     }
-    int ranks[RZ_LIN_PER_LAYER] = {0};
     int B = (int)tr->info.micro;
-    if (rz_llama_alloc(&tr->model->config, &tr->grad, e) || rz_lora_new(tr->model, ranks, &tr->lora, e) ||
-        rz_lora_full_grads(tr->lora, tr->grad, e) || rz_train_new(tr->lora, B, set->T, &tr->t, e) ||
+    if (rz_llama_alloc(&tr->model->config, &tr->grad, e) ||
+        rz_maze_core_new(tr->model, tr->grad, tr->info.dec_layers, B, set->T, &tr->lora, &tr->t, e) ||
         rz_maze_cursor_init(&tr->cur, set->count, e))
         return rz_maze_trainer_free(tr), e->code;
     rz_maze_set_attention(tr->t, info->objective, info->keys);
@@ -129,20 +130,18 @@ int rz_maze_trainer_save(rz_maze_trainer *tr, const char *loc, const rz_stream_o
 
 /* Runs one of the two scorers (steps != NULL: single steps) on this rank's block, then
  * sums the counts over the ranks. */
-static int evaluate(rz_llama *model, const rz_maze_set *set, int objective, int keys, long count, int B,
-                    rz_maze_score *sc, rz_maze_steps *steps, rz_err *e)
+static int evaluate(rz_llama *model, int dec_layers, const rz_maze_set *set, int objective, int keys, long count,
+                    int B, rz_maze_score *sc, rz_maze_steps *steps, rz_err *e)
 {
     if (count <= 0 || count > set->count) count = set->count;
     if (set->T > model->config.seq_len)
         return rz_fail(e, RZ_EINPUT, "held-out mazes of %d tokens, longer than the model's context %d", set->T,
                        model->config.seq_len);
-    int ranks[RZ_LIN_PER_LAYER] = {0};
     rz_lora *a = NULL;
     rz_train *t = NULL;
     long lo, hi;
     rz_cluster_block(count, rz_cluster_rank(), rz_cluster_size(), &lo, &hi);
-    int rc = rz_lora_new(model, ranks, &a, e);
-    if (!rc) rc = rz_train_new(a, B, set->T, &t, e);
+    int rc = rz_maze_core_new(model, NULL, dec_layers, B, set->T, &a, &t, e);
     rz_maze_score mine = {0, 0, 0};
     rz_maze_steps ms = {0, 0, 0, 0};
     if (!rc && hi > lo)
@@ -165,14 +164,14 @@ static int evaluate(rz_llama *model, const rz_maze_set *set, int objective, int 
     return 0;
 }
 
-int rz_maze_evaluate(rz_llama *model, const rz_maze_set *set, int objective, int keys, long count, int B,
-                     rz_maze_score *sc, rz_err *e)
+int rz_maze_evaluate(rz_llama *model, int dec_layers, const rz_maze_set *set, int objective, int keys, long count,
+                     int B, rz_maze_score *sc, rz_err *e)
 {
-    return evaluate(model, set, objective, keys, count, B, sc, NULL, e);
+    return evaluate(model, dec_layers, set, objective, keys, count, B, sc, NULL, e);
 }
 
-int rz_maze_evaluate_steps(rz_llama *model, const rz_maze_set *set, int objective, int keys, long count, int B,
-                           rz_maze_steps *st, rz_err *e)
+int rz_maze_evaluate_steps(rz_llama *model, int dec_layers, const rz_maze_set *set, int objective, int keys,
+                           long count, int B, rz_maze_steps *st, rz_err *e)
 {
-    return evaluate(model, set, objective, keys, count, B, NULL, st, e);
+    return evaluate(model, dec_layers, set, objective, keys, count, B, NULL, st, e);
 }

@@ -10,6 +10,7 @@
 
 const char *const rz_maze_objective_names[] = {"next", "mlmu", NULL}; /* RZ_MZ_* order */
 const char *const rz_maze_keys_names[] = {"all", "visible", NULL};     /* RZ_MZ_KEYS_* order */
+const char *const rz_maze_arch_names[] = {"enc", "past", NULL};        /* RZ_MZ_ARCH_* order */
 
 /* index of s in a NULL-terminated list, or -1 */
 static int pick(const char *const *names, const char *s)
@@ -23,6 +24,20 @@ const char *rz_maze_objective_name(int obj) { return rz_maze_objective_names[obj
 int rz_maze_objective_parse(const char *s) { return pick(rz_maze_objective_names, s); }
 const char *rz_maze_keys_name(int keys) { return rz_maze_keys_names[keys == RZ_MZ_KEYS_VISIBLE]; }
 int rz_maze_keys_parse(const char *s) { return pick(rz_maze_keys_names, s); }
+const char *rz_maze_arch_name(int arch) { return rz_maze_arch_names[arch == RZ_MZ_ARCH_PAST]; }
+int rz_maze_arch_parse(const char *s) { return pick(rz_maze_arch_names, s); }
+
+int rz_maze_core_new(rz_llama *model, rz_llama *grad, int dec_layers, int B, int T, rz_lora **a, rz_train **t,
+                     rz_err *e)
+{
+    int ranks[RZ_LIN_PER_LAYER] = {0};
+    *a = NULL, *t = NULL;
+    if (rz_lora_new(model, ranks, a, e) || (grad && rz_lora_full_grads(*a, grad, e)) || rz_train_new(*a, B, T, t, e))
+        return e->code;
+    if (dec_layers > 0)
+        return rz_train_set_decoder(*t, model->config.n_layers - dec_layers, RZ_MZ_DEC_TOKEN, e);
+    return 0;
+}
 
 void rz_maze_set_attention(rz_train *t, int objective, int keys)
 {

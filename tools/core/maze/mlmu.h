@@ -59,6 +59,26 @@ int rz_maze_keys_parse(const char *s);   /* -1 if unknown */
  * steps use this one function, so they agree). */
 void rz_maze_set_attention(rz_train *t, int objective, int keys);
 
+/* The model. enc: one encoder-only stack (the --keys modes above). past: the reference's
+ * PAST encoder–decoder (MLM-U only): the model's first layers are an encoder with the
+ * visible keys, its last dec_layers a decoder stack with its own weights and no
+ * self-attention, input one learned vector at every position (the embedding row of the
+ * reserved token RZ_MZ_DEC_TOKEN, which no sequence holds), every layer cross-attending
+ * to the encoder's normalised output with the encoder's key mask (the visible positions,
+ * not the query's own) — lora.h's rz_train_set_decoder; the logits are the decoder's.
+ * Decoding and single steps run unchanged: the keys are the prompt and the cells decoded
+ * so far, the reference's all_but_last. */
+enum { RZ_MZ_ARCH_ENC = 0, RZ_MZ_ARCH_PAST = 1 };
+#define RZ_MZ_DEC_TOKEN RZ_MZ_RESERVED /* the decoder's input row: an id no maze holds */
+extern const char *const rz_maze_arch_names[]; /* "enc", "past", NULL: by value */
+const char *rz_maze_arch_name(int arch);
+int rz_maze_arch_parse(const char *s); /* -1 if unknown */
+/* A training core for model (all ranks 0, gradients into grad when non-NULL) holding B
+ * sequences of T, with the PAST decoder on its last dec_layers layers when dec_layers > 0
+ * (enc: 0). *a and *t are the caller's to free (also on failure). */
+int rz_maze_core_new(rz_llama *model, rz_llama *grad, int dec_layers, int B, int T, rz_lora **a, rz_train **t,
+                     rz_err *e);
+
 typedef struct {
     int n, T;      /* lattice size, padded length */
     long count;
