@@ -22,6 +22,9 @@
 # SHARED (weight of a vector common to every token embedding, rz-maze --init-shared; 0: none);
 # KEYS (MLM-U's attention keys, rz-maze --keys: all, or visible = the unmasked positions and
 # the query itself; next-token ignores it);
+# ARCH (MLM-U's model, rz-maze --arch: enc, or past = the PAST encoder-decoder, whose encoder
+# reads the visible keys whatever KEYS says; next-token ignores it) and DEC (past: decoder
+# layers, rz-maze --dec-layers; empty: as many as the encoder's);
 # ASTAR (a wall density: A* mazes instead of DFS; set CTX to the longest sequence, e.g.
 # 7 N^2 + 11, so held-out mazes fit). 10x10, for example:
 #   make -f pipeline/maze.mk maze-compare N=10 BATCH=16 MODEL="--dim 128 --layers 4 --heads 4"
@@ -49,11 +52,15 @@ ROPE   ?= 10000
 INIT   ?= 0
 SHARED ?= 0
 KEYS   ?= all
+ARCH   ?= enc
+DEC    ?=
 ASTAR  ?=
 CTX    ?=
 RUN    := $(OUT)/$(N)x$(N)
 GENOPT := $(if $(ASTAR),--astar $(ASTAR))
 CTXOPT := $(if $(CTX),--ctx $(CTX))
+KEYSEFF := $(if $(filter past,$(ARCH)),visible,$(KEYS))
+ARCHOPT := $(if $(filter past,$(ARCH)),--arch past $(if $(DEC),--dec-layers $(DEC)))
 
 .PHONY: maze-quick maze-compare maze-seeds
 .SECONDARY:
@@ -69,7 +76,8 @@ $(RUN)-held.rz: $(RUN)-train.rz
 
 # one objective: the training report carries the accuracy curve; the checkpoint is the model
 $(RUN)-%.json: $(RUN)-train.rz $(RUN)-held.rz
-	$(MAZE) train -t $(THREADS) --objective $* $(MODEL) $(CTXOPT) --rope-theta $(ROPE) --init-std $(INIT) --init-shared $(SHARED) --keys $(KEYS) \
+	$(MAZE) train -t $(THREADS) --objective $* $(MODEL) $(CTXOPT) --rope-theta $(ROPE) --init-std $(INIT) --init-shared $(SHARED) --keys $(KEYSEFF) \
+	  $(if $(filter mlmu,$*),$(ARCHOPT)) \
 	  --steps $(STEPS) --batch $(BATCH) --lr $(LR) --min-lr $(MIN_LR) \
 	  --warmup $(WARMUP) --seed $(SEED) --eval $(RUN)-held.rz --eval-every $(EVAL_EVERY) \
 	  -o $(RUN)-$*.ckpt --json $< > $@.tmp && mv $@.tmp $@
