@@ -455,25 +455,34 @@ static void test_step_scores(void)
     rz_llama_config c = {0};
     c.dim = 32, c.hidden_dim = 64, c.n_layers = 2, c.n_heads = 2, c.n_kv_heads = 2, c.vocab_size = V;
     c.seq_len = T, c.rope_theta = 10000.0f, c.norm_eps = 1e-5f;
-    rz_llama *model;
+    rz_llama *model, *pmodel;
     CHECK(rz_llama_random(&c, 7, &model, &e) == 0);
     rz_maze_init_weights(model, 0, 0, 0);
     int ranks[RZ_LIN_PER_LAYER] = {0};
-    rz_lora *a;
-    rz_train *t;
+    rz_lora *a, *pa;
+    rz_train *t, *pt;
     CHECK(rz_lora_new(model, ranks, &a, &e) == 0 && rz_train_new(a, 1, T, &t, &e) == 0);
+    /* the PAST model: 2 encoder + 2 decoder layers; the loop's core gets its decoder by
+     * hand (rz_train_set_decoder), the scorer from dec_layers */
+    c.n_layers = 4;
+    CHECK(rz_llama_random(&c, 8, &pmodel, &e) == 0);
+    rz_maze_init_weights(pmodel, 0, 0, 0);
+    CHECK(rz_lora_new(pmodel, ranks, &pa, &e) == 0 && rz_train_new(pa, 1, T, &pt, &e) == 0);
+    CHECK(rz_train_set_decoder(pt, 2, RZ_MZ_RESERVED, &e) == 0);
     rz_maze m;
     rz_maze_alloc(n, &m, &e);
     int *row = malloc(sizeof(int) * (size_t)T);
     long right_all = -1;
     /* modes: next-token; MLM-U with every key; MLM-U with visible keys (the loop here sets
-     * the mask itself: positions holding <MASK> are keys of themselves only) */
-    for (int mode = 0; mode < 3; mode++) {
-        int obj = mode ? RZ_MZ_MLMU : RZ_MZ_NEXT, keys = mode == 2 ? RZ_MZ_KEYS_VISIBLE : RZ_MZ_KEYS_ALL;
+     * the mask itself: positions holding <MASK> are keys of themselves only); the PAST
+     * model (visible keys, logits of the decoder) */
+    for (int mode = 0; mode < 4; mode++) {
+        int obj = mode ? RZ_MZ_MLMU : RZ_MZ_NEXT, keys = mode >= 2 ? RZ_MZ_KEYS_VISIBLE : RZ_MZ_KEYS_ALL;
+        rz_train *tt = mode == 3 ? pt : t;
         rz_maze_steps got = {0, 0, 0, 0}, want = {0, 0, 0, 0};
-        CHECK(rz_maze_evaluate_steps(model, 0, &s, obj, keys, 0, 3, &got, &e) == 0);
-        rz_train_set_causal(t, obj == RZ_MZ_NEXT);
-        rz_train_set_hidden(t, mode == 2 ? RZ_MZ_MASK : -1);
+        CHECK(rz_maze_evaluate_steps(mode == 3 ? pmodel : model, mode == 3 ? 2 : 0, &s, obj, keys, 0, 3, &got, &e) == 0);
+        rz_train_set_causal(tt, obj == RZ_MZ_NEXT);
+        rz_train_set_hidden(tt, mode >= 2 ? RZ_MZ_MASK : -1);
         long masked = 0;
         for (long q = 0; q < s.count; q++) {
             const int *src = s.tokens + (size_t)q * T;
@@ -481,8 +490,8 @@ static void test_step_scores(void)
             for (int i = 0; i < T; i++) masked += s.mask[(size_t)q * T + i];
             for (int i = s.pstart[q] + 1; i < s.len[q]; i++) {
                 for (int j = 0; j < T; j++) row[j] = j < i ? src[j] : obj == RZ_MZ_MLMU ? RZ_MZ_MASK : RZ_MZ_PAD;
-                CHECK(rz_train_forward(t, row, NULL, 1, NULL) == 0);
-                const float *lg = rz_train_logits(t) + (size_t)(obj == RZ_MZ_MLMU ? i : i - 1) * V;
+                CHECK(rz_train_forward(tt, row, NULL, 1, NULL) == 0);
+                const float *lg = rz_train_logits(tt) + (size_t)(obj == RZ_MZ_MLMU ? i : i - 1) * V;
                 int y = 0;
                 for (int v = 1; v < V; v++) y = lg[v] > lg[y] ? v : y;
                 want.steps++;
@@ -495,8 +504,8 @@ static void test_step_scores(void)
                 }
             }
         }
-        printf("#   %s, keys %s: %ld steps, %ld right, %ld wrong cells, %ld of them legal moves\n",
-               rz_maze_objective_name(obj), rz_maze_keys_name(keys), got.steps, got.right, got.wrong_cell,
+        printf("#   %s, keys %s%s: %ld steps, %ld right, %ld wrong cells, %ld of them legal moves\n",
+               rz_maze_objective_name(obj), rz_maze_keys_name(keys), mode == 3 ? ", past" : "", got.steps, got.right, got.wrong_cell,
                got.wrong_open);
         if (mode == 1) right_all = got.right;
         if (mode == 2) CHECK(got.right != right_all); /* the two MLM-U masks give other predictions */
@@ -509,6 +518,9 @@ static void test_step_scores(void)
     rz_train_free(t);
     rz_lora_free(a);
     rz_llama_free(model);
+    rz_train_free(pt);
+    rz_lora_free(pa);
+    rz_llama_free(pmodel);
     rz_maze_set_free(&s);
 }
 
