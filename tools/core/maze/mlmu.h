@@ -3,6 +3,8 @@
  * exact-path evaluation. Both objectives run the SAME model and training core
  * (lora.h: forward, backward with full weight gradients, rz_lora_full_grads); they
  * differ only in the attention mask and in what each sequence's inputs and targets are.
+ * MLM-U may instead run the reference's PAST encoder–decoder (RZ_MZ_ARCH_PAST below),
+ * still one model and one training core.
  *
  * A maze set holds sequences padded with <PAD> to T positions; region(s) = the
  * positions after <PATH_START> (path cells, <PATH_END>, padding).

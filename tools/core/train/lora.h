@@ -23,7 +23,10 @@
  * attention probabilities [B][H][T][T], the attention output, h1 = x W1ᵀ, h3 = x W3ᵀ,
  * the SwiGLU output and every adapter's u. Attention materialises the T × T scores (no
  * streaming): training contexts are short. Every sequence of a batch starts at
- * position 0.
+ * position 0. The same blocks also make an encoder–decoder (rz_train_set_decoder: the
+ * last layers cross-attend to the first layers' output, MLM-U's PAST model): the
+ * attention op takes its query and its keys/values as separate arrays, so a decoder
+ * layer is the same code with k, v computed from the memory instead of its own input.
  *
  * Determinism: all products are rz_matmul_nt or the NN/TN variants here, split into
  * column panels fixed by the shape (linalg.h); attention runs one (sequence, kv-head)
