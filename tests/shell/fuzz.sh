@@ -36,7 +36,9 @@ rz-maze train --objective mlmu --dim 8 --layers 1 --heads 2 --steps 1 --batch 2 
 { printf '\003'; cat "$T/maze/c.rz"; } > "$T/maze/seed-ckpt"
 rz-maze train --objective mlmu --keys visible --dim 8 --layers 1 --heads 2 --steps 1 --batch 2 -q -o "$T/maze/v.rz" "$T/maze/g.rz"
 { printf '\001'; cat "$T/maze/v.rz"; } > "$T/maze/seed-ckpt-keys"
-rm -f "$T/maze/g.rz" "$T/maze/c.rz" "$T/maze/v.rz"
+rz-maze train --objective mlmu --arch past --dim 8 --layers 1 --heads 2 --steps 1 --batch 2 -q -o "$T/maze/p.rz" "$T/maze/g.rz"
+{ printf '\003'; cat "$T/maze/p.rz"; } > "$T/maze/seed-ckpt-past"
+rm -f "$T/maze/g.rz" "$T/maze/c.rz" "$T/maze/v.rz" "$T/maze/p.rz"
 if [ -r "$RIZZ_DATA/tok512.bin" ]; then
   { cat "$RIZZ_DATA/tok512.bin"; head -c 6227 "$RIZZ_DATA/tinystories-valid.txt"; } > "$T/tokenizer/seed"
 fi
