@@ -447,8 +447,9 @@ int main(int argc, char **argv)
     if (runs < 1) runs = 1;
     if (threads < 1) threads = 1;
     rz_linalg_threads(threads);
-    printf("kernels: %s, int8 %s (avx512-i8 %s, not chosen by auto)\n", rz_qdot_name(rz_qdot_best()),
-           rz_qdot_name(rz_qdot_best_i8()), rz_qdot_have(RZ_QDOT_AVX512_I8) ? "available" : "not on this CPU");
+    printf("kernels: %s, int8 %s, grids int8 %s (e8p 2-bit from the codes, avx512-i8: %s, not chosen by auto)\n",
+           rz_qdot_name(rz_qdot_best()), rz_qdot_name(rz_qdot_best_i8()), rz_qdot_grid_i8_name(),
+           rz_qdot_have(RZ_QDOT_AVX512_I8) ? "available" : "not on this CPU");
 
     size_t count = (size_t)128 << 20; /* 512 MiB */
     float *buf = malloc(count * sizeof *buf), sink = 0;

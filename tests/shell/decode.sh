@@ -71,6 +71,24 @@ for f in e2.emb4 e2s.emb4 e3.emb4 e4.emb4 l4.emb8 l4.emb4g16 l8.emb8; do
   [ -n "$i1" ] && [ "$i1" = "$i2" ] && ok "$f: --int8 greedy text, 1 thread = 2 threads" || fail "$f --int8" "$i1 /// $i2"
 done
 
+# the report names the kernels that ran (rz-generate's `kernels`), against the CPU's flags
+# as the kernel reads them (/proc/cpuinfo, not cpuid) and RZ_QDOT_ISA's cap
+kj() { rz-generate -q "$@" -m "$T/l4.emb8.rzm" -z "$Z" --temp 0 -n 8 --json -o "$T/k.tok" | jq -r .kernels; rm -f "$T/k.tok"; }
+same "kernels, --dense: none" "none" "$(kj --dense)"
+same "kernels, a float32 model: none" "none" "$(rz-generate -q -m "$M" -z "$Z" --temp 0 -n 8 --json -o "$T/k.tok" | jq -r .kernels)"
+rm -f "$T/k.tok"
+same "kernels, RZ_QDOT_ISA=ref --int8: the portable ones" "ref-i8, grids ref-i8" "$(RZ_QDOT_ISA=ref kj --int8)"
+if grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo; then
+  same "kernels, from the codes: avx2" "avx2" "$(kj)"
+  same "kernels, RZ_QDOT_ISA=avx2 --int8: avx2-i8 for every format" "avx2-i8, grids avx2-i8" "$(RZ_QDOT_ISA=avx2 kj --int8)"
+  want="avx2-i8, grids avx2-i8"
+  if grep -qw avx512f /proc/cpuinfo && grep -qw avx512bw /proc/cpuinfo && grep -qw avx512vl /proc/cpuinfo &&
+     grep -qw avx512_vnni /proc/cpuinfo; then
+    want="avx2-i8, grids avx512-vnni"; grep -qw avx512vbmi /proc/cpuinfo || want="$want (8-bit: avx2-i8)"
+  fi
+  same "kernels, --int8 on this CPU: $want" "$want" "$(kj --int8)"
+fi
+
 # an embedding read one row per token cannot carry incoherence (nor be e8p): exit 2 in
 # both load modes, naming the record and field
 rz-cat --full "$T/l4.emb8.rzm" | jq -c 'if .name == "tok_embeddings.weight" then .incoherent = true | .seed_u = 3 | .seed_v = 4 else . end' |

@@ -20,7 +20,7 @@ static const rz_cli_tool tool = {
     .summary = "text from a model (greedy or temperature + top-p sampling)",
     .usage = "rz-generate -m MODEL [-z TOKENIZER] [-p PROMPT] [-n STEPS] [--temp T] [--top-p P]\n",
     .examples = "rz-generate -m stories260K.bin -z tok512.bin --temp 0\n",
-    .report = "tokens_generated, prompt_tokens, tokens_per_s",
+    .report = "tokens_generated, prompt_tokens, tokens_per_s, kernels",
     .output_help = "write the ids as a \"tokens\" record stream instead of text",
 };
 
@@ -146,10 +146,16 @@ int main(int argc, char **argv)
     }
     if (rc) rz_cli_die(&c, &e);
     if (!c.quiet) fprintf(stderr, "rz-generate: %d tokens, %.1f tokens/s\n", n_out - (int)np, (n_out - (int)np) / secs);
-    msgpack_packer *pk = rz_report_begin(&c, 3);
+    /* which fused kernels ran the one-token steps (none: every weight float32) */
+    char kern[96] = "none";
+    if (m->qlin || m->qemb || m->qout)
+        snprintf(kern, sizeof kern, int8 ? "%s, grids %s" : "%s", int8 ? rz_qdot_name(rz_qdot_best_i8()) : rz_qdot_name(rz_qdot_best()),
+                 rz_qdot_grid_i8_name());
+    msgpack_packer *pk = rz_report_begin(&c, 4);
     rz_rec_int(pk, "tokens_generated", n_out - (int)np);
     rz_rec_int(pk, "prompt_tokens", (int64_t)np);
     rz_rec_f64(pk, "tokens_per_s", (n_out - (int)np) / secs);
+    rz_rec_str(pk, "kernels", kern);
     if (c.json) fflush(stdout);
     if (rz_report_finish(&c, &e)) rz_cli_die(&c, &e);
     free(out);

@@ -1454,6 +1454,14 @@ static AVX2 void avx2_e8p2n_rows(const rz_qlayer_view *v, const uint8_t *nib, in
 }
 #endif
 
+const char *rz_qdot_grid_i8_name(void)
+{
+#if QDOT_X86
+    if (isa_cap() == CAP_NONE && have_grid512()) return have_grid8_512() ? "avx512-vnni" : "avx512-vnni (8-bit: avx2-i8)";
+#endif
+    return rz_qdot_name(rz_qdot_best_i8());
+}
+
 void rz_qdot_rows(const rz_qlayer_view *v, int isa, int r0, int n, int T, const float *x, int ldx, float *y,
                   int ldy)
 {

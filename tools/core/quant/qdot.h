@@ -104,6 +104,10 @@ int rz_qdot_have(int isa);
 int rz_qdot_best(void);
 int rz_qdot_best_i8(void);
 const char *rz_qdot_name(int isa);
+/* What AUTO_I8 runs for the scalar grids (2-, 4- and 8-bit, 3-bit over its nibbles) on
+ * this CPU under RZ_QDOT_ISA: "avx512-vnni", "avx512-vnni (8-bit: avx2-i8)" (no VBMI), or
+ * the name of rz_qdot_best_i8() — for reports of which kernel ran. */
+const char *rz_qdot_grid_i8_name(void);
 
 /* y[t·ldy + i] = Σ_j Q̃[r0 + i][j] x[t·ldx + j] for i < n, t < T (1 ≤ T ≤ RZ_QDOT_MAX_T),
  * j < pcols; y is overwritten. isa: RZ_QDOT_* (a variant the CPU lacks falls back to
