@@ -75,15 +75,7 @@ static int setup_new(rz_cli *c, const rz_opt *opts, const ag_flags *f, const onl
         return rz_fail(e, RZ_EINPUT, "--fall '%s': expected end or continue", of->fall);
     SET("init-expert", oc->init_expert, of->init_expert);
     SET("init-fall", oc->init_fall, of->init_fall);
-    SET("fall-steps", oc->fall_steps, (int)of->fall_steps);
-    if (oc->init_expert + oc->init_fall > 1 + 1e-9)
-        return rz_fail(e, RZ_EINPUT, "--init-expert %g and --init-fall %g: expected a sum of at most 1 (the rest: the default pose)",
-                       oc->init_expert, oc->init_fall);
-    if (oc->init_fall > 0 && oc->fall != RL_FALL_CONTINUE)
-        return rz_fail(e, RZ_EINPUT, "--init-fall %g needs --fall continue (under --fall end a fallen start ends its episode at once)",
-                       oc->init_fall);
-    if (oc->init_fall > 0 && !rl_env_has_falls(env))
-        return rz_fail(e, RZ_EINPUT, "--init-fall: environment %s has no falls", env->name);
+    SET("fall-steps", oc->fall_steps, (int)of->fall_steps); /* the start-state rules: rl_online_create checks them */
     if (ag_config_apply(cfg, f, steps / oc->update_every * oc->updates, e)) return RZ_EINPUT;
     cfg->norm_obs = (int)of->norm_obs; /* the reference's default: on */
     fbcpr_config_default(cc);

@@ -108,15 +108,25 @@ int rl_online_create(const rl_env *env, fbcpr *c, rl_expert *x, const rl_online_
                        "momentum %g)",
                        oc->n_envs, oc->update_every, oc->updates, oc->z_every, oc->episode_len, oc->rollout_z, oc->z_buffer,
                        oc->norm_momentum);
-    if (!(oc->init_expert >= 0 && oc->init_fall >= 0 && oc->init_expert + oc->init_fall <= 1 + 1e-9) ||
-        (oc->fall != RL_FALL_END && oc->fall != RL_FALL_CONTINUE) || oc->fall_steps < 0 || oc->fall_steps > RL_FALL_STEPS_MAX)
+    /* The start-state rules (rz-agent online leaves them to this check: the messages name
+     * its flags, which are these fields) */
+    if (!(oc->init_expert >= 0 && oc->init_fall >= 0) || (oc->fall != RL_FALL_END && oc->fall != RL_FALL_CONTINUE) ||
+        oc->fall_steps < 0 || oc->fall_steps > RL_FALL_STEPS_MAX)
         return rz_fail(e, RZ_EINPUT, "online: invalid start states (init expert %g, init fall %g, fall %d, fall steps %d)",
                        oc->init_expert, oc->init_fall, oc->fall, oc->fall_steps);
-    if (oc->init_fall > 0 && !rl_env_has_falls(env))
-        return rz_fail(e, RZ_EINPUT, "online: fallen starts (init fall %g): environment %s has no falls", oc->init_fall, env->name);
+    if (!(oc->init_expert + oc->init_fall <= 1 + 1e-9))
+        return rz_fail(e, RZ_EINPUT,
+                       "online: invalid start states: --init-expert %g and --init-fall %g: expected a sum of at most 1 (the "
+                       "rest: the default pose)",
+                       oc->init_expert, oc->init_fall);
     if (oc->init_fall > 0 && oc->fall != RL_FALL_CONTINUE)
-        return rz_fail(e, RZ_EINPUT, "online: fallen starts (init fall %g) need fall 'continue' (a fall ends the episode)",
+        return rz_fail(e, RZ_EINPUT,
+                       "online: fallen starts: --init-fall %g needs --fall continue (under fall 'end' a fallen start ends its "
+                       "episode at once; fall 'continue' keeps it)",
                        oc->init_fall);
+    if (oc->init_fall > 0 && !rl_env_has_falls(env))
+        return rz_fail(e, RZ_EINPUT, "online: fallen starts (--init-fall %g): environment %s has no falls", oc->init_fall,
+                       env->name);
     if (oc->rollout_z == RL_ROLLOUT_BUFFER && (double)oc->z_buffer * f->zdim * sizeof(float) > RL_ZBUF_MAX_BYTES)
         return rz_fail(e, RZ_EINPUT, "online: a buffer of %ld rollout zs of %d floats needs more than %.0f GiB", oc->z_buffer,
                        f->zdim, RL_ZBUF_MAX_BYTES / 1073741824.0);
@@ -232,6 +242,13 @@ static int ranks_agree(rl_online *o, rz_err *e);
 
 static void new_z(rl_online *o, int i) { rl_online_rollout_z(o, i, o->curz + (size_t)i * o->D); }
 
+/* The error of expert starts without expert data (rl_online_attach_expert): one message
+ * for rl_online_run's check before its first step and rl_online_start_state's per draw. */
+static int no_expert_data(const rl_online *o, rz_err *e)
+{
+    return rz_fail(e, RZ_EINPUT, "online: starts from the expert data (init expert %g) need expert data", o->cfg.init_expert);
+}
+
 int rl_online_start_state(rl_online *o, int i, float *state, rz_err *e)
 {
     rz_rng *g = &o->erng[i];
@@ -243,7 +260,7 @@ int rl_online_start_state(rl_online *o, int i, float *state, rz_err *e)
     }
     if (src == RL_INIT_EXPERT) {
         if (!o->x || o->x->n < 1) {
-            rz_fail(e, RZ_EINPUT, "online: starts from the expert data (init expert %g) need expert data", c->init_expert);
+            no_expert_data(o, e);
             return -1;
         }
         long k = (long)(rz_rng_uniform(g) * o->x->n);
@@ -385,7 +402,7 @@ int rl_online_run(rl_online *o, int64_t until, void (*progress)(void *ctx, const
     nt = nt > 0 ? nt : 1;
     if (fbcpr_cfg(o->c)->cpr && !o->x) return rz_fail(e, RZ_EINPUT, "online: FB-CPR needs expert data");
     if ((rc = workers(o, nt, e))) return rc;
-    if (o->cfg.init_expert > 0 && !o->x) return rz_fail(e, RZ_EINPUT, "online: starts from the expert data need expert data");
+    if (o->cfg.init_expert > 0 && !o->x) return no_expert_data(o, e);
     if (o->env_steps == 0)
         for (int i = 0; i < ne; i++)
             if ((rc = reset_env(o, i, e))) return rc;
