@@ -536,6 +536,24 @@ static void tiny_online_free(fb_agent *fb, fbcpr *c, rl_online *o)
     fb_destroy(fb);
 }
 
+/* One tiny online loop of the start tests: the agent, the loop and their error. */
+typedef struct {
+    fb_agent *fb;
+    fbcpr *c;
+    rl_online *o;
+    rz_err e;
+} tiny_run;
+
+/* The start tests' set-up: tiny_online_starts into r (its error cleared first) with start
+ * states st. 0 on success. tiny_run_free releases what it made, also after a failure. */
+static int tiny_run_new(tiny_run *r, int n, long buffer, long seed_steps, int episode_len, int threads, starts st)
+{
+    memset(r, 0, sizeof *r);
+    return tiny_online_starts(n, buffer, seed_steps, episode_len, threads, &st, &r->fb, &r->c, &r->o, &r->e);
+}
+
+static void tiny_run_free(tiny_run *r) { tiny_online_free(r->fb, r->c, r->o); }
+
 /* Environment workers on the humanoid (falls and resets on the way): 3 environments on
  * 1 and 2 threads fill the replay buffer with the same bits. */
 static void test_online_threads(void)
@@ -712,18 +730,15 @@ static void test_online_start_mixture(void)
 {
     rl_expert x;
     small_expert(&x);
-    fb_agent *fb;
-    fbcpr *c;
-    rl_online *o;
-    rz_err e = {0};
+    tiny_run tr;
     starts st = {RL_FALL_CONTINUE, 0.5, 0.2, &x};
-    CHECK(tiny_online_starts(1, 100, 100, 50, 1, &st, &fb, &c, &o, &e) == 0);
+    CHECK(tiny_run_new(&tr, 1, 100, 100, 50, 1, st) == 0);
     enum { N = 600 };
     const double p[3] = {0.3, 0.5, 0.2}; /* RL_INIT_DEFAULT, _EXPERT, _FALL */
     int count[3] = {0, 0, 0}, disagree = 0, roundtrip_bad = 0;
     float s[RL_MAX_STATE], b[RL_MAX_STATE];
-    for (int k = 0; k < N && o; k++) {
-        int src = rl_online_start_state(o, 0, s, &e);
+    for (int k = 0; k < N && tr.o; k++) {
+        int src = rl_online_start_state(tr.o, 0, s, &tr.e);
         CHECK(src >= 0 && src <= 2);
         if (src < 0 || src > 2) break;
         int mine = expert_row(&x, s) >= 0 ? RL_INIT_EXPERT : rl_env_terminal(&env, s) ? RL_INIT_FALL
@@ -739,23 +754,23 @@ static void test_online_start_mixture(void)
         printf("#   start source %d: %d of %d (expected %.0f ± %.0f)\n", q, count[q], N, N * p[q], 5 * sd);
         CHECK(fabs(count[q] - N * p[q]) <= 5 * sd);
     }
-    tiny_online_free(fb, c, o);
+    tiny_run_free(&tr);
     /* no expert data attached: an expert start is an error naming it, from the run too */
     st.x = NULL;
     st.init_expert = 1, st.init_fall = 0;
-    CHECK(tiny_online_starts(1, 100, 100, 50, 1, &st, &fb, &c, &o, &e) == 0);
-    if (o) {
-        e.code = 0;
-        CHECK(rl_online_run(o, 10, NULL, NULL, &e) == RZ_EINPUT && strstr(e.msg, "expert data") != NULL);
+    CHECK(tiny_run_new(&tr, 1, 100, 100, 50, 1, st) == 0);
+    if (tr.o) {
+        tr.e.code = 0;
+        CHECK(rl_online_run(tr.o, 10, NULL, NULL, &tr.e) == RZ_EINPUT && strstr(tr.e.msg, "expert data") != NULL);
     }
-    tiny_online_free(fb, c, o);
+    tiny_run_free(&tr);
     /* fallen starts under "fall end", or a share over 1: refused at creation */
     st.init_expert = 0, st.init_fall = 0.2, st.fall = RL_FALL_END;
-    CHECK(tiny_online_starts(1, 100, 100, 50, 1, &st, &fb, &c, &o, &e) == -1 && strstr(e.msg, "fall 'continue'") != NULL);
-    tiny_online_free(fb, c, o);
+    CHECK(tiny_run_new(&tr, 1, 100, 100, 50, 1, st) == -1 && strstr(tr.e.msg, "fall 'continue'") != NULL);
+    tiny_run_free(&tr);
     st.init_expert = 0.9, st.init_fall = 0.2, st.fall = RL_FALL_CONTINUE;
-    CHECK(tiny_online_starts(1, 100, 100, 50, 1, &st, &fb, &c, &o, &e) == -1 && strstr(e.msg, "invalid start states") != NULL);
-    tiny_online_free(fb, c, o);
+    CHECK(tiny_run_new(&tr, 1, 100, 100, 50, 1, st) == -1 && strstr(tr.e.msg, "invalid start states") != NULL);
+    tiny_run_free(&tr);
     rl_expert_free(&x);
 }
 
@@ -769,14 +784,10 @@ static void test_online_fall_continue(void)
 {
     rl_expert x;
     small_expert(&x);
-    fb_agent *fb;
-    fbcpr *c;
-    rl_online *o;
-    rz_err e = {0};
-    starts st = {RL_FALL_CONTINUE, 1, 0, &x};
-    CHECK(tiny_online_starts(1, 600, 10000, 100, 1, &st, &fb, &c, &o, &e) == 0);
-    if (o && rl_online_run(o, 600, NULL, NULL, &e) == 0) {
-        const rl_replay *r = rl_online_replay(o);
+    tiny_run tr;
+    CHECK(tiny_run_new(&tr, 1, 600, 10000, 100, 1, (starts){RL_FALL_CONTINUE, 1, 0, &x}) == 0);
+    if (tr.o && rl_online_run(tr.o, 600, NULL, NULL, &tr.e) == 0) {
+        const rl_replay *r = rl_online_replay(tr.o);
         int sd = r->sd, done = 0, falls = 0, from_fallen = 0, broken = 0, not_expert = 0;
         CHECK_EQ_INT(r->size, 600);
         for (long i = 0; i < r->size; i++) {
@@ -794,7 +805,7 @@ static void test_online_fall_continue(void)
     } else {
         CHECK(!"rl_online_run");
     }
-    tiny_online_free(fb, c, o);
+    tiny_run_free(&tr);
     rl_expert_free(&x);
 }
 
@@ -808,14 +819,10 @@ static void test_online_starts_threads(void)
     long size[2] = {0, 0};
     int n_fallen_start = 0;
     for (int t = 0; t < 2; t++) {
-        fb_agent *fb;
-        fbcpr *c;
-        rl_online *o;
-        rz_err e = {0};
-        starts st = {RL_FALL_CONTINUE, 0.4, 0.3, &x};
-        CHECK(tiny_online_starts(3, 300, 150, 20, t + 1, &st, &fb, &c, &o, &e) == 0);
-        CHECK(o && rl_online_run(o, 300, NULL, NULL, &e) == 0);
-        const rl_replay *r = rl_online_replay(o);
+        tiny_run tr;
+        CHECK(tiny_run_new(&tr, 3, 300, 150, 20, t + 1, (starts){RL_FALL_CONTINUE, 0.4, 0.3, &x}) == 0);
+        CHECK(tr.o && rl_online_run(tr.o, 300, NULL, NULL, &tr.e) == 0);
+        const rl_replay *r = rl_online_replay(tr.o);
         size[t] = r->size;
         size_t n = (size_t)r->size * r->sd;
         S[t] = malloc((2 * n + (size_t)r->size) * sizeof(float));
@@ -826,7 +833,7 @@ static void test_online_starts_threads(void)
         }
         if (t == 0)
             for (long i = 0; i < r->size; i++) n_fallen_start += rl_env_terminal(&env, r->S + (size_t)i * r->sd);
-        tiny_online_free(fb, c, o);
+        tiny_run_free(&tr);
     }
     CHECK(n_fallen_start > 0);
     CHECK(size[0] == 300 && size[1] == 300 && S[0] && S[1]);
