@@ -135,6 +135,28 @@ static void part_reset(part *P, int rows, int hs)
     P->used = 1;
 }
 
+/* One row of the streaming softmax, the code attend and decode_heads share: m = the larger
+ * of m_prev and max_j s[j], s[j] = e^(s[j] - m) for j < n (n >= 1); returns sum_j s[j]
+ * (after the exponentials) and stores m in *m_out. The simd reductions sum in an order
+ * fixed by the vector width gcc chose at compile time: the same for every run and thread
+ * count. */
+static inline float softmax_row(float *restrict s, int n, float m_prev, float *m_out)
+{
+    float mx = s[0];
+#pragma omp simd reduction(max : mx)
+    for (int j = 1; j < n; j++) mx = s[j] > mx ? s[j] : mx;
+    float m = m_prev > mx ? m_prev : mx;
+    float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+    for (int j = 0; j < n; j++) {
+        float p = rz_expf(s[j] - m);
+        s[j] = p;
+        sum += p;
+    }
+    *m_out = m;
+    return sum;
+}
+
 /* Streams keys [k0, k1) of one kv head (kh, vh: its first column in the cache, row stride
  * ld) through part P for rows query rows at positions p0 .. p0+rows-1. causal: row r sees
  * only keys <= p0 + r. S: [QB][KB] scratch. */
@@ -162,19 +184,8 @@ static void attend(part *P, int rows, int hs, int p0, int causal, int k0, int k1
                 memset(s, 0, sizeof(float) * (size_t)nk);
                 continue;
             }
-            /* The simd reductions sum in an order fixed by the vector width gcc chose at
-             * compile time: the same for every run and thread count. */
-            float mx = s[0];
-#pragma omp simd reduction(max : mx)
-            for (int j = 1; j < valid; j++) mx = s[j] > mx ? s[j] : mx;
-            float m_old = P->m[r], m_new = m_old > mx ? m_old : mx;
-            float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-            for (int j = 0; j < valid; j++) {
-                float p = rz_expf(s[j] - m_new);
-                s[j] = p;
-                sum += p;
-            }
+            float m_old = P->m[r], m_new;
+            float sum = softmax_row(s, valid, m_old, &m_new);
             for (int j = valid; j < nk; j++) s[j] = 0.0f;
             /* rescale what was accumulated against the old max (nothing yet: m_old = -inf) */
             float alpha = m_old == -INFINITY ? 0.0f : rz_expf(m_old - m_new);
@@ -289,20 +300,8 @@ static void decode_heads(rz_attn *a, const float *q, int pos, const float *kc, c
             S[(size_t)h * nk + j] = sc * d;
         }
     }
-    for (int h = h0; h < h1; h++) { /* attend's softmax for one row, nothing accumulated before */
-        float *restrict sh = S + (size_t)h * nk;
-        float mx = sh[0];
-#pragma omp simd reduction(max : mx)
-        for (int j = 1; j < nk; j++) mx = sh[j] > mx ? sh[j] : mx;
-        float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-        for (int j = 0; j < nk; j++) {
-            float p = rz_expf(sh[j] - mx);
-            sh[j] = p;
-            sum += p;
-        }
-        m[h] = mx, l[h] = sum;
-    }
+    for (int h = h0; h < h1; h++) /* attend's softmax for one row, nothing accumulated before (max(-inf, x) = x) */
+        l[h] = softmax_row(S + (size_t)h * nk, nk, -INFINITY, &m[h]);
     memset(acc + (size_t)h0 * hs, 0, sizeof(float) * (size_t)(h1 - h0) * hs);
     for (int j = 0; j < nk; j++) {
         const float *vrow = vc + (size_t)j * ld;
