@@ -251,28 +251,29 @@ int rz_serve_req_decode(const void *data, size_t n, msgpack_unpacked *up, rz_ser
     return 0;
 }
 
-void rz_serve_reply_begin(msgpack_packer *pk, const msgpack_object *id, int n_fields)
+/* Every reply's head: a map of n entries, the first two "id" (the request's, or nil) and
+ * "ok". */
+static void reply_head(msgpack_packer *pk, const msgpack_object *id, size_t n, int ok)
 {
-    msgpack_pack_map(pk, (size_t)n_fields + 2);
+    msgpack_pack_map(pk, n);
     msgpack_pack_str(pk, 2);
     msgpack_pack_str_body(pk, "id", 2);
     if (id) msgpack_pack_object(pk, *id);
     else msgpack_pack_nil(pk);
     msgpack_pack_str(pk, 2);
     msgpack_pack_str_body(pk, "ok", 2);
-    msgpack_pack_true(pk);
+    if (ok) msgpack_pack_true(pk);
+    else msgpack_pack_false(pk);
+}
+
+void rz_serve_reply_begin(msgpack_packer *pk, const msgpack_object *id, int n_fields)
+{
+    reply_head(pk, id, (size_t)n_fields + 2, 1);
 }
 
 void rz_serve_reply_error(msgpack_packer *pk, const msgpack_object *id, const char *msg)
 {
-    msgpack_pack_map(pk, 3);
-    msgpack_pack_str(pk, 2);
-    msgpack_pack_str_body(pk, "id", 2);
-    if (id) msgpack_pack_object(pk, *id);
-    else msgpack_pack_nil(pk);
-    msgpack_pack_str(pk, 2);
-    msgpack_pack_str_body(pk, "ok", 2);
-    msgpack_pack_false(pk);
+    reply_head(pk, id, 3, 0);
     size_t n = strlen(msg);
     msgpack_pack_str(pk, 5);
     msgpack_pack_str_body(pk, "error", 5);
