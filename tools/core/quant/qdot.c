@@ -770,17 +770,29 @@ AVX2_INLINE void e8p2n_rows_avx2(const rz_qlayer_view *v, const uint8_t *nib, in
  * Σ q xq per 32 columns, facc[t] += (hs − z X) · (scale_g · d_c) in 8 float lanes
  * (grid_i8_unit); the columns past the last 256 one at a time in double, and
  * y = hsum(facc) + that (grid_i8_tail). */
-AVX2_INLINE void grid_i8_prep(const float *x, int ldx, const int T, int pc, int8_t *xq, float *d, int *X)
+AVX2_INLINE void grid_i8_prep(const float *x, int ldx, const int T, int pc, const int B, const int W, int8_t *xq,
+                              int8_t *xd, float *d, int *X)
 {
-    const int nc = (pc + I8_QB_GRID - 1) / I8_QB_GRID;
+    const int nc = (pc + I8_QB_GRID - 1) / I8_QB_GRID, nu = pc / 256;
     for (int t = 0; t < T; t++) {
-        int8_t *qt = xq + (size_t)t * pc;
+        int8_t *qt = xq + (size_t)t * pc, *dt = xd + (size_t)t * pc;
         i8_quant(x + (size_t)t * ldx, pc, I8_QB_GRID, qt, d + (size_t)t * nc);
         for (int c = 0; c < nc; c++) {
             int j1 = 32 * c + 32 < pc ? 32 * c + 32 : pc, a = 0;
             for (int j = 32 * c; j < j1; j++) a += qt[j];
             X[(size_t)t * nc + c] = a;
         }
+        /* the inputs in the order the codes' vectors of W bytes (32: AVX2, 64: AVX-512)
+         * meet them, over the whole units of 256 columns: B = 4, per 2W columns the even
+         * ones, then the odd (low and high nibbles); B = 2, per 4W columns run k holding
+         * x[4j + k], j < W (the bits 2k of byte j) */
+        if (B == 4)
+            for (int k = 0; k < 128 / W * nu; k++)
+                for (int j = 0; j < W; j++) dt[2 * W * k + j] = qt[2 * W * k + 2 * j], dt[2 * W * k + W + j] = qt[2 * W * k + 2 * j + 1];
+        else
+            for (int u = 0; u < 64 / W * nu; u++)
+                for (int k = 0; k < 4; k++)
+                    for (int j = 0; j < W; j++) dt[4 * W * u + W * k + j] = qt[4 * W * u + 4 * j + k];
     }
 }
 
@@ -852,18 +864,7 @@ AVX2_INLINE void grid_i8_rows_avx2(const rz_qlayer_view *v, int r0, int n, const
     _Alignas(32) int8_t xq[I8_QMAX], xd[I8_QMAX];
     _Alignas(32) float d[I8_NQ];
     _Alignas(32) int X[I8_NQ];
-    grid_i8_prep(x, ldx, T, pc, xq, d, X);
-    for (int t = 0; t < T; t++) {
-        const int8_t *qt = xq + (size_t)t * pc;
-        int8_t *dt = xd + (size_t)t * pc;
-        if (B == 4)
-            for (int k = 0; k < 4 * nu; k++)
-                for (int j = 0; j < 32; j++) dt[64 * k + j] = qt[64 * k + 2 * j], dt[64 * k + 32 + j] = qt[64 * k + 2 * j + 1];
-        else
-            for (int u = 0; u < 2 * nu; u++)
-                for (int k = 0; k < 4; k++)
-                    for (int j = 0; j < 32; j++) dt[128 * u + 32 * k + j] = qt[128 * u + 4 * j + k];
-    }
+    grid_i8_prep(x, ldx, T, pc, B, 32, xq, xd, d, X);
     const __m256i nib = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1), crumb = _mm256_set1_epi8(0x03);
     const __m256i perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7), perm2 = _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7);
     for (int i = 0; i < n; i++) {
@@ -1283,18 +1284,7 @@ AVX512G_INLINE void grid_i8_rows_z(const rz_qlayer_view *v, int r0, int n, const
     _Alignas(64) int8_t xq[I8_QMAX], xd[I8_QMAX];
     _Alignas(64) float d[I8_NQ];
     _Alignas(64) int X[I8_NQ];
-    grid_i8_prep(x, ldx, T, pc, xq, d, X);
-    for (int t = 0; t < T; t++) {
-        const int8_t *qt = xq + (size_t)t * pc;
-        int8_t *dt = xd + (size_t)t * pc;
-        if (B == 4)
-            for (int k = 0; k < 2 * nu; k++)
-                for (int j = 0; j < 64; j++) dt[128 * k + j] = qt[128 * k + 2 * j], dt[128 * k + 64 + j] = qt[128 * k + 2 * j + 1];
-        else
-            for (int u = 0; u < nu; u++)
-                for (int k = 0; k < 4; k++)
-                    for (int j = 0; j < 64; j++) dt[256 * u + 64 * k + j] = qt[256 * u + 4 * j + k];
-    }
+    grid_i8_prep(x, ldx, T, pc, B, 64, xq, xd, d, X);
     for (int i = 0; i < n; i++) {
         size_t row = (size_t)(r0 + i);
         const uint8_t *rc = (const uint8_t *)v->codes + row * (size_t)pc * (size_t)B / 8;
