@@ -1330,6 +1330,10 @@ static AVX512G void avx512_grid_rows(const rz_qlayer_view *v, int r0, int n, int
 
 static int have_grid8_512(void) { return have_grid512() && __builtin_cpu_supports("avx512vbmi"); }
 
+/* 1 if this CPU runs an AVX-512 VNNI kernel for grids of `bits` (2, 4: grid_i8_rows_z;
+ * 8: grid8_i8_rows_z); the others take the AVX2 int8 kernel. */
+static int have_grid_z(int bits) { return bits == 8 ? have_grid8_512() : (bits == 2 || bits == 4) && have_grid512(); }
+
 /* column of byte k (0..31) of a permuted block: lane k/4, m = k%4 → 2l, 2l+1, 16+2l, 17+2l */
 static inline int g8z_col(int k) { return 2 * (k / 4) + (k % 4 & 1) + 16 * (k % 4 >> 1); }
 
@@ -1447,7 +1451,7 @@ static AVX2 void avx2_e8p2n_rows(const rz_qlayer_view *v, const uint8_t *nib, in
 const char *rz_qdot_grid_i8_name(void)
 {
 #if QDOT_X86
-    if (isa_cap() == CAP_NONE && have_grid512()) return have_grid8_512() ? "avx512-vnni" : "avx512-vnni (8-bit: avx2-i8)";
+    if (isa_cap() == CAP_NONE && have_grid_z(2)) return have_grid_z(8) ? "avx512-vnni" : "avx512-vnni (8-bit: avx2-i8)";
 #endif
     return rz_qdot_name(rz_qdot_best_i8());
 }
@@ -1479,10 +1483,8 @@ void rz_qdot_rows(const rz_qlayer_view *v, int isa, int r0, int n, int T, const 
         else if (isa == RZ_QDOT_AVX2_I8 && !(v->method == RZ_QM_E8P && v->bits != 2)) {
             /* (e8p 3/4 bits have an AVX2 int8 kernel only over the nibble re-coding,
              * rz_qdot_rows_e8p2n; from the codes they take the reference below) */
-            if (zgrid && v->method != RZ_QM_E8P && (v->bits == 2 || v->bits == 4) && have_grid512())
-                avx512_grid_rows(v, r0, n, T, x, ldx, y, ldy);
-            else if (zgrid && v->method != RZ_QM_E8P && v->bits == 8 && have_grid8_512())
-                avx512_grid8_rows(v, r0, n, T, x, ldx, y, ldy);
+            if (zgrid && v->method != RZ_QM_E8P && have_grid_z(v->bits))
+                (v->bits == 8 ? avx512_grid8_rows : avx512_grid_rows)(v, r0, n, T, x, ldx, y, ldy);
             else
                 avx2_i8_rows(v, r0, n, T, x, ldx, y, ldy);
             return;
