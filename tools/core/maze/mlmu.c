@@ -307,12 +307,22 @@ int rz_maze_judge(rz_maze *m, const int *truth, int truth_len, int pstart, const
     return ended && rz_maze_path_valid(m, cells, len);
 }
 
-static int argmax(const float *row, int V)
+/* Judges the decoded rows tok[r] (row stride T) of sequences q0 .. q0 + nb − 1 of s,
+ * adding their scores into sc and copying them to pred's row q − lo (pred may be NULL). */
+static int score_rows(const rz_maze_set *s, const int *tok, long q0, int nb, long lo, int *pred, rz_maze *m,
+                      rz_maze_score *sc, rz_err *e)
 {
-    int best = 0;
-    for (int i = 1; i < V; i++)
-        if (row[i] > row[best]) best = i;
-    return best;
+    int T = s->T;
+    for (int r = 0; r < nb; r++) {
+        long q = q0 + r;
+        int exact = 0;
+        int v = rz_maze_judge(m, s->tokens + (size_t)q * T, s->len[q], s->pstart[q], tok + (size_t)r * T, T, &exact,
+                              e);
+        if (v < 0) return rz_wrap(e, "maze %ld", q);
+        sc->count++, sc->valid += v, sc->exact += exact;
+        if (pred) memcpy(pred + (size_t)(q - lo) * T, tok + (size_t)r * T, sizeof(int) * (size_t)T);
+    }
+    return 0;
 }
 
 int rz_maze_decode(rz_train *t, const rz_maze_set *s, int objective, int keys, long lo, long hi, int B,
@@ -351,7 +361,7 @@ int rz_maze_decode(rz_train *t, const rz_maze_set *s, int objective, int keys, l
                 if (pos[r] >= T) continue;
                 /* MLM-U reads the masked position itself; next-token the one before it */
                 int at = objective == RZ_MZ_MLMU ? pos[r] : pos[r] - 1;
-                int y = argmax(logits + ((size_t)r * T + (size_t)at) * V, V);
+                int y = rz_llama_argmax(logits + ((size_t)r * T + (size_t)at) * V, V);
                 tok[(size_t)r * T + pos[r]] = y;
                 if (y == RZ_MZ_PATH_END) {
                     for (int i = pos[r] + 1; i < T; i++) tok[(size_t)r * T + i] = RZ_MZ_PAD;
@@ -361,18 +371,7 @@ int rz_maze_decode(rz_train *t, const rz_maze_set *s, int objective, int keys, l
                 }
             }
         }
-        for (int r = 0; r < nb && !rc; r++) {
-            long q = b0 + r;
-            int exact = 0;
-            int v = rz_maze_judge(&m, s->tokens + (size_t)q * T, s->len[q], s->pstart[q], tok + (size_t)r * T, T,
-                                  &exact, e);
-            if (v < 0) {
-                rc = rz_wrap(e, "maze %ld", q);
-                break;
-            }
-            sc->count++, sc->valid += v, sc->exact += exact;
-            if (pred) memcpy(pred + (size_t)(q - lo) * T, tok + (size_t)r * T, sizeof(int) * (size_t)T);
-        }
+        if (!rc) rc = score_rows(s, tok, b0, nb, lo, pred, &m, sc, e);
     }
     free(tok), free(pos);
     rz_maze_free(&m);
@@ -393,7 +392,7 @@ static int score_steps(rz_train *t, const rz_maze_set *s, int objective, const i
     for (int r = 0; r < nb; r++) {
         const int *src = s->tokens + (size_t)q[r] * T;
         int i = at[r], read = objective == RZ_MZ_MLMU ? i : i - 1;
-        int y = argmax(logits + ((size_t)r * T + (size_t)read) * V, V), truth = src[i];
+        int y = rz_llama_argmax(logits + ((size_t)r * T + (size_t)read) * V, V), truth = src[i];
         st->steps++;
         if (y == truth) {
             st->right++;
