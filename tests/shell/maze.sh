@@ -84,6 +84,22 @@ check_err "checkpoint decoder depth out of range: field named" 2 "field 'dec_lay
 TN="rz-maze train -q --objective next --dim 16 --layers 2 --heads 2 --batch 8 --warmup 2 --steps 2"
 check "next-token objective trains" $TN -o "$T/next" "$T/a.rz"
 check "eval with a picture" rz-maze eval -q -m "$T/next" --png "$T/ev.png" "$T/held.rz"
+# next-token decodes through the KV cache; --full-forward is the slow reference (the paths
+# themselves are compared token for token in test_maze)
+rz-maze eval -q -t 2 -m "$T/next" --json "$T/held.rz" > "$T/ec.json"
+rz-maze eval -q -t 1 -m "$T/next" --json "$T/held.rz" > "$T/ec1.json"
+rz-maze eval -q -m "$T/next" --full-forward --png "$T/evf.png" --json "$T/held.rz" > "$T/ef.json"
+same "next-token eval decodes through the cache" "$(grep -o '"decoder":"[a-z]*"' "$T/ec.json")" '"decoder":"cached"'
+same "--full-forward decodes without it" "$(grep -o '"decoder":"[a-z]*"' "$T/ef.json")" '"decoder":"full"'
+same "cached = full-forward counts" "$(grep -o '"mazes.*"valid":[0-9]*' "$T/ec.json")" \
+  "$(grep -o '"mazes.*"valid":[0-9]*' "$T/ef.json")"
+same "cached: 1 thread = 2 threads" "$(grep -o '"mazes.*"valid":[0-9]*' "$T/ec1.json")" \
+  "$(grep -o '"mazes.*"valid":[0-9]*' "$T/ec.json")"
+check "cached = full-forward picture" cmp "$T/ev.png" "$T/evf.png"
+[ -n "$san" ] || { mpirun -np 2 rz-maze eval -q -m "$T/next" --json "$T/held.rz" > "$T/ec2.json" 2>/dev/null
+  same "cached: mpirun -np 2 = one process" "$(grep -o '"mazes.*"valid":[0-9]*' "$T/ec2.json")" \
+    "$(grep -o '"mazes.*"valid":[0-9]*' "$T/ec.json")"; }
+same "MLM-U decodes with the full forward" "$(grep -o '"decoder":"[a-z]*"' "$T/ev.json")" '"decoder":"full"'
 
 # 3. bad input
 check_err "size below 2" 2 "-n|--size" rz-maze gen -n 1 -o "$T/bad.rz"

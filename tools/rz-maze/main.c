@@ -23,7 +23,7 @@ static const rz_cli_tool tool_main = {
     .summary = "maze navigation: multi-step prediction (MLM-U) vs next-token training",
     .usage = "rz-maze gen   -n SIZE [--count N] [--first I] [--no-forks] [--extra K] [--exclude MAZES] -o MAZES\n"
              "rz-maze train --objective next|mlmu [model and optimizer options] [-o CKPT] MAZES\n"
-             "rz-maze eval  -m CKPT [--count N] [--batch B] [--png FILE] HELDOUT\n",
+             "rz-maze eval  -m CKPT [--count N] [--batch B] [--full-forward] [--png FILE] HELDOUT\n",
     .about = "Run 'rz-maze COMMAND --help' for every option.\n",
     .examples = "rz-maze gen -n 5 --count 20000 -o train.rz && rz-maze gen -n 5 --first 1000000 --count 500 \\\n"
                 "  --exclude train.rz -o test.rz\n"
@@ -75,20 +75,21 @@ static const rz_cli_tool tool_train = {
 static const rz_cli_tool tool_eval = {
     .name = "rz-maze eval",
     .summary = "exact-path and valid-path accuracy of a trained model on held-out mazes",
-    .usage = "rz-maze eval -m CKPT [--count N] [--batch B] [--png FILE] HELDOUT\n",
+    .usage = "rz-maze eval -m CKPT [--count N] [--batch B] [--full-forward] [--png FILE] HELDOUT\n",
     .about = "Decodes every held-out path (MLM-U: left to right, one masked token per forward;\n"
-             "next-token: greedy) and reports exact and valid path rates; mpirun splits the set.\n"
+             "next-token: greedy, each new cell one position against the cached keys and values)\n"
+             "and reports exact and valid path rates; mpirun splits the set.\n"
              "Single steps: each path token predicted from the true path before it (step_accuracy),\n"
              "and how many wrong cells were a legal move (an open neighbour of the previous cell).\n",
     .examples = "rz-maze eval -m m.ckpt --json test.rz\n",
-    .report = "objective, keys, arch, n, step, mazes, exact, valid, exact_rate, valid_rate, seconds, step_accuracy, "
+    .report = "objective, keys, arch, n, step, mazes, exact, valid, exact_rate, valid_rate, seconds, decoder, step_accuracy, "
               "wrong_steps, wrong_steps_open",
 };
 
 typedef struct {
     int cmd; /* 0 gen, 1 train, 2 eval */
     int n, forks, extra, objective, keys, keys_set, arch, dec_layers, dim, layers, heads, hidden, ctx, steps, batch, micro, warmup, every, until;
-    int eval_every;
+    int eval_every, full;
     long count, first, eval_count;
     double lr, min_lr, wd, clip, init_std, init_shared, astar, theta;
     const char *exclude, *png, *ckpt, *resume, *eval, *model, *input;
@@ -185,7 +186,9 @@ static void parse(rz_cli *c, args *a, int argc, char **argv)
     rz_opt eval[] = {
         RZ_O_STR("model", 'm', "CKPT", a->model, "a checkpoint of rz-maze train (required)"),
         RZ_O_LONG("count", 0, "N", a->count, 1, 100000000, "score at most N mazes (default all)"),
-        RZ_O_INT("batch", 0, "B", a->batch, 1, 1 << 20, "mazes per forward (default 32)"),
+        RZ_O_INT("batch", 0, "B", a->batch, 1, 1 << 20, "mazes per forward (default 32; MLM-U and --full-forward)"),
+        RZ_O_SET("full-forward", 0, a->full, 1,
+                 "next-token: decode with a whole forward per cell, no KV cache (the slow reference; same paths)"),
         RZ_O_STR("png", 0, "FILE", a->png,
                  "draw the first held-out maze with its true (green) and predicted (red) path"),
         RZ_O_END};
@@ -387,7 +390,8 @@ static void cmd_train(rz_cli *c, const args *a)
         int last = s + 1 == until;
         if (a->eval && ((a->eval_every && (s + 1) % a->eval_every == 0) || last)) {
             rz_maze_score sc = {0, 0, 0};
-            if (rz_maze_evaluate(tr.model, tr.info.dec_layers, &held, a->objective, a->keys, 0, a->micro, &sc, &e)) rz_cli_die(c, &e);
+            if (rz_maze_evaluate(tr.model, tr.info.dec_layers, &held, a->objective, a->keys, 0, 0, a->micro, &sc, &e))
+                rz_cli_die(c, &e);
             eval_point p = {s + 1, tr.info.samples, train_secs, (double)sc.exact / (double)sc.count,
                             (double)sc.valid / (double)sc.count};
             if (nev < cap_ev) ev[nev++] = p;
@@ -452,19 +456,19 @@ static void cmd_eval(rz_cli *c, const args *a)
     int B = a->batch > 0 ? a->batch : 32;
     rz_maze_score sc = {0, 0, 0};
     double t0 = rz_now();
-    if (rz_maze_evaluate(model, info.dec_layers, &held, info.objective, info.keys, 0, B, &sc, &e)) rz_cli_die(c, &e);
+    if (rz_maze_evaluate(model, info.dec_layers, &held, info.objective, info.keys, a->full, 0, B, &sc, &e))
+        rz_cli_die(c, &e);
     double secs = rz_now() - t0;
     rz_maze_steps st = {0, 0, 0, 0};
     if (rz_maze_evaluate_steps(model, info.dec_layers, &held, info.objective, info.keys, 0, B, &st, &e)) rz_cli_die(c, &e);
     if (a->png && rz_cluster_rank() == 0) { /* the first maze, decoded again on rank 0 */
         int *pred = malloc(sizeof(int) * (size_t)held.T);
-        rz_lora *lo = NULL;
-        rz_train *t = NULL;
         rz_maze m;
         rz_maze_score one = {0, 0, 0};
-        if (!pred || rz_maze_core_new(model, NULL, info.dec_layers, 1, held.T, &lo, &t, &e) ||
-            rz_maze_decode(t, &held, info.objective, info.keys, 0, 1, 1, pred, &one, &e) || rz_maze_alloc(held.n, &m, &e) ||
-            rz_maze_parse(&m, held.tokens, held.len[0], &e))
+        if (!pred ||
+            rz_maze_decode_model(model, info.dec_layers, &held, info.objective, info.keys, a->full, 0, 1, 1, pred, &one,
+                                 &e) ||
+            rz_maze_alloc(held.n, &m, &e) || rz_maze_parse(&m, held.tokens, held.len[0], &e))
             rz_cli_die(c, &e);
         if (!c->quiet) { /* the true and decoded path tokens, for a look */
             char b[32];
@@ -481,11 +485,9 @@ static void cmd_eval(rz_cli *c, const args *a)
         if (!cells || rz_maze_png(a->png, &m, cells, np, &e)) rz_cli_die(c, &e);
         free(cells), free(pred);
         rz_maze_free(&m);
-        rz_train_free(t);
-        rz_lora_free(lo);
     }
     if (rz_cluster_rank() == 0) {
-        msgpack_packer *pk = rz_report_begin(c, 14);
+        msgpack_packer *pk = rz_report_begin(c, 15);
         rz_rec_str(pk, "objective", rz_maze_objective_name(info.objective));
         rz_rec_str(pk, "keys", rz_maze_keys_name(info.keys));
         rz_rec_str(pk, "arch", rz_maze_arch_name(info.arch));
@@ -497,6 +499,7 @@ static void cmd_eval(rz_cli *c, const args *a)
         rz_rec_f64(pk, "exact_rate", (double)sc.exact / (double)sc.count);
         rz_rec_f64(pk, "valid_rate", (double)sc.valid / (double)sc.count);
         rz_rec_f64(pk, "seconds", secs);
+        rz_rec_str(pk, "decoder", rz_maze_uses_cache(info.objective, info.dec_layers, a->full) ? "cached" : "full");
         rz_rec_f64(pk, "step_accuracy", st.steps ? (double)st.right / (double)st.steps : 0.0);
         rz_rec_int(pk, "wrong_steps", st.wrong_cell);
         rz_rec_int(pk, "wrong_steps_open", st.wrong_open);

@@ -128,27 +128,48 @@ int rz_maze_trainer_save(rz_maze_trainer *tr, const char *loc, const rz_stream_o
     return rz_maze_ckpt_save(loc, so, &tr->info, tr->model, with_moments ? &tr->adam : NULL, e);
 }
 
+int rz_maze_uses_cache(int objective, int dec_layers, int full)
+{
+    return objective == RZ_MZ_NEXT && dec_layers == 0 && !full;
+}
+
+int rz_maze_decode_model(rz_llama *model, int dec_layers, const rz_maze_set *set, int objective, int keys, int full,
+                         long lo, long hi, int B, int *pred, rz_maze_score *sc, rz_err *e)
+{
+    if (rz_maze_uses_cache(objective, dec_layers, full)) return rz_maze_decode_cached(model, set, lo, hi, pred, NULL, sc, e);
+    rz_lora *a = NULL;
+    rz_train *t = NULL;
+    int rc = rz_maze_core_new(model, NULL, dec_layers, B, set->T, &a, &t, e);
+    if (!rc) rc = rz_maze_decode(t, set, objective, keys, lo, hi, B, pred, sc, e);
+    rz_train_free(t);
+    rz_lora_free(a);
+    return rc;
+}
+
 /* Runs one of the two scorers (steps != NULL: single steps) on this rank's block, then
  * sums the counts over the ranks. */
-static int evaluate(rz_llama *model, int dec_layers, const rz_maze_set *set, int objective, int keys, long count,
-                    int B, rz_maze_score *sc, rz_maze_steps *steps, rz_err *e)
+static int evaluate(rz_llama *model, int dec_layers, const rz_maze_set *set, int objective, int keys, int full,
+                    long count, int B, rz_maze_score *sc, rz_maze_steps *steps, rz_err *e)
 {
     if (count <= 0 || count > set->count) count = set->count;
     if (set->T > model->config.seq_len)
         return rz_fail(e, RZ_EINPUT, "held-out mazes of %d tokens, longer than the model's context %d", set->T,
                        model->config.seq_len);
-    rz_lora *a = NULL;
-    rz_train *t = NULL;
     long lo, hi;
     rz_cluster_block(count, rz_cluster_rank(), rz_cluster_size(), &lo, &hi);
-    int rc = rz_maze_core_new(model, NULL, dec_layers, B, set->T, &a, &t, e);
     rz_maze_score mine = {0, 0, 0};
     rz_maze_steps ms = {0, 0, 0, 0};
-    if (!rc && hi > lo)
-        rc = steps ? rz_maze_step_scores(t, set, objective, keys, lo, hi, B, &ms, e)
-                   : rz_maze_decode(t, set, objective, keys, lo, hi, B, NULL, &mine, e);
-    rz_train_free(t);
-    rz_lora_free(a);
+    int rc = 0;
+    if (hi > lo && !steps) {
+        rc = rz_maze_decode_model(model, dec_layers, set, objective, keys, full, lo, hi, B, NULL, &mine, e);
+    } else if (hi > lo) {
+        rz_lora *a = NULL;
+        rz_train *t = NULL;
+        rc = rz_maze_core_new(model, NULL, dec_layers, B, set->T, &a, &t, e);
+        if (!rc) rc = rz_maze_step_scores(t, set, objective, keys, lo, hi, B, &ms, e);
+        rz_train_free(t);
+        rz_lora_free(a);
+    }
     /* every rank reaches the reduction, failed or not, so none waits forever */
     double v[8] = {(double)mine.count, (double)mine.exact, (double)mine.valid, (double)ms.steps, (double)ms.right,
                    (double)ms.wrong_cell, (double)ms.wrong_open, rc ? 1.0 : 0.0};
@@ -164,14 +185,14 @@ static int evaluate(rz_llama *model, int dec_layers, const rz_maze_set *set, int
     return 0;
 }
 
-int rz_maze_evaluate(rz_llama *model, int dec_layers, const rz_maze_set *set, int objective, int keys, long count,
-                     int B, rz_maze_score *sc, rz_err *e)
+int rz_maze_evaluate(rz_llama *model, int dec_layers, const rz_maze_set *set, int objective, int keys, int full,
+                     long count, int B, rz_maze_score *sc, rz_err *e)
 {
-    return evaluate(model, dec_layers, set, objective, keys, count, B, sc, NULL, e);
+    return evaluate(model, dec_layers, set, objective, keys, full, count, B, sc, NULL, e);
 }
 
 int rz_maze_evaluate_steps(rz_llama *model, int dec_layers, const rz_maze_set *set, int objective, int keys,
                            long count, int B, rz_maze_steps *st, rz_err *e)
 {
-    return evaluate(model, dec_layers, set, objective, keys, count, B, NULL, st, e);
+    return evaluate(model, dec_layers, set, objective, keys, 0, count, B, NULL, st, e);
 }

@@ -55,12 +55,20 @@ void rz_maze_trainer_free(rz_maze_trainer *tr);
 int rz_maze_trainer_step(rz_maze_trainer *tr, double *loss, double *gnorm, double *lr, rz_err *e);
 int rz_maze_trainer_save(rz_maze_trainer *tr, const char *loc, const rz_stream_opts *so, int with_moments, rz_err *e);
 
-/* Decodes and scores the first `count` sequences of set (0: all) with model (its last
- * dec_layers layers the PAST decoder, mlmu.h; 0: enc); under
- * mpirun every rank takes a contiguous block and the counts are summed (identical on
- * every rank). B: sequences per forward. pred (rank 0's block only, or NULL). */
-int rz_maze_evaluate(rz_llama *model, int dec_layers, const rz_maze_set *set, int objective, int keys, long count,
-                     int B, rz_maze_score *sc, rz_err *e);
+/* Whether decoding runs through the KV cache: next-token (no PAST decoder) unless full
+ * asks for the full-forward reference. */
+int rz_maze_uses_cache(int objective, int dec_layers, int full);
+/* Decodes and scores sequences [lo, hi) of set with model (its last dec_layers layers the
+ * PAST decoder, mlmu.h; 0: enc): rz_maze_decode_cached when rz_maze_uses_cache, else
+ * rz_maze_decode with B sequences per forward. pred as theirs (or NULL). Scores ADD
+ * into sc. */
+int rz_maze_decode_model(rz_llama *model, int dec_layers, const rz_maze_set *set, int objective, int keys, int full,
+                         long lo, long hi, int B, int *pred, rz_maze_score *sc, rz_err *e);
+/* Decodes and scores the first `count` sequences of set (0: all) as rz_maze_decode_model;
+ * under mpirun every rank takes a contiguous block and the counts are summed (identical
+ * on every rank). */
+int rz_maze_evaluate(rz_llama *model, int dec_layers, const rz_maze_set *set, int objective, int keys, int full,
+                     long count, int B, rz_maze_score *sc, rz_err *e);
 /* The same split and sum for the teacher-forced single steps of rz_maze_step_scores
  * (mlmu.h) on the first `count` sequences; st is overwritten. */
 int rz_maze_evaluate_steps(rz_llama *model, int dec_layers, const rz_maze_set *set, int objective, int keys,

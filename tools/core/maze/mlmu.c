@@ -2,6 +2,7 @@
  * path decoding (the contract is in mlmu.h). */
 #include "mlmu.h"
 
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -325,6 +326,11 @@ static int score_rows(const rz_maze_set *s, const int *tok, long q0, int nb, lon
     return 0;
 }
 
+/* The full-forward decoder: every generated token costs one forward of the whole padded
+ * rows. For next-token it is the slow reference of rz_maze_decode_cached (below). For
+ * MLM-U (all_but_last) it is the only way: attention is bidirectional, so every cell
+ * filled in changes the representation of every earlier position (and, with every key,
+ * of the <MASK> positions after it too) — there are no fixed keys and values to keep. */
 int rz_maze_decode(rz_train *t, const rz_maze_set *s, int objective, int keys, long lo, long hi, int B,
                    int *pred, rz_maze_score *sc, rz_err *e)
 {
@@ -375,6 +381,66 @@ int rz_maze_decode(rz_train *t, const rz_maze_set *s, int objective, int keys, l
     }
     free(tok), free(pos);
     rz_maze_free(&m);
+    return rc;
+}
+
+/* One next-token path: the prompt through <PATH_START> in one rz_llama_forward (each
+ * layer's rotated keys and values stay in st's cache), then one position per step. row
+ * [T] gets the rz_maze_decode rows' layout: prompt, decoded tokens, <PAD> after. lg:
+ * [T][V] (row p − 1 = the logits that chose the token at p), or scratch of V. */
+static int decode_cached_row(const rz_llama *model, rz_llama_state *st, const int *src, int ps, int T, int V,
+                             int *row, float *lg, int keep)
+{
+    memcpy(row, src, sizeof(int) * (size_t)(ps + 1));
+    for (int i = ps + 1; i < T; i++) row[i] = RZ_MZ_PAD;
+    if (ps + 1 >= T) return 0; /* nothing to fill: the full decoder stops at once too */
+    if (rz_llama_forward(model, st, row, ps + 1, 0, NULL)) return RZ_EINPUT;
+    for (int p = ps + 1, last = ps;; p++, last = 0) {
+        float *l = keep ? lg + (size_t)(p - 1) * V : lg;
+        rz_llama_logits(model, st, last, 1, l); /* the logits of position p − 1 */
+        int y = rz_llama_argmax(l, V);
+        row[p] = y;
+        if (y == RZ_MZ_PATH_END || p + 1 == T) return 0;
+        if (rz_llama_forward(model, st, row + p, 1, p, NULL)) return RZ_EINPUT;
+    }
+}
+
+int rz_maze_decode_cached(const rz_llama *model, const rz_maze_set *s, long lo, long hi, int *pred, float *logits,
+                          rz_maze_score *sc, rz_err *e)
+{
+    int T = s->T, V = rz_maze_vocab(s->n);
+    if (model->config.vocab_size != V || model->config.seq_len < T)
+        return rz_fail(e, RZ_EINPUT, "decoding: a model of %d tokens and context %d for %dx%d mazes of %d tokens",
+                       model->config.vocab_size, model->config.seq_len, s->n, s->n, T);
+    if (hi <= lo) return 0;
+    long nq = hi - lo;
+    int nthr = omp_get_max_threads() < nq ? omp_get_max_threads() : (int)nq;
+    rz_llama_state **st = rz_calloc((size_t)nthr, sizeof *st, e);
+    int *tok = rz_malloc(sizeof(int) * (size_t)nq * T, e);
+    float *lg = rz_malloc(sizeof(float) * (size_t)nthr * V, e);
+    rz_maze m;
+    memset(&m, 0, sizeof m);
+    int rc = !st || !tok || !lg || rz_maze_alloc(s->n, &m, e) ? (e->code ? e->code : RZ_EINTERNAL) : 0;
+    for (int i = 0; i < nthr && !rc; i++) rc = rz_llama_state_new(model, T, T, &st[i], e);
+    if (!rc) {
+        int bad = 0;
+        /* one maze per iteration on one thread with its own state: each path is the same
+         * computation whatever thread runs it (rz_llama_forward's products and attention
+         * give the same bits for any thread count, and run single-threaded in here) */
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nthr) reduction(| : bad)
+        for (long r = 0; r < nq; r++) {
+            int th = omp_get_thread_num();
+            long q = lo + r;
+            bad |= decode_cached_row(model, st[th], s->tokens + (size_t)q * T, s->pstart[q], T, V,
+                                     tok + (size_t)r * T, logits ? logits + (size_t)r * T * V : lg + (size_t)th * V,
+                                     logits != NULL) != 0;
+        }
+        if (bad) rc = rz_fail(e, RZ_EINPUT, "decoding: a token outside the model's vocabulary");
+        else rc = score_rows(s, tok, lo, (int)nq, lo, pred, &m, sc, e);
+    }
+    rz_maze_free(&m);
+    for (int i = 0; st && i < nthr; i++) rz_llama_state_free(st[i]);
+    free(st), free(tok), free(lg);
     return rc;
 }
 

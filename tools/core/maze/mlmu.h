@@ -139,6 +139,19 @@ typedef struct {
  * sequences. Scores ADD into sc. */
 int rz_maze_decode(rz_train *t, const rz_maze_set *s, int objective, int keys, long lo, long hi, int B,
                    int *pred, rz_maze_score *sc, rz_err *e);
+/* Next-token greedy decoding with a KV cache, the fast path of rz_maze_decode for the
+ * causal model (objective next, no PAST decoder): per maze one rz_llama_forward of the
+ * prompt through <PATH_START> keeps every layer's rotated keys and values (llama.h's
+ * cache), then each step runs the one new position against them — the same model and
+ * math as the training forward (lora.h: "llama.c's math"), in another summation order,
+ * so the logits agree to rounding and the paths are rz_maze_decode's (tests/unit/
+ * test_maze.c checks both on a trained model). pred as rz_maze_decode's; logits (or
+ * NULL): [hi−lo][T][V], row p − 1 of maze q − lo = the logits that chose the token at p
+ * (the other rows untouched). One maze per OpenMP iteration, each on one thread: the
+ * same bits for any thread count. Scores ADD into sc. MLM-U has no cached form (see
+ * rz_maze_decode in mlmu.c). */
+int rz_maze_decode_cached(const rz_llama *model, const rz_maze_set *s, long lo, long hi, int *pred, float *logits,
+                          rz_maze_score *sc, rz_err *e);
 /* Teacher-forced single steps, the diagnosis of a model that decodes few paths: for every
  * predictable path position i (cells and <PATH_END>) of sequences [lo, hi), the
  * argmax prediction given the true path before i — MLM-U: positions ≥ i are <MASK>
