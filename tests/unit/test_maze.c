@@ -355,7 +355,7 @@ static long cached_case(rz_llama *model, const rz_maze_set *s)
     size_t nt = (size_t)nq * T, nl = nt * (size_t)V;
     int *full = malloc(sizeof(int) * nt), *c1 = malloc(sizeof(int) * nt), *c2 = malloc(sizeof(int) * nt);
     float *l1 = calloc(nl, sizeof(float)), *l2 = calloc(nl, sizeof(float));
-    rz_maze_score sf = {0, 0, 0}, s1 = {0, 0, 0}, s2 = {0, 0, 0};
+    rz_maze_score sf = {0, 0, 0, 0}, s1 = {0, 0, 0, 0}, s2 = {0, 0, 0, 0};
     int ranks[RZ_LIN_PER_LAYER] = {0};
     rz_lora *a;
     rz_train *t;
@@ -368,7 +368,7 @@ static long cached_case(rz_llama *model, const rz_maze_set *s)
     CHECK(rz_maze_decode_cached(model, s, 0, nq, c2, l2, &s2, &e) == 0);
     omp_set_num_threads(nthr);
     CHECK(!memcmp(c1, full, sizeof(int) * nt)); /* the same paths as the full forward */
-    CHECK(s1.count == sf.count && s1.exact == sf.exact && s1.valid == sf.valid);
+    CHECK(s1.count == sf.count && s1.exact == sf.exact && s1.valid == sf.valid && s1.tokens == sf.tokens);
     CHECK(!memcmp(c1, c2, sizeof(int) * nt) && !memcmp(l1, l2, sizeof(float) * nl)); /* 1 = 2 threads */
     CHECK(s2.count == s1.count && s2.exact == s1.exact && s2.valid == s1.valid);
     double worst = 0, margin = INFINITY;
@@ -397,6 +397,7 @@ static long cached_case(rz_llama *model, const rz_maze_set *s)
     printf("#   cached decoder: %ld mazes, %ld exact, %ld steps (%ld paths never ended), max |cached - full| "
            "logit %.3g, smallest top-2 margin %.3g\n", nq, s1.exact, steps, unended, worst, margin);
     CHECK(steps > nq && worst <= 1e-3);
+    CHECK(s1.tokens == steps); /* the decoded-token count, recounted here */
     rz_train_free(t);
     rz_lora_free(a);
     free(full), free(c1), free(c2), free(l1), free(l2);
@@ -425,7 +426,7 @@ static void overfit_case(int objective, int arch, int steps)
     CHECK(rz_maze_trainer_new(&tr, &info, &s, NULL, NULL, &e) == 0);
     double loss = 0, gn, lr;
     for (int i = 0; i < steps; i++) CHECK(rz_maze_trainer_step(&tr, &loss, &gn, &lr, &e) == 0);
-    rz_maze_score sc = {0, 0, 0};
+    rz_maze_score sc = {0, 0, 0, 0};
     CHECK(rz_maze_evaluate(tr.model, info.dec_layers, &s, objective, info.keys, 0, 0, 8, &sc, &e) == 0);
     printf("#   %s, arch %s: loss %.4f after %d steps, %ld/%ld exact, %ld valid\n", rz_maze_objective_name(objective),
            rz_maze_arch_name(arch), loss, steps, sc.exact, sc.count, sc.valid);

@@ -82,8 +82,8 @@ static const rz_cli_tool tool_eval = {
              "Single steps: each path token predicted from the true path before it (step_accuracy),\n"
              "and how many wrong cells were a legal move (an open neighbour of the previous cell).\n",
     .examples = "rz-maze eval -m m.ckpt --json test.rz\n",
-    .report = "objective, keys, arch, n, step, mazes, exact, valid, exact_rate, valid_rate, seconds, decoder, step_accuracy, "
-              "wrong_steps, wrong_steps_open",
+    .report = "objective, keys, arch, n, step, mazes, exact, valid, exact_rate, valid_rate, seconds, decoded_tokens, decoder, "
+              "step_accuracy, wrong_steps, wrong_steps_open",
 };
 
 typedef struct {
@@ -389,7 +389,7 @@ static void cmd_train(rz_cli *c, const args *a)
                         s + 1, until, loss, lr, gnorm, (double)a->batch * set.T / per, per * (double)(until - s - 1));
         int last = s + 1 == until;
         if (a->eval && ((a->eval_every && (s + 1) % a->eval_every == 0) || last)) {
-            rz_maze_score sc = {0, 0, 0};
+            rz_maze_score sc = {0, 0, 0, 0};
             if (rz_maze_evaluate(tr.model, tr.info.dec_layers, &held, a->objective, a->keys, 0, 0, a->micro, &sc, &e))
                 rz_cli_die(c, &e);
             eval_point p = {s + 1, tr.info.samples, train_secs, (double)sc.exact / (double)sc.count,
@@ -454,7 +454,7 @@ static void cmd_eval(rz_cli *c, const args *a)
     if (rz_maze_set_load(a->input, &c->stream, info.n, info.config.seq_len, a->count > 0 ? a->count : 0, &held, &e))
         rz_cli_die(c, &e);
     int B = a->batch > 0 ? a->batch : 32;
-    rz_maze_score sc = {0, 0, 0};
+    rz_maze_score sc = {0, 0, 0, 0};
     double t0 = rz_now();
     if (rz_maze_evaluate(model, info.dec_layers, &held, info.objective, info.keys, a->full, 0, B, &sc, &e))
         rz_cli_die(c, &e);
@@ -464,7 +464,7 @@ static void cmd_eval(rz_cli *c, const args *a)
     if (a->png && rz_cluster_rank() == 0) { /* the first maze, decoded again on rank 0 */
         int *pred = malloc(sizeof(int) * (size_t)held.T);
         rz_maze m;
-        rz_maze_score one = {0, 0, 0};
+        rz_maze_score one = {0, 0, 0, 0};
         if (!pred ||
             rz_maze_decode_model(model, info.dec_layers, &held, info.objective, info.keys, a->full, 0, 1, 1, pred, &one,
                                  &e) ||
@@ -487,7 +487,7 @@ static void cmd_eval(rz_cli *c, const args *a)
         rz_maze_free(&m);
     }
     if (rz_cluster_rank() == 0) {
-        msgpack_packer *pk = rz_report_begin(c, 15);
+        msgpack_packer *pk = rz_report_begin(c, 16);
         rz_rec_str(pk, "objective", rz_maze_objective_name(info.objective));
         rz_rec_str(pk, "keys", rz_maze_keys_name(info.keys));
         rz_rec_str(pk, "arch", rz_maze_arch_name(info.arch));
@@ -499,6 +499,7 @@ static void cmd_eval(rz_cli *c, const args *a)
         rz_rec_f64(pk, "exact_rate", (double)sc.exact / (double)sc.count);
         rz_rec_f64(pk, "valid_rate", (double)sc.valid / (double)sc.count);
         rz_rec_f64(pk, "seconds", secs);
+        rz_rec_int(pk, "decoded_tokens", sc.tokens);
         rz_rec_str(pk, "decoder", rz_maze_uses_cache(info.objective, info.dec_layers, a->full) ? "cached" : "full");
         rz_rec_f64(pk, "step_accuracy", st.steps ? (double)st.right / (double)st.steps : 0.0);
         rz_rec_int(pk, "wrong_steps", st.wrong_cell);

@@ -157,7 +157,7 @@ static int evaluate(rz_llama *model, int dec_layers, const rz_maze_set *set, int
                        model->config.seq_len);
     long lo, hi;
     rz_cluster_block(count, rz_cluster_rank(), rz_cluster_size(), &lo, &hi);
-    rz_maze_score mine = {0, 0, 0};
+    rz_maze_score mine = {0, 0, 0, 0};
     rz_maze_steps ms = {0, 0, 0, 0};
     int rc = 0;
     if (hi > lo && !steps) {
@@ -171,16 +171,16 @@ static int evaluate(rz_llama *model, int dec_layers, const rz_maze_set *set, int
         rz_lora_free(a);
     }
     /* every rank reaches the reduction, failed or not, so none waits forever */
-    double v[8] = {(double)mine.count, (double)mine.exact, (double)mine.valid, (double)ms.steps, (double)ms.right,
-                   (double)ms.wrong_cell, (double)ms.wrong_open, rc ? 1.0 : 0.0};
-    rz_cluster_allreduce_sum(v, 8);
+    double v[9] = {(double)mine.count, (double)mine.exact, (double)mine.valid, (double)ms.steps, (double)ms.right,
+                   (double)ms.wrong_cell, (double)ms.wrong_open, rc ? 1.0 : 0.0, (double)mine.tokens};
+    rz_cluster_allreduce_sum(v, 9);
     if (rc) return rc;
     if (v[7] > 0) return rz_fail(e, RZ_EINTERNAL, "evaluation failed on another rank");
     if (steps) {
         steps->steps = (long)v[3], steps->right = (long)v[4], steps->wrong_cell = (long)v[5];
         steps->wrong_open = (long)v[6];
     } else {
-        sc->count = (long)v[0], sc->exact = (long)v[1], sc->valid = (long)v[2];
+        sc->count = (long)v[0], sc->exact = (long)v[1], sc->valid = (long)v[2], sc->tokens = (long)v[8];
     }
     return 0;
 }

@@ -321,6 +321,11 @@ static int score_rows(const rz_maze_set *s, const int *tok, long q0, int nb, lon
                               e);
         if (v < 0) return rz_wrap(e, "maze %ld", q);
         sc->count++, sc->valid += v, sc->exact += exact;
+        const int *row = tok + (size_t)r * T;
+        for (int i = s->pstart[q] + 1; i < T; i++) {
+            sc->tokens++;
+            if (row[i] == RZ_MZ_PATH_END) break;
+        }
         if (pred) memcpy(pred + (size_t)(q - lo) * T, tok + (size_t)r * T, sizeof(int) * (size_t)T);
     }
     return 0;

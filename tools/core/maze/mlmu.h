@@ -130,6 +130,7 @@ int rz_maze_step_grad(rz_train *t, rz_lora *a, const rz_maze_set *s, const rz_ma
 
 typedef struct {
     long count, exact, valid;
+    long tokens; /* tokens decoded: the path cells and <PATH_END> (a path that never ends: up to T) */
 } rz_maze_score;
 
 /* Decodes the paths of sequences [lo, hi) of s (t made for up to B sequences of s->T,
