@@ -13,6 +13,14 @@
 #   make -f pipeline/maze.mk maze-seeds     maze-compare for every seed of SEEDS (each in
 #                                           OUT/seedS), then seeds.md: mean and spread of
 #                                           the held-out exact rate per objective and step
+#   make -f pipeline/maze.mk maze-curves    maze-compare's held-out exact rate, one curve per
+#                                           objective, against mazes seen (= steps x BATCH)
+#                                           and against training seconds: curves-N-seen.png,
+#                                           curves-N-seconds.png and their rows curves-N.dat
+#                                           (pipeline/maze-curves.sh)
+#   make -f pipeline/maze.mk maze-seeds-curves   the same from maze-seeds' reports: the mean
+#                                           over SEEDS with 95% t-intervals as error bars
+#                                           (seeds-N-curves-seen.png, -seconds.png, .dat)
 #
 # Variables: N (lattice size), TRAIN / HELD (mazes), STEPS, BATCH, MODEL (shape flags),
 # LR, MIN_LR (the end of the cosine), WARMUP, EVAL_EVERY, THREADS (per run; 1 keeps a shared machine usable: with other
@@ -62,7 +70,7 @@ CTXOPT := $(if $(CTX),--ctx $(CTX))
 KEYSEFF := $(if $(filter past,$(ARCH)),visible,$(KEYS))
 ARCHOPT := $(if $(filter past,$(ARCH)),--arch past $(if $(DEC),--dec-layers $(DEC)))
 
-.PHONY: maze-quick maze-compare maze-seeds
+.PHONY: maze-quick maze-compare maze-seeds maze-curves maze-seeds-curves
 .SECONDARY:
 
 $(OUT):
@@ -98,4 +106,15 @@ $(OUT)/seeds-$(N).md:
 	for s in $(SEEDS); do $(MAKE) -f $(RIZZ)/pipeline/maze.mk maze-compare SEED=$$s OUT=$(OUT)/seed$$s || exit 1; done
 	$(RIZZ)/pipeline/maze-seeds.sh $(foreach s,$(SEEDS),$(OUT)/seed$(s)/$(N)x$(N)-mlmu.json $(OUT)/seed$(s)/$(N)x$(N)-next.json) > $@.tmp && mv $@.tmp $@
 maze-seeds: $(OUT)/seeds-$(N).md
+	@cat $<
+
+# curves (pipeline/maze-curves.sh writes both pictures, then the .dat: the target)
+$(OUT)/curves-$(N).dat: $(RUN)-mlmu.json $(RUN)-next.json
+	$(RIZZ)/pipeline/maze-curves.sh $(OUT)/curves-$(N) $^
+maze-curves: $(OUT)/curves-$(N).dat
+	@cat $<
+$(OUT)/seeds-$(N)-curves.dat: $(OUT)/seeds-$(N).md
+	$(RIZZ)/pipeline/maze-curves.sh $(OUT)/seeds-$(N)-curves \
+	  $(foreach s,$(SEEDS),$(OUT)/seed$(s)/$(N)x$(N)-mlmu.json $(OUT)/seed$(s)/$(N)x$(N)-next.json)
+maze-seeds-curves: $(OUT)/seeds-$(N)-curves.dat
 	@cat $<

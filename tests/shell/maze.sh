@@ -133,3 +133,50 @@ head -c 3000 "$T/full" > "$T/trunc.rz"
 check_err "truncated checkpoint" 2 "trunc|end" rz-maze eval -m "$T/trunc.rz" "$T/held.rz"
 check_err "--micro must divide --batch" 2 "divide" $TR --micro 3 --steps 1 -o "$T/bad.rz" "$T/a.rz"
 [ ! -e "$T/bad.rz" ] && ok "failed runs leave no output" || fail "failed runs leave no output"
+
+# 4. curves: pipeline/maze.mk maze-curves on tiny runs (one seed per objective; the rows
+# against the reports' evals read here with sed and awk, not jq), and maze-seeds-curves
+# on made-up reports of 2 seeds, whose 95% t-interval has a closed form: mean ± t(1) ·
+# sd / √2 with sd = |a − b| / √2, i.e. mean ± 12.706 · |a − b| / 2.
+R=$(cd "$(dirname "$0")/../.." && pwd)
+CV="$T/cv"; mkdir -p "$CV"
+for o in next mlmu; do
+  rz-maze train -q --objective $o --dim 16 --layers 2 --heads 2 --batch 8 --warmup 2 --steps 4 --seed 5 \
+    --eval "$T/held.rz" --eval-every 2 --json "$T/a.rz" > "$CV/4x4-$o.json" 2>/dev/null
+done
+check "maze-curves" make -s -f "$R/pipeline/maze.mk" maze-curves N=4 OUT="$CV" RZ_BIN="$RZ_BIN"
+for p in seen seconds; do
+  check "curves-4-$p.png is a PNG" sh -c "head -c 8 '$CV/curves-4-$p.png' | od -An -c | grep -q 'P   N   G'"
+done
+# expected rows: objective step samples train_seconds 1 exact exact exact, sorted as the script sorts
+rows() { for o in "$@"; do grep -o '{"step":[^}]*}' "$CV/4x4-$o.json" |
+  sed -E 's/.*"step":([0-9]+),"samples":([0-9]+),"train_seconds":([^,]+),"exact":([^,]+),.*/\1 \2 \3 \4/' |
+  awk -v o=$o '{ print o, $1, $2, $3, 1, $4, $4, $4 }'; done; }
+rows mlmu next > "$T/want.dat"
+same "curves: one row per objective and eval" "$(wc -l < "$CV/curves-4.dat")" "$(wc -l < "$T/want.dat")"
+awk 'NR == FNR { w[FNR] = $0; next }
+     { split(w[FNR], a, " "); if ($1 != a[1] || NF != 8) bad = 1
+       for (i = 2; i <= 8; i++) if ((a[i] - $i) ^ 2 > 1e-20 * (1 + a[i] ^ 2)) bad = 1 }
+     END { exit bad || NR != 2 * FNR }' "$T/want.dat" "$CV/curves-4.dat" \
+  && ok "curves: rows = the reports' evals" || fail "curves: rows = the reports' evals"
+SC="$T/sc"
+for s in 1 2; do mkdir -p "$SC/seed$s"; for o in next mlmu; do
+  # exact at step 10: 0.1 s + (mlmu 0.3), at step 20: 0.2 s + (mlmu 0.4); train_seconds 10 step + s
+  awk -v s=$s -v o=$o 'BEGIN { printf "{\"objective\":\"%s\",\"evals\":[", o
+    for (st = 10; st <= 20; st += 10) printf "%s{\"step\":%d,\"samples\":%d,\"train_seconds\":%g,\"exact\":%g,\"valid\":1}",
+      (st > 10 ? "," : ""), st, 8 * st, 10 * st + s, st / 100 * s + (o == "mlmu" ? st / 100 + 0.2 : 0)
+    print "]}" }' > "$SC/seed$s/4x4-$o.json"
+done; done
+"$R/pipeline/maze-seeds.sh" "$SC"/seed*/4x4-*.json > "$SC/seeds-4.md"
+check "maze-seeds-curves" make -s -f "$R/pipeline/maze.mk" maze-seeds-curves N=4 SEEDS="1 2" OUT="$SC" RZ_BIN="$RZ_BIN"
+check "seeds-4-curves-seen.png is a PNG" sh -c "head -c 8 '$SC/seeds-4-curves-seen.png' | od -An -c | grep -q 'P   N   G'"
+awk 'BEGIN { for (o = 0; o < 2; o++) for (st = 10; st <= 20; st += 10) {
+    a = st / 100 + (o ? st / 100 + 0.2 : 0); b = 2 * st / 100 + (o ? st / 100 + 0.2 : 0); m = (a + b) / 2
+    h = 12.706 * (b - a) / 2
+    print (o ? "mlmu" : "next"), st, 8 * st, 10 * st + 1.5, 2, m, m - h, m + h } }' | sort -k1,1 -k2,2n > "$T/want.dat"
+awk 'NR == FNR { w[FNR] = $0; next }
+     { split(w[FNR], a, " "); if ($1 != a[1] || NF != 8) bad = 1
+       for (i = 2; i <= 8; i++) if ((a[i] - $i) ^ 2 > 1e-20 * (1 + a[i] ^ 2)) bad = 1 }
+     END { exit bad || NR != 2 * FNR || NR != 8 }' "$T/want.dat" "$SC/seeds-4-curves.dat" \
+  && ok "seed curves: mean and 95% t-interval = closed form" || fail "seed curves: mean and 95% t-interval = closed form"
+check_err "curves of reports without evals" 2 "no evals" "$R/pipeline/maze-curves.sh" "$T/none" "$T/g.json"
