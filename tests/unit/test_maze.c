@@ -347,7 +347,9 @@ static void test_path_through_wall_rejected(void)
  * differs by a few float ulps, amplified through 2 layers to ~1e-6–1e-5 of the O(1–10)
  * logits (printed); 1e-3 absolute, as test_train's rz_llama_forward comparison, still
  * catches any wrong term (a wrong position, key or value moves logits by O(0.1)). */
-static long cached_case(rz_llama *model, const rz_maze_set *s)
+static rz_maze_steps steps_reference(rz_train *t, const rz_maze_set *s, int obj, uint64_t seed, rz_maze *m);
+
+static long cached_case(rz_llama *model, const rz_maze_set *s, uint64_t seed)
 {
     rz_err e = {0};
     int T = s->T, V = rz_maze_vocab(s->n), B = 8;
@@ -398,6 +400,17 @@ static long cached_case(rz_llama *model, const rz_maze_set *s)
            "logit %.3g, smallest top-2 margin %.3g\n", nq, s1.exact, steps, unended, worst, margin);
     CHECK(steps > nq && worst <= 1e-3);
     CHECK(s1.tokens == steps); /* the decoded-token count, recounted here */
+    /* the single steps of a trained model (one forward per maze for next-token) against
+     * one row per step */
+    rz_maze m;
+    rz_maze_alloc(s->n, &m, &e);
+    rz_maze_steps got = {0, 0, 0, 0}, want = steps_reference(t, s, RZ_MZ_NEXT, seed, &m);
+    CHECK(rz_maze_evaluate_steps(model, 0, s, RZ_MZ_NEXT, RZ_MZ_KEYS_ALL, 0, 3, &got, &e) == 0);
+    printf("#   single steps: %ld, %ld right, %ld wrong cells, %ld of them legal moves\n", got.steps, got.right,
+           got.wrong_cell, got.wrong_open);
+    CHECK(got.steps == want.steps && got.right == want.right && got.wrong_cell == want.wrong_cell &&
+          got.wrong_open == want.wrong_open);
+    rz_maze_free(&m);
     rz_train_free(t);
     rz_lora_free(a);
     free(full), free(c1), free(c2), free(l1), free(l2);
@@ -436,15 +449,15 @@ static void overfit_case(int objective, int arch, int steps)
          * paths that never end: every branch of the decoder) */
         rz_maze_set h;
         make_set(&h, 3, 40, 77, s.T);
-        long ex = cached_case(tr.model, &s);
+        long ex = cached_case(tr.model, &s, 6);
         CHECK(ex == 8);
-        ex = cached_case(tr.model, &h);
+        ex = cached_case(tr.model, &h, 77);
         CHECK(ex < 40); /* some unseen maze is decoded wrong: the comparison covers wrong paths too */
         /* an untrained model: paths that run to the end of the context without <PATH_END> */
         rz_llama *raw;
         CHECK(rz_llama_random(&tr.model->config, 31, &raw, &e) == 0);
         rz_maze_init_weights(raw, 0.5, 0, 0);
-        CHECK(cached_case(raw, &h) == 0);
+        CHECK(cached_case(raw, &h, 77) == 0);
         rz_llama_free(raw);
         rz_maze_set_free(&h);
     }
@@ -538,9 +551,40 @@ static int open_pair(const rz_maze *m, int a, int b)
     return (hi == lo + 1 && lo % n != n - 1 && (m->open[lo] & 1)) || (hi == lo + n && (m->open[lo] & 2));
 }
 
+/* The single steps one row and one forward at a time (the true tokens before i, the
+ * decoder's filler after), t's attention set by the caller; mazes from the generator's
+ * seed for the legal moves. */
+static rz_maze_steps steps_reference(rz_train *t, const rz_maze_set *s, int obj, uint64_t seed, rz_maze *m)
+{
+    int T = s->T, V = rz_maze_vocab(s->n), N = s->n * s->n;
+    int *row = malloc(sizeof(int) * (size_t)T);
+    rz_maze_steps want = {0, 0, 0, 0};
+    for (long q = 0; q < s->count; q++) {
+        const int *src = s->tokens + (size_t)q * T;
+        rz_maze_dfs(m, seed, (uint64_t)q, 1, 0); /* the same maze, from the generator */
+        for (int i = s->pstart[q] + 1; i < s->len[q]; i++) {
+            for (int j = 0; j < T; j++) row[j] = j < i ? src[j] : obj == RZ_MZ_MLMU ? RZ_MZ_MASK : RZ_MZ_PAD;
+            CHECK(rz_train_forward(t, row, NULL, 1, NULL) == 0);
+            const float *lg = rz_train_logits(t) + (size_t)(obj == RZ_MZ_MLMU ? i : i - 1) * V;
+            int y = 0;
+            for (int v = 1; v < V; v++) y = lg[v] > lg[y] ? v : y;
+            want.steps++;
+            if (y == src[i]) {
+                want.right++;
+            } else if (src[i - 1] >= RZ_MZ_CELL0 && src[i] >= RZ_MZ_CELL0) {
+                want.wrong_cell++;
+                want.wrong_open += y >= RZ_MZ_CELL0 && y < RZ_MZ_CELL0 + N &&
+                                   open_pair(m, src[i - 1] - RZ_MZ_CELL0, y - RZ_MZ_CELL0);
+            }
+        }
+    }
+    free(row);
+    return want;
+}
+
 static void test_step_scores(void)
 {
-    int n = 4, T = rz_maze_max_tokens(n, 0), V = rz_maze_vocab(n), N = n * n;
+    int n = 4, T = rz_maze_max_tokens(n, 0), V = rz_maze_vocab(n);
     rz_maze_set s;
     make_set(&s, n, 60, 9, T);
     rz_err e = {0};
@@ -563,7 +607,6 @@ static void test_step_scores(void)
     CHECK(rz_train_set_decoder(pt, 2, RZ_MZ_RESERVED, &e) == 0);
     rz_maze m;
     rz_maze_alloc(n, &m, &e);
-    int *row = malloc(sizeof(int) * (size_t)T);
     long right_all = -1;
     /* modes: next-token; MLM-U with every key; MLM-U with visible keys (the loop here sets
      * the mask itself: positions holding <MASK> are keys of themselves only); the PAST
@@ -576,26 +619,9 @@ static void test_step_scores(void)
         rz_train_set_causal(tt, obj == RZ_MZ_NEXT);
         rz_train_set_hidden(tt, mode >= 2 ? RZ_MZ_MASK : -1);
         long masked = 0;
-        for (long q = 0; q < s.count; q++) {
-            const int *src = s.tokens + (size_t)q * T;
-            rz_maze_dfs(&m, 9, (uint64_t)q, 1, 0); /* the same maze, from the generator */
+        for (long q = 0; q < s.count; q++)
             for (int i = 0; i < T; i++) masked += s.mask[(size_t)q * T + i];
-            for (int i = s.pstart[q] + 1; i < s.len[q]; i++) {
-                for (int j = 0; j < T; j++) row[j] = j < i ? src[j] : obj == RZ_MZ_MLMU ? RZ_MZ_MASK : RZ_MZ_PAD;
-                CHECK(rz_train_forward(tt, row, NULL, 1, NULL) == 0);
-                const float *lg = rz_train_logits(tt) + (size_t)(obj == RZ_MZ_MLMU ? i : i - 1) * V;
-                int y = 0;
-                for (int v = 1; v < V; v++) y = lg[v] > lg[y] ? v : y;
-                want.steps++;
-                if (y == src[i]) {
-                    want.right++;
-                } else if (src[i - 1] >= RZ_MZ_CELL0 && src[i] >= RZ_MZ_CELL0) {
-                    want.wrong_cell++;
-                    want.wrong_open += y >= RZ_MZ_CELL0 && y < RZ_MZ_CELL0 + N &&
-                                       open_pair(&m, src[i - 1] - RZ_MZ_CELL0, y - RZ_MZ_CELL0);
-                }
-            }
-        }
+        want = steps_reference(tt, &s, obj, 9, &m);
         printf("#   %s, keys %s%s: %ld steps, %ld right, %ld wrong cells, %ld of them legal moves\n",
                rz_maze_objective_name(obj), rz_maze_keys_name(keys), mode == 3 ? ", past" : "", got.steps, got.right, got.wrong_cell,
                got.wrong_open);
@@ -605,7 +631,6 @@ static void test_step_scores(void)
         CHECK(got.right == want.right && got.wrong_cell == want.wrong_cell && got.wrong_open == want.wrong_open);
         CHECK(want.right > 0 && want.wrong_cell > want.wrong_open && want.wrong_open > 0); /* every count used */
     }
-    free(row);
     rz_maze_free(&m);
     rz_train_free(t);
     rz_lora_free(a);

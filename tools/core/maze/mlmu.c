@@ -451,19 +451,19 @@ int rz_maze_decode_cached(const rz_llama *model, const rz_maze_set *s, long lo, 
 
 /* ---------------------------------------------------------------- single steps */
 
-/* One forward over rows [0, nb) — row r is (sequence q[r], position at[r]) — and their
- * scores. */
-static int score_steps(rz_train *t, const rz_maze_set *s, int objective, const int *tok, const long *q,
-                       const int *at, int nb, rz_maze *m, rz_maze_steps *st, rz_err *e)
+/* One forward over rows [0, nrows) of tok, then the scores of n steps: step j is position
+ * at[j] of sequence q[j], read from row rw[j]. */
+static int score_steps(rz_train *t, const rz_maze_set *s, int objective, const int *tok, int nrows, const int *rw,
+                       const long *q, const int *at, int n, rz_maze *m, rz_maze_steps *st, rz_err *e)
 {
     int T = s->T, V = rz_maze_vocab(s->n), N = s->n * s->n;
-    if (rz_train_forward(t, tok, NULL, nb, NULL))
+    if (rz_train_forward(t, tok, NULL, nrows, NULL))
         return rz_fail(e, RZ_EINPUT, "single steps: a token outside the model's vocabulary");
     const float *logits = rz_train_logits(t);
-    for (int r = 0; r < nb; r++) {
-        const int *src = s->tokens + (size_t)q[r] * T;
-        int i = at[r], read = objective == RZ_MZ_MLMU ? i : i - 1;
-        int y = rz_llama_argmax(logits + ((size_t)r * T + (size_t)read) * V, V), truth = src[i];
+    for (int j = 0; j < n; j++) {
+        const int *src = s->tokens + (size_t)q[j] * T;
+        int i = at[j], read = objective == RZ_MZ_MLMU ? i : i - 1;
+        int y = rz_llama_argmax(logits + ((size_t)rw[j] * T + (size_t)read) * V, V), truth = src[i];
         st->steps++;
         if (y == truth) {
             st->right++;
@@ -471,39 +471,56 @@ static int score_steps(rz_train *t, const rz_maze_set *s, int objective, const i
         }
         int prev = src[i - 1] - RZ_MZ_CELL0, want = truth - RZ_MZ_CELL0, got = y - RZ_MZ_CELL0;
         if (prev < 0 || prev >= N || want < 0 || want >= N) continue; /* the first cell, or <PATH_END> */
-        if (rz_maze_parse(m, src, s->len[q[r]], e)) return rz_wrap(e, "maze %ld", q[r]);
+        if (rz_maze_parse(m, src, s->len[q[j]], e)) return rz_wrap(e, "maze %ld", q[j]);
         st->wrong_cell++;
         st->wrong_open += got >= 0 && got < N && rz_maze_is_open(m, prev, got);
     }
     return 0;
 }
 
+/* Rows: MLM-U, one per step (the true tokens before i, <MASK> from i on). Next-token, one
+ * per maze: attention is causal, so the logits at i − 1 of a forward over the whole true
+ * sequence are to the bit those of the row "true tokens before i, <PAD> after" (nothing
+ * computed for position i − 1 reads a later position's value: its products are per row,
+ * and the later keys' probabilities are exactly 0, so their values add exact zeros) —
+ * one forward serves every step of the maze. */
 int rz_maze_step_scores(rz_train *t, const rz_maze_set *s, int objective, int keys, long lo, long hi, int B,
                         rz_maze_steps *st, rz_err *e)
 {
-    int T = s->T, rc = 0, nb = 0;
+    int T = s->T, rc = 0, nrows = 0, n = 0, next = objective == RZ_MZ_NEXT;
     rz_maze_set_attention(t, objective, keys);
-    int *tok = rz_malloc(sizeof(int) * (size_t)B * T, e), *at = rz_malloc(sizeof(int) * (size_t)B, e);
-    long *q = rz_malloc(sizeof(long) * (size_t)B, e);
+    size_t cap = (size_t)B * T; /* steps per forward: at most T per row */
+    int *tok = rz_malloc(sizeof(int) * (size_t)B * T, e), *at = rz_malloc(sizeof(int) * cap, e);
+    int *rw = rz_malloc(sizeof(int) * cap, e);
+    long *q = rz_malloc(sizeof(long) * cap, e);
     rz_maze m;
-    if (!tok || !at || !q || rz_maze_alloc(s->n, &m, e)) {
-        free(tok), free(at), free(q);
+    if (!tok || !at || !rw || !q || rz_maze_alloc(s->n, &m, e)) {
+        free(tok), free(at), free(rw), free(q);
         return e->code ? e->code : RZ_EINTERNAL;
     }
     for (long k = lo; k < hi && !rc; k++) {
         const int *src = s->tokens + (size_t)k * T;
         const uint8_t *mk = s->mask + (size_t)k * T;
+        if (next) {
+            if (nrows == B) rc = score_steps(t, s, objective, tok, nrows, rw, q, at, n, &m, st, e), nrows = n = 0;
+            memcpy(tok + (size_t)nrows * T, src, sizeof(int) * (size_t)T);
+            nrows++;
+        }
         for (int i = s->pstart[k] + 1; i < s->len[k] && !rc; i++) {
             if (!mk[i]) continue;
-            int *row = tok + (size_t)nb * T; /* the true tokens before i, then the decoder's filler */
-            memcpy(row, src, sizeof(int) * (size_t)i);
-            for (int j = i; j < T; j++) row[j] = objective == RZ_MZ_MLMU ? RZ_MZ_MASK : RZ_MZ_PAD;
-            q[nb] = k, at[nb] = i;
-            if (++nb == B) rc = score_steps(t, s, objective, tok, q, at, nb, &m, st, e), nb = 0;
+            if (!next) {
+                if (nrows == B) rc = score_steps(t, s, objective, tok, nrows, rw, q, at, n, &m, st, e), nrows = n = 0;
+                if (rc) break;
+                int *row = tok + (size_t)nrows * T; /* the true tokens before i, then the decoder's filler */
+                memcpy(row, src, sizeof(int) * (size_t)i);
+                for (int j = i; j < T; j++) row[j] = RZ_MZ_MASK;
+                nrows++;
+            }
+            rw[n] = nrows - 1, q[n] = k, at[n] = i, n++;
         }
     }
-    if (nb && !rc) rc = score_steps(t, s, objective, tok, q, at, nb, &m, st, e);
-    free(tok), free(at), free(q);
+    if (nrows && !rc) rc = score_steps(t, s, objective, tok, nrows, rw, q, at, n, &m, st, e);
+    free(tok), free(at), free(rw), free(q);
     rz_maze_free(&m);
     return rc;
 }
