@@ -418,30 +418,31 @@ int rz_maze_decode_cached(const rz_llama *model, const rz_maze_set *s, long lo, 
         return rz_fail(e, RZ_EINPUT, "decoding: a model of %d tokens and context %d for %dx%d mazes of %d tokens",
                        model->config.vocab_size, model->config.seq_len, s->n, s->n, T);
     if (hi <= lo) return 0;
-    long nq = hi - lo;
-    int nthr = omp_get_max_threads() < nq ? omp_get_max_threads() : (int)nq;
+    /* the decoded rows are judged a chunk at a time: memory does not grow with the set */
+    long chunk = hi - lo < 4096 ? hi - lo : 4096;
+    int nthr = omp_get_max_threads() < chunk ? omp_get_max_threads() : (int)chunk;
     rz_llama_state **st = rz_calloc((size_t)nthr, sizeof *st, e);
-    int *tok = rz_malloc(sizeof(int) * (size_t)nq * T, e);
+    int *tok = rz_malloc(sizeof(int) * (size_t)chunk * T, e);
     float *lg = rz_malloc(sizeof(float) * (size_t)nthr * V, e);
     rz_maze m;
     memset(&m, 0, sizeof m);
     int rc = !st || !tok || !lg || rz_maze_alloc(s->n, &m, e) ? (e->code ? e->code : RZ_EINTERNAL) : 0;
     for (int i = 0; i < nthr && !rc; i++) rc = rz_llama_state_new(model, T, T, &st[i], e);
-    if (!rc) {
-        int bad = 0;
+    for (long c0 = lo; c0 < hi && !rc; c0 += chunk) {
+        int nq = (int)(hi - c0 < chunk ? hi - c0 : chunk), bad = 0;
         /* one maze per iteration on one thread with its own state: each path is the same
          * computation whatever thread runs it (rz_llama_forward's products and attention
          * give the same bits for any thread count, and run single-threaded in here) */
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nthr) reduction(| : bad)
-        for (long r = 0; r < nq; r++) {
+        for (int r = 0; r < nq; r++) {
             int th = omp_get_thread_num();
-            long q = lo + r;
+            long q = c0 + r;
+            float *l = logits ? logits + (size_t)(q - lo) * T * V : lg + (size_t)th * V;
             bad |= decode_cached_row(model, st[th], s->tokens + (size_t)q * T, s->pstart[q], T, V,
-                                     tok + (size_t)r * T, logits ? logits + (size_t)r * T * V : lg + (size_t)th * V,
-                                     logits != NULL) != 0;
+                                     tok + (size_t)r * T, l, logits != NULL) != 0;
         }
         if (bad) rc = rz_fail(e, RZ_EINPUT, "decoding: a token outside the model's vocabulary");
-        else rc = score_rows(s, tok, lo, (int)nq, lo, pred, &m, sc, e);
+        else rc = score_rows(s, tok, c0, nq, lo, pred, &m, sc, e);
     }
     rz_maze_free(&m);
     for (int i = 0; st && i < nthr; i++) rz_llama_state_free(st[i]);
