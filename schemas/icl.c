@@ -4,8 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void key(msgpack_packer *pk, const char *k) { rz_rec_key(pk, k); }
-
 /* The records' plain fields, in the order they are written; the arrays (demos, labels)
  * and the prompt's strings (views into the record, not char arrays) stay code after
  * them, as does labels' rule (as many as demos). test and tokens are longs, read and
@@ -26,11 +24,11 @@ void rz_icl_demos_pack(msgpack_packer *pk, const rz_icl_demos *d)
 {
     rz_rec_begin(pk, "icl_demos", RZ_ICL_DEMOS_VERSION, RZ_NFIELDS(demos_fields) + (d->labels ? 2 : 1));
     rz_rec_fields_pack(pk, d, demos_fields, RZ_NFIELDS(demos_fields));
-    key(pk, "demos");
+    rz_rec_key(pk, "demos");
     msgpack_pack_array(pk, (size_t)d->n);
     for (int i = 0; i < d->n; i++) msgpack_pack_int64(pk, d->demos[i]);
     if (d->labels) {
-        key(pk, "labels");
+        rz_rec_key(pk, "labels");
         msgpack_pack_array(pk, (size_t)d->n);
         for (int i = 0; i < d->n; i++) msgpack_pack_int(pk, d->labels[i]);
     }
@@ -121,20 +119,32 @@ int rz_icl_prompt_decode(const msgpack_object *rec, const rz_rec_ctx *c, rz_icl_
     return 0;
 }
 
+/* icl_pred's plain fields, as a struct for the table (rizz writes the record, never reads it) */
+typedef struct {
+    long test;
+    int gold, pred, shots;
+} pred_head;
+static const rz_field_spec pred_fields[] = {
+    RZ_FIELD_I64(pred_head, test, 0, (int64_t)1 << 40, 0),
+    RZ_FIELD_INT(pred_head, gold, 0, RZ_ICL_MAX_CLASSES - 1, 0),
+    RZ_FIELD_INT(pred_head, pred, 0, RZ_ICL_MAX_CLASSES - 1, 0),
+    RZ_FIELD_INT(pred_head, shots, 0, RZ_ICL_MAX_DEMOS, 0),
+};
+
+/* key: an array of the n doubles v */
+static void icl_f64_array(msgpack_packer *pk, const char *key, const double *v, int n)
+{
+    rz_rec_key(pk, key);
+    msgpack_pack_array(pk, (size_t)n);
+    for (int i = 0; i < n; i++) msgpack_pack_double(pk, v[i]);
+}
+
 void rz_icl_pred_pack(msgpack_packer *pk, long test, int gold, int pred, int L, const double *logp,
                       const double *logp_cf, int shots)
 {
-    rz_rec_begin(pk, "icl_pred", RZ_ICL_PRED_VERSION, logp_cf ? 6 : 5);
-    rz_rec_int(pk, "test", test);
-    rz_rec_int(pk, "gold", gold);
-    rz_rec_int(pk, "pred", pred);
-    rz_rec_int(pk, "shots", shots);
-    key(pk, "logp");
-    msgpack_pack_array(pk, (size_t)L);
-    for (int i = 0; i < L; i++) msgpack_pack_double(pk, logp[i]);
-    if (logp_cf) {
-        key(pk, "logp_cf");
-        msgpack_pack_array(pk, (size_t)L);
-        for (int i = 0; i < L; i++) msgpack_pack_double(pk, logp_cf[i]);
-    }
+    pred_head h = {.test = test, .gold = gold, .pred = pred, .shots = shots};
+    rz_rec_begin(pk, "icl_pred", RZ_ICL_PRED_VERSION, RZ_NFIELDS(pred_fields) + (logp_cf ? 2 : 1));
+    rz_rec_fields_pack(pk, &h, pred_fields, RZ_NFIELDS(pred_fields));
+    icl_f64_array(pk, "logp", logp, L);
+    if (logp_cf) icl_f64_array(pk, "logp_cf", logp_cf, L);
 }
