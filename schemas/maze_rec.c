@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+_Static_assert(sizeof(int) == 4, "maze tokens are packed as the bytes of int32s");
+
 void rz_maze_rec_pack(msgpack_packer *pk, int n, int64_t index, const int *tokens, const uint8_t *mask,
                       int n_tokens, int path_start)
 {
@@ -11,14 +13,7 @@ void rz_maze_rec_pack(msgpack_packer *pk, int n, int64_t index, const int *token
     rz_rec_int(pk, "index", index);
     rz_rec_int(pk, "n_tokens", n_tokens);
     rz_rec_int(pk, "path_start", path_start);
-    rz_rec_key(pk, "tokens");
-    msgpack_pack_bin(pk, (size_t)n_tokens * 4);
-    for (int i = 0; i < n_tokens; i++) {
-        uint32_t v = (uint32_t)tokens[i];
-        unsigned char b[4] = {(unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16),
-                              (unsigned char)(v >> 24)};
-        msgpack_pack_bin_body(pk, b, 4);
-    }
+    rz_rec_bin(pk, "tokens", tokens, (size_t)n_tokens * 4); /* int32 LE: a little-endian host, as rz_tokens_pack */
     rz_rec_bin(pk, "mask", mask, (size_t)n_tokens);
 }
 
