@@ -75,8 +75,10 @@ int rz_dataset_header_decode(const msgpack_object *rec, const rz_rec_ctx *c, rz_
                              rz_err *e)
 {
     memset(h, 0, sizeof *h);
-    if (check_version(rec, c, RZ_AGENT_DATASET_VERSION, e) || env_id_decode(rec, c, &h->env, e)) return RZ_EINPUT;
-    return rz_rec_fields_decode(rec, c, h, dataset_fields, RZ_NFIELDS(dataset_fields), e);
+    if (check_version(rec, c, RZ_AGENT_DATASET_VERSION, e) || env_id_decode(rec, c, &h->env, e) ||
+        rz_rec_fields_decode(rec, c, h, dataset_fields, RZ_NFIELDS(dataset_fields), e))
+        return e && e->code ? e->code : RZ_EINPUT;
+    return RZ_OK;
 }
 
 /* ---- agent_steps --------------------------------------------------------------------- */
