@@ -53,6 +53,24 @@ int rz_env_id_same(const rz_env_id *a, const rz_env_id *b, const char *what, rz_
     return RZ_OK;
 }
 
+/* A header keyed by its environment: "type", "v", the env id's fields, then the table's. */
+static void agent_env_header_pack(msgpack_packer *pk, const char *type, int version, const rz_env_id *id,
+                                  const void *h, const rz_field_spec *f, int n)
+{
+    rz_rec_begin(pk, type, version, ENV_ID_FIELDS + n);
+    env_id_pack(pk, id);
+    rz_rec_fields_pack(pk, h, f, n);
+}
+
+/* Reads what agent_env_header_pack wrote (version checked); e->code (RZ_EINPUT without e) on failure. */
+static int agent_env_header_decode(const msgpack_object *rec, const rz_rec_ctx *c, int64_t version, rz_env_id *id,
+                                   void *h, const rz_field_spec *f, int n, rz_err *e)
+{
+    if (check_version(rec, c, version, e) || env_id_decode(rec, c, id, e) || rz_rec_fields_decode(rec, c, h, f, n, e))
+        return e && e->code ? e->code : RZ_EINPUT;
+    return RZ_OK;
+}
+
 /* ---- agent_dataset ------------------------------------------------------------------ */
 static const rz_field_spec dataset_fields[] = {
     RZ_FIELD_INT(rz_dataset_header, state_dim, 1, 64, 0),
@@ -66,19 +84,16 @@ static const rz_field_spec dataset_fields[] = {
 
 void rz_dataset_header_pack(msgpack_packer *pk, const rz_dataset_header *h)
 {
-    rz_rec_begin(pk, "agent_dataset", RZ_AGENT_DATASET_VERSION, ENV_ID_FIELDS + RZ_NFIELDS(dataset_fields));
-    env_id_pack(pk, &h->env);
-    rz_rec_fields_pack(pk, h, dataset_fields, RZ_NFIELDS(dataset_fields));
+    agent_env_header_pack(pk, "agent_dataset", RZ_AGENT_DATASET_VERSION, &h->env, h, dataset_fields,
+                          RZ_NFIELDS(dataset_fields));
 }
 
 int rz_dataset_header_decode(const msgpack_object *rec, const rz_rec_ctx *c, rz_dataset_header *h,
                              rz_err *e)
 {
     memset(h, 0, sizeof *h);
-    if (check_version(rec, c, RZ_AGENT_DATASET_VERSION, e) || env_id_decode(rec, c, &h->env, e) ||
-        rz_rec_fields_decode(rec, c, h, dataset_fields, RZ_NFIELDS(dataset_fields), e))
-        return e && e->code ? e->code : RZ_EINPUT;
-    return RZ_OK;
+    return agent_env_header_decode(rec, c, RZ_AGENT_DATASET_VERSION, &h->env, h, dataset_fields,
+                                   RZ_NFIELDS(dataset_fields), e);
 }
 
 /* ---- agent_steps --------------------------------------------------------------------- */
@@ -175,9 +190,7 @@ static const rz_field_spec agent_fields[] = {
 
 void rz_agent_header_pack(msgpack_packer *pk, const rz_agent_header *h)
 {
-    rz_rec_begin(pk, "agent", RZ_AGENT_VERSION, ENV_ID_FIELDS + RZ_NFIELDS(agent_fields));
-    env_id_pack(pk, &h->env);
-    rz_rec_fields_pack(pk, h, agent_fields, RZ_NFIELDS(agent_fields));
+    agent_env_header_pack(pk, "agent", RZ_AGENT_VERSION, &h->env, h, agent_fields, RZ_NFIELDS(agent_fields));
 }
 
 
@@ -186,9 +199,8 @@ int rz_agent_header_decode(const msgpack_object *rec, const rz_rec_ctx *c, rz_ag
 {
     memset(h, 0, sizeof *h);
     h->lr_decay = 1; /* absent: a constant learning rate (every other absent field means 0) */
-    if (check_version(rec, c, RZ_AGENT_VERSION, e) || env_id_decode(rec, c, &h->env, e) ||
-        rz_rec_fields_decode(rec, c, h, agent_fields, RZ_NFIELDS(agent_fields), e))
-        return e && e->code ? e->code : RZ_EINPUT;
+    int rc = agent_env_header_decode(rec, c, RZ_AGENT_VERSION, &h->env, h, agent_fields, RZ_NFIELDS(agent_fields), e);
+    if (rc) return rc;
     if (h->traj_ratio > 0 && h->traj_len < 1)
         return rz_rec_fail(e, c, "traj_len", "missing: expected a window length with traj_ratio %g", h->traj_ratio);
     if (h->traj_ratio + h->mix_ratio > 1 + 1e-6)
@@ -210,17 +222,16 @@ static const rz_field_spec expert_fields[] = {
 
 void rz_expert_header_pack(msgpack_packer *pk, const rz_expert_header *h)
 {
-    rz_rec_begin(pk, "agent_expert", RZ_AGENT_EXPERT_VERSION, ENV_ID_FIELDS + RZ_NFIELDS(expert_fields));
-    env_id_pack(pk, &h->env);
-    rz_rec_fields_pack(pk, h, expert_fields, RZ_NFIELDS(expert_fields));
+    agent_env_header_pack(pk, "agent_expert", RZ_AGENT_EXPERT_VERSION, &h->env, h, expert_fields,
+                          RZ_NFIELDS(expert_fields));
 }
 
 int rz_expert_header_decode(const msgpack_object *rec, const rz_rec_ctx *c, rz_expert_header *h, rz_err *e)
 {
     memset(h, 0, sizeof *h);
-    if (check_version(rec, c, RZ_AGENT_EXPERT_VERSION, e) || env_id_decode(rec, c, &h->env, e) ||
-        rz_rec_fields_decode(rec, c, h, expert_fields, RZ_NFIELDS(expert_fields), e))
-        return e && e->code ? e->code : RZ_EINPUT;
+    int rc = agent_env_header_decode(rec, c, RZ_AGENT_EXPERT_VERSION, &h->env, h, expert_fields,
+                                     RZ_NFIELDS(expert_fields), e);
+    if (rc) return rc;
     if (h->steps < h->trajectories)
         return rz_rec_fail(e, c, "steps", "%lld states for %lld trajectories: expected at least one state each",
                            (long long)h->steps, (long long)h->trajectories);
