@@ -571,11 +571,14 @@ const char *rz_cli_records_out(const rz_cli *c)
     return loc;
 }
 
-void rz_cli_default_input(const rz_cli *c, const char **text, const char **tokens, const char *tokenizer)
+void rz_cli_text_input(const rz_cli *c, const char **text, const char **tokens, int have_tokenizer)
 {
-    if (*text || *tokens) return;
-    if (tokenizer) *text = "-";
-    else *tokens = rz_cli_records_in(c, NULL, "token");
+    if (!*text && !*tokens) {
+        if (have_tokenizer) *text = "-";
+        else *tokens = rz_cli_records_in(c, NULL, "token");
+    }
+    if (*text && *tokens) rz_cli_usage_error(c, "give exactly one of -f TEXT and --tokens LOC");
+    if (*text && !have_tokenizer) rz_cli_usage_error(c, "-f TEXT needs -z TOKENIZER (MODEL carries none)");
 }
 
 FILE *rz_cli_text_out(const rz_cli *c, const char *records)

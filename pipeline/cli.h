@@ -147,10 +147,11 @@ void rz_cli_print_man(const rz_cli_tool *t, const rz_opt *opts, FILE *f);
  * terminal (`what` names the input in the message). */
 const char *rz_cli_records_out(const rz_cli *c);
 const char *rz_cli_records_in(const rz_cli *c, const char *loc, const char *what);
-/* Tools that read -f TEXT (with -z TOKENIZER) or --tokens LOC: when neither is given,
- * the input is stdin — text when a tokenizer is given, else "tokens" records (which
- * rz_cli_records_in refuses to read from a terminal). */
-void rz_cli_default_input(const rz_cli *c, const char **text, const char **tokens, const char *tokenizer);
+/* Tools that read -f TEXT (with a tokenizer: -z, or the model's own) or --tokens LOC:
+ * when neither is given, the input is stdin — text when have_tokenizer, else "tokens"
+ * records (which rz_cli_records_in refuses to read from a terminal); exits 2 when both
+ * are given, or on -f TEXT without a tokenizer. */
+void rz_cli_text_input(const rz_cli *c, const char **text, const char **tokens, int have_tokenizer);
 /* Where a tool's human-readable summary goes: stdout, unless the records (at `records`)
  * or the --json report already use it; then stderr, or nowhere with --quiet. */
 FILE *rz_cli_text_out(const rz_cli *c, const char *records);

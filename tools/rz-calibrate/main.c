@@ -56,10 +56,7 @@ int main(int argc, char **argv)
     if (first < argc) rz_cli_usage_error(&c, "unexpected argument '%s'", argv[first]);
     if (!model) rz_cli_usage_error(&c, "-m MODEL is required");
     c.output = rz_cli_records_out(&c);
-    rz_cli_default_input(&c, &text, &tokens, tok ? tok : rz_modelfile_has_tokenizer(model) ? model : NULL);
-    if (!text == !tokens) rz_cli_usage_error(&c, "give exactly one of -f TEXT and --tokens LOC");
-    if (text && !tok && !rz_modelfile_has_tokenizer(model))
-        rz_cli_usage_error(&c, "-f TEXT needs -z TOKENIZER (MODEL carries none)");
+    rz_cli_text_input(&c, &text, &tokens, tok || rz_modelfile_has_tokenizer(model));
     rz_cli_need_file_under_mpi(&c, "model", model);
     rz_cli_threads(&c);
     rz_err e = {0};

@@ -201,11 +201,7 @@ static void parse(rz_cli *c, args *a, int argc, char **argv)
     a->q_given = rz_cli_opt(opts, "q-method")->seen > 0;
     if (first < argc) rz_cli_usage_error(c, "unexpected argument '%s'", argv[first]);
     if (!a->model) rz_cli_usage_error(c, "-m MODEL is required");
-    rz_cli_default_input(c, &a->text, &a->tokens,
-                         a->tokenizer ? a->tokenizer : rz_modelfile_has_tokenizer(a->model) ? a->model : NULL);
-    if (!a->text == !a->tokens) rz_cli_usage_error(c, "give exactly one of -f TEXT and --tokens LOC");
-    if (a->text && !a->tokenizer && !rz_modelfile_has_tokenizer(a->model))
-        rz_cli_usage_error(c, "-f TEXT needs -z TOKENIZER (MODEL carries none)");
+    rz_cli_text_input(c, &a->text, &a->tokens, a->tokenizer || rz_modelfile_has_tokenizer(a->model));
     if (a->q_given) {
         if (a->init == INIT_LORA || a->init == INIT_MODEL) rz_cli_usage_error(c, "--q-method needs --init caldera");
         a->init = INIT_CALDERA;

@@ -93,11 +93,7 @@ static void parse(rz_cli *c, args *a, int argc, char **argv)
     if (first < argc) rz_cli_usage_error(c, "unexpected argument '%s'", argv[first]);
     if (!a->model) rz_cli_usage_error(c, "-m MODEL is required");
     /* a GGUF or HF model's own tokenizer counts as -z: stdin is then text */
-    rz_cli_default_input(c, &a->text, &a->tokens,
-                         a->tokenizer ? a->tokenizer : rz_modelfile_has_tokenizer(a->model) ? a->model : NULL);
-    if (!a->text == !a->tokens) rz_cli_usage_error(c, "give exactly one of -f TEXT and --tokens LOC");
-    if (a->text && !a->tokenizer && !rz_modelfile_has_tokenizer(a->model))
-        rz_cli_usage_error(c, "-f TEXT needs -z TOKENIZER (MODEL carries none)");
+    rz_cli_text_input(c, &a->text, &a->tokens, a->tokenizer || rz_modelfile_has_tokenizer(a->model));
     if (a->llamacpp && (a->stride || a->bos || a->skip || a->rope_ext))
         rz_cli_usage_error(c, "--protocol llamacpp fixes the windows: no --stride, --bos, --skip or --rope-ext");
     if (!c->report && c->output) c->report = c->output;
