@@ -25,9 +25,10 @@ static void census(const rl_env *env, long n, const float *S, const float *A, un
     }
 }
 
-/* A grid dataset of n0 coverage-policy transitions (S, A, S2; seed 3) and a working copy
- * (T, B, T2) that each builder call shrinks in place; cov_reset restores the copy. */
+/* Four-rooms (env) with n0 coverage-policy transitions (S, A, S2; seed 3) and a working
+ * copy (T, B, T2) that each builder call shrinks in place; cov_reset restores the copy. */
 typedef struct {
+    rl_env env;
     long n0;
     float *S, *A, *S2, *T, *B, *T2;
 } cov_data;
@@ -38,62 +39,63 @@ static void cov_reset(cov_data *d)
     memcpy(d->T2, d->S2, d->n0 * 2 * sizeof(float));
 }
 
-static void cov_make(cov_data *d, const rl_env *env, long n0)
+static void cov_make(cov_data *d, long n0)
 {
+    CHECK(rl_env_make(&d->env, "fourrooms", 0, NULL) == 0);
     d->n0 = n0;
     d->S = malloc(n0 * 2 * sizeof(float)), d->A = malloc(n0 * sizeof(float)), d->S2 = malloc(n0 * 2 * sizeof(float));
     d->T = malloc(n0 * 2 * sizeof(float)), d->B = malloc(n0 * sizeof(float)), d->T2 = malloc(n0 * 2 * sizeof(float));
-    CHECK(rl_collect(env, RL_POL_COVERAGE, n0, 3, d->S, d->A, d->S2, NULL) == 0);
+    CHECK(rl_collect(&d->env, RL_POL_COVERAGE, n0, 3, d->S, d->A, d->S2, NULL) == 0);
     cov_reset(d);
 }
 
 static void cov_free(cov_data *d)
 {
     free(d->S), free(d->A), free(d->S2), free(d->T), free(d->B), free(d->T2);
+    rl_env_free(&d->env);
 }
 
 static void test_drop_pairs(void)
 {
-    rl_env env;
-    CHECK(rl_env_make(&env, "fourrooms", 0, NULL) == 0);
     long n0 = 6000;
     cov_data d;
-    cov_make(&d, &env, n0);
-    float *S = d.S, *A = d.A, *S2 = d.S2, *T = d.T, *B = d.B, *T2 = d.T2;
-    int ns = env.grid.n_free;
+    cov_make(&d, n0);
+    rl_env *env = &d.env;
+    int ns = env->grid.n_free;
     unsigned char *p0 = malloc(ns * 5), *p1 = malloc(ns * 5), *p2 = malloc(ns * 5);
     long P0, C0, P1, C1;
-    census(&env, n0, S, A, p0, &P0, &C0);
+    census(env, n0, d.S, d.A, p0, &P0, &C0);
     CHECK(P0 == 5L * ns && C0 == ns); /* the coverage policy tries every pair */
     const double fr[3] = {0.25, 0.5, 0.75};
     for (int f = 0; f < 3; f++) {
         long n = n0, before = 0, removed = 0;
         cov_reset(&d);
-        CHECK(rl_data_drop_pairs(&env, &n, T, B, T2, fr[f], 0, 7, &before, &removed, NULL) == 0);
-        census(&env, n, T, B, p1, &P1, &C1);
+        CHECK(rl_data_drop_pairs(env, &n, d.T, d.B, d.T2, fr[f], 0, 7, &before, &removed, NULL) == 0);
+        census(env, n, d.T, d.B, p1, &P1, &C1);
         long want = lround(fr[f] * P0);
         CHECK(before == P0 && removed == want && P1 == P0 - want); /* exactly the fraction */
         CHECK(C1 == C0);                                           /* every state still covered */
         /* every transition of a kept pair survives, in order: walk the original */
         long j = 0, bad = 0;
         for (long i = 0; i < n0; i++) {
-            if (!p1[rl_grid_id(&env, S + 2 * i) * 5 + (int)A[i]]) continue;
-            if (j >= n || memcmp(S + 2 * i, T + 2 * j, 8) || A[i] != B[j] || memcmp(S2 + 2 * i, T2 + 2 * j, 8)) bad++;
+            if (!p1[rl_grid_id(env, d.S + 2 * i) * 5 + (int)d.A[i]]) continue;
+            if (j >= n || memcmp(d.S + 2 * i, d.T + 2 * j, 8) || d.A[i] != d.B[j] ||
+                memcmp(d.S2 + 2 * i, d.T2 + 2 * j, 8))
+                bad++;
             j++;
         }
         CHECK(bad == 0 && j == n);
         /* the same seed removes the same pairs, another seed others */
         long m = n0;
         cov_reset(&d);
-        CHECK(rl_data_drop_pairs(&env, &m, T, B, T2, fr[f], 0, 8, NULL, NULL, NULL) == 0);
-        census(&env, m, T, B, p2, &P1, &C1);
+        CHECK(rl_data_drop_pairs(env, &m, d.T, d.B, d.T2, fr[f], 0, 8, NULL, NULL, NULL) == 0);
+        census(env, m, d.T, d.B, p2, &P1, &C1);
         CHECK(P1 == P0 - want && memcmp(p1, p2, ns * 5));
     }
     /* 85% would leave some cell without any action: refused, data untouched */
     long n = n0;
-    CHECK(rl_data_drop_pairs(&env, &n, T, B, T2, 0.85, 0, 1, NULL, NULL, NULL) == RZ_EINPUT && n == n0);
+    CHECK(rl_data_drop_pairs(env, &n, d.T, d.B, d.T2, 0.85, 0, 1, NULL, NULL, NULL) == RZ_EINPUT && n == n0);
     cov_free(&d), free(p0), free(p1), free(p2);
-    rl_env_free(&env);
 }
 
 /* Ordered (start, goal ≠ start) cell pairs within `horizon` steps of the data's
@@ -127,43 +129,41 @@ static long reach_fw(const rl_env *env, long n, const float *S, const float *S2,
  * pairs goes and one pair more is refused with the data untouched. */
 static void test_drop_pairs_keep_reach(void)
 {
-    rl_env env;
-    CHECK(rl_env_make(&env, "fourrooms", 0, NULL) == 0);
     long n0 = 6000;
     cov_data d;
-    cov_make(&d, &env, n0);
-    float *S = d.S, *A = d.A, *S2 = d.S2, *T = d.T, *B = d.B, *T2 = d.T2;
-    int ns = env.grid.n_free;
+    cov_make(&d, n0);
+    rl_env *env = &d.env;
+    int ns = env->grid.n_free;
     unsigned char *p0 = malloc(ns * 5), *p1 = malloc(ns * 5);
-    long P0, C0, P1, C1, r0 = reach_fw(&env, n0, S, S2, env.horizon);
-    census(&env, n0, S, A, p0, &P0, &C0);
+    long P0, C0, P1, C1, r0 = reach_fw(env, n0, d.S, d.S2, env->horizon);
+    census(env, n0, d.S, d.A, p0, &P0, &C0);
     CHECK(r0 == (long)ns * (ns - 1)); /* full coverage connects every pair */
     const double fr[2] = {0.25, 0.5};
     for (int f = 0; f < 2; f++) {
         long n = n0, removed = 0;
         cov_reset(&d);
-        CHECK(rl_data_drop_pairs(&env, &n, T, B, T2, fr[f], 1, 11, NULL, &removed, NULL) == 0);
-        census(&env, n, T, B, p1, &P1, &C1);
+        CHECK(rl_data_drop_pairs(env, &n, d.T, d.B, d.T2, fr[f], 1, 11, NULL, &removed, NULL) == 0);
+        census(env, n, d.T, d.B, p1, &P1, &C1);
         CHECK(removed == lround(fr[f] * P0) && P1 == P0 - removed && C1 == C0);
-        CHECK(reach_fw(&env, n, T, T2, env.horizon) == r0);
+        CHECK(reach_fw(env, n, d.T, d.T2, env->horizon) == r0);
     }
     long n = n0;
     cov_reset(&d);
-    CHECK(rl_data_drop_pairs(&env, &n, T, B, T2, 0.5, 0, 11, NULL, NULL, NULL) == 0);
-    CHECK(reach_fw(&env, n, T, T2, env.horizon) < r0);
-    rl_env_free(&env);
+    CHECK(rl_data_drop_pairs(env, &n, d.T, d.B, d.T2, 0.5, 0, 11, NULL, NULL, NULL) == 0);
+    CHECK(reach_fw(env, n, d.T, d.T2, env->horizon) < r0);
+    rl_env_free(env); /* the fixture's env becomes the two-room map (cov_free frees it) */
 
-    CHECK(rl_env_grid_parse(&env, two_rooms, "two-rooms", 0, NULL) == 0);
-    env.horizon = 1;
-    ns = env.grid.n_free;
-    CHECK(rl_collect(&env, RL_POL_COVERAGE, n0, 3, S, A, S2, NULL) == 0);
-    census(&env, n0, S, A, p0, &P0, &C0);
+    CHECK(rl_env_grid_parse(env, two_rooms, "two-rooms", 0, NULL) == 0);
+    env->horizon = 1;
+    ns = env->grid.n_free;
+    CHECK(rl_collect(env, RL_POL_COVERAGE, n0, 3, d.S, d.A, d.S2, NULL) == 0);
+    census(env, n0, d.S, d.A, p0, &P0, &C0);
     CHECK(P0 == 5L * ns);
     long idle = 0; /* pairs whose every transition stays in its cell (the grid is deterministic) */
     for (int q = 0; q < ns * 5; q++) {
         int moves = 0;
         for (long i = 0; i < n0; i++)
-            if (rl_grid_id(&env, S + 2 * i) * 5 + (int)A[i] == q) moves |= memcmp(S + 2 * i, S2 + 2 * i, 8) != 0;
+            if (rl_grid_id(env, d.S + 2 * i) * 5 + (int)d.A[i] == q) moves |= memcmp(d.S + 2 * i, d.S2 + 2 * i, 8) != 0;
         idle += !moves;
     }
     CHECK(idle > 0 && idle < P0 - C0);
@@ -171,18 +171,19 @@ static void test_drop_pairs_keep_reach(void)
         long removed = 0;
         n = n0;
         cov_reset(&d);
-        int rc = rl_data_drop_pairs(&env, &n, T, B, T2, (double)(idle + more) / (double)P0, 1, 5, NULL, &removed, NULL);
+        int rc =
+            rl_data_drop_pairs(env, &n, d.T, d.B, d.T2, (double)(idle + more) / (double)P0, 1, 5, NULL, &removed, NULL);
         if (more) {
-            CHECK(rc == RZ_EINPUT && n == n0 && !memcmp(T, S, n0 * 2 * sizeof(float)) && !memcmp(B, A, n0 * sizeof(float)));
+            CHECK(rc == RZ_EINPUT && n == n0 && !memcmp(d.T, d.S, n0 * 2 * sizeof(float)) &&
+                  !memcmp(d.B, d.A, n0 * sizeof(float)));
         } else {
             CHECK(rc == 0 && removed == idle);
             long stay = 0; /* only the idle pairs went: every transition left moves */
-            for (long i = 0; i < n; i++) stay += memcmp(T + 2 * i, T2 + 2 * i, 8) == 0;
+            for (long i = 0; i < n; i++) stay += memcmp(d.T + 2 * i, d.T2 + 2 * i, 8) == 0;
             CHECK(stay == 0);
         }
     }
     cov_free(&d), free(p0), free(p1);
-    rl_env_free(&env);
 }
 
 /* Each of n = 20 rows kept with probability m/n = 1/4: over 4000 seeds the counts'
