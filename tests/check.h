@@ -109,6 +109,26 @@ static inline double check_gauss(void) /* N(0, 1) */
     return sqrt(-2 * log(u)) * cos(6.283185307179586 * v);
 }
 
+/* H = XᵀX / T (n × n, row-major) of T = t_per_n · n rows drawn from check_gauss, each an
+ * AR(1) across its columns, x_j = rho · x_{j−1} + g_j · (spread ? 1 + j % 3 : 1): a
+ * positive definite Hessian proxy with correlated inputs (the quantiser tests' H). */
+static inline void check_ar1_gram(int n, int t_per_n, double rho, int spread, double *H)
+{
+    int T = t_per_n * n;
+    double *X = malloc(sizeof(double) * (size_t)T * n);
+    for (int t = 0; t < T; t++) {
+        double prev = 0;
+        for (int j = 0; j < n; j++) X[(size_t)t * n + j] = prev = rho * prev + check_gauss() * (spread ? 1 + j % 3 : 1);
+    }
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) {
+            double s = 0;
+            for (int t = 0; t < T; t++) s += X[(size_t)t * n + i] * X[(size_t)t * n + j];
+            H[(size_t)i * n + j] = s / T;
+        }
+    free(X);
+}
+
 /* A test's own random numbers (splitmix64 and Box-Muller), written apart from the
  * library's rz_rng so fixtures never depend on the code under test. */
 static inline uint64_t rng_next(uint64_t *s)

@@ -36,19 +36,7 @@ static void make_problem(int m, int n, float *W, double *H)
     }
     for (int i = 0; i < m; i++)
         for (int j = 0; j < n; j++) W[i * n + j] = (float)(0.05 * check_gauss() + 0.1 * (a[0][i] * b[0][j] + a[1][i] * b[1][j]));
-    int T = 4 * n;
-    double *X = malloc(sizeof(double) * (size_t)T * n);
-    for (int t = 0; t < T; t++) {
-        double prev = 0;
-        for (int j = 0; j < n; j++) X[(size_t)t * n + j] = prev = 0.6 * prev + check_gauss() * (1 + j % 3);
-    }
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < n; j++) {
-            double s = 0;
-            for (int t = 0; t < T; t++) s += X[(size_t)t * n + i] * X[(size_t)t * n + j];
-            H[(size_t)i * n + j] = s / T;
-        }
-    free(X);
+    check_ar1_gram(n, 4, 0.6, 1, H);
 }
 
 /* the padded problem (pc columns; zeros appended) */

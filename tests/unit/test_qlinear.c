@@ -26,19 +26,7 @@
 static void make_problem(int m, int n, float *W, double *H)
 {
     for (int i = 0; i < m * n; i++) W[i] = (float)(0.05 * check_gauss());
-    int T = 3 * n;
-    double *X = malloc(sizeof(double) * (size_t)T * n);
-    for (int t = 0; t < T; t++) {
-        double prev = 0;
-        for (int j = 0; j < n; j++) X[(size_t)t * n + j] = prev = 0.6 * prev + check_gauss();
-    }
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < n; j++) {
-            double s = 0;
-            for (int t = 0; t < T; t++) s += X[(size_t)t * n + i] * X[(size_t)t * n + j];
-            H[(size_t)i * n + j] = s / T;
-        }
-    free(X);
+    check_ar1_gram(n, 3, 0.6, 0, H);
 }
 
 static void test_e8p_tables(void)
