@@ -61,6 +61,21 @@ static fb_agent *tiny_agent(fb_algo algo, int n_actions, int act_dim, uint64_t s
     return a;
 }
 
+/* The continuous-action tests' FB agent (4 observations, 2 actions; zdim 4, hidden 8, one
+ * layer, batch rows, created with seed) and 20 toy rows drawn from rng seeded seed + 100;
+ * NULL (nothing to free) when the agent is refused. */
+static fb_agent *tiny_cont_agent(fb_config *c, int batch, uint64_t seed, rz_rng *rng, toy_data *td)
+{
+    fb_config_default(c, FB_ALGO_FB, 4, 0, 2);
+    c->zdim = 4, c->hidden = 8, c->layers = 1, c->batch = batch;
+    fb_agent *a = NULL;
+    CHECK(fb_create(c, seed, &a, NULL) == 0);
+    if (!a) return NULL;
+    rz_rng_seed(rng, seed + 100);
+    toy_make(td, 20, 4, 0, 2, rng);
+    return a;
+}
+
 /* Central differences of fb_loss_fixed over every parameter of F1, F2 and B, with one
  * Richardson step (h = 1e-2 and 5e-3). The loss is a sum of O(N²) float32 products
  * accumulated in double: rounding ≈1e-6 relative, /h → ≈2e-4; the h² truncation term —
@@ -322,15 +337,10 @@ static void test_values_fb_done_3rows(void)
 static void test_values_continuous_3rows(void)
 {
     fb_config c;
-    fb_config_default(&c, FB_ALGO_FB, 4, 0, 2);
-    c.zdim = 4, c.hidden = 8, c.layers = 1, c.batch = 3;
-    fb_agent *a = NULL;
-    CHECK(fb_create(&c, 21, &a, NULL) == 0);
-    if (!a) return;
     rz_rng rng;
-    rz_rng_seed(&rng, 121);
     toy_data td;
-    toy_make(&td, 20, 4, 0, 2, &rng);
+    fb_agent *a = tiny_cont_agent(&c, 3, 21, &rng, &td);
+    if (!a) return;
     long idx[3] = {2, 8, 15};
     float z[3 * 4];
     for (int i = 0; i < 12; i++) z[i] = (float)rz_rng_normal(&rng);
@@ -391,15 +401,10 @@ static void test_values_continuous_3rows(void)
 static void test_grad_actor(void)
 {
     fb_config c;
-    fb_config_default(&c, FB_ALGO_FB, 4, 0, 2);
-    c.zdim = 4, c.hidden = 8, c.layers = 1, c.batch = 5;
-    fb_agent *a = NULL;
-    CHECK(fb_create(&c, 31, &a, NULL) == 0);
-    if (!a) return;
     rz_rng rng;
-    rz_rng_seed(&rng, 131);
     toy_data td;
-    toy_make(&td, 20, 4, 0, 2, &rng);
+    fb_agent *a = tiny_cont_agent(&c, 5, 31, &rng, &td);
+    if (!a) return;
     CHECK(fb_train_step(a, &td.d, NULL, NULL) == 0); /* F, B, actor away from their init */
     long idx[5] = {1, 5, 9, 13, 18};
     float z[5 * 4];
