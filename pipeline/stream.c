@@ -647,6 +647,13 @@ static int frame_scan(const uint8_t *p, size_t len, size_t *size, const char **w
     return FRAME_OK;
 }
 
+int rz_stream_one_object(const void *p, size_t n)
+{
+    size_t size;
+    const char *why;
+    return frame_scan(p, n, &size, &why) == FRAME_OK && size == n;
+}
+
 /* ---- reader ------------------------------------------------------------------------ */
 
 struct rz_reader {

@@ -77,6 +77,10 @@ int rz_reader_first(rz_reader *r, const char *type, const char *what, const msgp
                     rz_err *e);
 void rz_reader_close(rz_reader *r);
 const char *rz_reader_source(const rz_reader *r);
+/* 1 if p[0..n) is exactly one MessagePack object, every declared length and count backed
+ * by the bytes present (the reader's framing walk, within RZ_MAX_RECORD_BYTES): msgpack-c
+ * then never allocates for elements that do not exist. */
+int rz_stream_one_object(const void *p, size_t n);
 
 /* True if the location is a ZeroMQ endpoint. */
 int rz_is_endpoint(const char *location);

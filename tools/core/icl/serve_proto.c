@@ -4,6 +4,8 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "stream.h"
+
 static const char *const op_names[] = {"score", "generate", "embed", "tokenize", "count", "info"};
 
 const char *rz_serve_op_name(rz_serve_op op) { return (unsigned)op <= RZ_OP_INFO ? op_names[op] : "?"; }
@@ -109,69 +111,6 @@ static int opt_bool(const msgpack_object *map, const char *key, int *out, rz_err
     return 0;
 }
 
-/* 1 if p[0..len) is exactly one MessagePack object whose every declared count fits in
- * the bytes that are there (each object takes at least one byte), so msgpack-c never
- * allocates for elements that do not exist: msgpack_unpack_next allocates an array's
- * declared size before reading it. */
-static int well_sized(const uint8_t *p, size_t len)
-{
-    size_t pos = 0;
-    uint64_t pending = 1;
-    while (pending) {
-        if (pos >= len) return 0;
-        uint8_t b = p[pos];
-        uint64_t payload = 0, children = 0;
-        int lb = 0, str = 0, map = 0;
-        if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) {
-        } else if (b <= 0x8f) {
-            children = b & 0x0f, map = 1;
-        } else if (b <= 0x9f) {
-            children = b & 0x0f;
-        } else if (b <= 0xbf) {
-            payload = b & 0x1f;
-        } else {
-            switch (b) {
-            case 0xc4: case 0xd9: lb = 1, str = 1; break;
-            case 0xc5: case 0xda: lb = 2, str = 1; break;
-            case 0xc6: case 0xdb: lb = 4, str = 1; break;
-            case 0xc7: lb = 1, str = 1, payload = 1; break;
-            case 0xc8: lb = 2, str = 1, payload = 1; break;
-            case 0xc9: lb = 4, str = 1, payload = 1; break;
-            case 0xca: payload = 4; break;
-            case 0xcb: payload = 8; break;
-            case 0xcc: case 0xd0: payload = 1; break;
-            case 0xcd: case 0xd1: payload = 2; break;
-            case 0xce: case 0xd2: payload = 4; break;
-            case 0xcf: case 0xd3: payload = 8; break;
-            case 0xd4: payload = 2; break;
-            case 0xd5: payload = 3; break;
-            case 0xd6: payload = 5; break;
-            case 0xd7: payload = 9; break;
-            case 0xd8: payload = 17; break;
-            case 0xdc: lb = 2; break;
-            case 0xdd: lb = 4; break;
-            case 0xde: lb = 2, map = 1; break;
-            case 0xdf: lb = 4, map = 1; break;
-            default: return 0;
-            }
-        }
-        if ((size_t)lb + 1 > len - pos) return 0;
-        if (lb) {
-            uint64_t v = 0;
-            for (int i = 1; i <= lb; i++) v = v << 8 | p[pos + (size_t)i];
-            if (str) payload += v;
-            else children = v;
-        }
-        if (map) children *= 2;
-        pos += 1 + (size_t)lb;
-        if (payload > len - pos) return 0;
-        pos += (size_t)payload;
-        pending = pending - 1 + children;
-        if (pending > len - pos) return 0;
-    }
-    return pos == len;
-}
-
 int rz_serve_req_decode(const void *data, size_t n, msgpack_unpacked *up, rz_serve_req *r, rz_err *e)
 {
     memset(r, 0, offsetof(rz_serve_req, items));
@@ -185,7 +124,9 @@ int rz_serve_req_decode(const void *data, size_t n, msgpack_unpacked *up, rz_ser
     r->layer = -1;
     if (n > RZ_SERVE_MAX_REQUEST)
         return rz_fail(e, RZ_EINPUT, "request: %zu bytes, more than the limit of %zu", n, RZ_SERVE_MAX_REQUEST);
-    if (!well_sized(data, n))
+    /* every declared count backed by bytes: msgpack_unpack_next allocates an array's
+     * declared size before reading it */
+    if (!rz_stream_one_object(data, n))
         return rz_fail(e, RZ_EINPUT, "request: not one well-formed MessagePack map (a declared length runs past "
                        "the %zu bytes received, or bytes follow it)", n);
     size_t off = 0;
