@@ -503,13 +503,20 @@ static void print_lines(FILE *f, const char *text, const char *first_prefix, con
     }
 }
 
+/* The common options' table as t's help lists them (those opts does not override); its
+ * entries point into *dummy, a cleared rz_cli for t. */
+static void cli_help_common(rz_cli *dummy, const rz_cli_tool *t, const rz_opt *opts, rz_opt common[11])
+{
+    memset(dummy, 0, sizeof *dummy);
+    dummy->decl = t;
+    common_table(dummy, opts, common);
+}
+
 void rz_cli_print_help(const rz_cli_tool *t, const rz_opt *opts, FILE *f)
 {
     rz_cli dummy;
-    memset(&dummy, 0, sizeof dummy);
-    dummy.decl = t;
     rz_opt common[11];
-    common_table(&dummy, opts, common);
+    cli_help_common(&dummy, t, opts, common);
     print_lines(f, t->usage, "usage: ", "       ");
     print_lines(f, t->about ? t->about : t->summary, "", "");
     if (opts && opts->kind != RZ_ARG_END) {
@@ -532,10 +539,8 @@ void rz_cli_print_help(const rz_cli_tool *t, const rz_opt *opts, FILE *f)
 void rz_cli_print_man(const rz_cli_tool *t, const rz_opt *opts, FILE *f)
 {
     rz_cli dummy;
-    memset(&dummy, 0, sizeof dummy);
-    dummy.decl = t;
     rz_opt common[11];
-    common_table(&dummy, opts, common);
+    cli_help_common(&dummy, t, opts, common);
     fprintf(f, "NAME\n       %s - %s\n\nSYNOPSIS\n", t->name, t->summary);
     print_lines(f, t->usage, "       ", "       ");
     if (t->about) {
