@@ -321,17 +321,44 @@ static void decode_heads(rz_attn *a, const float *q, int pos, const float *kc, c
     }
 }
 
-/* decode_heads over all heads on `threads` threads; 0 if the scratch (per_thread floats
- * of the first slot, the same for every thread count) cannot hold the scores. */
-static int decode_row(rz_attn *a, const float *q, int pos, const float *kc, const float *vc, float *out, int threads)
+/* 1 when decode_heads' scratch (per_thread floats of the first slot, the same for every
+ * thread count) holds the scores of every head at position pos. */
+static int decode_fits(const rz_attn *a, int pos)
 {
     int H = a->n_heads;
     size_t need = 2 * (size_t)H * a->hs + (size_t)H * (size_t)(pos + 1) + 2 * (size_t)H;
-    if (need > a->per_thread) return 0;
+    return need <= a->per_thread;
+}
+
+/* decode_heads over all heads on `threads` threads; 0 if the scratch cannot hold the
+ * scores (decode_fits). */
+static int decode_row(rz_attn *a, const float *q, int pos, const float *kc, const float *vc, float *out, int threads)
+{
+    int H = a->n_heads;
+    if (!decode_fits(a, pos)) return 0;
     if (threads > H) threads = H;
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
     for (int k = 0; k < threads; k++) decode_heads(a, q, pos, kc, vc, out, k * H / threads, (k + 1) * H / threads);
     return 1;
+}
+
+int rz_attn_decode_ok(const rz_attn *a, int pos)
+{
+    return pos >= 0 && pos < a->max_ctx && a->rope.m.method != RZ_ROPE_DCA && decode_fits(a, pos);
+}
+
+void rz_attn_decode_part(rz_attn *a, const float *q, const float *k, const float *v, int pos, float *key_cache,
+                         float *value_cache, float *out, int g0, int g1)
+{
+    int hs = a->hs, group = a->n_heads / a->n_kv_heads;
+    size_t row = (size_t)pos * a->kv_dim, c0 = (size_t)g0 * hs, w = (size_t)(g1 - g0) * hs;
+    if (g1 <= g0) return;
+    /* rz_attn_store_kv's copy and rotation, for these heads' columns (rotate_pairs works
+     * head by head, so a range of whole heads rotates as it does in the full row) */
+    memcpy(key_cache + row + c0, k + c0, w * sizeof(float));
+    rz_rope_rotate(&a->rope, key_cache + row + c0, (int)w, rz_rope_key_index(&a->rope, pos));
+    memcpy(value_cache + row + c0, v + c0, w * sizeof(float));
+    decode_heads(a, q, pos, key_cache, value_cache, out, g0 * group, g1 * group);
 }
 
 int rz_attn_forward(rz_attn *a, const float *q, int ldq, int T, int pos0, const float *key_cache,

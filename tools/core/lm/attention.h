@@ -70,6 +70,20 @@ int rz_attn_store_kv(const rz_attn *a, const float *k, int ldk, const float *v, 
 int rz_attn_forward(rz_attn *a, const float *q, int ldq, int T, int pos0, const float *key_cache,
                     const float *value_cache, float *out, int ldo);
 
+/* Decoding one token by parts, for a caller that splits a step over its own threads:
+ * rz_attn_decode_ok(a, pos) is 1 when a one-token step at position pos can go this way
+ * (no DCA, and the scores of every head fit the scratch); then rz_attn_decode_part does
+ * for kv heads [g0, g1) what rz_attn_store_kv (T = 1, k and v of one token) and
+ * rz_attn_forward (T = 1, out of stride n_heads * hs) do for all: stores their key
+ * (rotated) and value columns in cache row pos and writes the output columns of the
+ * query heads that read them, [g0 group hs, g1 group hs) (group = n_heads / n_kv_heads).
+ * Calls on disjoint ranges may run at once on threads of one team (they touch disjoint
+ * columns of the cache, out and the scratch); every head is computed as rz_attn_forward
+ * computes it, so the bits do not depend on the ranges. */
+int rz_attn_decode_ok(const rz_attn *a, int pos);
+void rz_attn_decode_part(rz_attn *a, const float *q, const float *k, const float *v, int pos, float *key_cache,
+                         float *value_cache, float *out, int g0, int g1);
+
 /* Bytes of scratch (all threads) the forward uses: independent of T and max_ctx. */
 size_t rz_attn_scratch_bytes(const rz_attn *a);
 

@@ -531,6 +531,8 @@ struct rz_llama_state {
     void *tap_ctx;
     float *qscratch;    /* quantised linears' scratch (qlinear.h), NULL without them */
     int qthreads;       /* threads that scratch has room for */
+    float *tx;          /* [qthreads][dim] each thread's normalised input in forward_team */
+    float *ty;          /* [dim] the products forward_team adds to the residual */
 };
 
 void rz_llama_set_tap(rz_llama_state *s, rz_llama_tap tap, void *ctx)
@@ -549,6 +551,8 @@ void rz_llama_state_free(rz_llama_state *s)
     free(s->key_cache);
     free(s->value_cache);
     free(s->qscratch);
+    free(s->tx);
+    free(s->ty);
     rz_attn_free(s->attn);
     free(s);
 }
@@ -626,7 +630,8 @@ int rz_llama_state_new_ext(const rz_llama *m, int max_T, int max_ctx, const rz_r
                            : rz_qlinear_scratch_floats(m->qout, max_T < RZ_CLS_ROWS ? max_T : RZ_CLS_ROWS, s->qthreads);
             need = n > need ? n : need;
         }
-        if (!(s->qscratch = alloc_floats(need, 1, e))) {
+        if (!(s->qscratch = alloc_floats(need, 1, e)) || !(s->tx = alloc_floats((size_t)s->qthreads, dim, e)) ||
+            !(s->ty = alloc_floats(dim, 1, e))) {
             rz_llama_state_free(s);
             return RZ_EINTERNAL;
         }
@@ -642,8 +647,17 @@ int rz_llama_state_new_ext(const rz_llama *m, int max_T, int max_ctx, const rz_r
 
 /* ---------------------------------------------------------------- forward pieces */
 
+/* One compiled body of a function for every caller: gcc may otherwise clone rmsnorm for
+ * forward_team's constant T = 1 and sum the squares in another order there, and that
+ * path must give the bits of the other. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define ONE_BODY __attribute__((noipa))
+#else
+#define ONE_BODY __attribute__((noinline))
+#endif
+
 /* out[t] = x[t] / sqrt(mean(x[t]^2) + eps) * w for each of T rows of n. */
-static void rmsnorm(float *restrict out, const float *restrict x, const float *restrict w, int T, int n, float eps)
+static ONE_BODY void rmsnorm(float *restrict out, const float *restrict x, const float *restrict w, int T, int n, float eps)
 {
     for (int t = 0; t < T; t++) {
         const float *xt = x + (size_t)t * n;
@@ -656,15 +670,17 @@ static void rmsnorm(float *restrict out, const float *restrict x, const float *r
     }
 }
 
-/* SwiGLU on T rows of h = [w1 x | w3 x] (each hidden wide): the left half becomes
- * silu(w1 x) * w3 x, silu(a) = a * sigmoid(a) = a / (1 + exp(-a)). */
+/* SwiGLU on entries [i0, i1) of one row a | b (each hidden wide): a becomes silu(a) * b,
+ * silu(a) = a * sigmoid(a) = a / (1 + exp(-a)); swiglu on T rows of h = [w1 x | w3 x]. */
+static ONE_BODY void swiglu_rows(float *restrict a, int hidden, int i0, int i1)
+{
+    const float *restrict b = a + hidden;
+    for (int i = i0; i < i1; i++) a[i] = a[i] / (1.0f + rz_expf(-a[i])) * b[i];
+}
+
 static void swiglu(float *restrict h, int T, int hidden)
 {
-    for (int t = 0; t < T; t++) {
-        float *restrict a = h + (size_t)t * 2 * hidden;
-        const float *restrict b = a + hidden;
-        for (int i = 0; i < hidden; i++) a[i] = a[i] / (1.0f + rz_expf(-a[i])) * b[i];
-    }
+    for (int t = 0; t < T; t++) swiglu_rows(h + (size_t)t * 2 * hidden, hidden, 0, hidden);
 }
 
 /* y[T][n_out] (row stride ldy) = beta y + x[T][n_in] (row stride ldx) . W[n_out][n_in]^T,
@@ -728,6 +744,83 @@ static void classifier(const rz_llama *m, const rz_llama_state *s, const float *
 
 /* ---------------------------------------------------------------- forward */
 
+/* When forward_team runs a step (llama.h): the head size a multiple of RZ_QLINEAR_ROWS so
+ * the split by heads cuts the linears where rz_qlinear_apply's chunks do; the attention's
+ * split by heads possible at pos0 (rz_attn_decode_ok). */
+int rz_llama_one_region(const rz_llama *m, const rz_llama_state *s, int T, int pos0)
+{
+    const rz_llama_config *c = &m->config;
+    if (T != 1 || s->tap || !m->qlin || !s->tx || (c->dim / c->n_heads) % RZ_QLINEAR_ROWS != 0 ||
+        c->n_kv_heads < s->qthreads || !rz_attn_decode_ok(s->attn, pos0))
+        return 0;
+    for (long i = 0; i < (long)RZ_LIN_PER_LAYER * c->n_layers; i++)
+        if (!m->qlin[i] || !rz_qlinear_row_ok(m->qlin[i])) return 0;
+    return 1;
+}
+
+/* One token at pos0 (rz_llama_one_region) in one OpenMP region of s->qthreads threads, instead of a
+ * region per linear group: thread id of n
+ *   - computes rmsnorm(x) itself into its own tx (every thread the same bits);
+ *   - takes kv heads [g0, g1) = [id kv / n, (id + 1) kv / n): the rows of wq, wk, wv of
+ *     those heads, their keys and values into the cache and their attention
+ *     (rz_attn_decode_part), so q, k, v never cross threads;
+ *   - takes part id of the RZ_QLINEAR_ROWS-row chunks of wo, w1 and w3 (the same rows of
+ *     both, so silu(w1 x) * w3 x is formed on them), w2 and the classifier, adding wo and
+ *     w2's rows to its rows of x;
+ * with a barrier where a thread next reads what others wrote: before wo (the attention
+ * output), before each rmsnorm (x), before w2 (h): four per layer. Every output element is
+ * computed whole by one thread with the operations of the region-per-group path
+ * (rz_qlinear_apply_rows, rz_attn_decode_part, the same rmsnorm and swiglu), so the
+ * result is that path's, bit for bit, for any thread count. The final rmsnorm is left in
+ * xb (rz_llama_logits, rz_llama_hidden); the classifier runs here when it too is read as
+ * it is, else after (classifier()). */
+static void forward_team(const rz_llama *m, rz_llama_state *s, int token, int pos0, float *logits)
+{
+    const rz_llama_config *c = &m->config;
+    int dim = c->dim, hid = c->hidden_dim, hs = dim / c->n_heads, kv_dim = hs * c->n_kv_heads;
+    int group = c->n_heads / c->n_kv_heads, nt = s->qthreads;
+    size_t cache_layer = (size_t)s->max_ctx * kv_dim;
+    int cls = logits && m->qout && rz_qlinear_row_ok(m->qout);
+    if (m->qemb) rz_qlinear_row(m->qemb, token, s->x);
+    else memcpy(s->x, m->tok_embeddings + (size_t)token * dim, (size_t)dim * sizeof(float));
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        int id = omp_get_thread_num(), n = omp_get_num_threads();
+        int g0 = id * c->n_kv_heads / n, g1 = (id + 1) * c->n_kv_heads / n, r0, r1, h0, h1;
+        float *xb = s->tx + (size_t)id * dim, *q = s->qkv, *k = q + dim, *v = k + kv_dim;
+        rz_qlinear_split_rows(dim, id, n, &r0, &r1);
+        rz_qlinear_split_rows(hid, id, n, &h0, &h1);
+        for (int l = 0; l < c->n_layers; l++) {
+            const rz_llama_layer *L = &m->layers[l];
+            struct rz_qlinear *const *ql = m->qlin + (size_t)RZ_LIN_PER_LAYER * l;
+            float *kc = s->key_cache + l * cache_layer, *vc = s->value_cache + l * cache_layer;
+            rmsnorm(xb, s->x, L->attention_norm, 1, dim, c->norm_eps);
+            rz_qlinear_apply_rows(ql[RZ_LIN_WQ], g0 * group * hs, g1 * group * hs, 1, xb, dim, q, dim, NULL);
+            rz_qlinear_apply_rows(ql[RZ_LIN_WK], g0 * hs, g1 * hs, 1, xb, dim, k, kv_dim, NULL);
+            rz_qlinear_apply_rows(ql[RZ_LIN_WV], g0 * hs, g1 * hs, 1, xb, dim, v, kv_dim, NULL);
+            rz_attn_decode_part(s->attn, q, k, v, pos0, kc, vc, s->xb, g0, g1);
+#pragma omp barrier
+            rz_qlinear_apply_rows(ql[RZ_LIN_WO], r0, r1, 1, s->xb, dim, s->x, dim, s->ty);
+#pragma omp barrier
+            rmsnorm(xb, s->x, L->ffn_norm, 1, dim, c->norm_eps);
+            rz_qlinear_apply_rows(ql[RZ_LIN_W1], h0, h1, 1, xb, dim, s->h, 2 * hid, NULL);
+            rz_qlinear_apply_rows(ql[RZ_LIN_W3], h0, h1, 1, xb, dim, s->h + hid, 2 * hid, NULL);
+            swiglu_rows(s->h, hid, h0, h1);
+#pragma omp barrier
+            rz_qlinear_apply_rows(ql[RZ_LIN_W2], r0, r1, 1, s->h, 2 * hid, s->x, dim, s->ty);
+#pragma omp barrier
+        }
+        rmsnorm(xb, s->x, m->norm, 1, dim, c->norm_eps);
+        if (cls) {
+            int v0, v1;
+            rz_qlinear_split_rows(c->vocab_size, id, n, &v0, &v1);
+            rz_qlinear_apply_rows(m->qout, v0, v1, 1, xb, dim, logits, c->vocab_size, NULL);
+        }
+        if (id == 0) memcpy(s->xb, xb, (size_t)dim * sizeof(float));
+    }
+    if (logits && !cls) classifier(m, s, s->xb, 1, logits);
+}
+
 int rz_llama_forward(const rz_llama *m, rz_llama_state *s, const int *tokens, int T, int pos0, float *logits)
 {
     const rz_llama_config *c = &m->config;
@@ -737,6 +830,10 @@ int rz_llama_forward(const rz_llama *m, rz_llama_state *s, const int *tokens, in
     int dim = c->dim, hid = c->hidden_dim, hs = dim / c->n_heads, kv_dim = hs * c->n_kv_heads;
     int qkv_w = dim + 2 * kv_dim;
     size_t cache_layer = (size_t)s->max_ctx * kv_dim;
+    if (rz_llama_one_region(m, s, T, pos0)) {
+        forward_team(m, s, tokens[0], pos0, logits);
+        return 0;
+    }
 
     /* x[t] = embedding of tokens[t] */
     for (int t = 0; t < T; t++) {

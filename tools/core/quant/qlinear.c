@@ -119,10 +119,29 @@ void rz_qlinear_set_isa(rz_qlinear *q, int isa)
 
 /* The decode-path kernel call (qdot.h) for rows [r0, r0 + n): over the nibble re-coding
  * when the int8 variants keep one, else over the codes. */
+static void ql_kernel(const rz_qlinear *q, int r0, int n, int T, const float *x, int ldx, float *y, int ldy)
+{
+    if (q->nib3) rz_qdot_rows(&q->v4, q->isa, r0, n, T, x, ldx, y, ldy);
+    else rz_qdot_rows_e8p2n(&q->v, q->nib, q->isa, r0, n, T, x, ldx, y, ldy);
+}
+
 static void ql_qdot(const rz_qlinear *q, int r0, int n, int T, const float *xt, float *yt, int ldt)
 {
-    if (q->nib3) rz_qdot_rows(&q->v4, q->isa, r0, n, T, xt, q->v.pcols, yt, ldt);
-    else rz_qdot_rows_e8p2n(&q->v, q->nib, q->isa, r0, n, T, xt, q->v.pcols, yt, ldt);
+    ql_kernel(q, r0, n, T, xt, q->v.pcols, yt, ldt);
+}
+
+void rz_qlinear_apply_rows(const rz_qlinear *q, int r0, int r1, int T, const float *x, int ldx, float *y, int ldy,
+                           float *tmp)
+{
+    if (r1 <= r0) return;
+    if (!tmp) {
+        ql_kernel(q, r0, r1 - r0, T, x, ldx, y + r0, ldy);
+        return;
+    }
+    int rows = q->v.rows;
+    ql_kernel(q, r0, r1 - r0, T, x, ldx, tmp + r0, rows);
+    for (int t = 0; t < T; t++) /* as ql_output adds ỹ to y */
+        for (int r = r0; r < r1; r++) y[(size_t)t * ldy + r] += tmp[(size_t)t * rows + r];
 }
 
 int rz_qlinear_rows(const rz_qlinear *q) { return q->v.rows; }
@@ -202,7 +221,7 @@ static void ql_input(const rz_qlinear *q, int T, const float *x, int ldx, float 
 }
 
 /* Part me of m of the RZ_QLINEAR_ROWS-row chunks: rows [*r0, *r1). */
-static void ql_chunk_rows(int rows, int me, int m, int *r0, int *r1)
+void rz_qlinear_split_rows(int rows, int me, int m, int *r0, int *r1)
 {
     int nchunks = (rows + RZ_QLINEAR_ROWS - 1) / RZ_QLINEAR_ROWS;
     int c0 = (int)((long)nchunks * me / m), c1 = (int)((long)nchunks * (me + 1) / m);
@@ -267,7 +286,7 @@ void rz_qlinear_apply(const rz_qlinear *q, int T, const float *x, int ldx, float
 #pragma omp parallel num_threads(nt) if (nt > 1)
         {
             int r0, r1;
-            ql_chunk_rows(rows, omp_get_thread_num(), omp_get_num_threads(), &r0, &r1);
+            rz_qlinear_split_rows(rows, omp_get_thread_num(), omp_get_num_threads(), &r0, &r1);
             if (r1 > r0) ql_qdot(q, r0, r1 - r0, T, xt, yt + r0, ldt);
         }
     } else {
@@ -381,7 +400,7 @@ void rz_qlinear_apply_group(rz_qlinear *const *q, int n, int T, const float *x, 
             float *yk = direct ? y + off[k] : yt[k];
             int ldt = direct ? ldy : a->v.rows;
             int r0, r1;
-            ql_chunk_rows(a->v.rows, me, m, &r0, &r1);
+            rz_qlinear_split_rows(a->v.rows, me, m, &r0, &r1);
             if (r1 > r0) ql_qdot(a, r0, r1 - r0, T, xt[k], yk + r0, ldt);
         }
 #pragma omp barrier

@@ -51,6 +51,18 @@ int rz_qlinear_cols(const rz_qlinear *q);
  * transform, no low-rank part and no padding (scalar grids: pcols = cols). */
 int rz_qlinear_row_ok(const rz_qlinear *q);
 void rz_qlinear_row(const rz_qlinear *q, int r, float *out);
+/* For a caller that splits a decode step over its own threads: rows [r0, r1) of
+ * y[T][rows] (row stride ldy) = x[T][cols] (row stride ldx) · Wᵀ for a layer with
+ * rz_qlinear_row_ok (so x̃ = x, ỹ = y) and T ≤ RZ_QLINEAR_ROWPATH_T, by the fused
+ * kernels on the calling thread; with tmp (T × rows floats, row stride rows) ỹ goes
+ * there first and is added to y, as rz_qlinear_apply's accumulate does. Each row is
+ * computed as rz_qlinear_apply computes it when r0 (and r1, unless it is rows) are
+ * multiples of RZ_QLINEAR_ROWS, so such ranges give its bits whatever the split;
+ * calls on disjoint ranges may run at once. rz_qlinear_split_rows: part me of m of the
+ * RZ_QLINEAR_ROWS-row chunks of rows, [*r0, *r1), as rz_qlinear_apply splits them. */
+void rz_qlinear_apply_rows(const rz_qlinear *q, int r0, int r1, int T, const float *x, int ldx, float *y, int ldy,
+                           float *tmp);
+void rz_qlinear_split_rows(int rows, int me, int m, int *r0, int *r1);
 /* Bytes held (codes, scales, zero points, low-rank floats, transforms). */
 size_t rz_qlinear_bytes(const rz_qlinear *q);
 
