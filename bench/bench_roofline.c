@@ -31,7 +31,9 @@
  *            CPU time (CPU seconds / threads: on a shared machine the wall figure
  *            measures the scheduler, the CPU figure what one core of our own would give;
  *            with one thread it is exact up to cache sharing), plus the same without logits
- *            (the difference is the classifier's share).
+ *            (the difference is the classifier's share); the header says whether a step
+ *            runs in one OpenMP region (llama.h rz_llama_one_region) or a region per
+ *            linear group.
  *        bench_roofline --prefill F [threads [T]]   format F only: one forward of T tokens
  *            (default 512) with logits, best of 5, tokens/s by wall time and by CPU time
  *            as --decode reports them, and GFLOP/s per thread of CPU time.
@@ -256,8 +258,10 @@ static void decode_only(const rz_llama_config *c, const fmt *f, int threads, int
     rz_llama_state *s;
     if (rz_llama_state_new(m, 1, c->seq_len, &s, &e)) die(&e);
     float *logits = malloc(sizeof(float) * (size_t)c->vocab_size);
-    printf("%-24s %.1f MB/token, %d threads, %d steps, best of %d, kernels %s\n", f->label, (wb + kvb) / 1e6, threads,
-           dec, runs, rz_qdot_name(isa == RZ_QDOT_AUTO ? rz_qdot_best() : isa == RZ_QDOT_AUTO_I8 ? rz_qdot_best_i8() : isa));
+    printf("%-24s %.1f MB/token, %d threads, %d steps, best of %d, kernels %s, %s\n", f->label, (wb + kvb) / 1e6,
+           threads, dec, runs,
+           rz_qdot_name(isa == RZ_QDOT_AUTO ? rz_qdot_best() : isa == RZ_QDOT_AUTO_I8 ? rz_qdot_best_i8() : isa),
+           rz_llama_one_region(m, s, 1, 0) ? "one region per step" : "a region per linear group");
     for (int with = 1; with >= 0; with--) {
         double wall = 1e30, cpu = 1e30;
         for (int r = 0; r < runs; r++) {
