@@ -102,17 +102,25 @@ size_t rz_attn_scratch_bytes(const rz_attn *a) { return sizeof(float) * a->per_t
 
 /* ---------------------------------------------------------------- cache */
 
+/* Columns [c0, c0 + w) of cache row pos: the key k[c0 ..] rotated for pos, the value
+ * v[c0 ..] as it is. rotate_pairs works head by head, so a range of whole heads rotates
+ * as it does in the full row. */
+static void store_kv_cols(const rz_attn *a, const float *k, const float *v, int pos, size_t c0, size_t w,
+                          float *key_cache, float *value_cache)
+{
+    size_t row = (size_t)pos * (size_t)a->kv_dim + c0;
+    memcpy(key_cache + row, k + c0, w * sizeof(float));
+    rz_rope_rotate(&a->rope, key_cache + row, (int)w, rz_rope_key_index(&a->rope, pos));
+    memcpy(value_cache + row, v + c0, w * sizeof(float));
+}
+
 int rz_attn_store_kv(const rz_attn *a, const float *k, int ldk, const float *v, int ldv, int T, int pos0,
                      float *key_cache, float *value_cache)
 {
     if (T < 1 || pos0 < 0 || pos0 > a->max_ctx - T) return RZ_EINPUT;
-    size_t kv = (size_t)a->kv_dim;
-    for (int t = 0; t < T; t++) {
-        float *krow = key_cache + (size_t)(pos0 + t) * kv;
-        memcpy(krow, k + (size_t)t * ldk, kv * sizeof(float));
-        rz_rope_rotate(&a->rope, krow, a->kv_dim, rz_rope_key_index(&a->rope, pos0 + t));
-        memcpy(value_cache + (size_t)(pos0 + t) * kv, v + (size_t)t * ldv, kv * sizeof(float));
-    }
+    for (int t = 0; t < T; t++)
+        store_kv_cols(a, k + (size_t)t * ldk, v + (size_t)t * ldv, pos0 + t, 0, (size_t)a->kv_dim, key_cache,
+                      value_cache);
     return 0;
 }
 
@@ -351,13 +359,9 @@ void rz_attn_decode_part(rz_attn *a, const float *q, const float *k, const float
                          float *value_cache, float *out, int g0, int g1)
 {
     int hs = a->hs, group = a->n_heads / a->n_kv_heads;
-    size_t row = (size_t)pos * a->kv_dim, c0 = (size_t)g0 * hs, w = (size_t)(g1 - g0) * hs;
     if (g1 <= g0) return;
-    /* rz_attn_store_kv's copy and rotation, for these heads' columns (rotate_pairs works
-     * head by head, so a range of whole heads rotates as it does in the full row) */
-    memcpy(key_cache + row + c0, k + c0, w * sizeof(float));
-    rz_rope_rotate(&a->rope, key_cache + row + c0, (int)w, rz_rope_key_index(&a->rope, pos));
-    memcpy(value_cache + row + c0, v + c0, w * sizeof(float));
+    /* rz_attn_store_kv for these heads' columns */
+    store_kv_cols(a, k, v, pos, (size_t)g0 * hs, (size_t)(g1 - g0) * hs, key_cache, value_cache);
     decode_heads(a, q, pos, key_cache, value_cache, out, g0 * group, g1 * group);
 }
 
