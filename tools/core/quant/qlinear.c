@@ -125,11 +125,6 @@ static void ql_kernel(const rz_qlinear *q, int r0, int n, int T, const float *x,
     else rz_qdot_rows_e8p2n(&q->v, q->nib, q->isa, r0, n, T, x, ldx, y, ldy);
 }
 
-static void ql_qdot(const rz_qlinear *q, int r0, int n, int T, const float *xt, float *yt, int ldt)
-{
-    ql_kernel(q, r0, n, T, xt, q->v.pcols, yt, ldt);
-}
-
 void rz_qlinear_apply_rows(const rz_qlinear *q, int r0, int r1, int T, const float *x, int ldx, float *y, int ldy,
                            float *tmp)
 {
@@ -287,7 +282,7 @@ void rz_qlinear_apply(const rz_qlinear *q, int T, const float *x, int ldx, float
         {
             int r0, r1;
             rz_qlinear_split_rows(rows, omp_get_thread_num(), omp_get_num_threads(), &r0, &r1);
-            if (r1 > r0) ql_qdot(q, r0, r1 - r0, T, xt, yt + r0, ldt);
+            if (r1 > r0) ql_kernel(q, r0, r1 - r0, T, xt, pc, yt + r0, ldt);
         }
     } else {
         int pr = ql_panel_rows(rows), np = (rows + pr - 1) / pr;
@@ -401,7 +396,7 @@ void rz_qlinear_apply_group(rz_qlinear *const *q, int n, int T, const float *x, 
             int ldt = direct ? ldy : a->v.rows;
             int r0, r1;
             rz_qlinear_split_rows(a->v.rows, me, m, &r0, &r1);
-            if (r1 > r0) ql_qdot(a, r0, r1 - r0, T, xt[k], yk + r0, ldt);
+            if (r1 > r0) ql_kernel(a, r0, r1 - r0, T, xt[k], a->v.pcols, yk + r0, ldt);
         }
 #pragma omp barrier
         /* 3. + (x̃ R̃ᵀ) L̃ᵀ, y_k = U_kᵀ ỹ_k (+ y): member k on thread k mod th */
