@@ -796,6 +796,18 @@ AVX2_INLINE void grid_i8_prep(const float *x, int ldx, const int T, int pc, cons
     }
 }
 
+/* The scale and zero point of each 32-column block k < lanes from unit u's first (256
+ * columns a unit: block k of unit u starts at column 256 u + 32 k), groups gw wide:
+ * what grid_i8_unit (8 lanes) and grid_z_unit2 (16: units u and u + 1) load when gw is
+ * neither the row nor 32. */
+static inline void grid_unit_groups(int u, int lanes, int gw, const float *rs, const uint8_t *rz, float *sc, int *zc)
+{
+    for (int k = 0; k < lanes; k++) {
+        int g = (256 * u + 32 * k) / gw;
+        sc[k] = rs[g], zc[k] = rz[g];
+    }
+}
+
 AVX2_INLINE void grid_i8_unit(int u, const __m256i *hs, const int T, int G, int gw, const float *rs, const uint8_t *rz,
                               const int *X, const float *d, int nc, __m256 *facc)
 {
@@ -810,10 +822,7 @@ AVX2_INLINE void grid_i8_unit(int u, const __m256i *hs, const int T, int G, int 
     } else {
         _Alignas(32) float sc[8];
         _Alignas(32) int zc[8];
-        for (int k = 0; k < 8; k++) {
-            int g = (256 * u + 32 * k) / gw;
-            sc[k] = rs[g], zc[k] = rz[g];
-        }
+        grid_unit_groups(u, 8, gw, rs, rz, sc, zc);
         sv = _mm256_load_ps(sc);
         zv = _mm256_load_si256((const __m256i *)(const void *)zc);
     }
@@ -1258,10 +1267,7 @@ AVX512G_INLINE void grid_z_unit2(int u, const __m512i *s, const int T, int G, in
     } else {
         _Alignas(64) float sc[16];
         _Alignas(64) int zc[16];
-        for (int k = 0; k < 16; k++) {
-            int g = (256 * u + 32 * k) / gw;
-            sc[k] = rs[g], zc[k] = rz[g];
-        }
+        grid_unit_groups(u, 16, gw, rs, rz, sc, zc);
         sv = _mm512_load_ps(sc);
         zv = _mm512_load_si512(zc);
     }
