@@ -532,7 +532,10 @@ struct rz_llama_state {
     float *qscratch;    /* quantised linears' scratch (qlinear.h), NULL without them */
     int qthreads;       /* threads that scratch has room for */
     float *tx;          /* [qthreads][dim] each thread's normalised input in forward_team */
-    float *ty;          /* [dim] the products forward_team adds to the residual */
+    float *ty;          /* [dim] the products forward_team adds to the residual; ỹ of wo and w2 in forward_team_rot */
+    float *tp;          /* [qthreads][tp_stride] each thread's vectors in forward_team_rot */
+    size_t tp_stride;
+    int tp_pcols;       /* the widest x̃ tp has room for */
 };
 
 void rz_llama_set_tap(rz_llama_state *s, rz_llama_tap tap, void *ctx)
@@ -553,6 +556,7 @@ void rz_llama_state_free(rz_llama_state *s)
     free(s->qscratch);
     free(s->tx);
     free(s->ty);
+    free(s->tp);
     rz_attn_free(s->attn);
     free(s);
 }
@@ -630,8 +634,15 @@ int rz_llama_state_new_ext(const rz_llama *m, int max_T, int max_ctx, const rz_r
                            : rz_qlinear_scratch_floats(m->qout, max_T < RZ_CLS_ROWS ? max_T : RZ_CLS_ROWS, s->qthreads);
             need = n > need ? n : need;
         }
+        /* forward_team_rot's vectors per thread: x, rmsnorm(x), q | k | v, h, a product to
+         * add, and up to three x̃ of the widest layer */
+        int pc = c->hidden_dim > c->dim ? c->hidden_dim : c->dim;
+        for (long i = 0; m->qlin && i < (long)RZ_LIN_PER_LAYER * c->n_layers; i++)
+            if (m->qlin[i] && rz_qlinear_pcols(m->qlin[i]) > pc) pc = rz_qlinear_pcols(m->qlin[i]);
+        s->tp_pcols = pc;
+        s->tp_stride = round_up(4 * dim + 2 * kv + 2 * (size_t)c->hidden_dim + 3 * (size_t)pc);
         if (!(s->qscratch = alloc_floats(need, 1, e)) || !(s->tx = alloc_floats((size_t)s->qthreads, dim, e)) ||
-            !(s->ty = alloc_floats(dim, 1, e))) {
+            !(s->ty = alloc_floats(dim, 1, e)) || !(s->tp = alloc_floats((size_t)s->qthreads, s->tp_stride, e))) {
             rz_llama_state_free(s);
             return RZ_EINTERNAL;
         }
@@ -744,18 +755,22 @@ static void classifier(const rz_llama *m, const rz_llama_state *s, const float *
 
 /* ---------------------------------------------------------------- forward */
 
-/* When forward_team runs a step (llama.h): the head size a multiple of RZ_QLINEAR_ROWS so
- * the split by heads cuts the linears where rz_qlinear_apply's chunks do; the attention's
- * split by heads possible at pos0 (rz_attn_decode_ok). */
+/* Which one-region step runs (llama.h): 1 forward_team when every linear is read as it is,
+ * the head size a multiple of RZ_QLINEAR_ROWS (so the split by heads cuts the linears where
+ * rz_qlinear_apply's chunks do) and every thread gets a kv head; else 2 forward_team_rot,
+ * when no linear has a low-rank part. Both need attention's split by heads at pos0
+ * (rz_attn_decode_ok). */
 int rz_llama_one_region(const rz_llama *m, const rz_llama_state *s, int T, int pos0)
 {
     const rz_llama_config *c = &m->config;
-    if (T != 1 || s->tap || !m->qlin || !s->tx || (c->dim / c->n_heads) % RZ_QLINEAR_ROWS != 0 ||
-        c->n_kv_heads < s->qthreads || !rz_attn_decode_ok(s->attn, pos0))
-        return 0;
-    for (long i = 0; i < (long)RZ_LIN_PER_LAYER * c->n_layers; i++)
-        if (!m->qlin[i] || !rz_qlinear_row_ok(m->qlin[i])) return 0;
-    return 1;
+    if (T != 1 || s->tap || !m->qlin || !s->tp || !rz_attn_decode_ok(s->attn, pos0)) return 0;
+    int rows = 1;
+    for (long i = 0; i < (long)RZ_LIN_PER_LAYER * c->n_layers; i++) {
+        const struct rz_qlinear *q = m->qlin[i];
+        if (!q || !rz_qlinear_step_ok(q) || rz_qlinear_pcols(q) > s->tp_pcols) return 0;
+        rows &= rz_qlinear_row_ok(q);
+    }
+    return rows && (c->dim / c->n_heads) % RZ_QLINEAR_ROWS == 0 && c->n_kv_heads >= s->qthreads ? 1 : 2;
 }
 
 /* One token at pos0 (rz_llama_one_region) in one OpenMP region of s->qthreads threads, instead of a
@@ -821,6 +836,112 @@ static void forward_team(const rz_llama *m, rz_llama_state *s, int token, int po
     if (logits && !cls) classifier(m, s, s->xb, 1, logits);
 }
 
+/* One token at pos0 in one OpenMP region when linears have transforms (e8p with incoherence:
+ * rz_llama_one_region 2). An output transform y = Uᵀ ỹ needs all of ỹ, so the heads cannot
+ * be split at the linears as forward_team splits them. Instead every linear goes as
+ *     x̃ = V x           on every thread, from its own copy of x (the same bits on each);
+ *     rows of ỹ          part id of the RZ_QLINEAR_ROWS-row chunks, into a shared ỹ;
+ *     barrier
+ *     y = Uᵀ ỹ           on every thread into its own copy (a transform of 768 floats is
+ *                        ~0.7 µs: cheaper to repeat than to wait for at another barrier),
+ * so each thread holds the whole residual x, q | k | v and h itself and only the rows of ỹ
+ * and the attention output cross threads: after the rows of wq|wk|wv, after attention
+ * (kv heads [g0, g1) per thread, rz_attn_decode_part, into the shared xb), after wo's
+ * rows, after w1|w3's and after w2's: five barriers per layer. Every element is computed
+ * whole with the operations of the region-per-group path (rz_qlinear_apply_group at T = 1:
+ * rz_qlinear_step_in, the kernels over rows, rz_qlinear_step_out; the same rmsnorm and
+ * swiglu), so the bits are that path's for any thread count (test_llama_team). A shared ỹ
+ * is written again only after a barrier that every reader of it has passed. */
+static void forward_team_rot(const rz_llama *m, rz_llama_state *s, int token, int pos0, float *logits)
+{
+    const rz_llama_config *c = &m->config;
+    int dim = c->dim, hid = c->hidden_dim, hs = dim / c->n_heads, kv_dim = hs * c->n_kv_heads;
+    int nt = s->qthreads, pc = s->tp_pcols;
+    size_t cache_layer = (size_t)s->max_ctx * kv_dim;
+    int cls = logits && m->qout && rz_qlinear_row_ok(m->qout);
+    /* shared: ỹ of wq | wk | wv, of w1 | w3, of wo and then w2; the attention output */
+    float *yqkv = s->qkv, *y13 = s->h, *yo = s->ty, *att = s->xb;
+    if (m->qemb) rz_qlinear_row(m->qemb, token, s->x);
+    else memcpy(s->x, m->tok_embeddings + (size_t)token * dim, (size_t)dim * sizeof(float));
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        int id = omp_get_thread_num(), n = omp_get_num_threads();
+        int g0 = id * c->n_kv_heads / n, g1 = (id + 1) * c->n_kv_heads / n;
+        /* this thread's vectors (tp_stride floats, rz_llama_state_new) */
+        float *x = s->tp + (size_t)id * s->tp_stride, *xb = x + dim, *qkv = xb + dim, *h = qkv + dim + 2 * kv_dim;
+        float *tmp = h + 2 * hid, *xt = tmp + dim;
+        memcpy(x, s->x, (size_t)dim * sizeof(float));
+        for (int l = 0; l < c->n_layers; l++) {
+            const rz_llama_layer *L = &m->layers[l];
+            struct rz_qlinear *const *ql = m->qlin + (size_t)RZ_LIN_PER_LAYER * l;
+            float *kc = s->key_cache + l * cache_layer, *vc = s->value_cache + l * cache_layer;
+            static const int qkv_lin[3] = {RZ_LIN_WQ, RZ_LIN_WK, RZ_LIN_WV}, ffn_lin[2] = {RZ_LIN_W1, RZ_LIN_W3};
+            const int qkv_off[3] = {0, dim, dim + kv_dim};
+            const float *in[3];
+
+            /* q | k | v = rmsnorm(x) . [wq; wk; wv]^T (members with one V share x̃) */
+            rmsnorm(xb, x, L->attention_norm, 1, dim, c->norm_eps);
+            for (int j = 0; j < 3; j++) {
+                const struct rz_qlinear *a = ql[qkv_lin[j]];
+                int r0, r1, jj = 0;
+                while (jj < j && !rz_qlinear_same_input_rht(ql[qkv_lin[jj]], a)) jj++;
+                in[j] = jj < j ? in[jj] : rz_qlinear_step_in(a, xb, xt + (size_t)j * pc);
+                int rows = rz_qlinear_rows(a);
+                rz_qlinear_split_rows(rows, id, n, &r0, &r1);
+                rz_qlinear_apply_rows(a, r0, r1, 1, in[j], rz_qlinear_pcols(a), yqkv + qkv_off[j], rows, NULL);
+            }
+#pragma omp barrier
+            for (int j = 0; j < 3; j++) rz_qlinear_step_out(ql[qkv_lin[j]], yqkv + qkv_off[j], NULL, qkv + qkv_off[j], 0);
+            rz_attn_decode_part(s->attn, qkv, qkv + dim, qkv + dim + kv_dim, pos0, kc, vc, att, g0, g1);
+#pragma omp barrier
+
+            /* x += att . wo^T */
+            {
+                const struct rz_qlinear *a = ql[RZ_LIN_WO];
+                int r0, r1;
+                const float *xo = rz_qlinear_step_in(a, att, xt);
+                rz_qlinear_split_rows(dim, id, n, &r0, &r1);
+                rz_qlinear_apply_rows(a, r0, r1, 1, xo, rz_qlinear_pcols(a), yo, dim, NULL);
+            }
+#pragma omp barrier
+            rz_qlinear_step_out(ql[RZ_LIN_WO], yo, tmp, x, 1);
+
+            /* h = rmsnorm(x) . [w1; w3]^T, silu(h1) * h3, x += . w2^T */
+            rmsnorm(xb, x, L->ffn_norm, 1, dim, c->norm_eps);
+            for (int j = 0; j < 2; j++) {
+                const struct rz_qlinear *a = ql[ffn_lin[j]];
+                int r0, r1;
+                in[j] = j && rz_qlinear_same_input_rht(ql[ffn_lin[0]], a) ? in[0] : rz_qlinear_step_in(a, xb, xt + (size_t)j * pc);
+                rz_qlinear_split_rows(hid, id, n, &r0, &r1);
+                rz_qlinear_apply_rows(a, r0, r1, 1, in[j], rz_qlinear_pcols(a), y13 + (size_t)j * hid, hid, NULL);
+            }
+#pragma omp barrier
+            for (int j = 0; j < 2; j++) rz_qlinear_step_out(ql[ffn_lin[j]], y13 + (size_t)j * hid, NULL, h + (size_t)j * hid, 0);
+            swiglu_rows(h, hid, 0, hid);
+            {
+                const struct rz_qlinear *a = ql[RZ_LIN_W2];
+                int r0, r1;
+                const float *x2 = rz_qlinear_step_in(a, h, xt);
+                rz_qlinear_split_rows(dim, id, n, &r0, &r1);
+                rz_qlinear_apply_rows(a, r0, r1, 1, x2, rz_qlinear_pcols(a), yo, dim, NULL);
+            }
+#pragma omp barrier
+            rz_qlinear_step_out(ql[RZ_LIN_W2], yo, tmp, x, 1);
+        }
+        rmsnorm(xb, x, m->norm, 1, dim, c->norm_eps);
+        if (cls) {
+            int v0, v1;
+            rz_qlinear_split_rows(c->vocab_size, id, n, &v0, &v1);
+            rz_qlinear_apply_rows(m->qout, v0, v1, 1, xb, dim, logits, c->vocab_size, NULL);
+        }
+        if (id == 0) {
+            memcpy(s->x, x, (size_t)dim * sizeof(float));
+            memcpy(s->xb, xb, (size_t)dim * sizeof(float));
+        }
+    }
+    if (logits && !cls) classifier(m, s, s->xb, 1, logits);
+}
+
 int rz_llama_forward(const rz_llama *m, rz_llama_state *s, const int *tokens, int T, int pos0, float *logits)
 {
     const rz_llama_config *c = &m->config;
@@ -830,9 +951,10 @@ int rz_llama_forward(const rz_llama *m, rz_llama_state *s, const int *tokens, in
     int dim = c->dim, hid = c->hidden_dim, hs = dim / c->n_heads, kv_dim = hs * c->n_kv_heads;
     int qkv_w = dim + 2 * kv_dim;
     size_t cache_layer = (size_t)s->max_ctx * kv_dim;
-    if (rz_llama_one_region(m, s, T, pos0)) {
-        forward_team(m, s, tokens[0], pos0, logits);
-        return 0;
+    switch (rz_llama_one_region(m, s, T, pos0)) {
+    case 1: forward_team(m, s, tokens[0], pos0, logits); return 0;
+    case 2: forward_team_rot(m, s, tokens[0], pos0, logits); return 0;
+    default: break;
     }
 
     /* x[t] = embedding of tokens[t] */

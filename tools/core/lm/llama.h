@@ -156,13 +156,16 @@ void rz_llama_set_tap(rz_llama_state *s, rz_llama_tap tap, void *ctx);
 int rz_llama_forward(const rz_llama *m, rz_llama_state *s, const int *tokens, int T, int pos0,
                      float *logits);
 
-/* 1 when rz_llama_forward runs a step of T tokens at pos0 in one OpenMP region (one
- * token; every linear quantised without transforms or low-rank part, rz_qlinear_row_ok;
- * head size a multiple of RZ_QLINEAR_ROWS; at least as many kv heads as the state's
- * threads; plain-RoPE attention whose scores fit its scratch; no tap): the threads split
- * the step by kv heads (wq, wk, wv, attention) and by rows (wo, w1|w3, w2, a classifier
- * read as it is), with four barriers per layer instead of a region per linear group.
- * Same bits as the other path, for any thread count (test_llama_team). */
+/* Nonzero when rz_llama_forward runs a step of T tokens at pos0 in one OpenMP region: one
+ * token, every linear quantised without a low-rank part, plain-RoPE attention whose scores
+ * fit its scratch, no tap. 1: every linear read as it is (rz_qlinear_row_ok), head size a
+ * multiple of RZ_QLINEAR_ROWS and at least as many kv heads as the state's threads — the
+ * threads split the step by kv heads (wq, wk, wv, attention) and by rows (wo, w1|w3, w2, a
+ * classifier read as it is), four barriers per layer. 2: otherwise (e8p with incoherence
+ * transforms, small heads) — every linear split by rows into a shared ỹ, its output
+ * transform repeated on each thread, attention split by kv heads, five barriers per
+ * layer. Either instead of a region per linear group; same bits as that path, for any
+ * thread count (test_llama_team). */
 int rz_llama_one_region(const rz_llama *m, const rz_llama_state *s, int T, int pos0);
 
 /* With logits == NULL, rz_llama_forward stops before the classifier and keeps the final

@@ -223,6 +223,28 @@ void rz_qlinear_split_rows(int rows, int me, int m, int *r0, int *r1)
     *r0 = c0 * RZ_QLINEAR_ROWS, *r1 = c1 * RZ_QLINEAR_ROWS < rows ? c1 * RZ_QLINEAR_ROWS : rows;
 }
 
+int rz_qlinear_step_ok(const rz_qlinear *q) { return q->k == 0; }
+
+int rz_qlinear_pcols(const rz_qlinear *q) { return q->v.pcols; }
+
+const float *rz_qlinear_step_in(const rz_qlinear *q, const float *x, float *buf)
+{
+    if (!q->rot_in && q->v.pcols == q->v.cols) return x; /* x̃ = x: ql_input would only copy it */
+    ql_input(q, 1, x, q->v.cols, buf, 1);
+    return buf;
+}
+
+void rz_qlinear_step_out(const rz_qlinear *q, const float *yt, float *tmp, float *y, int acc)
+{
+    int rows = q->v.rows;
+    /* as ql_output: the transform of ỹ in place (here a copy of it), then copied or added */
+    float *w = acc ? tmp : y;
+    memcpy(w, yt, (size_t)rows * sizeof *w);
+    if (q->rot_out) rz_rht_rows(&q->U, w, 1, rows, 1, NULL);
+    if (acc)
+        for (int r = 0; r < rows; r++) y[r] += w[r];
+}
+
 /* ỹ += (x̃ R̃ᵀ) L̃ᵀ: two thin products (k ≪ rows, pcols); lt [T][k] scratch */
 static void ql_lowrank(const rz_qlinear *q, int T, const float *xt, float *lt, float *yt, int ldt)
 {

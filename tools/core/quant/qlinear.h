@@ -63,6 +63,21 @@ void rz_qlinear_row(const rz_qlinear *q, int r, float *out);
 void rz_qlinear_apply_rows(const rz_qlinear *q, int r0, int r1, int T, const float *x, int ldx, float *y, int ldy,
                            float *tmp);
 void rz_qlinear_split_rows(int rows, int me, int m, int *r0, int *r1);
+/* The same for a layer with transforms (e8p with incoherence), when rz_qlinear_step_ok
+ * (no low-rank part): a step of one token as rz_qlinear_apply takes it, in three calls
+ * the caller can schedule on its own threads:
+ *     xt = rz_qlinear_step_in(q, x, buf)        x̃ = V pad(x): buf (pcols floats) filled
+ *                                               and returned, or x itself when the layer
+ *                                               has no V and no padding;
+ *     rz_qlinear_apply_rows(q, r0, r1, 1, xt, pcols, yt, rows, NULL)   rows of ỹ;
+ *     rz_qlinear_step_out(q, yt, tmp, y, acc)   y = Uᵀ ỹ (+ y when acc) from the whole ỹ
+ *                                               (tmp: rows floats, needed when acc; yt
+ *                                               is not changed).
+ * Each the operations of rz_qlinear_apply at T = 1, so the same bits. */
+int rz_qlinear_step_ok(const rz_qlinear *q);
+int rz_qlinear_pcols(const rz_qlinear *q);
+const float *rz_qlinear_step_in(const rz_qlinear *q, const float *x, float *buf);
+void rz_qlinear_step_out(const rz_qlinear *q, const float *yt, float *tmp, float *y, int acc);
 /* Bytes held (codes, scales, zero points, low-rank floats, transforms). */
 size_t rz_qlinear_bytes(const rz_qlinear *q);
 
