@@ -863,6 +863,9 @@ static void forward_team_rot(const rz_llama *m, rz_llama_state *s, int token, in
     float *yqkv = s->qkv, *y13 = s->h, *yo = s->ty, *att = s->xb;
     if (m->qemb) rz_qlinear_row(m->qemb, token, s->x);
     else memcpy(s->x, m->tok_embeddings + (size_t)token * dim, (size_t)dim * sizeof(float));
+    /* a transform with an odd factor >= 16 multiplies by BLAS (rht.c): on this thread only */
+    int blas_threads = openblas_get_num_threads();
+    if (blas_threads != 1) openblas_set_num_threads(1);
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         int id = omp_get_thread_num(), n = omp_get_num_threads();
@@ -939,6 +942,7 @@ static void forward_team_rot(const rz_llama *m, rz_llama_state *s, int token, in
             memcpy(s->xb, xb, (size_t)dim * sizeof(float));
         }
     }
+    if (blas_threads != 1) openblas_set_num_threads(blas_threads);
     if (logits && !cls) classifier(m, s, s->xb, 1, logits);
 }
 
