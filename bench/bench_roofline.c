@@ -258,10 +258,12 @@ static void decode_only(const rz_llama_config *c, const fmt *f, int threads, int
     rz_llama_state *s;
     if (rz_llama_state_new(m, 1, c->seq_len, &s, &e)) die(&e);
     float *logits = malloc(sizeof(float) * (size_t)c->vocab_size);
+    static const char *const step[3] = {"a region per linear group", "one region per step, split by kv heads",
+                                        "one region per step, rows into a shared y~"};
     printf("%-24s %.1f MB/token, %d threads, %d steps, best of %d, kernels %s, %s\n", f->label, (wb + kvb) / 1e6,
            threads, dec, runs,
            rz_qdot_name(isa == RZ_QDOT_AUTO ? rz_qdot_best() : isa == RZ_QDOT_AUTO_I8 ? rz_qdot_best_i8() : isa),
-           rz_llama_one_region(m, s, 1, 0) ? "one region per step" : "a region per linear group");
+           step[rz_llama_one_region(m, s, 1, 0)]);
     for (int with = 1; with >= 0; with--) {
         double wall = 1e30, cpu = 1e30;
         for (int r = 0; r < runs; r++) {
