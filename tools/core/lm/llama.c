@@ -532,7 +532,7 @@ struct rz_llama_state {
     float *qscratch;    /* quantised linears' scratch (qlinear.h), NULL without them */
     int qthreads;       /* threads that scratch has room for */
     float *tx;          /* [qthreads][dim] each thread's normalised input in forward_team */
-    float *ty;          /* [dim] the products forward_team adds to the residual; ỹ of wo and w2 in forward_team_rot */
+    float *ty;          /* [dim] the products forward_team adds to the residual; forward_team_rot's ỹ of wo, w2 */
     float *tp;          /* [qthreads][tp_stride] each thread's vectors in forward_team_rot */
     size_t tp_stride;
     int tp_pcols;       /* the widest x̃ tp has room for */
@@ -894,7 +894,8 @@ static void forward_team_rot(const rz_llama *m, rz_llama_state *s, int token, in
                 rz_qlinear_apply_rows(a, r0, r1, 1, in[j], rz_qlinear_pcols(a), yqkv + qkv_off[j], rows, NULL);
             }
 #pragma omp barrier
-            for (int j = 0; j < 3; j++) rz_qlinear_step_out(ql[qkv_lin[j]], yqkv + qkv_off[j], NULL, qkv + qkv_off[j], 0);
+            for (int j = 0; j < 3; j++)
+                rz_qlinear_step_out(ql[qkv_lin[j]], yqkv + qkv_off[j], NULL, qkv + qkv_off[j], 0);
             rz_attn_decode_part(s->attn, qkv, qkv + dim, qkv + dim + kv_dim, pos0, kc, vc, att, g0, g1);
 #pragma omp barrier
 
@@ -914,12 +915,14 @@ static void forward_team_rot(const rz_llama *m, rz_llama_state *s, int token, in
             for (int j = 0; j < 2; j++) {
                 const struct rz_qlinear *a = ql[ffn_lin[j]];
                 int r0, r1;
-                in[j] = j && rz_qlinear_same_input_rht(ql[ffn_lin[0]], a) ? in[0] : rz_qlinear_step_in(a, xb, xt + (size_t)j * pc);
+                int shared = j && rz_qlinear_same_input_rht(ql[ffn_lin[0]], a);
+                in[j] = shared ? in[0] : rz_qlinear_step_in(a, xb, xt + (size_t)j * pc);
                 rz_qlinear_split_rows(hid, id, n, &r0, &r1);
                 rz_qlinear_apply_rows(a, r0, r1, 1, in[j], rz_qlinear_pcols(a), y13 + (size_t)j * hid, hid, NULL);
             }
 #pragma omp barrier
-            for (int j = 0; j < 2; j++) rz_qlinear_step_out(ql[ffn_lin[j]], y13 + (size_t)j * hid, NULL, h + (size_t)j * hid, 0);
+            for (int j = 0; j < 2; j++)
+                rz_qlinear_step_out(ql[ffn_lin[j]], y13 + (size_t)j * hid, NULL, h + (size_t)j * hid, 0);
             swiglu_rows(h, hid, 0, hid);
             {
                 const struct rz_qlinear *a = ql[RZ_LIN_W2];
