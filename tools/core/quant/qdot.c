@@ -685,41 +685,97 @@ AVX2_INLINE void e8p2_i8_rows_avx2(const rz_qlayer_view *v, int r0, int n, const
  * plane 0 k = (m0 + 11)/2 ∈ 0..11 (m0 = 2k − 11); at 4 bits plane 1 the same for the
  * stage-2 E8P (m1 = 2k − 11); at 3 bits plane 1 k = m1 + 4 ∈ 0..8 (m1 = k − 4). So the
  * kernel is the 4-bit grid's without the shuffles: per 64 columns 32 bytes per plane
- * (planes side by side), low nibbles columns 0–31 and high nibbles 32–63 in order,
- * maddubs(k, q) (|k q| ≤ 1397, ≤ 8 pairs per int16 lane per 256 columns: ≤ 22352 < 2¹⁵);
- * per block of 256 columns and plane Σ m q = step Σ k q − off Σ q in int32 (the −off Σ q
- * in lane 0), times d_B/4 (plane 0) and d_B c1 (plane 1), each plane its own int32 sum
- * (c1 is not a ratio of small integers). Columns past the last 64 go through the codes
- * one codeword at a time. */
-AVX2_INLINE void e8p2n_rows_avx2(const rz_qlayer_view *v, const uint8_t *nib, int r0, int n, const int T,
-                                 const int BITS, const float *x, int ldx, float *y, int ldy)
-{
-    const int S = BITS == 2 ? 1 : 2, st1 = BITS == 3 ? 1 : 2, off1 = BITS == 3 ? 4 : 11;
-    const int pc = v->pcols, nb = pc / 8, nq = (pc + I8_QB_E8P - 1) / I8_QB_E8P, n64 = pc / 64;
-    const size_t rowb = (size_t)n64 * 32 * (size_t)S;
-    const float s = scale_at(v, 0), c1 = (float)e8p_c1(BITS);
-    const rz_e8p_tables *tb = rz_e8p_tables_get();
-    _Alignas(32) int8_t xq[I8_QMAX];
+ * (planes side by side), low nibbles columns 0–31 and high nibbles 32–63 in order. Per
+ * block of 256 columns and plane, int32 lane L (of 8) holds Σ k q exactly over bytes
+ * 4L..4L+3 of the block's 32-byte vectors, low and high nibbles (columns 64k' + 4L + m
+ * and 64k' + 32 + 4L + m, m < 4); then Σ m q = step Σ k q − off Σ q in int32 (the
+ * −off Σ q in lane 0), times d_B/4 (plane 0) and d_B c1 (plane 1), each plane its own
+ * int32 sum (c1 is not a ratio of small integers). Columns past the last 64 go through
+ * the codes one codeword at a time. The AVX2 kernel (e8p2n_rows_avx2) and the AVX-512
+ * VNNI one (e8p2n_rows_z) form the lane sums differently and share the rest
+ * (e8p2n_prep, e8p2n_block, e8p2n_tail), so they give the same bits. */
+typedef struct {
+    int pc, nb, nq, n64;
+    float s, c1;
     float d[I8_NQ], dq[I8_NQ], dq1[I8_NQ];
     int X[I8_NQ];
+} e8p2n_ctx;
+
+/* The inputs quantised (xq, T rows of pcols) and the per-block factors, once per call. */
+static void e8p2n_prep(const rz_qlayer_view *v, const int T, const int BITS, const float *x, int ldx, int8_t *xq,
+                       e8p2n_ctx *z)
+{
+    z->pc = v->pcols, z->nb = z->pc / 8, z->nq = (z->pc + I8_QB_E8P - 1) / I8_QB_E8P, z->n64 = z->pc / 64;
+    z->s = scale_at(v, 0), z->c1 = (float)e8p_c1(BITS);
+    const int pc = z->pc, nq = z->nq, n64 = z->n64;
     for (int t = 0; t < T; t++) {
         int8_t *qt = xq + (size_t)t * pc;
-        i8_quant(x + (size_t)t * ldx, pc, I8_QB_E8P, qt, d + (size_t)t * nq);
+        i8_quant(x + (size_t)t * ldx, pc, I8_QB_E8P, qt, z->d + (size_t)t * nq);
         for (int B = 0; B < nq; B++) {
             int j1 = 64 * n64 < 256 * (B + 1) ? 64 * n64 : 256 * (B + 1), a = 0;
             for (int j = 256 * B; j < j1; j++) a += qt[j];
-            X[(size_t)t * nq + B] = a; /* over the nibble-coded columns of block B */
-            dq[(size_t)t * nq + B] = 0.25f * d[(size_t)t * nq + B];
-            dq1[(size_t)t * nq + B] = c1 * d[(size_t)t * nq + B];
+            z->X[(size_t)t * nq + B] = a; /* over the nibble-coded columns of block B */
+            z->dq[(size_t)t * nq + B] = 0.25f * z->d[(size_t)t * nq + B];
+            z->dq1[(size_t)t * nq + B] = z->c1 * z->d[(size_t)t * nq + B];
         }
     }
+}
+
+/* Block B of input t: the 8 lane sums Σ k q of plane 0 (s0) and plane 1 (s1, unused at
+ * 2 bits) into facc. */
+AVX2_INLINE void e8p2n_block(const e8p2n_ctx *z, const int BITS, int t, int B, __m256i s0, __m256i s1, __m256 *facc)
+{
+    const int st1 = BITS == 3 ? 1 : 2, off1 = BITS == 3 ? 4 : 11;
+    size_t o = (size_t)t * (size_t)z->nq + (size_t)B;
+    int Xb = z->X[o];
+    __m256i i0 = _mm256_slli_epi32(s0, 1);
+    i0 = _mm256_sub_epi32(i0, _mm256_setr_epi32(11 * Xb, 0, 0, 0, 0, 0, 0, 0));
+    *facc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i0), _mm256_set1_ps(z->dq[o]), *facc);
+    if (BITS != 2) {
+        __m256i i1 = s1;
+        if (st1 == 2) i1 = _mm256_slli_epi32(i1, 1);
+        i1 = _mm256_sub_epi32(i1, _mm256_setr_epi32(off1 * Xb, 0, 0, 0, 0, 0, 0, 0));
+        *facc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i1), _mm256_set1_ps(z->dq1[o]), *facc);
+    }
+}
+
+/* The end of a row: the codewords past the last 64 columns (codes c of the row), and
+ * y[t·ldy] = s (hsum(facc[t]) + that). */
+AVX2_INLINE void e8p2n_tail(const e8p2n_ctx *z, const uint8_t *c, const int T, const int BITS, const int8_t *xq,
+                            const __m256 *facc, float *y, int ldy)
+{
+    const rz_e8p_tables *tb = rz_e8p_tables_get();
+    float tail[RZ_QDOT_MAX_T];
+    for (int t = 0; t < T; t++) tail[t] = 0.0f;
+    for (int b = 8 * z->n64; b < z->nb; b++) { /* the codewords past the last 64 columns */
+        int m0[8], m1[8], B = 8 * b / I8_QB_E8P;
+        e8p_ints(tb, c + (size_t)BITS * (size_t)b, BITS, m0, m1);
+        for (int t = 0; t < T; t++) {
+            const int8_t *qt = xq + (size_t)t * z->pc + 8 * (size_t)b;
+            int I0 = 0, I1 = 0;
+            for (int j = 0; j < 8; j++) I0 += m0[j] * qt[j], I1 += m1[j] * qt[j];
+            tail[t] += z->dq[(size_t)t * z->nq + B] * (float)I0 + z->dq1[(size_t)t * z->nq + B] * (float)I1;
+        }
+    }
+    for (int t = 0; t < T; t++) y[(size_t)t * ldy] = z->s * (hsum(facc[t]) + tail[t]);
+}
+
+/* AVX2: maddubs(k, q) (|k q| ≤ 1397, ≤ 8 pairs per int16 lane per 256 columns: ≤ 22352
+ * < 2¹⁵), then madd with ones: the 8 int32 lane sums. */
+AVX2_INLINE void e8p2n_rows_avx2(const rz_qlayer_view *v, const uint8_t *nib, int r0, int n, const int T,
+                                 const int BITS, const float *x, int ldx, float *y, int ldy)
+{
+    _Alignas(32) int8_t xq[I8_QMAX];
+    e8p2n_ctx z;
+    e8p2n_prep(v, T, BITS, x, ldx, xq, &z);
+    const int S = BITS == 2 ? 1 : 2, pc = z.pc, nb = z.nb, nq = z.nq, n64 = z.n64;
+    const size_t rowb = (size_t)n64 * 32 * (size_t)S;
     const __m256i nibm = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
     for (int i = 0; i < n; i++) {
         const uint8_t *rn = nib + (size_t)(r0 + i) * rowb;
         const uint8_t *c = (const uint8_t *)v->codes + (size_t)(r0 + i) * (size_t)nb * BITS;
         __m256 facc[RZ_QDOT_MAX_T];
-        float tail[RZ_QDOT_MAX_T];
-        for (int t = 0; t < T; t++) facc[t] = _mm256_setzero_ps(), tail[t] = 0.0f;
+        for (int t = 0; t < T; t++) facc[t] = _mm256_setzero_ps();
         for (int B = 0; B < nq; B++) {
             int k0 = 4 * B, k1 = k0 + 4 < n64 ? k0 + 4 : n64;
             if (k1 > k0) {
@@ -736,31 +792,12 @@ AVX2_INLINE void e8p2n_rows_avx2(const rz_qlayer_view *v, const uint8_t *nib, in
                             a16[p][t] = _mm256_add_epi16(a16[p][t], _mm256_add_epi16(p0, p1));
                         }
                     }
-                for (int t = 0; t < T; t++) {
-                    int Xb = X[(size_t)t * nq + B];
-                    __m256i i0 = _mm256_slli_epi32(_mm256_madd_epi16(a16[0][t], ones), 1);
-                    i0 = _mm256_sub_epi32(i0, _mm256_setr_epi32(11 * Xb, 0, 0, 0, 0, 0, 0, 0));
-                    facc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i0), _mm256_set1_ps(dq[(size_t)t * nq + B]), facc[t]);
-                    if (S == 2) {
-                        __m256i i1 = _mm256_madd_epi16(a16[1][t], ones);
-                        if (st1 == 2) i1 = _mm256_slli_epi32(i1, 1);
-                        i1 = _mm256_sub_epi32(i1, _mm256_setr_epi32(off1 * Xb, 0, 0, 0, 0, 0, 0, 0));
-                        facc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i1), _mm256_set1_ps(dq1[(size_t)t * nq + B]), facc[t]);
-                    }
-                }
+                for (int t = 0; t < T; t++)
+                    e8p2n_block(&z, BITS, t, B, _mm256_madd_epi16(a16[0][t], ones),
+                                S == 2 ? _mm256_madd_epi16(a16[1][t], ones) : _mm256_setzero_si256(), &facc[t]);
             }
         }
-        for (int b = 8 * n64; b < nb; b++) { /* the codewords past the last 64 columns */
-            int m0[8], m1[8], B = 8 * b / I8_QB_E8P;
-            e8p_ints(tb, c + (size_t)BITS * (size_t)b, BITS, m0, m1);
-            for (int t = 0; t < T; t++) {
-                const int8_t *qt = xq + (size_t)t * pc + 8 * (size_t)b;
-                int I0 = 0, I1 = 0;
-                for (int j = 0; j < 8; j++) I0 += m0[j] * qt[j], I1 += m1[j] * qt[j];
-                tail[t] += dq[(size_t)t * nq + B] * (float)I0 + dq1[(size_t)t * nq + B] * (float)I1;
-            }
-        }
-        for (int t = 0; t < T; t++) y[(size_t)t * ldy + i] = s * (hsum(facc[t]) + tail[t]);
+        e8p2n_tail(&z, c, T, BITS, xq, facc, y + i, ldy);
     }
 }
 
