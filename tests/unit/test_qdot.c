@@ -15,7 +15,8 @@
  *    reference; a non-finite input gives NaN, a zero input 0; the same for e8p
  *    codes re-coded as nibbles (rz_qdot_e8p2n_encode, one plane at 2 bits, two at 3 and
  *    4: widths with and without a tail past the last 64 columns), which also agree with
- *    the portable int8 reference;
+ *    the portable int8 reference; there the AVX-512 VNNI kernel (auto-i8, and avx512-i8
+ *    at 3 and 4 bits) gives the AVX2 one's bits, also for a call split at an odd row;
  *  - through rz_qlinear_apply (rotations on both sides), the result is bitwise the same
  *    for 1 and 2 threads, with every variant;
  *  - 3-bit grids re-coded as nibbles for the int8 variants decode to the same weights and
@@ -154,6 +155,7 @@ static void test_kernels(void)
     printf("# variants tested: ref, ref-i8%s%s\n", nisa >= 4 ? ", avx2, avx2-i8" : " (this CPU has no AVX2+FMA)",
            nisa == 5 ? ", avx512-i8 (e8p 2 bits from the codes; 2/4/8-bit grids: VNNI)"
                      : " (no AVX-512 VBMI/VNNI/BITALG here: avx512-i8 not tested)");
+    printf("# e8p nibbles under auto-i8: %s\n", rz_qdot_e8p2n_name());
     for (int f = 0; f < NFMT; f++)
         for (int s = 0; s < NSHAPE; s++) {
             int rows = shapes[s][0], cols = shapes[s][1];
@@ -254,7 +256,30 @@ static void test_kernels(void)
                     if (!(r <= bound)) printf("#   e8p%dn %d x %d, T %d: ratio %g > %g\n", v.bits, rows, cols, T, r, bound);
                     CHECK(r <= bound);
                     check_twice(y, yr, ldy, xh, Qd, T, n, pc, bound);
-                    free(nib), free(yr);
+                    /* the AVX-512 VNNI kernel over the nibbles (AUTO_I8 unless RZ_QDOT_ISA caps
+                     * it; AVX512_I8 at 3 and 4 bits, whose 2 bits read the codes) forms the
+                     * same exact int32 lane sums as the AVX2 one and shares its float
+                     * epilogue: the same bits, so the same bound; and the same bits for a
+                     * call split at an odd row (as threads may split rows) */
+                    int capped = getenv("RZ_QDOT_ISA") && strcmp(getenv("RZ_QDOT_ISA"), "ref") == 0; /* auto-i8 = ref-i8 */
+                    int zisa[2] = {RZ_QDOT_AUTO_I8, v.bits != 2 && rz_qdot_have(RZ_QDOT_AVX512_I8) ? RZ_QDOT_AVX512_I8 : -1};
+                    float *yz = malloc(sizeof(float) * (size_t)T * ldy);
+                    for (int k = 0; k < 2; k++) {
+                        if (zisa[k] < 0 || (zisa[k] == RZ_QDOT_AUTO_I8 && capped)) continue;
+                        rz_qdot_rows_e8p2n(&v, nib, zisa[k], r0, n, T, x, pc, yz, ldy);
+                        r = worst_ratio(yz, ldy, xh, Qd, T, n, pc);
+                        CHECK(r <= bound);
+                        for (int t = 0; t < T; t++)
+                            CHECK(memcmp(yz + (size_t)t * ldy, y + (size_t)t * ldy, sizeof(float) * (size_t)n) == 0);
+                        if (n > 2) {
+                            memset(yz, 0, sizeof(float) * (size_t)T * ldy);
+                            rz_qdot_rows_e8p2n(&v, nib, zisa[k], r0, 1, T, x, pc, yz, ldy);
+                            rz_qdot_rows_e8p2n(&v, nib, zisa[k], r0 + 1, n - 1, T, x, pc, yz + 1, ldy);
+                            for (int t = 0; t < T; t++)
+                                CHECK(memcmp(yz + (size_t)t * ldy, y + (size_t)t * ldy, sizeof(float) * (size_t)n) == 0);
+                        }
+                    }
+                    free(nib), free(yr), free(yz);
                 }
                 free(x), free(y), free(xh), free(xd), free(yr8), free(ya8);
             }
@@ -273,7 +298,7 @@ static void test_i8_special(void)
         float x[512] = {0}, y[4];
         uint8_t *nib = v.method == RZ_QM_E8P ? malloc(rz_qdot_e8p2n_bytes(&v)) : NULL;
         if (nib) rz_qdot_e8p2n_encode(&v, nib);
-        for (int isa = RZ_QDOT_REF_I8; isa <= RZ_QDOT_AVX512_I8; isa++) {
+        for (int isa = RZ_QDOT_AUTO_I8; isa <= RZ_QDOT_AVX512_I8; isa++) {
             if (!rz_qdot_have(isa)) continue;
             for (int viaN = 0; viaN < 1 + !!nib; viaN++) { /* e8p: from the codes, then the nibbles */
                 x[300] = 0;
@@ -303,7 +328,7 @@ static void test_threads(void)
         rz_err e = {0};
         CHECK_EQ_INT(rz_qlinear_new(&v, &q, &e), 0);
         for (int isa = RZ_QDOT_REF; isa <= RZ_QDOT_AVX512_I8; isa++) {
-            if (isa == RZ_QDOT_AUTO_I8 || !rz_qdot_have(isa)) continue;
+            if (!rz_qdot_have(isa)) continue;
             rz_qlinear_set_isa(q, isa);
             for (int T = 1; T <= 4; T++) {
                 float *x = malloc(sizeof(float) * T * 172), *y1 = malloc(sizeof(float) * T * 400),

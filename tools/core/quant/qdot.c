@@ -1358,6 +1358,104 @@ static AVX512G void avx512_grid_rows(const rz_qlayer_view *v, int r0, int n, int
     else QDOT_T_SWITCH(grid_i8_rows_z, 4, )
 }
 
+/* e8p nibbles (e8p2n_rows_avx2) with int8 inputs, AVX-512 VNNI (F, BW, VL, VNNI; chosen
+ * by AUTO_I8 and, at 3 and 4 bits, AVX512_I8 where grid_i8_rows_z is). The same lane sums
+ * as the AVX2 kernel, so the same bits through the shared e8p2n_block and e8p2n_tail:
+ * vpdpbusd(k, q) sums 4 adjacent products per int32 lane exactly (k ∈ 0..11 unsigned, q
+ * signed), which is the AVX2 kernel's lane L (bytes 4L..4L+3 of each vector, low and high
+ * nibbles) once the 8 lanes of a 256-bit vector meet the matching 32 inputs. 3 and 4
+ * bits: one 64-byte load holds both planes of 64 columns, lanes 0–7 plane 0 and 8–15
+ * plane 1, against the 32 inputs of the low (high) nibbles broadcast to both halves. 2
+ * bits: one 64-byte load holds 128 columns (lanes 0–7 columns 64k.., 8–15 64(k+1)..),
+ * against the inputs permuted once per call to match (per 128 columns: x[0..31],
+ * x[64..95], x[32..63], x[96..127]); the two halves are added at the block's end, a
+ * block's odd last 64 columns in 256 bits. Low and high nibbles go to separate
+ * accumulators (shorter vpdpbusd chains), added at the block's end. All integer sums are
+ * exact (|lane| ≤ 8 · 4 · 11 · 127 per nibble half), so their order does not matter. One
+ * row at a time: a row's bits do not depend on how a call's rows are split. */
+AVX512G_INLINE void e8p2n_rows_z(const rz_qlayer_view *v, const uint8_t *nib, int r0, int n, const int T,
+                                 const int BITS, const float *x, int ldx, float *y, int ldy)
+{
+    _Alignas(64) int8_t xq[I8_QMAX], xp[I8_QMAX];
+    e8p2n_ctx z;
+    e8p2n_prep(v, T, BITS, x, ldx, xq, &z);
+    const int S = BITS == 2 ? 1 : 2, pc = z.pc, nb = z.nb, nq = z.nq, n64 = z.n64;
+    const size_t rowb = (size_t)n64 * 32 * (size_t)S;
+    if (S == 1)
+        for (int t = 0; t < T; t++) {
+            const int8_t *qt = xq + (size_t)t * pc;
+            int8_t *pt = xp + (size_t)t * pc;
+            int k = 0;
+            for (; k + 1 < n64; k += 2) {
+                const int8_t *q = qt + 64 * (size_t)k;
+                int8_t *o = pt + 64 * (size_t)k;
+                memcpy(o, q, 32), memcpy(o + 32, q + 64, 32), memcpy(o + 64, q + 32, 32), memcpy(o + 96, q + 96, 32);
+            }
+            if (k < n64) memcpy(pt + 64 * (size_t)k, qt + 64 * (size_t)k, 64);
+        }
+    const __m512i nibm = _mm512_set1_epi8(0x0F);
+    const __m256i nibm1 = _mm256_set1_epi8(0x0F);
+    for (int i = 0; i < n; i++) {
+        const uint8_t *rn = nib + (size_t)(r0 + i) * rowb;
+        const uint8_t *c = (const uint8_t *)v->codes + (size_t)(r0 + i) * (size_t)nb * BITS;
+        __m256 facc[RZ_QDOT_MAX_T];
+        for (int t = 0; t < T; t++) facc[t] = _mm256_setzero_ps();
+        for (int B = 0; B < nq; B++) {
+            int k0 = 4 * B, k1 = k0 + 4 < n64 ? k0 + 4 : n64, k = k0;
+            if (k1 <= k0) continue;
+            __m512i al[RZ_QDOT_MAX_T], ah[RZ_QDOT_MAX_T];
+            __m256i a1[RZ_QDOT_MAX_T];
+            for (int t = 0; t < T; t++) al[t] = ah[t] = _mm512_setzero_si512(), a1[t] = _mm256_setzero_si256();
+            if (S == 2) {
+                for (; k < k1; k++) {
+                    __m512i qv = _mm512_loadu_si512(rn + 64 * (size_t)k);
+                    __m512i lo = _mm512_and_si512(qv, nibm), hi = _mm512_and_si512(_mm512_srli_epi16(qv, 4), nibm);
+                    for (int t = 0; t < T; t++) {
+                        const int8_t *xk = xq + (size_t)t * pc + 64 * (size_t)k;
+                        al[t] = _mm512_dpbusd_epi32(al[t], lo, _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(const void *)xk)));
+                        ah[t] = _mm512_dpbusd_epi32(ah[t], hi, _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(const void *)(xk + 32))));
+                    }
+                }
+            } else {
+                for (; k + 1 < k1; k += 2) {
+                    __m512i qv = _mm512_loadu_si512(rn + 32 * (size_t)k);
+                    __m512i lo = _mm512_and_si512(qv, nibm), hi = _mm512_and_si512(_mm512_srli_epi16(qv, 4), nibm);
+                    for (int t = 0; t < T; t++) {
+                        const int8_t *xk = xp + (size_t)t * pc + 64 * (size_t)k;
+                        al[t] = _mm512_dpbusd_epi32(al[t], lo, _mm512_loadu_si512(xk));
+                        ah[t] = _mm512_dpbusd_epi32(ah[t], hi, _mm512_loadu_si512(xk + 64));
+                    }
+                }
+                if (k < k1) { /* the block's odd last 64 columns */
+                    __m256i qv = _mm256_loadu_si256((const __m256i *)(const void *)(rn + 32 * (size_t)k));
+                    __m256i lo = _mm256_and_si256(qv, nibm1), hi = _mm256_and_si256(_mm256_srli_epi16(qv, 4), nibm1);
+                    for (int t = 0; t < T; t++) {
+                        const int8_t *xk = xp + (size_t)t * pc + 64 * (size_t)k;
+                        a1[t] = _mm256_dpbusd_epi32(a1[t], lo, _mm256_loadu_si256((const __m256i *)(const void *)xk));
+                        a1[t] = _mm256_dpbusd_epi32(a1[t], hi, _mm256_loadu_si256((const __m256i *)(const void *)(xk + 32)));
+                    }
+                }
+            }
+            for (int t = 0; t < T; t++) {
+                __m512i s = _mm512_add_epi32(al[t], ah[t]);
+                __m256i s0 = _mm512_castsi512_si256(s), s1 = _mm512_extracti64x4_epi64(s, 1);
+                if (S == 2) e8p2n_block(&z, BITS, t, B, s0, s1, &facc[t]);
+                else e8p2n_block(&z, BITS, t, B, _mm256_add_epi32(_mm256_add_epi32(s0, s1), a1[t]), s1, &facc[t]);
+            }
+        }
+        e8p2n_tail(&z, c, T, BITS, xq, facc, y + i, ldy);
+    }
+}
+
+#define E8PZ_CALL(v_, r0_, n_, T_, ...) e8p2n_rows_z(v_, nib, r0_, n_, T_, __VA_ARGS__)
+static AVX512G void avx512_e8p2n_rows(const rz_qlayer_view *v, const uint8_t *nib, int r0, int n, int T,
+                                      const float *x, int ldx, float *y, int ldy)
+{
+    if (v->bits == 2) QDOT_T_SWITCH(E8PZ_CALL, 2, )
+    else if (v->bits == 3) QDOT_T_SWITCH(E8PZ_CALL, 3, )
+    else QDOT_T_SWITCH(E8PZ_CALL, 4, )
+}
+
 /* 8-bit grids with int8 inputs, AVX-512 VNNI + VBMI (chosen where grid_i8_rows_z is, the
  * CPU having VBMI too; formula at ref_i8_rows). The same integers per lane and the same
  * float operations as grid8_i8_rows_avx2, so the same bits: there, lane l of a 32-column
@@ -1499,6 +1597,14 @@ const char *rz_qdot_grid_i8_name(void)
     return rz_qdot_name(rz_qdot_best_i8());
 }
 
+const char *rz_qdot_e8p2n_name(void)
+{
+#if QDOT_X86
+    if (isa_cap() == CAP_NONE && have_grid512()) return "avx512-vnni";
+#endif
+    return rz_qdot_name(rz_qdot_best_i8());
+}
+
 void rz_qdot_rows(const rz_qlayer_view *v, int isa, int r0, int n, int T, const float *x, int ldx, float *y,
                   int ldy)
 {
@@ -1587,16 +1693,21 @@ void rz_qdot_rows_e8p2n(const rz_qlayer_view *v, const uint8_t *nib, int isa, in
         rz_qdot_rows(v, isa, r0, n, T, x, ldx, y, ldy);
         return;
     }
-    if (isa == RZ_QDOT_AUTO_I8) isa = rz_qdot_best_i8();
+    int z = 0; /* the AVX-512 VNNI kernel over the nibbles in place of the AVX2 one (the same bits) */
+    if (isa == RZ_QDOT_AUTO_I8) {
+        isa = rz_qdot_best_i8();
+        z = isa_cap() == CAP_NONE;
+    }
     if (isa == RZ_QDOT_AVX512_I8 && v->bits == 2 && rz_qdot_have(RZ_QDOT_AVX512_I8)) {
         rz_qdot_rows(v, isa, r0, n, T, x, ldx, y, ldy); /* from the codes: half the bytes of the nibbles */
         return;
     }
-    if (isa == RZ_QDOT_AVX512_I8) isa = RZ_QDOT_AVX2_I8;
+    if (isa == RZ_QDOT_AVX512_I8) isa = RZ_QDOT_AVX2_I8, z = 1;
 #if QDOT_X86
     if (isa == RZ_QDOT_AVX2_I8 && nib && v->method == RZ_QM_E8P && i8_ok(v, T) &&
         rz_qdot_have(RZ_QDOT_AVX2_I8)) {
-        avx2_e8p2n_rows(v, nib, r0, n, T, x, ldx, y, ldy);
+        if (z && have_grid512()) avx512_e8p2n_rows(v, nib, r0, n, T, x, ldx, y, ldy);
+        else avx2_e8p2n_rows(v, nib, r0, n, T, x, ldx, y, ldy);
         return;
     }
 #endif
