@@ -77,14 +77,15 @@ kj() { rz-generate -q "$@" -m "$T/l4.emb8.rzm" -z "$Z" --temp 0 -n 8 --json -o "
 same "kernels, --dense: none" "none" "$(kj --dense)"
 same "kernels, a float32 model: none" "none" "$(rz-generate -q -m "$M" -z "$Z" --temp 0 -n 8 --json -o "$T/k.tok" | jq -r .kernels)"
 rm -f "$T/k.tok"
-same "kernels, RZ_QDOT_ISA=ref --int8: the portable ones" "ref-i8, grids ref-i8" "$(RZ_QDOT_ISA=ref kj --int8)"
+same "kernels, RZ_QDOT_ISA=ref --int8: the portable ones" "ref-i8, grids ref-i8, e8p nibbles ref-i8" "$(RZ_QDOT_ISA=ref kj --int8)"
 if grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo; then
   same "kernels, from the codes: avx2" "avx2" "$(kj)"
-  same "kernels, RZ_QDOT_ISA=avx2 --int8: avx2-i8 for every format" "avx2-i8, grids avx2-i8" "$(RZ_QDOT_ISA=avx2 kj --int8)"
-  want="avx2-i8, grids avx2-i8"
+  same "kernels, RZ_QDOT_ISA=avx2 --int8: avx2-i8 for every format" "avx2-i8, grids avx2-i8, e8p nibbles avx2-i8" "$(RZ_QDOT_ISA=avx2 kj --int8)"
+  want="avx2-i8, grids avx2-i8, e8p nibbles avx2-i8"
   if grep -qw avx512f /proc/cpuinfo && grep -qw avx512bw /proc/cpuinfo && grep -qw avx512vl /proc/cpuinfo &&
      grep -qw avx512_vnni /proc/cpuinfo; then
-    want="avx2-i8, grids avx512-vnni"; grep -qw avx512vbmi /proc/cpuinfo || want="$want (8-bit: avx2-i8)"
+    g="avx512-vnni"; grep -qw avx512vbmi /proc/cpuinfo || g="$g (8-bit: avx2-i8)"
+    want="avx2-i8, grids $g, e8p nibbles avx512-vnni"
   fi
   same "kernels, --int8 on this CPU: $want" "$want" "$(kj --int8)"
 fi

@@ -149,8 +149,9 @@ int main(int argc, char **argv)
     /* which fused kernels ran the one-token steps (none: every weight float32) */
     char kern[96] = "none";
     if (m->qlin || m->qemb || m->qout)
-        snprintf(kern, sizeof kern, int8 ? "%s, grids %s" : "%s", int8 ? rz_qdot_name(rz_qdot_best_i8()) : rz_qdot_name(rz_qdot_best()),
-                 rz_qdot_grid_i8_name());
+        snprintf(kern, sizeof kern, int8 ? "%s, grids %s, e8p nibbles %s" : "%s",
+                 int8 ? rz_qdot_name(rz_qdot_best_i8()) : rz_qdot_name(rz_qdot_best()), rz_qdot_grid_i8_name(),
+                 rz_qdot_e8p2n_name());
     msgpack_packer *pk = rz_report_begin(&c, 4);
     rz_rec_int(pk, "tokens_generated", n_out - (int)np);
     rz_rec_int(pk, "prompt_tokens", (int64_t)np);
