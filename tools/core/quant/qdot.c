@@ -59,7 +59,8 @@ int rz_qdot_best(void) { return rz_qdot_have(RZ_QDOT_AVX2) && isa_cap() >= CAP_A
 
 /* (not AVX512_I8: on one Zen 4 core its e8p 2-bit decode step measured 0.76x the AVX2
  * kernel over the nibbles, bench/README "seventh pass"; it is chosen by name. AUTO_I8
- * still runs the AVX-512 VNNI grid kernels where the CPU has them: rz_qdot_rows) */
+ * still runs the AVX-512 VNNI grid kernels where the CPU has them, rz_qdot_rows, and the
+ * e8p nibble one, rz_qdot_rows_e8p2n) */
 int rz_qdot_best_i8(void)
 {
     return rz_qdot_have(RZ_QDOT_AVX2_I8) && isa_cap() >= CAP_AVX2 ? RZ_QDOT_AVX2_I8 : RZ_QDOT_REF_I8;
