@@ -85,7 +85,7 @@ if grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo; then
   if grep -qw avx512f /proc/cpuinfo && grep -qw avx512bw /proc/cpuinfo && grep -qw avx512vl /proc/cpuinfo &&
      grep -qw avx512_vnni /proc/cpuinfo; then
     g="avx512-vnni"; grep -qw avx512vbmi /proc/cpuinfo || g="$g (8-bit: avx2-i8)"
-    want="avx2-i8, grids $g, e8p nibbles avx512-vnni"
+    want="avx2-i8, grids $g, e8p nibbles avx512-vnni (2-bit: avx2-i8)"
   fi
   same "kernels, --int8 on this CPU: $want" "$want" "$(kj --int8)"
 fi

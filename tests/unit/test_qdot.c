@@ -15,8 +15,9 @@
  *    reference; a non-finite input gives NaN, a zero input 0; the same for e8p
  *    codes re-coded as nibbles (rz_qdot_e8p2n_encode, one plane at 2 bits, two at 3 and
  *    4: widths with and without a tail past the last 64 columns), which also agree with
- *    the portable int8 reference; there the AVX-512 VNNI kernel (auto-i8, and avx512-i8
- *    at 3 and 4 bits) gives the AVX2 one's bits, also for a call split at an odd row;
+ *    the portable int8 reference; there the AVX-512 VNNI kernel (by name; auto-i8 and
+ *    avx512-i8 at 3 and 4 bits) gives the AVX2 one's bits, also for a call split at an
+ *    odd row;
  *  - through rz_qlinear_apply (rotations on both sides), the result is bitwise the same
  *    for 1 and 2 threads, with every variant;
  *  - 3-bit grids re-coded as nibbles for the int8 variants decode to the same weights and
@@ -256,25 +257,33 @@ static void test_kernels(void)
                     if (!(r <= bound)) printf("#   e8p%dn %d x %d, T %d: ratio %g > %g\n", v.bits, rows, cols, T, r, bound);
                     CHECK(r <= bound);
                     check_twice(y, yr, ldy, xh, Qd, T, n, pc, bound);
-                    /* the AVX-512 VNNI kernel over the nibbles (AUTO_I8 unless RZ_QDOT_ISA caps
-                     * it; AVX512_I8 at 3 and 4 bits, whose 2 bits read the codes) forms the
+                    /* the AVX-512 VNNI kernel over the nibbles (AUTO_I8 at 3 and 4 bits unless
+                     * RZ_QDOT_ISA caps it; AVX512_I8 at 3 and 4 bits, whose 2 bits read the
+                     * codes; rz_qdot_rows_e8p2n_z by name at 2, 3 and 4 bits) forms the
                      * same exact int32 lane sums as the AVX2 one and shares its float
                      * epilogue: the same bits, so the same bound; and the same bits for a
                      * call split at an odd row (as threads may split rows) */
                     int capped = getenv("RZ_QDOT_ISA") && strcmp(getenv("RZ_QDOT_ISA"), "ref") == 0; /* auto-i8 = ref-i8 */
-                    int zisa[2] = {RZ_QDOT_AUTO_I8, v.bits != 2 && rz_qdot_have(RZ_QDOT_AVX512_I8) ? RZ_QDOT_AVX512_I8 : -1};
+                    int zisa[3] = {RZ_QDOT_AUTO_I8, v.bits != 2 && rz_qdot_have(RZ_QDOT_AVX512_I8) ? RZ_QDOT_AVX512_I8 : -1,
+                                   -2}; /* -2: rz_qdot_rows_e8p2n_z, by name (2 bits too) */
                     float *yz = malloc(sizeof(float) * (size_t)T * ldy);
-                    for (int k = 0; k < 2; k++) {
-                        if (zisa[k] < 0 || (zisa[k] == RZ_QDOT_AUTO_I8 && capped)) continue;
-                        rz_qdot_rows_e8p2n(&v, nib, zisa[k], r0, n, T, x, pc, yz, ldy);
+                    for (int k = 0; k < 3; k++) {
+                        if (zisa[k] == -1 || (zisa[k] == RZ_QDOT_AUTO_I8 && capped)) continue;
+                        if (zisa[k] == -2) rz_qdot_rows_e8p2n_z(&v, nib, r0, n, T, x, pc, yz, ldy);
+                        else rz_qdot_rows_e8p2n(&v, nib, zisa[k], r0, n, T, x, pc, yz, ldy);
                         r = worst_ratio(yz, ldy, xh, Qd, T, n, pc);
                         CHECK(r <= bound);
                         for (int t = 0; t < T; t++)
                             CHECK(memcmp(yz + (size_t)t * ldy, y + (size_t)t * ldy, sizeof(float) * (size_t)n) == 0);
                         if (n > 2) {
                             memset(yz, 0, sizeof(float) * (size_t)T * ldy);
-                            rz_qdot_rows_e8p2n(&v, nib, zisa[k], r0, 1, T, x, pc, yz, ldy);
-                            rz_qdot_rows_e8p2n(&v, nib, zisa[k], r0 + 1, n - 1, T, x, pc, yz + 1, ldy);
+                            if (zisa[k] == -2) {
+                                rz_qdot_rows_e8p2n_z(&v, nib, r0, 1, T, x, pc, yz, ldy);
+                                rz_qdot_rows_e8p2n_z(&v, nib, r0 + 1, n - 1, T, x, pc, yz + 1, ldy);
+                            } else {
+                                rz_qdot_rows_e8p2n(&v, nib, zisa[k], r0, 1, T, x, pc, yz, ldy);
+                                rz_qdot_rows_e8p2n(&v, nib, zisa[k], r0 + 1, n - 1, T, x, pc, yz + 1, ldy);
+                            }
                             for (int t = 0; t < T; t++)
                                 CHECK(memcmp(yz + (size_t)t * ldy, y + (size_t)t * ldy, sizeof(float) * (size_t)n) == 0);
                         }

@@ -1601,7 +1601,7 @@ const char *rz_qdot_grid_i8_name(void)
 const char *rz_qdot_e8p2n_name(void)
 {
 #if QDOT_X86
-    if (isa_cap() == CAP_NONE && have_grid512()) return "avx512-vnni";
+    if (isa_cap() == CAP_NONE && have_grid512()) return "avx512-vnni (2-bit: avx2-i8)";
 #endif
     return rz_qdot_name(rz_qdot_best_i8());
 }
@@ -1694,7 +1694,10 @@ void rz_qdot_rows_e8p2n(const rz_qlayer_view *v, const uint8_t *nib, int isa, in
         rz_qdot_rows(v, isa, r0, n, T, x, ldx, y, ldy);
         return;
     }
-    int z = 0; /* the AVX-512 VNNI kernel over the nibbles in place of the AVX2 one (the same bits) */
+    /* the AVX-512 VNNI kernel over the nibbles in place of the AVX2 one (the same bits), at
+     * 3 and 4 bits: at 2 bits it measured no faster (bench/README, e8p nibbles with VNNI),
+     * so there it runs by name only (rz_qdot_rows_e8p2n_z) */
+    int z = 0;
     if (isa == RZ_QDOT_AUTO_I8) {
         isa = rz_qdot_best_i8();
         z = isa_cap() == CAP_NONE;
@@ -1707,13 +1710,26 @@ void rz_qdot_rows_e8p2n(const rz_qlayer_view *v, const uint8_t *nib, int isa, in
 #if QDOT_X86
     if (isa == RZ_QDOT_AVX2_I8 && nib && v->method == RZ_QM_E8P && i8_ok(v, T) &&
         rz_qdot_have(RZ_QDOT_AVX2_I8)) {
-        if (z && have_grid512()) avx512_e8p2n_rows(v, nib, r0, n, T, x, ldx, y, ldy);
+        if (z && v->bits != 2 && have_grid512()) avx512_e8p2n_rows(v, nib, r0, n, T, x, ldx, y, ldy);
         else avx2_e8p2n_rows(v, nib, r0, n, T, x, ldx, y, ldy);
         return;
     }
 #endif
     (void)nib;
     rz_qdot_rows(v, isa, r0, n, T, x, ldx, y, ldy);
+}
+
+int rz_qdot_rows_e8p2n_z(const rz_qlayer_view *v, const uint8_t *nib, int r0, int n, int T, const float *x, int ldx,
+                         float *y, int ldy)
+{
+#if QDOT_X86
+    if (n > 0 && T > 0 && nib && v->method == RZ_QM_E8P && i8_ok(v, T) && have_grid512()) {
+        avx512_e8p2n_rows(v, nib, r0, n, T, x, ldx, y, ldy);
+        return 1;
+    }
+#endif
+    rz_qdot_rows_e8p2n(v, nib, RZ_QDOT_AVX2_I8, r0, n, T, x, ldx, y, ldy);
+    return 0;
 }
 
 size_t rz_qdot_grid3n_bytes(const rz_qlayer_view *v)

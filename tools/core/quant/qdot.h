@@ -64,10 +64,10 @@
  * AUTO_I8 run an AVX-512 VNNI kernel (F/BW/VL/VNNI) where the CPU has one: vpdpbusd of the
  * unpacked codes (unsigned) against the int8 inputs (signed), the same exact int32 sums
  * per 32 columns as the AVX2 int8 kernel and the same float epilogue, so the same bits
- * as AVX2_I8 (test_qdot); AVX2_I8 by name forces the AVX2 kernels. So do e8p over its
- * nibble re-coding (rz_qdot_rows_e8p2n; 2, 3 and 4 bits under AUTO_I8, 3 and 4 under
- * AVX512_I8): vpdpbusd of the nibbles against the inputs, the AVX2 kernel's int32 lane
- * sums per plane and 256-column block, its float epilogue. 8-bit grids: codes
+ * as AVX2_I8 (test_qdot); AVX2_I8 by name forces the AVX2 kernels. So does e8p 3 and 4
+ * bits over its nibble re-coding (rz_qdot_rows_e8p2n): vpdpbusd of the nibbles against
+ * the inputs, the AVX2 kernel's int32 lane sums per plane and 256-column block, its float
+ * epilogue (2 bits: by name only, rz_qdot_rows_e8p2n_z; it measured no faster there). 8-bit grids: codes
  * (0..255) put in the AVX2 kernel's lane order by vpermb (VBMI too), vpdpbusd onto
  * −z Σ xq per lane, the same integers and float epilogue.
  *
@@ -113,7 +113,8 @@ const char *rz_qdot_name(int isa);
  * the name of rz_qdot_best_i8() — for reports of which kernel ran. */
 const char *rz_qdot_grid_i8_name(void);
 /* What AUTO_I8 runs for e8p over its nibble re-coding (rz_qdot_rows_e8p2n) on this CPU
- * under RZ_QDOT_ISA: "avx512-vnni" or the name of rz_qdot_best_i8() — for reports. */
+ * under RZ_QDOT_ISA: "avx512-vnni (2-bit: avx2-i8)" or the name of rz_qdot_best_i8() —
+ * for reports. */
 const char *rz_qdot_e8p2n_name(void);
 
 /* y[t·ldy + i] = Σ_j Q̃[r0 + i][j] x[t·ldx + j] for i < n, t < T (1 ≤ T ≤ RZ_QDOT_MAX_T),
@@ -133,12 +134,16 @@ void rz_qdot_rows(const rz_qlayer_view *v, int isa, int r0, int n, int T, const 
  * 3 bits 8/3, 4 bits twice, but no codebook lookups: the int8 kernel over them costs what
  * a 4-bit grid's does per plane (bench_roofline --kernels). rz_qdot_rows_e8p2n uses nib
  * with RZ_QDOT_AVX2_I8 / AUTO_I8 on a CPU with AVX2 and is rz_qdot_rows otherwise (the
- * same y as ref-i8 up to float rounding either way); AUTO_I8 takes the AVX-512 VNNI
- * kernel over them where the CPU has one (the same bits as AVX2_I8; above). */
+ * same y as ref-i8 up to float rounding either way); at 3 and 4 bits AUTO_I8 takes the
+ * AVX-512 VNNI kernel over them where the CPU has one (the same bits as AVX2_I8; above).
+ * rz_qdot_rows_e8p2n_z runs that kernel by name at 2, 3 or 4 bits (AVX-512 F/BW/VL/VNNI,
+ * nib given, i8_ok), returning 1, else rz_qdot_rows_e8p2n with AVX2_I8, returning 0. */
 size_t rz_qdot_e8p2n_bytes(const rz_qlayer_view *v);
 void rz_qdot_e8p2n_encode(const rz_qlayer_view *v, uint8_t *nib);
 void rz_qdot_rows_e8p2n(const rz_qlayer_view *v, const uint8_t *nib, int isa, int r0, int n, int T, const float *x,
                         int ldx, float *y, int ldy);
+int rz_qdot_rows_e8p2n_z(const rz_qlayer_view *v, const uint8_t *nib, int r0, int n, int T, const float *x, int ldx,
+                         float *y, int ldy);
 
 /* 3-bit grids re-coded for the int8 kernels: the same codes as nibbles (a 4-bit grid with
  * the same scales and zero points, so every weight s (q − z) is unchanged), which the
