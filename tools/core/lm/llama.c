@@ -852,6 +852,14 @@ static void forward_team(const rz_llama *m, rz_llama_state *s, int token, int po
  * rz_qlinear_step_in, the kernels over rows, rz_qlinear_step_out; the same rmsnorm and
  * swiglu), so the bits are that path's for any thread count (test_llama_team). A shared ỹ
  * is written again only after a barrier that every reader of it has passed. */
+/* Part id of n of the RZ_QLINEAR_ROWS-row chunks of ỹ = x̃ Q̃ᵀ of one linear, into the shared y. */
+static void team_rows(const struct rz_qlinear *a, const float *xt, float *y, int id, int n)
+{
+    int r0, r1, rows = rz_qlinear_rows(a);
+    rz_qlinear_split_rows(rows, id, n, &r0, &r1);
+    rz_qlinear_apply_rows(a, r0, r1, 1, xt, rz_qlinear_pcols(a), y, rows, NULL);
+}
+
 static void forward_team_rot(const rz_llama *m, rz_llama_state *s, int token, int pos0, float *logits)
 {
     const rz_llama_config *c = &m->config;
@@ -886,12 +894,10 @@ static void forward_team_rot(const rz_llama *m, rz_llama_state *s, int token, in
             rmsnorm(xb, x, L->attention_norm, 1, dim, c->norm_eps);
             for (int j = 0; j < 3; j++) {
                 const struct rz_qlinear *a = ql[qkv_lin[j]];
-                int r0, r1, jj = 0;
+                int jj = 0;
                 while (jj < j && !rz_qlinear_same_input_rht(ql[qkv_lin[jj]], a)) jj++;
                 in[j] = jj < j ? in[jj] : rz_qlinear_step_in(a, xb, xt + (size_t)j * pc);
-                int rows = rz_qlinear_rows(a);
-                rz_qlinear_split_rows(rows, id, n, &r0, &r1);
-                rz_qlinear_apply_rows(a, r0, r1, 1, in[j], rz_qlinear_pcols(a), yqkv + qkv_off[j], rows, NULL);
+                team_rows(a, in[j], yqkv + qkv_off[j], id, n);
             }
 #pragma omp barrier
             for (int j = 0; j < 3; j++)
@@ -900,13 +906,7 @@ static void forward_team_rot(const rz_llama *m, rz_llama_state *s, int token, in
 #pragma omp barrier
 
             /* x += att . wo^T */
-            {
-                const struct rz_qlinear *a = ql[RZ_LIN_WO];
-                int r0, r1;
-                const float *xo = rz_qlinear_step_in(a, att, xt);
-                rz_qlinear_split_rows(dim, id, n, &r0, &r1);
-                rz_qlinear_apply_rows(a, r0, r1, 1, xo, rz_qlinear_pcols(a), yo, dim, NULL);
-            }
+            team_rows(ql[RZ_LIN_WO], rz_qlinear_step_in(ql[RZ_LIN_WO], att, xt), yo, id, n);
 #pragma omp barrier
             rz_qlinear_step_out(ql[RZ_LIN_WO], yo, tmp, x, 1);
 
@@ -914,23 +914,15 @@ static void forward_team_rot(const rz_llama *m, rz_llama_state *s, int token, in
             rmsnorm(xb, x, L->ffn_norm, 1, dim, c->norm_eps);
             for (int j = 0; j < 2; j++) {
                 const struct rz_qlinear *a = ql[ffn_lin[j]];
-                int r0, r1;
                 int shared = j && rz_qlinear_same_input_rht(ql[ffn_lin[0]], a);
                 in[j] = shared ? in[0] : rz_qlinear_step_in(a, xb, xt + (size_t)j * pc);
-                rz_qlinear_split_rows(hid, id, n, &r0, &r1);
-                rz_qlinear_apply_rows(a, r0, r1, 1, in[j], rz_qlinear_pcols(a), y13 + (size_t)j * hid, hid, NULL);
+                team_rows(a, in[j], y13 + (size_t)j * hid, id, n);
             }
 #pragma omp barrier
             for (int j = 0; j < 2; j++)
                 rz_qlinear_step_out(ql[ffn_lin[j]], y13 + (size_t)j * hid, NULL, h + (size_t)j * hid, 0);
             swiglu_rows(h, hid, 0, hid);
-            {
-                const struct rz_qlinear *a = ql[RZ_LIN_W2];
-                int r0, r1;
-                const float *x2 = rz_qlinear_step_in(a, h, xt);
-                rz_qlinear_split_rows(dim, id, n, &r0, &r1);
-                rz_qlinear_apply_rows(a, r0, r1, 1, x2, rz_qlinear_pcols(a), yo, dim, NULL);
-            }
+            team_rows(ql[RZ_LIN_W2], rz_qlinear_step_in(ql[RZ_LIN_W2], h, xt), yo, id, n);
 #pragma omp barrier
             rz_qlinear_step_out(ql[RZ_LIN_W2], yo, tmp, x, 1);
         }
