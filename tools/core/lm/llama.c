@@ -734,6 +734,14 @@ static void group_linear(const rz_llama *m, rz_llama_state *s, int l, int n, con
     }
 }
 
+/* out[dim] = the embedding of token: decoded from its codes when the table is quantised. */
+static void embed(const rz_llama *m, int token, float *out)
+{
+    int dim = m->config.dim;
+    if (m->qemb) rz_qlinear_row(m->qemb, token, out);
+    else memcpy(out, m->tok_embeddings + (size_t)token * dim, (size_t)dim * sizeof(float));
+}
+
 /* logits[T][vocab] = x[T][dim] . output^T: dense through linear(), quantised through the
  * codes: all T rows in one call written straight into logits (each panel of the table is
  * decoded once per call), or RZ_CLS_ROWS rows at a time when the table has an output-side
@@ -773,6 +781,14 @@ int rz_llama_one_region(const rz_llama *m, const rz_llama_state *s, int T, int p
     return rows && (c->dim / c->n_heads) % RZ_QLINEAR_ROWS == 0 && c->n_kv_heads >= s->qthreads ? 1 : 2;
 }
 
+/* Part id of n of the RZ_QLINEAR_ROWS-row chunks of ỹ = x̃ Q̃ᵀ of one linear, into the shared y. */
+static void team_rows(const struct rz_qlinear *a, const float *xt, float *y, int id, int n)
+{
+    int r0, r1, rows = rz_qlinear_rows(a);
+    rz_qlinear_split_rows(rows, id, n, &r0, &r1);
+    rz_qlinear_apply_rows(a, r0, r1, 1, xt, rz_qlinear_pcols(a), y, rows, NULL);
+}
+
 /* One token at pos0 (rz_llama_one_region) in one OpenMP region of s->qthreads threads, instead of a
  * region per linear group: thread id of n
  *   - computes rmsnorm(x) itself into its own tx (every thread the same bits);
@@ -796,8 +812,7 @@ static void forward_team(const rz_llama *m, rz_llama_state *s, int token, int po
     int group = c->n_heads / c->n_kv_heads, nt = s->qthreads;
     size_t cache_layer = (size_t)s->max_ctx * kv_dim;
     int cls = logits && m->qout && rz_qlinear_row_ok(m->qout);
-    if (m->qemb) rz_qlinear_row(m->qemb, token, s->x);
-    else memcpy(s->x, m->tok_embeddings + (size_t)token * dim, (size_t)dim * sizeof(float));
+    embed(m, token, s->x);
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         int id = omp_get_thread_num(), n = omp_get_num_threads();
@@ -826,11 +841,7 @@ static void forward_team(const rz_llama *m, rz_llama_state *s, int token, int po
 #pragma omp barrier
         }
         rmsnorm(xb, s->x, m->norm, 1, dim, c->norm_eps);
-        if (cls) {
-            int v0, v1;
-            rz_qlinear_split_rows(c->vocab_size, id, n, &v0, &v1);
-            rz_qlinear_apply_rows(m->qout, v0, v1, 1, xb, dim, logits, c->vocab_size, NULL);
-        }
+        if (cls) team_rows(m->qout, xb, logits, id, n); /* read as it is: x̃ = x, ỹ = logits */
         if (id == 0) memcpy(s->xb, xb, (size_t)dim * sizeof(float));
     }
     if (logits && !cls) classifier(m, s, s->xb, 1, logits);
@@ -852,14 +863,6 @@ static void forward_team(const rz_llama *m, rz_llama_state *s, int token, int po
  * rz_qlinear_step_in, the kernels over rows, rz_qlinear_step_out; the same rmsnorm and
  * swiglu), so the bits are that path's for any thread count (test_llama_team). A shared ỹ
  * is written again only after a barrier that every reader of it has passed. */
-/* Part id of n of the RZ_QLINEAR_ROWS-row chunks of ỹ = x̃ Q̃ᵀ of one linear, into the shared y. */
-static void team_rows(const struct rz_qlinear *a, const float *xt, float *y, int id, int n)
-{
-    int r0, r1, rows = rz_qlinear_rows(a);
-    rz_qlinear_split_rows(rows, id, n, &r0, &r1);
-    rz_qlinear_apply_rows(a, r0, r1, 1, xt, rz_qlinear_pcols(a), y, rows, NULL);
-}
-
 static void forward_team_rot(const rz_llama *m, rz_llama_state *s, int token, int pos0, float *logits)
 {
     const rz_llama_config *c = &m->config;
@@ -869,8 +872,7 @@ static void forward_team_rot(const rz_llama *m, rz_llama_state *s, int token, in
     int cls = logits && m->qout && rz_qlinear_row_ok(m->qout);
     /* shared: ỹ of wq | wk | wv, of w1 | w3, of wo and then w2; the attention output */
     float *yqkv = s->qkv, *y13 = s->h, *yo = s->ty, *att = s->xb;
-    if (m->qemb) rz_qlinear_row(m->qemb, token, s->x);
-    else memcpy(s->x, m->tok_embeddings + (size_t)token * dim, (size_t)dim * sizeof(float));
+    embed(m, token, s->x);
     /* a transform with an odd factor >= 16 multiplies by BLAS (rht.c): on this thread only */
     int blas_threads = openblas_get_num_threads();
     if (blas_threads != 1) openblas_set_num_threads(1);
@@ -927,11 +929,7 @@ static void forward_team_rot(const rz_llama *m, rz_llama_state *s, int token, in
             rz_qlinear_step_out(ql[RZ_LIN_W2], yo, tmp, x, 1);
         }
         rmsnorm(xb, x, m->norm, 1, dim, c->norm_eps);
-        if (cls) {
-            int v0, v1;
-            rz_qlinear_split_rows(c->vocab_size, id, n, &v0, &v1);
-            rz_qlinear_apply_rows(m->qout, v0, v1, 1, xb, dim, logits, c->vocab_size, NULL);
-        }
+        if (cls) team_rows(m->qout, xb, logits, id, n); /* read as it is: x̃ = x, ỹ = logits */
         if (id == 0) {
             memcpy(s->x, x, (size_t)dim * sizeof(float));
             memcpy(s->xb, xb, (size_t)dim * sizeof(float));
@@ -957,10 +955,7 @@ int rz_llama_forward(const rz_llama *m, rz_llama_state *s, const int *tokens, in
     }
 
     /* x[t] = embedding of tokens[t] */
-    for (int t = 0; t < T; t++) {
-        if (m->qemb) rz_qlinear_row(m->qemb, tokens[t], s->x + (size_t)t * dim); /* decoded from its codes */
-        else memcpy(s->x + (size_t)t * dim, m->tok_embeddings + (size_t)tokens[t] * dim, (size_t)dim * sizeof(float));
-    }
+    for (int t = 0; t < T; t++) embed(m, tokens[t], s->x + (size_t)t * dim);
 
     for (int l = 0; l < c->n_layers; l++) {
         const rz_llama_layer *L = &m->layers[l];
