@@ -234,17 +234,6 @@ const float *rz_qlinear_step_in(const rz_qlinear *q, const float *x, float *buf)
     return buf;
 }
 
-void rz_qlinear_step_out(const rz_qlinear *q, const float *yt, float *tmp, float *y, int acc)
-{
-    int rows = q->v.rows;
-    /* as ql_output: the transform of ỹ in place (here a copy of it), then copied or added */
-    float *w = acc ? tmp : y;
-    memcpy(w, yt, (size_t)rows * sizeof *w);
-    if (q->rot_out) rz_rht_rows(&q->U, w, 1, rows, 1, NULL);
-    if (acc)
-        for (int r = 0; r < rows; r++) y[r] += w[r];
-}
-
 /* ỹ += (x̃ R̃ᵀ) L̃ᵀ: two thin products (k ≪ rows, pcols); lt [T][k] scratch */
 static void ql_lowrank(const rz_qlinear *q, int T, const float *xt, float *lt, float *yt, int ldt)
 {
@@ -270,6 +259,16 @@ static void ql_output(const rz_qlinear *q, int T, float *yt, int ldt, float *y, 
         else
             memcpy(yr, s, (size_t)rows * sizeof *yr);
     }
+}
+
+void rz_qlinear_step_out(const rz_qlinear *q, const float *yt, float *tmp, float *y, int acc)
+{
+    /* ql_output on a copy of the shared ỹ: into y itself (transformed there) or, to add
+     * it, into tmp */
+    int rows = q->v.rows;
+    float *w = acc ? tmp : y;
+    memcpy(w, yt, (size_t)rows * sizeof *w);
+    ql_output(q, 1, w, rows, y, rows, acc, 1);
 }
 
 void rz_qlinear_apply(const rz_qlinear *q, int T, const float *x, int ldx, float *y, int ldy, int accumulate,
