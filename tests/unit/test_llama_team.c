@@ -39,6 +39,15 @@ static void noop_tap(void *ctx, int layer, int which, const float *x, int T, int
     (void)ctx, (void)layer, (void)which, (void)x, (void)T, (void)n, (void)ld;
 }
 
+/* The layer of a view (its payloads copied, so the caller frees them); NULL, said, on error. */
+static rz_qlinear *new_qlinear(const rz_qlayer_view *v)
+{
+    rz_qlinear *q = NULL;
+    rz_err e = {0};
+    if (rz_qlinear_new(v, &q, &e)) printf("#   rz_qlinear_new: %s\n", e.msg);
+    return q;
+}
+
 /* A grid layer of random codes (scales so the outputs stay O(1) through the layers). */
 static rz_qlinear *random_grid(int bits, int group, int rows, int cols)
 {
@@ -57,9 +66,7 @@ static rz_qlinear *random_grid(int bits, int group, int rows, int cols)
         zeros[i] = (uint8_t)((1 << bits) / 2);
     }
     v.codes = codes, v.scales = scales, v.zeros = zeros;
-    rz_qlinear *q = NULL;
-    rz_err e = {0};
-    if (rz_qlinear_new(&v, &q, &e)) printf("#   rz_qlinear_new: %s\n", e.msg);
+    rz_qlinear *q = new_qlinear(&v);
     free(codes), free(scales), free(zeros);
     return q;
 }
@@ -80,9 +87,7 @@ static rz_qlinear *random_e8p(int bits, int incoh, int rows, int cols, uint64_t 
     for (size_t i = 0; i < v.codes_n; i++) codes[i] = (uint8_t)(check_urand() * 256);
     for (size_t i = 0; i < v.n_scales; i++) scales[i] = (float)((0.5 + 0.5 * check_urand()) * 0.5 / sqrt((double)cols));
     v.codes = codes, v.scales = scales;
-    rz_qlinear *q = NULL;
-    rz_err e = {0};
-    if (rz_qlinear_new(&v, &q, &e)) printf("#   rz_qlinear_new: %s\n", e.msg);
+    rz_qlinear *q = new_qlinear(&v);
     free(codes), free(scales);
     return q;
 }
@@ -106,9 +111,7 @@ static rz_qlinear *lowrank_member(int rows, int cols)
     v.codes = codes, v.scales = scales, v.zeros = zeros;
     v.rank = K, v.lr_format = RZ_LR_F32, v.lr_bits = 32, v.L = L, v.R = R;
     v.L_n = sizeof(float) * (size_t)rows * K, v.R_n = sizeof(float) * (size_t)K * cols;
-    rz_qlinear *q = NULL;
-    rz_err e = {0};
-    if (rz_qlinear_new(&v, &q, &e)) printf("#   rz_qlinear_new: %s\n", e.msg);
+    rz_qlinear *q = new_qlinear(&v);
     free(codes), free(scales), free(zeros), free(L), free(R);
     return q;
 }
