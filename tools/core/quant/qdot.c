@@ -696,6 +696,7 @@ AVX2_INLINE void e8p2_i8_rows_avx2(const rz_qlayer_view *v, int r0, int n, const
  * VNNI one (e8p2n_rows_z) form the lane sums differently and share the rest
  * (e8p2n_prep, e8p2n_block, e8p2n_tail), so they give the same bits. */
 typedef struct {
+    const rz_e8p_tables *tb; /* for the codewords past the last 64 columns */
     int pc, nb, nq, n64;
     float s, c1;
     float d[I8_NQ], dq[I8_NQ], dq1[I8_NQ];
@@ -708,6 +709,7 @@ static void e8p2n_prep(const rz_qlayer_view *v, const int T, const int BITS, con
 {
     z->pc = v->pcols, z->nb = z->pc / 8, z->nq = (z->pc + I8_QB_E8P - 1) / I8_QB_E8P, z->n64 = z->pc / 64;
     z->s = scale_at(v, 0), z->c1 = (float)e8p_c1(BITS);
+    z->tb = z->nb > 8 * z->n64 ? rz_e8p_tables_get() : NULL;
     const int pc = z->pc, nq = z->nq, n64 = z->n64;
     for (int t = 0; t < T; t++) {
         int8_t *qt = xq + (size_t)t * pc;
@@ -745,12 +747,11 @@ AVX2_INLINE void e8p2n_block(const e8p2n_ctx *z, const int BITS, int t, int B, _
 AVX2_INLINE void e8p2n_tail(const e8p2n_ctx *z, const uint8_t *c, const int T, const int BITS, const int8_t *xq,
                             const __m256 *facc, float *y, int ldy)
 {
-    const rz_e8p_tables *tb = rz_e8p_tables_get();
     float tail[RZ_QDOT_MAX_T];
     for (int t = 0; t < T; t++) tail[t] = 0.0f;
     for (int b = 8 * z->n64; b < z->nb; b++) { /* the codewords past the last 64 columns */
         int m0[8], m1[8], B = 8 * b / I8_QB_E8P;
-        e8p_ints(tb, c + (size_t)BITS * (size_t)b, BITS, m0, m1);
+        e8p_ints(z->tb, c + (size_t)BITS * (size_t)b, BITS, m0, m1);
         for (int t = 0; t < T; t++) {
             const int8_t *qt = xq + (size_t)t * z->pc + 8 * (size_t)b;
             int I0 = 0, I1 = 0;
