@@ -14,16 +14,24 @@
  *    points (float32: 4 bytes per weight), the classifier table (float32 or its codes),
  *    one embedding row, and the KV cache (2 · layers · (p + 1) · kv_dim · 4 bytes at
  *    position p, averaged over the decoded positions 0 .. dec − 1). Bound = bandwidth(threads) / bytes per
- *    token; decode tokens/s = `dec` single-token steps with logits, best of `runs`;
- *    ratio = measured / bound; the same with int8 inputs to the kernels (qdot.h
- *    RZ_QDOT_AUTO_I8), its ratio against the bytes it reads (e8p 2 bits: the linears
- *    re-coded at 4 bits per weight, 21 MB more; 3-bit grids too, 10.6 MB more; e8p 3/4
- *    bits at 8 bits per weight, 53.1 / 42.5 MB more); 0 for
- *    float32 (no int8 kernel). Prefill: one forward of T tokens with logits, tokens/s and GFLOP/s
- *    (rz_llama_forward_flops) against a threaded 2048³ sgemm measured here.
+ *    token; decode tokens/s = `dec` single-token steps with logits; ratio = measured /
+ *    bound; the same with int8 inputs to the kernels (qdot.h RZ_QDOT_AUTO_I8), its ratio
+ *    against the bytes it reads (e8p 2 bits: the linears re-coded at 4 bits per weight,
+ *    21 MB more; 3-bit grids too, 10.6 MB more; e8p 3/4 bits at 8 bits per weight, 53.1 /
+ *    42.5 MB more); 0 for float32 (no int8 kernel). Prefill: one forward of T tokens with
+ *    logits, tokens/s and GFLOP/s (rz_llama_forward_flops) against a threaded 2048³ sgemm
+ *    measured here.
+ * 4. Rounds: all models are built first (each with its own state, touched once untimed);
+ *    then each of `runs` rounds measures the bandwidth, the sgemm peak and every format
+ *    once (prefill, decode, int8 decode). A shared machine's speed drifts over minutes:
+ *    measured one format after another, a format could get only slow minutes and the
+ *    next only fast ones, with the probe from yet another minute; in rounds every
+ *    figure samples the whole run. The table gives the best of the rounds for every
+ *    figure (probe, peak, decode, prefill); a second table each round's own ratio (its
+ *    decode against its own probe), so the spread is in the output.
  *
- * usage: bench_roofline [runs [threads [T [dec [only]]]]]   (defaults 3, 2, 512, 128;
- *        only = a format index 0..11 to run that one)
+ * usage: bench_roofline [runs [threads [T [dec [only]]]]]   (defaults 3 rounds, 2 threads,
+ *        T 512, dec 128; only = a format index 0..11 to run that one)
  *        bench_roofline --decode F [threads [dec [i8|i8z]]]   format F only (index as above; i8:
  *            int8 inputs to the kernels; i8z: the same with RZ_QDOT_AVX512_I8, which reads
  *            e8p 2-bit codes instead of their nibbles; exit 2 on a CPU without it),
@@ -73,28 +81,35 @@ static uint32_t next_u32(void)
     return (uint32_t)(rng >> 16);
 }
 
-/* GB/s of n threads each summing its share of buf (count floats), best of 3. */
-static double read_gbs(const float *buf, size_t count, int n, float *sink)
+/* GB/s of n threads each summing its share of buf (count floats), best of 3 trials; a trial
+ * reads the whole buffer again and again until at least `seconds` have passed (one pass
+ * when 0) and counts every pass. */
+static double read_gbs(const float *buf, size_t count, int n, double seconds, float *sink)
 {
-    double best = 1e30;
+    double best = 0;
     for (int r = 0; r < 3; r++) {
-        float total = 0;
-        double t0 = rz_now();
+        double t0 = rz_now(), t;
+        long passes = 0;
+        do {
+            float total = 0;
 #pragma omp parallel num_threads(n) reduction(+ : total)
-        {
-            int id = omp_get_thread_num(), nt = omp_get_num_threads();
-            size_t a = count * (size_t)id / (size_t)nt, b = count * (size_t)(id + 1) / (size_t)nt;
-            float acc[16] = {0};
-            for (size_t i = a; i + 16 <= b; i += 16)
+            {
+                int id = omp_get_thread_num(), nt = omp_get_num_threads();
+                size_t a = count * (size_t)id / (size_t)nt, b = count * (size_t)(id + 1) / (size_t)nt;
+                float acc[16] = {0};
+                for (size_t i = a; i + 16 <= b; i += 16)
 #pragma omp simd
-                for (int j = 0; j < 16; j++) acc[j] += buf[i + (size_t)j];
-            for (int j = 0; j < 16; j++) total += acc[j];
-        }
-        double t = rz_now() - t0;
-        *sink += total;
-        if (t < best) best = t;
+                    for (int j = 0; j < 16; j++) acc[j] += buf[i + (size_t)j];
+                for (int j = 0; j < 16; j++) total += acc[j];
+            }
+            *sink += total;
+            passes++;
+            t = rz_now() - t0;
+        } while (t < seconds);
+        double g = (double)passes * (double)count * sizeof(float) / t / 1e9;
+        if (g > best) best = g;
     }
-    return (double)count * sizeof(float) / best / 1e9;
+    return best;
 }
 
 typedef struct {
@@ -209,29 +224,17 @@ static rz_llama *make_model(const rz_llama_config *c, const fmt *f, double *wbyt
     return m;
 }
 
-/* best-of-runs seconds of one prefill of T tokens and of dec single-token steps. */
-static void time_model(const rz_llama *m, int runs, int T, int dec, double *prefill, double *decode)
+/* Seconds of one prefill of T tokens (positions 0 .. T - 1) and of dec single-token steps
+ * (positions 0 .. dec - 1) with logits, on a state kept by the caller (its KV cache and
+ * scratch already touched: no page faults inside the timing); tok holds max(T, dec). */
+static void time_model(const rz_llama *m, rz_llama_state *s, const int *tok, float *logits, int T, int dec,
+                       double *prefill, double *decode)
 {
-    rz_err e = {0};
-    rz_llama_state *s;
-    if (rz_llama_state_new(m, T, m->config.seq_len, &s, &e)) die(&e);
-    int nt = T > dec ? T : dec; /* the decode steps read tok[0 .. dec) */
-    int *tok = malloc(sizeof(int) * (size_t)nt);
-    float *logits = malloc(sizeof(float) * (size_t)T * m->config.vocab_size);
-    for (int t = 0; t < nt; t++) tok[t] = (t * 7919 + 13) % m->config.vocab_size;
-    *prefill = *decode = 1e30;
-    for (int r = 0; r < runs; r++) {
-        double t0 = rz_now();
-        rz_llama_forward(m, s, tok, T, 0, logits);
-        double t1 = rz_now();
-        for (int p = 0; p < dec; p++) rz_llama_forward(m, s, tok + p, 1, p, logits);
-        double t2 = rz_now();
-        if (t1 - t0 < *prefill) *prefill = t1 - t0;
-        if (t2 - t1 < *decode) *decode = t2 - t1;
-    }
-    free(tok);
-    free(logits);
-    rz_llama_state_free(s);
+    double t0 = rz_now();
+    rz_llama_forward(m, s, tok, T, 0, logits);
+    double t1 = rz_now();
+    for (int p = 0; p < dec; p++) rz_llama_forward(m, s, tok + p, 1, p, logits);
+    *prefill = t1 - t0, *decode = rz_now() - t1;
 }
 
 static double cpu_now(void)
@@ -469,58 +472,119 @@ int main(int argc, char **argv)
            rz_qdot_name(rz_qdot_best()), rz_qdot_name(rz_qdot_best_i8()), rz_qdot_grid_i8_name(), rz_qdot_e8p2n_name(),
            rz_qdot_have(RZ_QDOT_AVX512_I8) ? "available" : "not on this CPU");
 
-    size_t count = (size_t)128 << 20; /* 512 MiB */
-    float *buf = malloc(count * sizeof *buf), sink = 0;
-    for (size_t i = 0; i < count; i++) buf[i] = (float)(i & 7);
-    double bw_at = 0;
-    printf("read bandwidth (512 MiB, best of 3):");
-    for (int n = 1; n <= threads; n++) {
-        double g = read_gbs(buf, count, n, &sink);
-        printf("  %d thread%s %.1f GB/s", n, n > 1 ? "s" : "", g);
-        if (n == threads) bw_at = g;
+    /* every format's model first, so that each round below visits all of them in turn */
+    rz_llama *model[NFMTS] = {0};
+    rz_llama_state *st[NFMTS] = {0};
+    double wb[NFMTS], bytes[NFMTS], bytes8[NFMTS];
+    int nt = T > dec ? T : dec, *tok = malloc(sizeof(int) * (size_t)nt);
+    float *logits = malloc(sizeof(float) * (size_t)T * c.vocab_size);
+    for (int t = 0; t < nt; t++) tok[t] = (t * 7919 + 13) % c.vocab_size;
+    double lw = 0; /* weights in the linears (the nibble re-codings' extra bytes, below) */
+    for (long i = 0; i < (long)RZ_LIN_PER_LAYER * c.n_layers; i++) {
+        int r, k;
+        rz_llama_linear_shape(&c, i, &r, &k);
+        lw += (double)r * k;
     }
-    printf("%s\n", sink == 12345.0f ? " " : "");
-    free(buf);
-    double peak = rz_blas_sgemm_gflops(2048, threads, 3);
-    printf("sgemm peak (2048^3, %d threads): %.1f GFLOP/s\n", threads, peak);
-
     /* KV cache bytes per decoded token: step p (positions 0 .. dec - 1, after the prefill's
      * own cache) reads p + 1 keys and values per layer; averaged */
     double kv = 2.0 * c.n_layers * c.dim * 4.0 * ((dec + 1) / 2.0);
+    for (size_t f = 0; f < NFMTS; f++) {
+        if (only >= 0 && (size_t)only != f) continue;
+        model[f] = make_model(&c, &FMTS[f], &wb[f]);
+        rz_err e = {0};
+        if (rz_llama_state_new(model[f], T, c.seq_len, &st[f], &e)) die(&e);
+        double t_pf, t_dc; /* a first pass to touch the state's pages (and logits'), untimed */
+        time_model(model[f], st[f], tok, logits, T, dec, &t_pf, &t_dc);
+        /* int8 inputs on e8p and 3-bit grids read the nibble re-codings (qdot.h), not the
+         * codes: their own bound */
+        bytes[f] = wb[f] + kv, bytes8[f] = bytes[f] + lw * i8_extra_bits(&FMTS[f]) / 8;
+    }
+
+    /* rounds: the bandwidth probe, the sgemm peak, then every format once (prefill and
+     * decode with float kernels, decode with int8 inputs). A shared host's speed changes
+     * over minutes; visiting every format in every round spreads each one's samples over
+     * the whole run, as the probes' are, instead of giving one format a fast minute and
+     * the next a slow one. Reported: the best of the rounds for each, and every round's
+     * own ratio (its decode against its own probe). */
+    size_t count = (size_t)128 << 20; /* 512 MiB */
+    float *buf = malloc(count * sizeof *buf), sink = 0;
+    for (size_t i = 0; i < count; i++) buf[i] = (float)(i & 7);
+    double *bw = calloc((size_t)threads, sizeof *bw), *bw1 = calloc((size_t)threads, sizeof *bw1), peak = 0;
+    double *bwr = calloc((size_t)runs, sizeof *bwr);
+    double pf[NFMTS], dc[NFMTS], dc8[NFMTS], *rat = calloc((size_t)runs * NFMTS * 2, sizeof *rat);
+    for (size_t f = 0; f < NFMTS; f++) pf[f] = dc[f] = dc8[f] = 1e30;
+    for (int r = 0; r < runs; r++) {
+        for (int n = 1; n <= threads; n++) {
+            /* sustained: trials of 0.3 s, as long as a decode run (128 steps: 0.25 - 1.5 s),
+             * so that the bound and the decode it is held against are both the best window
+             * of the same length; single passes (~11 ms at 2 threads) for reference */
+            double g = read_gbs(buf, count, n, 0.3, &sink), g1 = read_gbs(buf, count, n, 0, &sink);
+            if (g > bw[n - 1]) bw[n - 1] = g;
+            if (g1 > bw1[n - 1]) bw1[n - 1] = g1;
+            if (n == threads) bwr[r] = g;
+        }
+        double p = rz_blas_sgemm_gflops(2048, threads, 3);
+        if (p > peak) peak = p;
+        for (size_t f = 0; f < NFMTS; f++) {
+            if (!model[f]) continue;
+            double t_pf, t_dc, t_1, t_8 = 0;
+            rz_llama_set_qdot(model[f], RZ_QDOT_AUTO);
+            time_model(model[f], st[f], tok, logits, T, dec, &t_pf, &t_dc);
+            /* the same decode with int8 inputs (qdot.h AUTO_I8): every quantised format here
+             * has an int8 kernel for its linears (e8p; 2-, 4- and 8-bit grids; 3-bit ones
+             * re-coded as nibbles); f32 has none and its columns show 0 */
+            if (FMTS[f].method >= 0) {
+                rz_llama_set_qdot(model[f], RZ_QDOT_AUTO_I8);
+                time_model(model[f], st[f], tok, logits, 1, dec, &t_1, &t_8);
+                if (t_8 < dc8[f]) dc8[f] = t_8;
+            }
+            if (t_pf < pf[f]) pf[f] = t_pf;
+            if (t_dc < dc[f]) dc[f] = t_dc;
+            double *rf = rat + ((size_t)r * NFMTS + f) * 2; /* this round's decode / its own bound */
+            rf[0] = dec / t_dc / (bwr[r] * 1e9 / bytes[f]);
+            rf[1] = t_8 > 0 ? dec / t_8 / (bwr[r] * 1e9 / bytes8[f]) : 0;
+        }
+    }
+    free(buf);
+
+    printf("read bandwidth (512 MiB read over and over for 0.3 s, best of 3 per round, best of %d round%s):", runs,
+           runs > 1 ? "s" : "");
+    for (int n = 1; n <= threads; n++) printf("  %d thread%s %.1f GB/s", n, n > 1 ? "s" : "", bw[n - 1]);
+    printf("%s\n", sink == 12345.0f ? " " : "");
+    printf("  single passes (best of 3 per round):");
+    for (int n = 1; n <= threads; n++) printf("  %d thread%s %.1f GB/s", n, n > 1 ? "s" : "", bw1[n - 1]);
+    printf("\n");
+    printf("  %d threads per round:", threads);
+    for (int r = 0; r < runs; r++) printf(" %.1f", bwr[r]);
+    printf(" GB/s\n");
+    printf("sgemm peak (2048^3, %d threads, best of 3 per round): %.1f GFLOP/s\n", threads, peak);
     printf("stories110M shape, %d threads, decode: %d steps after a %d-token prefill (KV cache read %.1f MB/token), "
-           "best of %d\n", threads, dec, T, kv / 1e6, runs);
+           "best of %d rounds\n", threads, dec, T, kv / 1e6, runs);
     printf("(decode steps rerun positions 0 .. %d: the KV cache read is the average over them)\n", dec - 1);
     printf("%-24s %9s %9s %10s %10s %7s %10s %7s %12s %9s %7s\n", "weights", "MB weights", "MB/token", "decode t/s",
            "bound t/s", "ratio", "int8 t/s", "ratio", "prefill t/s", "GFLOP/s", "of peak");
+    double bwa = bw[threads - 1];
     for (size_t f = 0; f < NFMTS; f++) {
-        if (only >= 0 && (size_t)only != f) continue;
-        double wb;
-        rz_llama *m = make_model(&c, &FMTS[f], &wb);
-        double pf, dc, pf1, dc8 = 0;
-        time_model(m, runs, T, dec, &pf, &dc);
-        /* the same decode with int8 inputs (qdot.h AUTO_I8): every quantised format here
-         * has an int8 kernel for its linears (e8p; 2-, 4- and 8-bit grids; 3-bit ones
-         * re-coded as nibbles); f32 has none and the column shows 0 */
-        if (FMTS[f].method >= 0) {
-            rz_llama_set_qdot(m, RZ_QDOT_AUTO_I8);
-            time_model(m, runs, 1, dec, &pf1, &dc8);
-        }
-        /* int8 inputs on e8p 2 bits and 3-bit grids read the nibble re-codings (4 bits
-         * per weight, qdot.h), not the codes: their own bound */
-        double lw = 0;
-        for (long i = 0; i < (long)RZ_LIN_PER_LAYER * c.n_layers; i++) {
-            int r, k;
-            rz_llama_linear_shape(&c, i, &r, &k);
-            lw += (double)r * k;
-        }
-        double bytes8 = wb + kv + lw * i8_extra_bits(&FMTS[f]) / 8;
-        double bytes = wb + kv, bound = bw_at * 1e9 / bytes, tps = dec / dc, t8 = dc8 > 0 ? dec / dc8 : 0;
-        double bound8 = bw_at * 1e9 / bytes8;
-        double gf = rz_llama_forward_flops(m, T, 0) / pf / 1e9;
-        printf("%-24s %9.1f %9.1f %10.1f %10.1f %6.0f%% %10.1f %6.0f%% %12.0f %9.1f %6.0f%%\n", FMTS[f].label, wb / 1e6,
-               bytes / 1e6, tps, bound, 100 * tps / bound, t8, 100 * t8 / bound8, T / pf, gf, 100 * gf / peak);
-        fflush(stdout);
-        rz_llama_free(m);
+        if (!model[f]) continue;
+        double bound = bwa * 1e9 / bytes[f], bound8 = bwa * 1e9 / bytes8[f];
+        double tps = dec / dc[f], t8 = dc8[f] < 1e30 ? dec / dc8[f] : 0;
+        double gf = rz_llama_forward_flops(model[f], T, 0) / pf[f] / 1e9;
+        printf("%-24s %9.1f %9.1f %10.1f %10.1f %6.0f%% %10.1f %6.0f%% %12.0f %9.1f %6.0f%%\n", FMTS[f].label,
+               wb[f] / 1e6, bytes[f] / 1e6, tps, bound, 100 * tps / bound, t8, 100 * t8 / bound8, T / pf[f], gf,
+               100 * gf / peak);
     }
+    printf("ratio per round (that round's decode against that round's %d-thread probe), float | int8:\n", threads);
+    for (size_t f = 0; f < NFMTS; f++) {
+        if (!model[f]) continue;
+        printf("%-24s", FMTS[f].label);
+        for (int k = 0; k < 2; k++) {
+            printf(k ? " |" : "");
+            for (int r = 0; r < runs; r++) printf(" %3.0f%%", 100 * rat[((size_t)r * NFMTS + f) * 2 + k]);
+        }
+        printf("\n");
+        rz_llama_state_free(st[f]);
+        rz_llama_free(model[f]);
+    }
+    free(bw), free(bw1), free(bwr), free(rat), free(tok), free(logits);
     return 0;
 }
