@@ -25,6 +25,7 @@
 #include "attention.h"
 #include "linalg.h"
 #include "rng.h"
+#include "spinbar.h"
 #include "qlinear.h"
 #include "stream.h"
 #include "vexp.h"
@@ -536,6 +537,7 @@ struct rz_llama_state {
     float *tp;          /* [qthreads][tp_stride] each thread's vectors in forward_team_rot */
     size_t tp_stride;
     int tp_pcols;       /* the widest x̃ tp has room for */
+    rz_spinbar bar;     /* the barrier of forward_team and forward_team_rot's teams */
 };
 
 void rz_llama_set_tap(rz_llama_state *s, rz_llama_tap tap, void *ctx)
@@ -595,6 +597,7 @@ int rz_llama_state_new_ext(const rz_llama *m, int max_T, int max_ctx, const rz_r
         return rz_fail(e, RZ_EINPUT, "state: max_T %d is not in [1, max_ctx %d]", max_T, max_ctx);
     rz_llama_state *s = rz_calloc(1, sizeof *s, e);
     if (!s) return RZ_EINTERNAL;
+    rz_spinbar_init(&s->bar);
     size_t dim = (size_t)c->dim, hs = dim / (size_t)c->n_heads, kv = hs * (size_t)c->n_kv_heads;
     size_t T = (size_t)max_T, ctx = (size_t)max_ctx;
     s->max_T = max_T;
@@ -829,16 +832,16 @@ static void forward_team(const rz_llama *m, rz_llama_state *s, int token, int po
             rz_qlinear_apply_rows(ql[RZ_LIN_WK], g0 * hs, g1 * hs, 1, xb, dim, k, kv_dim, NULL);
             rz_qlinear_apply_rows(ql[RZ_LIN_WV], g0 * hs, g1 * hs, 1, xb, dim, v, kv_dim, NULL);
             rz_attn_decode_part(s->attn, q, k, v, pos0, kc, vc, s->xb, g0, g1);
-#pragma omp barrier
+rz_spinbar_wait(&s->bar, n);
             rz_qlinear_apply_rows(ql[RZ_LIN_WO], r0, r1, 1, s->xb, dim, s->x, dim, s->ty);
-#pragma omp barrier
+rz_spinbar_wait(&s->bar, n);
             rmsnorm(xb, s->x, L->ffn_norm, 1, dim, c->norm_eps);
             rz_qlinear_apply_rows(ql[RZ_LIN_W1], h0, h1, 1, xb, dim, s->h, 2 * hid, NULL);
             rz_qlinear_apply_rows(ql[RZ_LIN_W3], h0, h1, 1, xb, dim, s->h + hid, 2 * hid, NULL);
             swiglu_rows(s->h, hid, h0, h1);
-#pragma omp barrier
+rz_spinbar_wait(&s->bar, n);
             rz_qlinear_apply_rows(ql[RZ_LIN_W2], r0, r1, 1, s->h, 2 * hid, s->x, dim, s->ty);
-#pragma omp barrier
+rz_spinbar_wait(&s->bar, n);
         }
         rmsnorm(xb, s->x, m->norm, 1, dim, c->norm_eps);
         if (cls) team_rows(m->qout, xb, logits, id, n); /* read as it is: x̃ = x, ỹ = logits */
@@ -901,15 +904,15 @@ static void forward_team_rot(const rz_llama *m, rz_llama_state *s, int token, in
                 in[j] = jj < j ? in[jj] : rz_qlinear_step_in(a, xb, xt + (size_t)j * pc);
                 team_rows(a, in[j], yqkv + qkv_off[j], id, n);
             }
-#pragma omp barrier
+rz_spinbar_wait(&s->bar, n);
             for (int j = 0; j < 3; j++)
                 rz_qlinear_step_out(ql[qkv_lin[j]], yqkv + qkv_off[j], NULL, qkv + qkv_off[j], 0);
             rz_attn_decode_part(s->attn, qkv, qkv + dim, qkv + dim + kv_dim, pos0, kc, vc, att, g0, g1);
-#pragma omp barrier
+rz_spinbar_wait(&s->bar, n);
 
             /* x += att . wo^T */
             team_rows(ql[RZ_LIN_WO], rz_qlinear_step_in(ql[RZ_LIN_WO], att, xt), yo, id, n);
-#pragma omp barrier
+rz_spinbar_wait(&s->bar, n);
             rz_qlinear_step_out(ql[RZ_LIN_WO], yo, tmp, x, 1);
 
             /* h = rmsnorm(x) . [w1; w3]^T, silu(h1) * h3, x += . w2^T */
@@ -920,12 +923,12 @@ static void forward_team_rot(const rz_llama *m, rz_llama_state *s, int token, in
                 in[j] = shared ? in[0] : rz_qlinear_step_in(a, xb, xt + (size_t)j * pc);
                 team_rows(a, in[j], y13 + (size_t)j * hid, id, n);
             }
-#pragma omp barrier
+rz_spinbar_wait(&s->bar, n);
             for (int j = 0; j < 2; j++)
                 rz_qlinear_step_out(ql[ffn_lin[j]], y13 + (size_t)j * hid, NULL, h + (size_t)j * hid, 0);
             swiglu_rows(h, hid, 0, hid);
             team_rows(ql[RZ_LIN_W2], rz_qlinear_step_in(ql[RZ_LIN_W2], h, xt), yo, id, n);
-#pragma omp barrier
+rz_spinbar_wait(&s->bar, n);
             rz_qlinear_step_out(ql[RZ_LIN_W2], yo, tmp, x, 1);
         }
         rmsnorm(xb, x, m->norm, 1, dim, c->norm_eps);
