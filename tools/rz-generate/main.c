@@ -60,8 +60,9 @@ int main(int argc, char **argv)
                   "packed models: decode quantised layers to float32 at load\n"
                   "(default: keep their codes; decode works on them directly)"),
         RZ_O_FLAG("int8", 0, int8,
-                  "quantised layers: round their inputs to int8 in the one-token steps (faster 4-bit\n"
-                  "classifier; e8p 2-bit about the same; logits move by the int8 step)"),
+                  "quantised layers: round their inputs to int8 in the one-token steps (the int8\n"
+                  "kernels: 2-4x faster steps for e8p and the grids on a 110M model, bench/README;\n"
+                  "logits move by the int8 step)"),
         RZ_O_END};
     int first = rz_cli_parse(&c, &tool, opts, argc, argv);
     if (first < argc) rz_cli_usage_error(&c, "unexpected argument '%s'", argv[first]);
