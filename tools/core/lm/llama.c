@@ -832,16 +832,16 @@ static void forward_team(const rz_llama *m, rz_llama_state *s, int token, int po
             rz_qlinear_apply_rows(ql[RZ_LIN_WK], g0 * hs, g1 * hs, 1, xb, dim, k, kv_dim, NULL);
             rz_qlinear_apply_rows(ql[RZ_LIN_WV], g0 * hs, g1 * hs, 1, xb, dim, v, kv_dim, NULL);
             rz_attn_decode_part(s->attn, q, k, v, pos0, kc, vc, s->xb, g0, g1);
-rz_spinbar_wait(&s->bar, n);
+            rz_spinbar_wait(&s->bar, n);
             rz_qlinear_apply_rows(ql[RZ_LIN_WO], r0, r1, 1, s->xb, dim, s->x, dim, s->ty);
-rz_spinbar_wait(&s->bar, n);
+            rz_spinbar_wait(&s->bar, n);
             rmsnorm(xb, s->x, L->ffn_norm, 1, dim, c->norm_eps);
             rz_qlinear_apply_rows(ql[RZ_LIN_W1], h0, h1, 1, xb, dim, s->h, 2 * hid, NULL);
             rz_qlinear_apply_rows(ql[RZ_LIN_W3], h0, h1, 1, xb, dim, s->h + hid, 2 * hid, NULL);
             swiglu_rows(s->h, hid, h0, h1);
-rz_spinbar_wait(&s->bar, n);
+            rz_spinbar_wait(&s->bar, n);
             rz_qlinear_apply_rows(ql[RZ_LIN_W2], r0, r1, 1, s->h, 2 * hid, s->x, dim, s->ty);
-rz_spinbar_wait(&s->bar, n);
+            rz_spinbar_wait(&s->bar, n);
         }
         rmsnorm(xb, s->x, m->norm, 1, dim, c->norm_eps);
         if (cls) team_rows(m->qout, xb, logits, id, n); /* read as it is: x̃ = x, ỹ = logits */
@@ -904,15 +904,15 @@ static void forward_team_rot(const rz_llama *m, rz_llama_state *s, int token, in
                 in[j] = jj < j ? in[jj] : rz_qlinear_step_in(a, xb, xt + (size_t)j * pc);
                 team_rows(a, in[j], yqkv + qkv_off[j], id, n);
             }
-rz_spinbar_wait(&s->bar, n);
+            rz_spinbar_wait(&s->bar, n);
             for (int j = 0; j < 3; j++)
                 rz_qlinear_step_out(ql[qkv_lin[j]], yqkv + qkv_off[j], NULL, qkv + qkv_off[j], 0);
             rz_attn_decode_part(s->attn, qkv, qkv + dim, qkv + dim + kv_dim, pos0, kc, vc, att, g0, g1);
-rz_spinbar_wait(&s->bar, n);
+            rz_spinbar_wait(&s->bar, n);
 
             /* x += att . wo^T */
             team_rows(ql[RZ_LIN_WO], rz_qlinear_step_in(ql[RZ_LIN_WO], att, xt), yo, id, n);
-rz_spinbar_wait(&s->bar, n);
+            rz_spinbar_wait(&s->bar, n);
             rz_qlinear_step_out(ql[RZ_LIN_WO], yo, tmp, x, 1);
 
             /* h = rmsnorm(x) . [w1; w3]^T, silu(h1) * h3, x += . w2^T */
@@ -923,12 +923,12 @@ rz_spinbar_wait(&s->bar, n);
                 in[j] = shared ? in[0] : rz_qlinear_step_in(a, xb, xt + (size_t)j * pc);
                 team_rows(a, in[j], y13 + (size_t)j * hid, id, n);
             }
-rz_spinbar_wait(&s->bar, n);
+            rz_spinbar_wait(&s->bar, n);
             for (int j = 0; j < 2; j++)
                 rz_qlinear_step_out(ql[ffn_lin[j]], y13 + (size_t)j * hid, NULL, h + (size_t)j * hid, 0);
             swiglu_rows(h, hid, 0, hid);
             team_rows(ql[RZ_LIN_W2], rz_qlinear_step_in(ql[RZ_LIN_W2], h, xt), yo, id, n);
-rz_spinbar_wait(&s->bar, n);
+            rz_spinbar_wait(&s->bar, n);
             rz_qlinear_step_out(ql[RZ_LIN_W2], yo, tmp, x, 1);
         }
         rmsnorm(xb, x, m->norm, 1, dim, c->norm_eps);
