@@ -33,9 +33,15 @@
 
 enum { RZ_SPINBAR_SPINS = 1 << 12 };
 
+/* count and gen each alone on its cache line whatever the alignment (64 bytes either side):
+ * the arrivals' writes to count do not disturb the waiters reading gen, and neither shares
+ * a line with the fields of the struct that holds the barrier */
 typedef struct {
+    char lead_[64];
     atomic_int count; /* threads arrived at the current barrier */
-    atomic_uint gen;  /* barriers completed (wraps; only its change is read) */
+    char mid_[64];
+    atomic_uint gen; /* barriers completed (wraps; only its change is read) */
+    char tail_[64];
 } rz_spinbar;
 
 static inline void rz_spinbar_init(rz_spinbar *b)
