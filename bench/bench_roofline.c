@@ -81,35 +81,28 @@ static uint32_t next_u32(void)
     return (uint32_t)(rng >> 16);
 }
 
-/* GB/s of n threads each summing its share of buf (count floats), best of 3 trials; a trial
- * reads the whole buffer again and again until at least `seconds` have passed (one pass
- * when 0) and counts every pass. */
-static double read_gbs(const float *buf, size_t count, int n, double seconds, float *sink)
+/* GB/s of n threads each summing its share of buf (count floats), best of 3. */
+static double read_gbs(const float *buf, size_t count, int n, float *sink)
 {
-    double best = 0;
+    double best = 1e30;
     for (int r = 0; r < 3; r++) {
-        double t0 = rz_now(), t;
-        long passes = 0;
-        do {
-            float total = 0;
+        float total = 0;
+        double t0 = rz_now();
 #pragma omp parallel num_threads(n) reduction(+ : total)
-            {
-                int id = omp_get_thread_num(), nt = omp_get_num_threads();
-                size_t a = count * (size_t)id / (size_t)nt, b = count * (size_t)(id + 1) / (size_t)nt;
-                float acc[16] = {0};
-                for (size_t i = a; i + 16 <= b; i += 16)
+        {
+            int id = omp_get_thread_num(), nt = omp_get_num_threads();
+            size_t a = count * (size_t)id / (size_t)nt, b = count * (size_t)(id + 1) / (size_t)nt;
+            float acc[16] = {0};
+            for (size_t i = a; i + 16 <= b; i += 16)
 #pragma omp simd
-                    for (int j = 0; j < 16; j++) acc[j] += buf[i + (size_t)j];
-                for (int j = 0; j < 16; j++) total += acc[j];
-            }
-            *sink += total;
-            passes++;
-            t = rz_now() - t0;
-        } while (t < seconds);
-        double g = (double)passes * (double)count * sizeof(float) / t / 1e9;
-        if (g > best) best = g;
+                for (int j = 0; j < 16; j++) acc[j] += buf[i + (size_t)j];
+            for (int j = 0; j < 16; j++) total += acc[j];
+        }
+        double t = rz_now() - t0;
+        *sink += total;
+        if (t < best) best = t;
     }
-    return best;
+    return (double)count * sizeof(float) / best / 1e9;
 }
 
 typedef struct {
@@ -509,18 +502,13 @@ int main(int argc, char **argv)
     size_t count = (size_t)128 << 20; /* 512 MiB */
     float *buf = malloc(count * sizeof *buf), sink = 0;
     for (size_t i = 0; i < count; i++) buf[i] = (float)(i & 7);
-    double *bw = calloc((size_t)threads, sizeof *bw), *bw1 = calloc((size_t)threads, sizeof *bw1), peak = 0;
-    double *bwr = calloc((size_t)runs, sizeof *bwr);
+    double *bw = calloc((size_t)threads, sizeof *bw), *bwr = calloc((size_t)runs, sizeof *bwr), peak = 0;
     double pf[NFMTS], dc[NFMTS], dc8[NFMTS], *rat = calloc((size_t)runs * NFMTS * 2, sizeof *rat);
     for (size_t f = 0; f < NFMTS; f++) pf[f] = dc[f] = dc8[f] = 1e30;
     for (int r = 0; r < runs; r++) {
         for (int n = 1; n <= threads; n++) {
-            /* sustained: trials of 0.3 s, as long as a decode run (128 steps: 0.25 - 1.5 s),
-             * so that the bound and the decode it is held against are both the best window
-             * of the same length; single passes (~11 ms at 2 threads) for reference */
-            double g = read_gbs(buf, count, n, 0.3, &sink), g1 = read_gbs(buf, count, n, 0, &sink);
+            double g = read_gbs(buf, count, n, &sink);
             if (g > bw[n - 1]) bw[n - 1] = g;
-            if (g1 > bw1[n - 1]) bw1[n - 1] = g1;
             if (n == threads) bwr[r] = g;
         }
         double p = rz_blas_sgemm_gflops(2048, threads, 3);
@@ -547,13 +535,9 @@ int main(int argc, char **argv)
     }
     free(buf);
 
-    printf("read bandwidth (512 MiB read over and over for 0.3 s, best of 3 per round, best of %d round%s):", runs,
-           runs > 1 ? "s" : "");
+    printf("read bandwidth (512 MiB, best of 3 per round, best of %d round%s):", runs, runs > 1 ? "s" : "");
     for (int n = 1; n <= threads; n++) printf("  %d thread%s %.1f GB/s", n, n > 1 ? "s" : "", bw[n - 1]);
     printf("%s\n", sink == 12345.0f ? " " : "");
-    printf("  single passes (best of 3 per round):");
-    for (int n = 1; n <= threads; n++) printf("  %d thread%s %.1f GB/s", n, n > 1 ? "s" : "", bw1[n - 1]);
-    printf("\n");
     printf("  %d threads per round:", threads);
     for (int r = 0; r < runs; r++) printf(" %.1f", bwr[r]);
     printf(" GB/s\n");
@@ -585,6 +569,6 @@ int main(int argc, char **argv)
         rz_llama_state_free(st[f]);
         rz_llama_free(model[f]);
     }
-    free(bw), free(bw1), free(bwr), free(rat), free(tok), free(logits);
+    free(bw), free(bwr), free(rat), free(tok), free(logits);
     return 0;
 }
