@@ -493,12 +493,8 @@ int main(int argc, char **argv)
         bytes[f] = wb[f] + kv, bytes8[f] = bytes[f] + lw * i8_extra_bits(&FMTS[f]) / 8;
     }
 
-    /* rounds: the bandwidth probe, the sgemm peak, then every format once (prefill and
-     * decode with float kernels, decode with int8 inputs). A shared host's speed changes
-     * over minutes; visiting every format in every round spreads each one's samples over
-     * the whole run, as the probes' are, instead of giving one format a fast minute and
-     * the next a slow one. Reported: the best of the rounds for each, and every round's
-     * own ratio (its decode against its own probe). */
+    /* the rounds (head comment, 4): the bandwidth probe, the sgemm peak, then every format
+     * once; the table is printed after the last */
     size_t count = (size_t)128 << 20; /* 512 MiB */
     float *buf = malloc(count * sizeof *buf), sink = 0;
     for (size_t i = 0; i < count; i++) buf[i] = (float)(i & 7);
@@ -506,6 +502,7 @@ int main(int argc, char **argv)
     double pf[NFMTS], dc[NFMTS], dc8[NFMTS], *rat = calloc((size_t)runs * NFMTS * 2, sizeof *rat);
     for (size_t f = 0; f < NFMTS; f++) pf[f] = dc[f] = dc8[f] = 1e30;
     for (int r = 0; r < runs; r++) {
+        fprintf(stderr, "bench_roofline: round %d of %d\n", r + 1, runs);
         for (int n = 1; n <= threads; n++) {
             double g = read_gbs(buf, count, n, &sink);
             if (g > bw[n - 1]) bw[n - 1] = g;
@@ -562,7 +559,7 @@ int main(int argc, char **argv)
         if (!model[f]) continue;
         printf("%-24s", FMTS[f].label);
         for (int k = 0; k < 2; k++) {
-            printf(k ? " |" : "");
+            fputs(k ? " |" : "", stdout);
             for (int r = 0; r < runs; r++) printf(" %3.0f%%", 100 * rat[((size_t)r * NFMTS + f) * 2 + k]);
         }
         printf("\n");
