@@ -258,6 +258,12 @@ static void ref_i8_rows(const rz_qlayer_view *v, int r0, int n, int T, const flo
     }
 }
 
+/* Nibble bytes per row of the re-coding (rz_qdot_e8p2n_encode): 32 per 64 columns and plane. */
+static size_t e8p2n_rowb(const rz_qlayer_view *v)
+{
+    return (size_t)(v->pcols / 64) * 32 * (size_t)(v->bits == 2 ? 1 : 2);
+}
+
 /* ---------------------------------------------------------------- AVX2 + FMA */
 
 #if QDOT_X86
@@ -698,6 +704,7 @@ AVX2_INLINE void e8p2_i8_rows_avx2(const rz_qlayer_view *v, int r0, int n, const
 typedef struct {
     const rz_e8p_tables *tb; /* for the codewords past the last 64 columns */
     int pc, nb, nq, n64;
+    size_t rowb; /* e8p2n_rowb */
     float s, c1;
     float d[I8_NQ], dq[I8_NQ], dq1[I8_NQ];
     int X[I8_NQ];
@@ -710,6 +717,7 @@ static void e8p2n_prep(const rz_qlayer_view *v, const int T, const int BITS, con
     z->pc = v->pcols, z->nb = z->pc / 8, z->nq = (z->pc + I8_QB_E8P - 1) / I8_QB_E8P, z->n64 = z->pc / 64;
     z->s = scale_at(v, 0), z->c1 = (float)e8p_c1(BITS);
     z->tb = z->nb > 8 * z->n64 ? rz_e8p_tables_get() : NULL;
+    z->rowb = e8p2n_rowb(v);
     const int pc = z->pc, nq = z->nq, n64 = z->n64;
     for (int t = 0; t < T; t++) {
         int8_t *qt = xq + (size_t)t * pc;
@@ -722,6 +730,15 @@ static void e8p2n_prep(const rz_qlayer_view *v, const int T, const int BITS, con
             z->dq1[(size_t)t * nq + B] = z->c1 * z->d[(size_t)t * nq + B];
         }
     }
+}
+
+/* The start of row r: its nibble planes (returned), its codes (*c) and the T accumulators zeroed. */
+AVX2_INLINE const uint8_t *e8p2n_row(const e8p2n_ctx *z, const rz_qlayer_view *v, const uint8_t *nib, int r,
+                                     const int T, const int BITS, const uint8_t **c, __m256 *facc)
+{
+    *c = (const uint8_t *)v->codes + (size_t)r * (size_t)z->nb * BITS;
+    for (int t = 0; t < T; t++) facc[t] = _mm256_setzero_ps();
+    return nib + (size_t)r * z->rowb;
 }
 
 /* Block B of input t: the 8 lane sums Σ k q of plane 0 (s0) and plane 1 (s1, unused at
@@ -770,14 +787,12 @@ AVX2_INLINE void e8p2n_rows_avx2(const rz_qlayer_view *v, const uint8_t *nib, in
     _Alignas(32) int8_t xq[I8_QMAX];
     e8p2n_ctx z;
     e8p2n_prep(v, T, BITS, x, ldx, xq, &z);
-    const int S = BITS == 2 ? 1 : 2, pc = z.pc, nb = z.nb, nq = z.nq, n64 = z.n64;
-    const size_t rowb = (size_t)n64 * 32 * (size_t)S;
+    const int S = BITS == 2 ? 1 : 2, pc = z.pc, nq = z.nq, n64 = z.n64;
     const __m256i nibm = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
     for (int i = 0; i < n; i++) {
-        const uint8_t *rn = nib + (size_t)(r0 + i) * rowb;
-        const uint8_t *c = (const uint8_t *)v->codes + (size_t)(r0 + i) * (size_t)nb * BITS;
+        const uint8_t *c;
         __m256 facc[RZ_QDOT_MAX_T];
-        for (int t = 0; t < T; t++) facc[t] = _mm256_setzero_ps();
+        const uint8_t *rn = e8p2n_row(&z, v, nib, r0 + i, T, BITS, &c, facc);
         for (int B = 0; B < nq; B++) {
             int k0 = 4 * B, k1 = k0 + 4 < n64 ? k0 + 4 : n64;
             if (k1 > k0) {
@@ -1381,8 +1396,7 @@ AVX512G_INLINE void e8p2n_rows_z(const rz_qlayer_view *v, const uint8_t *nib, in
     _Alignas(64) int8_t xq[I8_QMAX], xp[I8_QMAX];
     e8p2n_ctx z;
     e8p2n_prep(v, T, BITS, x, ldx, xq, &z);
-    const int S = BITS == 2 ? 1 : 2, pc = z.pc, nb = z.nb, nq = z.nq, n64 = z.n64;
-    const size_t rowb = (size_t)n64 * 32 * (size_t)S;
+    const int S = BITS == 2 ? 1 : 2, pc = z.pc, nq = z.nq, n64 = z.n64;
     if (S == 1)
         for (int t = 0; t < T; t++) {
             const int8_t *qt = xq + (size_t)t * pc;
@@ -1398,10 +1412,9 @@ AVX512G_INLINE void e8p2n_rows_z(const rz_qlayer_view *v, const uint8_t *nib, in
     const __m512i nibm = _mm512_set1_epi8(0x0F);
     const __m256i nibm1 = _mm256_set1_epi8(0x0F);
     for (int i = 0; i < n; i++) {
-        const uint8_t *rn = nib + (size_t)(r0 + i) * rowb;
-        const uint8_t *c = (const uint8_t *)v->codes + (size_t)(r0 + i) * (size_t)nb * BITS;
+        const uint8_t *c;
         __m256 facc[RZ_QDOT_MAX_T];
-        for (int t = 0; t < T; t++) facc[t] = _mm256_setzero_ps();
+        const uint8_t *rn = e8p2n_row(&z, v, nib, r0 + i, T, BITS, &c, facc);
         for (int B = 0; B < nq; B++) {
             int k0 = 4 * B, k1 = k0 + 4 < n64 ? k0 + 4 : n64, k = k0;
             if (k1 <= k0) continue;
@@ -1661,14 +1674,14 @@ void rz_qdot_rows(const rz_qlayer_view *v, int isa, int r0, int n, int T, const 
 size_t rz_qdot_e8p2n_bytes(const rz_qlayer_view *v)
 {
     if (v->method != RZ_QM_E8P || v->bits < 2 || v->bits > 4) return 0;
-    return (size_t)v->rows * (size_t)(v->pcols / 64) * 32 * (size_t)(v->bits == 2 ? 1 : 2);
+    return (size_t)v->rows * e8p2n_rowb(v);
 }
 
 void rz_qdot_e8p2n_encode(const rz_qlayer_view *v, uint8_t *nib)
 {
     const rz_e8p_tables *tb = rz_e8p_tables_get();
     const int bits = v->bits, S = bits == 2 ? 1 : 2, pc = v->pcols, n64 = pc / 64;
-    const size_t rowb = (size_t)n64 * 32 * (size_t)S;
+    const size_t rowb = e8p2n_rowb(v);
     memset(nib, 0, rz_qdot_e8p2n_bytes(v));
     for (size_t r = 0; r < (size_t)v->rows; r++) {
         const uint8_t *c = (const uint8_t *)v->codes + r * (size_t)pc / 8 * (size_t)bits;
